@@ -1,0 +1,247 @@
+/**
+ * The payment order (支付单) as a pure XState machine, driven only through `transition()`.
+ *
+ *   created ──pay──▶ paying.active ──close/timeout──▶ paying.closing ──nothing pending──▶ closed
+ *      │               │   ▲ all flows ended: back to created          │
+ *      │               └───┴──────── an attempt covers the amount ─────┴──▶ settled.succeeded
+ *      └──close/timeout──▶ closed              settled.succeeded ─▶ partially_refunded ─▶ refunded
+ *
+ * Settled and closed orders are final for the merchant, but stay open to money that arrives
+ * late (a payer who paid twice, or after the close): it is refunded automatically. That is
+ * why no state is an XState `final` state: a final actor would drop those callbacks.
+ * Effects and timers come out of transitions as actions (see payment.rules.ts); nothing here
+ * performs I/O, reads a clock or makes an id.
+ */
+import { enqueueActions, setup } from 'xstate';
+import {
+  type PaymentContext,
+  type PaymentInput,
+  type PaymentStatus,
+  checkPayParts,
+  checkRefund,
+  default_query_attempts_max,
+  default_query_schedule_ms,
+  pendingFlows,
+  refundedAmount,
+  paidAmount,
+} from './payment.model.ts';
+import {
+  type Effect,
+  type PaymentEvent,
+  type Phase,
+  type Plan,
+  planBeginClose,
+  planCloseRetry,
+  planClosed,
+  planCreate,
+  planFlowReport,
+  planPayStart,
+  planPrepared,
+  planQueryTimer,
+  planRefundQueryTimer,
+  planRefundReport,
+  planRefundRequest,
+} from './payment.rules.ts';
+
+/** Bump on any change to states or context shape; stored snapshots name the version that wrote them. */
+export const paymentMachineVersion = 1;
+
+type EventOf<T extends PaymentEvent['type']> = Extract<PaymentEvent, { type: T }>;
+
+function expectEvent<T extends PaymentEvent['type']>(event: PaymentEvent, type: T): EventOf<T> {
+  if (event.type !== type) throw new Error(`assertion failed: expected ${type}, got ${event.type}`);
+  return event as EventOf<T>;
+}
+
+/** The effect actions do nothing here: the runtime reads them off the transition and writes them to the outbox. */
+const effect = () => {};
+
+/** The part of XState's `enqueue` a plan needs; its own generic type is tied to the machine's setup. */
+type PlanQueue = {
+  (action: Effect): void;
+  assign(assigner: () => PaymentContext): void;
+  raise(event: PaymentEvent, options: { id: string; delay: number }): void;
+  cancel(id: string): void;
+};
+
+/** Applies a plan: the new context, its effects, and its timers as delayed raises and cancels. */
+function enqueuePlan(enqueue: unknown, plan: Plan | null): void {
+  if (!plan) return;
+  const queue = enqueue as PlanQueue;
+  queue.assign(() => plan.ctx);
+  for (const e of plan.effects) queue(e);
+  for (const timer of plan.timers) {
+    if (timer.op === 'arm') queue.raise(timer.event, { id: timer.id, delay: timer.delay });
+    else queue.cancel(timer.id);
+  }
+}
+
+const flowReport = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) => planFlowReport(ctx, expectEvent(e, 'flow.report'), phase).plan;
+const reportOutcome = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) => planFlowReport(ctx, expectEvent(e, 'flow.report'), phase).outcome;
+
+const prepared = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) => {
+  const { at, flowId, action } = expectEvent(e, 'flow.prepared');
+  return planPrepared(ctx, at, flowId, action, phase);
+};
+
+const refundReport = (ctx: PaymentContext, e: PaymentEvent) => {
+  const { at, refundId, flowId, status } = expectEvent(e, 'refund.report');
+  return planRefundReport(ctx, at, refundId, flowId, status);
+};
+
+const closeReasonOf = (e: PaymentEvent): 'timeout' | 'merchant' | 'failed' =>
+  e.type === 'close.request' ? e.reason : 'timeout';
+
+export const paymentMachine = setup({
+  types: {
+    context: {} as PaymentContext,
+    events: {} as PaymentEvent,
+    input: {} as PaymentInput,
+  },
+  actions: {
+    'channel.prepay': effect, 'channel.query': effect, 'channel.close': effect, 'channel.capture': effect,
+    'channel.refund': effect, 'channel.refund_query': effect, 'merchant.notify': effect, 'operator.alert': effect,
+    create: enqueueActions(({ context, enqueue }) => enqueuePlan(enqueue, planCreate(context))),
+    startAttempt: enqueueActions(({ context, event, enqueue }) =>
+      enqueuePlan(enqueue, planPayStart(context, event.at, expectEvent(event, 'pay.start').parts))),
+    reportInOpen: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'open'))),
+    reportWhileClosing: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'closing'))),
+    reportWhenSettled: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'settled'))),
+    reportWhenClosed: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'closed'))),
+    preparedInOpen: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, prepared(context, event, 'open'))),
+    preparedWhileClosing: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, prepared(context, event, 'closing'))),
+    preparedLate: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, prepared(context, event, 'settled'))),
+    queryFlow: enqueueActions(({ context, event, enqueue }) =>
+      enqueuePlan(enqueue, planQueryTimer(context, event.at, expectEvent(event, 'timer.query').flowId))),
+    beginClose: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, planBeginClose(context, event.at, closeReasonOf(event)))),
+    retryClose: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, planCloseRetry(context, event.at))),
+    markClosed: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, planClosed(context, event.at, closeReasonOf(event)))),
+    startRefund: enqueueActions(({ context, event, enqueue }) =>
+      enqueuePlan(enqueue, planRefundRequest(context, event.at, expectEvent(event, 'refund.request')))),
+    applyRefundReport: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, refundReport(context, event))),
+    queryRefund: enqueueActions(({ context, event, enqueue }) =>
+      enqueuePlan(enqueue, planRefundQueryTimer(context, event.at, expectEvent(event, 'timer.refund_query').refundId))),
+  },
+  guards: {
+    payPartsValid: ({ context, event }) => checkPayParts(context, expectEvent(event, 'pay.start').parts).ok,
+    reportSettles: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) === 'settled',
+    reportChanges: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) !== 'unchanged',
+    preparedSettles: ({ context, event }, params: { phase: Phase }) => prepared(context, event, params.phase)?.ctx.settledAttemptId != null,
+    preparedChanges: ({ context, event }, params: { phase: Phase }) => prepared(context, event, params.phase) !== null,
+    flowIsQueryable: ({ context, event }) => planQueryTimer(context, event.at, expectEvent(event, 'timer.query').flowId) !== null,
+    nothingPending: ({ context }) => pendingFlows(context).length === 0,
+    refundAllowed: ({ context, event }) => checkRefund(context, expectEvent(event, 'refund.request')).ok,
+    refundReportApplies: ({ context, event }) => refundReport(context, event) !== null,
+    refundQueryApplies: ({ context, event }) => planRefundQueryTimer(context, event.at, expectEvent(event, 'timer.refund_query').refundId) !== null,
+    partiallyRefunded: ({ context }) => refundedAmount(context) > 0 && refundedAmount(context) < paidAmount(context),
+    fullyRefunded: ({ context }) => refundedAmount(context) === paidAmount(context),
+  },
+}).createMachine({
+  id: 'payment',
+  context: ({ input }) => ({
+    id: input.id, merchantId: input.merchantId, merchantOrderNo: input.merchantOrderNo, amount: input.amount,
+    currency: input.currency, subject: input.subject, expiresAt: input.expiresAt, createdAt: input.createdAt,
+    updatedAt: input.createdAt, flows: [], refunds: [], settledAttemptId: null, paidAt: null, closedAt: null,
+    closeReason: null, closeRetries: 0, flags: [],
+    querySchedule: input.querySchedule ?? default_query_schedule_ms,
+    queryAttemptsMax: input.queryAttemptsMax ?? default_query_attempts_max,
+  }),
+  entry: 'create',
+  initial: 'created',
+  states: {
+    created: {
+      on: {
+        'pay.start': { guard: 'payPartsValid', target: 'paying', actions: 'startAttempt' },
+        'close.request': { target: 'closed', actions: 'markClosed' },
+        'timer.expire': { target: 'closed', actions: 'markClosed' },
+        'flow.report': [
+          { guard: { type: 'reportSettles', params: { phase: 'open' } }, target: 'settled', actions: 'reportInOpen' },
+          { guard: { type: 'reportChanges', params: { phase: 'open' } }, actions: 'reportInOpen' },
+        ],
+      },
+    },
+    paying: {
+      initial: 'active',
+      on: {
+        'timer.query': { guard: 'flowIsQueryable', actions: 'queryFlow' },
+      },
+      states: {
+        active: {
+          always: { guard: 'nothingPending', target: '#payment.created' },
+          on: {
+            'pay.start': { guard: 'payPartsValid', target: 'active', reenter: true, actions: 'startAttempt' },
+            'close.request': { target: 'closing', actions: 'beginClose' },
+            'timer.expire': { target: 'closing', actions: 'beginClose' },
+            'flow.report': [
+              { guard: { type: 'reportSettles', params: { phase: 'open' } }, target: '#payment.settled', actions: 'reportInOpen' },
+              { guard: { type: 'reportChanges', params: { phase: 'open' } }, actions: 'reportInOpen' },
+            ],
+            'flow.prepared': [
+              { guard: { type: 'preparedSettles', params: { phase: 'open' } }, target: '#payment.settled', actions: 'preparedInOpen' },
+              { guard: { type: 'preparedChanges', params: { phase: 'open' } }, actions: 'preparedInOpen' },
+            ],
+          },
+        },
+        closing: {
+          always: { guard: 'nothingPending', target: '#payment.closed', actions: 'markClosed' },
+          on: {
+            'timer.close_retry': { actions: 'retryClose' },
+            'flow.report': [
+              { guard: { type: 'reportSettles', params: { phase: 'closing' } }, target: '#payment.settled', actions: 'reportWhileClosing' },
+              { guard: { type: 'reportChanges', params: { phase: 'closing' } }, actions: 'reportWhileClosing' },
+            ],
+            'flow.prepared': [
+              { guard: { type: 'preparedSettles', params: { phase: 'closing' } }, target: '#payment.settled', actions: 'preparedWhileClosing' },
+              { guard: { type: 'preparedChanges', params: { phase: 'closing' } }, actions: 'preparedWhileClosing' },
+            ],
+          },
+        },
+      },
+    },
+    settled: {
+      initial: 'succeeded',
+      on: {
+        'refund.request': { guard: 'refundAllowed', actions: 'startRefund' },
+        'refund.report': { guard: 'refundReportApplies', actions: 'applyRefundReport' },
+        'timer.refund_query': { guard: 'refundQueryApplies', actions: 'queryRefund' },
+        'timer.query': { guard: 'flowIsQueryable', actions: 'queryFlow' },
+        'flow.report': { guard: { type: 'reportChanges', params: { phase: 'settled' } }, actions: 'reportWhenSettled' },
+        'flow.prepared': { guard: { type: 'preparedChanges', params: { phase: 'settled' } }, actions: 'preparedLate' },
+      },
+      states: {
+        succeeded: {
+          always: [
+            { guard: 'fullyRefunded', target: 'refunded' },
+            { guard: 'partiallyRefunded', target: 'partially_refunded' },
+          ],
+        },
+        partially_refunded: { always: { guard: 'fullyRefunded', target: 'refunded' } },
+        refunded: {},
+      },
+    },
+    closed: {
+      on: {
+        'flow.report': { guard: { type: 'reportChanges', params: { phase: 'closed' } }, actions: 'reportWhenClosed' },
+        'flow.prepared': { guard: { type: 'preparedChanges', params: { phase: 'closed' } }, actions: 'preparedLate' },
+        'refund.report': { guard: 'refundReportApplies', actions: 'applyRefundReport' },
+        'timer.refund_query': { guard: 'refundQueryApplies', actions: 'queryRefund' },
+        'timer.query': { guard: 'flowIsQueryable', actions: 'queryFlow' },
+      },
+    },
+  },
+});
+
+export type PaymentMachine = typeof paymentMachine;
+
+/** The API's status for a state value of this machine. */
+export function statusOf(value: unknown): PaymentStatus {
+  if (value === 'created' || value === 'closed') return value;
+  if (typeof value === 'object' && value !== null) {
+    if ('paying' in value) return 'paying';
+    const settled = (value as { settled?: unknown }).settled;
+    if (settled === 'succeeded' || settled === 'partially_refunded' || settled === 'refunded') return settled;
+  }
+  throw new Error(`assertion failed: unknown payment state ${JSON.stringify(value)}`);
+}
+
+export type { Effect, PaymentEvent };

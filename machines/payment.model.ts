@@ -1,0 +1,231 @@
+/**
+ * The payment order's data and the pure rules over it. The machine (payment.machine.ts)
+ * decides which state an order is in; these functions compute what an event does to the
+ * order's flows, refunds and money. Nothing here does I/O, reads a clock or makes ids:
+ * times and ids arrive inside events.
+ */
+import type { Currency } from '../src/money.ts';
+
+export type PaymentStatus = 'created' | 'paying' | 'succeeded' | 'closed' | 'partially_refunded' | 'refunded';
+export type CloseReason = 'timeout' | 'merchant' | 'failed';
+export type FlowStatus = 'pending' | 'succeeded' | 'failed' | 'closed' | 'refunded';
+export type RefundStatus = 'pending' | 'succeeded' | 'failed';
+
+/** The prepaid balance is held by paycenter itself: its parts are frozen, then taken or released. */
+export const balanceMethod = 'balance';
+
+/** What the payer is shown to pay a flow (from the channel's prepay answer). */
+export type FlowAction = { type: 'qr_code' | 'redirect' | 'none'; qrCode?: string; payUrl?: string };
+
+export type Flow = {
+  id: string;
+  /** Flows started by one pay request share an attempt (the id of its first flow). */
+  attemptId: string;
+  method: string;
+  channel: string;
+  amount: number;
+  status: FlowStatus;
+  /** The channel accepted the prepay (for balance: the part is frozen). */
+  prepared: boolean;
+  action: FlowAction | null;
+  channelTradeNo: string | null;
+  /** Active queries made so far; picks the next gap of the query schedule. */
+  queries: number;
+  createdAt: number;
+  completedAt: number | null;
+};
+
+export type RefundPart = { flowId: string; amount: number; status: RefundStatus };
+
+export type Refund = {
+  id: string;
+  /** The merchant's number; null for an automatic refund of money that arrived twice or late. */
+  refundNo: string | null;
+  amount: number;
+  reason: string | null;
+  status: RefundStatus;
+  automatic: boolean;
+  /** Executed one after the other: the external channel's part first, so a failure there refunds nothing. */
+  parts: RefundPart[];
+  queries: number;
+  createdAt: number;
+  completedAt: number | null;
+};
+
+/** Something an operator must look at; it never changes money by itself. */
+export type Flag = { at: number; flowId: string | null; reason: FlagReason; detail: string };
+export type FlagReason = 'amount_mismatch' | 'unknown_flow' | 'query_exhausted' | 'refund_part_failed';
+
+export type PaymentContext = {
+  id: string;
+  merchantId: string;
+  merchantOrderNo: string;
+  amount: number;
+  currency: Currency;
+  subject: string;
+  expiresAt: number;
+  createdAt: number;
+  updatedAt: number;
+  flows: Flow[];
+  refunds: Refund[];
+  /** The attempt whose flows settled the order, once. */
+  settledAttemptId: string | null;
+  paidAt: number | null;
+  closedAt: number | null;
+  closeReason: CloseReason | null;
+  /** How many times the close procedure re-asked the channels. */
+  closeRetries: number;
+  flags: Flag[];
+  /** Gaps between active queries of one flow or refund, in ms; the last gap repeats. */
+  querySchedule: number[];
+  /** After this many queries without a final answer the flow is flagged (and still queried). */
+  queryAttemptsMax: number;
+};
+
+export type PaymentInput = Pick<
+  PaymentContext,
+  'id' | 'merchantId' | 'merchantOrderNo' | 'amount' | 'currency' | 'subject' | 'expiresAt' | 'createdAt'
+> & { querySchedule?: number[]; queryAttemptsMax?: number };
+
+/** Defaults from the seed notes: 5 s, 10 s, 30 s, 1 min, 2 min, 5 min, 10 min, then every 30 min. */
+export const default_query_schedule_ms = [5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000];
+export const default_query_attempts_max = 20;
+/** The close procedure re-asks channels that have not confirmed after this long. */
+export const close_retry_gap_ms = 60_000;
+
+// ---------- money over the context ----------
+
+export const paidAmount = (ctx: PaymentContext): number => (ctx.settledAttemptId === null ? 0 : ctx.amount);
+
+const partsSucceeded = (refund: Refund): number =>
+  refund.parts.reduce((sum, part) => sum + (part.status === 'succeeded' ? part.amount : 0), 0);
+
+/** What merchant refunds have given back so far. */
+export const refundedAmount = (ctx: PaymentContext): number =>
+  ctx.refunds.filter((r) => !r.automatic).reduce((sum, r) => sum + partsSucceeded(r), 0);
+
+/** What merchant refunds have claimed: succeeded and still pending. */
+export const refundClaimedAmount = (ctx: PaymentContext): number =>
+  ctx.refunds.filter((r) => !r.automatic && r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
+
+export const refundableAmount = (ctx: PaymentContext): number => paidAmount(ctx) - refundClaimedAmount(ctx);
+
+/** Every flow that ever collected money (an automatically refunded flow did collect it once). */
+export const collectedAmount = (ctx: PaymentContext): number =>
+  ctx.flows.reduce((sum, f) => sum + (f.status === 'succeeded' || f.status === 'refunded' ? f.amount : 0), 0);
+
+/** Money collected beyond what settles the order, owed back through automatic refunds. */
+export const autoRefundAmount = (ctx: PaymentContext): number =>
+  ctx.refunds.filter((r) => r.automatic).reduce((sum, r) => sum + r.amount, 0);
+
+export const isExternal = (flow: Flow): boolean => flow.method !== balanceMethod;
+
+export const pendingFlows = (ctx: PaymentContext): Flow[] => ctx.flows.filter((f) => f.status === 'pending');
+
+export const findFlow = (ctx: PaymentContext, flowId: string): Flow | undefined =>
+  ctx.flows.find((f) => f.id === flowId);
+
+export const findRefund = (ctx: PaymentContext, refundId: string): Refund | undefined =>
+  ctx.refunds.find((r) => r.id === refundId);
+
+/**
+ * An automatic refund is keyed by the flow it returns, so a flow can be refunded
+ * automatically only once, whoever reports its success and however often.
+ */
+export const autoRefundId = (flowId: string): string => `rfd_${flowId.slice('flw_'.length)}`;
+
+/** The status merchants see for a settled order. */
+export function settledStatus(ctx: PaymentContext): 'succeeded' | 'partially_refunded' | 'refunded' {
+  const refunded = refundedAmount(ctx);
+  if (refunded === 0) return 'succeeded';
+  return refunded === paidAmount(ctx) ? 'refunded' : 'partially_refunded';
+}
+
+/**
+ * The attempt can settle the order when all its external parts succeeded and all its
+ * balance parts are still frozen (prepared and pending).
+ */
+export function attemptCovers(ctx: PaymentContext, attemptId: string): boolean {
+  const parts = ctx.flows.filter((f) => f.attemptId === attemptId);
+  const covered = parts.every((f) =>
+    isExternal(f) ? f.status === 'succeeded' : f.status === 'pending' && f.prepared,
+  );
+  return covered && parts.reduce((sum, f) => sum + f.amount, 0) === ctx.amount;
+}
+
+/** An attempt that can no longer settle: one of its parts ended without collecting. */
+export function attemptBroken(ctx: PaymentContext, attemptId: string): boolean {
+  return ctx.flows.some((f) => f.attemptId === attemptId && (f.status === 'failed' || f.status === 'closed'));
+}
+
+// ---------- validation of requests the machine accepts ----------
+
+export type PayPart = { flowId: string; method: string; channel: string; amount: number };
+
+export type PayDecision = { ok: true } | { ok: false; error: 'amount_mismatch' | 'invalid_parts' };
+
+/** Parts must add up to the amount, be positive, and at most one may be an external channel. */
+export function checkPayParts(ctx: PaymentContext, parts: PayPart[]): PayDecision {
+  const total = parts.reduce((sum, p) => sum + p.amount, 0);
+  if (parts.length === 0 || parts.some((p) => !Number.isSafeInteger(p.amount) || p.amount <= 0)) {
+    return { ok: false, error: 'invalid_parts' };
+  }
+  if (parts.filter((p) => p.method !== balanceMethod).length > 1) return { ok: false, error: 'invalid_parts' };
+  if (new Set(parts.map((p) => p.flowId)).size !== parts.length) return { ok: false, error: 'invalid_parts' };
+  if (parts.some((p) => findFlow(ctx, p.flowId))) return { ok: false, error: 'invalid_parts' };
+  return total === ctx.amount ? { ok: true } : { ok: false, error: 'amount_mismatch' };
+}
+
+export type RefundRequest = { refundId: string; refundNo: string; amount: number; reason: string | null };
+
+export type RefundDecision =
+  | { ok: true }
+  | { ok: false; error: 'already_requested'; refund: Refund }
+  | { ok: false; error: 'order_conflict'; refund: Refund }
+  | { ok: false; error: 'refund_exceeds_paid' | 'invalid_state' | 'invalid_amount' };
+
+/** Decides a merchant refund; the same refund_no with the same amount is the same refund. */
+export function checkRefund(ctx: PaymentContext, request: RefundRequest): RefundDecision {
+  const existing = ctx.refunds.find((r) => r.refundNo === request.refundNo);
+  if (existing) {
+    return existing.amount === request.amount
+      ? { ok: false, error: 'already_requested', refund: existing }
+      : { ok: false, error: 'order_conflict', refund: existing };
+  }
+  if (ctx.settledAttemptId === null) return { ok: false, error: 'invalid_state' };
+  if (!Number.isSafeInteger(request.amount) || request.amount <= 0) return { ok: false, error: 'invalid_amount' };
+  if (findRefund(ctx, request.refundId)) return { ok: false, error: 'invalid_state' };
+  return request.amount <= refundableAmount(ctx) ? { ok: true } : { ok: false, error: 'refund_exceeds_paid' };
+}
+
+/**
+ * Splits a merchant refund over the flows that settled the order: the external channel's
+ * part first (it is the one that can fail), then balance parts, never more than each flow
+ * has left after earlier refunds.
+ */
+export function allocateRefund(ctx: PaymentContext, amount: number): RefundPart[] {
+  const settling = ctx.flows
+    .filter((f) => f.attemptId === ctx.settledAttemptId)
+    .sort((a, b) => Number(isExternal(b)) - Number(isExternal(a)));
+  const parts: RefundPart[] = [];
+  let left = amount;
+  for (const flow of settling) {
+    const claimed = ctx.refunds
+      .filter((r) => !r.automatic && r.status !== 'failed')
+      .flatMap((r) => r.parts)
+      .filter((p) => p.flowId === flow.id)
+      .reduce((sum, p) => sum + p.amount, 0);
+    const take = Math.min(left, flow.amount - claimed);
+    if (take > 0) parts.push({ flowId: flow.id, amount: take, status: 'pending' });
+    left -= take;
+  }
+  if (left !== 0) throw new Error(`assertion failed: refund of ${amount} cannot be allocated`);
+  return parts;
+}
+
+/** The next gap before querying again, from the schedule; the last gap repeats. */
+export function queryGap(schedule: number[], queriesSoFar: number): number {
+  const gap = schedule[Math.min(queriesSoFar, schedule.length - 1)];
+  if (gap === undefined) throw new Error('assertion failed: empty query schedule');
+  return gap;
+}

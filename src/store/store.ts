@@ -1,0 +1,142 @@
+/**
+ * The store port. Two adapters implement it: bun:sqlite (store/sqlite.ts, the default)
+ * and Postgres through Bun's built-in SQL (store/postgres.ts). The engine only ever
+ * writes orders through `commit`, which applies many orders' write sets in one durable
+ * transaction (group commit); each write applies only if the order's row version is
+ * still the one the engine read (fencing).
+ */
+import type { PaymentStatus } from '../../machines/payment.model.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Times are Unix epoch milliseconds; money is integer minor units. */
+export type OrderRow = {
+  id: string;
+  merchantId: string;
+  merchantOrderNo: string;
+  status: PaymentStatus;
+  amount: number;
+  currency: string;
+  paidAmount: number;
+  refundedAmount: number;
+  expiresAt: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Version of the machine definition that wrote `snapshot`. */
+  machineVersion: number;
+  /** Row version: 1 after the order's first event, +1 per committed event, gap-free. */
+  version: number;
+  /** The XState persisted snapshot (a JSON value). */
+  snapshot: unknown;
+};
+
+export type FlowRow = {
+  id: string;
+  orderId: string;
+  method: string;
+  channel: string;
+  amount: number;
+  status: string;
+  channelTradeNo: string | null;
+  createdAt: number;
+  completedAt: number | null;
+};
+
+export type RefundRow = {
+  id: string;
+  orderId: string;
+  merchantId: string;
+  /** The merchant's refund number; null for refunds paycenter started on its own. */
+  refundNo: string | null;
+  amount: number;
+  status: string;
+  automatic: boolean;
+  createdAt: number;
+  completedAt: number | null;
+};
+
+/** One committed event of one order; `seq` equals the order's version after the event. */
+export type JournalRow = {
+  orderId: string;
+  seq: number;
+  at: number;
+  event: unknown;
+  stateBefore: unknown;
+  stateAfter: unknown;
+  effects: unknown[];
+};
+
+/** A side effect waiting to be executed by the effect runner. */
+export type OutboxRow = {
+  id: string;
+  orderId: string;
+  kind: string;
+  payload: unknown;
+  createdAt: number;
+  dueAt: number;
+};
+
+/** A timer: when `dueAt` passes, `event` is dispatched to the order's actor. Unique per (orderId, key). */
+export type TimerRow = {
+  orderId: string;
+  key: string;
+  dueAt: number;
+  event: unknown;
+};
+
+/** A notification owed to a merchant (what GET /v1/events lists). */
+export type MerchantEventRow = {
+  id: string;
+  merchantId: string;
+  orderId: string;
+  type: string;
+  data: unknown;
+  createdAt: number;
+};
+
+/** Everything one event of one order writes, atomically. */
+export type OrderWrite = {
+  /** 0 when the order is new and must be inserted. */
+  expectedVersion: number;
+  /** The order after the event; `order.version === expectedVersion + 1`. */
+  order: OrderRow;
+  journal: JournalRow;
+  /** The order's flows and refunds as they are now (upserted by id). */
+  flows: FlowRow[];
+  refunds: RefundRow[];
+  outbox: OutboxRow[];
+  merchantEvents: MerchantEventRow[];
+  /** Timers to arm (insert or replace by key) and keys to disarm; the two sets are disjoint. */
+  timersArmed: TimerRow[];
+  timersDisarmed: string[];
+};
+
+/**
+ * committed: applied. version_conflict: the order's version moved on (or the order is
+ * missing) and nothing of this write was applied. duplicate_order: an insert whose id or
+ * (merchantId, merchantOrderNo) already exists; nothing applied.
+ */
+export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order';
+
+export interface Store {
+  readonly dialect: Dialect;
+  /** Applies numbered migrations; refuses a database newer than the code. */
+  migrate(): Promise<void>;
+  /**
+   * Applies the writes in ONE durable transaction (one fsync), each in isolation from the
+   * others: a write that conflicts leaves no trace, the rest still commit. Outcomes are in
+   * the order of `writes`. Throws only when the store itself fails (then nothing committed).
+   */
+  commit(writes: OrderWrite[]): Promise<WriteOutcome[]>;
+  loadOrder(orderId: string): Promise<OrderRow | null>;
+  findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string): Promise<OrderRow | null>;
+  listJournal(orderId: string): Promise<JournalRow[]>;
+  listTimers(orderId: string): Promise<TimerRow[]>;
+  /** Timers due at or before `nowMs`, earliest first, at most `limit`. */
+  dueTimers(nowMs: number, limit: number): Promise<TimerRow[]>;
+  listOutbox(orderId: string): Promise<OutboxRow[]>;
+  listMerchantEvents(orderId: string): Promise<MerchantEventRow[]>;
+  /** Answers when the database answers (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
