@@ -21,6 +21,7 @@ import {
   checkRefund,
   default_query_attempts_max,
   default_query_schedule_ms,
+  emptyDetails,
   pendingFlows,
   refundedAmount,
   paidAmount,
@@ -140,7 +141,7 @@ export const paymentMachine = setup({
   id: 'payment',
   context: ({ input }) => ({
     id: input.id, merchantId: input.merchantId, merchantOrderNo: input.merchantOrderNo, amount: input.amount,
-    currency: input.currency, subject: input.subject, expiresAt: input.expiresAt, createdAt: input.createdAt,
+    currency: input.currency, subject: input.subject, details: input.details ?? emptyDetails, expiresAt: input.expiresAt, createdAt: input.createdAt,
     updatedAt: input.createdAt, flows: [], refunds: [], settledAttemptId: null, paidAt: null, closedAt: null,
     closeReason: null, closeRetries: 0, flags: [],
     querySchedule: input.querySchedule ?? default_query_schedule_ms,

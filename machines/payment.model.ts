@@ -56,6 +56,21 @@ export type Refund = {
 export type Flag = { at: number; flowId: string | null; reason: FlagReason; detail: string };
 export type FlagReason = 'amount_mismatch' | 'unknown_flow' | 'query_exhausted' | 'refund_part_failed';
 
+/** What the merchant sent with the order that the machine carries but never decides on. */
+export type OrderDetails = {
+  body: string | null;
+  notifyUrl: string | null;
+  returnUrl: string | null;
+  metadata: Record<string, unknown>;
+  userId: string | null;
+  clientIp: string | null;
+  deviceId: string | null;
+};
+
+export const emptyDetails: OrderDetails = {
+  body: null, notifyUrl: null, returnUrl: null, metadata: {}, userId: null, clientIp: null, deviceId: null,
+};
+
 export type PaymentContext = {
   id: string;
   merchantId: string;
@@ -63,6 +78,7 @@ export type PaymentContext = {
   amount: number;
   currency: Currency;
   subject: string;
+  details: OrderDetails;
   expiresAt: number;
   createdAt: number;
   updatedAt: number;
@@ -85,7 +101,7 @@ export type PaymentContext = {
 export type PaymentInput = Pick<
   PaymentContext,
   'id' | 'merchantId' | 'merchantOrderNo' | 'amount' | 'currency' | 'subject' | 'expiresAt' | 'createdAt'
-> & { querySchedule?: number[]; queryAttemptsMax?: number };
+> & { details?: OrderDetails; querySchedule?: number[]; queryAttemptsMax?: number };
 
 /** Defaults from the seed notes: 5 s, 10 s, 30 s, 1 min, 2 min, 5 min, 10 min, then every 30 min. */
 export const default_query_schedule_ms = [5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000];

@@ -1,0 +1,152 @@
+/**
+ * The order engine: one actor per payment order. `dispatch(orderId, event)`:
+ *   1. queues behind earlier events for the same order in this process (mailbox);
+ *   2. takes the order's lock (Redlock with Redis, in-process otherwise);
+ *   3. loads the snapshot and its row version, restores the actor;
+ *   4. computes the transition and its effects (pure);
+ *   5. commits, grouped with other orders' events, the snapshot only if the version is still
+ *      the one read, with its journal row, outbox rows and timer rows;
+ *   6. releases the lock and hands the outbox rows on.
+ * Nothing leaves the process before step 5 commits.
+ */
+import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
+import type { PaymentContext, PaymentInput } from '../machines/payment.model.ts';
+import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
+import type { PaymentEvent } from '../machines/payment.rules.ts';
+import type { Lock } from '../src/lock/lock.ts';
+import type { OrderRow, OutboxRow, Store } from '../src/store/store.ts';
+import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
+import { Mailboxes } from './mailbox.ts';
+import { type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
+
+export type EngineOptions = GroupCommitOptions & {
+  lockTtlMs: number;
+  mailboxDepthMax: number;
+  /** Re-runs of one event after losing a version race, before giving up loudly. */
+  versionRetriesMax: number;
+};
+
+export const default_engine_options: EngineOptions = {
+  batchMax: 64, waitMaxMs: 2, inFlightMax: 1, lockTtlMs: 5_000, mailboxDepthMax: 10_000, versionRetriesMax: 10,
+};
+
+/** An order as the engine last committed it. */
+export type OrderState = {
+  row: OrderRow;
+  snapshot: AnyMachineSnapshot;
+  context: PaymentContext;
+};
+
+export type DispatchResult =
+  | { outcome: 'applied'; order: OrderState; outbox: OutboxRow[] }
+  /** The machine cannot take this event in the order's current state; nothing changed. */
+  | { outcome: 'rejected'; order: OrderState }
+  | { outcome: 'not_found' };
+
+export type CreateResult =
+  | { outcome: 'created'; order: OrderState; outbox: OutboxRow[] }
+  /** The id or (merchant, merchant_order_no) exists already: here is the existing order. */
+  | { outcome: 'exists'; order: OrderState };
+
+/** A stored snapshot written by a machine version this code does not know: refuse, never reinterpret. */
+export class UnknownMachineVersionError extends Error {
+  constructor(orderId: string, version: number) {
+    super(`order ${orderId} was written by payment machine v${version}; this code runs v${paymentMachineVersion}`);
+    this.name = 'UnknownMachineVersionError';
+  }
+}
+
+export type EngineDeps = {
+  store: Store;
+  lock: Lock;
+  renderNotification: NotificationRenderer;
+  /** Receives the outbox rows of every committed event (the effect runner). */
+  onCommitted?: (rows: OutboxRow[]) => void;
+};
+
+export class Engine {
+  private readonly mailboxes: Mailboxes;
+  private readonly committer: GroupCommitter;
+
+  constructor(private readonly deps: EngineDeps, private readonly options: EngineOptions = default_engine_options) {
+    this.mailboxes = new Mailboxes(options.mailboxDepthMax);
+    this.committer = new GroupCommitter(deps.store, options);
+  }
+
+  get commitStats(): { batches: number; writes: number } {
+    return this.committer.stats;
+  }
+
+  /** Events waiting in mailboxes or running. */
+  get backlog(): number {
+    return this.mailboxes.size;
+  }
+
+  /** Creates an order's actor; idempotent by id and by (merchant, merchant_order_no). */
+  create(input: PaymentInput): Promise<CreateResult> {
+    return this.mailboxes.run(input.id, () =>
+      this.locked(input.id, async () => {
+        const [snapshot, actions] = initialTransition(paymentMachine, input);
+        const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const }, at: input.createdAt, expectedVersion: 0 };
+        const write = writeSetOf(record, this.deps.renderNotification);
+        const outcome = await this.committer.submit(write);
+        if (outcome === 'committed') return this.committed(write.order, snapshot, write.outbox, 'created');
+        const existing =
+          (await this.deps.store.loadOrder(input.id)) ??
+          (await this.deps.store.findOrderByMerchantOrderNo(input.merchantId, input.merchantOrderNo));
+        if (!existing) throw new Error(`assertion failed: create of ${input.id} conflicted with no order`);
+        return { outcome: 'exists', order: restore(existing) };
+      }),
+    );
+  }
+
+  /** Delivers one event to the order's actor (see the file comment for the steps). */
+  dispatch(orderId: string, event: PaymentEvent): Promise<DispatchResult> {
+    return this.mailboxes.run(orderId, () => this.locked(orderId, () => this.step(orderId, event)));
+  }
+
+  /** The order as last committed, restored (never through a channel). */
+  async load(orderId: string): Promise<OrderState | null> {
+    const row = await this.deps.store.loadOrder(orderId);
+    return row ? restore(row) : null;
+  }
+
+  private async locked<T>(orderId: string, work: () => Promise<T>): Promise<T> {
+    const handle = await this.deps.lock.acquire(`order:${orderId}`, this.options.lockTtlMs);
+    try {
+      return await work();
+    } finally {
+      await handle.release();
+    }
+  }
+
+  private async step(orderId: string, event: PaymentEvent): Promise<DispatchResult> {
+    for (let attempt = 0; attempt <= this.options.versionRetriesMax; attempt++) {
+      const row = await this.deps.store.loadOrder(orderId);
+      if (!row) return { outcome: 'not_found' };
+      const current = restore(row);
+      const [next, actions] = transition(paymentMachine, current.snapshot, event);
+      if (next === current.snapshot) return { outcome: 'rejected', order: current };
+      const record = { before: current.snapshot, after: next, actions: actions as TransitionAction[], event, at: event.at, expectedVersion: row.version };
+      const write = writeSetOf(record, this.deps.renderNotification);
+      const outcome = await this.committer.submit(write);
+      if (outcome === 'committed') return this.committed(write.order, next, write.outbox, 'applied');
+      // Another process committed first (our lock had expired): run the event on the fresh state.
+    }
+    throw new Error(`order ${orderId}: lost ${this.options.versionRetriesMax + 1} version races in a row`);
+  }
+
+  private committed<K extends 'applied' | 'created'>(row: OrderRow, snapshot: AnyMachineSnapshot, outbox: OutboxRow[], outcome: K) {
+    this.deps.onCommitted?.(outbox);
+    return { outcome, order: { row, snapshot, context: snapshot.context as PaymentContext }, outbox };
+  }
+}
+
+/** Restores an order's actor state from its row; resolveState throws at once on a state the machine lacks. */
+export function restore(row: OrderRow): OrderState {
+  if (row.machineVersion !== paymentMachineVersion) throw new UnknownMachineVersionError(row.id, row.machineVersion);
+  const persisted = row.snapshot as { value: unknown; context: PaymentContext };
+  const snapshot = paymentMachine.resolveState({ value: persisted.value as never, context: persisted.context });
+  if (statusOf(snapshot.value) !== row.status) throw new Error(`assertion failed: order ${row.id} status column disagrees with its snapshot`);
+  return { row, snapshot, context: snapshot.context as PaymentContext };
+}

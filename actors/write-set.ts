@@ -1,0 +1,113 @@
+/**
+ * Turns one transition of an order's machine into the rows it writes: the order with its
+ * query columns, a journal row, its flows and refunds, outbox rows for effects, merchant
+ * events for notifications, and timer rows for delayed raises (cancels disarm them).
+ */
+import type { AnyMachineSnapshot } from 'xstate';
+import { type PaymentContext, paidAmount, refundedAmount } from '../machines/payment.model.ts';
+import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
+import { type Effect, type PaymentEvent, effectTypes } from '../machines/payment.rules.ts';
+import { newId } from '../src/ids.ts';
+import type { FlowRow, MerchantEventRow, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from '../src/store/store.ts';
+
+/** What a transition returned besides the snapshot, as XState hands it over. */
+export type TransitionAction = { type: string; params?: unknown };
+
+/** A timer operation of one transition, as journaled and as written to the timer rows. */
+export type TimerChange = { op: 'arm'; key: string; dueAt: number; event: unknown } | { op: 'disarm'; key: string };
+
+const isEffect = (action: TransitionAction): action is Effect => (effectTypes as string[]).includes(action.type);
+
+export function effectsOf(actions: TransitionAction[]): Effect[] {
+  return actions.filter(isEffect).map((a) => ({ type: a.type, params: a.params }) as Effect);
+}
+
+/**
+ * Delayed raises arm timers and cancels disarm them. For a key touched twice in one
+ * transition the last operation wins, so armed and disarmed keys are disjoint.
+ */
+export function timerChangesOf(actions: TransitionAction[], at: number): TimerChange[] {
+  const last = new Map<string, TimerChange>();
+  for (const action of actions) {
+    const params = action.params as { id?: string; delay?: number; event?: unknown; sendId?: string } | undefined;
+    if (action.type === 'xstate.raise' && params?.delay !== undefined && params.id) {
+      last.set(params.id, { op: 'arm', key: params.id, dueAt: at + params.delay, event: params.event });
+    } else if (action.type === 'xstate.cancel' && params?.sendId) {
+      last.set(params.sendId, { op: 'disarm', key: params.sendId });
+    }
+  }
+  return [...last.values()];
+}
+
+export function orderRowOf(snapshot: AnyMachineSnapshot, version: number): OrderRow {
+  const ctx = snapshot.context as PaymentContext;
+  return {
+    id: ctx.id, merchantId: ctx.merchantId, merchantOrderNo: ctx.merchantOrderNo, status: statusOf(snapshot.value),
+    amount: ctx.amount, currency: ctx.currency, paidAmount: paidAmount(ctx), refundedAmount: refundedAmount(ctx),
+    expiresAt: ctx.expiresAt, createdAt: ctx.createdAt, updatedAt: ctx.updatedAt,
+    machineVersion: paymentMachineVersion, version, snapshot: paymentMachine.getPersistedSnapshot(snapshot),
+  };
+}
+
+const flowRowsOf = (ctx: PaymentContext): FlowRow[] =>
+  ctx.flows.map((f) => ({
+    id: f.id, orderId: ctx.id, method: f.method, channel: f.channel, amount: f.amount, status: f.status,
+    channelTradeNo: f.channelTradeNo, createdAt: f.createdAt, completedAt: f.completedAt,
+  }));
+
+const refundRowsOf = (ctx: PaymentContext): RefundRow[] =>
+  ctx.refunds.map((r) => ({
+    id: r.id, orderId: ctx.id, merchantId: ctx.merchantId, refundNo: r.refundNo, amount: r.amount, status: r.status,
+    automatic: r.automatic, createdAt: r.createdAt, completedAt: r.completedAt,
+  }));
+
+/** Renders what a merchant notification carries (the payment or refund object of API.md). */
+export type NotificationRenderer = (ctx: PaymentContext, snapshot: AnyMachineSnapshot, effect: Extract<Effect, { type: 'merchant.notify' }>) => unknown;
+
+export type TransitionRecord = {
+  before: AnyMachineSnapshot | null;
+  after: AnyMachineSnapshot;
+  actions: TransitionAction[];
+  /** The event, or for a new order its creation input. */
+  event: PaymentEvent | { type: 'payment.create' };
+  at: number;
+  expectedVersion: number;
+};
+
+export function writeSetOf(record: TransitionRecord, renderNotification: NotificationRenderer): OrderWrite {
+  const { after, actions, at, expectedVersion } = record;
+  const ctx = after.context as PaymentContext;
+  const order = orderRowOf(after, expectedVersion + 1);
+  const effects = effectsOf(actions);
+  const timers = timerChangesOf(actions, at);
+  const armed = timers.filter((t) => t.op === 'arm');
+  const outbox: OutboxRow[] = effects.map((effect) => ({
+    id: newId('obx', at), orderId: ctx.id, kind: effect.type, payload: effect.params, createdAt: at, dueAt: at,
+  }));
+  const merchantEvents: MerchantEventRow[] = [];
+  for (const [i, effect] of effects.entries()) {
+    if (effect.type !== 'merchant.notify') continue;
+    const event: MerchantEventRow = {
+      id: newId('evt', at), merchantId: ctx.merchantId, orderId: ctx.id, type: effect.params.event,
+      data: renderNotification(ctx, after, effect), createdAt: at,
+    };
+    merchantEvents.push(event);
+    // The delivery row names the event it delivers.
+    outbox[i]!.payload = { ...effect.params, eventId: event.id };
+  }
+  return {
+    expectedVersion,
+    order,
+    journal: {
+      orderId: ctx.id, seq: order.version, at, event: record.event,
+      stateBefore: record.before?.value ?? null, stateAfter: after.value,
+      effects: [...effects, ...timers.map((t) => ({ type: `timer.${t.op}`, params: t }))],
+    },
+    flows: flowRowsOf(ctx),
+    refunds: refundRowsOf(ctx),
+    outbox,
+    merchantEvents,
+    timersArmed: armed.map((t) => ({ orderId: ctx.id, key: t.key, dueAt: t.dueAt, event: t.event })),
+    timersDisarmed: timers.filter((t) => t.op === 'disarm').map((t) => t.key),
+  };
+}
