@@ -135,6 +135,8 @@ export interface Store {
   /** Timers due at or before `nowMs`, earliest first, at most `limit`. */
   dueTimers(nowMs: number, limit: number): Promise<TimerRow[]>;
   listOutbox(orderId: string): Promise<OutboxRow[]>;
+  listFlows(orderId: string): Promise<FlowRow[]>;
+  listRefunds(orderId: string): Promise<RefundRow[]>;
   listMerchantEvents(orderId: string): Promise<MerchantEventRow[]>;
   /** Answers when the database answers (readiness). */
   ping(): Promise<void>;

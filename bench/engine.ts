@@ -1,0 +1,148 @@
+/**
+ * bun run bench engine — durable events per second through dispatch().
+ *
+ * For each configuration (SQLite + in-process lock, Postgres + Redlock) it measures, in one run:
+ *   floor: a bare lock acquire+release plus one durable commit of the same rows, per event;
+ *   spread: callback-like events over distinct orders through dispatch (group commit);
+ *   hot:    the same over 8 hot orders (p50/p99 latency).
+ * Peak RSS is sampled across the whole spread phase (BENCH_EVENTS events, default 1,000,000).
+ * Ends with one `RESULT engine …` line per configuration.
+ */
+import Redis from 'ioredis';
+import { mkdirSync, rmSync } from 'node:fs';
+import { transition } from 'xstate';
+import { Engine, restore } from '../actors/engine.ts';
+import { type TransitionAction, writeSetOf } from '../actors/write-set.ts';
+import { paymentMachine } from '../machines/payment.machine.ts';
+import type { PaymentEvent } from '../machines/payment.rules.ts';
+import type { Lock } from '../src/lock/lock.ts';
+import { LocalLock } from '../src/lock/local.ts';
+import { RedlockLock } from '../src/lock/redlock.ts';
+import { openStore } from '../src/store/open.ts';
+import type { Store } from '../src/store/store.ts';
+import { startPostgres, startRedis } from '../test/harness/services.ts';
+import { engineOn, orderPaying, renderForTests, t0 } from '../test/engine/fixtures.ts';
+
+const events_total = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const orders_total = 20_000;
+const lanes_spread = 512;
+const lanes_hot = 64;
+const hot_orders = 8;
+const hot_events_total = 20_000;
+const floor_events_total = 5_000;
+const bench_time_max_ms = 15 * 60_000;
+
+type Order = { orderId: string; flowId: string };
+const deadline = Date.now() + bench_time_max_ms;
+
+function queryEvent(order: Order, at: number): PaymentEvent {
+  return { type: 'timer.query', at, flowId: order.flowId };
+}
+
+/** Runs `count` jobs over `lanes` concurrent lanes; returns per-job latencies in ms. */
+async function drive(count: number, lanes: number, job: (i: number) => Promise<unknown>): Promise<number[]> {
+  const latencies = new Array<number>(count);
+  let next = 0;
+  const lane = async () => {
+    while (next < count && Date.now() < deadline) {
+      const i = next++;
+      const started = performance.now();
+      await job(i);
+      latencies[i] = performance.now() - started;
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+  return latencies.filter((l) => l !== undefined);
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+
+async function createOrders(engine: Engine, count: number): Promise<Order[]> {
+  const orders: Order[] = [];
+  // A query schedule that never flags: the bench is about throughput, not operators.
+  await drive(count, 256, async () => orders.push(await orderPaying(engine, { queryAttemptsMax: Number.MAX_SAFE_INTEGER })));
+  return orders;
+}
+
+/** One bare durable commit per event, under the order's lock: what the engine must beat. */
+async function measureFloor(store: Store, lock: Lock, orders: Order[]): Promise<number> {
+  let at = t0 + 10_000;
+  const started = performance.now();
+  await drive(floor_events_total, lanes_spread, async (i) => {
+    const order = orders[i % orders.length]!;
+    const handle = await lock.acquire(`order:${order.orderId}`, 5_000);
+    try {
+      const current = restore((await store.loadOrder(order.orderId))!);
+      const event = queryEvent(order, at++);
+      const [next, actions] = transition(paymentMachine, current.snapshot, event);
+      const write = writeSetOf({ before: current.snapshot, after: next, actions: actions as TransitionAction[], event, at: event.at, expectedVersion: current.row.version }, renderForTests);
+      await store.commit([write]);
+    } finally {
+      await handle.release();
+    }
+  });
+  return floor_events_total / ((performance.now() - started) / 1000);
+}
+
+async function measureSpread(engine: Engine, orders: Order[]): Promise<{ perSecond: number; rssMb: number; rssStartMb: number }> {
+  let at = t0 + 1_000_000;
+  let rssPeak = 0;
+  let rssStart = 0;
+  const sampler = setInterval(() => {
+    const rss = process.memoryUsage().rss;
+    rssPeak = Math.max(rssPeak, rss);
+    if (rssStart === 0) rssStart = rss;
+  }, 250);
+  const started = performance.now();
+  const done = await drive(events_total, lanes_spread, (i) => engine.dispatch(orders[i % orders.length]!.orderId, queryEvent(orders[i % orders.length]!, at++)));
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  return { perSecond: done.length / seconds, rssMb: rssPeak / 2 ** 20, rssStartMb: rssStart / 2 ** 20 };
+}
+
+async function measureHot(engine: Engine, orders: Order[]): Promise<{ perSecond: number; p50: number; p99: number }> {
+  let at = t0 + 100_000_000;
+  const hot = orders.slice(0, hot_orders);
+  const started = performance.now();
+  const latencies = await drive(hot_events_total, lanes_hot, (i) => engine.dispatch(hot[i % hot_orders]!.orderId, queryEvent(hot[i % hot_orders]!, at++)));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+}
+
+async function benchConfiguration(name: 'sqlite' | 'postgres', store: Store, lock: Lock): Promise<string> {
+  await store.migrate();
+  const engine = engineOn(store, lock, { inFlightMax: name === 'sqlite' ? 1 : 4 });
+  const orders = await createOrders(engine, orders_total);
+  const floor = await measureFloor(store, lock, orders);
+  const hot = await measureHot(engine, orders);
+  const spread = await measureSpread(engine, orders);
+  const stats = engine.commitStats;
+  console.log(`${name}: floor ${floor.toFixed(0)} ev/s · spread ${spread.perSecond.toFixed(0)} ev/s (${(stats.writes / stats.batches).toFixed(1)} writes/commit) · hot ${hot.perSecond.toFixed(0)} ev/s p50 ${hot.p50.toFixed(1)} ms p99 ${hot.p99.toFixed(1)} ms · rss ${spread.rssStartMb.toFixed(0)} → peak ${spread.rssMb.toFixed(0)} MB`);
+  return `RESULT engine store=${name} events_per_s=${spread.perSecond.toFixed(0)} floor_ratio=${(spread.perSecond / floor).toFixed(2)} hot_p99_ms=${hot.p99.toFixed(1)} rss_mb=${spread.rssMb.toFixed(0)}`;
+}
+
+const results: string[] = [];
+const dir = `.test-tmp/bench-engine-${process.pid}`;
+mkdirSync(dir, { recursive: true });
+try {
+  const sqlite = await openStore(`sqlite:${dir}/bench.db`);
+  results.push(await benchConfiguration('sqlite', sqlite, new LocalLock()));
+  await sqlite.close();
+
+  const postgres = await startPostgres();
+  const redisServer = await startRedis();
+  const redis = new Redis(redisServer.url);
+  try {
+    const store = await openStore(postgres.url);
+    results.push(await benchConfiguration('postgres', store, new RedlockLock([redis])));
+    await store.close();
+  } finally {
+    await redis.quit();
+    await redisServer.stop();
+    await postgres.stop();
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+for (const line of results) console.log(line);

@@ -1,0 +1,213 @@
+/**
+ * The Postgres store, through Bun's built-in SQL client with a pool. A batch of order writes
+ * is ONE statement: data-modifying CTEs update or insert the orders whose version still
+ * matches, and insert the rest of each write set only for those winners. That is the same
+ * isolation as a savepoint per write, in one round trip and one fsync.
+ */
+import { SQL } from 'bun';
+import { type Migration, migrate, migrationsOf } from './migrations.ts';
+import {
+  decodeJsonParsed as json,
+  flowOf,
+  journalOf,
+  merchantEventOf,
+  orderColumns,
+  orderOf,
+  outboxOf,
+  refundOf,
+  timerOf,
+} from './rows.ts';
+import type { OrderWrite, Store, WriteOutcome } from './store.ts';
+
+export const postgres_pool_max = 16;
+
+type Row = Record<string, unknown>;
+
+/** jsonb_to_recordset column lists, one per input of the batch statement. */
+const orderRecord = `ord int, expected_version int, id text, merchant_id text, merchant_order_no text, status text, amount bigint,
+  currency text, paid_amount bigint, refunded_amount bigint, expires_at bigint, created_at bigint, updated_at bigint,
+  machine_version int, version int, snapshot jsonb`;
+
+const commitStatement = `
+WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(${orderRecord})),
+upd AS (
+  UPDATE orders o SET status = i.status, paid_amount = i.paid_amount, refunded_amount = i.refunded_amount,
+    updated_at = i.updated_at, machine_version = i.machine_version, version = i.version, snapshot = i.snapshot
+  FROM input i WHERE i.expected_version > 0 AND o.id = i.id AND o.version = i.expected_version
+  RETURNING o.id),
+ins AS (
+  INSERT INTO orders (${orderColumns.join(', ')})
+  SELECT ${orderColumns.join(', ')} FROM input WHERE expected_version = 0
+  ON CONFLICT DO NOTHING RETURNING id),
+won AS (SELECT id FROM upd UNION ALL SELECT id FROM ins),
+j AS (
+  INSERT INTO journal (order_id, seq, at, event, state_before, state_after, effects)
+  SELECT x.order_id, x.seq, x.at, x.event, x.state_before, x.state_after, x.effects
+  FROM jsonb_to_recordset($2::jsonb) AS x(order_id text, seq int, at bigint, event jsonb, state_before jsonb, state_after jsonb, effects jsonb)
+  WHERE x.order_id IN (SELECT id FROM won)),
+f AS (
+  INSERT INTO flows (id, order_id, method, channel, amount, status, channel_trade_no, created_at, completed_at)
+  SELECT x.id, x.order_id, x.method, x.channel, x.amount, x.status, x.channel_trade_no, x.created_at, x.completed_at
+  FROM jsonb_to_recordset($3::jsonb) AS x(id text, order_id text, method text, channel text, amount bigint, status text,
+    channel_trade_no text, created_at bigint, completed_at bigint)
+  WHERE x.order_id IN (SELECT id FROM won)
+  ON CONFLICT (id) DO UPDATE SET status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at),
+r AS (
+  INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at)
+  SELECT x.id, x.order_id, x.merchant_id, x.refund_no, x.amount, x.status, x.automatic, x.created_at, x.completed_at
+  FROM jsonb_to_recordset($4::jsonb) AS x(id text, order_id text, merchant_id text, refund_no text, amount bigint, status text,
+    automatic boolean, created_at bigint, completed_at bigint)
+  WHERE x.order_id IN (SELECT id FROM won)
+  ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at),
+ob AS (
+  INSERT INTO outbox (id, order_id, kind, payload, created_at, due_at)
+  SELECT x.id, x.order_id, x.kind, x.payload, x.created_at, x.due_at
+  FROM jsonb_to_recordset($5::jsonb) AS x(id text, order_id text, kind text, payload jsonb, created_at bigint, due_at bigint)
+  WHERE x.order_id IN (SELECT id FROM won)),
+me AS (
+  INSERT INTO merchant_events (id, merchant_id, order_id, type, data, created_at)
+  SELECT x.id, x.merchant_id, x.order_id, x.type, x.data, x.created_at
+  FROM jsonb_to_recordset($6::jsonb) AS x(id text, merchant_id text, order_id text, type text, data jsonb, created_at bigint)
+  WHERE x.order_id IN (SELECT id FROM won)),
+ta AS (
+  INSERT INTO timers (order_id, key, due_at, event)
+  SELECT x.order_id, x.key, x.due_at, x.event
+  FROM jsonb_to_recordset($7::jsonb) AS x(order_id text, key text, due_at bigint, event jsonb)
+  WHERE x.order_id IN (SELECT id FROM won)
+  ON CONFLICT (order_id, key) DO UPDATE SET due_at = excluded.due_at, event = excluded.event, lease_until = NULL),
+td AS (
+  DELETE FROM timers t USING jsonb_to_recordset($8::jsonb) AS x(order_id text, key text)
+  WHERE t.order_id = x.order_id AND t.key = x.key AND x.order_id IN (SELECT id FROM won))
+SELECT id FROM won`;
+
+/**
+ * The batch as the statement's eight jsonb inputs (snake_case keys match the record
+ * definitions). Bun's client serializes a jsonb parameter itself: pass values, not JSON text.
+ */
+function batchInputs(writes: OrderWrite[]): unknown[][] {
+  const orders = writes.map((w, ord) => {
+    const o = w.order;
+    return {
+      ord, expected_version: w.expectedVersion, id: o.id, merchant_id: o.merchantId, merchant_order_no: o.merchantOrderNo,
+      status: o.status, amount: o.amount, currency: o.currency, paid_amount: o.paidAmount, refunded_amount: o.refundedAmount,
+      expires_at: o.expiresAt, created_at: o.createdAt, updated_at: o.updatedAt, machine_version: o.machineVersion,
+      version: o.version, snapshot: o.snapshot,
+    };
+  });
+  const journal = writes.map(({ journal: j }) => ({
+    order_id: j.orderId, seq: j.seq, at: j.at, event: j.event, state_before: j.stateBefore, state_after: j.stateAfter, effects: j.effects,
+  }));
+  const flows = writes.flatMap((w) => w.flows.map((f) => ({
+    id: f.id, order_id: f.orderId, method: f.method, channel: f.channel, amount: f.amount, status: f.status,
+    channel_trade_no: f.channelTradeNo, created_at: f.createdAt, completed_at: f.completedAt,
+  })));
+  const refunds = writes.flatMap((w) => w.refunds.map((r) => ({
+    id: r.id, order_id: r.orderId, merchant_id: r.merchantId, refund_no: r.refundNo, amount: r.amount, status: r.status,
+    automatic: r.automatic, created_at: r.createdAt, completed_at: r.completedAt,
+  })));
+  const outbox = writes.flatMap((w) => w.outbox.map((x) => ({
+    id: x.id, order_id: x.orderId, kind: x.kind, payload: x.payload, created_at: x.createdAt, due_at: x.dueAt,
+  })));
+  const events = writes.flatMap((w) => w.merchantEvents.map((e) => ({
+    id: e.id, merchant_id: e.merchantId, order_id: e.orderId, type: e.type, data: e.data, created_at: e.createdAt,
+  })));
+  const armed = writes.flatMap((w) => w.timersArmed.map((t) => ({ order_id: t.orderId, key: t.key, due_at: t.dueAt, event: t.event })));
+  const disarmed = writes.flatMap((w) => w.timersDisarmed.map((key) => ({ order_id: w.order.id, key })));
+  return [orders, journal, flows, refunds, outbox, events, armed, disarmed];
+}
+
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+
+  constructor(private readonly sql: SQL) {}
+
+  static async open(url: string, poolMax = postgres_pool_max): Promise<PostgresStore> {
+    const sql = new SQL({ url, max: poolMax, connection: { synchronous_commit: 'on' } } as SQL.Options);
+    const [setting] = await sql.unsafe('SHOW synchronous_commit');
+    if ((setting as Row).synchronous_commit !== 'on') throw new Error('Postgres synchronous_commit must be on: paycenter never answers before its commits are durable');
+    return new PostgresStore(sql);
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(
+      {
+        appliedVersions: async () => {
+          await this.sql.unsafe('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+          const rows = await this.sql.unsafe('SELECT version FROM schema_migrations');
+          return (rows as Row[]).map((r) => Number(r.version));
+        },
+        apply: async (m: Migration, appliedAt: number) => {
+          await this.sql.begin(async (tx) => {
+            await tx.unsafe(m.sql);
+            await tx.unsafe('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, appliedAt]);
+          });
+        },
+      },
+      migrationsOf('postgres'),
+      Date.now(),
+    );
+  }
+
+  async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
+    if (writes.length === 0) return [];
+    if (new Set(writes.map((w) => w.order.id)).size !== writes.length) {
+      throw new Error('assertion failed: one write per order in a batch');
+    }
+    for (const w of writes) {
+      if (w.order.version !== w.expectedVersion + 1) throw new Error('assertion failed: a write advances the version by one');
+    }
+    const won = new Set(((await this.sql.unsafe(commitStatement, batchInputs(writes))) as Row[]).map((r) => r.id as string));
+    return writes.map((w) => (won.has(w.order.id) ? 'committed' : w.expectedVersion === 0 ? 'duplicate_order' : 'version_conflict'));
+  }
+
+  private async all(query: string, ...params: unknown[]): Promise<Row[]> {
+    return (await this.sql.unsafe(query, params)) as Row[];
+  }
+
+  async loadOrder(orderId: string) {
+    const [row] = await this.all('SELECT * FROM orders WHERE id = $1', orderId);
+    return row ? orderOf(row, json) : null;
+  }
+
+  async findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string) {
+    const [row] = await this.all('SELECT * FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2', merchantId, merchantOrderNo);
+    return row ? orderOf(row, json) : null;
+  }
+
+  async listJournal(orderId: string) {
+    return (await this.all('SELECT * FROM journal WHERE order_id = $1 ORDER BY seq', orderId)).map((r) => journalOf(r, json));
+  }
+
+  async listTimers(orderId: string) {
+    return (await this.all('SELECT * FROM timers WHERE order_id = $1 ORDER BY key', orderId)).map((r) => timerOf(r, json));
+  }
+
+  async dueTimers(nowMs: number, limit: number) {
+    const rows = await this.all('SELECT * FROM timers WHERE due_at <= $1 ORDER BY due_at, order_id, key LIMIT $2', nowMs, limit);
+    return rows.map((r) => timerOf(r, json));
+  }
+
+  async listOutbox(orderId: string) {
+    return (await this.all('SELECT * FROM outbox WHERE order_id = $1 ORDER BY id', orderId)).map((r) => outboxOf(r, json));
+  }
+
+  async listMerchantEvents(orderId: string) {
+    return (await this.all('SELECT * FROM merchant_events WHERE order_id = $1 ORDER BY id', orderId)).map((r) => merchantEventOf(r, json));
+  }
+
+  async listFlows(orderId: string) {
+    return (await this.all('SELECT * FROM flows WHERE order_id = $1 ORDER BY id', orderId)).map(flowOf);
+  }
+
+  async listRefunds(orderId: string) {
+    return (await this.all('SELECT * FROM refunds WHERE order_id = $1 ORDER BY id', orderId)).map(refundOf);
+  }
+
+  async ping(): Promise<void> {
+    await this.sql.unsafe('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.sql.close();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Row mapping shared by both adapters: database rows (snake_case, JSON as the dialect hands
+ * it over, BIGINT possibly as strings) to the store's types, and back.
+ */
+import type { PaymentStatus } from '../../machines/payment.model.ts';
+import type { FlowRow, JournalRow, MerchantEventRow, OrderRow, OutboxRow, RefundRow, TimerRow } from './store.ts';
+
+type Raw = Record<string, unknown>;
+
+/** How a dialect hands JSON columns over: SQLite as text, Postgres already parsed. */
+export type JsonDecoder = (value: unknown) => unknown;
+
+export const decodeJsonText: JsonDecoder = (value) => (value === null ? null : JSON.parse(value as string));
+export const decodeJsonParsed: JsonDecoder = (value) => value;
+
+/** BIGINT columns arrive as strings from Postgres; amounts and times fit in safe integers. */
+export function int(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`assertion failed: ${String(value)} is not a safe integer`);
+  return n;
+}
+
+const intOrNull = (value: unknown): number | null => (value === null ? null : int(value));
+
+export function orderOf(row: Raw, json: JsonDecoder): OrderRow {
+  return {
+    id: row.id as string, merchantId: row.merchant_id as string, merchantOrderNo: row.merchant_order_no as string,
+    status: row.status as PaymentStatus, amount: int(row.amount), currency: row.currency as string,
+    paidAmount: int(row.paid_amount), refundedAmount: int(row.refunded_amount), expiresAt: int(row.expires_at),
+    createdAt: int(row.created_at), updatedAt: int(row.updated_at), machineVersion: int(row.machine_version),
+    version: int(row.version), snapshot: json(row.snapshot),
+  };
+}
+
+export function journalOf(row: Raw, json: JsonDecoder): JournalRow {
+  return {
+    orderId: row.order_id as string, seq: int(row.seq), at: int(row.at), event: json(row.event),
+    stateBefore: json(row.state_before), stateAfter: json(row.state_after), effects: json(row.effects) as unknown[],
+  };
+}
+
+export function timerOf(row: Raw, json: JsonDecoder): TimerRow {
+  return { orderId: row.order_id as string, key: row.key as string, dueAt: int(row.due_at), event: json(row.event) };
+}
+
+export function outboxOf(row: Raw, json: JsonDecoder): OutboxRow {
+  return {
+    id: row.id as string, orderId: row.order_id as string, kind: row.kind as string, payload: json(row.payload),
+    createdAt: int(row.created_at), dueAt: int(row.due_at),
+  };
+}
+
+export function merchantEventOf(row: Raw, json: JsonDecoder): MerchantEventRow {
+  return {
+    id: row.id as string, merchantId: row.merchant_id as string, orderId: row.order_id as string, type: row.type as string,
+    data: json(row.data), createdAt: int(row.created_at),
+  };
+}
+
+export function flowOf(row: Raw): FlowRow {
+  return {
+    id: row.id as string, orderId: row.order_id as string, method: row.method as string, channel: row.channel as string,
+    amount: int(row.amount), status: row.status as string, channelTradeNo: (row.channel_trade_no as string | null) ?? null,
+    createdAt: int(row.created_at), completedAt: intOrNull(row.completed_at),
+  };
+}
+
+export function refundOf(row: Raw): RefundRow {
+  return {
+    id: row.id as string, orderId: row.order_id as string, merchantId: row.merchant_id as string,
+    refundNo: (row.refund_no as string | null) ?? null, amount: int(row.amount), status: row.status as string,
+    automatic: Boolean(row.automatic), createdAt: int(row.created_at), completedAt: intOrNull(row.completed_at),
+  };
+}
+
+/** Column lists in one place, so both dialects insert the same columns in the same order. */
+export const orderColumns = [
+  'id', 'merchant_id', 'merchant_order_no', 'status', 'amount', 'currency', 'paid_amount', 'refunded_amount',
+  'expires_at', 'created_at', 'updated_at', 'machine_version', 'version', 'snapshot',
+] as const;
+
+export function orderValues(o: OrderRow, json: (v: unknown) => unknown): unknown[] {
+  return [o.id, o.merchantId, o.merchantOrderNo, o.status, o.amount, o.currency, o.paidAmount, o.refundedAmount,
+    o.expiresAt, o.createdAt, o.updatedAt, o.machineVersion, o.version, json(o.snapshot)];
+}

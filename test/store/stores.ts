@@ -1,0 +1,56 @@
+/**
+ * Fresh, migrated stores for tests: a new SQLite file, or a new database on the harness's
+ * Postgres server (TEST_POSTGRES_URL). Each call is isolated from every other.
+ */
+import { SQL } from 'bun';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/open.ts';
+import type { Store } from '../../src/store/store.ts';
+
+export const storeKinds = ['sqlite', 'postgres'] as const;
+export type StoreKind = (typeof storeKinds)[number];
+
+export type FreshStore = { store: Store; url: string; dispose: () => Promise<void> };
+
+const scratchDir = join(import.meta.dir, '..', '..', '.test-tmp');
+const uniqueName = () => `t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+
+export function postgresServerUrl(): string {
+  const url = process.env.TEST_POSTGRES_URL;
+  if (!url) throw new Error('TEST_POSTGRES_URL is not set: run the suite with `bun run test`, which starts Postgres');
+  return url;
+}
+
+function withDatabase(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export async function freshStore(kind: StoreKind): Promise<FreshStore> {
+  if (kind === 'sqlite') {
+    mkdirSync(scratchDir, { recursive: true });
+    const path = join(scratchDir, `${uniqueName()}.db`);
+    const store = await openStore(`sqlite:${path}`);
+    await store.migrate();
+    const dispose = async () => {
+      await store.close();
+      for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+    };
+    return { store, url: `sqlite:${path}`, dispose };
+  }
+  const server = postgresServerUrl();
+  const database = uniqueName();
+  const admin = new SQL({ url: server, max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${database}`);
+  const url = withDatabase(server, database);
+  const store = await openStore(url);
+  await store.migrate();
+  const dispose = async () => {
+    await store.close();
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.close();
+  };
+  return { store, url, dispose };
+}
