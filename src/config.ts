@@ -1,0 +1,117 @@
+/**
+ * Configuration from the environment, validated once at start. A bad value stops start-up
+ * with one line naming the variable and what is wrong (never the value of a secret).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as v from 'valibot';
+
+export type Mode = 'dev' | 'production';
+
+export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+export type Config = {
+  mode: Mode;
+  port: number;
+  publicUrl: string;
+  databaseUrl: string;
+  database: DatabaseConfig;
+  /** Independent Redis masters for Redlock; empty without Redis. */
+  redisUrls: string[];
+  adminToken: string;
+  secretKey: Uint8Array;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  engine: { commitBatchMax: number; commitWaitMaxMs: number; lockTtlMs: number; mailboxDepthMax: number };
+};
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const secret_key_bytes = 32;
+const admin_token_length_min = 16;
+
+const integer = (min: number, max: number, fallback: number) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.regex(/^[0-9]+$/, 'must be a whole number'),
+    v.transform(Number),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+
+const urlOf = (schemes: string[]) =>
+  v.pipe(
+    v.string(),
+    v.check((s) => URL.canParse(s) && schemes.includes(new URL(s).protocol), `must be a ${schemes.join(' or ')}// URL`),
+  );
+
+const environment = v.object({
+  PORT: integer(1, 65_535, 3000),
+  PUBLIC_URL: v.optional(urlOf(['http:', 'https:'])),
+  DATABASE_URL: v.pipe(
+    v.optional(v.string(), 'sqlite:data/paycenter.db'),
+    v.check((s) => /^sqlite:.+/.test(s) || /^postgres(ql)?:\/\/.+/.test(s), 'must be sqlite:PATH or postgres://…'),
+  ),
+  REDIS_URL: v.optional(v.pipe(v.string(), v.transform((s) => s.split(',').map((u) => u.trim())), v.array(urlOf(['redis:', 'rediss:'])))),
+  ADMIN_TOKEN: v.pipe(v.string(), v.minLength(admin_token_length_min, `must be at least ${admin_token_length_min} characters`)),
+  SECRET_KEY: v.pipe(
+    v.string(),
+    v.check((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s, 'base64').length === secret_key_bytes, `must be base64 of ${secret_key_bytes} bytes`),
+  ),
+  LOG_LEVEL: v.optional(v.picklist(['debug', 'info', 'warn', 'error'], 'must be debug, info, warn or error'), 'info'),
+  COMMIT_BATCH_MAX: integer(1, 1_000, 64),
+  COMMIT_WAIT_MAX_MS: integer(0, 100, 2),
+  LOCK_TTL_MS: integer(100, 60_000, 5_000),
+  MAILBOX_DEPTH_MAX: integer(1, 1_000_000, 10_000),
+});
+
+/** Validates the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, mode: Mode): Config {
+  const parsed = v.safeParse(environment, env);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const variable = v.getDotPath(issue) ?? 'environment';
+    throw new ConfigError(variable, issue.input === undefined ? 'is required' : issue.message);
+  }
+  const e = parsed.output;
+  const database: DatabaseConfig = e.DATABASE_URL.startsWith('sqlite:')
+    ? { kind: 'sqlite', path: e.DATABASE_URL.slice('sqlite:'.length) }
+    : { kind: 'postgres', url: e.DATABASE_URL };
+  return {
+    mode,
+    port: e.PORT,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+    databaseUrl: e.DATABASE_URL,
+    database,
+    redisUrls: e.REDIS_URL ?? [],
+    adminToken: e.ADMIN_TOKEN,
+    secretKey: new Uint8Array(Buffer.from(e.SECRET_KEY, 'base64')),
+    logLevel: e.LOG_LEVEL,
+    engine: { commitBatchMax: e.COMMIT_BATCH_MAX, commitWaitMaxMs: e.COMMIT_WAIT_MAX_MS, lockTtlMs: e.LOCK_TTL_MS, mailboxDepthMax: e.MAILBOX_DEPTH_MAX },
+  };
+}
+
+/**
+ * `bun dev` needs no setup: a secret key and an admin token are generated once under the
+ * data directory (mode 0600) and reused, unless the environment sets them.
+ */
+export function devSecrets(dataDir: string, env: Record<string, string | undefined>): Record<string, string> {
+  mkdirSync(dataDir, { recursive: true });
+  const kept = (file: string, make: () => string) => {
+    const path = join(dataDir, file);
+    if (!existsSync(path)) {
+      writeFileSync(path, make(), { mode: 0o600 });
+      chmodSync(path, 0o600);
+    }
+    return readFileSync(path, 'utf8').trim();
+  };
+  return {
+    SECRET_KEY: env.SECRET_KEY ?? kept('secret.key', () => randomBytes(secret_key_bytes).toString('base64')),
+    ADMIN_TOKEN: env.ADMIN_TOKEN ?? kept('admin.token', () => `adm_${randomBytes(24).toString('base64url')}`),
+  };
+}
