@@ -24,10 +24,13 @@ export type EngineOptions = GroupCommitOptions & {
   mailboxDepthMax: number;
   /** Re-runs of one event after losing a version race, before giving up loudly. */
   versionRetriesMax: number;
+  /** Orders whose last committed state this process keeps, to skip the load on their next event. */
+  recentOrdersMax: number;
 };
 
 export const default_engine_options: EngineOptions = {
   batchMax: 64, waitMaxMs: 2, inFlightMax: 1, lockTtlMs: 5_000, mailboxDepthMax: 10_000, versionRetriesMax: 10,
+  recentOrdersMax: 50_000,
 };
 
 /** An order as the engine last committed it. */
@@ -67,10 +70,12 @@ export type EngineDeps = {
 export class Engine {
   private readonly mailboxes: Mailboxes;
   private readonly committer: GroupCommitter;
+  private readonly recent: RecentOrders;
 
   constructor(private readonly deps: EngineDeps, private readonly options: EngineOptions = default_engine_options) {
     this.mailboxes = new Mailboxes(options.mailboxDepthMax);
     this.committer = new GroupCommitter(deps.store, options);
+    this.recent = new RecentOrders(options.recentOrdersMax);
   }
 
   get commitStats(): { batches: number; writes: number } {
@@ -120,25 +125,67 @@ export class Engine {
     }
   }
 
+  /**
+   * Steps 3–5. The state may come from this process's recent commits instead of a load: if
+   * another process moved the order on meanwhile, the commit's version check refuses the write
+   * and the event re-runs on a fresh load; a rejection is only trusted against a fresh load.
+   */
   private async step(orderId: string, event: PaymentEvent): Promise<DispatchResult> {
+    let current = this.recent.get(orderId) ?? null;
     for (let attempt = 0; attempt <= this.options.versionRetriesMax; attempt++) {
-      const row = await this.deps.store.loadOrder(orderId);
-      if (!row) return { outcome: 'not_found' };
-      const current = restore(row);
+      const fromRecent = current !== null;
+      current ??= await this.loadFresh(orderId);
+      if (!current) return { outcome: 'not_found' };
       const [next, actions] = transition(paymentMachine, current.snapshot, event);
-      if (next === current.snapshot) return { outcome: 'rejected', order: current };
-      const record = { before: current.snapshot, after: next, actions: actions as TransitionAction[], event, at: event.at, expectedVersion: row.version };
+      if (next === current.snapshot) {
+        if (!fromRecent) return { outcome: 'rejected', order: current };
+        const fresh = await this.loadFresh(orderId);
+        if (fresh?.row.version === current.row.version) return { outcome: 'rejected', order: current };
+        current = fresh;
+        continue;
+      }
+      const record = { before: current.snapshot, after: next, actions: actions as TransitionAction[], event, at: event.at, expectedVersion: current.row.version };
       const write = writeSetOf(record, this.deps.renderNotification);
       const outcome = await this.committer.submit(write);
       if (outcome === 'committed') return this.committed(write.order, next, write.outbox, 'applied');
-      // Another process committed first (our lock had expired): run the event on the fresh state.
+      // Another process committed first (our lock had expired, or our state was stale): run the event on the fresh state.
+      this.recent.delete(orderId);
+      current = null;
     }
     throw new Error(`order ${orderId}: lost ${this.options.versionRetriesMax + 1} version races in a row`);
   }
 
+  private async loadFresh(orderId: string): Promise<OrderState | null> {
+    const row = await this.deps.store.loadOrder(orderId);
+    return row ? restore(row) : null;
+  }
+
   private committed<K extends 'applied' | 'created'>(row: OrderRow, snapshot: AnyMachineSnapshot, outbox: OutboxRow[], outcome: K) {
+    const order = { row, snapshot, context: snapshot.context as PaymentContext };
+    this.recent.set(row.id, order);
     this.deps.onCommitted?.(outbox);
-    return { outcome, order: { row, snapshot, context: snapshot.context as PaymentContext }, outbox };
+    return { outcome, order, outbox };
+  }
+}
+
+/** A bounded map of the orders this process committed last, least recently used evicted first. */
+class RecentOrders {
+  private readonly orders = new Map<string, OrderState>();
+
+  constructor(private readonly max: number) {}
+
+  get(orderId: string): OrderState | undefined {
+    return this.orders.get(orderId);
+  }
+
+  set(orderId: string, order: OrderState): void {
+    this.orders.delete(orderId);
+    this.orders.set(orderId, order);
+    if (this.orders.size > this.max) this.orders.delete(this.orders.keys().next().value!);
+  }
+
+  delete(orderId: string): void {
+    this.orders.delete(orderId);
   }
 }
 

@@ -74,9 +74,16 @@ export type TransitionRecord = {
   expectedVersion: number;
 };
 
+/** Rows that differ from the ones the previous state would write: unchanged rows cost disk writes for nothing. */
+function changedRows<T extends { id: string }>(now: T[], before: T[]): T[] {
+  const previous = new Map(before.map((row) => [row.id, JSON.stringify(row)]));
+  return now.filter((row) => previous.get(row.id) !== JSON.stringify(row));
+}
+
 export function writeSetOf(record: TransitionRecord, renderNotification: NotificationRenderer): OrderWrite {
   const { after, actions, at, expectedVersion } = record;
   const ctx = after.context as PaymentContext;
+  const ctxBefore = record.before?.context as PaymentContext | undefined;
   const order = orderRowOf(after, expectedVersion + 1);
   const effects = effectsOf(actions);
   const timers = timerChangesOf(actions, at);
@@ -103,8 +110,8 @@ export function writeSetOf(record: TransitionRecord, renderNotification: Notific
       stateBefore: record.before?.value ?? null, stateAfter: after.value,
       effects: [...effects, ...timers.map((t) => ({ type: `timer.${t.op}`, params: t }))],
     },
-    flows: flowRowsOf(ctx),
-    refunds: refundRowsOf(ctx),
+    flows: changedRows(flowRowsOf(ctx), ctxBefore ? flowRowsOf(ctxBefore) : []),
+    refunds: changedRows(refundRowsOf(ctx), ctxBefore ? refundRowsOf(ctxBefore) : []),
     outbox,
     merchantEvents,
     timersArmed: armed.map((t) => ({ orderId: ctx.id, key: t.key, dueAt: t.dueAt, event: t.event })),

@@ -77,18 +77,42 @@ function enqueuePlan(enqueue: unknown, plan: Plan | null): void {
   }
 }
 
-const flowReport = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) => planFlowReport(ctx, expectEvent(e, 'flow.report'), phase).plan;
-const reportOutcome = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) => planFlowReport(ctx, expectEvent(e, 'flow.report'), phase).outcome;
+/**
+ * A guard and the action it admits compute the same plan from the same (context, event)
+ * objects within one transition: compute it once. Plans are never mutated after they are
+ * made, so sharing one is safe.
+ */
+const planMemo = new WeakMap<object, { ctx: PaymentContext; key: string; value: unknown }>();
+function once<T>(key: string, ctx: PaymentContext, event: PaymentEvent, compute: () => T): T {
+  const hit = planMemo.get(event);
+  if (hit && hit.ctx === ctx && hit.key === key) return hit.value as T;
+  const value = compute();
+  planMemo.set(event, { ctx, key, value });
+  return value;
+}
 
-const prepared = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) => {
-  const { at, flowId, action } = expectEvent(e, 'flow.prepared');
-  return planPrepared(ctx, at, flowId, action, phase);
-};
+const reportPlan = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) =>
+  once(`report:${phase}`, ctx, e, () => planFlowReport(ctx, expectEvent(e, 'flow.report'), phase));
+const flowReport = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) => reportPlan(ctx, e, phase).plan;
+const reportOutcome = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) => reportPlan(ctx, e, phase).outcome;
 
-const refundReport = (ctx: PaymentContext, e: PaymentEvent) => {
-  const { at, refundId, flowId, status } = expectEvent(e, 'refund.report');
-  return planRefundReport(ctx, at, refundId, flowId, status);
-};
+const prepared = (ctx: PaymentContext, e: PaymentEvent, phase: Phase) =>
+  once(`prepared:${phase}`, ctx, e, () => {
+    const { at, flowId, action } = expectEvent(e, 'flow.prepared');
+    return planPrepared(ctx, at, flowId, action, phase);
+  });
+
+const refundReport = (ctx: PaymentContext, e: PaymentEvent) =>
+  once('refund.report', ctx, e, () => {
+    const { at, refundId, flowId, status } = expectEvent(e, 'refund.report');
+    return planRefundReport(ctx, at, refundId, flowId, status);
+  });
+
+const queryTimer = (ctx: PaymentContext, e: PaymentEvent) =>
+  once('timer.query', ctx, e, () => planQueryTimer(ctx, e.at, expectEvent(e, 'timer.query').flowId));
+
+const refundQueryTimer = (ctx: PaymentContext, e: PaymentEvent) =>
+  once('timer.refund_query', ctx, e, () => planRefundQueryTimer(ctx, e.at, expectEvent(e, 'timer.refund_query').refundId));
 
 const closeReasonOf = (e: PaymentEvent): 'timeout' | 'merchant' | 'failed' =>
   e.type === 'close.request' ? e.reason : 'timeout';
@@ -112,16 +136,14 @@ export const paymentMachine = setup({
     preparedInOpen: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, prepared(context, event, 'open'))),
     preparedWhileClosing: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, prepared(context, event, 'closing'))),
     preparedLate: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, prepared(context, event, 'settled'))),
-    queryFlow: enqueueActions(({ context, event, enqueue }) =>
-      enqueuePlan(enqueue, planQueryTimer(context, event.at, expectEvent(event, 'timer.query').flowId))),
+    queryFlow: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, queryTimer(context, event))),
     beginClose: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, planBeginClose(context, event.at, closeReasonOf(event)))),
     retryClose: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, planCloseRetry(context, event.at))),
     markClosed: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, planClosed(context, event.at, closeReasonOf(event)))),
     startRefund: enqueueActions(({ context, event, enqueue }) =>
       enqueuePlan(enqueue, planRefundRequest(context, event.at, expectEvent(event, 'refund.request')))),
     applyRefundReport: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, refundReport(context, event))),
-    queryRefund: enqueueActions(({ context, event, enqueue }) =>
-      enqueuePlan(enqueue, planRefundQueryTimer(context, event.at, expectEvent(event, 'timer.refund_query').refundId))),
+    queryRefund: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, refundQueryTimer(context, event))),
   },
   guards: {
     payPartsValid: ({ context, event }) => checkPayParts(context, expectEvent(event, 'pay.start').parts).ok,
@@ -129,11 +151,11 @@ export const paymentMachine = setup({
     reportChanges: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) !== 'unchanged',
     preparedSettles: ({ context, event }, params: { phase: Phase }) => prepared(context, event, params.phase)?.ctx.settledAttemptId != null,
     preparedChanges: ({ context, event }, params: { phase: Phase }) => prepared(context, event, params.phase) !== null,
-    flowIsQueryable: ({ context, event }) => planQueryTimer(context, event.at, expectEvent(event, 'timer.query').flowId) !== null,
+    flowIsQueryable: ({ context, event }) => queryTimer(context, event) !== null,
     nothingPending: ({ context }) => pendingFlows(context).length === 0,
     refundAllowed: ({ context, event }) => checkRefund(context, expectEvent(event, 'refund.request')).ok,
     refundReportApplies: ({ context, event }) => refundReport(context, event) !== null,
-    refundQueryApplies: ({ context, event }) => planRefundQueryTimer(context, event.at, expectEvent(event, 'timer.refund_query').refundId) !== null,
+    refundQueryApplies: ({ context, event }) => refundQueryTimer(context, event) !== null,
     partiallyRefunded: ({ context }) => refundedAmount(context) > 0 && refundedAmount(context) < paidAmount(context),
     fullyRefunded: ({ context }) => refundedAmount(context) === paidAmount(context),
   },

@@ -51,6 +51,7 @@ const engine = new Engine(
     lockTtlMs: config.engine.lockTtlMs,
     mailboxDepthMax: config.engine.mailboxDepthMax,
     versionRetriesMax: 10,
+    recentOrdersMax: 50_000,
   },
 );
 

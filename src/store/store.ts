@@ -101,7 +101,7 @@ export type OrderWrite = {
   /** The order after the event; `order.version === expectedVersion + 1`. */
   order: OrderRow;
   journal: JournalRow;
-  /** The order's flows and refunds as they are now (upserted by id). */
+  /** The order's flows and refunds that this event created or changed (upserted by id). */
   flows: FlowRow[];
   refunds: RefundRow[];
   outbox: OutboxRow[];
