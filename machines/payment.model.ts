@@ -136,6 +136,16 @@ export const autoRefundAmount = (ctx: PaymentContext): number =>
 
 export const isExternal = (flow: Flow): boolean => flow.method !== balanceMethod;
 
+/**
+ * Money an external part collected while its attempt still waits to settle (a combined
+ * payment whose balance part is still freezing): neither settled nor owed back yet.
+ */
+export const awaitingSettlementAmount = (ctx: PaymentContext): number =>
+  ctx.flows
+    .filter((f) => isExternal(f) && f.status === 'succeeded' && f.attemptId !== ctx.settledAttemptId)
+    .filter((f) => !ctx.refunds.some((r) => r.id === autoRefundId(f.id)))
+    .reduce((sum, f) => sum + f.amount, 0);
+
 export const pendingFlows = (ctx: PaymentContext): Flow[] => ctx.flows.filter((f) => f.status === 'pending');
 
 export const findFlow = (ctx: PaymentContext, flowId: string): Flow | undefined =>

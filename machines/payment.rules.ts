@@ -188,8 +188,22 @@ function settle(plan: Plan, attemptId: string, at: number): void {
       closeAtChannel(plan, flow);
     }
   }
+  refundStrandedSuccesses(plan, at);
   plan.timers.push({ op: 'disarm', id: timerIds.expire }, { op: 'disarm', id: timerIds.closeRetry });
   plan.effects.push({ type: 'merchant.notify', params: { event: 'payment.succeeded', refundId: null } });
+}
+
+/**
+ * An external part that collected while its attempt waited (a combined payment's balance part
+ * was still freezing) is stranded once the order settles otherwise, closes, or its attempt
+ * breaks: that money goes back.
+ */
+function refundStrandedSuccesses(plan: Plan, at: number): void {
+  for (const flow of plan.ctx.flows) {
+    const stranded = isExternal(flow) && flow.status === 'succeeded' && flow.attemptId !== plan.ctx.settledAttemptId;
+    const attemptOver = plan.ctx.settledAttemptId !== null || plan.ctx.closedAt !== null || attemptBroken(plan.ctx, flow.attemptId);
+    if (stranded && attemptOver) refundAutomatically(plan, flow, at);
+  }
 }
 
 // ---------- what channels report about flows ----------
@@ -217,6 +231,8 @@ export function planFlowReport(ctx: PaymentContext, report: FlowReport, phase: P
 
 function reportSucceeded(plan: Plan, report: FlowReport, phase: Phase): { plan: Plan; outcome: FlowReportOutcome } {
   const flow = flowIn(plan, report.flowId);
+  // A balance part succeeds only by being captured when its order settles, never by a report.
+  if (!isExternal(flow)) return { plan, outcome: 'unchanged' };
   if (report.amount !== flow.amount || report.currency !== plan.ctx.currency) {
     const told = `${report.amount ?? '?'} ${report.currency ?? '?'}`;
     flag(plan, report.at, flow.id, 'amount_mismatch', `${report.source} reported ${told}, flow is ${flow.amount} ${plan.ctx.currency}`);
@@ -245,6 +261,7 @@ function reportEnded(plan: Plan, flowId: string, status: 'failed' | 'closed', at
   plan.timers.push({ op: 'disarm', id: timerIds.query(flow.id) });
   const frozenParts = pendingFlows(plan.ctx).filter((f) => f.attemptId === flow.attemptId && !isExternal(f));
   for (const part of frozenParts) closeAtChannel(plan, part);
+  refundStrandedSuccesses(plan, at);
   return true;
 }
 
@@ -311,6 +328,7 @@ export function planClosed(ctx: PaymentContext, at: number, reason: 'timeout' | 
   if (pendingFlows(plan.ctx).length > 0) throw new Error('assertion failed: closing an order with pending flows');
   plan.ctx.closeReason = plan.ctx.closeReason ?? reason;
   plan.ctx.closedAt = at;
+  refundStrandedSuccesses(plan, at);
   plan.timers.push({ op: 'disarm', id: timerIds.expire }, { op: 'disarm', id: timerIds.closeRetry });
   plan.effects.push({ type: 'merchant.notify', params: { event: 'payment.closed', refundId: null } });
   return plan;

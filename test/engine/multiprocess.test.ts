@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import Redis from 'ioredis';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineOn, orderPaying } from './fixtures.ts';
 import { freshStore } from '../store/stores.ts';
@@ -63,4 +63,5 @@ test('500 orders × 20 duplicate callbacks + a timeout across 3 processes settle
   const redis = new Redis(process.env.TEST_REDIS_URL!);
   expect(await redis.keys('lock:*')).toEqual([]);
   await redis.quit();
+  rmSync(dir, { recursive: true, force: true });
 }, 240_000);
