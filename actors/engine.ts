@@ -14,7 +14,7 @@ import type { PaymentContext, PaymentInput } from '../machines/payment.model.ts'
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Lock } from '../src/lock/lock.ts';
-import type { OrderRow, OutboxRow, Store } from '../src/store/store.ts';
+import type { OrderRow, OrderWrite, OutboxRow, Store, WriteOutcome } from '../src/store/store.ts';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
 import { Mailboxes } from './mailbox.ts';
 import { type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
@@ -59,9 +59,16 @@ export class UnknownMachineVersionError extends Error {
   }
 }
 
+/** What the engine reports for metrics. */
+export type EngineObserver = {
+  event(type: string, outcome: 'applied' | 'rejected' | 'not_found' | 'created' | 'exists'): void;
+  lockWait(ms: number): void;
+};
+
 export type EngineDeps = {
   store: Store;
   lock: Lock;
+  observer?: EngineObserver;
   renderNotification: NotificationRenderer;
   /** Receives the outbox rows of every committed event (the effect runner). */
   onCommitted?: (rows: OutboxRow[]) => void;
@@ -69,12 +76,12 @@ export type EngineDeps = {
 
 export class Engine {
   private readonly mailboxes: Mailboxes;
-  private readonly committer: GroupCommitter;
+  private readonly committer: GroupCommitter<OrderWrite, WriteOutcome>;
   private readonly recent: RecentOrders;
 
   constructor(private readonly deps: EngineDeps, private readonly options: EngineOptions = default_engine_options) {
     this.mailboxes = new Mailboxes(options.mailboxDepthMax);
-    this.committer = new GroupCommitter(deps.store, options);
+    this.committer = new GroupCommitter((writes) => deps.store.commit(writes), options);
     this.recent = new RecentOrders(options.recentOrdersMax);
   }
 
@@ -88,9 +95,9 @@ export class Engine {
   }
 
   /** Creates an order's actor; idempotent by id and by (merchant, merchant_order_no). */
-  create(input: PaymentInput): Promise<CreateResult> {
-    return this.mailboxes.run(input.id, () =>
-      this.locked(input.id, async () => {
+  async create(input: PaymentInput): Promise<CreateResult> {
+    const result = await this.mailboxes.run(input.id, () =>
+      this.locked(input.id, async (): Promise<CreateResult> => {
         const [snapshot, actions] = initialTransition(paymentMachine, input);
         const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const }, at: input.createdAt, expectedVersion: 0 };
         const write = writeSetOf(record, this.deps.renderNotification);
@@ -103,11 +110,15 @@ export class Engine {
         return { outcome: 'exists', order: restore(existing) };
       }),
     );
+    this.deps.observer?.event('payment.create', result.outcome);
+    return result;
   }
 
   /** Delivers one event to the order's actor (see the file comment for the steps). */
-  dispatch(orderId: string, event: PaymentEvent): Promise<DispatchResult> {
-    return this.mailboxes.run(orderId, () => this.locked(orderId, () => this.step(orderId, event)));
+  async dispatch(orderId: string, event: PaymentEvent): Promise<DispatchResult> {
+    const result = await this.mailboxes.run(orderId, () => this.locked(orderId, () => this.step(orderId, event)));
+    this.deps.observer?.event(event.type, result.outcome);
+    return result;
   }
 
   /** The order as last committed, restored (never through a channel). */
@@ -117,7 +128,9 @@ export class Engine {
   }
 
   private async locked<T>(orderId: string, work: () => Promise<T>): Promise<T> {
+    const asked = performance.now();
     const handle = await this.deps.lock.acquire(`order:${orderId}`, this.options.lockTtlMs);
+    this.deps.observer?.lockWait(performance.now() - asked);
     try {
       return await work();
     } finally {

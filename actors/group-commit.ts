@@ -1,5 +1,3 @@
-import type { OrderWrite, Store, WriteOutcome } from '../src/store/store.ts';
-
 export type GroupCommitOptions = {
   /** Writes in one transaction at most. */
   batchMax: number;
@@ -9,25 +7,26 @@ export type GroupCommitOptions = {
   inFlightMax: number;
 };
 
-type Waiting = { write: OrderWrite; resolve: (outcome: WriteOutcome) => void; reject: (error: unknown) => void };
+type Waiting<In, Out> = { item: In; resolve: (outcome: Out) => void; reject: (error: unknown) => void };
 
 /**
- * Group commit: the write sets of many orders' events share one durable transaction and
- * one fsync. Each event's caller waits for its own outcome; a failed transaction fails
- * every write in it (none of them committed) and the callers report the error.
+ * Group commit: many callers' writes share one durable transaction and one fsync (order
+ * events' write sets; request nonces). Each caller waits for its own outcome; a failed
+ * transaction fails every write in it (none of them committed) and the callers report it.
  */
-export class GroupCommitter {
-  private queue: Waiting[] = [];
+export class GroupCommitter<In, Out> {
+  private queue: Waiting<In, Out>[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private inFlight = 0;
   /** Transactions committed and writes in them, for metrics and the bench. */
   readonly stats = { batches: 0, writes: 0 };
 
-  constructor(private readonly store: Store, private readonly options: GroupCommitOptions) {}
+  /** `commitBatch` commits all items in one transaction and returns one outcome per item, in order. */
+  constructor(private readonly commitBatch: (items: In[]) => Promise<Out[]>, private readonly options: GroupCommitOptions) {}
 
-  submit(write: OrderWrite): Promise<WriteOutcome> {
+  submit(item: In): Promise<Out> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, resolve, reject });
+      this.queue.push({ item, resolve, reject });
       this.schedule();
     });
   }
@@ -54,9 +53,9 @@ export class GroupCommitter {
     });
   }
 
-  private async commit(batch: Waiting[]): Promise<void> {
+  private async commit(batch: Waiting<In, Out>[]): Promise<void> {
     try {
-      const outcomes = await this.store.commit(batch.map((w) => w.write));
+      const outcomes = await this.commitBatch(batch.map((w) => w.item));
       if (outcomes.length !== batch.length) throw new Error('assertion failed: one outcome per write');
       this.stats.batches += 1;
       this.stats.writes += batch.length;

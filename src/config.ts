@@ -13,7 +13,9 @@ export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgre
 
 export type Config = {
   mode: Mode;
+  /** Port 0 lets the OS choose (tests). */
   port: number;
+  host: string;
   publicUrl: string;
   databaseUrl: string;
   database: DatabaseConfig;
@@ -23,6 +25,8 @@ export type Config = {
   secretKey: Uint8Array;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   engine: { commitBatchMax: number; commitWaitMaxMs: number; lockTtlMs: number; mailboxDepthMax: number };
+  /** Per-merchant request rate: `perSecond` sustained, bursts up to `capacity`. */
+  rateLimit: { perSecond: number; capacity: number };
 };
 
 export class ConfigError extends Error {
@@ -51,7 +55,8 @@ const urlOf = (schemes: string[]) =>
   );
 
 const environment = v.object({
-  PORT: integer(1, 65_535, 3000),
+  PORT: integer(0, 65_535, 3000),
+  HOST: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be a host name or address')), '0.0.0.0'),
   PUBLIC_URL: v.optional(urlOf(['http:', 'https:'])),
   DATABASE_URL: v.pipe(
     v.optional(v.string(), 'sqlite:data/paycenter.db'),
@@ -68,6 +73,8 @@ const environment = v.object({
   COMMIT_WAIT_MAX_MS: integer(0, 100, 2),
   LOCK_TTL_MS: integer(100, 60_000, 5_000),
   MAILBOX_DEPTH_MAX: integer(1, 1_000_000, 10_000),
+  RATE_LIMIT_PER_S: integer(1, 1_000_000, 1_000),
+  RATE_LIMIT_BURST: integer(1, 1_000_000, 2_000),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -85,6 +92,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
   return {
     mode,
     port: e.PORT,
+    host: e.HOST,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
     databaseUrl: e.DATABASE_URL,
     database,
@@ -93,6 +101,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     secretKey: new Uint8Array(Buffer.from(e.SECRET_KEY, 'base64')),
     logLevel: e.LOG_LEVEL,
     engine: { commitBatchMax: e.COMMIT_BATCH_MAX, commitWaitMaxMs: e.COMMIT_WAIT_MAX_MS, lockTtlMs: e.LOCK_TTL_MS, mailboxDepthMax: e.MAILBOX_DEPTH_MAX },
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_S, capacity: e.RATE_LIMIT_BURST },
   };
 }
 

@@ -2,7 +2,7 @@
  * PAYC-HMAC-SHA256 request signatures (API.md "Merchant authentication") and the
  * Paycenter-Signature of notifications. Pure functions; the middleware adds the lookups.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 export const auth_scheme = 'PAYC-HMAC-SHA256';
 export const timestamp_window_s = 300;
@@ -27,16 +27,13 @@ export function parseAuthorization(header: string | undefined): AuthorizationPar
   return { merchantId, timestamp, nonce, signature };
 }
 
-export function requestSignature(secret: string, method: string, pathAndQuery: string, timestamp: string, nonce: string, body: string): string {
-  const message = `${method.toUpperCase()}\n${pathAndQuery}\n${timestamp}\n${nonce}\n${body}\n`;
-  return createHmac('sha256', secret).update(message, 'utf8').digest('base64');
-}
-
-/** Constant-time comparison of two signatures (any length mismatch is simply false). */
-export function signaturesEqual(expected: string, given: string): boolean {
-  const a = Buffer.from(expected, 'utf8');
-  const b = Buffer.from(given, 'utf8');
-  return a.length === b.length && timingSafeEqual(a, b);
+/** The signature over the request as sent; the body is its raw bytes (UTF-8 checked later). */
+export function requestSignature(secret: string, method: string, pathAndQuery: string, timestamp: string, nonce: string, body: string | Uint8Array): string {
+  return createHmac('sha256', secret)
+    .update(`${method.toUpperCase()}\n${pathAndQuery}\n${timestamp}\n${nonce}\n`, 'utf8')
+    .update(body)
+    .update('\n', 'utf8')
+    .digest('base64');
 }
 
 export function withinWindow(timestamp: string, nowMs: number): boolean {

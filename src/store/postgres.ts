@@ -7,8 +7,17 @@
 import { SQL } from 'bun';
 import { type Migration, migrate, migrationsOf } from './migrations.ts';
 import {
+  channelColumns,
+  channelOf,
+  channelValues,
   decodeJsonParsed as json,
+  firstClaims,
   flowOf,
+  int,
+  merchantColumns,
+  merchantOf,
+  merchantValues,
+  nonce_purge_interval_ms,
   journalOf,
   merchantEventOf,
   orderColumns,
@@ -17,7 +26,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { OrderWrite, Store, WriteOutcome } from './store.ts';
+import type { ChannelRow, MerchantRow, NonceClaim, OrderWrite, Store, WriteOutcome } from './store.ts';
 
 export const postgres_pool_max = 16;
 
@@ -116,8 +125,13 @@ function batchInputs(writes: OrderWrite[]): unknown[][] {
   return [orders, journal, flows, refunds, outbox, events, armed, disarmed];
 }
 
+const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ');
+/** Bun's client serializes jsonb parameters itself. */
+const asJsonb = (value: unknown) => value;
+
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
+  private lastNoncePurge = 0;
 
   constructor(private readonly sql: SQL) {}
 
@@ -201,6 +215,76 @@ export class PostgresStore implements Store {
 
   async listRefunds(orderId: string) {
     return (await this.all('SELECT * FROM refunds WHERE order_id = $1 ORDER BY id', orderId)).map(refundOf);
+  }
+
+  async findRefund(refundId: string) {
+    const [row] = await this.all('SELECT * FROM refunds WHERE id = $1', refundId);
+    return row ? refundOf(row) : null;
+  }
+
+  async listMerchantEventsAfter(merchantId: string, afterId: string | null, limit: number) {
+    const rows = await this.all('SELECT * FROM merchant_events WHERE merchant_id = $1 AND id > $2 ORDER BY id LIMIT $3', merchantId, afterId ?? '', limit);
+    return rows.map((r) => merchantEventOf(r, json));
+  }
+
+  async insertMerchant(merchant: MerchantRow) {
+    const sql = `INSERT INTO merchants (${merchantColumns.join(', ')}) VALUES (${placeholders(merchantColumns.length)}) ON CONFLICT DO NOTHING RETURNING id`;
+    return (await this.all(sql, ...merchantValues(merchant, asJsonb))).length === 1 ? ('inserted' as const) : ('exists' as const);
+  }
+
+  async loadMerchant(merchantId: string) {
+    const [row] = await this.all('SELECT * FROM merchants WHERE id = $1', merchantId);
+    return row ? merchantOf(row, json) : null;
+  }
+
+  async updateMerchant(m: MerchantRow) {
+    await this.all('UPDATE merchants SET name = $1, notify_url = $2, methods = $3, status = $4, updated_at = $5 WHERE id = $6',
+      m.name, m.notifyUrl, m.methods, m.status, m.updatedAt, m.id);
+  }
+
+  async insertChannel(channel: ChannelRow) {
+    const sql = `INSERT INTO channels (${channelColumns.join(', ')}) VALUES (${placeholders(channelColumns.length)}) ON CONFLICT DO NOTHING RETURNING code`;
+    return (await this.all(sql, ...channelValues(channel, asJsonb))).length === 1 ? ('inserted' as const) : ('exists' as const);
+  }
+
+  async loadChannel(code: string) {
+    const [row] = await this.all('SELECT * FROM channels WHERE code = $1', code);
+    return row ? channelOf(row, json) : null;
+  }
+
+  async listChannels() {
+    return (await this.all('SELECT * FROM channels ORDER BY code')).map((r) => channelOf(r, json));
+  }
+
+  async updateChannel(c: ChannelRow) {
+    await this.all(
+      'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8 WHERE code = $9',
+      c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code,
+    );
+  }
+
+  async claimNonces(claims: NonceClaim[], nowMs: number): Promise<boolean[]> {
+    const first = firstClaims(claims);
+    const candidates = claims.filter((_, i) => first[i]);
+    if (nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
+      this.lastNoncePurge = nowMs;
+      await this.all('DELETE FROM nonces WHERE expires_at <= $1', nowMs);
+    }
+    const won = await this.all(
+      `INSERT INTO nonces (merchant_id, nonce, expires_at)
+       SELECT x.merchant_id, x.nonce, x.expires_at FROM jsonb_to_recordset($1::jsonb) AS x(merchant_id text, nonce text, expires_at bigint)
+       ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= $2
+       RETURNING merchant_id, nonce`,
+      candidates.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })),
+      nowMs,
+    );
+    const taken = new Set(won.map((r) => `${r.merchant_id}\u0000${r.nonce}`));
+    return claims.map((c, i) => first[i]! && taken.has(`${c.merchantId}\u0000${c.nonce}`));
+  }
+
+  async outboxBacklog(): Promise<number> {
+    const [row] = await this.all("SELECT count(*) AS n FROM outbox WHERE status = 'pending'");
+    return int(row!.n);
   }
 
   async ping(): Promise<void> {

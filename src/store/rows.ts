@@ -3,7 +3,7 @@
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
-import type { FlowRow, JournalRow, MerchantEventRow, OrderRow, OutboxRow, RefundRow, TimerRow } from './store.ts';
+import type { ChannelRow, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OutboxRow, RefundRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -83,3 +83,41 @@ export function orderValues(o: OrderRow, json: (v: unknown) => unknown): unknown
   return [o.id, o.merchantId, o.merchantOrderNo, o.status, o.amount, o.currency, o.paidAmount, o.refundedAmount,
     o.expiresAt, o.createdAt, o.updatedAt, o.machineVersion, o.version, json(o.snapshot)];
 }
+
+export function merchantOf(row: Raw, json: JsonDecoder): MerchantRow {
+  return {
+    id: row.id as string, name: row.name as string, secretEnc: row.secret_enc as string, notifyUrl: (row.notify_url as string | null) ?? null,
+    methods: json(row.methods) as string[], status: row.status as MerchantRow['status'], createdAt: int(row.created_at), updatedAt: int(row.updated_at),
+  };
+}
+
+export function channelOf(row: Raw, json: JsonDecoder): ChannelRow {
+  return {
+    code: row.code as string, provider: row.provider as string, methods: json(row.methods) as string[], currencies: json(row.currencies) as string[],
+    weight: int(row.weight), singleLimit: intOrNull(row.single_limit), dailyLimit: intOrNull(row.daily_limit),
+    status: row.status as ChannelRow['status'], configEnc: row.config_enc as string, createdAt: int(row.created_at), updatedAt: int(row.updated_at),
+  };
+}
+
+/** Merchant and channel columns, and their values in that order (JSON columns through `json`). */
+export const merchantColumns = ['id', 'name', 'secret_enc', 'notify_url', 'methods', 'status', 'created_at', 'updated_at'] as const;
+export const merchantValues = (m: MerchantRow, json: (v: unknown) => unknown): unknown[] =>
+  [m.id, m.name, m.secretEnc, m.notifyUrl, json(m.methods), m.status, m.createdAt, m.updatedAt];
+
+export const channelColumns = ['code', 'provider', 'methods', 'currencies', 'weight', 'single_limit', 'daily_limit', 'status', 'config_enc', 'created_at', 'updated_at'] as const;
+export const channelValues = (c: ChannelRow, json: (v: unknown) => unknown): unknown[] =>
+  [c.code, c.provider, json(c.methods), json(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.createdAt, c.updatedAt];
+
+/** Equal claims in one batch: only the first can win. */
+export function firstClaims(claims: NonceClaim[]): boolean[] {
+  const seen = new Set<string>();
+  return claims.map((c) => {
+    const key = `${c.merchantId}\u0000${c.nonce}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** How often a store purges expired nonces, at most. */
+export const nonce_purge_interval_ms = 10_000;

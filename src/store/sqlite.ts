@@ -8,8 +8,17 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Migration, migrate, migrationsOf } from './migrations.ts';
 import {
+  channelColumns,
+  channelOf,
+  channelValues,
   decodeJsonText as json,
+  firstClaims,
   flowOf,
+  int,
+  merchantColumns,
+  merchantOf,
+  merchantValues,
+  nonce_purge_interval_ms,
   journalOf,
   merchantEventOf,
   orderColumns,
@@ -19,10 +28,12 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { OrderRow, OrderWrite, Store, WriteOutcome } from './store.ts';
+import type { ChannelRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, Store, WriteOutcome } from './store.ts';
 
 /** How long a writer waits for another connection's write lock before failing. */
 const sqlite_busy_timeout_ms = 5_000;
+/** Expired nonces removed per purge, at most. */
+const nonce_purge_rows_max = 10_000;
 
 type Row = Record<string, unknown>;
 
@@ -92,6 +103,7 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   private statements: Statements | null = null;
   private readonly queries = new Map<string, Statement>();
+  private lastNoncePurge = 0;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -190,6 +202,71 @@ export class SqliteStore implements Store {
 
   async listRefunds(orderId: string) {
     return this.all('SELECT * FROM refunds WHERE order_id = ? ORDER BY id', orderId).map(refundOf);
+  }
+
+  async findRefund(refundId: string) {
+    const row = this.all('SELECT * FROM refunds WHERE id = ?', refundId)[0];
+    return row ? refundOf(row) : null;
+  }
+
+  async listMerchantEventsAfter(merchantId: string, afterId: string | null, limit: number) {
+    const rows = this.all('SELECT * FROM merchant_events WHERE merchant_id = ? AND id > ? ORDER BY id LIMIT ?', merchantId, afterId ?? '', limit);
+    return rows.map((r) => merchantEventOf(r, json));
+  }
+
+  async insertMerchant(merchant: MerchantRow) {
+    const sql = `INSERT INTO merchants (${merchantColumns.join(', ')}) VALUES (${merchantColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+    return this.query(sql).run(...(merchantValues(merchant, text) as never[])).changes === 1 ? ('inserted' as const) : ('exists' as const);
+  }
+
+  async loadMerchant(merchantId: string) {
+    const row = this.all('SELECT * FROM merchants WHERE id = ?', merchantId)[0];
+    return row ? merchantOf(row, json) : null;
+  }
+
+  async updateMerchant(m: MerchantRow) {
+    this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ? WHERE id = ?')
+      .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.id);
+  }
+
+  async insertChannel(channel: ChannelRow) {
+    const sql = `INSERT INTO channels (${channelColumns.join(', ')}) VALUES (${channelColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+    return this.query(sql).run(...(channelValues(channel, text) as never[])).changes === 1 ? ('inserted' as const) : ('exists' as const);
+  }
+
+  async loadChannel(code: string) {
+    const row = this.all('SELECT * FROM channels WHERE code = ?', code)[0];
+    return row ? channelOf(row, json) : null;
+  }
+
+  async listChannels() {
+    return this.all('SELECT * FROM channels ORDER BY code').map((r) => channelOf(r, json));
+  }
+
+  async updateChannel(c: ChannelRow) {
+    this.query(
+      'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
+    ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code);
+  }
+
+  async claimNonces(claims: NonceClaim[], nowMs: number): Promise<boolean[]> {
+    const first = firstClaims(claims);
+    const claim = this.query(
+      `INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
+    );
+    return this.db.transaction(() => {
+      if (nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
+        this.lastNoncePurge = nowMs;
+        this.query('DELETE FROM nonces WHERE (merchant_id, nonce) IN (SELECT merchant_id, nonce FROM nonces WHERE expires_at <= ? LIMIT ?)')
+          .run(nowMs, nonce_purge_rows_max);
+      }
+      return claims.map((c, i) => first[i]! && claim.run(c.merchantId, c.nonce, c.expiresAt, nowMs).changes === 1);
+    }).immediate();
+  }
+
+  async outboxBacklog(): Promise<number> {
+    return int(this.all("SELECT count(*) AS n FROM outbox WHERE status = 'pending'")[0]!.n);
   }
 
   async ping(): Promise<void> {

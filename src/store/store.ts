@@ -94,6 +94,39 @@ export type MerchantEventRow = {
   createdAt: number;
 };
 
+export type MerchantStatus = 'enabled' | 'disabled';
+
+/** A merchant (business line). Its signing secret is stored encrypted with SECRET_KEY. */
+export type MerchantRow = {
+  id: string;
+  name: string;
+  secretEnc: string;
+  notifyUrl: string | null;
+  /** Pay methods enabled for this merchant, in the order its cashier shows them. */
+  methods: string[];
+  status: MerchantStatus;
+  createdAt: number;
+  updatedAt: number;
+};
+
+/** A payment channel; its config (keys) is stored encrypted with SECRET_KEY. */
+export type ChannelRow = {
+  code: string;
+  provider: string;
+  methods: string[];
+  currencies: string[];
+  weight: number;
+  singleLimit: number | null;
+  dailyLimit: number | null;
+  status: 'enabled' | 'disabled';
+  configEnc: string;
+  createdAt: number;
+  updatedAt: number;
+};
+
+/** A request nonce a merchant may use once while its timestamp window lasts. */
+export type NonceClaim = { merchantId: string; nonce: string; expiresAt: number };
+
 /** Everything one event of one order writes, atomically. */
 export type OrderWrite = {
   /** 0 when the order is new and must be inserted. */
@@ -138,6 +171,28 @@ export interface Store {
   listFlows(orderId: string): Promise<FlowRow[]>;
   listRefunds(orderId: string): Promise<RefundRow[]>;
   listMerchantEvents(orderId: string): Promise<MerchantEventRow[]>;
+  /** The refund's order, for looking a refund up by its id alone. */
+  findRefund(refundId: string): Promise<RefundRow | null>;
+  /** A merchant's notifications after the given event id (exclusive), oldest first. */
+  listMerchantEventsAfter(merchantId: string, afterId: string | null, limit: number): Promise<MerchantEventRow[]>;
+
+  // Merchants and channels (operator data; written outside order actors).
+  insertMerchant(merchant: MerchantRow): Promise<'inserted' | 'exists'>;
+  loadMerchant(merchantId: string): Promise<MerchantRow | null>;
+  updateMerchant(merchant: MerchantRow): Promise<void>;
+  insertChannel(channel: ChannelRow): Promise<'inserted' | 'exists'>;
+  loadChannel(code: string): Promise<ChannelRow | null>;
+  listChannels(): Promise<ChannelRow[]>;
+  updateChannel(channel: ChannelRow): Promise<void>;
+
+  /**
+   * Claims nonces in one durable transaction: true where the nonce was free (now taken),
+   * false where the merchant used it already and it has not expired. Expired nonces are purged.
+   */
+  claimNonces(claims: NonceClaim[], nowMs: number): Promise<boolean[]>;
+
+  /** Outbox rows not yet executed (a metric). */
+  outboxBacklog(): Promise<number>;
   /** Answers when the database answers (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,50 @@
+/**
+ * Merchant authentication for /v1 (PAYC-HMAC-SHA256): the signature over method, path and
+ * query, timestamp, nonce and the raw body; a ±300 s window; each nonce once; then the
+ * merchant's rate limit. Only a request that verifies can use up a nonce or a token.
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { Clock } from '../clock.ts';
+import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
+import { constantTimeEqual } from '../secrets.ts';
+import { ApiError } from './errors.ts';
+import type { NonceGuard } from './nonces.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { parseAuthorization, requestSignature, withinWindow } from './signature.ts';
+
+export type MerchantEnv = { Variables: { merchant: Merchant; requestId: string } };
+
+export type AuthDeps = { merchants: MerchantDirectory; nonces: NonceGuard; rateLimiter: RateLimiter; clock: Clock };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The path and query exactly as the client sent them (what it signed). */
+export function pathAndQueryOf(url: string): string {
+  return url.slice(url.indexOf('/', url.indexOf('//') + 2));
+}
+
+export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
+  return async (c, next) => {
+    const parts = parseAuthorization(c.req.header('authorization'));
+    if (!parts) throw new ApiError('unauthenticated', 'missing or malformed Authorization header');
+    const merchant = await deps.merchants.find(parts.merchantId);
+    // An unknown merchant and a bad signature answer alike: merchant ids are not to be probed.
+    if (!merchant) throw new ApiError('unauthenticated', 'the signature does not verify');
+    const now = deps.clock.now();
+    if (!withinWindow(parts.timestamp, now)) throw new ApiError('timestamp_out_of_window', 'timestamp is more than 300 s from server time');
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const expected = requestSignature(merchant.secret.reveal(), c.req.method, pathAndQueryOf(c.req.url), parts.timestamp, parts.nonce, body);
+    if (!constantTimeEqual(expected, parts.signature)) throw new ApiError('unauthenticated', 'the signature does not verify');
+    if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', `merchant ${merchant.id} is disabled`);
+    if (!(await deps.nonces.claim(merchant.id, parts.nonce))) throw new ApiError('replayed_request', 'this nonce was used before');
+    const rate = await deps.rateLimiter.take(merchant.id, now);
+    if (!rate.ok) throw new ApiError('rate_limited', 'too many requests', null, { 'Retry-After': String(rate.retryAfterS) });
+    try {
+      utf8.decode(body);
+    } catch {
+      throw new ApiError('invalid_request', 'body is not valid UTF-8', 'body');
+    }
+    c.set('merchant', merchant);
+    await next();
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Operator routes behind `Authorization: Bearer $ADMIN_TOKEN`: merchants (the secret is shown
+ * once, at creation), channels (keys validated per provider, sealed at rest, redacted in every
+ * answer) and an order's timeline (its journal).
+ */
+import { Hono, type MiddlewareHandler } from 'hono';
+import { describeRoute } from 'hono-openapi';
+import * as v from 'valibot';
+import type { Clock } from '../../clock.ts';
+import type { MerchantDirectory } from '../../merchants/directory.ts';
+import { parseAmount } from '../../money.ts';
+import { constantTimeEqual, seal, unseal } from '../../secrets.ts';
+import type { ChannelRow, Store } from '../../store/store.ts';
+import { ApiError } from '../errors.ts';
+import { type Provider, channelConfigs, createChannel, createMerchant, updateChannel, updateMerchant } from '../schemas.ts';
+import { jsonBody } from '../validate.ts';
+import { channelOf, merchantOf } from '../views.ts';
+
+export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock };
+
+function adminAuth(token: string): MiddlewareHandler {
+  return async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    if (!header.startsWith('Bearer ') || !constantTimeEqual(token, header.slice('Bearer '.length))) {
+      throw new ApiError('unauthenticated', 'operator routes need Authorization: Bearer <ADMIN_TOKEN>');
+    }
+    await next();
+  };
+}
+
+function limitOf(text: string | null, field: string): number | null {
+  if (text === null) return null;
+  const parsed = parseAmount(text, 'CNY');
+  if (!parsed.ok) throw new ApiError('invalid_amount', `${field} ${parsed.message.replace(/^amount /, '')}`, field);
+  return parsed.minor;
+}
+
+/** Validates a provider's config with its own schema, naming the field inside `config`. */
+function configOf(provider: Provider, config: Record<string, unknown>): Record<string, unknown> {
+  const parsed = v.safeParse(channelConfigs[provider], config);
+  if (parsed.success) return parsed.output as Record<string, unknown>;
+  const issue = parsed.issues[0];
+  const field = `config.${v.getDotPath(issue) ?? ''}`.replace(/\.$/, '');
+  throw new ApiError('invalid_request', `${field} ${issue.input === undefined ? 'is required' : issue.message}`, field);
+}
+
+const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
+
+export function adminRoutes(deps: AdminDeps): Hono {
+  const app = new Hono();
+  app.use(adminAuth(deps.adminToken));
+  const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
+
+  app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
+    const body = c.req.valid('json');
+    const result = await deps.merchants.create({ merchantId: body.merchant_id, name: body.name, notifyUrl: body.notify_url, methods: body.methods });
+    if (!result.ok) throw new ApiError('order_conflict', `merchant ${body.merchant_id} exists`, 'merchant_id');
+    return c.json({ ...merchantOf(result.merchant), secret: result.merchant.secret.reveal() }, 201);
+  });
+
+  app.get('/merchants/:id', describeRoute({ ...tag, summary: 'A merchant' }), async (c) => {
+    const merchant = await deps.merchants.find(c.req.param('id'));
+    if (!merchant) throw new ApiError('not_found', `no merchant ${c.req.param('id')}`);
+    return c.json(merchantOf(merchant));
+  });
+
+  app.patch('/merchants/:id', describeRoute({ ...tag, summary: 'Change a merchant (name, notify_url, methods, status)' }), jsonBody(updateMerchant), async (c) => {
+    const body = c.req.valid('json');
+    const merchant = await deps.merchants.update(c.req.param('id'), { name: body.name, notifyUrl: body.notify_url, methods: body.methods, status: body.status });
+    if (!merchant) throw new ApiError('not_found', `no merchant ${c.req.param('id')}`);
+    return c.json(merchantOf(merchant));
+  });
+
+  app.post('/channels', describeRoute({ ...tag, summary: 'Add a channel' }), jsonBody(createChannel), async (c) => {
+    const body = c.req.valid('json');
+    const config = configOf(body.provider, body.config);
+    const now = deps.clock.now();
+    const row: ChannelRow = {
+      code: body.code, provider: body.provider, methods: body.methods, currencies: body.currencies, weight: body.weight,
+      singleLimit: limitOf(body.single_limit, 'single_limit'), dailyLimit: limitOf(body.daily_limit, 'daily_limit'), status: body.status,
+      configEnc: seal(deps.secretKey, JSON.stringify(config)), createdAt: now, updatedAt: now,
+    };
+    if ((await deps.store.insertChannel(row)) === 'exists') throw new ApiError('order_conflict', `channel ${body.code} exists`, 'code');
+    return c.json(channelOf(row, config), 201);
+  });
+
+  app.get('/channels', describeRoute({ ...tag, summary: 'All channels' }), async (c) => {
+    const channels = await deps.store.listChannels();
+    return c.json({ data: channels.map((ch) => channelOf(ch, openConfig(ch))) });
+  });
+
+  app.patch('/channels/:code', describeRoute({ ...tag, summary: 'Change a channel' }), jsonBody(updateChannel), async (c) => {
+    const current = await deps.store.loadChannel(c.req.param('code'));
+    if (!current) throw new ApiError('not_found', `no channel ${c.req.param('code')}`);
+    const body = c.req.valid('json');
+    const config = body.config ? configOf(current.provider as Provider, body.config) : openConfig(current);
+    const row: ChannelRow = {
+      ...current, methods: body.methods ?? current.methods, currencies: body.currencies ?? current.currencies, weight: body.weight ?? current.weight,
+      singleLimit: body.single_limit === undefined ? current.singleLimit : limitOf(body.single_limit, 'single_limit'),
+      dailyLimit: body.daily_limit === undefined ? current.dailyLimit : limitOf(body.daily_limit, 'daily_limit'),
+      status: body.status ?? current.status, configEnc: body.config ? seal(deps.secretKey, JSON.stringify(config)) : current.configEnc,
+      updatedAt: deps.clock.now(),
+    };
+    await deps.store.updateChannel(row);
+    return c.json(channelOf(row, config));
+  });
+
+  app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'Every event the order’s actor took, with states and effects' }), async (c) => {
+    const order = await deps.store.loadOrder(c.req.param('id'));
+    if (!order) throw new ApiError('not_found', `no payment ${c.req.param('id')}`);
+    const journal = await deps.store.listJournal(order.id);
+    return c.json({
+      payment_id: order.id, status: order.status, version: order.version,
+      events: journal.map((j) => ({ seq: j.seq, at: new Date(j.at).toISOString(), event: j.event, state_before: j.stateBefore, state_after: j.stateAfter, effects: j.effects })),
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,123 @@
+/**
+ * /v1: the signed merchant API of API.md. Routes validate, authenticate, call the payments
+ * service and shape its values into answers; they never change an order themselves.
+ */
+import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
+import type { Merchant } from '../../merchants/directory.ts';
+import { balanceMethod } from '../../../machines/payment.model.ts';
+import { type Currency, parseAmount } from '../../money.ts';
+import type { Failure, Payments } from '../../payments/service.ts';
+import { ApiError } from '../errors.ts';
+import type { MerchantEnv } from '../auth.ts';
+import { createPayment, createRefund, eventsQuery, payRequest, paymentsQuery } from '../schemas.ts';
+import { jsonBody, queryParams } from '../validate.ts';
+import { type Links, eventOf, paymentOf, refundOf } from '../views.ts';
+
+export const failed = (f: Failure) => new ApiError(f.error, f.message, f.field ?? null);
+
+function amountOf(text: string, currency: Currency, field: string): number {
+  const parsed = parseAmount(text, currency);
+  if (!parsed.ok) throw new ApiError('invalid_amount', `${field} ${parsed.message.replace(/^amount /, '')}`, field);
+  return parsed.minor;
+}
+
+function requireMethods(merchant: Merchant, methods: string[]): void {
+  const refused = methods.find((m) => !merchant.methods.includes(m));
+  if (refused) throw new ApiError('unsupported_method', `method ${refused} is not enabled for this merchant`, 'method');
+}
+
+/**
+ * Checks a pay request against the order and the merchant. Channel adapters arrive with the
+ * channels work; until then no channel can serve a flow, which is said plainly.
+ */
+function checkPay(merchant: Merchant, orderAmount: number, currency: Currency, parts: Array<{ method: string; amount: number }>): never {
+  requireMethods(merchant, parts.map((p) => p.method));
+  if (parts.reduce((sum, p) => sum + p.amount, 0) !== orderAmount) throw new ApiError('amount_mismatch', 'parts must add up to the order amount', 'parts');
+  if (parts.filter((p) => p.method !== balanceMethod).length > 1) throw new ApiError('invalid_request', 'at most one part may be an external channel', 'parts');
+  throw new ApiError('no_channel_available', `no channel can serve ${parts.map((p) => p.method).join(' + ')} in ${currency} now`);
+}
+
+const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
+
+export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantEnv> {
+  const app = new Hono<MerchantEnv>();
+
+  app.post('/payments', describeRoute({ ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)' }), jsonBody(createPayment), async (c) => {
+    const body = c.req.valid('json');
+    const merchant = c.get('merchant');
+    const amount = amountOf(body.amount, body.currency, 'amount');
+    if (body.method) checkPay(merchant, amount, body.currency, [{ method: body.method, amount }]);
+    const result = await payments.create(merchant, {
+      merchantOrderNo: body.merchant_order_no, amount, currency: body.currency, subject: body.subject, expireSeconds: body.expire_seconds,
+      details: {
+        body: body.body, notifyUrl: body.notify_url, returnUrl: body.return_url, metadata: body.metadata,
+        userId: body.user_id, clientIp: body.client_ip, deviceId: body.device_id,
+      },
+    });
+    if (!result.ok) throw failed(result);
+    return c.json(paymentOf(result.order, links), result.created ? 201 : 200);
+  });
+
+  app.get('/payments', describeRoute({ ...tag, summary: 'Find a payment by merchant_order_no' }), queryParams(paymentsQuery), async (c) => {
+    const result = await payments.getByMerchantOrderNo(c.get('merchant'), c.req.valid('query').merchant_order_no);
+    if (!result.ok) throw failed(result);
+    return c.json(paymentOf(result.order, links));
+  });
+
+  app.get('/payments/:id', describeRoute({ ...tag, summary: 'A payment, from paycenter’s own records' }), async (c) => {
+    const result = await payments.get(c.get('merchant'), c.req.param('id'));
+    if (!result.ok) throw failed(result);
+    return c.json(paymentOf(result.order, links));
+  });
+
+  app.post('/payments/:id/pay', describeRoute({ ...tag, summary: 'Start paying with one method or combined parts' }), jsonBody(payRequest), async (c) => {
+    const merchant = c.get('merchant');
+    const found = await payments.get(merchant, c.req.param('id'));
+    if (!found.ok) throw failed(found);
+    const { row, context } = found.order;
+    if (row.status !== 'created' && row.status !== 'paying') throw new ApiError('invalid_state', `a ${row.status} payment cannot be paid`);
+    const body = c.req.valid('json');
+    const parts = 'method' in body
+      ? [{ method: body.method, amount: context.amount }]
+      : body.parts.map((p, i) => ({ method: p.method, amount: amountOf(p.amount, context.currency, `parts.${i}.amount`) }));
+    return checkPay(merchant, context.amount, context.currency, parts);
+  });
+
+  app.post('/payments/:id/close', describeRoute({ ...tag, summary: 'Close an unpaid payment, here and at the channel' }), async (c) => {
+    const result = await payments.close(c.get('merchant'), c.req.param('id'));
+    if (!result.ok) throw failed(result);
+    return c.json(paymentOf(result.order, links));
+  });
+
+  app.post('/payments/:id/refunds', describeRoute({ ...tag, summary: 'Refund (idempotent by refund_no)' }), jsonBody(createRefund), async (c) => {
+    const merchant = c.get('merchant');
+    const found = await payments.get(merchant, c.req.param('id'));
+    if (!found.ok) throw failed(found);
+    const body = c.req.valid('json');
+    const amount = amountOf(body.amount, found.order.context.currency, 'amount');
+    const result = await payments.refund(merchant, c.req.param('id'), { refundNo: body.refund_no, amount, reason: body.reason });
+    if (!result.ok) throw failed(result);
+    return c.json(refundOf(result.order, result.refund), result.created ? 201 : 200);
+  });
+
+  app.get('/payments/:id/refunds', describeRoute({ ...tag, summary: 'The refunds of a payment' }), async (c) => {
+    const result = await payments.listRefunds(c.get('merchant'), c.req.param('id'));
+    if (!result.ok) throw failed(result);
+    return c.json({ data: result.refunds.map((r) => refundOf(result.order, r)) });
+  });
+
+  app.get('/refunds/:id', describeRoute({ ...tag, summary: 'A refund' }), async (c) => {
+    const result = await payments.getRefund(c.get('merchant'), c.req.param('id'));
+    if (!result.ok) throw failed(result);
+    return c.json(refundOf(result.order, result.refund));
+  });
+
+  app.get('/events', describeRoute({ ...tag, summary: 'Every notification sent to this merchant, oldest first' }), queryParams(eventsQuery), async (c) => {
+    const { after, limit } = c.req.valid('query');
+    const events = await payments.events(c.get('merchant'), after ?? null, limit + 1);
+    return c.json({ data: events.slice(0, limit).map(eventOf), has_more: events.length > limit });
+  });
+
+  return app;
+}

@@ -1,0 +1,121 @@
+/**
+ * Request schemas (valibot). The routes validate with these and the OpenAPI document is
+ * generated from them, so the document cannot drift from what is enforced. Every string has
+ * a length limit; unknown fields are refused (strict objects).
+ */
+import * as v from 'valibot';
+import { all_methods } from '../merchants/directory.ts';
+import { currencies } from '../money.ts';
+
+const orderNumber = (what: string) =>
+  v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} must be 1–64 characters of A-Z a-z 0-9 _ -`));
+
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max, `must be at most ${max} characters`));
+const optionalText = (max: number) => v.optional(v.nullable(text(max)), null);
+
+const httpUrl = v.pipe(
+  v.string(),
+  v.maxLength(512, 'must be at most 512 characters'),
+  v.check((s) => URL.canParse(s) && ['http:', 'https:'].includes(new URL(s).protocol), 'must be an http(s) URL'),
+);
+
+/** Amounts travel as decimal strings; their digits are checked against the currency afterwards (invalid_amount). */
+const amount = v.pipe(v.string(), v.maxLength(32, 'must be at most 32 characters'));
+
+export const metadata_bytes_max = 4_096;
+const metadata = v.pipe(
+  v.record(v.pipe(v.string(), v.maxLength(64)), v.unknown()),
+  v.check((m) => JSON.stringify(m).length <= metadata_bytes_max, `must be at most ${metadata_bytes_max} bytes as JSON`),
+);
+
+export const method = v.pipe(v.string(), v.maxLength(32, 'must be at most 32 characters'));
+
+export const payParts_max = 5;
+const payPart = v.strictObject({ method, amount });
+
+export const payRequest = v.union(
+  [v.strictObject({ method }), v.strictObject({ parts: v.pipe(v.array(payPart), v.minLength(1), v.maxLength(payParts_max)) })],
+  'must have either method or parts',
+);
+
+export const createPayment = v.strictObject({
+  merchant_order_no: orderNumber('merchant_order_no'),
+  amount,
+  currency: v.optional(v.picklist(currencies, `must be one of ${currencies.join(', ')}`), 'CNY'),
+  subject: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters')),
+  body: optionalText(512),
+  notify_url: v.optional(v.nullable(httpUrl), null),
+  return_url: v.optional(v.nullable(httpUrl), null),
+  expire_seconds: v.optional(v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(60, 'must be at least 60'), v.maxValue(86_400, 'must be at most 86400')), 1_800),
+  user_id: optionalText(64),
+  client_ip: optionalText(64),
+  device_id: optionalText(128),
+  metadata: v.optional(metadata, {}),
+  method: v.optional(method),
+});
+
+export const createRefund = v.strictObject({
+  refund_no: orderNumber('refund_no'),
+  amount,
+  reason: optionalText(256),
+});
+
+export const eventsQuery = v.strictObject({
+  after: v.optional(v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, 'must be an event id'))),
+  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(100, 'must be at most 100')), '100'),
+});
+
+export const paymentsQuery = v.strictObject({ merchant_order_no: orderNumber('merchant_order_no') });
+
+const methodList = v.pipe(v.array(v.picklist(all_methods, `must be one of ${all_methods.join(', ')}`)), v.maxLength(all_methods.length), v.check((l) => new Set(l).size === l.length, 'must not repeat a method'));
+
+export const createMerchant = v.strictObject({
+  merchant_id: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 characters of A-Z a-z 0-9 _ -'))),
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  notify_url: v.optional(v.nullable(httpUrl)),
+  methods: v.optional(methodList),
+});
+
+export const updateMerchant = v.strictObject({
+  name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+  notify_url: v.optional(v.nullable(httpUrl)),
+  methods: v.optional(methodList),
+  status: v.optional(v.picklist(['enabled', 'disabled'])),
+});
+
+const pem = v.pipe(v.string(), v.maxLength(8_192), v.regex(/-----BEGIN [A-Z ]+-----/, 'must be a PEM block'));
+
+/** Each provider's channel config; keys are validated here and redacted in every answer. */
+export const channelConfigs = {
+  alipay: v.strictObject({ app_id: text(32), private_key: pem, alipay_public_key: pem, gateway_url: httpUrl }),
+  wechatpay: v.strictObject({
+    mchid: text(32), appid: text(32), serial_no: text(64), private_key: pem, apiv3_key: v.pipe(v.string(), v.length(32, 'must be 32 characters')),
+    platform_serial: text(64), platform_public_key: pem, base_url: v.optional(httpUrl, 'https://api.mch.weixin.qq.com'),
+  }),
+  balance: v.strictObject({}),
+} as const;
+
+export type Provider = keyof typeof channelConfigs;
+export const providers = Object.keys(channelConfigs) as Provider[];
+
+export const createChannel = v.strictObject({
+  code: v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be 1–32 characters of a-z 0-9 _')),
+  provider: v.picklist(providers, `must be one of ${providers.join(', ')}`),
+  methods: v.pipe(v.array(method), v.minLength(1), v.maxLength(16)),
+  currencies: v.optional(v.pipe(v.array(v.picklist(currencies)), v.minLength(1)), ['CNY']),
+  weight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10_000)), 100),
+  single_limit: v.optional(v.nullable(amount), null),
+  daily_limit: v.optional(v.nullable(amount), null),
+  status: v.optional(v.picklist(['enabled', 'disabled']), 'enabled'),
+  config: v.record(v.string(), v.unknown()),
+});
+
+export const updateChannel = v.strictObject({
+  methods: v.optional(v.pipe(v.array(method), v.minLength(1), v.maxLength(16))),
+  currencies: v.optional(v.pipe(v.array(v.picklist(currencies)), v.minLength(1))),
+  weight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10_000))),
+  single_limit: v.optional(v.nullable(amount)),
+  daily_limit: v.optional(v.nullable(amount)),
+  status: v.optional(v.picklist(['enabled', 'disabled'])),
+  config: v.optional(v.record(v.string(), v.unknown())),
+});

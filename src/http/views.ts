@@ -1,0 +1,36 @@
+/** API shapes for orders, refunds, events, merchants and channels, with links and redactions applied. */
+import type { OrderState } from '../../actors/engine.ts';
+import type { PaymentStatus, Refund } from '../../machines/payment.model.ts';
+import { cashierUrl } from '../cashier/token.ts';
+import type { Merchant } from '../merchants/directory.ts';
+import { formatAmount } from '../money.ts';
+import { paymentView, refundView } from '../payments/view.ts';
+import type { ChannelRow, MerchantEventRow } from '../store/store.ts';
+
+export type Links = { publicUrl: string; secretKey: Uint8Array };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function paymentOf(order: Pick<OrderState, 'context'> & { row: { status: PaymentStatus } }, links: Links) {
+  return paymentView(order.context, order.row.status, cashierUrl(links.publicUrl, links.secretKey, order.context.id));
+}
+
+export const refundOf = (order: OrderState, refund: Refund) => refundView(order.context, refund);
+
+export const eventOf = (event: MerchantEventRow) => ({ id: event.id, type: event.type, created_at: iso(event.createdAt), data: event.data });
+
+export const merchantOf = (m: Merchant) => ({
+  merchant_id: m.id, name: m.name, notify_url: m.notifyUrl, methods: m.methods, status: m.status, created_at: iso(m.createdAt), updated_at: iso(m.updatedAt),
+});
+
+/** Anything named like a key is shown as [redacted]; ids and URLs stay readable. */
+export function redactConfig(config: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, /key/i.test(k) ? '[redacted]' : v]));
+}
+
+export const channelOf = (c: ChannelRow, config: Record<string, unknown>) => ({
+  code: c.code, provider: c.provider, methods: c.methods, currencies: c.currencies, weight: c.weight,
+  single_limit: c.singleLimit === null ? null : formatAmount(c.singleLimit, 'CNY'),
+  daily_limit: c.dailyLimit === null ? null : formatAmount(c.dailyLimit, 'CNY'),
+  status: c.status, config: redactConfig(config), created_at: iso(c.createdAt), updated_at: iso(c.updatedAt),
+});

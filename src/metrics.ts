@@ -1,0 +1,42 @@
+/** Prometheus metrics (GET /metrics), one registry per process. */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EngineObserver } from '../actors/engine.ts';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; mailboxBacklog: () => number }) {
+  const registry = new Registry();
+  const requests = new Counter({ name: 'paycenter_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'paycenter_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+  });
+  const events = new Counter({ name: 'paycenter_actor_events_total', help: 'Events delivered to order actors by type and outcome', labelNames: ['type', 'outcome'], registers: [registry] });
+  const lockWait = new Histogram({
+    name: 'paycenter_lock_wait_seconds', help: 'Time to take an order lock', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry],
+  });
+  new Gauge({
+    name: 'paycenter_outbox_backlog', help: 'Outbox rows waiting to be executed', registers: [registry],
+    async collect() {
+      this.set(await gauges.outboxBacklog());
+    },
+  });
+  new Gauge({
+    name: 'paycenter_mailbox_backlog', help: 'Events queued or running in this process’s order mailboxes', registers: [registry],
+    collect() {
+      this.set(gauges.mailboxBacklog());
+    },
+  });
+  const engineObserver: EngineObserver = {
+    event: (type, outcome) => events.inc({ type, outcome }),
+    lockWait: (ms) => lockWait.observe(ms / 1000),
+  };
+  return {
+    registry,
+    engineObserver,
+    request(method: string, route: string, status: number, seconds: number) {
+      requests.inc({ method, route, status: String(status) });
+      latency.observe({ method, route }, seconds);
+    },
+  };
+}

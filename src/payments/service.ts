@@ -1,0 +1,129 @@
+/**
+ * What merchants can do to payments, as values: create, read, close, refund. Every change
+ * goes through the order's actor (engine.create / engine.dispatch); this module makes the
+ * ids, reads the clock, scopes everything to the asking merchant, and names each outcome.
+ */
+import type { Engine, OrderState } from '../../actors/engine.ts';
+import { type OrderDetails, type Refund, checkRefund } from '../../machines/payment.model.ts';
+import type { Clock } from '../clock.ts';
+import type { ErrorCode } from '../http/errors.ts';
+import { newId } from '../ids.ts';
+import type { Merchant } from '../merchants/directory.ts';
+import type { Currency } from '../money.ts';
+import type { MerchantEventRow, Store } from '../store/store.ts';
+
+export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
+export type Result<T> = ({ ok: true } & T) | Failure;
+
+const fail = (error: ErrorCode, message: string, field?: string): Failure => ({ ok: false, error, message, field });
+
+export type NewPayment = {
+  merchantOrderNo: string;
+  amount: number;
+  currency: Currency;
+  subject: string;
+  expireSeconds: number;
+  details: OrderDetails;
+};
+
+export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: number };
+
+export class Payments {
+  constructor(
+    private readonly engine: Engine,
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly options: PaymentsOptions = {},
+  ) {}
+
+  /** A new order (created: true), or the same one again for a retry with the same amount, currency and subject. */
+  async create(merchant: Merchant, request: NewPayment): Promise<Result<{ created: boolean; order: OrderState }>> {
+    const now = this.clock.now();
+    const result = await this.engine.create({
+      id: newId('pay', now), merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
+      currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
+      details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
+    });
+    if (result.outcome === 'created') return { ok: true, created: true, order: result.order };
+    const existing = result.order.context;
+    const same = existing.merchantId === merchant.id && existing.amount === request.amount && existing.currency === request.currency && existing.subject === request.subject;
+    if (!same) return fail('order_conflict', `merchant_order_no ${request.merchantOrderNo} exists with a different amount, currency or subject`, 'merchant_order_no');
+    return { ok: true, created: false, order: result.order };
+  }
+
+  async get(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState }>> {
+    const order = await this.engine.load(paymentId);
+    if (!order || order.context.merchantId !== merchant.id) return fail('not_found', `no payment ${paymentId}`);
+    return { ok: true, order };
+  }
+
+  async getByMerchantOrderNo(merchant: Merchant, merchantOrderNo: string): Promise<Result<{ order: OrderState }>> {
+    const row = await this.store.findOrderByMerchantOrderNo(merchant.id, merchantOrderNo);
+    return row ? this.get(merchant, row.id) : fail('not_found', `no payment with merchant_order_no ${merchantOrderNo}`);
+  }
+
+  /** Closes an unpaid order; asking again while it closes, or once it is closed, answers the same. */
+  async close(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState }>> {
+    const found = await this.get(merchant, paymentId);
+    if (!found.ok) return found;
+    const result = await this.engine.dispatch(paymentId, { type: 'close.request', at: this.clock.now(), reason: 'merchant' });
+    if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
+    const order = result.order;
+    const closingOrClosed = order.row.status === 'closed' || (order.row.status === 'paying' && order.context.closeReason !== null);
+    if (result.outcome === 'applied' || closingOrClosed) return { ok: true, order };
+    return fail('invalid_state', `a ${order.row.status} payment cannot be closed`);
+  }
+
+  /** A merchant refund, idempotent by refund_no: the same number and amount is the same refund. */
+  async refund(merchant: Merchant, paymentId: string, request: { refundNo: string; amount: number; reason: string | null }): Promise<Result<{ created: boolean; order: OrderState; refund: Refund }>> {
+    const found = await this.get(merchant, paymentId);
+    if (!found.ok) return found;
+    const refundRequest = { ...request, refundId: newId('rfd', this.clock.now()) };
+    const verdict = decideRefund(found.order, refundRequest);
+    if (verdict) return verdict;
+    const result = await this.engine.dispatch(paymentId, { type: 'refund.request', at: this.clock.now(), ...refundRequest });
+    if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
+    if (result.outcome === 'rejected') return decideRefund(result.order, refundRequest) ?? fail('invalid_state', 'the payment changed; try again');
+    const refund = result.order.context.refunds.find((r) => r.id === refundRequest.refundId);
+    if (!refund) throw new Error('assertion failed: an applied refund request added its refund');
+    return { ok: true, created: true, order: result.order, refund };
+  }
+
+  async getRefund(merchant: Merchant, refundId: string): Promise<Result<{ order: OrderState; refund: Refund }>> {
+    const row = await this.store.findRefund(refundId);
+    if (!row || row.automatic) return fail('not_found', `no refund ${refundId}`);
+    const found = await this.get(merchant, row.orderId);
+    if (!found.ok) return fail('not_found', `no refund ${refundId}`);
+    const refund = found.order.context.refunds.find((r) => r.id === refundId);
+    return refund ? { ok: true, order: found.order, refund } : fail('not_found', `no refund ${refundId}`);
+  }
+
+  /** The merchant's own refunds of a payment (automatic refunds of extra money are paycenter's, shown on flows). */
+  async listRefunds(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState; refunds: Refund[] }>> {
+    const found = await this.get(merchant, paymentId);
+    if (!found.ok) return found;
+    return { ok: true, order: found.order, refunds: found.order.context.refunds.filter((r) => !r.automatic) };
+  }
+
+  events(merchant: Merchant, afterId: string | null, limit: number): Promise<MerchantEventRow[]> {
+    return this.store.listMerchantEventsAfter(merchant.id, afterId, limit);
+  }
+}
+
+/** The answer for a refund request the order cannot take as new, or null when it can. */
+function decideRefund(order: OrderState, request: Parameters<typeof checkRefund>[1]): Result<{ created: boolean; order: OrderState; refund: Refund }> | null {
+  const decision = checkRefund(order.context, request);
+  if (decision.ok) return null;
+  switch (decision.error) {
+    case 'already_requested':
+      return { ok: true, created: false, order, refund: decision.refund };
+    case 'order_conflict':
+      return fail('order_conflict', `refund_no ${request.refundNo} exists with a different amount`, 'refund_no');
+    case 'refund_exceeds_paid':
+      return fail('refund_exceeds_paid', 'the refunds would exceed what was paid', 'amount');
+    case 'invalid_amount':
+      return fail('invalid_amount', 'amount must be greater than zero', 'amount');
+    case 'invalid_state':
+      return fail('invalid_state', `a ${order.row.status} payment cannot be refunded`);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Builds a running paycenter from a validated config: store, lock, engine, merchants,
+ * payments, HTTP. Wired by hand, once; main.ts and the test harness both start it here.
+ */
+import Redis from 'ioredis';
+import { Engine } from '../actors/engine.ts';
+import { statusOf } from '../machines/payment.machine.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { Config } from './config.ts';
+import { createApp } from './http/app.ts';
+import { type NonceGuard, RedisNonceGuard, StoreNonceGuard } from './http/nonces.ts';
+import { LocalRateLimiter, type RateLimiter, RedisRateLimiter } from './http/rate-limit.ts';
+import { paymentOf } from './http/views.ts';
+import { LocalLock } from './lock/local.ts';
+import type { Lock } from './lock/lock.ts';
+import { RedlockLock } from './lock/redlock.ts';
+import { type Logger, createLogger } from './log.ts';
+import { MerchantDirectory } from './merchants/directory.ts';
+import { createMetrics } from './metrics.ts';
+import { Payments } from './payments/service.ts';
+import { openStore } from './store/open.ts';
+import type { Store } from './store/store.ts';
+
+export type Paycenter = {
+  url: string;
+  store: Store;
+  engine: Engine;
+  merchants: MerchantDirectory;
+  log: Logger;
+  stop(): Promise<void>;
+};
+
+export type StartOptions = { clock?: Clock; log?: Logger };
+
+export async function startPaycenter(config: Config, options: StartOptions = {}): Promise<Paycenter> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger(config.logLevel);
+  const store = await openStore(config.databaseUrl);
+  await store.migrate();
+
+  const redis = config.redisUrls.map((url) => new Redis(url, { maxRetriesPerRequest: 2, protocol: 2 } as never));
+  const lock: Lock = redis.length > 0 ? new RedlockLock(redis) : new LocalLock();
+  const groupCommit = {
+    batchMax: config.engine.commitBatchMax,
+    waitMaxMs: config.engine.commitWaitMaxMs,
+    inFlightMax: config.database.kind === 'sqlite' ? 1 : 4,
+  };
+  const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
+
+  let engine: Engine | undefined;
+  const metrics = createMetrics({ outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0 });
+  engine = new Engine(
+    {
+      store, lock, observer: metrics.engineObserver,
+      renderNotification: (ctx, snapshot) => paymentOf({ context: ctx, row: { status: statusOf(snapshot.value) } }, links),
+    },
+    { ...groupCommit, lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax, versionRetriesMax: 10, recentOrdersMax: 50_000 },
+  );
+  const merchants = new MerchantDirectory(store, config.secretKey, clock);
+  const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(store, clock, groupCommit);
+  const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
+
+  const app = createApp({
+    store, log, clock, metrics, merchants, payments: new Payments(engine, store, clock), nonces, rateLimiter, links,
+    adminToken: config.adminToken,
+    readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
+  });
+  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
+
+  return {
+    url: `http://${config.host}:${server.port}`,
+    store, engine, merchants, log,
+    async stop() {
+      await server.stop(true);
+      await lock.close();
+      await store.close();
+    },
+  };
+}
