@@ -24,6 +24,7 @@ const amount = v.pipe(v.string(), v.maxLength(32, 'must be at most 32 characters
 
 export const metadata_bytes_max = 4_096;
 const metadata = v.pipe(
+  v.custom<Record<string, unknown>>((m) => typeof m === 'object' && m !== null && !Array.isArray(m), 'must be an object'),
   v.record(v.pipe(v.string(), v.maxLength(64)), v.unknown()),
   v.check((m) => JSON.stringify(m).length <= metadata_bytes_max, `must be at most ${metadata_bytes_max} bytes as JSON`),
 );

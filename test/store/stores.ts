@@ -28,29 +28,31 @@ function withDatabase(serverUrl: string, database: string): string {
   return url.toString();
 }
 
-export async function freshStore(kind: StoreKind): Promise<FreshStore> {
+/** A new, empty database of the given kind, not yet opened: for tests that start paycenter on it. */
+export async function freshDatabase(kind: StoreKind): Promise<{ url: string; drop: () => Promise<void> }> {
   if (kind === 'sqlite') {
     mkdirSync(scratchDir, { recursive: true });
     const path = join(scratchDir, `${uniqueName()}.db`);
-    const store = await openStore(`sqlite:${path}`);
-    await store.migrate();
-    const dispose = async () => {
-      await store.close();
-      for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-    };
-    return { store, url: `sqlite:${path}`, dispose };
+    return { url: `sqlite:${path}`, drop: async () => ['', '-wal', '-shm'].forEach((suffix) => rmSync(path + suffix, { force: true })) };
   }
   const server = postgresServerUrl();
   const database = uniqueName();
   const admin = new SQL({ url: server, max: 1 });
   await admin.unsafe(`CREATE DATABASE ${database}`);
-  const url = withDatabase(server, database);
-  const store = await openStore(url);
-  await store.migrate();
-  const dispose = async () => {
-    await store.close();
+  const drop = async () => {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.close();
   };
-  return { store, url, dispose };
+  return { url: withDatabase(server, database), drop };
+}
+
+export async function freshStore(kind: StoreKind): Promise<FreshStore> {
+  const database = await freshDatabase(kind);
+  const store = await openStore(database.url);
+  await store.migrate();
+  const dispose = async () => {
+    await store.close();
+    await database.drop();
+  };
+  return { store, url: database.url, dispose };
 }
