@@ -14,12 +14,12 @@ import type { PaymentContext, PaymentInput } from '../machines/payment.model.ts'
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Lock } from '../src/lock/lock.ts';
-import type { OrderRow, OrderWrite, OutboxRow, Store, WriteOutcome } from '../src/store/store.ts';
-import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
+import type { NonceClaim, OrderRow, OutboxRow, Store } from '../src/store/store.ts';
+import type { DurableCommitter } from './durable-commit.ts';
 import { Mailboxes } from './mailbox.ts';
 import { type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
 
-export type EngineOptions = GroupCommitOptions & {
+export type EngineOptions = {
   lockTtlMs: number;
   mailboxDepthMax: number;
   /** Re-runs of one event after losing a version race, before giving up loudly. */
@@ -29,8 +29,7 @@ export type EngineOptions = GroupCommitOptions & {
 };
 
 export const default_engine_options: EngineOptions = {
-  batchMax: 64, waitMaxMs: 2, inFlightMax: 1, lockTtlMs: 5_000, mailboxDepthMax: 10_000, versionRetriesMax: 10,
-  recentOrdersMax: 50_000,
+  lockTtlMs: 5_000, mailboxDepthMax: 10_000, versionRetriesMax: 10, recentOrdersMax: 50_000,
 };
 
 /** An order as the engine last committed it. */
@@ -49,7 +48,9 @@ export type DispatchResult =
 export type CreateResult =
   | { outcome: 'created'; order: OrderState; outbox: OutboxRow[] }
   /** The id or (merchant, merchant_order_no) exists already: here is the existing order. */
-  | { outcome: 'exists'; order: OrderState };
+  | { outcome: 'exists'; order: OrderState }
+  /** The request's nonce was used before: nothing was written. */
+  | { outcome: 'replayed' };
 
 /** A stored snapshot written by a machine version this code does not know: refuse, never reinterpret. */
 export class UnknownMachineVersionError extends Error {
@@ -61,12 +62,14 @@ export class UnknownMachineVersionError extends Error {
 
 /** What the engine reports for metrics. */
 export type EngineObserver = {
-  event(type: string, outcome: 'applied' | 'rejected' | 'not_found' | 'created' | 'exists'): void;
+  event(type: string, outcome: DispatchResult['outcome'] | CreateResult['outcome']): void;
   lockWait(ms: number): void;
 };
 
 export type EngineDeps = {
   store: Store;
+  /** Where write sets go: grouped with other orders' (and requests' nonces) into durable transactions. */
+  committer: DurableCommitter;
   lock: Lock;
   observer?: EngineObserver;
   renderNotification: NotificationRenderer;
@@ -76,17 +79,15 @@ export type EngineDeps = {
 
 export class Engine {
   private readonly mailboxes: Mailboxes;
-  private readonly committer: GroupCommitter<OrderWrite, WriteOutcome>;
   private readonly recent: RecentOrders;
 
   constructor(private readonly deps: EngineDeps, private readonly options: EngineOptions = default_engine_options) {
     this.mailboxes = new Mailboxes(options.mailboxDepthMax);
-    this.committer = new GroupCommitter((writes) => deps.store.commit(writes), options);
     this.recent = new RecentOrders(options.recentOrdersMax);
   }
 
   get commitStats(): { batches: number; writes: number } {
-    return this.committer.stats;
+    return this.deps.committer.stats;
   }
 
   /** Events waiting in mailboxes or running. */
@@ -94,15 +95,19 @@ export class Engine {
     return this.mailboxes.size;
   }
 
-  /** Creates an order's actor; idempotent by id and by (merchant, merchant_order_no). */
-  async create(input: PaymentInput): Promise<CreateResult> {
+  /**
+   * Creates an order's actor; idempotent by id and by (merchant, merchant_order_no). A request
+   * nonce given here is claimed in the same transaction as the order.
+   */
+  async create(input: PaymentInput, nonce?: NonceClaim): Promise<CreateResult> {
     const result = await this.mailboxes.run(input.id, () =>
       this.locked(input.id, async (): Promise<CreateResult> => {
         const [snapshot, actions] = initialTransition(paymentMachine, input);
         const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const }, at: input.createdAt, expectedVersion: 0 };
-        const write = writeSetOf(record, this.deps.renderNotification);
-        const outcome = await this.committer.submit(write);
+        const write = { ...writeSetOf(record, this.deps.renderNotification), nonce };
+        const outcome = await this.deps.committer.write(write);
         if (outcome === 'committed') return this.committed(write.order, snapshot, write.outbox, 'created');
+        if (outcome === 'nonce_used') return { outcome: 'replayed' };
         const existing =
           (await this.deps.store.loadOrder(input.id)) ??
           (await this.deps.store.findOrderByMerchantOrderNo(input.merchantId, input.merchantOrderNo));
@@ -159,7 +164,7 @@ export class Engine {
       }
       const record = { before: current.snapshot, after: next, actions: actions as TransitionAction[], event, at: event.at, expectedVersion: current.row.version };
       const write = writeSetOf(record, this.deps.renderNotification);
-      const outcome = await this.committer.submit(write);
+      const outcome = await this.deps.committer.write(write);
       if (outcome === 'committed') return this.committed(write.order, next, write.outbox, 'applied');
       // Another process committed first (our lock had expired, or our state was stale): run the event on the fresh state.
       this.recent.delete(orderId);

@@ -117,7 +117,7 @@ async function measureHot(engine: Engine, orders: Order[]): Promise<{ perSecond:
 
 async function benchConfiguration(name: 'sqlite' | 'postgres', store: Store, lock: Lock): Promise<string> {
   await store.migrate();
-  const engine = engineOn(store, lock, { inFlightMax: name === 'sqlite' ? 1 : 4 });
+  const engine = engineOn(store, lock, {}, { inFlightMax: name === 'sqlite' ? 1 : 4 });
   const orders = await createOrders(engine, orders_total);
   const floor = await measureFloor(store, lock, orders);
   const hot = await measureHot(engine, orders);

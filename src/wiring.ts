@@ -3,6 +3,7 @@
  * payments, HTTP. Wired by hand, once; main.ts and the test harness both start it here.
  */
 import Redis from 'ioredis';
+import { DurableCommitter } from '../actors/durable-commit.ts';
 import { Engine } from '../actors/engine.ts';
 import { statusOf } from '../machines/payment.machine.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -47,17 +48,18 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   };
   const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
 
+  const committer = new DurableCommitter(store, clock, groupCommit);
   let engine: Engine | undefined;
   const metrics = createMetrics({ outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0 });
   engine = new Engine(
     {
-      store, lock, observer: metrics.engineObserver,
+      store, committer, lock, observer: metrics.engineObserver,
       renderNotification: (ctx, snapshot) => paymentOf({ context: ctx, row: { status: statusOf(snapshot.value) } }, links),
     },
-    { ...groupCommit, lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax, versionRetriesMax: 10, recentOrdersMax: 50_000 },
+    { lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax, versionRetriesMax: 10, recentOrdersMax: 50_000 },
   );
   const merchants = new MerchantDirectory(store, config.secretKey, clock);
-  const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(store, clock, groupCommit);
+  const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(committer, clock);
   const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
 
   const app = createApp({

@@ -9,10 +9,24 @@ import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import { constantTimeEqual } from '../secrets.ts';
 import { ApiError } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
+import type { NonceClaim } from '../store/store.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { parseAuthorization, requestSignature, withinWindow } from './signature.ts';
 
-export type MerchantEnv = { Variables: { merchant: Merchant; requestId: string } };
+export type MerchantEnv = {
+  Variables: {
+    merchant: Merchant;
+    requestId: string;
+    /** A nonce not claimed yet because it rides with this request's own order write. */
+    ridingNonce: NonceClaim | null;
+  };
+};
+
+/**
+ * Routes whose one durable write carries the request's nonce (claimed in that write's
+ * transaction); every other route claims the nonce before it runs.
+ */
+const nonce_riding_routes = new Set(['POST /v1/payments']);
 
 export type AuthDeps = { merchants: MerchantDirectory; nonces: NonceGuard; rateLimiter: RateLimiter; clock: Clock };
 
@@ -36,7 +50,9 @@ export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
     const expected = requestSignature(merchant.secret.reveal(), c.req.method, pathAndQueryOf(c.req.url), parts.timestamp, parts.nonce, body);
     if (!constantTimeEqual(expected, parts.signature)) throw new ApiError('unauthenticated', 'the signature does not verify');
     if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', `merchant ${merchant.id} is disabled`);
-    if (!(await deps.nonces.claim(merchant.id, parts.nonce))) throw new ApiError('replayed_request', 'this nonce was used before');
+    const riding = nonce_riding_routes.has(`${c.req.method} ${new URL(c.req.url).pathname}`) ? deps.nonces.riding(merchant.id, parts.nonce) : null;
+    if (!riding && !(await deps.nonces.claim(merchant.id, parts.nonce))) throw new ApiError('replayed_request', 'this nonce was used before');
+    c.set('ridingNonce', riding);
     const rate = await deps.rateLimiter.take(merchant.id, now);
     if (!rate.ok) throw new ApiError('rate_limited', 'too many requests', null, { 'Retry-After': String(rate.retryAfterS) });
     try {

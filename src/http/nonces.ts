@@ -1,12 +1,12 @@
 /**
  * Replay protection: a merchant may use a nonce once while a request carrying it could still
  * pass the timestamp check. Kept in Redis with a TTL when configured, otherwise in the store,
- * where claims from many requests share one durable transaction (group commit).
+ * where claims share durable transactions with order events (group commit).
  */
 import type Redis from 'ioredis';
-import { GroupCommitter, type GroupCommitOptions } from '../../actors/group-commit.ts';
+import type { DurableCommitter } from '../../actors/durable-commit.ts';
 import type { Clock } from '../clock.ts';
-import type { NonceClaim, Store } from '../store/store.ts';
+import type { NonceClaim } from '../store/store.ts';
 import { timestamp_window_s } from './signature.ts';
 
 /** A request is acceptable for ±window around its timestamp, so its nonce must be kept for both sides. */
@@ -15,17 +15,23 @@ export const nonce_ttl_ms = 2 * timestamp_window_s * 1000;
 export interface NonceGuard {
   /** True when the nonce was free and is now taken; false when it was used before. */
   claim(merchantId: string, nonce: string): Promise<boolean>;
+  /**
+   * The claim as a record that an order's creation carries into its own durable write, when
+   * this guard keeps nonces in the store; null when claims are made elsewhere (Redis).
+   */
+  riding(merchantId: string, nonce: string): NonceClaim | null;
 }
 
+/** Nonces in the store, claimed in the same durable transactions as order events. */
 export class StoreNonceGuard implements NonceGuard {
-  private readonly committer: GroupCommitter<NonceClaim, boolean>;
-
-  constructor(store: Store, private readonly clock: Clock, options: GroupCommitOptions) {
-    this.committer = new GroupCommitter((claims) => store.claimNonces(claims, clock.now()), options);
-  }
+  constructor(private readonly committer: DurableCommitter, private readonly clock: Clock) {}
 
   claim(merchantId: string, nonce: string): Promise<boolean> {
-    return this.committer.submit({ merchantId, nonce, expiresAt: this.clock.now() + nonce_ttl_ms });
+    return this.committer.claimNonce(this.riding(merchantId, nonce));
+  }
+
+  riding(merchantId: string, nonce: string): NonceClaim {
+    return { merchantId, nonce, expiresAt: this.clock.now() + nonce_ttl_ms };
   }
 }
 
@@ -34,5 +40,9 @@ export class RedisNonceGuard implements NonceGuard {
 
   async claim(merchantId: string, nonce: string): Promise<boolean> {
     return (await this.redis.set(`nonce:${merchantId}:${nonce}`, '1', 'PX', nonce_ttl_ms, 'NX')) === 'OK';
+  }
+
+  riding(): null {
+    return null;
   }
 }

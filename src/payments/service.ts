@@ -10,7 +10,7 @@ import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { Currency } from '../money.ts';
-import type { MerchantEventRow, Store } from '../store/store.ts';
+import type { MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
 export type Result<T> = ({ ok: true } & T) | Failure;
@@ -36,14 +36,18 @@ export class Payments {
     private readonly options: PaymentsOptions = {},
   ) {}
 
-  /** A new order (created: true), or the same one again for a retry with the same amount, currency and subject. */
-  async create(merchant: Merchant, request: NewPayment): Promise<Result<{ created: boolean; order: OrderState }>> {
+  /**
+   * A new order (created: true), or the same one again for a retry with the same amount,
+   * currency and subject. A request nonce given here is claimed with the order, durably together.
+   */
+  async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim): Promise<Result<{ created: boolean; order: OrderState }>> {
     const now = this.clock.now();
     const result = await this.engine.create({
       id: newId('pay', now), merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
-    });
+    }, nonce);
+    if (result.outcome === 'replayed') return fail('replayed_request', 'this nonce was used before');
     if (result.outcome === 'created') return { ok: true, created: true, order: result.order };
     const existing = result.order.context;
     const same = existing.merchantId === merchant.id && existing.amount === request.amount && existing.currency === request.currency && existing.subject === request.subject;

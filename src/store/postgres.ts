@@ -26,27 +26,35 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { ChannelRow, MerchantRow, NonceClaim, OrderWrite, Store, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, ChannelRow, MerchantRow, OrderWrite, Store, WriteOutcome } from './store.ts';
 
 export const postgres_pool_max = 16;
 
 type Row = Record<string, unknown>;
 
 /** jsonb_to_recordset column lists, one per input of the batch statement. */
-const orderRecord = `ord int, expected_version int, id text, merchant_id text, merchant_order_no text, status text, amount bigint,
+const orderRecord = `ord int, expected_version int, nonce_merchant text, nonce text, nonce_expires_at bigint, id text, merchant_id text, merchant_order_no text, status text, amount bigint,
   currency text, paid_amount bigint, refunded_amount bigint, expires_at bigint, created_at bigint, updated_at bigint,
   machine_version int, version int, snapshot jsonb`;
 
 const commitStatement = `
 WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(${orderRecord})),
+wn AS (
+  INSERT INTO nonces (merchant_id, nonce, expires_at)
+  SELECT nonce_merchant, nonce, nonce_expires_at FROM input WHERE nonce IS NOT NULL
+  ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= $10
+  RETURNING merchant_id, nonce),
+admitted AS (
+  SELECT * FROM input i
+  WHERE i.nonce IS NULL OR EXISTS (SELECT 1 FROM wn WHERE wn.merchant_id = i.nonce_merchant AND wn.nonce = i.nonce)),
 upd AS (
   UPDATE orders o SET status = i.status, paid_amount = i.paid_amount, refunded_amount = i.refunded_amount,
     updated_at = i.updated_at, machine_version = i.machine_version, version = i.version, snapshot = i.snapshot
-  FROM input i WHERE i.expected_version > 0 AND o.id = i.id AND o.version = i.expected_version
+  FROM admitted i WHERE i.expected_version > 0 AND o.id = i.id AND o.version = i.expected_version
   RETURNING o.id),
 ins AS (
   INSERT INTO orders (${orderColumns.join(', ')})
-  SELECT ${orderColumns.join(', ')} FROM input WHERE expected_version = 0
+  SELECT ${orderColumns.join(', ')} FROM admitted WHERE expected_version = 0
   ON CONFLICT DO NOTHING RETURNING id),
 won AS (SELECT id FROM upd UNION ALL SELECT id FROM ins),
 j AS (
@@ -86,18 +94,26 @@ ta AS (
   ON CONFLICT (order_id, key) DO UPDATE SET due_at = excluded.due_at, event = excluded.event, lease_until = NULL),
 td AS (
   DELETE FROM timers t USING jsonb_to_recordset($8::jsonb) AS x(order_id text, key text)
-  WHERE t.order_id = x.order_id AND t.key = x.key AND x.order_id IN (SELECT id FROM won))
-SELECT id FROM won`;
+  WHERE t.order_id = x.order_id AND t.key = x.key AND x.order_id IN (SELECT id FROM won)),
+nc AS (
+  INSERT INTO nonces (merchant_id, nonce, expires_at)
+  SELECT x.merchant_id, x.nonce, x.expires_at FROM jsonb_to_recordset($9::jsonb) AS x(merchant_id text, nonce text, expires_at bigint)
+  ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= $10
+  RETURNING merchant_id, nonce)
+SELECT 'write' AS kind, id, NULL AS nonce FROM won
+UNION ALL SELECT 'nonce', merchant_id, nonce FROM nc
+UNION ALL SELECT 'write_nonce', merchant_id, nonce FROM wn`;
 
 /**
  * The batch as the statement's eight jsonb inputs (snake_case keys match the record
  * definitions). Bun's client serializes a jsonb parameter itself: pass values, not JSON text.
  */
-function batchInputs(writes: OrderWrite[]): unknown[][] {
+function batchInputs(writes: OrderWrite[]): unknown[] {
   const orders = writes.map((w, ord) => {
     const o = w.order;
     return {
-      ord, expected_version: w.expectedVersion, id: o.id, merchant_id: o.merchantId, merchant_order_no: o.merchantOrderNo,
+      ord, expected_version: w.expectedVersion, id: o.id,
+      nonce_merchant: w.nonce?.merchantId ?? null, nonce: w.nonce?.nonce ?? null, nonce_expires_at: w.nonce?.expiresAt ?? null, merchant_id: o.merchantId, merchant_order_no: o.merchantOrderNo,
       status: o.status, amount: o.amount, currency: o.currency, paid_amount: o.paidAmount, refunded_amount: o.refundedAmount,
       expires_at: o.expiresAt, created_at: o.createdAt, updated_at: o.updatedAt, machine_version: o.machineVersion,
       version: o.version, snapshot: o.snapshot,
@@ -163,15 +179,42 @@ export class PostgresStore implements Store {
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
-    if (writes.length === 0) return [];
+    return (await this.commitBatch({ writes, nonces: [], nowMs: Date.now() })).writes;
+  }
+
+  async commitBatch({ writes, nonces, nowMs }: Batch): Promise<BatchOutcome> {
+    if (writes.length === 0 && nonces.length === 0) return { writes: [], nonces: [] };
     if (new Set(writes.map((w) => w.order.id)).size !== writes.length) {
       throw new Error('assertion failed: one write per order in a batch');
     }
     for (const w of writes) {
       if (w.order.version !== w.expectedVersion + 1) throw new Error('assertion failed: a write advances the version by one');
     }
-    const won = new Set(((await this.sql.unsafe(commitStatement, batchInputs(writes))) as Row[]).map((r) => r.id as string));
-    return writes.map((w) => (won.has(w.order.id) ? 'committed' : w.expectedVersion === 0 ? 'duplicate_order' : 'version_conflict'));
+    const writeNonces = writes.flatMap((w) => (w.nonce ? [w.nonce] : []));
+    if (nonces.length + writeNonces.length > 0 && nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
+      this.lastNoncePurge = nowMs;
+      await this.all('DELETE FROM nonces WHERE expires_at <= $1', nowMs);
+    }
+    // One statement may not touch a row twice: a nonce repeated in the batch is sent once, its first use wins.
+    const first = firstClaims([...writeNonces, ...nonces]);
+    let k = 0;
+    const repeated = new Set(writes.filter((w) => w.nonce && !first[k++]));
+    const sent = writes.filter((w) => !repeated.has(w));
+    const claims = nonces.filter((_, i) => first[writeNonces.length + i]);
+    const rows = await this.all(commitStatement, ...batchInputs(sent), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs);
+    const key = (merchantId: unknown, nonce: unknown) => `${merchantId}\u0000${nonce}`;
+    const keysOf = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => (kind === 'write' ? (r.id as string) : key(r.id, r.nonce))));
+    const [won, taken, writeNoncesTaken] = [keysOf('write'), keysOf('nonce'), keysOf('write_nonce')];
+    const outcomeOf = (w: OrderWrite): WriteOutcome => {
+      if (won.has(w.order.id)) return 'committed';
+      if (repeated.has(w)) return 'nonce_used';
+      if (w.nonce && !writeNoncesTaken.has(key(w.nonce.merchantId, w.nonce.nonce))) return 'nonce_used';
+      return w.expectedVersion === 0 ? 'duplicate_order' : 'version_conflict';
+    };
+    return {
+      writes: writes.map(outcomeOf),
+      nonces: nonces.map((c, i) => first[writeNonces.length + i]! && taken.has(key(c.merchantId, c.nonce))),
+    };
   }
 
   private async all(query: string, ...params: unknown[]): Promise<Row[]> {
@@ -261,25 +304,6 @@ export class PostgresStore implements Store {
       'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8 WHERE code = $9',
       c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code,
     );
-  }
-
-  async claimNonces(claims: NonceClaim[], nowMs: number): Promise<boolean[]> {
-    const first = firstClaims(claims);
-    const candidates = claims.filter((_, i) => first[i]);
-    if (nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
-      this.lastNoncePurge = nowMs;
-      await this.all('DELETE FROM nonces WHERE expires_at <= $1', nowMs);
-    }
-    const won = await this.all(
-      `INSERT INTO nonces (merchant_id, nonce, expires_at)
-       SELECT x.merchant_id, x.nonce, x.expires_at FROM jsonb_to_recordset($1::jsonb) AS x(merchant_id text, nonce text, expires_at bigint)
-       ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= $2
-       RETURNING merchant_id, nonce`,
-      candidates.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })),
-      nowMs,
-    );
-    const taken = new Set(won.map((r) => `${r.merchant_id}\u0000${r.nonce}`));
-    return claims.map((c, i) => first[i]! && taken.has(`${c.merchantId}\u0000${c.nonce}`));
   }
 
   async outboxBacklog(): Promise<number> {

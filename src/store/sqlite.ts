@@ -28,7 +28,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { ChannelRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, Store, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, ChannelRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, Store, WriteOutcome } from './store.ts';
 
 /** How long a writer waits for another connection's write lock before failing. */
 const sqlite_busy_timeout_ms = 5_000;
@@ -72,6 +72,11 @@ function prepareStatements(db: Database) {
        ON CONFLICT (order_id, key) DO UPDATE SET due_at = excluded.due_at, event = excluded.event, lease_until = NULL`,
     ),
     deleteTimer: db.prepare('DELETE FROM timers WHERE order_id = ? AND key = ?'),
+    claimNonce: db.prepare(
+      `INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
+    ),
+    purgeNonces: db.prepare('DELETE FROM nonces WHERE (merchant_id, nonce) IN (SELECT merchant_id, nonce FROM nonces WHERE expires_at <= ? LIMIT ?)'),
   };
 }
 
@@ -135,12 +140,18 @@ export class SqliteStore implements Store {
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
+    return (await this.commitBatch({ writes, nonces: [], nowMs: Date.now() })).writes;
+  }
+
+  async commitBatch(batch: Batch): Promise<BatchOutcome> {
     const s = this.statements;
     if (!s) throw new Error('assertion failed: commit before migrate');
     // A nested bun:sqlite transaction is a savepoint: a refused write rolls back alone.
     const one = this.db.transaction((write: OrderWrite) => writeOrder(s, write));
-    const all = this.db.transaction((batch: OrderWrite[]): WriteOutcome[] =>
-      batch.map((write) => {
+    const all = this.db.transaction((b: Batch): BatchOutcome => ({
+      nonces: this.claimNonces(b.nonces, b.nowMs),
+      writes: b.writes.map((write) => {
+        if (write.nonce && !this.claimNonces([write.nonce], b.nowMs)[0]) return 'nonce_used';
         try {
           one(write);
           return 'committed';
@@ -149,8 +160,20 @@ export class SqliteStore implements Store {
           throw error;
         }
       }),
-    );
-    return all.immediate(writes);
+    }));
+    return all.immediate(batch);
+  }
+
+  /** Inside commitBatch's transaction. */
+  private claimNonces(claims: NonceClaim[], nowMs: number): boolean[] {
+    if (claims.length === 0) return [];
+    const s = this.statements!;
+    if (nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
+      this.lastNoncePurge = nowMs;
+      s.purgeNonces.run(nowMs, nonce_purge_rows_max);
+    }
+    const first = firstClaims(claims);
+    return claims.map((c, i) => first[i]! && s.claimNonce.run(c.merchantId, c.nonce, c.expiresAt, nowMs).changes === 1);
   }
 
   private query(sql: string): Statement {
@@ -247,22 +270,6 @@ export class SqliteStore implements Store {
     this.query(
       'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
     ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code);
-  }
-
-  async claimNonces(claims: NonceClaim[], nowMs: number): Promise<boolean[]> {
-    const first = firstClaims(claims);
-    const claim = this.query(
-      `INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES (?, ?, ?)
-       ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
-    );
-    return this.db.transaction(() => {
-      if (nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
-        this.lastNoncePurge = nowMs;
-        this.query('DELETE FROM nonces WHERE (merchant_id, nonce) IN (SELECT merchant_id, nonce FROM nonces WHERE expires_at <= ? LIMIT ?)')
-          .run(nowMs, nonce_purge_rows_max);
-      }
-      return claims.map((c, i) => first[i]! && claim.run(c.merchantId, c.nonce, c.expiresAt, nowMs).changes === 1);
-    }).immediate();
   }
 
   async outboxBacklog(): Promise<number> {

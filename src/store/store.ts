@@ -142,24 +142,40 @@ export type OrderWrite = {
   /** Timers to arm (insert or replace by key) and keys to disarm; the two sets are disjoint. */
   timersArmed: TimerRow[];
   timersDisarmed: string[];
+  /**
+   * A request's nonce that must be free for this write to apply (a signed create carries its
+   * nonce into its own write, so both are durable in one transaction). Claimed before the
+   * write is tried: a write that then conflicts leaves the nonce used.
+   */
+  nonce?: NonceClaim;
 };
 
 /**
  * committed: applied. version_conflict: the order's version moved on (or the order is
  * missing) and nothing of this write was applied. duplicate_order: an insert whose id or
- * (merchantId, merchantOrderNo) already exists; nothing applied.
+ * (merchantId, merchantOrderNo) already exists; nothing applied. nonce_used: the write's
+ * nonce was used before; nothing applied.
  */
-export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order';
+export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order' | 'nonce_used';
+
+/** What one durable transaction carries: order write sets and request nonce claims. */
+export type Batch = { writes: OrderWrite[]; nonces: NonceClaim[]; nowMs: number };
+/** Per write its outcome; per nonce claim whether it was free (and is now taken). */
+export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[] };
 
 export interface Store {
   readonly dialect: Dialect;
   /** Applies numbered migrations; refuses a database newer than the code. */
   migrate(): Promise<void>;
   /**
-   * Applies the writes in ONE durable transaction (one fsync), each in isolation from the
-   * others: a write that conflicts leaves no trace, the rest still commit. Outcomes are in
-   * the order of `writes`. Throws only when the store itself fails (then nothing committed).
+   * Applies a batch in ONE durable transaction (one fsync). Each write is isolated from the
+   * others: a write that conflicts leaves no trace, the rest still commit. A nonce claim wins
+   * when the merchant has not used the nonce, or its earlier use expired (expired nonces are
+   * purged now and then); equal claims in one batch: the first wins. Outcomes are in input
+   * order. Throws only when the store itself fails (then nothing committed).
    */
+  commitBatch(batch: Batch): Promise<BatchOutcome>;
+  /** commitBatch with writes only. */
   commit(writes: OrderWrite[]): Promise<WriteOutcome[]>;
   loadOrder(orderId: string): Promise<OrderRow | null>;
   findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string): Promise<OrderRow | null>;
@@ -184,12 +200,6 @@ export interface Store {
   loadChannel(code: string): Promise<ChannelRow | null>;
   listChannels(): Promise<ChannelRow[]>;
   updateChannel(channel: ChannelRow): Promise<void>;
-
-  /**
-   * Claims nonces in one durable transaction: true where the nonce was free (now taken),
-   * false where the merchant used it already and it has not expired. Expired nonces are purged.
-   */
-  claimNonces(claims: NonceClaim[], nowMs: number): Promise<boolean[]>;
 
   /** Outbox rows not yet executed (a metric). */
   outboxBacklog(): Promise<number>;

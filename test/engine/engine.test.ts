@@ -36,7 +36,7 @@ for (const kind of storeKinds) {
       const first = orderInput();
       await engine.create(first);
       const again = await engine.create(orderInput({ merchantOrderNo: first.merchantOrderNo, amount: 20_000 }));
-      expect(again.outcome).toBe('exists');
+      if (again.outcome !== 'exists') throw new Error(`expected exists, got ${again.outcome}`);
       expect(again.order.row.id).toBe(first.id);
       expect(again.order.context.amount).toBe(10_000);
     });

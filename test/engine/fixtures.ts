@@ -2,7 +2,10 @@
 import type { PaymentInput } from '../../machines/payment.model.ts';
 import { statusOf } from '../../machines/payment.machine.ts';
 import type { PaymentEvent } from '../../machines/payment.rules.ts';
+import { DurableCommitter } from '../../actors/durable-commit.ts';
 import { Engine, type EngineOptions, default_engine_options } from '../../actors/engine.ts';
+import type { GroupCommitOptions } from '../../actors/group-commit.ts';
+import { systemClock } from '../../src/clock.ts';
 import type { NotificationRenderer } from '../../actors/write-set.ts';
 import { newId } from '../../src/ids.ts';
 import type { Lock } from '../../src/lock/lock.ts';
@@ -13,8 +16,11 @@ export const t0 = Date.UTC(2026, 10, 24, 8, 0, 0);
 
 export const renderForTests: NotificationRenderer = (ctx, snapshot) => ({ id: ctx.id, status: statusOf(snapshot.value) });
 
-export function engineOn(store: Store, lock: Lock = new LocalLock(), options: Partial<EngineOptions> = {}): Engine {
-  return new Engine({ store, lock, renderNotification: renderForTests }, { ...default_engine_options, ...options });
+export const test_group_commit: GroupCommitOptions = { batchMax: 64, waitMaxMs: 2, inFlightMax: 1 };
+
+export function engineOn(store: Store, lock: Lock = new LocalLock(), options: Partial<EngineOptions> = {}, groupCommit: Partial<GroupCommitOptions> = {}): Engine {
+  const committer = new DurableCommitter(store, systemClock, { ...test_group_commit, ...groupCommit });
+  return new Engine({ store, committer, lock, renderNotification: renderForTests }, { ...default_engine_options, ...options });
 }
 
 export function orderInput(overrides: Partial<PaymentInput> = {}): PaymentInput {

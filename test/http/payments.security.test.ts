@@ -8,7 +8,7 @@ for (const kind of storeKinds) {
     let booted: Booted;
     let merchant: MerchantClient;
     beforeAll(async () => {
-      booted = await bootPaycenter(kind, { RATE_LIMIT_PER_S: '5', RATE_LIMIT_BURST: '10' });
+      booted = await bootPaycenter(kind, { RATE_LIMIT_PER_S: '20', RATE_LIMIT_BURST: '40' });
       merchant = await MerchantClient.create(booted.url);
     });
     afterAll(async () => {
@@ -38,6 +38,18 @@ for (const kind of storeKinds) {
       expect([replay.status, replay.body.error.code]).toEqual([401, 'replayed_request']);
     });
 
+    test('a create carries its nonce into its own write: replaying it is refused, the nonce stays used', async () => {
+      const body = { merchant_order_no: 'ORD-REPLAY', amount: '10.00', subject: 'replay' };
+      const first = await merchant.call('POST', '/v1/payments', body, { nonce: 'create-nonce-1' });
+      expect(first.status).toBe(201);
+      const replay = await merchant.call('POST', '/v1/payments', body, { nonce: 'create-nonce-1' });
+      expect([replay.status, replay.body.error.code]).toEqual([401, 'replayed_request']);
+      expect((await merchant.call('GET', '/v1/events', undefined, { nonce: 'create-nonce-1' })).body.error.code).toBe('replayed_request');
+      const concurrent = await Promise.all(Array.from({ length: 10 }, (_, i) => merchant.call('POST', '/v1/payments', { ...body, merchant_order_no: `ORD-REPLAY-${i}` }, { nonce: 'create-nonce-2' })));
+      expect(concurrent.filter((a) => a.status === 201)).toHaveLength(1);
+      expect(concurrent.filter((a) => a.status === 401).every((a) => a.body.error.code === 'replayed_request')).toBe(true);
+    });
+
     test('another merchant’s payment is not found, never forbidden', async () => {
       const created = await merchant.createPayment();
       const stranger = await MerchantClient.create(booted.url);
@@ -64,7 +76,7 @@ for (const kind of storeKinds) {
 
     test('past its rate the merchant gets 429 with Retry-After, other merchants do not', async () => {
       const busy = await MerchantClient.create(booted.url);
-      const answers = await Promise.all(Array.from({ length: 25 }, () => busy.call('GET', '/v1/events')));
+      const answers = await Promise.all(Array.from({ length: 80 }, () => busy.call('GET', '/v1/events')));
       const limited = answers.filter((a) => a.status === 429);
       expect(limited.length).toBeGreaterThan(0);
       expect(limited[0]!.body.error.code).toBe('rate_limited');

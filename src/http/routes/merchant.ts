@@ -54,7 +54,7 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
         body: body.body, notifyUrl: body.notify_url, returnUrl: body.return_url, metadata: body.metadata,
         userId: body.user_id, clientIp: body.client_ip, deviceId: body.device_id,
       },
-    });
+    }, c.get('ridingNonce') ?? undefined);
     if (!result.ok) throw failed(result);
     return c.json(paymentOf(result.order, links), result.created ? 201 : 200);
   });

@@ -1,0 +1,112 @@
+/**
+ * bun run bench http — signed, durable POST /v1/payments through the real server.
+ *
+ * For each store (SQLite; Postgres), a paycenter process serves on 127.0.0.1 and autocannon,
+ * in this process, drives it at 64 connections for 10 s: first the bare Hono route /healthz
+ * (the ceiling of this stack on this machine), then signed creates, each with its own nonce
+ * and merchant_order_no. Peak RSS is the server's VmHWM. Ends with one RESULT line per store.
+ */
+import autocannon from 'autocannon';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { requestSignature } from '../src/http/signature.ts';
+import { freePort, startPostgres } from '../test/harness/services.ts';
+
+const connections = 64;
+const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
+const server_start_timeout_ms = 20_000;
+const admin_token = 'adm_bench_0123456789abcdef';
+const secret_key = Buffer.alloc(32, 3).toString('base64');
+const repo = join(import.meta.dir, '..');
+
+type Server = { url: string; pid: number; stop: () => Promise<void> };
+
+async function startServer(databaseUrl: string): Promise<Server> {
+  const port = await freePort();
+  const child = Bun.spawn(['bun', join(repo, 'src/main.ts')], {
+    env: {
+      ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
+      LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000',
+    },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + server_start_timeout_ms;
+  while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
+    if (Date.now() > deadline) throw new Error('paycenter did not start');
+    await Bun.sleep(50);
+  }
+  return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await child.exited; } };
+}
+
+/** The server's peak resident set (VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  return Number(line?.match(/\d+/)?.[0] ?? 0) / 1024;
+}
+
+async function createMerchant(url: string): Promise<{ id: string; secret: string }> {
+  const response = await fetch(`${url}/admin/merchants`, {
+    method: 'POST', headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }),
+  });
+  const body = (await response.json()) as { merchant_id: string; secret: string };
+  return { id: body.merchant_id, secret: body.secret };
+}
+
+function run(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => autocannon({ connections, duration: duration_s, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
+}
+
+async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string): Promise<string> {
+  const server = await startServer(databaseUrl);
+  try {
+    const merchant = await createMerchant(server.url);
+    const hello = await run({ url: `${server.url}/healthz` });
+    let serial = 0;
+    const creates = await run({
+      url: server.url,
+      requests: [{
+        method: 'POST',
+        path: '/v1/payments',
+        setupRequest: (request) => {
+          const body = JSON.stringify({ merchant_order_no: `B${process.pid}-${serial++}`, amount: '100.00', subject: 'bench' });
+          const timestamp = String(Math.floor(Date.now() / 1000));
+          const nonce = randomBytes(9).toString('base64url');
+          const signature = requestSignature(merchant.secret, 'POST', '/v1/payments', timestamp, nonce, body);
+          return {
+            ...request, body,
+            headers: {
+              'content-type': 'application/json',
+              authorization: `PAYC-HMAC-SHA256 merchant_id="${merchant.id}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`,
+            },
+          };
+        },
+      }],
+    });
+    const created = creates['2xx'];
+    const perSecond = created / duration_s;
+    const rss = peakRssMb(server.pid);
+    console.log(`${name}: hello ${hello.requests.average.toFixed(0)} req/s p99 ${hello.latency.p99} ms · creates ${perSecond.toFixed(0)}/s p50 ${creates.latency.p50} ms p99 ${creates.latency.p99} ms · non-2xx ${creates.non2xx} errors ${creates.errors} · server peak RSS ${rss.toFixed(0)} MB`);
+    return `RESULT http store=${name} creates_per_s=${perSecond.toFixed(0)} p99_ms=${creates.latency.p99} hello_ratio=${(perSecond / hello.requests.average).toFixed(3)} rss_mb=${rss.toFixed(0)}`;
+  } finally {
+    await server.stop();
+  }
+}
+
+const results: string[] = [];
+const dir = join(repo, '.test-tmp', `bench-http-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+try {
+  results.push(await benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`));
+  const postgres = await startPostgres();
+  try {
+    results.push(await benchStore('postgres', postgres.url));
+  } finally {
+    await postgres.stop();
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+for (const line of results) console.log(line);
