@@ -22,7 +22,7 @@ describe('config', () => {
     expect(config.database).toEqual({ kind: 'sqlite', path: 'data/paycenter.db' });
     expect(config.redisUrls).toEqual([]);
     expect(config.secretKey).toHaveLength(32);
-    expect(config.engine).toEqual({ commitBatchMax: 64, commitWaitMaxMs: 2, lockTtlMs: 5000, mailboxDepthMax: 10000 });
+    expect(config.engine).toEqual({ commitBatchMax: 64, commitWaitMaxMs: 1, lockTtlMs: 5000, mailboxDepthMax: 10000 });
   });
 
   test('a postgres URL selects Postgres; several Redis URLs are several masters', () => {

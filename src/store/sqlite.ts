@@ -1,6 +1,6 @@
 /**
  * The SQLite store (the default): bun:sqlite in WAL mode with synchronous=FULL, so a commit
- * is on disk before anyone hears of it. bun:sqlite is synchronous, so every commit's fsync
+ * is on disk before anyone hears of it. Temporary structures stay in memory (temp_store). bun:sqlite is synchronous, so every commit's fsync
  * blocks the event loop: the engine's group commit is what makes that affordable.
  */
 import { Database, type Statement } from 'bun:sqlite';
@@ -36,13 +36,6 @@ const sqlite_busy_timeout_ms = 5_000;
 const nonce_purge_rows_max = 10_000;
 
 type Row = Record<string, unknown>;
-
-/** Thrown inside a write's savepoint to roll back just that write. */
-class WriteRefused extends Error {
-  constructor(readonly outcome: Exclude<WriteOutcome, 'committed'>) {
-    super(outcome);
-  }
-}
 
 const text = (value: unknown) => JSON.stringify(value);
 
@@ -82,14 +75,15 @@ function prepareStatements(db: Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-function writeOrder(s: Statements, write: OrderWrite): void {
+/** Applies one write set; its first statement decides, and a refused write has written nothing. */
+function writeOrder(s: Statements, write: OrderWrite): WriteOutcome {
   const o: OrderRow = write.order;
   if (o.version !== write.expectedVersion + 1) throw new Error('assertion failed: a write advances the version by one');
   if (write.expectedVersion === 0) {
-    if (s.insertOrder.run(...(orderValues(o, text) as never[])).changes === 0) throw new WriteRefused('duplicate_order');
+    if (s.insertOrder.run(...(orderValues(o, text) as never[])).changes === 0) return 'duplicate_order';
   } else {
     const args = [o.status, o.paidAmount, o.refundedAmount, o.updatedAt, o.machineVersion, o.version, text(o.snapshot), o.id, write.expectedVersion];
-    if (s.updateOrder.run(...(args as never[])).changes === 0) throw new WriteRefused('version_conflict');
+    if (s.updateOrder.run(...(args as never[])).changes === 0) return 'version_conflict';
   }
   const j = write.journal;
   s.insertJournal.run(j.orderId, j.seq, j.at, text(j.event), text(j.stateBefore), text(j.stateAfter), text(j.effects));
@@ -101,6 +95,7 @@ function writeOrder(s: Statements, write: OrderWrite): void {
   for (const e of write.merchantEvents) s.insertMerchantEvent.run(e.id, e.merchantId, e.orderId, e.type, text(e.data), e.createdAt);
   for (const t of write.timersArmed) s.upsertTimer.run(t.orderId, t.key, t.dueAt, text(t.event));
   for (const key of write.timersDisarmed) s.deleteTimer.run(o.id, key);
+  return 'committed';
 }
 
 export class SqliteStore implements Store {
@@ -117,6 +112,7 @@ export class SqliteStore implements Store {
     this.db.exec('PRAGMA synchronous = FULL');
     this.db.exec(`PRAGMA busy_timeout = ${sqlite_busy_timeout_ms}`);
     this.db.exec('PRAGMA foreign_keys = ON');
+    this.db.exec('PRAGMA temp_store = MEMORY');
   }
 
   async migrate(): Promise<void> {
@@ -143,22 +139,20 @@ export class SqliteStore implements Store {
     return (await this.commitBatch({ writes, nonces: [], nowMs: Date.now() })).writes;
   }
 
+  /**
+   * One IMMEDIATE transaction for the whole batch. Each write's first statement is its gate
+   * (the version-checked UPDATE, or the INSERT that must not collide): when the gate refuses,
+   * nothing of that write was written, so no savepoint is needed — savepoints would copy every
+   * page they touch into a sub-journal, which costs more than the writes themselves.
+   */
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
     const s = this.statements;
     if (!s) throw new Error('assertion failed: commit before migrate');
-    // A nested bun:sqlite transaction is a savepoint: a refused write rolls back alone.
-    const one = this.db.transaction((write: OrderWrite) => writeOrder(s, write));
     const all = this.db.transaction((b: Batch): BatchOutcome => ({
       nonces: this.claimNonces(b.nonces, b.nowMs),
       writes: b.writes.map((write) => {
         if (write.nonce && !this.claimNonces([write.nonce], b.nowMs)[0]) return 'nonce_used';
-        try {
-          one(write);
-          return 'committed';
-        } catch (error) {
-          if (error instanceof WriteRefused) return error.outcome;
-          throw error;
-        }
+        return writeOrder(s, write);
       }),
     }));
     return all.immediate(batch);

@@ -16,7 +16,7 @@ export const t0 = Date.UTC(2026, 10, 24, 8, 0, 0);
 
 export const renderForTests: NotificationRenderer = (ctx, snapshot) => ({ id: ctx.id, status: statusOf(snapshot.value) });
 
-export const test_group_commit: GroupCommitOptions = { batchMax: 64, waitMaxMs: 2, inFlightMax: 1 };
+export const test_group_commit: GroupCommitOptions = { batchMax: 64, waitMaxMs: 1, inFlightMax: 1 };
 
 export function engineOn(store: Store, lock: Lock = new LocalLock(), options: Partial<EngineOptions> = {}, groupCommit: Partial<GroupCommitOptions> = {}): Engine {
   const committer = new DurableCommitter(store, systemClock, { ...test_group_commit, ...groupCommit });
