@@ -85,10 +85,14 @@ async function measureFloor(store: Store, lock: Lock, orders: Order[]): Promise<
   return floor_events_total / ((performance.now() - started) / 1000);
 }
 
-async function measureSpread(engine: Engine, orders: Order[]): Promise<{ perSecond: number; rssMb: number; rssStartMb: number }> {
+type Spread = { perSecond: number; rssMb: number; rssStartMb: number; rssAtTenthMb: number };
+
+/** Peak RSS over the phase, and RSS once a tenth of the events ran (after warm-up) against the end: flat means no growth. */
+async function measureSpread(engine: Engine, orders: Order[]): Promise<Spread> {
   let at = t0 + 1_000_000;
   let rssPeak = 0;
   let rssStart = 0;
+  let rssAtTenth = 0;
   // Sampled from the jobs themselves: a saturated event loop may starve an interval timer.
   const sampleRss = () => {
     const rss = process.memoryUsage().rss;
@@ -97,12 +101,14 @@ async function measureSpread(engine: Engine, orders: Order[]): Promise<{ perSeco
   };
   const started = performance.now();
   const done = await drive(events_total, lanes_spread, (i) => {
+    if (i === Math.floor(events_total / 10)) rssAtTenth = process.memoryUsage().rss;
     if (i % rss_sample_every_events === 0) sampleRss();
     return engine.dispatch(orders[i % orders.length]!.orderId, queryEvent(orders[i % orders.length]!, at++));
   });
   const seconds = (performance.now() - started) / 1000;
   sampleRss();
-  return { perSecond: done.length / seconds, rssMb: rssPeak / 2 ** 20, rssStartMb: rssStart / 2 ** 20 };
+  const mb = (bytes: number) => bytes / 2 ** 20;
+  return { perSecond: done.length / seconds, rssMb: mb(rssPeak), rssStartMb: mb(rssStart), rssAtTenthMb: mb(rssAtTenth) };
 }
 
 async function measureHot(engine: Engine, orders: Order[]): Promise<{ perSecond: number; p50: number; p99: number }> {
@@ -123,7 +129,7 @@ async function benchConfiguration(name: 'sqlite' | 'postgres', store: Store, loc
   const hot = await measureHot(engine, orders);
   const spread = await measureSpread(engine, orders);
   const stats = engine.commitStats;
-  console.log(`${name}: floor ${floor.toFixed(0)} ev/s · spread ${spread.perSecond.toFixed(0)} ev/s (${(stats.writes / stats.batches).toFixed(1)} writes/commit) · hot ${hot.perSecond.toFixed(0)} ev/s p50 ${hot.p50.toFixed(1)} ms p99 ${hot.p99.toFixed(1)} ms · rss ${spread.rssStartMb.toFixed(0)} → peak ${spread.rssMb.toFixed(0)} MB`);
+  console.log(`${name}: floor ${floor.toFixed(0)} ev/s · spread ${spread.perSecond.toFixed(0)} ev/s (${(stats.writes / stats.batches).toFixed(1)} writes/commit) · hot ${hot.perSecond.toFixed(0)} ev/s p50 ${hot.p50.toFixed(1)} ms p99 ${hot.p99.toFixed(1)} ms · rss ${spread.rssStartMb.toFixed(0)} MB at start, ${spread.rssAtTenthMb.toFixed(0)} MB after ${events_total / 10} events, peak ${spread.rssMb.toFixed(0)} MB over ${events_total}`);
   return `RESULT engine store=${name} events_per_s=${spread.perSecond.toFixed(0)} floor_ratio=${(spread.perSecond / floor).toFixed(2)} hot_p99_ms=${hot.p99.toFixed(1)} rss_mb=${spread.rssMb.toFixed(0)}`;
 }
 

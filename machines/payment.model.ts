@@ -109,6 +109,21 @@ export const default_query_attempts_max = 20;
 /** The close procedure re-asks channels that have not confirmed after this long. */
 export const close_retry_gap_ms = 60_000;
 
+/**
+ * A copy of the context that a plan may change: flows, refunds and their parts are copied;
+ * details, actions, flags and the query schedule are shared because no rule ever changes them
+ * in place (flags are only appended to the copied array). Much cheaper than structuredClone,
+ * which every transition would otherwise pay.
+ */
+export function copyContext(ctx: PaymentContext): PaymentContext {
+  return {
+    ...ctx,
+    flows: ctx.flows.map((f) => ({ ...f })),
+    refunds: ctx.refunds.map((r) => ({ ...r, parts: r.parts.map((p) => ({ ...p })) })),
+    flags: [...ctx.flags],
+  };
+}
+
 // ---------- money over the context ----------
 
 export const paidAmount = (ctx: PaymentContext): number => (ctx.settledAttemptId === null ? 0 : ctx.amount);

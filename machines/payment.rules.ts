@@ -17,6 +17,7 @@ import {
   attemptCovers,
   autoRefundId,
   close_retry_gap_ms,
+  copyContext,
   findFlow,
   findRefund,
   isExternal,
@@ -89,7 +90,7 @@ export const timerIds = {
 };
 
 function newPlan(ctx: PaymentContext, at: number): Plan {
-  return { ctx: { ...structuredClone(ctx), updatedAt: at }, effects: [], timers: [] };
+  return { ctx: { ...copyContext(ctx), updatedAt: at }, effects: [], timers: [] };
 }
 
 function flowIn(plan: Plan, flowId: string): Flow {

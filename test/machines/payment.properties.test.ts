@@ -144,7 +144,11 @@ describe('payment machine money invariants', () => {
         let wasClosed = false;
         steps.forEach(([cmd, gap], i) => {
           at += gap;
+          // Transitions are pure: the state they started from is never changed.
+          const previous = order.ctx;
+          const previousJson = JSON.stringify(previous);
           order.send(eventFor(order, cmd, at, i));
+          expect(JSON.stringify(previous)).toBe(previousJson);
           wasClosed ||= order.status === 'closed';
           checkInvariants(order, wasClosed);
         });
