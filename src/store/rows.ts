@@ -12,6 +12,7 @@ export type JsonDecoder = (value: unknown) => unknown;
 
 export const decodeJsonText: JsonDecoder = (value) => (value === null ? null : JSON.parse(value as string));
 export const decodeJsonParsed: JsonDecoder = (value) => value;
+export const encodeJsonText = (value: unknown): string => JSON.stringify(value);
 
 /** BIGINT columns arrive as strings from Postgres; amounts and times fit in safe integers. */
 export function int(value: unknown): number {

@@ -1,118 +1,95 @@
 /**
- * The SQLite store (the default): bun:sqlite in WAL mode with synchronous=FULL, so a commit
- * is on disk before anyone hears of it. Temporary structures stay in memory (temp_store). bun:sqlite is synchronous, so every commit's fsync
- * blocks the event loop: the engine's group commit is what makes that affordable.
+ * The SQLite store (the default): bun:sqlite in WAL mode with synchronous=FULL, so a commit is
+ * on disk before anyone hears of it. Order and nonce writes go to a writer thread (group
+ * committed there, one fsync per batch, off the event loop); reads and the rare operator
+ * writes use this thread's own connection.
  */
-import { Database, type Statement } from 'bun:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { Database, Statement } from 'bun:sqlite';
 import { type Migration, migrate, migrationsOf } from './migrations.ts';
+import { openSqliteDatabase } from './sqlite-batch.ts';
 import {
   channelColumns,
   channelOf,
   channelValues,
   decodeJsonText as json,
-  firstClaims,
+  encodeJsonText as text,
   flowOf,
   int,
   merchantColumns,
   merchantOf,
   merchantValues,
-  nonce_purge_interval_ms,
   journalOf,
   merchantEventOf,
-  orderColumns,
   orderOf,
-  orderValues,
   outboxOf,
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, ChannelRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, Store, WriteOutcome } from './store.ts';
-
-/** How long a writer waits for another connection's write lock before failing. */
-const sqlite_busy_timeout_ms = 5_000;
-/** Expired nonces removed per purge, at most. */
-const nonce_purge_rows_max = 10_000;
+import type { Batch, BatchOutcome, ChannelRow, MerchantRow, OrderWrite, Store, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
-const text = (value: unknown) => JSON.stringify(value);
+/** A batch waiting for the writer thread's answer. */
+type Pending = { resolve: (outcome: BatchOutcome) => void; reject: (error: Error) => void };
 
-function prepareStatements(db: Database) {
-  const placeholders = orderColumns.map(() => '?').join(', ');
-  return {
-    insertOrder: db.prepare(`INSERT INTO orders (${orderColumns.join(', ')}) VALUES (${placeholders}) ON CONFLICT DO NOTHING`),
-    updateOrder: db.prepare(
-      `UPDATE orders SET status = ?, paid_amount = ?, refunded_amount = ?, updated_at = ?, machine_version = ?, version = ?, snapshot = ?
-       WHERE id = ? AND version = ?`,
-    ),
-    insertJournal: db.prepare('INSERT INTO journal (order_id, seq, at, event, state_before, state_after, effects) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    upsertFlow: db.prepare(
-      `INSERT INTO flows (id, order_id, method, channel, amount, status, channel_trade_no, created_at, completed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at`,
-    ),
-    upsertRefund: db.prepare(
-      `INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at`,
-    ),
-    insertOutbox: db.prepare('INSERT INTO outbox (id, order_id, kind, payload, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?)'),
-    insertMerchantEvent: db.prepare('INSERT INTO merchant_events (id, merchant_id, order_id, type, data, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
-    upsertTimer: db.prepare(
-      `INSERT INTO timers (order_id, key, due_at, event) VALUES (?, ?, ?, ?)
-       ON CONFLICT (order_id, key) DO UPDATE SET due_at = excluded.due_at, event = excluded.event, lease_until = NULL`,
-    ),
-    deleteTimer: db.prepare('DELETE FROM timers WHERE order_id = ? AND key = ?'),
-    claimNonce: db.prepare(
-      `INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES (?, ?, ?)
-       ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
-    ),
-    purgeNonces: db.prepare('DELETE FROM nonces WHERE (merchant_id, nonce) IN (SELECT merchant_id, nonce FROM nonces WHERE expires_at <= ? LIMIT ?)'),
-  };
-}
+/**
+ * The writer thread: one connection that does every order and nonce write, so commits and their
+ * fsyncs never block the event loop.
+ */
+class WriterThread {
+  private readonly worker = new Worker(new URL('./sqlite-writer.ts', import.meta.url));
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: Error | null = null;
 
-type Statements = ReturnType<typeof prepareStatements>;
-
-/** Applies one write set; its first statement decides, and a refused write has written nothing. */
-function writeOrder(s: Statements, write: OrderWrite): WriteOutcome {
-  const o: OrderRow = write.order;
-  if (o.version !== write.expectedVersion + 1) throw new Error('assertion failed: a write advances the version by one');
-  if (write.expectedVersion === 0) {
-    if (s.insertOrder.run(...(orderValues(o, text) as never[])).changes === 0) return 'duplicate_order';
-  } else {
-    const args = [o.status, o.paidAmount, o.refundedAmount, o.updatedAt, o.machineVersion, o.version, text(o.snapshot), o.id, write.expectedVersion];
-    if (s.updateOrder.run(...(args as never[])).changes === 0) return 'version_conflict';
+  static async start(path: string): Promise<WriterThread> {
+    const thread = new WriterThread();
+    await new Promise<void>((resolve, reject) => {
+      thread.worker.onmessage = (message) => (message.data.ready ? resolve() : reject(new Error('writer did not start')));
+      thread.worker.onerror = (event) => reject(new Error(`writer failed to start: ${event.message}`));
+      thread.worker.postMessage({ path });
+    });
+    thread.worker.onmessage = (message) => thread.answer(message.data);
+    thread.worker.onerror = (event) => thread.fail(new Error(`SQLite writer thread died: ${event.message}`));
+    return thread;
   }
-  const j = write.journal;
-  s.insertJournal.run(j.orderId, j.seq, j.at, text(j.event), text(j.stateBefore), text(j.stateAfter), text(j.effects));
-  for (const f of write.flows) s.upsertFlow.run(f.id, f.orderId, f.method, f.channel, f.amount, f.status, f.channelTradeNo, f.createdAt, f.completedAt);
-  for (const r of write.refunds) {
-    s.upsertRefund.run(r.id, r.orderId, r.merchantId, r.refundNo, r.amount, r.status, r.automatic ? 1 : 0, r.createdAt, r.completedAt);
+
+  commit(batch: Batch): Promise<BatchOutcome> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, batch });
+    });
   }
-  for (const x of write.outbox) s.insertOutbox.run(x.id, x.orderId, x.kind, text(x.payload), x.createdAt, x.dueAt);
-  for (const e of write.merchantEvents) s.insertMerchantEvent.run(e.id, e.merchantId, e.orderId, e.type, text(e.data), e.createdAt);
-  for (const t of write.timersArmed) s.upsertTimer.run(t.orderId, t.key, t.dueAt, text(t.event));
-  for (const key of write.timersDisarmed) s.deleteTimer.run(o.id, key);
-  return 'committed';
+
+  private answer(data: { id: number; outcome?: BatchOutcome; error?: string }): void {
+    const waiting = this.pending.get(data.id);
+    if (!waiting) return;
+    this.pending.delete(data.id);
+    if (data.outcome) waiting.resolve(data.outcome);
+    else waiting.reject(new Error(`SQLite write failed: ${data.error}`));
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    for (const waiting of this.pending.values()) waiting.reject(error);
+    this.pending.clear();
+  }
+
+  stop(): void {
+    this.worker.terminate();
+  }
 }
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database;
-  private statements: Statements | null = null;
+  private writer: WriterThread | null = null;
   private readonly queries = new Map<string, Statement>();
-  private lastNoncePurge = 0;
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { create: true });
-    this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec('PRAGMA synchronous = FULL');
-    this.db.exec(`PRAGMA busy_timeout = ${sqlite_busy_timeout_ms}`);
-    this.db.exec('PRAGMA foreign_keys = ON');
-    this.db.exec('PRAGMA temp_store = MEMORY');
+  constructor(private readonly path: string) {
+    this.db = openSqliteDatabase(path);
   }
 
   async migrate(): Promise<void> {
@@ -132,42 +109,16 @@ export class SqliteStore implements Store {
       migrationsOf('sqlite'),
       Date.now(),
     );
-    this.statements = prepareStatements(this.db);
+    this.writer ??= await WriterThread.start(this.path);
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
     return (await this.commitBatch({ writes, nonces: [], nowMs: Date.now() })).writes;
   }
 
-  /**
-   * One IMMEDIATE transaction for the whole batch. Each write's first statement is its gate
-   * (the version-checked UPDATE, or the INSERT that must not collide): when the gate refuses,
-   * nothing of that write was written, so no savepoint is needed — savepoints would copy every
-   * page they touch into a sub-journal, which costs more than the writes themselves.
-   */
-  async commitBatch(batch: Batch): Promise<BatchOutcome> {
-    const s = this.statements;
-    if (!s) throw new Error('assertion failed: commit before migrate');
-    const all = this.db.transaction((b: Batch): BatchOutcome => ({
-      nonces: this.claimNonces(b.nonces, b.nowMs),
-      writes: b.writes.map((write) => {
-        if (write.nonce && !this.claimNonces([write.nonce], b.nowMs)[0]) return 'nonce_used';
-        return writeOrder(s, write);
-      }),
-    }));
-    return all.immediate(batch);
-  }
-
-  /** Inside commitBatch's transaction. */
-  private claimNonces(claims: NonceClaim[], nowMs: number): boolean[] {
-    if (claims.length === 0) return [];
-    const s = this.statements!;
-    if (nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
-      this.lastNoncePurge = nowMs;
-      s.purgeNonces.run(nowMs, nonce_purge_rows_max);
-    }
-    const first = firstClaims(claims);
-    return claims.map((c, i) => first[i]! && s.claimNonce.run(c.merchantId, c.nonce, c.expiresAt, nowMs).changes === 1);
+  commitBatch(batch: Batch): Promise<BatchOutcome> {
+    if (!this.writer) throw new Error('assertion failed: commit before migrate');
+    return this.writer.commit(batch);
   }
 
   private query(sql: string): Statement {
@@ -275,6 +226,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.writer?.stop();
     this.db.close();
   }
 }

@@ -1,0 +1,126 @@
+/**
+ * What a SQLite write transaction does, synchronously, on one connection: the pragmas every
+ * connection gets, and BatchWriter, which applies a Batch (order write sets and nonce claims)
+ * in one IMMEDIATE transaction. It runs on the writer thread (sqlite-writer.ts).
+ */
+import { Database } from 'bun:sqlite';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues } from './rows.ts';
+import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
+
+/** How long a connection waits for another connection's write lock before failing. */
+const sqlite_busy_timeout_ms = 5_000;
+/** Expired nonces removed per purge, at most. */
+const nonce_purge_rows_max = 10_000;
+
+/** Opens a connection with the settings durability depends on (WAL, synchronous=FULL). */
+export function openSqliteDatabase(path: string): Database {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true });
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec(`PRAGMA busy_timeout = ${sqlite_busy_timeout_ms}`);
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA temp_store = MEMORY');
+  return db;
+}
+
+
+function prepareStatements(db: Database) {
+  const placeholders = orderColumns.map(() => '?').join(', ');
+  return {
+    insertOrder: db.prepare(`INSERT INTO orders (${orderColumns.join(', ')}) VALUES (${placeholders}) ON CONFLICT DO NOTHING`),
+    updateOrder: db.prepare(
+      `UPDATE orders SET status = ?, paid_amount = ?, refunded_amount = ?, updated_at = ?, machine_version = ?, version = ?, snapshot = ?
+       WHERE id = ? AND version = ?`,
+    ),
+    insertJournal: db.prepare('INSERT INTO journal (order_id, seq, at, event, state_before, state_after, effects) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    upsertFlow: db.prepare(
+      `INSERT INTO flows (id, order_id, method, channel, amount, status, channel_trade_no, created_at, completed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at`,
+    ),
+    upsertRefund: db.prepare(
+      `INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at`,
+    ),
+    insertOutbox: db.prepare('INSERT INTO outbox (id, order_id, kind, payload, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertMerchantEvent: db.prepare('INSERT INTO merchant_events (id, merchant_id, order_id, type, data, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    upsertTimer: db.prepare(
+      `INSERT INTO timers (order_id, key, due_at, event) VALUES (?, ?, ?, ?)
+       ON CONFLICT (order_id, key) DO UPDATE SET due_at = excluded.due_at, event = excluded.event, lease_until = NULL`,
+    ),
+    deleteTimer: db.prepare('DELETE FROM timers WHERE order_id = ? AND key = ?'),
+    claimNonce: db.prepare(
+      `INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
+    ),
+    purgeNonces: db.prepare('DELETE FROM nonces WHERE (merchant_id, nonce) IN (SELECT merchant_id, nonce FROM nonces WHERE expires_at <= ? LIMIT ?)'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** Applies one write set; its first statement decides, and a refused write has written nothing. */
+function writeOrder(s: Statements, write: OrderWrite): WriteOutcome {
+  const o: OrderRow = write.order;
+  if (o.version !== write.expectedVersion + 1) throw new Error('assertion failed: a write advances the version by one');
+  if (write.expectedVersion === 0) {
+    if (s.insertOrder.run(...(orderValues(o, text) as never[])).changes === 0) return 'duplicate_order';
+  } else {
+    const args = [o.status, o.paidAmount, o.refundedAmount, o.updatedAt, o.machineVersion, o.version, text(o.snapshot), o.id, write.expectedVersion];
+    if (s.updateOrder.run(...(args as never[])).changes === 0) return 'version_conflict';
+  }
+  const j = write.journal;
+  s.insertJournal.run(j.orderId, j.seq, j.at, text(j.event), text(j.stateBefore), text(j.stateAfter), text(j.effects));
+  for (const f of write.flows) s.upsertFlow.run(f.id, f.orderId, f.method, f.channel, f.amount, f.status, f.channelTradeNo, f.createdAt, f.completedAt);
+  for (const r of write.refunds) {
+    s.upsertRefund.run(r.id, r.orderId, r.merchantId, r.refundNo, r.amount, r.status, r.automatic ? 1 : 0, r.createdAt, r.completedAt);
+  }
+  for (const x of write.outbox) s.insertOutbox.run(x.id, x.orderId, x.kind, text(x.payload), x.createdAt, x.dueAt);
+  for (const e of write.merchantEvents) s.insertMerchantEvent.run(e.id, e.merchantId, e.orderId, e.type, text(e.data), e.createdAt);
+  for (const t of write.timersArmed) s.upsertTimer.run(t.orderId, t.key, t.dueAt, text(t.event));
+  for (const key of write.timersDisarmed) s.deleteTimer.run(o.id, key);
+  return 'committed';
+}
+
+
+export class BatchWriter {
+  private readonly statements: Statements;
+  private lastNoncePurge = 0;
+
+  constructor(private readonly db: Database) {
+    this.statements = prepareStatements(db);
+  }
+
+  /**
+   * One IMMEDIATE transaction for the whole batch. Each write's first statement is its gate
+   * (the version-checked UPDATE, or the INSERT that must not collide): when the gate refuses,
+   * nothing of that write was written, so no savepoint is needed — savepoints would copy every
+   * page they touch into a sub-journal, which costs more than the writes themselves.
+   */
+  commitBatch(batch: Batch): BatchOutcome {
+    const s = this.statements;
+    const all = this.db.transaction((b: Batch): BatchOutcome => ({
+      nonces: this.claimNonces(b.nonces, b.nowMs),
+      writes: b.writes.map((write) => {
+        if (write.nonce && !this.claimNonces([write.nonce], b.nowMs)[0]) return 'nonce_used';
+        return writeOrder(s, write);
+      }),
+    }));
+    return all.immediate(batch);
+  }
+
+  private claimNonces(claims: NonceClaim[], nowMs: number): boolean[] {
+    if (claims.length === 0) return [];
+    const s = this.statements;
+    if (nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
+      this.lastNoncePurge = nowMs;
+      s.purgeNonces.run(nowMs, nonce_purge_rows_max);
+    }
+    const first = firstClaims(claims);
+    return claims.map((c, i) => first[i]! && s.claimNonce.run(c.merchantId, c.nonce, c.expiresAt, nowMs).changes === 1);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The SQLite writer thread. bun:sqlite is synchronous: a commit's statements and its fsync
+ * would block the event loop that serves HTTP and runs transitions. Here they block only this
+ * thread. The main thread keeps its own connection for reads (WAL lets them run meanwhile) and
+ * sees each batch once this thread has answered that it committed.
+ *
+ * Protocol: { path } once, then { id, batch } → { id, outcome } or { id, error }.
+ */
+import { BatchWriter, openSqliteDatabase } from './sqlite-batch.ts';
+import type { Batch } from './store.ts';
+
+declare const self: Worker;
+
+let writer: BatchWriter | null = null;
+
+self.onmessage = (message: MessageEvent<{ path: string } | { id: number; batch: Batch }>) => {
+  const data = message.data;
+  if ('path' in data) {
+    writer = new BatchWriter(openSqliteDatabase(data.path));
+    self.postMessage({ ready: true });
+    return;
+  }
+  try {
+    if (!writer) throw new Error('assertion failed: batch before open');
+    self.postMessage({ id: data.id, outcome: writer.commitBatch(data.batch) });
+  } catch (error) {
+    self.postMessage({ id: data.id, error: String((error as Error)?.stack ?? error) });
+  }
+};
