@@ -5,6 +5,7 @@
 import Redis from 'ioredis';
 import { DurableCommitter } from '../actors/durable-commit.ts';
 import { Engine } from '../actors/engine.ts';
+import { Ticker } from '../actors/ticker.ts';
 import { statusOf } from '../machines/payment.machine.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -26,12 +27,14 @@ export type Paycenter = {
   url: string;
   store: Store;
   engine: Engine;
+  ticker: Ticker;
   merchants: MerchantDirectory;
   log: Logger;
   stop(): Promise<void>;
 };
 
-export type StartOptions = { clock?: Clock; log?: Logger };
+/** Tests pass a ManualClock and tick by hand instead of waiting for the ticker's loop. */
+export type StartOptions = { clock?: Clock; log?: Logger; manualTicker?: boolean };
 
 export async function startPaycenter(config: Config, options: StartOptions = {}): Promise<Paycenter> {
   const clock = options.clock ?? systemClock;
@@ -68,12 +71,15 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
+  const ticker = new Ticker({ engine, store, clock, log });
+  if (!options.manualTicker) ticker.start();
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, merchants, log,
+    store, engine, ticker, merchants, log,
     async stop() {
       await server.stop(true);
+      await ticker.stop();
       await lock.close();
       await store.close();
     },

@@ -26,7 +26,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, ChannelRow, MerchantRow, OrderWrite, Store, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, ChannelRow, MerchantRow, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
 
 export const postgres_pool_max = 16;
 
@@ -242,6 +242,21 @@ export class PostgresStore implements Store {
   async dueTimers(nowMs: number, limit: number) {
     const rows = await this.all('SELECT * FROM timers WHERE due_at <= $1 ORDER BY due_at, order_id, key LIMIT $2', nowMs, limit);
     return rows.map((r) => timerOf(r, json));
+  }
+
+  async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
+    const rows = await this.all(
+      `UPDATE timers t SET lease_until = $1 FROM (
+         SELECT order_id, key FROM timers WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+         ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+       WHERE t.order_id = due.order_id AND t.key = due.key RETURNING t.*`,
+      nowMs + leaseMs, nowMs, limit,
+    );
+    return rows.map((r) => timerOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  async deleteFiredTimer(timer: TimerRow) {
+    await this.all('DELETE FROM timers WHERE order_id = $1 AND key = $2 AND due_at = $3', timer.orderId, timer.key, timer.dueAt);
   }
 
   async listOutbox(orderId: string) {

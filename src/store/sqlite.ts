@@ -25,7 +25,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, ChannelRow, MerchantRow, OrderWrite, Store, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, ChannelRow, MerchantRow, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -154,6 +154,20 @@ export class SqliteStore implements Store {
 
   async dueTimers(nowMs: number, limit: number) {
     return this.all('SELECT * FROM timers WHERE due_at <= ? ORDER BY due_at, order_id, key LIMIT ?', nowMs, limit).map((r) => timerOf(r, json));
+  }
+
+  async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
+    const rows = this.all(
+      `UPDATE timers SET lease_until = ? WHERE (order_id, key) IN (
+         SELECT order_id, key FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY due_at LIMIT ?)
+       RETURNING *`,
+      nowMs + leaseMs, nowMs, nowMs, limit,
+    );
+    return rows.map((r) => timerOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  async deleteFiredTimer(timer: TimerRow) {
+    this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?').run(timer.orderId, timer.key, timer.dueAt);
   }
 
   async listOutbox(orderId: string) {

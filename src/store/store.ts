@@ -183,6 +183,13 @@ export interface Store {
   listTimers(orderId: string): Promise<TimerRow[]>;
   /** Timers due at or before `nowMs`, earliest first, at most `limit`. */
   dueTimers(nowMs: number, limit: number): Promise<TimerRow[]>;
+  /**
+   * Claims up to `limit` due timers that no live lease holds, leasing them until
+   * `nowMs + leaseMs`: a ticker that dies mid-way leaves them to fire again after the lease.
+   */
+  claimDueTimers(nowMs: number, leaseMs: number, limit: number): Promise<TimerRow[]>;
+  /** Removes a fired timer, unless the order re-armed it meanwhile (its due time changed). */
+  deleteFiredTimer(timer: TimerRow): Promise<void>;
   listOutbox(orderId: string): Promise<OutboxRow[]>;
   listFlows(orderId: string): Promise<FlowRow[]>;
   listRefunds(orderId: string): Promise<RefundRow[]>;

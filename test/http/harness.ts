@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config.ts';
 import { requestSignature } from '../../src/http/signature.ts';
 import { createLogger } from '../../src/log.ts';
-import { type Paycenter, startPaycenter } from '../../src/wiring.ts';
+import { type Paycenter, type StartOptions, startPaycenter } from '../../src/wiring.ts';
 import { type StoreKind, freshDatabase } from '../store/stores.ts';
 
 export const admin_token = 'adm_test_0123456789abcdef';
@@ -16,13 +16,13 @@ const secret_key = Buffer.alloc(32, 9).toString('base64');
 
 export type Booted = { paycenter: Paycenter; url: string; databaseUrl: string; stop: () => Promise<void> };
 
-export async function bootPaycenter(kind: StoreKind, env: Record<string, string> = {}): Promise<Booted> {
+export async function bootPaycenter(kind: StoreKind, env: Record<string, string> = {}, options: StartOptions = {}): Promise<Booted> {
   const database = await freshDatabase(kind);
   const config = loadConfig({
     PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key, ...env,
   }, 'production');
   // Request logs would drown the test output; errors still show.
-  const paycenter = await startPaycenter(config, { log: createLogger('error') });
+  const paycenter = await startPaycenter(config, { log: createLogger('error'), ...options });
   return {
     paycenter,
     url: paycenter.url,
