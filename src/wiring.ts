@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import { DurableCommitter } from '../actors/durable-commit.ts';
 import { Engine } from '../actors/engine.ts';
 import { Ticker } from '../actors/ticker.ts';
+import { NotificationDelivery } from './notify/delivery.ts';
 import { statusOf } from '../machines/payment.machine.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -28,13 +29,14 @@ export type Paycenter = {
   store: Store;
   engine: Engine;
   ticker: Ticker;
+  delivery: NotificationDelivery;
   merchants: MerchantDirectory;
   log: Logger;
   stop(): Promise<void>;
 };
 
-/** Tests pass a ManualClock and tick by hand instead of waiting for the ticker's loop. */
-export type StartOptions = { clock?: Clock; log?: Logger; manualTicker?: boolean };
+/** Tests pass a ManualClock and tick by hand instead of waiting for the ticker's and delivery's loops. */
+export type StartOptions = { clock?: Clock; log?: Logger; manualTicker?: boolean; random?: () => number };
 
 export async function startPaycenter(config: Config, options: StartOptions = {}): Promise<Paycenter> {
   const clock = options.clock ?? systemClock;
@@ -72,14 +74,19 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
   const ticker = new Ticker({ engine, store, clock, log });
-  if (!options.manualTicker) ticker.start();
+  const delivery = new NotificationDelivery({ store, engine, merchants, clock, log, random: options.random });
+  if (!options.manualTicker) {
+    ticker.start();
+    delivery.start();
+  }
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, merchants, log,
+    store, engine, ticker, delivery, merchants, log,
     async stop() {
       await server.stop(true);
       await ticker.stop();
+      await delivery.stop();
       await lock.close();
       await store.close();
     },

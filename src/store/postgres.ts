@@ -26,7 +26,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, ChannelRow, MerchantRow, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, ChannelRow, MerchantRow, NotificationResult, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
 
 export const postgres_pool_max = 16;
 
@@ -257,6 +257,35 @@ export class PostgresStore implements Store {
 
   async deleteFiredTimer(timer: TimerRow) {
     await this.all('DELETE FROM timers WHERE order_id = $1 AND key = $2 AND due_at = $3', timer.orderId, timer.key, timer.dueAt);
+  }
+
+  async claimOutbox(kind: string, nowMs: number, leaseMs: number, limit: number) {
+    const rows = await this.all(
+      `UPDATE outbox o SET lease_until = $1 FROM (
+         SELECT id FROM outbox WHERE status = 'pending' AND kind = $2 AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+         ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
+       WHERE o.id = due.id RETURNING o.*`,
+      nowMs + leaseMs, kind, nowMs, limit,
+    );
+    return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) }));
+  }
+
+  async recordNotification(r: NotificationResult) {
+    const a = r.attempt;
+    const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
+    await this.sql.begin(async (tx) => {
+      await tx.unsafe('INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)',
+        [a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs]);
+      await tx.unsafe('UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, lease_until = NULL, due_at = $3, completed_at = $4 WHERE id = $5',
+        [outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId]);
+      await tx.unsafe('UPDATE merchant_events SET status = $1, attempts = attempts + 1, delivered_at = $2 WHERE id = $3',
+        [r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId]);
+    });
+  }
+
+  async loadMerchantEvent(eventId: string) {
+    const [row] = await this.all('SELECT * FROM merchant_events WHERE id = $1', eventId);
+    return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;
   }
 
   async listOutbox(orderId: string) {

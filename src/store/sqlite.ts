@@ -25,7 +25,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, ChannelRow, MerchantRow, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, ChannelRow, MerchantRow, NotificationResult, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -168,6 +168,35 @@ export class SqliteStore implements Store {
 
   async deleteFiredTimer(timer: TimerRow) {
     this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?').run(timer.orderId, timer.key, timer.dueAt);
+  }
+
+  async claimOutbox(kind: string, nowMs: number, leaseMs: number, limit: number) {
+    const rows = this.all(
+      `UPDATE outbox SET lease_until = ? WHERE id IN (
+         SELECT id FROM outbox WHERE status = 'pending' AND kind = ? AND due_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+         ORDER BY due_at LIMIT ?)
+       RETURNING *`,
+      nowMs + leaseMs, kind, nowMs, nowMs, limit,
+    );
+    return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) }));
+  }
+
+  async recordNotification(r: NotificationResult) {
+    const a = r.attempt;
+    this.db.transaction(() => {
+      this.query('INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs);
+      const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
+      this.query('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?')
+        .run(outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId);
+      this.query('UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?')
+        .run(r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId);
+    }).immediate();
+  }
+
+  async loadMerchantEvent(eventId: string) {
+    const row = this.all('SELECT * FROM merchant_events WHERE id = ?', eventId)[0];
+    return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;
   }
 
   async listOutbox(orderId: string) {

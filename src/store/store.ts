@@ -158,6 +158,18 @@ export type OrderWrite = {
  */
 export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order' | 'nonce_used';
 
+/** An outbox row claimed for execution, with how often it was tried before. */
+export type ClaimedOutboxRow = OutboxRow & { attempts: number };
+
+/** One try at delivering a merchant notification, and what follows from it. */
+export type NotificationResult = {
+  outboxId: string;
+  eventId: string;
+  attempt: { id: string; at: number; httpStatus: number | null; error: string | null; durationMs: number };
+  /** delivered: done; retry: try again at dueAt; failed: no tries left. */
+  next: { status: 'delivered' } | { status: 'retry'; dueAt: number } | { status: 'failed' };
+};
+
 /** What one durable transaction carries: order write sets and request nonce claims. */
 export type Batch = { writes: OrderWrite[]; nonces: NonceClaim[]; nowMs: number };
 /** Per write its outcome; per nonce claim whether it was free (and is now taken). */
@@ -191,6 +203,11 @@ export interface Store {
   /** Removes a fired timer, unless the order re-armed it meanwhile (its due time changed). */
   deleteFiredTimer(timer: TimerRow): Promise<void>;
   listOutbox(orderId: string): Promise<OutboxRow[]>;
+  /** Claims up to `limit` pending outbox rows of a kind that are due and not leased, leasing them. */
+  claimOutbox(kind: string, nowMs: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]>;
+  /** Records a delivery attempt and its consequence (outbox row and merchant event), in one transaction. */
+  recordNotification(result: NotificationResult): Promise<void>;
+  loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number }) | null>;
   listFlows(orderId: string): Promise<FlowRow[]>;
   listRefunds(orderId: string): Promise<RefundRow[]>;
   listMerchantEvents(orderId: string): Promise<MerchantEventRow[]>;

@@ -1,0 +1,119 @@
+/**
+ * Merchant notifications (API.md "Notifications to merchants"): each merchant event written by
+ * an order's actor is POSTed, signed with Paycenter-Signature, until a 2xx within 10 s;
+ * otherwise again after 1 s, 5 s, 30 s, 2 min, 10 min, 30 min (±20 % jitter), then it is marked
+ * failed and logged as an error. Every attempt is recorded. Rows are durable outbox rows, so a
+ * restart resumes where it stopped; an event may be delivered more than once and merchants
+ * de-duplicate by its id.
+ */
+import type { Engine } from '../../actors/engine.ts';
+import type { Clock } from '../clock.ts';
+import { notificationSignature } from '../http/signature.ts';
+import { newId } from '../ids.ts';
+import type { Logger } from '../log.ts';
+import type { MerchantDirectory } from '../merchants/directory.ts';
+import type { ClaimedOutboxRow, NotificationResult, Store } from '../store/store.ts';
+
+export type DeliveryOptions = {
+  /** Gaps before each retry, in ms; their count is the number of retries. */
+  retryScheduleMs: number[];
+  /** ± share of each gap, so that many failed deliveries do not retry in lockstep. */
+  jitterShare: number;
+  requestTimeoutMs: number;
+  intervalMs: number;
+  batchMax: number;
+  leaseMs: number;
+};
+
+export const default_delivery_options: DeliveryOptions = {
+  retryScheduleMs: [1_000, 5_000, 30_000, 120_000, 600_000, 1_800_000],
+  jitterShare: 0.2,
+  requestTimeoutMs: 10_000,
+  intervalMs: 250,
+  batchMax: 100,
+  leaseMs: 60_000,
+};
+
+type Attempt = NotificationResult['attempt'];
+
+/** What happens after an attempt: done, another try after the scheduled gap, or no tries left. */
+export function nextStep(delivered: boolean, attemptsBefore: number, at: number, options: DeliveryOptions, random: () => number): NotificationResult['next'] {
+  if (delivered) return { status: 'delivered' };
+  const gap = options.retryScheduleMs[attemptsBefore];
+  if (gap === undefined) return { status: 'failed' };
+  const jitter = 1 + options.jitterShare * (2 * random() - 1);
+  return { status: 'retry', dueAt: at + Math.round(gap * jitter) };
+}
+
+export class NotificationDelivery {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private running: Promise<unknown> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: { store: Store; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger; random?: () => number },
+    private readonly options: DeliveryOptions = default_delivery_options,
+  ) {}
+
+  /** Delivers every notification due now (one claim of at most batchMax); returns how many were tried. */
+  async tick(): Promise<number> {
+    const rows = await this.deps.store.claimOutbox('merchant.notify', this.deps.clock.now(), this.options.leaseMs, this.options.batchMax);
+    await Promise.all(rows.map((row) => this.deliver(row)));
+    return rows.length;
+  }
+
+  private async deliver(row: ClaimedOutboxRow): Promise<void> {
+    const { eventId } = row.payload as { eventId: string };
+    const event = await this.deps.store.loadMerchantEvent(eventId);
+    const order = await this.deps.engine.load(row.orderId);
+    if (!event || !order) throw new Error(`assertion failed: outbox ${row.id} names a missing event or order`);
+    const merchant = await this.deps.merchants.find(event.merchantId);
+    const url = order.context.details.notifyUrl ?? merchant?.notifyUrl ?? null;
+    const at = this.deps.clock.now();
+    const attempt = url && merchant
+      ? await this.post(url, merchant.secret.reveal(), { id: event.id, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: event.data }, at)
+      : { id: newId('att', at), at, httpStatus: null, error: 'no notify_url for this payment or merchant', durationMs: 0 };
+    const delivered = attempt.httpStatus !== null && attempt.httpStatus >= 200 && attempt.httpStatus < 300;
+    const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
+    await this.deps.store.recordNotification({ outboxId: row.id, eventId, attempt, next });
+    if (next.status === 'failed') {
+      this.deps.log.error('merchant notification failed for good', { event_id: eventId, payment_id: row.orderId, merchant_id: event.merchantId, attempts: row.attempts + 1, error: attempt.error });
+    }
+  }
+
+  private async post(url: string, secret: string, body: object, at: number): Promise<Attempt> {
+    const raw = JSON.stringify(body);
+    const started = performance.now();
+    const base = { id: newId('att', at), at };
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8', 'Paycenter-Signature': notificationSignature(secret, Math.floor(at / 1000), raw) },
+        body: raw,
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+        redirect: 'manual',
+      });
+      await response.arrayBuffer();
+      const ok = response.status >= 200 && response.status < 300;
+      return { ...base, httpStatus: response.status, error: ok ? null : `HTTP ${response.status}`, durationMs: Math.round(performance.now() - started) };
+    } catch (error) {
+      return { ...base, httpStatus: null, error: String((error as Error).message ?? error).slice(0, 500), durationMs: Math.round(performance.now() - started) };
+    }
+  }
+
+  start(): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      this.running = this.tick().catch((error: unknown) => this.deps.log.error('notification tick failed', { error: String(error) }));
+      await this.running;
+      if (!this.stopped) this.timer = setTimeout(loop, this.options.intervalMs);
+    };
+    this.timer = setTimeout(loop, this.options.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
