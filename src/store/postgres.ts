@@ -226,6 +226,14 @@ export class PostgresStore implements Store {
     return row ? orderOf(row, json) : null;
   }
 
+  async scanOrders(afterId: string, limit: number) {
+    return (await this.all('SELECT * FROM orders WHERE id > $1 ORDER BY id LIMIT $2', afterId, limit)).map((r) => orderOf(r, json));
+  }
+
+  async listFailedOutbox(limit: number) {
+    return (await this.all("SELECT * FROM outbox WHERE status = 'failed' ORDER BY id LIMIT $1", limit)).map((r) => outboxOf(r, json));
+  }
+
   async findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string) {
     const [row] = await this.all('SELECT * FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2', merchantId, merchantOrderNo);
     return row ? orderOf(row, json) : null;

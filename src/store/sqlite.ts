@@ -139,6 +139,14 @@ export class SqliteStore implements Store {
     return row ? orderOf(row, json) : null;
   }
 
+  async scanOrders(afterId: string, limit: number) {
+    return this.all('SELECT * FROM orders WHERE id > ? ORDER BY id LIMIT ?', afterId, limit).map((r) => orderOf(r, json));
+  }
+
+  async listFailedOutbox(limit: number) {
+    return this.all("SELECT * FROM outbox WHERE status = 'failed' ORDER BY id LIMIT ?", limit).map((r) => outboxOf(r, json));
+  }
+
   async findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string) {
     const row = this.all('SELECT * FROM orders WHERE merchant_id = ? AND merchant_order_no = ?', merchantId, merchantOrderNo)[0];
     return row ? orderOf(row, json) : null;

@@ -190,6 +190,10 @@ export interface Store {
   /** commitBatch with writes only. */
   commit(writes: OrderWrite[]): Promise<WriteOutcome[]>;
   loadOrder(orderId: string): Promise<OrderRow | null>;
+  /** Orders by id after `afterId` (exclusive), for scans such as the audit. */
+  scanOrders(afterId: string, limit: number): Promise<OrderRow[]>;
+  /** Outbox rows that ran out of tries. */
+  listFailedOutbox(limit: number): Promise<OutboxRow[]>;
   findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string): Promise<OrderRow | null>;
   listJournal(orderId: string): Promise<JournalRow[]>;
   listTimers(orderId: string): Promise<TimerRow[]>;

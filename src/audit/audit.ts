@@ -1,0 +1,64 @@
+/**
+ * The money audit: reads the store and lists every breach of the invariants paycenter lives
+ * by. It changes nothing. A clean store has no breaches; crash and fault tests use it as their
+ * oracle, operators run it as `bun run audit`.
+ */
+import { restore } from '../../actors/engine.ts';
+import {
+  type PaymentContext,
+  autoRefundAmount,
+  awaitingSettlementAmount,
+  collectedAmount,
+  paidAmount,
+  refundClaimedAmount,
+  refundedAmount,
+} from '../../machines/payment.model.ts';
+import type { MerchantEventRow, OrderRow, Store, TimerRow } from '../store/store.ts';
+
+export type Breach = { orderId: string; rule: string; detail: string };
+
+/** Orders read per page of the scan. */
+const audit_page_orders = 500;
+/** Failed outbox rows listed at most. */
+const audit_failed_outbox_max = 10_000;
+
+const settledStatuses = new Set(['succeeded', 'partially_refunded', 'refunded']);
+
+/** The invariants of one order, given what the store holds about it. */
+export function auditOrder(row: OrderRow, ctx: PaymentContext, events: MerchantEventRow[], timers: TimerRow[]): Breach[] {
+  const breaches: Breach[] = [];
+  const breach = (rule: string, detail: string) => breaches.push({ orderId: row.id, rule, detail });
+  const paid = paidAmount(ctx);
+  const open = row.status === 'created' || row.status === 'paying';
+  const unaccounted = collectedAmount(ctx) - autoRefundAmount(ctx) - (open ? awaitingSettlementAmount(ctx) : 0) - paid;
+  if (unaccounted !== 0) breach('collected_matches_settled', `collected − refunded automatically − settled = ${unaccounted} minor units`);
+  if (refundClaimedAmount(ctx) > paid || refundedAmount(ctx) > paid) breach('refunds_within_paid', `refunds ${refundClaimedAmount(ctx)} > paid ${paid}`);
+  if (row.paidAmount !== paid || row.refundedAmount !== refundedAmount(ctx)) breach('columns_match_snapshot', 'paid/refunded columns disagree with the snapshot');
+  const succeededEvents = events.filter((e) => e.type === 'payment.succeeded').length;
+  const expected = settledStatuses.has(row.status) ? 1 : 0;
+  if (succeededEvents !== expected) breach('one_payment_succeeded', `${succeededEvents} payment.succeeded events for a ${row.status} order`);
+  // A timer row is live: the ticker fires it, late or not. An open order without one would wait forever.
+  if (open && !timers.some((t) => t.key === 'expire' || t.key === 'close_retry')) breach('deadline_armed', `a ${row.status} order has no deadline timer`);
+  return breaches;
+}
+
+export async function auditStore(store: Store): Promise<{ orders: number; breaches: Breach[] }> {
+  const breaches: Breach[] = [];
+  let orders = 0;
+  let after = '';
+  for (;;) {
+    const page = await store.scanOrders(after, audit_page_orders);
+    if (page.length === 0) break;
+    for (const row of page) {
+      const state = restore(row);
+      const [events, timers] = await Promise.all([store.listMerchantEvents(row.id), store.listTimers(row.id)]);
+      breaches.push(...auditOrder(row, state.context, events, timers));
+    }
+    orders += page.length;
+    after = page.at(-1)!.id;
+  }
+  for (const stuck of await store.listFailedOutbox(audit_failed_outbox_max)) {
+    breaches.push({ orderId: stuck.orderId, rule: 'outbox_not_stuck', detail: `${stuck.kind} ${stuck.id} ran out of tries` });
+  }
+  return { orders, breaches };
+}
