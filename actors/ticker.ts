@@ -11,6 +11,7 @@
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Clock } from '../src/clock.ts';
 import type { Logger } from '../src/log.ts';
+import { PollingLoop } from '../src/polling-loop.ts';
 import type { Store, TimerRow } from '../src/store/store.ts';
 import type { Engine } from './engine.ts';
 
@@ -26,14 +27,14 @@ export type TickerOptions = {
 export const default_ticker_options: TickerOptions = { intervalMs: 250, batchMax: 500, leaseMs: 30_000 };
 
 export class Ticker {
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = false;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly deps: { engine: Engine; store: Store; clock: Clock; log: Logger },
     private readonly options: TickerOptions = default_ticker_options,
-  ) {}
+  ) {
+    this.loop = new PollingLoop('ticker', () => this.tick(), options.intervalMs, deps.log);
+  }
 
   /** Fires every timer due now (one claim of at most batchMax); returns how many fired. */
   async tick(): Promise<number> {
@@ -53,21 +54,10 @@ export class Ticker {
   }
 
   start(): void {
-    const loop = async () => {
-      if (this.stopped) return;
-      this.running = this.tick().then(
-        () => undefined,
-        (error: unknown) => this.deps.log.error('tick failed', { error: String(error) }),
-      );
-      await this.running;
-      if (!this.stopped) this.timer = setTimeout(loop, this.options.intervalMs);
-    };
-    this.timer = setTimeout(loop, this.options.intervalMs);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

@@ -11,6 +11,7 @@ import type { Clock } from '../clock.ts';
 import { notificationSignature } from '../http/signature.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
+import { PollingLoop } from '../polling-loop.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { ClaimedOutboxRow, NotificationResult, Store } from '../store/store.ts';
 
@@ -46,14 +47,14 @@ export function nextStep(delivered: boolean, attemptsBefore: number, at: number,
 }
 
 export class NotificationDelivery {
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopped = false;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly deps: { store: Store; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger; random?: () => number },
     private readonly options: DeliveryOptions = default_delivery_options,
-  ) {}
+  ) {
+    this.loop = new PollingLoop('notification delivery', () => this.tick(), options.intervalMs, deps.log);
+  }
 
   /** Delivers every notification due now (one claim of at most batchMax); returns how many were tried. */
   async tick(): Promise<number> {
@@ -102,18 +103,10 @@ export class NotificationDelivery {
   }
 
   start(): void {
-    const loop = async () => {
-      if (this.stopped) return;
-      this.running = this.tick().catch((error: unknown) => this.deps.log.error('notification tick failed', { error: String(error) }));
-      await this.running;
-      if (!this.stopped) this.timer = setTimeout(loop, this.options.intervalMs);
-    };
-    this.timer = setTimeout(loop, this.options.intervalMs);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

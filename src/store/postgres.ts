@@ -247,11 +247,6 @@ export class PostgresStore implements Store {
     return (await this.all('SELECT * FROM timers WHERE order_id = $1 ORDER BY key', orderId)).map((r) => timerOf(r, json));
   }
 
-  async dueTimers(nowMs: number, limit: number) {
-    const rows = await this.all('SELECT * FROM timers WHERE due_at <= $1 ORDER BY due_at, order_id, key LIMIT $2', nowMs, limit);
-    return rows.map((r) => timerOf(r, json));
-  }
-
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
     const rows = await this.all(
       `UPDATE timers t SET lease_until = $1 FROM (

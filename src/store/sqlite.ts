@@ -160,10 +160,6 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM timers WHERE order_id = ? ORDER BY key', orderId).map((r) => timerOf(r, json));
   }
 
-  async dueTimers(nowMs: number, limit: number) {
-    return this.all('SELECT * FROM timers WHERE due_at <= ? ORDER BY due_at, order_id, key LIMIT ?', nowMs, limit).map((r) => timerOf(r, json));
-  }
-
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
     const rows = this.all(
       `UPDATE timers SET lease_until = ? WHERE (order_id, key) IN (

@@ -197,8 +197,6 @@ export interface Store {
   findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string): Promise<OrderRow | null>;
   listJournal(orderId: string): Promise<JournalRow[]>;
   listTimers(orderId: string): Promise<TimerRow[]>;
-  /** Timers due at or before `nowMs`, earliest first, at most `limit`. */
-  dueTimers(nowMs: number, limit: number): Promise<TimerRow[]>;
   /**
    * Claims up to `limit` due timers that no live lease holds, leasing them until
    * `nowMs + leaseMs`: a ticker that dies mid-way leaves them to fire again after the lease.

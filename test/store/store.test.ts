@@ -85,15 +85,19 @@ for (const kind of storeKinds) {
       expect(await fresh.store.loadOrder(twin.id)).toBeNull();
     });
 
-    test('timers: arm, replace, disarm; due timers earliest first, limited', async () => {
+    test('timers: arm, replace, disarm; due timers claimed earliest first, limited, once per lease', async () => {
       const o = order(1);
       const timer = (key: string, dueAt: number) => ({ orderId: o.id, key, dueAt, event: { type: `timer.${key}` } });
       await fresh.store.commit([writeOf(o, 0, { timersArmed: [timer('a', t0 + 30), timer('b', t0 + 10), timer('c', t0 + 20)] })]);
       await fresh.store.commit([writeOf({ ...o, version: 2 }, 1, { timersArmed: [timer('a', t0 + 5)], timersDisarmed: ['c'] })]);
       expect(await fresh.store.listTimers(o.id)).toEqual([timer('a', t0 + 5), timer('b', t0 + 10)]);
-      const due = (await fresh.store.dueTimers(t0 + 10, 100)).filter((t) => t.orderId === o.id);
-      expect(due.map((t) => t.key)).toEqual(['a', 'b']);
-      expect(await fresh.store.dueTimers(t0 + 10, 1)).toHaveLength(1);
+      expect(await fresh.store.claimDueTimers(t0 + 10, 1_000, 1)).toEqual([timer('a', t0 + 5)]);
+      expect(await fresh.store.claimDueTimers(t0 + 10, 1_000, 100)).toEqual([timer('b', t0 + 10)]);
+      expect(await fresh.store.claimDueTimers(t0 + 10, 1_000, 100)).toEqual([]);
+      expect((await fresh.store.claimDueTimers(t0 + 1_011, 1_000, 100)).map((t) => t.key)).toEqual(['a', 'b']);
+      await fresh.store.deleteFiredTimer(timer('a', t0 + 5));
+      await fresh.store.deleteFiredTimer(timer('b', t0 + 999));
+      expect((await fresh.store.listTimers(o.id)).map((t) => t.key)).toEqual(['b']);
     });
 
     test('flows and refunds upsert by id', async () => {
