@@ -14,7 +14,7 @@ import type { PaymentContext, PaymentInput } from '../machines/payment.model.ts'
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Lock } from '../src/lock/lock.ts';
-import type { NonceClaim, OrderRow, OutboxRow, Store } from '../src/store/store.ts';
+import type { NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
 import type { DurableCommitter } from './durable-commit.ts';
 import { Mailboxes } from './mailbox.ts';
 import { type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
@@ -73,8 +73,8 @@ export type EngineDeps = {
   lock: Lock;
   observer?: EngineObserver;
   renderNotification: NotificationRenderer;
-  /** Receives the outbox rows of every committed event (the effect runner). */
-  onCommitted?: (rows: OutboxRow[]) => void;
+  /** Hears of every committed write, once it is durable (the timer index follows the timer rows). */
+  onCommitted?: (write: OrderWrite) => void;
 };
 
 export class Engine {
@@ -106,7 +106,7 @@ export class Engine {
         const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const }, at: input.createdAt, expectedVersion: 0 };
         const write = { ...writeSetOf(record, this.deps.renderNotification), nonce };
         const outcome = await this.deps.committer.write(write);
-        if (outcome === 'committed') return this.committed(write.order, snapshot, write.outbox, 'created');
+        if (outcome === 'committed') return this.committed(write, snapshot, 'created');
         if (outcome === 'nonce_used') return { outcome: 'replayed' };
         const existing =
           (await this.deps.store.loadOrder(input.id)) ??
@@ -165,7 +165,7 @@ export class Engine {
       const record = { before: current.snapshot, after: next, actions: actions as TransitionAction[], event, at: event.at, expectedVersion: current.row.version };
       const write = writeSetOf(record, this.deps.renderNotification);
       const outcome = await this.deps.committer.write(write);
-      if (outcome === 'committed') return this.committed(write.order, next, write.outbox, 'applied');
+      if (outcome === 'committed') return this.committed(write, next, 'applied');
       // Another process committed first (our lock had expired, or our state was stale): run the event on the fresh state.
       this.recent.delete(orderId);
       current = null;
@@ -178,11 +178,11 @@ export class Engine {
     return row ? restore(row) : null;
   }
 
-  private committed<K extends 'applied' | 'created'>(row: OrderRow, snapshot: AnyMachineSnapshot, outbox: OutboxRow[], outcome: K) {
-    const order = { row, snapshot, context: snapshot.context as PaymentContext };
-    this.recent.set(row.id, order);
-    this.deps.onCommitted?.(outbox);
-    return { outcome, order, outbox };
+  private committed<K extends 'applied' | 'created'>(write: OrderWrite, snapshot: AnyMachineSnapshot, outcome: K) {
+    const order = { row: write.order, snapshot, context: snapshot.context as PaymentContext };
+    this.recent.set(write.order.id, order);
+    this.deps.onCommitted?.(write);
+    return { outcome, order, outbox: write.outbox };
   }
 }
 

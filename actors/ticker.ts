@@ -5,8 +5,9 @@
  * two re-fires the timer after its lease; the machine ignores events that no longer apply, so
  * a double fire changes nothing.
  *
- * This is the store-polling ticker; the Redis ZSET index (issue 5) will sit in front of the
- * same claim/dispatch/delete steps.
+ * With Redis, a ZSET index (redis-timers.ts) finds due timers without polling the table; the
+ * table is still swept now and then for timers overdue by more than a grace period, so a timer
+ * whose index entry was lost (a crash between commit and ZADD, a Redis flush) still fires.
  */
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Clock } from '../src/clock.ts';
@@ -14,39 +15,66 @@ import type { Logger } from '../src/log.ts';
 import { PollingLoop } from '../src/polling-loop.ts';
 import type { Store, TimerRow } from '../src/store/store.ts';
 import type { Engine } from './engine.ts';
+import type { RedisTimerIndex } from './redis-timers.ts';
 
 export type TickerOptions = {
-  /** How often the store is polled for due timers. */
+  /** How often due timers are looked for (the index with Redis, the table without). */
   intervalMs: number;
+  /** With Redis: how often the table is swept, and how overdue a timer must be to be swept. */
+  sweepIntervalMs: number;
+  sweepGraceMs: number;
   /** Timers claimed per tick at most. */
   batchMax: number;
   /** How long a claimed timer is held before another tick may fire it again. */
   leaseMs: number;
 };
 
-export const default_ticker_options: TickerOptions = { intervalMs: 250, batchMax: 500, leaseMs: 30_000 };
+export const default_ticker_options: TickerOptions = {
+  intervalMs: 250, sweepIntervalMs: 10_000, sweepGraceMs: 5_000, batchMax: 500, leaseMs: 30_000,
+};
 
 export class Ticker {
   private readonly loop: PollingLoop;
+  private lastSweep = 0;
 
   constructor(
-    private readonly deps: { engine: Engine; store: Store; clock: Clock; log: Logger },
+    private readonly deps: { engine: Engine; store: Store; clock: Clock; log: Logger; index?: RedisTimerIndex },
     private readonly options: TickerOptions = default_ticker_options,
   ) {
     this.loop = new PollingLoop('ticker', () => this.tick(), options.intervalMs, deps.log);
   }
 
-  /** Fires every timer due now (one claim of at most batchMax); returns how many fired. */
+  /** Fires the timers due now (one claim of at most batchMax from each source); returns how many fired. */
   async tick(): Promise<number> {
-    const due = await this.deps.store.claimDueTimers(this.deps.clock.now(), this.options.leaseMs, this.options.batchMax);
+    const now = this.deps.clock.now();
+    const { store, index } = this.deps;
+    const fromIndex = index ? await this.dueFromIndex(index, now) : [];
+    const sweep = !index || now - this.lastSweep >= this.options.sweepIntervalMs;
+    if (sweep) this.lastSweep = now;
+    const fromTable = sweep ? await store.claimDueTimers(index ? now - this.options.sweepGraceMs : now, this.options.leaseMs, this.options.batchMax) : [];
+    const due = [...fromIndex, ...fromTable];
     await Promise.all(due.map((timer) => this.fire(timer)));
     return due.length;
+  }
+
+  /** Index members whose rows are due; members whose rows are gone or were re-armed are put right. */
+  private async dueFromIndex(index: RedisTimerIndex, now: number): Promise<TimerRow[]> {
+    const refs = await index.claim(now, this.options.leaseMs, this.options.batchMax);
+    const rows = await Promise.all(refs.map((ref) => this.deps.store.loadTimer(ref.orderId, ref.key)));
+    await index.remove(refs.filter((_, i) => !rows[i]));
+    const present = rows.filter((row) => row !== null);
+    await index.add(present.filter((row) => row.dueAt > now));
+    return present.filter((row) => row.dueAt <= now);
   }
 
   private async fire(timer: TimerRow): Promise<void> {
     try {
       await this.deps.engine.dispatch(timer.orderId, timer.event as PaymentEvent);
       await this.deps.store.deleteFiredTimer(timer);
+      if (this.deps.index) {
+        const rearmed = await this.deps.store.loadTimer(timer.orderId, timer.key);
+        await (rearmed ? this.deps.index.add([rearmed]) : this.deps.index.remove([timer]));
+      }
     } catch (error) {
       // The lease runs out and the timer fires again; the error is for operators.
       this.deps.log.error('timer dispatch failed', { payment_id: timer.orderId, timer: timer.key, error: String(error) });

@@ -3,7 +3,7 @@
  * with one line naming the variable and what is wrong (never the value of a secret).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 
@@ -38,6 +38,7 @@ export class ConfigError extends Error {
 
 const secret_key_bytes = 32;
 const admin_token_length_min = 16;
+const redis_masters_max = 9;
 
 const integer = (min: number, max: number, fallback: number) =>
   v.pipe(
@@ -48,26 +49,36 @@ const integer = (min: number, max: number, fallback: number) =>
     v.maxValue(max, `must be at most ${max}`),
   );
 
-const urlOf = (schemes: string[]) =>
+const urlOf = (schemes: string[], message: string) =>
   v.pipe(
     v.string(),
-    v.check((s) => URL.canParse(s) && schemes.includes(new URL(s).protocol), `must be a ${schemes.join(' or ')}// URL`),
+    v.check((s) => URL.canParse(s) && schemes.includes(new URL(s).protocol), message),
   );
+
+/** Canonical base64 (what `openssl rand -base64 32` prints) of exactly 32 bytes. */
+const isSecretKey = (s: string) => {
+  const bytes = Buffer.from(s, 'base64');
+  return bytes.length === secret_key_bytes && bytes.toString('base64') === s;
+};
 
 const environment = v.object({
   PORT: integer(0, 65_535, 3000),
   HOST: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be a host name or address')), '0.0.0.0'),
-  PUBLIC_URL: v.optional(urlOf(['http:', 'https:'])),
+  PUBLIC_URL: v.optional(urlOf(['http:', 'https:'], 'must be an http:// or https:// URL')),
   DATABASE_URL: v.pipe(
     v.optional(v.string(), 'sqlite:data/paycenter.db'),
     v.check((s) => /^sqlite:.+/.test(s) || /^postgres(ql)?:\/\/.+/.test(s), 'must be sqlite:PATH or postgres://…'),
   ),
-  REDIS_URL: v.optional(v.pipe(v.string(), v.transform((s) => s.split(',').map((u) => u.trim())), v.array(urlOf(['redis:', 'rediss:'])))),
-  ADMIN_TOKEN: v.pipe(v.string(), v.minLength(admin_token_length_min, `must be at least ${admin_token_length_min} characters`)),
-  SECRET_KEY: v.pipe(
-    v.string(),
-    v.check((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s, 'base64').length === secret_key_bytes, `must be base64 of ${secret_key_bytes} bytes`),
+  REDIS_URL: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.split(',').map((u) => u.trim())),
+      v.array(urlOf(['redis:', 'rediss:'], 'must be redis:// or rediss:// URLs, separated by commas')),
+      v.maxLength(redis_masters_max, `must name at most ${redis_masters_max} Redis masters`),
+    ),
   ),
+  ADMIN_TOKEN: v.pipe(v.string(), v.minLength(admin_token_length_min, `must be at least ${admin_token_length_min} characters`)),
+  SECRET_KEY: v.pipe(v.string(), v.check(isSecretKey, `must be base64 of ${secret_key_bytes} bytes`)),
   LOG_LEVEL: v.optional(v.picklist(['debug', 'info', 'warn', 'error'], 'must be debug, info, warn or error'), 'info'),
   COMMIT_BATCH_MAX: integer(1, 1_000, 64),
   COMMIT_WAIT_MAX_MS: integer(0, 100, 1),
@@ -79,11 +90,13 @@ const environment = v.object({
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Record<string, string | undefined>, mode: Mode): Config {
-  const parsed = v.safeParse(environment, env);
+  const parsed = v.safeParse(environment, withoutEmpty(env));
   if (!parsed.success) {
     const issue = parsed.issues[0];
-    const variable = v.getDotPath(issue) ?? 'environment';
-    throw new ConfigError(variable, issue.input === undefined ? 'is required' : issue.message);
+    // The first path step is the variable, also when the problem is inside it (REDIS_URL's 2nd URL).
+    const variable = String(issue.path?.[0]?.key ?? 'environment');
+    const problem = issue.input === undefined ? (mode === 'dev' ? 'is required (bun dev generates it under data/)' : 'is required') : issue.message;
+    throw new ConfigError(variable, problem.replace(/\s+/g, ' '));
   }
   const e = parsed.output;
   const database: DatabaseConfig = e.DATABASE_URL.startsWith('sqlite:')
@@ -105,22 +118,40 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
   };
 }
 
+/** `VAR=` in a shell or a compose file means "not set", not "set to nothing". */
+function withoutEmpty(env: Record<string, string | undefined>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && value.trim() !== '') kept[name] = value;
+  return kept;
+}
+
 /**
  * `bun dev` needs no setup: a secret key and an admin token are generated once under the
- * data directory (mode 0600) and reused, unless the environment sets them.
+ * data directory (mode 0600) and reused on every later start. Returns them as the variables
+ * loadConfig reads.
  */
-export function devSecrets(dataDir: string, env: Record<string, string | undefined>): Record<string, string> {
+export function ensureDevSecrets(dataDir: string): { SECRET_KEY: string; ADMIN_TOKEN: string } {
   mkdirSync(dataDir, { recursive: true });
-  const kept = (file: string, make: () => string) => {
-    const path = join(dataDir, file);
-    if (!existsSync(path)) {
-      writeFileSync(path, make(), { mode: 0o600 });
-      chmodSync(path, 0o600);
-    }
-    return readFileSync(path, 'utf8').trim();
-  };
   return {
-    SECRET_KEY: env.SECRET_KEY ?? kept('secret.key', () => randomBytes(secret_key_bytes).toString('base64')),
-    ADMIN_TOKEN: env.ADMIN_TOKEN ?? kept('admin.token', () => `adm_${randomBytes(24).toString('base64url')}`),
+    SECRET_KEY: keptSecret(join(dataDir, 'secret.key'), () => randomBytes(secret_key_bytes).toString('base64')),
+    ADMIN_TOKEN: keptSecret(join(dataDir, 'admin.token'), () => `adm_${randomBytes(24).toString('base64url')}`),
   };
+}
+
+function keptSecret(path: string, make: () => string): string {
+  try {
+    // 'wx' fails when the file exists, so two processes starting at once keep one secret.
+    writeFileSync(path, `${make()}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  chmodSync(path, 0o600);
+  return readFileSync(path, 'utf8').trim();
+}
+
+/** The dev-mode environment additions: generated secrets, unless the environment sets them. */
+export function devSecrets(dataDir: string, env: Record<string, string | undefined>): Record<string, string> {
+  if (env.SECRET_KEY && env.ADMIN_TOKEN) return { SECRET_KEY: env.SECRET_KEY, ADMIN_TOKEN: env.ADMIN_TOKEN };
+  const generated = ensureDevSecrets(dataDir);
+  return { SECRET_KEY: env.SECRET_KEY || generated.SECRET_KEY, ADMIN_TOKEN: env.ADMIN_TOKEN || generated.ADMIN_TOKEN };
 }

@@ -5,6 +5,7 @@
 import Redis from 'ioredis';
 import { DurableCommitter } from '../actors/durable-commit.ts';
 import { Engine } from '../actors/engine.ts';
+import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
 import { NotificationDelivery } from './notify/delivery.ts';
 import { statusOf } from '../machines/payment.machine.ts';
@@ -22,7 +23,7 @@ import { MerchantDirectory } from './merchants/directory.ts';
 import { createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
 import { openStore } from './store/open.ts';
-import type { Store } from './store/store.ts';
+import type { OrderWrite, Store } from './store/store.ts';
 
 export type Paycenter = {
   url: string;
@@ -37,6 +38,16 @@ export type Paycenter = {
 
 /** Tests pass a ManualClock and tick by hand instead of waiting for the ticker's and delivery's loops. */
 export type StartOptions = { clock?: Clock; log?: Logger; manualTicker?: boolean; random?: () => number };
+
+/** Keeps the Redis index in step with a committed write's timers; a miss is caught by the ticker's sweep. */
+async function indexTimers(index: RedisTimerIndex, write: OrderWrite, log: Logger): Promise<void> {
+  try {
+    await index.add(write.timersArmed);
+    await index.remove(write.timersDisarmed.map((key) => ({ orderId: write.order.id, key })));
+  } catch (error) {
+    log.warn('timer index update failed; the sweep will fire these timers', { payment_id: write.order.id, error: String(error) });
+  }
+}
 
 export async function startPaycenter(config: Config, options: StartOptions = {}): Promise<Paycenter> {
   const clock = options.clock ?? systemClock;
@@ -54,11 +65,13 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
 
   const committer = new DurableCommitter(store, clock, groupCommit);
+  const timerIndex = redis[0] ? new RedisTimerIndex(redis[0]) : undefined;
   let engine: Engine | undefined;
   const metrics = createMetrics({ outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0 });
   engine = new Engine(
     {
       store, committer, lock, observer: metrics.engineObserver,
+      onCommitted: timerIndex && ((write) => void indexTimers(timerIndex, write, log)),
       renderNotification: (ctx, snapshot) => paymentOf({ context: ctx, row: { status: statusOf(snapshot.value) } }, links),
     },
     { lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax, versionRetriesMax: 10, recentOrdersMax: 50_000 },
@@ -73,7 +86,8 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
-  const ticker = new Ticker({ engine, store, clock, log });
+  if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
+  const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
   const delivery = new NotificationDelivery({ store, engine, merchants, clock, log, random: options.random });
   if (!options.manualTicker) {
     ticker.start();

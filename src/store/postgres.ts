@@ -291,6 +291,16 @@ export class PostgresStore implements Store {
     return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;
   }
 
+  async loadTimer(orderId: string, key: string) {
+    const [row] = await this.all('SELECT * FROM timers WHERE order_id = $1 AND key = $2', orderId, key);
+    return row ? timerOf(row, json) : null;
+  }
+
+  async scanTimers(after: { orderId: string; key: string } | null, limit: number) {
+    const rows = await this.all('SELECT * FROM timers WHERE (order_id, key) > ($1, $2) ORDER BY order_id, key LIMIT $3', after?.orderId ?? '', after?.key ?? '', limit);
+    return rows.map((r) => timerOf(r, json));
+  }
+
   async listOutbox(orderId: string) {
     return (await this.all('SELECT * FROM outbox WHERE order_id = $1 ORDER BY id', orderId)).map((r) => outboxOf(r, json));
   }

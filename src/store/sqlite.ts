@@ -203,6 +203,16 @@ export class SqliteStore implements Store {
     return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;
   }
 
+  async loadTimer(orderId: string, key: string) {
+    const row = this.all('SELECT * FROM timers WHERE order_id = ? AND key = ?', orderId, key)[0];
+    return row ? timerOf(row, json) : null;
+  }
+
+  async scanTimers(after: { orderId: string; key: string } | null, limit: number) {
+    const rows = this.all('SELECT * FROM timers WHERE (order_id, key) > (?, ?) ORDER BY order_id, key LIMIT ?', after?.orderId ?? '', after?.key ?? '', limit);
+    return rows.map((r) => timerOf(r, json));
+  }
+
   async listOutbox(orderId: string) {
     return this.all('SELECT * FROM outbox WHERE order_id = ? ORDER BY id', orderId).map((r) => outboxOf(r, json));
   }

@@ -204,6 +204,9 @@ export interface Store {
   claimDueTimers(nowMs: number, leaseMs: number, limit: number): Promise<TimerRow[]>;
   /** Removes a fired timer, unless the order re-armed it meanwhile (its due time changed). */
   deleteFiredTimer(timer: TimerRow): Promise<void>;
+  loadTimer(orderId: string, key: string): Promise<TimerRow | null>;
+  /** Timers in (order id, key) order after the given one, for re-seeding an index. */
+  scanTimers(after: { orderId: string; key: string } | null, limit: number): Promise<TimerRow[]>;
   listOutbox(orderId: string): Promise<OutboxRow[]>;
   /** Claims up to `limit` pending outbox rows of a kind that are due and not leased, leasing them. */
   claimOutbox(kind: string, nowMs: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]>;

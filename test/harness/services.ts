@@ -2,15 +2,28 @@
  * Throwaway Redis and PostgreSQL servers on free loopback ports, for tests and benches.
  * Each lives in its own temporary directory, which stopping removes. No Docker: the
  * binaries come from Debian's packages (scripts/test.ts installs them when missing).
+ *
+ * Three things stop a server, so none outlives the process that started it:
+ *   1. `stop()` (or, under `bun test`, the preload's global afterAll);
+ *   2. the process's 'exit' event and SIGINT/SIGTERM/SIGHUP handlers;
+ *   3. a watchdog shell in its own session that polls the owner's pid and cleans up once it is
+ *      gone — the only thing that helps after SIGKILL, a crash, or `bun test` (which does not
+ *      emit 'exit' to preloaded code).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn as spawnNode, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const service_start_timeout_ms = 30_000;
 const service_poll_interval_ms = 50;
+/** A port found free can be taken by someone else before the server binds it: try again. */
+const service_start_attempts_max = 3;
+const service_stop_timeout_s = 10;
+const watchdog_poll_interval_s = 1;
+const redis_ping_timeout_ms = 1_000;
+const postgres_connections_max = 200;
 
 export type Service = { url: string; stop: () => Promise<void> };
 
@@ -26,50 +39,67 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The newest installed PostgreSQL's binary directory, or null. */
+/** The newest installed PostgreSQL's binary directory (/usr/lib/postgresql/N/bin), or null. */
 export function postgresBinDir(): string | null {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return null;
   const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  const dir = versions.map((v) => join(root, v, 'bin')).find((d) => existsSync(join(d, 'initdb')));
+  const dir = versions.map((v) => join(root, v, 'bin')).find((d) => existsSync(join(d, 'initdb')) && existsSync(join(d, 'pg_ctl')));
   return dir ?? null;
 }
 
 export function redisServerBinary(): string | null {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  return found.status === 0 ? found.stdout.trim() : null;
+  return found.status === 0 && found.stdout.trim() !== '' ? found.stdout.trim() : null;
 }
 
 const isRoot = () => process.getuid?.() === 0;
 
 /** initdb refuses to run as root, so as root the cluster belongs to the postgres user. */
-function runAsPostgresUser(command: string[]): void {
-  const argv = isRoot() ? ['runuser', '-u', 'postgres', '--', ...command] : command;
-  const result = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${command[0]} failed: ${result.stderr || result.stdout}`);
+const asPostgresUser = (argv: string[]) => (isRoot() ? ['runuser', '-u', 'postgres', '--', ...argv] : argv);
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+const shellCommand = (argv: string[]) => argv.map(shellQuote).join(' ');
+
+/** Runs a command to completion within the start timeout; throws with its output on failure. */
+async function run(argv: string[], what: string): Promise<void> {
+  const child = Bun.spawn(argv, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const timer = setTimeout(() => child.kill('SIGKILL'), service_start_timeout_ms);
+  const [code, out, err] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${(err || out).trim()}`);
 }
 
-async function waitUntil(what: string, ready: () => Promise<boolean>): Promise<void> {
+async function waitUntil(what: string, ready: () => Promise<boolean>, gaveUp: () => string | null): Promise<void> {
   const deadline = Date.now() + service_start_timeout_ms;
   while (Date.now() < deadline) {
     if (await ready().catch(() => false)) return;
+    const reason = gaveUp();
+    if (reason) throw new Error(`${what} did not start: ${reason}`);
     await Bun.sleep(service_poll_interval_ms);
   }
   throw new Error(`${what} did not answer within ${service_start_timeout_ms} ms`);
 }
 
-const cleanups = new Set<() => void>();
-let exitHookInstalled = false;
+// ---- cleanup on exit --------------------------------------------------------------------
 
-/** Stops what is still running when the process ends abnormally. */
+const cleanups = new Set<() => void>();
+let exitHooksInstalled = false;
+
+function runCleanups(): void {
+  for (const cleanup of cleanups) cleanup();
+  cleanups.clear();
+}
+
+/** Registers a synchronous cleanup for when the process ends; returns its removal. */
 function onExit(cleanup: () => void): () => void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => cleanups.forEach((c) => c()));
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  if (!exitHooksInstalled) {
+    exitHooksInstalled = true;
+    process.on('exit', runCleanups);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.on(signal, () => {
-        cleanups.forEach((c) => c());
-        process.exit(130);
+        runCleanups();
+        process.exit(128 + constants.signals[signal]);
       });
     }
   }
@@ -77,51 +107,158 @@ function onExit(cleanup: () => void): () => void {
   return () => cleanups.delete(cleanup);
 }
 
+/**
+ * A shell in its own session (terminal signals do not reach it) that runs `cleanup` once this
+ * process is gone. Stopping normally kills the watchdog first.
+ */
+function startWatchdog(cleanup: string): () => void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep ${watchdog_poll_interval_s}; done; ${cleanup}`;
+  const watchdog = spawnNode('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+  return () => {
+    watchdog.kill('SIGKILL');
+  };
+}
+
+/** One place that owns a server's stop: idempotent, synchronous (usable in 'exit'). */
+function guard(stopSync: () => void, watchdogCleanup: string): () => void {
+  const stopWatchdog = startWatchdog(watchdogCleanup);
+  let stopped = false;
+  const stopNow = () => {
+    if (stopped) return;
+    stopped = true;
+    stopWatchdog();
+    stopSync();
+  };
+  const forget = onExit(stopNow);
+  return () => {
+    forget();
+    stopNow();
+  };
+}
+
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
 export async function startPostgres(): Promise<Service> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed (apt-get install postgresql)');
   const dir = mkdtempSync(join(tmpdir(), 'paycenter-pg-'));
-  if (isRoot()) {
-    const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    chownSync(dir, uid, gid);
-  }
-  const port = await freePort();
   const data = join(dir, 'data');
-  runAsPostgresUser([join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on -c synchronous_commit=on`;
-  runAsPostgresUser([join(bin, 'pg_ctl'), '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
-  const stopNow = () => {
-    spawnSync(isRoot() ? 'runuser' : join(bin, 'pg_ctl'), isRoot() ? ['-u', 'postgres', '--', join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'] : ['-D', data, '-m', 'immediate', 'stop']);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const forget = onExit(stopNow);
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  await waitUntil('PostgreSQL', async () => spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0);
-  return { url, stop: async () => { forget(); stopNow(); } };
+  const pgCtl = (...args: string[]) => asPostgresUser([join(bin, 'pg_ctl'), '-D', data, ...args]);
+  const stopArgv = pgCtl('-m', 'immediate', '-t', String(service_stop_timeout_s), 'stop');
+  const stop = guard(
+    () => {
+      if (existsSync(join(data, 'postmaster.pid'))) spawnSync(stopArgv[0]!, stopArgv.slice(1), { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+    `${shellCommand(stopArgv)} >/dev/null 2>&1; rm -rf ${shellQuote(dir)}`,
+  );
+  try {
+    if (isRoot()) chownSync(dir, postgresUserId('-u'), postgresUserId('-g'));
+    // --no-sync only skips initdb's own flush of the fresh cluster; the server runs with fsync on.
+    await run(asPostgresUser([join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']), 'initdb');
+    const port = await startPostgresOnFreePort(bin, dir, pgCtl);
+    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop: async () => stop() };
+  } catch (error) {
+    stop();
+    throw error;
+  }
 }
+
+function postgresUserId(flag: '-u' | '-g'): number {
+  const id = spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
+  if (id.status !== 0) throw new Error('running as root, but there is no postgres user to own the cluster (apt-get install postgresql)');
+  return Number(id.stdout.trim());
+}
+
+async function startPostgresOnFreePort(bin: string, dir: string, pgCtl: (...args: string[]) => string[]): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const options = [
+      `-p ${port}`,
+      `-k ${dir}`,
+      '-c listen_addresses=127.0.0.1',
+      `-c max_connections=${postgres_connections_max}`,
+      '-c fsync=on',
+      '-c synchronous_commit=on',
+    ].join(' ');
+    const timeout_s = String(Math.ceil(service_start_timeout_ms / 1000));
+    try {
+      await run(pgCtl('-o', options, '-l', join(dir, 'log'), '-w', '-t', timeout_s, 'start'), 'pg_ctl start');
+    } catch (error) {
+      if (attempt >= service_start_attempts_max) throw error;
+      continue;
+    }
+    const isReady = [join(bin, 'pg_isready'), '-q', '-h', '127.0.0.1', '-p', String(port)];
+    await waitUntil('PostgreSQL', async () => spawnSync(isReady[0]!, isReady.slice(1)).status === 0, () => null);
+    return port;
+  }
+}
+
+// ---- Redis --------------------------------------------------------------------------------
 
 export async function startRedis(): Promise<Service> {
   const binary = redisServerBinary();
   if (!binary) throw new Error('redis-server is not installed (apt-get install redis-server)');
-  const dir = mkdtempSync(join(tmpdir(), 'paycenter-redis-'));
-  const port = await freePort();
-  const child = Bun.spawn([binary, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdout: 'ignore',
-    stderr: 'ignore',
-  });
-  const stopNow = () => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const forget = onExit(stopNow);
-  await waitUntil('Redis', () => redisAnswers(port));
-  return { url: `redis://127.0.0.1:${port}`, stop: async () => { forget(); stopNow(); await child.exited; } };
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'paycenter-redis-'));
+    const port = await freePort();
+    const argv = [binary, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    const child = Bun.spawn(argv, { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
+    const pid = child.pid;
+    // The comm check keeps a late watchdog from killing an unrelated process that reused the pid.
+    const watchdogCleanup = `[ "$(cat /proc/${pid}/comm 2>/dev/null)" = redis-server ] && kill -9 ${pid}; rm -rf ${shellQuote(dir)}`;
+    const stop = guard(() => {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }, watchdogCleanup);
+    try {
+      await waitUntil('Redis', () => redisAnswersPing(port), () => (child.exitCode !== null ? `redis-server exited with ${child.exitCode}` : null));
+    } catch (error) {
+      stop();
+      if (attempt >= service_start_attempts_max) throw error;
+      continue;
+    }
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      stop: async () => {
+        stop();
+        await child.exited;
+      },
+    };
+  }
 }
 
-/** Redis accepts connections once it is ready to serve; a plain socket needs no client library. */
-async function redisAnswers(port: number): Promise<boolean> {
-  const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } });
-  socket.end();
-  return true;
+/** Sends PING over a plain TCP socket and waits for +PONG (a loading Redis answers -LOADING). */
+function redisAnswersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let reply = '';
+    let settled = false;
+    let end: (() => void) | null = null;
+    const done = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      end?.();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), redis_ping_timeout_ms);
+    Bun.connect({
+      hostname: '127.0.0.1',
+      port,
+      socket: {
+        open(socket) {
+          end = () => socket.end();
+          socket.write('PING\r\n');
+        },
+        data(_socket, chunk) {
+          reply += chunk.toString();
+          if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+        },
+        close: () => done(false),
+        error: () => done(false),
+        connectError: () => done(false),
+      },
+    }).catch(() => done(false));
+  });
 }

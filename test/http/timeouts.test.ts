@@ -1,5 +1,7 @@
 /** Nothing waits forever: an unpaid order closes when its time is up, once, even if its timer fires twice. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import Redis from 'ioredis';
+import { RedisTimerIndex } from '../../actors/redis-timers.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { storeKinds } from '../store/stores.ts';
 import { type Booted, MerchantClient, bootPaycenter, settleThroughActor } from './harness.ts';
@@ -59,3 +61,50 @@ for (const kind of storeKinds) {
     });
   });
 }
+
+describe('timeouts with the Redis timer index', () => {
+  const clock = new ManualClock(Date.now());
+  let booted: Booted;
+  let merchant: MerchantClient;
+  let redis: Redis;
+  beforeAll(async () => {
+    booted = await bootPaycenter('postgres', { REDIS_URL: process.env.TEST_REDIS_URL! }, { clock, manualTicker: true });
+    merchant = await MerchantClient.create(booted.url);
+    redis = new Redis(process.env.TEST_REDIS_URL!);
+  });
+  afterAll(async () => {
+    await redis?.quit();
+    await booted?.stop();
+  });
+
+  test('armed timers are indexed; a due one fires from the index and leaves it', async () => {
+    const order = await merchant.createPayment({ expire_seconds: 60 });
+    expect(await redis.zscore('paycenter:timers', `${order.body.id}\u0000expire`)).toBe(String(Date.parse(order.body.expires_at)));
+    await booted.paycenter.ticker.tick();
+    clock.advance(60_000);
+    expect(await booted.paycenter.ticker.tick()).toBeGreaterThanOrEqual(1);
+    expect((await merchant.call('GET', `/v1/payments/${order.body.id}`)).body.status).toBe('closed');
+    expect(await redis.zscore('paycenter:timers', `${order.body.id}\u0000expire`)).toBeNull();
+  });
+
+  test('after FLUSHALL the table sweep still fires an overdue timer, and a re-seed restores the index', async () => {
+    const order = await merchant.createPayment({ expire_seconds: 60 });
+    await redis.flushall();
+    expect(await new RedisTimerIndex(redis).seed(booted.paycenter.store)).toBeGreaterThanOrEqual(1);
+    expect(await redis.zscore('paycenter:timers', `${order.body.id}\u0000expire`)).not.toBeNull();
+    await redis.flushall();
+    clock.advance(60_000 + 10_001);
+    expect(await booted.paycenter.ticker.tick()).toBeGreaterThanOrEqual(1);
+    expect((await merchant.call('GET', `/v1/payments/${order.body.id}`)).body.status).toBe('closed');
+  });
+
+  test('two tickers claiming at once never take the same member', async () => {
+    const index = new RedisTimerIndex(redis, 'paycenter:test-claims');
+    await index.add(Array.from({ length: 50 }, (_, i) => ({ orderId: `pay_${i}`, key: 'expire', dueAt: 1_000, event: {} })));
+    const [a, b] = await Promise.all([index.claim(2_000, 30_000, 40), index.claim(2_000, 30_000, 40)]);
+    expect(a.length + b.length).toBe(50);
+    expect(new Set([...a, ...b].map((r) => r.orderId)).size).toBe(50);
+    expect(await index.claim(2_000, 30_000, 40)).toEqual([]);
+    expect(await index.claim(32_001, 30_000, 100)).toHaveLength(50);
+  });
+});

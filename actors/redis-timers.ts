@@ -1,0 +1,60 @@
+/**
+ * The Redis ZSET index in front of the timer rows (the rows stay the truth): score = due time,
+ * member = order id + key. A claim moves due members' scores forward by a lease in one Lua
+ * script, so concurrent tickers never take the same member at once, and a ticker that dies
+ * mid-way leaves them to come due again. Members are compared with their rows before firing,
+ * and the index is re-seeded from the rows at start, so FLUSHALL or a Redis restart loses nothing.
+ */
+import type Redis from 'ioredis';
+import type { Store, TimerRow } from '../src/store/store.ts';
+
+export type TimerRef = { orderId: string; key: string };
+
+/** Timer rows read per page when seeding. */
+const seed_page_timers = 1_000;
+
+// Plain ZRANGEBYSCORE (no WITHSCORES) returns a flat array of strings under RESP2 and RESP3 alike.
+const claimScript = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], member) end
+return due
+`;
+
+const memberOf = (t: TimerRef) => `${t.orderId}\u0000${t.key}`;
+function refOf(member: string): TimerRef {
+  const [orderId, key] = member.split('\u0000');
+  return { orderId: orderId!, key: key! };
+}
+
+export class RedisTimerIndex {
+  constructor(private readonly redis: Redis, private readonly zsetKey = 'paycenter:timers') {}
+
+  async add(timers: TimerRow[]): Promise<void> {
+    if (timers.length === 0) return;
+    await this.redis.zadd(this.zsetKey, ...timers.flatMap((t) => [t.dueAt, memberOf(t)]));
+  }
+
+  async remove(refs: TimerRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    await this.redis.zrem(this.zsetKey, ...refs.map(memberOf));
+  }
+
+  /** Takes up to `limit` due members, pushing their scores to `nowMs + leaseMs`. */
+  async claim(nowMs: number, leaseMs: number, limit: number): Promise<TimerRef[]> {
+    const members = (await this.redis.eval(claimScript, 1, this.zsetKey, nowMs, nowMs + leaseMs, limit)) as string[];
+    return members.map(refOf);
+  }
+
+  /** Adds every timer row (at its due time); returns how many. */
+  async seed(store: Store): Promise<number> {
+    let after: TimerRef | null = null;
+    let seeded = 0;
+    for (;;) {
+      const page = await store.scanTimers(after, seed_page_timers);
+      if (page.length === 0) return seeded;
+      await this.add(page);
+      seeded += page.length;
+      after = page.at(-1)!;
+    }
+  }
+}
