@@ -113,6 +113,12 @@ export class BatchWriter {
     return all.immediate(batch);
   }
 
+  /** Finalizes the statements and closes the connection (an unfinalized statement keeps it open). */
+  close(): void {
+    for (const statement of Object.values(this.statements)) statement.finalize();
+    this.db.close();
+  }
+
   private claimNonces(claims: NonceClaim[], nowMs: number): boolean[] {
     if (claims.length === 0) return [];
     const s = this.statements;

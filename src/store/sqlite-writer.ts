@@ -4,7 +4,8 @@
  * thread. The main thread keeps its own connection for reads (WAL lets them run meanwhile) and
  * sees each batch once this thread has answered that it committed.
  *
- * Protocol: { path } once, then { id, batch } → { id, outcome } or { id, error }.
+ * Protocol: { path } → { ready }, then { id, batch } → { id, outcome } or { id, error },
+ * and { close } → { closed } once its connection is closed.
  */
 import { BatchWriter, openSqliteDatabase } from './sqlite-batch.ts';
 import type { Batch } from './store.ts';
@@ -13,11 +14,17 @@ declare const self: Worker;
 
 let writer: BatchWriter | null = null;
 
-self.onmessage = (message: MessageEvent<{ path: string } | { id: number; batch: Batch }>) => {
+self.onmessage = (message: MessageEvent<{ path: string } | { close: true } | { id: number; batch: Batch }>) => {
   const data = message.data;
   if ('path' in data) {
     writer = new BatchWriter(openSqliteDatabase(data.path));
     self.postMessage({ ready: true });
+    return;
+  }
+  if ('close' in data) {
+    writer?.close();
+    writer = null;
+    self.postMessage({ closed: true });
     return;
   }
   try {

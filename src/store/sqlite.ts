@@ -77,7 +77,14 @@ class WriterThread {
     this.pending.clear();
   }
 
-  stop(): void {
+  /** Closes the writer's connection (after the batches already sent), then ends the thread. */
+  async stop(): Promise<void> {
+    if (!this.failure) {
+      await new Promise<void>((resolve) => {
+        this.worker.onmessage = (message) => (message.data.closed ? resolve() : this.answer(message.data));
+        this.worker.postMessage({ close: true });
+      });
+    }
     this.worker.terminate();
   }
 }
@@ -134,6 +141,15 @@ export class SqliteStore implements Store {
     return this.query(sql).all(...(params as never[])) as Row[];
   }
 
+  /**
+   * A write on this thread's connection (operator data, timer and outbox claims). It takes the
+   * write lock up front (IMMEDIATE), so it waits out the writer thread's commits under
+   * busy_timeout instead of failing when its read snapshot went stale before it could write.
+   */
+  private write<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+
   async loadOrder(orderId: string) {
     const row = this.all('SELECT * FROM orders WHERE id = ?', orderId)[0];
     return row ? orderOf(row, json) : null;
@@ -161,33 +177,33 @@ export class SqliteStore implements Store {
   }
 
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
-    const rows = this.all(
+    const rows = this.write(() => this.all(
       `UPDATE timers SET lease_until = ? WHERE (order_id, key) IN (
          SELECT order_id, key FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY due_at LIMIT ?)
        RETURNING *`,
       nowMs + leaseMs, nowMs, nowMs, limit,
-    );
+    ));
     return rows.map((r) => timerOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async deleteFiredTimer(timer: TimerRow) {
-    this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?').run(timer.orderId, timer.key, timer.dueAt);
+    this.write(() => this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?').run(timer.orderId, timer.key, timer.dueAt));
   }
 
   async claimOutbox(kind: string, nowMs: number, leaseMs: number, limit: number) {
-    const rows = this.all(
+    const rows = this.write(() => this.all(
       `UPDATE outbox SET lease_until = ? WHERE id IN (
          SELECT id FROM outbox WHERE status = 'pending' AND kind = ? AND due_at <= ? AND (lease_until IS NULL OR lease_until < ?)
          ORDER BY due_at LIMIT ?)
        RETURNING *`,
       nowMs + leaseMs, kind, nowMs, nowMs, limit,
-    );
+    ));
     return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) }));
   }
 
   async recordNotification(r: NotificationResult) {
     const a = r.attempt;
-    this.db.transaction(() => {
+    this.write(() => {
       this.query('INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)')
         .run(a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs);
       const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
@@ -195,7 +211,7 @@ export class SqliteStore implements Store {
         .run(outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId);
       this.query('UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?')
         .run(r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId);
-    }).immediate();
+    });
   }
 
   async loadMerchantEvent(eventId: string) {
@@ -241,7 +257,7 @@ export class SqliteStore implements Store {
 
   async insertMerchant(merchant: MerchantRow) {
     const sql = `INSERT INTO merchants (${merchantColumns.join(', ')}) VALUES (${merchantColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
-    return this.query(sql).run(...(merchantValues(merchant, text) as never[])).changes === 1 ? ('inserted' as const) : ('exists' as const);
+    return this.write(() => this.query(sql).run(...(merchantValues(merchant, text) as never[])).changes) === 1 ? ('inserted' as const) : ('exists' as const);
   }
 
   async loadMerchant(merchantId: string) {
@@ -250,13 +266,14 @@ export class SqliteStore implements Store {
   }
 
   async updateMerchant(m: MerchantRow) {
-    this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ? WHERE id = ?')
-      .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.id);
+    this.write(() =>
+      this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ? WHERE id = ?')
+        .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.id));
   }
 
   async insertChannel(channel: ChannelRow) {
     const sql = `INSERT INTO channels (${channelColumns.join(', ')}) VALUES (${channelColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
-    return this.query(sql).run(...(channelValues(channel, text) as never[])).changes === 1 ? ('inserted' as const) : ('exists' as const);
+    return this.write(() => this.query(sql).run(...(channelValues(channel, text) as never[])).changes) === 1 ? ('inserted' as const) : ('exists' as const);
   }
 
   async loadChannel(code: string) {
@@ -269,9 +286,10 @@ export class SqliteStore implements Store {
   }
 
   async updateChannel(c: ChannelRow) {
-    this.query(
-      'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
-    ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code);
+    this.write(() =>
+      this.query(
+        'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
+      ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code));
   }
 
   async outboxBacklog(): Promise<number> {
@@ -283,7 +301,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.writer?.stop();
+    await this.writer?.stop();
+    for (const statement of this.queries.values()) statement.finalize();
     this.db.close();
   }
 }
