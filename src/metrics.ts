@@ -27,6 +27,7 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
       this.set(gauges.mailboxBacklog());
     },
   });
+  const notificationsFailed = new Counter({ name: 'paycenter_notifications_failed_total', help: 'Merchant notifications that ran out of tries', registers: [registry] });
   const engineObserver: EngineObserver = {
     event: (type, outcome) => events.inc({ type, outcome }),
     lockWait: (ms) => lockWait.observe(ms / 1000),
@@ -34,6 +35,7 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
   return {
     registry,
     engineObserver,
+    notificationFailed: () => notificationsFailed.inc(),
     request(method: string, route: string, status: number, seconds: number) {
       requests.inc({ method, route, status: String(status) });
       latency.observe({ method, route }, seconds);

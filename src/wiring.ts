@@ -88,7 +88,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
   const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
-  const delivery = new NotificationDelivery({ store, engine, merchants, clock, log, random: options.random });
+  const delivery = new NotificationDelivery({ store, engine, merchants, clock, log, random: options.random, onFailed: metrics.notificationFailed });
   if (!options.manualTicker) {
     ticker.start();
     delivery.start();

@@ -50,7 +50,12 @@ export class NotificationDelivery {
   private readonly loop: PollingLoop;
 
   constructor(
-    private readonly deps: { store: Store; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger; random?: () => number },
+    private readonly deps: {
+      store: Store; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger;
+      random?: () => number;
+      /** Told of each notification that ran out of tries (a metric). */
+      onFailed?: () => void;
+    },
     private readonly options: DeliveryOptions = default_delivery_options,
   ) {
     this.loop = new PollingLoop('notification delivery', () => this.tick(), options.intervalMs, deps.log);
@@ -78,6 +83,7 @@ export class NotificationDelivery {
     const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
     await this.deps.store.recordNotification({ outboxId: row.id, eventId, attempt, next });
     if (next.status === 'failed') {
+      this.deps.onFailed?.();
       this.deps.log.error('merchant notification failed for good', { event_id: eventId, payment_id: row.orderId, merchant_id: event.merchantId, attempts: row.attempts + 1, error: attempt.error });
     }
   }

@@ -286,6 +286,18 @@ export class PostgresStore implements Store {
     });
   }
 
+  async resendNotification(eventId: string, nowMs: number) {
+    return this.sql.begin(async (tx) => {
+      const changed = await tx.unsafe(
+        `UPDATE outbox SET status = 'pending', attempts = 0, due_at = $1, lease_until = NULL, completed_at = NULL
+         WHERE kind = 'merchant.notify' AND payload->>'eventId' = $2 RETURNING id`,
+        [nowMs, eventId],
+      );
+      await tx.unsafe("UPDATE merchant_events SET status = 'pending' WHERE id = $1", [eventId]);
+      return (changed as Row[]).length > 0;
+    });
+  }
+
   async loadMerchantEvent(eventId: string) {
     const [row] = await this.all('SELECT * FROM merchant_events WHERE id = $1', eventId);
     return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;

@@ -214,6 +214,17 @@ export class SqliteStore implements Store {
     });
   }
 
+  async resendNotification(eventId: string, nowMs: number) {
+    return this.write(() => {
+      const changed = this.query(
+        `UPDATE outbox SET status = 'pending', attempts = 0, due_at = ?, lease_until = NULL, completed_at = NULL
+         WHERE kind = 'merchant.notify' AND json_extract(payload, '$.eventId') = ?`,
+      ).run(nowMs, eventId).changes;
+      this.query("UPDATE merchant_events SET status = 'pending' WHERE id = ?").run(eventId);
+      return changed > 0;
+    });
+  }
+
   async loadMerchantEvent(eventId: string) {
     const row = this.all('SELECT * FROM merchant_events WHERE id = ?', eventId)[0];
     return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;

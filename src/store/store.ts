@@ -213,6 +213,8 @@ export interface Store {
   /** Records a delivery attempt and its consequence (outbox row and merchant event), in one transaction. */
   recordNotification(result: NotificationResult): Promise<void>;
   loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number }) | null>;
+  /** Queues a notification again, due now, with a fresh retry schedule; false for an unknown event. */
+  resendNotification(eventId: string, nowMs: number): Promise<boolean>;
   listFlows(orderId: string): Promise<FlowRow[]>;
   listRefunds(orderId: string): Promise<RefundRow[]>;
   listMerchantEvents(orderId: string): Promise<MerchantEventRow[]>;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createHmac } from 'node:crypto';
 import { ManualClock } from '../../src/clock.ts';
 import { storeKinds } from '../store/stores.ts';
-import { type Booted, MerchantClient, bootPaycenter } from './harness.ts';
+import { type Booted, MerchantClient, adminCall, bootPaycenter } from './harness.ts';
 
 /** A merchant's notify endpoint that fails its first `failures` requests. */
 function merchantEndpoint(failures: number) {
@@ -63,7 +63,8 @@ for (const kind of storeKinds) {
     });
 
     test('after the last retry the event is failed, still listed for the merchant', async () => {
-      const endpoint = merchantEndpoint(1_000);
+      // Fails its first 7 requests: all the tries the schedule gives, then recovers.
+      const endpoint = merchantEndpoint(7);
       const merchant = await MerchantClient.create(booted.url, { notify_url: endpoint.url });
       const payment = await merchant.createPayment();
       await merchant.call('POST', `/v1/payments/${payment.body.id}/close`);
@@ -71,10 +72,20 @@ for (const kind of storeKinds) {
         await booted.paycenter.delivery.tick();
         clock.advance(1_800_000);
       }
+      // (the clock is now far past real time: from here on the test talks to the store and /admin, not to signed /v1 routes)
       expect(endpoint.received).toHaveLength(7);
       const listed = await booted.paycenter.store.listMerchantEventsAfter(merchant.merchantId, null, 10);
       expect(listed.map((e) => e.type)).toEqual(['payment.closed']);
       expect(await booted.paycenter.store.loadMerchantEvent(listed[0]!.id)).toMatchObject({ status: 'failed', attempts: 7 });
+      expect(await (await fetch(`${booted.url}/metrics`)).text()).toMatch(/paycenter_notifications_failed_total [1-9]/);
+
+      // The merchant's endpoint is back; an operator sends the event again.
+      const resend = await adminCall(booted.url, 'POST', `/admin/events/${listed[0]!.id}/resend`);
+      expect(resend.status).toBe(202);
+      expect((await adminCall(booted.url, 'POST', '/admin/events/evt_01XXXXXXXXXXXXXXXXXXXXXXXX/resend')).status).toBe(404);
+      expect(await booted.paycenter.delivery.tick()).toBe(1);
+      expect(endpoint.received.map((r) => r.status).at(-1)).toBe(200);
+      expect(await booted.paycenter.store.loadMerchantEvent(listed[0]!.id)).toMatchObject({ status: 'delivered', attempts: 8 });
       endpoint.stop();
     });
   });

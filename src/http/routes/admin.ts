@@ -105,6 +105,12 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return c.json(channelOf(row, config));
   });
 
+  app.post('/events/:id/resend', describeRoute({ ...tag, summary: 'Deliver a merchant notification again, with a fresh retry schedule' }), async (c) => {
+    const event = await deps.store.loadMerchantEvent(c.req.param('id'));
+    if (!event || !(await deps.store.resendNotification(event.id, deps.clock.now()))) throw new ApiError('not_found', `no event ${c.req.param('id')}`);
+    return c.json({ id: event.id, type: event.type, status: 'pending' }, 202);
+  });
+
   app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'Every event the order’s actor took, with states and effects' }), async (c) => {
     const order = await deps.store.loadOrder(c.req.param('id'));
     if (!order) throw new ApiError('not_found', `no payment ${c.req.param('id')}`);
