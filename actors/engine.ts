@@ -152,12 +152,12 @@ export class Engine {
     let current = this.recent.get(orderId) ?? null;
     for (let attempt = 0; attempt <= this.options.versionRetriesMax; attempt++) {
       const fromRecent = current !== null;
-      current ??= await this.loadFresh(orderId);
+      current ??= await this.load(orderId);
       if (!current) return { outcome: 'not_found' };
       const [next, actions] = transition(paymentMachine, current.snapshot, event);
       if (next === current.snapshot) {
         if (!fromRecent) return { outcome: 'rejected', order: current };
-        const fresh = await this.loadFresh(orderId);
+        const fresh = await this.load(orderId);
         if (fresh?.row.version === current.row.version) return { outcome: 'rejected', order: current };
         current = fresh;
         continue;
@@ -171,11 +171,6 @@ export class Engine {
       current = null;
     }
     throw new Error(`order ${orderId}: lost ${this.options.versionRetriesMax + 1} version races in a row`);
-  }
-
-  private async loadFresh(orderId: string): Promise<OrderState | null> {
-    const row = await this.deps.store.loadOrder(orderId);
-    return row ? restore(row) : null;
   }
 
   private committed<K extends 'applied' | 'created'>(write: OrderWrite, snapshot: AnyMachineSnapshot, outcome: K) {
