@@ -4,6 +4,7 @@
  *   bun run start  production: everything from the environment; migrations applied; nothing seeded.
  */
 import { ConfigError, type Config, devSecrets, loadConfig } from './config.ts';
+import { seedDemoMerchant } from './dev/seed.ts';
 import { startPaycenter } from './wiring.ts';
 
 const dev = process.argv.includes('--dev');
@@ -25,7 +26,15 @@ const config = configFromEnvironment();
 const paycenter = await startPaycenter(config);
 paycenter.log.info('paycenter started', { url: config.publicUrl, store: config.database.kind, redis: config.redisUrls.length, mode: config.mode });
 if (dev) {
-  console.log(`\n  paycenter (dev) on ${config.publicUrl}   docs: ${config.publicUrl}/docs\n  store: ${config.databaseUrl}\n  admin token: ${config.adminToken}\n`);
+  const demo = await seedDemoMerchant(paycenter.merchants, 'data');
+  console.log([
+    '',
+    `  paycenter (dev) on ${config.publicUrl}   docs: ${config.publicUrl}/docs`,
+    `  store: ${config.databaseUrl}`,
+    `  admin token: ${config.adminToken}`,
+    `  demo merchant: ${demo.id}   secret: ${demo.secret ?? '(not in data/demo-merchant.json; create another merchant with POST /admin/merchants)'}`,
+    '',
+  ].join('\n'));
 }
 
 async function shutdown(signal: string): Promise<void> {

@@ -41,6 +41,8 @@ export class MerchantDirectory {
       notifyUrl: request.notifyUrl ?? null, methods: request.methods ?? all_methods, status: 'enabled', createdAt: now, updatedAt: now,
     };
     if ((await this.store.insertMerchant(row)) === 'exists') return { ok: false, error: 'exists' };
+    // A lookup may have cached its absence a moment ago.
+    this.cache.delete(row.id);
     return { ok: true, merchant: this.opened(row) };
   }
 

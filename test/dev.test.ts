@@ -1,0 +1,51 @@
+/** `bun dev` on a fresh directory: starts on SQLite with no Redis, and a demo merchant can sign a create at once. */
+import { afterAll, expect, test } from 'bun:test';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './harness/services.ts';
+import { MerchantClient } from './http/harness.ts';
+
+const repo = join(import.meta.dir, '..');
+mkdirSync(join(repo, '.test-tmp'), { recursive: true });
+const dir = mkdtempSync(join(repo, '.test-tmp', 'dev-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Starts `src/main.ts --dev` in `dir` and reads its banner. */
+async function startDev(port: number) {
+  const { TEST_POSTGRES_URL, TEST_REDIS_URL, ...env } = process.env;
+  const child = Bun.spawn(['bun', join(repo, 'src/main.ts'), '--dev'], { cwd: dir, env: { ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdout: 'pipe' });
+  const reader = child.stdout.getReader();
+  let banner = '';
+  while (!banner.includes('demo merchant:')) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`bun dev exited: ${banner}`);
+    banner += new TextDecoder().decode(value);
+  }
+  const [, id, secret] = /demo merchant: (\S+)\s+secret: (\S+)/.exec(banner)!;
+  return { child, id: id!, secret: secret!, banner };
+}
+
+test('bun dev starts with a demo merchant whose printed secret signs requests, the same one after a restart', async () => {
+  const port = await freePort();
+  const first = await startDev(port);
+  let createdId: string;
+  try {
+    expect(first.banner).toContain('store: sqlite:data/paycenter.db');
+    const created = await new MerchantClient(`http://127.0.0.1:${port}`, first.id, first.secret).createPayment();
+    expect(created.status).toBe(201);
+    createdId = created.body.id;
+  } finally {
+    first.child.kill('SIGTERM');
+  }
+  expect(await first.child.exited).toBe(0);
+
+  const second = await startDev(port);
+  try {
+    expect([second.id, second.secret]).toEqual([first.id, first.secret]);
+    const again = new MerchantClient(`http://127.0.0.1:${port}`, second.id, second.secret);
+    expect((await again.call('GET', `/v1/payments/${createdId}`)).body.status).toBe('created');
+  } finally {
+    second.child.kill('SIGTERM');
+    await second.child.exited;
+  }
+}, 60_000);
