@@ -5,12 +5,13 @@
  * isolation as a savepoint per write, in one round trip and one fsync.
  */
 import { SQL } from 'bun';
-import { type Migration, migrate, migrationsOf } from './migrations.ts';
+import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
   channelColumns,
   channelOf,
   channelValues,
   decodeJsonParsed as json,
+  assertWrites,
   firstClaims,
   flowOf,
   int,
@@ -28,7 +29,10 @@ import {
 } from './rows.ts';
 import type { Batch, BatchOutcome, ChannelRow, MerchantRow, NotificationResult, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
 
+/** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
+/** The advisory lock that serializes migrations of one database across processes ("payc"). */
+const postgres_migration_lock_key = 0x70617963;
 
 type Row = Record<string, unknown>;
 
@@ -109,7 +113,10 @@ UNION ALL SELECT 'write_nonce', merchant_id, nonce FROM wn`;
  * definitions). Bun's client serializes a jsonb parameter itself: pass values, not JSON text.
  */
 function batchInputs(writes: OrderWrite[]): unknown[] {
-  const orders = writes.map((w, ord) => {
+  // Orders in id order, so concurrent batches (other processes, other pool connections) lock
+  // order rows in one order and cannot deadlock on them. Outcomes are matched by id.
+  const byId = [...writes].sort((a, b) => (a.order.id < b.order.id ? -1 : a.order.id > b.order.id ? 1 : 0));
+  const orders = byId.map((w, ord) => {
     const o = w.order;
     return {
       ord, expected_version: w.expectedVersion, id: o.id,
@@ -151,31 +158,32 @@ export class PostgresStore implements Store {
 
   constructor(private readonly sql: SQL) {}
 
+  /**
+   * `connection` parameters go into every pooled connection's startup message, so each session
+   * runs with synchronous_commit=on whatever the server's or database's default is.
+   */
   static async open(url: string, poolMax = postgres_pool_max): Promise<PostgresStore> {
     const sql = new SQL({ url, max: poolMax, connection: { synchronous_commit: 'on' } } as SQL.Options);
     const [setting] = await sql.unsafe('SHOW synchronous_commit');
-    if ((setting as Row).synchronous_commit !== 'on') throw new Error('Postgres synchronous_commit must be on: paycenter never answers before its commits are durable');
+    if ((setting as Row).synchronous_commit !== 'on') {
+      await sql.close();
+      throw new Error('Postgres synchronous_commit must be on: paycenter never answers before its commits are durable');
+    }
     return new PostgresStore(sql);
   }
 
   async migrate(): Promise<void> {
-    await migrate(
-      {
-        appliedVersions: async () => {
-          await this.sql.unsafe('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
-          const rows = await this.sql.unsafe('SELECT version FROM schema_migrations');
-          return (rows as Row[]).map((r) => Number(r.version));
-        },
-        apply: async (m: Migration, appliedAt: number) => {
-          await this.sql.begin(async (tx) => {
-            await tx.unsafe(m.sql);
-            await tx.unsafe('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, appliedAt]);
+    const executor: MigrationExecutor = {
+      locked: (work) =>
+        this.sql.begin(async (tx) => {
+          await tx.unsafe('SELECT pg_advisory_xact_lock($1)', [postgres_migration_lock_key]);
+          return work({
+            script: async (sql) => void (await tx.unsafe(sql)),
+            rows: async (sql, params) => (await tx.unsafe(sql, params)) as Row[],
           });
-        },
-      },
-      migrationsOf('postgres'),
-      Date.now(),
-    );
+        }),
+    };
+    await migrate(executor, migrationsOf('postgres'), Date.now());
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
@@ -184,12 +192,7 @@ export class PostgresStore implements Store {
 
   async commitBatch({ writes, nonces, nowMs }: Batch): Promise<BatchOutcome> {
     if (writes.length === 0 && nonces.length === 0) return { writes: [], nonces: [] };
-    if (new Set(writes.map((w) => w.order.id)).size !== writes.length) {
-      throw new Error('assertion failed: one write per order in a batch');
-    }
-    for (const w of writes) {
-      if (w.order.version !== w.expectedVersion + 1) throw new Error('assertion failed: a write advances the version by one');
-    }
+    assertWrites(writes);
     const writeNonces = writes.flatMap((w) => (w.nonce ? [w.nonce] : []));
     if (nonces.length + writeNonces.length > 0 && nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
       this.lastNoncePurge = nowMs;
@@ -270,7 +273,7 @@ export class PostgresStore implements Store {
        WHERE o.id = due.id RETURNING o.*`,
       nowMs + leaseMs, kind, nowMs, limit,
     );
-    return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) }));
+    return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) })).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async recordNotification(r: NotificationResult) {
@@ -387,4 +390,9 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.sql.close();
   }
+}
+
+/** Opens a pool on the Postgres database at `url`; the caller migrates. */
+export function openPostgresStore(url: string, options: { poolMax?: number } = {}): Promise<Store> {
+  return PostgresStore.open(url, options.poolMax ?? postgres_pool_max);
 }

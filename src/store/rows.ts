@@ -3,7 +3,7 @@
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
-import type { ChannelRow, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OutboxRow, RefundRow, TimerRow } from './store.ts';
+import type { ChannelRow, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -122,3 +122,31 @@ export function firstClaims(claims: NonceClaim[]): boolean[] {
 
 /** How often a store purges expired nonces, at most. */
 export const nonce_purge_interval_ms = 10_000;
+
+function assert(condition: boolean, what: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${what}`);
+}
+
+/** Rows of one kind in a batch are distinct by key: Postgres' one-statement commit may not touch a row twice. */
+function assertDistinct(keys: string[], what: string): void {
+  assert(new Set(keys).size === keys.length, what);
+}
+
+/**
+ * What the store relies on in a batch of writes (store.ts: OrderWrite). Both adapters check it
+ * before writing anything: a breach is a bug in the engine, and writing it would corrupt an order.
+ */
+export function assertWrites(writes: OrderWrite[]): void {
+  assertDistinct(writes.map((w) => w.order.id), 'one write per order in a batch');
+  for (const w of writes) {
+    const id = w.order.id;
+    assert(w.order.version === w.expectedVersion + 1, `${id}: a write advances the version by one`);
+    assert(w.journal.orderId === id && w.journal.seq === w.order.version, `${id}: the journal row's seq is the order's new version`);
+    const rows = [...w.flows, ...w.refunds, ...w.outbox, ...w.merchantEvents, ...w.timersArmed];
+    assert(rows.every((row) => row.orderId === id), `${id}: a write's rows belong to its order`);
+    const armed = w.timersArmed.map((t) => t.key);
+    assertDistinct([...armed, ...w.timersDisarmed], `${id}: timer keys are armed or disarmed once`);
+  }
+  assertDistinct(writes.flatMap((w) => w.flows.map((f) => f.id)), 'flow ids are distinct in a batch');
+  assertDistinct(writes.flatMap((w) => w.refunds.map((r) => r.id)), 'refund ids are distinct in a batch');
+}

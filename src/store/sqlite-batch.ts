@@ -66,7 +66,6 @@ type Statements = ReturnType<typeof prepareStatements>;
 /** Applies one write set; its first statement decides, and a refused write has written nothing. */
 function writeOrder(s: Statements, write: OrderWrite): WriteOutcome {
   const o: OrderRow = write.order;
-  if (o.version !== write.expectedVersion + 1) throw new Error('assertion failed: a write advances the version by one');
   if (write.expectedVersion === 0) {
     if (s.insertOrder.run(...(orderValues(o, text) as never[])).changes === 0) return 'duplicate_order';
   } else {
@@ -99,17 +98,21 @@ export class BatchWriter {
    * One IMMEDIATE transaction for the whole batch. Each write's first statement is its gate
    * (the version-checked UPDATE, or the INSERT that must not collide): when the gate refuses,
    * nothing of that write was written, so no savepoint is needed — savepoints would copy every
-   * page they touch into a sub-journal, which costs more than the writes themselves.
+   * page they touch into a sub-journal, which costs more than the writes themselves. The gate
+   * argument needs the batch to hold what assertWrites checks (SqliteStore checks it before
+   * sending the batch here).
    */
   commitBatch(batch: Batch): BatchOutcome {
     const s = this.statements;
-    const all = this.db.transaction((b: Batch): BatchOutcome => ({
-      nonces: this.claimNonces(b.nonces, b.nowMs),
-      writes: b.writes.map((write) => {
+    const all = this.db.transaction((b: Batch): BatchOutcome => {
+      // Writes (with their nonces) first, then the batch's own claims: the order Postgres uses,
+      // so a nonce claimed twice in one batch is won by the same claim on both stores.
+      const writes = b.writes.map((write): WriteOutcome => {
         if (write.nonce && !this.claimNonces([write.nonce], b.nowMs)[0]) return 'nonce_used';
         return writeOrder(s, write);
-      }),
-    }));
+      });
+      return { writes, nonces: this.claimNonces(b.nonces, b.nowMs) };
+    });
     return all.immediate(batch);
   }
 

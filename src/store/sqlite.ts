@@ -5,7 +5,7 @@
  * writes use this thread's own connection.
  */
 import type { Database, Statement } from 'bun:sqlite';
-import { type Migration, migrate, migrationsOf } from './migrations.ts';
+import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
 import { openSqliteDatabase } from './sqlite-batch.ts';
 import {
   channelColumns,
@@ -14,6 +14,7 @@ import {
   decodeJsonText as json,
   encodeJsonText as text,
   flowOf,
+  assertWrites,
   int,
   merchantColumns,
   merchantOf,
@@ -100,31 +101,51 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    await migrate(
-      {
-        appliedVersions: async () => {
-          this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-          return this.db.query('SELECT version FROM schema_migrations').all().map((r) => Number((r as Row).version));
-        },
-        apply: async (m: Migration, appliedAt: number) => {
-          this.db.transaction(() => {
-            this.db.exec(m.sql);
-            this.db.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, appliedAt);
-          }).immediate();
-        },
-      },
-      migrationsOf('sqlite'),
-      Date.now(),
-    );
+    await migrate(this.migrationExecutor(), migrationsOf('sqlite'), Date.now());
     this.writer ??= await WriterThread.start(this.path);
+  }
+
+  /**
+   * Migrations run on this thread's connection before the writer thread starts. The work is
+   * async only in form (bun:sqlite is synchronous), and nothing else uses the store while it
+   * migrates, so an explicit BEGIN IMMEDIATE … COMMIT around it holds.
+   */
+  private migrationExecutor(): MigrationExecutor {
+    const db = this.db;
+    const tx: MigrationTx = {
+      script: async (sql) => void db.exec(sql),
+      rows: async (sql, params) => {
+        const statement = db.prepare(sql);
+        try {
+          return statement.all(...(params as never[])) as Row[];
+        } finally {
+          statement.finalize();
+        }
+      },
+    };
+    return {
+      locked: async (work) => {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await work(tx);
+          db.exec('COMMIT');
+          return result;
+        } catch (error) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw error;
+        }
+      },
+    };
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
     return (await this.commitBatch({ writes, nonces: [], nowMs: Date.now() })).writes;
   }
 
-  commitBatch(batch: Batch): Promise<BatchOutcome> {
+  async commitBatch(batch: Batch): Promise<BatchOutcome> {
     if (!this.writer) throw new Error('assertion failed: commit before migrate');
+    // Checked here rather than on the writer thread: the caller hears of a bug at once, and nothing is sent.
+    assertWrites(batch.writes);
     return this.writer.commit(batch);
   }
 
@@ -198,7 +219,7 @@ export class SqliteStore implements Store {
        RETURNING *`,
       nowMs + leaseMs, kind, nowMs, nowMs, limit,
     ));
-    return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) }));
+    return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) })).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async recordNotification(r: NotificationResult) {
@@ -316,4 +337,12 @@ export class SqliteStore implements Store {
     for (const statement of this.queries.values()) statement.finalize();
     this.db.close();
   }
+}
+
+/**
+ * Opens a SQLite store at `path`, creating the file and its folder. The caller migrates, which
+ * also starts the writer thread: order writes are refused before that.
+ */
+export async function openSqliteStore(path: string): Promise<Store> {
+  return new SqliteStore(path);
 }

@@ -1,136 +1,161 @@
-/** The Store port's contract, on both adapters. */
+/** The Store port's order writes (commit): fencing, batch isolation, duplicates, round-trips — on both adapters. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { SQL } from 'bun';
-import { Database } from 'bun:sqlite';
-import { rmSync } from 'node:fs';
-import { DatabaseNewerThanCodeError } from '../../src/store/migrations.ts';
-import { openStore } from '../../src/store/open.ts';
-import type { OrderRow, OrderWrite } from '../../src/store/store.ts';
+import type { FlowRow, OrderWrite, RefundRow, Store } from '../../src/store/store.ts';
+import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
 import { type FreshStore, freshStore, storeKinds } from './stores.ts';
 
-const t0 = Date.UTC(2026, 10, 24);
-let serial = 0;
-
-function order(version: number, overrides: Partial<OrderRow> = {}): OrderRow {
-  serial += 1;
+/** Everything a write could have left behind for an order. */
+async function traces(store: Store, orderId: string) {
   return {
-    id: `pay_${serial}`, merchantId: 'M1', merchantOrderNo: `O${serial}`, status: 'created', amount: 12_345, currency: 'CNY',
-    paidAmount: 0, refundedAmount: 0, expiresAt: t0 + 1_800_000, createdAt: t0, updatedAt: t0, machineVersion: 1, version,
-    snapshot: { value: 'created', context: { nested: [1, 'two', null], big: 9_007_199_254_740_991 } }, ...overrides,
+    journal: (await store.listJournal(orderId)).map((j) => j.seq),
+    outbox: await store.listOutbox(orderId),
+    timers: await store.listTimers(orderId),
+    flows: await store.listFlows(orderId),
+    refunds: await store.listRefunds(orderId),
+    events: await store.listMerchantEvents(orderId),
   };
 }
 
-function writeOf(row: OrderRow, expectedVersion: number, extra: Partial<OrderWrite> = {}): OrderWrite {
+/** A write that carries one row of every kind, so a refused write has something to leave behind. */
+function loaded(write: OrderWrite): OrderWrite {
+  const id = write.order.id;
+  const n = unique();
   return {
-    expectedVersion, order: row,
-    journal: { orderId: row.id, seq: row.version, at: row.updatedAt, event: { type: 'e', n: row.version }, stateBefore: null, stateAfter: 'created', effects: [{ type: 'x' }] },
-    flows: [], refunds: [], outbox: [], merchantEvents: [], timersArmed: [], timersDisarmed: [], ...extra,
+    ...write,
+    flows: [{ id: `flw_${n}`, orderId: id, method: 'alipay_qr', channel: 'alipay_main', amount: 1, status: 'pending', channelTradeNo: null, createdAt: t0, completedAt: null }],
+    refunds: [{ id: `rfd_${n}`, orderId: id, merchantId: 'M1', refundNo: null, amount: 1, status: 'pending', automatic: true, createdAt: t0, completedAt: null }],
+    outbox: [{ id: `obx_${n}`, orderId: id, kind: 'channel.query', payload: { n }, createdAt: t0, dueAt: t0 }],
+    merchantEvents: [{ id: `evt_${n}`, merchantId: 'M1', orderId: id, type: 'payment.succeeded', data: { n }, createdAt: t0 }],
+    timersArmed: [{ orderId: id, key: `k_${n}`, dueAt: t0, event: { type: 'timer' } }],
   };
 }
 
 for (const kind of storeKinds) {
-  describe(`store on ${kind}`, () => {
+  describe(`store on ${kind}: commit`, () => {
     let fresh: FreshStore;
+    let store: Store;
     beforeAll(async () => {
       fresh = await freshStore(kind);
+      store = fresh.store;
     });
     afterAll(async () => {
       await fresh?.dispose();
     });
 
-    test('migrate again is a no-op', async () => {
-      await fresh.store.migrate();
-      await fresh.store.migrate();
-      expect(await fresh.store.loadOrder('none')).toBeNull();
+    test('a new order, then its next versions; the order, journal and JSON values round-trip exactly', async () => {
+      const v1 = orderRow(1);
+      expect(await store.commit([writeOf(v1)])).toEqual(['committed']);
+      expect(await store.loadOrder(v1.id)).toEqual(v1);
+      let latest = v1;
+      for (let i = 0; i < 4; i++) {
+        latest = next(latest, { status: 'paying', paidAmount: 100 * i, snapshot: { value: 'paying', context: { i, list: [i, { i }] } } });
+        expect(await store.commit([writeOf(latest)])).toEqual(['committed']);
+      }
+      const loaded = await store.loadOrder(v1.id);
+      expect(loaded).toEqual(latest);
+      expect([loaded!.amount, loaded!.version, loaded!.updatedAt].map((v) => typeof v)).toEqual(['number', 'number', 'number']);
+      const journal = await store.listJournal(v1.id);
+      expect(journal.map((j) => j.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(journal[0]).toEqual(writeOf(v1).journal);
+      expect(journal[4]).toEqual(writeOf(latest).journal);
+      expect(await store.findOrderByMerchantOrderNo('M1', v1.merchantOrderNo)).toEqual(latest);
+      expect(await store.findOrderByMerchantOrderNo('M2', v1.merchantOrderNo)).toBeNull();
     });
 
-    test('a new order, then its next versions; JSON and numbers round-trip', async () => {
-      const v1 = order(1);
-      expect(await fresh.store.commit([writeOf(v1, 0)])).toEqual(['committed']);
-      expect(await fresh.store.loadOrder(v1.id)).toEqual(v1);
-      const v2 = { ...v1, version: 2, status: 'paying' as const, updatedAt: t0 + 1 };
-      expect(await fresh.store.commit([writeOf(v2, 1)])).toEqual(['committed']);
-      const loaded = await fresh.store.loadOrder(v1.id);
-      expect(loaded).toEqual(v2);
-      expect(typeof loaded!.amount).toBe('number');
-      expect((await fresh.store.listJournal(v1.id)).map((j) => [j.seq, j.event])).toEqual([[1, { type: 'e', n: 1 }], [2, { type: 'e', n: 2 }]]);
-      expect(await fresh.store.findOrderByMerchantOrderNo('M1', v1.merchantOrderNo)).toEqual(v2);
+    test('a stale version is a conflict and leaves no trace; the good writes of the same batch commit', async () => {
+      const a = orderRow(1);
+      const b = orderRow(1);
+      await store.commit([writeOf(a), writeOf(b)]);
+      expect(await store.commit([writeOf(next(a))])).toEqual(['committed']);
+      const staleA = loaded(writeOf(next(a, { status: 'closed' })));
+      const goodB = loaded(writeOf(next(b, { status: 'paying' })));
+      expect(await store.commit([staleA, goodB])).toEqual(['version_conflict', 'committed']);
+      expect(await store.loadOrder(a.id)).toEqual(next(a));
+      expect(await traces(store, a.id)).toEqual({ journal: [1, 2], outbox: [], timers: [], flows: [], refunds: [], events: [] });
+      const traceB = await traces(store, b.id);
+      expect(traceB.journal).toEqual([1, 2]);
+      expect([traceB.outbox, traceB.timers, traceB.flows, traceB.refunds, traceB.events].map((rows) => rows.length)).toEqual([1, 1, 1, 1, 1]);
+      expect(traceB.outbox[0]!.payload).toEqual(goodB.outbox[0]!.payload);
     });
 
-    test('a stale version leaves no trace; the good writes of the same batch commit', async () => {
-      const a = order(1);
-      const b = order(1);
-      await fresh.store.commit([writeOf(a, 0), writeOf(b, 0)]);
-      const staleA = writeOf({ ...a, version: 2 }, 1, {
-        outbox: [{ id: 'obx_stale', orderId: a.id, kind: 'k', payload: {}, createdAt: t0, dueAt: t0 }],
-        timersArmed: [{ orderId: a.id, key: 'expire', dueAt: t0, event: {} }],
-      });
-      const goodB = writeOf({ ...b, version: 2 }, 1, { outbox: [{ id: 'obx_good', orderId: b.id, kind: 'k', payload: { p: 1 }, createdAt: t0, dueAt: t0 }] });
-      await fresh.store.commit([writeOf({ ...a, version: 2 }, 1)]);
-      expect(await fresh.store.commit([staleA, goodB])).toEqual(['version_conflict', 'committed']);
-      expect((await fresh.store.listJournal(a.id)).map((j) => j.seq)).toEqual([1, 2]);
-      expect(await fresh.store.listOutbox(a.id)).toEqual([]);
-      expect(await fresh.store.listTimers(a.id)).toEqual([]);
-      expect((await fresh.store.listOutbox(b.id)).map((o) => [o.id, o.payload])).toEqual([['obx_good', { p: 1 }]]);
+    test('in one batch of 64, every other write is stale: exactly the good ones apply', async () => {
+      const rows = Array.from({ length: 64 }, () => orderRow(1));
+      await store.commit(rows.map((r) => writeOf(r)));
+      await store.commit(rows.filter((_, i) => i % 2 === 0).map((r) => writeOf(next(r))));
+      // Even rows are at version 2 now, so their version-2 writes are stale; odd rows' are good.
+      const outcomes = await store.commit(rows.map((r) => loaded(writeOf(next(r, { status: 'paying' })))));
+      expect(outcomes).toEqual(rows.map((_, i) => (i % 2 === 0 ? 'version_conflict' : 'committed')));
+      const versions = await Promise.all(rows.map(async (r) => (await store.loadOrder(r.id))!.version));
+      expect(versions).toEqual(rows.map(() => 2));
+      const outboxCounts = await Promise.all(rows.map(async (r) => (await store.listOutbox(r.id)).length));
+      expect(outboxCounts).toEqual(rows.map((_, i) => i % 2));
     });
 
-    test('a missing order is a version conflict; a duplicate merchant order number a duplicate', async () => {
-      const ghost = order(2);
-      expect(await fresh.store.commit([writeOf(ghost, 1)])).toEqual(['version_conflict']);
-      const first = order(1);
-      await fresh.store.commit([writeOf(first, 0)]);
-      const twin = order(1, { merchantOrderNo: first.merchantOrderNo });
-      const other = order(1);
-      expect(await fresh.store.commit([writeOf(twin, 0), writeOf(other, 0)])).toEqual(['duplicate_order', 'committed']);
-      expect(await fresh.store.loadOrder(twin.id)).toBeNull();
+    test('a missing order is a version conflict', async () => {
+      const ghost = orderRow(2);
+      expect(await store.commit([writeOf(ghost)])).toEqual(['version_conflict']);
+      expect(await store.loadOrder(ghost.id)).toBeNull();
+      expect(await store.listJournal(ghost.id)).toEqual([]);
     });
 
-    test('timers: arm, replace, disarm; due timers claimed earliest first, limited, once per lease', async () => {
-      const o = order(1);
-      const timer = (key: string, dueAt: number) => ({ orderId: o.id, key, dueAt, event: { type: `timer.${key}` } });
-      await fresh.store.commit([writeOf(o, 0, { timersArmed: [timer('a', t0 + 30), timer('b', t0 + 10), timer('c', t0 + 20)] })]);
-      await fresh.store.commit([writeOf({ ...o, version: 2 }, 1, { timersArmed: [timer('a', t0 + 5)], timersDisarmed: ['c'] })]);
-      expect(await fresh.store.listTimers(o.id)).toEqual([timer('a', t0 + 5), timer('b', t0 + 10)]);
-      expect(await fresh.store.claimDueTimers(t0 + 10, 1_000, 1)).toEqual([timer('a', t0 + 5)]);
-      expect(await fresh.store.claimDueTimers(t0 + 10, 1_000, 100)).toEqual([timer('b', t0 + 10)]);
-      expect(await fresh.store.claimDueTimers(t0 + 10, 1_000, 100)).toEqual([]);
-      expect((await fresh.store.claimDueTimers(t0 + 1_011, 1_000, 100)).map((t) => t.key)).toEqual(['a', 'b']);
-      await fresh.store.deleteFiredTimer(timer('a', t0 + 5));
-      await fresh.store.deleteFiredTimer(timer('b', t0 + 999));
-      expect((await fresh.store.listTimers(o.id)).map((t) => t.key)).toEqual(['b']);
+    test('an insert whose merchant order number or id exists is a duplicate and applies nothing', async () => {
+      const first = orderRow(1);
+      await store.commit([writeOf(first)]);
+      const twinNo = orderRow(1, { merchantOrderNo: first.merchantOrderNo });
+      const twinId = orderRow(1, { id: first.id, amount: 1 });
+      const other = orderRow(1);
+      const sameNoOtherMerchant = orderRow(1, { merchantId: 'M2', merchantOrderNo: first.merchantOrderNo });
+      const outcomes = await store.commit([loaded(writeOf(twinNo)), writeOf(other), writeOf(sameNoOtherMerchant)]);
+      expect(outcomes).toEqual(['duplicate_order', 'committed', 'committed']);
+      expect(await store.commit([loaded(writeOf(twinId))])).toEqual(['duplicate_order']);
+      expect(await store.loadOrder(twinNo.id)).toBeNull();
+      expect(await store.loadOrder(first.id)).toEqual(first);
+      expect(await traces(store, first.id)).toEqual({ journal: [1], outbox: [], timers: [], flows: [], refunds: [], events: [] });
     });
 
-    test('flows and refunds upsert by id', async () => {
-      const o = order(1);
-      const flow = { id: 'flw_1' + o.id, orderId: o.id, method: 'alipay_qr', channel: 'alipay_main', amount: 100, status: 'pending', channelTradeNo: null, createdAt: t0, completedAt: null };
-      const refund = { id: 'rfd_1' + o.id, orderId: o.id, merchantId: 'M1', refundNo: 'R1', amount: 50, status: 'pending', automatic: false, createdAt: t0, completedAt: null };
-      await fresh.store.commit([writeOf(o, 0, { flows: [flow], refunds: [refund] })]);
+    test('two new orders with one merchant order number in one batch: the first wins', async () => {
+      const a = orderRow(1);
+      const b = orderRow(1, { merchantOrderNo: a.merchantOrderNo });
+      expect(await store.commit([writeOf(a), writeOf(b)])).toEqual(['committed', 'duplicate_order']);
+    });
+
+    test('concurrent commits of the same version: exactly one wins', async () => {
+      const o = orderRow(1);
+      await store.commit([writeOf(o)]);
+      const racers = ['paying', 'closed', 'paying', 'closed'].map((status) => store.commit([writeOf(next(o, { status: status as 'paying' }))]));
+      const outcomes = (await Promise.all(racers)).flat();
+      expect(outcomes.filter((x) => x === 'committed')).toHaveLength(1);
+      expect(outcomes.filter((x) => x === 'version_conflict')).toHaveLength(3);
+      expect((await store.listJournal(o.id)).map((j) => j.seq)).toEqual([1, 2]);
+    });
+
+    test('a batch that breaks the write contract is refused whole', async () => {
+      const o = orderRow(1);
+      const twice = [writeOf(o), writeOf(orderRow(1, { id: o.id }))];
+      let error: unknown = null;
+      await store.commit(twice).catch((e) => (error = e));
+      expect(String(error)).toContain('one write per order in a batch');
+      const skipped = { ...writeOf(orderRow(1)), expectedVersion: 3 };
+      error = null;
+      await store.commit([skipped]).catch((e) => (error = e));
+      expect(String(error)).toContain('advances the version by one');
+      expect(await store.loadOrder(o.id)).toBeNull();
+    });
+
+    test('flows and refunds upsert by id; numbers, nulls and booleans round-trip', async () => {
+      const o = orderRow(1);
+      const flow: FlowRow = { id: `flw_${o.id}`, orderId: o.id, method: 'alipay_qr', channel: 'alipay_main', amount: 100, status: 'pending', channelTradeNo: null, createdAt: t0, completedAt: null };
+      const refund: RefundRow = { id: `rfd_${o.id}`, orderId: o.id, merchantId: 'M1', refundNo: 'R1', amount: 50, status: 'pending', automatic: false, createdAt: t0, completedAt: null };
+      const auto: RefundRow = { ...refund, id: `rfd_auto_${o.id}`, refundNo: null, automatic: true };
+      const auto2: RefundRow = { ...auto, id: `rfd_auto2_${o.id}` };
+      await store.commit([writeOf(o, { flows: [flow], refunds: [refund, auto] })]);
       const done = { ...flow, status: 'succeeded', channelTradeNo: 'T1', completedAt: t0 + 1 };
-      await fresh.store.commit([writeOf({ ...o, version: 2 }, 1, { flows: [done], refunds: [{ ...refund, status: 'succeeded', completedAt: t0 + 2 }] })]);
-      expect(await fresh.store.listFlows(o.id)).toEqual([done]);
-      expect(await fresh.store.listRefunds(o.id)).toEqual([{ ...refund, status: 'succeeded', completedAt: t0 + 2 }]);
+      const refunded = { ...refund, status: 'succeeded', completedAt: t0 + 2 };
+      await store.commit([writeOf(next(o), { flows: [done], refunds: [refunded, auto2] })]);
+      expect(await store.listFlows(o.id)).toEqual([done]);
+      expect(await store.listRefunds(o.id)).toEqual([auto2, auto, refunded].sort((x, y) => (x.id < y.id ? -1 : 1)));
+      expect(await store.findRefund(refund.id)).toEqual(refunded);
+      expect(await store.findRefund('rfd_none')).toBeNull();
     });
   });
 }
-
-test('a database with a migration the code does not know is refused (SQLite)', async () => {
-  const fresh = await freshStore('sqlite');
-  await fresh.store.close();
-  const path = fresh.url.slice('sqlite:'.length);
-  const db = new Database(path);
-  db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, ?, 0)', ['from_the_future']);
-  db.close();
-  const again = await openStore(fresh.url);
-  await expect(again.migrate()).rejects.toBeInstanceOf(DatabaseNewerThanCodeError);
-  await again.close();
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-});
-
-test('a database with a migration the code does not know is refused (Postgres)', async () => {
-  const fresh = await freshStore('postgres');
-  const sql = new SQL({ url: fresh.url, max: 1 });
-  await sql.unsafe("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', 0)");
-  await sql.close();
-  await expect(fresh.store.migrate()).rejects.toThrow('upgrade paycenter');
-  await fresh.dispose();
-});

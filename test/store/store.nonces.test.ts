@@ -1,0 +1,99 @@
+/** The Store port's request nonces (in batches and in order writes) and operator data, on both adapters. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { ChannelRow, MerchantRow, NonceClaim, Store } from '../../src/store/store.ts';
+import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
+import { type FreshStore, freshStore, storeKinds } from './stores.ts';
+
+const window_ms = 300_000;
+const claim = (nonce: string, merchantId = 'M1', expiresAt = t0 + window_ms): NonceClaim => ({ merchantId, nonce, expiresAt });
+
+for (const kind of storeKinds) {
+  describe(`store on ${kind}: nonces and operator data`, () => {
+    let fresh: FreshStore;
+    let store: Store;
+    beforeAll(async () => {
+      fresh = await freshStore(kind);
+      store = fresh.store;
+    });
+    afterAll(async () => {
+      await fresh?.dispose();
+    });
+
+    test('a nonce is claimed once per merchant; equal claims in one batch: the first wins', async () => {
+      const [a, b] = [unique(), unique()];
+      const batch = { writes: [], nonces: [claim(a), claim(a), claim(b), claim(a, 'M2')], nowMs: t0 };
+      expect(await store.commitBatch(batch)).toEqual({ writes: [], nonces: [true, false, true, true] });
+      expect((await store.commitBatch({ writes: [], nonces: [claim(b), claim(unique())], nowMs: t0 + 1 })).nonces).toEqual([false, true]);
+    });
+
+    test('an expired nonce can be claimed again', async () => {
+      const n = unique();
+      expect((await store.commitBatch({ writes: [], nonces: [claim(n, 'M1', t0 + 10)], nowMs: t0 })).nonces).toEqual([true]);
+      expect((await store.commitBatch({ writes: [], nonces: [claim(n, 'M1', t0 + 20)], nowMs: t0 + 9 })).nonces).toEqual([false]);
+      expect((await store.commitBatch({ writes: [], nonces: [claim(n, 'M1', t0 + 30)], nowMs: t0 + 10 })).nonces).toEqual([true]);
+      expect((await store.commitBatch({ writes: [], nonces: [claim(n, 'M1', t0 + 40)], nowMs: t0 + 29 })).nonces).toEqual([false]);
+    });
+
+    test("a write's nonce: free → the write applies; used → nonce_used and nothing applies", async () => {
+      const [n, m] = [unique(), unique()];
+      const first = orderRow(1);
+      const replay = orderRow(1);
+      const batch = { writes: [{ ...writeOf(first), nonce: claim(n) }, { ...writeOf(replay), nonce: claim(n) }], nonces: [claim(n), claim(m)], nowMs: t0 };
+      // Writes' nonces are claimed before the batch's own claims.
+      expect(await store.commitBatch(batch)).toEqual({ writes: ['committed', 'nonce_used'], nonces: [false, true] });
+      expect(await store.loadOrder(first.id)).toEqual(first);
+      expect(await store.loadOrder(replay.id)).toBeNull();
+      const later = orderRow(1);
+      expect(await store.commitBatch({ writes: [{ ...writeOf(later), nonce: claim(m) }], nonces: [], nowMs: t0 + 1 })).toEqual({ writes: ['nonce_used'], nonces: [] });
+      expect(await store.loadOrder(later.id)).toBeNull();
+    });
+
+    test("a write that conflicts still uses its nonce; writes with different nonces don't interfere", async () => {
+      const [n, m] = [unique(), unique()];
+      const duplicate = orderRow(1);
+      await store.commit([writeOf(duplicate)]);
+      const again = orderRow(1, { id: duplicate.id });
+      const other = orderRow(1);
+      const outcome = await store.commitBatch({ writes: [{ ...writeOf(again), nonce: claim(n) }, { ...writeOf(other), nonce: claim(m) }], nonces: [], nowMs: t0 });
+      expect(outcome.writes).toEqual(['duplicate_order', 'committed']);
+      expect((await store.commitBatch({ writes: [], nonces: [claim(n), claim(m)], nowMs: t0 + 1 })).nonces).toEqual([false, false]);
+      expect(await store.commit([writeOf(next(other))])).toEqual(['committed']);
+    });
+
+    test('merchants: insert once, load, update; JSON arrays and nulls round-trip', async () => {
+      const merchant: MerchantRow = {
+        id: `M_${unique()}`, name: '商户 one', secretEnc: 'v1:abc', notifyUrl: null, methods: ['alipay_qr', 'wechat_native'],
+        status: 'enabled', createdAt: t0, updatedAt: t0,
+      };
+      expect(await store.insertMerchant(merchant)).toBe('inserted');
+      expect(await store.insertMerchant({ ...merchant, name: 'other' })).toBe('exists');
+      expect(await store.loadMerchant(merchant.id)).toEqual(merchant);
+      const updated: MerchantRow = { ...merchant, name: 'renamed', notifyUrl: 'https://m.example/notify', methods: ['balance'], status: 'disabled', updatedAt: t0 + 5 };
+      await store.updateMerchant(updated);
+      expect(await store.loadMerchant(merchant.id)).toEqual(updated);
+      expect(await store.loadMerchant('M_none')).toBeNull();
+    });
+
+    test('channels: insert once, load, list by code, update; limits may be null', async () => {
+      const code = `alipay_${unique()}`;
+      const channel: ChannelRow = {
+        code, provider: 'alipay', methods: ['alipay_qr'], currencies: ['CNY'], weight: 10, singleLimit: 5_000_000, dailyLimit: null,
+        status: 'enabled', configEnc: 'v1:cfg', createdAt: t0, updatedAt: t0,
+      };
+      const second: ChannelRow = { ...channel, code: `${code}_b`, singleLimit: null, dailyLimit: 9_007_199_254_740_991 };
+      expect(await store.insertChannel(second)).toBe('inserted');
+      expect(await store.insertChannel(channel)).toBe('inserted');
+      expect(await store.insertChannel(channel)).toBe('exists');
+      expect(await store.loadChannel(code)).toEqual(channel);
+      expect((await store.listChannels()).filter((c) => c.code.startsWith(code))).toEqual([channel, second]);
+      const updated: ChannelRow = { ...channel, methods: ['alipay_qr', 'alipay_wap'], currencies: ['CNY', 'HKD'], weight: 0, dailyLimit: 1, status: 'disabled', configEnc: 'v2:cfg', updatedAt: t0 + 1 };
+      await store.updateChannel(updated);
+      expect(await store.loadChannel(code)).toEqual(updated);
+      expect(await store.loadChannel('none')).toBeNull();
+    });
+
+    test('ping answers', async () => {
+      await store.ping();
+    });
+  });
+}

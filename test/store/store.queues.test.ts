@@ -1,0 +1,121 @@
+/** The Store port's timers, outbox and merchant notifications, on both adapters. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { MerchantEventRow, NotificationResult, OutboxRow, Store, TimerRow } from '../../src/store/store.ts';
+import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
+import { type FreshStore, freshStore, storeKinds } from './stores.ts';
+
+const lease_ms = 1_000;
+
+for (const kind of storeKinds) {
+  describe(`store on ${kind}: timers and queues`, () => {
+    let fresh: FreshStore;
+    let store: Store;
+    beforeAll(async () => {
+      fresh = await freshStore(kind);
+      store = fresh.store;
+    });
+    afterAll(async () => {
+      await fresh?.dispose();
+    });
+
+    // Runs first: claims see every due timer in the database, so no other test's timers may be due yet.
+    test('timers: arm, replace, disarm; due timers claimed earliest first, limited, once per lease', async () => {
+      const o = orderRow(1);
+      const timer = (key: string, dueAt: number): TimerRow => ({ orderId: o.id, key, dueAt, event: { type: `timer.${key}`, at: dueAt } });
+      await store.commit([writeOf(o, { timersArmed: [timer('a', t0 + 30), timer('b', t0 + 10), timer('c', t0 + 20)] })]);
+      await store.commit([writeOf(next(o), { timersArmed: [timer('a', t0 + 5)], timersDisarmed: ['c', 'never-armed'] })]);
+      expect(await store.listTimers(o.id)).toEqual([timer('a', t0 + 5), timer('b', t0 + 10)]);
+      expect(await store.loadTimer(o.id, 'a')).toEqual(timer('a', t0 + 5));
+      expect(await store.loadTimer(o.id, 'c')).toBeNull();
+      expect(await store.claimDueTimers(t0 + 4, lease_ms, 100)).toEqual([]);
+      expect(await store.claimDueTimers(t0 + 10, lease_ms, 1)).toEqual([timer('a', t0 + 5)]);
+      expect(await store.claimDueTimers(t0 + 10, lease_ms, 100)).toEqual([timer('b', t0 + 10)]);
+      expect(await store.claimDueTimers(t0 + 10, lease_ms, 100)).toEqual([]);
+      // The leases ran out without the timers being deleted: a ticker died, so they fire again.
+      expect((await store.claimDueTimers(t0 + 10 + lease_ms + 1, lease_ms, 100)).map((t) => t.key)).toEqual(['a', 'b']);
+      // Re-arming clears the lease: the new due time fires even while the old lease lasts.
+      await store.commit([writeOf(next(next(o)), { timersArmed: [timer('b', t0 + 2_000)] })]);
+      expect(await store.claimDueTimers(t0 + 2_000, lease_ms, 100)).toEqual([timer('b', t0 + 2_000)]);
+      await store.deleteFiredTimer(timer('a', t0 + 5));
+      await store.deleteFiredTimer(timer('b', t0 + 10)); // fired before it was re-armed: stays
+      expect(await store.listTimers(o.id)).toEqual([timer('b', t0 + 2_000)]);
+    });
+
+    test('scanTimers pages through timers in (order id, key) order', async () => {
+      const orders = [orderRow(1), orderRow(1)];
+      const all = orders.flatMap((o) => ['x', 'y', 'z'].map((key) => ({ orderId: o.id, key, dueAt: t0 + 1e9, event: { key } })));
+      await store.commit(orders.map((o) => writeOf(o, { timersArmed: all.filter((t) => t.orderId === o.id) })));
+      const seen: TimerRow[] = [];
+      let after: { orderId: string; key: string } | null = null;
+      for (let page = 0; page < 100; page++) {
+        const rows: TimerRow[] = await store.scanTimers(after, 2);
+        if (rows.length === 0) break;
+        seen.push(...rows);
+        after = rows[rows.length - 1]!;
+      }
+      const mine = seen.filter((t) => orders.some((o) => o.id === t.orderId));
+      expect(mine).toEqual(all);
+    });
+
+    test('outbox rows: claimed by kind when due, leased, counted as backlog; listed per order', async () => {
+      const o = orderRow(1);
+      const kindName = `k_${unique()}`;
+      const row = (id: string, dueAt: number, k = kindName): OutboxRow => ({ id, orderId: o.id, kind: k, payload: { id, list: [1, 2] }, createdAt: t0, dueAt });
+      const rows = [row(`obx_${o.id}_1`, t0 + 20), row(`obx_${o.id}_2`, t0 + 10), row(`obx_${o.id}_3`, t0 + 99), row(`obx_${o.id}_4`, t0, 'other')];
+      const backlog = await store.outboxBacklog();
+      await store.commit([writeOf(o, { outbox: rows })]);
+      expect(await store.outboxBacklog()).toBe(backlog + 4);
+      expect(await store.listOutbox(o.id)).toEqual(rows);
+      const claimed = await store.claimOutbox(kindName, t0 + 50, lease_ms, 10);
+      expect(claimed).toEqual([{ ...rows[1]!, attempts: 0 }, { ...rows[0]!, attempts: 0 }]);
+      expect(await store.claimOutbox(kindName, t0 + 50, lease_ms, 10)).toEqual([]);
+      expect((await store.claimOutbox(kindName, t0 + 100 + lease_ms, lease_ms, 1)).map((r) => r.id)).toEqual([rows[1]!.id]);
+    });
+
+    test('notifications: attempts recorded; retry, failure, delivery; resend starts over', async () => {
+      const o = orderRow(1);
+      const event: MerchantEventRow = { id: `evt_${o.id}`, merchantId: 'M1', orderId: o.id, type: 'payment.succeeded', data: { amount: 12_345, nested: { ok: true } }, createdAt: t0 };
+      const notify: OutboxRow = { id: `obx_${o.id}`, orderId: o.id, kind: 'merchant.notify', payload: { eventId: event.id }, createdAt: t0, dueAt: t0 };
+      await store.commit([writeOf(o, { merchantEvents: [event], outbox: [notify] })]);
+      expect(await store.listMerchantEvents(o.id)).toEqual([event]);
+      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 0 });
+      const attempt = (n: number, next: NotificationResult['next']): NotificationResult => ({
+        outboxId: notify.id, eventId: event.id, next,
+        attempt: { id: `att_${o.id}_${n}`, at: t0 + n, httpStatus: n === 1 ? null : 500, error: n === 1 ? 'timeout' : null, durationMs: 12 },
+      });
+      await store.recordNotification(attempt(1, { status: 'retry', dueAt: t0 + 5_000 }));
+      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 1 });
+      expect(await store.claimOutbox('merchant.notify', t0 + 4_999, lease_ms, 100)).toEqual([]);
+      expect(await store.claimOutbox('merchant.notify', t0 + 5_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 5_000, attempts: 1 }]);
+      await store.recordNotification(attempt(2, { status: 'failed' }));
+      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'failed', attempts: 2 });
+      expect((await store.listFailedOutbox(1_000)).map((r) => r.id)).toContain(notify.id);
+      expect(await store.resendNotification(event.id, t0 + 9_000)).toBe(true);
+      expect(await store.resendNotification('evt_unknown', t0 + 9_000)).toBe(false);
+      expect((await store.listFailedOutbox(1_000)).map((r) => r.id)).not.toContain(notify.id);
+      expect(await store.claimOutbox('merchant.notify', t0 + 9_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 9_000, attempts: 0 }]);
+      await store.recordNotification(attempt(3, { status: 'delivered' }));
+      expect((await store.loadMerchantEvent(event.id))!.status).toBe('delivered');
+      expect(await store.claimOutbox('merchant.notify', t0 + 1e9, lease_ms, 100)).toEqual([]);
+    });
+
+    test("a merchant's events after a given id, oldest first, limited", async () => {
+      const merchantId = `M_${unique()}`;
+      const orders = [orderRow(1, { merchantId }), orderRow(1, { merchantId })];
+      const events = orders.flatMap((o, i) => [0, 1].map((k) => ({
+        id: `evt_${merchantId}_${i}${k}`, merchantId, orderId: o.id, type: 'payment.succeeded', data: { i, k }, createdAt: t0 + i,
+      })));
+      await store.commit(orders.map((o) => writeOf(o, { merchantEvents: events.filter((e) => e.orderId === o.id) })));
+      expect(await store.listMerchantEventsAfter(merchantId, null, 100)).toEqual(events);
+      expect(await store.listMerchantEventsAfter(merchantId, events[1]!.id, 1)).toEqual([events[2]!]);
+      expect(await store.listMerchantEventsAfter(merchantId, events[3]!.id, 100)).toEqual([]);
+    });
+
+    test('scanOrders pages by id', async () => {
+      const orders = [orderRow(1), orderRow(1), orderRow(1)];
+      await store.commit(orders.map((o) => writeOf(o)));
+      const page = await store.scanOrders(orders[0]!.id, 2);
+      expect(page).toEqual([orders[1]!, orders[2]!]);
+    });
+  });
+}
