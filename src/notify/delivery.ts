@@ -63,7 +63,7 @@ export class NotificationDelivery {
 
   /** Delivers every notification due now (one claim of at most batchMax); returns how many were tried. */
   async tick(): Promise<number> {
-    const rows = await this.deps.store.claimOutbox('merchant.notify', this.deps.clock.now(), this.options.leaseMs, this.options.batchMax);
+    const rows = await this.deps.store.claimOutbox(['merchant.notify'], this.deps.clock.now(), this.options.leaseMs, this.options.batchMax);
     await Promise.all(rows.map((row) => this.deliver(row)));
     return rows.length;
   }

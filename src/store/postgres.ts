@@ -8,6 +8,7 @@ import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
   channelColumns,
+  callbackOf,
   channelOf,
   channelValues,
   decodeJsonParsed as json,
@@ -24,10 +25,11 @@ import {
   orderColumns,
   orderOf,
   outboxOf,
+  outboxUpdateOf,
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, ChannelRow, MerchantRow, NotificationResult, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
@@ -265,15 +267,30 @@ export class PostgresStore implements Store {
     await this.all('DELETE FROM timers WHERE order_id = $1 AND key = $2 AND due_at = $3', timer.orderId, timer.key, timer.dueAt);
   }
 
-  async claimOutbox(kind: string, nowMs: number, leaseMs: number, limit: number) {
+  async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {
     const rows = await this.all(
       `UPDATE outbox o SET lease_until = $1 FROM (
-         SELECT id FROM outbox WHERE status = 'pending' AND kind = $2 AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+         SELECT id FROM outbox WHERE status = 'pending' AND kind IN (SELECT jsonb_array_elements_text($2::text::jsonb)) AND due_at <= $3
+           AND (lease_until IS NULL OR lease_until < $3)
          ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
        WHERE o.id = due.id RETURNING o.*`,
-      nowMs + leaseMs, kind, nowMs, limit,
+      nowMs + leaseMs, JSON.stringify(kinds), nowMs, limit,
     );
     return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) })).sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  async claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number) {
+    const [row] = await this.all(
+      `UPDATE outbox SET lease_until = $1 WHERE id = $2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) RETURNING *`,
+      nowMs + leaseMs, outboxId, nowMs,
+    );
+    return row ? { ...outboxOf(row, json), attempts: int(row.attempts) } : null;
+  }
+
+  async finishOutbox(r: OutboxResult) {
+    const next = outboxUpdateOf(r);
+    await this.all('UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, lease_until = NULL, due_at = $3, completed_at = $4 WHERE id = $5',
+      next.status, r.error, next.dueAt, next.completedAt, r.outboxId);
   }
 
   async recordNotification(r: NotificationResult) {
@@ -326,6 +343,26 @@ export class PostgresStore implements Store {
 
   async listFlows(orderId: string) {
     return (await this.all('SELECT * FROM flows WHERE order_id = $1 ORDER BY id', orderId)).map(flowOf);
+  }
+
+  async loadFlow(flowId: string) {
+    const [row] = await this.all('SELECT * FROM flows WHERE id = $1', flowId);
+    return row ? flowOf(row) : null;
+  }
+
+  async insertCallback(c: CallbackRow) {
+    await this.all(
+      'INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+      c.id, c.provider, c.channelCode, asJsonb(c.headers), c.body, c.receivedAt, c.verified, c.orderId, c.flowId, c.outcome,
+    );
+  }
+
+  async updateCallback(callbackId: string, o: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) {
+    await this.all('UPDATE callback_log SET verified = $1, order_id = $2, flow_id = $3, outcome = $4 WHERE id = $5', o.verified, o.orderId, o.flowId, o.outcome, callbackId);
+  }
+
+  async listCallbacks(orderId: string) {
+    return (await this.all('SELECT * FROM callback_log WHERE order_id = $1 ORDER BY id', orderId)).map((r) => callbackOf(r, json));
   }
 
   async listRefunds(orderId: string) {

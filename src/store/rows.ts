@@ -3,7 +3,7 @@
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
-import type { ChannelRow, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
+import type { CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -149,4 +149,19 @@ export function assertWrites(writes: OrderWrite[]): void {
   }
   assertDistinct(writes.flatMap((w) => w.flows.map((f) => f.id)), 'flow ids are distinct in a batch');
   assertDistinct(writes.flatMap((w) => w.refunds.map((r) => r.id)), 'refund ids are distinct in a batch');
+}
+
+export function callbackOf(row: Raw, json: JsonDecoder): CallbackRow {
+  return {
+    id: row.id as string, provider: row.provider as string, channelCode: row.channel_code as string,
+    headers: json(row.headers) as Record<string, string>, body: row.body as string, receivedAt: int(row.received_at),
+    verified: row.verified === null ? null : Boolean(row.verified), orderId: (row.order_id as string | null) ?? null,
+    flowId: (row.flow_id as string | null) ?? null, outcome: (row.outcome as string | null) ?? null,
+  };
+}
+
+/** The outbox row's status after an execution, and its next due time. */
+export function outboxUpdateOf(r: OutboxResult): { status: 'pending' | 'done' | 'failed'; dueAt: number; completedAt: number | null } {
+  if (r.next.status === 'retry') return { status: 'pending', dueAt: r.next.dueAt, completedAt: null };
+  return { status: r.next.status, dueAt: r.at, completedAt: r.at };
 }

@@ -8,6 +8,7 @@ import type { Database, Statement } from 'bun:sqlite';
 import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
 import { openSqliteDatabase } from './sqlite-batch.ts';
 import {
+  callbackOf,
   channelColumns,
   channelOf,
   channelValues,
@@ -23,10 +24,11 @@ import {
   merchantEventOf,
   orderOf,
   outboxOf,
+  outboxUpdateOf,
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, ChannelRow, MerchantRow, NotificationResult, OrderWrite, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -211,15 +213,30 @@ export class SqliteStore implements Store {
     this.write(() => this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?').run(timer.orderId, timer.key, timer.dueAt));
   }
 
-  async claimOutbox(kind: string, nowMs: number, leaseMs: number, limit: number) {
+  async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {
     const rows = this.write(() => this.all(
       `UPDATE outbox SET lease_until = ? WHERE id IN (
-         SELECT id FROM outbox WHERE status = 'pending' AND kind = ? AND due_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+         SELECT id FROM outbox WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?)) AND due_at <= ?
+           AND (lease_until IS NULL OR lease_until < ?)
          ORDER BY due_at LIMIT ?)
        RETURNING *`,
-      nowMs + leaseMs, kind, nowMs, nowMs, limit,
+      nowMs + leaseMs, JSON.stringify(kinds), nowMs, nowMs, limit,
     ));
     return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) })).sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  async claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number) {
+    const [row] = this.write(() => this.all(
+      `UPDATE outbox SET lease_until = ? WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING *`,
+      nowMs + leaseMs, outboxId, nowMs,
+    ));
+    return row ? { ...outboxOf(row, json), attempts: int(row.attempts) } : null;
+  }
+
+  async finishOutbox(r: OutboxResult) {
+    const next = outboxUpdateOf(r);
+    this.write(() => this.query('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?')
+      .run(next.status, r.error, next.dueAt, next.completedAt, r.outboxId));
   }
 
   async recordNotification(r: NotificationResult) {
@@ -271,6 +288,26 @@ export class SqliteStore implements Store {
 
   async listFlows(orderId: string) {
     return this.all('SELECT * FROM flows WHERE order_id = ? ORDER BY id', orderId).map(flowOf);
+  }
+
+  async loadFlow(flowId: string) {
+    const row = this.all('SELECT * FROM flows WHERE id = ?', flowId)[0];
+    return row ? flowOf(row) : null;
+  }
+
+  async insertCallback(c: CallbackRow) {
+    this.write(() => this.query(
+      'INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(c.id, c.provider, c.channelCode, text(c.headers), c.body, c.receivedAt, c.verified === null ? null : Number(c.verified), c.orderId, c.flowId, c.outcome));
+  }
+
+  async updateCallback(callbackId: string, o: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) {
+    this.write(() => this.query('UPDATE callback_log SET verified = ?, order_id = ?, flow_id = ?, outcome = ? WHERE id = ?')
+      .run(o.verified === null ? null : Number(o.verified), o.orderId, o.flowId, o.outcome, callbackId));
+  }
+
+  async listCallbacks(orderId: string) {
+    return this.all('SELECT * FROM callback_log WHERE order_id = ? ORDER BY id', orderId).map((r) => callbackOf(r, json));
   }
 
   async listRefunds(orderId: string) {

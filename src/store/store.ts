@@ -84,6 +84,29 @@ export type TimerRow = {
   event: unknown;
 };
 
+/** A channel's callback exactly as it arrived, then what became of it. */
+export type CallbackRow = {
+  id: string;
+  provider: string;
+  channelCode: string;
+  headers: Record<string, string>;
+  body: string;
+  receivedAt: number;
+  /** null until looked at; false when the signature or decryption failed. */
+  verified: boolean | null;
+  orderId: string | null;
+  flowId: string | null;
+  outcome: string | null;
+};
+
+/** What executing an outbox row led to: done, another try at dueAt, or no tries left. */
+export type OutboxResult = {
+  outboxId: string;
+  at: number;
+  error: string | null;
+  next: { status: 'done' } | { status: 'retry'; dueAt: number } | { status: 'failed' };
+};
+
 /** A notification owed to a merchant (what GET /v1/events lists). */
 export type MerchantEventRow = {
   id: string;
@@ -208,14 +231,25 @@ export interface Store {
   /** Timers in (order id, key) order after the given one, for re-seeding an index. */
   scanTimers(after: { orderId: string; key: string } | null, limit: number): Promise<TimerRow[]>;
   listOutbox(orderId: string): Promise<OutboxRow[]>;
-  /** Claims up to `limit` pending outbox rows of a kind that are due and not leased, leasing them. */
-  claimOutbox(kind: string, nowMs: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]>;
+  /** Claims up to `limit` pending outbox rows of these kinds that are due and not leased, leasing them. */
+  claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]>;
+  /** Claims one pending, unleased outbox row by id whatever its due time (an effect run in-line); null when taken or done. */
+  claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number): Promise<ClaimedOutboxRow | null>;
+  /** Records the execution of a claimed outbox row (not a notification: those go through recordNotification). */
+  finishOutbox(result: OutboxResult): Promise<void>;
   /** Records a delivery attempt and its consequence (outbox row and merchant event), in one transaction. */
   recordNotification(result: NotificationResult): Promise<void>;
   loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number }) | null>;
   /** Queues a notification again, due now, with a fresh retry schedule; false for an unknown event. */
   resendNotification(eventId: string, nowMs: number): Promise<boolean>;
   listFlows(orderId: string): Promise<FlowRow[]>;
+  /** A flow by its id (the out_trade_no channels report), to find its order. */
+  loadFlow(flowId: string): Promise<FlowRow | null>;
+  /** Writes a callback's raw record; done before anything else is done with the callback. */
+  insertCallback(callback: CallbackRow): Promise<void>;
+  /** Records what became of a callback. */
+  updateCallback(callbackId: string, outcome: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>): Promise<void>;
+  listCallbacks(orderId: string): Promise<CallbackRow[]>;
   listRefunds(orderId: string): Promise<RefundRow[]>;
   listMerchantEvents(orderId: string): Promise<MerchantEventRow[]>;
   /** The refund's order, for looking a refund up by its id alone. */

@@ -66,10 +66,10 @@ for (const kind of storeKinds) {
       await store.commit([writeOf(o, { outbox: rows })]);
       expect(await store.outboxBacklog()).toBe(backlog + 4);
       expect(await store.listOutbox(o.id)).toEqual(rows);
-      const claimed = await store.claimOutbox(kindName, t0 + 50, lease_ms, 10);
+      const claimed = await store.claimOutbox([kindName], t0 + 50, lease_ms, 10);
       expect(claimed).toEqual([{ ...rows[1]!, attempts: 0 }, { ...rows[0]!, attempts: 0 }]);
-      expect(await store.claimOutbox(kindName, t0 + 50, lease_ms, 10)).toEqual([]);
-      expect((await store.claimOutbox(kindName, t0 + 100 + lease_ms, lease_ms, 1)).map((r) => r.id)).toEqual([rows[1]!.id]);
+      expect(await store.claimOutbox([kindName], t0 + 50, lease_ms, 10)).toEqual([]);
+      expect((await store.claimOutbox([kindName], t0 + 100 + lease_ms, lease_ms, 1)).map((r) => r.id)).toEqual([rows[1]!.id]);
     });
 
     test('notifications: attempts recorded; retry, failure, delivery; resend starts over', async () => {
@@ -85,18 +85,18 @@ for (const kind of storeKinds) {
       });
       await store.recordNotification(attempt(1, { status: 'retry', dueAt: t0 + 5_000 }));
       expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 1 });
-      expect(await store.claimOutbox('merchant.notify', t0 + 4_999, lease_ms, 100)).toEqual([]);
-      expect(await store.claimOutbox('merchant.notify', t0 + 5_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 5_000, attempts: 1 }]);
+      expect(await store.claimOutbox(['merchant.notify'], t0 + 4_999, lease_ms, 100)).toEqual([]);
+      expect(await store.claimOutbox(['merchant.notify'], t0 + 5_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 5_000, attempts: 1 }]);
       await store.recordNotification(attempt(2, { status: 'failed' }));
       expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'failed', attempts: 2 });
       expect((await store.listFailedOutbox(1_000)).map((r) => r.id)).toContain(notify.id);
       expect(await store.resendNotification(event.id, t0 + 9_000)).toBe(true);
       expect(await store.resendNotification('evt_unknown', t0 + 9_000)).toBe(false);
       expect((await store.listFailedOutbox(1_000)).map((r) => r.id)).not.toContain(notify.id);
-      expect(await store.claimOutbox('merchant.notify', t0 + 9_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 9_000, attempts: 0 }]);
+      expect(await store.claimOutbox(['merchant.notify'], t0 + 9_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 9_000, attempts: 0 }]);
       await store.recordNotification(attempt(3, { status: 'delivered' }));
       expect((await store.loadMerchantEvent(event.id))!.status).toBe('delivered');
-      expect(await store.claimOutbox('merchant.notify', t0 + 1e9, lease_ms, 100)).toEqual([]);
+      expect(await store.claimOutbox(['merchant.notify'], t0 + 1e9, lease_ms, 100)).toEqual([]);
     });
 
     test("a merchant's events after a given id, oldest first, limited", async () => {
