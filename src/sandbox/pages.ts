@@ -1,0 +1,110 @@
+// The payer's side: the page a QR code / pay link opens, and the Pay / Fail buttons.
+//
+// Outcomes, as the providers show them:
+// - pay  → trade SUCCESS, notify sent (Alipay TRADE_SUCCESS, WeChat TRANSACTION.SUCCESS).
+// - fail → WeChat: trade_state PAYERROR, no notify (WeChat only notifies success).
+//          Alipay: a failed attempt leaves the trade WAIT_BUYER_PAY and sends nothing — the
+//          payer can try again until it expires; Alipay only notifies TRADE_CLOSED for a
+//          trade it closes itself, which the sandbox does not do on a failed attempt.
+// A closed or expired trade cannot be paid (409) unless a JSON body says `"force": true`:
+// the test hook for a payment that lands after the merchant closed the order.
+import { Hono, type Context } from 'hono';
+import { alipayStatus, sendAlipayNotify } from './alipay.ts';
+import { type SandboxContext, isExpired } from './context.ts';
+import type { Provider, Trade } from './state.ts';
+import { escapeHtml, fenToYuan } from './util.ts';
+import { sendWechatNotify, wechatState } from './wechatpay.ts';
+
+function status(ctx: SandboxContext, t: Trade): string {
+  return t.provider === 'alipay' ? alipayStatus(t, ctx.now()) : wechatState(t, ctx.now());
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body{font-family:system-ui,-apple-system,"PingFang SC",sans-serif;margin:0;background:#f5f5f5;color:#222}
+main{max-width:420px;margin:0 auto;padding:24px 16px}
+.card{background:#fff;border-radius:12px;padding:24px;box-shadow:0 1px 3px rgba(0,0,0,.08);text-align:center}
+.amount{font-size:40px;font-weight:600;margin:12px 0}
+.muted{color:#888;font-size:14px;word-break:break-all}
+button{display:block;width:100%;padding:14px;margin-top:12px;border:0;border-radius:8px;font-size:17px;cursor:pointer}
+.pay{background:#1677ff;color:#fff}.wechatpay .pay{background:#07c160}.fail{background:#eee;color:#c00}
+.state{font-size:18px;margin-top:16px}
+</style></head><body><main>${body}</main></body></html>`;
+}
+
+function payPage(ctx: SandboxContext, t: Trade, action: string): string {
+  const brand = t.provider === 'alipay' ? '支付宝 Alipay (sandbox)' : '微信支付 WeChat Pay (sandbox)';
+  const s = status(ctx, t);
+  const payable = (t.state === 'WAIT' || t.state === 'PAYERROR') && !isExpired(t, ctx.now());
+  const note = payable
+    ? `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="outcome" value="pay"><button class="pay" type="submit">Pay 确认付款</button></form>
+<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="outcome" value="fail"><button class="fail" type="submit">Fail 支付失败</button></form>`
+    : `<p class="state">${t.state === 'SUCCESS' ? 'Already paid 已支付' : isExpired(t, ctx.now()) ? 'Expired 订单已过期' : 'Closed 订单已关闭'}</p>`;
+  return layout(brand, `<div class="card ${t.provider}"><div class="muted">${escapeHtml(brand)}</div>
+<h1>${escapeHtml(t.subject)}</h1><div class="amount">¥${fenToYuan(t.totalFen)}</div>
+<div class="muted">商户订单号 ${escapeHtml(t.outTradeNo)}<br>状态 ${escapeHtml(s)}</div>${note}</div>`);
+}
+
+type Outcome = { http: number; status: string; message: string };
+
+function applyOutcome(ctx: SandboxContext, t: Trade, outcome: string, force: boolean): Outcome {
+  const now = ctx.now();
+  if (outcome !== 'pay' && outcome !== 'fail') return { http: 400, status: status(ctx, t), message: 'outcome must be "pay" or "fail"' };
+  if (t.state === 'SUCCESS') return { http: 409, status: status(ctx, t), message: 'trade already paid' };
+  const closed = t.state === 'CLOSED' || isExpired(t, now);
+  if (closed && !force) return { http: 409, status: status(ctx, t), message: t.state === 'CLOSED' ? 'trade is closed' : 'trade has expired' };
+  if (outcome === 'fail') {
+    if (t.provider === 'wechatpay') t.state = 'PAYERROR';
+    ctx.store.changed();
+    return { http: 200, status: status(ctx, t), message: 'payment failed' };
+  }
+  t.state = 'SUCCESS';
+  t.paidAt = now;
+  ctx.store.changed();
+  if (t.provider === 'alipay') sendAlipayNotify(ctx, t);
+  else sendWechatNotify(ctx, t);
+  return { http: 200, status: status(ctx, t), message: 'paid' };
+}
+
+export function payerRoutes(ctx: SandboxContext): Hono {
+  const app = new Hono();
+  const lookup = (c: Context): Trade | undefined => {
+    const provider = c.req.param('provider');
+    if (provider !== 'alipay' && provider !== 'wechatpay') return undefined;
+    return ctx.store.getTrade(provider as Provider, c.req.param('account') ?? '', c.req.param('outTradeNo') ?? '');
+  };
+
+  app.get('/:provider/:account/:outTradeNo', (c) => {
+    const t = lookup(c);
+    if (!t) return c.html(layout('Not found', '<div class="card"><h1>订单不存在</h1></div>'), 404);
+    return c.html(payPage(ctx, t, new URL(c.req.url).pathname));
+  });
+
+  app.post('/:provider/:account/:outTradeNo', async (c) => {
+    const isJson = (c.req.header('content-type') ?? '').includes('application/json');
+    let outcome = '';
+    let force = false;
+    if (isJson) {
+      const body: unknown = await c.req.json().catch(() => undefined);
+      if (typeof body === 'object' && body !== null) {
+        const b = body as Record<string, unknown>;
+        outcome = typeof b.outcome === 'string' ? b.outcome : '';
+        force = b.force === true;
+      }
+    } else {
+      const form = await c.req.parseBody();
+      outcome = typeof form.outcome === 'string' ? form.outcome : '';
+    }
+    const t = lookup(c);
+    if (!t) return isJson ? c.json({ status: 'NOT_FOUND', message: 'trade not found' }, 404) : c.html(layout('Not found', '<div class="card"><h1>订单不存在</h1></div>'), 404);
+    const r = applyOutcome(ctx, t, outcome, force);
+    if (isJson) return c.json({ status: r.status, message: r.message }, r.http as 200);
+    const back = t.returnUrl && r.status !== 'WAIT_BUYER_PAY' ? `<p><a href="${escapeHtml(t.returnUrl)}">返回商户 Return to merchant</a></p>` : '';
+    return c.html(layout(r.message, `<div class="card ${t.provider}"><h1>${escapeHtml(r.message)}</h1><div class="amount">¥${fenToYuan(t.totalFen)}</div><p class="state">${escapeHtml(r.status)}</p>${back}</div>`), r.http as 200);
+  });
+
+  return app;
+}
