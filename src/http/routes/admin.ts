@@ -15,6 +15,7 @@ import { ApiError } from '../errors.ts';
 import { type Provider, channelConfigs, createChannel, createMerchant, updateChannel, updateMerchant } from '../schemas.ts';
 import { jsonBody } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
+import { mountViewer } from '../../viewer/routes.ts';
 
 export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock };
 
@@ -49,6 +50,7 @@ const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   app.use(adminAuth(deps.adminToken));
+  mountViewer(app, { store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
