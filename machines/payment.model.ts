@@ -15,7 +15,8 @@ export type RefundStatus = 'pending' | 'succeeded' | 'failed';
 export const balanceMethod = 'balance';
 
 /** What the payer is shown to pay a flow (from the channel's prepay answer). */
-export type FlowAction = { type: 'qr_code' | 'redirect' | 'none'; qrCode?: string; payUrl?: string };
+/** `params`: what a page hands to the provider's script (WeChat JSAPI's signed package). */
+export type FlowAction = { type: 'qr_code' | 'redirect' | 'none'; qrCode?: string; payUrl?: string; params?: Record<string, string> };
 
 export type Flow = {
   id: string;

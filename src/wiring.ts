@@ -3,12 +3,15 @@
  * payments, HTTP. Wired by hand, once; main.ts and the test harness both start it here.
  */
 import Redis from 'ioredis';
+import type { Hono } from 'hono';
 import { DurableCommitter } from '../actors/durable-commit.ts';
+import { EffectRunner } from '../actors/effect-runner.ts';
 import { Engine } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
 import { NotificationDelivery } from './notify/delivery.ts';
 import { statusOf } from '../machines/payment.machine.ts';
+import { ChannelRegistry } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
@@ -31,13 +34,19 @@ export type Paycenter = {
   engine: Engine;
   ticker: Ticker;
   delivery: NotificationDelivery;
+  runner: EffectRunner;
+  channels: ChannelRegistry;
   merchants: MerchantDirectory;
   log: Logger;
   stop(): Promise<void>;
 };
 
 /** Tests pass a ManualClock and tick by hand instead of waiting for the ticker's and delivery's loops. */
-export type StartOptions = { clock?: Clock; log?: Logger; manualTicker?: boolean; random?: () => number };
+export type StartOptions = {
+  clock?: Clock; log?: Logger; manualTicker?: boolean; random?: () => number;
+  /** Applications mounted beside the API (the channel sandbox under `bun dev`), given the service's own URL. */
+  mounts?: Array<{ path: string; app: Hono }>;
+};
 
 /** Keeps the Redis index in step with a committed write's timers; a miss is caught by the ticker's sweep. */
 async function indexTimers(index: RedisTimerIndex, write: OrderWrite, log: Logger): Promise<void> {
@@ -80,8 +89,11 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(committer, clock);
   const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
 
+  const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
+  const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
+  const payments = new Payments({ engine, store, clock, channels, runner });
   const app = createApp({
-    store, log, clock, metrics, merchants, payments: new Payments(engine, store, clock), nonces, rateLimiter, links,
+    store, log, clock, metrics, merchants, payments, engine, channels, nonces, rateLimiter, links, mounts: options.mounts,
     adminToken: config.adminToken,
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
@@ -92,15 +104,17 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   if (!options.manualTicker) {
     ticker.start();
     delivery.start();
+    runner.start();
   }
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, merchants, log,
+    store, engine, ticker, delivery, runner, channels, merchants, log,
     async stop() {
       await server.stop(true);
       await ticker.stop();
       await delivery.stop();
+      await runner.stop();
       await lock.close();
       await store.close();
     },

@@ -11,16 +11,19 @@ import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import { LockUnavailableError } from '../lock/lock.ts';
 import type { Logger } from '../log.ts';
+import type { ChannelRegistry } from '../channels/registry.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Payments } from '../payments/service.ts';
 import type { Store } from '../store/store.ts';
+import type { Engine } from '../../actors/engine.ts';
 import { MailboxFullError } from '../../actors/mailbox.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
 import { ApiError, errorBody } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import type { Links } from './views.ts';
 
@@ -34,12 +37,16 @@ export type AppDeps = {
   metrics: Metrics;
   merchants: MerchantDirectory;
   payments: Payments;
+  engine: Engine;
+  channels: ChannelRegistry;
   nonces: NonceGuard;
   rateLimiter: RateLimiter;
   links: Links;
   adminToken: string;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
+  /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
+  mounts?: Array<{ path: string; app: Hono }>;
 };
 
 /** Failures that are a dependency's, not the request's: safe to retry. */
@@ -77,6 +84,8 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock }));
   v1.route('/', merchantRoutes(deps.payments, deps.links));
   app.route('/v1', v1);
+  app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
+  for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
   app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

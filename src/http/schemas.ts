@@ -88,7 +88,7 @@ const pem = v.pipe(v.string(), v.maxLength(8_192), v.regex(/-----BEGIN [A-Z ]+--
 
 /** Each provider's channel config; keys are validated here and redacted in every answer. */
 export const channelConfigs = {
-  alipay: v.strictObject({ app_id: text(32), private_key: pem, alipay_public_key: pem, gateway_url: httpUrl }),
+  alipay: v.strictObject({ app_id: text(32), private_key: pem, alipay_public_key: pem, gateway_url: httpUrl, seller_id: v.optional(text(32)) }),
   wechatpay: v.strictObject({
     mchid: text(32), appid: text(32), serial_no: text(64), private_key: pem, apiv3_key: v.pipe(v.string(), v.length(32, 'must be 32 characters')),
     platform_serial: text(64), platform_public_key: pem, base_url: v.optional(httpUrl, 'https://api.mch.weixin.qq.com'),

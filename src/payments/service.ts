@@ -3,13 +3,16 @@
  * goes through the order's actor (engine.create / engine.dispatch); this module makes the
  * ids, reads the clock, scopes everything to the asking merchant, and names each outcome.
  */
+import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type OrderDetails, type Refund, checkRefund } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, type Refund, balanceMethod, checkRefund } from '../../machines/payment.model.ts';
+import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { Currency } from '../money.ts';
+import { chooseChannel } from '../routing/choose.ts';
 import type { MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
@@ -28,13 +31,22 @@ export type NewPayment = {
 
 export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: number };
 
+/** One part of a pay request: a method and the minor units it pays. */
+export type PayPartRequest = { method: string; amount: number };
+
+export type PaymentsDeps = { engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; runner: EffectRunner };
+
 export class Payments {
+  private readonly engine: Engine;
+  private readonly store: Store;
+  private readonly clock: Clock;
+
   constructor(
-    private readonly engine: Engine,
-    private readonly store: Store,
-    private readonly clock: Clock,
+    private readonly deps: PaymentsDeps,
     private readonly options: PaymentsOptions = {},
-  ) {}
+  ) {
+    ({ engine: this.engine, store: this.store, clock: this.clock } = deps);
+  }
 
   /**
    * A new order (created: true), or the same one again for a retry with the same amount,
@@ -64,6 +76,51 @@ export class Payments {
   async getByMerchantOrderNo(merchant: Merchant, merchantOrderNo: string): Promise<Result<{ order: OrderState }>> {
     const row = await this.store.findOrderByMerchantOrderNo(merchant.id, merchantOrderNo);
     return row ? this.get(merchant, row.id) : fail('not_found', `no payment with merchant_order_no ${merchantOrderNo}`);
+  }
+
+  /** Whether some channel can serve this method now: checked before creating an order that is paid at once. */
+  async canServe(method: string, currency: Currency, amount: number): Promise<boolean> {
+    return chooseChannel(await this.deps.channels.all(), { method, currency, amount }) !== null;
+  }
+
+  /**
+   * Starts paying: picks a channel per part, starts the attempt through the order's actor, and
+   * runs its prepay in this request so the answer can carry what the payer is shown. The same
+   * single method again while its flow waits for the payer answers that flow again instead of
+   * starting another (a refreshed cashier page must not open a new trade each time).
+   */
+  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
+    const found = await this.get(merchant, paymentId);
+    if (!found.ok) return found;
+    const { context, row } = found.order;
+    if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
+    const refused = parts.find((p) => !merchant.methods.includes(p.method));
+    if (refused) return fail('unsupported_method', `method ${refused.method} is not enabled for this merchant`, 'method');
+    if (parts.reduce((sum, p) => sum + p.amount, 0) !== context.amount) return fail('amount_mismatch', 'parts must add up to the order amount', 'parts');
+    if (parts.filter((p) => p.method !== balanceMethod).length > 1) return fail('invalid_request', 'at most one part may be an external channel', 'parts');
+    const waiting = parts.length === 1 && context.closeReason === null
+      ? context.flows.find((f) => f.status === 'pending' && f.prepared && f.method === parts[0]!.method)
+      : undefined;
+    if (waiting) return { ok: true, order: found.order, flow: waiting };
+
+    const channels = await this.deps.channels.all();
+    const now = this.clock.now();
+    const chosen = parts.map((p) => ({ ...p, channel: chooseChannel(channels, { ...p, currency: context.currency }) }));
+    const unserved = chosen.filter((p) => p.channel === null).map((p) => p.method);
+    if (unserved.length > 0) return fail('no_channel_available', `no channel can serve ${unserved.join(' + ')} in ${context.currency} now`);
+    const payParts = chosen.map((p) => ({ flowId: newId('flw', now), method: p.method, channel: p.channel!.code, amount: p.amount }));
+
+    const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });
+    if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
+    if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
+    await this.deps.runner.runNow(result.outbox.filter((r) => r.kind === 'channel.prepay'));
+
+    const after = await this.engine.load(paymentId);
+    const flow = after?.context.flows.find((f) => f.id === payParts[0]!.flowId);
+    if (!after || !flow) throw new Error('assertion failed: an applied pay.start added its flows');
+    if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
+    if (!flow.prepared) return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);
+    return { ok: true, order: after, flow };
   }
 
   /** Closes an unpaid order; asking again while it closes, or once it is closed, answers the same. */

@@ -111,7 +111,7 @@ export async function settleThroughActor(paycenter: Paycenter, paymentId: string
   if (paid.outcome !== 'applied' || paid.order.row.status !== 'succeeded') throw new Error(`payment ${paymentId} did not settle`);
 }
 
-const watched_tables = ['orders', 'flows', 'refunds', 'journal', 'outbox', 'timers', 'merchant_events'];
+const watched_tables = ['orders', 'flows', 'refunds', 'journal', 'outbox', 'timers', 'merchant_events', 'callback_log'];
 
 /** Row counts of the tables a request could change, read straight from the database. */
 export async function tableCounts(databaseUrl: string): Promise<Record<string, number>> {

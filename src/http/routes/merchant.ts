@@ -3,11 +3,11 @@
  * service and shape its values into answers; they never change an order themselves.
  */
 import { Hono } from 'hono';
+import type { OrderState } from '../../../actors/engine.ts';
+import type { Flow } from '../../../machines/payment.model.ts';
 import { describeRoute } from 'hono-openapi';
-import type { Merchant } from '../../merchants/directory.ts';
-import { balanceMethod } from '../../../machines/payment.model.ts';
 import { type Currency, parseAmount } from '../../money.ts';
-import type { Failure, Payments } from '../../payments/service.ts';
+import type { Failure, PayPartRequest, Payments } from '../../payments/service.ts';
 import { ApiError } from '../errors.ts';
 import type { MerchantEnv } from '../auth.ts';
 import { createPayment, createRefund, eventsQuery, payRequest, paymentsQuery } from '../schemas.ts';
@@ -22,20 +22,13 @@ function amountOf(text: string, currency: Currency, field: string): number {
   return parsed.minor;
 }
 
-function requireMethods(merchant: Merchant, methods: string[]): void {
-  const refused = methods.find((m) => !merchant.methods.includes(m));
-  if (refused) throw new ApiError('unsupported_method', `method ${refused} is not enabled for this merchant`, 'method');
-}
-
-/**
- * Checks a pay request against the order and the merchant. Channel adapters arrive with the
- * channels work; until then no channel can serve a flow, which is said plainly.
- */
-function checkPay(merchant: Merchant, orderAmount: number, currency: Currency, parts: Array<{ method: string; amount: number }>): never {
-  requireMethods(merchant, parts.map((p) => p.method));
-  if (parts.reduce((sum, p) => sum + p.amount, 0) !== orderAmount) throw new ApiError('amount_mismatch', 'parts must add up to the order amount', 'parts');
-  if (parts.filter((p) => p.method !== balanceMethod).length > 1) throw new ApiError('invalid_request', 'at most one part may be an external channel', 'parts');
-  throw new ApiError('no_channel_available', `no channel can serve ${parts.map((p) => p.method).join(' + ')} in ${currency} now`);
+/** The payment object plus what the payer is shown for the flow just started (API.md `/pay`). */
+function withAction(paid: { order: OrderState; flow: Flow }, links: Links) {
+  const action = paid.flow.action ?? { type: 'none' as const };
+  return {
+    ...paymentOf(paid.order, links),
+    action: { type: action.type, qr_code: action.qrCode ?? null, pay_url: action.payUrl ?? null, ...(action.params ? { params: action.params } : {}) },
+  };
 }
 
 const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
@@ -47,7 +40,13 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
     const amount = amountOf(body.amount, body.currency, 'amount');
-    if (body.method) checkPay(merchant, amount, body.currency, [{ method: body.method, amount }]);
+    if (body.method && !merchant.methods.includes(body.method)) {
+      throw new ApiError('unsupported_method', `method ${body.method} is not enabled for this merchant`, 'method');
+    }
+    // Refused before the order exists: a create that cannot be paid as asked leaves nothing behind.
+    if (body.method && !(await payments.canServe(body.method, body.currency, amount))) {
+      throw new ApiError('no_channel_available', `no channel can serve ${body.method} in ${body.currency} now`);
+    }
     const result = await payments.create(merchant, {
       merchantOrderNo: body.merchant_order_no, amount, currency: body.currency, subject: body.subject, expireSeconds: body.expire_seconds,
       details: {
@@ -56,7 +55,10 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
       },
     }, c.get('ridingNonce') ?? undefined);
     if (!result.ok) throw failed(result);
-    return c.json(paymentOf(result.order, links), result.created ? 201 : 200);
+    if (!body.method) return c.json(paymentOf(result.order, links), result.created ? 201 : 200);
+    const paid = await payments.pay(merchant, result.order.context.id, [{ method: body.method, amount }]);
+    if (!paid.ok) throw failed(paid);
+    return c.json(withAction(paid, links), result.created ? 201 : 200);
   });
 
   app.get('/payments', describeRoute({ ...tag, summary: 'Find a payment by merchant_order_no' }), queryParams(paymentsQuery), async (c) => {
@@ -75,13 +77,14 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
-    const { row, context } = found.order;
-    if (row.status !== 'created' && row.status !== 'paying') throw new ApiError('invalid_state', `a ${row.status} payment cannot be paid`);
+    const { context } = found.order;
     const body = c.req.valid('json');
-    const parts = 'method' in body
+    const parts: PayPartRequest[] = 'method' in body
       ? [{ method: body.method, amount: context.amount }]
       : body.parts.map((p, i) => ({ method: p.method, amount: amountOf(p.amount, context.currency, `parts.${i}.amount`) }));
-    return checkPay(merchant, context.amount, context.currency, parts);
+    const paid = await payments.pay(merchant, context.id, parts);
+    if (!paid.ok) throw failed(paid);
+    return c.json(withAction(paid, links));
   });
 
   app.post('/payments/:id/close', describeRoute({ ...tag, summary: 'Close an unpaid payment, here and at the channel' }), async (c) => {

@@ -1,0 +1,192 @@
+/**
+ * The effect runner: executes the channel effects an order's actor committed to its outbox
+ * (prepay, query, close, refund, refund query) and operator alerts, and feeds each channel's
+ * answer back to the order's actor as an event. Rows are durable and leased: a runner that
+ * dies mid-call leaves the row to be claimed again once the lease runs out, and every channel
+ * call is idempotent by flow or refund id, so repeating one cannot charge or refund twice.
+ * The event is dispatched before the row is marked done: a crash in between repeats the call,
+ * and the actor ignores what no longer applies.
+ */
+import type { PaymentContext } from '../machines/payment.model.ts';
+import type { Effect, PaymentEvent } from '../machines/payment.rules.ts';
+import { type ChannelFailure, type TradeReport, channelExpiry } from '../src/channels/adapter.ts';
+import type { ChannelRegistry } from '../src/channels/registry.ts';
+import type { Clock } from '../src/clock.ts';
+import type { Logger } from '../src/log.ts';
+import { PollingLoop } from '../src/polling-loop.ts';
+import type { ClaimedOutboxRow, OutboxResult, OutboxRow, Store } from '../src/store/store.ts';
+import type { Engine } from './engine.ts';
+
+export const runnerEffectKinds = [
+  'channel.prepay', 'channel.query', 'channel.close', 'channel.refund', 'channel.refund_query', 'channel.capture', 'operator.alert',
+] as const satisfies readonly Effect['type'][];
+
+type RunnerEffect = Extract<Effect, { type: (typeof runnerEffectKinds)[number] }>;
+
+export type EffectRunnerOptions = {
+  /** Gaps before each retry of a call the channel did not answer, in ms; their count is the number of retries. */
+  retryScheduleMs: number[];
+  intervalMs: number;
+  batchMax: number;
+  /** Longer than any channel call takes, so a live call's row is not claimed twice. */
+  leaseMs: number;
+};
+
+export const default_effect_runner_options: EffectRunnerOptions = {
+  retryScheduleMs: [1_000, 5_000, 30_000, 120_000, 600_000],
+  intervalMs: 200,
+  batchMax: 64,
+  leaseMs: 60_000,
+};
+
+/** What executing one effect came to: an event for the order (or none), or a failure to retry or give up on. */
+type Outcome = { event: PaymentEvent | null } | { failure: ChannelFailure };
+
+const reportOf = (trade: TradeReport, at: number, source: 'query' | 'callback'): PaymentEvent => ({
+  type: 'flow.report', at, flowId: trade.flowId, source,
+  // A trade refunded since is still one that was paid.
+  status: trade.status === 'refunded' ? 'succeeded' : trade.status,
+  ...(trade.amount === null ? {} : { amount: trade.amount }),
+  ...(trade.currency === null ? {} : { currency: trade.currency }),
+  channelTradeNo: trade.channelTradeNo,
+});
+
+/** A channel's word on a trade as the event its order takes (shared with the callback route). */
+export const tradeEvent = reportOf;
+
+export class EffectRunner {
+  private readonly loop: PollingLoop;
+
+  constructor(
+    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger; random?: () => number },
+    private readonly options: EffectRunnerOptions = default_effect_runner_options,
+  ) {
+    this.loop = new PollingLoop('effect runner', () => this.tick(), options.intervalMs, deps.log);
+  }
+
+  /** Executes every effect due now (one claim of at most batchMax); returns how many were tried. */
+  async tick(): Promise<number> {
+    const rows = await this.deps.store.claimOutbox(runnerEffectKinds, this.deps.clock.now(), this.options.leaseMs, this.options.batchMax);
+    await Promise.all(rows.map((row) => this.execute(row)));
+    return rows.length;
+  }
+
+  /**
+   * Executes these just-committed rows now, in the caller's request (a prepay the payer waits
+   * for). A row another runner already holds is left to it.
+   */
+  async runNow(rows: OutboxRow[]): Promise<void> {
+    const now = this.deps.clock.now();
+    const claimed = await Promise.all(rows.map((row) => this.deps.store.claimOutboxRow(row.id, now, this.options.leaseMs)));
+    await Promise.all(claimed.filter((row) => row !== null).map((row) => this.execute(row)));
+  }
+
+  private async execute(row: ClaimedOutboxRow): Promise<void> {
+    const effect = { type: row.kind, params: row.payload } as RunnerEffect;
+    let outcome: Outcome;
+    try {
+      outcome = await this.perform(row.orderId, effect);
+    } catch (error) {
+      // A bug or a broken dependency (the store): the row is retried like an unanswered call.
+      this.deps.log.error('effect failed', { payment_id: row.orderId, kind: row.kind, error: String(error) });
+      outcome = { failure: { ok: false, code: 'unavailable', retryable: true, message: String(error).slice(0, 500) } };
+    }
+    if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
+    await this.deps.store.finishOutbox(this.resultOf(row, outcome));
+  }
+
+  private resultOf(row: ClaimedOutboxRow, outcome: Outcome): OutboxResult {
+    const at = this.deps.clock.now();
+    if ('event' in outcome) return { outboxId: row.id, at, error: null, next: { status: 'done' } };
+    const { failure } = outcome;
+    const gap = failure.retryable ? this.options.retryScheduleMs[row.attempts] : undefined;
+    const log = { payment_id: row.orderId, kind: row.kind, attempts: row.attempts + 1, error: failure.message };
+    if (gap === undefined) {
+      // The order's own timers (active query, close retry, refund query) keep asking the channel.
+      this.deps.log.warn('effect gave up', log);
+      return { outboxId: row.id, at, error: failure.message, next: { status: 'failed' } };
+    }
+    this.deps.log.info('effect will retry', log);
+    const jitter = 1 + 0.2 * (2 * (this.deps.random ?? Math.random)() - 1);
+    return { outboxId: row.id, at, error: failure.message, next: { status: 'retry', dueAt: at + Math.round(gap * jitter) } };
+  }
+
+  private async perform(orderId: string, effect: RunnerEffect): Promise<Outcome> {
+    const now = () => this.deps.clock.now();
+    if (effect.type === 'operator.alert') {
+      this.deps.log.warn('operator alert', { payment_id: orderId, reason: effect.params.reason, flow_id: effect.params.flowId, detail: effect.params.detail });
+      return { event: null };
+    }
+    const channel = await this.deps.channels.get(effect.params.channel);
+    if (!channel) return { failure: { ok: false, code: 'flow_not_supported', retryable: false, message: `no adapter for channel ${effect.params.channel}` } };
+    const { adapter } = channel;
+    switch (effect.type) {
+      case 'channel.prepay': {
+        const ctx = await this.contextOf(orderId);
+        const p = effect.params;
+        const result = await adapter.prepay({
+          flowId: p.flowId, method: p.method, amount: p.amount, currency: ctx.currency, subject: p.subject,
+          expiresAt: channelExpiry(p.expiresAt, now()), returnUrl: ctx.details.returnUrl, clientIp: ctx.details.clientIp,
+          payerId: ctx.details.userId, now: now(),
+        });
+        if (result.ok) return { event: { type: 'flow.prepared', at: now(), flowId: p.flowId, action: result.action } };
+        // A refusal ends the flow (the order goes back to created); no answer is asked again.
+        if (!result.retryable) {
+          this.deps.log.warn('channel refused a prepay', { payment_id: orderId, flow_id: p.flowId, code: result.code, error: result.message });
+          return { event: { type: 'flow.report', at: now(), flowId: p.flowId, status: 'failed', source: 'prepay' } };
+        }
+        return { failure: result };
+      }
+      case 'channel.query': {
+        const result = await adapter.query(effect.params.flowId, now());
+        if (!result.ok) return { failure: result };
+        // No trade at the channel: the payer has not opened it; while closing, the order then closes it.
+        if (result.trade === null) return { event: { type: 'flow.report', at: now(), flowId: effect.params.flowId, status: 'pending', source: 'query' } };
+        return { event: reportOf(result.trade, now(), 'query') };
+      }
+      case 'channel.close': {
+        const result = await adapter.close(effect.params.flowId, now());
+        if (!result.ok) return { failure: result };
+        if (result.outcome === 'closed') return { event: { type: 'flow.report', at: now(), flowId: effect.params.flowId, status: 'closed', source: 'close' } };
+        // Paid before the close arrived: what the channel says about the payment is what counts.
+        const query = await adapter.query(effect.params.flowId, now());
+        if (!query.ok) return { failure: query };
+        return { event: query.trade ? reportOf(query.trade, now(), 'query') : null };
+      }
+      case 'channel.refund': {
+        const ctx = await this.contextOf(orderId);
+        const flow = ctx.flows.find((f) => f.id === effect.params.flowId);
+        if (!flow) throw new Error(`assertion failed: refund of a flow ${effect.params.flowId} the order does not have`);
+        const refund = ctx.refunds.find((r) => r.id === effect.params.refundId);
+        const result = await adapter.refund({
+          refundId: effect.params.refundId, flowId: flow.id, amount: effect.params.amount, flowAmount: flow.amount, currency: ctx.currency,
+          reason: refund?.reason ?? null, now: now(),
+        });
+        if (!result.ok) return { failure: result };
+        return { event: { type: 'refund.report', at: now(), refundId: effect.params.refundId, flowId: flow.id, status: result.report.status } };
+      }
+      case 'channel.refund_query': {
+        const result = await adapter.refundQuery(effect.params.refundId, effect.params.flowId, now());
+        if (!result.ok) return { failure: result };
+        return { event: { type: 'refund.report', at: now(), refundId: effect.params.refundId, flowId: effect.params.flowId, status: result.report.status } };
+      }
+      case 'channel.capture':
+        // Captures take frozen balance; no external channel has anything to capture.
+        return { failure: { ok: false, code: 'flow_not_supported', retryable: false, message: `${channel.row.provider} has no capture` } };
+    }
+  }
+
+  private async contextOf(orderId: string): Promise<PaymentContext> {
+    const order = await this.deps.engine.load(orderId);
+    if (!order) throw new Error(`assertion failed: outbox row of a missing order ${orderId}`);
+    return order.context;
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The one interface every payment channel's adapter implements. Adapters know a provider's
+ * wire format — signing, money formats, status words — and nothing of orders or the store:
+ * they are told a flow id (the channel's out_trade_no) and an amount in minor units, and
+ * answer in paycenter's words. Expected outcomes are values; a failure says whether
+ * retrying the same call is safe.
+ */
+import type { Currency } from '../money.ts';
+
+/** What the payer is shown (mirrors the flow's action in the order). */
+export type PayAction = { type: 'qr_code' | 'redirect' | 'none'; qrCode?: string; payUrl?: string };
+
+/**
+ * rejected: the channel said no for good (the call must not be repeated as is);
+ * unavailable: no answer, a 5xx, a timeout or a system error (the same call may be retried —
+ * every call is idempotent by flow or refund id); flow_not_supported: this adapter lacks the
+ * flow; bad_response: the answer failed verification or could not be read (retry is safe).
+ */
+export type ChannelFailureCode = 'rejected' | 'unavailable' | 'flow_not_supported' | 'bad_response';
+
+export type ChannelFailure = { ok: false; code: ChannelFailureCode; retryable: boolean; message: string };
+export type ChannelResult<T> = ({ ok: true } & T) | ChannelFailure;
+
+export const channelFailure = (code: ChannelFailureCode, message: string): ChannelFailure => ({
+  ok: false, code, message, retryable: code === 'unavailable' || code === 'bad_response',
+});
+
+export type PrepayRequest = {
+  flowId: string;
+  method: string;
+  amount: number;
+  currency: Currency;
+  subject: string;
+  /** The channel's own deadline; already shorter than the order's (see channelExpiry). */
+  expiresAt: number;
+  returnUrl: string | null;
+  clientIp: string | null;
+  /** The payer's id at the provider (WeChat JSAPI openid), when the method needs one. */
+  payerId: string | null;
+  now: number;
+};
+
+/** What a channel says about a trade, in paycenter's words. */
+export type TradeStatus = 'pending' | 'succeeded' | 'failed' | 'closed' | 'refunded';
+
+export type TradeReport = {
+  flowId: string;
+  status: TradeStatus;
+  /** What the channel says was paid, in minor units; present for succeeded. */
+  amount: number | null;
+  currency: string | null;
+  channelTradeNo: string | null;
+};
+
+/** `not_found`: the channel has no such trade (never created, or the payer never opened it). */
+export type QueryAnswer = { trade: TradeReport } | { trade: null };
+
+/** closed: the trade can no longer be paid; paid: it was paid before the close arrived. */
+export type CloseAnswer = { outcome: 'closed' | 'paid' };
+
+export type RefundCall = {
+  refundId: string;
+  flowId: string;
+  amount: number;
+  /** The flow's whole amount (WeChat wants it with every refund). */
+  flowAmount: number;
+  currency: Currency;
+  reason: string | null;
+  now: number;
+};
+
+export type RefundReport = { refundId: string; status: 'succeeded' | 'pending' | 'failed' };
+
+export type CallbackRequest = { headers: Record<string, string>; body: string; now: number };
+
+/** A verified callback, in paycenter's words; or why it was refused. */
+export type CallbackVerdict =
+  | { ok: true; trade: TradeReport }
+  | { ok: false; reason: string };
+
+/** How the provider wants its callback answered. */
+export type CallbackAnswer = { status: number; contentType: string; body: string };
+
+export interface ChannelAdapter {
+  readonly provider: string;
+  prepay(request: PrepayRequest): Promise<ChannelResult<{ action: PayAction; channelTradeNo: string | null }>>;
+  query(flowId: string, now: number): Promise<ChannelResult<QueryAnswer>>;
+  close(flowId: string, now: number): Promise<ChannelResult<CloseAnswer>>;
+  refund(call: RefundCall): Promise<ChannelResult<{ report: RefundReport }>>;
+  refundQuery(refundId: string, flowId: string, now: number): Promise<ChannelResult<{ report: RefundReport }>>;
+  /** Verifies and reads a callback; never trusts a field before the signature checked out. */
+  verifyCallback(request: CallbackRequest): Promise<CallbackVerdict>;
+  answerCallback(accepted: boolean, reason?: string): CallbackAnswer;
+  /** The provider's statement of one day (YYYY-MM-DD, the provider's time zone), as the provider serves it. */
+  downloadStatement(date: string, now: number): Promise<ChannelResult<{ text: string }>>;
+}
+
+/**
+ * The channel's own deadline, shorter than the order's: a payer must not be able to pay at
+ * the channel after paycenter gave up on the order. A fifth of the time left, at most 60 s,
+ * is kept in hand for the close-time query to see any payment.
+ */
+export function channelExpiry(orderExpiresAt: number, now: number): number {
+  const left = Math.max(0, orderExpiresAt - now);
+  return orderExpiresAt - Math.min(60_000, Math.floor(left / 5));
+}
+
+export type FetchOptions = { timeoutMs: number };
+
+/** A provider call over HTTP; a transport failure or timeout is `unavailable` (retry is safe). */
+export async function callProvider(url: string, init: RequestInit, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; text: string }>> {
+  try {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'manual' });
+    return { ok: true, status: response.status, headers: response.headers, text: await response.text() };
+  } catch (error) {
+    return channelFailure('unavailable', `${new URL(url).host}: ${String((error as Error).message ?? error).slice(0, 200)}`);
+  }
+}

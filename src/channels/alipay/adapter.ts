@@ -1,0 +1,198 @@
+/**
+ * Alipay (open platform, RSA2): alipay_qr through alipay.trade.precreate, alipay_page through a
+ * signed alipay.trade.page.pay link the payer's browser opens; trade query and close, refund and
+ * refund query, the daily bill, and the asynchronous notify. Whether the gateway is Alipay's or
+ * the bundled sandbox is only a matter of `gateway_url`.
+ */
+import {
+  type CallbackAnswer,
+  type CallbackRequest,
+  type CallbackVerdict,
+  type ChannelAdapter,
+  type ChannelResult,
+  type PrepayRequest,
+  type RefundCall,
+  type RefundReport,
+  callProvider,
+  channelFailure,
+} from '../adapter.ts';
+import { signRequest, signedMember, verifyAnswer, verifyNotify } from './signing.ts';
+import { alipayTime, codeClassOf, fromAlipayAmount, isAlipayTradeStatus, toAlipayAmount, tradeStatusOf } from './transformers.ts';
+
+export type AlipayConfig = {
+  app_id: string;
+  private_key: string;
+  alipay_public_key: string;
+  gateway_url: string;
+  /** When set, a notify must name this seller (the merchant's Alipay account id). */
+  seller_id?: string;
+};
+
+type Answer = Record<string, unknown> & { code: string; msg?: string; sub_code?: string; sub_msg?: string };
+
+export class AlipayAdapter implements ChannelAdapter {
+  readonly provider = 'alipay';
+
+  constructor(
+    private readonly config: AlipayConfig,
+    private readonly options: { notifyUrl: string; timeoutMs: number },
+  ) {}
+
+  private signedParams(method: string, biz: Record<string, unknown>, now: number, extra: Record<string, string> = {}): Record<string, string> {
+    const params: Record<string, string> = {
+      app_id: this.config.app_id, method, format: 'JSON', charset: 'utf-8', sign_type: 'RSA2',
+      timestamp: alipayTime(now), version: '1.0', biz_content: JSON.stringify(biz), ...extra,
+    };
+    return { ...params, sign: signRequest(params, this.config.private_key) };
+  }
+
+  /** One gateway call; the answer counts only when its signature verifies. */
+  private async call(method: string, biz: Record<string, unknown>, now: number, extra?: Record<string, string>): Promise<ChannelResult<{ answer: Answer }>> {
+    const params = this.signedParams(method, biz, now, extra);
+    const sent = await callProvider(this.config.gateway_url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' },
+      body: new URLSearchParams(params).toString(),
+    }, { timeoutMs: this.options.timeoutMs });
+    if (!sent.ok) return sent;
+    if (sent.status >= 500) return channelFailure('unavailable', `Alipay answered HTTP ${sent.status}`);
+    const memberKey = `${method.replaceAll('.', '_')}_response`;
+    const member = signedMember(sent.text, memberKey);
+    if (!member) return channelFailure('bad_response', `Alipay answer has no ${memberKey}`);
+    let answer: Answer;
+    try {
+      answer = JSON.parse(member.text) as Answer;
+    } catch {
+      return channelFailure('bad_response', 'Alipay answer is not JSON');
+    }
+    if (member.sign === null) {
+      // Only a refusal of our own request may come unsigned, and it can never report a trade.
+      return answer.code === '40002'
+        ? channelFailure('rejected', `Alipay refused the request: ${answer.sub_code ?? answer.code} ${answer.sub_msg ?? answer.msg ?? ''}`.trim())
+        : channelFailure('bad_response', `unsigned Alipay answer (code ${answer.code})`);
+    }
+    if (!verifyAnswer(member.text, member.sign, this.config.alipay_public_key)) return channelFailure('bad_response', 'Alipay answer signature does not verify');
+    return { ok: true, answer };
+  }
+
+  private failureOf(answer: Answer): ChannelResult<never> {
+    const detail = `${answer.sub_code ?? answer.code} ${answer.sub_msg ?? answer.msg ?? ''}`.trim();
+    return channelFailure(codeClassOf(answer.code, answer.sub_code) === 'unavailable' ? 'unavailable' : 'rejected', `Alipay: ${detail}`);
+  }
+
+  async prepay(request: PrepayRequest) {
+    const biz = {
+      out_trade_no: request.flowId, total_amount: toAlipayAmount(request.amount, request.currency),
+      subject: request.subject, time_expire: alipayTime(request.expiresAt),
+    };
+    switch (request.method) {
+      case 'alipay_qr': {
+        const result = await this.call('alipay.trade.precreate', biz, request.now, { notify_url: this.options.notifyUrl });
+        if (!result.ok) return result;
+        if (codeClassOf(result.answer.code, result.answer.sub_code) !== 'success') return this.failureOf(result.answer);
+        const qrCode = result.answer.qr_code;
+        if (typeof qrCode !== 'string') return channelFailure('bad_response', 'precreate answer has no qr_code');
+        return { ok: true as const, action: { type: 'qr_code' as const, qrCode }, channelTradeNo: null };
+      }
+      case 'alipay_page': {
+        // A page payment is a signed link the payer's browser opens at the gateway: no call here.
+        const extra: Record<string, string> = { notify_url: this.options.notifyUrl };
+        if (request.returnUrl) extra.return_url = request.returnUrl;
+        const params = this.signedParams('alipay.trade.page.pay', { ...biz, product_code: 'FAST_INSTANT_TRADE_PAY' }, request.now, extra);
+        const payUrl = `${this.config.gateway_url}?${new URLSearchParams(params).toString()}`;
+        return { ok: true as const, action: { type: 'redirect' as const, payUrl }, channelTradeNo: null };
+      }
+      default:
+        return channelFailure('flow_not_supported', `Alipay does not serve ${request.method}`);
+    }
+  }
+
+  async query(flowId: string, now: number) {
+    const result = await this.call('alipay.trade.query', { out_trade_no: flowId }, now);
+    if (!result.ok) return result;
+    const answer = result.answer;
+    if (answer.sub_code === 'ACQ.TRADE_NOT_EXIST') return { ok: true as const, trade: null };
+    if (codeClassOf(answer.code, answer.sub_code) !== 'success') return this.failureOf(answer);
+    if (!isAlipayTradeStatus(answer.trade_status)) return channelFailure('bad_response', `unknown trade_status ${String(answer.trade_status)}`);
+    return {
+      ok: true as const,
+      trade: {
+        flowId, status: tradeStatusOf(answer.trade_status), amount: fromAlipayAmount(answer.total_amount as string | undefined),
+        currency: 'CNY', channelTradeNo: (answer.trade_no as string | undefined) ?? null,
+      },
+    };
+  }
+
+  async close(flowId: string, now: number) {
+    const result = await this.call('alipay.trade.close', { out_trade_no: flowId }, now);
+    if (!result.ok) return result;
+    const answer = result.answer;
+    // A QR trade the payer never scanned does not exist at Alipay: nothing to close. Should it
+    // be paid later anyway, the order refunds that payment automatically.
+    if (answer.code === '10000' || answer.sub_code === 'ACQ.TRADE_NOT_EXIST') return { ok: true as const, outcome: 'closed' as const };
+    if (answer.sub_code === 'ACQ.TRADE_STATUS_ERROR') return { ok: true as const, outcome: 'paid' as const };
+    return this.failureOf(answer);
+  }
+
+  async refund(call: RefundCall) {
+    const result = await this.call('alipay.trade.refund', {
+      out_trade_no: call.flowId, out_request_no: call.refundId, refund_amount: toAlipayAmount(call.amount, call.currency),
+      ...(call.reason ? { refund_reason: call.reason.slice(0, 256) } : {}),
+    }, call.now);
+    if (!result.ok) return result;
+    const answer = result.answer;
+    const report = (status: RefundReport['status']) => ({ ok: true as const, report: { refundId: call.refundId, status } });
+    switch (codeClassOf(answer.code, answer.sub_code)) {
+      case 'success':
+        // fund_change N: the money did not move on this call (a repeat); the refund query says whether it moved before.
+        return report(answer.fund_change === 'Y' ? 'succeeded' : 'pending');
+      case 'unavailable':
+        return this.failureOf(answer);
+      case 'rejected':
+        return report('failed');
+    }
+  }
+
+  async refundQuery(refundId: string, flowId: string, now: number) {
+    const result = await this.call('alipay.trade.fastpay.refund.query', { out_trade_no: flowId, out_request_no: refundId }, now);
+    if (!result.ok) return result;
+    const answer = result.answer;
+    if (codeClassOf(answer.code, answer.sub_code) !== 'success') return this.failureOf(answer);
+    // No refund_status: Alipay has not taken the refund (yet); the refund call is retried meanwhile.
+    return { ok: true as const, report: { refundId, status: answer.refund_status === 'REFUND_SUCCESS' ? 'succeeded' as const : 'pending' as const } };
+  }
+
+  async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
+    const params = Object.fromEntries(new URLSearchParams(request.body));
+    if (!verifyNotify(params, this.config.alipay_public_key)) return { ok: false, reason: 'signature does not verify' };
+    if (params.app_id !== this.config.app_id) return { ok: false, reason: `app_id ${params.app_id ?? '(none)'} is not this channel's` };
+    if (this.config.seller_id && params.seller_id !== this.config.seller_id) return { ok: false, reason: 'seller_id is not this channel\'s' };
+    if (!params.out_trade_no) return { ok: false, reason: 'no out_trade_no' };
+    if (!isAlipayTradeStatus(params.trade_status)) return { ok: false, reason: `unknown trade_status ${params.trade_status ?? '(none)'}` };
+    return {
+      ok: true,
+      trade: {
+        flowId: params.out_trade_no, status: tradeStatusOf(params.trade_status), amount: fromAlipayAmount(params.total_amount),
+        currency: 'CNY', channelTradeNo: params.trade_no ?? null,
+      },
+    };
+  }
+
+  /** Alipay stops retrying only on the plain text `success`. */
+  answerCallback(accepted: boolean): CallbackAnswer {
+    return accepted
+      ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' }
+      : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'failure' };
+  }
+
+  async downloadStatement(date: string, now: number) {
+    const result = await this.call('alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: date }, now);
+    if (!result.ok) return result;
+    if (codeClassOf(result.answer.code, result.answer.sub_code) !== 'success') return this.failureOf(result.answer);
+    const url = result.answer.bill_download_url;
+    if (typeof url !== 'string') return channelFailure('bad_response', 'no bill_download_url');
+    const file = await callProvider(url, { method: 'GET' }, { timeoutMs: this.options.timeoutMs });
+    if (!file.ok) return file;
+    return file.status === 200 ? { ok: true as const, text: file.text } : channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Alipay's words and formats ↔ paycenter's: yuan strings ↔ fen, Beijing-time timestamps,
+ * trade and refund statuses. The only place Alipay's money and status formats are known.
+ */
+import { type Currency, formatAmount, parseAmount } from '../../money.ts';
+import type { TradeStatus } from '../adapter.ts';
+
+/** Alipay settles in CNY: amounts are yuan with two decimals ("100.00"). */
+export function toAlipayAmount(minor: number, currency: Currency): string {
+  if (currency !== 'CNY') throw new Error(`assertion failed: Alipay amounts are CNY, not ${currency}`);
+  return formatAmount(minor, 'CNY');
+}
+
+/** Fen from an Alipay amount; null when the text is not one (a tampered or broken message). */
+export function fromAlipayAmount(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const parsed = parseAmount(text, 'CNY');
+  return parsed.ok ? parsed.minor : null;
+}
+
+const beijingOffsetMs = 8 * 3_600_000;
+
+/** `yyyy-MM-dd HH:mm:ss` in Beijing time, the format of Alipay's timestamp and time_expire. */
+export function alipayTime(ms: number): string {
+  return new Date(ms + beijingOffsetMs).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export type AlipayTradeStatus = 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_FINISHED' | 'TRADE_CLOSED';
+
+export function tradeStatusOf(status: AlipayTradeStatus): TradeStatus {
+  switch (status) {
+    case 'WAIT_BUYER_PAY':
+      return 'pending';
+    case 'TRADE_SUCCESS':
+    case 'TRADE_FINISHED':
+      return 'succeeded';
+    case 'TRADE_CLOSED':
+      // Unpaid and timed out — or paid and then refunded in full; a paid flow ignores it.
+      return 'closed';
+  }
+}
+
+export const isAlipayTradeStatus = (value: unknown): value is AlipayTradeStatus =>
+  value === 'WAIT_BUYER_PAY' || value === 'TRADE_SUCCESS' || value === 'TRADE_FINISHED' || value === 'TRADE_CLOSED';
+
+/** Gateway answer codes: 10000 success; 20000/20001 the service; 40002/40004 the request or business. */
+export type AlipayCodeClass = 'success' | 'unavailable' | 'rejected';
+
+export function codeClassOf(code: string, subCode: string | undefined): AlipayCodeClass {
+  if (code === '10000') return 'success';
+  if (code === '20000' || code === '20001') return 'unavailable';
+  // A business system error is Alipay's, not ours: the same call may be tried again.
+  if (subCode === 'ACQ.SYSTEM_ERROR' || subCode === 'aop.ACQ.SYSTEM_ERROR') return 'unavailable';
+  return 'rejected';
+}

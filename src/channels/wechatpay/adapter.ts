@@ -1,0 +1,222 @@
+/**
+ * WeChat Pay API v3: wechat_native (a code_url to show as QR) and wechat_jsapi (a prepay_id for
+ * WeixinJSBridge), query and close by out_trade_no, domestic refunds and their query, the trade
+ * bill, and the encrypted notify. Whether `base_url` is WeChat's or the bundled sandbox makes
+ * no difference here.
+ */
+import {
+  type CallbackAnswer,
+  type CallbackRequest,
+  type CallbackVerdict,
+  type ChannelAdapter,
+  type ChannelResult,
+  type PrepayRequest,
+  type RefundCall,
+  callProvider,
+  channelFailure,
+} from '../adapter.ts';
+import { type EncryptedResource, authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
+import {
+  isWechatRefundStatus,
+  isWechatTradeState,
+  refundStatusOf,
+  retryableErrorCodes,
+  toWechatAmount,
+  tradeStatusOf,
+  wechatTime,
+} from './transformers.ts';
+
+export type WechatpayConfig = {
+  mchid: string;
+  appid: string;
+  serial_no: string;
+  private_key: string;
+  apiv3_key: string;
+  platform_serial: string;
+  platform_public_key: string;
+  base_url: string;
+};
+
+type Reply = { status: number; body: Record<string, unknown> };
+
+const headerOf = (headers: Headers | Record<string, string>) => (name: string) =>
+  headers instanceof Headers ? (headers.get(name) ?? undefined) : headers[name.toLowerCase()];
+
+export class WechatpayAdapter implements ChannelAdapter {
+  readonly provider = 'wechatpay';
+  private readonly base: URL;
+
+  constructor(
+    private readonly config: WechatpayConfig,
+    private readonly options: { notifyUrl: string; timeoutMs: number },
+  ) {
+    this.base = new URL(config.base_url.replace(/\/+$/, ''));
+  }
+
+  /** One signed call; `path` starts with `/v3/`. The answer counts only when its platform signature verifies. */
+  private async call(method: 'GET' | 'POST', path: string, now: number, payload?: object): Promise<ChannelResult<{ reply: Reply }>> {
+    const body = payload === undefined ? '' : JSON.stringify(payload);
+    const key = { mchid: this.config.mchid, serialNo: this.config.serial_no, privateKey: this.config.private_key };
+    const sent = await callProvider(`${this.base.href.replace(/\/$/, '')}${path}`, {
+      method,
+      headers: {
+        authorization: authorization(key, method, path, body, now), accept: 'application/json',
+        ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: payload === undefined ? undefined : body,
+    }, { timeoutMs: this.options.timeoutMs });
+    if (!sent.ok) return sent;
+    if (sent.status >= 500) return channelFailure('unavailable', `WeChat Pay answered HTTP ${sent.status}`);
+    const problem = platformSignatureProblem(this.platform, headerOf(sent.headers), sent.text, now);
+    if (problem) return channelFailure('bad_response', `WeChat Pay answer: ${problem}`);
+    if (sent.text === '') return { ok: true, reply: { status: sent.status, body: {} } };
+    try {
+      return { ok: true, reply: { status: sent.status, body: JSON.parse(sent.text) as Record<string, unknown> } };
+    } catch {
+      return channelFailure('bad_response', 'WeChat Pay answer is not JSON');
+    }
+  }
+
+  private get platform() {
+    return { serial: this.config.platform_serial, publicKey: this.config.platform_public_key };
+  }
+
+  private failureOf(reply: Reply): ChannelResult<never> {
+    const code = String(reply.body.code ?? `HTTP ${reply.status}`);
+    const detail = `WeChat Pay: ${code} ${String(reply.body.message ?? '')}`.trim();
+    return channelFailure(retryableErrorCodes.has(code) ? 'unavailable' : 'rejected', detail);
+  }
+
+  async prepay(request: PrepayRequest) {
+    const order = {
+      appid: this.config.appid, mchid: this.config.mchid, description: request.subject.slice(0, 127), out_trade_no: request.flowId,
+      time_expire: wechatTime(request.expiresAt), notify_url: this.options.notifyUrl, amount: toWechatAmount(request.amount, request.currency),
+    };
+    switch (request.method) {
+      case 'wechat_native': {
+        const result = await this.call('POST', '/v3/pay/transactions/native', request.now, order);
+        if (!result.ok) return result;
+        const codeUrl = result.reply.body.code_url;
+        if (result.reply.status !== 200) return this.failureOf(result.reply);
+        if (typeof codeUrl !== 'string') return channelFailure('bad_response', 'native answer has no code_url');
+        return { ok: true as const, action: { type: 'qr_code' as const, qrCode: codeUrl }, channelTradeNo: null };
+      }
+      case 'wechat_jsapi': {
+        if (!request.payerId) return channelFailure('rejected', 'wechat_jsapi needs the payer\'s openid (the order\'s user_id)');
+        const result = await this.call('POST', '/v3/pay/transactions/jsapi', request.now, { ...order, payer: { openid: request.payerId } });
+        if (!result.ok) return result;
+        const prepayId = result.reply.body.prepay_id;
+        if (result.reply.status !== 200) return this.failureOf(result.reply);
+        if (typeof prepayId !== 'string') return channelFailure('bad_response', 'jsapi answer has no prepay_id');
+        const params = jsapiParams(this.config.appid, prepayId, this.config.private_key, request.now);
+        return { ok: true as const, action: { type: 'none' as const, params }, channelTradeNo: null };
+      }
+      default:
+        return channelFailure('flow_not_supported', `WeChat Pay does not serve ${request.method}`);
+    }
+  }
+
+  async query(flowId: string, now: number) {
+    const result = await this.call('GET', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(flowId)}?mchid=${encodeURIComponent(this.config.mchid)}`, now);
+    if (!result.ok) return result;
+    const { status, body } = result.reply;
+    if (status === 404 || body.code === 'ORDER_NOT_EXIST') return { ok: true as const, trade: null };
+    if (status !== 200) return this.failureOf(result.reply);
+    return this.tradeOf(body, flowId);
+  }
+
+  /** A transaction object (query answer or decrypted notify) in paycenter's words. */
+  private tradeOf(body: Record<string, unknown>, flowId: string) {
+    if (!isWechatTradeState(body.trade_state)) return channelFailure('bad_response', `unknown trade_state ${String(body.trade_state)}`);
+    const amount = body.amount as { total?: unknown; currency?: unknown } | undefined;
+    return {
+      ok: true as const,
+      trade: {
+        flowId, status: tradeStatusOf(body.trade_state),
+        amount: Number.isSafeInteger(amount?.total) ? (amount!.total as number) : null,
+        currency: typeof amount?.currency === 'string' ? amount.currency : null,
+        channelTradeNo: typeof body.transaction_id === 'string' ? body.transaction_id : null,
+      },
+    };
+  }
+
+  async close(flowId: string, now: number) {
+    const result = await this.call('POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(flowId)}/close`, now, { mchid: this.config.mchid });
+    if (!result.ok) return result;
+    const { status, body } = result.reply;
+    if (status === 204 || status === 200 || body.code === 'ORDER_NOT_EXIST') return { ok: true as const, outcome: 'closed' as const };
+    if (body.code === 'ORDERPAID') return { ok: true as const, outcome: 'paid' as const };
+    return this.failureOf(result.reply);
+  }
+
+  private refundReportOf(reply: Reply, refundId: string) {
+    if (!isWechatRefundStatus(reply.body.status)) return channelFailure('bad_response', `unknown refund status ${String(reply.body.status)}`);
+    return { ok: true as const, report: { refundId, status: refundStatusOf(reply.body.status) } };
+  }
+
+  async refund(call: RefundCall) {
+    const result = await this.call('POST', '/v3/refund/domestic/refunds', call.now, {
+      out_trade_no: call.flowId, out_refund_no: call.refundId, ...(call.reason ? { reason: call.reason.slice(0, 80) } : {}),
+      amount: { refund: call.amount, total: call.flowAmount, currency: toWechatAmount(call.amount, call.currency).currency },
+    });
+    if (!result.ok) return result;
+    if (result.reply.status === 200) return this.refundReportOf(result.reply, call.refundId);
+    const failure = this.failureOf(result.reply);
+    return failure.ok || failure.retryable ? failure : { ok: true as const, report: { refundId: call.refundId, status: 'failed' as const } };
+  }
+
+  async refundQuery(refundId: string, _flowId: string, now: number) {
+    const result = await this.call('GET', `/v3/refund/domestic/refunds/${encodeURIComponent(refundId)}`, now);
+    if (!result.ok) return result;
+    // Not there yet: the refund call itself is retried meanwhile.
+    if (result.reply.status === 404) return { ok: true as const, report: { refundId, status: 'pending' as const } };
+    if (result.reply.status !== 200) return this.failureOf(result.reply);
+    return this.refundReportOf(result.reply, refundId);
+  }
+
+  async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
+    const problem = platformSignatureProblem(this.platform, headerOf(request.headers), request.body, request.now);
+    if (problem) return { ok: false, reason: problem };
+    let resource: EncryptedResource | undefined;
+    try {
+      resource = (JSON.parse(request.body) as { resource?: EncryptedResource }).resource;
+    } catch {
+      return { ok: false, reason: 'body is not JSON' };
+    }
+    if (!resource || typeof resource.ciphertext !== 'string' || typeof resource.nonce !== 'string') return { ok: false, reason: 'no encrypted resource' };
+    const plain = decryptResource(this.config.apiv3_key, resource);
+    if (plain === null) return { ok: false, reason: 'resource does not decrypt with the APIv3 key' };
+    let transaction: Record<string, unknown>;
+    try {
+      transaction = JSON.parse(plain) as Record<string, unknown>;
+    } catch {
+      return { ok: false, reason: 'resource is not JSON' };
+    }
+    if (transaction.mchid !== this.config.mchid || transaction.appid !== this.config.appid) return { ok: false, reason: 'mchid or appid is not this channel\'s' };
+    if (typeof transaction.out_trade_no !== 'string') return { ok: false, reason: 'no out_trade_no' };
+    const trade = this.tradeOf(transaction, transaction.out_trade_no);
+    return trade.ok ? { ok: true, trade: trade.trade } : { ok: false, reason: trade.message };
+  }
+
+  /** WeChat Pay stops retrying on 200/204; a refusal carries {"code":"FAIL"}. */
+  answerCallback(accepted: boolean, reason = 'not accepted'): CallbackAnswer {
+    return accepted
+      ? { status: 204, contentType: 'application/json', body: '' }
+      : { status: 400, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: reason }) };
+  }
+
+  async downloadStatement(date: string, now: number) {
+    const result = await this.call('GET', `/v3/bill/tradebill?bill_date=${encodeURIComponent(date)}&bill_type=ALL`, now);
+    if (!result.ok) return result;
+    if (result.reply.status !== 200) return this.failureOf(result.reply);
+    const url = result.reply.body.download_url;
+    if (typeof url !== 'string') return channelFailure('bad_response', 'no download_url');
+    // The download is signed like any call, over its path below base_url.
+    const target = new URL(url);
+    const path = `${target.pathname.slice(this.base.pathname.replace(/\/$/, '').length)}${target.search}`;
+    const key = { mchid: this.config.mchid, serialNo: this.config.serial_no, privateKey: this.config.private_key };
+    const file = await callProvider(url, { method: 'GET', headers: { authorization: authorization(key, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs });
+    if (!file.ok) return file;
+    return file.status === 200 ? { ok: true as const, text: file.text } : channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
+  }
+}

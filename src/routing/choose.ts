@@ -1,0 +1,25 @@
+/**
+ * Which channel serves a flow. For now the simplest rule that is still correct: an enabled
+ * channel of a provider paycenter can talk to, serving the method and currency, within its
+ * single-payment limit; the highest weight wins, ties by code so the choice is stable.
+ */
+import type { ChannelRow } from '../store/store.ts';
+
+export type PayNeed = { method: string; currency: string; amount: number };
+
+/** Providers that have an adapter (balance is paycenter's own ledger, not a channel call). */
+export const externalProviders: readonly string[] = ['alipay', 'wechatpay'];
+
+export function servesNeed(channel: ChannelRow, need: PayNeed): boolean {
+  return channel.status === 'enabled'
+    && externalProviders.includes(channel.provider)
+    && channel.methods.includes(need.method)
+    && channel.currencies.includes(need.currency)
+    && (channel.singleLimit === null || need.amount <= channel.singleLimit);
+}
+
+export function chooseChannel(channels: readonly ChannelRow[], need: PayNeed): ChannelRow | null {
+  const serving = channels.filter((c) => servesNeed(c, need));
+  serving.sort((a, b) => b.weight - a.weight || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+  return serving[0] ?? null;
+}

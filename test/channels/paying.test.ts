@@ -1,0 +1,172 @@
+/**
+ * Paying end to end over real HTTP: merchant → paycenter → channel sandbox (the providers' wire
+ * protocols) → payer → signed notify → paycenter's callback route → the order's actor.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { randomBytes } from 'node:crypto';
+import { ManualClock } from '../../src/clock.ts';
+import { rsaSign } from '../../src/channels/rsa.ts';
+import { tableCounts } from '../http/harness.ts';
+import { storeKinds } from '../store/stores.ts';
+import { type World, bootWorld, payerDecides, payerPage, waitForPayment } from './world.ts';
+
+const cases = [
+  { method: 'alipay_qr', action: 'qr_code' },
+  { method: 'alipay_page', action: 'redirect' },
+  { method: 'wechat_native', action: 'qr_code' },
+  { method: 'wechat_jsapi', action: 'none' },
+] as const;
+
+describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
+  let world: World;
+  beforeAll(async () => {
+    world = await bootWorld(kind);
+  });
+  afterAll(() => world.stop());
+
+  test.each(cases)('$method: create → pay → the payer pays → notify → succeeded, notified once', async ({ method, action }) => {
+    const created = await world.merchant.createPayment({ amount: '12.34', user_id: 'openid-payer-1' });
+    expect(created.status).toBe(201);
+    const paid = await world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method });
+    expect(paid.status).toBe(200);
+    expect(paid.body.status).toBe('paying');
+    expect(paid.body.action.type).toBe(action);
+    expect(paid.body.flows).toHaveLength(1);
+    expect(paid.body.flows[0]).toMatchObject({ method, status: 'pending', amount: '12.34' });
+
+    if (method === 'wechat_jsapi') {
+      // What a JSAPI page hands to WeixinJSBridge: the prepay id, signed with the merchant key.
+      expect(paid.body.action.params.package).toMatch(/^prepay_id=/);
+      expect(paid.body.action.params.paySign.length).toBeGreaterThan(100);
+    }
+    const page = method === 'wechat_jsapi'
+      ? `${world.sandboxUrl}/pay/wechatpay/${world.wechatpay.mchid}/${paid.body.flows[0].id}`
+      : await payerPage(paid.body.action);
+    expect((await payerDecides(page, 'pay')).status).toBe(200);
+
+    const done = await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'succeeded');
+    expect(done).toMatchObject({ paid_amount: '12.34', refunded_amount: '0.00' });
+    expect(done.flows[0].status).toBe('succeeded');
+    expect(done.flows[0].channel_trade_no).toBeString();
+    const events = await world.merchant.call('GET', '/v1/events?limit=100');
+    expect(events.body.data.filter((e: any) => e.type === 'payment.succeeded' && e.data.id === created.body.id)).toHaveLength(1);
+  });
+
+  test('the same method again while the payer has not paid answers the same flow; another method closes it', async () => {
+    const created = await world.merchant.createPayment();
+    const first = await world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method: 'alipay_qr' });
+    const again = await world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method: 'alipay_qr' });
+    expect(again.body.action).toEqual(first.body.action);
+    expect(again.body.flows).toHaveLength(1);
+
+    const other = await world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method: 'wechat_native' });
+    expect(other.status).toBe(200);
+    expect(other.body.action.type).toBe('qr_code');
+    const settled = await waitForPayment(world.merchant, created.body.id, (p) => p.flows.length === 2 && p.flows[0].status === 'closed');
+    expect(settled.flows.map((f: any) => [f.method, f.status])).toEqual([['alipay_qr', 'closed'], ['wechat_native', 'pending']]);
+    // The earlier trade is closed at Alipay too: the payer can no longer pay it.
+    expect((await payerDecides(first.body.action.qr_code, 'pay')).status).toBe(409);
+  });
+
+  test('create with method pays at once and answers the action', async () => {
+    const created = await world.merchant.createPayment({ method: 'wechat_native' });
+    expect(created.status).toBe(201);
+    expect(created.body.status).toBe('paying');
+    expect(created.body.action.qr_code).toStartWith(world.sandboxUrl);
+  });
+
+  test('a refund goes to the channel and comes back succeeded', async () => {
+    const created = await world.merchant.createPayment({ method: 'alipay_qr', amount: '50.00' });
+    await payerDecides(created.body.action.qr_code, 'pay');
+    await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'succeeded');
+    const refund = await world.merchant.call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R1', amount: '20.00' });
+    expect(refund.status).toBe(201);
+    const refunded = await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'partially_refunded');
+    expect(refunded.refunded_amount).toBe('20.00');
+    const trade = await (await fetch(`${world.sandboxUrl}/trades/alipay/${world.alipay.app_id}/${created.body.flows[0].id}`)).json() as any;
+    expect(JSON.stringify(trade)).toContain(refund.body.id);
+  });
+
+  test('a merchant close asks the channel, closes the trade there, then closes the order', async () => {
+    const created = await world.merchant.createPayment({ method: 'wechat_native' });
+    const closing = await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
+    expect(closing.status).toBe(200);
+    const closed = await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'closed');
+    expect(closed.close_reason).toBe('merchant');
+    expect(closed.flows[0].status).toBe('closed');
+    expect((await payerDecides(created.body.action.qr_code, 'pay')).status).toBe(409);
+  });
+
+  test('a forged Alipay notify changes nothing, is refused, and its raw record is kept', async () => {
+    const created = await world.merchant.createPayment({ method: 'alipay_qr', amount: '9.99' });
+    const flowId = created.body.flows[0].id;
+    const forger = (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const params: Record<string, string> = {
+      app_id: world.alipay.app_id!, out_trade_no: flowId, trade_no: '2026112422001', trade_status: 'TRADE_SUCCESS',
+      total_amount: '9.99', notify_id: randomBytes(8).toString('hex'), sign_type: 'RSA2', charset: 'utf-8',
+    };
+    const text = Object.keys(params).filter((k) => k !== 'sign_type').sort().map((k) => `${k}=${params[k]}`).join('&');
+    params.sign = rsaSign(forger.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), text);
+    const before = await tableCounts(world.booted.databaseUrl);
+    const answer = await fetch(`${world.url}/callbacks/alipay/alipay_main`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params).toString(),
+    });
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).not.toBe('success');
+    const after = await tableCounts(world.booted.databaseUrl);
+    expect(after).toEqual({ ...before, callback_log: before.callback_log! + 1 });
+    const payment = await world.merchant.call('GET', `/v1/payments/${created.body.id}`);
+    expect(payment.body.status).toBe('paying');
+  });
+
+  test('a forged WeChat Pay notify is refused with {"code":"FAIL"}', async () => {
+    const before = await tableCounts(world.booted.databaseUrl);
+    const answer = await fetch(`${world.url}/callbacks/wechatpay/wechat_main`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json', 'wechatpay-timestamp': String(Math.floor(Date.now() / 1000)), 'wechatpay-nonce': 'n',
+        'wechatpay-serial': world.wechatpay.platform_serial!, 'wechatpay-signature': Buffer.alloc(256).toString('base64'),
+      },
+      body: JSON.stringify({ id: 'x', resource: { algorithm: 'AEAD_AES_256_GCM', ciphertext: 'AAAA', nonce: 'n', associated_data: 'transaction' } }),
+    });
+    expect(answer.status).toBe(400);
+    expect(((await answer.json()) as any).code).toBe('FAIL');
+    expect(await tableCounts(world.booted.databaseUrl)).toEqual({ ...before, callback_log: before.callback_log! + 1 });
+  });
+
+  test('no enabled channel for a method: no_channel_available, and create with it leaves no order', async () => {
+    await fetch(`${world.url}/admin/channels/wechat_main`, {
+      method: 'PATCH', headers: { authorization: 'Bearer adm_test_0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ status: 'disabled' }),
+    });
+    await Bun.sleep(2_100); // the channel list is cached for 2 s
+    const before = await tableCounts(world.booted.databaseUrl);
+    const refused = await world.merchant.createPayment({ method: 'wechat_native' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('no_channel_available');
+    expect(await tableCounts(world.booted.databaseUrl)).toEqual(before);
+    await fetch(`${world.url}/admin/channels/wechat_main`, {
+      method: 'PATCH', headers: { authorization: 'Bearer adm_test_0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ status: 'enabled' }),
+    });
+  });
+});
+
+describe('when the payer fails at the channel (sqlite, a moved clock)', () => {
+  let world: World;
+  const clock = new ManualClock(Date.now());
+  beforeAll(async () => {
+    world = await bootWorld('sqlite', { clock, manualTicker: true });
+  });
+  afterAll(() => world.stop());
+
+  test.each(['alipay_qr', 'wechat_native'])('%s: the active query finds the failure; the flow fails and the order is created again', async (method) => {
+    const created = await world.merchant.createPayment({ method });
+    expect((await payerDecides(created.body.action.qr_code, 'fail')).status).toBe(200);
+    clock.advance(5_001);
+    await world.booted.paycenter.ticker.tick();
+    await world.booted.paycenter.runner.tick();
+    await world.booted.paycenter.runner.tick();
+    const after = await world.merchant.call('GET', `/v1/payments/${created.body.id}`);
+    expect(after.body.flows[0].status).toBe(method === 'alipay_qr' ? 'pending' : 'failed');
+    expect(after.body.status).toBe(method === 'alipay_qr' ? 'paying' : 'created');
+  });
+});

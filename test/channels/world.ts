@@ -1,0 +1,102 @@
+/**
+ * A paycenter and the channel sandbox, each on its own loopback port as in production: channels
+ * created through the operator API with credentials the sandbox issued, a merchant with every
+ * method, and a payer who pays at the sandbox the way a browser would.
+ */
+import { Hono } from 'hono';
+import { createSandbox } from '../../src/sandbox/sandbox.ts';
+import type { StartOptions } from '../../src/wiring.ts';
+import { freePort } from '../harness/services.ts';
+import { type Answer, type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
+import type { StoreKind } from '../store/stores.ts';
+
+export const all_methods = ['alipay_qr', 'alipay_page', 'wechat_native', 'wechat_jsapi'];
+
+export type World = {
+  booted: Booted;
+  url: string;
+  sandboxUrl: string;
+  merchant: MerchantClient;
+  alipay: Record<string, string>;
+  wechatpay: Record<string, string>;
+  stop(): Promise<void>;
+};
+
+export async function startSandbox(notifyRetryMs = [200, 500, 1_000]): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/sandbox`;
+  const sandbox = createSandbox({ baseUrl: url, notifyRetryMs });
+  const server = Bun.serve({ port, hostname: '127.0.0.1', fetch: new Hono().route('/sandbox', sandbox.app).fetch });
+  return {
+    url,
+    async stop() {
+      await sandbox.stop();
+      await server.stop(true);
+    },
+  };
+}
+
+async function provision(url: string, path: string): Promise<Record<string, string>> {
+  const response = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  if (response.status !== 201) throw new Error(`sandbox ${path} answered ${response.status}`);
+  return (await response.json()) as Record<string, string>;
+}
+
+export async function bootWorld(kind: StoreKind, options: StartOptions = {}): Promise<World> {
+  const sandbox = await startSandbox();
+  const port = await freePort();
+  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }, options);
+  const alipay = await provision(sandbox.url, '/alipay/apps');
+  const wechatpay = await provision(sandbox.url, '/wechatpay/merchants');
+  const channels = [
+    { code: 'alipay_main', provider: 'alipay', methods: ['alipay_qr', 'alipay_page'], config: alipay },
+    { code: 'wechat_main', provider: 'wechatpay', methods: ['wechat_native', 'wechat_jsapi'], config: wechatpay },
+  ];
+  for (const channel of channels) {
+    const created = await adminCall(booted.url, 'POST', '/admin/channels', channel);
+    if (created.status !== 201) throw new Error(`channel not created: ${JSON.stringify(created.body)}`);
+  }
+  const merchant = await MerchantClient.create(booted.url, { methods: all_methods });
+  return {
+    booted, url: booted.url, sandboxUrl: sandbox.url, merchant, alipay, wechatpay,
+    async stop() {
+      await booted.stop();
+      await sandbox.stop();
+    },
+  };
+}
+
+/** The sandbox page a payer reaches from the answer's action: the QR content, or the redirect through the gateway. */
+export async function payerPage(action: { type: string; qr_code: string | null; pay_url: string | null }): Promise<string> {
+  if (action.type === 'qr_code' && action.qr_code) return action.qr_code;
+  if (action.type === 'redirect' && action.pay_url) {
+    const response = await fetch(action.pay_url, { redirect: 'manual' });
+    const location = response.headers.get('location');
+    await response.arrayBuffer();
+    if (!location) throw new Error(`the gateway did not send the payer on (HTTP ${response.status})`);
+    return new URL(location, action.pay_url).href;
+  }
+  throw new Error(`no page for action ${JSON.stringify(action)}`);
+}
+
+/** The payer presses Pay or Fail on the sandbox page. */
+export async function payerDecides(page: string, outcome: 'pay' | 'fail', extra: Record<string, unknown> = {}): Promise<Answer> {
+  const response = await fetch(page, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ outcome, ...extra }) });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  return { status: response.status, body, headers: response.headers };
+}
+
+/** Polls the payment until `done` holds (a notify travels asynchronously), or fails after a bound. */
+export async function waitForPayment(merchant: MerchantClient, paymentId: string, done: (payment: any) => boolean, timeoutMs = 10_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await merchant.call('GET', `/v1/payments/${paymentId}`);
+    if (done(answer.body)) return answer.body;
+    if (Date.now() > deadline) throw new Error(`payment ${paymentId} stayed ${JSON.stringify(answer.body)}`);
+    await Bun.sleep(50);
+  }
+}
