@@ -27,6 +27,8 @@ export type Config = {
   engine: { commitBatchMax: number; commitWaitMaxMs: number; lockTtlMs: number; mailboxDepthMax: number };
   /** Per-merchant request rate: `perSecond` sustained, bursts up to `capacity`. */
   rateLimit: { perSecond: number; capacity: number };
+  /** Serve the channel sandbox at /sandbox (on under `bun dev`, off in production unless asked). */
+  sandbox: boolean;
 };
 
 export class ConfigError extends Error {
@@ -86,6 +88,7 @@ const environment = v.object({
   MAILBOX_DEPTH_MAX: integer(1, 1_000_000, 10_000),
   RATE_LIMIT_PER_S: integer(1, 1_000_000, 1_000),
   RATE_LIMIT_BURST: integer(1, 1_000_000, 2_000),
+  SANDBOX: v.optional(v.picklist(['on', 'off'], 'must be on or off')),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -115,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     logLevel: e.LOG_LEVEL,
     engine: { commitBatchMax: e.COMMIT_BATCH_MAX, commitWaitMaxMs: e.COMMIT_WAIT_MAX_MS, lockTtlMs: e.LOCK_TTL_MS, mailboxDepthMax: e.MAILBOX_DEPTH_MAX },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_S, capacity: e.RATE_LIMIT_BURST },
+    sandbox: (e.SANDBOX ?? (mode === 'dev' ? 'on' : 'off')) === 'on',
   };
 }
 

@@ -4,7 +4,9 @@
  *   bun run start  production: everything from the environment; migrations applied; nothing seeded.
  */
 import { ConfigError, type Config, devSecrets, loadConfig } from './config.ts';
-import { seedDemoMerchant } from './dev/seed.ts';
+import { join } from 'node:path';
+import { seedDemoMerchant, seedSandboxChannels } from './dev/seed.ts';
+import { createSandbox } from './sandbox/sandbox.ts';
 import { startPaycenter } from './wiring.ts';
 
 const dev = process.argv.includes('--dev');
@@ -23,16 +25,23 @@ function configFromEnvironment(): Config {
 }
 
 const config = configFromEnvironment();
-const paycenter = await startPaycenter(config);
+// The sandbox keeps its issued keys and trades beside the database, so they outlive restarts.
+const sandbox = config.sandbox
+  ? createSandbox({ baseUrl: `${config.publicUrl}/sandbox`, ...(dev ? { statePath: join('data', 'sandbox.json') } : {}) })
+  : null;
+const paycenter = await startPaycenter(config, { mounts: sandbox ? [{ path: '/sandbox', app: sandbox.app }] : [] });
 paycenter.log.info('paycenter started', { url: config.publicUrl, store: config.database.kind, redis: config.redisUrls.length, mode: config.mode });
 if (dev) {
+  if (sandbox) await seedSandboxChannels(paycenter.store, sandbox.app, `${config.publicUrl}/sandbox`, config.secretKey, Date.now());
   const demo = await seedDemoMerchant(paycenter.merchants, 'data');
   console.log([
     '',
     `  paycenter (dev) on ${config.publicUrl}   docs: ${config.publicUrl}/docs`,
-    `  store: ${config.databaseUrl}`,
+    `  store: ${config.databaseUrl}   sandbox: ${sandbox ? `${config.publicUrl}/sandbox` : 'off'}`,
     `  admin token: ${config.adminToken}`,
+    `  state chart: ${config.publicUrl}/admin/machines`,
     `  demo merchant: ${demo.id}   secret: ${demo.secret ?? '(not in data/demo-merchant.json; create another merchant with POST /admin/merchants)'}`,
+    '  a demo order and its cashier URL: bun run demo:order',
     '',
   ].join('\n'));
 }
@@ -40,6 +49,7 @@ if (dev) {
 async function shutdown(signal: string): Promise<void> {
   paycenter.log.info('shutting down', { signal, backlog: paycenter.engine.backlog });
   await paycenter.stop();
+  await sandbox?.stop();
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -49,3 +49,28 @@ test('bun dev starts with a demo merchant whose printed secret signs requests, t
     await second.child.exited;
   }
 }, 60_000);
+
+test('bun dev has sandbox channels ready: a demo order made by `bun run demo:order` is paid at the sandbox and succeeds', async () => {
+  const port = await freePort();
+  const dev = await startDev(port);
+  try {
+    expect(dev.banner).toContain(`sandbox: http://localhost:${port}/sandbox`);
+    const script = Bun.spawnSync(['bun', join(repo, 'scripts/demo-order.ts'), '1.00', 'alipay_qr'], { cwd: dir, env: { ...process.env, PORT: String(port) } });
+    const printed = script.stdout.toString();
+    expect(`${script.exitCode} ${script.stderr.toString()}`).toBe('0 ');
+    expect(printed).toContain(`cashier: http://localhost:${port}/cashier/pay_`);
+    const paymentId = /payment (pay_\S+)/.exec(printed)![1]!;
+    const qrCode = JSON.parse(/action: (.*)/.exec(printed)![1]!).qr_code as string;
+    const paid = await fetch(qrCode, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ outcome: 'pay' }) });
+    expect(paid.status).toBe(200);
+    const merchant = new MerchantClient(`http://127.0.0.1:${port}`, dev.id, dev.secret);
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'succeeded'; i++, await Bun.sleep(50)) {
+      status = (await merchant.call('GET', `/v1/payments/${paymentId}`)).body.status;
+    }
+    expect(status).toBe('succeeded');
+  } finally {
+    dev.child.kill('SIGTERM');
+    await dev.child.exited;
+  }
+}, 60_000);

@@ -1,13 +1,18 @@
 /**
- * `bun dev` only: a demo merchant, created once and remembered under the data directory (file
- * mode 0600), so every start can print a ready id and secret. Production (`bun run start`)
- * seeds nothing.
+ * `bun dev` only: a demo merchant and one sandbox-backed channel per provider, created once.
+ * The merchant's secret is remembered under the data directory (file mode 0600), so every start
+ * can print a ready id and secret; the channels' keys are the ones the sandbox issued, which it
+ * keeps in its own state file beside them. Production (`bun run start`) seeds nothing.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Hono } from 'hono';
 import type { MerchantDirectory } from '../merchants/directory.ts';
+import { seal, unseal } from '../secrets.ts';
+import type { ChannelRow, Store } from '../store/store.ts';
 
 export const demo_merchant_id = 'M100001';
+export const demo_methods = ['alipay_qr', 'alipay_page', 'wechat_native', 'wechat_jsapi'];
 
 export type DemoMerchant = { id: string; secret: string | null };
 
@@ -18,9 +23,46 @@ export async function seedDemoMerchant(merchants: MerchantDirectory, dataDir: st
     const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { secret: string }) : null;
     return { id: demo_merchant_id, secret: kept?.secret ?? null };
   }
-  const created = await merchants.create({ merchantId: demo_merchant_id, name: 'Demo merchant' });
+  const created = await merchants.create({ merchantId: demo_merchant_id, name: 'Demo merchant', methods: demo_methods });
   if (!created.ok) throw new Error('assertion failed: the demo merchant appeared meanwhile');
   const secret = created.merchant.secret.reveal();
   writeFileSync(file, JSON.stringify({ merchant_id: demo_merchant_id, secret }), { mode: 0o600 });
   return { id: demo_merchant_id, secret };
+}
+
+const sandbox_channels = [
+  { code: 'alipay_sandbox', provider: 'alipay', methods: ['alipay_qr', 'alipay_page'], provision: '/alipay/apps', urlField: 'gateway_url', urlPath: '/alipay/gateway.do' },
+  { code: 'wechat_sandbox', provider: 'wechatpay', methods: ['wechat_native', 'wechat_jsapi'], provision: '/wechatpay/merchants', urlField: 'base_url', urlPath: '/wechatpay' },
+] as const;
+
+/**
+ * One channel per provider whose gateway is the mounted sandbox, with credentials the sandbox
+ * issues (asked in-process, as a developer would ask a provider's sandbox console). Returns the
+ * codes created now.
+ */
+export async function seedSandboxChannels(store: Store, sandbox: Hono, sandboxUrl: string, secretKey: Uint8Array, now: number): Promise<string[]> {
+  const created: string[] = [];
+  for (const channel of sandbox_channels) {
+    const existing = await store.loadChannel(channel.code);
+    if (existing) {
+      await repointAtSandbox(store, existing, channel.urlField, `${sandboxUrl}${channel.urlPath}`, secretKey, now);
+      continue;
+    }
+    const answer = await sandbox.request(channel.provision, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    if (answer.status !== 201) throw new Error(`the sandbox refused ${channel.provision}: HTTP ${answer.status}`);
+    const config = (await answer.json()) as Record<string, string>;
+    const row: ChannelRow = {
+      code: channel.code, provider: channel.provider, methods: [...channel.methods], currencies: ['CNY'], weight: 100,
+      singleLimit: null, dailyLimit: null, status: 'enabled', configEnc: seal(secretKey, JSON.stringify(config)), createdAt: now, updatedAt: now,
+    };
+    if ((await store.insertChannel(row)) === 'inserted') created.push(channel.code);
+  }
+  return created;
+}
+
+/** A later start on another port or host: the seeded channel follows the sandbox it was issued by. */
+async function repointAtSandbox(store: Store, row: ChannelRow, field: string, url: string, secretKey: Uint8Array, now: number): Promise<void> {
+  const config = JSON.parse(unseal(secretKey, row.configEnc)) as Record<string, string>;
+  if (config[field] === url) return;
+  await store.updateChannel({ ...row, configEnc: seal(secretKey, JSON.stringify({ ...config, [field]: url })), updatedAt: now });
 }
