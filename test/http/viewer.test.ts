@@ -134,6 +134,25 @@ for (const kind of storeKinds) {
       }
     });
 
+    test('a browser signs in once: the cookie opens the pages, but never a change', async () => {
+      const login = (token: string) => fetch(`${booted.url}/admin/login`, {
+        method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString(),
+      });
+      expect((await fetch(`${booted.url}/admin/login`)).status).toBe(200);
+      expect((await login('wrong-token-wrong-token')).status).toBe(401);
+      const signedIn = await login(admin_token);
+      expect(signedIn.status).toBe(303);
+      const cookie = signedIn.headers.get('set-cookie')!;
+      expect(cookie).toContain('HttpOnly');
+      expect(cookie).toContain('SameSite=Strict');
+      const session = cookie.split(';')[0]!;
+      expect((await fetch(`${booted.url}/admin/machines`, { headers: { cookie: session } })).status).toBe(200);
+      const change = await fetch(`${booted.url}/admin/merchants`, {
+        method: 'POST', headers: { cookie: session, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'by cookie' }),
+      });
+      expect(change.status).toBe(401);
+    });
+
     test('a browser gets the timeline as HTML: journal, highlighted states, side tables, every string escaped', async () => {
       const created = await merchant.createPayment({ subject: '<script>alert("subject")</script>', metadata: { note: '<script>alert(1)</script>' } });
       expect(created.status).toBe(201);

@@ -4,6 +4,8 @@
  * answer) and an order's timeline (its journal).
  */
 import { Hono, type MiddlewareHandler } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import { html } from 'hono/html';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import type { Clock } from '../../clock.ts';
@@ -19,14 +21,43 @@ import { mountViewer } from '../../viewer/routes.ts';
 
 export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock };
 
+/** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
+const admin_cookie = 'paycenter_admin';
+
+/**
+ * Bearer token for everything; for a browser, the sign-in cookie too — but only on GET, so a
+ * forged cross-site form can never change anything (the cookie is also SameSite=Strict).
+ */
 function adminAuth(token: string): MiddlewareHandler {
   return async (c, next) => {
+    if (c.req.path === '/admin/login') return next();
     const header = c.req.header('authorization') ?? '';
-    if (!header.startsWith('Bearer ') || !constantTimeEqual(token, header.slice('Bearer '.length))) {
-      throw new ApiError('unauthenticated', 'operator routes need Authorization: Bearer <ADMIN_TOKEN>');
+    const bearer = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : null;
+    const cookie = c.req.method === 'GET' ? (getCookie(c, admin_cookie) ?? null) : null;
+    const given = bearer ?? cookie;
+    if (given === null || !constantTimeEqual(token, given)) {
+      throw new ApiError('unauthenticated', 'operator routes need Authorization: Bearer <ADMIN_TOKEN> (browsers: sign in at /admin/login)');
     }
     await next();
   };
+}
+
+const loginPage = (failed: boolean) => html`<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>paycenter operators</title></head><body style="font-family:system-ui;max-width:28rem;margin:3rem auto;padding:0 1rem">
+<h1>paycenter operators</h1>${failed ? html`<p style="color:#b00">That token is not the admin token.</p>` : ''}
+<form method="post" action="/admin/login"><label>Admin token <input name="token" type="password" autocomplete="current-password" required></label>
+<button>Sign in</button></form></body></html>`;
+
+/** Sign-in for browsers: the admin token, once, in a form; the answer sets an HttpOnly cookie. */
+function mountLogin(app: Hono, token: string): void {
+  app.get('/login', (c) => c.html(loginPage(false)));
+  app.post('/login', async (c) => {
+    const form = await c.req.parseBody();
+    const given = typeof form.token === 'string' ? form.token : '';
+    if (!constantTimeEqual(token, given)) return c.html(loginPage(true), 401);
+    setCookie(c, admin_cookie, given, { httpOnly: true, sameSite: 'Strict', path: '/admin', maxAge: 8 * 3600 });
+    return c.redirect('/admin/machines', 303);
+  });
 }
 
 function limitOf(text: string | null, field: string): number | null {
@@ -50,6 +81,7 @@ const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   app.use(adminAuth(deps.adminToken));
+  mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
 
