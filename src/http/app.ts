@@ -11,6 +11,7 @@ import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import { LockUnavailableError } from '../lock/lock.ts';
 import type { Logger } from '../log.ts';
+import { cashierRoutes } from '../cashier/routes.tsx';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Metrics } from '../metrics.ts';
@@ -85,6 +86,9 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   v1.route('/', merchantRoutes(deps.payments, deps.links));
   app.route('/v1', v1);
   app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
+  app.route('/cashier', cashierRoutes({
+    payments: deps.payments, engine: deps.engine, merchants: deps.merchants, channels: deps.channels, clock: deps.clock, secretKey: deps.links.secretKey,
+  }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
   app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock }));
 

@@ -1,0 +1,99 @@
+/**
+ * Nothing waits forever, against the sandbox: at expiry (or on a merchant's close) the order asks
+ * the channel first, closes the trade there, then closes here — unless the channel says it was
+ * paid, and then the order succeeds instead. A moved clock replaces waiting; the ticker and the
+ * effect runner are driven by hand so each step is visible.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { ManualClock } from '../../src/clock.ts';
+import { type World, bootWorld, payerDecides } from './world.ts';
+
+/** Fires due timers and runs due effects until neither has anything left (bounded). */
+async function drive(world: World): Promise<void> {
+  const { ticker, runner } = world.booted.paycenter;
+  for (let round = 0; round < 20; round++) {
+    const fired = await ticker.tick();
+    const ran = await runner.tick();
+    if (fired === 0 && ran === 0) return;
+  }
+  throw new Error('timers and effects did not settle in 20 rounds');
+}
+
+async function dropNotifies(world: World, provider: 'alipay' | 'wechatpay', account: string): Promise<void> {
+  const answer = await fetch(`${world.sandboxUrl}/faults/${provider}/${account}`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drop_notify_rate: 1, seed: 7 }),
+  });
+  expect(answer.status).toBe(200);
+}
+
+describe('timeouts and closes at the channel (sqlite, a moved clock)', () => {
+  let world: World;
+  const clock = new ManualClock(Date.now());
+  beforeAll(async () => {
+    world = await bootWorld('sqlite', { clock, manualTicker: true });
+  });
+  afterAll(() => world.stop());
+
+  const get = async (id: string) => (await world.merchant.call('GET', `/v1/payments/${id}`)).body;
+  const sandboxTrade = async (provider: string, account: string, flowId: string) =>
+    (await (await fetch(`${world.sandboxUrl}/trades/${provider}/${account}/${flowId}`)).json()) as Record<string, unknown>;
+
+  test('an unpaid order times out: queried, closed at WeChat Pay, then closed here and notified', async () => {
+    const created = await world.merchant.createPayment({ method: 'wechat_native', expire_seconds: 60 });
+    clock.advance(60_001);
+    await drive(world);
+    const closed = await get(created.body.id);
+    expect(closed).toMatchObject({ status: 'closed', close_reason: 'timeout' });
+    expect(closed.flows[0].status).toBe('closed');
+    expect(JSON.stringify(await sandboxTrade('wechatpay', world.wechatpay.mchid!, closed.flows[0].id))).toContain('CLOSED');
+    const journal = await fetch(`${world.url}/admin/payments/${created.body.id}/timeline`, { headers: { authorization: 'Bearer adm_test_0123456789abcdef' } });
+    const effects = JSON.stringify(await journal.json());
+    expect(effects.indexOf('channel.query')).toBeLessThan(effects.indexOf('channel.close'));
+    const events = (await world.merchant.call('GET', '/v1/events?limit=100')).body.data.filter((e: any) => e.data.id === created.body.id);
+    expect(events.map((e: any) => e.type)).toEqual(['payment.closed']);
+  });
+
+  test('paid at Alipay but the notify was lost: the expiry query finds the payment and the order succeeds instead', async () => {
+    await dropNotifies(world, 'alipay', world.alipay.app_id!);
+    const created = await world.merchant.createPayment({ method: 'alipay_qr', expire_seconds: 60 });
+    expect((await payerDecides(created.body.action.qr_code, 'pay')).status).toBe(200);
+    expect((await get(created.body.id)).status).toBe('paying');
+    clock.advance(60_001);
+    await drive(world);
+    const paid = await get(created.body.id);
+    expect(paid).toMatchObject({ status: 'succeeded', close_reason: null, paid_amount: '100.00' });
+    const events = (await world.merchant.call('GET', '/v1/events?limit=100')).body.data.filter((e: any) => e.data.id === created.body.id);
+    expect(events.map((e: any) => e.type)).toEqual(['payment.succeeded']);
+  });
+
+  test('a merchant close of an order the payer already paid: the channel says paid, the order succeeds', async () => {
+    await dropNotifies(world, 'wechatpay', world.wechatpay.mchid!);
+    const created = await world.merchant.createPayment({ method: 'wechat_native' });
+    await payerDecides(created.body.action.qr_code, 'pay');
+    const closing = await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
+    expect(closing.status).toBe(200);
+    expect(closing.body).toMatchObject({ status: 'paying', close_reason: 'merchant' });
+    await drive(world);
+    expect(await get(created.body.id)).toMatchObject({ status: 'succeeded', close_reason: null });
+  });
+
+  test('a payment that lands after the order closed is refunded at its channel automatically', async () => {
+    const created = await world.merchant.createPayment({ method: 'wechat_native', expire_seconds: 60 });
+    clock.advance(60_001);
+    await drive(world);
+    expect((await get(created.body.id)).status).toBe('closed');
+    // The payer's money arrives anyway (a race the channel lost), and its notify says so.
+    await fetch(`${world.sandboxUrl}/faults/wechatpay/${world.wechatpay.mchid}`, { method: 'DELETE' });
+    expect((await payerDecides(created.body.action.qr_code, 'pay', { force: true })).status).toBe(200);
+    const flowId = (await get(created.body.id)).flows[0].id;
+    let after = await get(created.body.id);
+    for (let i = 0; i < 100 && after.flows[0].status !== 'refunded'; i++) {
+      await Bun.sleep(20);
+      await drive(world);
+      after = await get(created.body.id);
+    }
+    expect(after.status).toBe('closed');
+    expect(after.flows[0].status).toBe('refunded');
+    expect(JSON.stringify(await sandboxTrade('wechatpay', world.wechatpay.mchid!, flowId))).toContain(`rfd_${flowId.slice(4)}`);
+  });
+});
