@@ -5,7 +5,7 @@
  */
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { JournalRow, MerchantEventRow, OrderRow, OutboxRow, TimerRow } from '../store/store.ts';
+import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, OutboxRow, TimerRow } from '../store/store.ts';
 import type { GraphTransition, MachineGraph } from './statechart.ts';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -20,6 +20,7 @@ export type Timeline = {
   timers: TimerRow[];
   outbox: OutboxRow[];
   events: DeliveredEvent[];
+  callbacks: CallbackRow[];
 };
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -69,7 +70,10 @@ function sideTables(t: Timeline): Html {
   const timers = t.timers.map((r) => html`<tr><td>${r.key}</td><td>${iso(r.dueAt)}</td><td><code>${json(r.event)}</code></td></tr>`);
   const outbox = t.outbox.map((r) => html`<tr><td>${r.id}</td><td>${r.kind}</td><td>${iso(r.createdAt)}</td><td>${iso(r.dueAt)}</td><td><code>${json(r.payload)}</code></td></tr>`);
   const events = t.events.map((e) => html`<tr><td>${e.id}</td><td>${e.type}</td><td>${iso(e.createdAt)}</td><td>${e.status}</td><td>${e.attempts}</td><td><code>${json(e.data)}</code></td></tr>`);
-  return html`<h2>Timers</h2><table><tr><th>key</th><th>due</th><th>event</th></tr>${timers}</table>
+  const callbacks = t.callbacks.map((r) => html`<tr><td>${r.id}</td><td>${iso(r.receivedAt)}</td><td>${r.provider}/${r.channelCode}</td><td>${String(r.verified)}</td>
+<td>${r.outcome ?? ''}</td><td><details><summary>raw</summary><pre><code>${json(r.headers)}</code></pre><pre><code>${r.body}</code></pre></details></td></tr>`);
+  return html`<h2>Channel callbacks</h2><table><tr><th>id</th><th>received</th><th>channel</th><th>verified</th><th>outcome</th><th>headers and body as received</th></tr>${callbacks}</table>
+<h2>Timers</h2><table><tr><th>key</th><th>due</th><th>event</th></tr>${timers}</table>
 <h2>Outbox</h2><table><tr><th>id</th><th>kind</th><th>created</th><th>due</th><th>payload</th></tr>${outbox}</table>
 <h2>Merchant events</h2><table><tr><th>id</th><th>type</th><th>created</th><th>delivery</th><th>attempts</th><th>data</th></tr>${events}</table>`;
 }

@@ -47,13 +47,13 @@ function highlightOf(order: OrderRow, journal: JournalRow[]): Highlight {
 }
 
 async function timelineOf(store: Store, order: OrderRow): Promise<Timeline> {
-  const [journal, timers, outbox, rows] = await Promise.all([
-    store.listJournal(order.id), store.listTimers(order.id), store.listOutbox(order.id), store.listMerchantEvents(order.id),
+  const [journal, timers, outbox, rows, callbacks] = await Promise.all([
+    store.listJournal(order.id), store.listTimers(order.id), store.listOutbox(order.id), store.listMerchantEvents(order.id), store.listCallbacks(order.id),
   ]);
   // The delivery status lives beside the event, not in the list: one lookup per event, bounded.
   const loaded = await Promise.all(rows.slice(0, timeline_events_max).map((e) => store.loadMerchantEvent(e.id)));
   const events = loaded.filter((e): e is DeliveredEvent => e !== null);
-  return { order, journal, timers, outbox, events };
+  return { order, journal, timers, outbox, events, callbacks };
 }
 
 /** A browser asks for text/html first; API clients (and `*\/*`) keep the JSON answer. */

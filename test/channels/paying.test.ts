@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomBytes } from 'node:crypto';
 import { ManualClock } from '../../src/clock.ts';
 import { rsaSign } from '../../src/channels/rsa.ts';
-import { tableCounts } from '../http/harness.ts';
+import { adminCall, tableCounts } from '../http/harness.ts';
 import { storeKinds } from '../store/stores.ts';
 import { type World, bootWorld, payerDecides, payerPage, waitForPayment } from './world.ts';
 
@@ -50,6 +50,11 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
     expect(done.flows[0].channel_trade_no).toBeString();
     const events = await world.merchant.call('GET', '/v1/events?limit=100');
     expect(events.body.data.filter((e: any) => e.type === 'payment.succeeded' && e.data.id === created.body.id)).toHaveLength(1);
+    // The notify's raw record is on the order's timeline, verified and applied.
+    const timeline = await adminCall(world.url, 'GET', `/admin/payments/${created.body.id}/timeline`);
+    const applied = timeline.body.callbacks.filter((cb: any) => cb.verified === true && cb.outcome === 'applied');
+    expect(applied.length).toBeGreaterThanOrEqual(1);
+    expect(applied[0].body.length).toBeGreaterThan(0);
   });
 
   test('the same method again while the payer has not paid answers the same flow; another method closes it', async () => {

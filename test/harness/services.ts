@@ -53,6 +53,11 @@ export function redisServerBinary(): string | null {
   return found.status === 0 && found.stdout.trim() !== '' ? found.stdout.trim() : null;
 }
 
+/** Debian's Chromium, for the browser tests (playwright-core drives it; it never downloads one). */
+export function chromiumBinary(): string | null {
+  return existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : null;
+}
+
 const isRoot = () => process.getuid?.() === 0;
 
 /** initdb refuses to run as root, so as root the cluster belongs to the postgres user. */

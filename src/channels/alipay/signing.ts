@@ -5,9 +5,13 @@
  */
 import { rsaSign, rsaVerify } from '../rsa.ts';
 
-export function signingText(params: Record<string, string>, excluded: readonly string[]): string {
+/**
+ * Requests leave empty values out; notifies keep them (`body=`), as Alipay signs them and as
+ * alipay-sdk's checkNotifySignV2 checks them.
+ */
+export function signingText(params: Record<string, string>, excluded: readonly string[], keepEmpty = false): string {
   return Object.keys(params)
-    .filter((key) => !excluded.includes(key) && params[key] !== '' && params[key] !== undefined)
+    .filter((key) => !excluded.includes(key) && params[key] !== undefined && (keepEmpty || params[key] !== ''))
     .sort()
     .map((key) => `${key}=${params[key]}`)
     .join('&');
@@ -19,25 +23,35 @@ export function signRequest(params: Record<string, string>, privateKey: string):
 
 export function verifyNotify(params: Record<string, string>, alipayPublicKey: string): boolean {
   const sign = params.sign;
-  return sign !== undefined && rsaVerify(alipayPublicKey, signingText(params, ['sign', 'sign_type']), sign);
+  return sign !== undefined && rsaVerify(alipayPublicKey, signingText(params, ['sign', 'sign_type'], true), sign);
 }
 
 /**
  * The signed member's exact text and the signature, cut out of the raw answer: re-serializing
- * parsed JSON would not reproduce the bytes Alipay signed. The answer is
- * `{"<method>_response":{…},"sign":"…"}` with the sign last.
+ * parsed JSON would not reproduce the bytes Alipay signed. The member is found by matching its
+ * braces (strings and escapes respected), so whatever follows it — `sign`, a certificate serial —
+ * does not matter.
  */
 export function signedMember(raw: string, memberKey: string): { text: string; sign: string | null } | null {
-  const start = raw.indexOf(`"${memberKey}"`);
+  const keyAt = raw.indexOf(`"${memberKey}"`);
+  const start = keyAt < 0 ? -1 : raw.indexOf('{', keyAt);
   if (start < 0) return null;
-  const valueStart = raw.indexOf('{', start);
-  const signAt = raw.lastIndexOf(',"sign"');
-  const valueEnd = signAt > valueStart ? signAt : raw.lastIndexOf('}');
-  if (valueStart < 0 || valueEnd <= valueStart) return null;
-  const text = raw.slice(valueStart, valueEnd).trim();
-  if (signAt < 0) return { text, sign: null };
-  const sign = /"sign"\s*:\s*"([^"]*)"/.exec(raw.slice(signAt))?.[1] ?? null;
-  return { text, sign };
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < raw.length; i++) {
+    const ch = raw[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '{') depth++;
+    else if (ch === '}' && --depth === 0) {
+      const rest = raw.slice(i + 1);
+      const sign = /"sign"\s*:\s*"([^"]*)"/.exec(rest)?.[1] ?? null;
+      return { text: raw.slice(start, i + 1), sign };
+    }
+  }
+  return null;
 }
 
 export function verifyAnswer(text: string, sign: string, alipayPublicKey: string): boolean {

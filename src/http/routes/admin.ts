@@ -148,10 +148,14 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'Every event the order’s actor took, with states and effects' }), async (c) => {
     const order = await deps.store.loadOrder(c.req.param('id'));
     if (!order) throw new ApiError('not_found', `no payment ${c.req.param('id')}`);
-    const journal = await deps.store.listJournal(order.id);
+    const [journal, callbacks] = await Promise.all([deps.store.listJournal(order.id), deps.store.listCallbacks(order.id)]);
     return c.json({
       payment_id: order.id, status: order.status, version: order.version,
       events: journal.map((j) => ({ seq: j.seq, at: new Date(j.at).toISOString(), event: j.event, state_before: j.stateBefore, state_after: j.stateAfter, effects: j.effects })),
+      callbacks: callbacks.map((cb) => ({
+        id: cb.id, received_at: new Date(cb.receivedAt).toISOString(), provider: cb.provider, channel: cb.channelCode, verified: cb.verified,
+        flow_id: cb.flowId, outcome: cb.outcome, headers: cb.headers, body: cb.body,
+      })),
     });
   });
 

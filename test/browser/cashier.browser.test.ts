@@ -1,0 +1,102 @@
+/**
+ * In a real headless Chromium (Debian's, driven by playwright-core): a payer opens the cashier,
+ * picks Alipay, follows the QR link to the sandbox's pay page, pays, and watches the cashier turn
+ * to success; an expired order shows the expired page; an operator's browser reads the order's
+ * timeline with its path drawn on the state chart. Screenshots land in test-artifacts/.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { admin_token } from '../http/harness.ts';
+import { chromiumBinary } from '../harness/services.ts';
+import { type World, bootWorld, waitForPayment } from '../channels/world.ts';
+
+const artifacts = join(import.meta.dir, '..', '..', 'test-artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+/** Flags for a closed network: without them Chromium keeps trying Google's hosts. */
+const chromium_args = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+];
+const step_timeout_ms = 10_000;
+
+describe('the cashier and the timeline in a browser', () => {
+  let world: World;
+  let browser: Browser;
+  beforeAll(async () => {
+    const executablePath = chromiumBinary();
+    if (!executablePath) throw new Error('chromium is not installed: bun run test installs it (apt-get install chromium)');
+    world = await bootWorld('sqlite');
+    browser = await chromium.launch({ executablePath, args: chromium_args, timeout: 30_000 });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await world?.stop();
+  });
+
+  /** A phone-sized page for payers; operators get a desktop-sized one. */
+  async function newPage(width = 420): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height: 860 } });
+    page.setDefaultTimeout(step_timeout_ms);
+    return page;
+  }
+
+  test('pick Alipay, pay at the sandbox from the QR link, see success and the return link', async () => {
+    const created = await world.merchant.createPayment({ amount: '88.00', subject: '演示 Demo', return_url: 'https://merchant.example/done' });
+    const cashier = await newPage();
+    await cashier.goto(created.body.cashier_url);
+    await cashier.getByText('88.00').waitFor();
+    await cashier.screenshot({ path: join(artifacts, 'cashier-1-open.png') });
+
+    await cashier.click('button[data-method="alipay_qr"]');
+    await cashier.locator('#action svg').waitFor();
+    const qrLink = await cashier.locator('#qr-link').getAttribute('href');
+    expect(qrLink).toStartWith(`${world.sandboxUrl}/pay/alipay/`);
+    await cashier.screenshot({ path: join(artifacts, 'cashier-2-qr.png') });
+
+    const payer = await newPage();
+    await payer.goto(qrLink!);
+    await payer.screenshot({ path: join(artifacts, 'cashier-3-sandbox-pay-page.png') });
+    await payer.click('button.pay');
+    await payer.waitForLoadState();
+    await payer.close();
+
+    // The cashier polls its status route and turns to success on its own.
+    await cashier.locator('#success').waitFor();
+    expect(await cashier.locator('#return').getAttribute('href')).toBe('https://merchant.example/done');
+    await cashier.screenshot({ path: join(artifacts, 'cashier-4-success.png') });
+    await cashier.close();
+    await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'succeeded');
+  }, 60_000);
+
+  test('a closed order shows the expired page', async () => {
+    const created = await world.merchant.createPayment();
+    await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
+    await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'closed');
+    const page = await newPage();
+    await page.goto(created.body.cashier_url);
+    await page.locator('#expired').waitFor();
+    expect(await page.locator('button.method').count()).toBe(0);
+    await page.screenshot({ path: join(artifacts, 'cashier-5-expired.png') });
+    await page.close();
+  }, 30_000);
+
+  test('an operator signs in and reads the timeline, the order\'s path drawn on the chart', async () => {
+    const created = await world.merchant.createPayment({ method: 'wechat_native' });
+    await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
+    await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'closed');
+    const page = await newPage(1280);
+    await page.goto(`${world.url}/admin/login`);
+    await page.fill('input[name="token"]', admin_token);
+    await page.click('button');
+    await page.waitForURL(`${world.url}/admin/machines`);
+    await page.goto(`${world.url}/admin/payments/${created.body.id}/timeline`);
+    // mermaid replaces the chart's text with an SVG once it has drawn it.
+    await page.locator('.chart svg').waitFor();
+    expect(await page.getByText('close.request').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(artifacts, 'timeline.png'), fullPage: true });
+    await page.close();
+  }, 30_000);
+});
