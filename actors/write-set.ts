@@ -18,6 +18,16 @@ export type TimerChange = { op: 'arm'; key: string; dueAt: number; event: unknow
 
 const isEffect = (action: TransitionAction): action is Effect => (effectTypes as string[]).includes(action.type);
 
+/**
+ * A prepay is run by the pay request that started it (the payer waits for its answer); the
+ * effect runner takes the row only when that request did not finish it — a crash — after this
+ * long, longer than a channel call may take. Without it the runner could claim the row first
+ * and the request would answer without the payer's QR code.
+ */
+export const inline_prepay_grace_ms = 15_000;
+
+const dueAtOf = (effect: Effect, at: number): number => (effect.type === 'channel.prepay' ? at + inline_prepay_grace_ms : at);
+
 export function effectsOf(actions: TransitionAction[]): Effect[] {
   return actions.filter(isEffect).map((a) => ({ type: a.type, params: a.params }) as Effect);
 }
@@ -89,7 +99,7 @@ export function writeSetOf(record: TransitionRecord, renderNotification: Notific
   const timers = timerChangesOf(actions, at);
   const armed = timers.filter((t) => t.op === 'arm');
   const outbox: OutboxRow[] = effects.map((effect) => ({
-    id: newId('obx', at), orderId: ctx.id, kind: effect.type, payload: effect.params, createdAt: at, dueAt: at,
+    id: newId('obx', at), orderId: ctx.id, kind: effect.type, payload: effect.params, createdAt: at, dueAt: dueAtOf(effect, at),
   }));
   const merchantEvents: MerchantEventRow[] = [];
   for (const [i, effect] of effects.entries()) {

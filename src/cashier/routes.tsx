@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The cashier (收银台): the page a payer's browser opens from a payment's cashier_url, and the
  * few JSON routes its inline script calls. Every route needs the payment's signed token; a
