@@ -18,9 +18,10 @@ const nonce_purge_rows_max = 10_000;
 export function openSqliteDatabase(path: string): Database {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { create: true });
+  // First: switching a new database to WAL takes a lock that processes starting together contend for.
+  db.exec(`PRAGMA busy_timeout = ${sqlite_busy_timeout_ms}`);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = FULL');
-  db.exec(`PRAGMA busy_timeout = ${sqlite_busy_timeout_ms}`);
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA temp_store = MEMORY');
   return db;
