@@ -9,7 +9,7 @@
  */
 import type { PaymentContext } from '../machines/payment.model.ts';
 import type { Effect, PaymentEvent } from '../machines/payment.rules.ts';
-import { type ChannelFailure, type TradeReport, channelExpiry } from '../src/channels/adapter.ts';
+import { type ChannelAdapter, type ChannelFailure, type TradeReport, channelExpiry } from '../src/channels/adapter.ts';
 import type { ChannelRegistry } from '../src/channels/registry.ts';
 import type { Clock } from '../src/clock.ts';
 import type { Logger } from '../src/log.ts';
@@ -23,17 +23,33 @@ export const runnerEffectKinds = [
 
 type RunnerEffect = Extract<Effect, { type: (typeof runnerEffectKinds)[number] }>;
 
+type RunnerKind = (typeof runnerEffectKinds)[number];
+
 export type EffectRunnerOptions = {
-  /** Gaps before each retry of a call the channel did not answer, in ms; their count is the number of retries. */
-  retryScheduleMs: number[];
+  /**
+   * Per kind, the gaps before each retry of a call the channel did not answer, in ms; their
+   * count is the number of retries. Queries retry briefly (the order's own query timer asks
+   * again anyway), a prepay only while a payer may still be waiting, money movements longest.
+   */
+  retryScheduleMs: Record<RunnerKind, number[]>;
   intervalMs: number;
   batchMax: number;
   /** Longer than any channel call takes, so a live call's row is not claimed twice. */
   leaseMs: number;
 };
 
+const money_call_retries_ms = [1_000, 5_000, 30_000, 120_000, 600_000, 1_800_000];
+
 export const default_effect_runner_options: EffectRunnerOptions = {
-  retryScheduleMs: [1_000, 5_000, 30_000, 120_000, 600_000],
+  retryScheduleMs: {
+    'channel.prepay': [1_000, 5_000, 30_000],
+    'channel.query': [1_000, 5_000],
+    'channel.close': [1_000, 5_000, 30_000, 120_000, 600_000],
+    'channel.refund': money_call_retries_ms,
+    'channel.refund_query': [1_000, 5_000],
+    'channel.capture': money_call_retries_ms,
+    'operator.alert': [1_000],
+  },
   intervalMs: 200,
   batchMax: 64,
   leaseMs: 60_000,
@@ -99,7 +115,7 @@ export class EffectRunner {
     const at = this.deps.clock.now();
     if ('event' in outcome) return { outboxId: row.id, at, error: null, next: { status: 'done' } };
     const { failure } = outcome;
-    const gap = failure.retryable ? this.options.retryScheduleMs[row.attempts] : undefined;
+    const gap = failure.retryable ? this.options.retryScheduleMs[row.kind as RunnerKind]?.[row.attempts] : undefined;
     const log = { payment_id: row.orderId, kind: row.kind, attempts: row.attempts + 1, error: failure.message };
     if (gap === undefined) {
       // The order's own timers (active query, close retry, refund query) keep asking the channel.
@@ -153,27 +169,37 @@ export class EffectRunner {
         if (!query.ok) return { failure: query };
         return { event: query.trade ? reportOf(query.trade, now(), 'query') : null };
       }
-      case 'channel.refund': {
-        const ctx = await this.contextOf(orderId);
-        const flow = ctx.flows.find((f) => f.id === effect.params.flowId);
-        if (!flow) throw new Error(`assertion failed: refund of a flow ${effect.params.flowId} the order does not have`);
-        const refund = ctx.refunds.find((r) => r.id === effect.params.refundId);
-        const result = await adapter.refund({
-          refundId: effect.params.refundId, flowId: flow.id, amount: effect.params.amount, flowAmount: flow.amount, currency: ctx.currency,
-          reason: refund?.reason ?? null, now: now(),
-        });
-        if (!result.ok) return { failure: result };
-        return { event: { type: 'refund.report', at: now(), refundId: effect.params.refundId, flowId: flow.id, status: result.report.status } };
-      }
+      case 'channel.refund':
+        return this.refundAtChannel(orderId, adapter, effect.params.refundId, effect.params.flowId, effect.params.amount);
       case 'channel.refund_query': {
-        const result = await adapter.refundQuery(effect.params.refundId, effect.params.flowId, now());
+        const { refundId, flowId } = effect.params;
+        const result = await adapter.refundQuery(refundId, flowId, now());
         if (!result.ok) return { failure: result };
-        return { event: { type: 'refund.report', at: now(), refundId: effect.params.refundId, flowId: effect.params.flowId, status: result.report.status } };
+        // The channel never got the refund call (it gave up, or was lost): make it again — by
+        // refund id, so a call that did arrive meanwhile is not repeated.
+        if (result.report === null) {
+          const refund = (await this.contextOf(orderId)).refunds.find((r) => r.id === refundId);
+          const part = refund?.parts.find((p) => p.flowId === flowId);
+          if (!part) throw new Error(`assertion failed: refund query of a refund part ${refundId}/${flowId} the order does not have`);
+          return this.refundAtChannel(orderId, adapter, refundId, flowId, part.amount);
+        }
+        return { event: { type: 'refund.report', at: now(), refundId, flowId, status: result.report.status } };
       }
       case 'channel.capture':
         // Captures take frozen balance; no external channel has anything to capture.
         return { failure: { ok: false, code: 'flow_not_supported', retryable: false, message: `${channel.row.provider} has no capture` } };
     }
+  }
+
+  private async refundAtChannel(orderId: string, adapter: ChannelAdapter, refundId: string, flowId: string, amount: number): Promise<Outcome> {
+    const ctx = await this.contextOf(orderId);
+    const flow = ctx.flows.find((f) => f.id === flowId);
+    if (!flow) throw new Error(`assertion failed: refund of a flow ${flowId} the order does not have`);
+    const refund = ctx.refunds.find((r) => r.id === refundId);
+    const now = this.deps.clock.now();
+    const result = await adapter.refund({ refundId, flowId, amount, flowAmount: flow.amount, currency: ctx.currency, reason: refund?.reason ?? null, now });
+    if (!result.ok) return { failure: result };
+    return { event: { type: 'refund.report', at: this.deps.clock.now(), refundId, flowId, status: result.report.status } };
   }
 
   private async contextOf(orderId: string): Promise<PaymentContext> {

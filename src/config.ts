@@ -29,6 +29,10 @@ export type Config = {
   rateLimit: { perSecond: number; capacity: number };
   /** Serve the channel sandbox at /sandbox (on under `bun dev`, off in production unless asked). */
   sandbox: boolean;
+  /** Gaps between active queries of a flow waiting on its channel, in ms; the last repeats. */
+  queryScheduleMs: number[];
+  /** Gaps before each retry of a merchant notification, in ms; their count is the number of retries. */
+  notifyRetryMs: number[];
 };
 
 export class ConfigError extends Error {
@@ -49,6 +53,17 @@ const integer = (min: number, max: number, fallback: number) =>
     v.transform(Number),
     v.minValue(min, `must be at least ${min}`),
     v.maxValue(max, `must be at most ${max}`),
+  );
+
+/** A comma-separated list of gaps in seconds ("5,10,30"), each 1 s to 1 day, at most 20; read as ms. */
+const gapsOf = (fallback: string) =>
+  v.pipe(
+    v.optional(v.string(), fallback),
+    v.regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be whole seconds separated by commas, like "5,10,30"'),
+    v.transform((s) => s.split(',').map((gap) => Number(gap.trim()))),
+    v.check((gaps) => gaps.length <= 20, 'must list at most 20 gaps'),
+    v.check((gaps) => gaps.every((gap) => gap >= 1 && gap <= 86_400), 'each gap must be 1 to 86400 seconds'),
+    v.transform((gaps) => gaps.map((gap) => gap * 1000)),
   );
 
 const urlOf = (schemes: string[], message: string) =>
@@ -89,6 +104,8 @@ const environment = v.object({
   RATE_LIMIT_PER_S: integer(1, 1_000_000, 1_000),
   RATE_LIMIT_BURST: integer(1, 1_000_000, 2_000),
   SANDBOX: v.optional(v.picklist(['on', 'off'], 'must be on or off')),
+  QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
+  NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -119,6 +136,8 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     engine: { commitBatchMax: e.COMMIT_BATCH_MAX, commitWaitMaxMs: e.COMMIT_WAIT_MAX_MS, lockTtlMs: e.LOCK_TTL_MS, mailboxDepthMax: e.MAILBOX_DEPTH_MAX },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_S, capacity: e.RATE_LIMIT_BURST },
     sandbox: (e.SANDBOX ?? (mode === 'dev' ? 'on' : 'off')) === 'on',
+    queryScheduleMs: e.QUERY_SCHEDULE_S,
+    notifyRetryMs: e.NOTIFY_RETRY_S,
   };
 }
 

@@ -9,7 +9,7 @@ import { EffectRunner } from '../actors/effect-runner.ts';
 import { Engine } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
-import { NotificationDelivery } from './notify/delivery.ts';
+import { NotificationDelivery, default_delivery_options } from './notify/delivery.ts';
 import { statusOf } from '../machines/payment.machine.ts';
 import { ChannelRegistry } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -91,7 +91,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
   const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
-  const payments = new Payments({ engine, store, clock, channels, runner });
+  const payments = new Payments({ engine, store, clock, channels, runner }, { querySchedule: config.queryScheduleMs });
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, nonces, rateLimiter, links, mounts: options.mounts,
     adminToken: config.adminToken,
@@ -100,7 +100,10 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
   const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
-  const delivery = new NotificationDelivery({ store, engine, merchants, clock, log, random: options.random, onFailed: metrics.notificationFailed });
+  const delivery = new NotificationDelivery(
+    { store, engine, merchants, clock, log, random: options.random, onFailed: metrics.notificationFailed },
+    { ...default_delivery_options, retryScheduleMs: config.notifyRetryMs },
+  );
   if (!options.manualTicker) {
     ticker.start();
     delivery.start();

@@ -55,6 +55,16 @@ describe('config', () => {
     expect(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' }, 'production').redisUrls).toEqual(['redis://127.0.0.1:6379']);
   });
 
+  test('schedules are seconds in the environment and ms inside; the sandbox follows the mode', () => {
+    const defaults = loadConfig(base, 'production');
+    expect(defaults.queryScheduleMs).toEqual([5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000]);
+    expect(defaults.notifyRetryMs).toEqual([1_000, 5_000, 30_000, 120_000, 600_000, 1_800_000]);
+    expect(defaults.sandbox).toBe(false);
+    expect(loadConfig(base, 'dev').sandbox).toBe(true);
+    const set = loadConfig({ ...base, QUERY_SCHEDULE_S: '2, 4,8', NOTIFY_RETRY_S: '3', SANDBOX: 'on' }, 'production');
+    expect([set.queryScheduleMs, set.notifyRetryMs, set.sandbox]).toEqual([[2_000, 4_000, 8_000], [3_000], true]);
+  });
+
   test('an empty variable counts as unset', () => {
     const config = loadConfig({ ...base, PORT: '', REDIS_URL: '', LOG_LEVEL: ' ' }, 'production');
     expect(config.port).toBe(3000);
@@ -81,6 +91,10 @@ describe('config', () => {
     [{ COMMIT_WAIT_MAX_MS: '2.5' }, 'COMMIT_WAIT_MAX_MS: must be a whole number'],
     [{ LOCK_TTL_MS: '10' }, 'LOCK_TTL_MS: must be at least 100'],
     [{ MAILBOX_DEPTH_MAX: '99999999999' }, 'MAILBOX_DEPTH_MAX: must be at most 1000000'],
+    [{ SANDBOX: 'yes' }, 'SANDBOX: must be on or off'],
+    [{ QUERY_SCHEDULE_S: '5,ten' }, 'QUERY_SCHEDULE_S: must be whole seconds separated by commas, like "5,10,30"'],
+    [{ QUERY_SCHEDULE_S: '0,5' }, 'QUERY_SCHEDULE_S: each gap must be 1 to 86400 seconds'],
+    [{ NOTIFY_RETRY_S: Array.from({ length: 21 }, () => '1').join(',') }, 'NOTIFY_RETRY_S: must list at most 20 gaps'],
   ])('%p is refused with one line naming the variable', (override, expected) => {
     const message = problem({ ...base, ...override });
     expect(message).toBe(expected);

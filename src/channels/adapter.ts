@@ -87,7 +87,8 @@ export interface ChannelAdapter {
   query(flowId: string, now: number): Promise<ChannelResult<QueryAnswer>>;
   close(flowId: string, now: number): Promise<ChannelResult<CloseAnswer>>;
   refund(call: RefundCall): Promise<ChannelResult<{ report: RefundReport }>>;
-  refundQuery(refundId: string, flowId: string, now: number): Promise<ChannelResult<{ report: RefundReport }>>;
+  /** `report: null`: the channel has no such refund (the refund call never reached it). */
+  refundQuery(refundId: string, flowId: string, now: number): Promise<ChannelResult<{ report: RefundReport | null }>>;
   /** Verifies and reads a callback; never trusts a field before the signature checked out. */
   verifyCallback(request: CallbackRequest): Promise<CallbackVerdict>;
   answerCallback(accepted: boolean, reason?: string): CallbackAnswer;

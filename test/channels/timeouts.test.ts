@@ -97,3 +97,50 @@ describe('timeouts and closes at the channel (sqlite, a moved clock)', () => {
     expect(JSON.stringify(await sandboxTrade('wechatpay', world.wechatpay.mchid!, flowId))).toContain(`rfd_${flowId.slice(4)}`);
   });
 });
+
+describe('a refund the channel never got (sqlite, a moved clock)', () => {
+  let world: World;
+  const clock = new ManualClock(Date.now());
+  beforeAll(async () => {
+    world = await bootWorld('sqlite', { clock, manualTicker: true });
+  });
+  afterAll(() => world.stop());
+
+  const faults = (body: object | null) =>
+    fetch(`${world.sandboxUrl}/faults/alipay/${world.alipay.app_id}`, {
+      method: body ? 'PUT' : 'DELETE', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
+    });
+
+  test('the refund call gives up while Alipay is down; the refund query finds no refund there and sends it again', async () => {
+    const created = await world.merchant.createPayment({ method: 'alipay_qr', amount: '40.00' });
+    await payerDecides(created.body.action.qr_code, 'pay');
+    let payment = (await world.merchant.call('GET', `/v1/payments/${created.body.id}`)).body;
+    for (let i = 0; i < 100 && payment.status !== 'succeeded'; i++, await Bun.sleep(20)) {
+      payment = (await world.merchant.call('GET', `/v1/payments/${created.body.id}`)).body;
+    }
+    expect(payment.status).toBe('succeeded');
+
+    expect((await faults({ api_error_rate: 1, seed: 3 })).status).toBe(200);
+    const refund = await world.merchant.call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R-lost', amount: '15.00' });
+    expect(refund.status).toBe(201);
+    // Every retry of the refund call meets an outage until the row gives up (about 45 minutes).
+    for (let round = 0; round < 10; round++) {
+      await drive(world);
+      clock.advance(31 * 60_000);
+    }
+    const outbox = await world.booted.paycenter.store.listOutbox(created.body.id);
+    expect(outbox.find((row) => row.kind === 'channel.refund')).toBeDefined();
+    // The merchant API would refuse requests signed five hours before the moved clock: read the actor.
+    const order = () => world.booted.paycenter.engine.load(created.body.id);
+    expect((await order())!.context.refunds[0]!.status).toBe('pending');
+
+    await faults(null);
+    clock.advance(31 * 60_000);
+    await drive(world);
+    const after = (await order())!;
+    expect(after.context.refunds[0]!.status).toBe('succeeded');
+    expect(after.row.status).toBe('partially_refunded');
+    const trade = await (await fetch(`${world.sandboxUrl}/trades/alipay/${world.alipay.app_id}/${payment.flows[0].id}`)).json();
+    expect(JSON.stringify(trade).split(refund.body.id).length - 1).toBeGreaterThanOrEqual(1);
+  });
+});

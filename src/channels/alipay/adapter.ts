@@ -158,7 +158,8 @@ export class AlipayAdapter implements ChannelAdapter {
     if (!result.ok) return result;
     const answer = result.answer;
     if (codeClassOf(answer.code, answer.sub_code) !== 'success') return this.failureOf(answer);
-    // No refund_status: Alipay has not taken the refund (yet); the refund call is retried meanwhile.
+    // No refund_status: Alipay has no such refund — the refund call never reached it.
+    if (answer.refund_status === undefined) return { ok: true as const, report: null };
     return { ok: true as const, report: { refundId, status: answer.refund_status === 'REFUND_SUCCESS' ? 'succeeded' as const : 'pending' as const } };
   }
 

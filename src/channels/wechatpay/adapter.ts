@@ -168,8 +168,8 @@ export class WechatpayAdapter implements ChannelAdapter {
   async refundQuery(refundId: string, _flowId: string, now: number) {
     const result = await this.call('GET', `/v3/refund/domestic/refunds/${encodeURIComponent(refundId)}`, now);
     if (!result.ok) return result;
-    // Not there yet: the refund call itself is retried meanwhile.
-    if (result.reply.status === 404) return { ok: true as const, report: { refundId, status: 'pending' as const } };
+    // No such refund: the refund call never reached WeChat Pay.
+    if (result.reply.status === 404) return { ok: true as const, report: null };
     if (result.reply.status !== 200) return this.failureOf(result.reply);
     return this.refundReportOf(result.reply, refundId);
   }
