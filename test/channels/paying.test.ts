@@ -175,3 +175,22 @@ describe('when the payer fails at the channel (sqlite, a moved clock)', () => {
     expect(after.body.status).toBe(method === 'alipay_qr' ? 'paying' : 'created');
   });
 });
+
+describe('statements through the adapters (sqlite)', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await bootWorld('sqlite');
+  });
+  afterAll(() => world.stop());
+
+  test.each(['alipay_main', 'wechat_main'])('%s: yesterday\'s statement downloads; today\'s is refused as the provider does', async (code) => {
+    const channel = await world.booted.paycenter.channels.get(code);
+    const now = Date.now();
+    const beijingDay = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
+    const yesterday = await channel!.adapter.downloadStatement(beijingDay(now - 86_400_000), now);
+    expect(yesterday.ok).toBe(true);
+    expect(yesterday.ok && yesterday.text.length).toBeGreaterThan(0);
+    const today = await channel!.adapter.downloadStatement(beijingDay(now), now);
+    expect(today).toMatchObject({ ok: false, code: 'rejected', retryable: false });
+  });
+});
