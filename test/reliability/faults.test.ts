@@ -17,7 +17,8 @@ import { startSandbox } from '../channels/world.ts';
 import { type Service, freePort, startRedis } from '../harness/services.ts';
 import { MerchantClient, adminCall, admin_token } from '../http/harness.ts';
 import { type StoreKind, freshDatabase } from '../store/stores.ts';
-import { hash32, merchantEndpoint, paycenterProcess, persist, repo_root, seededRandom } from './harness.ts';
+import { seededRandom } from '../../src/sandbox/crypto.ts';
+import { hash32, merchantEndpoint, paycenterProcess, persist, repo_root } from './harness.ts';
 
 const orders_total = Number(process.env.RELIABILITY_ORDERS ?? 300);
 const seed = Number(process.env.RELIABILITY_SEED ?? Math.floor(Math.random() * 2 ** 31));

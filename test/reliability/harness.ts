@@ -10,18 +10,6 @@ import type { Subprocess } from 'bun';
 export const repo_root = join(import.meta.dir, '..', '..');
 export const scratch_dir = join(repo_root, '.test-tmp');
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** A stable 32-bit hash, to derive a per-item choice from the run's seed without consuming the PRNG. */
 export function hash32(text: string): number {
   let h = 2_166_136_261;

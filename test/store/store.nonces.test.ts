@@ -1,23 +1,15 @@
 /** The Store port's request nonces (in batches and in order writes) and operator data, on both adapters. */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { ChannelRow, MerchantRow, NonceClaim, Store } from '../../src/store/store.ts';
+import { describe, expect, test } from 'bun:test';
+import type { ChannelRow, MerchantRow, NonceClaim } from '../../src/store/store.ts';
 import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
-import { type FreshStore, freshStore, storeKinds } from './stores.ts';
+import { freshStoreFor, storeKinds } from './stores.ts';
 
 const window_ms = 300_000;
 const claim = (nonce: string, merchantId = 'M1', expiresAt = t0 + window_ms): NonceClaim => ({ merchantId, nonce, expiresAt });
 
 for (const kind of storeKinds) {
   describe(`store on ${kind}: nonces and operator data`, () => {
-    let fresh: FreshStore;
-    let store: Store;
-    beforeAll(async () => {
-      fresh = await freshStore(kind);
-      store = fresh.store;
-    });
-    afterAll(async () => {
-      await fresh?.dispose();
-    });
+    const store = freshStoreFor(kind);
 
     test('a nonce is claimed once per merchant; equal claims in one batch: the first wins', async () => {
       const [a, b] = [unique(), unique()];

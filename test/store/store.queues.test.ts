@@ -1,22 +1,14 @@
 /** The Store port's timers, outbox and merchant notifications, on both adapters. */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { MerchantEventRow, NotificationResult, OutboxRow, Store, TimerRow } from '../../src/store/store.ts';
+import { describe, expect, test } from 'bun:test';
+import type { MerchantEventRow, NotificationResult, OutboxRow, TimerRow } from '../../src/store/store.ts';
 import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
-import { type FreshStore, freshStore, storeKinds } from './stores.ts';
+import { freshStoreFor, storeKinds } from './stores.ts';
 
 const lease_ms = 1_000;
 
 for (const kind of storeKinds) {
   describe(`store on ${kind}: timers and queues`, () => {
-    let fresh: FreshStore;
-    let store: Store;
-    beforeAll(async () => {
-      fresh = await freshStore(kind);
-      store = fresh.store;
-    });
-    afterAll(async () => {
-      await fresh?.dispose();
-    });
+    const store = freshStoreFor(kind);
 
     // Runs first: claims see every due timer in the database, so no other test's timers may be due yet.
     test('timers: arm, replace, disarm; due timers claimed earliest first, limited, once per lease', async () => {

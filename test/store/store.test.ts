@@ -1,8 +1,8 @@
 /** The Store port's order writes (commit): fencing, batch isolation, duplicates, round-trips — on both adapters. */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import type { FlowRow, OrderWrite, RefundRow, Store } from '../../src/store/store.ts';
 import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
-import { type FreshStore, freshStore, storeKinds } from './stores.ts';
+import { freshStoreFor, storeKinds } from './stores.ts';
 
 /** Everything a write could have left behind for an order. */
 async function traces(store: Store, orderId: string) {
@@ -32,15 +32,7 @@ function loaded(write: OrderWrite): OrderWrite {
 
 for (const kind of storeKinds) {
   describe(`store on ${kind}: commit`, () => {
-    let fresh: FreshStore;
-    let store: Store;
-    beforeAll(async () => {
-      fresh = await freshStore(kind);
-      store = fresh.store;
-    });
-    afterAll(async () => {
-      await fresh?.dispose();
-    });
+    const store = freshStoreFor(kind);
 
     test('a new order, then its next versions; the order, journal and JSON values round-trip exactly', async () => {
       const v1 = orderRow(1);

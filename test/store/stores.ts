@@ -2,6 +2,7 @@
  * Fresh, migrated stores for tests: a new SQLite file, or a new database on the harness's
  * Postgres server (TEST_POSTGRES_URL). Each call is isolated from every other.
  */
+import { afterAll, beforeAll } from 'bun:test';
 import { SQL } from 'bun';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,4 +56,25 @@ export async function freshStore(kind: StoreKind): Promise<FreshStore> {
     await database.drop();
   };
   return { store, url: database.url, dispose };
+}
+
+/**
+ * A fresh store for the enclosing describe block: opened before its tests, disposed after. The
+ * returned store forwards to the one opened, so tests use it like any store.
+ */
+export function freshStoreFor(kind: StoreKind): Store {
+  let fresh: FreshStore | undefined;
+  beforeAll(async () => {
+    fresh = await freshStore(kind);
+  });
+  afterAll(async () => {
+    await fresh?.dispose();
+  });
+  return new Proxy({} as Store, {
+    get(_, name) {
+      if (!fresh) throw new Error('the fresh store is opened in beforeAll; use it inside tests');
+      const value = (fresh.store as unknown as Record<string | symbol, unknown>)[name];
+      return typeof value === 'function' ? value.bind(fresh.store) : value;
+    },
+  });
 }
