@@ -194,3 +194,26 @@ describe('statements through the adapters (sqlite)', () => {
     expect(today).toMatchObject({ ok: false, code: 'rejected', retryable: false });
   });
 });
+
+describe('a channel that refuses the prepay (sqlite)', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await bootWorld('sqlite');
+  });
+  afterAll(() => world.stop());
+
+  test('channel_error (502): the flow failed, nothing was charged, the order is back to created', async () => {
+    // An app id the gateway does not know: Alipay refuses every call (isv.invalid-app-id).
+    const refusing = { ...world.alipay, app_id: '2021000000000001' };
+    const created = await adminCall(world.url, 'POST', '/admin/channels', { code: 'alipay_refusing', provider: 'alipay', methods: ['alipay_qr'], weight: 1_000, config: refusing });
+    expect(created.status).toBe(201);
+    await Bun.sleep(2_100); // the channel list is cached for 2 s
+    const payment = await world.merchant.createPayment();
+    const refused = await world.merchant.call('POST', `/v1/payments/${payment.body.id}/pay`, { method: 'alipay_qr' });
+    expect(refused.status).toBe(502);
+    expect(refused.body.error.code).toBe('channel_error');
+    const after = await world.merchant.call('GET', `/v1/payments/${payment.body.id}`);
+    expect(after.body.status).toBe('created');
+    expect(after.body.flows.map((f: any) => [f.channel, f.status])).toEqual([['alipay_refusing', 'failed']]);
+  });
+});
