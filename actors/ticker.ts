@@ -53,7 +53,11 @@ export class Ticker {
     if (sweep) this.lastSweep = now;
     const fromTable = sweep ? await store.claimDueTimers(index ? now - this.options.sweepGraceMs : now, this.options.leaseMs, this.options.batchMax) : [];
     const due = [...fromIndex, ...fromTable];
-    await Promise.all(due.map((timer) => this.fire(timer)));
+    const fired = (await Promise.all(due.map(async (timer) => ((await this.fire(timer)) ? timer : null)))).filter((t) => t !== null);
+    // One transaction for the whole tick's bookkeeping, after every dispatch returned.
+    const removed = await store.deleteFiredTimers(fired);
+    // A timer the order re-armed meanwhile keeps its row, and its index entry came with the commit.
+    await index?.remove(removed);
     return due.length;
   }
 
@@ -67,17 +71,14 @@ export class Ticker {
     return present.filter((row) => row.dueAt <= now);
   }
 
-  private async fire(timer: TimerRow): Promise<void> {
+  /** Dispatches a timer's event; false when that failed (the lease runs out and it fires again). */
+  private async fire(timer: TimerRow): Promise<boolean> {
     try {
       await this.deps.engine.dispatch(timer.orderId, timer.event as PaymentEvent);
-      await this.deps.store.deleteFiredTimer(timer);
-      if (this.deps.index) {
-        const rearmed = await this.deps.store.loadTimer(timer.orderId, timer.key);
-        await (rearmed ? this.deps.index.add([rearmed]) : this.deps.index.remove([timer]));
-      }
+      return true;
     } catch (error) {
-      // The lease runs out and the timer fires again; the error is for operators.
       this.deps.log.error('timer dispatch failed', { payment_id: timer.orderId, timer: timer.key, error: String(error) });
+      return false;
     }
   }
 

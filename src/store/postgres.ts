@@ -263,8 +263,15 @@ export class PostgresStore implements Store {
     return rows.map((r) => timerOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
-  async deleteFiredTimer(timer: TimerRow) {
-    await this.all('DELETE FROM timers WHERE order_id = $1 AND key = $2 AND due_at = $3', timer.orderId, timer.key, timer.dueAt);
+  async deleteFiredTimers(timers: TimerRow[]) {
+    if (timers.length === 0) return [];
+    const rows = await this.all(
+      `DELETE FROM timers t USING jsonb_to_recordset($1::text::jsonb) AS f(order_id text, key text, due_at bigint)
+       WHERE t.order_id = f.order_id AND t.key = f.key AND t.due_at = f.due_at RETURNING t.order_id, t.key`,
+      JSON.stringify(timers.map((t) => ({ order_id: t.orderId, key: t.key, due_at: t.dueAt }))),
+    );
+    const removed = new Set(rows.map((r) => `${r.order_id as string}\u0000${r.key as string}`));
+    return timers.filter((t) => removed.has(`${t.orderId}\u0000${t.key}`));
   }
 
   async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {

@@ -209,8 +209,10 @@ export class SqliteStore implements Store {
     return rows.map((r) => timerOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
-  async deleteFiredTimer(timer: TimerRow) {
-    this.write(() => this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?').run(timer.orderId, timer.key, timer.dueAt));
+  async deleteFiredTimers(timers: TimerRow[]) {
+    if (timers.length === 0) return [];
+    const remove = this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?');
+    return this.write(() => timers.filter((t) => remove.run(t.orderId, t.key, t.dueAt).changes > 0));
   }
 
   async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {

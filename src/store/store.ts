@@ -225,8 +225,11 @@ export interface Store {
    * `nowMs + leaseMs`: a ticker that dies mid-way leaves them to fire again after the lease.
    */
   claimDueTimers(nowMs: number, leaseMs: number, limit: number): Promise<TimerRow[]>;
-  /** Removes a fired timer, unless the order re-armed it meanwhile (its due time changed). */
-  deleteFiredTimer(timer: TimerRow): Promise<void>;
+  /**
+   * Removes fired timers in one transaction, except those the order re-armed meanwhile (their
+   * due time changed); returns the ones removed.
+   */
+  deleteFiredTimers(timers: TimerRow[]): Promise<TimerRow[]>;
   loadTimer(orderId: string, key: string): Promise<TimerRow | null>;
   /** Timers in (order id, key) order after the given one, for re-seeding an index. */
   scanTimers(after: { orderId: string; key: string } | null, limit: number): Promise<TimerRow[]>;
