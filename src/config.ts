@@ -33,6 +33,8 @@ export type Config = {
   queryScheduleMs: number[];
   /** Gaps before each retry of a merchant notification, in ms; their count is the number of retries. */
   notifyRetryMs: number[];
+  /** Risk: new orders one payer (user_id, device_id or client_ip) may open per minute, per merchant. */
+  riskPayerOrdersPerMin: number;
 };
 
 export class ConfigError extends Error {
@@ -106,6 +108,7 @@ const environment = v.object({
   SANDBOX: v.optional(v.picklist(['on', 'off'], 'must be on or off')),
   QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
   NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
+  RISK_PAYER_ORDERS_PER_MIN: integer(1, 1_000_000, 30),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -138,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     sandbox: (e.SANDBOX ?? (mode === 'dev' ? 'on' : 'off')) === 'on',
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
+    riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
   };
 }
 

@@ -25,6 +25,7 @@ import { type Logger, createLogger } from './log.ts';
 import { MerchantDirectory } from './merchants/directory.ts';
 import { createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
+import { PayerVelocity } from './risk/velocity.ts';
 import { openStore } from './store/open.ts';
 import type { OrderWrite, Store } from './store/store.ts';
 
@@ -91,7 +92,8 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
   const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
-  const payments = new Payments({ engine, store, clock, channels, runner }, { querySchedule: config.queryScheduleMs });
+  const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
+  const payments = new Payments({ engine, store, clock, channels, runner, risk }, { querySchedule: config.queryScheduleMs });
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, nonces, rateLimiter, links, mounts: options.mounts,
     adminToken: config.adminToken,

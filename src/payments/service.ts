@@ -12,6 +12,7 @@ import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { Currency } from '../money.ts';
+import type { PayerVelocity } from '../risk/velocity.ts';
 import { chooseChannel } from '../routing/choose.ts';
 import type { MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
 
@@ -34,7 +35,7 @@ export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: num
 /** One part of a pay request: a method and the minor units it pays. */
 export type PayPartRequest = { method: string; amount: number };
 
-export type PaymentsDeps = { engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; runner: EffectRunner };
+export type PaymentsDeps = { engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; runner: EffectRunner; risk: PayerVelocity };
 
 export class Payments {
   private readonly engine: Engine;
@@ -54,13 +55,22 @@ export class Payments {
    */
   async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim): Promise<Result<{ created: boolean; order: OrderState }>> {
     const now = this.clock.now();
+    const payer = { userId: request.details.userId, deviceId: request.details.deviceId, clientIp: request.details.clientIp };
+    const refusedBy = this.deps.risk.check(merchant.id, payer, now);
+    // A retry of an order that exists opens nothing new: only new orders are refused.
+    if (refusedBy && !(await this.store.findOrderByMerchantOrderNo(merchant.id, request.merchantOrderNo))) {
+      return fail('risk_rejected', refusedBy);
+    }
     const result = await this.engine.create({
       id: newId('pay', now), merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
     }, nonce);
     if (result.outcome === 'replayed') return fail('replayed_request', 'this nonce was used before');
-    if (result.outcome === 'created') return { ok: true, created: true, order: result.order };
+    if (result.outcome === 'created') {
+      this.deps.risk.record(merchant.id, payer, now);
+      return { ok: true, created: true, order: result.order };
+    }
     const existing = result.order.context;
     const same = existing.merchantId === merchant.id && existing.amount === request.amount && existing.currency === request.currency && existing.subject === request.subject;
     if (!same) return fail('order_conflict', `merchant_order_no ${request.merchantOrderNo} exists with a different amount, currency or subject`, 'merchant_order_no');

@@ -1,13 +1,6 @@
-/**
- * The cashier over real HTTP: a paycenter and the channel sandbox (bootWorld), with the cashier's
- * routes mounted on a small server of their own beside it, built from the running paycenter's parts.
- */
+/** The cashier over real HTTP: a paycenter (which mounts it at /cashier) and the channel sandbox (bootWorld). */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { Hono } from 'hono';
-import { cashierRoutes } from '../../src/cashier/routes.tsx';
 import { cashierToken } from '../../src/cashier/token.ts';
-import { systemClock } from '../../src/clock.ts';
-import { Payments } from '../../src/payments/service.ts';
 import { MerchantClient } from '../http/harness.ts';
 import { type World, bootWorld, payerDecides, waitForPayment } from '../channels/world.ts';
 
@@ -15,24 +8,18 @@ import { type World, bootWorld, payerDecides, waitForPayment } from '../channels
 const secret_key = new Uint8Array(Buffer.alloc(32, 9));
 
 let world: World;
-let server: ReturnType<typeof Bun.serve>;
 let base: string;
 
 beforeAll(async () => {
   world = await bootWorld('sqlite');
-  const { engine, store, channels, runner, merchants } = world.booted.paycenter;
-  const payments = new Payments({ engine, store, clock: systemClock, channels, runner });
-  const app = new Hono().route('/cashier', cashierRoutes({ payments, engine, merchants, channels, clock: systemClock, secretKey: secret_key }));
-  server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: app.fetch });
-  base = `http://127.0.0.1:${server.port}`;
+  base = world.url;
 });
 
 afterAll(async () => {
-  await server?.stop(true);
   await world?.stop();
 });
 
-/** The payment's cashier_url, pointed at the test's cashier server. */
+/** The payment's cashier page and its JSON routes. */
 function cashierOf(payment: { cashier_url: string }): { page: string; api: (route: string) => string; id: string; token: string } {
   const url = new URL(payment.cashier_url);
   const id = url.pathname.split('/').pop()!;
