@@ -257,6 +257,13 @@ function Page(props: PageProps) {
   );
 }
 
+/**
+ * A cashier link works until a day after its order's deadline — long enough for a payer to see
+ * the outcome, then it expires like the order: the token is bound to the payment, its life to
+ * the payment's deadline, so the link a merchant stored never changes.
+ */
+export const cashier_link_life_after_expiry_ms = 24 * 3_600_000;
+
 export function cashierRoutes(deps: CashierDeps): Hono {
   const app = new Hono();
   const gate = new CheckGate(deps.checkGapMs ?? default_check_gap_ms, check_entries_max);
@@ -268,7 +275,7 @@ export function cashierRoutes(deps: CashierDeps): Hono {
     const token = c.req.query('t');
     if (!id || !token || !cashierTokenValid(deps.secretKey, id, token)) return null;
     const order = await deps.engine.load(id);
-    if (!order) return null;
+    if (!order || deps.clock.now() > order.context.expiresAt + cashier_link_life_after_expiry_ms) return null;
     const merchant = await deps.merchants.find(order.context.merchantId);
     return merchant ? { id, token, order, merchant } : null;
   }

@@ -1,6 +1,7 @@
 /** The cashier over real HTTP: a paycenter (which mounts it at /cashier) and the channel sandbox (bootWorld). */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { cashierToken } from '../../src/cashier/token.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { MerchantClient } from '../http/harness.ts';
 import { type World, bootWorld, payerDecides, waitForPayment } from '../channels/world.ts';
 
@@ -205,5 +206,25 @@ describe('cashier', () => {
     expect(html).not.toContain('data-method=');
     const paid = await post(cashier.api('pay'), { method: 'alipay_qr' });
     expect(paid.status).toBe(409);
+  });
+});
+
+describe('the cashier link expires a day after its order does (a moved clock)', () => {
+  let moved: World;
+  const clock = new ManualClock(Date.now());
+  beforeAll(async () => {
+    moved = await bootWorld('sqlite', { clock, manualTicker: true });
+  });
+  afterAll(() => moved.stop());
+
+  test('the expired page until then, a 404 after', async () => {
+    const payment = (await moved.merchant.createPayment({ expire_seconds: 60 })).body;
+    expect((await fetch(payment.cashier_url)).status).toBe(200);
+    clock.advance(61_000);
+    const expired = await fetch(payment.cashier_url);
+    expect(expired.status).toBe(200);
+    expect(await expired.text()).toContain('id="expired"');
+    clock.advance(24 * 3_600_000);
+    expect((await fetch(payment.cashier_url)).status).toBe(404);
   });
 });
