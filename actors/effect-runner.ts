@@ -14,6 +14,7 @@ import type { ChannelRegistry } from '../src/channels/registry.ts';
 import type { Clock } from '../src/clock.ts';
 import type { Logger } from '../src/log.ts';
 import { PollingLoop } from '../src/polling-loop.ts';
+import { retryDueAt } from '../src/retry-schedule.ts';
 import type { ClaimedOutboxRow, OutboxResult, OutboxRow, Store } from '../src/store/store.ts';
 import type { Engine } from './engine.ts';
 
@@ -32,11 +33,16 @@ export type EffectRunnerOptions = {
    * again anyway), a prepay only while a payer may still be waiting, money movements longest.
    */
   retryScheduleMs: Record<RunnerKind, number[]>;
+  /** ± share of each gap, so that many failed calls do not retry in lockstep. */
+  jitterShare: number;
   intervalMs: number;
   batchMax: number;
   /** Longer than any channel call takes, so a live call's row is not claimed twice. */
   leaseMs: number;
 };
+
+/** How much of an unexpected error's text is kept on its outbox row. */
+const error_text_chars_max = 500;
 
 const money_call_retries_ms = [1_000, 5_000, 30_000, 120_000, 600_000, 1_800_000];
 
@@ -50,6 +56,7 @@ export const default_effect_runner_options: EffectRunnerOptions = {
     'channel.capture': money_call_retries_ms,
     'operator.alert': [1_000],
   },
+  jitterShare: 0.2,
   intervalMs: 200,
   batchMax: 64,
   leaseMs: 60_000,
@@ -58,7 +65,8 @@ export const default_effect_runner_options: EffectRunnerOptions = {
 /** What executing one effect came to: an event for the order (or none), or a failure to retry or give up on. */
 type Outcome = { event: PaymentEvent | null } | { failure: ChannelFailure };
 
-const reportOf = (trade: TradeReport, at: number, source: 'query' | 'callback'): PaymentEvent => ({
+/** A channel's word on a trade as the event its order takes (the callback route uses it too). */
+export const tradeEvent = (trade: TradeReport, at: number, source: 'query' | 'callback'): PaymentEvent => ({
   type: 'flow.report', at, flowId: trade.flowId, source,
   // A trade refunded since is still one that was paid.
   status: trade.status === 'refunded' ? 'succeeded' : trade.status,
@@ -66,9 +74,6 @@ const reportOf = (trade: TradeReport, at: number, source: 'query' | 'callback'):
   ...(trade.currency === null ? {} : { currency: trade.currency }),
   channelTradeNo: trade.channelTradeNo,
 });
-
-/** A channel's word on a trade as the event its order takes (shared with the callback route). */
-export const tradeEvent = reportOf;
 
 export class EffectRunner {
   private readonly loop: PollingLoop;
@@ -97,6 +102,16 @@ export class EffectRunner {
     await Promise.all(claimed.filter((row) => row !== null).map((row) => this.execute(row)));
   }
 
+  /**
+   * Asks a flow's channel about it once, now, and hands the answer to the order (the cashier's
+   * "check now"). A channel that does not answer changes nothing: the order's own query timer
+   * keeps asking.
+   */
+  async queryNow(orderId: string, flowId: string, channel: string): Promise<void> {
+    const outcome = await this.perform(orderId, { type: 'channel.query', params: { flowId, channel } });
+    if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(orderId, outcome.event);
+  }
+
   private async execute(row: ClaimedOutboxRow): Promise<void> {
     const effect = { type: row.kind, params: row.payload } as RunnerEffect;
     let outcome: Outcome;
@@ -105,7 +120,7 @@ export class EffectRunner {
     } catch (error) {
       // A bug or a broken dependency (the store): the row is retried like an unanswered call.
       this.deps.log.error('effect failed', { payment_id: row.orderId, kind: row.kind, error: String(error) });
-      outcome = { failure: { ok: false, code: 'unavailable', retryable: true, message: String(error).slice(0, 500) } };
+      outcome = { failure: { ok: false, code: 'unavailable', retryable: true, message: String(error).slice(0, error_text_chars_max) } };
     }
     if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
     await this.deps.store.finishOutbox(this.resultOf(row, outcome));
@@ -115,16 +130,16 @@ export class EffectRunner {
     const at = this.deps.clock.now();
     if ('event' in outcome) return { outboxId: row.id, at, error: null, next: { status: 'done' } };
     const { failure } = outcome;
-    const gap = failure.retryable ? this.options.retryScheduleMs[row.kind as RunnerKind]?.[row.attempts] : undefined;
+    const schedule = failure.retryable ? (this.options.retryScheduleMs[row.kind as RunnerKind] ?? []) : [];
+    const dueAt = retryDueAt(schedule, row.attempts, at, this.options.jitterShare, this.deps.random ?? Math.random);
     const log = { payment_id: row.orderId, kind: row.kind, attempts: row.attempts + 1, error: failure.message };
-    if (gap === undefined) {
+    if (dueAt === null) {
       // The order's own timers (active query, close retry, refund query) keep asking the channel.
       this.deps.log.warn('effect gave up', log);
       return { outboxId: row.id, at, error: failure.message, next: { status: 'failed' } };
     }
     this.deps.log.info('effect will retry', log);
-    const jitter = 1 + 0.2 * (2 * (this.deps.random ?? Math.random)() - 1);
-    return { outboxId: row.id, at, error: failure.message, next: { status: 'retry', dueAt: at + Math.round(gap * jitter) } };
+    return { outboxId: row.id, at, error: failure.message, next: { status: 'retry', dueAt } };
   }
 
   private async perform(orderId: string, effect: RunnerEffect): Promise<Outcome> {
@@ -158,7 +173,7 @@ export class EffectRunner {
         if (!result.ok) return { failure: result };
         // No trade at the channel: the payer has not opened it; while closing, the order then closes it.
         if (result.trade === null) return { event: { type: 'flow.report', at: now(), flowId: effect.params.flowId, status: 'pending', source: 'query' } };
-        return { event: reportOf(result.trade, now(), 'query') };
+        return { event: tradeEvent(result.trade, now(), 'query') };
       }
       case 'channel.close': {
         const result = await adapter.close(effect.params.flowId, now());
@@ -167,7 +182,7 @@ export class EffectRunner {
         // Paid before the close arrived: what the channel says about the payment is what counts.
         const query = await adapter.query(effect.params.flowId, now());
         if (!query.ok) return { failure: query };
-        return { event: query.trade ? reportOf(query.trade, now(), 'query') : null };
+        return { event: query.trade ? tradeEvent(query.trade, now(), 'query') : null };
       }
       case 'channel.refund':
         return this.refundAtChannel(orderId, adapter, effect.params.refundId, effect.params.flowId, effect.params.amount);

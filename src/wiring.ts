@@ -27,7 +27,7 @@ import { createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
 import { PayerVelocity } from './risk/velocity.ts';
 import { openStore } from './store/open.ts';
-import type { OrderWrite, Store } from './store/store.ts';
+import type { Store } from './store/store.ts';
 
 export type Paycenter = {
   url: string;
@@ -45,19 +45,9 @@ export type Paycenter = {
 /** Tests pass a ManualClock and tick by hand instead of waiting for the ticker's and delivery's loops. */
 export type StartOptions = {
   clock?: Clock; log?: Logger; manualTicker?: boolean; random?: () => number;
-  /** Applications mounted beside the API (the channel sandbox under `bun dev`), given the service's own URL. */
+  /** Applications mounted beside the API at their paths (the channel sandbox under `bun dev`). */
   mounts?: Array<{ path: string; app: Hono }>;
 };
-
-/** Keeps the Redis index in step with a committed write's timers; a miss is caught by the ticker's sweep. */
-async function indexTimers(index: RedisTimerIndex, write: OrderWrite, log: Logger): Promise<void> {
-  try {
-    await index.add(write.timersArmed);
-    await index.remove(write.timersDisarmed.map((key) => ({ orderId: write.order.id, key })));
-  } catch (error) {
-    log.warn('timer index update failed; the sweep will fire these timers', { payment_id: write.order.id, error: String(error) });
-  }
-}
 
 export async function startPaycenter(config: Config, options: StartOptions = {}): Promise<Paycenter> {
   const clock = options.clock ?? systemClock;
@@ -81,7 +71,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   engine = new Engine(
     {
       store, committer, lock, observer: metrics.engineObserver,
-      onCommitted: timerIndex && ((write) => void indexTimers(timerIndex, write, log)),
+      onCommitted: timerIndex && ((write) => void timerIndex.follow(write, log)),
       renderNotification: (ctx, snapshot) => paymentOf({ context: ctx, row: { status: statusOf(snapshot.value) } }, links),
     },
     { lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax, versionRetriesMax: 10, recentOrdersMax: 50_000 },
@@ -95,7 +85,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
   const payments = new Payments({ engine, store, clock, channels, runner, risk }, { querySchedule: config.queryScheduleMs });
   const app = createApp({
-    store, log, clock, metrics, merchants, payments, engine, channels, nonces, rateLimiter, links, mounts: options.mounts,
+    store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
     adminToken: config.adminToken,
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });

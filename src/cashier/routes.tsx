@@ -7,14 +7,13 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { html } from 'hono/html';
-import { tradeEvent } from '../../actors/effect-runner.ts';
+import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import type { FlowAction } from '../../machines/payment.model.ts';
-import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import { type ErrorCode, errorStatus } from '../http/errors.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { Payments } from '../payments/service.ts';
+import { actionView } from '../payments/view.ts';
 import { Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
@@ -22,7 +21,7 @@ export type CashierDeps = {
   payments: Payments;
   engine: Engine;
   merchants: MerchantDirectory;
-  channels: ChannelRegistry;
+  runner: EffectRunner;
   clock: Clock;
   secretKey: Uint8Array;
   /** One check per payment per this gap (default 5 s). */
@@ -53,11 +52,6 @@ class CheckGate {
     this.last.set(id, now);
     return null;
   }
-}
-
-function actionJson(action: FlowAction | null) {
-  const a = action ?? { type: 'none' as const };
-  return { type: a.type, qr_code: a.qrCode ?? null, pay_url: a.payUrl ?? null, ...(a.params ? { params: a.params } : {}) };
 }
 
 const errorJson = (c: Context, code: ErrorCode, message: string) => c.json({ error: { code, message } }, errorStatus[code]);
@@ -129,7 +123,7 @@ export function cashierRoutes(deps: CashierDeps): Hono {
     if (found.merchant.status !== 'enabled') return errorJson(c, 'merchant_disabled', 'this merchant cannot take payments now');
     const paid = await deps.payments.pay(found.merchant, found.id, [{ method, amount: found.order.context.amount }]);
     if (!paid.ok) return errorJson(c, paid.error, paid.message);
-    const action = actionJson(paid.flow.action);
+    const action = actionView(paid.flow.action);
     const svg = action.type === 'qr_code' && action.qr_code ? await qrSvg(action.qr_code) : null;
     return c.json({ status: paid.order.row.status, action, ...(svg ? { qr_svg: svg } : {}) });
   });
@@ -144,17 +138,11 @@ export function cashierRoutes(deps: CashierDeps): Hono {
       c.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
       return errorJson(c, 'rate_limited', 'checked a moment ago; try again shortly');
     }
-    let order = found.order;
-    for (const flow of order.context.flows.filter((f) => f.status === 'pending')) {
-      const channel = await deps.channels.get(flow.channel);
-      if (!channel) continue;
-      const answer = await channel.adapter.query(flow.id, now);
-      // "Still pending" changes nothing; the order's own query schedule keeps asking.
-      if (!answer.ok || !answer.trade || answer.trade.status === 'pending') continue;
-      const result = await deps.engine.dispatch(found.id, tradeEvent(answer.trade, deps.clock.now(), 'query'));
-      if (result.outcome !== 'not_found') order = result.order;
+    for (const flow of found.order.context.flows.filter((f) => f.status === 'pending')) {
+      await deps.runner.queryNow(found.id, flow.id, flow.channel);
     }
-    return c.json({ status: order.row.status });
+    const order = await deps.engine.load(found.id);
+    return c.json({ status: (order ?? found.order).row.status });
   });
 
   return app;

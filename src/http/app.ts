@@ -17,6 +17,7 @@ import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Payments } from '../payments/service.ts';
 import type { Store } from '../store/store.ts';
+import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine } from '../../actors/engine.ts';
 import { MailboxFullError } from '../../actors/mailbox.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
@@ -40,6 +41,7 @@ export type AppDeps = {
   payments: Payments;
   engine: Engine;
   channels: ChannelRegistry;
+  runner: EffectRunner;
   nonces: NonceGuard;
   rateLimiter: RateLimiter;
   links: Links;
@@ -87,7 +89,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.route('/v1', v1);
   app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
   app.route('/cashier', cashierRoutes({
-    payments: deps.payments, engine: deps.engine, merchants: deps.merchants, channels: deps.channels, clock: deps.clock, secretKey: deps.links.secretKey,
+    payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, secretKey: deps.links.secretKey,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
   app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock }));

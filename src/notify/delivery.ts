@@ -12,6 +12,7 @@ import { notificationSignature } from '../http/signature.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import { PollingLoop } from '../polling-loop.ts';
+import { retryDueAt } from '../retry-schedule.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { ClaimedOutboxRow, NotificationResult, Store } from '../store/store.ts';
 
@@ -40,10 +41,8 @@ type Attempt = NotificationResult['attempt'];
 /** What happens after an attempt: done, another try after the scheduled gap, or no tries left. */
 export function nextStep(delivered: boolean, attemptsBefore: number, at: number, options: DeliveryOptions, random: () => number): NotificationResult['next'] {
   if (delivered) return { status: 'delivered' };
-  const gap = options.retryScheduleMs[attemptsBefore];
-  if (gap === undefined) return { status: 'failed' };
-  const jitter = 1 + options.jitterShare * (2 * random() - 1);
-  return { status: 'retry', dueAt: at + Math.round(gap * jitter) };
+  const dueAt = retryDueAt(options.retryScheduleMs, attemptsBefore, at, options.jitterShare, random);
+  return dueAt === null ? { status: 'failed' } : { status: 'retry', dueAt };
 }
 
 export class NotificationDelivery {

@@ -21,6 +21,14 @@ export type Result<T> = ({ ok: true } & T) | Failure;
 
 const fail = (error: ErrorCode, message: string, field?: string): Failure => ({ ok: false, error, message, field });
 
+function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
+  const refused = methods.find((m) => !merchant.methods.includes(m));
+  return refused ? fail('unsupported_method', `method ${refused} is not enabled for this merchant`, 'method') : null;
+}
+
+const noChannel = (methods: string[], currency: string): Failure =>
+  fail('no_channel_available', `no channel can serve ${methods.join(' + ')} in ${currency} now`);
+
 export type NewPayment = {
   merchantOrderNo: string;
   amount: number;
@@ -46,7 +54,9 @@ export class Payments {
     private readonly deps: PaymentsDeps,
     private readonly options: PaymentsOptions = {},
   ) {
-    ({ engine: this.engine, store: this.store, clock: this.clock } = deps);
+    this.engine = deps.engine;
+    this.store = deps.store;
+    this.clock = deps.clock;
   }
 
   /**
@@ -88,9 +98,13 @@ export class Payments {
     return row ? this.get(merchant, row.id) : fail('not_found', `no payment with merchant_order_no ${merchantOrderNo}`);
   }
 
-  /** Whether some channel can serve this method now: checked before creating an order that is paid at once. */
-  async canServe(method: string, currency: Currency, amount: number): Promise<boolean> {
-    return chooseChannel(await this.deps.channels.all(), { method, currency, amount }) !== null;
+  /**
+   * Why this method cannot pay this much now, or null: checked before creating an order that is
+   * paid at once, so a create that cannot be paid as asked leaves nothing behind.
+   */
+  async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number): Promise<Failure | null> {
+    return methodRefusal(merchant, [method])
+      ?? (chooseChannel(await this.deps.channels.all(), { method, currency, amount }) ? null : noChannel([method], currency));
   }
 
   /**
@@ -104,8 +118,8 @@ export class Payments {
     if (!found.ok) return found;
     const { context, row } = found.order;
     if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
-    const refused = parts.find((p) => !merchant.methods.includes(p.method));
-    if (refused) return fail('unsupported_method', `method ${refused.method} is not enabled for this merchant`, 'method');
+    const refused = methodRefusal(merchant, parts.map((p) => p.method));
+    if (refused) return refused;
     if (parts.reduce((sum, p) => sum + p.amount, 0) !== context.amount) return fail('amount_mismatch', 'parts must add up to the order amount', 'parts');
     if (parts.filter((p) => p.method !== balanceMethod).length > 1) return fail('invalid_request', 'at most one part may be an external channel', 'parts');
     const waiting = parts.length === 1 && context.closeReason === null
@@ -117,7 +131,7 @@ export class Payments {
     const now = this.clock.now();
     const chosen = parts.map((p) => ({ ...p, channel: chooseChannel(channels, { ...p, currency: context.currency }) }));
     const unserved = chosen.filter((p) => p.channel === null).map((p) => p.method);
-    if (unserved.length > 0) return fail('no_channel_available', `no channel can serve ${unserved.join(' + ')} in ${context.currency} now`);
+    if (unserved.length > 0) return noChannel(unserved, context.currency);
     const payParts = chosen.map((p) => ({ flowId: newId('flw', now), method: p.method, channel: p.channel!.code, amount: p.amount }));
 
     const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });

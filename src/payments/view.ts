@@ -2,7 +2,7 @@
  * The payment and refund objects of API.md, rendered from an order's machine context.
  * Used by the HTTP answers and by merchant notifications, so both always agree.
  */
-import type { Flow, PaymentContext, PaymentStatus, Refund } from '../../machines/payment.model.ts';
+import type { Flow, FlowAction, PaymentContext, PaymentStatus, Refund } from '../../machines/payment.model.ts';
 import { paidAmount, refundedAmount } from '../../machines/payment.model.ts';
 import { formatAmount } from '../money.ts';
 
@@ -13,6 +13,12 @@ export function flowView(ctx: PaymentContext, flow: Flow) {
     id: flow.id, method: flow.method, channel: flow.channel, amount: formatAmount(flow.amount, ctx.currency),
     status: flow.status, channel_trade_no: flow.channelTradeNo, created_at: iso(flow.createdAt), completed_at: iso(flow.completedAt),
   };
+}
+
+/** What the payer is shown for a flow (API.md `/pay`: `action`). */
+export function actionView(action: FlowAction | null) {
+  const a = action ?? { type: 'none' as const };
+  return { type: a.type, qr_code: a.qrCode ?? null, pay_url: a.payUrl ?? null, ...(a.params ? { params: a.params } : {}) };
 }
 
 export function refundView(ctx: PaymentContext, refund: Refund) {

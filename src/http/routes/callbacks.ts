@@ -18,6 +18,11 @@ import type { CallbackRow, Store } from '../../store/store.ts';
 
 export type CallbackDeps = { store: Store; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger };
 
+/** Bounds on what a caller's URL and a refusal's reason may put in the callback log. */
+const provider_chars_max = 32;
+const channel_code_chars_max = 64;
+const outcome_chars_max = 500;
+
 /** Headers kept with the raw record: every one the provider sent, names lower-cased. */
 const headersOf = (headers: Headers): Record<string, string> => Object.fromEntries([...headers.entries()]);
 
@@ -34,22 +39,22 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
   app.post('/:provider/:code', async (c) => {
     const { provider, code } = c.req.param();
     const record: CallbackRow = {
-      id: newId('cbk', deps.clock.now()), provider: provider.slice(0, 32), channelCode: code.slice(0, 64),
+      id: newId('cbk', deps.clock.now()), provider: provider.slice(0, provider_chars_max), channelCode: code.slice(0, channel_code_chars_max),
       headers: headersOf(c.req.raw.headers), body: await c.req.text(), receivedAt: deps.clock.now(),
       verified: null, orderId: null, flowId: null, outcome: null,
     };
     await deps.store.insertCallback(record);
-    const settle = (update: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) => deps.store.updateCallback(record.id, update);
+    const recordOutcome = (update: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) => deps.store.updateCallback(record.id, update);
 
     const channel = await deps.channels.get(code);
     if (!channel || channel.row.provider !== provider) {
-      await settle({ verified: null, orderId: null, flowId: null, outcome: 'unknown_channel' });
+      await recordOutcome({ verified: null, orderId: null, flowId: null, outcome: 'unknown_channel' });
       return unknownChannel(`no ${provider} channel ${code}`);
     }
     const verdict = await channel.adapter.verifyCallback({ headers: record.headers, body: record.body, now: deps.clock.now() });
     if (!verdict.ok) {
       deps.log.warn('callback refused', { callback_id: record.id, channel: code, reason: verdict.reason });
-      await settle({ verified: false, orderId: null, flowId: null, outcome: `refused: ${verdict.reason}`.slice(0, 500) });
+      await recordOutcome({ verified: false, orderId: null, flowId: null, outcome: `refused: ${verdict.reason}`.slice(0, outcome_chars_max) });
       return respond(channel.adapter.answerCallback(false, verdict.reason));
     }
 
@@ -59,11 +64,11 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
       // Signed by the channel, so real: money paycenter knows nothing of. Kept and alerted,
       // and acknowledged — refusing would only make the channel repeat it for a day.
       deps.log.error('verified callback for an unknown flow', { callback_id: record.id, channel: code, flow_id: flowId });
-      await settle({ verified: true, orderId: null, flowId, outcome: 'unknown_flow' });
+      await recordOutcome({ verified: true, orderId: null, flowId, outcome: 'unknown_flow' });
       return respond(channel.adapter.answerCallback(true));
     }
     const result = await deps.engine.dispatch(flow.orderId, tradeEvent(verdict.trade, deps.clock.now(), 'callback'));
-    await settle({ verified: true, orderId: flow.orderId, flowId, outcome: result.outcome });
+    await recordOutcome({ verified: true, orderId: flow.orderId, flowId, outcome: result.outcome });
     return respond(channel.adapter.answerCallback(true));
   });
 

@@ -8,6 +8,7 @@ import type { Flow } from '../../../machines/payment.model.ts';
 import { describeRoute } from 'hono-openapi';
 import { type Currency, parseAmount } from '../../money.ts';
 import type { Failure, PayPartRequest, Payments } from '../../payments/service.ts';
+import { actionView } from '../../payments/view.ts';
 import { ApiError } from '../errors.ts';
 import type { MerchantEnv } from '../auth.ts';
 import { createPayment, createRefund, eventsQuery, payRequest, paymentsQuery } from '../schemas.ts';
@@ -23,13 +24,7 @@ function amountOf(text: string, currency: Currency, field: string): number {
 }
 
 /** The payment object plus what the payer is shown for the flow just started (API.md `/pay`). */
-function withAction(paid: { order: OrderState; flow: Flow }, links: Links) {
-  const action = paid.flow.action ?? { type: 'none' as const };
-  return {
-    ...paymentOf(paid.order, links),
-    action: { type: action.type, qr_code: action.qrCode ?? null, pay_url: action.payUrl ?? null, ...(action.params ? { params: action.params } : {}) },
-  };
-}
+const withAction = (paid: { order: OrderState; flow: Flow }, links: Links) => ({ ...paymentOf(paid.order, links), action: actionView(paid.flow.action) });
 
 const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 
@@ -40,13 +35,8 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
     const amount = amountOf(body.amount, body.currency, 'amount');
-    if (body.method && !merchant.methods.includes(body.method)) {
-      throw new ApiError('unsupported_method', `method ${body.method} is not enabled for this merchant`, 'method');
-    }
-    // Refused before the order exists: a create that cannot be paid as asked leaves nothing behind.
-    if (body.method && !(await payments.canServe(body.method, body.currency, amount))) {
-      throw new ApiError('no_channel_available', `no channel can serve ${body.method} in ${body.currency} now`);
-    }
+    const refusal = body.method ? await payments.payRefusal(merchant, body.method, body.currency, amount) : null;
+    if (refusal) throw failed(refusal);
     const result = await payments.create(merchant, {
       merchantOrderNo: body.merchant_order_no, amount, currency: body.currency, subject: body.subject, expireSeconds: body.expire_seconds,
       details: {
