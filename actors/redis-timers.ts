@@ -6,7 +6,8 @@
  * and the index is re-seeded from the rows at start, so FLUSHALL or a Redis restart loses nothing.
  */
 import type Redis from 'ioredis';
-import type { Store, TimerRow } from '../src/store/store.ts';
+import type { Logger } from '../src/log.ts';
+import type { OrderWrite, Store, TimerRow } from '../src/store/store.ts';
 
 export type TimerRef = { orderId: string; key: string };
 
@@ -37,6 +38,19 @@ export class RedisTimerIndex {
   async remove(refs: TimerRef[]): Promise<void> {
     if (refs.length === 0) return;
     await this.redis.zrem(this.zsetKey, ...refs.map(memberOf));
+  }
+
+  /**
+   * Follows a committed order write: its armed timers are added, its disarmed ones removed. A
+   * failure is logged, not thrown — the ticker's table sweep fires what the index missed.
+   */
+  async follow(write: OrderWrite, log: Logger): Promise<void> {
+    try {
+      await this.add(write.timersArmed);
+      await this.remove(write.timersDisarmed.map((key) => ({ orderId: write.order.id, key })));
+    } catch (error) {
+      log.warn('timer index update failed; the sweep will fire these timers', { payment_id: write.order.id, error: String(error) });
+    }
   }
 
   /** Takes up to `limit` due members, pushing their scores to `nowMs + leaseMs`. */

@@ -23,7 +23,7 @@ import { newId } from '../src/ids.ts';
 import { LocalLock } from '../src/lock/local.ts';
 import type { Logger } from '../src/log.ts';
 import { openStore } from '../src/store/open.ts';
-import type { OrderWrite, Store } from '../src/store/store.ts';
+import type { Store } from '../src/store/store.ts';
 import { orderInput, renderForTests, t0 } from '../test/engine/fixtures.ts';
 import { startRedis } from '../test/harness/services.ts';
 import { freshDatabase } from '../test/store/stores.ts';
@@ -57,16 +57,6 @@ const mb = (bytes: number) => bytes / 2 ** 20;
 if (!Number.isInteger(orders_total) || orders_total < 1) {
   console.error(`--orders / BENCH_ORDERS must be a positive integer, got ${orders_total}`);
   process.exit(2);
-}
-
-/** Keeps the index in step with a committed write's timers, as src/wiring.ts does. */
-async function indexTimers(index: RedisTimerIndex, write: OrderWrite, log: Logger): Promise<void> {
-  try {
-    await index.add(write.timersArmed);
-    await index.remove(write.timersDisarmed.map((key) => ({ orderId: write.order.id, key })));
-  } catch (error) {
-    log.warn('timer index update failed', { payment_id: write.order.id, error: String(error) });
-  }
 }
 
 /** A logger that counts errors (one per failed timer dispatch) and prints only the first few. */
@@ -122,7 +112,7 @@ async function runMode(mode: Mode, redisUrl: string | undefined): Promise<ModeRe
     const index = redis ? new RedisTimerIndex(redis, `paycenter:bench-ticker:${process.pid}`) : undefined;
     const committer = new DurableCommitter(store, clock, group_commit);
     const engine = new Engine(
-      { store, committer, lock: new LocalLock(), renderNotification: renderForTests, onCommitted: index && ((write) => void indexTimers(index, write, log)) },
+      { store, committer, lock: new LocalLock(), renderNotification: renderForTests, onCommitted: index && ((write) => void index.follow(write, log)) },
       default_engine_options,
     );
 

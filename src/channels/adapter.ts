@@ -108,12 +108,15 @@ export function channelExpiry(orderExpiresAt: number, now: number): number {
 
 export type FetchOptions = { timeoutMs: number };
 
+/** How much of a transport error's text a failure carries. */
+const transport_error_chars_max = 200;
+
 /** A provider call over HTTP; a transport failure or timeout is `unavailable` (retry is safe). */
 export async function callProvider(url: string, init: RequestInit, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; text: string }>> {
   try {
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'manual' });
     return { ok: true, status: response.status, headers: response.headers, text: await response.text() };
   } catch (error) {
-    return channelFailure('unavailable', `${new URL(url).host}: ${String((error as Error).message ?? error).slice(0, 200)}`);
+    return channelFailure('unavailable', `${new URL(url).host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
   }
 }

@@ -19,17 +19,20 @@ export const default_registry_options: RegistryOptions = { cacheMs: 2_000, reque
 export const callbackUrl = (publicUrl: string, provider: string, code: string) =>
   `${publicUrl.replace(/\/$/, '')}/callbacks/${provider}/${code}`;
 
-/** The adapter for a channel's provider; null for providers paycenter runs itself (balance). */
+type AdapterOptions = { notifyUrl: string; timeoutMs: number };
+
+/** One adapter per external provider; providers paycenter runs itself (balance) have none. */
+const adapterFactories: Record<string, (config: Record<string, unknown>, options: AdapterOptions) => ChannelAdapter> = {
+  alipay: (config, options) => new AlipayAdapter(config as AlipayConfig, options),
+  wechatpay: (config, options) => new WechatpayAdapter(config as WechatpayConfig, options),
+};
+
+/** Providers a channel can be routed to: those with an adapter. */
+export const externalProviders: readonly string[] = Object.keys(adapterFactories);
+
 export function adapterFor(row: ChannelRow, config: Record<string, unknown>, publicUrl: string, timeoutMs: number): ChannelAdapter | null {
-  const options = { notifyUrl: callbackUrl(publicUrl, row.provider, row.code), timeoutMs };
-  switch (row.provider) {
-    case 'alipay':
-      return new AlipayAdapter(config as AlipayConfig, options);
-    case 'wechatpay':
-      return new WechatpayAdapter(config as WechatpayConfig, options);
-    default:
-      return null;
-  }
+  const factory = adapterFactories[row.provider];
+  return factory ? factory(config, { notifyUrl: callbackUrl(publicUrl, row.provider, row.code), timeoutMs }) : null;
 }
 
 export class ChannelRegistry {

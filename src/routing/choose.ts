@@ -3,12 +3,10 @@
  * channel of a provider paycenter can talk to, serving the method and currency, within its
  * single-payment limit; the highest weight wins, ties by code so the choice is stable.
  */
+import { externalProviders } from '../channels/registry.ts';
 import type { ChannelRow } from '../store/store.ts';
 
 export type PayNeed = { method: string; currency: string; amount: number };
-
-/** Providers that have an adapter (balance is paycenter's own ledger, not a channel call). */
-export const externalProviders: readonly string[] = ['alipay', 'wechatpay'];
 
 export function servesNeed(channel: ChannelRow, need: PayNeed): boolean {
   return channel.status === 'enabled'

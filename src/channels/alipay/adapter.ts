@@ -28,6 +28,9 @@ export type AlipayConfig = {
   seller_id?: string;
 };
 
+/** Alipay's limit on a refund reason, in characters. */
+const refund_reason_chars_max = 256;
+
 type Answer = Record<string, unknown> & { code: string; msg?: string; sub_code?: string; sub_msg?: string };
 
 export class AlipayAdapter implements ChannelAdapter {
@@ -137,7 +140,7 @@ export class AlipayAdapter implements ChannelAdapter {
   async refund(call: RefundCall) {
     const result = await this.call('alipay.trade.refund', {
       out_trade_no: call.flowId, out_request_no: call.refundId, refund_amount: toAlipayAmount(call.amount, call.currency),
-      ...(call.reason ? { refund_reason: call.reason.slice(0, 256) } : {}),
+      ...(call.reason ? { refund_reason: call.reason.slice(0, refund_reason_chars_max) } : {}),
     }, call.now);
     if (!result.ok) return result;
     const answer = result.answer;

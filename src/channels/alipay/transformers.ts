@@ -4,6 +4,7 @@
  */
 import { type Currency, formatAmount, parseAmount } from '../../money.ts';
 import type { TradeStatus } from '../adapter.ts';
+import { chinaDateTime } from '../china-time.ts';
 
 /** Alipay settles in CNY: amounts are yuan with two decimals ("100.00"). */
 export function toAlipayAmount(minor: number, currency: Currency): string {
@@ -18,11 +19,9 @@ export function fromAlipayAmount(text: string | undefined): number | null {
   return parsed.ok ? parsed.minor : null;
 }
 
-const beijingOffsetMs = 8 * 3_600_000;
-
 /** `yyyy-MM-dd HH:mm:ss` in Beijing time, the format of Alipay's timestamp and time_expire. */
 export function alipayTime(ms: number): string {
-  return new Date(ms + beijingOffsetMs).toISOString().slice(0, 19).replace('T', ' ');
+  return chinaDateTime(ms).replace('T', ' ');
 }
 
 export type AlipayTradeStatus = 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_FINISHED' | 'TRADE_CLOSED';

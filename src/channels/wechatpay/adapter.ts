@@ -39,6 +39,10 @@ export type WechatpayConfig = {
 
 type Reply = { status: number; body: Record<string, unknown> };
 
+/** WeChat Pay's field limits, in characters: order description and refund reason. */
+const description_chars_max = 127;
+const refund_reason_chars_max = 80;
+
 const headerOf = (headers: Headers | Record<string, string>) => (name: string) =>
   headers instanceof Headers ? (headers.get(name) ?? undefined) : headers[name.toLowerCase()];
 
@@ -89,7 +93,7 @@ export class WechatpayAdapter implements ChannelAdapter {
 
   async prepay(request: PrepayRequest) {
     const order = {
-      appid: this.config.appid, mchid: this.config.mchid, description: request.subject.slice(0, 127), out_trade_no: request.flowId,
+      appid: this.config.appid, mchid: this.config.mchid, description: request.subject.slice(0, description_chars_max), out_trade_no: request.flowId,
       time_expire: wechatTime(request.expiresAt), notify_url: this.options.notifyUrl, amount: toWechatAmount(request.amount, request.currency),
     };
     switch (request.method) {
@@ -156,7 +160,7 @@ export class WechatpayAdapter implements ChannelAdapter {
 
   async refund(call: RefundCall) {
     const result = await this.call('POST', '/v3/refund/domestic/refunds', call.now, {
-      out_trade_no: call.flowId, out_refund_no: call.refundId, ...(call.reason ? { reason: call.reason.slice(0, 80) } : {}),
+      out_trade_no: call.flowId, out_refund_no: call.refundId, ...(call.reason ? { reason: call.reason.slice(0, refund_reason_chars_max) } : {}),
       amount: { refund: call.amount, total: call.flowAmount, currency: toWechatAmount(call.amount, call.currency).currency },
     });
     if (!result.ok) return result;

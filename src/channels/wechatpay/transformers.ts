@@ -4,6 +4,7 @@
  */
 import type { Currency } from '../../money.ts';
 import type { RefundReport, TradeStatus } from '../adapter.ts';
+import { chinaDateTime } from '../china-time.ts';
 
 /** WeChat Pay v3 amounts are integer fen with a currency, exactly paycenter's minor units. */
 export function toWechatAmount(minor: number, currency: Currency): { total: number; currency: string } {
@@ -13,7 +14,7 @@ export function toWechatAmount(minor: number, currency: Currency): { total: numb
 
 /** `2026-11-24T16:00:00+08:00`: WeChat Pay wants time_expire in RFC 3339 with an offset. */
 export function wechatTime(ms: number): string {
-  return `${new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19)}+08:00`;
+  return `${chinaDateTime(ms)}+08:00`;
 }
 
 export type WechatTradeState = 'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR';
