@@ -1,9 +1,8 @@
 /** The cashier over real HTTP: a paycenter (which mounts it at /cashier) and the channel sandbox (bootWorld). */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { cashierToken } from '../../src/cashier/token.ts';
-import { ManualClock } from '../../src/clock.ts';
 import { MerchantClient } from '../http/harness.ts';
-import { type World, bootWorld, payerDecides, waitForPayment } from '../channels/world.ts';
+import { type World, bootWorld, payerDecides, waitForPayment, worldWithMovedClock } from '../channels/world.ts';
 
 // The SECRET_KEY bootPaycenter configures (test/http/harness.ts).
 const secret_key = new Uint8Array(Buffer.alloc(32, 9));
@@ -210,12 +209,7 @@ describe('cashier', () => {
 });
 
 describe('the cashier link expires a day after its order does (a moved clock)', () => {
-  let moved: World;
-  const clock = new ManualClock(Date.now());
-  beforeAll(async () => {
-    moved = await bootWorld('sqlite', { clock, manualTicker: true });
-  });
-  afterAll(() => moved.stop());
+  const { world: moved, clock } = worldWithMovedClock();
 
   test('the expired page until then, a 404 after', async () => {
     const payment = (await moved.merchant.createPayment({ expire_seconds: 60 })).body;

@@ -4,11 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomBytes } from 'node:crypto';
-import { ManualClock } from '../../src/clock.ts';
+import { chinaDate } from '../../src/channels/china-time.ts';
 import { rsaSign } from '../../src/channels/rsa.ts';
 import { adminCall, tableCounts } from '../http/harness.ts';
 import { storeKinds } from '../store/stores.ts';
-import { type World, bootWorld, payerDecides, payerPage, waitForPayment } from './world.ts';
+import { type World, bootWorld, drive, payerDecides, payerPage, waitForPayment, worldWithMovedClock } from './world.ts';
 
 const cases = [
   { method: 'alipay_qr', action: 'qr_code' },
@@ -140,36 +140,25 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
   });
 
   test('no enabled channel for a method: no_channel_available, and create with it leaves no order', async () => {
-    await fetch(`${world.url}/admin/channels/wechat_main`, {
-      method: 'PATCH', headers: { authorization: 'Bearer adm_test_0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ status: 'disabled' }),
-    });
+    expect((await adminCall(world.url, 'PATCH', '/admin/channels/wechat_main', { status: 'disabled' })).status).toBe(200);
     await Bun.sleep(2_100); // the channel list is cached for 2 s
     const before = await tableCounts(world.booted.databaseUrl);
     const refused = await world.merchant.createPayment({ method: 'wechat_native' });
     expect(refused.status).toBe(422);
     expect(refused.body.error.code).toBe('no_channel_available');
     expect(await tableCounts(world.booted.databaseUrl)).toEqual(before);
-    await fetch(`${world.url}/admin/channels/wechat_main`, {
-      method: 'PATCH', headers: { authorization: 'Bearer adm_test_0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ status: 'enabled' }),
-    });
+    expect((await adminCall(world.url, 'PATCH', '/admin/channels/wechat_main', { status: 'enabled' })).status).toBe(200);
   });
 });
 
 describe('when the payer fails at the channel (sqlite, a moved clock)', () => {
-  let world: World;
-  const clock = new ManualClock(Date.now());
-  beforeAll(async () => {
-    world = await bootWorld('sqlite', { clock, manualTicker: true });
-  });
-  afterAll(() => world.stop());
+  const { world, clock } = worldWithMovedClock();
 
   test.each(['alipay_qr', 'wechat_native'])('%s: the active query finds the failure; the flow fails and the order is created again', async (method) => {
     const created = await world.merchant.createPayment({ method });
     expect((await payerDecides(created.body.action.qr_code, 'fail')).status).toBe(200);
     clock.advance(5_001);
-    await world.booted.paycenter.ticker.tick();
-    await world.booted.paycenter.runner.tick();
-    await world.booted.paycenter.runner.tick();
+    await drive(world);
     const after = await world.merchant.call('GET', `/v1/payments/${created.body.id}`);
     expect(after.body.flows[0].status).toBe(method === 'alipay_qr' ? 'pending' : 'failed');
     expect(after.body.status).toBe(method === 'alipay_qr' ? 'paying' : 'created');
@@ -186,11 +175,10 @@ describe('statements through the adapters (sqlite)', () => {
   test.each(['alipay_main', 'wechat_main'])('%s: yesterday\'s statement downloads; today\'s is refused as the provider does', async (code) => {
     const channel = await world.booted.paycenter.channels.get(code);
     const now = Date.now();
-    const beijingDay = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
-    const yesterday = await channel!.adapter.downloadStatement(beijingDay(now - 86_400_000), now);
+    const yesterday = await channel!.adapter.downloadStatement(chinaDate(now - 86_400_000), now);
     expect(yesterday.ok).toBe(true);
     expect(yesterday.ok && yesterday.text.length).toBeGreaterThan(0);
-    const today = await channel!.adapter.downloadStatement(beijingDay(now), now);
+    const today = await channel!.adapter.downloadStatement(chinaDate(now), now);
     expect(today).toMatchObject({ ok: false, code: 'rejected', retryable: false });
   });
 });

@@ -5,9 +5,11 @@
  */
 import { Hono } from 'hono';
 import { createSandbox } from '../../src/sandbox/sandbox.ts';
+import { afterAll, beforeAll } from 'bun:test';
+import { ManualClock } from '../../src/clock.ts';
 import type { StartOptions } from '../../src/wiring.ts';
 import { freePort } from '../harness/services.ts';
-import { type Answer, type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
+import { type Answer, type Booted, MerchantClient, adminCall, answerOf, bootPaycenter } from '../http/harness.ts';
 import type { StoreKind } from '../store/stores.ts';
 
 export const all_methods = ['alipay_qr', 'alipay_page', 'wechat_native', 'wechat_jsapi'];
@@ -81,13 +83,7 @@ export async function payerPage(action: { type: string; qr_code: string | null; 
 
 /** The payer presses Pay or Fail on the sandbox page. */
 export async function payerDecides(page: string, outcome: 'pay' | 'fail', extra: Record<string, unknown> = {}): Promise<Answer> {
-  const response = await fetch(page, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ outcome, ...extra }) });
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {}
-  return { status: response.status, body, headers: response.headers };
+  return answerOf(await fetch(page, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ outcome, ...extra }) }));
 }
 
 /** Polls the payment until `done` holds (a notify travels asynchronously), or fails after a bound. */
@@ -99,4 +95,36 @@ export async function waitForPayment(merchant: MerchantClient, paymentId: string
     if (Date.now() > deadline) throw new Error(`payment ${paymentId} stayed ${JSON.stringify(answer.body)}`);
     await Bun.sleep(50);
   }
+}
+
+/**
+ * A SQLite world for the enclosing describe block whose clock tests move by hand, with the ticker
+ * and the effect runner driven by hand too (drive), so each step is visible and nothing sleeps.
+ * The returned world forwards to the one booted in beforeAll.
+ */
+export function worldWithMovedClock(): { world: World; clock: ManualClock } {
+  const clock = new ManualClock(Date.now());
+  let booted: World | undefined;
+  beforeAll(async () => {
+    booted = await bootWorld('sqlite', { clock, manualTicker: true });
+  });
+  afterAll(() => booted?.stop());
+  const world = new Proxy({} as World, {
+    get(_, name) {
+      if (!booted) throw new Error('the world boots in beforeAll; use it inside tests');
+      return booted[name as keyof World];
+    },
+  });
+  return { world, clock };
+}
+
+/** Fires due timers and runs due effects until neither has anything left (bounded). */
+export async function drive(world: World): Promise<void> {
+  const { ticker, runner } = world.booted.paycenter;
+  for (let round = 0; round < 20; round++) {
+    const fired = await ticker.tick();
+    const ran = await runner.tick();
+    if (fired === 0 && ran === 0) return;
+  }
+  throw new Error('timers and effects did not settle in 20 rounds');
 }

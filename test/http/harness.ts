@@ -36,7 +36,7 @@ export async function bootPaycenter(kind: StoreKind, env: Record<string, string>
 
 export type Answer = { status: number; body: any; headers: Headers };
 
-async function answerOf(response: Response): Promise<Answer> {
+export async function answerOf(response: Response): Promise<Answer> {
   const text = await response.text();
   let body: unknown = text;
   try {

@@ -3,6 +3,8 @@
 import { createSign, randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { createSandbox, type SandboxOptions } from '../../src/sandbox/sandbox.ts';
+import type { AlipayConfig } from '../../src/channels/alipay/adapter.ts';
+import type { WechatpayConfig } from '../../src/channels/wechatpay/adapter.ts';
 
 export type Started = {
   base: string; // http://127.0.0.1:PORT/sandbox
@@ -72,7 +74,8 @@ export async function post(url: string, body: unknown): Promise<Response> {
 
 // ---- Alipay merchant client ------------------------------------------------------------
 
-export type AlipayCreds = { app_id: string; private_key: string; alipay_public_key: string; gateway_url: string; seller_id: string };
+/** What the sandbox issues for an Alipay app: a channel's config, with the seller id. */
+export type AlipayCreds = AlipayConfig & { seller_id: string };
 
 function sha256Sign(text: string, key: string): string {
   return createSign('RSA-SHA256').update(text, 'utf8').sign(key, 'base64');
@@ -121,16 +124,8 @@ export async function alipayCall(creds: AlipayCreds, method: string, biz: unknow
 
 // ---- WeChat Pay merchant client --------------------------------------------------------
 
-export type WechatCreds = {
-  mchid: string;
-  appid: string;
-  serial_no: string;
-  private_key: string;
-  apiv3_key: string;
-  platform_serial: string;
-  platform_public_key: string;
-  base_url: string;
-};
+/** The credentials the sandbox issues are exactly a WeChat Pay channel's config. */
+export type WechatCreds = WechatpayConfig;
 
 /** A v3 call signed over METHOD\nURL\nTS\nNONCE\nBODY\n, URL relative to base_url. */
 export async function wechatCall(creds: WechatCreds, method: 'GET' | 'POST', path: string, body?: unknown, opts: { signKey?: string; timestamp?: number } = {}) {
