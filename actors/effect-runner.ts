@@ -44,17 +44,16 @@ export type EffectRunnerOptions = {
 /** How much of an unexpected error's text is kept on its outbox row. */
 const error_text_chars_max = 500;
 
-const money_call_retries_ms = [1_000, 5_000, 30_000, 120_000, 600_000, 1_800_000];
-
 export const default_effect_runner_options: EffectRunnerOptions = {
   retryScheduleMs: {
     'channel.prepay': [1_000, 5_000, 30_000],
     'channel.query': [1_000, 5_000],
     'channel.close': [1_000, 5_000, 30_000, 120_000, 600_000],
-    'channel.refund': money_call_retries_ms,
+    'channel.refund': [1_000, 5_000, 30_000, 120_000, 600_000, 1_800_000],
     'channel.refund_query': [1_000, 5_000],
-    'channel.capture': money_call_retries_ms,
-    'operator.alert': [1_000],
+    // Neither calls a channel: captures belong to the balance ledger, alerts are logged.
+    'channel.capture': [],
+    'operator.alert': [],
   },
   jitterShare: 0.2,
   intervalMs: 200,
@@ -67,9 +66,7 @@ type Outcome = { event: PaymentEvent | null } | { failure: ChannelFailure };
 
 /** A channel's word on a trade as the event its order takes (the callback route uses it too). */
 export const tradeEvent = (trade: TradeReport, at: number, source: 'query' | 'callback'): PaymentEvent => ({
-  type: 'flow.report', at, flowId: trade.flowId, source,
-  // A trade refunded since is still one that was paid.
-  status: trade.status === 'refunded' ? 'succeeded' : trade.status,
+  type: 'flow.report', at, flowId: trade.flowId, source, status: trade.status,
   ...(trade.amount === null ? {} : { amount: trade.amount }),
   ...(trade.currency === null ? {} : { currency: trade.currency }),
   channelTradeNo: trade.channelTradeNo,

@@ -40,8 +40,8 @@ export type PrepayRequest = {
   now: number;
 };
 
-/** What a channel says about a trade, in paycenter's words. */
-export type TradeStatus = 'pending' | 'succeeded' | 'failed' | 'closed' | 'refunded';
+/** What a channel says about a trade, in paycenter's words (a trade refunded since was still paid: succeeded). */
+export type TradeStatus = 'pending' | 'succeeded' | 'failed' | 'closed';
 
 export type TradeReport = {
   flowId: string;
