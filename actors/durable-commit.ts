@@ -4,8 +4,18 @@
  * fsyncs (its nonce's batch, then its order's) rather than two of its own.
  */
 import type { Clock } from '../src/clock.ts';
-import type { NonceClaim, OrderWrite, Store, WriteOutcome } from '../src/store/store.ts';
+import type { Dialect, NonceClaim, OrderWrite, Store, WriteOutcome } from '../src/store/store.ts';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
+
+/**
+ * Batches committing at once. SQLite has one writer thread, which runs batches one after
+ * another; a second batch waiting in its queue keeps it busy while the main thread hands out the
+ * first one's answers and gathers the next (at one in flight the writer idled about a third of
+ * the time). Postgres commits on several pooled connections at once.
+ */
+export function commitsInFlightFor(dialect: Dialect): number {
+  return dialect === 'sqlite' ? 2 : 4;
+}
 
 type Item = { kind: 'write'; write: OrderWrite } | { kind: 'nonce'; claim: NonceClaim };
 type Outcome = WriteOutcome | boolean;

@@ -123,7 +123,7 @@ async function measureHot(engine: Engine, orders: Order[]): Promise<{ perSecond:
 
 async function benchConfiguration(name: 'sqlite' | 'postgres', store: Store, lock: Lock): Promise<string> {
   await store.migrate();
-  const engine = engineOn(store, lock, {}, { inFlightMax: name === 'sqlite' ? 1 : 4 });
+  const engine = engineOn(store, lock);
   const orders = await createOrders(engine, orders_total);
   const floor = await measureFloor(store, lock, orders);
   const hot = await measureHot(engine, orders);
@@ -133,27 +133,40 @@ async function benchConfiguration(name: 'sqlite' | 'postgres', store: Store, loc
   return `RESULT engine store=${name} events_per_s=${spread.perSecond.toFixed(0)} floor_ratio=${(spread.perSecond / floor).toFixed(2)} hot_p99_ms=${hot.p99.toFixed(1)} rss_mb=${spread.rssMb.toFixed(0)}`;
 }
 
-const results: string[] = [];
-const dir = `.test-tmp/bench-engine-${process.pid}`;
-mkdirSync(dir, { recursive: true });
-try {
-  const sqlite = await openStore(`sqlite:${dir}/bench.db`);
-  results.push(await benchConfiguration('sqlite', sqlite, new LocalLock()));
-  await sqlite.close();
-
+async function benchPostgres(): Promise<string> {
   const postgres = await startPostgres();
   const redisServer = await startRedis();
   const redis = new Redis(redisServer.url);
   try {
     const store = await openStore(postgres.url);
-    results.push(await benchConfiguration('postgres', store, new RedlockLock([redis])));
+    const result = await benchConfiguration('postgres', store, new RedlockLock([redis]));
     await store.close();
+    return result;
   } finally {
     await redis.quit();
     await redisServer.stop();
     await postgres.stop();
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }
+
+/** Which configurations run (comma-separated), e.g. BENCH_STORES=sqlite to iterate on one. */
+const stores = new Set((process.env.BENCH_STORES ?? 'sqlite,postgres').split(','));
+
+async function benchSqlite(): Promise<string> {
+  const dir = `.test-tmp/bench-engine-${process.pid}`;
+  mkdirSync(dir, { recursive: true });
+  try {
+    const store = await openStore(`sqlite:${dir}/bench.db`);
+    const result = await benchConfiguration('sqlite', store, new LocalLock());
+    await store.close();
+    return result;
+  } finally {
+    // Now, not at exit: deleted files leave no dirty pages for the kernel to write back while the next configuration fsyncs.
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const results: string[] = [];
+if (stores.has('sqlite')) results.push(await benchSqlite());
+if (stores.has('postgres')) results.push(await benchPostgres());
 for (const line of results) console.log(line);

@@ -14,7 +14,7 @@
  * wires it (onCommitted). Ends with one `RESULT ticker mode=… timers_per_s=… rss_mb=…` per mode.
  */
 import Redis from 'ioredis';
-import { DurableCommitter } from '../actors/durable-commit.ts';
+import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker, default_ticker_options } from '../actors/ticker.ts';
@@ -43,8 +43,8 @@ const create_lanes = 256;
 const expiry_ms = 1_800_000;
 const rss_sample_interval_ms = 100;
 const verify_page_orders = 5_000;
-/** Config defaults (src/config.ts) for group commit and the engine, SQLite's single writer. */
-const group_commit = { batchMax: 64, waitMaxMs: 1, inFlightMax: 1 };
+/** Config defaults (src/config.ts) for group commit, as the service runs it on SQLite. */
+const group_commit = { batchMax: 64, waitMaxMs: 1, inFlightMax: commitsInFlightFor('sqlite') };
 const child_marker = 'TICKER_CHILD ';
 
 type ModeResult = {

@@ -4,7 +4,7 @@
  */
 import Redis from 'ioredis';
 import type { Hono } from 'hono';
-import { DurableCommitter } from '../actors/durable-commit.ts';
+import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { EffectRunner } from '../actors/effect-runner.ts';
 import { Engine } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
@@ -60,7 +60,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const groupCommit = {
     batchMax: config.engine.commitBatchMax,
     waitMaxMs: config.engine.commitWaitMaxMs,
-    inFlightMax: config.database.kind === 'sqlite' ? 1 : 4,
+    inFlightMax: commitsInFlightFor(store.dialect),
   };
   const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
 

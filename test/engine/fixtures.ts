@@ -2,7 +2,7 @@
 import type { PaymentInput } from '../../machines/payment.model.ts';
 import { statusOf } from '../../machines/payment.machine.ts';
 import type { PaymentEvent } from '../../machines/payment.rules.ts';
-import { DurableCommitter } from '../../actors/durable-commit.ts';
+import { DurableCommitter, commitsInFlightFor } from '../../actors/durable-commit.ts';
 import { Engine, type EngineOptions, default_engine_options } from '../../actors/engine.ts';
 import type { GroupCommitOptions } from '../../actors/group-commit.ts';
 import { systemClock } from '../../src/clock.ts';
@@ -16,10 +16,10 @@ export const t0 = Date.UTC(2026, 10, 24, 8, 0, 0);
 
 export const renderForTests: NotificationRenderer = (ctx, snapshot) => ({ id: ctx.id, status: statusOf(snapshot.value) });
 
-export const test_group_commit: GroupCommitOptions = { batchMax: 64, waitMaxMs: 1, inFlightMax: 1 };
-
+/** Group commit as the service runs it on `store` (config defaults), unless a test overrides it. */
 export function engineOn(store: Store, lock: Lock = new LocalLock(), options: Partial<EngineOptions> = {}, groupCommit: Partial<GroupCommitOptions> = {}): Engine {
-  const committer = new DurableCommitter(store, systemClock, { ...test_group_commit, ...groupCommit });
+  const defaults: GroupCommitOptions = { batchMax: 64, waitMaxMs: 1, inFlightMax: commitsInFlightFor(store.dialect) };
+  const committer = new DurableCommitter(store, systemClock, { ...defaults, ...groupCommit });
   return new Engine({ store, committer, lock, renderNotification: renderForTests }, { ...default_engine_options, ...options });
 }
 

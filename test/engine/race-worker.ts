@@ -25,7 +25,7 @@ const callbacksPerOrder = Number(env('RACE_CALLBACKS_PER_ORDER'));
 
 const store = await openStore(env('RACE_DATABASE_URL'));
 const redis = new Redis(env('RACE_REDIS_URL'), { protocol: 2 } as never);
-const engine = engineOn(store, new RedlockLock([redis]), {}, { inFlightMax: 4 });
+const engine = engineOn(store, new RedlockLock([redis]));
 
 const events: Array<{ orderId: string; event: PaymentEvent }> = [];
 for (const { orderId, flowId } of orders) {
