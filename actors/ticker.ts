@@ -1,9 +1,10 @@
 /**
  * The ticker: fires due timers as events to their orders' actors. Timers are rows in the store
  * (the truth); a tick claims due ones with a lease, dispatches each, and removes a timer only
- * after its dispatch returned — unless the order re-armed it meanwhile. A crash between the
- * two re-fires the timer after its lease; the machine ignores events that no longer apply, so
- * a double fire changes nothing.
+ * after its dispatch returned — unless the order re-armed it meanwhile. Every timer fires under
+ * its row's lease, whichever way it was found, so two ticks (or processes) never fire it at
+ * once. Only a crash between dispatch and removal fires one again, after its lease: timers are
+ * at least once, and a re-fired query or close costs one more channel call, never money.
  *
  * With Redis, a ZSET index (redis-timers.ts) finds due timers without polling the table; the
  * table is still swept now and then for timers overdue by more than a grace period, so a timer
@@ -53,7 +54,7 @@ export class Ticker {
     if (sweep) this.lastSweep = now;
     const fromTable = sweep ? await store.claimDueTimers(index ? now - this.options.sweepGraceMs : now, this.options.leaseMs, this.options.batchMax) : [];
     const due = [...fromIndex, ...fromTable];
-    const fired = (await Promise.all(due.map(async (timer) => ((await this.fire(timer)) ? timer : null)))).filter((t) => t !== null);
+    const fired = (await Promise.all(due.map(async (timer) => ((await this.fire(timer, now)) ? timer : null)))).filter((t) => t !== null);
     // One transaction for the whole tick's bookkeeping, after every dispatch returned.
     const removed = await store.deleteFiredTimers(fired);
     // A timer the order re-armed meanwhile keeps its row, and its index entry came with the commit.
@@ -61,20 +62,29 @@ export class Ticker {
     return due.length;
   }
 
-  /** Index members whose rows are due; members whose rows are gone or were re-armed are put right. */
+  /**
+   * Index members whose rows are due, leased in the table like the sweep's (a sweep may have
+   * taken the same row); members whose rows are gone or were re-armed are put right.
+   */
   private async dueFromIndex(index: RedisTimerIndex, now: number): Promise<TimerRow[]> {
     const refs = await index.claim(now, this.options.leaseMs, this.options.batchMax);
     const rows = await Promise.all(refs.map((ref) => this.deps.store.loadTimer(ref.orderId, ref.key)));
     await index.remove(refs.filter((_, i) => !rows[i]));
     const present = rows.filter((row) => row !== null);
     await index.add(present.filter((row) => row.dueAt > now));
-    return present.filter((row) => row.dueAt <= now);
+    return this.deps.store.leaseTimers(present.filter((row) => row.dueAt <= now), now, this.options.leaseMs);
   }
 
-  /** Dispatches a timer's event; false when that failed (the lease runs out and it fires again). */
-  private async fire(timer: TimerRow): Promise<boolean> {
+  /**
+   * Dispatches a timer's event, at the time it really fires: after downtime a timer fires late,
+   * and the machine schedules what follows (the next query, the next close attempt) from the
+   * event's time — from the old due time, the overdue queries would follow one another at once.
+   * False when the dispatch failed (the lease runs out and it fires again).
+   */
+  private async fire(timer: TimerRow, now: number): Promise<boolean> {
+    const event = timer.event as PaymentEvent;
     try {
-      await this.deps.engine.dispatch(timer.orderId, timer.event as PaymentEvent);
+      await this.deps.engine.dispatch(timer.orderId, { ...event, at: Math.max(event.at, now) });
       return true;
     } catch (error) {
       this.deps.log.error('timer dispatch failed', { payment_id: timer.orderId, timer: timer.key, error: String(error) });

@@ -150,6 +150,15 @@ function batchInputs(writes: OrderWrite[]): unknown[] {
   return [orders, journal, flows, refunds, outbox, events, armed, disarmed];
 }
 
+/** Timers as the (order_id, key, due_at) records a statement reads with jsonb_to_recordset. */
+const timerKeysJson = (timers: TimerRow[]) => JSON.stringify(timers.map((t) => ({ order_id: t.orderId, key: t.key, due_at: t.dueAt })));
+
+/** The given timers that a statement's returned (order_id, key) rows name. */
+function timersNamedIn(timers: TimerRow[], rows: Row[]): TimerRow[] {
+  const named = new Set(rows.map((r) => `${r.order_id as string}\u0000${r.key as string}`));
+  return timers.filter((t) => named.has(`${t.orderId}\u0000${t.key}`));
+}
+
 const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ');
 /** Bun's client serializes jsonb parameters itself. */
 const asJsonb = (value: unknown) => value;
@@ -268,10 +277,20 @@ export class PostgresStore implements Store {
     const rows = await this.all(
       `DELETE FROM timers t USING jsonb_to_recordset($1::text::jsonb) AS f(order_id text, key text, due_at bigint)
        WHERE t.order_id = f.order_id AND t.key = f.key AND t.due_at = f.due_at RETURNING t.order_id, t.key`,
-      JSON.stringify(timers.map((t) => ({ order_id: t.orderId, key: t.key, due_at: t.dueAt }))),
+      timerKeysJson(timers),
     );
-    const removed = new Set(rows.map((r) => `${r.order_id as string}\u0000${r.key as string}`));
-    return timers.filter((t) => removed.has(`${t.orderId}\u0000${t.key}`));
+    return timersNamedIn(timers, rows);
+  }
+
+  async leaseTimers(timers: TimerRow[], nowMs: number, leaseMs: number) {
+    if (timers.length === 0) return [];
+    const rows = await this.all(
+      `UPDATE timers t SET lease_until = $2 FROM jsonb_to_recordset($1::text::jsonb) AS f(order_id text, key text, due_at bigint)
+       WHERE t.order_id = f.order_id AND t.key = f.key AND t.due_at = f.due_at AND (t.lease_until IS NULL OR t.lease_until < $3)
+       RETURNING t.order_id, t.key`,
+      timerKeysJson(timers), nowMs + leaseMs, nowMs,
+    );
+    return timersNamedIn(timers, rows);
   }
 
   async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {

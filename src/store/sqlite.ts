@@ -215,6 +215,12 @@ export class SqliteStore implements Store {
     return this.write(() => timers.filter((t) => remove.run(t.orderId, t.key, t.dueAt).changes > 0));
   }
 
+  async leaseTimers(timers: TimerRow[], nowMs: number, leaseMs: number) {
+    if (timers.length === 0) return [];
+    const lease = this.query('UPDATE timers SET lease_until = ? WHERE order_id = ? AND key = ? AND due_at = ? AND (lease_until IS NULL OR lease_until < ?)');
+    return this.write(() => timers.filter((t) => lease.run(nowMs + leaseMs, t.orderId, t.key, t.dueAt, nowMs).changes > 0));
+  }
+
   async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {
     const rows = this.write(() => this.all(
       `UPDATE outbox SET lease_until = ? WHERE id IN (

@@ -230,6 +230,11 @@ export interface Store {
    * due time changed); returns the ones removed.
    */
   deleteFiredTimers(timers: TimerRow[]): Promise<TimerRow[]>;
+  /**
+   * Leases the given timers, each only if its row still has that due time and no live lease
+   * holds it (a table sweep or another process may have claimed it); returns the ones leased.
+   */
+  leaseTimers(timers: TimerRow[], nowMs: number, leaseMs: number): Promise<TimerRow[]>;
   loadTimer(orderId: string, key: string): Promise<TimerRow | null>;
   /** Timers in (order id, key) order after the given one, for re-seeding an index. */
   scanTimers(after: { orderId: string; key: string } | null, limit: number): Promise<TimerRow[]>;

@@ -122,3 +122,18 @@ describe('a refund the channel never got (sqlite, a moved clock)', () => {
     expect(JSON.stringify(trade).split(refund.body.id).length - 1).toBeGreaterThanOrEqual(1);
   });
 });
+
+// Its own world: a clock three hours on would put every later request outside the signature window.
+describe('after downtime (sqlite, a clock moved by hours)', () => {
+  const { world, clock } = worldWithMovedClock();
+
+  test('a query timer that fires hours late schedules the next query from when it fired', async () => {
+    const created = await world.merchant.createPayment({ method: 'wechat_native', expire_seconds: 86_400 });
+    const queryTimer = async () => (await world.booted.paycenter.store.listTimers(created.body.id)).find((t) => t.key.startsWith('query'))!;
+    expect(await queryTimer()).toBeDefined();
+    clock.advance(3 * 3_600_000);
+    await world.booted.paycenter.ticker.tick();
+    // From the old due time, the next query would be due already, and the one after it, and so on.
+    expect((await queryTimer()).dueAt).toBeGreaterThan(clock.now());
+  });
+});

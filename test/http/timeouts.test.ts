@@ -98,6 +98,14 @@ describe('timeouts with the Redis timer index', () => {
     expect((await merchant.call('GET', `/v1/payments/${order.body.id}`)).body.status).toBe('closed');
   });
 
+  test('a timer overdue past the sweep grace, found by the index and the sweep in one tick, fires once', async () => {
+    const order = await merchant.createPayment({ expire_seconds: 60 });
+    clock.advance(60_000 + 10_001);
+    expect(await booted.paycenter.ticker.tick()).toBe(1);
+    const journal = await booted.paycenter.store.listJournal(order.body.id);
+    expect(journal.filter((j) => (j.event as { type: string }).type === 'timer.expire')).toHaveLength(1);
+  });
+
   test('two tickers claiming at once never take the same member', async () => {
     const index = new RedisTimerIndex(redis, 'paycenter:test-claims');
     await index.add(Array.from({ length: 50 }, (_, i) => ({ orderId: `pay_${i}`, key: 'expire', dueAt: 1_000, event: {} })));
