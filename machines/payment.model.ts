@@ -234,7 +234,8 @@ export function checkRefund(ctx: PaymentContext, request: RefundRequest): Refund
       ? { ok: false, error: 'already_requested', refund: existing }
       : { ok: false, error: 'order_conflict', refund: existing };
   }
-  if (ctx.settledAttemptId === null) return { ok: false, error: 'invalid_state' };
+  // API.md: refunds need a succeeded or partially_refunded payment; a refunded one is a state error, not an amount error.
+  if (ctx.settledAttemptId === null || settledStatus(ctx) === 'refunded') return { ok: false, error: 'invalid_state' };
   if (!Number.isSafeInteger(request.amount) || request.amount <= 0) return { ok: false, error: 'invalid_amount' };
   if (findRefund(ctx, request.refundId)) return { ok: false, error: 'invalid_state' };
   return request.amount <= refundableAmount(ctx) ? { ok: true } : { ok: false, error: 'refund_exceeds_paid' };

@@ -69,7 +69,7 @@ for (const kind of storeKinds) {
       expect(mine[0].data.status).toBe('closed');
     });
 
-    test('refunds: 201 new, 200 same refund_no, 409 other amount, 422 beyond what was paid, 409 before paid', async () => {
+    test('refunds: 201 new, 200 same refund_no, 409 other amount, 422 beyond what was paid, 409 before paid and once refunded', async () => {
       const created = await merchant.createPayment({ amount: '100.00' });
       const id = created.body.id;
       const early = await merchant.call('POST', `/v1/payments/${id}/refunds`, { refund_no: 'R0', amount: '1.00' });
@@ -95,6 +95,14 @@ for (const kind of storeKinds) {
       expect(list.body.data.map((r: any) => r.refund_no)).toEqual(['R1', 'R2']);
       const closeSettled = await merchant.call('POST', `/v1/payments/${id}/close`);
       expect([closeSettled.status, closeSettled.body.error.code]).toEqual([409, 'invalid_state']);
+      // Both refunds succeed at the channel: the payment is refunded, and a further refund is a state error.
+      const flowId = paid.body.flows[0].id;
+      for (const refund of [first.body, rest.body]) {
+        await booted.paycenter.engine.dispatch(id, { type: 'refund.report', at: Date.now(), refundId: refund.id, flowId, status: 'succeeded' });
+      }
+      expect((await merchant.call('GET', `/v1/payments/${id}`)).body.status).toBe('refunded');
+      const afterAll = await merchant.call('POST', `/v1/payments/${id}/refunds`, { refund_no: 'R3', amount: '1.00' });
+      expect([afterAll.status, afterAll.body.error.code]).toEqual([409, 'invalid_state']);
     });
 
     test('events page oldest first with a cursor', async () => {
