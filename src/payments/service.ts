@@ -5,7 +5,7 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type Flow, type OrderDetails, type Refund, balanceMethod, checkRefund } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, type PaymentContext, type Refund, balanceMethod, checkRefund } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
@@ -45,6 +45,14 @@ export type PayPartRequest = { method: string; amount: number };
 
 export type PaymentsDeps = { engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; runner: EffectRunner; risk: PayerVelocity };
 
+/**
+ * The flow already waiting for the payer with this one method, if any: paying the same way again
+ * answers it instead of opening another trade (a refreshed cashier page, a retried create).
+ */
+function waitingFlow(ctx: PaymentContext, method: string): Flow | undefined {
+  return ctx.closeReason === null ? ctx.flows.find((f) => f.status === 'pending' && f.prepared && f.method === method) : undefined;
+}
+
 export class Payments {
   private readonly engine: Engine;
   private readonly store: Store;
@@ -62,15 +70,15 @@ export class Payments {
   /**
    * A new order (created: true), or the same one again for a retry with the same amount,
    * currency and subject. A request nonce given here is claimed with the order, durably together.
+   * `payRefusal` (see payRefusal) refuses a new order that is to be paid at once.
    */
-  async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim): Promise<Result<{ created: boolean; order: OrderState }>> {
+  async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim, payRefusal: Failure | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
     const now = this.clock.now();
     const payer = { userId: request.details.userId, deviceId: request.details.deviceId, clientIp: request.details.clientIp };
-    const refusedBy = this.deps.risk.check(merchant.id, payer, now);
+    const riskRefusal = this.deps.risk.check(merchant.id, payer, now);
+    const refusal = payRefusal ?? (riskRefusal ? fail('risk_rejected', riskRefusal) : null);
     // A retry of an order that exists opens nothing new: only new orders are refused.
-    if (refusedBy && !(await this.store.findOrderByMerchantOrderNo(merchant.id, request.merchantOrderNo))) {
-      return fail('risk_rejected', refusedBy);
-    }
+    if (refusal && !(await this.store.findOrderByMerchantOrderNo(merchant.id, request.merchantOrderNo))) return refusal;
     const result = await this.engine.create({
       id: newId('pay', now), merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
@@ -122,9 +130,7 @@ export class Payments {
     if (refused) return refused;
     if (parts.reduce((sum, p) => sum + p.amount, 0) !== context.amount) return fail('amount_mismatch', 'parts must add up to the order amount', 'parts');
     if (parts.filter((p) => p.method !== balanceMethod).length > 1) return fail('invalid_request', 'at most one part may be an external channel', 'parts');
-    const waiting = parts.length === 1 && context.closeReason === null
-      ? context.flows.find((f) => f.status === 'pending' && f.prepared && f.method === parts[0]!.method)
-      : undefined;
+    const waiting = parts.length === 1 ? waitingFlow(context, parts[0]!.method) : undefined;
     if (waiting) return { ok: true, order: found.order, flow: waiting };
 
     const channels = await this.deps.channels.all();
@@ -145,6 +151,17 @@ export class Payments {
     if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
     if (!flow.prepared) return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);
     return { ok: true, order: after, flow };
+  }
+
+  /**
+   * A create with `method` that arrived again (a retry) pays only where the first one stopped:
+   * the order has no attempt yet, or that method's flow still waits for the payer (answered
+   * again). Otherwise the order is answered as it is (flow null): a retry never pays a paid order
+   * again, nor switches away from a method the payer chose since at the cashier.
+   */
+  async payOnRetry(merchant: Merchant, order: OrderState, method: string): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+    if (order.row.status !== 'created' && !waitingFlow(order.context, method)) return { ok: true, order, flow: null };
+    return this.pay(merchant, order.context.id, [{ method, amount: order.context.amount }]);
   }
 
   /** Closes an unpaid order; asking again while it closes, or once it is closed, answers the same. */

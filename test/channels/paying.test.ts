@@ -80,6 +80,30 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
     expect(created.body.action.qr_code).toStartWith(world.sandboxUrl);
   });
 
+  test('a retried create with method: the same flow while the payer has not paid, the order as it is once paid or switched', async () => {
+    const order = { merchant_order_no: `ORD-RETRY-${kind}`, method: 'alipay_qr' };
+    const first = await world.merchant.createPayment(order);
+    const retried = await world.merchant.createPayment(order);
+    expect(retried.status).toBe(200);
+    expect(retried.body.action).toEqual(first.body.action);
+    expect(retried.body.flows).toHaveLength(1);
+    await payerDecides(first.body.action.qr_code, 'pay');
+    await waitForPayment(world.merchant, first.body.id, (p) => p.status === 'succeeded');
+    const afterPaid = await world.merchant.createPayment(order);
+    expect(afterPaid.status).toBe(200);
+    expect(afterPaid.body).toMatchObject({ id: first.body.id, status: 'succeeded', paid_amount: first.body.amount });
+    expect(afterPaid.body.action).toBeUndefined();
+
+    // The payer switched to WeChat Pay at the cashier: a retry of the create does not switch back.
+    const switching = { merchant_order_no: `ORD-SWITCH-${kind}`, method: 'alipay_qr' };
+    const created = await world.merchant.createPayment(switching);
+    expect((await world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method: 'wechat_native' })).status).toBe(200);
+    const again = await world.merchant.createPayment(switching);
+    expect(again.status).toBe(200);
+    expect(again.body.flows.map((f: any) => f.method)).toEqual(['alipay_qr', 'wechat_native']);
+    expect(again.body.flows[1].status).toBe('pending');
+  });
+
   test('a refund goes to the channel and comes back succeeded', async () => {
     const created = await world.merchant.createPayment({ method: 'alipay_qr', amount: '50.00' });
     await payerDecides(created.body.action.qr_code, 'pay');
@@ -139,7 +163,9 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
     expect(await tableCounts(world.booted.databaseUrl)).toEqual({ ...before, callback_log: before.callback_log! + 1 });
   });
 
-  test('no enabled channel for a method: no_channel_available, and create with it leaves no order', async () => {
+  test('no enabled channel for a method: no_channel_available, and create with it leaves no order; a retry of one made before answers it', async () => {
+    const madeBefore = { merchant_order_no: `ORD-BEFORE-${kind}`, method: 'wechat_native' };
+    const earlier = await world.merchant.createPayment(madeBefore);
     expect((await adminCall(world.url, 'PATCH', '/admin/channels/wechat_main', { status: 'disabled' })).status).toBe(200);
     await Bun.sleep(2_100); // the channel list is cached for 2 s
     const before = await tableCounts(world.booted.databaseUrl);
@@ -147,6 +173,8 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
     expect(refused.status).toBe(422);
     expect(refused.body.error.code).toBe('no_channel_available');
     expect(await tableCounts(world.booted.databaseUrl)).toEqual(before);
+    const retried = await world.merchant.createPayment(madeBefore);
+    expect([retried.status, retried.body.id]).toEqual([200, earlier.body.id]);
     expect((await adminCall(world.url, 'PATCH', '/admin/channels/wechat_main', { status: 'enabled' })).status).toBe(200);
   });
 });

@@ -36,19 +36,21 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     const merchant = c.get('merchant');
     const amount = amountOf(body.amount, body.currency, 'amount');
     const refusal = body.method ? await payments.payRefusal(merchant, body.method, body.currency, amount) : null;
-    if (refusal) throw failed(refusal);
     const result = await payments.create(merchant, {
       merchantOrderNo: body.merchant_order_no, amount, currency: body.currency, subject: body.subject, expireSeconds: body.expire_seconds,
       details: {
         body: body.body, notifyUrl: body.notify_url, returnUrl: body.return_url, metadata: body.metadata,
         userId: body.user_id, clientIp: body.client_ip, deviceId: body.device_id,
       },
-    }, c.get('ridingNonce') ?? undefined);
+    }, c.get('ridingNonce') ?? undefined, refusal);
     if (!result.ok) throw failed(result);
-    if (!body.method) return c.json(paymentOf(result.order, links), result.created ? 201 : 200);
-    const paid = await payments.pay(merchant, result.order.context.id, [{ method: body.method, amount }]);
+    const status = result.created ? 201 : 200;
+    if (!body.method) return c.json(paymentOf(result.order, links), status);
+    const paid = result.created
+      ? await payments.pay(merchant, result.order.context.id, [{ method: body.method, amount }])
+      : await payments.payOnRetry(merchant, result.order, body.method);
     if (!paid.ok) throw failed(paid);
-    return c.json(withAction(paid, links), result.created ? 201 : 200);
+    return c.json(paid.flow ? withAction({ order: paid.order, flow: paid.flow }, links) : paymentOf(paid.order, links), status);
   });
 
   app.get('/payments', describeRoute({ ...tag, summary: 'Find a payment by merchant_order_no' }), queryParams(paymentsQuery), async (c) => {
