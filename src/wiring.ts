@@ -6,18 +6,17 @@ import Redis from 'ioredis';
 import type { Hono } from 'hono';
 import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { EffectRunner } from '../actors/effect-runner.ts';
-import { Engine } from '../actors/engine.ts';
+import { Engine, default_engine_options } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
 import { NotificationDelivery, default_delivery_options } from './notify/delivery.ts';
-import { statusOf } from '../machines/payment.machine.ts';
 import { ChannelRegistry } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
 import { type NonceGuard, RedisNonceGuard, StoreNonceGuard } from './http/nonces.ts';
 import { LocalRateLimiter, type RateLimiter, RedisRateLimiter } from './http/rate-limit.ts';
-import { paymentOf } from './http/views.ts';
+import { notificationDataOf } from './http/views.ts';
 import { LocalLock } from './lock/local.ts';
 import type { Lock } from './lock/lock.ts';
 import { RedlockLock } from './lock/redlock.ts';
@@ -72,9 +71,9 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     {
       store, committer, lock, observer: metrics.engineObserver,
       onCommitted: timerIndex && ((write) => void timerIndex.follow(write, log)),
-      renderNotification: (ctx, snapshot) => paymentOf({ context: ctx, row: { status: statusOf(snapshot.value) } }, links),
+      renderNotification: notificationDataOf(links),
     },
-    { lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax, versionRetriesMax: 10, recentOrdersMax: 50_000 },
+    { ...default_engine_options, lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax },
   );
   const merchants = new MerchantDirectory(store, config.secretKey, clock);
   const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(committer, clock);

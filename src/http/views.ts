@@ -1,5 +1,7 @@
 /** API shapes for orders, refunds, events, merchants and channels, with links and redactions applied. */
 import type { OrderState } from '../../actors/engine.ts';
+import type { NotificationRenderer } from '../../actors/write-set.ts';
+import { statusOf } from '../../machines/payment.machine.ts';
 import type { PaymentStatus, Refund } from '../../machines/payment.model.ts';
 import { cashierUrl } from '../cashier/token.ts';
 import type { Merchant } from '../merchants/directory.ts';
@@ -18,6 +20,16 @@ export function paymentOf(order: Pick<OrderState, 'context'> & { row: { status: 
 export const refundOf = (order: OrderState, refund: Refund) => refundView(order.context, refund);
 
 export const eventOf = (event: MerchantEventRow) => ({ id: event.id, type: event.type, created_at: iso(event.createdAt), data: event.data });
+
+/** What a notification's `data` is (API.md): the refund object for `refund.*` events, the payment object for `payment.*`. */
+export function notificationDataOf(links: Links): NotificationRenderer {
+  return (ctx, snapshot, effect) => {
+    const refundId = effect.params.refundId;
+    const refund = refundId === null ? undefined : ctx.refunds.find((r) => r.id === refundId);
+    if (refundId !== null && !refund) throw new Error(`assertion failed: ${effect.params.event} for a refund ${refundId} the order does not have`);
+    return refund ? refundView(ctx, refund) : paymentOf({ context: ctx, row: { status: statusOf(snapshot.value) } }, links);
+  };
+}
 
 export const merchantOf = (m: Merchant) => ({
   merchant_id: m.id, name: m.name, notify_url: m.notifyUrl, methods: m.methods, status: m.status, created_at: iso(m.createdAt), updated_at: iso(m.updatedAt),

@@ -114,6 +114,11 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
     expect(refunded.refunded_amount).toBe('20.00');
     const trade = await (await fetch(`${world.sandboxUrl}/trades/alipay/${world.alipay.app_id}/${created.body.flows[0].id}`)).json() as any;
     expect(JSON.stringify(trade)).toContain(refund.body.id);
+    // The merchant hears which refund finished: refund events carry the refund object.
+    const events = (await world.merchant.call('GET', '/v1/events?limit=100')).body.data.filter((e: any) => e.type === 'refund.succeeded');
+    expect(events.find((e: any) => e.data.id === refund.body.id)?.data).toMatchObject({
+      id: refund.body.id, payment_id: created.body.id, refund_no: 'R1', amount: '20.00', status: 'succeeded',
+    });
   });
 
   test('a merchant close asks the channel, closes the trade there, then closes the order', async () => {
