@@ -55,7 +55,7 @@ export type Refund = {
 
 /** Something an operator must look at; it never changes money by itself. */
 export type Flag = { at: number; flowId: string | null; reason: FlagReason; detail: string };
-export type FlagReason = 'amount_mismatch' | 'unknown_flow' | 'query_exhausted' | 'refund_part_failed';
+export type FlagReason = 'amount_mismatch' | 'unknown_flow' | 'query_exhausted' | 'refund_part_failed' | 'auto_refund';
 
 /** What the merchant sent with the order that the machine carries but never decides on. */
 export type OrderDetails = {

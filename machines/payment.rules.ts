@@ -276,6 +276,8 @@ function refundAutomatically(plan: Plan, flow: Flow, at: number): void {
   };
   plan.ctx.refunds.push(refund);
   startRefundPart(plan, refund, at);
+  // DESIGN.md: refunded automatically *and reported* — money came in that the merchant never sees settle.
+  flag(plan, at, flow.id, 'auto_refund', `${flow.amount} ${plan.ctx.currency} collected by flow ${flow.id} beyond what settles the order; refunding it as ${id}`);
 }
 
 /** Re-arms a pending flow's active query with the next, longer gap; flags it once the attempts run out. */

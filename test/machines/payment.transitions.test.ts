@@ -95,7 +95,7 @@ const rows: Row[] = [
   { name: 'closing: channel says paid → succeeded instead', from: 'closing', event: report(t0 + 3_000, A, 'succeeded'), value: { settled: 'succeeded' }, effects: ['merchant.notify'], disarmed: [`query:${A}`, 'expire', 'close_retry'] },
   { name: 'closing: retry timer asks again', from: 'closing', event: { type: 'timer.close_retry', at: t0 + 2_000 + close_retry_gap_ms }, value: { paying: 'closing' }, effects: ['channel.query'], armed: ['close_retry'] },
   { name: 'combined: external success waits for the balance freeze', from: 'payingCombined', event: report(t0 + 3_000, A, 'succeeded', 8_000), value: { paying: 'active' }, effects: [], disarmed: [`query:${A}`] },
-  { name: 'a late success after close is refunded automatically', from: 'closedAfterPaying', event: report(t0 + 9_000, A, 'succeeded'), value: 'closed', effects: ['channel.refund'], armed: [`refund_query:${autoRefundId(A)}`], disarmed: [`query:${A}`] },
+  { name: 'a late success after close is refunded automatically', from: 'closedAfterPaying', event: report(t0 + 9_000, A, 'succeeded'), value: 'closed', effects: ['channel.refund', 'operator.alert'], armed: [`refund_query:${autoRefundId(A)}`], disarmed: [`query:${A}`] },
   { name: 'after settle, a report for a flow the order never had is flagged', from: 'succeeded', event: report(t0 + 9_000, B, 'succeeded'), value: { settled: 'succeeded' }, effects: ['operator.alert'] },
   { name: 'refund request starts the channel refund', from: 'succeeded', event: refund(t0 + 4_000, 'rfd_R1', 'R1', 3_000), value: { settled: 'succeeded' }, effects: ['channel.refund'], armed: ['refund_query:rfd_R1'] },
   { name: 'partial refund succeeded → partially_refunded, notify', from: 'refundPending', event: refundReport(t0 + 5_000, 'rfd_R1', A, 'succeeded'), value: { settled: 'partially_refunded' }, effects: ['merchant.notify'], disarmed: ['refund_query:rfd_R1'] },
@@ -158,14 +158,15 @@ describe('payment machine transitions', () => {
     expect(order.notifications('refund.succeeded')).toBe(0);
   });
 
-  test('a paid twice order refunds the second channel', () => {
+  test('a paid twice order refunds the second channel, and tells an operator', () => {
     const order = setups.paying();
     order.send(pay(t0 + 2_000, { flowId: B, method: 'wechat_native' }));
     order.send(report(t0 + 3_000, A, 'succeeded'));
     const second = order.send(report(t0 + 3_100, B, 'succeeded'));
     expect(order.status).toBe('succeeded');
-    expect(second.effects.map((e) => e.type)).toEqual(['channel.refund']);
+    expect(second.effects.map((e) => e.type)).toEqual(['channel.refund', 'operator.alert']);
     expect(order.ctx.refunds).toMatchObject([{ id: autoRefundId(B), automatic: true, amount }]);
+    expect(order.ctx.flags).toMatchObject([{ flowId: B, reason: 'auto_refund' }]);
   });
 
   test('queries follow the schedule and flag once the attempts run out', () => {
