@@ -10,7 +10,7 @@
  * Nothing leaves the process before step 5 commits.
  */
 import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
-import type { PaymentContext, PaymentInput } from '../machines/payment.model.ts';
+import { type PaymentContext, type PaymentInput, assertMoneyInvariants } from '../machines/payment.model.ts';
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Lock } from '../src/lock/lock.ts';
@@ -208,5 +208,7 @@ export function restore(row: OrderRow): OrderState {
   const persisted = row.snapshot as { value: unknown; context: PaymentContext };
   const snapshot = paymentMachine.resolveState({ value: persisted.value as never, context: persisted.context });
   if (statusOf(snapshot.value) !== row.status) throw new Error(`assertion failed: order ${row.id} status column disagrees with its snapshot`);
-  return { row, snapshot, context: snapshot.context as PaymentContext };
+  const context = snapshot.context as PaymentContext;
+  assertMoneyInvariants(context);
+  return { row, snapshot, context };
 }

@@ -4,7 +4,7 @@
  * events for notifications, and timer rows for delayed raises (cancels disarm them).
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import { type PaymentContext, paidAmount, refundedAmount } from '../machines/payment.model.ts';
+import { type PaymentContext, assertMoneyInvariants, paidAmount, refundedAmount } from '../machines/payment.model.ts';
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
 import { type Effect, type PaymentEvent, effectTypes } from '../machines/payment.rules.ts';
 import { newId } from '../src/ids.ts';
@@ -93,6 +93,7 @@ function changedRows<T extends { id: string }>(now: T[], before: T[]): T[] {
 export function writeSetOf(record: TransitionRecord, renderNotification: NotificationRenderer): OrderWrite {
   const { after, actions, at, expectedVersion } = record;
   const ctx = after.context as PaymentContext;
+  assertMoneyInvariants(ctx);
   const ctxBefore = record.before?.context as PaymentContext | undefined;
   const order = orderRowOf(after, expectedVersion + 1);
   const effects = effectsOf(actions);

@@ -150,6 +150,20 @@ export const collectedAmount = (ctx: PaymentContext): number =>
 export const autoRefundAmount = (ctx: PaymentContext): number =>
   ctx.refunds.filter((r) => r.automatic).reduce((sum, r) => sum + r.amount, 0);
 
+/**
+ * The money invariants every order state keeps, checked before a state is written and after it
+ * is read (a bug, a hand-edited row or a bad migration stops there instead of moving money):
+ * paid is all or nothing, refunds never claim more than was paid, nor give back more than they claim.
+ */
+export function assertMoneyInvariants(ctx: PaymentContext): void {
+  const paid = paidAmount(ctx);
+  const claimed = refundClaimedAmount(ctx);
+  const refunded = refundedAmount(ctx);
+  if ((paid !== 0 && paid !== ctx.amount) || !(0 <= refunded && refunded <= claimed && claimed <= paid)) {
+    throw new Error(`assertion failed: order ${ctx.id} breaks the money invariants (amount ${ctx.amount}, paid ${paid}, refunds claim ${claimed}, refunded ${refunded})`);
+  }
+}
+
 export const isExternal = (flow: Flow): boolean => flow.method !== balanceMethod;
 
 /**

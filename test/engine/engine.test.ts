@@ -120,6 +120,22 @@ for (const kind of storeKinds) {
       expect(refused).toBeInstanceOf(UnknownMachineVersionError);
     });
 
+    test('a stored order that breaks the money invariants is refused on read, and nothing moves', async () => {
+      const { orderId, flowId } = await orderPaying(engine);
+      expect((await engine.dispatch(orderId, paidReport(flowId))).outcome).toBe('applied');
+      const row = (await fresh.store.loadOrder(orderId))!;
+      const snapshot = row.snapshot as { context: { refunds: unknown[] } };
+      // A refund claiming more than was paid, as a bug or a hand edit could leave it.
+      const refund = { id: 'rfd_BAD', refundNo: 'R-BAD', amount: 10_001, reason: null, status: 'pending', automatic: false, parts: [], queries: 0, createdAt: t0, completedAt: null };
+      const tampered = { ...row, version: row.version + 1, snapshot: { ...snapshot, context: { ...snapshot.context, refunds: [refund] } } };
+      const journal = { orderId, seq: tampered.version, at: t0, event: { type: 'test.tamper' }, stateBefore: null, stateAfter: null, effects: [] };
+      const write = { expectedVersion: row.version, order: tampered, journal, flows: [], refunds: [], outbox: [], merchantEvents: [], timersArmed: [], timersDisarmed: [] };
+      expect(await fresh.store.commit([write])).toEqual(['committed']);
+      const refused = await engineOn(fresh.store).dispatch(orderId, { type: 'timer.query', at: t0 + 9_000, flowId }).catch((error: unknown) => error);
+      expect(String(refused)).toContain('breaks the money invariants');
+      expect((await fresh.store.loadOrder(orderId))!.version).toBe(tampered.version);
+    });
+
     test('Redlock across two engines serializes one order', async () => {
       const redis = [new Redis(process.env.TEST_REDIS_URL!), new Redis(process.env.TEST_REDIS_URL!)];
       const engines = redis.map((client) => engineOn(fresh.store, new RedlockLock([client])));
