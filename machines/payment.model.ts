@@ -218,11 +218,19 @@ export function attemptBroken(ctx: PaymentContext, attemptId: string): boolean {
 
 export type PayPart = { flowId: string; method: string; channel: string; amount: number };
 
-export type PayDecision = { ok: true } | { ok: false; error: 'amount_mismatch' | 'invalid_parts' };
+export type PayDecision = { ok: true } | { ok: false; error: 'amount_mismatch' | 'invalid_parts' | 'too_many_flows' };
+
+/**
+ * Flows one order may ever have. Each payment attempt opens a trade at a channel and grows the
+ * order's state, which every later event rewrites: a payer switching methods without end (or a
+ * script holding the cashier link) stops here and needs a new order.
+ */
+export const flows_per_order_max = 20;
 
 /** Parts must add up to the amount, be positive, and at most one may be an external channel. */
 export function checkPayParts(ctx: PaymentContext, parts: PayPart[]): PayDecision {
   const total = parts.reduce((sum, p) => sum + p.amount, 0);
+  if (ctx.flows.length + parts.length > flows_per_order_max) return { ok: false, error: 'too_many_flows' };
   if (parts.length === 0 || parts.some((p) => !Number.isSafeInteger(p.amount) || p.amount <= 0)) {
     return { ok: false, error: 'invalid_parts' };
   }

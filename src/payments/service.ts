@@ -5,7 +5,7 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type Flow, type OrderDetails, type PaymentContext, type Refund, balanceMethod, checkRefund } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, type PayDecision, type PaymentContext, type Refund, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
@@ -45,12 +45,25 @@ export type PayPartRequest = { method: string; amount: number };
 
 export type PaymentsDeps = { engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; runner: EffectRunner; risk: PayerVelocity };
 
+/** Why the order's machine would refuse these parts, as the API answers it; null when it would not. */
+function payPartsRefusal(decision: PayDecision): Failure | null {
+  if (decision.ok) return null;
+  switch (decision.error) {
+    case 'amount_mismatch': return fail('amount_mismatch', 'parts must add up to the order amount', 'parts');
+    case 'invalid_parts': return fail('invalid_request', 'parts must be positive and at most one may be an external channel', 'parts');
+    case 'too_many_flows': return fail('invalid_state', `this payment has had ${flows_per_order_max} payment attempts; create a new one`);
+  }
+}
+
 /**
- * The flow already waiting for the payer with this one method, if any: paying the same way again
- * answers it instead of opening another trade (a refreshed cashier page, a retried create).
+ * The flow of the latest attempt waiting for the payer with this one method, if any: paying the
+ * same way again answers it instead of opening another trade (a refreshed cashier page, a retried
+ * create). Earlier attempts' flows may still be pending, but they are being closed at their channel.
  */
 function waitingFlow(ctx: PaymentContext, method: string): Flow | undefined {
-  return ctx.closeReason === null ? ctx.flows.find((f) => f.status === 'pending' && f.prepared && f.method === method) : undefined;
+  const latestAttempt = ctx.flows.at(-1)?.attemptId;
+  if (ctx.closeReason !== null || latestAttempt === undefined) return undefined;
+  return ctx.flows.find((f) => f.attemptId === latestAttempt && f.status === 'pending' && f.prepared && f.method === method);
 }
 
 export class Payments {
@@ -128,17 +141,19 @@ export class Payments {
     if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
     const refused = methodRefusal(merchant, parts.map((p) => p.method));
     if (refused) return refused;
-    if (parts.reduce((sum, p) => sum + p.amount, 0) !== context.amount) return fail('amount_mismatch', 'parts must add up to the order amount', 'parts');
-    if (parts.filter((p) => p.method !== balanceMethod).length > 1) return fail('invalid_request', 'at most one part may be an external channel', 'parts');
     const waiting = parts.length === 1 ? waitingFlow(context, parts[0]!.method) : undefined;
     if (waiting) return { ok: true, order: found.order, flow: waiting };
+    const now = this.clock.now();
+    const flowIds = parts.map(() => newId('flw', now));
+    // The machine's own check, asked before any channel is looked for, so the answer can say why.
+    const partsRefusal = payPartsRefusal(checkPayParts(context, parts.map((p, i) => ({ ...p, flowId: flowIds[i]!, channel: '' }))));
+    if (partsRefusal) return partsRefusal;
 
     const channels = await this.deps.channels.all();
-    const now = this.clock.now();
     const chosen = parts.map((p) => ({ ...p, channel: chooseChannel(channels, { ...p, currency: context.currency }) }));
     const unserved = chosen.filter((p) => p.channel === null).map((p) => p.method);
     if (unserved.length > 0) return noChannel(unserved, context.currency);
-    const payParts = chosen.map((p) => ({ flowId: newId('flw', now), method: p.method, channel: p.channel!.code, amount: p.amount }));
+    const payParts = chosen.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: p.channel!.code, amount: p.amount }));
 
     const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });
     if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);

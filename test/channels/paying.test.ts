@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomBytes } from 'node:crypto';
+import { flows_per_order_max } from '../../machines/payment.model.ts';
 import { chinaDate } from '../../src/channels/china-time.ts';
 import { rsaSign } from '../../src/channels/rsa.ts';
 import { adminCall, tableCounts } from '../http/harness.ts';
@@ -71,6 +72,18 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
     expect(settled.flows.map((f: any) => [f.method, f.status])).toEqual([['alipay_qr', 'closed'], ['wechat_native', 'pending']]);
     // The earlier trade is closed at Alipay too: the payer can no longer pay it.
     expect((await payerDecides(first.body.action.qr_code, 'pay')).status).toBe(409);
+  });
+
+  test('an order takes at most flows_per_order_max payment attempts; then paying answers invalid_state', async () => {
+    const created = await world.merchant.createPayment();
+    const methods = ['alipay_qr', 'wechat_native'];
+    for (let i = 0; i < flows_per_order_max; i++) {
+      expect((await world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method: methods[i % 2] })).status).toBe(200);
+    }
+    const refused = await world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method: 'alipay_qr' });
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'invalid_state']);
+    expect(refused.body.error.message).toContain('create a new one');
+    expect((await world.merchant.call('GET', `/v1/payments/${created.body.id}`)).body.flows).toHaveLength(flows_per_order_max);
   });
 
   test('create with method pays at once and answers the action', async () => {
