@@ -1,7 +1,8 @@
 /**
  * The process's one durable write path: order events' write sets and request nonce claims
- * join the same group-committed transactions, so a signed create costs a share of two
- * fsyncs (its nonce's batch, then its order's) rather than two of its own.
+ * join the same group-committed transactions, so a signed request costs a share of the
+ * batches' fsyncs rather than fsyncs of its own. A create carries its nonce inside its order's
+ * write (one transaction for both); other routes claim theirs first.
  */
 import type { Clock } from '../src/clock.ts';
 import type { Dialect, NonceClaim, OrderWrite, Store, WriteOutcome } from '../src/store/store.ts';

@@ -3,7 +3,7 @@ export type GroupCommitOptions = {
   batchMax: number;
   /** How long the first write of a batch waits for company before the batch commits. */
   waitMaxMs: number;
-  /** Transactions committing at once (1 for SQLite, whose writer is single anyway). */
+  /** Transactions committing at once (see commitsInFlightFor). */
   inFlightMax: number;
 };
 

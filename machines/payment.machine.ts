@@ -254,7 +254,6 @@ export const paymentMachine = setup({
   },
 });
 
-export type PaymentMachine = typeof paymentMachine;
 
 /** The API's status for a state value of this machine. */
 export function statusOf(value: unknown): PaymentStatus {

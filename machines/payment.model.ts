@@ -14,8 +14,10 @@ export type RefundStatus = 'pending' | 'succeeded' | 'failed';
 /** The prepaid balance is held by paycenter itself: its parts are frozen, then taken or released. */
 export const balanceMethod = 'balance';
 
-/** What the payer is shown to pay a flow (from the channel's prepay answer). */
-/** `params`: what a page hands to the provider's script (WeChat JSAPI's signed package). */
+/**
+ * What the payer is shown to pay a flow (from the channel's prepay answer); `params` is what a
+ * page hands to the provider's script (WeChat JSAPI's signed package).
+ */
 export type FlowAction = { type: 'qr_code' | 'redirect' | 'none'; qrCode?: string; payUrl?: string; params?: Record<string, string> };
 
 export type Flow = {

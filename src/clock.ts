@@ -17,3 +17,6 @@ export class ManualClock implements Clock {
     this.current = ms;
   }
 }
+
+/** An epoch-milliseconds time as the API and the pages show it (RFC 3339, UTC). */
+export const isoTime = (ms: number): string => new Date(ms).toISOString();

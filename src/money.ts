@@ -16,10 +16,6 @@ const amount_major_max = 100_000_000;
 export type AmountError = { ok: false; error: 'invalid_amount'; message: string };
 export type AmountResult = { ok: true; minor: number } | AmountError;
 
-export function isCurrency(value: string): value is Currency {
-  return Object.hasOwn(minorDigitsByCurrency, value);
-}
-
 export function minorDigits(currency: Currency): number {
   return minorDigitsByCurrency[currency];
 }

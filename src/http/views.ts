@@ -4,6 +4,7 @@ import type { NotificationRenderer } from '../../actors/write-set.ts';
 import { statusOf } from '../../machines/payment.machine.ts';
 import type { PaymentStatus, Refund } from '../../machines/payment.model.ts';
 import { cashierUrl } from '../cashier/token.ts';
+import { isoTime } from '../clock.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import { formatAmount } from '../money.ts';
 import { paymentView, refundView } from '../payments/view.ts';
@@ -11,7 +12,6 @@ import type { ChannelRow, MerchantEventRow } from '../store/store.ts';
 
 export type Links = { publicUrl: string; secretKey: Uint8Array };
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export function paymentOf(order: Pick<OrderState, 'context'> & { row: { status: PaymentStatus } }, links: Links) {
   return paymentView(order.context, order.row.status, cashierUrl(links.publicUrl, links.secretKey, order.context.id));
@@ -19,7 +19,7 @@ export function paymentOf(order: Pick<OrderState, 'context'> & { row: { status: 
 
 export const refundOf = (order: OrderState, refund: Refund) => refundView(order.context, refund);
 
-export const eventOf = (event: MerchantEventRow) => ({ id: event.id, type: event.type, created_at: iso(event.createdAt), data: event.data });
+export const eventOf = (event: MerchantEventRow) => ({ id: event.id, type: event.type, created_at: isoTime(event.createdAt), data: event.data });
 
 /** What a notification's `data` is (API.md): the refund object for `refund.*` events, the payment object for `payment.*`. */
 export function notificationDataOf(links: Links): NotificationRenderer {
@@ -32,7 +32,7 @@ export function notificationDataOf(links: Links): NotificationRenderer {
 }
 
 export const merchantOf = (m: Merchant) => ({
-  merchant_id: m.id, name: m.name, notify_url: m.notifyUrl, methods: m.methods, status: m.status, created_at: iso(m.createdAt), updated_at: iso(m.updatedAt),
+  merchant_id: m.id, name: m.name, notify_url: m.notifyUrl, methods: m.methods, status: m.status, created_at: isoTime(m.createdAt), updated_at: isoTime(m.updatedAt),
 });
 
 /** Anything named like a key is shown as [redacted]; ids and URLs stay readable. */
@@ -44,5 +44,5 @@ export const channelOf = (c: ChannelRow, config: Record<string, unknown>) => ({
   code: c.code, provider: c.provider, methods: c.methods, currencies: c.currencies, weight: c.weight,
   single_limit: c.singleLimit === null ? null : formatAmount(c.singleLimit, 'CNY'),
   daily_limit: c.dailyLimit === null ? null : formatAmount(c.dailyLimit, 'CNY'),
-  status: c.status, config: redactConfig(config), created_at: iso(c.createdAt), updated_at: iso(c.updatedAt),
+  status: c.status, config: redactConfig(config), created_at: isoTime(c.createdAt), updated_at: isoTime(c.updatedAt),
 });

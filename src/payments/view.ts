@@ -5,8 +5,9 @@
 import type { Flow, FlowAction, PaymentContext, PaymentStatus, Refund } from '../../machines/payment.model.ts';
 import { paidAmount, refundedAmount } from '../../machines/payment.model.ts';
 import { formatAmount } from '../money.ts';
+import { isoTime } from '../clock.ts';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
 
 export function flowView(ctx: PaymentContext, flow: Flow) {
   return {
@@ -53,6 +54,3 @@ export function paymentView(ctx: PaymentContext, status: PaymentStatus, cashierU
     close_reason: ctx.closeReason,
   };
 }
-
-export type PaymentView = ReturnType<typeof paymentView>;
-export type RefundView = ReturnType<typeof refundView>;

@@ -1,9 +1,9 @@
 /**
  * The store port. Two adapters implement it: bun:sqlite (store/sqlite.ts, the default)
  * and Postgres through Bun's built-in SQL (store/postgres.ts). The engine only ever
- * writes orders through `commit`, which applies many orders' write sets in one durable
- * transaction (group commit); each write applies only if the order's row version is
- * still the one the engine read (fencing).
+ * writes orders through `commitBatch`, which applies many orders' write sets (and request
+ * nonce claims) in one durable transaction (group commit); each write applies only if the
+ * order's row version is still the one the engine read (fencing).
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
 
@@ -210,7 +210,7 @@ export interface Store {
    * order. Throws only when the store itself fails (then nothing committed).
    */
   commitBatch(batch: Batch): Promise<BatchOutcome>;
-  /** commitBatch with writes only. */
+  /** commitBatch with writes only: the one-commit-per-event floor of the engine bench, and tests. */
   commit(writes: OrderWrite[]): Promise<WriteOutcome[]>;
   loadOrder(orderId: string): Promise<OrderRow | null>;
   /** Orders by id after `afterId` (exclusive), for scans such as the audit. */

@@ -5,6 +5,7 @@
  */
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
+import { isoTime } from '../clock.ts';
 import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, OutboxRow, TimerRow } from '../store/store.ts';
 import type { GraphTransition, MachineGraph } from './statechart.ts';
 
@@ -23,7 +24,6 @@ export type Timeline = {
   callbacks: CallbackRow[];
 };
 
-const iso = (ms: number): string => new Date(ms).toISOString();
 const json = (value: unknown): string => JSON.stringify(value) ?? 'undefined';
 
 const style = `body{font:14px system-ui,sans-serif;margin:1.5rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
@@ -62,15 +62,15 @@ function effectItem(effect: unknown): Html {
 
 function journalRow(j: JournalRow): Html {
   const type = (j.event as { type?: unknown } | null)?.type;
-  return html`<tr><td>${j.seq}</td><td>${iso(j.at)}</td><td><b>${String(type ?? '?')}</b><pre><code>${json(j.event)}</code></pre></td>
+  return html`<tr><td>${j.seq}</td><td>${isoTime(j.at)}</td><td><b>${String(type ?? '?')}</b><pre><code>${json(j.event)}</code></pre></td>
 <td><code>${json(j.stateBefore)}</code> → <code>${json(j.stateAfter)}</code></td><td><ul>${j.effects.map(effectItem)}</ul></td></tr>`;
 }
 
 function sideTables(t: Timeline): Html {
-  const timers = t.timers.map((r) => html`<tr><td>${r.key}</td><td>${iso(r.dueAt)}</td><td><code>${json(r.event)}</code></td></tr>`);
-  const outbox = t.outbox.map((r) => html`<tr><td>${r.id}</td><td>${r.kind}</td><td>${iso(r.createdAt)}</td><td>${iso(r.dueAt)}</td><td><code>${json(r.payload)}</code></td></tr>`);
-  const events = t.events.map((e) => html`<tr><td>${e.id}</td><td>${e.type}</td><td>${iso(e.createdAt)}</td><td>${e.status}</td><td>${e.attempts}</td><td><code>${json(e.data)}</code></td></tr>`);
-  const callbacks = t.callbacks.map((r) => html`<tr><td>${r.id}</td><td>${iso(r.receivedAt)}</td><td>${r.provider}/${r.channelCode}</td><td>${String(r.verified)}</td>
+  const timers = t.timers.map((r) => html`<tr><td>${r.key}</td><td>${isoTime(r.dueAt)}</td><td><code>${json(r.event)}</code></td></tr>`);
+  const outbox = t.outbox.map((r) => html`<tr><td>${r.id}</td><td>${r.kind}</td><td>${isoTime(r.createdAt)}</td><td>${isoTime(r.dueAt)}</td><td><code>${json(r.payload)}</code></td></tr>`);
+  const events = t.events.map((e) => html`<tr><td>${e.id}</td><td>${e.type}</td><td>${isoTime(e.createdAt)}</td><td>${e.status}</td><td>${e.attempts}</td><td><code>${json(e.data)}</code></td></tr>`);
+  const callbacks = t.callbacks.map((r) => html`<tr><td>${r.id}</td><td>${isoTime(r.receivedAt)}</td><td>${r.provider}/${r.channelCode}</td><td>${String(r.verified)}</td>
 <td>${r.outcome ?? ''}</td><td><details><summary>raw</summary><pre><code>${json(r.headers)}</code></pre><pre><code>${r.body}</code></pre></details></td></tr>`);
   return html`<h2>Channel callbacks</h2><table><tr><th>id</th><th>received</th><th>channel</th><th>verified</th><th>outcome</th><th>headers and body as received</th></tr>${callbacks}</table>
 <h2>Timers</h2><table><tr><th>key</th><th>due</th><th>event</th></tr>${timers}</table>
