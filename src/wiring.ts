@@ -25,6 +25,7 @@ import { MerchantDirectory } from './merchants/directory.ts';
 import { createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
 import { PayerVelocity } from './risk/velocity.ts';
+import { DailyVolumes } from './routing/daily-volume.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/store.ts';
 
@@ -82,7 +83,8 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
   const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
   const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
-  const payments = new Payments({ engine, store, clock, channels, runner, risk }, { querySchedule: config.queryScheduleMs });
+  const volumes = new DailyVolumes({ store, clock });
+  const payments = new Payments({ engine, store, clock, channels, volumes, runner, risk }, { querySchedule: config.queryScheduleMs });
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
     adminToken: config.adminToken,

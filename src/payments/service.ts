@@ -14,7 +14,8 @@ import type { Merchant } from '../merchants/directory.ts';
 import type { Currency } from '../money.ts';
 import type { PayerVelocity } from '../risk/velocity.ts';
 import { chooseChannel } from '../routing/choose.ts';
-import type { MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
+import type { DailyVolumes } from '../routing/daily-volume.ts';
+import type { ChannelRow, MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
 export type Result<T> = ({ ok: true } & T) | Failure;
@@ -43,7 +44,9 @@ export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: num
 /** One part of a pay request: a method and the minor units it pays. */
 export type PayPartRequest = { method: string; amount: number };
 
-export type PaymentsDeps = { engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; runner: EffectRunner; risk: PayerVelocity };
+export type PaymentsDeps = {
+  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; volumes: DailyVolumes; runner: EffectRunner; risk: PayerVelocity;
+};
 
 /** Why the order's machine would refuse these parts, as the API answers it; null when it would not. */
 function payPartsRefusal(decision: PayDecision): Failure | null {
@@ -125,7 +128,14 @@ export class Payments {
    */
   async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number): Promise<Failure | null> {
     return methodRefusal(merchant, [method])
-      ?? (chooseChannel(await this.deps.channels.all(), { method, currency, amount }) ? null : noChannel([method], currency));
+      ?? ((await this.chooseChannels([{ method, amount }], currency))[0] ? null : noChannel([method], currency));
+  }
+
+  /** The channel each part would be routed to now (null where none serves it). */
+  private async chooseChannels(parts: PayPartRequest[], currency: Currency): Promise<(ChannelRow | null)[]> {
+    const channels = await this.deps.channels.all();
+    const collectedToday = await this.deps.volumes.of(channels);
+    return parts.map((p) => chooseChannel(channels, { ...p, currency }, collectedToday));
   }
 
   /**
@@ -149,8 +159,8 @@ export class Payments {
     const partsRefusal = payPartsRefusal(checkPayParts(context, parts.map((p, i) => ({ ...p, flowId: flowIds[i]!, channel: '' }))));
     if (partsRefusal) return partsRefusal;
 
-    const channels = await this.deps.channels.all();
-    const chosen = parts.map((p) => ({ ...p, channel: chooseChannel(channels, { ...p, currency: context.currency }) }));
+    const routes = await this.chooseChannels(parts, context.currency);
+    const chosen = parts.map((p, i) => ({ ...p, channel: routes[i]! }));
     const unserved = chosen.filter((p) => p.channel === null).map((p) => p.method);
     if (unserved.length > 0) return noChannel(unserved, context.currency);
     const payParts = chosen.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: p.channel!.code, amount: p.amount }));

@@ -430,6 +430,14 @@ export class PostgresStore implements Store {
     return row ? channelOf(row, json) : null;
   }
 
+  async collectedSince(channelCode: string, sinceMs: number) {
+    const [row] = await this.all(
+      "SELECT coalesce(sum(amount), 0) AS collected FROM flows WHERE channel = $1 AND created_at >= $2 AND status IN ('succeeded', 'refunded')",
+      channelCode, sinceMs,
+    );
+    return int(row!.collected);
+  }
+
   async listChannels() {
     return (await this.all('SELECT * FROM channels ORDER BY code')).map((r) => channelOf(r, json));
   }

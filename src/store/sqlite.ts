@@ -358,6 +358,14 @@ export class SqliteStore implements Store {
     return row ? channelOf(row, json) : null;
   }
 
+  async collectedSince(channelCode: string, sinceMs: number) {
+    const [row] = this.all(
+      "SELECT coalesce(sum(amount), 0) AS collected FROM flows WHERE channel = ? AND created_at >= ? AND status IN ('succeeded', 'refunded')",
+      channelCode, sinceMs,
+    );
+    return int(row!.collected);
+  }
+
   async listChannels() {
     return this.all('SELECT * FROM channels ORDER BY code').map((r) => channelOf(r, json));
   }

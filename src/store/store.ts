@@ -272,6 +272,8 @@ export interface Store {
   insertChannel(channel: ChannelRow): Promise<'inserted' | 'exists'>;
   loadChannel(code: string): Promise<ChannelRow | null>;
   listChannels(): Promise<ChannelRow[]>;
+  /** Minor units a channel collected through flows created since `sinceMs` (succeeded, or succeeded and refunded since). */
+  collectedSince(channelCode: string, sinceMs: number): Promise<number>;
   updateChannel(channel: ChannelRow): Promise<void>;
 
   /** Outbox rows not yet executed (a metric). */

@@ -181,6 +181,24 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
     expect(await tableCounts(world.booted.databaseUrl)).toEqual({ ...before, callback_log: before.callback_log! + 1 });
   });
 
+  test("a channel's daily limit: once today's collections would pass it, the method has no channel until the next day", async () => {
+    const paid = await world.merchant.createPayment({ method: 'alipay_qr', amount: '100.00' });
+    await payerDecides(paid.body.action.qr_code, 'pay');
+    await waitForPayment(world.merchant, paid.body.id, (p) => p.status === 'succeeded');
+    const collected = await world.booted.paycenter.store.collectedSince('alipay_main', 0);
+    const limit = (collected + 15_000) / 100; // 150.00 more than collected so far
+    expect((await adminCall(world.url, 'PATCH', '/admin/channels/alipay_main', { daily_limit: limit.toFixed(2) })).status).toBe(200);
+    await Bun.sleep(2_100); // the channel list and the collected amounts are cached for 2 s
+    try {
+      const over = await world.merchant.createPayment({ method: 'alipay_qr', amount: '150.01' });
+      expect([over.status, over.body.error?.code]).toEqual([422, 'no_channel_available']);
+      expect((await world.merchant.createPayment({ method: 'alipay_qr', amount: '150.00' })).status).toBe(201);
+    } finally {
+      expect((await adminCall(world.url, 'PATCH', '/admin/channels/alipay_main', { daily_limit: null })).status).toBe(200);
+      await Bun.sleep(2_100);
+    }
+  });
+
   test('no enabled channel for a method: no_channel_available, and create with it leaves no order; a retry of one made before answers it', async () => {
     const madeBefore = { merchant_order_no: `ORD-BEFORE-${kind}`, method: 'wechat_native' };
     const earlier = await world.merchant.createPayment(madeBefore);
