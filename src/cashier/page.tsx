@@ -97,8 +97,8 @@ const script = `
     Array.prototype.forEach.call(buttons,function(b){b.setAttribute('aria-pressed',b===btn?'true':'false');b.disabled=true;});
     if(err)err.textContent='';if(action)action.textContent='…';
     fetch(base+'/pay'+q,{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({method:btn.getAttribute('data-method')})})
-      .then(function(r){return r.json().then(function(b){return {ok:r.ok,b:b};});})
-      .then(function(x){if(x.ok)show(x.b);else{if(action)action.textContent='';if(err)err.textContent=(x.b&&x.b.error&&x.b.error.message)||'支付失败 / Payment failed';poll();}})
+      .then(function(r){return r.json().then(function(b){return {ok:r.ok,status:r.status,b:b};});})
+      .then(function(x){if(x.ok)show(x.b);else{if(action)action.textContent='';if(err)err.textContent=x.status===429?'请稍后再选择 / Please wait a few seconds before choosing again':(x.b&&x.b.error&&x.b.error.message)||'支付失败 / Payment failed';poll();}})
       .catch(function(){if(action)action.textContent='';if(err)err.textContent='网络错误，请重试 / Network error, try again';})
       .then(function(){Array.prototype.forEach.call(buttons,function(b){b.disabled=false;});});
   });});
@@ -121,6 +121,37 @@ export type PageProps = {
   current: { flow: Flow; svg: string | null } | null;
 };
 
+/** The head every cashier page shares: phone-sized, never indexed, no referrer, styles inline. */
+function Head(props: { title: string }) {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width,initial-scale=1" />
+      <meta name="robots" content="noindex" />
+      <meta name="referrer" content="no-referrer" />
+      <title>{props.title}</title>
+      <style dangerouslySetInnerHTML={{ __html: css }} />
+    </head>
+  );
+}
+
+/** What a wrong, expired or unknown link shows: the same page for all, so it tells nothing about any payment. */
+export function NotFoundPage() {
+  return (
+    <html lang="zh-CN">
+      <Head title="链接无效 / Link not valid" />
+      <body>
+        <main>
+          <section class="card state" id="not-found">
+            <h1>链接无效或已过期 / This payment link is not valid or has expired</h1>
+            <p class="hint">请返回商户重新打开支付链接 / Please go back to the merchant and open the payment link again</p>
+          </section>
+        </main>
+      </body>
+    </html>
+  );
+}
+
 export function Page(props: PageProps) {
   const { order, merchant, view } = props;
   const ctx = order.context;
@@ -130,14 +161,7 @@ export function Page(props: PageProps) {
   const action = props.current?.flow.action ?? null;
   return (
     <html lang="zh-CN">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <meta name="robots" content="noindex" />
-        <meta name="referrer" content="no-referrer" />
-        <title>{title}</title>
-        <style dangerouslySetInnerHTML={{ __html: css }} />
-      </head>
+      <Head title={title} />
       <body>
         <main
           id="cashier"

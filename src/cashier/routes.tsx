@@ -2,19 +2,27 @@
 /**
  * The cashier (收银台): the page a payer's browser opens from a payment's cashier_url, and the
  * few JSON routes its inline script calls. Every route needs the payment's signed token; a
- * missing or wrong one answers the same plain 404 as an unknown payment.
+ * missing or wrong one answers the same 404 as an unknown payment (an HTML page for the page,
+ * API.md's error body for the JSON routes), so a link reveals nothing about other payments.
  */
 import { Hono } from 'hono';
 import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { html } from 'hono/html';
+import { describeRoute } from 'hono-openapi';
+import * as v from 'valibot';
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
 import type { Clock } from '../clock.ts';
-import { type ErrorCode, errorStatus } from '../http/errors.ts';
+import { ApiError } from '../http/errors.ts';
+import { failed } from '../http/routes/merchant.ts';
+import { method } from '../http/schemas.ts';
+import { jsonBody } from '../http/validate.ts';
+import { type Links, paymentOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { Payments } from '../payments/service.ts';
 import { actionView } from '../payments/view.ts';
-import { Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
+import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
 export type CashierDeps = {
@@ -23,20 +31,26 @@ export type CashierDeps = {
   merchants: MerchantDirectory;
   runner: EffectRunner;
   clock: Clock;
-  secretKey: Uint8Array;
+  links: Links;
   /** One check per payment per this gap (default 5 s). */
   checkGapMs?: number;
 };
 
 const default_check_gap_ms = 5_000;
-const check_entries_max = 10_000;
+/**
+ * One pay per payment per this gap: each switch of method may open a trade at a channel (and
+ * close the previous one there), so a link must not be able to do that without pause. A payer
+ * who changes their mind takes longer than this to do it.
+ */
+const pay_gap_ms = 3_000;
+const gate_entries_max = 10_000;
 
-/** Remembers the last check per payment; bounded, dropping stale and then oldest entries. */
-class CheckGate {
+/** Remembers the last request per payment; bounded, dropping stale and then oldest entries. */
+class PaymentGate {
   private readonly last = new Map<string, number>();
   constructor(private readonly gapMs: number, private readonly max: number) {}
 
-  /** null when a check may go now (and records it), else the milliseconds to wait. */
+  /** null when a request may go now (and records it), else the milliseconds to wait. */
   claim(id: string, now: number): number | null {
     const previous = this.last.get(id);
     if (previous !== undefined && now - previous < this.gapMs) return this.gapMs - (now - previous);
@@ -54,7 +68,25 @@ class CheckGate {
   }
 }
 
-const errorJson = (c: Context, code: ErrorCode, message: string) => c.json({ error: { code, message } }, errorStatus[code]);
+/** Lets the request through `gate`, or refuses it as API.md's 429 with the seconds to wait. */
+function passGate(gate: PaymentGate, id: string, now: number, message: string): void {
+  const wait = gate.claim(id, now);
+  if (wait !== null) throw new ApiError('rate_limited', message, null, { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
+}
+
+/** The cashier pays with one method for the whole amount; combined payments are the merchant's. */
+const cashierPay = v.strictObject({ method });
+
+type Link = { id: string; token: string; order: OrderState; merchant: Merchant };
+type CashierEnv = { Variables: { link: Link } };
+
+/** The cashier's JSON routes in the OpenAPI document: for the page's own script, authorized by the link's token. */
+const described = (summary: string) => describeRoute({
+  tags: ['cashier'], summary,
+  parameters: [{ in: 'query', name: 't', required: true, schema: { type: 'string' }, description: 'the token of the payment’s cashier_url' }],
+});
+
+const page_csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * A cashier link works until a day after its order's deadline — long enough for a payer to see
@@ -63,16 +95,16 @@ const errorJson = (c: Context, code: ErrorCode, message: string) => c.json({ err
  */
 export const cashier_link_life_after_expiry_ms = 24 * 3_600_000;
 
-export function cashierRoutes(deps: CashierDeps): Hono {
-  const app = new Hono();
-  const gate = new CheckGate(deps.checkGapMs ?? default_check_gap_ms, check_entries_max);
-  const notFound = (c: Context) => c.text('Not Found', 404);
+export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
+  const app = new Hono<CashierEnv>();
+  const checkGate = new PaymentGate(deps.checkGapMs ?? default_check_gap_ms, gate_entries_max);
+  const payGate = new PaymentGate(pay_gap_ms, gate_entries_max);
 
   /** The order and its merchant when the token is this payment's, else null (→ 404). */
-  async function authorized(c: Context): Promise<{ id: string; token: string; order: OrderState; merchant: Merchant } | null> {
+  async function authorized(c: Context): Promise<Link | null> {
     const id = c.req.param('id');
     const token = c.req.query('t');
-    if (!id || !token || !cashierTokenValid(deps.secretKey, id, token)) return null;
+    if (!id || !token || !cashierTokenValid(deps.links.secretKey, id, token)) return null;
     const order = await deps.engine.load(id);
     if (!order || deps.clock.now() > order.context.expiresAt + cashier_link_life_after_expiry_ms) return null;
     const merchant = await deps.merchants.find(order.context.merchantId);
@@ -84,9 +116,24 @@ export function cashierRoutes(deps: CashierDeps): Hono {
     c.header('x-robots-tag', 'noindex');
   };
 
+  const htmlPage = (c: Context, page: ReturnType<typeof Page>, status: 200 | 404) => {
+    noStore(c);
+    c.header('content-security-policy', page_csp);
+    return c.html(html`<!DOCTYPE html>${page}`, status);
+  };
+
+  /** The JSON routes' authorization: the link's payment in `link`, or API.md's 404. */
+  const linked = createMiddleware<CashierEnv>(async (c, next) => {
+    const found = await authorized(c);
+    if (!found) throw new ApiError('not_found', 'no such payment, or the link is wrong or expired');
+    noStore(c);
+    c.set('link', found);
+    await next();
+  });
+
   app.get('/:id', async (c) => {
     const found = await authorized(c);
-    if (!found) return notFound(c);
+    if (!found) return htmlPage(c, <NotFoundPage />, 404);
     const { order } = found;
     const left = expiresIn(order, deps.clock.now());
     const view = viewOf(order.row.status, left);
@@ -96,53 +143,36 @@ export function cashierRoutes(deps: CashierDeps): Hono {
       const flow = [...order.context.flows].reverse().find((f) => f.status === 'pending' && f.prepared && f.action);
       if (flow) current = { flow, svg: flow.action?.type === 'qr_code' && flow.action.qrCode ? await qrSvg(flow.action.qrCode) : null };
     }
-    noStore(c);
-    c.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'");
-    return c.html(html`<!DOCTYPE html>${<Page {...found} view={view} expiresInSeconds={left} current={current} />}`);
+    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} />, 200);
   });
 
-  app.get('/:id/status', async (c) => {
-    const found = await authorized(c);
-    if (!found) return notFound(c);
-    noStore(c);
-    return c.json({ status: found.order.row.status, expires_in: expiresIn(found.order, deps.clock.now()) });
+  app.get('/:id/status', described('The payment’s status and seconds left, from paycenter’s own records'), linked, (c) => {
+    const { order } = c.get('link');
+    return c.json({ status: order.row.status, expires_in: expiresIn(order, deps.clock.now()) });
   });
 
-  app.post('/:id/pay', async (c) => {
-    const found = await authorized(c);
-    if (!found) return notFound(c);
-    noStore(c);
-    let method: unknown;
-    try {
-      method = ((await c.req.json()) as { method?: unknown } | null)?.method;
-    } catch {
-      return errorJson(c, 'invalid_request', 'the body must be JSON {"method": "…"}');
-    }
-    if (typeof method !== 'string' || method === '') return errorJson(c, 'invalid_request', 'method is required');
-    if (!(method in method_labels)) return errorJson(c, 'unsupported_method', `method ${method} cannot be paid at the cashier`);
-    if (found.merchant.status !== 'enabled') return errorJson(c, 'merchant_disabled', 'this merchant cannot take payments now');
-    const paid = await deps.payments.pay(found.merchant, found.id, [{ method, amount: found.order.context.amount }]);
-    if (!paid.ok) return errorJson(c, paid.error, paid.message);
+  /** As /v1/payments/{id}/pay (API.md): the payment object and its `action`, plus the QR drawn as SVG for the page. */
+  app.post('/:id/pay', described('Start paying with one method, as /v1/payments/{id}/pay'), linked, jsonBody(cashierPay), async (c) => {
+    const { id, order, merchant } = c.get('link');
+    const { method } = c.req.valid('json');
+    if (!(method in method_labels)) throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
+    if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', 'this merchant cannot take payments now');
+    passGate(payGate, id, deps.clock.now(), 'a payment was started a moment ago; try again shortly');
+    const paid = await deps.payments.pay(merchant, id, [{ method, amount: order.context.amount }]);
+    if (!paid.ok) throw failed(paid);
     const action = actionView(paid.flow.action);
     const svg = action.type === 'qr_code' && action.qr_code ? await qrSvg(action.qr_code) : null;
-    return c.json({ status: paid.order.row.status, action, ...(svg ? { qr_svg: svg } : {}) });
+    return c.json({ ...paymentOf(paid.order, deps.links), action, ...(svg ? { qr_svg: svg } : {}) });
   });
 
-  app.post('/:id/check', async (c) => {
-    const found = await authorized(c);
-    if (!found) return notFound(c);
-    noStore(c);
-    const now = deps.clock.now();
-    const wait = gate.claim(found.id, now);
-    if (wait !== null) {
-      c.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
-      return errorJson(c, 'rate_limited', 'checked a moment ago; try again shortly');
+  app.post('/:id/check', described('Ask the channel once (rate limited per payment)'), linked, async (c) => {
+    const link = c.get('link');
+    passGate(checkGate, link.id, deps.clock.now(), 'checked a moment ago; try again shortly');
+    for (const flow of link.order.context.flows.filter((f) => f.status === 'pending')) {
+      await deps.runner.queryNow(link.id, flow.id, flow.channel);
     }
-    for (const flow of found.order.context.flows.filter((f) => f.status === 'pending')) {
-      await deps.runner.queryNow(found.id, flow.id, flow.channel);
-    }
-    const order = await deps.engine.load(found.id);
-    return c.json({ status: (order ?? found.order).row.status });
+    const order = await deps.engine.load(link.id);
+    return c.json({ status: (order ?? link.order).row.status });
   });
 
   return app;

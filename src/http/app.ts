@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import { openAPIRouteHandler } from 'hono-openapi';
 import { dirname, join } from 'node:path';
@@ -31,6 +32,9 @@ import type { Links } from './views.ts';
 
 export const body_bytes_max = 64 * 1024;
 const request_id_length_max = 128;
+
+/** API.md's content type for every JSON answer; Hono's `c.json` leaves the charset out. */
+const json_content_type = 'application/json; charset=utf-8';
 
 export type AppDeps = {
   store: Store;
@@ -73,6 +77,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     const started = performance.now();
     await next();
     c.header('X-Request-Id', requestId);
+    if (c.res.headers.get('content-type') === 'application/json') c.header('Content-Type', json_content_type);
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.request(c.req.method, c.req.routePath, c.res.status, seconds);
     deps.log.info('request', {
@@ -81,7 +86,10 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     });
   });
 
-  app.use(bodyLimit({ maxSize: body_bytes_max, onError: () => { throw new ApiError('invalid_request', `body exceeds ${body_bytes_max} bytes`, 'body'); } }));
+  // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.
+  app.use(except('/callbacks/*', bodyLimit({
+    maxSize: body_bytes_max, onError: () => { throw new ApiError('invalid_request', `body exceeds ${body_bytes_max} bytes`, 'body'); },
+  })));
 
   const v1 = new Hono<MerchantEnv>();
   v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock }));
@@ -89,7 +97,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.route('/v1', v1);
   app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
   app.route('/cashier', cashierRoutes({
-    payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, secretKey: deps.links.secretKey,
+    payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
   app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock }));

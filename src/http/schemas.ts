@@ -7,8 +7,7 @@ import * as v from 'valibot';
 import { all_methods } from '../merchants/directory.ts';
 import { currencies } from '../money.ts';
 
-const orderNumber = (what: string) =>
-  v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} must be 1–64 characters of A-Z a-z 0-9 _ -`));
+const orderNumber = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 _ -'));
 
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max, `must be at most ${max} characters`));
 const optionalText = (max: number) => v.optional(v.nullable(text(max)), null);
@@ -40,7 +39,7 @@ export const payRequest = v.union(
 );
 
 export const createPayment = v.strictObject({
-  merchant_order_no: orderNumber('merchant_order_no'),
+  merchant_order_no: orderNumber,
   amount,
   currency: v.optional(v.picklist(currencies, `must be one of ${currencies.join(', ')}`), 'CNY'),
   subject: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters')),
@@ -56,7 +55,7 @@ export const createPayment = v.strictObject({
 });
 
 export const createRefund = v.strictObject({
-  refund_no: orderNumber('refund_no'),
+  refund_no: orderNumber,
   amount,
   reason: optionalText(256),
 });
@@ -66,7 +65,7 @@ export const eventsQuery = v.strictObject({
   limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(100, 'must be at most 100')), '100'),
 });
 
-export const paymentsQuery = v.strictObject({ merchant_order_no: orderNumber('merchant_order_no') });
+export const paymentsQuery = v.strictObject({ merchant_order_no: orderNumber });
 
 const methodList = v.pipe(v.array(v.picklist(all_methods, `must be one of ${all_methods.join(', ')}`)), v.maxLength(all_methods.length), v.check((l) => new Set(l).size === l.length, 'must not repeat a method'));
 

@@ -12,12 +12,17 @@ function fieldOf(issue: StandardSchemaV1.Issue): string | null {
   return keys.length > 0 ? keys.map(String).join('.') : null;
 }
 
-/** valibot's messages, said the way this API says them. */
+/**
+ * valibot's messages, said the way this API says them: after the field name, which the answer
+ * puts first (so schemas' own messages never repeat it), and without the value received.
+ */
 function messageOf(issue: StandardSchemaV1.Issue): string {
   const { message } = issue;
   if (message.startsWith('Invalid key')) return message.endsWith('received undefined') ? 'is required' : 'is not a known field';
   const type = /^Invalid type: Expected (.+) but received/.exec(message);
   if (type) return `must be ${type[1]}`;
+  const bound = /^Invalid (value|length): Expected (>=|<=)(\S+) but received/.exec(message);
+  if (bound) return `${bound[1] === 'length' ? 'must have a length of' : 'must be'} ${bound[2] === '>=' ? 'at least' : 'at most'} ${bound[3]}`;
   return message.replace(/^Invalid [a-z ]+: /, '');
 }
 
@@ -28,5 +33,22 @@ const failure = (result: { success: boolean; error?: readonly StandardSchemaV1.I
   throw new ApiError('invalid_request', `${field ?? 'request'} ${issue ? messageOf(issue) : 'is invalid'}`, field);
 };
 
-export const jsonBody = <S extends StandardSchemaV1>(schema: S) => validator('json', schema, failure);
+/** The media types hono's validator reads as JSON; it reads any other body as `{}`. */
+const json_media_type = /^application\/([\w.-]+\+)?json$/i;
+
+/** Only the request's headers are read, so the hook leaves each route's own typing alone. */
+type WithHeaders = { req: { header(name: string): string | undefined } };
+
+const isJsonRequest = (c: WithHeaders) => json_media_type.test((c.req.header('content-type') ?? '').split(';')[0]!.trim());
+
+/**
+ * A body sent as anything but JSON reaches the schema as `{}`; saying which field that lacks
+ * would send the caller looking in the wrong place, so the content type is named instead.
+ */
+const jsonFailure = (result: { success: boolean; error?: readonly StandardSchemaV1.Issue[] }, c: WithHeaders) => {
+  if (!isJsonRequest(c)) throw new ApiError('invalid_request', 'body must be JSON (Content-Type: application/json)', 'body');
+  failure(result);
+};
+
+export const jsonBody = <S extends StandardSchemaV1>(schema: S) => validator('json', schema, jsonFailure);
 export const queryParams = <S extends StandardSchemaV1>(schema: S) => validator('query', schema, failure);

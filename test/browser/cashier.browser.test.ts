@@ -71,6 +71,23 @@ describe('the cashier and the timeline in a browser', () => {
     await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'succeeded');
   }, 60_000);
 
+  test('switching methods at once is refused with a message to wait; a wrong link shows the not-found page', async () => {
+    const created = await world.merchant.createPayment();
+    const cashier = await newPage();
+    await cashier.goto(created.body.cashier_url);
+    await cashier.click('button[data-method="alipay_qr"]');
+    await cashier.locator('#action svg').waitFor();
+    await cashier.click('button[data-method="wechat_native"]');
+    await cashier.getByText('Please wait a few seconds before choosing again').waitFor();
+    await cashier.screenshot({ path: join(artifacts, 'cashier-6-wait.png') });
+    const paying = await world.merchant.call('GET', `/v1/payments/${created.body.id}`);
+    expect(paying.body.flows.map((f: any) => f.method)).toEqual(['alipay_qr']);
+
+    await cashier.goto(created.body.cashier_url.replace(/t=[^&]+/, 't=wrong'));
+    await cashier.locator('#not-found').waitFor();
+    await cashier.close();
+  }, 30_000);
+
   test('a closed order shows the expired page', async () => {
     const created = await world.merchant.createPayment();
     await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);

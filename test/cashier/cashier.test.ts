@@ -4,6 +4,15 @@ import { cashierToken } from '../../src/cashier/token.ts';
 import { MerchantClient } from '../http/harness.ts';
 import { type World, bootWorld, payerDecides, waitForPayment, worldWithMovedClock } from '../channels/world.ts';
 
+/** API.md's error body, as every non-2xx JSON answer carries it. */
+async function expectError(response: Response, status: number, code: string, field: string | null = null) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  const body = (await response.json()) as any;
+  expect(body).toEqual({ error: { code, message: expect.any(String), field, request_id: response.headers.get('x-request-id') } });
+  return body.error as { code: string; message: string };
+}
+
 // The SECRET_KEY bootPaycenter configures (test/http/harness.ts).
 const secret_key = new Uint8Array(Buffer.alloc(32, 9));
 
@@ -84,26 +93,36 @@ describe('cashier', () => {
     expect(html).toContain('Alipay QR');
   });
 
-  test('a missing or wrong token, another payment token, or an unknown payment answer a plain 404', async () => {
+  test('a missing or wrong token, another payment token, or an unknown payment answer the same 404: a page for the page, the error body for JSON', async () => {
     const one = cashierOf(await created());
     const other = cashierOf(await created());
-    const urls = [
-      `${base}/cashier/${one.id}`,
-      `${base}/cashier/${one.id}?t=`,
-      `${base}/cashier/${one.id}?t=${'A'.repeat(22)}`,
-      `${base}/cashier/${one.id}?t=${other.token}`,
-      `${base}/cashier/${one.id}/status?t=${other.token}`,
-      `${base}/cashier/pay_00000000000000000000000000?t=${cashierToken(secret_key, 'pay_00000000000000000000000000')}`,
-    ];
-    for (const url of urls) {
+    const unknown = 'pay_00000000000000000000000000';
+    const links = ['', '?t=', `?t=${'A'.repeat(22)}`, `?t=${other.token}`].map((query) => `${base}/cashier/${one.id}${query}`)
+      .concat(`${base}/cashier/${unknown}?t=${cashierToken(secret_key, unknown)}`);
+    const pages = await Promise.all(links.map(async (url) => {
       const response = await fetch(url);
       expect(response.status).toBe(404);
-      expect(await response.text()).toBe('Not Found');
-    }
-    for (const route of ['pay', 'check']) {
-      const response = await post(`${base}/cashier/${one.id}/${route}?t=${other.token}`, { method: 'alipay_qr' });
-      expect(response.status).toBe(404);
-    }
+      expect(response.headers.get('content-type')).toContain('text/html');
+      return response.text();
+    }));
+    expect(pages[0]).toContain('id="not-found"');
+    expect(new Set(pages).size).toBe(1);
+
+    const routes = ['status', 'pay', 'check'];
+    const answers = await Promise.all(routes.flatMap((route) => [
+      route === 'status' ? fetch(`${base}/cashier/${one.id}/status?t=${other.token}`) : post(`${base}/cashier/${one.id}/${route}?t=${other.token}`, { method: 'alipay_qr' }),
+      route === 'status' ? fetch(`${base}/cashier/${unknown}/status`) : post(`${base}/cashier/${unknown}/${route}`, { method: 'alipay_qr' }),
+    ]));
+    const errors = await Promise.all(answers.map((response) => expectError(response, 404, 'not_found')));
+    expect(new Set(errors.map((e) => e.message)).size).toBe(1);
+    // Nothing was started on the payment a wrong link named.
+    expect((await world.merchant.call('GET', `/v1/payments/${one.id}`)).body.flows).toEqual([]);
+  });
+
+  test('the JSON routes are in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as any;
+    expect(Object.keys(doc.paths).filter((path) => path.startsWith('/cashier/'))).toEqual(['/cashier/{id}/status', '/cashier/{id}/pay', '/cashier/{id}/check']);
+    expect(doc.paths['/cashier/{id}/pay'].post.requestBody.content['application/json'].schema.required).toEqual(['method']);
   });
 
   test('status answers the status and the seconds left', async () => {
@@ -114,33 +133,31 @@ describe('cashier', () => {
     expect(body.expires_in).toBeLessThanOrEqual(600);
   });
 
-  test('pay with alipay_qr answers the QR as SVG; the payer pays; status turns succeeded; the page shows success with the return link', async () => {
+  test('pay with alipay_qr answers as /v1 pay (the payment object and action) plus the QR as SVG; the payer pays; the page shows success with the return link', async () => {
     const payment = await created(world.merchant, { return_url: 'https://shop.example/return?o=1' });
     const cashier = cashierOf(payment);
     const paid = await post(cashier.api('pay'), { method: 'alipay_qr' });
     expect(paid.status).toBe(200);
-    const body = (await paid.json()) as any;
-    expect(body.status).toBe('paying');
-    expect(body.action.type).toBe('qr_code');
-    expect(body.action.qr_code).toStartWith(world.sandboxUrl);
-    expect(body.qr_svg).toContain('<svg');
+    expect(paid.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(paid.headers.get('cache-control')).toBe('no-store');
+    const { action, qr_svg, ...rest } = (await paid.json()) as any;
+    expect(rest).toEqual((await world.merchant.call('GET', `/v1/payments/${payment.id}`)).body);
+    expect(rest.status).toBe('paying');
+    expect(rest.flows).toHaveLength(1);
+    expect(action).toEqual({ type: 'qr_code', qr_code: expect.stringMatching(/^http/), pay_url: null });
+    expect(action.qr_code).toStartWith(world.sandboxUrl);
+    expect(qr_svg).toContain('<svg');
 
     // A refreshed page shows the same QR, without opening another trade.
     const page = await (await fetch(cashier.page)).text();
     expect(page).toContain('<svg');
-    const again = (await (await post(cashier.api('pay'), { method: 'alipay_qr' })).json()) as any;
-    expect(again.action).toEqual(body.action);
 
-    expect((await payerDecides(body.action.qr_code, 'pay')).status).toBe(200);
+    expect((await payerDecides(action.qr_code, 'pay')).status).toBe(200);
     await waitForStatus(cashier, 'succeeded');
     const success = await (await fetch(cashier.page)).text();
     expect(success).toContain('id="success"');
     expect(success).toContain('href="https://shop.example/return?o=1"');
     expect(success).not.toContain('data-method=');
-
-    const late = await post(cashier.api('pay'), { method: 'alipay_qr' });
-    expect(late.status).toBe(409);
-    expect(((await late.json()) as any).error.code).toBe('invalid_state');
   });
 
   test('redirect methods answer a pay_url', async () => {
@@ -153,20 +170,19 @@ describe('cashier', () => {
     expect(body.qr_svg).toBeUndefined();
   });
 
-  test('pay refuses bad requests and methods the merchant did not enable', async () => {
+  test('pay refuses bad requests and methods the merchant did not enable with API.md error bodies', async () => {
     const client = await MerchantClient.create(world.url, { methods: ['alipay_qr'] });
     const cashier = cashierOf(await created(client));
-    const notEnabled = await post(cashier.api('pay'), { method: 'wechat_native' });
-    expect(notEnabled.status).toBe(400);
-    expect(((await notEnabled.json()) as any).error.code).toBe('unsupported_method');
-    const unknown = await post(cashier.api('pay'), { method: 'cash' });
-    expect(unknown.status).toBe(400);
-    expect(((await unknown.json()) as any).error.code).toBe('unsupported_method');
-    const missing = await post(cashier.api('pay'), {});
-    expect(missing.status).toBe(400);
-    expect(((await missing.json()) as any).error.code).toBe('invalid_request');
-    const notJson = await fetch(cashier.api('pay'), { method: 'POST', body: 'method=alipay_qr' });
-    expect(notJson.status).toBe(400);
+    await expectError(await post(cashier.api('pay'), { method: 'wechat_native' }), 400, 'unsupported_method', 'method');
+    await expectError(await post(cashier.api('pay'), { method: 'cash' }), 400, 'unsupported_method', 'method');
+    expect((await expectError(await post(cashier.api('pay'), {}), 400, 'invalid_request', 'method')).message).toBe('method is required');
+    expect((await expectError(await post(cashier.api('pay'), { method: 7 }), 400, 'invalid_request', 'method')).message).toBe('method must be string');
+    expect((await expectError(await post(cashier.api('pay'), { method: 'alipay_qr', parts: [] }), 400, 'invalid_request', 'parts')).message)
+      .toBe('parts is not a known field');
+    const notJson = await fetch(cashier.api('pay'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'method=alipay_qr' });
+    expect((await expectError(notJson, 400, 'invalid_request', 'body')).message).toBe('body must be JSON (Content-Type: application/json)');
+    const malformed = await fetch(cashier.api('pay'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"method":' });
+    await expectError(malformed, 400, 'invalid_request', 'body');
   });
 
   test('check asks the channel and answers the status; a second check within the gap is rate limited', async () => {
@@ -185,9 +201,8 @@ describe('cashier', () => {
     expect(checked.status).toBe(200);
     expect(((await checked.json()) as any).status).toBe('succeeded');
     const again = await post(cashier.api('check'));
-    expect(again.status).toBe(429);
+    await expectError(again, 429, 'rate_limited');
     expect(Number(again.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(((await again.json()) as any).error.code).toBe('rate_limited');
     // Another payment has its own allowance.
     const other = await post(cashierOf(await created()).api('check'));
     expect(other.status).toBe(200);
@@ -203,8 +218,50 @@ describe('cashier', () => {
     const html = await (await fetch(cashier.page)).text();
     expect(html).toContain('id="expired"');
     expect(html).not.toContain('data-method=');
-    const paid = await post(cashier.api('pay'), { method: 'alipay_qr' });
-    expect(paid.status).toBe(409);
+    await expectError(await post(cashier.api('pay'), { method: 'alipay_qr' }), 409, 'invalid_state');
+  });
+});
+
+describe('cashier pay is rate limited per payment (a moved clock)', () => {
+  const { world: moved, clock } = worldWithMovedClock();
+  const payAt = (payment: { id: string }, method: string) =>
+    post(`${moved.url}/cashier/${payment.id}/pay?t=${cashierToken(secret_key, payment.id)}`, { method });
+
+  test('a second pay within the gap is refused with 429 and Retry-After, opening no trade; after the gap it goes', async () => {
+    const payment = (await moved.merchant.createPayment()).body;
+    const first = await payAt(payment, 'alipay_qr');
+    expect(first.status).toBe(200);
+    const { action } = (await first.json()) as any;
+
+    const switched = await payAt(payment, 'wechat_native');
+    await expectError(switched, 429, 'rate_limited');
+    expect(Number(switched.headers.get('retry-after'))).toBe(3);
+    expect(switched.headers.get('cache-control')).toBe('no-store');
+    expect((await moved.merchant.call('GET', `/v1/payments/${payment.id}`)).body.flows).toHaveLength(1);
+    clock.advance(2_000);
+    expect(Number((await payAt(payment, 'wechat_native')).headers.get('retry-after'))).toBe(1);
+
+    // Other payments have their own allowance.
+    expect((await payAt((await moved.merchant.createPayment()).body, 'alipay_qr')).status).toBe(200);
+
+    // Asking again for the same method answers the trade already open.
+    clock.advance(1_000);
+    const again = await payAt(payment, 'alipay_qr');
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as any).action).toEqual(action);
+    clock.advance(3_000);
+    const other = await payAt(payment, 'wechat_native');
+    expect(other.status).toBe(200);
+    expect(((await other.json()) as any).flows.map((f: any) => f.method)).toEqual(['alipay_qr', 'wechat_native']);
+  });
+
+  test('a paid order answers invalid_state once the gap has passed', async () => {
+    const payment = (await moved.merchant.createPayment()).body;
+    const { action } = (await (await payAt(payment, 'alipay_qr')).json()) as any;
+    expect((await payerDecides(action.qr_code, 'pay')).status).toBe(200);
+    await waitForPayment(moved.merchant, payment.id, (p) => p.status === 'succeeded');
+    clock.advance(3_000);
+    await expectError(await payAt(payment, 'alipay_qr'), 409, 'invalid_state');
   });
 });
 

@@ -10,7 +10,7 @@ import { Hono } from 'hono';
 import type { Engine } from '../../../actors/engine.ts';
 import { tradeEvent } from '../../../actors/effect-runner.ts';
 import type { CallbackAnswer } from '../../channels/adapter.ts';
-import type { ChannelRegistry } from '../../channels/registry.ts';
+import type { Channel, ChannelRegistry } from '../../channels/registry.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import type { Logger } from '../../log.ts';
@@ -22,35 +22,56 @@ export type CallbackDeps = { store: Store; engine: Engine; channels: ChannelRegi
 const provider_chars_max = 32;
 const channel_code_chars_max = 64;
 const outcome_chars_max = 500;
+/**
+ * A provider's notify is a few KB; the merchant API's 64 KiB limit (app.ts) does not apply here,
+ * because a callback must be recorded and refused the provider's way, never with our error body.
+ */
+export const callback_body_bytes_max = 256 * 1024;
 
 /** Headers kept with the raw record: every one the provider sent, names lower-cased. */
 const headersOf = (headers: Headers): Record<string, string> => Object.fromEntries([...headers.entries()]);
 
+/**
+ * The body's first `max` bytes, and whether there was more. Read as a stream so a caller that
+ * sends (or announces) more cannot make us hold it: the rest is never read.
+ */
+async function boundedText(request: Request, max: number): Promise<{ text: string; truncated: boolean }> {
+  if (!request.body) return { text: '', truncated: false };
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    chunks.push(read.value);
+    size += read.value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return { text: new TextDecoder().decode(Buffer.concat(chunks).subarray(0, max)), truncated: size > max };
+}
+
 const respond = (answer: CallbackAnswer) =>
   new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: { 'content-type': answer.contentType } });
 
-/** A refusal before any adapter could be found: providers retry on any non-2xx. */
-const unknownChannel = (reason: string) =>
-  new Response(JSON.stringify({ code: 'FAIL', message: reason }), { status: 404, headers: { 'content-type': 'application/json' } });
+/**
+ * A refusal with this status in the channel's own format (Alipay: `failure`; WeChat Pay:
+ * `{"code":"FAIL"}`). Without a channel — none by that code, or the failure came before it was
+ * found — the FAIL JSON, which every provider reads as "not taken" (Alipay retries anything
+ * but `success`). A 5xx makes providers retry.
+ */
+const refusal = (channel: Channel | null, status: number, reason: string) =>
+  respond(channel
+    ? { ...channel.adapter.answerCallback(false, reason), status }
+    : { status, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: reason }) });
 
 export function callbackRoutes(deps: CallbackDeps): Hono {
   const app = new Hono();
 
-  app.post('/:provider/:code', async (c) => {
-    const { provider, code } = c.req.param();
-    const record: CallbackRow = {
-      id: newId('cbk', deps.clock.now()), provider: provider.slice(0, provider_chars_max), channelCode: code.slice(0, channel_code_chars_max),
-      headers: headersOf(c.req.raw.headers), body: await c.req.text(), receivedAt: deps.clock.now(),
-      verified: null, orderId: null, flowId: null, outcome: null,
-    };
-    await deps.store.insertCallback(record);
+  /** Verifies a recorded callback and hands what it reports to its order's actor. */
+  async function settle(channel: Channel, record: CallbackRow): Promise<Response> {
     const recordOutcome = (update: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) => deps.store.updateCallback(record.id, update);
-
-    const channel = await deps.channels.get(code);
-    if (!channel || channel.row.provider !== provider) {
-      await recordOutcome({ verified: null, orderId: null, flowId: null, outcome: 'unknown_channel' });
-      return unknownChannel(`no ${provider} channel ${code}`);
-    }
+    const code = channel.row.code;
     const verdict = await channel.adapter.verifyCallback({ headers: record.headers, body: record.body, now: deps.clock.now() });
     if (!verdict.ok) {
       deps.log.warn('callback refused', { callback_id: record.id, channel: code, reason: verdict.reason });
@@ -70,6 +91,35 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
     const result = await deps.engine.dispatch(flow.orderId, tradeEvent(verdict.trade, deps.clock.now(), 'callback'));
     await recordOutcome({ verified: true, orderId: flow.orderId, flowId, outcome: result.outcome });
     return respond(channel.adapter.answerCallback(true));
+  }
+
+  app.post('/:provider/:code', async (c) => {
+    const { provider, code } = c.req.param();
+    let channel: Channel | null = null;
+    try {
+      const received = await boundedText(c.req.raw, callback_body_bytes_max);
+      // An oversized body cannot be kept whole: this route is open to anyone, and keeping all they
+      // send would let them fill the callback log. Its first bytes up to the limit are kept with the
+      // headers and the refusal, enough for an operator to see who sent what; the rest is never read.
+      const record: CallbackRow = {
+        id: newId('cbk', deps.clock.now()), provider: provider.slice(0, provider_chars_max), channelCode: code.slice(0, channel_code_chars_max),
+        headers: headersOf(c.req.raw.headers), body: received.text, receivedAt: deps.clock.now(),
+        verified: null, orderId: null, flowId: null, outcome: received.truncated ? `refused: body over ${callback_body_bytes_max} bytes, kept truncated` : null,
+      };
+      await deps.store.insertCallback(record);
+      const found = await deps.channels.get(code);
+      channel = found && found.row.provider === provider ? found : null;
+      if (received.truncated) return refusal(channel, 413, `body over ${callback_body_bytes_max} bytes`);
+      if (!channel) {
+        await deps.store.updateCallback(record.id, { verified: null, orderId: null, flowId: null, outcome: 'unknown_channel' });
+        return refusal(null, 404, `no ${provider} channel ${code}`);
+      }
+      return await settle(channel, record);
+    } catch (error) {
+      // Never the merchant API's error body: the provider is answered its way, and a 5xx makes it retry.
+      deps.log.error('callback failed', { provider, channel: code, error: String(error), stack: (error as Error)?.stack });
+      return refusal(channel, 500, 'not processed; retry later');
+    }
   });
 
   return app;
