@@ -18,10 +18,9 @@ import { ApiError } from '../http/errors.ts';
 import { failed } from '../http/routes/merchant.ts';
 import { method } from '../http/schemas.ts';
 import { jsonBody } from '../http/validate.ts';
-import { type Links, paymentOf } from '../http/views.ts';
+import { type Links, paymentWithActionOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { Payments } from '../payments/service.ts';
-import { actionView } from '../payments/view.ts';
 import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
@@ -160,9 +159,9 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     passGate(payGate, id, deps.clock.now(), 'a payment was started a moment ago; try again shortly');
     const paid = await deps.payments.pay(merchant, id, [{ method, amount: order.context.amount }]);
     if (!paid.ok) throw failed(paid);
-    const action = actionView(paid.flow.action);
-    const svg = action.type === 'qr_code' && action.qr_code ? await qrSvg(action.qr_code) : null;
-    return c.json({ ...paymentOf(paid.order, deps.links), action, ...(svg ? { qr_svg: svg } : {}) });
+    const answer = paymentWithActionOf(paid, deps.links);
+    const svg = answer.action.type === 'qr_code' && answer.action.qr_code ? await qrSvg(answer.action.qr_code) : null;
+    return c.json({ ...answer, ...(svg ? { qr_svg: svg } : {}) });
   });
 
   app.post('/:id/check', described('Ask the channel once (rate limited per payment)'), linked, async (c) => {

@@ -2,12 +2,12 @@
 import type { OrderState } from '../../actors/engine.ts';
 import type { NotificationRenderer } from '../../actors/write-set.ts';
 import { statusOf } from '../../machines/payment.machine.ts';
-import type { PaymentStatus, Refund } from '../../machines/payment.model.ts';
+import type { Flow, PaymentStatus, Refund } from '../../machines/payment.model.ts';
 import { cashierUrl } from '../cashier/token.ts';
 import { isoTime } from '../clock.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import { formatAmount } from '../money.ts';
-import { paymentView, refundView } from '../payments/view.ts';
+import { actionView, paymentView, refundView } from '../payments/view.ts';
 import type { ChannelRow, MerchantEventRow } from '../store/store.ts';
 
 export type Links = { publicUrl: string; secretKey: Uint8Array };
@@ -18,6 +18,9 @@ export function paymentOf(order: Pick<OrderState, 'context'> & { row: { status: 
 }
 
 export const refundOf = (order: OrderState, refund: Refund) => refundView(order.context, refund);
+
+/** A pay answer (API.md `/pay`): the payment object and what the payer is shown for the flow. */
+export const paymentWithActionOf = (paid: { order: OrderState; flow: Flow }, links: Links) => ({ ...paymentOf(paid.order, links), action: actionView(paid.flow.action) });
 
 export const eventOf = (event: MerchantEventRow) => ({ id: event.id, type: event.type, created_at: isoTime(event.createdAt), data: event.data });
 

@@ -3,17 +3,14 @@
  * service and shape its values into answers; they never change an order themselves.
  */
 import { Hono } from 'hono';
-import type { OrderState } from '../../../actors/engine.ts';
-import type { Flow } from '../../../machines/payment.model.ts';
 import { describeRoute } from 'hono-openapi';
 import { type Currency, parseAmount } from '../../money.ts';
 import type { Failure, PayPartRequest, Payments } from '../../payments/service.ts';
-import { actionView } from '../../payments/view.ts';
 import { ApiError } from '../errors.ts';
 import type { MerchantEnv } from '../auth.ts';
 import { createPayment, createRefund, eventsQuery, payRequest, paymentsQuery } from '../schemas.ts';
 import { jsonBody, queryParams } from '../validate.ts';
-import { type Links, eventOf, paymentOf, refundOf } from '../views.ts';
+import { type Links, eventOf, paymentOf, paymentWithActionOf, refundOf } from '../views.ts';
 
 export const failed = (f: Failure) => new ApiError(f.error, f.message, f.field ?? null);
 
@@ -24,8 +21,6 @@ function amountOf(text: string, currency: Currency, field: string): number {
 }
 
 /** The payment object plus what the payer is shown for the flow just started (API.md `/pay`). */
-const withAction = (paid: { order: OrderState; flow: Flow }, links: Links) => ({ ...paymentOf(paid.order, links), action: actionView(paid.flow.action) });
-
 const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 
 export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantEnv> {
@@ -50,7 +45,7 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
       ? await payments.pay(merchant, result.order.context.id, [{ method: body.method, amount }])
       : await payments.payOnRetry(merchant, result.order, body.method);
     if (!paid.ok) throw failed(paid);
-    return c.json(paid.flow ? withAction({ order: paid.order, flow: paid.flow }, links) : paymentOf(paid.order, links), status);
+    return c.json(paid.flow ? paymentWithActionOf({ order: paid.order, flow: paid.flow }, links) : paymentOf(paid.order, links), status);
   });
 
   app.get('/payments', describeRoute({ ...tag, summary: 'Find a payment by merchant_order_no' }), queryParams(paymentsQuery), async (c) => {
@@ -76,7 +71,7 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
       : body.parts.map((p, i) => ({ method: p.method, amount: amountOf(p.amount, context.currency, `parts.${i}.amount`) }));
     const paid = await payments.pay(merchant, context.id, parts);
     if (!paid.ok) throw failed(paid);
-    return c.json(withAction(paid, links));
+    return c.json(paymentWithActionOf(paid, links));
   });
 
   app.post('/payments/:id/close', describeRoute({ ...tag, summary: 'Close an unpaid payment, here and at the channel' }), async (c) => {
