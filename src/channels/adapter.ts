@@ -25,6 +25,14 @@ export const channelFailure = (code: ChannelFailureCode, message: string): Chann
   ok: false, code, message, retryable: code === 'unavailable' || code === 'bad_response',
 });
 
+/**
+ * Refuses, before any call, a currency the provider's transformers cannot convert (a channel
+ * created before currencies were checked per provider): asking again cannot help.
+ */
+export function unservedCurrency(provider: string, served: readonly Currency[], currency: Currency): ChannelFailure | null {
+  return served.includes(currency) ? null : channelFailure('flow_not_supported', `${provider} does not serve ${currency} (only ${served.join(', ')})`);
+}
+
 export type PrepayRequest = {
   flowId: string;
   method: string;
@@ -106,17 +114,51 @@ export function channelExpiry(orderExpiresAt: number, now: number): number {
   return orderExpiresAt - Math.min(60_000, Math.floor(left / 5));
 }
 
-export type FetchOptions = { timeoutMs: number };
+/** A provider's answer is a few KB; more is a broken or hostile gateway, never read into memory. */
+export const provider_response_bytes_max = 1024 * 1024;
+
+/** A day's statement is one file of one line a trade: larger than any API answer. */
+export const statement_bytes_max = 64 * 1024 * 1024;
+
+/** `bytesMax` defaults to provider_response_bytes_max. */
+export type FetchOptions = { timeoutMs: number; bytesMax?: number };
 
 /** How much of a transport error's text a failure carries. */
 const transport_error_chars_max = 200;
 
-/** A provider call over HTTP; a transport failure or timeout is `unavailable` (retry is safe). */
+/**
+ * The body as text, or null when it is longer than `max` bytes: read as a stream and cancelled
+ * once past the limit, so an endless or oversized answer is never held.
+ */
+async function boundedText(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | null> {
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(read.value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/**
+ * A provider call over HTTP; a transport failure or timeout is `unavailable`, an answer over
+ * the size limit `bad_response` (both: retry is safe).
+ */
 export async function callProvider(url: string, init: RequestInit, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; text: string }>> {
+  const host = new URL(url).host;
+  const bytesMax = options.bytesMax ?? provider_response_bytes_max;
   try {
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'manual' });
-    return { ok: true, status: response.status, headers: response.headers, text: await response.text() };
+    const text = await boundedText(response.body, bytesMax);
+    if (text === null) return channelFailure('bad_response', `${host}: answer (HTTP ${response.status}) is over ${bytesMax} bytes`);
+    return { ok: true, status: response.status, headers: response.headers, text };
   } catch (error) {
-    return channelFailure('unavailable', `${new URL(url).host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
+    return channelFailure('unavailable', `${host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
   }
 }

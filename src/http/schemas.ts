@@ -5,7 +5,9 @@
  */
 import * as v from 'valibot';
 import { all_methods } from '../merchants/directory.ts';
-import { currencies } from '../money.ts';
+import { alipay_currencies } from '../channels/alipay/transformers.ts';
+import { wechatpay_currencies } from '../channels/wechatpay/transformers.ts';
+import { type Currency, currencies } from '../money.ts';
 
 const orderNumber = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 _ -'));
 
@@ -30,11 +32,11 @@ const metadata = v.pipe(
 
 export const method = v.pipe(v.string(), v.maxLength(32, 'must be at most 32 characters'));
 
-export const payParts_max = 5;
+export const pay_parts_max = 5;
 const payPart = v.strictObject({ method, amount });
 
 export const payRequest = v.union(
-  [v.strictObject({ method }), v.strictObject({ parts: v.pipe(v.array(payPart), v.minLength(1), v.maxLength(payParts_max)) })],
+  [v.strictObject({ method }), v.strictObject({ parts: v.pipe(v.array(payPart), v.minLength(1), v.maxLength(pay_parts_max)) })],
   'must have either method or parts',
 );
 
@@ -98,7 +100,19 @@ export const channelConfigs = {
 export type Provider = keyof typeof channelConfigs;
 export const providers = Object.keys(channelConfigs) as Provider[];
 
-export const createChannel = v.strictObject({
+/** The currencies each provider's channels can serve: an external provider's are those its transformers convert. */
+const providerCurrencies: Record<Provider, readonly Currency[]> = {
+  alipay: alipay_currencies,
+  wechatpay: wechatpay_currencies,
+  balance: currencies,
+};
+
+export const servesCurrencies = (provider: Provider, listed: readonly Currency[]) => listed.every((c) => providerCurrencies[provider].includes(c));
+
+/** What `currencies` is told (after the field name) when its provider cannot serve them. */
+export const unservedCurrenciesMessage = (provider: Provider) => `must be among ${providerCurrencies[provider].join(', ')} for provider ${provider}`;
+
+export const createChannel = v.pipe(v.strictObject({
   code: v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be 1–32 characters of a-z 0-9 _')),
   provider: v.picklist(providers, `must be one of ${providers.join(', ')}`),
   methods: v.pipe(v.array(method), v.minLength(1), v.maxLength(16)),
@@ -108,7 +122,11 @@ export const createChannel = v.strictObject({
   daily_limit: v.optional(v.nullable(amount), null),
   status: v.optional(v.picklist(['enabled', 'disabled']), 'enabled'),
   config: v.record(v.string(), v.unknown()),
-});
+}), v.forward(v.check(
+  // Refused here: a currency the provider's transformers cannot convert would only fail at the first payment.
+  (channel) => servesCurrencies(channel.provider, channel.currencies),
+  (issue) => unservedCurrenciesMessage(issue.input.provider),
+), ['currencies']));
 
 export const updateChannel = v.strictObject({
   methods: v.optional(v.pipe(v.array(method), v.minLength(1), v.maxLength(16))),

@@ -6,7 +6,7 @@ import type { Flow, PaymentStatus, Refund } from '../../machines/payment.model.t
 import { cashierUrl } from '../cashier/token.ts';
 import { isoTime } from '../clock.ts';
 import type { Merchant } from '../merchants/directory.ts';
-import { formatAmount } from '../money.ts';
+import { type Currency, formatAmount } from '../money.ts';
 import { actionView, paymentView, refundView } from '../payments/view.ts';
 import type { ChannelRow, MerchantEventRow } from '../store/store.ts';
 
@@ -43,9 +43,15 @@ export function redactConfig(config: Record<string, unknown>): Record<string, un
   return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, /key/i.test(k) ? '[redacted]' : v]));
 }
 
+/**
+ * The currency a channel's limits are in: its one currency. Only channels of one currency get
+ * limits now; a channel of several that has them is older, and those were always given in CNY.
+ */
+const limitCurrencyOf = (c: ChannelRow): Currency => (c.currencies.length === 1 ? c.currencies[0] as Currency : 'CNY');
+
 export const channelOf = (c: ChannelRow, config: Record<string, unknown>) => ({
   code: c.code, provider: c.provider, methods: c.methods, currencies: c.currencies, weight: c.weight,
-  single_limit: c.singleLimit === null ? null : formatAmount(c.singleLimit, 'CNY'),
-  daily_limit: c.dailyLimit === null ? null : formatAmount(c.dailyLimit, 'CNY'),
+  single_limit: c.singleLimit === null ? null : formatAmount(c.singleLimit, limitCurrencyOf(c)),
+  daily_limit: c.dailyLimit === null ? null : formatAmount(c.dailyLimit, limitCurrencyOf(c)),
   status: c.status, config: redactConfig(config), created_at: isoTime(c.createdAt), updated_at: isoTime(c.updatedAt),
 });

@@ -15,9 +15,11 @@ import {
   type RefundReport,
   callProvider,
   channelFailure,
+  statement_bytes_max,
+  unservedCurrency,
 } from '../adapter.ts';
 import { signRequest, signedMember, verifyAnswer, verifyNotify } from './signing.ts';
-import { alipayTime, codeClassOf, fromAlipayAmount, isAlipayTradeStatus, toAlipayAmount, tradeStatusOf } from './transformers.ts';
+import { alipay_currencies, alipayTime, codeClassOf, fromAlipayAmount, isAlipayTradeStatus, toAlipayAmount, tradeStatusOf } from './transformers.ts';
 
 export type AlipayConfig = {
   app_id: string;
@@ -84,6 +86,8 @@ export class AlipayAdapter implements ChannelAdapter {
   }
 
   async prepay(request: PrepayRequest) {
+    const unserved = unservedCurrency('Alipay', alipay_currencies, request.currency);
+    if (unserved) return unserved;
     const biz = {
       out_trade_no: request.flowId, total_amount: toAlipayAmount(request.amount, request.currency),
       subject: request.subject, time_expire: alipayTime(request.expiresAt),
@@ -138,6 +142,8 @@ export class AlipayAdapter implements ChannelAdapter {
   }
 
   async refund(call: RefundCall) {
+    const unserved = unservedCurrency('Alipay', alipay_currencies, call.currency);
+    if (unserved) return unserved;
     const result = await this.call('alipay.trade.refund', {
       out_trade_no: call.flowId, out_request_no: call.refundId, refund_amount: toAlipayAmount(call.amount, call.currency),
       ...(call.reason ? { refund_reason: call.reason.slice(0, refund_reason_chars_max) } : {}),
@@ -195,7 +201,7 @@ export class AlipayAdapter implements ChannelAdapter {
     if (codeClassOf(result.answer.code, result.answer.sub_code) !== 'success') return this.failureOf(result.answer);
     const url = result.answer.bill_download_url;
     if (typeof url !== 'string') return channelFailure('bad_response', 'no bill_download_url');
-    const file = await callProvider(url, { method: 'GET' }, { timeoutMs: this.options.timeoutMs });
+    const file = await callProvider(url, { method: 'GET' }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
     return file.status === 200 ? { ok: true as const, text: file.text } : channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
   }

@@ -6,9 +6,12 @@ import { type Currency, formatAmount, parseAmount } from '../../money.ts';
 import type { TradeStatus } from '../adapter.ts';
 import { chinaDateTime } from '../china-time.ts';
 
-/** Alipay settles in CNY: amounts are yuan with two decimals ("100.00"). */
+/** The currencies an Alipay channel can serve: the trade APIs used here settle in CNY only. */
+export const alipay_currencies: readonly Currency[] = ['CNY'];
+
+/** Alipay settles in CNY: amounts are yuan with two decimals ("100.00"). The adapter refuses other currencies before. */
 export function toAlipayAmount(minor: number, currency: Currency): string {
-  if (currency !== 'CNY') throw new Error(`assertion failed: Alipay amounts are CNY, not ${currency}`);
+  if (!alipay_currencies.includes(currency)) throw new Error(`assertion failed: Alipay amounts are CNY, not ${currency}`);
   return formatAmount(minor, 'CNY');
 }
 

@@ -14,6 +14,8 @@ import {
   type RefundCall,
   callProvider,
   channelFailure,
+  statement_bytes_max,
+  unservedCurrency,
 } from '../adapter.ts';
 import { type EncryptedResource, authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
 import {
@@ -24,6 +26,7 @@ import {
   toWechatAmount,
   tradeStatusOf,
   wechatTime,
+  wechatpay_currencies,
 } from './transformers.ts';
 
 export type WechatpayConfig = {
@@ -92,6 +95,8 @@ export class WechatpayAdapter implements ChannelAdapter {
   }
 
   async prepay(request: PrepayRequest) {
+    const unserved = unservedCurrency('WeChat Pay', wechatpay_currencies, request.currency);
+    if (unserved) return unserved;
     const order = {
       appid: this.config.appid, mchid: this.config.mchid, description: request.subject.slice(0, description_chars_max), out_trade_no: request.flowId,
       time_expire: wechatTime(request.expiresAt), notify_url: this.options.notifyUrl, amount: toWechatAmount(request.amount, request.currency),
@@ -159,6 +164,8 @@ export class WechatpayAdapter implements ChannelAdapter {
   }
 
   async refund(call: RefundCall) {
+    const unserved = unservedCurrency('WeChat Pay', wechatpay_currencies, call.currency);
+    if (unserved) return unserved;
     const result = await this.call('POST', '/v3/refund/domestic/refunds', call.now, {
       out_trade_no: call.flowId, out_refund_no: call.refundId, ...(call.reason ? { reason: call.reason.slice(0, refund_reason_chars_max) } : {}),
       amount: { refund: call.amount, total: call.flowAmount, currency: toWechatAmount(call.amount, call.currency).currency },
@@ -219,7 +226,7 @@ export class WechatpayAdapter implements ChannelAdapter {
     const target = new URL(url);
     const path = `${target.pathname.slice(this.base.pathname.replace(/\/$/, '').length)}${target.search}`;
     const key = { mchid: this.config.mchid, serialNo: this.config.serial_no, privateKey: this.config.private_key };
-    const file = await callProvider(url, { method: 'GET', headers: { authorization: authorization(key, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs });
+    const file = await callProvider(url, { method: 'GET', headers: { authorization: authorization(key, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
     return file.status === 200 ? { ok: true as const, text: file.text } : channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
   }

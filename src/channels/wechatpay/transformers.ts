@@ -6,9 +6,12 @@ import type { Currency } from '../../money.ts';
 import type { RefundReport, TradeStatus } from '../adapter.ts';
 import { chinaDateTime } from '../china-time.ts';
 
-/** WeChat Pay v3 amounts are integer fen with a currency, exactly paycenter's minor units. */
+/** The currencies a WeChat Pay channel can serve: the domestic v3 APIs used here take CNY only. */
+export const wechatpay_currencies: readonly Currency[] = ['CNY'];
+
+/** WeChat Pay v3 amounts are integer fen with a currency, exactly paycenter's minor units. The adapter refuses other currencies before. */
 export function toWechatAmount(minor: number, currency: Currency): { total: number; currency: string } {
-  if (currency !== 'CNY') throw new Error(`assertion failed: WeChat Pay amounts are CNY, not ${currency}`);
+  if (!wechatpay_currencies.includes(currency)) throw new Error(`assertion failed: WeChat Pay amounts are CNY, not ${currency}`);
   return { total: minor, currency };
 }
 
@@ -46,10 +49,13 @@ export function refundStatusOf(status: WechatRefundStatus): RefundReport['status
     case 'SUCCESS':
       return 'succeeded';
     case 'PROCESSING':
+    case 'ABNORMAL':
+      // ABNORMAL: the money has already left the merchant's account but could not reach the
+      // payer; an operator finishes it by hand at WeChat Pay. It must keep its amount claimed
+      // (a failed refund would free it for a second refund): pending, and the order keeps
+      // asking until the operator's fix makes it SUCCESS (query_exhausted flags it meanwhile).
       return 'pending';
     case 'CLOSED':
-    case 'ABNORMAL':
-      // ABNORMAL needs the payer's account fixed by hand; the refund failed as far as paycenter can tell.
       return 'failed';
   }
 }

@@ -10,11 +10,13 @@ import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import type { Clock } from '../../clock.ts';
 import type { MerchantDirectory } from '../../merchants/directory.ts';
-import { parseAmount } from '../../money.ts';
+import { type Currency, currencies as known_currencies, parseAmount } from '../../money.ts';
 import { constantTimeEqual, seal, unseal } from '../../secrets.ts';
 import type { ChannelRow, Store } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
-import { type Provider, channelConfigs, createChannel, createMerchant, updateChannel, updateMerchant } from '../schemas.ts';
+import {
+  type Provider, channelConfigs, createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
+} from '../schemas.ts';
 import { jsonBody } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
@@ -60,11 +62,36 @@ function mountLogin(app: Hono, token: string): void {
   });
 }
 
-function limitOf(text: string | null, field: string): number | null {
+/**
+ * The currency a channel's limits are in: its one currency. Limits are compared with payments
+ * in minor units, so a channel serving several currencies cannot have one.
+ */
+function limitCurrencyOf(listed: readonly string[], field: string): Currency {
+  if (listed.length !== 1) {
+    throw new ApiError('invalid_request', `${field} needs a channel of exactly one currency, the limit's (currencies lists ${listed.join(', ')})`, field);
+  }
+  const currency = listed[0] as Currency;
+  if (!known_currencies.includes(currency)) throw new Error(`assertion failed: channel currency ${currency} is not one paycenter knows`);
+  return currency;
+}
+
+/** A limit as given, in the channel's currency; null for none. */
+function limitOf(text: string | null, field: string, listed: readonly string[]): number | null {
   if (text === null) return null;
-  const parsed = parseAmount(text, 'CNY');
+  const parsed = parseAmount(text, limitCurrencyOf(listed, field));
   if (!parsed.ok) throw new ApiError('invalid_amount', `${field} ${parsed.message.replace(/^amount /, '')}`, field);
   return parsed.minor;
+}
+
+/**
+ * A limit after a change: the one given, or the stored one — which stays only while the
+ * currencies do, since stored minor units are never reinterpreted in another currency.
+ */
+function changedLimitOf(given: string | null | undefined, stored: number | null, field: string, before: readonly string[], after: readonly string[]): number | null {
+  if (given !== undefined) return limitOf(given, field, after);
+  const same = before.length === after.length && before.every((c, i) => c === after[i]);
+  if (stored === null || same) return stored;
+  throw new ApiError('invalid_request', `${field} is in ${before.join(', ')}: give it again (or null) when changing currencies`, field);
 }
 
 /** Validates a provider's config with its own schema, naming the field inside `config`. */
@@ -111,7 +138,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const now = deps.clock.now();
     const row: ChannelRow = {
       code: body.code, provider: body.provider, methods: body.methods, currencies: body.currencies, weight: body.weight,
-      singleLimit: limitOf(body.single_limit, 'single_limit'), dailyLimit: limitOf(body.daily_limit, 'daily_limit'), status: body.status,
+      singleLimit: limitOf(body.single_limit, 'single_limit', body.currencies), dailyLimit: limitOf(body.daily_limit, 'daily_limit', body.currencies), status: body.status,
       configEnc: seal(deps.secretKey, JSON.stringify(config)), createdAt: now, updatedAt: now,
     };
     if ((await deps.store.insertChannel(row)) === 'exists') throw new ApiError('order_conflict', `channel ${body.code} exists`, 'code');
@@ -127,11 +154,16 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const current = await deps.store.loadChannel(c.req.param('code'));
     if (!current) throw new ApiError('not_found', `no channel ${c.req.param('code')}`);
     const body = c.req.valid('json');
-    const config = body.config ? configOf(current.provider as Provider, body.config) : openConfig(current);
+    const provider = current.provider as Provider;
+    if (body.currencies && !servesCurrencies(provider, body.currencies)) {
+      throw new ApiError('invalid_request', `currencies ${unservedCurrenciesMessage(provider)}`, 'currencies');
+    }
+    const config = body.config ? configOf(provider, body.config) : openConfig(current);
+    const currencies = body.currencies ?? current.currencies;
     const row: ChannelRow = {
-      ...current, methods: body.methods ?? current.methods, currencies: body.currencies ?? current.currencies, weight: body.weight ?? current.weight,
-      singleLimit: body.single_limit === undefined ? current.singleLimit : limitOf(body.single_limit, 'single_limit'),
-      dailyLimit: body.daily_limit === undefined ? current.dailyLimit : limitOf(body.daily_limit, 'daily_limit'),
+      ...current, methods: body.methods ?? current.methods, currencies, weight: body.weight ?? current.weight,
+      singleLimit: changedLimitOf(body.single_limit, current.singleLimit, 'single_limit', current.currencies, currencies),
+      dailyLimit: changedLimitOf(body.daily_limit, current.dailyLimit, 'daily_limit', current.currencies, currencies),
       status: body.status ?? current.status, configEnc: body.config ? seal(deps.secretKey, JSON.stringify(config)) : current.configEnc,
       updatedAt: deps.clock.now(),
     };
