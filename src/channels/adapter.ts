@@ -6,6 +6,7 @@
  * retrying the same call is safe.
  */
 import type { Currency } from '../money.ts';
+import { readAtMost } from '../bounded-body.ts';
 
 /** What the payer is shown (mirrors the flow's action in the order). */
 export type PayAction = { type: 'qr_code' | 'redirect' | 'none'; qrCode?: string; payUrl?: string };
@@ -127,26 +128,6 @@ export type FetchOptions = { timeoutMs: number; bytesMax?: number };
 const transport_error_chars_max = 200;
 
 /**
- * The body as text, or null when it is longer than `max` bytes: read as a stream and cancelled
- * once past the limit, so an endless or oversized answer is never held.
- */
-async function boundedText(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | null> {
-  if (!body) return '';
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    size += read.value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(read.value);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks));
-}
-
-/**
  * A provider call over HTTP; a transport failure or timeout is `unavailable`, an answer over
  * the size limit `bad_response` (both: retry is safe).
  */
@@ -155,9 +136,9 @@ export async function callProvider(url: string, init: RequestInit, options: Fetc
   const bytesMax = options.bytesMax ?? provider_response_bytes_max;
   try {
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'manual' });
-    const text = await boundedText(response.body, bytesMax);
-    if (text === null) return channelFailure('bad_response', `${host}: answer (HTTP ${response.status}) is over ${bytesMax} bytes`);
-    return { ok: true, status: response.status, headers: response.headers, text };
+    const answer = await readAtMost(response.body, bytesMax);
+    if (answer.truncated) return channelFailure('bad_response', `${host}: answer (HTTP ${response.status}) is over ${bytesMax} bytes`);
+    return { ok: true, status: response.status, headers: response.headers, text: new TextDecoder().decode(answer.bytes) };
   } catch (error) {
     return channelFailure('unavailable', `${host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
   }

@@ -8,6 +8,7 @@
  */
 import type { Engine } from '../../actors/engine.ts';
 import type { Clock } from '../clock.ts';
+import { readAtMost } from '../bounded-body.ts';
 import { notificationSignature } from '../http/signature.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
@@ -40,24 +41,6 @@ type Attempt = NotificationResult['attempt'];
 
 /** A merchant's answer counts by its status alone; at most this much of its body is read. */
 const merchant_response_bytes_max = 64 * 1024;
-
-/**
- * Reads and drops a body up to `max` bytes (a short answer is drained, so the connection can
- * be reused) and cancels it past that: a merchant endpoint that streams without end cannot
- * hold us beyond the limit.
- */
-async function drainAtMost(body: ReadableStream<Uint8Array> | null, max: number): Promise<void> {
-  if (!body) return;
-  const reader = body.getReader();
-  let size = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    size += read.value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return;
-    }
-  }
-}
 
 /** What happens after an attempt: done, another try after the scheduled gap, or no tries left. */
 export function nextStep(delivered: boolean, attemptsBefore: number, at: number, options: DeliveryOptions, random: () => number): NotificationResult['next'] {
@@ -120,7 +103,8 @@ export class NotificationDelivery {
         signal: AbortSignal.timeout(this.options.requestTimeoutMs),
         redirect: 'manual',
       });
-      await drainAtMost(response.body, merchant_response_bytes_max);
+      // Read (up to the limit) so the connection can be reused; an endless answer is cut off.
+      await readAtMost(response.body, merchant_response_bytes_max);
       const ok = response.status >= 200 && response.status < 300;
       return { ...base, httpStatus: response.status, error: ok ? null : `HTTP ${response.status}`, durationMs: Math.round(performance.now() - started) };
     } catch (error) {

@@ -15,6 +15,7 @@ import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import type { Logger } from '../../log.ts';
 import type { CallbackRow, Store } from '../../store/store.ts';
+import { readAtMost } from '../../bounded-body.ts';
 
 export type CallbackDeps = { store: Store; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger };
 
@@ -30,26 +31,6 @@ export const callback_body_bytes_max = 256 * 1024;
 
 /** Headers kept with the raw record: every one the provider sent, names lower-cased. */
 const headersOf = (headers: Headers): Record<string, string> => Object.fromEntries([...headers.entries()]);
-
-/**
- * The body's first `max` bytes, and whether there was more. Read as a stream so a caller that
- * sends (or announces) more cannot make us hold it: the rest is never read.
- */
-async function boundedText(request: Request, max: number): Promise<{ text: string; truncated: boolean }> {
-  if (!request.body) return { text: '', truncated: false };
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    chunks.push(read.value);
-    size += read.value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      break;
-    }
-  }
-  return { text: new TextDecoder().decode(Buffer.concat(chunks).subarray(0, max)), truncated: size > max };
-}
 
 const respond = (answer: CallbackAnswer) =>
   new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: { 'content-type': answer.contentType } });
@@ -97,13 +78,13 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
     const { provider, code } = c.req.param();
     let channel: Channel | null = null;
     try {
-      const received = await boundedText(c.req.raw, callback_body_bytes_max);
+      const received = await readAtMost(c.req.raw.body, callback_body_bytes_max);
       // An oversized body cannot be kept whole: this route is open to anyone, and keeping all they
       // send would let them fill the callback log. Its first bytes up to the limit are kept with the
       // headers and the refusal, enough for an operator to see who sent what; the rest is never read.
       const record: CallbackRow = {
         id: newId('cbk', deps.clock.now()), provider: provider.slice(0, provider_chars_max), channelCode: code.slice(0, channel_code_chars_max),
-        headers: headersOf(c.req.raw.headers), body: received.text, receivedAt: deps.clock.now(),
+        headers: headersOf(c.req.raw.headers), body: new TextDecoder().decode(received.bytes), receivedAt: deps.clock.now(),
         verified: null, orderId: null, flowId: null, outcome: received.truncated ? `refused: body over ${callback_body_bytes_max} bytes, kept truncated` : null,
       };
       await deps.store.insertCallback(record);
