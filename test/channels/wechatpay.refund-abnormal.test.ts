@@ -17,8 +17,8 @@ import { rsaSign } from '../../src/channels/rsa.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { freePort } from '../harness/services.ts';
 import { type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
-import { type RsaPair, rsaPair } from './interop-keys.ts';
-import { payerDecides, startSandbox } from './world.ts';
+import { type FakeProvider, type RsaPair, fakeProvider, rsaPair } from './interop-keys.ts';
+import { drive, payerDecides, startSandbox } from './world.ts';
 
 describe('refundStatusOf', () => {
   test.each([
@@ -45,31 +45,23 @@ function platformHeaders(keys: RsaPair, body: string): Record<string, string> {
 
 const isRefundPath = (path: string) => path.startsWith('/v3/refund/domestic/refunds');
 
+/** The refund calls a proxy forwarded, as `METHOD /path`. */
+const refundCallsOf = (proxy: FakeProvider) =>
+  proxy.requests.filter((r) => isRefundPath(r.pathAndQuery)).map((r) => `${r.method} ${r.pathAndQuery.split('?')[0]}`);
+
 /** Forwards every call to `upstream` (the sandbox's WeChat Pay), answering refunds as ABNORMAL. */
-function abnormalRefundsProxy(upstream: string, keys: RsaPair) {
-  const refundCalls: string[] = [];
-  const server = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    async fetch(request) {
-      const url = new URL(request.url);
-      const path = `${url.pathname}${url.search}`;
-      const headers: Record<string, string> = {};
-      for (const name of ['authorization', 'accept', 'content-type']) {
-        const value = request.headers.get(name);
-        if (value) headers[name] = value;
-      }
-      const body = request.method === 'GET' ? undefined : await request.text();
-      const answer = await fetch(`${upstream}${path}`, { method: request.method, headers, body });
-      let text = await answer.text();
-      if (isRefundPath(path) && answer.status === 200) {
-        refundCalls.push(`${request.method} ${url.pathname}`);
-        text = JSON.stringify({ ...JSON.parse(text), status: 'ABNORMAL' });
-      }
-      return new Response(answer.status === 204 ? null : text, { status: answer.status, headers: { 'content-type': 'application/json', ...platformHeaders(keys, text) } });
-    },
+function abnormalRefundsProxy(upstream: string, keys: RsaPair): FakeProvider {
+  return fakeProvider(async (request) => {
+    const headers: Record<string, string> = {};
+    for (const name of ['authorization', 'accept', 'content-type']) {
+      const value = request.headers.get(name);
+      if (value) headers[name] = value;
+    }
+    const answer = await fetch(`${upstream}${request.pathAndQuery}`, { method: request.method, headers, body: request.method === 'GET' ? undefined : request.body });
+    let text = await answer.text();
+    if (isRefundPath(request.pathAndQuery) && answer.status === 200) text = JSON.stringify({ ...JSON.parse(text), status: 'ABNORMAL' });
+    return new Response(answer.status === 204 ? null : text, { status: answer.status, headers: { 'content-type': 'application/json', ...platformHeaders(keys, text) } });
   });
-  return { url: `http://127.0.0.1:${server.port}`, refundCalls, stop: () => server.stop(true) };
 }
 
 describe('a refund WeChat Pay answers ABNORMAL, end to end', () => {
@@ -77,7 +69,7 @@ describe('a refund WeChat Pay answers ABNORMAL, end to end', () => {
   const clock = new ManualClock(Date.now());
   const keys = rsaPair();
   let sandbox: Awaited<ReturnType<typeof startSandbox>>;
-  let proxy: ReturnType<typeof abnormalRefundsProxy>;
+  let proxy: FakeProvider;
   let booted: Booted;
   let merchant: MerchantClient;
   let channelConfig: Record<string, string>;
@@ -100,14 +92,10 @@ describe('a refund WeChat Pay answers ABNORMAL, end to end', () => {
     await sandbox?.stop();
   });
 
-  /** Moves the clock by `ms`, then fires due timers and runs due effects until both are idle (bounded). */
+  /** Moves the clock by `ms`, then fires due timers and runs due effects until both are idle. */
   async function after(ms: number): Promise<void> {
     clock.advance(ms);
-    const { ticker, runner } = booted.paycenter;
-    for (let round = 0; round < 20; round++) {
-      if ((await ticker.tick()) + (await runner.tick()) === 0) return;
-    }
-    throw new Error('timers and effects did not settle in 20 rounds');
+    await drive({ booted });
   }
 
   const paymentOf = async (id: string) => (await merchant.call('GET', `/v1/payments/${id}`)).body;
@@ -137,11 +125,11 @@ describe('a refund WeChat Pay answers ABNORMAL, end to end', () => {
     const { paymentId } = await paidFlow('20.00');
     const refunded = await merchant.call('POST', `/v1/payments/${paymentId}/refunds`, { refund_no: 'R-ABNORMAL-1', amount: '20.00' });
     expect(refunded.status).toBe(201);
-    const refundCallsBefore = proxy.refundCalls.length;
+    const refundCallsBefore = refundCallsOf(proxy).length;
     await after(0);
     // The refund call, then refund queries on the order's schedule: every answer ABNORMAL.
     for (const gap of [5_000, 10_000, 30_000]) await after(gap);
-    const calls = proxy.refundCalls.slice(refundCallsBefore);
+    const calls = refundCallsOf(proxy).slice(refundCallsBefore);
     expect(calls[0]).toBe('POST /v3/refund/domestic/refunds');
     expect(calls.filter((c) => c.startsWith('GET ')).length).toBeGreaterThanOrEqual(3);
 
