@@ -106,9 +106,7 @@ export function writeSetOf(record: TransitionRecord, renderNotification: Notific
   for (const [i, effect] of effects.entries()) {
     if (effect.type !== 'merchant.notify') continue;
     const event: MerchantEventRow = {
-      // From the wall clock, not the event's time: merchants page /v1/events by id, and a timer
-      // that fires late (after downtime) carries an older time than events already listed.
-      id: newId('evt'), merchantId: ctx.merchantId, orderId: ctx.id, type: effect.params.event,
+      id: newId('evt', at), merchantId: ctx.merchantId, orderId: ctx.id, type: effect.params.event,
       data: renderNotification(ctx, after, effect), createdAt: at,
     };
     merchantEvents.push(event);
