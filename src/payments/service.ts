@@ -160,10 +160,9 @@ export class Payments {
     if (partsRefusal) return partsRefusal;
 
     const routes = await this.chooseChannels(parts, context.currency);
-    const chosen = parts.map((p, i) => ({ ...p, channel: routes[i]! }));
-    const unserved = chosen.filter((p) => p.channel === null).map((p) => p.method);
+    const unserved = parts.filter((_, i) => routes[i] === null).map((p) => p.method);
     if (unserved.length > 0) return noChannel(unserved, context.currency);
-    const payParts = chosen.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: p.channel!.code, amount: p.amount }));
+    const payParts = parts.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: routes[i]!.code, amount: p.amount }));
 
     const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });
     if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);

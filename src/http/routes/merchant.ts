@@ -20,7 +20,6 @@ function amountOf(text: string, currency: Currency, field: string): number {
   return parsed.minor;
 }
 
-/** The payment object plus what the payer is shown for the flow just started (API.md `/pay`). */
 const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 
 export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantEnv> {
