@@ -43,6 +43,8 @@ export type DispatchResult =
   | { outcome: 'applied'; order: OrderState; outbox: OutboxRow[] }
   /** The machine cannot take this event in the order's current state; nothing changed. */
   | { outcome: 'rejected'; order: OrderState }
+  /** The machine took the event but its commit refused it (a balance freeze the payer cannot cover); nothing changed. */
+  | { outcome: 'refused'; error: 'insufficient_balance'; order: OrderState }
   | { outcome: 'not_found' };
 
 export type CreateResult =
@@ -166,6 +168,7 @@ export class Engine {
       const write = writeSetOf(record, this.deps.renderNotification);
       const outcome = await this.deps.committer.write(write);
       if (outcome === 'committed') return this.committed(write, next, 'applied');
+      if (outcome === 'insufficient_balance') return { outcome: 'refused', error: outcome, order: current };
       // Another process committed first (our lock had expired, or our state was stale): run the event on the fresh state.
       this.recent.delete(orderId);
       current = null;

@@ -9,6 +9,7 @@ import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/pay
 import { type Effect, type PaymentEvent, effectTypes } from '../machines/payment.rules.ts';
 import { newId } from '../src/ids.ts';
 import type { FlowRow, MerchantEventRow, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from '../src/store/store.ts';
+import { balanceLedgerOp, isBalanceEffect } from '../src/balance/order-entries.ts';
 
 /** What a transition returned besides the snapshot, as XState hands it over. */
 export type TransitionAction = { type: string; params?: unknown };
@@ -113,8 +114,10 @@ export function writeSetOf(record: TransitionRecord, renderNotification: Notific
     // The delivery row names the event it delivers.
     outbox[i]!.payload = { ...effect.params, eventId: event.id };
   }
+  const ledger = effects.filter(isBalanceEffect).map((effect) => balanceLedgerOp(ctx, effect, at));
   return {
     expectedVersion,
+    ledger,
     order,
     journal: {
       orderId: ctx.id, seq: order.version, at, event: record.event,
@@ -123,7 +126,8 @@ export function writeSetOf(record: TransitionRecord, renderNotification: Notific
     },
     flows: changedRows(flowRowsOf(ctx), ctxBefore ? flowRowsOf(ctxBefore) : []),
     refunds: changedRows(refundRowsOf(ctx), ctxBefore ? refundRowsOf(ctxBefore) : []),
-    outbox,
+    // The balance's effects are the ledger entries above, made in this commit; no runner executes them.
+    outbox: outbox.filter((_, i) => !isBalanceEffect(effects[i]!)),
     merchantEvents,
     timersArmed: armed.map((t) => ({ orderId: ctx.id, key: t.key, dueAt: t.dueAt, event: t.event })),
     timersDisarmed: timers.filter((t) => t.op === 'disarm').map((t) => t.key),

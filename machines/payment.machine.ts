@@ -114,6 +114,9 @@ const queryTimer = (ctx: PaymentContext, e: PaymentEvent) =>
 const refundQueryTimer = (ctx: PaymentContext, e: PaymentEvent) =>
   once('timer.refund_query', ctx, e, () => planRefundQueryTimer(ctx, e.at, expectEvent(e, 'timer.refund_query').refundId));
 
+const payStart = (ctx: PaymentContext, e: PaymentEvent) =>
+  once('pay.start', ctx, e, () => planPayStart(ctx, e.at, expectEvent(e, 'pay.start').parts));
+
 const closeReasonOf = (e: PaymentEvent): 'timeout' | 'merchant' | 'failed' =>
   e.type === 'close.request' ? e.reason : 'timeout';
 
@@ -127,8 +130,7 @@ export const paymentMachine = setup({
     'channel.prepay': effect, 'channel.query': effect, 'channel.close': effect, 'channel.capture': effect,
     'channel.refund': effect, 'channel.refund_query': effect, 'merchant.notify': effect, 'operator.alert': effect,
     create: enqueueActions(({ context, enqueue }) => enqueuePlan(enqueue, planCreate(context))),
-    startAttempt: enqueueActions(({ context, event, enqueue }) =>
-      enqueuePlan(enqueue, planPayStart(context, event.at, expectEvent(event, 'pay.start').parts))),
+    startAttempt: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, payStart(context, event))),
     reportInOpen: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'open'))),
     reportWhileClosing: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'closing'))),
     reportWhenSettled: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'settled'))),
@@ -147,6 +149,9 @@ export const paymentMachine = setup({
   },
   guards: {
     payPartsValid: ({ context, event }) => checkPayParts(context, expectEvent(event, 'pay.start').parts).ok,
+    /** Balance parts only: frozen and captured in this one event. */
+    paySettlesAtOnce: ({ context, event }) =>
+      checkPayParts(context, expectEvent(event, 'pay.start').parts).ok && payStart(context, event).ctx.settledAttemptId !== null,
     reportSettles: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) === 'settled',
     reportChanges: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) !== 'unchanged',
     preparedSettles: ({ context, event }, params: { phase: Phase }) => prepared(context, event, params.phase)?.ctx.settledAttemptId != null,
@@ -174,7 +179,10 @@ export const paymentMachine = setup({
   states: {
     created: {
       on: {
-        'pay.start': { guard: 'payPartsValid', target: 'paying', actions: 'startAttempt' },
+        'pay.start': [
+          { guard: 'paySettlesAtOnce', target: 'settled', actions: 'startAttempt' },
+          { guard: 'payPartsValid', target: 'paying', actions: 'startAttempt' },
+        ],
         'close.request': { target: 'closed', actions: 'markClosed' },
         'timer.expire': { target: 'closed', actions: 'markClosed' },
         'flow.report': [
@@ -192,7 +200,10 @@ export const paymentMachine = setup({
         active: {
           always: { guard: 'nothingPending', target: '#payment.created' },
           on: {
-            'pay.start': { guard: 'payPartsValid', target: 'active', reenter: true, actions: 'startAttempt' },
+            'pay.start': [
+              { guard: 'paySettlesAtOnce', target: '#payment.settled', actions: 'startAttempt' },
+              { guard: 'payPartsValid', target: 'active', reenter: true, actions: 'startAttempt' },
+            ],
             'close.request': { target: 'closing', actions: 'beginClose' },
             'timer.expire': { target: 'closing', actions: 'beginClose' },
             'flow.report': [

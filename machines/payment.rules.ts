@@ -16,6 +16,7 @@ import {
   attemptBroken,
   attemptCovers,
   autoRefundId,
+  balanceMethod,
   close_retry_gap_ms,
   copyContext,
   findFlow,
@@ -130,7 +131,12 @@ export function planCreate(ctx: PaymentContext): Plan {
   return plan;
 }
 
-/** A pay request starts a new attempt; flows still pending from earlier attempts are closed at their channels. */
+/**
+ * A pay request starts a new attempt; flows still pending from earlier attempts are closed at
+ * their channels. Balance parts are frozen by this very commit (their prepay is the ledger's
+ * conditional freeze, which refuses the whole event when the balance is short), so they are
+ * prepared at once; an attempt of balance parts only settles the order here and now.
+ */
 export function planPayStart(ctx: PaymentContext, at: number, parts: PayPart[]): Plan {
   const plan = newPlan(ctx, at);
   for (const earlier of pendingFlows(plan.ctx)) closeAtChannel(plan, earlier);
@@ -139,7 +145,7 @@ export function planPayStart(ctx: PaymentContext, at: number, parts: PayPart[]):
   for (const part of parts) {
     const flow: Flow = {
       id: part.flowId, attemptId, method: part.method, channel: part.channel, amount: part.amount,
-      status: 'pending', prepared: false, action: null, channelTradeNo: null, queries: 0, createdAt: at, completedAt: null,
+      status: 'pending', prepared: part.method === balanceMethod, action: null, channelTradeNo: null, queries: 0, createdAt: at, completedAt: null,
     };
     plan.ctx.flows.push(flow);
     plan.effects.push({
@@ -148,11 +154,20 @@ export function planPayStart(ctx: PaymentContext, at: number, parts: PayPart[]):
     });
     if (isExternal(flow)) armQuery(plan, flow, at);
   }
+  if (attemptCovers(plan.ctx, attemptId)) settle(plan, attemptId, at);
   return plan;
 }
 
+/**
+ * Closes a flow at its channel. A balance part's close is the release of its freeze, made in
+ * the same commit and certain: the part is closed at once, so its attempt can never settle
+ * with money that was given back.
+ */
 function closeAtChannel(plan: Plan, flow: Flow): void {
   plan.effects.push({ type: 'channel.close', params: { flowId: flow.id, channel: flow.channel } });
+  if (isExternal(flow)) return;
+  flow.status = 'closed';
+  flow.completedAt = plan.ctx.updatedAt;
 }
 
 /** The channel accepted a prepay (or the balance part is frozen); returns null when nothing changes. */
@@ -306,10 +321,16 @@ export function planBeginClose(ctx: PaymentContext, at: number, reason: 'timeout
   return plan;
 }
 
+/**
+ * A balance part whose attempt still waits for its channel stays frozen: the channel may yet
+ * say it was paid, and then the attempt settles the order; if it ends unpaid, its balance
+ * parts are released with it (reportEnded).
+ */
 function askBeforeClosing(plan: Plan): void {
+  const waitingAttempts = new Set(pendingFlows(plan.ctx).filter(isExternal).map((f) => f.attemptId));
   for (const flow of pendingFlows(plan.ctx)) {
     if (isExternal(flow)) plan.effects.push({ type: 'channel.query', params: { flowId: flow.id, channel: flow.channel } });
-    else closeAtChannel(plan, flow);
+    else if (!waitingAttempts.has(flow.attemptId)) closeAtChannel(plan, flow);
   }
 }
 
@@ -354,6 +375,11 @@ function currentPart(refund: Refund) {
   return refund.parts.find((p) => p.status !== 'succeeded');
 }
 
+/**
+ * Starts the refund's next part at its flow's channel. A balance part is given back to the
+ * payer's available balance in this same commit, so it succeeds at once and the next part (or
+ * the end of the refund) follows.
+ */
 function startRefundPart(plan: Plan, refund: Refund, at: number): void {
   const part = currentPart(refund);
   if (!part) throw new Error(`assertion failed: refund ${refund.id} has no part left`);
@@ -362,6 +388,11 @@ function startRefundPart(plan: Plan, refund: Refund, at: number): void {
     type: 'channel.refund',
     params: { refundId: refund.id, flowId: flow.id, channel: flow.channel, amount: part.amount, currency: plan.ctx.currency },
   });
+  if (!isExternal(flow)) {
+    part.status = 'succeeded';
+    continueRefund(plan, refund, at);
+    return;
+  }
   refund.queries = 0;
   const gap = queryGap(plan.ctx.querySchedule, 0);
   armAt(plan, timerIds.refundQuery(refund.id), at, at + gap, (due) => ({ type: 'timer.refund_query', at: due, refundId: refund.id }));
@@ -379,8 +410,7 @@ export function planRefundReport(ctx: PaymentContext, at: number, refundId: stri
   const part = currentPart(refund)!;
   if (status === 'succeeded') {
     part.status = 'succeeded';
-    if (currentPart(refund)) startRefundPart(plan, refund, at);
-    else finishRefund(plan, refund, 'succeeded', at);
+    continueRefund(plan, refund, at);
     return plan;
   }
   const nothingReturned = refund.parts.every((p) => p.status === 'pending');
@@ -391,6 +421,11 @@ export function planRefundReport(ctx: PaymentContext, at: number, refundId: stri
     flag(plan, at, flowId, 'refund_part_failed', `refund ${refund.id} part of ${part.amount} failed at the channel; kept pending`);
   }
   return plan;
+}
+
+function continueRefund(plan: Plan, refund: Refund, at: number): void {
+  if (currentPart(refund)) startRefundPart(plan, refund, at);
+  else finishRefund(plan, refund, 'succeeded', at);
 }
 
 function finishRefund(plan: Plan, refund: Refund, status: 'succeeded' | 'failed', at: number): void {

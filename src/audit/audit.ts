@@ -14,6 +14,7 @@ import {
   refundedAmount,
 } from '../../machines/payment.model.ts';
 import type { MerchantEventRow, OrderRow, Store, TimerRow } from '../store/store.ts';
+import { auditLedger } from '../balance/audit.ts';
 
 export type Breach = { orderId: string; rule: string; detail: string };
 
@@ -50,7 +51,8 @@ export function auditOrder(row: OrderRow, ctx: PaymentContext, events: MerchantE
   return breaches;
 }
 
-export async function auditStore(store: Store): Promise<{ orders: number; breaches: Breach[] }> {
+/** `nowMs` dates the ledger's deadline check (a freeze open past its order's deadline and a grace). */
+export async function auditStore(store: Store, nowMs: number = Date.now()): Promise<{ orders: number; breaches: Breach[] }> {
   const breaches: Breach[] = [];
   let orders = 0;
   let after = '';
@@ -69,5 +71,6 @@ export async function auditStore(store: Store): Promise<{ orders: number; breach
     if (coveredByOrderTimers.has(stuck.kind)) continue;
     breaches.push({ orderId: stuck.orderId, rule: 'outbox_not_stuck', detail: `${stuck.kind} ${stuck.id} ran out of tries` });
   }
+  breaches.push(...(await auditLedger(store.ledger, nowMs)));
   return { orders, breaches };
 }

@@ -18,6 +18,7 @@ export const errorStatus = {
   invalid_state: 409,
   risk_rejected: 422,
   refund_exceeds_paid: 422,
+  insufficient_balance: 422,
   no_channel_available: 422,
   rate_limited: 429,
   channel_error: 502,

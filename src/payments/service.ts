@@ -5,8 +5,9 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type Flow, type OrderDetails, type PayDecision, type PaymentContext, type Refund, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, balanceMethod, type PayDecision, type PaymentContext, type Refund, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
+import { balance_channel } from '../balance/order-entries.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
@@ -26,6 +27,10 @@ function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
   const refused = methods.find((m) => !merchant.methods.includes(m));
   return refused ? fail('unsupported_method', `method ${refused} is not enabled for this merchant`, 'method') : null;
 }
+
+/** API.md: paying from a balance needs the order's payer. */
+const balanceRefusal = (userId: string | null): Failure | null =>
+  userId === null ? fail('invalid_request', 'paying with balance needs an order with user_id', 'user_id') : null;
 
 const noChannel = (methods: string[], currency: string): Failure =>
   fail('no_channel_available', `no channel can serve ${methods.join(' + ')} in ${currency} now`);
@@ -126,16 +131,18 @@ export class Payments {
    * Why this method cannot pay this much now, or null: checked before creating an order that is
    * paid at once, so a create that cannot be paid as asked leaves nothing behind.
    */
-  async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number): Promise<Failure | null> {
+  async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number, userId: string | null = null): Promise<Failure | null> {
     return methodRefusal(merchant, [method])
+      ?? (method === balanceMethod ? balanceRefusal(userId) : null)
       ?? ((await this.chooseChannels([{ method, amount }], currency))[0] ? null : noChannel([method], currency));
   }
 
-  /** The channel each part would be routed to now (null where none serves it). */
-  private async chooseChannels(parts: PayPartRequest[], currency: Currency): Promise<(ChannelRow | null)[]> {
+  /** The channel each part goes to now (null where none serves it): balance parts to the ledger, the rest routed. */
+  private async chooseChannels(parts: PayPartRequest[], currency: Currency): Promise<(Pick<ChannelRow, 'code'> | null)[]> {
+    if (parts.every((p) => p.method === balanceMethod)) return parts.map(() => ({ code: balance_channel }));
     const channels = await this.deps.channels.all();
     const collectedToday = await this.deps.volumes.of(channels);
-    return parts.map((p) => chooseChannel(channels, { ...p, currency }, collectedToday));
+    return parts.map((p) => (p.method === balanceMethod ? { code: balance_channel } : chooseChannel(channels, { ...p, currency }, collectedToday)));
   }
 
   /**
@@ -149,7 +156,8 @@ export class Payments {
     if (!found.ok) return found;
     const { context, row } = found.order;
     if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
-    const refused = methodRefusal(merchant, parts.map((p) => p.method));
+    const refused = methodRefusal(merchant, parts.map((p) => p.method))
+      ?? (parts.some((p) => p.method === balanceMethod) ? balanceRefusal(context.details.userId) : null);
     if (refused) return refused;
     const waiting = parts.length === 1 ? waitingFlow(context, parts[0]!.method) : undefined;
     if (waiting) return { ok: true, order: found.order, flow: waiting };
@@ -167,10 +175,13 @@ export class Payments {
     const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });
     if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
     if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
+    if (result.outcome === 'refused') return fail('insufficient_balance', "the balance part is more than the payer's available balance", 'parts');
     await this.deps.runner.runNow(result.outbox.filter((r) => r.kind === 'channel.prepay'));
 
     const after = await this.engine.load(paymentId);
-    const flow = after?.context.flows.find((f) => f.id === payParts[0]!.flowId);
+    // What the payer is shown comes from the external part; a balance-only attempt has none to show.
+    const shown = payParts.find((p) => p.method !== balanceMethod) ?? payParts[0]!;
+    const flow = after?.context.flows.find((f) => f.id === shown.flowId);
     if (!after || !flow) throw new Error('assertion failed: an applied pay.start added its flows');
     if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
     if (!flow.prepared) return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);

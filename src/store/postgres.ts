@@ -29,7 +29,8 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, CallbackRow, ChannelRow, LedgerStore, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import { applyOps, numbered, runAsync, type Statement } from '../balance/ledger.ts';
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
@@ -163,11 +164,48 @@ const placeholders = (count: number) => Array.from({ length: count }, (_, i) => 
 /** Bun's client serializes jsonb parameters itself. */
 const asJsonb = (value: unknown) => value;
 
+/** Runs ledger statements on one connection (a transaction's). */
+const ledgerOn = (tx: SQL) => (st: Statement) => tx.unsafe(numbered(st.sql), st.params) as Promise<Row[]>;
+
+/** Thrown inside a ledger write's transaction to roll it back with this outcome. */
+class RolledBack extends Error {
+  constructor(readonly outcome: WriteOutcome) {
+    super(outcome);
+  }
+}
+
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   private lastNoncePurge = 0;
+  readonly ledger: LedgerStore = {
+    transact: (program) => this.sql.begin((tx) => runAsync(program, ledgerOn(tx))),
+    rows: (st) => ledgerOn(this.sql)(st),
+  };
 
   constructor(private readonly sql: SQL) {}
+
+  /**
+   * A write with ledger entries commits in a transaction of its own: the order's gate (the batch
+   * statement for this one write), then the entries, whose freeze is conditional on the payer's
+   * available balance; a refusal rolls both back. Each such transaction locks one order row,
+   * then one payer's account, so two of them cannot deadlock.
+   */
+  private async commitWithLedger(write: OrderWrite, nowMs: number): Promise<WriteOutcome> {
+    if (write.nonce) throw new Error('assertion failed: a write with ledger entries carries no nonce');
+    try {
+      return await this.sql.begin(async (tx) => {
+        const rows = (await tx.unsafe(commitStatement, [...batchInputs([write]), [], nowMs])) as Row[];
+        if (!rows.some((r) => r.kind === 'write' && r.id === write.order.id)) {
+          throw new RolledBack(write.expectedVersion === 0 ? 'duplicate_order' : 'version_conflict');
+        }
+        if ((await runAsync(applyOps(write.ledger ?? []), ledgerOn(tx))) === 'insufficient_balance') throw new RolledBack('insufficient_balance');
+        return 'committed' as const;
+      });
+    } catch (error) {
+      if (error instanceof RolledBack) return error.outcome;
+      throw error;
+    }
+  }
 
   /**
    * `connection` parameters go into every pooled connection's startup message, so each session
@@ -215,11 +253,16 @@ export class PostgresStore implements Store {
     const repeated = new Set(writes.filter((w) => w.nonce && !first[k++]));
     const sent = writes.filter((w) => !repeated.has(w));
     const claims = nonces.filter((_, i) => first[writeNonces.length + i]);
-    const rows = await this.all(commitStatement, ...batchInputs(sent), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs);
+    const withLedger = sent.filter((w) => w.ledger?.length);
+    const ledgerOutcomes = new Map(await Promise.all(withLedger.map(async (w) => [w, await this.commitWithLedger(w, nowMs)] as const)));
+    const plain = withLedger.length === 0 ? sent : sent.filter((w) => !ledgerOutcomes.has(w));
+    const rows = await this.all(commitStatement, ...batchInputs(plain), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs);
     const key = (merchantId: unknown, nonce: unknown) => `${merchantId}\u0000${nonce}`;
     const keysOf = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => (kind === 'write' ? (r.id as string) : key(r.id, r.nonce))));
     const [won, taken, writeNoncesTaken] = [keysOf('write'), keysOf('nonce'), keysOf('write_nonce')];
     const outcomeOf = (w: OrderWrite): WriteOutcome => {
+      const ledgerOutcome = ledgerOutcomes.get(w);
+      if (ledgerOutcome) return ledgerOutcome;
       if (won.has(w.order.id)) return 'committed';
       if (repeated.has(w)) return 'nonce_used';
       if (w.nonce && !writeNoncesTaken.has(key(w.nonce.merchantId, w.nonce.nonce))) return 'nonce_used';

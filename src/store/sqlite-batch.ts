@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
+import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
 
 /** How long a connection waits for another connection's write lock before failing. */
 const sqlite_busy_timeout_ms = 5_000;
@@ -88,13 +89,50 @@ function writeOrder(s: Statements, write: OrderWrite): WriteOutcome {
   return 'committed';
 }
 
+/** Runs ledger statements on one connection, each prepared once; `finalize` before the connection closes. */
+export function ledgerRunner(db: Database): { all: (statement: Statement) => Row[]; finalize: () => void } {
+  const prepared = new Map<string, ReturnType<Database['prepare']>>();
+  return {
+    all: ({ sql, params }) => {
+      let statement = prepared.get(sql);
+      if (!statement) prepared.set(sql, (statement = db.prepare(sql)));
+      return statement.all(...(params as never[])) as Row[];
+    },
+    finalize: () => {
+      for (const statement of prepared.values()) statement.finalize();
+      prepared.clear();
+    },
+  };
+}
+
+/**
+ * A write with ledger entries (a balance freeze, capture, release or refund) runs inside a
+ * savepoint: its freeze is conditional on the payer's available balance, which is known only
+ * after the order's gate passed, and a refused freeze must leave no trace of the write.
+ */
+function writeWithLedger(db: Database, s: Statements, ledger: (statement: Statement) => Row[], write: OrderWrite): WriteOutcome {
+  db.run('SAVEPOINT ledger_write');
+  try {
+    const outcome = writeOrder(s, write);
+    const refused = outcome === 'committed' && runSync(applyOps(write.ledger ?? []), ledger) === 'insufficient_balance';
+    if (refused) db.run('ROLLBACK TO ledger_write');
+    db.run('RELEASE ledger_write');
+    return refused ? 'insufficient_balance' : outcome;
+  } catch (error) {
+    db.run('ROLLBACK TO ledger_write');
+    db.run('RELEASE ledger_write');
+    throw error;
+  }
+}
 
 export class BatchWriter {
   private readonly statements: Statements;
+  private readonly ledger: ReturnType<typeof ledgerRunner>;
   private lastNoncePurge = 0;
 
   constructor(private readonly db: Database) {
     this.statements = prepareStatements(db);
+    this.ledger = ledgerRunner(db);
   }
 
   /**
@@ -112,7 +150,7 @@ export class BatchWriter {
       // so a nonce claimed twice in one batch is won by the same claim on both stores.
       const writes = b.writes.map((write): WriteOutcome => {
         if (write.nonce && !this.claimNonces([write.nonce], b.nowMs)[0]) return 'nonce_used';
-        return writeOrder(s, write);
+        return write.ledger?.length ? writeWithLedger(this.db, s, this.ledger.all, write) : writeOrder(s, write);
       });
       return { writes, nonces: this.claimNonces(b.nonces, b.nowMs) };
     });
@@ -122,6 +160,7 @@ export class BatchWriter {
   /** Finalizes the statements and closes the connection (an unfinalized statement keeps it open). */
   close(): void {
     for (const statement of Object.values(this.statements)) statement.finalize();
+    this.ledger.finalize();
     this.db.close();
   }
 

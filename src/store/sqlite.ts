@@ -28,7 +28,8 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, CallbackRow, ChannelRow, LedgerStore, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import { runSync } from '../balance/ledger.ts';
 
 type Row = Record<string, unknown>;
 
@@ -97,6 +98,11 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   private writer: WriterThread | null = null;
   private readonly queries = new Map<string, Statement>();
+  /** Ledger programs run on this thread's connection, in IMMEDIATE transactions of their own (see `write`). */
+  readonly ledger: LedgerStore = {
+    transact: async (program) => this.write(() => runSync(program, (st) => this.all(st.sql, ...st.params))),
+    rows: async (st) => this.all(st.sql, ...st.params),
+  };
 
   constructor(private readonly path: string) {
     this.db = openSqliteDatabase(path);

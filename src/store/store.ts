@@ -6,6 +6,7 @@
  * order's row version is still the one the engine read (fencing).
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
+import type { LedgerOp, Program, Row, Statement } from '../balance/ledger.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -171,15 +172,21 @@ export type OrderWrite = {
    * write is tried: a write that then conflicts leaves the nonce used.
    */
   nonce?: NonceClaim;
+  /**
+   * Balance-ledger entries this event makes (src/balance/ledger.ts), in the same transaction:
+   * a freeze the payer's available balance does not cover refuses the whole write.
+   */
+  ledger?: LedgerOp[];
 };
 
 /**
  * committed: applied. version_conflict: the order's version moved on (or the order is
  * missing) and nothing of this write was applied. duplicate_order: an insert whose id or
  * (merchantId, merchantOrderNo) already exists; nothing applied. nonce_used: the write's
- * nonce was used before; nothing applied.
+ * nonce was used before; nothing applied. insufficient_balance: a freeze of the write's
+ * ledger entries exceeds the payer's available balance; nothing applied.
  */
-export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order' | 'nonce_used';
+export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order' | 'nonce_used' | 'insufficient_balance';
 
 /** An outbox row claimed for execution, with how often it was tried before. */
 export type ClaimedOutboxRow = OutboxRow & { attempts: number };
@@ -198,8 +205,16 @@ export type Batch = { writes: OrderWrite[]; nonces: NonceClaim[]; nowMs: number 
 /** Per write its outcome; per nonce claim whether it was free (and is now taken). */
 export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[] };
 
+/** The balance ledger's own reads and writes (credits, debits, balances, entries, the audit). */
+export interface LedgerStore {
+  /** Runs a ledger program in one durable transaction of its own. */
+  transact<T>(program: Program<T>): Promise<T>;
+  rows(statement: Statement): Promise<Row[]>;
+}
+
 export interface Store {
   readonly dialect: Dialect;
+  readonly ledger: LedgerStore;
   /** Applies numbered migrations; refuses a database newer than the code. */
   migrate(): Promise<void>;
   /**

@@ -35,7 +35,7 @@ for (const { orderId, flowId } of orders) {
 // Interleave orders so every order is contended by every process at the same time.
 events.sort(() => Math.random() - 0.5);
 
-const counts = { applied: 0, rejected: 0, not_found: 0, errors: [] as string[] };
+const counts = { applied: 0, rejected: 0, refused: 0, not_found: 0, errors: [] as string[] };
 let next = 0;
 async function lane(): Promise<void> {
   while (next < events.length) {

@@ -94,7 +94,9 @@ const rows: Row[] = [
   { name: 'closing: channel confirms closed → closed, notify', from: 'closing', event: report(t0 + 3_000, A, 'closed'), value: 'closed', effects: ['merchant.notify'], disarmed: [`query:${A}`, 'expire', 'close_retry'] },
   { name: 'closing: channel says paid → succeeded instead', from: 'closing', event: report(t0 + 3_000, A, 'succeeded'), value: { settled: 'succeeded' }, effects: ['merchant.notify'], disarmed: [`query:${A}`, 'expire', 'close_retry'] },
   { name: 'closing: retry timer asks again', from: 'closing', event: { type: 'timer.close_retry', at: t0 + 2_000 + close_retry_gap_ms }, value: { paying: 'closing' }, effects: ['channel.query'], armed: ['close_retry'] },
-  { name: 'combined: external success waits for the balance freeze', from: 'payingCombined', event: report(t0 + 3_000, A, 'succeeded', 8_000), value: { paying: 'active' }, effects: [], disarmed: [`query:${A}`] },
+  { name: 'combined: external success settles and captures the balance part frozen at pay', from: 'payingCombined', event: report(t0 + 3_000, A, 'succeeded', 8_000), value: { settled: 'succeeded' }, effects: ['channel.capture', 'merchant.notify'], disarmed: [`query:${A}`, 'expire', 'close_retry'] },
+  { name: 'balance only: frozen and captured in the pay event itself', from: 'created', event: pay(t0 + 1_000, { flowId: B, method: 'balance' }), value: { settled: 'succeeded' }, effects: ['channel.prepay', 'channel.capture', 'merchant.notify'], disarmed: ['expire', 'close_retry'] },
+  { name: 'closing keeps a balance part frozen while its external part may still be paid', from: 'payingCombined', event: { type: 'close.request', at: t0 + 2_000, reason: 'merchant' }, value: { paying: 'closing' }, effects: ['channel.query'], armed: ['close_retry'] },
   { name: 'a late success after close is refunded automatically', from: 'closedAfterPaying', event: report(t0 + 9_000, A, 'succeeded'), value: 'closed', effects: ['channel.refund', 'operator.alert'], armed: [`refund_query:${autoRefundId(A)}`], disarmed: [`query:${A}`] },
   { name: 'after settle, a report for a flow the order never had is flagged', from: 'succeeded', event: report(t0 + 9_000, B, 'succeeded'), value: { settled: 'succeeded' }, effects: ['operator.alert'] },
   { name: 'refund request starts the channel refund', from: 'succeeded', event: refund(t0 + 4_000, 'rfd_R1', 'R1', 3_000), value: { settled: 'succeeded' }, effects: ['channel.refund'], armed: ['refund_query:rfd_R1'] },
@@ -129,22 +131,40 @@ describe('payment machine transitions', () => {
     expect(order.ctx.paidAt).toBe(t0 + 3_000);
   });
 
-  test('combined payment settles when the balance part is frozen, and captures it', () => {
+  test('combined payment settles when the external part succeeds, and captures the balance part', () => {
     const order = setups.payingCombined();
+    expect(order.ctx.flows.find((f) => f.id === B)?.prepared).toBe(true);
     order.send(report(t0 + 3_000, A, 'succeeded', 8_000));
-    const step = order.send(prepared(t0 + 3_500, B));
     expect(order.status).toBe('succeeded');
-    expect(step.effects.map((e) => e.type)).toEqual(['channel.capture', 'merchant.notify']);
     expect(order.ctx.flows.map((f) => f.status)).toEqual(['succeeded', 'succeeded']);
   });
 
-  test('combined payment whose external part fails releases the balance part', () => {
+  test('combined payment whose external part fails releases the balance part in the same event', () => {
     const order = setups.payingCombined();
-    order.send(prepared(t0 + 1_500, B));
     const step = order.send(report(t0 + 3_000, A, 'failed'));
     expect(step.effects).toEqual([{ type: 'channel.close', params: { flowId: B, channel: 'balance' } }]);
-    order.send(report(t0 + 3_500, B, 'closed'));
+    expect(order.ctx.flows.find((f) => f.id === B)?.status).toBe('closed');
     expect(order.status).toBe('created');
+  });
+
+  test('a balance part released by a replaced attempt cannot settle: the late external success is refunded', () => {
+    const order = setups.payingCombined();
+    order.send(pay(t0 + 2_000, { flowId: C, method: 'wechat_native' }));
+    expect(order.ctx.flows.find((f) => f.id === B)?.status).toBe('closed');
+    const late = order.send(report(t0 + 3_000, A, 'succeeded', 8_000));
+    expect(late.effects.map((e) => e.type)).toEqual(['channel.refund', 'operator.alert']);
+    expect(order.status).toBe('paying');
+  });
+
+  test('a refund over a combined payment takes the external part first, then the balance part at once', () => {
+    const order = setups.payingCombined();
+    order.send(report(t0 + 3_000, A, 'succeeded', 8_000));
+    order.send(refund(t0 + 4_000, 'rfd_R1', 'R1', amount));
+    const external = order.send(refundReport(t0 + 5_000, 'rfd_R1', A, 'succeeded'));
+    expect(external.effects.map((e) => e.type)).toEqual(['channel.refund', 'merchant.notify']);
+    expect(external.effects[0]?.params).toMatchObject({ flowId: B, channel: 'balance', amount: 2_000 });
+    expect(order.status).toBe('refunded');
+    expect(order.notifications('refund.succeeded')).toBe(1);
   });
 
   test('an automatic refund is keyed by its flow, whatever repeats the success', () => {

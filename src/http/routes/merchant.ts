@@ -14,7 +14,7 @@ import { type Links, eventOf, paymentOf, paymentWithActionOf, refundOf } from '.
 
 export const failed = (f: Failure) => new ApiError(f.error, f.message, f.field ?? null);
 
-function amountOf(text: string, currency: Currency, field: string): number {
+export function amountOf(text: string, currency: Currency, field: string): number {
   const parsed = parseAmount(text, currency);
   if (!parsed.ok) throw new ApiError('invalid_amount', `${field} ${parsed.message.replace(/^amount /, '')}`, field);
   return parsed.minor;
@@ -29,7 +29,7 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
     const amount = amountOf(body.amount, body.currency, 'amount');
-    const refusal = body.method ? await payments.payRefusal(merchant, body.method, body.currency, amount) : null;
+    const refusal = body.method ? await payments.payRefusal(merchant, body.method, body.currency, amount, body.user_id) : null;
     const result = await payments.create(merchant, {
       merchantOrderNo: body.merchant_order_no, amount, currency: body.currency, subject: body.subject, expireSeconds: body.expire_seconds,
       details: {

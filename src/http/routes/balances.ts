@@ -1,0 +1,106 @@
+/**
+ * Payer balances (API.md "Payer balances"): the merchant routes under /v1/balances and the
+ * operator's read under /admin/balances. Routes validate and shape; the ledger decides.
+ */
+import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
+import * as v from 'valibot';
+import { type Balances, balance_currency, balance_entries_page_max } from '../../balance/balances.ts';
+import type { AccountRow, EntryRow } from '../../balance/ledger.ts';
+import { isoTime } from '../../clock.ts';
+import { formatAmount } from '../../money.ts';
+import type { MerchantEnv } from '../auth.ts';
+import { ApiError } from '../errors.ts';
+import { jsonBody, queryParams } from '../validate.ts';
+import { amountOf } from './merchant.ts';
+
+const user_id_pattern = /^[A-Za-z0-9_.:@-]{1,64}$/;
+const reference = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 _ -'));
+const amount = v.pipe(v.string(), v.maxLength(32, 'must be at most 32 characters'));
+const reason = v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256, 'must be at most 256 characters'))), null);
+
+export const creditRequest = v.strictObject({ credit_no: reference, amount, reason });
+export const debitRequest = v.strictObject({ debit_no: reference, amount, reason });
+export const entriesQuery = v.strictObject({
+  after: v.optional(v.pipe(v.string(), v.regex(/^bal_[0-9A-Z]{26}$/, 'must be a balance entry id'))),
+  limit: v.optional(
+    v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(balance_entries_page_max, `must be at most ${balance_entries_page_max}`)),
+    String(balance_entries_page_max),
+  ),
+});
+
+/** The path's user_id, checked like a field (API.md: 1–64 of [A-Za-z0-9_.:@-]). */
+function userIdOf(value: string): string {
+  if (!user_id_pattern.test(value)) throw new ApiError('invalid_request', 'user_id must be 1–64 characters of A-Z a-z 0-9 _ . : @ -', 'user_id');
+  return value;
+}
+
+const money = (minor: number) => formatAmount(minor, balance_currency);
+
+export const accountOf = (a: AccountRow) => ({
+  user_id: a.userId, currency: a.currency, available: money(a.available), frozen: money(a.frozen),
+  updated_at: a.updatedAt === null ? null : isoTime(a.updatedAt),
+});
+
+export const entryOf = (e: EntryRow) => ({
+  id: e.id, user_id: e.userId, kind: e.kind, amount: money(e.amount), available_after: money(e.availableAfter),
+  frozen_after: money(e.frozenAfter), payment_id: e.paymentId, refund_id: e.refundId, reference: e.reference, created_at: isoTime(e.createdAt),
+});
+
+const tag = { tags: ['balances'], security: [{ merchantSignature: [] }] };
+
+export function balanceRoutes(balances: Balances): Hono<MerchantEnv> {
+  const app = new Hono<MerchantEnv>();
+
+  app.get('/balances/:user_id', describeRoute({ ...tag, summary: "A payer's balance (zeros for a payer never seen)" }), async (c) => {
+    const account = await balances.account(c.get('merchant').id, userIdOf(c.req.param('user_id')));
+    return c.json(accountOf(account));
+  });
+
+  const movement = (kind: 'credit' | 'debit', body: { amount: string; reason: string | null }, no: string, field: string) => ({
+    kind, reference: no, amount: amountOf(body.amount, balance_currency, 'amount'), reason: body.reason, field,
+  });
+
+  const move = async (merchantId: string, userId: string, m: ReturnType<typeof movement>) => {
+    const result = await balances.move(merchantId, userId, m);
+    if (result.ok) return result;
+    if (result.error === 'insufficient_balance') throw new ApiError('insufficient_balance', "the debit is more than the payer's available balance", 'amount');
+    throw new ApiError('order_conflict', `${m.field} ${m.reference} exists with a different amount`, m.field);
+  };
+
+  app.post('/balances/:user_id/credits', describeRoute({ ...tag, summary: 'Credit a payer (idempotent by credit_no)' }), jsonBody(creditRequest), async (c) => {
+    const body = c.req.valid('json');
+    const result = await move(c.get('merchant').id, userIdOf(c.req.param('user_id')), movement('credit', body, body.credit_no, 'credit_no'));
+    return c.json(entryOf(result.entry), result.created ? 201 : 200);
+  });
+
+  app.post('/balances/:user_id/debits', describeRoute({ ...tag, summary: 'Debit a payer (idempotent by debit_no)' }), jsonBody(debitRequest), async (c) => {
+    const body = c.req.valid('json');
+    const result = await move(c.get('merchant').id, userIdOf(c.req.param('user_id')), movement('debit', body, body.debit_no, 'debit_no'));
+    return c.json(entryOf(result.entry), result.created ? 201 : 200);
+  });
+
+  app.get('/balances/:user_id/entries', describeRoute({ ...tag, summary: "A payer's ledger entries, oldest first" }), queryParams(entriesQuery), async (c) => {
+    const { after, limit } = c.req.valid('query');
+    const page = await balances.entries(c.get('merchant').id, userIdOf(c.req.param('user_id')), after ?? null, limit);
+    return c.json({ data: page.entries.map(entryOf), has_more: page.hasMore });
+  });
+
+  return app;
+}
+
+/** Entries an operator sees with the balance, oldest first; `after` pages on. */
+const admin_entries_max = balance_entries_page_max;
+
+/** Mounted under /admin (behind the operator token). */
+export function adminBalanceRoutes(balances: Balances): Hono {
+  const app = new Hono();
+  app.get('/balances/:merchant_id/:user_id', describeRoute({ tags: ['operators'], security: [{ adminToken: [] }], summary: "A payer's balance and entries" }), queryParams(entriesQuery), async (c) => {
+    const merchantId = c.req.param('merchant_id');
+    const userId = userIdOf(c.req.param('user_id'));
+    const { after } = c.req.valid('query');
+    const [account, page] = await Promise.all([balances.account(merchantId, userId), balances.entries(merchantId, userId, after ?? null, admin_entries_max)]);
+    return c.json({ merchant_id: merchantId, ...accountOf(account), entries: page.entries.map(entryOf), has_more: page.hasMore });
+  });
+  return app;
+}
