@@ -24,10 +24,10 @@ export type World = {
   stop(): Promise<void>;
 };
 
-export async function startSandbox(notifyRetryMs = [200, 500, 1_000]): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startSandbox(notifyRetryMs = [200, 500, 1_000], now?: () => number): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/sandbox`;
-  const sandbox = createSandbox({ baseUrl: url, notifyRetryMs });
+  const sandbox = createSandbox({ baseUrl: url, notifyRetryMs, ...(now ? { now } : {}) });
   const server = Bun.serve({ port, hostname: '127.0.0.1', fetch: new Hono().route('/sandbox', sandbox.app).fetch });
   return {
     url,
@@ -44,10 +44,13 @@ async function provision(url: string, path: string): Promise<Record<string, stri
   return (await response.json()) as Record<string, string>;
 }
 
-export async function bootWorld(kind: StoreKind, options: StartOptions = {}): Promise<World> {
-  const sandbox = await startSandbox();
+/** `env` adds to paycenter's environment; `sandboxNow` gives the sandbox a clock (a test that moves paycenter's far). */
+export type WorldExtras = { env?: Record<string, string>; sandboxNow?: () => number };
+
+export async function bootWorld(kind: StoreKind, options: StartOptions = {}, extras: WorldExtras = {}): Promise<World> {
+  const sandbox = await startSandbox(undefined, extras.sandboxNow);
   const port = await freePort();
-  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }, options);
+  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...extras.env }, options);
   const alipay = await provision(sandbox.url, '/alipay/apps');
   const wechatpay = await provision(sandbox.url, '/wechatpay/merchants');
   const channels = [

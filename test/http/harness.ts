@@ -12,7 +12,7 @@ import { type Paycenter, type StartOptions, startPaycenter } from '../../src/wir
 import { type StoreKind, freshDatabase } from '../store/stores.ts';
 
 export const admin_token = 'adm_test_0123456789abcdef';
-const secret_key = Buffer.alloc(32, 9).toString('base64');
+export const secret_key = Buffer.alloc(32, 9).toString('base64');
 
 export type Booted = { paycenter: Paycenter; url: string; databaseUrl: string; stop: () => Promise<void> };
 
