@@ -13,7 +13,10 @@ import { formatAmount } from '../money.ts';
 /** How often the page asks its status route. */
 const poll_ms = 2_000;
 
-/** Labels of the methods a payer can pick here (balance is not offered: it needs the payer's own authorization). */
+/**
+ * Labels of the channel methods a payer can pick here. The balance is offered beside them
+ * (PageProps.balance) where the merchant enabled it and the order names its payer.
+ */
 export const method_labels: Record<string, { zh: string; en: string }> = {
   alipay_qr: { zh: '支付宝扫码', en: 'Alipay QR' },
   alipay_page: { zh: '支付宝网页支付', en: 'Alipay web' },
@@ -56,6 +59,7 @@ main{max-width:440px;margin:0 auto;padding:16px}
 .amount{font-size:34px;font-weight:600}.amount small{font-size:16px;margin-left:4px;color:#666}
 .timer{color:#c0392b;font-size:14px;margin-top:8px}
 .methods{display:flex;flex-direction:column;gap:8px}
+.balance{display:block;margin-bottom:10px}
 button,.button{display:block;width:100%;padding:12px;font-size:16px;border:1px solid #d0d4da;border-radius:8px;background:#fff;color:#222;text-align:center;text-decoration:none;cursor:pointer}
 button.method[aria-pressed=true]{border-color:#1677ff;background:#eef5ff}
 .primary{background:#1677ff;border-color:#1677ff;color:#fff}
@@ -92,11 +96,11 @@ const script = `
     else if(a.params&&window.WeixinJSBridge){window.WeixinJSBridge.invoke('getBrandWCPayRequest',a.params,function(){poll();});}
     else{var t=document.createElement('p');t.className='hint';t.textContent='请在微信内打开此页面 / Open this page in WeChat';action.appendChild(t);}
   }
-  var buttons=document.querySelectorAll('button.method');
+  var buttons=document.querySelectorAll('button.method');var useBalance=document.getElementById('use-balance');
   Array.prototype.forEach.call(buttons,function(btn){btn.addEventListener('click',function(){
     Array.prototype.forEach.call(buttons,function(b){b.setAttribute('aria-pressed',b===btn?'true':'false');b.disabled=true;});
     if(err)err.textContent='';if(action)action.textContent='…';
-    fetch(base+'/pay'+q,{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({method:btn.getAttribute('data-method')})})
+    fetch(base+'/pay'+q,{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({method:btn.getAttribute('data-method'),use_balance:!!(useBalance&&useBalance.checked)})})
       .then(function(r){return r.json().then(function(b){return {ok:r.ok,status:r.status,b:b};});})
       .then(function(x){if(x.ok)show(x.b);else{if(action)action.textContent='';if(err)err.textContent=x.status===429?'请稍后再选择 / Please wait a few seconds before choosing again':(x.b&&x.b.error&&x.b.error.message)||'支付失败 / Payment failed';poll();}})
       .catch(function(){if(action)action.textContent='';if(err)err.textContent='网络错误，请重试 / Network error, try again';})
@@ -119,6 +123,8 @@ export type PageProps = {
   merchant: Merchant;
   expiresInSeconds: number;
   current: { flow: Flow; svg: string | null } | null;
+  /** The payer's available balance in minor units, where the balance is offered; else null. */
+  balance: number | null;
 };
 
 /** The head every cashier page shares: phone-sized, never indexed, no referrer, styles inline. */
@@ -191,7 +197,17 @@ export function Page(props: PageProps) {
           ) : (
             <>
               <section class="card">
+                {props.balance !== null ? (
+                  <label class="balance" id="balance">
+                    <input type="checkbox" id="use-balance" checked={props.balance > 0} disabled={props.balance === 0} />
+                    使用余额 / Use balance <strong>{formatAmount(props.balance, ctx.currency)}</strong>
+                    <span class="en">{props.balance >= ctx.amount ? '' : '不足部分用下方方式支付 / the rest with a method below'}</span>
+                  </label>
+                ) : null}
                 <div class="methods">
+                  {props.balance !== null && props.balance >= ctx.amount ? (
+                    <button type="button" class="method" data-method="balance" aria-pressed="false">余额支付<span class="en">Pay with balance</span></button>
+                  ) : null}
                   {methods.map((m) => (
                     <button
                       type="button"

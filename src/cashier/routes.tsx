@@ -20,7 +20,9 @@ import { method } from '../http/schemas.ts';
 import { jsonBody } from '../http/validate.ts';
 import { type Links, paymentWithActionOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
-import type { Payments } from '../payments/service.ts';
+import type { PayPartRequest, Payments } from '../payments/service.ts';
+import { balanceMethod } from '../../machines/payment.model.ts';
+import type { Balances } from '../balance/balances.ts';
 import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
@@ -31,6 +33,8 @@ export type CashierDeps = {
   runner: EffectRunner;
   clock: Clock;
   links: Links;
+  /** The payers' balances the page offers beside the channels. */
+  balances: Balances;
   /** One check per payment per this gap (default 5 s). */
   checkGapMs?: number;
 };
@@ -73,8 +77,18 @@ function passGate(gate: PaymentGate, id: string, now: number, message: string): 
   if (wait !== null) throw new ApiError('rate_limited', message, null, { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
 }
 
-/** The cashier pays with one method for the whole amount; combined payments are the merchant's. */
-const cashierPay = v.strictObject({ method });
+/** One method for the whole amount, or the payer's balance first and the method for the rest. */
+const cashierPay = v.strictObject({ method, use_balance: v.optional(v.boolean(), false) });
+
+/**
+ * What the cashier asks to pay: the balance alone when it was picked or covers the amount, the
+ * balance first and the method for the rest when it does not, or the method alone.
+ */
+export function cashierParts(amount: number, method: string, available: number | null): PayPartRequest[] {
+  if (method === balanceMethod || (available !== null && available >= amount)) return [{ method: balanceMethod, amount }];
+  if (available === null || available === 0) return [{ method, amount }];
+  return [{ method: balanceMethod, amount: available }, { method, amount: amount - available }];
+}
 
 type Link = { id: string; token: string; order: OrderState; merchant: Merchant };
 type CashierEnv = { Variables: { link: Link } };
@@ -98,6 +112,13 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   const app = new Hono<CashierEnv>();
   const checkGate = new PaymentGate(deps.checkGapMs ?? default_check_gap_ms, gate_entries_max);
   const payGate = new PaymentGate(pay_gap_ms, gate_entries_max);
+
+  /** The payer's available balance where the cashier offers it (enabled, and the order names its payer); else null. */
+  async function offeredBalance(link: Pick<Link, 'order' | 'merchant'>): Promise<number | null> {
+    const userId = link.order.context.details.userId;
+    if (userId === null || !link.merchant.methods.includes(balanceMethod)) return null;
+    return (await deps.balances.account(link.merchant.id, userId)).available;
+  }
 
   /** The order and its merchant when the token is this payment's, else null (→ 404). */
   async function authorized(c: Context): Promise<Link | null> {
@@ -142,7 +163,8 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
       const flow = [...order.context.flows].reverse().find((f) => f.status === 'pending' && f.prepared && f.action);
       if (flow) current = { flow, svg: flow.action?.type === 'qr_code' && flow.action.qrCode ? await qrSvg(flow.action.qrCode) : null };
     }
-    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} />, 200);
+    const balance = view === 'pay' ? await offeredBalance(found) : null;
+    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} balance={balance} />, 200);
   });
 
   app.get('/:id/status', described('The payment’s status and seconds left, from paycenter’s own records'), linked, (c) => {
@@ -153,11 +175,14 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   /** As /v1/payments/{id}/pay (API.md): the payment object and its `action`, plus the QR drawn as SVG for the page. */
   app.post('/:id/pay', described('Start paying with one method, as /v1/payments/{id}/pay'), linked, jsonBody(cashierPay), async (c) => {
     const { id, order, merchant } = c.get('link');
-    const { method } = c.req.valid('json');
-    if (!(method in method_labels)) throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
+    const { method, use_balance } = c.req.valid('json');
+    const available = method === balanceMethod || use_balance ? await offeredBalance({ order, merchant }) : null;
+    if (!(method in method_labels) && !(method === balanceMethod && available !== null)) {
+      throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
+    }
     if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', 'this merchant cannot take payments now');
     passGate(payGate, id, deps.clock.now(), 'a payment was started a moment ago; try again shortly');
-    const paid = await deps.payments.pay(merchant, id, [{ method, amount: order.context.amount }]);
+    const paid = await deps.payments.pay(merchant, id, cashierParts(order.context.amount, method, available));
     if (!paid.ok) throw failed(paid);
     const answer = paymentWithActionOf(paid, deps.links);
     const svg = answer.action.type === 'qr_code' && answer.action.qr_code ? await qrSvg(answer.action.qr_code) : null;

@@ -101,7 +101,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.route('/v1', v1);
   app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
   app.route('/cashier', cashierRoutes({
-    payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
+    payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links, balances,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
   app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, balances }));
