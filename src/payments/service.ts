@@ -156,8 +156,7 @@ export class Payments {
     if (!found.ok) return found;
     const { context, row } = found.order;
     if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
-    const refused = methodRefusal(merchant, parts.map((p) => p.method))
-      ?? (parts.some((p) => p.method === balanceMethod) ? balanceRefusal(context.details.userId) : null);
+    const refused = methodRefusal(merchant, parts.map((p) => p.method));
     if (refused) return refused;
     const waiting = parts.length === 1 ? waitingFlow(context, parts[0]!.method) : undefined;
     if (waiting) return { ok: true, order: found.order, flow: waiting };
@@ -166,6 +165,8 @@ export class Payments {
     // The machine's own check, asked before any channel is looked for, so the answer can say why.
     const partsRefusal = payPartsRefusal(checkPayParts(context, parts.map((p, i) => ({ ...p, flowId: flowIds[i]!, channel: '' }))));
     if (partsRefusal) return partsRefusal;
+    const payerRefusal = parts.some((p) => p.method === balanceMethod) ? balanceRefusal(context.details.userId) : null;
+    if (payerRefusal) return payerRefusal;
 
     const routes = await this.chooseChannels(parts, context.currency);
     const unserved = parts.filter((_, i) => routes[i] === null).map((p) => p.method);

@@ -96,7 +96,7 @@ for (const kind of storeKinds) {
       const results = await Promise.all(children.map(async (c) => ({ code: await c.exited, err: await new Response(c.stderr).text() })));
       expect(results.map((r) => (r.code === 0 ? 0 : r.err))).toEqual(children.map(() => 0));
       expect((await recorded(url)).map((r) => r.version)).toEqual(migrationsOf(kind).map((m) => m.version));
-    });
+    }, child_exit_timeout_ms + 5_000);
   });
 }
 
