@@ -5,7 +5,8 @@
  * close. paycenter runs as a child process, is killed with SIGKILL twice at random moments and
  * started again; on Postgres the Redis it uses is flushed once. Afterwards every order is final,
  * the audit is clean, every merchant event reached the test merchant endpoint (which refuses
- * the first attempts), and no event id was delivered as two different outcomes.
+ * the first attempts), and no event id was delivered as two different outcomes. Some orders are
+ * combined payments (a balance part frozen with the attempt, captured when the payer pays).
  *
  *   RELIABILITY_ORDERS   orders per store (default 300)
  *   RELIABILITY_SEED     replays a run: every random choice of the test and the sandbox's faults derive from it
@@ -31,8 +32,10 @@ const final_statuses = new Set(['succeeded', 'closed', 'refunded', 'partially_re
 /** Providers retry a notify for hours; a few tens of seconds are enough to outlive a restart here. */
 const sandbox_notify_retry_ms = [500, 1_000, 2_000, 4_000, 8_000, 15_000];
 
-type Scenario = 'pay' | 'expire' | 'late' | 'double' | 'race_close' | 'fail_then_pay';
-const scenario_weights: Array<[Scenario, number]> = [['pay', 40], ['expire', 12], ['late', 12], ['double', 16], ['race_close', 10], ['fail_then_pay', 10]];
+type Scenario = 'pay' | 'expire' | 'late' | 'double' | 'race_close' | 'fail_then_pay' | 'combined';
+const scenario_weights: Array<[Scenario, number]> = [['pay', 36], ['expire', 12], ['late', 12], ['double', 14], ['race_close', 8], ['fail_then_pay', 8], ['combined', 10]];
+/** A combined payment's balance part; the payer's balance is credited with exactly this first. */
+const combined_balance_part = '0.50';
 
 function pick<T>(random: () => number, weighted: Array<[T, number]>): T {
   const total = weighted.reduce((s, [, w]) => s + w, 0);
@@ -92,7 +95,7 @@ describe.each(stores)('crash and fault run on %s', (kind) => {
       const set = await fetch(`${sandbox.url}/faults/${provider}/${account}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
       expect(set.status).toBe(200);
     }
-    const merchant = await MerchantClient.create(server.url, { methods: ['alipay_qr', 'wechat_native'], notify_url: endpoint.url });
+    const merchant = await MerchantClient.create(server.url, { methods: ['alipay_qr', 'wechat_native', 'balance'], notify_url: endpoint.url });
 
     // ---- the plan: every random choice made up front from the seed ----
     const plan: Tracked[] = [];
@@ -163,6 +166,7 @@ describe.each(stores)('crash and fault run on %s', (kind) => {
       await Bun.sleep(Math.max(0, t0 + order.startMs - Date.now()));
       const created = await call(`create #${order.index}`, 'POST', '/v1/payments', {
         merchant_order_no: `REL-${storeSeed}-${order.index}`, amount: order.amount, subject: `reliability ${order.scenario}`, expire_seconds: order.expireSeconds,
+        user_id: `rel${order.index}`,
       });
       if (created.status !== 201 && created.status !== 200) throw new Error(`create answered ${created.status} ${JSON.stringify(created.body)}`);
       order.paymentId = created.body.id;
@@ -206,6 +210,20 @@ describe.each(stores)('crash and fault run on %s', (kind) => {
           if (closed.status !== 200 && closed.status !== 409) throw new Error(`close answered ${closed.status} ${JSON.stringify(closed.body)}`);
           break;
         }
+        case 'combined': {
+          // The balance part is frozen with the attempt, captured when the payer pays at the channel.
+          await call(`credit #${order.index}`, 'POST', `/v1/balances/rel${order.index}/credits`, { credit_no: 'REL', amount: combined_balance_part });
+          const external = ((Math.round(Number(order.amount) * 100) - 50) / 100).toFixed(2);
+          const paid = await call(`pay ${order.paymentId} combined`, 'POST', `/v1/payments/${order.paymentId}/pay`, {
+            parts: [{ method: 'balance', amount: combined_balance_part }, { method: order.method, amount: external }],
+          });
+          if (paid.status !== 200) throw new Error(`combined pay answered ${paid.status} ${JSON.stringify(paid.body)}`);
+          const flowId = paid.body.flows.find((f: any) => f.method === order.method).id;
+          order.flowIds.push(flowId);
+          await Bun.sleep(order.payDelayMs);
+          await payer(order, order.method, flowId, 'pay', false);
+          break;
+        }
         case 'fail_then_pay': {
           const flowId = await startPaying(order, order.method);
           await payer(order, order.method, flowId, 'fail', false);
@@ -236,7 +254,8 @@ describe.each(stores)('crash and fault run on %s', (kind) => {
     };
     /** Money at the channel is accounted for: a paid trade is the flow that settled, or refunded in full at the channel. */
     const channelMismatch = async (p: any): Promise<string | null> => {
-      for (const flow of p.flows) {
+      // Balance parts have no trade at a channel: the ledger and its audit account for them.
+      for (const flow of p.flows.filter((f: any) => f.method !== 'balance')) {
         const trade = await tradeOf(flow);
         if (!trade || trade.state !== 'SUCCESS') {
           if (flow.status === 'succeeded' || flow.status === 'refunded') return `flow ${flow.id} is ${flow.status} but the trade is ${trade?.state ?? 'missing'}`;
@@ -252,7 +271,7 @@ describe.each(stores)('crash and fault run on %s', (kind) => {
     const isSettled = async (p: any) => {
       if (!final_statuses.has(p.status)) return false;
       if (p.flows.some((f: any) => f.status === 'pending')) return false;
-      const succeeded = p.flows.filter((f: any) => f.status === 'succeeded').length;
+      const succeeded = p.flows.filter((f: any) => f.status === 'succeeded' && f.method !== 'balance').length;
       if (p.status === 'closed' ? succeeded !== 0 : succeeded > 1) return false;
       return (await channelMismatch(p)) === null;
     };
@@ -366,6 +385,9 @@ describe.each(stores)('crash and fault run on %s', (kind) => {
           break;
         case 'fail_then_pay':
           if (p.status !== 'succeeded' && order.payerAnswers.some((a) => a.includes(':pay') && a.endsWith('→200'))) problem(`${tag}: the payer paid but ${p.status} [${flows}]`);
+          break;
+        case 'combined':
+          if (p.status !== 'succeeded' || p.flows.some((f: any) => f.status !== 'succeeded')) problem(`${tag}: paid in time but ${p.status} [${flows}]`);
           break;
       }
     }
