@@ -2,6 +2,7 @@
 // comes from a PRNG seeded by the faults body so that a run replays exactly.
 import { seededRandom } from './crypto.ts';
 import type { Provider } from './state.ts';
+import { type Impostor, impostors } from './unionpay-pki.ts';
 
 export type Faults = {
   drop_notify_rate: number;
@@ -13,6 +14,8 @@ export type Faults = {
   wrong_amount: boolean;
   /** UnionPay: the next N queries answer origRespCode 05 ("accepted, ask again later") whatever the truth. */
   processing_queries: number;
+  /** UnionPay: answers and notifies signed with a certificate a verifier must refuse. */
+  signer: 'genuine' | Impostor;
   seed: number;
 };
 
@@ -25,6 +28,7 @@ export const NO_FAULTS: Faults = {
   api_timeout_rate: 0,
   wrong_amount: false,
   processing_queries: 0,
+  signer: 'genuine',
   seed: 1,
 };
 
@@ -72,6 +76,11 @@ export function parseFaults(body: unknown): ParseResult {
     const n = b.processing_queries;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > processing_queries_max) return { ok: false, error: `processing_queries must be an integer 0..${processing_queries_max}` };
     f.processing_queries = n;
+  }
+  if (b.signer !== undefined) {
+    const signer = (['genuine', ...impostors] as const).find((k) => k === b.signer);
+    if (!signer) return { ok: false, error: `signer must be one of genuine, ${impostors.join(', ')}` };
+    f.signer = signer;
   }
   if (b.seed !== undefined) {
     if (typeof b.seed !== 'number' || !Number.isInteger(b.seed)) return { ok: false, error: 'seed must be an integer' };

@@ -9,12 +9,23 @@ import forge from 'node-forge';
 /** The subject CN a verifier expects on UnionPay's signing certificate. */
 export const UNIONPAY_SIGNER_CN = '中国银联股份有限公司';
 
+/**
+ * Signing certificates a verifier must refuse, for the `signer` fault: one that expired, one
+ * whose CN is not UnionPay's, and one outside the chain (self-signed, with UnionPay's CN).
+ */
+export const impostors = ['expired', 'wrong_cn', 'untrusted'] as const;
+export type Impostor = (typeof impostors)[number];
+
+export type KeyedCert = { cert: string; key: string };
+
 export type UnionpayCa = {
   rootCert: string;
   middleCert: string;
   middleKey: string;
   signCert: string;
   signKey: string;
+  /** Made on first use of the `signer` fault. */
+  impostors?: Partial<Record<Impostor, KeyedCert>>;
 };
 
 export type IssuedCert = { certPem: string; keyPem: string; certId: string };
@@ -52,16 +63,18 @@ export function certIdOf(certPem: string): string {
   return BigInt(`0x${forge.pki.certificateFromPem(certPem).serialNumber}`).toString(10);
 }
 
-type IssueInput = { subject: Name; keyPem: string; issuer?: { cert: forge.pki.Certificate; keyPem: string }; isCa: boolean; years: number; now: number };
+type IssueInput = { subject: Name; keyPem: string; issuer?: { cert: forge.pki.Certificate; keyPem: string }; isCa: boolean; from: number; to: number };
+
+/** Valid from a day before `now` (a verifier whose clock lags a little still accepts it) for `years`. */
+const validFor = (now: number, years: number) => ({ from: now - DAY_MS, to: now + years * 365 * DAY_MS });
 
 function issue(input: IssueInput): string {
   const key = forge.pki.privateKeyFromPem(input.keyPem) as forge.pki.rsa.PrivateKey;
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   cert.serialNumber = serialHex();
-  // A day of slack backwards: a verifier whose clock lags a little still accepts it.
-  cert.validity.notBefore = new Date(input.now - DAY_MS);
-  cert.validity.notAfter = new Date(input.now + input.years * 365 * DAY_MS);
+  cert.validity.notBefore = new Date(input.from);
+  cert.validity.notAfter = new Date(input.to);
   cert.setSubject(input.subject);
   cert.setIssuer(input.issuer ? input.issuer.cert.subject.attributes : input.subject);
   cert.setExtensions(
@@ -79,19 +92,32 @@ export function createUnionpayCa(now: number): UnionpayCa {
   const rootKey = rsaKey();
   const middleKey = rsaKey();
   const signKey = rsaKey();
-  const rootCert = issue({ subject: name('paycenter sandbox UnionPay Root CA', 'Root'), keyPem: rootKey, isCa: true, years: ca_years, now });
-  const middleCert = issue({ subject: name('paycenter sandbox UnionPay Middle CA', 'Middle'), keyPem: middleKey, issuer: { cert: forge.pki.certificateFromPem(rootCert), keyPem: rootKey }, isCa: true, years: ca_years, now });
-  return { rootCert, middleCert, middleKey, signCert: issueLeaf({ rootCert, middleCert, middleKey }, UNIONPAY_SIGNER_CN, 'UnionPay Signing', signKey, now), signKey };
+  const rootCert = issue({ subject: name('paycenter sandbox UnionPay Root CA', 'Root'), keyPem: rootKey, isCa: true, ...validFor(now, ca_years) });
+  const middleCert = issue({ subject: name('paycenter sandbox UnionPay Middle CA', 'Middle'), keyPem: middleKey, issuer: { cert: forge.pki.certificateFromPem(rootCert), keyPem: rootKey }, isCa: true, ...validFor(now, ca_years) });
+  return { rootCert, middleCert, middleKey, signCert: issueLeaf({ middleCert, middleKey }, UNIONPAY_SIGNER_CN, 'UnionPay Signing', signKey, validFor(now, leaf_years)), signKey };
 }
 
-function issueLeaf(ca: Pick<UnionpayCa, 'middleCert' | 'middleKey' | 'rootCert'>, cn: string, ou: string, keyPem: string, now: number): string {
-  return issue({ subject: name(cn, ou), keyPem, issuer: { cert: forge.pki.certificateFromPem(ca.middleCert), keyPem: ca.middleKey }, isCa: false, years: leaf_years, now });
+function issueLeaf(ca: Pick<UnionpayCa, 'middleCert' | 'middleKey'>, cn: string, ou: string, keyPem: string, validity: { from: number; to: number }): string {
+  return issue({ subject: name(cn, ou), keyPem, issuer: { cert: forge.pki.certificateFromPem(ca.middleCert), keyPem: ca.middleKey }, isCa: false, ...validity });
+}
+
+/** A signing certificate that looks like UnionPay's but must be refused, as `kind` says. */
+export function issueImpostor(ca: UnionpayCa, kind: Impostor, now: number): KeyedCert {
+  const key = rsaKey();
+  switch (kind) {
+    case 'expired':
+      return { key, cert: issueLeaf(ca, UNIONPAY_SIGNER_CN, 'UnionPay Signing', key, { from: now - 2 * 365 * DAY_MS, to: now - 365 * DAY_MS }) };
+    case 'wrong_cn':
+      return { key, cert: issueLeaf(ca, '银联沙箱冒名者 Impostor Ltd', 'UnionPay Signing', key, validFor(now, leaf_years)) };
+    case 'untrusted':
+      return { key, cert: issue({ subject: name(UNIONPAY_SIGNER_CN, 'UnionPay Signing'), keyPem: key, isCa: false, ...validFor(now, leaf_years) }) };
+  }
 }
 
 /** A merchant's signing certificate, issued by the middle CA. */
 export function issueMerchantCert(ca: UnionpayCa, merId: string, now: number): IssuedCert {
   const keyPem = rsaKey();
-  const certPem = issueLeaf(ca, `041@Z${merId}@00000000@1`, 'Merchant', keyPem, now);
+  const certPem = issueLeaf(ca, `041@Z${merId}@00000000@1`, 'Merchant', keyPem, validFor(now, leaf_years));
   return { certPem, keyPem, certId: certIdOf(certPem) };
 }
 

@@ -16,7 +16,7 @@ import { API_TIMEOUT_HOLD_MS } from './faults.ts';
 import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen, reportedTotal } from './context.ts';
 import { randomAlnum, randomDigits } from './crypto.ts';
 import { type Refund, type Trade, type UnionpayMerchant, newNotifyRecord } from './state.ts';
-import { type UnionpayCa, createUnionpayCa, issueMerchantCert, toPfxBase64 } from './unionpay-pki.ts';
+import { type KeyedCert, type UnionpayCa, createUnionpayCa, issueImpostor, issueMerchantCert, toPfxBase64 } from './unionpay-pki.ts';
 import { type Fields, ACP_VERSION, acpSign, acpTime, acpVerify, autoPostForm, parseAcpTime, rawAnswer, settleDate } from './unionpay-wire.ts';
 import { billDay, escapeHtml } from './util.ts';
 
@@ -59,11 +59,24 @@ export function provisionUnionpayMerchant(ctx: SandboxContext): Record<string, s
   };
 }
 
-/** Adds signPubKeyCert and the signature (UnionPay's signing key) to outgoing fields. */
-function signed(ctx: SandboxContext, fields: Fields): Fields {
+/** The certificate and key this merchant's messages are signed with: UnionPay's, or an impostor (fault). */
+function signer(ctx: SandboxContext, merId: string | undefined): KeyedCert {
   const authority = ca(ctx);
-  const out: Fields = { ...fields, signMethod: '01', signPubKeyCert: authority.signCert };
-  out.signature = acpSign(out, authority.signKey);
+  const kind = merId ? ctx.faults.get('unionpay', merId).signer : 'genuine';
+  if (kind === 'genuine') return { cert: authority.signCert, key: authority.signKey };
+  const made = authority.impostors?.[kind];
+  if (made) return made;
+  const impostor = issueImpostor(authority, kind, ctx.now());
+  authority.impostors = { ...authority.impostors, [kind]: impostor };
+  ctx.store.changed();
+  return impostor;
+}
+
+/** Adds signPubKeyCert and the signature to outgoing fields. */
+function signed(ctx: SandboxContext, merId: string | undefined, fields: Fields): Fields {
+  const { cert, key } = signer(ctx, merId);
+  const out: Fields = { ...fields, signMethod: '01', signPubKeyCert: cert };
+  out.signature = acpSign(out, key);
   return out;
 }
 
@@ -74,7 +87,8 @@ function echo(request: Fields): Fields {
 }
 
 function answerBody(ctx: SandboxContext, request: Fields, answer: Answer): string {
-  return rawAnswer(signed(ctx, { ...echo(request), version: ACP_VERSION, encoding: 'UTF-8', ...answer }));
+  // Faults are per merchant; an unknown merId has none and gets the genuine signature.
+  return rawAnswer(signed(ctx, request.merId, { ...echo(request), version: ACP_VERSION, encoding: 'UTF-8', ...answer }));
 }
 
 /** Envelope and signature checks every request passes before its fields mean anything. */
@@ -182,7 +196,6 @@ export function unionpayStatus(t: Trade, now: number): string {
 
 /** What the result of a consume looks like in notifies, front returns and queries. */
 function consumeResult(ctx: SandboxContext, t: Trade): Fields {
-  const paid = t.state === 'SUCCESS' && t.paidAt !== undefined;
   const amount = String(reportedTotal(ctx, t));
   const base: Fields = {
     txnType: '01',
@@ -196,8 +209,8 @@ function consumeResult(ctx: SandboxContext, t: Trade): Fields {
     currencyCode: '156',
     queryId: t.tradeNo,
   };
-  if (!paid) return base;
-  const paidAt = t.paidAt as number;
+  if (t.state !== 'SUCCESS' || t.paidAt === undefined) return base;
+  const paidAt = t.paidAt;
   return { ...base, settleAmt: amount, settleCurrencyCode: '156', settleDate: settleDate(paidAt), traceNo: t.tradeNo.slice(-6), traceTime: acpTime(paidAt).slice(4), accNo: '6216********0018', payCardType: '01' };
 }
 
@@ -220,14 +233,14 @@ function enqueueNotify(ctx: SandboxContext, t: Trade, url: string, fields: () =>
     onChange: () => ctx.store.changed(),
     // UnionPay judges by the HTTP status alone (then retries at growing gaps).
     accepted: (status) => status === 200,
-    build: () => ({ body: new URLSearchParams(signed(ctx, { version: ACP_VERSION, encoding: 'UTF-8', ...fields() })).toString(), headers: {} }),
+    build: () => ({ body: new URLSearchParams(signed(ctx, t.account, { version: ACP_VERSION, encoding: 'UTF-8', ...fields() })).toString(), headers: {} }),
   });
 }
 
 /** The page that sends the payer's browser back to frontUrl with the signed result. */
 export function unionpayFrontReturn(ctx: SandboxContext, t: Trade): string | undefined {
   if (!t.returnUrl) return undefined;
-  const fields = signed(ctx, { version: ACP_VERSION, encoding: 'UTF-8', ...consumeResult(ctx, t), ...outcomeCode(t) });
+  const fields = signed(ctx, t.account, { version: ACP_VERSION, encoding: 'UTF-8', ...consumeResult(ctx, t), ...outcomeCode(t) });
   return autoPostForm(t.returnUrl, fields, escapeHtml);
 }
 

@@ -288,4 +288,45 @@ describe('unionpay sandbox: faults', () => {
     expect(notified.filter((f) => f.orderId === 'Dropped001')).toEqual([]);
     await fetch(`${sb.base}/faults/unionpay/${creds.mer_id}`, { method: 'DELETE' });
   });
+
+  test('signer: answers and notifies signed by an expired, a wrong-CN or an untrusted certificate, for the verifier to refuse', async () => {
+    const expected = { expired: 'validity', wrong_cn: 'cn', untrusted: 'chain' } as const;
+    for (const [signer, problem] of Object.entries(expected)) {
+      await fetch(`${sb.base}/faults/unionpay/${creds.mer_id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ signer }) });
+      const orderId = `Signer${signer.replace('_', '')}`.padEnd(8, '0');
+      const applied = await acpPost(back(), qrApply(orderId, 100));
+      expect(applied.fields.respCode).toBe('00');
+      expect(verifyProblem(applied.fields, creds)).toBe(problem);
+      await post(applied.fields.qrCode as string, { outcome: 'pay' });
+      const [n] = await notifiesOf(orderId, 1);
+      expect(verifyProblem(n as Fields, creds)).toBe(problem);
+    }
+    const bad = await fetch(`${sb.base}/faults/unionpay/${creds.mer_id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ signer: 'forged' }) });
+    expect(bad.status).toBe(400);
+    await fetch(`${sb.base}/faults/unionpay/${creds.mer_id}`, { method: 'DELETE' });
+    expect(verifyProblem((await acpPost(back(), qrApply('SignerBack', 100))).fields, creds)).toBeUndefined();
+  }, 20_000); // three impostor keys are generated on first use
+});
+
+describe('unionpay sandbox: state file', () => {
+  test('the CA and merchants survive a restart: old credentials still sign and verify', async () => {
+    await withTempDir(async (dir) => {
+      const statePath = join(dir, 'sandbox.json');
+      const first = await startSandbox({ statePath });
+      const issued = (await (await post(`${first.base}/unionpay/merchants`, {})).json()) as UnionpayCreds;
+      const issuedKey = await openPfx(issued);
+      await first.stop();
+
+      const second = await startSandbox({ statePath });
+      try {
+        // The restarted sandbox listens elsewhere; the merchant keeps its keys and chain.
+        const fields = sign({ ...envelope(issued, issuedKey), txnType: '01', txnSubType: '07', bizType: '000000', channelType: '08', orderId: 'Restart001', txnTime: txnTime(), txnAmt: '100', currencyCode: '156', backUrl: receiver.url }, issuedKey.keyPem);
+        const r = await acpPost(`${second.base}/unionpay/gateway/api/backTransReq.do`, fields);
+        expect(r.fields.respCode).toBe('00');
+        expect(verifyProblem(r.fields, issued)).toBeUndefined();
+      } finally {
+        await second.stop();
+      }
+    });
+  }, 30_000);
 });
