@@ -20,10 +20,12 @@ import {
 import { jsonBody } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
+import type { Alerts } from '../../alerts/alerts.ts';
+import { mountAlerts } from './admin-alerts.ts';
 import type { Balances } from '../../balance/balances.ts';
 import { adminBalanceRoutes } from './balances.ts';
 
-export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; balances: Balances };
+export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; balances: Balances };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
 const admin_cookie = 'paycenter_admin';
@@ -112,6 +114,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use(adminAuth(deps.adminToken));
   mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
+  mountAlerts(app, deps.alerts);
   app.route('/', adminBalanceRoutes(deps.balances));
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
 
