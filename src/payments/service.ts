@@ -7,6 +7,7 @@ import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
 import { type Flow, type OrderDetails, balanceMethod, type PayDecision, type PaymentContext, type Refund, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
+import { Balances } from '../balance/balances.ts';
 import { balance_channel } from '../balance/order-entries.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
@@ -78,6 +79,7 @@ export class Payments {
   private readonly engine: Engine;
   private readonly store: Store;
   private readonly clock: Clock;
+  private readonly balances: Balances;
 
   constructor(
     private readonly deps: PaymentsDeps,
@@ -86,6 +88,7 @@ export class Payments {
     this.engine = deps.engine;
     this.store = deps.store;
     this.clock = deps.clock;
+    this.balances = new Balances({ ledger: deps.store.ledger, clock: deps.clock });
   }
 
   /**
@@ -132,9 +135,18 @@ export class Payments {
    * paid at once, so a create that cannot be paid as asked leaves nothing behind.
    */
   async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number, userId: string | null = null): Promise<Failure | null> {
+    if (method === balanceMethod) return methodRefusal(merchant, [method]) ?? balanceRefusal(userId) ?? (await this.shortBalance(merchant, userId!, amount));
     return methodRefusal(merchant, [method])
-      ?? (method === balanceMethod ? balanceRefusal(userId) : null)
       ?? ((await this.chooseChannels([{ method, amount }], currency))[0] ? null : noChannel([method], currency));
+  }
+
+  /**
+   * The payer's balance does not cover the amount now. Only a pre-check, so that a create that
+   * cannot be paid leaves no order behind: the freeze itself decides, under concurrency too.
+   */
+  private async shortBalance(merchant: Merchant, userId: string, amount: number): Promise<Failure | null> {
+    const { available } = await this.balances.account(merchant.id, userId);
+    return available < amount ? fail('insufficient_balance', "the payer's available balance does not cover the amount", 'amount') : null;
   }
 
   /** The channel each part goes to now (null where none serves it): balance parts to the ledger, the rest routed. */

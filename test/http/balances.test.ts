@@ -164,6 +164,22 @@ describe.each(storeKinds)('payer balances on %s', (kind) => {
     expect(refused.body.error).toMatchObject({ code: 'unsupported_method' });
   });
 
+  test('create with method balance beyond available: 422 insufficient_balance, no order left behind', async () => {
+    const user = payer();
+    await credit(user, 'T1', '4.99');
+    const created = await merchant.createPayment({ merchant_order_no: `SHORT-${user.slice(2, 10)}`, amount: '5.00', user_id: user, method: 'balance' });
+    expect(created.status).toBe(422);
+    expect(created.body.error.code).toBe('insufficient_balance');
+    expect((await merchant.call('GET', `/v1/payments?merchant_order_no=SHORT-${user.slice(2, 10)}`)).status).toBe(404);
+  });
+
+  test('the OpenAPI document describes the balance routes', async () => {
+    const doc = (await (await fetch(`${booted.url}/openapi.json`)).json()) as any;
+    for (const path of ['/v1/balances/{user_id}', '/v1/balances/{user_id}/credits', '/v1/balances/{user_id}/debits', '/v1/balances/{user_id}/entries', '/admin/balances/{merchant_id}/{user_id}']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+  });
+
   test('create with method balance pays at once', async () => {
     const user = payer();
     await credit(user, 'T1', '5.00');
