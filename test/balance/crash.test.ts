@@ -1,5 +1,5 @@
 /**
- * Crash: paycenter (a child process) is killed with SIGKILL between the freeze and the capture
+ * Crash, on SQLite and on Postgres with Redlock: paycenter (a child process) is killed with SIGKILL between the freeze and the capture
  * of combined payments, and again between the capture and the merchant's notification. After
  * each restart every freeze resolves exactly once (one freeze entry, then one capture or one
  * release), the audit is clean, and each order's payment.succeeded reaches the merchant as one
@@ -13,7 +13,7 @@ import { payerDecides, startSandbox } from '../channels/world.ts';
 import { freePort } from '../harness/services.ts';
 import { MerchantClient, adminCall, admin_token } from '../http/harness.ts';
 import { merchantEndpoint, paycenterProcess, persist } from '../reliability/harness.ts';
-import { freshDatabase } from '../store/stores.ts';
+import { freshDatabase, storeKinds } from '../store/stores.ts';
 
 const orders_total = 6;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -21,16 +21,16 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch((e) => console.error('cleanup failed:', e));
 });
 
-test('SIGKILL between freeze and capture, and between capture and notification: each freeze resolves once', async () => {
+test.each(storeKinds)('%s: SIGKILL between freeze and capture, and between capture and notification: each freeze resolves once', async (kind) => {
   const sandbox = await startSandbox([300, 600, 1_000, 2_000, 4_000]);
   cleanups.push(() => sandbox.stop());
   const endpoint = merchantEndpoint(7);
   cleanups.push(() => endpoint.stop());
-  const database = await freshDatabase('sqlite');
+  const database = await freshDatabase(kind);
   cleanups.push(() => database.drop());
   const server = paycenterProcess({
-    port: await freePort(), databaseUrl: database.url, redisUrl: null, adminToken: admin_token,
-    secretKey: Buffer.alloc(32, 7).toString('base64'), logName: `balance-crash-${Date.now()}.log`,
+    port: await freePort(), databaseUrl: database.url, redisUrl: kind === 'postgres' ? process.env.TEST_REDIS_URL! : null, adminToken: admin_token,
+    secretKey: Buffer.alloc(32, 7).toString('base64'), logName: `balance-crash-${kind}-${Date.now()}.log`,
   });
   cleanups.push(() => server.stop());
   await server.start();
