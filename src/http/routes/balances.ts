@@ -57,26 +57,25 @@ export function balanceRoutes(balances: Balances): Hono<MerchantEnv> {
     return c.json(accountOf(account));
   });
 
-  const movement = (kind: 'credit' | 'debit', body: { amount: string; reason: string | null }, no: string, field: string) => ({
-    kind, reference: no, amount: amountOf(body.amount, balance_currency, 'amount'), reason: body.reason, field,
-  });
-
-  const move = async (merchantId: string, userId: string, m: ReturnType<typeof movement>) => {
-    const result = await balances.move(merchantId, userId, m);
+  /** A credit or debit as API.md answers it: 201 new, 200 the same again, or the error. */
+  const move = async (merchantId: string, userId: string, kind: 'credit' | 'debit', reference: string, body: { amount: string; reason: string | null }) => {
+    const amount = amountOf(body.amount, balance_currency, 'amount');
+    const result = await balances.move(merchantId, userId, { kind, reference, amount, reason: body.reason });
     if (result.ok) return result;
     if (result.error === 'insufficient_balance') throw new ApiError('insufficient_balance', "the debit is more than the payer's available balance", 'amount');
-    throw new ApiError('order_conflict', `${m.field} ${m.reference} exists with a different amount`, m.field);
+    const field = `${kind}_no`;
+    throw new ApiError('order_conflict', `${field} ${reference} exists with a different amount`, field);
   };
 
   app.post('/balances/:user_id/credits', describeRoute({ ...tag, summary: 'Credit a payer (idempotent by credit_no)' }), jsonBody(creditRequest), async (c) => {
     const body = c.req.valid('json');
-    const result = await move(c.get('merchant').id, userIdOf(c.req.param('user_id')), movement('credit', body, body.credit_no, 'credit_no'));
+    const result = await move(c.get('merchant').id, userIdOf(c.req.param('user_id')), 'credit', body.credit_no, body);
     return c.json(entryOf(result.entry), result.created ? 201 : 200);
   });
 
   app.post('/balances/:user_id/debits', describeRoute({ ...tag, summary: 'Debit a payer (idempotent by debit_no)' }), jsonBody(debitRequest), async (c) => {
     const body = c.req.valid('json');
-    const result = await move(c.get('merchant').id, userIdOf(c.req.param('user_id')), movement('debit', body, body.debit_no, 'debit_no'));
+    const result = await move(c.get('merchant').id, userIdOf(c.req.param('user_id')), 'debit', body.debit_no, body);
     return c.json(entryOf(result.entry), result.created ? 201 : 200);
   });
 
