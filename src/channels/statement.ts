@@ -29,6 +29,7 @@ export type StatementRow = {
 export type StatementFile = { bytes: Uint8Array; mediaType: StatementMediaType; sha1: string | null };
 export const statement_media_types = ['application/zip', 'application/gzip', 'text/csv'] as const;
 export type StatementMediaType = (typeof statement_media_types)[number];
+export const isStatementMediaType = (value: string): value is StatementMediaType => (statement_media_types as readonly string[]).includes(value);
 
 /** A file that cannot be read as the provider's statement; its message says where and why. */
 export class StatementError extends Error {
