@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import iconv from 'iconv-lite';
 import { zipSync, gzipSync } from 'fflate';
 import type { SandboxContext } from './context.ts';
-import type { Provider, Trade } from './state.ts';
+import { type Provider, type Trade, isProvider } from './state.ts';
 import { alipayTime, billDay } from './util.ts';
 
 export type StatementFaults = {
@@ -161,7 +161,7 @@ export function wechatStatementCsv(ctx: SandboxContext, mchid: string, appid: st
 export const gzipped = (text: string): Uint8Array => gzipSync(new TextEncoder().encode(text));
 
 /** The fault switchboard for statements (tests only). */
-export function statementRoutes(ctx: SandboxContext, isProvider: (p: string) => p is Provider): Hono {
+export function statementRoutes(ctx: SandboxContext): Hono {
   const app = new Hono();
   app.put('/:provider/:account', async (c) => {
     const provider = c.req.param('provider');
