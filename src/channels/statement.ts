@@ -44,9 +44,6 @@ export const statement_rows_max = 2_000_000;
 /** What a statement may decompress to at most (a zip or gzip bomb is refused). */
 export const statement_text_bytes_max = 1024 * 1024 * 1024;
 
-/** Thousandths of a minor unit per yuan-with-5-decimals unit: 1 fen = 1000 milli-fen = 0.01000 yuan. */
-const milli_per_fee_unit = 10;
-
 /**
  * A signed decimal of the statement (`-12.50`, `0.06000`) as an integer count of 10^-decimals;
  * null when it is not one. Thousands separators and stray tabs never appear in these files.
@@ -66,12 +63,12 @@ export function statementFen(text: string, where: string): number {
   return Math.abs(fen);
 }
 
-/** A fee in yuan with up to five decimals, as absolute thousandths of a fen. */
+/** A fee in yuan with up to five decimals, as absolute thousandths of a fen (0.00001 yuan = 0.001 fen). */
 export function statementFeeMilli(text: string, where: string): number {
   if (text === '') return 0;
   const units = decimalUnits(text, 5);
   if (units === null) throw new StatementError(`${where}: "${text}" is not a fee`);
-  return Math.abs(units) * milli_per_fee_unit;
+  return Math.abs(units);
 }
 
 /** `yyyy-MM-dd HH:mm:ss` in China Standard Time, as both providers write it, to epoch ms. */
