@@ -84,8 +84,13 @@ export class Reconciliation {
       counts: {}, totals: {}, error: null, leaseUntil: now + this.options.leaseMs, createdAt: existing?.createdAt ?? now, finishedAt: null,
     };
     if (!(await this.deps.store.startReconRun(run, request.rerun))) return { ok: false, error: 'running' };
-    const finished = await this.execute(run, channel, request.file);
-    return { ok: true, run: finished, created: existing === null };
+    try {
+      return { ok: true, run: await this.execute(run, channel, request.file), created: existing === null };
+    } catch (error) {
+      // A broken dependency (or a bug): the run says so instead of holding its lease until it runs out.
+      await this.fail(run, `the run stopped: ${String(error).slice(0, 500)}`).catch(() => undefined);
+      throw error;
+    }
   }
 
   private async execute(run: ReconRunRow, channel: Channel, uploaded: StatementFile | undefined): Promise<ReconRunRow> {
@@ -106,7 +111,9 @@ export class Reconciliation {
       return this.fail(run, error.message);
     }
     const diffs = comparison.found.slice(0, recon_diffs_max).map((f) => this.diffOf(run, f, previous));
-    await this.repair(diffs);
+    const repaired = await this.repair(diffs);
+    // A repaired record completes now, after this day: the statement already showed it, so its own day must not hold it.
+    for (const diff of repaired) comparison.pendingAdded.push({ channel: run.channel, recordId: diff.recordKey, state: 'seen', date: run.date, local: diff.local as ReconRecord });
     const currency = currencyOf(channel.row);
     const done: ReconRunRow = {
       ...run, status: 'done', counts: comparison.counts, leaseUntil: null, finishedAt: this.deps.clock.now(),
@@ -206,8 +213,9 @@ export class Reconciliation {
     };
   }
 
-  /** Tells each order's actor what the statement showed; a difference is repaired once its event applied. */
-  private async repair(diffs: Array<ReconDiffRow & { repair: Repair | null }>): Promise<void> {
+  /** Tells each order's actor what the statement showed; a difference is repaired once its event applied. Returns those repaired now. */
+  private async repair(diffs: Array<ReconDiffRow & { repair: Repair | null }>): Promise<ReconDiffRow[]> {
+    const repaired: ReconDiffRow[] = [];
     for (const diff of diffs) {
       if (!diff.repair || diff.resolution !== 'open') continue;
       const result = await this.deps.engine.dispatch(diff.repair.orderId, diff.repair.event);
@@ -216,8 +224,10 @@ export class Reconciliation {
       diff.resolvedBy = 'reconciliation';
       diff.resolvedAt = this.deps.clock.now();
       diff.note = `told the order's actor (${diff.repair.event.type}); the payment is now ${result.order.row.status}`;
+      repaired.push(diff);
     }
     for (const diff of diffs) delete (diff as { repair?: Repair | null }).repair;
+    return repaired;
   }
 
   private async alert(run: ReconRunRow, diffs: ReconDiffRow[]): Promise<void> {

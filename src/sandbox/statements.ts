@@ -116,7 +116,7 @@ export function alipayStatementZip(ctx: SandboxContext, appId: string, day: stri
   const fee2 = (units5: number) => yuan(-Math.round(units5 / 1000));
   const body = lines.map((l) =>
     pad([l.trade.tradeNo, l.trade.outTradeNo, l.kind === 'payment' ? '交易' : '退款', l.trade.subject, alipayTime(l.trade.createdAt), alipayTime(l.at), '', '', '', '', 'sandbox***@alipay.com',
-      yuan(l.trade.totalFen), yuan(l.kind === 'payment' ? l.amountFen : -l.amountFen), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', l.refundNo ?? '', fee2(l.fee5), '0.00', '']),
+      yuan(l.kind === 'payment' ? l.amountFen : l.trade.totalFen), yuan(l.kind === 'payment' ? l.amountFen : -l.amountFen), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', l.refundNo ?? '', fee2(l.fee5), '0.00', '']),
   );
   const payments = lines.filter((l) => l.kind === 'payment');
   const refunds = lines.filter((l) => l.kind === 'refund');

@@ -499,7 +499,7 @@ export class PostgresStore implements Store {
       `SELECT ${reconFlowColumns} FROM flows f WHERE f.id IN (SELECT jsonb_array_elements_text($1::jsonb))
        UNION ALL
        SELECT ${reconRefundColumns} FROM refunds r WHERE r.id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND r.channel_flow_id IS NOT NULL`,
-      JSON.stringify(flowIds), JSON.stringify(refundIds),
+      flowIds, refundIds,
     )).map(reconRecordOf);
   }
 
@@ -529,7 +529,7 @@ export class PostgresStore implements Store {
         await tx.unsafe(`INSERT INTO recon_diffs (${reconDiffColumns.join(', ')}) VALUES (${placeholders(reconDiffColumns.length)})`, reconDiffValues(d, asJsonb));
       }
       if (result.pendingRemoved.length > 0) {
-        await tx.unsafe('DELETE FROM recon_pending WHERE channel = $1 AND record_id IN (SELECT jsonb_array_elements_text($2::jsonb))', [run.channel, JSON.stringify(result.pendingRemoved)]);
+        await tx.unsafe('DELETE FROM recon_pending WHERE channel = $1 AND record_id IN (SELECT jsonb_array_elements_text($2::jsonb))', [run.channel, result.pendingRemoved]);
       }
       for (const p of result.pendingAdded) {
         await tx.unsafe('INSERT INTO recon_pending (channel, record_id, state, date, local) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [p.channel, p.recordId, p.state, p.date, p.local]);
