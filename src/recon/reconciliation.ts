@@ -113,7 +113,7 @@ export class Reconciliation {
     const diffs = comparison.found.slice(0, recon_diffs_max).map((f) => this.diffOf(run, f, previous));
     const repaired = await this.repair(diffs);
     // A repaired record completes now, after this day: the statement already showed it, so its own day must not hold it.
-    for (const diff of repaired) comparison.pendingAdded.push({ channel: run.channel, recordId: diff.recordKey, state: 'seen', date: run.date, local: diff.local as ReconRecord });
+    for (const diff of repaired) comparison.pendingAdded.push({ channel: run.channel, recordId: diff.recordKey, state: 'seen', date: run.date, local: diff.local! });
     const currency = currencyOf(channel.row);
     const done: ReconRunRow = {
       ...run, status: 'done', counts: comparison.counts, leaseUntil: null, finishedAt: this.deps.clock.now(),
@@ -232,7 +232,7 @@ export class Reconciliation {
 
   private async alert(run: ReconRunRow, diffs: ReconDiffRow[]): Promise<void> {
     for (const diff of diffs.filter((d) => d.resolution === 'open')) {
-      const local = diff.local as ReconRecord | null;
+      const local = diff.local;
       await this.deps.alerts.raise({
         id: alertIdFor(diff.id), kind: 'recon_diff', channel: run.channel, paymentId: local?.orderId ?? null,
         message: `${run.channel} ${run.date}: ${diff.kind} for ${diff.recordKey} (run ${run.id})`,

@@ -224,7 +224,7 @@ export function reconDiffOf(row: Raw, json: JsonDecoder): ReconDiffRow {
   return {
     id: row.id as string, runId: row.run_id as string, kind: row.kind as string, recordKey: row.record_key as string,
     flowId: (row.flow_id as string | null) ?? null, refundId: (row.refund_id as string | null) ?? null,
-    channelTradeNo: (row.channel_trade_no as string | null) ?? null, local: json(row.local), channelRow: json(row.channel_row),
+    channelTradeNo: (row.channel_trade_no as string | null) ?? null, local: json(row.local) as ReconRecord | null, channelRow: json(row.channel_row),
     resolution: row.resolution as ReconDiffRow['resolution'], note: (row.note as string | null) ?? null,
     resolvedBy: (row.resolved_by as string | null) ?? null, resolvedAt: intOrNull(row.resolved_at), createdAt: int(row.created_at),
   };

@@ -203,7 +203,8 @@ export type ReconDiffRow = {
   flowId: string | null;
   refundId: string | null;
   channelTradeNo: string | null;
-  local: unknown;
+  local: ReconRecord | null;
+  /** The statement line as read (a StatementRow), or null for a difference the statement lacks. */
   channelRow: unknown;
   resolution: 'open' | 'repaired' | 'ignored';
   note: string | null;

@@ -11,6 +11,7 @@ import { Hono } from 'hono';
 import { auditStore } from '../../src/audit/audit.ts';
 import { chinaDate } from '../../src/channels/china-time.ts';
 import { ManualClock } from '../../src/clock.ts';
+import { ReconSchedule } from '../../src/recon/schedule.ts';
 import { createSandbox } from '../../src/sandbox/sandbox.ts';
 import { drive, payerDecides } from '../channels/world.ts';
 import { freePort } from '../harness/services.ts';
@@ -203,6 +204,20 @@ for (const kind of storeKinds) {
       expect((await upload('x', 'application/pdf', date)).status).toBe(400);
       const tooLarge = await upload(new Uint8Array(64 * 1024 * 1024 + 1), 'text/csv', date);
       expect(tooLarge.status).toBe(400);
+    }, 60_000);
+
+    test('the schedule reconciles every channel\'s previous day once from RECON_AT; the audit lists differences left open past the hold', async () => {
+      const { paycenter } = day.booted;
+      const yesterday = chinaDate(day.clock.now() - 86_400_000);
+      const notYet = new ReconSchedule({ recon: paycenter.recon, channels: paycenter.channels, clock: day.clock, log: paycenter.log, atMs: 23 * 3_600_000 + 59 * 60_000 });
+      expect(await notYet.tick()).toBe(0);
+      expect(await paycenter.reconSchedule.tick()).toBe(2);
+      const runs = (await adminCall(day.booted.url, 'GET', `/admin/reconciliations?date=${yesterday}`)).body.data;
+      expect(runs.map((r: any) => [r.channel, r.status]).sort()).toEqual([['alipay_main', 'done'], ['wechat_main', 'done']]);
+      expect(await paycenter.reconSchedule.tick()).toBe(0);
+
+      const open = (await auditStore(paycenter.store, { nowMs: day.clock.now() + 3 * 86_400_000 })).breaches.filter((b) => b.rule === 'recon_diff_resolved');
+      expect(open.map((b) => b.detail.split(' ')[2]).sort()).toEqual(['amount_mismatch', 'missing_channel', 'status_mismatch']);
     }, 60_000);
   });
 }
