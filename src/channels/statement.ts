@@ -118,12 +118,24 @@ export async function* csvRecords(chunks: AsyncIterable<string> | Iterable<strin
   }
 }
 
-/** Text of bytes in the given encoding, handed on in chunks so a large file is never one string. */
-export function* decodedChunks(bytes: Uint8Array, encoding: 'utf-8' | 'gbk', chunkBytes = 1 << 20): Generator<string> {
+/** How much of a file is handed on at a time. */
+export const statement_chunk_bytes = 1 << 20;
+
+/** A buffer in chunks of statement_chunk_bytes. */
+export function* chunksOf(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += statement_chunk_bytes) yield bytes.subarray(at, at + statement_chunk_bytes);
+}
+
+/** Text of byte chunks in the given encoding, handed on in chunks so a large file is never one string. */
+export function* decodedChunks(chunks: Iterable<Uint8Array>, encoding: 'utf-8' | 'gbk'): Generator<string> {
   const decoder = new TextDecoder(encoding, { fatal: true });
+  for (const chunk of chunks) yield decode(() => decoder.decode(chunk, { stream: true }), encoding);
+  yield decode(() => decoder.decode(), encoding);
+}
+
+function decode(work: () => string, encoding: string): string {
   try {
-    for (let at = 0; at < bytes.length; at += chunkBytes) yield decoder.decode(bytes.subarray(at, at + chunkBytes), { stream: true });
-    yield decoder.decode();
+    return work();
   } catch {
     throw new StatementError(`not ${encoding} text`);
   }

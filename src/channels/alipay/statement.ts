@@ -11,6 +11,7 @@ import {
   StatementError,
   type StatementRow,
   chinaTimeMs,
+  chunksOf,
   columnsOf,
   csvRecords,
   decodedChunks,
@@ -60,7 +61,7 @@ export async function* alipayStatementRows(file: StatementFile): AsyncGenerator<
   if (file.mediaType !== 'application/zip') throw new StatementError(`an Alipay bill is a zip, not ${file.mediaType}`);
   let at: Record<(typeof columns)[number], number> | null = null;
   let line = 0;
-  for await (const record of csvRecords(decodedChunks(detailEntry(file.bytes), 'gbk'))) {
+  for await (const record of csvRecords(decodedChunks(chunksOf(detailEntry(file.bytes)), 'gbk'))) {
     line++;
     if (at === null) {
       at = columnsOf(record, columns, 'the Alipay bill');

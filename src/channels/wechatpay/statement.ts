@@ -5,17 +5,19 @@
  * (`总交易单数,…` and its values). The SHA1 WeChat publishes covers the file after gunzip. Fees
  * have five decimals. Columns are found by name.
  */
-import { gunzipSync } from 'fflate';
+import { Gunzip } from 'fflate';
 import {
   type StatementFile,
   StatementError,
   type StatementRow,
   chinaTimeMs,
+  chunksOf,
   columnsOf,
   csvRecords,
   decodedChunks,
   statementFeeMilli,
   statementFen,
+  statement_chunk_bytes,
   statement_text_bytes_max,
 } from '../statement.ts';
 
@@ -24,30 +26,47 @@ const columns = ['交易时间', '微信订单号', '商户订单号', '交易�
 /** The first cell of the summary caption that follows the last trade line. */
 const summary_caption = '总交易单数';
 
-/** The CSV bytes: gunzipped when gzip, and checked against the published SHA1 when there is one. */
-function csvBytes(file: StatementFile): Uint8Array {
-  if (file.mediaType === 'application/zip') throw new StatementError('a WeChat Pay bill is CSV or gzip, not a zip');
-  let bytes = file.bytes;
-  if (file.mediaType === 'application/gzip') {
+/** The file's bytes, inflated chunk by chunk when gzipped. */
+function* inflated(file: StatementFile): Generator<Uint8Array> {
+  if (file.mediaType !== 'application/gzip') {
+    yield* chunksOf(file.bytes);
+    return;
+  }
+  const out: Uint8Array[] = [];
+  const gunzip = new Gunzip((chunk) => out.push(chunk));
+  for (const [i, chunk] of [...chunksOf(file.bytes)].entries()) {
     try {
-      bytes = gunzipSync(file.bytes);
+      gunzip.push(chunk, (i + 1) * statement_chunk_bytes >= file.bytes.length);
     } catch (error) {
       throw new StatementError(`not a readable gzip: ${(error as Error).message}`);
     }
-    if (bytes.length > statement_text_bytes_max) throw new StatementError(`the bill inflates to ${bytes.length} bytes, over ${statement_text_bytes_max}`);
+    yield* out.splice(0);
   }
-  if (file.sha1 !== null) {
-    const actual = new Bun.CryptoHasher('sha1').update(bytes).digest('hex');
-    if (actual !== file.sha1.toLowerCase()) throw new StatementError(`the bill's SHA1 is ${actual}, WeChat Pay published ${file.sha1}`);
+}
+
+/**
+ * The CSV in chunks, bounded, and checked against the published SHA1 once it has all passed (a
+ * run applies nothing before the whole file is read, so a late mismatch still refuses it whole).
+ */
+function* csvChunks(file: StatementFile): Generator<Uint8Array> {
+  if (file.mediaType === 'application/zip') throw new StatementError('a WeChat Pay bill is CSV or gzip, not a zip');
+  const hasher = file.sha1 === null ? null : new Bun.CryptoHasher('sha1');
+  let size = 0;
+  for (const chunk of inflated(file)) {
+    size += chunk.length;
+    if (size > statement_text_bytes_max) throw new StatementError(`the bill inflates to over ${statement_text_bytes_max} bytes`);
+    hasher?.update(chunk);
+    yield chunk;
   }
-  return bytes;
+  const actual = hasher?.digest('hex');
+  if (actual !== undefined && actual !== file.sha1!.toLowerCase()) throw new StatementError(`the bill's SHA1 is ${actual}, WeChat Pay published ${file.sha1}`);
 }
 
 /** The rows of a WeChat Pay trade bill. */
 export async function* wechatpayStatementRows(file: StatementFile): AsyncGenerator<StatementRow> {
   let at: Record<(typeof columns)[number], number> | null = null;
   let line = 0;
-  for await (const record of csvRecords(decodedChunks(csvBytes(file), 'utf-8'))) {
+  for await (const record of csvRecords(decodedChunks(csvChunks(file), 'utf-8'))) {
     line++;
     if (at === null) {
       at = columnsOf(record, columns, 'the WeChat Pay bill');
