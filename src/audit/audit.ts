@@ -51,8 +51,15 @@ export function auditOrder(row: OrderRow, ctx: PaymentContext, events: MerchantE
   return breaches;
 }
 
-/** `nowMs` dates the ledger's deadline check (a freeze open past its order's deadline and a grace). */
-export async function auditStore(store: Store, nowMs: number = Date.now()): Promise<{ orders: number; breaches: Breach[] }> {
+/** Open reconciliation differences listed at most. */
+const audit_recon_diffs_max = 10_000;
+
+/**
+ * `reconHoldMs`: how long a reconciliation difference may stay open before the audit lists it
+ * (RECON_HOLD_DAYS: by then the next statements had their chance, an operator must decide).
+ * `nowMs` also dates the ledger's deadline check (a freeze open past its order's deadline and a grace).
+ */
+export async function auditStore(store: Store, options: { nowMs?: number; reconHoldMs?: number } = {}): Promise<{ orders: number; breaches: Breach[] }> {
   const breaches: Breach[] = [];
   let orders = 0;
   let after = '';
@@ -71,6 +78,11 @@ export async function auditStore(store: Store, nowMs: number = Date.now()): Prom
     if (coveredByOrderTimers.has(stuck.kind)) continue;
     breaches.push({ orderId: stuck.orderId, rule: 'outbox_not_stuck', detail: `${stuck.kind} ${stuck.id} ran out of tries` });
   }
-  breaches.push(...(await auditLedger(store.ledger, nowMs)));
+  const openSince = (options.nowMs ?? Date.now()) - (options.reconHoldMs ?? 2 * 86_400_000);
+  for (const diff of await store.listOpenReconDiffs(openSince, audit_recon_diffs_max)) {
+    const orderId = diff.local?.orderId ?? diff.recordKey;
+    breaches.push({ orderId, rule: 'recon_diff_resolved', detail: `reconciliation ${diff.runId}: ${diff.kind} ${diff.id} is still open` });
+  }
+  breaches.push(...(await auditLedger(store.ledger, options.nowMs ?? Date.now())));
   return { orders, breaches };
 }

@@ -27,6 +27,7 @@ import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import type { Alerts } from '../alerts/alerts.ts';
+import type { Reconciliation } from '../recon/reconciliation.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import { balanceRoutes } from './routes/balances.ts';
@@ -34,6 +35,9 @@ import { Balances } from '../balance/balances.ts';
 import type { Links } from './views.ts';
 
 export const body_bytes_max = 64 * 1024;
+
+/** A ¥ on the console's blue: the tab icon of every page. */
+const favicon_svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1d2433"/><text x="16" y="23" font-size="20" text-anchor="middle" fill="#fff" font-family="sans-serif">¥</text></svg>';
 const request_id_length_max = 128;
 
 /** API.md's content type for every JSON answer; Hono's `c.json` leaves the charset out. */
@@ -54,6 +58,7 @@ export type AppDeps = {
   links: Links;
   adminToken: string;
   alerts: Alerts;
+  recon: Reconciliation;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
@@ -91,7 +96,8 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   });
 
   // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.
-  app.use(except('/callbacks/*', bodyLimit({
+  // Callbacks and statement uploads read their bodies with limits of their own.
+  app.use(except(['/callbacks/*', '/admin/reconciliations/upload'], bodyLimit({
     maxSize: body_bytes_max, onError: () => { throw new ApiError('invalid_request', `body exceeds ${body_bytes_max} bytes`, 'body'); },
   })));
 
@@ -106,9 +112,11 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links, balances,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
-  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, balances }));
+  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links, balances }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' }));
+  app.get('/favicon.ico', (c) => c.redirect('/favicon.svg', 301));
   app.get('/readyz', async (c) => {
     const checks = [{ name: 'store', check: () => deps.store.ping() }, ...deps.readiness];
     const results = await Promise.all(checks.map(async ({ name, check }) => [name, await check().then(() => 'ok', () => 'down')] as const));

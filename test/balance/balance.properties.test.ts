@@ -156,7 +156,7 @@ describe.each(storeKinds)('payer balances under random concurrent use on %s', (k
           await Bun.sleep(20);
         }
 
-        const audit = await auditStore(world.booted.paycenter.store, clock.now());
+        const audit = await auditStore(world.booted.paycenter.store, { nowMs: clock.now() });
         expect(audit.breaches).toEqual([]);
         const account = (await call(0, 'GET', `/v1/balances/${user}`)).body;
         expect(account.frozen).toBe('0.00');

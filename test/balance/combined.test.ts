@@ -143,6 +143,6 @@ describe('a freeze never outlives its order', () => {
   });
 
   test('the audit is clean at the moved clock', async () => {
-    expect((await auditStore(world.booted.paycenter.store, clock.now())).breaches).toEqual([]);
+    expect((await auditStore(world.booted.paycenter.store, { nowMs: clock.now() })).breaches).toEqual([]);
   });
 });
