@@ -189,12 +189,18 @@ export const paymentMachine = setup({
           { guard: { type: 'reportSettles', params: { phase: 'open' } }, target: 'settled', actions: 'reportInOpen' },
           { guard: { type: 'reportChanges', params: { phase: 'open' } }, actions: 'reportInOpen' },
         ],
+        // An automatic refund can start before the order settles or closes (a combined attempt
+        // whose balance part was released, then its channel part succeeded): it runs to its end here too.
+        'refund.report': { guard: 'refundReportApplies', actions: 'applyRefundReport' },
+        'timer.refund_query': { guard: 'refundQueryApplies', actions: 'queryRefund' },
       },
     },
     paying: {
       initial: 'active',
       on: {
         'timer.query': { guard: 'flowIsQueryable', actions: 'queryFlow' },
+        'refund.report': { guard: 'refundReportApplies', actions: 'applyRefundReport' },
+        'timer.refund_query': { guard: 'refundQueryApplies', actions: 'queryRefund' },
       },
       states: {
         active: {

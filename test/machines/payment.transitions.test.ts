@@ -156,6 +156,18 @@ describe('payment machine transitions', () => {
     expect(order.status).toBe('paying');
   });
 
+  test('an automatic refund that starts while the order is open runs to its end there', () => {
+    const order = setups.payingCombined();
+    order.send(report(t0 + 3_000, A, 'failed'));
+    expect(order.status).toBe('created');
+    const late = order.send(report(t0 + 4_000, A, 'succeeded', 8_000));
+    expect(late.effects.map((e) => e.type)).toEqual(['channel.refund', 'operator.alert']);
+    expect(order.send({ type: 'timer.refund_query', at: t0 + 9_000, refundId: autoRefundId(A) }).accepted).toBe(true);
+    order.send(refundReport(t0 + 9_500, autoRefundId(A), A, 'succeeded'));
+    expect(order.ctx.flows.find((f) => f.id === A)?.status).toBe('refunded');
+    expect(order.status).toBe('created');
+  });
+
   test('a refund over a combined payment takes the external part first, then the balance part at once', () => {
     const order = setups.payingCombined();
     order.send(report(t0 + 3_000, A, 'succeeded', 8_000));
