@@ -22,13 +22,14 @@ import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine } from '../../actors/engine.ts';
 import { MailboxFullError } from '../../actors/mailbox.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
-import { ApiError, errorBody } from './errors.ts';
+import { ApiError, errorBody, errorStatus } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import type { Alerts } from '../alerts/alerts.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
+import { redeliverRoutes } from './routes/merchant-redeliver.ts';
 import type { Links } from './views.ts';
 
 export const body_bytes_max = 64 * 1024;
@@ -96,6 +97,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   const v1 = new Hono<MerchantEnv>();
   v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock }));
   v1.route('/', merchantRoutes(deps.payments, deps.links));
+  v1.route('/events', redeliverRoutes({ store: deps.store, clock: deps.clock }));
   app.route('/v1', v1);
   app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
   app.route('/cashier', cashierRoutes({
@@ -138,9 +140,29 @@ function openApiInfo(publicUrl: string) {
         },
         adminToken: { type: 'http' as const, scheme: 'bearer' },
       },
+      schemas: { Error: errorSchema },
     },
   };
 }
+
+/** API.md's error body; its code list is the one errors.ts maps (the merchant client's types are generated from it). */
+const errorSchema = {
+  type: 'object' as const,
+  description: 'Every non-2xx answer. What to do about each code: docs/api.md "Errors".',
+  properties: {
+    error: {
+      type: 'object' as const,
+      properties: {
+        code: { type: 'string' as const, enum: Object.keys(errorStatus) },
+        message: { type: 'string' as const },
+        field: { type: ['string', 'null'] as Array<'string' | 'null'> },
+        request_id: { type: 'string' as const },
+      },
+      required: ['code', 'message', 'field', 'request_id'],
+    },
+  },
+  required: ['error'],
+};
 
 /** Swagger UI from the swagger-ui-dist package, served by the app itself: /docs works offline. */
 const swaggerDir = dirname(require.resolve('swagger-ui-dist/package.json'));

@@ -1,0 +1,215 @@
+/**
+ * A typed client for paycenter's /v1 API. Every call is signed (a fresh timestamp and nonce per
+ * try), times out, and is retried with exponential back-off and full jitter when paycenter says
+ * `unavailable` or `rate_limited` (waiting at least its `Retry-After`) and on network errors.
+ * Retrying is safe: creates, refunds and credits are idempotent by the merchant's number, and the
+ * same body is sent on every try, so a retry finds what the first try did.
+ */
+import { randomBytes } from 'node:crypto';
+import { PaycenterError, PaycenterTransportError } from './errors.ts';
+import { error_codes, type ErrorCode, type V1Operation } from './openapi.generated.ts';
+import { authorization } from './signing.ts';
+import type {
+  Balance, BalanceEntry, CreatePaymentRequest, CreateRefundRequest, EventsQuery, NotificationEvent, Page, Payment,
+  PaymentWithAction, PayRequest, Redelivery, Refund,
+} from './types.ts';
+
+export type RetryOptions = {
+  /** Tries in all, the first included (default 4; 1 disables retries). */
+  attemptsMax?: number;
+  /** The first back-off's upper bound; each retry doubles it (default 200 ms). */
+  baseDelayMs?: number;
+  /** No back-off waits longer, whatever Retry-After says (default 30 s); beyond it the error is thrown. */
+  delayMaxMs?: number;
+};
+
+export type ClientOptions = {
+  /** paycenter's address, e.g. "https://pay.example.com" (no /v1). */
+  baseUrl: string;
+  merchantId: string;
+  secret: string;
+  /** Each try's limit (default 10 s). */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  /** Injected for tests and instrumentation; default the global fetch and setTimeout. */
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+};
+
+const retryable_codes = new Set<ErrorCode>(['unavailable', 'rate_limited']);
+const known_codes = new Set<string>(error_codes);
+const defaults = { timeoutMs: 10_000, attemptsMax: 4, baseDelayMs: 200, delayMaxMs: 30_000 };
+
+type Call = { method: 'GET' | 'POST'; path: string; operation: V1Operation; body?: unknown; query?: Record<string, string | number | undefined> };
+
+/** Which client method serves which operation of the OpenAPI document (the drift test reads it). */
+export const client_operations = {
+  createPayment: 'POST /v1/payments',
+  findPayment: 'GET /v1/payments',
+  getPayment: 'GET /v1/payments/{id}',
+  pay: 'POST /v1/payments/{id}/pay',
+  closePayment: 'POST /v1/payments/{id}/close',
+  createRefund: 'POST /v1/payments/{id}/refunds',
+  listRefunds: 'GET /v1/payments/{id}/refunds',
+  getRefund: 'GET /v1/refunds/{id}',
+  listEvents: 'GET /v1/events',
+  redeliverEvent: 'POST /v1/events/{id}/redeliver',
+} as const satisfies Record<string, V1Operation>;
+
+/** API.md v1.1 balances: typed from API.md, checked against the document once the routes are served. */
+export const balance_operations = {
+  getBalance: 'GET /v1/balances/{user_id}',
+  creditBalance: 'POST /v1/balances/{user_id}/credits',
+  debitBalance: 'POST /v1/balances/{user_id}/debits',
+  listBalanceEntries: 'GET /v1/balances/{user_id}/entries',
+} as const;
+
+const id = (value: string) => encodeURIComponent(value);
+
+export class PaycenterClient {
+  private readonly options: Required<Omit<ClientOptions, 'retry'>> & { retry: Required<RetryOptions> };
+
+  constructor(options: ClientOptions) {
+    this.options = {
+      timeoutMs: defaults.timeoutMs,
+      fetch: (input, init) => fetch(input, init),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      random: Math.random,
+      ...options,
+      baseUrl: options.baseUrl.replace(/\/+$/, ''),
+      retry: { attemptsMax: defaults.attemptsMax, baseDelayMs: defaults.baseDelayMs, delayMaxMs: defaults.delayMaxMs, ...options.retry },
+    } as PaycenterClient['options'];
+  }
+
+  /** Creates an order (201), or finds the same one again (200). With `method` it is paid at once and carries `action`. */
+  createPayment(body: CreatePaymentRequest & { method: string }): Promise<PaymentWithAction>;
+  createPayment(body: CreatePaymentRequest): Promise<Payment>;
+  createPayment(body: CreatePaymentRequest): Promise<Payment | PaymentWithAction> {
+    return this.call({ method: 'POST', path: '/v1/payments', operation: client_operations.createPayment, body });
+  }
+
+  findPayment(merchantOrderNo: string): Promise<Payment> {
+    return this.call({ method: 'GET', path: '/v1/payments', operation: client_operations.findPayment, query: { merchant_order_no: merchantOrderNo } });
+  }
+
+  getPayment(paymentId: string): Promise<Payment> {
+    return this.call({ method: 'GET', path: `/v1/payments/${id(paymentId)}`, operation: client_operations.getPayment });
+  }
+
+  /** Starts paying. A retried pay may start a second flow, which closes the first at its channel: never two charges. */
+  pay(paymentId: string, body: PayRequest): Promise<PaymentWithAction> {
+    return this.call({ method: 'POST', path: `/v1/payments/${id(paymentId)}/pay`, operation: client_operations.pay, body });
+  }
+
+  closePayment(paymentId: string): Promise<Payment> {
+    return this.call({ method: 'POST', path: `/v1/payments/${id(paymentId)}/close`, operation: client_operations.closePayment });
+  }
+
+  createRefund(paymentId: string, body: CreateRefundRequest): Promise<Refund> {
+    return this.call({ method: 'POST', path: `/v1/payments/${id(paymentId)}/refunds`, operation: client_operations.createRefund, body });
+  }
+
+  listRefunds(paymentId: string): Promise<{ data: Refund[] }> {
+    return this.call({ method: 'GET', path: `/v1/payments/${id(paymentId)}/refunds`, operation: client_operations.listRefunds });
+  }
+
+  getRefund(refundId: string): Promise<Refund> {
+    return this.call({ method: 'GET', path: `/v1/refunds/${id(refundId)}`, operation: client_operations.getRefund });
+  }
+
+  listEvents(query: EventsQuery = {}): Promise<Page<NotificationEvent>> {
+    return this.call({ method: 'GET', path: '/v1/events', operation: client_operations.listEvents, query });
+  }
+
+  /** Asks for a notification again (after fixing the endpoint); it arrives with the same id. */
+  redeliverEvent(eventId: string): Promise<Redelivery> {
+    return this.call({ method: 'POST', path: `/v1/events/${id(eventId)}/redeliver`, operation: client_operations.redeliverEvent });
+  }
+
+  getBalance(userId: string): Promise<Balance> {
+    return this.call({ method: 'GET', path: `/v1/balances/${id(userId)}`, operation: balance_operations.getBalance as V1Operation });
+  }
+
+  creditBalance(userId: string, body: { credit_no: string; amount: string; reason?: string | null }): Promise<BalanceEntry> {
+    return this.call({ method: 'POST', path: `/v1/balances/${id(userId)}/credits`, operation: balance_operations.creditBalance as V1Operation, body });
+  }
+
+  debitBalance(userId: string, body: { debit_no: string; amount: string; reason?: string | null }): Promise<BalanceEntry> {
+    return this.call({ method: 'POST', path: `/v1/balances/${id(userId)}/debits`, operation: balance_operations.debitBalance as V1Operation, body });
+  }
+
+  listBalanceEntries(userId: string, query: { after?: string; limit?: number } = {}): Promise<Page<BalanceEntry>> {
+    return this.call({ method: 'GET', path: `/v1/balances/${id(userId)}/entries`, operation: balance_operations.listBalanceEntries as V1Operation, query });
+  }
+
+  private async call<T>(call: Call): Promise<T> {
+    const query = new URLSearchParams(Object.entries(call.query ?? {}).flatMap(([k, v]): Array<[string, string]> => (v === undefined ? [] : [[k, String(v)]]))).toString();
+    const pathAndQuery = query ? `${call.path}?${query}` : call.path;
+    // One body text for every try: the server's idempotency compares what it receives.
+    const body = call.body === undefined ? '' : JSON.stringify(call.body);
+    const { attemptsMax } = this.options.retry;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.try(call.method, pathAndQuery, body, attempt);
+      if (outcome.ok) return outcome.value as T;
+      const wait = this.backoffMs(attempt, outcome.retryAfterS);
+      if (!outcome.retryable || attempt >= attemptsMax || wait === null) throw outcome.error;
+      await this.options.sleep(wait);
+    }
+  }
+
+  /** Full jitter under a doubling bound, and never sooner than Retry-After; null when that is past the limit. */
+  private backoffMs(attempt: number, retryAfterS: number | null): number | null {
+    const { baseDelayMs, delayMaxMs } = this.options.retry;
+    const jittered = Math.floor(this.options.random() * Math.min(delayMaxMs, baseDelayMs * 2 ** (attempt - 1)));
+    const floor = retryAfterS === null ? 0 : retryAfterS * 1000;
+    return floor > delayMaxMs ? null : Math.max(floor, jittered);
+  }
+
+  private async try(method: string, pathAndQuery: string, body: string, attempt: number): Promise<TryOutcome> {
+    const { baseUrl, merchantId, secret, timeoutMs } = this.options;
+    const signed = { method, pathAndQuery, timestamp: String(Math.floor(Date.now() / 1000)), nonce: randomBytes(12).toString('hex'), body };
+    const headers: Record<string, string> = { authorization: authorization(merchantId, secret, signed) };
+    if (method !== 'GET') headers['content-type'] = 'application/json';
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.options.fetch(baseUrl + pathAndQuery, {
+        method, headers, body: method === 'GET' ? undefined : body, signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (cause) {
+      const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+      const error = new PaycenterTransportError(timedOut ? 'timeout' : 'network', timedOut ? `no answer within ${timeoutMs} ms` : String(cause), attempt, cause);
+      return { ok: false, retryable: true, retryAfterS: null, error };
+    }
+    return answerOf(response, text, attempt);
+  }
+}
+
+type TryOutcome = { ok: true; value: unknown } | { ok: false; retryable: boolean; retryAfterS: number | null; error: Error };
+
+function answerOf(response: Response, text: string, attempt: number): TryOutcome {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, retryable: response.status >= 500, retryAfterS: null, error: unreadable(response, attempt) };
+  }
+  if (response.ok) return { ok: true, value };
+  const error = (value as { error?: { code?: unknown; message?: unknown; field?: unknown; request_id?: unknown } } | null)?.error;
+  if (!error || typeof error.code !== 'string' || !known_codes.has(error.code)) {
+    return { ok: false, retryable: response.status >= 500, retryAfterS: null, error: unreadable(response, attempt) };
+  }
+  const code = error.code as ErrorCode;
+  const retryAfter = Number(response.headers.get('retry-after'));
+  const retryAfterS = code === 'rate_limited' && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null;
+  const failure = new PaycenterError(
+    code, String(error.message ?? ''), response.status, typeof error.field === 'string' ? error.field : null,
+    typeof error.request_id === 'string' ? error.request_id : response.headers.get('x-request-id'), retryAfterS,
+  );
+  return { ok: false, retryable: retryable_codes.has(code), retryAfterS, error: failure };
+}
+
+const unreadable = (response: Response, attempt: number) =>
+  new PaycenterTransportError('unreadable_answer', `HTTP ${response.status} without API.md's error body`, attempt);
