@@ -41,7 +41,10 @@ const retryable_codes = new Set<ErrorCode>(['unavailable', 'rate_limited']);
 const known_codes = new Set<string>(error_codes);
 const defaults = { timeoutMs: 10_000, attemptsMax: 4, baseDelayMs: 200, delayMaxMs: 30_000 };
 
-type Call = { method: 'GET' | 'POST'; path: string; operation: V1Operation; body?: unknown; query?: Record<string, string | number | undefined> };
+type BalanceOperation = (typeof balance_operations)[keyof typeof balance_operations];
+
+/** One call: the operation names its method and path template; `params` fill the template's `{…}`. */
+type Call = { operation: V1Operation | BalanceOperation; params?: Record<string, string>; body?: unknown; query?: Record<string, string | number | undefined> };
 
 /** Which client method serves which operation of the OpenAPI document (the drift test reads it). */
 export const client_operations = {
@@ -65,8 +68,6 @@ export const balance_operations = {
   listBalanceEntries: 'GET /v1/balances/{user_id}/entries',
 } as const;
 
-const id = (value: string) => encodeURIComponent(value);
-
 export class PaycenterClient {
   private readonly options: Required<Omit<ClientOptions, 'retry'>> & { retry: Required<RetryOptions> };
 
@@ -86,71 +87,73 @@ export class PaycenterClient {
   createPayment(body: CreatePaymentRequest & { method: string }): Promise<PaymentWithAction>;
   createPayment(body: CreatePaymentRequest): Promise<Payment>;
   createPayment(body: CreatePaymentRequest): Promise<Payment | PaymentWithAction> {
-    return this.call({ method: 'POST', path: '/v1/payments', operation: client_operations.createPayment, body });
+    return this.call({ operation: client_operations.createPayment, body });
   }
 
   findPayment(merchantOrderNo: string): Promise<Payment> {
-    return this.call({ method: 'GET', path: '/v1/payments', operation: client_operations.findPayment, query: { merchant_order_no: merchantOrderNo } });
+    return this.call({ operation: client_operations.findPayment, query: { merchant_order_no: merchantOrderNo } });
   }
 
   getPayment(paymentId: string): Promise<Payment> {
-    return this.call({ method: 'GET', path: `/v1/payments/${id(paymentId)}`, operation: client_operations.getPayment });
+    return this.call({ operation: client_operations.getPayment, params: { id: paymentId } });
   }
 
   /** Starts paying. A retried pay may start a second flow, which closes the first at its channel: never two charges. */
   pay(paymentId: string, body: PayRequest): Promise<PaymentWithAction> {
-    return this.call({ method: 'POST', path: `/v1/payments/${id(paymentId)}/pay`, operation: client_operations.pay, body });
+    return this.call({ operation: client_operations.pay, params: { id: paymentId }, body });
   }
 
   closePayment(paymentId: string): Promise<Payment> {
-    return this.call({ method: 'POST', path: `/v1/payments/${id(paymentId)}/close`, operation: client_operations.closePayment });
+    return this.call({ operation: client_operations.closePayment, params: { id: paymentId } });
   }
 
   createRefund(paymentId: string, body: CreateRefundRequest): Promise<Refund> {
-    return this.call({ method: 'POST', path: `/v1/payments/${id(paymentId)}/refunds`, operation: client_operations.createRefund, body });
+    return this.call({ operation: client_operations.createRefund, params: { id: paymentId }, body });
   }
 
   listRefunds(paymentId: string): Promise<{ data: Refund[] }> {
-    return this.call({ method: 'GET', path: `/v1/payments/${id(paymentId)}/refunds`, operation: client_operations.listRefunds });
+    return this.call({ operation: client_operations.listRefunds, params: { id: paymentId } });
   }
 
   getRefund(refundId: string): Promise<Refund> {
-    return this.call({ method: 'GET', path: `/v1/refunds/${id(refundId)}`, operation: client_operations.getRefund });
+    return this.call({ operation: client_operations.getRefund, params: { id: refundId } });
   }
 
   listEvents(query: EventsQuery = {}): Promise<Page<NotificationEvent>> {
-    return this.call({ method: 'GET', path: '/v1/events', operation: client_operations.listEvents, query });
+    return this.call({ operation: client_operations.listEvents, query });
   }
 
   /** Asks for a notification again (after fixing the endpoint); it arrives with the same id. */
   redeliverEvent(eventId: string): Promise<Redelivery> {
-    return this.call({ method: 'POST', path: `/v1/events/${id(eventId)}/redeliver`, operation: client_operations.redeliverEvent });
+    return this.call({ operation: client_operations.redeliverEvent, params: { id: eventId } });
   }
 
   getBalance(userId: string): Promise<Balance> {
-    return this.call({ method: 'GET', path: `/v1/balances/${id(userId)}`, operation: balance_operations.getBalance as V1Operation });
+    return this.call({ operation: balance_operations.getBalance, params: { user_id: userId } });
   }
 
   creditBalance(userId: string, body: { credit_no: string; amount: string; reason?: string | null }): Promise<BalanceEntry> {
-    return this.call({ method: 'POST', path: `/v1/balances/${id(userId)}/credits`, operation: balance_operations.creditBalance as V1Operation, body });
+    return this.call({ operation: balance_operations.creditBalance, params: { user_id: userId }, body });
   }
 
   debitBalance(userId: string, body: { debit_no: string; amount: string; reason?: string | null }): Promise<BalanceEntry> {
-    return this.call({ method: 'POST', path: `/v1/balances/${id(userId)}/debits`, operation: balance_operations.debitBalance as V1Operation, body });
+    return this.call({ operation: balance_operations.debitBalance, params: { user_id: userId }, body });
   }
 
   listBalanceEntries(userId: string, query: { after?: string; limit?: number } = {}): Promise<Page<BalanceEntry>> {
-    return this.call({ method: 'GET', path: `/v1/balances/${id(userId)}/entries`, operation: balance_operations.listBalanceEntries as V1Operation, query });
+    return this.call({ operation: balance_operations.listBalanceEntries, params: { user_id: userId }, query });
   }
 
   private async call<T>(call: Call): Promise<T> {
+    const [method, template] = call.operation.split(' ') as [string, string];
+    const path = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(call.params?.[name] ?? ''));
     const query = new URLSearchParams(Object.entries(call.query ?? {}).flatMap(([k, v]): Array<[string, string]> => (v === undefined ? [] : [[k, String(v)]]))).toString();
-    const pathAndQuery = query ? `${call.path}?${query}` : call.path;
+    const pathAndQuery = query ? `${path}?${query}` : path;
     // One body text for every try: the server's idempotency compares what it receives.
     const body = call.body === undefined ? '' : JSON.stringify(call.body);
     const { attemptsMax } = this.options.retry;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.try(call.method, pathAndQuery, body, attempt);
+      const outcome = await this.try(method, pathAndQuery, body, attempt);
       if (outcome.ok) return outcome.value as T;
       const wait = this.backoffMs(attempt, outcome.retryAfterS);
       if (!outcome.retryable || attempt >= attemptsMax || wait === null) throw outcome.error;
