@@ -5,7 +5,7 @@ import { alipayBill, alipayRoutes } from './alipay.ts';
 import type { SandboxContext } from './context.ts';
 import { FaultTable, parseFaults } from './faults.ts';
 import { Notifier } from './notifier.ts';
-import { payerRoutes } from './pages.ts';
+import { indexPage, payerRoutes } from './pages.ts';
 import { Store, isProvider } from './state.ts';
 import { Timers } from './timers.ts';
 import { unionpayRoutes } from './unionpay.ts';
@@ -42,6 +42,7 @@ export function createSandbox(options: SandboxOptions): { app: Hono; stop(): Pro
   app.route('/wechatpay', wechatRoutes(ctx));
   app.route('/unionpay', unionpayRoutes(ctx));
   app.route('/pay', payerRoutes(ctx));
+  app.get('/', (c) => c.html(indexPage(ctx)));
 
   app.get('/bills/:provider/:account/:file', (c) => {
     const day = /^(\d{4}-\d{2}-\d{2})\.csv$/.exec(c.req.param('file'))?.[1];

@@ -16,6 +16,7 @@ import {
   channelFailure,
   statement_bytes_max,
   unservedCurrency,
+  payerSubject,
 } from '../adapter.ts';
 import { type EncryptedResource, authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
 import {
@@ -98,7 +99,7 @@ export class WechatpayAdapter implements ChannelAdapter {
     const unserved = unservedCurrency('WeChat Pay', wechatpay_currencies, request.currency);
     if (unserved) return unserved;
     const order = {
-      appid: this.config.appid, mchid: this.config.mchid, description: request.subject.slice(0, description_chars_max), out_trade_no: request.flowId,
+      appid: this.config.appid, mchid: this.config.mchid, description: payerSubject(request, description_chars_max), out_trade_no: request.flowId,
       time_expire: wechatTime(request.expiresAt), notify_url: this.options.notifyUrl, amount: toWechatAmount(request.amount, request.currency),
     };
     switch (request.method) {
