@@ -55,6 +55,8 @@ export type AppDeps = {
   alerts: Alerts;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
+  /** `bun dev` only: a signature that does not verify is answered with the string the server signed. */
+  explainSignatures?: boolean;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
   mounts?: Array<{ path: string; app: Hono }>;
 };
@@ -95,7 +97,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   })));
 
   const v1 = new Hono<MerchantEnv>();
-  v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock }));
+  v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock, explainSignatures: deps.explainSignatures }));
   v1.route('/', merchantRoutes(deps.payments, deps.links));
   v1.route('/events', redeliverRoutes({ store: deps.store, clock: deps.clock }));
   app.route('/v1', v1);
