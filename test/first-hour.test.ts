@@ -69,7 +69,7 @@ test('/sandbox has an index page listing the latest trades', async () => {
 test('the demo shop is up and the demo merchant’s notifications go to it', async () => {
   const shop = /demo shop \(the example merchant, receives the notifications\): (\S+)/.exec(dev.banner)![1]!;
   expect((await fetch(shop)).status).toBe(200);
-  const merchant = await (await fetch(`${url}/admin/merchants/${dev.id}`, { headers: { authorization: `Bearer ${/admin token: (\S+)/.exec(dev.banner)![1]}` } })).json();
+  const merchant = (await (await fetch(`${url}/admin/merchants/${dev.id}`, { headers: { authorization: `Bearer ${/admin token: (\S+)/.exec(dev.banner)![1]}` } })).json()) as { notify_url: string };
   expect(merchant.notify_url).toBe(`${shop}/notify`);
 });
 

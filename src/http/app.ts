@@ -132,13 +132,15 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
 function openApiInfo(publicUrl: string) {
   return {
     openapi: '3.1.0',
-    info: { title: 'paycenter', version: '1', description: 'The signed merchant API, operator routes and operations of paycenter.' },
+    info: { title: 'paycenter', version: '1', description: api_description },
     servers: [{ url: publicUrl }],
     components: {
       securitySchemes: {
         merchantSignature: {
           type: 'apiKey' as const, in: 'header' as const, name: 'Authorization',
-          description: 'PAYC-HMAC-SHA256 merchant_id="…",timestamp="…",nonce="…",signature="base64(HMAC_SHA256(secret, METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n))"',
+          description: 'PAYC-HMAC-SHA256 merchant_id="…",timestamp="…",nonce="…",signature="base64(HMAC_SHA256(secret, METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n))". '
+            + 'METHOD upper case; PATH_AND_QUERY exactly as sent; TIMESTAMP Unix seconds within ±300 s; NONCE 1–64 characters, once per merchant; '
+            + 'BODY the raw body ("" for GET); every line ends with \\n. Worked examples: docs/api.md "Signing".',
         },
         adminToken: { type: 'http' as const, scheme: 'bearer' },
       },
@@ -146,6 +148,16 @@ function openApiInfo(publicUrl: string) {
     },
   };
 }
+
+/** The document's introduction: the same words as docs/api.md, shortened. */
+const api_description = [
+  'The signed merchant API (/v1), operator routes and operations of paycenter. For merchants: docs/api.md in the repository, and the typed client paycenter/client.',
+  '**Signing**: every /v1 request carries `Authorization: PAYC-HMAC-SHA256 …` (see the merchantSignature scheme).',
+  '**Idempotency**: creates are idempotent by merchant_order_no, refunds by refund_no, credits by credit_no, debits by debit_no: after a timeout or a 503, send the same body again with a fresh timestamp and nonce.',
+  '**Errors**: every non-2xx answer is the Error schema; unavailable and rate_limited (after Retry-After) are safe to retry with the same request.',
+  '**Notifications**: POSTed to notify_url with `Paycenter-Signature: t=…,v1=hex(HMAC_SHA256(secret, t + "." + raw_body))`; verify it in constant time, refuse an old t, de-duplicate by event id, answer 2xx within 10 s. '
+    + 'Retried after 1 s, 5 s, 30 s, 2 min, 10 min, 30 min; GET /v1/events lists them, POST /v1/events/{id}/redeliver sends one again.',
+].join('\n\n');
 
 /** API.md's error body; its code list is the one errors.ts maps (the merchant client's types are generated from it). */
 const errorSchema = {

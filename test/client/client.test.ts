@@ -136,6 +136,9 @@ describe('paycenter/client against the real app', () => {
       if (field) expect(error).toMatchObject({ field });
       expect((error as PaycenterError).requestId).toMatch(/^req_/);
     }
+    // Outside bun dev a bad signature says nothing of what the server signed.
+    const forged = await failure(clientFor(new MerchantClient(world.url, merchant.merchantId, 'wrong')).listEvents());
+    expect(forged.message).toBe('unauthenticated: the signature does not verify');
     const disabled = await MerchantClient.create(world.url, { methods: all_methods });
     await adminCall(world.url, 'PATCH', `/admin/merchants/${disabled.merchantId}`, { status: 'disabled' });
     expect(await failure(clientFor(disabled).listEvents())).toMatchObject({ code: 'merchant_disabled', status: 403 });
