@@ -32,7 +32,7 @@ export type ClientOptions = {
   timeoutMs?: number;
   retry?: RetryOptions;
   /** Injected for tests and instrumentation; default the global fetch and setTimeout. */
-  fetch?: typeof fetch;
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 };
@@ -72,15 +72,18 @@ export class PaycenterClient {
   private readonly options: Required<Omit<ClientOptions, 'retry'>> & { retry: Required<RetryOptions> };
 
   constructor(options: ClientOptions) {
+    const { retry } = options;
     this.options = {
-      timeoutMs: defaults.timeoutMs,
-      fetch: (input, init) => fetch(input, init),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      random: Math.random,
-      ...options,
-      baseUrl: options.baseUrl.replace(/\/+$/, ''),
-      retry: { attemptsMax: defaults.attemptsMax, baseDelayMs: defaults.baseDelayMs, delayMaxMs: defaults.delayMaxMs, ...options.retry },
-    } as PaycenterClient['options'];
+      baseUrl: options.baseUrl.replace(/\/+$/, ''), merchantId: options.merchantId, secret: options.secret,
+      timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      random: options.random ?? Math.random,
+      retry: {
+        attemptsMax: retry?.attemptsMax ?? defaults.attemptsMax, baseDelayMs: retry?.baseDelayMs ?? defaults.baseDelayMs,
+        delayMaxMs: retry?.delayMaxMs ?? defaults.delayMaxMs,
+      },
+    };
   }
 
   /** Creates an order (201), or finds the same one again (200). With `method` it is paid at once and carries `action`. */
