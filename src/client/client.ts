@@ -60,13 +60,13 @@ export const client_operations = {
   redeliverEvent: 'POST /v1/events/{id}/redeliver',
 } as const satisfies Record<string, V1Operation>;
 
-/** API.md v1.1 balances: typed from API.md, checked against the document once the routes are served. */
+/** API.md v1.1 balances: typed from API.md, and now served, checked against the document. */
 export const balance_operations = {
   getBalance: 'GET /v1/balances/{user_id}',
   creditBalance: 'POST /v1/balances/{user_id}/credits',
   debitBalance: 'POST /v1/balances/{user_id}/debits',
   listBalanceEntries: 'GET /v1/balances/{user_id}/entries',
-} as const;
+} as const satisfies Record<string, V1Operation>;
 
 export class PaycenterClient {
   private readonly options: Required<Omit<ClientOptions, 'retry'>> & { retry: Required<RetryOptions> };

@@ -26,8 +26,8 @@ test('src/client/openapi.generated.ts is what the served document renders to (el
 
 test('every /v1 operation the server documents has a client method, and none is made up', () => {
   const balances: string[] = Object.values(balance_operations);
-  const served = v1_operations.filter((op) => !balances.includes(op));
-  expect([...Object.values(client_operations)].sort()).toEqual([...served].sort());
+  const served: string[] = v1_operations.filter((op) => !balances.includes(op));
+  expect([...Object.values(client_operations)].sort() as string[]).toEqual([...served].sort());
   // The balance routes (API.md v1.1) are typed from API.md; once served, they must be exactly these.
   const servedBalances: string[] = v1_operations.filter((op) => / \/v1\/balances\//.test(op));
   if (servedBalances.length > 0) expect([...servedBalances].sort()).toEqual([...balances].sort());
