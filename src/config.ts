@@ -35,6 +35,16 @@ export type Config = {
   notifyRetryMs: number[];
   /** Risk: new orders one payer (user_id, device_id or client_ip) may open per minute, per merchant. */
   riskPayerOrdersPerMin: number;
+  /** Merchant URLs may point at loopback and private addresses (dev and tests); never link-local, unspecified or metadata. */
+  outboundAllowPrivate: boolean;
+  /** Bearer token /metrics asks for; null leaves it open (for a scraper on a private network). */
+  metricsToken: string | null;
+  /** Callbacks taken per source address and per channel (token buckets, per process). */
+  callbackIntake: { perAddress: { perSecond: number; capacity: number }; perChannel: { perSecond: number; capacity: number } };
+  /** Callbacks older than this are purged unless an open order or an unmatched payment still needs them. */
+  callbackRetentionMs: number;
+  /** How long an operator's browser session lasts after sign-in. */
+  adminSessionMs: number;
 };
 
 export class ConfigError extends Error {
@@ -47,6 +57,9 @@ export class ConfigError extends Error {
 const secret_key_bytes = 32;
 const admin_token_length_min = 16;
 const redis_masters_max = 9;
+const metrics_token_length_min = 16;
+const day_ms = 86_400_000;
+const hour_ms = 3_600_000;
 
 const integer = (min: number, max: number, fallback: number) =>
   v.pipe(
@@ -109,6 +122,14 @@ const environment = v.object({
   QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
   NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
   RISK_PAYER_ORDERS_PER_MIN: integer(1, 1_000_000, 30),
+  OUTBOUND_ALLOW_PRIVATE: v.optional(v.picklist(['0', '1'], 'must be 0 or 1')),
+  METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(metrics_token_length_min, `must be at least ${metrics_token_length_min} characters`))),
+  CALLBACK_RATE_PER_ADDRESS_PER_S: integer(1, 1_000_000, 200),
+  CALLBACK_BURST_PER_ADDRESS: integer(1, 1_000_000, 2_000),
+  CALLBACK_RATE_PER_CHANNEL_PER_S: integer(1, 1_000_000, 500),
+  CALLBACK_BURST_PER_CHANNEL: integer(1, 1_000_000, 5_000),
+  CALLBACK_RETENTION_DAYS: integer(1, 3_650, 90),
+  ADMIN_SESSION_HOURS: integer(1, 720, 8),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -142,6 +163,14 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
     riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
+    outboundAllowPrivate: (e.OUTBOUND_ALLOW_PRIVATE ?? (mode === 'dev' ? '1' : '0')) === '1',
+    metricsToken: e.METRICS_TOKEN ?? null,
+    callbackIntake: {
+      perAddress: { perSecond: e.CALLBACK_RATE_PER_ADDRESS_PER_S, capacity: e.CALLBACK_BURST_PER_ADDRESS },
+      perChannel: { perSecond: e.CALLBACK_RATE_PER_CHANNEL_PER_S, capacity: e.CALLBACK_BURST_PER_CHANNEL },
+    },
+    callbackRetentionMs: e.CALLBACK_RETENTION_DAYS * day_ms,
+    adminSessionMs: e.ADMIN_SESSION_HOURS * hour_ms,
   };
 }
 

@@ -27,6 +27,10 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
       this.set(gauges.mailboxBacklog());
     },
   });
+  const callbacksRefused = new Counter({
+    name: 'paycenter_callbacks_refused_total', help: 'Channel callbacks refused, by reason (unknown_channel, *_rate_limited, too_large, not_verified)',
+    labelNames: ['reason'], registers: [registry],
+  });
   const notificationsFailed = new Counter({ name: 'paycenter_notifications_failed_total', help: 'Merchant notifications that ran out of tries', registers: [registry] });
   const engineObserver: EngineObserver = {
     event: (type, outcome) => events.inc({ type, outcome }),
@@ -36,6 +40,7 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
     registry,
     engineObserver,
     notificationFailed: () => notificationsFailed.inc(),
+    callbackRefused: (reason: string) => callbacksRefused.inc({ reason }),
     request(method: string, route: string, status: number, seconds: number) {
       requests.inc({ method, route, status: String(status) });
       latency.observe({ method, route }, seconds);

@@ -27,6 +27,7 @@ import { Payments } from './payments/service.ts';
 import { PayerVelocity } from './risk/velocity.ts';
 import { DailyVolumes } from './routing/daily-volume.ts';
 import { openStore } from './store/open.ts';
+import { Retention, default_retention_options } from './retention.ts';
 import type { Store } from './store/store.ts';
 
 export type Paycenter = {
@@ -35,6 +36,7 @@ export type Paycenter = {
   engine: Engine;
   ticker: Ticker;
   delivery: NotificationDelivery;
+  retention: Retention;
   runner: EffectRunner;
   channels: ChannelRegistry;
   merchants: MerchantDirectory;
@@ -88,29 +90,36 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
     adminToken: config.adminToken,
+    edge: {
+      outbound: { allowPrivate: config.outboundAllowPrivate }, metricsToken: config.metricsToken, callbackIntake: config.callbackIntake,
+      adminSessions: { sessionMs: config.adminSessionMs, secureCookie: config.publicUrl.startsWith('https:') },
+    },
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
   const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
   const delivery = new NotificationDelivery(
-    { store, engine, merchants, clock, log, random: options.random, onFailed: metrics.notificationFailed },
+    { store, engine, merchants, clock, log, random: options.random, onFailed: metrics.notificationFailed, outbound: { allowPrivate: config.outboundAllowPrivate } },
     { ...default_delivery_options, retryScheduleMs: config.notifyRetryMs },
   );
+  const retention = new Retention({ store, clock, log }, { ...default_retention_options, callbackRetentionMs: config.callbackRetentionMs });
   if (!options.manualTicker) {
     ticker.start();
     delivery.start();
     runner.start();
+    retention.start();
   }
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, runner, channels, merchants, log,
+    store, engine, ticker, delivery, retention, runner, channels, merchants, log,
     async stop() {
       await server.stop(true);
       await ticker.stop();
       await delivery.stop();
       await runner.stop();
+      await retention.stop();
       await lock.close();
       await store.close();
     },

@@ -1,9 +1,11 @@
 /**
  * Merchant authentication for /v1 (PAYC-HMAC-SHA256): the signature over method, path and
  * query, timestamp, nonce and the raw body; a ±300 s window; each nonce once; then the
- * merchant's rate limit. Only a request that verifies can use up a nonce or a token.
+ * merchant's rate limit. Only a request that verifies can use up a nonce or a token, and every
+ * request that verifies does use up its nonce, whatever it is answered: a refused request
+ * replayed later, once the refusal no longer holds, must not succeed.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Clock } from '../clock.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import { constantTimeEqual } from '../secrets.ts';
@@ -17,7 +19,11 @@ export type MerchantEnv = {
   Variables: {
     merchant: Merchant;
     requestId: string;
-    /** A nonce not claimed yet because it rides with this request's own order write. */
+    /**
+     * A nonce not claimed yet because it rides with this request's own order write. The route
+     * sets it to null once spent (written with the order, or found used); one still here after
+     * the route is claimed on its own.
+     */
     ridingNonce: NonceClaim | null;
   };
 };
@@ -49,18 +55,40 @@ export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
     const body = new Uint8Array(await c.req.arrayBuffer());
     const expected = requestSignature(merchant.secret.reveal(), c.req.method, pathAndQueryOf(c.req.url), parts.timestamp, parts.nonce, body);
     if (!constantTimeEqual(expected, parts.signature)) throw new ApiError('unauthenticated', 'the signature does not verify');
-    if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', `merchant ${merchant.id} is disabled`);
     const riding = nonce_riding_routes.has(`${c.req.method} ${new URL(c.req.url).pathname}`) ? deps.nonces.riding(merchant.id, parts.nonce) : null;
     if (!riding && !(await deps.nonces.claim(merchant.id, parts.nonce))) throw new ApiError('replayed_request', 'this nonce was used before');
     c.set('ridingNonce', riding);
-    const rate = await deps.rateLimiter.take(merchant.id, now);
-    if (!rate.ok) throw new ApiError('rate_limited', 'too many requests', null, { 'Retry-After': String(rate.retryAfterS) });
     try {
-      utf8.decode(body);
-    } catch {
-      throw new ApiError('invalid_request', 'body is not valid UTF-8', 'body');
+      await admitted(c, deps, merchant, body, now);
+      await next();
+    } finally {
+      // The answer (an error included) is made by now; it changed nothing if the nonce is still unspent.
+      await claimUnspent(c, deps);
     }
-    c.set('merchant', merchant);
-    await next();
   };
+}
+
+/** What a verified request must still pass before its route runs. */
+async function admitted(c: Context<MerchantEnv>, deps: AuthDeps, merchant: Merchant, body: Uint8Array, now: number): Promise<void> {
+  if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', `merchant ${merchant.id} is disabled`);
+  const rate = await deps.rateLimiter.take(merchant.id, now);
+  if (!rate.ok) throw new ApiError('rate_limited', 'too many requests', null, { 'Retry-After': String(rate.retryAfterS) });
+  try {
+    utf8.decode(body);
+  } catch {
+    throw new ApiError('invalid_request', 'body is not valid UTF-8', 'body');
+  }
+  c.set('merchant', merchant);
+}
+
+/**
+ * Claims a riding nonce the route did not spend (a refused create, a validation failure, a
+ * retry of an existing order). Should another request have taken it meanwhile, that one and
+ * this one carried the same signed bytes, so answering both is what a retry would get.
+ */
+async function claimUnspent(c: Context<MerchantEnv>, deps: AuthDeps): Promise<void> {
+  const riding = c.get('ridingNonce');
+  if (!riding) return;
+  c.set('ridingNonce', null);
+  await deps.nonces.claim(riding.merchantId, riding.nonce);
 }

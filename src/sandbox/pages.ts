@@ -9,6 +9,7 @@
 // A closed or expired trade cannot be paid (409) unless a JSON body says `"force": true`:
 // the test hook for a payment that lands after the merchant closed the order.
 import { Hono, type Context } from 'hono';
+import { httpLinkOf } from '../net/outbound.ts';
 import { alipayStatus, sendAlipayNotify } from './alipay.ts';
 import { type SandboxContext, isExpired } from './context.ts';
 import type { Provider, Trade } from './state.ts';
@@ -102,7 +103,8 @@ export function payerRoutes(ctx: SandboxContext): Hono {
     if (!t) return isJson ? c.json({ status: 'NOT_FOUND', message: 'trade not found' }, 404) : c.html(layout('Not found', '<div class="card"><h1>订单不存在</h1></div>'), 404);
     const r = applyOutcome(ctx, t, outcome, force);
     if (isJson) return c.json({ status: r.status, message: r.message }, r.http as 200);
-    const back = t.returnUrl && r.status !== 'WAIT_BUYER_PAY' ? `<p><a href="${escapeHtml(t.returnUrl)}">返回商户 Return to merchant</a></p>` : '';
+    const returnLink = httpLinkOf(t.returnUrl);
+    const back = returnLink && r.status !== 'WAIT_BUYER_PAY' ? `<p><a href="${escapeHtml(returnLink)}">返回商户 Return to merchant</a></p>` : '';
     return c.html(layout(r.message, `<div class="card ${t.provider}"><h1>${escapeHtml(r.message)}</h1><div class="amount">¥${fenToYuan(t.totalFen)}</div><p class="state">${escapeHtml(r.status)}</p>${back}</div>`), r.http as 200);
   });
 

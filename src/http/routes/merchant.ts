@@ -9,7 +9,8 @@ import type { Failure, PayPartRequest, Payments } from '../../payments/service.t
 import { ApiError } from '../errors.ts';
 import type { MerchantEnv } from '../auth.ts';
 import { createPayment, createRefund, eventsQuery, payRequest, paymentsQuery } from '../schemas.ts';
-import { jsonBody, queryParams } from '../validate.ts';
+import { jsonBody, queryParams, requireOutboundUrls } from '../validate.ts';
+import type { OutboundPolicy } from '../../net/outbound.ts';
 import { type Links, eventOf, paymentOf, paymentWithActionOf, refundOf } from '../views.ts';
 
 export const failed = (f: Failure) => new ApiError(f.error, f.message, f.field ?? null);
@@ -22,12 +23,13 @@ function amountOf(text: string, currency: Currency, field: string): number {
 
 const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 
-export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantEnv> {
+export function merchantRoutes(payments: Payments, links: Links, outbound: OutboundPolicy): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
 
   app.post('/payments', describeRoute({ ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)' }), jsonBody(createPayment), async (c) => {
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
+    requireOutboundUrls(outbound, { notify_url: body.notify_url, return_url: body.return_url });
     const amount = amountOf(body.amount, body.currency, 'amount');
     const refusal = body.method ? await payments.payRefusal(merchant, body.method, body.currency, amount) : null;
     const result = await payments.create(merchant, {
@@ -37,6 +39,8 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
         userId: body.user_id, clientIp: body.client_ip, deviceId: body.device_id,
       },
     }, c.get('ridingNonce') ?? undefined, refusal);
+    // The nonce rode with a new order's write, or was found used: either way it is spent (auth.ts).
+    if (result.ok ? result.created : result.error === 'replayed_request') c.set('ridingNonce', null);
     if (!result.ok) throw failed(result);
     const status = result.created ? 201 : 200;
     if (!body.method) return c.json(paymentOf(result.order, links), status);
