@@ -60,11 +60,13 @@ export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
     c.set('ridingNonce', riding);
     try {
       await admitted(c, deps, merchant, body, now);
-      await next();
-    } finally {
-      // The answer (an error included) is made by now; it changed nothing if the nonce is still unspent.
+    } catch (refusal) {
       await claimUnspent(c, deps);
+      throw refusal;
     }
+    await next();
+    // The route's answer (an error included) changed nothing if its nonce is still unspent: a replay is said to be one.
+    if (!(await claimUnspent(c, deps))) throw new ApiError('replayed_request', 'this nonce was used before');
   };
 }
 
@@ -83,12 +85,12 @@ async function admitted(c: Context<MerchantEnv>, deps: AuthDeps, merchant: Merch
 
 /**
  * Claims a riding nonce the route did not spend (a refused create, a validation failure, a
- * retry of an existing order). Should another request have taken it meanwhile, that one and
- * this one carried the same signed bytes, so answering both is what a retry would get.
+ * retry of an existing order); false when it was used before. Such a request went through the
+ * route without changing anything, or only as a retry of the same signed bytes would.
  */
-async function claimUnspent(c: Context<MerchantEnv>, deps: AuthDeps): Promise<void> {
+async function claimUnspent(c: Context<MerchantEnv>, deps: AuthDeps): Promise<boolean> {
   const riding = c.get('ridingNonce');
-  if (!riding) return;
+  if (!riding) return true;
   c.set('ridingNonce', null);
-  await deps.nonces.claim(riding.merchantId, riding.nonce);
+  return deps.nonces.claim(riding.merchantId, riding.nonce);
 }
