@@ -14,6 +14,7 @@ import { ChannelRegistry } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
+import { serveOptions } from './http/raw-target.ts';
 import { type NonceGuard, RedisNonceGuard, StoreNonceGuard } from './http/nonces.ts';
 import { LocalRateLimiter, type RateLimiter, RedisRateLimiter } from './http/rate-limit.ts';
 import { notificationDataOf } from './http/views.ts';
@@ -96,7 +97,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     },
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
-  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
+  const server = Bun.serve({ port: config.port, hostname: config.host, ...serveOptions(app) });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
   const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
   const delivery = new NotificationDelivery(

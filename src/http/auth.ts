@@ -13,6 +13,7 @@ import { ApiError } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { NonceClaim } from '../store/store.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import { nonCanonicalTarget } from './raw-target.ts';
 import { parseAuthorization, requestSignature, withinWindow } from './signature.ts';
 
 export type MerchantEnv = {
@@ -45,6 +46,9 @@ export function pathAndQueryOf(url: string): string {
 
 export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
   return async (c, next) => {
+    if (nonCanonicalTarget(c)) {
+      throw new ApiError('invalid_request', 'the path is not in canonical form (no ".", ".." or "%2e" segments, no backslashes): send it as signed, as API.md writes it');
+    }
     const parts = parseAuthorization(c.req.header('authorization'));
     if (!parts) throw new ApiError('unauthenticated', 'missing or malformed Authorization header');
     const merchant = await deps.merchants.find(parts.merchantId);
