@@ -13,8 +13,10 @@ import { ManualClock } from '../../src/clock.ts';
 import { requestSignature } from '../../src/http/signature.ts';
 import { classifyAddress } from '../../src/net/outbound.ts';
 import { bootWorld, type World } from '../channels/world.ts';
-import { MerchantClient, adminCall, admin_token, tableCounts } from '../http/harness.ts';
-import { startReceiver } from '../sandbox/helpers.ts';
+import { createSandbox } from '../../src/sandbox/sandbox.ts';
+import { freePort } from '../harness/services.ts';
+import { type Booted, MerchantClient, adminCall, admin_token, bootPaycenter, tableCounts } from '../http/harness.ts';
+import { type AlipayCreds, alipayCall, startReceiver } from '../sandbox/helpers.ts';
 
 const metrics_token = 'metrics_0123456789abcdef';
 const limits = { perAddressBurst: 5, perChannelBurst: 8 };
@@ -258,14 +260,14 @@ describe('7. operators sign in for a session, not with the token', () => {
   });
 });
 
-describe('8. every HTML page has a strict policy', () => {
-  const expectStrict = (headers: Headers) => {
-    expect(headers.get('content-type')).toStartWith('text/html');
-    expect(headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
-    expect(headers.get('content-security-policy')).toContain("default-src 'none'");
-    expect(headers.get('x-content-type-options')).toBe('nosniff');
-  };
+function expectStrict(headers: Headers): void {
+  expect(headers.get('content-type')).toStartWith('text/html');
+  expect(headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  expect(headers.get('content-security-policy')).toContain("default-src 'none'");
+  expect(headers.get('x-content-type-options')).toBe('nosniff');
+}
 
+describe('8. every HTML page has a strict policy', () => {
   test('login, chart, timeline and docs pages', async () => {
     const session = String((await fromAddress('127.0.0.10', 'POST', '/admin/login', form, `token=${admin_token}`)).headers['set-cookie']).split(';')[0]!;
     const payment = await world.merchant.createPayment();
@@ -279,6 +281,36 @@ describe('8. every HTML page has a strict policy', () => {
 
   test('JSON answers are nosniff too', async () => {
     expect((await fetch(`${world.url}/healthz`)).headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('8. the sandbox (as `bun dev` mounts it)', () => {
+  let mounted: Booted;
+  let sandbox: ReturnType<typeof createSandbox>;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    sandbox = createSandbox({ baseUrl: `http://127.0.0.1:${port}/sandbox` });
+    mounted = await bootPaycenter('sqlite', { PORT: String(port) }, { mounts: [{ path: '/sandbox', app: sandbox.app }] });
+  });
+
+  afterAll(async () => {
+    await mounted?.stop();
+    await sandbox?.stop();
+  });
+
+  test('renders a return_url as a link only when it is http(s), and its pages carry the strict policy', async () => {
+    const creds = (await (await fetch(`${mounted.url}/sandbox/alipay/apps`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).json()) as AlipayCreds;
+    for (const [returnUrl, linked] of [['javascript:alert(document.domain)', false], ['https://merchant.example/done', true]] as const) {
+      const biz = { out_trade_no: `JS-${linked}`, total_amount: '1.00', subject: 'x' };
+      const created = await alipayCall(creds, 'alipay.trade.precreate', biz, { return_url: returnUrl });
+      const paid = await fetch(created.data.qr_code!, { method: 'POST', headers: form, body: 'outcome=pay' });
+      const page = await paid.text();
+      expect(page).toContain('TRADE_SUCCESS');
+      expect(page.includes('javascript:')).toBe(false);
+      expect(page.includes('href="https://merchant.example/done"')).toBe(linked);
+      expectStrict(paid.headers);
+    }
   });
 });
 
