@@ -9,7 +9,6 @@
 // A closed or expired trade cannot be paid (409) unless a JSON body says `"force": true`:
 // the test hook for a payment that lands after the merchant closed the order.
 import { Hono, type Context } from 'hono';
-import { httpLinkOf } from '../net/outbound.ts';
 import { alipayStatus, sendAlipayNotify } from './alipay.ts';
 import { type SandboxContext, isExpired } from './context.ts';
 import type { Provider, Trade } from './state.ts';
@@ -70,6 +69,16 @@ function applyOutcome(ctx: SandboxContext, t: Trade, outcome: string, force: boo
   return { http: 200, status: status(ctx, t), message: 'paid' };
 }
 
+
+/**
+ * A merchant's return_url as a link only when it is http(s): a `javascript:` one would run on the
+ * page's origin. (The sandbox imports nothing of paycenter, so it has its own check.)
+ */
+function httpLinkOf(url: string | undefined): string | null {
+  if (!url || !URL.canParse(url)) return null;
+  const { protocol, href } = new URL(url);
+  return protocol === 'http:' || protocol === 'https:' ? href : null;
+}
 export function payerRoutes(ctx: SandboxContext): Hono {
   const app = new Hono();
   const lookup = (c: Context): Trade | undefined => {
