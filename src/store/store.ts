@@ -150,6 +150,21 @@ export type ChannelRow = {
   updatedAt: number;
 };
 
+/** An operator alert (src/alerts/): raised once per id, acknowledged by an operator. */
+export type AlertRow = {
+  id: string;
+  kind: string;
+  message: string;
+  paymentId: string | null;
+  channel: string | null;
+  createdAt: number;
+  ackedAt: number | null;
+  ackedBy: string | null;
+};
+
+/** Which alerts to list: newest first, before `beforeId` (exclusive) when given. */
+export type AlertQuery = { open?: boolean; kind?: string; paymentId?: string; beforeId?: string; limit: number };
+
 /** A request nonce a merchant may use once while its timestamp window lasts. */
 export type NonceClaim = { merchantId: string; nonce: string; expiresAt: number };
 
@@ -279,12 +294,21 @@ export interface Store {
   collectedSince(channelCode: string, sinceMs: number): Promise<number>;
   updateChannel(channel: ChannelRow): Promise<void>;
 
+  // Operator alerts.
+  /** Inserts an alert unless one with its id exists (raising is idempotent by id). */
+  insertAlert(alert: AlertRow): Promise<'inserted' | 'exists'>;
+  listAlerts(query: AlertQuery): Promise<AlertRow[]>;
+  /** Marks an alert acknowledged (the first acknowledgement stays); null for an unknown id. */
+  ackAlert(alertId: string, at: number, by: string): Promise<AlertRow | null>;
+  /** Open alerts per kind (a metric). */
+  countOpenAlerts(): Promise<Record<string, number>>;
+
   /** Replaces a refused callback's recorded body with the prefix kept of it (callback intake limits). */
   keepCallbackPrefix(callbackId: string, body: string): Promise<void>;
   /**
    * Deletes up to `limit` callbacks received before `beforeMs` that nothing still needs: not one
-   * of an order still open (created or paying, or a flow or refund pending), not a verified
-   * callback paycenter could not match to a flow. Returns how many were deleted.
+   * of an order still open (created or paying, or a flow or refund pending) or with an open
+   * alert, not a verified callback paycenter could not match to a flow. Returns how many were deleted.
    */
   purgeCallbacks(beforeMs: number, limit: number): Promise<number>;
 

@@ -46,7 +46,7 @@ for (const kind of storeKinds) {
       expect(await store.purgeCallbacks(cutoff, 2)).toBe(0);
     });
 
-    test("an order's callbacks are kept while the order is open: created, paying, or a flow or refund pending", async () => {
+    test("an order's callbacks are kept while the order is open (created, paying, a flow or refund pending) or has an open alert", async () => {
       const orders = {
         closed: await orderWith(store, 'closed'),
         succeeded: await orderWith(store, 'succeeded', { flow: 'succeeded' }),
@@ -54,11 +54,20 @@ for (const kind of storeKinds) {
         created: await orderWith(store, 'created'),
         closedWithPendingFlow: await orderWith(store, 'closed', { flow: 'pending' }),
         refundPending: await orderWith(store, 'partially_refunded', { refund: 'pending' }),
+        openAlert: await orderWith(store, 'succeeded', { flow: 'succeeded' }),
+        ackedAlert: await orderWith(store, 'succeeded', { flow: 'succeeded' }),
       };
+      for (const [name, paymentId] of [['open', orders.openAlert], ['acked', orders.ackedAlert]] as const) {
+        const alert = { id: `alr_${unique()}`, kind: 'auto_refund', message: name, paymentId, channel: null, createdAt: t0, ackedAt: null, ackedBy: null };
+        expect(await store.insertAlert(alert)).toBe('inserted');
+        if (name === 'acked') await store.ackAlert(alert.id, t0 + 1, 'operator');
+      }
       for (const orderId of Object.values(orders)) await store.insertCallback(callback({ verified: true, orderId }));
-      expect(await store.purgeCallbacks(cutoff, 100)).toBe(2);
+      expect(await store.purgeCallbacks(cutoff, 100)).toBe(3);
       const left = await Promise.all(Object.entries(orders).map(async ([name, id]) => [name, (await store.listCallbacks(id)).length]));
-      expect(Object.fromEntries(left)).toEqual({ closed: 0, succeeded: 0, paying: 1, created: 1, closedWithPendingFlow: 1, refundPending: 1 });
+      expect(Object.fromEntries(left)).toEqual({
+        closed: 0, succeeded: 0, paying: 1, created: 1, closedWithPendingFlow: 1, refundPending: 1, openAlert: 1, ackedAlert: 0,
+      });
     });
 
     test('a refused callback keeps only the prefix given', async () => {

@@ -23,9 +23,11 @@ import { mountViewer } from '../../viewer/routes.ts';
 import { type OutboundPolicy } from '../../net/outbound.ts';
 import { AdminSessions, FailedSignIns } from '../admin-session.ts';
 import { sourceAddressOf } from '../callback-intake.ts';
+import type { Alerts } from '../../alerts/alerts.ts';
+import { mountAlerts } from './admin-alerts.ts';
 
 export type AdminDeps = {
-  adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock;
+  adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts;
   outbound: OutboundPolicy;
   sessions: { sessionMs: number; secureCookie: boolean };
 };
@@ -150,6 +152,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use(adminAuth(gate));
   mountLogin(app, gate, deps.sessions.secureCookie);
   mountViewer(app, { store: deps.store });
+  mountAlerts(app, deps.alerts);
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
