@@ -284,19 +284,26 @@ describe('8. every HTML page has a strict policy', () => {
   });
 });
 
-describe('8. the sandbox (as `bun dev` mounts it)', () => {
+describe('8. the sandbox (as `bun dev` mounts it), behind https', () => {
   let mounted: Booted;
   let sandbox: ReturnType<typeof createSandbox>;
 
   beforeAll(async () => {
     const port = await freePort();
     sandbox = createSandbox({ baseUrl: `http://127.0.0.1:${port}/sandbox` });
-    mounted = await bootPaycenter('sqlite', { PORT: String(port) }, { mounts: [{ path: '/sandbox', app: sandbox.app }] });
+    // Served over plain HTTP here, but announced as https (as behind a TLS proxy): cookies must be Secure.
+    mounted = await bootPaycenter('sqlite', { PORT: String(port), PUBLIC_URL: 'https://pay.example.test' }, { mounts: [{ path: '/sandbox', app: sandbox.app }] });
   });
 
   afterAll(async () => {
     await mounted?.stop();
     await sandbox?.stop();
+  });
+
+  test('7. behind https, the session cookie is Secure', async () => {
+    const answer = await fetch(`${mounted.url}/admin/login`, { method: 'POST', headers: form, body: `token=${admin_token}`, redirect: 'manual' });
+    expect(answer.status).toBe(303);
+    expect(answer.headers.get('set-cookie')).toContain('Secure');
   });
 
   test('renders a return_url as a link only when it is http(s), and its pages carry the strict policy', async () => {
