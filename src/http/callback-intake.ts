@@ -5,8 +5,8 @@
  * and a callback that does not verify keeps only the first bytes of its body.
  */
 import type { Context } from 'hono';
-import { getConnInfo } from 'hono/bun';
 import { LocalRateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import type { ServeEnv } from './raw-target.ts';
 
 export type CallbackIntakeOptions = { perAddress: RateLimitOptions; perChannel: RateLimitOptions };
 
@@ -38,13 +38,10 @@ export class CallbackIntake {
   }
 }
 
-/** The peer's address as the socket saw it ('unknown' off a real server); behind a proxy, the proxy's. */
+/** The peer's address as the socket saw it (behind a proxy, the proxy's); 'unknown' without a server (`app.request`). */
 export function sourceAddressOf(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
+  const server = (c.env as Partial<ServeEnv> | undefined)?.server;
+  return server?.requestIP(c.req.raw)?.address ?? 'unknown';
 }
 
 /** The first bytes of a refused callback's body, and a note of how much was dropped (null when kept whole). */

@@ -20,7 +20,7 @@ import {
 import { jsonBody, requireOutboundUrls } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
-import { type OutboundPolicy } from '../../net/outbound.ts';
+import type { OutboundPolicy } from '../../net/outbound.ts';
 import { AdminSessions, FailedSignIns } from '../admin-session.ts';
 import { sourceAddressOf } from '../callback-intake.ts';
 import type { Alerts } from '../../alerts/alerts.ts';

@@ -68,7 +68,8 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
       // Anyone can send one: only its first bytes are kept, so refusals cannot fill the log.
       const kept = keptPrefixOf(record.body);
       if (kept.note) await deps.store.keepCallbackPrefix(record.id, kept.body);
-      const outcome = `refused: ${verdict.reason}`.slice(0, outcome_chars_max - 80) + (kept.note ? ` (${kept.note})` : '');
+      const note = kept.note ? ` (${kept.note})` : '';
+      const outcome = `refused: ${verdict.reason}`.slice(0, outcome_chars_max - note.length) + note;
       await recordOutcome({ verified: false, orderId: null, flowId: null, outcome });
       return respond(channel.adapter.answerCallback(false, verdict.reason));
     }
