@@ -35,6 +35,8 @@ export type Config = {
   notifyRetryMs: number[];
   /** Risk: new orders one payer (user_id, device_id or client_ip) may open per minute, per merchant. */
   riskPayerOrdersPerMin: number;
+  /** Reconciliation: when each day's run starts (ms after China midnight) and how long a local success waits for a statement. */
+  recon: { atMs: number; holdDays: number };
   /** Merchant URLs may point at loopback and private addresses (dev and tests); never link-local, unspecified or metadata. */
   outboundAllowPrivate: boolean;
   /** Bearer token /metrics asks for; null leaves it open (for a scraper on a private network). */
@@ -122,6 +124,12 @@ const environment = v.object({
   QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
   NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
   RISK_PAYER_ORDERS_PER_MIN: integer(1, 1_000_000, 30),
+  RECON_AT: v.pipe(
+    v.optional(v.string(), '10:00'),
+    v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a China time of day, HH:MM'),
+    v.transform((s) => Number(s.slice(0, 2)) * 3_600_000 + Number(s.slice(3)) * 60_000),
+  ),
+  RECON_HOLD_DAYS: integer(0, 30, 2),
   OUTBOUND_ALLOW_PRIVATE: v.optional(v.picklist(['0', '1'], 'must be 0 or 1')),
   METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(metrics_token_length_min, `must be at least ${metrics_token_length_min} characters`))),
   CALLBACK_RATE_PER_ADDRESS_PER_S: integer(1, 1_000_000, 200),
@@ -163,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
     riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
+    recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
     outboundAllowPrivate: (e.OUTBOUND_ALLOW_PRIVATE ?? (mode === 'dev' ? '1' : '0')) === '1',
     metricsToken: e.METRICS_TOKEN ?? null,
     callbackIntake: {

@@ -25,9 +25,11 @@ import { AdminSessions, FailedSignIns } from '../admin-session.ts';
 import { sourceAddressOf } from '../callback-intake.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
+import type { Reconciliation } from '../../recon/reconciliation.ts';
+import { mountReconciliation } from './admin-recon.ts';
 
 export type AdminDeps = {
-  adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts;
+  adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation;
   outbound: OutboundPolicy;
   sessions: { sessionMs: number; secureCookie: boolean };
 };
@@ -153,6 +155,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   mountLogin(app, gate, deps.sessions.secureCookie);
   mountViewer(app, { store: deps.store });
   mountAlerts(app, deps.alerts);
+  mountReconciliation(app, { recon: deps.recon, store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
