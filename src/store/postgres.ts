@@ -7,6 +7,10 @@
 import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
+  adminAuditOf,
+  orderSearchFilter,
+  orderStatsOf,
+  orderStatsSql,
   reconDiffColumns,
   reconDiffOf,
   reconDiffValues,
@@ -45,8 +49,8 @@ import {
 } from './rows.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
-  AdminSessionRow, AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow,
-  NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome,
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderSearch,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome,
 } from './store.ts';
 
 /** Connections in a process's pool, at most. */
@@ -601,6 +605,23 @@ export class PostgresStore implements Store {
 
   async listOpenReconDiffs(beforeMs: number, limit: number) {
     return (await this.all("SELECT * FROM recon_diffs WHERE resolution = 'open' AND created_at < $1 ORDER BY created_at LIMIT $2", beforeMs, limit)).map((r) => reconDiffOf(r, json));
+  }
+
+  async searchOrders(search: OrderSearch) {
+    const { where, params } = orderSearchFilter(search);
+    return (await this.all(`SELECT o.* FROM orders o ${where} ORDER BY o.id DESC LIMIT ${int(search.limit)}`, ...params)).map((r) => orderOf(r, json));
+  }
+
+  async orderStatsSince(idFrom: string) {
+    return (await this.all(orderStatsSql, idFrom)).map(orderStatsOf);
+  }
+
+  async insertAdminAudit(row: AdminAuditRow) {
+    await this.all('INSERT INTO admin_audit (id, at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)', row.id, row.at, row.actor, row.action, row.target, asJsonb(row.detail));
+  }
+
+  async listAdminAudit(beforeId: string | null, limit: number) {
+    return (await this.all('SELECT * FROM admin_audit WHERE ($1::text IS NULL OR id < $1) ORDER BY id DESC LIMIT $2', beforeId, limit)).map((r) => adminAuditOf(r, json));
   }
 
   async outboxBacklog(): Promise<number> {

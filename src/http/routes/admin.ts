@@ -25,11 +25,15 @@ import { AdminSessions, FailedSignIns } from '../admin-session.ts';
 import { sourceAddressOf } from '../callback-intake.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
+import { csrfMatches } from '../../console/csrf.ts';
+import { recordWrites } from '../../console/audit.ts';
+import { mountConsole } from '../../console/routes.tsx';
+import type { Links } from '../views.ts';
 import type { Reconciliation } from '../../recon/reconciliation.ts';
 import { mountReconciliation } from './admin-recon.ts';
 
 export type AdminDeps = {
-  adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation;
+  adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation; links: Links;
   outbound: OutboundPolicy;
   sessions: { sessionMs: number; secureCookie: boolean };
 };
@@ -46,11 +50,12 @@ const tooManyFailures = (waitS: number) =>
   new ApiError('rate_limited', 'too many failed admin sign-ins from this address; wait', null, { 'Retry-After': String(waitS) });
 
 /**
- * Bearer token for everything; for a browser, its session cookie too — but only on GET, so a
- * forged cross-site form can never change anything (the cookie is also SameSite=Strict). Wrong
- * tokens count against the caller's address (FailedSignIns).
+ * Bearer token for everything; for a browser, its session cookie too — on GET, and on a write
+ * only with the console's CSRF token for that session, so a forged cross-site form can never
+ * change anything (the cookie is also SameSite=Strict). Wrong tokens count against the
+ * caller's address (FailedSignIns).
  */
-function adminAuth(gate: Gate): MiddlewareHandler {
+function adminAuth(gate: Gate, secretKey: Uint8Array): MiddlewareHandler {
   return async (c, next) => {
     if (open_paths.has(c.req.path)) return next();
     const header = c.req.header('authorization') ?? '';
@@ -63,8 +68,9 @@ function adminAuth(gate: Gate): MiddlewareHandler {
       if (constantTimeEqual(gate.token, bearer)) return next();
       gate.failures.fail(address, now);
     } else {
-      const session = c.req.method === 'GET' ? getCookie(c, admin_cookie) : undefined;
-      if (session && (await gate.sessions.valid(session, now))) return next();
+      const session = getCookie(c, admin_cookie);
+      const allowed = session !== undefined && (c.req.method === 'GET' || (await csrfMatches(c, secretKey, session)));
+      if (allowed && (await gate.sessions.valid(session, now))) return next();
     }
     throw new ApiError('unauthenticated', 'operator routes need Authorization: Bearer <ADMIN_TOKEN> (browsers: sign in at /admin/login)');
   };
@@ -95,7 +101,7 @@ function mountLogin(app: Hono, gate: Gate, secureCookie: boolean): void {
     }
     const session = await gate.sessions.open(now);
     setCookie(c, admin_cookie, session, { httpOnly: true, secure: secureCookie, sameSite: 'Strict', path: '/admin', maxAge: Math.floor(gate.sessions.sessionMs / 1000) });
-    return c.redirect('/admin/machines', 303);
+    return c.redirect('/admin', 303);
   });
   app.post('/logout', async (c) => {
     const session = getCookie(c, admin_cookie);
@@ -151,9 +157,12 @@ const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   const gate: Gate = { token: deps.adminToken, sessions: new AdminSessions(deps.store, deps.sessions.sessionMs), failures: new FailedSignIns(), clock: deps.clock };
-  app.use(adminAuth(gate));
+  app.use(adminAuth(gate, deps.secretKey));
+  app.use(recordWrites(deps.store, deps.clock));
   mountLogin(app, gate, deps.sessions.secureCookie);
   mountViewer(app, { store: deps.store });
+  // The console's pages answer browsers first; JSON routes of the same paths follow.
+  mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links, sessionCookie: admin_cookie });
   mountAlerts(app, deps.alerts);
   mountReconciliation(app, { recon: deps.recon, store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
