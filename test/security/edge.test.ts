@@ -268,10 +268,10 @@ function expectStrict(headers: Headers): void {
 }
 
 describe('8. every HTML page has a strict policy', () => {
-  test('login, chart, timeline and docs pages', async () => {
+  test('login, console, chart, timeline and docs pages', async () => {
     const session = String((await fromAddress('127.0.0.10', 'POST', '/admin/login', form, `token=${admin_token}`)).headers['set-cookie']).split(';')[0]!;
     const payment = await world.merchant.createPayment();
-    for (const path of ['/admin/login', '/admin/machines', `/admin/payments/${payment.body.id}/timeline`, '/docs']) {
+    for (const path of ['/admin/login', '/admin', '/admin/machines', `/admin/payments/${payment.body.id}/timeline`, '/docs']) {
       const answer = await fetch(world.url + path, { headers: { cookie: session, accept: 'text/html' } });
       expect(answer.status).toBe(200);
       expectStrict(answer.headers);
