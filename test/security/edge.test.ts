@@ -306,7 +306,7 @@ describe('8. the sandbox (as `bun dev` mounts it), behind https', () => {
     expect(answer.headers.get('set-cookie')).toContain('Secure');
   });
 
-  test('renders a return_url as a link only when it is http(s), and its pages carry the strict policy', async () => {
+  test('renders a return_url as a link only when it is http(s), and its pages carry a strict policy of their own', async () => {
     const creds = (await (await fetch(`${mounted.url}/sandbox/alipay/apps`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).json()) as AlipayCreds;
     for (const [returnUrl, linked] of [['javascript:alert(document.domain)', false], ['https://merchant.example/done', true]] as const) {
       const biz = { out_trade_no: `JS-${linked}`, total_amount: '1.00', subject: 'x' };
@@ -316,7 +316,10 @@ describe('8. the sandbox (as `bun dev` mounts it), behind https', () => {
       expect(page).toContain('TRADE_SUCCESS');
       expect(page.includes('javascript:')).toBe(false);
       expect(page.includes('href="https://merchant.example/done"')).toBe(linked);
-      expectStrict(paid.headers);
+      // The sandbox's own policy (it plays providers' pages): its inline handlers by hash, no framing.
+      expect(paid.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(paid.headers.get('content-security-policy')).toMatch(/script-src 'unsafe-hashes' 'sha256-[^']+' 'sha256-[^']+';/);
+      expect(paid.headers.get('x-content-type-options')).toBe('nosniff');
     }
   });
 });

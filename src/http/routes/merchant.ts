@@ -34,7 +34,10 @@ const reachedOrderWrite = (result: { ok: true } | Failure) =>
 export function merchantRoutes(payments: Payments, links: Links, outbound: OutboundPolicy): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
 
-  app.post('/payments', describeRoute({ ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)' }), jsonBody(createPayment), async (c) => {
+  app.post('/payments', describeRoute({
+    ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)',
+    description: '201 when new; 200 with the same order when the same merchant_order_no arrives with the same amount, currency and subject; 409 order_conflict otherwise. With method, paying starts at once and the answer carries action.',
+  }), jsonBody(createPayment), async (c) => {
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
     requireOutboundUrls(outbound, { notify_url: body.notify_url, return_url: body.return_url });
@@ -90,7 +93,10 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
     return c.json(paymentOf(result.order, links));
   });
 
-  app.post('/payments/:id/refunds', describeRoute({ ...tag, summary: 'Refund (idempotent by refund_no)' }), jsonBody(createRefund), async (c) => {
+  app.post('/payments/:id/refunds', describeRoute({
+    ...tag, summary: 'Refund (idempotent by refund_no)',
+    description: '201 when new; 200 with the same refund for the same refund_no and amount; 409 order_conflict for another amount; 422 refund_exceeds_paid beyond what is left.',
+  }), jsonBody(createRefund), async (c) => {
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
