@@ -26,6 +26,8 @@ import { ApiError, errorBody } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
+import type { ChannelHealth } from '../routing/channel-health.ts';
+import type { Router } from '../routing/router.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import type { Links } from './views.ts';
@@ -50,6 +52,8 @@ export type AppDeps = {
   rateLimiter: RateLimiter;
   links: Links;
   adminToken: string;
+  health: ChannelHealth;
+  router: Router;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
@@ -98,9 +102,10 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
   app.route('/cashier', cashierRoutes({
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
+    router: deps.router,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
-  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock }));
+  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, health: deps.health }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

@@ -7,6 +7,12 @@
 import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
+  breakerColumns,
+  breakerOf,
+  breakerTransitionOf,
+  breakerValues,
+  closedBreaker,
+  transitionValues,
   channelColumns,
   callbackOf,
   channelOf,
@@ -29,7 +35,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
@@ -416,8 +422,8 @@ export class PostgresStore implements Store {
   }
 
   async updateMerchant(m: MerchantRow) {
-    await this.all('UPDATE merchants SET name = $1, notify_url = $2, methods = $3, status = $4, updated_at = $5 WHERE id = $6',
-      m.name, m.notifyUrl, m.methods, m.status, m.updatedAt, m.id);
+    await this.all('UPDATE merchants SET name = $1, notify_url = $2, methods = $3, status = $4, updated_at = $5, routing = $6 WHERE id = $7',
+      m.name, m.notifyUrl, m.methods, m.status, m.updatedAt, m.routing, m.id);
   }
 
   async insertChannel(channel: ChannelRow) {
@@ -444,9 +450,43 @@ export class PostgresStore implements Store {
 
   async updateChannel(c: ChannelRow) {
     await this.all(
-      'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8 WHERE code = $9',
-      c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code,
+      'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8, fee_rate = $9 WHERE code = $10',
+      c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.feeRate, c.code,
     );
+  }
+
+  async loadBreakers(codes: readonly string[], nowMs: number) {
+    if (codes.length === 0) return [];
+    const read = async () => (await this.all(`SELECT * FROM channel_breakers WHERE code IN (${placeholders(codes.length)})`, ...codes)).map(breakerOf);
+    const rows = await read();
+    if (rows.length === codes.length) return rows;
+    const insert = `INSERT INTO channel_breakers (${breakerColumns.join(', ')}) VALUES (${placeholders(breakerColumns.length)}) ON CONFLICT DO NOTHING`;
+    for (const code of codes) await this.all(insert, ...breakerValues(closedBreaker(code, nowMs), Boolean));
+    return read();
+  }
+
+  async swapBreaker(b: BreakerRow, t: BreakerTransitionRow) {
+    // One statement: the transition is recorded exactly when the compare-and-set wins.
+    const rows = await this.all(
+      `WITH swapped AS (
+         UPDATE channel_breakers SET state = $1, forced = $2, opened_at = $3, since = $4, version = $5, probe_until = $6 WHERE code = $7 AND version = $8 RETURNING code)
+       INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason)
+       SELECT $9::text, $10::text, $11::bigint, $12::text, $13::text, $14::text FROM swapped RETURNING id`,
+      b.state, b.forced, b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1, ...transitionValues(t),
+    );
+    return rows.length === 1;
+  }
+
+  async claimBreakerProbe(code: string, nowMs: number, untilMs: number) {
+    return (await this.all('UPDATE channel_breakers SET probe_until = $1 WHERE code = $2 AND probe_until <= $3 RETURNING code', untilMs, code, nowMs)).length === 1;
+  }
+
+  async insertBreakerTransition(t: BreakerTransitionRow) {
+    await this.all('INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6)', ...transitionValues(t));
+  }
+
+  async listBreakerTransitions(code: string, limit: number) {
+    return (await this.all('SELECT * FROM breaker_transitions WHERE code = $1 ORDER BY at DESC, id DESC LIMIT $2', code, limit)).map(breakerTransitionOf);
   }
 
   async outboxBacklog(): Promise<number> {

@@ -9,8 +9,14 @@ import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from 
 import { openSqliteDatabase } from './sqlite-batch.ts';
 import {
   callbackOf,
+  breakerColumns,
+  breakerOf,
+  breakerTransitionOf,
+  breakerValues,
   channelColumns,
   channelOf,
+  closedBreaker,
+  transitionValues,
   channelValues,
   decodeJsonText as json,
   encodeJsonText as text,
@@ -28,7 +34,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BreakerRow, BreakerTransitionRow, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -91,6 +97,8 @@ class WriterThread {
     this.worker.terminate();
   }
 }
+
+const insertTransition = 'INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)';
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
@@ -344,8 +352,8 @@ export class SqliteStore implements Store {
 
   async updateMerchant(m: MerchantRow) {
     this.write(() =>
-      this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ? WHERE id = ?')
-        .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.id));
+      this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ?, routing = ? WHERE id = ?')
+        .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.routing, m.id));
   }
 
   async insertChannel(channel: ChannelRow) {
@@ -373,8 +381,40 @@ export class SqliteStore implements Store {
   async updateChannel(c: ChannelRow) {
     this.write(() =>
       this.query(
-        'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
-      ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code));
+        'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ?, fee_rate = ? WHERE code = ?',
+      ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.feeRate, c.code));
+  }
+
+  async loadBreakers(codes: readonly string[], nowMs: number) {
+    const read = () => this.all(`SELECT * FROM channel_breakers WHERE code IN (${codes.map(() => '?').join(', ')})`, ...codes).map(breakerOf);
+    const rows = codes.length === 0 ? [] : read();
+    if (rows.length === codes.length) return rows;
+    const insert = `INSERT INTO channel_breakers (${breakerColumns.join(', ')}) VALUES (${breakerColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+    this.write(() => {
+      for (const code of codes) this.query(insert).run(...(breakerValues(closedBreaker(code, nowMs), Number) as never[]));
+    });
+    return read();
+  }
+
+  async swapBreaker(b: BreakerRow, t: BreakerTransitionRow) {
+    return this.write(() => {
+      const swapped = this.query('UPDATE channel_breakers SET state = ?, forced = ?, opened_at = ?, since = ?, version = ?, probe_until = ? WHERE code = ? AND version = ?')
+        .run(b.state, Number(b.forced), b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1).changes === 1;
+      if (swapped) this.query(insertTransition).run(...(transitionValues(t) as never[]));
+      return swapped;
+    });
+  }
+
+  async claimBreakerProbe(code: string, nowMs: number, untilMs: number) {
+    return this.write(() => this.query('UPDATE channel_breakers SET probe_until = ? WHERE code = ? AND probe_until <= ?').run(untilMs, code, nowMs).changes === 1);
+  }
+
+  async insertBreakerTransition(t: BreakerTransitionRow) {
+    this.write(() => this.query(insertTransition).run(...(transitionValues(t) as never[])));
+  }
+
+  async listBreakerTransitions(code: string, limit: number) {
+    return this.all('SELECT * FROM breaker_transitions WHERE code = ? ORDER BY at DESC, id DESC LIMIT ?', code, limit).map(breakerTransitionOf);
   }
 
   async outboxBacklog(): Promise<number> {

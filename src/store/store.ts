@@ -5,6 +5,7 @@
  * nonce claims) in one durable transaction (group commit); each write applies only if the
  * order's row version is still the one the engine read (fencing).
  */
+import type { RoutingStrategy } from '../routing/strategies.ts';
 import type { PaymentStatus } from '../../machines/payment.model.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -128,6 +129,8 @@ export type MerchantRow = {
   /** Pay methods enabled for this merchant, in the order its cashier shows them. */
   methods: string[];
   status: MerchantStatus;
+  /** How its payments pick among routable channels (API.md "Routing"). */
+  routing: RoutingStrategy;
   createdAt: number;
   updatedAt: number;
 };
@@ -143,9 +146,30 @@ export type ChannelRow = {
   dailyLimit: number | null;
   status: 'enabled' | 'disabled';
   configEnc: string;
+  /** The provider's fee as a decimal share of the amount ("0.0060"), as the operator gave it. */
+  feeRate: string;
   createdAt: number;
   updatedAt: number;
 };
+
+export type BreakerStateName = 'closed' | 'open' | 'half_open';
+
+/**
+ * A channel's circuit breaker, held in the store when there is no Redis. `version` grows by one
+ * with every transition (compare-and-set between instances); `probeUntil` gates half-open probes.
+ */
+export type BreakerRow = {
+  code: string;
+  state: BreakerStateName;
+  /** Set by an operator: an open breaker that never half-opens by itself. */
+  forced: boolean;
+  openedAt: number | null;
+  since: number;
+  version: number;
+  probeUntil: number;
+};
+
+export type BreakerTransitionRow = { id: string; code: string; at: number; from: BreakerStateName; to: BreakerStateName; reason: string };
 
 /** A request nonce a merchant may use once while its timestamp window lasts. */
 export type NonceClaim = { merchantId: string; nonce: string; expiresAt: number };
@@ -275,6 +299,21 @@ export interface Store {
   /** Minor units a channel collected through flows created since `sinceMs` (succeeded, or succeeded and refunded since). */
   collectedSince(channelCode: string, sinceMs: number): Promise<number>;
   updateChannel(channel: ChannelRow): Promise<void>;
+
+  // Routing: breakers (held here when there is no Redis) and their transitions (here always).
+  /** The breakers of these channels; a channel without a row gets a closed one (version 1) first. */
+  loadBreakers(codes: readonly string[], nowMs: number): Promise<BreakerRow[]>;
+  /**
+   * Writes `row` only if the stored version is still `row.version - 1`, with its transition, in
+   * one transaction; false when another instance moved the breaker first.
+   */
+  swapBreaker(row: BreakerRow, transition: BreakerTransitionRow): Promise<boolean>;
+  /** Takes the half-open probe gate until `untilMs` if nobody holds it at `nowMs`. */
+  claimBreakerProbe(code: string, nowMs: number, untilMs: number): Promise<boolean>;
+  /** Records a transition of a breaker held elsewhere (Redis). */
+  insertBreakerTransition(transition: BreakerTransitionRow): Promise<void>;
+  /** A channel's latest transitions, newest first. */
+  listBreakerTransitions(code: string, limit: number): Promise<BreakerTransitionRow[]>;
 
   /** Outbox rows not yet executed (a metric). */
   outboxBacklog(): Promise<number>;

@@ -1,0 +1,108 @@
+/**
+ * The breakers of all channels as this instance sees them: read from the shared board and kept
+ * for at most breaker_cache_ms (so every instance sees a move within 2 s), moved by compare-and-
+ * set, with probe tickets for the half-open gate. Every call's outcome comes here (see
+ * observed-adapter.ts), and so does an operator's forced state.
+ */
+import type { Clock } from '../clock.ts';
+import { newId } from '../ids.ts';
+import type { Logger } from '../log.ts';
+import type { BreakerRow, BreakerStateName, Store } from '../store/store.ts';
+import { type BreakerSettings, afterCall, halfOpenDue, moved } from './breaker.ts';
+import type { BreakerBoard } from './breaker-board.ts';
+import type { HealthWindows } from './health.ts';
+import type { CallOutcome, ChannelWindow } from './window.ts';
+
+/** How long a breaker read from the board is trusted: instances see each other's moves within twice this. */
+export const breaker_cache_ms = 1_000;
+/** How long a half-open probe holds the gate: longer than a provider call may take, so probes never overlap. */
+export const probe_gate_ms = 15_000;
+/** Tries of an operator's forced move against concurrent automatic ones. */
+const force_attempts_max = 3;
+
+export type BreakerObserver = {
+  /** A breaker moved (this instance won the move). */
+  moved(code: string, from: BreakerStateName, to: BreakerStateName, reason: string): void;
+};
+
+export class Breakers {
+  private readonly cached = new Map<string, { row: BreakerRow; at: number }>();
+  /** Probe gates this instance holds, until when: routing took one for the prepay that follows. */
+  private readonly tickets = new Map<string, number>();
+
+  constructor(
+    private readonly deps: { board: BreakerBoard; store: Store; health: HealthWindows; clock: Clock; log: Logger; observer?: BreakerObserver },
+    readonly settings: BreakerSettings,
+  ) {}
+
+  /** Each channel's breaker, an open one past its pause moved to half_open on the way. */
+  async states(codes: readonly string[]): Promise<Map<string, BreakerRow>> {
+    const now = this.deps.clock.now();
+    const stale = codes.filter((code) => {
+      const hit = this.cached.get(code);
+      return !hit || now - hit.at >= breaker_cache_ms;
+    });
+    if (stale.length > 0) for (const [code, row] of await this.deps.board.read(stale, now)) this.cached.set(code, { row, at: now });
+    for (const code of codes) {
+      const row = this.cached.get(code)!.row;
+      const due = halfOpenDue(this.settings, row, now);
+      if (due) await this.move(row, due.to, due.reason);
+    }
+    return new Map(codes.map((code) => [code, this.cached.get(code)!.row]));
+  }
+
+  /** What one call's outcome does to its channel's breaker. */
+  async observe(code: string, outcome: CallOutcome, window: ChannelWindow): Promise<void> {
+    const row = (await this.states([code])).get(code)!;
+    const transition = afterCall(this.settings, row, outcome, window);
+    if (transition) await this.move(row, transition.to, transition.reason);
+  }
+
+  /**
+   * Whether a prepay may go to this channel now: never while open, while half-open only as the
+   * one probe (the gate routing took for it, or one taken now).
+   */
+  async admitPrepay(code: string): Promise<boolean> {
+    const row = (await this.states([code])).get(code)!;
+    if (row.state !== 'half_open') return row.state === 'closed';
+    const ticket = this.tickets.get(code);
+    this.tickets.delete(code);
+    return (ticket !== undefined && ticket > this.deps.clock.now()) || this.claimProbe(code);
+  }
+
+  /** Takes the half-open probe gate for a prepay this instance is about to make. */
+  async claimProbe(code: string): Promise<boolean> {
+    const now = this.deps.clock.now();
+    if (!(await this.deps.board.claimProbe(code, now, probe_gate_ms))) return false;
+    this.tickets.set(code, now + probe_gate_ms);
+    return true;
+  }
+
+  /** An operator's move: a forced open stays open until an operator closes it; a forced close starts a fresh window. */
+  async force(code: string, to: 'open' | 'closed', reason: string): Promise<BreakerRow> {
+    for (let attempt = 0; attempt < force_attempts_max; attempt++) {
+      this.cached.delete(code);
+      const row = (await this.states([code])).get(code)!;
+      const next = await this.move(row, to, `operator: ${reason}`, to === 'open');
+      if (next) return next;
+    }
+    throw new Error(`breaker ${code} kept moving under an operator's forced ${to}`);
+  }
+
+  /** Moves a breaker from the state read; null when another instance moved it first. */
+  private async move(row: BreakerRow, to: BreakerStateName, reason: string, forced = false): Promise<BreakerRow | null> {
+    const at = this.deps.clock.now();
+    const next = moved(row, to, at, forced);
+    const won = await this.deps.board.swap(next, { id: newId('brk', at), code: row.code, at, from: row.state, to, reason });
+    if (!won) {
+      this.cached.delete(row.code);
+      return null;
+    }
+    this.cached.set(row.code, { row: next, at });
+    this.tickets.delete(row.code);
+    if (to === 'closed') await this.deps.health.reset(row.code, at);
+    this.deps.log[to === 'open' ? 'warn' : 'info']('channel breaker moved', { channel: row.code, from: row.state, to, reason });
+    this.deps.observer?.moved(row.code, row.state, to, reason);
+    return next;
+  }
+}
