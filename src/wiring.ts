@@ -65,10 +65,10 @@ export type StartOptions = {
  * Channel health, shared through Redis when configured (windows and breakers), else windows in
  * this process and breakers in the store; with its metrics.
  */
-function channelHealth(deps: { config: Config; store: Store; redis: Redis | undefined; clock: Clock; log: Logger; metrics: Metrics }) {
+function channelHealth(deps: { config: Config; store: Store; redis: Redis | undefined; scope: string; clock: Clock; log: Logger; metrics: Metrics }) {
   const { store, redis, clock, log } = deps;
-  const windows = redis ? new RedisHealth(redis) : new LocalHealth();
-  const board = redis ? new RedisBoard(redis, store) : new StoreBoard(store);
+  const windows = redis ? new RedisHealth(redis, `paycenter:${deps.scope}:health`) : new LocalHealth();
+  const board = redis ? new RedisBoard(redis, store, `paycenter:${deps.scope}:breaker`) : new StoreBoard(store);
   const breakers = new Breakers({ board, store, health: windows, clock, log }, deps.config.breaker);
   let health: ChannelHealth | undefined;
   const metrics = routingMetrics(deps.metrics.registry, async () => {
@@ -111,7 +111,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(committer, clock);
   const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
 
-  const health = channelHealth({ config, store, redis: redis[0], clock, log, metrics });
+  const health = channelHealth({ config, store, redis: redis[0], scope: await store.loadRoutingScope(), clock, log, metrics });
   const channels = new ChannelRegistry({
     store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, observe: (adapter, code) => new ObservedAdapter(adapter, code, health.health),
   }, { ...default_registry_options, ...options.registry });

@@ -23,3 +23,8 @@ CREATE TABLE breaker_transitions (
   reason TEXT NOT NULL
 );
 CREATE INDEX breaker_transitions_by_code ON breaker_transitions (code, at);
+
+-- Health and breakers in Redis are keyed under this database's own random scope: two paycenters
+-- (or two test databases) sharing a Redis never mix channels that happen to share a code.
+CREATE TABLE routing_scope (id TEXT NOT NULL);
+INSERT INTO routing_scope (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 16));

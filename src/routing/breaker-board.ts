@@ -60,7 +60,8 @@ function breakerOfHash(code: string, hash: Record<string, string>): BreakerRow {
 }
 
 export class RedisBoard implements BreakerBoard {
-  constructor(private readonly redis: Redis, private readonly store: Store, private readonly prefix = 'paycenter:breaker') {}
+  /** `prefix` scopes the keys to one paycenter's database (see routing_scope). */
+  constructor(private readonly redis: Redis, private readonly store: Store, private readonly prefix: string) {}
 
   private key = (code: string) => `${this.prefix}:${code}`;
   private gate = (code: string) => `${this.prefix}:${code}:probe`;

@@ -27,8 +27,11 @@ export type BreakerObserver = {
 
 export class Breakers {
   private readonly cached = new Map<string, { row: BreakerRow; at: number }>();
-  /** Probe gates this instance holds, until when: routing took one for the prepay that follows. */
-  private readonly tickets = new Map<string, number>();
+  /**
+   * Probe gates this instance holds — for which half-open period (the breaker's version) and
+   * until when: routing took one for the prepay that follows.
+   */
+  private readonly tickets = new Map<string, { version: number; until: number }>();
 
   constructor(
     private readonly deps: { board: BreakerBoard; store: Store; health: HealthWindows; clock: Clock; log: Logger; observer?: BreakerObserver },
@@ -38,17 +41,35 @@ export class Breakers {
   /** Each channel's breaker, an open one past its pause moved to half_open on the way. */
   async states(codes: readonly string[]): Promise<Map<string, BreakerRow>> {
     const now = this.deps.clock.now();
-    const stale = codes.filter((code) => {
+    await this.refresh(codes.filter((code) => {
       const hit = this.cached.get(code);
       return !hit || now - hit.at >= breaker_cache_ms;
-    });
-    if (stale.length > 0) for (const [code, row] of await this.deps.board.read(stale, now)) this.cached.set(code, { row, at: now });
-    for (const code of codes) {
-      const row = this.cached.get(code)!.row;
+    }), now);
+    const rows = new Map(codes.map((code) => [code, this.cached.get(code)!.row]));
+    for (const [code, row] of rows) {
       const due = halfOpenDue(this.settings, row, now);
-      if (due) await this.move(row, due.to, due.reason);
+      if (!due) continue;
+      const next = await this.move(row, due.to, due.reason);
+      // Lost to another instance: read what it wrote.
+      if (!next) await this.refresh([code], now);
+      rows.set(code, next ?? this.cached.get(code)!.row);
     }
-    return new Map(codes.map((code) => [code, this.cached.get(code)!.row]));
+    return rows;
+  }
+
+  /** Entries are replaced, never removed: concurrent readers of this instance rely on finding them. */
+  private markStale(code: string): void {
+    const hit = this.cached.get(code);
+    if (hit) this.cached.set(code, { row: hit.row, at: Number.NEGATIVE_INFINITY });
+  }
+
+  private async refresh(codes: readonly string[], now: number): Promise<void> {
+    if (codes.length === 0) return;
+    for (const [code, row] of await this.deps.board.read(codes, now)) {
+      // Concurrent reads of this instance may answer out of order: a fresh entry only moves forward.
+      const hit = this.cached.get(code);
+      if (!hit || row.version >= hit.row.version || now - hit.at >= breaker_cache_ms) this.cached.set(code, { row, at: now });
+    }
   }
 
   /** What one call's outcome does to its channel's breaker. */
@@ -67,21 +88,22 @@ export class Breakers {
     if (row.state !== 'half_open') return row.state === 'closed';
     const ticket = this.tickets.get(code);
     this.tickets.delete(code);
-    return (ticket !== undefined && ticket > this.deps.clock.now()) || this.claimProbe(code);
+    const held = ticket !== undefined && ticket.version === row.version && ticket.until > this.deps.clock.now();
+    return held || this.claimProbe(row);
   }
 
-  /** Takes the half-open probe gate for a prepay this instance is about to make. */
-  async claimProbe(code: string): Promise<boolean> {
+  /** Takes the half-open probe gate of this breaker (as read) for a prepay this instance is about to make. */
+  async claimProbe(breaker: BreakerRow): Promise<boolean> {
     const now = this.deps.clock.now();
-    if (!(await this.deps.board.claimProbe(code, now, probe_gate_ms))) return false;
-    this.tickets.set(code, now + probe_gate_ms);
+    if (!(await this.deps.board.claimProbe(breaker.code, now, probe_gate_ms))) return false;
+    this.tickets.set(breaker.code, { version: breaker.version, until: now + probe_gate_ms });
     return true;
   }
 
   /** An operator's move: a forced open stays open until an operator closes it; a forced close starts a fresh window. */
   async force(code: string, to: 'open' | 'closed', reason: string): Promise<BreakerRow> {
     for (let attempt = 0; attempt < force_attempts_max; attempt++) {
-      this.cached.delete(code);
+      this.markStale(code);
       const row = (await this.states([code])).get(code)!;
       const next = await this.move(row, to, `operator: ${reason}`, to === 'open');
       if (next) return next;
@@ -95,11 +117,10 @@ export class Breakers {
     const next = moved(row, to, at, forced);
     const won = await this.deps.board.swap(next, { id: newId('brk', at), code: row.code, at, from: row.state, to, reason });
     if (!won) {
-      this.cached.delete(row.code);
+      this.markStale(row.code);
       return null;
     }
     this.cached.set(row.code, { row: next, at });
-    this.tickets.delete(row.code);
     if (to === 'closed') await this.deps.health.reset(row.code, at);
     this.deps.log[to === 'open' ? 'warn' : 'info']('channel breaker moved', { channel: row.code, from: row.state, to, reason });
     this.deps.observer?.moved(row.code, row.state, to, reason);

@@ -55,8 +55,8 @@ export class ChannelHealth {
     return this.deps.breakers.admitPrepay(code);
   }
 
-  claimProbe(code: string): Promise<boolean> {
-    return this.deps.breakers.claimProbe(code);
+  claimProbe(breaker: BreakerRow): Promise<boolean> {
+    return this.deps.breakers.claimProbe(breaker);
   }
 
   /** Breaker and window of each channel, windows as of at most health_cache_ms ago. */

@@ -83,7 +83,8 @@ const count = (value: unknown): number => {
 
 /** Windows shared by every instance through Redis hashes, one a channel and bucket. */
 export class RedisHealth implements HealthWindows {
-  constructor(private readonly redis: Redis, private readonly prefix = 'paycenter:health') {}
+  /** `prefix` scopes the keys to one paycenter's database (see routing_scope). */
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
   private bucketKey = (code: string, start: number) => `${this.prefix}:${code}:${start}`;
   private rowKey = (code: string) => `${this.prefix}:${code}:row`;

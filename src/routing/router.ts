@@ -63,10 +63,10 @@ export class Router {
     const routable: ChannelRow[] = [];
     let probe: ChannelRow | null = null;
     for (const row of eligible) {
-      const { state } = states.get(row.code)!.breaker;
-      if (state === 'closed') routable.push(row);
-      else if (state === 'open') skipped.push({ channel: row.code, reason: 'breaker open' });
-      else if (probe === null && (await this.deps.health.claimProbe(row.code))) probe = row;
+      const { breaker } = states.get(row.code)!;
+      if (breaker.state === 'closed') routable.push(row);
+      else if (breaker.state === 'open') skipped.push({ channel: row.code, reason: 'breaker open' });
+      else if (probe === null && (await this.deps.health.claimProbe(breaker))) probe = row;
       else skipped.push({ channel: row.code, reason: 'breaker half-open, a probe is in flight' });
     }
     return { routable, probe };

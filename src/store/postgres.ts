@@ -485,6 +485,11 @@ export class PostgresStore implements Store {
     await this.all('INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6)', ...transitionValues(t));
   }
 
+  async loadRoutingScope() {
+    const [row] = await this.all('SELECT id FROM routing_scope');
+    return row!.id as string;
+  }
+
   async listBreakerTransitions(code: string, limit: number) {
     return (await this.all('SELECT * FROM breaker_transitions WHERE code = $1 ORDER BY at DESC, id DESC LIMIT $2', code, limit)).map(breakerTransitionOf);
   }

@@ -413,6 +413,10 @@ export class SqliteStore implements Store {
     this.write(() => this.query(insertTransition).run(...(transitionValues(t) as never[])));
   }
 
+  async loadRoutingScope() {
+    return this.all('SELECT id FROM routing_scope')[0]!.id as string;
+  }
+
   async listBreakerTransitions(code: string, limit: number) {
     return this.all('SELECT * FROM breaker_transitions WHERE code = ? ORDER BY at DESC, id DESC LIMIT ?', code, limit).map(breakerTransitionOf);
   }

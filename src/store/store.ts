@@ -314,6 +314,8 @@ export interface Store {
   insertBreakerTransition(transition: BreakerTransitionRow): Promise<void>;
   /** A channel's latest transitions, newest first. */
   listBreakerTransitions(code: string, limit: number): Promise<BreakerTransitionRow[]>;
+  /** This database's random id, under which routing keys its shared state in Redis. */
+  loadRoutingScope(): Promise<string>;
 
   /** Outbox rows not yet executed (a metric). */
   outboxBacklog(): Promise<number>;
