@@ -43,8 +43,10 @@ export function rank(strategy: RoutingStrategy, candidates: readonly Candidate[]
 }
 
 function rankSmart(candidates: readonly Candidate[], random: () => number): Ranking {
-  const scores = new Map(candidates.map((c) => [c.code, smartScore(c)]));
-  const order = [...candidates].sort((a, b) => scores.get(b.code)! - scores.get(a.code)! || b.weight - a.weight || byCode(a, b)).map((c) => c.code);
+  const scored = candidates.map((c) => ({ c, score: smartScore(c) }));
+  scored.sort((a, b) => b.score - a.score || b.c.weight - a.c.weight || byCode(a.c, b.c));
+  const order = scored.map((s) => s.c.code);
+  const scores = new Map(scored.map((s) => [s.c.code, s.score]));
   const explored = order.length > 1 && random() < explore_share;
   if (explored) {
     const pick = 1 + Math.floor(random() * (order.length - 1));
