@@ -38,6 +38,8 @@ export type Config = {
   riskPayerOrdersPerMin: number;
   /** Channel breakers and the cashier's hiding (API.md "Routing, channel health and failover"). */
   breaker: BreakerSettings;
+  /** Reconciliation: when each day's run starts (ms after China midnight) and how long a local success waits for a statement. */
+  recon: { atMs: number; holdDays: number };
 };
 
 export class ConfigError extends Error {
@@ -125,6 +127,12 @@ const environment = v.object({
   BREAKER_CONSECUTIVE: integer(1, 1_000_000, 5),
   BREAKER_OPEN_S: integer(1, 86_400, 30),
   CASHIER_HIDE_BELOW: share('0.8'),
+  RECON_AT: v.pipe(
+    v.optional(v.string(), '10:00'),
+    v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a China time of day, HH:MM'),
+    v.transform((s) => Number(s.slice(0, 2)) * 3_600_000 + Number(s.slice(3)) * 60_000),
+  ),
+  RECON_HOLD_DAYS: integer(0, 30, 2),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -162,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
       minCalls: e.BREAKER_MIN_CALLS, failureRatio: e.BREAKER_FAILURE_RATIO, consecutive: e.BREAKER_CONSECUTIVE,
       openMs: e.BREAKER_OPEN_S * 1000, hideBelow: e.CASHIER_HIDE_BELOW,
     },
+    recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
   };
 }
 

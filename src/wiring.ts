@@ -9,6 +9,7 @@ import { EffectRunner } from '../actors/effect-runner.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
+import { Alerts, alertIdFor } from './alerts/alerts.ts';
 import { NotificationDelivery, default_delivery_options } from './notify/delivery.ts';
 import { ChannelRegistry, type RegistryOptions, default_registry_options } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -24,6 +25,8 @@ import { type Logger, createLogger } from './log.ts';
 import { MerchantDirectory } from './merchants/directory.ts';
 import { type Metrics, createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
+import { Reconciliation, default_recon_options } from './recon/reconciliation.ts';
+import { ReconSchedule } from './recon/schedule.ts';
 import { PayerVelocity } from './risk/velocity.ts';
 import { DailyVolumes } from './routing/daily-volume.ts';
 import { RedisBoard, StoreBoard } from './routing/breaker-board.ts';
@@ -33,9 +36,10 @@ import { LocalHealth, RedisHealth } from './routing/health.ts';
 import { routingMetrics } from './routing/metrics.ts';
 import { ObservedAdapter } from './routing/observed-adapter.ts';
 import { Router } from './routing/router.ts';
+import { feeRateTenThousandths } from './routing/strategies.ts';
 import { successRate } from './routing/window.ts';
 import { openStore } from './store/open.ts';
-import type { Store } from './store/store.ts';
+import type { BreakerTransitionRow, Store } from './store/store.ts';
 
 export type Paycenter = {
   url: string;
@@ -49,6 +53,9 @@ export type Paycenter = {
   log: Logger;
   health: ChannelHealth;
   router: Router;
+  alerts: Alerts;
+  recon: Reconciliation;
+  reconSchedule: ReconSchedule;
   stop(): Promise<void>;
 };
 
@@ -65,11 +72,17 @@ export type StartOptions = {
  * Channel health, shared through Redis when configured (windows and breakers), else windows in
  * this process and breakers in the store; with its metrics.
  */
-function channelHealth(deps: { config: Config; store: Store; redis: Redis | undefined; scope: string; clock: Clock; log: Logger; metrics: Metrics }) {
+function channelHealth(deps: { config: Config; store: Store; redis: Redis | undefined; scope: string; clock: Clock; log: Logger; metrics: Metrics; alerts: Alerts }) {
   const { store, redis, clock, log } = deps;
   const windows = redis ? new RedisHealth(redis, `paycenter:${deps.scope}:health`) : new LocalHealth();
   const board = redis ? new RedisBoard(redis, store, `paycenter:${deps.scope}:breaker`) : new StoreBoard(store);
-  const breakers = new Breakers({ board, store, health: windows, clock, log }, deps.config.breaker);
+  // The instance that wins a move to open raises the alert, with an id from the transition's: once.
+  const observer = {
+    async moved(t: BreakerTransitionRow) {
+      if (t.to === 'open') await deps.alerts.raise({ kind: 'breaker_open', channel: t.code, id: alertIdFor(t.id), message: `channel ${t.code}: breaker opened (${t.reason})` });
+    },
+  };
+  const breakers = new Breakers({ board, store, health: windows, clock, log, observer }, deps.config.breaker);
   let health: ChannelHealth | undefined;
   const metrics = routingMetrics(deps.metrics.registry, async () => {
     const codes = (await store.listChannels()).map((row) => row.code);
@@ -98,7 +111,10 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const committer = new DurableCommitter(store, clock, groupCommit);
   const timerIndex = redis[0] ? new RedisTimerIndex(redis[0]) : undefined;
   let engine: Engine | undefined;
-  const metrics = createMetrics({ outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0 });
+  const metrics = createMetrics({
+    outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0, openAlerts: () => store.countOpenAlerts(),
+  });
+  const alerts = new Alerts({ store, clock, onRaised: metrics.alertRaised });
   engine = new Engine(
     {
       store, committer, lock, observer: metrics.engineObserver,
@@ -111,43 +127,59 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(committer, clock);
   const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
 
-  const health = channelHealth({ config, store, redis: redis[0], scope: await store.loadRoutingScope(), clock, log, metrics });
+  const health = channelHealth({ config, store, redis: redis[0], scope: await store.loadRoutingScope(), clock, log, metrics, alerts });
   const channels = new ChannelRegistry({
     store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, observe: (adapter, code) => new ObservedAdapter(adapter, code, health.health),
   }, { ...default_registry_options, ...options.registry });
-  const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
+  const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, random: options.random });
   const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
   const volumes = new DailyVolumes({ store, clock });
+  const recon = new Reconciliation(
+    { store, channels, engine, alerts, clock, log, feeRateOf: (row) => ({ tenThousandths: feeRateTenThousandths(row.feeRate) }) },
+    { ...default_recon_options, holdDays: config.recon.holdDays },
+  );
+  const reconSchedule = new ReconSchedule({ recon, channels, clock, log, atMs: config.recon.atMs });
   const router = new Router({ channels, volumes, health: health.health, random: options.random ?? Math.random });
   const payments = new Payments(
     { engine, store, clock, channels, router, runner, risk, onFailover: health.metrics.failover }, { querySchedule: config.queryScheduleMs },
   );
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
-    adminToken: config.adminToken, health: health.health, router,
+    adminToken: config.adminToken, alerts, recon, health: health.health, router,
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
   const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
   const delivery = new NotificationDelivery(
-    { store, engine, merchants, clock, log, random: options.random, onFailed: metrics.notificationFailed },
+    {
+      store, engine, merchants, clock, log, random: options.random,
+      onFailed: (failed) => {
+        metrics.notificationFailed();
+        void alerts.raise({
+          id: alertIdFor(failed.eventId), kind: 'notify_failed', paymentId: failed.paymentId,
+          message: `notification ${failed.eventId} to merchant ${failed.merchantId} ran out of tries: ${failed.error ?? 'no 2xx answer'}`,
+        }).catch((error) => log.error('alert not recorded', { event_id: failed.eventId, error: String(error) }));
+      },
+    },
     { ...default_delivery_options, retryScheduleMs: config.notifyRetryMs },
   );
   if (!options.manualTicker) {
     ticker.start();
     delivery.start();
     runner.start();
+    reconSchedule.start();
   }
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, runner, channels, merchants, log, health: health.health, router,
+    store, engine, ticker, delivery, runner, channels, merchants, log, alerts, recon, reconSchedule, health: health.health, router,
     async stop() {
       await server.stop(true);
       await ticker.stop();
       await delivery.stop();
       await runner.stop();
+      await reconSchedule.stop();
       await lock.close();
       await store.close();
     },

@@ -28,6 +28,8 @@ import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import type { ChannelHealth } from '../routing/channel-health.ts';
 import type { Router } from '../routing/router.ts';
+import type { Alerts } from '../alerts/alerts.ts';
+import type { Reconciliation } from '../recon/reconciliation.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import type { Links } from './views.ts';
@@ -54,6 +56,8 @@ export type AppDeps = {
   adminToken: string;
   health: ChannelHealth;
   router: Router;
+  alerts: Alerts;
+  recon: Reconciliation;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
@@ -91,7 +95,8 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   });
 
   // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.
-  app.use(except('/callbacks/*', bodyLimit({
+  // Callbacks and statement uploads read their bodies with limits of their own.
+  app.use(except(['/callbacks/*', '/admin/reconciliations/upload'], bodyLimit({
     maxSize: body_bytes_max, onError: () => { throw new ApiError('invalid_request', `body exceeds ${body_bytes_max} bytes`, 'body'); },
   })));
 
@@ -105,7 +110,10 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     router: deps.router,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
-  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, health: deps.health }));
+  app.route('/admin', adminRoutes({
+    adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon,
+    health: deps.health,
+  }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

@@ -7,7 +7,7 @@
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
-import type { BreakerRow, BreakerStateName, Store } from '../store/store.ts';
+import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
 import { type BreakerSettings, afterCall, halfOpenDue, moved } from './breaker.ts';
 import type { BreakerBoard } from './breaker-board.ts';
 import type { HealthWindows } from './health.ts';
@@ -20,10 +20,8 @@ export const probe_gate_ms = 15_000;
 /** Tries of an operator's forced move against concurrent automatic ones. */
 const force_attempts_max = 3;
 
-export type BreakerObserver = {
-  /** A breaker moved (this instance won the move). */
-  moved(code: string, from: BreakerStateName, to: BreakerStateName, reason: string): void;
-};
+/** Told of every move this instance won (an opened breaker raises an operator alert). */
+export type BreakerObserver = { moved(transition: BreakerTransitionRow): Promise<void> };
 
 export class Breakers {
   private readonly cached = new Map<string, { row: BreakerRow; at: number }>();
@@ -115,7 +113,8 @@ export class Breakers {
   private async move(row: BreakerRow, to: BreakerStateName, reason: string, forced = false): Promise<BreakerRow | null> {
     const at = this.deps.clock.now();
     const next = moved(row, to, at, forced);
-    const won = await this.deps.board.swap(next, { id: newId('brk', at), code: row.code, at, from: row.state, to, reason });
+    const transition: BreakerTransitionRow = { id: newId('brk', at), code: row.code, at, from: row.state, to, reason };
+    const won = await this.deps.board.swap(next, transition);
     if (!won) {
       this.markStale(row.code);
       return null;
@@ -123,7 +122,7 @@ export class Breakers {
     this.cached.set(row.code, { row: next, at });
     if (to === 'closed') await this.deps.health.reset(row.code, at);
     this.deps.log[to === 'open' ? 'warn' : 'info']('channel breaker moved', { channel: row.code, from: row.state, to, reason });
-    this.deps.observer?.moved(row.code, row.state, to, reason);
+    await this.deps.observer?.moved(transition);
     return next;
   }
 }

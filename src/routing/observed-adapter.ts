@@ -6,6 +6,7 @@
  * wraps every adapter it builds, so no call escapes.
  */
 import type { CallbackRequest, ChannelAdapter, ChannelResult, PrepayRequest, RefundCall } from '../channels/adapter.ts';
+import type { StatementFile } from '../channels/statement.ts';
 import { channelFailure } from '../channels/adapter.ts';
 import type { ChannelHealth } from './channel-health.ts';
 import type { CallOutcome } from './window.ts';
@@ -52,6 +53,11 @@ export class ObservedAdapter implements ChannelAdapter {
 
   downloadStatement(date: string, now: number) {
     return this.observe(() => this.inner.downloadStatement(date, now));
+  }
+
+  /** Reads a file already fetched: no call to the channel. */
+  statementRows(file: StatementFile) {
+    return this.inner.statementRows(file);
   }
 
   verifyCallback(request: CallbackRequest) {

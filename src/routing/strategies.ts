@@ -15,13 +15,13 @@ export type Candidate = { code: string; weight: number; feeRate: string; calls: 
  */
 export const explore_share = 0.05;
 
-/** Digits a fee rate may have after the point ("0.0060" is 0.6 %). */
-export const fee_rate_decimals_max = 6;
+/** Digits a fee rate may have after the point ("0.0060" is 0.6 %): ten-thousandths, as providers quote them. */
+export const fee_rate_decimals_max = 4;
 const feeRatePattern = new RegExp(`^(0(\\.\\d{1,${fee_rate_decimals_max}})?|1(\\.0{1,${fee_rate_decimals_max}})?)$`);
 export const isFeeRate = (text: string): boolean => feeRatePattern.test(text);
 
-/** A fee rate as an integer count of millionths, for exact comparison. */
-export function feeRateMicros(text: string): number {
+/** A fee rate as an integer count of ten-thousandths, for exact comparison (and reconciliation's fee check). */
+export function feeRateTenThousandths(text: string): number {
   if (!isFeeRate(text)) throw new Error(`assertion failed: fee rate ${text} was not validated`);
   const [whole, fraction = ''] = text.split('.');
   return Number(whole) * 10 ** fee_rate_decimals_max + Number(fraction.padEnd(fee_rate_decimals_max, '0'));
@@ -67,6 +67,6 @@ function rankWeighted(candidates: readonly Candidate[], random: () => number): R
 }
 
 function rankLowestFee(candidates: readonly Candidate[]): Ranking {
-  const order = [...candidates].sort((a, b) => feeRateMicros(a.feeRate) - feeRateMicros(b.feeRate) || b.weight - a.weight || byCode(a, b));
-  return { order: order.map((c) => c.code), explored: false, scores: new Map(candidates.map((c) => [c.code, feeRateMicros(c.feeRate)])) };
+  const order = [...candidates].sort((a, b) => feeRateTenThousandths(a.feeRate) - feeRateTenThousandths(b.feeRate) || b.weight - a.weight || byCode(a, b));
+  return { order: order.map((c) => c.code), explored: false, scores: new Map(candidates.map((c) => [c.code, feeRateTenThousandths(c.feeRate)])) };
 }

@@ -2,6 +2,7 @@
 // comes from a PRNG seeded by the faults body so that a run replays exactly.
 import { seededRandom } from './crypto.ts';
 import type { Provider } from './state.ts';
+import { type Impostor, impostors } from './unionpay-pki.ts';
 
 export type Faults = {
   drop_notify_rate: number;
@@ -13,6 +14,10 @@ export type Faults = {
   /** How long a "timed out" call is held before it is processed anyway (the provider acted after the client gave up). */
   api_timeout_hold_ms: number;
   wrong_amount: boolean;
+  /** UnionPay: the next N queries answer origRespCode 05 ("accepted, ask again later") whatever the truth. */
+  processing_queries: number;
+  /** UnionPay: answers and notifies signed with a certificate a verifier must refuse. */
+  signer: 'genuine' | Impostor;
   seed: number;
 };
 
@@ -25,11 +30,16 @@ export const NO_FAULTS: Faults = {
   api_timeout_rate: 0,
   api_timeout_hold_ms: 30_000,
   wrong_amount: false,
+  processing_queries: 0,
+  signer: 'genuine',
   seed: 1,
 };
 
 
-type Entry = { faults: Faults; random: () => number };
+/** Bound on processing_queries: enough for any backoff test, not a way to hang a caller forever. */
+const processing_queries_max = 100;
+
+type Entry = { faults: Faults; random: () => number; processingLeft: number };
 
 export type ParseResult = { ok: true; faults: Faults } | { ok: false; error: string };
 
@@ -68,6 +78,16 @@ export function parseFaults(body: unknown): ParseResult {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 600_000) return { ok: false, error: 'api_timeout_hold_ms must be an integer 0..600000' };
     f.api_timeout_hold_ms = n;
   }
+  if (b.processing_queries !== undefined) {
+    const n = b.processing_queries;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > processing_queries_max) return { ok: false, error: `processing_queries must be an integer 0..${processing_queries_max}` };
+    f.processing_queries = n;
+  }
+  if (b.signer !== undefined) {
+    const signer = (['genuine', ...impostors] as const).find((k) => k === b.signer);
+    if (!signer) return { ok: false, error: `signer must be one of genuine, ${impostors.join(', ')}` };
+    f.signer = signer;
+  }
   if (b.seed !== undefined) {
     if (typeof b.seed !== 'number' || !Number.isInteger(b.seed)) return { ok: false, error: 'seed must be an integer' };
     f.seed = b.seed;
@@ -79,7 +99,7 @@ export class FaultTable {
   private readonly entries = new Map<string, Entry>();
 
   set(provider: Provider, account: string, faults: Faults): void {
-    this.entries.set(`${provider}:${account}`, { faults, random: seededRandom(faults.seed) });
+    this.entries.set(`${provider}:${account}`, { faults, random: seededRandom(faults.seed), processingLeft: faults.processing_queries });
   }
 
   clear(provider: Provider, account: string): void {
@@ -96,6 +116,14 @@ export class FaultTable {
     const e = this.entries.get(`${provider}:${account}`);
     if (!e) return false;
     return e.random() < p;
+  }
+
+  /** True while the account still owes "processing" answers (processing_queries); counts one down. */
+  takeProcessing(provider: Provider, account: string): boolean {
+    const e = this.entries.get(`${provider}:${account}`);
+    if (!e || e.processingLeft <= 0) return false;
+    e.processingLeft -= 1;
+    return true;
   }
 
   random(provider: Provider, account: string): number {

@@ -47,6 +47,7 @@ class ScriptedProvider implements ChannelAdapter {
   refund(): never { throw new Error('not played'); }
   refundQuery(): never { throw new Error('not played'); }
   downloadStatement(): never { throw new Error('not played'); }
+  statementRows(): never { throw new Error('not played'); }
   verifyCallback(): never { throw new Error('not played'); }
   answerCallback(): never { throw new Error('not played'); }
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'bun:test';
 import { seededRandom as seeded } from '../../src/sandbox/crypto.ts';
-import { type Candidate, explore_share, feeRateMicros, isFeeRate, rank } from '../../src/routing/strategies.ts';
+import { type Candidate, explore_share, feeRateTenThousandths, isFeeRate, rank } from '../../src/routing/strategies.ts';
 
 const seed = Number(process.env.ROUTING_SEED ?? Date.now() % 1_000_000);
 console.log(`strategies.test.ts seed ${seed} (ROUTING_SEED=${seed} replays it)`);
@@ -57,10 +57,11 @@ describe('routing strategies', () => {
     expect(rank('lowest_fee', candidates, () => 0).order).toEqual(['w', 'z', 'y', 'x']);
   });
 
-  test('fee rates: decimals 0 to 1 with at most 6 places, compared exactly', () => {
-    expect(['0', '0.0060', '1', '1.000000', '0.000001'].every(isFeeRate)).toBe(true);
-    expect(['', '.5', '1.1', '0.0000001', '-0.1', '2', '0,5', ' 0.1'].some(isFeeRate)).toBe(false);
-    expect(feeRateMicros('0.0060')).toBe(6_000);
-    expect(feeRateMicros('1')).toBe(1_000_000);
+  test('fee rates: decimals 0 to 1 with at most 4 places, compared exactly', () => {
+    expect(['0', '0.0060', '1', '1.0000', '0.0001'].every(isFeeRate)).toBe(true);
+    expect(['', '.5', '1.1', '0.00001', '-0.1', '2', '0,5', ' 0.1'].some(isFeeRate)).toBe(false);
+    expect(feeRateTenThousandths('0.0060')).toBe(60);
+    expect(feeRateTenThousandths('0.006')).toBe(60);
+    expect(feeRateTenThousandths('1')).toBe(10_000);
   });
 });

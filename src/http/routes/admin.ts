@@ -22,8 +22,14 @@ import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
 import type { ChannelHealth } from '../../routing/channel-health.ts';
 import { mountChannelHealth } from './admin-channels-health.ts';
+import type { Alerts } from '../../alerts/alerts.ts';
+import { mountAlerts } from './admin-alerts.ts';
+import type { Reconciliation } from '../../recon/reconciliation.ts';
+import { mountReconciliation } from './admin-recon.ts';
 
-export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; health: ChannelHealth };
+export type AdminDeps = {
+  adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation; health: ChannelHealth;
+};
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
 const admin_cookie = 'paycenter_admin';
@@ -112,6 +118,8 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use(adminAuth(deps.adminToken));
   mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
+  mountAlerts(app, deps.alerts);
+  mountReconciliation(app, { recon: deps.recon, store: deps.store });
   mountChannelHealth(app, { health: deps.health, store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
   // API.md: channel objects carry their read-only health.
