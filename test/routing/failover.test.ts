@@ -63,6 +63,9 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     const opened = await health('alipay_main');
     expect(opened).toMatchObject({ breaker: 'open', calls: 5, failures: 5, success_rate: 0, hidden_in_cashier: true });
     expect(opened.transitions[0]).toMatchObject({ from: 'closed', to: 'open', reason: '5 calls failed in a row' });
+    const alerts = (await adminCall(world.url, 'GET', '/admin/alerts?open=true')).body.data.filter((a: any) => a.kind === 'breaker_open');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ channel: 'alipay_main', payment_id: null });
   });
 
   test('with the breaker open the failing channel gets no prepay: the timeline says it was skipped and why', async () => {
@@ -104,6 +107,9 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     expect(paid.status).toBe(422);
     expect(paid.body.error.code).toBe('no_channel_available');
     expect(await cashierMethods(created.body)).toEqual(['wechat_native']);
+    const page = await (await fetch(created.body.cashier_url)).text();
+    expect(page).toMatch(/data-method="alipay_qr"[^>]*hidden/);
+    expect(page).not.toMatch(/data-method="wechat_native"[^>]*hidden/);
     // No prepay was sent anywhere for this one: no flow at all.
     expect((await merchant.call('GET', `/v1/payments/${created.body.id}`)).body.flows).toEqual([]);
   });
