@@ -70,11 +70,11 @@ export class Breakers {
     }
   }
 
-  /** What one call's outcome does to its channel's breaker. */
-  async observe(code: string, outcome: CallOutcome, window: ChannelWindow): Promise<void> {
+  /** What one call's outcome does to its channel's breaker: the state it moved to, or null. */
+  async observe(code: string, outcome: CallOutcome, window: ChannelWindow): Promise<BreakerStateName | null> {
     const row = (await this.states([code])).get(code)!;
     const transition = afterCall(this.settings, row, outcome, window);
-    if (transition) await this.move(row, transition.to, transition.reason);
+    return transition && (await this.move(row, transition.to, transition.reason)) ? transition.to : null;
   }
 
   /**

@@ -11,7 +11,7 @@ import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '
 import { hiddenInCashier } from './breaker.ts';
 import type { Breakers } from './breakers.ts';
 import type { HealthWindows } from './health.ts';
-import { type CallOutcome, type ChannelWindow, health_window_ms, quantileMs, successRate } from './window.ts';
+import { type CallOutcome, type ChannelWindow, emptyTotals, health_window_ms, quantileMs, successRate } from './window.ts';
 
 /** How long windows read for routing are reused. */
 export const health_cache_ms = 1_000;
@@ -30,7 +30,7 @@ export type ChannelState = { breaker: BreakerRow; window: ChannelWindow };
 const rounded = (x: number) => Math.round(x * 10_000) / 10_000;
 
 export class ChannelHealth {
-  private cached: { at: number; windows: Map<string, ChannelWindow> } | null = null;
+  private readonly cached = new Map<string, { at: number; window: ChannelWindow }>();
 
   constructor(
     private readonly deps: { windows: HealthWindows; breakers: Breakers; store: Store; clock: Clock; log: Logger; observer?: CallObserver },
@@ -44,8 +44,12 @@ export class ChannelHealth {
   async record(code: string, outcome: CallOutcome, latencyMs: number): Promise<void> {
     this.deps.observer?.call(code, outcome, latencyMs);
     try {
-      const window = await this.deps.windows.record(code, outcome, latencyMs, this.deps.clock.now());
-      await this.deps.breakers.observe(code, outcome, window);
+      const at = this.deps.clock.now();
+      const window = await this.deps.windows.record(code, outcome, latencyMs, at);
+      const moved = await this.deps.breakers.observe(code, outcome, window);
+      // The freshest word on this channel: routing and the cashier here use it at once (a breaker
+      // that closed starts a fresh window).
+      this.cached.set(code, { at, window: moved === 'closed' ? { totals: emptyTotals(), consecutiveFailures: 0 } : window });
     } catch (error) {
       this.deps.log.error('channel health not recorded', { channel: code, outcome, error: String(error) });
     }
@@ -62,12 +66,13 @@ export class ChannelHealth {
   /** Breaker and window of each channel, windows as of at most health_cache_ms ago. */
   async states(codes: readonly string[]): Promise<Map<string, ChannelState>> {
     const now = this.deps.clock.now();
-    const hit = this.cached;
-    const fresh = hit && now - hit.at < health_cache_ms && codes.every((code) => hit.windows.has(code));
-    const windows = fresh ? hit.windows : await this.deps.windows.read(codes, now);
-    if (!fresh) this.cached = { at: now, windows };
+    const stale = codes.filter((code) => {
+      const hit = this.cached.get(code);
+      return !hit || now - hit.at >= health_cache_ms;
+    });
+    if (stale.length > 0) for (const [code, window] of await this.deps.windows.read(stale, now)) this.cached.set(code, { at: now, window });
     const breakers = await this.deps.breakers.states(codes);
-    return new Map(codes.map((code) => [code, { breaker: breakers.get(code)!, window: windows.get(code)! }]));
+    return new Map(codes.map((code) => [code, { breaker: breakers.get(code)!, window: this.cached.get(code)!.window }]));
   }
 
   /** The channel's health as API.md shows it, read fresh. */
@@ -83,7 +88,9 @@ export class ChannelHealth {
   }
 
   force(code: string, to: 'open' | 'closed', reason: string): Promise<BreakerRow> {
-    this.cached = null;
+    // Read again next time (entries are never removed: a concurrent reader relies on finding them).
+    const hit = this.cached.get(code);
+    if (hit) this.cached.set(code, { at: Number.NEGATIVE_INFINITY, window: hit.window });
     return this.deps.breakers.force(code, to, reason);
   }
 

@@ -66,7 +66,7 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     const alerts = (await adminCall(world.url, 'GET', '/admin/alerts?open=true')).body.data.filter((a: any) => a.kind === 'breaker_open');
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ channel: 'alipay_main', payment_id: null });
-  });
+  }, 30_000);
 
   test('with the breaker open the failing channel gets no prepay: the timeline says it was skipped and why', async () => {
     const { created, paid } = await pay();
@@ -78,7 +78,7 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     expect(routing.considered.map((c: any) => c.channel)).toEqual(['alipay_b']);
     // Another channel serves the method: the cashier still offers it.
     expect(await cashierMethods(created.body)).toEqual(['alipay_qr', 'wechat_native']);
-  });
+  }, 30_000);
 
   test('the failover is on the timeline: the second pay event names the channel and flow it moved on from', async () => {
     await adminCall(world.url, 'POST', '/admin/channels/alipay_main/breaker', { state: 'closed', reason: 'test: try it again' });
@@ -91,7 +91,7 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     expect(starts[0]).toMatchObject({ chosen: 'alipay_main' });
     expect(starts[1]).toMatchObject({ chosen: served.channel, failover_from: { channel: 'alipay_main', flow_id: failed.id } });
     expect(starts[1].skipped).toContainEqual({ channel: 'alipay_main', reason: 'failed in this request' });
-  });
+  }, 30_000);
 
   test('both failing: the method leaves the cashier and /pay answers no_channel_available', async () => {
     await adminCall(world.url, 'POST', '/admin/channels/alipay_main/breaker', { state: 'open', reason: 'test: known outage' });
@@ -112,7 +112,7 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     expect(page).not.toMatch(/data-method="wechat_native"[^>]*hidden/);
     // No prepay was sent anywhere for this one: no flow at all.
     expect((await merchant.call('GET', `/v1/payments/${created.body.id}`)).body.flows).toEqual([]);
-  });
+  }, 30_000);
 
   test('recovery: after BREAKER_OPEN_S a half-open probe closes the breaker, traffic and the method return; a forced open stays open', async () => {
     await faults(world.alipay.app_id!, null);
@@ -130,5 +130,5 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     expect((await health('alipay_main')).breaker).toBe('open');
     expect(await cashierMethods(created.body)).toEqual(['alipay_qr', 'wechat_native']);
     await drive(world);
-  });
+  }, 30_000);
 });

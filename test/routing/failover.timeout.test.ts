@@ -59,5 +59,5 @@ describe('a prepay timeout at A, then the payer pays A anyway (sqlite, sandbox)'
     const events = (await merchant.call('GET', '/v1/events?limit=100')).body.data.filter((e: any) => e.data.id === created.body.id);
     expect(events.map((e: any) => e.type)).toEqual(['payment.succeeded']);
     expect((await auditStore(world.booted.paycenter.store)).breaches).toEqual([]);
-  });
+  }, 30_000);
 });
