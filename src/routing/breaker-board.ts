@@ -6,6 +6,7 @@
  * store either way: operators read them there.
  */
 import type Redis from 'ioredis';
+import { closedBreaker } from '../store/rows.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
 
 export interface BreakerBoard {
@@ -19,8 +20,8 @@ export interface BreakerBoard {
 export class StoreBoard implements BreakerBoard {
   constructor(private readonly store: Store) {}
 
-  async read(codes: readonly string[], now: number): Promise<Map<string, BreakerRow>> {
-    return new Map((await this.store.loadBreakers(codes, now)).map((row) => [row.code, row]));
+  async read(codes: readonly string[]): Promise<Map<string, BreakerRow>> {
+    return new Map((await this.store.loadBreakers(codes)).map((row) => [row.code, row]));
   }
 
   swap(row: BreakerRow, transition: BreakerTransitionRow): Promise<boolean> {
@@ -50,7 +51,7 @@ function integerField(value: string | undefined, name: string): number {
 
 /** A breaker hash as written by swapScript; an absent one is a closed breaker at version 0. */
 function breakerOfHash(code: string, hash: Record<string, string>): BreakerRow {
-  if (hash.version === undefined) return { code, state: 'closed', forced: false, openedAt: null, since: 0, version: 0, probeUntil: 0 };
+  if (hash.version === undefined) return closedBreaker(code);
   const state = states.find((s) => s === hash.state);
   if (!state) throw new Error(`assertion failed: breaker ${code} has state ${String(hash.state)}`);
   return {

@@ -473,21 +473,21 @@ export class PostgresStore implements Store {
     );
   }
 
-  async loadBreakers(codes: readonly string[], nowMs: number) {
+  async loadBreakers(codes: readonly string[]) {
     if (codes.length === 0) return [];
-    const read = async () => (await this.all(`SELECT * FROM channel_breakers WHERE code IN (${placeholders(codes.length)})`, ...codes)).map(breakerOf);
-    const rows = await read();
-    if (rows.length === codes.length) return rows;
-    const insert = `INSERT INTO channel_breakers (${breakerColumns.join(', ')}) VALUES (${placeholders(breakerColumns.length)}) ON CONFLICT DO NOTHING`;
-    for (const code of codes) await this.all(insert, ...breakerValues(closedBreaker(code, nowMs), Boolean));
-    return read();
+    const rows = (await this.all(`SELECT * FROM channel_breakers WHERE code IN (${placeholders(codes.length)})`, ...codes)).map(breakerOf);
+    return codes.map((code) => rows.find((r) => r.code === code) ?? closedBreaker(code));
   }
 
   async swapBreaker(b: BreakerRow, t: BreakerTransitionRow) {
-    // One statement: the transition is recorded exactly when the compare-and-set wins.
+    // One statement: the transition is recorded exactly when the compare-and-set wins. The first
+    // move of a breaker creates its row; every later one is a compare-and-set on the version.
+    const swap = b.version === 1
+      ? `INSERT INTO channel_breakers (${breakerColumns.join(', ')})
+         SELECT $7::text, $1::text, $2::boolean, $3::bigint, $4::bigint, $5::bigint, $6::bigint WHERE $8::bigint = 0 ON CONFLICT DO NOTHING RETURNING code`
+      : 'UPDATE channel_breakers SET state = $1, forced = $2, opened_at = $3, since = $4, version = $5, probe_until = $6 WHERE code = $7 AND version = $8 RETURNING code';
     const rows = await this.all(
-      `WITH swapped AS (
-         UPDATE channel_breakers SET state = $1, forced = $2, opened_at = $3, since = $4, version = $5, probe_until = $6 WHERE code = $7 AND version = $8 RETURNING code)
+      `WITH swapped AS (${swap})
        INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason)
        SELECT $9::text, $10::text, $11::bigint, $12::text, $13::text, $14::text FROM swapped RETURNING id`,
       b.state, b.forced, b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1, ...transitionValues(t),

@@ -117,9 +117,9 @@ export function breakerTransitionOf(row: Raw): BreakerTransitionRow {
   };
 }
 
-/** A channel's breaker before anything happened to it. */
-export const closedBreaker = (code: string, nowMs: number): BreakerRow =>
-  ({ code, state: 'closed', forced: false, openedAt: null, since: nowMs, version: 1, probeUntil: 0 });
+/** A channel's breaker before anything happened to it (no row yet: its first move writes version 1). */
+export const closedBreaker = (code: string): BreakerRow =>
+  ({ code, state: 'closed', forced: false, openedAt: null, since: 0, version: 0, probeUntil: 0 });
 
 /** Merchant and channel columns, and their values in that order (JSON columns through `json`). */
 export const merchantColumns = ['id', 'name', 'secret_enc', 'notify_url', 'methods', 'status', 'created_at', 'updated_at', 'routing'] as const;

@@ -403,21 +403,20 @@ export class SqliteStore implements Store {
       ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.feeRate, c.code));
   }
 
-  async loadBreakers(codes: readonly string[], nowMs: number) {
-    const read = () => this.all(`SELECT * FROM channel_breakers WHERE code IN (${codes.map(() => '?').join(', ')})`, ...codes).map(breakerOf);
-    const rows = codes.length === 0 ? [] : read();
-    if (rows.length === codes.length) return rows;
-    const insert = `INSERT INTO channel_breakers (${breakerColumns.join(', ')}) VALUES (${breakerColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
-    this.write(() => {
-      for (const code of codes) this.query(insert).run(...(breakerValues(closedBreaker(code, nowMs), Number) as never[]));
-    });
-    return read();
+  async loadBreakers(codes: readonly string[]) {
+    if (codes.length === 0) return [];
+    const rows = this.all(`SELECT * FROM channel_breakers WHERE code IN (${codes.map(() => '?').join(', ')})`, ...codes).map(breakerOf);
+    return codes.map((code) => rows.find((r) => r.code === code) ?? closedBreaker(code));
   }
 
   async swapBreaker(b: BreakerRow, t: BreakerTransitionRow) {
+    const insert = `INSERT INTO channel_breakers (${breakerColumns.join(', ')}) VALUES (${breakerColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
     return this.write(() => {
-      const swapped = this.query('UPDATE channel_breakers SET state = ?, forced = ?, opened_at = ?, since = ?, version = ?, probe_until = ? WHERE code = ? AND version = ?')
-        .run(b.state, Number(b.forced), b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1).changes === 1;
+      // The first move of a breaker creates its row; every later one is a compare-and-set on the version.
+      const swapped = b.version === 1
+        ? this.query(insert).run(...(breakerValues(b, Number) as never[])).changes === 1
+        : this.query('UPDATE channel_breakers SET state = ?, forced = ?, opened_at = ?, since = ?, version = ?, probe_until = ? WHERE code = ? AND version = ?')
+          .run(b.state, Number(b.forced), b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1).changes === 1;
       if (swapped) this.query(insertTransition).run(...(transitionValues(t) as never[]));
       return swapped;
     });

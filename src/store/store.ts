@@ -398,11 +398,11 @@ export interface Store {
   updateChannel(channel: ChannelRow): Promise<void>;
 
   // Routing: breakers (held here when there is no Redis) and their transitions (here always).
-  /** The breakers of these channels; a channel without a row gets a closed one (version 1) first. */
-  loadBreakers(codes: readonly string[], nowMs: number): Promise<BreakerRow[]>;
+  /** The breakers of these channels, in order; a channel without a row is closed at version 0 (reads never write). */
+  loadBreakers(codes: readonly string[]): Promise<BreakerRow[]>;
   /**
-   * Writes `row` only if the stored version is still `row.version - 1`, with its transition, in
-   * one transaction; false when another instance moved the breaker first.
+   * Writes `row` only if the stored version is still `row.version - 1` (version 1: only if there
+   * is no row yet), with its transition, in one transaction; false when another instance moved first.
    */
   swapBreaker(row: BreakerRow, transition: BreakerTransitionRow): Promise<boolean>;
   /** Takes the half-open probe gate until `untilMs` if nobody holds it at `nowMs`. */

@@ -9,7 +9,7 @@ import { closedBreaker } from '../../src/store/rows.ts';
 
 const t0 = 1_764_547_200_000;
 const windowOf = (calls: number, failures: number, row = 0) => ({ totals: { ...emptyTotals(), calls, failures }, consecutiveFailures: row });
-const closed = closedBreaker('c', t0);
+const closed = closedBreaker('c');
 const open = moved(closed, 'open', t0);
 
 describe('breaker transitions', () => {

@@ -22,7 +22,7 @@ import { ObservedAdapter } from '../../src/routing/observed-adapter.ts';
 import { Router } from '../../src/routing/router.ts';
 import type { BreakerRow, ChannelRow, Store } from '../../src/store/store.ts';
 import { t0, unique } from '../store/fixtures.ts';
-import { type FreshStore, freshStore } from '../store/stores.ts';
+import { type FreshStore, type StoreKind, freshStore, storeKinds } from '../store/stores.ts';
 
 type Answer = 'answered' | '5xx' | 'refused';
 const secretKey = new Uint8Array(32).fill(3);
@@ -36,7 +36,7 @@ class ScriptedProvider implements ChannelAdapter {
   readonly received: Array<{ breaker: BreakerRow }> = [];
   constructor(private readonly code: string, private readonly store: Store, private readonly clock: ManualClock) {}
   async prepay(): Promise<ChannelResult<{ action: { type: 'qr_code'; qrCode: string }; channelTradeNo: null }>> {
-    const [breaker] = await this.store.loadBreakers([this.code], this.clock.now());
+    const [breaker] = await this.store.loadBreakers([this.code]);
     this.received.push({ breaker: breaker! });
     if (this.answer === '5xx') return channelFailure('unavailable', 'HTTP 503');
     if (this.answer === 'refused') return channelFailure('rejected', 'ACQ.TRADE_HAS_CLOSE');
@@ -52,11 +52,8 @@ class ScriptedProvider implements ChannelAdapter {
   answerCallback(): never { throw new Error('not played'); }
 }
 
-let fresh: FreshStore;
-beforeAll(async () => {
-  fresh = await freshStore('sqlite');
-});
-afterAll(() => fresh?.dispose());
+/** Property runs per store: Postgres round trips cost more. */
+const runs: Record<StoreKind, number> = { sqlite: 40, postgres: 10 };
 
 const channelSpec = fc.record({
   weight: fc.integer({ min: 0, max: 100 }),
@@ -73,7 +70,13 @@ const step = fc.record({
   strategy: fc.constantFrom('smart' as const, 'weighted' as const, 'lowest_fee' as const),
 });
 
-describe('routing properties (sqlite breakers)', () => {
+describe.each(storeKinds)('routing properties (breakers in %s)', (kind) => {
+  let fresh: FreshStore;
+  beforeAll(async () => {
+    fresh = await freshStore(kind);
+  }, 30_000);
+  afterAll(() => fresh?.dispose());
+
   test('an open breaker never receives a prepay (probes aside); routing never offers a channel past its limits', async () => {
     await fc.assert(fc.asyncProperty(fc.array(channelSpec, { minLength: 2, maxLength: 4 }), fc.array(step, { minLength: 20, maxLength: 80 }), fc.nat(), async (specs, steps, randomSeed) => {
       const clock = new ManualClock(t0);
@@ -117,6 +120,6 @@ describe('routing properties (sqlite breakers)', () => {
       for (const provider of providers.values()) {
         for (const { breaker } of provider.received) expect(breaker.state).not.toBe('open');
       }
-    }), { seed, numRuns: 40 });
-  }, 120_000);
+    }), { seed, numRuns: runs[kind] });
+  }, 300_000);
 });
