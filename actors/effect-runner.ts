@@ -174,7 +174,7 @@ export class EffectRunner {
         // open a trade nobody pays, or one the order is closing.
         if (!prepayWanted(ctx, p.flowId)) return { event: null };
         const result = await adapter.prepay({
-          flowId: p.flowId, method: p.method, amount: p.amount, currency: ctx.currency, subject: p.subject,
+          flowId: p.flowId, method: p.method, amount: p.amount, currency: ctx.currency, subject: p.subject, merchantOrderNo: ctx.merchantOrderNo,
           expiresAt: channelExpiry(p.expiresAt, now()), returnUrl: ctx.details.returnUrl, clientIp: ctx.details.clientIp,
           payerId: ctx.details.userId, now: now(),
         });

@@ -145,7 +145,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   );
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
-    adminToken: config.adminToken, alerts, recon, health: health.health, router,
+    adminToken: config.adminToken, alerts, recon, explainSignatures: config.mode === 'dev', health: health.health, router,
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
