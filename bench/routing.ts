@@ -77,7 +77,7 @@ async function measure(mode: string, store: Store, windows: HealthWindows, board
   return `RESULT routing mode=${mode} channels=${channels_total} decisions_per_s=${decision.perSecond.toFixed(0)} p99_us=${decision.p99Us.toFixed(0)} record_per_s=${record.perSecond.toFixed(0)} record_p99_us=${record.p99Us.toFixed(0)}`;
 }
 
-const dir = join('.bench-tmp', `routing-${process.pid}`);
+const dir = join('.test-tmp', `bench-routing-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 const results: string[] = [];
 try {
