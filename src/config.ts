@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
+import type { BreakerSettings } from './routing/breaker.ts';
 
 export type Mode = 'dev' | 'production';
 
@@ -35,8 +36,20 @@ export type Config = {
   notifyRetryMs: number[];
   /** Risk: new orders one payer (user_id, device_id or client_ip) may open per minute, per merchant. */
   riskPayerOrdersPerMin: number;
+  /** Channel breakers and the cashier's hiding (API.md "Routing, channel health and failover"). */
+  breaker: BreakerSettings;
   /** Reconciliation: when each day's run starts (ms after China midnight) and how long a local success waits for a statement. */
   recon: { atMs: number; holdDays: number };
+  /** Merchant URLs may point at loopback and private addresses (dev and tests); never link-local, unspecified or metadata. */
+  outboundAllowPrivate: boolean;
+  /** Bearer token /metrics asks for; null leaves it open (for a scraper on a private network). */
+  metricsToken: string | null;
+  /** Callbacks taken per source address and per channel (token buckets, per process). */
+  callbackIntake: { perAddress: { perSecond: number; capacity: number }; perChannel: { perSecond: number; capacity: number } };
+  /** Callbacks older than this are purged unless an open order or an unmatched payment still needs them. */
+  callbackRetentionMs: number;
+  /** How long an operator's browser session lasts after sign-in. */
+  adminSessionMs: number;
 };
 
 export class ConfigError extends Error {
@@ -49,6 +62,9 @@ export class ConfigError extends Error {
 const secret_key_bytes = 32;
 const admin_token_length_min = 16;
 const redis_masters_max = 9;
+const metrics_token_length_min = 16;
+const day_ms = 86_400_000;
+const hour_ms = 3_600_000;
 
 const integer = (min: number, max: number, fallback: number) =>
   v.pipe(
@@ -68,6 +84,14 @@ const gapsOf = (fallback: string) =>
     v.check((gaps) => gaps.length <= 20, 'must list at most 20 gaps'),
     v.check((gaps) => gaps.every((gap) => gap >= 1 && gap <= 86_400), 'each gap must be 1 to 86400 seconds'),
     v.transform((gaps) => gaps.map((gap) => gap * 1000)),
+  );
+
+/** A share from 0 to 1 written as a decimal ("0.5"). */
+const share = (fallback: string) =>
+  v.pipe(
+    v.optional(v.string(), fallback),
+    v.regex(/^(0(\.\d{1,6})?|1(\.0{1,6})?)$/, 'must be a decimal from 0 to 1, like "0.5"'),
+    v.transform(Number),
   );
 
 const urlOf = (schemes: string[], message: string) =>
@@ -111,12 +135,25 @@ const environment = v.object({
   QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
   NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
   RISK_PAYER_ORDERS_PER_MIN: integer(1, 1_000_000, 30),
+  BREAKER_MIN_CALLS: integer(1, 1_000_000, 10),
+  BREAKER_FAILURE_RATIO: v.pipe(share('0.5'), v.minValue(0.000001, 'must be more than 0')),
+  BREAKER_CONSECUTIVE: integer(1, 1_000_000, 5),
+  BREAKER_OPEN_S: integer(1, 86_400, 30),
+  CASHIER_HIDE_BELOW: share('0.8'),
   RECON_AT: v.pipe(
     v.optional(v.string(), '10:00'),
     v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a China time of day, HH:MM'),
     v.transform((s) => Number(s.slice(0, 2)) * 3_600_000 + Number(s.slice(3)) * 60_000),
   ),
   RECON_HOLD_DAYS: integer(0, 30, 2),
+  OUTBOUND_ALLOW_PRIVATE: v.optional(v.picklist(['0', '1'], 'must be 0 or 1')),
+  METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(metrics_token_length_min, `must be at least ${metrics_token_length_min} characters`))),
+  CALLBACK_RATE_PER_ADDRESS_PER_S: integer(1, 1_000_000, 200),
+  CALLBACK_BURST_PER_ADDRESS: integer(1, 1_000_000, 2_000),
+  CALLBACK_RATE_PER_CHANNEL_PER_S: integer(1, 1_000_000, 500),
+  CALLBACK_BURST_PER_CHANNEL: integer(1, 1_000_000, 5_000),
+  CALLBACK_RETENTION_DAYS: integer(1, 3_650, 90),
+  ADMIN_SESSION_HOURS: integer(1, 720, 8),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -150,7 +187,19 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
     riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
+    breaker: {
+      minCalls: e.BREAKER_MIN_CALLS, failureRatio: e.BREAKER_FAILURE_RATIO, consecutive: e.BREAKER_CONSECUTIVE,
+      openMs: e.BREAKER_OPEN_S * 1000, hideBelow: e.CASHIER_HIDE_BELOW,
+    },
     recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
+    outboundAllowPrivate: (e.OUTBOUND_ALLOW_PRIVATE ?? (mode === 'dev' ? '1' : '0')) === '1',
+    metricsToken: e.METRICS_TOKEN ?? null,
+    callbackIntake: {
+      perAddress: { perSecond: e.CALLBACK_RATE_PER_ADDRESS_PER_S, capacity: e.CALLBACK_BURST_PER_ADDRESS },
+      perChannel: { perSecond: e.CALLBACK_RATE_PER_CHANNEL_PER_S, capacity: e.CALLBACK_BURST_PER_CHANNEL },
+    },
+    callbackRetentionMs: e.CALLBACK_RETENTION_DAYS * day_ms,
+    adminSessionMs: e.ADMIN_SESSION_HOURS * hour_ms,
   };
 }
 

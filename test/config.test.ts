@@ -42,6 +42,12 @@ describe('config', () => {
     expect(config.logLevel).toBe('debug');
   });
 
+  test('breaker settings: API.md defaults; seconds in the environment, ms inside', () => {
+    expect(loadConfig(base, 'production').breaker).toEqual({ minCalls: 10, failureRatio: 0.5, consecutive: 5, openMs: 30_000, hideBelow: 0.8 });
+    const tuned = loadConfig({ ...base, BREAKER_MIN_CALLS: '20', BREAKER_FAILURE_RATIO: '0.25', BREAKER_CONSECUTIVE: '3', BREAKER_OPEN_S: '60', CASHIER_HIDE_BELOW: '0.9' }, 'production');
+    expect(tuned.breaker).toEqual({ minCalls: 20, failureRatio: 0.25, consecutive: 3, openMs: 60_000, hideBelow: 0.9 });
+  });
+
   test('sqlite:PATH keeps the path; postgres:// and postgresql:// select Postgres', () => {
     expect(loadConfig({ ...base, DATABASE_URL: 'sqlite:/var/lib/pc.db' }, 'production').database).toEqual({ kind: 'sqlite', path: '/var/lib/pc.db' });
     for (const url of ['postgres://u@db:5432/pc', 'postgresql://u:p@db/pc?sslmode=require']) {
@@ -63,6 +69,18 @@ describe('config', () => {
     expect(loadConfig(base, 'dev').sandbox).toBe(true);
     const set = loadConfig({ ...base, QUERY_SCHEDULE_S: '2, 4,8', NOTIFY_RETRY_S: '3', SANDBOX: 'on' }, 'production');
     expect([set.queryScheduleMs, set.notifyRetryMs, set.sandbox]).toEqual([[2_000, 4_000, 8_000], [3_000], true]);
+  });
+
+  test('edge settings: private targets allowed only in dev unless set; metrics token, callback limits, retention and sessions read in their units', () => {
+    const defaults = loadConfig(base, 'production');
+    expect([defaults.outboundAllowPrivate, loadConfig(base, 'dev').outboundAllowPrivate, defaults.metricsToken]).toEqual([false, true, null]);
+    expect(loadConfig({ ...base, OUTBOUND_ALLOW_PRIVATE: '0' }, 'dev').outboundAllowPrivate).toBe(false);
+    expect(defaults.callbackIntake).toEqual({ perAddress: { perSecond: 200, capacity: 2_000 }, perChannel: { perSecond: 500, capacity: 5_000 } });
+    expect([defaults.callbackRetentionMs, defaults.adminSessionMs]).toEqual([90 * 86_400_000, 8 * 3_600_000]);
+    const set = loadConfig({ ...base, METRICS_TOKEN: 'metrics_0123456789', CALLBACK_RETENTION_DAYS: '7', ADMIN_SESSION_HOURS: '1' }, 'production');
+    expect([set.metricsToken, set.callbackRetentionMs, set.adminSessionMs]).toEqual(['metrics_0123456789', 7 * 86_400_000, 3_600_000]);
+    expect(() => loadConfig({ ...base, METRICS_TOKEN: 'short' }, 'production')).toThrow('METRICS_TOKEN: must be at least 16 characters');
+    expect(() => loadConfig({ ...base, OUTBOUND_ALLOW_PRIVATE: 'yes' }, 'production')).toThrow('OUTBOUND_ALLOW_PRIVATE: must be 0 or 1');
   });
 
   test('an empty variable counts as unset', () => {
@@ -95,6 +113,10 @@ describe('config', () => {
     [{ QUERY_SCHEDULE_S: '5,ten' }, 'QUERY_SCHEDULE_S: must be whole seconds separated by commas, like "5,10,30"'],
     [{ QUERY_SCHEDULE_S: '0,5' }, 'QUERY_SCHEDULE_S: each gap must be 1 to 86400 seconds'],
     [{ NOTIFY_RETRY_S: Array.from({ length: 21 }, () => '1').join(',') }, 'NOTIFY_RETRY_S: must list at most 20 gaps'],
+    [{ BREAKER_FAILURE_RATIO: '0' }, 'BREAKER_FAILURE_RATIO: must be more than 0'],
+    [{ BREAKER_FAILURE_RATIO: '50%' }, 'BREAKER_FAILURE_RATIO: must be a decimal from 0 to 1, like "0.5"'],
+    [{ CASHIER_HIDE_BELOW: '1.5' }, 'CASHIER_HIDE_BELOW: must be a decimal from 0 to 1, like "0.5"'],
+    [{ BREAKER_OPEN_S: '0' }, 'BREAKER_OPEN_S: must be at least 1'],
   ])('%p is refused with one line naming the variable', (override, expected) => {
     const message = problem({ ...base, ...override });
     expect(message).toBe(expected);

@@ -9,6 +9,7 @@ import type { OrderState } from '../../actors/engine.ts';
 import type { Flow, PaymentStatus } from '../../machines/payment.model.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import { formatAmount } from '../money.ts';
+import { httpLinkOf } from '../net/outbound.ts';
 
 /** How often the page asks its status route. */
 const poll_ms = 2_000;
@@ -35,17 +36,6 @@ export function viewOf(status: PaymentStatus, expiresInSeconds: number): View {
 }
 
 export const expiresIn = (order: OrderState, now: number) => Math.max(0, Math.ceil((order.context.expiresAt - now) / 1000));
-
-/** Only plain web links go into the return button (never javascript: or data:). */
-function safeReturnUrl(url: string | null | undefined): string | null {
-  if (!url) return null;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : null;
-  } catch {
-    return null;
-  }
-}
 
 export async function qrSvg(text: string): Promise<string> {
   return QRCode.toString(text, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
@@ -83,8 +73,9 @@ const script = `
     timer.textContent='剩余时间 / Time left: '+(h>0?h+':'+two(m):m)+':'+two(s);}
   tick();setInterval(function(){if(left>0){left--;tick();}},1000);
   function apply(s,e){status=s;left=e;if(viewOf(s,e)!==view)location.reload();}
+  function offer(shown){Array.prototype.forEach.call(document.querySelectorAll('button.method'),function(x){x.hidden=shown.indexOf(x.getAttribute('data-method'))<0;});}
   function poll(){fetch(base+'/status'+q,{cache:'no-store'}).then(function(r){return r.ok?r.json():null;})
-    .then(function(b){if(b)apply(b.status,b.expires_in);}).catch(function(){});}
+    .then(function(b){if(b){if(b.methods)offer(b.methods);apply(b.status,b.expires_in);}}).catch(function(){});}
   if(view==='pay'||(view==='expired'&&status!=='closed'))setInterval(poll,${poll_ms});
   function show(b){
     if(!action)return;var a=b.action||{};action.textContent='';
@@ -123,6 +114,8 @@ export type PageProps = {
   merchant: Merchant;
   expiresInSeconds: number;
   current: { flow: Flow; svg: string | null } | null;
+  /** The methods offered now (a method whose every channel is unwell is hidden until it recovers). */
+  shown: readonly string[];
   /** The payer's available balance in minor units, where the balance is offered; else null. */
   balance: number | null;
 };
@@ -161,7 +154,7 @@ export function NotFoundPage() {
 export function Page(props: PageProps) {
   const { order, merchant, view } = props;
   const ctx = order.context;
-  const returnUrl = safeReturnUrl(ctx.details.returnUrl);
+  const returnUrl = httpLinkOf(ctx.details.returnUrl);
   const methods = merchant.methods.filter((m) => m in method_labels);
   const title = view === 'success' ? '支付成功 / Paid' : view === 'expired' ? '订单已关闭 / Expired' : '收银台 / Checkout';
   const action = props.current?.flow.action ?? null;
@@ -213,6 +206,7 @@ export function Page(props: PageProps) {
                       type="button"
                       class="method"
                       data-method={m}
+                      hidden={!props.shown.includes(m)}
                       aria-pressed={props.current?.flow.method === m ? 'true' : 'false'}
                     >
                       {method_labels[m]!.zh}<span class="en">{method_labels[m]!.en}</span>

@@ -21,6 +21,7 @@ import { jsonBody } from '../http/validate.ts';
 import { type Links, paymentWithActionOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { PayPartRequest, Payments } from '../payments/service.ts';
+import type { Router } from '../routing/router.ts';
 import { balanceMethod } from '../../machines/payment.model.ts';
 import type { Balances } from '../balance/balances.ts';
 import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
@@ -33,6 +34,7 @@ export type CashierDeps = {
   runner: EffectRunner;
   clock: Clock;
   links: Links;
+  router: Router;
   /** The payers' balances the page offers beside the channels. */
   balances: Balances;
   /** One check per payment per this gap (default 5 s). */
@@ -164,12 +166,16 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
       if (flow) current = { flow, svg: flow.action?.type === 'qr_code' && flow.action.qrCode ? await qrSvg(flow.action.qrCode) : null };
     }
     const balance = view === 'pay' ? await offeredBalance(found) : null;
-    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} balance={balance} />, 200);
+    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={await shownOf(found)} balance={balance} />, 200);
   });
 
-  app.get('/:id/status', described('The payment’s status and seconds left, from paycenter’s own records'), linked, (c) => {
-    const { order } = c.get('link');
-    return c.json({ status: order.row.status, expires_in: expiresIn(order, deps.clock.now()) });
+  /** The cashier's methods that some channel can serve now (routing.ts: health, never a channel call). */
+  const shownOf = ({ merchant, order }: Link) =>
+    deps.router.shownMethods(merchant.methods.filter((m) => m in method_labels), order.context.currency, order.context.amount);
+
+  app.get('/:id/status', described('The payment’s status, seconds left and the methods offered now, from paycenter’s own records'), linked, async (c) => {
+    const link = c.get('link');
+    return c.json({ status: link.order.row.status, expires_in: expiresIn(link.order, deps.clock.now()), methods: await shownOf(link) });
   });
 
   /** As /v1/payments/{id}/pay (API.md): the payment object and its `action`, plus the QR drawn as SVG for the page. */

@@ -15,9 +15,9 @@ import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { Currency } from '../money.ts';
 import type { PayerVelocity } from '../risk/velocity.ts';
-import { chooseChannel } from '../routing/choose.ts';
-import type { DailyVolumes } from '../routing/daily-volume.ts';
-import type { ChannelRow, MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
+import { type PrepayFailure, channels_per_pay_max, movesOn, prepayFailure } from '../routing/failover.ts';
+import type { RoutingNote, Router } from '../routing/router.ts';
+import type { MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
 export type Result<T> = ({ ok: true } & T) | Failure;
@@ -51,8 +51,20 @@ export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: num
 export type PayPartRequest = { method: string; amount: number };
 
 export type PaymentsDeps = {
-  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; volumes: DailyVolumes; runner: EffectRunner; risk: PayerVelocity;
+  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; router: Router; runner: EffectRunner; risk: PayerVelocity;
+  /** A pay request moved on from a channel whose prepay failed (a metric). */
+  onFailover?: (channel: string) => void;
 };
+
+/** The answer once no channel is left after failures: what the last failure says about the payer. */
+function exhausted(last: PrepayFailure, methods: string[], currency: string): Failure {
+  switch (last.kind) {
+    case 'refused': return fail('channel_error', `${last.reason}; nothing was charged`);
+    case 'not_accepted': return noChannel(methods, currency);
+    case 'unknown':
+    case 'elsewhere': return fail('unavailable', `${last.reason}; retry the request`);
+  }
+}
 
 /** Why the order's machine would refuse these parts, as the API answers it; null when it would not. */
 function payPartsRefusal(decision: PayDecision): Failure | null {
@@ -137,7 +149,7 @@ export class Payments {
   async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number, userId: string | null = null): Promise<Failure | null> {
     if (method === balanceMethod) return methodRefusal(merchant, [method]) ?? balanceRefusal(userId) ?? (await this.shortBalance(merchant, userId!, amount));
     return methodRefusal(merchant, [method])
-      ?? ((await this.chooseChannels([{ method, amount }], currency))[0] ? null : noChannel([method], currency));
+      ?? ((await this.deps.router.shownMethods([method], currency, amount)).length > 0 ? null : noChannel([method], currency));
   }
 
   /**
@@ -147,14 +159,6 @@ export class Payments {
   private async shortBalance(merchant: Merchant, userId: string, amount: number): Promise<Failure | null> {
     const { available } = await this.balances.account(merchant.id, userId);
     return available < amount ? fail('insufficient_balance', "the payer's available balance does not cover the amount", 'amount') : null;
-  }
-
-  /** The channel each part goes to now (null where none serves it): balance parts to the ledger, the rest routed. */
-  private async chooseChannels(parts: PayPartRequest[], currency: Currency): Promise<(Pick<ChannelRow, 'code'> | null)[]> {
-    if (parts.every((p) => p.method === balanceMethod)) return parts.map(() => ({ code: balance_channel }));
-    const channels = await this.deps.channels.all();
-    const collectedToday = await this.deps.volumes.of(channels);
-    return parts.map((p) => (p.method === balanceMethod ? { code: balance_channel } : chooseChannel(channels, { ...p, currency }, collectedToday)));
   }
 
   /**
@@ -180,25 +184,51 @@ export class Payments {
     const payerRefusal = parts.some((p) => p.method === balanceMethod) ? balanceRefusal(context.details.userId) : null;
     if (payerRefusal) return payerRefusal;
 
-    const routes = await this.chooseChannels(parts, context.currency);
-    const unserved = parts.filter((_, i) => routes[i] === null).map((p) => p.method);
-    if (unserved.length > 0) return noChannel(unserved, context.currency);
-    const payParts = parts.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: routes[i]!.code, amount: p.amount }));
+    return this.payRouted(merchant, paymentId, parts, context.currency);
+  }
 
-    const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });
-    if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
-    if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
-    if (result.outcome === 'refused') return fail('insufficient_balance', "the balance part is more than the payer's available balance", 'parts');
-    await this.deps.runner.runNow(result.outbox.filter((r) => r.kind === 'channel.prepay'));
+  /**
+   * Routes the parts, starts the attempt through the order's actor and runs its prepay in this
+   * request; when the prepay fails, tries the next routable channel with new flows (failover.ts),
+   * at most channels_per_pay_max channels. The routing decision rides on the pay event, so the
+   * order's timeline shows it.
+   */
+  private async payRouted(merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency): Promise<Result<{ order: OrderState; flow: Flow }>> {
+    const tried: string[] = [];
+    let last: (PrepayFailure & { flowId: string }) | null = null;
+    for (let round = 0; round < channels_per_pay_max; round++) {
+      // Balance parts go to the ledger; only the external part is routed.
+      const decisions = await Promise.all(parts.map((p) => (p.method === balanceMethod ? null : this.deps.router.decide({ ...p, currency }, merchant.routing, tried))));
+      const unserved = parts.filter((_, i) => decisions[i]?.order.length === 0).map((p) => p.method);
+      if (unserved.length > 0) return last ? exhausted(last, unserved, currency) : noChannel(unserved, currency);
+      const now = this.clock.now();
+      const payParts = parts.map((p, i) => ({ flowId: newId('flw', now), method: p.method, channel: decisions[i]?.order[0] ?? balance_channel, amount: p.amount }));
+      // What the payer is shown, and what failover is about, is the external part; a balance-only attempt has none.
+      const lead = Math.max(0, decisions.findIndex((d) => d !== null));
+      const failoverFrom = last && { channel: tried.at(-1)!, flow_id: last.flowId, reason: last.reason };
+      const note = decisions[lead]?.note;
+      const routing: RoutingNote | undefined = note && { ...note, chosen: payParts[lead]!.channel, ...(failoverFrom ? { failover_from: failoverFrom } : {}) };
+      if (failoverFrom) this.deps.onFailover?.(failoverFrom.channel);
 
-    const after = await this.engine.load(paymentId);
-    // What the payer is shown comes from the external part; a balance-only attempt has none to show.
-    const shown = payParts.find((p) => p.method !== balanceMethod) ?? payParts[0]!;
-    const flow = after?.context.flows.find((f) => f.id === shown.flowId);
-    if (!after || !flow) throw new Error('assertion failed: an applied pay.start added its flows');
-    if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
-    if (!flow.prepared) return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);
-    return { ok: true, order: after, flow };
+      const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts, routing });
+      if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
+      if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
+      if (result.outcome === 'refused') return fail('insufficient_balance', "the balance part is more than the payer's available balance", 'parts');
+      const prepays = result.outbox.filter((r) => r.kind === 'channel.prepay');
+      const failures = await this.deps.runner.runNow(prepays);
+
+      const after = await this.engine.load(paymentId);
+      const flow = after?.context.flows.find((f) => f.id === payParts[lead]!.flowId);
+      if (!after || !flow) throw new Error('assertion failed: an applied pay.start added its flows');
+      const row = prepays.find((r) => (r.payload as { flowId?: unknown }).flowId === flow.id);
+      const failed = prepayFailure(flow, row && failures.get(row.id));
+      if (!failed) return { ok: true, order: after, flow };
+      if (failed.kind === 'not_accepted') await this.engine.dispatch(paymentId, { type: 'flow.report', at: this.clock.now(), flowId: flow.id, status: 'failed', source: 'prepay' });
+      if (!movesOn(failed)) return exhausted(failed, parts.map((p) => p.method), currency);
+      tried.push(flow.channel);
+      last = { ...failed, flowId: flow.id };
+    }
+    return exhausted(last!, parts.map((p) => p.method), currency);
   }
 
   /**

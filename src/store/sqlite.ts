@@ -27,8 +27,14 @@ import {
   alertOf,
   alertValues,
   callbackOf,
+  breakerColumns,
+  breakerOf,
+  breakerTransitionOf,
+  breakerValues,
   channelColumns,
   channelOf,
+  closedBreaker,
+  transitionValues,
   channelValues,
   decodeJsonText as json,
   encodeJsonText as text,
@@ -46,7 +52,11 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { AdminAuditRow, OrderSearch, AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, LedgerStore, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import { purgeableCallbacksSql } from './retention.ts';
+import type {
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+} from './store.ts';
 import { runSync } from '../balance/ledger.ts';
 
 type Row = Record<string, unknown>;
@@ -110,6 +120,8 @@ class WriterThread {
     this.worker.terminate();
   }
 }
+
+const insertTransition = 'INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)';
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
@@ -338,6 +350,30 @@ export class SqliteStore implements Store {
       .run(o.verified === null ? null : Number(o.verified), o.orderId, o.flowId, o.outcome, callbackId));
   }
 
+  async keepCallbackPrefix(callbackId: string, body: string) {
+    this.write(() => this.query('UPDATE callback_log SET body = ? WHERE id = ?').run(body, callbackId));
+  }
+
+  async purgeCallbacks(beforeMs: number, limit: number) {
+    return this.write(() => this.query(`DELETE FROM callback_log WHERE id IN (${purgeableCallbacksSql('?', '?')})`).run(beforeMs, limit).changes);
+  }
+
+  async insertAdminSession(session: AdminSessionRow) {
+    this.write(() => this.query('INSERT INTO admin_sessions (id_hash, created_at, expires_at) VALUES (?, ?, ?)').run(session.idHash, session.createdAt, session.expiresAt));
+  }
+
+  async adminSessionValid(idHash: string, nowMs: number) {
+    return this.all('SELECT 1 FROM admin_sessions WHERE id_hash = ? AND expires_at > ?', idHash, nowMs).length === 1;
+  }
+
+  async deleteAdminSessions(idHash: string | null) {
+    this.write(() => (idHash === null ? this.query('DELETE FROM admin_sessions').run() : this.query('DELETE FROM admin_sessions WHERE id_hash = ?').run(idHash)));
+  }
+
+  async purgeAdminSessions(nowMs: number) {
+    this.write(() => this.query('DELETE FROM admin_sessions WHERE expires_at <= ?').run(nowMs));
+  }
+
   async listCallbacks(orderId: string) {
     return this.all('SELECT * FROM callback_log WHERE order_id = ? ORDER BY id', orderId).map((r) => callbackOf(r, json));
   }
@@ -368,8 +404,8 @@ export class SqliteStore implements Store {
 
   async updateMerchant(m: MerchantRow) {
     this.write(() =>
-      this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ? WHERE id = ?')
-        .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.id));
+      this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ?, routing = ? WHERE id = ?')
+        .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.routing, m.id));
   }
 
   async insertChannel(channel: ChannelRow) {
@@ -397,8 +433,43 @@ export class SqliteStore implements Store {
   async updateChannel(c: ChannelRow) {
     this.write(() =>
       this.query(
-        'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
-      ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code));
+        'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ?, fee_rate = ? WHERE code = ?',
+      ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.feeRate, c.code));
+  }
+
+  async loadBreakers(codes: readonly string[]) {
+    if (codes.length === 0) return [];
+    const rows = this.all(`SELECT * FROM channel_breakers WHERE code IN (${codes.map(() => '?').join(', ')})`, ...codes).map(breakerOf);
+    return codes.map((code) => rows.find((r) => r.code === code) ?? closedBreaker(code));
+  }
+
+  async swapBreaker(b: BreakerRow, t: BreakerTransitionRow) {
+    const insert = `INSERT INTO channel_breakers (${breakerColumns.join(', ')}) VALUES (${breakerColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+    return this.write(() => {
+      // The first move of a breaker creates its row; every later one is a compare-and-set on the version.
+      const swapped = b.version === 1
+        ? this.query(insert).run(...(breakerValues(b, Number) as never[])).changes === 1
+        : this.query('UPDATE channel_breakers SET state = ?, forced = ?, opened_at = ?, since = ?, version = ?, probe_until = ? WHERE code = ? AND version = ?')
+          .run(b.state, Number(b.forced), b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1).changes === 1;
+      if (swapped) this.query(insertTransition).run(...(transitionValues(t) as never[]));
+      return swapped;
+    });
+  }
+
+  async claimBreakerProbe(code: string, nowMs: number, untilMs: number) {
+    return this.write(() => this.query('UPDATE channel_breakers SET probe_until = ? WHERE code = ? AND probe_until <= ?').run(untilMs, code, nowMs).changes === 1);
+  }
+
+  async insertBreakerTransition(t: BreakerTransitionRow) {
+    this.write(() => this.query(insertTransition).run(...(transitionValues(t) as never[])));
+  }
+
+  async loadRoutingScope() {
+    return this.all('SELECT id FROM routing_scope')[0]!.id as string;
+  }
+
+  async listBreakerTransitions(code: string, limit: number) {
+    return this.all('SELECT * FROM breaker_transitions WHERE code = ? ORDER BY at DESC, id DESC LIMIT ?', code, limit).map(breakerTransitionOf);
   }
 
   async insertAlert(alert: AlertRow) {

@@ -45,12 +45,10 @@ async function provision(url: string, path: string): Promise<Record<string, stri
 }
 
 /** `env` adds to paycenter's environment; `sandboxNow` gives the sandbox a clock (a test that moves paycenter's far). */
-export type WorldExtras = { env?: Record<string, string>; sandboxNow?: () => number };
-
-export async function bootWorld(kind: StoreKind, options: StartOptions = {}, extras: WorldExtras = {}): Promise<World> {
-  const sandbox = await startSandbox(undefined, extras.sandboxNow);
+export async function bootWorld(kind: StoreKind, options: StartOptions = {}, env: Record<string, string> = {}, sandboxNow?: () => number): Promise<World> {
+  const sandbox = await startSandbox(undefined, sandboxNow);
   const port = await freePort();
-  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...extras.env }, options);
+  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env }, options);
   const alipay = await provision(sandbox.url, '/alipay/apps');
   const wechatpay = await provision(sandbox.url, '/wechatpay/merchants');
   const channels = [
