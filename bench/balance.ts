@@ -84,7 +84,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, sand
   const child = Bun.spawn(['bun', join(repo, 'src/main.ts')], {
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
-      LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000',
+      LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000', OUTBOUND_ALLOW_PRIVATE: '1',
     },
     stdout: 'ignore', stderr: 'inherit',
   });

@@ -68,7 +68,7 @@ describe.each(storeKinds)('payer balances under random concurrent use on %s', (k
     merchants = [first];
     if (kind === 'postgres') {
       second = await startPaycenter(loadConfig({
-        PORT: '0', HOST: '127.0.0.1', DATABASE_URL: world.booted.databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key, ...env,
+        PORT: '0', HOST: '127.0.0.1', DATABASE_URL: world.booted.databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key, OUTBOUND_ALLOW_PRIVATE: '1', ...env,
       }, 'production'), { clock, manualTicker: true, log: createLogger('error') });
       merchants.push(new MerchantClient(second.url, first.merchantId, first.secret));
     }

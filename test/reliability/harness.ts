@@ -57,6 +57,8 @@ export function paycenterProcess(options: {
   Object.assign(env, {
     PORT: String(options.port), HOST: '127.0.0.1', PUBLIC_URL: url, DATABASE_URL: options.databaseUrl,
     ADMIN_TOKEN: options.adminToken, SECRET_KEY: options.secretKey, LOG_LEVEL: 'warn', NODE_ENV: 'production',
+    // The sandbox and the test merchant's endpoint listen on loopback.
+    OUTBOUND_ALLOW_PRIVATE: '1',
   });
   if (options.redisUrl) env.REDIS_URL = options.redisUrl;
   Object.assign(env, options.env);
