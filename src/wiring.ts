@@ -80,7 +80,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(committer, clock);
   const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
 
-  const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
+  const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, log });
   const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
   const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
   const volumes = new DailyVolumes({ store, clock });

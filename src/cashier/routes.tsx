@@ -21,7 +21,8 @@ import { jsonBody } from '../http/validate.ts';
 import { type Links, paymentWithActionOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { Payments } from '../payments/service.ts';
-import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
+import { methodLabel } from '../channels/plugins.ts';
+import { NotFoundPage, Page, type PageProps, expiresIn, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
 export type CashierDeps = {
@@ -154,7 +155,7 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   app.post('/:id/pay', described('Start paying with one method, as /v1/payments/{id}/pay'), linked, jsonBody(cashierPay), async (c) => {
     const { id, order, merchant } = c.get('link');
     const { method } = c.req.valid('json');
-    if (!(method in method_labels)) throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
+    if (!methodLabel(method)) throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
     if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', 'this merchant cannot take payments now');
     passGate(payGate, id, deps.clock.now(), 'a payment was started a moment ago; try again shortly');
     const paid = await deps.payments.pay(merchant, id, [{ method, amount: order.context.amount }]);

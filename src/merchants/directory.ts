@@ -4,6 +4,7 @@
  * read and no decryption; an operator's change reaches every process within the cache's life.
  */
 import { randomBytes, randomInt } from 'node:crypto';
+import { pay_methods } from '../channels/plugins.ts';
 import type { Clock } from '../clock.ts';
 import { Secret, seal, unseal } from '../secrets.ts';
 import type { MerchantRow, MerchantStatus, Store } from '../store/store.ts';
@@ -25,7 +26,8 @@ export type Merchant = {
 export type NewMerchant = { merchantId?: string; name: string; notifyUrl?: string | null; methods?: string[] };
 export type MerchantChange = { name?: string; notifyUrl?: string | null; methods?: string[]; status?: MerchantStatus };
 
-export const all_methods = ['alipay_qr', 'alipay_page', 'wechat_native', 'wechat_jsapi', 'balance'];
+/** Every method a merchant may enable: all of every provider plug-in's (a new merchant's default). */
+export const all_methods: string[] = pay_methods.map((m) => m.name);
 
 export class MerchantDirectory {
   private readonly cache = new Map<string, { merchant: Merchant | null; until: number }>();

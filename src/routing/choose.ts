@@ -4,7 +4,7 @@
  * single-payment limit and what is left of its daily limit; the highest weight wins, ties by
  * code so the choice is stable.
  */
-import { externalProviders } from '../channels/registry.ts';
+import { routable } from '../channels/plugins.ts';
 import type { ChannelRow } from '../store/store.ts';
 
 export type PayNeed = { method: string; currency: string; amount: number };
@@ -14,7 +14,7 @@ export type CollectedToday = ReadonlyMap<string, number>;
 
 export function servesNeed(channel: ChannelRow, need: PayNeed, collectedToday: CollectedToday): boolean {
   return channel.status === 'enabled'
-    && externalProviders.includes(channel.provider)
+    && routable(channel.provider)
     && channel.methods.includes(need.method)
     && channel.currencies.includes(need.currency)
     && (channel.singleLimit === null || need.amount <= channel.singleLimit)
