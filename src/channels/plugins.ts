@@ -5,10 +5,10 @@
 import { alipay } from './alipay/index.ts';
 import { balance } from './balance/index.ts';
 import type { ChannelPlugin, PayMethod } from './plugin.ts';
-// UNIONPAY_IMPORT
+import { unionpay } from './unionpay/index.ts';
 import { wechatpay } from './wechatpay/index.ts';
 
-export const channel_plugins: readonly ChannelPlugin[] = [alipay, wechatpay, balance];
+export const channel_plugins: readonly ChannelPlugin[] = [alipay, wechatpay, unionpay, balance];
 
 export const provider_names: readonly string[] = channel_plugins.map((p) => p.provider);
 

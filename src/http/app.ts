@@ -13,6 +13,7 @@ import { newId } from '../ids.ts';
 import { LockUnavailableError } from '../lock/lock.ts';
 import type { Logger } from '../log.ts';
 import { cashierRoutes } from '../cashier/routes.tsx';
+import { channel_plugins } from '../channels/plugins.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Metrics } from '../metrics.ts';
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
+  mountChannelPages(app, deps.channels);
   app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -121,6 +123,15 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     return c.json(errorBody(apiError, c.get('requestId')), apiError.status);
   });
   return app;
+}
+
+/** The pages provider plug-ins need paycenter to serve (UnionPay's form page), at /channels/{provider}. */
+function mountChannelPages(app: Hono<MerchantEnv>, channels: ChannelRegistry): void {
+  const adapters = async (code: string) => {
+    const channel = await channels.get(code);
+    return channel && { provider: channel.row.provider, adapter: channel.adapter };
+  };
+  for (const plugin of channel_plugins) if (plugin.pages) app.route(`/channels/${plugin.provider}`, plugin.pages(adapters));
 }
 
 function openApiInfo(publicUrl: string) {
