@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { openSigningCert } from '../../src/channels/unionpay/keys.ts';
 import { type Trust, signatureOf, signedDigest, signingText, verificationProblem } from '../../src/channels/unionpay/signing.ts';
 import { idOfOrderId, orderIdOf, txnTimeOf, unionpayTime } from '../../src/channels/unionpay/transformers.ts';
@@ -43,7 +44,7 @@ const notify = (certPem = pki.unionpay.certPem): Record<string, string> => ({
   traceNo: '123456', traceTime: '1124180005', settleDate: '1124', respCode: '00', respMsg: '成功[0000000]', signPubKeyCert: certPem,
 });
 
-const signedBy = (fields: Record<string, string>, keyPath: string) => ({ ...fields, signature: opensslSign(fields, keyPath) });
+const signedBy = (fields: Record<string, string>, keyPath: string): Record<string, string> => ({ ...fields, signature: opensslSign(fields, keyPath) });
 
 describe('unionpay requests: our signature is openssl\'s', () => {
   test('the signed text leaves out signature and empty values, sorted by name; its hex SHA-256 is openssl dgst\'s', () => {
@@ -56,7 +57,7 @@ describe('unionpay requests: our signature is openssl\'s', () => {
   });
 
   test('signatureOf equals openssl dgst -sha256 -sign over the hex digest, and openssl verifies it; a tampered field fails', () => {
-    const key = createPrivateKey(require('node:fs').readFileSync(pki.merchant.keyPath, 'utf8'));
+    const key = createPrivateKey(readFileSync(pki.merchant.keyPath, 'utf8'));
     const fields = consume();
     const ours = signatureOf(fields, key);
     expect(ours).toBe(opensslSign(fields, pki.merchant.keyPath));
