@@ -20,8 +20,10 @@ import {
 import { jsonBody } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
+import type { Alerts } from '../../alerts/alerts.ts';
+import { mountAlerts } from './admin-alerts.ts';
 
-export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock };
+export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
 const admin_cookie = 'paycenter_admin';
@@ -112,6 +114,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use(adminAuth(deps.adminToken));
   mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
+  mountAlerts(app, deps.alerts);
   /** The stored config as given (sealed as a whole): read again by its plug-in for every answer. */
   const storedConfig = (c: ChannelRow): unknown => JSON.parse(unseal(deps.secretKey, c.configEnc));
   /** A listed channel whose stored config its plug-in no longer reads shows `config: null` (the registry logs why). */
