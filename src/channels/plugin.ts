@@ -30,6 +30,12 @@ export type ConfigReading =
   | { ok: true; shown: Record<string, unknown>; build: ((options: AdapterOptions) => ChannelAdapter) | null }
   | ({ ok: false } & ConfigProblem);
 
+/**
+ * How the bundled sandbox (`bun dev`) plays a provider: the code of the channel it seeds, the
+ * sandbox route that issues credentials, and the config field that points at the sandbox.
+ */
+export type SandboxSeed = { code: string; provision: string; urlField: string; urlPath: string };
+
 /** Finds a channel's adapter by code: what a plug-in's pages need. */
 export type AdapterLookup = (code: string) => Promise<{ provider: string; adapter: ChannelAdapter } | null>;
 
@@ -48,6 +54,7 @@ export type ChannelPlugin = {
   answerCallback(accepted: boolean, reason?: string): CallbackAnswer;
   /** Pages paycenter serves for this provider under `/channels/{provider}`, if any. */
   readonly pages: ((adapters: AdapterLookup) => Hono) | null;
+  readonly sandbox: SandboxSeed | null;
 };
 
 /** The names of the fields of T that are secrets. */
@@ -69,6 +76,7 @@ type Spec<S extends v.GenericSchema<Record<string, unknown>, Record<string, unkn
   check?: (config: v.InferOutput<S>) => ConfigProblem | null;
   answerCallback: (accepted: boolean, reason?: string) => CallbackAnswer;
   pages?: (adapters: AdapterLookup) => Hono;
+  sandbox?: SandboxSeed;
 };
 
 /** The dot path of a valibot issue inside `config`. */
@@ -84,6 +92,7 @@ export function definePlugin<S extends v.GenericSchema<Record<string, unknown>, 
     external: spec.adapter !== null,
     answerCallback: spec.answerCallback,
     pages: spec.pages ?? null,
+    sandbox: spec.sandbox ?? null,
     readConfig(raw) {
       const parsed = v.safeParse(spec.config, raw);
       if (!parsed.success || !v.is(spec.config, raw)) {

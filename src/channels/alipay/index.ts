@@ -18,4 +18,5 @@ export const alipay = definePlugin({
   answerCallback: (accepted) => accepted
     ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' }
     : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'failure' },
+  sandbox: { code: 'alipay_sandbox', provision: '/alipay/apps', urlField: 'gateway_url', urlPath: '/alipay/gateway.do' },
 });

@@ -28,4 +28,5 @@ export const unionpay = definePlugin({
     ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'ok' }
     : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'fail' },
   pages: unionpayPages,
+  sandbox: { code: 'unionpay_sandbox', provision: '/unionpay/merchants', urlField: 'gateway_url', urlPath: '/unionpay' },
 });

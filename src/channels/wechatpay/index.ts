@@ -18,4 +18,5 @@ export const wechatpay = definePlugin({
   answerCallback: (accepted, reason = 'not accepted') => accepted
     ? { status: 204, contentType: 'application/json', body: '' }
     : { status: 400, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: reason }) },
+  sandbox: { code: 'wechat_sandbox', provision: '/wechatpay/merchants', urlField: 'base_url', urlPath: '/wechatpay' },
 });
