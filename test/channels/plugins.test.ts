@@ -50,7 +50,7 @@ describe('plug-in configs through the admin API', () => {
   afterAll(() => booted?.stop());
 
   test('each provider\'s config schema is in the OpenAPI document, its secret fields write-only', async () => {
-    const document = await (await fetch(`${booted.url}/openapi.json`)).json();
+    const document: any = await (await fetch(`${booted.url}/openapi.json`)).json();
     const config = document.paths['/admin/channels'].post.requestBody.content['application/json'].schema.properties.config;
     for (const plugin of channel_plugins) {
       const schema = config.anyOf.find((s: any) => s.title === plugin.provider);
