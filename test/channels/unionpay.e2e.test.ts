@@ -9,7 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Hono } from 'hono';
+import { decodeTime } from 'ulid';
 import { ManualClock } from '../../src/clock.ts';
+import { newId } from '../../src/ids.ts';
 import { createSandbox } from '../../src/sandbox/sandbox.ts';
 import { freePort } from '../harness/services.ts';
 import { type Booted, MerchantClient, adminCall, bootPaycenter, tableCounts } from '../http/harness.ts';
@@ -22,7 +24,10 @@ const test_timeout_ms = 30_000;
 type UnionpayWorld = { booted: Booted; url: string; sandboxUrl: string; merchant: MerchantClient; merId: string; clock: ManualClock; stop(): Promise<void> };
 
 async function bootUnionpayWorld(kind: (typeof storeKinds)[number]): Promise<UnionpayWorld> {
-  const clock = new ManualClock(Date.now());
+  // Ids are ULIDs from one monotonic factory per process, and UnionPay's txnTime is the flow id's
+  // time: a world booted after another one moved its clock ahead starts at the ids' time, so that
+  // its ids, txnTimes and payTimeouts agree.
+  const clock = new ManualClock(decodeTime(newId('req').slice('req_'.length)) + 1_000);
   const sandboxPort = await freePort();
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}/sandbox`;
   const sandbox = createSandbox({ baseUrl: sandboxUrl, notifyRetryMs: [200, 500, 1_000] });
@@ -65,9 +70,11 @@ for (const kind of storeKinds) {
     }, 60_000);
     afterAll(() => world?.stop());
 
-    const get = async (id: string) => (await world.merchant.call('GET', `/v1/payments/${id}`)).body;
+    /** The merchant's requests, signed at paycenter's (moved) time. */
+    const call = (method: string, path: string, body?: object) => world.merchant.call(method, path, body, { timestamp: Math.floor(world.clock.now() / 1000) });
+    const get = async (id: string) => (await call('GET', `/v1/payments/${id}`)).body;
     const eventsOf = async (id: string) =>
-      (await world.merchant.call('GET', '/v1/events?limit=100')).body.data.filter((e: any) => e.data.id === id || e.data.payment_id === id).map((e: any) => e.type);
+      (await call('GET', '/v1/events?limit=100')).body.data.filter((e: any) => e.data.id === id || e.data.payment_id === id).map((e: any) => e.type);
     const faults = (body: Record<string, unknown> | null) =>
       fetch(`${world.sandboxUrl}/faults/unionpay/${world.merId}`, body ? { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : { method: 'DELETE' });
     /** Drives timers and effects until `done` holds for the payment (a notify travels on its own), bounded. */
@@ -80,6 +87,12 @@ for (const kind of storeKinds) {
       }
       throw new Error(`payment ${id} stayed ${JSON.stringify(await get(id))}`);
     }
+    /** A payment created and paid at once with this method: 201 with the action. */
+    async function createPaid(fields: Record<string, unknown>) {
+      const created = await world.merchant.createPayment(fields, { timestamp: Math.floor(world.clock.now() / 1000) });
+      if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+      return created;
+    }
     /** Moves the clock past the next query gap (5 s) and drives. */
     const nextQuery = async () => {
       world.clock.advance(5_001);
@@ -88,7 +101,7 @@ for (const kind of storeKinds) {
 
     test('unionpay_web: paycenter\'s page posts the signed consume to the front gateway; the payer pays; the notify settles it once', async () => {
       await faults(null);
-      const created = await world.merchant.createPayment({ method: 'unionpay_web', amount: '12.34' });
+      const created = await createPaid({ method: 'unionpay_web', amount: '12.34' });
       expect(created.status).toBe(201);
       expect(created.body.action).toMatchObject({ type: 'redirect' });
       const flow = created.body.flows[0];
@@ -112,14 +125,14 @@ for (const kind of storeKinds) {
     }, test_timeout_ms);
 
     test('a unionpay_web link carries only forms this channel signed: a changed amount gets no page', async () => {
-      const created = await world.merchant.createPayment({ method: 'unionpay_web' });
+      const created = await createPaid({ method: 'unionpay_web' });
       const tampered = created.body.action.pay_url.replace('txnAmt=10000', 'txnAmt=1');
       expect(tampered).not.toBe(created.body.action.pay_url);
       expect((await fetch(tampered)).status).toBe(404);
     }, test_timeout_ms);
 
     test('unionpay_qr: the QR code from the back gateway; the payer scans and pays; succeeded', async () => {
-      const created = await world.merchant.createPayment({ method: 'unionpay_qr' });
+      const created = await createPaid({ method: 'unionpay_qr' });
       expect(created.body.action).toMatchObject({ type: 'qr_code' });
       expect((await payerDecides(created.body.action.qr_code, 'pay')).status).toBe(200);
       await until(created.body.id, (p) => p.status === 'succeeded');
@@ -128,7 +141,7 @@ for (const kind of storeKinds) {
 
     test('the notify is dropped: the active query finds the payment', async () => {
       await faults({ drop_notify_rate: 1, seed: 3 });
-      const created = await world.merchant.createPayment({ method: 'unionpay_qr' });
+      const created = await createPaid({ method: 'unionpay_qr' });
       await payerDecides(created.body.action.qr_code, 'pay');
       await Bun.sleep(300);
       await drive(world);
@@ -140,7 +153,7 @@ for (const kind of storeKinds) {
 
     test('the notify is repeated: applied once, every copy answered ok and recorded', async () => {
       await faults({ duplicate_notify: 3, seed: 4 });
-      const created = await world.merchant.createPayment({ method: 'unionpay_qr' });
+      const created = await createPaid({ method: 'unionpay_qr' });
       await payerDecides(created.body.action.qr_code, 'pay');
       await until(created.body.id, (p) => p.status === 'succeeded');
       let callbacks: any[] = [];
@@ -155,7 +168,7 @@ for (const kind of storeKinds) {
 
     test('still processing (origRespCode 05): the query asks again later; the payment succeeds once UnionPay knows', async () => {
       await faults({ drop_notify_rate: 1, processing_queries: 2, seed: 5 });
-      const created = await world.merchant.createPayment({ method: 'unionpay_qr' });
+      const created = await createPaid({ method: 'unionpay_qr' });
       await payerDecides(created.body.action.qr_code, 'pay');
       await nextQuery();
       expect((await get(created.body.id)).flows[0].status).toBe('pending');
@@ -169,7 +182,7 @@ for (const kind of storeKinds) {
 
     test('a payment after the order closed (UnionPay has no close) is refunded automatically', async () => {
       await faults(null);
-      const created = await world.merchant.createPayment({ method: 'unionpay_qr', expire_seconds: 60 });
+      const created = await createPaid({ method: 'unionpay_qr', expire_seconds: 60 });
       world.clock.advance(60_001);
       const closed = await until(created.body.id, (p) => p.status === 'closed');
       expect(closed).toMatchObject({ status: 'closed', close_reason: 'timeout' });
@@ -187,22 +200,22 @@ for (const kind of storeKinds) {
 
     test('refunds, partial then the rest: each is accepted, then the refund query reads it succeeded', async () => {
       await faults(null);
-      const created = await world.merchant.createPayment({ method: 'unionpay_qr' });
+      const created = await createPaid({ method: 'unionpay_qr' });
       await payerDecides(created.body.action.qr_code, 'pay');
       await until(created.body.id, (p) => p.status === 'succeeded');
-      const first = await world.merchant.call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R1', amount: '30.00' });
+      const first = await call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R1', amount: '30.00' });
       expect(first.status).toBe(201);
       await drive(world);
-      expect((await world.merchant.call('GET', `/v1/refunds/${first.body.id}`)).body.status).toBe('pending');
+      expect((await call('GET', `/v1/refunds/${first.body.id}`)).body.status).toBe('pending');
       await nextQuery();
-      expect((await world.merchant.call('GET', `/v1/refunds/${first.body.id}`)).body.status).toBe('succeeded');
+      expect((await call('GET', `/v1/refunds/${first.body.id}`)).body.status).toBe('succeeded');
       expect(await get(created.body.id)).toMatchObject({ status: 'partially_refunded', refunded_amount: '30.00' });
-      const rest = await world.merchant.call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R2', amount: '70.00' });
+      const rest = await call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R2', amount: '70.00' });
       expect(rest.status).toBe(201);
       await drive(world);
       await nextQuery();
       expect(await get(created.body.id)).toMatchObject({ status: 'refunded', refunded_amount: '100.00' });
-      const beyond = await world.merchant.call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R3', amount: '0.01' });
+      const beyond = await call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R3', amount: '0.01' });
       expect(beyond.status).toBe(409);
       const types = await eventsOf(created.body.id);
       expect(types.filter((t: string) => t === 'refund.succeeded').length).toBe(2);
@@ -210,7 +223,7 @@ for (const kind of storeKinds) {
 
     test('answers and notifies signed with an expired, wrong-CN or outside-the-chain certificate are refused', async () => {
       await faults({ drop_notify_rate: 0, seed: 6 });
-      const created = await world.merchant.createPayment({ method: 'unionpay_qr' });
+      const created = await createPaid({ method: 'unionpay_qr' });
       for (const signer of ['expired', 'wrong_cn', 'untrusted']) {
         await faults({ signer, seed: 6 });
         // The active query's answer is refused: the flow stays pending.
