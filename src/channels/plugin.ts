@@ -7,6 +7,7 @@
  */
 import type { Hono } from 'hono';
 import * as v from 'valibot';
+import type { Clock } from '../clock.ts';
 import type { Currency } from '../money.ts';
 import { Secret } from '../secrets.ts';
 import type { CallbackAnswer, ChannelAdapter } from './adapter.ts';
@@ -36,8 +37,8 @@ export type ConfigReading =
  */
 export type SandboxSeed = { code: string; provision: string; urlField: string; urlPath: string };
 
-/** Finds a channel's adapter by code: what a plug-in's pages need. */
-export type AdapterLookup = (code: string) => Promise<{ provider: string; adapter: ChannelAdapter } | null>;
+/** What a plug-in's pages need: a channel's adapter by code, and the clock. */
+export type PageDeps = { adapters: (code: string) => Promise<{ provider: string; adapter: ChannelAdapter } | null>; clock: Clock };
 
 export type ChannelPlugin = {
   readonly provider: string;
@@ -53,7 +54,7 @@ export type ChannelPlugin = {
   /** The provider's own way to say "taken" or "refused" to its callback (refusals also when no channel matched). */
   answerCallback(accepted: boolean, reason?: string): CallbackAnswer;
   /** Pages paycenter serves for this provider under `/channels/{provider}`, if any. */
-  readonly pages: ((adapters: AdapterLookup) => Hono) | null;
+  readonly pages: ((deps: PageDeps) => Hono) | null;
   readonly sandbox: SandboxSeed | null;
 };
 
@@ -75,7 +76,7 @@ type Spec<S extends v.GenericSchema<Record<string, unknown>, Record<string, unkn
   /** What the schema cannot check (a key file that must open with its password); the adapter may rely on it. */
   check?: (config: v.InferOutput<S>) => ConfigProblem | null;
   answerCallback: (accepted: boolean, reason?: string) => CallbackAnswer;
-  pages?: (adapters: AdapterLookup) => Hono;
+  pages?: (deps: PageDeps) => Hono;
   sandbox?: SandboxSeed;
 };
 

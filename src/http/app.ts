@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
-  mountChannelPages(app, deps.channels);
+  mountChannelPages(app, deps.channels, deps.clock);
   app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -128,12 +128,12 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
 }
 
 /** The pages provider plug-ins need paycenter to serve (UnionPay's form page), at /channels/{provider}. */
-function mountChannelPages(app: Hono<MerchantEnv>, channels: ChannelRegistry): void {
+function mountChannelPages(app: Hono<MerchantEnv>, channels: ChannelRegistry, clock: Clock): void {
   const adapters = async (code: string) => {
     const channel = await channels.get(code);
     return channel && { provider: channel.row.provider, adapter: channel.adapter };
   };
-  for (const plugin of channel_plugins) if (plugin.pages) app.route(`/channels/${plugin.provider}`, plugin.pages(adapters));
+  for (const plugin of channel_plugins) if (plugin.pages) app.route(`/channels/${plugin.provider}`, plugin.pages({ adapters, clock }));
 }
 
 function openApiInfo(publicUrl: string) {

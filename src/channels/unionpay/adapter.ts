@@ -100,9 +100,10 @@ export class UnionpayAdapter implements ChannelAdapter {
     return { ok: true, message };
   }
 
-  private failureOf(message: UnionpayMessage, code: string = message.respCode, text = message.respMsg): ChannelFailure {
-    const detail = `UnionPay: ${code} ${text ?? ''}`.trim();
-    return channelFailure(respClassOf(code) === 'processing' ? 'unavailable' : 'rejected', detail);
+  /** A respCode that is not success: "still processing" may be asked again, a refusal not. */
+  private failureOf(message: UnionpayMessage): ChannelFailure {
+    const detail = `UnionPay: ${message.respCode} ${message.respMsg ?? ''}`.trim();
+    return channelFailure(respClassOf(message.respCode) === 'processing' ? 'unavailable' : 'rejected', detail);
   }
 
   async prepay(request: PrepayRequest) {

@@ -8,7 +8,7 @@
  */
 import { Hono } from 'hono';
 import { html } from 'hono/html';
-import type { AdapterLookup } from '../plugin.ts';
+import type { PageDeps } from '../plugin.ts';
 import { UnionpayAdapter } from './adapter.ts';
 
 const page = (title: string, body: ReturnType<typeof html>) => html`<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
@@ -22,10 +22,10 @@ ${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="
 <script>document.getElementById('unionpay').submit()</script>`);
 }
 
-export function unionpayPages(adapters: AdapterLookup): Hono {
+export function unionpayPages(deps: PageDeps): Hono {
   const app = new Hono();
   const adapterOf = async (code: string) => {
-    const found = await adapters(code);
+    const found = await deps.adapters(code);
     return found && found.adapter instanceof UnionpayAdapter ? found.adapter : null;
   };
   const notFound = () => new Response('not found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
@@ -42,7 +42,7 @@ export function unionpayPages(adapters: AdapterLookup): Hono {
   app.post('/:code/refund-notify', async (c) => {
     const adapter = await adapterOf(c.req.param('code'));
     if (!adapter) return notFound();
-    const problem = adapter.refundNotifyProblem(await c.req.text(), Date.now());
+    const problem = adapter.refundNotifyProblem(await c.req.text(), deps.clock.now());
     return problem ? c.text('fail', 400) : c.text('ok', 200);
   });
 
