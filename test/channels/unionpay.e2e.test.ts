@@ -87,7 +87,7 @@ for (const kind of storeKinds) {
       }
       throw new Error(`payment ${id} stayed ${JSON.stringify(await get(id))}`);
     }
-    /** A payment created and paid at once with this method: 201 with the action. */
+    /** A new payment (paid at once when `method` is given: the answer carries the action); must be 201. */
     async function createPaid(fields: Record<string, unknown>) {
       const created = await world.merchant.createPayment(fields, { timestamp: Math.floor(world.clock.now() / 1000) });
       if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
@@ -129,6 +129,18 @@ for (const kind of storeKinds) {
       const tampered = created.body.action.pay_url.replace('txnAmt=10000', 'txnAmt=1');
       expect(tampered).not.toBe(created.body.action.pay_url);
       expect((await fetch(tampered)).status).toBe(404);
+    }, test_timeout_ms);
+
+    test('the cashier offers both UnionPay methods and pays with one', async () => {
+      const created = await createPaid({});
+      const link = new URL(created.body.cashier_url);
+      const page = await (await fetch(`${world.url}${link.pathname}${link.search}`)).text();
+      expect(page).toContain('data-method="unionpay_web"');
+      expect(page).toContain('data-method="unionpay_qr"');
+      expect(page).toContain('银联扫码');
+      const paid = await fetch(`${world.url}${link.pathname}/pay${link.search}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: 'unionpay_qr' }) });
+      expect(paid.status).toBe(200);
+      expect(((await paid.json()) as { action: { type: string } }).action.type).toBe('qr_code');
     }, test_timeout_ms);
 
     test('unionpay_qr: the QR code from the back gateway; the payer scans and pays; succeeded', async () => {
