@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   return app;
 }
 
-/** The pages provider plug-ins need paycenter to serve (UnionPay's form page), at /channels/{provider}. */
+/** The pages provider plug-ins need paycenter to serve (a form a payer's browser posts to a gateway), at /channels/{provider}. */
 function mountChannelPages(app: Hono<MerchantEnv>, channels: ChannelRegistry, clock: Clock): void {
   const adapters = async (code: string) => {
     const channel = await channels.get(code);
