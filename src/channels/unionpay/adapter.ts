@@ -19,6 +19,7 @@ import {
   unservedCurrency,
 } from '../adapter.ts';
 import type { AdapterOptions } from '../plugin.ts';
+import { StatementError, type StatementRow } from '../statement.ts';
 import { type UnionpayConfig, type UnionpaySettings, unionpay_config } from './config.ts';
 import { type SigningCert, openSigningCert, readCertificate } from './keys.ts';
 import { type Trust, signatureOf, signatureValid, verificationProblem } from './signing.ts';
@@ -250,5 +251,10 @@ export class UnionpayAdapter implements ChannelAdapter {
 
   async downloadStatement() {
     return channelFailure('flow_not_supported', 'UnionPay statements are not downloaded (reconciliation covers Alipay and WeChat Pay first)');
+  }
+
+  /** Nor read: an uploaded UnionPay statement is refused whole. */
+  async *statementRows(): AsyncIterable<StatementRow> {
+    throw new StatementError('UnionPay statements are not read yet (reconciliation covers Alipay and WeChat Pay first)');
   }
 }

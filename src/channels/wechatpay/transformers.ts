@@ -82,7 +82,8 @@ export type WechatTransaction = v.InferOutput<typeof wechat_transaction>;
 /** Any API v3 answer body: an error's code and message, or the fields of the calls used here. */
 export const wechat_reply = v.looseObject({
   ...wechat_transaction.entries,
-  code: optionalText, message: optionalText, code_url: optionalText, prepay_id: optionalText, status: optionalText, download_url: optionalText,
+  code: optionalText, message: optionalText, code_url: optionalText, prepay_id: optionalText, status: optionalText,
+  download_url: optionalText, hash_type: optionalText, hash_value: optionalText,
 });
 export type WechatReplyBody = v.InferOutput<typeof wechat_reply>;
 

@@ -22,8 +22,10 @@ import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
+import type { Reconciliation } from '../../recon/reconciliation.ts';
+import { mountReconciliation } from './admin-recon.ts';
 
-export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts };
+export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
 const admin_cookie = 'paycenter_admin';
@@ -115,6 +117,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
   mountAlerts(app, deps.alerts);
+  mountReconciliation(app, { recon: deps.recon, store: deps.store });
   /** The stored config as given (sealed as a whole): read again by its plug-in for every answer. */
   const storedConfig = (c: ChannelRow): unknown => JSON.parse(unseal(deps.secretKey, c.configEnc));
   /** A listed channel whose stored config its plug-in no longer reads shows `config: null` (the registry logs why). */
