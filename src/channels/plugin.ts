@@ -56,6 +56,8 @@ export type ChannelPlugin = {
   /** Pages paycenter serves for this provider under `/channels/{provider}`, if any. */
   readonly pages: ((deps: PageDeps) => Hono) | null;
   readonly sandbox: SandboxSeed | null;
+  /** Its adapter downloads and reads daily statements: the daily reconciliation runs its channels. */
+  readonly statements: boolean;
 };
 
 /** The names of the fields of T that are secrets. */
@@ -78,6 +80,8 @@ type Spec<S extends v.GenericSchema<Record<string, unknown>, Record<string, unkn
   answerCallback: (accepted: boolean, reason?: string) => CallbackAnswer;
   pages?: (deps: PageDeps) => Hono;
   sandbox?: SandboxSeed;
+  /** Default: whether it has an adapter. */
+  statements?: boolean;
 };
 
 /** The dot path of a valibot issue inside `config`. */
@@ -94,6 +98,7 @@ export function definePlugin<S extends v.GenericSchema<Record<string, unknown>, 
     answerCallback: spec.answerCallback,
     pages: spec.pages ?? null,
     sandbox: spec.sandbox ?? null,
+    statements: spec.statements ?? spec.adapter !== null,
     readConfig(raw) {
       const parsed = v.safeParse(spec.config, raw);
       if (!parsed.success || !v.is(spec.config, raw)) {

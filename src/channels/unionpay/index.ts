@@ -28,5 +28,7 @@ export const unionpay = definePlugin({
     ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'ok' }
     : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'fail' },
   pages: unionpayPages,
+  // Statements are optional for UnionPay (issue #12); reconciliation covers Alipay and WeChat Pay first.
+  statements: false,
   sandbox: { code: 'unionpay_sandbox', provision: '/unionpay/merchants', urlField: 'gateway_url', urlPath: '/unionpay' },
 });
