@@ -1,9 +1,9 @@
 /**
  * The daily reconciliation: from RECON_AT (China time) on, each enabled channel's previous day
- * (of a provider whose plug-in reads statements) is reconciled once. Every instance looks each minute; the run row of a channel and date is
- * the claim (its lease lets another instance take over a run whose instance died), so a day is
- * reconciled once across instances and after restarts, and a day missed while the service was
- * down is run when it comes back.
+ * (of a provider whose plug-in reads statements) is reconciled once. Every instance looks each
+ * minute; the run row of a channel and date is the claim (its lease lets another instance take
+ * over a run whose instance died), so a day is reconciled once across instances and after
+ * restarts, and a day missed while the service was down is run when it comes back.
  */
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { pluginOf } from '../channels/plugins.ts';
