@@ -231,6 +231,14 @@ for (const kind of storeKinds) {
       expect(beyond.status).toBe(409);
       const types = await eventsOf(created.body.id);
       expect(types.filter((t: string) => t === 'refund.succeeded').length).toBe(2);
+      // UnionPay's notifies of both refunds went to the plug-in's refund-notify page and were acknowledged (HTTP 200).
+      const orderId = created.body.flows[0].id.replace('_', '');
+      let notify: { delivered: number; failed: number } = { delivered: 0, failed: 0 };
+      for (let i = 0; i < 100 && notify.delivered < 3; i++) {
+        await Bun.sleep(25);
+        notify = ((await (await fetch(`${world.sandboxUrl}/trades/unionpay/${world.merId}/${orderId}`)).json()) as { notify: typeof notify }).notify;
+      }
+      expect(notify).toMatchObject({ delivered: 3, failed: 0 });
     }, test_timeout_ms);
 
     test('answers and notifies signed with an expired, wrong-CN or outside-the-chain certificate are refused', async () => {
