@@ -363,8 +363,8 @@ export class PostgresStore implements Store {
   }
 
   async loadMerchantEvent(eventId: string) {
-    const [row] = await this.all('SELECT * FROM merchant_events WHERE id = $1', eventId);
-    return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;
+    const [row] = await this.all(`SELECT e.*, (SELECT COALESCE(a.error, CASE WHEN a.http_status NOT BETWEEN 200 AND 299 THEN 'HTTP ' || a.http_status END) FROM notification_attempts a WHERE a.event_id = e.id ORDER BY a.attempted_at DESC, a.id DESC LIMIT 1) AS last_error FROM merchant_events e WHERE e.id = $1`, eventId);
+    return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts), lastError: (row.last_error as string | null) ?? null } : null;
   }
 
   async loadTimer(orderId: string, key: string) {

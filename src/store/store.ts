@@ -345,7 +345,8 @@ export interface Store {
   finishOutbox(result: OutboxResult): Promise<void>;
   /** Records a delivery attempt and its consequence (outbox row and merchant event), in one transaction. */
   recordNotification(result: NotificationResult): Promise<void>;
-  loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number }) | null>;
+  /** With its delivery status, and the last attempt's error (an HTTP status or a network failure) while it has one. */
+  loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number; lastError: string | null }) | null>;
   /** Queues a notification again, due now, with a fresh retry schedule; false for an unknown event. */
   resendNotification(eventId: string, nowMs: number): Promise<boolean>;
   listFlows(orderId: string): Promise<FlowRow[]>;

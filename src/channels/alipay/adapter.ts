@@ -17,6 +17,7 @@ import {
   fetchFromProvider,
   statement_bytes_max,
   unservedCurrency,
+  payerSubject,
 } from '../adapter.ts';
 import * as v from 'valibot';
 import type { StatementFile } from '../statement.ts';
@@ -31,6 +32,8 @@ export type { AlipayConfig } from './config.ts';
 
 /** Alipay's limit on a refund reason, in characters. */
 const refund_reason_chars_max = 256;
+/** Alipay's limit on `subject`, in characters. */
+const subject_chars_max = 256;
 
 type Answer = AlipayAnswer;
 
@@ -96,7 +99,7 @@ export class AlipayAdapter implements ChannelAdapter {
     if (unserved) return unserved;
     const biz = {
       out_trade_no: request.flowId, total_amount: toAlipayAmount(request.amount, request.currency),
-      subject: request.subject, time_expire: alipayTime(request.expiresAt),
+      subject: payerSubject(request, subject_chars_max), time_expire: alipayTime(request.expiresAt),
     };
     switch (request.method) {
       case 'alipay_qr': {
