@@ -8,6 +8,7 @@
  * ticker and effect runner driven by hand; notifies travel for real.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { decodeTime } from 'ulid';
 import { ManualClock } from '../../src/clock.ts';
@@ -50,8 +51,11 @@ async function bootUnionpayWorld(kind: (typeof storeKinds)[number]): Promise<Uni
 }
 
 /** What the payer's browser does with a unionpay_web pay link: loads paycenter's page and posts its form to the front gateway. */
-async function followWebPayLink(payUrl: string): Promise<{ page: string; form: Record<string, string>; action: string }> {
-  const html = await (await fetch(payUrl)).text();
+async function followWebPayLink(payUrl: string): Promise<{ page: string; form: Record<string, string>; action: string; policy: string; script: string }> {
+  const loaded = await fetch(payUrl);
+  const html = await loaded.text();
+  const policy = loaded.headers.get('content-security-policy') ?? '';
+  const script = /<script>([^<]*)<\/script>/.exec(html)?.[1] ?? '';
   const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
   if (!action) throw new Error(`no form on ${payUrl}: ${html.slice(0, 200)}`);
   const unescape = (s: string) => s.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
@@ -59,7 +63,7 @@ async function followWebPayLink(payUrl: string): Promise<{ page: string; form: R
   const posted = await fetch(unescape(action), { method: 'POST', body: new URLSearchParams(form), redirect: 'manual' });
   const location = posted.headers.get('location');
   if (!location) throw new Error(`the front gateway answered ${posted.status}: ${(await posted.text()).slice(0, 300)}`);
-  return { page: new URL(location, unescape(action)).href, form, action: unescape(action) };
+  return { page: new URL(location, unescape(action)).href, form, action: unescape(action), policy, script };
 }
 
 for (const kind of storeKinds) {
@@ -106,8 +110,11 @@ for (const kind of storeKinds) {
       expect(created.body.action).toMatchObject({ type: 'redirect' });
       const flow = created.body.flows[0];
       expect(flow).toMatchObject({ method: 'unionpay_web', channel: 'unionpay_main', status: 'pending' });
-      const { page, form, action } = await followWebPayLink(created.body.action.pay_url);
+      const { page, form, action, policy, script } = await followWebPayLink(created.body.action.pay_url);
       expect(action).toBe(`${world.sandboxUrl}/unionpay/gateway/api/frontTransReq.do`);
+      // A browser may run the page's one script and post the form to the gateway, and nothing else.
+      expect(policy).toContain(`'sha256-${createHash('sha256').update(script).digest('base64')}'`);
+      expect(policy).toContain(`form-action ${new URL(world.sandboxUrl).origin};`);
       expect(form).toMatchObject({
         version: '5.1.0', encoding: 'UTF-8', signMethod: '01', txnType: '01', txnSubType: '01', bizType: '000201', channelType: '07', accessType: '0',
         merId: world.merId, orderId: flow.id.replace('_', ''), txnAmt: '1234', currencyCode: '156',

@@ -6,8 +6,9 @@
  *   was handed over; the order learns the outcome from the back notify or its query;
  * - `POST refund-notify` — a refund's backUrl: checked and acknowledged with `ok`.
  */
+import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
-import { html } from 'hono/html';
+import { html, raw } from 'hono/html';
 import type { PageDeps } from '../plugin.ts';
 import { UnionpayAdapter } from './adapter.ts';
 
@@ -15,11 +16,22 @@ const page = (title: string, body: ReturnType<typeof html>) => html`<!doctype ht
 <meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><meta name="referrer" content="no-referrer">
 <title>${title}</title></head><body style="font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem">${body}</body></html>`;
 
+/** The page's one script: it submits the form at once. */
+const auto_submit = "document.getElementById('unionpay').submit()";
+
+/**
+ * The front page's own policy (paycenter's default allows forms to itself only): its one script by
+ * hash, and the form may go to this channel's gateway and nowhere else.
+ */
+const frontPolicy = (action: string) =>
+  `default-src 'none'; script-src 'sha256-${createHash('sha256').update(auto_submit).digest('base64')}'; style-src 'unsafe-inline'; `
+  + `form-action ${new URL(action).origin}; frame-ancestors 'none'; base-uri 'none'`;
+
 function frontPage(action: string, fields: Record<string, string>) {
   return page('银联支付 / UnionPay', html`<form id="unionpay" method="post" action="${action}">
 ${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
 <p>正在前往银联支付… / Taking you to UnionPay…</p><noscript><button>继续 / Continue</button></noscript></form>
-<script>document.getElementById('unionpay').submit()</script>`);
+<script>${raw(auto_submit)}</script>`);
 }
 
 export function unionpayPages(deps: PageDeps): Hono {
@@ -33,7 +45,9 @@ export function unionpayPages(deps: PageDeps): Hono {
   app.get('/:code/front', async (c) => {
     const adapter = await adapterOf(c.req.param('code'));
     const form = adapter?.frontForm(c.req.query());
-    return form ? c.html(frontPage(form.action, form.fields)) : notFound();
+    if (!form) return notFound();
+    c.header('content-security-policy', frontPolicy(form.action));
+    return c.html(frontPage(form.action, form.fields));
   });
 
   app.post('/:code/return', (c) =>
