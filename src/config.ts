@@ -33,8 +33,6 @@ export type Config = {
   queryScheduleMs: number[];
   /** Gaps before each retry of a merchant notification, in ms; their count is the number of retries. */
   notifyRetryMs: number[];
-  /** Risk: new orders one payer (user_id, device_id or client_ip) may open per minute, per merchant. */
-  riskPayerOrdersPerMin: number;
 };
 
 export class ConfigError extends Error {
@@ -108,7 +106,9 @@ const environment = v.object({
   SANDBOX: v.optional(v.picklist(['on', 'off'], 'must be on or off')),
   QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
   NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
-  RISK_PAYER_ORDERS_PER_MIN: integer(1, 1_000_000, 30),
+  // Retired: risk rules are data (src/risk). Starting with it set would silently drop a protection someone asked for.
+  RISK_PAYER_ORDERS_PER_MIN: v.optional(v.custom<never>(() => false,
+    'is retired: risk rules are data now; create a velocity rule with POST /admin/risk/rules (docs/operations.md, "Risk"), then unset it')),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -141,7 +141,6 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     sandbox: (e.SANDBOX ?? (mode === 'dev' ? 'on' : 'off')) === 'on',
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
-    riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
   };
 }
 

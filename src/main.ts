@@ -5,7 +5,7 @@
  */
 import { ConfigError, type Config, devSecrets, loadConfig } from './config.ts';
 import { join } from 'node:path';
-import { seedDemoMerchant, seedSandboxChannels } from './dev/seed.ts';
+import { seedDemoMerchant, seedRiskRules, seedSandboxChannels } from './dev/seed.ts';
 import { createSandbox } from './sandbox/sandbox.ts';
 import { startPaycenter } from './wiring.ts';
 
@@ -34,6 +34,7 @@ paycenter.log.info('paycenter started', { url: config.publicUrl, store: config.d
 if (dev) {
   if (sandbox) await seedSandboxChannels(paycenter.store, sandbox.app, `${config.publicUrl}/sandbox`, config.secretKey, Date.now());
   const demo = await seedDemoMerchant(paycenter.merchants, 'data');
+  await seedRiskRules(paycenter.risk.repo, paycenter.risk.center, Date.now());
   console.log([
     '',
     `  paycenter (dev) on ${config.publicUrl}   docs: ${config.publicUrl}/docs`,

@@ -24,7 +24,7 @@ import { type Logger, createLogger } from './log.ts';
 import { MerchantDirectory } from './merchants/directory.ts';
 import { createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
-import { PayerVelocity } from './risk/velocity.ts';
+import { type Risk, openRisk } from './risk/open.ts';
 import { DailyVolumes } from './routing/daily-volume.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/store.ts';
@@ -38,6 +38,7 @@ export type Paycenter = {
   runner: EffectRunner;
   channels: ChannelRegistry;
   merchants: MerchantDirectory;
+  risk: Risk;
   log: Logger;
   stop(): Promise<void>;
 };
@@ -68,10 +69,14 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const timerIndex = redis[0] ? new RedisTimerIndex(redis[0]) : undefined;
   let engine: Engine | undefined;
   const metrics = createMetrics({ outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0 });
+  const risk = await openRisk({ databaseUrl: config.databaseUrl, redis: redis[0], clock, log, registry: metrics.registry });
   engine = new Engine(
     {
       store, committer, lock, observer: metrics.engineObserver,
-      onCommitted: timerIndex && ((write) => void timerIndex.follow(write, log)),
+      onCommitted: (write) => {
+        if (timerIndex) void timerIndex.follow(write, log);
+        void risk.center.committed(write).catch((error) => log.error('risk bookkeeping failed', { order_id: write.order.id, error: String(error) }));
+      },
       renderNotification: notificationDataOf(links),
     },
     { ...default_engine_options, lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax },
@@ -82,11 +87,10 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
   const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
-  const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
   const volumes = new DailyVolumes({ store, clock });
-  const payments = new Payments({ engine, store, clock, channels, volumes, runner, risk }, { querySchedule: config.queryScheduleMs });
+  const payments = new Payments({ engine, store, clock, channels, volumes, runner, risk: risk.center }, { querySchedule: config.queryScheduleMs });
   const app = createApp({
-    store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
+    store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts, risk,
     adminToken: config.adminToken,
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
@@ -105,13 +109,14 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, runner, channels, merchants, log,
+    store, engine, ticker, delivery, runner, channels, merchants, risk, log,
     async stop() {
       await server.stop(true);
       await ticker.stop();
       await delivery.stop();
       await runner.stop();
       await lock.close();
+      await risk.close();
       await store.close();
     },
   };

@@ -26,6 +26,8 @@ import { ApiError, errorBody } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { adminRiskRoutes } from './routes/admin-risk.ts';
+import type { Risk } from '../risk/open.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import type { Links } from './views.ts';
@@ -50,6 +52,7 @@ export type AppDeps = {
   rateLimiter: RateLimiter;
   links: Links;
   adminToken: string;
+  risk: Risk;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
@@ -100,6 +103,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
+  app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock, adminToken: deps.adminToken }));
   app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

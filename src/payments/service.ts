@@ -12,7 +12,7 @@ import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { Currency } from '../money.ts';
-import type { PayerVelocity } from '../risk/velocity.ts';
+import type { RiskCenter } from '../risk/center.ts';
 import { chooseChannel } from '../routing/choose.ts';
 import type { DailyVolumes } from '../routing/daily-volume.ts';
 import type { ChannelRow, MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
@@ -26,6 +26,8 @@ function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
   const refused = methods.find((m) => !merchant.methods.includes(m));
   return refused ? fail('unsupported_method', `method ${refused} is not enabled for this merchant`, 'method') : null;
 }
+
+const riskRefusal = (rules: string[]): Failure => fail('risk_rejected', `refused by risk rules: ${rules.join(', ')}`);
 
 const noChannel = (methods: string[], currency: string): Failure =>
   fail('no_channel_available', `no channel can serve ${methods.join(' + ')} in ${currency} now`);
@@ -45,7 +47,7 @@ export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: num
 export type PayPartRequest = { method: string; amount: number };
 
 export type PaymentsDeps = {
-  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; volumes: DailyVolumes; runner: EffectRunner; risk: PayerVelocity;
+  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; volumes: DailyVolumes; runner: EffectRunner; risk: RiskCenter;
 };
 
 /** Why the order's machine would refuse these parts, as the API answers it; null when it would not. */
@@ -90,19 +92,26 @@ export class Payments {
    */
   async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim, payRefusal: Failure | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
     const now = this.clock.now();
-    const payer = { userId: request.details.userId, deviceId: request.details.deviceId, clientIp: request.details.clientIp };
-    const riskRefusal = this.deps.risk.check(merchant.id, payer, now);
-    const refusal = payRefusal ?? (riskRefusal ? fail('risk_rejected', riskRefusal) : null);
+    const id = newId('pay', now);
+    const { userId, deviceId, clientIp } = request.details;
+    // Risk is asked only for an order that could be created; it reserves the order's counters.
+    const risk = payRefusal ? null : await this.deps.risk.assessCreate({
+      orderId: id, merchantId: merchant.id, amount: request.amount, currency: request.currency, userId, deviceId, clientIp, at: now,
+    });
+    const refusal = payRefusal ?? (risk && !risk.ok ? riskRefusal(risk.rules) : null);
     // A retry of an order that exists opens nothing new: only new orders are refused.
     if (refusal && !(await this.store.findOrderByMerchantOrderNo(merchant.id, request.merchantOrderNo))) return refusal;
+    const assessed = risk?.ok ? risk : null;
     const result = await this.engine.create({
-      id: newId('pay', now), merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
+      id, merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
+      risk: assessed?.verdict, riskHolds: assessed?.holds,
     }, nonce);
+    if (result.outcome !== 'created') await assessed?.cancel();
     if (result.outcome === 'replayed') return fail('replayed_request', 'this nonce was used before');
     if (result.outcome === 'created') {
-      this.deps.risk.record(merchant.id, payer, now);
+      if (assessed) await this.deps.risk.flagged(id, assessed.verdict, undefined);
       return { ok: true, created: true, order: result.order };
     }
     const existing = result.order.context;
@@ -144,7 +153,7 @@ export class Payments {
    * single method again while its flow waits for the payer answers that flow again instead of
    * starting another (a refreshed cashier page must not open a new trade each time).
    */
-  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
+  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[], riskAssessedAtCreate = false): Promise<Result<{ order: OrderState; flow: Flow }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
     const { context, row } = found.order;
@@ -163,10 +172,14 @@ export class Payments {
     const unserved = parts.filter((_, i) => routes[i] === null).map((p) => p.method);
     if (unserved.length > 0) return noChannel(unserved, context.currency);
     const payParts = parts.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: routes[i]!.code, amount: p.amount }));
+    // A create that pays at once was just assessed with the same facts: one decision per request.
+    const risk = riskAssessedAtCreate ? null : await this.deps.risk.assessPay(context, now);
+    if (risk && !risk.ok) return riskRefusal(risk.rules);
 
-    const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });
+    const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts, risk: risk?.verdict });
     if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
     if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
+    if (risk) await this.deps.risk.flagged(paymentId, risk.verdict, context.risk);
     await this.deps.runner.runNow(result.outbox.filter((r) => r.kind === 'channel.prepay'));
 
     const after = await this.engine.load(paymentId);

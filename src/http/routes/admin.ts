@@ -30,7 +30,7 @@ const admin_cookie = 'paycenter_admin';
  * Bearer token for everything; for a browser, the sign-in cookie too — but only on GET, so a
  * forged cross-site form can never change anything (the cookie is also SameSite=Strict).
  */
-function adminAuth(token: string): MiddlewareHandler {
+export function adminAuth(token: string): MiddlewareHandler {
   return async (c, next) => {
     if (c.req.path === '/admin/login') return next();
     const header = c.req.header('authorization') ?? '';
