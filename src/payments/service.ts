@@ -167,14 +167,14 @@ export class Payments {
     // The machine's own check, asked before any channel is looked for, so the answer can say why.
     const partsRefusal = payPartsRefusal(checkPayParts(context, parts.map((p, i) => ({ ...p, flowId: flowIds[i]!, channel: '' }))));
     if (partsRefusal) return partsRefusal;
+    // A create that pays at once was just assessed with the same facts: one decision per request.
+    const risk = riskAssessedAtCreate ? null : await this.deps.risk.assessPay(context, now);
+    if (risk && !risk.ok) return riskRefusal(risk.rules);
 
     const routes = await this.chooseChannels(parts, context.currency);
     const unserved = parts.filter((_, i) => routes[i] === null).map((p) => p.method);
     if (unserved.length > 0) return noChannel(unserved, context.currency);
     const payParts = parts.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: routes[i]!.code, amount: p.amount }));
-    // A create that pays at once was just assessed with the same facts: one decision per request.
-    const risk = riskAssessedAtCreate ? null : await this.deps.risk.assessPay(context, now);
-    if (risk && !risk.ok) return riskRefusal(risk.rules);
 
     const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts, risk: risk?.verdict });
     if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);

@@ -2,7 +2,8 @@
  * The counters in Redis, shared by every instance: one Lua script checks every counter an
  * order needs and reserves it in all of them, atomically. A limit is a hash (order → amount,
  * plus `#n` and `#a`, its count and sum, kept beside the members so a check reads two fields);
- * a window is a sorted set of orders scored by time. Keys expire when their period is over.
+ * a window is a sorted set of orders scored by time. Keys expire when their period is over,
+ * counted from the caller's clock (a relative TTL), so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
 import type { CounterCheck } from './evaluate.ts';
@@ -10,7 +11,7 @@ import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
 
-// ARGV: order, at, then per key: kind (l|w), count max (-1: none), amount max (-1: none), amount, span ms, expires at, enforce (1|0).
+// ARGV: order, at, then per key: kind (l|w), count max (-1: none), amount max (-1: none), amount, span ms, time to live ms, enforce (1|0).
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
 local seen, blocked = {}, false
@@ -38,7 +39,7 @@ for i, key in ipairs(KEYS) do
     redis.call('HINCRBY', key, '#n', 1)
     redis.call('HINCRBY', key, '#a', ARGV[b + 4])
   end
-  redis.call('PEXPIREAT', key, ARGV[b + 6])
+  redis.call('PEXPIRE', key, ARGV[b + 6])
 end
 return seen
 `;
@@ -77,7 +78,7 @@ export class RedisCounters implements Counters {
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
     const args = checks.flatMap((c) => [
-      c.kind === 'window' ? 'w' : 'l', c.countMax ?? -1, c.amountMax ?? -1, c.amount, c.spanMs, c.expiresAt, c.enforce ? 1 : 0,
+      c.kind === 'window' ? 'w' : 'l', c.countMax ?? -1, c.amountMax ?? -1, c.amount, c.spanMs, Math.max(1, c.expiresAt - at), c.enforce ? 1 : 0,
     ]);
     const flat = await this.redis.riskReserve(checks.length, ...checks.map((c) => key_prefix + c.bucket), orderId, at, ...args);
     const seen = checks.map((_, i) => ({ count: Number(flat[2 * i]), amount: Number(flat[2 * i + 1]) }));
