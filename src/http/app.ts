@@ -28,6 +28,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { adminRiskRoutes } from './routes/admin-risk.ts';
 import type { Risk } from '../risk/open.ts';
+import type { Alerts } from '../alerts/alerts.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import type { Links } from './views.ts';
@@ -53,6 +54,7 @@ export type AppDeps = {
   links: Links;
   adminToken: string;
   risk: Risk;
+  alerts: Alerts;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
@@ -104,7 +106,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
   app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock, adminToken: deps.adminToken }));
-  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock }));
+  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

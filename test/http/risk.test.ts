@@ -119,6 +119,10 @@ describe('risk admin routes and decisions (sqlite)', () => {
     const flagged = await merchant.createPayment({ user_id: 'u-review', amount: '800.01' });
     expect(flagged.status).toBe(201);
     expect(flagged.body.risk).toEqual({ decision: 'review', score: 55, rules: ['big_single', 'big_single_2'] });
+    const alerts = (await adminCall(booted.url, 'GET', '/admin/alerts?open=true')).body.data.filter((a: any) => a.kind === 'risk_review');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ payment_id: flagged.body.id, acked_at: null });
+    expect(alerts[0].message).toContain('big_single, big_single_2');
     const timeline = await adminCall(booted.url, 'GET', `/admin/payments/${flagged.body.id}/timeline`);
     expect(timeline.body.events[0].event.risk).toMatchObject({
       decision: 'review', score: 55,
@@ -166,7 +170,7 @@ describe('risk windows move with the clock (sqlite)', () => {
   const clock = new ManualClock(Date.parse('2026-12-01T15:59:59.000Z'));
   let booted: Booted;
   let merchant: MerchantClient;
-  const create = (fields: object) => merchant.createPayment(fields, { timestamp: Math.floor(clock.now() / 1000) });
+  const create = (fields: Record<string, unknown>) => merchant.createPayment(fields, { timestamp: Math.floor(clock.now() / 1000) });
   beforeAll(async () => {
     booted = await bootPaycenter('sqlite', {}, { clock, manualTicker: true });
     merchant = await MerchantClient.create(booted.url);
