@@ -112,7 +112,7 @@ export type PaymentContext = {
   queryAttemptsMax: number;
   /** The latest risk decision; absent on orders created before the risk center. */
   risk?: RiskVerdict;
-  /** The limit counters this order is counted in, returned when it closes. */
+  /** The risk counters this order was counted in at create; its limit shares return when it closes. */
   riskHolds?: string[];
 };
 

@@ -75,7 +75,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   });
   const alerts = new Alerts({ store, clock, onRaised: metrics.alertRaised });
   const risk = await openRisk({
-    databaseUrl: config.databaseUrl, redis: redis[0], clock, log, registry: metrics.registry,
+    databaseUrl: config.databaseUrl, store, redis: redis[0], clock, log, registry: metrics.registry,
     alert: (a) => alerts.raise({ kind: 'risk_review', message: a.message, paymentId: a.paymentId, id: alertIdFor(a.paymentId) }).then(() => undefined),
   });
   engine = new Engine(

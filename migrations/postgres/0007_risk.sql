@@ -28,7 +28,9 @@ CREATE TABLE risk_settings (
 );
 
 -- One row per order counted in a bucket (a limit's period or a velocity's window): a release
--- deletes the order's row, so giving a share back twice is impossible.
+-- deletes the order's row, so giving a share back twice is impossible. A limit's count and sum
+-- are kept beside them in risk_counter_totals, changed in the same transaction, so a check reads
+-- one row however many orders the period holds.
 CREATE TABLE risk_counter_entries (
   bucket TEXT NOT NULL,
   order_id TEXT NOT NULL,
@@ -38,6 +40,15 @@ CREATE TABLE risk_counter_entries (
   PRIMARY KEY (bucket, order_id)
 );
 CREATE INDEX risk_counter_entries_expires ON risk_counter_entries (expires_at);
+CREATE INDEX risk_counter_entries_window ON risk_counter_entries (bucket, at);
+
+CREATE TABLE risk_counter_totals (
+  bucket TEXT PRIMARY KEY,
+  count BIGINT NOT NULL,
+  amount BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX risk_counter_totals_expires ON risk_counter_totals (expires_at);
 
 CREATE TABLE risk_paid_history (
   order_id TEXT PRIMARY KEY,

@@ -27,17 +27,8 @@ CREATE TABLE risk_settings (
   updated_at INTEGER NOT NULL
 );
 
--- One row per order counted in a bucket (a limit's period or a velocity's window): a release
--- deletes the order's row, so giving a share back twice is impossible.
-CREATE TABLE risk_counter_entries (
-  bucket TEXT NOT NULL,
-  order_id TEXT NOT NULL,
-  amount INTEGER NOT NULL,
-  at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  PRIMARY KEY (bucket, order_id)
-);
-CREATE INDEX risk_counter_entries_expires ON risk_counter_entries (expires_at);
+-- Counters live in Redis or, for a single SQLite instance, in memory seeded from the orders
+-- (src/risk/counters-memory.ts): no tables here.
 
 CREATE TABLE risk_paid_history (
   order_id TEXT PRIMARY KEY,

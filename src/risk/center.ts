@@ -13,11 +13,14 @@ import type { Logger } from '../log.ts';
 import type { Currency } from '../money.ts';
 import type { OrderWrite } from '../store/store.ts';
 import type { Counters } from './counters.ts';
-import { type Candidate, type CounterCheck, type Hit, type History, type Lists, compileLists, counterCheck, counterHit, decide, isLimitBucket, statelessHit } from './evaluate.ts';
+import {
+  type Candidate, type Compiled, type CounterCheck, type Facts, type Hit, type History, type Lists,
+  compileLists, compileRule, counterCheck, counterHit, decide, factsOf, isLimitBucket, statelessHit,
+} from './evaluate.ts';
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';
 import type { RiskRepo } from './repo.ts';
-import type { Rule, Settings } from './rules.ts';
+import type { Settings } from './rules.ts';
 
 export const reload_interval_ms = 2_000;
 export const reload_interval_with_pubsub_ms = 30_000;
@@ -25,7 +28,7 @@ export const reload_interval_with_pubsub_ms = 30_000;
 const purge_interval_ms = 60_000;
 
 /** What the center holds in memory: the enabled rules, the lists compiled for lookup, the settings. */
-type Loaded = { rules: Rule[]; lists: Lists; settings: Settings; needsHistory: boolean; loadedAt: number };
+type Loaded = { rules: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; loadedAt: number };
 
 /** How instances hear of each other's changes (Redis pub/sub), when there is a way. */
 export type ChangeBus = { publish(): Promise<void>; onChange(listener: () => void): void; close(): Promise<void> };
@@ -81,7 +84,7 @@ export class RiskCenter {
     const [rules, entries, settings] = await Promise.all([this.deps.repo.rules(), this.deps.repo.entries(), this.deps.repo.settings()]);
     const enabled = rules.filter((r) => r.status === 'enabled');
     const needsHistory = enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly');
-    this.loaded = { rules: enabled, lists: compileLists(entries), settings, needsHistory, loadedAt: at };
+    this.loaded = { rules: enabled.map(compileRule), lists: compileLists(entries), settings, needsHistory, loadedAt: at };
     if (at - this.purgedAt >= purge_interval_ms) {
       this.purgedAt = at;
       await this.deps.counters.purge(at);
@@ -93,16 +96,17 @@ export class RiskCenter {
   async assessCreate(c: Candidate): Promise<CreateAssessment> {
     const started = performance.now();
     const loaded = await this.current();
-    const hits = await this.statelessHits(loaded, c);
+    const facts = await this.factsOf(loaded, c);
+    const hits = statelessHits(loaded, facts);
     const first = decide(hits, loaded.settings);
     if (first.decision === 'reject') return this.refuse('create', first.rules, hits, started);
 
-    const checks = loaded.rules.map((r) => counterCheck(r, c)).filter((x): x is CounterCheck => x !== null);
+    const checks = loaded.rules.map((r) => counterCheck(r, facts)).filter((x): x is CounterCheck => x !== null);
     const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks);
     const counted = checks.flatMap((check, i) => {
       const seen = reservation.seen[i]!;
       if (!counterHit(check, seen)) return [];
-      const rule = loaded.rules.find((r) => r.code === check.code)!;
+      const rule = loaded.rules.find((r) => r.rule.code === check.code)!.rule;
       return [{ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score,
         saw: { count: seen.count, amount: seen.amount, count_max: check.countMax, amount_max: check.amountMax, bucket: check.bucket } }];
     });
@@ -118,7 +122,7 @@ export class RiskCenter {
     }
     const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits: all };
     this.deps.metrics.decided(verdict.decision, 'create', all, (performance.now() - started) / 1000);
-    return { ok: true, verdict, holds: buckets.filter(isLimitBucket), cancel };
+    return { ok: true, verdict, holds: buckets, cancel };
   }
 
   /**
@@ -128,8 +132,7 @@ export class RiskCenter {
   async assessPay(ctx: PaymentContext, at: number): Promise<PayAssessment> {
     const started = performance.now();
     const loaded = await this.current();
-    const c = candidateOf(ctx, at);
-    const hits = await this.statelessHits(loaded, c);
+    const hits = statelessHits(loaded, await this.factsOf(loaded, candidateOf(ctx, at)));
     const decision = decide(hits, loaded.settings);
     if (decision.decision === 'reject') return this.refuse('pay', decision.rules, hits, started);
     const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits };
@@ -147,7 +150,7 @@ export class RiskCenter {
 
   /**
    * Hears every committed write of an order (engine.onCommitted): a close gives the order's
-   * limit shares back; a success enters the payer's history. `payment.closed` and
+   * limit shares back (its velocity entries stay: it was a new order all the same); a success enters the payer's history. `payment.closed` and
    * `payment.succeeded` are emitted once per order, and both steps are idempotent by order.
    */
   async committed(write: OrderWrite): Promise<void> {
@@ -155,7 +158,7 @@ export class RiskCenter {
     if (!events.includes('payment.closed') && !events.includes('payment.succeeded')) return;
     // Our own write, just produced by the engine from a validated machine state.
     const ctx = (write.order.snapshot as { context: PaymentContext }).context;
-    if (events.includes('payment.closed')) await this.deps.counters.release(ctx.id, ctx.riskHolds ?? []);
+    if (events.includes('payment.closed')) await this.deps.counters.release(ctx.id, (ctx.riskHolds ?? []).filter(isLimitBucket));
     if (events.includes('payment.succeeded') && ctx.details.userId) {
       await this.deps.repo.recordPaid({
         orderId: ctx.id, merchantId: ctx.merchantId, userId: ctx.details.userId, amount: ctx.amount, currency: ctx.currency,
@@ -164,9 +167,9 @@ export class RiskCenter {
     }
   }
 
-  private async statelessHits(loaded: Loaded, c: Candidate): Promise<Hit[]> {
+  private async factsOf(loaded: Loaded, c: Candidate): Promise<Facts> {
     const history = loaded.needsHistory && c.userId ? await this.history(c.merchantId, c.userId, c.currency) : null;
-    return loaded.rules.map((r) => statelessHit(r, c, loaded.lists, history, this.deps.regionOf)).filter((h): h is Hit => h !== null);
+    return factsOf(c, loaded.lists, history, this.deps.regionOf);
   }
 
   private async history(merchantId: string, userId: string, currency: Currency): Promise<History> {
@@ -182,6 +185,9 @@ export class RiskCenter {
     return { ok: false, rules };
   }
 }
+
+const statelessHits = (loaded: Loaded, facts: Facts): Hit[] =>
+  loaded.rules.map((r) => statelessHit(r, facts)).filter((h): h is Hit => h !== null);
 
 export const candidateOf = (ctx: PaymentContext, at: number): Candidate => ({
   orderId: ctx.id, merchantId: ctx.merchantId, amount: ctx.amount, currency: ctx.currency,

@@ -3,13 +3,13 @@
  * and, when no rejecting one would be exceeded, counts the order in all of them — one atomic
  * step, so concurrent creates (in one process or many) can never overshoot. An order is a
  * member of a counter, not an increment: releasing it twice, or reserving it twice, is the
- * same as once. Implementations: Redis (a Lua script, counters-redis.ts) and the store
- * (SQLite: one IMMEDIATE transaction; Postgres: a transaction under advisory locks).
+ * same as once. Implementations: Redis (a Lua script, counters-redis.ts), Postgres (one
+ * transaction under advisory locks, below) and, for a single instance on SQLite, this
+ * process's memory re-seeded from the orders at start (counters-memory.ts).
  */
 import type { SQL } from 'bun';
-import type { Database } from 'bun:sqlite';
 import * as v from 'valibot';
-import { type CounterCheck, type Seen, counterHit } from './evaluate.ts';
+import { type CounterCheck, type Seen, counterHit, isLimitBucket } from './evaluate.ts';
 
 export type Reservation = { allowed: boolean; seen: Seen[] };
 
@@ -27,74 +27,62 @@ const num = v.pipe(v.union([v.number(), v.string(), v.bigint(), v.null()]), v.tr
 const seenRow = v.object({ n: num, a: num });
 
 const windowQuery = 'SELECT count(*) AS n, 0 AS a FROM risk_counter_entries WHERE bucket = $1 AND at > $2';
-const limitQuery = 'SELECT count(*) AS n, coalesce(sum(amount), 0) AS a FROM risk_counter_entries WHERE bucket = $1';
+const limitQuery = 'SELECT count AS n, amount AS a FROM risk_counter_totals WHERE bucket = $1';
 const insertQuery = 'INSERT INTO risk_counter_entries (bucket, order_id, amount, at, expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bucket, order_id) DO NOTHING';
+const addTotalQuery = `INSERT INTO risk_counter_totals (bucket, count, amount, expires_at) VALUES ($1, 1, $2, $3)
+  ON CONFLICT (bucket) DO UPDATE SET count = risk_counter_totals.count + 1, amount = risk_counter_totals.amount + excluded.amount`;
+const removeQuery = 'DELETE FROM risk_counter_entries WHERE bucket = $1 AND order_id = $2 RETURNING amount';
+const subtractTotalQuery = 'UPDATE risk_counter_totals SET count = count - 1, amount = amount - $2 WHERE bucket = $1';
+const purgeQueries = ['DELETE FROM risk_counter_entries WHERE expires_at <= $1', 'DELETE FROM risk_counter_totals WHERE expires_at <= $1'];
+
 const seenOf = (row: unknown): Seen => {
+  if (row === null || row === undefined) return { count: 0, amount: 0 };
   const r = v.parse(seenRow, row);
   return { count: r.n, amount: r.a };
 };
+const removedAmount = v.object({ amount: num });
 
 /** A window holds the orders after `at - span_ms`; an order exactly span_ms old has left it. */
 const sinceOf = (check: CounterCheck, at: number): number => at - check.spanMs;
-
-export class SqliteCounters implements Counters {
-  private readonly reserveTx;
-
-  constructor(private readonly db: Database) {
-    const byWindow = db.query(windowQuery.replace(/\$(\d)/g, '?$1'));
-    const byLimit = db.query(limitQuery.replace(/\$(\d)/g, '?$1'));
-    const insert = db.query(insertQuery.replace(/\$(\d)/g, '?$1'));
-    // bun:sqlite is synchronous: nothing else in this process runs inside the transaction, and
-    // IMMEDIATE holds the database's write lock against other processes from the first read.
-    this.reserveTx = db.transaction((orderId: string, at: number, checks: CounterCheck[]): Reservation => {
-      const seen = checks.map((c) => seenOf(c.kind === 'window' ? byWindow.get(c.bucket, sinceOf(c, at)) : byLimit.get(c.bucket)));
-      const allowed = !blockedBy(checks, seen);
-      if (allowed) for (const c of checks) insert.run(c.bucket, orderId, c.amount, at, c.expiresAt);
-      return { allowed, seen };
-    });
-  }
-
-  async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
-    return this.reserveTx.immediate(orderId, at, checks);
-  }
-
-  async release(orderId: string, buckets: string[]): Promise<void> {
-    const remove = this.db.query('DELETE FROM risk_counter_entries WHERE bucket = ?1 AND order_id = ?2');
-    this.db.transaction(() => buckets.forEach((b) => remove.run(b, orderId)))();
-  }
-
-  async purge(now: number): Promise<void> {
-    this.db.query('DELETE FROM risk_counter_entries WHERE expires_at <= ?1').run(now);
-  }
-}
 
 export class PostgresCounters implements Counters {
   constructor(private readonly sql: SQL) {}
 
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
     return this.sql.begin(async (tx) => {
-      // Sorted, so two orders sharing buckets take their locks in one order and never deadlock.
-      for (const bucket of [...new Set(checks.map((c) => c.bucket))].sort()) {
-        await tx.unsafe('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [bucket]);
-      }
+      await lockBuckets(tx, checks.map((c) => c.bucket));
       const seen: Seen[] = [];
       for (const c of checks) {
         const [row] = c.kind === 'window' ? await tx.unsafe(windowQuery, [c.bucket, sinceOf(c, at)]) : await tx.unsafe(limitQuery, [c.bucket]);
         seen.push(seenOf(row));
       }
       const allowed = !blockedBy(checks, seen);
-      if (allowed) for (const c of checks) await tx.unsafe(insertQuery, [c.bucket, orderId, c.amount, at, c.expiresAt]);
+      if (!allowed) return { allowed, seen };
+      for (const c of checks) {
+        const inserted = ((await tx.unsafe(insertQuery, [c.bucket, orderId, c.amount, at, c.expiresAt])) as unknown as { count: number }).count === 1;
+        if (inserted && c.kind === 'limit') await tx.unsafe(addTotalQuery, [c.bucket, c.amount, c.expiresAt]);
+      }
       return { allowed, seen };
     });
   }
 
   async release(orderId: string, buckets: string[]): Promise<void> {
     if (buckets.length === 0) return;
-    const placeholders = buckets.map((_, i) => `$${i + 2}`).join(', ');
-    await this.sql.unsafe(`DELETE FROM risk_counter_entries WHERE order_id = $1 AND bucket IN (${placeholders})`, [orderId, ...buckets]);
+    await this.sql.begin(async (tx) => {
+      await lockBuckets(tx, buckets);
+      for (const bucket of buckets) {
+        const [removed] = await tx.unsafe(removeQuery, [bucket, orderId]);
+        if (removed && isLimitBucket(bucket)) await tx.unsafe(subtractTotalQuery, [bucket, v.parse(removedAmount, removed).amount]);
+      }
+    });
   }
 
   async purge(now: number): Promise<void> {
-    await this.sql.unsafe('DELETE FROM risk_counter_entries WHERE expires_at <= $1', [now]);
+    for (const query of purgeQueries) await this.sql.unsafe(query, [now]);
   }
+}
+
+/** Sorted, so two transactions sharing buckets take their locks in one order and never deadlock. */
+async function lockBuckets(tx: SQL, buckets: string[]): Promise<void> {
+  for (const bucket of [...new Set(buckets)].sort()) await tx.unsafe('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [bucket]);
 }

@@ -64,23 +64,64 @@ export function limitAmount(text: string | undefined): number | null {
   return parsed.minor;
 }
 
+/** A rule with what it needs parsed once, when the rules are loaded (not on every order). */
+export type Compiled = { rule: Rule; amountMax: number | null };
+export const compileRule = (rule: Rule): Compiled => ({ rule, amountMax: rule.kind === 'limit' ? limitAmount(rule.params.amount) : null });
+
+/**
+ * What the rules ask about one order, each worked out at most once however many rules ask: the
+ * list entry of each subject, the region of its address, the China-time periods it falls in.
+ */
+export type Facts = {
+  candidate: Candidate;
+  history: History | null;
+  listed(subject: ListSubject): string | null;
+  region(): string | null;
+  period(period: 'day' | 'month'): { key: string; endsAt: number };
+};
+
+export function factsOf(c: Candidate, lists: Lists, history: History | null, regionOf: RegionOf): Facts {
+  const entries = new Map<ListSubject, string | null>();
+  const periods = new Map<'day' | 'month', { key: string; endsAt: number }>();
+  let region: string | null | undefined;
+  return {
+    candidate: c,
+    history,
+    listed(subject) {
+      if (!entries.has(subject)) {
+        const value = subjectValue(c, subject);
+        entries.set(subject, value === null ? null : listed(lists, subject, value));
+      }
+      return entries.get(subject)!;
+    },
+    region() {
+      if (region === undefined) region = c.clientIp === null ? null : regionOf(c.clientIp);
+      return region;
+    },
+    period(period) {
+      if (!periods.has(period)) periods.set(period, periodOf(period, c.at));
+      return periods.get(period)!;
+    },
+  };
+}
+
 const hitOf = (rule: Rule, saw: Record<string, unknown>): Hit => ({ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score, saw });
 
 /** The hit of one rule that needs no counter, or null (also for rules that count: see counterChecks). */
-export function statelessHit(rule: Rule, c: Candidate, lists: Lists, history: History | null, regionOf: RegionOf): Hit | null {
+export function statelessHit({ rule, amountMax }: Compiled, facts: Facts): Hit | null {
+  const c = facts.candidate;
+  const history = facts.history;
   switch (rule.kind) {
     case 'blacklist': {
       for (const subject of rule.params.subjects) {
-        const value = subjectValue(c, subject);
-        const entry = value === null ? null : listed(lists, subject, value);
-        if (entry) return hitOf(rule, { subject, value, entry });
+        const entry = facts.listed(subject);
+        if (entry) return hitOf(rule, { subject, value: subjectValue(c, subject), entry });
       }
       return null;
     }
     case 'limit': {
       if (rule.params.period !== 'single' || c.currency !== limit_currency) return null;
-      const max = limitAmount(rule.params.amount);
-      return max !== null && c.amount > max ? hitOf(rule, { amount: c.amount, limit: max }) : null;
+      return amountMax !== null && c.amount > amountMax ? hitOf(rule, { amount: c.amount, limit: amountMax }) : null;
     }
     case 'amount_anomaly': {
       const amounts = history?.amounts ?? [];
@@ -92,8 +133,9 @@ export function statelessHit(rule: Rule, c: Candidate, lists: Lists, history: Hi
     }
     case 'location_anomaly': {
       const regions = history?.regions ?? [];
-      const region = c.clientIp === null ? null : regionOf(c.clientIp);
-      if (region === null || regions.length < rule.params.min_history || regions.includes(region)) return null;
+      if (regions.length < rule.params.min_history) return null;
+      const region = facts.region();
+      if (region === null || regions.includes(region)) return null;
       return hitOf(rule, { region, known: [...new Set(regions)].slice(0, 10) });
     }
     case 'velocity':
@@ -145,7 +187,8 @@ const bucketOf = (kind: CounterCheck['kind'], rule: Rule, subject: string, c: Ca
 export const isLimitBucket = (bucket: string): boolean => bucket.startsWith('l|');
 
 /** The counter a limit or velocity rule needs for this order, or null when the rule does not apply to it. */
-export function counterCheck(rule: Rule, c: Candidate): CounterCheck | null {
+export function counterCheck({ rule, amountMax: limitMax }: Compiled, facts: Facts): CounterCheck | null {
+  const c = facts.candidate;
   const enforce = rule.action === 'reject';
   if (rule.kind === 'velocity') {
     const value = subjectValue(c, rule.params.subject);
@@ -159,10 +202,10 @@ export function counterCheck(rule: Rule, c: Candidate): CounterCheck | null {
   if (rule.kind !== 'limit' || rule.params.period === 'single') return null;
   const value = subjectValue(c, rule.params.subject);
   if (value === null) return null;
-  const amountMax = c.currency === limit_currency ? limitAmount(rule.params.amount) : null;
+  const amountMax = c.currency === limit_currency ? limitMax : null;
   const countMax = rule.params.count ?? null;
   if (amountMax === null && countMax === null) return null;
-  const period = periodOf(rule.params.period, c.at);
+  const period = facts.period(rule.params.period);
   return {
     code: rule.code, bucket: bucketOf('limit', rule, rule.params.subject, c, value, period.key), kind: 'limit',
     countMax, amountMax, amount: amountMax === null ? 0 : c.amount, spanMs: 0, expiresAt: period.endsAt + day_ms, enforce,

@@ -1,11 +1,16 @@
-/** Builds the risk center for a running paycenter: counters in Redis when configured, else in the store. */
+/**
+ * Builds the risk center for a running paycenter. Counters: in Redis when configured (shared by
+ * every instance); else in Postgres; else (SQLite, one instance) in memory, seeded from the orders.
+ */
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
+import type { Store } from '../store/store.ts';
 import { redisChangeBus } from './bus.ts';
 import { type RiskAlert, RiskCenter } from './center.ts';
-import { type Counters, PostgresCounters, SqliteCounters } from './counters.ts';
+import { type Counters, PostgresCounters } from './counters.ts';
+import { MemoryCounters } from './counters-memory.ts';
 import { RedisCounters } from './counters-redis.ts';
 import { riskMetrics } from './metrics.ts';
 import { regionOf } from './region.ts';
@@ -14,12 +19,12 @@ import { RiskRepo, openRiskDatabase } from './repo.ts';
 export type Risk = { center: RiskCenter; repo: RiskRepo; close(): Promise<void> };
 
 export async function openRisk(options: {
-  databaseUrl: string; redis: Redis | undefined; clock: Clock; log: Logger; registry: Registry; alert?: RiskAlert;
+  databaseUrl: string; store: Store; redis: Redis | undefined; clock: Clock; log: Logger; registry: Registry; alert?: RiskAlert;
 }): Promise<Risk> {
   const database = await openRiskDatabase(options.databaseUrl);
   const counters: Counters = options.redis
     ? new RedisCounters(options.redis)
-    : database.sqlite ? new SqliteCounters(database.sqlite) : new PostgresCounters(database.postgres!);
+    : database.postgres ? new PostgresCounters(database.postgres) : await seededMemoryCounters(options.store, options.clock, options.log);
   const bus = options.redis ? redisChangeBus(options.redis) : undefined;
   const repo = new RiskRepo(database.sql);
   const center = new RiskCenter({
@@ -33,4 +38,10 @@ export async function openRisk(options: {
       await database.sql.close();
     },
   };
+}
+
+async function seededMemoryCounters(store: Store, clock: Clock, log: Logger): Promise<MemoryCounters> {
+  const counters = new MemoryCounters();
+  log.info('risk counters seeded from the orders', { orders: await counters.seedFromOrders(store, clock.now()) });
+  return counters;
 }

@@ -43,20 +43,20 @@ export function postgresSql(sql: SQL): Sql {
 }
 
 /**
- * Risk's connection to the database DATABASE_URL names. SQLite: WAL with synchronous=NORMAL —
- * counters are as durable as Redis's default (a power cut can forget the last moments; a
- * process crash cannot), and a create does not pay a second fsync on the event loop.
+ * Risk's connection to the database DATABASE_URL names. SQLite: WAL; its writes are operators'
+ * changes and payers' history (synchronous=NORMAL: a power cut can forget the history's last
+ * moments, which only makes an anomaly rule see a little less).
  */
-export async function openRiskDatabase(databaseUrl: string): Promise<{ sql: Sql; sqlite: Database | null; postgres: SQL | null }> {
+export async function openRiskDatabase(databaseUrl: string): Promise<{ sql: Sql; postgres: SQL | null }> {
   if (databaseUrl.startsWith('sqlite:')) {
     const db = new Database(databaseUrl.slice('sqlite:'.length));
     db.exec(`PRAGMA busy_timeout = ${sqlite_busy_timeout_ms}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
-    return { sql: sqliteSql(db), sqlite: db, postgres: null };
+    return { sql: sqliteSql(db), postgres: null };
   }
   const pg = new SQL({ url: databaseUrl, max: postgres_pool_max });
-  return { sql: postgresSql(pg), sqlite: null, postgres: pg };
+  return { sql: postgresSql(pg), postgres: pg };
 }
 
 const int = v.pipe(v.union([v.number(), v.string(), v.bigint()]), v.transform(Number), v.integer());

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ManualClock } from '../../src/clock.ts';
-import { type Booted, MerchantClient, adminCall, bootPaycenter, tableCounts } from './harness.ts';
+import { freshDatabase } from '../store/stores.ts';
+import { type Booted, MerchantClient, adminCall, bootPaycenter, startInstance, tableCounts } from './harness.ts';
 
 const rule = (code: string, kind: string, params: object, extra: object = {}) => ({ code, kind, action: 'reject', params, ...extra });
 
@@ -194,5 +195,32 @@ describe('risk windows move with the clock (sqlite)', () => {
     expect((await create({ client_ip: '203.0.113.9' })).status).toBe(422);
     clock.advance(1);
     expect((await create({ client_ip: '203.0.113.9' })).status).toBe(201);
+  });
+});
+
+describe('a single SQLite instance keeps its counts across a restart', () => {
+  test('the counters are seeded from the orders: open ones count, closed ones do not, windows too', async () => {
+    const database = await freshDatabase('sqlite');
+    const first = await startInstance(database.url);
+    let second: Awaited<ReturnType<typeof startInstance>> | null = null;
+    try {
+      const merchant = await MerchantClient.create(first.url);
+      await adminCall(first.url, 'POST', '/admin/risk/rules', rule('count3', 'limit', { subject: 'user', period: 'day', count: 3 }));
+      await adminCall(first.url, 'POST', '/admin/risk/rules', rule('dev2', 'velocity', { subject: 'device', count: 2, window_s: 3600 }));
+      const orders = [];
+      for (let i = 0; i < 3; i++) orders.push(await merchant.createPayment({ user_id: 'restart-user' }));
+      await merchant.call('POST', `/v1/payments/${orders[0]!.body.id}/close`);
+      for (let i = 0; i < 2; i++) expect((await merchant.createPayment({ device_id: 'restart-device' })).status).toBe(201);
+      await first.stop();
+
+      second = await startInstance(database.url);
+      const again = new MerchantClient(second.url, merchant.merchantId, merchant.secret);
+      expect((await again.createPayment({ user_id: 'restart-user' })).status).toBe(201);
+      expect((await again.createPayment({ user_id: 'restart-user' })).body.error.message).toContain('count3');
+      expect((await again.createPayment({ device_id: 'restart-device' })).body.error.message).toContain('dev2');
+    } finally {
+      await second?.stop();
+      await database.drop();
+    }
   });
 });

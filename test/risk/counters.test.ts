@@ -1,17 +1,18 @@
 /**
- * The counters on every backend (SQLite and Postgres stores, Redis): limits and windows at
- * their boundaries, releases, and 50 concurrent reservations against a limit of 10.
+ * The counters on every backend (a single instance's memory, Postgres, Redis): limits and
+ * windows at their boundaries, releases, and 50 concurrent reservations against a limit of 10.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { type Counters, PostgresCounters, SqliteCounters } from '../../src/risk/counters.ts';
+import { type Counters, PostgresCounters } from '../../src/risk/counters.ts';
+import { MemoryCounters } from '../../src/risk/counters-memory.ts';
 import { RedisCounters } from '../../src/risk/counters-redis.ts';
 import type { CounterCheck } from '../../src/risk/evaluate.ts';
 import { openRiskDatabase } from '../../src/risk/repo.ts';
 import { type FreshStore, freshStore } from '../store/stores.ts';
 
-const backends = ['sqlite', 'postgres', 'redis'] as const;
+const backends = ['memory', 'postgres', 'redis'] as const;
 
 const t0 = Date.parse('2026-12-01T04:00:00.000Z');
 
@@ -30,9 +31,12 @@ for (const backend of backends) {
     const unique = () => randomBytes(6).toString('hex');
 
     beforeAll(async () => {
-      fresh = await freshStore(backend === 'sqlite' ? 'sqlite' : 'postgres');
+      fresh = await freshStore(backend === 'memory' ? 'sqlite' : 'postgres');
       const db = await openRiskDatabase(fresh.url);
-      if (backend === 'redis') {
+      if (backend === 'memory') {
+        counters = new MemoryCounters();
+        close = () => db.sql.close();
+      } else if (backend === 'redis') {
         const redis = new Redis(process.env.TEST_REDIS_URL!, { protocol: 2 } as never);
         counters = new RedisCounters(redis);
         close = async () => {
@@ -40,7 +44,7 @@ for (const backend of backends) {
           await db.sql.close();
         };
       } else {
-        counters = db.sqlite ? new SqliteCounters(db.sqlite) : new PostgresCounters(db.postgres!);
+        counters = new PostgresCounters(db.postgres!);
         close = () => db.sql.close();
       }
     });

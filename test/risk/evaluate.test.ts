@@ -1,14 +1,14 @@
 /** Each rule kind at its boundaries, as the pure half of the risk center judges it. */
 import { describe, expect, test } from 'bun:test';
-import { type Candidate, compileLists, counterCheck, counterHit, decide, statelessHit } from '../../src/risk/evaluate.ts';
+import { type Candidate, type Compiled, compileLists, compileRule, counterCheck as checkOf, counterHit, decide, factsOf, statelessHit } from '../../src/risk/evaluate.ts';
 import { inRange, parseAddress, parseRange } from '../../src/risk/ip.ts';
 import { regionOf } from '../../src/risk/region.ts';
-import { type Rule, type RuleKind, ruleOf } from '../../src/risk/rules.ts';
+import { type RuleKind, ruleOf } from '../../src/risk/rules.ts';
 
-function rule(kind: RuleKind, params: unknown, action: 'reject' | 'review' = 'reject', score = 0): Rule {
+function rule(kind: RuleKind, params: unknown, action: 'reject' | 'review' = 'reject', score = 0): Compiled {
   const parsed = ruleOf({ code: `r_${kind}`, kind, action, score, status: 'enabled', params, createdAt: 0, updatedAt: 0 });
   if (!parsed.ok) throw new Error(`${parsed.issue.field} ${parsed.issue.message}`);
-  return parsed.rule;
+  return compileRule(parsed.rule);
 }
 
 // 2026-12-01T15:59:59.999Z is 23:59:59.999 on 2026-12-01 in China.
@@ -20,8 +20,9 @@ const candidate = (over: Partial<Candidate> = {}): Candidate => ({
 });
 
 const noLists = compileLists([]);
-const hitOf = (r: Rule, c: Candidate, lists = noLists, history: { amounts: number[]; regions: string[] } | null = null) =>
-  statelessHit(r, c, lists, history, regionOf);
+const hitOf = (r: Compiled, c: Candidate, lists = noLists, history: { amounts: number[]; regions: string[] } | null = null) =>
+  statelessHit(r, factsOf(c, lists, history, regionOf));
+const counterCheck = (r: Compiled, c: Candidate) => checkOf(r, factsOf(c, noLists, null, regionOf));
 
 describe('blacklist', () => {
   const entries = [
