@@ -60,3 +60,52 @@ CREATE TABLE risk_paid_history (
   paid_at BIGINT NOT NULL
 );
 CREATE INDEX risk_paid_history_user ON risk_paid_history (merchant_id, user_id, paid_at);
+
+-- A reservation in one round trip: lock the order's buckets (sorted, so two reservations never
+-- deadlock), read what each holds, and — unless a rejecting one would be exceeded — count the
+-- order in all of them. Returns what each bucket held before, as [[count, amount], …]; the caller
+-- judges with the same rule (src/risk/evaluate.ts counterHit) which way it went.
+CREATE FUNCTION risk_reserve(p_order TEXT, p_at BIGINT, p_checks JSONB) RETURNS JSONB LANGUAGE plpgsql AS $$
+DECLARE
+  c JSONB;
+  b TEXT;
+  n BIGINT;
+  a BIGINT;
+  seen JSONB := '[]'::jsonb;
+  blocked BOOLEAN := false;
+BEGIN
+  FOR b IN SELECT DISTINCT x->>'bucket' FROM jsonb_array_elements(p_checks) AS x ORDER BY 1 LOOP
+    PERFORM pg_advisory_xact_lock(hashtextextended(b, 0));
+  END LOOP;
+  FOR c IN SELECT * FROM jsonb_array_elements(p_checks) LOOP
+    IF c->>'kind' = 'window' THEN
+      SELECT count(*) INTO n FROM risk_counter_entries WHERE bucket = c->>'bucket' AND at > p_at - (c->>'span_ms')::BIGINT;
+      a := 0;
+    ELSE
+      SELECT t.count, t.amount INTO n, a FROM risk_counter_totals AS t WHERE t.bucket = c->>'bucket';
+      n := coalesce(n, 0);
+      a := coalesce(a, 0);
+    END IF;
+    seen := seen || jsonb_build_array(jsonb_build_array(n, a));
+    IF (c->>'enforce')::BOOLEAN AND (
+         (c->>'count_max' IS NOT NULL AND n + 1 > (c->>'count_max')::BIGINT)
+      OR (c->>'amount_max' IS NOT NULL AND a + (c->>'amount')::BIGINT > (c->>'amount_max')::BIGINT)) THEN
+      blocked := true;
+    END IF;
+  END LOOP;
+  IF blocked THEN
+    RETURN seen;
+  END IF;
+  FOR c IN SELECT * FROM jsonb_array_elements(p_checks) LOOP
+    INSERT INTO risk_counter_entries (bucket, order_id, amount, at, expires_at)
+      VALUES (c->>'bucket', p_order, (c->>'amount')::BIGINT, p_at, (c->>'expires_at')::BIGINT)
+      ON CONFLICT (bucket, order_id) DO NOTHING;
+    IF FOUND AND c->>'kind' = 'limit' THEN
+      INSERT INTO risk_counter_totals (bucket, count, amount, expires_at)
+        VALUES (c->>'bucket', 1, (c->>'amount')::BIGINT, (c->>'expires_at')::BIGINT)
+        ON CONFLICT (bucket) DO UPDATE SET count = risk_counter_totals.count + 1, amount = risk_counter_totals.amount + excluded.amount;
+    END IF;
+  END LOOP;
+  RETURN seen;
+END
+$$;

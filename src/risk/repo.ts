@@ -108,7 +108,7 @@ export class RiskRepo {
 
   /** False when a rule with this code exists. */
   async insertRule(rule: Rule): Promise<boolean> {
-    const params = this.sql.dialect === 'postgres' ? '$6::jsonb' : '$6';
+    const params = this.sql.dialect === 'postgres' ? '$6::text::jsonb' : '$6';
     return (await this.sql.run(
       `INSERT INTO risk_rules (code, kind, action, score, status, params, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, ${params}, $7, $8) ON CONFLICT (code) DO NOTHING`,
       [rule.code, rule.kind, rule.action, rule.score, rule.status, JSON.stringify(rule.params), rule.createdAt, rule.updatedAt],
@@ -116,7 +116,7 @@ export class RiskRepo {
   }
 
   async updateRule(rule: Rule): Promise<void> {
-    const params = this.sql.dialect === 'postgres' ? '$4::jsonb' : '$4';
+    const params = this.sql.dialect === 'postgres' ? '$4::text::jsonb' : '$4';
     await this.sql.run(
       `UPDATE risk_rules SET action = $1, score = $2, status = $3, params = ${params}, updated_at = $5 WHERE code = $6`,
       [rule.action, rule.score, rule.status, JSON.stringify(rule.params), rule.updatedAt, rule.code],
