@@ -158,6 +158,15 @@ describe('risk admin routes and decisions (sqlite)', () => {
     await admin('DELETE', '/rules/user_daily_amount');
   });
 
+  test('the admin routes and their request schemas are in the OpenAPI document', async () => {
+    const document = (await (await fetch(`${booted.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, any>> };
+    for (const path of ['/admin/risk/rules', '/admin/risk/rules/{code}', '/admin/risk/lists', '/admin/risk/lists/{id}', '/admin/risk/settings']) {
+      expect(Object.keys(document.paths)).toContain(path);
+    }
+    expect(document.paths['/admin/risk/rules']!.post.requestBody.content['application/json'].schema.properties.kind.enum)
+      .toEqual(['blacklist', 'limit', 'velocity', 'amount_anomaly', 'location_anomaly']);
+  });
+
   test('decisions and their latency are in /metrics', async () => {
     const metrics = await (await fetch(`${booted.url}/metrics`)).text();
     expect(metrics).toMatch(/paycenter_risk_decisions_total\{decision="reject",stage="create"\} [1-9]/);
