@@ -11,6 +11,14 @@ CREATE TABLE risk_rules (
   updated_at INTEGER NOT NULL
 );
 
+-- Bumped by every change to rules, lists or settings: an instance whose copy is old asks for
+-- this number first and reads everything again only when it moved.
+CREATE TABLE risk_generation (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  n INTEGER NOT NULL
+);
+INSERT INTO risk_generation (id, n) VALUES (1, 0);
+
 CREATE TABLE risk_list_entries (
   id TEXT PRIMARY KEY,
   subject TEXT NOT NULL,

@@ -28,7 +28,7 @@ export const reload_interval_with_pubsub_ms = 30_000;
 const purge_interval_ms = 60_000;
 
 /** What the center holds in memory: the enabled rules, the lists compiled for lookup, the settings. */
-type Loaded = { rules: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; loadedAt: number };
+type Loaded = { rules: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number };
 
 /** How instances hear of each other's changes (Redis pub/sub), when there is a way. */
 export type ChangeBus = { publish(): Promise<void>; onChange(listener: () => void): void; close(): Promise<void> };
@@ -57,7 +57,7 @@ export class RiskCenter {
 
   constructor(private readonly deps: RiskDeps) {
     this.intervalMs = deps.bus ? reload_interval_with_pubsub_ms : reload_interval_ms;
-    deps.bus?.onChange(() => void this.reload().catch((error) => deps.log.error('risk reload failed', { error: String(error) })));
+    deps.bus?.onChange(() => void this.refresh().catch((error) => deps.log.error('risk reload failed', { error: String(error) })));
   }
 
   /** The rules in force here now, reloaded first when this instance's copy is too old. */
@@ -73,18 +73,30 @@ export class RiskCenter {
     return this.reloading;
   }
 
-  /** After an operator's change here: reload now, and tell the other instances. */
+  /** A read that starts after a change: one already under way may have read before it. */
+  async refresh(): Promise<Loaded> {
+    await this.reloading?.catch(() => undefined);
+    return this.reload();
+  }
+
+  /** After an operator's change here: mark it, reload now, and tell the other instances. */
   async changed(): Promise<void> {
-    await this.reload();
+    await this.deps.repo.bump();
+    await this.refresh();
     await this.deps.bus?.publish();
   }
 
+  /** Reads the generation, and everything else only when it moved since this copy was read. */
   private async read(): Promise<Loaded> {
     const at = this.deps.clock.now();
-    const [rules, entries, settings] = await Promise.all([this.deps.repo.rules(), this.deps.repo.entries(), this.deps.repo.settings()]);
-    const enabled = rules.filter((r) => r.status === 'enabled');
-    const needsHistory = enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly');
-    this.loaded = { rules: enabled.map(compileRule), lists: compileLists(entries), settings, needsHistory, loadedAt: at };
+    const generation = await this.deps.repo.generation();
+    if (this.loaded?.generation === generation) this.loaded = { ...this.loaded, loadedAt: at };
+    else {
+      const [rules, entries, settings] = await Promise.all([this.deps.repo.rules(), this.deps.repo.entries(), this.deps.repo.settings()]);
+      const enabled = rules.filter((r) => r.status === 'enabled');
+      const needsHistory = enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly');
+      this.loaded = { rules: enabled.map(compileRule), lists: compileLists(entries), settings, needsHistory, generation, loadedAt: at };
+    }
     if (at - this.purgedAt >= purge_interval_ms) {
       this.purgedAt = at;
       await this.deps.counters.purge(at);

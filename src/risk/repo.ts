@@ -92,6 +92,16 @@ export type PaidOrder = { orderId: string; merchantId: string; userId: string; a
 export class RiskRepo {
   constructor(private readonly sql: Sql) {}
 
+  /** Moves with every change to rules, lists or settings (see bump). */
+  async generation(): Promise<number> {
+    const [row] = await this.sql.all('SELECT n FROM risk_generation WHERE id = 1');
+    return v.parse(v.object({ n: int }), row).n;
+  }
+
+  async bump(): Promise<void> {
+    await this.sql.run('UPDATE risk_generation SET n = n + 1 WHERE id = 1');
+  }
+
   async rules(): Promise<Rule[]> {
     return (await this.sql.all(`SELECT * FROM risk_rules ORDER BY code LIMIT ${rules_max}`)).map(storedRule);
   }
