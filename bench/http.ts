@@ -63,8 +63,9 @@ function run(options: autocannon.Options): Promise<autocannon.Result> {
 }
 
 async function adminPost(url: string, path: string, body: unknown): Promise<void> {
+  // A fresh connection: one pooled before the load run may have been closed by the server meanwhile.
   const response = await fetch(`${url}${path}`, {
-    method: 'POST', headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    keepalive: false, method: 'POST', headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
   });
   if (response.status !== 201) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
 }
