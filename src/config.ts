@@ -33,6 +33,8 @@ export type Config = {
   queryScheduleMs: number[];
   /** Gaps before each retry of a merchant notification, in ms; their count is the number of retries. */
   notifyRetryMs: number[];
+  /** Reconciliation: when each day's run starts (ms after China midnight) and how long a local success waits for a statement. */
+  recon: { atMs: number; holdDays: number };
 };
 
 export class ConfigError extends Error {
@@ -109,6 +111,12 @@ const environment = v.object({
   // Retired: risk rules are data (src/risk). Starting with it set would silently drop a protection someone asked for.
   RISK_PAYER_ORDERS_PER_MIN: v.optional(v.custom<never>(() => false,
     'is retired: risk rules are data now; create a velocity rule with POST /admin/risk/rules (docs/operations.md, "Risk"), then unset it')),
+  RECON_AT: v.pipe(
+    v.optional(v.string(), '10:00'),
+    v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a China time of day, HH:MM'),
+    v.transform((s) => Number(s.slice(0, 2)) * 3_600_000 + Number(s.slice(3)) * 60_000),
+  ),
+  RECON_HOLD_DAYS: integer(0, 30, 2),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -141,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     sandbox: (e.SANDBOX ?? (mode === 'dev' ? 'on' : 'off')) === 'on',
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
+    recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
   };
 }
 
