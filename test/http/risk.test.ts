@@ -17,8 +17,8 @@ describe('risk admin routes and decisions (sqlite)', () => {
   beforeAll(async () => {
     booted = await bootPaycenter('sqlite');
     merchant = await MerchantClient.create(booted.url, { methods: ['alipay_qr'] });
-  });
-  afterAll(() => booted.stop());
+  }, 60_000);
+  afterAll(() => booted.stop(), 60_000);
 
   test('a production start has no rules and the default thresholds', async () => {
     expect((await admin('GET', '/rules')).body).toEqual({ data: [] });
@@ -184,8 +184,8 @@ describe('risk windows move with the clock (sqlite)', () => {
   beforeAll(async () => {
     booted = await bootPaycenter('sqlite', {}, { clock, manualTicker: true });
     merchant = await MerchantClient.create(booted.url);
-  });
-  afterAll(() => booted.stop());
+  }, 60_000);
+  afterAll(() => booted.stop(), 60_000);
 
   test('a daily limit is full until 23:59:59.999 China time and empty at midnight', async () => {
     await adminCall(booted.url, 'POST', '/admin/risk/rules', rule('day2', 'limit', { subject: 'device', period: 'day', count: 2 }));

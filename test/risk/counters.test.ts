@@ -47,11 +47,11 @@ for (const backend of backends) {
         counters = new PostgresCounters(db.postgres!);
         close = () => db.sql.close();
       }
-    });
+    }, 60_000);
     afterAll(async () => {
       await close?.();
       await fresh?.dispose();
-    });
+    }, 60_000);
 
     test('a count limit lets the 10th order in and refuses the 11th, reserving nothing for it', async () => {
       const check = limit(unique(), { countMax: 10 });

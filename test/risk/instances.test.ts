@@ -64,7 +64,7 @@ describe('three processes on Postgres + Redis', () => {
     await Promise.all(children.map((child) => child.exited));
     redis?.disconnect();
     await database?.drop();
-  });
+  }, 60_000);
 
   /** 50 creates at once, round-robin over the three processes. */
   const burst = (fields: Record<string, unknown>): Promise<Answer[]> =>
@@ -111,12 +111,12 @@ describe('two instances on Postgres without Redis', () => {
     database = await freshDatabase('postgres');
     a = await startInstance(database.url, {}, { clock, manualTicker: true });
     b = await startInstance(database.url, {}, { clock, manualTicker: true });
-  });
+  }, 60_000);
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
     await database?.drop();
-  });
+  }, 60_000);
 
   test(`a rule created on one instance applies on the other once its copy is ${reload_interval_ms} ms old, not before`, async () => {
     const onA = await MerchantClient.create(a.url);
