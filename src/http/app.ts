@@ -35,6 +35,9 @@ import { merchantRoutes } from './routes/merchant.ts';
 import type { Links } from './views.ts';
 
 export const body_bytes_max = 64 * 1024;
+
+/** A ¥ on the console's blue: the tab icon of every page. */
+const favicon_svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1d2433"/><text x="16" y="23" font-size="20" text-anchor="middle" fill="#fff" font-family="sans-serif">¥</text></svg>';
 const request_id_length_max = 128;
 
 /** API.md's content type for every JSON answer; Hono's `c.json` leaves the charset out. */
@@ -108,10 +111,12 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
-  app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock, adminToken: deps.adminToken }));
-  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon }));
+  app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock, adminToken: deps.adminToken, secretKey: deps.links.secretKey }));
+  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' }));
+  app.get('/favicon.ico', (c) => c.redirect('/favicon.svg', 301));
   app.get('/readyz', async (c) => {
     const checks = [{ name: 'store', check: () => deps.store.ping() }, ...deps.readiness];
     const results = await Promise.all(checks.map(async ({ name, check }) => [name, await check().then(() => 'ok', () => 'down')] as const));

@@ -108,7 +108,7 @@ describe('the cashier and the timeline in a browser', () => {
     await page.goto(`${world.url}/admin/login`);
     await page.fill('input[name="token"]', admin_token);
     await page.click('button');
-    await page.waitForURL(`${world.url}/admin/machines`);
+    await page.waitForURL(`${world.url}/admin`);
     await page.goto(`${world.url}/admin/payments/${created.body.id}/timeline`);
     // mermaid replaces the chart's text with an SVG once it has drawn it.
     await page.locator('.chart svg').waitFor();

@@ -38,10 +38,10 @@ function checkEntryValue(subject: ListEntry['subject'], value: string): void {
   if (subject === 'ip' && parseRange(value) === null) throw new ApiError('invalid_request', 'value must be an IP address or a CIDR range', 'value');
 }
 
-export function adminRiskRoutes(deps: { risk: Risk; clock: Clock; adminToken: string }): Hono {
+export function adminRiskRoutes(deps: { risk: Risk; clock: Clock; adminToken: string; secretKey: Uint8Array }): Hono {
   const { repo, center } = deps.risk;
   const app = new Hono();
-  app.use(adminAuth(deps.adminToken));
+  app.use(adminAuth(deps.adminToken, deps.secretKey));
 
   const found = async (code: string): Promise<Rule> => {
     const rule = await repo.rule(code);
