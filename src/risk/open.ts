@@ -30,7 +30,7 @@ export async function openRisk(options: {
   const center = new RiskCenter({
     repo, counters, bus, clock: options.clock, log: options.log, regionOf, metrics: riskMetrics(options.registry), alert: options.alert,
   });
-  await center.reload();
+  // The rules are read at the first evaluation, not here: a start does not wait for them.
   return {
     center, repo,
     async close() {
