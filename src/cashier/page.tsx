@@ -9,6 +9,7 @@ import type { OrderState } from '../../actors/engine.ts';
 import type { Flow, PaymentStatus } from '../../machines/payment.model.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import { formatAmount } from '../money.ts';
+import { httpLinkOf } from '../net/outbound.ts';
 
 /** How often the page asks its status route. */
 const poll_ms = 2_000;
@@ -32,17 +33,6 @@ export function viewOf(status: PaymentStatus, expiresInSeconds: number): View {
 }
 
 export const expiresIn = (order: OrderState, now: number) => Math.max(0, Math.ceil((order.context.expiresAt - now) / 1000));
-
-/** Only plain web links go into the return button (never javascript: or data:). */
-function safeReturnUrl(url: string | null | undefined): string | null {
-  if (!url) return null;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : null;
-  } catch {
-    return null;
-  }
-}
 
 export async function qrSvg(text: string): Promise<string> {
   return QRCode.toString(text, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
@@ -86,7 +76,7 @@ const script = `
     if(!action)return;var a=b.action||{};action.textContent='';
     if(a.type==='qr_code'&&b.qr_svg){var d=document.createElement('div');d.innerHTML=b.qr_svg;action.appendChild(d);
       var p=document.createElement('p');p.className='hint';p.textContent='请使用手机扫码支付 / Scan with your phone to pay';action.appendChild(p);
-      if(/^https?:/.test(a.qr_code||'')){var o=document.createElement('a');o.id='qr-link';o.className='hint';o.href=a.qr_code;o.textContent='无法扫码？在本设备打开 / Can\u2019t scan? Open on this device';action.appendChild(o);}}
+      if(/^https?:/.test(a.qr_code||'')){var o=document.createElement('a');o.id='qr-link';o.className='hint';o.href=a.qr_code;o.target='_blank';o.textContent='无法扫码？在本设备打开 / Can\u2019t scan? Open on this device';action.appendChild(o);}}
     else if(a.type==='redirect'&&a.pay_url){var l=document.createElement('a');l.className='button primary';l.href=a.pay_url;
       l.textContent='前往支付 / Continue to pay';action.appendChild(l);}
     else if(a.params&&window.WeixinJSBridge){window.WeixinJSBridge.invoke('getBrandWCPayRequest',a.params,function(){poll();});}
@@ -155,7 +145,7 @@ export function NotFoundPage() {
 export function Page(props: PageProps) {
   const { order, merchant, view } = props;
   const ctx = order.context;
-  const returnUrl = safeReturnUrl(ctx.details.returnUrl);
+  const returnUrl = httpLinkOf(ctx.details.returnUrl);
   const methods = merchant.methods.filter((m) => m in method_labels);
   const title = view === 'success' ? '支付成功 / Paid' : view === 'expired' ? '订单已关闭 / Expired' : '收银台 / Checkout';
   const action = props.current?.flow.action ?? null;
@@ -210,7 +200,7 @@ export function Page(props: PageProps) {
                       <div dangerouslySetInnerHTML={{ __html: props.current.svg }} />
                       <p class="hint">请使用手机扫码支付 / Scan with your phone to pay</p>
                       {action.qrCode && /^https?:/.test(action.qrCode) ? (
-                        <a id="qr-link" class="hint" href={action.qrCode}>无法扫码？在本设备打开 / Can’t scan? Open on this device</a>
+                        <a id="qr-link" class="hint" href={action.qrCode} target="_blank">无法扫码？在本设备打开 / Can’t scan? Open on this device</a>
                       ) : null}
                     </>
                   ) : action?.type === 'redirect' && action.payUrl ? (

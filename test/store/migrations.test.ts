@@ -71,7 +71,7 @@ for (const kind of storeKinds) {
       // Risk's counters are tables in Postgres only (one SQLite instance counts in memory).
       const riskCounters = kind === 'postgres' ? ['risk_counter_entries', 'risk_counter_totals'] : [];
       expect(tables.map((t) => t.name)).toEqual([
-        'admin_audit', 'alerts', 'callback_log', 'channels', 'flows', 'journal', 'merchant_events', 'merchants', 'nonces', 'notification_attempts',
+        'admin_audit', 'admin_sessions', 'alerts', 'callback_log', 'channels', 'flows', 'journal', 'merchant_events', 'merchants', 'nonces', 'notification_attempts',
         'orders', 'outbox', 'recon_diffs', 'recon_pending', 'recon_runs', 'refunds', ...riskCounters, 'risk_generation', 'risk_list_entries',
         'risk_paid_history', 'risk_rules', 'risk_settings', 'schema_migrations', 'timers',
       ]);

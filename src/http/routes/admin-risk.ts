@@ -14,7 +14,6 @@ import { list_entries_max, rules_max } from '../../risk/repo.ts';
 import { type ListEntry, type Rule, type Settings, createRuleBody, list_subjects, listEntryBody, ruleOf, settingsBody, updateRuleBody } from '../../risk/rules.ts';
 import { ApiError } from '../errors.ts';
 import { jsonBody, queryParams } from '../validate.ts';
-import { adminAuth } from './admin.ts';
 
 const tag = { tags: ['risk'], security: [{ adminToken: [] }] };
 
@@ -38,10 +37,10 @@ function checkEntryValue(subject: ListEntry['subject'], value: string): void {
   if (subject === 'ip' && parseRange(value) === null) throw new ApiError('invalid_request', 'value must be an IP address or a CIDR range', 'value');
 }
 
-export function adminRiskRoutes(deps: { risk: Risk; clock: Clock; adminToken: string; secretKey: Uint8Array }): Hono {
+/** Mounted under /admin, whose application authenticates every /admin path first (routes/admin.ts). */
+export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
   const { repo, center } = deps.risk;
   const app = new Hono();
-  app.use(adminAuth(deps.adminToken, deps.secretKey));
 
   const found = async (code: string): Promise<Rule> => {
     const rule = await repo.rule(code);

@@ -9,7 +9,8 @@ import type { Failure, PayPartRequest, Payments } from '../../payments/service.t
 import { ApiError } from '../errors.ts';
 import type { MerchantEnv } from '../auth.ts';
 import { createPayment, createRefund, eventsQuery, payRequest, paymentsQuery } from '../schemas.ts';
-import { jsonBody, queryParams } from '../validate.ts';
+import { jsonBody, queryParams, requireOutboundUrls } from '../validate.ts';
+import type { OutboundPolicy } from '../../net/outbound.ts';
 import { type Links, eventOf, paymentOf, paymentWithActionOf, refundOf } from '../views.ts';
 
 export const failed = (f: Failure) => new ApiError(f.error, f.message, f.field ?? null);
@@ -22,12 +23,24 @@ function amountOf(text: string, currency: Currency, field: string): number {
 
 const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 
-export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantEnv> {
+/**
+ * Whether a create got as far as its order's write, which claims the riding nonce whatever
+ * comes of it (created, an existing order, a conflicting one, or the nonce found used); refusals
+ * before it (method, channel, risk) leave the nonce for auth.ts to claim.
+ */
+const reachedOrderWrite = (result: { ok: true } | Failure) =>
+  result.ok || result.error === 'replayed_request' || result.error === 'order_conflict';
+
+export function merchantRoutes(payments: Payments, links: Links, outbound: OutboundPolicy): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
 
-  app.post('/payments', describeRoute({ ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)' }), jsonBody(createPayment), async (c) => {
+  app.post('/payments', describeRoute({
+    ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)',
+    description: '201 when new; 200 with the same order when the same merchant_order_no arrives with the same amount, currency and subject; 409 order_conflict otherwise. With method, paying starts at once and the answer carries action.',
+  }), jsonBody(createPayment), async (c) => {
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
+    requireOutboundUrls(outbound, { notify_url: body.notify_url, return_url: body.return_url });
     const amount = amountOf(body.amount, body.currency, 'amount');
     const refusal = body.method ? await payments.payRefusal(merchant, body.method, body.currency, amount) : null;
     const result = await payments.create(merchant, {
@@ -37,6 +50,7 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
         userId: body.user_id, clientIp: body.client_ip, deviceId: body.device_id,
       },
     }, c.get('ridingNonce') ?? undefined, refusal);
+    if (reachedOrderWrite(result)) c.set('ridingNonce', null);
     if (!result.ok) throw failed(result);
     const status = result.created ? 201 : 200;
     if (!body.method) return c.json(paymentOf(result.order, links), status);
@@ -79,7 +93,10 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     return c.json(paymentOf(result.order, links));
   });
 
-  app.post('/payments/:id/refunds', describeRoute({ ...tag, summary: 'Refund (idempotent by refund_no)' }), jsonBody(createRefund), async (c) => {
+  app.post('/payments/:id/refunds', describeRoute({
+    ...tag, summary: 'Refund (idempotent by refund_no)',
+    description: '201 when new; 200 with the same refund for the same refund_no and amount; 409 order_conflict for another amount; 422 refund_exceeds_paid beyond what is left.',
+  }), jsonBody(createRefund), async (c) => {
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
