@@ -103,7 +103,7 @@ export class Engine {
     const result = await this.mailboxes.run(input.id, () =>
       this.locked(input.id, async (): Promise<CreateResult> => {
         const [snapshot, actions] = initialTransition(paymentMachine, input);
-        const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const }, at: input.createdAt, expectedVersion: 0 };
+        const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const, risk: input.risk }, at: input.createdAt, expectedVersion: 0 };
         const write = { ...writeSetOf(record, this.deps.renderNotification), nonce };
         const outcome = await this.deps.committer.write(write);
         if (outcome === 'committed') return this.committed(write, snapshot, 'created');

@@ -84,7 +84,7 @@ export type TransitionRecord = {
   after: AnyMachineSnapshot;
   actions: TransitionAction[];
   /** The event, or for a new order its creation input. */
-  event: PaymentEvent | { type: 'payment.create' };
+  event: PaymentEvent | { type: 'payment.create'; risk?: unknown };
   at: number;
   expectedVersion: number;
 };

@@ -128,7 +128,7 @@ export const paymentMachine = setup({
     'channel.refund': effect, 'channel.refund_query': effect, 'merchant.notify': effect, 'operator.alert': effect,
     create: enqueueActions(({ context, enqueue }) => enqueuePlan(enqueue, planCreate(context))),
     startAttempt: enqueueActions(({ context, event, enqueue }) =>
-      enqueuePlan(enqueue, planPayStart(context, event.at, expectEvent(event, 'pay.start').parts))),
+      enqueuePlan(enqueue, planPayStart(context, event.at, expectEvent(event, 'pay.start').parts, expectEvent(event, 'pay.start').risk))),
     reportInOpen: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'open'))),
     reportWhileClosing: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'closing'))),
     reportWhenSettled: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'settled'))),
@@ -168,6 +168,7 @@ export const paymentMachine = setup({
     closeReason: null, closeRetries: 0, flags: [],
     querySchedule: input.querySchedule ?? default_query_schedule_ms,
     queryAttemptsMax: input.queryAttemptsMax ?? default_query_attempts_max,
+    ...(input.risk ? { risk: input.risk, riskHolds: input.riskHolds ?? [] } : {}),
   }),
   entry: 'create',
   initial: 'created',

@@ -42,7 +42,11 @@ export class ChannelRegistry {
   private readonly adapters = new Map<string, { updatedAt: number; adapter: ChannelAdapter | null }>();
 
   constructor(
-    private readonly deps: { store: Store; secretKey: Uint8Array; clock: Clock; publicUrl: string; log?: Logger },
+    private readonly deps: {
+      store: Store; secretKey: Uint8Array; clock: Clock; publicUrl: string; log?: Logger;
+      /** Wraps every adapter built (routing's health recording: every call to a channel passes there). */
+      observe?: (adapter: ChannelAdapter, code: string) => ChannelAdapter;
+    },
     private readonly options: RegistryOptions = default_registry_options,
   ) {}
 
@@ -65,7 +69,8 @@ export class ChannelRegistry {
     const cached = this.adapters.get(row.code);
     if (cached && cached.updatedAt === row.updatedAt) return cached.adapter;
     const config: unknown = JSON.parse(unseal(this.deps.secretKey, row.configEnc));
-    const adapter = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs, this.deps.log);
+    const built = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs, this.deps.log);
+    const adapter = built && this.deps.observe ? this.deps.observe(built, row.code) : built;
     this.adapters.set(row.code, { updatedAt: row.updatedAt, adapter });
     return adapter;
   }
