@@ -39,7 +39,7 @@ export function adapterFor(row: ChannelRow, config: unknown, publicUrl: string, 
 
 export class ChannelRegistry {
   private list: { at: number; rows: ChannelRow[] } | null = null;
-  private readonly adapters = new Map<string, { updatedAt: number; adapter: ChannelAdapter | null }>();
+  private readonly adapters = new Map<string, { updatedAt: number; adapter: ChannelAdapter | null; own: ChannelAdapter | null }>();
 
   constructor(
     private readonly deps: {
@@ -65,13 +65,28 @@ export class ChannelRegistry {
     return row && adapter && plugin ? { row, adapter, plugin } : null;
   }
 
+  /**
+   * A channel's adapter as its plug-in built it, not wrapped for health: for the plug-in's own pages
+   * (a payer's browser or a provider's notify reaching paycenter is no call to the channel).
+   */
+  async own(code: string): Promise<{ provider: string; adapter: ChannelAdapter } | null> {
+    const row = await this.deps.store.loadChannel(code);
+    const built = row && this.builtOf(row).own;
+    return row && built ? { provider: row.provider, adapter: built } : null;
+  }
+
   private adapterOf(row: ChannelRow): ChannelAdapter | null {
+    return this.builtOf(row).adapter;
+  }
+
+  private builtOf(row: ChannelRow): { adapter: ChannelAdapter | null; own: ChannelAdapter | null } {
     const cached = this.adapters.get(row.code);
-    if (cached && cached.updatedAt === row.updatedAt) return cached.adapter;
+    if (cached && cached.updatedAt === row.updatedAt) return cached;
     const config: unknown = JSON.parse(unseal(this.deps.secretKey, row.configEnc));
-    const built = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs, this.deps.log);
-    const adapter = built && this.deps.observe ? this.deps.observe(built, row.code) : built;
-    this.adapters.set(row.code, { updatedAt: row.updatedAt, adapter });
-    return adapter;
+    const own = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs, this.deps.log);
+    const adapter = own && this.deps.observe ? this.deps.observe(own, row.code) : own;
+    const built = { updatedAt: row.updatedAt, adapter, own };
+    this.adapters.set(row.code, built);
+    return built;
   }
 }

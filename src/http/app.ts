@@ -163,10 +163,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
 
 /** The pages provider plug-ins need paycenter to serve (a form a payer's browser posts to a gateway), at /channels/{provider}. */
 function mountChannelPages(app: Hono<MerchantEnv>, channels: ChannelRegistry, clock: Clock): void {
-  const adapters = async (code: string) => {
-    const channel = await channels.get(code);
-    return channel && { provider: channel.row.provider, adapter: channel.adapter };
-  };
+  const adapters = (code: string) => channels.own(code);
   for (const plugin of channel_plugins) if (plugin.pages) app.route(`/channels/${plugin.provider}`, plugin.pages({ adapters, clock }));
 }
 
