@@ -152,8 +152,8 @@ export function svgOf(layout: Layout, highlight: Highlight = { current: [], visi
   const left = Math.floor(Math.min(0, ...arrows.map((a) => a.from - 8)));
   const width = Math.ceil(Math.max(layout.width, ...arrows.map((a) => a.to + 8))) - left;
   return html`<svg class="statechart" xmlns="http://www.w3.org/2000/svg" viewBox="${left} 0 ${width} ${layout.height}" width="${width}" height="${layout.height}" data-width="${width}" role="img" aria-label="state chart">
-<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker>
-<marker id="step-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="step-arrowhead"/></marker></defs>
+<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker>
+<marker id="step-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="12" markerHeight="12" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="step-arrowhead"/></marker></defs>
 <g class="states">${states.map((s) => stateBox(s, highlight))}</g>
 <g class="edges">${arrows.map(edgeArrow)}</g>
 <g class="journey">${steps}</g></svg>`;

@@ -18,6 +18,12 @@
     const how = b.getAttribute('data-zoom');
     setZoom(how === 'fit' ? chart.clientWidth / natural : how === 'in' ? zoom * 1.25 : zoom / 1.25);
   }));
+  // A narrow window shows part of the chart: start with the current state in view.
+  const focus = svg.querySelector('.state.current > rect');
+  if (focus) {
+    const box = focus.getBoundingClientRect();
+    chart.scrollLeft += box.left - chart.getBoundingClientRect().left - Math.max(0, (chart.clientWidth - box.width) / 2);
+  }
   chart.addEventListener('wheel', (e) => {
     if (!e.ctrlKey) return;
     e.preventDefault();
