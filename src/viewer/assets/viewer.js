@@ -2,6 +2,10 @@
 // Zoom and drag-to-pan the chart; click a state to see its transitions; step through an order's
 // journal (the cursor moves along the numbered path); send events to the scratch actor.
 (() => {
+  // Times are printed in China time; the exact instant and the reader's local time are on hover.
+  document.querySelectorAll('time[datetime]').forEach((t) => {
+    t.title = `${t.dateTime} · local ${new Date(t.dateTime).toLocaleString()}`;
+  });
   const chart = document.querySelector('.chart');
   const svg = chart && chart.querySelector('svg');
   if (!chart || !svg) return;
