@@ -35,7 +35,8 @@ export const metrics = {
 } as const;
 
 const keyOf = (id: string): string => id.slice(id.lastIndexOf('.') + 1);
-const isWithin = (id: string, ancestor: string): boolean => id === ancestor || id.startsWith(`${ancestor}.`);
+/** Whether a state is `ancestor` or one of its descendants. */
+export const isWithin = (id: string, ancestor: string): boolean => id === ancestor || id.startsWith(`${ancestor}.`);
 
 /** A transition's trigger as one line: `flow.report [reportSettles(phase=open)]`, `after 5000ms`, `always`. */
 export function triggerLabel(t: GraphTransition): string {

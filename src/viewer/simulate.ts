@@ -38,7 +38,6 @@ export const event_templates: Record<PaymentEvent['type'], Record<string, unknow
   'timer.close_retry': { type: 'timer.close_retry' },
   'timer.refund_query': { type: 'timer.refund_query', refundId: 'refund_1' },
 };
-const event_types = Object.keys(event_templates) as Array<PaymentEvent['type']>;
 
 const at = v.optional(v.pipe(v.number(), v.integer()));
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(64));

@@ -7,7 +7,7 @@
  */
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import { type Box, type Layout, type PlacedEdge, type PlacedState, metrics, triggerLabel } from './layout.ts';
+import { type Box, type Layout, type PlacedEdge, type PlacedState, isWithin, metrics, triggerLabel } from './layout.ts';
 import type { Highlight } from './statechart.ts';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -81,8 +81,6 @@ function routeOf(s: PlacedState, t: PlacedState, states: PlacedState[], shift = 
   const d = `M${n(a.x)},${n(a.y)} C${n(a.x)},${n(top)} ${n(lane)},${n(a.y)} ${n(lane)},${n(top)} L${n(lane)},${n(low)} C${n(lane)},${n(b.y)} ${n(b.x)},${n(low)} ${n(b.x)},${n(b.y)}`;
   return { d, label: { x: lane + (goLeft ? -6 : 6), y: (top + low) / 2 }, anchor: goLeft ? 'end' : 'start' };
 }
-
-const isWithin = (id: string, ancestor: string): boolean => id === ancestor || id.startsWith(`${ancestor}.`);
 
 function stateBox(s: PlacedState, highlight: Highlight): Html {
   const m = metrics;
