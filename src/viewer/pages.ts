@@ -90,7 +90,7 @@ export function machinePage(name: string, version: number, layout: Layout, initi
 <p><a href="/admin/machines/${name}.json">definition as JSON</a>. Click a state for its transitions; drag to pan, ctrl + wheel or the buttons to zoom.</p>
 ${legend(false)}<div class="toolbar">${zoomTools}</div>
 <div class="layout"><div class="chart">${svgOf(layout, { current: initial, visited: [] })}</div>
-<aside class="panel">${layout.states.map((s) => stateDetails(s, layout))}${simulator(name, initial)}</aside></div>
+<aside class="panel">${simulator(name, initial)}${layout.states.map((s) => stateDetails(s, layout))}</aside></div>
 <details><summary>every transition as a table</summary>${table(['from', 'trigger', 'to'], transitions.map(({ source, target, t }) => html`<tr><td>${source}</td><td>${triggerLabel(t)}</td><td>${target}</td></tr>`))}</details>`);
 }
 

@@ -52,10 +52,15 @@ function curveOf(s: Box, t: Box, shift = 0): Curve {
 }
 
 const pathOf = ([a, b, c, d]: Curve): string => `M${n(a.x)},${n(a.y)} C${n(b.x)},${n(b.y)} ${n(c.x)},${n(c.y)} ${n(d.x)},${n(d.y)}`;
-const midOf = ([a, b, c, d]: Curve): Point => ({ x: (a.x + 3 * b.x + 3 * c.x + d.x) / 8, y: (a.y + 3 * b.y + 3 * c.y + d.y) / 8 });
+/** The point of a cubic Bézier at parameter `t` (0 at the start, 1 at the end). */
+function pointAt([a, b, c, d]: Curve, t: number): Point {
+  const u = 1 - t;
+  const at = (k: 'x' | 'y') => u * u * u * a[k] + 3 * u * u * t * b[k] + 3 * u * t * t * c[k] + t * t * t * d[k];
+  return { x: at('x'), y: at('y') };
+}
 
-/** An arrow's path, where its label goes, and which way the label reads from there. */
-type Route = { d: string; label: Point; anchor: 'middle' | 'start' | 'end' };
+/** An arrow's path, where its label goes (and which way it reads from there), and where a step's number goes: apart from the label. */
+type Route = { d: string; label: Point; anchor: 'middle' | 'start' | 'end'; badge: Point };
 
 const overlaps = (a: Box, left: number, rightX: number, top: number, bottomY: number): boolean =>
   a.x < rightX && right(a) > left && a.y < bottomY && bottom(a) > top;
@@ -71,7 +76,7 @@ function routeOf(s: PlacedState, t: PlacedState, states: PlacedState[], shift = 
   const blocking = t.y >= bottom(s)
     ? states.filter((o) => !related(o) && overlaps(o, Math.min(a.x, b.x) - 4, Math.max(a.x, b.x) + 4, a.y + 1, b.y - 1))
     : [];
-  if (blocking.length === 0) return { d: pathOf(curve), label: midOf(curve), anchor: 'middle' };
+  if (blocking.length === 0) return { d: pathOf(curve), label: pointAt(curve, 0.5), anchor: 'middle', badge: pointAt(curve, 0.25) };
   const leftEdge = Math.min(...blocking.map((o) => o.x));
   const rightEdge = Math.max(...blocking.map(right));
   const goLeft = b.x - leftEdge < rightEdge - b.x;
@@ -79,7 +84,7 @@ function routeOf(s: PlacedState, t: PlacedState, states: PlacedState[], shift = 
   const top = Math.max(a.y + 24, Math.min(...blocking.map((o) => o.y)) - 12);
   const low = Math.min(b.y - 24, Math.max(...blocking.map(bottom)) + 12);
   const d = `M${n(a.x)},${n(a.y)} C${n(a.x)},${n(top)} ${n(lane)},${n(a.y)} ${n(lane)},${n(top)} L${n(lane)},${n(low)} C${n(lane)},${n(b.y)} ${n(b.x)},${n(low)} ${n(b.x)},${n(b.y)}`;
-  return { d, label: { x: lane + (goLeft ? -6 : 6), y: (top + low) / 2 }, anchor: goLeft ? 'end' : 'start' };
+  return { d, label: { x: lane + (goLeft ? -6 : 6), y: (top + low) / 2 }, anchor: goLeft ? 'end' : 'start', badge: { x: lane, y: top + (low - top) / 4 } };
 }
 
 function stateBox(s: PlacedState, highlight: Highlight): Html {
@@ -129,8 +134,8 @@ function stepArrow(step: JourneyStep, boxes: Map<string, PlacedState>, states: P
   const dot = entryDot(target);
   const route: Route = source
     ? routeOf(source, target, states, 5 + repeat * 9)
-    : { d: `M${n(dot.x)},${n(dot.y)} L${n(target.x + 6)},${n(target.y)}`, label: dot, anchor: 'middle' };
-  const badge = { x: route.label.x + (route.anchor === 'end' ? -14 : 14) + repeat * 4, y: route.label.y + 12 + repeat * 20 };
+    : { d: `M${n(dot.x)},${n(dot.y)} L${n(target.x + 6)},${n(target.y)}`, label: dot, anchor: 'middle', badge: { x: dot.x - 12, y: dot.y + 2 } };
+  const badge = { x: route.badge.x + repeat * 6, y: route.badge.y + repeat * 22 };
   return html`<g class="step" data-step="${step.step}"><path d="${route.d}" marker-end="url(#step-arrow)"/>
 <circle cx="${n(badge.x)}" cy="${n(badge.y)}" r="10"/><text x="${n(badge.x)}" y="${n(badge.y + 4)}">${step.step}</text></g>`;
 }
