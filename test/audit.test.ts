@@ -2,9 +2,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { SQL } from 'bun';
 import { Database } from 'bun:sqlite';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditStore } from '../src/audit/audit.ts';
-import { storeKinds } from './store/stores.ts';
+import { openStore } from '../src/store/open.ts';
+import { freshDatabase, postgresServerUrl, storeKinds } from './store/stores.ts';
 import { type Booted, MerchantClient, bootPaycenter, settleThroughActor } from './http/harness.ts';
 
 async function execute(databaseUrl: string, statement: string): Promise<void> {
@@ -56,3 +58,61 @@ for (const kind of storeKinds) {
     });
   });
 }
+
+/** Runs `bun run audit` against a database URL; its exit code and both outputs. */
+async function auditCli(databaseUrl: string): Promise<{ code: number; out: string }> {
+  const cli = Bun.spawn(['bun', join(import.meta.dir, '..', 'scripts', 'audit.ts')], { env: { ...process.env, DATABASE_URL: databaseUrl }, stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, stderr] = await Promise.all([new Response(cli.stdout).text(), new Response(cli.stderr).text()]);
+  return { code: await cli.exited, out: stdout + stderr };
+}
+
+describe('audit refuses what is not a paycenter store, and creates nothing', () => {
+  const scratch = join(import.meta.dir, '..', '.test-tmp', `audit-${process.pid}`);
+  beforeAll(() => mkdirSync(scratch, { recursive: true }));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  test('a missing SQLite file: "no such database", and no file appears', async () => {
+    const path = join(scratch, 'missing', 'paycenter.db');
+    const { code, out } = await auditCli(`sqlite:${path}`);
+    expect(code).toBe(2);
+    expect(out).toContain('audit refused (no_such_database)');
+    expect(out).not.toContain('    at ');
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(join(scratch, 'missing'))).toBe(false);
+  });
+
+  test('an empty SQLite file: "not a paycenter store", left as it was', async () => {
+    const path = join(scratch, 'empty.db');
+    writeFileSync(path, '');
+    const { code, out } = await auditCli(`sqlite:${path}`);
+    expect(code).toBe(2);
+    expect(out).toContain('audit refused (not_a_paycenter_store)');
+    expect(statSync(path).size).toBe(0);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  test('a store whose migrations are behind the code: "migrations behind", naming the missing one', async () => {
+    const database = await freshDatabase('sqlite');
+    const store = await openStore(database.url);
+    await store.migrate();
+    await store.close();
+    await execute(database.url, 'DELETE FROM schema_migrations WHERE version = 1');
+    const { code, out } = await auditCli(database.url);
+    expect(code).toBe(2);
+    expect(out).toContain('audit refused (migrations_behind)');
+    expect(out).toContain('lacks migration(s) 1');
+    await database.drop();
+  });
+
+  test('Postgres: a database that does not exist, and an empty one', async () => {
+    const url = new URL(postgresServerUrl());
+    url.pathname = '/no_such_paycenter_db';
+    expect(await auditCli(url.toString())).toMatchObject({ code: 2 });
+    expect((await auditCli(url.toString())).out).toContain('audit refused (no_such_database)');
+    const empty = await freshDatabase('postgres');
+    const answer = await auditCli(empty.url);
+    expect(answer.code).toBe(2);
+    expect(answer.out).toContain('audit refused (not_a_paycenter_store)');
+    await empty.drop();
+  }, 30_000);
+});
