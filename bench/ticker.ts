@@ -18,6 +18,7 @@
 import Redis from 'ioredis';
 import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
+import { Parking } from '../actors/parking.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker, default_ticker_options } from '../actors/ticker.ts';
 import { ManualClock } from '../src/clock.ts';
@@ -129,7 +130,7 @@ async function runMode(mode: Mode, redisUrl: string | undefined): Promise<ModeRe
     const createSeconds = (performance.now() - createStarted) / 1000;
     const commitsBefore = { ...engine.commitStats };
 
-    const ticker = new Ticker({ engine, store, clock, log, index }, default_ticker_options);
+    const ticker = new Ticker({ engine, store, clock, log, index, parking: new Parking({ store, clock, log }) }, default_ticker_options);
     clock.advance(expiry_ms);
     Bun.gc(true);
 

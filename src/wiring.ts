@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import type { Hono } from 'hono';
 import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { EffectRunner } from '../actors/effect-runner.ts';
+import { Parking } from '../actors/parking.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
@@ -81,7 +82,8 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
 
   const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
-  const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
+  const parking = new Parking({ store, clock, log, onParked: (notice) => metrics.rowParked(notice.source, notice.kind) });
+  const runner = new EffectRunner({ store, engine, channels, clock, log, parking, random: options.random });
   const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
   const volumes = new DailyVolumes({ store, clock });
   const payments = new Payments({ engine, store, clock, channels, volumes, runner, risk }, { querySchedule: config.queryScheduleMs });
@@ -92,9 +94,9 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
-  const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
+  const ticker = new Ticker({ engine, store, clock, log, parking, index: timerIndex });
   const delivery = new NotificationDelivery(
-    { store, engine, merchants, clock, log, random: options.random, onFailed: metrics.notificationFailed },
+    { store, engine, merchants, clock, log, parking, random: options.random, onFailed: metrics.notificationFailed },
     { ...default_delivery_options, retryScheduleMs: config.notifyRetryMs },
   );
   if (!options.manualTicker) {

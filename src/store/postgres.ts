@@ -26,6 +26,7 @@ import {
   orderOf,
   outboxOf,
   outboxUpdateOf,
+  parkedOf,
   refundOf,
   timerOf,
 } from './rows.ts';
@@ -446,6 +447,51 @@ export class PostgresStore implements Store {
     await this.all(
       'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8 WHERE code = $9',
       c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code,
+    );
+  }
+
+  async parkTimer(timer: TimerRow, error: string, nowMs: number) {
+    const moved = await this.all(
+      `WITH moved AS (DELETE FROM timers WHERE order_id = $1 AND key = $2 AND due_at = $3 RETURNING order_id, key, due_at, event)
+       INSERT INTO parked_timers (order_id, key, due_at, event, error, parked_at) SELECT order_id, key, due_at, event, $4, $5 FROM moved
+       ON CONFLICT (order_id, key) DO UPDATE SET due_at = EXCLUDED.due_at, event = EXCLUDED.event, error = EXCLUDED.error, parked_at = EXCLUDED.parked_at
+       RETURNING order_id`,
+      timer.orderId, timer.key, timer.dueAt, error, nowMs,
+    );
+    return moved.length > 0;
+  }
+
+  async listParked(limit: number) {
+    const [outbox, timers] = await Promise.all([
+      this.all("SELECT * FROM outbox WHERE status = 'parked' ORDER BY completed_at LIMIT $1", limit),
+      this.all('SELECT * FROM parked_timers ORDER BY parked_at LIMIT $1', limit),
+    ]);
+    return [...outbox.map((r) => parkedOf('outbox', r, json)), ...timers.map((r) => parkedOf('timer', r, json))];
+  }
+
+  async requeueParkedOutbox(outboxId: string, nowMs: number) {
+    const rows = await this.all(
+      "UPDATE outbox SET status = 'pending', attempts = 0, due_at = $1, lease_until = NULL, completed_at = NULL WHERE id = $2 AND status = 'parked' RETURNING id",
+      nowMs, outboxId,
+    );
+    return rows.length > 0;
+  }
+
+  async requeueParkedTimer(orderId: string, key: string, nowMs: number) {
+    const rows = await this.all(
+      `WITH parked AS (DELETE FROM parked_timers WHERE order_id = $1 AND key = $2 RETURNING order_id, key, event),
+       armed AS (INSERT INTO timers (order_id, key, due_at, event) SELECT order_id, key, $3, event FROM parked ON CONFLICT (order_id, key) DO NOTHING)
+       SELECT order_id FROM parked`,
+      orderId, key, nowMs,
+    );
+    return rows.length > 0;
+  }
+
+  async deferOutbox(outboxIds: string[], dueAt: number) {
+    if (outboxIds.length === 0) return;
+    await this.all(
+      "UPDATE outbox SET due_at = $1, lease_until = NULL WHERE id IN (SELECT jsonb_array_elements_text($2::text::jsonb)) AND status = 'pending'",
+      dueAt, JSON.stringify(outboxIds),
     );
   }
 

@@ -25,9 +25,11 @@ import {
   orderOf,
   outboxOf,
   outboxUpdateOf,
+  parkedOf,
   refundOf,
   timerOf,
 } from './rows.ts';
+import { AssertionError } from '../failures.ts';
 import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
@@ -66,12 +68,12 @@ class WriterThread {
     });
   }
 
-  private answer(data: { id: number; outcome?: BatchOutcome; error?: string }): void {
+  private answer(data: { id: number; outcome?: BatchOutcome; error?: string; bug?: boolean }): void {
     const waiting = this.pending.get(data.id);
     if (!waiting) return;
     this.pending.delete(data.id);
     if (data.outcome) waiting.resolve(data.outcome);
-    else waiting.reject(new Error(`SQLite write failed: ${data.error}`));
+    else waiting.reject(data.bug ? new AssertionError(`in the SQLite writer: ${data.error}`) : new Error(`SQLite write failed: ${data.error}`));
   }
 
   private fail(error: Error): void {
@@ -145,7 +147,7 @@ export class SqliteStore implements Store {
   }
 
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
-    if (!this.writer) throw new Error('assertion failed: commit before migrate');
+    if (!this.writer) throw new AssertionError('commit before migrate');
     // Checked here rather than on the writer thread: the caller hears of a bug at once, and nothing is sent.
     assertWrites(batch.writes);
     return this.writer.commit(batch);
@@ -375,6 +377,40 @@ export class SqliteStore implements Store {
       this.query(
         'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
       ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code));
+  }
+
+  async parkTimer(timer: TimerRow, error: string, nowMs: number) {
+    return this.write(() => {
+      this.query(`INSERT OR REPLACE INTO parked_timers (order_id, key, due_at, event, error, parked_at)
+        SELECT order_id, key, due_at, event, ?, ? FROM timers WHERE order_id = ? AND key = ? AND due_at = ?`).run(error, nowMs, timer.orderId, timer.key, timer.dueAt);
+      return this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?').run(timer.orderId, timer.key, timer.dueAt).changes > 0;
+    });
+  }
+
+  async listParked(limit: number) {
+    const outbox = this.all("SELECT * FROM outbox WHERE status = 'parked' ORDER BY completed_at LIMIT ?", limit);
+    const timers = this.all('SELECT * FROM parked_timers ORDER BY parked_at LIMIT ?', limit);
+    return [...outbox.map((r) => parkedOf('outbox', r, json)), ...timers.map((r) => parkedOf('timer', r, json))];
+  }
+
+  async requeueParkedOutbox(outboxId: string, nowMs: number) {
+    return this.write(() => this.query(
+      "UPDATE outbox SET status = 'pending', attempts = 0, due_at = ?, lease_until = NULL, completed_at = NULL WHERE id = ? AND status = 'parked'",
+    ).run(nowMs, outboxId).changes > 0);
+  }
+
+  async requeueParkedTimer(orderId: string, key: string, nowMs: number) {
+    return this.write(() => {
+      this.query(`INSERT INTO timers (order_id, key, due_at, event) SELECT order_id, key, ?, event FROM parked_timers WHERE order_id = ? AND key = ?
+        ON CONFLICT (order_id, key) DO NOTHING`).run(nowMs, orderId, key);
+      return this.query('DELETE FROM parked_timers WHERE order_id = ? AND key = ?').run(orderId, key).changes > 0;
+    });
+  }
+
+  async deferOutbox(outboxIds: string[], dueAt: number) {
+    if (outboxIds.length === 0) return;
+    this.write(() => this.query("UPDATE outbox SET due_at = ?, lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'")
+      .run(dueAt, JSON.stringify(outboxIds)));
   }
 
   async outboxBacklog(): Promise<number> {
