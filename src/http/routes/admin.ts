@@ -20,6 +20,7 @@ import {
 import { jsonBody } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
+import { mountParked } from './parked.ts';
 
 export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock };
 
@@ -110,6 +111,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use(adminAuth(deps.adminToken));
   mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
+  mountParked(app, { store: deps.store, clock: deps.clock });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
