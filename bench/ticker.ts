@@ -16,7 +16,7 @@
  * soon as it is measured.
  */
 import Redis from 'ioredis';
-import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
+import { DurableCommitter, commit_queue_writes_max, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
 import { Parking } from '../actors/parking.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
@@ -48,7 +48,7 @@ const expiry_ms = 1_800_000;
 const rss_sample_interval_ms = 100;
 const verify_page_orders = 5_000;
 /** Config defaults (src/config.ts) for group commit, as the service runs it on SQLite. */
-const group_commit = { batchMax: 64, waitMaxMs: 1, inFlightMax: commitsInFlightFor('sqlite') };
+const group_commit = { batchMax: 64, waitMaxMs: 1, inFlightMax: commitsInFlightFor('sqlite'), queueWritesMax: commit_queue_writes_max };
 const child_marker = 'TICKER_CHILD ';
 
 type ModeResult = {

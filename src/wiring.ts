@@ -4,7 +4,7 @@
  */
 import Redis from 'ioredis';
 import type { Hono } from 'hono';
-import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
+import { DurableCommitter, commit_queue_writes_max, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { EffectRunner } from '../actors/effect-runner.ts';
 import { Parking } from '../actors/parking.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
@@ -62,6 +62,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     batchMax: config.engine.commitBatchMax,
     waitMaxMs: config.engine.commitWaitMaxMs,
     inFlightMax: commitsInFlightFor(store.dialect),
+    queueWritesMax: commit_queue_writes_max,
   };
   const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
 

@@ -25,12 +25,14 @@ import {
   orderColumns,
   orderOf,
   outboxOf,
+  first_journal_page,
   outboxUpdateOf,
+  per_order_rows_max,
   parkedOf,
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
@@ -254,12 +256,12 @@ export class PostgresStore implements Store {
     return row ? orderOf(row, json) : null;
   }
 
-  async listJournal(orderId: string) {
-    return (await this.all('SELECT * FROM journal WHERE order_id = $1 ORDER BY seq', orderId)).map((r) => journalOf(r, json));
+  async listJournal(orderId: string, page: JournalPage = first_journal_page) {
+    return (await this.all('SELECT * FROM journal WHERE order_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', orderId, page.afterSeq, page.limit)).map((r) => journalOf(r, json));
   }
 
   async listTimers(orderId: string) {
-    return (await this.all('SELECT * FROM timers WHERE order_id = $1 ORDER BY key', orderId)).map((r) => timerOf(r, json));
+    return (await this.all('SELECT * FROM timers WHERE order_id = $1 ORDER BY key LIMIT $2', orderId, per_order_rows_max)).map((r) => timerOf(r, json));
   }
 
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
@@ -361,15 +363,15 @@ export class PostgresStore implements Store {
   }
 
   async listOutbox(orderId: string) {
-    return (await this.all('SELECT * FROM outbox WHERE order_id = $1 ORDER BY id', orderId)).map((r) => outboxOf(r, json));
+    return (await this.all('SELECT * FROM outbox WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => outboxOf(r, json));
   }
 
   async listMerchantEvents(orderId: string) {
-    return (await this.all('SELECT * FROM merchant_events WHERE order_id = $1 ORDER BY id', orderId)).map((r) => merchantEventOf(r, json));
+    return (await this.all('SELECT * FROM merchant_events WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => merchantEventOf(r, json));
   }
 
   async listFlows(orderId: string) {
-    return (await this.all('SELECT * FROM flows WHERE order_id = $1 ORDER BY id', orderId)).map(flowOf);
+    return (await this.all('SELECT * FROM flows WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map(flowOf);
   }
 
   async loadFlow(flowId: string) {
@@ -389,11 +391,11 @@ export class PostgresStore implements Store {
   }
 
   async listCallbacks(orderId: string) {
-    return (await this.all('SELECT * FROM callback_log WHERE order_id = $1 ORDER BY id', orderId)).map((r) => callbackOf(r, json));
+    return (await this.all('SELECT * FROM callback_log WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => callbackOf(r, json));
   }
 
   async listRefunds(orderId: string) {
-    return (await this.all('SELECT * FROM refunds WHERE order_id = $1 ORDER BY id', orderId)).map(refundOf);
+    return (await this.all('SELECT * FROM refunds WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map(refundOf);
   }
 
   async findRefund(refundId: string) {

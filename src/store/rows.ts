@@ -4,7 +4,7 @@
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
 import { AssertionError, assert } from '../failures.ts';
-import type { CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, ParkedRow, StoredOutboxRow, RefundRow, TimerRow } from './store.ts';
+import type { CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, JournalPage, NonceClaim, OrderRow, OrderWrite, ParkedRow, StoredOutboxRow, RefundRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -120,6 +120,16 @@ export function firstClaims(claims: NonceClaim[]): boolean[] {
     return true;
   });
 }
+
+/**
+ * Rows of one kind one order's list queries return at most (flows, refunds, outbox rows,
+ * timers, merchant events, callbacks): a runaway order cannot make a read unbounded. The
+ * journal, which grows with every event, is read in pages of at most this many instead.
+ */
+export const per_order_rows_max = 1_000;
+
+/** The journal's first page. */
+export const first_journal_page: JournalPage = { afterSeq: 0, limit: per_order_rows_max };
 
 /** How often a store purges expired nonces, at most. */
 export const nonce_purge_interval_ms = 10_000;

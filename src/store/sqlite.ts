@@ -24,13 +24,15 @@ import {
   merchantEventOf,
   orderOf,
   outboxOf,
+  first_journal_page,
   outboxUpdateOf,
+  per_order_rows_max,
   parkedOf,
   refundOf,
   timerOf,
 } from './rows.ts';
 import { AssertionError } from '../failures.ts';
-import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -193,12 +195,12 @@ export class SqliteStore implements Store {
     return row ? orderOf(row, json) : null;
   }
 
-  async listJournal(orderId: string) {
-    return this.all('SELECT * FROM journal WHERE order_id = ? ORDER BY seq', orderId).map((r) => journalOf(r, json));
+  async listJournal(orderId: string, page: JournalPage = first_journal_page) {
+    return this.all('SELECT * FROM journal WHERE order_id = ? AND seq > ? ORDER BY seq LIMIT ?', orderId, page.afterSeq, page.limit).map((r) => journalOf(r, json));
   }
 
   async listTimers(orderId: string) {
-    return this.all('SELECT * FROM timers WHERE order_id = ? ORDER BY key', orderId).map((r) => timerOf(r, json));
+    return this.all('SELECT * FROM timers WHERE order_id = ? ORDER BY key LIMIT ?', orderId, per_order_rows_max).map((r) => timerOf(r, json));
   }
 
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
@@ -289,15 +291,15 @@ export class SqliteStore implements Store {
   }
 
   async listOutbox(orderId: string) {
-    return this.all('SELECT * FROM outbox WHERE order_id = ? ORDER BY id', orderId).map((r) => outboxOf(r, json));
+    return this.all('SELECT * FROM outbox WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map((r) => outboxOf(r, json));
   }
 
   async listMerchantEvents(orderId: string) {
-    return this.all('SELECT * FROM merchant_events WHERE order_id = ? ORDER BY id', orderId).map((r) => merchantEventOf(r, json));
+    return this.all('SELECT * FROM merchant_events WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map((r) => merchantEventOf(r, json));
   }
 
   async listFlows(orderId: string) {
-    return this.all('SELECT * FROM flows WHERE order_id = ? ORDER BY id', orderId).map(flowOf);
+    return this.all('SELECT * FROM flows WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map(flowOf);
   }
 
   async loadFlow(flowId: string) {
@@ -317,11 +319,11 @@ export class SqliteStore implements Store {
   }
 
   async listCallbacks(orderId: string) {
-    return this.all('SELECT * FROM callback_log WHERE order_id = ? ORDER BY id', orderId).map((r) => callbackOf(r, json));
+    return this.all('SELECT * FROM callback_log WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map((r) => callbackOf(r, json));
   }
 
   async listRefunds(orderId: string) {
-    return this.all('SELECT * FROM refunds WHERE order_id = ? ORDER BY id', orderId).map(refundOf);
+    return this.all('SELECT * FROM refunds WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map(refundOf);
   }
 
   async findRefund(refundId: string) {

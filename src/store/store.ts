@@ -67,6 +67,9 @@ export type JournalRow = {
   effects: unknown[];
 };
 
+/** A page of an order's journal: rows with seq > afterSeq, at most `limit`. */
+export type JournalPage = { afterSeq: number; limit: number };
+
 /** Side effects waiting to be executed: typed by kind when written, parsed when read back (outbox.ts). */
 export type { OutboxRow, StoredOutboxRow } from './outbox.ts';
 
@@ -227,7 +230,8 @@ export interface Store {
   /** Outbox rows that ran out of tries. */
   listFailedOutbox(limit: number): Promise<StoredOutboxRow[]>;
   findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string): Promise<OrderRow | null>;
-  listJournal(orderId: string): Promise<JournalRow[]>;
+  /** One page of an order's journal: seq after `afterSeq`, at most `limit` rows (default: the first page of per_order_rows_max). */
+  listJournal(orderId: string, page?: JournalPage): Promise<JournalRow[]>;
   listTimers(orderId: string): Promise<TimerRow[]>;
   /**
    * Claims up to `limit` due timers that no live lease holds, leasing them until
