@@ -7,6 +7,8 @@
  * The event is dispatched before the row is marked done: a crash in between repeats the call,
  * and the actor ignores what no longer applies.
  */
+import { type Alerts, alertIdFor } from '../src/alerts/alerts.ts';
+import { flagKind } from '../src/alerts/kinds.ts';
 import type { PaymentContext } from '../machines/payment.model.ts';
 import type { Effect, PaymentEvent } from '../machines/payment.rules.ts';
 import { type ChannelAdapter, type ChannelFailure, type TradeReport, channelExpiry } from '../src/channels/adapter.ts';
@@ -79,7 +81,7 @@ export class EffectRunner {
   private readonly loop: PollingLoop;
 
   constructor(
-    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger; parking: Parking; random?: () => number },
+    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; alerts: Alerts; clock: Clock; log: Logger; parking: Parking; random?: () => number },
     private readonly options: EffectRunnerOptions = default_effect_runner_options,
   ) {
     this.loop = new PollingLoop('effect runner', () => this.tick(), options.intervalMs, deps.log);
@@ -108,7 +110,7 @@ export class EffectRunner {
    * keeps asking.
    */
   async queryNow(orderId: string, flowId: string, channel: string): Promise<void> {
-    const outcome = await this.perform(orderId, { type: 'channel.query', params: { flowId, channel } });
+    const outcome = await this.perform(orderId, { type: 'channel.query', params: { flowId, channel } }, null);
     if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(orderId, outcome.event);
   }
 
@@ -122,7 +124,7 @@ export class EffectRunner {
     try {
       const effect = effectOfRow(readOutboxRow(row));
       assert(isRunnerEffect(effect), `outbox row ${row.id} of kind ${row.kind} reached the effect runner`);
-      outcome = await this.perform(row.orderId, effect);
+      outcome = await this.perform(row.orderId, effect, row.id);
       if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
     } catch (error) {
       if (!isDependencyFailure(error)) return this.deps.parking.outboxRow(row, error, 'effect runner');
@@ -147,10 +149,14 @@ export class EffectRunner {
     return { outboxId: row.id, at, error: failure.message, next: { status: 'retry', dueAt } };
   }
 
-  private async perform(orderId: string, effect: RunnerEffect): Promise<Outcome> {
+  /** `rowId`: the outbox row being executed (an alert's id derives from it, so a re-run raises it once). */
+  private async perform(orderId: string, effect: RunnerEffect, rowId: string | null): Promise<Outcome> {
     const now = () => this.deps.clock.now();
     if (effect.type === 'operator.alert') {
-      this.deps.log.warn('operator alert', { payment_id: orderId, reason: effect.params.reason, flow_id: effect.params.flowId, detail: effect.params.detail });
+      const { reason, flowId, detail } = effect.params;
+      this.deps.log.warn('operator alert', { payment_id: orderId, reason, flow_id: flowId, detail });
+      const message = flowId === null ? detail : `${detail} (flow ${flowId})`;
+      await this.deps.alerts.raise({ id: rowId === null ? undefined : alertIdFor(rowId), kind: flagKind(reason), message, paymentId: orderId });
       return { event: null };
     }
     const channel = await this.deps.channels.get(effect.params.channel);

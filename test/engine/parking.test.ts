@@ -56,6 +56,9 @@ for (const kind of storeKinds) {
       expect(listed).toMatchObject({ source: 'outbox', payment_id: payment, kind: 'channel.prepay', retry: `/admin/parked/outbox/${prepay!.id}/retry` });
       expect(listed!.error).toContain('AssertionError: assertion failed: outbox row');
       expect(await metrics()).toContain('paycenter_rows_parked_total{source="outbox",kind="channel.prepay"} 1');
+      const alerts = (await adminCall(booted.url, 'GET', `/admin/alerts?kind=parked&payment_id=${payment}`)).body.data;
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0].message).toContain(`effect runner parked outbox row ${prepay!.id} (channel.prepay): AssertionError`);
 
       // The cause fixed (here: the row repaired), the operator queues it; it runs once more.
       await executeSql(booted.databaseUrl, `UPDATE outbox SET payload = '${JSON.stringify(prepay!.payload)}' WHERE id = '${prepay!.id}'`);
