@@ -95,7 +95,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
       await alerts.raise({
         kind: 'parked', paymentId: notice.orderId,
         message: `${notice.loop} parked ${notice.source === 'outbox' ? `outbox row ${notice.ref} (${notice.kind})` : `timer ${notice.ref}`}: ${notice.error}`,
-      });
+      }).catch((error) => log.error('alert not recorded', { payment_id: notice.orderId, ref: notice.ref, error: String(error) }));
     },
   });
   const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, parking, random: options.random });

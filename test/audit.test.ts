@@ -1,25 +1,11 @@
 /** The money audit finds nothing in a store paycenter wrote, and names each breach planted in one. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { SQL } from 'bun';
-import { Database } from 'bun:sqlite';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditStore } from '../src/audit/audit.ts';
 import { openStore } from '../src/store/open.ts';
 import { freshDatabase, postgresServerUrl, storeKinds } from './store/stores.ts';
-import { type Booted, MerchantClient, bootPaycenter, settleThroughActor } from './http/harness.ts';
-
-async function execute(databaseUrl: string, statement: string): Promise<void> {
-  if (databaseUrl.startsWith('sqlite:')) {
-    const db = new Database(databaseUrl.slice('sqlite:'.length));
-    db.exec(statement);
-    db.close();
-    return;
-  }
-  const sql = new SQL({ url: databaseUrl, max: 1 });
-  await sql.unsafe(statement);
-  await sql.close();
-}
+import { type Booted, MerchantClient, bootPaycenter, executeSql, settleThroughActor } from './http/harness.ts';
 
 for (const kind of storeKinds) {
   describe(`audit on ${kind}`, () => {
@@ -42,9 +28,9 @@ for (const kind of storeKinds) {
       await merchant.call('POST', `/v1/payments/${settled}/refunds`, { refund_no: 'R1', amount: '10.00' });
       expect(await auditStore(booted.paycenter.store)).toEqual({ orders: 3, breaches: [] });
 
-      await execute(booted.databaseUrl, `DELETE FROM timers WHERE order_id = '${created}'`);
-      await execute(booted.databaseUrl, `UPDATE merchant_events SET type = 'payment.succeeded' WHERE order_id = '${closed}'`);
-      await execute(booted.databaseUrl, `UPDATE orders SET paid_amount = 1 WHERE id = '${settled}'`);
+      await executeSql(booted.databaseUrl, `DELETE FROM timers WHERE order_id = '${created}'`);
+      await executeSql(booted.databaseUrl, `UPDATE merchant_events SET type = 'payment.succeeded' WHERE order_id = '${closed}'`);
+      await executeSql(booted.databaseUrl, `UPDATE orders SET paid_amount = 1 WHERE id = '${settled}'`);
       const { breaches } = await auditStore(booted.paycenter.store);
       expect(breaches.map((b) => [b.orderId, b.rule]).sort()).toEqual(
         [[created, 'deadline_armed'], [closed, 'one_payment_succeeded'], [settled, 'columns_match_snapshot']].sort(),
@@ -96,7 +82,7 @@ describe('audit refuses what is not a paycenter store, and creates nothing', () 
     const store = await openStore(database.url);
     await store.migrate();
     await store.close();
-    await execute(database.url, 'DELETE FROM schema_migrations WHERE version = 1');
+    await executeSql(database.url, 'DELETE FROM schema_migrations WHERE version = 1');
     const { code, out } = await auditCli(database.url);
     expect(code).toBe(2);
     expect(out).toContain('audit refused (migrations_behind)');

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
 import { Parking } from '../../actors/parking.ts';
 import { Ticker, default_ticker_options } from '../../actors/ticker.ts';
+import { auditStore } from '../../src/audit/audit.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { AssertionError, DependencyError } from '../../src/failures.ts';
 import { RedlockLock } from '../../src/lock/redlock.ts';
@@ -98,6 +99,9 @@ for (const kind of storeKinds) {
       const listed = (await parked()).find((p) => p.ref === notify!.id);
       expect(listed).toMatchObject({ source: 'outbox', kind: 'merchant.notify' });
       expect(listed!.error).toContain('names a missing event evt_missing');
+      // Parked work is undone work: the money audit names it.
+      const { breaches } = await auditStore(booted.paycenter.store);
+      expect(breaches).toContainEqual({ orderId: payment, rule: 'nothing_parked', detail: expect.stringContaining(`outbox ${notify!.id} (merchant.notify) parked`) });
     });
 
     test('a dependency that fails is retried, not parked: the timer stays armed, leased for another try', async () => {
