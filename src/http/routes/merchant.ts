@@ -25,7 +25,10 @@ const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
 
-  app.post('/payments', describeRoute({ ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)' }), jsonBody(createPayment), async (c) => {
+  app.post('/payments', describeRoute({
+    ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)',
+    description: '201 when new; 200 with the same order when the same merchant_order_no arrives with the same amount, currency and subject; 409 order_conflict otherwise. With method, paying starts at once and the answer carries action.',
+  }), jsonBody(createPayment), async (c) => {
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
     const amount = amountOf(body.amount, body.currency, 'amount');
@@ -79,7 +82,10 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     return c.json(paymentOf(result.order, links));
   });
 
-  app.post('/payments/:id/refunds', describeRoute({ ...tag, summary: 'Refund (idempotent by refund_no)' }), jsonBody(createRefund), async (c) => {
+  app.post('/payments/:id/refunds', describeRoute({
+    ...tag, summary: 'Refund (idempotent by refund_no)',
+    description: '201 when new; 200 with the same refund for the same refund_no and amount; 409 order_conflict for another amount; 422 refund_exceeds_paid beyond what is left.',
+  }), jsonBody(createRefund), async (c) => {
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
