@@ -44,10 +44,10 @@ async function provision(url: string, path: string): Promise<Record<string, stri
   return (await response.json()) as Record<string, string>;
 }
 
-export async function bootWorld(kind: StoreKind, options: StartOptions = {}): Promise<World> {
+export async function bootWorld(kind: StoreKind, options: StartOptions = {}, env: Record<string, string> = {}): Promise<World> {
   const sandbox = await startSandbox();
   const port = await freePort();
-  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }, options);
+  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env }, options);
   const alipay = await provision(sandbox.url, '/alipay/apps');
   const wechatpay = await provision(sandbox.url, '/wechatpay/merchants');
   const channels = [

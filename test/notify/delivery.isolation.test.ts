@@ -125,7 +125,7 @@ describe('a merchant that keeps timing out is backed off alone', () => {
     const { store, engine, merchants } = booted.paycenter;
     const log = createLogger('error');
     delivery = new NotificationDelivery(
-      { store, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }) },
+      { store, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
       { ...default_delivery_options, requestTimeoutMs: 200, merchantTimeoutsBeforeBackoff: timeoutsBeforeBackoff, merchantBackoffMs: 60_000 },
     );
     delivery.start();
