@@ -10,7 +10,7 @@ import { openAPIRouteHandler } from 'hono-openapi';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
-import { LockUnavailableError } from '../lock/lock.ts';
+import { DependencyError } from '../failures.ts';
 import type { Logger } from '../log.ts';
 import { cashierRoutes } from '../cashier/routes.tsx';
 import type { ChannelRegistry } from '../channels/registry.ts';
@@ -20,7 +20,6 @@ import type { Payments } from '../payments/service.ts';
 import type { Store } from '../store/store.ts';
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine } from '../../actors/engine.ts';
-import { MailboxFullError } from '../../actors/mailbox.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
 import { ApiError, errorBody, errorStatus } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
@@ -78,7 +77,7 @@ export type AppDeps = {
 };
 
 /** Failures that are a dependency's, not the request's: safe to retry. */
-const isUnavailable = (error: unknown) => error instanceof LockUnavailableError || error instanceof MailboxFullError;
+const isUnavailable = (error: unknown) => error instanceof DependencyError;
 
 function toApiError(error: unknown, log: Logger, requestId: string): ApiError {
   if (error instanceof ApiError) return error;

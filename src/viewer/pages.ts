@@ -6,7 +6,7 @@
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { isoTime } from '../clock.ts';
-import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, OutboxRow, TimerRow } from '../store/store.ts';
+import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, StoredOutboxRow, TimerRow } from '../store/store.ts';
 import type { GraphTransition, MachineGraph } from './statechart.ts';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -19,7 +19,7 @@ export type Timeline = {
   order: OrderRow;
   journal: JournalRow[];
   timers: TimerRow[];
-  outbox: OutboxRow[];
+  outbox: StoredOutboxRow[];
   events: DeliveredEvent[];
   callbacks: CallbackRow[];
 };
