@@ -17,16 +17,19 @@ import type { Clock } from '../src/clock.ts';
 import type { Logger } from '../src/log.ts';
 import { PollingLoop } from '../src/polling-loop.ts';
 import { retryDueAt } from '../src/retry-schedule.ts';
+import { assert, errorText, isDependencyFailure } from '../src/failures.ts';
+import { effectOfRow, readOutboxRow } from '../src/store/outbox.ts';
 import type { ClaimedOutboxRow, OutboxResult, OutboxRow, Store } from '../src/store/store.ts';
+import { type KindsOf, effectExecutor, kindsOf } from './effect-executors.ts';
 import type { Engine } from './engine.ts';
+import type { Parking } from './parking.ts';
 
-export const runnerEffectKinds = [
-  'channel.prepay', 'channel.query', 'channel.close', 'channel.refund', 'channel.refund_query', 'channel.capture', 'operator.alert',
-] as const satisfies readonly Effect['type'][];
+type RunnerKind = KindsOf<'effect runner'>;
+export const runnerEffectKinds: readonly RunnerKind[] = kindsOf('effect runner');
 
-type RunnerEffect = Extract<Effect, { type: (typeof runnerEffectKinds)[number] }>;
+type RunnerEffect = Extract<Effect, { type: RunnerKind }>;
 
-type RunnerKind = (typeof runnerEffectKinds)[number];
+const isRunnerEffect = (effect: Effect): effect is RunnerEffect => effectExecutor[effect.type] === 'effect runner';
 
 export type EffectRunnerOptions = {
   /**
@@ -74,11 +77,17 @@ export const tradeEvent = (trade: TradeReport, at: number, source: 'query' | 'ca
   channelTradeNo: trade.channelTradeNo,
 });
 
+/** The flow is still pending and of the order's latest attempt. */
+function prepayWanted(ctx: PaymentContext, flowId: string): boolean {
+  const flow = ctx.flows.find((f) => f.id === flowId);
+  return flow !== undefined && flow.status === 'pending' && !flow.prepared && ctx.flows.at(-1)?.attemptId === flow.attemptId;
+}
+
 export class EffectRunner {
   private readonly loop: PollingLoop;
 
   constructor(
-    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; alerts: Alerts; clock: Clock; log: Logger; random?: () => number },
+    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; alerts: Alerts; clock: Clock; log: Logger; parking: Parking; random?: () => number },
     private readonly options: EffectRunnerOptions = default_effect_runner_options,
   ) {
     this.loop = new PollingLoop('effect runner', () => this.tick(), options.intervalMs, deps.log);
@@ -95,10 +104,15 @@ export class EffectRunner {
    * Executes these just-committed rows now, in the caller's request (a prepay the payer waits
    * for). A row another runner already holds is left to it.
    */
-  async runNow(rows: OutboxRow[]): Promise<void> {
+  async runNow(rows: OutboxRow[]): Promise<Map<string, ChannelFailure | null>> {
     const now = this.deps.clock.now();
-    const claimed = await Promise.all(rows.map((row) => this.deps.store.claimOutboxRow(row.id, now, this.options.leaseMs)));
-    await Promise.all(claimed.filter((row) => row !== null).map((row) => this.execute(row)));
+    const claimed = (await Promise.all(rows.map((row) => this.deps.store.claimOutboxRow(row.id, now, this.options.leaseMs)))).filter((row) => row !== null);
+    const outcomes = await Promise.all(claimed.map((row) => this.execute(row)));
+    // Per row run here, the channel's failure (null when it answered, or the row was parked): failover reads it.
+    return new Map(claimed.map((row, i) => {
+      const outcome = outcomes[i]!;
+      return [row.id, outcome !== null && 'failure' in outcome ? outcome.failure : null];
+    }));
   }
 
   /**
@@ -111,18 +125,28 @@ export class EffectRunner {
     if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(orderId, outcome.event);
   }
 
-  private async execute(row: ClaimedOutboxRow): Promise<void> {
-    const effect = { type: row.kind, params: row.payload } as RunnerEffect;
+  /**
+   * Executes one claimed row and feeds the answer to its order; returns what it came to (null:
+   * parked). A dependency that fails (the store, Redis) is retried like a channel that did not
+   * answer; anything else thrown is a bug (src/failures.ts) and parks the row: retrying would
+   * only repeat it.
+   */
+  private async execute(row: ClaimedOutboxRow): Promise<Outcome | null> {
     let outcome: Outcome;
     try {
+      const effect = effectOfRow(readOutboxRow(row));
+      assert(isRunnerEffect(effect), `outbox row ${row.id} of kind ${row.kind} reached the effect runner`);
       outcome = await this.perform(row.orderId, effect, row.id);
+      if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
     } catch (error) {
-      // A bug or a broken dependency (the store): the row is retried like an unanswered call.
-      this.deps.log.error('effect failed', { payment_id: row.orderId, kind: row.kind, error: String(error) });
-      outcome = { failure: { ok: false, code: 'unavailable', retryable: true, message: String(error).slice(0, error_text_chars_max) } };
+      if (!isDependencyFailure(error)) {
+        await this.deps.parking.outboxRow(row, error, 'effect runner');
+        return null;
+      }
+      outcome = { failure: { ok: false, code: 'unavailable', retryable: true, message: errorText(error, error_text_chars_max) } };
     }
-    if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
     await this.deps.store.finishOutbox(this.resultOf(row, outcome));
+    return outcome;
   }
 
   private resultOf(row: ClaimedOutboxRow, outcome: Outcome): OutboxResult {
@@ -158,6 +182,9 @@ export class EffectRunner {
       case 'channel.prepay': {
         const ctx = await this.contextOf(orderId);
         const p = effect.params;
+        // A retry of a prepay whose flow ended or was replaced (failover, another method) would
+        // open a trade nobody pays, or one the order is closing.
+        if (!prepayWanted(ctx, p.flowId)) return { event: null };
         const result = await adapter.prepay({
           flowId: p.flowId, method: p.method, amount: p.amount, currency: ctx.currency, subject: p.subject, merchantOrderNo: ctx.merchantOrderNo,
           expiresAt: channelExpiry(p.expiresAt, now()), returnUrl: ctx.details.returnUrl, clientIp: ctx.details.clientIp,

@@ -21,6 +21,7 @@ import { jsonBody } from '../http/validate.ts';
 import { type Links, paymentWithActionOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { Payments } from '../payments/service.ts';
+import type { Router } from '../routing/router.ts';
 import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
@@ -31,11 +32,13 @@ export type CashierDeps = {
   runner: EffectRunner;
   clock: Clock;
   links: Links;
+  router: Router;
   /** One check per payment per this gap (default 5 s). */
   checkGapMs?: number;
 };
 
-const default_check_gap_ms = 5_000;
+/** The page's "check now" button waits the same gap (it is rendered into the page). */
+export const default_check_gap_ms = 5_000;
 /**
  * One pay per payment per this gap: each switch of method may open a trade at a channel (and
  * close the previous one there), so a link must not be able to do that without pause. A payer
@@ -96,7 +99,8 @@ export const cashier_link_life_after_expiry_ms = 24 * 3_600_000;
 
 export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   const app = new Hono<CashierEnv>();
-  const checkGate = new PaymentGate(deps.checkGapMs ?? default_check_gap_ms, gate_entries_max);
+  const checkGapMs = deps.checkGapMs ?? default_check_gap_ms;
+  const checkGate = new PaymentGate(checkGapMs, gate_entries_max);
   const payGate = new PaymentGate(pay_gap_ms, gate_entries_max);
 
   /** The order and its merchant when the token is this payment's, else null (→ 404). */
@@ -142,12 +146,16 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
       const flow = [...order.context.flows].reverse().find((f) => f.status === 'pending' && f.prepared && f.action);
       if (flow) current = { flow, svg: flow.action?.type === 'qr_code' && flow.action.qrCode ? await qrSvg(flow.action.qrCode) : null };
     }
-    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} />, 200);
+    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={await shownOf(found)} checkGapMs={checkGapMs} />, 200);
   });
 
-  app.get('/:id/status', described('The payment’s status and seconds left, from paycenter’s own records'), linked, (c) => {
-    const { order } = c.get('link');
-    return c.json({ status: order.row.status, expires_in: expiresIn(order, deps.clock.now()) });
+  /** The cashier's methods that some channel can serve now (routing.ts: health, never a channel call). */
+  const shownOf = ({ merchant, order }: Link) =>
+    deps.router.shownMethods(merchant.methods.filter((m) => m in method_labels), order.context.currency, order.context.amount);
+
+  app.get('/:id/status', described('The payment’s status, seconds left and the methods offered now, from paycenter’s own records'), linked, async (c) => {
+    const link = c.get('link');
+    return c.json({ status: link.order.row.status, expires_in: expiresIn(link.order, deps.clock.now()), methods: await shownOf(link) });
   });
 
   /** As /v1/payments/{id}/pay (API.md): the payment object and its `action`, plus the QR drawn as SVG for the page. */

@@ -5,17 +5,17 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type Flow, type OrderDetails, type PayDecision, type PaymentContext, type Refund, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, type PayDecision, type PaymentContext, type Refund, type RiskVerdict, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { Currency } from '../money.ts';
-import type { PayerVelocity } from '../risk/velocity.ts';
-import { chooseChannel } from '../routing/choose.ts';
-import type { DailyVolumes } from '../routing/daily-volume.ts';
-import type { ChannelRow, MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
+import type { RiskCenter } from '../risk/center.ts';
+import { type PrepayFailure, channels_per_pay_max, movesOn, prepayFailure } from '../routing/failover.ts';
+import type { RoutingNote, Router } from '../routing/router.ts';
+import type { MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
 export type Result<T> = ({ ok: true } & T) | Failure;
@@ -26,6 +26,8 @@ function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
   const refused = methods.find((m) => !merchant.methods.includes(m));
   return refused ? fail('unsupported_method', `method ${refused} is not enabled for this merchant`, 'method') : null;
 }
+
+const riskRefusal = (rules: string[]): Failure => fail('risk_rejected', `refused by risk rules: ${rules.join(', ')}`);
 
 const noChannel = (methods: string[], currency: string): Failure =>
   fail('no_channel_available', `no channel can serve ${methods.join(' + ')} in ${currency} now`);
@@ -45,8 +47,20 @@ export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: num
 export type PayPartRequest = { method: string; amount: number };
 
 export type PaymentsDeps = {
-  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; volumes: DailyVolumes; runner: EffectRunner; risk: PayerVelocity;
+  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; router: Router; runner: EffectRunner; risk: RiskCenter;
+  /** A pay request moved on from a channel whose prepay failed (a metric). */
+  onFailover?: (channel: string) => void;
 };
+
+/** The answer once no channel is left after failures: what the last failure says about the payer. */
+function exhausted(last: PrepayFailure, methods: string[], currency: string): Failure {
+  switch (last.kind) {
+    case 'refused': return fail('channel_error', `${last.reason}; nothing was charged`);
+    case 'not_accepted': return noChannel(methods, currency);
+    case 'unknown':
+    case 'elsewhere': return fail('unavailable', `${last.reason}; retry the request`);
+  }
+}
 
 /** Why the order's machine would refuse these parts, as the API answers it; null when it would not. */
 function payPartsRefusal(decision: PayDecision): Failure | null {
@@ -90,19 +104,26 @@ export class Payments {
    */
   async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim, payRefusal: Failure | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
     const now = this.clock.now();
-    const payer = { userId: request.details.userId, deviceId: request.details.deviceId, clientIp: request.details.clientIp };
-    const riskRefusal = this.deps.risk.check(merchant.id, payer, now);
-    const refusal = payRefusal ?? (riskRefusal ? fail('risk_rejected', riskRefusal) : null);
+    const id = newId('pay', now);
+    const { userId, deviceId, clientIp } = request.details;
+    // Risk is asked only for an order that could be created; it reserves the order's counters.
+    const risk = payRefusal ? null : await this.deps.risk.assessCreate({
+      orderId: id, merchantId: merchant.id, amount: request.amount, currency: request.currency, userId, deviceId, clientIp, at: now,
+    });
+    const refusal = payRefusal ?? (risk && !risk.ok ? riskRefusal(risk.rules) : null);
     // A retry of an order that exists opens nothing new: only new orders are refused.
     if (refusal && !(await this.store.findOrderByMerchantOrderNo(merchant.id, request.merchantOrderNo))) return refusal;
+    const assessed = risk?.ok ? risk : null;
     const result = await this.engine.create({
-      id: newId('pay', now), merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
+      id, merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
+      risk: assessed?.verdict, riskHolds: assessed?.holds,
     }, nonce);
+    if (result.outcome !== 'created') await assessed?.cancel();
     if (result.outcome === 'replayed') return fail('replayed_request', 'this nonce was used before');
     if (result.outcome === 'created') {
-      this.deps.risk.record(merchant.id, payer, now);
+      if (assessed) await this.deps.risk.flagged(id, assessed.verdict, undefined);
       return { ok: true, created: true, order: result.order };
     }
     const existing = result.order.context;
@@ -128,14 +149,7 @@ export class Payments {
    */
   async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number): Promise<Failure | null> {
     return methodRefusal(merchant, [method])
-      ?? ((await this.chooseChannels([{ method, amount }], currency))[0] ? null : noChannel([method], currency));
-  }
-
-  /** The channel each part would be routed to now (null where none serves it). */
-  private async chooseChannels(parts: PayPartRequest[], currency: Currency): Promise<(ChannelRow | null)[]> {
-    const channels = await this.deps.channels.all();
-    const collectedToday = await this.deps.volumes.of(channels);
-    return parts.map((p) => chooseChannel(channels, { ...p, currency }, collectedToday));
+      ?? ((await this.deps.router.shownMethods([method], currency, amount)).length > 0 ? null : noChannel([method], currency));
   }
 
   /**
@@ -144,7 +158,7 @@ export class Payments {
    * single method again while its flow waits for the payer answers that flow again instead of
    * starting another (a refreshed cashier page must not open a new trade each time).
    */
-  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
+  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[], riskAssessedAtCreate = false): Promise<Result<{ order: OrderState; flow: Flow }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
     const { context, row } = found.order;
@@ -158,23 +172,55 @@ export class Payments {
     // The machine's own check, asked before any channel is looked for, so the answer can say why.
     const partsRefusal = payPartsRefusal(checkPayParts(context, parts.map((p, i) => ({ ...p, flowId: flowIds[i]!, channel: '' }))));
     if (partsRefusal) return partsRefusal;
+    // A create that pays at once was just assessed with the same facts: one decision per request.
+    const risk = riskAssessedAtCreate ? null : await this.deps.risk.assessPay(context, now);
+    if (risk && !risk.ok) return riskRefusal(risk.rules);
 
-    const routes = await this.chooseChannels(parts, context.currency);
-    const unserved = parts.filter((_, i) => routes[i] === null).map((p) => p.method);
-    if (unserved.length > 0) return noChannel(unserved, context.currency);
-    const payParts = parts.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: routes[i]!.code, amount: p.amount }));
+    return this.payRouted(merchant, paymentId, parts, context.currency, risk && { verdict: risk.verdict, before: context.risk });
+  }
 
-    const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });
-    if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
-    if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
-    await this.deps.runner.runNow(result.outbox.filter((r) => r.kind === 'channel.prepay'));
+  /**
+   * Routes the parts, starts the attempt through the order's actor and runs its prepay in this
+   * request; when the prepay fails, tries the next routable channel with new flows (failover.ts),
+   * at most channels_per_pay_max channels. The routing decision rides on the pay event, so the
+   * order's timeline shows it.
+   */
+  private async payRouted(
+    merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency, risk: { verdict: RiskVerdict; before: PaymentContext['risk'] } | null,
+  ): Promise<Result<{ order: OrderState; flow: Flow }>> {
+    const tried: string[] = [];
+    let last: (PrepayFailure & { flowId: string }) | null = null;
+    for (let round = 0; round < channels_per_pay_max; round++) {
+      const decisions = await Promise.all(parts.map((p) => this.deps.router.decide({ ...p, currency }, merchant.routing, tried)));
+      const unserved = parts.filter((_, i) => decisions[i]!.order.length === 0).map((p) => p.method);
+      if (unserved.length > 0) return last ? exhausted(last, unserved, currency) : noChannel(unserved, currency);
+      const now = this.clock.now();
+      const payParts = parts.map((p, i) => ({ flowId: newId('flw', now), method: p.method, channel: decisions[i]!.order[0]!, amount: p.amount }));
+      const failoverFrom = last && { channel: tried.at(-1)!, flow_id: last.flowId, reason: last.reason };
+      const routing: RoutingNote = { ...decisions[0]!.note, chosen: payParts[0]!.channel, ...(failoverFrom ? { failover_from: failoverFrom } : {}) };
+      if (failoverFrom) this.deps.onFailover?.(failoverFrom.channel);
 
-    const after = await this.engine.load(paymentId);
-    const flow = after?.context.flows.find((f) => f.id === payParts[0]!.flowId);
-    if (!after || !flow) throw new Error('assertion failed: an applied pay.start added its flows');
-    if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
-    if (!flow.prepared) return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);
-    return { ok: true, order: after, flow };
+      // The risk decision rides on the first attempt only: one decision per request.
+      const verdict = round === 0 ? risk?.verdict : undefined;
+      const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, ...(verdict ? { risk: verdict } : {}) });
+      if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
+      if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
+      if (risk && round === 0) await this.deps.risk.flagged(paymentId, risk.verdict, risk.before);
+      const prepays = result.outbox.filter((r) => r.kind === 'channel.prepay');
+      const failures = await this.deps.runner.runNow(prepays);
+
+      const after = await this.engine.load(paymentId);
+      const flow = after?.context.flows.find((f) => f.id === payParts[0]!.flowId);
+      if (!after || !flow) throw new Error('assertion failed: an applied pay.start added its flows');
+      const row = prepays.find((r) => (r.payload as { flowId?: unknown }).flowId === flow.id);
+      const failed = prepayFailure(flow, row && failures.get(row.id));
+      if (!failed) return { ok: true, order: after, flow };
+      if (failed.kind === 'not_accepted') await this.engine.dispatch(paymentId, { type: 'flow.report', at: this.clock.now(), flowId: flow.id, status: 'failed', source: 'prepay' });
+      if (!movesOn(failed)) return exhausted(failed, parts.map((p) => p.method), currency);
+      tried.push(flow.channel);
+      last = { ...failed, flowId: flow.id };
+    }
+    return exhausted(last!, parts.map((p) => p.method), currency);
   }
 
   /**

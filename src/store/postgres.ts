@@ -7,6 +7,12 @@
 import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
+  breakerColumns,
+  breakerOf,
+  breakerTransitionOf,
+  breakerValues,
+  closedBreaker,
+  transitionValues,
   adminAuditOf,
   orderSearchFilter,
   orderStatsOf,
@@ -43,14 +49,17 @@ import {
   orderColumns,
   orderOf,
   outboxOf,
+  first_journal_page,
   outboxUpdateOf,
+  per_order_rows_max,
+  parkedOf,
   refundOf,
   timerOf,
 } from './rows.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
-  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome,
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, MerchantRow, NotificationResult, OrderSearch,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 
 /** Connections in a process's pool, at most. */
@@ -275,12 +284,12 @@ export class PostgresStore implements Store {
     return row ? orderOf(row, json) : null;
   }
 
-  async listJournal(orderId: string) {
-    return (await this.all('SELECT * FROM journal WHERE order_id = $1 ORDER BY seq', orderId)).map((r) => journalOf(r, json));
+  async listJournal(orderId: string, page: JournalPage = first_journal_page) {
+    return (await this.all('SELECT * FROM journal WHERE order_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', orderId, page.afterSeq, page.limit)).map((r) => journalOf(r, json));
   }
 
   async listTimers(orderId: string) {
-    return (await this.all('SELECT * FROM timers WHERE order_id = $1 ORDER BY key', orderId)).map((r) => timerOf(r, json));
+    return (await this.all('SELECT * FROM timers WHERE order_id = $1 ORDER BY key LIMIT $2', orderId, per_order_rows_max)).map((r) => timerOf(r, json));
   }
 
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
@@ -382,15 +391,15 @@ export class PostgresStore implements Store {
   }
 
   async listOutbox(orderId: string) {
-    return (await this.all('SELECT * FROM outbox WHERE order_id = $1 ORDER BY id', orderId)).map((r) => outboxOf(r, json));
+    return (await this.all('SELECT * FROM outbox WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => outboxOf(r, json));
   }
 
   async listMerchantEvents(orderId: string) {
-    return (await this.all('SELECT * FROM merchant_events WHERE order_id = $1 ORDER BY id', orderId)).map((r) => merchantEventOf(r, json));
+    return (await this.all('SELECT * FROM merchant_events WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => merchantEventOf(r, json));
   }
 
   async listFlows(orderId: string) {
-    return (await this.all('SELECT * FROM flows WHERE order_id = $1 ORDER BY id', orderId)).map(flowOf);
+    return (await this.all('SELECT * FROM flows WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map(flowOf);
   }
 
   async loadFlow(flowId: string) {
@@ -435,11 +444,11 @@ export class PostgresStore implements Store {
   }
 
   async listCallbacks(orderId: string) {
-    return (await this.all('SELECT * FROM callback_log WHERE order_id = $1 ORDER BY id', orderId)).map((r) => callbackOf(r, json));
+    return (await this.all('SELECT * FROM callback_log WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => callbackOf(r, json));
   }
 
   async listRefunds(orderId: string) {
-    return (await this.all('SELECT * FROM refunds WHERE order_id = $1 ORDER BY id', orderId)).map(refundOf);
+    return (await this.all('SELECT * FROM refunds WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map(refundOf);
   }
 
   async findRefund(refundId: string) {
@@ -463,8 +472,8 @@ export class PostgresStore implements Store {
   }
 
   async updateMerchant(m: MerchantRow) {
-    await this.all('UPDATE merchants SET name = $1, notify_url = $2, methods = $3, status = $4, updated_at = $5 WHERE id = $6',
-      m.name, m.notifyUrl, m.methods, m.status, m.updatedAt, m.id);
+    await this.all('UPDATE merchants SET name = $1, notify_url = $2, methods = $3, status = $4, updated_at = $5, routing = $6 WHERE id = $7',
+      m.name, m.notifyUrl, m.methods, m.status, m.updatedAt, m.routing, m.id);
   }
 
   async insertChannel(channel: ChannelRow) {
@@ -491,8 +500,92 @@ export class PostgresStore implements Store {
 
   async updateChannel(c: ChannelRow) {
     await this.all(
-      'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8 WHERE code = $9',
-      c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code,
+      'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8, fee_rate = $9 WHERE code = $10',
+      c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.feeRate, c.code,
+    );
+  }
+
+  async loadBreakers(codes: readonly string[]) {
+    if (codes.length === 0) return [];
+    const rows = (await this.all(`SELECT * FROM channel_breakers WHERE code IN (${placeholders(codes.length)})`, ...codes)).map(breakerOf);
+    return codes.map((code) => rows.find((r) => r.code === code) ?? closedBreaker(code));
+  }
+
+  async swapBreaker(b: BreakerRow, t: BreakerTransitionRow) {
+    // One statement: the transition is recorded exactly when the compare-and-set wins. The first
+    // move of a breaker creates its row; every later one is a compare-and-set on the version.
+    const swap = b.version === 1
+      ? `INSERT INTO channel_breakers (${breakerColumns.join(', ')})
+         SELECT $7::text, $1::text, $2::boolean, $3::bigint, $4::bigint, $5::bigint, $6::bigint WHERE $8::bigint = 0 ON CONFLICT DO NOTHING RETURNING code`
+      : 'UPDATE channel_breakers SET state = $1, forced = $2, opened_at = $3, since = $4, version = $5, probe_until = $6 WHERE code = $7 AND version = $8 RETURNING code';
+    const rows = await this.all(
+      `WITH swapped AS (${swap})
+       INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason)
+       SELECT $9::text, $10::text, $11::bigint, $12::text, $13::text, $14::text FROM swapped RETURNING id`,
+      b.state, b.forced, b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1, ...transitionValues(t),
+    );
+    return rows.length === 1;
+  }
+
+  async claimBreakerProbe(code: string, nowMs: number, untilMs: number) {
+    return (await this.all('UPDATE channel_breakers SET probe_until = $1 WHERE code = $2 AND probe_until <= $3 RETURNING code', untilMs, code, nowMs)).length === 1;
+  }
+
+  async insertBreakerTransition(t: BreakerTransitionRow) {
+    await this.all('INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6)', ...transitionValues(t));
+  }
+
+  async loadRoutingScope() {
+    const [row] = await this.all('SELECT id FROM routing_scope');
+    return row!.id as string;
+  }
+
+  async listBreakerTransitions(code: string, limit: number) {
+    return (await this.all('SELECT * FROM breaker_transitions WHERE code = $1 ORDER BY at DESC, id DESC LIMIT $2', code, limit)).map(breakerTransitionOf);
+  }
+
+  async parkTimer(timer: TimerRow, error: string, nowMs: number) {
+    const moved = await this.all(
+      `WITH moved AS (DELETE FROM timers WHERE order_id = $1 AND key = $2 AND due_at = $3 RETURNING order_id, key, due_at, event)
+       INSERT INTO parked_timers (order_id, key, due_at, event, error, parked_at) SELECT order_id, key, due_at, event, $4, $5 FROM moved
+       ON CONFLICT (order_id, key) DO UPDATE SET due_at = EXCLUDED.due_at, event = EXCLUDED.event, error = EXCLUDED.error, parked_at = EXCLUDED.parked_at
+       RETURNING order_id`,
+      timer.orderId, timer.key, timer.dueAt, error, nowMs,
+    );
+    return moved.length > 0;
+  }
+
+  async listParked(limit: number) {
+    const [outbox, timers] = await Promise.all([
+      this.all("SELECT * FROM outbox WHERE status = 'parked' ORDER BY completed_at LIMIT $1", limit),
+      this.all('SELECT * FROM parked_timers ORDER BY parked_at LIMIT $1', limit),
+    ]);
+    return [...outbox.map((r) => parkedOf('outbox', r, json)), ...timers.map((r) => parkedOf('timer', r, json))];
+  }
+
+  async requeueParkedOutbox(outboxId: string, nowMs: number) {
+    const rows = await this.all(
+      "UPDATE outbox SET status = 'pending', attempts = 0, due_at = $1, lease_until = NULL, completed_at = NULL WHERE id = $2 AND status = 'parked' RETURNING id",
+      nowMs, outboxId,
+    );
+    return rows.length > 0;
+  }
+
+  async requeueParkedTimer(orderId: string, key: string, nowMs: number) {
+    const rows = await this.all(
+      `WITH parked AS (DELETE FROM parked_timers WHERE order_id = $1 AND key = $2 RETURNING order_id, key, event),
+       armed AS (INSERT INTO timers (order_id, key, due_at, event) SELECT order_id, key, $3, event FROM parked ON CONFLICT (order_id, key) DO NOTHING)
+       SELECT order_id FROM parked`,
+      orderId, key, nowMs,
+    );
+    return rows.length > 0;
+  }
+
+  async deferOutbox(outboxIds: string[], dueAt: number) {
+    if (outboxIds.length === 0) return;
+    await this.all(
+      "UPDATE outbox SET due_at = $1, lease_until = NULL WHERE id IN (SELECT jsonb_array_elements_text($2::text::jsonb)) AND status = 'pending'",
+      dueAt, JSON.stringify(outboxIds),
     );
   }
 

@@ -10,7 +10,7 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import type { StateValue } from 'xstate';
 import { isoTime } from '../clock.ts';
 import { chinaTime } from '../console/pages.tsx';
-import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, OutboxRow, TimerRow } from '../store/store.ts';
+import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, StoredOutboxRow, TimerRow } from '../store/store.ts';
 import { type Layout, type PlacedState, triggerLabel } from './layout.ts';
 import { event_templates } from './simulate.ts';
 import { type Highlight, stateIdsOf } from './statechart.ts';
@@ -27,7 +27,7 @@ export type Timeline = {
   order: OrderRow;
   journal: JournalRow[];
   timers: TimerRow[];
-  outbox: OutboxRow[];
+  outbox: StoredOutboxRow[];
   events: DeliveredEvent[];
   callbacks: CallbackRow[];
 };

@@ -12,17 +12,21 @@ import type { Clock } from '../../clock.ts';
 import type { MerchantDirectory } from '../../merchants/directory.ts';
 import { type Currency, currencies as known_currencies, parseAmount } from '../../money.ts';
 import { constantTimeEqual, seal, unseal } from '../../secrets.ts';
+import { per_order_rows_max } from '../../store/rows.ts';
 import type { ChannelRow, Store } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
 import {
   type Provider, channelConfigs, createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
 } from '../schemas.ts';
-import { jsonBody, requireOutboundUrls } from '../validate.ts';
+import { jsonBody, queryParams, requireOutboundUrls } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
+import { mountParked } from './parked.ts';
 import type { OutboundPolicy } from '../../net/outbound.ts';
 import { AdminSessions, FailedSignIns } from '../admin-session.ts';
 import { sourceAddressOf } from '../callback-intake.ts';
+import type { ChannelHealth } from '../../routing/channel-health.ts';
+import { mountChannelHealth } from './admin-channels-health.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
 import { csrfMatches } from '../../console/csrf.ts';
@@ -36,6 +40,7 @@ export type AdminDeps = {
   adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation; links: Links;
   outbound: OutboundPolicy;
   sessions: { sessionMs: number; secureCookie: boolean };
+  health: ChannelHealth;
 };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only): a session id. */
@@ -154,6 +159,18 @@ function configOf(provider: Provider, config: Record<string, unknown>): Record<s
 
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
+/** Journal rows a timeline page shows unless asked for fewer. */
+const timeline_page_events_default = 100;
+
+/** A timeline page: events after `after_seq` (0: from the start), at most `limit` (up to per_order_rows_max). */
+const timelinePage = v.pipe(
+  v.strictObject({
+    after_seq: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'must be a whole number')), '0'),
+    limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, 'must be a whole number'), v.transform(Number), v.minValue(1), v.maxValue(per_order_rows_max)), String(timeline_page_events_default)),
+  }),
+  v.transform((q) => ({ afterSeq: Number(q.after_seq), limit: Number(q.limit) })),
+);
+
 export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   const gate: Gate = { token: deps.adminToken, sessions: new AdminSessions(deps.store, deps.sessions.sessionMs), failures: new FailedSignIns(), clock: deps.clock };
@@ -161,16 +178,20 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use(recordWrites(deps.store, deps.clock));
   mountLogin(app, gate, deps.sessions.secureCookie);
   mountViewer(app, { store: deps.store });
+  mountParked(app, { store: deps.store, clock: deps.clock });
   // The console's pages answer browsers first; JSON routes of the same paths follow.
   mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links, sessionCookie: admin_cookie });
   mountAlerts(app, deps.alerts);
   mountReconciliation(app, { recon: deps.recon, store: deps.store });
+  mountChannelHealth(app, { health: deps.health, store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
+  // API.md: channel objects carry their read-only health.
+  const channelAnswer = async (c: ChannelRow, config: Record<string, unknown>) => ({ ...channelOf(c, config), health: await deps.health.view(c.code) });
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
     const body = c.req.valid('json');
     requireOutboundUrls(deps.outbound, { notify_url: body.notify_url });
-    const result = await deps.merchants.create({ merchantId: body.merchant_id, name: body.name, notifyUrl: body.notify_url, methods: body.methods });
+    const result = await deps.merchants.create({ merchantId: body.merchant_id, name: body.name, notifyUrl: body.notify_url, methods: body.methods, routing: body.routing });
     if (!result.ok) throw new ApiError('order_conflict', `merchant ${body.merchant_id} exists`, 'merchant_id');
     return c.json({ ...merchantOf(result.merchant), secret: result.merchant.secret.reveal() }, 201);
   });
@@ -184,7 +205,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.patch('/merchants/:id', describeRoute({ ...tag, summary: 'Change a merchant (name, notify_url, methods, status)' }), jsonBody(updateMerchant), async (c) => {
     const body = c.req.valid('json');
     requireOutboundUrls(deps.outbound, { notify_url: body.notify_url });
-    const merchant = await deps.merchants.update(c.req.param('id'), { name: body.name, notifyUrl: body.notify_url, methods: body.methods, status: body.status });
+    const merchant = await deps.merchants.update(c.req.param('id'), { name: body.name, notifyUrl: body.notify_url, methods: body.methods, status: body.status, routing: body.routing });
     if (!merchant) throw new ApiError('not_found', `no merchant ${c.req.param('id')}`);
     return c.json(merchantOf(merchant));
   });
@@ -196,15 +217,15 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const row: ChannelRow = {
       code: body.code, provider: body.provider, methods: body.methods, currencies: body.currencies, weight: body.weight,
       singleLimit: limitOf(body.single_limit, 'single_limit', body.currencies), dailyLimit: limitOf(body.daily_limit, 'daily_limit', body.currencies), status: body.status,
-      configEnc: seal(deps.secretKey, JSON.stringify(config)), createdAt: now, updatedAt: now,
+      configEnc: seal(deps.secretKey, JSON.stringify(config)), feeRate: body.fee_rate, createdAt: now, updatedAt: now,
     };
     if ((await deps.store.insertChannel(row)) === 'exists') throw new ApiError('order_conflict', `channel ${body.code} exists`, 'code');
-    return c.json(channelOf(row, config), 201);
+    return c.json(await channelAnswer(row, config), 201);
   });
 
   app.get('/channels', describeRoute({ ...tag, summary: 'All channels' }), async (c) => {
     const channels = await deps.store.listChannels();
-    return c.json({ data: channels.map((ch) => channelOf(ch, openConfig(ch))) });
+    return c.json({ data: await Promise.all(channels.map((ch) => channelAnswer(ch, openConfig(ch)))) });
   });
 
   app.patch('/channels/:code', describeRoute({ ...tag, summary: 'Change a channel' }), jsonBody(updateChannel), async (c) => {
@@ -222,10 +243,10 @@ export function adminRoutes(deps: AdminDeps): Hono {
       singleLimit: changedLimitOf(body.single_limit, current.singleLimit, 'single_limit', current.currencies, currencies),
       dailyLimit: changedLimitOf(body.daily_limit, current.dailyLimit, 'daily_limit', current.currencies, currencies),
       status: body.status ?? current.status, configEnc: body.config ? seal(deps.secretKey, JSON.stringify(config)) : current.configEnc,
-      updatedAt: deps.clock.now(),
+      feeRate: body.fee_rate ?? current.feeRate, updatedAt: deps.clock.now(),
     };
     await deps.store.updateChannel(row);
-    return c.json(channelOf(row, config));
+    return c.json(await channelAnswer(row, config));
   });
 
   app.post('/events/:id/resend', describeRoute({ ...tag, summary: 'Deliver a merchant notification again, with a fresh retry schedule' }), async (c) => {
@@ -239,12 +260,15 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return c.body(null, 204);
   });
 
-  app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'Every event the order’s actor took, with states and effects' }), async (c) => {
+  app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'The events the order’s actor took, with states and effects, a page at a time (after_seq, limit)' }), queryParams(timelinePage), async (c) => {
     const order = await deps.store.loadOrder(c.req.param('id'));
     if (!order) throw new ApiError('not_found', `no payment ${c.req.param('id')}`);
-    const [journal, callbacks] = await Promise.all([deps.store.listJournal(order.id), deps.store.listCallbacks(order.id)]);
+    const page = c.req.valid('query');
+    const [journal, callbacks] = await Promise.all([deps.store.listJournal(order.id, page), deps.store.listCallbacks(order.id)]);
+    const last = journal.at(-1)?.seq ?? page.afterSeq;
     return c.json({
       payment_id: order.id, status: order.status, version: order.version,
+      next_after_seq: last < order.version ? last : null,
       events: journal.map((j) => ({ seq: j.seq, at: new Date(j.at).toISOString(), event: j.event, state_before: j.stateBefore, state_after: j.stateAfter, effects: j.effects })),
       callbacks: callbacks.map((cb) => ({
         id: cb.id, received_at: new Date(cb.receivedAt).toISOString(), provider: cb.provider, channel: cb.channelCode, verified: cb.verified,
