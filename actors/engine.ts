@@ -17,7 +17,7 @@ import type { Lock } from '../src/lock/lock.ts';
 import type { NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
 import type { DurableCommitter } from './durable-commit.ts';
 import { Mailboxes } from './mailbox.ts';
-import { type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
+import { type EngineWrite, type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
 
 export type EngineOptions = {
   lockTtlMs: number;
@@ -173,7 +173,7 @@ export class Engine {
     throw new Error(`order ${orderId}: lost ${this.options.versionRetriesMax + 1} version races in a row`);
   }
 
-  private committed<K extends 'applied' | 'created'>(write: OrderWrite, snapshot: AnyMachineSnapshot, outcome: K) {
+  private committed<K extends 'applied' | 'created'>(write: EngineWrite, snapshot: AnyMachineSnapshot, outcome: K) {
     const order = { row: write.order, snapshot, context: snapshot.context as PaymentContext };
     this.recent.set(write.order.id, order);
     this.deps.onCommitted?.(write);

@@ -6,7 +6,7 @@
  * (the ceiling of this stack on this machine), then signed creates, each with its own nonce
  * and merchant_order_no; then the same creates again with the 100 risk rules of
  * bench/risk-rules.ts enabled (both runs carry a payer: user, device and address, out of 1000).
- * Peak RSS is the server's VmHWM. Ends with one RESULT line per store.
+ * Peak RSS is the server's VmHWM. Prints one RESULT line per store as soon as it is measured.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { requestSignature } from '../src/http/signature.ts';
 import { freePort, startPostgres } from '../test/harness/services.ts';
 import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
+import { runConfigurations } from './configurations.ts';
 
 const connections = 64;
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
@@ -117,18 +118,24 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string): Pro
   }
 }
 
-const results: string[] = [];
-const dir = join(repo, '.test-tmp', `bench-http-${process.pid}`);
-mkdirSync(dir, { recursive: true });
-try {
-  results.push(await benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`));
+async function benchPostgres(): Promise<string> {
   const postgres = await startPostgres();
   try {
-    results.push(await benchStore('postgres', postgres.url));
+    return await benchStore('postgres', postgres.url);
   } finally {
     await postgres.stop();
   }
+}
+
+const dir = join(repo, '.test-tmp', `bench-http-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+let code: number;
+try {
+  code = await runConfigurations('http', [
+    { name: 'store=sqlite', needs: [], run: () => benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`) },
+    { name: 'store=postgres', needs: ['postgres'], run: benchPostgres },
+  ]);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-for (const line of results) console.log(line);
+process.exit(code);

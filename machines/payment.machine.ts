@@ -28,6 +28,7 @@ import {
 } from './payment.model.ts';
 import {
   type Effect,
+  type EffectKind,
   type PaymentEvent,
   type Phase,
   type Plan,
@@ -42,6 +43,7 @@ import {
   planRefundQueryTimer,
   planRefundReport,
   planRefundRequest,
+  effectKinds,
 } from './payment.rules.ts';
 
 /** Bump on any change to states or context shape; stored snapshots name the version that wrote them. */
@@ -56,6 +58,8 @@ function expectEvent<T extends PaymentEvent['type']>(event: PaymentEvent, type: 
 
 /** The effect actions do nothing here: the runtime reads them off the transition and writes them to the outbox. */
 const effect = () => {};
+/** One action per effect kind, from the one list (our own data, so the cast only names its keys). */
+const effectActions = Object.fromEntries(effectKinds.map((kind) => [kind, effect])) as Record<EffectKind, typeof effect>;
 
 /** The part of XState's `enqueue` a plan needs; its own generic type is tied to the machine's setup. */
 type PlanQueue = {
@@ -124,8 +128,7 @@ export const paymentMachine = setup({
     input: {} as PaymentInput,
   },
   actions: {
-    'channel.prepay': effect, 'channel.query': effect, 'channel.close': effect, 'channel.capture': effect,
-    'channel.refund': effect, 'channel.refund_query': effect, 'merchant.notify': effect, 'operator.alert': effect,
+    ...effectActions,
     create: enqueueActions(({ context, enqueue }) => enqueuePlan(enqueue, planCreate(context))),
     startAttempt: enqueueActions(({ context, event, enqueue }) =>
       enqueuePlan(enqueue, planPayStart(context, event.at, expectEvent(event, 'pay.start').parts, expectEvent(event, 'pay.start').risk))),

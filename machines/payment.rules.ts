@@ -41,11 +41,20 @@ export type Effect =
   | { type: 'merchant.notify'; params: { event: NotifyType; refundId: string | null } }
   | { type: 'operator.alert'; params: Flag };
 
-export type EffectType = Effect['type'];
-export const effectTypes: EffectType[] = [
+/**
+ * Every effect kind, the one list: the machine's actions, the write set, the effect runner and
+ * the notification delivery are all derived from it, each with a `satisfies Record<EffectKind, …>`
+ * that fails to compile when a kind is added here and not handled there.
+ */
+export const effectKinds = [
   'channel.prepay', 'channel.query', 'channel.close', 'channel.capture',
   'channel.refund', 'channel.refund_query', 'merchant.notify', 'operator.alert',
-];
+] as const;
+export type EffectKind = (typeof effectKinds)[number];
+/** The list and the Effect union name the same kinds (either one alone fails to compile). */
+const effectKindsComplete: [Exclude<Effect['type'], EffectKind>, Exclude<EffectKind, Effect['type']>] extends [never, never] ? true : false = true;
+void effectKindsComplete;
+export type EffectOf<K extends EffectKind> = Extract<Effect, { type: K }>;
 
 /** Events the ticker fires; `at` is the due time the machine scheduled. */
 export type TimerEvent =

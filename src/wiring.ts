@@ -4,8 +4,9 @@
  */
 import Redis from 'ioredis';
 import type { Hono } from 'hono';
-import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
+import { DurableCommitter, commit_queue_writes_max, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { EffectRunner } from '../actors/effect-runner.ts';
+import { Parking } from '../actors/parking.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
@@ -109,6 +110,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     batchMax: config.engine.commitBatchMax,
     waitMaxMs: config.engine.commitWaitMaxMs,
     inFlightMax: commitsInFlightFor(store.dialect),
+    queueWritesMax: commit_queue_writes_max,
   };
   const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
 
@@ -142,7 +144,17 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const channels = new ChannelRegistry({
     store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, log, observe: (adapter, code) => new ObservedAdapter(adapter, code, health.health),
   }, { ...default_registry_options, ...options.registry });
-  const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, random: options.random });
+  const parking = new Parking({
+    store, clock, log,
+    onParked: async (notice) => {
+      metrics.rowParked(notice.source, notice.kind);
+      await alerts.raise({
+        kind: 'parked', paymentId: notice.orderId,
+        message: `${notice.loop} parked ${notice.source === 'outbox' ? `outbox row ${notice.ref} (${notice.kind})` : `timer ${notice.ref}`}: ${notice.error}`,
+      }).catch((error) => log.error('alert not recorded', { payment_id: notice.orderId, ref: notice.ref, error: String(error) }));
+    },
+  });
+  const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, parking, random: options.random });
   const volumes = new DailyVolumes({ store, clock });
   const recon = new Reconciliation(
     { store, channels, engine, alerts, clock, log, feeRateOf: (row) => ({ tenThousandths: feeRateTenThousandths(row.feeRate) }) },
@@ -164,10 +176,10 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, ...serveOptions(app) });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
-  const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
+  const ticker = new Ticker({ engine, store, clock, log, parking, index: timerIndex });
   const delivery = new NotificationDelivery(
     {
-      store, engine, merchants, clock, log, random: options.random,
+      store, engine, merchants, clock, log, parking, random: options.random,
       onFailed: (failed) => {
         metrics.notificationFailed();
         void alerts.raise({

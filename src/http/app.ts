@@ -10,7 +10,7 @@ import { openAPIRouteHandler } from 'hono-openapi';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
-import { LockUnavailableError } from '../lock/lock.ts';
+import { DependencyError } from '../failures.ts';
 import type { Logger } from '../log.ts';
 import { cashierRoutes } from '../cashier/routes.tsx';
 import { channel_plugins } from '../channels/plugins.ts';
@@ -21,7 +21,6 @@ import type { Payments } from '../payments/service.ts';
 import type { Store } from '../store/store.ts';
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine } from '../../actors/engine.ts';
-import { MailboxFullError } from '../../actors/mailbox.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
 import { ApiError, errorBody, errorStatus } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
@@ -39,7 +38,6 @@ import { redeliverRoutes } from './routes/merchant-redeliver.ts';
 import type { Links } from './views.ts';
 import { CallbackIntake } from './callback-intake.ts';
 import { type EdgeSettings, htmlSecurity, metricsGuard } from './edge.ts';
-import { viewer_init_script } from '../viewer/pages.ts';
 
 export const body_bytes_max = 64 * 1024;
 
@@ -79,7 +77,7 @@ export type AppDeps = {
 };
 
 /** Failures that are a dependency's, not the request's: safe to retry. */
-const isUnavailable = (error: unknown) => error instanceof LockUnavailableError || error instanceof MailboxFullError;
+const isUnavailable = (error: unknown) => error instanceof DependencyError;
 
 function toApiError(error: unknown, log: Logger, requestId: string): ApiError {
   if (error instanceof ApiError) return error;
@@ -108,7 +106,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     });
   });
 
-  app.use(htmlSecurity([docs_init_script, viewer_init_script]));
+  app.use(htmlSecurity([docs_init_script]));
 
   // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.
   // Callbacks and statement uploads read their bodies with limits of their own.

@@ -136,3 +136,16 @@ export async function tableCounts(databaseUrl: string): Promise<Record<string, n
   await sql.close();
   return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
 }
+
+/** Runs one statement straight on the database, behind paycenter's back (planting a broken row). */
+export async function executeSql(databaseUrl: string, statement: string): Promise<void> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new Database(databaseUrl.slice('sqlite:'.length));
+    db.exec(statement);
+    db.close();
+    return;
+  }
+  const sql = new SQL({ url: databaseUrl, max: 1 });
+  await sql.unsafe(statement);
+  await sql.close();
+}

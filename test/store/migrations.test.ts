@@ -72,7 +72,7 @@ for (const kind of storeKinds) {
       const riskCounters = kind === 'postgres' ? ['risk_counter_entries', 'risk_counter_totals'] : [];
       expect(tables.map((t) => t.name)).toEqual([
         'admin_audit', 'admin_sessions', 'alerts', 'breaker_transitions', 'callback_log', 'channel_breakers', 'channels', 'flows', 'journal', 'merchant_events',
-        'merchants', 'nonces', 'notification_attempts', 'orders', 'outbox', 'recon_diffs', 'recon_pending', 'recon_runs', 'refunds', ...riskCounters,
+        'merchants', 'nonces', 'notification_attempts', 'orders', 'outbox', 'parked_timers', 'recon_diffs', 'recon_pending', 'recon_runs', 'refunds', ...riskCounters,
         'risk_generation', 'risk_list_entries', 'risk_paid_history', 'risk_rules', 'risk_settings', 'routing_scope', 'schema_migrations', 'timers',
       ]);
       await store.migrate();
