@@ -28,6 +28,7 @@ import {
 } from './payment.model.ts';
 import {
   type Effect,
+  type EffectKind,
   type PaymentEvent,
   type Phase,
   type Plan,
@@ -42,6 +43,7 @@ import {
   planRefundQueryTimer,
   planRefundReport,
   planRefundRequest,
+  effectKinds,
 } from './payment.rules.ts';
 
 /** Bump on any change to states or context shape; stored snapshots name the version that wrote them. */
@@ -56,6 +58,8 @@ function expectEvent<T extends PaymentEvent['type']>(event: PaymentEvent, type: 
 
 /** The effect actions do nothing here: the runtime reads them off the transition and writes them to the outbox. */
 const effect = () => {};
+/** One action per effect kind, from the one list (our own data, so the cast only names its keys). */
+const effectActions = Object.fromEntries(effectKinds.map((kind) => [kind, effect])) as Record<EffectKind, typeof effect>;
 
 /** The part of XState's `enqueue` a plan needs; its own generic type is tied to the machine's setup. */
 type PlanQueue = {
@@ -115,7 +119,10 @@ const refundQueryTimer = (ctx: PaymentContext, e: PaymentEvent) =>
   once('timer.refund_query', ctx, e, () => planRefundQueryTimer(ctx, e.at, expectEvent(e, 'timer.refund_query').refundId));
 
 const payStart = (ctx: PaymentContext, e: PaymentEvent) =>
-  once('pay.start', ctx, e, () => planPayStart(ctx, e.at, expectEvent(e, 'pay.start').parts));
+  once('pay.start', ctx, e, () => {
+    const { at, parts, risk } = expectEvent(e, 'pay.start');
+    return planPayStart(ctx, at, parts, risk);
+  });
 
 const closeReasonOf = (e: PaymentEvent): 'timeout' | 'merchant' | 'failed' =>
   e.type === 'close.request' ? e.reason : 'timeout';
@@ -127,8 +134,7 @@ export const paymentMachine = setup({
     input: {} as PaymentInput,
   },
   actions: {
-    'channel.prepay': effect, 'channel.query': effect, 'channel.close': effect, 'channel.capture': effect,
-    'channel.refund': effect, 'channel.refund_query': effect, 'merchant.notify': effect, 'operator.alert': effect,
+    ...effectActions,
     create: enqueueActions(({ context, enqueue }) => enqueuePlan(enqueue, planCreate(context))),
     startAttempt: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, payStart(context, event))),
     reportInOpen: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'open'))),
@@ -173,6 +179,7 @@ export const paymentMachine = setup({
     closeReason: null, closeRetries: 0, flags: [],
     querySchedule: input.querySchedule ?? default_query_schedule_ms,
     queryAttemptsMax: input.queryAttemptsMax ?? default_query_attempts_max,
+    ...(input.risk ? { risk: input.risk, riskHolds: input.riskHolds ?? [] } : {}),
   }),
   entry: 'create',
   initial: 'created',

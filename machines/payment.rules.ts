@@ -12,6 +12,7 @@ import {
   type PaymentContext,
   type Refund,
   type RefundRequest,
+  type RiskVerdict,
   allocateRefund,
   attemptBroken,
   attemptCovers,
@@ -41,11 +42,20 @@ export type Effect =
   | { type: 'merchant.notify'; params: { event: NotifyType; refundId: string | null } }
   | { type: 'operator.alert'; params: Flag };
 
-export type EffectType = Effect['type'];
-export const effectTypes: EffectType[] = [
+/**
+ * Every effect kind, the one list: the machine's actions, the write set, the effect runner and
+ * the notification delivery are all derived from it, each with a `satisfies Record<EffectKind, …>`
+ * that fails to compile when a kind is added here and not handled there.
+ */
+export const effectKinds = [
   'channel.prepay', 'channel.query', 'channel.close', 'channel.capture',
   'channel.refund', 'channel.refund_query', 'merchant.notify', 'operator.alert',
-];
+] as const;
+export type EffectKind = (typeof effectKinds)[number];
+/** The list and the Effect union name the same kinds (either one alone fails to compile). */
+const effectKindsComplete: [Exclude<Effect['type'], EffectKind>, Exclude<EffectKind, Effect['type']>] extends [never, never] ? true : false = true;
+void effectKindsComplete;
+export type EffectOf<K extends EffectKind> = Extract<Effect, { type: K }>;
 
 /** Events the ticker fires; `at` is the due time the machine scheduled. */
 export type TimerEvent =
@@ -69,8 +79,8 @@ export type FlowReport = {
 };
 
 export type PaymentEvent =
-  // `routing`: why these channels (src/routing), kept on the timeline; the machine does not read it.
-  | { type: 'pay.start'; at: number; parts: PayPart[]; routing?: RoutingNote }
+  // `routing`: why these channels (src/routing), and `risk`: the pay's risk decision (src/risk), kept on the timeline; the machine does not read routing.
+  | { type: 'pay.start'; at: number; parts: PayPart[]; routing?: RoutingNote; risk?: RiskVerdict }
   | { type: 'flow.prepared'; at: number; flowId: string; action: FlowAction | null }
   | FlowReport
   | { type: 'close.request'; at: number; reason: 'merchant' | 'failed' }
@@ -141,8 +151,9 @@ export function planCreate(ctx: PaymentContext): Plan {
  * conditional freeze, which refuses the whole event when the balance is short), so they are
  * prepared at once; an attempt of balance parts only settles the order here and now.
  */
-export function planPayStart(ctx: PaymentContext, at: number, parts: PayPart[]): Plan {
+export function planPayStart(ctx: PaymentContext, at: number, parts: PayPart[], risk?: RiskVerdict): Plan {
   const plan = newPlan(ctx, at);
+  if (risk) plan.ctx.risk = risk;
   for (const earlier of pendingFlows(plan.ctx)) closeAtChannel(plan, earlier);
   const attemptId = parts[0]?.flowId;
   if (!attemptId) throw new Error('assertion failed: a pay attempt without parts');

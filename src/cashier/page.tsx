@@ -8,22 +8,19 @@ import QRCode from 'qrcode';
 import type { OrderState } from '../../actors/engine.ts';
 import type { Flow, PaymentStatus } from '../../machines/payment.model.ts';
 import type { Merchant } from '../merchants/directory.ts';
+import { methodLabel } from '../channels/plugins.ts';
 import { formatAmount } from '../money.ts';
 import { httpLinkOf } from '../net/outbound.ts';
 
 /** How often the page asks its status route. */
 const poll_ms = 2_000;
 
-/**
- * Labels of the channel methods a payer can pick here. The balance is offered beside them
- * (PageProps.balance) where the merchant enabled it and the order names its payer.
- */
-export const method_labels: Record<string, { zh: string; en: string }> = {
-  alipay_qr: { zh: '支付宝扫码', en: 'Alipay QR' },
-  alipay_page: { zh: '支付宝网页支付', en: 'Alipay web' },
-  wechat_native: { zh: '微信扫码', en: 'WeChat Pay QR' },
-  wechat_jsapi: { zh: '微信内支付', en: 'WeChat Pay (in WeChat)' },
-};
+/** The methods a payer can pick here, with their labels: those whose plug-in gives them one. */
+const offeredMethods = (methods: readonly string[]) =>
+  methods.flatMap((name) => {
+    const label = methodLabel(name);
+    return label ? [{ name, label }] : [];
+  });
 
 export type View = 'pay' | 'success' | 'expired';
 
@@ -64,6 +61,7 @@ const script = `
   var root=document.getElementById('cashier');if(!root)return;
   var base=root.getAttribute('data-base'),token=root.getAttribute('data-token'),view=root.getAttribute('data-view');
   var left=Number(root.getAttribute('data-expires-in'))||0,status=root.getAttribute('data-status');
+  var checkGapMs=Number(root.getAttribute('data-check-gap-ms'))||0;
   var q='?t='+encodeURIComponent(token);
   var timer=document.getElementById('timer'),action=document.getElementById('action'),err=document.getElementById('error');
   function viewOf(s,e){if(s==='succeeded'||s==='partially_refunded'||s==='refunded')return 'success';if(s==='closed'||e<=0)return 'expired';return 'pay';}
@@ -102,7 +100,7 @@ const script = `
     fetch(base+'/check'+q,{method:'POST'}).then(function(r){
       if(r.status===429){if(err)err.textContent='请稍后再查询 / Please wait a few seconds before checking again';return null;}
       return r.ok?r.json():null;}).then(function(b){if(b)poll();}).catch(function(){})
-      .then(function(){setTimeout(function(){check.disabled=false;},3000);});});
+      .then(function(){setTimeout(function(){check.disabled=false;},checkGapMs);});});
 })();
 `;
 
@@ -118,6 +116,8 @@ export type PageProps = {
   shown: readonly string[];
   /** The payer's available balance in minor units, where the balance is offered; else null. */
   balance: number | null;
+  /** The server's gap between two checks of one payment: "check now" stays disabled this long after a click. */
+  checkGapMs: number;
 };
 
 /** The head every cashier page shares: phone-sized, never indexed, no referrer, styles inline. */
@@ -155,7 +155,7 @@ export function Page(props: PageProps) {
   const { order, merchant, view } = props;
   const ctx = order.context;
   const returnUrl = httpLinkOf(ctx.details.returnUrl);
-  const methods = merchant.methods.filter((m) => m in method_labels);
+  const methods = offeredMethods(merchant.methods);
   const title = view === 'success' ? '支付成功 / Paid' : view === 'expired' ? '订单已关闭 / Expired' : '收银台 / Checkout';
   const action = props.current?.flow.action ?? null;
   return (
@@ -169,6 +169,7 @@ export function Page(props: PageProps) {
           data-view={view}
           data-status={order.row.status}
           data-expires-in={String(props.expiresInSeconds)}
+          data-check-gap-ms={String(props.checkGapMs)}
         >
           <section class="card">
             <div class="merchant">{merchant.name}</div>
@@ -205,11 +206,11 @@ export function Page(props: PageProps) {
                     <button
                       type="button"
                       class="method"
-                      data-method={m}
-                      hidden={!props.shown.includes(m)}
-                      aria-pressed={props.current?.flow.method === m ? 'true' : 'false'}
+                      data-method={m.name}
+                      hidden={!props.shown.includes(m.name)}
+                      aria-pressed={props.current?.flow.method === m.name ? 'true' : 'false'}
                     >
-                      {method_labels[m]!.zh}<span class="en">{method_labels[m]!.en}</span>
+                      {m.label.zh}<span class="en">{m.label.en}</span>
                     </button>
                   ))}
                 </div>

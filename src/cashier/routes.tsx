@@ -21,10 +21,11 @@ import { jsonBody } from '../http/validate.ts';
 import { type Links, paymentWithActionOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { PayPartRequest, Payments } from '../payments/service.ts';
+import { methodLabel } from '../channels/plugins.ts';
 import type { Router } from '../routing/router.ts';
 import { balanceMethod } from '../../machines/payment.model.ts';
 import type { Balances } from '../balance/balances.ts';
-import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
+import { NotFoundPage, Page, type PageProps, expiresIn, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
 export type CashierDeps = {
@@ -41,7 +42,8 @@ export type CashierDeps = {
   checkGapMs?: number;
 };
 
-const default_check_gap_ms = 5_000;
+/** The page's "check now" button waits the same gap (it is rendered into the page). */
+export const default_check_gap_ms = 5_000;
 /**
  * One pay per payment per this gap: each switch of method may open a trade at a channel (and
  * close the previous one there), so a link must not be able to do that without pause. A payer
@@ -112,7 +114,8 @@ export const cashier_link_life_after_expiry_ms = 24 * 3_600_000;
 
 export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   const app = new Hono<CashierEnv>();
-  const checkGate = new PaymentGate(deps.checkGapMs ?? default_check_gap_ms, gate_entries_max);
+  const checkGapMs = deps.checkGapMs ?? default_check_gap_ms;
+  const checkGate = new PaymentGate(checkGapMs, gate_entries_max);
   const payGate = new PaymentGate(pay_gap_ms, gate_entries_max);
 
   /** The payer's available balance where the cashier offers it (enabled, and the order names its payer); else null. */
@@ -166,12 +169,12 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
       if (flow) current = { flow, svg: flow.action?.type === 'qr_code' && flow.action.qrCode ? await qrSvg(flow.action.qrCode) : null };
     }
     const balance = view === 'pay' ? await offeredBalance(found) : null;
-    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={await shownOf(found)} balance={balance} />, 200);
+    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={await shownOf(found)} checkGapMs={checkGapMs} balance={balance} />, 200);
   });
 
   /** The cashier's methods that some channel can serve now (routing.ts: health, never a channel call). */
   const shownOf = ({ merchant, order }: Link) =>
-    deps.router.shownMethods(merchant.methods.filter((m) => m in method_labels), order.context.currency, order.context.amount);
+    deps.router.shownMethods(merchant.methods.filter((m) => methodLabel(m) !== null), order.context.currency, order.context.amount);
 
   app.get('/:id/status', described('The payment’s status, seconds left and the methods offered now, from paycenter’s own records'), linked, async (c) => {
     const link = c.get('link');
@@ -183,7 +186,7 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     const { id, order, merchant } = c.get('link');
     const { method, use_balance } = c.req.valid('json');
     const available = method === balanceMethod || use_balance ? await offeredBalance({ order, merchant }) : null;
-    if (!(method in method_labels) && !(method === balanceMethod && available !== null)) {
+    if (method === balanceMethod ? available === null : !methodLabel(method)) {
       throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
     }
     if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', 'this merchant cannot take payments now');

@@ -2,23 +2,32 @@
  * `bun dev` only: a demo merchant and one sandbox-backed channel per provider, created once.
  * The merchant's secret is remembered under the data directory (file mode 0600), so every start
  * can print a ready id and secret; the channels' keys are the ones the sandbox issued, which it
- * keeps in its own state file beside them. Production (`bun run start`) seeds nothing.
+ * keeps in its own state file beside them; default risk rules. Production (`bun run start`) seeds nothing.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
+import { channel_plugins } from '../channels/plugins.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
+import type { RiskCenter } from '../risk/center.ts';
+import type { RiskRepo } from '../risk/repo.ts';
+import { ruleOf } from '../risk/rules.ts';
 import { seal, unseal } from '../secrets.ts';
 import type { ChannelRow, Store } from '../store/store.ts';
 
 export const demo_merchant_id = 'M100001';
-export const demo_methods = ['alipay_qr', 'alipay_page', 'wechat_native', 'wechat_jsapi'];
+/** The demo merchant pays with every method a sandbox-played provider has. */
+export const demo_methods = channel_plugins.filter((p) => p.sandbox).flatMap((p) => p.methods.map((m) => m.name));
 
 export type DemoMerchant = { id: string; secret: string | null };
 
 export async function seedDemoMerchant(merchants: MerchantDirectory, dataDir: string): Promise<DemoMerchant> {
   const file = join(dataDir, 'demo-merchant.json');
-  if (await merchants.find(demo_merchant_id)) {
+  const existing = await merchants.find(demo_merchant_id);
+  if (existing) {
+    // A provider the sandbox has started to play since: the demo merchant gets its methods too.
+    const missing = demo_methods.filter((m) => !existing.methods.includes(m));
+    if (missing.length > 0) await merchants.update(demo_merchant_id, { methods: [...existing.methods, ...missing] });
     // The secret exists only in this file; without it the demo merchant is still there, unsigned for.
     const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { secret: string }) : null;
     return { id: demo_merchant_id, secret: kept?.secret ?? null };
@@ -30,10 +39,8 @@ export async function seedDemoMerchant(merchants: MerchantDirectory, dataDir: st
   return { id: demo_merchant_id, secret };
 }
 
-const sandbox_channels = [
-  { code: 'alipay_sandbox', provider: 'alipay', methods: ['alipay_qr', 'alipay_page'], provision: '/alipay/apps', urlField: 'gateway_url', urlPath: '/alipay/gateway.do' },
-  { code: 'wechat_sandbox', provider: 'wechatpay', methods: ['wechat_native', 'wechat_jsapi'], provision: '/wechatpay/merchants', urlField: 'base_url', urlPath: '/wechatpay' },
-] as const;
+/** One channel per provider the sandbox plays (its plug-in says how), with all of the provider's methods. */
+const sandbox_channels = channel_plugins.flatMap((p) => (p.sandbox ? [{ ...p.sandbox, provider: p.provider, methods: p.methods.map((m) => m.name) }] : []));
 
 /**
  * One channel per provider whose gateway is the mounted sandbox, with credentials the sandbox
@@ -65,4 +72,30 @@ async function repointAtSandbox(store: Store, row: ChannelRow, field: string, ur
   const config = JSON.parse(unseal(secretKey, row.configEnc)) as Record<string, string>;
   if (config[field] === url) return;
   await store.updateChannel({ ...row, configEnc: seal(secretKey, JSON.stringify({ ...config, [field]: url })), updatedAt: now });
+}
+
+/**
+ * Default risk rules for development, created once (an operator's later change or deletion
+ * stands): what the old fixed payer-velocity rule did (30 new orders a minute per user, device
+ * or IP), a daily CNY limit per user, and the blacklist. Production starts with no rules.
+ */
+export const dev_risk_rules = [
+  { code: 'user_velocity', kind: 'velocity', action: 'reject', score: 0, params: { subject: 'user', count: 30, window_s: 60 } },
+  { code: 'device_velocity', kind: 'velocity', action: 'reject', score: 0, params: { subject: 'device', count: 30, window_s: 60 } },
+  { code: 'ip_velocity', kind: 'velocity', action: 'reject', score: 0, params: { subject: 'ip', count: 30, window_s: 60 } },
+  { code: 'user_daily_cny', kind: 'limit', action: 'reject', score: 0, params: { subject: 'user', period: 'day', amount: '50000.00' } },
+  { code: 'blacklist', kind: 'blacklist', action: 'reject', score: 0, params: { subjects: ['user', 'device', 'ip', 'merchant'] } },
+  { code: 'large_for_payer', kind: 'amount_anomaly', action: 'review', score: 50, params: { factor: 5, min_history: 3 } },
+] as const;
+
+export async function seedRiskRules(repo: RiskRepo, center: RiskCenter, now: number): Promise<string[]> {
+  if ((await repo.countRules()) > 0) return [];
+  const created: string[] = [];
+  for (const spec of dev_risk_rules) {
+    const parsed = ruleOf({ ...spec, status: 'enabled', createdAt: now, updatedAt: now });
+    if (!parsed.ok) throw new Error(`assertion failed: dev risk rule ${spec.code} is invalid: ${parsed.issue.field} ${parsed.issue.message}`);
+    if (await repo.insertRule(parsed.rule)) created.push(spec.code);
+  }
+  await center.changed();
+  return created;
 }

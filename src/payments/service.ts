@@ -5,7 +5,7 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type Flow, type OrderDetails, balanceMethod, type PayDecision, type PaymentContext, type Refund, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, balanceMethod, type PayDecision, type PaymentContext, type Refund, type RiskVerdict, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import { Balances } from '../balance/balances.ts';
 import { balance_channel } from '../balance/order-entries.ts';
@@ -14,7 +14,7 @@ import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { Currency } from '../money.ts';
-import type { PayerVelocity } from '../risk/velocity.ts';
+import type { RiskCenter } from '../risk/center.ts';
 import { type PrepayFailure, channels_per_pay_max, movesOn, prepayFailure } from '../routing/failover.ts';
 import type { RoutingNote, Router } from '../routing/router.ts';
 import type { MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
@@ -32,6 +32,7 @@ function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
 /** API.md: paying from a balance needs the order's payer. */
 const balanceRefusal = (userId: string | null): Failure | null =>
   userId === null ? fail('invalid_request', 'paying with balance needs an order with user_id', 'user_id') : null;
+const riskRefusal = (rules: string[]): Failure => fail('risk_rejected', `refused by risk rules: ${rules.join(', ')}`);
 
 const noChannel = (methods: string[], currency: string): Failure =>
   fail('no_channel_available', `no channel can serve ${methods.join(' + ')} in ${currency} now`);
@@ -51,7 +52,7 @@ export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: num
 export type PayPartRequest = { method: string; amount: number };
 
 export type PaymentsDeps = {
-  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; router: Router; runner: EffectRunner; risk: PayerVelocity;
+  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; router: Router; runner: EffectRunner; risk: RiskCenter;
   /** A pay request moved on from a channel whose prepay failed (a metric). */
   onFailover?: (channel: string) => void;
 };
@@ -110,19 +111,26 @@ export class Payments {
    */
   async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim, payRefusal: Failure | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
     const now = this.clock.now();
-    const payer = { userId: request.details.userId, deviceId: request.details.deviceId, clientIp: request.details.clientIp };
-    const riskRefusal = this.deps.risk.check(merchant.id, payer, now);
-    const refusal = payRefusal ?? (riskRefusal ? fail('risk_rejected', riskRefusal) : null);
+    const id = newId('pay', now);
+    const { userId, deviceId, clientIp } = request.details;
+    // Risk is asked only for an order that could be created; it reserves the order's counters.
+    const risk = payRefusal ? null : await this.deps.risk.assessCreate({
+      orderId: id, merchantId: merchant.id, amount: request.amount, currency: request.currency, userId, deviceId, clientIp, at: now,
+    });
+    const refusal = payRefusal ?? (risk && !risk.ok ? riskRefusal(risk.rules) : null);
     // A retry of an order that exists opens nothing new: only new orders are refused.
     if (refusal && !(await this.store.findOrderByMerchantOrderNo(merchant.id, request.merchantOrderNo))) return refusal;
+    const assessed = risk?.ok ? risk : null;
     const result = await this.engine.create({
-      id: newId('pay', now), merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
+      id, merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
+      risk: assessed?.verdict, riskHolds: assessed?.holds,
     }, nonce);
+    if (result.outcome !== 'created') await assessed?.cancel();
     if (result.outcome === 'replayed') return fail('replayed_request', 'this nonce was used before');
     if (result.outcome === 'created') {
-      this.deps.risk.record(merchant.id, payer, now);
+      if (assessed) await this.deps.risk.flagged(id, assessed.verdict, undefined);
       return { ok: true, created: true, order: result.order };
     }
     const existing = result.order.context;
@@ -167,7 +175,7 @@ export class Payments {
    * single method again while its flow waits for the payer answers that flow again instead of
    * starting another (a refreshed cashier page must not open a new trade each time).
    */
-  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
+  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[], riskAssessedAtCreate = false): Promise<Result<{ order: OrderState; flow: Flow }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
     const { context, row } = found.order;
@@ -183,8 +191,11 @@ export class Payments {
     if (partsRefusal) return partsRefusal;
     const payerRefusal = parts.some((p) => p.method === balanceMethod) ? balanceRefusal(context.details.userId) : null;
     if (payerRefusal) return payerRefusal;
+    // A create that pays at once was just assessed with the same facts: one decision per request.
+    const risk = riskAssessedAtCreate ? null : await this.deps.risk.assessPay(context, now);
+    if (risk && !risk.ok) return riskRefusal(risk.rules);
 
-    return this.payRouted(merchant, paymentId, parts, context.currency);
+    return this.payRouted(merchant, paymentId, parts, context.currency, risk && { verdict: risk.verdict, before: context.risk });
   }
 
   /**
@@ -193,7 +204,9 @@ export class Payments {
    * at most channels_per_pay_max channels. The routing decision rides on the pay event, so the
    * order's timeline shows it.
    */
-  private async payRouted(merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency): Promise<Result<{ order: OrderState; flow: Flow }>> {
+  private async payRouted(
+    merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency, risk: { verdict: RiskVerdict; before: PaymentContext['risk'] } | null,
+  ): Promise<Result<{ order: OrderState; flow: Flow }>> {
     const tried: string[] = [];
     let last: (PrepayFailure & { flowId: string }) | null = null;
     for (let round = 0; round < channels_per_pay_max; round++) {
@@ -210,10 +223,13 @@ export class Payments {
       const routing: RoutingNote | undefined = note && { ...note, chosen: payParts[lead]!.channel, ...(failoverFrom ? { failover_from: failoverFrom } : {}) };
       if (failoverFrom) this.deps.onFailover?.(failoverFrom.channel);
 
-      const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts, routing });
+      // The risk decision rides on the first attempt only: one decision per request.
+      const verdict = round === 0 ? risk?.verdict : undefined;
+      const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, ...(verdict ? { risk: verdict } : {}) });
       if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
       if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
       if (result.outcome === 'refused') return fail('insufficient_balance', "the balance part is more than the payer's available balance", 'parts');
+      if (risk && round === 0) await this.deps.risk.flagged(paymentId, risk.verdict, risk.before);
       const prepays = result.outbox.filter((r) => r.kind === 'channel.prepay');
       const failures = await this.deps.runner.runNow(prepays);
 

@@ -35,6 +35,14 @@ export async function bootPaycenter(kind: StoreKind, env: Record<string, string>
   };
 }
 
+/** Another instance of paycenter on a database an earlier boot made (the store and its migrations are shared). */
+export function startInstance(databaseUrl: string, env: Record<string, string> = {}, options: StartOptions = {}): Promise<Paycenter> {
+  const config = loadConfig({
+    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key, ...env,
+  }, 'production');
+  return startPaycenter(config, { log: createLogger('error'), ...options });
+}
+
 export type Answer = { status: number; body: any; headers: Headers };
 
 export async function answerOf(response: Response): Promise<Answer> {
@@ -127,4 +135,17 @@ export async function tableCounts(databaseUrl: string): Promise<Record<string, n
   const rows = (await sql.unsafe(query)) as Array<{ t: string; n: string }>;
   await sql.close();
   return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
+}
+
+/** Runs one statement straight on the database, behind paycenter's back (planting a broken row). */
+export async function executeSql(databaseUrl: string, statement: string): Promise<void> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new Database(databaseUrl.slice('sqlite:'.length));
+    db.exec(statement);
+    db.close();
+    return;
+  }
+  const sql = new SQL({ url: databaseUrl, max: 1 });
+  await sql.unsafe(statement);
+  await sql.close();
 }
