@@ -91,12 +91,14 @@ export class EffectRunner {
 
   /**
    * Executes these just-committed rows now, in the caller's request (a prepay the payer waits
-   * for). A row another runner already holds is left to it.
+   * for). A row another runner already holds (or finished) is left to it: returns how many rows
+   * this call executed, so the caller knows whether their outcome is already in the order.
    */
-  async runNow(rows: OutboxRow[]): Promise<void> {
+  async runNow(rows: OutboxRow[]): Promise<number> {
     const now = this.deps.clock.now();
-    const claimed = await Promise.all(rows.map((row) => this.deps.store.claimOutboxRow(row.id, now, this.options.leaseMs)));
-    await Promise.all(claimed.filter((row) => row !== null).map((row) => this.execute(row)));
+    const claimed = (await Promise.all(rows.map((row) => this.deps.store.claimOutboxRow(row.id, now, this.options.leaseMs)))).filter((row) => row !== null);
+    await Promise.all(claimed.map((row) => this.execute(row)));
+    return claimed.length;
   }
 
   /**

@@ -17,8 +17,8 @@ import {
   type PaymentContext,
   type PaymentInput,
   type PaymentStatus,
-  checkPayParts,
   checkRefund,
+  decidePayStart,
   default_query_attempts_max,
   default_query_schedule_ms,
   emptyDetails,
@@ -146,7 +146,8 @@ export const paymentMachine = setup({
     queryRefund: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, refundQueryTimer(context, event))),
   },
   guards: {
-    payPartsValid: ({ context, event }) => checkPayParts(context, expectEvent(event, 'pay.start').parts).ok,
+    // Joining the attempt already waiting changes nothing: the same snapshot comes back.
+    payStartsAttempt: ({ context, event }) => decidePayStart(context, expectEvent(event, 'pay.start')).kind === 'start',
     reportSettles: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) === 'settled',
     reportChanges: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) !== 'unchanged',
     preparedSettles: ({ context, event }, params: { phase: Phase }) => prepared(context, event, params.phase)?.ctx.settledAttemptId != null,
@@ -174,7 +175,7 @@ export const paymentMachine = setup({
   states: {
     created: {
       on: {
-        'pay.start': { guard: 'payPartsValid', target: 'paying', actions: 'startAttempt' },
+        'pay.start': { guard: 'payStartsAttempt', target: 'paying', actions: 'startAttempt' },
         'close.request': { target: 'closed', actions: 'markClosed' },
         'timer.expire': { target: 'closed', actions: 'markClosed' },
         'flow.report': [
@@ -192,7 +193,7 @@ export const paymentMachine = setup({
         active: {
           always: { guard: 'nothingPending', target: '#payment.created' },
           on: {
-            'pay.start': { guard: 'payPartsValid', target: 'active', reenter: true, actions: 'startAttempt' },
+            'pay.start': { guard: 'payStartsAttempt', target: 'active', reenter: true, actions: 'startAttempt' },
             'close.request': { target: 'closing', actions: 'beginClose' },
             'timer.expire': { target: 'closing', actions: 'beginClose' },
             'flow.report': [

@@ -229,6 +229,57 @@ export type PayDecision = { ok: true } | { ok: false; error: 'amount_mismatch' |
  */
 export const flows_per_order_max = 20;
 
+/**
+ * How long after a flow started an identical pay still joins it while its prepay has not been
+ * answered, in ms: longer than a channel call may take (the request running it still waits for
+ * the answer). Past it the prepay has given up or waits for a retry, and paying again starts a
+ * new attempt (closing this one) instead of waiting on it for ever.
+ */
+export const prepay_join_window_ms = 15_000;
+
+const partKey = (p: { method: string; amount: number }): string => `${p.method}\u0000${p.amount}`;
+const sameParts = (a: Array<{ method: string; amount: number }>, b: Array<{ method: string; amount: number }>): boolean =>
+  a.length === b.length && a.map(partKey).sort().join('\u0001') === b.map(partKey).sort().join('\u0001');
+
+/**
+ * The latest attempt, when a pay with these parts repeats it while it still waits for the payer:
+ * every part pending, and prepared or started within prepay_join_window_ms. Paying the same way
+ * again (a retried request, a refreshed cashier page, identical requests at once) joins it
+ * instead of opening another trade. Earlier attempts' flows may still be pending, but they are
+ * being closed at their channel.
+ */
+export function joinableAttempt(ctx: PaymentContext, parts: Array<{ method: string; amount: number }>, at: number): Flow[] | null {
+  const latest = ctx.flows.at(-1)?.attemptId;
+  if (latest === undefined || ctx.closeReason !== null || ctx.settledAttemptId !== null) return null;
+  const attempt = ctx.flows.filter((f) => f.attemptId === latest);
+  const waiting = attempt.every((f) => f.status === 'pending' && (f.prepared || at - f.createdAt < prepay_join_window_ms));
+  return waiting && sameParts(attempt, parts) ? attempt : null;
+}
+
+/** A pay request as the order's actor receives it; `rejoinOnly` (a retried create) never starts an attempt. */
+export type PayStart = { at: number; parts: PayPart[]; rejoinOnly?: boolean };
+
+export type PayStartDecision =
+  | { kind: 'start' }
+  /** The attempt already waiting; `flow` is its part that answers the request's first part. */
+  | { kind: 'join'; flow: Flow }
+  | { kind: 'refused'; error: 'amount_mismatch' | 'invalid_parts' | 'too_many_flows' | 'nothing_to_join' };
+
+/**
+ * What a pay request does to the order: join the attempt waiting for the payer, start a new
+ * one, or nothing. The machine decides with this inside the order's actor (serialized), so
+ * identical pays at once open one trade; the service reads the same decision off the state the
+ * actor decided on to know which flow answers the request.
+ */
+export function decidePayStart(ctx: PaymentContext, request: PayStart): PayStartDecision {
+  const first = request.parts[0];
+  const joined = first && joinableAttempt(ctx, request.parts, request.at)?.find((f) => f.method === first.method && f.amount === first.amount);
+  if (joined) return { kind: 'join', flow: joined };
+  if (request.rejoinOnly) return { kind: 'refused', error: 'nothing_to_join' };
+  const parts = checkPayParts(ctx, request.parts);
+  return parts.ok ? { kind: 'start' } : { kind: 'refused', error: parts.error };
+}
+
 /** Parts must add up to the amount, be positive, and at most one may be an external channel. */
 export function checkPayParts(ctx: PaymentContext, parts: PayPart[]): PayDecision {
   const total = parts.reduce((sum, p) => sum + p.amount, 0);

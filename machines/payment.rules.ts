@@ -9,6 +9,7 @@ import {
   type Flow,
   type FlowAction,
   type PayPart,
+  type PayStart,
   type PaymentContext,
   type Refund,
   type RefundRequest,
@@ -65,7 +66,7 @@ export type FlowReport = {
 };
 
 export type PaymentEvent =
-  | { type: 'pay.start'; at: number; parts: PayPart[] }
+  | ({ type: 'pay.start' } & PayStart)
   | { type: 'flow.prepared'; at: number; flowId: string; action: FlowAction | null }
   | FlowReport
   | { type: 'close.request'; at: number; reason: 'merchant' | 'failed' }

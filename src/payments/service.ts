@@ -5,7 +5,7 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type Flow, type OrderDetails, type PayDecision, type PaymentContext, type Refund, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, type PayStartDecision, type PaymentContext, type Refund, checkRefund, decidePayStart, flows_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
@@ -15,7 +15,7 @@ import type { Currency } from '../money.ts';
 import type { PayerVelocity } from '../risk/velocity.ts';
 import { chooseChannel } from '../routing/choose.ts';
 import type { DailyVolumes } from '../routing/daily-volume.ts';
-import type { ChannelRow, MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
+import type { ChannelRow, MerchantEventRow, NonceClaim, OutboxRow, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
 export type Result<T> = ({ ok: true } & T) | Failure;
@@ -48,26 +48,27 @@ export type PaymentsDeps = {
   engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; volumes: DailyVolumes; runner: EffectRunner; risk: PayerVelocity;
 };
 
-/** Why the order's machine would refuse these parts, as the API answers it; null when it would not. */
-function payPartsRefusal(decision: PayDecision): Failure | null {
-  if (decision.ok) return null;
-  switch (decision.error) {
+/** Why the order's machine refuses a pay request, as the API answers it. */
+function payRefusal(error: Exclude<PayStartDecision, { kind: 'start' | 'join' }>['error'], status: string): Failure {
+  switch (error) {
     case 'amount_mismatch': return fail('amount_mismatch', 'parts must add up to the order amount', 'parts');
     case 'invalid_parts': return fail('invalid_request', 'parts must be positive and at most one may be an external channel', 'parts');
     case 'too_many_flows': return fail('invalid_state', `this payment has had ${flows_per_order_max} payment attempts; create a new one`);
+    case 'nothing_to_join': return fail('invalid_state', `a ${status} payment cannot be paid now`);
   }
 }
 
+/** A joined attempt's channels per part: a join keeps the channels its attempt was routed to. */
+const attemptChannels = (ctx: PaymentContext, attemptId: string, parts: PayPartRequest[]): (string | null)[] =>
+  parts.map((p) => ctx.flows.find((f) => f.attemptId === attemptId && f.method === p.method)?.channel ?? null);
+
 /**
- * The flow of the latest attempt waiting for the payer with this one method, if any: paying the
- * same way again answers it instead of opening another trade (a refreshed cashier page, a retried
- * create). Earlier attempts' flows may still be pending, but they are being closed at their channel.
+ * How long a pay request waits for the outcome of a prepay that another runner executes (another
+ * request's that this one joined, another instance's), in ms: a channel call's timeout and then
+ * some. Polled every prepay_poll_interval_ms; a request that runs its own prepay knows at once.
  */
-function waitingFlow(ctx: PaymentContext, method: string): Flow | undefined {
-  const latestAttempt = ctx.flows.at(-1)?.attemptId;
-  if (ctx.closeReason !== null || latestAttempt === undefined) return undefined;
-  return ctx.flows.find((f) => f.attemptId === latestAttempt && f.status === 'pending' && f.prepared && f.method === method);
-}
+export const prepay_wait_ms = 12_000;
+export const prepay_poll_interval_ms = 50;
 
 export class Payments {
   private readonly engine: Engine;
@@ -139,53 +140,85 @@ export class Payments {
   }
 
   /**
-   * Starts paying: picks a channel per part, starts the attempt through the order's actor, and
-   * runs its prepay in this request so the answer can carry what the payer is shown. The same
-   * single method again while its flow waits for the payer answers that flow again instead of
-   * starting another (a refreshed cashier page must not open a new trade each time).
+   * Starts paying: the order's actor decides whether this request joins the attempt already
+   * waiting for the payer the same way (a refreshed cashier page, a retry, identical requests at
+   * once: one trade at the channel) or starts a new one, on a channel picked per part. The
+   * answer carries what the payer is shown, once the flow's prepay has an outcome.
    */
   async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
-    const { context, row } = found.order;
-    if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
-    const refused = methodRefusal(merchant, parts.map((p) => p.method));
-    if (refused) return refused;
-    const waiting = parts.length === 1 ? waitingFlow(context, parts[0]!.method) : undefined;
-    if (waiting) return { ok: true, order: found.order, flow: waiting };
-    const now = this.clock.now();
-    const flowIds = parts.map(() => newId('flw', now));
-    // The machine's own check, asked before any channel is looked for, so the answer can say why.
-    const partsRefusal = payPartsRefusal(checkPayParts(context, parts.map((p, i) => ({ ...p, flowId: flowIds[i]!, channel: '' }))));
-    if (partsRefusal) return partsRefusal;
-
-    const routes = await this.chooseChannels(parts, context.currency);
-    const unserved = parts.filter((_, i) => routes[i] === null).map((p) => p.method);
-    if (unserved.length > 0) return noChannel(unserved, context.currency);
-    const payParts = parts.map((p, i) => ({ flowId: flowIds[i]!, method: p.method, channel: routes[i]!.code, amount: p.amount }));
-
-    const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts });
-    if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
-    if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
-    await this.deps.runner.runNow(result.outbox.filter((r) => r.kind === 'channel.prepay'));
-
-    const after = await this.engine.load(paymentId);
-    const flow = after?.context.flows.find((f) => f.id === payParts[0]!.flowId);
-    if (!after || !flow) throw new Error('assertion failed: an applied pay.start added its flows');
-    if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
-    if (!flow.prepared) return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);
-    return { ok: true, order: after, flow };
+    const paid = await this.startOrJoin(merchant, found.order, parts, false);
+    if (!paid.ok) return paid;
+    if (!paid.flow) throw new Error('assertion failed: a pay that may start an attempt answers a flow');
+    return { ok: true, order: paid.order, flow: paid.flow };
   }
 
   /**
    * A create with `method` that arrived again (a retry) pays only where the first one stopped:
-   * the order has no attempt yet, or that method's flow still waits for the payer (answered
-   * again). Otherwise the order is answered as it is (flow null): a retry never pays a paid order
-   * again, nor switches away from a method the payer chose since at the cashier.
+   * the order has no attempt under way, or that method's flow still waits for the payer (joined
+   * and answered again). Otherwise the order is answered as it is (flow null): a retry never pays
+   * a paid order again, nor switches away from a method the payer chose since at the cashier.
    */
   async payOnRetry(merchant: Merchant, order: OrderState, method: string): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
-    if (order.row.status !== 'created' && !waitingFlow(order.context, method)) return { ok: true, order, flow: null };
-    return this.pay(merchant, order.context.id, [{ method, amount: order.context.amount }]);
+    if (order.row.status !== 'created' && order.row.status !== 'paying') return { ok: true, order, flow: null };
+    return this.startOrJoin(merchant, order, [{ method, amount: order.context.amount }], order.row.status === 'paying');
+  }
+
+  private async startOrJoin(merchant: Merchant, order: OrderState, parts: PayPartRequest[], rejoinOnly: boolean): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+    const { context, row } = order;
+    if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
+    const refused = methodRefusal(merchant, parts.map((p) => p.method));
+    if (refused) return refused;
+    const now = this.clock.now();
+    const asked = { at: now, parts: parts.map((p) => ({ ...p, flowId: newId('flw', now), channel: '' })), rejoinOnly };
+    // Asked of the order as read, so that a refusal can say why before any channel is looked
+    // for; the actor decides again on the order as it is when the event runs.
+    const expected = decidePayStart(context, asked);
+    if (expected.kind === 'refused') return expected.error === 'nothing_to_join' ? { ok: true, order, flow: null } : payRefusal(expected.error, row.status);
+    const channels = expected.kind === 'join'
+      ? attemptChannels(context, expected.flow.attemptId, parts)
+      : (await this.chooseChannels(parts, context.currency)).map((c) => c?.code ?? null);
+    const unserved = parts.filter((_, i) => !channels[i]).map((p) => p.method);
+    if (unserved.length > 0) return noChannel(unserved, context.currency);
+    const event = { type: 'pay.start' as const, ...asked, parts: asked.parts.map((p, i) => ({ ...p, channel: channels[i]! })) };
+
+    const result = await this.engine.dispatch(context.id, event);
+    if (result.outcome === 'not_found') return fail('not_found', `no payment ${context.id}`);
+    if (result.outcome === 'applied') return this.answerPay(context.id, event.parts[0]!.flowId, result.outbox.filter((r) => r.kind === 'channel.prepay'));
+    const decided = decidePayStart(result.order.context, event);
+    if (decided.kind === 'join') return this.answerPay(context.id, decided.flow.id, []);
+    if (decided.kind === 'refused' && decided.error === 'nothing_to_join') return { ok: true, order: result.order, flow: null };
+    return decided.kind === 'refused' ? payRefusal(decided.error, result.order.row.status) : fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
+  }
+
+  /**
+   * The answer to a pay once the flow's prepay has an outcome, whoever executes it: this request
+   * runs its own rows at once; a prepay another runner holds (the request this one joined, another
+   * instance's runner) is waited for. 503 only when the channel really did not answer.
+   */
+  private async answerPay(orderId: string, flowId: string, own: OutboxRow[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
+    const ranHere = (await this.deps.runner.runNow(own)) === own.length && own.length > 0;
+    const { order, flow } = await this.awaitPrepay(orderId, flowId, ranHere);
+    if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
+    if (flow.prepared || flow.status === 'succeeded') return { ok: true, order, flow };
+    if (flow.status !== 'pending') return fail('invalid_state', 'a later pay request replaced this one before the channel answered; pay again');
+    return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);
+  }
+
+  /**
+   * The order once the flow's prepay has an outcome (prepared, refused, or the flow ended), or as
+   * it is after prepay_wait_ms. `known`: this request executed the prepay itself, so whatever
+   * the order shows now is its outcome (a channel that did not answer leaves the flow unprepared).
+   */
+  private async awaitPrepay(orderId: string, flowId: string, known: boolean): Promise<{ order: OrderState; flow: Flow }> {
+    for (let waited = 0; ; waited += prepay_poll_interval_ms) {
+      const order = await this.engine.load(orderId);
+      const flow = order?.context.flows.find((f) => f.id === flowId);
+      if (!order || !flow) throw new Error(`assertion failed: the flow ${flowId} a pay answers is in order ${orderId}`);
+      if (known || flow.prepared || flow.status !== 'pending' || waited >= prepay_wait_ms) return { order, flow };
+      await Bun.sleep(prepay_poll_interval_ms);
+    }
   }
 
   /** Closes an unpaid order; asking again while it closes, or once it is closed, answers the same. */

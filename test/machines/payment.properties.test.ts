@@ -12,6 +12,7 @@ import {
   collectedAmount,
   isExternal,
   paidAmount,
+  prepay_join_window_ms,
   refundClaimedAmount,
   refundedAmount,
 } from '../../machines/payment.model.ts';
@@ -164,7 +165,8 @@ describe('payment machine money invariants', () => {
         let at = t0;
         const ids = channels.map((method, i) => {
           const flowId = `flw_${String(i).padStart(26, '0')}`;
-          order.send(pay((at += 1_000), { flowId, method }));
+          // Past the join window an unanswered flow is superseded, not joined: every pay opens a trade.
+          order.send(pay((at += prepay_join_window_ms), { flowId, method }));
           return flowId;
         });
         for (const flowId of ids) order.send(report((at += 1_000), flowId, 'succeeded'));
