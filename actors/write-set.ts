@@ -67,7 +67,7 @@ const flowRowsOf = (ctx: PaymentContext): FlowRow[] =>
 
 const refundRowsOf = (ctx: PaymentContext): RefundRow[] =>
   ctx.refunds.map((r) => ({
-    id: r.id, orderId: ctx.id, merchantId: ctx.merchantId, refundNo: r.refundNo, amount: r.amount, status: r.status,
+    id: r.id, orderId: ctx.id, merchantId: ctx.merchantId, refundNo: r.refundNo, amount: r.amount, reason: r.reason, status: r.status,
     automatic: r.automatic, createdAt: r.createdAt, completedAt: r.completedAt,
   }));
 

@@ -22,6 +22,7 @@ import {
   default_query_attempts_max,
   default_query_schedule_ms,
   emptyDetails,
+  noRefundsDone,
   pendingFlows,
   refundedAmount,
   paidAmount,
@@ -44,8 +45,12 @@ import {
   planRefundRequest,
 } from './payment.rules.ts';
 
-/** Bump on any change to states or context shape; stored snapshots name the version that wrote them. */
-export const paymentMachineVersion = 1;
+/**
+ * Bump on any change to states or context shape; stored snapshots name the version that wrote
+ * them, and payment.versions.ts brings older ones up to this one. v2: finished refunds leave the
+ * snapshot for their rows (`refundsDone`).
+ */
+export const paymentMachineVersion = 2;
 
 type EventOf<T extends PaymentEvent['type']> = Extract<PaymentEvent, { type: T }>;
 
@@ -165,7 +170,7 @@ export const paymentMachine = setup({
   context: ({ input }) => ({
     id: input.id, merchantId: input.merchantId, merchantOrderNo: input.merchantOrderNo, amount: input.amount,
     currency: input.currency, subject: input.subject, details: input.details ?? emptyDetails, expiresAt: input.expiresAt, createdAt: input.createdAt,
-    updatedAt: input.createdAt, flows: [], refunds: [], settledAttemptId: null, paidAt: null, closedAt: null,
+    updatedAt: input.createdAt, flows: [], refunds: [], refundsDone: { ...noRefundsDone, refundedByFlow: {} }, settledAttemptId: null, paidAt: null, closedAt: null,
     closeReason: null, closeRetries: 0, flags: [],
     querySchedule: input.querySchedule ?? default_query_schedule_ms,
     queryAttemptsMax: input.queryAttemptsMax ?? default_query_attempts_max,

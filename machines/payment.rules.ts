@@ -21,6 +21,7 @@ import {
   copyContext,
   findFlow,
   findRefund,
+  foldFinishedRefunds,
   isExternal,
   pendingFlows,
   queryGap,
@@ -90,8 +91,11 @@ export const timerIds = {
   refundQuery: (refundId: string) => `refund_query:${refundId}`,
 };
 
+/** Every plan starts from a copy whose refunds finished by the previous event are folded (see RefundsDone). */
 function newPlan(ctx: PaymentContext, at: number): Plan {
-  return { ctx: { ...copyContext(ctx), updatedAt: at }, effects: [], timers: [] };
+  const copy = { ...copyContext(ctx), updatedAt: at };
+  foldFinishedRefunds(copy);
+  return { ctx: copy, effects: [], timers: [] };
 }
 
 function flowIn(plan: Plan, flowId: string): Flow {

@@ -5,12 +5,13 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type Flow, type OrderDetails, type PayStartDecision, type PaymentContext, type Refund, checkRefund, decidePayStart, flows_per_order_max } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, type PayStartDecision, type PaymentContext, type RefundDecision, checkRefund, decidePayStart, flows_per_order_max, refunds_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
+import type { RefundDetail } from './view.ts';
 import type { Currency } from '../money.ts';
 import type { PayerVelocity } from '../risk/velocity.ts';
 import { chooseChannel } from '../routing/choose.ts';
@@ -233,35 +234,47 @@ export class Payments {
     return fail('invalid_state', `a ${order.row.status} payment cannot be closed`);
   }
 
-  /** A merchant refund, idempotent by refund_no: the same number and amount is the same refund. */
-  async refund(merchant: Merchant, paymentId: string, request: { refundNo: string; amount: number; reason: string | null }): Promise<Result<{ created: boolean; order: OrderState; refund: Refund }>> {
+  /**
+   * A merchant refund, idempotent by refund_no: the same number and amount is the same refund.
+   * Finished refunds live in their rows, so the number is looked for there first, and the order's
+   * actor refuses (`stale`) a request that did not see every refund it has; looking again then
+   * sees one more, so this ends within refunds_per_order_max rounds.
+   */
+  async refund(merchant: Merchant, paymentId: string, request: { refundNo: string; amount: number; reason: string | null }): Promise<Result<{ created: boolean; order: OrderState; refund: RefundDetail }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
-    const refundRequest = { ...request, refundId: newId('rfd', this.clock.now()) };
-    const verdict = decideRefund(found.order, refundRequest);
-    if (verdict) return verdict;
-    const result = await this.engine.dispatch(paymentId, { type: 'refund.request', at: this.clock.now(), ...refundRequest });
-    if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
-    if (result.outcome === 'rejected') return decideRefund(result.order, refundRequest) ?? fail('invalid_state', 'the payment changed; try again');
-    const refund = result.order.context.refunds.find((r) => r.id === refundRequest.refundId);
-    if (!refund) throw new Error('assertion failed: an applied refund request added its refund');
-    return { ok: true, created: true, order: result.order, refund };
+    const refundId = newId('rfd', this.clock.now());
+    for (let round = 0; round <= refunds_per_order_max; round++) {
+      const seen = (await this.store.listRefunds(paymentId)).filter((r) => !r.automatic);
+      const known = seen.find((r) => r.refundNo === request.refundNo);
+      if (known) return sameRefund(found.order, known, request.amount);
+      const event = { type: 'refund.request' as const, at: this.clock.now(), ...request, refundId, refundsSeen: seen.length };
+      const result = await this.engine.dispatch(paymentId, event);
+      if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
+      if (result.outcome === 'applied') {
+        const refund = result.order.context.refunds.find((r) => r.id === refundId);
+        if (!refund) throw new Error('assertion failed: an applied refund request added its refund');
+        return { ok: true, created: true, order: result.order, refund };
+      }
+      const decision = checkRefund(result.order.context, event);
+      if (decision.ok || decision.error !== 'stale') return refundRefusal(result.order, decision, request);
+    }
+    throw new Error(`assertion failed: a refund of ${paymentId} was stale more often than an order takes refunds`);
   }
 
-  async getRefund(merchant: Merchant, refundId: string): Promise<Result<{ order: OrderState; refund: Refund }>> {
+  async getRefund(merchant: Merchant, refundId: string): Promise<Result<{ order: OrderState; refund: RefundDetail }>> {
     const row = await this.store.findRefund(refundId);
     if (!row || row.automatic) return fail('not_found', `no refund ${refundId}`);
     const found = await this.get(merchant, row.orderId);
-    if (!found.ok) return fail('not_found', `no refund ${refundId}`);
-    const refund = found.order.context.refunds.find((r) => r.id === refundId);
-    return refund ? { ok: true, order: found.order, refund } : fail('not_found', `no refund ${refundId}`);
+    return found.ok ? { ok: true, order: found.order, refund: row } : fail('not_found', `no refund ${refundId}`);
   }
 
-  /** The merchant's own refunds of a payment (automatic refunds of extra money are paycenter's, shown on flows). */
-  async listRefunds(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState; refunds: Refund[] }>> {
+  /** The merchant's own refunds of a payment, from their rows (automatic refunds of extra money are paycenter's, shown on flows). */
+  async listRefunds(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState; refunds: RefundDetail[] }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
-    return { ok: true, order: found.order, refunds: found.order.context.refunds.filter((r) => !r.automatic) };
+    const rows = await this.store.listRefunds(paymentId);
+    return { ok: true, order: found.order, refunds: rows.filter((r) => !r.automatic).sort((a, b) => a.createdAt - b.createdAt) };
   }
 
   events(merchant: Merchant, afterId: string | null, limit: number): Promise<MerchantEventRow[]> {
@@ -269,20 +282,28 @@ export class Payments {
   }
 }
 
-/** The answer for a refund request the order cannot take as new, or null when it can. */
-function decideRefund(order: OrderState, request: Parameters<typeof checkRefund>[1]): Result<{ created: boolean; order: OrderState; refund: Refund }> | null {
-  const decision = checkRefund(order.context, request);
-  if (decision.ok) return null;
+/** A refund_no already used: the same refund when the amount is the same, a conflict otherwise. */
+function sameRefund(order: OrderState, refund: RefundDetail, amount: number): Result<{ created: boolean; order: OrderState; refund: RefundDetail }> {
+  return refund.amount === amount
+    ? { ok: true, created: false, order, refund }
+    : fail('order_conflict', `refund_no ${refund.refundNo} exists with a different amount`, 'refund_no');
+}
+
+/** The answer for a refund request the order's actor did not take. */
+function refundRefusal(order: OrderState, decision: RefundDecision, request: { amount: number }): Result<{ created: boolean; order: OrderState; refund: RefundDetail }> {
+  if (decision.ok) return fail('invalid_state', 'the payment changed; try again');
   switch (decision.error) {
     case 'already_requested':
-      return { ok: true, created: false, order, refund: decision.refund };
     case 'order_conflict':
-      return fail('order_conflict', `refund_no ${request.refundNo} exists with a different amount`, 'refund_no');
+      return sameRefund(order, decision.refund, request.amount);
     case 'refund_exceeds_paid':
       return fail('refund_exceeds_paid', 'the refunds would exceed what was paid', 'amount');
     case 'invalid_amount':
       return fail('invalid_amount', 'amount must be greater than zero', 'amount');
+    case 'too_many_refunds':
+      return fail('invalid_state', `this payment has had ${refunds_per_order_max} refunds, the most one payment takes`);
     case 'invalid_state':
+    case 'stale':
       return fail('invalid_state', `a ${order.row.status} payment cannot be refunded`);
   }
 }

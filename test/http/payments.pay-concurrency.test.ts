@@ -15,7 +15,7 @@ describe.each(storeKinds)('identical pays at once on %s', (kind) => {
   const openings = tradeOpenings(provider_hold_ms);
   beforeAll(async () => {
     world = await bootWorld(kind, {}, openings.gate);
-  });
+  }, 60_000);
   afterAll(() => world?.stop());
 
   test('10 identical creates with method alipay_qr: one order, one precreate, the same QR code for all', async () => {

@@ -11,6 +11,7 @@ import {
   awaitingSettlementAmount,
   collectedAmount,
   isExternal,
+  merchantRefundCount,
   paidAmount,
   prepay_join_window_ms,
   refundClaimedAmount,
@@ -74,7 +75,7 @@ function eventFor(order: Order, cmd: Command, at: number, step: number): Payment
     case 'queryTimer':
       return { type: 'timer.query', at, flowId: pickOf(flows, cmd.pick)?.id ?? flowId(9) };
     case 'refund':
-      return refund(at, `rfd_${step}`, `R${cmd.refundNo}`, cmd.amount);
+      return refund(at, `rfd_${step}`, `R${cmd.refundNo}`, cmd.amount, merchantRefundCount(order.ctx));
     case 'refundReport': {
       const target = pickOf(refunds, cmd.pick);
       const part = target?.parts.find((p) => p.status !== 'succeeded');
