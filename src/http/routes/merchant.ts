@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
+import { refunds_per_order_max } from '../../../machines/payment.model.ts';
 import { type Currency, parseAmount } from '../../money.ts';
 import type { Failure, PayPartRequest, Payments } from '../../payments/service.ts';
 import { ApiError } from '../errors.ts';
@@ -59,7 +60,10 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     return c.json(paymentOf(result.order, links));
   });
 
-  app.post('/payments/:id/pay', describeRoute({ ...tag, summary: 'Start paying with one method or combined parts' }), jsonBody(payRequest), async (c) => {
+  app.post('/payments/:id/pay', describeRoute({
+    ...tag, summary: 'Start paying with one method or combined parts',
+    description: 'Paying again the same way while that attempt waits for the payer (also several identical requests at once, on any instance) answers the same flow and its action: one trade at the channel. Another method or split starts a new attempt and closes the earlier one at its channel. 503 unavailable only when the channel did not answer.',
+  }), jsonBody(payRequest), async (c) => {
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
@@ -79,7 +83,10 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
     return c.json(paymentOf(result.order, links));
   });
 
-  app.post('/payments/:id/refunds', describeRoute({ ...tag, summary: 'Refund (idempotent by refund_no)' }), jsonBody(createRefund), async (c) => {
+  app.post('/payments/:id/refunds', describeRoute({
+    ...tag, summary: 'Refund (idempotent by refund_no)',
+    description: `Refunds part or all of a succeeded or partially_refunded payment. The same refund_no with the same amount answers the same refund (200); with another amount, 409 order_conflict. Refunds never exceed what was paid (422 refund_exceeds_paid). A payment takes at most ${refunds_per_order_max} refunds — succeeded, failed or pending, as WeChat Pay allows per trade; the next one is refused with 409 invalid_state, and the rest must be refunded on a new payment or by the operator.`,
+  }), jsonBody(createRefund), async (c) => {
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
