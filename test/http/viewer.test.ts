@@ -28,7 +28,7 @@ describe('machineGraph and mermaidOf', () => {
   test('the payment graph has every event, guards with their params, and eventless transitions', () => {
     const events = new Set(graph.transitions.map((t) => t.event));
     for (const event of payment_events) expect(events).toContain(event);
-    expect(graph.transitions).toContainEqual({ source: 'created', event: 'pay.start', targets: ['paying'], guard: 'payPartsValid', delay: null });
+    expect(graph.transitions).toContainEqual({ source: 'created', event: 'pay.start', targets: ['paying'], guard: 'payStartsAttempt', delay: null });
     expect(graph.transitions).toContainEqual({ source: 'paying.active', event: 'flow.report', targets: ['settled'], guard: 'reportSettles(phase=open)', delay: null });
     expect(graph.transitions).toContainEqual({ source: 'paying.closing', event: null, targets: ['closed'], guard: 'nothingPending', delay: null });
     expect(graph.transitions).toContainEqual({ source: 'settled', event: 'refund.request', targets: [], guard: 'refundAllowed', delay: null });
@@ -60,7 +60,7 @@ describe('machineGraph and mermaidOf', () => {
     for (const id of payment_states) expect(text).toContain(id.replace('.', '_'));
     expect(text).toContain('state paying {');
     expect(text).toContain('state "closing" as paying_closing');
-    expect(text).toContain('created --> paying : pay.start [payPartsValid]');
+    expect(text).toContain('created --> paying : pay.start [payStartsAttempt]');
     expect(text).toContain('paying_active --> created : always [nothingPending]');
     expect(text).toContain('settled --> settled : refund.request [refundAllowed]');
     expect(text).not.toContain('classDef');
@@ -118,7 +118,7 @@ for (const kind of storeKinds) {
       expect(page.type).toStartWith('text/html');
       expect(page.text).toContain('<script src="/admin/machines/assets/mermaid.min.js"></script>');
       expect(page.text).toContain('<pre class="mermaid">stateDiagram-v2');
-      expect(page.text).toContain('created --&gt; paying : pay.start [payPartsValid]');
+      expect(page.text).toContain('created --&gt; paying : pay.start [payStartsAttempt]');
       const asset = await get(`${booted.url}/admin/machines/assets/mermaid.min.js`);
       expect(asset.status).toBe(200);
       expect(asset.type).toContain('javascript');
