@@ -7,6 +7,8 @@
  * The event is dispatched before the row is marked done: a crash in between repeats the call,
  * and the actor ignores what no longer applies.
  */
+import { type Alerts, alertIdFor } from '../src/alerts/alerts.ts';
+import { flagKind } from '../src/alerts/kinds.ts';
 import type { PaymentContext } from '../machines/payment.model.ts';
 import type { Effect, PaymentEvent } from '../machines/payment.rules.ts';
 import { type ChannelAdapter, type ChannelFailure, type TradeReport, channelExpiry } from '../src/channels/adapter.ts';
@@ -76,7 +78,7 @@ export class EffectRunner {
   private readonly loop: PollingLoop;
 
   constructor(
-    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger; random?: () => number },
+    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; alerts: Alerts; clock: Clock; log: Logger; random?: () => number },
     private readonly options: EffectRunnerOptions = default_effect_runner_options,
   ) {
     this.loop = new PollingLoop('effect runner', () => this.tick(), options.intervalMs, deps.log);
@@ -107,7 +109,7 @@ export class EffectRunner {
    * keeps asking.
    */
   async queryNow(orderId: string, flowId: string, channel: string): Promise<void> {
-    const outcome = await this.perform(orderId, { type: 'channel.query', params: { flowId, channel } });
+    const outcome = await this.perform(orderId, { type: 'channel.query', params: { flowId, channel } }, null);
     if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(orderId, outcome.event);
   }
 
@@ -115,7 +117,7 @@ export class EffectRunner {
     const effect = { type: row.kind, params: row.payload } as RunnerEffect;
     let outcome: Outcome;
     try {
-      outcome = await this.perform(row.orderId, effect);
+      outcome = await this.perform(row.orderId, effect, row.id);
     } catch (error) {
       // A bug or a broken dependency (the store): the row is retried like an unanswered call.
       this.deps.log.error('effect failed', { payment_id: row.orderId, kind: row.kind, error: String(error) });
@@ -141,10 +143,14 @@ export class EffectRunner {
     return { outboxId: row.id, at, error: failure.message, next: { status: 'retry', dueAt } };
   }
 
-  private async perform(orderId: string, effect: RunnerEffect): Promise<Outcome> {
+  /** `rowId`: the outbox row being executed (an alert's id derives from it, so a re-run raises it once). */
+  private async perform(orderId: string, effect: RunnerEffect, rowId: string | null): Promise<Outcome> {
     const now = () => this.deps.clock.now();
     if (effect.type === 'operator.alert') {
-      this.deps.log.warn('operator alert', { payment_id: orderId, reason: effect.params.reason, flow_id: effect.params.flowId, detail: effect.params.detail });
+      const { reason, flowId, detail } = effect.params;
+      this.deps.log.warn('operator alert', { payment_id: orderId, reason, flow_id: flowId, detail });
+      const message = flowId === null ? detail : `${detail} (flow ${flowId})`;
+      await this.deps.alerts.raise({ id: rowId === null ? undefined : alertIdFor(rowId), kind: flagKind(reason), message, paymentId: orderId });
       return { event: null };
     }
     const channel = await this.deps.channels.get(effect.params.channel);

@@ -1,18 +1,19 @@
 /**
  * bun run test — the whole suite against real servers. Installs redis-server, PostgreSQL and
- * Chromium (for the browser tests) from Debian's packages when they are missing (as root; otherwise says what to install),
+ * Chromium with CJK and emoji fonts (for the browser tests) from Debian's packages when they are missing (as root; otherwise says what to install),
  * starts one of each on free loopback ports, runs `bun test` (extra arguments pass through,
  * output inherited), stops them again and exits with bun test's exit code.
  */
 import { spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
-import { chromiumBinary, postgresBinDir, redisServerBinary, startPostgres, startRedis } from '../test/harness/services.ts';
+import { chromiumBinary, missingFontPackages, postgresBinDir, redisServerBinary, startPostgres, startRedis } from '../test/harness/services.ts';
 
 function missingPackages(): string[] {
   const missing: string[] = [];
   if (!redisServerBinary()) missing.push('redis-server');
   if (!postgresBinDir()) missing.push('postgresql');
   if (!chromiumBinary()) missing.push('chromium');
+  missing.push(...missingFontPackages());
   return missing;
 }
 

@@ -1,10 +1,11 @@
 /** Prometheus metrics (GET /metrics), one registry per process. */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineObserver } from '../actors/engine.ts';
+import { type AlertKind, alertKinds } from './alerts/kinds.ts';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; mailboxBacklog: () => number }) {
+export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; mailboxBacklog: () => number; openAlerts: () => Promise<Record<string, number>> }) {
   const registry = new Registry();
   const requests = new Counter({ name: 'paycenter_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const latency = new Histogram({
@@ -27,6 +28,14 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
       this.set(gauges.mailboxBacklog());
     },
   });
+  const alertsRaised = new Counter({ name: 'paycenter_alerts_raised_total', help: 'Operator alerts raised by this process, by kind', labelNames: ['kind'], registers: [registry] });
+  new Gauge({
+    name: 'paycenter_alerts_open', help: 'Operator alerts not yet acknowledged, by kind', labelNames: ['kind'], registers: [registry],
+    async collect() {
+      const open = await gauges.openAlerts();
+      for (const kind of alertKinds) this.set({ kind }, open[kind] ?? 0);
+    },
+  });
   const notificationsFailed = new Counter({ name: 'paycenter_notifications_failed_total', help: 'Merchant notifications that ran out of tries', registers: [registry] });
   const engineObserver: EngineObserver = {
     event: (type, outcome) => events.inc({ type, outcome }),
@@ -36,6 +45,7 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
     registry,
     engineObserver,
     notificationFailed: () => notificationsFailed.inc(),
+    alertRaised: (kind: AlertKind) => alertsRaised.inc({ kind }),
     request(method: string, route: string, status: number, seconds: number) {
       requests.inc({ method, route, status: String(status) });
       latency.observe({ method, route }, seconds);

@@ -9,6 +9,7 @@ import { EffectRunner } from '../actors/effect-runner.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
+import { Alerts, alertIdFor } from './alerts/alerts.ts';
 import { NotificationDelivery, default_delivery_options } from './notify/delivery.ts';
 import { ChannelRegistry } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -39,6 +40,7 @@ export type Paycenter = {
   channels: ChannelRegistry;
   merchants: MerchantDirectory;
   log: Logger;
+  alerts: Alerts;
   stop(): Promise<void>;
 };
 
@@ -67,7 +69,10 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const committer = new DurableCommitter(store, clock, groupCommit);
   const timerIndex = redis[0] ? new RedisTimerIndex(redis[0]) : undefined;
   let engine: Engine | undefined;
-  const metrics = createMetrics({ outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0 });
+  const metrics = createMetrics({
+    outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0, openAlerts: () => store.countOpenAlerts(),
+  });
+  const alerts = new Alerts({ store, clock, onRaised: metrics.alertRaised });
   engine = new Engine(
     {
       store, committer, lock, observer: metrics.engineObserver,
@@ -81,20 +86,29 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
 
   const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
-  const runner = new EffectRunner({ store, engine, channels, clock, log, random: options.random });
+  const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, random: options.random });
   const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
   const volumes = new DailyVolumes({ store, clock });
   const payments = new Payments({ engine, store, clock, channels, volumes, runner, risk }, { querySchedule: config.queryScheduleMs });
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
-    adminToken: config.adminToken,
+    adminToken: config.adminToken, alerts,
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
   const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
   const delivery = new NotificationDelivery(
-    { store, engine, merchants, clock, log, random: options.random, onFailed: metrics.notificationFailed },
+    {
+      store, engine, merchants, clock, log, random: options.random,
+      onFailed: (failed) => {
+        metrics.notificationFailed();
+        void alerts.raise({
+          id: alertIdFor(failed.eventId), kind: 'notify_failed', paymentId: failed.paymentId,
+          message: `notification ${failed.eventId} to merchant ${failed.merchantId} ran out of tries: ${failed.error ?? 'no 2xx answer'}`,
+        }).catch((error) => log.error('alert not recorded', { event_id: failed.eventId, error: String(error) }));
+      },
+    },
     { ...default_delivery_options, retryScheduleMs: config.notifyRetryMs },
   );
   if (!options.manualTicker) {
@@ -105,7 +119,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, runner, channels, merchants, log,
+    store, engine, ticker, delivery, runner, channels, merchants, log, alerts,
     async stop() {
       await server.stop(true);
       await ticker.stop();

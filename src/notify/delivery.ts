@@ -56,8 +56,8 @@ export class NotificationDelivery {
     private readonly deps: {
       store: Store; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger;
       random?: () => number;
-      /** Told of each notification that ran out of tries (a metric). */
-      onFailed?: () => void;
+      /** Told of each notification that ran out of tries (a metric and an operator alert). */
+      onFailed?: (failed: { eventId: string; paymentId: string; merchantId: string; error: string | null }) => void;
     },
     private readonly options: DeliveryOptions = default_delivery_options,
   ) {
@@ -86,7 +86,7 @@ export class NotificationDelivery {
     const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
     await this.deps.store.recordNotification({ outboxId: row.id, eventId, attempt, next });
     if (next.status === 'failed') {
-      this.deps.onFailed?.();
+      this.deps.onFailed?.({ eventId, paymentId: row.orderId, merchantId: event.merchantId, error: attempt.error });
       this.deps.log.error('merchant notification failed for good', { event_id: eventId, payment_id: row.orderId, merchant_id: event.merchantId, attempts: row.attempts + 1, error: attempt.error });
     }
   }

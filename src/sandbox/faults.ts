@@ -2,6 +2,7 @@
 // comes from a PRNG seeded by the faults body so that a run replays exactly.
 import { seededRandom } from './crypto.ts';
 import type { Provider } from './state.ts';
+import { type Impostor, impostors } from './unionpay-pki.ts';
 
 export type Faults = {
   drop_notify_rate: number;
@@ -11,6 +12,10 @@ export type Faults = {
   api_error_rate: number;
   api_timeout_rate: number;
   wrong_amount: boolean;
+  /** UnionPay: the next N queries answer origRespCode 05 ("accepted, ask again later") whatever the truth. */
+  processing_queries: number;
+  /** UnionPay: answers and notifies signed with a certificate a verifier must refuse. */
+  signer: 'genuine' | Impostor;
   seed: number;
 };
 
@@ -22,13 +27,18 @@ export const NO_FAULTS: Faults = {
   api_error_rate: 0,
   api_timeout_rate: 0,
   wrong_amount: false,
+  processing_queries: 0,
+  signer: 'genuine',
   seed: 1,
 };
 
 /** How long a "timed out" API call is held: longer than any sane client timeout. */
 export const API_TIMEOUT_HOLD_MS = 30_000;
 
-type Entry = { faults: Faults; random: () => number };
+/** Bound on processing_queries: enough for any backoff test, not a way to hang a caller forever. */
+const processing_queries_max = 100;
+
+type Entry = { faults: Faults; random: () => number; processingLeft: number };
 
 export type ParseResult = { ok: true; faults: Faults } | { ok: false; error: string };
 
@@ -62,6 +72,16 @@ export function parseFaults(body: unknown): ParseResult {
     if (typeof b[key] !== 'boolean') return { ok: false, error: `${key} must be a boolean` };
     f[key] = b[key];
   }
+  if (b.processing_queries !== undefined) {
+    const n = b.processing_queries;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > processing_queries_max) return { ok: false, error: `processing_queries must be an integer 0..${processing_queries_max}` };
+    f.processing_queries = n;
+  }
+  if (b.signer !== undefined) {
+    const signer = (['genuine', ...impostors] as const).find((k) => k === b.signer);
+    if (!signer) return { ok: false, error: `signer must be one of genuine, ${impostors.join(', ')}` };
+    f.signer = signer;
+  }
   if (b.seed !== undefined) {
     if (typeof b.seed !== 'number' || !Number.isInteger(b.seed)) return { ok: false, error: 'seed must be an integer' };
     f.seed = b.seed;
@@ -73,7 +93,7 @@ export class FaultTable {
   private readonly entries = new Map<string, Entry>();
 
   set(provider: Provider, account: string, faults: Faults): void {
-    this.entries.set(`${provider}:${account}`, { faults, random: seededRandom(faults.seed) });
+    this.entries.set(`${provider}:${account}`, { faults, random: seededRandom(faults.seed), processingLeft: faults.processing_queries });
   }
 
   clear(provider: Provider, account: string): void {
@@ -90,6 +110,14 @@ export class FaultTable {
     const e = this.entries.get(`${provider}:${account}`);
     if (!e) return false;
     return e.random() < p;
+  }
+
+  /** True while the account still owes "processing" answers (processing_queries); counts one down. */
+  takeProcessing(provider: Provider, account: string): boolean {
+    const e = this.entries.get(`${provider}:${account}`);
+    if (!e || e.processingLeft <= 0) return false;
+    e.processingLeft -= 1;
+    return true;
   }
 
   random(provider: Provider, account: string): number {

@@ -2,7 +2,10 @@
 //
 // Outcomes, as the providers show them:
 // - pay  → trade SUCCESS, notify sent (Alipay TRADE_SUCCESS, WeChat TRANSACTION.SUCCESS).
+// - pay  → UnionPay: signed back notify (respCode 00); a web payer is then posted to frontUrl.
 // - fail → WeChat: trade_state PAYERROR, no notify (WeChat only notifies success).
+//          UnionPay: the card is declined (query: origRespCode 60), no back notify; a web payer
+//          is posted to frontUrl with that result. Another card may still pay before payTimeout.
 //          Alipay: a failed attempt leaves the trade WAIT_BUYER_PAY and sends nothing — the
 //          payer can try again until it expires; Alipay only notifies TRADE_CLOSED for a
 //          trade it closes itself, which the sandbox does not do on a failed attempt.
@@ -11,13 +14,27 @@
 import { Hono, type Context } from 'hono';
 import { alipayStatus, sendAlipayNotify } from './alipay.ts';
 import { type SandboxContext, isExpired } from './context.ts';
-import type { Provider, Trade } from './state.ts';
+import { type Trade, isProvider } from './state.ts';
+import { sendUnionpayNotify, unionpayFrontReturn, unionpayStatus } from './unionpay.ts';
 import { escapeHtml, fenToYuan } from './util.ts';
 import { sendWechatNotify, wechatState } from './wechatpay.ts';
 
 function status(ctx: SandboxContext, t: Trade): string {
-  return t.provider === 'alipay' ? alipayStatus(t, ctx.now()) : wechatState(t, ctx.now());
+  switch (t.provider) {
+    case 'alipay':
+      return alipayStatus(t, ctx.now());
+    case 'wechatpay':
+      return wechatState(t, ctx.now());
+    case 'unionpay':
+      return unionpayStatus(t, ctx.now());
+  }
 }
+
+const BRANDS = {
+  alipay: '支付宝 Alipay (sandbox)',
+  wechatpay: '微信支付 WeChat Pay (sandbox)',
+  unionpay: '银联在线支付 UnionPay (sandbox)',
+} satisfies Record<Trade['provider'], string>;
 
 function layout(title: string, body: string): string {
   return `<!doctype html>
@@ -30,13 +47,13 @@ main{max-width:420px;margin:0 auto;padding:24px 16px}
 .amount{font-size:40px;font-weight:600;margin:12px 0}
 .muted{color:#888;font-size:14px;word-break:break-all}
 button{display:block;width:100%;padding:14px;margin-top:12px;border:0;border-radius:8px;font-size:17px;cursor:pointer}
-.pay{background:#1677ff;color:#fff}.wechatpay .pay{background:#07c160}.fail{background:#eee;color:#c00}
+.pay{background:#1677ff;color:#fff}.wechatpay .pay{background:#07c160}.unionpay .pay{background:#d7000f}.fail{background:#eee;color:#c00}
 .state{font-size:18px;margin-top:16px}
 </style></head><body><main>${body}</main></body></html>`;
 }
 
 function payPage(ctx: SandboxContext, t: Trade, action: string): string {
-  const brand = t.provider === 'alipay' ? '支付宝 Alipay (sandbox)' : '微信支付 WeChat Pay (sandbox)';
+  const brand = BRANDS[t.provider];
   const s = status(ctx, t);
   const payable = (t.state === 'WAIT' || t.state === 'PAYERROR') && !isExpired(t, ctx.now());
   const note = payable
@@ -57,15 +74,24 @@ function applyOutcome(ctx: SandboxContext, t: Trade, outcome: string, force: boo
   const closed = t.state === 'CLOSED' || isExpired(t, now);
   if (closed && !force) return { http: 409, status: status(ctx, t), message: t.state === 'CLOSED' ? 'trade is closed' : 'trade has expired' };
   if (outcome === 'fail') {
-    if (t.provider === 'wechatpay') t.state = 'PAYERROR';
+    if (t.provider !== 'alipay') t.state = 'PAYERROR';
     ctx.store.changed();
     return { http: 200, status: status(ctx, t), message: 'payment failed' };
   }
   t.state = 'SUCCESS';
   t.paidAt = now;
   ctx.store.changed();
-  if (t.provider === 'alipay') sendAlipayNotify(ctx, t);
-  else sendWechatNotify(ctx, t);
+  switch (t.provider) {
+    case 'alipay':
+      sendAlipayNotify(ctx, t);
+      break;
+    case 'wechatpay':
+      sendWechatNotify(ctx, t);
+      break;
+    case 'unionpay':
+      sendUnionpayNotify(ctx, t);
+      break;
+  }
   return { http: 200, status: status(ctx, t), message: 'paid' };
 }
 
@@ -73,8 +99,8 @@ export function payerRoutes(ctx: SandboxContext): Hono {
   const app = new Hono();
   const lookup = (c: Context): Trade | undefined => {
     const provider = c.req.param('provider');
-    if (provider !== 'alipay' && provider !== 'wechatpay') return undefined;
-    return ctx.store.getTrade(provider as Provider, c.req.param('account') ?? '', c.req.param('outTradeNo') ?? '');
+    if (!provider || !isProvider(provider)) return undefined;
+    return ctx.store.getTrade(provider, c.req.param('account') ?? '', c.req.param('outTradeNo') ?? '');
   };
 
   app.get('/:provider/:account/:outTradeNo', (c) => {
@@ -102,6 +128,9 @@ export function payerRoutes(ctx: SandboxContext): Hono {
     if (!t) return isJson ? c.json({ status: 'NOT_FOUND', message: 'trade not found' }, 404) : c.html(layout('Not found', '<div class="card"><h1>订单不存在</h1></div>'), 404);
     const r = applyOutcome(ctx, t, outcome, force);
     if (isJson) return c.json({ status: r.status, message: r.message }, r.http as 200);
+    // UnionPay's cashier hands the browser back to the merchant's frontUrl with the signed result.
+    const frontReturn = t.provider === 'unionpay' && r.http === 200 ? unionpayFrontReturn(ctx, t) : undefined;
+    if (frontReturn) return c.html(frontReturn);
     const back = t.returnUrl && r.status !== 'WAIT_BUYER_PAY' ? `<p><a href="${escapeHtml(t.returnUrl)}">返回商户 Return to merchant</a></p>` : '';
     return c.html(layout(r.message, `<div class="card ${t.provider}"><h1>${escapeHtml(r.message)}</h1><div class="amount">¥${fenToYuan(t.totalFen)}</div><p class="state">${escapeHtml(r.status)}</p>${back}</div>`), r.http as 200);
   });

@@ -1,4 +1,4 @@
-// The channel sandbox: plays Alipay and WeChat Pay v3 on their real wire protocols for
+// The channel sandbox: plays Alipay, WeChat Pay v3 and UnionPay ACP 5.1.0 on their real wire protocols for
 // development and tests. Imports nothing from paycenter, on purpose (see DESIGN.md).
 import { Hono } from 'hono';
 import { alipayBill, alipayRoutes } from './alipay.ts';
@@ -6,8 +6,9 @@ import type { SandboxContext } from './context.ts';
 import { FaultTable, parseFaults } from './faults.ts';
 import { Notifier } from './notifier.ts';
 import { payerRoutes } from './pages.ts';
-import { Store, type Provider } from './state.ts';
+import { Store, isProvider } from './state.ts';
 import { Timers } from './timers.ts';
+import { unionpayRoutes } from './unionpay.ts';
 import { wechatBillText, wechatRoutes } from './wechatpay.ts';
 
 export type SandboxOptions = {
@@ -22,8 +23,6 @@ export type SandboxOptions = {
 
 /** Bound on retries whatever the caller passes: the providers give up too. */
 const MAX_NOTIFY_RETRIES = 20;
-
-const isProvider = (p: string): p is Provider => p === 'alipay' || p === 'wechatpay';
 
 export function createSandbox(options: SandboxOptions): { app: Hono; stop(): Promise<void> } {
   const timers = new Timers();
@@ -41,6 +40,7 @@ export function createSandbox(options: SandboxOptions): { app: Hono; stop(): Pro
   const app = new Hono();
   app.route('/alipay', alipayRoutes(ctx));
   app.route('/wechatpay', wechatRoutes(ctx));
+  app.route('/unionpay', unionpayRoutes(ctx));
   app.route('/pay', payerRoutes(ctx));
 
   app.get('/bills/:provider/:account/:file', (c) => {

@@ -3,8 +3,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Timers } from './timers.ts';
+import type { UnionpayCa } from './unionpay-pki.ts';
 
-export type Provider = 'alipay' | 'wechatpay';
+/** Every provider the sandbox plays: the one list routes and fault tables check against. */
+export const providers = ['alipay', 'wechatpay', 'unionpay'] as const;
+export type Provider = (typeof providers)[number];
+
+export const isProvider = (p: string): p is Provider => (providers as readonly string[]).includes(p);
 
 export type AlipayApp = {
   appId: string;
@@ -29,6 +34,16 @@ export type WechatMerchant = {
   platformPublicKey: string;
 };
 
+export type UnionpayMerchant = {
+  merId: string;
+  /** The merchant's signing certificate; its decimal serial is the `certId` requests carry. */
+  certPem: string;
+  certId: string;
+  /** Handed over once (inside the PKCS#12); kept only so a restarted sandbox can show it again. */
+  pfxBase64: string;
+  pfxPassword: string;
+};
+
 export type Refund = {
   outRefundNo: string;
   refundId: string;
@@ -36,6 +51,9 @@ export type Refund = {
   reason?: string;
   notifyUrl?: string;
   createdAt: number;
+  /** UnionPay: the transaction that gave the money back (04 refund, 31 consume undo) and its txnTime. */
+  txnType?: string;
+  txnTime?: string;
 };
 
 /**
@@ -44,12 +62,14 @@ export type Refund = {
  */
 export type Trade = {
   provider: Provider;
-  account: string; // app_id or mchid
-  outTradeNo: string;
-  tradeNo: string; // Alipay trade_no / WeChat transaction_id
+  account: string; // app_id, mchid or merId
+  outTradeNo: string; // UnionPay: orderId
+  tradeNo: string; // Alipay trade_no / WeChat transaction_id / UnionPay queryId
   totalFen: number;
   subject: string;
-  tradeType: string; // precreate | page | NATIVE | JSAPI
+  tradeType: string; // precreate | page | NATIVE | JSAPI | web | qr
+  /** UnionPay: the consume's txnTime, which a query must repeat with the orderId. */
+  txnTime?: string;
   appid?: string;
   openid?: string;
   notifyUrl?: string;
@@ -67,6 +87,8 @@ export type Trade = {
 export type SandboxState = {
   alipayApps: Record<string, AlipayApp>;
   wechatMerchants: Record<string, WechatMerchant>;
+  unionpayMerchants?: Record<string, UnionpayMerchant>;
+  unionpayCa?: UnionpayCa;
   trades: Trade[];
 };
 
@@ -80,6 +102,9 @@ export function tradeKey(provider: Provider, account: string, outTradeNo: string
 export class Store {
   readonly alipayApps = new Map<string, AlipayApp>();
   readonly wechatMerchants = new Map<string, WechatMerchant>();
+  readonly unionpayMerchants = new Map<string, UnionpayMerchant>();
+  /** Created on first UnionPay use (key generation costs a second or two), then kept. */
+  unionpayCa: UnionpayCa | undefined;
   /** Insertion-ordered, so eviction drops the oldest. */
   private readonly trades = new Map<string, Trade>();
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -95,6 +120,8 @@ export class Store {
     const data = JSON.parse(readFileSync(path, 'utf8')) as Partial<SandboxState>;
     for (const [k, v] of Object.entries(data.alipayApps ?? {})) this.alipayApps.set(k, v);
     for (const [k, v] of Object.entries(data.wechatMerchants ?? {})) this.wechatMerchants.set(k, v);
+    for (const [k, v] of Object.entries(data.unionpayMerchants ?? {})) this.unionpayMerchants.set(k, v);
+    this.unionpayCa = data.unionpayCa;
     for (const t of data.trades ?? []) this.trades.set(tradeKey(t.provider, t.account, t.outTradeNo), t);
   }
 
@@ -150,6 +177,8 @@ export class Store {
     const data: SandboxState = {
       alipayApps: Object.fromEntries(this.alipayApps),
       wechatMerchants: Object.fromEntries(this.wechatMerchants),
+      unionpayMerchants: Object.fromEntries(this.unionpayMerchants),
+      ...(this.unionpayCa ? { unionpayCa: this.unionpayCa } : {}),
       trades: [...this.trades.values()],
     };
     mkdirSync(dirname(this.path), { recursive: true });

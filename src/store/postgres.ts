@@ -7,6 +7,10 @@
 import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
+  alertColumns,
+  alertFilter,
+  alertOf,
+  alertValues,
   channelColumns,
   callbackOf,
   channelOf,
@@ -29,7 +33,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
@@ -447,6 +451,27 @@ export class PostgresStore implements Store {
       'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8 WHERE code = $9',
       c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code,
     );
+  }
+
+  async insertAlert(alert: AlertRow) {
+    const sql = `INSERT INTO alerts (${alertColumns.join(', ')}) VALUES (${placeholders(alertColumns.length)}) ON CONFLICT DO NOTHING RETURNING id`;
+    return (await this.all(sql, ...alertValues(alert))).length === 1 ? ('inserted' as const) : ('exists' as const);
+  }
+
+  async listAlerts(query: AlertQuery) {
+    const { where, params } = alertFilter(query);
+    return (await this.all(`SELECT * FROM alerts ${where} ORDER BY id DESC LIMIT ${int(query.limit)}`, ...params)).map(alertOf);
+  }
+
+  async ackAlert(alertId: string, at: number, by: string) {
+    await this.all('UPDATE alerts SET acked_at = $1, acked_by = $2 WHERE id = $3 AND acked_at IS NULL', at, by, alertId);
+    const [row] = await this.all('SELECT * FROM alerts WHERE id = $1', alertId);
+    return row ? alertOf(row) : null;
+  }
+
+  async countOpenAlerts() {
+    const rows = await this.all('SELECT kind, count(*) AS n FROM alerts WHERE acked_at IS NULL GROUP BY kind');
+    return Object.fromEntries(rows.map((r) => [r.kind as string, int(r.n)]));
   }
 
   async outboxBacklog(): Promise<number> {

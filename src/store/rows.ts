@@ -3,7 +3,7 @@
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
-import type { CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
+import type { AlertQuery, AlertRow, CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -164,4 +164,33 @@ export function callbackOf(row: Raw, json: JsonDecoder): CallbackRow {
 export function outboxUpdateOf(r: OutboxResult): { status: 'pending' | 'done' | 'failed'; dueAt: number; completedAt: number | null } {
   if (r.next.status === 'retry') return { status: 'pending', dueAt: r.next.dueAt, completedAt: null };
   return { status: r.next.status, dueAt: r.at, completedAt: r.at };
+}
+
+export function alertOf(row: Raw): AlertRow {
+  return {
+    id: row.id as string, kind: row.kind as string, message: row.message as string, paymentId: (row.payment_id as string | null) ?? null,
+    channel: (row.channel as string | null) ?? null, createdAt: int(row.created_at), ackedAt: intOrNull(row.acked_at), ackedBy: (row.acked_by as string | null) ?? null,
+  };
+}
+
+export const alertColumns = ['id', 'kind', 'message', 'payment_id', 'channel', 'created_at', 'acked_at', 'acked_by'] as const;
+export const alertValues = (a: AlertRow): unknown[] => [a.id, a.kind, a.message, a.paymentId, a.channel, a.createdAt, a.ackedAt, a.ackedBy];
+
+/**
+ * The WHERE clause and parameters of an alert listing, with `$n` placeholders (SQLite accepts
+ * them too), so both dialects ask the same question.
+ */
+export function alertFilter(query: AlertQuery): { where: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    clauses.push(clause.replace('?', `$${params.length}`));
+  };
+  if (query.open === true) clauses.push('acked_at IS NULL');
+  if (query.open === false) clauses.push('acked_at IS NOT NULL');
+  if (query.kind !== undefined) add('kind = ?', query.kind);
+  if (query.paymentId !== undefined) add('payment_id = ?', query.paymentId);
+  if (query.beforeId !== undefined) add('id < ?', query.beforeId);
+  return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }

@@ -8,6 +8,10 @@ import type { Database, Statement } from 'bun:sqlite';
 import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
 import { openSqliteDatabase } from './sqlite-batch.ts';
 import {
+  alertColumns,
+  alertFilter,
+  alertOf,
+  alertValues,
   callbackOf,
   channelColumns,
   channelOf,
@@ -28,7 +32,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -375,6 +379,27 @@ export class SqliteStore implements Store {
       this.query(
         'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
       ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code));
+  }
+
+  async insertAlert(alert: AlertRow) {
+    const sql = `INSERT INTO alerts (${alertColumns.join(', ')}) VALUES (${alertColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+    return this.write(() => this.query(sql).run(...(alertValues(alert) as never[])).changes) === 1 ? ('inserted' as const) : ('exists' as const);
+  }
+
+  async listAlerts(query: AlertQuery) {
+    const { where, params } = alertFilter(query);
+    return this.all(`SELECT * FROM alerts ${where} ORDER BY id DESC LIMIT ${int(query.limit)}`, ...params).map(alertOf);
+  }
+
+  async ackAlert(alertId: string, at: number, by: string) {
+    this.write(() => this.query('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL').run(at, by, alertId));
+    const row = this.all('SELECT * FROM alerts WHERE id = ?', alertId)[0];
+    return row ? alertOf(row) : null;
+  }
+
+  async countOpenAlerts() {
+    const rows = this.all('SELECT kind, count(*) AS n FROM alerts WHERE acked_at IS NULL GROUP BY kind');
+    return Object.fromEntries(rows.map((r) => [r.kind as string, int(r.n)]));
   }
 
   async outboxBacklog(): Promise<number> {

@@ -149,6 +149,21 @@ export type ChannelRow = {
   updatedAt: number;
 };
 
+/** An operator alert (src/alerts/): raised once per id, acknowledged by an operator. */
+export type AlertRow = {
+  id: string;
+  kind: string;
+  message: string;
+  paymentId: string | null;
+  channel: string | null;
+  createdAt: number;
+  ackedAt: number | null;
+  ackedBy: string | null;
+};
+
+/** Which alerts to list: newest first, before `beforeId` (exclusive) when given. */
+export type AlertQuery = { open?: boolean; kind?: string; paymentId?: string; beforeId?: string; limit: number };
+
 /** A request nonce a merchant may use once while its timestamp window lasts. */
 export type NonceClaim = { merchantId: string; nonce: string; expiresAt: number };
 
@@ -277,6 +292,15 @@ export interface Store {
   /** Minor units a channel collected through flows created since `sinceMs` (succeeded, or succeeded and refunded since). */
   collectedSince(channelCode: string, sinceMs: number): Promise<number>;
   updateChannel(channel: ChannelRow): Promise<void>;
+
+  // Operator alerts.
+  /** Inserts an alert unless one with its id exists (raising is idempotent by id). */
+  insertAlert(alert: AlertRow): Promise<'inserted' | 'exists'>;
+  listAlerts(query: AlertQuery): Promise<AlertRow[]>;
+  /** Marks an alert acknowledged (the first acknowledgement stays); null for an unknown id. */
+  ackAlert(alertId: string, at: number, by: string): Promise<AlertRow | null>;
+  /** Open alerts per kind (a metric). */
+  countOpenAlerts(): Promise<Record<string, number>>;
 
   /** Outbox rows not yet executed (a metric). */
   outboxBacklog(): Promise<number>;

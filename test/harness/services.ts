@@ -58,6 +58,18 @@ export function chromiumBinary(): string | null {
   return existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : null;
 }
 
+/**
+ * Debian's Chromium has no CJK or emoji fonts: without these packages every Chinese label in a
+ * screenshot is a row of boxes. Keyed by package, checked by a file each installs.
+ */
+export const browser_font_packages = {
+  'fonts-wqy-zenhei': '/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc',
+  'fonts-noto-color-emoji': '/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf',
+} as const;
+
+export const missingFontPackages = (): string[] =>
+  Object.entries(browser_font_packages).filter(([, file]) => !existsSync(file)).map(([name]) => name);
+
 const isRoot = () => process.getuid?.() === 0;
 
 /** initdb refuses to run as root, so as root the cluster belongs to the postgres user. */

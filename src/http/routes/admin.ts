@@ -20,8 +20,10 @@ import {
 import { jsonBody } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
+import type { Alerts } from '../../alerts/alerts.ts';
+import { mountAlerts } from './admin-alerts.ts';
 
-export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock };
+export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
 const admin_cookie = 'paycenter_admin';
@@ -110,6 +112,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use(adminAuth(deps.adminToken));
   mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
+  mountAlerts(app, deps.alerts);
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {

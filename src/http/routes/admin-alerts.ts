@@ -1,0 +1,47 @@
+/**
+ * Operator alerts over JSON (API.md "Operator console"): `GET /admin/alerts` newest first,
+ * `after` pages on to older ones; `POST /admin/alerts/{id}/ack`. Mounted inside the admin
+ * routes, behind their authentication.
+ */
+import type { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
+import * as v from 'valibot';
+import { type Alerts, alerts_page_max } from '../../alerts/alerts.ts';
+import { alertKinds } from '../../alerts/kinds.ts';
+import { isoTime } from '../../clock.ts';
+import type { AlertRow } from '../../store/store.ts';
+import { ApiError } from '../errors.ts';
+import { queryParams } from '../validate.ts';
+
+const alert_id = /^alr_[0-9A-Z]{26}$/;
+
+const alertsQuery = v.strictObject({
+  open: v.optional(v.picklist(['true', 'false'], 'must be true or false')),
+  kind: v.optional(v.picklist(alertKinds, `must be one of ${alertKinds.join(', ')}`)),
+  payment_id: v.optional(v.pipe(v.string(), v.regex(/^pay_[0-9A-Z]{26}$/, 'must be a payment id'))),
+  after: v.optional(v.pipe(v.string(), v.regex(alert_id, 'must be an alert id'))),
+  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(alerts_page_max, `must be at most ${alerts_page_max}`)), '50'),
+});
+
+export const alertOf = (a: AlertRow) => ({
+  id: a.id, kind: a.kind, message: a.message, payment_id: a.paymentId, channel: a.channel,
+  created_at: isoTime(a.createdAt), acked_at: a.ackedAt === null ? null : isoTime(a.ackedAt),
+});
+
+const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
+
+export function mountAlerts(app: Hono, alerts: Alerts): void {
+  app.get('/alerts', describeRoute({ ...tag, summary: 'Operator alerts, newest first (open=true: not yet acknowledged)' }), queryParams(alertsQuery), async (c) => {
+    const q = c.req.valid('query');
+    const open = q.open === undefined ? undefined : q.open === 'true';
+    const page = await alerts.list({ open, kind: q.kind, paymentId: q.payment_id, beforeId: q.after, limit: q.limit });
+    return c.json({ data: page.data.map(alertOf), has_more: page.hasMore });
+  });
+
+  app.post('/alerts/:id/ack', describeRoute({ ...tag, summary: 'Acknowledge an alert' }), async (c) => {
+    const id = c.req.param('id');
+    const acked = alert_id.test(id) ? await alerts.ack(id, 'admin') : null;
+    if (!acked) throw new ApiError('not_found', `no alert ${id}`);
+    return c.json(alertOf(acked));
+  });
+}
