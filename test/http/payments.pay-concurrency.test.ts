@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { storeKinds } from '../store/stores.ts';
-import { type World, bootWorld, tradeOpenings } from '../channels/world.ts';
+import { inline_prepay_grace_ms } from '../../actors/write-set.ts';
+import { newId } from '../../src/ids.ts';
+import { type World, bootWorld, tradeOpenings, worldWithMovedClock } from '../channels/world.ts';
 
 /** Long enough that all requests arrive while the first trade is being opened. */
 const provider_hold_ms = 300;
@@ -52,5 +54,41 @@ describe.each(storeKinds)('identical pays at once on %s', (kind) => {
     // Whichever came second replaced the first; neither answer claims the channel was down.
     expect([alipay!.status, wechat!.status].every((s) => s === 200 || s === 409)).toBe(true);
     expect([alipay!.status, wechat!.status]).toContain(200);
+  });
+});
+
+describe('a pay that joins a flow whose prepay another runner executes', () => {
+  const { world, clock } = worldWithMovedClock();
+
+  /** Pay starts that the order's actor answered with a join (the same snapshot back), from /metrics. */
+  async function joinsSoFar(): Promise<number> {
+    const text = await (await fetch(`${world.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('paycenter_actor_events_total{') && l.includes('type="pay.start"') && l.includes('outcome="rejected"'));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  }
+
+  test('waits for that runner’s answer and shows its action: one trade, not a second one', async () => {
+    const { engine, runner } = world.booted.paycenter;
+    const created = await world.merchant.createPayment();
+    // The request that started this flow died before running its prepay: only the runner will, after its grace.
+    const flowId = newId('flw', clock.now());
+    const started = await engine.dispatch(created.body.id, {
+      type: 'pay.start', at: clock.now(), parts: [{ flowId, method: 'alipay_qr', channel: 'alipay_main', amount: 10_000 }],
+    });
+    expect(started.outcome).toBe('applied');
+    clock.advance(inline_prepay_grace_ms - 1_000);
+    const joins = await joinsSoFar();
+    const answer = world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method: 'alipay_qr' });
+    for (let polls = 0; (await joinsSoFar()) === joins; polls++) {
+      if (polls > 200) throw new Error('the pay request never reached the order');
+      await Bun.sleep(10);
+    }
+    // The request waits on the joined flow; the background runner's turn comes.
+    clock.advance(1_000);
+    expect(await runner.tick()).toBe(1);
+    const paid = await answer;
+    expect(paid.status).toBe(200);
+    expect(paid.body.flows.map((f: any) => f.id)).toEqual([flowId]);
+    expect(paid.body.action.qr_code).toStartWith(world.sandboxUrl);
   });
 });
