@@ -4,7 +4,7 @@
  * events for notifications, and timer rows for delayed raises (cancels disarm them).
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import { type PaymentContext, assertMoneyInvariants, paidAmount, refundedAmount } from '../machines/payment.model.ts';
+import { type PaymentContext, assertMoneyInvariants, isExternal, paidAmount, refundedAmount } from '../machines/payment.model.ts';
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
 import { type Effect, type PaymentEvent, effectTypes } from '../machines/payment.rules.ts';
 import { newId } from '../src/ids.ts';
@@ -66,10 +66,15 @@ const flowRowsOf = (ctx: PaymentContext): FlowRow[] =>
   }));
 
 const refundRowsOf = (ctx: PaymentContext): RefundRow[] =>
-  ctx.refunds.map((r) => ({
-    id: r.id, orderId: ctx.id, merchantId: ctx.merchantId, refundNo: r.refundNo, amount: r.amount, reason: r.reason, status: r.status,
-    automatic: r.automatic, createdAt: r.createdAt, completedAt: r.completedAt,
-  }));
+  ctx.refunds.map((r) => {
+    // At most one part of a refund goes through an external channel (reconciliation matches it with the channel's statement).
+    const channelPart = r.parts.find((part) => ctx.flows.some((f) => f.id === part.flowId && isExternal(f))) ?? null;
+    return {
+      id: r.id, orderId: ctx.id, merchantId: ctx.merchantId, refundNo: r.refundNo, amount: r.amount, reason: r.reason, status: r.status,
+      automatic: r.automatic, createdAt: r.createdAt, completedAt: r.completedAt,
+      channelFlowId: channelPart?.flowId ?? null, channelAmount: channelPart?.amount ?? null,
+    };
+  });
 
 /** Renders what a merchant notification carries (the payment or refund object of API.md). */
 export type NotificationRenderer = (ctx: PaymentContext, snapshot: AnyMachineSnapshot, effect: Extract<Effect, { type: 'merchant.notify' }>) => unknown;

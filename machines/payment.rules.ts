@@ -63,7 +63,8 @@ export type FlowReport = {
   amount?: number;
   currency?: string;
   channelTradeNo?: string | null;
-  source: 'callback' | 'query' | 'prepay' | 'close';
+  /** recon: the channel's statement showed it (reconciliation), every other word having been lost. */
+  source: 'callback' | 'query' | 'prepay' | 'close' | 'recon';
 };
 
 export type PaymentEvent =
@@ -72,7 +73,7 @@ export type PaymentEvent =
   | FlowReport
   | { type: 'close.request'; at: number; reason: 'merchant' | 'failed' }
   | ({ type: 'refund.request'; at: number } & RefundRequest)
-  | { type: 'refund.report'; at: number; refundId: string; flowId: string; status: 'succeeded' | 'failed' | 'pending' }
+  | { type: 'refund.report'; at: number; refundId: string; flowId: string; status: 'succeeded' | 'failed' | 'pending'; source?: 'recon' }
   | TimerEvent;
 
 export type TimerOp = { op: 'arm'; id: string; delay: number; event: TimerEvent } | { op: 'disarm'; id: string };

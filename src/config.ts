@@ -35,6 +35,8 @@ export type Config = {
   notifyRetryMs: number[];
   /** Risk: new orders one payer (user_id, device_id or client_ip) may open per minute, per merchant. */
   riskPayerOrdersPerMin: number;
+  /** Reconciliation: when each day's run starts (ms after China midnight) and how long a local success waits for a statement. */
+  recon: { atMs: number; holdDays: number };
 };
 
 export class ConfigError extends Error {
@@ -109,6 +111,12 @@ const environment = v.object({
   QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
   NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
   RISK_PAYER_ORDERS_PER_MIN: integer(1, 1_000_000, 30),
+  RECON_AT: v.pipe(
+    v.optional(v.string(), '10:00'),
+    v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a China time of day, HH:MM'),
+    v.transform((s) => Number(s.slice(0, 2)) * 3_600_000 + Number(s.slice(3)) * 60_000),
+  ),
+  RECON_HOLD_DAYS: integer(0, 30, 2),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -142,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
     riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
+    recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
   };
 }
 

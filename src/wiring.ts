@@ -25,6 +25,8 @@ import { type Logger, createLogger } from './log.ts';
 import { MerchantDirectory } from './merchants/directory.ts';
 import { createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
+import { Reconciliation, default_recon_options } from './recon/reconciliation.ts';
+import { ReconSchedule } from './recon/schedule.ts';
 import { PayerVelocity } from './risk/velocity.ts';
 import { DailyVolumes } from './routing/daily-volume.ts';
 import { openStore } from './store/open.ts';
@@ -41,6 +43,8 @@ export type Paycenter = {
   merchants: MerchantDirectory;
   log: Logger;
   alerts: Alerts;
+  recon: Reconciliation;
+  reconSchedule: ReconSchedule;
   stop(): Promise<void>;
 };
 
@@ -89,10 +93,15 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, random: options.random });
   const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
   const volumes = new DailyVolumes({ store, clock });
+  const recon = new Reconciliation(
+    { store, channels, engine, alerts, clock, log, feeRateOf: () => ({ tenThousandths: 0 }) },
+    { ...default_recon_options, holdDays: config.recon.holdDays },
+  );
+  const reconSchedule = new ReconSchedule({ recon, channels, clock, log, atMs: config.recon.atMs });
   const payments = new Payments({ engine, store, clock, channels, volumes, runner, risk }, { querySchedule: config.queryScheduleMs });
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
-    adminToken: config.adminToken, alerts,
+    adminToken: config.adminToken, alerts, recon,
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
@@ -115,16 +124,18 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     ticker.start();
     delivery.start();
     runner.start();
+    reconSchedule.start();
   }
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, runner, channels, merchants, log, alerts,
+    store, engine, ticker, delivery, runner, channels, merchants, log, alerts, recon, reconSchedule,
     async stop() {
       await server.stop(true);
       await ticker.stop();
       await delivery.stop();
       await runner.stop();
+      await reconSchedule.stop();
       await lock.close();
       await store.close();
     },

@@ -50,7 +50,14 @@ export function auditOrder(row: OrderRow, ctx: PaymentContext, events: MerchantE
   return breaches;
 }
 
-export async function auditStore(store: Store): Promise<{ orders: number; breaches: Breach[] }> {
+/** Open reconciliation differences listed at most. */
+const audit_recon_diffs_max = 10_000;
+
+/**
+ * `reconHoldMs`: how long a reconciliation difference may stay open before the audit lists it
+ * (RECON_HOLD_DAYS: by then the next statements had their chance, an operator must decide).
+ */
+export async function auditStore(store: Store, options: { nowMs?: number; reconHoldMs?: number } = {}): Promise<{ orders: number; breaches: Breach[] }> {
   const breaches: Breach[] = [];
   let orders = 0;
   let after = '';
@@ -68,6 +75,11 @@ export async function auditStore(store: Store): Promise<{ orders: number; breach
   for (const stuck of await store.listFailedOutbox(audit_failed_outbox_max)) {
     if (coveredByOrderTimers.has(stuck.kind)) continue;
     breaches.push({ orderId: stuck.orderId, rule: 'outbox_not_stuck', detail: `${stuck.kind} ${stuck.id} ran out of tries` });
+  }
+  const openSince = (options.nowMs ?? Date.now()) - (options.reconHoldMs ?? 2 * 86_400_000);
+  for (const diff of await store.listOpenReconDiffs(openSince, audit_recon_diffs_max)) {
+    const orderId = diff.local?.orderId ?? diff.recordKey;
+    breaches.push({ orderId, rule: 'recon_diff_resolved', detail: `reconciliation ${diff.runId}: ${diff.kind} ${diff.id} is still open` });
   }
   return { orders, breaches };
 }

@@ -5,6 +5,7 @@
  * answer in paycenter's words. Expected outcomes are values; a failure says whether
  * retrying the same call is safe.
  */
+import type { StatementFile, StatementRow } from './statement.ts';
 import type { Currency } from '../money.ts';
 import { readAtMost } from '../bounded-body.ts';
 
@@ -102,7 +103,9 @@ export interface ChannelAdapter {
   verifyCallback(request: CallbackRequest): Promise<CallbackVerdict>;
   answerCallback(accepted: boolean, reason?: string): CallbackAnswer;
   /** The provider's statement of one day (YYYY-MM-DD, the provider's time zone), as the provider serves it. */
-  downloadStatement(date: string, now: number): Promise<ChannelResult<{ text: string }>>;
+  downloadStatement(date: string, now: number): Promise<ChannelResult<{ file: StatementFile }>>;
+  /** The rows of a statement file of this provider's (downloaded, or uploaded by an operator); throws StatementError on a malformed file. */
+  statementRows(file: StatementFile): AsyncIterable<StatementRow>;
 }
 
 /**
@@ -132,13 +135,19 @@ const transport_error_chars_max = 200;
  * the size limit `bad_response` (both: retry is safe).
  */
 export async function callProvider(url: string, init: RequestInit, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; text: string }>> {
+  const answer = await fetchFromProvider(url, init, options);
+  return answer.ok ? { ...answer, text: new TextDecoder().decode(answer.bytes) } : answer;
+}
+
+/** callProvider for a file (a statement): the answer's bytes as they came. */
+export async function fetchFromProvider(url: string, init: RequestInit, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; bytes: Uint8Array }>> {
   const host = new URL(url).host;
   const bytesMax = options.bytesMax ?? provider_response_bytes_max;
   try {
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'manual' });
     const answer = await readAtMost(response.body, bytesMax);
     if (answer.truncated) return channelFailure('bad_response', `${host}: answer (HTTP ${response.status}) is over ${bytesMax} bytes`);
-    return { ok: true, status: response.status, headers: response.headers, text: new TextDecoder().decode(answer.bytes) };
+    return { ok: true, status: response.status, headers: response.headers, bytes: answer.bytes };
   } catch (error) {
     return channelFailure('unavailable', `${host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
   }

@@ -27,6 +27,7 @@ import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import type { Alerts } from '../alerts/alerts.ts';
+import type { Reconciliation } from '../recon/reconciliation.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import type { Links } from './views.ts';
@@ -52,6 +53,7 @@ export type AppDeps = {
   links: Links;
   adminToken: string;
   alerts: Alerts;
+  recon: Reconciliation;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
@@ -89,7 +91,8 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   });
 
   // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.
-  app.use(except('/callbacks/*', bodyLimit({
+  // Callbacks and statement uploads read their bodies with limits of their own.
+  app.use(except(['/callbacks/*', '/admin/reconciliations/upload'], bodyLimit({
     maxSize: body_bytes_max, onError: () => { throw new ApiError('invalid_request', `body exceeds ${body_bytes_max} bytes`, 'body'); },
   })));
 
@@ -102,7 +105,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
-  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts }));
+  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

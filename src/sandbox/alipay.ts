@@ -70,7 +70,7 @@ export function provisionAlipayApp(ctx: SandboxContext): Record<string, string> 
 /** Sends trade_status_sync for the trade's current status to its notify_url, if any. */
 export function sendAlipayNotify(ctx: SandboxContext, trade: Trade): void {
   const app = ctx.store.alipayApps.get(trade.account);
-  if (!trade.notifyUrl || !app) return;
+  if (!trade.notifyUrl || !app || ctx.statements.hides(trade)) return;
   const notifyId = `${randomDigits(20)}`;
   ctx.notifier.enqueue({
     provider: 'alipay',
@@ -205,6 +205,7 @@ function handle(ctx: SandboxContext, app: AlipayApp, method: string, params: Par
     case 'alipay.trade.query': {
       const t = findTrade(ctx, app, biz);
       if (!t) return { answer: bizFail('ACQ.TRADE_NOT_EXIST', '交易不存在') };
+      if (ctx.statements.hides(t)) return { answer: unavailable };
       const total = fenToYuan(reportedTotal(ctx, t));
       const paid = t.paidAt !== undefined;
       return {
@@ -223,6 +224,7 @@ function handle(ctx: SandboxContext, app: AlipayApp, method: string, params: Par
     case 'alipay.trade.close': {
       const t = findTrade(ctx, app, biz);
       if (!t) return { answer: bizFail('ACQ.TRADE_NOT_EXIST', '交易不存在') };
+      if (ctx.statements.hides(t)) return { answer: unavailable };
       if (t.state === 'SUCCESS') return { answer: bizFail('ACQ.TRADE_STATUS_ERROR', '交易状态不合法') };
       if (t.state !== 'CLOSED') {
         t.state = 'CLOSED';
@@ -281,7 +283,7 @@ function handle(ctx: SandboxContext, app: AlipayApp, method: string, params: Par
       if (billType !== 'trade') return { answer: invalid('isv.invalid-parameter', 'bill_type 仅支持 trade') };
       if (!billDate || !/^\d{4}-\d{2}-\d{2}$/.test(billDate)) return { answer: invalid('isv.invalid-parameter', 'bill_date 格式错误') };
       if (billDate >= billDay(now)) return { answer: bizFail('isp.bill_not_exist', '账单不存在') };
-      return { answer: ok({ bill_download_url: `${ctx.baseUrl}/bills/alipay/${app.appId}/${billDate}.csv` }) };
+      return { answer: ok({ bill_download_url: `${ctx.baseUrl}/bills/alipay/${app.appId}/${billDate}.zip` }) };
     }
     default:
       return { answer: invalid('isv.invalid-method', `不存在的方法名: ${method}`) };
@@ -292,34 +294,11 @@ function payUrl(ctx: SandboxContext, t: Trade): string {
   return `${ctx.baseUrl}/pay/alipay/${encodeURIComponent(t.account)}/${encodeURIComponent(t.outTradeNo)}`;
 }
 
+/** Alipay reports its own outages in-band: HTTP 200, code 20000. */
+const unavailable: Answer = { code: '20000', msg: 'Service Currently Unavailable', sub_code: 'isp.unknow-error', sub_msg: '系统繁忙' };
+
 function errorPage(answer: Answer): string {
   return `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>支付宝 - 错误</title><h1>错误代码 ${escapeHtml(String(answer.sub_code ?? answer.code))}</h1><p>${escapeHtml(String(answer.sub_msg ?? answer.msg))}</p>`;
-}
-
-/**
- * Alipay's trade bill, as CSV (the real one is a zip of GBK CSVs). Comment lines start with
- * "#". Columns: 支付宝交易号, 商户订单号, 业务类型 (交易|退款), 商品名称, 创建时间, 完成时间,
- * 订单金额（元）, 商家实收（元） (negative for refunds), 退款批次号/请求号.
- */
-export function alipayBill(ctx: SandboxContext, appId: string, day: string): string {
-  const lines = ['#支付宝业务明细查询', `#账号：[${appId}]`, `#起始日期：[${day} 00:00:00]   终止日期：[${day} 23:59:59]`, '#-----------------------------------------业务明细列表----------------------------------------'];
-  lines.push('支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,订单金额（元）,商家实收（元）,退款批次号/请求号');
-  const cell = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-  let count = 0;
-  for (const t of ctx.store.tradesOf('alipay', appId)) {
-    if (t.paidAt !== undefined && billDay(t.paidAt) === day) {
-      lines.push([t.tradeNo, t.outTradeNo, '交易', cell(t.subject), alipayTime(t.createdAt), alipayTime(t.paidAt), fenToYuan(t.totalFen), fenToYuan(t.totalFen), ''].join(','));
-      count++;
-    }
-    for (const r of t.refunds) {
-      if (billDay(r.createdAt) !== day) continue;
-      lines.push([t.tradeNo, t.outTradeNo, '退款', cell(t.subject), alipayTime(t.createdAt), alipayTime(r.createdAt), fenToYuan(t.totalFen), fenToYuan(-r.amountFen), r.outRefundNo].join(','));
-      count++;
-    }
-  }
-  lines.push('#-----------------------------------------业务明细列表结束------------------------------------');
-  lines.push(`#交易合计：${count}笔`);
-  return `${lines.join('\r\n')}\r\n`;
 }
 
 export function alipayRoutes(ctx: SandboxContext): Hono {
@@ -351,8 +330,7 @@ export function alipayRoutes(ctx: SandboxContext): Hono {
     const f = ctx.faults.get('alipay', appRec.appId);
     if (ctx.faults.chance('alipay', appRec.appId, f.api_timeout_rate)) await ctx.timers.sleep(API_TIMEOUT_HOLD_MS);
     if (ctx.faults.chance('alipay', appRec.appId, f.api_error_rate)) {
-      // Alipay reports its own outages in-band: HTTP 200, code 20000.
-      return reply({ code: '20000', msg: 'Service Currently Unavailable', sub_code: 'isp.unknow-error', sub_msg: '系统繁忙' }, appRec);
+      return reply(unavailable, appRec);
     }
 
     let biz: Biz = {};

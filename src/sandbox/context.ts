@@ -2,12 +2,15 @@
 import type { FaultTable } from './faults.ts';
 import type { Notifier } from './notifier.ts';
 import type { Store, Trade } from './state.ts';
+import type { StatementFaultTable } from './statements.ts';
 import type { Timers } from './timers.ts';
 
 export type SandboxContext = {
   baseUrl: string;
   store: Store;
   faults: FaultTable;
+  /** What the daily statements leave out or change, and payments kept hidden (reconciliation tests). */
+  statements: StatementFaultTable;
   notifier: Notifier;
   timers: Timers;
   now: () => number;

@@ -1,15 +1,16 @@
 // The channel sandbox: plays Alipay, WeChat Pay v3 and UnionPay ACP 5.1.0 on their real wire protocols for
 // development and tests. Imports nothing from paycenter, on purpose (see DESIGN.md).
 import { Hono } from 'hono';
-import { alipayBill, alipayRoutes } from './alipay.ts';
+import { alipayRoutes } from './alipay.ts';
 import type { SandboxContext } from './context.ts';
 import { FaultTable, parseFaults } from './faults.ts';
 import { Notifier } from './notifier.ts';
 import { payerRoutes } from './pages.ts';
 import { Store, isProvider } from './state.ts';
 import { Timers } from './timers.ts';
+import { alipayStatementZip, gzipped, StatementFaultTable, statementRoutes, wechatStatementCsv } from './statements.ts';
 import { unionpayRoutes } from './unionpay.ts';
-import { wechatBillText, wechatRoutes } from './wechatpay.ts';
+import { wechatRoutes } from './wechatpay.ts';
 
 export type SandboxOptions = {
   /** Absolute URL where the sandbox app is reachable, e.g. http://127.0.0.1:3000/sandbox (no trailing slash). Used in QR contents, pay-page links, bill download URLs. */
@@ -32,6 +33,7 @@ export function createSandbox(options: SandboxOptions): { app: Hono; stop(): Pro
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     store: new Store(options.statePath, timers),
     faults,
+    statements: new StatementFaultTable(),
     notifier: new Notifier(retryMs, faults, timers),
     timers,
     now: options.now ?? Date.now,
@@ -43,16 +45,23 @@ export function createSandbox(options: SandboxOptions): { app: Hono; stop(): Pro
   app.route('/unionpay', unionpayRoutes(ctx));
   app.route('/pay', payerRoutes(ctx));
 
+  app.route('/statements', statementRoutes(ctx));
+
+  // Statement downloads (the URLs the bill APIs hand out): Alipay's zip, WeChat Pay's CSV or gzip.
   app.get('/bills/:provider/:account/:file', (c) => {
-    const day = /^(\d{4}-\d{2}-\d{2})\.csv$/.exec(c.req.param('file'))?.[1];
-    const provider = c.req.param('provider');
-    if (!day) return c.text('not found', 404);
-    const account = c.req.param('account');
-    let text: string | undefined;
-    if (provider === 'alipay' && ctx.store.alipayApps.has(account)) text = alipayBill(ctx, account, day);
-    if (provider === 'wechatpay') text = wechatBillText(ctx, account, day);
-    if (text === undefined) return c.text('not found', 404);
-    return c.body(text, 200, { 'content-type': 'text/csv; charset=utf-8' });
+    const file = /^(\d{4}-\d{2}-\d{2})\.(zip|csv|csv\.gz)$/.exec(c.req.param('file'));
+    const [provider, account] = [c.req.param('provider'), c.req.param('account')];
+    if (!file) return c.text('not found', 404);
+    const [day, kind] = [file[1]!, file[2]!];
+    if (provider === 'alipay' && kind === 'zip' && ctx.store.alipayApps.has(account)) {
+      return c.body(alipayStatementZip(ctx, account, day) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/zip' });
+    }
+    const merchant = provider === 'wechatpay' ? ctx.store.wechatMerchants.get(account) : undefined;
+    if (!merchant || kind === 'zip') return c.text('not found', 404);
+    const csv = wechatStatementCsv(ctx, account, merchant.appid, day);
+    return kind === 'csv'
+      ? c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8' })
+      : c.body(gzipped(csv) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/gzip' });
   });
 
   app.put('/faults/:provider/:account', async (c) => {

@@ -7,6 +7,7 @@ import { aesGcmEncrypt, generateRsaKeyPair, randomAlnum, randomDigits, rsaSign, 
 import { API_TIMEOUT_HOLD_MS } from './faults.ts';
 import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen, reportedTotal } from './context.ts';
 import { type Refund, type Trade, type WechatMerchant, newNotifyRecord } from './state.ts';
+import { wechatStatementCsv } from './statements.ts';
 import { billDay, parseRfc3339, rfc3339 } from './util.ts';
 
 const TIMESTAMP_SKEW_S = 300;
@@ -175,7 +176,7 @@ function sendResourceNotify(ctx: SandboxContext, t: Trade, m: WechatMerchant, ur
 
 export function sendWechatNotify(ctx: SandboxContext, t: Trade): void {
   const m = ctx.store.wechatMerchants.get(t.account);
-  if (!m || !t.notifyUrl || t.state !== 'SUCCESS') return; // WeChat notifies success only
+  if (!m || !t.notifyUrl || t.state !== 'SUCCESS' || ctx.statements.hides(t)) return; // WeChat notifies success only
   sendResourceNotify(ctx, t, m, t.notifyUrl, 'TRANSACTION.SUCCESS', '支付成功', 'transaction', () => transactionJson(ctx, t, m));
 }
 
@@ -205,38 +206,6 @@ function parseOrder(body: unknown, mchid: string, jsapi: boolean): OrderInput | 
     openid = body.payer.openid;
   }
   return { appid: body.appid, description: body.description, out_trade_no: body.out_trade_no, notify_url: body.notify_url, total: body.amount.total, ...(expireAt !== undefined ? { expireAt } : {}), ...(openid ? { openid } : {}) };
-}
-
-function billCsv(ctx: SandboxContext, m: WechatMerchant, day: string): string {
-  // WeChat's ALL trade bill: UTF-8 with BOM, every field prefixed by a backtick, a summary
-  // caption + row at the end. Columns (subset of the real 27): see header below. Payment rows
-  // have 交易状态 SUCCESS; refund rows REFUND with 微信退款单号/商户退款单号/退款金额 filled.
-  const header = ['交易时间', '公众账号ID', '商户号', '特约商户号', '设备号', '微信订单号', '商户订单号', '用户标识', '交易类型', '交易状态', '付款银行', '货币种类', '应结订单金额', '代金券金额', '微信退款单号', '商户退款单号', '退款金额', '充值券退款金额', '退款类型', '退款状态', '商品名称', '商户数据包', '手续费', '费率', '订单金额', '申请退款金额', '费率备注'];
-  const yuan = (fen: number) => (fen / 100).toFixed(2);
-  const rows: string[][] = [];
-  let paidTotal = 0;
-  let refundTotal = 0;
-  const time = (ms: number) => rfc3339(ms).slice(0, 19).replace('T', ' ');
-  for (const t of ctx.store.tradesOf('wechatpay', m.mchid)) {
-    const base = (ms: number) => [time(ms), t.appid ?? m.appid, m.mchid, '0', '', t.tradeNo, t.outTradeNo, t.openid ?? 'sandbox-openid', t.tradeType];
-    if (t.paidAt !== undefined && billDay(t.paidAt) === day) {
-      paidTotal += t.totalFen;
-      rows.push([...base(t.paidAt), 'SUCCESS', 'OTHERS', 'CNY', yuan(t.totalFen), '0.00', '0', '0', '0.00', '0.00', '', '', t.subject, '', '0.00000', '0.00%', yuan(t.totalFen), '0.00', '']);
-    }
-    for (const r of t.refunds) {
-      if (billDay(r.createdAt) !== day) continue;
-      refundTotal += r.amountFen;
-      rows.push([...base(r.createdAt), 'REFUND', 'OTHERS', 'CNY', '0.00', '0.00', r.refundId, r.outRefundNo, yuan(r.amountFen), '0.00', 'ORIGINAL', 'SUCCESS', t.subject, '', '0.00000', '0.00%', yuan(t.totalFen), yuan(r.amountFen), '']);
-    }
-  }
-  const tick = (cells: string[]) => cells.map((v) => `\`${v.replaceAll(',', '，')}`).join(',');
-  const lines = [header.join(','), ...rows.map(tick), '总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额', tick([String(rows.length), yuan(paidTotal), yuan(refundTotal), '0.00', '0.00000', yuan(paidTotal), yuan(refundTotal)])];
-  return `\uFEFF${lines.join('\r\n')}\r\n`;
-}
-
-export function wechatBillText(ctx: SandboxContext, mchid: string, day: string): string | undefined {
-  const m = ctx.store.wechatMerchants.get(mchid);
-  return m ? billCsv(ctx, m, day) : undefined;
 }
 
 export function wechatRoutes(ctx: SandboxContext): Hono<Env> {
@@ -317,6 +286,7 @@ export function wechatRoutes(ctx: SandboxContext): Hono<Env> {
     if (c.req.query('mchid') !== m.mchid) return send(ctx, c, m, 400, err('PARAM_ERROR', 'mchid 参数缺失或不一致'));
     const t = ctx.store.getTrade('wechatpay', m.mchid, c.req.param('outTradeNo'));
     if (!t) return send(ctx, c, m, 404, err('ORDER_NOT_EXIST', '订单不存在'));
+    if (ctx.statements.hides(t)) return send(ctx, c, m, 500, err('SYSTEM_ERROR', '系统错误'));
     return send(ctx, c, m, 200, transactionJson(ctx, t, m));
   });
 
@@ -326,6 +296,7 @@ export function wechatRoutes(ctx: SandboxContext): Hono<Env> {
     if (!isObj(body) || body.mchid !== m.mchid) return send(ctx, c, m, 400, err('PARAM_ERROR', 'mchid 参数缺失或不一致'));
     const t = ctx.store.getTrade('wechatpay', m.mchid, c.req.param('outTradeNo'));
     if (!t) return send(ctx, c, m, 404, err('ORDER_NOT_EXIST', '订单不存在'));
+    if (ctx.statements.hides(t)) return send(ctx, c, m, 500, err('SYSTEM_ERROR', '系统错误'));
     if (t.state === 'SUCCESS') return send(ctx, c, m, 400, err('ORDERPAID', '订单已支付'));
     if (t.state !== 'CLOSED') {
       t.state = 'CLOSED';
@@ -391,11 +362,13 @@ export function wechatRoutes(ctx: SandboxContext): Hono<Env> {
     const day = c.req.query('bill_date') ?? '';
     if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return send(ctx, c, m, 400, err('PARAM_ERROR', 'bill_date 格式错误'));
     if (day >= billDay(ctx.now())) return send(ctx, c, m, 400, err('NO_STATEMENT_EXIST', '账单文件不存在'));
-    const text = billCsv(ctx, m, day);
+    const tarType = c.req.query('tar_type');
+    if (tarType !== undefined && tarType !== 'GZIP') return send(ctx, c, m, 400, err('PARAM_ERROR', 'tar_type 仅支持 GZIP'));
+    // The hash covers the CSV itself, gzipped or not.
     return send(ctx, c, m, 200, {
       hash_type: 'SHA1',
-      hash_value: sha1Hex(text),
-      download_url: `${ctx.baseUrl}/bills/wechatpay/${m.mchid}/${day}.csv`,
+      hash_value: sha1Hex(wechatStatementCsv(ctx, m.mchid, m.appid, day)),
+      download_url: `${ctx.baseUrl}/bills/wechatpay/${m.mchid}/${day}.csv${tarType === 'GZIP' ? '.gz' : ''}`,
     });
   });
 

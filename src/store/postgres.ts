@@ -7,6 +7,16 @@
 import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
+  reconDiffColumns,
+  reconDiffOf,
+  reconDiffValues,
+  reconFlowColumns,
+  reconPendingOf,
+  reconRecordOf,
+  reconRefundColumns,
+  reconRunColumns,
+  reconRunOf,
+  reconRunValues,
   alertColumns,
   alertFilter,
   alertOf,
@@ -33,7 +43,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
@@ -80,10 +90,10 @@ f AS (
   WHERE x.order_id IN (SELECT id FROM won)
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at),
 r AS (
-  INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at, reason)
-  SELECT x.id, x.order_id, x.merchant_id, x.refund_no, x.amount, x.status, x.automatic, x.created_at, x.completed_at, x.reason
+  INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at, channel_flow_id, channel_amount, reason)
+  SELECT x.id, x.order_id, x.merchant_id, x.refund_no, x.amount, x.status, x.automatic, x.created_at, x.completed_at, x.channel_flow_id, x.channel_amount, x.reason
   FROM jsonb_to_recordset($4::jsonb) AS x(id text, order_id text, merchant_id text, refund_no text, amount bigint, status text,
-    automatic boolean, created_at bigint, completed_at bigint, reason text)
+    automatic boolean, created_at bigint, completed_at bigint, channel_flow_id text, channel_amount bigint, reason text)
   WHERE x.order_id IN (SELECT id FROM won)
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at),
 ob AS (
@@ -141,7 +151,7 @@ function batchInputs(writes: OrderWrite[]): unknown[] {
   })));
   const refunds = writes.flatMap((w) => w.refunds.map((r) => ({
     id: r.id, order_id: r.orderId, merchant_id: r.merchantId, refund_no: r.refundNo, amount: r.amount, status: r.status,
-    automatic: r.automatic, created_at: r.createdAt, completed_at: r.completedAt, reason: r.reason,
+    automatic: r.automatic, created_at: r.createdAt, completed_at: r.completedAt, channel_flow_id: r.channelFlowId, channel_amount: r.channelAmount, reason: r.reason,
   })));
   const outbox = writes.flatMap((w) => w.outbox.map((x) => ({
     id: x.id, order_id: x.orderId, kind: x.kind, payload: x.payload, created_at: x.createdAt, due_at: x.dueAt,
@@ -472,6 +482,96 @@ export class PostgresStore implements Store {
   async countOpenAlerts() {
     const rows = await this.all('SELECT kind, count(*) AS n FROM alerts WHERE acked_at IS NULL GROUP BY kind');
     return Object.fromEntries(rows.map((r) => [r.kind as string, int(r.n)]));
+  }
+
+  async reconRecordsCompleted(channel: string, fromMs: number, toMs: number) {
+    return (await this.all(
+      `SELECT ${reconFlowColumns} FROM flows f WHERE f.channel = $1 AND f.completed_at >= $2 AND f.completed_at < $3 AND f.status IN ('succeeded', 'refunded')
+       UNION ALL
+       SELECT ${reconRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
+       WHERE r.completed_at >= $2 AND r.completed_at < $3 AND f.channel = $1 AND r.status = 'succeeded'`,
+      channel, fromMs, toMs,
+    )).map(reconRecordOf);
+  }
+
+  async reconRecordsByIds(flowIds: string[], refundIds: string[]) {
+    return (await this.all(
+      `SELECT ${reconFlowColumns} FROM flows f WHERE f.id IN (SELECT jsonb_array_elements_text($1::jsonb))
+       UNION ALL
+       SELECT ${reconRefundColumns} FROM refunds r WHERE r.id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND r.channel_flow_id IS NOT NULL`,
+      flowIds, refundIds,
+    )).map(reconRecordOf);
+  }
+
+  async startReconRun(run: ReconRunRow, rerun: boolean) {
+    return this.sql.begin(async (tx) => {
+      const taken = await tx.unsafe(
+        `UPDATE recon_runs SET status = 'running', source = $1, error = NULL, lease_until = $2, finished_at = NULL
+         WHERE id = $3 AND (status <> 'done' OR $4) AND (lease_until IS NULL OR lease_until < $5) RETURNING id`,
+        [run.source, run.leaseUntil, run.id, rerun, run.createdAt],
+      );
+      if ((taken as Row[]).length === 1) return run;
+      const inserted = await tx.unsafe(
+        `INSERT INTO recon_runs (${reconRunColumns.join(', ')}) VALUES (${placeholders(reconRunColumns.length)}) ON CONFLICT DO NOTHING RETURNING id`,
+        reconRunValues(run, asJsonb),
+      );
+      return (inserted as Row[]).length === 1 ? run : null;
+    });
+  }
+
+  async finishReconRun(result: ReconRunResult) {
+    const { run } = result;
+    await this.sql.begin(async (tx) => {
+      await tx.unsafe('UPDATE recon_runs SET status = $1, counts = $2, totals = $3, error = $4, lease_until = NULL, finished_at = $5 WHERE id = $6',
+        [run.status, run.counts, run.totals, run.error, run.finishedAt, run.id]);
+      await tx.unsafe('DELETE FROM recon_diffs WHERE run_id = $1', [run.id]);
+      for (const d of result.diffs) {
+        await tx.unsafe(`INSERT INTO recon_diffs (${reconDiffColumns.join(', ')}) VALUES (${placeholders(reconDiffColumns.length)})`, reconDiffValues(d, asJsonb));
+      }
+      if (result.pendingRemoved.length > 0) {
+        await tx.unsafe('DELETE FROM recon_pending WHERE channel = $1 AND record_id IN (SELECT jsonb_array_elements_text($2::jsonb))', [run.channel, result.pendingRemoved]);
+      }
+      for (const p of result.pendingAdded) {
+        await tx.unsafe('INSERT INTO recon_pending (channel, record_id, state, date, local) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [p.channel, p.recordId, p.state, p.date, p.local]);
+      }
+    });
+  }
+
+  async loadReconRun(runId: string) {
+    const [row] = await this.all('SELECT * FROM recon_runs WHERE id = $1', runId);
+    return row ? reconRunOf(row, json) : null;
+  }
+
+  async findReconRun(channel: string, date: string) {
+    const [row] = await this.all('SELECT * FROM recon_runs WHERE channel = $1 AND date = $2', channel, date);
+    return row ? reconRunOf(row, json) : null;
+  }
+
+  async listReconRuns(query: { channel?: string; date?: string; limit: number }) {
+    return (await this.all(
+      'SELECT * FROM recon_runs WHERE ($1::text IS NULL OR channel = $1) AND ($2::text IS NULL OR date = $2) ORDER BY date DESC, channel LIMIT $3',
+      query.channel ?? null, query.date ?? null, query.limit,
+    )).map((r) => reconRunOf(r, json));
+  }
+
+  async listReconDiffs(runId: string) {
+    return (await this.all('SELECT * FROM recon_diffs WHERE run_id = $1 ORDER BY id', runId)).map((r) => reconDiffOf(r, json));
+  }
+
+  async resolveReconDiff(runId: string, diffId: string, change: Pick<ReconDiffRow, 'resolution' | 'note' | 'resolvedBy' | 'resolvedAt'>) {
+    const [row] = await this.all(
+      'UPDATE recon_diffs SET resolution = $1, note = $2, resolved_by = $3, resolved_at = $4 WHERE id = $5 AND run_id = $6 RETURNING *',
+      change.resolution, change.note, change.resolvedBy, change.resolvedAt, diffId, runId,
+    );
+    return row ? reconDiffOf(row, json) : null;
+  }
+
+  async listReconPending(channel: string) {
+    return (await this.all('SELECT * FROM recon_pending WHERE channel = $1 ORDER BY date, record_id', channel)).map((r) => reconPendingOf(r, json));
+  }
+
+  async listOpenReconDiffs(beforeMs: number, limit: number) {
+    return (await this.all("SELECT * FROM recon_diffs WHERE resolution = 'open' AND created_at < $1 ORDER BY created_at LIMIT $2", beforeMs, limit)).map((r) => reconDiffOf(r, json));
   }
 
   async outboxBacklog(): Promise<number> {

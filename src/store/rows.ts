@@ -3,7 +3,7 @@
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
-import type { AlertQuery, AlertRow, CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
+import type { AlertQuery, AlertRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -71,6 +71,7 @@ export function refundOf(row: Raw): RefundRow {
     id: row.id as string, orderId: row.order_id as string, merchantId: row.merchant_id as string,
     refundNo: (row.refund_no as string | null) ?? null, amount: int(row.amount), reason: (row.reason as string | null) ?? null, status: row.status as string,
     automatic: Boolean(row.automatic), createdAt: int(row.created_at), completedAt: intOrNull(row.completed_at),
+    channelFlowId: (row.channel_flow_id as string | null) ?? null, channelAmount: intOrNull(row.channel_amount),
   };
 }
 
@@ -194,3 +195,44 @@ export function alertFilter(query: AlertQuery): { where: string; params: unknown
   if (query.beforeId !== undefined) add('id < ?', query.beforeId);
   return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
+
+export function reconRecordOf(row: Raw): ReconRecord {
+  return {
+    kind: row.kind as ReconRecord['kind'], flowId: row.flow_id as string, refundId: (row.refund_id as string | null) ?? null,
+    orderId: row.order_id as string, amount: int(row.amount), status: row.status as string,
+    channelTradeNo: (row.channel_trade_no as string | null) ?? null, completedAt: intOrNull(row.completed_at),
+  };
+}
+
+/** The columns of a ReconRecord from `flows f` (payments) and from `refunds r` (their channel parts). */
+export const reconFlowColumns = "'payment' AS kind, f.id AS flow_id, NULL AS refund_id, f.order_id, f.amount, f.status, f.channel_trade_no, f.completed_at";
+export const reconRefundColumns = "'refund' AS kind, r.channel_flow_id AS flow_id, r.id AS refund_id, r.order_id, r.channel_amount AS amount, r.status, NULL AS channel_trade_no, r.completed_at";
+
+export function reconRunOf(row: Raw, json: JsonDecoder): ReconRunRow {
+  return {
+    id: row.id as string, channel: row.channel as string, date: row.date as string, status: row.status as ReconRunRow['status'],
+    source: row.source as ReconRunRow['source'], counts: json(row.counts) as Record<string, number>, totals: json(row.totals) as Record<string, string>,
+    error: (row.error as string | null) ?? null, leaseUntil: intOrNull(row.lease_until), createdAt: int(row.created_at), finishedAt: intOrNull(row.finished_at),
+  };
+}
+
+export const reconRunColumns = ['id', 'channel', 'date', 'status', 'source', 'counts', 'totals', 'error', 'lease_until', 'created_at', 'finished_at'] as const;
+export const reconRunValues = (r: ReconRunRow, json: (v: unknown) => unknown): unknown[] =>
+  [r.id, r.channel, r.date, r.status, r.source, json(r.counts), json(r.totals), r.error, r.leaseUntil, r.createdAt, r.finishedAt];
+
+export function reconDiffOf(row: Raw, json: JsonDecoder): ReconDiffRow {
+  return {
+    id: row.id as string, runId: row.run_id as string, kind: row.kind as string, recordKey: row.record_key as string,
+    flowId: (row.flow_id as string | null) ?? null, refundId: (row.refund_id as string | null) ?? null,
+    channelTradeNo: (row.channel_trade_no as string | null) ?? null, local: json(row.local) as ReconRecord | null, channelRow: json(row.channel_row),
+    resolution: row.resolution as ReconDiffRow['resolution'], note: (row.note as string | null) ?? null,
+    resolvedBy: (row.resolved_by as string | null) ?? null, resolvedAt: intOrNull(row.resolved_at), createdAt: int(row.created_at),
+  };
+}
+
+export const reconDiffColumns = ['id', 'run_id', 'kind', 'record_key', 'flow_id', 'refund_id', 'channel_trade_no', 'local', 'channel_row', 'resolution', 'note', 'resolved_by', 'resolved_at', 'created_at'] as const;
+export const reconDiffValues = (d: ReconDiffRow, json: (v: unknown) => unknown): unknown[] =>
+  [d.id, d.runId, d.kind, d.recordKey, d.flowId, d.refundId, d.channelTradeNo, json(d.local), json(d.channelRow), d.resolution, d.note, d.resolvedBy, d.resolvedAt, d.createdAt];
+
+export const reconPendingOf = (row: Raw, json: JsonDecoder): ReconPendingRow =>
+  ({ channel: row.channel as string, recordId: row.record_id as string, state: row.state as ReconPendingRow['state'], date: row.date as string, local: json(row.local) as ReconRecord });

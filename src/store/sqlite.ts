@@ -8,6 +8,16 @@ import type { Database, Statement } from 'bun:sqlite';
 import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
 import { openSqliteDatabase } from './sqlite-batch.ts';
 import {
+  reconDiffColumns,
+  reconDiffOf,
+  reconDiffValues,
+  reconFlowColumns,
+  reconPendingOf,
+  reconRecordOf,
+  reconRefundColumns,
+  reconRunColumns,
+  reconRunOf,
+  reconRunValues,
   alertColumns,
   alertFilter,
   alertOf,
@@ -32,7 +42,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -400,6 +410,91 @@ export class SqliteStore implements Store {
   async countOpenAlerts() {
     const rows = this.all('SELECT kind, count(*) AS n FROM alerts WHERE acked_at IS NULL GROUP BY kind');
     return Object.fromEntries(rows.map((r) => [r.kind as string, int(r.n)]));
+  }
+
+  async reconRecordsCompleted(channel: string, fromMs: number, toMs: number) {
+    return this.all(
+      `SELECT ${reconFlowColumns} FROM flows f WHERE f.channel = ? AND f.completed_at >= ? AND f.completed_at < ? AND f.status IN ('succeeded', 'refunded')
+       UNION ALL
+       SELECT ${reconRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
+       WHERE r.completed_at >= ? AND r.completed_at < ? AND f.channel = ? AND r.status = 'succeeded'`,
+      channel, fromMs, toMs, fromMs, toMs, channel,
+    ).map(reconRecordOf);
+  }
+
+  async reconRecordsByIds(flowIds: string[], refundIds: string[]) {
+    return this.all(
+      `SELECT ${reconFlowColumns} FROM flows f WHERE f.id IN (SELECT value FROM json_each(?))
+       UNION ALL
+       SELECT ${reconRefundColumns} FROM refunds r WHERE r.id IN (SELECT value FROM json_each(?)) AND r.channel_flow_id IS NOT NULL`,
+      text(flowIds), text(refundIds),
+    ).map(reconRecordOf);
+  }
+
+  async startReconRun(run: ReconRunRow, rerun: boolean) {
+    const values = reconRunValues(run, text);
+    const started = this.write(() => {
+      const taken = this.query(
+        `UPDATE recon_runs SET status = 'running', source = ?, error = NULL, lease_until = ?, finished_at = NULL
+         WHERE id = ? AND (status <> 'done' OR ?) AND (lease_until IS NULL OR lease_until < ?)`,
+      ).run(run.source, run.leaseUntil, run.id, rerun ? 1 : 0, run.createdAt).changes;
+      if (taken === 1) return true;
+      const sql = `INSERT INTO recon_runs (${reconRunColumns.join(', ')}) VALUES (${reconRunColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+      return this.query(sql).run(...(values as never[])).changes === 1;
+    });
+    return started ? run : null;
+  }
+
+  async finishReconRun(result: ReconRunResult) {
+    const { run } = result;
+    this.write(() => {
+      this.query('UPDATE recon_runs SET status = ?, counts = ?, totals = ?, error = ?, lease_until = NULL, finished_at = ? WHERE id = ?')
+        .run(run.status, text(run.counts), text(run.totals), run.error, run.finishedAt, run.id);
+      this.query('DELETE FROM recon_diffs WHERE run_id = ?').run(run.id);
+      const insertDiff = this.query(`INSERT INTO recon_diffs (${reconDiffColumns.join(', ')}) VALUES (${reconDiffColumns.map(() => '?').join(', ')})`);
+      for (const d of result.diffs) insertDiff.run(...(reconDiffValues(d, text) as never[]));
+      const removePending = this.query('DELETE FROM recon_pending WHERE channel = ? AND record_id = ?');
+      for (const id of result.pendingRemoved) removePending.run(run.channel, id);
+      const addPending = this.query('INSERT INTO recon_pending (channel, record_id, state, date, local) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
+      for (const p of result.pendingAdded) addPending.run(p.channel, p.recordId, p.state, p.date, text(p.local));
+    });
+  }
+
+  async loadReconRun(runId: string) {
+    const row = this.all('SELECT * FROM recon_runs WHERE id = ?', runId)[0];
+    return row ? reconRunOf(row, json) : null;
+  }
+
+  async findReconRun(channel: string, date: string) {
+    const row = this.all('SELECT * FROM recon_runs WHERE channel = ? AND date = ?', channel, date)[0];
+    return row ? reconRunOf(row, json) : null;
+  }
+
+  async listReconRuns(query: { channel?: string; date?: string; limit: number }) {
+    return this.all(
+      'SELECT * FROM recon_runs WHERE (? IS NULL OR channel = ?) AND (? IS NULL OR date = ?) ORDER BY date DESC, channel LIMIT ?',
+      query.channel ?? null, query.channel ?? null, query.date ?? null, query.date ?? null, query.limit,
+    ).map((r) => reconRunOf(r, json));
+  }
+
+  async listReconDiffs(runId: string) {
+    return this.all('SELECT * FROM recon_diffs WHERE run_id = ? ORDER BY id', runId).map((r) => reconDiffOf(r, json));
+  }
+
+  async resolveReconDiff(runId: string, diffId: string, change: Pick<ReconDiffRow, 'resolution' | 'note' | 'resolvedBy' | 'resolvedAt'>) {
+    this.write(() =>
+      this.query('UPDATE recon_diffs SET resolution = ?, note = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND run_id = ?')
+        .run(change.resolution, change.note, change.resolvedBy, change.resolvedAt, diffId, runId));
+    const row = this.all('SELECT * FROM recon_diffs WHERE id = ? AND run_id = ?', diffId, runId)[0];
+    return row ? reconDiffOf(row, json) : null;
+  }
+
+  async listReconPending(channel: string) {
+    return this.all('SELECT * FROM recon_pending WHERE channel = ? ORDER BY date, record_id', channel).map((r) => reconPendingOf(r, json));
+  }
+
+  async listOpenReconDiffs(beforeMs: number, limit: number) {
+    return this.all("SELECT * FROM recon_diffs WHERE resolution = 'open' AND created_at < ? ORDER BY created_at LIMIT ?", beforeMs, limit).map((r) => reconDiffOf(r, json));
   }
 
   async outboxBacklog(): Promise<number> {

@@ -55,6 +55,9 @@ export type RefundRow = {
   automatic: boolean;
   createdAt: number;
   completedAt: number | null;
+  /** The refund's part paid back through an external channel (its flow and amount); null when all of it goes back to the balance. */
+  channelFlowId: string | null;
+  channelAmount: number | null;
 };
 
 /** One committed event of one order; `seq` equals the order's version after the event. */
@@ -163,6 +166,64 @@ export type AlertRow = {
 
 /** Which alerts to list: newest first, before `beforeId` (exclusive) when given. */
 export type AlertQuery = { open?: boolean; kind?: string; paymentId?: string; beforeId?: string; limit: number };
+
+/** One of paycenter's records a channel's statement should show: a collected flow, or a refund's channel part. */
+export type ReconRecord = {
+  kind: 'payment' | 'refund';
+  flowId: string;
+  refundId: string | null;
+  orderId: string;
+  /** Minor units that went through the channel. */
+  amount: number;
+  /** The flow's or the refund's status here. */
+  status: string;
+  channelTradeNo: string | null;
+  completedAt: number | null;
+};
+
+export type ReconRunStatus = 'running' | 'done' | 'failed';
+export type ReconRunRow = {
+  id: string;
+  channel: string;
+  date: string;
+  status: ReconRunStatus;
+  source: 'download' | 'upload' | 'schedule';
+  counts: Record<string, number>;
+  totals: Record<string, string>;
+  error: string | null;
+  leaseUntil: number | null;
+  createdAt: number;
+  finishedAt: number | null;
+};
+
+export type ReconDiffRow = {
+  id: string;
+  runId: string;
+  kind: string;
+  /** The flow or refund id (or the channel's trade number when the statement names neither of ours): unique per run and kind. */
+  recordKey: string;
+  flowId: string | null;
+  refundId: string | null;
+  channelTradeNo: string | null;
+  local: ReconRecord | null;
+  /** The statement line as read (a StatementRow), or null for a difference the statement lacks. */
+  channelRow: unknown;
+  resolution: 'open' | 'repaired' | 'ignored';
+  note: string | null;
+  resolvedBy: string | null;
+  resolvedAt: number | null;
+  createdAt: number;
+};
+
+/**
+ * held: a local success of `date` no statement has shown yet, kept until a later day's file shows
+ * it or the hold ends. seen: a record a statement of `date` showed before paycenter's own day for
+ * it came (a success recorded just after midnight), so that day's run does not hold it.
+ */
+export type ReconPendingRow = { channel: string; recordId: string; state: 'held' | 'seen'; date: string; local: ReconRecord };
+
+/** What finishing a run writes, in one transaction. */
+export type ReconRunResult = { run: ReconRunRow; diffs: ReconDiffRow[]; pendingAdded: ReconPendingRow[]; pendingRemoved: string[] };
 
 /** A request nonce a merchant may use once while its timestamp window lasts. */
 export type NonceClaim = { merchantId: string; nonce: string; expiresAt: number };
@@ -301,6 +362,28 @@ export interface Store {
   ackAlert(alertId: string, at: number, by: string): Promise<AlertRow | null>;
   /** Open alerts per kind (a metric). */
   countOpenAlerts(): Promise<Record<string, number>>;
+
+  // Reconciliation.
+  /** The channel's flows collected and its refunds paid back with completion in [fromMs, toMs). */
+  reconRecordsCompleted(channel: string, fromMs: number, toMs: number): Promise<ReconRecord[]>;
+  /** Flows and refunds by id, whatever their status or day (statement lines outside the day's records). */
+  reconRecordsByIds(flowIds: string[], refundIds: string[]): Promise<ReconRecord[]>;
+  /**
+   * Starts a run of a channel's day (inserts it, or takes the existing row with the run's id)
+   * unless another holds its lease, or it is done and this is not a rerun; null when not started.
+   */
+  startReconRun(run: ReconRunRow, rerun: boolean): Promise<ReconRunRow | null>;
+  /** Writes a run's outcome: the run row, its differences (replacing the earlier ones), the holding pool's changes. */
+  finishReconRun(result: ReconRunResult): Promise<void>;
+  loadReconRun(runId: string): Promise<ReconRunRow | null>;
+  findReconRun(channel: string, date: string): Promise<ReconRunRow | null>;
+  listReconRuns(query: { channel?: string; date?: string; limit: number }): Promise<ReconRunRow[]>;
+  listReconDiffs(runId: string): Promise<ReconDiffRow[]>;
+  /** Records an operator's or a repair's resolution of a difference; null for an unknown one. */
+  resolveReconDiff(runId: string, diffId: string, change: Pick<ReconDiffRow, 'resolution' | 'note' | 'resolvedBy' | 'resolvedAt'>): Promise<ReconDiffRow | null>;
+  listReconPending(channel: string): Promise<ReconPendingRow[]>;
+  /** Open differences created before `beforeMs` (the audit). */
+  listOpenReconDiffs(beforeMs: number, limit: number): Promise<ReconDiffRow[]>;
 
   /** Outbox rows not yet executed (a metric). */
   outboxBacklog(): Promise<number>;

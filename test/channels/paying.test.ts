@@ -241,7 +241,7 @@ describe('statements through the adapters (sqlite)', () => {
     const now = Date.now();
     const yesterday = await channel!.adapter.downloadStatement(chinaDate(now - 86_400_000), now);
     expect(yesterday.ok).toBe(true);
-    expect(yesterday.ok && yesterday.text.length).toBeGreaterThan(0);
+    expect(yesterday.ok && yesterday.file.bytes.length).toBeGreaterThan(0);
     const today = await channel!.adapter.downloadStatement(chinaDate(now), now);
     expect(today).toMatchObject({ ok: false, code: 'rejected', retryable: false });
   });

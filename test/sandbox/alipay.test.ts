@@ -1,3 +1,4 @@
+import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { AlipaySdk } from 'alipay-sdk';
 import { type AlipayCreds, type Started, alipayCall, post, startReceiver, startSandbox } from './helpers.ts';
@@ -143,11 +144,21 @@ describe('alipay sandbox', () => {
     const r = await alipayCall(creds, 'alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: day });
     sb.clock.now -= 86_400_000;
     expect(r.data.code).toBe('10000');
-    const csv = await (await fetch(r.data.bill_download_url!)).text();
-    const rows = csv.split('\r\n').filter((l) => l && !l.startsWith('#'));
-    expect(rows[0]).toContain('支付宝交易号,商户订单号,业务类型');
-    expect(rows.some((l) => l.includes(',A-1,交易,') && l.includes('100.00'))).toBe(true);
-    expect(rows.some((l) => l.includes(',A-2,退款,') && l.includes('-4.00') && l.endsWith(',R1'))).toBe(true);
+    // A zip of GBK CSVs: the detail entry and the totals entry.
+    const zip = unzipSync(new Uint8Array(await (await fetch(r.data.bill_download_url!)).arrayBuffer()));
+    const names = Object.keys(zip);
+    expect(names.sort()).toEqual([`${creds.app_id}_${day.replaceAll('-', '')}_业务明细(汇总).csv`, `${creds.app_id}_${day.replaceAll('-', '')}_业务明细.csv`]);
+    const csv = new TextDecoder('gbk').decode(zip[names.find((n) => n.endsWith('业务明细.csv'))!]);
+    const rows = csv.split('\r\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',').map((cell) => cell.replace(/\t$/, '')));
+    const header = rows[0]!;
+    expect(header.slice(0, 3)).toEqual(['支付宝交易号', '商户订单号', '业务类型']);
+    const col = (name: string) => header.indexOf(name);
+    const paid = rows.find((l) => l[col('商户订单号')] === 'A-1' && l[col('业务类型')] === '交易')!;
+    expect(paid[col('订单金额（元）')]).toBe('100.00');
+    expect(paid[col('服务费（元）')]).toBe('-0.60');
+    const refund = rows.find((l) => l[col('商户订单号')] === 'A-2' && l[col('业务类型')] === '退款')!;
+    expect(refund[col('商家实收（元）')]).toBe('-4.00');
+    expect(refund[col('退款批次号/请求号')]).toBe('R1');
   });
 
   test('faults: 5xx-equivalent, dropped and duplicated notifies (seeded)', async () => {

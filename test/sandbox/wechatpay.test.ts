@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,14 @@ describe('wechatpay sandbox', () => {
     const ref = rows.find((r) => r['商户退款单号'] === 'RF-1');
     expect(ref?.['退款金额']).toBe('23.45');
     expect(summary['总交易单数']).toBe(String(rows.length));
+    // tar_type=GZIP: the same CSV gzipped; the published SHA1 covers it after gunzip.
+    sb.clock.now += 86_400_000;
+    const gz = await wechatCall(creds, 'GET', `/v3/bill/tradebill?bill_date=${day}&tar_type=GZIP`, undefined, { timestamp: Math.floor(sb.clock.now / 1000) });
+    sb.clock.now -= 86_400_000;
+    expect(gz.json?.download_url).toEndWith('.csv.gz');
+    const unzipped = gunzipSync(new Uint8Array(await (await fetch(gz.json!.download_url)).arrayBuffer()));
+    expect(Buffer.from(unzipped).equals(Buffer.from(file))).toBe(true);
+    expect(createHash('sha1').update(unzipped).digest('hex')).toBe(gz.json!.hash_value);
   });
 
   test('faults: SYSTEM_ERROR, wrong amount, reorder + flush, duplicates (seeded)', async () => {

@@ -15,9 +15,12 @@ import {
   type RefundReport,
   callProvider,
   channelFailure,
+  fetchFromProvider,
   statement_bytes_max,
   unservedCurrency,
 } from '../adapter.ts';
+import type { StatementFile } from '../statement.ts';
+import { alipayStatementRows } from './statement.ts';
 import { signRequest, signedMember, verifyAnswer, verifyNotify } from './signing.ts';
 import { alipay_currencies, alipayTime, codeClassOf, fromAlipayAmount, isAlipayTradeStatus, toAlipayAmount, tradeStatusOf } from './transformers.ts';
 
@@ -201,8 +204,13 @@ export class AlipayAdapter implements ChannelAdapter {
     if (codeClassOf(result.answer.code, result.answer.sub_code) !== 'success') return this.failureOf(result.answer);
     const url = result.answer.bill_download_url;
     if (typeof url !== 'string') return channelFailure('bad_response', 'no bill_download_url');
-    const file = await callProvider(url, { method: 'GET' }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
+    const file = await fetchFromProvider(url, { method: 'GET' }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
-    return file.status === 200 ? { ok: true as const, text: file.text } : channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
+    if (file.status !== 200) return channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
+    return { ok: true as const, file: { bytes: file.bytes, mediaType: 'application/zip' as const, sha1: null } };
+  }
+
+  statementRows(file: StatementFile) {
+    return alipayStatementRows(file);
   }
 }

@@ -13,10 +13,13 @@ import {
   type PrepayRequest,
   type RefundCall,
   callProvider,
+  fetchFromProvider,
   channelFailure,
   statement_bytes_max,
   unservedCurrency,
 } from '../adapter.ts';
+import type { StatementFile } from '../statement.ts';
+import { wechatpayStatementRows } from './statement.ts';
 import { type EncryptedResource, authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
 import {
   isWechatRefundStatus,
@@ -217,17 +220,23 @@ export class WechatpayAdapter implements ChannelAdapter {
   }
 
   async downloadStatement(date: string, now: number) {
-    const result = await this.call('GET', `/v3/bill/tradebill?bill_date=${encodeURIComponent(date)}&bill_type=ALL`, now);
+    const result = await this.call('GET', `/v3/bill/tradebill?bill_date=${encodeURIComponent(date)}&bill_type=ALL&tar_type=GZIP`, now);
     if (!result.ok) return result;
     if (result.reply.status !== 200) return this.failureOf(result.reply);
-    const url = result.reply.body.download_url;
+    const { download_url: url, hash_type: hashType, hash_value: hash } = result.reply.body;
     if (typeof url !== 'string') return channelFailure('bad_response', 'no download_url');
+    if (hashType !== 'SHA1' || typeof hash !== 'string') return channelFailure('bad_response', 'no SHA1 hash_value for the bill');
     // The download is signed like any call, over its path below base_url.
     const target = new URL(url);
     const path = `${target.pathname.slice(this.base.pathname.replace(/\/$/, '').length)}${target.search}`;
     const key = { mchid: this.config.mchid, serialNo: this.config.serial_no, privateKey: this.config.private_key };
-    const file = await callProvider(url, { method: 'GET', headers: { authorization: authorization(key, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
+    const file = await fetchFromProvider(url, { method: 'GET', headers: { authorization: authorization(key, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
-    return file.status === 200 ? { ok: true as const, text: file.text } : channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
+    if (file.status !== 200) return channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
+    return { ok: true as const, file: { bytes: file.bytes, mediaType: 'application/gzip' as const, sha1: hash } };
+  }
+
+  statementRows(file: StatementFile) {
+    return wechatpayStatementRows(file);
   }
 }

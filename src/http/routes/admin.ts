@@ -22,8 +22,10 @@ import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
+import type { Reconciliation } from '../../recon/reconciliation.ts';
+import { mountReconciliation } from './admin-recon.ts';
 
-export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts };
+export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
 const admin_cookie = 'paycenter_admin';
@@ -113,6 +115,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
   mountAlerts(app, deps.alerts);
+  mountReconciliation(app, { recon: deps.recon, store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {

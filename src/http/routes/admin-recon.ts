@@ -1,0 +1,93 @@
+/**
+ * Reconciliation for operators (API.md "Reconciliation"): run a channel's day from its
+ * statement (downloaded through the channel, or uploaded as the file an operator downloaded),
+ * list and read runs with their differences, resolve a difference by hand.
+ */
+import type { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
+import * as v from 'valibot';
+import { readAtMost } from '../../bounded-body.ts';
+import { statement_bytes_max } from '../../channels/adapter.ts';
+import { isStatementMediaType, statement_media_types } from '../../channels/statement.ts';
+import { isoTime } from '../../clock.ts';
+import type { Reconciliation, RunOutcome } from '../../recon/reconciliation.ts';
+import type { ReconDiffRow, ReconRunRow, Store } from '../../store/store.ts';
+import { ApiError } from '../errors.ts';
+import { jsonBody, queryParams } from '../validate.ts';
+
+const channelCode = v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be a channel code'));
+const chinaDate = v.pipe(v.string(), v.isoDate('must be a date (YYYY-MM-DD)'));
+const runsQuery = v.strictObject({
+  channel: v.optional(channelCode),
+  date: v.optional(chinaDate),
+  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(100, 'must be at most 100')), '50'),
+});
+const runRequest = v.strictObject({ channel: channelCode, date: chinaDate, rerun: v.optional(v.boolean(), false) });
+const uploadQuery = v.strictObject({ channel: channelCode, date: chinaDate, rerun: v.optional(v.picklist(['true', 'false']), 'false') });
+const resolution = v.strictObject({
+  resolution: v.picklist(['ignored', 'open', 'repaired'], 'must be ignored, open or repaired'),
+  note: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(1000))), null),
+});
+
+/** Runs listed in a run's answer are whole; a run holds at most recon_diffs_max differences. */
+export const reconDiffOf = (d: ReconDiffRow) => ({
+  id: d.id, kind: d.kind, flow_id: d.flowId, refund_id: d.refundId, channel_trade_no: d.channelTradeNo,
+  local: d.local, channel: d.channelRow, resolution: d.resolution, note: d.note, resolved_by: d.resolvedBy,
+  resolved_at: d.resolvedAt === null ? null : isoTime(d.resolvedAt),
+});
+
+export const reconRunOf = (r: ReconRunRow, diffs?: ReconDiffRow[]) => ({
+  id: r.id, channel: r.channel, date: r.date, status: r.status, source: r.source, error: r.error, counts: r.counts, totals: r.totals,
+  created_at: isoTime(r.createdAt), finished_at: r.finishedAt === null ? null : isoTime(r.finishedAt),
+  ...(diffs ? { diffs: diffs.map(reconDiffOf) } : {}),
+});
+
+const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
+
+export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; store: Store }): void {
+  const answer = async (outcome: RunOutcome) => {
+    if (!outcome.ok) {
+      if (outcome.error === 'not_found') throw new ApiError('not_found', 'no such channel');
+      throw new ApiError('invalid_state', 'this channel and date are being reconciled now; ask again shortly');
+    }
+    return { body: reconRunOf(outcome.run, await deps.store.listReconDiffs(outcome.run.id)), status: outcome.created ? (201 as const) : (200 as const) };
+  };
+
+  app.post('/reconciliations', describeRoute({ ...tag, summary: "Reconcile a channel's China day from its statement (201 new, 200 the existing run unless rerun)" }), jsonBody(runRequest), async (c) => {
+    const body = c.req.valid('json');
+    const { body: run, status } = await answer(await deps.recon.run({ channel: body.channel, date: body.date, source: 'download', rerun: body.rerun }));
+    return c.json(run, status);
+  });
+
+  app.post('/reconciliations/upload', describeRoute({ ...tag, summary: 'Reconcile from a statement file in the body (application/zip for Alipay, text/csv or application/gzip for WeChat Pay)' }), queryParams(uploadQuery), async (c) => {
+    const q = c.req.valid('query');
+    const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!isStatementMediaType(mediaType)) {
+      throw new ApiError('invalid_request', `Content-Type must be one of ${statement_media_types.join(', ')}`, 'body');
+    }
+    const received = await readAtMost(c.req.raw.body, statement_bytes_max);
+    if (received.truncated) throw new ApiError('invalid_request', `a statement file is at most ${statement_bytes_max} bytes`, 'body');
+    const file = { bytes: received.bytes, mediaType, sha1: null };
+    const { body: run, status } = await answer(await deps.recon.run({ channel: q.channel, date: q.date, source: 'upload', rerun: q.rerun === 'true', file }));
+    return c.json(run, status);
+  });
+
+  app.get('/reconciliations', describeRoute({ ...tag, summary: 'Reconciliation runs, newest day first' }), queryParams(runsQuery), async (c) => {
+    const q = c.req.valid('query');
+    const runs = await deps.store.listReconRuns({ channel: q.channel, date: q.date, limit: q.limit });
+    return c.json({ data: runs.map((r) => reconRunOf(r)) });
+  });
+
+  app.get('/reconciliations/:id', describeRoute({ ...tag, summary: 'A reconciliation run with its differences' }), async (c) => {
+    const run = await deps.store.loadReconRun(c.req.param('id'));
+    if (!run) throw new ApiError('not_found', `no reconciliation ${c.req.param('id')}`);
+    return c.json(reconRunOf(run, await deps.store.listReconDiffs(run.id)));
+  });
+
+  app.post('/reconciliations/:id/diffs/:diff', describeRoute({ ...tag, summary: 'Resolve a difference by hand (ignored, with a note)' }), jsonBody(resolution), async (c) => {
+    const body = c.req.valid('json');
+    const diff = await deps.recon.resolve(c.req.param('id'), c.req.param('diff'), { resolution: body.resolution, note: body.note, by: 'admin' });
+    if (!diff) throw new ApiError('not_found', `no difference ${c.req.param('diff')} in reconciliation ${c.req.param('id')}`);
+    return c.json(reconDiffOf(diff));
+  });
+}

@@ -1,0 +1,267 @@
+/**
+ * Reconciliation (对账) of one channel's China day: its statement (downloaded through the
+ * channel's adapter, or uploaded) against paycenter's flows and refunds, both ways.
+ *
+ * - A line whose record is of this day is matched from memory; others are looked up by id
+ *   afterwards (a success recorded just across midnight, a refund of an older payment).
+ * - Money the channel moved that paycenter did not record (`missing_local`) is repaired by an
+ *   event to the order's actor — settled, or refunded automatically, as a late callback would be.
+ *   Reconciliation never writes an order itself.
+ * - A local success the file lacks waits in the holding pool (`pending`) in case a later day's
+ *   file shows it; after RECON_HOLD_DAYS it becomes a `missing_channel` difference.
+ * - A run of a day is one row per channel and date; running it again recomputes it, keeps the
+ *   resolutions of the differences it finds again, and never repairs twice (an order's actor
+ *   takes a report once; a difference already repaired stays as it was).
+ * - A file that cannot be read fails the run with the reason; nothing of it is applied.
+ */
+import type { Engine } from '../../actors/engine.ts';
+import { type Alerts, alertIdFor } from '../alerts/alerts.ts';
+import type { ChannelRegistry, Channel } from '../channels/registry.ts';
+import { type StatementFile, StatementError, type StatementRow } from '../channels/statement.ts';
+import type { Clock } from '../clock.ts';
+import { newId } from '../ids.ts';
+import type { Logger } from '../log.ts';
+import { type Currency, currencies, formatAmount } from '../money.ts';
+import type { ChannelRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, Store } from '../store/store.ts';
+import { type Counts, type DiffKind, type FeeRate, type Repair, recordKey, rowKey, verdictOf, zeroCounts } from './classify.ts';
+
+export type ReconOptions = {
+  /** Days a local success may wait for a later statement before it is a missing_channel difference. */
+  holdDays: number;
+  /** How long a run may take before another instance may take it over. */
+  leaseMs: number;
+};
+export const default_recon_options: ReconOptions = { holdDays: 2, leaseMs: 10 * 60_000 };
+
+/** Ids per lookup of lines outside the day's records. */
+const lookup_ids_max = 500;
+/** Differences stored per run; past it they are counted, not listed (a broken file, not a day's work). */
+export const recon_diffs_max = 10_000;
+
+const day_ms = 86_400_000;
+/** The China Standard Time day `date` (YYYY-MM-DD) as [start, end) epoch ms. */
+export const chinaDayRange = (date: string): [number, number] => {
+  const start = Date.parse(`${date}T00:00:00+08:00`);
+  return [start, start + day_ms];
+};
+const daysBefore = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) - days * day_ms).toISOString().slice(0, 10);
+
+export type RunRequest = { channel: string; date: string; source: ReconRunRow['source']; rerun: boolean; file?: StatementFile };
+export type RunOutcome = { ok: true; run: ReconRunRow; created: boolean } | { ok: false; error: 'not_found' | 'running' };
+
+type Found = { kind: DiffKind; row: StatementRow | null; record: ReconRecord | null; repair: Repair | null };
+
+/** What comparing a statement with the records came to, before anything is written. */
+type Comparison = {
+  counts: Counts;
+  found: Found[];
+  channelNet: number;
+  localNet: number;
+  feeMilli: number;
+  pendingAdded: ReconPendingRow[];
+  pendingRemoved: string[];
+};
+
+export class Reconciliation {
+  constructor(
+    private readonly deps: {
+      store: Store; channels: ChannelRegistry; engine: Engine; alerts: Alerts; clock: Clock; log: Logger;
+      /** The fee a channel is expected to charge (its configured fee_rate). */
+      feeRateOf: (channel: ChannelRow) => FeeRate;
+    },
+    private readonly options: ReconOptions = default_recon_options,
+  ) {}
+
+  /** Runs (or answers the existing run of) one channel's day. */
+  async run(request: RunRequest): Promise<RunOutcome> {
+    const channel = await this.deps.channels.get(request.channel);
+    if (!channel) return { ok: false, error: 'not_found' };
+    const existing = await this.deps.store.findReconRun(request.channel, request.date);
+    if (existing && !request.rerun && existing.status !== 'running') return { ok: true, run: existing, created: false };
+    const now = this.deps.clock.now();
+    const run: ReconRunRow = {
+      id: existing?.id ?? newId('rcn', now), channel: request.channel, date: request.date, status: 'running', source: request.source,
+      counts: {}, totals: {}, error: null, leaseUntil: now + this.options.leaseMs, createdAt: existing?.createdAt ?? now, finishedAt: null,
+    };
+    if (!(await this.deps.store.startReconRun(run, request.rerun))) return { ok: false, error: 'running' };
+    try {
+      return { ok: true, run: await this.execute(run, channel, request.file), created: existing === null };
+    } catch (error) {
+      // A broken dependency (or a bug): the run says so instead of holding its lease until it runs out.
+      await this.fail(run, `the run stopped: ${String(error).slice(0, 500)}`).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async execute(run: ReconRunRow, channel: Channel, uploaded: StatementFile | undefined): Promise<ReconRunRow> {
+    const log = { channel: run.channel, date: run.date, run_id: run.id };
+    let file = uploaded;
+    if (!file) {
+      const downloaded = await channel.adapter.downloadStatement(run.date, this.deps.clock.now());
+      if (!downloaded.ok) return this.fail(run, `the statement could not be downloaded: ${downloaded.message}`);
+      file = downloaded.file;
+    }
+    const previous = new Map((await this.deps.store.listReconDiffs(run.id)).map((d) => [`${d.kind}:${d.recordKey}`, d]));
+    let comparison: Comparison;
+    try {
+      comparison = await this.compare(run, channel, file, previous);
+    } catch (error) {
+      if (!(error instanceof StatementError)) throw error;
+      this.deps.log.warn('statement refused', { ...log, error: error.message });
+      return this.fail(run, error.message);
+    }
+    const diffs = comparison.found.slice(0, recon_diffs_max).map((f) => this.diffOf(run, f, previous));
+    const repaired = await this.repair(diffs);
+    // A repaired record completes now, after this day: the statement already showed it, so its own day must not hold it.
+    for (const diff of repaired) comparison.pendingAdded.push({ channel: run.channel, recordId: diff.recordKey, state: 'seen', date: run.date, local: diff.local! });
+    const currency = currencyOf(channel.row);
+    const done: ReconRunRow = {
+      ...run, status: 'done', counts: comparison.counts, leaseUntil: null, finishedAt: this.deps.clock.now(),
+      totals: {
+        channel_amount: signedAmount(comparison.channelNet, currency), local_amount: signedAmount(comparison.localNet, currency),
+        channel_fee: signedAmount(Math.round(comparison.feeMilli / 1000), currency),
+      },
+    };
+    await this.deps.store.finishReconRun({ run: done, diffs, pendingAdded: comparison.pendingAdded, pendingRemoved: comparison.pendingRemoved });
+    await this.alert(run, diffs);
+    this.deps.log.info('reconciled', { ...log, ...comparison.counts });
+    return done;
+  }
+
+  /** Reads the whole file and classifies it before anything is written: a bad line refuses the file. */
+  private async compare(run: ReconRunRow, channel: Channel, file: StatementFile, previous: Map<string, ReconDiffRow>): Promise<Comparison> {
+    const [dayStart, dayEnd] = chinaDayRange(run.date);
+    const rate = this.deps.feeRateOf(channel.row);
+    const currency = currencyOf(channel.row);
+    const now = this.deps.clock.now();
+    const day = new Map((await this.deps.store.reconRecordsCompleted(run.channel, dayStart, dayEnd)).map((r) => [recordKey(r), r]));
+    const marks = new Map((await this.deps.store.listReconPending(run.channel)).map((p) => [p.recordId, p]));
+    const c: Comparison = { counts: zeroCounts(), found: [], channelNet: 0, localNet: 0, feeMilli: 0, pendingAdded: [], pendingRemoved: [] };
+    for (const record of day.values()) c.localNet += record.kind === 'payment' ? record.amount : -record.amount;
+
+    const judge = (row: StatementRow, record: ReconRecord | undefined) => {
+      const key = rowKey(row);
+      if (record && marks.get(key)?.state === 'held') c.pendingRemoved.push(key);
+      const verdict = verdictOf(row, record, rate, currency, now);
+      // A difference repaired by an earlier run of this day is that difference still, not a match.
+      const repairedBefore = previous.get(`missing_local:${key}`)?.resolution === 'repaired';
+      const kind = verdict.kind === 'matched' && repairedBefore ? 'missing_local' : verdict.kind;
+      c.counts[kind]++;
+      if (kind !== 'matched') c.found.push({ kind, row, record: record ?? null, repair: verdict.kind === 'matched' ? null : verdict.repair });
+    };
+
+    const later: StatementRow[] = [];
+    for await (const row of channel.adapter.statementRows(file)) {
+      if (row.status === 'succeeded') c.channelNet += row.kind === 'payment' ? row.amount : -row.amount;
+      c.feeMilli += row.feeMilli;
+      const record = day.get(rowKey(row));
+      if (!record) later.push(row);
+      else {
+        day.delete(rowKey(row));
+        judge(row, record);
+      }
+    }
+    for (let i = 0; i < later.length; i += lookup_ids_max) {
+      const batch = later.slice(i, i + lookup_ids_max);
+      const records = await this.deps.store.reconRecordsByIds(
+        batch.filter((r) => r.kind === 'payment').map((r) => r.flowId), batch.flatMap((r) => (r.refundId === null ? [] : [r.refundId])),
+      );
+      const byKey = new Map(records.map((r) => [recordKey(r), r]));
+      for (const row of batch) {
+        const record = byKey.get(rowKey(row));
+        judge(row, record);
+        // Shown before paycenter's own day for it came: that day's run must not hold it.
+        if (record && (record.completedAt ?? 0) >= dayEnd) c.pendingAdded.push({ channel: run.channel, recordId: rowKey(row), state: 'seen', date: run.date, local: record });
+      }
+    }
+    this.holdUnshown(run, day, marks, c);
+    return c;
+  }
+
+  /** The day's records no line showed wait in the pool; those held past the hold become differences. */
+  private holdUnshown(run: ReconRunRow, unshown: Map<string, ReconRecord>, marks: Map<string, ReconPendingRow>, c: Comparison): void {
+    for (const [key, record] of unshown) {
+      const mark = marks.get(key);
+      if (mark?.state === 'seen') {
+        c.pendingRemoved.push(key);
+        continue;
+      }
+      c.counts.pending++;
+      if (!mark) c.pendingAdded.push({ channel: run.channel, recordId: key, state: 'held', date: run.date, local: record });
+    }
+    const lastHeldDay = daysBefore(run.date, this.options.holdDays);
+    const removed = new Set(c.pendingRemoved);
+    for (const mark of marks.values()) {
+      if (mark.state !== 'held' || mark.date > lastHeldDay || removed.has(mark.recordId)) continue;
+      c.counts.missing_channel++;
+      c.found.push({ kind: 'missing_channel', row: null, record: mark.local, repair: null });
+      c.pendingRemoved.push(mark.recordId);
+    }
+  }
+
+  private diffOf(run: ReconRunRow, found: Found, previous: Map<string, ReconDiffRow>): ReconDiffRow & { repair: Repair | null } {
+    const key = found.row ? rowKey(found.row) : recordKey(found.record!);
+    const before = previous.get(`${found.kind}:${key}`);
+    const now = this.deps.clock.now();
+    return {
+      id: before?.id ?? newId('dif', now), runId: run.id, kind: found.kind, recordKey: key,
+      flowId: found.record?.flowId ?? found.row?.flowId ?? null, refundId: found.record?.refundId ?? found.row?.refundId ?? null,
+      channelTradeNo: found.row?.channelTradeNo ?? found.record?.channelTradeNo ?? null,
+      local: found.record, channelRow: found.row, resolution: before?.resolution ?? 'open', note: before?.note ?? null,
+      resolvedBy: before?.resolvedBy ?? null, resolvedAt: before?.resolvedAt ?? null, createdAt: before?.createdAt ?? now,
+      repair: before?.resolution === 'repaired' ? null : found.repair,
+    };
+  }
+
+  /** Tells each order's actor what the statement showed; a difference is repaired once its event applied. Returns those repaired now. */
+  private async repair(diffs: Array<ReconDiffRow & { repair: Repair | null }>): Promise<ReconDiffRow[]> {
+    const repaired: ReconDiffRow[] = [];
+    for (const diff of diffs) {
+      if (!diff.repair || diff.resolution !== 'open') continue;
+      const result = await this.deps.engine.dispatch(diff.repair.orderId, diff.repair.event);
+      if (result.outcome !== 'applied') continue;
+      diff.resolution = 'repaired';
+      diff.resolvedBy = 'reconciliation';
+      diff.resolvedAt = this.deps.clock.now();
+      diff.note = `told the order's actor (${diff.repair.event.type}); the payment is now ${result.order.row.status}`;
+      repaired.push(diff);
+    }
+    for (const diff of diffs) delete (diff as { repair?: Repair | null }).repair;
+    return repaired;
+  }
+
+  private async alert(run: ReconRunRow, diffs: ReconDiffRow[]): Promise<void> {
+    for (const diff of diffs.filter((d) => d.resolution === 'open')) {
+      const local = diff.local;
+      await this.deps.alerts.raise({
+        id: alertIdFor(diff.id), kind: 'recon_diff', channel: run.channel, paymentId: local?.orderId ?? null,
+        message: `${run.channel} ${run.date}: ${diff.kind} for ${diff.recordKey} (run ${run.id})`,
+      });
+    }
+  }
+
+  private async fail(run: ReconRunRow, error: string): Promise<ReconRunRow> {
+    const failed: ReconRunRow = { ...run, status: 'failed', error, leaseUntil: null, finishedAt: this.deps.clock.now() };
+    // A refused file changes nothing: the run's earlier differences and the pool stay as they were.
+    const diffs = await this.deps.store.listReconDiffs(run.id);
+    await this.deps.store.finishReconRun({ run: failed, diffs, pendingAdded: [], pendingRemoved: [] });
+    return failed;
+  }
+
+  /** Resolves a difference by hand (an operator ignores or marks it); null when there is no such difference. */
+  resolve(runId: string, diffId: string, change: { resolution: 'ignored' | 'repaired' | 'open'; note: string | null; by: string }): Promise<ReconDiffRow | null> {
+    return this.deps.store.resolveReconDiff(runId, diffId, { resolution: change.resolution, note: change.note, resolvedBy: change.by, resolvedAt: this.deps.clock.now() });
+  }
+}
+
+/** Net amounts may be negative (a day of refunds): the sign, then the API's decimal. */
+const signedAmount = (minor: number, currency: Currency) => `${minor < 0 ? '-' : ''}${formatAmount(Math.abs(minor), currency)}`;
+
+/** A channel's statement is in its one currency (channels with limits have exactly one; all paycenter's providers serve CNY). */
+function currencyOf(channel: ChannelRow): Currency {
+  const currency = channel.currencies[0];
+  if (channel.currencies.length !== 1 || !currencies.includes(currency as Currency)) {
+    throw new Error(`assertion failed: channel ${channel.code} reconciles in one known currency, not ${channel.currencies.join(', ')}`);
+  }
+  return currency as Currency;
+}
