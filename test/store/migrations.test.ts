@@ -51,7 +51,7 @@ for (const kind of storeKinds) {
         : await onDatabase(url, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
       expect(tables.map((t) => t.name)).toEqual([
         'alerts', 'callback_log', 'channels', 'flows', 'journal', 'merchant_events', 'merchants', 'nonces', 'notification_attempts',
-        'orders', 'outbox', 'refunds', 'schema_migrations', 'timers',
+        'orders', 'outbox', 'recon_diffs', 'recon_pending', 'recon_runs', 'refunds', 'schema_migrations', 'timers',
       ]);
       await store.migrate();
       expect(await recorded(url)).toEqual(first);
