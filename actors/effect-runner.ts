@@ -161,7 +161,7 @@ export class EffectRunner {
         const ctx = await this.contextOf(orderId);
         const p = effect.params;
         const result = await adapter.prepay({
-          flowId: p.flowId, method: p.method, amount: p.amount, currency: ctx.currency, subject: p.subject,
+          flowId: p.flowId, method: p.method, amount: p.amount, currency: ctx.currency, subject: p.subject, merchantOrderNo: ctx.merchantOrderNo,
           expiresAt: channelExpiry(p.expiresAt, now()), returnUrl: ctx.details.returnUrl, clientIp: ctx.details.clientIp,
           payerId: ctx.details.userId, now: now(),
         });

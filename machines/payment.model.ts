@@ -6,7 +6,8 @@
  */
 import type { Currency } from '../src/money.ts';
 
-export type PaymentStatus = 'created' | 'paying' | 'succeeded' | 'closed' | 'partially_refunded' | 'refunded';
+export const paymentStatuses = ['created', 'paying', 'succeeded', 'closed', 'partially_refunded', 'refunded'] as const;
+export type PaymentStatus = (typeof paymentStatuses)[number];
 export type CloseReason = 'timeout' | 'merchant' | 'failed';
 export type FlowStatus = 'pending' | 'succeeded' | 'failed' | 'closed' | 'refunded';
 export type RefundStatus = 'pending' | 'succeeded' | 'failed';

@@ -1,13 +1,17 @@
 /**
- * `bun run demo:order [amount] [method]`: creates a signed demo order as the `bun dev` demo
- * merchant and prints its cashier URL. Reads the merchant's secret from data/demo-merchant.json
- * and the service's address from PUBLIC_URL (default http://localhost:3000).
+ * `bun run demo:order [amount] [method]`: creates an order as the `bun dev` demo merchant through
+ * paycenter/client and says what it did: without a method the order waits at its cashier; with
+ * one, paying has started and the payer still has to pay. Reads the merchant's secret from
+ * data/demo-merchant.json, paycenter's address from PUBLIC_URL (default http://localhost:3000)
+ * and the demo shop's from MERCHANT_URL (default the next port), where "Back to merchant" goes.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { requestSignature } from '../src/http/signature.ts';
+import { PaycenterClient, PaycenterError, PaycenterTransportError, type Action, type Payment } from '../src/client/index.ts';
 
-const baseUrl = (process.env.PUBLIC_URL ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/$/, '');
+const port = Number(process.env.PORT ?? 3000);
+const baseUrl = (process.env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, '');
+const shopUrl = (process.env.MERCHANT_URL ?? `http://localhost:${port + 1}`).replace(/\/$/, '');
 const [amount = '0.01', method] = process.argv.slice(2);
 
 let merchant: { merchant_id: string; secret: string };
@@ -18,30 +22,32 @@ try {
   process.exit(2);
 }
 
-const body = JSON.stringify({
-  merchant_order_no: `DEMO-${Date.now()}-${randomBytes(3).toString('hex')}`, amount, subject: 'Demo order 演示订单',
-  return_url: `${baseUrl}/healthz`, ...(method ? { method } : {}),
-});
-const timestamp = String(Math.floor(Date.now() / 1000));
-const nonce = randomBytes(12).toString('hex');
-const signature = requestSignature(merchant.secret, 'POST', '/v1/payments', timestamp, nonce, body);
-const response = await fetch(`${baseUrl}/v1/payments`, {
-  method: 'POST',
-  headers: {
-    'content-type': 'application/json',
-    authorization: `PAYC-HMAC-SHA256 merchant_id="${merchant.merchant_id}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`,
-  },
-  body,
-}).catch((error: unknown) => {
-  console.error(`demo:order: ${baseUrl} does not answer (${String(error)}); is \`bun dev\` running?`);
-  process.exit(2);
-});
-const payment = (await response.json()) as Record<string, any>;
-if (!response.ok) {
-  console.error(`demo:order: HTTP ${response.status} ${JSON.stringify(payment)}`);
+const client = new PaycenterClient({ baseUrl, merchantId: merchant.merchant_id, secret: merchant.secret, retry: { attemptsMax: 2 } });
+const orderNo = `DEMO-${Date.now()}-${randomBytes(3).toString('hex')}`;
+const request = { merchant_order_no: orderNo, amount, subject: 'Demo order 演示订单', return_url: `${shopUrl}/orders/${orderNo}` };
+
+let payment: Payment;
+let action: Action | null = null;
+try {
+  if (method) ({ action, ...payment } = await client.createPayment({ ...request, method }));
+  else payment = await client.createPayment(request);
+} catch (error) {
+  if (error instanceof PaycenterTransportError) console.error(`demo:order: ${baseUrl} does not answer (${error.message}); is \`bun dev\` running?`);
+  else if (error instanceof PaycenterError) console.error(`demo:order: paycenter refused the order: HTTP ${error.status} ${error.code}: ${error.message}`);
+  else throw error;
   process.exit(1);
 }
+
 console.log(`payment ${payment.id}  ${payment.amount} ${payment.currency}  ${payment.status}`);
-if (payment.action) console.log(`action: ${JSON.stringify(payment.action)}`);
+console.log(`Created order ${orderNo} (${payment.id}) for ${payment.amount} ${payment.currency} as merchant ${merchant.merchant_id}.`);
+if (action) {
+  console.log(`action: ${JSON.stringify(action)}`);
+  console.log(`Started paying with ${method}: the order is ${payment.status}, NOT paid yet. The payer still has to pay:`);
+  if (action.qr_code) console.log(`  scan (or open: it is the sandbox's pay page) ${action.qr_code}`);
+  if (action.pay_url) console.log(`  open ${action.pay_url}`);
+} else {
+  console.log('It waits for the payer at the cashier, where they pick a method and pay:');
+}
 console.log(`cashier: ${payment.cashier_url}`);
 console.log(`timeline: ${baseUrl}/admin/payments/${payment.id}/timeline`);
+console.log(`The demo shop shows what paycenter notifies about it: ${shopUrl}/orders/${orderNo}`);

@@ -6,6 +6,7 @@
 import { ConfigError, type Config, devSecrets, loadConfig } from './config.ts';
 import { join } from 'node:path';
 import { seedDemoMerchant, seedSandboxChannels } from './dev/seed.ts';
+import { type DemoShop, startDemoShop } from './dev/demo-shop.ts';
 import { createSandbox } from './sandbox/sandbox.ts';
 import { startPaycenter } from './wiring.ts';
 
@@ -30,10 +31,17 @@ const sandbox = config.sandbox
   ? createSandbox({ baseUrl: `${config.publicUrl}/sandbox`, ...(dev ? { statePath: join('data', 'sandbox.json') } : {}) })
   : null;
 const paycenter = await startPaycenter(config, { mounts: sandbox ? [{ path: '/sandbox', app: sandbox.app }] : [] });
+let shop: DemoShop | null = null;
 paycenter.log.info('paycenter started', { url: config.publicUrl, store: config.database.kind, redis: config.redisUrls.length, mode: config.mode });
 if (dev) {
   if (sandbox) await seedSandboxChannels(paycenter.store, sandbox.app, `${config.publicUrl}/sandbox`, config.secretKey, Date.now());
   const demo = await seedDemoMerchant(paycenter.merchants, 'data');
+  const shopPort = Number(process.env.MERCHANT_PORT ?? config.port + 1);
+  if (!Number.isInteger(shopPort) || shopPort < 0 || shopPort > 65_535) {
+    console.error('paycenter: configuration error: MERCHANT_PORT must be a port number (0: any free port)');
+    process.exit(2);
+  }
+  if (demo.secret) shop = await startDemoShop(paycenter.merchants, { publicUrl: config.publicUrl, host: config.host, port: shopPort, merchantId: demo.id, secret: demo.secret });
   console.log([
     '',
     `  paycenter (dev) on ${config.publicUrl}   docs: ${config.publicUrl}/docs`,
@@ -41,6 +49,7 @@ if (dev) {
     `  admin token: ${config.adminToken}`,
     `  state chart: ${config.publicUrl}/admin/machines`,
     `  demo merchant: ${demo.id}   secret: ${demo.secret ?? '(not in data/demo-merchant.json; create another merchant with POST /admin/merchants)'}`,
+    `  demo shop (the example merchant, receives the notifications): ${shop?.url ?? '(no demo merchant secret)'}`,
     '  a demo order and its cashier URL: bun run demo:order',
     '',
   ].join('\n'));
@@ -50,6 +59,7 @@ async function shutdown(signal: string): Promise<void> {
   paycenter.log.info('shutting down', { signal, backlog: paycenter.engine.backlog });
   await paycenter.stop();
   await sandbox?.stop();
+  await shop?.stop();
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -101,7 +101,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const payments = new Payments({ engine, store, clock, channels, volumes, runner, risk }, { querySchedule: config.queryScheduleMs });
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
-    adminToken: config.adminToken, alerts, recon,
+    adminToken: config.adminToken, alerts, recon, explainSignatures: config.mode === 'dev',
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });

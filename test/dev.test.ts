@@ -2,6 +2,7 @@
 import { afterAll, expect, test } from 'bun:test';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { startDev as startDevIn } from './harness/dev.ts';
 import { freePort } from './harness/services.ts';
 import { MerchantClient } from './http/harness.ts';
 
@@ -10,20 +11,7 @@ mkdirSync(join(repo, '.test-tmp'), { recursive: true });
 const dir = mkdtempSync(join(repo, '.test-tmp', 'dev-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Starts `src/main.ts --dev` in `dir` and reads its banner. */
-async function startDev(port: number) {
-  const { TEST_POSTGRES_URL, TEST_REDIS_URL, ...env } = process.env;
-  const child = Bun.spawn(['bun', join(repo, 'src/main.ts'), '--dev'], { cwd: dir, env: { ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdout: 'pipe' });
-  const reader = child.stdout.getReader();
-  let banner = '';
-  while (!banner.includes('demo merchant:')) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`bun dev exited: ${banner}`);
-    banner += new TextDecoder().decode(value);
-  }
-  const [, id, secret] = /demo merchant: (\S+)\s+secret: (\S+)/.exec(banner)!;
-  return { child, id: id!, secret: secret!, banner };
-}
+const startDev = (port: number) => startDevIn(dir, port);
 
 test('bun dev starts with a demo merchant whose printed secret signs requests, the same one after a restart', async () => {
   const port = await freePort();

@@ -86,7 +86,7 @@ const script = `
     if(!action)return;var a=b.action||{};action.textContent='';
     if(a.type==='qr_code'&&b.qr_svg){var d=document.createElement('div');d.innerHTML=b.qr_svg;action.appendChild(d);
       var p=document.createElement('p');p.className='hint';p.textContent='请使用手机扫码支付 / Scan with your phone to pay';action.appendChild(p);
-      if(/^https?:/.test(a.qr_code||'')){var o=document.createElement('a');o.id='qr-link';o.className='hint';o.href=a.qr_code;o.textContent='无法扫码？在本设备打开 / Can\u2019t scan? Open on this device';action.appendChild(o);}}
+      if(/^https?:/.test(a.qr_code||'')){var o=document.createElement('a');o.id='qr-link';o.className='hint';o.href=a.qr_code;o.target='_blank';o.textContent='无法扫码？在本设备打开 / Can\u2019t scan? Open on this device';action.appendChild(o);}}
     else if(a.type==='redirect'&&a.pay_url){var l=document.createElement('a');l.className='button primary';l.href=a.pay_url;
       l.textContent='前往支付 / Continue to pay';action.appendChild(l);}
     else if(a.params&&window.WeixinJSBridge){window.WeixinJSBridge.invoke('getBrandWCPayRequest',a.params,function(){poll();});}
@@ -210,7 +210,7 @@ export function Page(props: PageProps) {
                       <div dangerouslySetInnerHTML={{ __html: props.current.svg }} />
                       <p class="hint">请使用手机扫码支付 / Scan with your phone to pay</p>
                       {action.qrCode && /^https?:/.test(action.qrCode) ? (
-                        <a id="qr-link" class="hint" href={action.qrCode}>无法扫码？在本设备打开 / Can’t scan? Open on this device</a>
+                        <a id="qr-link" class="hint" href={action.qrCode} target="_blank">无法扫码？在本设备打开 / Can’t scan? Open on this device</a>
                       ) : null}
                     </>
                   ) : action?.type === 'redirect' && action.payUrl ? (

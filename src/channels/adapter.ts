@@ -35,12 +35,25 @@ export function unservedCurrency(provider: string, served: readonly Currency[], 
   return served.includes(currency) ? null : channelFailure('flow_not_supported', `${provider} does not serve ${currency} (only ${served.join(', ')})`);
 }
 
+/**
+ * What the provider's page and the payer's bill show as the item: the subject and the merchant's
+ * order number, because out_trade_no is paycenter's flow id, not the number the payer knows.
+ * The number is kept whole; the subject gives way when the provider's limit is reached.
+ */
+export function payerSubject(request: Pick<PrepayRequest, 'subject' | 'merchantOrderNo'>, chars_max: number): string {
+  if (!request.merchantOrderNo) return request.subject.slice(0, chars_max);
+  const suffix = ` (${request.merchantOrderNo})`;
+  return `${request.subject.slice(0, Math.max(0, chars_max - suffix.length))}${suffix}`;
+}
+
 export type PrepayRequest = {
   flowId: string;
   method: string;
   amount: number;
   currency: Currency;
   subject: string;
+  /** The merchant's own order number, which the payer knows the order by (see payerSubject). */
+  merchantOrderNo?: string;
   /** The channel's own deadline; already shorter than the order's (see channelExpiry). */
   expiresAt: number;
   returnUrl: string | null;

@@ -22,7 +22,7 @@ import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine } from '../../actors/engine.ts';
 import { MailboxFullError } from '../../actors/mailbox.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
-import { ApiError, errorBody } from './errors.ts';
+import { ApiError, errorBody, errorStatus } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -30,9 +30,13 @@ import type { Alerts } from '../alerts/alerts.ts';
 import type { Reconciliation } from '../recon/reconciliation.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
+import { redeliverRoutes } from './routes/merchant-redeliver.ts';
 import type { Links } from './views.ts';
 
 export const body_bytes_max = 64 * 1024;
+
+/** A ¥ on the console's blue: the tab icon of every page. */
+const favicon_svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1d2433"/><text x="16" y="23" font-size="20" text-anchor="middle" fill="#fff" font-family="sans-serif">¥</text></svg>';
 const request_id_length_max = 128;
 
 /** API.md's content type for every JSON answer; Hono's `c.json` leaves the charset out. */
@@ -56,6 +60,8 @@ export type AppDeps = {
   recon: Reconciliation;
   /** Readiness checks besides the store's (Redis when configured). */
   readiness: Array<{ name: string; check: () => Promise<void> }>;
+  /** `bun dev` only: a signature that does not verify is answered with the string the server signed. */
+  explainSignatures?: boolean;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
   mounts?: Array<{ path: string; app: Hono }>;
 };
@@ -97,17 +103,20 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   })));
 
   const v1 = new Hono<MerchantEnv>();
-  v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock }));
+  v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock, explainSignatures: deps.explainSignatures }));
   v1.route('/', merchantRoutes(deps.payments, deps.links));
+  v1.route('/events', redeliverRoutes({ store: deps.store, clock: deps.clock }));
   app.route('/v1', v1);
   app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
   app.route('/cashier', cashierRoutes({
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
-  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon }));
+  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' }));
+  app.get('/favicon.ico', (c) => c.redirect('/favicon.svg', 301));
   app.get('/readyz', async (c) => {
     const checks = [{ name: 'store', check: () => deps.store.ping() }, ...deps.readiness];
     const results = await Promise.all(checks.map(async ({ name, check }) => [name, await check().then(() => 'ok', () => 'down')] as const));
@@ -131,19 +140,51 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
 function openApiInfo(publicUrl: string) {
   return {
     openapi: '3.1.0',
-    info: { title: 'paycenter', version: '1', description: 'The signed merchant API, operator routes and operations of paycenter.' },
+    info: { title: 'paycenter', version: '1', description: api_description },
     servers: [{ url: publicUrl }],
     components: {
       securitySchemes: {
         merchantSignature: {
           type: 'apiKey' as const, in: 'header' as const, name: 'Authorization',
-          description: 'PAYC-HMAC-SHA256 merchant_id="…",timestamp="…",nonce="…",signature="base64(HMAC_SHA256(secret, METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n))"',
+          description: 'PAYC-HMAC-SHA256 merchant_id="…",timestamp="…",nonce="…",signature="base64(HMAC_SHA256(secret, METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n))". '
+            + 'METHOD upper case; PATH_AND_QUERY exactly as sent; TIMESTAMP Unix seconds within ±300 s; NONCE 1–64 characters, once per merchant; '
+            + 'BODY the raw body ("" for GET); every line ends with \\n. Worked examples: docs/api.md "Signing".',
         },
         adminToken: { type: 'http' as const, scheme: 'bearer' },
       },
+      schemas: { Error: errorSchema },
     },
   };
 }
+
+/** The document's introduction: the same words as docs/api.md, shortened. */
+const api_description = [
+  'The signed merchant API (/v1), operator routes and operations of paycenter. For merchants: docs/api.md in the repository, and the typed client paycenter/client.',
+  '**Signing**: every /v1 request carries `Authorization: PAYC-HMAC-SHA256 …` (see the merchantSignature scheme).',
+  '**Idempotency**: creates are idempotent by merchant_order_no, refunds by refund_no, credits by credit_no, debits by debit_no: after a timeout or a 503, send the same body again with a fresh timestamp and nonce.',
+  '**Errors**: every non-2xx answer is the Error schema; unavailable and rate_limited (after Retry-After) are safe to retry with the same request.',
+  '**Notifications**: POSTed to notify_url with `Paycenter-Signature: t=…,v1=hex(HMAC_SHA256(secret, t + "." + raw_body))`; verify it in constant time, refuse an old t, de-duplicate by event id, answer 2xx within 10 s. '
+    + 'Retried after 1 s, 5 s, 30 s, 2 min, 10 min, 30 min; GET /v1/events lists them, POST /v1/events/{id}/redeliver sends one again.',
+].join('\n\n');
+
+/** API.md's error body; its code list is the one errors.ts maps (the merchant client's types are generated from it). */
+const errorSchema = {
+  type: 'object' as const,
+  description: 'Every non-2xx answer. What to do about each code: docs/api.md "Errors".',
+  properties: {
+    error: {
+      type: 'object' as const,
+      properties: {
+        code: { type: 'string' as const, enum: Object.keys(errorStatus) },
+        message: { type: 'string' as const },
+        field: { type: ['string', 'null'] as Array<'string' | 'null'> },
+        request_id: { type: 'string' as const },
+      },
+      required: ['code', 'message', 'field', 'request_id'],
+    },
+  },
+  required: ['error'],
+};
 
 /** Swagger UI from the swagger-ui-dist package, served by the app itself: /docs works offline. */
 const swaggerDir = dirname(require.resolve('swagger-ui-dist/package.json'));

@@ -11,7 +11,7 @@ import { ApiError } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { NonceClaim } from '../store/store.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import { parseAuthorization, requestSignature, withinWindow } from './signature.ts';
+import { parseAuthorization, requestSignature, stringToSign, withinWindow } from './signature.ts';
 
 export type MerchantEnv = {
   Variables: {
@@ -28,7 +28,20 @@ export type MerchantEnv = {
  */
 const nonce_riding_routes = new Set(['POST /v1/payments']);
 
-export type AuthDeps = { merchants: MerchantDirectory; nonces: NonceGuard; rateLimiter: RateLimiter; clock: Clock };
+export type AuthDeps = {
+  merchants: MerchantDirectory; nonces: NonceGuard; rateLimiter: RateLimiter; clock: Clock;
+  /** `bun dev` only, never in production: say what was signed, so a merchant can diff it with its own. */
+  explainSignatures?: boolean;
+};
+
+const explained_chars_max = 2_048;
+
+/** The refusal of a bad signature; under `bun dev` it carries the string the server signed (JSON-quoted, body cut at a bound). */
+function badSignature(explain: boolean | undefined, signed: string): ApiError {
+  if (!explain) return new ApiError('unauthenticated', 'the signature does not verify');
+  const shown = signed.length > explained_chars_max ? `${signed.slice(0, explained_chars_max)}…` : signed;
+  return new ApiError('unauthenticated', `the signature does not verify; the server signed (shown under bun dev only): ${JSON.stringify(shown)}`);
+}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -48,7 +61,9 @@ export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
     if (!withinWindow(parts.timestamp, now)) throw new ApiError('timestamp_out_of_window', 'timestamp is more than 300 s from server time');
     const body = new Uint8Array(await c.req.arrayBuffer());
     const expected = requestSignature(merchant.secret.reveal(), c.req.method, pathAndQueryOf(c.req.url), parts.timestamp, parts.nonce, body);
-    if (!constantTimeEqual(expected, parts.signature)) throw new ApiError('unauthenticated', 'the signature does not verify');
+    if (!constantTimeEqual(expected, parts.signature)) {
+      throw badSignature(deps.explainSignatures, stringToSign(c.req.method, pathAndQueryOf(c.req.url), parts.timestamp, parts.nonce, body));
+    }
     if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', `merchant ${merchant.id} is disabled`);
     const riding = nonce_riding_routes.has(`${c.req.method} ${new URL(c.req.url).pathname}`) ? deps.nonces.riding(merchant.id, parts.nonce) : null;
     if (!riding && !(await deps.nonces.claim(merchant.id, parts.nonce))) throw new ApiError('replayed_request', 'this nonce was used before');

@@ -36,6 +36,11 @@ export function requestSignature(secret: string, method: string, pathAndQuery: s
     .digest('base64');
 }
 
+/** The text requestSignature signs, for explaining a mismatch (the body decoded as UTF-8, replacement characters where it is not). */
+export function stringToSign(method: string, pathAndQuery: string, timestamp: string, nonce: string, body: Uint8Array): string {
+  return `${method.toUpperCase()}\n${pathAndQuery}\n${timestamp}\n${nonce}\n${new TextDecoder().decode(body)}\n`;
+}
+
 export function withinWindow(timestamp: string, nowMs: number): boolean {
   return Math.abs(Number(timestamp) - Math.floor(nowMs / 1000)) <= timestamp_window_s;
 }

@@ -62,7 +62,32 @@ function payPage(ctx: SandboxContext, t: Trade, action: string): string {
     : `<p class="state">${t.state === 'SUCCESS' ? 'Already paid 已支付' : isExpired(t, ctx.now()) ? 'Expired 订单已过期' : 'Closed 订单已关闭'}</p>`;
   return layout(brand, `<div class="card ${t.provider}"><div class="muted">${escapeHtml(brand)}</div>
 <h1>${escapeHtml(t.subject)}</h1><div class="amount">¥${fenToYuan(t.totalFen)}</div>
-<div class="muted">商户订单号 ${escapeHtml(t.outTradeNo)}<br>状态 ${escapeHtml(s)}</div>${note}</div>`);
+<div class="muted">商户单号 out_trade_no ${escapeHtml(t.outTradeNo)}<br>状态 ${escapeHtml(s)}</div>${note}</div>`);
+}
+
+/** Where the payer goes after deciding: the merchant's return_url when the trade has one, else back to the tab they came from. */
+function afterwards(t: Trade, status: string): string {
+  if (t.returnUrl && status !== 'WAIT_BUYER_PAY') return `<p><a href="${escapeHtml(t.returnUrl)}">返回商户 Return to merchant</a></p>`;
+  return `<p class="muted">关闭此页，返回收银台 / Close this tab: the cashier you came from shows the result.</p>
+<button class="fail" type="button" onclick="window.close()">关闭 Close</button>`;
+}
+
+const trades_listed_max = 20;
+
+/** `/sandbox`: what the sandbox plays and its latest trades, each linked to its pay page. */
+export function indexPage(ctx: SandboxContext): string {
+  const accounts = [
+    ...[...ctx.store.alipayApps.keys()].map((a) => ['alipay', a] as const),
+    ...[...ctx.store.wechatMerchants.keys()].map((a) => ['wechatpay', a] as const),
+    ...[...ctx.store.unionpayMerchants.keys()].map((a) => ['unionpay', a] as const),
+  ];
+  const trades = accounts.flatMap(([p, a]) => ctx.store.tradesOf(p, a)).sort((x, y) => y.createdAt - x.createdAt).slice(0, trades_listed_max);
+  const rows = trades.map((t) => `<tr><td>${escapeHtml(BRANDS[t.provider])}</td><td><a href="${escapeHtml(`${ctx.baseUrl}/pay/${t.provider}/${encodeURIComponent(t.account)}/${encodeURIComponent(t.outTradeNo)}`)}">${escapeHtml(t.subject)}</a></td>
+<td>¥${fenToYuan(t.totalFen)}</td><td>${escapeHtml(status(ctx, t))}</td></tr>`).join('');
+  return layout('Channel sandbox', `<div class="card" style="text-align:left"><h1>Channel sandbox 渠道沙箱</h1>
+<p>Plays Alipay (<code>/alipay/gateway.do</code>), WeChat Pay v3 (<code>/wechatpay/v3/…</code>) and UnionPay ACP 5.1.0 (<code>/unionpay/…</code>)
+on their wire protocols. A QR code or pay link opens a trade's pay page, where Pay and Fail play the payer.</p>
+<h2>Latest trades</h2>${rows ? `<table>${rows}</table>` : '<p class="muted">None yet: create an order and pick a method at its cashier.</p>'}</div>`);
 }
 
 type Outcome = { http: number; status: string; message: string };
@@ -131,8 +156,8 @@ export function payerRoutes(ctx: SandboxContext): Hono {
     // UnionPay's cashier hands the browser back to the merchant's frontUrl with the signed result.
     const frontReturn = t.provider === 'unionpay' && r.http === 200 ? unionpayFrontReturn(ctx, t) : undefined;
     if (frontReturn) return c.html(frontReturn);
-    const back = t.returnUrl && r.status !== 'WAIT_BUYER_PAY' ? `<p><a href="${escapeHtml(t.returnUrl)}">返回商户 Return to merchant</a></p>` : '';
-    return c.html(layout(r.message, `<div class="card ${t.provider}"><h1>${escapeHtml(r.message)}</h1><div class="amount">¥${fenToYuan(t.totalFen)}</div><p class="state">${escapeHtml(r.status)}</p>${back}</div>`), r.http as 200);
+    return c.html(layout(r.message, `<div class="card ${t.provider}"><h1>${escapeHtml(r.message)}</h1><div class="muted">${escapeHtml(t.subject)}</div>
+<div class="amount">¥${fenToYuan(t.totalFen)}</div><p class="state">${escapeHtml(r.status)}</p>${afterwards(t, r.status)}</div>`), r.http as 200);
   });
 
   return app;

@@ -5,7 +5,7 @@ import { alipayRoutes } from './alipay.ts';
 import type { SandboxContext } from './context.ts';
 import { FaultTable, parseFaults } from './faults.ts';
 import { Notifier } from './notifier.ts';
-import { payerRoutes } from './pages.ts';
+import { indexPage, payerRoutes } from './pages.ts';
 import { Store, isProvider } from './state.ts';
 import { Timers } from './timers.ts';
 import { alipayStatementZip, gzipped, StatementFaultTable, statementRoutes, wechatStatementCsv } from './statements.ts';
@@ -44,6 +44,7 @@ export function createSandbox(options: SandboxOptions): { app: Hono; stop(): Pro
   app.route('/wechatpay', wechatRoutes(ctx));
   app.route('/unionpay', unionpayRoutes(ctx));
   app.route('/pay', payerRoutes(ctx));
+  app.get('/', (c) => c.html(indexPage(ctx)));
 
   app.route('/statements', statementRoutes(ctx));
 

@@ -7,6 +7,10 @@
 import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
+  adminAuditOf,
+  orderSearchFilter,
+  orderStatsOf,
+  orderStatsSql,
   reconDiffColumns,
   reconDiffOf,
   reconDiffValues,
@@ -43,7 +47,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { AdminAuditRow, OrderSearch, AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
@@ -359,8 +363,8 @@ export class PostgresStore implements Store {
   }
 
   async loadMerchantEvent(eventId: string) {
-    const [row] = await this.all('SELECT * FROM merchant_events WHERE id = $1', eventId);
-    return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;
+    const [row] = await this.all(`SELECT e.*, (SELECT COALESCE(a.error, CASE WHEN a.http_status NOT BETWEEN 200 AND 299 THEN 'HTTP ' || a.http_status END) FROM notification_attempts a WHERE a.event_id = e.id ORDER BY a.attempted_at DESC, a.id DESC LIMIT 1) AS last_error FROM merchant_events e WHERE e.id = $1`, eventId);
+    return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts), lastError: (row.last_error as string | null) ?? null } : null;
   }
 
   async loadTimer(orderId: string, key: string) {
@@ -572,6 +576,23 @@ export class PostgresStore implements Store {
 
   async listOpenReconDiffs(beforeMs: number, limit: number) {
     return (await this.all("SELECT * FROM recon_diffs WHERE resolution = 'open' AND created_at < $1 ORDER BY created_at LIMIT $2", beforeMs, limit)).map((r) => reconDiffOf(r, json));
+  }
+
+  async searchOrders(search: OrderSearch) {
+    const { where, params } = orderSearchFilter(search);
+    return (await this.all(`SELECT o.* FROM orders o ${where} ORDER BY o.id DESC LIMIT ${int(search.limit)}`, ...params)).map((r) => orderOf(r, json));
+  }
+
+  async orderStatsSince(idFrom: string) {
+    return (await this.all(orderStatsSql, idFrom)).map(orderStatsOf);
+  }
+
+  async insertAdminAudit(row: AdminAuditRow) {
+    await this.all('INSERT INTO admin_audit (id, at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)', row.id, row.at, row.actor, row.action, row.target, asJsonb(row.detail));
+  }
+
+  async listAdminAudit(beforeId: string | null, limit: number) {
+    return (await this.all('SELECT * FROM admin_audit WHERE ($1::text IS NULL OR id < $1) ORDER BY id DESC LIMIT $2', beforeId, limit)).map((r) => adminAuditOf(r, json));
   }
 
   async outboxBacklog(): Promise<number> {

@@ -3,7 +3,7 @@
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
-import type { AlertQuery, AlertRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
+import type { AdminAuditRow, OrderSearch, OrderStats, AlertQuery, AlertRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -236,3 +236,36 @@ export const reconDiffValues = (d: ReconDiffRow, json: (v: unknown) => unknown):
 
 export const reconPendingOf = (row: Raw, json: JsonDecoder): ReconPendingRow =>
   ({ channel: row.channel as string, recordId: row.record_id as string, state: row.state as ReconPendingRow['state'], date: row.date as string, local: json(row.local) as ReconRecord });
+
+/**
+ * The WHERE clause of a payments search over `orders o`, with `$n` placeholders both dialects
+ * accept; channel and method filters ask the order's flows.
+ */
+export function orderSearchFilter(search: OrderSearch): { where: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    clauses.push(clause.replace('?', `$${params.length}`));
+  };
+  if (search.merchantId !== undefined) add('o.merchant_id = ?', search.merchantId);
+  if (search.merchantOrderNo !== undefined) add('o.merchant_order_no = ?', search.merchantOrderNo);
+  if (search.status !== undefined) add('o.status = ?', search.status);
+  if (search.idFrom !== undefined) add('o.id >= ?', search.idFrom);
+  if (search.idBefore !== undefined) add('o.id < ?', search.idBefore);
+  if (search.channel !== undefined) add('EXISTS (SELECT 1 FROM flows f WHERE f.order_id = o.id AND f.channel = ?)', search.channel);
+  if (search.method !== undefined) add('EXISTS (SELECT 1 FROM flows f WHERE f.order_id = o.id AND f.method = ?)', search.method);
+  return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+export const orderStatsOf = (row: Raw): OrderStats =>
+  ({ currency: row.currency as string, orders: int(row.orders), paid: int(row.paid), paidAmount: int(row.paid_amount) });
+
+/** The statuses of an order that was paid (it may have been refunded since). */
+export const orderStatsSql = `SELECT currency, count(*) AS orders,
+  sum(CASE WHEN status IN ('succeeded', 'partially_refunded', 'refunded') THEN 1 ELSE 0 END) AS paid,
+  coalesce(sum(paid_amount), 0) AS paid_amount
+  FROM orders WHERE id >= $1 GROUP BY currency ORDER BY currency`;
+
+export const adminAuditOf = (row: Raw, json: JsonDecoder): AdminAuditRow =>
+  ({ id: row.id as string, at: int(row.at), actor: row.actor as string, action: row.action as string, target: row.target as string, detail: json(row.detail) });

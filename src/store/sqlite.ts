@@ -8,6 +8,10 @@ import type { Database, Statement } from 'bun:sqlite';
 import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
 import { openSqliteDatabase } from './sqlite-batch.ts';
 import {
+  adminAuditOf,
+  orderSearchFilter,
+  orderStatsOf,
+  orderStatsSql,
   reconDiffColumns,
   reconDiffOf,
   reconDiffValues,
@@ -42,7 +46,7 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import type { AdminAuditRow, OrderSearch, AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -286,8 +290,8 @@ export class SqliteStore implements Store {
   }
 
   async loadMerchantEvent(eventId: string) {
-    const row = this.all('SELECT * FROM merchant_events WHERE id = ?', eventId)[0];
-    return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts) } : null;
+    const row = this.all(`SELECT e.*, (SELECT COALESCE(a.error, CASE WHEN a.http_status NOT BETWEEN 200 AND 299 THEN 'HTTP ' || a.http_status END) FROM notification_attempts a WHERE a.event_id = e.id ORDER BY a.attempted_at DESC, a.id DESC LIMIT 1) AS last_error FROM merchant_events e WHERE e.id = ?`, eventId)[0];
+    return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts), lastError: (row.last_error as string | null) ?? null } : null;
   }
 
   async loadTimer(orderId: string, key: string) {
@@ -495,6 +499,24 @@ export class SqliteStore implements Store {
 
   async listOpenReconDiffs(beforeMs: number, limit: number) {
     return this.all("SELECT * FROM recon_diffs WHERE resolution = 'open' AND created_at < ? ORDER BY created_at LIMIT ?", beforeMs, limit).map((r) => reconDiffOf(r, json));
+  }
+
+  async searchOrders(search: OrderSearch) {
+    const { where, params } = orderSearchFilter(search);
+    return this.all(`SELECT o.* FROM orders o ${where} ORDER BY o.id DESC LIMIT ${int(search.limit)}`, ...params).map((r) => orderOf(r, json));
+  }
+
+  async orderStatsSince(idFrom: string) {
+    return this.all(orderStatsSql, idFrom).map(orderStatsOf);
+  }
+
+  async insertAdminAudit(row: AdminAuditRow) {
+    this.write(() => this.query('INSERT INTO admin_audit (id, at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(row.id, row.at, row.actor, row.action, row.target, text(row.detail)));
+  }
+
+  async listAdminAudit(beforeId: string | null, limit: number) {
+    return this.all('SELECT * FROM admin_audit WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2', beforeId, limit).map((r) => adminAuditOf(r, json));
   }
 
   async outboxBacklog(): Promise<number> {

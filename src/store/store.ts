@@ -225,6 +225,28 @@ export type ReconPendingRow = { channel: string; recordId: string; state: 'held'
 /** What finishing a run writes, in one transaction. */
 export type ReconRunResult = { run: ReconRunRow; diffs: ReconDiffRow[]; pendingAdded: ReconPendingRow[]; pendingRemoved: string[] };
 
+/**
+ * A payments search (the console): every given filter applies; newest first, ids below
+ * `beforeId`. A time range is an id range (ids sort by creation time).
+ */
+export type OrderSearch = {
+  merchantId?: string;
+  merchantOrderNo?: string;
+  status?: string;
+  channel?: string;
+  method?: string;
+  /** Inclusive lower and exclusive upper bounds on the order id. */
+  idFrom?: string;
+  idBefore?: string;
+  limit: number;
+};
+
+/** Orders created in a span, per currency: how many, how many were paid, and the money paid. */
+export type OrderStats = { currency: string; orders: number; paid: number; paidAmount: number };
+
+/** One write an operator made: who, when, what. */
+export type AdminAuditRow = { id: string; at: number; actor: string; action: string; target: string; detail: unknown };
+
 /** A request nonce a merchant may use once while its timestamp window lasts. */
 export type NonceClaim = { merchantId: string; nonce: string; expiresAt: number };
 
@@ -325,7 +347,8 @@ export interface Store {
   finishOutbox(result: OutboxResult): Promise<void>;
   /** Records a delivery attempt and its consequence (outbox row and merchant event), in one transaction. */
   recordNotification(result: NotificationResult): Promise<void>;
-  loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number }) | null>;
+  /** With its delivery status, and the last attempt's error (an HTTP status or a network failure) while it has one. */
+  loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number; lastError: string | null }) | null>;
   /** Queues a notification again, due now, with a fresh retry schedule; false for an unknown event. */
   resendNotification(eventId: string, nowMs: number): Promise<boolean>;
   listFlows(orderId: string): Promise<FlowRow[]>;
@@ -384,6 +407,14 @@ export interface Store {
   listReconPending(channel: string): Promise<ReconPendingRow[]>;
   /** Open differences created before `beforeMs` (the audit). */
   listOpenReconDiffs(beforeMs: number, limit: number): Promise<ReconDiffRow[]>;
+
+  // The operator console.
+  searchOrders(search: OrderSearch): Promise<OrderRow[]>;
+  /** Per currency, the orders whose ids are at least `idFrom` (created since its time). */
+  orderStatsSince(idFrom: string): Promise<OrderStats[]>;
+  insertAdminAudit(row: AdminAuditRow): Promise<void>;
+  /** Newest first, ids below `beforeId` when given. */
+  listAdminAudit(beforeId: string | null, limit: number): Promise<AdminAuditRow[]>;
 
   /** Outbox rows not yet executed (a metric). */
   outboxBacklog(): Promise<number>;

@@ -13,7 +13,7 @@ type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 export const mermaid_asset = 'mermaid.min.js';
 
-export type DeliveredEvent = MerchantEventRow & { status: string; attempts: number };
+export type DeliveredEvent = MerchantEventRow & { status: string; attempts: number; lastError: string | null };
 
 export type Timeline = {
   order: OrderRow;
@@ -69,13 +69,13 @@ function journalRow(j: JournalRow): Html {
 function sideTables(t: Timeline): Html {
   const timers = t.timers.map((r) => html`<tr><td>${r.key}</td><td>${isoTime(r.dueAt)}</td><td><code>${json(r.event)}</code></td></tr>`);
   const outbox = t.outbox.map((r) => html`<tr><td>${r.id}</td><td>${r.kind}</td><td>${isoTime(r.createdAt)}</td><td>${isoTime(r.dueAt)}</td><td><code>${json(r.payload)}</code></td></tr>`);
-  const events = t.events.map((e) => html`<tr><td>${e.id}</td><td>${e.type}</td><td>${isoTime(e.createdAt)}</td><td>${e.status}</td><td>${e.attempts}</td><td><code>${json(e.data)}</code></td></tr>`);
+  const events = t.events.map((e) => html`<tr><td>${e.id}</td><td>${e.type}</td><td>${isoTime(e.createdAt)}</td><td>${e.status}</td><td>${e.attempts}</td><td>${e.lastError ?? ''}</td><td><code>${json(e.data)}</code></td></tr>`);
   const callbacks = t.callbacks.map((r) => html`<tr><td>${r.id}</td><td>${isoTime(r.receivedAt)}</td><td>${r.provider}/${r.channelCode}</td><td>${String(r.verified)}</td>
 <td>${r.outcome ?? ''}</td><td><details><summary>raw</summary><pre><code>${json(r.headers)}</code></pre><pre><code>${r.body}</code></pre></details></td></tr>`);
   return html`<h2>Channel callbacks</h2><table><tr><th>id</th><th>received</th><th>channel</th><th>verified</th><th>outcome</th><th>headers and body as received</th></tr>${callbacks}</table>
 <h2>Timers</h2><table><tr><th>key</th><th>due</th><th>event</th></tr>${timers}</table>
 <h2>Outbox</h2><table><tr><th>id</th><th>kind</th><th>created</th><th>due</th><th>payload</th></tr>${outbox}</table>
-<h2>Merchant events</h2><table><tr><th>id</th><th>type</th><th>created</th><th>delivery</th><th>attempts</th><th>data</th></tr>${events}</table>`;
+<h2>Merchant events</h2><table><tr><th>id</th><th>type</th><th>created</th><th>delivery</th><th>attempts</th><th>last error</th><th>data</th></tr>${events}</table>`;
 }
 
 /** The machine's context in the stored snapshot: subject, details, flows and refunds as the actor sees them. */

@@ -57,7 +57,7 @@ async function timelineOf(store: Store, order: OrderRow): Promise<Timeline> {
 }
 
 /** A browser asks for text/html first; API clients (and `*\/*`) keep the JSON answer. */
-const prefersHtml = (c: Context): boolean =>
+export const prefersHtml = (c: Context): boolean =>
   accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html';
 
 export function mountViewer(app: Hono, deps: ViewerDeps): void {

@@ -5,31 +5,19 @@
  * timeline with its path drawn on the state chart. Screenshots land in test-artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { admin_token } from '../http/harness.ts';
-import { chromiumBinary } from '../harness/services.ts';
 import { type World, bootWorld, waitForPayment } from '../channels/world.ts';
-
-const artifacts = join(import.meta.dir, '..', '..', 'test-artifacts');
-mkdirSync(artifacts, { recursive: true });
-
-/** Flags for a closed network: without them Chromium keeps trying Google's hosts. */
-const chromium_args = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-];
+import { artifacts, launchChromium } from './chromium.ts';
 const step_timeout_ms = 10_000;
 
 describe('the cashier and the timeline in a browser', () => {
   let world: World;
   let browser: Browser;
   beforeAll(async () => {
-    const executablePath = chromiumBinary();
-    if (!executablePath) throw new Error('chromium is not installed: bun run test installs it (apt-get install chromium)');
     world = await bootWorld('sqlite');
-    browser = await chromium.launch({ executablePath, args: chromium_args, timeout: 30_000 });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -108,7 +96,7 @@ describe('the cashier and the timeline in a browser', () => {
     await page.goto(`${world.url}/admin/login`);
     await page.fill('input[name="token"]', admin_token);
     await page.click('button');
-    await page.waitForURL(`${world.url}/admin/machines`);
+    await page.waitForURL(`${world.url}/admin`);
     await page.goto(`${world.url}/admin/payments/${created.body.id}/timeline`);
     // mermaid replaces the chart's text with an SVG once it has drawn it.
     await page.locator('.chart svg').waitFor();

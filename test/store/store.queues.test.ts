@@ -70,17 +70,17 @@ for (const kind of storeKinds) {
       const notify: OutboxRow = { id: `obx_${o.id}`, orderId: o.id, kind: 'merchant.notify', payload: { eventId: event.id }, createdAt: t0, dueAt: t0 };
       await store.commit([writeOf(o, { merchantEvents: [event], outbox: [notify] })]);
       expect(await store.listMerchantEvents(o.id)).toEqual([event]);
-      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 0 });
+      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 0, lastError: null });
       const attempt = (n: number, next: NotificationResult['next']): NotificationResult => ({
         outboxId: notify.id, eventId: event.id, next,
         attempt: { id: `att_${o.id}_${n}`, at: t0 + n, httpStatus: n === 1 ? null : 500, error: n === 1 ? 'timeout' : null, durationMs: 12 },
       });
       await store.recordNotification(attempt(1, { status: 'retry', dueAt: t0 + 5_000 }));
-      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 1 });
+      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 1, lastError: 'timeout' });
       expect(await store.claimOutbox(['merchant.notify'], t0 + 4_999, lease_ms, 100)).toEqual([]);
       expect(await store.claimOutbox(['merchant.notify'], t0 + 5_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 5_000, attempts: 1 }]);
       await store.recordNotification(attempt(2, { status: 'failed' }));
-      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'failed', attempts: 2 });
+      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'failed', attempts: 2, lastError: 'HTTP 500' });
       expect((await store.listFailedOutbox(1_000)).map((r) => r.id)).toContain(notify.id);
       expect(await store.resendNotification(event.id, t0 + 9_000)).toBe(true);
       expect(await store.resendNotification('evt_unknown', t0 + 9_000)).toBe(false);

@@ -18,6 +18,7 @@ import {
   fetchFromProvider,
   statement_bytes_max,
   unservedCurrency,
+  payerSubject,
 } from '../adapter.ts';
 import type { StatementFile } from '../statement.ts';
 import { alipayStatementRows } from './statement.ts';
@@ -35,6 +36,8 @@ export type AlipayConfig = {
 
 /** Alipay's limit on a refund reason, in characters. */
 const refund_reason_chars_max = 256;
+/** Alipay's limit on `subject`, in characters. */
+const subject_chars_max = 256;
 
 type Answer = Record<string, unknown> & { code: string; msg?: string; sub_code?: string; sub_msg?: string };
 
@@ -93,7 +96,7 @@ export class AlipayAdapter implements ChannelAdapter {
     if (unserved) return unserved;
     const biz = {
       out_trade_no: request.flowId, total_amount: toAlipayAmount(request.amount, request.currency),
-      subject: request.subject, time_expire: alipayTime(request.expiresAt),
+      subject: payerSubject(request, subject_chars_max), time_expire: alipayTime(request.expiresAt),
     };
     switch (request.method) {
       case 'alipay_qr': {

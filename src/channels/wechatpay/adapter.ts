@@ -17,6 +17,7 @@ import {
   channelFailure,
   statement_bytes_max,
   unservedCurrency,
+  payerSubject,
 } from '../adapter.ts';
 import type { StatementFile } from '../statement.ts';
 import { wechatpayStatementRows } from './statement.ts';
@@ -101,7 +102,7 @@ export class WechatpayAdapter implements ChannelAdapter {
     const unserved = unservedCurrency('WeChat Pay', wechatpay_currencies, request.currency);
     if (unserved) return unserved;
     const order = {
-      appid: this.config.appid, mchid: this.config.mchid, description: request.subject.slice(0, description_chars_max), out_trade_no: request.flowId,
+      appid: this.config.appid, mchid: this.config.mchid, description: payerSubject(request, description_chars_max), out_trade_no: request.flowId,
       time_expire: wechatTime(request.expiresAt), notify_url: this.options.notifyUrl, amount: toWechatAmount(request.amount, request.currency),
     };
     switch (request.method) {

@@ -42,6 +42,8 @@ export function mountAlerts(app: Hono, alerts: Alerts): void {
     const id = c.req.param('id');
     const acked = alert_id.test(id) ? await alerts.ack(id, 'admin') : null;
     if (!acked) throw new ApiError('not_found', `no alert ${id}`);
+    // A console form goes back to the list; API clients get the alert.
+    if ((c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) return c.redirect('/admin/alerts', 303);
     return c.json(alertOf(acked));
   });
 }

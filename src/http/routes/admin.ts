@@ -22,24 +22,30 @@ import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
+import { csrfMatches } from '../../console/csrf.ts';
+import { recordWrites } from '../../console/audit.ts';
+import { mountConsole } from '../../console/routes.tsx';
+import type { Links } from '../views.ts';
 import type { Reconciliation } from '../../recon/reconciliation.ts';
 import { mountReconciliation } from './admin-recon.ts';
 
-export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation };
+export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation; links: Links };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
 const admin_cookie = 'paycenter_admin';
 
 /**
- * Bearer token for everything; for a browser, the sign-in cookie too — but only on GET, so a
- * forged cross-site form can never change anything (the cookie is also SameSite=Strict).
+ * Bearer token for everything; for a browser, the sign-in cookie too — on GET, and on a write
+ * only with the console's CSRF token for that cookie, so a forged cross-site form can never
+ * change anything (the cookie is also SameSite=Strict).
  */
-function adminAuth(token: string): MiddlewareHandler {
+function adminAuth(token: string, secretKey: Uint8Array): MiddlewareHandler {
   return async (c, next) => {
     if (c.req.path === '/admin/login') return next();
     const header = c.req.header('authorization') ?? '';
     const bearer = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : null;
-    const cookie = c.req.method === 'GET' ? (getCookie(c, admin_cookie) ?? null) : null;
+    const session = getCookie(c, admin_cookie) ?? null;
+    const cookie = session !== null && (c.req.method === 'GET' || (await csrfMatches(c, secretKey, session))) ? session : null;
     const given = bearer ?? cookie;
     if (given === null || !constantTimeEqual(token, given)) {
       throw new ApiError('unauthenticated', 'operator routes need Authorization: Bearer <ADMIN_TOKEN> (browsers: sign in at /admin/login)');
@@ -62,7 +68,7 @@ function mountLogin(app: Hono, token: string): void {
     const given = typeof form.token === 'string' ? form.token : '';
     if (!constantTimeEqual(token, given)) return c.html(loginPage(true), 401);
     setCookie(c, admin_cookie, given, { httpOnly: true, sameSite: 'Strict', path: '/admin', maxAge: 8 * 3600 });
-    return c.redirect('/admin/machines', 303);
+    return c.redirect('/admin', 303);
   });
 }
 
@@ -111,9 +117,12 @@ const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
 export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
-  app.use(adminAuth(deps.adminToken));
+  app.use(adminAuth(deps.adminToken, deps.secretKey));
+  app.use(recordWrites(deps.store, deps.clock));
   mountLogin(app, deps.adminToken);
   mountViewer(app, { store: deps.store });
+  // The console's pages answer browsers first; JSON routes of the same paths follow.
+  mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links, sessionCookie: admin_cookie });
   mountAlerts(app, deps.alerts);
   mountReconciliation(app, { recon: deps.recon, store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;

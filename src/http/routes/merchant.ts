@@ -26,7 +26,10 @@ const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
 
-  app.post('/payments', describeRoute({ ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)' }), jsonBody(createPayment), async (c) => {
+  app.post('/payments', describeRoute({
+    ...tag, summary: 'Create a payment order (idempotent by merchant_order_no)',
+    description: '201 when new; 200 with the same order when the same merchant_order_no arrives with the same amount, currency and subject; 409 order_conflict otherwise. With method, paying starts at once and the answer carries action.',
+  }), jsonBody(createPayment), async (c) => {
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
     const amount = amountOf(body.amount, body.currency, 'amount');
@@ -85,7 +88,7 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
 
   app.post('/payments/:id/refunds', describeRoute({
     ...tag, summary: 'Refund (idempotent by refund_no)',
-    description: `Refunds part or all of a succeeded or partially_refunded payment. The same refund_no with the same amount answers the same refund (200); with another amount, 409 order_conflict. Refunds never exceed what was paid (422 refund_exceeds_paid). A payment takes at most ${refunds_per_order_max} refunds — succeeded, failed or pending, as WeChat Pay allows per trade; the next one is refused with 409 invalid_state, and the rest must be refunded on a new payment or by the operator.`,
+    description: `201 when new; 200 with the same refund for the same refund_no and amount; 409 order_conflict for another amount; 422 refund_exceeds_paid beyond what is left. A payment takes at most ${refunds_per_order_max} refunds (succeeded, failed or pending, as WeChat Pay allows per trade): the next is 409 invalid_state.`,
   }), jsonBody(createRefund), async (c) => {
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));

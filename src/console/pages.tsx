@@ -1,0 +1,113 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * The operator console's pages (server-rendered Hono JSX; no external assets, no inline script:
+ * the page's one script is served by the app). Every value is escaped by JSX. Pages never wider
+ * than the window: wide tables scroll inside their own box.
+ */
+import type { Child } from 'hono/jsx';
+import { isoTime } from '../clock.ts';
+import { csrf_field } from './csrf.ts';
+
+export const console_script = '/admin/assets/console.js';
+export const console_style = '/admin/assets/console.css';
+
+const nav: Array<[string, string]> = [
+  ['/admin', 'Home'], ['/admin/payments', 'Payments'], ['/admin/channels', 'Channels'], ['/admin/reconciliations', 'Reconciliation'],
+  ['/admin/alerts', 'Alerts'], ['/admin/audit', 'Audit'], ['/admin/machines', 'State chart'],
+];
+
+export function Layout(props: { title: string; active: string; children: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width,initial-scale=1" />
+        <title>{props.title} · paycenter</title>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+        <link rel="stylesheet" href={console_style} />
+      </head>
+      <body>
+        <header>
+          <strong>paycenter</strong>
+          <nav>
+            {nav.map(([href, label]) => <a href={href} class={href === props.active ? 'active' : ''}>{label}</a>)}
+          </nav>
+        </header>
+        <main>
+          <h1>{props.title}</h1>
+          {props.children}
+        </main>
+        <script src={console_script} defer />
+      </body>
+    </html>
+  );
+}
+
+/** China Standard Time, as providers and operators read the day; the page script adds the browser's local time. */
+export const chinaTime = (ms: number) => `${new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ')} CST`;
+
+export function Time(props: { ms: number }) {
+  return <time datetime={isoTime(props.ms)} title={isoTime(props.ms)}>{chinaTime(props.ms)}</time>;
+}
+
+/** A table that scrolls sideways inside its own box instead of widening the page. */
+export function Table(props: { head: string[]; rows: Child[][]; empty: string }) {
+  if (props.rows.length === 0) return <p class="empty">{props.empty}</p>;
+  return (
+    <div class="scroll">
+      <table>
+        <thead><tr>{props.head.map((h) => <th>{h}</th>)}</tr></thead>
+        <tbody>{props.rows.map((cells) => <tr>{cells.map((cell) => <td>{cell}</td>)}</tr>)}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** A console write: a POST form carrying the session's CSRF token. */
+export function PostForm(props: { action: string; csrf: string; children: Child }) {
+  return (
+    <form method="post" action={props.action} class="inline">
+      <input type="hidden" name={csrf_field} value={props.csrf} />
+      {props.children}
+    </form>
+  );
+}
+
+export function Stat(props: { label: string; value: Child; id?: string }) {
+  return <div class="stat"><div class="label">{props.label}</div><div class="value" id={props.id}>{props.value}</div></div>;
+}
+
+export const console_css = `
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,"Noto Sans CJK SC","WenQuanYi Zen Hei",sans-serif;color:#1d2433;background:#f6f7f9}
+header{display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;align-items:center;padding:.6rem 1rem;background:#1d2433;color:#fff}
+header nav{display:flex;flex-wrap:wrap;gap:.25rem .9rem}header a{color:#cfd6e4;text-decoration:none}header a.active,header a:hover{color:#fff;text-decoration:underline}
+main{padding:1rem;max-width:1200px;margin:0 auto}h1{font-size:1.3rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
+.scroll{overflow-x:auto;max-width:100%;background:#fff;border:1px solid #dde1e8;border-radius:6px}
+table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top;white-space:nowrap}
+th{background:#f0f2f5;font-weight:600}td code{font-size:12px}
+.stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6rem}.stat{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.6rem .8rem}
+.stat .label{color:#5b6475;font-size:12px}.stat .value{font-size:1.3rem;font-weight:600}
+form.filters{display:flex;flex-wrap:wrap;gap:.5rem;margin-bottom:.8rem}form.filters input,form.filters select{padding:.3rem .4rem;max-width:100%}
+form.inline{display:inline}button{cursor:pointer}.empty{color:#5b6475}.pager{margin:.8rem 0}
+.badge{display:inline-block;padding:0 .4rem;border-radius:9px;font-size:12px;background:#e8ebf0}.badge.open,.badge.failed{background:#fde2e1}.badge.done,.badge.succeeded,.badge.repaired{background:#dcf5e3}
+`;
+
+/** The page script: local times beside China times, and the home page's figures refreshed without a reload. */
+export const console_js = `
+for (const t of document.querySelectorAll('time[datetime]')) {
+  const local = new Date(t.getAttribute('datetime')).toLocaleString();
+  t.title = 'your time: ' + local;
+}
+const live = document.querySelector('[data-refresh]');
+if (live) {
+  setInterval(async () => {
+    const answer = await fetch(location.pathname, { headers: { accept: 'application/json' } });
+    if (!answer.ok) return;
+    const home = await answer.json();
+    for (const el of document.querySelectorAll('[data-field]')) {
+      const value = el.getAttribute('data-field').split('.').reduce((v, k) => (v == null ? v : v[k]), home);
+      if (value != null) el.textContent = String(value);
+    }
+  }, Number(live.getAttribute('data-refresh')));
+}
+`;
