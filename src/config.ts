@@ -37,6 +37,16 @@ export type Config = {
   riskPayerOrdersPerMin: number;
   /** Reconciliation: when each day's run starts (ms after China midnight) and how long a local success waits for a statement. */
   recon: { atMs: number; holdDays: number };
+  /** Merchant URLs may point at loopback and private addresses (dev and tests); never link-local, unspecified or metadata. */
+  outboundAllowPrivate: boolean;
+  /** Bearer token /metrics asks for; null leaves it open (for a scraper on a private network). */
+  metricsToken: string | null;
+  /** Callbacks taken per source address and per channel (token buckets, per process). */
+  callbackIntake: { perAddress: { perSecond: number; capacity: number }; perChannel: { perSecond: number; capacity: number } };
+  /** Callbacks older than this are purged unless an open order or an unmatched payment still needs them. */
+  callbackRetentionMs: number;
+  /** How long an operator's browser session lasts after sign-in. */
+  adminSessionMs: number;
 };
 
 export class ConfigError extends Error {
@@ -49,6 +59,9 @@ export class ConfigError extends Error {
 const secret_key_bytes = 32;
 const admin_token_length_min = 16;
 const redis_masters_max = 9;
+const metrics_token_length_min = 16;
+const day_ms = 86_400_000;
+const hour_ms = 3_600_000;
 
 const integer = (min: number, max: number, fallback: number) =>
   v.pipe(
@@ -117,6 +130,14 @@ const environment = v.object({
     v.transform((s) => Number(s.slice(0, 2)) * 3_600_000 + Number(s.slice(3)) * 60_000),
   ),
   RECON_HOLD_DAYS: integer(0, 30, 2),
+  OUTBOUND_ALLOW_PRIVATE: v.optional(v.picklist(['0', '1'], 'must be 0 or 1')),
+  METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(metrics_token_length_min, `must be at least ${metrics_token_length_min} characters`))),
+  CALLBACK_RATE_PER_ADDRESS_PER_S: integer(1, 1_000_000, 200),
+  CALLBACK_BURST_PER_ADDRESS: integer(1, 1_000_000, 2_000),
+  CALLBACK_RATE_PER_CHANNEL_PER_S: integer(1, 1_000_000, 500),
+  CALLBACK_BURST_PER_CHANNEL: integer(1, 1_000_000, 5_000),
+  CALLBACK_RETENTION_DAYS: integer(1, 3_650, 90),
+  ADMIN_SESSION_HOURS: integer(1, 720, 8),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -151,6 +172,14 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     notifyRetryMs: e.NOTIFY_RETRY_S,
     riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
     recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
+    outboundAllowPrivate: (e.OUTBOUND_ALLOW_PRIVATE ?? (mode === 'dev' ? '1' : '0')) === '1',
+    metricsToken: e.METRICS_TOKEN ?? null,
+    callbackIntake: {
+      perAddress: { perSecond: e.CALLBACK_RATE_PER_ADDRESS_PER_S, capacity: e.CALLBACK_BURST_PER_ADDRESS },
+      perChannel: { perSecond: e.CALLBACK_RATE_PER_CHANNEL_PER_S, capacity: e.CALLBACK_BURST_PER_CHANNEL },
+    },
+    callbackRetentionMs: e.CALLBACK_RETENTION_DAYS * day_ms,
+    adminSessionMs: e.ADMIN_SESSION_HOURS * hour_ms,
   };
 }
 

@@ -28,6 +28,10 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
       this.set(gauges.mailboxBacklog());
     },
   });
+  const callbacksRefused = new Counter({
+    name: 'paycenter_callbacks_refused_total', help: 'Channel callbacks refused, by reason (unknown_channel, *_rate_limited, too_large, not_verified)',
+    labelNames: ['reason'], registers: [registry],
+  });
   const alertsRaised = new Counter({ name: 'paycenter_alerts_raised_total', help: 'Operator alerts raised by this process, by kind', labelNames: ['kind'], registers: [registry] });
   new Gauge({
     name: 'paycenter_alerts_open', help: 'Operator alerts not yet acknowledged, by kind', labelNames: ['kind'], registers: [registry],
@@ -45,6 +49,7 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
     registry,
     engineObserver,
     notificationFailed: () => notificationsFailed.inc(),
+    callbackRefused: (reason: string) => callbacksRefused.inc({ reason }),
     alertRaised: (kind: AlertKind) => alertsRaised.inc({ kind }),
     request(method: string, route: string, status: number, seconds: number) {
       requests.inc({ method, route, status: String(status) });

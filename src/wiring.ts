@@ -15,6 +15,7 @@ import { ChannelRegistry } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
+import { serveOptions } from './http/raw-target.ts';
 import { type NonceGuard, RedisNonceGuard, StoreNonceGuard } from './http/nonces.ts';
 import { LocalRateLimiter, type RateLimiter, RedisRateLimiter } from './http/rate-limit.ts';
 import { notificationDataOf } from './http/views.ts';
@@ -30,6 +31,7 @@ import { ReconSchedule } from './recon/schedule.ts';
 import { PayerVelocity } from './risk/velocity.ts';
 import { DailyVolumes } from './routing/daily-volume.ts';
 import { openStore } from './store/open.ts';
+import { Retention, default_retention_options } from './retention.ts';
 import type { Store } from './store/store.ts';
 
 export type Paycenter = {
@@ -38,6 +40,7 @@ export type Paycenter = {
   engine: Engine;
   ticker: Ticker;
   delivery: NotificationDelivery;
+  retention: Retention;
   runner: EffectRunner;
   channels: ChannelRegistry;
   merchants: MerchantDirectory;
@@ -102,9 +105,13 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
     adminToken: config.adminToken, alerts, recon, explainSignatures: config.mode === 'dev',
+    edge: {
+      outbound: { allowPrivate: config.outboundAllowPrivate }, metricsToken: config.metricsToken, callbackIntake: config.callbackIntake,
+      adminSessions: { sessionMs: config.adminSessionMs, secureCookie: config.publicUrl.startsWith('https:') },
+    },
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });
-  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch });
+  const server = Bun.serve({ port: config.port, hostname: config.host, ...serveOptions(app) });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
   const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
   const delivery = new NotificationDelivery(
@@ -117,25 +124,29 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
           message: `notification ${failed.eventId} to merchant ${failed.merchantId} ran out of tries: ${failed.error ?? 'no 2xx answer'}`,
         }).catch((error) => log.error('alert not recorded', { event_id: failed.eventId, error: String(error) }));
       },
+      outbound: { allowPrivate: config.outboundAllowPrivate },
     },
     { ...default_delivery_options, retryScheduleMs: config.notifyRetryMs },
   );
+  const retention = new Retention({ store, clock, log }, { ...default_retention_options, callbackRetentionMs: config.callbackRetentionMs });
   if (!options.manualTicker) {
     ticker.start();
     delivery.start();
     runner.start();
     reconSchedule.start();
+    retention.start();
   }
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, runner, channels, merchants, log, alerts, recon, reconSchedule,
+    store, engine, ticker, delivery, retention, runner, channels, merchants, log, alerts, recon, reconSchedule,
     async stop() {
       await server.stop(true);
       await ticker.stop();
       await delivery.stop();
       await runner.stop();
       await reconSchedule.stop();
+      await retention.stop();
       await lock.close();
       await store.close();
     },

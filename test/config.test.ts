@@ -65,6 +65,18 @@ describe('config', () => {
     expect([set.queryScheduleMs, set.notifyRetryMs, set.sandbox]).toEqual([[2_000, 4_000, 8_000], [3_000], true]);
   });
 
+  test('edge settings: private targets allowed only in dev unless set; metrics token, callback limits, retention and sessions read in their units', () => {
+    const defaults = loadConfig(base, 'production');
+    expect([defaults.outboundAllowPrivate, loadConfig(base, 'dev').outboundAllowPrivate, defaults.metricsToken]).toEqual([false, true, null]);
+    expect(loadConfig({ ...base, OUTBOUND_ALLOW_PRIVATE: '0' }, 'dev').outboundAllowPrivate).toBe(false);
+    expect(defaults.callbackIntake).toEqual({ perAddress: { perSecond: 200, capacity: 2_000 }, perChannel: { perSecond: 500, capacity: 5_000 } });
+    expect([defaults.callbackRetentionMs, defaults.adminSessionMs]).toEqual([90 * 86_400_000, 8 * 3_600_000]);
+    const set = loadConfig({ ...base, METRICS_TOKEN: 'metrics_0123456789', CALLBACK_RETENTION_DAYS: '7', ADMIN_SESSION_HOURS: '1' }, 'production');
+    expect([set.metricsToken, set.callbackRetentionMs, set.adminSessionMs]).toEqual(['metrics_0123456789', 7 * 86_400_000, 3_600_000]);
+    expect(() => loadConfig({ ...base, METRICS_TOKEN: 'short' }, 'production')).toThrow('METRICS_TOKEN: must be at least 16 characters');
+    expect(() => loadConfig({ ...base, OUTBOUND_ALLOW_PRIVATE: 'yes' }, 'production')).toThrow('OUTBOUND_ALLOW_PRIVATE: must be 0 or 1');
+  });
+
   test('an empty variable counts as unset', () => {
     const config = loadConfig({ ...base, PORT: '', REDIS_URL: '', LOG_LEVEL: ' ' }, 'production');
     expect(config.port).toBe(3000);

@@ -9,6 +9,7 @@ import type { OrderState } from '../../actors/engine.ts';
 import type { Flow, PaymentStatus } from '../../machines/payment.model.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import { formatAmount } from '../money.ts';
+import { httpLinkOf } from '../net/outbound.ts';
 
 /** How often the page asks its status route. */
 const poll_ms = 2_000;
@@ -32,17 +33,6 @@ export function viewOf(status: PaymentStatus, expiresInSeconds: number): View {
 }
 
 export const expiresIn = (order: OrderState, now: number) => Math.max(0, Math.ceil((order.context.expiresAt - now) / 1000));
-
-/** Only plain web links go into the return button (never javascript: or data:). */
-function safeReturnUrl(url: string | null | undefined): string | null {
-  if (!url) return null;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : null;
-  } catch {
-    return null;
-  }
-}
 
 export async function qrSvg(text: string): Promise<string> {
   return QRCode.toString(text, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
@@ -155,7 +145,7 @@ export function NotFoundPage() {
 export function Page(props: PageProps) {
   const { order, merchant, view } = props;
   const ctx = order.context;
-  const returnUrl = safeReturnUrl(ctx.details.returnUrl);
+  const returnUrl = httpLinkOf(ctx.details.returnUrl);
   const methods = merchant.methods.filter((m) => m in method_labels);
   const title = view === 'success' ? '支付成功 / Paid' : view === 'expired' ? '订单已关闭 / Expired' : '收银台 / Checkout';
   const action = props.current?.flow.action ?? null;

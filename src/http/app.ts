@@ -32,6 +32,9 @@ import { callbackRoutes } from './routes/callbacks.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import { redeliverRoutes } from './routes/merchant-redeliver.ts';
 import type { Links } from './views.ts';
+import { CallbackIntake } from './callback-intake.ts';
+import { type EdgeSettings, htmlSecurity, metricsGuard } from './edge.ts';
+import { viewer_init_script } from '../viewer/pages.ts';
 
 export const body_bytes_max = 64 * 1024;
 
@@ -64,6 +67,7 @@ export type AppDeps = {
   explainSignatures?: boolean;
   /** Extra applications mounted at a path (the channel sandbox under `bun dev`). */
   mounts?: Array<{ path: string; app: Hono }>;
+  edge: EdgeSettings;
 };
 
 /** Failures that are a dependency's, not the request's: safe to retry. */
@@ -96,6 +100,8 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     });
   });
 
+  app.use(htmlSecurity([docs_init_script, viewer_init_script]));
+
   // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.
   // Callbacks and statement uploads read their bodies with limits of their own.
   app.use(except(['/callbacks/*', '/admin/reconciliations/upload'], bodyLimit({
@@ -104,15 +110,21 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
 
   const v1 = new Hono<MerchantEnv>();
   v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock, explainSignatures: deps.explainSignatures }));
-  v1.route('/', merchantRoutes(deps.payments, deps.links));
+  v1.route('/', merchantRoutes(deps.payments, deps.links, deps.edge.outbound));
   v1.route('/events', redeliverRoutes({ store: deps.store, clock: deps.clock }));
   app.route('/v1', v1);
-  app.route('/callbacks', callbackRoutes({ store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log }));
+  app.route('/callbacks', callbackRoutes({
+    store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log,
+    intake: new CallbackIntake(deps.edge.callbackIntake), onRefused: deps.metrics.callbackRefused,
+  }));
   app.route('/cashier', cashierRoutes({
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
-  app.route('/admin', adminRoutes({ adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links }));
+  app.route('/admin', adminRoutes({
+    adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links,
+    outbound: deps.edge.outbound, sessions: deps.edge.adminSessions,
+  }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' }));
@@ -123,7 +135,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     const ready = results.every(([, status]) => status === 'ok');
     return c.json({ status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) }, ready ? 200 : 503);
   });
-  app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
+  app.get('/metrics', metricsGuard(deps.edge.metricsToken), async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
   app.get('/openapi.json', openAPIRouteHandler(app, { documentation: openApiInfo(deps.links.publicUrl) }));
   mountDocs(app);
 
@@ -189,10 +201,12 @@ const errorSchema = {
 /** Swagger UI from the swagger-ui-dist package, served by the app itself: /docs works offline. */
 const swaggerDir = dirname(require.resolve('swagger-ui-dist/package.json'));
 const docsAssets = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js']);
+/** The page's one inline script, allowed by its hash in the HTML policy (edge.ts). */
+const docs_init_script = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui' });";
 const docsPage = `<!doctype html><html><head><meta charset="utf-8"><title>paycenter API</title>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head><body><div id="ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui' });</script></body></html>`;
+<script>${docs_init_script}</script></body></html>`;
 
 function mountDocs(app: Hono<MerchantEnv>): void {
   app.get('/docs', (c) => c.html(docsPage));

@@ -1,9 +1,11 @@
 /**
  * Merchant authentication for /v1 (PAYC-HMAC-SHA256): the signature over method, path and
  * query, timestamp, nonce and the raw body; a ±300 s window; each nonce once; then the
- * merchant's rate limit. Only a request that verifies can use up a nonce or a token.
+ * merchant's rate limit. Only a request that verifies can use up a nonce or a token, and every
+ * request that verifies does use up its nonce, whatever it is answered: a refused request
+ * replayed later, once the refusal no longer holds, must not succeed.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Clock } from '../clock.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import { constantTimeEqual } from '../secrets.ts';
@@ -11,13 +13,18 @@ import { ApiError } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { NonceClaim } from '../store/store.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import { nonCanonicalTarget } from './raw-target.ts';
 import { parseAuthorization, requestSignature, stringToSign, withinWindow } from './signature.ts';
 
 export type MerchantEnv = {
   Variables: {
     merchant: Merchant;
     requestId: string;
-    /** A nonce not claimed yet because it rides with this request's own order write. */
+    /**
+     * A nonce not claimed yet because it rides with this request's own order write. The route
+     * sets it to null once spent (written with the order, or found used); one still here after
+     * the route is claimed on its own.
+     */
     ridingNonce: NonceClaim | null;
   };
 };
@@ -52,6 +59,9 @@ export function pathAndQueryOf(url: string): string {
 
 export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
   return async (c, next) => {
+    if (nonCanonicalTarget(c)) {
+      throw new ApiError('invalid_request', 'the path is not in canonical form (no ".", ".." or "%2e" segments, no backslashes): send it as signed, as API.md writes it');
+    }
     const parts = parseAuthorization(c.req.header('authorization'));
     if (!parts) throw new ApiError('unauthenticated', 'missing or malformed Authorization header');
     const merchant = await deps.merchants.find(parts.merchantId);
@@ -64,18 +74,42 @@ export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
     if (!constantTimeEqual(expected, parts.signature)) {
       throw badSignature(deps.explainSignatures, stringToSign(c.req.method, pathAndQueryOf(c.req.url), parts.timestamp, parts.nonce, body));
     }
-    if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', `merchant ${merchant.id} is disabled`);
     const riding = nonce_riding_routes.has(`${c.req.method} ${new URL(c.req.url).pathname}`) ? deps.nonces.riding(merchant.id, parts.nonce) : null;
     if (!riding && !(await deps.nonces.claim(merchant.id, parts.nonce))) throw new ApiError('replayed_request', 'this nonce was used before');
     c.set('ridingNonce', riding);
-    const rate = await deps.rateLimiter.take(merchant.id, now);
-    if (!rate.ok) throw new ApiError('rate_limited', 'too many requests', null, { 'Retry-After': String(rate.retryAfterS) });
     try {
-      utf8.decode(body);
-    } catch {
-      throw new ApiError('invalid_request', 'body is not valid UTF-8', 'body');
+      await admitted(c, deps, merchant, body, now);
+    } catch (refusal) {
+      await claimUnspent(c, deps);
+      throw refusal;
     }
-    c.set('merchant', merchant);
     await next();
+    // The route's answer (an error included) changed nothing if its nonce is still unspent: a replay is said to be one.
+    if (!(await claimUnspent(c, deps))) throw new ApiError('replayed_request', 'this nonce was used before');
   };
+}
+
+/** What a verified request must still pass before its route runs. */
+async function admitted(c: Context<MerchantEnv>, deps: AuthDeps, merchant: Merchant, body: Uint8Array, now: number): Promise<void> {
+  if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', `merchant ${merchant.id} is disabled`);
+  const rate = await deps.rateLimiter.take(merchant.id, now);
+  if (!rate.ok) throw new ApiError('rate_limited', 'too many requests', null, { 'Retry-After': String(rate.retryAfterS) });
+  try {
+    utf8.decode(body);
+  } catch {
+    throw new ApiError('invalid_request', 'body is not valid UTF-8', 'body');
+  }
+  c.set('merchant', merchant);
+}
+
+/**
+ * Claims a riding nonce the route did not spend (a refused create, a validation failure, a
+ * retry of an existing order); false when it was used before. Such a request went through the
+ * route without changing anything, or only as a retry of the same signed bytes would.
+ */
+async function claimUnspent(c: Context<MerchantEnv>, deps: AuthDeps): Promise<boolean> {
+  const riding = c.get('ridingNonce');
+  if (!riding) return true;
+  c.set('ridingNonce', null);
+  return deps.nonces.claim(riding.merchantId, riding.nonce);
 }

@@ -5,7 +5,9 @@
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { validator } from 'hono-openapi';
+import { type OutboundPolicy, urlRefusal } from '../net/outbound.ts';
 import { ApiError } from './errors.ts';
+import { duplicateKeyOf } from './json-keys.ts';
 
 function fieldOf(issue: StandardSchemaV1.Issue): string | null {
   const keys = (issue.path ?? []).map((p) => (typeof p === 'object' && p !== null && 'key' in p ? p.key : p));
@@ -50,5 +52,46 @@ const jsonFailure = (result: { success: boolean; error?: readonly StandardSchema
   failure(result);
 };
 
-export const jsonBody = <S extends StandardSchemaV1>(schema: S) => validator('json', schema, jsonFailure);
+/**
+ * A JSON body that repeats a key in one object is refused before the schema reads it, naming
+ * the key: JSON.parse would keep the last one, a merchant's own checks maybe the first.
+ */
+async function refuseDuplicateKeys(c: WithHeaders & { req: { text(): Promise<string> } }): Promise<void> {
+  if (!isJsonRequest(c)) return;
+  const text = await c.req.text();
+  const duplicate = duplicateKeyOf(text);
+  // A body that does not parse is the validator's to refuse ("body is not valid JSON"); parsed only on this rare path.
+  if (duplicate && isParsable(text)) throw new ApiError('invalid_request', `${duplicate} appears more than once`, duplicate);
+}
+
+const isParsable = (text: string) => {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const jsonBody = <S extends StandardSchemaV1>(schema: S) => {
+  const validate = validator('json', schema, jsonFailure);
+  const middleware: typeof validate = async (c, next) => {
+    await refuseDuplicateKeys(c);
+    return validate(c, next);
+  };
+  // hono-openapi finds the schema for the document on the middleware itself.
+  Object.defineProperty(middleware, 'name', { value: validate.name });
+  return Object.assign(middleware, validate);
+};
+
+/**
+ * Merchant-supplied URLs that paycenter will call or link to, checked against the outbound
+ * rules (src/net/outbound.ts); the first refused one is named.
+ */
+export function requireOutboundUrls(policy: OutboundPolicy, urls: Record<string, string | null | undefined>): void {
+  for (const [field, url] of Object.entries(urls)) {
+    const refusal = url ? urlRefusal(url, policy) : null;
+    if (refusal) throw new ApiError('invalid_request', `${field} ${refusal}`, field);
+  }
+}
 export const queryParams = <S extends StandardSchemaV1>(schema: S) => validator('query', schema, failure);

@@ -13,6 +13,7 @@ import { notificationSignature } from '../http/signature.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import { PollingLoop } from '../polling-loop.ts';
+import { type OutboundPolicy, connectRefusal } from '../net/outbound.ts';
 import { retryDueAt } from '../retry-schedule.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { ClaimedOutboxRow, NotificationResult, Store } from '../store/store.ts';
@@ -58,6 +59,8 @@ export class NotificationDelivery {
       random?: () => number;
       /** Told of each notification that ran out of tries (a metric and an operator alert). */
       onFailed?: (failed: { eventId: string; paymentId: string; merchantId: string; error: string | null }) => void;
+      /** Where notifications may go (src/net/outbound.ts); checked again at each attempt, after DNS. */
+      outbound: OutboundPolicy;
     },
     private readonly options: DeliveryOptions = default_delivery_options,
   ) {
@@ -95,6 +98,8 @@ export class NotificationDelivery {
     const raw = JSON.stringify(body);
     const started = performance.now();
     const base = { id: newId('att', at), at };
+    const refused = await connectRefusal(url, this.deps.outbound);
+    if (refused) return { ...base, httpStatus: null, error: `notify_url ${refused}`, durationMs: 0 };
     try {
       const response = await fetch(url, {
         method: 'POST',

@@ -67,7 +67,8 @@ function payPage(ctx: SandboxContext, t: Trade, action: string): string {
 
 /** Where the payer goes after deciding: the merchant's return_url when the trade has one, else back to the tab they came from. */
 function afterwards(t: Trade, status: string): string {
-  if (t.returnUrl && status !== 'WAIT_BUYER_PAY') return `<p><a href="${escapeHtml(t.returnUrl)}">返回商户 Return to merchant</a></p>`;
+  const returnLink = httpLinkOf(t.returnUrl);
+  if (returnLink && status !== 'WAIT_BUYER_PAY') return `<p><a href="${escapeHtml(returnLink)}">返回商户 Return to merchant</a></p>`;
   return `<p class="muted">关闭此页，返回收银台 / Close this tab: the cashier you came from shows the result.</p>
 <button class="fail" type="button" onclick="window.close()">关闭 Close</button>`;
 }
@@ -120,6 +121,16 @@ function applyOutcome(ctx: SandboxContext, t: Trade, outcome: string, force: boo
   return { http: 200, status: status(ctx, t), message: 'paid' };
 }
 
+
+/**
+ * A merchant's return_url as a link only when it is http(s): a `javascript:` one would run on the
+ * page's origin. (The sandbox imports nothing of paycenter, so it has its own check.)
+ */
+function httpLinkOf(url: string | undefined): string | null {
+  if (!url || !URL.canParse(url)) return null;
+  const { protocol, href } = new URL(url);
+  return protocol === 'http:' || protocol === 'https:' ? href : null;
+}
 export function payerRoutes(ctx: SandboxContext): Hono {
   const app = new Hono();
   const lookup = (c: Context): Trade | undefined => {

@@ -1,6 +1,7 @@
 // The channel sandbox: plays Alipay, WeChat Pay v3 and UnionPay ACP 5.1.0 on their real wire protocols for
 // development and tests. Imports nothing from paycenter, on purpose (see DESIGN.md).
-import { Hono } from 'hono';
+import { createHash } from 'node:crypto';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { alipayRoutes } from './alipay.ts';
 import type { SandboxContext } from './context.ts';
 import { FaultTable, parseFaults } from './faults.ts';
@@ -25,6 +26,23 @@ export type SandboxOptions = {
 /** Bound on retries whatever the caller passes: the providers give up too. */
 const MAX_NOTIFY_RETRIES = 20;
 
+/** The inline handlers the pages use (closing the tab; UnionPay's auto-submitting return form), allowed by hash. */
+const page_handlers = ['window.close()', 'document.forms[0].submit()'];
+
+/**
+ * The sandbox's pages play providers' pages: they post the payer back to a merchant's address
+ * and run those two handlers, and nothing else — no other script, no framing. Set here, so
+ * paycenter's stricter default for its own pages leaves them working when the sandbox is mounted.
+ */
+const page_policy = `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'unsafe-hashes' ${
+  page_handlers.map((h) => `'sha256-${createHash('sha256').update(h).digest('base64')}'`).join(' ')
+}; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'`;
+
+const pagePolicy: MiddlewareHandler = async (c, next) => {
+  await next();
+  if (c.res.headers.get('content-type')?.startsWith('text/html')) c.res.headers.set('Content-Security-Policy', page_policy);
+};
+
 export function createSandbox(options: SandboxOptions): { app: Hono; stop(): Promise<void> } {
   const timers = new Timers();
   const faults = new FaultTable();
@@ -40,6 +58,7 @@ export function createSandbox(options: SandboxOptions): { app: Hono; stop(): Pro
   };
 
   const app = new Hono();
+  app.use(pagePolicy);
   app.route('/alipay', alipayRoutes(ctx));
   app.route('/wechatpay', wechatRoutes(ctx));
   app.route('/unionpay', unionpayRoutes(ctx));

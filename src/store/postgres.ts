@@ -47,7 +47,11 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { AdminAuditRow, OrderSearch, AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import { purgeableCallbacksSql } from './retention.ts';
+import type {
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderSearch,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome,
+} from './store.ts';
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
@@ -403,6 +407,31 @@ export class PostgresStore implements Store {
 
   async updateCallback(callbackId: string, o: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) {
     await this.all('UPDATE callback_log SET verified = $1, order_id = $2, flow_id = $3, outcome = $4 WHERE id = $5', o.verified, o.orderId, o.flowId, o.outcome, callbackId);
+  }
+
+  async keepCallbackPrefix(callbackId: string, body: string) {
+    await this.all('UPDATE callback_log SET body = $1 WHERE id = $2', body, callbackId);
+  }
+
+  async purgeCallbacks(beforeMs: number, limit: number) {
+    const deleted = await this.all(`DELETE FROM callback_log WHERE id IN (${purgeableCallbacksSql('$1', '$2')}) RETURNING id`, beforeMs, limit);
+    return deleted.length;
+  }
+
+  async insertAdminSession(session: AdminSessionRow) {
+    await this.all('INSERT INTO admin_sessions (id_hash, created_at, expires_at) VALUES ($1, $2, $3)', session.idHash, session.createdAt, session.expiresAt);
+  }
+
+  async adminSessionValid(idHash: string, nowMs: number) {
+    return (await this.all('SELECT 1 FROM admin_sessions WHERE id_hash = $1 AND expires_at > $2', idHash, nowMs)).length === 1;
+  }
+
+  async deleteAdminSessions(idHash: string | null) {
+    await (idHash === null ? this.all('DELETE FROM admin_sessions') : this.all('DELETE FROM admin_sessions WHERE id_hash = $1', idHash));
+  }
+
+  async purgeAdminSessions(nowMs: number) {
+    await this.all('DELETE FROM admin_sessions WHERE expires_at <= $1', nowMs);
   }
 
   async listCallbacks(orderId: string) {

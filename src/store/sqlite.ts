@@ -46,7 +46,11 @@ import {
   refundOf,
   timerOf,
 } from './rows.ts';
-import type { AdminAuditRow, OrderSearch, AlertQuery, AlertRow, ReconDiffRow, ReconRunResult, ReconRunRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderWrite, OutboxResult, Store, TimerRow, WriteOutcome } from './store.ts';
+import { purgeableCallbacksSql } from './retention.ts';
+import type {
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderSearch,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome,
+} from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -330,6 +334,30 @@ export class SqliteStore implements Store {
   async updateCallback(callbackId: string, o: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) {
     this.write(() => this.query('UPDATE callback_log SET verified = ?, order_id = ?, flow_id = ?, outcome = ? WHERE id = ?')
       .run(o.verified === null ? null : Number(o.verified), o.orderId, o.flowId, o.outcome, callbackId));
+  }
+
+  async keepCallbackPrefix(callbackId: string, body: string) {
+    this.write(() => this.query('UPDATE callback_log SET body = ? WHERE id = ?').run(body, callbackId));
+  }
+
+  async purgeCallbacks(beforeMs: number, limit: number) {
+    return this.write(() => this.query(`DELETE FROM callback_log WHERE id IN (${purgeableCallbacksSql('?', '?')})`).run(beforeMs, limit).changes);
+  }
+
+  async insertAdminSession(session: AdminSessionRow) {
+    this.write(() => this.query('INSERT INTO admin_sessions (id_hash, created_at, expires_at) VALUES (?, ?, ?)').run(session.idHash, session.createdAt, session.expiresAt));
+  }
+
+  async adminSessionValid(idHash: string, nowMs: number) {
+    return this.all('SELECT 1 FROM admin_sessions WHERE id_hash = ? AND expires_at > ?', idHash, nowMs).length === 1;
+  }
+
+  async deleteAdminSessions(idHash: string | null) {
+    this.write(() => (idHash === null ? this.query('DELETE FROM admin_sessions').run() : this.query('DELETE FROM admin_sessions WHERE id_hash = ?').run(idHash)));
+  }
+
+  async purgeAdminSessions(nowMs: number) {
+    this.write(() => this.query('DELETE FROM admin_sessions WHERE expires_at <= ?').run(nowMs));
   }
 
   async listCallbacks(orderId: string) {

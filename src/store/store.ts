@@ -89,6 +89,9 @@ export type TimerRow = {
   event: unknown;
 };
 
+/** An operator's browser session: the hash of its id and when it stops being valid. */
+export type AdminSessionRow = { idHash: string; createdAt: number; expiresAt: number };
+
 /** A channel's callback exactly as it arrived, then what became of it. */
 export type CallbackRow = {
   id: string;
@@ -415,6 +418,24 @@ export interface Store {
   insertAdminAudit(row: AdminAuditRow): Promise<void>;
   /** Newest first, ids below `beforeId` when given. */
   listAdminAudit(beforeId: string | null, limit: number): Promise<AdminAuditRow[]>;
+
+  /** Replaces a refused callback's recorded body with the prefix kept of it (callback intake limits). */
+  keepCallbackPrefix(callbackId: string, body: string): Promise<void>;
+  /**
+   * Deletes up to `limit` callbacks received before `beforeMs` that nothing still needs: not one
+   * of an order still open (created or paying, or a flow or refund pending) or with an open
+   * alert, not a verified callback paycenter could not match to a flow. Returns how many were deleted.
+   */
+  purgeCallbacks(beforeMs: number, limit: number): Promise<number>;
+
+  // Operators' browser sessions (admin sign-in), by the SHA-256 of the session id.
+  insertAdminSession(session: AdminSessionRow): Promise<void>;
+  /** True when the session exists and has not expired at `nowMs`. */
+  adminSessionValid(idHash: string, nowMs: number): Promise<boolean>;
+  /** Deletes one session (sign-out), or every session when `idHash` is null (revoke all). */
+  deleteAdminSessions(idHash: string | null): Promise<void>;
+  /** Deletes the sessions expired at `nowMs`. */
+  purgeAdminSessions(nowMs: number): Promise<void>;
 
   /** Outbox rows not yet executed (a metric). */
   outboxBacklog(): Promise<number>;

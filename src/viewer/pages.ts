@@ -30,12 +30,15 @@ const style = `body{font:14px system-ui,sans-serif;margin:1.5rem;color:#222}tabl
 td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top;text-align:left}pre{margin:0;white-space:pre-wrap;word-break:break-all}
 code{font-size:12px}.chart{overflow:auto;border:1px solid #ddd;padding:1rem}`;
 
+/** The pages' one inline script, allowed by its hash in the HTML policy (http/edge.ts). */
+export const viewer_init_script = "mermaid.initialize({ startOnLoad: true, securityLevel: 'strict' });";
+
 /** The chart is drawn in the browser by the mermaid bundle the app serves itself: works offline. */
 function page(title: string, body: Html): Html {
   return html`<!doctype html><html><head><meta charset="utf-8"><title>${title}</title><style>${raw(style)}</style></head>
 <body>${body}
 <script src="/admin/machines/assets/${mermaid_asset}"></script>
-<script>mermaid.initialize({ startOnLoad: true, securityLevel: 'strict' });</script></body></html>`;
+<script>${raw(viewer_init_script)}</script></body></html>`;
 }
 
 const chart = (mermaidText: string): Html => html`<div class="chart"><pre class="mermaid">${mermaidText}</pre></div>`;

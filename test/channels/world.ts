@@ -64,10 +64,10 @@ export async function connectChannels(paycenterUrl: string, sandboxUrl: string):
   return { alipay, wechatpay };
 }
 
-export async function bootWorld(kind: StoreKind, options: StartOptions = {}, gate?: SandboxGate): Promise<World> {
+export async function bootWorld(kind: StoreKind, options: StartOptions = {}, env: Record<string, string> = {}, gate?: SandboxGate): Promise<World> {
   const sandbox = await startSandbox(undefined, gate);
   const port = await freePort();
-  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }, options);
+  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env }, options);
   const { alipay, wechatpay } = await connectChannels(booted.url, sandbox.url);
   const merchant = await MerchantClient.create(booted.url, { methods: all_methods });
   return {

@@ -1,12 +1,14 @@
 /**
  * Channels' callbacks are answered the provider's way, never with the merchant API's error body:
- * a body over the callbacks' own limit is recorded (cut at the limit) and refused as the provider
- * expects, and a failure inside paycenter answers a 5xx in the provider's format so it retries.
+ * a body over the callbacks' own limit is recorded (its first bytes only) and refused as the
+ * provider expects, and a failure inside paycenter answers a 5xx in the provider's format so it
+ * retries.
  * Real paycenter and channel sandbox over HTTP; the failure is a fault in the real database.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
 import { callback_body_bytes_max } from '../../src/http/routes/callbacks.ts';
+import { refused_body_bytes_max } from '../../src/http/callback-intake.ts';
 import { body_bytes_max } from '../../src/http/app.ts';
 import { type World, bootWorld } from '../channels/world.ts';
 
@@ -56,7 +58,7 @@ function streamed(text: string): ReadableStream<Uint8Array> {
 }
 
 describe('callback body limit', () => {
-  test('an Alipay notify over the limit answers 413 `failure` and is recorded cut at the limit, with its headers and why', async () => {
+  test('an Alipay notify over the limit answers 413 `failure` and is recorded by its first bytes, with its headers and why', async () => {
     const answer = await notify('alipay/alipay_main', oversized, form);
     expect(answer.status).toBe(413);
     expect(answer.headers.get('content-type')).toStartWith('text/plain');
@@ -64,10 +66,11 @@ describe('callback body limit', () => {
     const row = lastCallback();
     expect(row.provider).toBe('alipay');
     expect(row.channel_code).toBe('alipay_main');
-    expect(row.body).toBe(oversized.slice(0, callback_body_bytes_max));
+    expect(row.body).toBe(oversized.slice(0, refused_body_bytes_max));
     expect(JSON.parse(row.headers)['x-probe']).toBe('kept');
     expect(row.outcome).toStartWith(`refused: body over ${callback_body_bytes_max} bytes`);
-    expect(row.verified).toBeNull();
+    expect(row.outcome).toContain('body kept truncated');
+    expect(row.verified).toBe(0);
   });
 
   test('a WeChat Pay notify over the limit, sent without Content-Length, answers 413 {"code":"FAIL"}', async () => {
@@ -75,23 +78,25 @@ describe('callback body limit', () => {
     expect(answer.status).toBe(413);
     const body = (await answer.json()) as any;
     expect(body).toEqual({ code: 'FAIL', message: expect.any(String) });
-    expect(lastCallback().body).toHaveLength(callback_body_bytes_max);
+    expect(lastCallback().body).toHaveLength(refused_body_bytes_max);
   });
 
-  test('over the limit for no known channel: FAIL, still recorded', async () => {
+  test('over the limit for no known channel: FAIL, not read, not recorded', async () => {
+    const before = lastCallback().id;
     const answer = await notify('alipay/nobody', oversized, form);
-    expect(answer.status).toBe(413);
+    expect(answer.status).toBe(404);
     expect(((await answer.json()) as any).code).toBe('FAIL');
-    expect(lastCallback().channel_code).toBe('nobody');
+    expect(lastCallback().id).toBe(before);
   });
 
-  test("a notify above the merchant API's limit but within the callbacks' is read whole and verified", async () => {
+  test("a notify above the merchant API's limit but within the callbacks' is read whole and verified (and, refused, kept by its first bytes)", async () => {
     const body = `notify_id=2&pad=${'y'.repeat(body_bytes_max)}`;
     const answer = await notify('alipay/alipay_main', body, form);
     expect(answer.status).toBe(400); // unsigned: refused by the adapter, not by a body limit
     expect(await answer.text()).toBe('failure');
     const row = lastCallback();
-    expect(row.body).toBe(body);
+    expect(row.body).toBe(body.slice(0, refused_body_bytes_max));
+    expect(row.outcome).toStartWith('refused: ');
     expect(row.verified).toBe(0);
   });
 });
@@ -125,9 +130,9 @@ describe('a failure inside paycenter while handling a callback', () => {
     expect((await answer.json()) as any).toEqual({ code: 'FAIL', message: expect.any(String) });
   });
 
-  test('a notify for no known channel gets a 5xx FAIL', async () => {
+  test('a notify for no known channel is refused before the database is touched: 404 FAIL', async () => {
     const answer = await notify('wechatpay/nobody', '{}', json);
-    expect(answer.status).toBe(500);
+    expect(answer.status).toBe(404);
     expect(((await answer.json()) as any).code).toBe('FAIL');
   });
 });

@@ -19,7 +19,8 @@ export type Booted = { paycenter: Paycenter; url: string; databaseUrl: string; s
 export async function bootPaycenter(kind: StoreKind, env: Record<string, string> = {}, options: StartOptions = {}): Promise<Booted> {
   const database = await freshDatabase(kind);
   const config = loadConfig({
-    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key, ...env,
+    // Tests' merchants listen on 127.0.0.1: private targets allowed, as under `bun dev` (a test may turn it off).
+    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key, OUTBOUND_ALLOW_PRIVATE: '1', ...env,
   }, 'production');
   // Request logs would drown the test output; errors still show.
   const paycenter = await startPaycenter(config, { log: createLogger('error'), ...options });

@@ -16,7 +16,7 @@ describe.each(storeKinds)('identical pays at once on %s', (kind) => {
   let world: World;
   const openings = tradeOpenings(provider_hold_ms);
   beforeAll(async () => {
-    world = await bootWorld(kind, {}, openings.gate);
+    world = await bootWorld(kind, {}, {}, openings.gate);
   }, 60_000);
   afterAll(() => world?.stop());
 

@@ -50,7 +50,7 @@ for (const kind of storeKinds) {
         ? await onDatabase(url, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         : await onDatabase(url, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
       expect(tables.map((t) => t.name)).toEqual([
-        'alerts', 'callback_log', 'channels', 'flows', 'journal', 'merchant_events', 'merchants', 'nonces', 'notification_attempts',
+        'admin_audit', 'admin_sessions', 'alerts', 'callback_log', 'channels', 'flows', 'journal', 'merchant_events', 'merchants', 'nonces', 'notification_attempts',
         'orders', 'outbox', 'recon_diffs', 'recon_pending', 'recon_runs', 'refunds', 'schema_migrations', 'timers',
       ]);
       await store.migrate();

@@ -4,7 +4,7 @@
  * answer) and an order's timeline (its journal).
  */
 import { Hono, type MiddlewareHandler } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
@@ -17,9 +17,12 @@ import { ApiError } from '../errors.ts';
 import {
   type Provider, channelConfigs, createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
 } from '../schemas.ts';
-import { jsonBody } from '../validate.ts';
+import { jsonBody, requireOutboundUrls } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
+import type { OutboundPolicy } from '../../net/outbound.ts';
+import { AdminSessions, FailedSignIns } from '../admin-session.ts';
+import { sourceAddressOf } from '../callback-intake.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
 import { csrfMatches } from '../../console/csrf.ts';
@@ -29,28 +32,47 @@ import type { Links } from '../views.ts';
 import type { Reconciliation } from '../../recon/reconciliation.ts';
 import { mountReconciliation } from './admin-recon.ts';
 
-export type AdminDeps = { adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation; links: Links };
+export type AdminDeps = {
+  adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation; links: Links;
+  outbound: OutboundPolicy;
+  sessions: { sessionMs: number; secureCookie: boolean };
+};
 
-/** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only). */
+/** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only): a session id. */
 const admin_cookie = 'paycenter_admin';
 
+/** Routes a browser reaches without being signed in. */
+const open_paths = new Set(['/admin/login', '/admin/logout']);
+
+type Gate = { token: string; sessions: AdminSessions; failures: FailedSignIns; clock: Clock };
+
+const tooManyFailures = (waitS: number) =>
+  new ApiError('rate_limited', 'too many failed admin sign-ins from this address; wait', null, { 'Retry-After': String(waitS) });
+
 /**
- * Bearer token for everything; for a browser, the sign-in cookie too — on GET, and on a write
- * only with the console's CSRF token for that cookie, so a forged cross-site form can never
- * change anything (the cookie is also SameSite=Strict).
+ * Bearer token for everything; for a browser, its session cookie too — on GET, and on a write
+ * only with the console's CSRF token for that session, so a forged cross-site form can never
+ * change anything (the cookie is also SameSite=Strict). Wrong tokens count against the
+ * caller's address (FailedSignIns).
  */
-function adminAuth(token: string, secretKey: Uint8Array): MiddlewareHandler {
+function adminAuth(gate: Gate, secretKey: Uint8Array): MiddlewareHandler {
   return async (c, next) => {
-    if (c.req.path === '/admin/login') return next();
+    if (open_paths.has(c.req.path)) return next();
     const header = c.req.header('authorization') ?? '';
     const bearer = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : null;
-    const session = getCookie(c, admin_cookie) ?? null;
-    const cookie = session !== null && (c.req.method === 'GET' || (await csrfMatches(c, secretKey, session))) ? session : null;
-    const given = bearer ?? cookie;
-    if (given === null || !constantTimeEqual(token, given)) {
-      throw new ApiError('unauthenticated', 'operator routes need Authorization: Bearer <ADMIN_TOKEN> (browsers: sign in at /admin/login)');
+    const now = gate.clock.now();
+    if (bearer !== null) {
+      const address = sourceAddressOf(c);
+      const waitS = gate.failures.waitS(address, now);
+      if (waitS > 0) throw tooManyFailures(waitS);
+      if (constantTimeEqual(gate.token, bearer)) return next();
+      gate.failures.fail(address, now);
+    } else {
+      const session = getCookie(c, admin_cookie);
+      const allowed = session !== undefined && (c.req.method === 'GET' || (await csrfMatches(c, secretKey, session)));
+      if (allowed && (await gate.sessions.valid(session, now))) return next();
     }
-    await next();
+    throw new ApiError('unauthenticated', 'operator routes need Authorization: Bearer <ADMIN_TOKEN> (browsers: sign in at /admin/login)');
   };
 }
 
@@ -60,15 +82,32 @@ const loginPage = (failed: boolean) => html`<!doctype html><html><head><meta cha
 <form method="post" action="/admin/login"><label>Admin token <input name="token" type="password" autocomplete="current-password" required></label>
 <button>Sign in</button></form></body></html>`;
 
-/** Sign-in for browsers: the admin token, once, in a form; the answer sets an HttpOnly cookie. */
-function mountLogin(app: Hono, token: string): void {
+/**
+ * Sign-in for browsers: the admin token, once, in a form; the answer sets an HttpOnly cookie
+ * holding a new session's id (`Secure` behind https). Sign-out ends that session.
+ */
+function mountLogin(app: Hono, gate: Gate, secureCookie: boolean): void {
   app.get('/login', (c) => c.html(loginPage(false)));
   app.post('/login', async (c) => {
+    const address = sourceAddressOf(c);
+    const now = gate.clock.now();
+    const waitS = gate.failures.waitS(address, now);
+    if (waitS > 0) throw tooManyFailures(waitS);
     const form = await c.req.parseBody();
     const given = typeof form.token === 'string' ? form.token : '';
-    if (!constantTimeEqual(token, given)) return c.html(loginPage(true), 401);
-    setCookie(c, admin_cookie, given, { httpOnly: true, sameSite: 'Strict', path: '/admin', maxAge: 8 * 3600 });
+    if (!constantTimeEqual(gate.token, given)) {
+      gate.failures.fail(address, now);
+      return c.html(loginPage(true), 401);
+    }
+    const session = await gate.sessions.open(now);
+    setCookie(c, admin_cookie, session, { httpOnly: true, secure: secureCookie, sameSite: 'Strict', path: '/admin', maxAge: Math.floor(gate.sessions.sessionMs / 1000) });
     return c.redirect('/admin', 303);
+  });
+  app.post('/logout', async (c) => {
+    const session = getCookie(c, admin_cookie);
+    if (session) await gate.sessions.close(session);
+    deleteCookie(c, admin_cookie, { path: '/admin', secure: secureCookie });
+    return c.redirect('/admin/login', 303);
   });
 }
 
@@ -117,9 +156,10 @@ const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
 export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
-  app.use(adminAuth(deps.adminToken, deps.secretKey));
+  const gate: Gate = { token: deps.adminToken, sessions: new AdminSessions(deps.store, deps.sessions.sessionMs), failures: new FailedSignIns(), clock: deps.clock };
+  app.use(adminAuth(gate, deps.secretKey));
   app.use(recordWrites(deps.store, deps.clock));
-  mountLogin(app, deps.adminToken);
+  mountLogin(app, gate, deps.sessions.secureCookie);
   mountViewer(app, { store: deps.store });
   // The console's pages answer browsers first; JSON routes of the same paths follow.
   mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links, sessionCookie: admin_cookie });
@@ -129,6 +169,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
     const body = c.req.valid('json');
+    requireOutboundUrls(deps.outbound, { notify_url: body.notify_url });
     const result = await deps.merchants.create({ merchantId: body.merchant_id, name: body.name, notifyUrl: body.notify_url, methods: body.methods });
     if (!result.ok) throw new ApiError('order_conflict', `merchant ${body.merchant_id} exists`, 'merchant_id');
     return c.json({ ...merchantOf(result.merchant), secret: result.merchant.secret.reveal() }, 201);
@@ -142,6 +183,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
 
   app.patch('/merchants/:id', describeRoute({ ...tag, summary: 'Change a merchant (name, notify_url, methods, status)' }), jsonBody(updateMerchant), async (c) => {
     const body = c.req.valid('json');
+    requireOutboundUrls(deps.outbound, { notify_url: body.notify_url });
     const merchant = await deps.merchants.update(c.req.param('id'), { name: body.name, notifyUrl: body.notify_url, methods: body.methods, status: body.status });
     if (!merchant) throw new ApiError('not_found', `no merchant ${c.req.param('id')}`);
     return c.json(merchantOf(merchant));
@@ -190,6 +232,11 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const event = await deps.store.loadMerchantEvent(c.req.param('id'));
     if (!event || !(await deps.store.resendNotification(event.id, deps.clock.now()))) throw new ApiError('not_found', `no event ${c.req.param('id')}`);
     return c.json({ id: event.id, type: event.type, status: 'pending' }, 202);
+  });
+
+  app.delete('/sessions', describeRoute({ ...tag, summary: 'Sign every browser out (revoke all operator sessions)' }), async (c) => {
+    await gate.sessions.closeAll();
+    return c.body(null, 204);
   });
 
   app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'Every event the order’s actor took, with states and effects' }), async (c) => {

@@ -1,6 +1,8 @@
 /**
- * Channels' asynchronous callbacks (API.md "Routes for channels"). The raw body and headers are
- * written to the callback log before anything else, whatever happens next. A callback that
+ * Channels' asynchronous callbacks (API.md "Routes for channels"). A callback for a channel that
+ * exists, within the intake limits (callback-intake.ts), has its raw body and headers written to
+ * the callback log before anything else, whatever happens next; one for no channel is refused
+ * unread and unrecorded. A callback that
  * verifies becomes a `flow.report` for its order's actor and is answered as its provider wants
  * only once that event committed; one that does not verify changes nothing and is refused the
  * provider's way, so the provider knows. Duplicates are harmless: the actor ignores a report it
@@ -16,10 +18,16 @@ import { newId } from '../../ids.ts';
 import type { Logger } from '../../log.ts';
 import type { CallbackRow, Store } from '../../store/store.ts';
 import { readAtMost } from '../../bounded-body.ts';
+import { type CallbackIntake, type CallbackRefusal, keptPrefixOf, refused_body_bytes_max, sourceAddressOf } from '../callback-intake.ts';
 
-export type CallbackDeps = { store: Store; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger };
+export type CallbackDeps = {
+  store: Store; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger;
+  intake: CallbackIntake;
+  /** Told of each callback refused before or at verification (a metric). */
+  onRefused: (reason: CallbackRefusal) => void;
+};
 
-/** Bounds on what a caller's URL and a refusal's reason may put in the callback log. */
+/** Bounds on how much of a caller's URL a refusal repeats, and on a recorded outcome. */
 const provider_chars_max = 32;
 const channel_code_chars_max = 64;
 const outcome_chars_max = 500;
@@ -56,7 +64,13 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
     const verdict = await channel.adapter.verifyCallback({ headers: record.headers, body: record.body, now: deps.clock.now() });
     if (!verdict.ok) {
       deps.log.warn('callback refused', { callback_id: record.id, channel: code, reason: verdict.reason });
-      await recordOutcome({ verified: false, orderId: null, flowId: null, outcome: `refused: ${verdict.reason}`.slice(0, outcome_chars_max) });
+      deps.onRefused('not_verified');
+      // Anyone can send one: only its first bytes are kept, so refusals cannot fill the log.
+      const kept = keptPrefixOf(record.body);
+      if (kept.note) await deps.store.keepCallbackPrefix(record.id, kept.body);
+      const note = kept.note ? ` (${kept.note})` : '';
+      const outcome = `refused: ${verdict.reason}`.slice(0, outcome_chars_max - note.length) + note;
+      await recordOutcome({ verified: false, orderId: null, flowId: null, outcome });
       return respond(channel.adapter.answerCallback(false, verdict.reason));
     }
 
@@ -76,25 +90,39 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
 
   app.post('/:provider/:code', async (c) => {
     const { provider, code } = c.req.param();
+    const now = deps.clock.now();
+    if (!(await deps.intake.takeAddress(sourceAddressOf(c), now))) {
+      deps.onRefused('address_rate_limited');
+      return refusal(null, 429, 'too many callbacks from this address; retry later');
+    }
     let channel: Channel | null = null;
     try {
-      const received = await readAtMost(c.req.raw.body, callback_body_bytes_max);
-      // An oversized body cannot be kept whole: this route is open to anyone, and keeping all they
-      // send would let them fill the callback log. Its first bytes up to the limit are kept with the
-      // headers and the refusal, enough for an operator to see who sent what; the rest is never read.
-      const record: CallbackRow = {
-        id: newId('cbk', deps.clock.now()), provider: provider.slice(0, provider_chars_max), channelCode: code.slice(0, channel_code_chars_max),
-        headers: headersOf(c.req.raw.headers), body: new TextDecoder().decode(received.bytes), receivedAt: deps.clock.now(),
-        verified: null, orderId: null, flowId: null, outcome: received.truncated ? `refused: body over ${callback_body_bytes_max} bytes, kept truncated` : null,
-      };
-      await deps.store.insertCallback(record);
       const found = await deps.channels.get(code);
       channel = found && found.row.provider === provider ? found : null;
-      if (received.truncated) return refusal(channel, 413, `body over ${callback_body_bytes_max} bytes`);
       if (!channel) {
-        await deps.store.updateCallback(record.id, { verified: null, orderId: null, flowId: null, outcome: 'unknown_channel' });
-        return refusal(null, 404, `no ${provider} channel ${code}`);
+        deps.onRefused('unknown_channel');
+        return refusal(null, 404, `no ${provider.slice(0, provider_chars_max)} channel ${code.slice(0, channel_code_chars_max)}`);
       }
+      if (!(await deps.intake.takeChannel(channel.row.code, now))) {
+        deps.onRefused('channel_rate_limited');
+        return refusal(channel, 429, 'too many callbacks for this channel; retry later');
+      }
+      const received = await readAtMost(c.req.raw.body, callback_body_bytes_max);
+      const record: CallbackRow = {
+        id: newId('cbk', now), provider: channel.row.provider, channelCode: channel.row.code,
+        headers: headersOf(c.req.raw.headers), body: new TextDecoder().decode(received.bytes), receivedAt: now,
+        verified: null, orderId: null, flowId: null, outcome: null,
+      };
+      if (received.truncated) {
+        // Too large to be a notify: kept as a refused one is (its first bytes), never read further.
+        deps.onRefused('too_large');
+        await deps.store.insertCallback({
+          ...record, body: keptPrefixOf(record.body).body, verified: false,
+          outcome: `refused: body over ${callback_body_bytes_max} bytes (body kept truncated: first ${refused_body_bytes_max} bytes)`,
+        });
+        return refusal(channel, 413, `body over ${callback_body_bytes_max} bytes`);
+      }
+      await deps.store.insertCallback(record);
       return await settle(channel, record);
     } catch (error) {
       // Never the merchant API's error body: the provider is answered its way, and a 5xx makes it retry.

@@ -10,7 +10,8 @@ import type { Failure, PayPartRequest, Payments } from '../../payments/service.t
 import { ApiError } from '../errors.ts';
 import type { MerchantEnv } from '../auth.ts';
 import { createPayment, createRefund, eventsQuery, payRequest, paymentsQuery } from '../schemas.ts';
-import { jsonBody, queryParams } from '../validate.ts';
+import { jsonBody, queryParams, requireOutboundUrls } from '../validate.ts';
+import type { OutboundPolicy } from '../../net/outbound.ts';
 import { type Links, eventOf, paymentOf, paymentWithActionOf, refundOf } from '../views.ts';
 
 export const failed = (f: Failure) => new ApiError(f.error, f.message, f.field ?? null);
@@ -23,7 +24,15 @@ function amountOf(text: string, currency: Currency, field: string): number {
 
 const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 
-export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantEnv> {
+/**
+ * Whether a create got as far as its order's write, which claims the riding nonce whatever
+ * comes of it (created, an existing order, a conflicting one, or the nonce found used); refusals
+ * before it (method, channel, risk) leave the nonce for auth.ts to claim.
+ */
+const reachedOrderWrite = (result: { ok: true } | Failure) =>
+  result.ok || result.error === 'replayed_request' || result.error === 'order_conflict';
+
+export function merchantRoutes(payments: Payments, links: Links, outbound: OutboundPolicy): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
 
   app.post('/payments', describeRoute({
@@ -32,6 +41,7 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
   }), jsonBody(createPayment), async (c) => {
     const body = c.req.valid('json');
     const merchant = c.get('merchant');
+    requireOutboundUrls(outbound, { notify_url: body.notify_url, return_url: body.return_url });
     const amount = amountOf(body.amount, body.currency, 'amount');
     const refusal = body.method ? await payments.payRefusal(merchant, body.method, body.currency, amount) : null;
     const result = await payments.create(merchant, {
@@ -41,6 +51,7 @@ export function merchantRoutes(payments: Payments, links: Links): Hono<MerchantE
         userId: body.user_id, clientIp: body.client_ip, deviceId: body.device_id,
       },
     }, c.get('ridingNonce') ?? undefined, refusal);
+    if (reachedOrderWrite(result)) c.set('ridingNonce', null);
     if (!result.ok) throw failed(result);
     const status = result.created ? 201 : 200;
     if (!body.method) return c.json(paymentOf(result.order, links), status);
