@@ -74,6 +74,12 @@ export const tradeEvent = (trade: TradeReport, at: number, source: 'query' | 'ca
   channelTradeNo: trade.channelTradeNo,
 });
 
+/** The flow is still pending and of the order's latest attempt. */
+function prepayWanted(ctx: PaymentContext, flowId: string): boolean {
+  const flow = ctx.flows.find((f) => f.id === flowId);
+  return flow !== undefined && flow.status === 'pending' && !flow.prepared && ctx.flows.at(-1)?.attemptId === flow.attemptId;
+}
+
 export class EffectRunner {
   private readonly loop: PollingLoop;
 
@@ -93,14 +99,18 @@ export class EffectRunner {
 
   /**
    * Executes these just-committed rows now, in the caller's request (a prepay the payer waits
-   * for). A row another runner already holds (or finished) is left to it: returns how many rows
-   * this call executed, so the caller knows whether their outcome is already in the order.
+   * for). A row another runner already holds (or finished) is left to it: the map has only the
+   * rows this call executed, so the caller knows whose outcome is already in the order.
    */
-  async runNow(rows: OutboxRow[]): Promise<number> {
+  async runNow(rows: OutboxRow[]): Promise<Map<string, ChannelFailure | null>> {
     const now = this.deps.clock.now();
     const claimed = (await Promise.all(rows.map((row) => this.deps.store.claimOutboxRow(row.id, now, this.options.leaseMs)))).filter((row) => row !== null);
-    await Promise.all(claimed.map((row) => this.execute(row)));
-    return claimed.length;
+    const outcomes = await Promise.all(claimed.map((row) => this.execute(row)));
+    // Per row run here, the channel's failure (null when it answered): failover reads it.
+    return new Map(claimed.map((row, i) => {
+      const outcome = outcomes[i]!;
+      return [row.id, 'failure' in outcome ? outcome.failure : null];
+    }));
   }
 
   /**
@@ -113,7 +123,7 @@ export class EffectRunner {
     if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(orderId, outcome.event);
   }
 
-  private async execute(row: ClaimedOutboxRow): Promise<void> {
+  private async execute(row: ClaimedOutboxRow): Promise<Outcome> {
     const effect = { type: row.kind, params: row.payload } as RunnerEffect;
     let outcome: Outcome;
     try {
@@ -125,6 +135,7 @@ export class EffectRunner {
     }
     if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
     await this.deps.store.finishOutbox(this.resultOf(row, outcome));
+    return outcome;
   }
 
   private resultOf(row: ClaimedOutboxRow, outcome: Outcome): OutboxResult {
@@ -160,6 +171,9 @@ export class EffectRunner {
       case 'channel.prepay': {
         const ctx = await this.contextOf(orderId);
         const p = effect.params;
+        // A retry of a prepay whose flow ended or was replaced (failover, another method) would
+        // open a trade nobody pays, or one the order is closing.
+        if (!prepayWanted(ctx, p.flowId)) return { event: null };
         const result = await adapter.prepay({
           flowId: p.flowId, method: p.method, amount: p.amount, currency: ctx.currency, subject: p.subject, merchantOrderNo: ctx.merchantOrderNo,
           expiresAt: channelExpiry(p.expiresAt, now()), returnUrl: ctx.details.returnUrl, clientIp: ctx.details.clientIp,

@@ -49,7 +49,7 @@ async function prepare(dir: string): Promise<void> {
   const now = Date.now();
   await store.insertChannel({
     code: channel, provider: 'wechatpay', methods: ['wechat_native'], currencies: ['CNY'], weight: 1, singleLimit: null, dailyLimit: null,
-    status: 'enabled', configEnc: seal(Buffer.from(secret_key, 'base64'), JSON.stringify(config)), createdAt: now, updatedAt: now,
+    status: 'enabled', configEnc: seal(Buffer.from(secret_key, 'base64'), JSON.stringify(config)), feeRate: '0.0060', createdAt: now, updatedAt: now,
   });
   await store.close();
   const db = new Database(url.slice('sqlite:'.length));

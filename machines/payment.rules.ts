@@ -27,6 +27,8 @@ import {
   queryGap,
 } from './payment.model.ts';
 
+import type { RoutingNote } from '../src/routing/router.ts';
+
 export type NotifyType = 'payment.succeeded' | 'payment.closed' | 'refund.succeeded' | 'refund.failed';
 
 /** Side effects as data. The runtime stores them in the outbox in the event's transaction. */
@@ -68,7 +70,8 @@ export type FlowReport = {
 };
 
 export type PaymentEvent =
-  | ({ type: 'pay.start' } & PayStart)
+  // `routing`: why these channels (src/routing), kept on the timeline; the machine does not read it.
+  | ({ type: 'pay.start'; routing?: RoutingNote } & PayStart)
   | { type: 'flow.prepared'; at: number; flowId: string; action: FlowAction | null }
   | FlowReport
   | { type: 'close.request'; at: number; reason: 'merchant' | 'failed' }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
+import type { BreakerSettings } from './routing/breaker.ts';
 
 export type Mode = 'dev' | 'production';
 
@@ -35,6 +36,8 @@ export type Config = {
   notifyRetryMs: number[];
   /** Risk: new orders one payer (user_id, device_id or client_ip) may open per minute, per merchant. */
   riskPayerOrdersPerMin: number;
+  /** Channel breakers and the cashier's hiding (API.md "Routing, channel health and failover"). */
+  breaker: BreakerSettings;
   /** Reconciliation: when each day's run starts (ms after China midnight) and how long a local success waits for a statement. */
   recon: { atMs: number; holdDays: number };
   /** Merchant URLs may point at loopback and private addresses (dev and tests); never link-local, unspecified or metadata. */
@@ -83,6 +86,14 @@ const gapsOf = (fallback: string) =>
     v.transform((gaps) => gaps.map((gap) => gap * 1000)),
   );
 
+/** A share from 0 to 1 written as a decimal ("0.5"). */
+const share = (fallback: string) =>
+  v.pipe(
+    v.optional(v.string(), fallback),
+    v.regex(/^(0(\.\d{1,6})?|1(\.0{1,6})?)$/, 'must be a decimal from 0 to 1, like "0.5"'),
+    v.transform(Number),
+  );
+
 const urlOf = (schemes: string[], message: string) =>
   v.pipe(
     v.string(),
@@ -124,6 +135,11 @@ const environment = v.object({
   QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
   NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
   RISK_PAYER_ORDERS_PER_MIN: integer(1, 1_000_000, 30),
+  BREAKER_MIN_CALLS: integer(1, 1_000_000, 10),
+  BREAKER_FAILURE_RATIO: v.pipe(share('0.5'), v.minValue(0.000001, 'must be more than 0')),
+  BREAKER_CONSECUTIVE: integer(1, 1_000_000, 5),
+  BREAKER_OPEN_S: integer(1, 86_400, 30),
+  CASHIER_HIDE_BELOW: share('0.8'),
   RECON_AT: v.pipe(
     v.optional(v.string(), '10:00'),
     v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a China time of day, HH:MM'),
@@ -171,6 +187,10 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
     riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
+    breaker: {
+      minCalls: e.BREAKER_MIN_CALLS, failureRatio: e.BREAKER_FAILURE_RATIO, consecutive: e.BREAKER_CONSECUTIVE,
+      openMs: e.BREAKER_OPEN_S * 1000, hideBelow: e.CASHIER_HIDE_BELOW,
+    },
     recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
     outboundAllowPrivate: (e.OUTBOUND_ALLOW_PRIVATE ?? (mode === 'dev' ? '1' : '0')) === '1',
     metricsToken: e.METRICS_TOKEN ?? null,

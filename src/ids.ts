@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulid';
 
 /** Prefixes of the API's opaque, sortable ids. */
-export type IdPrefix = 'pay' | 'flw' | 'rfd' | 'evt' | 'rcn' | 'req' | 'obx' | 'cbk' | 'att' | 'alr' | 'dif' | 'aud';
+export type IdPrefix = 'pay' | 'flw' | 'rfd' | 'evt' | 'rcn' | 'req' | 'obx' | 'cbk' | 'att' | 'alr' | 'dif' | 'aud' | 'brk';
 
 const nextUlid = monotonicFactory();
 

@@ -11,7 +11,7 @@ import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
 import { Alerts, alertIdFor } from './alerts/alerts.ts';
 import { NotificationDelivery, default_delivery_options } from './notify/delivery.ts';
-import { ChannelRegistry } from './channels/registry.ts';
+import { ChannelRegistry, type RegistryOptions, default_registry_options } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
@@ -24,15 +24,24 @@ import type { Lock } from './lock/lock.ts';
 import { RedlockLock } from './lock/redlock.ts';
 import { type Logger, createLogger } from './log.ts';
 import { MerchantDirectory } from './merchants/directory.ts';
-import { createMetrics } from './metrics.ts';
+import { type Metrics, createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
 import { Reconciliation, default_recon_options } from './recon/reconciliation.ts';
 import { ReconSchedule } from './recon/schedule.ts';
 import { PayerVelocity } from './risk/velocity.ts';
 import { DailyVolumes } from './routing/daily-volume.ts';
+import { RedisBoard, StoreBoard } from './routing/breaker-board.ts';
+import { Breakers } from './routing/breakers.ts';
+import { ChannelHealth } from './routing/channel-health.ts';
+import { LocalHealth, RedisHealth } from './routing/health.ts';
+import { routingMetrics } from './routing/metrics.ts';
+import { ObservedAdapter } from './routing/observed-adapter.ts';
+import { Router } from './routing/router.ts';
+import { feeRateTenThousandths } from './routing/strategies.ts';
+import { successRate } from './routing/window.ts';
 import { openStore } from './store/open.ts';
 import { Retention, default_retention_options } from './retention.ts';
-import type { Store } from './store/store.ts';
+import type { BreakerTransitionRow, Store } from './store/store.ts';
 
 export type Paycenter = {
   url: string;
@@ -45,6 +54,8 @@ export type Paycenter = {
   channels: ChannelRegistry;
   merchants: MerchantDirectory;
   log: Logger;
+  health: ChannelHealth;
+  router: Router;
   alerts: Alerts;
   recon: Reconciliation;
   reconSchedule: ReconSchedule;
@@ -56,7 +67,34 @@ export type StartOptions = {
   clock?: Clock; log?: Logger; manualTicker?: boolean; random?: () => number;
   /** Applications mounted beside the API at their paths (the channel sandbox under `bun dev`). */
   mounts?: Array<{ path: string; app: Hono }>;
+  /** Channel call timeouts shorter than production's (tests of a provider that does not answer). */
+  registry?: Partial<RegistryOptions>;
 };
+
+/**
+ * Channel health, shared through Redis when configured (windows and breakers), else windows in
+ * this process and breakers in the store; with its metrics.
+ */
+function channelHealth(deps: { config: Config; store: Store; redis: Redis | undefined; scope: string; clock: Clock; log: Logger; metrics: Metrics; alerts: Alerts }) {
+  const { store, redis, clock, log } = deps;
+  const windows = redis ? new RedisHealth(redis, `paycenter:${deps.scope}:health`) : new LocalHealth();
+  const board = redis ? new RedisBoard(redis, store, `paycenter:${deps.scope}:breaker`) : new StoreBoard(store);
+  // The instance that wins a move to open raises the alert, with an id from the transition's: once.
+  const observer = {
+    async moved(t: BreakerTransitionRow) {
+      if (t.to === 'open') await deps.alerts.raise({ kind: 'breaker_open', channel: t.code, id: alertIdFor(t.id), message: `channel ${t.code}: breaker opened (${t.reason})` });
+    },
+  };
+  const breakers = new Breakers({ board, store, health: windows, clock, log, observer }, deps.config.breaker);
+  let health: ChannelHealth | undefined;
+  const metrics = routingMetrics(deps.metrics.registry, async () => {
+    const codes = (await store.listChannels()).map((row) => row.code);
+    const states = await health!.states(codes);
+    return codes.map((code) => ({ code, successRate: successRate(states.get(code)!.window.totals), breaker: states.get(code)!.breaker.state }));
+  });
+  health = new ChannelHealth({ windows, breakers, store, clock, log, observer: metrics });
+  return { health, metrics };
+}
 
 export async function startPaycenter(config: Config, options: StartOptions = {}): Promise<Paycenter> {
   const clock = options.clock ?? systemClock;
@@ -92,19 +130,25 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const nonces: NonceGuard = redis[0] ? new RedisNonceGuard(redis[0]) : new StoreNonceGuard(committer, clock);
   const rateLimiter: RateLimiter = redis[0] ? new RedisRateLimiter(redis[0], config.rateLimit) : new LocalRateLimiter(config.rateLimit);
 
-  const channels = new ChannelRegistry({ store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl });
+  const health = channelHealth({ config, store, redis: redis[0], scope: await store.loadRoutingScope(), clock, log, metrics, alerts });
+  const channels = new ChannelRegistry({
+    store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, observe: (adapter, code) => new ObservedAdapter(adapter, code, health.health),
+  }, { ...default_registry_options, ...options.registry });
   const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, random: options.random });
   const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
   const volumes = new DailyVolumes({ store, clock });
   const recon = new Reconciliation(
-    { store, channels, engine, alerts, clock, log, feeRateOf: () => ({ tenThousandths: 0 }) },
+    { store, channels, engine, alerts, clock, log, feeRateOf: (row) => ({ tenThousandths: feeRateTenThousandths(row.feeRate) }) },
     { ...default_recon_options, holdDays: config.recon.holdDays },
   );
   const reconSchedule = new ReconSchedule({ recon, channels, clock, log, atMs: config.recon.atMs });
-  const payments = new Payments({ engine, store, clock, channels, volumes, runner, risk }, { querySchedule: config.queryScheduleMs });
+  const router = new Router({ channels, volumes, health: health.health, random: options.random ?? Math.random });
+  const payments = new Payments(
+    { engine, store, clock, channels, router, runner, risk, onFailover: health.metrics.failover }, { querySchedule: config.queryScheduleMs },
+  );
   const app = createApp({
     store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
-    adminToken: config.adminToken, alerts, recon, explainSignatures: config.mode === 'dev',
+    adminToken: config.adminToken, alerts, recon, explainSignatures: config.mode === 'dev', health: health.health, router,
     edge: {
       outbound: { allowPrivate: config.outboundAllowPrivate }, metricsToken: config.metricsToken, callbackIntake: config.callbackIntake,
       adminSessions: { sessionMs: config.adminSessionMs, secureCookie: config.publicUrl.startsWith('https:') },
@@ -139,7 +183,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, retention, runner, channels, merchants, log, alerts, recon, reconSchedule,
+    store, engine, ticker, delivery, retention, runner, channels, merchants, log, alerts, recon, reconSchedule, health: health.health, router,
     async stop() {
       await server.stop(true);
       await ticker.stop();

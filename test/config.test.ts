@@ -42,6 +42,12 @@ describe('config', () => {
     expect(config.logLevel).toBe('debug');
   });
 
+  test('breaker settings: API.md defaults; seconds in the environment, ms inside', () => {
+    expect(loadConfig(base, 'production').breaker).toEqual({ minCalls: 10, failureRatio: 0.5, consecutive: 5, openMs: 30_000, hideBelow: 0.8 });
+    const tuned = loadConfig({ ...base, BREAKER_MIN_CALLS: '20', BREAKER_FAILURE_RATIO: '0.25', BREAKER_CONSECUTIVE: '3', BREAKER_OPEN_S: '60', CASHIER_HIDE_BELOW: '0.9' }, 'production');
+    expect(tuned.breaker).toEqual({ minCalls: 20, failureRatio: 0.25, consecutive: 3, openMs: 60_000, hideBelow: 0.9 });
+  });
+
   test('sqlite:PATH keeps the path; postgres:// and postgresql:// select Postgres', () => {
     expect(loadConfig({ ...base, DATABASE_URL: 'sqlite:/var/lib/pc.db' }, 'production').database).toEqual({ kind: 'sqlite', path: '/var/lib/pc.db' });
     for (const url of ['postgres://u@db:5432/pc', 'postgresql://u:p@db/pc?sslmode=require']) {
@@ -107,6 +113,10 @@ describe('config', () => {
     [{ QUERY_SCHEDULE_S: '5,ten' }, 'QUERY_SCHEDULE_S: must be whole seconds separated by commas, like "5,10,30"'],
     [{ QUERY_SCHEDULE_S: '0,5' }, 'QUERY_SCHEDULE_S: each gap must be 1 to 86400 seconds'],
     [{ NOTIFY_RETRY_S: Array.from({ length: 21 }, () => '1').join(',') }, 'NOTIFY_RETRY_S: must list at most 20 gaps'],
+    [{ BREAKER_FAILURE_RATIO: '0' }, 'BREAKER_FAILURE_RATIO: must be more than 0'],
+    [{ BREAKER_FAILURE_RATIO: '50%' }, 'BREAKER_FAILURE_RATIO: must be a decimal from 0 to 1, like "0.5"'],
+    [{ CASHIER_HIDE_BELOW: '1.5' }, 'CASHIER_HIDE_BELOW: must be a decimal from 0 to 1, like "0.5"'],
+    [{ BREAKER_OPEN_S: '0' }, 'BREAKER_OPEN_S: must be at least 1'],
   ])('%p is refused with one line naming the variable', (override, expected) => {
     const message = problem({ ...base, ...override });
     expect(message).toBe(expected);

@@ -69,8 +69,9 @@ const script = `
     timer.textContent='剩余时间 / Time left: '+(h>0?h+':'+two(m):m)+':'+two(s);}
   tick();setInterval(function(){if(left>0){left--;tick();}},1000);
   function apply(s,e){status=s;left=e;if(viewOf(s,e)!==view)location.reload();}
+  function offer(shown){Array.prototype.forEach.call(document.querySelectorAll('button.method'),function(x){x.hidden=shown.indexOf(x.getAttribute('data-method'))<0;});}
   function poll(){fetch(base+'/status'+q,{cache:'no-store'}).then(function(r){return r.ok?r.json():null;})
-    .then(function(b){if(b)apply(b.status,b.expires_in);}).catch(function(){});}
+    .then(function(b){if(b){if(b.methods)offer(b.methods);apply(b.status,b.expires_in);}}).catch(function(){});}
   if(view==='pay'||(view==='expired'&&status!=='closed'))setInterval(poll,${poll_ms});
   function show(b){
     if(!action)return;var a=b.action||{};action.textContent='';
@@ -109,6 +110,8 @@ export type PageProps = {
   merchant: Merchant;
   expiresInSeconds: number;
   current: { flow: Flow; svg: string | null } | null;
+  /** The methods offered now (a method whose every channel is unwell is hidden until it recovers). */
+  shown: readonly string[];
 };
 
 /** The head every cashier page shares: phone-sized, never indexed, no referrer, styles inline. */
@@ -187,6 +190,7 @@ export function Page(props: PageProps) {
                       type="button"
                       class="method"
                       data-method={m}
+                      hidden={!props.shown.includes(m)}
                       aria-pressed={props.current?.flow.method === m ? 'true' : 'false'}
                     >
                       {method_labels[m]!.zh}<span class="en">{method_labels[m]!.en}</span>

@@ -21,6 +21,7 @@ import { jsonBody } from '../http/validate.ts';
 import { type Links, paymentWithActionOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { Payments } from '../payments/service.ts';
+import type { Router } from '../routing/router.ts';
 import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
@@ -31,6 +32,7 @@ export type CashierDeps = {
   runner: EffectRunner;
   clock: Clock;
   links: Links;
+  router: Router;
   /** One check per payment per this gap (default 5 s). */
   checkGapMs?: number;
 };
@@ -142,12 +144,16 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
       const flow = [...order.context.flows].reverse().find((f) => f.status === 'pending' && f.prepared && f.action);
       if (flow) current = { flow, svg: flow.action?.type === 'qr_code' && flow.action.qrCode ? await qrSvg(flow.action.qrCode) : null };
     }
-    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} />, 200);
+    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={await shownOf(found)} />, 200);
   });
 
-  app.get('/:id/status', described('The payment’s status and seconds left, from paycenter’s own records'), linked, (c) => {
-    const { order } = c.get('link');
-    return c.json({ status: order.row.status, expires_in: expiresIn(order, deps.clock.now()) });
+  /** The cashier's methods that some channel can serve now (routing.ts: health, never a channel call). */
+  const shownOf = ({ merchant, order }: Link) =>
+    deps.router.shownMethods(merchant.methods.filter((m) => m in method_labels), order.context.currency, order.context.amount);
+
+  app.get('/:id/status', described('The payment’s status, seconds left and the methods offered now, from paycenter’s own records'), linked, async (c) => {
+    const link = c.get('link');
+    return c.json({ status: link.order.row.status, expires_in: expiresIn(link.order, deps.clock.now()), methods: await shownOf(link) });
   });
 
   /** As /v1/payments/{id}/pay (API.md): the payment object and its `action`, plus the QR drawn as SVG for the page. */

@@ -20,7 +20,11 @@ export type PayAction = { type: 'qr_code' | 'redirect' | 'none'; qrCode?: string
  */
 export type ChannelFailureCode = 'rejected' | 'unavailable' | 'flow_not_supported' | 'bad_response';
 
-export type ChannelFailure = { ok: false; code: ChannelFailureCode; retryable: boolean; message: string };
+/**
+ * `timedOut`: the provider did not answer in time, so it may have acted on the request (a prepay
+ * may have opened a trade); any other `unavailable` never reached it or was refused with a 5xx.
+ */
+export type ChannelFailure = { ok: false; code: ChannelFailureCode; retryable: boolean; message: string; timedOut?: true };
 export type ChannelResult<T> = ({ ok: true } & T) | ChannelFailure;
 
 export const channelFailure = (code: ChannelFailureCode, message: string): ChannelFailure => ({
@@ -162,6 +166,7 @@ export async function fetchFromProvider(url: string, init: RequestInit, options:
     if (answer.truncated) return channelFailure('bad_response', `${host}: answer (HTTP ${response.status}) is over ${bytesMax} bytes`);
     return { ok: true, status: response.status, headers: response.headers, bytes: answer.bytes };
   } catch (error) {
-    return channelFailure('unavailable', `${host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
+    const failure = channelFailure('unavailable', `${host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
+    return (error as Error).name === 'TimeoutError' ? { ...failure, timedOut: true } : failure;
   }
 }

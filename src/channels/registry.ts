@@ -40,7 +40,11 @@ export class ChannelRegistry {
   private readonly adapters = new Map<string, { updatedAt: number; adapter: ChannelAdapter | null }>();
 
   constructor(
-    private readonly deps: { store: Store; secretKey: Uint8Array; clock: Clock; publicUrl: string },
+    private readonly deps: {
+      store: Store; secretKey: Uint8Array; clock: Clock; publicUrl: string;
+      /** Wraps every adapter built (routing's health recording: every call to a channel passes there). */
+      observe?: (adapter: ChannelAdapter, code: string) => ChannelAdapter;
+    },
     private readonly options: RegistryOptions = default_registry_options,
   ) {}
 
@@ -62,7 +66,8 @@ export class ChannelRegistry {
     const cached = this.adapters.get(row.code);
     if (cached && cached.updatedAt === row.updatedAt) return cached.adapter;
     const config = JSON.parse(unseal(this.deps.secretKey, row.configEnc)) as Record<string, unknown>;
-    const adapter = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs);
+    const built = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs);
+    const adapter = built && this.deps.observe ? this.deps.observe(built, row.code) : built;
     this.adapters.set(row.code, { updatedAt: row.updatedAt, adapter });
     return adapter;
   }

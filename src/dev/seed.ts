@@ -53,7 +53,7 @@ export async function seedSandboxChannels(store: Store, sandbox: Hono, sandboxUr
     const config = (await answer.json()) as Record<string, string>;
     const row: ChannelRow = {
       code: channel.code, provider: channel.provider, methods: [...channel.methods], currencies: ['CNY'], weight: 100,
-      singleLimit: null, dailyLimit: null, status: 'enabled', configEnc: seal(secretKey, JSON.stringify(config)), createdAt: now, updatedAt: now,
+      singleLimit: null, dailyLimit: null, status: 'enabled', configEnc: seal(secretKey, JSON.stringify(config)), feeRate: '0', createdAt: now, updatedAt: now,
     };
     if ((await store.insertChannel(row)) === 'inserted') created.push(channel.code);
   }

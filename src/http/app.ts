@@ -26,6 +26,8 @@ import { ApiError, errorBody, errorStatus } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
+import type { ChannelHealth } from '../routing/channel-health.ts';
+import type { Router } from '../routing/router.ts';
 import type { Alerts } from '../alerts/alerts.ts';
 import type { Reconciliation } from '../recon/reconciliation.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
@@ -59,6 +61,8 @@ export type AppDeps = {
   rateLimiter: RateLimiter;
   links: Links;
   adminToken: string;
+  health: ChannelHealth;
+  router: Router;
   alerts: Alerts;
   recon: Reconciliation;
   /** Readiness checks besides the store's (Redis when configured). */
@@ -119,11 +123,12 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   }));
   app.route('/cashier', cashierRoutes({
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
+    router: deps.router,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
   app.route('/admin', adminRoutes({
     adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links,
-    outbound: deps.edge.outbound, sessions: deps.edge.adminSessions,
+    outbound: deps.edge.outbound, sessions: deps.edge.adminSessions, health: deps.health,
   }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -3,6 +3,7 @@
  * generated from them, so the document cannot drift from what is enforced. Every string has
  * a length limit; unknown fields are refused (strict objects).
  */
+import { fee_rate_decimals_max, isFeeRate, routingStrategies } from '../routing/strategies.ts';
 import * as v from 'valibot';
 import { all_methods } from '../merchants/directory.ts';
 import { alipay_currencies } from '../channels/alipay/transformers.ts';
@@ -76,6 +77,7 @@ export const createMerchant = v.strictObject({
   name: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
   notify_url: v.optional(v.nullable(httpUrl)),
   methods: v.optional(methodList),
+  routing: v.optional(v.picklist(routingStrategies)),
 });
 
 export const updateMerchant = v.strictObject({
@@ -83,7 +85,11 @@ export const updateMerchant = v.strictObject({
   notify_url: v.optional(v.nullable(httpUrl)),
   methods: v.optional(methodList),
   status: v.optional(v.picklist(['enabled', 'disabled'])),
+  routing: v.optional(v.picklist(routingStrategies)),
 });
+
+/** A channel's fee as a decimal share of the amount, 0 to 1 ("0.0060"). */
+const feeRate = v.pipe(v.string(), v.check(isFeeRate, `must be a decimal from 0 to 1 with at most ${fee_rate_decimals_max} digits after the point, like "0.0060"`));
 
 const pem = v.pipe(v.string(), v.maxLength(8_192), v.regex(/-----BEGIN [A-Z ]+-----/, 'must be a PEM block'));
 
@@ -122,6 +128,7 @@ export const createChannel = v.pipe(v.strictObject({
   daily_limit: v.optional(v.nullable(amount), null),
   status: v.optional(v.picklist(['enabled', 'disabled']), 'enabled'),
   config: v.record(v.string(), v.unknown()),
+  fee_rate: v.optional(feeRate, '0'),
 }), v.forward(v.check(
   // Refused here: a currency the provider's transformers cannot convert would only fail at the first payment.
   (channel) => servesCurrencies(channel.provider, channel.currencies),
@@ -136,4 +143,5 @@ export const updateChannel = v.strictObject({
   daily_limit: v.optional(v.nullable(amount)),
   status: v.optional(v.picklist(['enabled', 'disabled'])),
   config: v.optional(v.record(v.string(), v.unknown())),
+  fee_rate: v.optional(feeRate),
 });

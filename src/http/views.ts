@@ -35,7 +35,7 @@ export function notificationDataOf(links: Links): NotificationRenderer {
 }
 
 export const merchantOf = (m: Merchant) => ({
-  merchant_id: m.id, name: m.name, notify_url: m.notifyUrl, methods: m.methods, status: m.status, created_at: isoTime(m.createdAt), updated_at: isoTime(m.updatedAt),
+  merchant_id: m.id, name: m.name, notify_url: m.notifyUrl, methods: m.methods, status: m.status, routing: m.routing, created_at: isoTime(m.createdAt), updated_at: isoTime(m.updatedAt),
 });
 
 /** Anything named like a key is shown as [redacted]; ids and URLs stay readable. */
@@ -53,5 +53,5 @@ export const channelOf = (c: ChannelRow, config: Record<string, unknown>) => ({
   code: c.code, provider: c.provider, methods: c.methods, currencies: c.currencies, weight: c.weight,
   single_limit: c.singleLimit === null ? null : formatAmount(c.singleLimit, limitCurrencyOf(c)),
   daily_limit: c.dailyLimit === null ? null : formatAmount(c.dailyLimit, limitCurrencyOf(c)),
-  status: c.status, config: redactConfig(config), created_at: isoTime(c.createdAt), updated_at: isoTime(c.updatedAt),
+  status: c.status, config: redactConfig(config), fee_rate: c.feeRate, created_at: isoTime(c.createdAt), updated_at: isoTime(c.updatedAt),
 });

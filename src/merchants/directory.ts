@@ -3,6 +3,7 @@
  * Lookups are cached briefly with the secret already opened, so a request costs no database
  * read and no decryption; an operator's change reaches every process within the cache's life.
  */
+import type { RoutingStrategy } from '../routing/strategies.ts';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { Secret, seal, unseal } from '../secrets.ts';
@@ -18,12 +19,13 @@ export type Merchant = {
   notifyUrl: string | null;
   methods: string[];
   status: MerchantStatus;
+  routing: RoutingStrategy;
   createdAt: number;
   updatedAt: number;
 };
 
-export type NewMerchant = { merchantId?: string; name: string; notifyUrl?: string | null; methods?: string[] };
-export type MerchantChange = { name?: string; notifyUrl?: string | null; methods?: string[]; status?: MerchantStatus };
+export type NewMerchant = { merchantId?: string; name: string; notifyUrl?: string | null; methods?: string[]; routing?: RoutingStrategy };
+export type MerchantChange = { name?: string; notifyUrl?: string | null; methods?: string[]; status?: MerchantStatus; routing?: RoutingStrategy };
 
 export const all_methods = ['alipay_qr', 'alipay_page', 'wechat_native', 'wechat_jsapi', 'balance'];
 
@@ -38,7 +40,8 @@ export class MerchantDirectory {
     const secret = `sk_${randomBytes(32).toString('base64url')}`;
     const row: MerchantRow = {
       id: request.merchantId ?? `M${randomInt(10_000_000, 99_999_999)}`, name: request.name, secretEnc: seal(this.secretKey, secret),
-      notifyUrl: request.notifyUrl ?? null, methods: request.methods ?? all_methods, status: 'enabled', createdAt: now, updatedAt: now,
+      notifyUrl: request.notifyUrl ?? null, methods: request.methods ?? all_methods, status: 'enabled',
+      routing: request.routing ?? 'smart', createdAt: now, updatedAt: now,
     };
     if ((await this.store.insertMerchant(row)) === 'exists') return { ok: false, error: 'exists' };
     // A lookup may have cached its absence a moment ago.
@@ -62,7 +65,8 @@ export class MerchantDirectory {
     if (!row) return null;
     const updated: MerchantRow = {
       ...row, name: change.name ?? row.name, notifyUrl: change.notifyUrl === undefined ? row.notifyUrl : change.notifyUrl,
-      methods: change.methods ?? row.methods, status: change.status ?? row.status, updatedAt: this.clock.now(),
+      methods: change.methods ?? row.methods, status: change.status ?? row.status, routing: change.routing ?? row.routing,
+      updatedAt: this.clock.now(),
     };
     await this.store.updateMerchant(updated);
     this.cache.delete(merchantId);
@@ -72,7 +76,7 @@ export class MerchantDirectory {
   private opened(row: MerchantRow): Merchant {
     return {
       id: row.id, name: row.name, secret: new Secret(unseal(this.secretKey, row.secretEnc)), notifyUrl: row.notifyUrl,
-      methods: row.methods, status: row.status, createdAt: row.createdAt, updatedAt: row.updatedAt,
+      methods: row.methods, status: row.status, routing: row.routing, createdAt: row.createdAt, updatedAt: row.updatedAt,
     };
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
+import type { PaymentEvent } from '../../machines/payment.rules.ts';
 import { type Flow, type OrderDetails, type PayStartDecision, type PaymentContext, type RefundDecision, checkRefund, decidePayStart, flows_per_order_max, refunds_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
@@ -14,9 +15,9 @@ import type { Merchant } from '../merchants/directory.ts';
 import type { RefundDetail } from './view.ts';
 import type { Currency } from '../money.ts';
 import type { PayerVelocity } from '../risk/velocity.ts';
-import { chooseChannel } from '../routing/choose.ts';
-import type { DailyVolumes } from '../routing/daily-volume.ts';
-import type { ChannelRow, MerchantEventRow, NonceClaim, OutboxRow, Store } from '../store/store.ts';
+import { type PrepayFailure, channels_per_pay_max, movesOn, prepayFailure } from '../routing/failover.ts';
+import type { RoutingNote, Router } from '../routing/router.ts';
+import type { MerchantEventRow, NonceClaim, OutboxRow, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
 export type Result<T> = ({ ok: true } & T) | Failure;
@@ -46,8 +47,20 @@ export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: num
 export type PayPartRequest = { method: string; amount: number };
 
 export type PaymentsDeps = {
-  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; volumes: DailyVolumes; runner: EffectRunner; risk: PayerVelocity;
+  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; router: Router; runner: EffectRunner; risk: PayerVelocity;
+  /** A pay request moved on from a channel whose prepay failed (a metric). */
+  onFailover?: (channel: string) => void;
 };
+
+/** The answer once no channel is left after failures: what the last failure says about the payer. */
+function exhausted(last: PrepayFailure, methods: string[], currency: string): Failure {
+  switch (last.kind) {
+    case 'refused': return fail('channel_error', `${last.reason}; nothing was charged`);
+    case 'not_accepted': return noChannel(methods, currency);
+    case 'unknown':
+    case 'elsewhere': return fail('unavailable', `${last.reason}; retry the request`);
+  }
+}
 
 /** Why the order's machine refuses a pay request, as the API answers it. */
 function payRefusal(error: Exclude<PayStartDecision, { kind: 'start' | 'join' }>['error'], status: string): Failure {
@@ -130,20 +143,13 @@ export class Payments {
    */
   async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number): Promise<Failure | null> {
     return methodRefusal(merchant, [method])
-      ?? ((await this.chooseChannels([{ method, amount }], currency))[0] ? null : noChannel([method], currency));
-  }
-
-  /** The channel each part would be routed to now (null where none serves it). */
-  private async chooseChannels(parts: PayPartRequest[], currency: Currency): Promise<(ChannelRow | null)[]> {
-    const channels = await this.deps.channels.all();
-    const collectedToday = await this.deps.volumes.of(channels);
-    return parts.map((p) => chooseChannel(channels, { ...p, currency }, collectedToday));
+      ?? ((await this.deps.router.shownMethods([method], currency, amount)).length > 0 ? null : noChannel([method], currency));
   }
 
   /**
    * Starts paying: the order's actor decides whether this request joins the attempt already
    * waiting for the payer the same way (a refreshed cashier page, a retry, identical requests at
-   * once: one trade at the channel) or starts a new one, on a channel picked per part. The
+   * once: one trade at the channel) or starts a new one, routed per part with failover. The
    * answer carries what the payer is shown, once the flow's prepay has an outcome.
    */
   async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
@@ -171,26 +177,69 @@ export class Payments {
     if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
     const refused = methodRefusal(merchant, parts.map((p) => p.method));
     if (refused) return refused;
-    const now = this.clock.now();
-    const asked = { at: now, parts: parts.map((p) => ({ ...p, flowId: newId('flw', now), channel: '' })), rejoinOnly };
     // Asked of the order as read, so that a refusal can say why before any channel is looked
     // for; the actor decides again on the order as it is when the event runs.
-    const expected = decidePayStart(context, asked);
+    const now = this.clock.now();
+    const expected = decidePayStart(context, { at: now, parts: parts.map((p) => ({ ...p, flowId: newId('flw', now), channel: '' })), rejoinOnly });
     if (expected.kind === 'refused') return expected.error === 'nothing_to_join' ? { ok: true, order, flow: null } : payRefusal(expected.error, row.status);
-    const channels = expected.kind === 'join'
-      ? attemptChannels(context, expected.flow.attemptId, parts)
-      : (await this.chooseChannels(parts, context.currency)).map((c) => c?.code ?? null);
-    const unserved = parts.filter((_, i) => !channels[i]).map((p) => p.method);
-    if (unserved.length > 0) return noChannel(unserved, context.currency);
-    const event = { type: 'pay.start' as const, ...asked, parts: asked.parts.map((p, i) => ({ ...p, channel: channels[i]! })) };
+    if (expected.kind === 'start') return this.payRouted(merchant, context.id, parts, context.currency, rejoinOnly);
+    // A join keeps the channels its attempt was routed to; should the attempt be gone by the time
+    // the event runs, the actor starts one on them and this request runs its prepay.
+    const channels = attemptChannels(context, expected.flow.attemptId, parts);
+    const payParts = parts.map((p, i) => ({ flowId: newId('flw', now), method: p.method, channel: channels[i] ?? '', amount: p.amount }));
+    const started = await this.startAttempt(context.id, { type: 'pay.start', at: now, parts: payParts, rejoinOnly });
+    return 'answer' in started ? started.answer : this.answerPay(context.id, started.flowId, started.prepays);
+  }
 
-    const result = await this.engine.dispatch(context.id, event);
-    if (result.outcome === 'not_found') return fail('not_found', `no payment ${context.id}`);
-    if (result.outcome === 'applied') return this.answerPay(context.id, event.parts[0]!.flowId, result.outbox.filter((r) => r.kind === 'channel.prepay'));
+  /**
+   * Sends pay.start to the order's actor: the flow that answers the request and the prepay rows
+   * this request is to run (none when it joined the attempt already waiting), or the answer.
+   */
+  private async startAttempt(paymentId: string, event: Extract<PaymentEvent, { type: 'pay.start' }>): Promise<{ flowId: string; prepays: OutboxRow[] } | { answer: Result<{ order: OrderState; flow: Flow | null }> }> {
+    const result = await this.engine.dispatch(paymentId, event);
+    if (result.outcome === 'not_found') return { answer: fail('not_found', `no payment ${paymentId}`) };
+    if (result.outcome === 'applied') return { flowId: event.parts[0]!.flowId, prepays: result.outbox.filter((r) => r.kind === 'channel.prepay') };
     const decided = decidePayStart(result.order.context, event);
-    if (decided.kind === 'join') return this.answerPay(context.id, decided.flow.id, []);
-    if (decided.kind === 'refused' && decided.error === 'nothing_to_join') return { ok: true, order: result.order, flow: null };
-    return decided.kind === 'refused' ? payRefusal(decided.error, result.order.row.status) : fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
+    if (decided.kind === 'join') return { flowId: decided.flow.id, prepays: [] };
+    if (decided.kind === 'refused' && decided.error === 'nothing_to_join') return { answer: { ok: true, order: result.order, flow: null } };
+    const status = result.order.row.status;
+    return { answer: decided.kind === 'refused' ? payRefusal(decided.error, status) : fail('invalid_state', `a ${status} payment cannot be paid now`) };
+  }
+
+  /**
+   * Routes the parts, starts the attempt through the order's actor and runs its prepay in this
+   * request; when the prepay fails, tries the next routable channel with new flows (failover.ts),
+   * at most channels_per_pay_max channels. The routing decision rides on the pay event, so the
+   * order's timeline shows it. A prepay another runner holds is waited for (awaitPrepay).
+   */
+  private async payRouted(merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency, rejoinOnly: boolean): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+    const tried: string[] = [];
+    let last: (PrepayFailure & { flowId: string }) | null = null;
+    for (let round = 0; round < channels_per_pay_max; round++) {
+      const decisions = await Promise.all(parts.map((p) => this.deps.router.decide({ ...p, currency }, merchant.routing, tried)));
+      const unserved = parts.filter((_, i) => decisions[i]!.order.length === 0).map((p) => p.method);
+      if (unserved.length > 0) return last ? exhausted(last, unserved, currency) : noChannel(unserved, currency);
+      const now = this.clock.now();
+      const payParts = parts.map((p, i) => ({ flowId: newId('flw', now), method: p.method, channel: decisions[i]!.order[0]!, amount: p.amount }));
+      const failoverFrom = last && { channel: tried.at(-1)!, flow_id: last.flowId, reason: last.reason };
+      const routing: RoutingNote = { ...decisions[0]!.note, chosen: payParts[0]!.channel, ...(failoverFrom ? { failover_from: failoverFrom } : {}) };
+      if (failoverFrom) this.deps.onFailover?.(failoverFrom.channel);
+
+      const started = await this.startAttempt(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, rejoinOnly });
+      if ('answer' in started) return started.answer;
+      // Joined the attempt already waiting: its prepay is another request's, and so is its failover.
+      if (started.prepays.length === 0) return this.answerPay(paymentId, started.flowId, []);
+      const failures = await this.deps.runner.runNow(started.prepays);
+      const row = started.prepays.find((r) => (r.payload as { flowId?: unknown }).flowId === started.flowId);
+      const { order: after, flow } = await this.awaitPrepay(paymentId, started.flowId, row !== undefined && failures.has(row.id));
+      const failed = prepayFailure(flow, row && failures.get(row.id));
+      if (!failed) return { ok: true, order: after, flow };
+      if (failed.kind === 'not_accepted') await this.engine.dispatch(paymentId, { type: 'flow.report', at: this.clock.now(), flowId: flow.id, status: 'failed', source: 'prepay' });
+      if (!movesOn(failed)) return exhausted(failed, parts.map((p) => p.method), currency);
+      tried.push(flow.channel);
+      last = { ...failed, flowId: flow.id };
+    }
+    return exhausted(last!, parts.map((p) => p.method), currency);
   }
 
   /**
@@ -199,7 +248,7 @@ export class Payments {
    * instance's runner) is waited for. 503 only when the channel really did not answer.
    */
   private async answerPay(orderId: string, flowId: string, own: OutboxRow[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
-    const ranHere = (await this.deps.runner.runNow(own)) === own.length && own.length > 0;
+    const ranHere = own.length > 0 && (await this.deps.runner.runNow(own)).size === own.length;
     const { order, flow } = await this.awaitPrepay(orderId, flowId, ranHere);
     if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
     if (flow.prepared || flow.status === 'succeeded') return { ok: true, order, flow };

@@ -1,8 +1,7 @@
 /**
- * Which channel serves a flow. For now the simplest rule that is still correct: an enabled
- * channel of a provider paycenter can talk to, serving the method and currency, within its
- * single-payment limit and what is left of its daily limit; the highest weight wins, ties by
- * code so the choice is stable.
+ * Whether a channel can serve a pay part at all, before health counts: enabled, of a provider
+ * paycenter can talk to, serving the method and currency, within its single-payment limit and
+ * what is left of its daily limit. Routing (router.ts) ranks the channels that pass.
  */
 import { externalProviders } from '../channels/registry.ts';
 import type { ChannelRow } from '../store/store.ts';
@@ -12,17 +11,13 @@ export type PayNeed = { method: string; currency: string; amount: number };
 /** Minor units each channel with a daily limit collected today (see DailyVolumes). */
 export type CollectedToday = ReadonlyMap<string, number>;
 
-export function servesNeed(channel: ChannelRow, need: PayNeed, collectedToday: CollectedToday): boolean {
-  return channel.status === 'enabled'
-    && externalProviders.includes(channel.provider)
-    && channel.methods.includes(need.method)
-    && channel.currencies.includes(need.currency)
-    && (channel.singleLimit === null || need.amount <= channel.singleLimit)
-    && (channel.dailyLimit === null || (collectedToday.get(channel.code) ?? 0) + need.amount <= channel.dailyLimit);
-}
-
-export function chooseChannel(channels: readonly ChannelRow[], need: PayNeed, collectedToday: CollectedToday): ChannelRow | null {
-  const serving = channels.filter((c) => servesNeed(c, need, collectedToday));
-  serving.sort((a, b) => b.weight - a.weight || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
-  return serving[0] ?? null;
+/** Why this channel cannot take this part, in words for the timeline; null when it can. */
+export function skipReason(channel: ChannelRow, need: PayNeed, collectedToday: CollectedToday): string | null {
+  if (channel.status !== 'enabled') return 'disabled';
+  if (!externalProviders.includes(channel.provider)) return `no adapter for provider ${channel.provider}`;
+  if (!channel.methods.includes(need.method)) return `does not serve ${need.method}`;
+  if (!channel.currencies.includes(need.currency)) return `does not serve ${need.currency}`;
+  if (channel.singleLimit !== null && need.amount > channel.singleLimit) return 'over its single-payment limit';
+  if (channel.dailyLimit !== null && (collectedToday.get(channel.code) ?? 0) + need.amount > channel.dailyLimit) return 'over what is left of its daily limit';
+  return null;
 }

@@ -4,7 +4,6 @@
 // sign covers the exact JSON text of the response member, so the text is assembled by hand.
 import { Hono, type Context } from 'hono';
 import { generateRsaKeyPair, randomDigits, rsaSign, rsaVerify } from './crypto.ts';
-import { API_TIMEOUT_HOLD_MS } from './faults.ts';
 import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen, reportedTotal } from './context.ts';
 import { type AlipayApp, type Trade, newNotifyRecord } from './state.ts';
 import { alipayTime, billDay, escapeHtml, fenToYuan, parseAlipayTime, yuanToFen } from './util.ts';
@@ -328,7 +327,7 @@ export function alipayRoutes(ctx: SandboxContext): Hono {
     }
 
     const f = ctx.faults.get('alipay', appRec.appId);
-    if (ctx.faults.chance('alipay', appRec.appId, f.api_timeout_rate)) await ctx.timers.sleep(API_TIMEOUT_HOLD_MS);
+    if (ctx.faults.chance('alipay', appRec.appId, f.api_timeout_rate)) await ctx.timers.sleep(f.api_timeout_hold_ms);
     if (ctx.faults.chance('alipay', appRec.appId, f.api_error_rate)) {
       return reply(unavailable, appRec);
     }

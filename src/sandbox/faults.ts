@@ -11,6 +11,8 @@ export type Faults = {
   reorder: boolean;
   api_error_rate: number;
   api_timeout_rate: number;
+  /** How long a "timed out" call is held before it is processed anyway (the provider acted after the client gave up). */
+  api_timeout_hold_ms: number;
   wrong_amount: boolean;
   /** UnionPay: the next N queries answer origRespCode 05 ("accepted, ask again later") whatever the truth. */
   processing_queries: number;
@@ -26,14 +28,13 @@ export const NO_FAULTS: Faults = {
   reorder: false,
   api_error_rate: 0,
   api_timeout_rate: 0,
+  api_timeout_hold_ms: 30_000,
   wrong_amount: false,
   processing_queries: 0,
   signer: 'genuine',
   seed: 1,
 };
 
-/** How long a "timed out" API call is held: longer than any sane client timeout. */
-export const API_TIMEOUT_HOLD_MS = 30_000;
 
 /** Bound on processing_queries: enough for any backoff test, not a way to hang a caller forever. */
 const processing_queries_max = 100;
@@ -71,6 +72,11 @@ export function parseFaults(body: unknown): ParseResult {
     if (b[key] === undefined) continue;
     if (typeof b[key] !== 'boolean') return { ok: false, error: `${key} must be a boolean` };
     f[key] = b[key];
+  }
+  if (b.api_timeout_hold_ms !== undefined) {
+    const n = b.api_timeout_hold_ms;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 600_000) return { ok: false, error: 'api_timeout_hold_ms must be an integer 0..600000' };
+    f.api_timeout_hold_ms = n;
   }
   if (b.processing_queries !== undefined) {
     const n = b.processing_queries;

@@ -12,7 +12,6 @@
 // retried until the merchant answers HTTP 200. Unlike the other two, UnionPay has no close:
 // an unpaid order simply lapses at its payTimeout.
 import { Hono, type Context } from 'hono';
-import { API_TIMEOUT_HOLD_MS } from './faults.ts';
 import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen, reportedTotal } from './context.ts';
 import { randomAlnum, randomDigits } from './crypto.ts';
 import { type Refund, type Trade, type UnionpayMerchant, newNotifyRecord } from './state.ts';
@@ -108,7 +107,7 @@ function authenticate(ctx: SandboxContext, f: Fields): { merchant: UnionpayMerch
 /** Injected faults after a verified request: a held answer, or a 5xx. */
 async function faulted(ctx: SandboxContext, merId: string): Promise<boolean> {
   const f = ctx.faults.get('unionpay', merId);
-  if (ctx.faults.chance('unionpay', merId, f.api_timeout_rate)) await ctx.timers.sleep(API_TIMEOUT_HOLD_MS);
+  if (ctx.faults.chance('unionpay', merId, f.api_timeout_rate)) await ctx.timers.sleep(f.api_timeout_hold_ms);
   return ctx.faults.chance('unionpay', merId, f.api_error_rate);
 }
 

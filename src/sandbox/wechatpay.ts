@@ -4,7 +4,6 @@
 // signed with the platform key over `TIMESTAMP\nNONCE\nBODY\n`.
 import { Hono, type Context } from 'hono';
 import { aesGcmEncrypt, generateRsaKeyPair, randomAlnum, randomDigits, rsaSign, rsaVerify, sha1Hex } from './crypto.ts';
-import { API_TIMEOUT_HOLD_MS } from './faults.ts';
 import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen, reportedTotal } from './context.ts';
 import { type Refund, type Trade, type WechatMerchant, newNotifyRecord } from './state.ts';
 import { wechatStatementCsv } from './statements.ts';
@@ -228,7 +227,7 @@ export function wechatRoutes(ctx: SandboxContext): Hono<Env> {
     const message = `${c.req.method}\n${signedUrl(c.req.url)}\n${auth.timestamp}\n${auth.nonce_str}\n${body}\n`;
     if (!rsaVerify(message, auth.signature, m.merchantPublicKey)) return send(ctx, c, m, 401, err('SIGN_ERROR', '签名错误'));
     const f = ctx.faults.get('wechatpay', m.mchid);
-    if (ctx.faults.chance('wechatpay', m.mchid, f.api_timeout_rate)) await ctx.timers.sleep(API_TIMEOUT_HOLD_MS);
+    if (ctx.faults.chance('wechatpay', m.mchid, f.api_timeout_rate)) await ctx.timers.sleep(f.api_timeout_hold_ms);
     if (ctx.faults.chance('wechatpay', m.mchid, f.api_error_rate)) return send(ctx, c, m, 500, err('SYSTEM_ERROR', '系统异常，请稍后重试'));
     c.set('merchant', m);
     await next();

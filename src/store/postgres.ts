@@ -7,6 +7,12 @@
 import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
 import {
+  breakerColumns,
+  breakerOf,
+  breakerTransitionOf,
+  breakerValues,
+  closedBreaker,
+  transitionValues,
   adminAuditOf,
   orderSearchFilter,
   orderStatsOf,
@@ -50,7 +56,7 @@ import {
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 
 /** Connections in a process's pool, at most. */
@@ -463,8 +469,8 @@ export class PostgresStore implements Store {
   }
 
   async updateMerchant(m: MerchantRow) {
-    await this.all('UPDATE merchants SET name = $1, notify_url = $2, methods = $3, status = $4, updated_at = $5 WHERE id = $6',
-      m.name, m.notifyUrl, m.methods, m.status, m.updatedAt, m.id);
+    await this.all('UPDATE merchants SET name = $1, notify_url = $2, methods = $3, status = $4, updated_at = $5, routing = $6 WHERE id = $7',
+      m.name, m.notifyUrl, m.methods, m.status, m.updatedAt, m.routing, m.id);
   }
 
   async insertChannel(channel: ChannelRow) {
@@ -491,9 +497,48 @@ export class PostgresStore implements Store {
 
   async updateChannel(c: ChannelRow) {
     await this.all(
-      'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8 WHERE code = $9',
-      c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code,
+      'UPDATE channels SET methods = $1, currencies = $2, weight = $3, single_limit = $4, daily_limit = $5, status = $6, config_enc = $7, updated_at = $8, fee_rate = $9 WHERE code = $10',
+      c.methods, c.currencies, c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.feeRate, c.code,
     );
+  }
+
+  async loadBreakers(codes: readonly string[]) {
+    if (codes.length === 0) return [];
+    const rows = (await this.all(`SELECT * FROM channel_breakers WHERE code IN (${placeholders(codes.length)})`, ...codes)).map(breakerOf);
+    return codes.map((code) => rows.find((r) => r.code === code) ?? closedBreaker(code));
+  }
+
+  async swapBreaker(b: BreakerRow, t: BreakerTransitionRow) {
+    // One statement: the transition is recorded exactly when the compare-and-set wins. The first
+    // move of a breaker creates its row; every later one is a compare-and-set on the version.
+    const swap = b.version === 1
+      ? `INSERT INTO channel_breakers (${breakerColumns.join(', ')})
+         SELECT $7::text, $1::text, $2::boolean, $3::bigint, $4::bigint, $5::bigint, $6::bigint WHERE $8::bigint = 0 ON CONFLICT DO NOTHING RETURNING code`
+      : 'UPDATE channel_breakers SET state = $1, forced = $2, opened_at = $3, since = $4, version = $5, probe_until = $6 WHERE code = $7 AND version = $8 RETURNING code';
+    const rows = await this.all(
+      `WITH swapped AS (${swap})
+       INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason)
+       SELECT $9::text, $10::text, $11::bigint, $12::text, $13::text, $14::text FROM swapped RETURNING id`,
+      b.state, b.forced, b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1, ...transitionValues(t),
+    );
+    return rows.length === 1;
+  }
+
+  async claimBreakerProbe(code: string, nowMs: number, untilMs: number) {
+    return (await this.all('UPDATE channel_breakers SET probe_until = $1 WHERE code = $2 AND probe_until <= $3 RETURNING code', untilMs, code, nowMs)).length === 1;
+  }
+
+  async insertBreakerTransition(t: BreakerTransitionRow) {
+    await this.all('INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6)', ...transitionValues(t));
+  }
+
+  async loadRoutingScope() {
+    const [row] = await this.all('SELECT id FROM routing_scope');
+    return row!.id as string;
+  }
+
+  async listBreakerTransitions(code: string, limit: number) {
+    return (await this.all('SELECT * FROM breaker_transitions WHERE code = $1 ORDER BY at DESC, id DESC LIMIT $2', code, limit)).map(breakerTransitionOf);
   }
 
   async insertAlert(alert: AlertRow) {

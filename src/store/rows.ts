@@ -3,7 +3,7 @@
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
-import type { AdminAuditRow, OrderSearch, OrderStats, AlertQuery, AlertRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from './store.ts';
+import type { AdminAuditRow, OrderSearch, OrderStats, AlertQuery, AlertRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow, BreakerRow, BreakerTransitionRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -89,7 +89,8 @@ export function orderValues(o: OrderRow, json: (v: unknown) => unknown): unknown
 export function merchantOf(row: Raw, json: JsonDecoder): MerchantRow {
   return {
     id: row.id as string, name: row.name as string, secretEnc: row.secret_enc as string, notifyUrl: (row.notify_url as string | null) ?? null,
-    methods: json(row.methods) as string[], status: row.status as MerchantRow['status'], createdAt: int(row.created_at), updatedAt: int(row.updated_at),
+    methods: json(row.methods) as string[], status: row.status as MerchantRow['status'], routing: row.routing as MerchantRow['routing'],
+    createdAt: int(row.created_at), updatedAt: int(row.updated_at),
   };
 }
 
@@ -97,18 +98,42 @@ export function channelOf(row: Raw, json: JsonDecoder): ChannelRow {
   return {
     code: row.code as string, provider: row.provider as string, methods: json(row.methods) as string[], currencies: json(row.currencies) as string[],
     weight: int(row.weight), singleLimit: intOrNull(row.single_limit), dailyLimit: intOrNull(row.daily_limit),
-    status: row.status as ChannelRow['status'], configEnc: row.config_enc as string, createdAt: int(row.created_at), updatedAt: int(row.updated_at),
+    status: row.status as ChannelRow['status'], configEnc: row.config_enc as string, feeRate: row.fee_rate as string,
+    createdAt: int(row.created_at), updatedAt: int(row.updated_at),
   };
 }
 
-/** Merchant and channel columns, and their values in that order (JSON columns through `json`). */
-export const merchantColumns = ['id', 'name', 'secret_enc', 'notify_url', 'methods', 'status', 'created_at', 'updated_at'] as const;
-export const merchantValues = (m: MerchantRow, json: (v: unknown) => unknown): unknown[] =>
-  [m.id, m.name, m.secretEnc, m.notifyUrl, json(m.methods), m.status, m.createdAt, m.updatedAt];
+export function breakerOf(row: Raw): BreakerRow {
+  return {
+    code: row.code as string, state: row.state as BreakerRow['state'], forced: Boolean(row.forced), openedAt: intOrNull(row.opened_at),
+    since: int(row.since), version: int(row.version), probeUntil: int(row.probe_until),
+  };
+}
 
-export const channelColumns = ['code', 'provider', 'methods', 'currencies', 'weight', 'single_limit', 'daily_limit', 'status', 'config_enc', 'created_at', 'updated_at'] as const;
+export function breakerTransitionOf(row: Raw): BreakerTransitionRow {
+  return {
+    id: row.id as string, code: row.code as string, at: int(row.at), from: row.from_state as BreakerTransitionRow['from'],
+    to: row.to_state as BreakerTransitionRow['to'], reason: row.reason as string,
+  };
+}
+
+/** A channel's breaker before anything happened to it (no row yet: its first move writes version 1). */
+export const closedBreaker = (code: string): BreakerRow =>
+  ({ code, state: 'closed', forced: false, openedAt: null, since: 0, version: 0, probeUntil: 0 });
+
+/** Merchant and channel columns, and their values in that order (JSON columns through `json`). */
+export const merchantColumns = ['id', 'name', 'secret_enc', 'notify_url', 'methods', 'status', 'created_at', 'updated_at', 'routing'] as const;
+export const merchantValues = (m: MerchantRow, json: (v: unknown) => unknown): unknown[] =>
+  [m.id, m.name, m.secretEnc, m.notifyUrl, json(m.methods), m.status, m.createdAt, m.updatedAt, m.routing];
+
+export const channelColumns = ['code', 'provider', 'methods', 'currencies', 'weight', 'single_limit', 'daily_limit', 'status', 'config_enc', 'created_at', 'updated_at', 'fee_rate'] as const;
 export const channelValues = (c: ChannelRow, json: (v: unknown) => unknown): unknown[] =>
-  [c.code, c.provider, json(c.methods), json(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.createdAt, c.updatedAt];
+  [c.code, c.provider, json(c.methods), json(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.createdAt, c.updatedAt, c.feeRate];
+
+export const breakerColumns = ['code', 'state', 'forced', 'opened_at', 'since', 'version', 'probe_until'] as const;
+export const breakerValues = (b: BreakerRow, flag: (v: boolean) => unknown): unknown[] =>
+  [b.code, b.state, flag(b.forced), b.openedAt, b.since, b.version, b.probeUntil];
+export const transitionValues = (t: BreakerTransitionRow): unknown[] => [t.id, t.code, t.at, t.from, t.to, t.reason];
 
 /** Equal claims in one batch: only the first can win. */
 export function firstClaims(claims: NonceClaim[]): boolean[] {

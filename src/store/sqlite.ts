@@ -27,8 +27,14 @@ import {
   alertOf,
   alertValues,
   callbackOf,
+  breakerColumns,
+  breakerOf,
+  breakerTransitionOf,
+  breakerValues,
   channelColumns,
   channelOf,
+  closedBreaker,
+  transitionValues,
   channelValues,
   decodeJsonText as json,
   encodeJsonText as text,
@@ -49,7 +55,7 @@ import {
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 
 type Row = Record<string, unknown>;
@@ -113,6 +119,8 @@ class WriterThread {
     this.worker.terminate();
   }
 }
+
+const insertTransition = 'INSERT INTO breaker_transitions (id, code, at, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)';
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
@@ -390,8 +398,8 @@ export class SqliteStore implements Store {
 
   async updateMerchant(m: MerchantRow) {
     this.write(() =>
-      this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ? WHERE id = ?')
-        .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.id));
+      this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ?, routing = ? WHERE id = ?')
+        .run(m.name, m.notifyUrl, text(m.methods), m.status, m.updatedAt, m.routing, m.id));
   }
 
   async insertChannel(channel: ChannelRow) {
@@ -419,8 +427,43 @@ export class SqliteStore implements Store {
   async updateChannel(c: ChannelRow) {
     this.write(() =>
       this.query(
-        'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ? WHERE code = ?',
-      ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.code));
+        'UPDATE channels SET methods = ?, currencies = ?, weight = ?, single_limit = ?, daily_limit = ?, status = ?, config_enc = ?, updated_at = ?, fee_rate = ? WHERE code = ?',
+      ).run(text(c.methods), text(c.currencies), c.weight, c.singleLimit, c.dailyLimit, c.status, c.configEnc, c.updatedAt, c.feeRate, c.code));
+  }
+
+  async loadBreakers(codes: readonly string[]) {
+    if (codes.length === 0) return [];
+    const rows = this.all(`SELECT * FROM channel_breakers WHERE code IN (${codes.map(() => '?').join(', ')})`, ...codes).map(breakerOf);
+    return codes.map((code) => rows.find((r) => r.code === code) ?? closedBreaker(code));
+  }
+
+  async swapBreaker(b: BreakerRow, t: BreakerTransitionRow) {
+    const insert = `INSERT INTO channel_breakers (${breakerColumns.join(', ')}) VALUES (${breakerColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+    return this.write(() => {
+      // The first move of a breaker creates its row; every later one is a compare-and-set on the version.
+      const swapped = b.version === 1
+        ? this.query(insert).run(...(breakerValues(b, Number) as never[])).changes === 1
+        : this.query('UPDATE channel_breakers SET state = ?, forced = ?, opened_at = ?, since = ?, version = ?, probe_until = ? WHERE code = ? AND version = ?')
+          .run(b.state, Number(b.forced), b.openedAt, b.since, b.version, b.probeUntil, b.code, b.version - 1).changes === 1;
+      if (swapped) this.query(insertTransition).run(...(transitionValues(t) as never[]));
+      return swapped;
+    });
+  }
+
+  async claimBreakerProbe(code: string, nowMs: number, untilMs: number) {
+    return this.write(() => this.query('UPDATE channel_breakers SET probe_until = ? WHERE code = ? AND probe_until <= ?').run(untilMs, code, nowMs).changes === 1);
+  }
+
+  async insertBreakerTransition(t: BreakerTransitionRow) {
+    this.write(() => this.query(insertTransition).run(...(transitionValues(t) as never[])));
+  }
+
+  async loadRoutingScope() {
+    return this.all('SELECT id FROM routing_scope')[0]!.id as string;
+  }
+
+  async listBreakerTransitions(code: string, limit: number) {
+    return this.all('SELECT * FROM breaker_transitions WHERE code = ? ORDER BY at DESC, id DESC LIMIT ?', code, limit).map(breakerTransitionOf);
   }
 
   async insertAlert(alert: AlertRow) {

@@ -5,6 +5,7 @@
  * nonce claims) in one durable transaction (group commit); each write applies only if the
  * order's row version is still the one the engine read (fencing).
  */
+import type { RoutingStrategy } from '../routing/strategies.ts';
 import type { PaymentStatus } from '../../machines/payment.model.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -136,6 +137,8 @@ export type MerchantRow = {
   /** Pay methods enabled for this merchant, in the order its cashier shows them. */
   methods: string[];
   status: MerchantStatus;
+  /** How its payments pick among routable channels (API.md "Routing"). */
+  routing: RoutingStrategy;
   createdAt: number;
   updatedAt: number;
 };
@@ -151,10 +154,30 @@ export type ChannelRow = {
   dailyLimit: number | null;
   status: 'enabled' | 'disabled';
   configEnc: string;
+  /** The provider's fee as a decimal share of the amount ("0.0060"), as the operator gave it. */
+  feeRate: string;
   createdAt: number;
   updatedAt: number;
 };
 
+export type BreakerStateName = 'closed' | 'open' | 'half_open';
+
+/**
+ * A channel's circuit breaker, held in the store when there is no Redis. `version` grows by one
+ * with every transition (compare-and-set between instances); `probeUntil` gates half-open probes.
+ */
+export type BreakerRow = {
+  code: string;
+  state: BreakerStateName;
+  /** Set by an operator: an open breaker that never half-opens by itself. */
+  forced: boolean;
+  openedAt: number | null;
+  since: number;
+  version: number;
+  probeUntil: number;
+};
+
+export type BreakerTransitionRow = { id: string; code: string; at: number; from: BreakerStateName; to: BreakerStateName; reason: string };
 /** An operator alert (src/alerts/): raised once per id, acknowledged by an operator. */
 export type AlertRow = {
   id: string;
@@ -380,6 +403,22 @@ export interface Store {
   collectedSince(channelCode: string, sinceMs: number): Promise<number>;
   updateChannel(channel: ChannelRow): Promise<void>;
 
+  // Routing: breakers (held here when there is no Redis) and their transitions (here always).
+  /** The breakers of these channels, in order; a channel without a row is closed at version 0 (reads never write). */
+  loadBreakers(codes: readonly string[]): Promise<BreakerRow[]>;
+  /**
+   * Writes `row` only if the stored version is still `row.version - 1` (version 1: only if there
+   * is no row yet), with its transition, in one transaction; false when another instance moved first.
+   */
+  swapBreaker(row: BreakerRow, transition: BreakerTransitionRow): Promise<boolean>;
+  /** Takes the half-open probe gate until `untilMs` if nobody holds it at `nowMs`. */
+  claimBreakerProbe(code: string, nowMs: number, untilMs: number): Promise<boolean>;
+  /** Records a transition of a breaker held elsewhere (Redis). */
+  insertBreakerTransition(transition: BreakerTransitionRow): Promise<void>;
+  /** A channel's latest transitions, newest first. */
+  listBreakerTransitions(code: string, limit: number): Promise<BreakerTransitionRow[]>;
+  /** This database's random id, under which routing keys its shared state in Redis. */
+  loadRoutingScope(): Promise<string>;
   // Operator alerts.
   /** Inserts an alert unless one with its id exists (raising is idempotent by id). */
   insertAlert(alert: AlertRow): Promise<'inserted' | 'exists'>;

@@ -250,15 +250,18 @@ describe('statements through the adapters (sqlite)', () => {
 describe('a channel that refuses the prepay (sqlite)', () => {
   let world: World;
   beforeAll(async () => {
-    world = await bootWorld('sqlite');
+    // A fixed random source: smart routing never explores, so the refusing channel (highest weight) is tried first.
+    world = await bootWorld('sqlite', { random: () => 0.5 });
   });
   afterAll(() => world.stop());
 
-  test('channel_error (502): the flow failed, nothing was charged, the order is back to created', async () => {
+  test('channel_error (502) when no other channel is left: the flow failed, nothing was charged, the order is back to created', async () => {
     // An app id the gateway does not know: Alipay refuses every call (isv.invalid-app-id).
     const refusing = { ...world.alipay, app_id: '2021000000000001' };
     const created = await adminCall(world.url, 'POST', '/admin/channels', { code: 'alipay_refusing', provider: 'alipay', methods: ['alipay_qr'], weight: 1_000, config: refusing });
     expect(created.status).toBe(201);
+    // The healthy channel for the method is off: otherwise the request moves on to it (see below).
+    expect((await adminCall(world.url, 'PATCH', '/admin/channels/alipay_main', { status: 'disabled' })).status).toBe(200);
     await Bun.sleep(2_100); // the channel list is cached for 2 s
     const payment = await world.merchant.createPayment();
     const refused = await world.merchant.call('POST', `/v1/payments/${payment.body.id}/pay`, { method: 'alipay_qr' });
@@ -267,5 +270,15 @@ describe('a channel that refuses the prepay (sqlite)', () => {
     const after = await world.merchant.call('GET', `/v1/payments/${payment.body.id}`);
     expect(after.body.status).toBe('created');
     expect(after.body.flows.map((f: any) => [f.channel, f.status])).toEqual([['alipay_refusing', 'failed']]);
+  });
+
+  test('with another channel for the method, the same request moves on to it with a new flow: 200 and an action', async () => {
+    expect((await adminCall(world.url, 'PATCH', '/admin/channels/alipay_main', { status: 'enabled' })).status).toBe(200);
+    await Bun.sleep(2_100);
+    const payment = await world.merchant.createPayment();
+    const paid = await world.merchant.call('POST', `/v1/payments/${payment.body.id}/pay`, { method: 'alipay_qr' });
+    expect(paid.status).toBe(200);
+    expect(paid.body.action.type).toBe('qr_code');
+    expect(paid.body.flows.map((f: any) => [f.channel, f.status])).toEqual([['alipay_refusing', 'failed'], ['alipay_main', 'pending']]);
   });
 });

@@ -43,7 +43,11 @@ export type ServerProcess = {
   stop(): Promise<void>;
 };
 
-export function paycenterProcess(options: { port: number; databaseUrl: string; redisUrl: string | null; adminToken: string; secretKey: string; logName: string }): ServerProcess {
+export function paycenterProcess(options: {
+  port: number; databaseUrl: string; redisUrl: string | null; adminToken: string; secretKey: string; logName: string;
+  /** More settings for this process (BREAKER_OPEN_S, …). */
+  env?: Record<string, string>;
+}): ServerProcess {
   mkdirSync(scratch_dir, { recursive: true });
   const logPath = join(scratch_dir, options.logName);
   const url = `http://127.0.0.1:${options.port}`;
@@ -55,6 +59,7 @@ export function paycenterProcess(options: { port: number; databaseUrl: string; r
     ADMIN_TOKEN: options.adminToken, SECRET_KEY: options.secretKey, LOG_LEVEL: 'warn', NODE_ENV: 'production',
   });
   if (options.redisUrl) env.REDIS_URL = options.redisUrl;
+  Object.assign(env, options.env);
   const server: ServerProcess = {
     url, logPath, starts: 0,
     async start() {

@@ -50,8 +50,9 @@ for (const kind of storeKinds) {
         ? await onDatabase(url, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         : await onDatabase(url, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
       expect(tables.map((t) => t.name)).toEqual([
-        'admin_audit', 'admin_sessions', 'alerts', 'callback_log', 'channels', 'flows', 'journal', 'merchant_events', 'merchants', 'nonces', 'notification_attempts',
-        'orders', 'outbox', 'recon_diffs', 'recon_pending', 'recon_runs', 'refunds', 'schema_migrations', 'timers',
+        'admin_audit', 'admin_sessions', 'alerts', 'breaker_transitions', 'callback_log', 'channel_breakers', 'channels', 'flows', 'journal', 'merchant_events',
+        'merchants', 'nonces', 'notification_attempts', 'orders', 'outbox', 'recon_diffs', 'recon_pending', 'recon_runs', 'refunds', 'routing_scope',
+        'schema_migrations', 'timers',
       ]);
       await store.migrate();
       expect(await recorded(url)).toEqual(first);

@@ -55,12 +55,12 @@ for (const kind of storeKinds) {
     test('merchants: insert once, load, update; JSON arrays and nulls round-trip', async () => {
       const merchant: MerchantRow = {
         id: `M_${unique()}`, name: '商户 one', secretEnc: 'v1:abc', notifyUrl: null, methods: ['alipay_qr', 'wechat_native'],
-        status: 'enabled', createdAt: t0, updatedAt: t0,
+        status: 'enabled', routing: 'smart', createdAt: t0, updatedAt: t0,
       };
       expect(await store.insertMerchant(merchant)).toBe('inserted');
       expect(await store.insertMerchant({ ...merchant, name: 'other' })).toBe('exists');
       expect(await store.loadMerchant(merchant.id)).toEqual(merchant);
-      const updated: MerchantRow = { ...merchant, name: 'renamed', notifyUrl: 'https://m.example/notify', methods: ['balance'], status: 'disabled', updatedAt: t0 + 5 };
+      const updated: MerchantRow = { ...merchant, name: 'renamed', notifyUrl: 'https://m.example/notify', methods: ['balance'], status: 'disabled', routing: 'lowest_fee', updatedAt: t0 + 5 };
       await store.updateMerchant(updated);
       expect(await store.loadMerchant(merchant.id)).toEqual(updated);
       expect(await store.loadMerchant('M_none')).toBeNull();
@@ -70,7 +70,7 @@ for (const kind of storeKinds) {
       const code = `alipay_${unique()}`;
       const channel: ChannelRow = {
         code, provider: 'alipay', methods: ['alipay_qr'], currencies: ['CNY'], weight: 10, singleLimit: 5_000_000, dailyLimit: null,
-        status: 'enabled', configEnc: 'v1:cfg', createdAt: t0, updatedAt: t0,
+        status: 'enabled', configEnc: 'v1:cfg', feeRate: '0.0060', createdAt: t0, updatedAt: t0,
       };
       const second: ChannelRow = { ...channel, code: `${code}_b`, singleLimit: null, dailyLimit: 9_007_199_254_740_991 };
       expect(await store.insertChannel(second)).toBe('inserted');
@@ -78,7 +78,7 @@ for (const kind of storeKinds) {
       expect(await store.insertChannel(channel)).toBe('exists');
       expect(await store.loadChannel(code)).toEqual(channel);
       expect((await store.listChannels()).filter((c) => c.code.startsWith(code))).toEqual([channel, second]);
-      const updated: ChannelRow = { ...channel, methods: ['alipay_qr', 'alipay_wap'], currencies: ['CNY', 'HKD'], weight: 0, dailyLimit: 1, status: 'disabled', configEnc: 'v2:cfg', updatedAt: t0 + 1 };
+      const updated: ChannelRow = { ...channel, methods: ['alipay_qr', 'alipay_wap'], currencies: ['CNY', 'HKD'], weight: 0, dailyLimit: 1, status: 'disabled', configEnc: 'v2:cfg', feeRate: '0.0038', updatedAt: t0 + 1 };
       await store.updateChannel(updated);
       expect(await store.loadChannel(code)).toEqual(updated);
       expect(await store.loadChannel('none')).toBeNull();

@@ -23,6 +23,8 @@ import { mountViewer } from '../../viewer/routes.ts';
 import type { OutboundPolicy } from '../../net/outbound.ts';
 import { AdminSessions, FailedSignIns } from '../admin-session.ts';
 import { sourceAddressOf } from '../callback-intake.ts';
+import type { ChannelHealth } from '../../routing/channel-health.ts';
+import { mountChannelHealth } from './admin-channels-health.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
 import { csrfMatches } from '../../console/csrf.ts';
@@ -36,6 +38,7 @@ export type AdminDeps = {
   adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation; links: Links;
   outbound: OutboundPolicy;
   sessions: { sessionMs: number; secureCookie: boolean };
+  health: ChannelHealth;
 };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only): a session id. */
@@ -165,12 +168,15 @@ export function adminRoutes(deps: AdminDeps): Hono {
   mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links, sessionCookie: admin_cookie });
   mountAlerts(app, deps.alerts);
   mountReconciliation(app, { recon: deps.recon, store: deps.store });
+  mountChannelHealth(app, { health: deps.health, store: deps.store });
   const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
+  // API.md: channel objects carry their read-only health.
+  const channelAnswer = async (c: ChannelRow, config: Record<string, unknown>) => ({ ...channelOf(c, config), health: await deps.health.view(c.code) });
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
     const body = c.req.valid('json');
     requireOutboundUrls(deps.outbound, { notify_url: body.notify_url });
-    const result = await deps.merchants.create({ merchantId: body.merchant_id, name: body.name, notifyUrl: body.notify_url, methods: body.methods });
+    const result = await deps.merchants.create({ merchantId: body.merchant_id, name: body.name, notifyUrl: body.notify_url, methods: body.methods, routing: body.routing });
     if (!result.ok) throw new ApiError('order_conflict', `merchant ${body.merchant_id} exists`, 'merchant_id');
     return c.json({ ...merchantOf(result.merchant), secret: result.merchant.secret.reveal() }, 201);
   });
@@ -184,7 +190,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.patch('/merchants/:id', describeRoute({ ...tag, summary: 'Change a merchant (name, notify_url, methods, status)' }), jsonBody(updateMerchant), async (c) => {
     const body = c.req.valid('json');
     requireOutboundUrls(deps.outbound, { notify_url: body.notify_url });
-    const merchant = await deps.merchants.update(c.req.param('id'), { name: body.name, notifyUrl: body.notify_url, methods: body.methods, status: body.status });
+    const merchant = await deps.merchants.update(c.req.param('id'), { name: body.name, notifyUrl: body.notify_url, methods: body.methods, status: body.status, routing: body.routing });
     if (!merchant) throw new ApiError('not_found', `no merchant ${c.req.param('id')}`);
     return c.json(merchantOf(merchant));
   });
@@ -196,15 +202,15 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const row: ChannelRow = {
       code: body.code, provider: body.provider, methods: body.methods, currencies: body.currencies, weight: body.weight,
       singleLimit: limitOf(body.single_limit, 'single_limit', body.currencies), dailyLimit: limitOf(body.daily_limit, 'daily_limit', body.currencies), status: body.status,
-      configEnc: seal(deps.secretKey, JSON.stringify(config)), createdAt: now, updatedAt: now,
+      configEnc: seal(deps.secretKey, JSON.stringify(config)), feeRate: body.fee_rate, createdAt: now, updatedAt: now,
     };
     if ((await deps.store.insertChannel(row)) === 'exists') throw new ApiError('order_conflict', `channel ${body.code} exists`, 'code');
-    return c.json(channelOf(row, config), 201);
+    return c.json(await channelAnswer(row, config), 201);
   });
 
   app.get('/channels', describeRoute({ ...tag, summary: 'All channels' }), async (c) => {
     const channels = await deps.store.listChannels();
-    return c.json({ data: channels.map((ch) => channelOf(ch, openConfig(ch))) });
+    return c.json({ data: await Promise.all(channels.map((ch) => channelAnswer(ch, openConfig(ch)))) });
   });
 
   app.patch('/channels/:code', describeRoute({ ...tag, summary: 'Change a channel' }), jsonBody(updateChannel), async (c) => {
@@ -222,10 +228,10 @@ export function adminRoutes(deps: AdminDeps): Hono {
       singleLimit: changedLimitOf(body.single_limit, current.singleLimit, 'single_limit', current.currencies, currencies),
       dailyLimit: changedLimitOf(body.daily_limit, current.dailyLimit, 'daily_limit', current.currencies, currencies),
       status: body.status ?? current.status, configEnc: body.config ? seal(deps.secretKey, JSON.stringify(config)) : current.configEnc,
-      updatedAt: deps.clock.now(),
+      feeRate: body.fee_rate ?? current.feeRate, updatedAt: deps.clock.now(),
     };
     await deps.store.updateChannel(row);
-    return c.json(channelOf(row, config));
+    return c.json(await channelAnswer(row, config));
   });
 
   app.post('/events/:id/resend', describeRoute({ ...tag, summary: 'Deliver a merchant notification again, with a fresh retry schedule' }), async (c) => {

@@ -1,0 +1,70 @@
+/**
+ * A channel's circuit breaker as pure rules (API.md "Routing, channel health and failover"):
+ * closed → open when the window shows too many failures, open → half_open after a pause,
+ * half_open → closed or open by the outcome of a probe. Operators may force open (it then stays
+ * open) or closed. Where the state lives and who may move it is `breakers.ts`; here only what
+ * the next state is, and why.
+ */
+import type { BreakerRow, BreakerStateName } from '../store/store.ts';
+import { type CallOutcome, type ChannelWindow, successRate } from './window.ts';
+
+export type BreakerSettings = {
+  /** BREAKER_MIN_CALLS: calls in the window before the failure share counts (and before the cashier hides). */
+  minCalls: number;
+  /** BREAKER_FAILURE_RATIO: the failure share that opens the breaker. */
+  failureRatio: number;
+  /** BREAKER_CONSECUTIVE: failures in a row that open the breaker whatever the share. */
+  consecutive: number;
+  /** BREAKER_OPEN_S, in ms: how long an open breaker waits before letting a probe through. */
+  openMs: number;
+  /** CASHIER_HIDE_BELOW: a success rate under which the cashier stops offering the channel. */
+  hideBelow: number;
+};
+
+export const default_breaker_settings: BreakerSettings = { minCalls: 10, failureRatio: 0.5, consecutive: 5, openMs: 30_000, hideBelow: 0.8 };
+
+export type Transition = { to: BreakerStateName; reason: string };
+
+/** Why the window opens a closed breaker, or null while it stays closed. */
+export function tripReason(settings: BreakerSettings, window: ChannelWindow): string | null {
+  const { calls, failures } = window.totals;
+  if (window.consecutiveFailures >= settings.consecutive) return `${window.consecutiveFailures} calls failed in a row`;
+  if (calls >= settings.minCalls && failures / calls >= settings.failureRatio) return `${failures} of ${calls} calls failed in the window`;
+  return null;
+}
+
+/** What one call's outcome does to the breaker, given the window after it; null when nothing. */
+export function afterCall(settings: BreakerSettings, breaker: BreakerRow, outcome: CallOutcome, window: ChannelWindow): Transition | null {
+  switch (breaker.state) {
+    case 'closed': {
+      const reason = outcome === 'failed' ? tripReason(settings, window) : null;
+      return reason === null ? null : { to: 'open', reason };
+    }
+    case 'half_open':
+      return outcome === 'answered' ? { to: 'closed', reason: 'a half-open probe was answered' } : { to: 'open', reason: 'a half-open probe failed' };
+    case 'open':
+      return null;
+  }
+}
+
+/** An open breaker the operator did not force lets a probe through once it has been open long enough. */
+export function halfOpenDue(settings: BreakerSettings, breaker: BreakerRow, now: number): Transition | null {
+  if (breaker.state !== 'open' || breaker.forced || breaker.openedAt === null || now < breaker.openedAt + settings.openMs) return null;
+  return { to: 'half_open', reason: `open for ${Math.round(settings.openMs / 1000)} s: letting a probe through` };
+}
+
+/** The breaker after a transition; `forced` only for an operator's open. The probe gate is released. */
+export function moved(breaker: BreakerRow, to: BreakerStateName, at: number, forced = false): BreakerRow {
+  return {
+    code: breaker.code, state: to, forced: forced && to === 'open', openedAt: to === 'open' ? at : to === 'half_open' ? breaker.openedAt : null,
+    since: at, version: breaker.version + 1, probeUntil: 0,
+  };
+}
+
+/**
+ * The cashier stops offering a channel whose breaker is open, or whose success rate is under
+ * hideBelow over enough calls to mean something.
+ */
+export function hiddenInCashier(settings: BreakerSettings, state: BreakerStateName, window: ChannelWindow): boolean {
+  return state === 'open' || (window.totals.calls >= settings.minCalls && successRate(window.totals) < settings.hideBelow);
+}

@@ -1,0 +1,135 @@
+/**
+ * Where channel health windows live: in this process without Redis, in Redis otherwise so that
+ * every instance adds to and reads the same window. Recording a call is one round trip (a
+ * script that adds the call and answers the window's totals, which the breaker needs at once).
+ */
+import type Redis from 'ioredis';
+import {
+  type Bucket, type CallOutcome, type ChannelWindow, type WindowTotals,
+  addCall, bucketStart, emptyTotals, health_bucket_ms, health_window_ms, latencyBin, latency_bounds_ms, totalsOf, windowStarts,
+} from './window.ts';
+
+export interface HealthWindows {
+  /** Adds one call at `at`; answers the window after it. */
+  record(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow>;
+  read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>>;
+  /** Forgets a channel's window (a breaker that closes starts afresh). */
+  reset(code: string, at: number): Promise<void>;
+}
+
+/** One process's windows. */
+export class LocalHealth implements HealthWindows {
+  private readonly channels = new Map<string, { buckets: Bucket[]; consecutiveFailures: number }>();
+
+  async record(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow> {
+    const channel = this.channels.get(code) ?? { buckets: [], consecutiveFailures: 0 };
+    this.channels.set(code, channel);
+    const start = bucketStart(at);
+    let bucket = channel.buckets.find((b) => b.start === start);
+    if (!bucket) {
+      bucket = { start, ...emptyTotals() };
+      channel.buckets = channel.buckets.filter((b) => b.start > start - health_window_ms).concat(bucket);
+    }
+    addCall(bucket, outcome, latencyMs);
+    channel.consecutiveFailures = outcome === 'failed' ? channel.consecutiveFailures + 1 : 0;
+    return { totals: totalsOf(channel.buckets, at), consecutiveFailures: channel.consecutiveFailures };
+  }
+
+  async read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>> {
+    return new Map(codes.map((code) => {
+      const channel = this.channels.get(code);
+      return [code, { totals: channel ? totalsOf(channel.buckets, at) : emptyTotals(), consecutiveFailures: channel?.consecutiveFailures ?? 0 }];
+    }));
+  }
+
+  async reset(code: string, _at: number): Promise<void> {
+    this.channels.delete(code);
+  }
+}
+
+const latencyFields = [...latency_bounds_ms.map((_, i) => `l${i}`), `l${latency_bounds_ms.length}`];
+
+/**
+ * KEYS: the failures-in-a-row counter, then the window's buckets oldest first (the last is the
+ * current one). ARGV: 1 when the call failed, its latency field, the buckets' time to live.
+ * Answers { failures in a row, calls, failures } of the window after this call.
+ */
+const recordScript = `
+local current = KEYS[#KEYS]
+redis.call('HINCRBY', current, 'c', 1)
+redis.call('HINCRBY', current, ARGV[2], 1)
+local row = 0
+if ARGV[1] == '1' then
+  redis.call('HINCRBY', current, 'f', 1)
+  row = redis.call('INCR', KEYS[1])
+else
+  redis.call('SET', KEYS[1], 0)
+end
+redis.call('PEXPIRE', current, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local calls, failures = 0, 0
+for i = 2, #KEYS do
+  local v = redis.call('HMGET', KEYS[i], 'c', 'f')
+  calls = calls + (tonumber(v[1]) or 0)
+  failures = failures + (tonumber(v[2]) or 0)
+end
+return { row, calls, failures }`;
+
+const count = (value: unknown): number => {
+  const n = Number(value ?? 0);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`assertion failed: a health counter reads ${String(value)}`);
+  return n;
+};
+
+/** Windows shared by every instance through Redis hashes, one a channel and bucket. */
+export class RedisHealth implements HealthWindows {
+  /** `prefix` scopes the keys to one paycenter's database (see routing_scope). */
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  private bucketKey = (code: string, start: number) => `${this.prefix}:${code}:${start}`;
+  private rowKey = (code: string) => `${this.prefix}:${code}:row`;
+
+  async record(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow> {
+    const keys = [this.rowKey(code), ...windowStarts(at).map((start) => this.bucketKey(code, start))];
+    const ttlMs = health_window_ms + health_bucket_ms;
+    const answer = await this.redis.eval(recordScript, keys.length, ...keys, outcome === 'failed' ? '1' : '0', latencyFields[latencyBin(latencyMs)]!, String(ttlMs));
+    if (!Array.isArray(answer) || answer.length !== 3) throw new Error(`assertion failed: the health script answered ${String(answer)}`);
+    const totals = emptyTotals();
+    totals.calls = count(answer[1]);
+    totals.failures = count(answer[2]);
+    return { totals, consecutiveFailures: count(answer[0]) };
+  }
+
+  async read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>> {
+    const starts = windowStarts(at);
+    const pipeline = this.redis.pipeline();
+    for (const code of codes) {
+      pipeline.get(this.rowKey(code));
+      for (const start of starts) pipeline.hgetall(this.bucketKey(code, start));
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([error]) => error);
+    if (failed) throw failed[0];
+    const perCode = starts.length + 1;
+    return new Map(codes.map((code, i) => {
+      const [row, ...buckets] = replies.slice(i * perCode, (i + 1) * perCode).map(([, value]) => value);
+      return [code, { totals: totalsOfHashes(buckets), consecutiveFailures: count(row) }];
+    }));
+  }
+
+  async reset(code: string, at: number): Promise<void> {
+    await this.redis.del(this.rowKey(code), ...windowStarts(at).map((start) => this.bucketKey(code, start)));
+  }
+}
+
+function totalsOfHashes(hashes: unknown[]): WindowTotals {
+  const sum = emptyTotals();
+  for (const hash of hashes) {
+    if (typeof hash !== 'object' || hash === null) continue;
+    const fields = hash as Record<string, unknown>;
+    sum.calls += count(fields.c);
+    sum.failures += count(fields.f);
+    latencyFields.forEach((field, bin) => (sum.latency[bin]! += count(fields[field])));
+  }
+  return sum;
+}

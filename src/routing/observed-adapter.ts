@@ -1,0 +1,70 @@
+/**
+ * A channel adapter that reports every call it makes to the channel's health (API.md: an answer
+ * from the provider, even a business refusal, is a success of the channel; a timeout, a refused
+ * connection, a 5xx or an unreadable answer is a failure), and keeps prepays away from a channel
+ * whose breaker is open — half-open lets one probe through across all instances. The registry
+ * wraps every adapter it builds, so no call escapes.
+ */
+import type { CallbackRequest, ChannelAdapter, ChannelResult, PrepayRequest, RefundCall } from '../channels/adapter.ts';
+import type { StatementFile } from '../channels/statement.ts';
+import { channelFailure } from '../channels/adapter.ts';
+import type { ChannelHealth } from './channel-health.ts';
+import type { CallOutcome } from './window.ts';
+
+export function outcomeOf(result: ChannelResult<object>): CallOutcome {
+  return !result.ok && (result.code === 'unavailable' || result.code === 'bad_response') ? 'failed' : 'answered';
+}
+
+export class ObservedAdapter implements ChannelAdapter {
+  constructor(private readonly inner: ChannelAdapter, private readonly code: string, private readonly health: ChannelHealth) {}
+
+  get provider() {
+    return this.inner.provider;
+  }
+
+  private async observe<T extends object>(call: () => Promise<ChannelResult<T>>): Promise<ChannelResult<T>> {
+    const started = performance.now();
+    const result = await call();
+    await this.health.record(this.code, outcomeOf(result), performance.now() - started);
+    return result;
+  }
+
+  async prepay(request: PrepayRequest) {
+    // Not sent, so nothing at the provider: the caller may move on to another channel at once.
+    if (!(await this.health.admitPrepay(this.code))) return channelFailure('unavailable', `channel ${this.code}: breaker open, prepay not sent`);
+    return this.observe(() => this.inner.prepay(request));
+  }
+
+  query(flowId: string, now: number) {
+    return this.observe(() => this.inner.query(flowId, now));
+  }
+
+  close(flowId: string, now: number) {
+    return this.observe(() => this.inner.close(flowId, now));
+  }
+
+  refund(call: RefundCall) {
+    return this.observe(() => this.inner.refund(call));
+  }
+
+  refundQuery(refundId: string, flowId: string, now: number) {
+    return this.observe(() => this.inner.refundQuery(refundId, flowId, now));
+  }
+
+  downloadStatement(date: string, now: number) {
+    return this.observe(() => this.inner.downloadStatement(date, now));
+  }
+
+  /** Reads a file already fetched: no call to the channel. */
+  statementRows(file: StatementFile) {
+    return this.inner.statementRows(file);
+  }
+
+  verifyCallback(request: CallbackRequest) {
+    return this.inner.verifyCallback(request);
+  }
+
+  answerCallback(accepted: boolean, reason?: string) {
+    return this.inner.answerCallback(accepted, reason);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The breaker's rules, one sentence a case: when a closed breaker opens, when an open one lets a
+ * probe through, what a probe's outcome does, and what an operator's forced open means.
+ */
+import { describe, expect, test } from 'bun:test';
+import { afterCall, default_breaker_settings as settings, halfOpenDue, hiddenInCashier, moved, tripReason } from '../../src/routing/breaker.ts';
+import { emptyTotals } from '../../src/routing/window.ts';
+import { closedBreaker } from '../../src/store/rows.ts';
+
+const t0 = 1_764_547_200_000;
+const windowOf = (calls: number, failures: number, row = 0) => ({ totals: { ...emptyTotals(), calls, failures }, consecutiveFailures: row });
+const closed = closedBreaker('c');
+const open = moved(closed, 'open', t0);
+
+describe('breaker transitions', () => {
+  test.each([
+    ['fewer than BREAKER_MIN_CALLS calls never trip on the share', 9, 9, 4, null],
+    ['BREAKER_MIN_CALLS calls with exactly BREAKER_FAILURE_RATIO failed trip', 10, 5, 1, '5 of 10 calls failed in the window'],
+    ['just under the ratio does not trip', 10, 4, 1, null],
+    ['BREAKER_CONSECUTIVE failures in a row trip whatever the share', 100, 5, 5, '5 calls failed in a row'],
+    ['one fewer in a row does not', 100, 4, 4, null],
+  ] as const)('%s', (_, calls, failures, row, reason) => {
+    expect(tripReason(settings, windowOf(calls, failures, row))).toBe(reason);
+  });
+
+  test('a closed breaker opens only on a failure, never on an answer', () => {
+    expect(afterCall(settings, closed, 'answered', windowOf(10, 9, 0))).toBeNull();
+    expect(afterCall(settings, closed, 'failed', windowOf(10, 9, 1))).toEqual({ to: 'open', reason: '9 of 10 calls failed in the window' });
+  });
+
+  test('open → half_open only after BREAKER_OPEN_S, and never when forced', () => {
+    expect(halfOpenDue(settings, open, t0 + settings.openMs - 1)).toBeNull();
+    expect(halfOpenDue(settings, open, t0 + settings.openMs)?.to).toBe('half_open');
+    expect(halfOpenDue(settings, moved(closed, 'open', t0, true), t0 + 10 * settings.openMs)).toBeNull();
+    expect(halfOpenDue(settings, closed, t0 + 10 * settings.openMs)).toBeNull();
+  });
+
+  test('half_open: an answered probe closes, a failed one re-opens; open ignores calls', () => {
+    const half = moved(open, 'half_open', t0 + settings.openMs);
+    expect(afterCall(settings, half, 'answered', windowOf(20, 15))?.to).toBe('closed');
+    expect(afterCall(settings, half, 'failed', windowOf(20, 16))?.to).toBe('open');
+    expect(afterCall(settings, open, 'failed', windowOf(20, 16))).toBeNull();
+  });
+
+  test('every move bumps the version and releases the probe gate; opened_at is the open time', () => {
+    const half = moved(open, 'half_open', t0 + 5);
+    expect(half).toMatchObject({ state: 'half_open', version: open.version + 1, openedAt: t0, probeUntil: 0 });
+    expect(moved(half, 'open', t0 + 9)).toMatchObject({ state: 'open', openedAt: t0 + 9, forced: false });
+    expect(moved(half, 'closed', t0 + 9)).toMatchObject({ state: 'closed', openedAt: null });
+    expect(moved(closed, 'closed', t0, true).forced).toBe(false);
+  });
+
+  test('the cashier hides an open channel, or one under CASHIER_HIDE_BELOW over at least BREAKER_MIN_CALLS calls', () => {
+    expect(hiddenInCashier(settings, 'open', windowOf(0, 0))).toBe(true);
+    expect(hiddenInCashier(settings, 'closed', windowOf(9, 9))).toBe(false);
+    expect(hiddenInCashier(settings, 'closed', windowOf(10, 3))).toBe(true);
+    expect(hiddenInCashier(settings, 'closed', windowOf(10, 2))).toBe(false);
+    expect(hiddenInCashier(settings, 'half_open', windowOf(10, 2))).toBe(false);
+  });
+});
