@@ -304,8 +304,11 @@ export function joinableAttempt(ctx: PaymentContext, parts: Array<{ method: stri
   return waiting && sameParts(attempt, parts) ? attempt : null;
 }
 
-/** A pay request as the order's actor receives it; `rejoinOnly` (a retried create) never starts an attempt. */
-export type PayStart = { at: number; parts: PayPart[]; rejoinOnly?: boolean };
+/**
+ * A pay request as the order's actor receives it; `rejoinOnly` (a retried create) never starts an
+ * attempt; `replaces` (failover) names the flow whose prepay failed: its attempt is replaced, never joined.
+ */
+export type PayStart = { at: number; parts: PayPart[]; rejoinOnly?: boolean; replaces?: string };
 
 export type PayStartDecision =
   | { kind: 'start' }
@@ -321,7 +324,8 @@ export type PayStartDecision =
  */
 export function decidePayStart(ctx: PaymentContext, request: PayStart): PayStartDecision {
   const first = request.parts[0];
-  const joined = first && joinableAttempt(ctx, request.parts, request.at)?.find((f) => f.method === first.method && f.amount === first.amount);
+  const attempt = joinableAttempt(ctx, request.parts, request.at);
+  const joined = first && !attempt?.some((f) => f.id === request.replaces) && attempt?.find((f) => f.method === first.method && f.amount === first.amount);
   if (joined) return { kind: 'join', flow: joined };
   if (request.rejoinOnly) return { kind: 'refused', error: 'nothing_to_join' };
   const parts = checkPayParts(ctx, request.parts);

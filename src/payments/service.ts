@@ -72,6 +72,8 @@ function payRefusal(error: Exclude<PayStartDecision, { kind: 'start' | 'join' }>
   }
 }
 
+const replaced = (): Failure => fail('invalid_state', 'a later pay request replaced this one before the channel answered; pay again');
+
 /** A joined attempt's channels per part: a join keeps the channels its attempt was routed to. */
 const attemptChannels = (ctx: PaymentContext, attemptId: string, parts: PayPartRequest[]): (string | null)[] =>
   parts.map((p) => ctx.flows.find((f) => f.attemptId === attemptId && f.method === p.method)?.channel ?? null);
@@ -225,13 +227,16 @@ export class Payments {
       const routing: RoutingNote = { ...decisions[0]!.note, chosen: payParts[0]!.channel, ...(failoverFrom ? { failover_from: failoverFrom } : {}) };
       if (failoverFrom) this.deps.onFailover?.(failoverFrom.channel);
 
-      const started = await this.startAttempt(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, rejoinOnly });
+      const replaces = last ? { replaces: last.flowId } : {};
+      const started = await this.startAttempt(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, rejoinOnly, ...replaces });
       if ('answer' in started) return started.answer;
       // Joined the attempt already waiting: its prepay is another request's, and so is its failover.
       if (started.prepays.length === 0) return this.answerPay(paymentId, started.flowId, []);
       const failures = await this.deps.runner.runNow(started.prepays);
       const row = started.prepays.find((r) => (r.payload as { flowId?: unknown }).flowId === started.flowId);
       const { order: after, flow } = await this.awaitPrepay(paymentId, started.flowId, row !== undefined && failures.has(row.id));
+      // Another pay request replaced this attempt meanwhile: the provider answered, nothing is down.
+      if (!flow.prepared && flow.status === 'closed') return replaced();
       const failed = prepayFailure(flow, row && failures.get(row.id));
       if (!failed) return { ok: true, order: after, flow };
       if (failed.kind === 'not_accepted') await this.engine.dispatch(paymentId, { type: 'flow.report', at: this.clock.now(), flowId: flow.id, status: 'failed', source: 'prepay' });
@@ -252,7 +257,7 @@ export class Payments {
     const { order, flow } = await this.awaitPrepay(orderId, flowId, ranHere);
     if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
     if (flow.prepared || flow.status === 'succeeded') return { ok: true, order, flow };
-    if (flow.status !== 'pending') return fail('invalid_state', 'a later pay request replaced this one before the channel answered; pay again');
+    if (flow.status !== 'pending') return replaced();
     return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);
   }
 

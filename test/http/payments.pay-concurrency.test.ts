@@ -51,9 +51,11 @@ describe.each(storeKinds)('identical pays at once on %s', (kind) => {
     const before = openings.count();
     const [alipay, wechat] = await Promise.all(['alipay_qr', 'wechat_native'].map((method) => world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method })));
     expect(openings.count() - before).toBe(2);
-    // Whichever came second replaced the first; neither answer claims the channel was down.
-    expect([alipay!.status, wechat!.status].every((s) => s === 200 || s === 409)).toBe(true);
-    expect([alipay!.status, wechat!.status]).toContain(200);
+    // Whichever came second replaced the first (409 invalid_state, or 502 when the channel closed
+    // the trade before opening it); neither answer claims the channel was down.
+    const statuses = [alipay!.status, wechat!.status];
+    expect(statuses.every((s) => s === 200 || s === 409 || s === 502), JSON.stringify([alipay!.body, wechat!.body])).toBe(true);
+    expect(statuses).toContain(200);
   });
 });
 
