@@ -17,16 +17,19 @@ import type { Clock } from '../src/clock.ts';
 import type { Logger } from '../src/log.ts';
 import { PollingLoop } from '../src/polling-loop.ts';
 import { retryDueAt } from '../src/retry-schedule.ts';
+import { assert, errorText, isDependencyFailure } from '../src/failures.ts';
+import { effectOfRow, readOutboxRow } from '../src/store/outbox.ts';
 import type { ClaimedOutboxRow, OutboxResult, OutboxRow, Store } from '../src/store/store.ts';
+import { type KindsOf, effectExecutor, kindsOf } from './effect-executors.ts';
 import type { Engine } from './engine.ts';
+import type { Parking } from './parking.ts';
 
-export const runnerEffectKinds = [
-  'channel.prepay', 'channel.query', 'channel.close', 'channel.refund', 'channel.refund_query', 'channel.capture', 'operator.alert',
-] as const satisfies readonly Effect['type'][];
+type RunnerKind = KindsOf<'effect runner'>;
+export const runnerEffectKinds: readonly RunnerKind[] = kindsOf('effect runner');
 
-type RunnerEffect = Extract<Effect, { type: (typeof runnerEffectKinds)[number] }>;
+type RunnerEffect = Extract<Effect, { type: RunnerKind }>;
 
-type RunnerKind = (typeof runnerEffectKinds)[number];
+const isRunnerEffect = (effect: Effect): effect is RunnerEffect => effectExecutor[effect.type] === 'effect runner';
 
 export type EffectRunnerOptions = {
   /**
@@ -84,7 +87,7 @@ export class EffectRunner {
   private readonly loop: PollingLoop;
 
   constructor(
-    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; alerts: Alerts; clock: Clock; log: Logger; random?: () => number },
+    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; alerts: Alerts; clock: Clock; log: Logger; parking: Parking; random?: () => number },
     private readonly options: EffectRunnerOptions = default_effect_runner_options,
   ) {
     this.loop = new PollingLoop('effect runner', () => this.tick(), options.intervalMs, deps.log);
@@ -106,10 +109,10 @@ export class EffectRunner {
     const now = this.deps.clock.now();
     const claimed = (await Promise.all(rows.map((row) => this.deps.store.claimOutboxRow(row.id, now, this.options.leaseMs)))).filter((row) => row !== null);
     const outcomes = await Promise.all(claimed.map((row) => this.execute(row)));
-    // Per row run here, the channel's failure (null when it answered): failover reads it.
+    // Per row run here, the channel's failure (null when it answered, or the row was parked): failover reads it.
     return new Map(claimed.map((row, i) => {
       const outcome = outcomes[i]!;
-      return [row.id, 'failure' in outcome ? outcome.failure : null];
+      return [row.id, outcome !== null && 'failure' in outcome ? outcome.failure : null];
     }));
   }
 
@@ -123,17 +126,26 @@ export class EffectRunner {
     if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(orderId, outcome.event);
   }
 
-  private async execute(row: ClaimedOutboxRow): Promise<Outcome> {
-    const effect = { type: row.kind, params: row.payload } as RunnerEffect;
+  /**
+   * Executes one claimed row and feeds the answer to its order; returns what it came to (null:
+   * parked). A dependency that fails (the store, Redis) is retried like a channel that did not
+   * answer; anything else thrown is a bug (src/failures.ts) and parks the row: retrying would
+   * only repeat it.
+   */
+  private async execute(row: ClaimedOutboxRow): Promise<Outcome | null> {
     let outcome: Outcome;
     try {
+      const effect = effectOfRow(readOutboxRow(row));
+      assert(isRunnerEffect(effect), `outbox row ${row.id} of kind ${row.kind} reached the effect runner`);
       outcome = await this.perform(row.orderId, effect, row.id);
+      if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
     } catch (error) {
-      // A bug or a broken dependency (the store): the row is retried like an unanswered call.
-      this.deps.log.error('effect failed', { payment_id: row.orderId, kind: row.kind, error: String(error) });
-      outcome = { failure: { ok: false, code: 'unavailable', retryable: true, message: String(error).slice(0, error_text_chars_max) } };
+      if (!isDependencyFailure(error)) {
+        await this.deps.parking.outboxRow(row, error, 'effect runner');
+        return null;
+      }
+      outcome = { failure: { ok: false, code: 'unavailable', retryable: true, message: errorText(error, error_text_chars_max) } };
     }
-    if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
     await this.deps.store.finishOutbox(this.resultOf(row, outcome));
     return outcome;
   }

@@ -18,7 +18,7 @@ import type { Lock } from '../src/lock/lock.ts';
 import type { NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
 import type { DurableCommitter } from './durable-commit.ts';
 import { Mailboxes } from './mailbox.ts';
-import { type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
+import { type EngineWrite, type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
 
 export type EngineOptions = {
   lockTtlMs: number;
@@ -104,7 +104,7 @@ export class Engine {
     const result = await this.mailboxes.run(input.id, () =>
       this.locked(input.id, async (): Promise<CreateResult> => {
         const [snapshot, actions] = initialTransition(paymentMachine, input);
-        const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const }, at: input.createdAt, expectedVersion: 0 };
+        const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const, risk: input.risk }, at: input.createdAt, expectedVersion: 0 };
         const write = { ...writeSetOf(record, this.deps.renderNotification), nonce };
         const outcome = await this.deps.committer.write(write);
         if (outcome === 'committed') return this.committed(write, snapshot, 'created');
@@ -174,7 +174,7 @@ export class Engine {
     throw new Error(`order ${orderId}: lost ${this.options.versionRetriesMax + 1} version races in a row`);
   }
 
-  private committed<K extends 'applied' | 'created'>(write: OrderWrite, snapshot: AnyMachineSnapshot, outcome: K) {
+  private committed<K extends 'applied' | 'created'>(write: EngineWrite, snapshot: AnyMachineSnapshot, outcome: K) {
     const order = { row: write.order, snapshot, context: snapshot.context as PaymentContext };
     this.recent.set(write.order.id, order);
     this.deps.onCommitted?.(write);

@@ -1,3 +1,5 @@
+import { DependencyError, assert } from '../src/failures.ts';
+
 export type GroupCommitOptions = {
   /** Writes in one transaction at most. */
   batchMax: number;
@@ -5,7 +7,21 @@ export type GroupCommitOptions = {
   waitMaxMs: number;
   /** Transactions committing at once (see commitsInFlightFor). */
   inFlightMax: number;
+  /**
+   * Writes waiting for a transaction, at most. Beyond it the store is not keeping up: a new write
+   * is refused at once (CommitQueueFullError, answered `unavailable`) instead of queueing memory
+   * and latency without bound.
+   */
+  queueWritesMax: number;
 };
+
+/** The store is behind by `queueWritesMax` writes: a dependency's overload, retried by the caller. */
+export class CommitQueueFullError extends DependencyError {
+  constructor(queueWritesMax: number) {
+    super('overload', `${queueWritesMax} writes are already waiting for the store; retry shortly`);
+    this.name = 'CommitQueueFullError';
+  }
+}
 
 type Waiting<In, Out> = { item: In; resolve: (outcome: Out) => void; reject: (error: unknown) => void };
 
@@ -25,6 +41,7 @@ export class GroupCommitter<In, Out> {
   constructor(private readonly commitBatch: (items: In[]) => Promise<Out[]>, private readonly options: GroupCommitOptions) {}
 
   submit(item: In): Promise<Out> {
+    if (this.queue.length >= this.options.queueWritesMax) return Promise.reject(new CommitQueueFullError(this.options.queueWritesMax));
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       this.schedule();
@@ -56,7 +73,7 @@ export class GroupCommitter<In, Out> {
   private async commit(batch: Waiting<In, Out>[]): Promise<void> {
     try {
       const outcomes = await this.commitBatch(batch.map((w) => w.item));
-      if (outcomes.length !== batch.length) throw new Error('assertion failed: one outcome per write');
+      assert(outcomes.length === batch.length, 'one outcome per write');
       this.stats.batches += 1;
       this.stats.writes += batch.length;
       batch.forEach((w, i) => w.resolve(outcomes[i]!));

@@ -3,9 +3,11 @@
  * in arrival order, before any lock is taken. Same-order contention therefore never reaches
  * Redis (where Redlock's retry loop is unfair); only different processes contend there.
  */
-export class MailboxFullError extends Error {
+import { DependencyError } from '../src/failures.ts';
+
+export class MailboxFullError extends DependencyError {
   constructor(key: string, depthMax: number) {
-    super(`mailbox of ${key} holds ${depthMax} events already`);
+    super('overload', `mailbox of ${key} holds ${depthMax} events already`);
     this.name = 'MailboxFullError';
   }
 }

@@ -10,12 +10,15 @@
  * table is still swept now and then for timers overdue by more than a grace period, so a timer
  * whose index entry was lost (a crash between commit and ZADD, a Redis flush) still fires.
  */
-import type { PaymentEvent } from '../machines/payment.rules.ts';
+import * as v from 'valibot';
+import type { TimerEvent } from '../machines/payment.rules.ts';
 import type { Clock } from '../src/clock.ts';
 import type { Logger } from '../src/log.ts';
 import { PollingLoop } from '../src/polling-loop.ts';
 import type { Store, TimerRow } from '../src/store/store.ts';
+import { AssertionError, isDependencyFailure } from '../src/failures.ts';
 import type { Engine } from './engine.ts';
+import type { Parking } from './parking.ts';
 import type { RedisTimerIndex } from './redis-timers.ts';
 
 export type TickerOptions = {
@@ -34,12 +37,26 @@ export const default_ticker_options: TickerOptions = {
   intervalMs: 250, sweepIntervalMs: 10_000, sweepGraceMs: 5_000, batchMax: 500, leaseMs: 30_000,
 };
 
+/** The event a timer row carries: we wrote it, so one that is not a timer event is a bug (parked). */
+const timerEventSchema = v.variant('type', [
+  v.object({ type: v.literal('timer.expire'), at: v.number() }),
+  v.object({ type: v.literal('timer.query'), at: v.number(), flowId: v.string() }),
+  v.object({ type: v.literal('timer.close_retry'), at: v.number() }),
+  v.object({ type: v.literal('timer.refund_query'), at: v.number(), refundId: v.string() }),
+]) satisfies v.GenericSchema<unknown, TimerEvent>;
+
+function timerEventOf(timer: TimerRow): TimerEvent {
+  const parsed = v.safeParse(timerEventSchema, timer.event);
+  if (!parsed.success) throw new AssertionError(`timer ${timer.orderId}/${timer.key} carries no timer event: ${parsed.issues[0].message}`);
+  return parsed.output;
+}
+
 export class Ticker {
   private readonly loop: PollingLoop;
   private lastSweep = 0;
 
   constructor(
-    private readonly deps: { engine: Engine; store: Store; clock: Clock; log: Logger; index?: RedisTimerIndex },
+    private readonly deps: { engine: Engine; store: Store; clock: Clock; log: Logger; parking: Parking; index?: RedisTimerIndex },
     private readonly options: TickerOptions = default_ticker_options,
   ) {
     this.loop = new PollingLoop('ticker', () => this.tick(), options.intervalMs, deps.log);
@@ -54,11 +71,13 @@ export class Ticker {
     if (sweep) this.lastSweep = now;
     const fromTable = sweep ? await store.claimDueTimers(index ? now - this.options.sweepGraceMs : now, this.options.leaseMs, this.options.batchMax) : [];
     const due = [...fromIndex, ...fromTable];
-    const fired = (await Promise.all(due.map(async (timer) => ((await this.fire(timer, now)) ? timer : null)))).filter((t) => t !== null);
+    const outcomes = await Promise.all(due.map((timer) => this.fire(timer, now)));
+    const fired = due.filter((_, i) => outcomes[i] === 'fired');
     // One transaction for the whole tick's bookkeeping, after every dispatch returned.
     const removed = await store.deleteFiredTimers(fired);
     // A timer the order re-armed meanwhile keeps its row, and its index entry came with the commit.
-    await index?.remove(removed);
+    // A parked timer's row moved to parked_timers: its index entry goes too.
+    await index?.remove([...removed, ...due.filter((_, i) => outcomes[i] === 'parked')]);
     return due.length;
   }
 
@@ -79,16 +98,18 @@ export class Ticker {
    * Dispatches a timer's event, at the time it really fires: after downtime a timer fires late,
    * and the machine schedules what follows (the next query, the next close attempt) from the
    * event's time — from the old due time, the overdue queries would follow one another at once.
-   * False when the dispatch failed (the lease runs out and it fires again).
+   * A dependency that failed leaves the timer leased: it fires again when the lease runs out.
+   * Anything else is a bug (src/failures.ts): the timer is parked, never fired again by itself.
    */
-  private async fire(timer: TimerRow, now: number): Promise<boolean> {
-    const event = timer.event as PaymentEvent;
+  private async fire(timer: TimerRow, now: number): Promise<'fired' | 'retry' | 'parked'> {
     try {
+      const event = timerEventOf(timer);
       await this.deps.engine.dispatch(timer.orderId, { ...event, at: Math.max(event.at, now) });
-      return true;
+      return 'fired';
     } catch (error) {
-      this.deps.log.error('timer dispatch failed', { payment_id: timer.orderId, timer: timer.key, error: String(error) });
-      return false;
+      if (!isDependencyFailure(error)) return (await this.deps.parking.timer(timer, error, 'ticker')) ? 'parked' : 'retry';
+      this.deps.log.warn('timer dispatch failed; fires again after its lease', { payment_id: timer.orderId, timer: timer.key, error: String(error) });
+      return 'retry';
     }
   }
 

@@ -6,7 +6,8 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import { type PaymentContext, assertMoneyInvariants, isExternal, paidAmount, refundedAmount } from '../machines/payment.model.ts';
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
-import { type Effect, type PaymentEvent, effectTypes } from '../machines/payment.rules.ts';
+import { type Effect, type PaymentEvent, effectKinds } from '../machines/payment.rules.ts';
+import { assert } from '../src/failures.ts';
 import { newId } from '../src/ids.ts';
 import type { FlowRow, MerchantEventRow, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from '../src/store/store.ts';
 
@@ -16,7 +17,10 @@ export type TransitionAction = { type: string; params?: unknown };
 /** A timer operation of one transition, as journaled and as written to the timer rows. */
 export type TimerChange = { op: 'arm'; key: string; dueAt: number; event: unknown } | { op: 'disarm'; key: string };
 
-const isEffect = (action: TransitionAction): action is Effect => (effectTypes as string[]).includes(action.type);
+const effectKindSet: ReadonlySet<string> = new Set(effectKinds);
+const isEffect = (action: TransitionAction): action is Effect => effectKindSet.has(action.type);
+/** Actions that become timer rows (timerChangesOf); anything else a transition returns must be an effect. */
+const isTimerAction = (action: TransitionAction) => action.type === 'xstate.raise' || action.type === 'xstate.cancel';
 
 /**
  * A prepay is run by the pay request that started it (the payer waits for its answer); the
@@ -28,8 +32,26 @@ export const inline_prepay_grace_ms = 15_000;
 
 const dueAtOf = (effect: Effect, at: number): number => (effect.type === 'channel.prepay' ? at + inline_prepay_grace_ms : at);
 
+/**
+ * The transition's effects. An action that is neither an effect kind nor a timer is a bug (an
+ * action the machine emits but the one list lacks): refused loudly rather than dropped, since a
+ * dropped effect is a refund or a notification that silently never happens.
+ */
 export function effectsOf(actions: TransitionAction[]): Effect[] {
-  return actions.filter(isEffect).map((a) => ({ type: a.type, params: a.params }) as Effect);
+  const effects: Effect[] = [];
+  for (const action of actions) {
+    if (isEffect(action)) effects.push({ type: action.type, params: action.params } as Effect);
+    else assert(isTimerAction(action), `transition returned ${action.type}, which is neither an effect kind (effectKinds) nor a timer`);
+  }
+  return effects;
+}
+
+/** The outbox row of one effect; a notification's row names the merchant event it delivers. */
+function outboxRowOf(effect: Effect, orderId: string, at: number, eventId: string | null): OutboxRow {
+  const base = { id: newId('obx', at), orderId, createdAt: at, dueAt: dueAtOf(effect, at) };
+  if (effect.type !== 'merchant.notify') return { ...base, kind: effect.type, payload: effect.params } as OutboxRow;
+  assert(eventId !== null, 'a notification row names its event');
+  return { ...base, kind: effect.type, payload: { ...effect.params, eventId } };
 }
 
 /**
@@ -84,7 +106,7 @@ export type TransitionRecord = {
   after: AnyMachineSnapshot;
   actions: TransitionAction[];
   /** The event, or for a new order its creation input. */
-  event: PaymentEvent | { type: 'payment.create' };
+  event: PaymentEvent | { type: 'payment.create'; risk?: unknown };
   at: number;
   expectedVersion: number;
 };
@@ -95,7 +117,10 @@ function changedRows<T extends { id: string }>(now: T[], before: T[]): T[] {
   return now.filter((row) => previous.get(row.id) !== JSON.stringify(row));
 }
 
-export function writeSetOf(record: TransitionRecord, renderNotification: NotificationRenderer): OrderWrite {
+/** An order's write set as the engine makes it: its outbox rows typed by kind. */
+export type EngineWrite = OrderWrite & { outbox: OutboxRow[] };
+
+export function writeSetOf(record: TransitionRecord, renderNotification: NotificationRenderer): EngineWrite {
   const { after, actions, at, expectedVersion } = record;
   const ctx = after.context as PaymentContext;
   assertMoneyInvariants(ctx);
@@ -104,20 +129,16 @@ export function writeSetOf(record: TransitionRecord, renderNotification: Notific
   const effects = effectsOf(actions);
   const timers = timerChangesOf(actions, at);
   const armed = timers.filter((t) => t.op === 'arm');
-  const outbox: OutboxRow[] = effects.map((effect) => ({
-    id: newId('obx', at), orderId: ctx.id, kind: effect.type, payload: effect.params, createdAt: at, dueAt: dueAtOf(effect, at),
-  }));
   const merchantEvents: MerchantEventRow[] = [];
-  for (const [i, effect] of effects.entries()) {
-    if (effect.type !== 'merchant.notify') continue;
+  const outbox = effects.map((effect): OutboxRow => {
+    if (effect.type !== 'merchant.notify') return outboxRowOf(effect, ctx.id, at, null);
     const event: MerchantEventRow = {
       id: newId('evt', at), merchantId: ctx.merchantId, orderId: ctx.id, type: effect.params.event,
       data: renderNotification(ctx, after, effect), createdAt: at,
     };
     merchantEvents.push(event);
-    // The delivery row names the event it delivers.
-    outbox[i]!.payload = { ...effect.params, eventId: event.id };
-  }
+    return outboxRowOf(effect, ctx.id, at, event.id);
+  });
   return {
     expectedVersion,
     order,

@@ -6,7 +6,8 @@
  *   spread: callback-like events over distinct orders through dispatch (group commit);
  *   hot:    the same over 8 hot orders (p50/p99 latency).
  * Peak RSS is sampled across the whole spread phase (BENCH_EVENTS events, default 1,000,000).
- * Ends with one `RESULT engine …` line per configuration.
+ * Prints one `RESULT engine …` line per configuration as soon as it is measured; the Postgres
+ * configuration needs PostgreSQL and redis-server installed (said up front when missing).
  */
 import Redis from 'ioredis';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -21,15 +22,17 @@ import { RedlockLock } from '../src/lock/redlock.ts';
 import { openStore } from '../src/store/open.ts';
 import type { Store } from '../src/store/store.ts';
 import { startPostgres, startRedis } from '../test/harness/services.ts';
+import { type Configuration, runConfigurations } from './configurations.ts';
 import { engineOn, orderPaying, renderForTests, t0 } from '../test/engine/fixtures.ts';
 
 const events_total = Number(process.env.BENCH_EVENTS ?? 1_000_000);
-const orders_total = 20_000;
+/** BENCH_ORDERS shrinks the whole run (orders, and the floor and hot phases with them) for a quick check. */
+const orders_total = Number(process.env.BENCH_ORDERS ?? 20_000);
 const lanes_spread = 512;
 const lanes_hot = 64;
 const hot_orders = 8;
-const hot_events_total = 20_000;
-const floor_events_total = 5_000;
+const hot_events_total = Math.min(20_000, orders_total);
+const floor_events_total = Math.min(5_000, orders_total);
 const bench_time_max_ms = 15 * 60_000;
 const rss_sample_every_events = 1_000;
 
@@ -166,7 +169,8 @@ async function benchSqlite(): Promise<string> {
   }
 }
 
-const results: string[] = [];
-if (stores.has('sqlite')) results.push(await benchSqlite());
-if (stores.has('postgres')) results.push(await benchPostgres());
-for (const line of results) console.log(line);
+const configurations: Configuration[] = [
+  { name: 'store=sqlite', needs: [], run: benchSqlite },
+  { name: 'store=postgres', needs: ['postgres', 'redis-server'], run: benchPostgres },
+];
+process.exit(await runConfigurations('engine', configurations.filter((c) => stores.has(c.name.slice('store='.length)))));

@@ -4,7 +4,9 @@
  * For each store (SQLite; Postgres), a paycenter process serves on 127.0.0.1 and autocannon,
  * in this process, drives it at 64 connections for 10 s: first the bare Hono route /healthz
  * (the ceiling of this stack on this machine), then signed creates, each with its own nonce
- * and merchant_order_no. Peak RSS is the server's VmHWM. Ends with one RESULT line per store.
+ * and merchant_order_no; then the same creates again with the 100 risk rules of
+ * bench/risk-rules.ts enabled (both runs carry a payer: user, device and address, out of 1000).
+ * Peak RSS is the server's VmHWM. Prints one RESULT line per store as soon as it is measured.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +14,8 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { requestSignature } from '../src/http/signature.ts';
 import { freePort, startPostgres } from '../test/harness/services.ts';
+import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
+import { runConfigurations } from './configurations.ts';
 
 const connections = 64;
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
@@ -59,54 +63,79 @@ function run(options: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => autocannon({ connections, duration: duration_s, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
 }
 
+async function adminPost(url: string, path: string, body: unknown): Promise<void> {
+  // A fresh connection: one pooled before the load run may have been closed by the server meanwhile.
+  const response = await fetch(`${url}${path}`, {
+    keepalive: false, method: 'POST', headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (response.status !== 201) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
+}
+
+/** Signed creates for duration_s at `connections`, each by one of the bench's payers. */
+function runCreates(url: string, merchant: { id: string; secret: string }, tag: string): Promise<autocannon.Result> {
+  let serial = 0;
+  return run({
+    url,
+    requests: [{
+      method: 'POST',
+      path: '/v1/payments',
+      setupRequest: (request) => {
+        const n = serial++;
+        const body = JSON.stringify({ merchant_order_no: `B${process.pid}-${tag}-${n}`, amount: '100.00', subject: 'bench', ...benchPayer(n) });
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const nonce = randomBytes(9).toString('base64url');
+        const signature = requestSignature(merchant.secret, 'POST', '/v1/payments', timestamp, nonce, body);
+        return {
+          ...request, body,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `PAYC-HMAC-SHA256 merchant_id="${merchant.id}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`,
+          },
+        };
+      },
+    }],
+  });
+}
+
 async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string): Promise<string> {
   const server = await startServer(databaseUrl);
   try {
     const merchant = await createMerchant(server.url);
     const hello = await run({ url: `${server.url}/healthz` });
-    let serial = 0;
-    const creates = await run({
-      url: server.url,
-      requests: [{
-        method: 'POST',
-        path: '/v1/payments',
-        setupRequest: (request) => {
-          const body = JSON.stringify({ merchant_order_no: `B${process.pid}-${serial++}`, amount: '100.00', subject: 'bench' });
-          const timestamp = String(Math.floor(Date.now() / 1000));
-          const nonce = randomBytes(9).toString('base64url');
-          const signature = requestSignature(merchant.secret, 'POST', '/v1/payments', timestamp, nonce, body);
-          return {
-            ...request, body,
-            headers: {
-              'content-type': 'application/json',
-              authorization: `PAYC-HMAC-SHA256 merchant_id="${merchant.id}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`,
-            },
-          };
-        },
-      }],
-    });
-    const created = creates['2xx'];
-    const perSecond = created / duration_s;
+    const creates = await runCreates(server.url, merchant, 'bare');
+    for (const rule of benchRules()) await adminPost(server.url, '/admin/risk/rules', rule);
+    for (const entry of benchListEntries()) await adminPost(server.url, '/admin/risk/lists', entry);
+    const guarded = await runCreates(server.url, merchant, 'risk');
+    const perSecond = creates['2xx'] / duration_s;
+    const guardedPerSecond = guarded['2xx'] / duration_s;
     const rss = peakRssMb(server.pid);
     console.log(`${name}: hello ${hello.requests.average.toFixed(0)} req/s p99 ${hello.latency.p99} ms · creates ${perSecond.toFixed(0)}/s p50 ${creates.latency.p50} ms p99 ${creates.latency.p99} ms · non-2xx ${creates.non2xx} errors ${creates.errors} · server peak RSS ${rss.toFixed(0)} MB`);
-    return `RESULT http store=${name} creates_per_s=${perSecond.toFixed(0)} p99_ms=${creates.latency.p99} hello_ratio=${(perSecond / hello.requests.average).toFixed(3)} rss_mb=${rss.toFixed(0)}`;
+    console.log(`${name}: with 100 risk rules: creates ${guardedPerSecond.toFixed(0)}/s p50 ${guarded.latency.p50} ms p99 ${guarded.latency.p99} ms · non-2xx ${guarded.non2xx} errors ${guarded.errors}`);
+    return `RESULT http store=${name} creates_per_s=${perSecond.toFixed(0)} p99_ms=${creates.latency.p99} hello_ratio=${(perSecond / hello.requests.average).toFixed(3)} rss_mb=${rss.toFixed(0)}`
+      + ` risk100_creates_per_s=${guardedPerSecond.toFixed(0)} risk100_p99_ms=${guarded.latency.p99} risk100_ratio=${(guardedPerSecond / perSecond).toFixed(3)}`;
   } finally {
     await server.stop();
   }
 }
 
-const results: string[] = [];
-const dir = join(repo, '.test-tmp', `bench-http-${process.pid}`);
-mkdirSync(dir, { recursive: true });
-try {
-  results.push(await benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`));
+async function benchPostgres(): Promise<string> {
   const postgres = await startPostgres();
   try {
-    results.push(await benchStore('postgres', postgres.url));
+    return await benchStore('postgres', postgres.url);
   } finally {
     await postgres.stop();
   }
+}
+
+const dir = join(repo, '.test-tmp', `bench-http-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+let code: number;
+try {
+  code = await runConfigurations('http', [
+    { name: 'store=sqlite', needs: [], run: () => benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`) },
+    { name: 'store=postgres', needs: ['postgres'], run: benchPostgres },
+  ]);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-for (const line of results) console.log(line);
+process.exit(code);

@@ -7,15 +7,18 @@
  * and `ticker.tick()` runs in a loop until no timer is due; every order must then be `closed`.
  * Timers per second = N / drain seconds; peak RSS is sampled every 100 ms (and every tick)
  * during the drain. Each mode runs in its own child process so one mode's heap does not
- * inflate the other's RSS; the parent starts Redis on 127.0.0.1 and stops it at the end.
+ * inflate the other's RSS; the parent starts Redis on 127.0.0.1 for the redis mode (which needs
+ * redis-server installed; said up front when it is missing, and the store mode still runs).
  *
  * Both modes use the in-process lock, so the only difference is where due timers are found
  * (the timers table vs the ZSET); in redis mode the index follows commits as src/wiring.ts
- * wires it (onCommitted). Ends with one `RESULT ticker mode=… timers_per_s=… rss_mb=…` per mode.
+ * wires it (onCommitted). Prints one `RESULT ticker mode=… timers_per_s=… rss_mb=…` per mode as
+ * soon as it is measured.
  */
 import Redis from 'ioredis';
-import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
+import { DurableCommitter, commit_queue_writes_max, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
+import { Parking } from '../actors/parking.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker, default_ticker_options } from '../actors/ticker.ts';
 import { ManualClock } from '../src/clock.ts';
@@ -26,6 +29,7 @@ import { openStore } from '../src/store/open.ts';
 import type { Store } from '../src/store/store.ts';
 import { orderInput, renderForTests, t0 } from '../test/engine/fixtures.ts';
 import { startRedis } from '../test/harness/services.ts';
+import { runConfigurations } from './configurations.ts';
 import { freshDatabase } from '../test/store/stores.ts';
 
 type Mode = 'store' | 'redis';
@@ -44,7 +48,7 @@ const expiry_ms = 1_800_000;
 const rss_sample_interval_ms = 100;
 const verify_page_orders = 5_000;
 /** Config defaults (src/config.ts) for group commit, as the service runs it on SQLite. */
-const group_commit = { batchMax: 64, waitMaxMs: 1, inFlightMax: commitsInFlightFor('sqlite') };
+const group_commit = { batchMax: 64, waitMaxMs: 1, inFlightMax: commitsInFlightFor('sqlite'), queueWritesMax: commit_queue_writes_max };
 const child_marker = 'TICKER_CHILD ';
 
 type ModeResult = {
@@ -126,7 +130,7 @@ async function runMode(mode: Mode, redisUrl: string | undefined): Promise<ModeRe
     const createSeconds = (performance.now() - createStarted) / 1000;
     const commitsBefore = { ...engine.commitStats };
 
-    const ticker = new Ticker({ engine, store, clock, log, index }, default_ticker_options);
+    const ticker = new Ticker({ engine, store, clock, log, index, parking: new Parking({ store, clock, log }) }, default_ticker_options);
     clock.advance(expiry_ms);
     Bun.gc(true);
 
@@ -204,20 +208,31 @@ if (childMode) {
 }
 
 console.log(`ticker bench: ${orders_total} orders per mode, expire timers all due at once; SQLite store, in-process lock, ticker batch ${default_ticker_options.batchMax}`);
-const results: ModeResult[] = [];
-const redisServer = await startRedis();
-try {
-  for (const mode of modes) results.push(await runChild(mode, mode === 'redis' ? redisServer.url : undefined));
-} finally {
-  await redisServer.stop();
+const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(12))).join(' ');
+const describe = (r: ModeResult) => row([
+  r.mode, String(r.orders), r.createSeconds.toFixed(1), r.drainSeconds.toFixed(2), r.timersPerSecond.toFixed(0), String(r.ticks),
+  `${r.commits} (${(r.writes / Math.max(1, r.commits)).toFixed(1)}/tx)`, `${r.rssStartMb.toFixed(0)} MB`, `${r.rssPeakMb.toFixed(0)} MB`, String(r.fireErrors),
+]);
+const resultLine = (r: ModeResult) => `RESULT ticker mode=${r.mode} timers_per_s=${r.timersPerSecond.toFixed(0)} rss_mb=${r.rssPeakMb.toFixed(0)}`;
+
+/** One mode's child; its table row and its RESULT line as soon as it is done. */
+async function measure(mode: Mode, redisUrl: string | undefined): Promise<string> {
+  const result = await runChild(mode, redisUrl);
+  console.log(describe(result));
+  return resultLine(result);
 }
 
-const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(12))).join(' ');
-console.log(row(['mode', 'orders', 'create s', 'drain s', 'timers/s', 'ticks', 'commits', 'rss start', 'rss peak', 'errors']));
-for (const r of results) {
-  console.log(row([
-    r.mode, String(r.orders), r.createSeconds.toFixed(1), r.drainSeconds.toFixed(2), r.timersPerSecond.toFixed(0), String(r.ticks),
-    `${r.commits} (${(r.writes / Math.max(1, r.commits)).toFixed(1)}/tx)`, `${r.rssStartMb.toFixed(0)} MB`, `${r.rssPeakMb.toFixed(0)} MB`, String(r.fireErrors),
-  ]));
+async function measureWithRedis(): Promise<string> {
+  const redisServer = await startRedis();
+  try {
+    return await measure('redis', redisServer.url);
+  } finally {
+    await redisServer.stop();
+  }
 }
-for (const r of results) console.log(`RESULT ticker mode=${r.mode} timers_per_s=${r.timersPerSecond.toFixed(0)} rss_mb=${r.rssPeakMb.toFixed(0)}`);
+
+console.log(row(['mode', 'orders', 'create s', 'drain s', 'timers/s', 'ticks', 'commits', 'rss start', 'rss peak', 'errors']));
+process.exit(await runConfigurations('ticker', [
+  { name: 'mode=store', needs: [], run: () => measure('store', undefined) },
+  { name: 'mode=redis', needs: ['redis-server'], run: measureWithRedis },
+]));

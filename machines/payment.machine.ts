@@ -29,6 +29,7 @@ import {
 } from './payment.model.ts';
 import {
   type Effect,
+  type EffectKind,
   type PaymentEvent,
   type Phase,
   type Plan,
@@ -43,6 +44,7 @@ import {
   planRefundQueryTimer,
   planRefundReport,
   planRefundRequest,
+  effectKinds,
 } from './payment.rules.ts';
 
 /**
@@ -61,6 +63,8 @@ function expectEvent<T extends PaymentEvent['type']>(event: PaymentEvent, type: 
 
 /** The effect actions do nothing here: the runtime reads them off the transition and writes them to the outbox. */
 const effect = () => {};
+/** One action per effect kind, from the one list (our own data, so the cast only names its keys). */
+const effectActions = Object.fromEntries(effectKinds.map((kind) => [kind, effect])) as Record<EffectKind, typeof effect>;
 
 /** The part of XState's `enqueue` a plan needs; its own generic type is tied to the machine's setup. */
 type PlanQueue = {
@@ -129,11 +133,10 @@ export const paymentMachine = setup({
     input: {} as PaymentInput,
   },
   actions: {
-    'channel.prepay': effect, 'channel.query': effect, 'channel.close': effect, 'channel.capture': effect,
-    'channel.refund': effect, 'channel.refund_query': effect, 'merchant.notify': effect, 'operator.alert': effect,
+    ...effectActions,
     create: enqueueActions(({ context, enqueue }) => enqueuePlan(enqueue, planCreate(context))),
     startAttempt: enqueueActions(({ context, event, enqueue }) =>
-      enqueuePlan(enqueue, planPayStart(context, event.at, expectEvent(event, 'pay.start').parts))),
+      enqueuePlan(enqueue, planPayStart(context, event.at, expectEvent(event, 'pay.start').parts, expectEvent(event, 'pay.start').risk))),
     reportInOpen: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'open'))),
     reportWhileClosing: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'closing'))),
     reportWhenSettled: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'settled'))),
@@ -174,6 +177,7 @@ export const paymentMachine = setup({
     closeReason: null, closeRetries: 0, flags: [],
     querySchedule: input.querySchedule ?? default_query_schedule_ms,
     queryAttemptsMax: input.queryAttemptsMax ?? default_query_attempts_max,
+    ...(input.risk ? { risk: input.risk, riskHolds: input.riskHolds ?? [] } : {}),
   }),
   entry: 'create',
   initial: 'created',

@@ -93,6 +93,17 @@ export const emptyDetails: OrderDetails = {
   body: null, notifyUrl: null, returnUrl: null, metadata: {}, userId: null, clientIp: null, deviceId: null,
 };
 
+/**
+ * The risk center's decision about this order (src/risk): on create, then again on each pay.
+ * `hits` are the rules that hit and the values they saw; a refused order is never written.
+ */
+export type RiskVerdict = {
+  decision: 'allow' | 'review';
+  score: number;
+  rules: string[];
+  hits: Array<{ code: string; kind: string; action: 'reject' | 'review'; score: number; saw: Record<string, unknown> }>;
+};
+
 export type PaymentContext = {
   id: string;
   merchantId: string;
@@ -120,12 +131,16 @@ export type PaymentContext = {
   querySchedule: number[];
   /** After this many queries without a final answer the flow is flagged (and still queried). */
   queryAttemptsMax: number;
+  /** The latest risk decision; absent on orders created before the risk center. */
+  risk?: RiskVerdict;
+  /** The risk counters this order was counted in at create; its limit shares return when it closes. */
+  riskHolds?: string[];
 };
 
 export type PaymentInput = Pick<
   PaymentContext,
   'id' | 'merchantId' | 'merchantOrderNo' | 'amount' | 'currency' | 'subject' | 'expiresAt' | 'createdAt'
-> & { details?: OrderDetails; querySchedule?: number[]; queryAttemptsMax?: number };
+> & { details?: OrderDetails; querySchedule?: number[]; queryAttemptsMax?: number; risk?: RiskVerdict; riskHolds?: string[] };
 
 /** Defaults from the seed notes: 5 s, 10 s, 30 s, 1 min, 2 min, 5 min, 10 min, then every 30 min. */
 export const default_query_schedule_ms = [5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000];

@@ -13,6 +13,7 @@ import {
   type PaymentContext,
   type Refund,
   type RefundRequest,
+  type RiskVerdict,
   allocateRefund,
   attemptBroken,
   attemptCovers,
@@ -42,11 +43,20 @@ export type Effect =
   | { type: 'merchant.notify'; params: { event: NotifyType; refundId: string | null } }
   | { type: 'operator.alert'; params: Flag };
 
-export type EffectType = Effect['type'];
-export const effectTypes: EffectType[] = [
+/**
+ * Every effect kind, the one list: the machine's actions, the write set, the effect runner and
+ * the notification delivery are all derived from it, each with a `satisfies Record<EffectKind, …>`
+ * that fails to compile when a kind is added here and not handled there.
+ */
+export const effectKinds = [
   'channel.prepay', 'channel.query', 'channel.close', 'channel.capture',
   'channel.refund', 'channel.refund_query', 'merchant.notify', 'operator.alert',
-];
+] as const;
+export type EffectKind = (typeof effectKinds)[number];
+/** The list and the Effect union name the same kinds (either one alone fails to compile). */
+const effectKindsComplete: [Exclude<Effect['type'], EffectKind>, Exclude<EffectKind, Effect['type']>] extends [never, never] ? true : false = true;
+void effectKindsComplete;
+export type EffectOf<K extends EffectKind> = Extract<Effect, { type: K }>;
 
 /** Events the ticker fires; `at` is the due time the machine scheduled. */
 export type TimerEvent =
@@ -70,8 +80,8 @@ export type FlowReport = {
 };
 
 export type PaymentEvent =
-  // `routing`: why these channels (src/routing), kept on the timeline; the machine does not read it.
-  | ({ type: 'pay.start'; routing?: RoutingNote } & PayStart)
+  // `routing`: why these channels (src/routing), and `risk`: the pay's risk decision (src/risk), kept on the timeline; the machine does not read routing.
+  | ({ type: 'pay.start'; routing?: RoutingNote; risk?: RiskVerdict } & PayStart)
   | { type: 'flow.prepared'; at: number; flowId: string; action: FlowAction | null }
   | FlowReport
   | { type: 'close.request'; at: number; reason: 'merchant' | 'failed' }
@@ -140,8 +150,9 @@ export function planCreate(ctx: PaymentContext): Plan {
 }
 
 /** A pay request starts a new attempt; flows still pending from earlier attempts are closed at their channels. */
-export function planPayStart(ctx: PaymentContext, at: number, parts: PayPart[]): Plan {
+export function planPayStart(ctx: PaymentContext, at: number, parts: PayPart[], risk?: RiskVerdict): Plan {
   const plan = newPlan(ctx, at);
+  if (risk) plan.ctx.risk = risk;
   for (const earlier of pendingFlows(plan.ctx)) closeAtChannel(plan, earlier);
   const attemptId = parts[0]?.flowId;
   if (!attemptId) throw new Error('assertion failed: a pay attempt without parts');

@@ -34,8 +34,6 @@ export type Config = {
   queryScheduleMs: number[];
   /** Gaps before each retry of a merchant notification, in ms; their count is the number of retries. */
   notifyRetryMs: number[];
-  /** Risk: new orders one payer (user_id, device_id or client_ip) may open per minute, per merchant. */
-  riskPayerOrdersPerMin: number;
   /** Channel breakers and the cashier's hiding (API.md "Routing, channel health and failover"). */
   breaker: BreakerSettings;
   /** Reconciliation: when each day's run starts (ms after China midnight) and how long a local success waits for a statement. */
@@ -134,7 +132,9 @@ const environment = v.object({
   SANDBOX: v.optional(v.picklist(['on', 'off'], 'must be on or off')),
   QUERY_SCHEDULE_S: gapsOf('5,10,30,60,120,300,600,1800'),
   NOTIFY_RETRY_S: gapsOf('1,5,30,120,600,1800'),
-  RISK_PAYER_ORDERS_PER_MIN: integer(1, 1_000_000, 30),
+  // Retired: risk rules are data (src/risk). Starting with it set would silently drop a protection someone asked for.
+  RISK_PAYER_ORDERS_PER_MIN: v.optional(v.custom<never>(() => false,
+    'is retired: risk rules are data now; create a velocity rule with POST /admin/risk/rules (docs/operations.md, "Risk"), then unset it')),
   BREAKER_MIN_CALLS: integer(1, 1_000_000, 10),
   BREAKER_FAILURE_RATIO: v.pipe(share('0.5'), v.minValue(0.000001, 'must be more than 0')),
   BREAKER_CONSECUTIVE: integer(1, 1_000_000, 5),
@@ -186,7 +186,6 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     sandbox: (e.SANDBOX ?? (mode === 'dev' ? 'on' : 'off')) === 'on',
     queryScheduleMs: e.QUERY_SCHEDULE_S,
     notifyRetryMs: e.NOTIFY_RETRY_S,
-    riskPayerOrdersPerMin: e.RISK_PAYER_ORDERS_PER_MIN,
     breaker: {
       minCalls: e.BREAKER_MIN_CALLS, failureRatio: e.BREAKER_FAILURE_RATIO, consecutive: e.BREAKER_CONSECUTIVE,
       openMs: e.BREAKER_OPEN_S * 1000, hideBelow: e.CASHIER_HIDE_BELOW,

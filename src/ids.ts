@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulid';
 
 /** Prefixes of the API's opaque, sortable ids. */
-export type IdPrefix = 'pay' | 'flw' | 'rfd' | 'evt' | 'rcn' | 'req' | 'obx' | 'cbk' | 'att' | 'alr' | 'dif' | 'aud' | 'brk';
+export type IdPrefix = 'pay' | 'flw' | 'rfd' | 'evt' | 'rcn' | 'req' | 'obx' | 'cbk' | 'att' | 'alr' | 'dif' | 'aud' | 'brk' | 'rsk';
 
 const nextUlid = monotonicFactory();
 

@@ -5,7 +5,7 @@
  */
 import { ConfigError, type Config, devSecrets, loadConfig } from './config.ts';
 import { join } from 'node:path';
-import { seedDemoMerchant, seedSandboxChannels } from './dev/seed.ts';
+import { seedDemoMerchant, seedRiskRules, seedSandboxChannels } from './dev/seed.ts';
 import { type DemoShop, startDemoShop } from './dev/demo-shop.ts';
 import { createSandbox } from './sandbox/sandbox.ts';
 import { startPaycenter } from './wiring.ts';
@@ -36,6 +36,7 @@ paycenter.log.info('paycenter started', { url: config.publicUrl, store: config.d
 if (dev) {
   if (sandbox) await seedSandboxChannels(paycenter.store, sandbox.app, `${config.publicUrl}/sandbox`, config.secretKey, Date.now());
   const demo = await seedDemoMerchant(paycenter.merchants, 'data');
+  await seedRiskRules(paycenter.risk.repo, paycenter.risk.center, Date.now());
   const shopPort = Number(process.env.MERCHANT_PORT ?? config.port + 1);
   if (!Number.isInteger(shopPort) || shopPort < 0 || shopPort > 65_535) {
     console.error('paycenter: configuration error: MERCHANT_PORT must be a port number (0: any free port)');

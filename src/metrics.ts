@@ -41,6 +41,10 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
     },
   });
   const notificationsFailed = new Counter({ name: 'paycenter_notifications_failed_total', help: 'Merchant notifications that ran out of tries', registers: [registry] });
+  const parked = new Counter({
+    name: 'paycenter_rows_parked_total', help: 'Outbox rows and timers parked after a bug (never retried by themselves; GET /admin/parked)',
+    labelNames: ['source', 'kind'], registers: [registry],
+  });
   const engineObserver: EngineObserver = {
     event: (type, outcome) => events.inc({ type, outcome }),
     lockWait: (ms) => lockWait.observe(ms / 1000),
@@ -49,6 +53,7 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
     registry,
     engineObserver,
     notificationFailed: () => notificationsFailed.inc(),
+    rowParked: (source: 'outbox' | 'timer', kind: string) => parked.inc({ source, kind }),
     callbackRefused: (reason: string) => callbacksRefused.inc({ reason }),
     alertRaised: (kind: AlertKind) => alertsRaised.inc({ kind }),
     request(method: string, route: string, status: number, seconds: number) {

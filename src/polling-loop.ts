@@ -1,8 +1,10 @@
 /**
  * Runs a tick function every `intervalMs`, one tick at a time (the next starts only after the
  * previous finished), until stopped; stopping waits for the tick in progress. A failing tick is
- * logged and the loop goes on: the work it did not finish is durable and is picked up again.
+ * logged and the loop goes on: the work it did not finish is durable and is picked up again
+ * (a bug that hit one row parks that row in the loop itself; see src/failures.ts).
  */
+import { isDependencyFailure } from './failures.ts';
 import type { Logger } from './log.ts';
 
 export class PollingLoop {
@@ -20,7 +22,11 @@ export class PollingLoop {
   start(): void {
     const loop = async () => {
       if (this.stopped) return;
-      this.running = this.tick().catch((error: unknown) => this.log.error(`${this.name} tick failed`, { error: String(error) }));
+      this.running = this.tick().catch((error: unknown) =>
+        isDependencyFailure(error)
+          ? this.log.warn(`${this.name} tick failed: a dependency; the next tick tries again`, { error: String(error) })
+          // A bug outside any one row (rows that hit one are parked by their loop).
+          : this.log.error(`${this.name} tick failed: a bug`, { error: String(error), stack: (error as Error)?.stack }));
       await this.running;
       if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs);
     };

@@ -4,8 +4,9 @@
  */
 import Redis from 'ioredis';
 import type { Hono } from 'hono';
-import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
+import { DurableCommitter, commit_queue_writes_max, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { EffectRunner } from '../actors/effect-runner.ts';
+import { Parking } from '../actors/parking.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
 import { RedisTimerIndex } from '../actors/redis-timers.ts';
 import { Ticker } from '../actors/ticker.ts';
@@ -28,7 +29,7 @@ import { type Metrics, createMetrics } from './metrics.ts';
 import { Payments } from './payments/service.ts';
 import { Reconciliation, default_recon_options } from './recon/reconciliation.ts';
 import { ReconSchedule } from './recon/schedule.ts';
-import { PayerVelocity } from './risk/velocity.ts';
+import { type Risk, openRisk } from './risk/open.ts';
 import { DailyVolumes } from './routing/daily-volume.ts';
 import { RedisBoard, StoreBoard } from './routing/breaker-board.ts';
 import { Breakers } from './routing/breakers.ts';
@@ -53,6 +54,7 @@ export type Paycenter = {
   runner: EffectRunner;
   channels: ChannelRegistry;
   merchants: MerchantDirectory;
+  risk: Risk;
   log: Logger;
   health: ChannelHealth;
   router: Router;
@@ -108,6 +110,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     batchMax: config.engine.commitBatchMax,
     waitMaxMs: config.engine.commitWaitMaxMs,
     inFlightMax: commitsInFlightFor(store.dialect),
+    queueWritesMax: commit_queue_writes_max,
   };
   const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
 
@@ -118,10 +121,17 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0, openAlerts: () => store.countOpenAlerts(),
   });
   const alerts = new Alerts({ store, clock, onRaised: metrics.alertRaised });
+  const risk = await openRisk({
+    databaseUrl: config.databaseUrl, store, redis: redis[0], clock, log, registry: metrics.registry,
+    alert: (a) => alerts.raise({ kind: 'risk_review', message: a.message, paymentId: a.paymentId, id: alertIdFor(a.paymentId) }).then(() => undefined),
+  });
   engine = new Engine(
     {
       store, committer, lock, observer: metrics.engineObserver,
-      onCommitted: timerIndex && ((write) => void timerIndex.follow(write, log)),
+      onCommitted: (write) => {
+        if (timerIndex) void timerIndex.follow(write, log);
+        void risk.center.committed(write).catch((error) => log.error('risk bookkeeping failed', { order_id: write.order.id, error: String(error) }));
+      },
       renderNotification: notificationDataOf(links),
     },
     { ...default_engine_options, lockTtlMs: config.engine.lockTtlMs, mailboxDepthMax: config.engine.mailboxDepthMax },
@@ -134,8 +144,17 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const channels = new ChannelRegistry({
     store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, observe: (adapter, code) => new ObservedAdapter(adapter, code, health.health),
   }, { ...default_registry_options, ...options.registry });
-  const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, random: options.random });
-  const risk = new PayerVelocity({ ordersMax: config.riskPayerOrdersPerMin, windowMs: 60_000 });
+  const parking = new Parking({
+    store, clock, log,
+    onParked: async (notice) => {
+      metrics.rowParked(notice.source, notice.kind);
+      await alerts.raise({
+        kind: 'parked', paymentId: notice.orderId,
+        message: `${notice.loop} parked ${notice.source === 'outbox' ? `outbox row ${notice.ref} (${notice.kind})` : `timer ${notice.ref}`}: ${notice.error}`,
+      }).catch((error) => log.error('alert not recorded', { payment_id: notice.orderId, ref: notice.ref, error: String(error) }));
+    },
+  });
+  const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, parking, random: options.random });
   const volumes = new DailyVolumes({ store, clock });
   const recon = new Reconciliation(
     { store, channels, engine, alerts, clock, log, feeRateOf: (row) => ({ tenThousandths: feeRateTenThousandths(row.feeRate) }) },
@@ -144,10 +163,10 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const reconSchedule = new ReconSchedule({ recon, channels, clock, log, atMs: config.recon.atMs });
   const router = new Router({ channels, volumes, health: health.health, random: options.random ?? Math.random });
   const payments = new Payments(
-    { engine, store, clock, channels, router, runner, risk, onFailover: health.metrics.failover }, { querySchedule: config.queryScheduleMs },
+    { engine, store, clock, channels, router, runner, risk: risk.center, onFailover: health.metrics.failover }, { querySchedule: config.queryScheduleMs },
   );
   const app = createApp({
-    store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts,
+    store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts, risk,
     adminToken: config.adminToken, alerts, recon, explainSignatures: config.mode === 'dev', health: health.health, router,
     edge: {
       outbound: { allowPrivate: config.outboundAllowPrivate }, metricsToken: config.metricsToken, callbackIntake: config.callbackIntake,
@@ -157,10 +176,10 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, ...serveOptions(app) });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
-  const ticker = new Ticker({ engine, store, clock, log, index: timerIndex });
+  const ticker = new Ticker({ engine, store, clock, log, parking, index: timerIndex });
   const delivery = new NotificationDelivery(
     {
-      store, engine, merchants, clock, log, random: options.random,
+      store, engine, merchants, clock, log, parking, random: options.random,
       onFailed: (failed) => {
         metrics.notificationFailed();
         void alerts.raise({
@@ -183,7 +202,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, retention, runner, channels, merchants, log, alerts, recon, reconSchedule, health: health.health, router,
+    store, engine, ticker, delivery, retention, runner, channels, merchants, risk, log, alerts, recon, reconSchedule, health: health.health, router,
     async stop() {
       await server.stop(true);
       await ticker.stop();
@@ -192,6 +211,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
       await reconSchedule.stop();
       await retention.stop();
       await lock.close();
+      await risk.close();
       await store.close();
     },
   };

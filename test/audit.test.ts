@@ -1,23 +1,11 @@
 /** The money audit finds nothing in a store paycenter wrote, and names each breach planted in one. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { SQL } from 'bun';
-import { Database } from 'bun:sqlite';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditStore } from '../src/audit/audit.ts';
-import { storeKinds } from './store/stores.ts';
-import { type Booted, MerchantClient, bootPaycenter, settleThroughActor } from './http/harness.ts';
-
-async function execute(databaseUrl: string, statement: string): Promise<void> {
-  if (databaseUrl.startsWith('sqlite:')) {
-    const db = new Database(databaseUrl.slice('sqlite:'.length));
-    db.exec(statement);
-    db.close();
-    return;
-  }
-  const sql = new SQL({ url: databaseUrl, max: 1 });
-  await sql.unsafe(statement);
-  await sql.close();
-}
+import { openStore } from '../src/store/open.ts';
+import { freshDatabase, postgresServerUrl, storeKinds } from './store/stores.ts';
+import { type Booted, MerchantClient, bootPaycenter, executeSql, settleThroughActor } from './http/harness.ts';
 
 for (const kind of storeKinds) {
   describe(`audit on ${kind}`, () => {
@@ -40,9 +28,9 @@ for (const kind of storeKinds) {
       await merchant.call('POST', `/v1/payments/${settled}/refunds`, { refund_no: 'R1', amount: '10.00' });
       expect(await auditStore(booted.paycenter.store)).toEqual({ orders: 3, breaches: [] });
 
-      await execute(booted.databaseUrl, `DELETE FROM timers WHERE order_id = '${created}'`);
-      await execute(booted.databaseUrl, `UPDATE merchant_events SET type = 'payment.succeeded' WHERE order_id = '${closed}'`);
-      await execute(booted.databaseUrl, `UPDATE orders SET paid_amount = 1 WHERE id = '${settled}'`);
+      await executeSql(booted.databaseUrl, `DELETE FROM timers WHERE order_id = '${created}'`);
+      await executeSql(booted.databaseUrl, `UPDATE merchant_events SET type = 'payment.succeeded' WHERE order_id = '${closed}'`);
+      await executeSql(booted.databaseUrl, `UPDATE orders SET paid_amount = 1 WHERE id = '${settled}'`);
       const { breaches } = await auditStore(booted.paycenter.store);
       expect(breaches.map((b) => [b.orderId, b.rule]).sort()).toEqual(
         [[created, 'deadline_armed'], [closed, 'one_payment_succeeded'], [settled, 'columns_match_snapshot']].sort(),
@@ -56,3 +44,61 @@ for (const kind of storeKinds) {
     });
   });
 }
+
+/** Runs `bun run audit` against a database URL; its exit code and both outputs. */
+async function auditCli(databaseUrl: string): Promise<{ code: number; out: string }> {
+  const cli = Bun.spawn(['bun', join(import.meta.dir, '..', 'scripts', 'audit.ts')], { env: { ...process.env, DATABASE_URL: databaseUrl }, stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, stderr] = await Promise.all([new Response(cli.stdout).text(), new Response(cli.stderr).text()]);
+  return { code: await cli.exited, out: stdout + stderr };
+}
+
+describe('audit refuses what is not a paycenter store, and creates nothing', () => {
+  const scratch = join(import.meta.dir, '..', '.test-tmp', `audit-${process.pid}`);
+  beforeAll(() => mkdirSync(scratch, { recursive: true }));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  test('a missing SQLite file: "no such database", and no file appears', async () => {
+    const path = join(scratch, 'missing', 'paycenter.db');
+    const { code, out } = await auditCli(`sqlite:${path}`);
+    expect(code).toBe(2);
+    expect(out).toContain('audit refused (no_such_database)');
+    expect(out).not.toContain('    at ');
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(join(scratch, 'missing'))).toBe(false);
+  });
+
+  test('an empty SQLite file: "not a paycenter store", left as it was', async () => {
+    const path = join(scratch, 'empty.db');
+    writeFileSync(path, '');
+    const { code, out } = await auditCli(`sqlite:${path}`);
+    expect(code).toBe(2);
+    expect(out).toContain('audit refused (not_a_paycenter_store)');
+    expect(statSync(path).size).toBe(0);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  test('a store whose migrations are behind the code: "migrations behind", naming the missing one', async () => {
+    const database = await freshDatabase('sqlite');
+    const store = await openStore(database.url);
+    await store.migrate();
+    await store.close();
+    await executeSql(database.url, 'DELETE FROM schema_migrations WHERE version = 1');
+    const { code, out } = await auditCli(database.url);
+    expect(code).toBe(2);
+    expect(out).toContain('audit refused (migrations_behind)');
+    expect(out).toContain('lacks migration(s) 1');
+    await database.drop();
+  });
+
+  test('Postgres: a database that does not exist, and an empty one', async () => {
+    const url = new URL(postgresServerUrl());
+    url.pathname = '/no_such_paycenter_db';
+    expect(await auditCli(url.toString())).toMatchObject({ code: 2 });
+    expect((await auditCli(url.toString())).out).toContain('audit refused (no_such_database)');
+    const empty = await freshDatabase('postgres');
+    const answer = await auditCli(empty.url);
+    expect(answer.code).toBe(2);
+    expect(answer.out).toContain('audit refused (not_a_paycenter_store)');
+    await empty.drop();
+  }, 30_000);
+});

@@ -123,6 +123,11 @@ describe('config', () => {
     expect(message).not.toContain('\n');
   });
 
+  test('RISK_PAYER_ORDERS_PER_MIN is retired: start-up refuses it and says what replaces it', () => {
+    expect(problem({ ...base, RISK_PAYER_ORDERS_PER_MIN: '30' })).toStartWith('RISK_PAYER_ORDERS_PER_MIN: is retired: risk rules are data now; create a velocity rule');
+    expect(() => loadConfig({ ...base, RISK_PAYER_ORDERS_PER_MIN: '' }, 'production')).not.toThrow();
+  });
+
   test('a bad secret is named, never echoed', () => {
     const almost = `${key.slice(0, -2)}!=`;
     const message = problem({ ...base, SECRET_KEY: almost });

@@ -72,6 +72,10 @@ export async function auditStore(store: Store, options: { nowMs?: number; reconH
     orders += page.length;
     after = page.at(-1)!.id;
   }
+  // Parked work waits for an operator: nothing runs it until it is queued again.
+  for (const parked of await store.listParked(audit_failed_outbox_max)) {
+    breaches.push({ orderId: parked.orderId, rule: 'nothing_parked', detail: `${parked.source} ${parked.ref} (${parked.kind}) parked: ${parked.error}` });
+  }
   for (const stuck of await store.listFailedOutbox(audit_failed_outbox_max)) {
     if (coveredByOrderTimers.has(stuck.kind)) continue;
     breaches.push({ orderId: stuck.orderId, rule: 'outbox_not_stuck', detail: `${stuck.kind} ${stuck.id} ran out of tries` });

@@ -60,6 +60,7 @@ const script = `
   var root=document.getElementById('cashier');if(!root)return;
   var base=root.getAttribute('data-base'),token=root.getAttribute('data-token'),view=root.getAttribute('data-view');
   var left=Number(root.getAttribute('data-expires-in'))||0,status=root.getAttribute('data-status');
+  var checkGapMs=Number(root.getAttribute('data-check-gap-ms'))||0;
   var q='?t='+encodeURIComponent(token);
   var timer=document.getElementById('timer'),action=document.getElementById('action'),err=document.getElementById('error');
   function viewOf(s,e){if(s==='succeeded'||s==='partially_refunded'||s==='refunded')return 'success';if(s==='closed'||e<=0)return 'expired';return 'pay';}
@@ -98,7 +99,7 @@ const script = `
     fetch(base+'/check'+q,{method:'POST'}).then(function(r){
       if(r.status===429){if(err)err.textContent='请稍后再查询 / Please wait a few seconds before checking again';return null;}
       return r.ok?r.json():null;}).then(function(b){if(b)poll();}).catch(function(){})
-      .then(function(){setTimeout(function(){check.disabled=false;},3000);});});
+      .then(function(){setTimeout(function(){check.disabled=false;},checkGapMs);});});
 })();
 `;
 
@@ -112,6 +113,8 @@ export type PageProps = {
   current: { flow: Flow; svg: string | null } | null;
   /** The methods offered now (a method whose every channel is unwell is hidden until it recovers). */
   shown: readonly string[];
+  /** The server's gap between two checks of one payment: "check now" stays disabled this long after a click. */
+  checkGapMs: number;
 };
 
 /** The head every cashier page shares: phone-sized, never indexed, no referrer, styles inline. */
@@ -163,6 +166,7 @@ export function Page(props: PageProps) {
           data-view={view}
           data-status={order.row.status}
           data-expires-in={String(props.expiresInSeconds)}
+          data-check-gap-ms={String(props.checkGapMs)}
         >
           <section class="card">
             <div class="merchant">{merchant.name}</div>

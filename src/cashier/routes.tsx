@@ -37,7 +37,8 @@ export type CashierDeps = {
   checkGapMs?: number;
 };
 
-const default_check_gap_ms = 5_000;
+/** The page's "check now" button waits the same gap (it is rendered into the page). */
+export const default_check_gap_ms = 5_000;
 /**
  * One pay per payment per this gap: each switch of method may open a trade at a channel (and
  * close the previous one there), so a link must not be able to do that without pause. A payer
@@ -98,7 +99,8 @@ export const cashier_link_life_after_expiry_ms = 24 * 3_600_000;
 
 export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   const app = new Hono<CashierEnv>();
-  const checkGate = new PaymentGate(deps.checkGapMs ?? default_check_gap_ms, gate_entries_max);
+  const checkGapMs = deps.checkGapMs ?? default_check_gap_ms;
+  const checkGate = new PaymentGate(checkGapMs, gate_entries_max);
   const payGate = new PaymentGate(pay_gap_ms, gate_entries_max);
 
   /** The order and its merchant when the token is this payment's, else null (→ 404). */
@@ -144,7 +146,7 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
       const flow = [...order.context.flows].reverse().find((f) => f.status === 'pending' && f.prepared && f.action);
       if (flow) current = { flow, svg: flow.action?.type === 'qr_code' && flow.action.qrCode ? await qrSvg(flow.action.qrCode) : null };
     }
-    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={await shownOf(found)} />, 200);
+    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={await shownOf(found)} checkGapMs={checkGapMs} />, 200);
   });
 
   /** The cashier's methods that some channel can serve now (routing.ts: health, never a channel call). */

@@ -2,12 +2,15 @@
  * `bun dev` only: a demo merchant and one sandbox-backed channel per provider, created once.
  * The merchant's secret is remembered under the data directory (file mode 0600), so every start
  * can print a ready id and secret; the channels' keys are the ones the sandbox issued, which it
- * keeps in its own state file beside them. Production (`bun run start`) seeds nothing.
+ * keeps in its own state file beside them; default risk rules. Production (`bun run start`) seeds nothing.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { MerchantDirectory } from '../merchants/directory.ts';
+import type { RiskCenter } from '../risk/center.ts';
+import type { RiskRepo } from '../risk/repo.ts';
+import { ruleOf } from '../risk/rules.ts';
 import { seal, unseal } from '../secrets.ts';
 import type { ChannelRow, Store } from '../store/store.ts';
 
@@ -65,4 +68,30 @@ async function repointAtSandbox(store: Store, row: ChannelRow, field: string, ur
   const config = JSON.parse(unseal(secretKey, row.configEnc)) as Record<string, string>;
   if (config[field] === url) return;
   await store.updateChannel({ ...row, configEnc: seal(secretKey, JSON.stringify({ ...config, [field]: url })), updatedAt: now });
+}
+
+/**
+ * Default risk rules for development, created once (an operator's later change or deletion
+ * stands): what the old fixed payer-velocity rule did (30 new orders a minute per user, device
+ * or IP), a daily CNY limit per user, and the blacklist. Production starts with no rules.
+ */
+export const dev_risk_rules = [
+  { code: 'user_velocity', kind: 'velocity', action: 'reject', score: 0, params: { subject: 'user', count: 30, window_s: 60 } },
+  { code: 'device_velocity', kind: 'velocity', action: 'reject', score: 0, params: { subject: 'device', count: 30, window_s: 60 } },
+  { code: 'ip_velocity', kind: 'velocity', action: 'reject', score: 0, params: { subject: 'ip', count: 30, window_s: 60 } },
+  { code: 'user_daily_cny', kind: 'limit', action: 'reject', score: 0, params: { subject: 'user', period: 'day', amount: '50000.00' } },
+  { code: 'blacklist', kind: 'blacklist', action: 'reject', score: 0, params: { subjects: ['user', 'device', 'ip', 'merchant'] } },
+  { code: 'large_for_payer', kind: 'amount_anomaly', action: 'review', score: 50, params: { factor: 5, min_history: 3 } },
+] as const;
+
+export async function seedRiskRules(repo: RiskRepo, center: RiskCenter, now: number): Promise<string[]> {
+  if ((await repo.countRules()) > 0) return [];
+  const created: string[] = [];
+  for (const spec of dev_risk_rules) {
+    const parsed = ruleOf({ ...spec, status: 'enabled', createdAt: now, updatedAt: now });
+    if (!parsed.ok) throw new Error(`assertion failed: dev risk rule ${spec.code} is invalid: ${parsed.issue.field} ${parsed.issue.message}`);
+    if (await repo.insertRule(parsed.rule)) created.push(spec.code);
+  }
+  await center.changed();
+  return created;
 }

@@ -10,7 +10,7 @@ import { openAPIRouteHandler } from 'hono-openapi';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
-import { LockUnavailableError } from '../lock/lock.ts';
+import { DependencyError } from '../failures.ts';
 import type { Logger } from '../log.ts';
 import { cashierRoutes } from '../cashier/routes.tsx';
 import type { ChannelRegistry } from '../channels/registry.ts';
@@ -20,7 +20,6 @@ import type { Payments } from '../payments/service.ts';
 import type { Store } from '../store/store.ts';
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine } from '../../actors/engine.ts';
-import { MailboxFullError } from '../../actors/mailbox.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
 import { ApiError, errorBody, errorStatus } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
@@ -28,6 +27,8 @@ import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import type { ChannelHealth } from '../routing/channel-health.ts';
 import type { Router } from '../routing/router.ts';
+import { adminRiskRoutes } from './routes/admin-risk.ts';
+import type { Risk } from '../risk/open.ts';
 import type { Alerts } from '../alerts/alerts.ts';
 import type { Reconciliation } from '../recon/reconciliation.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
@@ -36,7 +37,6 @@ import { redeliverRoutes } from './routes/merchant-redeliver.ts';
 import type { Links } from './views.ts';
 import { CallbackIntake } from './callback-intake.ts';
 import { type EdgeSettings, htmlSecurity, metricsGuard } from './edge.ts';
-import { viewer_init_script } from '../viewer/pages.ts';
 
 export const body_bytes_max = 64 * 1024;
 
@@ -63,6 +63,7 @@ export type AppDeps = {
   adminToken: string;
   health: ChannelHealth;
   router: Router;
+  risk: Risk;
   alerts: Alerts;
   recon: Reconciliation;
   /** Readiness checks besides the store's (Redis when configured). */
@@ -75,7 +76,7 @@ export type AppDeps = {
 };
 
 /** Failures that are a dependency's, not the request's: safe to retry. */
-const isUnavailable = (error: unknown) => error instanceof LockUnavailableError || error instanceof MailboxFullError;
+const isUnavailable = (error: unknown) => error instanceof DependencyError;
 
 function toApiError(error: unknown, log: Logger, requestId: string): ApiError {
   if (error instanceof ApiError) return error;
@@ -104,7 +105,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     });
   });
 
-  app.use(htmlSecurity([docs_init_script, viewer_init_script]));
+  app.use(htmlSecurity([docs_init_script]));
 
   // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.
   // Callbacks and statement uploads read their bodies with limits of their own.
@@ -130,6 +131,8 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links,
     outbound: deps.edge.outbound, sessions: deps.edge.adminSessions, health: deps.health,
   }));
+  // Behind the operator authentication the /admin application installs for every /admin path.
+  app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' }));

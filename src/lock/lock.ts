@@ -4,6 +4,8 @@
  * processes. A lock can expire mid-step: the store's row-version check (fencing) is what
  * keeps a late writer from overwriting a newer state, not the lock.
  */
+import { DependencyError } from '../failures.ts';
+
 export interface Lock {
   /** Takes the lock on `key` for at most `ttlMs`, or throws LockUnavailableError. */
   acquire(key: string, ttlMs: number): Promise<LockHandle>;
@@ -15,9 +17,9 @@ export interface LockHandle {
 }
 
 /** The lock could not be taken within its attempts: a dependency problem, safe to retry. */
-export class LockUnavailableError extends Error {
+export class LockUnavailableError extends DependencyError {
   constructor(key: string, cause?: unknown) {
-    super(`lock on ${key} unavailable`, { cause });
+    super('redis', `lock on ${key} unavailable`, { cause });
     this.name = 'LockUnavailableError';
   }
 }

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import Redlock, { ExecutionError } from 'redlock';
+import { DependencyError } from '../failures.ts';
 import { type Lock, type LockHandle, LockUnavailableError } from './lock.ts';
 
 export type RedlockOptions = {
@@ -34,13 +35,13 @@ export class RedlockLock implements Lock {
         release: async () => {
           // A lock that already expired cannot be released; fencing covered that step.
           await lock.release().catch((error: unknown) => {
-            if (!(error instanceof ExecutionError)) throw error;
+            if (!(error instanceof ExecutionError)) throw new DependencyError('redis', `lock on ${key}: release failed`, { cause: error });
           });
         },
       };
     } catch (error) {
-      if (error instanceof ExecutionError) throw new LockUnavailableError(key, error);
-      throw error;
+      // Contention (ExecutionError) or Redis itself failing: either way a dependency's, retried.
+      throw new LockUnavailableError(key, error);
     }
   }
 

@@ -5,10 +5,19 @@
  * failed and logged as an error. Every attempt is recorded. Rows are durable outbox rows, so a
  * restart resumes where it stopped; an event may be delivered more than once and merchants
  * de-duplicate by its id.
+ *
+ * One merchant's slow endpoint must not delay another's notifications, so every row is
+ * delivered on its own (a poll starts deliveries and does not wait for them), within two caps:
+ * deliveries in flight in total, and to one merchant. A merchant whose endpoint keeps timing
+ * out (or cannot be reached) is backed off: its rows are put off, without counting an attempt,
+ * for a pause that doubles while it stays unreachable — the slowdown is its own, no one else's.
  */
 import type { Engine } from '../../actors/engine.ts';
+import { kindsOf } from '../../actors/effect-executors.ts';
+import type { Parking } from '../../actors/parking.ts';
 import type { Clock } from '../clock.ts';
 import { readAtMost } from '../bounded-body.ts';
+import { assert, isDependencyFailure } from '../failures.ts';
 import { notificationSignature } from '../http/signature.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
@@ -16,7 +25,8 @@ import { PollingLoop } from '../polling-loop.ts';
 import { type OutboundPolicy, connectRefusal } from '../net/outbound.ts';
 import { retryDueAt } from '../retry-schedule.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
-import type { ClaimedOutboxRow, NotificationResult, Store } from '../store/store.ts';
+import { readOutboxRow } from '../store/outbox.ts';
+import type { ClaimedOutboxRow, MerchantEventRow, NotificationResult, Store } from '../store/store.ts';
 
 export type DeliveryOptions = {
   /** Gaps before each retry, in ms; their count is the number of retries. */
@@ -25,8 +35,20 @@ export type DeliveryOptions = {
   jitterShare: number;
   requestTimeoutMs: number;
   intervalMs: number;
+  /** Rows claimed per poll at most (fewer when the in-flight cap leaves less room). */
   batchMax: number;
   leaseMs: number;
+  /** Deliveries in flight at once, all merchants together. */
+  inFlightMax: number;
+  /** Deliveries in flight at once to one merchant. */
+  merchantInFlightMax: number;
+  /** Deliveries in a row that timed out or could not connect before a merchant is backed off. */
+  merchantTimeoutsBeforeBackoff: number;
+  /** A backed-off merchant's first pause, doubled per further timeout, up to the max. */
+  merchantBackoffMs: number;
+  merchantBackoffMaxMs: number;
+  /** How long a row of a merchant at its in-flight cap is put off before it is looked at again. */
+  merchantBusyDeferMs: number;
 };
 
 export const default_delivery_options: DeliveryOptions = {
@@ -36,7 +58,15 @@ export const default_delivery_options: DeliveryOptions = {
   intervalMs: 250,
   batchMax: 100,
   leaseMs: 60_000,
+  inFlightMax: 64,
+  merchantInFlightMax: 4,
+  merchantTimeoutsBeforeBackoff: 3,
+  merchantBackoffMs: 5_000,
+  merchantBackoffMaxMs: 300_000,
+  merchantBusyDeferMs: 1_000,
 };
+
+const notifyKinds = kindsOf('notification delivery');
 
 type Attempt = NotificationResult['attempt'];
 
@@ -50,12 +80,20 @@ export function nextStep(delivered: boolean, attemptsBefore: number, at: number,
   return dueAt === null ? { status: 'failed' } : { status: 'retry', dueAt };
 }
 
+/** What this process knows of one merchant's endpoint: deliveries in flight, timeouts in a row, back-off. */
+type MerchantLane = { inFlight: number; timeouts: number; backedOffUntil: number };
+
+/** A claimed row's fate in one poll: delivered now, put off until `dueAt`, or parked (a bug). */
+type Placement = { start: MerchantEventRow } | { deferUntil: number } | { parked: true };
+
 export class NotificationDelivery {
   private readonly loop: PollingLoop;
+  private readonly lanes = new Map<string, MerchantLane>();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: {
-      store: Store; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger;
+      store: Store; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger; parking: Parking;
       random?: () => number;
       /** Told of each notification that ran out of tries (a metric and an operator alert). */
       onFailed?: (failed: { eventId: string; paymentId: string; merchantId: string; error: string | null }) => void;
@@ -64,21 +102,82 @@ export class NotificationDelivery {
     },
     private readonly options: DeliveryOptions = default_delivery_options,
   ) {
-    this.loop = new PollingLoop('notification delivery', () => this.tick(), options.intervalMs, deps.log);
+    // The loop only starts deliveries: a slow endpoint holds its own delivery, never the next poll.
+    this.loop = new PollingLoop('notification delivery', () => this.startDue(), options.intervalMs, deps.log);
   }
 
-  /** Delivers every notification due now (one claim of at most batchMax); returns how many were tried. */
+  /** Delivers every notification due now that the caps allow, and waits for those deliveries; returns how many were tried. */
   async tick(): Promise<number> {
-    const rows = await this.deps.store.claimOutbox(['merchant.notify'], this.deps.clock.now(), this.options.leaseMs, this.options.batchMax);
-    await Promise.all(rows.map((row) => this.deliver(row)));
-    return rows.length;
+    const started = await this.startDue();
+    await Promise.all(started);
+    return started.length;
   }
 
-  private async deliver(row: ClaimedOutboxRow): Promise<void> {
-    const { eventId } = row.payload as { eventId: string };
-    const event = await this.deps.store.loadMerchantEvent(eventId);
+  /** Claims the rows due now (as many as the in-flight cap has room for) and starts delivering each; returns the deliveries started. */
+  private async startDue(): Promise<Promise<void>[]> {
+    const room = Math.min(this.options.batchMax, this.options.inFlightMax - this.inFlight.size);
+    if (room <= 0) return [];
+    const rows = await this.deps.store.claimOutbox(notifyKinds, this.deps.clock.now(), this.options.leaseMs, room);
+    const started: Promise<void>[] = [];
+    const deferred = new Map<number, string[]>();
+    for (const row of rows) {
+      const placement = await this.place(row);
+      if ('start' in placement) started.push(this.track(row, placement.start));
+      else if ('deferUntil' in placement) deferred.set(placement.deferUntil, [...(deferred.get(placement.deferUntil) ?? []), row.id]);
+    }
+    for (const [dueAt, ids] of deferred) await this.deps.store.deferOutbox(ids, dueAt);
+    return started;
+  }
+
+  /** Whether a claimed row is delivered now or put off for its merchant's sake; a row that names no event is a bug. */
+  private async place(row: ClaimedOutboxRow): Promise<Placement> {
+    let event: MerchantEventRow | null;
+    try {
+      const { payload } = readOutboxRow(row);
+      assert('eventId' in payload, `notification row ${row.id} names no event`);
+      event = await this.deps.store.loadMerchantEvent(payload.eventId);
+      assert(event !== null, `notification row ${row.id} names a missing event ${payload.eventId}`);
+    } catch (error) {
+      if (isDependencyFailure(error)) throw error;
+      await this.deps.parking.outboxRow(row, error, 'notification delivery');
+      return { parked: true };
+    }
+    const now = this.deps.clock.now();
+    const lane = this.laneOf(event.merchantId);
+    if (lane.backedOffUntil > now) return { deferUntil: lane.backedOffUntil };
+    if (lane.inFlight >= this.options.merchantInFlightMax) return { deferUntil: now + this.options.merchantBusyDeferMs };
+    return { start: event };
+  }
+
+  private laneOf(merchantId: string): MerchantLane {
+    let lane = this.lanes.get(merchantId);
+    if (!lane) this.lanes.set(merchantId, (lane = { inFlight: 0, timeouts: 0, backedOffUntil: 0 }));
+    return lane;
+  }
+
+  /** Runs one delivery in its merchant's lane; a failure is handled here, so the poll never waits on it. */
+  private track(row: ClaimedOutboxRow, event: MerchantEventRow): Promise<void> {
+    const lane = this.laneOf(event.merchantId);
+    lane.inFlight += 1;
+    const delivery = this.deliver(row, event, lane)
+      .catch(async (error: unknown) => {
+        // A dependency (the store): the row's lease runs out and it is tried again. Anything else is a bug.
+        if (isDependencyFailure(error)) this.deps.log.warn('notification delivery interrupted', { payment_id: row.orderId, error: String(error) });
+        else await this.deps.parking.outboxRow(row, error, 'notification delivery');
+      })
+      .catch((error: unknown) => this.deps.log.error('notification could not be parked', { payment_id: row.orderId, error: String(error) }))
+      .finally(() => {
+        lane.inFlight -= 1;
+        this.inFlight.delete(delivery);
+        if (lane.inFlight === 0 && lane.timeouts === 0) this.lanes.delete(event.merchantId);
+      });
+    this.inFlight.add(delivery);
+    return delivery;
+  }
+
+  private async deliver(row: ClaimedOutboxRow, event: MerchantEventRow, lane: MerchantLane): Promise<void> {
     const order = await this.deps.engine.load(row.orderId);
-    if (!event || !order) throw new Error(`assertion failed: outbox ${row.id} names a missing event or order`);
+    assert(order !== null, `outbox ${row.id} names a missing order`);
     const merchant = await this.deps.merchants.find(event.merchantId);
     const url = order.context.details.notifyUrl ?? merchant?.notifyUrl ?? null;
     const at = this.deps.clock.now();
@@ -86,12 +185,31 @@ export class NotificationDelivery {
       ? await this.post(url, merchant.secret.reveal(), { id: event.id, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: event.data }, at)
       : { id: newId('att', at), at, httpStatus: null, error: 'no notify_url for this payment or merchant', durationMs: 0 };
     const delivered = attempt.httpStatus !== null && attempt.httpStatus >= 200 && attempt.httpStatus < 300;
+    if (url && merchant) this.heard(lane, event.merchantId, attempt.httpStatus !== null);
     const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
-    await this.deps.store.recordNotification({ outboxId: row.id, eventId, attempt, next });
+    await this.deps.store.recordNotification({ outboxId: row.id, eventId: event.id, attempt, next });
     if (next.status === 'failed') {
-      this.deps.onFailed?.({ eventId, paymentId: row.orderId, merchantId: event.merchantId, error: attempt.error });
-      this.deps.log.error('merchant notification failed for good', { event_id: eventId, payment_id: row.orderId, merchant_id: event.merchantId, attempts: row.attempts + 1, error: attempt.error });
+      this.deps.onFailed?.({ eventId: event.id, paymentId: row.orderId, merchantId: event.merchantId, error: attempt.error });
+      this.deps.log.error('merchant notification failed for good', { event_id: event.id, payment_id: row.orderId, merchant_id: event.merchantId, attempts: row.attempts + 1, error: attempt.error });
     }
+  }
+
+  /**
+   * Any HTTP answer shows the endpoint is alive and ends a back-off; a timeout or a refused
+   * connection counts, and enough of them in a row pause the merchant, longer each time.
+   */
+  private heard(lane: MerchantLane, merchantId: string, answered: boolean): void {
+    if (answered) {
+      lane.timeouts = 0;
+      lane.backedOffUntil = 0;
+      return;
+    }
+    lane.timeouts += 1;
+    const over = lane.timeouts - this.options.merchantTimeoutsBeforeBackoff;
+    if (over < 0) return;
+    const pause = Math.min(this.options.merchantBackoffMaxMs, this.options.merchantBackoffMs * 2 ** Math.min(over, 30));
+    lane.backedOffUntil = this.deps.clock.now() + pause;
+    this.deps.log.warn('merchant endpoint backed off', { merchant_id: merchantId, timeouts_in_a_row: lane.timeouts, pause_ms: pause });
   }
 
   private async post(url: string, secret: string, body: object, at: number): Promise<Attempt> {
@@ -121,7 +239,9 @@ export class NotificationDelivery {
     this.loop.start();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /** Stops polling, then waits for the deliveries in flight (each bounded by requestTimeoutMs). */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await Promise.all(this.inFlight);
   }
 }

@@ -6,7 +6,7 @@
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
 import type { PaymentEvent } from '../../machines/payment.rules.ts';
-import { type Flow, type OrderDetails, type PayStartDecision, type PaymentContext, type RefundDecision, checkRefund, decidePayStart, flows_per_order_max, refunds_per_order_max } from '../../machines/payment.model.ts';
+import { type Flow, type OrderDetails, type PayStartDecision, type PaymentContext, type RefundDecision, type RiskVerdict, checkRefund, decidePayStart, flows_per_order_max, refunds_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
@@ -14,7 +14,7 @@ import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { RefundDetail } from './view.ts';
 import type { Currency } from '../money.ts';
-import type { PayerVelocity } from '../risk/velocity.ts';
+import type { RiskCenter } from '../risk/center.ts';
 import { type PrepayFailure, channels_per_pay_max, movesOn, prepayFailure } from '../routing/failover.ts';
 import type { RoutingNote, Router } from '../routing/router.ts';
 import type { MerchantEventRow, NonceClaim, OutboxRow, Store } from '../store/store.ts';
@@ -28,6 +28,8 @@ function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
   const refused = methods.find((m) => !merchant.methods.includes(m));
   return refused ? fail('unsupported_method', `method ${refused} is not enabled for this merchant`, 'method') : null;
 }
+
+const riskRefusal = (rules: string[]): Failure => fail('risk_rejected', `refused by risk rules: ${rules.join(', ')}`);
 
 const noChannel = (methods: string[], currency: string): Failure =>
   fail('no_channel_available', `no channel can serve ${methods.join(' + ')} in ${currency} now`);
@@ -47,7 +49,7 @@ export type PaymentsOptions = { querySchedule?: number[]; queryAttemptsMax?: num
 export type PayPartRequest = { method: string; amount: number };
 
 export type PaymentsDeps = {
-  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; router: Router; runner: EffectRunner; risk: PayerVelocity;
+  engine: Engine; store: Store; clock: Clock; channels: ChannelRegistry; router: Router; runner: EffectRunner; risk: RiskCenter;
   /** A pay request moved on from a channel whose prepay failed (a metric). */
   onFailover?: (channel: string) => void;
 };
@@ -107,19 +109,26 @@ export class Payments {
    */
   async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim, payRefusal: Failure | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
     const now = this.clock.now();
-    const payer = { userId: request.details.userId, deviceId: request.details.deviceId, clientIp: request.details.clientIp };
-    const riskRefusal = this.deps.risk.check(merchant.id, payer, now);
-    const refusal = payRefusal ?? (riskRefusal ? fail('risk_rejected', riskRefusal) : null);
+    const id = newId('pay', now);
+    const { userId, deviceId, clientIp } = request.details;
+    // Risk is asked only for an order that could be created; it reserves the order's counters.
+    const risk = payRefusal ? null : await this.deps.risk.assessCreate({
+      orderId: id, merchantId: merchant.id, amount: request.amount, currency: request.currency, userId, deviceId, clientIp, at: now,
+    });
+    const refusal = payRefusal ?? (risk && !risk.ok ? riskRefusal(risk.rules) : null);
     // A retry of an order that exists opens nothing new: only new orders are refused.
     if (refusal && !(await this.store.findOrderByMerchantOrderNo(merchant.id, request.merchantOrderNo))) return refusal;
+    const assessed = risk?.ok ? risk : null;
     const result = await this.engine.create({
-      id: newId('pay', now), merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
+      id, merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
+      risk: assessed?.verdict, riskHolds: assessed?.holds,
     }, nonce);
+    if (result.outcome !== 'created') await assessed?.cancel();
     if (result.outcome === 'replayed') return fail('replayed_request', 'this nonce was used before');
     if (result.outcome === 'created') {
-      this.deps.risk.record(merchant.id, payer, now);
+      if (assessed) await this.deps.risk.flagged(id, assessed.verdict, undefined);
       return { ok: true, created: true, order: result.order };
     }
     const existing = result.order.context;
@@ -154,10 +163,10 @@ export class Payments {
    * once: one trade at the channel) or starts a new one, routed per part with failover. The
    * answer carries what the payer is shown, once the flow's prepay has an outcome.
    */
-  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
+  async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[], riskAssessedAtCreate = false): Promise<Result<{ order: OrderState; flow: Flow }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
-    const paid = await this.startOrJoin(merchant, found.order, parts, false);
+    const paid = await this.startOrJoin(merchant, found.order, parts, false, riskAssessedAtCreate);
     if (!paid.ok) return paid;
     if (!paid.flow) throw new Error('assertion failed: a pay that may start an attempt answers a flow');
     return { ok: true, order: paid.order, flow: paid.flow };
@@ -174,7 +183,7 @@ export class Payments {
     return this.startOrJoin(merchant, order, [{ method, amount: order.context.amount }], order.row.status === 'paying');
   }
 
-  private async startOrJoin(merchant: Merchant, order: OrderState, parts: PayPartRequest[], rejoinOnly: boolean): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+  private async startOrJoin(merchant: Merchant, order: OrderState, parts: PayPartRequest[], rejoinOnly: boolean, riskAssessedAtCreate = false): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
     const { context, row } = order;
     if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
     const refused = methodRefusal(merchant, parts.map((p) => p.method));
@@ -184,7 +193,13 @@ export class Payments {
     const now = this.clock.now();
     const expected = decidePayStart(context, { at: now, parts: parts.map((p) => ({ ...p, flowId: newId('flw', now), channel: '' })), rejoinOnly });
     if (expected.kind === 'refused') return expected.error === 'nothing_to_join' ? { ok: true, order, flow: null } : payRefusal(expected.error, row.status);
-    if (expected.kind === 'start') return this.payRouted(merchant, context.id, parts, context.currency, rejoinOnly);
+    if (expected.kind === 'start') {
+      // A create that pays at once was just assessed with the same facts: one decision per request.
+      // Joining an attempt opens nothing new, so only a new attempt is assessed.
+      const risk = riskAssessedAtCreate ? null : await this.deps.risk.assessPay(context, now);
+      if (risk && !risk.ok) return riskRefusal(risk.rules);
+      return this.payRouted(merchant, context.id, parts, context.currency, rejoinOnly, risk && { verdict: risk.verdict, before: context.risk });
+    }
     // A join keeps the channels its attempt was routed to; should the attempt be gone by the time
     // the event runs, the actor starts one on them and this request runs its prepay.
     const channels = attemptChannels(context, expected.flow.attemptId, parts);
@@ -214,7 +229,10 @@ export class Payments {
    * at most channels_per_pay_max channels. The routing decision rides on the pay event, so the
    * order's timeline shows it. A prepay another runner holds is waited for (awaitPrepay).
    */
-  private async payRouted(merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency, rejoinOnly: boolean): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+  private async payRouted(
+    merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency, rejoinOnly: boolean,
+    risk: { verdict: RiskVerdict; before: PaymentContext['risk'] } | null,
+  ): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
     const tried: string[] = [];
     let last: (PrepayFailure & { flowId: string }) | null = null;
     for (let round = 0; round < channels_per_pay_max; round++) {
@@ -228,10 +246,13 @@ export class Payments {
       if (failoverFrom) this.deps.onFailover?.(failoverFrom.channel);
 
       const replaces = last ? { replaces: last.flowId } : {};
-      const started = await this.startAttempt(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, rejoinOnly, ...replaces });
+      // The risk decision rides on the first attempt only: one decision per request.
+      const verdict = round === 0 ? risk?.verdict : undefined;
+      const started = await this.startAttempt(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, rejoinOnly, ...replaces, ...(verdict ? { risk: verdict } : {}) });
       if ('answer' in started) return started.answer;
       // Joined the attempt already waiting: its prepay is another request's, and so is its failover.
       if (started.prepays.length === 0) return this.answerPay(paymentId, started.flowId, []);
+      if (risk && round === 0) await this.deps.risk.flagged(paymentId, risk.verdict, risk.before);
       const failures = await this.deps.runner.runNow(started.prepays);
       const row = started.prepays.find((r) => (r.payload as { flowId?: unknown }).flowId === started.flowId);
       const { order: after, flow } = await this.awaitPrepay(paymentId, started.flowId, row !== undefined && failures.has(row.id));

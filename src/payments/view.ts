@@ -55,5 +55,6 @@ export function paymentView(ctx: PaymentContext, status: PaymentStatus, cashierU
     paid_at: iso(ctx.paidAt),
     closed_at: iso(ctx.closedAt),
     close_reason: ctx.closeReason,
+    risk: { decision: ctx.risk?.decision ?? 'allow', score: ctx.risk?.score ?? 0, rules: ctx.risk?.rules ?? [] },
   };
 }

@@ -1,3 +1,4 @@
+import { AssertionError, DependencyError } from '../failures.ts';
 import { openPostgresStore } from './postgres.ts';
 import { openSqliteStore } from './sqlite.ts';
 import type { Store } from './store.ts';
@@ -7,7 +8,32 @@ import type { Store } from './store.ts';
  * or `postgres://…` / `postgresql://…`. The caller migrates.
  */
 export async function openStore(databaseUrl: string): Promise<Store> {
-  if (databaseUrl.startsWith('sqlite:')) return openSqliteStore(databaseUrl.slice('sqlite:'.length));
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return openPostgresStore(databaseUrl);
+  if (databaseUrl.startsWith('sqlite:')) return typedFailures(await openSqliteStore(databaseUrl.slice('sqlite:'.length)));
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return typedFailures(await openPostgresStore(databaseUrl));
   throw new Error(`unsupported database URL scheme: ${databaseUrl.split(':')[0]}`);
+}
+
+/**
+ * The store's failures, typed at the port (src/failures.ts): an assertion the adapter checks is
+ * a bug and passes unchanged; anything else its database driver throws (connection lost, disk
+ * full, busy, a statement timing out) becomes a DependencyError, which background work retries.
+ */
+export function typedFailures(store: Store): Store {
+  const typed = (error: unknown) =>
+    error instanceof AssertionError || error instanceof DependencyError ? error : new DependencyError('store', `store: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      // Only the port's methods; migrate runs at start-up, where its own errors say what is wrong.
+      if (typeof value !== 'function' || Object.hasOwn(target, property) || property === 'migrate') return value;
+      return (...args: unknown[]) => {
+        try {
+          const result = value.apply(target, args);
+          return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(typed(error))) : result;
+        } catch (error) {
+          throw typed(error);
+        }
+      };
+    },
+  });
 }

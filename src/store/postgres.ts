@@ -49,13 +49,16 @@ import {
   orderColumns,
   orderOf,
   outboxOf,
+  first_journal_page,
   outboxUpdateOf,
+  per_order_rows_max,
+  parkedOf,
   refundOf,
   timerOf,
 } from './rows.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
-  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderSearch,
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, MerchantRow, NotificationResult, OrderSearch,
   OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 
@@ -281,12 +284,12 @@ export class PostgresStore implements Store {
     return row ? orderOf(row, json) : null;
   }
 
-  async listJournal(orderId: string) {
-    return (await this.all('SELECT * FROM journal WHERE order_id = $1 ORDER BY seq', orderId)).map((r) => journalOf(r, json));
+  async listJournal(orderId: string, page: JournalPage = first_journal_page) {
+    return (await this.all('SELECT * FROM journal WHERE order_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', orderId, page.afterSeq, page.limit)).map((r) => journalOf(r, json));
   }
 
   async listTimers(orderId: string) {
-    return (await this.all('SELECT * FROM timers WHERE order_id = $1 ORDER BY key', orderId)).map((r) => timerOf(r, json));
+    return (await this.all('SELECT * FROM timers WHERE order_id = $1 ORDER BY key LIMIT $2', orderId, per_order_rows_max)).map((r) => timerOf(r, json));
   }
 
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
@@ -388,15 +391,15 @@ export class PostgresStore implements Store {
   }
 
   async listOutbox(orderId: string) {
-    return (await this.all('SELECT * FROM outbox WHERE order_id = $1 ORDER BY id', orderId)).map((r) => outboxOf(r, json));
+    return (await this.all('SELECT * FROM outbox WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => outboxOf(r, json));
   }
 
   async listMerchantEvents(orderId: string) {
-    return (await this.all('SELECT * FROM merchant_events WHERE order_id = $1 ORDER BY id', orderId)).map((r) => merchantEventOf(r, json));
+    return (await this.all('SELECT * FROM merchant_events WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => merchantEventOf(r, json));
   }
 
   async listFlows(orderId: string) {
-    return (await this.all('SELECT * FROM flows WHERE order_id = $1 ORDER BY id', orderId)).map(flowOf);
+    return (await this.all('SELECT * FROM flows WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map(flowOf);
   }
 
   async loadFlow(flowId: string) {
@@ -441,11 +444,11 @@ export class PostgresStore implements Store {
   }
 
   async listCallbacks(orderId: string) {
-    return (await this.all('SELECT * FROM callback_log WHERE order_id = $1 ORDER BY id', orderId)).map((r) => callbackOf(r, json));
+    return (await this.all('SELECT * FROM callback_log WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map((r) => callbackOf(r, json));
   }
 
   async listRefunds(orderId: string) {
-    return (await this.all('SELECT * FROM refunds WHERE order_id = $1 ORDER BY id', orderId)).map(refundOf);
+    return (await this.all('SELECT * FROM refunds WHERE order_id = $1 ORDER BY id LIMIT $2', orderId, per_order_rows_max)).map(refundOf);
   }
 
   async findRefund(refundId: string) {
@@ -539,6 +542,51 @@ export class PostgresStore implements Store {
 
   async listBreakerTransitions(code: string, limit: number) {
     return (await this.all('SELECT * FROM breaker_transitions WHERE code = $1 ORDER BY at DESC, id DESC LIMIT $2', code, limit)).map(breakerTransitionOf);
+  }
+
+  async parkTimer(timer: TimerRow, error: string, nowMs: number) {
+    const moved = await this.all(
+      `WITH moved AS (DELETE FROM timers WHERE order_id = $1 AND key = $2 AND due_at = $3 RETURNING order_id, key, due_at, event)
+       INSERT INTO parked_timers (order_id, key, due_at, event, error, parked_at) SELECT order_id, key, due_at, event, $4, $5 FROM moved
+       ON CONFLICT (order_id, key) DO UPDATE SET due_at = EXCLUDED.due_at, event = EXCLUDED.event, error = EXCLUDED.error, parked_at = EXCLUDED.parked_at
+       RETURNING order_id`,
+      timer.orderId, timer.key, timer.dueAt, error, nowMs,
+    );
+    return moved.length > 0;
+  }
+
+  async listParked(limit: number) {
+    const [outbox, timers] = await Promise.all([
+      this.all("SELECT * FROM outbox WHERE status = 'parked' ORDER BY completed_at LIMIT $1", limit),
+      this.all('SELECT * FROM parked_timers ORDER BY parked_at LIMIT $1', limit),
+    ]);
+    return [...outbox.map((r) => parkedOf('outbox', r, json)), ...timers.map((r) => parkedOf('timer', r, json))];
+  }
+
+  async requeueParkedOutbox(outboxId: string, nowMs: number) {
+    const rows = await this.all(
+      "UPDATE outbox SET status = 'pending', attempts = 0, due_at = $1, lease_until = NULL, completed_at = NULL WHERE id = $2 AND status = 'parked' RETURNING id",
+      nowMs, outboxId,
+    );
+    return rows.length > 0;
+  }
+
+  async requeueParkedTimer(orderId: string, key: string, nowMs: number) {
+    const rows = await this.all(
+      `WITH parked AS (DELETE FROM parked_timers WHERE order_id = $1 AND key = $2 RETURNING order_id, key, event),
+       armed AS (INSERT INTO timers (order_id, key, due_at, event) SELECT order_id, key, $3, event FROM parked ON CONFLICT (order_id, key) DO NOTHING)
+       SELECT order_id FROM parked`,
+      orderId, key, nowMs,
+    );
+    return rows.length > 0;
+  }
+
+  async deferOutbox(outboxIds: string[], dueAt: number) {
+    if (outboxIds.length === 0) return;
+    await this.all(
+      "UPDATE outbox SET due_at = $1, lease_until = NULL WHERE id IN (SELECT jsonb_array_elements_text($2::text::jsonb)) AND status = 'pending'",
+      dueAt, JSON.stringify(outboxIds),
+    );
   }
 
   async insertAlert(alert: AlertRow) {

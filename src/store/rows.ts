@@ -3,7 +3,8 @@
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
-import type { AdminAuditRow, OrderSearch, OrderStats, AlertQuery, AlertRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, CallbackRow, ChannelRow, OutboxResult, FlowRow, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow, BreakerRow, BreakerTransitionRow } from './store.ts';
+import { AssertionError, assert } from '../failures.ts';
+import type { AdminAuditRow, AlertQuery, AlertRow, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -17,7 +18,7 @@ export const encodeJsonText = (value: unknown): string => JSON.stringify(value);
 /** BIGINT columns arrive as strings from Postgres; amounts and times fit in safe integers. */
 export function int(value: unknown): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new Error(`assertion failed: ${String(value)} is not a safe integer`);
+  if (!Number.isSafeInteger(n)) throw new AssertionError(`${String(value)} is not a safe integer`);
   return n;
 }
 
@@ -44,7 +45,7 @@ export function timerOf(row: Raw, json: JsonDecoder): TimerRow {
   return { orderId: row.order_id as string, key: row.key as string, dueAt: int(row.due_at), event: json(row.event) };
 }
 
-export function outboxOf(row: Raw, json: JsonDecoder): OutboxRow {
+export function outboxOf(row: Raw, json: JsonDecoder): StoredOutboxRow {
   return {
     id: row.id as string, orderId: row.order_id as string, kind: row.kind as string, payload: json(row.payload),
     createdAt: int(row.created_at), dueAt: int(row.due_at),
@@ -146,12 +147,18 @@ export function firstClaims(claims: NonceClaim[]): boolean[] {
   });
 }
 
+/**
+ * Rows of one kind one order's list queries return at most (flows, refunds, outbox rows,
+ * timers, merchant events, callbacks): a runaway order cannot make a read unbounded. The
+ * journal, which grows with every event, is read in pages of at most this many instead.
+ */
+export const per_order_rows_max = 1_000;
+
+/** The journal's first page. */
+export const first_journal_page: JournalPage = { afterSeq: 0, limit: per_order_rows_max };
+
 /** How often a store purges expired nonces, at most. */
 export const nonce_purge_interval_ms = 10_000;
-
-function assert(condition: boolean, what: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${what}`);
-}
 
 /** Rows of one kind in a batch are distinct by key: Postgres' one-statement commit may not touch a row twice. */
 function assertDistinct(keys: string[], what: string): void {
@@ -186,8 +193,16 @@ export function callbackOf(row: Raw, json: JsonDecoder): CallbackRow {
   };
 }
 
+/** A parked outbox row (status 'parked') or a row of parked_timers, as operators see it. */
+export function parkedOf(source: ParkedRow['source'], row: Raw, json: JsonDecoder): ParkedRow {
+  if (source === 'outbox') {
+    return { source, orderId: row.order_id as string, ref: row.id as string, kind: row.kind as string, error: (row.last_error as string | null) ?? '', parkedAt: int(row.completed_at), detail: json(row.payload) };
+  }
+  return { source, orderId: row.order_id as string, ref: row.key as string, kind: 'timer', error: row.error as string, parkedAt: int(row.parked_at), detail: json(row.event) };
+}
+
 /** The outbox row's status after an execution, and its next due time. */
-export function outboxUpdateOf(r: OutboxResult): { status: 'pending' | 'done' | 'failed'; dueAt: number; completedAt: number | null } {
+export function outboxUpdateOf(r: OutboxResult): { status: 'pending' | 'done' | 'failed' | 'parked'; dueAt: number; completedAt: number | null } {
   if (r.next.status === 'retry') return { status: 'pending', dueAt: r.next.dueAt, completedAt: null };
   return { status: r.next.status, dueAt: r.at, completedAt: r.at };
 }

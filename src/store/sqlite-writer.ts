@@ -4,10 +4,11 @@
  * thread. The main thread keeps its own connection for reads (WAL lets them run meanwhile) and
  * sees each batch once this thread has answered that it committed.
  *
- * Protocol: { path } → { ready }, then { id, batch } → { id, outcome } or { id, error },
+ * Protocol: { path } → { ready }, then { id, batch } → { id, outcome } or { id, error, bug },
  * and { close } → { closed } once its connection is closed.
  */
 import { BatchWriter, openSqliteDatabase } from './sqlite-batch.ts';
+import { AssertionError } from '../failures.ts';
 import type { Batch } from './store.ts';
 
 declare const self: Worker;
@@ -28,9 +29,10 @@ self.onmessage = (message: MessageEvent<{ path: string } | { close: true } | { i
     return;
   }
   try {
-    if (!writer) throw new Error('assertion failed: batch before open');
+    if (!writer) throw new AssertionError('batch before open');
     self.postMessage({ id: data.id, outcome: writer.commitBatch(data.batch) });
   } catch (error) {
-    self.postMessage({ id: data.id, error: String((error as Error)?.stack ?? error) });
+    // A broken assertion stays a bug across the thread boundary; anything else is SQLite's.
+    self.postMessage({ id: data.id, error: String((error as Error)?.stack ?? error), bug: error instanceof AssertionError });
   }
 };

@@ -48,13 +48,17 @@ import {
   merchantEventOf,
   orderOf,
   outboxOf,
+  first_journal_page,
   outboxUpdateOf,
+  per_order_rows_max,
+  parkedOf,
   refundOf,
   timerOf,
 } from './rows.ts';
+import { AssertionError } from '../failures.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
-  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, MerchantRow, NotificationResult, OrderSearch,
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, MerchantRow, NotificationResult, OrderSearch,
   OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 
@@ -94,12 +98,12 @@ class WriterThread {
     });
   }
 
-  private answer(data: { id: number; outcome?: BatchOutcome; error?: string }): void {
+  private answer(data: { id: number; outcome?: BatchOutcome; error?: string; bug?: boolean }): void {
     const waiting = this.pending.get(data.id);
     if (!waiting) return;
     this.pending.delete(data.id);
     if (data.outcome) waiting.resolve(data.outcome);
-    else waiting.reject(new Error(`SQLite write failed: ${data.error}`));
+    else waiting.reject(data.bug ? new AssertionError(`in the SQLite writer: ${data.error}`) : new Error(`SQLite write failed: ${data.error}`));
   }
 
   private fail(error: Error): void {
@@ -175,7 +179,7 @@ export class SqliteStore implements Store {
   }
 
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
-    if (!this.writer) throw new Error('assertion failed: commit before migrate');
+    if (!this.writer) throw new AssertionError('commit before migrate');
     // Checked here rather than on the writer thread: the caller hears of a bug at once, and nothing is sent.
     assertWrites(batch.writes);
     return this.writer.commit(batch);
@@ -221,12 +225,12 @@ export class SqliteStore implements Store {
     return row ? orderOf(row, json) : null;
   }
 
-  async listJournal(orderId: string) {
-    return this.all('SELECT * FROM journal WHERE order_id = ? ORDER BY seq', orderId).map((r) => journalOf(r, json));
+  async listJournal(orderId: string, page: JournalPage = first_journal_page) {
+    return this.all('SELECT * FROM journal WHERE order_id = ? AND seq > ? ORDER BY seq LIMIT ?', orderId, page.afterSeq, page.limit).map((r) => journalOf(r, json));
   }
 
   async listTimers(orderId: string) {
-    return this.all('SELECT * FROM timers WHERE order_id = ? ORDER BY key', orderId).map((r) => timerOf(r, json));
+    return this.all('SELECT * FROM timers WHERE order_id = ? ORDER BY key LIMIT ?', orderId, per_order_rows_max).map((r) => timerOf(r, json));
   }
 
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
@@ -317,15 +321,15 @@ export class SqliteStore implements Store {
   }
 
   async listOutbox(orderId: string) {
-    return this.all('SELECT * FROM outbox WHERE order_id = ? ORDER BY id', orderId).map((r) => outboxOf(r, json));
+    return this.all('SELECT * FROM outbox WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map((r) => outboxOf(r, json));
   }
 
   async listMerchantEvents(orderId: string) {
-    return this.all('SELECT * FROM merchant_events WHERE order_id = ? ORDER BY id', orderId).map((r) => merchantEventOf(r, json));
+    return this.all('SELECT * FROM merchant_events WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map((r) => merchantEventOf(r, json));
   }
 
   async listFlows(orderId: string) {
-    return this.all('SELECT * FROM flows WHERE order_id = ? ORDER BY id', orderId).map(flowOf);
+    return this.all('SELECT * FROM flows WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map(flowOf);
   }
 
   async loadFlow(flowId: string) {
@@ -369,11 +373,11 @@ export class SqliteStore implements Store {
   }
 
   async listCallbacks(orderId: string) {
-    return this.all('SELECT * FROM callback_log WHERE order_id = ? ORDER BY id', orderId).map((r) => callbackOf(r, json));
+    return this.all('SELECT * FROM callback_log WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map((r) => callbackOf(r, json));
   }
 
   async listRefunds(orderId: string) {
-    return this.all('SELECT * FROM refunds WHERE order_id = ? ORDER BY id', orderId).map(refundOf);
+    return this.all('SELECT * FROM refunds WHERE order_id = ? ORDER BY id LIMIT ?', orderId, per_order_rows_max).map(refundOf);
   }
 
   async findRefund(refundId: string) {
@@ -464,6 +468,40 @@ export class SqliteStore implements Store {
 
   async listBreakerTransitions(code: string, limit: number) {
     return this.all('SELECT * FROM breaker_transitions WHERE code = ? ORDER BY at DESC, id DESC LIMIT ?', code, limit).map(breakerTransitionOf);
+  }
+
+  async parkTimer(timer: TimerRow, error: string, nowMs: number) {
+    return this.write(() => {
+      this.query(`INSERT OR REPLACE INTO parked_timers (order_id, key, due_at, event, error, parked_at)
+        SELECT order_id, key, due_at, event, ?, ? FROM timers WHERE order_id = ? AND key = ? AND due_at = ?`).run(error, nowMs, timer.orderId, timer.key, timer.dueAt);
+      return this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?').run(timer.orderId, timer.key, timer.dueAt).changes > 0;
+    });
+  }
+
+  async listParked(limit: number) {
+    const outbox = this.all("SELECT * FROM outbox WHERE status = 'parked' ORDER BY completed_at LIMIT ?", limit);
+    const timers = this.all('SELECT * FROM parked_timers ORDER BY parked_at LIMIT ?', limit);
+    return [...outbox.map((r) => parkedOf('outbox', r, json)), ...timers.map((r) => parkedOf('timer', r, json))];
+  }
+
+  async requeueParkedOutbox(outboxId: string, nowMs: number) {
+    return this.write(() => this.query(
+      "UPDATE outbox SET status = 'pending', attempts = 0, due_at = ?, lease_until = NULL, completed_at = NULL WHERE id = ? AND status = 'parked'",
+    ).run(nowMs, outboxId).changes > 0);
+  }
+
+  async requeueParkedTimer(orderId: string, key: string, nowMs: number) {
+    return this.write(() => {
+      this.query(`INSERT INTO timers (order_id, key, due_at, event) SELECT order_id, key, ?, event FROM parked_timers WHERE order_id = ? AND key = ?
+        ON CONFLICT (order_id, key) DO NOTHING`).run(nowMs, orderId, key);
+      return this.query('DELETE FROM parked_timers WHERE order_id = ? AND key = ?').run(orderId, key).changes > 0;
+    });
+  }
+
+  async deferOutbox(outboxIds: string[], dueAt: number) {
+    if (outboxIds.length === 0) return;
+    this.write(() => this.query("UPDATE outbox SET due_at = ?, lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'")
+      .run(dueAt, JSON.stringify(outboxIds)));
   }
 
   async insertAlert(alert: AlertRow) {

@@ -7,6 +7,7 @@
  */
 import type { RoutingStrategy } from '../routing/strategies.ts';
 import type { PaymentStatus } from '../../machines/payment.model.ts';
+import type { StoredOutboxRow } from './outbox.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -72,15 +73,11 @@ export type JournalRow = {
   effects: unknown[];
 };
 
-/** A side effect waiting to be executed by the effect runner. */
-export type OutboxRow = {
-  id: string;
-  orderId: string;
-  kind: string;
-  payload: unknown;
-  createdAt: number;
-  dueAt: number;
-};
+/** A page of an order's journal: rows with seq > afterSeq, at most `limit`. */
+export type JournalPage = { afterSeq: number; limit: number };
+
+/** Side effects waiting to be executed: typed by kind when written, parsed when read back (outbox.ts). */
+export type { OutboxRow, StoredOutboxRow } from './outbox.ts';
 
 /** A timer: when `dueAt` passes, `event` is dispatched to the order's actor. Unique per (orderId, key). */
 export type TimerRow = {
@@ -108,12 +105,26 @@ export type CallbackRow = {
   outcome: string | null;
 };
 
-/** What executing an outbox row led to: done, another try at dueAt, or no tries left. */
+/** What executing an outbox row led to: done, another try at dueAt, no tries left, or parked (a bug: never retried by itself). */
 export type OutboxResult = {
   outboxId: string;
   at: number;
   error: string | null;
-  next: { status: 'done' } | { status: 'retry'; dueAt: number } | { status: 'failed' };
+  next: { status: 'done' } | { status: 'retry'; dueAt: number } | { status: 'failed' } | { status: 'parked' };
+};
+
+/** A parked outbox row or timer, as operators see it (GET /admin/parked). */
+export type ParkedRow = {
+  source: 'outbox' | 'timer';
+  orderId: string;
+  /** The outbox row's id, or the timer's key. */
+  ref: string;
+  /** The outbox row's effect kind, or `timer`. */
+  kind: string;
+  error: string;
+  parkedAt: number;
+  /** The outbox row's payload, or the timer's event. */
+  detail: unknown;
 };
 
 /** A notification owed to a merchant (what GET /v1/events lists). */
@@ -286,7 +297,8 @@ export type OrderWrite = {
   /** The order's flows and refunds that this event created or changed (upserted by id). */
   flows: FlowRow[];
   refunds: RefundRow[];
-  outbox: OutboxRow[];
+  /** Typed by kind when the engine writes them (OutboxRow); the store keeps them as JSON. */
+  outbox: StoredOutboxRow[];
   merchantEvents: MerchantEventRow[];
   /** Timers to arm (insert or replace by key) and keys to disarm; the two sets are disjoint. */
   timersArmed: TimerRow[];
@@ -308,7 +320,7 @@ export type OrderWrite = {
 export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order' | 'nonce_used';
 
 /** An outbox row claimed for execution, with how often it was tried before. */
-export type ClaimedOutboxRow = OutboxRow & { attempts: number };
+export type ClaimedOutboxRow = StoredOutboxRow & { attempts: number };
 
 /** One try at delivering a merchant notification, and what follows from it. */
 export type NotificationResult = {
@@ -342,9 +354,10 @@ export interface Store {
   /** Orders by id after `afterId` (exclusive), for scans such as the audit. */
   scanOrders(afterId: string, limit: number): Promise<OrderRow[]>;
   /** Outbox rows that ran out of tries. */
-  listFailedOutbox(limit: number): Promise<OutboxRow[]>;
+  listFailedOutbox(limit: number): Promise<StoredOutboxRow[]>;
   findOrderByMerchantOrderNo(merchantId: string, merchantOrderNo: string): Promise<OrderRow | null>;
-  listJournal(orderId: string): Promise<JournalRow[]>;
+  /** One page of an order's journal: seq after `afterSeq`, at most `limit` rows (default: the first page of per_order_rows_max). */
+  listJournal(orderId: string, page?: JournalPage): Promise<JournalRow[]>;
   listTimers(orderId: string): Promise<TimerRow[]>;
   /**
    * Claims up to `limit` due timers that no live lease holds, leasing them until
@@ -364,7 +377,7 @@ export interface Store {
   loadTimer(orderId: string, key: string): Promise<TimerRow | null>;
   /** Timers in (order id, key) order after the given one, for re-seeding an index. */
   scanTimers(after: { orderId: string; key: string } | null, limit: number): Promise<TimerRow[]>;
-  listOutbox(orderId: string): Promise<OutboxRow[]>;
+  listOutbox(orderId: string): Promise<StoredOutboxRow[]>;
   /** Claims up to `limit` pending outbox rows of these kinds that are due and not leased, leasing them. */
   claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]>;
   /** Claims one pending, unleased outbox row by id whatever its due time (an effect run in-line); null when taken or done. */
@@ -419,6 +432,19 @@ export interface Store {
   listBreakerTransitions(code: string, limit: number): Promise<BreakerTransitionRow[]>;
   /** This database's random id, under which routing keys its shared state in Redis. */
   loadRoutingScope(): Promise<string>;
+
+  // Parked work (src/failures.ts): a bug parks the row it hit; an operator queues it again.
+  /** Moves a timer to parked_timers if its due time is still `timer.dueAt`; false when re-armed or removed meanwhile. */
+  parkTimer(timer: TimerRow, error: string, nowMs: number): Promise<boolean>;
+  /** Parked outbox rows and parked timers, oldest first: at most `limit` of each. */
+  listParked(limit: number): Promise<ParkedRow[]>;
+  /** Queues a parked outbox row again, due now, with its attempts reset; false when there is no such parked row. */
+  requeueParkedOutbox(outboxId: string, nowMs: number): Promise<boolean>;
+  /** Re-arms a parked timer, due now (unless the order armed that key again meanwhile); false when there is no such parked timer. */
+  requeueParkedTimer(orderId: string, key: string, nowMs: number): Promise<boolean>;
+  /** Moves pending, claimed rows to `dueAt` without counting an attempt (a merchant in back-off or at its cap). */
+  deferOutbox(outboxIds: string[], dueAt: number): Promise<void>;
+
   // Operator alerts.
   /** Inserts an alert unless one with its id exists (raising is idempotent by id). */
   insertAlert(alert: AlertRow): Promise<'inserted' | 'exists'>;

@@ -1,17 +1,25 @@
 /**
- * The operator's HTML pages: a machine's chart, and one order's history drawn on it. Every
- * value is interpolated through hono/html's `html` template, which escapes it: journal rows
- * carry what merchants and channels sent.
+ * The operator's state-chart pages: a machine's chart (with its scratch actor), and one order's
+ * history drawn on it. The chart is an SVG drawn here (svg.ts); the one script and the style
+ * sheet are files the app serves, so the pages run under a CSP without inline script. Every
+ * value goes through hono/html's `html` template, which escapes it: journal rows carry what
+ * merchants and channels sent.
  */
-import { html, raw } from 'hono/html';
+import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
+import type { StateValue } from 'xstate';
 import { isoTime } from '../clock.ts';
-import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, OutboxRow, TimerRow } from '../store/store.ts';
-import type { GraphTransition, MachineGraph } from './statechart.ts';
+import { chinaTime } from '../console/pages.tsx';
+import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, StoredOutboxRow, TimerRow } from '../store/store.ts';
+import { type Layout, type PlacedState, triggerLabel } from './layout.ts';
+import { event_templates } from './simulate.ts';
+import { type Highlight, stateIdsOf } from './statechart.ts';
+import { type JourneyStep, svgOf } from './svg.ts';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-export const mermaid_asset = 'mermaid.min.js';
+export const viewer_script = 'viewer.js';
+export const viewer_style = 'viewer.css';
 
 export type DeliveredEvent = MerchantEventRow & { status: string; attempts: number; lastError: string | null };
 
@@ -19,78 +27,125 @@ export type Timeline = {
   order: OrderRow;
   journal: JournalRow[];
   timers: TimerRow[];
-  outbox: OutboxRow[];
+  outbox: StoredOutboxRow[];
   events: DeliveredEvent[];
   callbacks: CallbackRow[];
 };
 
 const json = (value: unknown): string => JSON.stringify(value) ?? 'undefined';
+const pretty = (value: unknown): string => JSON.stringify(value, null, 2) ?? 'undefined';
 
-const style = `body{font:14px system-ui,sans-serif;margin:1.5rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
-td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top;text-align:left}pre{margin:0;white-space:pre-wrap;word-break:break-all}
-code{font-size:12px}.chart{overflow:auto;border:1px solid #ddd;padding:1rem}`;
+/** One time format on every page: China time, the exact ISO instant on hover. */
+const time = (ms: number): Html => html`<time datetime="${isoTime(ms)}" title="${isoTime(ms)}">${chinaTime(ms)}</time>`;
 
-/** The pages' one inline script, allowed by its hash in the HTML policy (http/edge.ts). */
-export const viewer_init_script = "mermaid.initialize({ startOnLoad: true, securityLevel: 'strict' });";
+/** A JSON value folded under a summary. */
+const folded = (summary: string | Html, value: unknown): Html => html`<details><summary>${summary}</summary><pre><code>${pretty(value)}</code></pre></details>`;
 
-/** The chart is drawn in the browser by the mermaid bundle the app serves itself: works offline. */
+const table = (head: string[], rows: Html[]): Html => html`<div class="scroll"><table><tr>${head.map((h) => html`<th>${h}</th>`)}</tr>${rows}</table></div>`;
+
 function page(title: string, body: Html): Html {
-  return html`<!doctype html><html><head><meta charset="utf-8"><title>${title}</title><style>${raw(style)}</style></head>
-<body>${body}
-<script src="/admin/machines/assets/${mermaid_asset}"></script>
-<script>${raw(viewer_init_script)}</script></body></html>`;
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${title} · paycenter</title><link rel="stylesheet" href="/admin/machines/assets/${viewer_style}"></head>
+<body><header><strong>paycenter</strong><a href="/admin">Home</a><a href="/admin/payments">Payments</a><a href="/admin/machines">State chart</a></header>
+<main>${body}</main><script src="/admin/machines/assets/${viewer_script}" defer></script></body></html>`;
 }
 
-const chart = (mermaidText: string): Html => html`<div class="chart"><pre class="mermaid">${mermaidText}</pre></div>`;
+const legend = (journey: boolean): Html => html`<ul class="legend">
+<li><span class="swatch current"></span>current state</li><li><span class="swatch visited"></span>visited</li>
+<li><span class="swatch initial"></span>initial (entered first)</li><li><span class="swatch final"></span>final</li>
+<li>↻ transitions that stay in the state</li>
+${journey ? html`<li><span class="swatch step"></span>the order's path, numbered</li><li><span class="swatch cursor"></span>journal cursor</li>` : ''}</ul>`;
 
-function transitionRow(t: GraphTransition): Html {
-  return html`<tr><td>${t.source}</td><td>${t.event ?? '(always)'}</td><td>${t.targets.join(', ') || '(stays)'}</td>
-<td>${t.guard ?? ''}</td><td>${t.delay ?? ''}</td></tr>`;
+const zoomTools = html`<button type="button" data-zoom="out" aria-label="zoom out">−</button><button type="button" data-zoom="fit">fit</button>
+<button type="button" data-zoom="in" aria-label="zoom in">+</button><span data-zoom-label>100 %</span>`;
+
+/** What a click on a state shows: its transitions with their guards, and where it sits. */
+function stateDetails(s: PlacedState, layout: Layout): Html {
+  const outgoing = layout.edges.filter((e) => e.source === s.id);
+  const incoming = layout.edges.filter((e) => e.target === s.id);
+  const items = (list: Html[]) => (list.length > 0 ? html`<ul>${list}</ul>` : html`<p>none</p>`);
+  return html`<section data-details="${s.id}" hidden><h3>${s.id}</h3>
+<p>${s.type}${s.initial ? ', initial' : ''}${s.final ? ', final' : ''}${s.parent ? html`, inside ${s.parent}` : ''}</p>
+<h4>Leaves to</h4>${items(outgoing.map((e) => html`<li><b>${triggerLabel(e.transition)}</b> → ${e.target}</li>`))}
+<h4>Stays on</h4>${items(s.inner.map((t) => html`<li><b>${triggerLabel(t)}</b>${t.targets.length > 0 ? ' (re-enters)' : ' (actions only)'}</li>`))}
+<h4>Entered from</h4>${items(incoming.map((e) => html`<li>${e.source} on <b>${triggerLabel(e.transition)}</b></li>`))}
+<p>Guards are the machine's (machines/payment.machine.ts); their rules are in machines/payment.rules.ts.</p></section>`;
 }
 
-export function machinePage(name: string, version: number, graph: MachineGraph, mermaidText: string): Html {
-  const states = graph.states.map((s) => html`<tr><td>${s.id}</td><td>${s.type}</td><td>${s.initial ? 'initial' : ''}</td><td>${s.final ? 'final' : ''}</td></tr>`);
+function simulator(name: string, initial: string[]): Html {
+  const options = Object.entries(event_templates).map(([type, template]) =>
+    html`<option value="${type}" data-template="${pretty(template)}"${type === 'close.request' ? ' selected' : ''}>${type}</option>`);
+  return html`<form class="sim" action="/admin/machines/${name}/simulate" data-initial="${initial.join(' ')}">
+<h2>Simulate</h2><p>Events go to a scratch actor of the pure machine, started from a sample order that exists nowhere; nothing is stored or sent.</p>
+<label>event <select name="type">${options}</select></label>
+<textarea name="event" aria-label="event JSON">${pretty(event_templates['close.request'])}</textarea>
+<div class="toolbar"><button type="submit">send</button><button type="button" data-reset>reset</button></div>
+<p class="error" role="alert"></p><ol></ol></form>`;
+}
+
+export function machinePage(name: string, version: number, layout: Layout, initial: string[]): Html {
+  const transitions = [...layout.edges.map((e) => ({ source: e.source, target: e.target, t: e.transition })),
+    ...layout.states.flatMap((s) => s.inner.map((t) => ({ source: s.id, target: '(stays)', t })))];
   return page(`${name} machine`, html`<h1>${name} machine, version ${version}</h1>
-<p><a href="/admin/machines/${name}.json">definition as JSON</a></p>${chart(mermaidText)}
-<h2>States</h2><table><tr><th>state</th><th>type</th><th></th><th></th></tr>${states}</table>
-<h2>Transitions</h2><table><tr><th>from</th><th>event</th><th>to</th><th>guard</th><th>delay</th></tr>${graph.transitions.map(transitionRow)}</table>`);
+<p><a href="/admin/machines/${name}.json">definition as JSON</a>. Click a state for its transitions; drag to pan, ctrl + wheel or the buttons to zoom.</p>
+${legend(false)}<div class="toolbar">${zoomTools}</div>
+<div class="layout"><div class="chart">${svgOf(layout, { current: initial, visited: [] })}</div>
+<aside class="panel">${simulator(name, initial)}${layout.states.map((s) => stateDetails(s, layout))}</aside></div>
+<details><summary>every transition as a table</summary>${table(['from', 'trigger', 'to'], transitions.map(({ source, target, t }) => html`<tr><td>${source}</td><td>${triggerLabel(t)}</td><td>${target}</td></tr>`))}</details>`);
+}
+
+/** The deepest state of a snapshot value: where the order is. */
+const leafOf = (value: unknown): string | null => stateIdsOf(value as StateValue | null).at(-1) ?? null;
+
+/** One numbered step per journal row that changed the order's state (its creation included). */
+export function journeyOf(journal: JournalRow[]): { steps: JourneyStep[]; upto: number[] } {
+  const steps: JourneyStep[] = [];
+  const upto = journal.map((j) => {
+    const to = leafOf(j.stateAfter);
+    if (to !== null && json(j.stateBefore) !== json(j.stateAfter)) steps.push({ step: steps.length + 1, from: leafOf(j.stateBefore), to });
+    return steps.length;
+  });
+  return { steps, upto };
 }
 
 /** An effect is `{ type, params }`; anything else is shown whole. */
 function effectItem(effect: unknown): Html {
   const type = (effect as { type?: unknown } | null)?.type;
-  if (typeof type !== 'string') return html`<li><code>${json(effect)}</code></li>`;
-  return html`<li><b>${type}</b> <code>${json((effect as { params?: unknown }).params ?? null)}</code></li>`;
+  return html`<li>${folded(typeof type === 'string' ? type : 'effect', typeof type === 'string' ? (effect as { params?: unknown }).params ?? null : effect)}</li>`;
 }
 
-function journalRow(j: JournalRow): Html {
-  const type = (j.event as { type?: unknown } | null)?.type;
-  return html`<tr><td>${j.seq}</td><td>${isoTime(j.at)}</td><td><b>${String(type ?? '?')}</b><pre><code>${json(j.event)}</code></pre></td>
-<td><code>${json(j.stateBefore)}</code> → <code>${json(j.stateAfter)}</code></td><td><ul>${j.effects.map(effectItem)}</ul></td></tr>`;
+function journalRow(j: JournalRow, i: number, upto: number): Html {
+  const type = String((j.event as { type?: unknown } | null)?.type ?? '?');
+  return html`<tr data-row="${i}" data-step-upto="${upto}" data-state="${leafOf(j.stateAfter) ?? ''}" data-event="${type}"><td>${j.seq}</td><td>${time(j.at)}</td>
+<td>${folded(html`<b>${type}</b>`, j.event)}</td><td><code>${leafOf(j.stateBefore) ?? '—'}</code> → <code>${leafOf(j.stateAfter) ?? '—'}</code></td>
+<td><ul>${j.effects.map(effectItem)}</ul></td></tr>`;
 }
 
 function sideTables(t: Timeline): Html {
-  const timers = t.timers.map((r) => html`<tr><td>${r.key}</td><td>${isoTime(r.dueAt)}</td><td><code>${json(r.event)}</code></td></tr>`);
-  const outbox = t.outbox.map((r) => html`<tr><td>${r.id}</td><td>${r.kind}</td><td>${isoTime(r.createdAt)}</td><td>${isoTime(r.dueAt)}</td><td><code>${json(r.payload)}</code></td></tr>`);
-  const events = t.events.map((e) => html`<tr><td>${e.id}</td><td>${e.type}</td><td>${isoTime(e.createdAt)}</td><td>${e.status}</td><td>${e.attempts}</td><td>${e.lastError ?? ''}</td><td><code>${json(e.data)}</code></td></tr>`);
-  const callbacks = t.callbacks.map((r) => html`<tr><td>${r.id}</td><td>${isoTime(r.receivedAt)}</td><td>${r.provider}/${r.channelCode}</td><td>${String(r.verified)}</td>
-<td>${r.outcome ?? ''}</td><td><details><summary>raw</summary><pre><code>${json(r.headers)}</code></pre><pre><code>${r.body}</code></pre></details></td></tr>`);
-  return html`<h2>Channel callbacks</h2><table><tr><th>id</th><th>received</th><th>channel</th><th>verified</th><th>outcome</th><th>headers and body as received</th></tr>${callbacks}</table>
-<h2>Timers</h2><table><tr><th>key</th><th>due</th><th>event</th></tr>${timers}</table>
-<h2>Outbox</h2><table><tr><th>id</th><th>kind</th><th>created</th><th>due</th><th>payload</th></tr>${outbox}</table>
-<h2>Merchant events</h2><table><tr><th>id</th><th>type</th><th>created</th><th>delivery</th><th>attempts</th><th>last error</th><th>data</th></tr>${events}</table>`;
+  const timers = t.timers.map((r) => html`<tr><td>${r.key}</td><td>${time(r.dueAt)}</td><td>${folded('event', r.event)}</td></tr>`);
+  const outbox = t.outbox.map((r) => html`<tr><td>${r.id}</td><td>${r.kind}</td><td>${time(r.createdAt)}</td><td>${time(r.dueAt)}</td><td>${folded('payload', r.payload)}</td></tr>`);
+  const events = t.events.map((e) => html`<tr><td>${e.id}</td><td>${e.type}</td><td>${time(e.createdAt)}</td><td>${e.status}</td><td>${e.attempts}</td><td>${e.lastError ?? ''}</td><td>${folded('data', e.data)}</td></tr>`);
+  const callbacks = t.callbacks.map((r) => html`<tr><td>${r.id}</td><td>${time(r.receivedAt)}</td><td>${r.provider}/${r.channelCode}</td><td>${String(r.verified)}</td>
+<td>${r.outcome ?? ''}</td><td><details><summary>raw</summary><pre><code>${pretty(r.headers)}</code></pre><pre><code>${r.body}</code></pre></details></td></tr>`);
+  return html`<h2>Channel callbacks</h2>${table(['id', 'received', 'channel', 'verified', 'outcome', 'headers and body as received'], callbacks)}
+<h2>Timers</h2>${table(['key', 'due', 'event'], timers)}
+<h2>Outbox</h2>${table(['id', 'kind', 'created', 'due', 'payload'], outbox)}
+<h2>Merchant events</h2>${table(['id', 'type', 'created', 'delivery', 'attempts', 'last error', 'data'], events)}`;
 }
 
 /** The machine's context in the stored snapshot: subject, details, flows and refunds as the actor sees them. */
 const contextOf = (order: OrderRow): unknown => (order.snapshot as { context?: unknown } | null)?.context ?? null;
 
-export function timelinePage(t: Timeline, mermaidText: string): Html {
+export function timelinePage(t: Timeline, layout: Layout, highlight: Highlight): Html {
   const { order } = t;
+  const { steps, upto } = journeyOf(t.journal);
   return page(`timeline ${order.id}`, html`<h1>Payment ${order.id}</h1>
 <p>merchant ${order.merchantId}, order no. ${order.merchantOrderNo}; status <b>${order.status}</b>, version ${order.version},
 machine version ${order.machineVersion}. <a href="/admin/machines">the machine</a></p>
-<details><summary>context now</summary><pre><code>${json(contextOf(order))}</code></pre></details>
-<p>Current state in amber, states it passed through in green.</p>${chart(mermaidText)}
-<h2>Journal</h2><table><tr><th>seq</th><th>at</th><th>event</th><th>state before → after</th><th>effects</th></tr>${t.journal.map(journalRow)}</table>
+${folded('context now', contextOf(order))}
+${legend(true)}<div class="toolbar"><button type="button" data-step-by="-1">◀ prev</button><button type="button" data-step-by="1">next ▶</button>
+<span data-cursor-label>${t.journal.length} journal rows, ${steps.length} state changes</span> ${zoomTools}</div>
+<div class="chart">${svgOf(layout, highlight, steps)}</div>
+<h2>Journal</h2>${table(['seq', 'at (China time)', 'event', 'state before → after', 'effects'], t.journal.map((j, i) => journalRow(j, i, upto[i]!)))}
 ${sideTables(t)}`);
 }

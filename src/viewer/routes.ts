@@ -1,10 +1,11 @@
 /**
- * The state-chart viewer, mounted on the operator routes (and so behind their Bearer token):
- * `/machines` (the chart), `/machines/{name}.json` (the graph), `/machines/assets/{file}` (the
- * mermaid bundle, served from node_modules so the page works offline) and the HTML face of
- * `/payments/{id}/timeline` for browsers.
+ * The state-chart viewer, mounted on the operator routes (and so behind their Bearer token or
+ * the console's sign-in cookie): `/machines` (the chart and its scratch actor),
+ * `/machines/{name}.json` (the graph), `/machines/{name}/simulate` (events run through the pure
+ * machine, nothing stored), `/machines/assets/{file}` (the page's script and style) and the HTML
+ * face of `/payments/{id}/timeline` for browsers.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
 import { accepts } from 'hono/accepts';
 import { describeRoute } from 'hono-openapi';
@@ -12,21 +13,27 @@ import type { StateValue } from 'xstate';
 import { paymentMachine, paymentMachineVersion } from '../../machines/payment.machine.ts';
 import { ApiError } from '../http/errors.ts';
 import type { JournalRow, OrderRow, Store } from '../store/store.ts';
-import { type DeliveredEvent, type Timeline, machinePage, mermaid_asset, timelinePage } from './pages.ts';
-import { type Highlight, machineGraph, mermaidOf, stateIdsOf } from './statechart.ts';
+import { layoutOf } from './layout.ts';
+import { type DeliveredEvent, type Timeline, machinePage, timelinePage, viewer_script, viewer_style } from './pages.ts';
+import { simulate, simulate_events_max, simulated_initial } from './simulate.ts';
+import { type Highlight, machineGraph, stateIdsOf } from './statechart.ts';
 
 export type ViewerDeps = { store: Store };
 
-/** The machines the viewer knows; their graphs are computed once, definitions do not change at run time. */
+/** The machines the viewer knows; graphs and layouts are computed once, definitions do not change at run time. */
+const paymentGraph = machineGraph(paymentMachine);
 const machines = {
-  payment: { version: paymentMachineVersion, graph: machineGraph(paymentMachine) },
+  payment: { version: paymentMachineVersion, graph: paymentGraph, layout: layoutOf(paymentGraph), initial: stateIdsOf(simulated_initial) },
 } as const;
 type MachineName = keyof typeof machines;
 const isMachineName = (name: string): name is MachineName => Object.hasOwn(machines, name);
 
-const mermaidDist = join(dirname(require.resolve('mermaid/package.json')), 'dist');
-/** Only these files are served: the name comes from the URL. */
-const assets = new Set([mermaid_asset]);
+/** Only these files are served (the name comes from the URL), with their types. */
+const assets = new Map([[viewer_script, 'text/javascript; charset=utf-8'], [viewer_style, 'text/css; charset=utf-8']]);
+const assetDir = join(import.meta.dir, 'assets');
+
+/** No inline script or style, nothing from elsewhere; the script talks only to this app. */
+const page_csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /** The merchant events of one order; a bound on what one page asks of the store. */
 const timeline_events_max = 100;
@@ -60,16 +67,27 @@ async function timelineOf(store: Store, order: OrderRow): Promise<Timeline> {
 export const prefersHtml = (c: Context): boolean =>
   accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html';
 
+/** The events of a simulation, JSON in the query string: parsed here, checked by simulate(). */
+function eventsParam(c: Context): unknown {
+  try {
+    return JSON.parse(c.req.query('events') ?? '[]');
+  } catch {
+    throw new ApiError('invalid_request', 'events must be a JSON array of machine events', 'events');
+  }
+}
+
 export function mountViewer(app: Hono, deps: ViewerDeps): void {
   app.get('/machines', describeRoute({ ...tag, summary: 'The state-chart viewer (HTML)' }), (c) => {
-    const { version, graph } = machines.payment;
-    return c.html(machinePage('payment', version, graph, mermaidOf(graph)));
+    const { version, layout, initial } = machines.payment;
+    c.header('content-security-policy', page_csp);
+    return c.html(machinePage('payment', version, layout, initial));
   });
 
   app.get('/machines/assets/:file', (c) => {
     const file = c.req.param('file');
-    if (!assets.has(file)) throw new ApiError('not_found', `no asset ${file}`);
-    return new Response(Bun.file(join(mermaidDist, file)), { headers: { 'cache-control': 'private, max-age=86400' } });
+    const type = assets.get(file);
+    if (!type) throw new ApiError('not_found', `no asset ${file}`);
+    return new Response(Bun.file(join(assetDir, file)), { headers: { 'content-type': type, 'cache-control': 'private, max-age=300' } });
   });
 
   app.get('/machines/:file{[a-z_]+\\.json}', describeRoute({ ...tag, summary: 'A machine definition as a graph of states and transitions' }), (c) => {
@@ -78,12 +96,21 @@ export function mountViewer(app: Hono, deps: ViewerDeps): void {
     return c.json({ name, version, ...graph });
   });
 
+  // A GET: it changes nothing anywhere (a scratch actor from a sample order), so it needs no CSRF token.
+  app.get('/machines/:name/simulate', describeRoute({ ...tag, summary: `Runs up to ${simulate_events_max} events through a scratch actor of the pure machine` }), (c) => {
+    machineOf(c.req.param('name'));
+    const result = simulate(eventsParam(c));
+    if (!result.ok) throw new ApiError('invalid_request', result.message, 'events');
+    return c.json({ initial: result.initial, steps: result.steps });
+  });
+
   // Runs before the JSON timeline route: answers browsers, hands every other request on.
   app.get('/payments/:id/timeline', async (c, next) => {
     if (!prefersHtml(c)) return next();
     const order = await deps.store.loadOrder(c.req.param('id'));
     if (!order) throw new ApiError('not_found', `no payment ${c.req.param('id')}`);
     const timeline = await timelineOf(deps.store, order);
-    return c.html(timelinePage(timeline, mermaidOf(machines.payment.graph, highlightOf(order, timeline.journal))));
+    c.header('content-security-policy', page_csp);
+    return c.html(timelinePage(timeline, machines.payment.layout, highlightOf(order, timeline.journal)));
   });
 }

@@ -1,7 +1,7 @@
 /**
- * A machine's definition as a plain graph, and that graph as mermaid `stateDiagram-v2` text.
- * Both are read off XState's StateNode tree (`root`, `states`, `transitions`, `always`,
- * `after`), so the chart cannot drift from the machine the engine runs.
+ * A machine's definition as a plain graph (layout.ts places it, svg.ts draws it), read off
+ * XState's StateNode tree (`root`, `states`, `transitions`, `always`, `after`), so the chart
+ * cannot drift from the machine the engine runs.
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition, DelayedTransitionDefinition, StateValue } from 'xstate';
 
@@ -86,55 +86,4 @@ export function stateIdsOf(value: StateValue | null | undefined, prefix = ''): s
   if (value === null || value === undefined) return [];
   if (typeof value === 'string') return [prefix + value];
   return Object.entries(value).flatMap(([key, child]) => [prefix + key, ...stateIdsOf(child as StateValue | undefined, `${prefix}${key}.`)]);
-}
-
-/** Mermaid ids are word characters only; a state's label is still its own key. */
-const mermaidId = (id: string): string => id.replace(/[^A-Za-z0-9_]/g, '_');
-
-/** Labels come from the machine's code, not from requests; still keep mermaid's syntax characters out. */
-const mermaidLabel = (text: string): string => text.replace(/[^A-Za-z0-9_.,=()\[\] -]/g, ' ');
-
-function transitionLabel(t: GraphTransition): string {
-  const trigger = t.delay !== null ? `after ${t.delay}${typeof t.delay === 'number' ? 'ms' : ''}` : (t.event ?? 'always');
-  return mermaidLabel(t.guard === null ? trigger : `${trigger} [${t.guard}]`);
-}
-
-/** The lines declaring `parent`'s children, composite ones as nested blocks. */
-function stateLines(graph: MachineGraph, parent: string | null, indent: string): string[] {
-  return graph.states.filter((s) => s.parent === parent).flatMap((s) => {
-    const id = mermaidId(s.id);
-    const key = s.id.slice(s.id.lastIndexOf('.') + 1);
-    const entry = s.initial ? [`${indent}[*] --> ${id}`] : [];
-    const exit = s.final ? [`${indent}${id} --> [*]`] : [];
-    const hasChildren = graph.states.some((c) => c.parent === s.id);
-    if (!hasChildren) return [...entry, `${indent}state "${mermaidLabel(key)}" as ${id}`, ...exit];
-    return [...entry, `${indent}state ${id} {`, ...stateLines(graph, s.id, `${indent}  `), `${indent}}`, ...exit];
-  });
-}
-
-function edgeLines(t: GraphTransition): string[] {
-  // A transition without targets stays in its state: drawn as a loop on it.
-  const targets = t.targets.length > 0 ? t.targets : [t.source];
-  return targets.map((target) => `  ${mermaidId(t.source)} --> ${mermaidId(target)} : ${transitionLabel(t)}`);
-}
-
-function highlightLines(graph: MachineGraph, highlight: Highlight): string[] {
-  const known = new Set(graph.states.map((s) => s.id));
-  const current = highlight.current.filter((id) => known.has(id));
-  const visited = highlight.visited.filter((id) => known.has(id) && !current.includes(id));
-  return [
-    '  classDef current fill:#ffd54f,stroke:#e65100,stroke-width:3px',
-    '  classDef visited fill:#c8e6c9,stroke:#2e7d32',
-    ...(visited.length > 0 ? [`  class ${visited.map(mermaidId).join(',')} visited`] : []),
-    ...(current.length > 0 ? [`  class ${current.map(mermaidId).join(',')} current`] : []),
-  ];
-}
-
-export function mermaidOf(graph: MachineGraph, highlight?: Highlight): string {
-  return [
-    'stateDiagram-v2',
-    ...stateLines(graph, null, '  '),
-    ...graph.transitions.flatMap(edgeLines),
-    ...(highlight ? highlightLines(graph, highlight) : []),
-  ].join('\n') + '\n';
 }

@@ -98,7 +98,7 @@ describe('the cashier and the timeline in a browser', () => {
     await page.click('button');
     await page.waitForURL(`${world.url}/admin`);
     await page.goto(`${world.url}/admin/payments/${created.body.id}/timeline`);
-    // mermaid replaces the chart's text with an SVG once it has drawn it.
+    // The chart is an SVG the server draws.
     await page.locator('.chart svg').waitFor();
     expect(await page.getByText('close.request').count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(artifacts, 'timeline.png'), fullPage: true });

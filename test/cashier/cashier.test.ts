@@ -1,5 +1,6 @@
 /** The cashier over real HTTP: a paycenter (which mounts it at /cashier) and the channel sandbox (bootWorld). */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { default_check_gap_ms } from '../../src/cashier/routes.tsx';
 import { cashierToken } from '../../src/cashier/token.ts';
 import { MerchantClient } from '../http/harness.ts';
 import { type World, bootWorld, payerDecides, waitForPayment, worldWithMovedClock } from '../channels/world.ts';
@@ -207,6 +208,13 @@ describe('cashier', () => {
     const other = await post(cashierOf(await created()).api('check'));
     expect(other.status).toBe(200);
     expect(((await other.json()) as any).status).toBe('created');
+  });
+
+  test('"check now" stays disabled for the server\'s own gap between checks, rendered from the same constant', async () => {
+    const html = await (await fetch(cashierOf(await created()).page)).text();
+    expect(html).toContain(`data-check-gap-ms="${default_check_gap_ms}"`);
+    expect(html).toContain("var checkGapMs=Number(root.getAttribute('data-check-gap-ms'))");
+    expect(html).toContain('setTimeout(function(){check.disabled=false;},checkGapMs)');
   });
 
   test('a closed order renders the expired page and cannot be paid', async () => {

@@ -2,7 +2,7 @@
 import type { PaymentInput } from '../../machines/payment.model.ts';
 import { statusOf } from '../../machines/payment.machine.ts';
 import type { PaymentEvent } from '../../machines/payment.rules.ts';
-import { DurableCommitter, commitsInFlightFor } from '../../actors/durable-commit.ts';
+import { DurableCommitter, commit_queue_writes_max, commitsInFlightFor } from '../../actors/durable-commit.ts';
 import { Engine, type EngineOptions, default_engine_options } from '../../actors/engine.ts';
 import type { GroupCommitOptions } from '../../actors/group-commit.ts';
 import { systemClock } from '../../src/clock.ts';
@@ -18,7 +18,7 @@ export const renderForTests: NotificationRenderer = (ctx, snapshot) => ({ id: ct
 
 /** Group commit as the service runs it on `store` (config defaults), unless a test overrides it. */
 export function engineOn(store: Store, lock: Lock = new LocalLock(), options: Partial<EngineOptions> = {}, groupCommit: Partial<GroupCommitOptions> = {}): Engine {
-  const defaults: GroupCommitOptions = { batchMax: 64, waitMaxMs: 1, inFlightMax: commitsInFlightFor(store.dialect) };
+  const defaults: GroupCommitOptions = { batchMax: 64, waitMaxMs: 1, inFlightMax: commitsInFlightFor(store.dialect), queueWritesMax: commit_queue_writes_max };
   const committer = new DurableCommitter(store, systemClock, { ...defaults, ...groupCommit });
   return new Engine({ store, committer, lock, renderNotification: renderForTests }, { ...default_engine_options, ...options });
 }

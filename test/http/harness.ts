@@ -12,7 +12,7 @@ import { type Paycenter, type StartOptions, startPaycenter } from '../../src/wir
 import { type StoreKind, freshDatabase } from '../store/stores.ts';
 
 export const admin_token = 'adm_test_0123456789abcdef';
-const secret_key = Buffer.alloc(32, 9).toString('base64');
+export const secret_key = Buffer.alloc(32, 9).toString('base64');
 
 export type Booted = { paycenter: Paycenter; url: string; databaseUrl: string; stop: () => Promise<void> };
 
@@ -33,6 +33,14 @@ export async function bootPaycenter(kind: StoreKind, env: Record<string, string>
       await database.drop();
     },
   };
+}
+
+/** Another instance of paycenter on a database an earlier boot made (the store and its migrations are shared). */
+export function startInstance(databaseUrl: string, env: Record<string, string> = {}, options: StartOptions = {}): Promise<Paycenter> {
+  const config = loadConfig({
+    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key, ...env,
+  }, 'production');
+  return startPaycenter(config, { log: createLogger('error'), ...options });
 }
 
 export type Answer = { status: number; body: any; headers: Headers };
@@ -127,4 +135,17 @@ export async function tableCounts(databaseUrl: string): Promise<Record<string, n
   const rows = (await sql.unsafe(query)) as Array<{ t: string; n: string }>;
   await sql.close();
   return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
+}
+
+/** Runs one statement straight on the database, behind paycenter's back (planting a broken row). */
+export async function executeSql(databaseUrl: string, statement: string): Promise<void> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new Database(databaseUrl.slice('sqlite:'.length));
+    db.exec(statement);
+    db.close();
+    return;
+  }
+  const sql = new SQL({ url: databaseUrl, max: 1 });
+  await sql.unsafe(statement);
+  await sql.close();
 }

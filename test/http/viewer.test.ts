@@ -1,8 +1,12 @@
-/** The state-chart viewer: the machine as a graph and as mermaid text, and the operator pages over real HTTP. */
+/** The state-chart viewer: the machine as a graph, its layout and SVG, the scratch actor, and the operator pages over real HTTP. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createMachine } from 'xstate';
 import { paymentMachine, paymentMachineVersion } from '../../machines/payment.machine.ts';
-import { machineGraph, mermaidOf, stateIdsOf } from '../../src/viewer/statechart.ts';
+import { layoutOf } from '../../src/viewer/layout.ts';
+import { journeyOf } from '../../src/viewer/pages.ts';
+import { simulate, simulate_events_max } from '../../src/viewer/simulate.ts';
+import { machineGraph, stateIdsOf } from '../../src/viewer/statechart.ts';
+import { svgOf } from '../../src/viewer/svg.ts';
 import { storeKinds } from '../store/stores.ts';
 import { type Booted, MerchantClient, adminCall, admin_token, bootPaycenter } from './harness.ts';
 
@@ -15,7 +19,7 @@ const payment_events = [
 ];
 const browser_accept = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
-describe('machineGraph and mermaidOf', () => {
+describe('machineGraph, its layout and SVG', () => {
   const graph = machineGraph(paymentMachine);
 
   test('the payment graph has every state, nested ones under their parent, with the initial ones marked', () => {
@@ -48,29 +52,71 @@ describe('machineGraph and mermaidOf', () => {
     expect(door.transitions).toContainEqual({ source: 'open', event: 'xstate.after.slowly.door.open', targets: ['locked'], guard: null, delay: 'slowly' });
     expect(door.transitions.filter((t) => t.source === 'open')).toHaveLength(3);
     expect(door.states.find((s) => s.id === 'locked')).toMatchObject({ final: true, type: 'final' });
-    const text = mermaidOf(door);
-    expect(text).toContain('open --> closed : after 5000ms');
-    expect(text).toContain('open --> locked : after slowly');
-    expect(text).toContain('locked --> [*]');
+    const svg = String(svgOf(layoutOf(door)));
+    expect(svg).toContain('>after 5000ms</tspan>');
+    expect(svg).toContain('>after slowly</tspan>');
+    expect(svg).toContain('class="state atomic final" data-state="locked"');
   });
 
-  test('the mermaid text declares every state, nests children and labels edges with event and guard', () => {
-    const text = mermaidOf(graph);
-    expect(text).toStartWith('stateDiagram-v2\n  [*] --> created\n');
-    for (const id of payment_states) expect(text).toContain(id.replace('.', '_'));
-    expect(text).toContain('state paying {');
-    expect(text).toContain('state "closing" as paying_closing');
-    expect(text).toContain('created --> paying : pay.start [payStartsAttempt]');
-    expect(text).toContain('paying_active --> created : always [nothingPending]');
-    expect(text).toContain('settled --> settled : refund.request [refundAllowed]');
-    expect(text).not.toContain('classDef');
+  test('the layout nests children inside their parent, keeps siblings apart, and lists transitions that stay inside their state', () => {
+    const layout = layoutOf(graph);
+    const box = (id: string) => layout.states.find((s) => s.id === id)!;
+    for (const s of layout.states.filter((s) => s.parent !== null)) {
+      const p = box(s.parent!);
+      expect(s.x > p.x && s.y > p.y && s.x + s.width < p.x + p.width && s.y + s.height < p.y + p.height).toBe(true);
+    }
+    for (const a of layout.states) {
+      for (const b of layout.states.filter((b) => b !== a && b.parent === a.parent)) {
+        const apart = a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+        expect({ a: a.id, b: b.id, apart }).toEqual({ a: a.id, b: b.id, apart: true });
+      }
+    }
+    // Rows follow the transitions: created first, then paying, then where payments end.
+    expect(box('created').y).toBeLessThan(box('paying').y);
+    expect(box('paying').y + box('paying').height).toBeLessThan(box('settled').y);
+    expect(box('settled').inner.map((t) => t.event)).toContain('refund.request');
+    expect(box('paying.active').inner.map((t) => t.event)).toContain('pay.start');
+    expect(layout.edges.every((e) => e.source !== e.target)).toBe(true);
+    expect(layout.edges).toContainEqual(expect.objectContaining({ source: 'created', target: 'paying' }));
   });
 
-  test('highlights name only states of the graph; the current state wins over visited', () => {
-    const text = mermaidOf(graph, { current: stateIdsOf({ paying: 'closing' }), visited: ['created', 'paying', 'nope\nclick created call x()'] });
-    expect(text).toContain('class created visited\n');
-    expect(text).toContain('class paying,paying_closing current\n');
-    expect(text).not.toContain('click');
+  test('the SVG draws every state with its meaning as classes, and every label whole', () => {
+    const svg = String(svgOf(layoutOf(graph), { current: stateIdsOf({ paying: 'closing' }), visited: ['created', 'paying'] }));
+    for (const id of payment_states) expect(svg).toContain(`data-state="${id}"`);
+    expect(svg).toContain('class="state atomic initial visited" data-state="created"');
+    expect(svg).toContain('class="state atomic current" data-state="paying.closing"');
+    expect(svg).toContain('class="state compound" data-state="settled"');
+    expect(svg).toContain('>pay.start [payStartsAttempt]</tspan>');
+    expect(svg).toContain('>↻ refund.request [refundAllowed]</text>');
+    expect(svg).toContain('>always [nothingPending]</tspan>');
+  });
+
+  test('a journey numbers each journal row that changed state, creation included', () => {
+    const row = (stateBefore: unknown, stateAfter: unknown) => ({ stateBefore, stateAfter }) as never;
+    const { steps, upto } = journeyOf([row(null, 'created'), row('created', { paying: 'active' }), row({ paying: 'active' }, { paying: 'active' }), row({ paying: 'active' }, 'closed')]);
+    expect(steps).toEqual([
+      { step: 1, from: null, to: 'created' }, { step: 2, from: 'created', to: 'paying.active' }, { step: 3, from: 'paying.active', to: 'closed' },
+    ]);
+    expect(upto).toEqual([1, 2, 2, 3]);
+    const svg = String(svgOf(layoutOf(graph), { current: ['closed'], visited: [] }, steps));
+    expect(svg.match(/<g class="step" data-step="\d+">/g)).toHaveLength(3);
+  });
+
+  test('the scratch actor runs events through the pure machine from a sample order, and refuses malformed ones', () => {
+    const paid = simulate([
+      { type: 'pay.start', parts: [{ flowId: 'flow_1', method: 'alipay_qr', channel: 'alipay_main', amount: 10_000 }] },
+      { type: 'flow.report', flowId: 'flow_1', status: 'succeeded', amount: 10_000, currency: 'CNY', source: 'callback' },
+    ]);
+    if (!paid.ok) throw new Error(paid.message);
+    expect(paid.initial).toBe('created');
+    expect(paid.steps.map((s) => s.state)).toEqual([{ paying: 'active' }, { settled: 'succeeded' }]);
+    expect(paid.steps[0]!.effects.map((e: any) => e.type)).toContain('channel.prepay');
+    expect(paid.steps[1]!.effects.map((e: any) => e.type)).toContain('merchant.notify');
+    const ignored = simulate([{ type: 'timer.close_retry' }]);
+    expect(ignored.ok && ignored.steps[0]).toMatchObject({ state: 'created', changed: false, effects: [] });
+    expect(simulate([{ type: 'nope' }])).toMatchObject({ ok: false, error: 'invalid_events' });
+    expect(simulate([{ type: 'close.request', reason: 'bored' }])).toMatchObject({ ok: false, error: 'invalid_events' });
+    expect(simulate(Array.from({ length: simulate_events_max + 1 }, () => ({ type: 'timer.expire' })))).toMatchObject({ ok: false });
   });
 
   test('stateIdsOf lists a snapshot value and its ancestors', () => {
@@ -112,23 +158,28 @@ for (const kind of storeKinds) {
       expect((await adminCall(booted.url, 'GET', '/admin/machines/refund.json')).status).toBe(404);
     });
 
-    test('GET /admin/machines is an HTML chart that loads mermaid from the app itself, which serves it', async () => {
+    test('GET /admin/machines is an SVG chart under a CSP without inline script; the app serves its script and style', async () => {
+      const response = await fetch(`${booted.url}/admin/machines`, { headers: { authorization: `Bearer ${admin_token}` } });
+      expect(response.headers.get('content-security-policy')).toContain("script-src 'self';");
+      expect(response.headers.get('content-security-policy')).not.toContain('unsafe-inline');
       const page = await get(`${booted.url}/admin/machines`);
       expect(page.status).toBe(200);
       expect(page.type).toStartWith('text/html');
-      expect(page.text).toContain('<script src="/admin/machines/assets/mermaid.min.js"></script>');
-      expect(page.text).toContain('<pre class="mermaid">stateDiagram-v2');
-      expect(page.text).toContain('created --&gt; paying : pay.start [payStartsAttempt]');
-      const asset = await get(`${booted.url}/admin/machines/assets/mermaid.min.js`);
+      expect(page.text).toContain('<script src="/admin/machines/assets/viewer.js" defer></script>');
+      expect(page.text).not.toMatch(/<script>/);
+      expect(page.text).toContain('<svg class="statechart"');
+      expect(page.text).toContain('>pay.start [payStartsAttempt]</tspan>');
+      expect(page.text).toContain('<section data-details="paying.active" hidden>');
+      const asset = await get(`${booted.url}/admin/machines/assets/viewer.js`);
       expect(asset.status).toBe(200);
       expect(asset.type).toContain('javascript');
-      expect(asset.text).toContain('globalThis["mermaid"]');
+      expect((await get(`${booted.url}/admin/machines/assets/viewer.css`)).type).toContain('text/css');
       expect((await get(`${booted.url}/admin/machines/assets/package.json`)).status).toBe(404);
       expect((await get(`${booted.url}/admin/machines/assets/..%2Fpackage.json`)).status).toBe(404);
     });
 
     test('without the operator token every viewer route answers 401', async () => {
-      for (const path of ['/admin/machines', '/admin/machines/payment.json', '/admin/machines/assets/mermaid.min.js']) {
+      for (const path of ['/admin/machines', '/admin/machines/payment.json', '/admin/machines/assets/viewer.js', '/admin/machines/payment/simulate?events=[]']) {
         expect((await get(booted.url + path, undefined, null)).status).toBe(401);
         expect((await get(booted.url + path, undefined, 'wrong')).status).toBe(401);
       }
@@ -165,17 +216,30 @@ for (const kind of storeKinds) {
       expect(page.type).toStartWith('text/html');
       expect(page.text).toContain(`<h1>Payment ${id}</h1>`);
       expect(page.text).toContain('<b>close.request</b>');
-      expect(page.text).toContain('class closed current');
+      expect(page.text).toContain('class="state atomic current visited" data-state="closed"');
+      expect(page.text.match(/<g class="step" data-step="\d+">/g)).toHaveLength(2);
       expect(page.text).toContain('<h2>Timers</h2>');
       expect(page.text).toContain('<h2>Outbox</h2>');
       expect(page.text).toContain('<h2>Merchant events</h2>');
       expect(page.text).not.toContain('<script>alert');
-      expect(page.text).toContain('&quot;subject&quot;:&quot;&lt;script&gt;alert(\\&quot;subject\\&quot;)&lt;/script&gt;&quot;');
-      expect(page.text).toContain('&quot;note&quot;:&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;');
+      expect(page.text).toContain('&quot;subject&quot;: &quot;&lt;script&gt;alert(\\&quot;subject\\&quot;)&lt;/script&gt;&quot;');
+      expect(page.text).toContain('&quot;note&quot;: &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;');
       // The notifier may have tried delivering meanwhile: any delivery status will do, but it is shown.
-      expect(page.text).toMatch(/<td>payment\.closed<\/td><td>[^<]+<\/td><td>(pending|delivered|failed)<\/td><td>\d+<\/td>/);
+      expect(page.text).toMatch(/<td>payment\.closed<\/td><td><time [^>]+>[^<]+ CST<\/time><\/td><td>(pending|delivered|failed)<\/td><td>\d+<\/td>/);
       expect((await get(`${booted.url}/admin/payments/pay_nope/timeline`, browser_accept)).status).toBe(404);
       expect((await get(`${booted.url}/admin/payments/${id}/timeline`, browser_accept, null)).status).toBe(401);
+    });
+
+    test('GET /admin/machines/payment/simulate runs the events on a scratch actor and touches no order', async () => {
+      const before = (await adminCall(booted.url, 'GET', '/admin/payments?limit=100')).body.data.length;
+      const events = encodeURIComponent(JSON.stringify([{ type: 'close.request', reason: 'merchant' }]));
+      const answer = await adminCall(booted.url, 'GET', `/admin/machines/payment/simulate?events=${events}`);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ initial: 'created', steps: [{ state: 'closed', states: ['closed'], changed: true }] });
+      expect((await adminCall(booted.url, 'GET', '/admin/payments?limit=100')).body.data.length).toBe(before);
+      expect((await adminCall(booted.url, 'GET', '/admin/machines/payment/simulate?events=not-json')).body.error).toMatchObject({ field: 'events' });
+      expect((await adminCall(booted.url, 'GET', `/admin/machines/payment/simulate?events=${encodeURIComponent('[{"type":"nope"}]')}`)).status).toBe(400);
+      expect((await adminCall(booted.url, 'GET', '/admin/machines/refund/simulate?events=[]')).status).toBe(404);
     });
 
     test('API clients keep the JSON timeline', async () => {

@@ -1,6 +1,6 @@
 /** The Store port's timers, outbox and merchant notifications, on both adapters. */
 import { describe, expect, test } from 'bun:test';
-import type { MerchantEventRow, NotificationResult, OutboxRow, TimerRow } from '../../src/store/store.ts';
+import type { MerchantEventRow, NotificationResult, StoredOutboxRow as OutboxRow, TimerRow } from '../../src/store/store.ts';
 import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
 import { freshStoreFor, storeKinds } from './stores.ts';
 

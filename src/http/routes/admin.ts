@@ -12,14 +12,16 @@ import type { Clock } from '../../clock.ts';
 import type { MerchantDirectory } from '../../merchants/directory.ts';
 import { type Currency, currencies as known_currencies, parseAmount } from '../../money.ts';
 import { constantTimeEqual, seal, unseal } from '../../secrets.ts';
+import { per_order_rows_max } from '../../store/rows.ts';
 import type { ChannelRow, Store } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
 import {
   type Provider, channelConfigs, createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
 } from '../schemas.ts';
-import { jsonBody, requireOutboundUrls } from '../validate.ts';
+import { jsonBody, queryParams, requireOutboundUrls } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
+import { mountParked } from './parked.ts';
 import type { OutboundPolicy } from '../../net/outbound.ts';
 import { AdminSessions, FailedSignIns } from '../admin-session.ts';
 import { sourceAddressOf } from '../callback-intake.ts';
@@ -157,6 +159,18 @@ function configOf(provider: Provider, config: Record<string, unknown>): Record<s
 
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
+/** Journal rows a timeline page shows unless asked for fewer. */
+const timeline_page_events_default = 100;
+
+/** A timeline page: events after `after_seq` (0: from the start), at most `limit` (up to per_order_rows_max). */
+const timelinePage = v.pipe(
+  v.strictObject({
+    after_seq: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'must be a whole number')), '0'),
+    limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, 'must be a whole number'), v.transform(Number), v.minValue(1), v.maxValue(per_order_rows_max)), String(timeline_page_events_default)),
+  }),
+  v.transform((q) => ({ afterSeq: Number(q.after_seq), limit: Number(q.limit) })),
+);
+
 export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   const gate: Gate = { token: deps.adminToken, sessions: new AdminSessions(deps.store, deps.sessions.sessionMs), failures: new FailedSignIns(), clock: deps.clock };
@@ -164,6 +178,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use(recordWrites(deps.store, deps.clock));
   mountLogin(app, gate, deps.sessions.secureCookie);
   mountViewer(app, { store: deps.store });
+  mountParked(app, { store: deps.store, clock: deps.clock });
   // The console's pages answer browsers first; JSON routes of the same paths follow.
   mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links, sessionCookie: admin_cookie });
   mountAlerts(app, deps.alerts);
@@ -245,12 +260,15 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return c.body(null, 204);
   });
 
-  app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'Every event the order’s actor took, with states and effects' }), async (c) => {
+  app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'The events the order’s actor took, with states and effects, a page at a time (after_seq, limit)' }), queryParams(timelinePage), async (c) => {
     const order = await deps.store.loadOrder(c.req.param('id'));
     if (!order) throw new ApiError('not_found', `no payment ${c.req.param('id')}`);
-    const [journal, callbacks] = await Promise.all([deps.store.listJournal(order.id), deps.store.listCallbacks(order.id)]);
+    const page = c.req.valid('query');
+    const [journal, callbacks] = await Promise.all([deps.store.listJournal(order.id, page), deps.store.listCallbacks(order.id)]);
+    const last = journal.at(-1)?.seq ?? page.afterSeq;
     return c.json({
       payment_id: order.id, status: order.status, version: order.version,
+      next_after_seq: last < order.version ? last : null,
       events: journal.map((j) => ({ seq: j.seq, at: new Date(j.at).toISOString(), event: j.event, state_before: j.stateBefore, state_after: j.stateAfter, effects: j.effects })),
       callbacks: callbacks.map((cb) => ({
         id: cb.id, received_at: new Date(cb.receivedAt).toISOString(), provider: cb.provider, channel: cb.channelCode, verified: cb.verified,

@@ -1,0 +1,13 @@
+-- Timers whose firing hit a bug (not a dependency failure): moved out of `timers`, so no tick
+-- fires them again, until an operator re-arms them (POST /admin/parked/timers/{order}/{key}/retry).
+-- Parked outbox rows need no table: they keep their row with status 'parked'.
+CREATE TABLE parked_timers (
+  order_id TEXT NOT NULL REFERENCES orders (id),
+  key TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  error TEXT NOT NULL,
+  parked_at INTEGER NOT NULL,
+  PRIMARY KEY (order_id, key)
+) WITHOUT ROWID;
+CREATE INDEX parked_timers_parked_at ON parked_timers (parked_at);

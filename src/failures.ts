@@ -1,0 +1,45 @@
+/**
+ * How a failure is told apart — the rule the background loops (effect runner, notification
+ * delivery, ticker) act on:
+ *
+ * - A **dependency failure** is typed where the dependency is called: `DependencyError` and its
+ *   subclasses (the store adapters wrap every error of their database driver, the lock wraps
+ *   Redis, the group committer and mailboxes refuse when full). It is retried: the dependency
+ *   may be back in a moment. Channels answer with values (`{ ok: false, retryable }`), never
+ *   exceptions, so they need no type here.
+ * - **Anything else is a bug**: an `AssertionError`, but equally a TypeError or an error nobody
+ *   typed. Retrying a bug repeats it forever, so a background row that hits one is parked (see
+ *   the ops guide) and an operator is told. Untyped means bug on purpose: a new dependency whose
+ *   errors nobody wrapped shows up as parked rows at once, not as endless quiet retries.
+ */
+
+/** A broken invariant: the code is wrong (or data it wrote was changed behind its back). */
+export class AssertionError extends Error {
+  constructor(what: string) {
+    super(`assertion failed: ${what}`);
+    this.name = 'AssertionError';
+  }
+}
+
+export function assert(condition: boolean, what: string): asserts condition {
+  if (!condition) throw new AssertionError(what);
+}
+
+/** Which dependency failed: the database, Redis (locks, indexes) or this process's own queues being full. */
+export type Dependency = 'store' | 'redis' | 'overload';
+
+/** A dependency failed, timed out or is busy: the same work may succeed when tried again. */
+export class DependencyError extends Error {
+  constructor(readonly dependency: Dependency, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DependencyError';
+  }
+}
+
+export const isDependencyFailure = (error: unknown): error is DependencyError => error instanceof DependencyError;
+
+/** An error's text for a log line or a row, bounded. */
+export function errorText(error: unknown, charsMax: number): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.slice(0, charsMax);
+}

@@ -1,0 +1,115 @@
+/**
+ * Operator routes of the risk center (API.md "Risk"): rules, lists and settings. Every change
+ * is written to the store, then this instance reloads and tells the others (RiskCenter.changed).
+ */
+import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
+import * as v from 'valibot';
+import type { Clock } from '../../clock.ts';
+import { isoTime } from '../../clock.ts';
+import { newId } from '../../ids.ts';
+import type { Risk } from '../../risk/open.ts';
+import { parseRange } from '../../risk/ip.ts';
+import { list_entries_max, rules_max } from '../../risk/repo.ts';
+import { type ListEntry, type Rule, type Settings, createRuleBody, list_subjects, listEntryBody, ruleOf, settingsBody, updateRuleBody } from '../../risk/rules.ts';
+import { ApiError } from '../errors.ts';
+import { jsonBody, queryParams } from '../validate.ts';
+
+const tag = { tags: ['risk'], security: [{ adminToken: [] }] };
+
+export const ruleView = (r: Rule) => ({
+  code: r.code, kind: r.kind, action: r.action, score: r.score, status: r.status, params: r.params,
+  created_at: isoTime(r.createdAt), updated_at: isoTime(r.updatedAt),
+});
+export const entryView = (e: ListEntry) => ({ id: e.id, subject: e.subject, value: e.value, reason: e.reason, created_at: isoTime(e.createdAt) });
+const settingsView = (s: Settings) => ({ review_at: s.reviewAt, reject_at: s.rejectAt });
+
+const listsQuery = v.strictObject({ subject: v.optional(v.picklist(list_subjects)) });
+
+function parsedRule(base: Parameters<typeof ruleOf>[0]): Rule {
+  const parsed = ruleOf(base);
+  if (!parsed.ok) throw new ApiError('invalid_request', `${parsed.issue.field} ${parsed.issue.message}`, parsed.issue.field);
+  return parsed.rule;
+}
+
+/** An `ip` entry must be an address or a CIDR range; other subjects are ids, taken as given. */
+function checkEntryValue(subject: ListEntry['subject'], value: string): void {
+  if (subject === 'ip' && parseRange(value) === null) throw new ApiError('invalid_request', 'value must be an IP address or a CIDR range', 'value');
+}
+
+/** Mounted under /admin, whose application authenticates every /admin path first (routes/admin.ts). */
+export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
+  const { repo, center } = deps.risk;
+  const app = new Hono();
+
+  const found = async (code: string): Promise<Rule> => {
+    const rule = await repo.rule(code);
+    if (!rule) throw new ApiError('not_found', `no risk rule ${code}`);
+    return rule;
+  };
+
+  app.post('/rules', describeRoute({ ...tag, summary: 'Create a risk rule' }), jsonBody(createRuleBody), async (c) => {
+    const body = c.req.valid('json');
+    if ((await repo.countRules()) >= rules_max) throw new ApiError('invalid_request', `at most ${rules_max} rules`, 'code');
+    const now = deps.clock.now();
+    const rule = parsedRule({ ...body, createdAt: now, updatedAt: now });
+    if (!(await repo.insertRule(rule))) throw new ApiError('order_conflict', `risk rule ${body.code} exists`, 'code');
+    await center.changed();
+    return c.json(ruleView(rule), 201);
+  });
+
+  app.get('/rules', describeRoute({ ...tag, summary: 'Every risk rule' }), async (c) => c.json({ data: (await repo.rules()).map(ruleView) }));
+
+  app.get('/rules/:code', describeRoute({ ...tag, summary: 'A risk rule' }), async (c) => c.json(ruleView(await found(c.req.param('code')))));
+
+  app.patch('/rules/:code', describeRoute({ ...tag, summary: 'Change a risk rule (status, action, score, params)' }), jsonBody(updateRuleBody), async (c) => {
+    const current = await found(c.req.param('code'));
+    const body = c.req.valid('json');
+    const rule = parsedRule({
+      ...current, action: body.action ?? current.action, score: body.score ?? current.score, status: body.status ?? current.status,
+      params: body.params ?? current.params, updatedAt: deps.clock.now(),
+    });
+    await repo.updateRule(rule);
+    await center.changed();
+    return c.json(ruleView(rule));
+  });
+
+  app.delete('/rules/:code', describeRoute({ ...tag, summary: 'Delete a risk rule' }), async (c) => {
+    if (!(await repo.deleteRule(c.req.param('code')))) throw new ApiError('not_found', `no risk rule ${c.req.param('code')}`);
+    await center.changed();
+    return c.body(null, 204);
+  });
+
+  app.post('/lists', describeRoute({ ...tag, summary: 'Add a list entry (an ip entry may be a CIDR range)' }), jsonBody(listEntryBody), async (c) => {
+    const body = c.req.valid('json');
+    checkEntryValue(body.subject, body.value);
+    if ((await repo.countEntries()) >= list_entries_max) throw new ApiError('invalid_request', `at most ${list_entries_max} list entries`, 'value');
+    const now = deps.clock.now();
+    const entry: ListEntry = { id: newId('rsk', now), subject: body.subject, value: body.value, reason: body.reason, createdAt: now };
+    await repo.insertEntry(entry);
+    await center.changed();
+    return c.json(entryView(entry), 201);
+  });
+
+  app.get('/lists', describeRoute({ ...tag, summary: 'List entries, of one subject or all' }), queryParams(listsQuery), async (c) => {
+    return c.json({ data: (await repo.entries(c.req.valid('query').subject ?? null)).map(entryView) });
+  });
+
+  app.delete('/lists/:id', describeRoute({ ...tag, summary: 'Remove a list entry' }), async (c) => {
+    if (!(await repo.deleteEntry(c.req.param('id')))) throw new ApiError('not_found', `no list entry ${c.req.param('id')}`);
+    await center.changed();
+    return c.body(null, 204);
+  });
+
+  app.get('/settings', describeRoute({ ...tag, summary: 'The score thresholds' }), async (c) => c.json(settingsView(await repo.settings())));
+
+  app.put('/settings', describeRoute({ ...tag, summary: 'Set the score thresholds (review_at ≤ reject_at)' }), jsonBody(settingsBody), async (c) => {
+    const body = c.req.valid('json');
+    const settings = { reviewAt: body.review_at, rejectAt: body.reject_at };
+    await repo.saveSettings(settings, deps.clock.now());
+    await center.changed();
+    return c.json(settingsView(settings));
+  });
+
+  return app;
+}

@@ -1,0 +1,207 @@
+/**
+ * The risk center: holds the rules, lists and settings of this instance (reloaded when they
+ * change anywhere), decides on each create and pay, reserves the counters an order needs, and
+ * gives an order's share back when it closes.
+ *
+ * Freshness: with Redis, a change is published and every instance reloads at once (and every
+ * 30 s regardless, should a message be lost); without Redis, an instance reloads when its copy
+ * is 2 s old, at the next request — API.md's "within 2 s".
+ */
+import type { PaymentContext, RiskVerdict } from '../../machines/payment.model.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { Currency } from '../money.ts';
+import type { OrderWrite } from '../store/store.ts';
+import type { Counters } from './counters.ts';
+import {
+  type Candidate, type Compiled, type CounterCheck, type Facts, type Hit, type History, type Lists,
+  compileLists, compileRule, counterCheck, counterHit, decide, factsOf, isLimitBucket, statelessHit,
+} from './evaluate.ts';
+import type { RiskMetrics } from './metrics.ts';
+import type { RegionOf } from './region.ts';
+import type { RiskRepo } from './repo.ts';
+import type { Settings } from './rules.ts';
+
+export const reload_interval_ms = 2_000;
+export const reload_interval_with_pubsub_ms = 30_000;
+/** Expired counters are swept at most this often (store counters; Redis keys expire by themselves). */
+const purge_interval_ms = 60_000;
+
+/** What the center holds in memory: the enabled rules, the lists compiled for lookup, the settings. */
+type Loaded = { rules: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number };
+
+/** How instances hear of each other's changes (Redis pub/sub), when there is a way. */
+export type ChangeBus = { publish(): Promise<void>; onChange(listener: () => void): void; close(): Promise<void> };
+
+export type RiskAlert = (alert: { paymentId: string; message: string }) => Promise<void>;
+
+export type RiskDeps = {
+  repo: RiskRepo; counters: Counters; clock: Clock; log: Logger; regionOf: RegionOf; metrics: RiskMetrics;
+  bus?: ChangeBus; alert?: RiskAlert;
+};
+
+/** A create or pay the center refused: the rule codes, never scores (API.md). */
+export type Refusal = { ok: false; rules: string[] };
+export type CreateAssessment = Refusal | {
+  ok: true; verdict: RiskVerdict; holds: string[];
+  /** Gives back everything reserved, for a create that did not create (a retry, a spent nonce). */
+  cancel(): Promise<void>;
+};
+export type PayAssessment = Refusal | { ok: true; verdict: RiskVerdict };
+
+export class RiskCenter {
+  private loaded: Loaded | null = null;
+  private reloading: Promise<Loaded> | null = null;
+  private purgedAt = 0;
+  private readonly intervalMs: number;
+
+  constructor(private readonly deps: RiskDeps) {
+    this.intervalMs = deps.bus ? reload_interval_with_pubsub_ms : reload_interval_ms;
+    deps.bus?.onChange(() => void this.refresh().catch((error) => deps.log.error('risk reload failed', { error: String(error) })));
+  }
+
+  /** The rules in force here now, reloaded first when this instance's copy is too old. */
+  async current(): Promise<Loaded> {
+    const now = this.deps.clock.now();
+    if (this.loaded && now - this.loaded.loadedAt < this.intervalMs) return this.loaded;
+    return this.reload();
+  }
+
+  /** Reads everything again (one read at a time; callers meanwhile share it). */
+  reload(): Promise<Loaded> {
+    this.reloading ??= this.read().finally(() => (this.reloading = null));
+    return this.reloading;
+  }
+
+  /** A read that starts after a change: one already under way may have read before it. */
+  async refresh(): Promise<Loaded> {
+    await this.reloading?.catch(() => undefined);
+    return this.reload();
+  }
+
+  /** After an operator's change here: mark it, reload now, and tell the other instances. */
+  async changed(): Promise<void> {
+    await this.deps.repo.bump();
+    await this.refresh();
+    await this.deps.bus?.publish();
+  }
+
+  /** Reads the generation, and everything else only when it moved since this copy was read. */
+  private async read(): Promise<Loaded> {
+    const at = this.deps.clock.now();
+    const generation = await this.deps.repo.generation();
+    if (this.loaded?.generation === generation) this.loaded = { ...this.loaded, loadedAt: at };
+    else {
+      const [rules, entries, settings] = await Promise.all([this.deps.repo.rules(), this.deps.repo.entries(), this.deps.repo.settings()]);
+      const enabled = rules.filter((r) => r.status === 'enabled');
+      const needsHistory = enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly');
+      this.loaded = { rules: enabled.map(compileRule), lists: compileLists(entries), settings, needsHistory, generation, loadedAt: at };
+    }
+    if (at - this.purgedAt >= purge_interval_ms) {
+      this.purgedAt = at;
+      await this.deps.counters.purge(at);
+    }
+    return this.loaded;
+  }
+
+  /** A new order: every enabled rule, counters reserved in one atomic step. */
+  async assessCreate(c: Candidate): Promise<CreateAssessment> {
+    const started = performance.now();
+    const loaded = await this.current();
+    const facts = await this.factsOf(loaded, c);
+    const hits = statelessHits(loaded, facts);
+    const first = decide(hits, loaded.settings);
+    if (first.decision === 'reject') return this.refuse('create', first.rules, hits, started);
+
+    const checks = loaded.rules.map((r) => counterCheck(r, facts)).filter((x): x is CounterCheck => x !== null);
+    const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks);
+    const counted = checks.flatMap((check, i) => {
+      const seen = reservation.seen[i]!;
+      if (!counterHit(check, seen)) return [];
+      const rule = loaded.rules.find((r) => r.rule.code === check.code)!.rule;
+      return [{ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score,
+        saw: { count: seen.count, amount: seen.amount, count_max: check.countMax, amount_max: check.amountMax, bucket: check.bucket } }];
+    });
+    if (!reservation.allowed) return this.refuse('create', counted.filter((h) => h.action === 'reject').map((h) => h.code), [...hits, ...counted], started);
+
+    const all = [...hits, ...counted];
+    const decision = decide(all, loaded.settings);
+    const buckets = checks.map((ch) => ch.bucket);
+    const cancel = () => this.deps.counters.release(c.orderId, buckets);
+    if (decision.decision === 'reject') {
+      await cancel();
+      return this.refuse('create', decision.rules, all, started);
+    }
+    const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits: all };
+    this.deps.metrics.decided(verdict.decision, 'create', all, (performance.now() - started) / 1000);
+    return { ok: true, verdict, holds: buckets, cancel };
+  }
+
+  /**
+   * A pay of an existing order: the rules that need no counter, again, with what is known now
+   * (the order already holds its share of every limit and velocity since its create).
+   */
+  async assessPay(ctx: PaymentContext, at: number): Promise<PayAssessment> {
+    const started = performance.now();
+    const loaded = await this.current();
+    const hits = statelessHits(loaded, await this.factsOf(loaded, candidateOf(ctx, at)));
+    const decision = decide(hits, loaded.settings);
+    if (decision.decision === 'reject') return this.refuse('pay', decision.rules, hits, started);
+    const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits };
+    this.deps.metrics.decided(verdict.decision, 'pay', hits, (performance.now() - started) / 1000);
+    return { ok: true, verdict };
+  }
+
+  /** An order flagged for review raises one operator alert (a pay that flags it again does not). */
+  async flagged(paymentId: string, verdict: RiskVerdict, before: RiskVerdict | undefined): Promise<void> {
+    if (verdict.decision !== 'review' || before?.decision === 'review') return;
+    const message = `payment ${paymentId} needs a risk review: score ${verdict.score}, rules ${verdict.rules.join(', ')}`;
+    this.deps.log.warn('risk review', { payment_id: paymentId, score: verdict.score, rules: verdict.rules });
+    await this.deps.alert?.({ paymentId, message });
+  }
+
+  /**
+   * Hears every committed write of an order (engine.onCommitted): a close gives the order's
+   * limit shares back (its velocity entries stay: it was a new order all the same); a success enters the payer's history. `payment.closed` and
+   * `payment.succeeded` are emitted once per order, and both steps are idempotent by order.
+   */
+  async committed(write: OrderWrite): Promise<void> {
+    const events = write.merchantEvents.map((e) => e.type);
+    if (!events.includes('payment.closed') && !events.includes('payment.succeeded')) return;
+    // Our own write, just produced by the engine from a validated machine state.
+    const ctx = (write.order.snapshot as { context: PaymentContext }).context;
+    if (events.includes('payment.closed')) await this.deps.counters.release(ctx.id, (ctx.riskHolds ?? []).filter(isLimitBucket));
+    if (events.includes('payment.succeeded') && ctx.details.userId) {
+      await this.deps.repo.recordPaid({
+        orderId: ctx.id, merchantId: ctx.merchantId, userId: ctx.details.userId, amount: ctx.amount, currency: ctx.currency,
+        region: ctx.details.clientIp === null ? null : this.deps.regionOf(ctx.details.clientIp), paidAt: write.order.updatedAt,
+      });
+    }
+  }
+
+  private async factsOf(loaded: Loaded, c: Candidate): Promise<Facts> {
+    const history = loaded.needsHistory && c.userId ? await this.history(c.merchantId, c.userId, c.currency) : null;
+    return factsOf(c, loaded.lists, history, this.deps.regionOf);
+  }
+
+  private async history(merchantId: string, userId: string, currency: Currency): Promise<History> {
+    const paid = await this.deps.repo.history(merchantId, userId);
+    return {
+      amounts: paid.filter((p) => p.currency === currency).map((p) => p.amount),
+      regions: paid.map((p) => p.region).filter((r): r is string => r !== null),
+    };
+  }
+
+  private refuse(stage: 'create' | 'pay', rules: string[], hits: Hit[], started: number): Refusal {
+    this.deps.metrics.decided('reject', stage, hits, (performance.now() - started) / 1000);
+    return { ok: false, rules };
+  }
+}
+
+const statelessHits = (loaded: Loaded, facts: Facts): Hit[] =>
+  loaded.rules.map((r) => statelessHit(r, facts)).filter((h): h is Hit => h !== null);
+
+export const candidateOf = (ctx: PaymentContext, at: number): Candidate => ({
+  orderId: ctx.id, merchantId: ctx.merchantId, amount: ctx.amount, currency: ctx.currency,
+  userId: ctx.details.userId, deviceId: ctx.details.deviceId, clientIp: ctx.details.clientIp, at,
+});

@@ -1,0 +1,97 @@
+/**
+ * The counters in Redis, shared by every instance: one Lua script checks every counter an
+ * order needs and reserves it in all of them, atomically. A limit is a hash (order → amount,
+ * plus `#n` and `#a`, its count and sum, kept beside the members so a check reads two fields);
+ * a window is a sorted set of orders scored by time. Keys expire when their period is over,
+ * counted from the caller's clock (a relative TTL), so Redis's own clock does not matter.
+ */
+import type Redis from 'ioredis';
+import type { CounterCheck } from './evaluate.ts';
+import { type Counters, type Reservation, blockedBy } from './counters.ts';
+
+const key_prefix = 'risk:';
+
+// ARGV: order, at, then per key: kind (l|w), count max (-1: none), amount max (-1: none), amount, span ms, time to live ms, enforce (1|0).
+const reserve_script = `
+local order, at = ARGV[1], tonumber(ARGV[2])
+local seen, blocked = {}, false
+for i, key in ipairs(KEYS) do
+  local b = 2 + (i - 1) * 7
+  local n, sum = 0, 0
+  if ARGV[b + 1] == 'w' then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', at - tonumber(ARGV[b + 5]))
+    n = redis.call('ZCARD', key)
+  else
+    n = tonumber(redis.call('HGET', key, '#n') or '0')
+    sum = tonumber(redis.call('HGET', key, '#a') or '0')
+  end
+  seen[#seen + 1] = n
+  seen[#seen + 1] = sum
+  local cmax, amax, amount = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  if ARGV[b + 7] == '1' and ((cmax >= 0 and n + 1 > cmax) or (amax >= 0 and sum + amount > amax)) then blocked = true end
+end
+if blocked then return seen end
+for i, key in ipairs(KEYS) do
+  local b = 2 + (i - 1) * 7
+  if ARGV[b + 1] == 'w' then
+    redis.call('ZADD', key, at, order)
+  elseif redis.call('HSETNX', key, order, ARGV[b + 4]) == 1 then
+    redis.call('HINCRBY', key, '#n', 1)
+    redis.call('HINCRBY', key, '#a', ARGV[b + 4])
+  end
+  redis.call('PEXPIRE', key, ARGV[b + 6])
+end
+return seen
+`;
+
+// ARGV: order. Keys starting with the window prefix are sorted sets, the others limit hashes.
+const release_script = `
+for _, key in ipairs(KEYS) do
+  if string.sub(key, ${key_prefix.length + 1}, ${key_prefix.length + 1}) == 'w' then
+    redis.call('ZREM', key, ARGV[1])
+  else
+    local amount = redis.call('HGET', key, ARGV[1])
+    if amount then
+      redis.call('HDEL', key, ARGV[1])
+      redis.call('HINCRBY', key, '#n', -1)
+      redis.call('HINCRBY', key, '#a', -tonumber(amount))
+    end
+  end
+end
+return 1
+`;
+
+type Scripted = Redis & {
+  riskReserve(keys: number, ...args: Array<string | number>): Promise<number[]>;
+  riskRelease(keys: number, ...args: string[]): Promise<number>;
+};
+
+export class RedisCounters implements Counters {
+  private readonly redis: Scripted;
+
+  constructor(redis: Redis) {
+    redis.defineCommand('riskReserve', { lua: reserve_script });
+    redis.defineCommand('riskRelease', { lua: release_script });
+    this.redis = redis as Scripted;
+  }
+
+  async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
+    if (checks.length === 0) return { allowed: true, seen: [] };
+    const args = checks.flatMap((c) => [
+      c.kind === 'window' ? 'w' : 'l', c.countMax ?? -1, c.amountMax ?? -1, c.amount, c.spanMs, Math.max(1, c.expiresAt - at), c.enforce ? 1 : 0,
+    ]);
+    const flat = await this.redis.riskReserve(checks.length, ...checks.map((c) => key_prefix + c.bucket), orderId, at, ...args);
+    const seen = checks.map((_, i) => ({ count: Number(flat[2 * i]), amount: Number(flat[2 * i + 1]) }));
+    // The script decided; the same judgement here says which way, without a second protocol.
+    return { allowed: !blockedBy(checks, seen), seen };
+  }
+
+  async release(orderId: string, buckets: string[]): Promise<void> {
+    if (buckets.length === 0) return;
+    await this.redis.riskRelease(buckets.length, ...buckets.map((b) => key_prefix + b), orderId);
+  }
+
+  async purge(): Promise<void> {
+    // Keys expire by themselves; windows drop their old members at each check.
+  }
+}

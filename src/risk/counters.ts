@@ -1,0 +1,69 @@
+/**
+ * Exact counters for limits and velocities. A reservation checks every counter an order needs
+ * and, when no rejecting one would be exceeded, counts the order in all of them — one atomic
+ * step, so concurrent creates (in one process or many) can never overshoot. An order is a
+ * member of a counter, not an increment: releasing it twice, or reserving it twice, is the
+ * same as once. Implementations: Redis (a Lua script, counters-redis.ts), Postgres (a database
+ * function under advisory locks, one round trip; below) and, for a single instance on SQLite, this
+ * process's memory re-seeded from the orders at start (counters-memory.ts).
+ */
+import type { SQL } from 'bun';
+import * as v from 'valibot';
+import { type CounterCheck, type Seen, counterHit, isLimitBucket } from './evaluate.ts';
+
+export type Reservation = { allowed: boolean; seen: Seen[] };
+
+export interface Counters {
+  reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation>;
+  /** Takes the order out of these counters (buckets it is not in are left alone). */
+  release(orderId: string, buckets: string[]): Promise<void>;
+  /** Forgets counters whose period or window is over. */
+  purge(now: number): Promise<void>;
+}
+
+export const blockedBy = (checks: CounterCheck[], seen: Seen[]): boolean => checks.some((c, i) => c.enforce && counterHit(c, seen[i]!));
+
+const num = v.pipe(v.union([v.number(), v.string(), v.bigint(), v.null()]), v.transform((x) => Number(x ?? 0)));
+const removeQuery = 'DELETE FROM risk_counter_entries WHERE bucket = $1 AND order_id = $2 RETURNING amount';
+const subtractTotalQuery = 'UPDATE risk_counter_totals SET count = count - 1, amount = amount - $2 WHERE bucket = $1';
+const purgeQueries = ['DELETE FROM risk_counter_entries WHERE expires_at <= $1', 'DELETE FROM risk_counter_totals WHERE expires_at <= $1'];
+
+const removedAmount = v.object({ amount: num });
+const jsonValue = v.pipe(v.unknown(), v.transform((x) => (typeof x === 'string' ? JSON.parse(x) : x)));
+const reservedSeen = v.array(v.tuple([num, num]));
+
+export class PostgresCounters implements Counters {
+  constructor(private readonly sql: SQL) {}
+
+  /** One round trip: the database function risk_reserve (migrations/postgres/0007_risk.sql) locks, checks and counts. */
+  async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
+    if (checks.length === 0) return { allowed: true, seen: [] };
+    const wire = checks.map((c) => ({
+      bucket: c.bucket, kind: c.kind, count_max: c.countMax, amount_max: c.amountMax, amount: c.amount, span_ms: c.spanMs, expires_at: c.expiresAt, enforce: c.enforce,
+    }));
+    const [row] = await this.sql.unsafe('SELECT risk_reserve($1, $2, $3::text::jsonb) AS seen', [orderId, at, JSON.stringify(wire)]);
+    const seen = v.parse(reservedSeen, v.parse(v.object({ seen: jsonValue }), row).seen).map(([count, amount]) => ({ count, amount }));
+    if (seen.length !== checks.length) throw new Error(`assertion failed: risk_reserve answered ${seen.length} counters for ${checks.length}`);
+    return { allowed: !blockedBy(checks, seen), seen };
+  }
+
+  async release(orderId: string, buckets: string[]): Promise<void> {
+    if (buckets.length === 0) return;
+    await this.sql.begin(async (tx) => {
+      await lockBuckets(tx, buckets);
+      for (const bucket of buckets) {
+        const [removed] = await tx.unsafe(removeQuery, [bucket, orderId]);
+        if (removed && isLimitBucket(bucket)) await tx.unsafe(subtractTotalQuery, [bucket, v.parse(removedAmount, removed).amount]);
+      }
+    });
+  }
+
+  async purge(now: number): Promise<void> {
+    for (const query of purgeQueries) await this.sql.unsafe(query, [now]);
+  }
+}
+
+/** Sorted, so two transactions sharing buckets take their locks in one order and never deadlock. */
+async function lockBuckets(tx: SQL, buckets: string[]): Promise<void> {
+  for (const bucket of [...new Set(buckets)].sort()) await tx.unsafe('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [bucket]);
+}

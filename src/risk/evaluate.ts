@@ -1,0 +1,225 @@
+/**
+ * The pure half of a risk decision: which rules an order hits, from the rules, the lists, the
+ * payer's history and — for limits and velocities — what the shared counters held. Counting
+ * itself (check and reserve in one atomic step) is the counters' job; here it is only planned
+ * (`counterChecks`) and judged (`counterHit`), with the same words on both sides.
+ */
+import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
+import { parseAmount } from '../money.ts';
+import type { Currency } from '../money.ts';
+import { type Address, type Range, inRange, parseAddress, parseRange } from './ip.ts';
+import type { RegionOf } from './region.ts';
+import { type ListEntry, type ListSubject, type Rule, type Settings, limit_currency } from './rules.ts';
+
+/** The order as risk sees it. */
+export type Candidate = {
+  orderId: string; merchantId: string; amount: number; currency: Currency;
+  userId: string | null; deviceId: string | null; clientIp: string | null; at: number;
+};
+
+/** A rule that hit and the values it saw (recorded on the order's timeline). */
+export type Hit = { code: string; kind: Rule['kind']; action: Rule['action']; score: number; saw: Record<string, unknown> };
+
+/** Earlier paid orders of the candidate's payer, newest first: amounts in the candidate's currency, and regions. */
+export type History = { amounts: number[]; regions: string[] };
+
+export type Lists = { exact: Map<ListSubject, Map<string, string>>; ranges: Array<{ range: Range; id: string }> };
+
+export function compileLists(entries: ListEntry[]): Lists {
+  const exact = new Map<ListSubject, Map<string, string>>();
+  const ranges: Lists['ranges'] = [];
+  for (const entry of entries) {
+    const range = entry.subject === 'ip' && entry.value.includes('/') ? parseRange(entry.value) : null;
+    if (range) ranges.push({ range, id: entry.id });
+    else {
+      const value = entry.subject === 'ip' ? normalizedIp(entry.value) : entry.value;
+      exact.set(entry.subject, (exact.get(entry.subject) ?? new Map()).set(value, entry.id));
+    }
+  }
+  return { exact, ranges };
+}
+
+/** One spelling per address (`::FFFF:1.2.3.4` and `1.2.3.4` are the same payer). */
+function normalizedIp(text: string): string {
+  const address = parseAddress(text);
+  return address ? `${address.family}:${address.bits}` : text;
+}
+
+const subjectValue = (c: Candidate, subject: ListSubject): string | null =>
+  subject === 'user' ? c.userId : subject === 'device' ? c.deviceId : subject === 'ip' ? c.clientIp : c.merchantId;
+
+function listed(lists: Lists, subject: ListSubject, value: string): string | null {
+  if (subject !== 'ip') return lists.exact.get(subject)?.get(value) ?? null;
+  const exact = lists.exact.get('ip')?.get(normalizedIp(value));
+  if (exact) return exact;
+  const address: Address | null = parseAddress(value);
+  return (address && lists.ranges.find((r) => inRange(address, r.range))?.id) ?? null;
+}
+
+/** A limit's amount in minor units of CNY (validated when the rule was written). */
+export function limitAmount(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const parsed = parseAmount(text, limit_currency);
+  if (!parsed.ok) throw new Error(`assertion failed: a stored limit amount ${text} does not parse`);
+  return parsed.minor;
+}
+
+/** A rule with what it needs parsed once, when the rules are loaded (not on every order). */
+export type Compiled = { rule: Rule; amountMax: number | null };
+export const compileRule = (rule: Rule): Compiled => ({ rule, amountMax: rule.kind === 'limit' ? limitAmount(rule.params.amount) : null });
+
+/**
+ * What the rules ask about one order, each worked out at most once however many rules ask: the
+ * list entry of each subject, the region of its address, the China-time periods it falls in.
+ */
+export type Facts = {
+  candidate: Candidate;
+  history: History | null;
+  listed(subject: ListSubject): string | null;
+  region(): string | null;
+  period(period: 'day' | 'month'): { key: string; endsAt: number };
+};
+
+export function factsOf(c: Candidate, lists: Lists, history: History | null, regionOf: RegionOf): Facts {
+  const entries = new Map<ListSubject, string | null>();
+  const periods = new Map<'day' | 'month', { key: string; endsAt: number }>();
+  let region: string | null | undefined;
+  return {
+    candidate: c,
+    history,
+    listed(subject) {
+      if (!entries.has(subject)) {
+        const value = subjectValue(c, subject);
+        entries.set(subject, value === null ? null : listed(lists, subject, value));
+      }
+      return entries.get(subject)!;
+    },
+    region() {
+      if (region === undefined) region = c.clientIp === null ? null : regionOf(c.clientIp);
+      return region;
+    },
+    period(period) {
+      if (!periods.has(period)) periods.set(period, periodOf(period, c.at));
+      return periods.get(period)!;
+    },
+  };
+}
+
+const hitOf = (rule: Rule, saw: Record<string, unknown>): Hit => ({ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score, saw });
+
+/** The hit of one rule that needs no counter, or null (also for rules that count: see counterChecks). */
+export function statelessHit({ rule, amountMax }: Compiled, facts: Facts): Hit | null {
+  const c = facts.candidate;
+  const history = facts.history;
+  switch (rule.kind) {
+    case 'blacklist': {
+      for (const subject of rule.params.subjects) {
+        const entry = facts.listed(subject);
+        if (entry) return hitOf(rule, { subject, value: subjectValue(c, subject), entry });
+      }
+      return null;
+    }
+    case 'limit': {
+      if (rule.params.period !== 'single' || c.currency !== limit_currency) return null;
+      return amountMax !== null && c.amount > amountMax ? hitOf(rule, { amount: c.amount, limit: amountMax }) : null;
+    }
+    case 'amount_anomaly': {
+      const amounts = history?.amounts ?? [];
+      if (amounts.length < rule.params.min_history) return null;
+      const sum = amounts.reduce((a, b) => a + b, 0);
+      // amount > factor × average, without dividing.
+      return c.amount * amounts.length > rule.params.factor * sum
+        ? hitOf(rule, { amount: c.amount, average: Math.round(sum / amounts.length), history: amounts.length }) : null;
+    }
+    case 'location_anomaly': {
+      const regions = history?.regions ?? [];
+      if (regions.length < rule.params.min_history) return null;
+      const region = facts.region();
+      if (region === null || regions.includes(region)) return null;
+      return hitOf(rule, { region, known: [...new Set(regions)].slice(0, 10) });
+    }
+    case 'velocity':
+      return null;
+  }
+}
+
+/**
+ * One counter to check and reserve: a `limit` bucket (its orders' count and amount; the order's
+ * share returns when it closes) or a `window` (orders in the last span_ms; never returned).
+ */
+export type CounterCheck = {
+  code: string; bucket: string; kind: 'limit' | 'window';
+  countMax: number | null; amountMax: number | null;
+  /** What this order adds to the bucket's amount (0 when the amount is not counted). */
+  amount: number;
+  spanMs: number;
+  /** When the bucket can be forgotten. */
+  expiresAt: number;
+  /** A reject rule's counter refuses (and reserves nothing); a review rule's counts anyway. */
+  enforce: boolean;
+};
+
+/** What a counter held before this order. */
+export type Seen = { count: number; amount: number };
+
+export const counterHit = (check: CounterCheck, seen: Seen): boolean =>
+  (check.countMax !== null && seen.count + 1 > check.countMax) || (check.amountMax !== null && seen.amount + check.amount > check.amountMax);
+
+const day_ms = 86_400_000;
+const china_offset_ms = 8 * 3_600_000;
+
+/** When the China-time month holding `at` ends. */
+function chinaMonthEnd(at: number): number {
+  const [year, month] = chinaDate(at).split('-').map(Number) as [number, number];
+  return Date.UTC(year, month, 1) - china_offset_ms;
+}
+
+function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: number } {
+  return period === 'day'
+    ? { key: chinaDate(at), endsAt: chinaDayStart(at) + day_ms }
+    : { key: chinaDate(at).slice(0, 7), endsAt: chinaMonthEnd(at) };
+}
+
+/** A counter's name; its first letter says its kind (`l` limit, `w` window), which a release needs to know. */
+const bucketOf = (kind: CounterCheck['kind'], rule: Rule, subject: string, c: Candidate, value: string, period: string): string =>
+  [kind === 'limit' ? 'l' : 'w', rule.code, subject, c.merchantId, encodeURIComponent(value), period].join('|');
+
+export const isLimitBucket = (bucket: string): boolean => bucket.startsWith('l|');
+
+/** The counter a limit or velocity rule needs for this order, or null when the rule does not apply to it. */
+export function counterCheck({ rule, amountMax: limitMax }: Compiled, facts: Facts): CounterCheck | null {
+  const c = facts.candidate;
+  const enforce = rule.action === 'reject';
+  if (rule.kind === 'velocity') {
+    const value = subjectValue(c, rule.params.subject);
+    if (value === null) return null;
+    const spanMs = rule.params.window_s * 1000;
+    return {
+      code: rule.code, bucket: bucketOf('window', rule, rule.params.subject, c, value, 'w'), kind: 'window',
+      countMax: rule.params.count, amountMax: null, amount: 0, spanMs, expiresAt: c.at + spanMs, enforce,
+    };
+  }
+  if (rule.kind !== 'limit' || rule.params.period === 'single') return null;
+  const value = subjectValue(c, rule.params.subject);
+  if (value === null) return null;
+  const amountMax = c.currency === limit_currency ? limitMax : null;
+  const countMax = rule.params.count ?? null;
+  if (amountMax === null && countMax === null) return null;
+  const period = facts.period(rule.params.period);
+  return {
+    code: rule.code, bucket: bucketOf('limit', rule, rule.params.subject, c, value, period.key), kind: 'limit',
+    countMax, amountMax, amount: amountMax === null ? 0 : c.amount, spanMs: 0, expiresAt: period.endsAt + day_ms, enforce,
+  };
+}
+
+export type Decision = { decision: 'allow' | 'review' | 'reject'; score: number; rules: string[] };
+
+/** Reject rules refuse at once; review rules add their scores, judged against the settings. */
+export function decide(hits: Hit[], settings: Settings): Decision {
+  const rejecting = hits.filter((h) => h.action === 'reject').map((h) => h.code);
+  const score = hits.filter((h) => h.action === 'review').reduce((sum, h) => sum + h.score, 0);
+  const codes = hits.map((h) => h.code);
+  if (rejecting.length > 0) return { decision: 'reject', score, rules: rejecting };
+  if (score >= settings.rejectAt) return { decision: 'reject', score, rules: codes };
+  return { decision: score >= settings.reviewAt ? 'review' : 'allow', score, rules: codes };
+}

@@ -1,0 +1,47 @@
+/**
+ * Builds the risk center for a running paycenter. Counters: in Redis when configured (shared by
+ * every instance); else in Postgres; else (SQLite, one instance) in memory, seeded from the orders.
+ */
+import type Redis from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/store.ts';
+import { redisChangeBus } from './bus.ts';
+import { type RiskAlert, RiskCenter } from './center.ts';
+import { type Counters, PostgresCounters } from './counters.ts';
+import { MemoryCounters } from './counters-memory.ts';
+import { RedisCounters } from './counters-redis.ts';
+import { riskMetrics } from './metrics.ts';
+import { regionOf } from './region.ts';
+import { RiskRepo, openRiskDatabase } from './repo.ts';
+
+export type Risk = { center: RiskCenter; repo: RiskRepo; close(): Promise<void> };
+
+export async function openRisk(options: {
+  databaseUrl: string; store: Store; redis: Redis | undefined; clock: Clock; log: Logger; registry: Registry; alert?: RiskAlert;
+}): Promise<Risk> {
+  const database = await openRiskDatabase(options.databaseUrl);
+  const counters: Counters = options.redis
+    ? new RedisCounters(options.redis)
+    : database.postgres ? new PostgresCounters(database.postgres) : await seededMemoryCounters(options.store, options.clock, options.log);
+  const bus = options.redis ? redisChangeBus(options.redis) : undefined;
+  const repo = new RiskRepo(database.sql);
+  const center = new RiskCenter({
+    repo, counters, bus, clock: options.clock, log: options.log, regionOf, metrics: riskMetrics(options.registry), alert: options.alert,
+  });
+  // The rules are read at the first evaluation, not here: a start does not wait for them.
+  return {
+    center, repo,
+    async close() {
+      await bus?.close();
+      await database.sql.close();
+    },
+  };
+}
+
+async function seededMemoryCounters(store: Store, clock: Clock, log: Logger): Promise<MemoryCounters> {
+  const counters = new MemoryCounters();
+  log.info('risk counters seeded from the orders', { orders: await counters.seedFromOrders(store, clock.now()) });
+  return counters;
+}

@@ -1,0 +1,64 @@
+/**
+ * Outbox rows typed by their effect kind. The write set produces them from a transition's
+ * effects; a row read back from the database is only a stored row (`kind` a string, `payload`
+ * JSON) until `readOutboxRow` has parsed its payload with the schema of its kind. The schemas
+ * are one per kind, checked complete at compile time against the machine's one list.
+ */
+import * as v from 'valibot';
+import type { FlagReason } from '../../machines/payment.model.ts';
+import { type EffectKind, type EffectOf, type NotifyType, effectKinds } from '../../machines/payment.rules.ts';
+import { AssertionError } from '../failures.ts';
+
+/** What a row of kind K carries: its effect's params; a notification also names the event it delivers. */
+export type OutboxPayload<K extends EffectKind> = K extends 'merchant.notify' ? EffectOf<K>['params'] & { eventId: string } : EffectOf<K>['params'];
+
+type RowBase = { id: string; orderId: string; createdAt: number; dueAt: number };
+
+export type OutboxRowOf<K extends EffectKind> = RowBase & { kind: K; payload: OutboxPayload<K> };
+
+/** A side effect waiting to be executed, discriminated by its kind. */
+export type OutboxRow = { [K in EffectKind]: OutboxRowOf<K> }[EffectKind];
+
+/** An outbox row as the database hands it back, before its payload is parsed. */
+export type StoredOutboxRow = RowBase & { kind: string; payload: unknown };
+
+const flagReasons = { amount_mismatch: true, unknown_flow: true, query_exhausted: true, refund_part_failed: true, auto_refund: true } satisfies Record<FlagReason, true>;
+const notifyTypes = { 'payment.succeeded': true, 'payment.closed': true, 'refund.succeeded': true, 'refund.failed': true } satisfies Record<NotifyType, true>;
+const keysOf = <K extends string>(set: Record<K, true>) => Object.keys(set) as K[];
+
+const flowAtChannel = v.strictObject({ flowId: v.string(), channel: v.string() });
+const minorUnits = v.pipe(v.number(), v.safeInteger());
+
+const payloadSchemas = {
+  'channel.prepay': v.strictObject({
+    flowId: v.string(), channel: v.string(), method: v.string(), amount: minorUnits, currency: v.string(), subject: v.string(), expiresAt: minorUnits,
+  }),
+  'channel.query': flowAtChannel,
+  'channel.close': flowAtChannel,
+  'channel.capture': flowAtChannel,
+  'channel.refund': v.strictObject({ refundId: v.string(), flowId: v.string(), channel: v.string(), amount: minorUnits, currency: v.string() }),
+  'channel.refund_query': v.strictObject({ refundId: v.string(), flowId: v.string(), channel: v.string() }),
+  'merchant.notify': v.strictObject({ event: v.picklist(keysOf(notifyTypes)), refundId: v.nullable(v.string()), eventId: v.string() }),
+  'operator.alert': v.strictObject({ at: minorUnits, flowId: v.nullable(v.string()), reason: v.picklist(keysOf(flagReasons)), detail: v.string() }),
+} satisfies { [K in EffectKind]: v.GenericSchema<unknown, OutboxPayload<K>> };
+
+const isEffectKind = (kind: string): kind is EffectKind => (effectKinds as readonly string[]).includes(kind);
+
+/**
+ * A stored row as the typed row it was written as. We wrote every row ourselves, so one that
+ * does not parse (an unknown kind, a payload of the wrong shape) is a bug: an AssertionError,
+ * which parks that row rather than failing its neighbours.
+ */
+export function readOutboxRow<R extends StoredOutboxRow>(row: R): Omit<R, 'kind' | 'payload'> & OutboxRow {
+  if (!isEffectKind(row.kind)) throw new AssertionError(`outbox row ${row.id} has an unknown kind ${row.kind}`);
+  const parsed = v.safeParse(payloadSchemas[row.kind], row.payload);
+  if (!parsed.success) {
+    throw new AssertionError(`outbox row ${row.id} (${row.kind}): payload ${v.getDotPath(parsed.issues[0]) ?? ''} ${parsed.issues[0].message}`);
+  }
+  return { ...row, kind: row.kind, payload: parsed.output } as Omit<R, 'kind' | 'payload'> & OutboxRow;
+}
+
+/** The effect a typed row executes (a notification's payload also names its event). */
+export function effectOfRow(row: OutboxRow): EffectOf<EffectKind> {
+  return { type: row.kind, params: row.payload } as EffectOf<EffectKind>;
+}

@@ -1,0 +1,75 @@
+/**
+ * Named limits on what could otherwise grow without bound: the group-commit queue refuses
+ * (as a dependency's `unavailable`) beyond its cap, one order's list queries return at most
+ * per_order_rows_max rows, and its journal — and the admin timeline over it — come in pages.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { CommitQueueFullError } from '../../actors/group-commit.ts';
+import { DurableCommitter } from '../../actors/durable-commit.ts';
+import { systemClock } from '../../src/clock.ts';
+import { DependencyError } from '../../src/failures.ts';
+import { per_order_rows_max } from '../../src/store/rows.ts';
+import { type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
+import { next, orderRow, t0, writeOf } from '../store/fixtures.ts';
+import { freshStoreFor, storeKinds } from '../store/stores.ts';
+
+for (const kind of storeKinds) {
+  describe(`limits on ${kind}`, () => {
+    const store = freshStoreFor(kind);
+
+    test('the group-commit queue refuses writes beyond its cap at once, as a dependency overload; the rest commit', async () => {
+      const committer = new DurableCommitter(store, systemClock, { batchMax: 2, waitMaxMs: 1, inFlightMax: 1, queueWritesMax: 4 });
+      const claims = Array.from({ length: 20 }, (_, i) => committer.claimNonce({ merchantId: 'M_limits', nonce: `n${i}_${Math.random()}`, expiresAt: Date.now() + 60_000 }));
+      const settled = await Promise.allSettled(claims);
+      const refused = settled.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason);
+      // Two in the transaction in flight, four waiting; every later one refused.
+      expect(settled.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<boolean>).value)).toEqual([true, true, true, true, true, true]);
+      expect(refused.length).toBe(14);
+      expect(refused.every((e) => e instanceof CommitQueueFullError && e instanceof DependencyError)).toBe(true);
+    });
+
+    test('an order\'s list queries return at most per_order_rows_max rows', async () => {
+      const row = orderRow(1);
+      const timers = Array.from({ length: per_order_rows_max + 1 }, (_, i) => ({ orderId: row.id, key: `k${String(i).padStart(5, '0')}`, dueAt: t0, event: { i } }));
+      expect(await store.commit([writeOf(row, { timersArmed: timers })])).toEqual(['committed']);
+      expect((await store.listTimers(row.id)).length).toBe(per_order_rows_max);
+    });
+
+    test('the journal is read a page at a time', async () => {
+      let row = orderRow(1);
+      await store.commit([writeOf(row)]);
+      for (let i = 0; i < 4; i++) await store.commit([writeOf((row = next(row)))]);
+      expect((await store.listJournal(row.id)).map((j) => j.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect((await store.listJournal(row.id, { afterSeq: 2, limit: 2 })).map((j) => j.seq)).toEqual([3, 4]);
+      expect((await store.listJournal(row.id, { afterSeq: 5, limit: 2 })).map((j) => j.seq)).toEqual([]);
+    });
+  });
+}
+
+describe('the admin timeline is paged', () => {
+  let booted: Booted;
+  beforeAll(async () => {
+    booted = await bootPaycenter('sqlite');
+  });
+  afterAll(async () => {
+    await booted?.stop();
+  });
+
+  test('limit and after_seq walk the journal; next_after_seq says where the next page starts, null at the end', async () => {
+    const merchant = await MerchantClient.create(booted.url);
+    const payment = (await merchant.createPayment()).body.id as string;
+    await merchant.call('POST', `/v1/payments/${payment}/close`);
+    const first = await adminCall(booted.url, 'GET', `/admin/payments/${payment}/timeline?limit=1`);
+    expect(first.status).toBe(200);
+    expect(first.body.events.map((e: { seq: number }) => e.seq)).toEqual([1]);
+    expect(first.body.next_after_seq).toBe(1);
+    const second = await adminCall(booted.url, 'GET', `/admin/payments/${payment}/timeline?limit=1&after_seq=1`);
+    expect(second.body.events.map((e: { seq: number }) => e.seq)).toEqual([2]);
+    expect(second.body.next_after_seq).toBe(null);
+    const all = await adminCall(booted.url, 'GET', `/admin/payments/${payment}/timeline`);
+    expect(all.body.events.length).toBe(2);
+    const tooMany = await adminCall(booted.url, 'GET', `/admin/payments/${payment}/timeline?limit=${per_order_rows_max + 1}`);
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error).toMatchObject({ code: 'invalid_request', field: 'limit' });
+  });
+});

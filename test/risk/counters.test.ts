@@ -1,0 +1,112 @@
+/**
+ * The counters on every backend (a single instance's memory, Postgres, Redis): limits and
+ * windows at their boundaries, releases, and 50 concurrent reservations against a limit of 10.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { type Counters, PostgresCounters } from '../../src/risk/counters.ts';
+import { MemoryCounters } from '../../src/risk/counters-memory.ts';
+import { RedisCounters } from '../../src/risk/counters-redis.ts';
+import type { CounterCheck } from '../../src/risk/evaluate.ts';
+import { openRiskDatabase } from '../../src/risk/repo.ts';
+import { type FreshStore, freshStore } from '../store/stores.ts';
+
+const backends = ['memory', 'postgres', 'redis'] as const;
+
+const t0 = Date.parse('2026-12-01T04:00:00.000Z');
+
+function limit(bucket: string, over: Partial<CounterCheck> = {}): CounterCheck {
+  return { code: 'r', bucket: `l|${bucket}`, kind: 'limit', countMax: null, amountMax: null, amount: 0, spanMs: 0, expiresAt: t0 + 86_400_000, enforce: true, ...over };
+}
+function window(bucket: string, spanMs: number, countMax: number): CounterCheck {
+  return { code: 'r', bucket: `w|${bucket}`, kind: 'window', countMax, amountMax: null, amount: 0, spanMs, expiresAt: t0 + spanMs, enforce: true };
+}
+
+for (const backend of backends) {
+  describe(`counters on ${backend}`, () => {
+    let fresh: FreshStore;
+    let counters: Counters;
+    let close: () => Promise<void>;
+    const unique = () => randomBytes(6).toString('hex');
+
+    beforeAll(async () => {
+      fresh = await freshStore(backend === 'memory' ? 'sqlite' : 'postgres');
+      const db = await openRiskDatabase(fresh.url);
+      if (backend === 'memory') {
+        counters = new MemoryCounters();
+        close = () => db.sql.close();
+      } else if (backend === 'redis') {
+        const redis = new Redis(process.env.TEST_REDIS_URL!, { protocol: 2 } as never);
+        counters = new RedisCounters(redis);
+        close = async () => {
+          redis.disconnect();
+          await db.sql.close();
+        };
+      } else {
+        counters = new PostgresCounters(db.postgres!);
+        close = () => db.sql.close();
+      }
+    }, 60_000);
+    afterAll(async () => {
+      await close?.();
+      await fresh?.dispose();
+    }, 60_000);
+
+    test('a count limit lets the 10th order in and refuses the 11th, reserving nothing for it', async () => {
+      const check = limit(unique(), { countMax: 10 });
+      for (let i = 0; i < 10; i++) expect((await counters.reserve(`pay_${i}`, t0, [check])).allowed).toBe(true);
+      const refused = await counters.reserve('pay_10', t0, [check]);
+      expect(refused).toEqual({ allowed: false, seen: [{ count: 10, amount: 0 }] });
+      expect((await counters.reserve('pay_11', t0, [check])).seen).toEqual([{ count: 10, amount: 0 }]);
+    });
+
+    test('an amount limit takes payments up to the limit itself and refuses one fen more', async () => {
+      const bucket = unique();
+      const at = (amount: number) => limit(bucket, { amountMax: 10_000, amount });
+      expect((await counters.reserve('pay_a', t0, [at(6_000)])).allowed).toBe(true);
+      expect((await counters.reserve('pay_b', t0, [at(4_000)])).allowed).toBe(true);
+      expect(await counters.reserve('pay_c', t0, [at(1)])).toEqual({ allowed: false, seen: [{ count: 2, amount: 10_000 }] });
+    });
+
+    test('a window counts an order until its last millisecond and forgets it at span_ms', async () => {
+      const check = window(unique(), 60_000, 1);
+      expect((await counters.reserve('pay_a', t0, [check])).allowed).toBe(true);
+      expect((await counters.reserve('pay_b', t0 + 59_999, [check])).allowed).toBe(false);
+      expect((await counters.reserve('pay_c', t0 + 60_000, [check])).allowed).toBe(true);
+    });
+
+    test('a release gives the share back once, however often it is asked; a reservation counts an order once', async () => {
+      const check = limit(unique(), { countMax: 2, amountMax: 1_000_000, amount: 500 });
+      await counters.reserve('pay_a', t0, [check]);
+      await counters.reserve('pay_a', t0, [check]);
+      await counters.reserve('pay_b', t0, [check]);
+      expect((await counters.reserve('pay_c', t0, [check])).allowed).toBe(false);
+      await counters.release('pay_a', [check.bucket]);
+      await counters.release('pay_a', [check.bucket]);
+      expect(await counters.reserve('pay_c', t0, [check])).toEqual({ allowed: true, seen: [{ count: 1, amount: 500 }] });
+      expect((await counters.reserve('pay_d', t0, [check])).allowed).toBe(false);
+    });
+
+    test('all or nothing: a refused counter reserves none of the others; a review counter counts past its max', async () => {
+      const open = limit(unique(), { countMax: 100 });
+      const full = limit(unique(), { countMax: 1 });
+      const review = limit(unique(), { countMax: 1, enforce: false });
+      await counters.reserve('pay_a', t0, [full, review]);
+      expect((await counters.reserve('pay_b', t0, [open, full])).allowed).toBe(false);
+      expect((await counters.reserve('pay_c', t0, [open])).seen).toEqual([{ count: 0, amount: 0 }]);
+      expect(await counters.reserve('pay_d', t0, [review])).toEqual({ allowed: true, seen: [{ count: 1, amount: 0 }] });
+      expect((await counters.reserve('pay_e', t0, [review])).seen).toEqual([{ count: 2, amount: 0 }]);
+    });
+
+    test('50 concurrent reservations against a limit of 10 let exactly 10 in', async () => {
+      const count = limit(unique(), { countMax: 10 });
+      const amount = limit(unique(), { amountMax: 100_000, amount: 10_000 });
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => counters.reserve(`pay_${i}`, t0, [count, amount])));
+      expect(results.filter((r) => r.allowed)).toHaveLength(10);
+      const onlyAmount = limit(unique(), { amountMax: 100_000, amount: 10_000 });
+      const byAmount = await Promise.all(Array.from({ length: 50 }, (_, i) => counters.reserve(`pay_${i}`, t0, [onlyAmount])));
+      expect(byAmount.filter((r) => r.allowed)).toHaveLength(10);
+    });
+  });
+}

@@ -1,0 +1,188 @@
+/** Each rule kind at its boundaries, as the pure half of the risk center judges it. */
+import { describe, expect, test } from 'bun:test';
+import { type Candidate, type Compiled, compileLists, compileRule, counterCheck as checkOf, counterHit, decide, factsOf, statelessHit } from '../../src/risk/evaluate.ts';
+import { inRange, parseAddress, parseRange } from '../../src/risk/ip.ts';
+import { regionOf } from '../../src/risk/region.ts';
+import { type RuleKind, ruleOf } from '../../src/risk/rules.ts';
+
+function rule(kind: RuleKind, params: unknown, action: 'reject' | 'review' = 'reject', score = 0): Compiled {
+  const parsed = ruleOf({ code: `r_${kind}`, kind, action, score, status: 'enabled', params, createdAt: 0, updatedAt: 0 });
+  if (!parsed.ok) throw new Error(`${parsed.issue.field} ${parsed.issue.message}`);
+  return compileRule(parsed.rule);
+}
+
+// 2026-12-01T15:59:59.999Z is 23:59:59.999 on 2026-12-01 in China.
+const before_china_midnight = Date.parse('2026-12-01T15:59:59.999Z');
+
+const candidate = (over: Partial<Candidate> = {}): Candidate => ({
+  orderId: 'pay_1', merchantId: 'M1', amount: 10_000, currency: 'CNY', userId: 'u1', deviceId: 'd1', clientIp: '120.24.78.68',
+  at: before_china_midnight, ...over,
+});
+
+const noLists = compileLists([]);
+const hitOf = (r: Compiled, c: Candidate, lists = noLists, history: { amounts: number[]; regions: string[] } | null = null) =>
+  statelessHit(r, factsOf(c, lists, history, regionOf));
+const counterCheck = (r: Compiled, c: Candidate) => checkOf(r, factsOf(c, noLists, null, regionOf));
+
+describe('blacklist', () => {
+  const entries = [
+    { id: 'rsk_u', subject: 'user' as const, value: 'bad-user', reason: null, createdAt: 0 },
+    { id: 'rsk_d', subject: 'device' as const, value: 'bad-device', reason: null, createdAt: 0 },
+    { id: 'rsk_m', subject: 'merchant' as const, value: 'M666', reason: null, createdAt: 0 },
+    { id: 'rsk_ip', subject: 'ip' as const, value: '203.0.113.7', reason: null, createdAt: 0 },
+    { id: 'rsk_v4', subject: 'ip' as const, value: '10.1.0.0/16', reason: null, createdAt: 0 },
+    { id: 'rsk_v6', subject: 'ip' as const, value: '2001:db8:abcd::/48', reason: null, createdAt: 0 },
+  ];
+  const lists = compileLists(entries);
+  const all = rule('blacklist', { subjects: ['user', 'device', 'ip', 'merchant'] });
+
+  test('each subject hits when listed and names the entry', () => {
+    expect(hitOf(all, candidate({ userId: 'bad-user' }), lists)?.saw).toEqual({ subject: 'user', value: 'bad-user', entry: 'rsk_u' });
+    expect(hitOf(all, candidate({ deviceId: 'bad-device' }), lists)?.saw.entry).toBe('rsk_d');
+    expect(hitOf(all, candidate({ merchantId: 'M666' }), lists)?.saw.entry).toBe('rsk_m');
+    expect(hitOf(all, candidate({ clientIp: '203.0.113.7' }), lists)?.saw.entry).toBe('rsk_ip');
+    expect(hitOf(all, candidate(), lists)).toBeNull();
+  });
+
+  test('a rule only looks at its own subjects', () => {
+    expect(hitOf(rule('blacklist', { subjects: ['device'] }), candidate({ userId: 'bad-user' }), lists)).toBeNull();
+  });
+
+  test('IPv4 CIDR: the first and last address hit, the ones just outside do not', () => {
+    for (const ip of ['10.1.0.0', '10.1.255.255', '::ffff:10.1.2.3']) expect(hitOf(all, candidate({ clientIp: ip }), lists)?.saw.entry).toBe('rsk_v4');
+    for (const ip of ['10.0.255.255', '10.2.0.0']) expect(hitOf(all, candidate({ clientIp: ip }), lists)).toBeNull();
+  });
+
+  test('IPv6 CIDR: the first and last address hit, the ones just outside do not', () => {
+    for (const ip of ['2001:db8:abcd::', '2001:db8:abcd:ffff:ffff:ffff:ffff:ffff', '2001:DB8:ABCD:1::1']) {
+      expect(hitOf(all, candidate({ clientIp: ip }), lists)?.saw.entry).toBe('rsk_v6');
+    }
+    for (const ip of ['2001:db8:abcc:ffff:ffff:ffff:ffff:ffff', '2001:db8:abce::']) expect(hitOf(all, candidate({ clientIp: ip }), lists)).toBeNull();
+  });
+
+  test('an exact IP entry matches every spelling of the address; text that is no address matches nothing', () => {
+    expect(hitOf(all, candidate({ clientIp: '::ffff:203.0.113.7' }), lists)?.saw.entry).toBe('rsk_ip');
+    expect(hitOf(all, candidate({ clientIp: 'not-an-ip' }), lists)).toBeNull();
+  });
+});
+
+describe('ip ranges', () => {
+  test('prefixes at the edges: /0 holds everything of its family, /32 and /128 one address; bad text is refused', () => {
+    expect(inRange(parseAddress('255.255.255.255')!, parseRange('0.0.0.0/0')!)).toBe(true);
+    expect(inRange(parseAddress('::1')!, parseRange('0.0.0.0/0')!)).toBe(false);
+    expect(parseRange('1.2.3.4/32')).toEqual({ family: 4, first: 0x01020304n, last: 0x01020304n });
+    expect(parseRange('::1/128')).toEqual({ family: 6, first: 1n, last: 1n });
+    for (const bad of ['1.2.3.4/33', '::/129', '1.2.3/8', '1.2.3.4/', '1.2.3.4/8/8', 'x']) expect(parseRange(bad)).toBeNull();
+  });
+});
+
+describe('limit', () => {
+  test('single: the limit itself passes, one fen over hits', () => {
+    const single = rule('limit', { subject: 'user', period: 'single', amount: '100.00' });
+    expect(hitOf(single, candidate({ amount: 10_000 }))).toBeNull();
+    expect(hitOf(single, candidate({ amount: 10_001 }))?.saw).toEqual({ amount: 10_001, limit: 10_000 });
+  });
+
+  test('a counter hits once the payment would take the subject past the count or the amount', () => {
+    const day = counterCheck(rule('limit', { subject: 'user', period: 'day', amount: '500.00', count: 3 }), candidate({ amount: 10_000 }))!;
+    expect(counterHit(day, { count: 2, amount: 40_000 })).toBe(false);
+    expect(counterHit(day, { count: 3, amount: 0 })).toBe(true);
+    expect(counterHit(day, { count: 0, amount: 40_001 })).toBe(true);
+  });
+
+  test('the day rolls over at midnight China time, the month at the first of the month China time', () => {
+    const day = rule('limit', { subject: 'user', period: 'day', count: 10 });
+    const month = rule('limit', { subject: 'merchant', period: 'month', count: 10 });
+    const last = candidate();
+    const next = candidate({ at: before_china_midnight + 1 });
+    expect(counterCheck(day, last)!.bucket).toEndWith('|2026-12-01');
+    expect(counterCheck(day, next)!.bucket).toEndWith('|2026-12-02');
+    const endOfNovember = Date.parse('2026-11-30T15:59:59.999Z');
+    expect(counterCheck(month, candidate({ at: endOfNovember }))!.bucket).toEndWith('|2026-11');
+    expect(counterCheck(month, candidate({ at: endOfNovember + 1 }))!.bucket).toEndWith('|2026-12');
+    // Kept a day past the period's end, then forgotten.
+    expect(counterCheck(month, candidate({ at: endOfNovember }))!.expiresAt).toBe(endOfNovember + 1 + 86_400_000);
+  });
+
+  test('a subject the order does not name is not counted; amounts only count CNY orders', () => {
+    const device = rule('limit', { subject: 'device', period: 'day', amount: '1.00' });
+    expect(counterCheck(device, candidate({ deviceId: null }))).toBeNull();
+    expect(counterCheck(device, candidate({ currency: 'USD' }))).toBeNull();
+  });
+});
+
+describe('velocity', () => {
+  test('a window reserves per subject, and the order is new past count', () => {
+    const v = rule('velocity', { subject: 'ip', count: 2, window_s: 60 });
+    const check = counterCheck(v, candidate())!;
+    expect(check).toMatchObject({ kind: 'window', spanMs: 60_000, countMax: 2 });
+    expect(counterHit(check, { count: 1, amount: 0 })).toBe(false);
+    expect(counterHit(check, { count: 2, amount: 0 })).toBe(true);
+    expect(counterCheck(v, candidate({ clientIp: null }))).toBeNull();
+  });
+});
+
+describe('amount_anomaly', () => {
+  const anomaly = rule('amount_anomaly', { factor: 5, min_history: 3 }, 'review', 60);
+  const history = { amounts: [1_000, 2_000, 3_000], regions: [] };
+
+  test('exactly factor × the average passes, one fen more hits', () => {
+    expect(hitOf(anomaly, candidate({ amount: 10_000 }), noLists, history)).toBeNull();
+    expect(hitOf(anomaly, candidate({ amount: 10_001 }), noLists, history)?.saw).toEqual({ amount: 10_001, average: 2_000, history: 3 });
+  });
+
+  test('with fewer paid orders than min_history it says nothing', () => {
+    expect(hitOf(anomaly, candidate({ amount: 1_000_000 }), noLists, { amounts: [1_000, 2_000], regions: [] })).toBeNull();
+  });
+});
+
+describe('location_anomaly', () => {
+  const anomaly = rule('location_anomaly', { min_history: 2 }, 'review', 30);
+  const shenzhen = '120.24.78.68';
+  const beijing = '61.135.169.121';
+
+  test('a region none of the payer’s paid orders came from hits; a known one does not', () => {
+    const guangdong = regionOf(shenzhen)!;
+    expect(guangdong).toBe('中国/广东省');
+    const history = { amounts: [], regions: [guangdong, guangdong] };
+    expect(hitOf(anomaly, candidate({ clientIp: shenzhen }), noLists, history)).toBeNull();
+    expect(hitOf(anomaly, candidate({ clientIp: beijing }), noLists, history)?.saw).toEqual({ region: regionOf(beijing), known: [guangdong] });
+  });
+
+  test('too little history, a private address, or no address says nothing', () => {
+    expect(hitOf(anomaly, candidate({ clientIp: beijing }), noLists, { amounts: [], regions: ['中国/广东省'] })).toBeNull();
+    const history = { amounts: [], regions: ['中国/广东省', '中国/广东省'] };
+    expect(hitOf(anomaly, candidate({ clientIp: '10.0.0.1' }), noLists, history)).toBeNull();
+    expect(hitOf(anomaly, candidate({ clientIp: null }), noLists, history)).toBeNull();
+  });
+});
+
+describe('decide', () => {
+  const settings = { reviewAt: 50, rejectAt: 80 };
+  const hit = (code: string, action: 'reject' | 'review', score: number) => ({ code, kind: 'limit' as const, action, score, saw: {} });
+
+  test('a reject rule refuses naming only the rejecting rules; review scores add up against the thresholds', () => {
+    expect(decide([hit('a', 'review', 10), hit('b', 'reject', 0)], settings)).toEqual({ decision: 'reject', score: 10, rules: ['b'] });
+    expect(decide([hit('a', 'review', 49)], settings)).toEqual({ decision: 'allow', score: 49, rules: ['a'] });
+    expect(decide([hit('a', 'review', 30), hit('b', 'review', 20)], settings)).toEqual({ decision: 'review', score: 50, rules: ['a', 'b'] });
+    expect(decide([hit('a', 'review', 79)], settings).decision).toBe('review');
+    expect(decide([hit('a', 'review', 80)], settings)).toEqual({ decision: 'reject', score: 80, rules: ['a'] });
+    expect(decide([], settings)).toEqual({ decision: 'allow', score: 0, rules: [] });
+  });
+});
+
+describe('rule params', () => {
+  test('each kind refuses params that do not fit it, naming the field', () => {
+    const bad = (kind: RuleKind, params: unknown) => {
+      const parsed = ruleOf({ code: 'x', kind, action: 'reject', score: 0, status: 'enabled', params, createdAt: 0, updatedAt: 0 });
+      return parsed.ok ? null : parsed.issue.field;
+    };
+    expect(bad('limit', { subject: 'user', period: 'day' })).toBe('params');
+    expect(bad('limit', { subject: 'user', period: 'day', amount: '10' })).toBe('params.amount');
+    expect(bad('velocity', { subject: 'merchant', count: 1, window_s: 60 })).toBe('params.subject');
+    expect(bad('blacklist', { subjects: [] })).toBe('params.subjects');
+    expect(bad('amount_anomaly', { factor: 5 })).toBe('params.min_history');
+    expect(bad('location_anomaly', { min_history: 3, extra: 1 })).toBe('params.extra');
+    expect(bad('limit', { subject: 'user', period: 'month', count: 10 })).toBeNull();
+  });
+});
