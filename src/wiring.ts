@@ -142,7 +142,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   const health = channelHealth({ config, store, redis: redis[0], scope: await store.loadRoutingScope(), clock, log, metrics, alerts });
   const channels = new ChannelRegistry({
-    store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, observe: (adapter, code) => new ObservedAdapter(adapter, code, health.health),
+    store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, log, observe: (adapter, code) => new ObservedAdapter(adapter, code, health.health),
   }, { ...default_registry_options, ...options.registry });
   const parking = new Parking({
     store, clock, log,

@@ -8,19 +8,19 @@ import QRCode from 'qrcode';
 import type { OrderState } from '../../actors/engine.ts';
 import type { Flow, PaymentStatus } from '../../machines/payment.model.ts';
 import type { Merchant } from '../merchants/directory.ts';
+import { methodLabel } from '../channels/plugins.ts';
 import { formatAmount } from '../money.ts';
 import { httpLinkOf } from '../net/outbound.ts';
 
 /** How often the page asks its status route. */
 const poll_ms = 2_000;
 
-/** Labels of the methods a payer can pick here (balance is not offered: it needs the payer's own authorization). */
-export const method_labels: Record<string, { zh: string; en: string }> = {
-  alipay_qr: { zh: '支付宝扫码', en: 'Alipay QR' },
-  alipay_page: { zh: '支付宝网页支付', en: 'Alipay web' },
-  wechat_native: { zh: '微信扫码', en: 'WeChat Pay QR' },
-  wechat_jsapi: { zh: '微信内支付', en: 'WeChat Pay (in WeChat)' },
-};
+/** The methods a payer can pick here, with their labels: those whose plug-in gives them one. */
+const offeredMethods = (methods: readonly string[]) =>
+  methods.flatMap((name) => {
+    const label = methodLabel(name);
+    return label ? [{ name, label }] : [];
+  });
 
 export type View = 'pay' | 'success' | 'expired';
 
@@ -152,7 +152,7 @@ export function Page(props: PageProps) {
   const { order, merchant, view } = props;
   const ctx = order.context;
   const returnUrl = httpLinkOf(ctx.details.returnUrl);
-  const methods = merchant.methods.filter((m) => m in method_labels);
+  const methods = offeredMethods(merchant.methods);
   const title = view === 'success' ? '支付成功 / Paid' : view === 'expired' ? '订单已关闭 / Expired' : '收银台 / Checkout';
   const action = props.current?.flow.action ?? null;
   return (
@@ -193,11 +193,11 @@ export function Page(props: PageProps) {
                     <button
                       type="button"
                       class="method"
-                      data-method={m}
-                      hidden={!props.shown.includes(m)}
-                      aria-pressed={props.current?.flow.method === m ? 'true' : 'false'}
+                      data-method={m.name}
+                      hidden={!props.shown.includes(m.name)}
+                      aria-pressed={props.current?.flow.method === m.name ? 'true' : 'false'}
                     >
-                      {method_labels[m]!.zh}<span class="en">{method_labels[m]!.en}</span>
+                      {m.label.zh}<span class="en">{m.label.en}</span>
                     </button>
                   ))}
                 </div>

@@ -21,8 +21,9 @@ import { jsonBody } from '../http/validate.ts';
 import { type Links, paymentWithActionOf } from '../http/views.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import type { Payments } from '../payments/service.ts';
+import { methodLabel } from '../channels/plugins.ts';
 import type { Router } from '../routing/router.ts';
-import { NotFoundPage, Page, type PageProps, expiresIn, method_labels, qrSvg, viewOf } from './page.tsx';
+import { NotFoundPage, Page, type PageProps, expiresIn, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
 export type CashierDeps = {
@@ -151,7 +152,7 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
 
   /** The cashier's methods that some channel can serve now (routing.ts: health, never a channel call). */
   const shownOf = ({ merchant, order }: Link) =>
-    deps.router.shownMethods(merchant.methods.filter((m) => m in method_labels), order.context.currency, order.context.amount);
+    deps.router.shownMethods(merchant.methods.filter((m) => methodLabel(m) !== null), order.context.currency, order.context.amount);
 
   app.get('/:id/status', described('The payment’s status, seconds left and the methods offered now, from paycenter’s own records'), linked, async (c) => {
     const link = c.get('link');
@@ -162,7 +163,7 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   app.post('/:id/pay', described('Start paying with one method, as /v1/payments/{id}/pay'), linked, jsonBody(cashierPay), async (c) => {
     const { id, order, merchant } = c.get('link');
     const { method } = c.req.valid('json');
-    if (!(method in method_labels)) throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
+    if (!methodLabel(method)) throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
     if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', 'this merchant cannot take payments now');
     passGate(payGate, id, deps.clock.now(), 'a payment was started a moment ago; try again shortly');
     const paid = await deps.payments.pay(merchant, id, [{ method, amount: order.context.amount }]);

@@ -116,9 +116,8 @@ export interface ChannelAdapter {
   refund(call: RefundCall): Promise<ChannelResult<{ report: RefundReport }>>;
   /** `report: null`: the channel has no such refund (the refund call never reached it). */
   refundQuery(refundId: string, flowId: string, now: number): Promise<ChannelResult<{ report: RefundReport | null }>>;
-  /** Verifies and reads a callback; never trusts a field before the signature checked out. */
+  /** Verifies and reads a callback (its plug-in answers it); never trusts a field before the signature checked out. */
   verifyCallback(request: CallbackRequest): Promise<CallbackVerdict>;
-  answerCallback(accepted: boolean, reason?: string): CallbackAnswer;
   /** The provider's statement of one day (YYYY-MM-DD, the provider's time zone), as the provider serves it. */
   downloadStatement(date: string, now: number): Promise<ChannelResult<{ file: StatementFile }>>;
   /** The rows of a statement file of this provider's (downloaded, or uploaded by an operator); throws StatementError on a malformed file. */

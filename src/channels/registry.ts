@@ -4,13 +4,14 @@
  * paying does not read the channels table on every request.
  */
 import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
 import { unseal } from '../secrets.ts';
 import type { ChannelRow, Store } from '../store/store.ts';
 import type { ChannelAdapter } from './adapter.ts';
-import { AlipayAdapter, type AlipayConfig } from './alipay/adapter.ts';
-import { WechatpayAdapter, type WechatpayConfig } from './wechatpay/adapter.ts';
+import type { ChannelPlugin } from './plugin.ts';
+import { pluginOf } from './plugins.ts';
 
-export type Channel = { row: ChannelRow; adapter: ChannelAdapter };
+export type Channel = { row: ChannelRow; adapter: ChannelAdapter; plugin: ChannelPlugin };
 
 export type RegistryOptions = { cacheMs: number; requestTimeoutMs: number };
 export const default_registry_options: RegistryOptions = { cacheMs: 2_000, requestTimeoutMs: 10_000 };
@@ -19,29 +20,30 @@ export const default_registry_options: RegistryOptions = { cacheMs: 2_000, reque
 export const callbackUrl = (publicUrl: string, provider: string, code: string) =>
   `${publicUrl.replace(/\/$/, '')}/callbacks/${provider}/${code}`;
 
-type AdapterOptions = { notifyUrl: string; timeoutMs: number };
+/** Where a provider plug-in's own pages for one channel are served (see app.ts). */
+export const pagesUrl = (publicUrl: string, provider: string, code: string) =>
+  `${publicUrl.replace(/\/$/, '')}/channels/${provider}/${code}`;
 
-/** One adapter per external provider; providers paycenter runs itself (balance) have none. */
-const adapterFactories: Record<string, (config: Record<string, unknown>, options: AdapterOptions) => ChannelAdapter> = {
-  alipay: (config, options) => new AlipayAdapter(config as AlipayConfig, options),
-  wechatpay: (config, options) => new WechatpayAdapter(config as WechatpayConfig, options),
-};
-
-/** Providers a channel can be routed to: those with an adapter. */
-export const externalProviders: readonly string[] = Object.keys(adapterFactories);
-
-export function adapterFor(row: ChannelRow, config: Record<string, unknown>, publicUrl: string, timeoutMs: number): ChannelAdapter | null {
-  const factory = adapterFactories[row.provider];
-  return factory ? factory(config, { notifyUrl: callbackUrl(publicUrl, row.provider, row.code), timeoutMs }) : null;
+/**
+ * The adapter of a channel, from its stored config; null for a provider paycenter serves itself,
+ * and for a stored config its plug-in no longer reads (logged: an operator must fix it).
+ */
+export function adapterFor(row: ChannelRow, config: unknown, publicUrl: string, timeoutMs: number, log?: Logger): ChannelAdapter | null {
+  const reading = pluginOf(row.provider)?.readConfig(config);
+  if (!reading?.ok) {
+    log?.error('channel config cannot be read', { channel: row.code, provider: row.provider, field: reading?.field, problem: reading?.message ?? 'unknown provider' });
+    return null;
+  }
+  return reading.build?.({ notifyUrl: callbackUrl(publicUrl, row.provider, row.code), pagesUrl: pagesUrl(publicUrl, row.provider, row.code), timeoutMs }) ?? null;
 }
 
 export class ChannelRegistry {
   private list: { at: number; rows: ChannelRow[] } | null = null;
-  private readonly adapters = new Map<string, { updatedAt: number; adapter: ChannelAdapter | null }>();
+  private readonly adapters = new Map<string, { updatedAt: number; adapter: ChannelAdapter | null; own: ChannelAdapter | null }>();
 
   constructor(
     private readonly deps: {
-      store: Store; secretKey: Uint8Array; clock: Clock; publicUrl: string;
+      store: Store; secretKey: Uint8Array; clock: Clock; publicUrl: string; log?: Logger;
       /** Wraps every adapter built (routing's health recording: every call to a channel passes there). */
       observe?: (adapter: ChannelAdapter, code: string) => ChannelAdapter;
     },
@@ -59,16 +61,32 @@ export class ChannelRegistry {
   async get(code: string): Promise<Channel | null> {
     const row = await this.deps.store.loadChannel(code);
     const adapter = row && this.adapterOf(row);
-    return row && adapter ? { row, adapter } : null;
+    const plugin = row && pluginOf(row.provider);
+    return row && adapter && plugin ? { row, adapter, plugin } : null;
+  }
+
+  /**
+   * A channel's adapter as its plug-in built it, not wrapped for health: for the plug-in's own pages
+   * (a payer's browser or a provider's notify reaching paycenter is no call to the channel).
+   */
+  async own(code: string): Promise<{ provider: string; adapter: ChannelAdapter } | null> {
+    const row = await this.deps.store.loadChannel(code);
+    const built = row && this.builtOf(row).own;
+    return row && built ? { provider: row.provider, adapter: built } : null;
   }
 
   private adapterOf(row: ChannelRow): ChannelAdapter | null {
+    return this.builtOf(row).adapter;
+  }
+
+  private builtOf(row: ChannelRow): { adapter: ChannelAdapter | null; own: ChannelAdapter | null } {
     const cached = this.adapters.get(row.code);
-    if (cached && cached.updatedAt === row.updatedAt) return cached.adapter;
-    const config = JSON.parse(unseal(this.deps.secretKey, row.configEnc)) as Record<string, unknown>;
-    const built = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs);
-    const adapter = built && this.deps.observe ? this.deps.observe(built, row.code) : built;
-    this.adapters.set(row.code, { updatedAt: row.updatedAt, adapter });
-    return adapter;
+    if (cached && cached.updatedAt === row.updatedAt) return cached;
+    const config: unknown = JSON.parse(unseal(this.deps.secretKey, row.configEnc));
+    const own = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs, this.deps.log);
+    const adapter = own && this.deps.observe ? this.deps.observe(own, row.code) : own;
+    const built = { updatedAt: row.updatedAt, adapter, own };
+    this.adapters.set(row.code, built);
+    return built;
   }
 }

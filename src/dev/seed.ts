@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
+import { channel_plugins } from '../channels/plugins.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { RiskCenter } from '../risk/center.ts';
 import type { RiskRepo } from '../risk/repo.ts';
@@ -15,13 +16,18 @@ import { seal, unseal } from '../secrets.ts';
 import type { ChannelRow, Store } from '../store/store.ts';
 
 export const demo_merchant_id = 'M100001';
-export const demo_methods = ['alipay_qr', 'alipay_page', 'wechat_native', 'wechat_jsapi'];
+/** The demo merchant pays with every method a sandbox-played provider has. */
+export const demo_methods = channel_plugins.filter((p) => p.sandbox).flatMap((p) => p.methods.map((m) => m.name));
 
 export type DemoMerchant = { id: string; secret: string | null };
 
 export async function seedDemoMerchant(merchants: MerchantDirectory, dataDir: string): Promise<DemoMerchant> {
   const file = join(dataDir, 'demo-merchant.json');
-  if (await merchants.find(demo_merchant_id)) {
+  const existing = await merchants.find(demo_merchant_id);
+  if (existing) {
+    // A provider the sandbox has started to play since: the demo merchant gets its methods too.
+    const missing = demo_methods.filter((m) => !existing.methods.includes(m));
+    if (missing.length > 0) await merchants.update(demo_merchant_id, { methods: [...existing.methods, ...missing] });
     // The secret exists only in this file; without it the demo merchant is still there, unsigned for.
     const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { secret: string }) : null;
     return { id: demo_merchant_id, secret: kept?.secret ?? null };
@@ -33,10 +39,8 @@ export async function seedDemoMerchant(merchants: MerchantDirectory, dataDir: st
   return { id: demo_merchant_id, secret };
 }
 
-const sandbox_channels = [
-  { code: 'alipay_sandbox', provider: 'alipay', methods: ['alipay_qr', 'alipay_page'], provision: '/alipay/apps', urlField: 'gateway_url', urlPath: '/alipay/gateway.do' },
-  { code: 'wechat_sandbox', provider: 'wechatpay', methods: ['wechat_native', 'wechat_jsapi'], provision: '/wechatpay/merchants', urlField: 'base_url', urlPath: '/wechatpay' },
-] as const;
+/** One channel per provider the sandbox plays (its plug-in says how), with all of the provider's methods. */
+const sandbox_channels = channel_plugins.flatMap((p) => (p.sandbox ? [{ ...p.sandbox, provider: p.provider, methods: p.methods.map((m) => m.name) }] : []));
 
 /**
  * One channel per provider whose gateway is the mounted sandbox, with credentials the sandbox

@@ -13,6 +13,7 @@ import { newId } from '../ids.ts';
 import { DependencyError } from '../failures.ts';
 import type { Logger } from '../log.ts';
 import { cashierRoutes } from '../cashier/routes.tsx';
+import { channel_plugins } from '../channels/plugins.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Metrics } from '../metrics.ts';
@@ -127,6 +128,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     router: deps.router,
   }));
   for (const mount of deps.mounts ?? []) app.route(mount.path, mount.app);
+  mountChannelPages(app, deps.channels, deps.clock);
   app.route('/admin', adminRoutes({
     adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links,
     outbound: deps.edge.outbound, sessions: deps.edge.adminSessions, health: deps.health,
@@ -155,6 +157,12 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     return c.json(errorBody(apiError, c.get('requestId')), apiError.status);
   });
   return app;
+}
+
+/** The pages provider plug-ins need paycenter to serve (a form a payer's browser posts to a gateway), at /channels/{provider}. */
+function mountChannelPages(app: Hono<MerchantEnv>, channels: ChannelRegistry, clock: Clock): void {
+  const adapters = (code: string) => channels.own(code);
+  for (const plugin of channel_plugins) if (plugin.pages) app.route(`/channels/${plugin.provider}`, plugin.pages({ adapters, clock }));
 }
 
 function openApiInfo(publicUrl: string) {

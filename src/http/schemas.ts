@@ -3,23 +3,19 @@
  * generated from them, so the document cannot drift from what is enforced. Every string has
  * a length limit; unknown fields are refused (strict objects).
  */
+import { toJsonSchema } from '@valibot/to-json-schema';
 import { fee_rate_decimals_max, isFeeRate, routingStrategies } from '../routing/strategies.ts';
 import * as v from 'valibot';
 import { all_methods } from '../merchants/directory.ts';
-import { alipay_currencies } from '../channels/alipay/transformers.ts';
-import { wechatpay_currencies } from '../channels/wechatpay/transformers.ts';
+import { httpUrl } from '../channels/config-fields.ts';
+import type { ChannelPlugin } from '../channels/plugin.ts';
+import { channel_plugins, pluginOf, provider_names } from '../channels/plugins.ts';
 import { type Currency, currencies } from '../money.ts';
 
 const orderNumber = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 _ -'));
 
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max, `must be at most ${max} characters`));
 const optionalText = (max: number) => v.optional(v.nullable(text(max)), null);
-
-const httpUrl = v.pipe(
-  v.string(),
-  v.maxLength(512, 'must be at most 512 characters'),
-  v.check((s) => URL.canParse(s) && ['http:', 'https:'].includes(new URL(s).protocol), 'must be an http(s) URL'),
-);
 
 /** Amounts travel as decimal strings; their digits are checked against the currency afterwards (invalid_amount). */
 const amount = v.pipe(v.string(), v.maxLength(32, 'must be at most 32 characters'));
@@ -91,43 +87,41 @@ export const updateMerchant = v.strictObject({
 /** A channel's fee as a decimal share of the amount, 0 to 1 ("0.0060"). */
 const feeRate = v.pipe(v.string(), v.check(isFeeRate, `must be a decimal from 0 to 1 with at most ${fee_rate_decimals_max} digits after the point, like "0.0060"`));
 
-const pem = v.pipe(v.string(), v.maxLength(8_192), v.regex(/-----BEGIN [A-Z ]+-----/, 'must be a PEM block'));
+/** The currencies a provider's channels can serve: an external provider's are those its transformers convert. */
+const currenciesOf = (provider: string): readonly Currency[] => pluginOf(provider)?.currencies ?? [];
 
-/** Each provider's channel config; keys are validated here and redacted in every answer. */
-export const channelConfigs = {
-  alipay: v.strictObject({ app_id: text(32), private_key: pem, alipay_public_key: pem, gateway_url: httpUrl, seller_id: v.optional(text(32)) }),
-  wechatpay: v.strictObject({
-    mchid: text(32), appid: text(32), serial_no: text(64), private_key: pem, apiv3_key: v.pipe(v.string(), v.length(32, 'must be 32 characters')),
-    platform_serial: text(64), platform_public_key: pem, base_url: v.optional(httpUrl, 'https://api.mch.weixin.qq.com'),
-  }),
-  balance: v.strictObject({}),
-} as const;
-
-export type Provider = keyof typeof channelConfigs;
-export const providers = Object.keys(channelConfigs) as Provider[];
-
-/** The currencies each provider's channels can serve: an external provider's are those its transformers convert. */
-const providerCurrencies: Record<Provider, readonly Currency[]> = {
-  alipay: alipay_currencies,
-  wechatpay: wechatpay_currencies,
-  balance: currencies,
-};
-
-export const servesCurrencies = (provider: Provider, listed: readonly Currency[]) => listed.every((c) => providerCurrencies[provider].includes(c));
+export const servesCurrencies = (provider: string, listed: readonly Currency[]) => listed.every((c) => currenciesOf(provider).includes(c));
 
 /** What `currencies` is told (after the field name) when its provider cannot serve them. */
-export const unservedCurrenciesMessage = (provider: Provider) => `must be among ${providerCurrencies[provider].join(', ')} for provider ${provider}`;
+export const unservedCurrenciesMessage = (provider: string) => `must be among ${currenciesOf(provider).join(', ')} for provider ${provider}`;
+
+/** A provider's config schema as JSON Schema, its secret fields write-only (answers show them as [redacted]). */
+function configDocument(plugin: ChannelPlugin) {
+  const { $schema: _, ...schema } = toJsonSchema(plugin.configSchema, { errorMode: 'ignore' });
+  const properties = Object.fromEntries(Object.entries(schema.properties ?? {}).map(([name, property]) =>
+    [name, plugin.secretFields.includes(name) && typeof property === 'object' ? { ...property, writeOnly: true } : property]));
+  return { ...schema, title: plugin.provider, properties };
+}
+
+/**
+ * A channel's `config`: in the OpenAPI document, one of the providers' config schemas. The admin
+ * route validates it with the provider's own schema (`readConfig`), naming the field inside it.
+ */
+const channelConfig = v.pipe(
+  v.record(v.string(), v.unknown()),
+  v.metadata({ description: 'the config of the channel\'s provider', anyOf: channel_plugins.map(configDocument) }),
+);
 
 export const createChannel = v.pipe(v.strictObject({
   code: v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be 1–32 characters of a-z 0-9 _')),
-  provider: v.picklist(providers, `must be one of ${providers.join(', ')}`),
+  provider: v.picklist(provider_names, `must be one of ${provider_names.join(', ')}`),
   methods: v.pipe(v.array(method), v.minLength(1), v.maxLength(16)),
   currencies: v.optional(v.pipe(v.array(v.picklist(currencies)), v.minLength(1)), ['CNY']),
   weight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10_000)), 100),
   single_limit: v.optional(v.nullable(amount), null),
   daily_limit: v.optional(v.nullable(amount), null),
   status: v.optional(v.picklist(['enabled', 'disabled']), 'enabled'),
-  config: v.record(v.string(), v.unknown()),
+  config: channelConfig,
   fee_rate: v.optional(feeRate, '0'),
 }), v.forward(v.check(
   // Refused here: a currency the provider's transformers cannot convert would only fail at the first payment.
@@ -142,6 +136,6 @@ export const updateChannel = v.strictObject({
   single_limit: v.optional(v.nullable(amount)),
   daily_limit: v.optional(v.nullable(amount)),
   status: v.optional(v.picklist(['enabled', 'disabled'])),
-  config: v.optional(v.record(v.string(), v.unknown())),
+  config: v.optional(channelConfig),
   fee_rate: v.optional(feeRate),
 });

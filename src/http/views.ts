@@ -38,20 +38,16 @@ export const merchantOf = (m: Merchant) => ({
   merchant_id: m.id, name: m.name, notify_url: m.notifyUrl, methods: m.methods, status: m.status, routing: m.routing, created_at: isoTime(m.createdAt), updated_at: isoTime(m.updatedAt),
 });
 
-/** Anything named like a key is shown as [redacted]; ids and URLs stay readable. */
-export function redactConfig(config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, /key/i.test(k) ? '[redacted]' : v]));
-}
-
 /**
  * The currency a channel's limits are in: its one currency. Only channels of one currency get
  * limits now; a channel of several that has them is older, and those were always given in CNY.
  */
 const limitCurrencyOf = (c: ChannelRow): Currency => (c.currencies.length === 1 ? c.currencies[0] as Currency : 'CNY');
 
-export const channelOf = (c: ChannelRow, config: Record<string, unknown>) => ({
+/** `config` as its plug-in read it: keys and passwords are `Secret`, which serializes as [redacted]. */
+export const channelOf = (c: ChannelRow, config: Record<string, unknown> | null) => ({
   code: c.code, provider: c.provider, methods: c.methods, currencies: c.currencies, weight: c.weight,
   single_limit: c.singleLimit === null ? null : formatAmount(c.singleLimit, limitCurrencyOf(c)),
   daily_limit: c.dailyLimit === null ? null : formatAmount(c.dailyLimit, limitCurrencyOf(c)),
-  status: c.status, config: redactConfig(config), fee_rate: c.feeRate, created_at: isoTime(c.createdAt), updated_at: isoTime(c.updatedAt),
+  status: c.status, config, fee_rate: c.feeRate, created_at: isoTime(c.createdAt), updated_at: isoTime(c.updatedAt),
 });

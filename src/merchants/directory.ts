@@ -5,6 +5,7 @@
  */
 import type { RoutingStrategy } from '../routing/strategies.ts';
 import { randomBytes, randomInt } from 'node:crypto';
+import { pay_methods } from '../channels/plugins.ts';
 import type { Clock } from '../clock.ts';
 import { Secret, seal, unseal } from '../secrets.ts';
 import type { MerchantRow, MerchantStatus, Store } from '../store/store.ts';
@@ -27,7 +28,8 @@ export type Merchant = {
 export type NewMerchant = { merchantId?: string; name: string; notifyUrl?: string | null; methods?: string[]; routing?: RoutingStrategy };
 export type MerchantChange = { name?: string; notifyUrl?: string | null; methods?: string[]; status?: MerchantStatus; routing?: RoutingStrategy };
 
-export const all_methods = ['alipay_qr', 'alipay_page', 'wechat_native', 'wechat_jsapi', 'balance'];
+/** Every method a merchant may enable: all of every provider plug-in's (a new merchant's default). */
+export const all_methods: string[] = pay_methods.map((m) => m.name);
 
 export class MerchantDirectory {
   private readonly cache = new Map<string, { merchant: Merchant | null; until: number }>();

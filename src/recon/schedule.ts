@@ -1,11 +1,12 @@
 /**
  * The daily reconciliation: from RECON_AT (China time) on, each enabled channel's previous day
- * is reconciled once. Every instance looks each minute; the run row of a channel and date is
- * the claim (its lease lets another instance take over a run whose instance died), so a day is
- * reconciled once across instances and after restarts, and a day missed while the service was
- * down is run when it comes back.
+ * (of a provider whose plug-in reads statements) is reconciled once. Every instance looks each
+ * minute; the run row of a channel and date is the claim (its lease lets another instance take
+ * over a run whose instance died), so a day is reconciled once across instances and after
+ * restarts, and a day missed while the service was down is run when it comes back.
  */
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
+import { pluginOf } from '../channels/plugins.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
@@ -35,7 +36,7 @@ export class ReconSchedule {
     let runs = 0;
     for (const channel of await this.deps.channels.all()) {
       const key = `${channel.code}\u0000${date}`;
-      if (channel.status !== 'enabled' || this.done.has(key)) continue;
+      if (channel.status !== 'enabled' || !pluginOf(channel.provider)?.statements || this.done.has(key)) continue;
       const request = { channel: channel.code, date, source: 'schedule' as const };
       let outcome = await this.deps.recon.run({ ...request, rerun: false });
       if (outcome.ok && outcome.run.status === 'failed' && now - (outcome.run.finishedAt ?? now) >= recon_failed_retry_ms) {

@@ -3,7 +3,7 @@
  * paycenter can talk to, serving the method and currency, within its single-payment limit and
  * what is left of its daily limit. Routing (router.ts) ranks the channels that pass.
  */
-import { externalProviders } from '../channels/registry.ts';
+import { routable } from '../channels/plugins.ts';
 import type { ChannelRow } from '../store/store.ts';
 
 export type PayNeed = { method: string; currency: string; amount: number };
@@ -14,7 +14,7 @@ export type CollectedToday = ReadonlyMap<string, number>;
 /** Why this channel cannot take this part, in words for the timeline; null when it can. */
 export function skipReason(channel: ChannelRow, need: PayNeed, collectedToday: CollectedToday): string | null {
   if (channel.status !== 'enabled') return 'disabled';
-  if (!externalProviders.includes(channel.provider)) return `no adapter for provider ${channel.provider}`;
+  if (!routable(channel.provider)) return `no adapter for provider ${channel.provider}`;
   if (!channel.methods.includes(need.method)) return `does not serve ${need.method}`;
   if (!channel.currencies.includes(need.currency)) return `does not serve ${need.currency}`;
   if (channel.singleLimit !== null && need.amount > channel.singleLimit) return 'over its single-payment limit';

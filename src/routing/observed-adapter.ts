@@ -63,8 +63,4 @@ export class ObservedAdapter implements ChannelAdapter {
   verifyCallback(request: CallbackRequest) {
     return this.inner.verifyCallback(request);
   }
-
-  answerCallback(accepted: boolean, reason?: string) {
-    return this.inner.answerCallback(accepted, reason);
-  }
 }

@@ -5,7 +5,6 @@
  * the bundled sandbox is only a matter of `gateway_url`.
  */
 import {
-  type CallbackAnswer,
   type CallbackRequest,
   type CallbackVerdict,
   type ChannelAdapter,
@@ -20,41 +19,42 @@ import {
   unservedCurrency,
   payerSubject,
 } from '../adapter.ts';
+import * as v from 'valibot';
 import type { StatementFile } from '../statement.ts';
+import { type AlipayConfig, type AlipaySettings, alipay_config } from './config.ts';
 import { alipayStatementRows } from './statement.ts';
 import { signRequest, signedMember, verifyAnswer, verifyNotify } from './signing.ts';
-import { alipay_currencies, alipayTime, codeClassOf, fromAlipayAmount, isAlipayTradeStatus, toAlipayAmount, tradeStatusOf } from './transformers.ts';
+import {
+  type AlipayAnswer, alipay_answer, alipay_currencies, alipay_notify, alipayTime, codeClassOf, fromAlipayAmount, isAlipayTradeStatus, toAlipayAmount, tradeStatusOf,
+} from './transformers.ts';
 
-export type AlipayConfig = {
-  app_id: string;
-  private_key: string;
-  alipay_public_key: string;
-  gateway_url: string;
-  /** When set, a notify must name this seller (the merchant's Alipay account id). */
-  seller_id?: string;
-};
+export type { AlipayConfig } from './config.ts';
 
 /** Alipay's limit on a refund reason, in characters. */
 const refund_reason_chars_max = 256;
 /** Alipay's limit on `subject`, in characters. */
 const subject_chars_max = 256;
 
-type Answer = Record<string, unknown> & { code: string; msg?: string; sub_code?: string; sub_msg?: string };
+type Answer = AlipayAnswer;
 
 export class AlipayAdapter implements ChannelAdapter {
   readonly provider = 'alipay';
+  private readonly config: AlipaySettings;
 
+  /** Takes the config as operators give it; from here on the private key is a Secret. */
   constructor(
-    private readonly config: AlipayConfig,
+    config: AlipayConfig,
     private readonly options: { notifyUrl: string; timeoutMs: number },
-  ) {}
+  ) {
+    this.config = v.parse(alipay_config, config);
+  }
 
   private signedParams(method: string, biz: Record<string, unknown>, now: number, extra: Record<string, string> = {}): Record<string, string> {
     const params: Record<string, string> = {
       app_id: this.config.app_id, method, format: 'JSON', charset: 'utf-8', sign_type: 'RSA2',
       timestamp: alipayTime(now), version: '1.0', biz_content: JSON.stringify(biz), ...extra,
     };
-    return { ...params, sign: signRequest(params, this.config.private_key) };
+    return { ...params, sign: signRequest(params, this.config.private_key.reveal()) };
   }
 
   /** One gateway call; the answer counts only when its signature verifies. */
@@ -70,12 +70,15 @@ export class AlipayAdapter implements ChannelAdapter {
     const memberKey = `${method.replaceAll('.', '_')}_response`;
     const member = signedMember(sent.text, memberKey);
     if (!member) return channelFailure('bad_response', `Alipay answer has no ${memberKey}`);
-    let answer: Answer;
+    let json: unknown;
     try {
-      answer = JSON.parse(member.text) as Answer;
+      json = JSON.parse(member.text);
     } catch {
       return channelFailure('bad_response', 'Alipay answer is not JSON');
     }
+    const parsed = v.safeParse(alipay_answer, json);
+    if (!parsed.success) return channelFailure('bad_response', `Alipay answer: ${v.getDotPath(parsed.issues[0]) ?? ''} ${parsed.issues[0].message}`.trim());
+    const answer = parsed.output;
     if (member.sign === null) {
       // Only a refusal of our own request may come unsigned, and it can never report a trade.
       return answer.code === '40002'
@@ -104,7 +107,7 @@ export class AlipayAdapter implements ChannelAdapter {
         if (!result.ok) return result;
         if (codeClassOf(result.answer.code, result.answer.sub_code) !== 'success') return this.failureOf(result.answer);
         const qrCode = result.answer.qr_code;
-        if (typeof qrCode !== 'string') return channelFailure('bad_response', 'precreate answer has no qr_code');
+        if (qrCode === undefined) return channelFailure('bad_response', 'precreate answer has no qr_code');
         return { ok: true as const, action: { type: 'qr_code' as const, qrCode }, channelTradeNo: null };
       }
       case 'alipay_page': {
@@ -130,8 +133,8 @@ export class AlipayAdapter implements ChannelAdapter {
     return {
       ok: true as const,
       trade: {
-        flowId, status: tradeStatusOf(answer.trade_status), amount: fromAlipayAmount(answer.total_amount as string | undefined),
-        currency: 'CNY', channelTradeNo: (answer.trade_no as string | undefined) ?? null,
+        flowId, status: tradeStatusOf(answer.trade_status), amount: fromAlipayAmount(answer.total_amount),
+        currency: 'CNY', channelTradeNo: answer.trade_no ?? null,
       },
     };
   }
@@ -179,8 +182,9 @@ export class AlipayAdapter implements ChannelAdapter {
   }
 
   async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
-    const params = Object.fromEntries(new URLSearchParams(request.body));
-    if (!verifyNotify(params, this.config.alipay_public_key)) return { ok: false, reason: 'signature does not verify' };
+    const form = Object.fromEntries(new URLSearchParams(request.body));
+    if (!verifyNotify(form, this.config.alipay_public_key)) return { ok: false, reason: 'signature does not verify' };
+    const params = v.parse(alipay_notify, form);
     if (params.app_id !== this.config.app_id) return { ok: false, reason: `app_id ${params.app_id ?? '(none)'} is not this channel's` };
     if (this.config.seller_id && params.seller_id !== this.config.seller_id) return { ok: false, reason: 'seller_id is not this channel\'s' };
     if (!params.out_trade_no) return { ok: false, reason: 'no out_trade_no' };
@@ -194,19 +198,12 @@ export class AlipayAdapter implements ChannelAdapter {
     };
   }
 
-  /** Alipay stops retrying only on the plain text `success`. */
-  answerCallback(accepted: boolean): CallbackAnswer {
-    return accepted
-      ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' }
-      : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'failure' };
-  }
-
   async downloadStatement(date: string, now: number) {
     const result = await this.call('alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: date }, now);
     if (!result.ok) return result;
     if (codeClassOf(result.answer.code, result.answer.sub_code) !== 'success') return this.failureOf(result.answer);
     const url = result.answer.bill_download_url;
-    if (typeof url !== 'string') return channelFailure('bad_response', 'no bill_download_url');
+    if (url === undefined) return channelFailure('bad_response', 'no bill_download_url');
     const file = await fetchFromProvider(url, { method: 'GET' }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
     if (file.status !== 200) return channelFailure('unavailable', `bill download answered HTTP ${file.status}`);

@@ -2,6 +2,7 @@
  * Alipay's words and formats ↔ paycenter's: yuan strings ↔ fen, Beijing-time timestamps,
  * trade and refund statuses. The only place Alipay's money and status formats are known.
  */
+import * as v from 'valibot';
 import { type Currency, formatAmount, parseAmount } from '../../money.ts';
 import type { TradeStatus } from '../adapter.ts';
 import { chinaDateTime } from '../china-time.ts';
@@ -27,7 +28,8 @@ export function alipayTime(ms: number): string {
   return chinaDateTime(ms).replace('T', ' ');
 }
 
-export type AlipayTradeStatus = 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_FINISHED' | 'TRADE_CLOSED';
+const alipay_trade_statuses = ['WAIT_BUYER_PAY', 'TRADE_SUCCESS', 'TRADE_FINISHED', 'TRADE_CLOSED'] as const;
+export type AlipayTradeStatus = (typeof alipay_trade_statuses)[number];
 
 export function tradeStatusOf(status: AlipayTradeStatus): TradeStatus {
   switch (status) {
@@ -42,8 +44,7 @@ export function tradeStatusOf(status: AlipayTradeStatus): TradeStatus {
   }
 }
 
-export const isAlipayTradeStatus = (value: unknown): value is AlipayTradeStatus =>
-  value === 'WAIT_BUYER_PAY' || value === 'TRADE_SUCCESS' || value === 'TRADE_FINISHED' || value === 'TRADE_CLOSED';
+export const isAlipayTradeStatus = (value: unknown): value is AlipayTradeStatus => v.is(v.picklist(alipay_trade_statuses), value);
 
 /** Gateway answer codes: 10000 success; 20000/20001 the service; 40002/40004 the request or business. */
 export type AlipayCodeClass = 'success' | 'unavailable' | 'rejected';
@@ -55,3 +56,22 @@ export function codeClassOf(code: string, subCode: string | undefined): AlipayCo
   if (subCode === 'ACQ.SYSTEM_ERROR' || subCode === 'aop.ACQ.SYSTEM_ERROR') return 'unavailable';
   return 'rejected';
 }
+
+const optionalText = v.optional(v.string());
+
+/**
+ * A gateway answer's `…_response` member: the status fields every method has, and those of the
+ * methods used here (each optional: which ones are present depends on the method and the outcome).
+ * Words are read as text and checked where they are used, so an unknown one is named in the failure.
+ */
+export const alipay_answer = v.looseObject({
+  code: v.string(), msg: optionalText, sub_code: optionalText, sub_msg: optionalText,
+  qr_code: optionalText, trade_status: optionalText, total_amount: optionalText, trade_no: optionalText,
+  fund_change: optionalText, refund_status: optionalText, bill_download_url: optionalText,
+});
+export type AlipayAnswer = v.InferOutput<typeof alipay_answer>;
+
+/** An asynchronous notify's fields that paycenter reads (after its signature verified). */
+export const alipay_notify = v.looseObject({
+  app_id: optionalText, seller_id: optionalText, out_trade_no: optionalText, trade_status: optionalText, total_amount: optionalText, trade_no: optionalText,
+});

@@ -4,8 +4,8 @@
  * bill, and the encrypted notify. Whether `base_url` is WeChat's or the bundled sandbox makes
  * no difference here.
  */
+import * as v from 'valibot';
 import {
-  type CallbackAnswer,
   type CallbackRequest,
   type CallbackVerdict,
   type ChannelAdapter,
@@ -20,9 +20,12 @@ import {
   payerSubject,
 } from '../adapter.ts';
 import type { StatementFile } from '../statement.ts';
+import { type WechatpayConfig, type WechatpaySettings, wechatpay_config } from './config.ts';
+import { authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
 import { wechatpayStatementRows } from './statement.ts';
-import { type EncryptedResource, authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
 import {
+  type WechatReplyBody,
+  type WechatTransaction,
   isWechatRefundStatus,
   isWechatTradeState,
   refundStatusOf,
@@ -30,21 +33,18 @@ import {
   toWechatAmount,
   tradeStatusOf,
   wechatTime,
+  wechat_notify,
+  wechat_reply,
+  wechat_transaction,
   wechatpay_currencies,
 } from './transformers.ts';
 
-export type WechatpayConfig = {
-  mchid: string;
-  appid: string;
-  serial_no: string;
-  private_key: string;
-  apiv3_key: string;
-  platform_serial: string;
-  platform_public_key: string;
-  base_url: string;
-};
+export type { WechatpayConfig } from './config.ts';
 
-type Reply = { status: number; body: Record<string, unknown> };
+type Reply = { status: number; body: WechatReplyBody };
+
+/** Why a JSON text does not fit a schema, for a failure's message. */
+const problemOf = (issues: readonly v.BaseIssue<unknown>[]) => `${v.getDotPath(issues[0]!) ?? ''} ${issues[0]!.message}`.trim();
 
 /** WeChat Pay's field limits, in characters: order description and refund reason. */
 const description_chars_max = 127;
@@ -56,22 +56,29 @@ const headerOf = (headers: Headers | Record<string, string>) => (name: string) =
 export class WechatpayAdapter implements ChannelAdapter {
   readonly provider = 'wechatpay';
   private readonly base: URL;
+  private readonly config: WechatpaySettings;
 
+  /** Takes the config as operators give it; from here on the keys are Secrets. */
   constructor(
-    private readonly config: WechatpayConfig,
+    config: WechatpayConfig,
     private readonly options: { notifyUrl: string; timeoutMs: number },
   ) {
-    this.base = new URL(config.base_url.replace(/\/+$/, ''));
+    this.config = v.parse(wechatpay_config, config);
+    this.base = new URL(this.config.base_url.replace(/\/+$/, ''));
+  }
+
+  /** The merchant's signing key, revealed for the one signature being made. */
+  private get merchantKey() {
+    return { mchid: this.config.mchid, serialNo: this.config.serial_no, privateKey: this.config.private_key.reveal() };
   }
 
   /** One signed call; `path` starts with `/v3/`. The answer counts only when its platform signature verifies. */
   private async call(method: 'GET' | 'POST', path: string, now: number, payload?: object): Promise<ChannelResult<{ reply: Reply }>> {
     const body = payload === undefined ? '' : JSON.stringify(payload);
-    const key = { mchid: this.config.mchid, serialNo: this.config.serial_no, privateKey: this.config.private_key };
     const sent = await callProvider(`${this.base.href.replace(/\/$/, '')}${path}`, {
       method,
       headers: {
-        authorization: authorization(key, method, path, body, now), accept: 'application/json',
+        authorization: authorization(this.merchantKey, method, path, body, now), accept: 'application/json',
         ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: payload === undefined ? undefined : body,
@@ -81,11 +88,14 @@ export class WechatpayAdapter implements ChannelAdapter {
     const problem = platformSignatureProblem(this.platform, headerOf(sent.headers), sent.text, now);
     if (problem) return channelFailure('bad_response', `WeChat Pay answer: ${problem}`);
     if (sent.text === '') return { ok: true, reply: { status: sent.status, body: {} } };
+    let json: unknown;
     try {
-      return { ok: true, reply: { status: sent.status, body: JSON.parse(sent.text) as Record<string, unknown> } };
+      json = JSON.parse(sent.text);
     } catch {
       return channelFailure('bad_response', 'WeChat Pay answer is not JSON');
     }
+    const parsed = v.safeParse(wechat_reply, json);
+    return parsed.success ? { ok: true, reply: { status: sent.status, body: parsed.output } } : channelFailure('bad_response', `WeChat Pay answer: ${problemOf(parsed.issues)}`);
   }
 
   private get platform() {
@@ -93,8 +103,8 @@ export class WechatpayAdapter implements ChannelAdapter {
   }
 
   private failureOf(reply: Reply): ChannelResult<never> {
-    const code = String(reply.body.code ?? `HTTP ${reply.status}`);
-    const detail = `WeChat Pay: ${code} ${String(reply.body.message ?? '')}`.trim();
+    const code = reply.body.code ?? `HTTP ${reply.status}`;
+    const detail = `WeChat Pay: ${code} ${reply.body.message ?? ''}`.trim();
     return channelFailure(retryableErrorCodes.has(code) ? 'unavailable' : 'rejected', detail);
   }
 
@@ -111,7 +121,7 @@ export class WechatpayAdapter implements ChannelAdapter {
         if (!result.ok) return result;
         const codeUrl = result.reply.body.code_url;
         if (result.reply.status !== 200) return this.failureOf(result.reply);
-        if (typeof codeUrl !== 'string') return channelFailure('bad_response', 'native answer has no code_url');
+        if (codeUrl === undefined) return channelFailure('bad_response', 'native answer has no code_url');
         return { ok: true as const, action: { type: 'qr_code' as const, qrCode: codeUrl }, channelTradeNo: null };
       }
       case 'wechat_jsapi': {
@@ -120,8 +130,8 @@ export class WechatpayAdapter implements ChannelAdapter {
         if (!result.ok) return result;
         const prepayId = result.reply.body.prepay_id;
         if (result.reply.status !== 200) return this.failureOf(result.reply);
-        if (typeof prepayId !== 'string') return channelFailure('bad_response', 'jsapi answer has no prepay_id');
-        const params = jsapiParams(this.config.appid, prepayId, this.config.private_key, request.now);
+        if (prepayId === undefined) return channelFailure('bad_response', 'jsapi answer has no prepay_id');
+        const params = jsapiParams(this.config.appid, prepayId, this.config.private_key.reveal(), request.now);
         return { ok: true as const, action: { type: 'none' as const, params }, channelTradeNo: null };
       }
       default:
@@ -139,16 +149,16 @@ export class WechatpayAdapter implements ChannelAdapter {
   }
 
   /** A transaction object (query answer or decrypted notify) in paycenter's words. */
-  private tradeOf(body: Record<string, unknown>, flowId: string) {
+  private tradeOf(body: WechatTransaction, flowId: string) {
     if (!isWechatTradeState(body.trade_state)) return channelFailure('bad_response', `unknown trade_state ${String(body.trade_state)}`);
-    const amount = body.amount as { total?: unknown; currency?: unknown } | undefined;
+    const total = body.amount?.total;
     return {
       ok: true as const,
       trade: {
         flowId, status: tradeStatusOf(body.trade_state),
-        amount: Number.isSafeInteger(amount?.total) ? (amount!.total as number) : null,
-        currency: typeof amount?.currency === 'string' ? amount.currency : null,
-        channelTradeNo: typeof body.transaction_id === 'string' ? body.transaction_id : null,
+        amount: total !== undefined && Number.isSafeInteger(total) ? total : null,
+        currency: body.amount?.currency ?? null,
+        channelTradeNo: body.transaction_id ?? null,
       },
     };
   }
@@ -192,32 +202,29 @@ export class WechatpayAdapter implements ChannelAdapter {
   async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
     const problem = platformSignatureProblem(this.platform, headerOf(request.headers), request.body, request.now);
     if (problem) return { ok: false, reason: problem };
-    let resource: EncryptedResource | undefined;
+    let envelope: unknown;
     try {
-      resource = (JSON.parse(request.body) as { resource?: EncryptedResource }).resource;
+      envelope = JSON.parse(request.body);
     } catch {
       return { ok: false, reason: 'body is not JSON' };
     }
-    if (!resource || typeof resource.ciphertext !== 'string' || typeof resource.nonce !== 'string') return { ok: false, reason: 'no encrypted resource' };
-    const plain = decryptResource(this.config.apiv3_key, resource);
+    const notify = v.safeParse(wechat_notify, envelope);
+    if (!notify.success) return { ok: false, reason: 'no encrypted resource' };
+    const plain = decryptResource(this.config.apiv3_key.reveal(), notify.output.resource);
     if (plain === null) return { ok: false, reason: 'resource does not decrypt with the APIv3 key' };
-    let transaction: Record<string, unknown>;
+    let json: unknown;
     try {
-      transaction = JSON.parse(plain) as Record<string, unknown>;
+      json = JSON.parse(plain);
     } catch {
       return { ok: false, reason: 'resource is not JSON' };
     }
+    const parsed = v.safeParse(wechat_transaction, json);
+    if (!parsed.success) return { ok: false, reason: `resource: ${problemOf(parsed.issues)}` };
+    const transaction = parsed.output;
     if (transaction.mchid !== this.config.mchid || transaction.appid !== this.config.appid) return { ok: false, reason: 'mchid or appid is not this channel\'s' };
-    if (typeof transaction.out_trade_no !== 'string') return { ok: false, reason: 'no out_trade_no' };
+    if (transaction.out_trade_no === undefined) return { ok: false, reason: 'no out_trade_no' };
     const trade = this.tradeOf(transaction, transaction.out_trade_no);
     return trade.ok ? { ok: true, trade: trade.trade } : { ok: false, reason: trade.message };
-  }
-
-  /** WeChat Pay stops retrying on 200/204; a refusal carries {"code":"FAIL"}. */
-  answerCallback(accepted: boolean, reason = 'not accepted'): CallbackAnswer {
-    return accepted
-      ? { status: 204, contentType: 'application/json', body: '' }
-      : { status: 400, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: reason }) };
   }
 
   async downloadStatement(date: string, now: number) {
@@ -225,13 +232,12 @@ export class WechatpayAdapter implements ChannelAdapter {
     if (!result.ok) return result;
     if (result.reply.status !== 200) return this.failureOf(result.reply);
     const { download_url: url, hash_type: hashType, hash_value: hash } = result.reply.body;
-    if (typeof url !== 'string') return channelFailure('bad_response', 'no download_url');
-    if (hashType !== 'SHA1' || typeof hash !== 'string') return channelFailure('bad_response', 'no SHA1 hash_value for the bill');
+    if (url === undefined) return channelFailure('bad_response', 'no download_url');
+    if (hashType !== 'SHA1' || hash === undefined) return channelFailure('bad_response', 'no SHA1 hash_value for the bill');
     // The download is signed like any call, over its path below base_url.
     const target = new URL(url);
     const path = `${target.pathname.slice(this.base.pathname.replace(/\/$/, '').length)}${target.search}`;
-    const key = { mchid: this.config.mchid, serialNo: this.config.serial_no, privateKey: this.config.private_key };
-    const file = await fetchFromProvider(url, { method: 'GET', headers: { authorization: authorization(key, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
+    const file = await fetchFromProvider(url, { method: 'GET', headers: { authorization: authorization(this.merchantKey, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
     if (file.status !== 200) return channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
     return { ok: true as const, file: { bytes: file.bytes, mediaType: 'application/gzip' as const, sha1: hash } };

@@ -2,6 +2,7 @@
  * WeChat Pay's words and formats ↔ paycenter's: amounts are already integer fen; RFC 3339
  * times in China Standard Time; trade and refund states. The only place they are known.
  */
+import * as v from 'valibot';
 import type { Currency } from '../../money.ts';
 import type { RefundReport, TradeStatus } from '../adapter.ts';
 import { chinaDateTime } from '../china-time.ts';
@@ -20,10 +21,10 @@ export function wechatTime(ms: number): string {
   return `${chinaDateTime(ms)}+08:00`;
 }
 
-export type WechatTradeState = 'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR';
+const wechat_trade_states = ['SUCCESS', 'REFUND', 'NOTPAY', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR'] as const;
+export type WechatTradeState = (typeof wechat_trade_states)[number];
 
-export const isWechatTradeState = (value: unknown): value is WechatTradeState =>
-  typeof value === 'string' && ['SUCCESS', 'REFUND', 'NOTPAY', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR'].includes(value);
+export const isWechatTradeState = (value: unknown): value is WechatTradeState => v.is(v.picklist(wechat_trade_states), value);
 
 export function tradeStatusOf(state: WechatTradeState): TradeStatus {
   switch (state) {
@@ -42,7 +43,8 @@ export function tradeStatusOf(state: WechatTradeState): TradeStatus {
   }
 }
 
-export type WechatRefundStatus = 'SUCCESS' | 'CLOSED' | 'PROCESSING' | 'ABNORMAL';
+const wechat_refund_statuses = ['SUCCESS', 'CLOSED', 'PROCESSING', 'ABNORMAL'] as const;
+export type WechatRefundStatus = (typeof wechat_refund_statuses)[number];
 
 export function refundStatusOf(status: WechatRefundStatus): RefundReport['status'] {
   switch (status) {
@@ -60,8 +62,32 @@ export function refundStatusOf(status: WechatRefundStatus): RefundReport['status
   }
 }
 
-export const isWechatRefundStatus = (value: unknown): value is WechatRefundStatus =>
-  value === 'SUCCESS' || value === 'CLOSED' || value === 'PROCESSING' || value === 'ABNORMAL';
+export const isWechatRefundStatus = (value: unknown): value is WechatRefundStatus => v.is(v.picklist(wechat_refund_statuses), value);
 
 /** Error codes after which the same request may be sent again. */
 export const retryableErrorCodes = new Set(['SYSTEM_ERROR', 'FREQUENCY_LIMITED', 'BANK_ERROR', 'SYSTEMERROR']);
+
+const optionalText = v.optional(v.string());
+
+/**
+ * A transaction as WeChat Pay describes it (a query's answer, a notify's decrypted resource).
+ * Status words are read as text and checked where they are used, so an unknown one is named.
+ */
+export const wechat_transaction = v.looseObject({
+  mchid: optionalText, appid: optionalText, out_trade_no: optionalText, transaction_id: optionalText, trade_state: optionalText,
+  amount: v.optional(v.looseObject({ total: v.optional(v.number()), currency: optionalText })),
+});
+export type WechatTransaction = v.InferOutput<typeof wechat_transaction>;
+
+/** Any API v3 answer body: an error's code and message, or the fields of the calls used here. */
+export const wechat_reply = v.looseObject({
+  ...wechat_transaction.entries,
+  code: optionalText, message: optionalText, code_url: optionalText, prepay_id: optionalText, status: optionalText,
+  download_url: optionalText, hash_type: optionalText, hash_value: optionalText,
+});
+export type WechatReplyBody = v.InferOutput<typeof wechat_reply>;
+
+/** A notify's envelope; only its encrypted resource is read. */
+export const wechat_notify = v.looseObject({
+  resource: v.looseObject({ algorithm: v.optional(v.string(), ''), ciphertext: v.string(), nonce: v.string(), associated_data: optionalText }),
+});

@@ -15,8 +15,9 @@ import { constantTimeEqual, seal, unseal } from '../../secrets.ts';
 import { per_order_rows_max } from '../../store/rows.ts';
 import type { ChannelRow, Store } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
+import { pluginOf } from '../../channels/plugins.ts';
 import {
-  type Provider, channelConfigs, createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
+  createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
 } from '../schemas.ts';
 import { jsonBody, queryParams, requireOutboundUrls } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
@@ -148,13 +149,15 @@ function changedLimitOf(given: string | null | undefined, stored: number | null,
   throw new ApiError('invalid_request', `${field} is in ${before.join(', ')}: give it again (or null) when changing currencies`, field);
 }
 
-/** Validates a provider's config with its own schema, naming the field inside `config`. */
-function configOf(provider: Provider, config: Record<string, unknown>): Record<string, unknown> {
-  const parsed = v.safeParse(channelConfigs[provider], config);
-  if (parsed.success) return parsed.output as Record<string, unknown>;
-  const issue = parsed.issues[0];
-  const field = `config.${v.getDotPath(issue) ?? ''}`.replace(/\.$/, '');
-  throw new ApiError('invalid_request', `${field} ${issue.input === undefined ? 'is required' : issue.message}`, field);
+/**
+ * Reads a config with its provider's plug-in, naming the field inside `config` when it is
+ * refused. `shown` is the answer's view (secrets are `Secret`: they print as [redacted]).
+ */
+function configOf(provider: string, config: unknown): { shown: Record<string, unknown> } {
+  const reading = pluginOf(provider)?.readConfig(config);
+  if (!reading) throw new Error(`assertion failed: channel of unknown provider ${provider}`);
+  if (!reading.ok) throw new ApiError('invalid_request', `${reading.field} ${reading.message}`, reading.field);
+  return reading;
 }
 
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
@@ -184,9 +187,15 @@ export function adminRoutes(deps: AdminDeps): Hono {
   mountAlerts(app, deps.alerts);
   mountReconciliation(app, { recon: deps.recon, store: deps.store });
   mountChannelHealth(app, { health: deps.health, store: deps.store });
-  const openConfig = (c: ChannelRow) => JSON.parse(unseal(deps.secretKey, c.configEnc)) as Record<string, unknown>;
+  /** The stored config as given (sealed as a whole): read again by its plug-in for every answer. */
+  const storedConfig = (c: ChannelRow): unknown => JSON.parse(unseal(deps.secretKey, c.configEnc));
+  /** A listed channel whose stored config its plug-in no longer reads shows `config: null` (the registry logs why). */
+  const shownConfig = (c: ChannelRow) => {
+    const reading = pluginOf(c.provider)?.readConfig(storedConfig(c));
+    return reading?.ok ? reading.shown : null;
+  };
   // API.md: channel objects carry their read-only health.
-  const channelAnswer = async (c: ChannelRow, config: Record<string, unknown>) => ({ ...channelOf(c, config), health: await deps.health.view(c.code) });
+  const channelAnswer = async (c: ChannelRow, config: Record<string, unknown> | null) => ({ ...channelOf(c, config), health: await deps.health.view(c.code) });
 
   app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
     const body = c.req.valid('json');
@@ -214,39 +223,41 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const body = c.req.valid('json');
     const config = configOf(body.provider, body.config);
     const now = deps.clock.now();
+    // Stored as the operator gave it (validated above): the plug-in reads it into Secrets each time.
     const row: ChannelRow = {
       code: body.code, provider: body.provider, methods: body.methods, currencies: body.currencies, weight: body.weight,
       singleLimit: limitOf(body.single_limit, 'single_limit', body.currencies), dailyLimit: limitOf(body.daily_limit, 'daily_limit', body.currencies), status: body.status,
-      configEnc: seal(deps.secretKey, JSON.stringify(config)), feeRate: body.fee_rate, createdAt: now, updatedAt: now,
+      configEnc: seal(deps.secretKey, JSON.stringify(body.config)), feeRate: body.fee_rate, createdAt: now, updatedAt: now,
     };
     if ((await deps.store.insertChannel(row)) === 'exists') throw new ApiError('order_conflict', `channel ${body.code} exists`, 'code');
-    return c.json(await channelAnswer(row, config), 201);
+    return c.json(await channelAnswer(row, config.shown), 201);
   });
 
   app.get('/channels', describeRoute({ ...tag, summary: 'All channels' }), async (c) => {
     const channels = await deps.store.listChannels();
-    return c.json({ data: await Promise.all(channels.map((ch) => channelAnswer(ch, openConfig(ch)))) });
+    return c.json({ data: await Promise.all(channels.map((ch) => channelAnswer(ch, shownConfig(ch)))) });
   });
 
   app.patch('/channels/:code', describeRoute({ ...tag, summary: 'Change a channel' }), jsonBody(updateChannel), async (c) => {
     const current = await deps.store.loadChannel(c.req.param('code'));
     if (!current) throw new ApiError('not_found', `no channel ${c.req.param('code')}`);
     const body = c.req.valid('json');
-    const provider = current.provider as Provider;
+    const provider = current.provider;
     if (body.currencies && !servesCurrencies(provider, body.currencies)) {
       throw new ApiError('invalid_request', `currencies ${unservedCurrenciesMessage(provider)}`, 'currencies');
     }
-    const config = body.config ? configOf(provider, body.config) : openConfig(current);
+    // A config not given stays as stored; one its plug-in no longer reads still lets the rest change (disable it).
+    const shown = body.config ? configOf(provider, body.config).shown : shownConfig(current);
     const currencies = body.currencies ?? current.currencies;
     const row: ChannelRow = {
       ...current, methods: body.methods ?? current.methods, currencies, weight: body.weight ?? current.weight,
       singleLimit: changedLimitOf(body.single_limit, current.singleLimit, 'single_limit', current.currencies, currencies),
       dailyLimit: changedLimitOf(body.daily_limit, current.dailyLimit, 'daily_limit', current.currencies, currencies),
-      status: body.status ?? current.status, configEnc: body.config ? seal(deps.secretKey, JSON.stringify(config)) : current.configEnc,
+      status: body.status ?? current.status, configEnc: body.config ? seal(deps.secretKey, JSON.stringify(body.config)) : current.configEnc,
       feeRate: body.fee_rate ?? current.feeRate, updatedAt: deps.clock.now(),
     };
     await deps.store.updateChannel(row);
-    return c.json(await channelAnswer(row, config));
+    return c.json(await channelAnswer(row, shown));
   });
 
   app.post('/events/:id/resend', describeRoute({ ...tag, summary: 'Deliver a merchant notification again, with a fresh retry schedule' }), async (c) => {

@@ -51,7 +51,7 @@ const respond = (answer: CallbackAnswer) =>
  */
 const refusal = (channel: Channel | null, status: number, reason: string) =>
   respond(channel
-    ? { ...channel.adapter.answerCallback(false, reason), status }
+    ? { ...channel.plugin.answerCallback(false, reason), status }
     : { status, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: reason }) });
 
 export function callbackRoutes(deps: CallbackDeps): Hono {
@@ -71,7 +71,7 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
       const note = kept.note ? ` (${kept.note})` : '';
       const outcome = `refused: ${verdict.reason}`.slice(0, outcome_chars_max - note.length) + note;
       await recordOutcome({ verified: false, orderId: null, flowId: null, outcome });
-      return respond(channel.adapter.answerCallback(false, verdict.reason));
+      return respond(channel.plugin.answerCallback(false, verdict.reason));
     }
 
     const flowId = verdict.trade.flowId;
@@ -81,11 +81,11 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
       // and acknowledged — refusing would only make the channel repeat it for a day.
       deps.log.error('verified callback for an unknown flow', { callback_id: record.id, channel: code, flow_id: flowId });
       await recordOutcome({ verified: true, orderId: null, flowId, outcome: 'unknown_flow' });
-      return respond(channel.adapter.answerCallback(true));
+      return respond(channel.plugin.answerCallback(true));
     }
     const result = await deps.engine.dispatch(flow.orderId, tradeEvent(verdict.trade, deps.clock.now(), 'callback'));
     await recordOutcome({ verified: true, orderId: flow.orderId, flowId, outcome: result.outcome });
-    return respond(channel.adapter.answerCallback(true));
+    return respond(channel.plugin.answerCallback(true));
   }
 
   app.post('/:provider/:code', async (c) => {
