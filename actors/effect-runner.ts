@@ -102,7 +102,8 @@ export class EffectRunner {
 
   /**
    * Executes these just-committed rows now, in the caller's request (a prepay the payer waits
-   * for). A row another runner already holds is left to it.
+   * for). A row another runner already holds (or finished) is left to it: the map has only the
+   * rows this call executed, so the caller knows whose outcome is already in the order.
    */
   async runNow(rows: OutboxRow[]): Promise<Map<string, ChannelFailure | null>> {
     const now = this.deps.clock.now();

@@ -12,6 +12,7 @@
 import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
 import { type PaymentContext, type PaymentInput, assertMoneyInvariants } from '../machines/payment.model.ts';
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
+import { upgradeSnapshot } from '../machines/payment.versions.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Lock } from '../src/lock/lock.ts';
 import type { NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
@@ -207,9 +208,10 @@ class RecentOrders {
 
 /** Restores an order's actor state from its row; resolveState throws at once on a state the machine lacks. */
 export function restore(row: OrderRow): OrderState {
-  if (row.machineVersion !== paymentMachineVersion) throw new UnknownMachineVersionError(row.id, row.machineVersion);
-  const persisted = row.snapshot as { value: unknown; context: PaymentContext };
-  const snapshot = paymentMachine.resolveState({ value: persisted.value as never, context: persisted.context });
+  const stored = row.snapshot as { value: unknown; context: Record<string, unknown> };
+  const persisted = upgradeSnapshot(row.machineVersion, stored);
+  if (!persisted) throw new UnknownMachineVersionError(row.id, row.machineVersion);
+  const snapshot = paymentMachine.resolveState({ value: persisted.value as never, context: persisted.context as PaymentContext });
   if (statusOf(snapshot.value) !== row.status) throw new Error(`assertion failed: order ${row.id} status column disagrees with its snapshot`);
   const context = snapshot.context as PaymentContext;
   assertMoneyInvariants(context);

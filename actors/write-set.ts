@@ -93,7 +93,7 @@ const refundRowsOf = (ctx: PaymentContext): RefundRow[] =>
     // At most one part of a refund goes through an external channel (reconciliation matches it with the channel's statement).
     const channelPart = r.parts.find((part) => ctx.flows.some((f) => f.id === part.flowId && isExternal(f))) ?? null;
     return {
-      id: r.id, orderId: ctx.id, merchantId: ctx.merchantId, refundNo: r.refundNo, amount: r.amount, status: r.status,
+      id: r.id, orderId: ctx.id, merchantId: ctx.merchantId, refundNo: r.refundNo, amount: r.amount, reason: r.reason, status: r.status,
       automatic: r.automatic, createdAt: r.createdAt, completedAt: r.completedAt,
       channelFlowId: channelPart?.flowId ?? null, channelAmount: channelPart?.amount ?? null,
     };

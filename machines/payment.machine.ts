@@ -17,11 +17,12 @@ import {
   type PaymentContext,
   type PaymentInput,
   type PaymentStatus,
-  checkPayParts,
   checkRefund,
+  decidePayStart,
   default_query_attempts_max,
   default_query_schedule_ms,
   emptyDetails,
+  noRefundsDone,
   pendingFlows,
   refundedAmount,
   paidAmount,
@@ -46,8 +47,12 @@ import {
   effectKinds,
 } from './payment.rules.ts';
 
-/** Bump on any change to states or context shape; stored snapshots name the version that wrote them. */
-export const paymentMachineVersion = 1;
+/**
+ * Bump on any change to states or context shape; stored snapshots name the version that wrote
+ * them, and payment.versions.ts brings older ones up to this one. v2: finished refunds leave the
+ * snapshot for their rows (`refundsDone`).
+ */
+export const paymentMachineVersion = 2;
 
 type EventOf<T extends PaymentEvent['type']> = Extract<PaymentEvent, { type: T }>;
 
@@ -154,10 +159,11 @@ export const paymentMachine = setup({
     queryRefund: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, refundQueryTimer(context, event))),
   },
   guards: {
-    payPartsValid: ({ context, event }) => checkPayParts(context, expectEvent(event, 'pay.start').parts).ok,
+    // Joining the attempt already waiting changes nothing: the same snapshot comes back.
+    payStartsAttempt: ({ context, event }) => decidePayStart(context, expectEvent(event, 'pay.start')).kind === 'start',
     /** Balance parts only: frozen and captured in this one event. */
     paySettlesAtOnce: ({ context, event }) =>
-      checkPayParts(context, expectEvent(event, 'pay.start').parts).ok && payStart(context, event).ctx.settledAttemptId !== null,
+      decidePayStart(context, expectEvent(event, 'pay.start')).kind === 'start' && payStart(context, event).ctx.settledAttemptId !== null,
     reportSettles: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) === 'settled',
     reportChanges: ({ context, event }, params: { phase: Phase }) => reportOutcome(context, event, params.phase) !== 'unchanged',
     preparedSettles: ({ context, event }, params: { phase: Phase }) => prepared(context, event, params.phase)?.ctx.settledAttemptId != null,
@@ -175,7 +181,7 @@ export const paymentMachine = setup({
   context: ({ input }) => ({
     id: input.id, merchantId: input.merchantId, merchantOrderNo: input.merchantOrderNo, amount: input.amount,
     currency: input.currency, subject: input.subject, details: input.details ?? emptyDetails, expiresAt: input.expiresAt, createdAt: input.createdAt,
-    updatedAt: input.createdAt, flows: [], refunds: [], settledAttemptId: null, paidAt: null, closedAt: null,
+    updatedAt: input.createdAt, flows: [], refunds: [], refundsDone: { ...noRefundsDone, refundedByFlow: {} }, settledAttemptId: null, paidAt: null, closedAt: null,
     closeReason: null, closeRetries: 0, flags: [],
     querySchedule: input.querySchedule ?? default_query_schedule_ms,
     queryAttemptsMax: input.queryAttemptsMax ?? default_query_attempts_max,
@@ -188,7 +194,7 @@ export const paymentMachine = setup({
       on: {
         'pay.start': [
           { guard: 'paySettlesAtOnce', target: 'settled', actions: 'startAttempt' },
-          { guard: 'payPartsValid', target: 'paying', actions: 'startAttempt' },
+          { guard: 'payStartsAttempt', target: 'paying', actions: 'startAttempt' },
         ],
         'close.request': { target: 'closed', actions: 'markClosed' },
         'timer.expire': { target: 'closed', actions: 'markClosed' },
@@ -215,7 +221,7 @@ export const paymentMachine = setup({
           on: {
             'pay.start': [
               { guard: 'paySettlesAtOnce', target: '#payment.settled', actions: 'startAttempt' },
-              { guard: 'payPartsValid', target: 'active', reenter: true, actions: 'startAttempt' },
+              { guard: 'payStartsAttempt', target: 'active', reenter: true, actions: 'startAttempt' },
             ],
             'close.request': { target: 'closing', actions: 'beginClose' },
             'timer.expire': { target: 'closing', actions: 'beginClose' },

@@ -56,6 +56,24 @@ export type Refund = {
   completedAt: number | null;
 };
 
+/**
+ * What the refunds that left the snapshot came to. A refund that finished (succeeded or failed)
+ * stays in `refunds` for the event that finished it, then its detail lives only in its row
+ * (written by that event) and its money here: what every later event rewrites stays the same
+ * size however many refunds an order has had.
+ */
+export type RefundsDone = {
+  /** Merchant refunds folded here, succeeded or failed (refunds_per_order_max counts them). */
+  merchantCount: number;
+  /** What folded merchant refunds gave back, in all and per flow. */
+  merchantRefunded: number;
+  refundedByFlow: Record<string, number>;
+  /** What folded automatic refunds gave back. */
+  automaticRefunded: number;
+};
+
+export const noRefundsDone: RefundsDone = { merchantCount: 0, merchantRefunded: 0, refundedByFlow: {}, automaticRefunded: 0 };
+
 /** Something an operator must look at; it never changes money by itself. */
 export type Flag = { at: number; flowId: string | null; reason: FlagReason; detail: string };
 export type FlagReason = 'amount_mismatch' | 'unknown_flow' | 'query_exhausted' | 'refund_part_failed' | 'auto_refund';
@@ -98,7 +116,9 @@ export type PaymentContext = {
   createdAt: number;
   updatedAt: number;
   flows: Flow[];
+  /** Refunds still pending, and those that finished with the order's last event (see RefundsDone). */
   refunds: Refund[];
+  refundsDone: RefundsDone;
   /** The attempt whose flows settled the order, once. */
   settledAttemptId: string | null;
   paidAt: number | null;
@@ -139,8 +159,31 @@ export function copyContext(ctx: PaymentContext): PaymentContext {
     ...ctx,
     flows: ctx.flows.map((f) => ({ ...f })),
     refunds: ctx.refunds.map((r) => ({ ...r, parts: r.parts.map((p) => ({ ...p })) })),
+    refundsDone: { ...ctx.refundsDone, refundedByFlow: { ...ctx.refundsDone.refundedByFlow } },
     flags: [...ctx.flags],
   };
+}
+
+/**
+ * Moves finished refunds out of a (copied) context into its RefundsDone: called as the next event
+ * starts, after the event that finished them wrote their final rows and notifications.
+ */
+export function foldFinishedRefunds(ctx: PaymentContext): void {
+  const done = ctx.refundsDone;
+  for (const refund of ctx.refunds.filter((r) => r.status !== 'pending')) {
+    const returned = partsSucceeded(refund);
+    if (returned !== (refund.status === 'succeeded' ? refund.amount : 0)) {
+      throw new Error(`assertion failed: finished refund ${refund.id} gave back ${returned} of ${refund.amount}`);
+    }
+    if (refund.automatic) {
+      done.automaticRefunded += returned;
+      continue;
+    }
+    done.merchantCount += 1;
+    done.merchantRefunded += returned;
+    for (const part of refund.parts) done.refundedByFlow[part.flowId] = (done.refundedByFlow[part.flowId] ?? 0) + (part.status === 'succeeded' ? part.amount : 0);
+  }
+  ctx.refunds = ctx.refunds.filter((r) => r.status === 'pending');
 }
 
 // ---------- money over the context ----------
@@ -152,11 +195,15 @@ const partsSucceeded = (refund: Refund): number =>
 
 /** What merchant refunds have given back so far. */
 export const refundedAmount = (ctx: PaymentContext): number =>
-  ctx.refunds.filter((r) => !r.automatic).reduce((sum, r) => sum + partsSucceeded(r), 0);
+  ctx.refundsDone.merchantRefunded + ctx.refunds.filter((r) => !r.automatic).reduce((sum, r) => sum + partsSucceeded(r), 0);
 
 /** What merchant refunds have claimed: succeeded and still pending. */
 export const refundClaimedAmount = (ctx: PaymentContext): number =>
-  ctx.refunds.filter((r) => !r.automatic && r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
+  ctx.refundsDone.merchantRefunded + ctx.refunds.filter((r) => !r.automatic && r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
+
+/** Merchant refunds the order ever accepted, succeeded, failed or pending. */
+export const merchantRefundCount = (ctx: PaymentContext): number =>
+  ctx.refundsDone.merchantCount + ctx.refunds.filter((r) => !r.automatic).length;
 
 export const refundableAmount = (ctx: PaymentContext): number => paidAmount(ctx) - refundClaimedAmount(ctx);
 
@@ -166,7 +213,7 @@ export const collectedAmount = (ctx: PaymentContext): number =>
 
 /** Money collected beyond what settles the order, owed back through automatic refunds. */
 export const autoRefundAmount = (ctx: PaymentContext): number =>
-  ctx.refunds.filter((r) => r.automatic).reduce((sum, r) => sum + r.amount, 0);
+  ctx.refundsDone.automaticRefunded + ctx.refunds.filter((r) => r.automatic).reduce((sum, r) => sum + r.amount, 0);
 
 /**
  * The money invariants every order state keeps, checked before a state is written and after it
@@ -245,6 +292,61 @@ export type PayDecision = { ok: true } | { ok: false; error: 'amount_mismatch' |
  */
 export const flows_per_order_max = 20;
 
+/**
+ * How long after a flow started an identical pay still joins it while its prepay has not been
+ * answered, in ms: longer than a channel call may take (the request running it still waits for
+ * the answer). Past it the prepay has given up or waits for a retry, and paying again starts a
+ * new attempt (closing this one) instead of waiting on it for ever.
+ */
+export const prepay_join_window_ms = 15_000;
+
+const partKey = (p: { method: string; amount: number }): string => `${p.method}\u0000${p.amount}`;
+const sameParts = (a: Array<{ method: string; amount: number }>, b: Array<{ method: string; amount: number }>): boolean =>
+  a.length === b.length && a.map(partKey).sort().join('\u0001') === b.map(partKey).sort().join('\u0001');
+
+/**
+ * The latest attempt, when a pay with these parts repeats it while it still waits for the payer:
+ * every part pending, and prepared or started within prepay_join_window_ms. Paying the same way
+ * again (a retried request, a refreshed cashier page, identical requests at once) joins it
+ * instead of opening another trade. Earlier attempts' flows may still be pending, but they are
+ * being closed at their channel.
+ */
+export function joinableAttempt(ctx: PaymentContext, parts: Array<{ method: string; amount: number }>, at: number): Flow[] | null {
+  const latest = ctx.flows.at(-1)?.attemptId;
+  if (latest === undefined || ctx.closeReason !== null || ctx.settledAttemptId !== null) return null;
+  const attempt = ctx.flows.filter((f) => f.attemptId === latest);
+  const waiting = attempt.every((f) => f.status === 'pending' && (f.prepared || at - f.createdAt < prepay_join_window_ms));
+  return waiting && sameParts(attempt, parts) ? attempt : null;
+}
+
+/**
+ * A pay request as the order's actor receives it; `rejoinOnly` (a retried create) never starts an
+ * attempt; `replaces` (failover) names the flow whose prepay failed: its attempt is replaced, never joined.
+ */
+export type PayStart = { at: number; parts: PayPart[]; rejoinOnly?: boolean; replaces?: string };
+
+export type PayStartDecision =
+  | { kind: 'start' }
+  /** The attempt already waiting; `flow` is its part that answers the request's first part. */
+  | { kind: 'join'; flow: Flow }
+  | { kind: 'refused'; error: 'amount_mismatch' | 'invalid_parts' | 'too_many_flows' | 'nothing_to_join' };
+
+/**
+ * What a pay request does to the order: join the attempt waiting for the payer, start a new
+ * one, or nothing. The machine decides with this inside the order's actor (serialized), so
+ * identical pays at once open one trade; the service reads the same decision off the state the
+ * actor decided on to know which flow answers the request.
+ */
+export function decidePayStart(ctx: PaymentContext, request: PayStart): PayStartDecision {
+  const first = request.parts[0];
+  const attempt = joinableAttempt(ctx, request.parts, request.at);
+  const joined = first && !attempt?.some((f) => f.id === request.replaces) && attempt?.find((f) => f.method === first.method && f.amount === first.amount);
+  if (joined) return { kind: 'join', flow: joined };
+  if (request.rejoinOnly) return { kind: 'refused', error: 'nothing_to_join' };
+  const parts = checkPayParts(ctx, request.parts);
+  return parts.ok ? { kind: 'start' } : { kind: 'refused', error: parts.error };
+}
+
 /** Parts must add up to the amount, be positive, and at most one may be an external channel. */
 export function checkPayParts(ctx: PaymentContext, parts: PayPart[]): PayDecision {
   const total = parts.reduce((sum, p) => sum + p.amount, 0);
@@ -258,13 +360,24 @@ export function checkPayParts(ctx: PaymentContext, parts: PayPart[]): PayDecisio
   return total === ctx.amount ? { ok: true } : { ok: false, error: 'amount_mismatch' };
 }
 
-export type RefundRequest = { refundId: string; refundNo: string; amount: number; reason: string | null };
+/**
+ * Merchant refunds one order takes, succeeded, failed or pending: WeChat Pay refuses a 51st
+ * refund of one trade, and every refund is a call at the channel and a row of the order.
+ */
+export const refunds_per_order_max = 50;
+
+/**
+ * `refundsSeen`: how many merchant refunds the sender saw in the refund rows when it looked for
+ * this refund_no there. Refunds that left the snapshot are known only by their rows, so once
+ * there are any, a request that did not see every refund the order has is `stale` (look again).
+ */
+export type RefundRequest = { refundId: string; refundNo: string; amount: number; reason: string | null; refundsSeen?: number };
 
 export type RefundDecision =
   | { ok: true }
   | { ok: false; error: 'already_requested'; refund: Refund }
   | { ok: false; error: 'order_conflict'; refund: Refund }
-  | { ok: false; error: 'refund_exceeds_paid' | 'invalid_state' | 'invalid_amount' };
+  | { ok: false; error: 'refund_exceeds_paid' | 'invalid_state' | 'invalid_amount' | 'too_many_refunds' | 'stale' };
 
 /** Decides a merchant refund; the same refund_no with the same amount is the same refund. */
 export function checkRefund(ctx: PaymentContext, request: RefundRequest): RefundDecision {
@@ -276,8 +389,10 @@ export function checkRefund(ctx: PaymentContext, request: RefundRequest): Refund
   }
   // API.md: refunds need a succeeded or partially_refunded payment; a refunded one is a state error, not an amount error.
   if (ctx.settledAttemptId === null || settledStatus(ctx) === 'refunded') return { ok: false, error: 'invalid_state' };
+  if (ctx.refundsDone.merchantCount > 0 && request.refundsSeen !== merchantRefundCount(ctx)) return { ok: false, error: 'stale' };
   if (!Number.isSafeInteger(request.amount) || request.amount <= 0) return { ok: false, error: 'invalid_amount' };
   if (findRefund(ctx, request.refundId)) return { ok: false, error: 'invalid_state' };
+  if (merchantRefundCount(ctx) >= refunds_per_order_max) return { ok: false, error: 'too_many_refunds' };
   return request.amount <= refundableAmount(ctx) ? { ok: true } : { ok: false, error: 'refund_exceeds_paid' };
 }
 
@@ -293,7 +408,7 @@ export function allocateRefund(ctx: PaymentContext, amount: number): RefundPart[
   const parts: RefundPart[] = [];
   let left = amount;
   for (const flow of settling) {
-    const claimed = ctx.refunds
+    const claimed = (ctx.refundsDone.refundedByFlow[flow.id] ?? 0) + ctx.refunds
       .filter((r) => !r.automatic && r.status !== 'failed')
       .flatMap((r) => r.parts)
       .filter((p) => p.flowId === flow.id)

@@ -9,6 +9,7 @@ import {
   type Flow,
   type FlowAction,
   type PayPart,
+  type PayStart,
   type PaymentContext,
   type Refund,
   type RefundRequest,
@@ -22,6 +23,7 @@ import {
   copyContext,
   findFlow,
   findRefund,
+  foldFinishedRefunds,
   isExternal,
   pendingFlows,
   queryGap,
@@ -80,7 +82,7 @@ export type FlowReport = {
 
 export type PaymentEvent =
   // `routing`: why these channels (src/routing), and `risk`: the pay's risk decision (src/risk), kept on the timeline; the machine does not read routing.
-  | { type: 'pay.start'; at: number; parts: PayPart[]; routing?: RoutingNote; risk?: RiskVerdict }
+  | ({ type: 'pay.start'; routing?: RoutingNote; risk?: RiskVerdict } & PayStart)
   | { type: 'flow.prepared'; at: number; flowId: string; action: FlowAction | null }
   | FlowReport
   | { type: 'close.request'; at: number; reason: 'merchant' | 'failed' }
@@ -104,8 +106,11 @@ export const timerIds = {
   refundQuery: (refundId: string) => `refund_query:${refundId}`,
 };
 
+/** Every plan starts from a copy whose refunds finished by the previous event are folded (see RefundsDone). */
 function newPlan(ctx: PaymentContext, at: number): Plan {
-  return { ctx: { ...copyContext(ctx), updatedAt: at }, effects: [], timers: [] };
+  const copy = { ...copyContext(ctx), updatedAt: at };
+  foldFinishedRefunds(copy);
+  return { ctx: copy, effects: [], timers: [] };
 }
 
 function flowIn(plan: Plan, flowId: string): Flow {

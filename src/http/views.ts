@@ -2,12 +2,12 @@
 import type { OrderState } from '../../actors/engine.ts';
 import type { NotificationRenderer } from '../../actors/write-set.ts';
 import { statusOf } from '../../machines/payment.machine.ts';
-import type { Flow, PaymentStatus, Refund } from '../../machines/payment.model.ts';
+import type { Flow, PaymentStatus } from '../../machines/payment.model.ts';
 import { cashierUrl } from '../cashier/token.ts';
 import { isoTime } from '../clock.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import { type Currency, formatAmount } from '../money.ts';
-import { actionView, paymentView, refundView } from '../payments/view.ts';
+import { type RefundDetail, actionView, paymentView, refundView } from '../payments/view.ts';
 import type { ChannelRow, MerchantEventRow } from '../store/store.ts';
 
 export type Links = { publicUrl: string; secretKey: Uint8Array };
@@ -17,7 +17,7 @@ export function paymentOf(order: Pick<OrderState, 'context'> & { row: { status: 
   return paymentView(order.context, order.row.status, cashierUrl(links.publicUrl, links.secretKey, order.context.id));
 }
 
-export const refundOf = (order: OrderState, refund: Refund) => refundView(order.context, refund);
+export const refundOf = (order: OrderState, refund: RefundDetail) => refundView(order.context, refund);
 
 /** A pay answer (API.md `/pay`): the payment object and what the payer is shown for the flow. */
 export const paymentWithActionOf = (paid: { order: OrderState; flow: Flow }, links: Links) => ({ ...paymentOf(paid.order, links), action: actionView(paid.flow.action) });

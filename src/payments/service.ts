@@ -5,7 +5,8 @@
  */
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
-import { type Flow, type OrderDetails, balanceMethod, type PayDecision, type PaymentContext, type Refund, type RiskVerdict, checkPayParts, checkRefund, flows_per_order_max } from '../../machines/payment.model.ts';
+import type { PaymentEvent } from '../../machines/payment.rules.ts';
+import { type Flow, type OrderDetails, balanceMethod, type PayStartDecision, type PaymentContext, type RefundDecision, type RiskVerdict, checkRefund, decidePayStart, flows_per_order_max, refunds_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import { Balances } from '../balance/balances.ts';
 import { balance_channel } from '../balance/order-entries.ts';
@@ -13,11 +14,12 @@ import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import type { Merchant } from '../merchants/directory.ts';
+import type { RefundDetail } from './view.ts';
 import type { Currency } from '../money.ts';
 import type { RiskCenter } from '../risk/center.ts';
 import { type PrepayFailure, channels_per_pay_max, movesOn, prepayFailure } from '../routing/failover.ts';
 import type { RoutingNote, Router } from '../routing/router.ts';
-import type { MerchantEventRow, NonceClaim, Store } from '../store/store.ts';
+import type { MerchantEventRow, NonceClaim, OutboxRow, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
 export type Result<T> = ({ ok: true } & T) | Failure;
@@ -67,26 +69,29 @@ function exhausted(last: PrepayFailure, methods: string[], currency: string): Fa
   }
 }
 
-/** Why the order's machine would refuse these parts, as the API answers it; null when it would not. */
-function payPartsRefusal(decision: PayDecision): Failure | null {
-  if (decision.ok) return null;
-  switch (decision.error) {
+/** Why the order's machine refuses a pay request, as the API answers it. */
+function payRefusal(error: Exclude<PayStartDecision, { kind: 'start' | 'join' }>['error'], status: string): Failure {
+  switch (error) {
     case 'amount_mismatch': return fail('amount_mismatch', 'parts must add up to the order amount', 'parts');
     case 'invalid_parts': return fail('invalid_request', 'parts must be positive and at most one may be an external channel', 'parts');
     case 'too_many_flows': return fail('invalid_state', `this payment has had ${flows_per_order_max} payment attempts; create a new one`);
+    case 'nothing_to_join': return fail('invalid_state', `a ${status} payment cannot be paid now`);
   }
 }
 
+const replaced = (): Failure => fail('invalid_state', 'a later pay request replaced this one before the channel answered; pay again');
+
+/** A joined attempt's channels per part: a join keeps the channels its attempt was routed to. */
+const attemptChannels = (ctx: PaymentContext, attemptId: string, parts: PayPartRequest[]): (string | null)[] =>
+  parts.map((p) => ctx.flows.find((f) => f.attemptId === attemptId && f.method === p.method)?.channel ?? null);
+
 /**
- * The flow of the latest attempt waiting for the payer with this one method, if any: paying the
- * same way again answers it instead of opening another trade (a refreshed cashier page, a retried
- * create). Earlier attempts' flows may still be pending, but they are being closed at their channel.
+ * How long a pay request waits for the outcome of a prepay that another runner executes (another
+ * request's that this one joined, another instance's), in ms: a channel call's timeout and then
+ * some. Polled every prepay_poll_interval_ms; a request that runs its own prepay knows at once.
  */
-function waitingFlow(ctx: PaymentContext, method: string): Flow | undefined {
-  const latestAttempt = ctx.flows.at(-1)?.attemptId;
-  if (ctx.closeReason !== null || latestAttempt === undefined) return undefined;
-  return ctx.flows.find((f) => f.attemptId === latestAttempt && f.status === 'pending' && f.prepared && f.method === method);
-}
+export const prepay_wait_ms = 12_000;
+export const prepay_poll_interval_ms = 50;
 
 export class Payments {
   private readonly engine: Engine;
@@ -170,43 +175,86 @@ export class Payments {
   }
 
   /**
-   * Starts paying: picks a channel per part, starts the attempt through the order's actor, and
-   * runs its prepay in this request so the answer can carry what the payer is shown. The same
-   * single method again while its flow waits for the payer answers that flow again instead of
-   * starting another (a refreshed cashier page must not open a new trade each time).
+   * Starts paying: the order's actor decides whether this request joins the attempt already
+   * waiting for the payer the same way (a refreshed cashier page, a retry, identical requests at
+   * once: one trade at the channel) or starts a new one, routed per part with failover. The
+   * answer carries what the payer is shown, once the flow's prepay has an outcome.
    */
   async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[], riskAssessedAtCreate = false): Promise<Result<{ order: OrderState; flow: Flow }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
-    const { context, row } = found.order;
+    const paid = await this.startOrJoin(merchant, found.order, parts, false, riskAssessedAtCreate);
+    if (!paid.ok) return paid;
+    if (!paid.flow) throw new Error('assertion failed: a pay that may start an attempt answers a flow');
+    return { ok: true, order: paid.order, flow: paid.flow };
+  }
+
+  /**
+   * A create with `method` that arrived again (a retry) pays only where the first one stopped:
+   * the order has no attempt under way, or that method's flow still waits for the payer (joined
+   * and answered again). Otherwise the order is answered as it is (flow null): a retry never pays
+   * a paid order again, nor switches away from a method the payer chose since at the cashier.
+   */
+  async payOnRetry(merchant: Merchant, order: OrderState, method: string): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+    if (order.row.status !== 'created' && order.row.status !== 'paying') return { ok: true, order, flow: null };
+    return this.startOrJoin(merchant, order, [{ method, amount: order.context.amount }], order.row.status === 'paying');
+  }
+
+  private async startOrJoin(merchant: Merchant, order: OrderState, parts: PayPartRequest[], rejoinOnly: boolean, riskAssessedAtCreate = false): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+    const { context, row } = order;
     if (row.status !== 'created' && row.status !== 'paying') return fail('invalid_state', `a ${row.status} payment cannot be paid`);
     const refused = methodRefusal(merchant, parts.map((p) => p.method));
     if (refused) return refused;
-    const waiting = parts.length === 1 ? waitingFlow(context, parts[0]!.method) : undefined;
-    if (waiting) return { ok: true, order: found.order, flow: waiting };
+    // Asked of the order as read, so that a refusal can say why before any channel is looked
+    // for; the actor decides again on the order as it is when the event runs.
     const now = this.clock.now();
-    const flowIds = parts.map(() => newId('flw', now));
-    // The machine's own check, asked before any channel is looked for, so the answer can say why.
-    const partsRefusal = payPartsRefusal(checkPayParts(context, parts.map((p, i) => ({ ...p, flowId: flowIds[i]!, channel: '' }))));
-    if (partsRefusal) return partsRefusal;
+    const expected = decidePayStart(context, { at: now, parts: parts.map((p) => ({ ...p, flowId: newId('flw', now), channel: '' })), rejoinOnly });
+    if (expected.kind === 'refused') return expected.error === 'nothing_to_join' ? { ok: true, order, flow: null } : payRefusal(expected.error, row.status);
     const payerRefusal = parts.some((p) => p.method === balanceMethod) ? balanceRefusal(context.details.userId) : null;
     if (payerRefusal) return payerRefusal;
-    // A create that pays at once was just assessed with the same facts: one decision per request.
-    const risk = riskAssessedAtCreate ? null : await this.deps.risk.assessPay(context, now);
-    if (risk && !risk.ok) return riskRefusal(risk.rules);
+    if (expected.kind === 'start') {
+      // A create that pays at once was just assessed with the same facts: one decision per request.
+      // Joining an attempt opens nothing new, so only a new attempt is assessed.
+      const risk = riskAssessedAtCreate ? null : await this.deps.risk.assessPay(context, now);
+      if (risk && !risk.ok) return riskRefusal(risk.rules);
+      return this.payRouted(merchant, context.id, parts, context.currency, rejoinOnly, risk && { verdict: risk.verdict, before: context.risk });
+    }
+    // A join keeps the channels its attempt was routed to; should the attempt be gone by the time
+    // the event runs, the actor starts one on them and this request runs its prepay.
+    const channels = attemptChannels(context, expected.flow.attemptId, parts);
+    const payParts = parts.map((p, i) => ({ flowId: newId('flw', now), method: p.method, channel: channels[i] ?? '', amount: p.amount }));
+    const started = await this.startAttempt(context.id, { type: 'pay.start', at: now, parts: payParts, rejoinOnly });
+    return 'answer' in started ? started.answer : this.answerPay(context.id, started.flowId, started.prepays);
+  }
 
-    return this.payRouted(merchant, paymentId, parts, context.currency, risk && { verdict: risk.verdict, before: context.risk });
+  /**
+   * Sends pay.start to the order's actor: the flow that answers the request and the prepay rows
+   * this request is to run (none when it joined the attempt already waiting), or the answer.
+   */
+  private async startAttempt(paymentId: string, event: Extract<PaymentEvent, { type: 'pay.start' }>): Promise<{ flowId: string; prepays: OutboxRow[] } | { answer: Result<{ order: OrderState; flow: Flow | null }> }> {
+    const result = await this.engine.dispatch(paymentId, event);
+    if (result.outcome === 'not_found') return { answer: fail('not_found', `no payment ${paymentId}`) };
+    if (result.outcome === 'refused') return { answer: fail('insufficient_balance', "the balance part is more than the payer's available balance", 'parts') };
+    // What the payer is shown comes from the external part; a balance-only attempt has none to show.
+    const lead = event.parts.find((p) => p.method !== balanceMethod) ?? event.parts[0]!;
+    if (result.outcome === 'applied') return { flowId: lead.flowId, prepays: result.outbox.filter((r) => r.kind === 'channel.prepay') };
+    const decided = decidePayStart(result.order.context, event);
+    if (decided.kind === 'join') return { flowId: decided.flow.id, prepays: [] };
+    if (decided.kind === 'refused' && decided.error === 'nothing_to_join') return { answer: { ok: true, order: result.order, flow: null } };
+    const status = result.order.row.status;
+    return { answer: decided.kind === 'refused' ? payRefusal(decided.error, status) : fail('invalid_state', `a ${status} payment cannot be paid now`) };
   }
 
   /**
    * Routes the parts, starts the attempt through the order's actor and runs its prepay in this
    * request; when the prepay fails, tries the next routable channel with new flows (failover.ts),
    * at most channels_per_pay_max channels. The routing decision rides on the pay event, so the
-   * order's timeline shows it.
+   * order's timeline shows it. A prepay another runner holds is waited for (awaitPrepay).
    */
   private async payRouted(
-    merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency, risk: { verdict: RiskVerdict; before: PaymentContext['risk'] } | null,
-  ): Promise<Result<{ order: OrderState; flow: Flow }>> {
+    merchant: Merchant, paymentId: string, parts: PayPartRequest[], currency: Currency, rejoinOnly: boolean,
+    risk: { verdict: RiskVerdict; before: PaymentContext['risk'] } | null,
+  ): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
     const tried: string[] = [];
     let last: (PrepayFailure & { flowId: string }) | null = null;
     for (let round = 0; round < channels_per_pay_max; round++) {
@@ -223,20 +271,19 @@ export class Payments {
       const routing: RoutingNote | undefined = note && { ...note, chosen: payParts[lead]!.channel, ...(failoverFrom ? { failover_from: failoverFrom } : {}) };
       if (failoverFrom) this.deps.onFailover?.(failoverFrom.channel);
 
+      const replaces = last ? { replaces: last.flowId } : {};
       // The risk decision rides on the first attempt only: one decision per request.
       const verdict = round === 0 ? risk?.verdict : undefined;
-      const result = await this.engine.dispatch(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, ...(verdict ? { risk: verdict } : {}) });
-      if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
-      if (result.outcome === 'rejected') return fail('invalid_state', `a ${result.order.row.status} payment cannot be paid now`);
-      if (result.outcome === 'refused') return fail('insufficient_balance', "the balance part is more than the payer's available balance", 'parts');
+      const started = await this.startAttempt(paymentId, { type: 'pay.start', at: now, parts: payParts, routing, rejoinOnly, ...replaces, ...(verdict ? { risk: verdict } : {}) });
+      if ('answer' in started) return started.answer;
+      // Joined the attempt already waiting: its prepay is another request's, and so is its failover.
+      if (started.prepays.length === 0) return this.answerPay(paymentId, started.flowId, []);
       if (risk && round === 0) await this.deps.risk.flagged(paymentId, risk.verdict, risk.before);
-      const prepays = result.outbox.filter((r) => r.kind === 'channel.prepay');
-      const failures = await this.deps.runner.runNow(prepays);
-
-      const after = await this.engine.load(paymentId);
-      const flow = after?.context.flows.find((f) => f.id === payParts[lead]!.flowId);
-      if (!after || !flow) throw new Error('assertion failed: an applied pay.start added its flows');
-      const row = prepays.find((r) => (r.payload as { flowId?: unknown }).flowId === flow.id);
+      const failures = await this.deps.runner.runNow(started.prepays);
+      const row = started.prepays.find((r) => (r.payload as { flowId?: unknown }).flowId === started.flowId);
+      const { order: after, flow } = await this.awaitPrepay(paymentId, started.flowId, row !== undefined && failures.has(row.id));
+      // Another pay request replaced this attempt meanwhile: the provider answered, nothing is down.
+      if (!flow.prepared && flow.status === 'closed') return replaced();
       const failed = prepayFailure(flow, row && failures.get(row.id));
       if (!failed) return { ok: true, order: after, flow };
       if (failed.kind === 'not_accepted') await this.engine.dispatch(paymentId, { type: 'flow.report', at: this.clock.now(), flowId: flow.id, status: 'failed', source: 'prepay' });
@@ -248,14 +295,32 @@ export class Payments {
   }
 
   /**
-   * A create with `method` that arrived again (a retry) pays only where the first one stopped:
-   * the order has no attempt yet, or that method's flow still waits for the payer (answered
-   * again). Otherwise the order is answered as it is (flow null): a retry never pays a paid order
-   * again, nor switches away from a method the payer chose since at the cashier.
+   * The answer to a pay once the flow's prepay has an outcome, whoever executes it: this request
+   * runs its own rows at once; a prepay another runner holds (the request this one joined, another
+   * instance's runner) is waited for. 503 only when the channel really did not answer.
    */
-  async payOnRetry(merchant: Merchant, order: OrderState, method: string): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
-    if (order.row.status !== 'created' && !waitingFlow(order.context, method)) return { ok: true, order, flow: null };
-    return this.pay(merchant, order.context.id, [{ method, amount: order.context.amount }]);
+  private async answerPay(orderId: string, flowId: string, own: OutboxRow[]): Promise<Result<{ order: OrderState; flow: Flow }>> {
+    const ranHere = own.length > 0 && (await this.deps.runner.runNow(own)).size === own.length;
+    const { order, flow } = await this.awaitPrepay(orderId, flowId, ranHere);
+    if (flow.status === 'failed') return fail('channel_error', `channel ${flow.channel} refused the payment; nothing was charged`);
+    if (flow.prepared || flow.status === 'succeeded') return { ok: true, order, flow };
+    if (flow.status !== 'pending') return replaced();
+    return fail('unavailable', `channel ${flow.channel} did not answer in time; retry the request`);
+  }
+
+  /**
+   * The order once the flow's prepay has an outcome (prepared, refused, or the flow ended), or as
+   * it is after prepay_wait_ms. `known`: this request executed the prepay itself, so whatever
+   * the order shows now is its outcome (a channel that did not answer leaves the flow unprepared).
+   */
+  private async awaitPrepay(orderId: string, flowId: string, known: boolean): Promise<{ order: OrderState; flow: Flow }> {
+    for (let waited = 0; ; waited += prepay_poll_interval_ms) {
+      const order = await this.engine.load(orderId);
+      const flow = order?.context.flows.find((f) => f.id === flowId);
+      if (!order || !flow) throw new Error(`assertion failed: the flow ${flowId} a pay answers is in order ${orderId}`);
+      if (known || flow.prepared || flow.status !== 'pending' || waited >= prepay_wait_ms) return { order, flow };
+      await Bun.sleep(prepay_poll_interval_ms);
+    }
   }
 
   /** Closes an unpaid order; asking again while it closes, or once it is closed, answers the same. */
@@ -270,35 +335,47 @@ export class Payments {
     return fail('invalid_state', `a ${order.row.status} payment cannot be closed`);
   }
 
-  /** A merchant refund, idempotent by refund_no: the same number and amount is the same refund. */
-  async refund(merchant: Merchant, paymentId: string, request: { refundNo: string; amount: number; reason: string | null }): Promise<Result<{ created: boolean; order: OrderState; refund: Refund }>> {
+  /**
+   * A merchant refund, idempotent by refund_no: the same number and amount is the same refund.
+   * Finished refunds live in their rows, so the number is looked for there first, and the order's
+   * actor refuses (`stale`) a request that did not see every refund it has; looking again then
+   * sees one more, so this ends within refunds_per_order_max rounds.
+   */
+  async refund(merchant: Merchant, paymentId: string, request: { refundNo: string; amount: number; reason: string | null }): Promise<Result<{ created: boolean; order: OrderState; refund: RefundDetail }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
-    const refundRequest = { ...request, refundId: newId('rfd', this.clock.now()) };
-    const verdict = decideRefund(found.order, refundRequest);
-    if (verdict) return verdict;
-    const result = await this.engine.dispatch(paymentId, { type: 'refund.request', at: this.clock.now(), ...refundRequest });
-    if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
-    if (result.outcome === 'rejected') return decideRefund(result.order, refundRequest) ?? fail('invalid_state', 'the payment changed; try again');
-    const refund = result.order.context.refunds.find((r) => r.id === refundRequest.refundId);
-    if (!refund) throw new Error('assertion failed: an applied refund request added its refund');
-    return { ok: true, created: true, order: result.order, refund };
+    const refundId = newId('rfd', this.clock.now());
+    for (let round = 0; round <= refunds_per_order_max; round++) {
+      const seen = (await this.store.listRefunds(paymentId)).filter((r) => !r.automatic);
+      const known = seen.find((r) => r.refundNo === request.refundNo);
+      if (known) return sameRefund(found.order, known, request.amount);
+      const event = { type: 'refund.request' as const, at: this.clock.now(), ...request, refundId, refundsSeen: seen.length };
+      const result = await this.engine.dispatch(paymentId, event);
+      if (result.outcome === 'not_found') return fail('not_found', `no payment ${paymentId}`);
+      if (result.outcome === 'applied') {
+        const refund = result.order.context.refunds.find((r) => r.id === refundId);
+        if (!refund) throw new Error('assertion failed: an applied refund request added its refund');
+        return { ok: true, created: true, order: result.order, refund };
+      }
+      const decision = checkRefund(result.order.context, event);
+      if (decision.ok || decision.error !== 'stale') return refundRefusal(result.order, decision, request);
+    }
+    throw new Error(`assertion failed: a refund of ${paymentId} was stale more often than an order takes refunds`);
   }
 
-  async getRefund(merchant: Merchant, refundId: string): Promise<Result<{ order: OrderState; refund: Refund }>> {
+  async getRefund(merchant: Merchant, refundId: string): Promise<Result<{ order: OrderState; refund: RefundDetail }>> {
     const row = await this.store.findRefund(refundId);
     if (!row || row.automatic) return fail('not_found', `no refund ${refundId}`);
     const found = await this.get(merchant, row.orderId);
-    if (!found.ok) return fail('not_found', `no refund ${refundId}`);
-    const refund = found.order.context.refunds.find((r) => r.id === refundId);
-    return refund ? { ok: true, order: found.order, refund } : fail('not_found', `no refund ${refundId}`);
+    return found.ok ? { ok: true, order: found.order, refund: row } : fail('not_found', `no refund ${refundId}`);
   }
 
-  /** The merchant's own refunds of a payment (automatic refunds of extra money are paycenter's, shown on flows). */
-  async listRefunds(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState; refunds: Refund[] }>> {
+  /** The merchant's own refunds of a payment, from their rows (automatic refunds of extra money are paycenter's, shown on flows). */
+  async listRefunds(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState; refunds: RefundDetail[] }>> {
     const found = await this.get(merchant, paymentId);
     if (!found.ok) return found;
-    return { ok: true, order: found.order, refunds: found.order.context.refunds.filter((r) => !r.automatic) };
+    const rows = await this.store.listRefunds(paymentId);
+    return { ok: true, order: found.order, refunds: rows.filter((r) => !r.automatic).sort((a, b) => a.createdAt - b.createdAt) };
   }
 
   events(merchant: Merchant, afterId: string | null, limit: number): Promise<MerchantEventRow[]> {
@@ -306,20 +383,28 @@ export class Payments {
   }
 }
 
-/** The answer for a refund request the order cannot take as new, or null when it can. */
-function decideRefund(order: OrderState, request: Parameters<typeof checkRefund>[1]): Result<{ created: boolean; order: OrderState; refund: Refund }> | null {
-  const decision = checkRefund(order.context, request);
-  if (decision.ok) return null;
+/** A refund_no already used: the same refund when the amount is the same, a conflict otherwise. */
+function sameRefund(order: OrderState, refund: RefundDetail, amount: number): Result<{ created: boolean; order: OrderState; refund: RefundDetail }> {
+  return refund.amount === amount
+    ? { ok: true, created: false, order, refund }
+    : fail('order_conflict', `refund_no ${refund.refundNo} exists with a different amount`, 'refund_no');
+}
+
+/** The answer for a refund request the order's actor did not take. */
+function refundRefusal(order: OrderState, decision: RefundDecision, request: { amount: number }): Result<{ created: boolean; order: OrderState; refund: RefundDetail }> {
+  if (decision.ok) return fail('invalid_state', 'the payment changed; try again');
   switch (decision.error) {
     case 'already_requested':
-      return { ok: true, created: false, order, refund: decision.refund };
     case 'order_conflict':
-      return fail('order_conflict', `refund_no ${request.refundNo} exists with a different amount`, 'refund_no');
+      return sameRefund(order, decision.refund, request.amount);
     case 'refund_exceeds_paid':
       return fail('refund_exceeds_paid', 'the refunds would exceed what was paid', 'amount');
     case 'invalid_amount':
       return fail('invalid_amount', 'amount must be greater than zero', 'amount');
+    case 'too_many_refunds':
+      return fail('invalid_state', `this payment has had ${refunds_per_order_max} refunds, the most one payment takes`);
     case 'invalid_state':
+    case 'stale':
       return fail('invalid_state', `a ${order.row.status} payment cannot be refunded`);
   }
 }

@@ -22,7 +22,10 @@ export function actionView(action: FlowAction | null) {
   return { type: a.type, qr_code: a.qrCode ?? null, pay_url: a.payUrl ?? null, ...(a.params ? { params: a.params } : {}) };
 }
 
-export function refundView(ctx: PaymentContext, refund: Refund) {
+/** A refund as its object shows it: from the order's context while pending, from its row once it left the snapshot. */
+export type RefundDetail = Pick<Refund, 'id' | 'refundNo' | 'amount' | 'reason' | 'createdAt' | 'completedAt'> & { status: string };
+
+export function refundView(ctx: PaymentContext, refund: RefundDetail) {
   return {
     id: refund.id, payment_id: ctx.id, refund_no: refund.refundNo, amount: formatAmount(refund.amount, ctx.currency),
     reason: refund.reason, status: refund.status, created_at: iso(refund.createdAt), completed_at: iso(refund.completedAt),

@@ -108,10 +108,10 @@ f AS (
   WHERE x.order_id IN (SELECT id FROM won)
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at),
 r AS (
-  INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at, channel_flow_id, channel_amount)
-  SELECT x.id, x.order_id, x.merchant_id, x.refund_no, x.amount, x.status, x.automatic, x.created_at, x.completed_at, x.channel_flow_id, x.channel_amount
+  INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at, channel_flow_id, channel_amount, reason)
+  SELECT x.id, x.order_id, x.merchant_id, x.refund_no, x.amount, x.status, x.automatic, x.created_at, x.completed_at, x.channel_flow_id, x.channel_amount, x.reason
   FROM jsonb_to_recordset($4::jsonb) AS x(id text, order_id text, merchant_id text, refund_no text, amount bigint, status text,
-    automatic boolean, created_at bigint, completed_at bigint, channel_flow_id text, channel_amount bigint)
+    automatic boolean, created_at bigint, completed_at bigint, channel_flow_id text, channel_amount bigint, reason text)
   WHERE x.order_id IN (SELECT id FROM won)
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at),
 ob AS (
@@ -169,7 +169,7 @@ function batchInputs(writes: OrderWrite[]): unknown[] {
   })));
   const refunds = writes.flatMap((w) => w.refunds.map((r) => ({
     id: r.id, order_id: r.orderId, merchant_id: r.merchantId, refund_no: r.refundNo, amount: r.amount, status: r.status,
-    automatic: r.automatic, created_at: r.createdAt, completed_at: r.completedAt, channel_flow_id: r.channelFlowId, channel_amount: r.channelAmount,
+    automatic: r.automatic, created_at: r.createdAt, completed_at: r.completedAt, channel_flow_id: r.channelFlowId, channel_amount: r.channelAmount, reason: r.reason,
   })));
   const outbox = writes.flatMap((w) => w.outbox.map((x) => ({
     id: x.id, order_id: x.orderId, kind: x.kind, payload: x.payload, created_at: x.createdAt, due_at: x.dueAt,

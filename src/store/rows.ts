@@ -70,7 +70,7 @@ export function flowOf(row: Raw): FlowRow {
 export function refundOf(row: Raw): RefundRow {
   return {
     id: row.id as string, orderId: row.order_id as string, merchantId: row.merchant_id as string,
-    refundNo: (row.refund_no as string | null) ?? null, amount: int(row.amount), status: row.status as string,
+    refundNo: (row.refund_no as string | null) ?? null, amount: int(row.amount), reason: (row.reason as string | null) ?? null, status: row.status as string,
     automatic: Boolean(row.automatic), createdAt: int(row.created_at), completedAt: intOrNull(row.completed_at),
     channelFlowId: (row.channel_flow_id as string | null) ?? null, channelAmount: intOrNull(row.channel_amount),
   };

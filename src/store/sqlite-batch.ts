@@ -46,8 +46,8 @@ function prepareStatements(db: Database) {
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at`,
     ),
     upsertRefund: db.prepare(
-      `INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at, channel_flow_id, channel_amount)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at, channel_flow_id, channel_amount, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at`,
     ),
     insertOutbox: db.prepare('INSERT INTO outbox (id, order_id, kind, payload, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -80,7 +80,7 @@ function writeOrder(s: Statements, write: OrderWrite): WriteOutcome {
   s.insertJournal.run(j.orderId, j.seq, j.at, text(j.event), text(j.stateBefore), text(j.stateAfter), text(j.effects));
   for (const f of write.flows) s.upsertFlow.run(f.id, f.orderId, f.method, f.channel, f.amount, f.status, f.channelTradeNo, f.createdAt, f.completedAt);
   for (const r of write.refunds) {
-    s.upsertRefund.run(r.id, r.orderId, r.merchantId, r.refundNo, r.amount, r.status, r.automatic ? 1 : 0, r.createdAt, r.completedAt, r.channelFlowId, r.channelAmount);
+    s.upsertRefund.run(r.id, r.orderId, r.merchantId, r.refundNo, r.amount, r.status, r.automatic ? 1 : 0, r.createdAt, r.completedAt, r.channelFlowId, r.channelAmount, r.reason);
   }
   for (const x of write.outbox) s.insertOutbox.run(x.id, x.orderId, x.kind, text(x.payload), x.createdAt, x.dueAt);
   for (const e of write.merchantEvents) s.insertMerchantEvent.run(e.id, e.merchantId, e.orderId, e.type, text(e.data), e.createdAt);

@@ -52,6 +52,8 @@ export type RefundRow = {
   /** The merchant's refund number; null for refunds paycenter started on its own. */
   refundNo: string | null;
   amount: number;
+  /** The merchant's reason (null when none was given, and for automatic refunds' rows before migration 0012). */
+  reason: string | null;
   status: string;
   automatic: boolean;
   createdAt: number;

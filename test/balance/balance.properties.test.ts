@@ -63,7 +63,7 @@ describe.each(storeKinds)('payer balances under random concurrent use on %s', (k
   let merchants: MerchantClient[];
   beforeAll(async () => {
     const env: Record<string, string> = kind === 'postgres' ? { REDIS_URL: process.env.TEST_REDIS_URL! } : {};
-    world = await bootWorld(kind, { clock, manualTicker: true }, env, () => clock.now());
+    world = await bootWorld(kind, { clock, manualTicker: true }, env, undefined, () => clock.now());
     const first = await MerchantClient.create(world.url, { methods: ['alipay_qr', 'wechat_native', 'balance'] });
     merchants = [first];
     if (kind === 'postgres') {

@@ -24,11 +24,17 @@ export type World = {
   stop(): Promise<void>;
 };
 
-export async function startSandbox(notifyRetryMs = [200, 500, 1_000], now?: () => number): Promise<{ url: string; stop(): Promise<void> }> {
+/** Sees every request before the sandbox does: a test counts the provider calls paycenter makes, or slows them. */
+export type SandboxGate = (request: Request) => Promise<void> | void;
+
+/** `now` gives the sandbox a clock (a test that moves paycenter's far). */
+export async function startSandbox(notifyRetryMs = [200, 500, 1_000], gate?: SandboxGate, now?: () => number): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/sandbox`;
   const sandbox = createSandbox({ baseUrl: url, notifyRetryMs, ...(now ? { now } : {}) });
-  const server = Bun.serve({ port, hostname: '127.0.0.1', fetch: new Hono().route('/sandbox', sandbox.app).fetch });
+  const app = new Hono().route('/sandbox', sandbox.app);
+  const fetch = gate ? async (request: Request) => (await gate(request), app.fetch(request)) : app.fetch;
+  const server = Bun.serve({ port, hostname: '127.0.0.1', fetch });
   return {
     url,
     async stop() {
@@ -44,21 +50,26 @@ async function provision(url: string, path: string): Promise<Record<string, stri
   return (await response.json()) as Record<string, string>;
 }
 
-/** `env` adds to paycenter's environment; `sandboxNow` gives the sandbox a clock (a test that moves paycenter's far). */
-export async function bootWorld(kind: StoreKind, options: StartOptions = {}, env: Record<string, string> = {}, sandboxNow?: () => number): Promise<World> {
-  const sandbox = await startSandbox(undefined, sandboxNow);
-  const port = await freePort();
-  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env }, options);
-  const alipay = await provision(sandbox.url, '/alipay/apps');
-  const wechatpay = await provision(sandbox.url, '/wechatpay/merchants');
+/** Accounts at the sandbox, and paycenter's channels on them (created through the operator API). */
+export async function connectChannels(paycenterUrl: string, sandboxUrl: string): Promise<Pick<World, 'alipay' | 'wechatpay'>> {
+  const alipay = await provision(sandboxUrl, '/alipay/apps');
+  const wechatpay = await provision(sandboxUrl, '/wechatpay/merchants');
   const channels = [
     { code: 'alipay_main', provider: 'alipay', methods: ['alipay_qr', 'alipay_page'], config: alipay },
     { code: 'wechat_main', provider: 'wechatpay', methods: ['wechat_native', 'wechat_jsapi'], config: wechatpay },
   ];
   for (const channel of channels) {
-    const created = await adminCall(booted.url, 'POST', '/admin/channels', channel);
+    const created = await adminCall(paycenterUrl, 'POST', '/admin/channels', channel);
     if (created.status !== 201) throw new Error(`channel not created: ${JSON.stringify(created.body)}`);
   }
+  return { alipay, wechatpay };
+}
+
+export async function bootWorld(kind: StoreKind, options: StartOptions = {}, env: Record<string, string> = {}, gate?: SandboxGate, sandboxNow?: () => number): Promise<World> {
+  const sandbox = await startSandbox(undefined, gate, sandboxNow);
+  const port = await freePort();
+  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env }, options);
+  const { alipay, wechatpay } = await connectChannels(booted.url, sandbox.url);
   const merchant = await MerchantClient.create(booted.url, { methods: all_methods });
   return {
     booted, url: booted.url, sandboxUrl: sandbox.url, merchant, alipay, wechatpay,
@@ -128,4 +139,22 @@ export async function drive(world: Pick<World, 'booted'>): Promise<void> {
     if (fired === 0 && ran === 0) return;
   }
   throw new Error('timers and effects did not settle in 20 rounds');
+}
+
+/**
+ * Counts the trades paycenter opens at the sandbox (Alipay precreate and page pay links are
+ * opened by the payer, so: precreate; WeChat Pay native and JSAPI orders), and holds each of
+ * those calls for `holdMs` first — a provider that takes its time widens every race around it.
+ */
+export function tradeOpenings(holdMs = 0): { gate: SandboxGate; count(): number } {
+  let opened = 0;
+  const gate: SandboxGate = async (request) => {
+    const path = new URL(request.url).pathname;
+    const wechat = request.method === 'POST' && /\/v3\/pay\/transactions\/(native|jsapi)$/.test(path);
+    const alipay = path.endsWith('/alipay/gateway.do') && new URLSearchParams(await request.clone().text()).get('method') === 'alipay.trade.precreate';
+    if (!wechat && !alipay) return;
+    opened += 1;
+    if (holdMs > 0) await Bun.sleep(holdMs);
+  };
+  return { gate, count: () => opened };
 }

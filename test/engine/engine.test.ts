@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
 import { Engine, UnknownMachineVersionError } from '../../actors/engine.ts';
+import { paymentMachineVersion } from '../../machines/payment.machine.ts';
 import { RedlockLock } from '../../src/lock/redlock.ts';
 import { LocalLock } from '../../src/lock/local.ts';
 import { newId } from '../../src/ids.ts';
@@ -25,7 +26,7 @@ for (const kind of storeKinds) {
       const result = await engine.create(input);
       expect(result.outcome).toBe('created');
       const row = await fresh.store.loadOrder(input.id);
-      expect(row).toMatchObject({ version: 1, status: 'created', amount: 10_000, paidAmount: 0, machineVersion: 1 });
+      expect(row).toMatchObject({ version: 1, status: 'created', amount: 10_000, paidAmount: 0, machineVersion: paymentMachineVersion });
       expect((await fresh.store.listJournal(input.id)).map((j) => j.seq)).toEqual([1]);
       expect(await fresh.store.listTimers(input.id)).toEqual([
         { orderId: input.id, key: 'expire', dueAt: input.expiresAt, event: { type: 'timer.expire', at: input.expiresAt } },

@@ -32,7 +32,7 @@ describe('machineGraph, its layout and SVG', () => {
   test('the payment graph has every event, guards with their params, and eventless transitions', () => {
     const events = new Set(graph.transitions.map((t) => t.event));
     for (const event of payment_events) expect(events).toContain(event);
-    expect(graph.transitions).toContainEqual({ source: 'created', event: 'pay.start', targets: ['paying'], guard: 'payPartsValid', delay: null });
+    expect(graph.transitions).toContainEqual({ source: 'created', event: 'pay.start', targets: ['paying'], guard: 'payStartsAttempt', delay: null });
     expect(graph.transitions).toContainEqual({ source: 'paying.active', event: 'flow.report', targets: ['settled'], guard: 'reportSettles(phase=open)', delay: null });
     expect(graph.transitions).toContainEqual({ source: 'paying.closing', event: null, targets: ['closed'], guard: 'nothingPending', delay: null });
     expect(graph.transitions).toContainEqual({ source: 'settled', event: 'refund.request', targets: [], guard: 'refundAllowed', delay: null });
@@ -86,7 +86,7 @@ describe('machineGraph, its layout and SVG', () => {
     expect(svg).toContain('class="state atomic initial visited" data-state="created"');
     expect(svg).toContain('class="state atomic current" data-state="paying.closing"');
     expect(svg).toContain('class="state compound" data-state="settled"');
-    expect(svg).toContain('>pay.start [payPartsValid]</tspan>');
+    expect(svg).toContain('>pay.start [payStartsAttempt]</tspan>');
     expect(svg).toContain('>↻ refund.request [refundAllowed]</text>');
     expect(svg).toContain('>always [nothingPending]</tspan>');
   });
@@ -168,7 +168,7 @@ for (const kind of storeKinds) {
       expect(page.text).toContain('<script src="/admin/machines/assets/viewer.js" defer></script>');
       expect(page.text).not.toMatch(/<script>/);
       expect(page.text).toContain('<svg class="statechart"');
-      expect(page.text).toContain('>pay.start [payPartsValid]</tspan>');
+      expect(page.text).toContain('>pay.start [payStartsAttempt]</tspan>');
       expect(page.text).toContain('<section data-details="paying.active" hidden>');
       const asset = await get(`${booted.url}/admin/machines/assets/viewer.js`);
       expect(asset.status).toBe(200);

@@ -109,8 +109,9 @@ export const report = (at: number, flowId: string, status: 'succeeded' | 'failed
   type: 'flow.report', at, flowId, status, amount: paid, currency, channelTradeNo: `T-${flowId}`, source: 'callback',
 });
 
-export const refund = (at: number, refundId: string, refundNo: string, refundAmount: number): PaymentEvent => ({
-  type: 'refund.request', at, refundId, refundNo, amount: refundAmount, reason: null,
+/** `refundsSeen`: the merchant refunds the sender saw in the rows (what the service passes; see RefundRequest). */
+export const refund = (at: number, refundId: string, refundNo: string, refundAmount: number, refundsSeen?: number): PaymentEvent => ({
+  type: 'refund.request', at, refundId, refundNo, amount: refundAmount, reason: null, ...(refundsSeen === undefined ? {} : { refundsSeen }),
 });
 
 export const refundReport = (at: number, refundId: string, flowId: string, status: 'succeeded' | 'failed' | 'pending'): PaymentEvent => ({

@@ -11,7 +11,9 @@ import {
   awaitingSettlementAmount,
   collectedAmount,
   isExternal,
+  merchantRefundCount,
   paidAmount,
+  prepay_join_window_ms,
   refundClaimedAmount,
   refundedAmount,
 } from '../../machines/payment.model.ts';
@@ -73,7 +75,7 @@ function eventFor(order: Order, cmd: Command, at: number, step: number): Payment
     case 'queryTimer':
       return { type: 'timer.query', at, flowId: pickOf(flows, cmd.pick)?.id ?? flowId(9) };
     case 'refund':
-      return refund(at, `rfd_${step}`, `R${cmd.refundNo}`, cmd.amount);
+      return refund(at, `rfd_${step}`, `R${cmd.refundNo}`, cmd.amount, merchantRefundCount(order.ctx));
     case 'refundReport': {
       const target = pickOf(refunds, cmd.pick);
       const part = target?.parts.find((p) => p.status !== 'succeeded');
@@ -164,7 +166,8 @@ describe('payment machine money invariants', () => {
         let at = t0;
         const ids = channels.map((method, i) => {
           const flowId = `flw_${String(i).padStart(26, '0')}`;
-          order.send(pay((at += 1_000), { flowId, method }));
+          // Past the join window an unanswered flow is superseded, not joined: every pay opens a trade.
+          order.send(pay((at += prepay_join_window_ms), { flowId, method }));
           return flowId;
         });
         for (const flowId of ids) order.send(report((at += 1_000), flowId, 'succeeded'));

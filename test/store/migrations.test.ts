@@ -1,12 +1,11 @@
 /** The migration runner on both stores: applies and records, is idempotent, refuses a newer database, survives concurrent starts. */
 import { afterEach, describe, expect, test } from 'bun:test';
 import { SQL } from 'bun';
-import { Database } from 'bun:sqlite';
 import { join } from 'node:path';
 import { DatabaseNewerThanCodeError, migrationsOf } from '../../src/store/migrations.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/store.ts';
-import { type StoreKind, freshDatabase, storeKinds } from './stores.ts';
+import { type StoreKind, freshDatabase, onDatabase, storeKinds } from './stores.ts';
 
 const child_exit_timeout_ms = 30_000;
 const processes_starting_together = 3;
@@ -14,24 +13,6 @@ const processes_starting_together = 3;
 const children_start_delay_ms = 1_000;
 
 type Recorded = { version: number; name: string; applied_at: number };
-
-/** Runs one statement on the database behind `url` through its own connection. */
-async function onDatabase(url: string, statement: string): Promise<Record<string, unknown>[]> {
-  if (url.startsWith('sqlite:')) {
-    const db = new Database(url.slice('sqlite:'.length));
-    try {
-      return db.query(statement).all() as Record<string, unknown>[];
-    } finally {
-      db.close();
-    }
-  }
-  const sql = new SQL({ url, max: 1 });
-  try {
-    return (await sql.unsafe(statement)) as Record<string, unknown>[];
-  } finally {
-    await sql.close();
-  }
-}
 
 const recorded = async (url: string): Promise<Recorded[]> =>
   (await onDatabase(url, 'SELECT version, name, applied_at FROM schema_migrations ORDER BY version')).map((r) => ({

@@ -26,7 +26,7 @@ async function orderWith(store: Store, status: OrderRow['status'], extra: { flow
     ? [{ id: `flw_${n}`, orderId: row.id, method: 'alipay_qr', channel: 'alipay_main', amount: 1, status: extra.flow, channelTradeNo: null, createdAt: t0, completedAt: null }]
     : [];
   const refunds: RefundRow[] = extra.refund
-    ? [{ id: `rfd_${n}`, orderId: row.id, merchantId: 'M1', refundNo: null, amount: 1, status: extra.refund, automatic: false, createdAt: t0, completedAt: null, channelFlowId: null, channelAmount: null }]
+    ? [{ id: `rfd_${n}`, orderId: row.id, merchantId: 'M1', refundNo: null, amount: 1, reason: null, status: extra.refund, automatic: false, createdAt: t0, completedAt: null, channelFlowId: null, channelAmount: null }]
     : [];
   expect(await store.commit([writeOf(row, { flows, refunds })])).toEqual(['committed']);
   return row.id;

@@ -23,7 +23,7 @@ function loaded(write: OrderWrite): OrderWrite {
   return {
     ...write,
     flows: [{ id: `flw_${n}`, orderId: id, method: 'alipay_qr', channel: 'alipay_main', amount: 1, status: 'pending', channelTradeNo: null, createdAt: t0, completedAt: null }],
-    refunds: [{ id: `rfd_${n}`, orderId: id, merchantId: 'M1', refundNo: null, amount: 1, status: 'pending', automatic: true, createdAt: t0, completedAt: null, channelFlowId: `flw_${n}`, channelAmount: 1 }],
+    refunds: [{ id: `rfd_${n}`, orderId: id, merchantId: 'M1', refundNo: null, amount: 1, reason: null, status: 'pending', automatic: true, createdAt: t0, completedAt: null, channelFlowId: `flw_${n}`, channelAmount: 1 }],
     outbox: [{ id: `obx_${n}`, orderId: id, kind: 'channel.query', payload: { n }, createdAt: t0, dueAt: t0 }],
     merchantEvents: [{ id: `evt_${n}`, merchantId: 'M1', orderId: id, type: 'payment.succeeded', data: { n }, createdAt: t0 }],
     timersArmed: [{ orderId: id, key: `k_${n}`, dueAt: t0, event: { type: 'timer' } }],
@@ -137,7 +137,7 @@ for (const kind of storeKinds) {
     test('flows and refunds upsert by id; numbers, nulls and booleans round-trip', async () => {
       const o = orderRow(1);
       const flow: FlowRow = { id: `flw_${o.id}`, orderId: o.id, method: 'alipay_qr', channel: 'alipay_main', amount: 100, status: 'pending', channelTradeNo: null, createdAt: t0, completedAt: null };
-      const refund: RefundRow = { id: `rfd_${o.id}`, orderId: o.id, merchantId: 'M1', refundNo: 'R1', amount: 50, status: 'pending', automatic: false, createdAt: t0, completedAt: null, channelFlowId: flow.id, channelAmount: 50 };
+      const refund: RefundRow = { id: `rfd_${o.id}`, orderId: o.id, merchantId: 'M1', refundNo: 'R1', amount: 50, reason: 'damaged', status: 'pending', automatic: false, createdAt: t0, completedAt: null, channelFlowId: flow.id, channelAmount: 50 };
       const auto: RefundRow = { ...refund, id: `rfd_auto_${o.id}`, refundNo: null, automatic: true };
       const auto2: RefundRow = { ...auto, id: `rfd_auto2_${o.id}` };
       await store.commit([writeOf(o, { flows: [flow], refunds: [refund, auto] })]);

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll } from 'bun:test';
 import { SQL } from 'bun';
+import { Database } from 'bun:sqlite';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/open.ts';
@@ -77,4 +78,22 @@ export function freshStoreFor(kind: StoreKind): Store {
       return typeof value === 'function' ? value.bind(fresh.store) : value;
     },
   });
+}
+
+/** Runs one statement on the database behind `url` through its own connection. */
+export async function onDatabase(url: string, statement: string): Promise<Record<string, unknown>[]> {
+  if (url.startsWith('sqlite:')) {
+    const db = new Database(url.slice('sqlite:'.length));
+    try {
+      return db.query(statement).all() as Record<string, unknown>[];
+    } finally {
+      db.close();
+    }
+  }
+  const sql = new SQL({ url, max: 1 });
+  try {
+    return (await sql.unsafe(statement)) as Record<string, unknown>[];
+  } finally {
+    await sql.close();
+  }
 }

@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
+import { refunds_per_order_max } from '../../../machines/payment.model.ts';
 import { type Currency, parseAmount } from '../../money.ts';
 import type { Failure, PayPartRequest, Payments } from '../../payments/service.ts';
 import { ApiError } from '../errors.ts';
@@ -73,7 +74,10 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
     return c.json(paymentOf(result.order, links));
   });
 
-  app.post('/payments/:id/pay', describeRoute({ ...tag, summary: 'Start paying with one method or combined parts' }), jsonBody(payRequest), async (c) => {
+  app.post('/payments/:id/pay', describeRoute({
+    ...tag, summary: 'Start paying with one method or combined parts',
+    description: 'Paying again the same way while that attempt waits for the payer (also several identical requests at once, on any instance) answers the same flow and its action: one trade at the channel. Another method or split starts a new attempt and closes the earlier one at its channel. 503 unavailable only when the channel did not answer.',
+  }), jsonBody(payRequest), async (c) => {
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
@@ -95,7 +99,7 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
 
   app.post('/payments/:id/refunds', describeRoute({
     ...tag, summary: 'Refund (idempotent by refund_no)',
-    description: '201 when new; 200 with the same refund for the same refund_no and amount; 409 order_conflict for another amount; 422 refund_exceeds_paid beyond what is left.',
+    description: `201 when new; 200 with the same refund for the same refund_no and amount; 409 order_conflict for another amount; 422 refund_exceeds_paid beyond what is left. A payment takes at most ${refunds_per_order_max} refunds (succeeded, failed or pending, as WeChat Pay allows per trade): the next is 409 invalid_state.`,
   }), jsonBody(createRefund), async (c) => {
     const merchant = c.get('merchant');
     const found = await payments.get(merchant, c.req.param('id'));
