@@ -27,6 +27,8 @@ export type Payment = {
   flows: Flow[]; cashier_url: string; notify_url: string | null; return_url: string | null;
   metadata: Record<string, unknown>; expires_at: Time; created_at: Time; updated_at: Time;
   paid_at: Time | null; closed_at: Time | null; close_reason: 'timeout' | 'merchant' | 'failed' | null;
+  /** The risk center's decision (API.md "Risk"): rule codes that hit, never internal detail beyond the score. */
+  risk: { decision: 'allow' | 'review'; score: number; rules: string[] };
 };
 
 /** What the payer is shown: a QR code's content, a page to send the browser to, or nothing to do. */
@@ -70,7 +72,7 @@ export type EventsQuery = V1Operations['GET /v1/events']['query'];
 export const answer_keys = {
   payment: keysOf<Payment>()(['id', 'merchant_id', 'merchant_order_no', 'amount', 'currency', 'subject', 'body', 'status', 'paid_amount',
     'refunded_amount', 'flows', 'cashier_url', 'notify_url', 'return_url', 'metadata', 'expires_at', 'created_at', 'updated_at', 'paid_at',
-    'closed_at', 'close_reason']),
+    'closed_at', 'close_reason', 'risk']),
   flow: keysOf<Flow>()(['id', 'method', 'channel', 'amount', 'status', 'channel_trade_no', 'created_at', 'completed_at']),
   refund: keysOf<Refund>()(['id', 'payment_id', 'refund_no', 'amount', 'reason', 'status', 'created_at', 'completed_at']),
   action: keysOf<Action>()(['type', 'qr_code', 'pay_url', 'params']),
