@@ -22,12 +22,13 @@ import { chinaDayStart } from '../channels/china-time.ts';
 import type { Clock } from '../clock.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { Reconciliation } from '../recon/reconciliation.ts';
+import type { ChannelHealth } from '../routing/channel-health.ts';
 import type { OrderRow, Store } from '../store/store.ts';
 import { prefersHtml } from '../viewer/routes.ts';
 import { csrfToken } from './csrf.ts';
 import { Layout, PostForm, Stat, Table, Time, console_css, console_js } from './pages.tsx';
 
-export type ConsoleDeps = { store: Store; clock: Clock; alerts: Alerts; recon: Reconciliation; links: Links; sessionCookie: string };
+export type ConsoleDeps = { store: Store; clock: Clock; alerts: Alerts; recon: Reconciliation; health: ChannelHealth; links: Links; sessionCookie: string };
 
 /** Payments per search page at most. */
 export const console_page_max = 100;
@@ -183,10 +184,12 @@ type Home = Awaited<ReturnType<typeof homeOf>>;
 async function homeOf(deps: ConsoleDeps) {
   const now = deps.clock.now();
   const dayStart = chinaDayStart(now);
-  const [stats, channels, open, alerts, diffs] = await Promise.all([
+  const [stats, channels, open, alerts, diffs, parked] = await Promise.all([
     deps.store.orderStatsSince(firstIdAt(dayStart)), deps.store.listChannels(), deps.store.countOpenAlerts(),
     deps.alerts.list({ open: true, limit: home_items_max }), deps.store.listOpenReconDiffs(Number.MAX_SAFE_INTEGER, open_diffs_counted_max),
+    deps.store.listParked(open_diffs_counted_max),
   ]);
+  const health = await Promise.all(channels.map((ch) => deps.health.view(ch.code)));
   return {
     today: {
       date: new Date(dayStart + 8 * 3_600_000).toISOString().slice(0, 10),
@@ -195,8 +198,9 @@ async function homeOf(deps: ConsoleDeps) {
         paid_amount: currencies.includes(s.currency as Currency) ? formatAmount(s.paidAmount, s.currency as Currency) : String(s.paidAmount),
       })),
     },
-    channels: channels.map((ch) => ({ code: ch.code, provider: ch.provider, status: ch.status, methods: ch.methods })),
+    channels: channels.map((ch, i) => ({ code: ch.code, provider: ch.provider, status: ch.status, methods: ch.methods, health: health[i]! })),
     open_alerts: Object.values(open).reduce((n, count) => n + count, 0),
+    parked: parked.length,
     alerts: alerts.data.map(alertOf),
     open_diffs: diffs.length,
   };
@@ -214,10 +218,15 @@ function HomePage(props: { home: Home }) {
         <Stat label="Volume (CNY)" value={cny?.paid_amount ?? '0.00'} />
         <Stat label="Open alerts" value={<span data-field="open_alerts">{String(home.open_alerts)}</span>} />
         <Stat label="Open differences" value={<span data-field="open_diffs">{String(home.open_diffs)}</span>} />
+        <Stat label="Parked rows" value={<span data-field="parked">{String(home.parked)}</span>} />
       </div>
       <h2>Channels</h2>
-      <Table head={['Code', 'Provider', 'Status', 'Methods']} empty="No channels yet."
-        rows={home.channels.map((ch) => [<code>{ch.code}</code>, ch.provider, <span class={`badge ${ch.status}`}>{ch.status}</span>, ch.methods.join(', ')])} />
+      <Table head={['Code', 'Provider', 'Status', 'Breaker', 'Success rate', 'Calls', 'p99', 'Methods']} empty="No channels yet."
+        rows={home.channels.map((ch) => [
+          <a href={`/admin/channels/${ch.code}/health`}><code>{ch.code}</code></a>, ch.provider, <span class={`badge ${ch.status}`}>{ch.status}</span>,
+          <span class={`badge ${ch.health.breaker === 'closed' ? 'done' : 'open'}`}>{ch.health.breaker}</span>,
+          `${(ch.health.success_rate * 100).toFixed(1)} %`, String(ch.health.calls), ch.health.p99_ms === null ? '–' : `${ch.health.p99_ms} ms`, ch.methods.join(', '),
+        ])} />
       <h2>Open alerts</h2>
       <Table head={['When', 'Kind', 'Message']} empty="No open alerts."
         rows={home.alerts.map((a) => [<time datetime={a.created_at}>{a.created_at}</time>, <span class="badge">{a.kind}</span>, a.message])} />

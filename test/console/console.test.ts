@@ -55,13 +55,15 @@ describe('the operator console (sqlite)', () => {
     expect((await adminCall(world.url, 'GET', '/admin/payments?status=nope')).body.error.field).toBe('status');
   });
 
-  test("the home page's figures: today's orders, channels, open alerts and differences", async () => {
+  test("the home page's figures: today's orders, channels with their health, open alerts and differences, parked rows", async () => {
     const home = (await adminCall(world.url, 'GET', '/admin')).body;
     expect(home.today.currencies[0]).toMatchObject({ currency: 'CNY' });
     expect(home.today.currencies[0].orders).toBeGreaterThanOrEqual(5);
     expect(home.channels.map((c: any) => c.code).sort()).toEqual(['alipay_main', 'wechat_main']);
     expect(typeof home.open_alerts).toBe('number');
     expect(typeof home.open_diffs).toBe('number');
+    expect(home.parked).toBe(0);
+    expect(home.channels.map((c: any) => c.health.breaker)).toEqual(['closed', 'closed']);
   });
 
   test('a signed-in browser walks from the home page to a payment found by its merchant order number and its timeline; every page fits the window', async () => {

@@ -187,7 +187,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   mountViewer(app, { store: deps.store });
   mountParked(app, { store: deps.store, clock: deps.clock });
   // The console's pages answer browsers first; JSON routes of the same paths follow.
-  mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links, sessionCookie: admin_cookie });
+  mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, health: deps.health, links: deps.links, sessionCookie: admin_cookie });
   mountAlerts(app, deps.alerts);
   mountReconciliation(app, { recon: deps.recon, store: deps.store });
   mountChannelHealth(app, { health: deps.health, store: deps.store });
