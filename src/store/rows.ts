@@ -218,23 +218,28 @@ export const alertColumns = ['id', 'kind', 'message', 'payment_id', 'channel', '
 export const alertValues = (a: AlertRow): unknown[] => [a.id, a.kind, a.message, a.paymentId, a.channel, a.createdAt, a.ackedAt, a.ackedBy];
 
 /**
- * The WHERE clause and parameters of an alert listing, with `$n` placeholders (SQLite accepts
- * them too), so both dialects ask the same question.
+ * A WHERE clause built from the filters a listing was given, with `$n` placeholders (SQLite
+ * accepts them too), so both dialects ask the same question. `add` takes a clause with one `?`.
  */
-export function alertFilter(query: AlertQuery): { where: string; params: unknown[] } {
+function whereOf(build: (add: (clause: string, ...value: [] | [unknown]) => void) => void): { where: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
+  build((clause, ...value) => {
+    if (value.length === 0) return void clauses.push(clause);
+    params.push(value[0]);
     clauses.push(clause.replace('?', `$${params.length}`));
-  };
-  if (query.open === true) clauses.push('acked_at IS NULL');
-  if (query.open === false) clauses.push('acked_at IS NOT NULL');
+  });
+  return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+/** An alert listing's filters. */
+export const alertFilter = (query: AlertQuery) => whereOf((add) => {
+  if (query.open === true) add('acked_at IS NULL');
+  if (query.open === false) add('acked_at IS NOT NULL');
   if (query.kind !== undefined) add('kind = ?', query.kind);
   if (query.paymentId !== undefined) add('payment_id = ?', query.paymentId);
   if (query.beforeId !== undefined) add('id < ?', query.beforeId);
-  return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
-}
+});
 
 export function reconRecordOf(row: Raw): ReconRecord {
   return {
@@ -277,17 +282,8 @@ export const reconDiffValues = (d: ReconDiffRow, json: (v: unknown) => unknown):
 export const reconPendingOf = (row: Raw, json: JsonDecoder): ReconPendingRow =>
   ({ channel: row.channel as string, recordId: row.record_id as string, state: row.state as ReconPendingRow['state'], date: row.date as string, local: json(row.local) as ReconRecord });
 
-/**
- * The WHERE clause of a payments search over `orders o`, with `$n` placeholders both dialects
- * accept; channel and method filters ask the order's flows.
- */
-export function orderSearchFilter(search: OrderSearch): { where: string; params: unknown[] } {
-  const clauses: string[] = [];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    clauses.push(clause.replace('?', `$${params.length}`));
-  };
+/** A payments search's filters over `orders o`; channel and method filters ask the order's flows. */
+export const orderSearchFilter = (search: OrderSearch) => whereOf((add) => {
   if (search.merchantId !== undefined) add('o.merchant_id = ?', search.merchantId);
   if (search.merchantOrderNo !== undefined) add('o.merchant_order_no = ?', search.merchantOrderNo);
   if (search.status !== undefined) add('o.status = ?', search.status);
@@ -295,8 +291,7 @@ export function orderSearchFilter(search: OrderSearch): { where: string; params:
   if (search.idBefore !== undefined) add('o.id < ?', search.idBefore);
   if (search.channel !== undefined) add('EXISTS (SELECT 1 FROM flows f WHERE f.order_id = o.id AND f.channel = ?)', search.channel);
   if (search.method !== undefined) add('EXISTS (SELECT 1 FROM flows f WHERE f.order_id = o.id AND f.method = ?)', search.method);
-  return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
-}
+});
 
 export const orderStatsOf = (row: Raw): OrderStats =>
   ({ currency: row.currency as string, orders: int(row.orders), paid: int(row.paid), paidAmount: int(row.paid_amount) });
