@@ -23,7 +23,8 @@ import { openStore } from '../src/store/open.ts';
 import { seal } from '../src/secrets.ts';
 import { startPaycenter } from '../src/wiring.ts';
 
-const rows_total = Number(process.argv[process.argv.indexOf('--rows') + 1] || process.env.BENCH_RECON_ROWS || 1_000_000);
+const rows_flag = process.argv.indexOf('--rows');
+const rows_total = Number((rows_flag >= 0 ? process.argv[rows_flag + 1] : undefined) ?? process.env.BENCH_RECON_ROWS ?? 1_000_000);
 const date = '2026-11-30';
 const day_start = Date.parse(`${date}T00:00:00+08:00`);
 const secret_key = Buffer.alloc(32, 7).toString('base64');
@@ -62,11 +63,13 @@ async function prepare(dir: string): Promise<void> {
 
   const header = '交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注';
   const yuan = (fen: number) => `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
+  // The channel's fee_rate is 0.0060: a fee in 1/100000 yuan is fen × 6.
+  const fee = (fen: number) => `${Math.floor((fen * 6) / 100_000)}.${String((fen * 6) % 100_000).padStart(5, '0')}`;
   const time = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
   const lines: string[] = [header];
   for (let i = 0; i < rows_total; i++) {
     const a = yuan(amountOf(i));
-    lines.push(`\`${time(completedAt(i))},\`wxbench,\`1900000001,\`0,\`,\`42000${String(i).padStart(23, '0')},\`${flowId(i)},\`openid,\`NATIVE,\`SUCCESS,\`OTHERS,\`CNY,\`${a},\`0.00,\`0,\`0,\`0.00,\`0.00,\`,\`,\`bench,\`,\`0.00000,\`0.00%,\`${a},\`0.00,\``);
+    lines.push(`\`${time(completedAt(i))},\`wxbench,\`1900000001,\`0,\`,\`42000${String(i).padStart(23, '0')},\`${flowId(i)},\`openid,\`NATIVE,\`SUCCESS,\`OTHERS,\`CNY,\`${a},\`0.00,\`0,\`0,\`0.00,\`0.00,\`,\`,\`bench,\`,\`${fee(amountOf(i))},\`0.60%,\`${a},\`0.00,\``);
   }
   lines.push('总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额', `\`${rows_total},\`0.00,\`0.00,\`0.00,\`0.00000,\`0.00,\`0.00`);
   const csv = new TextEncoder().encode(`${lines.join('\r\n')}\r\n`);

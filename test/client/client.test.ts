@@ -45,7 +45,7 @@ describe('paycenter/client against the real app', () => {
   beforeAll(async () => {
     world = await bootWorld('sqlite');
     receiver = startReceiver(() => new Response('ok'));
-    merchant = await MerchantClient.create(world.url, { methods: all_methods, notify_url: receiver.url });
+    merchant = await MerchantClient.create(world.url, { methods: [...all_methods, 'balance'], notify_url: receiver.url });
     client = clientFor(merchant);
   });
   afterAll(async () => {
@@ -93,6 +93,27 @@ describe('paycenter/client against the real app', () => {
     const stranger = clientFor(await MerchantClient.create(world.url, { methods: all_methods }));
     expect((await failure(stranger.redeliverEvent(events.data[0]!.id)))).toMatchObject({ code: 'not_found', status: 404 });
     expect((await failure(client.redeliverEvent('evt_01JD0000000000000000000000')))).toMatchObject({ code: 'not_found' });
+  });
+
+  test('balances: read, credit (idempotent), debit, insufficient_balance, entries paged; a payment from the balance', async () => {
+    const payer = `u-${orderNo()}`;
+    expect(await client.getBalance(payer)).toMatchObject({ user_id: payer, currency: 'CNY', available: '0.00', frozen: '0.00' });
+    const credit = await client.creditBalance(payer, { credit_no: `TOPUP-${payer}`, amount: '50.00', reason: 'top-up' });
+    expect(credit).toMatchObject({ kind: 'credit', amount: '50.00', available_after: '50.00', reference: `TOPUP-${payer}` });
+    expect((await client.creditBalance(payer, { credit_no: `TOPUP-${payer}`, amount: '50.00' })).id).toBe(credit.id);
+    expect(await failure(client.creditBalance(payer, { credit_no: `TOPUP-${payer}`, amount: '51.00' }))).toMatchObject({ code: 'order_conflict' });
+    expect(await client.debitBalance(payer, { debit_no: `D-${payer}`, amount: '5.00' })).toMatchObject({ kind: 'debit', available_after: '45.00' });
+    expect(await failure(client.debitBalance(payer, { debit_no: `D2-${payer}`, amount: '46.00' }))).toMatchObject({ code: 'insufficient_balance', status: 422 });
+    const first = await client.listBalanceEntries(payer, { limit: 1 });
+    expect(first).toMatchObject({ has_more: true });
+    const rest = await client.listBalanceEntries(payer, { after: first.data[0]!.id });
+    expect([...first.data, ...rest.data].map((e) => e.kind)).toEqual(['credit', 'debit']);
+    const order = await client.createPayment({ merchant_order_no: orderNo(), amount: '20.00', subject: 'From the balance', user_id: payer });
+    const notified = receiver.received.length;
+    const paid = await client.pay(order.id, { method: 'balance' });
+    expect(paid).toMatchObject({ status: 'succeeded', action: { type: 'none' } });
+    expect((await receiver.waitFor(notified + 1)).at(-1)!.body).toContain(order.id);
+    expect(await client.getBalance(payer)).toMatchObject({ available: '25.00', frozen: '0.00' });
   });
 
   test('a notification verifies; a tampered one, one outside the tolerance and a malformed header are refused', async () => {
