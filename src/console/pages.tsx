@@ -5,6 +5,7 @@
  * than the window: wide tables scroll inside their own box.
  */
 import type { Child } from 'hono/jsx';
+import { chinaDateTime } from '../channels/china-time.ts';
 import { isoTime } from '../clock.ts';
 import { csrf_field } from './csrf.ts';
 
@@ -44,7 +45,7 @@ export function Layout(props: { title: string; active: string; children: Child }
 }
 
 /** China Standard Time, as providers and operators read the day; the page script adds the browser's local time. */
-export const chinaTime = (ms: number) => `${new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ')} CST`;
+export const chinaTime = (ms: number) => `${chinaDateTime(ms).replace('T', ' ')} CST`;
 
 export function Time(props: { ms: number }) {
   return <time datetime={isoTime(props.ms)} title={isoTime(props.ms)}>{chinaTime(props.ms)}</time>;

@@ -14,11 +14,11 @@ import { restore } from '../../actors/engine.ts';
 import { paymentStatuses } from '../../machines/payment.model.ts';
 import type { Alerts } from '../alerts/alerts.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
-import { reconRunOf } from '../http/routes/admin-recon.ts';
+import { runView } from '../http/routes/admin-recon.ts';
 import { ApiError } from '../http/errors.ts';
 import { queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
-import { chinaDayStart } from '../channels/china-time.ts';
+import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import type { Clock } from '../clock.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { Reconciliation } from '../recon/reconciliation.ts';
@@ -140,7 +140,7 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
     if (!prefersHtml(c)) return next();
     const run = await deps.store.loadReconRun(c.req.param('id'));
     if (!run) throw new ApiError('not_found', `no reconciliation ${c.req.param('id')}`);
-    const view = reconRunOf(run, await deps.store.listReconDiffs(run.id));
+    const view = runView(run, await deps.store.listReconDiffs(run.id));
     const csrf = csrfOf(c);
     return c.html(
       <Layout title={`Reconciliation of ${run.channel} on ${run.date}`} active="/admin/reconciliations">
@@ -192,7 +192,7 @@ async function homeOf(deps: ConsoleDeps) {
   const health = await Promise.all(channels.map((ch) => deps.health.view(ch.code)));
   return {
     today: {
-      date: new Date(dayStart + 8 * 3_600_000).toISOString().slice(0, 10),
+      date: chinaDate(dayStart),
       currencies: stats.map((s) => ({
         currency: s.currency, orders: s.orders, paid: s.paid, success_rate: s.orders === 0 ? null : Math.round((s.paid / s.orders) * 1000) / 1000,
         paid_amount: currencies.includes(s.currency as Currency) ? formatAmount(s.paidAmount, s.currency as Currency) : String(s.paidAmount),

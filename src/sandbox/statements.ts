@@ -9,7 +9,7 @@ import iconv from 'iconv-lite';
 import { zipSync, gzipSync } from 'fflate';
 import type { SandboxContext } from './context.ts';
 import { type Provider, type Trade, isProvider } from './state.ts';
-import { alipayTime, billDay } from './util.ts';
+import { alipayTime, billDay, fenToYuan } from './util.ts';
 
 export type StatementFaults = {
   /** The provider's fee rate, charged on payments and given back pro rata on refunds. */
@@ -98,7 +98,6 @@ function linesOf(ctx: SandboxContext, provider: Provider, account: string, day: 
   return lines;
 }
 
-const yuan = (fen: number) => `${fen < 0 ? '-' : ''}${Math.floor(Math.abs(fen) / 100)}.${String(Math.abs(fen) % 100).padStart(2, '0')}`;
 const yuan5 = (units5: number) => `${units5 < 0 ? '-' : ''}${Math.floor(Math.abs(units5) / 100_000)}.${String(Math.abs(units5) % 100_000).padStart(5, '0')}`;
 const csvCell = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
 
@@ -113,10 +112,10 @@ export function alipayStatementZip(ctx: SandboxContext, appId: string, day: stri
   const lines = linesOf(ctx, 'alipay', appId, day, faults);
   const header = ['支付宝交易号', '商户订单号', '业务类型', '商品名称', '创建时间', '完成时间', '门店编号', '门店名称', '操作员', '终端号', '对方账户', '订单金额（元）', '商家实收（元）', '支付宝红包（元）', '集分宝（元）', '支付宝优惠（元）', '商家优惠（元）', '券核销金额（元）', '券名称', '商家红包消费金额（元）', '卡消费金额（元）', '退款批次号/请求号', '服务费（元）', '分润（元）', '备注'];
   const pad = (cells: string[]) => cells.map((c) => `${csvCell(c)}\t`).join(',');
-  const fee2 = (units5: number) => yuan(-Math.round(units5 / 1000));
+  const fee2 = (units5: number) => fenToYuan(-Math.round(units5 / 1000));
   const body = lines.map((l) =>
     pad([l.trade.tradeNo, l.trade.outTradeNo, l.kind === 'payment' ? '交易' : '退款', l.trade.subject, alipayTime(l.trade.createdAt), alipayTime(l.at), '', '', '', '', 'sandbox***@alipay.com',
-      yuan(l.kind === 'payment' ? l.amountFen : l.trade.totalFen), yuan(l.kind === 'payment' ? l.amountFen : -l.amountFen), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', l.refundNo ?? '', fee2(l.fee5), '0.00', '']),
+      fenToYuan(l.kind === 'payment' ? l.amountFen : l.trade.totalFen), fenToYuan(l.kind === 'payment' ? l.amountFen : -l.amountFen), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', l.refundNo ?? '', fee2(l.fee5), '0.00', '']),
   );
   const payments = lines.filter((l) => l.kind === 'payment');
   const refunds = lines.filter((l) => l.kind === 'refund');
@@ -128,7 +127,7 @@ export function alipayStatementZip(ctx: SandboxContext, appId: string, day: stri
     `#交易合计：${payments.length}笔，退款合计：${refunds.length}笔`, `#导出时间：[${alipayTime(ctx.now())}]`,
   ];
   const net = payments.reduce((s, l) => s + l.amountFen, 0) - refunds.reduce((s, l) => s + l.amountFen, 0);
-  const summary = ['#支付宝业务汇总查询', `#账号：[${appId}]`, '门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）', `合计,,${payments.length},${refunds.length},${yuan(net)},${yuan(net)}`];
+  const summary = ['#支付宝业务汇总查询', `#账号：[${appId}]`, '门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）', `合计,,${payments.length},${refunds.length},${fenToYuan(net)},${fenToYuan(net)}`];
   const gbk = (text: string[]) => new Uint8Array(iconv.encode(`${text.join('\r\n')}\r\n`, 'gbk'));
   return zipSync({ [`${appId}_${compact}_业务明细.csv`]: gbk(detail), [`${appId}_${compact}_业务明细(汇总).csv`]: gbk(summary) });
 }
@@ -143,8 +142,8 @@ export function wechatStatementCsv(ctx: SandboxContext, mchid: string, appid: st
   const rows = lines.map((l) => {
     const base = [time(l.at), l.trade.appid ?? appid, mchid, '0', '', l.trade.tradeNo, l.trade.outTradeNo, l.trade.openid ?? 'sandbox-openid', l.trade.tradeType];
     return l.kind === 'payment'
-      ? [...base, l.revoked ? 'REVOKED' : 'SUCCESS', 'OTHERS', 'CNY', yuan(l.amountFen), '0.00', '0', '0', '0.00', '0.00', '', '', l.trade.subject, '', yuan5(l.fee5), rate, yuan(l.amountFen), '0.00', '']
-      : [...base, 'REFUND', 'OTHERS', 'CNY', '0.00', '0.00', l.refundId ?? '', l.refundNo ?? '', yuan(l.amountFen), '0.00', 'ORIGINAL', 'SUCCESS', l.trade.subject, '', yuan5(l.fee5), rate, yuan(l.trade.totalFen), yuan(l.amountFen), ''];
+      ? [...base, l.revoked ? 'REVOKED' : 'SUCCESS', 'OTHERS', 'CNY', fenToYuan(l.amountFen), '0.00', '0', '0', '0.00', '0.00', '', '', l.trade.subject, '', yuan5(l.fee5), rate, fenToYuan(l.amountFen), '0.00', '']
+      : [...base, 'REFUND', 'OTHERS', 'CNY', '0.00', '0.00', l.refundId ?? '', l.refundNo ?? '', fenToYuan(l.amountFen), '0.00', 'ORIGINAL', 'SUCCESS', l.trade.subject, '', yuan5(l.fee5), rate, fenToYuan(l.trade.totalFen), fenToYuan(l.amountFen), ''];
   });
   const tick = (cells: string[]) => cells.map((v) => `\`${v.replaceAll(',', '，')}`).join(',');
   const sum = (kind: Line['kind'], of: (l: Line) => number) => lines.filter((l) => l.kind === kind).reduce((s, l) => s + of(l), 0);
@@ -154,7 +153,7 @@ export function wechatStatementCsv(ctx: SandboxContext, mchid: string, appid: st
   return [
     header.join(','), ...rows.map(tick),
     '总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额',
-    tick([String(lines.length), yuan(paid), yuan(refunded), '0.00', yuan5(fees), yuan(paid), yuan(refunded)]),
+    tick([String(lines.length), fenToYuan(paid), fenToYuan(refunded), '0.00', yuan5(fees), fenToYuan(paid), fenToYuan(refunded)]),
   ].join('\r\n') + '\r\n';
 }
 

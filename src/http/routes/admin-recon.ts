@@ -29,17 +29,17 @@ const resolution = v.strictObject({
   note: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(1000))), null),
 });
 
-/** Runs listed in a run's answer are whole; a run holds at most recon_diffs_max differences. */
-export const reconDiffOf = (d: ReconDiffRow) => ({
+/** A difference as API.md shows it (a run holds at most recon_diffs_max of them). */
+export const diffView = (d: ReconDiffRow) => ({
   id: d.id, kind: d.kind, flow_id: d.flowId, refund_id: d.refundId, channel_trade_no: d.channelTradeNo,
   local: d.local, channel: d.channelRow, resolution: d.resolution, note: d.note, resolved_by: d.resolvedBy,
   resolved_at: d.resolvedAt === null ? null : isoTime(d.resolvedAt),
 });
 
-export const reconRunOf = (r: ReconRunRow, diffs?: ReconDiffRow[]) => ({
+export const runView = (r: ReconRunRow, diffs?: ReconDiffRow[]) => ({
   id: r.id, channel: r.channel, date: r.date, status: r.status, source: r.source, error: r.error, counts: r.counts, totals: r.totals,
   created_at: isoTime(r.createdAt), finished_at: r.finishedAt === null ? null : isoTime(r.finishedAt),
-  ...(diffs ? { diffs: diffs.map(reconDiffOf) } : {}),
+  ...(diffs ? { diffs: diffs.map(diffView) } : {}),
 });
 
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
@@ -50,7 +50,7 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
       if (outcome.error === 'not_found') throw new ApiError('not_found', 'no such channel');
       throw new ApiError('invalid_state', 'this channel and date are being reconciled now; ask again shortly');
     }
-    return { body: reconRunOf(outcome.run, await deps.store.listReconDiffs(outcome.run.id)), status: outcome.created ? (201 as const) : (200 as const) };
+    return { body: runView(outcome.run, await deps.store.listReconDiffs(outcome.run.id)), status: outcome.created ? (201 as const) : (200 as const) };
   };
 
   app.post('/reconciliations', describeRoute({ ...tag, summary: "Reconcile a channel's China day from its statement (201 new, 200 the existing run unless rerun)" }), jsonBody(runRequest), async (c) => {
@@ -75,19 +75,19 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
   app.get('/reconciliations', describeRoute({ ...tag, summary: 'Reconciliation runs, newest day first' }), queryParams(runsQuery), async (c) => {
     const q = c.req.valid('query');
     const runs = await deps.store.listReconRuns({ channel: q.channel, date: q.date, limit: q.limit });
-    return c.json({ data: runs.map((r) => reconRunOf(r)) });
+    return c.json({ data: runs.map((r) => runView(r)) });
   });
 
   app.get('/reconciliations/:id', describeRoute({ ...tag, summary: 'A reconciliation run with its differences' }), async (c) => {
     const run = await deps.store.loadReconRun(c.req.param('id'));
     if (!run) throw new ApiError('not_found', `no reconciliation ${c.req.param('id')}`);
-    return c.json(reconRunOf(run, await deps.store.listReconDiffs(run.id)));
+    return c.json(runView(run, await deps.store.listReconDiffs(run.id)));
   });
 
   app.post('/reconciliations/:id/diffs/:diff', describeRoute({ ...tag, summary: 'Resolve a difference by hand (ignored, with a note)' }), jsonBody(resolution), async (c) => {
     const body = c.req.valid('json');
     const diff = await deps.recon.resolve(c.req.param('id'), c.req.param('diff'), { resolution: body.resolution, note: body.note, by: 'admin' });
     if (!diff) throw new ApiError('not_found', `no difference ${c.req.param('diff')} in reconciliation ${c.req.param('id')}`);
-    return c.json(reconDiffOf(diff));
+    return c.json(diffView(diff));
   });
 }
