@@ -14,9 +14,14 @@ if (!check.ok) {
   console.error(`audit refused (${check.reason}): ${check.message}`);
   process.exit(2);
 }
+// The service's RECON_HOLD_DAYS, when set (the rest of the service's configuration is not needed here).
+const holdDays = process.env.RECON_HOLD_DAYS === undefined ? undefined : Number(process.env.RECON_HOLD_DAYS);
+if (holdDays !== undefined && !(Number.isInteger(holdDays) && holdDays >= 0 && holdDays <= 30)) {
+  console.error('audit refused: RECON_HOLD_DAYS must be a whole number of days, 0 to 30');
+  process.exit(2);
+}
 const store = await openStore(databaseUrl);
-const holdDays = Number(process.env.RECON_HOLD_DAYS ?? '2');
-const { orders, breaches } = await auditStore(store, { reconHoldMs: (Number.isFinite(holdDays) ? holdDays : 2) * 86_400_000 });
+const { orders, breaches } = await auditStore(store, { reconHoldDays: holdDays });
 await store.close();
 for (const b of breaches) console.log(`BREACH ${b.orderId} ${b.rule}: ${b.detail}`);
 console.log(`audited ${orders} orders: ${breaches.length === 0 ? 'clean' : `${breaches.length} breaches`}`);

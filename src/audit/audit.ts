@@ -3,6 +3,7 @@
  * by. It changes nothing. A clean store has no breaches; crash and fault tests use it as their
  * oracle, operators run it as `bun run audit`.
  */
+import { default_recon_options } from '../recon/reconciliation.ts';
 import { restore } from '../../actors/engine.ts';
 import {
   type PaymentContext,
@@ -51,15 +52,16 @@ export function auditOrder(row: OrderRow, ctx: PaymentContext, events: MerchantE
   return breaches;
 }
 
+const day_ms = 86_400_000;
 /** Open reconciliation differences listed at most. */
 const audit_recon_diffs_max = 10_000;
 
 /**
- * `reconHoldMs`: how long a reconciliation difference may stay open before the audit lists it
+ * `reconHoldDays`: how long a reconciliation difference may stay open before the audit lists it
  * (RECON_HOLD_DAYS: by then the next statements had their chance, an operator must decide).
  * `nowMs` also dates the ledger's deadline check (a freeze open past its order's deadline and a grace).
  */
-export async function auditStore(store: Store, options: { nowMs?: number; reconHoldMs?: number } = {}): Promise<{ orders: number; breaches: Breach[] }> {
+export async function auditStore(store: Store, options: { nowMs?: number; reconHoldDays?: number } = {}): Promise<{ orders: number; breaches: Breach[] }> {
   const breaches: Breach[] = [];
   let orders = 0;
   let after = '';
@@ -82,7 +84,7 @@ export async function auditStore(store: Store, options: { nowMs?: number; reconH
     if (coveredByOrderTimers.has(stuck.kind)) continue;
     breaches.push({ orderId: stuck.orderId, rule: 'outbox_not_stuck', detail: `${stuck.kind} ${stuck.id} ran out of tries` });
   }
-  const openSince = (options.nowMs ?? Date.now()) - (options.reconHoldMs ?? 2 * 86_400_000);
+  const openSince = (options.nowMs ?? Date.now()) - (options.reconHoldDays ?? default_recon_options.holdDays) * day_ms;
   for (const diff of await store.listOpenReconDiffs(openSince, audit_recon_diffs_max)) {
     const orderId = diff.local?.orderId ?? diff.recordKey;
     breaches.push({ orderId, rule: 'recon_diff_resolved', detail: `reconciliation ${diff.runId}: ${diff.kind} ${diff.id} is still open` });

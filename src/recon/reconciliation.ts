@@ -111,7 +111,7 @@ export class Reconciliation {
       return this.fail(run, error.message);
     }
     const diffs = comparison.found.slice(0, recon_diffs_max).map((f) => this.diffOf(run, f, previous));
-    const repaired = await this.repair(diffs);
+    const repaired = await this.repair(diffs, comparison.found);
     // A repaired record completes now, after this day: the statement already showed it, so its own day must not hold it.
     for (const diff of repaired) comparison.pendingAdded.push({ channel: run.channel, recordId: diff.recordKey, state: 'seen', date: run.date, local: diff.local! });
     const currency = currencyOf(channel.row);
@@ -199,7 +199,7 @@ export class Reconciliation {
     }
   }
 
-  private diffOf(run: ReconRunRow, found: Found, previous: Map<string, ReconDiffRow>): ReconDiffRow & { repair: Repair | null } {
+  private diffOf(run: ReconRunRow, found: Found, previous: Map<string, ReconDiffRow>): ReconDiffRow {
     const key = found.row ? rowKey(found.row) : recordKey(found.record!);
     const before = previous.get(`${found.kind}:${key}`);
     const now = this.deps.clock.now();
@@ -209,24 +209,26 @@ export class Reconciliation {
       channelTradeNo: found.row?.channelTradeNo ?? found.record?.channelTradeNo ?? null,
       local: found.record, channelRow: found.row, resolution: before?.resolution ?? 'open', note: before?.note ?? null,
       resolvedBy: before?.resolvedBy ?? null, resolvedAt: before?.resolvedAt ?? null, createdAt: before?.createdAt ?? now,
-      repair: before?.resolution === 'repaired' ? null : found.repair,
     };
   }
 
-  /** Tells each order's actor what the statement showed; a difference is repaired once its event applied. Returns those repaired now. */
-  private async repair(diffs: Array<ReconDiffRow & { repair: Repair | null }>): Promise<ReconDiffRow[]> {
+  /**
+   * Tells each order's actor what the statement showed (`found[i]` is what `diffs[i]` was made
+   * from); a difference still open is repaired once its event applied. Returns those repaired now.
+   */
+  private async repair(diffs: ReconDiffRow[], found: Found[]): Promise<ReconDiffRow[]> {
     const repaired: ReconDiffRow[] = [];
-    for (const diff of diffs) {
-      if (!diff.repair || diff.resolution !== 'open') continue;
-      const result = await this.deps.engine.dispatch(diff.repair.orderId, diff.repair.event);
+    for (const [i, diff] of diffs.entries()) {
+      const repair = found[i]!.repair;
+      if (!repair || diff.resolution !== 'open') continue;
+      const result = await this.deps.engine.dispatch(repair.orderId, repair.event);
       if (result.outcome !== 'applied') continue;
       diff.resolution = 'repaired';
       diff.resolvedBy = 'reconciliation';
       diff.resolvedAt = this.deps.clock.now();
-      diff.note = `told the order's actor (${diff.repair.event.type}); the payment is now ${result.order.row.status}`;
+      diff.note = `told the order's actor (${repair.event.type}); the payment is now ${result.order.row.status}`;
       repaired.push(diff);
     }
-    for (const diff of diffs) delete (diff as { repair?: Repair | null }).repair;
     return repaired;
   }
 

@@ -20,8 +20,9 @@ export const recon_failed_retry_ms = 30 * 60_000;
 
 export class ReconSchedule {
   private readonly loop: PollingLoop;
-  /** Channel and date pairs this process saw done, so a minute's look costs no query for them. */
-  private readonly done = new Set<string>();
+  /** The channels this process saw done for `doneDate`, so a minute's look costs no query for them (one day's worth at most). */
+  private done = new Set<string>();
+  private doneDate = '';
 
   constructor(private readonly deps: { recon: Reconciliation; channels: ChannelRegistry; clock: Clock; log: Logger; atMs: number }) {
     this.loop = new PollingLoop('reconciliation schedule', () => this.tick(), recon_schedule_interval_ms, deps.log);
@@ -33,10 +34,10 @@ export class ReconSchedule {
     const todayStart = chinaDayStart(now);
     if (now - todayStart < this.deps.atMs) return 0;
     const date = chinaDate(todayStart - 1);
+    if (date !== this.doneDate) [this.done, this.doneDate] = [new Set(), date];
     let runs = 0;
     for (const channel of await this.deps.channels.all()) {
-      const key = `${channel.code}\u0000${date}`;
-      if (channel.status !== 'enabled' || !pluginOf(channel.provider)?.statements || this.done.has(key)) continue;
+      if (channel.status !== 'enabled' || !pluginOf(channel.provider)?.statements || this.done.has(channel.code)) continue;
       const request = { channel: channel.code, date, source: 'schedule' as const };
       let outcome = await this.deps.recon.run({ ...request, rerun: false });
       if (outcome.ok && outcome.run.status === 'failed' && now - (outcome.run.finishedAt ?? now) >= recon_failed_retry_ms) {
@@ -44,7 +45,7 @@ export class ReconSchedule {
       }
       if (!outcome.ok) continue;
       runs++;
-      if (outcome.run.status === 'done') this.done.add(key);
+      if (outcome.run.status === 'done') this.done.add(channel.code);
       if (outcome.run.status === 'failed') this.deps.log.warn('scheduled reconciliation failed', { channel: channel.code, date, error: outcome.run.error });
     }
     return runs;
