@@ -60,6 +60,7 @@ type PaymentsQuery = v.InferOutput<typeof paymentsQuery>;
 /** The smallest payment id minted at `ms` or later: ids start with their creation time. */
 const firstIdAt = (ms: number) => `pay_${encodeTime(ms, 10)}${'0'.repeat(16)}`;
 
+/** The filters as a store search: the tightest of the upper id bounds (`after`, `created_to`, one id's own successor). */
 function searchOf(q: PaymentsQuery) {
   const bounds = [q.after, q.created_to === undefined ? undefined : firstIdAt(q.created_to), q.id === undefined ? undefined : `${q.id}0`];
   const before = bounds.filter((b): b is string => b !== undefined).sort()[0];
