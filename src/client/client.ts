@@ -199,17 +199,21 @@ export class PaycenterClient {
 
 type TryOutcome = { ok: true; value: unknown } | { ok: false; retryable: boolean; retryAfterS: number | null; error: Error };
 
+/** An answer that is not JSON or not API.md's error shape: retried only when the server said 5xx. */
+const unreadableOutcome = (response: Response, attempt: number): TryOutcome =>
+  ({ ok: false, retryable: response.status >= 500, retryAfterS: null, error: unreadable(response, attempt) });
+
 function answerOf(response: Response, text: string, attempt: number): TryOutcome {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return { ok: false, retryable: response.status >= 500, retryAfterS: null, error: unreadable(response, attempt) };
+    return unreadableOutcome(response, attempt);
   }
   if (response.ok) return { ok: true, value };
   const error = (value as { error?: { code?: unknown; message?: unknown; field?: unknown; request_id?: unknown } } | null)?.error;
   if (!error || typeof error.code !== 'string' || !known_codes.has(error.code)) {
-    return { ok: false, retryable: response.status >= 500, retryAfterS: null, error: unreadable(response, attempt) };
+    return unreadableOutcome(response, attempt);
   }
   const code = error.code as ErrorCode;
   const retryAfter = Number(response.headers.get('retry-after'));
