@@ -9,6 +9,7 @@
  *   6. releases the lock and hands the outbox rows on.
  * Nothing leaves the process before step 5 commits.
  */
+import * as v from 'valibot';
 import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
 import { type PaymentContext, type PaymentInput, assertMoneyInvariants } from '../machines/payment.model.ts';
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
@@ -206,9 +207,12 @@ class RecentOrders {
   }
 }
 
+/** The stored snapshot column's envelope; the machine's own resolveState checks the state value. */
+const stored_snapshot = v.looseObject({ value: v.unknown(), context: v.record(v.string(), v.unknown()) });
+
 /** Restores an order's actor state from its row; resolveState throws at once on a state the machine lacks. */
 export function restore(row: OrderRow): OrderState {
-  const stored = row.snapshot as { value: unknown; context: Record<string, unknown> };
+  const stored = v.parse(stored_snapshot, row.snapshot);
   const persisted = upgradeSnapshot(row.machineVersion, stored);
   if (!persisted) throw new UnknownMachineVersionError(row.id, row.machineVersion);
   const snapshot = paymentMachine.resolveState({ value: persisted.value as never, context: persisted.context as PaymentContext });

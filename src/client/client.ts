@@ -39,7 +39,11 @@ export type ClientOptions = {
 
 const retryable_codes = new Set<ErrorCode>(['unavailable', 'rate_limited']);
 const known_codes = new Set<string>(error_codes);
-const defaults = { timeoutMs: 10_000, attemptsMax: 4, baseDelayMs: 200, delayMaxMs: 30_000 };
+const try_timeout_ms = 10_000;
+const attempts_max = 4;
+const retry_base_delay_ms = 200;
+const retry_delay_max_ms = 30_000;
+const nonce_bytes = 12;
 
 type BalanceOperation = (typeof balance_operations)[keyof typeof balance_operations];
 
@@ -75,13 +79,13 @@ export class PaycenterClient {
     const { retry } = options;
     this.options = {
       baseUrl: options.baseUrl.replace(/\/+$/, ''), merchantId: options.merchantId, secret: options.secret,
-      timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
+      timeoutMs: options.timeoutMs ?? try_timeout_ms,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       random: options.random ?? Math.random,
       retry: {
-        attemptsMax: retry?.attemptsMax ?? defaults.attemptsMax, baseDelayMs: retry?.baseDelayMs ?? defaults.baseDelayMs,
-        delayMaxMs: retry?.delayMaxMs ?? defaults.delayMaxMs,
+        attemptsMax: retry?.attemptsMax ?? attempts_max, baseDelayMs: retry?.baseDelayMs ?? retry_base_delay_ms,
+        delayMaxMs: retry?.delayMaxMs ?? retry_delay_max_ms,
       },
     };
   }
@@ -174,7 +178,7 @@ export class PaycenterClient {
 
   private async try(method: string, pathAndQuery: string, body: string, attempt: number): Promise<TryOutcome> {
     const { baseUrl, merchantId, secret, timeoutMs } = this.options;
-    const signed = { method, pathAndQuery, timestamp: String(Math.floor(Date.now() / 1000)), nonce: randomBytes(12).toString('hex'), body };
+    const signed = { method, pathAndQuery, timestamp: String(Math.floor(Date.now() / 1000)), nonce: randomBytes(nonce_bytes).toString('hex'), body };
     const headers: Record<string, string> = { authorization: authorization(merchantId, secret, signed) };
     if (method !== 'GET') headers['content-type'] = 'application/json';
     let response: Response;
@@ -195,17 +199,21 @@ export class PaycenterClient {
 
 type TryOutcome = { ok: true; value: unknown } | { ok: false; retryable: boolean; retryAfterS: number | null; error: Error };
 
+/** An answer that is not JSON or not API.md's error shape: retried only when the server said 5xx. */
+const unreadableOutcome = (response: Response, attempt: number): TryOutcome =>
+  ({ ok: false, retryable: response.status >= 500, retryAfterS: null, error: unreadable(response, attempt) });
+
 function answerOf(response: Response, text: string, attempt: number): TryOutcome {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return { ok: false, retryable: response.status >= 500, retryAfterS: null, error: unreadable(response, attempt) };
+    return unreadableOutcome(response, attempt);
   }
   if (response.ok) return { ok: true, value };
   const error = (value as { error?: { code?: unknown; message?: unknown; field?: unknown; request_id?: unknown } } | null)?.error;
   if (!error || typeof error.code !== 'string' || !known_codes.has(error.code)) {
-    return { ok: false, retryable: response.status >= 500, retryAfterS: null, error: unreadable(response, attempt) };
+    return unreadableOutcome(response, attempt);
   }
   const code = error.code as ErrorCode;
   const retryAfter = Number(response.headers.get('retry-after'));

@@ -43,6 +43,8 @@ import { type EdgeSettings, htmlSecurity, metricsGuard } from './edge.ts';
 
 export const body_bytes_max = 64 * 1024;
 
+/** How long a browser may keep the tab icon. */
+const favicon_cache_s = 86_400;
 /** A ¥ on the console's blue: the tab icon of every page. */
 const favicon_svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1d2433"/><text x="16" y="23" font-size="20" text-anchor="middle" fill="#fff" font-family="sans-serif">¥</text></svg>';
 const request_id_length_max = 128;
@@ -141,7 +143,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' }));
+  app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': `public, max-age=${favicon_cache_s}` }));
   app.get('/favicon.ico', (c) => c.redirect('/favicon.svg', 301));
   app.get('/readyz', async (c) => {
     const checks = [{ name: 'store', check: () => deps.store.ping() }, ...deps.readiness];

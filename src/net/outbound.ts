@@ -18,6 +18,8 @@ export type OutboundPolicy = { allowPrivate: boolean };
 
 export type AddressClass = 'public' | 'loopback' | 'private' | 'link_local' | 'unspecified' | 'metadata' | 'multicast' | 'reserved';
 
+/** How much of a resolver's error a refusal quotes. */
+const resolve_error_chars_max = 200;
 /** Cloud instance-metadata services, refused whatever the policy (AWS/GCP/Azure, Alibaba Cloud, AWS over IPv6). */
 const metadata_addresses = new Set(['169.254.169.254', '100.100.100.200', 'fd00:ec2::254']);
 
@@ -145,7 +147,7 @@ export async function connectRefusal(url: string, policy: OutboundPolicy, resolv
   try {
     addresses = await resolve(host);
   } catch (error) {
-    return `could not resolve ${host}: ${String((error as Error).message ?? error).slice(0, 200)}`;
+    return `could not resolve ${host}: ${String((error as Error).message ?? error).slice(0, resolve_error_chars_max)}`;
   }
   for (const address of addresses) {
     const refusal = classRefusal(classifyAddress(address) ?? 'reserved', policy);

@@ -72,6 +72,8 @@ type Attempt = NotificationResult['attempt'];
 
 /** A merchant's answer counts by its status alone; at most this much of its body is read. */
 const merchant_response_bytes_max = 64 * 1024;
+/** How much of a failed try's error text an attempt row keeps. */
+const attempt_error_chars_max = 500;
 
 /** What happens after an attempt: done, another try after the scheduled gap, or no tries left. */
 export function nextStep(delivered: boolean, attemptsBefore: number, at: number, options: DeliveryOptions, random: () => number): NotificationResult['next'] {
@@ -231,7 +233,7 @@ export class NotificationDelivery {
       const ok = response.status >= 200 && response.status < 300;
       return { ...base, httpStatus: response.status, error: ok ? null : `HTTP ${response.status}`, durationMs: Math.round(performance.now() - started) };
     } catch (error) {
-      return { ...base, httpStatus: null, error: String((error as Error).message ?? error).slice(0, 500), durationMs: Math.round(performance.now() - started) };
+      return { ...base, httpStatus: null, error: String((error as Error).message ?? error).slice(0, attempt_error_chars_max), durationMs: Math.round(performance.now() - started) };
     }
   }
 
