@@ -78,18 +78,11 @@ export function respClassOf(code: string | undefined): RespClass {
 /** "No such transaction" (查无此交易): the query's answer when UnionPay never got the orderId. */
 export const no_such_transaction = '34';
 
-export function tradeStatusOf(origin: RespClass): TradeStatus {
-  switch (origin) {
-    case 'success':
-      return 'succeeded';
-    case 'processing':
-      return 'pending';
-    case 'refused':
-      return 'failed';
-  }
-}
-
-export function refundStatusOf(origin: RespClass): RefundReport['status'] {
+/**
+ * A transaction's outcome from its response class. A consume and a refund read it the same way,
+ * and a refund's statuses are a subset of a trade's, so one mapping serves both.
+ */
+export function statusOf(origin: RespClass): RefundReport['status'] & TradeStatus {
   switch (origin) {
     case 'success':
       return 'succeeded';
