@@ -40,6 +40,10 @@ export type SandboxSeed = { code: string; provision: string; urlField: string; u
 /** What a plug-in's pages need: a channel's adapter by code, and the clock. */
 export type PageDeps = { adapters: (code: string) => Promise<{ provider: string; adapter: ChannelAdapter } | null>; clock: Clock };
 
+/** A callback answered in plain text: HTTP 200 with the provider's word for taken, 400 with its word for refused. */
+export const plainTextAnswer = (taken: string, refused: string) => (accepted: boolean): CallbackAnswer =>
+  ({ status: accepted ? 200 : 400, contentType: 'text/plain; charset=utf-8', body: accepted ? taken : refused });
+
 export type ChannelPlugin = {
   readonly provider: string;
   readonly methods: readonly PayMethod[];

@@ -6,6 +6,7 @@
  * store either way: operators read them there.
  */
 import type Redis from 'ioredis';
+import * as v from 'valibot';
 import { closedBreaker } from '../store/rows.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
 
@@ -41,6 +42,9 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'forced', ARGV[3], 'opened_at', AR
 redis.call('DEL', KEYS[2])
 return 1`;
 
+/** A breaker hash as HGETALL answers it (empty for a breaker never moved). */
+const breaker_hash = v.record(v.string(), v.string());
+
 const states: readonly BreakerStateName[] = ['closed', 'open', 'half_open'];
 
 function integerField(value: string | undefined, name: string): number {
@@ -74,7 +78,7 @@ export class RedisBoard implements BreakerBoard {
     return new Map(codes.map((code, i) => {
       const [error, hash] = replies[i] ?? [new Error('no reply')];
       if (error) throw error;
-      return [code, breakerOfHash(code, (hash ?? {}) as Record<string, string>)];
+      return [code, breakerOfHash(code, v.parse(breaker_hash, hash ?? {}))];
     }));
   }
 

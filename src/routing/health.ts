@@ -4,6 +4,7 @@
  * script that adds the call and answers the window's totals, which the breaker needs at once).
  */
 import type Redis from 'ioredis';
+import * as v from 'valibot';
 import {
   type Bucket, type CallOutcome, type ChannelWindow, type WindowTotals,
   addCall, bucketStart, emptyTotals, health_bucket_ms, health_window_ms, latencyBin, latency_bounds_ms, totalsOf, windowStarts,
@@ -122,11 +123,13 @@ export class RedisHealth implements HealthWindows {
   }
 }
 
+/** A bucket hash as HGETALL answers it (empty when the bucket has no calls or expired). */
+const bucket_hash = v.record(v.string(), v.string());
+
 function totalsOfHashes(hashes: unknown[]): WindowTotals {
   const sum = emptyTotals();
   for (const hash of hashes) {
-    if (typeof hash !== 'object' || hash === null) continue;
-    const fields = hash as Record<string, unknown>;
+    const fields = v.parse(bucket_hash, hash);
     sum.calls += count(fields.c);
     sum.failures += count(fields.f);
     latencyFields.forEach((field, bin) => (sum.latency[bin]! += count(fields[field])));

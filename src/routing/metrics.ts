@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BreakerStateName } from '../store/store.ts';
-import type { CallOutcome } from './window.ts';
+import { type CallOutcome, latency_bounds_ms } from './window.ts';
 
 const breakerLevel = { closed: 0, half_open: 1, open: 2 } as const satisfies Record<BreakerStateName, number>;
 
@@ -14,7 +14,7 @@ export type ChannelReading = { code: string; successRate: number; breaker: Break
 export function routingMetrics(registry: Registry, read: () => Promise<ChannelReading[]>) {
   const calls = new Histogram({
     name: 'paycenter_channel_call_duration_seconds', help: 'Calls to channels by outcome (answered or failed)', labelNames: ['channel', 'outcome'],
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    buckets: latency_bounds_ms.map((ms) => ms / 1000), registers: [registry],
   });
   const failovers = new Counter({
     name: 'paycenter_channel_failovers_total', help: 'Pay requests that moved on from a channel whose prepay failed', labelNames: ['channel'], registers: [registry],

@@ -3,6 +3,8 @@
  * from candidates and a random source to an order of preference — the first is tried, the rest
  * are the failover order. The random source is injected so that a seeded run replays exactly.
  */
+import { successRate } from './window.ts';
+
 export const routingStrategies = ['smart', 'weighted', 'lowest_fee'] as const;
 export type RoutingStrategy = (typeof routingStrategies)[number];
 
@@ -32,7 +34,7 @@ export type Ranking = { order: string[]; explored: boolean; scores: Map<string, 
 const byCode = (a: Candidate, b: Candidate) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
 
 /** Success rate in the window (1 without calls: nothing says the channel is unwell) times weight. */
-export const smartScore = (c: Candidate): number => (c.calls === 0 ? 1 : (c.calls - c.failures) / c.calls) * c.weight;
+export const smartScore = (c: Candidate): number => successRate(c) * c.weight;
 
 export function rank(strategy: RoutingStrategy, candidates: readonly Candidate[], random: () => number): Ranking {
   switch (strategy) {

@@ -1,5 +1,5 @@
 /** Alipay (支付宝 open platform, RSA2) as a paycenter plug-in. */
-import { definePlugin } from '../plugin.ts';
+import { definePlugin, plainTextAnswer } from '../plugin.ts';
 import { AlipayAdapter } from './adapter.ts';
 import { alipay_config } from './config.ts';
 import { alipay_currencies } from './transformers.ts';
@@ -15,8 +15,6 @@ export const alipay = definePlugin({
   secrets: ['private_key'],
   adapter: (config, options) => new AlipayAdapter(config, options),
   // Alipay stops retrying only on the plain text `success`.
-  answerCallback: (accepted) => accepted
-    ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' }
-    : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'failure' },
+  answerCallback: plainTextAnswer('success', 'failure'),
   sandbox: { code: 'alipay_sandbox', provision: '/alipay/apps', urlField: 'gateway_url', urlPath: '/alipay/gateway.do' },
 });

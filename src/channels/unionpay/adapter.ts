@@ -25,7 +25,7 @@ import { type SigningCert, openSigningCert, readCertificate } from './keys.ts';
 import { type Trust, signatureOf, signatureValid, verificationProblem } from './signing.ts';
 import {
   type UnionpayMessage, answerFields, consume_txn_type, currencyOfCode, formFields, fromTxnAmt, idOfOrderId, no_such_transaction, orderIdOf,
-  refundStatusOf, respClassOf, toTxnAmt, tradeStatusOf, txnTimeOf, unionpay_currencies, unionpay_message, unionpayTime,
+  respClassOf, statusOf, toTxnAmt, txnTimeOf, unionpay_currencies, unionpay_message, unionpayTime,
 } from './transformers.ts';
 
 export type { UnionpayConfig } from './config.ts';
@@ -156,7 +156,7 @@ export class UnionpayAdapter implements ChannelAdapter {
 
   private tradeOf(flowId: string, message: UnionpayMessage, resultCode: string | undefined): TradeReport {
     return {
-      flowId, status: tradeStatusOf(respClassOf(resultCode)), amount: fromTxnAmt(message.txnAmt),
+      flowId, status: statusOf(respClassOf(resultCode)), amount: fromTxnAmt(message.txnAmt),
       currency: currencyOfCode(message.currencyCode), channelTradeNo: message.queryId ?? null,
     };
   }
@@ -209,7 +209,7 @@ export class UnionpayAdapter implements ChannelAdapter {
     if (!result.ok) return result;
     // No such refund: the refund call never reached UnionPay.
     if (!result.message) return { ok: true as const, report: null };
-    return { ok: true as const, report: { refundId, status: refundStatusOf(respClassOf(result.message.origRespCode)) } };
+    return { ok: true as const, report: { refundId, status: statusOf(respClassOf(result.message.origRespCode)) } };
   }
 
   /** Why a signed message is not this channel's, or null: signature and certificate, then the merchant. */

@@ -1,5 +1,5 @@
 /** UnionPay online payments (银联全渠道, ACP 5.1.0) as a paycenter plug-in. */
-import { definePlugin } from '../plugin.ts';
+import { definePlugin, plainTextAnswer } from '../plugin.ts';
 import { UnionpayAdapter } from './adapter.ts';
 import { unionpay_config } from './config.ts';
 import { openSigningCert, readCertificate } from './keys.ts';
@@ -24,9 +24,7 @@ export const unionpay = definePlugin({
   },
   adapter: (config, options) => new UnionpayAdapter(config, options),
   // UnionPay stops sending a notify once it is answered HTTP 200.
-  answerCallback: (accepted) => accepted
-    ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'ok' }
-    : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'fail' },
+  answerCallback: plainTextAnswer('ok', 'fail'),
   pages: unionpayPages,
   // Statements are optional for UnionPay (issue #12); reconciliation covers Alipay and WeChat Pay first.
   statements: false,

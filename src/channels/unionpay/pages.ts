@@ -9,12 +9,16 @@
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { html, raw } from 'hono/html';
+import { readAtMost } from '../../bounded-body.ts';
 import type { PageDeps } from '../plugin.ts';
 import { UnionpayAdapter } from './adapter.ts';
 
 const page = (title: string, body: ReturnType<typeof html>) => html`<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><meta name="referrer" content="no-referrer">
 <title>${title}</title></head><body style="font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem">${body}</body></html>`;
+
+/** A refund notify is a few KB; anyone can post here, so more than the callback route's bound is refused unread. */
+const refund_notify_bytes_max = 256 * 1024;
 
 /** The page's one script: it submits the form at once. */
 const auto_submit = "document.getElementById('unionpay').submit()";
@@ -56,7 +60,9 @@ export function unionpayPages(deps: PageDeps): Hono {
   app.post('/:code/refund-notify', async (c) => {
     const adapter = await adapterOf(c.req.param('code'));
     if (!adapter) return notFound();
-    const problem = adapter.refundNotifyProblem(await c.req.text(), deps.clock.now());
+    const received = await readAtMost(c.req.raw.body, refund_notify_bytes_max);
+    if (received.truncated) return c.text('fail', 400);
+    const problem = adapter.refundNotifyProblem(new TextDecoder().decode(received.bytes), deps.clock.now());
     return problem ? c.text('fail', 400) : c.text('ok', 200);
   });
 

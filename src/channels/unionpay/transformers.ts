@@ -48,8 +48,12 @@ export function toTxnAmt(minor: number, currency: Currency): { txnAmt: string; c
   return { txnAmt: String(minor), currencyCode: cny_code };
 }
 
+/** ACP's txnAmt is at most 12 digits of fen. */
+const txn_amt_digits_max = 12;
+const txn_amt = new RegExp(`^[1-9][0-9]{0,${txn_amt_digits_max - 1}}$`);
+
 /** Fen from a txnAmt; null when the text is not one (a broken or tampered message). */
-export const fromTxnAmt = (text: string | undefined): number | null => (text !== undefined && /^[1-9][0-9]{0,11}$/.test(text) ? Number(text) : null);
+export const fromTxnAmt = (text: string | undefined): number | null => (text !== undefined && txn_amt.test(text) ? Number(text) : null);
 
 export const currencyOfCode = (code: string | undefined): string | null => (code === cny_code ? 'CNY' : code ?? null);
 
@@ -78,18 +82,11 @@ export function respClassOf(code: string | undefined): RespClass {
 /** "No such transaction" (查无此交易): the query's answer when UnionPay never got the orderId. */
 export const no_such_transaction = '34';
 
-export function tradeStatusOf(origin: RespClass): TradeStatus {
-  switch (origin) {
-    case 'success':
-      return 'succeeded';
-    case 'processing':
-      return 'pending';
-    case 'refused':
-      return 'failed';
-  }
-}
-
-export function refundStatusOf(origin: RespClass): RefundReport['status'] {
+/**
+ * A transaction's outcome from its response class. A consume and a refund read it the same way,
+ * and a refund's statuses are a subset of a trade's, so one mapping serves both.
+ */
+export function statusOf(origin: RespClass): RefundReport['status'] & TradeStatus {
   switch (origin) {
     case 'success':
       return 'succeeded';

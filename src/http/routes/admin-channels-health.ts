@@ -16,10 +16,12 @@ import { jsonBody } from '../validate.ts';
 
 /** Transitions one health answer lists. */
 export const breaker_transitions_shown_max = 20;
+/** How long an operator's reason for forcing a breaker may be: it is stored with the transition. */
+const breaker_reason_chars_max = 200;
 
 const forceBreaker = v.strictObject({
   state: v.picklist(['open', 'closed']),
-  reason: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+  reason: v.pipe(v.string(), v.minLength(1), v.maxLength(breaker_reason_chars_max)),
 });
 
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
