@@ -121,8 +121,9 @@ export function entryOf(row: Row): EntryRow {
   };
 }
 
-const payerWhere = 'merchant_id = ? AND user_id = ? AND currency = ?';
-const payerParams = (k: PayerKey) => [k.merchantId, k.userId, k.currency];
+/** The SQL condition that picks one payer's rows, and its parameters. */
+export const payerWhere = 'merchant_id = ? AND user_id = ? AND currency = ?';
+export const payerParams = (k: PayerKey) => [k.merchantId, k.userId, k.currency];
 
 /**
  * Freezes are resolved once: capture and release move a freeze out of `frozen` and nothing
