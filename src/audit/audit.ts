@@ -62,6 +62,8 @@ const audit_recon_diffs_max = 10_000;
  * `nowMs` also dates the ledger's deadline check (a freeze open past its order's deadline and a grace).
  */
 export async function auditStore(store: Store, options: { nowMs?: number; reconHoldDays?: number } = {}): Promise<{ orders: number; breaches: Breach[] }> {
+  // One reading of the clock dates both the recon hold and the ledger's deadline check.
+  const nowMs = options.nowMs ?? Date.now();
   const breaches: Breach[] = [];
   let orders = 0;
   let after = '';
@@ -84,11 +86,11 @@ export async function auditStore(store: Store, options: { nowMs?: number; reconH
     if (coveredByOrderTimers.has(stuck.kind)) continue;
     breaches.push({ orderId: stuck.orderId, rule: 'outbox_not_stuck', detail: `${stuck.kind} ${stuck.id} ran out of tries` });
   }
-  const openSince = (options.nowMs ?? Date.now()) - (options.reconHoldDays ?? default_recon_options.holdDays) * day_ms;
+  const openSince = nowMs - (options.reconHoldDays ?? default_recon_options.holdDays) * day_ms;
   for (const diff of await store.listOpenReconDiffs(openSince, audit_recon_diffs_max)) {
     const orderId = diff.local?.orderId ?? diff.recordKey;
     breaches.push({ orderId, rule: 'recon_diff_resolved', detail: `reconciliation ${diff.runId}: ${diff.kind} ${diff.id} is still open` });
   }
-  breaches.push(...(await auditLedger(store.ledger, options.nowMs ?? Date.now())));
+  breaches.push(...(await auditLedger(store.ledger, nowMs)));
   return { orders, breaches };
 }

@@ -8,7 +8,7 @@ import { newId } from '../ids.ts';
 import type { Currency } from '../money.ts';
 import { int } from '../store/rows.ts';
 import type { LedgerStore } from '../store/store.ts';
-import { type AccountRow, type EntryRow, type PayerKey, applyOp, entryOf } from './ledger.ts';
+import { type AccountRow, type EntryRow, type PayerKey, applyOp, entryOf, payerParams, payerWhere } from './ledger.ts';
 
 /** API.md: balances are held in CNY. */
 export const balance_currency: Currency = 'CNY';
@@ -29,8 +29,8 @@ export class Balances {
   async account(merchantId: string, userId: string): Promise<AccountRow> {
     const key: PayerKey = { merchantId, userId, currency: balance_currency };
     const [row] = await this.deps.ledger.rows({
-      sql: 'SELECT available, frozen, updated_at FROM balance_accounts WHERE merchant_id = ? AND user_id = ? AND currency = ?',
-      params: [merchantId, userId, balance_currency],
+      sql: `SELECT available, frozen, updated_at FROM balance_accounts WHERE ${payerWhere}`,
+      params: payerParams(key),
     });
     if (!row) return { ...key, available: 0, frozen: 0, updatedAt: null };
     return { ...key, available: int(row.available), frozen: int(row.frozen), updatedAt: int(row.updated_at) };
@@ -53,9 +53,10 @@ export class Balances {
   /** Entries after the given one (exclusive), oldest first; one more than `limit` is read to tell whether more follow. */
   async entries(merchantId: string, userId: string, afterId: string | null, limit: number): Promise<{ entries: EntryRow[]; hasMore: boolean }> {
     if (limit < 1 || limit > balance_entries_page_max) throw new Error(`assertion failed: entries page of ${limit}`);
+    const key: PayerKey = { merchantId, userId, currency: balance_currency };
     const rows = await this.deps.ledger.rows({
-      sql: `SELECT * FROM balance_entries WHERE merchant_id = ? AND user_id = ? AND currency = ? AND id > ? ORDER BY id LIMIT ?`,
-      params: [merchantId, userId, balance_currency, afterId ?? '', limit + 1],
+      sql: `SELECT * FROM balance_entries WHERE ${payerWhere} AND id > ? ORDER BY id LIMIT ?`,
+      params: [...payerParams(key), afterId ?? '', limit + 1],
     });
     return { entries: rows.slice(0, limit).map(entryOf), hasMore: rows.length > limit };
   }

@@ -14,6 +14,7 @@
  * same program runs synchronously on SQLite (inside the writer thread's batch transaction, or a
  * request's own) and asynchronously on Postgres, so the rules exist once.
  */
+import * as v from 'valibot';
 import { int } from '../store/rows.ts';
 
 export const ledger_accounts = ['payer_available', 'payer_frozen', 'merchant_funding', 'merchant_settlement'] as const;
@@ -100,17 +101,29 @@ export function idempotencyKey(op: Pick<LedgerOp, 'kind' | 'reference' | 'freeze
   }
 }
 
+/** A stored integer column (Postgres hands BIGINT over as text), asserted a safe integer. */
+const intColumn = v.pipe(v.unknown(), v.transform(int));
+const nullableText = v.optional(v.nullable(v.string()), null);
+
+/** A stored entry row: read through a schema, not cast (a kind the code does not know is refused). */
+const entryRow = v.object({
+  id: v.string(), merchant_id: v.string(), user_id: v.string(), currency: v.string(), kind: v.picklist(entry_kinds),
+  amount: intColumn, available_after: intColumn, frozen_after: intColumn, payment_id: nullableText, refund_id: nullableText,
+  reference: nullableText, created_at: intColumn,
+});
+
 export function entryOf(row: Row): EntryRow {
+  const r = v.parse(entryRow, row);
   return {
-    id: row.id as string, merchantId: row.merchant_id as string, userId: row.user_id as string, currency: row.currency as string,
-    kind: row.kind as EntryKind, amount: int(row.amount), availableAfter: int(row.available_after), frozenAfter: int(row.frozen_after),
-    paymentId: (row.payment_id as string | null) ?? null, refundId: (row.refund_id as string | null) ?? null,
-    reference: (row.reference as string | null) ?? null, createdAt: int(row.created_at),
+    id: r.id, merchantId: r.merchant_id, userId: r.user_id, currency: r.currency, kind: r.kind, amount: r.amount,
+    availableAfter: r.available_after, frozenAfter: r.frozen_after, paymentId: r.payment_id, refundId: r.refund_id,
+    reference: r.reference, createdAt: r.created_at,
   };
 }
 
-const payerWhere = 'merchant_id = ? AND user_id = ? AND currency = ?';
-const payerParams = (k: PayerKey) => [k.merchantId, k.userId, k.currency];
+/** The SQL condition that picks one payer's rows, and its parameters. */
+export const payerWhere = 'merchant_id = ? AND user_id = ? AND currency = ?';
+export const payerParams = (k: PayerKey) => [k.merchantId, k.userId, k.currency];
 
 /**
  * Freezes are resolved once: capture and release move a freeze out of `frozen` and nothing

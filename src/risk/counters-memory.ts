@@ -11,10 +11,9 @@
 import { encodeTime } from 'ulid';
 import type { PaymentContext } from '../../machines/payment.model.ts';
 import type { OrderRow, Store } from '../store/store.ts';
-import { chinaDate } from '../channels/china-time.ts';
 import type { Counters, Reservation } from './counters.ts';
 import { blockedBy } from './counters.ts';
-import { type CounterCheck, type Seen, isLimitBucket } from './evaluate.ts';
+import { type CounterCheck, type Seen, chinaMonthStart, isLimitBucket } from './evaluate.ts';
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
 type Member = { amount: number; at: number };
@@ -22,7 +21,6 @@ type Bucket = { members: Map<string, Member>; count: number; amount: number; exp
 
 /** Orders read per page while seeding. */
 const seed_page_orders = 1_000;
-const china_offset_ms = 8 * 3_600_000;
 
 export class MemoryCounters implements Counters {
   private readonly buckets = new Map<string, Bucket>();
@@ -103,10 +101,4 @@ export class MemoryCounters implements Counters {
     bucket.count += 1;
     bucket.amount += member.amount;
   }
-}
-
-/** When the China-time month holding `ms` began. */
-function chinaMonthStart(ms: number): number {
-  const [year, month] = chinaDate(ms).split('-').map(Number) as [number, number];
-  return Date.UTC(year, month - 1, 1) - china_offset_ms;
 }

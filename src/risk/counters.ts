@@ -10,6 +10,7 @@
 import type { SQL } from 'bun';
 import * as v from 'valibot';
 import { type CounterCheck, type Seen, counterHit, isLimitBucket } from './evaluate.ts';
+import { jsonValue } from './repo.ts';
 
 export type Reservation = { allowed: boolean; seen: Seen[] };
 
@@ -29,7 +30,6 @@ const subtractTotalQuery = 'UPDATE risk_counter_totals SET count = count - 1, am
 const purgeQueries = ['DELETE FROM risk_counter_entries WHERE expires_at <= $1', 'DELETE FROM risk_counter_totals WHERE expires_at <= $1'];
 
 const removedAmount = v.object({ amount: num });
-const jsonValue = v.pipe(v.unknown(), v.transform((x) => (typeof x === 'string' ? JSON.parse(x) : x)));
 const reservedSeen = v.array(v.tuple([num, num]));
 
 export class PostgresCounters implements Counters {

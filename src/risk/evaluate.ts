@@ -166,18 +166,17 @@ export const counterHit = (check: CounterCheck, seen: Seen): boolean =>
   (check.countMax !== null && seen.count + 1 > check.countMax) || (check.amountMax !== null && seen.amount + check.amount > check.amountMax);
 
 const day_ms = 86_400_000;
-const china_offset_ms = 8 * 3_600_000;
-
-/** When the China-time month holding `at` ends. */
-function chinaMonthEnd(at: number): number {
+/** When the China-time month holding `at` began, or the one `monthsOn` months later. */
+export function chinaMonthStart(at: number, monthsOn = 0): number {
   const [year, month] = chinaDate(at).split('-').map(Number) as [number, number];
-  return Date.UTC(year, month, 1) - china_offset_ms;
+  // UTC midnight of the 1st is 08:00 of the 1st in China: its China day is the month's first.
+  return chinaDayStart(Date.UTC(year, month - 1 + monthsOn, 1));
 }
 
 function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: number } {
   return period === 'day'
     ? { key: chinaDate(at), endsAt: chinaDayStart(at) + day_ms }
-    : { key: chinaDate(at).slice(0, 7), endsAt: chinaMonthEnd(at) };
+    : { key: chinaDate(at).slice(0, 7), endsAt: chinaMonthStart(at, 1) };
 }
 
 /** A counter's name; its first letter says its kind (`l` limit, `w` window), which a release needs to know. */

@@ -60,7 +60,8 @@ export async function openRiskDatabase(databaseUrl: string): Promise<{ sql: Sql;
 }
 
 const int = v.pipe(v.union([v.number(), v.string(), v.bigint()]), v.transform(Number), v.integer());
-const jsonValue = v.pipe(v.unknown(), v.transform((x) => (typeof x === 'string' ? JSON.parse(x) : x)));
+/** A JSON column as either dialect hands it over: SQLite as text, Postgres already parsed. */
+export const jsonValue = v.pipe(v.unknown(), v.transform((x) => (typeof x === 'string' ? JSON.parse(x) : x)));
 
 const ruleRow = v.object({
   code: v.string(), kind: v.picklist(rule_kinds), action: v.picklist(['reject', 'review']), score: int,

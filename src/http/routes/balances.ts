@@ -14,10 +14,16 @@ import { ApiError } from '../errors.ts';
 import { jsonBody, queryParams } from '../validate.ts';
 import { amountOf } from './merchant.ts';
 
-const user_id_pattern = /^[A-Za-z0-9_.:@-]{1,64}$/;
-const reference = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 _ -'));
-const amount = v.pipe(v.string(), v.maxLength(32, 'must be at most 32 characters'));
-const reason = v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256, 'must be at most 256 characters'))), null);
+/** Field lengths API.md allows. */
+const user_id_chars_max = 64;
+const reference_chars_max = 64;
+const amount_chars_max = 32;
+const reason_chars_max = 256;
+
+const user_id_pattern = new RegExp(`^[A-Za-z0-9_.:@-]{1,${user_id_chars_max}}$`);
+const reference = v.pipe(v.string(), v.regex(new RegExp(`^[A-Za-z0-9_-]{1,${reference_chars_max}}$`), `must be 1–${reference_chars_max} characters of A-Z a-z 0-9 _ -`));
+const amount = v.pipe(v.string(), v.maxLength(amount_chars_max, `must be at most ${amount_chars_max} characters`));
+const reason = v.optional(v.nullable(v.pipe(v.string(), v.maxLength(reason_chars_max, `must be at most ${reason_chars_max} characters`))), null);
 
 export const creditRequest = v.strictObject({ credit_no: reference, amount, reason });
 export const debitRequest = v.strictObject({ debit_no: reference, amount, reason });
@@ -31,7 +37,7 @@ export const entriesQuery = v.strictObject({
 
 /** The path's user_id, checked like a field (API.md: 1–64 of [A-Za-z0-9_.:@-]). */
 function userIdOf(value: string): string {
-  if (!user_id_pattern.test(value)) throw new ApiError('invalid_request', 'user_id must be 1–64 characters of A-Z a-z 0-9 _ . : @ -', 'user_id');
+  if (!user_id_pattern.test(value)) throw new ApiError('invalid_request', `user_id must be 1–${user_id_chars_max} characters of A-Z a-z 0-9 _ . : @ -`, 'user_id');
   return value;
 }
 
