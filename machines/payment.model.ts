@@ -8,6 +8,9 @@ import type { Currency } from '../src/money.ts';
 
 export const paymentStatuses = ['created', 'paying', 'succeeded', 'closed', 'partially_refunded', 'refunded'] as const;
 export type PaymentStatus = (typeof paymentStatuses)[number];
+/** The statuses of an order that was paid (and may have been refunded since). */
+export const paidStatuses: readonly PaymentStatus[] = ['succeeded', 'partially_refunded', 'refunded'];
+export const isPaidStatus = (status: string): boolean => (paidStatuses as readonly string[]).includes(status);
 export type CloseReason = 'timeout' | 'merchant' | 'failed';
 export type FlowStatus = 'pending' | 'succeeded' | 'failed' | 'closed' | 'refunded';
 export type RefundStatus = 'pending' | 'succeeded' | 'failed';

@@ -8,6 +8,7 @@ import { restore } from '../../actors/engine.ts';
 import {
   type PaymentContext,
   autoRefundAmount,
+  isPaidStatus,
   awaitingSettlementAmount,
   collectedAmount,
   paidAmount,
@@ -24,7 +25,6 @@ const audit_page_orders = 500;
 /** Failed outbox rows listed at most. */
 const audit_failed_outbox_max = 10_000;
 
-const settledStatuses = new Set(['succeeded', 'partially_refunded', 'refunded']);
 
 /**
  * Effects whose giving up leaves nothing undone: the order's own timers ask again (active
@@ -45,7 +45,7 @@ export function auditOrder(row: OrderRow, ctx: PaymentContext, events: MerchantE
   if (refundClaimedAmount(ctx) > paid || refundedAmount(ctx) > paid) breach('refunds_within_paid', `refunds ${refundClaimedAmount(ctx)} > paid ${paid}`);
   if (row.paidAmount !== paid || row.refundedAmount !== refundedAmount(ctx)) breach('columns_match_snapshot', 'paid/refunded columns disagree with the snapshot');
   const succeededEvents = events.filter((e) => e.type === 'payment.succeeded').length;
-  const expected = settledStatuses.has(row.status) ? 1 : 0;
+  const expected = isPaidStatus(row.status) ? 1 : 0;
   if (succeededEvents !== expected) breach('one_payment_succeeded', `${succeededEvents} payment.succeeded events for a ${row.status} order`);
   // A timer row is live: the ticker fires it, late or not. An open order without one would wait forever.
   if (open && !timers.some((t) => t.key === 'expire' || t.key === 'close_retry')) breach('deadline_armed', `a ${row.status} order has no deadline timer`);

@@ -4,6 +4,7 @@
  * equals the open freezes; a captured freeze belongs to a settled order, a released one to an
  * attempt that did not settle; no freeze outlives its order's deadline by more than a grace.
  */
+import { isPaidStatus } from '../../machines/payment.model.ts';
 import { int } from '../store/rows.ts';
 import type { LedgerStore } from '../store/store.ts';
 
@@ -15,7 +16,6 @@ export type LedgerBreach = { orderId: string; rule: string; detail: string };
  */
 export const freeze_grace_ms = 15 * 60_000;
 
-const settled = new Set(['succeeded', 'partially_refunded', 'refunded']);
 
 export async function auditLedger(ledger: LedgerStore, nowMs: number): Promise<LedgerBreach[]> {
   const breaches: LedgerBreach[] = [];
@@ -56,7 +56,7 @@ export async function auditLedger(ledger: LedgerStore, nowMs: number): Promise<L
   });
   for (const f of freezes) {
     const [id, orderId, flow] = [String(f.id), String(f.payment_id), f.flow_status as string | null];
-    if (f.status === 'captured' && !(flow === 'succeeded' && settled.has(String(f.order_status)))) {
+    if (f.status === 'captured' && !(flow === 'succeeded' && isPaidStatus(String(f.order_status)))) {
       breach(orderId, 'captured_freeze_settled', `freeze ${id} captured, its flow is ${flow} and its order ${String(f.order_status)}`);
     }
     if (f.status === 'released' && flow !== 'closed' && flow !== 'failed') breach(orderId, 'released_freeze_unsettled', `freeze ${id} released, its flow is ${flow}`);

@@ -6,7 +6,7 @@
  */
 import QRCode from 'qrcode';
 import type { OrderState } from '../../actors/engine.ts';
-import type { Flow, PaymentStatus } from '../../machines/payment.model.ts';
+import { type Flow, type PaymentStatus, isPaidStatus } from '../../machines/payment.model.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import { methodLabel } from '../channels/plugins.ts';
 import { formatAmount } from '../money.ts';
@@ -24,10 +24,9 @@ const offeredMethods = (methods: readonly string[]) =>
 
 export type View = 'pay' | 'success' | 'expired';
 
-const succeeded_statuses: PaymentStatus[] = ['succeeded', 'partially_refunded', 'refunded'];
 
 export function viewOf(status: PaymentStatus, expiresInSeconds: number): View {
-  if (succeeded_statuses.includes(status)) return 'success';
+  if (isPaidStatus(status)) return 'success';
   if (status === 'closed' || expiresInSeconds <= 0) return 'expired';
   return 'pay';
 }

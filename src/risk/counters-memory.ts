@@ -22,6 +22,9 @@ type Bucket = { members: Map<string, Member>; count: number; amount: number; exp
 /** Orders read per page while seeding. */
 const seed_page_orders = 1_000;
 
+/** How long a hold seeded from an order lives: its period's end is not in the key, and a day past the longest period (a month) keeps it long enough. */
+const seeded_hold_life_ms = 32 * 86_400_000;
+
 export class MemoryCounters implements Counters {
   private readonly buckets = new Map<string, Bucket>();
 
@@ -72,8 +75,7 @@ export class MemoryCounters implements Counters {
     for (const key of holds) {
       const limit = isLimitBucket(key);
       if (limit && row.status === 'closed') continue;
-      // The period's end is not in the name; a day past the longest period keeps it long enough.
-      this.add(key, ctx.id, { amount: limit ? amount : 0, at: ctx.createdAt }, ctx.createdAt + 32 * 86_400_000);
+      this.add(key, ctx.id, { amount: limit ? amount : 0, at: ctx.createdAt }, ctx.createdAt + seeded_hold_life_ms);
     }
     return true;
   }
