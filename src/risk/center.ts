@@ -27,8 +27,13 @@ export const reload_interval_with_pubsub_ms = 30_000;
 /** Expired counters are swept at most this often (store counters; Redis keys expire by themselves). */
 const purge_interval_ms = 60_000;
 
-/** What the center holds in memory: the enabled rules, the lists compiled for lookup, the settings. */
-type Loaded = { rules: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number };
+/**
+ * What the center holds in memory: the enabled rules (split once into those judged from the
+ * order alone and those that count), the lists compiled for lookup, the settings.
+ */
+type Loaded = {
+  stateless: Compiled[]; counting: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number;
+};
 
 /** How instances hear of each other's changes (Redis pub/sub), when there is a way. */
 export type ChangeBus = { publish(): Promise<void>; onChange(listener: () => void): void; close(): Promise<void> };
@@ -95,7 +100,11 @@ export class RiskCenter {
       const [rules, entries, settings] = await Promise.all([this.deps.repo.rules(), this.deps.repo.entries(), this.deps.repo.settings()]);
       const enabled = rules.filter((r) => r.status === 'enabled');
       const needsHistory = enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly');
-      this.loaded = { rules: enabled.map(compileRule), lists: compileLists(entries), settings, needsHistory, generation, loadedAt: at };
+      const compiled = enabled.map(compileRule);
+      this.loaded = {
+        stateless: compiled.filter((r) => r.bucketPrefix === null), counting: compiled.filter((r) => r.bucketPrefix !== null),
+        lists: compileLists(entries), settings, needsHistory, generation, loadedAt: at,
+      };
     }
     if (at - this.purgedAt >= purge_interval_ms) {
       this.purgedAt = at;
@@ -113,12 +122,19 @@ export class RiskCenter {
     const first = decide(hits, loaded.settings);
     if (first.decision === 'reject') return this.refuse('create', first.rules, hits, started);
 
-    const checks = loaded.rules.map((r) => counterCheck(r, facts)).filter((x): x is CounterCheck => x !== null);
+    const checks: CounterCheck[] = [];
+    const checked: Compiled[] = [];
+    for (const r of loaded.counting) {
+      const check = counterCheck(r, facts);
+      if (check === null) continue;
+      checks.push(check);
+      checked.push(r);
+    }
     const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks);
     const counted = checks.flatMap((check, i) => {
       const seen = reservation.seen[i]!;
       if (!counterHit(check, seen)) return [];
-      const rule = loaded.rules.find((r) => r.rule.code === check.code)!.rule;
+      const rule = checked[i]!.rule;
       return [{ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score,
         saw: { count: seen.count, amount: seen.amount, count_max: check.countMax, amount_max: check.amountMax, bucket: check.bucket } }];
     });
@@ -198,8 +214,14 @@ export class RiskCenter {
   }
 }
 
-const statelessHits = (loaded: Loaded, facts: Facts): Hit[] =>
-  loaded.rules.map((r) => statelessHit(r, facts)).filter((h): h is Hit => h !== null);
+function statelessHits(loaded: Loaded, facts: Facts): Hit[] {
+  const hits: Hit[] = [];
+  for (const r of loaded.stateless) {
+    const hit = statelessHit(r, facts);
+    if (hit) hits.push(hit);
+  }
+  return hits;
+}
 
 export const candidateOf = (ctx: PaymentContext, at: number): Candidate => ({
   orderId: ctx.id, merchantId: ctx.merchantId, amount: ctx.amount, currency: ctx.currency,
