@@ -26,6 +26,13 @@ export const reload_interval_ms = 2_000;
 export const reload_interval_with_pubsub_ms = 30_000;
 /** Expired counters are swept at most this often (store counters; Redis keys expire by themselves). */
 const purge_interval_ms = 60_000;
+/**
+ * How long a payer's paid history, read for the anomaly rules, is used again: a payment this
+ * instance hears drops it at once; one another instance heard shows within this (API.md's 2 s).
+ */
+export const history_fresh_ms = 2_000;
+/** Payers whose history one instance keeps at most; past it the oldest read goes. */
+const history_payers_max = 10_000;
 
 /**
  * What the center holds in memory: the enabled rules (split once into those judged from the
@@ -59,6 +66,9 @@ export class RiskCenter {
   private reloading: Promise<Loaded> | null = null;
   private purgedAt = 0;
   private readonly intervalMs: number;
+  private readonly histories = new Map<string, { readAt: number; paid: PaidRow[] }>();
+  /** Moves with every payment recorded here, so a history read that a payment overtook is not kept. */
+  private paidEpoch = 0;
 
   constructor(private readonly deps: RiskDeps) {
     this.intervalMs = deps.bus ? reload_interval_with_pubsub_ms : reload_interval_ms;
@@ -192,6 +202,9 @@ export class RiskCenter {
         orderId: ctx.id, merchantId: ctx.merchantId, userId: ctx.details.userId, amount: ctx.amount, currency: ctx.currency,
         region: ctx.details.clientIp === null ? null : this.deps.regionOf(ctx.details.clientIp), paidAt: write.order.updatedAt,
       });
+      // After the write: a read under way meanwhile is not kept (the epoch moved), a later one sees it.
+      this.paidEpoch += 1;
+      this.histories.delete(payerKey(ctx.merchantId, ctx.details.userId));
     }
   }
 
@@ -201,11 +214,27 @@ export class RiskCenter {
   }
 
   private async history(merchantId: string, userId: string, currency: Currency): Promise<History> {
-    const paid = await this.deps.repo.history(merchantId, userId);
+    const paid = await this.paidOf(merchantId, userId);
     return {
       amounts: paid.filter((p) => p.currency === currency).map((p) => p.amount),
       regions: paid.map((p) => p.region).filter((r): r is string => r !== null),
     };
+  }
+
+  /** A payer's latest paid orders, read again when the copy here is history_fresh_ms old. */
+  private async paidOf(merchantId: string, userId: string): Promise<PaidRow[]> {
+    const key = payerKey(merchantId, userId);
+    const now = this.deps.clock.now();
+    const cached = this.histories.get(key);
+    if (cached && now - cached.readAt < history_fresh_ms) return cached.paid;
+    const epoch = this.paidEpoch;
+    const paid = await this.deps.repo.history(merchantId, userId);
+    if (epoch === this.paidEpoch) {
+      this.histories.delete(key);
+      this.histories.set(key, { readAt: now, paid });
+      if (this.histories.size > history_payers_max) this.histories.delete(this.histories.keys().next().value!);
+    }
+    return paid;
   }
 
   private refuse(stage: 'create' | 'pay', rules: string[], hits: Hit[], started: number): Refusal {
@@ -213,6 +242,9 @@ export class RiskCenter {
     return { ok: false, rules };
   }
 }
+
+type PaidRow = Awaited<ReturnType<RiskRepo['history']>>[number];
+const payerKey = (merchantId: string, userId: string): string => `${merchantId}|${userId}`;
 
 function statelessHits(loaded: Loaded, facts: Facts): Hit[] {
   const hits: Hit[] = [];

@@ -7,7 +7,7 @@
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { parseAmount } from '../money.ts';
 import type { Currency } from '../money.ts';
-import { type Address, type Range, inRange, parseAddress, parseRange } from './ip.ts';
+import { type Address, type Range, parseAddress, parseRange } from './ip.ts';
 import type { RegionOf } from './region.ts';
 import { type ListEntry, type ListSubject, type Rule, type Settings, limit_currency } from './rules.ts';
 
@@ -23,26 +23,49 @@ export type Hit = { code: string; kind: Rule['kind']; action: Rule['action']; sc
 /** Earlier paid orders of the candidate's payer, newest first: amounts in the candidate's currency, and regions. */
 export type History = { amounts: number[]; regions: string[] };
 
-export type Lists = { exact: Map<ListSubject, Map<string, string>>; ranges: Array<{ range: Range; id: string }> };
+/**
+ * The lists as risk looks them up: exact values by subject, and CIDR ranges indexed by prefix
+ * length — one map per length in use, from network address to entry — so an address is looked
+ * up once per length (a handful), not compared with every range. Longest prefix first: the most
+ * specific entry is the one named.
+ */
+export type Lists = { exact: Map<ListSubject, Map<string, string>>; ranges: RangeIndex };
+type RangeIndex = Array<{ family: 4 | 6; hostBits: bigint; networks: Map<bigint, string> }>;
 
 export function compileLists(entries: ListEntry[]): Lists {
   const exact = new Map<ListSubject, Map<string, string>>();
-  const ranges: Lists['ranges'] = [];
+  const byLength = new Map<string, RangeIndex[number]>();
   for (const entry of entries) {
     const range = entry.subject === 'ip' && entry.value.includes('/') ? parseRange(entry.value) : null;
-    if (range) ranges.push({ range, id: entry.id });
-    else {
+    if (range) {
+      const hostBits = hostBitsOf(range);
+      const key = `${range.family}/${hostBits}`;
+      if (!byLength.has(key)) byLength.set(key, { family: range.family, hostBits, networks: new Map() });
+      const networks = byLength.get(key)!.networks;
+      // Entries come in id order: the first of two identical ranges is named, as before.
+      if (!networks.has(range.first)) networks.set(range.first, entry.id);
+    } else {
       const value = entry.subject === 'ip' ? normalizedIp(entry.value) : entry.value;
       exact.set(entry.subject, (exact.get(entry.subject) ?? new Map()).set(value, entry.id));
     }
   }
+  const ranges = [...byLength.values()].sort((a, b) => (a.family - b.family) || Number(a.hostBits - b.hostBits));
   return { exact, ranges };
 }
 
+/** How many low bits a CIDR range leaves to its hosts (first and last differ exactly there). */
+function hostBitsOf(range: Range): bigint {
+  let bits = 0n;
+  while ((range.first ^ range.last) >> bits !== 0n) bits += 1n;
+  return bits;
+}
+
 /** One spelling per address (`::FFFF:1.2.3.4` and `1.2.3.4` are the same payer). */
+const addressKey = (address: Address): string => `${address.family}:${address.bits}`;
+
 function normalizedIp(text: string): string {
   const address = parseAddress(text);
-  return address ? `${address.family}:${address.bits}` : text;
+  return address ? addressKey(address) : text;
 }
 
 const subjectValue = (c: Candidate, subject: ListSubject): string | null =>
@@ -50,10 +73,15 @@ const subjectValue = (c: Candidate, subject: ListSubject): string | null =>
 
 function listed(lists: Lists, subject: ListSubject, value: string): string | null {
   if (subject !== 'ip') return lists.exact.get(subject)?.get(value) ?? null;
-  const exact = lists.exact.get('ip')?.get(normalizedIp(value));
-  if (exact) return exact;
   const address: Address | null = parseAddress(value);
-  return (address && lists.ranges.find((r) => inRange(address, r.range))?.id) ?? null;
+  const exact = lists.exact.get('ip')?.get(address ? addressKey(address) : value);
+  if (exact || !address) return exact ?? null;
+  for (const { family, hostBits, networks } of lists.ranges) {
+    if (family !== address.family) continue;
+    const entry = networks.get((address.bits >> hostBits) << hostBits);
+    if (entry) return entry;
+  }
+  return null;
 }
 
 /** A limit's amount in minor units of CNY (validated when the rule was written). */
