@@ -28,7 +28,8 @@ export const reload_interval_with_pubsub_ms = 30_000;
 const purge_interval_ms = 60_000;
 /**
  * How long a payer's paid history, read for the anomaly rules, is used again: a payment this
- * instance hears drops it at once; one another instance heard shows within this (API.md's 2 s).
+ * instance hears drops it at once; one another instance heard shows within this (the 2 s
+ * API.md gives rule changes).
  */
 export const history_fresh_ms = 2_000;
 /** Payers whose history one instance keeps at most; past it the oldest read goes. */
