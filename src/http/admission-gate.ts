@@ -18,7 +18,7 @@ export type GateLimits = {
 /** How a request fared at the door. */
 export type Entry = 'admitted' | 'queue_full' | 'wait_expired';
 
-type Waiter = { admit: (entry: Entry) => void; timer: ReturnType<typeof setTimeout> | null };
+type Waiter = { admit: (entry: Entry) => void; deadline: number; timer: ReturnType<typeof setTimeout> | null };
 
 export class Gate {
   private inside = 0;
@@ -44,9 +44,11 @@ export class Gate {
       this.inside += 1;
       return 'admitted';
     }
+    const now = performance.now();
+    this.expireOverdue(now);
     if (this.waiting.length >= this.limits.queueMax) return 'queue_full';
     return new Promise((admit) => {
-      const waiter: Waiter = { admit, timer: null };
+      const waiter: Waiter = { admit, deadline: now + this.limits.waitMs, timer: null };
       waiter.timer = setTimeout(() => this.expire(waiter), this.limits.waitMs);
       this.waiting.push(waiter);
     });
@@ -64,10 +66,20 @@ export class Gate {
     next.admit('admitted');
   }
 
+  /**
+   * Turns away the waiters whose wait is over, oldest first (the queue is in deadline order). In a
+   * flood the event loop is busy with arrivals and the waiters' timers fire late; the arrivals
+   * themselves then answer the overdue ones and make room.
+   */
+  private expireOverdue(now: number): void {
+    while (this.waiting.length > 0 && this.waiting[0]!.deadline <= now) this.expire(this.waiting[0]!);
+  }
+
   private expire(waiter: Waiter): void {
     const at = this.waiting.indexOf(waiter);
-    assert(at >= 0, 'an expiring waiter is still queued (an admitted one had its timer cleared)');
+    assert(at >= 0, 'an expiring waiter is still queued (an admitted or expired one had its timer cleared)');
     this.waiting.splice(at, 1);
+    clearTimeout(waiter.timer!);
     waiter.admit('wait_expired');
   }
 }

@@ -54,6 +54,18 @@ describe('a gate', () => {
     expect(gate.inFlight).toBe(1);
   });
 
+  test('an arrival turns away the waiters whose wait is over before it looks for room (their timers may be late in a flood)', async () => {
+    const gate = new Gate({ inFlightMax: 1, queueMax: 1, waitMs: 0 });
+    expect(gate.enter()).toBe('admitted');
+    const overdue = gate.enter();
+    // No turn of the event loop in between: the overdue waiter's timer cannot have fired yet.
+    const next = gate.enter();
+    expect(next).toBeInstanceOf(Promise);
+    expect(await overdue).toBe('wait_expired');
+    expect(await next).toBe('wait_expired');
+    expect({ inFlight: gate.inFlight, queued: gate.queued }).toEqual({ inFlight: 1, queued: 0 });
+  });
+
   test('with no queue, a full gate refuses at once', () => {
     const gate = new Gate({ inFlightMax: 1, queueMax: 0, waitMs: wait_long_ms });
     expect(gate.enter()).toBe('admitted');

@@ -138,7 +138,7 @@ describe('admission control: merchant writes saturated (sqlite, sandbox)', () =>
       expect(again.status).toBe(200);
       expect(again.body.id).toBe(retried.body.id);
     }
-    expect((await tableCounts(world.booted.databaseUrl)).orders).toBe(before.orders + shedBodies.length);
+    expect((await tableCounts(world.booted.databaseUrl)).orders).toBe(before.orders! + shedBodies.length);
   });
 
   test('callbacks beyond their own budget are shed in the provider\'s format (a 503 it retries), while merchant writes go on', async () => {
