@@ -5,9 +5,10 @@
  * sees each batch once this thread has answered that it committed.
  *
  * Protocol: { path } → { ready }, then { id, batch } → { id, outcome } or { id, error, bug },
+ * { id, sideWrites } → { id, outcome } (one SideOutcome per side write) or { id, error, bug },
  * and { close } → { closed } once its connection is closed.
  */
-import { BatchWriter, openSqliteDatabase } from './sqlite-batch.ts';
+import { BatchWriter, openSqliteDatabase, type SideStatement } from './sqlite-batch.ts';
 import { AssertionError } from '../failures.ts';
 import type { Batch } from './store.ts';
 
@@ -15,7 +16,9 @@ declare const self: Worker;
 
 let writer: BatchWriter | null = null;
 
-self.onmessage = (message: MessageEvent<{ path: string } | { close: true } | { id: number; batch: Batch }>) => {
+type Message = { path: string } | { close: true } | { id: number; batch: Batch } | { id: number; sideWrites: SideStatement[][] };
+
+self.onmessage = (message: MessageEvent<Message>) => {
   const data = message.data;
   if ('path' in data) {
     writer = new BatchWriter(openSqliteDatabase(data.path));
@@ -30,7 +33,7 @@ self.onmessage = (message: MessageEvent<{ path: string } | { close: true } | { i
   }
   try {
     if (!writer) throw new AssertionError('batch before open');
-    self.postMessage({ id: data.id, outcome: writer.commitBatch(data.batch) });
+    self.postMessage({ id: data.id, outcome: 'batch' in data ? writer.commitBatch(data.batch) : writer.sideWrites(data.sideWrites) });
   } catch (error) {
     // A broken assertion stays a bug across the thread boundary; anything else is SQLite's.
     self.postMessage({ id: data.id, error: String((error as Error)?.stack ?? error), bug: error instanceof AssertionError });
