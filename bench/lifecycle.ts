@@ -114,7 +114,7 @@ function recoverySeconds(completions: Completion[], burstEnd: number, afterEnd: 
     if (window.length > 0 && percentile(window, 99) > steadyP99 * recovered_factor) break;
     recoveredFrom = end - recovery_window_ms;
   }
-  return (recoveredFrom - burstEnd) / 1000;
+  return Math.round((recoveredFrom - burstEnd) / 1000);
 }
 
 async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redisUrl: string | null, profileDir: string): Promise<string> {
@@ -165,6 +165,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     const burstEnd = performance.now();
     await openLoop(payer, 'after', rate, after_ms);
     const afterEnd = performance.now();
+    await payer.settled();
     const burst = windowOf(ledger.completions, burstStart, burstEnd).map((c) => c.latencyMs);
     const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
     const shed = ledger.shed.filter((s) => s.phase === 'burst');
@@ -173,7 +174,6 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
       + `after: p99 ${ms(percentile(after, 99))} ms, back within ${recovered_factor}× the steady p99 after ${recovery} s`);
 
     // ---- nothing lost ----
-    await payer.settled();
     const deadline = performance.now() + final_wait_ms;
     while (ledger.missingEvents().length > 0 && performance.now() < deadline) await Bun.sleep(1_000);
     const missing = ledger.missingEvents();

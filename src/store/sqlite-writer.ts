@@ -4,9 +4,11 @@
  * thread. The main thread keeps its own connection for reads (WAL lets them run meanwhile) and
  * sees each batch once this thread has answered that it committed.
  *
- * Protocol: { path } → { ready }, then { id, batch } → { id, outcome } or { id, error, bug },
- * { id, sideWrites } → { id, outcome } (one SideOutcome per side write) or { id, error, bug },
- * and { close } → { closed } once its connection is closed.
+ * Protocol: { path } → { ready }, then { id, json } → { id, outcome } or { id, error, bug },
+ * where json is the JSON text of { batch } (outcome: its BatchOutcome) or of { sideWrites }
+ * (outcome: one SideOutcome per side write), and { close } → { closed } once its connection is
+ * closed. Work travels as JSON text because structured cloning a batch of order write sets costs
+ * the event loop several times what JSON.stringify does (measured: ~16 µs against ~3 µs a write).
  */
 import { BatchWriter, openSqliteDatabase, type SideStatement } from './sqlite-batch.ts';
 import { AssertionError } from '../failures.ts';
@@ -16,7 +18,8 @@ declare const self: Worker;
 
 let writer: BatchWriter | null = null;
 
-type Message = { path: string } | { close: true } | { id: number; batch: Batch } | { id: number; sideWrites: SideStatement[][] };
+type Message = { path: string } | { close: true } | { id: number; json: string };
+type Work = { batch: Batch } | { sideWrites: SideStatement[][] };
 
 self.onmessage = (message: MessageEvent<Message>) => {
   const data = message.data;
@@ -33,7 +36,8 @@ self.onmessage = (message: MessageEvent<Message>) => {
   }
   try {
     if (!writer) throw new AssertionError('batch before open');
-    self.postMessage({ id: data.id, outcome: 'batch' in data ? writer.commitBatch(data.batch) : writer.sideWrites(data.sideWrites) });
+    const work: Work = JSON.parse(data.json);
+    self.postMessage({ id: data.id, outcome: 'batch' in work ? writer.commitBatch(work.batch) : writer.sideWrites(work.sideWrites) });
   } catch (error) {
     // A broken assertion stays a bug across the thread boundary; anything else is SQLite's.
     self.postMessage({ id: data.id, error: String((error as Error)?.stack ?? error), bug: error instanceof AssertionError });

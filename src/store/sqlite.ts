@@ -105,7 +105,7 @@ class WriterThread {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ...message });
+      this.worker.postMessage({ id, json: JSON.stringify(message) });
     });
   }
 
