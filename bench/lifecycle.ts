@@ -18,6 +18,10 @@
  * prints where the profile is written. Phase lengths: BENCH_STEADY_S, BENCH_BURST_S, BENCH_AFTER_S.
  * Prints one `RESULT lifecycle store=… payments_per_s p99_create_to_notify_ms cpu_us_per_payment rss_mb …`
  * line per store as soon as it is measured.
+ *
+ * `--soak` instead runs SQLite at BENCH_RATE (default half the probed capacity) for BENCH_SOAK_S
+ * (default 600 s), reading paycenter's heap after a full collection (GET /admin/memory?collect=true)
+ * and its RSS every 30 s, and prints the trend: `RESULT lifecycle mode=soak … heap_slope_mb_per_min …`.
  */
 import autocannon from 'autocannon';
 import { Database } from 'bun:sqlite';
@@ -30,7 +34,7 @@ import { startPostgres, startRedis } from '../test/harness/services.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
 import { cpuSeconds, cpuSecondsOfCommand, peakRssMb, rssMb } from './lifecycle/proc.ts';
-import { merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
+import { admin, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 
 const seconds = (name: string, fallback: number) => Number(process.env[name] ?? fallback) * 1000;
 const hello_ms = 5_000;
@@ -198,6 +202,65 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
   }
 }
 
+const soak_ms = seconds('BENCH_SOAK_S', 600);
+const soak_sample_every_ms = 30_000;
+/** The share of the probed capacity a soak runs at, unless BENCH_RATE says. */
+const soak_share_of_capacity = 0.5;
+
+type MemorySample = { minute: number; heapMb: number; rssMb: number };
+
+/** Least-squares slope of the heap over the samples, MB per minute. */
+function heapSlope(samples: MemorySample[]): number {
+  const n = samples.length;
+  const mx = samples.reduce((a, s) => a + s.minute, 0) / n;
+  const my = samples.reduce((a, s) => a + s.heapMb, 0) / n;
+  const sxy = samples.reduce((a, s) => a + (s.minute - mx) * (s.heapMb - my), 0);
+  const sxx = samples.reduce((a, s) => a + (s.minute - mx) ** 2, 0);
+  return sxx === 0 ? 0 : sxy / sxx;
+}
+
+/** Memory flat over a long steady run: the heap after full collections, and RSS, sampled as it goes. */
+async function soak(databaseUrl: string): Promise<string> {
+  const ledger = new Ledger();
+  const endpoint = merchantEndpoint(ledger.onEvent);
+  const sandbox = await startSandboxProcess();
+  const paycenter = await startPaycenter({ databaseUrl, redisUrl: null, logName: 'bench-lifecycle-soak.log' });
+  try {
+    const merchant = await provision(paycenter.url, sandbox.url, endpoint.url);
+    const payer = new Payer(paycenter.url, merchant, ledger);
+    const probeStart = performance.now();
+    await closedLoop(payer, 'probe', probe_payers, probe_ms);
+    const capacity = ledger.completions.length / ((performance.now() - probeStart) / 1000);
+    const rate = Number(process.env.BENCH_RATE ?? Math.max(10, Math.round(capacity * soak_share_of_capacity)));
+    console.log(`soak: ${ms(capacity)} complete payments/s probed; ${rate}/s for ${soak_ms / 60_000} min`);
+    const samples: MemorySample[] = [];
+    const start = performance.now();
+    const sample = async () => {
+      const memory = await admin(paycenter.url, 'GET', '/admin/memory?collect=true');
+      const s = { minute: (performance.now() - start) / 60_000, heapMb: memory.heap_used_bytes / 2 ** 20, rssMb: memory.rss_bytes / 2 ** 20 };
+      samples.push(s);
+      console.log(`soak: ${s.minute.toFixed(1)} min: heap after collection ${s.heapMb.toFixed(1)} MB, RSS ${s.rssMb.toFixed(0)} MB, ${ledger.completions.length} payments`);
+    };
+    await sample();
+    const sampling = setInterval(() => void sample(), soak_sample_every_ms);
+    await openLoop(payer, 'soak', rate, soak_ms);
+    clearInterval(sampling);
+    await payer.settled();
+    await sample();
+    // The first samples include caches filling up (recent orders, statements, the page cache): the trend is read over the rest.
+    const settled = samples.filter((s) => s.minute >= 1);
+    const slope = heapSlope(settled.length >= 2 ? settled : samples);
+    const [first, last] = [samples[0]!, samples.at(-1)!];
+    return `RESULT lifecycle mode=soak store=sqlite minutes=${(soak_ms / 60_000).toFixed(0)} offered_per_s=${rate} payments=${ledger.completions.length} failed=${ledger.failures.length}`
+      + ` heap_start_mb=${first.heapMb.toFixed(1)} heap_end_mb=${last.heapMb.toFixed(1)} heap_slope_mb_per_min=${slope.toFixed(2)}`
+      + ` rss_start_mb=${first.rssMb.toFixed(0)} rss_end_mb=${last.rssMb.toFixed(0)} rss_max_mb=${Math.max(...samples.map((s) => s.rssMb)).toFixed(0)}`;
+  } finally {
+    await paycenter.stop();
+    await sandbox.stop();
+    endpoint.stop();
+  }
+}
+
 const dir = join(repo, '.test-tmp', `bench-lifecycle-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 const signUs = rsaSignUs();
@@ -219,7 +282,9 @@ const configurations: Configuration[] = [
 const chosen = process.env.BENCH_STORES?.split(',').map((s) => `store=${s.trim()}`);
 let code: number;
 try {
-  code = await runConfigurations('lifecycle', configurations.filter((c) => !chosen || chosen.includes(c.name)));
+  code = process.argv.includes('--soak')
+    ? await runConfigurations('lifecycle', [{ name: 'mode=soak', needs: [], run: () => soak(`sqlite:${join(dir, 'soak.db')}`) }])
+    : await runConfigurations('lifecycle', configurations.filter((c) => !chosen || chosen.includes(c.name)));
 } finally {
   if (!profile) rmSync(dir, { recursive: true, force: true });
 }
