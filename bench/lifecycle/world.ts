@@ -25,6 +25,15 @@ const bench_settings: Record<string, string> = {
   CALLBACK_RATE_PER_CHANNEL_PER_S: '1000000',
 };
 
+/** Child processes to kill if the bench itself is interrupted (Ctrl-C), so none outlives it. */
+const children = new Set<{ kill(signal?: number | NodeJS.Signals): void }>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
 export type Sandbox = { url: string; pid: number; stop(): Promise<void> };
 
 export async function startSandboxProcess(): Promise<Sandbox> {
@@ -32,6 +41,7 @@ export async function startSandboxProcess(): Promise<Sandbox> {
   const child: Subprocess = Bun.spawn([process.execPath, join(repo, 'src/sandbox/main.ts')], {
     env: { ...process.env, PORT: String(port) }, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit',
   });
+  children.add(child);
   const url = `http://127.0.0.1:${port}/sandbox`;
   const deadline = Date.now() + start_timeout_ms;
   while (!(await fetch(url).then((r) => r.ok, () => false))) {
@@ -42,7 +52,7 @@ export async function startSandboxProcess(): Promise<Sandbox> {
     }
     await Bun.sleep(50);
   }
-  return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await child.exited; } };
+  return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await child.exited; children.delete(child); } };
 }
 
 /** paycenter as a child process; `bunFlags` (e.g. --cpu-prof-md) go before the entry point. */
@@ -52,7 +62,9 @@ export async function startPaycenter(o: { databaseUrl: string; redisUrl: string 
     secretKey: Buffer.alloc(32, 5).toString('base64'), logName: o.logName, env: bench_settings, bunFlags: o.bunFlags ?? [],
   });
   await server.start();
-  return server;
+  const running = { kill: () => void server.kill() };
+  children.add(running);
+  return { ...server, stop: async () => { await server.stop(); children.delete(running); } };
 }
 
 export async function admin(url: string, method: string, path: string, body?: unknown): Promise<any> {
