@@ -106,6 +106,12 @@ async function audit(databaseUrl: string): Promise<string> {
 /** CPU seconds of each party, read together so that a window's deltas line up. */
 type CpuReading = { paycenter: number; sandbox: number; bench: number; db: number };
 
+/** Where the p99 went: the create's answer, the payer's answer from the sandbox, the notification (each p99, ms after the create was sent). */
+function stages(completions: Completion[]): string {
+  const p99 = (k: 'answeredMs' | 'paidMs' | 'latencyMs') => ms(percentile(completions.map((c) => c[k]), 99));
+  return `p99 created ${p99('answeredMs')} ms, paid ${p99('paidMs')} ms, notified ${p99('latencyMs')} ms`;
+}
+
 function windowOf(completions: Completion[], from: number, to: number): Completion[] {
   return completions.filter((c) => c.createdAt >= from && c.createdAt < to);
 }
@@ -163,7 +169,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);
     // Every party shares this machine's cores: at these CPU costs per payment, no more fit in a second.
     const ceiling = (cpus().length * 1e6) / (perPaymentUs('paycenter') + perPaymentUs('sandbox') + perPaymentUs('bench') + perPaymentUs('db'));
-    log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(percentile(steady, 50))} ms p99 ${ms(steadyP99)} ms; `
+    log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(percentile(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
       + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))}, sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${dbComm ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores; RSS ${ms(rss)} MB`);
 
     const burstStart = performance.now();
@@ -176,7 +182,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
     const shed = ledger.shed.filter((s) => s.phase === 'burst');
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, steadyP99);
-    log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(percentile(burst, 99))} ms), ${shed.length} shed (answer p99 ${ms(percentile(shed.map((s) => s.latencyMs), 99))} ms); `
+    log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(percentile(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(percentile(shed.map((s) => s.latencyMs), 99))} ms); `
       + `after: p99 ${ms(percentile(after, 99))} ms, back within ${recovered_factor}× the steady p99 after ${recovery} s`);
 
     // ---- nothing lost ----

@@ -28,8 +28,10 @@ const notification_wait_ms = 120_000;
 const open_loop_step_ms = 5;
 
 /** What happened to one offered payment, and when (ms on the bench's performance clock). */
-type Tracked = { paymentId: string; fate: Fate; createdAt: number; phase: string; refundAccepted: boolean };
-export type Completion = { phase: string; createdAt: number; latencyMs: number };
+/** `createdAt` is when the create was sent; the stages are ms after it: the create's answer, the sandbox's answer to the payer. */
+type Tracked = { paymentId: string; fate: Fate; createdAt: number; phase: string; refundAccepted: boolean; answeredMs: number; paidMs: number | null };
+/** A payment whose `payment.succeeded` arrived: its whole latency, and where it went (create answered, payer answered, notified). */
+export type Completion = { phase: string; createdAt: number; latencyMs: number; answeredMs: number; paidMs: number };
 export type Shed = { phase: string; status: number; latencyMs: number };
 
 /** Everything the run observed; the verdicts are computed from it afterwards. */
@@ -48,7 +50,7 @@ export class Ledger {
     types.add(event.type);
     const tracked = this.tracked.get(event.paymentId);
     if (event.type === 'payment.succeeded' && tracked) {
-      this.completions.push({ phase: tracked.phase, createdAt: tracked.createdAt, latencyMs: event.at - tracked.createdAt });
+      this.completions.push({ phase: tracked.phase, createdAt: tracked.createdAt, latencyMs: event.at - tracked.createdAt, answeredMs: tracked.answeredMs, paidMs: tracked.paidMs ?? Number.NaN });
     }
     this.waiters.get(`${event.type}:${event.paymentId}`)?.();
   };
@@ -126,13 +128,14 @@ export class Payer {
       }
       if (created.status !== 201) throw new Error(`create answered ${created.status} ${JSON.stringify(created.body)}`);
       const payment = created.body;
-      const tracked: Tracked = { paymentId: payment.id, fate, createdAt, phase, refundAccepted: false };
+      const tracked: Tracked = { paymentId: payment.id, fate, createdAt, phase, refundAccepted: false, answeredMs: performance.now() - createdAt, paidMs: null };
       this.ledger.tracked.set(payment.id, tracked);
       if (fate === 'unpaid') return;
       const paid = await fetch(this.merchant.payerUrl(payment.flows[0].id), {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"outcome":"pay"}', signal: AbortSignal.timeout(request_timeout_ms),
       });
       if (paid.status !== 200) throw new Error(`the sandbox answered the payer ${paid.status}: ${await paid.text()}`);
+      tracked.paidMs = performance.now() - createdAt;
       if (!(await this.ledger.arrived('payment.succeeded', payment.id, notification_wait_ms))) throw new Error(`${payment.id}: no payment.succeeded`);
       if (fate !== 'refunded') return;
       const refund = await this.signed(`/v1/payments/${payment.id}/refunds`, { refund_no: 'R1', amount: refund_amount });
