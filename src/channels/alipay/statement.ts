@@ -8,19 +8,23 @@
 import { unzipSync } from 'fflate';
 import {
   type StatementFile,
+  type Where,
   StatementError,
   type StatementRow,
   chinaTimeMs,
   chunksOf,
   columnsOf,
-  csvRecords,
+  positionsOf,
+  csvRecordBatches,
   decodedChunks,
+  lineError,
   statementFeeMilli,
   statementFen,
   statement_text_bytes_max,
 } from '../statement.ts';
 
 const columns = ['支付宝交易号', '商户订单号', '业务类型', '完成时间', '订单金额（元）', '商家实收（元）', '退款批次号/请求号', '服务费（元）'] as const;
+const at = positionsOf(columns);
 
 /** Zip entry names are GBK unless the entry says UTF-8 (fflate then decodes them itself). */
 function entryName(raw: string): string {
@@ -59,26 +63,30 @@ function detailEntry(zip: Uint8Array): Uint8Array {
 /** The rows of an Alipay trade bill zip. */
 export async function* alipayStatementRows(file: StatementFile): AsyncGenerator<StatementRow> {
   if (file.mediaType !== 'application/zip') throw new StatementError(`an Alipay bill is a zip, not ${file.mediaType}`);
-  let at: Record<(typeof columns)[number], number> | null = null;
-  let line = 0;
-  for await (const record of csvRecords(decodedChunks(chunksOf(detailEntry(file.bytes)), 'gbk'))) {
-    line++;
-    if (at === null) {
-      at = columnsOf(record, columns, 'the Alipay bill');
-      continue;
+  let headed = false;
+  const columnsFor = (header: string[]) => {
+    headed = true;
+    return columnsOf(header, columns, 'the Alipay bill');
+  };
+  const where: Where = { label: 'Alipay bill record', line: 1 };
+  for await (const batch of csvRecordBatches(decodedChunks(chunksOf(detailEntry(file.bytes)), 'gbk'), columnsFor)) {
+    const rows: StatementRow[] = [];
+    for (const record of batch) {
+      where.line++;
+      rows.push(rowOf(record, where));
     }
-    yield rowOf(record, at, `Alipay bill record ${line}`);
+    yield* rows;
   }
-  if (at === null) throw new StatementError('the Alipay bill has no header row');
+  if (!headed) throw new StatementError('the Alipay bill has no header row');
 }
 
-function rowOf(record: string[], at: Record<(typeof columns)[number], number>, where: string): StatementRow {
-  const cell = (name: (typeof columns)[number]) => record[at[name]] ?? '';
+function rowOf(record: string[], where: Where): StatementRow {
+  const cell = (name: (typeof columns)[number]) => record[at[name]]!.trim();
   const type = cell('业务类型');
-  if (type !== '交易' && type !== '退款') throw new StatementError(`${where}: 业务类型 "${type}" is neither 交易 nor 退款`);
+  if (type !== '交易' && type !== '退款') throw lineError(where, `业务类型 "${type}" is neither 交易 nor 退款`);
   const refund = type === '退款';
   const refundId = cell('退款批次号/请求号');
-  if (refund && refundId === '') throw new StatementError(`${where}: a refund without 退款批次号/请求号`);
+  if (refund && refundId === '') throw lineError(where, 'a refund without 退款批次号/请求号');
   return {
     kind: refund ? 'refund' : 'payment',
     channelTradeNo: cell('支付宝交易号'),
