@@ -13,7 +13,7 @@ import type { ReconFacts, ReconRecord } from '../store/store.ts';
 import type { RecordFacts } from './classify.ts';
 import { KeyTable, grown, keyHash } from './key-table.ts';
 
-/** Records one pass holds at most (about 100 MB of index). */
+/** Records one pass holds at most by default (about 100 MB of index; ReconOptions.indexRecordsMax). */
 export const recon_index_records_max = 1_000_000;
 
 const initial_slots = 1024;
@@ -23,6 +23,8 @@ const kinds = ['payment', 'refund'] as const satisfies readonly ReconRecord['kin
 export const passOf = (key: string, passes: number): number => (passes === 1 ? 0 : keyHash(key) % passes);
 
 export class DayIndex {
+  constructor(private readonly recordsMax: number = recon_index_records_max) {}
+
   private readonly keys = new KeyTable();
   private shownCount = 0;
   /** Status names, each stored once; a slot holds its name's position. */
@@ -36,7 +38,7 @@ export class DayIndex {
 
   /** Adds a record's facts; false when the index is full (the day needs more passes). */
   add(facts: ReconFacts): boolean {
-    if (this.keys.size >= recon_index_records_max) return false;
+    if (this.keys.size >= this.recordsMax) return false;
     if (this.keys.size === this.amounts.length) this.grow();
     const slot = this.keys.add(facts.key);
     this.amounts[slot] = facts.amount;
@@ -81,7 +83,7 @@ export class DayIndex {
   }
 
   private grow(): void {
-    const size = Math.min(this.amounts.length * 2, recon_index_records_max);
+    const size = Math.min(this.amounts.length * 2, this.recordsMax);
     this.amounts = grown(this.amounts, size, (n) => new Float64Array(n));
     this.statuses = grown(this.statuses, size, (n) => new Uint8Array(n));
     this.kindOf = grown(this.kindOf, size, (n) => new Uint8Array(n));

@@ -26,15 +26,17 @@ import type { Logger } from '../log.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { ChannelRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, Store } from '../store/store.ts';
 import { type Counts, type DiffKind, type FeeRate, type Repair, factsVerdictOf, recordKey, rowKey, verdictOf, zeroCounts } from './classify.ts';
-import { DayIndex, passOf } from './day-index.ts';
+import { DayIndex, passOf, recon_index_records_max } from './day-index.ts';
 
 export type ReconOptions = {
   /** Days a local success may wait for a later statement before it is a missing_channel difference. */
   holdDays: number;
   /** How long a run may take before another instance may take it over. */
   leaseMs: number;
+  /** The day's records one pass of a comparison holds in memory at most (a larger day takes more passes). */
+  indexRecordsMax: number;
 };
-export const default_recon_options: ReconOptions = { holdDays: 2, leaseMs: 10 * 60_000 };
+export const default_recon_options: ReconOptions = { holdDays: 2, leaseMs: 10 * 60_000, indexRecordsMax: recon_index_records_max };
 
 /** Ids per lookup of lines outside the day's records. */
 const lookup_ids_max = 500;
@@ -161,7 +163,7 @@ export class Reconciliation {
   /** One pass: its share of the day's records against its share of the lines; false when its share overflows the index. */
   private async comparePass(x: PassContext, c: Comparison, pass: number, passes: number): Promise<boolean> {
     const [dayStart, dayEnd] = chinaDayRange(x.run.date);
-    const index = new DayIndex();
+    const index = new DayIndex(this.options.indexRecordsMax);
     let full = false;
     await this.deps.store.eachReconFactsCompleted(x.run.channel, dayStart, dayEnd, (page) => {
       for (const facts of page) {
