@@ -32,29 +32,25 @@ export class KeyTable {
 
   /** The key's slot, or -1. */
   find(key: string): number {
-    const hash = keyHash(key);
-    const mask = this.buckets.length - 1;
-    for (let b = this.bucketOf(hash); ; b = (b + 1) & mask) {
-      const entry = this.buckets[b]!;
-      if (entry === 0) return -1;
-      if (this.hashes[entry - 1] === hash && this.keyIs(entry - 1, key)) return entry - 1;
-    }
+    const b = this.bucketFor(key, keyHash(key));
+    return this.buckets[b]! - 1;
   }
 
   /** Adds a key not in the table yet and answers its slot (the number of keys before it). */
   add(key: string): number {
-    if (this.find(key) >= 0) throw new Error(`assertion failed: the key ${key} is added twice`);
     if ((this.count + 1) * 2 > this.buckets.length) this.growBuckets();
     if (this.count + 1 >= this.starts.length) this.growSlots();
+    const hash = keyHash(key);
+    const b = this.bucketFor(key, hash);
+    if (this.buckets[b] !== 0) throw new Error(`assertion failed: the key ${key} is added twice`);
     const slot = this.count++;
     const start = this.starts[slot]!;
     if (start + key.length > arena_units_max) throw new Error(`assertion failed: over ${arena_units_max} characters of keys`);
     if (start + key.length > this.arena.length) this.arena = grown(this.arena, Math.min(arena_units_max, Math.max(this.arena.length * 2, start + key.length)), (n) => new Uint16Array(n));
     for (let i = 0; i < key.length; i++) this.arena[start + i] = key.charCodeAt(i);
     this.starts[slot + 1] = start + key.length;
-    const hash = keyHash(key);
     this.hashes[slot] = hash;
-    this.place(slot, hash);
+    this.buckets[b] = slot + 1;
     return slot;
   }
 
@@ -66,6 +62,17 @@ export class KeyTable {
   /** Fibonacci hashing: the high bits of the product, so keys that share their low hash bits (one pass's share) still spread. */
   private bucketOf(hash: number): number {
     return Math.imul(hash, 0x9e3779b1) >>> (32 - this.bits);
+  }
+
+  /** The bucket holding the key, or the empty one where it would go. */
+  private bucketFor(key: string, hash: number): number {
+    const mask = this.buckets.length - 1;
+    let b = this.bucketOf(hash);
+    for (let entry = this.buckets[b]!; entry !== 0; entry = this.buckets[b]!) {
+      if (this.hashes[entry - 1] === hash && this.keyIs(entry - 1, key)) return b;
+      b = (b + 1) & mask;
+    }
+    return b;
   }
 
   private keyIs(slot: number, key: string): boolean {
