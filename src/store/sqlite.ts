@@ -16,6 +16,9 @@ import {
   reconDiffColumns,
   reconDiffOf,
   reconDiffValues,
+  reconFactsFlowColumns,
+  reconFactsOf,
+  reconFactsRefundColumns,
   reconFlowColumns,
   reconPendingOf,
   reconRecordOf,
@@ -52,6 +55,7 @@ import {
   first_journal_page,
   outboxUpdateOf,
   per_order_rows_max,
+  recon_facts_page_max,
   parkedOf,
   refundOf,
   timerOf,
@@ -60,7 +64,7 @@ import { AssertionError } from '../failures.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { runSync } from '../balance/ledger.ts';
 
@@ -573,14 +577,21 @@ export class SqliteStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.kind as string, int(r.n)]));
   }
 
-  async reconRecordsCompleted(channel: string, fromMs: number, toMs: number) {
-    return this.all(
-      `SELECT ${reconFlowColumns} FROM flows f WHERE f.channel = ? AND f.completed_at >= ? AND f.completed_at < ? AND f.status IN ('succeeded', 'refunded')
+  async eachReconFactsCompleted(channel: string, fromMs: number, toMs: number, take: (page: ReconFacts[]) => void) {
+    const rows = this.query(
+      `SELECT ${reconFactsFlowColumns} FROM flows f WHERE f.channel = ? AND f.completed_at >= ? AND f.completed_at < ? AND f.status IN ('succeeded', 'refunded')
        UNION ALL
-       SELECT ${reconRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
+       SELECT ${reconFactsRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
        WHERE r.completed_at >= ? AND r.completed_at < ? AND f.channel = ? AND r.status = 'succeeded'`,
-      channel, fromMs, toMs, fromMs, toMs, channel,
-    ).map(reconRecordOf);
+    ).iterate(channel, fromMs, toMs, fromMs, toMs, channel) as IterableIterator<Row>;
+    let page: ReconFacts[] = [];
+    for (const row of rows) {
+      page.push(reconFactsOf(row));
+      if (page.length < recon_facts_page_max) continue;
+      take(page);
+      page = [];
+    }
+    if (page.length > 0) take(page);
   }
 
   async reconRecordsByIds(flowIds: string[], refundIds: string[]) {
