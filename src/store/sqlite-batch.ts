@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
 import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
+import { StatementCache } from './statement-cache.ts';
 
 /** How long a connection waits for another connection's write lock before failing. */
 const sqlite_busy_timeout_ms = 5_000;
@@ -99,21 +100,13 @@ export type SideResult = Row[] | number;
 /** What became of one side write: its statements' results, or why it wrote nothing. */
 export type SideOutcome = { results: SideResult[] } | { error: string };
 
-/** Runs statements given as data on one connection, each prepared once; `finalize` before the connection closes. */
+/** Runs statements given as data on one connection, each prepared once (a bounded cache); `finalize` before the connection closes. */
 export function statementRunner(db: Database) {
-  const prepared = new Map<string, ReturnType<Database['prepare']>>();
-  const prepare = (sql: string) => {
-    let statement = prepared.get(sql);
-    if (!statement) prepared.set(sql, (statement = db.prepare(sql)));
-    return statement;
-  };
+  const prepared = new StatementCache(db);
   return {
-    all: ({ sql, params }: Statement): Row[] => prepare(sql).all(...(params as never[])) as Row[],
-    run: (s: SideStatement): SideResult => (s.want === 'rows' ? prepare(s.sql).all(...(s.params as never[])) as Row[] : prepare(s.sql).run(...(s.params as never[])).changes),
-    finalize: () => {
-      for (const statement of prepared.values()) statement.finalize();
-      prepared.clear();
-    },
+    all: ({ sql, params }: Statement): Row[] => prepared.get(sql).all(...(params as never[])) as Row[],
+    run: (s: SideStatement): SideResult => (s.want === 'rows' ? prepared.get(s.sql).all(...(s.params as never[])) as Row[] : prepared.get(s.sql).run(...(s.params as never[])).changes),
+    finalize: () => prepared.finalize(),
   };
 }
 

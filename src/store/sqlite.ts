@@ -5,6 +5,7 @@
  * writes use this thread's own connection.
  */
 import type { Database, Statement } from 'bun:sqlite';
+import { StatementCache } from './statement-cache.ts';
 import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
 import { openSqliteDatabase, type SideOutcome, type SideResult, type SideStatement } from './sqlite-batch.ts';
 import { SideWrites } from './sqlite-side-writes.ts';
@@ -146,7 +147,7 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   private writer: WriterThread | null = null;
   private side: SideWrites | null = null;
-  private readonly queries = new Map<string, Statement>();
+  private readonly queries: StatementCache;
   /** Ledger programs run on this thread's connection, in IMMEDIATE transactions of their own (see `write`). */
   readonly ledger: LedgerStore = {
     transact: async (program) => this.write(() => runSync(program, (st) => this.all(st.sql, ...st.params))),
@@ -155,6 +156,7 @@ export class SqliteStore implements Store {
 
   constructor(private readonly path: string) {
     this.db = openSqliteDatabase(path);
+    this.queries = new StatementCache(this.db);
   }
 
   async migrate(): Promise<void> {
@@ -209,12 +211,7 @@ export class SqliteStore implements Store {
   }
 
   private query(sql: string): Statement {
-    let statement = this.queries.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.queries.set(sql, statement);
-    }
-    return statement;
+    return this.queries.get(sql);
   }
 
   private all(sql: string, ...params: unknown[]): Row[] {
@@ -697,7 +694,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.writer?.stop();
-    for (const statement of this.queries.values()) statement.finalize();
+    this.queries.finalize();
     this.db.close();
   }
 }
