@@ -21,7 +21,8 @@
  *
  * `--soak` instead runs SQLite at BENCH_RATE (default half the probed capacity) for BENCH_SOAK_S
  * (default 600 s), reading paycenter's heap after a full collection (GET /admin/memory?collect=true)
- * and its RSS every 30 s, and prints the trend: `RESULT lifecycle mode=soak … heap_slope_mb_per_min …`.
+ * and its RSS every 30 s (bench/memory.ts), and prints the trend after the warm-up:
+ * `RESULT lifecycle mode=soak … heap_slope_mb_per_min … heap_trend=flat|growing|shrinking …`.
  */
 import autocannon from 'autocannon';
 import { Database } from 'bun:sqlite';
@@ -35,6 +36,7 @@ import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
 import { cpuSeconds, cpuSecondsOfCommand, peakRssMb, rssMb } from './lifecycle/proc.ts';
 import { admin, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
+import { describeMemory, startMemorySampler } from './memory.ts';
 
 const seconds = (name: string, fallback: number) => Number(process.env[name] ?? fallback) * 1000;
 const hello_ms = 5_000;
@@ -216,18 +218,6 @@ const soak_sample_every_ms = 30_000;
 /** The share of the probed capacity a soak runs at, unless BENCH_RATE says. */
 const soak_share_of_capacity = 0.5;
 
-type MemorySample = { minute: number; heapMb: number; rssMb: number };
-
-/** Least-squares slope of the heap over the samples, MB per minute. */
-function heapSlope(samples: MemorySample[]): number {
-  const n = samples.length;
-  const mx = samples.reduce((a, s) => a + s.minute, 0) / n;
-  const my = samples.reduce((a, s) => a + s.heapMb, 0) / n;
-  const sxy = samples.reduce((a, s) => a + (s.minute - mx) * (s.heapMb - my), 0);
-  const sxx = samples.reduce((a, s) => a + (s.minute - mx) ** 2, 0);
-  return sxx === 0 ? 0 : sxy / sxx;
-}
-
 /** Memory flat over a long steady run: the heap after full collections, and RSS, sampled as it goes. */
 async function soak(databaseUrl: string): Promise<string> {
   const ledger = new Ledger();
@@ -242,27 +232,16 @@ async function soak(databaseUrl: string): Promise<string> {
     const capacity = ledger.completions.length / ((performance.now() - probeStart) / 1000);
     const rate = Number(process.env.BENCH_RATE ?? Math.max(10, Math.round(capacity * soak_share_of_capacity)));
     console.log(`soak: ${ms(capacity)} complete payments/s probed; ${rate}/s for ${soak_ms / 60_000} min`);
-    const samples: MemorySample[] = [];
-    const start = performance.now();
-    const sample = async () => {
-      const memory = await admin(paycenter.url, 'GET', '/admin/memory?collect=true');
-      const s = { minute: (performance.now() - start) / 60_000, heapMb: memory.heap_used_bytes / 2 ** 20, rssMb: memory.rss_bytes / 2 ** 20 };
-      samples.push(s);
-      console.log(`soak: ${s.minute.toFixed(1)} min: heap after collection ${s.heapMb.toFixed(1)} MB, RSS ${s.rssMb.toFixed(0)} MB, ${ledger.completions.length} payments`);
-    };
-    await sample();
-    const sampling = setInterval(() => void sample(), soak_sample_every_ms);
+    const heapMb = async () => (await admin(paycenter.url, 'GET', '/admin/memory?collect=true')).heap_used_bytes / 2 ** 20;
+    const sampler = startMemorySampler({ pid: paycenter.pid()!, intervalMs: soak_sample_every_ms, heapMb });
     await openLoop(payer, 'soak', rate, soak_ms);
-    clearInterval(sampling);
     await payer.settled();
-    await sample();
-    // The first samples include caches filling up (recent orders, statements, the page cache): the trend is read over the rest.
-    const settled = samples.filter((s) => s.minute >= 1);
-    const slope = heapSlope(settled.length >= 2 ? settled : samples);
-    const [first, last] = [samples[0]!, samples.at(-1)!];
+    const report = await sampler.stop();
+    console.log(`soak: ${describeMemory(report)}`);
+    const t = report.trend;
     return `RESULT lifecycle mode=soak store=sqlite minutes=${(soak_ms / 60_000).toFixed(0)} offered_per_s=${rate} payments=${ledger.completions.length} failed=${ledger.failures.length}`
-      + ` heap_start_mb=${first.heapMb.toFixed(1)} heap_end_mb=${last.heapMb.toFixed(1)} heap_slope_mb_per_min=${slope.toFixed(2)}`
-      + ` rss_start_mb=${first.rssMb.toFixed(0)} rss_end_mb=${last.rssMb.toFixed(0)} rss_max_mb=${Math.max(...samples.map((s) => s.rssMb)).toFixed(0)}`;
+      + ` heap_first_mb=${t.heapFirstMb?.toFixed(1)} heap_last_mb=${t.heapLastMb?.toFixed(1)} heap_slope_mb_per_min=${t.heapSlopeMbPerMin?.toFixed(2)} heap_trend=${t.verdict}`
+      + ` rss_slope_mb_per_min=${t.rssSlopeMbPerMin.toFixed(1)} rss_peak_mb=${report.rssPeakMb.toFixed(0)}`;
   } finally {
     await paycenter.stop();
     await sandbox.stop();

@@ -1,8 +1,9 @@
 /**
  * What a process costs, read from /proc: CPU time (user + system, all threads) and resident
- * memory. Linux only, as every bench here; a process that has exited reads as zero.
+ * memory (bench/memory.ts reads it). Linux only, as every bench here; a process that has exited reads as zero.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { procMemoryMb } from '../memory.ts';
 
 /** USER_HZ: the unit of utime/stime in /proc/PID/stat (100 on every Linux this runs on). */
 const clock_ticks_per_s = 100;
@@ -33,14 +34,6 @@ export function cpuSecondsOfCommand(comm: string): number {
   return total;
 }
 
-function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-    return Number(line?.match(/\d+/)?.[0] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-export const rssMb = (pid: number): number => statusKb(pid, 'VmRSS') / 1024;
-export const peakRssMb = (pid: number): number => statusKb(pid, 'VmHWM') / 1024;
+/** RSS now and the peak so far (the kernel's VmHWM), in MB; 0 once the process is gone. */
+export const rssMb = (pid: number): number => procMemoryMb(pid, 'VmRSS') ?? 0;
+export const peakRssMb = (pid: number): number => procMemoryMb(pid, 'VmHWM') ?? 0;
