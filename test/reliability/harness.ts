@@ -23,7 +23,7 @@ export function hash32(text: string): number {
  * and the retry came after the join window), and then the answer lists the replaced attempt's
  * closed flows first; the payer is shown the new one (its `action`).
  */
-export function answeringFlow<F extends { method: string; status: string }>(payment: { flows: F[] }, method: string): F | undefined {
+export function answeringFlow(payment: { flows: Array<{ id: string; method: string; status: string }> }, method: string): { id: string } | undefined {
   return payment.flows.findLast((f) => f.method === method && f.status === 'pending');
 }
 
