@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
 import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
+import { StatementCache } from './statement-cache.ts';
 
 /** How long a connection waits for another connection's write lock before failing. */
 const sqlite_busy_timeout_ms = 5_000;
@@ -91,17 +92,10 @@ function writeOrder(s: Statements, write: OrderWrite): WriteOutcome {
 
 /** Runs ledger statements on one connection, each prepared once; `finalize` before the connection closes. */
 export function ledgerRunner(db: Database): { all: (statement: Statement) => Row[]; finalize: () => void } {
-  const prepared = new Map<string, ReturnType<Database['prepare']>>();
+  const prepared = new StatementCache(db);
   return {
-    all: ({ sql, params }) => {
-      let statement = prepared.get(sql);
-      if (!statement) prepared.set(sql, (statement = db.prepare(sql)));
-      return statement.all(...(params as never[])) as Row[];
-    },
-    finalize: () => {
-      for (const statement of prepared.values()) statement.finalize();
-      prepared.clear();
-    },
+    all: ({ sql, params }) => prepared.get(sql).all(...(params as never[])) as Row[],
+    finalize: () => prepared.finalize(),
   };
 }
 

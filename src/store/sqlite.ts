@@ -5,6 +5,7 @@
  * writes use this thread's own connection.
  */
 import type { Database, Statement } from 'bun:sqlite';
+import { StatementCache } from './statement-cache.ts';
 import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
 import { openSqliteDatabase } from './sqlite-batch.ts';
 import {
@@ -15,6 +16,9 @@ import {
   reconDiffColumns,
   reconDiffOf,
   reconDiffValues,
+  reconFactsFlowColumns,
+  reconFactsOf,
+  reconFactsRefundColumns,
   reconFlowColumns,
   reconPendingOf,
   reconRecordOf,
@@ -51,6 +55,7 @@ import {
   first_journal_page,
   outboxUpdateOf,
   per_order_rows_max,
+  recon_facts_page_max,
   parkedOf,
   refundOf,
   timerOf,
@@ -59,7 +64,7 @@ import { AssertionError } from '../failures.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { runSync } from '../balance/ledger.ts';
 
@@ -131,7 +136,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database;
   private writer: WriterThread | null = null;
-  private readonly queries = new Map<string, Statement>();
+  private readonly queries: StatementCache;
   /** Ledger programs run on this thread's connection, in IMMEDIATE transactions of their own (see `write`). */
   readonly ledger: LedgerStore = {
     transact: async (program) => this.write(() => runSync(program, (st) => this.all(st.sql, ...st.params))),
@@ -140,6 +145,7 @@ export class SqliteStore implements Store {
 
   constructor(private readonly path: string) {
     this.db = openSqliteDatabase(path);
+    this.queries = new StatementCache(this.db);
   }
 
   async migrate(): Promise<void> {
@@ -192,12 +198,7 @@ export class SqliteStore implements Store {
   }
 
   private query(sql: string): Statement {
-    let statement = this.queries.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.queries.set(sql, statement);
-    }
-    return statement;
+    return this.queries.get(sql);
   }
 
   private all(sql: string, ...params: unknown[]): Row[] {
@@ -531,14 +532,21 @@ export class SqliteStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.kind as string, int(r.n)]));
   }
 
-  async reconRecordsCompleted(channel: string, fromMs: number, toMs: number) {
-    return this.all(
-      `SELECT ${reconFlowColumns} FROM flows f WHERE f.channel = ? AND f.completed_at >= ? AND f.completed_at < ? AND f.status IN ('succeeded', 'refunded')
+  async eachReconFactsCompleted(channel: string, fromMs: number, toMs: number, take: (page: ReconFacts[]) => void) {
+    const rows = this.query(
+      `SELECT ${reconFactsFlowColumns} FROM flows f WHERE f.channel = ? AND f.completed_at >= ? AND f.completed_at < ? AND f.status IN ('succeeded', 'refunded')
        UNION ALL
-       SELECT ${reconRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
+       SELECT ${reconFactsRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
        WHERE r.completed_at >= ? AND r.completed_at < ? AND f.channel = ? AND r.status = 'succeeded'`,
-      channel, fromMs, toMs, fromMs, toMs, channel,
-    ).map(reconRecordOf);
+    ).iterate(channel, fromMs, toMs, fromMs, toMs, channel) as IterableIterator<Row>;
+    let page: ReconFacts[] = [];
+    for (const row of rows) {
+      page.push(reconFactsOf(row));
+      if (page.length < recon_facts_page_max) continue;
+      take(page);
+      page = [];
+    }
+    if (page.length > 0) take(page);
   }
 
   async reconRecordsByIds(flowIds: string[], refundIds: string[]) {
@@ -644,7 +652,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.writer?.stop();
-    for (const statement of this.queries.values()) statement.finalize();
+    this.queries.finalize();
     this.db.close();
   }
 }
