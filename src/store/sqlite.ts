@@ -7,7 +7,8 @@
 import type { Database, Statement } from 'bun:sqlite';
 import { StatementCache } from './statement-cache.ts';
 import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
-import { openSqliteDatabase } from './sqlite-batch.ts';
+import { openSqliteDatabase, type SideOutcome, type SideResult, type SideStatement } from './sqlite-batch.ts';
+import { SideWrites } from './sqlite-side-writes.ts';
 import {
   adminAuditOf,
   orderSearchFilter,
@@ -70,8 +71,8 @@ import { runSync } from '../balance/ledger.ts';
 
 type Row = Record<string, unknown>;
 
-/** A batch waiting for the writer thread's answer. */
-type Pending = { resolve: (outcome: BatchOutcome) => void; reject: (error: Error) => void };
+/** A message waiting for the writer thread's answer. */
+type Pending = { resolve: (outcome: never) => void; reject: (error: Error) => void };
 
 /**
  * The writer thread: one connection that does every order and nonce write, so commits and their
@@ -96,15 +97,24 @@ class WriterThread {
   }
 
   commit(batch: Batch): Promise<BatchOutcome> {
+    return this.send({ batch });
+  }
+
+  sideWrites(sideWrites: SideStatement[][]): Promise<SideOutcome[]> {
+    return this.send({ sideWrites });
+  }
+
+  /** The answer's type is the one sqlite-writer.ts gives to this kind of message. */
+  private send<Outcome>(message: { batch: Batch } | { sideWrites: SideStatement[][] }): Promise<Outcome> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, batch });
+      this.worker.postMessage({ id, json: JSON.stringify(message) });
     });
   }
 
-  private answer(data: { id: number; outcome?: BatchOutcome; error?: string; bug?: boolean }): void {
+  private answer(data: { id: number; outcome?: never; error?: string; bug?: boolean }): void {
     const waiting = this.pending.get(data.id);
     if (!waiting) return;
     this.pending.delete(data.id);
@@ -136,6 +146,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database;
   private writer: WriterThread | null = null;
+  private side: SideWrites | null = null;
   private readonly queries: StatementCache;
   /** Ledger programs run on this thread's connection, in IMMEDIATE transactions of their own (see `write`). */
   readonly ledger: LedgerStore = {
@@ -151,6 +162,8 @@ export class SqliteStore implements Store {
   async migrate(): Promise<void> {
     await migrate(this.migrationExecutor(), migrationsOf('sqlite'), Date.now());
     this.writer ??= await WriterThread.start(this.path);
+    const writer = this.writer;
+    this.side ??= new SideWrites((writes) => writer.sideWrites(writes));
   }
 
   /**
@@ -214,6 +227,24 @@ export class SqliteStore implements Store {
     return this.db.transaction(work).immediate();
   }
 
+  /** Statements written together, all or nothing, on the writer thread (sqlite-side-writes.ts): the hot path's small writes. */
+  private sideWrite(statements: SideStatement[]): Promise<SideResult[]> {
+    if (!this.side) throw new AssertionError('write before migrate');
+    return this.side.run(statements);
+  }
+
+  /** One statement as a side write; the rows it returns. */
+  private async sideRows(sql: string, ...params: unknown[]): Promise<Row[]> {
+    const [rows] = await this.sideWrite([{ sql, params, want: 'rows' }]);
+    return Array.isArray(rows) ? rows : [];
+  }
+
+  /** Side writes of one statement each, as one; how many rows each changed. */
+  private async sideChanges(sql: string, paramsEach: unknown[][]): Promise<number[]> {
+    const results = await this.sideWrite(paramsEach.map((params) => ({ sql, params, want: 'changes' })));
+    return results.map((r) => (typeof r === 'number' ? r : 0));
+  }
+
   async loadOrder(orderId: string) {
     const row = this.all('SELECT * FROM orders WHERE id = ?', orderId)[0];
     return row ? orderOf(row, json) : null;
@@ -241,64 +272,74 @@ export class SqliteStore implements Store {
   }
 
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
-    const rows = this.write(() => this.all(
+    const rows = await this.sideRows(
       `UPDATE timers SET lease_until = ? WHERE (order_id, key) IN (
          SELECT order_id, key FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY due_at LIMIT ?)
        RETURNING *`,
       nowMs + leaseMs, nowMs, nowMs, limit,
-    ));
+    );
     return rows.map((r) => timerOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async deleteFiredTimers(timers: TimerRow[]) {
     if (timers.length === 0) return [];
-    const remove = this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?');
-    return this.write(() => timers.filter((t) => remove.run(t.orderId, t.key, t.dueAt).changes > 0));
+    const changed = await this.sideChanges('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?', timers.map((t) => [t.orderId, t.key, t.dueAt]));
+    return timers.filter((_, i) => changed[i]! > 0);
   }
 
   async leaseTimers(timers: TimerRow[], nowMs: number, leaseMs: number) {
     if (timers.length === 0) return [];
-    const lease = this.query('UPDATE timers SET lease_until = ? WHERE order_id = ? AND key = ? AND due_at = ? AND (lease_until IS NULL OR lease_until < ?)');
-    return this.write(() => timers.filter((t) => lease.run(nowMs + leaseMs, t.orderId, t.key, t.dueAt, nowMs).changes > 0));
+    const changed = await this.sideChanges(
+      'UPDATE timers SET lease_until = ? WHERE order_id = ? AND key = ? AND due_at = ? AND (lease_until IS NULL OR lease_until < ?)',
+      timers.map((t) => [nowMs + leaseMs, t.orderId, t.key, t.dueAt, nowMs]),
+    );
+    return timers.filter((_, i) => changed[i]! > 0);
   }
 
   async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {
-    const rows = this.write(() => this.all(
+    const rows = await this.sideRows(
       `UPDATE outbox SET lease_until = ? WHERE id IN (
          SELECT id FROM outbox WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?)) AND due_at <= ?
            AND (lease_until IS NULL OR lease_until < ?)
          ORDER BY due_at LIMIT ?)
        RETURNING *`,
       nowMs + leaseMs, JSON.stringify(kinds), nowMs, nowMs, limit,
-    ));
+    );
     return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) })).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number) {
-    const [row] = this.write(() => this.all(
+    const [row] = await this.sideRows(
       `UPDATE outbox SET lease_until = ? WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING *`,
       nowMs + leaseMs, outboxId, nowMs,
-    ));
+    );
     return row ? { ...outboxOf(row, json), attempts: int(row.attempts) } : null;
   }
 
   async finishOutbox(r: OutboxResult) {
     const next = outboxUpdateOf(r);
-    this.write(() => this.query('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?')
-      .run(next.status, r.error, next.dueAt, next.completedAt, r.outboxId));
+    await this.sideChanges('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?', [
+      [next.status, r.error, next.dueAt, next.completedAt, r.outboxId],
+    ]);
   }
 
   async recordNotification(r: NotificationResult) {
     const a = r.attempt;
-    this.write(() => {
-      this.query('INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs);
-      const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
-      this.query('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?')
-        .run(outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId);
-      this.query('UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?')
-        .run(r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId);
-    });
+    const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
+    await this.sideWrite([
+      {
+        sql: 'INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        params: [a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs], want: 'changes',
+      },
+      {
+        sql: 'UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?',
+        params: [outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId], want: 'changes',
+      },
+      {
+        sql: 'UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?',
+        params: [r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId], want: 'changes',
+      },
+    ]);
   }
 
   async resendNotification(eventId: string, nowMs: number) {
@@ -345,18 +386,20 @@ export class SqliteStore implements Store {
   }
 
   async insertCallback(c: CallbackRow) {
-    this.write(() => this.query(
+    await this.sideChanges(
       'INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(c.id, c.provider, c.channelCode, text(c.headers), c.body, c.receivedAt, c.verified === null ? null : Number(c.verified), c.orderId, c.flowId, c.outcome));
+      [[c.id, c.provider, c.channelCode, text(c.headers), c.body, c.receivedAt, c.verified === null ? null : Number(c.verified), c.orderId, c.flowId, c.outcome]],
+    );
   }
 
   async updateCallback(callbackId: string, o: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) {
-    this.write(() => this.query('UPDATE callback_log SET verified = ?, order_id = ?, flow_id = ?, outcome = ? WHERE id = ?')
-      .run(o.verified === null ? null : Number(o.verified), o.orderId, o.flowId, o.outcome, callbackId));
+    await this.sideChanges('UPDATE callback_log SET verified = ?, order_id = ?, flow_id = ?, outcome = ? WHERE id = ?', [
+      [o.verified === null ? null : Number(o.verified), o.orderId, o.flowId, o.outcome, callbackId],
+    ]);
   }
 
   async keepCallbackPrefix(callbackId: string, body: string) {
-    this.write(() => this.query('UPDATE callback_log SET body = ? WHERE id = ?').run(body, callbackId));
+    await this.sideChanges('UPDATE callback_log SET body = ? WHERE id = ?', [[body, callbackId]]);
   }
 
   async purgeCallbacks(beforeMs: number, limit: number) {
@@ -507,8 +550,7 @@ export class SqliteStore implements Store {
 
   async deferOutbox(outboxIds: string[], dueAt: number) {
     if (outboxIds.length === 0) return;
-    this.write(() => this.query("UPDATE outbox SET due_at = ?, lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'")
-      .run(dueAt, JSON.stringify(outboxIds)));
+    await this.sideChanges("UPDATE outbox SET due_at = ?, lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'", [[dueAt, JSON.stringify(outboxIds)]]);
   }
 
   async insertAlert(alert: AlertRow) {
