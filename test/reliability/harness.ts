@@ -17,6 +17,16 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
+/**
+ * The flow of `method` that a pay answer is about: the newest one still pending. A retried pay
+ * can start a new attempt (the first one's prepay never ran: its request died with the process,
+ * and the retry came after the join window), and then the answer lists the replaced attempt's
+ * closed flows first; the payer is shown the new one (its `action`).
+ */
+export function answeringFlow(payment: { flows: Array<{ id: string; method: string; status: string }> }, method: string): { id: string } | undefined {
+  return payment.flows.findLast((f) => f.method === method && f.status === 'pending');
+}
+
 /** Retries `fn` while it throws (connection refused while the server is down) or answers 5xx. */
 export async function persist<T extends { status: number }>(what: string, fn: () => Promise<T>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
