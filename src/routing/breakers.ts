@@ -8,7 +8,7 @@ import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
-import { type BreakerSettings, afterCall, halfOpenDue, moved } from './breaker.ts';
+import { type BreakerSettings, type Transition, afterCall, halfOpenDue, moved, probeAnswered } from './breaker.ts';
 import type { BreakerBoard } from './breaker-board.ts';
 import type { HealthWindows } from './health.ts';
 import type { CallOutcome, ChannelWindow } from './window.ts';
@@ -17,8 +17,11 @@ import type { CallOutcome, ChannelWindow } from './window.ts';
 export const breaker_cache_ms = 1_000;
 /** How long a half-open probe holds the gate: longer than a provider call may take, so probes never overlap. */
 export const probe_gate_ms = 15_000;
-/** Tries of an operator's forced move against concurrent automatic ones. */
-const force_attempts_max = 3;
+/** Tries of an operator's forced move, or of counting an answered probe, against concurrent moves. */
+const move_attempts_max = 3;
+
+/** Whether a prepay goes out: `probe` when it is the half-open breaker's one probe. */
+export type Admission = 'refused' | 'admitted' | 'probe';
 
 /** Told of every move this instance won (an opened breaker raises an operator alert). */
 export type BreakerObserver = { moved(transition: BreakerTransitionRow): Promise<void> };
@@ -70,24 +73,45 @@ export class Breakers {
     }
   }
 
-  /** What one call's outcome does to its channel's breaker: the state it moved to, or null. */
-  async observe(code: string, outcome: CallOutcome, window: ChannelWindow): Promise<BreakerStateName | null> {
+  /**
+   * What one call's outcome does to its channel's breaker: the state it moved to, or null.
+   * `probe`: the call was the prepay admitted as the half-open probe.
+   */
+  async observe(code: string, outcome: CallOutcome, window: ChannelWindow, probe = false): Promise<BreakerStateName | null> {
+    if (probe && outcome === 'answered') return this.countProbe(code);
     const row = (await this.states([code])).get(code)!;
-    const transition = afterCall(this.settings, row, outcome, window);
+    const transition = afterCall(this.settings, row, outcome, window, probe);
     return transition && (await this.move(row, transition.to, transition.reason)) ? transition.to : null;
+  }
+
+  /**
+   * Counts an answered probe against the breaker as it is now (read past the cache: a probe
+   * another instance counted moved it): closed at BREAKER_HALF_OPEN_PROBES, else one probe further.
+   * A breaker no longer half-open (a failure re-opened it, an operator moved it) ignores it.
+   */
+  private async countProbe(code: string): Promise<BreakerStateName | null> {
+    for (let attempt = 0; attempt < move_attempts_max; attempt++) {
+      this.markStale(code);
+      const row = (await this.states([code])).get(code)!;
+      if (row.state !== 'half_open') return null;
+      const transition: Transition = probeAnswered(this.settings, await this.deps.board.probesPassed(row, this.settings.halfOpenProbes));
+      if (await this.move(row, transition.to, transition.reason)) return transition.to;
+    }
+    this.deps.log.warn('half-open probe not counted: the breaker kept moving', { channel: code });
+    return null;
   }
 
   /**
    * Whether a prepay may go to this channel now: never while open, while half-open only as the
    * one probe (the gate routing took for it, or one taken now).
    */
-  async admitPrepay(code: string): Promise<boolean> {
+  async admitPrepay(code: string): Promise<Admission> {
     const row = (await this.states([code])).get(code)!;
-    if (row.state !== 'half_open') return row.state === 'closed';
+    if (row.state !== 'half_open') return row.state === 'closed' ? 'admitted' : 'refused';
     const ticket = this.tickets.get(code);
     this.tickets.delete(code);
     const held = ticket !== undefined && ticket.version === row.version && ticket.until > this.deps.clock.now();
-    return held || this.claimProbe(row);
+    return held || (await this.claimProbe(row)) ? 'probe' : 'refused';
   }
 
   /** Takes the half-open probe gate of this breaker (as read) for a prepay this instance is about to make. */
@@ -100,7 +124,7 @@ export class Breakers {
 
   /** An operator's move: a forced open stays open until an operator closes it; a forced close starts a fresh window. */
   async force(code: string, to: 'open' | 'closed', reason: string): Promise<BreakerRow> {
-    for (let attempt = 0; attempt < force_attempts_max; attempt++) {
+    for (let attempt = 0; attempt < move_attempts_max; attempt++) {
       this.markStale(code);
       const row = (await this.states([code])).get(code)!;
       const next = await this.move(row, to, `operator: ${reason}`, to === 'open');

@@ -9,7 +9,7 @@ import { isoTime } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
 import { hiddenInCashier } from './breaker.ts';
-import type { Breakers } from './breakers.ts';
+import type { Admission, Breakers } from './breakers.ts';
 import type { HealthWindows } from './health.ts';
 import { type CallOutcome, type ChannelWindow, emptyTotals, health_window_ms, quantileMs, successRate } from './window.ts';
 
@@ -40,13 +40,16 @@ export class ChannelHealth {
     return this.deps.breakers.settings;
   }
 
-  /** Records a call's outcome; a broken Redis or store costs health data, never the call's answer. */
-  async record(code: string, outcome: CallOutcome, latencyMs: number): Promise<void> {
+  /**
+   * Records a call's outcome (`probe`: the prepay admitted as the half-open probe); a broken Redis
+   * or store costs health data, never the call's answer.
+   */
+  async record(code: string, outcome: CallOutcome, latencyMs: number, probe = false): Promise<void> {
     this.deps.observer?.call(code, outcome, latencyMs);
     try {
       const at = this.deps.clock.now();
       const window = await this.deps.windows.record(code, outcome, latencyMs, at);
-      const moved = await this.deps.breakers.observe(code, outcome, window);
+      const moved = await this.deps.breakers.observe(code, outcome, window, probe);
       // The freshest word on this channel: routing and the cashier here use it at once (a breaker
       // that closed starts a fresh window).
       this.cached.set(code, { at, window: moved === 'closed' ? { totals: emptyTotals(), consecutiveFailures: 0 } : window });
@@ -55,7 +58,7 @@ export class ChannelHealth {
     }
   }
 
-  admitPrepay(code: string): Promise<boolean> {
+  admitPrepay(code: string): Promise<Admission> {
     return this.deps.breakers.admitPrepay(code);
   }
 

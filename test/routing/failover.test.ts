@@ -3,8 +3,8 @@
  * while a second one serves the same method costs payers nothing — every pay answers 200 with an
  * action from the second channel, and the first one's breaker opens after BREAKER_CONSECUTIVE
  * failures; with both failing the method leaves the cashier and /pay answers
- * no_channel_available; after BREAKER_OPEN_S a half-open probe closes each breaker again and the
- * method comes back. The clock is moved by hand; the ticker and runner are driven by hand.
+ * no_channel_available; after BREAKER_OPEN_S BREAKER_HALF_OPEN_PROBES half-open probes, one after
+ * the other, close the breaker again and the method comes back. The clock is moved by hand; the ticker and runner are driven by hand.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ManualClock } from '../../src/clock.ts';
@@ -114,21 +114,32 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     expect((await merchant.call('GET', `/v1/payments/${created.body.id}`)).body.flows).toEqual([]);
   }, 30_000);
 
-  test('recovery: after BREAKER_OPEN_S a half-open probe closes the breaker, traffic and the method return; a forced open stays open', async () => {
+  test('recovery: after BREAKER_OPEN_S, BREAKER_HALF_OPEN_PROBES answered probes one after the other close the breaker, traffic and the method return; a forced open stays open', async () => {
     await faults(world.alipay.app_id!, null);
     await faults(second.app_id!, null);
     clock.advance(default_breaker_settings.openMs);
-    const { created, paid } = await pay();
-    expect(paid.status).toBe(200);
-    expect(paid.body.flows.map((f: any) => f.channel)).toEqual(['alipay_b']);
-    const timeline = (await adminCall(world.url, 'GET', `/admin/payments/${created.body.id}/timeline`)).body;
-    expect(timeline.events.find((e: any) => e.event.type === 'pay.start').event.routing).toMatchObject({ chosen: 'alipay_b', probe: true });
+    let created: Answer | undefined;
+    for (let probe = 1; probe <= default_breaker_settings.halfOpenProbes; probe++) {
+      expect((await health('alipay_b')).breaker).toBe('half_open');
+      const paid = await pay();
+      created = paid.created;
+      expect(paid.paid.status).toBe(200);
+      expect(paid.paid.body.flows.map((f: any) => f.channel)).toEqual(['alipay_b']);
+      const timeline = (await adminCall(world.url, 'GET', `/admin/payments/${created.body.id}/timeline`)).body;
+      expect(timeline.events.find((e: any) => e.event.type === 'pay.start').event.routing).toMatchObject({ chosen: 'alipay_b', probe: true });
+    }
     const closed = await health('alipay_b');
     expect(closed).toMatchObject({ breaker: 'closed', calls: 0 });
-    expect(closed.transitions.slice(0, 3).map((t: any) => [t.from, t.to])).toEqual([['half_open', 'closed'], ['open', 'half_open'], ['closed', 'open']]);
+    expect(closed.transitions.slice(0, 5).map((t: any) => [t.from, t.to, t.reason])).toEqual([
+      ['half_open', 'closed', '3 half-open probes answered in a row'],
+      ['half_open', 'half_open', 'half-open probe 2 of 3 answered'],
+      ['half_open', 'half_open', 'half-open probe 1 of 3 answered'],
+      ['open', 'half_open', 'open for 30 s: letting a probe through'],
+      ['closed', 'open', '5 calls failed in a row'],
+    ]);
     // alipay_main was forced open by an operator: it stays open however long it has been.
     expect((await health('alipay_main')).breaker).toBe('open');
-    expect(await cashierMethods(created.body)).toEqual(['alipay_qr', 'wechat_native']);
+    expect(await cashierMethods(created!.body)).toEqual(['alipay_qr', 'wechat_native']);
     await drive(world);
   }, 30_000);
 });
