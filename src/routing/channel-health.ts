@@ -31,6 +31,8 @@ const rounded = (x: number) => Math.round(x * 10_000) / 10_000;
 
 export class ChannelHealth {
   private readonly cached = new Map<string, { at: number; window: ChannelWindow }>();
+  /** Window reads in flight, by channel. */
+  private readonly reading = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: { windows: HealthWindows; breakers: Breakers; store: Store; clock: Clock; log: Logger; observer?: CallObserver },
@@ -66,16 +68,34 @@ export class ChannelHealth {
     return this.deps.breakers.claimProbe(breaker);
   }
 
-  /** Breaker and window of each channel, windows as of at most health_cache_ms ago. */
+  /**
+   * Breaker and window of each channel, windows as of at most health_cache_ms ago — or, while
+   * another request of this instance already reads a channel's window again, the one before: one
+   * read at a time per channel, however many pays find the cache stale at once.
+   */
   async states(codes: readonly string[]): Promise<Map<string, ChannelState>> {
     const now = this.deps.clock.now();
     const stale = codes.filter((code) => {
       const hit = this.cached.get(code);
-      return !hit || now - hit.at >= health_cache_ms;
+      return !hit || (now - hit.at >= health_cache_ms && !this.reading.has(code));
     });
-    if (stale.length > 0) for (const [code, window] of await this.deps.windows.read(stale, now)) this.cached.set(code, { at: now, window });
+    if (stale.length > 0) await this.readWindows(stale, now);
+    // A channel first seen while another request reads it: wait for that read.
+    await Promise.all(codes.filter((code) => !this.cached.has(code)).map((code) => this.reading.get(code)));
     const breakers = await this.deps.breakers.states(codes);
     return new Map(codes.map((code) => [code, { breaker: breakers.get(code)!, window: this.cached.get(code)!.window }]));
+  }
+
+  private async readWindows(codes: readonly string[], now: number): Promise<void> {
+    const read = this.deps.windows.read(codes, now).then((windows) => {
+      for (const [code, window] of windows) this.cached.set(code, { at: now, window });
+    });
+    for (const code of codes) this.reading.set(code, read);
+    try {
+      await read;
+    } finally {
+      for (const code of codes) if (this.reading.get(code) === read) this.reading.delete(code);
+    }
   }
 
   /** The channel's health as API.md shows it, read fresh. */
