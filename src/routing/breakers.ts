@@ -114,11 +114,19 @@ export class Breakers {
     return held || (await this.claimProbe(row)) ? 'probe' : 'refused';
   }
 
-  /** Takes the half-open probe gate of this breaker (as read) for a prepay this instance is about to make. */
+  /**
+   * Takes the half-open probe gate of this breaker for a prepay this instance is about to make.
+   * The breaker is read past the cache first: the ticket names the version the gate is taken at
+   * (every later move releases the gate), not an older one another instance's counted probe
+   * already moved on from — such a ticket would refuse its own prepay and hold the gate idle.
+   */
   async claimProbe(breaker: BreakerRow): Promise<boolean> {
+    this.markStale(breaker.code);
+    const row = (await this.states([breaker.code])).get(breaker.code)!;
+    if (row.state !== 'half_open') return false;
     const now = this.deps.clock.now();
-    if (!(await this.deps.board.claimProbe(breaker.code, now, probe_gate_ms))) return false;
-    this.tickets.set(breaker.code, { version: breaker.version, until: now + probe_gate_ms });
+    if (!(await this.deps.board.claimProbe(row.code, now, probe_gate_ms))) return false;
+    this.tickets.set(row.code, { version: row.version, until: now + probe_gate_ms });
     return true;
   }
 

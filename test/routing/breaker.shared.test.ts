@@ -88,6 +88,21 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
     expect(failed).toMatchObject({ from: 'open', to: 'half_open' });
   });
 
+  test('a probe routed by an instance whose cache is a counted probe behind still goes out, its cache refreshed or not', async () => {
+    const code = `c_${unique()}`;
+    const [a, b] = instances() as [Breakers, Breakers];
+    await openedBy(a, code);
+    const seenByB = (await b.states([code])).get(code)!;
+    expect(seenByB.state).toBe('half_open');
+    expect(await a.admitPrepay(code)).toBe('probe');
+    expect(await a.observe(code, 'answered', answering, true)).toBe('half_open');
+    // b routes with the breaker as its cache has it; its cache expires before the prepay is admitted.
+    expect(await b.claimProbe(seenByB)).toBe(true);
+    clock.advance(breaker_cache_ms);
+    expect(await b.admitPrepay(code)).toBe('probe');
+    expect(await a.admitPrepay(code)).toBe('refused');
+  });
+
   test('answers seen by both instances at once are both counted; answers of calls that were not the probe are not', async () => {
     const code = `c_${unique()}`;
     const [a, b] = instances() as [Breakers, Breakers];
