@@ -7,6 +7,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import type { BreakerSettings } from './routing/breaker.ts';
+import type { AdmissionSettings } from './http/admission.ts';
+import { commit_queue_writes_max } from '../actors/durable-commit.ts';
 
 export type Mode = 'dev' | 'production';
 
@@ -25,7 +27,7 @@ export type Config = {
   adminToken: string;
   secretKey: Uint8Array;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  engine: { commitBatchMax: number; commitWaitMaxMs: number; lockTtlMs: number; mailboxDepthMax: number };
+  engine: { commitBatchMax: number; commitWaitMaxMs: number; commitQueueWritesMax: number; lockTtlMs: number; mailboxDepthMax: number };
   /** Per-merchant request rate: `perSecond` sustained, bursts up to `capacity`. */
   rateLimit: { perSecond: number; capacity: number };
   /** Serve the channel sandbox at /sandbox (on under `bun dev`, off in production unless asked). */
@@ -48,6 +50,8 @@ export type Config = {
   callbackRetentionMs: number;
   /** How long an operator's browser session lasts after sign-in. */
   adminSessionMs: number;
+  /** Requests in flight per class in this process, and the short wait beyond (src/http/admission.ts). */
+  admission: AdmissionSettings;
 };
 
 export class ConfigError extends Error {
@@ -155,6 +159,15 @@ const environment = v.object({
   CALLBACK_BURST_PER_CHANNEL: integer(1, 1_000_000, 5_000),
   CALLBACK_RETENTION_DAYS: integer(1, 3_650, 90),
   ADMIN_SESSION_HOURS: integer(1, 720, 8),
+  COMMIT_QUEUE_WRITES_MAX: integer(1, 1_000_000, commit_queue_writes_max),
+  ADMISSION_MERCHANT_WRITES_MAX: integer(1, 100_000, 256),
+  ADMISSION_MERCHANT_READS_MAX: integer(1, 100_000, 256),
+  ADMISSION_CALLBACKS_MAX: integer(1, 100_000, 256),
+  ADMISSION_CASHIER_MAX: integer(1, 100_000, 256),
+  ADMISSION_ADMIN_MAX: integer(1, 100_000, 64),
+  ADMISSION_QUEUE_MAX: integer(0, 100_000, 64),
+  // Past a second a waiting client has likely given up: a longer wait only holds its memory.
+  ADMISSION_QUEUE_WAIT_MS: integer(0, 1_000, 20),
 });
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -182,7 +195,10 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     adminToken: e.ADMIN_TOKEN,
     secretKey: new Uint8Array(Buffer.from(e.SECRET_KEY, 'base64')),
     logLevel: e.LOG_LEVEL,
-    engine: { commitBatchMax: e.COMMIT_BATCH_MAX, commitWaitMaxMs: e.COMMIT_WAIT_MAX_MS, lockTtlMs: e.LOCK_TTL_MS, mailboxDepthMax: e.MAILBOX_DEPTH_MAX },
+    engine: {
+      commitBatchMax: e.COMMIT_BATCH_MAX, commitWaitMaxMs: e.COMMIT_WAIT_MAX_MS, commitQueueWritesMax: e.COMMIT_QUEUE_WRITES_MAX,
+      lockTtlMs: e.LOCK_TTL_MS, mailboxDepthMax: e.MAILBOX_DEPTH_MAX,
+    },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_S, capacity: e.RATE_LIMIT_BURST },
     sandbox: (e.SANDBOX ?? (mode === 'dev' ? 'on' : 'off')) === 'on',
     queryScheduleMs: e.QUERY_SCHEDULE_S,
@@ -200,6 +216,14 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     },
     callbackRetentionMs: e.CALLBACK_RETENTION_DAYS * day_ms,
     adminSessionMs: e.ADMIN_SESSION_HOURS * hour_ms,
+    admission: {
+      inFlightMax: {
+        merchant_write: e.ADMISSION_MERCHANT_WRITES_MAX, merchant_read: e.ADMISSION_MERCHANT_READS_MAX, callback: e.ADMISSION_CALLBACKS_MAX,
+        cashier: e.ADMISSION_CASHIER_MAX, admin: e.ADMISSION_ADMIN_MAX,
+      },
+      queueMax: e.ADMISSION_QUEUE_MAX,
+      queueWaitMs: e.ADMISSION_QUEUE_WAIT_MS,
+    },
   };
 }
 

@@ -38,6 +38,12 @@ export class DependencyError extends Error {
 
 export const isDependencyFailure = (error: unknown): error is DependencyError => error instanceof DependencyError;
 
+/**
+ * One of this process's own queues was full (the group commit's, an order's mailbox): the work
+ * was refused before it began, so nothing of it was written, and a retry a moment later is the cure.
+ */
+export const isOverload = (error: unknown): boolean => error instanceof DependencyError && error.dependency === 'overload';
+
 /** An error's text for a log line or a row, bounded. */
 export function errorText(error: unknown, charsMax: number): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

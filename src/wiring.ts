@@ -4,7 +4,7 @@
  */
 import Redis from 'ioredis';
 import type { Hono } from 'hono';
-import { DurableCommitter, commit_queue_writes_max, commitsInFlightFor } from '../actors/durable-commit.ts';
+import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { EffectRunner } from '../actors/effect-runner.ts';
 import { Parking } from '../actors/parking.ts';
 import { Engine, default_engine_options } from '../actors/engine.ts';
@@ -110,7 +110,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     batchMax: config.engine.commitBatchMax,
     waitMaxMs: config.engine.commitWaitMaxMs,
     inFlightMax: commitsInFlightFor(store.dialect),
-    queueWritesMax: commit_queue_writes_max,
+    queueWritesMax: config.engine.commitQueueWritesMax,
   };
   const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
 
@@ -170,6 +170,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     adminToken: config.adminToken, alerts, recon, explainSignatures: config.mode === 'dev', health: health.health, router,
     edge: {
       outbound: { allowPrivate: config.outboundAllowPrivate }, metricsToken: config.metricsToken, callbackIntake: config.callbackIntake,
+      admission: config.admission,
       adminSessions: { sessionMs: config.adminSessionMs, secureCookie: config.publicUrl.startsWith('https:') },
     },
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),

@@ -28,7 +28,7 @@ describe('config', () => {
     expect(config.logLevel).toBe('info');
     expect(config.secretKey).toEqual(new Uint8Array(32).fill(7));
     expect(config.adminToken).toBe(base.ADMIN_TOKEN);
-    expect(config.engine).toEqual({ commitBatchMax: 64, commitWaitMaxMs: 1, lockTtlMs: 5000, mailboxDepthMax: 10000 });
+    expect(config.engine).toEqual({ commitBatchMax: 64, commitWaitMaxMs: 1, commitQueueWritesMax: 10_000, lockTtlMs: 5000, mailboxDepthMax: 10000 });
   });
 
   test('PUBLIC_URL follows PORT unless set; a trailing slash is dropped', () => {
@@ -37,9 +37,24 @@ describe('config', () => {
   });
 
   test('tunables are read as numbers', () => {
-    const config = loadConfig({ ...base, COMMIT_BATCH_MAX: '8', COMMIT_WAIT_MAX_MS: '0', LOCK_TTL_MS: '250', MAILBOX_DEPTH_MAX: '3', LOG_LEVEL: 'debug' }, 'production');
-    expect(config.engine).toEqual({ commitBatchMax: 8, commitWaitMaxMs: 0, lockTtlMs: 250, mailboxDepthMax: 3 });
+    const config = loadConfig({
+      ...base, COMMIT_BATCH_MAX: '8', COMMIT_WAIT_MAX_MS: '0', COMMIT_QUEUE_WRITES_MAX: '100', LOCK_TTL_MS: '250', MAILBOX_DEPTH_MAX: '3', LOG_LEVEL: 'debug',
+    }, 'production');
+    expect(config.engine).toEqual({ commitBatchMax: 8, commitWaitMaxMs: 0, commitQueueWritesMax: 100, lockTtlMs: 250, mailboxDepthMax: 3 });
     expect(config.logLevel).toBe('debug');
+  });
+
+  test('admission limits: generous defaults per class, each tunable; the queue may be off, its wait is at most a second', () => {
+    expect(loadConfig(base, 'production').admission).toEqual({
+      inFlightMax: { merchant_write: 256, merchant_read: 256, callback: 256, cashier: 256, admin: 64 }, queueMax: 64, queueWaitMs: 20,
+    });
+    const tuned = loadConfig({
+      ...base, ADMISSION_MERCHANT_WRITES_MAX: '40', ADMISSION_MERCHANT_READS_MAX: '30', ADMISSION_CALLBACKS_MAX: '20', ADMISSION_CASHIER_MAX: '10',
+      ADMISSION_ADMIN_MAX: '2', ADMISSION_QUEUE_MAX: '0', ADMISSION_QUEUE_WAIT_MS: '5',
+    }, 'production');
+    expect(tuned.admission).toEqual({ inFlightMax: { merchant_write: 40, merchant_read: 30, callback: 20, cashier: 10, admin: 2 }, queueMax: 0, queueWaitMs: 5 });
+    expect(() => loadConfig({ ...base, ADMISSION_MERCHANT_WRITES_MAX: '0' }, 'production')).toThrow('ADMISSION_MERCHANT_WRITES_MAX: must be at least 1');
+    expect(() => loadConfig({ ...base, ADMISSION_QUEUE_WAIT_MS: '5000' }, 'production')).toThrow('ADMISSION_QUEUE_WAIT_MS: must be at most 1000');
   });
 
   test('breaker settings: API.md defaults; seconds in the environment, ms inside', () => {

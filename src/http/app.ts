@@ -10,7 +10,7 @@ import { openAPIRouteHandler } from 'hono-openapi';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
-import { DependencyError } from '../failures.ts';
+import { DependencyError, isOverload } from '../failures.ts';
 import type { Logger } from '../log.ts';
 import { cashierRoutes } from '../cashier/routes.tsx';
 import { channel_plugins } from '../channels/plugins.ts';
@@ -40,6 +40,7 @@ import { redeliverRoutes } from './routes/merchant-redeliver.ts';
 import type { Links } from './views.ts';
 import { CallbackIntake } from './callback-intake.ts';
 import { type EdgeSettings, htmlSecurity, metricsGuard } from './edge.ts';
+import { admission, shed_retry_after_s } from './admission.ts';
 
 export const body_bytes_max = 64 * 1024;
 
@@ -86,6 +87,7 @@ const isUnavailable = (error: unknown) => error instanceof DependencyError;
 function toApiError(error: unknown, log: Logger, requestId: string): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof HTTPException && error.status === 400) return new ApiError('invalid_request', 'body is not valid JSON', 'body');
+  if (isOverload(error)) return new ApiError('unavailable', 'paycenter is at capacity; retry with the same request', null, { 'Retry-After': String(shed_retry_after_s) });
   if (isUnavailable(error)) return new ApiError('unavailable', 'a dependency is busy or down; retry with the same request');
   log.error('request failed', { request_id: requestId, error: String(error), stack: (error as Error)?.stack });
   return new ApiError('unavailable', 'the request could not be completed; retry with the same request');
@@ -110,6 +112,8 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     });
   });
 
+  // Before anything that does work: a shed request has used nothing (no nonce, no rate-limit token, no row).
+  app.use(admission(deps.edge.admission, deps.metrics.registry));
   app.use(htmlSecurity([docs_init_script]));
 
   // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.

@@ -7,6 +7,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { OutboundPolicy } from '../net/outbound.ts';
 import { constantTimeEqual } from '../secrets.ts';
 import type { CallbackIntakeOptions } from './callback-intake.ts';
+import type { AdmissionSettings } from './admission.ts';
 import { ApiError } from './errors.ts';
 
 export type EdgeSettings = {
@@ -14,6 +15,8 @@ export type EdgeSettings = {
   /** Bearer token /metrics asks for; null leaves it open. */
   metricsToken: string | null;
   callbackIntake: CallbackIntakeOptions;
+  /** Requests in flight per class, and the short wait beyond (admission.ts). */
+  admission: AdmissionSettings;
   /** Operators' browser sessions: how long one lasts, and whether its cookie is `Secure` (PUBLIC_URL is https). */
   adminSessions: { sessionMs: number; secureCookie: boolean };
 };

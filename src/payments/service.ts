@@ -13,6 +13,7 @@ import { balance_channel } from '../balance/order-entries.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
 import { newId } from '../ids.ts';
+import { isOverload } from '../failures.ts';
 import type { Merchant } from '../merchants/directory.ts';
 import type { RefundDetail } from './view.ts';
 import type { Currency } from '../money.ts';
@@ -131,7 +132,12 @@ export class Payments {
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
       risk: assessed?.verdict, riskHolds: assessed?.holds,
-    }, nonce);
+    }, nonce).catch(async (error: unknown) => {
+      // Refused before its write (the commit queue was full): the counters must not count an order that does not exist.
+      // After a store failure the commit's fate is unknown and the holds stay: for risk, counting too much is the safe side.
+      if (isOverload(error)) await assessed?.cancel();
+      throw error;
+    });
     if (result.outcome !== 'created') await assessed?.cancel();
     if (result.outcome === 'replayed') return fail('replayed_request', 'this nonce was used before');
     if (result.outcome === 'created') {

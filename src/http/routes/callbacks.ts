@@ -12,6 +12,7 @@ import { Hono } from 'hono';
 import type { Engine } from '../../../actors/engine.ts';
 import { tradeEvent } from '../../../actors/effect-runner.ts';
 import type { CallbackAnswer } from '../../channels/adapter.ts';
+import type { ChannelPlugin } from '../../channels/plugin.ts';
 import type { Channel, ChannelRegistry } from '../../channels/registry.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
@@ -44,15 +45,18 @@ const respond = (answer: CallbackAnswer) =>
   new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: { 'content-type': answer.contentType } });
 
 /**
- * A refusal with this status in the channel's own format (Alipay: `failure`; WeChat Pay:
- * `{"code":"FAIL"}`). Without a channel — none by that code, or the failure came before it was
- * found — the FAIL JSON, which every provider reads as "not taken" (Alipay retries anything
- * but `success`). A 5xx makes providers retry.
+ * A refusal with this status in the provider's own format (Alipay: `failure`; WeChat Pay:
+ * `{"code":"FAIL"}`). Without a plug-in — the route found no channel by that code, or failed
+ * before it did — the FAIL JSON, which every provider reads as "not taken" (Alipay retries
+ * anything but `success`). A 5xx makes providers retry. Admission control (admission.ts) sheds
+ * callbacks with it too.
  */
-const refusal = (channel: Channel | null, status: number, reason: string) =>
-  respond(channel
-    ? { ...channel.plugin.answerCallback(false, reason), status }
+export const providerRefusal = (plugin: ChannelPlugin | null, status: number, reason: string) =>
+  respond(plugin
+    ? { ...plugin.answerCallback(false, reason), status }
     : { status, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: reason }) });
+
+const refusal = (channel: Channel | null, status: number, reason: string) => providerRefusal(channel?.plugin ?? null, status, reason);
 
 export function callbackRoutes(deps: CallbackDeps): Hono {
   const app = new Hono();
