@@ -11,6 +11,7 @@ import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '
 import { type BreakerSettings, type Transition, afterCall, halfOpenDue, moved, probeAnswered } from './breaker.ts';
 import type { BreakerBoard } from './breaker-board.ts';
 import type { HealthWindows } from './health.ts';
+import { ReadsInFlight } from './reads-in-flight.ts';
 import type { CallOutcome, ChannelWindow } from './window.ts';
 
 /** How long a breaker read from the board is trusted: instances see each other's moves within twice this. */
@@ -33,19 +34,26 @@ export class Breakers {
    * until when: routing took one for the prepay that follows.
    */
   private readonly tickets = new Map<string, { version: number; until: number }>();
+  private readonly reading = new ReadsInFlight();
 
   constructor(
     private readonly deps: { board: BreakerBoard; store: Store; health: HealthWindows; clock: Clock; log: Logger; observer?: BreakerObserver },
     readonly settings: BreakerSettings,
   ) {}
 
-  /** Each channel's breaker, an open one past its pause moved to half_open on the way. */
+  /**
+   * Each channel's breaker, an open one past its pause moved to half_open on the way. A breaker
+   * past breaker_cache_ms that another request of this instance already reads again is taken as
+   * cached until that read lands; one marked stale (a fresh read is wanted) is always read.
+   */
   async states(codes: readonly string[]): Promise<Map<string, BreakerRow>> {
     const now = this.deps.clock.now();
     await this.refresh(codes.filter((code) => {
       const hit = this.cached.get(code);
-      return !hit || now - hit.at >= breaker_cache_ms;
+      return !hit || hit.at === Number.NEGATIVE_INFINITY || (now - hit.at >= breaker_cache_ms && !this.reading.has(code));
     }), now);
+    // A breaker first seen while another request reads it: wait for that read.
+    await this.reading.settled(codes.filter((code) => !this.cached.has(code)));
     const rows = new Map(codes.map((code) => [code, this.cached.get(code)!.row]));
     for (const [code, row] of rows) {
       const due = halfOpenDue(this.settings, row, now);
@@ -66,11 +74,13 @@ export class Breakers {
 
   private async refresh(codes: readonly string[], now: number): Promise<void> {
     if (codes.length === 0) return;
-    for (const [code, row] of await this.deps.board.read(codes, now)) {
-      // Concurrent reads of this instance may answer out of order: a fresh entry only moves forward.
-      const hit = this.cached.get(code);
-      if (!hit || row.version >= hit.row.version || now - hit.at >= breaker_cache_ms) this.cached.set(code, { row, at: now });
-    }
+    await this.reading.run(codes, async () => {
+      for (const [code, row] of await this.deps.board.read(codes, now)) {
+        // Concurrent reads of this instance may answer out of order: a fresh entry only moves forward.
+        const hit = this.cached.get(code);
+        if (!hit || row.version >= hit.row.version || now - hit.at >= breaker_cache_ms) this.cached.set(code, { row, at: now });
+      }
+    });
   }
 
   /**

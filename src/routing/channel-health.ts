@@ -11,6 +11,7 @@ import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '
 import { hiddenInCashier } from './breaker.ts';
 import type { Admission, Breakers } from './breakers.ts';
 import type { HealthWindows } from './health.ts';
+import { ReadsInFlight } from './reads-in-flight.ts';
 import { type CallOutcome, type ChannelWindow, emptyTotals, health_window_ms, quantileMs, successRate } from './window.ts';
 
 /** How long windows read for routing are reused. */
@@ -31,8 +32,7 @@ const rounded = (x: number) => Math.round(x * 10_000) / 10_000;
 
 export class ChannelHealth {
   private readonly cached = new Map<string, { at: number; window: ChannelWindow }>();
-  /** Window reads in flight, by channel. */
-  private readonly reading = new Map<string, Promise<void>>();
+  private readonly reading = new ReadsInFlight();
 
   constructor(
     private readonly deps: { windows: HealthWindows; breakers: Breakers; store: Store; clock: Clock; log: Logger; observer?: CallObserver },
@@ -79,23 +79,15 @@ export class ChannelHealth {
       const hit = this.cached.get(code);
       return !hit || (now - hit.at >= health_cache_ms && !this.reading.has(code));
     });
-    if (stale.length > 0) await this.readWindows(stale, now);
+    if (stale.length > 0) {
+      await this.reading.run(stale, async () => {
+        for (const [code, window] of await this.deps.windows.read(stale, now)) this.cached.set(code, { at: now, window });
+      });
+    }
     // A channel first seen while another request reads it: wait for that read.
-    await Promise.all(codes.filter((code) => !this.cached.has(code)).map((code) => this.reading.get(code)));
+    await this.reading.settled(codes.filter((code) => !this.cached.has(code)));
     const breakers = await this.deps.breakers.states(codes);
     return new Map(codes.map((code) => [code, { breaker: breakers.get(code)!, window: this.cached.get(code)!.window }]));
-  }
-
-  private async readWindows(codes: readonly string[], now: number): Promise<void> {
-    const read = this.deps.windows.read(codes, now).then((windows) => {
-      for (const [code, window] of windows) this.cached.set(code, { at: now, window });
-    });
-    for (const code of codes) this.reading.set(code, read);
-    try {
-      await read;
-    } finally {
-      for (const code of codes) if (this.reading.get(code) === read) this.reading.delete(code);
-    }
   }
 
   /** The channel's health as API.md shows it, read fresh. */

@@ -80,4 +80,14 @@ describe("a pay's Redis round trips for routing", () => {
     }
     expect([...decisionTrips].sort()).toEqual([0, 2]);
   });
+
+  test('pays that find the caches stale at once read Redis once between them', async () => {
+    const { method, router } = await world();
+    await router.decide({ method, currency: 'CNY', amount: 10_000 }, 'smart');
+    clock.advance(breaker_cache_ms);
+    const start = counted.trips();
+    const decisions = await Promise.all(Array.from({ length: 10 }, () => router.decide({ method, currency: 'CNY', amount: 10_000 }, 'smart')));
+    for (const decision of decisions) expect(decision.order).toHaveLength(channels_total);
+    expect(counted.trips() - start).toBe(2);
+  });
 });
