@@ -52,8 +52,6 @@ export class Breakers {
       const hit = this.cached.get(code);
       return !hit || hit.at === Number.NEGATIVE_INFINITY || (now - hit.at >= breaker_cache_ms && !this.reading.has(code));
     }), now);
-    // A breaker first seen while another request reads it: wait for that read.
-    await this.reading.settled(codes.filter((code) => !this.cached.has(code)));
     const rows = new Map(codes.map((code) => [code, this.cached.get(code)!.row]));
     for (const [code, row] of rows) {
       const due = halfOpenDue(this.settings, row, now);

@@ -84,8 +84,6 @@ export class ChannelHealth {
         for (const [code, window] of await this.deps.windows.read(stale, now)) this.cached.set(code, { at: now, window });
       });
     }
-    // A channel first seen while another request reads it: wait for that read.
-    await this.reading.settled(codes.filter((code) => !this.cached.has(code)));
     const breakers = await this.deps.breakers.states(codes);
     return new Map(codes.map((code) => [code, { breaker: breakers.get(code)!, window: this.cached.get(code)!.window }]));
   }

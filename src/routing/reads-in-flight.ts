@@ -1,7 +1,7 @@
 /**
  * Shared-state reads of an instance, one at a time per channel: when a cache goes stale under
- * concurrent pays, the first one reads and the others keep the entry they have (or, having none,
- * wait for that read) instead of each reading every channel again.
+ * concurrent pays, the first one reads and the others keep the entry they have instead of each
+ * reading every channel again (a channel without an entry is always read).
  */
 export class ReadsInFlight {
   private readonly pending = new Map<string, Promise<void>>();
@@ -19,10 +19,5 @@ export class ReadsInFlight {
     } finally {
       for (const code of codes) if (this.pending.get(code) === running) this.pending.delete(code);
     }
-  }
-
-  /** Waits for the reads in flight of these channels. */
-  async settled(codes: readonly string[]): Promise<void> {
-    await Promise.all(codes.map((code) => this.pending.get(code)));
   }
 }
