@@ -26,7 +26,11 @@ export type EngineOptions = {
   mailboxDepthMax: number;
   /** Re-runs of one event after losing a version race, before giving up loudly. */
   versionRetriesMax: number;
-  /** Orders whose last committed state this process keeps, to skip the load on their next event. */
+  /**
+   * Orders whose last committed state this process keeps, to skip the load on their next event.
+   * Each costs about 1.8 KB of heap (a new order's state measured with bun:jsc's heapStats), so
+   * 50,000 hold about 90 MB; closed orders are not kept (see `committed`).
+   */
   recentOrdersMax: number;
 };
 
@@ -92,6 +96,11 @@ export class Engine {
 
   get commitStats(): { batches: number; writes: number } {
     return this.deps.committer.stats;
+  }
+
+  /** Orders held in the recent-orders cache (at most `recentOrdersMax`), for the benches' memory figures. */
+  get recentOrders(): number {
+    return this.recent.size;
   }
 
   /** Events waiting in mailboxes or running. */
@@ -180,7 +189,10 @@ export class Engine {
 
   private committed<K extends 'applied' | 'created'>(write: EngineWrite, snapshot: AnyMachineSnapshot, outcome: K) {
     const order = { row: write.order, snapshot, context: snapshot.context as PaymentContext };
-    this.recent.set(write.order.id, order);
+    // A closed order takes nothing but late money, rarely and late: keeping it would spend the
+    // cache on orders that are done (a drain of expiry timers would fill it with them).
+    if (write.order.status === 'closed') this.recent.delete(write.order.id);
+    else this.recent.set(write.order.id, order);
     this.deps.onCommitted?.(write);
     return { outcome, order, outbox: write.outbox };
   }
@@ -204,6 +216,10 @@ class RecentOrders {
 
   delete(orderId: string): void {
     this.orders.delete(orderId);
+  }
+
+  get size(): number {
+    return this.orders.size;
   }
 }
 

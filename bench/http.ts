@@ -7,31 +7,38 @@
  * and merchant_order_no; then the same creates again with the 100 risk rules of
  * bench/risk-rules.ts enabled (both runs carry a payer: user, device and address, out of 1000).
  * Peak RSS is the server's VmHWM. Prints one RESULT line per store as soon as it is measured.
+ *
+ * Postgres runs twice: alone (one instance; risk's counters in Postgres), and with Redis, as a
+ * deployment of several instances must run it (docs/operations.md): per-order locks and risk's
+ * counters in Redis, orders still in Postgres. The console line also gives the server's CPU time
+ * per create (utime + stime over the run), which a busy machine disturbs less than a rate.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { requestSignature } from '../src/http/signature.ts';
-import { freePort, startPostgres } from '../test/harness/services.ts';
+import { freePort, startPostgres, startRedis } from '../test/harness/services.ts';
 import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
 import { runConfigurations } from './configurations.ts';
 
 const connections = 64;
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
 const server_start_timeout_ms = 20_000;
+/** /proc's unit of CPU time (USER_HZ, 100 on Linux). */
+const clock_ticks_per_s = 100;
 const admin_token = 'adm_bench_0123456789abcdef';
 const secret_key = Buffer.alloc(32, 3).toString('base64');
 const repo = join(import.meta.dir, '..');
 
 type Server = { url: string; pid: number; stop: () => Promise<void> };
 
-async function startServer(databaseUrl: string): Promise<Server> {
+async function startServer(databaseUrl: string, redisUrl: string | null): Promise<Server> {
   const port = await freePort();
   const child = Bun.spawn(['bun', join(repo, 'src/main.ts')], {
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
-      LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000',
+      LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000', ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     },
     stdout: 'ignore',
     stderr: 'inherit',
@@ -43,6 +50,12 @@ async function startServer(databaseUrl: string): Promise<Server> {
     await Bun.sleep(50);
   }
   return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await child.exited; } };
+}
+
+/** CPU time the process has used (utime + stime), in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clock_ticks_per_s;
 }
 
 /** The server's peak resident set (VmHWM), in MB. */
@@ -97,20 +110,28 @@ function runCreates(url: string, merchant: { id: string; secret: string }, tag: 
   });
 }
 
-async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string): Promise<string> {
-  const server = await startServer(databaseUrl);
+/** Creates for duration_s, with the server's CPU time per successful create in µs. */
+async function measuredCreates(server: Server, merchant: { id: string; secret: string }, tag: string): Promise<{ result: autocannon.Result; cpuUs: number }> {
+  const before = cpuMs(server.pid);
+  const result = await runCreates(server.url, merchant, tag);
+  return { result, cpuUs: ((cpuMs(server.pid) - before) * 1000) / Math.max(1, result['2xx']) };
+}
+
+async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databaseUrl: string, redisUrl: string | null = null): Promise<string> {
+  const server = await startServer(databaseUrl, redisUrl);
   try {
     const merchant = await createMerchant(server.url);
     const hello = await run({ url: `${server.url}/healthz` });
-    const creates = await runCreates(server.url, merchant, 'bare');
+    const { result: creates, cpuUs } = await measuredCreates(server, merchant, 'bare');
     for (const rule of benchRules()) await adminPost(server.url, '/admin/risk/rules', rule);
     for (const entry of benchListEntries()) await adminPost(server.url, '/admin/risk/lists', entry);
-    const guarded = await runCreates(server.url, merchant, 'risk');
+    const { result: guarded, cpuUs: guardedCpuUs } = await measuredCreates(server, merchant, 'risk');
     const perSecond = creates['2xx'] / duration_s;
     const guardedPerSecond = guarded['2xx'] / duration_s;
     const rss = peakRssMb(server.pid);
-    console.log(`${name}: hello ${hello.requests.average.toFixed(0)} req/s p99 ${hello.latency.p99} ms · creates ${perSecond.toFixed(0)}/s p50 ${creates.latency.p50} ms p99 ${creates.latency.p99} ms · non-2xx ${creates.non2xx} errors ${creates.errors} · server peak RSS ${rss.toFixed(0)} MB`);
-    console.log(`${name}: with 100 risk rules: creates ${guardedPerSecond.toFixed(0)}/s p50 ${guarded.latency.p50} ms p99 ${guarded.latency.p99} ms · non-2xx ${guarded.non2xx} errors ${guarded.errors}`);
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+    console.log(`${name}: hello ${hello.requests.average.toFixed(0)} req/s p99 ${hello.latency.p99} ms · creates ${perSecond.toFixed(0)}/s p50 ${creates.latency.p50} ms p99 ${creates.latency.p99} ms · non-2xx ${creates.non2xx} errors ${creates.errors} · server CPU ${cpuUs.toFixed(0)} µs/create · server peak RSS ${rss.toFixed(0)} MB`);
+    console.log(`${name}: with 100 risk rules: creates ${guardedPerSecond.toFixed(0)}/s p50 ${guarded.latency.p50} ms p99 ${guarded.latency.p99} ms · non-2xx ${guarded.non2xx} errors ${guarded.errors} · server CPU ${guardedCpuUs.toFixed(0)} µs/create · load average ${load}`);
     return `RESULT http store=${name} creates_per_s=${perSecond.toFixed(0)} p99_ms=${creates.latency.p99} hello_ratio=${(perSecond / hello.requests.average).toFixed(3)} rss_mb=${rss.toFixed(0)}`
       + ` risk100_creates_per_s=${guardedPerSecond.toFixed(0)} risk100_p99_ms=${guarded.latency.p99} risk100_ratio=${(guardedPerSecond / perSecond).toFixed(3)}`;
   } finally {
@@ -118,11 +139,13 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string): Pro
   }
 }
 
-async function benchPostgres(): Promise<string> {
+async function benchPostgres(withRedis: boolean): Promise<string> {
   const postgres = await startPostgres();
+  const redis = withRedis ? await startRedis().catch(async (error) => { await postgres.stop(); throw error; }) : null;
   try {
-    return await benchStore('postgres', postgres.url);
+    return await benchStore(redis ? 'postgres+redis' : 'postgres', postgres.url, redis?.url ?? null);
   } finally {
+    await redis?.stop();
     await postgres.stop();
   }
 }
@@ -133,7 +156,8 @@ let code: number;
 try {
   code = await runConfigurations('http', [
     { name: 'store=sqlite', needs: [], run: () => benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`) },
-    { name: 'store=postgres', needs: ['postgres'], run: benchPostgres },
+    { name: 'store=postgres', needs: ['postgres'], run: () => benchPostgres(false) },
+    { name: 'store=postgres+redis', needs: ['postgres', 'redis-server'], run: () => benchPostgres(true) },
   ]);
 } finally {
   rmSync(dir, { recursive: true, force: true });

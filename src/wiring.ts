@@ -117,6 +117,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const committer = new DurableCommitter(store, clock, groupCommit);
   const timerIndex = redis[0] ? new RedisTimerIndex(redis[0]) : undefined;
   let engine: Engine | undefined;
+  let delivery: NotificationDelivery | undefined;
   const metrics = createMetrics({
     outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0, openAlerts: () => store.countOpenAlerts(),
   });
@@ -130,6 +131,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
       store, committer, lock, observer: metrics.engineObserver,
       onCommitted: (write) => {
         if (timerIndex) void timerIndex.follow(write, log);
+        if (write.merchantEvents.length > 0) delivery?.wake();
         void risk.center.committed(write).catch((error) => log.error('risk bookkeeping failed', { order_id: write.order.id, error: String(error) }));
       },
       renderNotification: notificationDataOf(links),
@@ -178,7 +180,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const server = Bun.serve({ port: config.port, hostname: config.host, ...serveOptions(app) });
   if (timerIndex) log.info('timer index seeded', { timers: await timerIndex.seed(store) });
   const ticker = new Ticker({ engine, store, clock, log, parking, index: timerIndex });
-  const delivery = new NotificationDelivery(
+  delivery = new NotificationDelivery(
     {
       store, engine, merchants, clock, log, parking, random: options.random,
       onFailed: (failed) => {

@@ -4,7 +4,6 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import { openAPIRouteHandler } from 'hono-openapi';
 import { dirname, join } from 'node:path';
@@ -118,9 +117,11 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
 
   // Callbacks have their own limit: a provider's notify is refused in the provider's format, and recorded first.
   // Callbacks and statement uploads read their bodies with limits of their own.
-  app.use(except(['/callbacks/*', '/admin/reconciliations/upload'], bodyLimit({
+  // (Not hono/combine's `except`: it builds and throws away an Error, stack and all, on every request it lets through.)
+  const limitBody = bodyLimit({
     maxSize: body_bytes_max, onError: () => { throw new ApiError('invalid_request', `body exceeds ${body_bytes_max} bytes`, 'body'); },
-  })));
+  });
+  app.use((c, next) => (c.req.path.startsWith('/callbacks/') || c.req.path === '/admin/reconciliations/upload' ? next() : limitBody(c, next)));
 
   const v1 = new Hono<MerchantEnv>();
   v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock, explainSignatures: deps.explainSignatures }));

@@ -34,33 +34,40 @@ export const feeDiffers = (row: StatementRow, rate: FeeRate): boolean => Math.ab
 /** The verdict on one statement line; `local` is paycenter's record it names, if any. */
 export function verdictOf(row: StatementRow, local: ReconRecord | undefined, rate: FeeRate, currency: string, at: number): Verdict {
   if (!local) return { kind: 'missing_local', repair: null };
-  return row.kind === 'payment' ? paymentVerdict(row, local, rate, currency, at) : refundVerdict(row, local, rate, at);
+  const verdict = factsVerdictOf(row, local, rate);
+  if (verdict === 'unrecorded') return { kind: 'missing_local', repair: repairOf(row, local, currency, at) };
+  return verdict === 'matched' ? { kind: 'matched' } : { kind: verdict, repair: null };
 }
 
-function paymentVerdict(row: StatementRow, local: ReconRecord, rate: FeeRate, currency: string, at: number): Verdict {
-  if (row.status === 'revoked') return collected(local.status) ? { kind: 'status_mismatch', repair: null } : { kind: 'matched' };
-  if (!collected(local.status)) {
+/** What matching needs of a record: its money and status (its ids only name a repair). */
+export type RecordFacts = Pick<ReconRecord, 'amount' | 'status'>;
+
+/**
+ * The verdict from a record's facts alone (the hot path of a run: a matched line needs no more);
+ * `unrecorded` is money the channel moved that paycenter has not recorded as done.
+ */
+export function factsVerdictOf(row: StatementRow, local: RecordFacts, rate: FeeRate): 'matched' | 'unrecorded' | 'status_mismatch' | 'amount_mismatch' | 'fee_mismatch' {
+  if (row.kind === 'payment') {
+    if (row.status === 'revoked') return collected(local.status) ? 'status_mismatch' : 'matched';
+    if (!collected(local.status)) return 'unrecorded';
+  } else {
+    if (local.status === 'failed') return 'status_mismatch';
+    if (local.status !== 'succeeded') return 'unrecorded';
+  }
+  if (row.amount !== local.amount) return 'amount_mismatch';
+  return feeDiffers(row, rate) ? 'fee_mismatch' : 'matched';
+}
+
+/** The event that tells the order's actor what the statement shows. */
+function repairOf(row: StatementRow, local: ReconRecord, currency: string, at: number): Repair {
+  if (row.kind === 'payment') {
     const report: FlowReport = {
       type: 'flow.report', at, flowId: local.flowId, status: 'succeeded', amount: row.amount, currency, channelTradeNo: row.channelTradeNo, source: 'recon',
     };
-    return { kind: 'missing_local', repair: { orderId: local.orderId, event: report } };
+    return { orderId: local.orderId, event: report };
   }
-  return sameMoney(row, local, rate);
-}
-
-function refundVerdict(row: StatementRow, local: ReconRecord, rate: FeeRate, at: number): Verdict {
-  if (local.status === 'failed') return { kind: 'status_mismatch', repair: null };
-  if (local.status !== 'succeeded') {
-    const event: PaymentEvent = { type: 'refund.report', at, refundId: local.refundId!, flowId: local.flowId, status: 'succeeded', source: 'recon' };
-    return { kind: 'missing_local', repair: { orderId: local.orderId, event } };
-  }
-  return sameMoney(row, local, rate);
-}
-
-function sameMoney(row: StatementRow, local: ReconRecord, rate: FeeRate): Verdict {
-  if (row.amount !== local.amount) return { kind: 'amount_mismatch', repair: null };
-  if (feeDiffers(row, rate)) return { kind: 'fee_mismatch', repair: null };
-  return { kind: 'matched' };
+  const event: PaymentEvent = { type: 'refund.report', at, refundId: local.refundId!, flowId: local.flowId, status: 'succeeded', source: 'recon' };
+  return { orderId: local.orderId, event };
 }
 
 /** The key a statement line is found under among paycenter's records: its refund id, or its flow id. */

@@ -2,8 +2,10 @@
  * Reconciliation (对账) of one channel's China day: its statement (downloaded through the
  * channel's adapter, or uploaded) against paycenter's flows and refunds, both ways.
  *
- * - A line whose record is of this day is matched from memory; others are looked up by id
- *   afterwards (a success recorded just across midnight, a refund of an older payment).
+ * - The day's records are held as compact facts (day-index.ts, a named limit, in passes past it);
+ *   a line that matches its record's facts costs no more. Other lines are judged on their whole
+ *   records, read by id a batch at a time (a difference, a success recorded just across
+ *   midnight, a refund of an older payment).
  * - Money the channel moved that paycenter did not record (`missing_local`) is repaired by an
  *   event to the order's actor — settled, or refunded automatically, as a late callback would be.
  *   Reconciliation never writes an order itself.
@@ -23,15 +25,18 @@ import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { ChannelRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, Store } from '../store/store.ts';
-import { type Counts, type DiffKind, type FeeRate, type Repair, recordKey, rowKey, verdictOf, zeroCounts } from './classify.ts';
+import { type Counts, type DiffKind, type FeeRate, type Repair, factsVerdictOf, recordKey, rowKey, verdictOf, zeroCounts } from './classify.ts';
+import { DayIndex, passOf, recon_index_records_max } from './day-index.ts';
 
 export type ReconOptions = {
   /** Days a local success may wait for a later statement before it is a missing_channel difference. */
   holdDays: number;
   /** How long a run may take before another instance may take it over. */
   leaseMs: number;
+  /** The day's records one pass of a comparison holds in memory at most (a larger day takes more passes). */
+  indexRecordsMax: number;
 };
-export const default_recon_options: ReconOptions = { holdDays: 2, leaseMs: 10 * 60_000 };
+export const default_recon_options: ReconOptions = { holdDays: 2, leaseMs: 10 * 60_000, indexRecordsMax: recon_index_records_max };
 
 /** Ids per lookup of lines outside the day's records. */
 const lookup_ids_max = 500;
@@ -51,7 +56,15 @@ export type RunOutcome = { ok: true; run: ReconRunRow; created: boolean } | { ok
 
 type Found = { kind: DiffKind; row: StatementRow | null; record: ReconRecord | null; repair: Repair | null };
 
-/** What comparing a statement with the records came to, before anything is written. */
+/** What every pass of a comparison reads. */
+type PassContext = {
+  run: ReconRunRow; channel: Channel; file: StatementFile; marks: Map<string, ReconPendingRow>;
+  /** Keys of missing_local differences an earlier run of this day repaired. */
+  repairedBefore: Set<string>;
+  rate: FeeRate; currency: Currency; now: number;
+};
+
+/** What comparing a statement with the records came to, before anything is written. At most recon_diffs_max differences are listed; all are counted. */
 type Comparison = {
   counts: Counts;
   found: Found[];
@@ -128,73 +141,118 @@ export class Reconciliation {
     return done;
   }
 
-  /** Reads the whole file and classifies it before anything is written: a bad line refuses the file. */
+  /**
+   * Reads the whole file and classifies it before anything is written: a bad line refuses the
+   * file. A day of more records than one index holds is compared in passes (see day-index.ts);
+   * should a pass's share still overflow, the comparison starts again with twice the passes.
+   */
   private async compare(run: ReconRunRow, channel: Channel, file: StatementFile, previous: Map<string, ReconDiffRow>): Promise<Comparison> {
-    const [dayStart, dayEnd] = chinaDayRange(run.date);
-    const rate = this.deps.feeRateOf(channel.row);
-    const currency = currencyOf(channel.row);
-    const now = this.deps.clock.now();
-    const day = new Map((await this.deps.store.reconRecordsCompleted(run.channel, dayStart, dayEnd)).map((r) => [recordKey(r), r]));
     const marks = new Map((await this.deps.store.listReconPending(run.channel)).map((p) => [p.recordId, p]));
-    const c: Comparison = { counts: zeroCounts(), found: [], channelNet: 0, localNet: 0, feeMilli: 0, pendingAdded: [], pendingRemoved: [] };
-    for (const record of day.values()) c.localNet += record.kind === 'payment' ? record.amount : -record.amount;
-
-    const judge = (row: StatementRow, record: ReconRecord | undefined) => {
-      const key = rowKey(row);
-      if (record && marks.get(key)?.state === 'held') c.pendingRemoved.push(key);
-      const verdict = verdictOf(row, record, rate, currency, now);
-      // A difference repaired by an earlier run of this day is that difference still, not a match.
-      const repairedBefore = previous.get(`missing_local:${key}`)?.resolution === 'repaired';
-      const kind = verdict.kind === 'matched' && repairedBefore ? 'missing_local' : verdict.kind;
-      c.counts[kind]++;
-      if (kind !== 'matched') c.found.push({ kind, row, record: record ?? null, repair: verdict.kind === 'matched' ? null : verdict.repair });
-    };
-
-    const later: StatementRow[] = [];
-    for await (const row of channel.adapter.statementRows(file)) {
-      if (row.status === 'succeeded') c.channelNet += row.kind === 'payment' ? row.amount : -row.amount;
-      c.feeMilli += row.feeMilli;
-      const record = day.get(rowKey(row));
-      if (!record) later.push(row);
-      else {
-        day.delete(rowKey(row));
-        judge(row, record);
-      }
+    const repairedBefore = new Set([...previous.values()].filter((d) => d.kind === 'missing_local' && d.resolution === 'repaired').map((d) => d.recordKey));
+    const context: PassContext = { run, channel, file, marks, repairedBefore, rate: this.deps.feeRateOf(channel.row), currency: currencyOf(channel.row), now: this.deps.clock.now() };
+    for (let passes = 1; ; passes *= 2) {
+      const c: Comparison = { counts: zeroCounts(), found: [], channelNet: 0, localNet: 0, feeMilli: 0, pendingAdded: [], pendingRemoved: [] };
+      let pass = 0;
+      while (pass < passes && (await this.comparePass(context, c, pass, passes))) pass++;
+      if (pass < passes) continue;
+      this.promoteHeld(run, marks, c);
+      return c;
     }
-    for (let i = 0; i < later.length; i += lookup_ids_max) {
-      const batch = later.slice(i, i + lookup_ids_max);
-      const records = await this.deps.store.reconRecordsByIds(
-        batch.filter((r) => r.kind === 'payment').map((r) => r.flowId), batch.flatMap((r) => (r.refundId === null ? [] : [r.refundId])),
-      );
-      const byKey = new Map(records.map((r) => [recordKey(r), r]));
-      for (const row of batch) {
-        const record = byKey.get(rowKey(row));
-        judge(row, record);
-        // Shown before paycenter's own day for it came: that day's run must not hold it.
-        if (record && (record.completedAt ?? 0) >= dayEnd) c.pendingAdded.push({ channel: run.channel, recordId: rowKey(row), state: 'seen', date: run.date, local: record });
-      }
-    }
-    this.holdUnshown(run, day, marks, c);
-    return c;
   }
 
-  /** The day's records no line showed wait in the pool; those held past the hold become differences. */
-  private holdUnshown(run: ReconRunRow, unshown: Map<string, ReconRecord>, marks: Map<string, ReconPendingRow>, c: Comparison): void {
-    for (const [key, record] of unshown) {
-      const mark = marks.get(key);
+  /** One pass: its share of the day's records against its share of the lines; false when its share overflows the index. */
+  private async comparePass(x: PassContext, c: Comparison, pass: number, passes: number): Promise<boolean> {
+    const [dayStart, dayEnd] = chinaDayRange(x.run.date);
+    const index = new DayIndex(this.options.indexRecordsMax);
+    let full = false;
+    await this.deps.store.eachReconFactsCompleted(x.run.channel, dayStart, dayEnd, (page) => {
+      for (const facts of page) {
+        if (full || passOf(facts.key, passes) !== pass) continue;
+        if (!index.add(facts)) full = true;
+        else c.localNet += facts.kind === 'payment' ? facts.amount : -facts.amount;
+      }
+    });
+    if (full) return false;
+
+    let unsettled: StatementRow[] = [];
+    for await (const row of x.channel.adapter.statementRows(x.file)) {
+      const key = rowKey(row);
+      if (passOf(key, passes) !== pass) continue;
+      if (row.status === 'succeeded') c.channelNet += row.kind === 'payment' ? row.amount : -row.amount;
+      c.feeMilli += row.feeMilli;
+      const slot = index.unshownSlot(key);
+      if (slot >= 0) {
+        index.markShown(slot);
+        // The hot path: a line that matches its record's facts needs nothing more of the record.
+        if (factsVerdictOf(row, index.factsAt(slot), x.rate) === 'matched' && !x.repairedBefore.has(key)) {
+          if (x.marks.get(key)?.state === 'held') c.pendingRemoved.push(key);
+          c.counts.matched++;
+          continue;
+        }
+      }
+      unsettled.push(row);
+      if (unsettled.length < lookup_ids_max) continue;
+      await this.judgeByIds(x, c, unsettled, dayEnd);
+      unsettled = [];
+    }
+    await this.judgeByIds(x, c, unsettled, dayEnd);
+    await this.holdUnshown(x, c, index);
+    return true;
+  }
+
+  /** Lines that are not plain matches of the day (a difference, a record of another day, none): judged on their whole records, read by id. */
+  private async judgeByIds(x: PassContext, c: Comparison, rows: StatementRow[], dayEnd: number): Promise<void> {
+    if (rows.length === 0) return;
+    const records = await this.deps.store.reconRecordsByIds(
+      rows.filter((r) => r.kind === 'payment').map((r) => r.flowId), rows.flatMap((r) => (r.refundId === null ? [] : [r.refundId])),
+    );
+    const byKey = new Map(records.map((r) => [recordKey(r), r]));
+    for (const row of rows) {
+      const key = rowKey(row);
+      const record = byKey.get(key);
+      if (record && x.marks.get(key)?.state === 'held') c.pendingRemoved.push(key);
+      const verdict = verdictOf(row, record, x.rate, x.currency, x.now);
+      // A difference repaired by an earlier run of this day is that difference still, not a match.
+      const kind = verdict.kind === 'matched' && x.repairedBefore.has(key) ? 'missing_local' : verdict.kind;
+      c.counts[kind]++;
+      if (kind !== 'matched' && c.found.length < recon_diffs_max) c.found.push({ kind, row, record: record ?? null, repair: verdict.kind === 'matched' ? null : verdict.repair });
+      // Shown before paycenter's own day for it came: that day's run must not hold it.
+      if (record && (record.completedAt ?? 0) >= dayEnd) c.pendingAdded.push({ channel: x.run.channel, recordId: key, state: 'seen', date: x.run.date, local: record });
+    }
+  }
+
+  /** The pass's records no line showed wait in the pool (read whole by id, a batch at a time), unless a file showed them before. */
+  private async holdUnshown(x: PassContext, c: Comparison, index: DayIndex): Promise<void> {
+    let batch: Array<{ key: string; kind: ReconRecord['kind'] }> = [];
+    const hold = async () => {
+      const ids = (kind: ReconRecord['kind']) => batch.filter((b) => b.kind === kind).map((b) => b.key);
+      for (const record of await this.deps.store.reconRecordsByIds(ids('payment'), ids('refund'))) {
+        c.pendingAdded.push({ channel: x.run.channel, recordId: recordKey(record), state: 'held', date: x.run.date, local: record });
+      }
+      batch = [];
+    };
+    for (const unshown of index.unshown()) {
+      const mark = x.marks.get(unshown.key);
       if (mark?.state === 'seen') {
-        c.pendingRemoved.push(key);
+        c.pendingRemoved.push(unshown.key);
         continue;
       }
       c.counts.pending++;
-      if (!mark) c.pendingAdded.push({ channel: run.channel, recordId: key, state: 'held', date: run.date, local: record });
+      if (mark) continue;
+      batch.push(unshown);
+      if (batch.length === lookup_ids_max) await hold();
     }
+    if (batch.length > 0) await hold();
+  }
+
+  /** Records held past the hold become missing_channel differences. */
+  private promoteHeld(run: ReconRunRow, marks: Map<string, ReconPendingRow>, c: Comparison): void {
     const lastHeldDay = daysBefore(run.date, this.options.holdDays);
     const removed = new Set(c.pendingRemoved);
     for (const mark of marks.values()) {
       if (mark.state !== 'held' || mark.date > lastHeldDay || removed.has(mark.recordId)) continue;
       c.counts.missing_channel++;
-      c.found.push({ kind: 'missing_channel', row: null, record: mark.local, repair: null });
+      if (c.found.length < recon_diffs_max) c.found.push({ kind: 'missing_channel', row: null, record: mark.local, repair: null });
       c.pendingRemoved.push(mark.recordId);
     }
   }

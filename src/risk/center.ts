@@ -26,9 +26,22 @@ export const reload_interval_ms = 2_000;
 export const reload_interval_with_pubsub_ms = 30_000;
 /** Expired counters are swept at most this often (store counters; Redis keys expire by themselves). */
 const purge_interval_ms = 60_000;
+/**
+ * How long a payer's paid history, read for the anomaly rules, is used again: a payment this
+ * instance hears drops it at once; one another instance heard shows within this (the 2 s
+ * API.md gives rule changes).
+ */
+export const history_fresh_ms = 2_000;
+/** Payers whose history one instance keeps at most; past it the oldest read goes. */
+const history_payers_max = 10_000;
 
-/** What the center holds in memory: the enabled rules, the lists compiled for lookup, the settings. */
-type Loaded = { rules: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number };
+/**
+ * What the center holds in memory: the enabled rules (split once into those judged from the
+ * order alone and those that count), the lists compiled for lookup, the settings.
+ */
+type Loaded = {
+  stateless: Compiled[]; counting: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number;
+};
 
 /** How instances hear of each other's changes (Redis pub/sub), when there is a way. */
 export type ChangeBus = { publish(): Promise<void>; onChange(listener: () => void): void; close(): Promise<void> };
@@ -54,6 +67,9 @@ export class RiskCenter {
   private reloading: Promise<Loaded> | null = null;
   private purgedAt = 0;
   private readonly intervalMs: number;
+  private readonly histories = new Map<string, { readAt: number; paid: PaidRow[] }>();
+  /** Moves with every payment recorded here, so a history read that a payment overtook is not kept. */
+  private paidEpoch = 0;
 
   constructor(private readonly deps: RiskDeps) {
     this.intervalMs = deps.bus ? reload_interval_with_pubsub_ms : reload_interval_ms;
@@ -95,7 +111,11 @@ export class RiskCenter {
       const [rules, entries, settings] = await Promise.all([this.deps.repo.rules(), this.deps.repo.entries(), this.deps.repo.settings()]);
       const enabled = rules.filter((r) => r.status === 'enabled');
       const needsHistory = enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly');
-      this.loaded = { rules: enabled.map(compileRule), lists: compileLists(entries), settings, needsHistory, generation, loadedAt: at };
+      const compiled = enabled.map(compileRule);
+      this.loaded = {
+        stateless: compiled.filter((r) => r.bucketPrefix === null), counting: compiled.filter((r) => r.bucketPrefix !== null),
+        lists: compileLists(entries), settings, needsHistory, generation, loadedAt: at,
+      };
     }
     if (at - this.purgedAt >= purge_interval_ms) {
       this.purgedAt = at;
@@ -113,12 +133,19 @@ export class RiskCenter {
     const first = decide(hits, loaded.settings);
     if (first.decision === 'reject') return this.refuse('create', first.rules, hits, started);
 
-    const checks = loaded.rules.map((r) => counterCheck(r, facts)).filter((x): x is CounterCheck => x !== null);
+    const checks: CounterCheck[] = [];
+    const checked: Compiled[] = [];
+    for (const r of loaded.counting) {
+      const check = counterCheck(r, facts);
+      if (check === null) continue;
+      checks.push(check);
+      checked.push(r);
+    }
     const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks);
     const counted = checks.flatMap((check, i) => {
       const seen = reservation.seen[i]!;
       if (!counterHit(check, seen)) return [];
-      const rule = loaded.rules.find((r) => r.rule.code === check.code)!.rule;
+      const rule = checked[i]!.rule;
       return [{ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score,
         saw: { count: seen.count, amount: seen.amount, count_max: check.countMax, amount_max: check.amountMax, bucket: check.bucket } }];
     });
@@ -176,6 +203,9 @@ export class RiskCenter {
         orderId: ctx.id, merchantId: ctx.merchantId, userId: ctx.details.userId, amount: ctx.amount, currency: ctx.currency,
         region: ctx.details.clientIp === null ? null : this.deps.regionOf(ctx.details.clientIp), paidAt: write.order.updatedAt,
       });
+      // After the write: a read under way meanwhile is not kept (the epoch moved), a later one sees it.
+      this.paidEpoch += 1;
+      this.histories.delete(payerKey(ctx.merchantId, ctx.details.userId));
     }
   }
 
@@ -185,11 +215,27 @@ export class RiskCenter {
   }
 
   private async history(merchantId: string, userId: string, currency: Currency): Promise<History> {
-    const paid = await this.deps.repo.history(merchantId, userId);
+    const paid = await this.paidOf(merchantId, userId);
     return {
       amounts: paid.filter((p) => p.currency === currency).map((p) => p.amount),
       regions: paid.map((p) => p.region).filter((r): r is string => r !== null),
     };
+  }
+
+  /** A payer's latest paid orders, read again when the copy here is history_fresh_ms old. */
+  private async paidOf(merchantId: string, userId: string): Promise<PaidRow[]> {
+    const key = payerKey(merchantId, userId);
+    const now = this.deps.clock.now();
+    const cached = this.histories.get(key);
+    if (cached && now - cached.readAt < history_fresh_ms) return cached.paid;
+    const epoch = this.paidEpoch;
+    const paid = await this.deps.repo.history(merchantId, userId);
+    if (epoch === this.paidEpoch) {
+      this.histories.delete(key);
+      this.histories.set(key, { readAt: now, paid });
+      if (this.histories.size > history_payers_max) this.histories.delete(this.histories.keys().next().value!);
+    }
+    return paid;
   }
 
   private refuse(stage: 'create' | 'pay', rules: string[], hits: Hit[], started: number): Refusal {
@@ -198,8 +244,17 @@ export class RiskCenter {
   }
 }
 
-const statelessHits = (loaded: Loaded, facts: Facts): Hit[] =>
-  loaded.rules.map((r) => statelessHit(r, facts)).filter((h): h is Hit => h !== null);
+type PaidRow = Awaited<ReturnType<RiskRepo['history']>>[number];
+const payerKey = (merchantId: string, userId: string): string => `${merchantId}|${userId}`;
+
+function statelessHits(loaded: Loaded, facts: Facts): Hit[] {
+  const hits: Hit[] = [];
+  for (const r of loaded.stateless) {
+    const hit = statelessHit(r, facts);
+    if (hit) hits.push(hit);
+  }
+  return hits;
+}
 
 export const candidateOf = (ctx: PaymentContext, at: number): Candidate => ({
   orderId: ctx.id, merchantId: ctx.merchantId, amount: ctx.amount, currency: ctx.currency,

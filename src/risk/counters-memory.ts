@@ -17,7 +17,18 @@ import { type CounterCheck, type Seen, chinaMonthStart, isLimitBucket } from './
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
 type Member = { amount: number; at: number };
-type Bucket = { members: Map<string, Member>; count: number; amount: number; expiresAt: number };
+/**
+ * A limit's or a window's orders. A window also keeps them in time order (`arrivals` from
+ * `head`), so a check drops the ones that left it from the front instead of reading them all;
+ * an arrival whose member was released or replaced since is skipped when it comes up.
+ */
+type Bucket = {
+  members: Map<string, Member>; count: number; amount: number; expiresAt: number;
+  arrivals: Array<{ orderId: string; member: Member }>; head: number;
+};
+
+/** A window's arrivals array is compacted once this many at its front have left (and they are half of it). */
+const arrivals_compact_min = 64;
 
 /** Orders read per page while seeding. */
 const seed_page_orders = 1_000;
@@ -86,21 +97,37 @@ export class MemoryCounters implements Counters {
     if (check.kind === 'limit') return { count: bucket.count, amount: bucket.amount };
     // A window holds the orders after `at - span_ms`; older ones leave it for good.
     const since = at - check.spanMs;
-    for (const [orderId, member] of bucket.members) {
-      if (member.at > since) continue;
+    const arrivals = bucket.arrivals;
+    while (bucket.head < arrivals.length && arrivals[bucket.head]!.member.at <= since) {
+      const { orderId, member } = arrivals[bucket.head++]!;
+      if (bucket.members.get(orderId) !== member) continue;
       bucket.members.delete(orderId);
       bucket.count -= 1;
+    }
+    if (bucket.head >= arrivals_compact_min && bucket.head * 2 >= arrivals.length) {
+      bucket.arrivals = arrivals.slice(bucket.head);
+      bucket.head = 0;
     }
     return { count: bucket.count, amount: 0 };
   }
 
   private add(key: string, orderId: string, member: Member, expiresAt: number): void {
     let bucket = this.buckets.get(key);
-    if (!bucket) this.buckets.set(key, (bucket = { members: new Map(), count: 0, amount: 0, expiresAt }));
+    if (!bucket) this.buckets.set(key, (bucket = { members: new Map(), count: 0, amount: 0, expiresAt, arrivals: [], head: 0 }));
     bucket.expiresAt = Math.max(bucket.expiresAt, expiresAt);
     if (bucket.members.has(orderId)) return;
     bucket.members.set(orderId, member);
     bucket.count += 1;
     bucket.amount += member.amount;
+    if (!isLimitBucket(key)) arrive(bucket, { orderId, member });
   }
+}
+
+/** Keeps a window's arrivals in time order: nearly always at the end (a clock never runs far backwards). */
+function arrive(bucket: Bucket, arrival: Bucket['arrivals'][number]): void {
+  const arrivals = bucket.arrivals;
+  let i = arrivals.length;
+  while (i > bucket.head && arrivals[i - 1]!.member.at > arrival.member.at) i -= 1;
+  if (i === arrivals.length) arrivals.push(arrival);
+  else arrivals.splice(i, 0, arrival);
 }

@@ -11,35 +11,40 @@ import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
 
-// ARGV: order, at, then per key: kind (l|w), count max (-1: none), amount max (-1: none), amount, span ms, time to live ms, enforce (1|0).
+// ARGV: order, at, then per key one word "count_max amount_max amount span_ms ttl_ms enforce" (a
+// max of -1: none; enforce 1|0): one argument per counter, not seven, is most of a call's cost.
+// A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
-local seen, blocked = {}, false
+local window = ${key_prefix.length + 1}
+local seen, blocked, specs = {}, false, {}
 for i, key in ipairs(KEYS) do
-  local b = 2 + (i - 1) * 7
+  local cmax, amax, amount, span, ttl, enforce = string.match(ARGV[2 + i], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  local spec = { w = string.sub(key, window, window) == 'w', amount = amount, ttl = ttl }
+  specs[i] = spec
   local n, sum = 0, 0
-  if ARGV[b + 1] == 'w' then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', at - tonumber(ARGV[b + 5]))
+  if spec.w then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', at - tonumber(span))
     n = redis.call('ZCARD', key)
   else
-    n = tonumber(redis.call('HGET', key, '#n') or '0')
-    sum = tonumber(redis.call('HGET', key, '#a') or '0')
+    local totals = redis.call('HMGET', key, '#n', '#a')
+    n, sum = tonumber(totals[1] or '0'), tonumber(totals[2] or '0')
   end
   seen[#seen + 1] = n
   seen[#seen + 1] = sum
-  local cmax, amax, amount = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  if ARGV[b + 7] == '1' and ((cmax >= 0 and n + 1 > cmax) or (amax >= 0 and sum + amount > amax)) then blocked = true end
+  cmax, amax = tonumber(cmax), tonumber(amax)
+  if enforce == '1' and ((cmax >= 0 and n + 1 > cmax) or (amax >= 0 and sum + tonumber(amount) > amax)) then blocked = true end
 end
 if blocked then return seen end
 for i, key in ipairs(KEYS) do
-  local b = 2 + (i - 1) * 7
-  if ARGV[b + 1] == 'w' then
+  local spec = specs[i]
+  if spec.w then
     redis.call('ZADD', key, at, order)
-  elseif redis.call('HSETNX', key, order, ARGV[b + 4]) == 1 then
+  elseif redis.call('HSETNX', key, order, spec.amount) == 1 then
     redis.call('HINCRBY', key, '#n', 1)
-    redis.call('HINCRBY', key, '#a', ARGV[b + 4])
+    redis.call('HINCRBY', key, '#a', spec.amount)
   end
-  redis.call('PEXPIRE', key, ARGV[b + 6])
+  redis.call('PEXPIRE', key, spec.ttl)
 end
 return seen
 `;
@@ -77,9 +82,7 @@ export class RedisCounters implements Counters {
 
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
-    const args = checks.flatMap((c) => [
-      c.kind === 'window' ? 'w' : 'l', c.countMax ?? -1, c.amountMax ?? -1, c.amount, c.spanMs, Math.max(1, c.expiresAt - at), c.enforce ? 1 : 0,
-    ]);
+    const args = checks.map((c) => `${c.countMax ?? -1} ${c.amountMax ?? -1} ${c.amount} ${c.spanMs} ${Math.max(1, c.expiresAt - at)} ${c.enforce ? 1 : 0}`);
     const flat = await this.redis.riskReserve(checks.length, ...checks.map((c) => key_prefix + c.bucket), orderId, at, ...args);
     const seen = checks.map((_, i) => ({ count: Number(flat[2 * i]), amount: Number(flat[2 * i + 1]) }));
     // The script decided; the same judgement here says which way, without a second protocol.

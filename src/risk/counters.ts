@@ -35,7 +35,7 @@ const reservedSeen = v.array(v.tuple([num, num]));
 export class PostgresCounters implements Counters {
   constructor(private readonly sql: SQL) {}
 
-  /** One round trip: the database function risk_reserve (migrations/postgres/0007_risk.sql) locks, checks and counts. */
+  /** One round trip: the database function risk_reserve (migrations/postgres/0013_risk_reserve_set.sql) locks, checks and counts. */
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
     const wire = checks.map((c) => ({

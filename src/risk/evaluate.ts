@@ -7,7 +7,7 @@
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { parseAmount } from '../money.ts';
 import type { Currency } from '../money.ts';
-import { type Address, type Range, inRange, parseAddress, parseRange } from './ip.ts';
+import { type Address, type Range, parseAddress, parseRange } from './ip.ts';
 import type { RegionOf } from './region.ts';
 import { type ListEntry, type ListSubject, type Rule, type Settings, limit_currency } from './rules.ts';
 
@@ -23,26 +23,49 @@ export type Hit = { code: string; kind: Rule['kind']; action: Rule['action']; sc
 /** Earlier paid orders of the candidate's payer, newest first: amounts in the candidate's currency, and regions. */
 export type History = { amounts: number[]; regions: string[] };
 
-export type Lists = { exact: Map<ListSubject, Map<string, string>>; ranges: Array<{ range: Range; id: string }> };
+/**
+ * The lists as risk looks them up: exact values by subject, and CIDR ranges indexed by prefix
+ * length — one map per length in use, from network address to entry — so an address is looked
+ * up once per length (a handful), not compared with every range. Longest prefix first: the most
+ * specific entry is the one named.
+ */
+export type Lists = { exact: Map<ListSubject, Map<string, string>>; ranges: RangeIndex };
+type RangeIndex = Array<{ family: 4 | 6; hostBits: bigint; networks: Map<bigint, string> }>;
 
 export function compileLists(entries: ListEntry[]): Lists {
   const exact = new Map<ListSubject, Map<string, string>>();
-  const ranges: Lists['ranges'] = [];
+  const byLength = new Map<string, RangeIndex[number]>();
   for (const entry of entries) {
     const range = entry.subject === 'ip' && entry.value.includes('/') ? parseRange(entry.value) : null;
-    if (range) ranges.push({ range, id: entry.id });
-    else {
+    if (range) {
+      const hostBits = hostBitsOf(range);
+      const key = `${range.family}/${hostBits}`;
+      if (!byLength.has(key)) byLength.set(key, { family: range.family, hostBits, networks: new Map() });
+      const networks = byLength.get(key)!.networks;
+      // Entries come in id order: the first of two identical ranges is named, as before.
+      if (!networks.has(range.first)) networks.set(range.first, entry.id);
+    } else {
       const value = entry.subject === 'ip' ? normalizedIp(entry.value) : entry.value;
       exact.set(entry.subject, (exact.get(entry.subject) ?? new Map()).set(value, entry.id));
     }
   }
+  const ranges = [...byLength.values()].sort((a, b) => (a.family - b.family) || Number(a.hostBits - b.hostBits));
   return { exact, ranges };
 }
 
+/** How many low bits a CIDR range leaves to its hosts (first and last differ exactly there). */
+function hostBitsOf(range: Range): bigint {
+  let bits = 0n;
+  while ((range.first ^ range.last) >> bits !== 0n) bits += 1n;
+  return bits;
+}
+
 /** One spelling per address (`::FFFF:1.2.3.4` and `1.2.3.4` are the same payer). */
+const addressKey = (address: Address): string => `${address.family}:${address.bits}`;
+
 function normalizedIp(text: string): string {
   const address = parseAddress(text);
-  return address ? `${address.family}:${address.bits}` : text;
+  return address ? addressKey(address) : text;
 }
 
 const subjectValue = (c: Candidate, subject: ListSubject): string | null =>
@@ -50,10 +73,15 @@ const subjectValue = (c: Candidate, subject: ListSubject): string | null =>
 
 function listed(lists: Lists, subject: ListSubject, value: string): string | null {
   if (subject !== 'ip') return lists.exact.get(subject)?.get(value) ?? null;
-  const exact = lists.exact.get('ip')?.get(normalizedIp(value));
-  if (exact) return exact;
   const address: Address | null = parseAddress(value);
-  return (address && lists.ranges.find((r) => inRange(address, r.range))?.id) ?? null;
+  const exact = lists.exact.get('ip')?.get(address ? addressKey(address) : value);
+  if (exact || !address) return exact ?? null;
+  for (const { family, hostBits, networks } of lists.ranges) {
+    if (family !== address.family) continue;
+    const entry = networks.get((address.bits >> hostBits) << hostBits);
+    if (entry) return entry;
+  }
+  return null;
 }
 
 /** A limit's amount in minor units of CNY (validated when the rule was written). */
@@ -64,9 +92,17 @@ export function limitAmount(text: string | undefined): number | null {
   return parsed.minor;
 }
 
-/** A rule with what it needs parsed once, when the rules are loaded (not on every order). */
-export type Compiled = { rule: Rule; amountMax: number | null };
-export const compileRule = (rule: Rule): Compiled => ({ rule, amountMax: rule.kind === 'limit' ? limitAmount(rule.params.amount) : null });
+/**
+ * A rule with what it needs worked out once, when the rules are loaded (not on every order): its
+ * amount parsed, and for a rule that counts, the start of its counters' names.
+ */
+export type Compiled = { rule: Rule; amountMax: number | null; bucketPrefix: string | null };
+export const compileRule = (rule: Rule): Compiled => ({
+  rule,
+  amountMax: rule.kind === 'limit' ? limitAmount(rule.params.amount) : null,
+  bucketPrefix: rule.kind === 'velocity' ? `w|${rule.code}|${rule.params.subject}|`
+    : rule.kind === 'limit' && rule.params.period !== 'single' ? `l|${rule.code}|${rule.params.subject}|` : null,
+});
 
 /**
  * What the rules ask about one order, each worked out at most once however many rules ask: the
@@ -76,12 +112,15 @@ export type Facts = {
   candidate: Candidate;
   history: History | null;
   listed(subject: ListSubject): string | null;
+  /** `merchant|subject value` as it ends a counter's name (before its period), or null without that value. */
+  counterKey(subject: ListSubject): string | null;
   region(): string | null;
   period(period: 'day' | 'month'): { key: string; endsAt: number };
 };
 
 export function factsOf(c: Candidate, lists: Lists, history: History | null, regionOf: RegionOf): Facts {
   const entries = new Map<ListSubject, string | null>();
+  const keys = new Map<ListSubject, string | null>();
   const periods = new Map<'day' | 'month', { key: string; endsAt: number }>();
   let region: string | null | undefined;
   return {
@@ -93,6 +132,13 @@ export function factsOf(c: Candidate, lists: Lists, history: History | null, reg
         entries.set(subject, value === null ? null : listed(lists, subject, value));
       }
       return entries.get(subject)!;
+    },
+    counterKey(subject) {
+      if (!keys.has(subject)) {
+        const value = subjectValue(c, subject);
+        keys.set(subject, value === null ? null : `${c.merchantId}|${encodeURIComponent(value)}`);
+      }
+      return keys.get(subject)!;
     },
     region() {
       if (region === undefined) region = c.clientIp === null ? null : regionOf(c.clientIp);
@@ -179,34 +225,35 @@ function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: n
     : { key: chinaDate(at).slice(0, 7), endsAt: chinaMonthStart(at, 1) };
 }
 
-/** A counter's name; its first letter says its kind (`l` limit, `w` window), which a release needs to know. */
-const bucketOf = (kind: CounterCheck['kind'], rule: Rule, subject: string, c: Candidate, value: string, period: string): string =>
-  [kind === 'limit' ? 'l' : 'w', rule.code, subject, c.merchantId, encodeURIComponent(value), period].join('|');
-
+/*
+ * A counter's name: `l|code|subject|merchant|value|period` for a limit, `w|code|subject|merchant|value|w`
+ * for a window (the value URI-encoded). Its first letter says its kind, which a release needs to know.
+ */
 export const isLimitBucket = (bucket: string): boolean => bucket.startsWith('l|');
 
 /** The counter a limit or velocity rule needs for this order, or null when the rule does not apply to it. */
-export function counterCheck({ rule, amountMax: limitMax }: Compiled, facts: Facts): CounterCheck | null {
+export function counterCheck({ rule, amountMax: limitMax, bucketPrefix }: Compiled, facts: Facts): CounterCheck | null {
+  if (bucketPrefix === null) return null;
   const c = facts.candidate;
   const enforce = rule.action === 'reject';
   if (rule.kind === 'velocity') {
-    const value = subjectValue(c, rule.params.subject);
-    if (value === null) return null;
+    const key = facts.counterKey(rule.params.subject);
+    if (key === null) return null;
     const spanMs = rule.params.window_s * 1000;
     return {
-      code: rule.code, bucket: bucketOf('window', rule, rule.params.subject, c, value, 'w'), kind: 'window',
+      code: rule.code, bucket: `${bucketPrefix}${key}|w`, kind: 'window',
       countMax: rule.params.count, amountMax: null, amount: 0, spanMs, expiresAt: c.at + spanMs, enforce,
     };
   }
   if (rule.kind !== 'limit' || rule.params.period === 'single') return null;
-  const value = subjectValue(c, rule.params.subject);
-  if (value === null) return null;
+  const key = facts.counterKey(rule.params.subject);
+  if (key === null) return null;
   const amountMax = c.currency === limit_currency ? limitMax : null;
   const countMax = rule.params.count ?? null;
   if (amountMax === null && countMax === null) return null;
   const period = facts.period(rule.params.period);
   return {
-    code: rule.code, bucket: bucketOf('limit', rule, rule.params.subject, c, value, period.key), kind: 'limit',
+    code: rule.code, bucket: `${bucketPrefix}${key}|${period.key}`, kind: 'limit',
     countMax, amountMax, amount: amountMax === null ? 0 : c.amount, spanMs: 0, expiresAt: period.endsAt + day_ms, enforce,
   };
 }

@@ -24,7 +24,7 @@ export async function openRisk(options: {
   const database = await openRiskDatabase(options.databaseUrl);
   const counters: Counters = options.redis
     ? new RedisCounters(options.redis)
-    : database.postgres ? new PostgresCounters(database.postgres) : await seededMemoryCounters(options.store, options.clock, options.log);
+    : database.counters ? new PostgresCounters(database.counters) : await seededMemoryCounters(options.store, options.clock, options.log);
   const bus = options.redis ? redisChangeBus(options.redis) : undefined;
   const repo = new RiskRepo(database.sql);
   const center = new RiskCenter({
@@ -36,6 +36,7 @@ export async function openRisk(options: {
     async close() {
       await bus?.close();
       await database.sql.close();
+      await database.counters?.close();
     },
   };
 }

@@ -20,7 +20,7 @@ export type Sql = {
 };
 
 const sqlite_busy_timeout_ms = 5_000;
-/** Risk's own Postgres connections (reads of rules and history, counter transactions). */
+/** Risk's own Postgres connections for rules, lists and history, and as many again for the counters. */
 const postgres_pool_max = 8;
 
 export function sqliteSql(db: Database): Sql {
@@ -46,20 +46,33 @@ export function postgresSql(sql: SQL): Sql {
  * Risk's connection to the database DATABASE_URL names. SQLite: WAL; its writes are operators'
  * changes and payers' history (synchronous=NORMAL: a power cut can forget the history's last
  * moments, which only makes an anomaly rule see a little less).
+ *
+ * Postgres: a second pool for the counters, whose commits do not wait for the disk
+ * (synchronous_commit=off). Exactness survives a crash all the same: a reservation commits
+ * before its order's create begins, and the order's durable commit flushes the WAL up to its own
+ * record — every reservation before it included. A crash can only forget reservations of orders
+ * that were never durably created, and releases (an order then keeps its share: less, never
+ * more). Waiting for the disk inside the counters' locks made every create of a merchant with a
+ * merchant-wide limit wait for one flush after another (docs/benchmarks.md).
  */
-export async function openRiskDatabase(databaseUrl: string): Promise<{ sql: Sql; postgres: SQL | null }> {
+export async function openRiskDatabase(databaseUrl: string): Promise<{ sql: Sql; postgres: SQL | null; counters: SQL | null }> {
   if (databaseUrl.startsWith('sqlite:')) {
     const db = new Database(databaseUrl.slice('sqlite:'.length));
     db.exec(`PRAGMA busy_timeout = ${sqlite_busy_timeout_ms}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
-    return { sql: sqliteSql(db), postgres: null };
+    return { sql: sqliteSql(db), postgres: null, counters: null };
   }
   const pg = new SQL({ url: databaseUrl, max: postgres_pool_max });
-  return { sql: postgresSql(pg), postgres: pg };
+  const counters = new SQL({ url: databaseUrl, max: postgres_pool_max, connection: { synchronous_commit: 'off' } } as SQL.Options);
+  return { sql: postgresSql(pg), postgres: pg, counters };
 }
 
-const int = v.pipe(v.union([v.number(), v.string(), v.bigint()]), v.transform(Number), v.integer());
+/** An integer column: a number from SQLite, text or a bigint from Postgres (a check, not a union, so a row parses without building the issues of the branches that did not match). */
+const int = v.pipe(
+  v.custom<number | string | bigint>((x) => typeof x === 'number' || typeof x === 'string' || typeof x === 'bigint', 'must be an integer'),
+  v.transform(Number), v.integer(),
+);
 /** A JSON column as either dialect hands it over: SQLite as text, Postgres already parsed. */
 export const jsonValue = v.pipe(v.unknown(), v.transform((x) => (typeof x === 'string' ? JSON.parse(x) : x)));
 

@@ -20,6 +20,9 @@ import {
   reconDiffColumns,
   reconDiffOf,
   reconDiffValues,
+  reconFactsFlowColumns,
+  reconFactsOf,
+  reconFactsRefundColumns,
   reconFlowColumns,
   reconPendingOf,
   reconRecordOf,
@@ -52,6 +55,7 @@ import {
   first_journal_page,
   outboxUpdateOf,
   per_order_rows_max,
+  recon_facts_page_max,
   parkedOf,
   refundOf,
   timerOf,
@@ -59,7 +63,7 @@ import {
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { applyOps, numbered, runAsync, type Statement } from '../balance/ledger.ts';
 
@@ -653,14 +657,23 @@ export class PostgresStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.kind as string, int(r.n)]));
   }
 
-  async reconRecordsCompleted(channel: string, fromMs: number, toMs: number) {
-    return (await this.all(
-      `SELECT ${reconFlowColumns} FROM flows f WHERE f.channel = $1 AND f.completed_at >= $2 AND f.completed_at < $3 AND f.status IN ('succeeded', 'refunded')
-       UNION ALL
-       SELECT ${reconRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
-       WHERE r.completed_at >= $2 AND r.completed_at < $3 AND f.channel = $1 AND r.status = 'succeeded'`,
-      channel, fromMs, toMs,
-    )).map(reconRecordOf);
+  async eachReconFactsCompleted(channel: string, fromMs: number, toMs: number, take: (page: ReconFacts[]) => void) {
+    // A cursor lives in a transaction; a read-only one holds no locks that matter to writers.
+    await this.sql.begin('READ ONLY', async (tx) => {
+      await tx.unsafe(
+        `DECLARE recon_facts NO SCROLL CURSOR FOR
+         SELECT ${reconFactsFlowColumns} FROM flows f WHERE f.channel = $1 AND f.completed_at >= $2 AND f.completed_at < $3 AND f.status IN ('succeeded', 'refunded')
+         UNION ALL
+         SELECT ${reconFactsRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
+         WHERE r.completed_at >= $2 AND r.completed_at < $3 AND f.channel = $1 AND r.status = 'succeeded'`,
+        [channel, fromMs, toMs],
+      );
+      for (;;) {
+        const rows = (await tx.unsafe(`FETCH ${recon_facts_page_max} FROM recon_facts`)) as Row[];
+        if (rows.length > 0) take(rows.map(reconFactsOf));
+        if (rows.length < recon_facts_page_max) return;
+      }
+    });
   }
 
   async reconRecordsByIds(flowIds: string[], refundIds: string[]) {

@@ -4,7 +4,7 @@
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
 import { AssertionError, assert } from '../failures.ts';
-import type { AdminAuditRow, AlertQuery, AlertRow, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRow } from './store.ts';
+import type { AdminAuditRow, AlertQuery, AlertRow, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconFacts, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -248,6 +248,16 @@ export function reconRecordOf(row: Raw): ReconRecord {
     channelTradeNo: (row.channel_trade_no as string | null) ?? null, completedAt: intOrNull(row.completed_at),
   };
 }
+
+/** Facts per page handed on by `eachReconFactsCompleted`. */
+export const recon_facts_page_max = 10_000;
+
+export const reconFactsOf = (row: Raw): ReconFacts =>
+  ({ kind: row.kind as ReconFacts['kind'], key: row.record_key as string, amount: int(row.amount), status: row.status as string });
+
+/** The columns of ReconFacts from `flows f` (payments) and from `refunds r` (their channel parts). */
+export const reconFactsFlowColumns = "'payment' AS kind, f.id AS record_key, f.amount, f.status";
+export const reconFactsRefundColumns = "'refund' AS kind, r.id AS record_key, r.channel_amount AS amount, r.status";
 
 /** The columns of a ReconRecord from `flows f` (payments) and from `refunds r` (their channel parts). */
 export const reconFlowColumns = "'payment' AS kind, f.id AS flow_id, NULL AS refund_id, f.order_id, f.amount, f.status, f.channel_trade_no, f.completed_at";

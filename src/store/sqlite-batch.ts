@@ -1,7 +1,8 @@
 /**
  * What a SQLite write transaction does, synchronously, on one connection: the pragmas every
  * connection gets, and BatchWriter, which applies a Batch (order write sets and nonce claims)
- * in one IMMEDIATE transaction. It runs on the writer thread (sqlite-writer.ts).
+ * in one IMMEDIATE transaction, and the store's side writes in another. It runs on the writer
+ * thread (sqlite-writer.ts).
  */
 import { Database } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { dirname } from 'node:path';
 import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
 import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
+import { StatementCache } from './statement-cache.ts';
 
 /** How long a connection waits for another connection's write lock before failing. */
 const sqlite_busy_timeout_ms = 5_000;
@@ -89,19 +91,22 @@ function writeOrder(s: Statements, write: OrderWrite): WriteOutcome {
   return 'committed';
 }
 
-/** Runs ledger statements on one connection, each prepared once; `finalize` before the connection closes. */
-export function ledgerRunner(db: Database): { all: (statement: Statement) => Row[]; finalize: () => void } {
-  const prepared = new Map<string, ReturnType<Database['prepare']>>();
+/**
+ * One statement of a side write (sqlite-side-writes.ts): the store wants its rows (RETURNING,
+ * SELECT) or how many rows it changed.
+ */
+export type SideStatement = Statement & { want: 'rows' | 'changes' };
+export type SideResult = Row[] | number;
+/** What became of one side write: its statements' results, or why it wrote nothing. */
+export type SideOutcome = { results: SideResult[] } | { error: string };
+
+/** Runs statements given as data on one connection, each prepared once (a bounded cache); `finalize` before the connection closes. */
+export function statementRunner(db: Database) {
+  const prepared = new StatementCache(db);
   return {
-    all: ({ sql, params }) => {
-      let statement = prepared.get(sql);
-      if (!statement) prepared.set(sql, (statement = db.prepare(sql)));
-      return statement.all(...(params as never[])) as Row[];
-    },
-    finalize: () => {
-      for (const statement of prepared.values()) statement.finalize();
-      prepared.clear();
-    },
+    all: ({ sql, params }: Statement): Row[] => prepared.get(sql).all(...(params as never[])) as Row[],
+    run: (s: SideStatement): SideResult => (s.want === 'rows' ? prepared.get(s.sql).all(...(s.params as never[])) as Row[] : prepared.get(s.sql).run(...(s.params as never[])).changes),
+    finalize: () => prepared.finalize(),
   };
 }
 
@@ -127,12 +132,12 @@ function writeWithLedger(db: Database, s: Statements, ledger: (statement: Statem
 
 export class BatchWriter {
   private readonly statements: Statements;
-  private readonly ledger: ReturnType<typeof ledgerRunner>;
+  private readonly runner: ReturnType<typeof statementRunner>;
   private lastNoncePurge = 0;
 
   constructor(private readonly db: Database) {
     this.statements = prepareStatements(db);
-    this.ledger = ledgerRunner(db);
+    this.runner = statementRunner(db);
   }
 
   /**
@@ -150,17 +155,42 @@ export class BatchWriter {
       // so a nonce claimed twice in one batch is won by the same claim on both stores.
       const writes = b.writes.map((write): WriteOutcome => {
         if (write.nonce && !this.claimNonces([write.nonce], b.nowMs)[0]) return 'nonce_used';
-        return write.ledger?.length ? writeWithLedger(this.db, s, this.ledger.all, write) : writeOrder(s, write);
+        return write.ledger?.length ? writeWithLedger(this.db, s, this.runner.all, write) : writeOrder(s, write);
       });
       return { writes, nonces: this.claimNonces(b.nonces, b.nowMs) };
     });
     return all.immediate(batch);
   }
 
+  /**
+   * Side writes, each all or nothing, together in one IMMEDIATE transaction (one fsync for all).
+   * A write of one statement is atomic on its own; a longer one runs in a savepoint, so that
+   * one that fails leaves nothing of itself and the others still commit.
+   */
+  sideWrites(writes: SideStatement[][]): SideOutcome[] {
+    return this.db.transaction(() => writes.map((write) => (write.length === 1 ? this.sideWrite(write) : this.inSavepoint(() => this.sideWrite(write))))).immediate();
+  }
+
+  private sideWrite(write: SideStatement[]): SideOutcome {
+    try {
+      return { results: write.map(this.runner.run) };
+    } catch (error) {
+      return { error: String((error as Error)?.message ?? error) };
+    }
+  }
+
+  private inSavepoint(work: () => SideOutcome): SideOutcome {
+    this.db.run('SAVEPOINT side_write');
+    const outcome = work();
+    this.db.run('error' in outcome ? 'ROLLBACK TO side_write' : 'RELEASE side_write');
+    if ('error' in outcome) this.db.run('RELEASE side_write');
+    return outcome;
+  }
+
   /** Finalizes the statements and closes the connection (an unfinalized statement keeps it open). */
   close(): void {
     for (const statement of Object.values(this.statements)) statement.finalize();
-    this.ledger.finalize();
+    this.runner.finalize();
     this.db.close();
   }
 

@@ -5,8 +5,10 @@
  * writes use this thread's own connection.
  */
 import type { Database, Statement } from 'bun:sqlite';
+import { StatementCache } from './statement-cache.ts';
 import { type MigrationExecutor, type MigrationTx, migrate, migrationsOf } from './migrations.ts';
-import { openSqliteDatabase } from './sqlite-batch.ts';
+import { openSqliteDatabase, type SideOutcome, type SideResult, type SideStatement } from './sqlite-batch.ts';
+import { SideWrites } from './sqlite-side-writes.ts';
 import {
   adminAuditOf,
   orderSearchFilter,
@@ -15,6 +17,9 @@ import {
   reconDiffColumns,
   reconDiffOf,
   reconDiffValues,
+  reconFactsFlowColumns,
+  reconFactsOf,
+  reconFactsRefundColumns,
   reconFlowColumns,
   reconPendingOf,
   reconRecordOf,
@@ -51,6 +56,7 @@ import {
   first_journal_page,
   outboxUpdateOf,
   per_order_rows_max,
+  recon_facts_page_max,
   parkedOf,
   refundOf,
   timerOf,
@@ -59,14 +65,14 @@ import { AssertionError } from '../failures.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { runSync } from '../balance/ledger.ts';
 
 type Row = Record<string, unknown>;
 
-/** A batch waiting for the writer thread's answer. */
-type Pending = { resolve: (outcome: BatchOutcome) => void; reject: (error: Error) => void };
+/** A message waiting for the writer thread's answer. */
+type Pending = { resolve: (outcome: never) => void; reject: (error: Error) => void };
 
 /**
  * The writer thread: one connection that does every order and nonce write, so commits and their
@@ -91,15 +97,24 @@ class WriterThread {
   }
 
   commit(batch: Batch): Promise<BatchOutcome> {
+    return this.send({ batch });
+  }
+
+  sideWrites(sideWrites: SideStatement[][]): Promise<SideOutcome[]> {
+    return this.send({ sideWrites });
+  }
+
+  /** The answer's type is the one sqlite-writer.ts gives to this kind of message. */
+  private send<Outcome>(message: { batch: Batch } | { sideWrites: SideStatement[][] }): Promise<Outcome> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, batch });
+      this.worker.postMessage({ id, json: JSON.stringify(message) });
     });
   }
 
-  private answer(data: { id: number; outcome?: BatchOutcome; error?: string; bug?: boolean }): void {
+  private answer(data: { id: number; outcome?: never; error?: string; bug?: boolean }): void {
     const waiting = this.pending.get(data.id);
     if (!waiting) return;
     this.pending.delete(data.id);
@@ -131,7 +146,8 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database;
   private writer: WriterThread | null = null;
-  private readonly queries = new Map<string, Statement>();
+  private side: SideWrites | null = null;
+  private readonly queries: StatementCache;
   /** Ledger programs run on this thread's connection, in IMMEDIATE transactions of their own (see `write`). */
   readonly ledger: LedgerStore = {
     transact: async (program) => this.write(() => runSync(program, (st) => this.all(st.sql, ...st.params))),
@@ -140,11 +156,14 @@ export class SqliteStore implements Store {
 
   constructor(private readonly path: string) {
     this.db = openSqliteDatabase(path);
+    this.queries = new StatementCache(this.db);
   }
 
   async migrate(): Promise<void> {
     await migrate(this.migrationExecutor(), migrationsOf('sqlite'), Date.now());
     this.writer ??= await WriterThread.start(this.path);
+    const writer = this.writer;
+    this.side ??= new SideWrites((writes) => writer.sideWrites(writes));
   }
 
   /**
@@ -192,12 +211,7 @@ export class SqliteStore implements Store {
   }
 
   private query(sql: string): Statement {
-    let statement = this.queries.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.queries.set(sql, statement);
-    }
-    return statement;
+    return this.queries.get(sql);
   }
 
   private all(sql: string, ...params: unknown[]): Row[] {
@@ -211,6 +225,24 @@ export class SqliteStore implements Store {
    */
   private write<T>(work: () => T): T {
     return this.db.transaction(work).immediate();
+  }
+
+  /** Statements written together, all or nothing, on the writer thread (sqlite-side-writes.ts): the hot path's small writes. */
+  private sideWrite(statements: SideStatement[]): Promise<SideResult[]> {
+    if (!this.side) throw new AssertionError('write before migrate');
+    return this.side.run(statements);
+  }
+
+  /** One statement as a side write; the rows it returns. */
+  private async sideRows(sql: string, ...params: unknown[]): Promise<Row[]> {
+    const [rows] = await this.sideWrite([{ sql, params, want: 'rows' }]);
+    return Array.isArray(rows) ? rows : [];
+  }
+
+  /** Side writes of one statement each, as one; how many rows each changed. */
+  private async sideChanges(sql: string, paramsEach: unknown[][]): Promise<number[]> {
+    const results = await this.sideWrite(paramsEach.map((params) => ({ sql, params, want: 'changes' })));
+    return results.map((r) => (typeof r === 'number' ? r : 0));
   }
 
   async loadOrder(orderId: string) {
@@ -240,64 +272,74 @@ export class SqliteStore implements Store {
   }
 
   async claimDueTimers(nowMs: number, leaseMs: number, limit: number) {
-    const rows = this.write(() => this.all(
+    const rows = await this.sideRows(
       `UPDATE timers SET lease_until = ? WHERE (order_id, key) IN (
          SELECT order_id, key FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY due_at LIMIT ?)
        RETURNING *`,
       nowMs + leaseMs, nowMs, nowMs, limit,
-    ));
+    );
     return rows.map((r) => timerOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async deleteFiredTimers(timers: TimerRow[]) {
     if (timers.length === 0) return [];
-    const remove = this.query('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?');
-    return this.write(() => timers.filter((t) => remove.run(t.orderId, t.key, t.dueAt).changes > 0));
+    const changed = await this.sideChanges('DELETE FROM timers WHERE order_id = ? AND key = ? AND due_at = ?', timers.map((t) => [t.orderId, t.key, t.dueAt]));
+    return timers.filter((_, i) => changed[i]! > 0);
   }
 
   async leaseTimers(timers: TimerRow[], nowMs: number, leaseMs: number) {
     if (timers.length === 0) return [];
-    const lease = this.query('UPDATE timers SET lease_until = ? WHERE order_id = ? AND key = ? AND due_at = ? AND (lease_until IS NULL OR lease_until < ?)');
-    return this.write(() => timers.filter((t) => lease.run(nowMs + leaseMs, t.orderId, t.key, t.dueAt, nowMs).changes > 0));
+    const changed = await this.sideChanges(
+      'UPDATE timers SET lease_until = ? WHERE order_id = ? AND key = ? AND due_at = ? AND (lease_until IS NULL OR lease_until < ?)',
+      timers.map((t) => [nowMs + leaseMs, t.orderId, t.key, t.dueAt, nowMs]),
+    );
+    return timers.filter((_, i) => changed[i]! > 0);
   }
 
   async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {
-    const rows = this.write(() => this.all(
+    const rows = await this.sideRows(
       `UPDATE outbox SET lease_until = ? WHERE id IN (
          SELECT id FROM outbox WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?)) AND due_at <= ?
            AND (lease_until IS NULL OR lease_until < ?)
          ORDER BY due_at LIMIT ?)
        RETURNING *`,
       nowMs + leaseMs, JSON.stringify(kinds), nowMs, nowMs, limit,
-    ));
+    );
     return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) })).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number) {
-    const [row] = this.write(() => this.all(
+    const [row] = await this.sideRows(
       `UPDATE outbox SET lease_until = ? WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING *`,
       nowMs + leaseMs, outboxId, nowMs,
-    ));
+    );
     return row ? { ...outboxOf(row, json), attempts: int(row.attempts) } : null;
   }
 
   async finishOutbox(r: OutboxResult) {
     const next = outboxUpdateOf(r);
-    this.write(() => this.query('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?')
-      .run(next.status, r.error, next.dueAt, next.completedAt, r.outboxId));
+    await this.sideChanges('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?', [
+      [next.status, r.error, next.dueAt, next.completedAt, r.outboxId],
+    ]);
   }
 
   async recordNotification(r: NotificationResult) {
     const a = r.attempt;
-    this.write(() => {
-      this.query('INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs);
-      const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
-      this.query('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?')
-        .run(outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId);
-      this.query('UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?')
-        .run(r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId);
-    });
+    const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
+    await this.sideWrite([
+      {
+        sql: 'INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        params: [a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs], want: 'changes',
+      },
+      {
+        sql: 'UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?',
+        params: [outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId], want: 'changes',
+      },
+      {
+        sql: 'UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?',
+        params: [r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId], want: 'changes',
+      },
+    ]);
   }
 
   async resendNotification(eventId: string, nowMs: number) {
@@ -344,18 +386,20 @@ export class SqliteStore implements Store {
   }
 
   async insertCallback(c: CallbackRow) {
-    this.write(() => this.query(
+    await this.sideChanges(
       'INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(c.id, c.provider, c.channelCode, text(c.headers), c.body, c.receivedAt, c.verified === null ? null : Number(c.verified), c.orderId, c.flowId, c.outcome));
+      [[c.id, c.provider, c.channelCode, text(c.headers), c.body, c.receivedAt, c.verified === null ? null : Number(c.verified), c.orderId, c.flowId, c.outcome]],
+    );
   }
 
   async updateCallback(callbackId: string, o: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) {
-    this.write(() => this.query('UPDATE callback_log SET verified = ?, order_id = ?, flow_id = ?, outcome = ? WHERE id = ?')
-      .run(o.verified === null ? null : Number(o.verified), o.orderId, o.flowId, o.outcome, callbackId));
+    await this.sideChanges('UPDATE callback_log SET verified = ?, order_id = ?, flow_id = ?, outcome = ? WHERE id = ?', [
+      [o.verified === null ? null : Number(o.verified), o.orderId, o.flowId, o.outcome, callbackId],
+    ]);
   }
 
   async keepCallbackPrefix(callbackId: string, body: string) {
-    this.write(() => this.query('UPDATE callback_log SET body = ? WHERE id = ?').run(body, callbackId));
+    await this.sideChanges('UPDATE callback_log SET body = ? WHERE id = ?', [[body, callbackId]]);
   }
 
   async purgeCallbacks(beforeMs: number, limit: number) {
@@ -506,8 +550,7 @@ export class SqliteStore implements Store {
 
   async deferOutbox(outboxIds: string[], dueAt: number) {
     if (outboxIds.length === 0) return;
-    this.write(() => this.query("UPDATE outbox SET due_at = ?, lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'")
-      .run(dueAt, JSON.stringify(outboxIds)));
+    await this.sideChanges("UPDATE outbox SET due_at = ?, lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'", [[dueAt, JSON.stringify(outboxIds)]]);
   }
 
   async insertAlert(alert: AlertRow) {
@@ -531,14 +574,21 @@ export class SqliteStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.kind as string, int(r.n)]));
   }
 
-  async reconRecordsCompleted(channel: string, fromMs: number, toMs: number) {
-    return this.all(
-      `SELECT ${reconFlowColumns} FROM flows f WHERE f.channel = ? AND f.completed_at >= ? AND f.completed_at < ? AND f.status IN ('succeeded', 'refunded')
+  async eachReconFactsCompleted(channel: string, fromMs: number, toMs: number, take: (page: ReconFacts[]) => void) {
+    const rows = this.query(
+      `SELECT ${reconFactsFlowColumns} FROM flows f WHERE f.channel = ? AND f.completed_at >= ? AND f.completed_at < ? AND f.status IN ('succeeded', 'refunded')
        UNION ALL
-       SELECT ${reconRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
+       SELECT ${reconFactsRefundColumns} FROM refunds r JOIN flows f ON f.id = r.channel_flow_id
        WHERE r.completed_at >= ? AND r.completed_at < ? AND f.channel = ? AND r.status = 'succeeded'`,
-      channel, fromMs, toMs, fromMs, toMs, channel,
-    ).map(reconRecordOf);
+    ).iterate(channel, fromMs, toMs, fromMs, toMs, channel) as IterableIterator<Row>;
+    let page: ReconFacts[] = [];
+    for (const row of rows) {
+      page.push(reconFactsOf(row));
+      if (page.length < recon_facts_page_max) continue;
+      take(page);
+      page = [];
+    }
+    if (page.length > 0) take(page);
   }
 
   async reconRecordsByIds(flowIds: string[], refundIds: string[]) {
@@ -644,7 +694,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.writer?.stop();
-    for (const statement of this.queries.values()) statement.finalize();
+    this.queries.finalize();
     this.db.close();
   }
 }

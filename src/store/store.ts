@@ -219,6 +219,9 @@ export type ReconRecord = {
   completedAt: number | null;
 };
 
+/** What matching a statement line needs of a ReconRecord (the whole record is read by id for a difference). `key`: its refund id, or its flow id. */
+export type ReconFacts = { kind: ReconRecord['kind']; key: string; amount: number; status: string };
+
 export type ReconRunStatus = 'running' | 'done' | 'failed';
 export type ReconRunRow = {
   id: string;
@@ -470,8 +473,12 @@ export interface Store {
   countOpenAlerts(): Promise<Record<string, number>>;
 
   // Reconciliation.
-  /** The channel's flows collected and its refunds paid back with completion in [fromMs, toMs). */
-  reconRecordsCompleted(channel: string, fromMs: number, toMs: number): Promise<ReconRecord[]>;
+  /**
+   * The facts of the channel's flows collected and its refunds paid back with completion in
+   * [fromMs, toMs), handed to `take` in pages of at most recon_facts_page_max as a cursor reads
+   * them: a day's records are never one result in memory.
+   */
+  eachReconFactsCompleted(channel: string, fromMs: number, toMs: number, take: (page: ReconFacts[]) => void): Promise<void>;
   /** Flows and refunds by id, whatever their status or day (statement lines outside the day's records). */
   reconRecordsByIds(flowIds: string[], refundIds: string[]): Promise<ReconRecord[]>;
   /**

@@ -1,17 +1,20 @@
 /**
  * Named limits on what could otherwise grow without bound: the group-commit queue refuses
- * (as a dependency's `unavailable`) beyond its cap, one order's list queries return at most
+ * (as a dependency's `unavailable`) beyond its cap, the engine keeps at most recentOrdersMax
+ * orders in memory (and no closed ones), one order's list queries return at most
  * per_order_rows_max rows, and its journal — and the admin timeline over it — come in pages.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { CommitQueueFullError } from '../../actors/group-commit.ts';
 import { DurableCommitter } from '../../actors/durable-commit.ts';
+import { LocalLock } from '../../src/lock/local.ts';
 import { systemClock } from '../../src/clock.ts';
 import { DependencyError } from '../../src/failures.ts';
 import { per_order_rows_max } from '../../src/store/rows.ts';
 import { type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
 import { next, orderRow, t0, writeOf } from '../store/fixtures.ts';
 import { freshStoreFor, storeKinds } from '../store/stores.ts';
+import { engineOn, orderInput } from './fixtures.ts';
 
 for (const kind of storeKinds) {
   describe(`limits on ${kind}`, () => {
@@ -26,6 +29,20 @@ for (const kind of storeKinds) {
       expect(settled.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<boolean>).value)).toEqual([true, true, true, true, true, true]);
       expect(refused.length).toBe(14);
       expect(refused.every((e) => e instanceof CommitQueueFullError && e instanceof DependencyError)).toBe(true);
+    });
+
+    test('the engine keeps at most recentOrdersMax orders in memory, and lets closed ones go', async () => {
+      const engine = engineOn(store, new LocalLock(), { recentOrdersMax: 3 });
+      const inputs = Array.from({ length: 5 }, () => orderInput());
+      for (const input of inputs) expect((await engine.create(input)).outcome).toBe('created');
+      expect(engine.recentOrders).toBe(3);
+      const last = inputs.at(-1)!;
+      const closed = await engine.dispatch(last.id, { type: 'timer.expire', at: last.expiresAt });
+      expect(closed.outcome === 'applied' && closed.order.row.status).toBe('closed');
+      expect(engine.recentOrders).toBe(2);
+      // The closed order is loaded again for its next event: a close request on it is rejected, nothing moves.
+      expect((await engine.dispatch(last.id, { type: 'close.request', at: last.expiresAt + 1, reason: 'merchant' })).outcome).toBe('rejected');
+      expect(engine.recentOrders).toBe(2);
     });
 
     test('an order\'s list queries return at most per_order_rows_max rows', async () => {

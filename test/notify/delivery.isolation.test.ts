@@ -115,6 +115,7 @@ describe('notification delivery isolates merchants', () => {
 
 describe('a merchant that keeps timing out is backed off alone', () => {
   const timeoutsBeforeBackoff = 2;
+  const merchantInFlightMax = 4;
   let booted: Booted;
   let delivery: NotificationDelivery;
   const hole = blackHole();
@@ -126,7 +127,7 @@ describe('a merchant that keeps timing out is backed off alone', () => {
     const log = createLogger('error');
     delivery = new NotificationDelivery(
       { store, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
-      { ...default_delivery_options, requestTimeoutMs: 200, merchantTimeoutsBeforeBackoff: timeoutsBeforeBackoff, merchantBackoffMs: 60_000 },
+      { ...default_delivery_options, requestTimeoutMs: 200, merchantTimeoutsBeforeBackoff: timeoutsBeforeBackoff, merchantBackoffMs: 60_000, merchantInFlightMax },
     );
     delivery.start();
   });
@@ -149,6 +150,6 @@ describe('a merchant that keeps timing out is backed off alone', () => {
     // came back) time out; then it is paused. Without the pause, 200 ms timeouts at its cap of 4
     // would have made some fifty connections in these 2.5 s.
     expect(black.stats.connections).toBeGreaterThan(0);
-    expect(black.stats.connections).toBeLessThanOrEqual(default_delivery_options.merchantInFlightMax + timeoutsBeforeBackoff);
+    expect(black.stats.connections).toBeLessThanOrEqual(merchantInFlightMax + timeoutsBeforeBackoff);
   }, 30_000);
 });

@@ -11,7 +11,9 @@ import { Hono } from 'hono';
 import { auditStore } from '../../src/audit/audit.ts';
 import { chinaDate } from '../../src/channels/china-time.ts';
 import { ManualClock } from '../../src/clock.ts';
+import { Reconciliation, default_recon_options } from '../../src/recon/reconciliation.ts';
 import { ReconSchedule } from '../../src/recon/schedule.ts';
+import { feeRateTenThousandths } from '../../src/routing/strategies.ts';
 import { createSandbox } from '../../src/sandbox/sandbox.ts';
 import { drive, payerDecides } from '../channels/world.ts';
 import { freePort } from '../harness/services.ts';
@@ -168,6 +170,24 @@ for (const kind of storeKinds) {
       const journal = (await adminCall(day.booted.url, 'GET', `/admin/payments/${hiddenOrder}/timeline`)).body;
       expect(JSON.stringify(journal).split('"source":"recon"').length - 1).toBe(1);
       expect((await adminCall(day.booted.url, 'GET', `/admin/reconciliations?channel=alipay_main&date=${date}`)).body.data).toHaveLength(1);
+    }, 30_000);
+
+    test('compared in passes (an index of a few records at a time), a day finds exactly what one pass found', async () => {
+      const { store, channels, engine, alerts, log } = day.booted.paycenter;
+      const inPasses = new Reconciliation(
+        { store, channels, engine, alerts, clock: day.clock, log, feeRateOf: (row) => ({ tenThousandths: feeRateTenThousandths(row.feeRate) }) },
+        { ...default_recon_options, holdDays: 2, indexRecordsMax: 7 },
+      );
+      const diffsOf = (run: any) => run.diffs.map((d: any) => [d.id, d.kind, d.record_key, d.resolution]);
+      for (const channel of ['alipay_main', 'wechat_main']) {
+        const once = (await reconcile(channel, date)).body;
+        const outcome = await inPasses.run({ channel, date, source: 'download', rerun: true });
+        expect(outcome.ok && outcome.run.status).toBe('done');
+        const passed = (await reconcile(channel, date)).body;
+        expect(passed.counts).toEqual(once.counts);
+        expect(passed.totals).toEqual(once.totals);
+        expect(diffsOf(passed)).toEqual(diffsOf(once));
+      }
     }, 30_000);
 
     test('a line moved to the next day leaves the pool on that day; a success no file shows becomes missing_channel after the hold', async () => {

@@ -39,6 +39,27 @@ function alipayZip(lines: string[], options: { entry?: string } = {}): Statement
   return { bytes, mediaType: 'application/zip', sha1: null };
 }
 
+/** A zip of stored (uncompressed) entries whose names are the given bytes, with no UTF-8 flag: as Alipay writes GBK names. */
+function storedZip(entries: Array<[Uint8Array, Uint8Array]>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const directory: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, data] of entries) {
+    const crc = Bun.hash.crc32(data);
+    const local = new DataView(new ArrayBuffer(30));
+    [[0, 0x04034b50, 4], [4, 20, 2], [14, crc, 4], [18, data.length, 4], [22, data.length, 4], [26, name.length, 2]].forEach(([at, v, n]) => (n === 4 ? local.setUint32(at!, v!, true) : local.setUint16(at!, v!, true)));
+    const central = new DataView(new ArrayBuffer(46));
+    [[0, 0x02014b50, 4], [4, 20, 2], [6, 20, 2], [16, crc, 4], [20, data.length, 4], [24, data.length, 4], [28, name.length, 2], [42, offset, 4]].forEach(([at, v, n]) => (n === 4 ? central.setUint32(at!, v!, true) : central.setUint16(at!, v!, true)));
+    parts.push(new Uint8Array(local.buffer), name, data);
+    directory.push(new Uint8Array(central.buffer), name);
+    offset += 30 + name.length + data.length;
+  }
+  const size = directory.reduce((n, d) => n + d.length, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  [[0, 0x06054b50, 4], [8, entries.length, 2], [10, entries.length, 2], [12, size, 4], [16, offset, 4]].forEach(([at, v, n]) => (n === 4 ? end.setUint32(at!, v!, true) : end.setUint16(at!, v!, true)));
+  return Buffer.concat([...parts, ...directory, new Uint8Array(end.buffer)]);
+}
+
 const paid = { 支付宝交易号: '2026113022001400001', 商户订单号: 'flw_A', 业务类型: '交易', 商品名称: '酒店两晚', 创建时间: '2026-11-30 09:59:00', 完成时间: '2026-11-30 10:00:01', '订单金额（元）': '100.00', '商家实收（元）': '100.00', '服务费（元）': '-0.60' };
 const refunded = { 支付宝交易号: '2026113022001400001', 商户订单号: 'flw_A', 业务类型: '退款', 创建时间: '2026-11-30 09:59:00', 完成时间: '2026-11-30 12:00:00', '订单金额（元）': '100.00', '商家实收（元）': '-30.00', '退款批次号/请求号': 'rfd_B', '服务费（元）': '0.18' };
 
@@ -56,6 +77,12 @@ describe("Alipay's trade bill", () => {
     const rows = await collect(alipayStatementRows(alipayZip([header.join(','), alipayLine({ ...paid, 新增列: 'x' }, header)])));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ flowId: 'flw_A', amount: 10_000, feeMilli: 60_000 });
+  });
+
+  test("Alipay's own zips name entries in GBK (no UTF-8 flag) and may store them uncompressed", async () => {
+    const detail = new Uint8Array(iconv.encode(['#支付宝业务明细查询', alipayHeader.join(','), alipayLine(paid), '#交易合计：1笔'].join('\r\n'), 'gbk'));
+    const rows = await collect(alipayStatementRows({ bytes: storedZip([[iconv.encode('2088000000000001_20261130_业务明细.csv', 'gbk'), detail]]), mediaType: 'application/zip', sha1: null }));
+    expect(rows).toMatchObject([{ flowId: 'flw_A', amount: 10_000, feeMilli: 60_000 }]);
   });
 
   test('a corrupted zip, a zip without the detail entry, a missing column and a bad amount are refused whole', async () => {

@@ -17,6 +17,16 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
+/**
+ * The flow of `method` that a pay answer is about: the newest one still pending. A retried pay
+ * can start a new attempt (the first one's prepay never ran: its request died with the process,
+ * and the retry came after the join window), and then the answer lists the replaced attempt's
+ * closed flows first; the payer is shown the new one (its `action`).
+ */
+export function answeringFlow(payment: { flows: Array<{ id: string; method: string; status: string }> }, method: string): { id: string } | undefined {
+  return payment.flows.findLast((f) => f.method === method && f.status === 'pending');
+}
+
 /** Retries `fn` while it throws (connection refused while the server is down) or answers 5xx. */
 export async function persist<T extends { status: number }>(what: string, fn: () => Promise<T>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -38,6 +48,8 @@ export type ServerProcess = {
   url: string;
   logPath: string;
   starts: number;
+  /** The running child's pid, null while it is down. */
+  pid(): number | null;
   start(): Promise<void>;
   kill(): Promise<void>;
   stop(): Promise<void>;
@@ -47,6 +59,8 @@ export function paycenterProcess(options: {
   port: number; databaseUrl: string; redisUrl: string | null; adminToken: string; secretKey: string; logName: string;
   /** More settings for this process (BREAKER_OPEN_S, …). */
   env?: Record<string, string>;
+  /** Flags for bun itself, before the entry point (a bench's --cpu-prof). */
+  bunFlags?: string[];
 }): ServerProcess {
   mkdirSync(scratch_dir, { recursive: true });
   const logPath = join(scratch_dir, options.logName);
@@ -64,10 +78,11 @@ export function paycenterProcess(options: {
   Object.assign(env, options.env);
   const server: ServerProcess = {
     url, logPath, starts: 0,
+    pid: () => child?.pid ?? null,
     async start() {
       if (child) throw new Error('already running');
       const fd = openSync(logPath, 'a');
-      child = Bun.spawn([process.execPath, 'src/main.ts'], { cwd: repo_root, env, stdin: 'ignore', stdout: fd, stderr: fd });
+      child = Bun.spawn([process.execPath, ...(options.bunFlags ?? []), 'src/main.ts'], { cwd: repo_root, env, stdin: 'ignore', stdout: fd, stderr: fd });
       closeSync(fd);
       server.starts += 1;
       const deadline = Date.now() + 60_000;

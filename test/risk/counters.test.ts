@@ -44,8 +44,12 @@ for (const backend of backends) {
           await db.sql.close();
         };
       } else {
-        counters = new PostgresCounters(db.postgres!);
-        close = () => db.sql.close();
+        // The pool the server counts with (its commits do not wait for the disk).
+        counters = new PostgresCounters(db.counters!);
+        close = async () => {
+          await db.counters!.close();
+          await db.sql.close();
+        };
       }
     }, 60_000);
     afterAll(async () => {

@@ -60,6 +60,22 @@ describe('blacklist', () => {
     for (const ip of ['2001:db8:abcc:ffff:ffff:ffff:ffff:ffff', '2001:db8:abce::']) expect(hitOf(all, candidate({ clientIp: ip }), lists)).toBeNull();
   });
 
+  test('nested ranges: an address names the most specific range holding it, whatever the order of the entries', () => {
+    const nested = compileLists([
+      { id: 'rsk_a', subject: 'ip', value: '10.0.0.0/8', reason: null, createdAt: 0 },
+      { id: 'rsk_b', subject: 'ip', value: '10.1.2.0/24', reason: null, createdAt: 0 },
+      { id: 'rsk_c', subject: 'ip', value: '10.1.0.0/16', reason: null, createdAt: 0 },
+      { id: 'rsk_d', subject: 'ip', value: '2001:db8::/32', reason: null, createdAt: 0 },
+    ]);
+    const entryOf = (ip: string) => hitOf(all, candidate({ clientIp: ip }), nested)?.saw.entry;
+    expect(entryOf('10.1.2.255')).toBe('rsk_b');
+    expect(entryOf('10.1.3.0')).toBe('rsk_c');
+    expect(entryOf('10.255.255.255')).toBe('rsk_a');
+    expect(entryOf('11.0.0.0')).toBeUndefined();
+    expect(entryOf('2001:db8:ffff::1')).toBe('rsk_d');
+    expect(entryOf('::ffff:10.1.2.3')).toBe('rsk_b');
+  });
+
   test('an exact IP entry matches every spelling of the address; text that is no address matches nothing', () => {
     expect(hitOf(all, candidate({ clientIp: '::ffff:203.0.113.7' }), lists)?.saw.entry).toBe('rsk_ip');
     expect(hitOf(all, candidate({ clientIp: 'not-an-ip' }), lists)).toBeNull();

@@ -5,80 +5,81 @@
  * around a header row; fields carry trailing tabs; refund lines (业务类型 退款) have negative
  * amounts and carry the refund's request number. Columns are found by name: newer files add some.
  */
-import { unzipSync } from 'fflate';
 import {
   type StatementFile,
+  type Where,
   StatementError,
   type StatementRow,
   chinaTimeMs,
-  chunksOf,
   columnsOf,
-  csvRecords,
+  positionsOf,
+  csvRecordBatches,
   decodedChunks,
+  lineError,
   statementFeeMilli,
   statementFen,
   statement_text_bytes_max,
 } from '../statement.ts';
+import { type ZipEntry, zipEntries } from '../zip.ts';
 
 const columns = ['支付宝交易号', '商户订单号', '业务类型', '完成时间', '订单金额（元）', '商家实收（元）', '退款批次号/请求号', '服务费（元）'] as const;
+const at = positionsOf(columns);
 
-/** Zip entry names are GBK unless the entry says UTF-8 (fflate then decodes them itself). */
-function entryName(raw: string): string {
-  const bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0) & 0xff);
-  const looksLatin1 = [...raw].every((c) => c.charCodeAt(0) < 0x100);
-  if (!looksLatin1) return raw;
+/** Zip entry names are GBK unless the entry says UTF-8; a name that is neither cannot be the detail entry's. */
+function entryName(entry: ZipEntry): string {
   try {
-    return new TextDecoder('gbk', { fatal: true }).decode(bytes);
+    return new TextDecoder(entry.utf8Name ? 'utf-8' : 'gbk', { fatal: true }).decode(entry.nameBytes);
   } catch {
-    return raw;
+    return '';
   }
 }
 
 const isDetailEntry = (name: string) => name.endsWith('业务明细.csv');
 
-/** The detail entry's bytes; a zip without exactly one, or one too large once inflated, is refused. */
-function detailEntry(zip: Uint8Array): Uint8Array {
-  let found: Uint8Array[] = [];
-  try {
-    const files = unzipSync(zip, {
-      filter: (file) => {
-        if (!isDetailEntry(entryName(file.name))) return false;
-        if (file.originalSize > statement_text_bytes_max) throw new StatementError(`the detail entry inflates to ${file.originalSize} bytes, over ${statement_text_bytes_max}`);
-        return true;
-      },
-    });
-    found = Object.values(files);
-  } catch (error) {
-    if (error instanceof StatementError) throw error;
-    throw new StatementError(`not a readable zip: ${(error as Error).message}`);
-  }
+/**
+ * The detail entry's bytes, inflated as they are read; a zip without exactly one, or one that
+ * inflates past statement_text_bytes_max (by its header, or in fact), is refused.
+ */
+async function* detailEntry(zip: Uint8Array): AsyncGenerator<Uint8Array> {
+  const found = zipEntries(zip).filter((entry) => isDetailEntry(entryName(entry)));
   if (found.length !== 1) throw new StatementError(`the zip holds ${found.length} entries named …业务明细.csv, not one`);
-  return found[0]!;
+  const entry = found[0]!;
+  if (entry.size > statement_text_bytes_max) throw new StatementError(`the detail entry inflates to ${entry.size} bytes, over ${statement_text_bytes_max}`);
+  let size = 0;
+  for await (const chunk of entry.chunks()) {
+    size += chunk.length;
+    if (size > statement_text_bytes_max) throw new StatementError(`the detail entry inflates to over ${statement_text_bytes_max} bytes`);
+    yield chunk;
+  }
 }
 
 /** The rows of an Alipay trade bill zip. */
 export async function* alipayStatementRows(file: StatementFile): AsyncGenerator<StatementRow> {
   if (file.mediaType !== 'application/zip') throw new StatementError(`an Alipay bill is a zip, not ${file.mediaType}`);
-  let at: Record<(typeof columns)[number], number> | null = null;
-  let line = 0;
-  for await (const record of csvRecords(decodedChunks(chunksOf(detailEntry(file.bytes)), 'gbk'))) {
-    line++;
-    if (at === null) {
-      at = columnsOf(record, columns, 'the Alipay bill');
-      continue;
+  let headed = false;
+  const columnsFor = (header: string[]) => {
+    headed = true;
+    return columnsOf(header, columns, 'the Alipay bill');
+  };
+  const where: Where = { label: 'Alipay bill record', line: 1 };
+  for await (const batch of csvRecordBatches(decodedChunks(detailEntry(file.bytes), 'gbk'), columnsFor)) {
+    const rows: StatementRow[] = [];
+    for (const record of batch) {
+      where.line++;
+      rows.push(rowOf(record, where));
     }
-    yield rowOf(record, at, `Alipay bill record ${line}`);
+    yield* rows;
   }
-  if (at === null) throw new StatementError('the Alipay bill has no header row');
+  if (!headed) throw new StatementError('the Alipay bill has no header row');
 }
 
-function rowOf(record: string[], at: Record<(typeof columns)[number], number>, where: string): StatementRow {
-  const cell = (name: (typeof columns)[number]) => record[at[name]] ?? '';
+function rowOf(record: string[], where: Where): StatementRow {
+  const cell = (name: (typeof columns)[number]) => record[at[name]]!.trim();
   const type = cell('业务类型');
-  if (type !== '交易' && type !== '退款') throw new StatementError(`${where}: 业务类型 "${type}" is neither 交易 nor 退款`);
+  if (type !== '交易' && type !== '退款') throw lineError(where, `业务类型 "${type}" is neither 交易 nor 退款`);
   const refund = type === '退款';
   const refundId = cell('退款批次号/请求号');
-  if (refund && refundId === '') throw new StatementError(`${where}: a refund without 退款批次号/请求号`);
+  if (refund && refundId === '') throw lineError(where, 'a refund without 退款批次号/请求号');
   return {
     kind: refund ? 'refund' : 'payment',
     channelTradeNo: cell('支付宝交易号'),

@@ -170,6 +170,8 @@ const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 const timeline_page_events_default = 100;
 
 /** A timeline page: events after `after_seq` (0: from the start), at most `limit` (up to per_order_rows_max). */
+const memoryQuery = v.strictObject({ collect: v.optional(v.picklist(['true', 'false']), 'false') });
+
 const timelinePage = v.pipe(
   v.strictObject({
     after_seq: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'must be a whole number')), '0'),
@@ -291,6 +293,14 @@ export function adminRoutes(deps: AdminDeps): Hono {
         flow_id: cb.flowId, outcome: cb.outcome, headers: cb.headers, body: cb.body,
       })),
     });
+  });
+
+  // collect=true runs a full collection first (it holds this instance for tens of ms), so that a
+  // heap sampled over time shows what is kept, not garbage not yet collected (bench lifecycle --soak).
+  app.get('/memory', describeRoute({ ...tag, summary: 'This instance’s memory; collect=true measures after a full garbage collection' }), queryParams(memoryQuery), (c) => {
+    if (c.req.valid('query').collect === 'true') Bun.gc(true);
+    const m = process.memoryUsage();
+    return c.json({ rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external });
   });
 
   return app;

@@ -1,0 +1,279 @@
+/**
+ * bun run bench lifecycle — complete payments per second through the real server, and a sale-day burst.
+ *
+ * For each store (SQLite; Postgres + Redis) a paycenter process serves on 127.0.0.1, the channel
+ * sandbox runs in its own process with no artificial delay, and this process is both the
+ * merchant (signed creates and refunds, its notification endpoint) and the payers (bench/lifecycle/load.ts).
+ * In one run, in order:
+ *   hello:  the bare route /healthz at 64 connections for 5 s — this machine's ceiling for the stack;
+ *   probe:  64 payers in a closed loop for 20 s — the capacity in complete payments per second;
+ *   steady: open-loop at BENCH_RATE (default 80 % of the probe's capacity) for 60 s — payments/s,
+ *           create-to-notification p50/p99, paycenter's CPU time per payment (/proc) and RSS;
+ *   burst:  ten times that rate for 30 s — what is shed (429/503, and how fast), p99 during;
+ *   after:  the steady rate again for 60 s — p99 after, and how long until it is back to the
+ *           steady p99 (recovery_s, over 5 s windows).
+ * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
+ * and checks that nothing was lost: no order left open, every event the merchant should have
+ * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter under `--cpu-prof-md` and
+ * prints where the profile is written. Phase lengths: BENCH_STEADY_S, BENCH_BURST_S, BENCH_AFTER_S.
+ * Prints one `RESULT lifecycle store=… payments_per_s p99_create_to_notify_ms cpu_us_per_payment rss_mb …`
+ * line per store as soon as it is measured.
+ *
+ * `--soak` instead runs SQLite at BENCH_RATE (default half the probed capacity) for BENCH_SOAK_S
+ * (default 600 s), reading paycenter's heap after a full collection (GET /admin/memory?collect=true)
+ * and its RSS every 30 s (bench/memory.ts), and prints the trend after the warm-up:
+ * `RESULT lifecycle mode=soak … heap_slope_mb_per_min … heap_trend=flat|growing|shrinking …`.
+ */
+import autocannon from 'autocannon';
+import { Database } from 'bun:sqlite';
+import { SQL } from 'bun';
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { startPostgres, startRedis } from '../test/harness/services.ts';
+import { type Configuration, runConfigurations } from './configurations.ts';
+import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
+import { cpuSeconds, cpuSecondsOfCommand, peakRssMb, rssMb } from './lifecycle/proc.ts';
+import { admin, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
+import { describeMemory, startMemorySampler } from './memory.ts';
+
+const seconds = (name: string, fallback: number) => Number(process.env[name] ?? fallback) * 1000;
+const hello_ms = 5_000;
+const probe_ms = seconds('BENCH_PROBE_S', 20);
+const probe_payers = 64;
+const warmup_ms = 5_000;
+const warmup_per_s = 50;
+const steady_ms = seconds('BENCH_STEADY_S', 60);
+const burst_ms = seconds('BENCH_BURST_S', 30);
+const after_ms = seconds('BENCH_AFTER_S', 60);
+const burst_factor = 10;
+/** The steady rate when BENCH_RATE is not given, as a share of the probed capacity. */
+const steady_share_of_capacity = 0.8;
+/** p99 is compared over windows this long after the burst. */
+const recovery_window_ms = 5_000;
+/** A window has recovered when its p99 is within this factor of the steady p99. */
+const recovered_factor = 1.25;
+/** After the last payment was offered: the unpaid ones' expiry, the ticker and delivery. */
+const final_wait_ms = (expire_seconds + 90) * 1000;
+const final_statuses = ['succeeded', 'closed', 'refunded', 'partially_refunded'];
+const repo = join(import.meta.dir, '..');
+const profile = process.env.BENCH_PROFILE === '1';
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+const ms = (v: number) => v.toFixed(0);
+
+/** µs per RSA-2048 SHA-256 signature on one core: each payment needs several (paycenter's requests, the sandbox's answers and notifies). */
+function rsaSignUs(): number {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rounds = 200;
+  const start = performance.now();
+  for (let i = 0; i < rounds; i++) createSign('RSA-SHA256').update(`app_id=2021&biz_content={}&n=${i}`).sign(privateKey);
+  return ((performance.now() - start) * 1000) / rounds;
+}
+
+async function helloPerSecond(url: string): Promise<number> {
+  const result = await new Promise<autocannon.Result>((resolve, reject) =>
+    autocannon({ url: `${url}/healthz`, connections: 64, duration: hello_ms / 1000 }, (e, r) => (e ? reject(e) : resolve(r))));
+  return result.requests.average;
+}
+
+/** Orders the store holds that are not final, by status. */
+async function openOrders(databaseUrl: string): Promise<Record<string, number>> {
+  const query = `SELECT status, count(*) AS n FROM orders WHERE status NOT IN (${final_statuses.map((s) => `'${s}'`).join(', ')}) GROUP BY status`;
+  let rows: Array<{ status: string; n: number | string }>;
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
+    rows = db.query(query).all() as typeof rows;
+    db.close();
+  } else {
+    const sql = new SQL(databaseUrl);
+    rows = await sql.unsafe(query);
+    await sql.close();
+  }
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+async function audit(databaseUrl: string): Promise<string> {
+  const child = Bun.spawn([process.execPath, join(repo, 'scripts/audit.ts')], { env: { ...process.env, DATABASE_URL: databaseUrl }, stdout: 'pipe', stderr: 'pipe' });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) console.log(`${out}${err}`.split('\n').slice(0, 20).join('\n'));
+  return code === 0 ? 'clean' : code === 1 ? 'breaches' : 'refused';
+}
+
+/** CPU seconds of each party, read together so that a window's deltas line up. */
+type CpuReading = { paycenter: number; sandbox: number; bench: number; db: number };
+
+/** Where the p99 went: the create's answer, the payer's answer from the sandbox, the notification (each p99, ms after the create was sent). */
+function stages(completions: Completion[]): string {
+  const p99 = (k: 'answeredMs' | 'paidMs' | 'latencyMs') => ms(percentile(completions.map((c) => c[k]), 99));
+  return `p99 created ${p99('answeredMs')} ms, paid ${p99('paidMs')} ms, notified ${p99('latencyMs')} ms`;
+}
+
+function windowOf(completions: Completion[], from: number, to: number): Completion[] {
+  return completions.filter((c) => c.createdAt >= from && c.createdAt < to);
+}
+
+/** Seconds after the burst until every later window's p99 is within recovered_factor of the steady p99. */
+function recoverySeconds(completions: Completion[], burstEnd: number, afterEnd: number, steadyP99: number): number {
+  let recoveredFrom = afterEnd;
+  for (let end = afterEnd; end - recovery_window_ms >= burstEnd; end -= recovery_window_ms) {
+    const window = windowOf(completions, end - recovery_window_ms, end).map((c) => c.latencyMs);
+    if (window.length > 0 && percentile(window, 99) > steadyP99 * recovered_factor) break;
+    recoveredFrom = end - recovery_window_ms;
+  }
+  return Math.round((recoveredFrom - burstEnd) / 1000);
+}
+
+async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redisUrl: string | null, profileDir: string): Promise<string> {
+  const ledger = new Ledger();
+  const endpoint = merchantEndpoint(ledger.onEvent);
+  const sandbox = await startSandboxProcess();
+  const paycenter = await startPaycenter({
+    databaseUrl, redisUrl, logName: `bench-lifecycle-${name}.log`,
+    bunFlags: profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=lifecycle-${name}.md`] : [],
+  });
+  const pid = paycenter.pid()!;
+  const dbComm = name === 'sqlite' ? null : 'postgres';
+  const readCpu = (): CpuReading => ({
+    paycenter: cpuSeconds(pid), sandbox: cpuSeconds(sandbox.pid),
+    bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    db: dbComm ? cpuSecondsOfCommand(dbComm) + cpuSecondsOfCommand('redis-server') : 0,
+  });
+  const log = (line: string) => console.log(`${name}: ${line}`);
+  try {
+    const merchant = await provision(paycenter.url, sandbox.url, endpoint.url);
+    const payer = new Payer(paycenter.url, merchant, ledger);
+    const hello = await helloPerSecond(paycenter.url);
+    await openLoop(payer, 'warmup', warmup_per_s, warmup_ms);
+
+    const probeStart = performance.now();
+    await closedLoop(payer, 'probe', probe_payers, probe_ms);
+    const probed = ledger.completions.filter((c) => c.phase === 'probe');
+    const capacity = probed.length / ((performance.now() - probeStart) / 1000);
+    const rate = Number(process.env.BENCH_RATE ?? Math.max(10, Math.round(capacity * steady_share_of_capacity)));
+    log(`bare route ${ms(hello)} req/s; probe (${probe_payers} payers, closed loop): ${ms(capacity)} complete payments/s, p99 ${ms(percentile(probed.map((c) => c.latencyMs), 99))} ms; steady rate ${rate}/s`);
+
+    const steadyStart = performance.now();
+    const cpuBefore = readCpu();
+    await openLoop(payer, 'steady', rate, steady_ms);
+    const steadyEnd = performance.now();
+    const cpuAfter = readCpu();
+    const rss = rssMb(pid);
+    const completedInSteady = ledger.completions.filter((c) => c.createdAt + c.latencyMs >= steadyStart && c.createdAt + c.latencyMs < steadyEnd).length;
+    const perPaymentUs = (k: keyof CpuReading) => ((cpuAfter[k] - cpuBefore[k]) * 1e6) / Math.max(1, completedInSteady);
+    const steady = windowOf(ledger.completions, steadyStart, steadyEnd).map((c) => c.latencyMs);
+    const steadyP99 = percentile(steady, 99);
+    const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);
+    // Every party shares this machine's cores: at these CPU costs per payment, no more fit in a second.
+    const ceiling = (cpus().length * 1e6) / (perPaymentUs('paycenter') + perPaymentUs('sandbox') + perPaymentUs('bench') + perPaymentUs('db'));
+    log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(percentile(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))}, sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${dbComm ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores; RSS ${ms(rss)} MB`);
+
+    const burstStart = performance.now();
+    await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
+    const burstEnd = performance.now();
+    await openLoop(payer, 'after', rate, after_ms);
+    const afterEnd = performance.now();
+    await payer.settled();
+    const burst = windowOf(ledger.completions, burstStart, burstEnd).map((c) => c.latencyMs);
+    const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
+    const shed = ledger.shed.filter((s) => s.phase === 'burst');
+    const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, steadyP99);
+    log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(percentile(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(percentile(shed.map((s) => s.latencyMs), 99))} ms); `
+      + `after: p99 ${ms(percentile(after, 99))} ms, back within ${recovered_factor}× the steady p99 after ${recovery} s`);
+
+    // ---- nothing lost ----
+    const deadline = performance.now() + final_wait_ms;
+    while (ledger.missingEvents().length > 0 && performance.now() < deadline) await Bun.sleep(1_000);
+    const missing = ledger.missingEvents();
+    const open = await openOrders(databaseUrl);
+    const peak = peakRssMb(pid);
+    await paycenter.stop();
+    const audited = await audit(databaseUrl);
+    const lost = missing.length + Object.values(open).reduce((a, b) => a + b, 0);
+    log(`${ledger.offered} offered, ${ledger.tracked.size} created, ${ledger.shed.length} shed, ${ledger.failures.length} failed; open orders ${JSON.stringify(open)}; `
+      + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; audit ${audited}; peak RSS ${ms(peak)} MB`);
+    for (const line of [...ledger.failures.slice(0, 5), ...missing.slice(0, 5)]) log(`  ${line}`);
+    if (profile) log(`CPU profile: ${readdirSync(profileDir).map((f) => join(profileDir, f)).join(', ')}`);
+
+    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} rss_mb=${ms(rss)}`
+      + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
+      + `${dbComm ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)}`
+      + ` burst_p99_ms=${ms(percentile(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(percentile(shed.map((s) => s.latencyMs), 99))}`
+      + ` after_p99_ms=${ms(percentile(after, 99))} recovery_s=${recovery} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
+  } finally {
+    await paycenter.stop();
+    await sandbox.stop();
+    endpoint.stop();
+  }
+}
+
+const soak_ms = seconds('BENCH_SOAK_S', 600);
+const soak_sample_every_ms = 30_000;
+/** The share of the probed capacity a soak runs at, unless BENCH_RATE says. */
+const soak_share_of_capacity = 0.5;
+
+/** Memory flat over a long steady run: the heap after full collections, and RSS, sampled as it goes. */
+async function soak(databaseUrl: string): Promise<string> {
+  const ledger = new Ledger();
+  const endpoint = merchantEndpoint(ledger.onEvent);
+  const sandbox = await startSandboxProcess();
+  const paycenter = await startPaycenter({ databaseUrl, redisUrl: null, logName: 'bench-lifecycle-soak.log' });
+  try {
+    const merchant = await provision(paycenter.url, sandbox.url, endpoint.url);
+    const payer = new Payer(paycenter.url, merchant, ledger);
+    const probeStart = performance.now();
+    await closedLoop(payer, 'probe', probe_payers, probe_ms);
+    const capacity = ledger.completions.length / ((performance.now() - probeStart) / 1000);
+    const rate = Number(process.env.BENCH_RATE ?? Math.max(10, Math.round(capacity * soak_share_of_capacity)));
+    console.log(`soak: ${ms(capacity)} complete payments/s probed; ${rate}/s for ${soak_ms / 60_000} min`);
+    const heapMb = async () => (await admin(paycenter.url, 'GET', '/admin/memory?collect=true')).heap_used_bytes / 2 ** 20;
+    const sampler = startMemorySampler({ pid: paycenter.pid()!, intervalMs: soak_sample_every_ms, heapMb });
+    await openLoop(payer, 'soak', rate, soak_ms);
+    await payer.settled();
+    const report = await sampler.stop();
+    console.log(`soak: ${describeMemory(report)}`);
+    const t = report.trend;
+    return `RESULT lifecycle mode=soak store=sqlite minutes=${(soak_ms / 60_000).toFixed(0)} offered_per_s=${rate} payments=${ledger.completions.length} failed=${ledger.failures.length}`
+      + ` heap_first_mb=${t.heapFirstMb?.toFixed(1)} heap_last_mb=${t.heapLastMb?.toFixed(1)} heap_slope_mb_per_min=${t.heapSlopeMbPerMin?.toFixed(2)} heap_trend=${t.verdict}`
+      + ` rss_slope_mb_per_min=${t.rssSlopeMbPerMin.toFixed(1)} rss_peak_mb=${report.rssPeakMb.toFixed(0)}`;
+  } finally {
+    await paycenter.stop();
+    await sandbox.stop();
+    endpoint.stop();
+  }
+}
+
+const dir = join(repo, '.test-tmp', `bench-lifecycle-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+const signUs = rsaSignUs();
+console.log(`RSA-2048 signature: ${signUs.toFixed(0)} µs on one core (${cpus().length} cores here)`);
+const configurations: Configuration[] = [
+    { name: 'store=sqlite', needs: [], run: () => benchStore('sqlite', `sqlite:${join(dir, 'lifecycle.db')}`, null, dir) },
+    {
+      name: 'store=postgres', needs: ['postgres', 'redis-server'],
+      run: async () => {
+        const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+        try {
+          return await benchStore('postgres', postgres.url, redis.url, dir);
+        } finally {
+          await Promise.all([postgres.stop(), redis.stop()]);
+        }
+      },
+    },
+];
+const chosen = process.env.BENCH_STORES?.split(',').map((s) => `store=${s.trim()}`);
+let code: number;
+try {
+  code = process.argv.includes('--soak')
+    ? await runConfigurations('lifecycle', [{ name: 'mode=soak', needs: [], run: () => soak(`sqlite:${join(dir, 'soak.db')}`) }])
+    : await runConfigurations('lifecycle', configurations.filter((c) => !chosen || chosen.includes(c.name)));
+} finally {
+  if (!profile) rmSync(dir, { recursive: true, force: true });
+}
+process.exit(code);

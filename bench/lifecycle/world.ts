@@ -1,0 +1,115 @@
+/**
+ * The lifecycle bench's world, every part a real process or server on 127.0.0.1: the channel
+ * sandbox in its own process (so its CPU — it signs every answer and notify with RSA, as Alipay
+ * does — is not paycenter's), paycenter itself, and the merchant's notification endpoint, which
+ * lives in the bench process and records when each event arrived.
+ */
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { freePort } from '../../test/harness/services.ts';
+import { paycenterProcess, type ServerProcess } from '../../test/reliability/harness.ts';
+
+export const admin_token = 'adm_bench_0123456789abcdef';
+const repo = join(import.meta.dir, '..', '..');
+const start_timeout_ms = 30_000;
+
+/**
+ * Settings for paycenter under this bench. The per-merchant and per-channel intake limits are
+ * opened wide because the bench is one merchant and one channel carrying a whole sale day; the
+ * admission limits (what sheds a burst) stay at their defaults.
+ */
+const bench_settings: Record<string, string> = {
+  RATE_LIMIT_PER_S: '1000000',
+  RATE_LIMIT_BURST: '1000000',
+  CALLBACK_RATE_PER_ADDRESS_PER_S: '1000000',
+  CALLBACK_RATE_PER_CHANNEL_PER_S: '1000000',
+};
+
+/** Child processes to kill if the bench itself is interrupted (Ctrl-C), so none outlives it. */
+const children = new Set<{ kill(signal?: number | NodeJS.Signals): void }>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+export type Sandbox = { url: string; pid: number; stop(): Promise<void> };
+
+export async function startSandboxProcess(): Promise<Sandbox> {
+  const port = await freePort();
+  const child: Subprocess = Bun.spawn([process.execPath, join(repo, 'src/sandbox/main.ts')], {
+    env: { ...process.env, PORT: String(port) }, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit',
+  });
+  children.add(child);
+  const url = `http://127.0.0.1:${port}/sandbox`;
+  const deadline = Date.now() + start_timeout_ms;
+  while (!(await fetch(url).then((r) => r.ok, () => false))) {
+    if (child.exitCode !== null) throw new Error(`the sandbox exited at start (${child.exitCode})`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('the sandbox did not start');
+    }
+    await Bun.sleep(50);
+  }
+  return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await child.exited; children.delete(child); } };
+}
+
+/** paycenter as a child process; `bunFlags` (e.g. --cpu-prof-md) go before the entry point. */
+export async function startPaycenter(o: { databaseUrl: string; redisUrl: string | null; logName: string; bunFlags?: string[] }): Promise<ServerProcess> {
+  const server = paycenterProcess({
+    port: await freePort(), databaseUrl: o.databaseUrl, redisUrl: o.redisUrl, adminToken: admin_token,
+    secretKey: Buffer.alloc(32, 5).toString('base64'), logName: o.logName, env: bench_settings, bunFlags: o.bunFlags ?? [],
+  });
+  await server.start();
+  const running = { kill: () => void server.kill() };
+  children.add(running);
+  return { ...server, stop: async () => { await server.stop(); children.delete(running); } };
+}
+
+export async function admin(url: string, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${url}${path}`, {
+    method, keepalive: false,
+    headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+export type Merchant = { id: string; secret: string; payerUrl(flowId: string): string };
+
+/** An Alipay app at the sandbox, paycenter's channel on it, and a merchant paying with it. */
+export async function provision(paycenterUrl: string, sandboxUrl: string, notifyUrl: string): Promise<Merchant> {
+  const app = await (await fetch(`${sandboxUrl}/alipay/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as Record<string, string>;
+  await admin(paycenterUrl, 'POST', '/admin/channels', { code: 'alipay_main', provider: 'alipay', methods: ['alipay_qr'], config: app });
+  const merchant = await admin(paycenterUrl, 'POST', '/admin/merchants', { name: 'bench', methods: ['alipay_qr'], notify_url: notifyUrl });
+  return { id: merchant.merchant_id, secret: merchant.secret, payerUrl: (flowId) => `${sandboxUrl}/pay/alipay/${app.app_id}/${flowId}` };
+}
+
+export type Arrival = { type: string; paymentId: string; at: number };
+
+/**
+ * The merchant's notification endpoint: answers 200 at once and calls `onEvent` with the first
+ * arrival of each event id (a redelivery of the same id is counted, not reported twice).
+ */
+export function merchantEndpoint(onEvent: (event: Arrival) => void) {
+  const seen = new Set<string>();
+  let redeliveries = 0;
+  const server = Bun.serve({
+    port: 0, hostname: '127.0.0.1',
+    async fetch(request) {
+      const at = performance.now();
+      const body = (await request.json().catch(() => null)) as any;
+      if (!body || typeof body.id !== 'string') return new Response('bad', { status: 400 });
+      if (seen.has(body.id)) redeliveries += 1;
+      else {
+        seen.add(body.id);
+        onEvent({ type: body.type, paymentId: body.type.startsWith('refund.') ? body.data?.payment_id : body.data?.id, at });
+      }
+      return new Response('ok');
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}/notify`, redeliveries: () => redeliveries, stop: () => server.stop(true) };
+}
