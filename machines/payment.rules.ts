@@ -81,8 +81,8 @@ export type FlowReport = {
 };
 
 export type PaymentEvent =
-  // `routing`: why these channels (src/routing), and `risk`: the pay's risk decision (src/risk), kept on the timeline; the machine does not read routing.
-  | ({ type: 'pay.start'; routing?: RoutingNote; risk?: RiskVerdict } & PayStart)
+  // `routing`: why these channels, one note a routed part (src/routing), and `risk`: the pay's risk decision (src/risk), kept on the timeline; the machine does not read routing.
+  | ({ type: 'pay.start'; routing?: RoutingNote[]; risk?: RiskVerdict } & PayStart)
   | { type: 'flow.prepared'; at: number; flowId: string; action: FlowAction | null }
   | FlowReport
   | { type: 'close.request'; at: number; reason: 'merchant' | 'failed' }

@@ -144,6 +144,7 @@ const environment = v.object({
   BREAKER_CONSECUTIVE: integer(1, 1_000_000, 5),
   BREAKER_OPEN_S: integer(1, 86_400, 30),
   CASHIER_HIDE_BELOW: share('0.8'),
+  BREAKER_HALF_OPEN_PROBES: integer(1, 1_000, 3),
   RECON_AT: v.pipe(
     v.optional(v.string(), '10:00'),
     v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a China time of day, HH:MM'),
@@ -204,7 +205,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     notifyRetryMs: e.NOTIFY_RETRY_S,
     breaker: {
       minCalls: e.BREAKER_MIN_CALLS, failureRatio: e.BREAKER_FAILURE_RATIO, consecutive: e.BREAKER_CONSECUTIVE,
-      openMs: e.BREAKER_OPEN_S * 1000, hideBelow: e.CASHIER_HIDE_BELOW,
+      openMs: e.BREAKER_OPEN_S * 1000, hideBelow: e.CASHIER_HIDE_BELOW, halfOpenProbes: e.BREAKER_HALF_OPEN_PROBES,
     },
     recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
     outboundAllowPrivate: (e.OUTBOUND_ALLOW_PRIVATE ?? (mode === 'dev' ? '1' : '0')) === '1',

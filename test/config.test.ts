@@ -58,9 +58,9 @@ describe('config', () => {
   });
 
   test('breaker settings: API.md defaults; seconds in the environment, ms inside', () => {
-    expect(loadConfig(base, 'production').breaker).toEqual({ minCalls: 10, failureRatio: 0.5, consecutive: 5, openMs: 30_000, hideBelow: 0.8 });
-    const tuned = loadConfig({ ...base, BREAKER_MIN_CALLS: '20', BREAKER_FAILURE_RATIO: '0.25', BREAKER_CONSECUTIVE: '3', BREAKER_OPEN_S: '60', CASHIER_HIDE_BELOW: '0.9' }, 'production');
-    expect(tuned.breaker).toEqual({ minCalls: 20, failureRatio: 0.25, consecutive: 3, openMs: 60_000, hideBelow: 0.9 });
+    expect(loadConfig(base, 'production').breaker).toEqual({ minCalls: 10, failureRatio: 0.5, consecutive: 5, openMs: 30_000, hideBelow: 0.8, halfOpenProbes: 3 });
+    const tuned = loadConfig({ ...base, BREAKER_MIN_CALLS: '20', BREAKER_FAILURE_RATIO: '0.25', BREAKER_CONSECUTIVE: '3', BREAKER_OPEN_S: '60', CASHIER_HIDE_BELOW: '0.9', BREAKER_HALF_OPEN_PROBES: '5' }, 'production');
+    expect(tuned.breaker).toEqual({ minCalls: 20, failureRatio: 0.25, consecutive: 3, openMs: 60_000, hideBelow: 0.9, halfOpenProbes: 5 });
   });
 
   test('sqlite:PATH keeps the path; postgres:// and postgresql:// select Postgres', () => {

@@ -19,7 +19,7 @@ import type { RefundDetail } from './view.ts';
 import type { Currency } from '../money.ts';
 import type { RiskCenter } from '../risk/center.ts';
 import { type PrepayFailure, channels_per_pay_max, movesOn, prepayFailure } from '../routing/failover.ts';
-import type { RoutingNote, Router } from '../routing/router.ts';
+import { type FailoverFrom, type Router, routingNotes } from '../routing/router.ts';
 import type { MerchantEventRow, NonceClaim, OutboxRow, Store } from '../store/store.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
@@ -262,7 +262,7 @@ export class Payments {
     risk: { verdict: RiskVerdict; before: PaymentContext['risk'] } | null,
   ): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
     const tried: string[] = [];
-    let last: (PrepayFailure & { flowId: string }) | null = null;
+    let last: (PrepayFailure & { flowId: string; method: string }) | null = null;
     for (let round = 0; round < channels_per_pay_max; round++) {
       // Balance parts go to the ledger; only the external part is routed.
       const decisions = await Promise.all(parts.map((p) => (p.method === balanceMethod ? null : this.deps.router.decide({ ...p, currency }, merchant.routing, tried))));
@@ -270,11 +270,10 @@ export class Payments {
       if (unserved.length > 0) return last ? exhausted(last, unserved, currency) : noChannel(unserved, currency);
       const now = this.clock.now();
       const payParts = parts.map((p, i) => ({ flowId: newId('flw', now), method: p.method, channel: decisions[i]?.order[0] ?? balance_channel, amount: p.amount }));
-      // What the payer is shown, and what failover is about, is the external part; a balance-only attempt has none.
-      const lead = Math.max(0, decisions.findIndex((d) => d !== null));
-      const failoverFrom = last && { channel: tried.at(-1)!, flow_id: last.flowId, reason: last.reason };
-      const note = decisions[lead]?.note;
-      const routing: RoutingNote | undefined = note && { ...note, chosen: payParts[lead]!.channel, ...(failoverFrom ? { failover_from: failoverFrom } : {}) };
+      const failoverFrom: FailoverFrom | null = last && { method: last.method, channel: tried.at(-1)!, flow_id: last.flowId, reason: last.reason };
+      // One note a routed part; a balance-only attempt has none.
+      const notes = routingNotes(payParts, decisions, failoverFrom);
+      const routing = notes.length > 0 ? notes : undefined;
       if (failoverFrom) this.deps.onFailover?.(failoverFrom.channel);
 
       const replaces = last ? { replaces: last.flowId } : {};
@@ -295,7 +294,7 @@ export class Payments {
       if (failed.kind === 'not_accepted') await this.engine.dispatch(paymentId, { type: 'flow.report', at: this.clock.now(), flowId: flow.id, status: 'failed', source: 'prepay' });
       if (!movesOn(failed)) return exhausted(failed, parts.map((p) => p.method), currency);
       tried.push(flow.channel);
-      last = { ...failed, flowId: flow.id };
+      last = { ...failed, flowId: flow.id, method: flow.method };
     }
     return exhausted(last!, parts.map((p) => p.method), currency);
   }

@@ -2,8 +2,10 @@
  * Where the breakers live, shared by every instance: Redis when configured, the store otherwise.
  * Moves are compare-and-set on a version, so two instances that see the same failures open a
  * breaker once; the half-open probe gate is a `SET NX PX` (a conditional update in the store),
- * so one probe at a time goes through across all instances. Transitions are recorded in the
- * store either way: operators read them there.
+ * so one probe at a time goes through across all instances. An answered probe that does not yet
+ * close the breaker is a half_open → half_open move: the same compare-and-set counts it, so
+ * answers seen by different instances add up exactly. Transitions are recorded in the store
+ * either way: operators read them there.
  */
 import type Redis from 'ioredis';
 import * as v from 'valibot';
@@ -16,7 +18,14 @@ export interface BreakerBoard {
   swap(row: BreakerRow, transition: BreakerTransitionRow): Promise<boolean>;
   /** Takes the half-open probe gate for `ttlMs` if nobody holds it. */
   claimProbe(code: string, now: number, ttlMs: number): Promise<boolean>;
+  /**
+   * The half_open → half_open moves (answered probes) of the half-open period `row` is in, counted
+   * up to `max`. Read before a compare-and-set on `row.version`: when that wins, nothing moved since.
+   */
+  probesPassed(row: BreakerRow, max: number): Promise<number>;
 }
+
+const isProbeMove = (t: BreakerTransitionRow) => t.from === 'half_open' && t.to === 'half_open';
 
 export class StoreBoard implements BreakerBoard {
   constructor(private readonly store: Store) {}
@@ -32,13 +41,30 @@ export class StoreBoard implements BreakerBoard {
   claimProbe(code: string, now: number, ttlMs: number): Promise<boolean> {
     return this.store.claimBreakerProbe(code, now, now + ttlMs);
   }
+
+  /**
+   * From the transitions, written in the same transaction as each move: newest first, this
+   * period's probe moves are at or after `since` (its open → half_open; an earlier period ended
+   * at least BREAKER_OPEN_S before).
+   */
+  async probesPassed(row: BreakerRow, max: number): Promise<number> {
+    const recent = await this.store.listBreakerTransitions(row.code, max + 1);
+    return Math.min(max, recent.filter((t) => t.at >= row.since && isProbeMove(t)).length);
+  }
 }
 
-/** KEYS: the breaker's hash, its probe gate. ARGV: the version expected, then the new fields. */
+/**
+ * KEYS: the breaker's hash, its probe gate. ARGV: the version expected, then the new fields.
+ * `probes` counts half_open → half_open moves (answered probes) and starts at 0 with every other move.
+ */
 const swapScript = `
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'forced', ARGV[3], 'opened_at', ARGV[4], 'since', ARGV[5], 'version', ARGV[6])
+local probes = 0
+if ARGV[2] == 'half_open' and redis.call('HGET', KEYS[1], 'state') == 'half_open' then
+  probes = tonumber(redis.call('HGET', KEYS[1], 'probes') or '0') + 1
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'forced', ARGV[3], 'opened_at', ARGV[4], 'since', ARGV[5], 'version', ARGV[6], 'probes', probes)
 redis.call('DEL', KEYS[2])
 return 1`;
 
@@ -94,5 +120,10 @@ export class RedisBoard implements BreakerBoard {
 
   async claimProbe(code: string, _now: number, ttlMs: number): Promise<boolean> {
     return (await this.redis.set(this.gate(code), '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async probesPassed(row: BreakerRow, max: number): Promise<number> {
+    const probes = await this.redis.hget(this.key(row.code), 'probes');
+    return Math.min(max, probes === null ? 0 : integerField(probes, 'probes'));
   }
 }

@@ -1,8 +1,9 @@
 /**
  * A channel's circuit breaker as pure rules (API.md "Routing, channel health and failover"):
  * closed → open when the window shows too many failures, open → half_open after a pause,
- * half_open → closed or open by the outcome of a probe. Operators may force open (it then stays
- * open) or closed. Where the state lives and who may move it is `breakers.ts`; here only what
+ * half_open → closed after enough answered probes in a row (each one counted by a half_open →
+ * half_open move), or open at the first failure. Operators may force open (it then stays open) or
+ * closed. Where the state lives and who may move it is `breakers.ts`; here only what
  * the next state is, and why.
  */
 import type { BreakerRow, BreakerStateName } from '../store/store.ts';
@@ -19,9 +20,11 @@ export type BreakerSettings = {
   openMs: number;
   /** CASHIER_HIDE_BELOW: a success rate under which the cashier stops offering the channel. */
   hideBelow: number;
+  /** BREAKER_HALF_OPEN_PROBES: answered half-open probes, one at a time across instances, that close the breaker. */
+  halfOpenProbes: number;
 };
 
-export const default_breaker_settings: BreakerSettings = { minCalls: 10, failureRatio: 0.5, consecutive: 5, openMs: 30_000, hideBelow: 0.8 };
+export const default_breaker_settings: BreakerSettings = { minCalls: 10, failureRatio: 0.5, consecutive: 5, openMs: 30_000, hideBelow: 0.8, halfOpenProbes: 3 };
 
 export type Transition = { to: BreakerStateName; reason: string };
 
@@ -33,18 +36,36 @@ export function tripReason(settings: BreakerSettings, window: ChannelWindow): st
   return null;
 }
 
-/** What one call's outcome does to the breaker, given the window after it; null when nothing. */
-export function afterCall(settings: BreakerSettings, breaker: BreakerRow, outcome: CallOutcome, window: ChannelWindow): Transition | null {
+/**
+ * What one call's outcome does to the breaker, given the window after it; null when nothing.
+ * `probe`: the call was a prepay let through the half-open gate. An answered probe is counted by
+ * probeAnswered (it needs the count so far); any other answer while half-open proves nothing the
+ * gate controlled, but any failure re-opens.
+ */
+export function afterCall(settings: BreakerSettings, breaker: BreakerRow, outcome: CallOutcome, window: ChannelWindow, probe = false): Transition | null {
   switch (breaker.state) {
     case 'closed': {
       const reason = outcome === 'failed' ? tripReason(settings, window) : null;
       return reason === null ? null : { to: 'open', reason };
     }
     case 'half_open':
-      return outcome === 'answered' ? { to: 'closed', reason: 'a half-open probe was answered' } : { to: 'open', reason: 'a half-open probe failed' };
+      if (outcome === 'answered') return null;
+      return { to: 'open', reason: probe ? 'a half-open probe failed' : 'a call failed while half-open' };
     case 'open':
       return null;
   }
+}
+
+/**
+ * A half-open probe was answered, after `passedBefore` answered probes of this half-open period:
+ * the breaker closes at BREAKER_HALF_OPEN_PROBES, otherwise it stays half-open one probe further
+ * (a move of its own, which releases the gate for the next probe and records the progress).
+ */
+export function probeAnswered(settings: BreakerSettings, passedBefore: number): Transition {
+  const passed = passedBefore + 1;
+  return passed >= settings.halfOpenProbes
+    ? { to: 'closed', reason: `${passed} half-open probes answered in a row` }
+    : { to: 'half_open', reason: `half-open probe ${passed} of ${settings.halfOpenProbes} answered` };
 }
 
 /** An open breaker the operator did not force lets a probe through once it has been open long enough. */
@@ -53,11 +74,16 @@ export function halfOpenDue(settings: BreakerSettings, breaker: BreakerRow, now:
   return { to: 'half_open', reason: `open for ${Math.round(settings.openMs / 1000)} s: letting a probe through` };
 }
 
-/** The breaker after a transition; `forced` only for an operator's open. The probe gate is released. */
+/**
+ * The breaker after a transition; `forced` only for an operator's open. The probe gate is
+ * released. `since` is when the state began: a half-open breaker counting a probe keeps it (the
+ * store counts the period's probes from it, breaker-board.ts).
+ */
 export function moved(breaker: BreakerRow, to: BreakerStateName, at: number, forced = false): BreakerRow {
+  const stays = to === 'half_open' && breaker.state === 'half_open';
   return {
     code: breaker.code, state: to, forced: forced && to === 'open', openedAt: to === 'open' ? at : to === 'half_open' ? breaker.openedAt : null,
-    since: at, version: breaker.version + 1, probeUntil: 0,
+    since: stays ? breaker.since : at, version: breaker.version + 1, probeUntil: 0,
   };
 }
 

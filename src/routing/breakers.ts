@@ -8,17 +8,21 @@ import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
-import { type BreakerSettings, afterCall, halfOpenDue, moved } from './breaker.ts';
+import { type BreakerSettings, type Transition, afterCall, halfOpenDue, moved, probeAnswered } from './breaker.ts';
 import type { BreakerBoard } from './breaker-board.ts';
 import type { HealthWindows } from './health.ts';
+import { ReadsInFlight } from './reads-in-flight.ts';
 import type { CallOutcome, ChannelWindow } from './window.ts';
 
 /** How long a breaker read from the board is trusted: instances see each other's moves within twice this. */
 export const breaker_cache_ms = 1_000;
 /** How long a half-open probe holds the gate: longer than a provider call may take, so probes never overlap. */
 export const probe_gate_ms = 15_000;
-/** Tries of an operator's forced move against concurrent automatic ones. */
-const force_attempts_max = 3;
+/** Tries of an operator's forced move, or of counting an answered probe, against concurrent moves. */
+const move_attempts_max = 3;
+
+/** Whether a prepay goes out: `probe` when it is the half-open breaker's one probe. */
+export type Admission = 'refused' | 'admitted' | 'probe';
 
 /** Told of every move this instance won (an opened breaker raises an operator alert). */
 export type BreakerObserver = { moved(transition: BreakerTransitionRow): Promise<void> };
@@ -30,18 +34,23 @@ export class Breakers {
    * until when: routing took one for the prepay that follows.
    */
   private readonly tickets = new Map<string, { version: number; until: number }>();
+  private readonly reading = new ReadsInFlight();
 
   constructor(
     private readonly deps: { board: BreakerBoard; store: Store; health: HealthWindows; clock: Clock; log: Logger; observer?: BreakerObserver },
     readonly settings: BreakerSettings,
   ) {}
 
-  /** Each channel's breaker, an open one past its pause moved to half_open on the way. */
+  /**
+   * Each channel's breaker, an open one past its pause moved to half_open on the way. A breaker
+   * past breaker_cache_ms that another request of this instance already reads again is taken as
+   * cached until that read lands; one marked stale (a fresh read is wanted) is always read.
+   */
   async states(codes: readonly string[]): Promise<Map<string, BreakerRow>> {
     const now = this.deps.clock.now();
     await this.refresh(codes.filter((code) => {
       const hit = this.cached.get(code);
-      return !hit || now - hit.at >= breaker_cache_ms;
+      return !hit || hit.at === Number.NEGATIVE_INFINITY || (now - hit.at >= breaker_cache_ms && !this.reading.has(code));
     }), now);
     const rows = new Map(codes.map((code) => [code, this.cached.get(code)!.row]));
     for (const [code, row] of rows) {
@@ -63,44 +72,75 @@ export class Breakers {
 
   private async refresh(codes: readonly string[], now: number): Promise<void> {
     if (codes.length === 0) return;
-    for (const [code, row] of await this.deps.board.read(codes, now)) {
-      // Concurrent reads of this instance may answer out of order: a fresh entry only moves forward.
-      const hit = this.cached.get(code);
-      if (!hit || row.version >= hit.row.version || now - hit.at >= breaker_cache_ms) this.cached.set(code, { row, at: now });
-    }
+    await this.reading.run(codes, async () => {
+      for (const [code, row] of await this.deps.board.read(codes, now)) {
+        // Concurrent reads of this instance may answer out of order: a fresh entry only moves forward.
+        const hit = this.cached.get(code);
+        if (!hit || row.version >= hit.row.version || now - hit.at >= breaker_cache_ms) this.cached.set(code, { row, at: now });
+      }
+    });
   }
 
-  /** What one call's outcome does to its channel's breaker: the state it moved to, or null. */
-  async observe(code: string, outcome: CallOutcome, window: ChannelWindow): Promise<BreakerStateName | null> {
+  /**
+   * What one call's outcome does to its channel's breaker: the state it moved to, or null.
+   * `probe`: the call was the prepay admitted as the half-open probe.
+   */
+  async observe(code: string, outcome: CallOutcome, window: ChannelWindow, probe = false): Promise<BreakerStateName | null> {
+    if (probe && outcome === 'answered') return this.countProbe(code);
     const row = (await this.states([code])).get(code)!;
-    const transition = afterCall(this.settings, row, outcome, window);
+    const transition = afterCall(this.settings, row, outcome, window, probe);
     return transition && (await this.move(row, transition.to, transition.reason)) ? transition.to : null;
+  }
+
+  /**
+   * Counts an answered probe against the breaker as it is now (read past the cache: a probe
+   * another instance counted moved it): closed at BREAKER_HALF_OPEN_PROBES, else one probe further.
+   * A breaker no longer half-open (a failure re-opened it, an operator moved it) ignores it.
+   */
+  private async countProbe(code: string): Promise<BreakerStateName | null> {
+    for (let attempt = 0; attempt < move_attempts_max; attempt++) {
+      this.markStale(code);
+      const row = (await this.states([code])).get(code)!;
+      if (row.state !== 'half_open') return null;
+      const transition: Transition = probeAnswered(this.settings, await this.deps.board.probesPassed(row, this.settings.halfOpenProbes));
+      if (await this.move(row, transition.to, transition.reason)) return transition.to;
+    }
+    this.deps.log.warn('half-open probe not counted: the breaker kept moving', { channel: code });
+    return null;
   }
 
   /**
    * Whether a prepay may go to this channel now: never while open, while half-open only as the
    * one probe (the gate routing took for it, or one taken now).
    */
-  async admitPrepay(code: string): Promise<boolean> {
+  async admitPrepay(code: string): Promise<Admission> {
     const row = (await this.states([code])).get(code)!;
-    if (row.state !== 'half_open') return row.state === 'closed';
+    if (row.state !== 'half_open') return row.state === 'closed' ? 'admitted' : 'refused';
     const ticket = this.tickets.get(code);
     this.tickets.delete(code);
     const held = ticket !== undefined && ticket.version === row.version && ticket.until > this.deps.clock.now();
-    return held || this.claimProbe(row);
+    return held || (await this.claimProbe(row)) ? 'probe' : 'refused';
   }
 
-  /** Takes the half-open probe gate of this breaker (as read) for a prepay this instance is about to make. */
+  /**
+   * Takes the half-open probe gate of this breaker for a prepay this instance is about to make.
+   * The breaker is read past the cache first: the ticket names the version the gate is taken at
+   * (every later move releases the gate), not an older one another instance's counted probe
+   * already moved on from — such a ticket would refuse its own prepay and hold the gate idle.
+   */
   async claimProbe(breaker: BreakerRow): Promise<boolean> {
+    this.markStale(breaker.code);
+    const row = (await this.states([breaker.code])).get(breaker.code)!;
+    if (row.state !== 'half_open') return false;
     const now = this.deps.clock.now();
-    if (!(await this.deps.board.claimProbe(breaker.code, now, probe_gate_ms))) return false;
-    this.tickets.set(breaker.code, { version: breaker.version, until: now + probe_gate_ms });
+    if (!(await this.deps.board.claimProbe(row.code, now, probe_gate_ms))) return false;
+    this.tickets.set(row.code, { version: row.version, until: now + probe_gate_ms });
     return true;
   }
 
   /** An operator's move: a forced open stays open until an operator closes it; a forced close starts a fresh window. */
   async force(code: string, to: 'open' | 'closed', reason: string): Promise<BreakerRow> {
-    for (let attempt = 0; attempt < force_attempts_max; attempt++) {
+    for (let attempt = 0; attempt < move_attempts_max; attempt++) {
       this.markStale(code);
       const row = (await this.states([code])).get(code)!;
       const next = await this.move(row, to, `operator: ${reason}`, to === 'open');

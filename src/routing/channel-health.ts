@@ -9,8 +9,9 @@ import { isoTime } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
 import { hiddenInCashier } from './breaker.ts';
-import type { Breakers } from './breakers.ts';
+import type { Admission, Breakers } from './breakers.ts';
 import type { HealthWindows } from './health.ts';
+import { ReadsInFlight } from './reads-in-flight.ts';
 import { type CallOutcome, type ChannelWindow, emptyTotals, health_window_ms, quantileMs, successRate } from './window.ts';
 
 /** How long windows read for routing are reused. */
@@ -31,6 +32,7 @@ const rounded = (x: number) => Math.round(x * 10_000) / 10_000;
 
 export class ChannelHealth {
   private readonly cached = new Map<string, { at: number; window: ChannelWindow }>();
+  private readonly reading = new ReadsInFlight();
 
   constructor(
     private readonly deps: { windows: HealthWindows; breakers: Breakers; store: Store; clock: Clock; log: Logger; observer?: CallObserver },
@@ -40,13 +42,16 @@ export class ChannelHealth {
     return this.deps.breakers.settings;
   }
 
-  /** Records a call's outcome; a broken Redis or store costs health data, never the call's answer. */
-  async record(code: string, outcome: CallOutcome, latencyMs: number): Promise<void> {
+  /**
+   * Records a call's outcome (`probe`: the prepay admitted as the half-open probe); a broken Redis
+   * or store costs health data, never the call's answer.
+   */
+  async record(code: string, outcome: CallOutcome, latencyMs: number, probe = false): Promise<void> {
     this.deps.observer?.call(code, outcome, latencyMs);
     try {
       const at = this.deps.clock.now();
       const window = await this.deps.windows.record(code, outcome, latencyMs, at);
-      const moved = await this.deps.breakers.observe(code, outcome, window);
+      const moved = await this.deps.breakers.observe(code, outcome, window, probe);
       // The freshest word on this channel: routing and the cashier here use it at once (a breaker
       // that closed starts a fresh window).
       this.cached.set(code, { at, window: moved === 'closed' ? { totals: emptyTotals(), consecutiveFailures: 0 } : window });
@@ -55,7 +60,7 @@ export class ChannelHealth {
     }
   }
 
-  admitPrepay(code: string): Promise<boolean> {
+  admitPrepay(code: string): Promise<Admission> {
     return this.deps.breakers.admitPrepay(code);
   }
 
@@ -63,14 +68,22 @@ export class ChannelHealth {
     return this.deps.breakers.claimProbe(breaker);
   }
 
-  /** Breaker and window of each channel, windows as of at most health_cache_ms ago. */
+  /**
+   * Breaker and window of each channel, windows as of at most health_cache_ms ago — or, while
+   * another request of this instance already reads a channel's window again, the one before: one
+   * read at a time per channel, however many pays find the cache stale at once.
+   */
   async states(codes: readonly string[]): Promise<Map<string, ChannelState>> {
     const now = this.deps.clock.now();
     const stale = codes.filter((code) => {
       const hit = this.cached.get(code);
-      return !hit || now - hit.at >= health_cache_ms;
+      return !hit || (now - hit.at >= health_cache_ms && !this.reading.has(code));
     });
-    if (stale.length > 0) for (const [code, window] of await this.deps.windows.read(stale, now)) this.cached.set(code, { at: now, window });
+    if (stale.length > 0) {
+      await this.reading.run(stale, async () => {
+        for (const [code, window] of await this.deps.windows.read(stale, now)) this.cached.set(code, { at: now, window });
+      });
+    }
     const breakers = await this.deps.breakers.states(codes);
     return new Map(codes.map((code) => [code, { breaker: breakers.get(code)!, window: this.cached.get(code)!.window }]));
   }

@@ -22,17 +22,18 @@ export class ObservedAdapter implements ChannelAdapter {
     return this.inner.provider;
   }
 
-  private async observe<T extends object>(call: () => Promise<ChannelResult<T>>): Promise<ChannelResult<T>> {
+  private async observe<T extends object>(call: () => Promise<ChannelResult<T>>, probe = false): Promise<ChannelResult<T>> {
     const started = performance.now();
     const result = await call();
-    await this.health.record(this.code, outcomeOf(result), performance.now() - started);
+    await this.health.record(this.code, outcomeOf(result), performance.now() - started, probe);
     return result;
   }
 
   async prepay(request: PrepayRequest) {
+    const admission = await this.health.admitPrepay(this.code);
     // Not sent, so nothing at the provider: the caller may move on to another channel at once.
-    if (!(await this.health.admitPrepay(this.code))) return channelFailure('unavailable', `channel ${this.code}: breaker open, prepay not sent`);
-    return this.observe(() => this.inner.prepay(request));
+    if (admission === 'refused') return channelFailure('unavailable', `channel ${this.code}: breaker open, prepay not sent`);
+    return this.observe(() => this.inner.prepay(request), admission === 'probe');
   }
 
   query(flowId: string, now: number) {

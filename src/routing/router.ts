@@ -14,8 +14,14 @@ import type { DailyVolumes } from './daily-volume.ts';
 import { type Candidate, type RoutingStrategy, rank } from './strategies.ts';
 import { successRate } from './window.ts';
 
-/** What the order's timeline shows of a routing decision (snake_case: it is read as JSON). */
+/**
+ * What the order's timeline shows of one pay part's routing decision (snake_case: it is read as
+ * JSON). A pay event carries one a routed part; balance parts are not routed.
+ */
 export type RoutingNote = {
+  /** The part this decision routed: its method and the flow it started. */
+  method: string;
+  flow_id: string;
   strategy: RoutingStrategy;
   chosen: string;
   /** The chosen channel is half-open and this pay is its probe. */
@@ -28,7 +34,26 @@ export type RoutingNote = {
   failover_from?: { channel: string; flow_id: string; reason: string };
 };
 
-export type Decision = { order: string[]; note: Omit<RoutingNote, 'chosen'> };
+export type Decision = { order: string[]; note: Omit<RoutingNote, 'method' | 'flow_id' | 'chosen'> };
+
+/** What a pay request knows of the channel it moves on from. */
+export type FailoverFrom = NonNullable<RoutingNote['failover_from']> & { method: string };
+
+/**
+ * The timeline's notes of one attempt: one a routed part (`decisions[i]` null for a part that is
+ * not routed), each naming its flow and the channel it got; the part that moves on from a failed
+ * channel says so.
+ */
+export function routingNotes(
+  parts: ReadonlyArray<{ flowId: string; method: string; channel: string }>, decisions: ReadonlyArray<Decision | null>, failover: FailoverFrom | null,
+): RoutingNote[] {
+  return parts.flatMap((part, i) => {
+    const decision = decisions[i];
+    if (!decision) return [];
+    const moved = failover && failover.method === part.method ? { failover_from: { channel: failover.channel, flow_id: failover.flow_id, reason: failover.reason } } : {};
+    return [{ method: part.method, flow_id: part.flowId, ...decision.note, chosen: part.channel, ...moved }];
+  });
+}
 
 export class Router {
   constructor(private readonly deps: { channels: ChannelRegistry; volumes: DailyVolumes; health: ChannelHealth; random: () => number }) {}

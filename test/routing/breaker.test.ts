@@ -1,9 +1,10 @@
 /**
  * The breaker's rules, one sentence a case: when a closed breaker opens, when an open one lets a
- * probe through, what a probe's outcome does, and what an operator's forced open means.
+ * probe through, what a probe's outcome does (BREAKER_HALF_OPEN_PROBES answered in a row close
+ * it, one failure re-opens it), and what an operator's forced open means.
  */
 import { describe, expect, test } from 'bun:test';
-import { afterCall, default_breaker_settings as settings, halfOpenDue, hiddenInCashier, moved, tripReason } from '../../src/routing/breaker.ts';
+import { afterCall, default_breaker_settings as settings, halfOpenDue, hiddenInCashier, moved, probeAnswered, tripReason } from '../../src/routing/breaker.ts';
 import { emptyTotals } from '../../src/routing/window.ts';
 import { closedBreaker } from '../../src/store/rows.ts';
 
@@ -35,11 +36,29 @@ describe('breaker transitions', () => {
     expect(halfOpenDue(settings, closed, t0 + 10 * settings.openMs)).toBeNull();
   });
 
-  test('half_open: an answered probe closes, a failed one re-opens; open ignores calls', () => {
+  test('half_open: a failed probe, or any failed call, re-opens; an answer is left to the probe count; open ignores calls', () => {
     const half = moved(open, 'half_open', t0 + settings.openMs);
-    expect(afterCall(settings, half, 'answered', windowOf(20, 15))?.to).toBe('closed');
-    expect(afterCall(settings, half, 'failed', windowOf(20, 16))?.to).toBe('open');
+    expect(afterCall(settings, half, 'failed', windowOf(20, 16), true)).toEqual({ to: 'open', reason: 'a half-open probe failed' });
+    expect(afterCall(settings, half, 'failed', windowOf(20, 16))).toEqual({ to: 'open', reason: 'a call failed while half-open' });
+    expect(afterCall(settings, half, 'answered', windowOf(20, 15), true)).toBeNull();
+    expect(afterCall(settings, half, 'answered', windowOf(20, 15))).toBeNull();
     expect(afterCall(settings, open, 'failed', windowOf(20, 16))).toBeNull();
+  });
+
+  test.each([
+    ['the first of three answered probes keeps it half-open', 3, 0, { to: 'half_open', reason: 'half-open probe 1 of 3 answered' }],
+    ['the second keeps it half-open', 3, 1, { to: 'half_open', reason: 'half-open probe 2 of 3 answered' }],
+    ['the third closes it', 3, 2, { to: 'closed', reason: '3 half-open probes answered in a row' }],
+    ['BREAKER_HALF_OPEN_PROBES=1: the first closes it', 1, 0, { to: 'closed', reason: '1 half-open probes answered in a row' }],
+  ] as const)('%s', (_, halfOpenProbes, passedBefore, transition) => {
+    expect(probeAnswered({ ...settings, halfOpenProbes }, passedBefore)).toEqual(transition);
+  });
+
+  test('a probe counted keeps the half-open period: same since and opened_at, next version, gate released', () => {
+    const half = { ...moved(open, 'half_open', t0 + settings.openMs), probeUntil: t0 + settings.openMs + 15_000 };
+    const counted = moved(half, 'half_open', t0 + settings.openMs + 700);
+    expect(counted).toMatchObject({ state: 'half_open', since: half.since, openedAt: t0, version: half.version + 1, probeUntil: 0 });
+    expect(moved(counted, 'closed', t0 + settings.openMs + 900)).toMatchObject({ state: 'closed', since: t0 + settings.openMs + 900, openedAt: null });
   });
 
   test('every move bumps the version and releases the probe gate; opened_at is the open time', () => {

@@ -3,8 +3,8 @@
  * while a second one serves the same method costs payers nothing — every pay answers 200 with an
  * action from the second channel, and the first one's breaker opens after BREAKER_CONSECUTIVE
  * failures; with both failing the method leaves the cashier and /pay answers
- * no_channel_available; after BREAKER_OPEN_S a half-open probe closes each breaker again and the
- * method comes back. The clock is moved by hand; the ticker and runner are driven by hand.
+ * no_channel_available; after BREAKER_OPEN_S BREAKER_HALF_OPEN_PROBES half-open probes, one after
+ * the other, close the breaker again and the method comes back. The clock is moved by hand; the ticker and runner are driven by hand.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ManualClock } from '../../src/clock.ts';
@@ -73,8 +73,11 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     expect(paid.status).toBe(200);
     expect(paid.body.flows.map((f: any) => f.channel)).toEqual(['alipay_b']);
     const timeline = (await adminCall(world.url, 'GET', `/admin/payments/${created.body.id}/timeline`)).body;
-    const routing = timeline.events.find((e: any) => e.event.type === 'pay.start').event.routing;
-    expect(routing).toMatchObject({ strategy: 'weighted', chosen: 'alipay_b', probe: false, skipped: [{ channel: 'alipay_main', reason: 'breaker open' }] });
+    const [routing, ...others] = timeline.events.find((e: any) => e.event.type === 'pay.start').event.routing;
+    expect(others).toEqual([]);
+    expect(routing).toMatchObject({
+      method: 'alipay_qr', flow_id: paid.body.flows[0].id, strategy: 'weighted', chosen: 'alipay_b', probe: false, skipped: [{ channel: 'alipay_main', reason: 'breaker open' }],
+    });
     expect(routing.considered.map((c: any) => c.channel)).toEqual(['alipay_b']);
     // Another channel serves the method: the cashier still offers it.
     expect(await cashierMethods(created.body)).toEqual(['alipay_qr', 'wechat_native']);
@@ -87,10 +90,35 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     const [failed, served] = paid.body.flows;
     const timeline = (await adminCall(world.url, 'GET', `/admin/payments/${created.body.id}/timeline`)).body;
     const starts = timeline.events.filter((e: any) => e.event.type === 'pay.start').map((e: any) => e.event.routing);
+    expect(starts.map((notes: any[]) => notes.length)).toEqual([1, 1]);
+    expect(starts[0][0]).toMatchObject({ flow_id: failed.id, chosen: 'alipay_main' });
+    expect(starts[1][0]).toMatchObject({ flow_id: served.id, chosen: served.channel, failover_from: { channel: 'alipay_main', flow_id: failed.id } });
+    expect(starts[1][0].skipped).toContainEqual({ channel: 'alipay_main', reason: 'failed in this request' });
+  }, 30_000);
+
+  test('a combined payment: each attempt notes the routed part (method, flow, channels considered and skipped), also across a failover; the balance part is not routed', async () => {
+    const combined = await MerchantClient.create(world.url, { methods: ['alipay_qr', 'balance'], routing: 'weighted' });
+    const user = `p_${Date.now().toString(36)}`;
+    expect((await combined.call('POST', `/v1/balances/${user}/credits`, { credit_no: 'T1', amount: '50.00' })).status).toBe(201);
+    const created = await combined.createPayment({ amount: '100.00', user_id: user });
+    const parts = [{ method: 'balance', amount: '20.00' }, { method: 'alipay_qr', amount: '80.00' }];
+    const paid = await combined.call('POST', `/v1/payments/${created.body.id}/pay`, { parts });
+    expect(paid.status).toBe(200);
+    // alipay_main still fails: the request moved on to alipay_b, with a new balance part beside it.
+    const flows = paid.body.flows.map((f: any) => [f.method, f.channel, f.status]);
+    expect(flows).toEqual([['balance', 'balance', 'closed'], ['alipay_qr', 'alipay_main', 'failed'], ['balance', 'balance', 'pending'], ['alipay_qr', 'alipay_b', 'pending']]);
+    const [, failed, , served] = paid.body.flows;
+    const timeline = (await adminCall(world.url, 'GET', `/admin/payments/${created.body.id}/timeline`)).body;
+    const starts = timeline.events.filter((e: any) => e.event.type === 'pay.start').map((e: any) => e.event);
     expect(starts).toHaveLength(2);
-    expect(starts[0]).toMatchObject({ chosen: 'alipay_main' });
-    expect(starts[1]).toMatchObject({ chosen: served.channel, failover_from: { channel: 'alipay_main', flow_id: failed.id } });
-    expect(starts[1].skipped).toContainEqual({ channel: 'alipay_main', reason: 'failed in this request' });
+    for (const start of starts) expect(start.parts.map((p: any) => p.method)).toEqual(['balance', 'alipay_qr']);
+    expect(starts.map((s: any) => s.routing.map((n: any) => [n.method, n.flow_id, n.chosen]))).toEqual([
+      [['alipay_qr', failed.id, 'alipay_main']], [['alipay_qr', served.id, 'alipay_b']],
+    ]);
+    expect(starts[0].routing[0].considered.map((c: any) => c.channel).sort()).toEqual(['alipay_b', 'alipay_main']);
+    expect(starts[1].routing[0]).toMatchObject({
+      failover_from: { channel: 'alipay_main', flow_id: failed.id }, skipped: [{ channel: 'alipay_main', reason: 'failed in this request' }],
+    });
   }, 30_000);
 
   test('both failing: the method leaves the cashier and /pay answers no_channel_available', async () => {
@@ -114,21 +142,32 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     expect((await merchant.call('GET', `/v1/payments/${created.body.id}`)).body.flows).toEqual([]);
   }, 30_000);
 
-  test('recovery: after BREAKER_OPEN_S a half-open probe closes the breaker, traffic and the method return; a forced open stays open', async () => {
+  test('recovery: after BREAKER_OPEN_S, BREAKER_HALF_OPEN_PROBES answered probes one after the other close the breaker, traffic and the method return; a forced open stays open', async () => {
     await faults(world.alipay.app_id!, null);
     await faults(second.app_id!, null);
     clock.advance(default_breaker_settings.openMs);
-    const { created, paid } = await pay();
-    expect(paid.status).toBe(200);
-    expect(paid.body.flows.map((f: any) => f.channel)).toEqual(['alipay_b']);
-    const timeline = (await adminCall(world.url, 'GET', `/admin/payments/${created.body.id}/timeline`)).body;
-    expect(timeline.events.find((e: any) => e.event.type === 'pay.start').event.routing).toMatchObject({ chosen: 'alipay_b', probe: true });
+    let created: Answer | undefined;
+    for (let probe = 1; probe <= default_breaker_settings.halfOpenProbes; probe++) {
+      expect((await health('alipay_b')).breaker).toBe('half_open');
+      const paid = await pay();
+      created = paid.created;
+      expect(paid.paid.status).toBe(200);
+      expect(paid.paid.body.flows.map((f: any) => f.channel)).toEqual(['alipay_b']);
+      const timeline = (await adminCall(world.url, 'GET', `/admin/payments/${created.body.id}/timeline`)).body;
+      expect(timeline.events.find((e: any) => e.event.type === 'pay.start').event.routing).toMatchObject([{ chosen: 'alipay_b', probe: true }]);
+    }
     const closed = await health('alipay_b');
     expect(closed).toMatchObject({ breaker: 'closed', calls: 0 });
-    expect(closed.transitions.slice(0, 3).map((t: any) => [t.from, t.to])).toEqual([['half_open', 'closed'], ['open', 'half_open'], ['closed', 'open']]);
+    expect(closed.transitions.slice(0, 5).map((t: any) => [t.from, t.to, t.reason])).toEqual([
+      ['half_open', 'closed', '3 half-open probes answered in a row'],
+      ['half_open', 'half_open', 'half-open probe 2 of 3 answered'],
+      ['half_open', 'half_open', 'half-open probe 1 of 3 answered'],
+      ['open', 'half_open', 'open for 30 s: letting a probe through'],
+      ['closed', 'open', '5 calls failed in a row'],
+    ]);
     // alipay_main was forced open by an operator: it stays open however long it has been.
     expect((await health('alipay_main')).breaker).toBe('open');
-    expect(await cashierMethods(created.body)).toEqual(['alipay_qr', 'wechat_native']);
+    expect(await cashierMethods(created!.body)).toEqual(['alipay_qr', 'wechat_native']);
     await drive(world);
   }, 30_000);
 });

@@ -1,10 +1,11 @@
 /**
  * Three paycenter processes on one Postgres and one Redis share their channels' health and
  * breakers: failures seen by one process open the breaker for all within 2 s, and once it
- * half-opens, exactly one probe prepay goes through across all three while the others route
- * around it.
+ * half-opens, one probe prepay at a time goes through across all three while the others route
+ * around it; BREAKER_HALF_OPEN_PROBES answered probes, each made by another process, close it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { default_breaker_settings } from '../../src/routing/breaker.ts';
 import { startSandbox } from '../channels/world.ts';
 import { freePort } from '../harness/services.ts';
 import { MerchantClient, admin_token, adminCall } from '../http/harness.ts';
@@ -14,8 +15,12 @@ import { freshDatabase } from '../store/stores.ts';
 const instances_total = 3;
 /** Long enough for the first test to see the breaker open before it half-opens. */
 const breaker_open_s = 6;
-/** The sandbox holds the probe's prepay this long: every other pay is routed while the probe is in flight. */
+/** The sandbox holds each probe's prepay this long: every other pay is routed while the probe is in flight. */
 const probe_hold_ms = 3_000;
+/** How long the probing process is given to take the gate before the burst starts. */
+const probe_claim_ms = 300;
+/** BREAKER_HALF_OPEN_PROBES as the processes run with it (the default). */
+const half_open_probes = default_breaker_settings.halfOpenProbes;
 const secret_key = Buffer.alloc(32, 7).toString('base64');
 
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
@@ -87,22 +92,33 @@ describe('three processes, one Postgres, one Redis', () => {
     }
   }, 60_000);
 
-  test('half-open: exactly one probe prepay across all three processes; it closes the breaker for all', async () => {
-    // The channel answers again, slowly: the probe stays in flight while the burst is routed.
+  test('half-open: one probe prepay at a time across all three; answered probes seen by different processes add up and close the breaker for all', async () => {
+    // The channel answers again, slowly: each probe stays in flight while a burst is routed.
     expect((await faults(apps[0]!.app_id!, { api_timeout_rate: 1, api_timeout_hold_ms: probe_hold_ms, seed: 12 })).status).toBe(200);
     await Bun.sleep(breaker_open_s * 1_000 + 100);
-    const payments = await Promise.all(merchants.flatMap((merchant) => Array.from({ length: 4 }, () => merchant.createPayment())));
-    const burst = await Promise.all(payments.map((created, i) =>
-      merchants[i % instances_total]!.call('POST', `/v1/payments/${created.body.id}/pay`, { method: 'alipay_qr' })));
-    for (const paid of burst) expect(paid.status).toBe(200);
-    const probes = burst.flatMap((paid) => paid.body.flows).filter((f: any) => f.channel === 'alipay_main');
-    expect(probes).toHaveLength(1);
-    for (const instance of instances) {
-      const deadline = Date.now() + 2_000;
-      while ((await breakerAt(instance)) !== 'closed' && Date.now() < deadline) await Bun.sleep(50);
-      expect(await breakerAt(instance)).toBe('closed');
+    for (let round = 0; round < half_open_probes; round++) {
+      // This round's probe goes through another process than the last one's: the count is shared.
+      const prober = merchants[round % instances_total]!;
+      const probe = pay(prober);
+      await Bun.sleep(probe_claim_ms);
+      const burst = await Promise.all(merchants.flatMap((merchant) => Array.from({ length: 3 }, () => pay(merchant))));
+      for (const paid of burst) {
+        expect(paid.status).toBe(200);
+        expect(paid.body.flows.map((f: any) => f.channel)).toEqual(['alipay_b']);
+      }
+      const probed = await probe;
+      expect(probed.status).toBe(200);
+      expect(probed.body.flows.map((f: any) => f.channel)).toEqual(['alipay_main']);
+      const expected = round + 1 < half_open_probes ? 'half_open' : 'closed';
+      for (const instance of instances) {
+        const deadline = Date.now() + 2_000;
+        while ((await breakerAt(instance)) !== expected && Date.now() < deadline) await Bun.sleep(50);
+        expect(await breakerAt(instance)).toBe(expected);
+      }
     }
     const transitions = (await adminCall(instances[1]!.url, 'GET', '/admin/channels/alipay_main/health')).body.transitions;
-    expect(transitions.slice(0, 3).map((t: any) => [t.from, t.to])).toEqual([['half_open', 'closed'], ['open', 'half_open'], ['closed', 'open']]);
-  }, 60_000);
+    expect(transitions.slice(0, half_open_probes + 2).map((t: any) => [t.from, t.to])).toEqual([
+      ['half_open', 'closed'], ...Array.from({ length: half_open_probes - 1 }, () => ['half_open', 'half_open']), ['open', 'half_open'], ['closed', 'open'],
+    ]);
+  }, 90_000);
 });

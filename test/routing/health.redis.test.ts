@@ -1,0 +1,48 @@
+/**
+ * Windows shared through Redis read exactly what one process's windows read: the same calls
+ * (outcomes, latencies, times across more than a window, several channels) recorded into both,
+ * then both read at moments that cut buckets in and out — the Redis read sums the buckets in a
+ * script, the process's in memory. Real Redis; the seed is printed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import Redis from 'ioredis';
+import { LocalHealth, RedisHealth } from '../../src/routing/health.ts';
+import { health_bucket_ms, health_window_ms } from '../../src/routing/window.ts';
+import { unique } from '../store/fixtures.ts';
+
+const t0 = 1_764_547_200_000; // a bucket boundary
+const calls_total = 600;
+const seed = Number(process.env.HEALTH_REDIS_SEED ?? Date.now() % 2_147_483_647);
+console.log(`health.redis.test.ts seed ${seed} (HEALTH_REDIS_SEED=${seed} replays it)`);
+
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(process.env.TEST_REDIS_URL!);
+});
+afterAll(() => redis.disconnect());
+
+describe('Redis health windows', () => {
+  test('read the same totals, latency bins and failures in a row as the process’s windows', async () => {
+    const local = new LocalHealth();
+    const shared = new RedisHealth(redis, `paycenter:${unique()}:health`);
+    const codes = ['a', 'b', 'c', 'quiet'];
+    let r = seed;
+    const random = () => (r = (r * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    // Calls over one and a half windows, in time order as Redis receives them.
+    const span = health_window_ms * 1.5;
+    const times = Array.from({ length: calls_total }, () => t0 + Math.floor(random() * span)).sort((x, y) => x - y);
+    for (const at of times) {
+      const code = codes[Math.floor(random() * 3)]!;
+      const outcome = random() < 0.3 ? 'failed' : 'answered';
+      const latency = Math.floor(random() * 12_000);
+      const [mine, theirs] = await Promise.all([local.record(code, outcome, latency, at), shared.record(code, outcome, latency, at)]);
+      expect({ calls: theirs.totals.calls, failures: theirs.totals.failures, row: theirs.consecutiveFailures })
+        .toEqual({ calls: mine.totals.calls, failures: mine.totals.failures, row: mine.consecutiveFailures });
+    }
+    const end = times.at(-1)!;
+    for (const at of [end, end + health_bucket_ms - 1, end + health_bucket_ms, end + health_window_ms / 2, end + health_window_ms]) {
+      expect(await shared.read(codes, at)).toEqual(await local.read(codes, at));
+    }
+    expect(await shared.read([], end)).toEqual(new Map());
+  });
+});

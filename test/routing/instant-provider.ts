@@ -1,0 +1,25 @@
+/**
+ * Plays a provider that answers every prepay at once with a QR code: what routing's own costs are
+ * measured against (the round-trips test, bench routing). Nothing else is played.
+ */
+import type { ChannelAdapter, ChannelResult } from '../../src/channels/adapter.ts';
+
+export class InstantProvider implements ChannelAdapter {
+  readonly provider = 'wechatpay';
+  async prepay(): Promise<ChannelResult<{ action: { type: 'qr_code'; qrCode: string }; channelTradeNo: null }>> {
+    return { ok: true, action: { type: 'qr_code', qrCode: 'weixin://wxpay/bizpayurl?pr=bench' }, channelTradeNo: null };
+  }
+  query(): never { throw new Error('not played'); }
+  close(): never { throw new Error('not played'); }
+  refund(): never { throw new Error('not played'); }
+  refundQuery(): never { throw new Error('not played'); }
+  downloadStatement(): never { throw new Error('not played'); }
+  statementRows(): never { throw new Error('not played'); }
+  verifyCallback(): never { throw new Error('not played'); }
+}
+
+/** A prepay request for `flowId`, as the effect runner makes one. */
+export const prepayRequest = (flowId: string, now: number) => ({
+  flowId, method: 'wechat_native', amount: 10_000, currency: 'CNY' as const, subject: 'bench', expiresAt: now + 60_000,
+  returnUrl: null, clientIp: null, payerId: null, now,
+});
