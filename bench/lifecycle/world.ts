@@ -16,9 +16,11 @@ const start_timeout_ms = 30_000;
 /**
  * Settings for paycenter under this bench. The per-merchant and per-channel intake limits are
  * opened wide because the bench is one merchant and one channel carrying a whole sale day. The
- * admission limits (what sheds a burst) are sized for this 2-core machine as operations.md says
- * to size them: requests in flight ≈ capacity × the latency one accepts — a few hundred payments
- * a second × a few hundred ms — rather than the defaults' 256, meant for bigger machines.
+ * merchant writes' admission bound (what sheds a burst) is sized for this 2-core machine as
+ * operations.md says to size it: requests in flight ≈ capacity × the latency one accepts — a few
+ * hundred payments a second × a few hundred ms — rather than the default 256, meant for bigger
+ * machines. Callbacks keep their default: a shed notify waits for the provider's next retry
+ * (seconds, then minutes), and the admitted creates already bound how many come.
  */
 const bench_settings: Record<string, string> = {
   RATE_LIMIT_PER_S: '1000000',
@@ -26,7 +28,6 @@ const bench_settings: Record<string, string> = {
   CALLBACK_RATE_PER_ADDRESS_PER_S: '1000000',
   CALLBACK_RATE_PER_CHANNEL_PER_S: '1000000',
   ADMISSION_MERCHANT_WRITES_MAX: process.env.ADMISSION_MERCHANT_WRITES_MAX ?? '64',
-  ADMISSION_CALLBACKS_MAX: process.env.ADMISSION_CALLBACKS_MAX ?? '64',
 };
 
 /** Child processes to kill if the bench itself is interrupted (Ctrl-C), so none outlives it. */
