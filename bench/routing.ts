@@ -5,7 +5,7 @@
  * breakers in Redis) it measures, in one run:
  *   pay:      the CPU time of a whole pay in a paycenter process (signed POST /pay, the prepay
  *             through WeChat Pay's wire protocol at the sandbox), with all 50 channels routable
- *             and with one (bench/routing-pay.ts);
+ *             and with one (bench/routing/pay.ts);
  *   decision: Router.decide for one pay part, in this process: its rate, p99 and CPU time, with
  *             breakers and windows cached as in production (warm) and with every cache empty
  *             (cold: a new router each decision, the cost once per cache period);
@@ -38,7 +38,7 @@ import type { Store } from '../src/store/store.ts';
 import { countedRedis } from '../test/harness/redis-trips.ts';
 import { startRedis } from '../test/harness/services.ts';
 import { InstantProvider, prepayRequest } from '../test/routing/instant-provider.ts';
-import { payCpu } from './routing-pay.ts';
+import { payCpu } from './routing/pay.ts';
 
 const channels_total = 50;
 const decisions_total = Number(process.env.BENCH_DECISIONS ?? 20_000);

@@ -13,16 +13,16 @@ import { Hono } from 'hono';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requestSignature } from '../src/http/signature.ts';
-import { createSandbox } from '../src/sandbox/sandbox.ts';
-import { freePort } from '../test/harness/services.ts';
+import { requestSignature } from '../../src/http/signature.ts';
+import { createSandbox } from '../../src/sandbox/sandbox.ts';
+import { freePort } from '../../test/harness/services.ts';
 
 const server_start_timeout_ms = 20_000;
 /** Longer than the channel list is cached in the server (default_registry_options.cacheMs). */
 const registry_settle_ms = 2_100;
 const admin_token = 'adm_bench_0123456789abcdef';
 const secret_key = Buffer.alloc(32, 3).toString('base64');
-const repo = join(import.meta.dir, '..');
+const repo = join(import.meta.dir, '..', '..');
 /** Concurrent pay requests: enough that commits group as in production, few enough for two cores. */
 const pay_lanes = 4;
 /** Turns each phase takes; they alternate so drift weighs on both alike. */
