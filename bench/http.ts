@@ -21,12 +21,11 @@ import { requestSignature } from '../src/http/signature.ts';
 import { freePort, startPostgres, startRedis } from '../test/harness/services.ts';
 import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
 import { runConfigurations } from './configurations.ts';
+import { cpuSeconds, peakRssMb } from './lifecycle/proc.ts';
 
 const connections = 64;
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
 const server_start_timeout_ms = 20_000;
-/** /proc's unit of CPU time (USER_HZ, 100 on Linux). */
-const clock_ticks_per_s = 100;
 const admin_token = 'adm_bench_0123456789abcdef';
 const secret_key = Buffer.alloc(32, 3).toString('base64');
 const repo = join(import.meta.dir, '..');
@@ -53,16 +52,7 @@ async function startServer(databaseUrl: string, redisUrl: string | null): Promis
 }
 
 /** CPU time the process has used (utime + stime), in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clock_ticks_per_s;
-}
-
-/** The server's peak resident set (VmHWM), in MB. */
-function peakRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
-  return Number(line?.match(/\d+/)?.[0] ?? 0) / 1024;
-}
+const cpuMs = (pid: number): number => cpuSeconds(pid) * 1000;
 
 async function createMerchant(url: string): Promise<{ id: string; secret: string }> {
   const response = await fetch(`${url}/admin/merchants`, {

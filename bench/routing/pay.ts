@@ -11,11 +11,11 @@
  */
 import { Hono } from 'hono';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requestSignature } from '../../src/http/signature.ts';
 import { createSandbox } from '../../src/sandbox/sandbox.ts';
 import { freePort } from '../../test/harness/services.ts';
+import { cpuSeconds } from '../lifecycle/proc.ts';
 
 const server_start_timeout_ms = 20_000;
 /** Longer than the channel list is cached in the server (default_registry_options.cacheMs). */
@@ -29,7 +29,6 @@ const pay_lanes = 4;
 const rounds = 2;
 /** Warm-up pays per channel: with uniform weights, each channel is chosen at least once but for a chance of e^-8. */
 const warmup_pays_per_channel = 8;
-const clock_ticks_per_s = Number(Bun.spawnSync(['getconf', 'CLK_TCK']).stdout.toString().trim()) || 100;
 
 type Merchant = { url: string; id: string; secret: string };
 
@@ -52,12 +51,7 @@ async function admin(url: string, method: 'POST' | 'PATCH', path: string, body: 
 }
 
 /** CPU the process has used so far (all its threads), in µs. */
-function processCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / clock_ticks_per_s;
-}
+const processCpuUs = (pid: number): number => cpuSeconds(pid) * 1_000_000;
 
 async function inLanes<T>(items: T[], lanes: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
