@@ -32,10 +32,16 @@ export type EngineOptions = {
    * 50,000 hold about 90 MB; closed orders are not kept (see `committed`).
    */
   recentOrdersMax: number;
+  /**
+   * ...and for at most this long after their last commit: an order's events come within seconds
+   * of each other (create, pay, the channel's notify), so a steady flow holds rate × this many
+   * orders, and memory stops growing after it instead of filling up to the count's bound.
+   */
+  recentOrderTtlMs: number;
 };
 
 export const default_engine_options: EngineOptions = {
-  lockTtlMs: 5_000, mailboxDepthMax: 10_000, versionRetriesMax: 10, recentOrdersMax: 50_000,
+  lockTtlMs: 5_000, mailboxDepthMax: 10_000, versionRetriesMax: 10, recentOrdersMax: 50_000, recentOrderTtlMs: 60_000,
 };
 
 /** An order as the engine last committed it. */
@@ -91,7 +97,7 @@ export class Engine {
 
   constructor(private readonly deps: EngineDeps, private readonly options: EngineOptions = default_engine_options) {
     this.mailboxes = new Mailboxes(options.mailboxDepthMax);
-    this.recent = new RecentOrders(options.recentOrdersMax);
+    this.recent = new RecentOrders(options.recentOrdersMax, options.recentOrderTtlMs);
   }
 
   get commitStats(): { batches: number; writes: number } {
@@ -198,20 +204,32 @@ export class Engine {
   }
 }
 
-/** A bounded map of the orders this process committed last, least recently used evicted first. */
-class RecentOrders {
-  private readonly orders = new Map<string, OrderState>();
+/**
+ * The orders this process committed last: at most `max`, none committed more than `ttlMs` ago,
+ * the oldest commit evicted first. A commit moves its order to the end, so the map stays in commit
+ * order and the expired ones are always at its front. The clock is this process's monotonic one
+ * (the cache is no state of the orders', only a way to skip a load).
+ */
+export class RecentOrders {
+  private readonly orders = new Map<string, { order: OrderState; at: number }>();
 
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number, private readonly ttlMs: number, private readonly now: () => number = () => performance.now()) {}
 
   get(orderId: string): OrderState | undefined {
-    return this.orders.get(orderId);
+    const entry = this.orders.get(orderId);
+    if (entry && this.now() - entry.at <= this.ttlMs) return entry.order;
+    this.orders.delete(orderId);
+    return undefined;
   }
 
   set(orderId: string, order: OrderState): void {
+    const now = this.now();
     this.orders.delete(orderId);
-    this.orders.set(orderId, order);
-    if (this.orders.size > this.max) this.orders.delete(this.orders.keys().next().value!);
+    this.orders.set(orderId, { order, at: now });
+    for (const [oldest, entry] of this.orders) {
+      if (this.orders.size <= this.max && now - entry.at <= this.ttlMs) break;
+      this.orders.delete(oldest);
+    }
   }
 
   delete(orderId: string): void {

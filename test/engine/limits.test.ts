@@ -5,6 +5,7 @@
  * per_order_rows_max rows, and its journal — and the admin timeline over it — come in pages.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { RecentOrders } from '../../actors/engine.ts';
 import { CommitQueueFullError } from '../../actors/group-commit.ts';
 import { DurableCommitter } from '../../actors/durable-commit.ts';
 import { LocalLock } from '../../src/lock/local.ts';
@@ -90,3 +91,36 @@ describe('the admin timeline is paged', () => {
     expect(tooMany.body.error).toMatchObject({ code: 'invalid_request', field: 'limit' });
   });
 });
+
+describe('the recent-orders cache', () => {
+  // What is cached does not matter here, only when it leaves: a stand-in for an order's state.
+  const state = (n: number) => ({ n }) as never;
+
+  test('an order committed longer ago than the TTL is a miss, and later commits push expired ones out', () => {
+    let now = 0;
+    const recent = new RecentOrders(100, 60_000, () => now);
+    recent.set('a', state(1));
+    now = 30_000;
+    recent.set('b', state(2));
+    expect(recent.get('a')).toEqual(state(1));
+    now = 60_001;
+    expect(recent.get('a')).toBeUndefined();
+    expect(recent.get('b')).toEqual(state(2));
+    now = 90_001;
+    recent.set('c', state(3));
+    // 'b' expired: the commit of 'c' let it go without anyone asking for it.
+    expect(recent.size).toBe(1);
+  });
+
+  test('a steady flow holds about rate × TTL orders, not the count bound', () => {
+    let now = 0;
+    const recent = new RecentOrders(50_000, 60_000, () => now);
+    // 100 orders a second for ten minutes: 60,000 commits, at most 6,001 within the last minute.
+    for (let i = 0; i < 60_000; i++) {
+      now = i * 10;
+      recent.set(`o${i}`, state(i));
+    }
+    expect(recent.size).toBe(6_001);
+  });
+});
+
