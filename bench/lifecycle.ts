@@ -238,6 +238,7 @@ async function soak(databaseUrl: string): Promise<string> {
     await payer.settled();
     const report = await sampler.stop();
     console.log(`soak: ${describeMemory(report)}`);
+    for (const line of ledger.failures.slice(0, 5)) console.log(`soak:   ${line}`);
     const t = report.trend;
     return `RESULT lifecycle mode=soak store=sqlite minutes=${(soak_ms / 60_000).toFixed(0)} offered_per_s=${rate} payments=${ledger.completions.length} failed=${ledger.failures.length}`
       + ` heap_first_mb=${t.heapFirstMb?.toFixed(1)} heap_last_mb=${t.heapLastMb?.toFixed(1)} heap_slope_mb_per_min=${t.heapSlopeMbPerMin?.toFixed(2)} heap_trend=${t.verdict}`
