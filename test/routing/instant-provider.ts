@@ -4,11 +4,10 @@
  */
 import type { ChannelAdapter, ChannelResult } from '../../src/channels/adapter.ts';
 
-export class InstantProvider implements ChannelAdapter {
-  readonly provider = 'wechatpay';
-  async prepay(): Promise<ChannelResult<{ action: { type: 'qr_code'; qrCode: string }; channelTradeNo: null }>> {
-    return { ok: true, action: { type: 'qr_code', qrCode: 'weixin://wxpay/bizpayurl?pr=bench' }, channelTradeNo: null };
-  }
+/** A provider that plays prepays only (its subclass says how); any other call is a test's bug. */
+export abstract class PrepayOnlyProvider implements ChannelAdapter {
+  abstract readonly provider: string;
+  abstract prepay(): Promise<ChannelResult<{ action: { type: 'qr_code'; qrCode: string }; channelTradeNo: null }>>;
   query(): never { throw new Error('not played'); }
   close(): never { throw new Error('not played'); }
   refund(): never { throw new Error('not played'); }
@@ -16,6 +15,14 @@ export class InstantProvider implements ChannelAdapter {
   downloadStatement(): never { throw new Error('not played'); }
   statementRows(): never { throw new Error('not played'); }
   verifyCallback(): never { throw new Error('not played'); }
+  answerCallback(): never { throw new Error('not played'); }
+}
+
+export class InstantProvider extends PrepayOnlyProvider {
+  readonly provider = 'wechatpay';
+  async prepay(): Promise<ChannelResult<{ action: { type: 'qr_code'; qrCode: string }; channelTradeNo: null }>> {
+    return { ok: true, action: { type: 'qr_code', qrCode: 'weixin://wxpay/bizpayurl?pr=bench' }, channelTradeNo: null };
+  }
 }
 
 /** A prepay request for `flowId`, as the effect runner makes one. */

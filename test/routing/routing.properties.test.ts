@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { type ChannelAdapter, type ChannelResult, channelFailure } from '../../src/channels/adapter.ts';
+import { type ChannelResult, channelFailure } from '../../src/channels/adapter.ts';
 import { ChannelRegistry } from '../../src/channels/registry.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
@@ -22,6 +22,7 @@ import { ObservedAdapter } from '../../src/routing/observed-adapter.ts';
 import { Router } from '../../src/routing/router.ts';
 import type { BreakerRow, ChannelRow, Store } from '../../src/store/store.ts';
 import { t0, unique } from '../store/fixtures.ts';
+import { PrepayOnlyProvider } from './instant-provider.ts';
 import { type FreshStore, type StoreKind, freshStore, storeKinds } from '../store/stores.ts';
 
 type Answer = 'answered' | '5xx' | 'refused';
@@ -30,11 +31,13 @@ const seed = Number(process.env.ROUTING_PROPERTY_SEED ?? Date.now() % 2_147_483_
 console.log(`routing.properties.test.ts seed ${seed} (ROUTING_PROPERTY_SEED=${seed} replays it)`);
 
 /** Plays one provider: answers each prepay as scripted and writes down the shared breaker's state at that moment. */
-class ScriptedProvider implements ChannelAdapter {
+class ScriptedProvider extends PrepayOnlyProvider {
   readonly provider = 'alipay';
   answer: Answer = 'answered';
   readonly received: Array<{ breaker: BreakerRow }> = [];
-  constructor(private readonly code: string, private readonly store: Store, private readonly clock: ManualClock) {}
+  constructor(private readonly code: string, private readonly store: Store, private readonly clock: ManualClock) {
+    super();
+  }
   async prepay(): Promise<ChannelResult<{ action: { type: 'qr_code'; qrCode: string }; channelTradeNo: null }>> {
     const [breaker] = await this.store.loadBreakers([this.code]);
     this.received.push({ breaker: breaker! });
@@ -42,14 +45,6 @@ class ScriptedProvider implements ChannelAdapter {
     if (this.answer === 'refused') return channelFailure('rejected', 'ACQ.TRADE_HAS_CLOSE');
     return { ok: true, action: { type: 'qr_code', qrCode: 'https://qr.example' }, channelTradeNo: null };
   }
-  query(): never { throw new Error('not played'); }
-  close(): never { throw new Error('not played'); }
-  refund(): never { throw new Error('not played'); }
-  refundQuery(): never { throw new Error('not played'); }
-  downloadStatement(): never { throw new Error('not played'); }
-  statementRows(): never { throw new Error('not played'); }
-  verifyCallback(): never { throw new Error('not played'); }
-  answerCallback(): never { throw new Error('not played'); }
 }
 
 /** Property runs per store: Postgres round trips cost more. */
