@@ -23,6 +23,7 @@ import { openStore } from '../src/store/open.ts';
 import type { Store } from '../src/store/store.ts';
 import { startPostgres, startRedis } from '../test/harness/services.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
+import { percentile } from './stats.ts';
 import { engineOn, orderPaying, renderForTests, t0 } from '../test/engine/fixtures.ts';
 
 const events_total = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -59,7 +60,6 @@ async function drive(count: number, lanes: number, job: (i: number) => Promise<u
   return latencies.filter((l) => l !== undefined);
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 async function createOrders(engine: Engine, count: number): Promise<Order[]> {
   const orders: Order[] = [];

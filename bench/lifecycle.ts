@@ -37,6 +37,8 @@ import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } 
 import { cpuSeconds, cpuSecondsOfCommand, peakRssMb, rssMb } from './lifecycle/proc.ts';
 import { admin, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
+import { percentile } from './stats.ts';
+import { paidStatuses } from '../machines/payment.model.ts';
 
 const seconds = (name: string, fallback: number) => Number(process.env[name] ?? fallback) * 1000;
 const hello_ms = 5_000;
@@ -56,15 +58,13 @@ const recovery_window_ms = 5_000;
 const recovered_factor = 1.25;
 /** After the last payment was offered: the unpaid ones' expiry, the ticker and delivery. */
 const final_wait_ms = (expire_seconds + 90) * 1000;
-const final_statuses = ['succeeded', 'closed', 'refunded', 'partially_refunded'];
+/** Statuses an order never leaves: paid (refunds move it only among these) or closed. */
+const final_statuses = [...paidStatuses, 'closed'];
 const repo = join(import.meta.dir, '..');
 const profile = process.env.BENCH_PROFILE === '1';
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+/** The `p`th percentile (99 for p99) of values in any order. */
+const pth = (values: number[], p: number): number => percentile([...values].sort((a, b) => a - b), p / 100);
 const ms = (v: number) => v.toFixed(0);
 
 /** µs per RSA-2048 SHA-256 signature on one core: each payment needs several (paycenter's requests, the sandbox's answers and notifies). */
@@ -110,7 +110,7 @@ type CpuReading = { paycenter: number; sandbox: number; bench: number; db: numbe
 
 /** Where the p99 went: the create's answer, the payer's answer from the sandbox, the notification (each p99, ms after the create was sent). */
 function stages(completions: Completion[]): string {
-  const p99 = (k: 'answeredMs' | 'paidMs' | 'latencyMs') => ms(percentile(completions.map((c) => c[k]), 99));
+  const p99 = (k: 'answeredMs' | 'paidMs' | 'latencyMs') => ms(pth(completions.map((c) => c[k]), 99));
   return `p99 created ${p99('answeredMs')} ms, paid ${p99('paidMs')} ms, notified ${p99('latencyMs')} ms`;
 }
 
@@ -123,7 +123,7 @@ function recoverySeconds(completions: Completion[], burstEnd: number, afterEnd: 
   let recoveredFrom = afterEnd;
   for (let end = afterEnd; end - recovery_window_ms >= burstEnd; end -= recovery_window_ms) {
     const window = windowOf(completions, end - recovery_window_ms, end).map((c) => c.latencyMs);
-    if (window.length > 0 && percentile(window, 99) > steadyP99 * recovered_factor) break;
+    if (window.length > 0 && pth(window, 99) > steadyP99 * recovered_factor) break;
     recoveredFrom = end - recovery_window_ms;
   }
   return Math.round((recoveredFrom - burstEnd) / 1000);
@@ -156,7 +156,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     const probed = ledger.completions.filter((c) => c.phase === 'probe');
     const capacity = probed.length / ((performance.now() - probeStart) / 1000);
     const rate = Number(process.env.BENCH_RATE ?? Math.max(10, Math.round(capacity * steady_share_of_capacity)));
-    log(`bare route ${ms(hello)} req/s; probe (${probe_payers} payers, closed loop): ${ms(capacity)} complete payments/s, p99 ${ms(percentile(probed.map((c) => c.latencyMs), 99))} ms; steady rate ${rate}/s`);
+    log(`bare route ${ms(hello)} req/s; probe (${probe_payers} payers, closed loop): ${ms(capacity)} complete payments/s, p99 ${ms(pth(probed.map((c) => c.latencyMs), 99))} ms; steady rate ${rate}/s`);
 
     const steadyStart = performance.now();
     const cpuBefore = readCpu();
@@ -167,11 +167,11 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     const completedInSteady = ledger.completions.filter((c) => c.createdAt + c.latencyMs >= steadyStart && c.createdAt + c.latencyMs < steadyEnd).length;
     const perPaymentUs = (k: keyof CpuReading) => ((cpuAfter[k] - cpuBefore[k]) * 1e6) / Math.max(1, completedInSteady);
     const steady = windowOf(ledger.completions, steadyStart, steadyEnd).map((c) => c.latencyMs);
-    const steadyP99 = percentile(steady, 99);
+    const steadyP99 = pth(steady, 99);
     const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);
     // Every party shares this machine's cores: at these CPU costs per payment, no more fit in a second.
     const ceiling = (cpus().length * 1e6) / (perPaymentUs('paycenter') + perPaymentUs('sandbox') + perPaymentUs('bench') + perPaymentUs('db'));
-    log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(percentile(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
+    log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
       + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))}, sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${dbComm ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores; RSS ${ms(rss)} MB`);
 
     const burstStart = performance.now();
@@ -184,8 +184,8 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
     const shed = ledger.shed.filter((s) => s.phase === 'burst');
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, steadyP99);
-    log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(percentile(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(percentile(shed.map((s) => s.latencyMs), 99))} ms); `
-      + `after: p99 ${ms(percentile(after, 99))} ms, back within ${recovered_factor}× the steady p99 after ${recovery} s`);
+    log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
+      + `after: p99 ${ms(pth(after, 99))} ms, back within ${recovered_factor}× the steady p99 after ${recovery} s`);
 
     // ---- nothing lost ----
     const deadline = performance.now() + final_wait_ms;
@@ -204,8 +204,8 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
       + `${dbComm ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)}`
-      + ` burst_p99_ms=${ms(percentile(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(percentile(shed.map((s) => s.latencyMs), 99))}`
-      + ` after_p99_ms=${ms(percentile(after, 99))} recovery_s=${recovery} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
+      + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
+      + ` after_p99_ms=${ms(pth(after, 99))} recovery_s=${recovery} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
     await paycenter.stop();
     await sandbox.stop();

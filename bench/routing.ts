@@ -39,6 +39,7 @@ import { countedRedis } from '../test/harness/redis-trips.ts';
 import { startRedis } from '../test/harness/services.ts';
 import { InstantProvider, prepayRequest } from '../test/routing/instant-provider.ts';
 import { payCpu } from './routing/pay.ts';
+import { percentile } from './stats.ts';
 
 const channels_total = 50;
 const decisions_total = Number(process.env.BENCH_DECISIONS ?? 20_000);
@@ -48,7 +49,6 @@ const warmup_total = 500;
 const pays_per_turn = Number(process.env.BENCH_PAYS ?? 400);
 const secretKey = new Uint8Array(32).fill(5);
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 /** CPU this process has used so far, all threads, in µs. */
 const cpuUs = () => {

@@ -1,11 +1,13 @@
 /** bun run bench NAME — runs bench/NAME.ts; each bench ends with its RESULT lines. */
-import { existsSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const name = process.argv[2];
 const benchDir = join(import.meta.dir, '..', 'bench');
-const available = readdirSync(benchDir).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
-if (!name || !existsSync(join(benchDir, `${name}.ts`))) {
+/** The benches: files whose doc comment opens with their command (the others are modules they share). */
+const isBench = (file: string) => file.endsWith('.ts') && readFileSync(join(benchDir, file), 'utf8').startsWith(`/**\n * bun run bench ${file.slice(0, -3)}`);
+const available = readdirSync(benchDir).filter(isBench).map((f) => f.slice(0, -3));
+if (!name || !available.includes(name)) {
   console.error(`usage: bun run bench NAME   (NAME one of: ${available.join(', ')})`);
   process.exit(2);
 }

@@ -236,13 +236,17 @@ export class SqliteStore implements Store {
   /** One statement as a side write; the rows it returns. */
   private async sideRows(sql: string, ...params: unknown[]): Promise<Row[]> {
     const [rows] = await this.sideWrite([{ sql, params, want: 'rows' }]);
-    return Array.isArray(rows) ? rows : [];
+    if (!Array.isArray(rows)) throw new AssertionError(`the writer answered a side write's rows with ${typeof rows}`);
+    return rows;
   }
 
   /** Side writes of one statement each, as one; how many rows each changed. */
   private async sideChanges(sql: string, paramsEach: unknown[][]): Promise<number[]> {
     const results = await this.sideWrite(paramsEach.map((params) => ({ sql, params, want: 'changes' })));
-    return results.map((r) => (typeof r === 'number' ? r : 0));
+    return results.map((r) => {
+      if (typeof r !== 'number') throw new AssertionError('the writer answered a side write\'s changes with rows');
+      return r;
+    });
   }
 
   async loadOrder(orderId: string) {
