@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { requestSignature } from '../src/http/signature.ts';
 import { createSandbox } from '../src/sandbox/sandbox.ts';
 import { freePort, startPostgres } from '../test/harness/services.ts';
+import { paycenterProcess } from '../test/reliability/harness.ts';
 
 /** Turns each mode takes; a turn lasts BENCH_SECONDS / rounds. */
 const rounds = 4;
@@ -27,7 +28,6 @@ const hot_payers = 10;
 const hot_share = 0.1;
 /** Orders created up front per mode: more than the pays a run can make. */
 const orders_per_mode = Number(process.env.BENCH_ORDERS ?? 4_000);
-const server_start_timeout_ms = 20_000;
 const admin_token = 'adm_bench_0123456789abcdef';
 const secret_key = Buffer.alloc(32, 3).toString('base64');
 const repo = join(import.meta.dir, '..');
@@ -79,21 +79,13 @@ async function inParallel<T>(items: T[], lanes: number, work: (item: T) => Promi
 }
 
 async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, sandboxUrl: string): Promise<string> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = Bun.spawn(['bun', join(repo, 'src/main.ts')], {
-    env: {
-      ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
-      LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000', OUTBOUND_ALLOW_PRIVATE: '1',
-    },
-    stdout: 'ignore', stderr: 'inherit',
+  const server = paycenterProcess({
+    port: await freePort(), databaseUrl, redisUrl: null, adminToken: admin_token, secretKey: secret_key, logName: `bench-balance-${name}.log`,
+    env: { RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000' },
   });
+  await server.start();
+  const url = server.url;
   try {
-    const deadline = Date.now() + server_start_timeout_ms;
-    while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
-      if (Date.now() > deadline) throw new Error('paycenter did not start');
-      await Bun.sleep(50);
-    }
     const wechatpay = await (await fetch(`${sandboxUrl}/wechatpay/merchants`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
     await admin(url, '/admin/channels', { code: 'wechat_main', provider: 'wechatpay', methods: ['wechat_native'], config: wechatpay });
     const created = await admin(url, '/admin/merchants', { name: 'bench', methods: ['wechat_native', 'balance'] });
@@ -131,8 +123,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, sand
     console.log(`${name}: single ${rate(single).toFixed(0)} pays/s p99 ${p99(single.latencies).toFixed(1)} ms (failed ${single.failed}) · combined ${rate(combined).toFixed(0)} pays/s p99 ${p99(combined.latencies).toFixed(1)} ms (failed ${combined.failed})`);
     return `RESULT balance store=${name} pays_per_s=${rate(combined).toFixed(0)} p99_ms=${p99(combined.latencies).toFixed(1)} single_pays_per_s=${rate(single).toFixed(0)} single_p99_ms=${p99(single.latencies).toFixed(1)} cost_ratio=${(rate(single) / rate(combined)).toFixed(2)}`;
   } finally {
-    child.kill('SIGTERM');
-    await child.exited;
+    await server.stop();
   }
 }
 

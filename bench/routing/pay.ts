@@ -11,18 +11,16 @@
  */
 import { Hono } from 'hono';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { requestSignature } from '../../src/http/signature.ts';
 import { createSandbox } from '../../src/sandbox/sandbox.ts';
 import { freePort } from '../../test/harness/services.ts';
 import { cpuSeconds } from '../lifecycle/proc.ts';
+import { paycenterProcess } from '../../test/reliability/harness.ts';
 
-const server_start_timeout_ms = 20_000;
 /** Longer than the channel list is cached in the server (default_registry_options.cacheMs). */
 const registry_settle_ms = 2_100;
 const admin_token = 'adm_bench_0123456789abcdef';
 const secret_key = Buffer.alloc(32, 3).toString('base64');
-const repo = join(import.meta.dir, '..', '..');
 /** Concurrent pay requests: enough that commits group as in production, few enough for two cores. */
 const pay_lanes = 4;
 /** Turns each phase takes; they alternate so drift weighs on both alike. */
@@ -68,23 +66,16 @@ export async function payCpu(options: { databaseUrl: string; redisUrl: string | 
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}/sandbox`;
   const sandbox = createSandbox({ baseUrl: sandboxUrl, notifyRetryMs: [1_000] });
   const sandboxServer = Bun.serve({ port: sandboxPort, hostname: '127.0.0.1', fetch: new Hono().route('/sandbox', sandbox.app).fetch });
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = Bun.spawn(['bun', join(repo, 'src/main.ts')], {
-    env: {
-      ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATABASE_URL: options.databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
-      LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000', OUTBOUND_ALLOW_PRIVATE: '1',
-      // No status queries during the run: the measured CPU is the pays'.
-      QUERY_SCHEDULE_S: '3600', ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
-    },
-    stdout: 'ignore', stderr: 'inherit',
+  const server = paycenterProcess({
+    port: await freePort(), databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, adminToken: admin_token, secretKey: secret_key,
+    logName: 'bench-routing-pay.log',
+    // No status queries during the run: the measured CPU is the pays'.
+    env: { RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000', QUERY_SCHEDULE_S: '3600' },
   });
+  const url = server.url;
   try {
-    const deadline = Date.now() + server_start_timeout_ms;
-    while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
-      if (Date.now() > deadline) throw new Error('paycenter did not start');
-      await Bun.sleep(50);
-    }
+    await server.start();
+    const pid = server.pid()!;
     const keys = await (await fetch(`${sandboxUrl}/wechatpay/merchants`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
     const codes = Array.from({ length: options.channels }, (_, i) => `bench_${String(i).padStart(2, '0')}`);
     for (const code of codes) await admin(url, 'POST', '/admin/channels', { code, provider: 'wechatpay', methods: ['wechat_native'], weight: 10, config: keys });
@@ -101,12 +92,12 @@ export async function payCpu(options: { databaseUrl: string; redisUrl: string | 
         orders.push(answer.body.id);
       });
       await Bun.sleep(registry_settle_ms);
-      const before = processCpuUs(child.pid);
+      const before = processCpuUs(pid);
       await inLanes(orders, pay_lanes, async (id) => {
         const paid = await signed(merchant, 'POST', `/v1/payments/${id}/pay`, { method: 'wechat_native' });
         if (paid.status !== 200) throw new Error(`pay answered ${paid.status}: ${JSON.stringify(paid.body)}`);
       });
-      return processCpuUs(child.pid) - before;
+      return processCpuUs(pid) - before;
     };
     await turn(await merchantOf('weighted'), 'enabled', warmup_pays_per_channel * options.channels);
     const merchant = await merchantOf('smart');
@@ -119,8 +110,7 @@ export async function payCpu(options: { databaseUrl: string; redisUrl: string | 
     const pays = rounds * options.paysPerTurn;
     return { withAllUs: withAll / pays, withOneUs: withOne / pays, pays };
   } finally {
-    child.kill('SIGTERM');
-    await child.exited;
+    await server.stop();
     await sandbox.stop();
     await sandboxServer.stop(true);
   }
