@@ -12,15 +12,18 @@
  * deployment of several instances must run it (docs/operations.md): per-order locks and risk's
  * counters in Redis, orders still in Postgres. The console line also gives the server's CPU time
  * per create (utime + stime over the run), which a busy machine disturbs less than a rate.
+ *
+ * BENCH_STORES=sqlite,postgres+redis runs only those configurations; BENCH_PROFILE=1 runs
+ * paycenter under `--cpu-prof-md` and prints where each profile is written (kept after the run).
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { requestSignature } from '../src/http/signature.ts';
 import { freePort, startPostgres, startRedis } from '../test/harness/services.ts';
 import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
-import { runConfigurations } from './configurations.ts';
+import { type Configuration, runConfigurations } from './configurations.ts';
 import { cpuSeconds, peakRssMb } from './lifecycle/proc.ts';
 
 const connections = 64;
@@ -29,12 +32,14 @@ const server_start_timeout_ms = 20_000;
 const admin_token = 'adm_bench_0123456789abcdef';
 const secret_key = Buffer.alloc(32, 3).toString('base64');
 const repo = join(import.meta.dir, '..');
+const profile = process.env.BENCH_PROFILE === '1';
 
 type Server = { url: string; pid: number; stop: () => Promise<void> };
 
-async function startServer(databaseUrl: string, redisUrl: string | null): Promise<Server> {
+async function startServer(databaseUrl: string, redisUrl: string | null, profileName: string): Promise<Server> {
   const port = await freePort();
-  const child = Bun.spawn(['bun', join(repo, 'src/main.ts')], {
+  const profileFlags = profile ? ['--cpu-prof-md', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${profileName}.md`] : [];
+  const child = Bun.spawn(['bun', ...profileFlags, join(repo, 'src/main.ts')], {
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
       LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000', ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
@@ -108,7 +113,7 @@ async function measuredCreates(server: Server, merchant: { id: string; secret: s
 }
 
 async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databaseUrl: string, redisUrl: string | null = null): Promise<string> {
-  const server = await startServer(databaseUrl, redisUrl);
+  const server = await startServer(databaseUrl, redisUrl, `http-${name}`);
   try {
     const merchant = await createMerchant(server.url);
     const hello = await run({ url: `${server.url}/healthz` });
@@ -126,6 +131,7 @@ async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databa
       + ` risk100_creates_per_s=${guardedPerSecond.toFixed(0)} risk100_p99_ms=${guarded.latency.p99} risk100_ratio=${(guardedPerSecond / perSecond).toFixed(3)}`;
   } finally {
     await server.stop();
+    if (profile) console.log(`${name}: CPU profile ${join(dir, `http-${name}.md`)}`);
   }
 }
 
@@ -142,14 +148,17 @@ async function benchPostgres(withRedis: boolean): Promise<string> {
 
 const dir = join(repo, '.test-tmp', `bench-http-${process.pid}`);
 mkdirSync(dir, { recursive: true });
+const configurations: Configuration[] = [
+  { name: 'store=sqlite', needs: [], run: () => benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`) },
+  { name: 'store=postgres', needs: ['postgres'], run: () => benchPostgres(false) },
+  { name: 'store=postgres+redis', needs: ['postgres', 'redis-server'], run: () => benchPostgres(true) },
+];
+const chosen = process.env.BENCH_STORES?.split(',').map((s) => `store=${s.trim()}`);
 let code: number;
 try {
-  code = await runConfigurations('http', [
-    { name: 'store=sqlite', needs: [], run: () => benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`) },
-    { name: 'store=postgres', needs: ['postgres'], run: () => benchPostgres(false) },
-    { name: 'store=postgres+redis', needs: ['postgres', 'redis-server'], run: () => benchPostgres(true) },
-  ]);
+  code = await runConfigurations('http', configurations.filter((c) => !chosen || chosen.includes(c.name)));
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  // A profile outlives the run; the databases do not.
+  for (const file of readdirSync(dir)) if (!(profile && file.endsWith('.md'))) rmSync(join(dir, file), { recursive: true, force: true });
 }
 process.exit(code);

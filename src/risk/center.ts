@@ -15,7 +15,7 @@ import type { OrderWrite } from '../store/store.ts';
 import type { Counters } from './counters.ts';
 import {
   type Candidate, type Compiled, type CounterCheck, type Facts, type Hit, type History, type Lists,
-  compileLists, compileRule, counterCheck, counterHit, decide, factsOf, isLimitBucket, statelessHit,
+  candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter, statelessHit,
 } from './evaluate.ts';
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';
@@ -27,9 +27,11 @@ export const reload_interval_with_pubsub_ms = 30_000;
 /** Expired counters are swept at most this often (store counters; Redis keys expire by themselves). */
 const purge_interval_ms = 60_000;
 /**
- * How long a payer's paid history, read for the anomaly rules, is used again: a payment this
- * instance hears drops it at once; one another instance heard shows within this (the 2 s
- * API.md gives rule changes).
+ * How long a payer's paid history, read for the anomaly rules, is used again where several
+ * instances may share the store: a payment this instance hears drops it at once; one another
+ * instance heard shows within this (the 2 s API.md gives rule changes). A single instance (the
+ * SQLite store without Redis, whose counters are in memory) hears every payment itself, so its
+ * copy stays exact until then and is read once (`RiskDeps.historyFreshMs`).
  */
 export const history_fresh_ms = 2_000;
 /** Payers whose history one instance keeps at most; past it the oldest read goes. */
@@ -51,6 +53,8 @@ export type RiskAlert = (alert: { paymentId: string; message: string }) => Promi
 export type RiskDeps = {
   repo: RiskRepo; counters: Counters; clock: Clock; log: Logger; regionOf: RegionOf; metrics: RiskMetrics;
   bus?: ChangeBus; alert?: RiskAlert;
+  /** How long a payer's history copy is used: history_fresh_ms (the default), or Infinity for a single instance. */
+  historyFreshMs?: number;
 };
 
 /** A create or pay the center refused: the rule codes, never scores (API.md). */
@@ -67,12 +71,14 @@ export class RiskCenter {
   private reloading: Promise<Loaded> | null = null;
   private purgedAt = 0;
   private readonly intervalMs: number;
+  private readonly historyFreshMs: number;
   private readonly histories = new Map<string, { readAt: number; paid: PaidRow[] }>();
   /** Moves with every payment recorded here, so a history read that a payment overtook is not kept. */
   private paidEpoch = 0;
 
   constructor(private readonly deps: RiskDeps) {
     this.intervalMs = deps.bus ? reload_interval_with_pubsub_ms : reload_interval_ms;
+    this.historyFreshMs = deps.historyFreshMs ?? history_fresh_ms;
     deps.bus?.onChange(() => void this.refresh().catch((error) => deps.log.error('risk reload failed', { error: String(error) })));
   }
 
@@ -147,21 +153,20 @@ export class RiskCenter {
       if (!counterHit(check, seen)) return [];
       const rule = checked[i]!.rule;
       return [{ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score,
-        saw: { count: seen.count, amount: seen.amount, count_max: check.countMax, amount_max: check.amountMax, bucket: check.bucket } }];
+        saw: { count: seen.count, amount: seen.amount, count_max: check.countMax, amount_max: check.amountMax, bucket: counterName(check) } }];
     });
     if (!reservation.allowed) return this.refuse('create', counted.filter((h) => h.action === 'reject').map((h) => h.code), [...hits, ...counted], started);
 
     const all = [...hits, ...counted];
     const decision = decide(all, loaded.settings);
-    const buckets = checks.map((ch) => ch.bucket);
-    const cancel = () => this.deps.counters.release(c.orderId, buckets);
+    const cancel = () => this.deps.counters.release(c.orderId, checks);
     if (decision.decision === 'reject') {
       await cancel();
       return this.refuse('create', decision.rules, all, started);
     }
     const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits: all };
     this.deps.metrics.decided(verdict.decision, 'create', all, (performance.now() - started) / 1000);
-    return { ok: true, verdict, holds: buckets, cancel };
+    return { ok: true, verdict, holds: checks.map((ch) => ch.hold), cancel };
   }
 
   /**
@@ -197,7 +202,7 @@ export class RiskCenter {
     if (!events.includes('payment.closed') && !events.includes('payment.succeeded')) return;
     // Our own write, just produced by the engine from a validated machine state.
     const ctx = (write.order.snapshot as { context: PaymentContext }).context;
-    if (events.includes('payment.closed')) await this.deps.counters.release(ctx.id, (ctx.riskHolds ?? []).filter(isLimitBucket));
+    if (events.includes('payment.closed')) await this.deps.counters.release(ctx.id, countersHeldBy(ctx).filter(isLimitCounter));
     if (events.includes('payment.succeeded') && ctx.details.userId) {
       await this.deps.repo.recordPaid({
         orderId: ctx.id, merchantId: ctx.merchantId, userId: ctx.details.userId, amount: ctx.amount, currency: ctx.currency,
@@ -222,12 +227,12 @@ export class RiskCenter {
     };
   }
 
-  /** A payer's latest paid orders, read again when the copy here is history_fresh_ms old. */
+  /** A payer's latest paid orders, read again when the copy here is historyFreshMs old. */
   private async paidOf(merchantId: string, userId: string): Promise<PaidRow[]> {
     const key = payerKey(merchantId, userId);
     const now = this.deps.clock.now();
     const cached = this.histories.get(key);
-    if (cached && now - cached.readAt < history_fresh_ms) return cached.paid;
+    if (cached && now - cached.readAt < this.historyFreshMs) return cached.paid;
     const epoch = this.paidEpoch;
     const paid = await this.deps.repo.history(merchantId, userId);
     if (epoch === this.paidEpoch) {
@@ -256,7 +261,3 @@ function statelessHits(loaded: Loaded, facts: Facts): Hit[] {
   return hits;
 }
 
-export const candidateOf = (ctx: PaymentContext, at: number): Candidate => ({
-  orderId: ctx.id, merchantId: ctx.merchantId, amount: ctx.amount, currency: ctx.currency,
-  userId: ctx.details.userId, deviceId: ctx.details.deviceId, clientIp: ctx.details.clientIp, at,
-});

@@ -13,7 +13,7 @@ import type { PaymentContext } from '../../machines/payment.model.ts';
 import type { OrderRow, Store } from '../store/store.ts';
 import type { Counters, Reservation } from './counters.ts';
 import { blockedBy } from './counters.ts';
-import { type CounterCheck, type Seen, chinaMonthStart, isLimitBucket } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, type Seen, chinaMonthStart, countersHeldBy, isLimitCounter } from './evaluate.ts';
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
 type Member = { amount: number; at: number };
@@ -36,19 +36,28 @@ const seed_page_orders = 1_000;
 /** How long a hold seeded from an order lives: its period's end is not in the key, and a day past the longest period (a month) keeps it long enough. */
 const seeded_hold_life_ms = 32 * 86_400_000;
 
+/**
+ * The buckets by the parts of their names (CounterRef): rule prefix → period → subject key. An
+ * order's 40 counters share a handful of parts (its rules' prefixes, compiled once; its subjects'
+ * keys and its periods, built once per order), so no name is built and each part's hash is
+ * computed once: looking up 40 freshly joined names was most of a reservation's cost.
+ */
+type Buckets = Map<string, Map<string, Map<string, Bucket>>>;
+
 export class MemoryCounters implements Counters {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: Buckets = new Map();
 
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
-    const seen = checks.map((c) => this.seen(c, at));
+    const found = checks.map((c) => this.bucket(c));
+    const seen = checks.map((c, i) => seenIn(found[i], c, at));
     const allowed = !blockedBy(checks, seen);
-    if (allowed) for (const c of checks) this.add(c.bucket, orderId, { amount: c.amount, at }, c.expiresAt);
+    if (allowed) for (const [i, c] of checks.entries()) this.add(found[i] ?? this.created(c), c, orderId, { amount: c.amount, at }, c.expiresAt);
     return { allowed, seen };
   }
 
-  async release(orderId: string, buckets: string[]): Promise<void> {
-    for (const key of buckets) {
-      const bucket = this.buckets.get(key);
+  async release(orderId: string, counters: CounterRef[]): Promise<void> {
+    for (const ref of counters) {
+      const bucket = this.bucket(ref);
       const member = bucket?.members.get(orderId);
       if (!bucket || !member) continue;
       bucket.members.delete(orderId);
@@ -58,7 +67,13 @@ export class MemoryCounters implements Counters {
   }
 
   async purge(now: number): Promise<void> {
-    for (const [key, bucket] of this.buckets) if (bucket.expiresAt <= now) this.buckets.delete(key);
+    for (const [prefix, periods] of this.buckets) {
+      for (const [period, keys] of periods) {
+        for (const [key, bucket] of keys) if (bucket.expiresAt <= now) keys.delete(key);
+        if (keys.size === 0) periods.delete(period);
+      }
+      if (periods.size === 0) this.buckets.delete(prefix);
+    }
   }
 
   /**
@@ -80,47 +95,59 @@ export class MemoryCounters implements Counters {
   private seedOrder(row: OrderRow): boolean {
     // Our own snapshot, written by the engine after its invariants were asserted.
     const ctx = (row.snapshot as { context: PaymentContext }).context;
-    const holds = ctx.riskHolds ?? [];
-    if (holds.length === 0) return false;
+    const held = countersHeldBy(ctx);
+    if (held.length === 0) return false;
     const amount = ctx.currency === limit_currency ? ctx.amount : 0;
-    for (const key of holds) {
-      const limit = isLimitBucket(key);
+    for (const ref of held) {
+      const limit = isLimitCounter(ref);
       if (limit && row.status === 'closed') continue;
-      this.add(key, ctx.id, { amount: limit ? amount : 0, at: ctx.createdAt }, ctx.createdAt + seeded_hold_life_ms);
+      this.add(this.bucket(ref) ?? this.created(ref), ref, ctx.id, { amount: limit ? amount : 0, at: ctx.createdAt }, ctx.createdAt + seeded_hold_life_ms);
     }
     return true;
   }
 
-  private seen(check: CounterCheck, at: number): Seen {
-    const bucket = this.buckets.get(check.bucket);
-    if (!bucket) return { count: 0, amount: 0 };
-    if (check.kind === 'limit') return { count: bucket.count, amount: bucket.amount };
-    // A window holds the orders after `at - span_ms`; older ones leave it for good.
-    const since = at - check.spanMs;
-    const arrivals = bucket.arrivals;
-    while (bucket.head < arrivals.length && arrivals[bucket.head]!.member.at <= since) {
-      const { orderId, member } = arrivals[bucket.head++]!;
-      if (bucket.members.get(orderId) !== member) continue;
-      bucket.members.delete(orderId);
-      bucket.count -= 1;
-    }
-    if (bucket.head >= arrivals_compact_min && bucket.head * 2 >= arrivals.length) {
-      bucket.arrivals = arrivals.slice(bucket.head);
-      bucket.head = 0;
-    }
-    return { count: bucket.count, amount: 0 };
+  private bucket(ref: CounterRef): Bucket | undefined {
+    return this.buckets.get(ref.prefix)?.get(ref.period)?.get(ref.key);
   }
 
-  private add(key: string, orderId: string, member: Member, expiresAt: number): void {
-    let bucket = this.buckets.get(key);
-    if (!bucket) this.buckets.set(key, (bucket = { members: new Map(), count: 0, amount: 0, expiresAt, arrivals: [], head: 0 }));
+  private created(ref: CounterRef): Bucket {
+    let periods = this.buckets.get(ref.prefix);
+    if (!periods) this.buckets.set(ref.prefix, (periods = new Map()));
+    let keys = periods.get(ref.period);
+    if (!keys) periods.set(ref.period, (keys = new Map()));
+    const bucket: Bucket = { members: new Map(), count: 0, amount: 0, expiresAt: 0, arrivals: [], head: 0 };
+    keys.set(ref.key, bucket);
+    return bucket;
+  }
+
+  private add(bucket: Bucket, ref: CounterRef, orderId: string, member: Member, expiresAt: number): void {
     bucket.expiresAt = Math.max(bucket.expiresAt, expiresAt);
     if (bucket.members.has(orderId)) return;
     bucket.members.set(orderId, member);
     bucket.count += 1;
     bucket.amount += member.amount;
-    if (!isLimitBucket(key)) arrive(bucket, { orderId, member });
+    if (!isLimitCounter(ref)) arrive(bucket, { orderId, member });
   }
+}
+
+/** What a bucket holds for this check now; a window first lets go of the orders that left it. */
+function seenIn(bucket: Bucket | undefined, check: CounterCheck, at: number): Seen {
+  if (!bucket) return { count: 0, amount: 0 };
+  if (check.kind === 'limit') return { count: bucket.count, amount: bucket.amount };
+  // A window holds the orders after `at - span_ms`; older ones leave it for good.
+  const since = at - check.spanMs;
+  const arrivals = bucket.arrivals;
+  while (bucket.head < arrivals.length && arrivals[bucket.head]!.member.at <= since) {
+    const { orderId, member } = arrivals[bucket.head++]!;
+    if (bucket.members.get(orderId) !== member) continue;
+    bucket.members.delete(orderId);
+    bucket.count -= 1;
+  }
+  if (bucket.head >= arrivals_compact_min && bucket.head * 2 >= arrivals.length) {
+    bucket.arrivals = arrivals.slice(bucket.head);
+    bucket.head = 0;
+  }
+  return { count: bucket.count, amount: 0 };
 }
 
 /** Keeps a window's arrivals in time order: nearly always at the end (a clock never runs far backwards). */

@@ -6,7 +6,7 @@
  * counted from the caller's clock (a relative TTL), so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
-import type { CounterCheck } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, counterName } from './evaluate.ts';
 import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
@@ -83,15 +83,15 @@ export class RedisCounters implements Counters {
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
     const args = checks.map((c) => `${c.countMax ?? -1} ${c.amountMax ?? -1} ${c.amount} ${c.spanMs} ${Math.max(1, c.expiresAt - at)} ${c.enforce ? 1 : 0}`);
-    const flat = await this.redis.riskReserve(checks.length, ...checks.map((c) => key_prefix + c.bucket), orderId, at, ...args);
+    const flat = await this.redis.riskReserve(checks.length, ...checks.map((c) => key_prefix + counterName(c)), orderId, at, ...args);
     const seen = checks.map((_, i) => ({ count: Number(flat[2 * i]), amount: Number(flat[2 * i + 1]) }));
     // The script decided; the same judgement here says which way, without a second protocol.
     return { allowed: !blockedBy(checks, seen), seen };
   }
 
-  async release(orderId: string, buckets: string[]): Promise<void> {
-    if (buckets.length === 0) return;
-    await this.redis.riskRelease(buckets.length, ...buckets.map((b) => key_prefix + b), orderId);
+  async release(orderId: string, counters: CounterRef[]): Promise<void> {
+    if (counters.length === 0) return;
+    await this.redis.riskRelease(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId);
   }
 
   async purge(): Promise<void> {

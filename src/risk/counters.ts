@@ -9,15 +9,15 @@
  */
 import type { SQL } from 'bun';
 import * as v from 'valibot';
-import { type CounterCheck, type Seen, counterHit, isLimitBucket } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, type Seen, counterHit, counterName, isLimitCounter } from './evaluate.ts';
 import { jsonValue } from './repo.ts';
 
 export type Reservation = { allowed: boolean; seen: Seen[] };
 
 export interface Counters {
   reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation>;
-  /** Takes the order out of these counters (buckets it is not in are left alone). */
-  release(orderId: string, buckets: string[]): Promise<void>;
+  /** Takes the order out of these counters (counters it is not in are left alone). */
+  release(orderId: string, counters: CounterRef[]): Promise<void>;
   /** Forgets counters whose period or window is over. */
   purge(now: number): Promise<void>;
 }
@@ -39,7 +39,7 @@ export class PostgresCounters implements Counters {
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
     const wire = checks.map((c) => ({
-      bucket: c.bucket, kind: c.kind, count_max: c.countMax, amount_max: c.amountMax, amount: c.amount, span_ms: c.spanMs, expires_at: c.expiresAt, enforce: c.enforce,
+      bucket: counterName(c), kind: c.kind, count_max: c.countMax, amount_max: c.amountMax, amount: c.amount, span_ms: c.spanMs, expires_at: c.expiresAt, enforce: c.enforce,
     }));
     const [row] = await this.sql.unsafe('SELECT risk_reserve($1, $2, $3::text::jsonb) AS seen', [orderId, at, JSON.stringify(wire)]);
     const seen = v.parse(reservedSeen, v.parse(v.object({ seen: jsonValue }), row).seen).map(([count, amount]) => ({ count, amount }));
@@ -47,13 +47,14 @@ export class PostgresCounters implements Counters {
     return { allowed: !blockedBy(checks, seen), seen };
   }
 
-  async release(orderId: string, buckets: string[]): Promise<void> {
-    if (buckets.length === 0) return;
+  async release(orderId: string, counters: CounterRef[]): Promise<void> {
+    if (counters.length === 0) return;
+    const buckets = counters.map((c) => ({ name: counterName(c), limit: isLimitCounter(c) }));
     await this.sql.begin(async (tx) => {
-      await lockBuckets(tx, buckets);
-      for (const bucket of buckets) {
-        const [removed] = await tx.unsafe(removeQuery, [bucket, orderId]);
-        if (removed && isLimitBucket(bucket)) await tx.unsafe(subtractTotalQuery, [bucket, v.parse(removedAmount, removed).amount]);
+      await lockBuckets(tx, buckets.map((b) => b.name));
+      for (const { name, limit } of buckets) {
+        const [removed] = await tx.unsafe(removeQuery, [name, orderId]);
+        if (removed && limit) await tx.unsafe(subtractTotalQuery, [name, v.parse(removedAmount, removed).amount]);
       }
     });
   }

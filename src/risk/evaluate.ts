@@ -4,18 +4,24 @@
  * itself (check and reserve in one atomic step) is the counters' job; here it is only planned
  * (`counterChecks`) and judged (`counterHit`), with the same words on both sides.
  */
+import type { PaymentContext } from '../../machines/payment.model.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { parseAmount } from '../money.ts';
 import type { Currency } from '../money.ts';
 import { type Address, type Range, parseAddress, parseRange } from './ip.ts';
 import type { RegionOf } from './region.ts';
-import { type ListEntry, type ListSubject, type Rule, type Settings, limit_currency } from './rules.ts';
+import { type ListEntry, type ListSubject, type Rule, type Settings, limit_currency, list_subjects } from './rules.ts';
 
 /** The order as risk sees it. */
 export type Candidate = {
   orderId: string; merchantId: string; amount: number; currency: Currency;
   userId: string | null; deviceId: string | null; clientIp: string | null; at: number;
 };
+
+export const candidateOf = (ctx: PaymentContext, at: number): Candidate => ({
+  orderId: ctx.id, merchantId: ctx.merchantId, amount: ctx.amount, currency: ctx.currency,
+  userId: ctx.details.userId, deviceId: ctx.details.deviceId, clientIp: ctx.details.clientIp, at,
+});
 
 /** A rule that hit and the values it saw (recorded on the order's timeline). */
 export type Hit = { code: string; kind: Rule['kind']; action: Rule['action']; score: number; saw: Record<string, unknown> };
@@ -92,17 +98,27 @@ export function limitAmount(text: string | undefined): number | null {
   return parsed.minor;
 }
 
+/** A window's period part: a window is one counter whatever the day. */
+const window_period = 'w';
+
 /**
  * A rule with what it needs worked out once, when the rules are loaded (not on every order): its
- * amount parsed, and for a rule that counts, the start of its counters' names.
+ * amount parsed, and for a rule that counts, the start of its counters' names and the hold an
+ * order records for it (see `heldCounters`).
  */
-export type Compiled = { rule: Rule; amountMax: number | null; bucketPrefix: string | null };
-export const compileRule = (rule: Rule): Compiled => ({
-  rule,
-  amountMax: rule.kind === 'limit' ? limitAmount(rule.params.amount) : null,
-  bucketPrefix: rule.kind === 'velocity' ? `w|${rule.code}|${rule.params.subject}|`
-    : rule.kind === 'limit' && rule.params.period !== 'single' ? `l|${rule.code}|${rule.params.subject}|` : null,
-});
+export type Compiled = { rule: Rule; amountMax: number | null; bucketPrefix: string | null; hold: string | null };
+export function compileRule(rule: Rule): Compiled {
+  const amountMax = rule.kind === 'limit' ? limitAmount(rule.params.amount) : null;
+  if (rule.kind === 'velocity') {
+    const bucketPrefix = `w|${rule.code}|${rule.params.subject}|`;
+    return { rule, amountMax, bucketPrefix, hold: `${bucketPrefix}${window_period}` };
+  }
+  if (rule.kind === 'limit' && rule.params.period !== 'single') {
+    const bucketPrefix = `l|${rule.code}|${rule.params.subject}|`;
+    return { rule, amountMax, bucketPrefix, hold: `${bucketPrefix}${rule.params.period}` };
+  }
+  return { rule, amountMax, bucketPrefix: null, hold: null };
+}
 
 /**
  * What the rules ask about one order, each worked out at most once however many rules ask: the
@@ -117,6 +133,12 @@ export type Facts = {
   region(): string | null;
   period(period: 'day' | 'month'): { key: string; endsAt: number };
 };
+
+/** A subject's part of a counter's name: `merchant|value`, the value URI-encoded (so it holds no `|`). */
+function subjectKey(c: Candidate, subject: ListSubject): string | null {
+  const value = subjectValue(c, subject);
+  return value === null ? null : `${c.merchantId}|${encodeURIComponent(value)}`;
+}
 
 export function factsOf(c: Candidate, lists: Lists, history: History | null, regionOf: RegionOf): Facts {
   const entries = new Map<ListSubject, string | null>();
@@ -134,10 +156,7 @@ export function factsOf(c: Candidate, lists: Lists, history: History | null, reg
       return entries.get(subject)!;
     },
     counterKey(subject) {
-      if (!keys.has(subject)) {
-        const value = subjectValue(c, subject);
-        keys.set(subject, value === null ? null : `${c.merchantId}|${encodeURIComponent(value)}`);
-      }
+      if (!keys.has(subject)) keys.set(subject, subjectKey(c, subject));
       return keys.get(subject)!;
     },
     region() {
@@ -190,16 +209,29 @@ export function statelessHit({ rule, amountMax }: Compiled, facts: Facts): Hit |
 }
 
 /**
- * One counter to check and reserve: a `limit` bucket (its orders' count and amount; the order's
+ * A counter by its parts: `prefix`, the rule's (`l|code|subject|` for a limit, `w|code|subject|`
+ * for a velocity window), compiled once; `key`, the order's subject (`merchant|value`); `period`,
+ * its China-time day or month (a window's is `w`). Where a name is needed — a Redis key, a
+ * Postgres row, a hit's `saw` — it is the three joined (`counterName`); the memory counters look
+ * the parts up one after the other and build no name.
+ */
+export type CounterRef = { prefix: string; key: string; period: string };
+export const counterName = (ref: CounterRef): string => `${ref.prefix}${ref.key}|${ref.period}`;
+/** A limit's counter (an order's share returns when it closes), not a window's. */
+export const isLimitCounter = (ref: CounterRef): boolean => ref.prefix.startsWith('l|');
+/**
+ * One counter to check and reserve: a `limit` (its orders' count and amount; the order's
  * share returns when it closes) or a `window` (orders in the last span_ms; never returned).
  */
-export type CounterCheck = {
-  code: string; bucket: string; kind: 'limit' | 'window';
+export type CounterCheck = CounterRef & {
+  code: string; kind: 'limit' | 'window';
+  /** What the order records for this counter (its rule's compiled hold: no string built per order). */
+  hold: string;
   countMax: number | null; amountMax: number | null;
-  /** What this order adds to the bucket's amount (0 when the amount is not counted). */
+  /** What this order adds to the counter's amount (0 when the amount is not counted). */
   amount: number;
   spanMs: number;
-  /** When the bucket can be forgotten. */
+  /** When the counter can be forgotten. */
   expiresAt: number;
   /** A reject rule's counter refuses (and reserves nothing); a review rule's counts anyway. */
   enforce: boolean;
@@ -225,15 +257,34 @@ function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: n
     : { key: chinaDate(at).slice(0, 7), endsAt: chinaMonthStart(at, 1) };
 }
 
-/*
- * A counter's name: `l|code|subject|merchant|value|period` for a limit, `w|code|subject|merchant|value|w`
- * for a window (the value URI-encoded). Its first letter says its kind, which a release needs to know.
+/**
+ * The counters an order holds, from the holds it recorded at create (`riskHolds`) and the order
+ * itself: a hold is its rule's counter prefix and period kind (`l|code|subject|day`,
+ * `w|code|subject|w`), and the order gives the subject's value and, from its creation time, the
+ * day or month — the very parts its reservation used. Orders written before holds were this short
+ * carry whole names (`l|code|subject|merchant|value|period`), read as they are.
  */
-export const isLimitBucket = (bucket: string): boolean => bucket.startsWith('l|');
+export function heldCounters(order: Candidate, holds: readonly string[]): CounterRef[] {
+  return holds.map((hold) => {
+    const parts = hold.split('|');
+    if (parts.length === 6) return { prefix: `${parts[0]}|${parts[1]}|${parts[2]}|`, key: `${parts[3]}|${parts[4]}`, period: parts[5]! };
+    const [kind, code, named, period] = parts;
+    const subject = list_subjects.find((s) => s === named);
+    // A hold is recorded only for a counter reserved, so the order names its subject.
+    const key = subject === undefined ? null : subjectKey(order, subject);
+    const prefix = `${kind}|${code}|${named}|`;
+    if (key !== null && kind === 'w' && period === window_period) return { prefix, key, period };
+    if (key !== null && kind === 'l' && (period === 'day' || period === 'month')) return { prefix, key, period: periodOf(period, order.at).key };
+    throw new Error(`assertion failed: order ${order.orderId} holds ${hold}, which names no counter of it`);
+  });
+}
+
+/** The counters an order was counted in at its create (its reservation ran at its creation time). */
+export const countersHeldBy = (ctx: PaymentContext): CounterRef[] => heldCounters(candidateOf(ctx, ctx.createdAt), ctx.riskHolds ?? []);
 
 /** The counter a limit or velocity rule needs for this order, or null when the rule does not apply to it. */
-export function counterCheck({ rule, amountMax: limitMax, bucketPrefix }: Compiled, facts: Facts): CounterCheck | null {
-  if (bucketPrefix === null) return null;
+export function counterCheck({ rule, amountMax: limitMax, bucketPrefix, hold }: Compiled, facts: Facts): CounterCheck | null {
+  if (bucketPrefix === null || hold === null) return null;
   const c = facts.candidate;
   const enforce = rule.action === 'reject';
   if (rule.kind === 'velocity') {
@@ -241,7 +292,7 @@ export function counterCheck({ rule, amountMax: limitMax, bucketPrefix }: Compil
     if (key === null) return null;
     const spanMs = rule.params.window_s * 1000;
     return {
-      code: rule.code, bucket: `${bucketPrefix}${key}|w`, kind: 'window',
+      code: rule.code, prefix: bucketPrefix, key, period: window_period, hold, kind: 'window',
       countMax: rule.params.count, amountMax: null, amount: 0, spanMs, expiresAt: c.at + spanMs, enforce,
     };
   }
@@ -253,7 +304,7 @@ export function counterCheck({ rule, amountMax: limitMax, bucketPrefix }: Compil
   if (amountMax === null && countMax === null) return null;
   const period = facts.period(rule.params.period);
   return {
-    code: rule.code, bucket: `${bucketPrefix}${key}|${period.key}`, kind: 'limit',
+    code: rule.code, prefix: bucketPrefix, key, period: period.key, hold, kind: 'limit',
     countMax, amountMax, amount: amountMax === null ? 0 : c.amount, spanMs: 0, expiresAt: period.endsAt + day_ms, enforce,
   };
 }

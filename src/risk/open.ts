@@ -25,10 +25,13 @@ export async function openRisk(options: {
   const counters: Counters = options.redis
     ? new RedisCounters(options.redis)
     : database.counters ? new PostgresCounters(database.counters) : await seededMemoryCounters(options.store, options.clock, options.log);
+  // Counters in memory mean one instance (SQLite without Redis): it hears every payment itself.
+  const single = counters instanceof MemoryCounters;
   const bus = options.redis ? redisChangeBus(options.redis) : undefined;
   const repo = new RiskRepo(database.sql);
   const center = new RiskCenter({
     repo, counters, bus, clock: options.clock, log: options.log, regionOf, metrics: riskMetrics(options.registry), alert: options.alert,
+    ...(single ? { historyFreshMs: Number.POSITIVE_INFINITY } : {}),
   });
   // The rules are read at the first evaluation, not here: a start does not wait for them.
   return {

@@ -16,11 +16,14 @@ const backends = ['memory', 'postgres', 'redis'] as const;
 
 const t0 = Date.parse('2026-12-01T04:00:00.000Z');
 
-function limit(bucket: string, over: Partial<CounterCheck> = {}): CounterCheck {
-  return { code: 'r', bucket: `l|${bucket}`, kind: 'limit', countMax: null, amountMax: null, amount: 0, spanMs: 0, expiresAt: t0 + 86_400_000, enforce: true, ...over };
+function limit(key: string, over: Partial<CounterCheck> = {}): CounterCheck {
+  return {
+    code: 'r', prefix: 'l|r|user|', key, period: '2026-12-01', hold: 'l|r|user|day', kind: 'limit',
+    countMax: null, amountMax: null, amount: 0, spanMs: 0, expiresAt: t0 + 86_400_000, enforce: true, ...over,
+  };
 }
-function window(bucket: string, spanMs: number, countMax: number): CounterCheck {
-  return { code: 'r', bucket: `w|${bucket}`, kind: 'window', countMax, amountMax: null, amount: 0, spanMs, expiresAt: t0 + spanMs, enforce: true };
+function window(key: string, spanMs: number, countMax: number): CounterCheck {
+  return { code: 'r', prefix: 'w|r|user|', key, period: 'w', hold: 'w|r|user|w', kind: 'window', countMax, amountMax: null, amount: 0, spanMs, expiresAt: t0 + spanMs, enforce: true };
 }
 
 for (const backend of backends) {
@@ -86,8 +89,8 @@ for (const backend of backends) {
       await counters.reserve('pay_a', t0, [check]);
       await counters.reserve('pay_b', t0, [check]);
       expect((await counters.reserve('pay_c', t0, [check])).allowed).toBe(false);
-      await counters.release('pay_a', [check.bucket]);
-      await counters.release('pay_a', [check.bucket]);
+      await counters.release('pay_a', [check]);
+      await counters.release('pay_a', [check]);
       expect(await counters.reserve('pay_c', t0, [check])).toEqual({ allowed: true, seen: [{ count: 1, amount: 500 }] });
       expect((await counters.reserve('pay_d', t0, [check])).allowed).toBe(false);
     });

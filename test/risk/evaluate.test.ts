@@ -1,6 +1,8 @@
 /** Each rule kind at its boundaries, as the pure half of the risk center judges it. */
 import { describe, expect, test } from 'bun:test';
-import { type Candidate, type Compiled, compileLists, compileRule, counterCheck as checkOf, counterHit, decide, factsOf, statelessHit } from '../../src/risk/evaluate.ts';
+import {
+  type Candidate, type Compiled, compileLists, compileRule, counterCheck as checkOf, counterHit, counterName, decide, factsOf, heldCounters, statelessHit,
+} from '../../src/risk/evaluate.ts';
 import { inRange, parseAddress, parseRange } from '../../src/risk/ip.ts';
 import { regionOf } from '../../src/risk/region.ts';
 import { type RuleKind, ruleOf } from '../../src/risk/rules.ts';
@@ -111,11 +113,11 @@ describe('limit', () => {
     const month = rule('limit', { subject: 'merchant', period: 'month', count: 10 });
     const last = candidate();
     const next = candidate({ at: before_china_midnight + 1 });
-    expect(counterCheck(day, last)!.bucket).toEndWith('|2026-12-01');
-    expect(counterCheck(day, next)!.bucket).toEndWith('|2026-12-02');
+    expect(counterCheck(day, last)!.period).toBe('2026-12-01');
+    expect(counterCheck(day, next)!.period).toBe('2026-12-02');
     const endOfNovember = Date.parse('2026-11-30T15:59:59.999Z');
-    expect(counterCheck(month, candidate({ at: endOfNovember }))!.bucket).toEndWith('|2026-11');
-    expect(counterCheck(month, candidate({ at: endOfNovember + 1 }))!.bucket).toEndWith('|2026-12');
+    expect(counterCheck(month, candidate({ at: endOfNovember }))!.period).toBe('2026-11');
+    expect(counterCheck(month, candidate({ at: endOfNovember + 1 }))!.period).toBe('2026-12');
     // Kept a day past the period's end, then forgotten.
     expect(counterCheck(month, candidate({ at: endOfNovember }))!.expiresAt).toBe(endOfNovember + 1 + 86_400_000);
   });
@@ -200,5 +202,31 @@ describe('rule params', () => {
     expect(bad('amount_anomaly', { factor: 5 })).toBe('params.min_history');
     expect(bad('location_anomaly', { min_history: 3, extra: 1 })).toBe('params.extra');
     expect(bad('limit', { subject: 'user', period: 'month', count: 10 })).toBeNull();
+  });
+});
+
+describe('holds', () => {
+  const counting = [
+    rule('limit', { subject: 'user', period: 'day', count: 3 }),
+    compileRule({ ...rule('limit', { subject: 'merchant', period: 'month', amount: '1.00' }).rule, code: 'r_month' }),
+    rule('velocity', { subject: 'ip', count: 2, window_s: 60 }),
+  ];
+
+  test('an order\'s holds name the very counters its reservation used, read back from the order alone', () => {
+    // An address and a user that URI encoding changes, at the last millisecond of a China-time day.
+    const order = candidate({ userId: 'ü|1', clientIp: '2001:db8::1' });
+    const checks = counting.map((r) => counterCheck(r, order)!);
+    expect(checks.map((c) => c.hold)).toEqual(['l|r_limit|user|day', 'l|r_month|merchant|month', 'w|r_velocity|ip|w']);
+    const held = heldCounters(order, checks.map((c) => c.hold));
+    expect(held.map(counterName)).toEqual(checks.map(counterName));
+    expect(held.map(counterName)).toEqual(['l|r_limit|user|M1|%C3%BC%7C1|2026-12-01', 'l|r_month|merchant|M1|M1|2026-12', 'w|r_velocity|ip|M1|2001%3Adb8%3A%3A1|w']);
+  });
+
+  test('holds written as whole names are read as they are; a hold naming no counter of the order is refused', () => {
+    const order = candidate();
+    expect(heldCounters(order, ['l|r_limit|user|M1|u1|2026-12-01']).map(counterName)).toEqual(['l|r_limit|user|M1|u1|2026-12-01']);
+    expect(() => heldCounters(candidate({ deviceId: null }), ['l|r|device|day'])).toThrow('names no counter');
+    expect(() => heldCounters(order, ['l|r|user|week'])).toThrow('names no counter');
+    expect(() => heldCounters(order, ['x|r|user|w'])).toThrow('names no counter');
   });
 });

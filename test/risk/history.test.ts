@@ -1,9 +1,10 @@
 /**
  * The payer's paid history the anomaly rules read, as one instance keeps it: a payment this
- * instance hears counts at the next create; one recorded elsewhere (another instance) shows
- * within history_fresh_ms, by the injected clock.
+ * instance hears counts at the next create. Where instances may share the store (Postgres), one
+ * recorded elsewhere shows within history_fresh_ms, by the injected clock; a single SQLite
+ * instance, which hears every payment itself, reads a payer's history once.
  */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Registry } from 'prom-client';
 import { ManualClock } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
@@ -14,55 +15,76 @@ import type { OrderWrite } from '../../src/store/store.ts';
 import { type FreshStore, freshStore } from '../store/stores.ts';
 
 const t0 = Date.parse('2026-12-01T04:00:00.000Z');
-const clock = new ManualClock(t0);
-let fresh: FreshStore;
-let risk: Risk;
-let serial = 0;
 
-beforeAll(async () => {
-  fresh = await freshStore('sqlite');
-  risk = await openRisk({ databaseUrl: fresh.url, store: fresh.store, redis: undefined, clock, log: createLogger('error'), registry: new Registry() });
-  const parsed = ruleOf({
-    code: 'large', kind: 'amount_anomaly', action: 'review', score: 10, status: 'enabled', params: { factor: 2, min_history: 1 }, createdAt: t0, updatedAt: t0,
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`history on ${kind}`, () => {
+    const clock = new ManualClock(t0);
+    let fresh: FreshStore;
+    let risk: Risk;
+    let serial = 0;
+
+    beforeAll(async () => {
+      fresh = await freshStore(kind);
+      risk = await openRisk({ databaseUrl: fresh.url, store: fresh.store, redis: undefined, clock, log: createLogger('error'), registry: new Registry() });
+      const parsed = ruleOf({
+        code: 'large', kind: 'amount_anomaly', action: 'review', score: 10, status: 'enabled', params: { factor: 2, min_history: 1 }, createdAt: t0, updatedAt: t0,
+      });
+      if (!parsed.ok) throw new Error(parsed.issue.message);
+      await risk.repo.insertRule(parsed.rule);
+      await risk.center.changed();
+    }, 60_000);
+
+    afterAll(async () => {
+      await risk?.close();
+      await fresh?.dispose();
+    });
+
+    /** Whether a create of 100.00 by this payer hits the anomaly rule (its history: 10.00 payments). */
+    async function looksLarge(userId: string): Promise<boolean> {
+      const assessed = await risk.center.assessCreate({
+        orderId: `pay_${serial++}`, merchantId: 'M1', amount: 10_000, currency: 'CNY', userId, deviceId: null, clientIp: null, at: clock.now(),
+      });
+      if (!assessed.ok) throw new Error('refused');
+      await assessed.cancel();
+      return assessed.verdict.rules.includes('large');
+    }
+
+    /** What the engine hands the risk center when an order of this payer succeeds (only the fields it reads). */
+    function succeeded(orderId: string, userId: string): OrderWrite {
+      const context = { id: orderId, merchantId: 'M1', amount: 1_000, currency: 'CNY', details: { userId, clientIp: null }, riskHolds: [] };
+      // Test data shaped like the engine's write; the center reads the events, the context and updatedAt.
+      return { merchantEvents: [{ type: 'payment.succeeded' }], order: { snapshot: { context }, updatedAt: clock.now() } } as unknown as OrderWrite;
+    }
+
+    /** A payment written to the history table by someone else than this instance. */
+    const recordedElsewhere = (orderId: string, userId: string) =>
+      risk.repo.recordPaid({ orderId, merchantId: 'M1', userId, amount: 1_000, currency: 'CNY', region: null, paidAt: clock.now() });
+
+    test('a payment heard here counts at the next create, even right after a read', async () => {
+      expect(await looksLarge('u1')).toBe(false);
+      await risk.center.committed(succeeded('pay_paid_1', 'u1'));
+      expect(await looksLarge('u1')).toBe(true);
+    });
+
+    if (kind === 'postgres') {
+      test('a payment recorded by another instance shows within history_fresh_ms, not before', async () => {
+        expect(await looksLarge('u2')).toBe(false);
+        await recordedElsewhere('pay_paid_2', 'u2');
+        clock.advance(history_fresh_ms - 1);
+        expect(await looksLarge('u2')).toBe(false);
+        clock.advance(1);
+        expect(await looksLarge('u2')).toBe(true);
+      });
+    } else {
+      test('a single instance reads a payer\'s history once: only a payment it hears changes its copy', async () => {
+        expect(await looksLarge('u2')).toBe(false);
+        // No other instance writes here; a row slipped in behind its back shows that the copy is not read again.
+        await recordedElsewhere('pay_paid_2', 'u2');
+        clock.advance(60 * history_fresh_ms);
+        expect(await looksLarge('u2')).toBe(false);
+        await risk.center.committed(succeeded('pay_paid_3', 'u2'));
+        expect(await looksLarge('u2')).toBe(true);
+      });
+    }
   });
-  if (!parsed.ok) throw new Error(parsed.issue.message);
-  await risk.repo.insertRule(parsed.rule);
-  await risk.center.changed();
-}, 60_000);
-
-afterAll(async () => {
-  await risk?.close();
-  await fresh?.dispose();
-});
-
-/** Whether a create of 100.00 by this payer hits the anomaly rule (its history: 10.00 payments). */
-async function looksLarge(userId: string): Promise<boolean> {
-  const assessed = await risk.center.assessCreate({
-    orderId: `pay_${serial++}`, merchantId: 'M1', amount: 10_000, currency: 'CNY', userId, deviceId: null, clientIp: null, at: clock.now(),
-  });
-  if (!assessed.ok) throw new Error('refused');
-  await assessed.cancel();
-  return assessed.verdict.rules.includes('large');
 }
-
-/** What the engine hands the risk center when an order of this payer succeeds (only the fields it reads). */
-function succeeded(orderId: string, userId: string): OrderWrite {
-  const context = { id: orderId, merchantId: 'M1', amount: 1_000, currency: 'CNY', details: { userId, clientIp: null }, riskHolds: [] };
-  // Test data shaped like the engine's write; the center reads the events, the context and updatedAt.
-  return { merchantEvents: [{ type: 'payment.succeeded' }], order: { snapshot: { context }, updatedAt: clock.now() } } as unknown as OrderWrite;
-}
-
-test('a payment heard here counts at the next create, even right after a read', async () => {
-  expect(await looksLarge('u1')).toBe(false);
-  await risk.center.committed(succeeded('pay_paid_1', 'u1'));
-  expect(await looksLarge('u1')).toBe(true);
-});
-
-test('a payment recorded by another instance shows within history_fresh_ms, not before', async () => {
-  expect(await looksLarge('u2')).toBe(false);
-  await risk.repo.recordPaid({ orderId: 'pay_paid_2', merchantId: 'M1', userId: 'u2', amount: 1_000, currency: 'CNY', region: null, paidAt: clock.now() });
-  clock.advance(history_fresh_ms - 1);
-  expect(await looksLarge('u2')).toBe(false);
-  clock.advance(1);
-  expect(await looksLarge('u2')).toBe(true);
-});
