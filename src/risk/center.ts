@@ -15,7 +15,7 @@ import type { OrderWrite } from '../store/store.ts';
 import type { Counters } from './counters.ts';
 import {
   type Candidate, type Compiled, type CounterCheck, type Facts, type Hit, type History, type Lists,
-  candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter, statelessHit,
+  candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter, joinedCounters, statelessHit,
 } from './evaluate.ts';
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';
@@ -159,14 +159,16 @@ export class RiskCenter {
 
     const all = [...hits, ...counted];
     const decision = decide(all, loaded.settings);
-    const cancel = () => this.deps.counters.release(c.orderId, checks);
+    // The counters the order joined, once each (limits on one subject and period share one).
+    const { counters: joined } = joinedCounters(checks);
+    const cancel = () => this.deps.counters.release(c.orderId, joined);
     if (decision.decision === 'reject') {
       await cancel();
       return this.refuse('create', decision.rules, all, started);
     }
     const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits: all };
     this.deps.metrics.decided(verdict.decision, 'create', all, (performance.now() - started) / 1000);
-    return { ok: true, verdict, holds: checks.map((ch) => ch.hold), cancel };
+    return { ok: true, verdict, holds: joined.map((j) => j.hold), cancel };
   }
 
   /**

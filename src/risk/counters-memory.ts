@@ -13,7 +13,7 @@ import type { PaymentContext } from '../../machines/payment.model.ts';
 import type { OrderRow, Store } from '../store/store.ts';
 import type { Counters, Reservation } from './counters.ts';
 import { blockedBy } from './counters.ts';
-import { type CounterCheck, type CounterRef, type Seen, chinaMonthStart, countersHeldBy, isLimitCounter } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, type Seen, chinaMonthStart, countersHeldBy, isLimitCounter, joinedCounters } from './evaluate.ts';
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
 type Member = { amount: number; at: number };
@@ -37,10 +37,10 @@ const seed_page_orders = 1_000;
 const seeded_hold_life_ms = 32 * 86_400_000;
 
 /**
- * The buckets by the parts of their names (CounterRef): rule prefix → period → subject key. An
- * order's 40 counters share a handful of parts (its rules' prefixes, compiled once; its subjects'
- * keys and its periods, built once per order), so no name is built and each part's hash is
- * computed once: looking up 40 freshly joined names was most of a reservation's cost.
+ * The buckets by the parts of their names (CounterRef): prefix → period → subject key. An order's
+ * counters share a handful of parts (prefixes compiled with the rules; its subjects' keys and its
+ * periods, built once per order), so no name is built and each part's hash is computed once:
+ * looking up 40 freshly joined names was most of a reservation's cost.
  */
 type Buckets = Map<string, Map<string, Map<string, Bucket>>>;
 
@@ -48,10 +48,11 @@ export class MemoryCounters implements Counters {
   private readonly buckets: Buckets = new Map();
 
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
-    const found = checks.map((c) => this.bucket(c));
-    const seen = checks.map((c, i) => seenIn(found[i], c, at));
+    const { counters, of } = joinedCounters(checks);
+    const found = counters.map((c) => this.bucket(c));
+    const seen = checks.map((c, i) => seenIn(found[of[i]!], c, at));
     const allowed = !blockedBy(checks, seen);
-    if (allowed) for (const [i, c] of checks.entries()) this.add(found[i] ?? this.created(c), c, orderId, { amount: c.amount, at }, c.expiresAt);
+    if (allowed) for (const [j, c] of counters.entries()) this.add(found[j] ?? this.created(c), c, orderId, { amount: c.amount, at }, c.expiresAt);
     return { allowed, seen };
   }
 

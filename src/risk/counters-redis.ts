@@ -6,34 +6,40 @@
  * counted from the caller's clock (a relative TTL), so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
-import { type CounterCheck, type CounterRef, counterName } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, counterName, joinedCounters } from './evaluate.ts';
 import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
 
-// ARGV: order, at, then per key one word "count_max amount_max amount span_ms ttl_ms enforce" (a
-// max of -1: none; enforce 1|0): one argument per counter, not seven, is most of a call's cost.
+// KEYS: the order's counters, once each (limits on one subject and period share one). ARGV: order,
+// at, then per key one word "amount span_ms ttl_ms", then per rule's check one word
+// "key_index count_max amount_max enforce" (a max of -1: none; enforce 1|0). One argument per
+// counter and per check, not seven: building and sending arguments is most of a call's cost.
 // A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
 local window = ${key_prefix.length + 1}
-local seen, blocked, specs = {}, false, {}
+local specs = {}
 for i, key in ipairs(KEYS) do
-  local cmax, amax, amount, span, ttl, enforce = string.match(ARGV[2 + i], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-  local spec = { w = string.sub(key, window, window) == 'w', amount = amount, ttl = ttl }
-  specs[i] = spec
-  local n, sum = 0, 0
+  local amount, span, ttl = string.match(ARGV[2 + i], '^(%S+) (%S+) (%S+)$')
+  local spec = { w = string.sub(key, window, window) == 'w', amount = amount, ttl = ttl, n = 0, sum = 0 }
   if spec.w then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', at - tonumber(span))
-    n = redis.call('ZCARD', key)
+    spec.n = redis.call('ZCARD', key)
   else
     local totals = redis.call('HMGET', key, '#n', '#a')
-    n, sum = tonumber(totals[1] or '0'), tonumber(totals[2] or '0')
+    spec.n, spec.sum = tonumber(totals[1] or '0'), tonumber(totals[2] or '0')
   end
-  seen[#seen + 1] = n
-  seen[#seen + 1] = sum
+  specs[i] = spec
+end
+local seen, blocked = {}, false
+for j = 3 + #KEYS, #ARGV do
+  local k, cmax, amax, enforce = string.match(ARGV[j], '^(%S+) (%S+) (%S+) (%S+)$')
+  local spec = specs[tonumber(k)]
+  seen[#seen + 1] = spec.n
+  seen[#seen + 1] = spec.sum
   cmax, amax = tonumber(cmax), tonumber(amax)
-  if enforce == '1' and ((cmax >= 0 and n + 1 > cmax) or (amax >= 0 and sum + tonumber(amount) > amax)) then blocked = true end
+  if enforce == '1' and ((cmax >= 0 and spec.n + 1 > cmax) or (amax >= 0 and spec.sum + tonumber(spec.amount) > amax)) then blocked = true end
 end
 if blocked then return seen end
 for i, key in ipairs(KEYS) do
@@ -82,8 +88,10 @@ export class RedisCounters implements Counters {
 
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
-    const args = checks.map((c) => `${c.countMax ?? -1} ${c.amountMax ?? -1} ${c.amount} ${c.spanMs} ${Math.max(1, c.expiresAt - at)} ${c.enforce ? 1 : 0}`);
-    const flat = await this.redis.riskReserve(checks.length, ...checks.map((c) => key_prefix + counterName(c)), orderId, at, ...args);
+    const { counters, of } = joinedCounters(checks);
+    const keyArgs = counters.map((c) => `${c.amount} ${c.spanMs} ${Math.max(1, c.expiresAt - at)}`);
+    const checkArgs = checks.map((c, i) => `${of[i]! + 1} ${c.countMax ?? -1} ${c.amountMax ?? -1} ${c.enforce ? 1 : 0}`);
+    const flat = await this.redis.riskReserve(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId, at, ...keyArgs, ...checkArgs);
     const seen = checks.map((_, i) => ({ count: Number(flat[2 * i]), amount: Number(flat[2 * i + 1]) }));
     // The script decided; the same judgement here says which way, without a second protocol.
     return { allowed: !blockedBy(checks, seen), seen };

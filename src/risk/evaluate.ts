@@ -103,8 +103,14 @@ const window_period = 'w';
 
 /**
  * A rule with what it needs worked out once, when the rules are loaded (not on every order): its
- * amount parsed, and for a rule that counts, the start of its counters' names and the hold an
- * order records for it (see `heldCounters`).
+ * amount parsed, and for a rule that counts, the start of its counter's name and the hold an
+ * order records for that counter (see `heldCounters`).
+ *
+ * A limit's counter belongs to a subject and a period, not to the rule: every limit on a payer's
+ * China-time day reads one count and sum of that payer's orders of the day, each judging it
+ * against its own maximum, so an order joins one counter per subject and period however many
+ * limits name them (the bench's 20 limits: 6 counters, 2 of them merchant-wide instead of 7). A
+ * velocity window stays its rule's own: windows of different lengths hold different orders.
  */
 export type Compiled = { rule: Rule; amountMax: number | null; bucketPrefix: string | null; hold: string | null };
 export function compileRule(rule: Rule): Compiled {
@@ -114,7 +120,7 @@ export function compileRule(rule: Rule): Compiled {
     return { rule, amountMax, bucketPrefix, hold: `${bucketPrefix}${window_period}` };
   }
   if (rule.kind === 'limit' && rule.params.period !== 'single') {
-    const bucketPrefix = `l|${rule.code}|${rule.params.subject}|`;
+    const bucketPrefix = `l|${rule.params.subject}|`;
     return { rule, amountMax, bucketPrefix, hold: `${bucketPrefix}${rule.params.period}` };
   }
   return { rule, amountMax, bucketPrefix: null, hold: null };
@@ -209,8 +215,8 @@ export function statelessHit({ rule, amountMax }: Compiled, facts: Facts): Hit |
 }
 
 /**
- * A counter by its parts: `prefix`, the rule's (`l|code|subject|` for a limit, `w|code|subject|`
- * for a velocity window), compiled once; `key`, the order's subject (`merchant|value`); `period`,
+ * A counter by its parts: `prefix`, its kind and subject (`l|user|` for a limit, and for a window
+ * its rule too: `w|code|device|`), compiled with the rules; `key`, the order's subject (`merchant|value`); `period`,
  * its China-time day or month (a window's is `w`). Where a name is needed — a Redis key, a
  * Postgres row, a hit's `saw` — it is the three joined (`counterName`); the memory counters look
  * the parts up one after the other and build no name.
@@ -220,18 +226,19 @@ export const counterName = (ref: CounterRef): string => `${ref.prefix}${ref.key}
 /** A limit's counter (an order's share returns when it closes), not a window's. */
 export const isLimitCounter = (ref: CounterRef): boolean => ref.prefix.startsWith('l|');
 /**
- * One counter to check and reserve: a `limit` (its orders' count and amount; the order's
- * share returns when it closes) or a `window` (orders in the last span_ms; never returned).
+ * One rule's check of a counter, to reserve in: a `limit` (its orders' count and amount; the
+ * order's share returns when it closes) or a `window` (orders by time; this rule counts those of
+ * the last span_ms; never returned). Rules on one counter make one check each.
  */
 export type CounterCheck = CounterRef & {
   code: string; kind: 'limit' | 'window';
-  /** What the order records for this counter (its rule's compiled hold: no string built per order). */
+  /** What the order records for its counter (compiled with the rule: no string built per order). */
   hold: string;
   countMax: number | null; amountMax: number | null;
-  /** What this order adds to the counter's amount (0 when the amount is not counted). */
+  /** What this order adds to the counter's amount: its amount in CNY, 0 in another currency (the same for every rule of a counter). */
   amount: number;
   spanMs: number;
-  /** When the counter can be forgotten. */
+  /** Until when this rule needs the order counted (a counter keeps its members for its latest). */
   expiresAt: number;
   /** A reject rule's counter refuses (and reserves nothing); a review rule's counts anyway. */
   enforce: boolean;
@@ -259,24 +266,49 @@ function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: n
 
 /**
  * The counters an order holds, from the holds it recorded at create (`riskHolds`) and the order
- * itself: a hold is its rule's counter prefix and period kind (`l|code|subject|day`,
- * `w|code|subject|w`), and the order gives the subject's value and, from its creation time, the
- * day or month — the very parts its reservation used. Orders written before holds were this short
- * carry whole names (`l|code|subject|merchant|value|period`), read as they are.
+ * itself: a hold is its counter's prefix and period kind (`l|user|day`, `w|code|ip|w`), and the
+ * order gives the subject's value and, from its creation time, the day or month — the very parts
+ * its reservation used. Orders written before limits shared counters carry whole names
+ * (`l|code|subject|merchant|value|period`), read as they are.
  */
 export function heldCounters(order: Candidate, holds: readonly string[]): CounterRef[] {
   return holds.map((hold) => {
     const parts = hold.split('|');
     if (parts.length === 6) return { prefix: `${parts[0]}|${parts[1]}|${parts[2]}|`, key: `${parts[3]}|${parts[4]}`, period: parts[5]! };
-    const [kind, code, named, period] = parts;
+    const kind = parts[0];
+    const period = parts.at(-1);
+    const named = parts.at(-2);
     const subject = list_subjects.find((s) => s === named);
     // A hold is recorded only for a counter reserved, so the order names its subject.
     const key = subject === undefined ? null : subjectKey(order, subject);
-    const prefix = `${kind}|${code}|${named}|`;
-    if (key !== null && kind === 'w' && period === window_period) return { prefix, key, period };
-    if (key !== null && kind === 'l' && (period === 'day' || period === 'month')) return { prefix, key, period: periodOf(period, order.at).key };
+    const prefix = `${parts.slice(0, -1).join('|')}|`;
+    if (key !== null && parts.length === 4 && kind === 'w' && period === window_period) return { prefix, key, period };
+    if (key !== null && parts.length === 3 && kind === 'l' && (period === 'day' || period === 'month')) return { prefix, key, period: periodOf(period, order.at).key };
     throw new Error(`assertion failed: order ${order.orderId} holds ${hold}, which names no counter of it`);
   });
+}
+
+/**
+ * The counters a reservation joins, each once however many rules check it (`of[i]` is check i's),
+ * with what the counter itself needs: the order's amount (the same for every rule of a counter)
+ * and the latest expiry any of its rules asks for.
+ */
+export type Joined = CounterRef & { hold: string; kind: CounterCheck['kind']; amount: number; spanMs: number; expiresAt: number };
+export function joinedCounters(checks: CounterCheck[]): { counters: Joined[]; of: number[] } {
+  const index = new Map<string, number>();
+  const counters: Joined[] = [];
+  const of = checks.map((c) => {
+    const at = index.get(c.hold);
+    if (at === undefined) {
+      index.set(c.hold, counters.length);
+      counters.push({ prefix: c.prefix, key: c.key, period: c.period, hold: c.hold, kind: c.kind, amount: c.amount, spanMs: c.spanMs, expiresAt: c.expiresAt });
+      return counters.length - 1;
+    }
+    const joined = counters[at]!;
+    joined.expiresAt = Math.max(joined.expiresAt, c.expiresAt);
+    return at;
+  });
+  return { counters, of };
 }
 
 /** The counters an order was counted in at its create (its reservation ran at its creation time). */
@@ -299,13 +331,14 @@ export function counterCheck({ rule, amountMax: limitMax, bucketPrefix, hold }: 
   if (rule.kind !== 'limit' || rule.params.period === 'single') return null;
   const key = facts.counterKey(rule.params.subject);
   if (key === null) return null;
-  const amountMax = c.currency === limit_currency ? limitMax : null;
+  const cny = c.currency === limit_currency;
+  const amountMax = cny ? limitMax : null;
   const countMax = rule.params.count ?? null;
   if (amountMax === null && countMax === null) return null;
   const period = facts.period(rule.params.period);
   return {
     code: rule.code, prefix: bucketPrefix, key, period: period.key, hold, kind: 'limit',
-    countMax, amountMax, amount: amountMax === null ? 0 : c.amount, spanMs: 0, expiresAt: period.endsAt + day_ms, enforce,
+    countMax, amountMax, amount: cny ? c.amount : 0, spanMs: 0, expiresAt: period.endsAt + day_ms, enforce,
   };
 }
 

@@ -16,14 +16,15 @@ const backends = ['memory', 'postgres', 'redis'] as const;
 
 const t0 = Date.parse('2026-12-01T04:00:00.000Z');
 
-function limit(key: string, over: Partial<CounterCheck> = {}): CounterCheck {
+/** A check of the limit counter `id` (a test's own, so its prefix carries it; the order's subject is fixed). */
+function limit(id: string, over: Partial<CounterCheck> = {}): CounterCheck {
   return {
-    code: 'r', prefix: 'l|r|user|', key, period: '2026-12-01', hold: 'l|r|user|day', kind: 'limit',
+    code: 'r', prefix: `l|${id}|`, key: 'M1|u1', period: '2026-12-01', hold: `l|${id}|day`, kind: 'limit',
     countMax: null, amountMax: null, amount: 0, spanMs: 0, expiresAt: t0 + 86_400_000, enforce: true, ...over,
   };
 }
-function window(key: string, spanMs: number, countMax: number): CounterCheck {
-  return { code: 'r', prefix: 'w|r|user|', key, period: 'w', hold: 'w|r|user|w', kind: 'window', countMax, amountMax: null, amount: 0, spanMs, expiresAt: t0 + spanMs, enforce: true };
+function window(id: string, spanMs: number, countMax: number): CounterCheck {
+  return { code: 'r', prefix: `w|r|${id}|`, key: 'M1|u1', period: 'w', hold: `w|r|${id}|w`, kind: 'window', countMax, amountMax: null, amount: 0, spanMs, expiresAt: t0 + spanMs, enforce: true };
 }
 
 for (const backend of backends) {
@@ -104,6 +105,17 @@ for (const backend of backends) {
       expect((await counters.reserve('pay_c', t0, [open])).seen).toEqual([{ count: 0, amount: 0 }]);
       expect(await counters.reserve('pay_d', t0, [review])).toEqual({ allowed: true, seen: [{ count: 1, amount: 0 }] });
       expect((await counters.reserve('pay_e', t0, [review])).seen).toEqual([{ count: 2, amount: 0 }]);
+    });
+
+    test('limits on one counter read one count: each judges it by its own maximum, and an order joins it once', async () => {
+      const id = unique();
+      const tight = limit(id, { code: 'tight', countMax: 2, amountMax: 1_000_000, amount: 500 });
+      const loose = limit(id, { code: 'loose', countMax: 100, enforce: false, amount: 500 });
+      expect(await counters.reserve('pay_a', t0, [tight, loose])).toEqual({ allowed: true, seen: [{ count: 0, amount: 0 }, { count: 0, amount: 0 }] });
+      expect((await counters.reserve('pay_b', t0, [tight, loose])).seen).toEqual([{ count: 1, amount: 500 }, { count: 1, amount: 500 }]);
+      expect(await counters.reserve('pay_c', t0, [loose, tight])).toEqual({ allowed: false, seen: [{ count: 2, amount: 1_000 }, { count: 2, amount: 1_000 }] });
+      await counters.release('pay_a', [tight]);
+      expect((await counters.reserve('pay_c', t0, [loose])).seen).toEqual([{ count: 1, amount: 500 }]);
     });
 
     test('50 concurrent reservations against a limit of 10 let exactly 10 in', async () => {

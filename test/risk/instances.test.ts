@@ -70,26 +70,27 @@ describe('three processes on Postgres + Redis', () => {
   const burst = (fields: Record<string, unknown>): Promise<Answer[]> =>
     Promise.all(Array.from({ length: 50 }, (_, i) => merchants[i % processes_total]!.createPayment(fields)));
 
-  async function exactlyTenThenThree(ruleCode: string, fields: Record<string, unknown>) {
+  /** A payer's limits share one counter per period (`risk:l|user|merchant|user id|day`). */
+  async function exactlyTenThenThree(fields: { user_id: string; amount?: string }) {
     const created = (await burst(fields)).filter((a) => a.status === 201);
     expect(created).toHaveLength(10);
     for (const [i, order] of created.slice(0, 3).entries()) {
       expect((await merchants[i]!.call('POST', `/v1/payments/${order.body.id}/close`)).body.status).toBe('closed');
     }
     // Each close returns its share from the process that closed it, right after its commit.
-    const [bucket] = await redis.keys(`risk:l|${ruleCode}|*`);
+    const [bucket] = await redis.keys(`risk:l|user|*|${fields.user_id}|*`);
     await eventually(async () => (await redis.hget(bucket!, '#n')) === '7', other_process_wait_ms);
     expect((await burst(fields)).filter((a) => a.status === 201)).toHaveLength(3);
   }
 
   test('a daily count limit of 10: exactly 10 of 50, then exactly 3 more after 3 closes', async () => {
     await adminCall(urls[0]!, 'POST', '/admin/risk/rules', { code: 'count10', kind: 'limit', action: 'reject', params: { subject: 'user', period: 'day', count: 10 } });
-    await exactlyTenThenThree('count10', { user_id: 'mp-count' });
+    await exactlyTenThenThree({ user_id: 'mp-count' });
   }, 60_000);
 
   test('a daily amount limit of 1000.00 with 100.00 payments: the same', async () => {
     await adminCall(urls[1]!, 'POST', '/admin/risk/rules', { code: 'amount1000', kind: 'limit', action: 'reject', params: { subject: 'user', period: 'day', amount: '1000.00' } });
-    await exactlyTenThenThree('amount1000', { user_id: 'mp-amount', amount: '100.00' });
+    await exactlyTenThenThree({ user_id: 'mp-amount', amount: '100.00' });
   }, 60_000);
 
   test('a list entry added on one instance refuses on the others within 2 s (Redis pub/sub)', async () => {
