@@ -269,12 +269,17 @@ function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: n
  * itself: a hold is its counter's prefix and period kind (`l|user|day`, `w|code|ip|w`), and the
  * order gives the subject's value and, from its creation time, the day or month — the very parts
  * its reservation used. Orders written before limits shared counters carry whole names
- * (`l|code|subject|merchant|value|period`), read as they are.
+ * (`l|code|subject|merchant|value|period`): a window's is read as it is, a limit's as its
+ * subject's counter, so a restart of a single instance seeds them where limits now count.
  */
 export function heldCounters(order: Candidate, holds: readonly string[]): CounterRef[] {
   return holds.map((hold) => {
     const parts = hold.split('|');
-    if (parts.length === 6) return { prefix: `${parts[0]}|${parts[1]}|${parts[2]}|`, key: `${parts[3]}|${parts[4]}`, period: parts[5]! };
+    if (parts.length === 6) {
+      // A limit's share is in its subject's counter now (a member there, so releasing it where it was never counted changes nothing).
+      const prefix = parts[0] === 'l' ? `l|${parts[2]}|` : `${parts[0]}|${parts[1]}|${parts[2]}|`;
+      return { prefix, key: `${parts[3]}|${parts[4]}`, period: parts[5]! };
+    }
     const kind = parts[0];
     const period = parts.at(-1);
     const named = parts.at(-2);

@@ -222,9 +222,10 @@ describe('holds', () => {
     expect(held.map(counterName)).toEqual(['l|user|M1|%C3%BC%7C1|2026-12-01', 'l|merchant|M1|M1|2026-12', 'w|r_velocity|ip|M1|2001%3Adb8%3A%3A1|w']);
   });
 
-  test('holds written as whole names are read as they are; a hold naming no counter of the order is refused', () => {
+  test('holds written as whole names: a window\'s as it is, a limit\'s as its subject\'s counter; a hold naming no counter of the order is refused', () => {
     const order = candidate();
-    expect(heldCounters(order, ['l|r_limit|user|M1|u1|2026-12-01']).map(counterName)).toEqual(['l|r_limit|user|M1|u1|2026-12-01']);
+    const before = ['l|r_limit|user|M1|u1|2026-12-01', 'w|r_velocity|ip|M1|120.24.78.68|w'];
+    expect(heldCounters(order, before).map(counterName)).toEqual(['l|user|M1|u1|2026-12-01', 'w|r_velocity|ip|M1|120.24.78.68|w']);
     expect(() => heldCounters(candidate({ deviceId: null }), ['l|device|day'])).toThrow('names no counter');
     expect(() => heldCounters(order, ['l|user|week'])).toThrow('names no counter');
     expect(() => heldCounters(order, ['l|r|user|day'])).toThrow('names no counter');
