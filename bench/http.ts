@@ -118,6 +118,7 @@ async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databa
     const merchant = await createMerchant(server.url);
     const hello = await run({ url: `${server.url}/healthz` });
     const { result: creates, cpuUs } = await measuredCreates(server, merchant, 'bare');
+    const bareRss = peakRssMb(server.pid);
     for (const rule of benchRules()) await adminPost(server.url, '/admin/risk/rules', rule);
     for (const entry of benchListEntries()) await adminPost(server.url, '/admin/risk/lists', entry);
     const { result: guarded, cpuUs: guardedCpuUs } = await measuredCreates(server, merchant, 'risk');
@@ -126,7 +127,7 @@ async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databa
     const rss = peakRssMb(server.pid);
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
     console.log(`${name}: hello ${hello.requests.average.toFixed(0)} req/s p99 ${hello.latency.p99} ms · creates ${perSecond.toFixed(0)}/s p50 ${creates.latency.p50} ms p99 ${creates.latency.p99} ms · non-2xx ${creates.non2xx} errors ${creates.errors} · server CPU ${cpuUs.toFixed(0)} µs/create · server peak RSS ${rss.toFixed(0)} MB`);
-    console.log(`${name}: with 100 risk rules: creates ${guardedPerSecond.toFixed(0)}/s p50 ${guarded.latency.p50} ms p99 ${guarded.latency.p99} ms · non-2xx ${guarded.non2xx} errors ${guarded.errors} · server CPU ${guardedCpuUs.toFixed(0)} µs/create · load average ${load}`);
+    console.log(`${name}: with 100 risk rules: creates ${guardedPerSecond.toFixed(0)}/s p50 ${guarded.latency.p50} ms p99 ${guarded.latency.p99} ms · non-2xx ${guarded.non2xx} errors ${guarded.errors} · server CPU ${guardedCpuUs.toFixed(0)} µs/create · server peak RSS ${bareRss.toFixed(0)} MB before the rules, ${rss.toFixed(0)} MB after · load average ${load}`);
     return `RESULT http store=${name} creates_per_s=${perSecond.toFixed(0)} p99_ms=${creates.latency.p99} hello_ratio=${(perSecond / hello.requests.average).toFixed(3)} rss_mb=${rss.toFixed(0)}`
       + ` risk100_creates_per_s=${guardedPerSecond.toFixed(0)} risk100_p99_ms=${guarded.latency.p99} risk100_ratio=${(guardedPerSecond / perSecond).toFixed(3)}`;
   } finally {

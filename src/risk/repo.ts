@@ -20,8 +20,16 @@ export type Sql = {
 };
 
 const sqlite_busy_timeout_ms = 5_000;
-/** Risk's own Postgres connections for rules, lists and history, and as many again for the counters. */
+/** Risk's own Postgres connections for rules, lists and history. */
 const postgres_pool_max = 8;
+/**
+ * The counters' connections: one. Reservations that share a counter (a merchant-wide limit: all
+ * of them) take turns in the database anyway, and more connections only add waiters that every
+ * commit wakes to re-check the row: bench http with 100 rules, Postgres alone, made 99–312
+ * creates/s with 8 (Postgres spending 2.9–9.6 ms of CPU per create), 154 with 4, 428–510 with 2
+ * and 595 with 1 (1.9 ms) — docs/benchmarks.md.
+ */
+const postgres_counter_connections_max = 1;
 
 export function sqliteSql(db: Database): Sql {
   const prepared = (query: string) => db.query(query.replace(/\$(\d+)/g, '?$1'));
@@ -64,7 +72,7 @@ export async function openRiskDatabase(databaseUrl: string): Promise<{ sql: Sql;
     return { sql: sqliteSql(db), postgres: null, counters: null };
   }
   const pg = new SQL({ url: databaseUrl, max: postgres_pool_max });
-  const counters = new SQL({ url: databaseUrl, max: postgres_pool_max, connection: { synchronous_commit: 'off' } } as SQL.Options);
+  const counters = new SQL({ url: databaseUrl, max: postgres_counter_connections_max, connection: { synchronous_commit: 'off' } } as SQL.Options);
   return { sql: postgresSql(pg), postgres: pg, counters };
 }
 
