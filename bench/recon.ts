@@ -83,7 +83,7 @@ const peakRssMb = () => mb(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/s
 async function measure(dir: string): Promise<void> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'recon.db')}`, ADMIN_TOKEN: 'adm_bench_0123456789', SECRET_KEY: secret_key }, 'production');
   const paycenter = await startPaycenter(config, { log: createLogger('error'), manualTicker: true });
-  const file = { bytes: new Uint8Array(readFileSync(join(dir, 'bill.csv.gz'))), mediaType: 'application/gzip' as const, sha1: readFileSync(join(dir, 'bill.sha1'), 'utf8') };
+  const file = { bytes: readFileSync(join(dir, 'bill.csv.gz')), mediaType: 'application/gzip' as const, sha1: readFileSync(join(dir, 'bill.sha1'), 'utf8') };
   const baseline = peakRssMb();
   const started = performance.now();
   const outcome = await paycenter.recon.run({ channel, date, source: 'upload', rerun: false, file });
