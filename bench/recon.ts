@@ -8,7 +8,8 @@
  * SHA1, one line per flow. The parent then starts paycenter on that store and runs one
  * reconciliation from the file (as an operator's upload would): gunzip, SHA1, CSV, match both
  * ways, write the run. Every line must match. Rows per second = N / run seconds; peak RSS is the
- * parent's high-water mark (VmHWM) after the run, paycenter's own baseline included.
+ * parent's high-water mark (VmHWM) after the run, paycenter's own baseline and the file's bytes
+ * included (docs/benchmarks.md: where it goes, per phase).
  * Ends with `RESULT recon rows=… rows_per_s=… rss_mb=…`.
  */
 import { Database } from 'bun:sqlite';
