@@ -8,7 +8,8 @@
  *   hello:  the bare route /healthz at 64 connections for 5 s — this machine's ceiling for the stack;
  *   probe:  64 payers in a closed loop for 20 s — the capacity in complete payments per second;
  *   steady: open-loop at BENCH_RATE (default 80 % of the probe's capacity) for 60 s — payments/s,
- *           create-to-notification p50/p99, paycenter's CPU time per payment (/proc) and RSS;
+ *           create-to-notification p50/p99, paycenter's CPU time per payment (/proc; its main thread
+ *           apart: the event loop is one core) and RSS;
  *   burst:  ten times that rate for 30 s — what is shed (429/503, and how fast), p99 during;
  *   after:  the steady rate again for 60 s — p99 after, and how long until it is back to the
  *           steady p99 (recovery_s, over 5 s windows).
@@ -34,7 +35,7 @@ import { join } from 'node:path';
 import { startPostgres, startRedis } from '../test/harness/services.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
-import { cpuSeconds, cpuSecondsOfCommand, peakRssMb, rssMb } from './lifecycle/proc.ts';
+import { cpuSeconds, cpuSecondsOfCommand, mainThreadCpuSeconds, peakRssMb, rssMb } from './lifecycle/proc.ts';
 import { admin, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
 import { percentile } from './stats.ts';
@@ -106,7 +107,7 @@ async function audit(databaseUrl: string): Promise<string> {
 }
 
 /** CPU seconds of each party, read together so that a window's deltas line up. */
-type CpuReading = { paycenter: number; sandbox: number; bench: number; db: number };
+type CpuReading = { paycenter: number; paycenterMain: number; sandbox: number; bench: number; db: number };
 
 /** Where the p99 went: the create's answer, the payer's answer from the sandbox, the notification (each p99, ms after the create was sent). */
 function stages(completions: Completion[]): string {
@@ -140,7 +141,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
   const pid = paycenter.pid()!;
   const dbComm = name === 'sqlite' ? null : 'postgres';
   const readCpu = (): CpuReading => ({
-    paycenter: cpuSeconds(pid), sandbox: cpuSeconds(sandbox.pid),
+    paycenter: cpuSeconds(pid), paycenterMain: mainThreadCpuSeconds(pid), sandbox: cpuSeconds(sandbox.pid),
     bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
     db: dbComm ? cpuSecondsOfCommand(dbComm) + cpuSecondsOfCommand('redis-server') : 0,
   });
@@ -171,8 +172,10 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);
     // Every party shares this machine's cores: at these CPU costs per payment, no more fit in a second.
     const ceiling = (cpus().length * 1e6) / (perPaymentUs('paycenter') + perPaymentUs('sandbox') + perPaymentUs('bench') + perPaymentUs('db'));
+    // ...and paycenter's event loop runs on one core: at its CPU per payment, no more fit either.
+    const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
-      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))}, sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${dbComm ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores; RSS ${ms(rss)} MB`);
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${dbComm ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores, ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
 
     const burstStart = performance.now();
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
@@ -201,9 +204,9 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     for (const line of [...ledger.failures.slice(0, 5), ...missing.slice(0, 5)]) log(`  ${line}`);
     if (profile) log(`CPU profile: ${readdirSync(profileDir).map((f) => join(profileDir, f)).join(', ')}`);
 
-    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} rss_mb=${ms(rss)}`
+    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
-      + `${dbComm ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)}`
+      + `${dbComm ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
       + ` after_p99_ms=${ms(pth(after, 99))} recovery_s=${recovery} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {

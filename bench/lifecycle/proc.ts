@@ -9,9 +9,18 @@ import { procMemoryMb } from '../memory.ts';
 const clock_ticks_per_s = 100;
 
 /** CPU seconds the process has used so far. */
-export function cpuSeconds(pid: number): number {
+export const cpuSeconds = (pid: number): number => cpuSecondsOfStat(`/proc/${pid}/stat`);
+
+/**
+ * CPU seconds of the process's main thread alone: the event loop, which runs every request's
+ * JavaScript and can use one core at most, while the other threads (SQLite's writer, the crypto
+ * pool, the HTTP machinery) may use the rest.
+ */
+export const mainThreadCpuSeconds = (pid: number): number => cpuSecondsOfStat(`/proc/${pid}/task/${pid}/stat`);
+
+function cpuSecondsOfStat(path: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name, which is in parentheses and may itself hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / clock_ticks_per_s;

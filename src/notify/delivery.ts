@@ -180,7 +180,8 @@ export class NotificationDelivery {
   }
 
   private async deliver(row: ClaimedOutboxRow, event: MerchantEventRow, lane: MerchantLane): Promise<void> {
-    const order = await this.deps.engine.load(row.orderId);
+    // Only the order's notify URL is read, which no event changes.
+    const order = await this.deps.engine.peek(row.orderId);
     assert(order !== null, `outbox ${row.id} names a missing order`);
     const merchant = await this.deps.merchants.find(event.merchantId);
     const url = order.context.details.notifyUrl ?? merchant?.notifyUrl ?? null;
