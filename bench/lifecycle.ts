@@ -32,10 +32,10 @@ import { createSign, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { startPostgres, startRedis } from '../test/harness/services.ts';
+import { type Service, startPostgres, startRedis } from '../test/harness/services.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
-import { cpuSeconds, cpuSecondsOfCommand, mainThreadCpuSeconds, peakRssMb, rssMb } from './lifecycle/proc.ts';
+import { cpuSeconds, mainThreadCpuSeconds, peakRssMb, rssMb, treeCpuSeconds } from './lifecycle/proc.ts';
 import { admin, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
 import { percentile } from './stats.ts';
@@ -130,7 +130,9 @@ function recoverySeconds(completions: Completion[], burstEnd: number, afterEnd: 
   return Math.round((recoveredFrom - burstEnd) / 1000);
 }
 
-async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redisUrl: string | null, profileDir: string): Promise<string> {
+/** `services`: the Postgres and Redis this store runs on (their processes' CPU is the db's share), none for SQLite. */
+async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, services: { postgres: Service; redis: Service } | null, profileDir: string): Promise<string> {
+  const redisUrl = services?.redis.url ?? null;
   const ledger = new Ledger();
   const endpoint = merchantEndpoint(ledger.onEvent);
   const sandbox = await startSandboxProcess();
@@ -139,11 +141,10 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     bunFlags: profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=lifecycle-${name}.md`] : [],
   });
   const pid = paycenter.pid()!;
-  const dbComm = name === 'sqlite' ? null : 'postgres';
   const readCpu = (): CpuReading => ({
     paycenter: cpuSeconds(pid), paycenterMain: mainThreadCpuSeconds(pid), sandbox: cpuSeconds(sandbox.pid),
     bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
-    db: dbComm ? cpuSecondsOfCommand(dbComm) + cpuSecondsOfCommand('redis-server') : 0,
+    db: services ? treeCpuSeconds(services.postgres.pid) + cpuSeconds(services.redis.pid) : 0,
   });
   const log = (line: string) => console.log(`${name}: ${line}`);
   try {
@@ -175,7 +176,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     // ...and paycenter's event loop runs on one core: at its CPU per payment, no more fit either.
     const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
-      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${dbComm ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores, ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores, ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
 
     const burstStart = performance.now();
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
@@ -206,7 +207,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
-      + `${dbComm ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
+      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
       + ` after_p99_ms=${ms(pth(after, 99))} recovery_s=${recovery} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
@@ -264,7 +265,7 @@ const configurations: Configuration[] = [
       run: async () => {
         const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
         try {
-          return await benchStore('postgres', postgres.url, redis.url, dir);
+          return await benchStore('postgres', postgres.url, { postgres, redis }, dir);
         } finally {
           await Promise.all([postgres.stop(), redis.stop()]);
         }
