@@ -36,7 +36,7 @@ import { type Service, startPostgres, startRedis } from '../test/harness/service
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
 import { cpuSeconds, mainThreadCpuSeconds, peakRssMb, rssMb, treeCpuSeconds } from './lifecycle/proc.ts';
-import { admin, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
+import { admin, callbacksNotTaken, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
 import { percentile } from './stats.ts';
 import { paidStatuses } from '../machines/payment.model.ts';
@@ -196,12 +196,13 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     while (ledger.missingEvents().length > 0 && performance.now() < deadline) await Bun.sleep(1_000);
     const missing = ledger.missingEvents();
     const open = await openOrders(databaseUrl);
+    const notTaken = await callbacksNotTaken(paycenter.url);
     const peak = peakRssMb(pid);
     await paycenter.stop();
     const audited = await audit(databaseUrl);
     const lost = missing.length + Object.values(open).reduce((a, b) => a + b, 0);
     log(`${ledger.offered} offered, ${ledger.tracked.size} created, ${ledger.shed.length} shed, ${ledger.failures.length} failed; open orders ${JSON.stringify(open)}; `
-      + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; audit ${audited}; peak RSS ${ms(peak)} MB`);
+      + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; channel notifies shed ${notTaken.shed}, refused ${notTaken.refused}, failed ${notTaken.failed}; audit ${audited}; peak RSS ${ms(peak)} MB`);
     for (const line of [...ledger.failures.slice(0, 5), ...missing.slice(0, 5)]) log(`  ${line}`);
     if (profile) log(`CPU profile: ${readdirSync(profileDir).map((f) => join(profileDir, f)).join(', ')}`);
 
