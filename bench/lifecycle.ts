@@ -83,20 +83,38 @@ async function helloPerSecond(url: string): Promise<number> {
   return result.requests.average;
 }
 
+/** Rows of a read-only query on paycenter's database (the bench's own rows, not paycenter's code). */
+async function queryDatabase<Row>(databaseUrl: string, query: string): Promise<Row[]> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
+    const rows = db.query(query).all() as Row[];
+    db.close();
+    return rows;
+  }
+  const sql = new SQL(databaseUrl);
+  const rows: Row[] = await sql.unsafe(query);
+  await sql.close();
+  return rows;
+}
+
 /** Orders the store holds that are not final, by status. */
 async function openOrders(databaseUrl: string): Promise<Record<string, number>> {
   const query = `SELECT status, count(*) AS n FROM orders WHERE status NOT IN (${final_statuses.map((s) => `'${s}'`).join(', ')}) GROUP BY status`;
-  let rows: Array<{ status: string; n: number | string }>;
-  if (databaseUrl.startsWith('sqlite:')) {
-    const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
-    rows = db.query(query).all() as typeof rows;
-    db.close();
-  } else {
-    const sql = new SQL(databaseUrl);
-    rows = await sql.unsafe(query);
-    await sql.close();
-  }
+  const rows = await queryDatabase<{ status: string; n: number | string }>(databaseUrl, query);
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/**
+ * When paycenter committed each order's first channel notify (its journal row), on this
+ * process's performance.now() clock: splits a notification's wait into the channel's side (the
+ * sandbox notifying) and paycenter's (committing it, then delivering the event).
+ */
+async function notifiesHeard(databaseUrl: string): Promise<Map<string, number>> {
+  const field = (name: string) => (databaseUrl.startsWith('sqlite:') ? `json_extract(event, '$.${name}')` : `event->>'${name}'`);
+  const query = `SELECT order_id, min(at) AS at FROM journal WHERE ${field('type')} = 'flow.report' AND ${field('source')} = 'callback' GROUP BY order_id`;
+  const rows = await queryDatabase<{ order_id: string; at: number | string }>(databaseUrl, query);
+  const wallOffset = Date.now() - performance.now();
+  return new Map(rows.map((r) => [r.order_id, Number(r.at) - wallOffset]));
 }
 
 async function audit(databaseUrl: string): Promise<string> {
@@ -196,6 +214,11 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     while (ledger.missingEvents().length > 0 && performance.now() < deadline) await Bun.sleep(1_000);
     const missing = ledger.missingEvents();
     const open = await openOrders(databaseUrl);
+    const heard = await notifiesHeard(databaseUrl);
+    const heardP99 = (from: number, to: number) =>
+      ms(pth(windowOf(ledger.completions, from, to).map((c) => (heard.get(c.paymentId) ?? Number.NaN) - c.createdAt).filter(Number.isFinite), 99));
+    log(`the channel's notify committed by paycenter, p99 after the create: steady ${heardP99(steadyStart, steadyEnd)} ms, burst ${heardP99(burstStart, burstEnd)} ms, `
+      + `after ${heardP99(burstEnd, afterEnd)} ms (from there to notified is paycenter's delivery)`);
     const notTaken = await callbacksNotTaken(paycenter.url);
     const peak = peakRssMb(pid);
     await paycenter.stop();
