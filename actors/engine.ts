@@ -151,6 +151,16 @@ export class Engine {
     return row ? restore(row) : null;
   }
 
+  /**
+   * The order as this process last committed it, when that was recent, or else as stored. With
+   * several instances it may be behind another instance's commit: for what no event changes (an
+   * order's merchant, amount, notify URL), for the outcome of an event this process has just
+   * dispatched, and for pre-checks that the actor makes again when the event runs.
+   */
+  async peek(orderId: string): Promise<OrderState | null> {
+    return this.recent.get(orderId) ?? this.load(orderId);
+  }
+
   private async locked<T>(orderId: string, work: () => Promise<T>): Promise<T> {
     const asked = performance.now();
     const handle = await this.deps.lock.acquire(`order:${orderId}`, this.options.lockTtlMs);

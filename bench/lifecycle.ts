@@ -8,7 +8,8 @@
  *   hello:  the bare route /healthz at 64 connections for 5 s — this machine's ceiling for the stack;
  *   probe:  64 payers in a closed loop for 20 s — the capacity in complete payments per second;
  *   steady: open-loop at BENCH_RATE (default 80 % of the probe's capacity) for 60 s — payments/s,
- *           create-to-notification p50/p99, paycenter's CPU time per payment (/proc) and RSS;
+ *           create-to-notification p50/p99, paycenter's CPU time per payment (/proc; its main thread
+ *           apart: the event loop is one core) and RSS;
  *   burst:  ten times that rate for 30 s — what is shed (429/503, and how fast), p99 during;
  *   after:  the steady rate again for 60 s — p99 after, and how long until it is back to the
  *           steady p99 (recovery_s, over 5 s windows).
@@ -31,11 +32,11 @@ import { createSign, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { startPostgres, startRedis } from '../test/harness/services.ts';
+import { type Service, startPostgres, startRedis } from '../test/harness/services.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
-import { cpuSeconds, cpuSecondsOfCommand, peakRssMb, rssMb } from './lifecycle/proc.ts';
-import { admin, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
+import { cpuSeconds, mainThreadCpuSeconds, peakRssMb, rssMb, treeCpuSeconds } from './lifecycle/proc.ts';
+import { admin, callbacksNotTaken, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
 import { percentile } from './stats.ts';
 import { paidStatuses } from '../machines/payment.model.ts';
@@ -82,20 +83,38 @@ async function helloPerSecond(url: string): Promise<number> {
   return result.requests.average;
 }
 
+/** Rows of a read-only query on paycenter's database (the bench's own rows, not paycenter's code). */
+async function queryDatabase<Row>(databaseUrl: string, query: string): Promise<Row[]> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
+    const rows = db.query(query).all() as Row[];
+    db.close();
+    return rows;
+  }
+  const sql = new SQL(databaseUrl);
+  const rows: Row[] = await sql.unsafe(query);
+  await sql.close();
+  return rows;
+}
+
 /** Orders the store holds that are not final, by status. */
 async function openOrders(databaseUrl: string): Promise<Record<string, number>> {
   const query = `SELECT status, count(*) AS n FROM orders WHERE status NOT IN (${final_statuses.map((s) => `'${s}'`).join(', ')}) GROUP BY status`;
-  let rows: Array<{ status: string; n: number | string }>;
-  if (databaseUrl.startsWith('sqlite:')) {
-    const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
-    rows = db.query(query).all() as typeof rows;
-    db.close();
-  } else {
-    const sql = new SQL(databaseUrl);
-    rows = await sql.unsafe(query);
-    await sql.close();
-  }
+  const rows = await queryDatabase<{ status: string; n: number | string }>(databaseUrl, query);
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/**
+ * When paycenter committed each order's first channel notify (its journal row), on this
+ * process's performance.now() clock: splits a notification's wait into the channel's side (the
+ * sandbox notifying) and paycenter's (committing it, then delivering the event).
+ */
+async function notifiesHeard(databaseUrl: string): Promise<Map<string, number>> {
+  const field = (name: string) => (databaseUrl.startsWith('sqlite:') ? `json_extract(event, '$.${name}')` : `event->>'${name}'`);
+  const query = `SELECT order_id, min(at) AS at FROM journal WHERE ${field('type')} = 'flow.report' AND ${field('source')} = 'callback' GROUP BY order_id`;
+  const rows = await queryDatabase<{ order_id: string; at: number | string }>(databaseUrl, query);
+  const wallOffset = Date.now() - performance.now();
+  return new Map(rows.map((r) => [r.order_id, Number(r.at) - wallOffset]));
 }
 
 async function audit(databaseUrl: string): Promise<string> {
@@ -106,7 +125,7 @@ async function audit(databaseUrl: string): Promise<string> {
 }
 
 /** CPU seconds of each party, read together so that a window's deltas line up. */
-type CpuReading = { paycenter: number; sandbox: number; bench: number; db: number };
+type CpuReading = { paycenter: number; paycenterMain: number; sandbox: number; bench: number; db: number };
 
 /** Where the p99 went: the create's answer, the payer's answer from the sandbox, the notification (each p99, ms after the create was sent). */
 function stages(completions: Completion[]): string {
@@ -129,7 +148,9 @@ function recoverySeconds(completions: Completion[], burstEnd: number, afterEnd: 
   return Math.round((recoveredFrom - burstEnd) / 1000);
 }
 
-async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redisUrl: string | null, profileDir: string): Promise<string> {
+/** `services`: the Postgres and Redis this store runs on (their processes' CPU is the db's share), none for SQLite. */
+async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, services: { postgres: Service; redis: Service } | null, profileDir: string): Promise<string> {
+  const redisUrl = services?.redis.url ?? null;
   const ledger = new Ledger();
   const endpoint = merchantEndpoint(ledger.onEvent);
   const sandbox = await startSandboxProcess();
@@ -138,11 +159,10 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     bunFlags: profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=lifecycle-${name}.md`] : [],
   });
   const pid = paycenter.pid()!;
-  const dbComm = name === 'sqlite' ? null : 'postgres';
   const readCpu = (): CpuReading => ({
-    paycenter: cpuSeconds(pid), sandbox: cpuSeconds(sandbox.pid),
+    paycenter: cpuSeconds(pid), paycenterMain: mainThreadCpuSeconds(pid), sandbox: cpuSeconds(sandbox.pid),
     bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
-    db: dbComm ? cpuSecondsOfCommand(dbComm) + cpuSecondsOfCommand('redis-server') : 0,
+    db: services ? treeCpuSeconds(services.postgres.pid) + cpuSeconds(services.redis.pid) : 0,
   });
   const log = (line: string) => console.log(`${name}: ${line}`);
   try {
@@ -171,8 +191,10 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);
     // Every party shares this machine's cores: at these CPU costs per payment, no more fit in a second.
     const ceiling = (cpus().length * 1e6) / (perPaymentUs('paycenter') + perPaymentUs('sandbox') + perPaymentUs('bench') + perPaymentUs('db'));
+    // ...and paycenter's event loop runs on one core: at its CPU per payment, no more fit either.
+    const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
-      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))}, sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${dbComm ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores; RSS ${ms(rss)} MB`);
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores, ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
 
     const burstStart = performance.now();
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
@@ -192,18 +214,24 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, redi
     while (ledger.missingEvents().length > 0 && performance.now() < deadline) await Bun.sleep(1_000);
     const missing = ledger.missingEvents();
     const open = await openOrders(databaseUrl);
+    const heard = await notifiesHeard(databaseUrl);
+    const heardP99 = (from: number, to: number) =>
+      ms(pth(windowOf(ledger.completions, from, to).map((c) => (heard.get(c.paymentId) ?? Number.NaN) - c.createdAt).filter(Number.isFinite), 99));
+    log(`the channel's notify committed by paycenter, p99 after the create: steady ${heardP99(steadyStart, steadyEnd)} ms, burst ${heardP99(burstStart, burstEnd)} ms, `
+      + `after ${heardP99(burstEnd, afterEnd)} ms (from there to notified is paycenter's delivery)`);
+    const notTaken = await callbacksNotTaken(paycenter.url);
     const peak = peakRssMb(pid);
     await paycenter.stop();
     const audited = await audit(databaseUrl);
     const lost = missing.length + Object.values(open).reduce((a, b) => a + b, 0);
     log(`${ledger.offered} offered, ${ledger.tracked.size} created, ${ledger.shed.length} shed, ${ledger.failures.length} failed; open orders ${JSON.stringify(open)}; `
-      + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; audit ${audited}; peak RSS ${ms(peak)} MB`);
+      + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; channel notifies shed ${notTaken.shed}, refused ${notTaken.refused}, failed ${notTaken.failed}; audit ${audited}; peak RSS ${ms(peak)} MB`);
     for (const line of [...ledger.failures.slice(0, 5), ...missing.slice(0, 5)]) log(`  ${line}`);
     if (profile) log(`CPU profile: ${readdirSync(profileDir).map((f) => join(profileDir, f)).join(', ')}`);
 
-    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} rss_mb=${ms(rss)}`
+    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
-      + `${dbComm ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)}`
+      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
       + ` after_p99_ms=${ms(pth(after, 99))} recovery_s=${recovery} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
@@ -261,7 +289,7 @@ const configurations: Configuration[] = [
       run: async () => {
         const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
         try {
-          return await benchStore('postgres', postgres.url, redis.url, dir);
+          return await benchStore('postgres', postgres.url, { postgres, redis }, dir);
         } finally {
           await Promise.all([postgres.stop(), redis.stop()]);
         }

@@ -8,7 +8,8 @@
  * SHA1, one line per flow. The parent then starts paycenter on that store and runs one
  * reconciliation from the file (as an operator's upload would): gunzip, SHA1, CSV, match both
  * ways, write the run. Every line must match. Rows per second = N / run seconds; peak RSS is the
- * parent's high-water mark (VmHWM) after the run, paycenter's own baseline included.
+ * parent's high-water mark (VmHWM) after the run, paycenter's own baseline and the file's bytes
+ * included (docs/benchmarks.md: where it goes, per phase).
  * Ends with `RESULT recon rows=… rows_per_s=… rss_mb=…`.
  */
 import { Database } from 'bun:sqlite';
@@ -83,7 +84,7 @@ const peakRssMb = () => mb(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/s
 async function measure(dir: string): Promise<void> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'recon.db')}`, ADMIN_TOKEN: 'adm_bench_0123456789', SECRET_KEY: secret_key }, 'production');
   const paycenter = await startPaycenter(config, { log: createLogger('error'), manualTicker: true });
-  const file = { bytes: new Uint8Array(readFileSync(join(dir, 'bill.csv.gz'))), mediaType: 'application/gzip' as const, sha1: readFileSync(join(dir, 'bill.sha1'), 'utf8') };
+  const file = { bytes: readFileSync(join(dir, 'bill.csv.gz')), mediaType: 'application/gzip' as const, sha1: readFileSync(join(dir, 'bill.sha1'), 'utf8') };
   const baseline = peakRssMb();
   const started = performance.now();
   const outcome = await paycenter.recon.run({ channel, date, source: 'upload', rerun: false, file });

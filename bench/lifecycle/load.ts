@@ -31,7 +31,7 @@ const open_loop_step_ms = 5;
 /** `createdAt` is when the create was sent; the stages are ms after it: the create's answer, the sandbox's answer to the payer. */
 type Tracked = { paymentId: string; fate: Fate; createdAt: number; phase: string; refundAccepted: boolean; answeredMs: number; paidMs: number | null };
 /** A payment whose `payment.succeeded` arrived: its whole latency, and where it went (create answered, payer answered, notified). */
-export type Completion = { phase: string; createdAt: number; latencyMs: number; answeredMs: number; paidMs: number };
+export type Completion = { paymentId: string; phase: string; createdAt: number; latencyMs: number; answeredMs: number; paidMs: number };
 export type Shed = { phase: string; status: number; latencyMs: number };
 
 /** Everything the run observed; the verdicts are computed from it afterwards. */
@@ -50,7 +50,7 @@ export class Ledger {
     types.add(event.type);
     const tracked = this.tracked.get(event.paymentId);
     if (event.type === 'payment.succeeded' && tracked) {
-      this.completions.push({ phase: tracked.phase, createdAt: tracked.createdAt, latencyMs: event.at - tracked.createdAt, answeredMs: tracked.answeredMs, paidMs: tracked.paidMs ?? Number.NaN });
+      this.completions.push({ paymentId: event.paymentId, phase: tracked.phase, createdAt: tracked.createdAt, latencyMs: event.at - tracked.createdAt, answeredMs: tracked.answeredMs, paidMs: tracked.paidMs ?? Number.NaN });
     }
     this.waiters.get(`${event.type}:${event.paymentId}`)?.();
   };

@@ -9,27 +9,51 @@ import { procMemoryMb } from '../memory.ts';
 const clock_ticks_per_s = 100;
 
 /** CPU seconds the process has used so far. */
-export function cpuSeconds(pid: number): number {
+export const cpuSeconds = (pid: number): number => cpuSecondsOfStat(`/proc/${pid}/stat`);
+
+/**
+ * CPU seconds of the process's main thread alone: the event loop, which runs every request's
+ * JavaScript and can use one core at most, while the other threads (SQLite's writer, the crypto
+ * pool, the HTTP machinery) may use the rest.
+ */
+export const mainThreadCpuSeconds = (pid: number): number => cpuSecondsOfStat(`/proc/${pid}/task/${pid}/stat`);
+
+function cpuSecondsOfStat(path: string): number {
+  const fields = statFields(path);
+  return fields ? (Number(fields[11]) + Number(fields[12])) / clock_ticks_per_s : 0;
+}
+
+/** The fields of a /proc stat file after the command name (state first); null once the process is gone. */
+function statFields(path: string): string[] | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may itself hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clock_ticks_per_s;
+    const stat = readFileSync(path, 'utf8');
+    // The command name is in parentheses and may itself hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return null;
   }
 }
 
-/** CPU seconds of every process whose command name is `comm` (postgres' backends, redis-server). */
-export function cpuSecondsOfCommand(comm: string): number {
-  let total = 0;
+/**
+ * CPU seconds of a process and all its descendants, the ones that ended included (Postgres'
+ * postmaster and its backends): its own time and its reaped children's (cutime, cstime), plus
+ * the live descendants'.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const stats = new Map<number, { ppid: number; fields: string[] }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) total += cpuSeconds(Number(entry));
-    } catch {
-      // The process ended between the listing and the read.
-    }
+    const fields = statFields(`/proc/${entry}/stat`);
+    if (fields) stats.set(Number(entry), { ppid: Number(fields[1]), fields });
+  }
+  const withReaped = (fields: string[]) => (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / clock_ticks_per_s;
+  let total = 0;
+  const pending = [pid];
+  while (pending.length > 0) {
+    const current = pending.pop()!;
+    const stat = stats.get(current);
+    if (stat) total += withReaped(stat.fields);
+    for (const [child, { ppid }] of stats) if (ppid === current) pending.push(child);
   }
   return total;
 }

@@ -86,6 +86,21 @@ export async function admin(url: string, method: string, path: string, body?: un
 export type Merchant = { id: string; secret: string; payerUrl(flowId: string): string };
 
 /** An Alipay app at the sandbox, paycenter's channel on it, and a merchant paying with it. */
+/**
+ * Channel notifies paycenter did not take, from its /metrics: shed at the door, refused (rate,
+ * size, signature) or answered with a 5xx. Each waits for the provider's next retry (the
+ * sandbox's: 1 s, 5 s, 30 s, 120 s), which is where a notification's latency then goes.
+ */
+export async function callbacksNotTaken(paycenterUrl: string): Promise<{ shed: number; refused: number; failed: number }> {
+  const lines = (await (await fetch(`${paycenterUrl}/metrics`)).text()).split('\n');
+  const sum = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
+  return {
+    shed: sum(/^paycenter_admission_rejected_total\{[^}]*class="callback"/),
+    refused: sum(/^paycenter_callbacks_refused_total\{/),
+    failed: sum(/^paycenter_http_requests_total\{[^}]*route="\/callbacks[^"]*"[^}]*status="5/),
+  };
+}
+
 export async function provision(paycenterUrl: string, sandboxUrl: string, notifyUrl: string): Promise<Merchant> {
   const app = await (await fetch(`${sandboxUrl}/alipay/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as Record<string, string>;
   await admin(paycenterUrl, 'POST', '/admin/channels', { code: 'alipay_main', provider: 'alipay', methods: ['alipay_qr'], config: app });

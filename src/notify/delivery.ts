@@ -11,6 +11,9 @@
  * deliveries in flight in total, and to one merchant. A merchant whose endpoint keeps timing
  * out (or cannot be reached) is backed off: its rows are put off, without counting an attempt,
  * for a pause that doubles while it stays unreachable — the slowdown is its own, no one else's.
+ * Rows claimed for a merchant at its cap wait in this process, in order, and start as its
+ * deliveries finish: putting them off in the store instead (a second each time) scattered a sale
+ * day's backlog, each row waiting whole seconds behind rows that came after it.
  */
 import type { Engine } from '../../actors/engine.ts';
 import { kindsOf } from '../../actors/effect-executors.ts';
@@ -47,7 +50,13 @@ export type DeliveryOptions = {
   /** A backed-off merchant's first pause, doubled per further timeout, up to the max. */
   merchantBackoffMs: number;
   merchantBackoffMaxMs: number;
-  /** How long a row of a merchant at its in-flight cap is put off before it is looked at again. */
+  /**
+   * Rows of a merchant at its in-flight cap that wait here, claimed, for one of its deliveries to
+   * finish; further rows are put off in the store for merchantBusyDeferMs. Few enough to start
+   * well within leaseMs even at a slow endpoint's pace (a backed-off merchant's go back to the store).
+   */
+  merchantWaitingMax: number;
+  /** How long a row of a merchant at its in-flight cap, with its waiting line full, is put off before it is looked at again. */
   merchantBusyDeferMs: number;
 };
 
@@ -65,6 +74,7 @@ export const default_delivery_options: DeliveryOptions = {
   merchantTimeoutsBeforeBackoff: 3,
   merchantBackoffMs: 5_000,
   merchantBackoffMaxMs: 300_000,
+  merchantWaitingMax: 128,
   merchantBusyDeferMs: 1_000,
 };
 
@@ -84,16 +94,19 @@ export function nextStep(delivered: boolean, attemptsBefore: number, at: number,
   return dueAt === null ? { status: 'failed' } : { status: 'retry', dueAt };
 }
 
-/** What this process knows of one merchant's endpoint: deliveries in flight, timeouts in a row, back-off. */
-type MerchantLane = { inFlight: number; timeouts: number; backedOffUntil: number };
+type Claimed = { row: ClaimedOutboxRow; event: MerchantEventRow };
 
-/** A claimed row's fate in one poll: delivered now, put off until `dueAt`, or parked (a bug). */
-type Placement = { start: MerchantEventRow } | { deferUntil: number } | { parked: true };
+/** What this process knows of one merchant's endpoint: deliveries in flight, rows waiting for them, timeouts in a row, back-off. */
+type MerchantLane = { inFlight: number; waiting: Claimed[]; timeouts: number; backedOffUntil: number };
+
+/** A claimed row's fate in one poll: delivered now, in line behind its merchant's deliveries, put off until `dueAt`, or parked (a bug). */
+type Placement = { start: MerchantEventRow } | { wait: MerchantEventRow } | { deferUntil: number } | { parked: true };
 
 export class NotificationDelivery {
   private readonly loop: PollingLoop;
   private readonly lanes = new Map<string, MerchantLane>();
   private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
 
   constructor(
     private readonly deps: {
@@ -127,6 +140,7 @@ export class NotificationDelivery {
     for (const row of rows) {
       const placement = await this.place(row);
       if ('start' in placement) started.push(this.track(row, placement.start));
+      else if ('wait' in placement) this.laneOf(placement.wait.merchantId).waiting.push({ row, event: placement.wait });
       else if ('deferUntil' in placement) deferred.set(placement.deferUntil, [...(deferred.get(placement.deferUntil) ?? []), row.id]);
     }
     for (const [dueAt, ids] of deferred) await this.deps.store.deferOutbox(ids, dueAt);
@@ -149,14 +163,32 @@ export class NotificationDelivery {
     const now = this.deps.clock.now();
     const lane = this.laneOf(event.merchantId);
     if (lane.backedOffUntil > now) return { deferUntil: lane.backedOffUntil };
-    if (lane.inFlight >= this.options.merchantInFlightMax) return { deferUntil: now + this.options.merchantBusyDeferMs };
-    return { start: event };
+    if (lane.inFlight < this.options.merchantInFlightMax) return { start: event };
+    if (lane.waiting.length < this.options.merchantWaitingMax) return { wait: event };
+    return { deferUntil: now + this.options.merchantBusyDeferMs };
   }
 
   private laneOf(merchantId: string): MerchantLane {
     let lane = this.lanes.get(merchantId);
-    if (!lane) this.lanes.set(merchantId, (lane = { inFlight: 0, timeouts: 0, backedOffUntil: 0 }));
+    if (!lane) this.lanes.set(merchantId, (lane = { inFlight: 0, waiting: [], timeouts: 0, backedOffUntil: 0 }));
     return lane;
+  }
+
+  /**
+   * One of a merchant's deliveries finished: its next waiting row starts, unless the merchant is
+   * backed off now, in which case every waiting row goes back to the store until then (and while
+   * delivery stops, stop() puts them back).
+   */
+  private nextInLane(merchantId: string, lane: MerchantLane): void {
+    if (lane.waiting.length === 0 || this.stopping) return;
+    if (lane.backedOffUntil > this.deps.clock.now()) {
+      const ids = lane.waiting.splice(0).map((w) => w.row.id);
+      // Should this fail, the rows' leases run out and they are claimed again.
+      void this.deps.store.deferOutbox(ids, lane.backedOffUntil).catch((error: unknown) => this.deps.log.warn('waiting notifications not put back', { merchant_id: merchantId, error: String(error) }));
+      return;
+    }
+    const next = lane.waiting.shift()!;
+    void this.track(next.row, next.event);
   }
 
   /** Runs one delivery in its merchant's lane; a failure is handled here, so the poll never waits on it. */
@@ -173,14 +205,16 @@ export class NotificationDelivery {
       .finally(() => {
         lane.inFlight -= 1;
         this.inFlight.delete(delivery);
-        if (lane.inFlight === 0 && lane.timeouts === 0) this.lanes.delete(event.merchantId);
+        this.nextInLane(event.merchantId, lane);
+        if (lane.inFlight === 0 && lane.waiting.length === 0 && lane.timeouts === 0) this.lanes.delete(event.merchantId);
       });
     this.inFlight.add(delivery);
     return delivery;
   }
 
   private async deliver(row: ClaimedOutboxRow, event: MerchantEventRow, lane: MerchantLane): Promise<void> {
-    const order = await this.deps.engine.load(row.orderId);
+    // Only the order's notify URL is read, which no event changes.
+    const order = await this.deps.engine.peek(row.orderId);
     assert(order !== null, `outbox ${row.id} names a missing order`);
     const merchant = await this.deps.merchants.find(event.merchantId);
     const url = order.context.details.notifyUrl ?? merchant?.notifyUrl ?? null;
@@ -248,9 +282,12 @@ export class NotificationDelivery {
     this.loop.wake();
   }
 
-  /** Stops polling, then waits for the deliveries in flight (each bounded by requestTimeoutMs). */
+  /** Stops polling, then waits for the deliveries in flight (each bounded by requestTimeoutMs); rows still waiting go back to the store. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.loop.stop();
     await Promise.all(this.inFlight);
+    const waiting = [...this.lanes.values()].flatMap((lane) => lane.waiting.splice(0));
+    await this.deps.store.deferOutbox(waiting.map((w) => w.row.id), this.deps.clock.now());
   }
 }

@@ -35,6 +35,10 @@ function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
 /** API.md: paying from a balance needs the order's payer. */
 const balanceRefusal = (userId: string | null): Failure | null =>
   userId === null ? fail('invalid_request', 'paying with balance needs an order with user_id', 'user_id') : null;
+/** The order, when it is this merchant's: another merchant's payment is not found, as one that does not exist. */
+const ownedBy = (merchant: Merchant, paymentId: string, order: OrderState | null): Result<{ order: OrderState }> =>
+  order && order.context.merchantId === merchant.id ? { ok: true, order } : fail('not_found', `no payment ${paymentId}`);
+
 const riskRefusal = (rules: string[]): Failure => fail('risk_rejected', `refused by risk rules: ${rules.join(', ')}`);
 
 const noChannel = (methods: string[], currency: string): Failure =>
@@ -151,9 +155,7 @@ export class Payments {
   }
 
   async get(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState }>> {
-    const order = await this.engine.load(paymentId);
-    if (!order || order.context.merchantId !== merchant.id) return fail('not_found', `no payment ${paymentId}`);
-    return { ok: true, order };
+    return ownedBy(merchant, paymentId, await this.engine.load(paymentId));
   }
 
   async getByMerchantOrderNo(merchant: Merchant, merchantOrderNo: string): Promise<Result<{ order: OrderState }>> {
@@ -187,7 +189,8 @@ export class Payments {
    * answer carries what the payer is shown, once the flow's prepay has an outcome.
    */
   async pay(merchant: Merchant, paymentId: string, parts: PayPartRequest[], riskAssessedAtCreate = false): Promise<Result<{ order: OrderState; flow: Flow }>> {
-    const found = await this.get(merchant, paymentId);
+    // What startOrJoin reads of the order is a pre-check: the actor decides on the order as it is when the event runs.
+    const found = ownedBy(merchant, paymentId, await this.engine.peek(paymentId));
     if (!found.ok) return found;
     const paid = await this.startOrJoin(merchant, found.order, parts, false, riskAssessedAtCreate);
     if (!paid.ok) return paid;
@@ -320,7 +323,8 @@ export class Payments {
    */
   private async awaitPrepay(orderId: string, flowId: string, known: boolean): Promise<{ order: OrderState; flow: Flow }> {
     for (let waited = 0; ; waited += prepay_poll_interval_ms) {
-      const order = await this.engine.load(orderId);
+      // A prepay run here was dispatched here: this process's last commit of the order has its outcome.
+      const order = known ? await this.engine.peek(orderId) : await this.engine.load(orderId);
       const flow = order?.context.flows.find((f) => f.id === flowId);
       if (!order || !flow) throw new Error(`assertion failed: the flow ${flowId} a pay answers is in order ${orderId}`);
       if (known || flow.prepared || flow.status !== 'pending' || waited >= prepay_wait_ms) return { order, flow };

@@ -1,7 +1,7 @@
 /**
  * The facts of a channel's day of records that matching needs, held compactly: each record's key
  * numbered in a KeyTable, and per number its amount, status, kind and whether a line showed it,
- * in typed arrays — about 100 MB for a million records, where the records as objects took about
+ * in typed arrays — about 60 MB for a million records, where the records as objects took about
  * 700 MB (docs/benchmarks.md). Everything else of a record (its order, its flow) is read by id for
  * the few lines that are not plain matches.
  *
@@ -13,7 +13,7 @@ import type { ReconFacts, ReconRecord } from '../store/store.ts';
 import type { RecordFacts } from './classify.ts';
 import { KeyTable, grown, keyHash } from './key-table.ts';
 
-/** Records one pass holds at most by default (about 100 MB of index; ReconOptions.indexRecordsMax). */
+/** Records one pass holds at most by default (about 60 MB of index; ReconOptions.indexRecordsMax). */
 export const recon_index_records_max = 1_000_000;
 
 const initial_slots = 1024;

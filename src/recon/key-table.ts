@@ -1,8 +1,10 @@
 /**
  * A set of strings numbered in the order they were added (key → slot), kept in typed arrays: the
- * keys' UTF-16 code units side by side in one arena, an open-addressing table of slots. A million
- * 30-character ids take about 80 MB here and no garbage collector's attention; a `Map` of them
- * took about 200 MB and a third of a reconciliation's time (docs/benchmarks.md).
+ * keys' code units side by side in one arena, an open-addressing table of slots. The arena holds a
+ * byte per code unit while every key is Latin-1 (paycenter's ids are ASCII) and widens to two bytes
+ * the first time a key is not. A million 30-character ids take about 50 MB here and no garbage
+ * collector's attention; a `Map` of them took about 200 MB and a third of a reconciliation's time
+ * (docs/benchmarks.md).
  */
 
 /** FNV-1a over a string's code units (also what splits a day into passes). */
@@ -23,7 +25,8 @@ export class KeyTable {
   private hashes = new Uint32Array(1 << (initial_bits - 1));
   /** Where each slot's key starts in the arena; slot s ends where s + 1 starts. */
   private starts = new Int32Array((1 << (initial_bits - 1)) + 1);
-  private arena = new Uint16Array(1 << 14);
+  /** A byte per code unit until a key needs two (every byte held here also raises the garbage the collector lets pile up: src/recon/garbage-bound.ts). */
+  private arena: Uint8Array | Uint16Array = new Uint8Array(1 << 14);
   private count = 0;
 
   get size(): number {
@@ -46,8 +49,15 @@ export class KeyTable {
     const slot = this.count++;
     const start = this.starts[slot]!;
     if (start + key.length > arena_units_max) throw new Error(`assertion failed: over ${arena_units_max} characters of keys`);
-    if (start + key.length > this.arena.length) this.arena = grown(this.arena, Math.min(arena_units_max, Math.max(this.arena.length * 2, start + key.length)), (n) => new Uint16Array(n));
-    for (let i = 0; i < key.length; i++) this.arena[start + i] = key.charCodeAt(i);
+    if (start + key.length > this.arena.length) {
+      const narrow = this.arena instanceof Uint8Array;
+      this.arena = grown(this.arena, Math.min(arena_units_max, Math.max(this.arena.length * 2, start + key.length)), (n) => (narrow ? new Uint8Array(n) : new Uint16Array(n)));
+    }
+    for (let i = 0; i < key.length; i++) {
+      const unit = key.charCodeAt(i);
+      if (unit > 0xff && this.arena instanceof Uint8Array) this.arena = new Uint16Array(this.arena);
+      this.arena[start + i] = unit;
+    }
     this.starts[slot + 1] = start + key.length;
     this.hashes[slot] = hash;
     this.buckets[b] = slot + 1;

@@ -27,6 +27,7 @@ import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { ChannelRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, Store } from '../store/store.ts';
 import { type Counts, type DiffKind, type FeeRate, type Repair, factsVerdictOf, recordKey, rowKey, verdictOf, zeroCounts } from './classify.ts';
 import { DayIndex, passOf, recon_index_records_max } from './day-index.ts';
+import { GarbageBound } from './garbage-bound.ts';
 
 export type ReconOptions = {
   /** Days a local success may wait for a later statement before it is a missing_channel difference. */
@@ -164,8 +165,10 @@ export class Reconciliation {
   private async comparePass(x: PassContext, c: Comparison, pass: number, passes: number): Promise<boolean> {
     const [dayStart, dayEnd] = chinaDayRange(x.run.date);
     const index = new DayIndex(this.options.indexRecordsMax);
+    const garbage = new GarbageBound();
     let full = false;
     await this.deps.store.eachReconFactsCompleted(x.run.channel, dayStart, dayEnd, (page) => {
+      garbage.read(page.length);
       for (const facts of page) {
         if (full || passOf(facts.key, passes) !== pass) continue;
         if (!index.add(facts)) full = true;
@@ -176,6 +179,7 @@ export class Reconciliation {
 
     let unsettled: StatementRow[] = [];
     for await (const row of x.channel.adapter.statementRows(x.file)) {
+      garbage.read(1);
       const key = rowKey(row);
       if (passOf(key, passes) !== pass) continue;
       if (row.status === 'succeeded') c.channelNet += row.kind === 'payment' ? row.amount : -row.amount;

@@ -186,6 +186,11 @@ function batchInputs(writes: OrderWrite[]): unknown[] {
   return [orders, journal, flows, refunds, outbox, events, armed, disarmed];
 }
 
+/** The timers named in $1 (timerKeysJson), still due when named, that meet `condition` and no other transaction holds: locked. */
+const firedTimersFree = (condition = 'true') => `SELECT t.order_id, t.key FROM timers t
+  JOIN jsonb_to_recordset($1::text::jsonb) AS f(order_id text, key text, due_at bigint) ON t.order_id = f.order_id AND t.key = f.key AND t.due_at = f.due_at
+  WHERE ${condition} FOR UPDATE OF t SKIP LOCKED`;
+
 /** Timers as the (order_id, key, due_at) records a statement reads with jsonb_to_recordset. */
 const timerKeysJson = (timers: TimerRow[]) => JSON.stringify(timers.map((t) => ({ order_id: t.orderId, key: t.key, due_at: t.dueAt })));
 
@@ -350,11 +355,17 @@ export class PostgresStore implements Store {
     return rows.map((r) => timerOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
+  /*
+   * The ticker never waits for a timer row another transaction holds (SKIP LOCKED, as in
+   * claimDueTimers): that is a commit re-arming or disarming the timer, which makes this
+   * lease or delete moot. Waiting would also deadlock: a batch commit locks the timers of many
+   * orders, the ticker those of many fired timers, each in its own order (store.timers.locks.test.ts).
+   */
   async deleteFiredTimers(timers: TimerRow[]) {
     if (timers.length === 0) return [];
     const rows = await this.all(
-      `DELETE FROM timers t USING jsonb_to_recordset($1::text::jsonb) AS f(order_id text, key text, due_at bigint)
-       WHERE t.order_id = f.order_id AND t.key = f.key AND t.due_at = f.due_at RETURNING t.order_id, t.key`,
+      `DELETE FROM timers t USING (${firedTimersFree()}) free
+       WHERE t.order_id = free.order_id AND t.key = free.key RETURNING t.order_id, t.key`,
       timerKeysJson(timers),
     );
     return timersNamedIn(timers, rows);
@@ -363,9 +374,8 @@ export class PostgresStore implements Store {
   async leaseTimers(timers: TimerRow[], nowMs: number, leaseMs: number) {
     if (timers.length === 0) return [];
     const rows = await this.all(
-      `UPDATE timers t SET lease_until = $2 FROM jsonb_to_recordset($1::text::jsonb) AS f(order_id text, key text, due_at bigint)
-       WHERE t.order_id = f.order_id AND t.key = f.key AND t.due_at = f.due_at AND (t.lease_until IS NULL OR t.lease_until < $3)
-       RETURNING t.order_id, t.key`,
+      `UPDATE timers t SET lease_until = $2 FROM (${firedTimersFree('t.lease_until IS NULL OR t.lease_until < $3')}) free
+       WHERE t.order_id = free.order_id AND t.key = free.key RETURNING t.order_id, t.key`,
       timerKeysJson(timers), nowMs + leaseMs, nowMs,
     );
     return timersNamedIn(timers, rows);

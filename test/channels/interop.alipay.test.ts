@@ -67,16 +67,16 @@ describe('alipay requests: our signature is the SDK\'s', () => {
     biz_content: JSON.stringify({ out_trade_no: 'F01JTESTFLOW', total_amount: '12.34', subject: '测试 商品 & a=b+c%20', time_expire: alipayTime(now + 600_000) }),
   });
 
-  test('signRequest equals the SDK\'s sdkExecute signature byte for byte, over the same parameters', () => {
+  test('signRequest equals the SDK\'s sdkExecute signature byte for byte, over the same parameters', async () => {
     const ours = params();
     const sdk = sdkSigned(ours);
     expect(withoutSign(sdk)).toEqual(ours);
-    expect(signRequest(ours, appKeys.privateKey)).toBe(sdk.sign!);
+    expect(await signRequest(ours, appKeys.privateKey)).toBe(sdk.sign!);
   });
 
-  test('the SDK (as the gateway) verifies signRequest over signingText; a tampered amount fails', () => {
+  test('the SDK (as the gateway) verifies signRequest over signingText; a tampered amount fails', async () => {
     const ours = params();
-    const sign = signRequest(ours, appKeys.privateKey);
+    const sign = await signRequest(ours, appKeys.privateKey);
     expect(gatewaySdk.rsaCheck(signingText(ours, ['sign']), sign)).toBe(true);
     // The SDK's own content builder (sorted k=v, sign_type kept on its first try) agrees.
     expect(gatewaySdk.checkNotifySignV2({ ...ours, sign })).toBe(true);

@@ -56,9 +56,9 @@ describe('wechatpay requests: our Authorization verifies with the plugin', () =>
   const path = '/v3/pay/transactions/native';
   const body = JSON.stringify({ appid, mchid, description: '测试 商品', out_trade_no: 'F01JWXFLOW', amount: { total: 1234, currency: 'CNY' } });
 
-  test('Rsa.verify over Formatter.request accepts it with the merchant public key; the plugin signs the same bytes', () => {
+  test('Rsa.verify over Formatter.request accepts it with the merchant public key; the plugin signs the same bytes', async () => {
     const nowMs = Date.now();
-    const header = authorization({ mchid, serialNo: serial_no, privateKey: merchantKeys.privateKey }, 'POST', path, body, nowMs);
+    const header = await authorization({ mchid, serialNo: serial_no, privateKey: merchantKeys.privateKey }, 'POST', path, body, nowMs);
     const fields = authFields(header);
     expect(fields).toMatchObject({ mchid, serial_no, timestamp: String(Math.floor(nowMs / 1000)) });
     const { timestamp, nonce_str, signature } = fields;

@@ -153,7 +153,7 @@ describe.each(storeKinds)('paying through the sandbox on %s', (kind) => {
       total_amount: '9.99', notify_id: randomBytes(8).toString('hex'), sign_type: 'RSA2', charset: 'utf-8',
     };
     const text = Object.keys(params).filter((k) => k !== 'sign_type').sort().map((k) => `${k}=${params[k]}`).join('&');
-    params.sign = rsaSign(forger.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), text);
+    params.sign = await rsaSign(forger.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), text);
     const before = await tableCounts(world.booted.databaseUrl);
     const answer = await fetch(`${world.url}/callbacks/alipay/alipay_main`, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params).toString(),

@@ -56,21 +56,21 @@ describe('unionpay requests: our signature is openssl\'s', () => {
     expect(signedDigest(fields)).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  test('signatureOf equals openssl dgst -sha256 -sign over the hex digest, and openssl verifies it; a tampered field fails', () => {
+  test('signatureOf equals openssl dgst -sha256 -sign over the hex digest, and openssl verifies it; a tampered field fails', async () => {
     const key = createPrivateKey(readFileSync(pki.merchant.keyPath, 'utf8'));
     const fields = consume();
-    const ours = signatureOf(fields, key);
+    const ours = await signatureOf(fields, key);
     expect(ours).toBe(opensslSign(fields, pki.merchant.keyPath));
     expect(opensslVerifies(fields, pki.merchant.publicKeyPath, ours, pki.dir)).toBe(true);
     expect(opensslVerifies({ ...fields, txnAmt: '1' }, pki.merchant.publicKeyPath, ours, pki.dir)).toBe(false);
   });
 
-  test('the key and certId come from the PKCS#12 file (new and legacy formats); certId is the serial in decimal', () => {
+  test('the key and certId come from the PKCS#12 file (new and legacy formats); certId is the serial in decimal', async () => {
     for (const pfx of [pki.merchant.pfxBase64, pki.merchant.legacyPfxBase64]) {
       const opened = openSigningCert(new Secret(pfx), new Secret(pki.merchant.password));
       if (!opened.ok) throw new Error(opened.message);
       expect(opened.cert.certId).toBe(pki.merchant.serialDecimal);
-      expect(signatureOf(consume(), opened.cert.key)).toBe(opensslSign(consume(), pki.merchant.keyPath));
+      expect(await signatureOf(consume(), opened.cert.key)).toBe(opensslSign(consume(), pki.merchant.keyPath));
     }
     expect(openSigningCert(new Secret(pki.merchant.pfxBase64), new Secret('wrong'))).toEqual({ ok: false, field: 'config.sign_cert_password', message: 'does not open sign_cert_pfx' });
     expect(openSigningCert(new Secret('bm90IGEgcGZ4'), new Secret(pki.merchant.password))).toMatchObject({ ok: false, field: 'config.sign_cert_pfx' });
@@ -78,42 +78,42 @@ describe('unionpay requests: our signature is openssl\'s', () => {
 });
 
 describe('unionpay answers and notifies signed by openssl as UnionPay signs them', () => {
-  test('a notify signed with UnionPay\'s key, carrying its certificate, verifies', () => {
-    expect(verificationProblem(signedBy(notify(), pki.unionpay.keyPath), trust, now)).toBeNull();
+  test('a notify signed with UnionPay\'s key, carrying its certificate, verifies', async () => {
+    expect(await verificationProblem(signedBy(notify(), pki.unionpay.keyPath), trust, now)).toBeNull();
   });
 
-  test('a tampered amount, or a signature by another key over the same certificate, is refused', () => {
+  test('a tampered amount, or a signature by another key over the same certificate, is refused', async () => {
     const signed = signedBy(notify(), pki.unionpay.keyPath);
-    expect(verificationProblem({ ...signed, txnAmt: '1' }, trust, now)).toBe('signature does not verify');
-    expect(verificationProblem(signedBy(notify(), pki.merchant.keyPath), trust, now)).toBe('signature does not verify');
-    expect(verificationProblem({ ...signed, signature: 'AAAA' }, trust, now)).toBe('signature does not verify');
+    expect(await verificationProblem({ ...signed, txnAmt: '1' }, trust, now)).toBe('signature does not verify');
+    expect(await verificationProblem(signedBy(notify(), pki.merchant.keyPath), trust, now)).toBe('signature does not verify');
+    expect(await verificationProblem({ ...signed, signature: 'AAAA' }, trust, now)).toBe('signature does not verify');
     const { signature: _, ...unsigned } = signed;
-    expect(verificationProblem(unsigned, trust, now)).toBe('signature does not verify');
+    expect(await verificationProblem(unsigned, trust, now)).toBe('signature does not verify');
   });
 
-  test('a certificate outside the configured chain is refused, however well it signs', () => {
-    expect(verificationProblem(signedBy(notify(pki.outsider.certPem), pki.outsider.keyPath), trust, now)).toBe('signPubKeyCert is not issued by the configured middle certificate');
+  test('a certificate outside the configured chain is refused, however well it signs', async () => {
+    expect(await verificationProblem(signedBy(notify(pki.outsider.certPem), pki.outsider.keyPath), trust, now)).toBe('signPubKeyCert is not issued by the configured middle certificate');
     // The chain is to the configured middle *and* root: a middle of another root does not do.
     const otherRoot = new X509Certificate(pki.outsider.certPem);
-    expect(verificationProblem(signedBy(notify(), pki.unionpay.keyPath), { ...trust, root: otherRoot }, now)).toBe('the configured middle certificate is not issued by the configured root');
+    expect(await verificationProblem(signedBy(notify(), pki.unionpay.keyPath), { ...trust, root: otherRoot }, now)).toBe('the configured middle certificate is not issued by the configured root');
   });
 
-  test('an expired certificate is refused; before that it was accepted', () => {
+  test('an expired certificate is refused; before that it was accepted', async () => {
     const signed = signedBy(notify(), pki.unionpay.keyPath);
-    expect(verificationProblem(signed, trust, now + pki.signerValidMs - 86_400_000)).toBeNull();
-    expect(verificationProblem(signed, trust, now + pki.signerValidMs + 86_400_000)).toBe('signPubKeyCert is outside its validity period');
+    expect(await verificationProblem(signed, trust, now + pki.signerValidMs - 86_400_000)).toBeNull();
+    expect(await verificationProblem(signed, trust, now + pki.signerValidMs + 86_400_000)).toBe('signPubKeyCert is outside its validity period');
   });
 
-  test('a certificate of the chain that does not name 中国银联股份有限公司 is refused, unless validate_cn is false', () => {
+  test('a certificate of the chain that does not name 中国银联股份有限公司 is refused, unless validate_cn is false', async () => {
     const signed = signedBy(notify(pki.wrongCn.certPem), pki.wrongCn.keyPath);
-    expect(verificationProblem(signed, trust, now)).toBe('signPubKeyCert does not name 中国银联股份有限公司');
-    expect(verificationProblem(signed, { ...trust, validateCn: false }, now)).toBeNull();
+    expect(await verificationProblem(signed, trust, now)).toBe('signPubKeyCert does not name 中国银联股份有限公司');
+    expect(await verificationProblem(signed, { ...trust, validateCn: false }, now)).toBeNull();
   });
 
-  test('no certificate, or another signMethod, is refused', () => {
+  test('no certificate, or another signMethod, is refused', async () => {
     const { signPubKeyCert: _, ...withoutCert } = signedBy(notify(), pki.unionpay.keyPath);
-    expect(verificationProblem(withoutCert, trust, now)).toBe('no signPubKeyCert');
-    expect(verificationProblem({ ...signedBy(notify(), pki.unionpay.keyPath), signMethod: '11' }, trust, now)).toBe('signMethod 11 is not 01');
+    expect(await verificationProblem(withoutCert, trust, now)).toBe('no signPubKeyCert');
+    expect(await verificationProblem({ ...signedBy(notify(), pki.unionpay.keyPath), signMethod: '11' }, trust, now)).toBe('signMethod 11 is not 01');
   });
 });
 

@@ -34,12 +34,12 @@ describe('refundStatusOf', () => {
 const proxy_platform_serial = 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678';
 
 /** The Wechatpay-* headers WeChat signs an answer with, here with the proxy's platform key. */
-function platformHeaders(keys: RsaPair, body: string): Record<string, string> {
+async function platformHeaders(keys: RsaPair, body: string): Promise<Record<string, string>> {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const nonce = randomBytes(16).toString('hex');
   return {
     'wechatpay-timestamp': timestamp, 'wechatpay-nonce': nonce, 'wechatpay-serial': proxy_platform_serial,
-    'wechatpay-signature': rsaSign(keys.privateKey, `${timestamp}\n${nonce}\n${body}\n`),
+    'wechatpay-signature': await rsaSign(keys.privateKey, `${timestamp}\n${nonce}\n${body}\n`),
   };
 }
 
@@ -60,7 +60,7 @@ function abnormalRefundsProxy(upstream: string, keys: RsaPair): FakeProvider {
     const answer = await fetch(`${upstream}${request.pathAndQuery}`, { method: request.method, headers, body: request.method === 'GET' ? undefined : request.body });
     let text = await answer.text();
     if (isRefundPath(request.pathAndQuery) && answer.status === 200) text = JSON.stringify({ ...JSON.parse(text), status: 'ABNORMAL' });
-    return new Response(answer.status === 204 ? null : text, { status: answer.status, headers: { 'content-type': 'application/json', ...platformHeaders(keys, text) } });
+    return new Response(answer.status === 204 ? null : text, { status: answer.status, headers: { 'content-type': 'application/json', ...(await platformHeaders(keys, text)) } });
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * Named limits on what could otherwise grow without bound: the group-commit queue refuses
  * (as a dependency's `unavailable`) beyond its cap, the engine keeps at most recentOrdersMax
- * orders in memory (and no closed ones), one order's list queries return at most
+ * orders in memory (and no closed ones; `peek` reads them), one order's list queries return at most
  * per_order_rows_max rows, and its journal — and the admin timeline over it — come in pages.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
@@ -15,7 +15,7 @@ import { per_order_rows_max } from '../../src/store/rows.ts';
 import { type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
 import { next, orderRow, t0, writeOf } from '../store/fixtures.ts';
 import { freshStoreFor, storeKinds } from '../store/stores.ts';
-import { engineOn, orderInput } from './fixtures.ts';
+import { engineOn, orderInput, payWith } from './fixtures.ts';
 
 for (const kind of storeKinds) {
   describe(`limits on ${kind}`, () => {
@@ -44,6 +44,20 @@ for (const kind of storeKinds) {
       // The closed order is loaded again for its next event: a close request on it is rejected, nothing moves.
       expect((await engine.dispatch(last.id, { type: 'close.request', at: last.expiresAt + 1, reason: 'merchant' })).outcome).toBe('rejected');
       expect(engine.recentOrders).toBe(2);
+    });
+
+    test('peek answers what this process last committed of a recent order without a load, and the stored order otherwise', async () => {
+      const [here, there] = [engineOn(store), engineOn(store)];
+      const input = orderInput();
+      const created = await here.create(input);
+      if (created.outcome !== 'created') throw new Error(`create: ${created.outcome}`);
+      expect(await here.peek(input.id)).toBe(created.order);
+      // Another instance moves the order on: this one's peek is behind (as documented), its load is not.
+      expect((await there.dispatch(input.id, payWith('flw_peek'))).outcome).toBe('applied');
+      expect((await here.peek(input.id))?.row.version).toBe(1);
+      expect((await here.load(input.id))?.row.version).toBe(2);
+      expect((await there.peek(input.id))?.row.version).toBe(2);
+      expect((await engineOn(store).peek(input.id))?.row.version).toBe(2);
     });
 
     test('an order\'s list queries return at most per_order_rows_max rows', async () => {

@@ -11,7 +11,7 @@
  *      emit 'exit' to preloaded code).
  */
 import { spawn as spawnNode, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,8 @@ const watchdog_poll_interval_s = 1;
 const redis_ping_timeout_ms = 1_000;
 const postgres_connections_max = 200;
 
-export type Service = { url: string; stop: () => Promise<void> };
+/** `pid`: the server's process (Postgres' postmaster), for the benches' CPU figures. */
+export type Service = { url: string; pid: number; stop: () => Promise<void> };
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -175,7 +176,9 @@ export async function startPostgres(): Promise<Service> {
     // --no-sync only skips initdb's own flush of the fresh cluster; the server runs with fsync on.
     await run(asPostgresUser([join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']), 'initdb');
     const port = await startPostgresOnFreePort(bin, dir, pgCtl);
-    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop: async () => stop() };
+    // postmaster.pid's first line is the postmaster's pid.
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, pid, stop: async () => stop() };
   } catch (error) {
     stop();
     throw error;
@@ -238,6 +241,7 @@ export async function startRedis(): Promise<Service> {
     }
     return {
       url: `redis://127.0.0.1:${port}`,
+      pid,
       stop: async () => {
         stop();
         await child.exited;

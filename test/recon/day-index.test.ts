@@ -9,12 +9,15 @@ import fc from 'fast-check';
 import { DayIndex, passOf } from '../../src/recon/day-index.ts';
 import { KeyTable } from '../../src/recon/key-table.ts';
 
+/** Mostly ASCII keys (as ids are), sometimes any code units at all (the arena widens for them). */
+const anyKey = fc.oneof({ weight: 4, arbitrary: fc.string({ maxLength: 12 }) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) });
+
 describe('the key table', () => {
   test('property: every key added is found in its slot and reads back; other keys are not found', () => {
     const seed = Date.now() % 2 ** 31;
     console.log(`the key table property's seed: ${seed}`);
     fc.assert(
-      fc.property(fc.uniqueArray(fc.string({ maxLength: 12 }), { maxLength: 3000, size: 'large' }), fc.array(fc.string({ maxLength: 12 }), { maxLength: 50 }), (keys, others) => {
+      fc.property(fc.uniqueArray(anyKey, { maxLength: 3000, size: 'large' }), fc.array(anyKey, { maxLength: 50 }), (keys, others) => {
         const table = new KeyTable();
         keys.forEach((key, i) => expect(table.add(key)).toBe(i));
         expect(table.size).toBe(keys.length);
@@ -34,6 +37,15 @@ describe('the key table', () => {
     for (const key of keys) table.add(key);
     expect(keys.every((key, i) => table.find(key) === i && table.keyAt(i) === key)).toBe(true);
     expect(table.find('flw_missing')).toBe(-1);
+  });
+
+  test('a key beyond Latin-1 after thousands of ASCII ones widens the arena: every key before and after it still found and read back', () => {
+    const table = new KeyTable();
+    const keys = [...Array.from({ length: 5_000 }, (_, i) => `flw_${i}`), '退款_Ā', 'é_latin1', '😀', ...Array.from({ length: 5_000 }, (_, i) => `rfd_${i}`)];
+    for (const key of keys) table.add(key);
+    expect(keys.every((key, i) => table.find(key) === i && table.keyAt(i) === key)).toBe(true);
+    // A wide key whose code units' low bytes spell an ASCII key: one byte per unit would mistake them.
+    expect(table.find(String.fromCharCode(0x166, 0x16c, 0x177, 0x15f, 0x130))).toBe(-1);
   });
 
   test('a key added twice is a bug, not a second slot', () => {

@@ -49,17 +49,17 @@ export class AlipayAdapter implements ChannelAdapter {
     this.config = v.parse(alipay_config, config);
   }
 
-  private signedParams(method: string, biz: Record<string, unknown>, now: number, extra: Record<string, string> = {}): Record<string, string> {
+  private async signedParams(method: string, biz: Record<string, unknown>, now: number, extra: Record<string, string> = {}): Promise<Record<string, string>> {
     const params: Record<string, string> = {
       app_id: this.config.app_id, method, format: 'JSON', charset: 'utf-8', sign_type: 'RSA2',
       timestamp: alipayTime(now), version: '1.0', biz_content: JSON.stringify(biz), ...extra,
     };
-    return { ...params, sign: signRequest(params, this.config.private_key.reveal()) };
+    return { ...params, sign: await signRequest(params, this.config.private_key.reveal()) };
   }
 
   /** One gateway call; the answer counts only when its signature verifies. */
   private async call(method: string, biz: Record<string, unknown>, now: number, extra?: Record<string, string>): Promise<ChannelResult<{ answer: Answer }>> {
-    const params = this.signedParams(method, biz, now, extra);
+    const params = await this.signedParams(method, biz, now, extra);
     const sent = await callProvider(this.config.gateway_url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' },
@@ -85,7 +85,7 @@ export class AlipayAdapter implements ChannelAdapter {
         ? channelFailure('rejected', `Alipay refused the request: ${answer.sub_code ?? answer.code} ${answer.sub_msg ?? answer.msg ?? ''}`.trim())
         : channelFailure('bad_response', `unsigned Alipay answer (code ${answer.code})`);
     }
-    if (!verifyAnswer(member.text, member.sign, this.config.alipay_public_key)) return channelFailure('bad_response', 'Alipay answer signature does not verify');
+    if (!(await verifyAnswer(member.text, member.sign, this.config.alipay_public_key))) return channelFailure('bad_response', 'Alipay answer signature does not verify');
     return { ok: true, answer };
   }
 
@@ -114,7 +114,7 @@ export class AlipayAdapter implements ChannelAdapter {
         // A page payment is a signed link the payer's browser opens at the gateway: no call here.
         const extra: Record<string, string> = { notify_url: this.options.notifyUrl };
         if (request.returnUrl) extra.return_url = request.returnUrl;
-        const params = this.signedParams('alipay.trade.page.pay', { ...biz, product_code: 'FAST_INSTANT_TRADE_PAY' }, request.now, extra);
+        const params = await this.signedParams('alipay.trade.page.pay', { ...biz, product_code: 'FAST_INSTANT_TRADE_PAY' }, request.now, extra);
         const payUrl = `${this.config.gateway_url}?${new URLSearchParams(params).toString()}`;
         return { ok: true as const, action: { type: 'redirect' as const, payUrl }, channelTradeNo: null };
       }
@@ -183,7 +183,7 @@ export class AlipayAdapter implements ChannelAdapter {
 
   async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
     const form = Object.fromEntries(new URLSearchParams(request.body));
-    if (!verifyNotify(form, this.config.alipay_public_key)) return { ok: false, reason: 'signature does not verify' };
+    if (!(await verifyNotify(form, this.config.alipay_public_key))) return { ok: false, reason: 'signature does not verify' };
     const params = v.parse(alipay_notify, form);
     if (params.app_id !== this.config.app_id) return { ok: false, reason: `app_id ${params.app_id ?? '(none)'} is not this channel's` };
     if (this.config.seller_id && params.seller_id !== this.config.seller_id) return { ok: false, reason: 'seller_id is not this channel\'s' };

@@ -17,13 +17,13 @@ export function signingText(params: Record<string, string>, excluded: readonly s
     .join('&');
 }
 
-export function signRequest(params: Record<string, string>, privateKey: string): string {
+export function signRequest(params: Record<string, string>, privateKey: string): Promise<string> {
   return rsaSign(privateKey, signingText(params, ['sign']));
 }
 
-export function verifyNotify(params: Record<string, string>, alipayPublicKey: string): boolean {
+export async function verifyNotify(params: Record<string, string>, alipayPublicKey: string): Promise<boolean> {
   const sign = params.sign;
-  return sign !== undefined && rsaVerify(alipayPublicKey, signingText(params, ['sign', 'sign_type'], true), sign);
+  return sign !== undefined && (await rsaVerify(alipayPublicKey, signingText(params, ['sign', 'sign_type'], true), sign));
 }
 
 /**
@@ -54,6 +54,6 @@ export function signedMember(raw: string, memberKey: string): { text: string; si
   return null;
 }
 
-export function verifyAnswer(text: string, sign: string, alipayPublicKey: string): boolean {
+export function verifyAnswer(text: string, sign: string, alipayPublicKey: string): Promise<boolean> {
   return rsaVerify(alipayPublicKey, text, sign);
 }

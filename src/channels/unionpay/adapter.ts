@@ -65,9 +65,9 @@ export class UnionpayAdapter implements ChannelAdapter {
   }
 
   /** A request's fields with the ones every request has, its certId and its signature. */
-  private signed(fields: Fields): Fields {
+  private async signed(fields: Fields): Promise<Fields> {
     const all: Fields = { version: '5.1.0', encoding: 'UTF-8', signMethod: '01', accessType: '0', merId: this.config.mer_id, certId: this.signer.certId, ...fields };
-    return { ...all, signature: signatureOf(all, this.signer.key) };
+    return { ...all, signature: await signatureOf(all, this.signer.key) };
   }
 
   /** The orderId and txnTime of a flow or refund id, or why it cannot have one. */
@@ -81,7 +81,7 @@ export class UnionpayAdapter implements ChannelAdapter {
     const sent = await callProvider(this.url(path), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' },
-      body: new URLSearchParams(this.signed(fields)).toString(),
+      body: new URLSearchParams(await this.signed(fields)).toString(),
     }, { timeoutMs: this.options.timeoutMs });
     if (!sent.ok) return sent;
     if (sent.status >= 500) return channelFailure('unavailable', `UnionPay answered HTTP ${sent.status}`);
@@ -95,7 +95,7 @@ export class UnionpayAdapter implements ChannelAdapter {
         ? channelFailure('rejected', `UnionPay refused the request: ${message.respCode} ${message.respMsg ?? ''}`.trim())
         : channelFailure('bad_response', `unsigned UnionPay answer (respCode ${message.respCode})`);
     }
-    const problem = verificationProblem(answer, this.trust, now);
+    const problem = await verificationProblem(answer, this.trust, now);
     if (problem) return channelFailure('bad_response', `UnionPay answer: ${problem}`);
     if (message.merId !== undefined && message.merId !== this.config.mer_id) return channelFailure('bad_response', `UnionPay answer for merchant ${message.merId}`);
     return { ok: true, message };
@@ -118,7 +118,7 @@ export class UnionpayAdapter implements ChannelAdapter {
     switch (request.method) {
       case 'unionpay_web': {
         // The payer's browser posts the signed form to the front gateway, from paycenter's page: no call here.
-        const form = this.signed({ ...web_consume, ...consume, frontUrl: `${this.options.pagesUrl}/return` });
+        const form = await this.signed({ ...web_consume, ...consume, frontUrl: `${this.options.pagesUrl}/return` });
         const payUrl = `${this.options.pagesUrl}/front?${new URLSearchParams(form).toString()}`;
         return { ok: true as const, action: { type: 'redirect' as const, payUrl }, channelTradeNo: null };
       }
@@ -213,15 +213,15 @@ export class UnionpayAdapter implements ChannelAdapter {
   }
 
   /** Why a signed message is not this channel's, or null: signature and certificate, then the merchant. */
-  private messageProblem(fields: Fields, now: number): string | null {
-    const problem = verificationProblem(fields, this.trust, now);
+  private async messageProblem(fields: Fields, now: number): Promise<string | null> {
+    const problem = await verificationProblem(fields, this.trust, now);
     if (problem) return problem;
     return fields.merId === this.config.mer_id ? null : `merId ${fields.merId ?? '(none)'} is not this channel's`;
   }
 
   async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
     const fields = formFields(request.body);
-    const problem = this.messageProblem(fields, request.now);
+    const problem = await this.messageProblem(fields, request.now);
     if (problem) return { ok: false, reason: problem };
     const parsed = v.safeParse(unionpay_message, fields);
     if (!parsed.success) return { ok: false, reason: 'no respCode' };
@@ -236,7 +236,7 @@ export class UnionpayAdapter implements ChannelAdapter {
    * A refund's back notify (its backUrl is a plug-in page, not the trade callback): checked and
    * acknowledged; the refund's outcome is read by the refund query the order keeps asking.
    */
-  refundNotifyProblem(body: string, now: number): string | null {
+  refundNotifyProblem(body: string, now: number): Promise<string | null> {
     return this.messageProblem(formFields(body), now);
   }
 
@@ -244,8 +244,8 @@ export class UnionpayAdapter implements ChannelAdapter {
    * The consume form of a unionpay_web pay link, for the page that posts it to the front gateway:
    * only a form this channel signed for its own merchant (a link cannot make the page post anything else).
    */
-  frontForm(fields: Fields): { action: string; fields: Fields } | null {
-    const own = fields.merId === this.config.mer_id && fields.certId === this.signer.certId && signatureValid(fields, this.signer.publicKey);
+  async frontForm(fields: Fields): Promise<{ action: string; fields: Fields } | null> {
+    const own = fields.merId === this.config.mer_id && fields.certId === this.signer.certId && (await signatureValid(fields, this.signer.publicKey));
     return own ? { action: this.url(front_path), fields } : null;
   }
 

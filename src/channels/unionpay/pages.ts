@@ -48,7 +48,7 @@ export function unionpayPages(deps: PageDeps): Hono {
 
   app.get('/:code/front', async (c) => {
     const adapter = await adapterOf(c.req.param('code'));
-    const form = adapter?.frontForm(c.req.query());
+    const form = await adapter?.frontForm(c.req.query());
     if (!form) return notFound();
     c.header('content-security-policy', frontPolicy(form.action));
     return c.html(frontPage(form.action, form.fields));
@@ -62,7 +62,7 @@ export function unionpayPages(deps: PageDeps): Hono {
     if (!adapter) return notFound();
     const received = await readAtMost(c.req.raw.body, refund_notify_bytes_max);
     if (received.truncated) return c.text('fail', 400);
-    const problem = adapter.refundNotifyProblem(new TextDecoder().decode(received.bytes), deps.clock.now());
+    const problem = await adapter.refundNotifyProblem(new TextDecoder().decode(received.bytes), deps.clock.now());
     return problem ? c.text('fail', 400) : c.text('ok', 200);
   });
 

@@ -5,7 +5,8 @@
  * Answers and notifies carry the certificate they were signed with (`signPubKeyCert`), which must
  * be valid now, chain to the configured middle and root certificates, and name China UnionPay.
  */
-import { type KeyObject, X509Certificate, createHash, createSign, createVerify } from 'node:crypto';
+import { type KeyObject, X509Certificate, createHash } from 'node:crypto';
+import { rsaSign, rsaVerify } from '../rsa.ts';
 
 export const signingText = (fields: Readonly<Record<string, string>>): string =>
   Object.keys(fields)
@@ -17,19 +18,14 @@ export const signingText = (fields: Readonly<Record<string, string>>): string =>
 /** The hex SHA-256 of the signing text: what the RSA signature covers. */
 export const signedDigest = (fields: Readonly<Record<string, string>>): string => createHash('sha256').update(signingText(fields), 'utf8').digest('hex');
 
-export function signatureOf(fields: Readonly<Record<string, string>>, key: KeyObject): string {
-  return createSign('RSA-SHA256').update(signedDigest(fields), 'utf8').sign(key, 'base64');
+export function signatureOf(fields: Readonly<Record<string, string>>, key: KeyObject): Promise<string> {
+  return rsaSign(key, signedDigest(fields));
 }
 
 /** False for a wrong signature and for anything that is not a signature at all. */
-export function signatureValid(fields: Readonly<Record<string, string>>, publicKey: KeyObject): boolean {
+export async function signatureValid(fields: Readonly<Record<string, string>>, publicKey: KeyObject): Promise<boolean> {
   const signature = fields.signature;
-  if (!signature) return false;
-  try {
-    return createVerify('RSA-SHA256').update(signedDigest(fields), 'utf8').verify(publicKey, signature, 'base64');
-  } catch {
-    return false;
-  }
+  return signature !== undefined && signature !== '' && (await rsaVerify(publicKey, signedDigest(fields), signature));
 }
 
 /** The name UnionPay's signing certificates carry. */
@@ -65,11 +61,11 @@ export function certificateProblem(pem: string, trust: Trust, now: number): stri
 }
 
 /** Why a signed answer or notify is refused, or null when its certificate and signature check out. */
-export function verificationProblem(fields: Readonly<Record<string, string>>, trust: Trust, now: number): string | null {
+export async function verificationProblem(fields: Readonly<Record<string, string>>, trust: Trust, now: number): Promise<string | null> {
   const pem = fields.signPubKeyCert;
   if (!pem) return 'no signPubKeyCert';
   if (fields.signMethod !== '01') return `signMethod ${fields.signMethod ?? '(none)'} is not 01`;
   const problem = certificateProblem(pem, trust, now);
   if (problem) return problem;
-  return signatureValid(fields, new X509Certificate(pem).publicKey) ? null : 'signature does not verify';
+  return (await signatureValid(fields, new X509Certificate(pem).publicKey)) ? null : 'signature does not verify';
 }

@@ -78,14 +78,14 @@ export class WechatpayAdapter implements ChannelAdapter {
     const sent = await callProvider(`${this.base.href.replace(/\/$/, '')}${path}`, {
       method,
       headers: {
-        authorization: authorization(this.merchantKey, method, path, body, now), accept: 'application/json',
+        authorization: await authorization(this.merchantKey, method, path, body, now), accept: 'application/json',
         ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: payload === undefined ? undefined : body,
     }, { timeoutMs: this.options.timeoutMs });
     if (!sent.ok) return sent;
     if (sent.status >= 500) return channelFailure('unavailable', `WeChat Pay answered HTTP ${sent.status}`);
-    const problem = platformSignatureProblem(this.platform, headerOf(sent.headers), sent.text, now);
+    const problem = await platformSignatureProblem(this.platform, headerOf(sent.headers), sent.text, now);
     if (problem) return channelFailure('bad_response', `WeChat Pay answer: ${problem}`);
     if (sent.text === '') return { ok: true, reply: { status: sent.status, body: {} } };
     let json: unknown;
@@ -131,7 +131,7 @@ export class WechatpayAdapter implements ChannelAdapter {
         const prepayId = result.reply.body.prepay_id;
         if (result.reply.status !== 200) return this.failureOf(result.reply);
         if (prepayId === undefined) return channelFailure('bad_response', 'jsapi answer has no prepay_id');
-        const params = jsapiParams(this.config.appid, prepayId, this.config.private_key.reveal(), request.now);
+        const params = await jsapiParams(this.config.appid, prepayId, this.config.private_key.reveal(), request.now);
         return { ok: true as const, action: { type: 'none' as const, params }, channelTradeNo: null };
       }
       default:
@@ -200,7 +200,7 @@ export class WechatpayAdapter implements ChannelAdapter {
   }
 
   async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
-    const problem = platformSignatureProblem(this.platform, headerOf(request.headers), request.body, request.now);
+    const problem = await platformSignatureProblem(this.platform, headerOf(request.headers), request.body, request.now);
     if (problem) return { ok: false, reason: problem };
     let envelope: unknown;
     try {
@@ -237,7 +237,7 @@ export class WechatpayAdapter implements ChannelAdapter {
     // The download is signed like any call, over its path below base_url.
     const target = new URL(url);
     const path = `${target.pathname.slice(this.base.pathname.replace(/\/$/, '').length)}${target.search}`;
-    const file = await fetchFromProvider(url, { method: 'GET', headers: { authorization: authorization(this.merchantKey, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
+    const file = await fetchFromProvider(url, { method: 'GET', headers: { authorization: await authorization(this.merchantKey, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
     if (file.status !== 200) return channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
     return { ok: true as const, file: { bytes: file.bytes, mediaType: 'application/gzip' as const, sha1: hash } };

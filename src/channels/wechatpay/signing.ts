@@ -10,9 +10,9 @@ import { rsaSign, rsaVerify } from '../rsa.ts';
 export type MerchantKey = { mchid: string; serialNo: string; privateKey: string };
 
 /** The Authorization header for one request; `url` is the path and query from `/v3/…`. */
-export function authorization(key: MerchantKey, method: string, url: string, body: string, nowMs: number, nonce = randomBytes(16).toString('hex')): string {
+export async function authorization(key: MerchantKey, method: string, url: string, body: string, nowMs: number, nonce = randomBytes(16).toString('hex')): Promise<string> {
   const timestamp = String(Math.floor(nowMs / 1000));
-  const signature = rsaSign(key.privateKey, `${method}\n${url}\n${timestamp}\n${nonce}\n${body}\n`);
+  const signature = await rsaSign(key.privateKey, `${method}\n${url}\n${timestamp}\n${nonce}\n${body}\n`);
   return `WECHATPAY2-SHA256-RSA2048 mchid="${key.mchid}",nonce_str="${nonce}",signature="${signature}",timestamp="${timestamp}",serial_no="${key.serialNo}"`;
 }
 
@@ -25,7 +25,7 @@ const signature_age_max_s = 300;
  * Checks the `Wechatpay-*` headers over a body; returns why it fails, or null when it verifies.
  * `header` looks a header up case-insensitively.
  */
-export function platformSignatureProblem(platform: Platform, header: (name: string) => string | undefined, body: string, nowMs: number): string | null {
+export async function platformSignatureProblem(platform: Platform, header: (name: string) => string | undefined, body: string, nowMs: number): Promise<string | null> {
   const timestamp = header('wechatpay-timestamp');
   const nonce = header('wechatpay-nonce');
   const signature = header('wechatpay-signature');
@@ -33,7 +33,7 @@ export function platformSignatureProblem(platform: Platform, header: (name: stri
   if (!timestamp || !nonce || !signature || !serial) return 'Wechatpay-Timestamp, -Nonce, -Signature and -Serial are required';
   if (serial !== platform.serial) return `signed with platform certificate ${serial}, expected ${platform.serial}`;
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Number(timestamp) - nowMs / 1000) > signature_age_max_s) return 'Wechatpay-Timestamp is out of window';
-  return rsaVerify(platform.publicKey, `${timestamp}\n${nonce}\n${body}\n`, signature) ? null : 'signature does not verify';
+  return (await rsaVerify(platform.publicKey, `${timestamp}\n${nonce}\n${body}\n`, signature)) ? null : 'signature does not verify';
 }
 
 export type EncryptedResource = { algorithm: string; ciphertext: string; nonce: string; associated_data?: string };
@@ -54,9 +54,9 @@ export function decryptResource(apiv3Key: string, resource: EncryptedResource): 
 }
 
 /** The parameters a JSAPI page hands to WeixinJSBridge, signed with the merchant key. */
-export function jsapiParams(appId: string, prepayId: string, privateKey: string, nowMs: number): Record<string, string> {
+export async function jsapiParams(appId: string, prepayId: string, privateKey: string, nowMs: number): Promise<Record<string, string>> {
   const timeStamp = String(Math.floor(nowMs / 1000));
   const nonceStr = randomBytes(16).toString('hex');
   const pkg = `prepay_id=${prepayId}`;
-  return { appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign: rsaSign(privateKey, `${appId}\n${timeStamp}\n${nonceStr}\n${pkg}\n`) };
+  return { appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign: await rsaSign(privateKey, `${appId}\n${timeStamp}\n${nonceStr}\n${pkg}\n`) };
 }
