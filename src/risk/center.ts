@@ -147,7 +147,9 @@ export class RiskCenter {
       checks.push(check);
       checked.push(r);
     }
-    const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks);
+    // The counters the order joins, once each (limits on one subject and period share one).
+    const joined = joinedCounters(checks);
+    const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks, joined);
     const counted = checks.flatMap((check, i) => {
       const seen = reservation.seen[i]!;
       if (!counterHit(check, seen)) return [];
@@ -159,16 +161,14 @@ export class RiskCenter {
 
     const all = [...hits, ...counted];
     const decision = decide(all, loaded.settings);
-    // The counters the order joined, once each (limits on one subject and period share one).
-    const { counters: joined } = joinedCounters(checks);
-    const cancel = () => this.deps.counters.release(c.orderId, joined);
+    const cancel = () => this.deps.counters.release(c.orderId, joined.counters);
     if (decision.decision === 'reject') {
       await cancel();
       return this.refuse('create', decision.rules, all, started);
     }
     const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits: all };
     this.deps.metrics.decided(verdict.decision, 'create', all, (performance.now() - started) / 1000);
-    return { ok: true, verdict, holds: joined.map((j) => j.hold), cancel };
+    return { ok: true, verdict, holds: joined.counters.map((j) => j.hold), cancel };
   }
 
   /**

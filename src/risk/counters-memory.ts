@@ -47,8 +47,8 @@ type Buckets = Map<string, Map<string, Map<string, Bucket>>>;
 export class MemoryCounters implements Counters {
   private readonly buckets: Buckets = new Map();
 
-  async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
-    const { counters, of } = joinedCounters(checks);
+  async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks)): Promise<Reservation> {
+    const { counters, of } = joined;
     const found = counters.map((c) => this.bucket(c));
     const seen = checks.map((c, i) => seenIn(found[of[i]!], c, at));
     const allowed = !blockedBy(checks, seen);

@@ -86,9 +86,9 @@ export class RedisCounters implements Counters {
     this.redis = redis as Scripted;
   }
 
-  async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
+  async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks)): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
-    const { counters, of } = joinedCounters(checks);
+    const { counters, of } = joined;
     const keyArgs = counters.map((c) => `${c.amount} ${c.spanMs} ${Math.max(1, c.expiresAt - at)}`);
     const checkArgs = checks.map((c, i) => `${of[i]! + 1} ${c.countMax ?? -1} ${c.amountMax ?? -1} ${c.enforce ? 1 : 0}`);
     const flat = await this.redis.riskReserve(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId, at, ...keyArgs, ...checkArgs);

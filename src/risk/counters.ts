@@ -9,13 +9,14 @@
  */
 import type { SQL } from 'bun';
 import * as v from 'valibot';
-import { type CounterCheck, type CounterRef, type Seen, counterHit, counterName, isLimitCounter } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterHit, counterName, isLimitCounter } from './evaluate.ts';
 import { jsonValue } from './repo.ts';
 
 export type Reservation = { allowed: boolean; seen: Seen[] };
 
 export interface Counters {
-  reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation>;
+  /** `joined`: the checks' counters (`joinedCounters(checks)`), when the caller has worked them out already. */
+  reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters): Promise<Reservation>;
   /** Takes the order out of these counters (counters it is not in are left alone). */
   release(orderId: string, counters: CounterRef[]): Promise<void>;
   /** Forgets counters whose period or window is over. */

@@ -299,7 +299,8 @@ export function heldCounters(order: Candidate, holds: readonly string[]): Counte
  * and the latest expiry any of its rules asks for.
  */
 export type Joined = CounterRef & { hold: string; kind: CounterCheck['kind']; amount: number; spanMs: number; expiresAt: number };
-export function joinedCounters(checks: CounterCheck[]): { counters: Joined[]; of: number[] } {
+export type JoinedCounters = { counters: Joined[]; of: number[] };
+export function joinedCounters(checks: CounterCheck[]): JoinedCounters {
   const index = new Map<string, number>();
   const counters: Joined[] = [];
   const of = checks.map((c) => {
