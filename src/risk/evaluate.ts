@@ -216,10 +216,10 @@ export function statelessHit({ rule, amountMax }: Compiled, facts: Facts): Hit |
 
 /**
  * A counter by its parts: `prefix`, its kind and subject (`l|user|` for a limit, and for a window
- * its rule too: `w|code|device|`), compiled with the rules; `key`, the order's subject (`merchant|value`); `period`,
- * its China-time day or month (a window's is `w`). Where a name is needed — a Redis key, a
- * Postgres row, a hit's `saw` — it is the three joined (`counterName`); the memory counters look
- * the parts up one after the other and build no name.
+ * its rule too: `w|code|device|`), compiled with the rules; `key`, the order's subject
+ * (`merchant|value`); `period`, its China-time day or month (a window's is `w`). Where a name is
+ * needed — a Redis key, a Postgres row, a hit's `saw` — it is the three joined (`counterName`);
+ * the memory counters look the parts up one after the other and build no name.
  */
 export type CounterRef = { prefix: string; key: string; period: string };
 export const counterName = (ref: CounterRef): string => `${ref.prefix}${ref.key}|${ref.period}`;
@@ -235,7 +235,7 @@ export type CounterCheck = CounterRef & {
   /** What the order records for its counter (compiled with the rule: no string built per order). */
   hold: string;
   countMax: number | null; amountMax: number | null;
-  /** What this order adds to the counter's amount: its amount in CNY, 0 in another currency (the same for every rule of a counter). */
+  /** What this order adds to the counter's amount: its amount in CNY, 0 in another currency (the same for all of a counter's rules). */
   amount: number;
   spanMs: number;
   /** Until when this rule needs the order counted (a counter keeps its members for its latest). */
@@ -276,7 +276,8 @@ export function heldCounters(order: Candidate, holds: readonly string[]): Counte
   return holds.map((hold) => {
     const parts = hold.split('|');
     if (parts.length === 6) {
-      // A limit's share is in its subject's counter now (a member there, so releasing it where it was never counted changes nothing).
+      // A limit's share is its subject's counter's now; an order is a member, so releasing it
+      // from a counter it was never counted in (Redis, Postgres: it was, under the old name) changes nothing.
       const prefix = parts[0] === 'l' ? `l|${parts[2]}|` : `${parts[0]}|${parts[1]}|${parts[2]}|`;
       return { prefix, key: `${parts[3]}|${parts[4]}`, period: parts[5]! };
     }
