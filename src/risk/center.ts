@@ -15,7 +15,8 @@ import type { OrderWrite } from '../store/store.ts';
 import type { Counters } from './counters.ts';
 import {
   type Candidate, type Compiled, type CounterCheck, type Facts, type Hit, type History, type Lists,
-  candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter, joinedCounters, statelessHit,
+  candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter,
+  joinedCounters, statelessHit,
 } from './evaluate.ts';
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';

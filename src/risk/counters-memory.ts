@@ -13,7 +13,9 @@ import type { PaymentContext } from '../../machines/payment.model.ts';
 import type { OrderRow, Store } from '../store/store.ts';
 import type { Counters, Reservation } from './counters.ts';
 import { blockedBy } from './counters.ts';
-import { type CounterCheck, type CounterRef, type Seen, chinaMonthStart, countersHeldBy, isLimitCounter, joinedCounters } from './evaluate.ts';
+import {
+  type CounterCheck, type CounterRef, type Seen, chinaMonthStart, countersHeldBy, isLimitCounter, joinedCounters,
+} from './evaluate.ts';
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
 type Member = { amount: number; at: number };
