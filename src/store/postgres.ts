@@ -440,6 +440,12 @@ export class PostgresStore implements Store {
     return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts), lastError: (row.last_error as string | null) ?? null } : null;
   }
 
+  async loadMerchantEvents(eventIds: string[]) {
+    if (eventIds.length === 0) return [];
+    const rows = await this.all('SELECT * FROM merchant_events WHERE id IN (SELECT jsonb_array_elements_text($1::text::jsonb))', JSON.stringify(eventIds));
+    return rows.map((row) => merchantEventOf(row, json));
+  }
+
   async loadTimer(orderId: string, key: string) {
     const [row] = await this.all('SELECT * FROM timers WHERE order_id = $1 AND key = $2', orderId, key);
     return row ? timerOf(row, json) : null;
