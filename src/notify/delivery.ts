@@ -135,10 +135,11 @@ export class NotificationDelivery {
     const room = Math.min(this.options.batchMax, this.options.inFlightMax - this.inFlight.size);
     if (room <= 0) return [];
     const rows = await this.deps.store.claimOutbox(notifyKinds, this.deps.clock.now(), this.options.leaseMs, room);
+    const events = await this.eventsNamedBy(rows);
     const started: Promise<void>[] = [];
     const deferred = new Map<number, string[]>();
     for (const row of rows) {
-      const placement = await this.place(row);
+      const placement = await this.place(row, events);
       if ('start' in placement) started.push(this.track(row, placement.start));
       else if ('wait' in placement) this.laneOf(placement.wait.merchantId).waiting.push({ row, event: placement.wait });
       else if ('deferUntil' in placement) deferred.set(placement.deferUntil, [...(deferred.get(placement.deferUntil) ?? []), row.id]);
@@ -147,14 +148,31 @@ export class NotificationDelivery {
     return started;
   }
 
+  /**
+   * The events a poll's rows name, in one read: one read a row made a saturated store's poll take
+   * seconds, each waiting for a pooled connection. A row whose payload cannot be read names none
+   * here and is parked by `place`.
+   */
+  private async eventsNamedBy(rows: ClaimedOutboxRow[]): Promise<Map<string, MerchantEventRow>> {
+    const ids = rows.flatMap((row) => {
+      try {
+        const { payload } = readOutboxRow(row);
+        return 'eventId' in payload ? [payload.eventId] : [];
+      } catch {
+        return [];
+      }
+    });
+    return new Map((await this.deps.store.loadMerchantEvents(ids)).map((event) => [event.id, event]));
+  }
+
   /** Whether a claimed row is delivered now or put off for its merchant's sake; a row that names no event is a bug. */
-  private async place(row: ClaimedOutboxRow): Promise<Placement> {
-    let event: MerchantEventRow | null;
+  private async place(row: ClaimedOutboxRow, events: Map<string, MerchantEventRow>): Promise<Placement> {
+    let event: MerchantEventRow | undefined;
     try {
       const { payload } = readOutboxRow(row);
       assert('eventId' in payload, `notification row ${row.id} names no event`);
-      event = await this.deps.store.loadMerchantEvent(payload.eventId);
-      assert(event !== null, `notification row ${row.id} names a missing event ${payload.eventId}`);
+      event = events.get(payload.eventId);
+      assert(event !== undefined, `notification row ${row.id} names a missing event ${payload.eventId}`);
     } catch (error) {
       if (isDependencyFailure(error)) throw error;
       await this.deps.parking.outboxRow(row, error, 'notification delivery');

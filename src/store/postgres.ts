@@ -410,14 +410,17 @@ export class PostgresStore implements Store {
   async recordNotification(r: NotificationResult) {
     const a = r.attempt;
     const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
-    await this.sql.begin(async (tx) => {
-      await tx.unsafe('INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)',
-        [a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs]);
-      await tx.unsafe('UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, lease_until = NULL, due_at = $3, completed_at = $4 WHERE id = $5',
-        [outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId]);
-      await tx.unsafe('UPDATE merchant_events SET status = $1, attempts = attempts + 1, delivered_at = $2 WHERE id = $3',
-        [r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId]);
-    });
+    // One statement, so one round trip and one implicit transaction: a sale day's deliveries each
+    // held a pooled connection through BEGIN, three statements and COMMIT.
+    await this.all(
+      `WITH attempt AS (
+         INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)),
+       row AS (UPDATE outbox SET status = $7, attempts = attempts + 1, last_error = $5, lease_until = NULL, due_at = $8, completed_at = $9 WHERE id = $10)
+       UPDATE merchant_events SET status = $11, attempts = attempts + 1, delivered_at = $12 WHERE id = $2`,
+      a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs,
+      outboxStatus, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId,
+      r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null,
+    );
   }
 
   async resendNotification(eventId: string, nowMs: number) {
@@ -435,6 +438,12 @@ export class PostgresStore implements Store {
   async loadMerchantEvent(eventId: string) {
     const [row] = await this.all(`SELECT e.*, (SELECT COALESCE(a.error, CASE WHEN a.http_status NOT BETWEEN 200 AND 299 THEN 'HTTP ' || a.http_status END) FROM notification_attempts a WHERE a.event_id = e.id ORDER BY a.attempted_at DESC, a.id DESC LIMIT 1) AS last_error FROM merchant_events e WHERE e.id = $1`, eventId);
     return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts), lastError: (row.last_error as string | null) ?? null } : null;
+  }
+
+  async loadMerchantEvents(eventIds: string[]) {
+    if (eventIds.length === 0) return [];
+    const rows = await this.all('SELECT * FROM merchant_events WHERE id IN (SELECT jsonb_array_elements_text($1::text::jsonb))', JSON.stringify(eventIds));
+    return rows.map((row) => merchantEventOf(row, json));
   }
 
   async loadTimer(orderId: string, key: string) {

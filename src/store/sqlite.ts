@@ -362,6 +362,11 @@ export class SqliteStore implements Store {
     return row ? { ...merchantEventOf(row, json), status: row.status as string, attempts: int(row.attempts), lastError: (row.last_error as string | null) ?? null } : null;
   }
 
+  async loadMerchantEvents(eventIds: string[]) {
+    if (eventIds.length === 0) return [];
+    return this.all('SELECT * FROM merchant_events WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(eventIds)).map((row) => merchantEventOf(row, json));
+  }
+
   async loadTimer(orderId: string, key: string) {
     const row = this.all('SELECT * FROM timers WHERE order_id = ? AND key = ?', orderId, key)[0];
     return row ? timerOf(row, json) : null;

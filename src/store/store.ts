@@ -406,6 +406,8 @@ export interface Store {
   recordNotification(result: NotificationResult): Promise<void>;
   /** With its delivery status, and the last attempt's error (an HTTP status or a network failure) while it has one. */
   loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number; lastError: string | null }) | null>;
+  /** The merchant events of these ids that exist, in one read (a delivery poll's rows; at most a poll's batch). */
+  loadMerchantEvents(eventIds: string[]): Promise<MerchantEventRow[]>;
   /** Queues a notification again, due now, with a fresh retry schedule; false for an unknown event. */
   resendNotification(eventId: string, nowMs: number): Promise<boolean>;
   listFlows(orderId: string): Promise<FlowRow[]>;

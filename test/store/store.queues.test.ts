@@ -71,6 +71,8 @@ for (const kind of storeKinds) {
       await store.commit([writeOf(o, { merchantEvents: [event], outbox: [notify] })]);
       expect(await store.listMerchantEvents(o.id)).toEqual([event]);
       expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 0, lastError: null });
+      expect(await store.loadMerchantEvents([event.id, 'evt_unknown'])).toEqual([event]);
+      expect(await store.loadMerchantEvents([])).toEqual([]);
       const attempt = (n: number, next: NotificationResult['next']): NotificationResult => ({
         outboxId: notify.id, eventId: event.id, next,
         attempt: { id: `att_${o.id}_${n}`, at: t0 + n, httpStatus: n === 1 ? null : 500, error: n === 1 ? 'timeout' : null, durationMs: 12 },
