@@ -22,8 +22,11 @@ export async function openRisk(options: {
   databaseUrl: string; store: Store; redis: Redis | undefined; clock: Clock; log: Logger; registry: Registry; alert?: RiskAlert;
 }): Promise<Risk> {
   const database = await openRiskDatabase(options.databaseUrl);
-  const counters: Counters = options.redis
-    ? new RedisCounters(options.redis)
+  // The counters' script on a connection of its own: auto-pipelined with everything else, every
+  // create's per-order lock, nonce and timers waited behind the pipeline that carried it.
+  const countersRedis = options.redis?.duplicate();
+  const counters: Counters = countersRedis
+    ? new RedisCounters(countersRedis)
     : database.counters ? new PostgresCounters(database.counters) : await seededMemoryCounters(options.store, options.clock, options.log);
   // Counters in memory mean one instance (SQLite without Redis): it hears every payment itself.
   const single = counters instanceof MemoryCounters;
@@ -40,6 +43,7 @@ export async function openRisk(options: {
       await bus?.close();
       await database.sql.close();
       await database.counters?.close();
+      countersRedis?.disconnect();
     },
   };
 }
