@@ -42,9 +42,9 @@ describe('store on postgres: timer row locks', () => {
         fireAll(store, armed.filter((_, i) => i % 2 === 1), at),
       ]);
       for (const outcome of outcomes) if (outcome.status === 'rejected') errors.push(String(outcome.reason));
-      orders = moved;
       // Whatever the ticker deleted, every order has its three timers again for the next round.
-      await store.commit((orders = orders.map((o) => next(o))).map((o) => writeOf(o, { timersArmed: keys.map((k) => timerOf(o, k, at)) })));
+      orders = moved.map((o) => next(o));
+      await store.commit(orders.map((o) => writeOf(o, { timersArmed: keys.map((k) => timerOf(o, k, at)) })));
     }
     expect(errors).toEqual([]);
   }, 120_000);

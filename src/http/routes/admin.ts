@@ -169,9 +169,10 @@ const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 /** Journal rows a timeline page shows unless asked for fewer. */
 const timeline_page_events_default = 100;
 
-/** A timeline page: events after `after_seq` (0: from the start), at most `limit` (up to per_order_rows_max). */
+/** GET /admin/memory's query: collect=true measures after a full garbage collection. */
 const memoryQuery = v.strictObject({ collect: v.optional(v.picklist(['true', 'false']), 'false') });
 
+/** A timeline page: events after `after_seq` (0: from the start), at most `limit` (up to per_order_rows_max). */
 const timelinePage = v.pipe(
   v.strictObject({
     after_seq: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'must be a whole number')), '0'),
