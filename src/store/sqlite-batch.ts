@@ -4,7 +4,7 @@
  * in one IMMEDIATE transaction, and the store's side writes in another. It runs on the writer
  * thread (sqlite-writer.ts).
  */
-import { Database } from 'bun:sqlite';
+import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues } from './rows.ts';
@@ -171,11 +171,13 @@ export class BatchWriter {
     return this.db.transaction(() => writes.map((write) => (write.length === 1 ? this.sideWrite(write) : this.inSavepoint(() => this.sideWrite(write))))).immediate();
   }
 
+  /** SQLite's refusal of a write is that write's outcome; anything else thrown is a bug, and fails the whole message as one. */
   private sideWrite(write: SideStatement[]): SideOutcome {
     try {
       return { results: write.map(this.runner.run) };
     } catch (error) {
-      return { error: String((error as Error)?.message ?? error) };
+      if (!(error instanceof SQLiteError)) throw error;
+      return { error: error.message };
     }
   }
 
