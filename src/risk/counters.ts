@@ -36,7 +36,12 @@ const reservedSeen = v.array(v.tuple([num, num]));
 export class PostgresCounters implements Counters {
   constructor(private readonly sql: SQL) {}
 
-  /** One round trip: the database function risk_reserve (migrations/postgres/0013_risk_reserve_set.sql) locks, checks and counts. */
+  /**
+   * One round trip: the database function risk_reserve (migrations/postgres/0013_risk_reserve_set.sql)
+   * locks, checks and counts, one entry per check. Limits that share a counter send its name once
+   * per rule, and that is safe: the entries' insert skips an order already in the bucket and the
+   * totals are updated once per bucket (test/risk/counters.test.ts judges one counter by several limits).
+   */
   async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
     const wire = checks.map((c) => ({

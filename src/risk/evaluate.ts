@@ -299,7 +299,7 @@ export function heldCounters(order: Candidate, holds: readonly string[]): Counte
  * with what the counter itself needs: the order's amount (the same for every rule of a counter)
  * and the latest expiry any of its rules asks for.
  */
-export type Joined = CounterRef & { hold: string; kind: CounterCheck['kind']; amount: number; spanMs: number; expiresAt: number };
+export type Joined = CounterRef & { hold: string; amount: number; spanMs: number; expiresAt: number };
 export type JoinedCounters = { counters: Joined[]; of: number[] };
 export function joinedCounters(checks: CounterCheck[]): JoinedCounters {
   const index = new Map<string, number>();
@@ -308,7 +308,7 @@ export function joinedCounters(checks: CounterCheck[]): JoinedCounters {
     const at = index.get(c.hold);
     if (at === undefined) {
       index.set(c.hold, counters.length);
-      counters.push({ prefix: c.prefix, key: c.key, period: c.period, hold: c.hold, kind: c.kind, amount: c.amount, spanMs: c.spanMs, expiresAt: c.expiresAt });
+      counters.push({ prefix: c.prefix, key: c.key, period: c.period, hold: c.hold, amount: c.amount, spanMs: c.spanMs, expiresAt: c.expiresAt });
       return counters.length - 1;
     }
     const joined = counters[at]!;

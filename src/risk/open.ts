@@ -25,11 +25,11 @@ export async function openRisk(options: {
   // The counters' script on a connection of its own: auto-pipelined with everything else, every
   // create's per-order lock, nonce and timers waited behind the pipeline that carried it.
   const countersRedis = options.redis?.duplicate();
+  // Counters in memory mean one instance (SQLite without Redis): it hears every payment itself.
+  const single = !countersRedis && !database.counters;
   const counters: Counters = countersRedis
     ? new RedisCounters(countersRedis)
     : database.counters ? new PostgresCounters(database.counters) : await seededMemoryCounters(options.store, options.clock, options.log);
-  // Counters in memory mean one instance (SQLite without Redis): it hears every payment itself.
-  const single = counters instanceof MemoryCounters;
   const bus = options.redis ? redisChangeBus(options.redis) : undefined;
   const repo = new RiskRepo(database.sql);
   const center = new RiskCenter({
