@@ -51,7 +51,7 @@ export const statement_text_bytes_max = 1024 * 1024 * 1024;
  * is not one. Thousands separators and stray tabs never appear in these files. Read digit by digit:
  * it runs for every amount and fee of a million-line file.
  */
-export function decimalUnits(text: string, decimals: number): number | null {
+function decimalUnits(text: string, decimals: number): number | null {
   const negative = text.charCodeAt(0) === 45;
   let i = negative ? 1 : 0;
   let whole = 0;
@@ -278,7 +278,7 @@ function quotedRecord(text: string, start: number, final: boolean): { cells: str
 }
 
 /** How much of a file is handed on at a time. */
-export const statement_chunk_bytes = 1 << 20;
+const statement_chunk_bytes = 1 << 20;
 
 /** A buffer in chunks of statement_chunk_bytes. */
 export function* chunksOf(bytes: Uint8Array): Generator<Uint8Array> {

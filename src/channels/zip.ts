@@ -19,8 +19,12 @@ export type ZipEntry = {
 const end_of_directory = 0x06054b50;
 const directory_entry = 0x02014b50;
 const local_header = 0x04034b50;
-/** The end record is 22 bytes and may be followed by a comment of up to 65,535. */
-const end_search_bytes = 22 + 0xffff;
+/** The fixed parts of the end record, a central directory entry and a local header (names, extras and comments follow them). */
+const end_record_bytes = 22;
+const directory_entry_bytes = 46;
+const local_header_bytes = 30;
+/** The end record may be followed by a comment of up to 65,535 bytes. */
+const end_search_bytes = end_record_bytes + 0xffff;
 /** Entries a zip may list: a statement has two. */
 const zip_entries_max = 64;
 
@@ -34,7 +38,7 @@ export function zipEntries(zip: Uint8Array): ZipEntry[] {
   const u16 = (at: number) => (at + 2 <= zip.length ? view.getUint16(at, true) : refuse('it is cut short'));
   const u32 = (at: number) => (at + 4 <= zip.length ? view.getUint32(at, true) : refuse('it is cut short'));
   let end = -1;
-  for (let at = zip.length - 22; at >= Math.max(0, zip.length - end_search_bytes); at--) {
+  for (let at = zip.length - end_record_bytes; at >= Math.max(0, zip.length - end_search_bytes); at--) {
     if (view.getUint32(at, true) === end_of_directory) {
       end = at;
       break;
@@ -48,16 +52,16 @@ export function zipEntries(zip: Uint8Array): ZipEntry[] {
     if (u32(at) !== directory_entry) refuse('a damaged central directory');
     const [flags, method, packed, size] = [u16(at + 8), u16(at + 10), u32(at + 20), u32(at + 24)];
     const [nameLength, extraLength, commentLength, offset] = [u16(at + 28), u16(at + 30), u16(at + 32), u32(at + 42)];
-    const nameBytes = zip.subarray(at + 46, at + 46 + nameLength);
+    const nameBytes = zip.subarray(at + directory_entry_bytes, at + directory_entry_bytes + nameLength);
     if ((flags & 1) !== 0) refuse('an encrypted entry');
     if (packed === 0xffffffff || size === 0xffffffff || offset === 0xffffffff) refuse('a zip64 entry');
     if (method !== 0 && method !== 8) refuse(`compression method ${method}`);
     if (u32(offset) !== local_header) refuse('a damaged entry header');
-    const dataAt = offset + 30 + u16(offset + 26) + u16(offset + 28);
+    const dataAt = offset + local_header_bytes + u16(offset + 26) + u16(offset + 28);
     if (dataAt + packed > zip.length) refuse('an entry runs past the end');
     const data = zip.subarray(dataAt, dataAt + packed);
     entries.push({ nameBytes, utf8Name: (flags & 0x800) !== 0, size, chunks: () => (method === 8 ? inflatedChunks(data, 'raw') : toAsync(chunksOf(data))) });
-    at += 46 + nameLength + extraLength + commentLength;
+    at += directory_entry_bytes + nameLength + extraLength + commentLength;
   }
   return entries;
 }

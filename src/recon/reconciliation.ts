@@ -124,7 +124,7 @@ export class Reconciliation {
       this.deps.log.warn('statement refused', { ...log, error: error.message });
       return this.fail(run, error.message);
     }
-    const diffs = comparison.found.slice(0, recon_diffs_max).map((f) => this.diffOf(run, f, previous));
+    const diffs = comparison.found.map((f) => this.diffOf(run, f, previous));
     const repaired = await this.repair(diffs, comparison.found);
     // A repaired record completes now, after this day: the statement already showed it, so its own day must not hold it.
     for (const diff of repaired) comparison.pendingAdded.push({ channel: run.channel, recordId: diff.recordKey, state: 'seen', date: run.date, local: diff.local! });
