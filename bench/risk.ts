@@ -3,8 +3,8 @@
  * (bench/risk-rules.ts), called in-process one after the other: `local` is a single instance
  * on SQLite (counters in memory, seeded from the orders), `redis` keeps them in a Redis server
  * started here, `postgres` in a Postgres started here (no Redis: the store's counters). Each
- * evaluation checks 40 counting rules (20 limits, 20 velocity windows) in 26 counters (limits on one
- * subject and period share one) and reads the payer's history once.
+ * evaluation checks 40 counting rules (20 limits, 20 velocity windows) in 9 counters (limits on one
+ * subject and period share one, windows on one subject too) and reads the payer's history once.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,7 +63,7 @@ async function benchMode(mode: 'local' | 'redis' | 'postgres', databaseUrl: stri
   const p50 = latenciesUs[Math.floor(latenciesUs.length * 0.5)]!;
   const p99 = latenciesUs[Math.floor(latenciesUs.length * 0.99)]!;
   const perSecond = (warmup + evaluations) / seconds;
-  console.log(`${mode}: ${perSecond.toFixed(0)} evaluations/s, p50 ${p50.toFixed(0)} µs, p99 ${p99.toFixed(0)} µs, this process's CPU ${cpuUs.toFixed(0)} µs each (100 rules, 26 counters each)`);
+  console.log(`${mode}: ${perSecond.toFixed(0)} evaluations/s, p50 ${p50.toFixed(0)} µs, p99 ${p99.toFixed(0)} µs, this process's CPU ${cpuUs.toFixed(0)} µs each (100 rules, 9 counters each)`);
   await risk.close();
   redis?.disconnect();
   await store.close();

@@ -18,18 +18,17 @@ import {
 } from './evaluate.ts';
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
-type Member = { amount: number; at: number };
+/** A limit's orders, each with its amount (their count is the map's size). */
+type LimitBucket = { window: false; members: Map<string, number>; amount: number; expiresAt: number };
 /**
- * A limit's or a window's orders. A window also keeps them in time order (`arrivals` from
- * `head`), so a check drops the ones that left it from the front instead of reading them all;
- * an arrival whose member was released or replaced since is skipped when it comes up.
+ * A window's orders by time: `ids` and `ats` side by side in time order from `head`, so a check
+ * drops the ones older than the longest window from the front and counts the ones within its
+ * own span by a binary search. `members` (order → time) makes reserving an order twice a no-op.
  */
-type Bucket = {
-  members: Map<string, Member>; count: number; amount: number; expiresAt: number;
-  arrivals: Array<{ orderId: string; member: Member }>; head: number;
-};
+type WindowBucket = { window: true; members: Map<string, number>; ids: string[]; ats: number[]; head: number; expiresAt: number };
+type Bucket = LimitBucket | WindowBucket;
 
-/** A window's arrivals array is compacted once this many at its front have left (and they are half of it). */
+/** A window's arrays are compacted once this many at their front have left (and they are half of them). */
 const arrivals_compact_min = 64;
 
 /** Orders read per page while seeding. */
@@ -52,20 +51,18 @@ export class MemoryCounters implements Counters {
   async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks)): Promise<Reservation> {
     const { counters, of } = joined;
     const found = counters.map((c) => this.bucket(c));
+    // A window first lets go of the orders that left the longest span its rules ask for.
+    for (const [j, c] of counters.entries()) if (found[j]?.window) leave(found[j], at - c.spanMs);
     const seen = checks.map((c, i) => seenIn(found[of[i]!], c, at));
     const allowed = !blockedBy(checks, seen);
-    if (allowed) for (const [j, c] of counters.entries()) this.add(found[j] ?? this.created(c), c, orderId, { amount: c.amount, at }, c.expiresAt);
+    if (allowed) for (const [j, c] of counters.entries()) this.add(found[j] ?? this.created(c), orderId, c.amount, at, c.expiresAt);
     return { allowed, seen };
   }
 
   async release(orderId: string, counters: CounterRef[]): Promise<void> {
     for (const ref of counters) {
       const bucket = this.bucket(ref);
-      const member = bucket?.members.get(orderId);
-      if (!bucket || !member) continue;
-      bucket.members.delete(orderId);
-      bucket.count -= 1;
-      bucket.amount -= member.amount;
+      if (bucket?.members.has(orderId)) removeMember(bucket, orderId);
     }
   }
 
@@ -104,7 +101,7 @@ export class MemoryCounters implements Counters {
     for (const ref of held) {
       const limit = isLimitCounter(ref);
       if (limit && row.status === 'closed') continue;
-      this.add(this.bucket(ref) ?? this.created(ref), ref, ctx.id, { amount: limit ? amount : 0, at: ctx.createdAt }, ctx.createdAt + seeded_hold_life_ms);
+      this.add(this.bucket(ref) ?? this.created(ref), ctx.id, limit ? amount : 0, ctx.createdAt, ctx.createdAt + seeded_hold_life_ms);
     }
     return true;
   }
@@ -118,46 +115,74 @@ export class MemoryCounters implements Counters {
     if (!periods) this.buckets.set(ref.prefix, (periods = new Map()));
     let keys = periods.get(ref.period);
     if (!keys) periods.set(ref.period, (keys = new Map()));
-    const bucket: Bucket = { members: new Map(), count: 0, amount: 0, expiresAt: 0, arrivals: [], head: 0 };
+    const bucket: Bucket = isLimitCounter(ref)
+      ? { window: false, members: new Map(), amount: 0, expiresAt: 0 }
+      : { window: true, members: new Map(), ids: [], ats: [], head: 0, expiresAt: 0 };
     keys.set(ref.key, bucket);
     return bucket;
   }
 
-  private add(bucket: Bucket, ref: CounterRef, orderId: string, member: Member, expiresAt: number): void {
+  private add(bucket: Bucket, orderId: string, amount: number, at: number, expiresAt: number): void {
     bucket.expiresAt = Math.max(bucket.expiresAt, expiresAt);
     if (bucket.members.has(orderId)) return;
-    bucket.members.set(orderId, member);
-    bucket.count += 1;
-    bucket.amount += member.amount;
-    if (!isLimitCounter(ref)) arrive(bucket, { orderId, member });
+    if (!bucket.window) {
+      bucket.members.set(orderId, amount);
+      bucket.amount += amount;
+    } else {
+      bucket.members.set(orderId, at);
+      arrive(bucket, orderId, at);
+    }
   }
 }
 
-/** What a bucket holds for this check now; a window first lets go of the orders that left it. */
+/** What a bucket held before this order, for this check: a limit's count and sum, or the orders within the check's own span. */
 function seenIn(bucket: Bucket | undefined, check: CounterCheck, at: number): Seen {
   if (!bucket) return { count: 0, amount: 0 };
-  if (check.kind === 'limit') return { count: bucket.count, amount: bucket.amount };
-  // A window holds the orders after `at - span_ms`; older ones leave it for good.
-  const since = at - check.spanMs;
-  const arrivals = bucket.arrivals;
-  while (bucket.head < arrivals.length && arrivals[bucket.head]!.member.at <= since) {
-    const { orderId, member } = arrivals[bucket.head++]!;
-    if (bucket.members.get(orderId) !== member) continue;
-    bucket.members.delete(orderId);
-    bucket.count -= 1;
-  }
-  if (bucket.head >= arrivals_compact_min && bucket.head * 2 >= arrivals.length) {
-    bucket.arrivals = arrivals.slice(bucket.head);
-    bucket.head = 0;
-  }
-  return { count: bucket.count, amount: 0 };
+  if (!bucket.window) return { count: bucket.members.size, amount: bucket.amount };
+  return { count: bucket.ats.length - firstAfter(bucket, at - check.spanMs), amount: 0 };
 }
 
-/** Keeps a window's arrivals in time order: nearly always at the end (a clock never runs far backwards). */
-function arrive(bucket: Bucket, arrival: Bucket['arrivals'][number]): void {
-  const arrivals = bucket.arrivals;
-  let i = arrivals.length;
-  while (i > bucket.head && arrivals[i - 1]!.member.at > arrival.member.at) i -= 1;
-  if (i === arrivals.length) arrivals.push(arrival);
-  else arrivals.splice(i, 0, arrival);
+/** The index of a window's first order after `since` (its orders of times up to `since` are out of a span ending now). */
+function firstAfter(bucket: WindowBucket, since: number): number {
+  let low = bucket.head;
+  let high = bucket.ats.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (bucket.ats[mid]! <= since) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Drops a window's orders of times up to `since` for good: no rule's span reaches them any more. */
+function leave(bucket: WindowBucket, since: number): void {
+  const { ids, ats } = bucket;
+  while (bucket.head < ats.length && ats[bucket.head]! <= since) bucket.members.delete(ids[bucket.head++]!);
+  if (bucket.head >= arrivals_compact_min && bucket.head * 2 >= ats.length) {
+    bucket.ids = ids.slice(bucket.head);
+    bucket.ats = ats.slice(bucket.head);
+    bucket.head = 0;
+  }
+}
+
+/** Keeps a window's orders in time order: nearly always at the end (a clock never runs far backwards). */
+function arrive(bucket: WindowBucket, orderId: string, at: number): void {
+  let i = bucket.ats.length;
+  while (i > bucket.head && bucket.ats[i - 1]! > at) i -= 1;
+  bucket.ids.splice(i, 0, orderId);
+  bucket.ats.splice(i, 0, at);
+}
+
+function removeMember(bucket: Bucket, orderId: string): void {
+  if (!bucket.window) {
+    bucket.amount -= bucket.members.get(orderId)!;
+    bucket.members.delete(orderId);
+    return;
+  }
+  bucket.members.delete(orderId);
+  // Only a create refused after its reservation takes an order out of a window: it is among the last to arrive.
+  const i = bucket.ids.lastIndexOf(orderId);
+  if (i < bucket.head) throw new Error(`assertion failed: window member ${orderId} is not among its orders by time`);
+  bucket.ids.splice(i, 1);
+  bucket.ats.splice(i, 1);
 }

@@ -2,7 +2,8 @@
  * The counters in Redis, shared by every instance: one Lua script checks every counter an
  * order needs and reserves it in all of them, atomically. A limit is a hash (order → amount,
  * plus `#n` and `#a`, its count and sum, kept beside the members so a check reads two fields);
- * a window is a sorted set of orders scored by time. Keys expire when their period is over,
+ * a window is a sorted set of orders scored by time, each of its rules counting those of its own
+ * span. Keys expire when their period is over,
  * counted from the caller's clock (a relative TTL), so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
@@ -11,10 +12,11 @@ import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
 
-// KEYS: the order's counters, once each (limits on one subject and period share one). ARGV: order,
-// at, then per key one word "amount span_ms ttl_ms", then per rule's check one word
-// "key_index count_max amount_max enforce" (a max of -1: none; enforce 1|0). One argument per
-// counter and per check, not seven: building and sending arguments is most of a call's cost.
+// KEYS: the order's counters, once each (limits on one subject and period share one, and windows
+// on one subject). ARGV: order, at, then per key one word "amount span_ms ttl_ms" (a window's
+// span_ms: the longest of its rules'), then per rule's check one word
+// "key_index count_max amount_max enforce span_ms" (a max of -1: none; enforce 1|0). One argument
+// per counter and per check, not seven: building and sending arguments is most of a call's cost.
 // A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
@@ -25,7 +27,6 @@ for i, key in ipairs(KEYS) do
   local spec = { w = string.sub(key, window, window) == 'w', amount = amount, ttl = ttl, n = 0, sum = 0 }
   if spec.w then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', at - tonumber(span))
-    spec.n = redis.call('ZCARD', key)
   else
     local totals = redis.call('HMGET', key, '#n', '#a')
     spec.n, spec.sum = tonumber(totals[1] or '0'), tonumber(totals[2] or '0')
@@ -34,12 +35,14 @@ for i, key in ipairs(KEYS) do
 end
 local seen, blocked = {}, false
 for j = 3 + #KEYS, #ARGV do
-  local k, cmax, amax, enforce = string.match(ARGV[j], '^(%S+) (%S+) (%S+) (%S+)$')
+  local k, cmax, amax, enforce, span = string.match(ARGV[j], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
   local spec = specs[tonumber(k)]
-  seen[#seen + 1] = spec.n
+  local n = spec.n
+  if spec.w then n = redis.call('ZCOUNT', KEYS[tonumber(k)], '(' .. (at - tonumber(span)), '+inf') end
+  seen[#seen + 1] = n
   seen[#seen + 1] = spec.sum
   cmax, amax = tonumber(cmax), tonumber(amax)
-  if enforce == '1' and ((cmax >= 0 and spec.n + 1 > cmax) or (amax >= 0 and spec.sum + tonumber(spec.amount) > amax)) then blocked = true end
+  if enforce == '1' and ((cmax >= 0 and n + 1 > cmax) or (amax >= 0 and spec.sum + tonumber(spec.amount) > amax)) then blocked = true end
 end
 if blocked then return seen end
 for i, key in ipairs(KEYS) do
@@ -90,7 +93,7 @@ export class RedisCounters implements Counters {
     if (checks.length === 0) return { allowed: true, seen: [] };
     const { counters, of } = joined;
     const keyArgs = counters.map((c) => `${c.amount} ${c.spanMs} ${Math.max(1, c.expiresAt - at)}`);
-    const checkArgs = checks.map((c, i) => `${of[i]! + 1} ${c.countMax ?? -1} ${c.amountMax ?? -1} ${c.enforce ? 1 : 0}`);
+    const checkArgs = checks.map((c, i) => `${of[i]! + 1} ${c.countMax ?? -1} ${c.amountMax ?? -1} ${c.enforce ? 1 : 0} ${c.spanMs}`);
     const flat = await this.redis.riskReserve(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId, at, ...keyArgs, ...checkArgs);
     const seen = checks.map((_, i) => ({ count: Number(flat[2 * i]), amount: Number(flat[2 * i + 1]) }));
     // The script decided; the same judgement here says which way, without a second protocol.

@@ -9,7 +9,7 @@
  */
 import type { SQL } from 'bun';
 import * as v from 'valibot';
-import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterHit, counterName, isLimitCounter } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterHit, counterName, isLimitCounter, joinedCounters } from './evaluate.ts';
 import { jsonValue } from './repo.ts';
 
 export type Reservation = { allowed: boolean; seen: Seen[] };
@@ -37,15 +37,18 @@ export class PostgresCounters implements Counters {
   constructor(private readonly sql: SQL) {}
 
   /**
-   * One round trip: the database function risk_reserve (migrations/postgres/0013_risk_reserve_set.sql)
-   * locks, checks and counts, one entry per check. Limits that share a counter send its name once
-   * per rule, and that is safe: the entries' insert skips an order already in the bucket and the
-   * totals are updated once per bucket (test/risk/counters.test.ts judges one counter by several limits).
+   * One round trip: the database function risk_reserve (migrations/postgres/0014_risk_shared_windows.sql)
+   * locks, checks and counts, one entry per check. Rules that share a counter send its name once
+   * per rule, and that is safe: the entries' insert skips an order already in the bucket, the
+   * totals are updated once per bucket and a window is counted per check (test/risk/counters.test.ts
+   * judges one counter by several rules). Each check carries its counter's latest expiry, so the
+   * entry written first lives as long as the longest of its rules asks.
    */
-  async reserve(orderId: string, at: number, checks: CounterCheck[]): Promise<Reservation> {
+  async reserve(orderId: string, at: number, checks: CounterCheck[], { counters, of } = joinedCounters(checks)): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
-    const wire = checks.map((c) => ({
-      bucket: counterName(c), kind: c.kind, count_max: c.countMax, amount_max: c.amountMax, amount: c.amount, span_ms: c.spanMs, expires_at: c.expiresAt, enforce: c.enforce,
+    const wire = checks.map((c, i) => ({
+      bucket: counterName(c), kind: c.kind, count_max: c.countMax, amount_max: c.amountMax, amount: c.amount, span_ms: c.spanMs,
+      expires_at: counters[of[i]!]!.expiresAt, enforce: c.enforce,
     }));
     const [row] = await this.sql.unsafe('SELECT risk_reserve($1, $2, $3::text::jsonb) AS seen', [orderId, at, JSON.stringify(wire)]);
     const seen = v.parse(reservedSeen, v.parse(v.object({ seen: jsonValue }), row).seen).map(([count, amount]) => ({ count, amount }));

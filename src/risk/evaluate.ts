@@ -109,14 +109,16 @@ const window_period = 'w';
  * A limit's counter belongs to a subject and a period, not to the rule: every limit on a payer's
  * China-time day reads one count and sum of that payer's orders of the day, each judging it
  * against its own maximum, so an order joins one counter per subject and period however many
- * limits name them (the bench's 20 limits: 6 counters, 2 of them merchant-wide instead of 7). A
- * velocity window stays its rule's own: windows of different lengths hold different orders.
+ * limits name them (the bench's 20 limits: 6 counters, 2 of them merchant-wide instead of 7).
+ * Windows are shared the same way: one counter per subject holds its orders by time, as far back
+ * as the longest window asks, and each velocity rule counts those within its own span (the
+ * bench's 20 velocities: 3 counters instead of 20).
  */
 export type Compiled = { rule: Rule; amountMax: number | null; bucketPrefix: string | null; hold: string | null };
 export function compileRule(rule: Rule): Compiled {
   const amountMax = rule.kind === 'limit' ? limitAmount(rule.params.amount) : null;
   if (rule.kind === 'velocity') {
-    const bucketPrefix = `w|${rule.code}|${rule.params.subject}|`;
+    const bucketPrefix = `w|${rule.params.subject}|`;
     return { rule, amountMax, bucketPrefix, hold: `${bucketPrefix}${window_period}` };
   }
   if (rule.kind === 'limit' && rule.params.period !== 'single') {
@@ -215,8 +217,8 @@ export function statelessHit({ rule, amountMax }: Compiled, facts: Facts): Hit |
 }
 
 /**
- * A counter by its parts: `prefix`, its kind and subject (`l|user|` for a limit, and for a window
- * its rule too: `w|code|device|`), compiled with the rules; `key`, the order's subject
+ * A counter by its parts: `prefix`, its kind and subject (`l|user|` a limit's, `w|device|` a
+ * window's), compiled with the rules; `key`, the order's subject
  * (`merchant|value`); `period`, its China-time day or month (a window's is `w`). Where a name is
  * needed — a Redis key, a Postgres row, a hit's `saw` — it is the three joined (`counterName`);
  * the memory counters look the parts up one after the other and build no name.
@@ -228,7 +230,7 @@ export const isLimitCounter = (ref: CounterRef): boolean => ref.prefix.startsWit
 /**
  * One rule's check of a counter, to reserve in: a `limit` (its orders' count and amount; the
  * order's share returns when it closes) or a `window` (orders by time; this rule counts those of
- * the last span_ms; never returned). Rules on one counter make one check each.
+ * its last span_ms; never returned). Rules on one counter make one check each.
  */
 export type CounterCheck = CounterRef & {
   code: string; kind: 'limit' | 'window';
@@ -266,38 +268,36 @@ function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: n
 
 /**
  * The counters an order holds, from the holds it recorded at create (`riskHolds`) and the order
- * itself: a hold is its counter's prefix and period kind (`l|user|day`, `w|code|ip|w`), and the
- * order gives the subject's value and, from its creation time, the day or month — the very parts
- * its reservation used. Orders written before limits shared counters carry whole names
- * (`l|code|subject|merchant|value|period`): a window's is read as it is, a limit's as its
- * subject's counter, so a restart of a single instance seeds them where limits now count.
+ * itself: a hold is its counter's prefix and period kind (`l|user|day`, `w|ip|w`), and the order
+ * gives the subject's value and, from its creation time, the day or month — the very parts its
+ * reservation used. Holds written before counters were shared name their rule: whole names
+ * (`l|code|subject|merchant|value|period`) and windows' short holds (`w|code|ip|w`). They are read
+ * as their subject's counter, so a restart of a single instance seeds them where they now count.
  */
 export function heldCounters(order: Candidate, holds: readonly string[]): CounterRef[] {
   return holds.map((hold) => {
     const parts = hold.split('|');
-    if (parts.length === 6) {
-      // A limit's share is its subject's counter's now; an order is a member, so releasing it
-      // from a counter it was never counted in (Redis, Postgres: it was, under the old name) changes nothing.
-      const prefix = parts[0] === 'l' ? `l|${parts[2]}|` : `${parts[0]}|${parts[1]}|${parts[2]}|`;
-      return { prefix, key: `${parts[3]}|${parts[4]}`, period: parts[5]! };
-    }
-    const kind = parts[0];
-    const period = parts.at(-1);
-    const named = parts.at(-2);
+    // An order is a member, so releasing it from a counter it was never counted in (Redis,
+    // Postgres: it was, under its rule's name) changes nothing.
+    if (parts.length === 6) return { prefix: `${parts[0]}|${parts[2]}|`, key: `${parts[3]}|${parts[4]}`, period: parts[5]! };
+    const ruleNamed = parts.length === 4 && parts[0] === 'w';
+    const [kind, named, period] = ruleNamed ? [parts[0], parts[2], parts[3]] : parts;
     const subject = list_subjects.find((s) => s === named);
     // A hold is recorded only for a counter reserved, so the order names its subject.
     const key = subject === undefined ? null : subjectKey(order, subject);
-    const prefix = `${parts.slice(0, -1).join('|')}|`;
-    if (key !== null && parts.length === 4 && kind === 'w' && period === window_period) return { prefix, key, period };
-    if (key !== null && parts.length === 3 && kind === 'l' && (period === 'day' || period === 'month')) return { prefix, key, period: periodOf(period, order.at).key };
+    const prefix = `${kind}|${subject}|`;
+    if (key !== null && (parts.length === 3 || ruleNamed)) {
+      if (kind === 'w' && period === window_period) return { prefix, key, period };
+      if (kind === 'l' && (period === 'day' || period === 'month')) return { prefix, key, period: periodOf(period, order.at).key };
+    }
     throw new Error(`assertion failed: order ${order.orderId} holds ${hold}, which names no counter of it`);
   });
 }
 
 /**
  * The counters a reservation joins, each once however many rules check it (`of[i]` is check i's),
- * with what the counter itself needs: the order's amount (the same for every rule of a counter)
- * and the latest expiry any of its rules asks for.
+ * with what the counter itself needs: the order's amount (the same for every rule of a counter),
+ * the longest span and the latest expiry any of its rules asks for.
  */
 export type Joined = CounterRef & { hold: string; amount: number; spanMs: number; expiresAt: number };
 export type JoinedCounters = { counters: Joined[]; of: number[] };
@@ -312,6 +312,7 @@ export function joinedCounters(checks: CounterCheck[]): JoinedCounters {
       return counters.length - 1;
     }
     const joined = counters[at]!;
+    joined.spanMs = Math.max(joined.spanMs, c.spanMs);
     joined.expiresAt = Math.max(joined.expiresAt, c.expiresAt);
     return at;
   });

@@ -23,8 +23,8 @@ function limit(id: string, over: Partial<CounterCheck> = {}): CounterCheck {
     countMax: null, amountMax: null, amount: 0, spanMs: 0, expiresAt: t0 + 86_400_000, enforce: true, ...over,
   };
 }
-function window(id: string, spanMs: number, countMax: number): CounterCheck {
-  return { code: 'r', prefix: `w|r|${id}|`, key: 'M1|u1', period: 'w', hold: `w|r|${id}|w`, kind: 'window', countMax, amountMax: null, amount: 0, spanMs, expiresAt: t0 + spanMs, enforce: true };
+function window(id: string, spanMs: number, countMax: number, over: Partial<CounterCheck> = {}): CounterCheck {
+  return { code: 'r', prefix: `w|${id}|`, key: 'M1|u1', period: 'w', hold: `w|${id}|w`, kind: 'window', countMax, amountMax: null, amount: 0, spanMs, expiresAt: t0 + spanMs, enforce: true, ...over };
 }
 
 for (const backend of backends) {
@@ -82,6 +82,21 @@ for (const backend of backends) {
       expect((await counters.reserve('pay_a', t0, [check])).allowed).toBe(true);
       expect((await counters.reserve('pay_b', t0 + 59_999, [check])).allowed).toBe(false);
       expect((await counters.reserve('pay_c', t0 + 60_000, [check])).allowed).toBe(true);
+    });
+
+    test('windows on one counter: each rule counts the orders of its own span, and the longest keeps them', async () => {
+      const id = unique();
+      // The review rule's minute and the reject rule's hour read one set of orders (reserved at the check's own time).
+      const minute = (at: number) => window(id, 60_000, 100, { code: 'minute', enforce: false, expiresAt: at + 60_000 });
+      const hour = (at: number) => window(id, 3_600_000, 3, { code: 'hour', expiresAt: at + 3_600_000 });
+      const reserve = (order: string, at: number) => counters.reserve(order, at, [minute(at), hour(at)]);
+      expect((await reserve('pay_a', t0)).seen).toEqual([{ count: 0, amount: 0 }, { count: 0, amount: 0 }]);
+      expect((await reserve('pay_b', t0 + 1_000)).seen).toEqual([{ count: 1, amount: 0 }, { count: 1, amount: 0 }]);
+      // pay_a has left the minute at its 60,000th ms, not the hour.
+      expect((await reserve('pay_c', t0 + 60_000)).seen).toEqual([{ count: 1, amount: 0 }, { count: 2, amount: 0 }]);
+      expect(await reserve('pay_d', t0 + 120_000)).toEqual({ allowed: false, seen: [{ count: 0, amount: 0 }, { count: 3, amount: 0 }] });
+      // pay_a has left the hour at its last millisecond; the refused pay_d was never counted.
+      expect(await reserve('pay_e', t0 + 3_600_000)).toEqual({ allowed: true, seen: [{ count: 0, amount: 0 }, { count: 2, amount: 0 }] });
     });
 
     test('a release gives the share back once, however often it is asked; a reservation counts an order once', async () => {

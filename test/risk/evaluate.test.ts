@@ -216,19 +216,20 @@ describe('holds', () => {
     // An address and a user that URI encoding changes, at the last millisecond of a China-time day.
     const order = candidate({ userId: 'ü|1', clientIp: '2001:db8::1' });
     const checks = counting.map((r) => counterCheck(r, order)!);
-    expect(checks.map((c) => c.hold)).toEqual(['l|user|day', 'l|merchant|month', 'w|r_velocity|ip|w']);
+    expect(checks.map((c) => c.hold)).toEqual(['l|user|day', 'l|merchant|month', 'w|ip|w']);
     const held = heldCounters(order, checks.map((c) => c.hold));
     expect(held.map(counterName)).toEqual(checks.map(counterName));
-    expect(held.map(counterName)).toEqual(['l|user|M1|%C3%BC%7C1|2026-12-01', 'l|merchant|M1|M1|2026-12', 'w|r_velocity|ip|M1|2001%3Adb8%3A%3A1|w']);
+    expect(held.map(counterName)).toEqual(['l|user|M1|%C3%BC%7C1|2026-12-01', 'l|merchant|M1|M1|2026-12', 'w|ip|M1|2001%3Adb8%3A%3A1|w']);
   });
 
-  test('holds written as whole names: a window\'s as it is, a limit\'s as its subject\'s counter; a hold naming no counter of the order is refused', () => {
+  test('holds written before counters were shared are read as their subject\'s counter; a hold naming no counter of the order is refused', () => {
     const order = candidate();
-    const before = ['l|r_limit|user|M1|u1|2026-12-01', 'w|r_velocity|ip|M1|120.24.78.68|w'];
-    expect(heldCounters(order, before).map(counterName)).toEqual(['l|user|M1|u1|2026-12-01', 'w|r_velocity|ip|M1|120.24.78.68|w']);
+    const before = ['l|r_limit|user|M1|u1|2026-12-01', 'w|r_velocity|ip|M1|120.24.78.68|w', 'w|r_velocity|ip|w'];
+    expect(heldCounters(order, before).map(counterName)).toEqual(['l|user|M1|u1|2026-12-01', 'w|ip|M1|120.24.78.68|w', 'w|ip|M1|120.24.78.68|w']);
     expect(() => heldCounters(candidate({ deviceId: null }), ['l|device|day'])).toThrow('names no counter');
     expect(() => heldCounters(order, ['l|user|week'])).toThrow('names no counter');
     expect(() => heldCounters(order, ['l|r|user|day'])).toThrow('names no counter');
-    expect(() => heldCounters(order, ['w|user|w'])).toThrow('names no counter');
+    expect(() => heldCounters(order, ['w|user|day'])).toThrow('names no counter');
+    expect(() => heldCounters(order, ['l|r|user|w|day'])).toThrow('names no counter');
   });
 });
