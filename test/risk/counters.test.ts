@@ -111,6 +111,13 @@ for (const backend of backends) {
       expect((await counters.reserve('pay_d', t0, [check])).allowed).toBe(false);
     });
 
+    test('an order that added nothing to the amount (another currency) gives its count back', async () => {
+      const check = limit(unique(), { countMax: 1, amount: 0 });
+      expect((await counters.reserve('pay_a', t0, [check])).allowed).toBe(true);
+      await counters.release('pay_a', [check]);
+      expect(await counters.reserve('pay_b', t0, [check])).toEqual({ allowed: true, seen: [{ count: 0, amount: 0 }] });
+    });
+
     test('all or nothing: a refused counter reserves none of the others; a review counter counts past its max', async () => {
       const open = limit(unique(), { countMax: 100 });
       const full = limit(unique(), { countMax: 1 });
@@ -144,3 +151,26 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('counters in Redis expire with their period', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(process.env.TEST_REDIS_URL!, { protocol: 2 } as never);
+  });
+  afterAll(() => redis.disconnect());
+
+  test('a limit keeps the expiry its first order set; a window moves it with its latest order', async () => {
+    const counters = new RedisCounters(redis);
+    const id = randomBytes(6).toString('hex');
+    const day = limit(id, { countMax: 10, expiresAt: t0 + 86_400_000 });
+    const minute = window(id, 60_000, 10);
+    const ttl = (check: CounterCheck) => redis.pttl(`risk:${check.prefix}${check.key}|${check.period}`);
+    await counters.reserve('pay_a', t0, [day, minute]);
+    expect(await ttl(day)).toBeWithin(86_400_000 - 5_000, 86_400_001);
+    expect(await ttl(minute)).toBeWithin(60_000 - 5_000, 60_001);
+    // Ten minutes later by the caller's clock: the limit's period ends when it did, the window a minute after this order.
+    await counters.reserve('pay_b', t0 + 600_000, [{ ...day, expiresAt: t0 + 86_400_000 }, { ...minute, expiresAt: t0 + 660_000 }]);
+    expect(await ttl(day)).toBeWithin(86_400_000 - 5_000, 86_400_001);
+    expect(await ttl(minute)).toBeWithin(60_000 - 5_000, 60_001);
+  });
+});
