@@ -12,6 +12,9 @@ import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
 
+/** A window holding at most this many orders is read whole, once per reservation; a fuller one is counted per rule. */
+const window_read_max = 32;
+
 // KEYS: the order's counters, once each (limits on one subject and period share one, and windows
 // on one subject). ARGV: order, at, then the counters as one argument, "amount span_ms ttl_ms"
 // per key, comma-separated (a window's span_ms: the longest of its rules'), then the rules'
@@ -20,9 +23,16 @@ const key_prefix = 'risk:';
 // check: encoding each argument was most of a call's cost in paycenter's own CPU (ioredis
 // measures and writes every one), and Lua splits a string for next to nothing.
 // A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
+//
+// Each call from Lua into Redis costs about as much as the work it asks for, so the script makes
+// few: a limit is read with the order's own field (one HMGET says whether it is a member) and
+// written with one HSET; a window holding at most window_read_max orders (a payer's) is read once,
+// its times counted here for each rule's span, and only a crowded one (an address many payers
+// share) is counted by Redis for each rule. A limit's expiry is its period's end, the same for
+// every member: set with its first. A window's moves with its latest member.
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
-local window = ${key_prefix.length + 1}
+local window, window_read_max = ${key_prefix.length + 1}, ${window_read_max}
 local specs = {}
 local i = 0
 for amount, span, ttl in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) ([^ ,]+)') do
@@ -31,9 +41,14 @@ for amount, span, ttl in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) ([^ ,]+)') do
   local spec = { w = string.sub(key, window, window) == 'w', amount = amount, ttl = ttl, n = 0, sum = 0 }
   if spec.w then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', at - tonumber(span))
+    local oldest = redis.call('ZRANGE', key, 0, window_read_max, 'WITHSCORES')
+    if #oldest <= 2 * window_read_max then
+      spec.times = {}
+      for j = 2, #oldest, 2 do spec.times[j / 2] = tonumber(oldest[j]) end
+    end
   else
-    local totals = redis.call('HMGET', key, '#n', '#a')
-    spec.n, spec.sum = tonumber(totals[1] or '0'), tonumber(totals[2] or '0')
+    local fields = redis.call('HMGET', key, '#n', '#a', order)
+    spec.n, spec.sum, spec.member = tonumber(fields[1] or '0'), tonumber(fields[2] or '0'), fields[3]
   end
   specs[i] = spec
 end
@@ -41,22 +56,31 @@ local seen, blocked = {}, false
 for k, cmax, amax, enforce, span in string.gmatch(ARGV[4], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
   local spec = specs[tonumber(k)]
   local n = spec.n
-  if spec.w then n = redis.call('ZCOUNT', KEYS[tonumber(k)], '(' .. (at - tonumber(span)), '+inf') end
+  if spec.w then
+    local since = at - tonumber(span)
+    if spec.times then
+      n = 0
+      for j = #spec.times, 1, -1 do
+        if spec.times[j] <= since then break end
+        n = n + 1
+      end
+    else
+      n = redis.call('ZCOUNT', KEYS[tonumber(k)], '(' .. since, '+inf')
+    end
+  end
   seen[#seen + 1] = n
   seen[#seen + 1] = spec.sum
   cmax, amax = tonumber(cmax), tonumber(amax)
   if enforce == '1' and ((cmax >= 0 and n + 1 > cmax) or (amax >= 0 and spec.sum + tonumber(spec.amount) > amax)) then blocked = true end
 end
 if blocked then return seen end
--- A limit's expiry is its period's end, the same for every member: set with its first. A window's
--- moves with its latest member. (Each call from Lua costs about as much as the work it asks for.)
 for i, key in ipairs(KEYS) do
   local spec = specs[i]
   if spec.w then
     redis.call('ZADD', key, at, order)
     redis.call('PEXPIRE', key, spec.ttl)
-  elseif redis.call('HSETNX', key, order, spec.amount) == 1 then
-    redis.call('HSET', key, '#n', spec.n + 1, '#a', spec.sum + tonumber(spec.amount))
+  elseif not spec.member then
+    redis.call('HSET', key, order, spec.amount, '#n', spec.n + 1, '#a', spec.sum + tonumber(spec.amount))
     if spec.n == 0 then redis.call('PEXPIRE', key, spec.ttl) end
   end
 end

@@ -99,6 +99,16 @@ for (const backend of backends) {
       expect(await reserve('pay_e', t0 + 3_600_000)).toEqual({ allowed: true, seen: [{ count: 0, amount: 0 }, { count: 2, amount: 0 }] });
     });
 
+    test('a crowded window (more orders than Redis reads at once) is counted as exactly', async () => {
+      const id = unique();
+      const minute = (at: number) => window(id, 60_000, 1_000, { code: 'minute', expiresAt: at + 60_000 });
+      const hour = (at: number) => window(id, 3_600_000, 40, { code: 'hour', expiresAt: at + 3_600_000 });
+      for (let i = 0; i < 40; i++) expect((await counters.reserve(`pay_${i}`, t0 + i * 1_000, [minute(t0 + i * 1_000), hour(t0 + i * 1_000)])).allowed).toBe(true);
+      // At 70 s the minute holds the orders after 10 s (11 to 39); the hour all 40, its maximum.
+      const at = t0 + 70_000;
+      expect(await counters.reserve('pay_40', at, [minute(at), hour(at)])).toEqual({ allowed: false, seen: [{ count: 29, amount: 0 }, { count: 40, amount: 0 }] });
+    });
+
     test('a release gives the share back once, however often it is asked; a reservation counts an order once', async () => {
       const check = limit(unique(), { countMax: 2, amountMax: 1_000_000, amount: 500 });
       await counters.reserve('pay_a', t0, [check]);
