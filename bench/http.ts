@@ -2,16 +2,20 @@
  * bun run bench http — signed, durable POST /v1/payments through the real server.
  *
  * For each store (SQLite; Postgres), a paycenter process serves on 127.0.0.1 and autocannon,
- * in this process, drives it at 64 connections for 10 s: first the bare Hono route /healthz
- * (the ceiling of this stack on this machine), then signed creates, each with its own nonce
- * and merchant_order_no; then the same creates again with the 100 risk rules of
- * bench/risk-rules.ts enabled (both runs carry a payer: user, device and address, out of 1000).
- * Peak RSS is the server's VmHWM. Prints one RESULT line per store as soon as it is measured.
+ * in this process, drives it at 64 connections for 10 s each: the bare Hono route /healthz
+ * (the ceiling of this stack on this machine), signed creates, each with its own nonce and
+ * merchant_order_no, and the same creates with the 100 risk rules of bench/risk-rules.ts enabled
+ * (every create carries a payer: user, device and address, out of 1000). The three take turns,
+ * three of each, the rules switched on and off between them: this machine's speed drifts by a
+ * fifth within a minute, and turns side by side see the same machine. Latencies are the worst
+ * turn's. Peak RSS is the server's VmHWM. Prints one RESULT line per store as soon as it
+ * is measured.
  *
  * Postgres runs twice: alone (one instance; risk's counters in Postgres), and with Redis, as a
  * deployment of several instances must run it (docs/operations.md): per-order locks and risk's
  * counters in Redis, orders still in Postgres. The console line also gives the server's CPU time
- * per create (utime + stime over the run), which a busy machine disturbs less than a rate.
+ * per create (utime + stime over the run), which a busy machine disturbs less than a rate, and
+ * the database's (Postgres's and Redis's process trees).
  *
  * BENCH_STORES=sqlite,postgres+redis runs only those configurations; BENCH_PROFILE=1 runs
  * paycenter under `--cpu-prof-md` and prints where each profile is written (kept after the run).
@@ -24,7 +28,7 @@ import { requestSignature } from '../src/http/signature.ts';
 import { freePort, startPostgres, startRedis } from '../test/harness/services.ts';
 import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
-import { cpuSeconds, peakRssMb } from './lifecycle/proc.ts';
+import { cpuSeconds, peakRssMb, treeCpuSeconds } from './lifecycle/proc.ts';
 
 const connections = 64;
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
@@ -67,23 +71,30 @@ async function createMerchant(url: string): Promise<{ id: string; secret: string
   return { id: body.merchant_id, secret: body.secret };
 }
 
+/** Turns of the bare route, of creates without the rules and of creates with them, each (duration_s / turns) s long. */
+const turns = 3;
+
 function run(options: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => autocannon({ connections, duration: duration_s, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
 }
 
-async function adminPost(url: string, path: string, body: unknown): Promise<void> {
+async function admin(url: string, method: 'POST' | 'PATCH', path: string, body: unknown): Promise<void> {
   // A fresh connection: one pooled before the load run may have been closed by the server meanwhile.
   const response = await fetch(`${url}${path}`, {
-    keepalive: false, method: 'POST', headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    keepalive: false, method, headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
   });
-  if (response.status !== 201) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
+  if (response.status !== (method === 'POST' ? 201 : 200)) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
 }
 
-/** Signed creates for duration_s at `connections`, each by one of the bench's payers. */
-function runCreates(url: string, merchant: { id: string; secret: string }, tag: string): Promise<autocannon.Result> {
+async function switchRules(url: string, status: 'enabled' | 'disabled'): Promise<void> {
+  for (const rule of benchRules()) await admin(url, 'PATCH', `/admin/risk/rules/${rule.code}`, { status });
+}
+
+/** Signed creates for `seconds` at `connections`, each by one of the bench's payers. */
+function runCreates(url: string, merchant: { id: string; secret: string }, tag: string, seconds: number): Promise<autocannon.Result> {
   let serial = 0;
   return run({
-    url,
+    url, duration: seconds,
     requests: [{
       method: 'POST',
       path: '/v1/payments',
@@ -105,31 +116,63 @@ function runCreates(url: string, merchant: { id: string; secret: string }, tag: 
   });
 }
 
-/** Creates for duration_s, with the server's CPU time per successful create in µs. */
-async function measuredCreates(server: Server, merchant: { id: string; secret: string }, tag: string): Promise<{ result: autocannon.Result; cpuUs: number }> {
-  const before = cpuMs(server.pid);
-  const result = await runCreates(server.url, merchant, tag);
-  return { result, cpuUs: ((cpuMs(server.pid) - before) * 1000) / Math.max(1, result['2xx']) };
+/** Turns of one load, summed: its 2xx answers, the server's and the databases' CPU time; the worst turn's latencies. */
+type Turns = { answered: number; seconds: number; cpuMs: number; databaseCpuS: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number };
+const noTurns = (): Turns => ({ answered: 0, seconds: 0, cpuMs: 0, databaseCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0 });
+
+/** One turn of `load` (creates, or the bare route) added to `sum`. */
+async function turn(server: Server, databasePids: number[], sum: Turns, load: (seconds: number) => Promise<autocannon.Result>): Promise<void> {
+  const databaseCpu = () => databasePids.reduce((total, pid) => total + treeCpuSeconds(pid), 0);
+  const cpuBefore = cpuMs(server.pid);
+  const databaseBefore = databaseCpu();
+  const seconds = duration_s / turns;
+  const result = await load(seconds);
+  sum.answered += result['2xx'];
+  sum.seconds += seconds;
+  sum.cpuMs += cpuMs(server.pid) - cpuBefore;
+  sum.databaseCpuS += databaseCpu() - databaseBefore;
+  sum.p50Ms = Math.max(sum.p50Ms, result.latency.p50);
+  sum.p99Ms = Math.max(sum.p99Ms, result.latency.p99);
+  sum.non2xx += result.non2xx;
+  sum.errors += result.errors;
 }
 
-async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databaseUrl: string, redisUrl: string | null = null): Promise<string> {
+/** Creates a second, and CPU per create in µs (the database's only where there is one). */
+function described(turns: Turns, withDatabase: boolean): { perSecond: number; text: string } {
+  const creates = Math.max(1, turns.answered);
+  const perSecond = turns.answered / turns.seconds;
+  const databaseCpu = withDatabase ? `, database CPU ${((turns.databaseCpuS * 1e6) / creates).toFixed(0)}` : '';
+  return {
+    perSecond,
+    text: `creates ${perSecond.toFixed(0)}/s p50 ${turns.p50Ms} ms p99 ${turns.p99Ms} ms · non-2xx ${turns.non2xx} errors ${turns.errors} · server CPU ${((turns.cpuMs * 1000) / creates).toFixed(0)} µs/create${databaseCpu}`,
+  };
+}
+
+async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databaseUrl: string, redisUrl: string | null = null, databasePids: number[] = []): Promise<string> {
   const server = await startServer(databaseUrl, redisUrl, `http-${name}`);
   try {
     const merchant = await createMerchant(server.url);
-    const hello = await run({ url: `${server.url}/healthz` });
-    const { result: creates, cpuUs } = await measuredCreates(server, merchant, 'bare');
-    const bareRss = peakRssMb(server.pid);
-    for (const rule of benchRules()) await adminPost(server.url, '/admin/risk/rules', rule);
-    for (const entry of benchListEntries()) await adminPost(server.url, '/admin/risk/lists', entry);
-    const { result: guarded, cpuUs: guardedCpuUs } = await measuredCreates(server, merchant, 'risk');
-    const perSecond = creates['2xx'] / duration_s;
-    const guardedPerSecond = guarded['2xx'] / duration_s;
+    for (const rule of benchRules()) await admin(server.url, 'POST', '/admin/risk/rules', { ...rule, status: 'disabled' });
+    for (const entry of benchListEntries()) await admin(server.url, 'POST', '/admin/risk/lists', entry);
+    const hello = noTurns();
+    const bare = noTurns();
+    const guarded = noTurns();
+    for (let t = 0; t < turns; t++) {
+      await turn(server, databasePids, hello, (seconds) => run({ url: `${server.url}/healthz`, duration: seconds }));
+      await turn(server, databasePids, bare, (seconds) => runCreates(server.url, merchant, `bare${t}`, seconds));
+      await switchRules(server.url, 'enabled');
+      await turn(server, databasePids, guarded, (seconds) => runCreates(server.url, merchant, `risk${t}`, seconds));
+      await switchRules(server.url, 'disabled');
+    }
+    const helloPerSecond = hello.answered / hello.seconds;
+    const without = described(bare, databasePids.length > 0);
+    const withRules = described(guarded, databasePids.length > 0);
     const rss = peakRssMb(server.pid);
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-    console.log(`${name}: hello ${hello.requests.average.toFixed(0)} req/s p99 ${hello.latency.p99} ms · creates ${perSecond.toFixed(0)}/s p50 ${creates.latency.p50} ms p99 ${creates.latency.p99} ms · non-2xx ${creates.non2xx} errors ${creates.errors} · server CPU ${cpuUs.toFixed(0)} µs/create · server peak RSS ${rss.toFixed(0)} MB`);
-    console.log(`${name}: with 100 risk rules: creates ${guardedPerSecond.toFixed(0)}/s p50 ${guarded.latency.p50} ms p99 ${guarded.latency.p99} ms · non-2xx ${guarded.non2xx} errors ${guarded.errors} · server CPU ${guardedCpuUs.toFixed(0)} µs/create · server peak RSS ${bareRss.toFixed(0)} MB before the rules, ${rss.toFixed(0)} MB after · load average ${load}`);
-    return `RESULT http store=${name} creates_per_s=${perSecond.toFixed(0)} p99_ms=${creates.latency.p99} hello_ratio=${(perSecond / hello.requests.average).toFixed(3)} rss_mb=${rss.toFixed(0)}`
-      + ` risk100_creates_per_s=${guardedPerSecond.toFixed(0)} risk100_p99_ms=${guarded.latency.p99} risk100_ratio=${(guardedPerSecond / perSecond).toFixed(3)}`;
+    console.log(`${name}: hello ${helloPerSecond.toFixed(0)} req/s p99 ${hello.p99Ms} ms · ${without.text} · server peak RSS ${rss.toFixed(0)} MB`);
+    console.log(`${name}: with 100 risk rules: ${withRules.text} · load average ${load}`);
+    return `RESULT http store=${name} creates_per_s=${without.perSecond.toFixed(0)} p99_ms=${bare.p99Ms} hello_ratio=${(without.perSecond / helloPerSecond).toFixed(3)} rss_mb=${rss.toFixed(0)}`
+      + ` risk100_creates_per_s=${withRules.perSecond.toFixed(0)} risk100_p99_ms=${guarded.p99Ms} risk100_ratio=${(withRules.perSecond / without.perSecond).toFixed(3)}`;
   } finally {
     await server.stop();
     if (profile) console.log(`${name}: CPU profile ${join(dir, `http-${name}.md`)}`);
@@ -140,7 +183,7 @@ async function benchPostgres(withRedis: boolean): Promise<string> {
   const postgres = await startPostgres();
   const redis = withRedis ? await startRedis().catch(async (error) => { await postgres.stop(); throw error; }) : null;
   try {
-    return await benchStore(redis ? 'postgres+redis' : 'postgres', postgres.url, redis?.url ?? null);
+    return await benchStore(redis ? 'postgres+redis' : 'postgres', postgres.url, redis?.url ?? null, [postgres.pid, ...(redis ? [redis.pid] : [])]);
   } finally {
     await redis?.stop();
     await postgres.stop();
