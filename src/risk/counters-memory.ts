@@ -23,13 +23,13 @@ type LimitBucket = { window: false; members: Map<string, number>; amount: number
 /**
  * A window's orders by time: `ids` and `ats` side by side in time order from `head`, so a check
  * drops the ones older than the longest window from the front and counts the ones within its
- * own span by a binary search. `members` (order → time) makes reserving an order twice a no-op.
+ * own span by a binary search. `members` makes reserving an order twice a no-op.
  */
-type WindowBucket = { window: true; members: Map<string, number>; ids: string[]; ats: number[]; head: number; expiresAt: number };
+type WindowBucket = { window: true; members: Set<string>; ids: string[]; ats: number[]; head: number; expiresAt: number };
 type Bucket = LimitBucket | WindowBucket;
 
 /** A window's arrays are compacted once this many at their front have left (and they are half of them). */
-const arrivals_compact_min = 64;
+const window_compact_min = 64;
 
 /** Orders read per page while seeding. */
 const seed_page_orders = 1_000;
@@ -117,7 +117,7 @@ export class MemoryCounters implements Counters {
     if (!keys) periods.set(ref.period, (keys = new Map()));
     const bucket: Bucket = isLimitCounter(ref)
       ? { window: false, members: new Map(), amount: 0, expiresAt: 0 }
-      : { window: true, members: new Map(), ids: [], ats: [], head: 0, expiresAt: 0 };
+      : { window: true, members: new Set(), ids: [], ats: [], head: 0, expiresAt: 0 };
     keys.set(ref.key, bucket);
     return bucket;
   }
@@ -129,7 +129,7 @@ export class MemoryCounters implements Counters {
       bucket.members.set(orderId, amount);
       bucket.amount += amount;
     } else {
-      bucket.members.set(orderId, at);
+      bucket.members.add(orderId);
       arrive(bucket, orderId, at);
     }
   }
@@ -158,7 +158,7 @@ function firstAfter(bucket: WindowBucket, since: number): number {
 function leave(bucket: WindowBucket, since: number): void {
   const { ids, ats } = bucket;
   while (bucket.head < ats.length && ats[bucket.head]! <= since) bucket.members.delete(ids[bucket.head++]!);
-  if (bucket.head >= arrivals_compact_min && bucket.head * 2 >= ats.length) {
+  if (bucket.head >= window_compact_min && bucket.head * 2 >= ats.length) {
     bucket.ids = ids.slice(bucket.head);
     bucket.ats = ats.slice(bucket.head);
     bucket.head = 0;
@@ -169,8 +169,13 @@ function leave(bucket: WindowBucket, since: number): void {
 function arrive(bucket: WindowBucket, orderId: string, at: number): void {
   let i = bucket.ats.length;
   while (i > bucket.head && bucket.ats[i - 1]! > at) i -= 1;
-  bucket.ids.splice(i, 0, orderId);
-  bucket.ats.splice(i, 0, at);
+  if (i === bucket.ats.length) {
+    bucket.ids.push(orderId);
+    bucket.ats.push(at);
+  } else {
+    bucket.ids.splice(i, 0, orderId);
+    bucket.ats.splice(i, 0, at);
+  }
 }
 
 function removeMember(bucket: Bucket, orderId: string): void {

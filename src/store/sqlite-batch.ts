@@ -111,23 +111,34 @@ export function statementRunner(db: Database) {
 }
 
 /**
+ * Runs `work` in a savepoint: kept when it says so, rolled back when it does not or throws (a
+ * throw then fails the whole transaction as well).
+ */
+function inSavepoint<T>(db: Database, work: () => { keep: boolean; value: T }): T {
+  db.run('SAVEPOINT write');
+  try {
+    const { keep, value } = work();
+    if (!keep) db.run('ROLLBACK TO write');
+    db.run('RELEASE write');
+    return value;
+  } catch (error) {
+    db.run('ROLLBACK TO write');
+    db.run('RELEASE write');
+    throw error;
+  }
+}
+
+/**
  * A write with ledger entries (a balance freeze, capture, release or refund) runs inside a
  * savepoint: its freeze is conditional on the payer's available balance, which is known only
  * after the order's gate passed, and a refused freeze must leave no trace of the write.
  */
 function writeWithLedger(db: Database, s: Statements, ledger: (statement: Statement) => Row[], write: OrderWrite): WriteOutcome {
-  db.run('SAVEPOINT ledger_write');
-  try {
+  return inSavepoint(db, (): { keep: boolean; value: WriteOutcome } => {
     const outcome = writeOrder(s, write);
     const refused = outcome === 'committed' && runSync(applyOps(write.ledger ?? []), ledger) === 'insufficient_balance';
-    if (refused) db.run('ROLLBACK TO ledger_write');
-    db.run('RELEASE ledger_write');
-    return refused ? 'insufficient_balance' : outcome;
-  } catch (error) {
-    db.run('ROLLBACK TO ledger_write');
-    db.run('RELEASE ledger_write');
-    throw error;
-  }
+    return refused ? { keep: false, value: 'insufficient_balance' } : { keep: true, value: outcome };
+  });
 }
 
 export class BatchWriter {
@@ -168,7 +179,13 @@ export class BatchWriter {
    * one that fails leaves nothing of itself and the others still commit.
    */
   sideWrites(writes: SideStatement[][]): SideOutcome[] {
-    return this.db.transaction(() => writes.map((write) => (write.length === 1 ? this.sideWrite(write) : this.inSavepoint(() => this.sideWrite(write))))).immediate();
+    return this.db.transaction(() => writes.map((write) => {
+      if (write.length === 1) return this.sideWrite(write);
+      return inSavepoint(this.db, () => {
+        const outcome = this.sideWrite(write);
+        return { keep: !('error' in outcome), value: outcome };
+      });
+    })).immediate();
   }
 
   /** SQLite's refusal of a write is that write's outcome; anything else thrown is a bug, and fails the whole message as one. */
@@ -179,14 +196,6 @@ export class BatchWriter {
       if (!(error instanceof SQLiteError)) throw error;
       return { error: error.message };
     }
-  }
-
-  private inSavepoint(work: () => SideOutcome): SideOutcome {
-    this.db.run('SAVEPOINT side_write');
-    const outcome = work();
-    this.db.run('error' in outcome ? 'ROLLBACK TO side_write' : 'RELEASE side_write');
-    if ('error' in outcome) this.db.run('RELEASE side_write');
-    return outcome;
   }
 
   /** Finalizes the statements and closes the connection (an unfinalized statement keeps it open). */

@@ -6,7 +6,8 @@
  */
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { StatementError, csvRecordBatches, statement_line_chars_max } from '../../src/channels/statement.ts';
+import { csvRecordBatches, statement_line_chars_max } from '../../src/channels/statement.ts';
+import { refusalOf } from './refusal.ts';
 
 /** The records of `text` cut into `chunks`, every column kept (the header's count); the header is returned first. */
 async function read(chunks: string[], columns?: (header: string[]) => number[]): Promise<string[][]> {
@@ -19,15 +20,7 @@ async function read(chunks: string[], columns?: (header: string[]) => number[]):
   return out;
 }
 
-async function refusal(chunks: string[]): Promise<string> {
-  try {
-    await read(chunks);
-  } catch (error) {
-    if (error instanceof StatementError) return error.message;
-    throw error;
-  }
-  throw new Error('the text was not refused');
-}
+const refusal = (chunks: string[]): Promise<string> => refusalOf(() => read(chunks));
 
 /** `text` cut at the given offsets. */
 const cut = (text: string, at: number[]) => {

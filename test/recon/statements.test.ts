@@ -8,23 +8,16 @@ import { describe, expect, test } from 'bun:test';
 import { gzipSync, zipSync } from 'fflate';
 import iconv from 'iconv-lite';
 import { alipayStatementRows } from '../../src/channels/alipay/statement.ts';
-import { type StatementFile, StatementError, type StatementRow } from '../../src/channels/statement.ts';
+import type { StatementFile, StatementRow } from '../../src/channels/statement.ts';
 import { wechatpayStatementRows } from '../../src/channels/wechatpay/statement.ts';
+import { refusalOf } from './refusal.ts';
 
 const collect = async (rows: AsyncIterable<StatementRow>) => {
   const all: StatementRow[] = [];
   for await (const row of rows) all.push(row);
   return all;
 };
-const refusal = async (rows: AsyncIterable<StatementRow>): Promise<string> => {
-  try {
-    await collect(rows);
-  } catch (error) {
-    if (error instanceof StatementError) return error.message;
-    throw error;
-  }
-  throw new Error('the file was not refused');
-};
+const refusal = (rows: AsyncIterable<StatementRow>): Promise<string> => refusalOf(() => collect(rows));
 
 const alipayHeader = ['支付宝交易号', '商户订单号', '业务类型', '商品名称', '创建时间', '完成时间', '门店编号', '门店名称', '操作员', '终端号', '对方账户', '订单金额（元）', '商家实收（元）', '支付宝红包（元）', '集分宝（元）', '支付宝优惠（元）', '商家优惠（元）', '券核销金额（元）', '券名称', '商家红包消费金额（元）', '卡消费金额（元）', '退款批次号/请求号', '服务费（元）', '分润（元）', '备注'];
 

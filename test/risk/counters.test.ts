@@ -99,6 +99,16 @@ for (const backend of backends) {
       expect(await reserve('pay_e', t0 + 3_600_000)).toEqual({ allowed: true, seen: [{ count: 0, amount: 0 }, { count: 2, amount: 0 }] });
     });
 
+    test('an order reserved at an earlier time than the last (a clock behind) leaves the window at its own time', async () => {
+      const id = unique();
+      const check = (at: number) => window(id, 60_000, 100, { expiresAt: at + 60_000 });
+      await counters.reserve('pay_a', t0 + 10_000, [check(t0 + 10_000)]);
+      await counters.reserve('pay_b', t0 + 5_000, [check(t0 + 5_000)]);
+      expect((await counters.reserve('pay_c', t0 + 64_000, [check(t0 + 64_000)])).seen).toEqual([{ count: 2, amount: 0 }]);
+      // pay_b has left (a, c remain); kept in arrival order instead of time order, it would still count.
+      expect((await counters.reserve('pay_d', t0 + 66_000, [check(t0 + 66_000)])).seen).toEqual([{ count: 2, amount: 0 }]);
+    });
+
     test('a crowded window (more orders than Redis reads at once) is counted as exactly', async () => {
       const id = unique();
       const minute = (at: number) => window(id, 60_000, 1_000, { code: 'minute', expiresAt: at + 60_000 });
