@@ -34,8 +34,10 @@ const window_compact_min = 64;
 /** Orders read per page while seeding. */
 const seed_page_orders = 1_000;
 
-/** How long a hold seeded from an order lives: its period's end is not in the key, and a day past the longest period (a month) keeps it long enough. */
-const seeded_hold_life_ms = 32 * 86_400_000;
+/** How long a limit's hold seeded from an order lives: its period's end is not in the key, and a day past the longest period (a month) keeps it long enough. */
+const seeded_limit_life_ms = 32 * 86_400_000;
+/** A window's: the longest window a rule may have (which windows a rule will ask for is not known at start). */
+const seeded_window_life_ms = velocity_window_s_max * 1000;
 
 /**
  * The buckets by the parts of their names (CounterRef): prefix → period → subject key. An order's
@@ -77,8 +79,9 @@ export class MemoryCounters implements Counters {
   }
 
   /**
-   * Counts every order of the current China-time month (and the day before, for velocity
-   * windows) back in: an open or paid order in its limit counters, any order in its windows.
+   * Counts the orders of the current China-time month (and the day before, for velocity windows)
+   * back in: an open or paid order in its limit counters, any order of the last day (the longest
+   * window a rule may have) in its windows.
    */
   async seedFromOrders(store: Store, now: number): Promise<number> {
     const since = Math.min(chinaMonthStart(now), now - velocity_window_s_max * 1000);
@@ -86,13 +89,13 @@ export class MemoryCounters implements Counters {
     let seeded = 0;
     for (;;) {
       const page = await store.scanOrders(after, seed_page_orders);
-      for (const row of page) seeded += this.seedOrder(row) ? 1 : 0;
+      for (const row of page) seeded += this.seedOrder(row, now) ? 1 : 0;
       if (page.length < seed_page_orders) return seeded;
       after = page.at(-1)!.id;
     }
   }
 
-  private seedOrder(row: OrderRow): boolean {
+  private seedOrder(row: OrderRow, now: number): boolean {
     // Our own snapshot, written by the engine after its invariants were asserted.
     const ctx = (row.snapshot as { context: PaymentContext }).context;
     const held = countersHeldBy(ctx);
@@ -100,8 +103,9 @@ export class MemoryCounters implements Counters {
     const amount = ctx.currency === limit_currency ? ctx.amount : 0;
     for (const ref of held) {
       const limit = isLimitCounter(ref);
-      if (limit && row.status === 'closed') continue;
-      this.add(this.bucket(ref) ?? this.created(ref), ctx.id, limit ? amount : 0, ctx.createdAt, ctx.createdAt + seeded_hold_life_ms);
+      if (limit ? row.status === 'closed' : ctx.createdAt + seeded_window_life_ms <= now) continue;
+      const expiresAt = ctx.createdAt + (limit ? seeded_limit_life_ms : seeded_window_life_ms);
+      this.add(this.bucket(ref) ?? this.created(ref), ctx.id, limit ? amount : 0, ctx.createdAt, expiresAt);
     }
     return true;
   }
