@@ -30,11 +30,14 @@ const purge_interval_ms = 60_000;
 /**
  * How long a payer's paid history, read for the anomaly rules, is used again where several
  * instances may share the store: a payment this instance hears drops it at once; one another
- * instance heard shows within this (the 2 s API.md gives rule changes). A single instance (the
- * SQLite store without Redis, whose counters are in memory) hears every payment itself, so its
- * copy stays exact until then and is read once (`RiskDeps.historyFreshMs`).
+ * instance heard shows within this (the 2 s API.md gives rule changes). With Redis, every
+ * instance hears every payment over the bus and drops that payer's copy at once, so a copy is
+ * kept up to history_fresh_with_pubsub_ms, should a message be lost (a reconnect drops them all).
+ * A single instance (the SQLite store without Redis, whose counters are in memory) hears every
+ * payment itself, so its copy stays exact until then and is read once (`RiskDeps.historyFreshMs`).
  */
 export const history_fresh_ms = 2_000;
+export const history_fresh_with_pubsub_ms = 30_000;
 /** Payers whose history one instance keeps at most; past it the oldest read goes. */
 const history_payers_max = 10_000;
 
@@ -46,15 +49,20 @@ type Loaded = {
   stateless: Compiled[]; counting: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number;
 };
 
-/** How instances hear of each other's changes (Redis pub/sub), when there is a way. */
-export type ChangeBus = { publish(): Promise<void>; onChange(listener: () => void): void; close(): Promise<void> };
+/** How instances hear of each other's changes and payers' payments (Redis pub/sub), when there is a way. */
+export type ChangeBus = {
+  publish(): Promise<void>; onChange(listener: () => void): void;
+  /** `payer`: payerKey's; a listener hears null when messages may have been missed (forget every payer). */
+  publishPaid(payer: string): Promise<void>; onPaid(listener: (payer: string | null) => void): void;
+  close(): Promise<void>;
+};
 
 export type RiskAlert = (alert: { paymentId: string; message: string }) => Promise<void>;
 
 export type RiskDeps = {
   repo: RiskRepo; counters: Counters; clock: Clock; log: Logger; regionOf: RegionOf; metrics: RiskMetrics;
   bus?: ChangeBus; alert?: RiskAlert;
-  /** How long a payer's history copy is used: history_fresh_ms (the default), or Infinity for a single instance. */
+  /** How long a payer's history copy is used: history_fresh_ms (history_fresh_with_pubsub_ms with a bus), or Infinity for a single instance. */
   historyFreshMs?: number;
 };
 
@@ -79,8 +87,9 @@ export class RiskCenter {
 
   constructor(private readonly deps: RiskDeps) {
     this.intervalMs = deps.bus ? reload_interval_with_pubsub_ms : reload_interval_ms;
-    this.historyFreshMs = deps.historyFreshMs ?? history_fresh_ms;
+    this.historyFreshMs = deps.historyFreshMs ?? (deps.bus ? history_fresh_with_pubsub_ms : history_fresh_ms);
     deps.bus?.onChange(() => void this.refresh().catch((error) => deps.log.error('risk reload failed', { error: String(error) })));
+    deps.bus?.onPaid((payer) => this.forgetHistory(payer));
   }
 
   /** The rules in force here now, reloaded first when this instance's copy is too old. */
@@ -212,9 +221,17 @@ export class RiskCenter {
         region: ctx.details.clientIp === null ? null : this.deps.regionOf(ctx.details.clientIp), paidAt: write.order.updatedAt,
       });
       // After the write: a read under way meanwhile is not kept (the epoch moved), a later one sees it.
-      this.paidEpoch += 1;
-      this.histories.delete(payerKey(ctx.merchantId, ctx.details.userId));
+      const payer = payerKey(ctx.merchantId, ctx.details.userId);
+      this.forgetHistory(payer);
+      await this.deps.bus?.publishPaid(payer);
     }
+  }
+
+  /** Drops a payer's history copy (null: every payer's); a read under way is not kept either. */
+  private forgetHistory(payer: string | null): void {
+    this.paidEpoch += 1;
+    if (payer === null) this.histories.clear();
+    else this.histories.delete(payer);
   }
 
   private async factsOf(loaded: Loaded, c: Candidate): Promise<Facts> {
