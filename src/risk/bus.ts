@@ -4,12 +4,12 @@
  * payer's history). A subscriber needs its own connection.
  */
 import type Redis from 'ioredis';
-import type { ChangeBus } from './center.ts';
+import type { RiskBus } from './center.ts';
 
 const changed_channel = 'paycenter:risk:changed';
 const paid_channel = 'paycenter:risk:paid';
 
-export function redisChangeBus(redis: Redis): ChangeBus {
+export function redisRiskBus(redis: Redis): RiskBus {
   const subscriber = redis.duplicate();
   const changeListeners: Array<() => void> = [];
   const paidListeners: Array<(payer: string | null) => void> = [];

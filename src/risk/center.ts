@@ -50,7 +50,7 @@ type Loaded = {
 };
 
 /** How instances hear of each other's changes and payers' payments (Redis pub/sub), when there is a way. */
-export type ChangeBus = {
+export type RiskBus = {
   publish(): Promise<void>; onChange(listener: () => void): void;
   /** `payer`: payerKey's; a listener hears null when messages may have been missed (forget every payer). */
   publishPaid(payer: string): Promise<void>; onPaid(listener: (payer: string | null) => void): void;
@@ -61,7 +61,7 @@ export type RiskAlert = (alert: { paymentId: string; message: string }) => Promi
 
 export type RiskDeps = {
   repo: RiskRepo; counters: Counters; clock: Clock; log: Logger; regionOf: RegionOf; metrics: RiskMetrics;
-  bus?: ChangeBus; alert?: RiskAlert;
+  bus?: RiskBus; alert?: RiskAlert;
   /** How long a payer's history copy is used: history_fresh_ms (history_fresh_with_pubsub_ms with a bus), or Infinity for a single instance. */
   historyFreshMs?: number;
 };

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
-import { redisChangeBus } from './bus.ts';
+import { redisRiskBus } from './bus.ts';
 import { type RiskAlert, RiskCenter } from './center.ts';
 import { type Counters, PostgresCounters } from './counters.ts';
 import { MemoryCounters } from './counters-memory.ts';
@@ -30,7 +30,7 @@ export async function openRisk(options: {
   const counters: Counters = countersRedis
     ? new RedisCounters(countersRedis)
     : database.counters ? new PostgresCounters(database.counters) : await seededMemoryCounters(options.store, options.clock, options.log);
-  const bus = options.redis ? redisChangeBus(options.redis) : undefined;
+  const bus = options.redis ? redisRiskBus(options.redis) : undefined;
   const repo = new RiskRepo(database.sql);
   const center = new RiskCenter({
     repo, counters, bus, clock: options.clock, log: options.log, regionOf, metrics: riskMetrics(options.registry), alert: options.alert,
