@@ -3,8 +3,8 @@
  * order needs and reserves it in all of them, atomically. A limit is a hash (order → amount,
  * plus `#n` and `#a`, its count and sum, kept beside the members so a check reads two fields);
  * a window is a sorted set of orders scored by time, each of its rules counting those of its own
- * span. Keys expire when their period is over,
- * counted from the caller's clock (a relative TTL), so Redis's own clock does not matter.
+ * span. Keys expire when their period is over, counted from the caller's clock (a relative TTL),
+ * so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
 import { type CounterCheck, type CounterRef, counterName, joinedCounters } from './evaluate.ts';
@@ -21,7 +21,8 @@ const window_read_max = 32;
 // checks as one argument, "key_index count_max amount_max enforce span_ms" per check,
 // comma-separated (a max of -1: none; enforce 1|0). Four arguments, not one per counter and per
 // check: encoding each argument was most of a call's cost in paycenter's own CPU (ioredis
-// measures and writes every one), and Lua splits a string for next to nothing.
+// measures and writes every one); splitting the two strings costs Redis less (docs/benchmarks.md,
+// "100 risk rules, session 8", takes a call's time apart).
 // A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
 //
 // Each call from Lua into Redis costs about as much as the work it asks for, so the script makes
