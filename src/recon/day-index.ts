@@ -22,6 +22,16 @@ const kinds = ['payment', 'refund'] as const satisfies readonly ReconRecord['kin
 /** Which pass a key belongs to (all in one pass when there is one). */
 export const passOf = (key: string, passes: number): number => (passes === 1 ? 0 : keyHash(key) % passes);
 
+/** Headroom over an even split: keys hash to passes unevenly, and a pass's share must fit. */
+const pass_share_headroom = 1.25;
+
+/** The passes for a day of `records` (a power of two, so each pass's share splits evenly again), more than `tried`. */
+export function passesFor(records: number, recordsMax: number, tried: number): number {
+  let passes = tried * 2;
+  while (passes * recordsMax < records * pass_share_headroom) passes *= 2;
+  return passes;
+}
+
 export class DayIndex {
   constructor(private readonly recordsMax: number = recon_index_records_max) {}
 

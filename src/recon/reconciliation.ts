@@ -26,7 +26,7 @@ import type { Logger } from '../log.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { ChannelRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, Store } from '../store/store.ts';
 import { type Counts, type DiffKind, type FeeRate, type Repair, factsVerdictOf, recordKey, rowKey, verdictOf, zeroCounts } from './classify.ts';
-import { DayIndex, passOf, recon_index_records_max } from './day-index.ts';
+import { DayIndex, passOf, passesFor, recon_index_records_max } from './day-index.ts';
 import { GarbageBound } from './garbage-bound.ts';
 
 export type ReconOptions = {
@@ -144,38 +144,43 @@ export class Reconciliation {
 
   /**
    * Reads the whole file and classifies it before anything is written: a bad line refuses the
-   * file. A day of more records than one index holds is compared in passes (see day-index.ts);
-   * should a pass's share still overflow, the comparison starts again with twice the passes.
+   * file. A day of more records than one index holds is compared in passes (see day-index.ts):
+   * the pass that overflows counts the day's records, and the comparison starts again with as
+   * many passes as they need.
    */
   private async compare(run: ReconRunRow, channel: Channel, file: StatementFile, previous: Map<string, ReconDiffRow>): Promise<Comparison> {
     const marks = new Map((await this.deps.store.listReconPending(run.channel)).map((p) => [p.recordId, p]));
     const repairedBefore = new Set([...previous.values()].filter((d) => d.kind === 'missing_local' && d.resolution === 'repaired').map((d) => d.recordKey));
     const context: PassContext = { run, channel, file, marks, repairedBefore, rate: this.deps.feeRateOf(channel.row), currency: currencyOf(channel.row), now: this.deps.clock.now() };
-    for (let passes = 1; ; passes *= 2) {
+    for (let passes = 1; ;) {
       const c: Comparison = { counts: zeroCounts(), found: [], channelNet: 0, localNet: 0, feeMilli: 0, pendingAdded: [], pendingRemoved: [] };
-      let pass = 0;
-      while (pass < passes && (await this.comparePass(context, c, pass, passes))) pass++;
-      if (pass < passes) continue;
-      this.promoteHeld(run, marks, c);
-      return c;
+      let overflow: number | null = null;
+      for (let pass = 0; pass < passes && overflow === null; pass++) overflow = await this.comparePass(context, c, pass, passes);
+      if (overflow === null) {
+        this.promoteHeld(run, marks, c);
+        return c;
+      }
+      passes = passesFor(overflow, this.options.indexRecordsMax, passes);
     }
   }
 
-  /** One pass: its share of the day's records against its share of the lines; false when its share overflows the index. */
-  private async comparePass(x: PassContext, c: Comparison, pass: number, passes: number): Promise<boolean> {
+  /** One pass: its share of the day's records against its share of the lines. Null when done; when its share overflows the index, the day's records (all passes'), counted. */
+  private async comparePass(x: PassContext, c: Comparison, pass: number, passes: number): Promise<number | null> {
     const [dayStart, dayEnd] = chinaDayRange(x.run.date);
     const index = new DayIndex(this.options.indexRecordsMax);
     const garbage = new GarbageBound();
     let full = false;
+    let records = 0;
     await this.deps.store.eachReconFactsCompleted(x.run.channel, dayStart, dayEnd, (page) => {
       garbage.read(page.length);
+      records += page.length;
       for (const facts of page) {
         if (full || passOf(facts.key, passes) !== pass) continue;
         if (!index.add(facts)) full = true;
         else c.localNet += facts.kind === 'payment' ? facts.amount : -facts.amount;
       }
     });
-    if (full) return false;
+    if (full) return records;
 
     let unsettled: StatementRow[] = [];
     for await (const row of x.channel.adapter.statementRows(x.file)) {
@@ -201,7 +206,7 @@ export class Reconciliation {
     }
     await this.judgeByIds(x, c, unsettled, dayEnd);
     await this.holdUnshown(x, c, index);
-    return true;
+    return null;
   }
 
   /** Lines that are not plain matches of the day (a difference, a record of another day, none): judged on their whole records, read by id. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { DayIndex, passOf } from '../../src/recon/day-index.ts';
+import { DayIndex, passOf, passesFor } from '../../src/recon/day-index.ts';
 import { KeyTable } from '../../src/recon/key-table.ts';
 
 /** Mostly ASCII keys (as ids are), sometimes any code units at all (the arena widens for them). */
@@ -79,5 +79,13 @@ describe('the day index', () => {
     expect(shares.flat().sort()).toEqual([...keys].sort());
     for (const share of shares) expect(share.length).toBeGreaterThan(800);
     expect(keys.every((key) => passOf(key, 1) === 0)).toBe(true);
+  });
+
+  test('a day that overflowed one pass gets the passes its records need, with room for uneven shares, at once', () => {
+    expect(passesFor(3_000_000, 1_000_000, 1)).toBe(4);
+    expect(passesFor(1_600_000, 1_000_000, 1)).toBe(2);
+    expect(passesFor(1_700_000, 1_000_000, 1)).toBe(4);
+    // Always more than were tried, even when the count says fewer would do (a share was unlucky).
+    expect(passesFor(1_000, 1_000_000, 4)).toBe(8);
   });
 });
