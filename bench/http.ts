@@ -138,13 +138,13 @@ async function turn(server: Server, databasePids: number[], sum: Turns, load: (s
 }
 
 /** Creates a second, and CPU per create in µs (the database's only where there is one). */
-function described(turns: Turns, withDatabase: boolean): { perSecond: number; text: string } {
-  const creates = Math.max(1, turns.answered);
-  const perSecond = turns.answered / turns.seconds;
-  const databaseCpu = withDatabase ? `, database CPU ${((turns.databaseCpuS * 1e6) / creates).toFixed(0)}` : '';
+function described(sum: Turns, withDatabase: boolean): { perSecond: number; text: string } {
+  const creates = Math.max(1, sum.answered);
+  const perSecond = sum.answered / sum.seconds;
+  const databaseCpu = withDatabase ? `, database CPU ${((sum.databaseCpuS * 1e6) / creates).toFixed(0)}` : '';
   return {
     perSecond,
-    text: `creates ${perSecond.toFixed(0)}/s p50 ${turns.p50Ms} ms p99 ${turns.p99Ms} ms · non-2xx ${turns.non2xx} errors ${turns.errors} · server CPU ${((turns.cpuMs * 1000) / creates).toFixed(0)} µs/create${databaseCpu}`,
+    text: `creates ${perSecond.toFixed(0)}/s p50 ${sum.p50Ms} ms p99 ${sum.p99Ms} ms · non-2xx ${sum.non2xx} errors ${sum.errors} · server CPU ${((sum.cpuMs * 1000) / creates).toFixed(0)} µs/create${databaseCpu}`,
   };
 }
 
