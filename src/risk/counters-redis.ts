@@ -7,7 +7,7 @@
  * so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
-import { type CounterCheck, type CounterRef, counterName, joinedCounters } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, type JoinedCounters, counterName, joinedCounters } from './evaluate.ts';
 import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
@@ -16,49 +16,58 @@ const key_prefix = 'risk:';
 const window_read_max = 32;
 
 // KEYS: the order's counters, once each (limits on one subject and period share one, and windows
-// on one subject). ARGV: order, at, then the counters as one argument, "amount span_ms ttl_ms"
-// per key, comma-separated (a window's span_ms: the longest of its rules'), then the rules'
-// checks as one argument, "key_index count_max amount_max enforce span_ms" per check,
-// comma-separated (a max of -1: none; enforce 1|0). Four arguments, not one per counter and per
-// check: encoding each argument was most of a call's cost in paycenter's own CPU (ioredis
-// measures and writes every one); splitting the two strings costs Redis less (docs/benchmarks.md,
-// "100 risk rules, session 8", takes a call's time apart).
+// on one subject). ARGV: order, at, then two comma-separated lists, each one argument: per key,
+// "amount ttl_ms trim_ms count_max amount_max" (a window's trim_ms: the longest of its rules'
+// spans; a limit's maxima: the tightest of its refusing rules', -1 for none), then per distinct
+// span of a window, "key_index span_ms count_max" (the tightest refusing maximum of the rules
+// counting that span). Rules that ask the same of a counter are asked once; every rule is judged
+// again by the caller from what the script saw. Few arguments, not one per counter and rule:
+// encoding each argument was most of a call's cost in paycenter's own CPU (ioredis measures and
+// writes every one); splitting the strings costs Redis less (docs/benchmarks.md, "100 risk rules,
+// session 8", takes a call's time apart). The answer is one string of numbers: per key its count
+// and amount (a window's: its orders within trim_ms, and 0), then per span its count.
 // A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
 //
 // Each call from Lua into Redis costs about as much as the work it asks for, so the script makes
 // few: a limit is read with the order's own field (one HMGET says whether it is a member) and
-// written with one HSET; a window holding at most window_read_max orders (a payer's) is read once,
-// its times counted here for each rule's span, and only a crowded one (an address many payers
-// share) is counted by Redis for each rule. A limit's expiry is its period's end, the same for
-// every member: set with its first. A window's moves with its latest member.
+// written with one HSET; a window, trimmed to its longest span, says its size (the longest span's
+// count); one holding at most window_read_max orders (a payer's) is then read once and its times
+// counted here for each shorter span, and only a crowded one (an address many payers share) is
+// counted by Redis for each. A limit's expiry is its period's end, the same for every member: set
+// with its first. A window's moves with its latest member.
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
 local window, window_read_max = ${key_prefix.length + 1}, ${window_read_max}
-local specs = {}
+local specs, seen, blocked = {}, {}, false
 local i = 0
-for amount, span, ttl in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) ([^ ,]+)') do
+for amount, ttl, trim, cmax, amax in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
   i = i + 1
   local key = KEYS[i]
-  local spec = { w = string.sub(key, window, window) == 'w', amount = amount, ttl = ttl, n = 0, sum = 0 }
+  local spec = { w = string.sub(key, window, window) == 'w', amount = tonumber(amount), ttl = ttl, trim = tonumber(trim), n = 0, sum = 0 }
   if spec.w then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', at - tonumber(span))
-    local oldest = redis.call('ZRANGE', key, 0, window_read_max, 'WITHSCORES')
-    if #oldest <= 2 * window_read_max then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', at - spec.trim)
+    spec.n = redis.call('ZCARD', key)
+    if spec.n <= window_read_max then
+      local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
       spec.times = {}
-      for j = 2, #oldest, 2 do spec.times[j / 2] = tonumber(oldest[j]) end
+      for j = 2, #members, 2 do spec.times[j / 2] = tonumber(members[j]) end
     end
   else
     local fields = redis.call('HMGET', key, '#n', '#a', order)
     spec.n, spec.sum, spec.member = tonumber(fields[1] or '0'), tonumber(fields[2] or '0'), fields[3]
+    cmax, amax = tonumber(cmax), tonumber(amax)
+    if (cmax >= 0 and spec.n + 1 > cmax) or (amax >= 0 and spec.sum + spec.amount > amax) then blocked = true end
   end
   specs[i] = spec
+  seen[#seen + 1] = spec.n
+  seen[#seen + 1] = spec.sum
 end
-local seen, blocked = {}, false
-for k, cmax, amax, enforce, span in string.gmatch(ARGV[4], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
+for k, span, cmax in string.gmatch(ARGV[4], '([^ ,]+) ([^ ,]+) ([^ ,]+)') do
   local spec = specs[tonumber(k)]
   local n = spec.n
-  if spec.w then
-    local since = at - tonumber(span)
+  span = tonumber(span)
+  if span < spec.trim then
+    local since = at - span
     if spec.times then
       n = 0
       for j = #spec.times, 1, -1 do
@@ -70,22 +79,21 @@ for k, cmax, amax, enforce, span in string.gmatch(ARGV[4], '([^ ,]+) ([^ ,]+) ([
     end
   end
   seen[#seen + 1] = n
-  seen[#seen + 1] = spec.sum
-  cmax, amax = tonumber(cmax), tonumber(amax)
-  if enforce == '1' and ((cmax >= 0 and n + 1 > cmax) or (amax >= 0 and spec.sum + tonumber(spec.amount) > amax)) then blocked = true end
+  cmax = tonumber(cmax)
+  if cmax >= 0 and n + 1 > cmax then blocked = true end
 end
-if blocked then return seen end
+if blocked then return table.concat(seen, ' ') end
 for i, key in ipairs(KEYS) do
   local spec = specs[i]
   if spec.w then
     redis.call('ZADD', key, at, order)
     redis.call('PEXPIRE', key, spec.ttl)
   elseif not spec.member then
-    redis.call('HSET', key, order, spec.amount, '#n', spec.n + 1, '#a', spec.sum + tonumber(spec.amount))
+    redis.call('HSET', key, order, spec.amount, '#n', spec.n + 1, '#a', spec.sum + spec.amount)
     if spec.n == 0 then redis.call('PEXPIRE', key, spec.ttl) end
   end
 end
-return seen
+return table.concat(seen, ' ')
 `;
 
 // ARGV: order. Keys starting with the window prefix are sorted sets, the others limit hashes.
@@ -106,8 +114,48 @@ end
 return 1
 `;
 
+/**
+ * What the script is asked for one reservation (see reserve_script): the counters' keys, per key
+ * the tightest maxima of the rules that refuse, per window the distinct spans its rules count,
+ * and where in the answer each check finds what it saw (`answerOf[i]`: its count; a limit's
+ * amount follows it).
+ */
+function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCounters) {
+  const countMax = counters.map(() => -1);
+  const amountMax = counters.map(() => -1);
+  const spans: Array<{ key: number; spanMs: number; countMax: number }> = [];
+  const spanIndex = new Map<string, number>();
+  const answerOf = checks.map((check, i) => {
+    const key = of[i]!;
+    if (check.kind === 'limit') {
+      if (check.enforce) {
+        countMax[key] = tightest(countMax[key]!, check.countMax);
+        amountMax[key] = tightest(amountMax[key]!, check.amountMax);
+      }
+      return 2 * key;
+    }
+    const name = `${key} ${check.spanMs}`;
+    let at = spanIndex.get(name);
+    if (at === undefined) {
+      at = spans.push({ key, spanMs: check.spanMs, countMax: -1 }) - 1;
+      spanIndex.set(name, at);
+    }
+    if (check.enforce) spans[at]!.countMax = tightest(spans[at]!.countMax, check.countMax);
+    return 2 * counters.length + at;
+  });
+  return {
+    keys: counters.map((c) => key_prefix + counterName(c)),
+    counterArg: counters.map((c, k) => `${c.amount} ${Math.max(1, c.expiresAt - at)} ${c.spanMs} ${countMax[k]} ${amountMax[k]}`).join(','),
+    spanArg: spans.map((s) => `${s.key + 1} ${s.spanMs} ${s.countMax}`).join(','),
+    answerOf,
+  };
+}
+
+/** The tighter of a maximum so far (-1: none yet) and a rule's (null: none). */
+const tightest = (sofar: number, max: number | null): number => (max === null ? sofar : sofar < 0 ? max : Math.min(sofar, max));
+
 type Scripted = Redis & {
-  riskReserve(keys: number, ...args: Array<string | number>): Promise<number[]>;
+  riskReserve(keys: number, ...args: Array<string | number>): Promise<string>;
   riskRelease(keys: number, ...args: string[]): Promise<number>;
 };
 
@@ -122,11 +170,9 @@ export class RedisCounters implements Counters {
 
   async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks)): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
-    const { counters, of } = joined;
-    const counterArg = counters.map((c) => `${c.amount} ${c.spanMs} ${Math.max(1, c.expiresAt - at)}`).join(',');
-    const checkArg = checks.map((c, i) => `${of[i]! + 1} ${c.countMax ?? -1} ${c.amountMax ?? -1} ${c.enforce ? 1 : 0} ${c.spanMs}`).join(',');
-    const flat = await this.redis.riskReserve(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId, at, counterArg, checkArg);
-    const seen = checks.map((_, i) => ({ count: Number(flat[2 * i]), amount: Number(flat[2 * i + 1]) }));
+    const { keys, counterArg, spanArg, answerOf } = askedOf(at, checks, joined);
+    const answer = (await this.redis.riskReserve(keys.length, ...keys, orderId, at, counterArg, spanArg)).split(' ').map(Number);
+    const seen = answerOf.map((at) => ({ count: answer[at]!, amount: at < 2 * keys.length ? answer[at + 1]! : 0 }));
     // The script decided; the same judgement here says which way, without a second protocol.
     return { allowed: !blockedBy(checks, seen), seen };
   }

@@ -160,6 +160,25 @@ for (const backend of backends) {
       expect((await counters.reserve('pay_c', t0, [loose])).seen).toEqual([{ count: 1, amount: 500 }]);
     });
 
+
+    test('rules asking the same of one counter: the tightest refusing maximum refuses, whichever comes first; a review rule refuses nothing', async () => {
+      const id = unique();
+      const loose = limit(id, { code: 'loose', countMax: 5, amount: 500 });
+      const byAmount = limit(id, { code: 'by_amount', amountMax: 1_000, amount: 500 });
+      const review = limit(id, { code: 'review', countMax: 1, enforce: false, amount: 500 });
+      const checks = [review, loose, byAmount];
+      expect((await counters.reserve('pay_a', t0, checks)).allowed).toBe(true);
+      expect((await counters.reserve('pay_b', t0, checks)).allowed).toBe(true);
+      expect(await counters.reserve('pay_c', t0, checks)).toEqual({ allowed: false, seen: Array(3).fill({ count: 2, amount: 1_000 }) });
+
+      const span = unique();
+      const minute = (code: string, countMax: number, enforce = true) => window(span, 60_000, countMax, { code, enforce });
+      const rules = [minute('review', 1, false), minute('loose', 10), minute('tight', 2), window(span, 120_000, 10, { code: 'two' })];
+      expect((await counters.reserve('pay_d', t0, rules)).allowed).toBe(true);
+      expect((await counters.reserve('pay_e', t0 + 1, rules)).allowed).toBe(true);
+      const refused = await counters.reserve('pay_f', t0 + 2, rules);
+      expect(refused).toEqual({ allowed: false, seen: Array(4).fill({ count: 2, amount: 0 }) });
+    });
     test('50 concurrent reservations against a limit of 10 let exactly 10 in', async () => {
       const count = limit(unique(), { countMax: 10 });
       const amount = limit(unique(), { amountMax: 100_000, amount: 10_000 });
