@@ -30,10 +30,10 @@ const window_read_max = 32;
 //
 // Each call from Lua into Redis costs about as much as the work it asks for, so the script makes
 // few: a limit is read with the order's own field (one HMGET says whether it is a member) and
-// written with one HSET; a window, trimmed to its longest span, says its size (the longest span's
-// count); one holding at most window_read_max orders (a payer's) is then read once and its times
-// counted here for each shorter span, and only a crowded one (an address many payers share) is
-// counted by Redis for each. A limit's expiry is its period's end, the same for every member: set
+// written with one HSET; a window, trimmed to its longest span, is read once when it holds at most
+// window_read_max orders (a payer's), its times counted here for each span, and only a crowded one
+// (an address many payers share) is counted by Redis: its size for the longest span, ZCOUNT for
+// each shorter one. A limit's expiry is its period's end, the same for every member: set
 // with its first. A window's moves with its latest member.
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
@@ -46,11 +46,13 @@ for amount, ttl, trim, cmax, amax in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) (
   local spec = { w = string.sub(key, window, window) == 'w', amount = tonumber(amount), ttl = ttl, trim = tonumber(trim), n = 0, sum = 0 }
   if spec.w then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', at - spec.trim)
-    spec.n = redis.call('ZCARD', key)
-    if spec.n <= window_read_max then
-      local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    local members = redis.call('ZRANGE', key, 0, window_read_max, 'WITHSCORES')
+    if #members <= 2 * window_read_max then
       spec.times = {}
       for j = 2, #members, 2 do spec.times[j / 2] = tonumber(members[j]) end
+      spec.n = #spec.times
+    else
+      spec.n = redis.call('ZCARD', key)
     end
   else
     local fields = redis.call('HMGET', key, '#n', '#a', order)
@@ -124,7 +126,6 @@ function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCou
   const countMax = counters.map(() => -1);
   const amountMax = counters.map(() => -1);
   const spans: Array<{ key: number; spanMs: number; countMax: number }> = [];
-  const spanIndex = new Map<string, number>();
   const answerOf = checks.map((check, i) => {
     const key = of[i]!;
     if (check.kind === 'limit') {
@@ -134,12 +135,9 @@ function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCou
       }
       return 2 * key;
     }
-    const name = `${key} ${check.spanMs}`;
-    let at = spanIndex.get(name);
-    if (at === undefined) {
-      at = spans.push({ key, spanMs: check.spanMs, countMax: -1 }) - 1;
-      spanIndex.set(name, at);
-    }
+    // A few spans a window: found by looking, not by a map keyed with a string built per check.
+    let at = spans.findIndex((s) => s.key === key && s.spanMs === check.spanMs);
+    if (at < 0) at = spans.push({ key, spanMs: check.spanMs, countMax: -1 }) - 1;
     if (check.enforce) spans[at]!.countMax = tightest(spans[at]!.countMax, check.countMax);
     return 2 * counters.length + at;
   });
