@@ -3,9 +3,10 @@
  * change anywhere), decides on each create and pay, reserves the counters an order needs, and
  * gives an order's share back when it closes.
  *
- * Freshness: with Redis, a change is published and every instance reloads at once (and every
- * 30 s regardless, should a message be lost); without Redis, an instance reloads when its copy
- * is 2 s old, at the next request — API.md's "within 2 s".
+ * Freshness: with Redis, a change is published and every instance reads the rules again at its
+ * next request (and every 30 s regardless, should a message be lost); without Redis, an instance
+ * reads them again when its copy is 2 s old, at the next request — API.md's "within 2 s". A change
+ * made on an instance applies to its own next request.
  */
 import type { PaymentContext, RiskVerdict } from '../../machines/payment.model.ts';
 import type { Clock } from '../clock.ts';
@@ -78,6 +79,10 @@ export type PayAssessment = Refusal | { ok: true; verdict: RiskVerdict };
 export class RiskCenter {
   private loaded: Loaded | null = null;
   private reloading: Promise<Loaded> | null = null;
+  /** Moves with every change heard (made here, or announced by another instance); the copy and a read under way say which they started after. */
+  private changeEpoch = 0;
+  private loadedEpoch = -1;
+  private reloadingEpoch = -1;
   private purgedAt = 0;
   private readonly intervalMs: number;
   private readonly historyFreshMs: number;
@@ -88,33 +93,46 @@ export class RiskCenter {
   constructor(private readonly deps: RiskDeps) {
     this.intervalMs = deps.bus ? reload_interval_with_pubsub_ms : reload_interval_ms;
     this.historyFreshMs = deps.historyFreshMs ?? (deps.bus ? history_fresh_with_pubsub_ms : history_fresh_ms);
-    deps.bus?.onChange(() => void this.refresh().catch((error) => deps.log.error('risk reload failed', { error: String(error) })));
+    deps.bus?.onChange(() => {
+      this.changeEpoch += 1;
+    });
     deps.bus?.onPaid((payer) => this.forgetHistory(payer));
   }
 
-  /** The rules in force here now, reloaded first when this instance's copy is too old. */
+  /** The rules in force here now, read again first when a change was heard since, or this instance's copy is too old. */
   async current(): Promise<Loaded> {
     const now = this.deps.clock.now();
-    if (this.loaded && now - this.loaded.loadedAt < this.intervalMs) return this.loaded;
+    if (this.loaded && this.loadedEpoch === this.changeEpoch && now - this.loaded.loadedAt < this.intervalMs) return this.loaded;
     return this.reload();
   }
 
-  /** Reads everything again (one read at a time; callers meanwhile share it). */
-  reload(): Promise<Loaded> {
-    this.reloading ??= this.read().finally(() => (this.reloading = null));
+  /**
+   * A read that starts after every change heard so far: one under way that started before the
+   * latest is waited for, then read again. Callers meanwhile share one read.
+   */
+  async reload(): Promise<Loaded> {
+    while (this.reloading && this.reloadingEpoch !== this.changeEpoch) await this.reloading.catch(() => undefined);
+    if (!this.reloading) {
+      const epoch = this.changeEpoch;
+      this.reloadingEpoch = epoch;
+      this.reloading = this.read()
+        .then((loaded) => {
+          this.loadedEpoch = epoch;
+          return loaded;
+        })
+        .finally(() => (this.reloading = null));
+    }
     return this.reloading;
   }
 
-  /** A read that starts after a change: one already under way may have read before it. */
-  async refresh(): Promise<Loaded> {
-    await this.reloading?.catch(() => undefined);
-    return this.reload();
-  }
-
-  /** After an operator's change here: mark it, reload now, and tell the other instances. */
+  /**
+   * After an operator's change here: mark it, and tell the other instances. Nothing is read until
+   * a request needs the rules (this instance's next one sees the change): an import of many list
+   * entries, one request each, would otherwise read every list once per entry.
+   */
   async changed(): Promise<void> {
     await this.deps.repo.bump();
-    await this.refresh();
+    this.changeEpoch += 1;
     await this.deps.bus?.publish();
   }
 
@@ -125,6 +143,7 @@ export class RiskCenter {
     if (this.loaded?.generation === generation) this.loaded = { ...this.loaded, loadedAt: at };
     else {
       const [rules, entries, settings] = await Promise.all([this.deps.repo.rules(), this.deps.repo.entries(), this.deps.repo.settings()]);
+      this.deps.metrics.read();
       const enabled = rules.filter((r) => r.status === 'enabled');
       const needsHistory = enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly');
       const compiled = enabled.map(compileRule);

@@ -76,6 +76,20 @@ describe('risk admin routes and decisions (sqlite)', () => {
     for (const entry of (await admin('GET', '/lists')).body.data) await admin('DELETE', `/lists/${entry.id}`);
   });
 
+  test('an import of list entries, one request each, is read once: by the next request that needs the rules, which sees them all', async () => {
+    const reads = async () => Number(/^paycenter_risk_rule_reads_total (\d+)$/m.exec(await (await fetch(`${booted.url}/metrics`)).text())![1]);
+    await admin('POST', '/rules', rule('imported_devices', 'blacklist', { subjects: ['device'] }));
+    const before = await reads();
+    const imported: string[] = [];
+    for (let i = 0; i < 30; i++) imported.push((await admin('POST', '/lists', { subject: 'device', value: `imported-${i}` })).body.id);
+    expect(await reads()).toBe(before);
+    const refused = await merchant.createPayment({ device_id: 'imported-29' });
+    expect(refused.body.error.message).toContain('imported_devices');
+    expect(await reads()).toBe(before + 1);
+    await admin('DELETE', '/rules/imported_devices');
+    for (const id of imported) await admin('DELETE', `/lists/${id}`);
+  });
+
   test('settings: PUT sets both thresholds; review_at above reject_at is refused', async () => {
     expect((await admin('PUT', '/settings', { review_at: 40, reject_at: 90 })).body).toEqual({ review_at: 40, reject_at: 90 });
     expect((await admin('GET', '/settings')).body).toEqual({ review_at: 40, reject_at: 90 });
