@@ -12,7 +12,7 @@ import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
 
-/** A window holding at most this many orders is read whole, once per reservation; a fuller one is counted per rule. */
+/** A window holding at most this many orders is read whole, once per reservation; a fuller one is counted by Redis, span by span. */
 const window_read_max = 32;
 
 // KEYS: the order's counters, once each (limits on one subject and period share one, and windows
@@ -23,9 +23,9 @@ const window_read_max = 32;
 // counting that span). Rules that ask the same of a counter are asked once; every rule is judged
 // again by the caller from what the script saw. Few arguments, not one per counter and rule:
 // encoding each argument was most of a call's cost in paycenter's own CPU (ioredis measures and
-// writes every one); splitting the strings costs Redis less (docs/benchmarks.md, "100 risk rules,
-// session 8", takes a call's time apart). The answer is one string of numbers: per key its count
-// and amount (a window's: its orders within trim_ms, and 0), then per span its count.
+// writes every one); splitting the strings costs Redis less (docs/benchmarks.md, "100 risk rules",
+// sessions 8 and 9, take a call's time apart). The answer is one string of numbers: per key its
+// count and amount (a window's: its orders within trim_ms, and 0), then per span its count.
 // A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
 //
 // Each call from Lua into Redis costs about as much as the work it asks for, so the script makes
