@@ -1,7 +1,7 @@
 /**
  * Risk news heard across instances, over Redis pub/sub: an operator's change (every instance
- * reads its rules again at its next request) and a payer's recorded payment (every instance drops
- * its copy of that payer's history). A subscriber needs its own connection.
+ * reloads its rules at once) and a payer's recorded payment (every instance drops its copy of that
+ * payer's history). A subscriber needs its own connection.
  */
 import type Redis from 'ioredis';
 import type { RiskBus } from './center.ts';
@@ -18,7 +18,7 @@ export function redisRiskBus(redis: Redis): RiskBus {
     if (from === changed_channel) for (const listener of changeListeners) listener();
     if (from === paid_channel) for (const listener of paidListeners) listener(message);
   });
-  // A reconnect may have missed messages: read the rules again then too, and forget every payer's copy.
+  // A reconnect may have missed messages: reload then too, and forget every payer's copy.
   subscriber.on('ready', () => {
     for (const listener of changeListeners) listener();
     for (const listener of paidListeners) listener(null);

@@ -3,10 +3,9 @@
  * change anywhere), decides on each create and pay, reserves the counters an order needs, and
  * gives an order's share back when it closes.
  *
- * Freshness: with Redis, a change is published and every instance reads the rules again at its
- * next request (and every 30 s regardless, should a message be lost); without Redis, an instance
- * reads them again when its copy is 2 s old, at the next request — API.md's "within 2 s". A change
- * made on an instance applies to its own next request.
+ * Freshness: with Redis, a change is published and every instance reloads at once (and every
+ * 30 s regardless, should a message be lost); without Redis, an instance reloads when its copy
+ * is 2 s old, at the next request — API.md's "within 2 s".
  */
 import type { PaymentContext, RiskVerdict } from '../../machines/payment.model.ts';
 import type { Clock } from '../clock.ts';
@@ -16,13 +15,13 @@ import type { OrderWrite } from '../store/store.ts';
 import type { Counters } from './counters.ts';
 import {
   type Candidate, type Compiled, type CounterCheck, type Facts, type Hit, type History, type Lists,
-  candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter,
+  addListEntry, candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter,
   joinedCounters, statelessHit,
 } from './evaluate.ts';
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';
 import type { RiskRepo } from './repo.ts';
-import type { Settings } from './rules.ts';
+import type { ListEntry, Settings } from './rules.ts';
 
 export const reload_interval_ms = 2_000;
 export const reload_interval_with_pubsub_ms = 30_000;
@@ -79,10 +78,6 @@ export type PayAssessment = Refusal | { ok: true; verdict: RiskVerdict };
 export class RiskCenter {
   private loaded: Loaded | null = null;
   private reloading: Promise<Loaded> | null = null;
-  /** Moves with every change heard (made here, or announced by another instance); the copy and a read under way say which they started after. */
-  private changeEpoch = 0;
-  private loadedEpoch = -1;
-  private reloadingEpoch = -1;
   private purgedAt = 0;
   private readonly intervalMs: number;
   private readonly historyFreshMs: number;
@@ -93,46 +88,49 @@ export class RiskCenter {
   constructor(private readonly deps: RiskDeps) {
     this.intervalMs = deps.bus ? reload_interval_with_pubsub_ms : reload_interval_ms;
     this.historyFreshMs = deps.historyFreshMs ?? (deps.bus ? history_fresh_with_pubsub_ms : history_fresh_ms);
-    deps.bus?.onChange(() => {
-      this.changeEpoch += 1;
-    });
+    deps.bus?.onChange(() => void this.refresh().catch((error) => deps.log.error('risk reload failed', { error: String(error) })));
     deps.bus?.onPaid((payer) => this.forgetHistory(payer));
   }
 
-  /** The rules in force here now, read again first when a change was heard since, or this instance's copy is too old. */
+  /** The rules in force here now, reloaded first when this instance's copy is too old. */
   async current(): Promise<Loaded> {
     const now = this.deps.clock.now();
-    if (this.loaded && this.loadedEpoch === this.changeEpoch && now - this.loaded.loadedAt < this.intervalMs) return this.loaded;
+    if (this.loaded && now - this.loaded.loadedAt < this.intervalMs) return this.loaded;
     return this.reload();
   }
 
-  /**
-   * A read that starts after every change heard so far: one under way that started before the
-   * latest is waited for, then read again. Callers meanwhile share one read.
-   */
-  async reload(): Promise<Loaded> {
-    while (this.reloading && this.reloadingEpoch !== this.changeEpoch) await this.reloading.catch(() => undefined);
-    if (!this.reloading) {
-      const epoch = this.changeEpoch;
-      this.reloadingEpoch = epoch;
-      this.reloading = this.read()
-        .then((loaded) => {
-          this.loadedEpoch = epoch;
-          return loaded;
-        })
-        .finally(() => (this.reloading = null));
-    }
+  /** Reads everything again (one read at a time; callers meanwhile share it). */
+  reload(): Promise<Loaded> {
+    this.reloading ??= this.read().finally(() => (this.reloading = null));
     return this.reloading;
   }
 
-  /**
-   * After an operator's change here: mark it, and tell the other instances. Nothing is read until
-   * a request needs the rules (this instance's next one sees the change): an import of many list
-   * entries, one request each, would otherwise read every list once per entry.
-   */
+  /** A read that starts after a change: one already under way may have read before it. */
+  async refresh(): Promise<Loaded> {
+    await this.reloading?.catch(() => undefined);
+    return this.reload();
+  }
+
+  /** After an operator's change here: mark it, reload now, and tell the other instances. */
   async changed(): Promise<void> {
     await this.deps.repo.bump();
-    this.changeEpoch += 1;
+    await this.refresh();
+    await this.deps.bus?.publish();
+  }
+
+  /**
+   * After an operator added a list entry here: this instance's copy takes it in place when it is
+   * the only change since the copy was read (the generation it moved to is the copy's next, and no
+   * read is under way), else as any change. Reading every list again for each entry made an import,
+   * one request an entry, quadratic. Other instances read everything again, as for any change.
+   */
+  async entryAdded(entry: ListEntry): Promise<void> {
+    const generation = await this.deps.repo.bump();
+    const loaded = this.loaded;
+    if (loaded && !this.reloading && loaded.generation === generation - 1) {
+      addListEntry(loaded.lists, entry);
+      this.loaded = { ...loaded, generation };
+    } else await this.refresh();
     await this.deps.bus?.publish();
   }
 

@@ -39,24 +39,30 @@ export type Lists = { exact: Map<ListSubject, Map<string, string>>; ranges: Rang
 type RangeIndex = Array<{ family: 4 | 6; hostBits: bigint; networks: Map<bigint, string> }>;
 
 export function compileLists(entries: ListEntry[]): Lists {
-  const exact = new Map<ListSubject, Map<string, string>>();
-  const byLength = new Map<string, RangeIndex[number]>();
-  for (const entry of entries) {
-    const range = entry.subject === 'ip' && entry.value.includes('/') ? parseRange(entry.value) : null;
-    if (range) {
-      const hostBits = hostBitsOf(range);
-      const key = `${range.family}/${hostBits}`;
-      if (!byLength.has(key)) byLength.set(key, { family: range.family, hostBits, networks: new Map() });
-      const networks = byLength.get(key)!.networks;
-      // Entries come in id order: the first of two identical ranges is named, as before.
-      if (!networks.has(range.first)) networks.set(range.first, entry.id);
-    } else {
-      const value = entry.subject === 'ip' ? normalizedIp(entry.value) : entry.value;
-      exact.set(entry.subject, (exact.get(entry.subject) ?? new Map()).set(value, entry.id));
-    }
+  const lists: Lists = { exact: new Map(), ranges: [] };
+  for (const entry of entries) addListEntry(lists, entry);
+  return lists;
+}
+
+/**
+ * Takes one more entry into compiled lists. Entries come in id order: a later entry with the same
+ * value names that value, while of two identical ranges the first stays named, as they always were.
+ */
+export function addListEntry(lists: Lists, entry: ListEntry): void {
+  const range = entry.subject === 'ip' && entry.value.includes('/') ? parseRange(entry.value) : null;
+  if (!range) {
+    const value = entry.subject === 'ip' ? normalizedIp(entry.value) : entry.value;
+    lists.exact.set(entry.subject, (lists.exact.get(entry.subject) ?? new Map()).set(value, entry.id));
+    return;
   }
-  const ranges = [...byLength.values()].sort((a, b) => (a.family - b.family) || Number(a.hostBits - b.hostBits));
-  return { exact, ranges };
+  const hostBits = hostBitsOf(range);
+  let length = lists.ranges.find((r) => r.family === range.family && r.hostBits === hostBits);
+  if (!length) {
+    length = { family: range.family, hostBits, networks: new Map() };
+    lists.ranges.push(length);
+    lists.ranges.sort((a, b) => (a.family - b.family) || Number(a.hostBits - b.hostBits));
+  }
+  if (!length.networks.has(range.first)) length.networks.set(range.first, entry.id);
 }
 
 /** How many low bits a CIDR range leaves to its hosts (first and last differ exactly there). */

@@ -120,8 +120,10 @@ export class RiskRepo {
     return v.parse(v.object({ n: int }), row).n;
   }
 
-  async bump(): Promise<void> {
-    await this.sql.run('UPDATE risk_generation SET n = n + 1 WHERE id = 1');
+  /** Moves the generation on, and says where to. */
+  async bump(): Promise<number> {
+    const [row] = await this.sql.all('UPDATE risk_generation SET n = n + 1 WHERE id = 1 RETURNING n');
+    return v.parse(v.object({ n: int }), row).n;
   }
 
   async rules(): Promise<Rule[]> {

@@ -76,18 +76,21 @@ describe('risk admin routes and decisions (sqlite)', () => {
     for (const entry of (await admin('GET', '/lists')).body.data) await admin('DELETE', `/lists/${entry.id}`);
   });
 
-  test('an import of list entries, one request each, is read once: by the next request that needs the rules, which sees them all', async () => {
+  test('an import of list entries, one request each, reads no list again: each entry joins this instance\'s copy and refuses at once', async () => {
     const reads = async () => Number(/^paycenter_risk_rule_reads_total (\d+)$/m.exec(await (await fetch(`${booted.url}/metrics`)).text())![1]);
-    await admin('POST', '/rules', rule('imported_devices', 'blacklist', { subjects: ['device'] }));
+    await admin('POST', '/rules', rule('imported', 'blacklist', { subjects: ['device', 'ip'] }));
+    expect((await merchant.createPayment({ device_id: 'fresh' })).status).toBe(201);
     const before = await reads();
     const imported: string[] = [];
     for (let i = 0; i < 30; i++) imported.push((await admin('POST', '/lists', { subject: 'device', value: `imported-${i}` })).body.id);
+    imported.push((await admin('POST', '/lists', { subject: 'ip', value: '203.0.113.0/25' })).body.id);
+    expect((await merchant.createPayment({ device_id: 'imported-29' })).body.error.message).toContain('imported');
+    expect((await merchant.createPayment({ client_ip: '203.0.113.127' })).status).toBe(422);
+    expect((await merchant.createPayment({ client_ip: '203.0.113.128' })).status).toBe(201);
     expect(await reads()).toBe(before);
-    const refused = await merchant.createPayment({ device_id: 'imported-29' });
-    expect(refused.body.error.message).toContain('imported_devices');
-    expect(await reads()).toBe(before + 1);
-    await admin('DELETE', '/rules/imported_devices');
+    await admin('DELETE', '/rules/imported');
     for (const id of imported) await admin('DELETE', `/lists/${id}`);
+    expect(await reads()).toBeGreaterThan(before);
   });
 
   test('settings: PUT sets both thresholds; review_at above reject_at is refused', async () => {
