@@ -86,17 +86,20 @@ export class Payer {
 
   constructor(private readonly paycenterUrl: string, private readonly merchant: Merchant, readonly ledger: Ledger) {}
 
+  /** A signed POST, signed again (a fresh nonce) for its one retry after a connection reset. */
   private async signed(path: string, body: object): Promise<Answer> {
     const raw = JSON.stringify(body);
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const nonce = randomBytes(9).toString('base64url');
-    const signature = requestSignature(this.merchant.secret, 'POST', path, timestamp, nonce, raw);
-    const response = await fetch(`${this.paycenterUrl}${path}`, {
-      method: 'POST', body: raw, signal: AbortSignal.timeout(request_timeout_ms),
-      headers: {
-        'content-type': 'application/json',
-        authorization: `PAYC-HMAC-SHA256 merchant_id="${this.merchant.id}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`,
-      },
+    const response = await retriedOnReset(() => {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const nonce = randomBytes(9).toString('base64url');
+      const signature = requestSignature(this.merchant.secret, 'POST', path, timestamp, nonce, raw);
+      return fetch(`${this.paycenterUrl}${path}`, {
+        method: 'POST', body: raw, signal: AbortSignal.timeout(request_timeout_ms),
+        headers: {
+          'content-type': 'application/json',
+          authorization: `PAYC-HMAC-SHA256 merchant_id="${this.merchant.id}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`,
+        },
+      });
     });
     return { status: response.status, body: await response.json().catch(() => null) };
   }
@@ -126,14 +129,15 @@ export class Payer {
         this.ledger.shed.push({ phase, status: created.status, latencyMs: performance.now() - createdAt });
         return;
       }
-      if (created.status !== 201) throw new Error(`create answered ${created.status} ${JSON.stringify(created.body)}`);
+      // 200: a retried create whose first attempt had arrived (API.md: the same order again).
+      if (created.status !== 201 && created.status !== 200) throw new Error(`create answered ${created.status} ${JSON.stringify(created.body)}`);
       const payment = created.body;
       const tracked: Tracked = { paymentId: payment.id, fate, createdAt, phase, refundAccepted: false, answeredMs: performance.now() - createdAt, paidMs: null };
       this.ledger.tracked.set(payment.id, tracked);
       if (fate === 'unpaid') return;
-      const paid = await fetch(this.merchant.payerUrl(payment.flows[0].id), {
+      const paid = await retriedOnReset(() => fetch(this.merchant.payerUrl(payment.flows[0].id), {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"outcome":"pay"}', signal: AbortSignal.timeout(request_timeout_ms),
-      });
+      }));
       if (paid.status !== 200) throw new Error(`the sandbox answered the payer ${paid.status}: ${await paid.text()}`);
       tracked.paidMs = performance.now() - createdAt;
       if (!(await this.ledger.arrived('payment.succeeded', payment.id, notification_wait_ms))) throw new Error(`${payment.id}: no payment.succeeded`);
@@ -149,6 +153,21 @@ export class Payer {
     } catch (error) {
       this.ledger.failures.push(`${phase} #${n}: ${String((error as Error)?.message ?? error).slice(0, 200)}`);
     }
+  }
+}
+
+/**
+ * A pooled keep-alive connection the server closes just as it is reused fails with no answer
+ * (ECONNRESET): a merchant's client retries such a request once, as HTTP clients do for requests
+ * that are safe to repeat — creates and refunds are idempotent (merchant_order_no, refund_no), and
+ * so is a payer's pay at the sandbox. A timeout or an answer is never retried.
+ */
+async function retriedOnReset(send: () => Promise<Response>): Promise<Response> {
+  try {
+    return await send();
+  } catch (error) {
+    if ((error as { code?: string })?.code !== 'ECONNRESET') throw error;
+    return send();
   }
 }
 
