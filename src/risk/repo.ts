@@ -111,19 +111,21 @@ export const rules_max = 1_000;
 
 export type PaidOrder = { orderId: string; merchantId: string; userId: string; amount: number; currency: string; region: string | null; paidAt: number };
 
+const generationRow = v.object({ n: int });
+
 export class RiskRepo {
   constructor(private readonly sql: Sql) {}
 
   /** Moves with every change to rules, lists or settings (see bump). */
   async generation(): Promise<number> {
     const [row] = await this.sql.all('SELECT n FROM risk_generation WHERE id = 1');
-    return v.parse(v.object({ n: int }), row).n;
+    return v.parse(generationRow, row).n;
   }
 
   /** Moves the generation on, and says where to. */
   async bump(): Promise<number> {
     const [row] = await this.sql.all('UPDATE risk_generation SET n = n + 1 WHERE id = 1 RETURNING n');
-    return v.parse(v.object({ n: int }), row).n;
+    return v.parse(generationRow, row).n;
   }
 
   async rules(): Promise<Rule[]> {
