@@ -138,7 +138,7 @@ type CpuReading = { paycenter: number; paycenterMain: number; sandbox: number; b
 /**
  * The payments per second this machine sustains, from the CPU every process spends per payment in
  * an open loop below the probed capacity. A closed loop outruns it (the probe's capacity was
- * 1.2–1.25× the steady minute's ceiling): payers that wait for each other keep the queues full, so
+ * 1.2–1.3× the steady minute's ceiling): payers that wait for each other keep the queues full, so
  * commits group more, and its payments' deferred work (the unpaid tenth's expiry a minute later)
  * falls after it.
  */

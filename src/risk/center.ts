@@ -111,24 +111,18 @@ export class RiskCenter {
     return this.reload();
   }
 
-  /** After an operator's change here: mark it, reload now, and tell the other instances. */
-  async changed(): Promise<void> {
-    await this.deps.repo.bump();
-    await this.refresh();
-    await this.deps.bus?.publish();
-  }
-
   /**
-   * After an operator added a list entry here: this instance's copy takes it in place when it is
-   * the only change since the copy was read (the generation it moved to is the copy's next, and no
-   * read is under way), else as any change. Reading every list again for each entry made an import,
-   * one request an entry, quadratic. Other instances read everything again, as for any change.
+   * After an operator's change here: mark it, bring this instance's copy up to it, and tell the
+   * other instances (they reload). A list entry `added` joins the copy in place when it is the only
+   * change since the copy was read (the generation moved to the copy's next, and no read is under
+   * way); anything else reloads. Reloading every list for each entry made an import, one request
+   * an entry, quadratic.
    */
-  async entryAdded(entry: ListEntry): Promise<void> {
+  async changed(added?: ListEntry): Promise<void> {
     const generation = await this.deps.repo.bump();
     const loaded = this.loaded;
-    if (loaded && !this.reloading && loaded.generation === generation - 1) {
-      addListEntry(loaded.lists, entry);
+    if (added && loaded && !this.reloading && loaded.generation === generation - 1) {
+      addListEntry(loaded.lists, added);
       this.loaded = { ...loaded, generation };
     } else await this.refresh();
     await this.deps.bus?.publish();

@@ -136,10 +136,10 @@ function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCou
       return 2 * key;
     }
     // A few spans a window: found by looking, not by a map keyed with a string built per check.
-    let at = spans.findIndex((s) => s.key === key && s.spanMs === check.spanMs);
-    if (at < 0) at = spans.push({ key, spanMs: check.spanMs, countMax: -1 }) - 1;
-    if (check.enforce) spans[at]!.countMax = tightest(spans[at]!.countMax, check.countMax);
-    return 2 * counters.length + at;
+    let span = spans.findIndex((s) => s.key === key && s.spanMs === check.spanMs);
+    if (span < 0) span = spans.push({ key, spanMs: check.spanMs, countMax: -1 }) - 1;
+    if (check.enforce) spans[span]!.countMax = tightest(spans[span]!.countMax, check.countMax);
+    return 2 * counters.length + span;
   });
   return {
     keys: counters.map((c) => key_prefix + counterName(c)),
@@ -170,7 +170,7 @@ export class RedisCounters implements Counters {
     if (checks.length === 0) return { allowed: true, seen: [] };
     const { keys, counterArg, spanArg, answerOf } = askedOf(at, checks, joined);
     const answer = (await this.redis.riskReserve(keys.length, ...keys, orderId, at, counterArg, spanArg)).split(' ').map(Number);
-    const seen = answerOf.map((at) => ({ count: answer[at]!, amount: at < 2 * keys.length ? answer[at + 1]! : 0 }));
+    const seen = answerOf.map((i) => ({ count: answer[i]!, amount: i < 2 * keys.length ? answer[i + 1]! : 0 }));
     // The script decided; the same judgement here says which way, without a second protocol.
     return { allowed: !blockedBy(checks, seen), seen };
   }

@@ -87,7 +87,7 @@ export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
     const now = deps.clock.now();
     const entry: ListEntry = { id: newId('rsk', now), subject: body.subject, value: body.value, reason: body.reason, createdAt: now };
     await repo.insertEntry(entry);
-    await center.entryAdded(entry);
+    await center.changed(entry);
     return c.json(entryView(entry), 201);
   });
 
