@@ -170,6 +170,8 @@ for (const backend of backends) {
       expect((await counters.reserve('pay_a', t0, checks)).allowed).toBe(true);
       expect((await counters.reserve('pay_b', t0, checks)).allowed).toBe(true);
       expect(await counters.reserve('pay_c', t0, checks)).toEqual({ allowed: false, seen: Array(3).fill({ count: 2, amount: 1_000 }) });
+      // The refusal reserved nothing: the counter itself refused, not only its caller.
+      expect((await counters.reserve('pay_c2', t0, checks)).seen[0]).toEqual({ count: 2, amount: 1_000 });
 
       const span = unique();
       const minute = (code: string, countMax: number, enforce = true) => window(span, 60_000, countMax, { code, enforce });
@@ -178,6 +180,7 @@ for (const backend of backends) {
       expect((await counters.reserve('pay_e', t0 + 1, rules)).allowed).toBe(true);
       const refused = await counters.reserve('pay_f', t0 + 2, rules);
       expect(refused).toEqual({ allowed: false, seen: Array(4).fill({ count: 2, amount: 0 }) });
+      expect((await counters.reserve('pay_g', t0 + 3, rules)).seen[0]).toEqual({ count: 2, amount: 0 });
     });
     test('50 concurrent reservations against a limit of 10 let exactly 10 in', async () => {
       const count = limit(unique(), { countMax: 10 });
