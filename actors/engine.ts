@@ -10,9 +10,9 @@
  * Nothing leaves the process before step 5 commits.
  */
 import * as v from 'valibot';
-import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
 import { type PaymentContext, type PaymentInput, assertMoneyInvariants } from '../machines/payment.model.ts';
-import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
+import { paymentMachine, paymentMachineVersion, paymentTransitions, statusOf } from '../machines/payment.machine.ts';
 import { upgradeSnapshot } from '../machines/payment.versions.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Lock } from '../src/lock/lock.ts';
@@ -121,7 +121,7 @@ export class Engine {
   async create(input: PaymentInput, nonce?: NonceClaim): Promise<CreateResult> {
     const result = await this.mailboxes.run(input.id, () =>
       this.locked(input.id, async (): Promise<CreateResult> => {
-        const [snapshot, actions] = initialTransition(paymentMachine, input);
+        const [snapshot, actions] = paymentTransitions.initial(input);
         const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const, risk: input.risk }, at: input.createdAt, expectedVersion: 0 };
         const write = { ...writeSetOf(record, this.deps.renderNotification), nonce };
         const outcome = await this.deps.committer.write(write);
@@ -183,7 +183,7 @@ export class Engine {
       const fromRecent = current !== null;
       current ??= await this.load(orderId);
       if (!current) return { outcome: 'not_found' };
-      const [next, actions] = transition(paymentMachine, current.snapshot, event);
+      const [next, actions] = paymentTransitions.next(current.snapshot, event);
       if (next === current.snapshot) {
         if (!fromRecent) return { outcome: 'rejected', order: current };
         const fresh = await this.load(orderId);

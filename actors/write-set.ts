@@ -6,14 +6,14 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import { type PaymentContext, assertMoneyInvariants, isExternal, paidAmount, refundedAmount } from '../machines/payment.model.ts';
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
+import type { TransitionAction } from '../machines/transitions.ts';
 import { type Effect, type PaymentEvent, effectKinds } from '../machines/payment.rules.ts';
 import { assert } from '../src/failures.ts';
 import { newId } from '../src/ids.ts';
 import type { FlowRow, MerchantEventRow, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from '../src/store/store.ts';
 import { balanceLedgerOp, isBalanceEffect } from '../src/balance/order-entries.ts';
 
-/** What a transition returned besides the snapshot, as XState hands it over. */
-export type TransitionAction = { type: string; params?: unknown };
+export type { TransitionAction };
 
 /** A timer operation of one transition, as journaled and as written to the timer rows. */
 export type TimerChange = { op: 'arm'; key: string; dueAt: number; event: unknown } | { op: 'disarm'; key: string };

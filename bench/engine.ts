@@ -11,10 +11,9 @@
  */
 import Redis from 'ioredis';
 import { mkdirSync, rmSync } from 'node:fs';
-import { transition } from 'xstate';
 import { Engine, restore } from '../actors/engine.ts';
-import { type TransitionAction, writeSetOf } from '../actors/write-set.ts';
-import { paymentMachine } from '../machines/payment.machine.ts';
+import { writeSetOf } from '../actors/write-set.ts';
+import { paymentTransitions } from '../machines/payment.machine.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Lock } from '../src/lock/lock.ts';
 import { LocalLock } from '../src/lock/local.ts';
@@ -78,8 +77,8 @@ async function measureFloor(store: Store, lock: Lock, orders: Order[]): Promise<
     try {
       const current = restore((await store.loadOrder(order.orderId))!);
       const event = queryEvent(order, at++);
-      const [next, actions] = transition(paymentMachine, current.snapshot, event);
-      const write = writeSetOf({ before: current.snapshot, after: next, actions: actions as TransitionAction[], event, at: event.at, expectedVersion: current.row.version }, renderForTests);
+      const [next, actions] = paymentTransitions.next(current.snapshot, event);
+      const write = writeSetOf({ before: current.snapshot, after: next, actions, event, at: event.at, expectedVersion: current.row.version }, renderForTests);
       await store.commit([write]);
     } finally {
       await handle.release();

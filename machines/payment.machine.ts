@@ -13,6 +13,7 @@
  * performs I/O, reads a clock or makes an id.
  */
 import { enqueueActions, setup } from 'xstate';
+import { pureTransitions } from './transitions.ts';
 import {
   type PaymentContext,
   type PaymentInput,
@@ -284,6 +285,8 @@ export const paymentMachine = setup({
   },
 });
 
+/** The machine's initial transition and transitions, pure, as the engine runs them (see transitions.ts). */
+export const paymentTransitions = pureTransitions(paymentMachine);
 
 /** The API's status for a state value of this machine. */
 export function statusOf(value: unknown): PaymentStatus {

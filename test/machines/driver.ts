@@ -1,10 +1,12 @@
 /**
  * Drives the pure payment machine through xstate's transition() for tests: no engine, no
  * store. Keeps what a runtime would (armed timers, effects so far) so tests can assert them.
+ * Every step is also taken with the engine's own transitions (machines/transitions.ts, one
+ * shared scope) and must come out the same, snapshot and actions.
  */
 import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
 import type { PaymentContext, PaymentInput, PaymentStatus } from '../../machines/payment.model.ts';
-import { paymentMachine, statusOf } from '../../machines/payment.machine.ts';
+import { paymentMachine, paymentTransitions, statusOf } from '../../machines/payment.machine.ts';
 import type { Effect, PaymentEvent } from '../../machines/payment.rules.ts';
 import { effectsOf, timerChangesOf, type TransitionAction } from '../../actors/write-set.ts';
 
@@ -29,6 +31,7 @@ export class Order {
 
   constructor(overrides: Partial<PaymentInput> = {}) {
     const [snapshot, actions] = initialTransition(paymentMachine, input(overrides));
+    assertSameStep(paymentTransitions.initial(input(overrides)), [snapshot, actions]);
     this.snapshot = snapshot;
     this.last = this.record(actions as TransitionAction[], true, overrides.createdAt ?? t0);
   }
@@ -50,6 +53,9 @@ export class Order {
     const fired = firedTimerKey(event);
     if (fired) this.timers.delete(fired);
     const [next, actions] = transition(paymentMachine, this.snapshot, event);
+    const engines = paymentTransitions.next(this.snapshot, event);
+    assertSameStep(engines, [next, actions]);
+    if ((engines[0] === this.snapshot) !== (next === this.snapshot)) throw new Error(`the engine's transitions and xstate's disagree on whether ${event.type} was taken`);
     const accepted = next !== this.snapshot;
     if (!accepted && actions.length > 0) throw new Error('a rejected event produced actions');
     this.snapshot = next;
@@ -76,6 +82,14 @@ export class Order {
   notifications(event: string): number {
     return this.effects.filter((e) => e.type === 'merchant.notify' && e.params.event === event).length;
   }
+}
+
+/** The engine's step and xstate's: the same persisted snapshot, the same actions in the same order. */
+function assertSameStep(engines: [AnyMachineSnapshot, TransitionAction[]], xstates: [AnyMachineSnapshot, TransitionAction[]]): void {
+  const persisted = (s: AnyMachineSnapshot) => JSON.stringify(paymentMachine.getPersistedSnapshot(s));
+  const plain = (actions: TransitionAction[]) => JSON.stringify(actions.map((a) => ({ type: a.type, params: a.params })));
+  if (persisted(engines[0]) !== persisted(xstates[0])) throw new Error(`the engine's transitions and xstate's differ: ${persisted(engines[0])} against ${persisted(xstates[0])}`);
+  if (plain(engines[1]) !== plain(xstates[1])) throw new Error(`the engine's actions and xstate's differ: ${plain(engines[1])} against ${plain(xstates[1])}`);
 }
 
 function firedTimerKey(event: PaymentEvent): string | null {
