@@ -1,5 +1,6 @@
 /**
- * The order engine: one actor per payment order. `dispatch(orderId, event)`:
+ * The order engine: one actor per payment order. `create(input)` commits its first state;
+ * `dispatch(orderId, event)`:
  *   1. queues behind earlier events for the same order in this process (mailbox);
  *   2. takes the order's lock (Redlock with Redis, in-process otherwise);
  *   3. loads the snapshot and its row version, restores the actor;
@@ -117,23 +118,28 @@ export class Engine {
   /**
    * Creates an order's actor; idempotent by id and by (merchant, merchant_order_no). A request
    * nonce given here is claimed in the same transaction as the order.
+   *
+   * In the order's mailbox (one write per order in a batch) but without its lock: the lock orders
+   * the events of an order that exists, and this one exists for nobody until its commit (its id
+   * is new, handed out only in the answer). Two creates of one id, or of one merchant order, on
+   * two instances are settled by the store's unique keys, as the version check settles events:
+   * the loser reads the winner's order. With Redis, the lock was two round trips per create that
+   * serialized nothing.
    */
   async create(input: PaymentInput, nonce?: NonceClaim): Promise<CreateResult> {
-    const result = await this.mailboxes.run(input.id, () =>
-      this.locked(input.id, async (): Promise<CreateResult> => {
-        const [snapshot, actions] = paymentTransitions.initial(input);
-        const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const, risk: input.risk }, at: input.createdAt, expectedVersion: 0 };
-        const write = { ...writeSetOf(record, this.deps.renderNotification), nonce };
-        const outcome = await this.deps.committer.write(write);
-        if (outcome === 'committed') return this.committed(write, snapshot, 'created');
-        if (outcome === 'nonce_used') return { outcome: 'replayed' };
-        const existing =
-          (await this.deps.store.loadOrder(input.id)) ??
-          (await this.deps.store.findOrderByMerchantOrderNo(input.merchantId, input.merchantOrderNo));
-        if (!existing) throw new Error(`assertion failed: create of ${input.id} conflicted with no order`);
-        return { outcome: 'exists', order: restore(existing) };
-      }),
-    );
+    const result = await this.mailboxes.run(input.id, async (): Promise<CreateResult> => {
+      const [snapshot, actions] = paymentTransitions.initial(input);
+      const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const, risk: input.risk }, at: input.createdAt, expectedVersion: 0 };
+      const write = { ...writeSetOf(record, this.deps.renderNotification), nonce };
+      const outcome = await this.deps.committer.write(write);
+      if (outcome === 'committed') return this.committed(write, snapshot, 'created');
+      if (outcome === 'nonce_used') return { outcome: 'replayed' };
+      const existing =
+        (await this.deps.store.loadOrder(input.id)) ??
+        (await this.deps.store.findOrderByMerchantOrderNo(input.merchantId, input.merchantOrderNo));
+      if (!existing) throw new Error(`assertion failed: create of ${input.id} conflicted with no order`);
+      return { outcome: 'exists', order: restore(existing) };
+    });
     this.deps.observer?.event('payment.create', result.outcome);
     return result;
   }

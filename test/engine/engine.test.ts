@@ -42,6 +42,20 @@ for (const kind of storeKinds) {
       expect(again.order.context.amount).toBe(10_000);
     });
 
+    test('creates take no lock: racing creates of one id, and of one merchant order, on two engines make one order each', async () => {
+      const other = engineOn(fresh.store, new LocalLock());
+      const input = orderInput();
+      const sameId = await Promise.all([engine.create(input), other.create(input), engine.create(input), other.create(input)]);
+      expect(sameId.map((r) => r.outcome).sort()).toEqual(['created', 'exists', 'exists', 'exists']);
+      const first = orderInput();
+      const sameOrderNo = await Promise.all([first, ...Array.from({ length: 5 }, () => orderInput({ merchantOrderNo: first.merchantOrderNo }))]
+        .map((one, i) => (i % 2 ? other : engine).create(one)));
+      expect(sameOrderNo.filter((r) => r.outcome === 'created')).toHaveLength(1);
+      const winner = sameOrderNo.find((r) => r.outcome === 'created')!;
+      for (const r of sameOrderNo) if (r.outcome === 'exists') expect(r.order.row.id).toBe(winner.order!.row.id);
+      for (const id of [input.id, winner.order!.row.id]) expect((await fresh.store.listJournal(id)).map((j) => j.seq)).toEqual([1]);
+    });
+
     test('pay writes the flow, a prepay outbox row and the first query timer', async () => {
       const { orderId, flowId } = await orderPaying(engine);
       const row = await fresh.store.loadOrder(orderId);
