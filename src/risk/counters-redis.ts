@@ -12,28 +12,32 @@ import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
 
-/** A window holding at most this many orders is read whole, once per reservation; a fuller one is counted by Redis, span by span. */
+/** A window holding at most this many orders is read whole when a span must be counted; a fuller one is counted by Redis, span by span. */
 const window_read_max = 32;
 
 // KEYS: the order's counters, once each (limits on one subject and period share one, and windows
 // on one subject). ARGV: order, at, then two comma-separated lists, each one argument: per key,
 // "amount ttl_ms trim_ms count_max amount_max" (a window's trim_ms: the longest of its rules'
 // spans; a limit's maxima: the tightest of its refusing rules', -1 for none), then per distinct
-// span of a window, "key_index span_ms count_max" (the tightest refusing maximum of the rules
-// counting that span). Rules that ask the same of a counter are asked once; every rule is judged
+// span of a window, "key_index span_ms count_max need" (count_max: the tightest refusing maximum
+// of the rules counting that span; need: the tightest maximum of all of them). Rules that ask the same of a counter are asked once; every rule is judged
 // again by the caller from what the script saw. Few arguments, not one per counter and rule:
 // encoding each argument was most of a call's cost in paycenter's own CPU (ioredis measures and
 // writes every one); splitting the strings costs Redis less (docs/benchmarks.md, "100 risk rules",
 // sessions 8 and 9, take a call's time apart). The answer is one string of numbers: per key its
-// count and amount (a window's: its orders within trim_ms, and 0), then per span its count.
+// count and amount (a window's: its orders within trim_ms, and 0), then per span its count: exact
+// when a rule on the span could hit, else the window's count, which bounds it (see below).
 // A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
 //
 // Each call from Lua into Redis costs about as much as the work it asks for, so the script makes
 // few: a limit is read with the order's own field (one HMGET says whether it is a member) and
-// written with one HSET; a window, trimmed to its longest span, is read once when it holds at most
-// window_read_max orders (a payer's), its times counted here for each span, and only a crowded one
-// (an address many payers share) is counted by Redis: its size for the longest span, ZCOUNT for
-// each shorter one. A limit's expiry is its period's end, the same for every member: set
+// written with one HSET. A window is trimmed to its longest span and its size read; that size bounds
+// every shorter span's count, so a span on which no rule could hit even with the whole window in
+// it (the usual case: a payer's few orders against rules that allow more) is not counted at all,
+// and what its rules saw (the bound) is never shown, for only a rule that hits shows what it saw.
+// A span that must be counted is counted from the window's times, read once, when it holds at most
+// window_read_max orders (a payer's), and by Redis (ZCOUNT) when it is crowded (an address many
+// payers share). A limit's expiry is its period's end, the same for every member: set
 // with its first. A window's moves with its latest member.
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
@@ -46,14 +50,7 @@ for amount, ttl, trim, cmax, amax in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) (
   local spec = { w = string.sub(key, window, window) == 'w', amount = tonumber(amount), ttl = ttl, trim = tonumber(trim), n = 0, sum = 0 }
   if spec.w then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', at - spec.trim)
-    local members = redis.call('ZRANGE', key, 0, window_read_max, 'WITHSCORES')
-    if #members <= 2 * window_read_max then
-      spec.times = {}
-      for j = 2, #members, 2 do spec.times[j / 2] = tonumber(members[j]) end
-      spec.n = #spec.times
-    else
-      spec.n = redis.call('ZCARD', key)
-    end
+    spec.n = redis.call('ZCARD', key)
   else
     local fields = redis.call('HMGET', key, '#n', '#a', order)
     spec.n, spec.sum, spec.member = tonumber(fields[1] or '0'), tonumber(fields[2] or '0'), fields[3]
@@ -64,22 +61,27 @@ for amount, ttl, trim, cmax, amax in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) (
   seen[#seen + 1] = spec.n
   seen[#seen + 1] = spec.sum
 end
-for k, span, cmax in string.gmatch(ARGV[4], '([^ ,]+) ([^ ,]+) ([^ ,]+)') do
+-- A window's orders after since: from its times, read once, when it holds few; else counted by Redis.
+local function count_after(spec, key, since)
+  if spec.n > window_read_max then return redis.call('ZCOUNT', key, '(' .. since, '+inf') end
+  if not spec.times then
+    spec.times = {}
+    local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    for j = 2, #members, 2 do spec.times[j / 2] = tonumber(members[j]) end
+  end
+  local n = 0
+  for j = #spec.times, 1, -1 do
+    if spec.times[j] <= since then break end
+    n = n + 1
+  end
+  return n
+end
+for k, span, cmax, need in string.gmatch(ARGV[4], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
   local spec = specs[tonumber(k)]
   local n = spec.n
   span = tonumber(span)
-  if span < spec.trim then
-    local since = at - span
-    if spec.times then
-      n = 0
-      for j = #spec.times, 1, -1 do
-        if spec.times[j] <= since then break end
-        n = n + 1
-      end
-    else
-      n = redis.call('ZCOUNT', KEYS[tonumber(k)], '(' .. since, '+inf')
-    end
-  end
+  -- The window's whole count bounds every span's: a span no rule could hit with it is not counted.
+  if span < spec.trim and n + 1 > tonumber(need) then n = count_after(spec, KEYS[tonumber(k)], at - span) end
   seen[#seen + 1] = n
   cmax = tonumber(cmax)
   if cmax >= 0 and n + 1 > cmax then blocked = true end
@@ -125,7 +127,7 @@ return 1
 function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCounters) {
   const countMax = counters.map(() => -1);
   const amountMax = counters.map(() => -1);
-  const spans: Array<{ key: number; spanMs: number; countMax: number }> = [];
+  const spans: Array<{ key: number; spanMs: number; countMax: number; need: number }> = [];
   const answerOf = checks.map((check, i) => {
     const key = of[i]!;
     if (check.kind === 'limit') {
@@ -137,14 +139,16 @@ function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCou
     }
     // A few spans a window: found by looking, not by a map keyed with a string built per check.
     let span = spans.findIndex((s) => s.key === key && s.spanMs === check.spanMs);
-    if (span < 0) span = spans.push({ key, spanMs: check.spanMs, countMax: -1 }) - 1;
-    if (check.enforce) spans[span]!.countMax = tightest(spans[span]!.countMax, check.countMax);
+    if (span < 0) span = spans.push({ key, spanMs: check.spanMs, countMax: -1, need: -1 }) - 1;
+    const asked = spans[span]!;
+    if (check.enforce) asked.countMax = tightest(asked.countMax, check.countMax);
+    asked.need = tightest(asked.need, check.countMax);
     return 2 * counters.length + span;
   });
   return {
     keys: counters.map((c) => key_prefix + counterName(c)),
     counterArg: counters.map((c, k) => `${c.amount} ${Math.max(1, c.expiresAt - at)} ${c.spanMs} ${countMax[k]} ${amountMax[k]}`).join(','),
-    spanArg: spans.map((s) => `${s.key + 1} ${s.spanMs} ${s.countMax}`).join(','),
+    spanArg: spans.map((s) => `${s.key + 1} ${s.spanMs} ${s.countMax} ${s.need}`).join(','),
     answerOf,
   };
 }

@@ -12,6 +12,12 @@ import * as v from 'valibot';
 import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterHit, counterName, isLimitCounter, joinedCounters } from './evaluate.ts';
 import { jsonValue } from './repo.ts';
 
+/**
+ * `seen`: what each check's counter held before this order, exact for every check that could
+ * hit. A window check that could not have hit even with every order of its window in its span
+ * may see that whole count instead (Redis does not count such a span); only a rule that hits
+ * shows what it saw, so no answer differs.
+ */
 export type Reservation = { allowed: boolean; seen: Seen[] };
 
 export interface Counters {

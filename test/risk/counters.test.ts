@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { type Counters, PostgresCounters } from '../../src/risk/counters.ts';
 import { MemoryCounters } from '../../src/risk/counters-memory.ts';
 import { RedisCounters } from '../../src/risk/counters-redis.ts';
-import type { CounterCheck } from '../../src/risk/evaluate.ts';
+import { type CounterCheck, counterHit } from '../../src/risk/evaluate.ts';
 import { openRiskDatabase } from '../../src/risk/repo.ts';
 import { type FreshStore, freshStore } from '../store/stores.ts';
 
@@ -87,7 +87,8 @@ for (const backend of backends) {
     test('windows on one counter: each rule counts the orders of its own span, and the longest keeps them', async () => {
       const id = unique();
       // The review rule's minute and the reject rule's hour read one set of orders (reserved at the check's own time).
-      const minute = (at: number) => window(id, 60_000, 100, { code: 'minute', enforce: false, expiresAt: at + 60_000 });
+      // The minute's maximum is low enough that it could hit once the hour holds two orders, so even Redis counts it.
+      const minute = (at: number) => window(id, 60_000, 2, { code: 'minute', enforce: false, expiresAt: at + 60_000 });
       const hour = (at: number) => window(id, 3_600_000, 3, { code: 'hour', expiresAt: at + 3_600_000 });
       const reserve = (order: string, at: number) => counters.reserve(order, at, [minute(at), hour(at)]);
       expect((await reserve('pay_a', t0)).seen).toEqual([{ count: 0, amount: 0 }, { count: 0, amount: 0 }]);
@@ -111,12 +112,30 @@ for (const backend of backends) {
 
     test('a crowded window (more orders than Redis reads at once) is counted as exactly', async () => {
       const id = unique();
-      const minute = (at: number) => window(id, 60_000, 1_000, { code: 'minute', expiresAt: at + 60_000 });
+      const minute = (at: number) => window(id, 60_000, 30, { code: 'minute', enforce: false, expiresAt: at + 60_000 });
       const hour = (at: number) => window(id, 3_600_000, 40, { code: 'hour', expiresAt: at + 3_600_000 });
       for (let i = 0; i < 40; i++) expect((await counters.reserve(`pay_${i}`, t0 + i * 1_000, [minute(t0 + i * 1_000), hour(t0 + i * 1_000)])).allowed).toBe(true);
       // At 70 s the minute holds the orders after 10 s (11 to 39); the hour all 40, its maximum.
       const at = t0 + 70_000;
       expect(await counters.reserve('pay_40', at, [minute(at), hour(at)])).toEqual({ allowed: false, seen: [{ count: 29, amount: 0 }, { count: 40, amount: 0 }] });
+    });
+
+    test('a span on which no rule could hit, even with its whole window in it, may see the window\'s count; one that could is counted', async () => {
+      const id = unique();
+      const minute = (at: number, countMax: number) => window(id, 60_000, countMax, { code: 'minute', enforce: false, expiresAt: at + 60_000 });
+      const hour = (at: number) => window(id, 3_600_000, 10, { code: 'hour', expiresAt: at + 3_600_000 });
+      for (const [order, at] of [['pay_a', t0], ['pay_b', t0 + 1_000], ['pay_c', t0 + 120_000]] as const) await counters.reserve(order, at, [minute(at, 5), hour(at)]);
+      // The minute holds pay_c alone, the hour three orders: 3 + 1 ≤ 5, so the minute's rule cannot hit whatever the count.
+      const at = t0 + 121_000;
+      const bounded = await counters.reserve('pay_d', at, [minute(at, 5), hour(at)]);
+      expect(bounded.allowed).toBe(true);
+      expect(bounded.seen[1]).toEqual({ count: 3, amount: 0 });
+      expect(bounded.seen[0]!.count).toBeGreaterThanOrEqual(1);
+      expect(bounded.seen[0]!.count).toBeLessThanOrEqual(3);
+      expect(counterHit(minute(at, 5), bounded.seen[0]!)).toBe(false);
+      // Four orders in the hour against a minute's maximum of 4: the rule could hit, so its span is counted (pay_c, pay_d).
+      const next = t0 + 122_000;
+      expect(await counters.reserve('pay_e', next, [minute(next, 4), hour(next)])).toEqual({ allowed: true, seen: [{ count: 2, amount: 0 }, { count: 4, amount: 0 }] });
     });
 
     test('a release gives the share back once, however often it is asked; a reservation counts an order once', async () => {
