@@ -7,7 +7,7 @@
  * so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
-import { type CounterCheck, type CounterRef, type JoinedCounters, counterName, joinedCounters } from './evaluate.ts';
+import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterName, joinedCounters } from './evaluate.ts';
 import { type Counters, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
@@ -17,45 +17,51 @@ const window_read_max = 32;
 
 // KEYS: the order's counters, once each (limits on one subject and period share one, and windows
 // on one subject). ARGV: order, at, then two comma-separated lists, each one argument: per key,
-// "amount ttl_ms trim_ms count_max amount_max" (a window's trim_ms: the longest of its rules'
-// spans; a limit's maxima: the tightest of its refusing rules', -1 for none), then per distinct
-// span of a window, "key_index span_ms count_max need" (count_max: the tightest refusing maximum
-// of the rules counting that span; need: the tightest maximum of all of them). Rules that ask the same of a counter are asked once; every rule is judged
-// again by the caller from what the script saw. Few arguments, not one per counter and rule:
-// encoding each argument was most of a call's cost in paycenter's own CPU (ioredis measures and
-// writes every one); splitting the strings costs Redis less (docs/benchmarks.md, "100 risk rules",
-// sessions 8 and 9, take a call's time apart). The answer is one string of numbers: per key its
-// count and amount (a window's: its orders within trim_ms, and 0), then per span its count: exact
-// when a rule on the span could hit, else the window's count, which bounds it (see below).
-// A key's kind is in its name: `risk:w|…` a window (sorted set), the others limits (hashes).
+// "amount ttl_ms span_ms count_max x" (a limit: span_ms 0, its refusing rules' tightest maxima,
+// x the amount's; a window: span_ms its longest span, to which it is trimmed, count_max the
+// tightest refusing maximum on that span, x its `need`: the tightest maximum of every rule on its
+// shorter spans; -1 for none), then per shorter span of a window, "key_index span_ms count_max
+// need" (the same two, for the rules counting that span). Rules that ask the same of a counter
+// are asked once; every rule is judged again by the caller from what the script saw. Few
+// arguments, not one per counter and rule: encoding each argument was most of a call's cost in
+// paycenter's own CPU (ioredis measures and writes every one); splitting the strings costs Redis
+// less (docs/benchmarks.md, "100 risk rules", sessions 8 to 10, take a call's time apart). The
+// answer is one string of numbers: per key its count and amount (a window's: its orders within
+// its longest span, and 0), then, for each window that was counted (below), a count per shorter
+// span, in the order asked. A key's kind is in its name: `risk:w|…` a window (sorted set), the
+// others limits (hashes).
 //
 // Each call from Lua into Redis costs about as much as the work it asks for, so the script makes
 // few: a limit is read with the order's own field (one HMGET says whether it is a member) and
-// written with one HSET. A window is trimmed to its longest span and its size read; that size bounds
-// every shorter span's count, so a span on which no rule could hit even with the whole window in
-// it (the usual case: a payer's few orders against rules that allow more) is not counted at all,
-// and what its rules saw (the bound) is never shown, for only a rule that hits shows what it saw.
-// A span that must be counted is counted from the window's times, read once, when it holds at most
-// window_read_max orders (a payer's), and by Redis (ZCOUNT) when it is crowded (an address many
-// payers share). A limit's expiry is its period's end, the same for every member: set
-// with its first. A window's moves with its latest member.
+// written with one HSET. A window is trimmed to its longest span and its size read. That size
+// bounds every shorter span's count, so a window on whose shorter spans no rule could hit even
+// with the whole window in each (the usual case: a payer's few orders against rules that allow
+// more) is not counted at all: the caller knows, from the size and `need`, that its rules saw that
+// bound, and only a rule that hits shows what it saw. In a window that is counted, a span that
+// could hit is counted from the window's times, read once, when it holds at most window_read_max
+// orders (a payer's), and by Redis (ZCOUNT) when it is crowded (an address many payers share).
+// A limit's expiry is its period's end, the same for every member: set with its first. A window's
+// moves with its latest member.
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
 local window, window_read_max = ${key_prefix.length + 1}, ${window_read_max}
-local specs, seen, blocked = {}, {}, false
+local specs, seen, blocked, counting = {}, {}, false, false
 local i = 0
-for amount, ttl, trim, cmax, amax in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
+for amount, ttl, span, cmax, x in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
   i = i + 1
   local key = KEYS[i]
-  local spec = { w = string.sub(key, window, window) == 'w', amount = tonumber(amount), ttl = ttl, trim = tonumber(trim), n = 0, sum = 0 }
+  local spec = { w = string.sub(key, window, window) == 'w', amount = tonumber(amount), ttl = ttl, trim = tonumber(span), n = 0, sum = 0 }
+  cmax, x = tonumber(cmax), tonumber(x)
   if spec.w then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', at - spec.trim)
     spec.n = redis.call('ZCARD', key)
+    if cmax >= 0 and spec.n + 1 > cmax then blocked = true end
+    spec.counted = x >= 0 and spec.n + 1 > x
+    counting = counting or spec.counted
   else
     local fields = redis.call('HMGET', key, '#n', '#a', order)
     spec.n, spec.sum, spec.member = tonumber(fields[1] or '0'), tonumber(fields[2] or '0'), fields[3]
-    cmax, amax = tonumber(cmax), tonumber(amax)
-    if (cmax >= 0 and spec.n + 1 > cmax) or (amax >= 0 and spec.sum + spec.amount > amax) then blocked = true end
+    if (cmax >= 0 and spec.n + 1 > cmax) or (x >= 0 and spec.sum + spec.amount > x) then blocked = true end
   end
   specs[i] = spec
   seen[#seen + 1] = spec.n
@@ -76,15 +82,17 @@ local function count_after(spec, key, since)
   end
   return n
 end
-for k, span, cmax, need in string.gmatch(ARGV[4], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
-  local spec = specs[tonumber(k)]
-  local n = spec.n
-  span = tonumber(span)
-  -- The window's whole count bounds every span's: a span no rule could hit with it is not counted.
-  if span < spec.trim and n + 1 > tonumber(need) then n = count_after(spec, KEYS[tonumber(k)], at - span) end
-  seen[#seen + 1] = n
-  cmax = tonumber(cmax)
-  if cmax >= 0 and n + 1 > cmax then blocked = true end
+if counting then
+  for k, span, cmax, need in string.gmatch(ARGV[4], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
+    local spec = specs[tonumber(k)]
+    if spec.counted then
+      local n = spec.n
+      if n + 1 > tonumber(need) then n = count_after(spec, KEYS[tonumber(k)], at - tonumber(span)) end
+      seen[#seen + 1] = n
+      cmax = tonumber(cmax)
+      if cmax >= 0 and n + 1 > cmax then blocked = true end
+    end
+  end
 end
 if blocked then return table.concat(seen, ' ') end
 for i, key in ipairs(KEYS) do
@@ -120,36 +128,47 @@ return 1
 
 /**
  * What the script is asked for one reservation (see reserve_script): the counters' keys, per key
- * the tightest maxima of the rules that refuse, per window the distinct spans its rules count,
- * and where in the answer each check finds what it saw (`answerOf[i]`: its count; a limit's
- * amount follows it).
+ * the tightest maxima of the rules that refuse (and a window's `need`), per window its shorter
+ * spans, and which check reads which number of the answer (`seenOf`).
  */
 function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCounters) {
   const countMax = counters.map(() => -1);
-  const amountMax = counters.map(() => -1);
+  const x = counters.map(() => -1);
   const spans: Array<{ key: number; spanMs: number; countMax: number; need: number }> = [];
-  const answerOf = checks.map((check, i) => {
+  const spanOf = checks.map((check, i) => {
     const key = of[i]!;
-    if (check.kind === 'limit') {
-      if (check.enforce) {
-        countMax[key] = tightest(countMax[key]!, check.countMax);
-        amountMax[key] = tightest(amountMax[key]!, check.amountMax);
-      }
-      return 2 * key;
+    if (check.kind === 'limit' || check.spanMs === counters[key]!.spanMs) {
+      if (check.enforce) countMax[key] = tightest(countMax[key]!, check.countMax);
+      if (check.enforce && check.kind === 'limit') x[key] = tightest(x[key]!, check.amountMax);
+      return -1;
     }
+    x[key] = tightest(x[key]!, check.countMax);
     // A few spans a window: found by looking, not by a map keyed with a string built per check.
     let span = spans.findIndex((s) => s.key === key && s.spanMs === check.spanMs);
     if (span < 0) span = spans.push({ key, spanMs: check.spanMs, countMax: -1, need: -1 }) - 1;
     const asked = spans[span]!;
     if (check.enforce) asked.countMax = tightest(asked.countMax, check.countMax);
     asked.need = tightest(asked.need, check.countMax);
-    return 2 * counters.length + span;
+    return span;
   });
+  /** What each check saw, from the answer: a shorter span's count where its window was counted, else the window's size. */
+  const seenOf = (answer: number[]): Seen[] => {
+    let next = 2 * counters.length;
+    const spanCounts = spans.map((s) => {
+      const size = answer[2 * s.key]!;
+      return size + 1 > x[s.key]! ? answer[next++]! : size;
+    });
+    return checks.map((check, i) => {
+      const key = of[i]!;
+      if (spanOf[i]! >= 0) return { count: spanCounts[spanOf[i]!]!, amount: 0 };
+      return { count: answer[2 * key]!, amount: answer[2 * key + 1]! };
+    });
+  };
   return {
     keys: counters.map((c) => key_prefix + counterName(c)),
-    counterArg: counters.map((c, k) => `${c.amount} ${Math.max(1, c.expiresAt - at)} ${c.spanMs} ${countMax[k]} ${amountMax[k]}`).join(','),
+    counterArg: counters.map((c, k) => `${c.amount} ${Math.max(1, c.expiresAt - at)} ${c.spanMs} ${countMax[k]} ${x[k]}`).join(','),
     spanArg: spans.map((s) => `${s.key + 1} ${s.spanMs} ${s.countMax} ${s.need}`).join(','),
-    answerOf,
+    seenOf,
   };
 }
 
@@ -172,9 +191,8 @@ export class RedisCounters implements Counters {
 
   async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks)): Promise<Reservation> {
     if (checks.length === 0) return { allowed: true, seen: [] };
-    const { keys, counterArg, spanArg, answerOf } = askedOf(at, checks, joined);
-    const answer = (await this.redis.riskReserve(keys.length, ...keys, orderId, at, counterArg, spanArg)).split(' ').map(Number);
-    const seen = answerOf.map((i) => ({ count: answer[i]!, amount: i < 2 * keys.length ? answer[i + 1]! : 0 }));
+    const { keys, counterArg, spanArg, seenOf } = askedOf(at, checks, joined);
+    const seen = seenOf((await this.redis.riskReserve(keys.length, ...keys, orderId, at, counterArg, spanArg)).split(' ').map(Number));
     // The script decided; the same judgement here says which way, without a second protocol.
     return { allowed: !blockedBy(checks, seen), seen };
   }
