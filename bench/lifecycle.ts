@@ -15,7 +15,8 @@
  *           apart: the event loop is one core) and RSS;
  *   burst:  ten times that rate for 30 s — what is shed (429/503, and how fast), p99 during;
  *   after:  the steady rate again for 60 s — p99 after, and how long until it is back to the
- *           steady p99 (recovery_s, over 5 s windows).
+ *           steady p99 (recovery_s, over 5 s windows); each window's p99 and the expiries that
+ *           arrived in it are printed (the burst's unpaid tenth expires inside this phase).
  * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
  * and checks that nothing was lost: no order left open, every event the merchant should have
  * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter under `--cpu-prof-md` and
@@ -184,6 +185,21 @@ function recoverySeconds(completions: Completion[], burstEnd: number, afterEnd: 
   return Math.round((recoveredFrom - burstEnd) / 1000);
 }
 
+/**
+ * The after phase window by window: the p99 of the payments created in it and the expiries
+ * (`payment.closed`) that arrived in it — the burst's unpaid tenth expires 60 s after its creates,
+ * inside this phase, and its closes are work the steady phase did not have.
+ */
+function afterWindows(ledger: Ledger, burstEnd: number, afterEnd: number): string {
+  const windows: string[] = [];
+  for (let from = burstEnd; from + recovery_window_ms <= afterEnd; from += recovery_window_ms) {
+    const latencies = windowOf(ledger.completions, from, from + recovery_window_ms).map((c) => c.latencyMs);
+    const closes = ledger.closedAt.filter((at) => at >= from && at < from + recovery_window_ms).length;
+    windows.push(`p99 ${latencies.length > 0 ? ms(pth(latencies, 99)) : '–'} ms, ${closes} closed`);
+  }
+  return windows.join(' · ');
+}
+
 /** `services`: the Postgres and Redis this store runs on (their processes' CPU is the db's share), none for SQLite. */
 async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, services: { postgres: Service; redis: Service } | null, profileDir: string): Promise<string> {
   const redisUrl = services?.redis.url ?? null;
@@ -250,6 +266,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
     const shed = ledger.shed.filter((s) => s.phase === 'burst');
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, steadyP99);
+    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterEnd)}`);
     log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
       + `after: p99 ${ms(pth(after, 99))} ms, back within ${recovered_factor}× the steady p99 after ${recovery} s`);
 

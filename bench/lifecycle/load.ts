@@ -41,6 +41,8 @@ export class Ledger {
   readonly shed: Shed[] = [];
   readonly failures: string[] = [];
   readonly arrivals = new Map<string, Set<string>>();
+  /** When each `payment.closed` arrived: the unpaid orders' expiries, which come 60 s after their creates. */
+  readonly closedAt: number[] = [];
   private readonly waiters = new Map<string, () => void>();
   offered = 0;
 
@@ -49,6 +51,7 @@ export class Ledger {
     if (!types) this.arrivals.set(event.paymentId, (types = new Set()));
     types.add(event.type);
     const tracked = this.tracked.get(event.paymentId);
+    if (event.type === 'payment.closed') this.closedAt.push(event.at);
     if (event.type === 'payment.succeeded' && tracked) {
       this.completions.push({ paymentId: event.paymentId, phase: tracked.phase, createdAt: tracked.createdAt, latencyMs: event.at - tracked.createdAt, answeredMs: tracked.answeredMs, paidMs: tracked.paidMs ?? Number.NaN });
     }
