@@ -20,7 +20,7 @@ import type { Lock } from '../src/lock/lock.ts';
 import type { NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
 import type { DurableCommitter } from './durable-commit.ts';
 import { Mailboxes } from './mailbox.ts';
-import { type EngineWrite, type NotificationRenderer, type TransitionAction, writeSetOf } from './write-set.ts';
+import { type EngineWrite, type NotificationRenderer, writeSetOf } from './write-set.ts';
 
 export type EngineOptions = {
   lockTtlMs: number;
@@ -197,7 +197,7 @@ export class Engine {
         current = fresh;
         continue;
       }
-      const record = { before: current.snapshot, after: next, actions: actions as TransitionAction[], event, at: event.at, expectedVersion: current.row.version };
+      const record = { before: current.snapshot, after: next, actions, event, at: event.at, expectedVersion: current.row.version };
       const write = writeSetOf(record, this.deps.renderNotification);
       const outcome = await this.deps.committer.write(write);
       if (outcome === 'committed') return this.committed(write, next, 'applied');

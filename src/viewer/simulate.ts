@@ -6,7 +6,8 @@
  */
 import * as v from 'valibot';
 import { type StateValue, initialTransition, transition } from 'xstate';
-import { type TransitionAction, effectsOf, timerChangesOf } from '../../actors/write-set.ts';
+import { effectsOf, timerChangesOf } from '../../actors/write-set.ts';
+import type { TransitionAction } from '../../machines/transitions.ts';
 import { paymentMachine } from '../../machines/payment.machine.ts';
 import type { PaymentInput } from '../../machines/payment.model.ts';
 import type { PaymentEvent } from '../../machines/payment.rules.ts';

@@ -8,7 +8,8 @@ import { type AnyMachineSnapshot, initialTransition, transition } from 'xstate';
 import type { PaymentContext, PaymentInput, PaymentStatus } from '../../machines/payment.model.ts';
 import { paymentMachine, paymentTransitions, statusOf } from '../../machines/payment.machine.ts';
 import type { Effect, PaymentEvent } from '../../machines/payment.rules.ts';
-import { effectsOf, timerChangesOf, type TransitionAction } from '../../actors/write-set.ts';
+import { effectsOf, timerChangesOf } from '../../actors/write-set.ts';
+import type { TransitionAction } from '../../machines/transitions.ts';
 
 export const t0 = Date.UTC(2026, 10, 24, 8, 0, 0);
 export const amount = 10_000;
