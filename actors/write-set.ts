@@ -13,7 +13,6 @@ import { newId } from '../src/ids.ts';
 import type { FlowRow, MerchantEventRow, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from '../src/store/store.ts';
 import { balanceLedgerOp, isBalanceEffect } from '../src/balance/order-entries.ts';
 
-
 /** A timer operation of one transition, as journaled and as written to the timer rows. */
 export type TimerChange = { op: 'arm'; key: string; dueAt: number; event: unknown } | { op: 'disarm'; key: string };
 

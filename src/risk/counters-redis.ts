@@ -17,9 +17,9 @@ const window_read_max = 32;
 
 // KEYS: the order's counters, once each (limits on one subject and period share one, and windows
 // on one subject). ARGV: order, at, then two comma-separated lists, each one argument: per key,
-// "amount ttl_ms span_ms count_max x" (a limit: span_ms 0, its refusing rules' tightest maxima,
-// x the amount's; a window: span_ms its longest span, to which it is trimmed, count_max the
-// tightest refusing maximum on that span, x its `need`: the tightest maximum of every rule on its
+// "amount ttl_ms span_ms count_max amax_or_need" (a limit: span_ms 0, its refusing rules'
+// tightest maxima, count and amount; a window: span_ms its longest span, to which it is trimmed,
+// count_max the tightest refusing maximum on that span, then its `need`: the tightest maximum of every rule on its
 // shorter spans; -1 for none), then per shorter span of a window, "key_index span_ms count_max
 // need" (the same two, for the rules counting that span). Rules that ask the same of a counter
 // are asked once; every rule is judged again by the caller from what the script saw. Few
@@ -47,21 +47,21 @@ local order, at = ARGV[1], tonumber(ARGV[2])
 local window, window_read_max = ${key_prefix.length + 1}, ${window_read_max}
 local specs, seen, blocked, counting = {}, {}, false, false
 local i = 0
-for amount, ttl, span, cmax, x in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
+for amount, ttl, span, cmax, amax_or_need in string.gmatch(ARGV[3], '([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+) ([^ ,]+)') do
   i = i + 1
   local key = KEYS[i]
   local spec = { w = string.sub(key, window, window) == 'w', amount = tonumber(amount), ttl = ttl, trim = tonumber(span), n = 0, sum = 0 }
-  cmax, x = tonumber(cmax), tonumber(x)
+  cmax, amax_or_need = tonumber(cmax), tonumber(amax_or_need)
   if spec.w then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', at - spec.trim)
     spec.n = redis.call('ZCARD', key)
     if cmax >= 0 and spec.n + 1 > cmax then blocked = true end
-    spec.counted = x >= 0 and spec.n + 1 > x
+    spec.counted = amax_or_need >= 0 and spec.n + 1 > amax_or_need
     counting = counting or spec.counted
   else
     local fields = redis.call('HMGET', key, '#n', '#a', order)
     spec.n, spec.sum, spec.member = tonumber(fields[1] or '0'), tonumber(fields[2] or '0'), fields[3]
-    if (cmax >= 0 and spec.n + 1 > cmax) or (x >= 0 and spec.sum + spec.amount > x) then blocked = true end
+    if (cmax >= 0 and spec.n + 1 > cmax) or (amax_or_need >= 0 and spec.sum + spec.amount > amax_or_need) then blocked = true end
   end
   specs[i] = spec
   seen[#seen + 1] = spec.n
@@ -133,16 +133,16 @@ return 1
  */
 function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCounters) {
   const countMax = counters.map(() => -1);
-  const x = counters.map(() => -1);
+  const amountMaxOrNeed = counters.map(() => -1);
   const spans: Array<{ key: number; spanMs: number; countMax: number; need: number }> = [];
   const spanOf = checks.map((check, i) => {
     const key = of[i]!;
     if (check.kind === 'limit' || check.spanMs === counters[key]!.spanMs) {
       if (check.enforce) countMax[key] = tightest(countMax[key]!, check.countMax);
-      if (check.enforce && check.kind === 'limit') x[key] = tightest(x[key]!, check.amountMax);
+      if (check.enforce && check.kind === 'limit') amountMaxOrNeed[key] = tightest(amountMaxOrNeed[key]!, check.amountMax);
       return -1;
     }
-    x[key] = tightest(x[key]!, check.countMax);
+    amountMaxOrNeed[key] = tightest(amountMaxOrNeed[key]!, check.countMax);
     // A few spans a window: found by looking, not by a map keyed with a string built per check.
     let span = spans.findIndex((s) => s.key === key && s.spanMs === check.spanMs);
     if (span < 0) span = spans.push({ key, spanMs: check.spanMs, countMax: -1, need: -1 }) - 1;
@@ -156,7 +156,7 @@ function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCou
     let next = 2 * counters.length;
     const spanCounts = spans.map((s) => {
       const size = answer[2 * s.key]!;
-      return size + 1 > x[s.key]! ? answer[next++]! : size;
+      return size + 1 > amountMaxOrNeed[s.key]! ? answer[next++]! : size;
     });
     return checks.map((check, i) => {
       const key = of[i]!;
@@ -166,7 +166,7 @@ function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCou
   };
   return {
     keys: counters.map((c) => key_prefix + counterName(c)),
-    counterArg: counters.map((c, k) => `${c.amount} ${Math.max(1, c.expiresAt - at)} ${c.spanMs} ${countMax[k]} ${x[k]}`).join(','),
+    counterArg: counters.map((c, k) => `${c.amount} ${Math.max(1, c.expiresAt - at)} ${c.spanMs} ${countMax[k]} ${amountMaxOrNeed[k]}`).join(','),
     spanArg: spans.map((s) => `${s.key + 1} ${s.spanMs} ${s.countMax} ${s.need}`).join(','),
     seenOf,
   };
