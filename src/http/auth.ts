@@ -10,8 +10,7 @@ import type { Clock } from '../clock.ts';
 import type { Merchant, MerchantDirectory } from '../merchants/directory.ts';
 import { constantTimeEqual } from '../secrets.ts';
 import { ApiError } from './errors.ts';
-import type { NonceGuard } from './nonces.ts';
-import type { NonceClaim } from '../store/store.ts';
+import type { NonceGuard, RidingNonce } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { nonCanonicalTarget } from './raw-target.ts';
 import { parseAuthorization, requestSignature, stringToSign, withinWindow } from './signature.ts';
@@ -20,19 +19,12 @@ export type MerchantEnv = {
   Variables: {
     merchant: Merchant;
     requestId: string;
-    /**
-     * A nonce not claimed yet because it rides with this request's own order write. The route
-     * sets it to null once spent (written with the order, or found used); one still here after
-     * the route is claimed on its own.
-     */
-    ridingNonce: NonceClaim | null;
+    /** A nonce not claimed yet because it rides with this create's first durable step (RidingNonce). */
+    ridingNonce: RidingNonce | null;
   };
 };
 
-/**
- * Routes whose one durable write carries the request's nonce (claimed in that write's
- * transaction); every other route claims the nonce before it runs.
- */
+/** Routes whose first durable step claims the request's nonce (RidingNonce); every other route claims it before it runs. */
 const nonce_riding_routes = new Set(['POST /v1/payments']);
 
 export type AuthDeps = {
@@ -80,12 +72,12 @@ export function merchantAuth(deps: AuthDeps): MiddlewareHandler<MerchantEnv> {
     try {
       await admitted(c, deps, merchant, body, now);
     } catch (refusal) {
-      await claimUnspent(c, deps);
+      await claimUnspent(c);
       throw refusal;
     }
     await next();
     // The route's answer (an error included) changed nothing if its nonce is still unspent: a replay is said to be one.
-    if (!(await claimUnspent(c, deps))) throw new ApiError('replayed_request', 'this nonce was used before');
+    if (!(await claimUnspent(c))) throw new ApiError('replayed_request', 'this nonce was used before');
   };
 }
 
@@ -107,9 +99,9 @@ async function admitted(c: Context<MerchantEnv>, deps: AuthDeps, merchant: Merch
  * retry of an existing order); false when it was used before. Such a request went through the
  * route without changing anything, or only as a retry of the same signed bytes would.
  */
-async function claimUnspent(c: Context<MerchantEnv>, deps: AuthDeps): Promise<boolean> {
+async function claimUnspent(c: Context<MerchantEnv>): Promise<boolean> {
   const riding = c.get('ridingNonce');
-  if (!riding) return true;
-  c.set('ridingNonce', null);
-  return deps.nonces.claim(riding.merchantId, riding.nonce);
+  if (!riding || riding.spent) return true;
+  riding.spent = true;
+  return riding.claim();
 }

@@ -20,7 +20,8 @@ import type { Currency } from '../money.ts';
 import type { RiskCenter } from '../risk/center.ts';
 import { type PrepayFailure, channels_per_pay_max, movesOn, prepayFailure } from '../routing/failover.ts';
 import { type FailoverFrom, type Router, routingNotes } from '../routing/router.ts';
-import type { MerchantEventRow, NonceClaim, OutboxRow, Store } from '../store/store.ts';
+import type { MerchantEventRow, OutboxRow, Store } from '../store/store.ts';
+import type { RidingNonce } from '../http/nonces.ts';
 
 export type Failure = { ok: false; error: ErrorCode; message: string; field?: string };
 export type Result<T> = ({ ok: true } & T) | Failure;
@@ -40,6 +41,10 @@ const ownedBy = (merchant: Merchant, paymentId: string, order: OrderState | null
   order && order.context.merchantId === merchant.id ? { ok: true, order } : fail('not_found', `no payment ${paymentId}`);
 
 const riskRefusal = (rules: string[]): Failure => fail('risk_rejected', `refused by risk rules: ${rules.join(', ')}`);
+const replayedRequest = (): Failure => fail('replayed_request', 'this nonce was used before');
+const markSpent = (nonce: RidingNonce | undefined): void => {
+  if (nonce) nonce.spent = true;
+};
 
 const noChannel = (methods: string[], currency: string): Failure =>
   fail('no_channel_available', `no channel can serve ${methods.join(' + ')} in ${currency} now`);
@@ -116,34 +121,50 @@ export class Payments {
 
   /**
    * A new order (created: true), or the same one again for a retry with the same amount,
-   * currency and subject. A request nonce given here is claimed with the order, durably together.
+   * currency and subject. A request nonce given here is claimed with the create's first durable
+   * step (RidingNonce): its risk reservation or its order's write, and marked spent.
    * `payRefusal` (see payRefusal) refuses a new order that is to be paid at once.
    */
-  async create(merchant: Merchant, request: NewPayment, nonce?: NonceClaim, payRefusal: Failure | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
+  async create(merchant: Merchant, request: NewPayment, nonce?: RidingNonce, payRefusal: Failure | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
     const now = this.clock.now();
     const id = newId('pay', now);
     const { userId, deviceId, clientIp } = request.details;
+    const rides = nonce?.rides;
+    const withReservation = rides?.with === 'risk_reservation' ? rides.nonce : undefined;
     // Risk is asked only for an order that could be created; it reserves the order's counters.
     const risk = payRefusal ? null : await this.deps.risk.assessCreate({
       orderId: id, merchantId: merchant.id, amount: request.amount, currency: request.currency, userId, deviceId, clientIp, at: now,
-    });
+    }, withReservation);
+    if (risk && 'replayed' in risk) {
+      markSpent(nonce);
+      return replayedRequest();
+    }
+    if (risk?.nonceClaimed) markSpent(nonce);
     const refusal = payRefusal ?? (risk && !risk.ok ? riskRefusal(risk.rules) : null);
     // A retry of an order that exists opens nothing new: only new orders are refused.
     if (refusal && !(await this.store.findOrderByMerchantOrderNo(merchant.id, request.merchantOrderNo))) return refusal;
     const assessed = risk?.ok ? risk : null;
+    // A nonce that was to ride a reservation that did not happen (no rule counts this order) is claimed before the write.
+    if (nonce && withReservation && !nonce.spent) {
+      markSpent(nonce);
+      if (!(await nonce.claim())) return replayedRequest();
+    }
+    const withWrite = rides?.with === 'order_write' ? rides.claim : undefined;
     const result = await this.engine.create({
       id, merchantId: merchant.id, merchantOrderNo: request.merchantOrderNo, amount: request.amount,
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
       risk: assessed?.verdict, riskHolds: assessed?.holds,
-    }, nonce).catch(async (error: unknown) => {
+    }, withWrite).catch(async (error: unknown) => {
       // Refused before its write (the commit queue was full): the counters must not count an order that does not exist.
       // After a store failure the commit's fate is unknown and the holds stay: for risk, counting too much is the safe side.
       if (isOverload(error)) await assessed?.cancel();
       throw error;
     });
+    // The write claimed the nonce, or found it used, whatever else comes of it.
+    if (withWrite) markSpent(nonce);
     if (result.outcome !== 'created') await assessed?.cancel();
-    if (result.outcome === 'replayed') return fail('replayed_request', 'this nonce was used before');
+    if (result.outcome === 'replayed') return replayedRequest();
     if (result.outcome === 'created') {
       if (assessed) await this.deps.risk.flagged(id, assessed.verdict, undefined);
       return { ok: true, created: true, order: result.order };

@@ -12,7 +12,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Currency } from '../money.ts';
 import type { OrderWrite } from '../store/store.ts';
-import type { Counters } from './counters.ts';
+import type { Counters, RedisNonce } from './counters.ts';
 import {
   type Candidate, type Compiled, type CounterCheck, type Facts, type Hit, type History, type Lists,
   addListEntry, candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter,
@@ -68,11 +68,16 @@ export type RiskDeps = {
 
 /** A create or pay the center refused: the rule codes, never scores (API.md). */
 export type Refusal = { ok: false; rules: string[] };
-export type CreateAssessment = Refusal | {
+/** The create's request nonce, given to be claimed with the reservation, was used before: nothing was reserved. */
+export type Replayed = { ok: false; replayed: true };
+export type CreateAssessment = Replayed | ((Refusal | {
   ok: true; verdict: RiskVerdict; holds: string[];
   /** Gives back everything reserved, for a create that did not create (a retry, a spent nonce). */
   cancel(): Promise<void>;
-};
+}) & {
+  /** Whether the nonce given was claimed (with a reservation); a create that reserved nothing claims it itself. */
+  nonceClaimed: boolean;
+});
 export type PayAssessment = Refusal | { ok: true; verdict: RiskVerdict };
 
 export class RiskCenter {
@@ -151,14 +156,19 @@ export class RiskCenter {
     return this.loaded;
   }
 
-  /** A new order: every enabled rule, counters reserved in one atomic step. */
-  async assessCreate(c: Candidate): Promise<CreateAssessment> {
+  /**
+   * A new order: every enabled rule, counters reserved in one atomic step. `nonce` (counters in
+   * Redis only): the request's nonce, claimed in that step when there is one.
+   */
+  assessCreate(c: Candidate): Promise<Exclude<CreateAssessment, Replayed>>;
+  assessCreate(c: Candidate, nonce?: RedisNonce): Promise<CreateAssessment>;
+  async assessCreate(c: Candidate, nonce?: RedisNonce): Promise<CreateAssessment> {
     const started = performance.now();
     const loaded = await this.current();
     const facts = await this.factsOf(loaded, c);
     const hits = statelessHits(loaded, facts);
     const first = decide(hits, loaded.settings);
-    if (first.decision === 'reject') return this.refuse('create', first.rules, hits, started);
+    if (first.decision === 'reject') return { ...this.refuse('create', first.rules, hits, started), nonceClaimed: false };
 
     const checks: CounterCheck[] = [];
     const checked: Compiled[] = [];
@@ -170,7 +180,9 @@ export class RiskCenter {
     }
     // The counters the order joins, once each (limits on one subject and period share one).
     const joined = joinedCounters(checks);
-    const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks, joined);
+    const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks, joined, nonce);
+    if (reservation === 'replayed') return { ok: false, replayed: true };
+    const nonceClaimed = nonce !== undefined && checks.length > 0;
     const counted = checks.flatMap((check, i) => {
       const seen = reservation.seen[i]!;
       if (!counterHit(check, seen)) return [];
@@ -178,18 +190,18 @@ export class RiskCenter {
       return [{ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score,
         saw: { count: seen.count, amount: seen.amount, count_max: check.countMax, amount_max: check.amountMax, bucket: counterName(check) } }];
     });
-    if (!reservation.allowed) return this.refuse('create', counted.filter((h) => h.action === 'reject').map((h) => h.code), [...hits, ...counted], started);
+    if (!reservation.allowed) return { ...this.refuse('create', counted.filter((h) => h.action === 'reject').map((h) => h.code), [...hits, ...counted], started), nonceClaimed };
 
     const all = [...hits, ...counted];
     const decision = decide(all, loaded.settings);
     const cancel = () => this.deps.counters.release(c.orderId, joined.counters);
     if (decision.decision === 'reject') {
       await cancel();
-      return this.refuse('create', decision.rules, all, started);
+      return { ...this.refuse('create', decision.rules, all, started), nonceClaimed };
     }
     const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits: all };
     this.deps.metrics.decided(verdict.decision, 'create', all, (performance.now() - started) / 1000);
-    return { ok: true, verdict, holds: joined.counters.map((j) => j.hold), cancel };
+    return { ok: true, verdict, holds: joined.counters.map((j) => j.hold), cancel, nonceClaimed };
   }
 
   /**

@@ -11,7 +11,8 @@
 import { encodeTime } from 'ulid';
 import type { PaymentContext } from '../../machines/payment.model.ts';
 import type { OrderRow, Store } from '../store/store.ts';
-import type { Counters, Reservation } from './counters.ts';
+import { assert } from '../failures.ts';
+import type { Counters, RedisNonce, Reservation } from './counters.ts';
 import { blockedBy } from './counters.ts';
 import {
   type CounterCheck, type CounterRef, type Seen, chinaMonthStart, countersHeldBy, isLimitCounter, joinedCounters,
@@ -50,7 +51,8 @@ type Buckets = Map<string, Map<string, Map<string, Bucket>>>;
 export class MemoryCounters implements Counters {
   private readonly buckets: Buckets = new Map();
 
-  async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks)): Promise<Reservation> {
+  async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks), nonce?: RedisNonce): Promise<Reservation> {
+    assert(nonce === undefined, 'nonces are claimed in Redis only with counters in Redis');
     const { counters, of } = joined;
     const found = counters.map((c) => this.bucket(c));
     // A window first lets go of the orders that left the longest span its rules ask for.

@@ -8,7 +8,7 @@
  */
 import type Redis from 'ioredis';
 import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterName, joinedCounters } from './evaluate.ts';
-import { type Counters, type Reservation, blockedBy } from './counters.ts';
+import { type Counters, type RedisNonce, type Reservation, blockedBy } from './counters.ts';
 
 const key_prefix = 'risk:';
 
@@ -16,20 +16,22 @@ const key_prefix = 'risk:';
 const window_read_max = 32;
 
 // KEYS: the order's counters, once each (limits on one subject and period share one, and windows
-// on one subject). ARGV: order, at, then two comma-separated lists, each one argument: per key,
+// on one subject), and last, for a create whose request nonce rides along (RedisNonce), the
+// nonce's key. ARGV: order, at, then two comma-separated lists, each one argument: per counter,
 // "amount ttl_ms span_ms count_max amax_or_need" (a limit: span_ms 0, its refusing rules'
 // tightest maxima, count and amount; a window: span_ms its longest span, to which it is trimmed,
-// count_max the tightest refusing maximum on that span, then its `need`: the tightest maximum of every rule on its
-// shorter spans; -1 for none), then per shorter span of a window, "key_index span_ms count_max
-// need" (the same two, for the rules counting that span). Rules that ask the same of a counter
-// are asked once; every rule is judged again by the caller from what the script saw. Few
-// arguments, not one per counter and rule: encoding each argument was most of a call's cost in
-// paycenter's own CPU (ioredis measures and writes every one); splitting the strings costs Redis
-// less (docs/benchmarks.md, "100 risk rules", sessions 8 to 10, take a call's time apart). The
-// answer is one string of numbers: per key its count and amount (a window's: its orders within
-// its longest span, and 0), then, for each window that was counted (below), a count per shorter
-// span, in the order asked. A key's kind is in its name: `risk:w|…` a window (sorted set), the
-// others limits (hashes).
+// count_max the tightest refusing maximum on that span, then its `need`: the tightest maximum of
+// every rule on its shorter spans; -1 for none), then per shorter span of a window, "key_index
+// span_ms count_max need" (the same two, for the rules counting that span); then, with a nonce,
+// how long it is kept (ms). Rules that ask the same of a counter are asked once; every rule is
+// judged again by the caller from what the script saw. Few arguments, not one per counter and
+// rule: encoding each argument was most of a call's cost in paycenter's own CPU (ioredis measures
+// and writes every one); splitting the strings costs Redis less (docs/benchmarks.md, "100 risk
+// rules", sessions 8 to 10, take a call's time apart). The answer is `replayed` when the nonce was
+// used before (nothing is reserved then), else one string of numbers: per counter its count and
+// amount (a window's: its orders within its longest span, and 0), then, for each window that was
+// counted (below), a count per shorter span, in the order asked. A key's kind is in its name:
+// `risk:w|…` a window (sorted set), the others limits (hashes).
 //
 // Each call from Lua into Redis costs about as much as the work it asks for, so the script makes
 // few: a limit is read with the order's own field (one HMGET says whether it is a member) and
@@ -44,6 +46,8 @@ const window_read_max = 32;
 // moves with its latest member.
 const reserve_script = `
 local order, at = ARGV[1], tonumber(ARGV[2])
+-- A create's request nonce, when given (the last key, kept ARGV[5] ms), is claimed first: a used one reserves nothing.
+if ARGV[5] and not redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[5], 'NX') then return 'replayed' end
 local window, window_read_max = ${key_prefix.length + 1}, ${window_read_max}
 local specs, seen, blocked, counting = {}, {}, false, false
 local i = 0
@@ -95,8 +99,8 @@ if counting then
   end
 end
 if blocked then return table.concat(seen, ' ') end
-for i, key in ipairs(KEYS) do
-  local spec = specs[i]
+for i, spec in ipairs(specs) do
+  local key = KEYS[i]
   if spec.w then
     redis.call('ZADD', key, at, order)
     redis.call('PEXPIRE', key, spec.ttl)
@@ -189,10 +193,16 @@ export class RedisCounters implements Counters {
     this.redis = redis as Scripted;
   }
 
-  async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks)): Promise<Reservation> {
+  reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters): Promise<Reservation>;
+  reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters, nonce?: RedisNonce): Promise<Reservation | 'replayed'>;
+  async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks), nonce?: RedisNonce): Promise<Reservation | 'replayed'> {
     if (checks.length === 0) return { allowed: true, seen: [] };
     const { keys, counterArg, spanArg, seenOf } = askedOf(at, checks, joined);
-    const seen = seenOf((await this.redis.riskReserve(keys.length, ...keys, orderId, at, counterArg, spanArg)).split(' ').map(Number));
+    const answer = nonce
+      ? await this.redis.riskReserve(keys.length + 1, ...keys, nonce.key, orderId, at, counterArg, spanArg, nonce.ttlMs)
+      : await this.redis.riskReserve(keys.length, ...keys, orderId, at, counterArg, spanArg);
+    if (answer === 'replayed') return answer;
+    const seen = seenOf(answer.split(' ').map(Number));
     // The script decided; the same judgement here says which way, without a second protocol.
     return { allowed: !blockedBy(checks, seen), seen };
   }

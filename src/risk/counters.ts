@@ -10,6 +10,7 @@
 import type { SQL } from 'bun';
 import * as v from 'valibot';
 import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterHit, counterName, isLimitCounter, joinedCounters } from './evaluate.ts';
+import { assert } from '../failures.ts';
 import { jsonValue } from './repo.ts';
 
 /**
@@ -20,9 +21,21 @@ import { jsonValue } from './repo.ts';
  */
 export type Reservation = { allowed: boolean; seen: Seen[] };
 
+/**
+ * A create's request nonce where nonces are kept in Redis (src/http/nonces.ts): its key and how
+ * long it is kept. The counters in that Redis claim it in the reservation's own step, so a create
+ * with rules makes one round trip for both; the other counters are never given one.
+ */
+export type RedisNonce = { key: string; ttlMs: number };
+
 export interface Counters {
-  /** `joined`: the checks' counters (`joinedCounters(checks)`), when the caller has worked them out already. */
+  /**
+   * `joined`: the checks' counters (`joinedCounters(checks)`), when the caller has worked them out
+   * already. With `nonce` (Redis only), the nonce is claimed first: `replayed` when it was used
+   * before, and then nothing is reserved.
+   */
   reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters): Promise<Reservation>;
+  reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters, nonce?: RedisNonce): Promise<Reservation | 'replayed'>;
   /** Takes the order out of these counters (counters it is not in are left alone). */
   release(orderId: string, counters: CounterRef[]): Promise<void>;
   /** Forgets counters whose period or window is over. */
@@ -50,7 +63,8 @@ export class PostgresCounters implements Counters {
    * judges one counter by several rules). Each check carries its counter's latest expiry, so the
    * entry written first lives as long as the longest of its rules asks.
    */
-  async reserve(orderId: string, at: number, checks: CounterCheck[], { counters, of } = joinedCounters(checks)): Promise<Reservation> {
+  async reserve(orderId: string, at: number, checks: CounterCheck[], { counters, of } = joinedCounters(checks), nonce?: RedisNonce): Promise<Reservation> {
+    assert(nonce === undefined, 'nonces are claimed in Redis only with counters in Redis');
     if (checks.length === 0) return { allowed: true, seen: [] };
     const wire = checks.map((c, i) => ({
       bucket: counterName(c), kind: c.kind, count_max: c.countMax, amount_max: c.amountMax, amount: c.amount, span_ms: c.spanMs,

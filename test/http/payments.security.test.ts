@@ -106,3 +106,49 @@ describe('with Redis: nonces and rate limits are shared', () => {
     expect(ready.checks).toEqual({ store: 'ok', redis0: 'ok' });
   });
 });
+
+describe('with Redis: a create\'s nonce is claimed with its risk reservation', () => {
+  let booted: Booted;
+  let merchant: MerchantClient;
+  beforeAll(async () => {
+    booted = await bootPaycenter('postgres', { REDIS_URL: process.env.TEST_REDIS_URL! });
+    merchant = await MerchantClient.create(booted.url);
+    const limit = { code: 'two_a_day', kind: 'limit', action: 'reject', params: { subject: 'user', period: 'day', count: 2 } };
+    expect((await adminCall(booted.url, 'POST', '/admin/risk/rules', limit)).status).toBe(201);
+  });
+  afterAll(async () => {
+    await booted?.stop();
+  });
+
+  const create = (order: string, nonce: string, user: string | null = 'nonce-payer') =>
+    merchant.call('POST', '/v1/payments', { merchant_order_no: order, amount: '10.00', subject: 'nonce', ...(user ? { user_id: user } : {}) }, { nonce });
+
+  test('a replay is refused and reserves nothing; a refused create spends its nonce too', async () => {
+    expect((await create('RN-1', 'rn-1')).status).toBe(201);
+    expect((await create('RN-1', 'rn-1')).body.error.code).toBe('replayed_request');
+    // Had the replay been counted, the payer's limit of two would be full now.
+    expect((await create('RN-2', 'rn-2')).status).toBe(201);
+    const refused = await create('RN-3', 'rn-3');
+    expect([refused.status, refused.body.error.code]).toEqual([422, 'risk_rejected']);
+    expect((await create('RN-3', 'rn-3')).body.error.code).toBe('replayed_request');
+    expect((await merchant.call('GET', '/v1/events', undefined, { nonce: 'rn-3' })).body.error.code).toBe('replayed_request');
+  });
+
+  test('concurrent creates with one nonce: one order; a nonce another route used is used for creates too', async () => {
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => create(`RN-C-${i}`, 'rn-c', `nonce-payer-${i}`)));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
+    expect(answers.filter((a) => a.status !== 201).every((a) => a.body.error.code === 'replayed_request')).toBe(true);
+    expect((await merchant.call('GET', '/v1/events', undefined, { nonce: 'rn-e' })).status).toBe(200);
+    expect((await create('RN-E', 'rn-e', 'nonce-payer-e')).body.error.code).toBe('replayed_request');
+    expect((await merchant.call('GET', '/v1/payments?merchant_order_no=RN-E')).status).toBe(404);
+  });
+
+  test('a create no rule counts (no payer) claims its nonce on its own, before its write', async () => {
+    expect((await create('RN-N', 'rn-n', null)).status).toBe(201);
+    expect((await create('RN-N', 'rn-n', null)).body.error.code).toBe('replayed_request');
+    expect((await merchant.call('GET', '/v1/events', undefined, { nonce: 'rn-n' })).body.error.code).toBe('replayed_request');
+    expect((await merchant.call('GET', '/v1/events', undefined, { nonce: 'rn-g' })).status).toBe(200);
+    expect((await create('RN-G', 'rn-g', null)).body.error.code).toBe('replayed_request');
+    expect((await merchant.call('GET', '/v1/payments?merchant_order_no=RN-G')).status).toBe(404);
+  });
+});

@@ -24,14 +24,6 @@ export function amountOf(text: string, currency: Currency, field: string): numbe
 
 const tag = { tags: ['payments'], security: [{ merchantSignature: [] }] };
 
-/**
- * Whether a create got as far as its order's write, which claims the riding nonce whatever
- * comes of it (created, an existing order, a conflicting one, or the nonce found used); refusals
- * before it (method, channel, risk) leave the nonce for auth.ts to claim.
- */
-const reachedOrderWrite = (result: { ok: true } | Failure) =>
-  result.ok || result.error === 'replayed_request' || result.error === 'order_conflict';
-
 export function merchantRoutes(payments: Payments, links: Links, outbound: OutboundPolicy): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
 
@@ -51,7 +43,6 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
         userId: body.user_id, clientIp: body.client_ip, deviceId: body.device_id,
       },
     }, c.get('ridingNonce') ?? undefined, refusal);
-    if (reachedOrderWrite(result)) c.set('ridingNonce', null);
     if (!result.ok) throw failed(result);
     const status = result.created ? 201 : 200;
     if (!body.method) return c.json(paymentOf(result.order, links), status);
