@@ -266,10 +266,17 @@ export function chinaMonthStart(at: number, monthsOn = 0): number {
   return chinaDayStart(Date.UTC(year, month - 1 + monthsOn, 1));
 }
 
+type Periods = { dayStart: number; day: { key: string; endsAt: number }; month: { key: string; endsAt: number } };
+/** The China-time day and month of the latest order asked about: orders arrive in time order, so nearly all fall in them. */
+let latestPeriods: Periods | null = null;
+
 function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: number } {
-  return period === 'day'
-    ? { key: chinaDate(at), endsAt: chinaDayStart(at) + day_ms }
-    : { key: chinaDate(at).slice(0, 7), endsAt: chinaMonthStart(at, 1) };
+  const dayStart = chinaDayStart(at);
+  if (latestPeriods?.dayStart !== dayStart) {
+    const date = chinaDate(at);
+    latestPeriods = { dayStart, day: { key: date, endsAt: dayStart + day_ms }, month: { key: date.slice(0, 7), endsAt: chinaMonthStart(at, 1) } };
+  }
+  return latestPeriods[period];
 }
 
 /**
