@@ -21,7 +21,7 @@ import {
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';
 import type { RiskRepo } from './repo.ts';
-import type { ListEntry, Settings } from './rules.ts';
+import type { ListEntry, Rule, Settings } from './rules.ts';
 
 export const reload_interval_ms = 2_000;
 export const reload_interval_with_pubsub_ms = 30_000;
@@ -118,19 +118,30 @@ export class RiskCenter {
 
   /**
    * After an operator's change here: mark it, bring this instance's copy up to it, and tell the
-   * other instances (they reload). A list entry `added` joins the copy in place when it is the only
-   * change since the copy was read (the generation moved to the copy's next, and no read is under
-   * way); anything else reloads. Reloading every list for each entry made an import, one request
-   * an entry, quadratic.
+   * other instances (they reload). When it is the only change since the copy was read (the
+   * generation moved to the copy's next, and no read is under way), it joins the copy: a list
+   * entry `added` in place, a change of `rules` by reading the rules alone. Anything else reloads
+   * everything. Reloading every list for each entry made an import, one request an entry,
+   * quadratic; for each rule, switching rules one request each read every list (up to
+   * list_entries_max) per rule, and its garbage burdened the requests after it.
    */
-  async changed(added?: ListEntry): Promise<void> {
+  async changed(change?: { added: ListEntry } | 'rules'): Promise<void> {
     const generation = await this.deps.repo.bump();
     const loaded = this.loaded;
-    if (added && loaded && !this.reloading && loaded.generation === generation - 1) {
-      addListEntry(loaded.lists, added);
-      this.loaded = { ...loaded, generation };
+    if (change && loaded && !this.reloading && loaded.generation === generation - 1) {
+      if (change === 'rules') await (this.reloading = this.withRulesRead(loaded, generation).finally(() => (this.reloading = null)));
+      else {
+        addListEntry(loaded.lists, change.added);
+        this.loaded = { ...loaded, generation };
+      }
     } else await this.refresh();
     await this.deps.bus?.publish();
+  }
+
+  /** The copy with the rules read again, its lists and settings kept (a read others share, as reload's). */
+  private async withRulesRead(loaded: Loaded, generation: number): Promise<Loaded> {
+    this.loaded = { ...loaded, ...compiledRules(await this.deps.repo.rules()), generation };
+    return this.loaded;
   }
 
   /** Reads the generation, and everything else only when it moved since this copy was read. */
@@ -141,13 +152,7 @@ export class RiskCenter {
     else {
       const [rules, entries, settings] = await Promise.all([this.deps.repo.rules(), this.deps.repo.entries(), this.deps.repo.settings()]);
       this.deps.metrics.read();
-      const enabled = rules.filter((r) => r.status === 'enabled');
-      const needsHistory = enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly');
-      const compiled = enabled.map(compileRule);
-      this.loaded = {
-        stateless: compiled.filter((r) => r.bucketPrefix === null), counting: compiled.filter((r) => r.bucketPrefix !== null),
-        lists: compileLists(entries), settings, needsHistory, generation, loadedAt: at,
-      };
+      this.loaded = { ...compiledRules(rules), lists: compileLists(entries), settings, generation, loadedAt: at };
     }
     if (at - this.purgedAt >= purge_interval_ms) {
       this.purgedAt = at;
@@ -294,6 +299,16 @@ export class RiskCenter {
 
 type PaidRow = Awaited<ReturnType<RiskRepo['history']>>[number];
 const payerKey = (merchantId: string, userId: string): string => `${merchantId}|${userId}`;
+
+/** The enabled rules, compiled and split into those judged from the order alone and those that count. */
+function compiledRules(rules: Rule[]): Pick<Loaded, 'stateless' | 'counting' | 'needsHistory'> {
+  const enabled = rules.filter((r) => r.status === 'enabled');
+  const compiled = enabled.map(compileRule);
+  return {
+    stateless: compiled.filter((r) => r.bucketPrefix === null), counting: compiled.filter((r) => r.bucketPrefix !== null),
+    needsHistory: enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly'),
+  };
+}
 
 function statelessHits(loaded: Loaded, facts: Facts): Hit[] {
   const hits: Hit[] = [];

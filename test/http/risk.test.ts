@@ -76,8 +76,10 @@ describe('risk admin routes and decisions (sqlite)', () => {
     for (const entry of (await admin('GET', '/lists')).body.data) await admin('DELETE', `/lists/${entry.id}`);
   });
 
+  /** How often this instance read its rules, lists and settings whole. */
+  const reads = async () => Number(/^paycenter_risk_rule_reads_total (\d+)$/m.exec(await (await fetch(`${booted.url}/metrics`)).text())![1]);
+
   test('an import of list entries, one request each, reads no list again: each entry joins this instance\'s copy and refuses at once', async () => {
-    const reads = async () => Number(/^paycenter_risk_rule_reads_total (\d+)$/m.exec(await (await fetch(`${booted.url}/metrics`)).text())![1]);
     await admin('POST', '/rules', rule('imported', 'blacklist', { subjects: ['device', 'ip'] }));
     expect((await merchant.createPayment({ device_id: 'fresh' })).status).toBe(201);
     const before = await reads();
@@ -91,6 +93,22 @@ describe('risk admin routes and decisions (sqlite)', () => {
     await admin('DELETE', '/rules/imported');
     for (const id of imported) await admin('DELETE', `/lists/${id}`);
     expect(await reads()).toBeGreaterThan(before);
+  });
+
+  test('changing rules one request each reads no list again, and each change applies at once', async () => {
+    const listed = (await admin('POST', '/lists', { subject: 'user', value: 'switched-payer' })).body.id;
+    const create = () => merchant.createPayment({ user_id: 'switched-payer' });
+    const before = await reads();
+    await admin('POST', '/rules', rule('switched', 'blacklist', { subjects: ['user'] }));
+    expect((await create()).status).toBe(422);
+    await admin('PATCH', '/rules/switched', { status: 'disabled' });
+    expect((await create()).status).toBe(201);
+    await admin('PATCH', '/rules/switched', { status: 'enabled' });
+    expect((await create()).status).toBe(422);
+    await admin('DELETE', '/rules/switched');
+    expect((await create()).status).toBe(201);
+    expect(await reads()).toBe(before);
+    await admin('DELETE', `/lists/${listed}`);
   });
 
   test('settings: PUT sets both thresholds; review_at above reject_at is refused', async () => {

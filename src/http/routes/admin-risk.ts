@@ -54,7 +54,7 @@ export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
     const now = deps.clock.now();
     const rule = parsedRule({ ...body, createdAt: now, updatedAt: now });
     if (!(await repo.insertRule(rule))) throw new ApiError('order_conflict', `risk rule ${body.code} exists`, 'code');
-    await center.changed();
+    await center.changed('rules');
     return c.json(ruleView(rule), 201);
   });
 
@@ -70,13 +70,13 @@ export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
       params: body.params ?? current.params, updatedAt: deps.clock.now(),
     });
     await repo.updateRule(rule);
-    await center.changed();
+    await center.changed('rules');
     return c.json(ruleView(rule));
   });
 
   app.delete('/rules/:code', describeRoute({ ...tag, summary: 'Delete a risk rule' }), async (c) => {
     if (!(await repo.deleteRule(c.req.param('code')))) throw new ApiError('not_found', `no risk rule ${c.req.param('code')}`);
-    await center.changed();
+    await center.changed('rules');
     return c.body(null, 204);
   });
 
@@ -87,7 +87,7 @@ export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
     const now = deps.clock.now();
     const entry: ListEntry = { id: newId('rsk', now), subject: body.subject, value: body.value, reason: body.reason, createdAt: now };
     await repo.insertEntry(entry);
-    await center.changed(entry);
+    await center.changed({ added: entry });
     return c.json(entryView(entry), 201);
   });
 
