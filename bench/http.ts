@@ -2,7 +2,7 @@
  * bun run bench http — signed, durable POST /v1/payments through the real server.
  *
  * For each store (SQLite; Postgres), a paycenter process serves on 127.0.0.1 and autocannon,
- * in this process, drives it at 64 connections for 30 s each (BENCH_SECONDS): the bare Hono
+ * in this process, drives it at 64 connections for 10 s each (BENCH_SECONDS): the bare Hono
  * route /healthz (the ceiling of this stack on this machine), signed creates, each with its own nonce and
  * merchant_order_no, and the same creates with the 100 risk rules of bench/risk-rules.ts enabled
  * (every create carries a payer: user, device and address, out of 1000). The three take turns,
@@ -31,13 +31,7 @@ import { type Configuration, runConfigurations } from './configurations.ts';
 import { cpuSeconds, peakRssMb, treeCpuSeconds } from './lifecycle/proc.ts';
 
 const connections = 64;
-/**
- * Each load's time, in three turns. With ten seconds (turns of 3.3 s) the risk100 ratio scattered
- * by ±0.07 between runs minutes apart (sessions 9 to 11), a turn's start weighing on so short a
- * turn (code compiled at the first; with Postgres, payers' histories read again once their 30 s
- * copies lapse); thirty seconds halved the scatter (docs/benchmarks.md, "Session 11").
- */
-const duration_s = Number(process.env.BENCH_SECONDS ?? 30);
+const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
 const server_start_timeout_ms = 20_000;
 const admin_token = 'adm_bench_0123456789abcdef';
 const secret_key = Buffer.alloc(32, 3).toString('base64');
