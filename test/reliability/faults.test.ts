@@ -266,7 +266,8 @@ describe.each(stores)('crash and fault run on %s', (kind) => {
         const refundedFen = trade.refunds.reduce((s: number, r: any) => s + r.amountFen, 0);
         if (flow.status === 'succeeded' && refundedFen === 0) continue;
         if (flow.status === 'refunded' && refundedFen === trade.totalFen) continue;
-        return `flow ${flow.id} (${flow.method}) is ${flow.status}; the trade is paid, ${refundedFen}/${trade.totalFen} fen refunded`;
+        // The notifies say whether paycenter could have heard of it (a closed order asks the channel nothing).
+        return `flow ${flow.id} (${flow.method}) is ${flow.status}; the trade is paid, ${refundedFen}/${trade.totalFen} fen refunded; its notifies ${JSON.stringify(trade.notify)}`;
       }
       return null;
     };
