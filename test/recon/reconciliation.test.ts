@@ -241,3 +241,42 @@ for (const kind of storeKinds) {
     }, 60_000);
   });
 }
+
+/**
+ * The safety net behind a channel's notify: a channel that takes a payment on an order paycenter
+ * already closed (it should refuse; the sandbox takes it when told to force it), with every notify
+ * of it lost. A closed order asks its channel nothing, so only the day's statement tells: the
+ * reconciliation finds it missing, tells the order's actor, and the money goes back.
+ */
+for (const kind of storeKinds) {
+  test(`a payment a channel took on a closed order, every notify of it lost, is refunded by the reconciliation (${kind})`, async () => {
+    const day = await bootDay(kind);
+    try {
+      const payment = async (id: string) => (await day.merchant.call('GET', `/v1/payments/${id}`, undefined, signedNow(day))).body;
+      const created = await day.merchant.createPayment({ method: 'alipay_qr', amount: '41.00' }, signedNow(day));
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      expect((await day.merchant.call('POST', `/v1/payments/${id}/close`, {}, signedNow(day))).status).toBe(200);
+      await drive(day);
+      await waitFor(() => payment(id), (p) => p.status === 'closed', 'the close');
+      const faults = await fetch(`${day.sandboxUrl}/faults/alipay/${day.accounts.alipay}`, {
+        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drop_notify_rate: 1 }),
+      });
+      expect(faults.status).toBe(200);
+      expect((await payerDecides(created.body.action.qr_code, 'pay', { force: true })).status).toBe(200);
+      await drive(day);
+      expect((await payment(id)).flows.map((f: any) => f.status)).toEqual(['closed']);
+
+      const date = chinaDate(day.clock.now());
+      day.clock.advance(86_400_000);
+      const run = await adminCall(day.booted.url, 'POST', '/admin/reconciliations', { channel: 'alipay_main', date });
+      expect(run.body).toMatchObject({ status: 'done', counts: { missing_local: 1 } });
+      expect(run.body.diffs.map((d: any) => [d.kind, d.flow_id, d.resolution])).toEqual([['missing_local', created.body.flows[0].id, 'repaired']]);
+      await drive(day);
+      const refunded = await waitFor(() => payment(id), (p) => p.flows[0].status === 'refunded', 'the refund of the late payment');
+      expect(refunded).toMatchObject({ status: 'closed', close_reason: 'merchant' });
+    } finally {
+      await day.stop();
+    }
+  }, 60_000);
+}
