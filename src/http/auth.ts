@@ -95,9 +95,9 @@ async function admitted(c: Context<MerchantEnv>, deps: AuthDeps, merchant: Merch
 }
 
 /**
- * Claims a riding nonce the route did not spend (a refused create, a validation failure, a
- * retry of an existing order); false when it was used before. Such a request went through the
- * route without changing anything, or only as a retry of the same signed bytes would.
+ * Claims a riding nonce the route did not spend (a create refused before any write: by its
+ * method, a channel or a risk rule before the counters; a validation failure); false when it was
+ * used before. Such a request went through the route without changing anything.
  */
 async function claimUnspent(c: Context<MerchantEnv>): Promise<boolean> {
   const riding = c.get('ridingNonce');

@@ -145,7 +145,7 @@ export type Facts = {
   /** `merchant|subject value` as it ends a counter's name (before its period), or null without that value. */
   counterKey(subject: ListSubject): string | null;
   region(): string | null;
-  period(period: 'day' | 'month'): { key: string; endsAt: number };
+  period(period: 'day' | 'month'): Period;
 };
 
 /** A subject's part of a counter's name: `merchant|value`, the value URI-encoded (so it holds no `|`). */
@@ -157,7 +157,6 @@ function subjectKey(c: Candidate, subject: ListSubject): string | null {
 export function factsOf(c: Candidate, lists: Lists, history: History | null, regionOf: RegionOf): Facts {
   const entries = new Map<ListSubject, string | null>();
   const keys = new Map<ListSubject, string | null>();
-  const periods = new Map<'day' | 'month', { key: string; endsAt: number }>();
   let region: string | null | undefined;
   return {
     candidate: c,
@@ -177,10 +176,7 @@ export function factsOf(c: Candidate, lists: Lists, history: History | null, reg
       if (region === undefined) region = c.clientIp === null ? null : regionOf(c.clientIp);
       return region;
     },
-    period(period) {
-      if (!periods.has(period)) periods.set(period, periodOf(period, c.at));
-      return periods.get(period)!;
-    },
+    period: (period) => periodOf(period, c.at),
   };
 }
 
@@ -266,11 +262,12 @@ export function chinaMonthStart(at: number, monthsOn = 0): number {
   return chinaDayStart(Date.UTC(year, month - 1 + monthsOn, 1));
 }
 
-type Periods = { dayStart: number; day: { key: string; endsAt: number }; month: { key: string; endsAt: number } };
+/** A China-time day or month: its key in a counter's name, and when it ends. Shared by every order in it, so never changed. */
+type Period = Readonly<{ key: string; endsAt: number }>;
 /** The China-time day and month of the latest order asked about: orders arrive in time order, so nearly all fall in them. */
-let latestPeriods: Periods | null = null;
+let latestPeriods: { dayStart: number; day: Period; month: Period } | null = null;
 
-function periodOf(period: 'day' | 'month', at: number): { key: string; endsAt: number } {
+function periodOf(period: 'day' | 'month', at: number): Period {
   const dayStart = chinaDayStart(at);
   if (latestPeriods?.dayStart !== dayStart) {
     const date = chinaDate(at);
