@@ -13,15 +13,15 @@ import type { Logger } from '../log.ts';
 import type { Currency } from '../money.ts';
 import type { OrderWrite } from '../store/store.ts';
 import type { Counters, RedisNonce } from './counters.ts';
+import { type CountingPlans, counterAsks, counterHits, countingPlans } from './counting.ts';
 import {
-  type Candidate, type Compiled, type CounterCheck, type Facts, type Hit, type History, type Lists,
-  addListEntry, candidateOf, compileLists, compileRule, counterCheck, counterHit, counterName, countersHeldBy, decide, factsOf, isLimitCounter,
-  joinedCounters, statelessHit,
+  type Candidate, type Compiled, type Facts, type Hit, type History, type Lists,
+  addListEntry, candidateOf, compileLists, compileRule, countersHeldBy, decide, factsOf, isLimitCounter, statelessHit,
 } from './evaluate.ts';
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';
 import type { RiskRepo } from './repo.ts';
-import type { ListEntry, Rule, Settings } from './rules.ts';
+import { type ListEntry, type Rule, type Settings, limit_currency } from './rules.ts';
 
 export const reload_interval_ms = 2_000;
 export const reload_interval_with_pubsub_ms = 30_000;
@@ -43,10 +43,11 @@ const history_payers_max = 10_000;
 
 /**
  * What the center holds in memory: the enabled rules (split once into those judged from the
- * order alone and those that count), the lists compiled for lookup, the settings.
+ * order alone and the plans of the counters the others count in), the lists compiled for lookup,
+ * the settings.
  */
 type Loaded = {
-  stateless: Compiled[]; counting: Compiled[]; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number;
+  stateless: Compiled[]; counting: CountingPlans; lists: Lists; settings: Settings; needsHistory: boolean; generation: number; loadedAt: number;
 };
 
 /** How instances hear of each other's changes and payers' payments (Redis pub/sub), when there is a way. */
@@ -175,38 +176,24 @@ export class RiskCenter {
     const first = decide(hits, loaded.settings);
     if (first.decision === 'reject') return { ...this.refuse('create', first.rules, hits, started), nonceClaimed: false };
 
-    const checks: CounterCheck[] = [];
-    const checked: Compiled[] = [];
-    for (const r of loaded.counting) {
-      const check = counterCheck(r, facts);
-      if (check === null) continue;
-      checks.push(check);
-      checked.push(r);
-    }
-    // The counters the order joins, once each (limits on one subject and period share one).
-    const joined = joinedCounters(checks);
-    const reservation = checks.length === 0 ? { allowed: true, seen: [] } : await this.deps.counters.reserve(c.orderId, c.at, checks, joined, nonce);
+    // Each counter the order joins, asked once however many rules count in it.
+    const asks = counterAsks(c.currency === limit_currency ? loaded.counting.cny : loaded.counting.other, facts);
+    const reservation = asks.length === 0 ? { allowed: true, held: [] } : await this.deps.counters.reserve(c.orderId, c.at, asks, nonce);
     if (reservation === 'replayed') return { ok: false, replayed: true };
-    const nonceClaimed = nonce !== undefined && checks.length > 0;
-    const counted = checks.flatMap((check, i) => {
-      const seen = reservation.seen[i]!;
-      if (!counterHit(check, seen)) return [];
-      const rule = checked[i]!.rule;
-      return [{ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score,
-        saw: { count: seen.count, amount: seen.amount, count_max: check.countMax, amount_max: check.amountMax, bucket: counterName(check) } }];
-    });
+    const nonceClaimed = nonce !== undefined && asks.length > 0;
+    const counted = asks.flatMap((ask, i) => counterHits(ask, reservation.held[i]!));
     if (!reservation.allowed) return { ...this.refuse('create', counted.filter((h) => h.action === 'reject').map((h) => h.code), [...hits, ...counted], started), nonceClaimed };
 
     const all = [...hits, ...counted];
     const decision = decide(all, loaded.settings);
-    const cancel = () => this.deps.counters.release(c.orderId, joined.counters);
+    const cancel = () => this.deps.counters.release(c.orderId, asks);
     if (decision.decision === 'reject') {
       await cancel();
       return { ...this.refuse('create', decision.rules, all, started), nonceClaimed };
     }
     const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits: all };
     this.deps.metrics.decided(verdict.decision, 'create', all, (performance.now() - started) / 1000);
-    return { ok: true, verdict, holds: joined.counters.map((j) => j.hold), cancel, nonceClaimed };
+    return { ok: true, verdict, holds: asks.map((ask) => ask.plan.hold), cancel, nonceClaimed };
   }
 
   /**
@@ -300,12 +287,12 @@ export class RiskCenter {
 type PaidRow = Awaited<ReturnType<RiskRepo['history']>>[number];
 const payerKey = (merchantId: string, userId: string): string => `${merchantId}|${userId}`;
 
-/** The enabled rules, compiled and split into those judged from the order alone and those that count. */
+/** The enabled rules, compiled and split into those judged from the order alone and the plans of those that count. */
 function compiledRules(rules: Rule[]): Pick<Loaded, 'stateless' | 'counting' | 'needsHistory'> {
   const enabled = rules.filter((r) => r.status === 'enabled');
   const compiled = enabled.map(compileRule);
   return {
-    stateless: compiled.filter((r) => r.bucketPrefix === null), counting: compiled.filter((r) => r.bucketPrefix !== null),
+    stateless: compiled.filter((r) => r.bucketPrefix === null), counting: countingPlans(compiled.filter((r) => r.bucketPrefix !== null)),
     needsHistory: enabled.some((r) => r.kind === 'amount_anomaly' || r.kind === 'location_anomaly'),
   };
 }

@@ -12,11 +12,9 @@ import { encodeTime } from 'ulid';
 import type { PaymentContext } from '../../machines/payment.model.ts';
 import type { OrderRow, Store } from '../store/store.ts';
 import { assert } from '../failures.ts';
-import type { Counters, RedisNonce, Reservation } from './counters.ts';
-import { blockedBy } from './counters.ts';
-import {
-  type CounterCheck, type CounterRef, type Seen, chinaMonthStart, countersHeldBy, isLimitCounter, joinedCounters,
-} from './evaluate.ts';
+import { type Counters, type RedisNonce, type Reservation, refused } from './counters.ts';
+import { type CounterAsk, type Held, spanCounted } from './counting.ts';
+import { type CounterRef, chinaMonthStart, countersHeldBy, isLimitCounter } from './evaluate.ts';
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
 /** A limit's orders, each with its amount (their count is the map's size). */
@@ -51,16 +49,13 @@ type Buckets = Map<string, Map<string, Map<string, Bucket>>>;
 export class MemoryCounters implements Counters {
   private readonly buckets: Buckets = new Map();
 
-  async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks), nonce?: RedisNonce): Promise<Reservation> {
+  async reserve(orderId: string, at: number, asks: CounterAsk[], nonce?: RedisNonce): Promise<Reservation> {
     assert(nonce === undefined, 'nonces are claimed in Redis only with counters in Redis');
-    const { counters, of } = joined;
-    const found = counters.map((c) => this.bucket(c));
-    // A window first lets go of the orders that left the longest span its rules ask for.
-    for (const [j, c] of counters.entries()) if (found[j]?.window) leave(found[j], at - c.spanMs);
-    const seen = checks.map((c, i) => seenIn(found[of[i]!], c, at));
-    const allowed = !blockedBy(checks, seen);
-    if (allowed) for (const [j, c] of counters.entries()) this.add(found[j] ?? this.created(c), orderId, c.amount, at, c.expiresAt);
-    return { allowed, seen };
+    const found = asks.map((ask) => this.bucket(ask));
+    const held = asks.map((ask, i) => heldIn(found[i], ask, at));
+    const allowed = !refused(asks, held);
+    if (allowed) for (const [i, ask] of asks.entries()) this.add(found[i] ?? this.created(ask), orderId, ask.amount, at, ask.expiresAt);
+    return { allowed, held };
   }
 
   async release(orderId: string, counters: CounterRef[]): Promise<void> {
@@ -141,11 +136,18 @@ export class MemoryCounters implements Counters {
   }
 }
 
-/** What a bucket held before this order, for this check: a limit's count and sum, or the orders within the check's own span. */
-function seenIn(bucket: Bucket | undefined, check: CounterCheck, at: number): Seen {
-  if (!bucket) return { count: 0, amount: 0 };
-  if (!bucket.window) return { count: bucket.members.size, amount: bucket.amount };
-  return { count: bucket.ats.length - firstAfter(bucket, at - check.spanMs), amount: 0 };
+/**
+ * What a bucket held before this order: a limit's count and sum, or a window's orders within each
+ * span of the plan — the window first lets go of those older than its longest for good.
+ */
+function heldIn(bucket: Bucket | undefined, ask: CounterAsk, at: number): Held {
+  const { spans } = ask.plan;
+  if (!bucket) return { count: 0, amount: 0, spans: spans.map(() => 0) };
+  if (!bucket.window) return { count: bucket.members.size, amount: bucket.amount, spans: [] };
+  const longest = at - spans[0]!.spanMs;
+  leave(bucket, longest);
+  const size = bucket.ats.length - firstAfter(bucket, longest);
+  return { count: size, amount: 0, spans: spans.map((span, k) => (k > 0 && spanCounted(span, size) ? bucket.ats.length - firstAfter(bucket, at - span.spanMs) : size)) };
 }
 
 /** The index of a window's first order after `since` (its orders of times up to `since` are out of a span ending now). */

@@ -7,8 +7,9 @@
  * so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
-import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterName, joinedCounters } from './evaluate.ts';
-import { type Counters, type RedisNonce, type Reservation, blockedBy } from './counters.ts';
+import type { CounterAsk, CounterPlan, Held } from './counting.ts';
+import { type CounterRef, counterName } from './evaluate.ts';
+import { type Counters, type RedisNonce, type Reservation, refused } from './counters.ts';
 
 const key_prefix = 'risk:';
 
@@ -23,8 +24,8 @@ const window_read_max = 32;
 // count_max the tightest refusing maximum on that span, then its `need`: the tightest maximum of
 // every rule on its shorter spans; -1 for none), then per shorter span of a window, "key_index
 // span_ms count_max need" (the same two, for the rules counting that span); then, with a nonce,
-// how long it is kept (ms). Rules that ask the same of a counter are asked once; every rule is
-// judged again by the caller from what the script saw. Few arguments, not one per counter and
+// how long it is kept (ms). What a counter's rules ask of it together is worked out once per rule
+// set (src/risk/counting.ts); the caller judges each rule from what the script saw. Few arguments, not one per counter and
 // rule: encoding each argument was most of a call's cost in paycenter's own CPU (ioredis measures
 // and writes every one); splitting the strings costs Redis less (docs/benchmarks.md, "100 risk
 // rules", sessions 8 to 10, take a call's time apart). The answer is `replayed` when the nonce was
@@ -131,53 +132,43 @@ return 1
 `;
 
 /**
- * What the script is asked for one reservation (see reserve_script): the counters' keys, per key
- * the tightest maxima of the rules that refuse (and a window's `need`), per window its shorter
- * spans, and which check reads which number of the answer (`seenOf`).
+ * What the script is asked for one reservation (see reserve_script): the counters' keys, and per
+ * counter the tightest maxima its plan worked out (a window's `need` over its shorter spans, and
+ * its shorter spans one by one).
  */
-function askedOf(at: number, checks: CounterCheck[], { counters, of }: JoinedCounters) {
-  const countMax = counters.map(() => -1);
-  const amountMaxOrNeed = counters.map(() => -1);
-  const spans: Array<{ key: number; spanMs: number; countMax: number; need: number }> = [];
-  const spanOf = checks.map((check, i) => {
-    const key = of[i]!;
-    if (check.kind === 'limit' || check.spanMs === counters[key]!.spanMs) {
-      if (check.enforce) countMax[key] = tightest(countMax[key]!, check.countMax);
-      if (check.enforce && check.kind === 'limit') amountMaxOrNeed[key] = tightest(amountMaxOrNeed[key]!, check.amountMax);
-      return -1;
-    }
-    amountMaxOrNeed[key] = tightest(amountMaxOrNeed[key]!, check.countMax);
-    // A few spans a window: found by looking, not by a map keyed with a string built per check.
-    let span = spans.findIndex((s) => s.key === key && s.spanMs === check.spanMs);
-    if (span < 0) span = spans.push({ key, spanMs: check.spanMs, countMax: -1, need: -1 }) - 1;
-    const asked = spans[span]!;
-    if (check.enforce) asked.countMax = tightest(asked.countMax, check.countMax);
-    asked.need = tightest(asked.need, check.countMax);
-    return span;
+function askedOf(at: number, asks: CounterAsk[]) {
+  const spanArgs: string[] = [];
+  const counterArgs = asks.map((ask, k) => {
+    const { plan } = ask;
+    const ttl = Math.max(1, ask.expiresAt - at);
+    if (plan.period !== null) return `${ask.amount} ${ttl} 0 ${wired(plan.countMax)} ${wired(plan.amountMax)}`;
+    for (const [j, span] of plan.spans.entries()) if (j > 0) spanArgs.push(`${k + 1} ${span.spanMs} ${wired(span.countMax)} ${span.need}`);
+    return `0 ${ttl} ${plan.spans[0]!.spanMs} ${wired(plan.spans[0]!.countMax)} ${shorterNeed(plan)}`;
   });
-  /** What each check saw, from the answer: a shorter span's count where its window was counted, else the window's size. */
-  const seenOf = (answer: number[]): Seen[] => {
-    let next = 2 * counters.length;
-    const spanCounts = spans.map((s) => {
-      const size = answer[2 * s.key]!;
-      return size + 1 > amountMaxOrNeed[s.key]! ? answer[next++]! : size;
-    });
-    return checks.map((check, i) => {
-      const key = of[i]!;
-      if (spanOf[i]! >= 0) return { count: spanCounts[spanOf[i]!]!, amount: 0 };
-      return { count: answer[2 * key]!, amount: answer[2 * key + 1]! };
-    });
-  };
-  return {
-    keys: counters.map((c) => key_prefix + counterName(c)),
-    counterArg: counters.map((c, k) => `${c.amount} ${Math.max(1, c.expiresAt - at)} ${c.spanMs} ${countMax[k]} ${amountMaxOrNeed[k]}`).join(','),
-    spanArg: spans.map((s) => `${s.key + 1} ${s.spanMs} ${s.countMax} ${s.need}`).join(','),
-    seenOf,
-  };
+  return { keys: asks.map((ask) => key_prefix + counterName(ask)), counterArg: counterArgs.join(','), spanArg: spanArgs.join(',') };
 }
 
-/** The tighter of a maximum so far (-1: none yet) and a rule's (null: none). */
-const tightest = (sofar: number, max: number | null): number => (max === null ? sofar : sofar < 0 ? max : Math.min(sofar, max));
+/** What each counter held, from the answer: a window's shorter spans where the script counted them, else its size. */
+function heldOf(asks: CounterAsk[], answer: number[]): Held[] {
+  let next = 2 * asks.length;
+  return asks.map((ask, k) => {
+    const count = answer[2 * k]!;
+    const { plan } = ask;
+    if (plan.period !== null) return { count, amount: answer[2 * k + 1]!, spans: [] };
+    const counted = count + 1 > shorterNeed(plan);
+    return { count, amount: 0, spans: plan.spans.map((_, j) => (j > 0 && counted ? answer[next++]! : count)) };
+  });
+}
+
+/** The tightest `need` of a window's shorter spans: the script counts them only when its size could pass it (-1: no shorter span). */
+function shorterNeed(plan: CounterPlan): number {
+  let need = -1;
+  for (const [j, span] of plan.spans.entries()) if (j > 0 && (need < 0 || span.need < need)) need = span.need;
+  return need;
+}
+
+/** A maximum as the script reads it (-1: none). */
+const wired = (max: number | null): number => max ?? -1;
 
 type Scripted = Redis & {
   riskReserve(keys: number, ...args: Array<string | number>): Promise<string>;
@@ -193,18 +184,18 @@ export class RedisCounters implements Counters {
     this.redis = redis as Scripted;
   }
 
-  reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters): Promise<Reservation>;
-  reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters, nonce?: RedisNonce): Promise<Reservation | 'replayed'>;
-  async reserve(orderId: string, at: number, checks: CounterCheck[], joined = joinedCounters(checks), nonce?: RedisNonce): Promise<Reservation | 'replayed'> {
-    if (checks.length === 0) return { allowed: true, seen: [] };
-    const { keys, counterArg, spanArg, seenOf } = askedOf(at, checks, joined);
+  reserve(orderId: string, at: number, asks: CounterAsk[]): Promise<Reservation>;
+  reserve(orderId: string, at: number, asks: CounterAsk[], nonce?: RedisNonce): Promise<Reservation | 'replayed'>;
+  async reserve(orderId: string, at: number, asks: CounterAsk[], nonce?: RedisNonce): Promise<Reservation | 'replayed'> {
+    if (asks.length === 0) return { allowed: true, held: [] };
+    const { keys, counterArg, spanArg } = askedOf(at, asks);
     const answer = nonce
       ? await this.redis.riskReserve(keys.length + 1, ...keys, nonce.key, orderId, at, counterArg, spanArg, nonce.ttlMs)
       : await this.redis.riskReserve(keys.length, ...keys, orderId, at, counterArg, spanArg);
     if (answer === 'replayed') return answer;
-    const seen = seenOf(answer.split(' ').map(Number));
+    const held = heldOf(asks, answer.split(' ').map(Number));
     // The script decided; the same judgement here says which way, without a second protocol.
-    return { allowed: !blockedBy(checks, seen), seen };
+    return { allowed: !refused(asks, held), held };
   }
 
   async release(orderId: string, counters: CounterRef[]): Promise<void> {

@@ -9,17 +9,13 @@
  */
 import type { SQL } from 'bun';
 import * as v from 'valibot';
-import { type CounterCheck, type CounterRef, type JoinedCounters, type Seen, counterHit, counterName, isLimitCounter, joinedCounters } from './evaluate.ts';
+import { type CounterAsk, type Held, refuses } from './counting.ts';
+import { type CounterRef, counterName, isLimitCounter } from './evaluate.ts';
 import { assert } from '../failures.ts';
 import { jsonValue } from './repo.ts';
 
-/**
- * `seen`: what each check's counter held before this order, exact for every check that could
- * hit. A window check that could not have hit even with every order of its window in its span
- * may see that whole count instead (Redis does not count such a span); only a rule that hits
- * shows what it saw, so no answer differs.
- */
-export type Reservation = { allowed: boolean; seen: Seen[] };
+/** Whether the order was counted (no counter refused it) and what each counter held before it (`held[i]` is `asks[i]`'s). */
+export type Reservation = { allowed: boolean; held: Held[] };
 
 /**
  * A create's request nonce where nonces are kept in Redis (src/http/nonces.ts): its key and how
@@ -29,20 +25,16 @@ export type Reservation = { allowed: boolean; seen: Seen[] };
 export type RedisNonce = { key: string; ttlMs: number };
 
 export interface Counters {
-  /**
-   * `joined`: the checks' counters (`joinedCounters(checks)`), when the caller has worked them out
-   * already. With `nonce` (Redis only), the nonce is claimed first: `replayed` when it was used
-   * before, and then nothing is reserved.
-   */
-  reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters): Promise<Reservation>;
-  reserve(orderId: string, at: number, checks: CounterCheck[], joined?: JoinedCounters, nonce?: RedisNonce): Promise<Reservation | 'replayed'>;
+  /** With `nonce` (Redis only), the nonce is claimed first: `replayed` when it was used before, and then nothing is reserved. */
+  reserve(orderId: string, at: number, asks: CounterAsk[]): Promise<Reservation>;
+  reserve(orderId: string, at: number, asks: CounterAsk[], nonce?: RedisNonce): Promise<Reservation | 'replayed'>;
   /** Takes the order out of these counters (counters it is not in are left alone). */
   release(orderId: string, counters: CounterRef[]): Promise<void>;
   /** Forgets counters whose period or window is over. */
   purge(now: number): Promise<void>;
 }
 
-export const blockedBy = (checks: CounterCheck[], seen: Seen[]): boolean => checks.some((c, i) => c.enforce && counterHit(c, seen[i]!));
+export const refused = (asks: CounterAsk[], held: Held[]): boolean => asks.some((ask, i) => refuses(ask, held[i]!));
 
 const num = v.pipe(v.union([v.number(), v.string(), v.bigint(), v.null()]), v.transform((x) => Number(x ?? 0)));
 const removeQuery = 'DELETE FROM risk_counter_entries WHERE bucket = $1 AND order_id = $2 RETURNING amount';
@@ -57,23 +49,34 @@ export class PostgresCounters implements Counters {
 
   /**
    * One round trip: the database function risk_reserve (migrations/postgres/0014_risk_shared_windows.sql)
-   * locks, checks and counts, one entry per check. Rules that share a counter send its name once
-   * per rule, and that is safe: the entries' insert skips an order already in the bucket, the
-   * totals are updated once per bucket and a window is counted per check (test/risk/counters.test.ts
-   * judges one counter by several rules). Each check carries its counter's latest expiry, so the
-   * entry written first lives as long as the longest of its rules asks.
+   * locks, checks and counts, one entry per row asked: a limit's row with its refusing maxima, a
+   * window's row per span. A window's rows name one counter, and that is safe: the entries' insert
+   * skips an order already in the bucket and a window is counted per row.
    */
-  async reserve(orderId: string, at: number, checks: CounterCheck[], { counters, of } = joinedCounters(checks), nonce?: RedisNonce): Promise<Reservation> {
+  async reserve(orderId: string, at: number, asks: CounterAsk[], nonce?: RedisNonce): Promise<Reservation> {
     assert(nonce === undefined, 'nonces are claimed in Redis only with counters in Redis');
-    if (checks.length === 0) return { allowed: true, seen: [] };
-    const wire = checks.map((c, i) => ({
-      bucket: counterName(c), kind: c.kind, count_max: c.countMax, amount_max: c.amountMax, amount: c.amount, span_ms: c.spanMs,
-      expires_at: counters[of[i]!]!.expiresAt, enforce: c.enforce,
-    }));
+    if (asks.length === 0) return { allowed: true, held: [] };
+    const wire = asks.flatMap((ask) => {
+      const { plan } = ask;
+      const row = { bucket: counterName(ask), amount: ask.amount, expires_at: ask.expiresAt };
+      if (plan.period !== null) {
+        return [{ ...row, kind: 'limit', count_max: plan.countMax, amount_max: plan.amountMax, span_ms: 0, enforce: plan.countMax !== null || plan.amountMax !== null }];
+      }
+      return plan.spans.map((span) => ({ ...row, kind: 'window', count_max: span.countMax, amount_max: null, span_ms: span.spanMs, enforce: span.countMax !== null }));
+    });
     const [row] = await this.sql.unsafe('SELECT risk_reserve($1, $2, $3::text::jsonb) AS seen', [orderId, at, JSON.stringify(wire)]);
-    const seen = v.parse(reservedSeen, v.parse(v.object({ seen: jsonValue }), row).seen).map(([count, amount]) => ({ count, amount }));
-    if (seen.length !== checks.length) throw new Error(`assertion failed: risk_reserve answered ${seen.length} counters for ${checks.length}`);
-    return { allowed: !blockedBy(checks, seen), seen };
+    const seen = v.parse(reservedSeen, v.parse(v.object({ seen: jsonValue }), row).seen);
+    if (seen.length !== wire.length) throw new Error(`assertion failed: risk_reserve answered ${seen.length} rows for ${wire.length}`);
+    let next = 0;
+    const held = asks.map((ask): Held => {
+      if (ask.plan.period !== null) {
+        const [count, amount] = seen[next++]!;
+        return { count, amount, spans: [] };
+      }
+      const spans = ask.plan.spans.map(() => seen[next++]![0]);
+      return { count: spans[0]!, amount: 0, spans };
+    });
+    return { allowed: !refused(asks, held), held };
   }
 
   async release(orderId: string, counters: CounterRef[]): Promise<void> {

@@ -1,8 +1,8 @@
 /**
- * The pure half of a risk decision: which rules an order hits, from the rules, the lists, the
- * payer's history and — for limits and velocities — what the shared counters held. Counting
- * itself (check and reserve in one atomic step) is the counters' job; here it is only planned
- * (`counterChecks`) and judged (`counterHit`), with the same words on both sides.
+ * The pure half of a risk decision: which rules an order hits, from the rules, the lists and the
+ * payer's history, and the facts and counter names the counting rules share. Limits and
+ * velocities are planned and judged by counter in counting.ts; counting itself (check and
+ * reserve in one atomic step) is the counters' job.
  */
 import type { PaymentContext } from '../../machines/payment.model.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
@@ -105,7 +105,7 @@ export function limitAmount(text: string | undefined): number | null {
 }
 
 /** A window's period part: a window is one counter whatever the day. */
-const window_period = 'w';
+export const window_period = 'w';
 
 /**
  * A rule with what it needs worked out once, when the rules are loaded (not on every order): its
@@ -180,9 +180,9 @@ export function factsOf(c: Candidate, lists: Lists, history: History | null, reg
   };
 }
 
-const hitOf = (rule: Rule, saw: Record<string, unknown>): Hit => ({ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score, saw });
+export const hitOf = (rule: Rule, saw: Record<string, unknown>): Hit => ({ code: rule.code, kind: rule.kind, action: rule.action, score: rule.score, saw });
 
-/** The hit of one rule that needs no counter, or null (also for rules that count: see counterChecks). */
+/** The hit of one rule that needs no counter, or null (also for rules that count: see counting.ts). */
 export function statelessHit({ rule, amountMax }: Compiled, facts: Facts): Hit | null {
   const c = facts.candidate;
   const history = facts.history;
@@ -229,32 +229,7 @@ export type CounterRef = { prefix: string; key: string; period: string };
 export const counterName = (ref: CounterRef): string => `${ref.prefix}${ref.key}|${ref.period}`;
 /** A limit's counter (an order's share returns when it closes), not a window's. */
 export const isLimitCounter = (ref: CounterRef): boolean => ref.prefix.startsWith('l|');
-/**
- * One rule's check of a counter, to reserve in: a `limit` (its orders' count and amount; the
- * order's share returns when it closes) or a `window` (orders by time; this rule counts those of
- * its last span_ms; never returned). Rules on one counter make one check each.
- */
-export type CounterCheck = CounterRef & {
-  code: string; kind: 'limit' | 'window';
-  /** What the order records for its counter (compiled with the rule: no string built per order). */
-  hold: string;
-  countMax: number | null; amountMax: number | null;
-  /** What this order adds to the counter's amount: its amount in CNY, 0 in another currency (the same for all of a counter's rules). */
-  amount: number;
-  spanMs: number;
-  /** Until when this rule needs the order counted (a counter keeps its members for its latest). */
-  expiresAt: number;
-  /** A reject rule's counter refuses (and reserves nothing); a review rule's counts anyway. */
-  enforce: boolean;
-};
-
-/** What a counter held before this order. */
-export type Seen = { count: number; amount: number };
-
-export const counterHit = (check: CounterCheck, seen: Seen): boolean =>
-  (check.countMax !== null && seen.count + 1 > check.countMax) || (check.amountMax !== null && seen.amount + check.amount > check.amountMax);
-
-const day_ms = 86_400_000;
+export const day_ms = 86_400_000;
 /** When the China-time month holding `at` began, or the one `monthsOn` months later. */
 export function chinaMonthStart(at: number, monthsOn = 0): number {
   const [year, month] = chinaDate(at).split('-').map(Number) as [number, number];
@@ -304,61 +279,8 @@ export function heldCounters(order: Candidate, holds: readonly string[]): Counte
   });
 }
 
-/**
- * The counters a reservation joins, each once however many rules check it (`of[i]` is check i's),
- * with what the counter itself needs: the order's amount (the same for every rule of a counter),
- * the longest span and the latest expiry any of its rules asks for.
- */
-export type Joined = CounterRef & { hold: string; amount: number; spanMs: number; expiresAt: number };
-export type JoinedCounters = { counters: Joined[]; of: number[] };
-export function joinedCounters(checks: CounterCheck[]): JoinedCounters {
-  const index = new Map<string, number>();
-  const counters: Joined[] = [];
-  const of = checks.map((c) => {
-    const at = index.get(c.hold);
-    if (at === undefined) {
-      index.set(c.hold, counters.length);
-      counters.push({ prefix: c.prefix, key: c.key, period: c.period, hold: c.hold, amount: c.amount, spanMs: c.spanMs, expiresAt: c.expiresAt });
-      return counters.length - 1;
-    }
-    const joined = counters[at]!;
-    joined.spanMs = Math.max(joined.spanMs, c.spanMs);
-    joined.expiresAt = Math.max(joined.expiresAt, c.expiresAt);
-    return at;
-  });
-  return { counters, of };
-}
-
 /** The counters an order was counted in at its create (its reservation ran at its creation time). */
 export const countersHeldBy = (ctx: PaymentContext): CounterRef[] => heldCounters(candidateOf(ctx, ctx.createdAt), ctx.riskHolds ?? []);
-
-/** The counter a limit or velocity rule needs for this order, or null when the rule does not apply to it. */
-export function counterCheck({ rule, amountMax: limitMax, bucketPrefix, hold }: Compiled, facts: Facts): CounterCheck | null {
-  if (bucketPrefix === null || hold === null) return null;
-  const c = facts.candidate;
-  const enforce = rule.action === 'reject';
-  if (rule.kind === 'velocity') {
-    const key = facts.counterKey(rule.params.subject);
-    if (key === null) return null;
-    const spanMs = rule.params.window_s * 1000;
-    return {
-      code: rule.code, prefix: bucketPrefix, key, period: window_period, hold, kind: 'window',
-      countMax: rule.params.count, amountMax: null, amount: 0, spanMs, expiresAt: c.at + spanMs, enforce,
-    };
-  }
-  if (rule.kind !== 'limit' || rule.params.period === 'single') return null;
-  const key = facts.counterKey(rule.params.subject);
-  if (key === null) return null;
-  const cny = c.currency === limit_currency;
-  const amountMax = cny ? limitMax : null;
-  const countMax = rule.params.count ?? null;
-  if (amountMax === null && countMax === null) return null;
-  const period = facts.period(rule.params.period);
-  return {
-    code: rule.code, prefix: bucketPrefix, key, period: period.key, hold, kind: 'limit',
-    countMax, amountMax, amount: cny ? c.amount : 0, spanMs: 0, expiresAt: period.endsAt + day_ms, enforce,
-  };
-}
 
 export type Decision = { decision: 'allow' | 'review' | 'reject'; score: number; rules: string[] };
 

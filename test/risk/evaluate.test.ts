@@ -1,7 +1,8 @@
 /** Each rule kind at its boundaries, as the pure half of the risk center judges it. */
 import { describe, expect, test } from 'bun:test';
+import { type CounterAsk, type Held, counterAsks, counterHits, countingPlans, refuses } from '../../src/risk/counting.ts';
 import {
-  type Candidate, type Compiled, compileLists, compileRule, counterCheck as checkOf, counterHit, counterName, decide, factsOf, heldCounters, statelessHit,
+  type Candidate, type Compiled, compileLists, compileRule, counterName, decide, factsOf, heldCounters, statelessHit,
 } from '../../src/risk/evaluate.ts';
 import { inRange, parseAddress, parseRange } from '../../src/risk/ip.ts';
 import { regionOf } from '../../src/risk/region.ts';
@@ -24,7 +25,14 @@ const candidate = (over: Partial<Candidate> = {}): Candidate => ({
 const noLists = compileLists([]);
 const hitOf = (r: Compiled, c: Candidate, lists = noLists, history: { amounts: number[]; regions: string[] } | null = null) =>
   statelessHit(r, factsOf(c, lists, history, regionOf));
-const counterCheck = (r: Compiled, c: Candidate) => checkOf(r, factsOf(c, noLists, null, regionOf));
+/** The counters an order asks under these rules. */
+function asksOf(rules: Compiled[], c: Candidate): CounterAsk[] {
+  const plans = countingPlans(rules);
+  return counterAsks(c.currency === 'CNY' ? plans.cny : plans.other, factsOf(c, noLists, null, regionOf));
+}
+const limitHeld = (count: number, amount: number): Held => ({ count, amount, spans: [] });
+const windowHeld = (...spans: number[]): Held => ({ count: spans[0]!, amount: 0, spans });
+const hitCodes = (ask: CounterAsk, held: Held) => counterHits(ask, held).map((h) => h.code);
 
 describe('blacklist', () => {
   const entries = [
@@ -102,41 +110,84 @@ describe('limit', () => {
   });
 
   test('a counter hits once the payment would take the subject past the count or the amount', () => {
-    const day = counterCheck(rule('limit', { subject: 'user', period: 'day', amount: '500.00', count: 3 }), candidate({ amount: 10_000 }))!;
-    expect(counterHit(day, { count: 2, amount: 40_000 })).toBe(false);
-    expect(counterHit(day, { count: 3, amount: 0 })).toBe(true);
-    expect(counterHit(day, { count: 0, amount: 40_001 })).toBe(true);
+    const [day] = asksOf([rule('limit', { subject: 'user', period: 'day', amount: '500.00', count: 3 })], candidate({ amount: 10_000 }));
+    expect(counterHits(day!, limitHeld(2, 40_000))).toEqual([]);
+    expect(refuses(day!, limitHeld(2, 40_000))).toBe(false);
+    expect(counterHits(day!, limitHeld(3, 0)).map((h) => h.saw)).toEqual([{ count: 3, amount: 0, count_max: 3, amount_max: 50_000, bucket: 'l|user|M1|u1|2026-12-01' }]);
+    expect(refuses(day!, limitHeld(3, 0))).toBe(true);
+    expect(hitCodes(day!, limitHeld(0, 40_001))).toEqual(['r_limit']);
+    expect(refuses(day!, limitHeld(0, 40_001))).toBe(true);
   });
 
   test('the day rolls over at midnight China time, the month at the first of the month China time', () => {
-    const day = rule('limit', { subject: 'user', period: 'day', count: 10 });
-    const month = rule('limit', { subject: 'merchant', period: 'month', count: 10 });
+    const day = [rule('limit', { subject: 'user', period: 'day', count: 10 })];
+    const month = [rule('limit', { subject: 'merchant', period: 'month', count: 10 })];
     const last = candidate();
     const next = candidate({ at: before_china_midnight + 1 });
-    expect(counterCheck(day, last)!.period).toBe('2026-12-01');
-    expect(counterCheck(day, next)!.period).toBe('2026-12-02');
+    expect(asksOf(day, last)[0]!.period).toBe('2026-12-01');
+    expect(asksOf(day, next)[0]!.period).toBe('2026-12-02');
     const endOfNovember = Date.parse('2026-11-30T15:59:59.999Z');
-    expect(counterCheck(month, candidate({ at: endOfNovember }))!.period).toBe('2026-11');
-    expect(counterCheck(month, candidate({ at: endOfNovember + 1 }))!.period).toBe('2026-12');
+    expect(asksOf(month, candidate({ at: endOfNovember }))[0]!.period).toBe('2026-11');
+    expect(asksOf(month, candidate({ at: endOfNovember + 1 }))[0]!.period).toBe('2026-12');
     // Kept a day past the period's end, then forgotten.
-    expect(counterCheck(month, candidate({ at: endOfNovember }))!.expiresAt).toBe(endOfNovember + 1 + 86_400_000);
+    expect(asksOf(month, candidate({ at: endOfNovember }))[0]!.expiresAt).toBe(endOfNovember + 1 + 86_400_000);
   });
 
   test('a subject the order does not name is not counted; amounts only count CNY orders', () => {
-    const device = rule('limit', { subject: 'device', period: 'day', amount: '1.00' });
-    expect(counterCheck(device, candidate({ deviceId: null }))).toBeNull();
-    expect(counterCheck(device, candidate({ currency: 'USD' }))).toBeNull();
+    const device = [rule('limit', { subject: 'device', period: 'day', amount: '1.00' })];
+    expect(asksOf(device, candidate({ deviceId: null }))).toEqual([]);
+    expect(asksOf(device, candidate({ currency: 'USD' }))).toEqual([]);
+    const both = [rule('limit', { subject: 'device', period: 'day', amount: '1.00', count: 2 })];
+    const [usd] = asksOf(both, candidate({ currency: 'USD', amount: 50_000 }));
+    expect(usd).toMatchObject({ amount: 0, plan: { countMax: 2, amountMax: null } });
+    expect(refuses(usd!, limitHeld(1, 0))).toBe(false);
+    expect(refuses(usd!, limitHeld(2, 0))).toBe(true);
+  });
+
+  test('limits on one counter are judged together: refusing by the tightest refusing maxima, looked at by every rule\'s, in any order', () => {
+    const rules = [
+      compileRule({ ...rule('limit', { subject: 'user', period: 'day', count: 5 }).rule, code: 'loose' }),
+      compileRule({ ...rule('limit', { subject: 'user', period: 'day', amount: '10.00' }).rule, code: 'by_amount' }),
+      compileRule({ ...rule('limit', { subject: 'user', period: 'day', count: 1 }, 'review', 10).rule, code: 'review' }),
+      compileRule({ ...rule('limit', { subject: 'user', period: 'day', count: 3, amount: '20.00' }).rule, code: 'tight' }),
+    ];
+    const orders = [rules, [...rules].reverse()].map((set) => asksOf(set, candidate({ amount: 500 })));
+    for (const asks of orders) {
+      expect(asks).toHaveLength(1);
+      expect(asks[0]!.plan).toMatchObject({ countMax: 3, amountMax: 1_000, needCount: 1, needAmount: 1_000 });
+    }
+    const [ask] = orders[0]!;
+    expect(hitCodes(ask!, limitHeld(0, 0))).toEqual([]);
+    expect(hitCodes(ask!, limitHeld(1, 500))).toEqual(['review']);
+    expect(refuses(ask!, limitHeld(1, 500))).toBe(false);
+    expect(hitCodes(ask!, limitHeld(2, 501))).toEqual(['by_amount', 'review']);
+    expect(refuses(ask!, limitHeld(2, 501))).toBe(true);
+    expect(hitCodes(ask!, limitHeld(3, 0))).toEqual(['review', 'tight']);
   });
 });
 
 describe('velocity', () => {
   test('a window reserves per subject, and the order is new past count', () => {
-    const v = rule('velocity', { subject: 'ip', count: 2, window_s: 60 });
-    const check = counterCheck(v, candidate())!;
-    expect(check).toMatchObject({ kind: 'window', spanMs: 60_000, countMax: 2 });
-    expect(counterHit(check, { count: 1, amount: 0 })).toBe(false);
-    expect(counterHit(check, { count: 2, amount: 0 })).toBe(true);
-    expect(counterCheck(v, candidate({ clientIp: null }))).toBeNull();
+    const v = [rule('velocity', { subject: 'ip', count: 2, window_s: 60 })];
+    const [window] = asksOf(v, candidate());
+    expect(window).toMatchObject({ period: 'w', amount: 0, expiresAt: before_china_midnight + 60_000, plan: { spans: [{ spanMs: 60_000, countMax: 2, need: 2 }] } });
+    expect(hitCodes(window!, windowHeld(1))).toEqual([]);
+    expect(hitCodes(window!, windowHeld(2))).toEqual(['r_velocity']);
+    expect(refuses(window!, windowHeld(2))).toBe(true);
+    expect(asksOf(v, candidate({ clientIp: null }))).toEqual([]);
+  });
+
+  test('windows on one subject share a counter: its spans longest first, each rule judged by its own span', () => {
+    const velocity = (code: string, count: number, window_s: number, action: 'reject' | 'review' = 'reject') =>
+      compileRule({ ...rule('velocity', { subject: 'user', count, window_s }, action, 10).rule, code });
+    const [ask] = asksOf([velocity('minute', 2, 60, 'review'), velocity('hour', 10, 3_600), velocity('tight_minute', 5, 60)], candidate());
+    expect(ask!.plan.spans).toEqual([{ spanMs: 3_600_000, countMax: 10, need: 10 }, { spanMs: 60_000, countMax: 5, need: 2 }]);
+    expect(ask!.expiresAt).toBe(before_china_midnight + 3_600_000);
+    expect(hitCodes(ask!, windowHeld(9, 1))).toEqual([]);
+    expect(hitCodes(ask!, windowHeld(9, 2))).toEqual(['minute']);
+    expect(refuses(ask!, windowHeld(9, 2))).toBe(false);
+    expect(hitCodes(ask!, windowHeld(10, 5))).toEqual(['minute', 'hour', 'tight_minute']);
+    expect(refuses(ask!, windowHeld(9, 5))).toBe(true);
   });
 });
 
@@ -215,10 +266,10 @@ describe('holds', () => {
   test('an order\'s holds name the very counters its reservation used, read back from the order alone', () => {
     // An address and a user that URI encoding changes, at the last millisecond of a China-time day.
     const order = candidate({ userId: 'ü|1', clientIp: '2001:db8::1' });
-    const checks = counting.map((r) => counterCheck(r, order)!);
-    expect(checks.map((c) => c.hold)).toEqual(['l|user|day', 'l|merchant|month', 'w|ip|w']);
-    const held = heldCounters(order, checks.map((c) => c.hold));
-    expect(held.map(counterName)).toEqual(checks.map(counterName));
+    const asks = asksOf(counting, order);
+    expect(asks.map((a) => a.plan.hold)).toEqual(['l|user|day', 'l|merchant|month', 'w|ip|w']);
+    const held = heldCounters(order, asks.map((a) => a.plan.hold));
+    expect(held.map(counterName)).toEqual(asks.map(counterName));
     expect(held.map(counterName)).toEqual(['l|user|M1|%C3%BC%7C1|2026-12-01', 'l|merchant|M1|M1|2026-12', 'w|ip|M1|2001%3Adb8%3A%3A1|w']);
   });
 
