@@ -17,15 +17,24 @@ import { type CounterAsk, type Held, spanCounted } from './counting.ts';
 import { type CounterRef, chinaMonthStart, countersHeldBy, isLimitCounter } from './evaluate.ts';
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
-/** A limit's orders, each with its amount (their count is the map's size). */
-type LimitBucket = { window: false; members: Map<string, number>; amount: number; expiresAt: number };
+/** A limit: how many orders it holds and their amounts' sum. */
+type LimitBucket = { window: false; count: number; amount: number; expiresAt: number };
 /**
  * A window's orders by time: `ids` and `ats` side by side in time order from `head`, so a check
  * drops the ones older than the longest window from the front and counts the ones within its
- * own span by a binary search. `members` makes reserving an order twice a no-op.
+ * own span by a binary search.
  */
-type WindowBucket = { window: true; members: Set<string>; ids: string[]; ats: number[]; head: number; expiresAt: number };
+type WindowBucket = { window: true; ids: string[]; ats: number[]; head: number; expiresAt: number };
 type Bucket = LimitBucket | WindowBucket;
+
+/**
+ * An order counted here: the buckets it joined and what it added to its limits' sums. Membership
+ * is kept by order, not by bucket — one record an order however many counters it joins (a
+ * merchant-wide limit would otherwise hold a map entry for every order of its month) — and it
+ * is what makes reserving an order twice, or releasing it twice, the same as once. Kept until
+ * the last of its buckets would have let it go (`expiresAt`).
+ */
+type Member = { amount: number; buckets: Bucket[]; expiresAt: number };
 
 /** A window's arrays are compacted once this many at their front have left (and they are half of them). */
 const window_compact_min = 64;
@@ -48,21 +57,37 @@ type Buckets = Map<string, Map<string, Map<string, Bucket>>>;
 
 export class MemoryCounters implements Counters {
   private readonly buckets: Buckets = new Map();
+  /** In the order they joined, so that purging drops them from the front. */
+  private readonly members = new Map<string, Member>();
 
   async reserve(orderId: string, at: number, asks: CounterAsk[], nonce?: RedisNonce): Promise<Reservation> {
     assert(nonce === undefined, 'nonces are claimed in Redis only with counters in Redis');
     const found = asks.map((ask) => this.bucket(ask));
     const held = asks.map((ask, i) => heldIn(found[i], ask, at));
     const allowed = !refused(asks, held);
-    if (allowed) for (const [i, ask] of asks.entries()) this.add(found[i] ?? this.created(ask), orderId, ask.amount, at, ask.expiresAt);
+    if (allowed && asks.length > 0) {
+      const member = this.memberOf(orderId);
+      for (const [i, ask] of asks.entries()) this.join(member, orderId, found[i] ?? this.created(ask), ask.amount, at, ask.expiresAt);
+    }
     return { allowed, held };
   }
 
   async release(orderId: string, counters: CounterRef[]): Promise<void> {
+    const member = this.members.get(orderId);
+    if (!member) return;
     for (const ref of counters) {
       const bucket = this.bucket(ref);
-      if (bucket?.members.has(orderId)) removeMember(bucket, orderId);
+      const i = bucket ? member.buckets.indexOf(bucket) : -1;
+      if (i < 0) continue;
+      member.buckets.splice(i, 1);
+      leaveEarly(bucket!, orderId, member.amount);
     }
+    if (member.buckets.length === 0) this.members.delete(orderId);
+  }
+
+  /** How many orders are counted here (the metric paycenter_risk_counted_orders). */
+  get countedOrders(): number {
+    return this.members.size;
   }
 
   async purge(now: number): Promise<void> {
@@ -72,6 +97,13 @@ export class MemoryCounters implements Counters {
         if (keys.size === 0) periods.delete(period);
       }
       if (periods.size === 0) this.buckets.delete(prefix);
+    }
+    // Members joined in time order, and nearly always with one lifetime per rule set: the expired
+    // ones are at the front. One that outlives a later one (a rule set changed) holds the ones
+    // behind it until it goes, at most a period longer.
+    for (const [orderId, member] of this.members) {
+      if (member.expiresAt > now) break;
+      this.members.delete(orderId);
     }
   }
 
@@ -102,7 +134,7 @@ export class MemoryCounters implements Counters {
       const limit = isLimitCounter(ref);
       if (limit ? row.status === 'closed' : ctx.createdAt + seeded_window_life_ms <= now) continue;
       const expiresAt = ctx.createdAt + (limit ? seeded_limit_life_ms : seeded_window_life_ms);
-      this.add(this.bucket(ref) ?? this.created(ref), ctx.id, limit ? amount : 0, ctx.createdAt, expiresAt);
+      this.join(this.memberOf(ctx.id), ctx.id, this.bucket(ref) ?? this.created(ref), limit ? amount : 0, ctx.createdAt, expiresAt);
     }
     return true;
   }
@@ -117,22 +149,29 @@ export class MemoryCounters implements Counters {
     let keys = periods.get(ref.period);
     if (!keys) periods.set(ref.period, (keys = new Map()));
     const bucket: Bucket = isLimitCounter(ref)
-      ? { window: false, members: new Map(), amount: 0, expiresAt: 0 }
-      : { window: true, members: new Set(), ids: [], ats: [], head: 0, expiresAt: 0 };
+      ? { window: false, count: 0, amount: 0, expiresAt: 0 }
+      : { window: true, ids: [], ats: [], head: 0, expiresAt: 0 };
     keys.set(ref.key, bucket);
     return bucket;
   }
 
-  private add(bucket: Bucket, orderId: string, amount: number, at: number, expiresAt: number): void {
+  private memberOf(orderId: string): Member {
+    let member = this.members.get(orderId);
+    if (!member) this.members.set(orderId, (member = { amount: 0, buckets: [], expiresAt: 0 }));
+    return member;
+  }
+
+  /** Counts the order in the bucket, once; `amount` is what it adds to a limit's sum (the same for all its limits). */
+  private join(member: Member, orderId: string, bucket: Bucket, amount: number, at: number, expiresAt: number): void {
     bucket.expiresAt = Math.max(bucket.expiresAt, expiresAt);
-    if (bucket.members.has(orderId)) return;
-    if (!bucket.window) {
-      bucket.members.set(orderId, amount);
-      bucket.amount += amount;
-    } else {
-      bucket.members.add(orderId);
-      arrive(bucket, orderId, at);
-    }
+    member.expiresAt = Math.max(member.expiresAt, expiresAt);
+    if (member.buckets.includes(bucket)) return;
+    member.buckets.push(bucket);
+    if (bucket.window) return arrive(bucket, orderId, at);
+    assert(member.amount === 0 || amount === member.amount, `order ${orderId} adds ${amount} to one limit and ${member.amount} to another`);
+    member.amount = amount;
+    bucket.count += 1;
+    bucket.amount += amount;
   }
 }
 
@@ -143,7 +182,7 @@ export class MemoryCounters implements Counters {
 function heldIn(bucket: Bucket | undefined, ask: CounterAsk, at: number): Held {
   const { spans } = ask.plan;
   if (!bucket) return { count: 0, amount: 0, spans: spans.map(() => 0) };
-  if (!bucket.window) return { count: bucket.members.size, amount: bucket.amount, spans: [] };
+  if (!bucket.window) return { count: bucket.count, amount: bucket.amount, spans: [] };
   const longest = at - spans[0]!.spanMs;
   leave(bucket, longest);
   const size = bucket.ats.length - firstAfter(bucket, longest);
@@ -165,7 +204,7 @@ function firstAfter(bucket: WindowBucket, since: number): number {
 /** Drops a window's orders of times up to `since` for good: no rule's span reaches them any more. */
 function leave(bucket: WindowBucket, since: number): void {
   const { ids, ats } = bucket;
-  while (bucket.head < ats.length && ats[bucket.head]! <= since) bucket.members.delete(ids[bucket.head++]!);
+  while (bucket.head < ats.length && ats[bucket.head]! <= since) bucket.head += 1;
   if (bucket.head >= window_compact_min && bucket.head * 2 >= ats.length) {
     bucket.ids = ids.slice(bucket.head);
     bucket.ats = ats.slice(bucket.head);
@@ -186,16 +225,16 @@ function arrive(bucket: WindowBucket, orderId: string, at: number): void {
   }
 }
 
-function removeMember(bucket: Bucket, orderId: string): void {
+/** Takes an order out of a bucket it joined: a limit gives its share back; a window lets it go if it is still there. */
+function leaveEarly(bucket: Bucket, orderId: string, amount: number): void {
   if (!bucket.window) {
-    bucket.amount -= bucket.members.get(orderId)!;
-    bucket.members.delete(orderId);
+    bucket.count -= 1;
+    bucket.amount -= amount;
     return;
   }
-  bucket.members.delete(orderId);
   // Only a create refused after its reservation takes an order out of a window: it is among the last to arrive.
   const i = bucket.ids.lastIndexOf(orderId);
-  if (i < bucket.head) throw new Error(`assertion failed: window member ${orderId} is not among its orders by time`);
+  if (i < bucket.head) return;
   bucket.ids.splice(i, 1);
   bucket.ats.splice(i, 1);
 }

@@ -3,7 +3,7 @@
  * every instance); else in Postgres; else (SQLite, one instance) in memory, seeded from the orders.
  */
 import type Redis from 'ioredis';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
@@ -29,7 +29,7 @@ export async function openRisk(options: {
   const single = !countersRedis && !database.counters;
   const counters: Counters = countersRedis
     ? new RedisCounters(countersRedis)
-    : database.counters ? new PostgresCounters(database.counters) : await seededMemoryCounters(options.store, options.clock, options.log);
+    : database.counters ? new PostgresCounters(database.counters) : await seededMemoryCounters(options.store, options.clock, options.log, options.registry);
   const bus = options.redis ? redisRiskBus(options.redis) : undefined;
   const repo = new RiskRepo(database.sql);
   const center = new RiskCenter({
@@ -48,8 +48,15 @@ export async function openRisk(options: {
   };
 }
 
-async function seededMemoryCounters(store: Store, clock: Clock, log: Logger): Promise<MemoryCounters> {
+async function seededMemoryCounters(store: Store, clock: Clock, log: Logger, registry: Registry): Promise<MemoryCounters> {
   const counters = new MemoryCounters();
   log.info('risk counters seeded from the orders', { orders: await counters.seedFromOrders(store, clock.now()) });
+  new Gauge({
+    name: 'paycenter_risk_counted_orders', registers: [registry],
+    help: "Orders this instance's risk counters hold in memory (SQLite without Redis): one record an order, until its period or window is over",
+    collect() {
+      this.set(counters.countedOrders);
+    },
+  });
   return counters;
 }
