@@ -21,6 +21,8 @@ export type NotifyJob = {
 
 type Pending = { job: NotifyJob; attempt: number; timer?: ReturnType<typeof setTimeout> };
 
+/** How many sends a trade's notify record remembers. */
+const RECENT_SENDS_MAX = 16;
 /** Bound on notifies waiting (held or between retries); beyond it the oldest is dropped. */
 const MAX_PENDING = 5_000;
 /** Reordered notifies are held this long (or until /notify/flush) before going out shuffled. */
@@ -99,7 +101,7 @@ export class Notifier {
     const f = this.faults.get(job.provider, job.account);
     let ok = false;
     if (this.faults.chance(job.provider, job.account, f.drop_notify_rate)) {
-      job.trade.notify.lastStatus = 'dropped';
+      recordSend(job, 'dropped');
     } else {
       // duplicate_notify sends the same notify N times; any accepted copy counts.
       for (let i = 0; i < f.duplicate_notify && !this.timers.isStopped; i++) {
@@ -126,10 +128,10 @@ export class Notifier {
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
       });
       const text = await res.text();
-      job.trade.notify.lastStatus = `${res.status} ${text.slice(0, 80)}`;
+      recordSend(job, `${res.status} ${text.slice(0, 80)}`);
       return job.accepted(res.status, text);
     } catch (err) {
-      job.trade.notify.lastStatus = `error ${(err as Error).message}`.slice(0, 120);
+      recordSend(job, `error ${(err as Error).message}`.slice(0, 120));
       return false;
     }
   }
@@ -158,4 +160,12 @@ export class Notifier {
     this.held = [];
     await Promise.allSettled([...this.inflight]);
   }
+}
+
+function recordSend(job: NotifyJob, status: string): void {
+  const record = job.trade.notify;
+  record.lastStatus = status;
+  const recent = (record.recent ??= []);
+  recent.push(status);
+  if (recent.length > RECENT_SENDS_MAX) recent.shift();
 }

@@ -81,7 +81,11 @@ export type Trade = {
   closedAt?: number;
   refunds: Refund[];
   /** Delivery record of this trade's notifies, for tests and the developer. */
-  notify: { sent: number; attempts: number; delivered: number; failed: number; lastStatus?: string };
+  /**
+   * How its notifies went: `recent` holds what became of the last sends (dropped, the answer's
+   * status, or the error), oldest first (absent from a state file saved before it was kept).
+   */
+  notify: { sent: number; attempts: number; delivered: number; failed: number; lastStatus?: string; recent?: string[] };
 };
 
 export type SandboxState = {
@@ -190,5 +194,5 @@ export class Store {
 }
 
 export function newNotifyRecord(): Trade['notify'] {
-  return { sent: 0, attempts: 0, delivered: 0, failed: 0 };
+  return { sent: 0, attempts: 0, delivered: 0, failed: 0, recent: [] };
 }

@@ -176,7 +176,7 @@ describe('alipay sandbox', () => {
     await post(`${sb.base}/pay/alipay/${creds.app_id}/A-DROP`, { outcome: 'pay' });
     await Bun.sleep(200);
     let rec = (await (await fetch(`${sb.base}/trades/alipay/${creds.app_id}/A-DROP`)).json()) as { notify: { attempts: number; failed: number; delivered: number } };
-    expect(rec.notify).toMatchObject({ attempts: 4, failed: 1, delivered: 0 });
+    expect(rec.notify).toMatchObject({ attempts: 4, failed: 1, delivered: 0, recent: ['dropped', 'dropped', 'dropped', 'dropped'] });
     expect(receiver.received.length).toBe(before);
 
     // Each notify sent three times.
@@ -204,7 +204,7 @@ describe('alipay sandbox', () => {
     await flaky.waitFor(3);
     await Bun.sleep(30);
     const rec = (await (await fetch(`${sb.base}/trades/alipay/${creds.app_id}/A-RETRY`)).json()) as { notify: { attempts: number; delivered: number } };
-    expect(rec.notify).toMatchObject({ attempts: 3, delivered: 1 });
+    expect(rec.notify).toMatchObject({ attempts: 3, delivered: 1, recent: ['200 fail', '200 fail', '200 success'] });
     flaky.stop();
   });
 });
