@@ -167,7 +167,10 @@ export class MemoryCounters implements Counters {
     member.expiresAt = Math.max(member.expiresAt, expiresAt);
     if (member.buckets.includes(bucket)) return;
     member.buckets.push(bucket);
-    if (bucket.window) return arrive(bucket, orderId, at);
+    if (bucket.window) {
+      arrive(bucket, orderId, at);
+      return;
+    }
     assert(member.amount === 0 || amount === member.amount, `order ${orderId} adds ${amount} to one limit and ${member.amount} to another`);
     member.amount = amount;
     bucket.count += 1;
