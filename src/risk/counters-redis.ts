@@ -25,10 +25,10 @@ const window_read_max = 32;
 // every rule on its shorter spans; -1 for none), then per shorter span of a window, "key_index
 // span_ms count_max need" (the same two, for the rules counting that span); then, with a nonce,
 // how long it is kept (ms). What a counter's rules ask of it together is worked out once per rule
-// set (src/risk/counting.ts); the caller judges each rule from what the script saw. Few arguments, not one per counter and
-// rule: encoding each argument was most of a call's cost in paycenter's own CPU (ioredis measures
-// and writes every one); splitting the strings costs Redis less (docs/benchmarks.md, "100 risk
-// rules", sessions 8 to 10, take a call's time apart). The answer is `replayed` when the nonce was
+// set (src/risk/counting.ts); the caller judges each rule from what the script saw. Few
+// arguments, not one per counter and rule: encoding each argument was most of a call's cost in
+// paycenter's own CPU (ioredis measures and writes every one); splitting the strings costs Redis
+// less (docs/benchmarks.md, "100 risk rules", sessions 8 to 10, take a call's time apart). The answer is `replayed` when the nonce was
 // used before (nothing is reserved then), else one string of numbers: per counter its count and
 // amount (a window's: its orders within its longest span, and 0), then, for each window that was
 // counted (below), a count per shorter span, in the order asked. A key's kind is in its name:

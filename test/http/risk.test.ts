@@ -207,6 +207,8 @@ describe('risk admin routes and decisions (sqlite)', () => {
     expect(metrics).toMatch(/paycenter_risk_decisions_total\{decision="reject",stage="create"\} [1-9]/);
     expect(metrics).toMatch(/paycenter_risk_rule_hits_total\{rule="user_daily_count",action="reject"\} 87/);
     expect(metrics).toContain('paycenter_risk_evaluation_seconds_bucket');
+    // One SQLite instance: the orders its counters hold in memory, one record each.
+    expect(metrics).toMatch(/^paycenter_risk_counted_orders [1-9]\d*$/m);
   });
 });
 
