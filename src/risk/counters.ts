@@ -48,10 +48,11 @@ export class PostgresCounters implements Counters {
   constructor(private readonly sql: SQL) {}
 
   /**
-   * One round trip: the database function risk_reserve (migrations/postgres/0014_risk_shared_windows.sql)
+   * One round trip: the database function risk_reserve (migrations/postgres/0015_risk_windows_bounded.sql)
    * locks, checks and counts, one entry per row asked: a limit's row with its refusing maxima, a
-   * window's row per span. A window's rows name one counter, and that is safe: the entries' insert
-   * skips an order already in the bucket and a window is counted per row.
+   * window's row per span, longest first. A window's rows name one counter, and that is safe: the
+   * entries' insert skips an order already in the bucket. A shorter span is counted only when a
+   * rule on it could hit (`spanCounted`); otherwise it reads the window's size.
    */
   async reserve(orderId: string, at: number, asks: CounterAsk[], nonce?: RedisNonce): Promise<Reservation> {
     assert(nonce === undefined, 'nonces are claimed in Redis only with counters in Redis');
@@ -62,7 +63,10 @@ export class PostgresCounters implements Counters {
       if (plan.period !== null) {
         return [{ ...row, kind: 'limit', count_max: plan.countMax, amount_max: plan.amountMax, span_ms: 0, enforce: plan.countMax !== null || plan.amountMax !== null }];
       }
-      return plan.spans.map((span) => ({ ...row, kind: 'window', count_max: span.countMax, amount_max: null, span_ms: span.spanMs, enforce: span.countMax !== null }));
+      // Longest first, then each shorter span with its `need`: counted only when a rule on it could hit.
+      return plan.spans.map((span, j) => ({
+        ...row, kind: 'window', count_max: span.countMax, amount_max: null, span_ms: span.spanMs, enforce: span.countMax !== null, ...(j > 0 ? { need: span.need } : {}),
+      }));
     });
     const [row] = await this.sql.unsafe('SELECT risk_reserve($1, $2, $3::text::jsonb) AS seen', [orderId, at, JSON.stringify(wire)]);
     const seen = v.parse(reservedSeen, v.parse(v.object({ seen: jsonValue }), row).seen);

@@ -232,6 +232,32 @@ for (const backend of backends) {
   });
 }
 
+describe('risk_reserve in Postgres', () => {
+  let fresh: FreshStore;
+  let db: Awaited<ReturnType<typeof openRiskDatabase>>;
+  beforeAll(async () => {
+    fresh = await freshStore('postgres');
+    db = await openRiskDatabase(fresh.url);
+  }, 60_000);
+  afterAll(async () => {
+    await db?.counters?.close();
+    await db?.sql.close();
+    await fresh?.dispose();
+  }, 60_000);
+
+  test('a window whose rows come out of order (a shorter span first) still counts its longer span exactly', async () => {
+    const counters = new PostgresCounters(db.counters!);
+    const p = plans({ code: 'minute', review: true, count: 5, window_s: 60 }, { code: 'hour', count: 10, window_s: 3_600 });
+    for (const [order, at] of [['pay_a', t0], ['pay_b', t0 + 1_000], ['pay_c', t0 + 120_000]] as const) await counters.reserve(order, at, asks(p, 'M1', at));
+    const at = t0 + 121_000;
+    const row = { bucket: 'w|user|M1|u1|w', kind: 'window', amount_max: null, amount: 0, expires_at: at + 3_600_000, enforce: false };
+    // The minute first: its one order must not stand for the hour's three, whatever the hour's `need`.
+    const checks = [{ ...row, span_ms: 60_000, count_max: null }, { ...row, span_ms: 3_600_000, count_max: null, need: 100 }];
+    const [answer] = await db.counters!.unsafe('SELECT risk_reserve($1, $2, $3::text::jsonb) AS seen', ['pay_d', at, JSON.stringify(checks)]);
+    expect(answer.seen).toEqual([[1, 0], [3, 0]]);
+  });
+});
+
 describe('counters in Redis expire with their period', () => {
   let redis: Redis;
   beforeAll(() => {
