@@ -12,8 +12,8 @@ import { encodeTime } from 'ulid';
 import type { PaymentContext } from '../../machines/payment.model.ts';
 import type { OrderRow, Store } from '../store/store.ts';
 import { assert } from '../failures.ts';
-import { type Counters, type RedisNonce, type Reservation, refused } from './counters.ts';
-import { type CounterAsk, type Held, spanCounted } from './counting.ts';
+import type { Counters, RedisNonce, Reservation } from './counters.ts';
+import { type CounterAsk, type Held, allowedBy, spanCounted } from './counting.ts';
 import { type CounterRef, chinaMonthStart, countersHeldBy, isLimitCounter } from './evaluate.ts';
 import { limit_currency, velocity_window_s_max } from './rules.ts';
 
@@ -64,7 +64,7 @@ export class MemoryCounters implements Counters {
     assert(nonce === undefined, 'nonces are claimed in Redis only with counters in Redis');
     const found = asks.map((ask) => this.bucket(ask));
     const held = asks.map((ask, i) => heldIn(found[i], ask, at));
-    const allowed = !refused(asks, held);
+    const allowed = allowedBy(asks, held);
     if (allowed && asks.length > 0) {
       const member = this.memberOf(orderId);
       for (const [i, ask] of asks.entries()) this.join(member, orderId, found[i] ?? this.created(ask), ask.amount, at, ask.expiresAt);

@@ -7,9 +7,9 @@
  * so Redis's own clock does not matter.
  */
 import type Redis from 'ioredis';
-import type { CounterAsk, CounterPlan, Held } from './counting.ts';
+import { type CounterAsk, type CounterPlan, type Held, allowedBy } from './counting.ts';
 import { type CounterRef, counterName } from './evaluate.ts';
-import { type Counters, type RedisNonce, type Reservation, refused } from './counters.ts';
+import type { Counters, RedisNonce, Reservation } from './counters.ts';
 
 const key_prefix = 'risk:';
 
@@ -195,7 +195,7 @@ export class RedisCounters implements Counters {
     if (answer === 'replayed') return answer;
     const held = heldOf(asks, answer.split(' ').map(Number));
     // The script decided; the same judgement here says which way, without a second protocol.
-    return { allowed: !refused(asks, held), held };
+    return { allowed: allowedBy(asks, held), held };
   }
 
   async release(orderId: string, counters: CounterRef[]): Promise<void> {

@@ -9,7 +9,7 @@
  */
 import type { SQL } from 'bun';
 import * as v from 'valibot';
-import { type CounterAsk, type Held, refuses } from './counting.ts';
+import { type CounterAsk, type Held, allowedBy } from './counting.ts';
 import { type CounterRef, counterName, isLimitCounter } from './evaluate.ts';
 import { assert } from '../failures.ts';
 import { jsonValue } from './repo.ts';
@@ -33,8 +33,6 @@ export interface Counters {
   /** Forgets counters whose period or window is over. */
   purge(now: number): Promise<void>;
 }
-
-export const refused = (asks: CounterAsk[], held: Held[]): boolean => asks.some((ask, i) => refuses(ask, held[i]!));
 
 const num = v.pipe(v.union([v.number(), v.string(), v.bigint(), v.null()]), v.transform((x) => Number(x ?? 0)));
 const removeQuery = 'DELETE FROM risk_counter_entries WHERE bucket = $1 AND order_id = $2 RETURNING amount';
@@ -80,7 +78,7 @@ export class PostgresCounters implements Counters {
       const spans = ask.plan.spans.map(() => seen[next++]![0]);
       return { count: spans[0]!, amount: 0, spans };
     });
-    return { allowed: !refused(asks, held), held };
+    return { allowed: allowedBy(asks, held), held };
   }
 
   async release(orderId: string, counters: CounterRef[]): Promise<void> {

@@ -83,7 +83,9 @@ function planOf({ rule, bucketPrefix, hold }: Compiled, judged: Array<{ rule: Ru
   const spansMs = [...new Set(judged.map((j) => j.spanMs))].sort((a, b) => b - a);
   const spans = spansMs.map((spanMs) => {
     const on = judged.filter((j) => j.spanMs === spanMs);
-    return { spanMs, countMax: tightest(on.filter((j) => j.rule.action === 'reject').map((j) => j.countMax)), need: tightest(on.map((j) => j.countMax))! };
+    const need = tightest(on.map((j) => j.countMax));
+    if (need === null) throw new Error(`assertion failed: a velocity rule of ${hold} has no count`);
+    return { spanMs, countMax: tightest(on.filter((j) => j.rule.action === 'reject').map((j) => j.countMax)), need };
   });
   return {
     ...common, period: null, spans, countMax: null, amountMax: null, needCount: null, needAmount: null,
@@ -133,6 +135,9 @@ export const spanCounted = (span: SpanPlan, size: number): boolean => size + 1 >
 
 /** Whether `held` plus this order passes a maximum (null: none). */
 const passes = (max: number | null, held: number, adding: number): boolean => max !== null && held + adding > max;
+
+/** Whether no counter refuses the order (`held[i]` is what `asks[i]`'s counter held). */
+export const allowedBy = (asks: readonly CounterAsk[], held: readonly Held[]): boolean => !asks.some((ask, i) => refuses(ask, held[i]!));
 
 /** Whether the counter refuses the order: it would pass a refusing rule's maximum. */
 export function refuses(ask: CounterAsk, held: Held): boolean {
