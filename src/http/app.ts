@@ -101,8 +101,10 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     c.set('requestId', requestId);
     const started = performance.now();
     await next();
-    c.header('X-Request-Id', requestId);
-    if (c.res.headers.get('content-type') === 'application/json') c.header('Content-Type', json_content_type);
+    // In place, as htmlSecurity does: after `next()`, `c.header` copies the whole Response to set one header.
+    const headers = c.res.headers;
+    headers.set('X-Request-Id', requestId);
+    if (headers.get('content-type') === 'application/json') headers.set('Content-Type', json_content_type);
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.request(c.req.method, c.req.routePath, c.res.status, seconds);
     deps.log.info('request', {
