@@ -41,7 +41,7 @@ import { join } from 'node:path';
 import { type Service, startPostgres, startRedis } from '../test/harness/services.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
-import { cpuSeconds, mainThreadCpuSeconds, peakRssMb, rssMb, treeCpuSeconds } from './lifecycle/proc.ts';
+import { type ThreadCpu, type ThreadKind, cpuSeconds, peakRssMb, rssMb, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
 import { admin, callbacksNotTaken, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
 import { percentile } from './stats.ts';
@@ -141,6 +141,8 @@ async function audit(databaseUrl: string): Promise<string> {
 
 /** CPU seconds of each party, read together so that a window's deltas line up. */
 type CpuReading = { paycenter: number; paycenterMain: number; sandbox: number; bench: number; db: number };
+/** A CPU reading with paycenter's threads by kind (threadCpuSeconds). */
+type CpuReadingWithThreads = CpuReading & { threads: ThreadCpu };
 
 /**
  * The payments per second this machine sustains, from the CPU every process spends per payment in
@@ -171,6 +173,25 @@ function stages(completions: Completion[]): string {
   const p99 = (k: 'answeredMs' | 'paidMs' | 'latencyMs') => ms(pth(completions.map((c) => c[k]), 99));
   return `p99 created ${p99('answeredMs')} ms, paid ${p99('paidMs')} ms, notified ${p99('latencyMs')} ms`;
 }
+
+type ThreadUs = { user: number; system: number };
+const threadTotalUs = (t: ThreadUs | undefined): number => (t ? t.user + t.system : 0);
+
+/** Each kind of paycenter's threads: its CPU between two readings, in µs per payment. */
+function threadsPerPaymentUs(before: ThreadCpu, after: ThreadCpu, payments: number): Partial<Record<ThreadKind, ThreadUs>> {
+  const perPayment = (seconds: number) => (seconds * 1e6) / Math.max(1, payments);
+  return Object.fromEntries(Object.entries(after).map(([kind, now]: [string, ThreadUs]) => {
+    const then = before[kind as ThreadKind] ?? { user: 0, system: 0 };
+    return [kind, { user: perPayment(now.user - then.user), system: perPayment(now.system - then.system) }];
+  }));
+}
+
+/** The thread kinds, costliest first: `main 4400 + 900 · sqlite_writer 2100 + 1600 · …`. */
+const describeThreads = (threads: Partial<Record<ThreadKind, ThreadUs>>): string =>
+  (Object.entries(threads) as [string, ThreadUs][])
+    .sort(([, a], [, b]) => threadTotalUs(b) - threadTotalUs(a))
+    .map(([kind, t]) => `${kind} ${ms(t.user)} + ${ms(t.system)}`)
+    .join(' · ');
 
 /** Payments completed (the merchant notified) between two times. */
 const completedWithin = (completions: Completion[], from: number, to: number): number =>
@@ -221,11 +242,15 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     bunFlags: profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=lifecycle-${name}.md`] : [],
   });
   const pid = paycenter.pid()!;
-  const readCpu = (): CpuReading => ({
-    paycenter: cpuSeconds(pid), paycenterMain: mainThreadCpuSeconds(pid), sandbox: cpuSeconds(sandbox.pid),
-    bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
-    db: services ? treeCpuSeconds(services.postgres.pid) + cpuSeconds(services.redis.pid) : 0,
-  });
+  const readCpu = (): CpuReadingWithThreads => {
+    const threads = threadCpuSeconds(pid);
+    return {
+      paycenter: cpuSeconds(pid), paycenterMain: (threads.main?.user ?? 0) + (threads.main?.system ?? 0), sandbox: cpuSeconds(sandbox.pid),
+      bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+      db: services ? treeCpuSeconds(services.postgres.pid) + cpuSeconds(services.redis.pid) : 0,
+      threads,
+    };
+  };
   const log = (line: string) => console.log(`${name}: ${line}`);
   try {
     const merchant = await provision(paycenter.url, sandbox.url, endpoint.url);
@@ -257,6 +282,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const rss = rssMb(pid);
     const completedInSteady = completedWithin(ledger.completions, steadyStart, steadyEnd);
     const perPaymentUs = (k: keyof CpuReading) => ((cpuAfter[k] - cpuBefore[k]) * 1e6) / Math.max(1, completedInSteady);
+    const threads = threadsPerPaymentUs(cpuBefore.threads, cpuAfter.threads, completedInSteady);
     const steady = windowOf(ledger.completions, steadyStart, steadyEnd).map((c) => c.latencyMs);
     const steadyP99 = pth(steady, 99);
     const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);
@@ -265,6 +291,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
       + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores, ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
+    log(`paycenter's threads, CPU µs per payment (user + system): ${describeThreads(threads)}`);
 
     const burstStart = performance.now();
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
@@ -305,7 +332,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     for (const line of [...ledger.failures.slice(0, 5), ...missing.slice(0, 5)]) log(`  ${line}`);
     if (profile) log(`CPU profile: ${readdirSync(profileDir).map((f) => join(profileDir, f)).join(', ')}`);
 
-    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} rss_mb=${ms(rss)}`
+    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
       + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`

@@ -12,11 +12,51 @@ const clock_ticks_per_s = 100;
 export const cpuSeconds = (pid: number): number => cpuSecondsOfStat(`/proc/${pid}/stat`);
 
 /**
- * CPU seconds of the process's main thread alone: the event loop, which runs every request's
- * JavaScript and can use one core at most, while the other threads (SQLite's writer, the crypto
- * pool, the HTTP machinery) may use the rest.
+ * What each of paycenter's threads is, by the name Bun and JavaScriptCore give it
+ * (/proc/PID/task/TID/comm). Its main thread is the event loop, which runs every request's
+ * JavaScript and can use one core at most, while the others may use the rest: the SQLite store's
+ * one Worker is its writer thread (src/store/sqlite-writer.ts); the JIT compiles; mimalloc's
+ * scavenger returns freed pages to the system; the heap helpers and the warm-up thread are the
+ * collector's; Bun's fetch runs on its HTTP client thread; its pool ("Bun Pool 0", "Bun Pool 1", …)
+ * runs node:crypto's asynchronous RSA signatures and verifications (src/channels/rsa.ts). A
+ * thread of any other name is `other`.
  */
-export const mainThreadCpuSeconds = (pid: number): number => cpuSecondsOfStat(`/proc/${pid}/task/${pid}/stat`);
+const thread_kinds = {
+  Worker: 'sqlite_writer', JITWorker: 'jit', 'mi-scavenger': 'allocator', HeapHelper: 'gc', JSCWarmUp: 'gc', 'HTTP Client': 'http_client', 'Bun Pool': 'crypto_pool',
+} as const;
+export type ThreadKind = 'main' | (typeof thread_kinds)[keyof typeof thread_kinds] | 'other';
+/** CPU seconds by thread kind, user and system apart (system: the kernel's work for the thread — I/O, fsync, sockets). */
+export type ThreadCpu = Partial<Record<ThreadKind, { user: number; system: number }>>;
+
+/** CPU seconds so far of the process's live threads, summed by kind; a thread that has exited no longer counts. */
+export function threadCpuSeconds(pid: number): ThreadCpu {
+  const byKind: ThreadCpu = {};
+  for (const tid of taskIds(pid)) {
+    const fields = statFields(`/proc/${pid}/task/${tid}/stat`);
+    if (!fields) continue;
+    const kind: ThreadKind = Number(tid) === pid ? 'main' : (thread_kinds as Record<string, ThreadKind>)[threadName(pid, tid).replace(/ \d+$/, '')] ?? 'other';
+    const sum = (byKind[kind] ??= { user: 0, system: 0 });
+    sum.user += Number(fields[11]) / clock_ticks_per_s;
+    sum.system += Number(fields[12]) / clock_ticks_per_s;
+  }
+  return byKind;
+}
+
+function taskIds(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+}
+
+function threadName(pid: number, tid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
 
 function cpuSecondsOfStat(path: string): number {
   const fields = statFields(path);
