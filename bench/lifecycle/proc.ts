@@ -16,13 +16,13 @@ export const cpuSeconds = (pid: number): number => cpuSecondsOfStat(`/proc/${pid
  * (/proc/PID/task/TID/comm). Its main thread is the event loop, which runs every request's
  * JavaScript and can use one core at most, while the others may use the rest: the SQLite store's
  * one Worker is its writer thread (src/store/sqlite-writer.ts); the JIT compiles; mimalloc's
- * scavenger returns freed pages to the system; the heap helpers and the warm-up thread are the
- * collector's; Bun's fetch runs on its HTTP client thread; its pool ("Bun Pool 0", "Bun Pool 1", …)
+ * scavenger returns freed pages to the system; JavaScriptCore's helpers are its collector's heap
+ * helpers and its warm-up thread; Bun's fetch runs on its HTTP client thread; its pool ("Bun Pool 0", "Bun Pool 1", …)
  * runs node:crypto's asynchronous RSA signatures and verifications (src/channels/rsa.ts). A
  * thread of any other name is `other`.
  */
 const thread_kinds = {
-  Worker: 'sqlite_writer', JITWorker: 'jit', 'mi-scavenger': 'allocator', HeapHelper: 'gc', JSCWarmUp: 'gc', 'HTTP Client': 'http_client', 'Bun Pool': 'crypto_pool',
+  Worker: 'sqlite_writer', JITWorker: 'jit', 'mi-scavenger': 'allocator', HeapHelper: 'jsc_helpers', JSCWarmUp: 'jsc_helpers', 'HTTP Client': 'http_client', 'Bun Pool': 'crypto_pool',
 } as const;
 export type ThreadKind = 'main' | (typeof thread_kinds)[keyof typeof thread_kinds] | 'other';
 /** CPU seconds by thread kind, user and system apart (system: the kernel's work for the thread — I/O, fsync, sockets). */
