@@ -10,6 +10,7 @@
  */
 import { type CounterRef, type Compiled, type Facts, type Hit, counterName, day_ms, hitOf, window_period } from './evaluate.ts';
 import { type ListSubject, type Rule, limit_currency } from './rules.ts';
+import { assert } from '../failures.ts';
 
 /**
  * A span of a window that its rules count: the tightest maximum of the rules on it that refuse
@@ -84,7 +85,7 @@ function planOf({ rule, bucketPrefix, hold }: Compiled, judged: Array<{ rule: Ru
   const spans = spansMs.map((spanMs) => {
     const on = judged.filter((j) => j.spanMs === spanMs);
     const need = tightest(on.map((j) => j.countMax));
-    if (need === null) throw new Error(`assertion failed: a velocity rule of ${hold} has no count`);
+    assert(need !== null, `a velocity rule of ${hold} has no count`);
     return { spanMs, countMax: tightest(on.filter((j) => j.rule.action === 'reject').map((j) => j.countMax)), need };
   });
   return {
