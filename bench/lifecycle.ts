@@ -152,6 +152,7 @@ type CpuReadingWithThreads = CpuReading & { threads: ThreadCpu };
  * falls after it.
  */
 async function sustainedCeiling(payer: Payer, ledger: Ledger, readCpu: () => CpuReading, perSecond: number): Promise<number> {
+  await payer.settled();
   const start = performance.now();
   const before = readCpu();
   await openLoop(payer, 'calibrate', perSecond, calibrate_ms);
@@ -274,6 +275,11 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const rate = Number(process.env.BENCH_RATE ?? Math.max(10, Math.round(Math.min(capacity, sustained) * steady_share_of_capacity)));
     log(`steady rate ${rate}/s`);
 
+    // The steady minute measures its own rate, not the calibration's payments still in the queues.
+    const backlog = payer.inFlight;
+    const settling = performance.now();
+    await payer.settled();
+    log(`the calibration's last ${backlog} payments ended ${((performance.now() - settling) / 1000).toFixed(1)} s after it`);
     const steadyStart = performance.now();
     const cpuBefore = readCpu();
     await openLoop(payer, 'steady', rate, steady_ms);

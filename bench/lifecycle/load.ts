@@ -113,6 +113,11 @@ export class Payer {
     this.running.add(run);
   }
 
+  /** Payments started open-loop whose lives have not ended yet. */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
   /** Resolves when every payment started so far has ended. */
   async settled(): Promise<void> {
     while (this.running.size > 0) await Promise.all(this.running);
