@@ -201,6 +201,10 @@ async function startPostgresOnFreePort(bin: string, dir: string, pgCtl: (...args
       `-c max_connections=${postgres_connections_max}`,
       '-c fsync=on',
       '-c synchronous_commit=on',
+      // A new database's pooled connections keep plans made while its tables were nearly empty
+      // until autovacuum next analyzes them (it looks every naptime, 60 s by default); meanwhile
+      // each batch commit seq-scans a growing orders table. operations.md recommends 10 s.
+      '-c autovacuum_naptime=10',
     ].join(' ');
     const timeout_s = String(Math.ceil(service_start_timeout_ms / 1000));
     try {
