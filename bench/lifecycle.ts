@@ -9,10 +9,11 @@
  *   probe:  64 payers in a closed loop for 20 s — the capacity in complete payments per second;
  *   calibrate: open-loop at 70 % of it for 15 s — the rate the machine sustains, at the CPU every
  *           process spends per payment (`sustainedCeiling`); again at 70 % of that, when the loop
- *           offered more than 90 % of it (it then measured a saturated machine);
+ *           offered more than 90 % of it (it then measured a saturated machine); each loop starts
+ *           once the payments of the one before have ended;
  *   steady: open-loop at BENCH_RATE (default 80 % of the lesser of the two) for 60 s — payments/s,
- *           create-to-notification p50/p99, paycenter's CPU time per payment (/proc; its main thread
- *           apart: the event loop is one core) and RSS;
+ *           create-to-notification p50/p99, paycenter's CPU time per payment (/proc; by thread:
+ *           the event loop is one core) and RSS; on Postgres, the transactions it committed a payment;
  *   burst:  ten times that rate for 30 s — what is shed (429/503, and how fast), p99 during;
  *   after:  the steady rate again for 60 s — p99 after, and how long until it is back to the
  *           steady p99 (recovery_s, over 5 s windows: every later window's p99 within the worst of
@@ -130,6 +131,12 @@ async function notifiesHeard(databaseUrl: string): Promise<Map<string, number>> 
   const rows = await queryDatabase<{ order_id: string; at: number | string }>(databaseUrl, query);
   const wallOffset = Date.now() - performance.now();
   return new Map(rows.map((r) => [r.order_id, Number(r.at) - wallOffset]));
+}
+
+/** Transactions Postgres has committed in paycenter's database (its statistics trail by up to a second). */
+async function committedTransactions(databaseUrl: string): Promise<number> {
+  const [row] = await queryDatabase<{ n: number | string }>(databaseUrl, 'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
+  return Number(row?.n ?? Number.NaN);
 }
 
 async function audit(databaseUrl: string): Promise<string> {
@@ -282,12 +289,15 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     log(`the calibration's last ${backlog} payments ended ${((performance.now() - settling) / 1000).toFixed(1)} s after it`);
     const steadyStart = performance.now();
     const cpuBefore = readCpu();
+    const xactsBefore = services ? await committedTransactions(databaseUrl) : 0;
     await openLoop(payer, 'steady', rate, steady_ms);
     const steadyEnd = performance.now();
     const cpuAfter = readCpu();
+    const xactsAfter = services ? await committedTransactions(databaseUrl) : 0;
     const rss = rssMb(pid);
     const completedInSteady = completedWithin(ledger.completions, steadyStart, steadyEnd);
     const perPaymentUs = (k: keyof CpuReading) => ((cpuAfter[k] - cpuBefore[k]) * 1e6) / Math.max(1, completedInSteady);
+    const xactsPerPayment = (xactsAfter - xactsBefore) / Math.max(1, completedInSteady);
     const threads = threadsPerPaymentUs(cpuBefore.threads, cpuAfter.threads, completedInSteady);
     const steady = windowOf(ledger.completions, steadyStart, steadyEnd).map((c) => c.latencyMs);
     const steadyP99 = pth(steady, 99);
@@ -296,7 +306,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     // ...and paycenter's event loop runs on one core: at its CPU per payment, no more fit either.
     const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
-      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))}` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores, ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores, ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
     log(`paycenter's threads, CPU µs per payment (user + system): ${describeThreads(threads)}`);
 
     const burstStart = performance.now();
@@ -340,7 +350,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
-      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
+      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
       + ` after_p99_ms=${ms(pth(after, 99))} recovery_s=${recovery} recovery_strict_s=${recoveryStrict} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
