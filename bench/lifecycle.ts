@@ -156,7 +156,8 @@ type CpuReadingWithThreads = CpuReading & { threads: ThreadCpu };
  * an open loop below the probed capacity. A closed loop outruns it (the probe's capacity was
  * 1.2–1.3× the steady minute's ceiling): payers that wait for each other keep the queues full, so
  * commits group more, and its payments' deferred work (the unpaid tenth's expiry a minute later)
- * falls after it.
+ * falls after it. It starts once the payments of the loop before have ended, so that their
+ * remaining work and completions do not fall into its readings.
  */
 async function sustainedCeiling(payer: Payer, ledger: Ledger, readCpu: () => CpuReading, perSecond: number): Promise<number> {
   await payer.settled();
