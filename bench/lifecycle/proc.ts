@@ -17,12 +17,18 @@ export const cpuSeconds = (pid: number): number => cpuSecondsOfStat(`/proc/${pid
  * JavaScript and can use one core at most, while the others may use the rest: the SQLite store's
  * one Worker is its writer thread (src/store/sqlite-writer.ts); the JIT compiles; mimalloc's
  * scavenger returns freed pages to the system; JavaScriptCore's helpers are its collector's heap
- * helpers and its warm-up thread; Bun's fetch runs on its HTTP client thread; its pool ("Bun Pool 0", "Bun Pool 1", …)
- * runs node:crypto's asynchronous RSA signatures and verifications (src/channels/rsa.ts). A
- * thread of any other name is `other`.
+ * helpers and its warm-up thread; Bun's fetch runs on its HTTP client thread; its pool ("Bun Pool
+ * 0", "Bun Pool 1", …) runs node:crypto's asynchronous RSA signatures and verifications
+ * (src/channels/rsa.ts). A thread of any other name is `other`.
  */
 const thread_kinds = {
-  Worker: 'sqlite_writer', JITWorker: 'jit', 'mi-scavenger': 'allocator', HeapHelper: 'jsc_helpers', JSCWarmUp: 'jsc_helpers', 'HTTP Client': 'http_client', 'Bun Pool': 'crypto_pool',
+  Worker: 'sqlite_writer',
+  JITWorker: 'jit',
+  'mi-scavenger': 'allocator',
+  HeapHelper: 'jsc_helpers',
+  JSCWarmUp: 'jsc_helpers',
+  'HTTP Client': 'http_client',
+  'Bun Pool': 'crypto_pool',
 } as const;
 export type ThreadKind = 'main' | (typeof thread_kinds)[keyof typeof thread_kinds] | 'other';
 /** CPU seconds by thread kind, user and system apart (system: the kernel's work for the thread — I/O, fsync, sockets). */
@@ -34,12 +40,18 @@ export function threadCpuSeconds(pid: number): ThreadCpu {
   for (const tid of taskIds(pid)) {
     const fields = statFields(`/proc/${pid}/task/${tid}/stat`);
     if (!fields) continue;
-    const kind: ThreadKind = Number(tid) === pid ? 'main' : (thread_kinds as Record<string, ThreadKind>)[threadName(pid, tid).replace(/ \d+$/, '')] ?? 'other';
-    const sum = (byKind[kind] ??= { user: 0, system: 0 });
+    const sum = (byKind[kindOf(pid, tid)] ??= { user: 0, system: 0 });
     sum.user += Number(fields[11]) / clock_ticks_per_s;
     sum.system += Number(fields[12]) / clock_ticks_per_s;
   }
   return byKind;
+}
+
+/** A numbered thread ("Bun Pool 3") is of its name's kind without the number. */
+function kindOf(pid: number, tid: string): ThreadKind {
+  if (Number(tid) === pid) return 'main';
+  const name = threadName(pid, tid).replace(/ \d+$/, '');
+  return (thread_kinds as Record<string, ThreadKind>)[name] ?? 'other';
 }
 
 function taskIds(pid: number): string[] {
