@@ -1,11 +1,12 @@
 /**
- * The process's one durable write path: order events' write sets and request nonce claims
- * join the same group-committed transactions, so a signed request costs a share of the
- * batches' fsyncs rather than fsyncs of its own. A create carries its nonce inside its order's
- * write (one transaction for both); other routes claim theirs first.
+ * The process's one durable write path: order events' write sets, request nonce claims and the
+ * results of executed outbox rows join the same group-committed transactions, so a signed
+ * request or a channel call costs a share of the batches' fsyncs rather than a transaction of
+ * its own. A create carries its nonce inside its order's write (one transaction for both);
+ * other routes claim theirs first.
  */
 import type { Clock } from '../src/clock.ts';
-import type { Dialect, NonceClaim, OrderWrite, Store, WriteOutcome } from '../src/store/store.ts';
+import type { Dialect, NonceClaim, OrderWrite, OutboxResult, Store, WriteOutcome } from '../src/store/store.ts';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
 
 /**
@@ -24,8 +25,8 @@ export function commitsInFlightFor(dialect: Dialect): number {
  */
 export const commit_queue_writes_max = 10_000;
 
-type Item = { kind: 'write'; write: OrderWrite } | { kind: 'nonce'; claim: NonceClaim };
-type Outcome = WriteOutcome | boolean;
+type Item = { kind: 'write'; write: OrderWrite } | { kind: 'nonce'; claim: NonceClaim } | { kind: 'outbox'; result: OutboxResult };
+type Outcome = WriteOutcome | boolean | null;
 
 export class DurableCommitter {
   private readonly batches: GroupCommitter<Item, Outcome>;
@@ -34,10 +35,11 @@ export class DurableCommitter {
     this.batches = new GroupCommitter(async (items) => {
       const writes = items.flatMap((i) => (i.kind === 'write' ? [i.write] : []));
       const nonces = items.flatMap((i) => (i.kind === 'nonce' ? [i.claim] : []));
-      const outcome = await store.commitBatch({ writes, nonces, nowMs: clock.now() });
+      const outboxResults = items.flatMap((i) => (i.kind === 'outbox' ? [i.result] : []));
+      const outcome = await store.commitBatch({ writes, nonces, outboxResults, nowMs: clock.now() });
       let w = 0;
       let n = 0;
-      return items.map((i) => (i.kind === 'write' ? outcome.writes[w++]! : outcome.nonces[n++]!));
+      return items.map((i) => (i.kind === 'write' ? outcome.writes[w++]! : i.kind === 'nonce' ? outcome.nonces[n++]! : null));
     }, options);
   }
 
@@ -52,5 +54,10 @@ export class DurableCommitter {
 
   claimNonce(claim: NonceClaim): Promise<boolean> {
     return this.batches.submit({ kind: 'nonce', claim }) as Promise<boolean>;
+  }
+
+  /** Records what executing a claimed outbox row came to (store.finishOutbox, grouped). */
+  async finishOutbox(result: OutboxResult): Promise<void> {
+    await this.batches.submit({ kind: 'outbox', result });
   }
 }

@@ -4,8 +4,8 @@
  * answer back to the order's actor as an event. Rows are durable and leased: a runner that
  * dies mid-call leaves the row to be claimed again once the lease runs out, and every channel
  * call is idempotent by flow or refund id, so repeating one cannot charge or refund twice.
- * The event is dispatched before the row is marked done: a crash in between repeats the call,
- * and the actor ignores what no longer applies.
+ * The event is dispatched before the row is marked done (in the next group commit): a crash in
+ * between repeats the call, and the actor ignores what no longer applies.
  */
 import { type Alerts, alertIdFor } from '../src/alerts/alerts.ts';
 import { flagKind } from '../src/alerts/kinds.ts';
@@ -21,6 +21,7 @@ import { assert, errorText, isDependencyFailure } from '../src/failures.ts';
 import { effectOfRow, readOutboxRow } from '../src/store/outbox.ts';
 import type { ClaimedOutboxRow, OutboxResult, OutboxRow, Store } from '../src/store/store.ts';
 import { type KindsOf, effectExecutor, kindsOf } from './effect-executors.ts';
+import type { DurableCommitter } from './durable-commit.ts';
 import type { Engine } from './engine.ts';
 import type { Parking } from './parking.ts';
 
@@ -87,7 +88,9 @@ export class EffectRunner {
   private readonly loop: PollingLoop;
 
   constructor(
-    private readonly deps: { store: Store; engine: Engine; channels: ChannelRegistry; alerts: Alerts; clock: Clock; log: Logger; parking: Parking; random?: () => number },
+    private readonly deps: {
+      store: Store; committer: DurableCommitter; engine: Engine; channels: ChannelRegistry; alerts: Alerts; clock: Clock; log: Logger; parking: Parking; random?: () => number;
+    },
     private readonly options: EffectRunnerOptions = default_effect_runner_options,
   ) {
     this.loop = new PollingLoop('effect runner', () => this.tick(), options.intervalMs, deps.log);
@@ -146,7 +149,7 @@ export class EffectRunner {
       }
       outcome = { failure: { ok: false, code: 'unavailable', retryable: true, message: errorText(error, error_text_chars_max) } };
     }
-    await this.deps.store.finishOutbox(this.resultOf(row, outcome));
+    await this.deps.committer.finishOutbox(this.resultOf(row, outcome));
     return outcome;
   }
 

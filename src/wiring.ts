@@ -159,7 +159,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
       }).catch((error) => log.error('alert not recorded', { payment_id: notice.orderId, ref: notice.ref, error: String(error) }));
     },
   });
-  const runner = new EffectRunner({ store, engine, channels, alerts, clock, log, parking, random: options.random });
+  const runner = new EffectRunner({ store, committer, engine, channels, alerts, clock, log, parking, random: options.random });
   const volumes = new DailyVolumes({ store, clock });
   const recon = new Reconciliation(
     { store, channels, engine, alerts, clock, log, feeRateOf: (row) => ({ tenThousandths: feeRateTenThousandths(row.feeRate) }) },

@@ -53,7 +53,7 @@ import {
   orderOf,
   outboxOf,
   first_journal_page,
-  outboxUpdateOf,
+  outboxUpdatesOf,
   per_order_rows_max,
   recon_facts_page_max,
   parkedOf,
@@ -141,14 +141,19 @@ nc AS (
   INSERT INTO nonces (merchant_id, nonce, expires_at)
   SELECT x.merchant_id, x.nonce, x.expires_at FROM jsonb_to_recordset($9::jsonb) AS x(merchant_id text, nonce text, expires_at bigint)
   ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= $10
-  RETURNING merchant_id, nonce)
+  RETURNING merchant_id, nonce),
+ox AS (
+  UPDATE outbox o SET status = x.status, attempts = o.attempts + 1, last_error = x.error, lease_until = NULL, due_at = x.due_at, completed_at = x.completed_at
+  FROM jsonb_to_recordset($11::jsonb) AS x(id text, status text, error text, due_at bigint, completed_at bigint)
+  WHERE o.id = x.id)
 SELECT 'write' AS kind, id, NULL AS nonce FROM won
 UNION ALL SELECT 'nonce', merchant_id, nonce FROM nc
 UNION ALL SELECT 'write_nonce', merchant_id, nonce FROM wn`;
 
 /**
- * The batch as the statement's eight jsonb inputs (snake_case keys match the record
- * definitions). Bun's client serializes a jsonb parameter itself: pass values, not JSON text.
+ * The batch's writes as the statement's first eight jsonb inputs (snake_case keys match the
+ * record definitions); $9 is its nonce claims, $10 the time, $11 its outbox results. Bun's
+ * client serializes a jsonb parameter itself: pass values, not JSON text.
  */
 function batchInputs(writes: OrderWrite[]): unknown[] {
   // Orders in id order, so concurrent batches (other processes, other pool connections) lock
@@ -234,7 +239,7 @@ export class PostgresStore implements Store {
     if (write.nonce) throw new Error('assertion failed: a write with ledger entries carries no nonce');
     try {
       return await this.sql.begin(async (tx) => {
-        const rows = (await tx.unsafe(commitStatement, [...batchInputs([write]), [], nowMs])) as Row[];
+        const rows = (await tx.unsafe(commitStatement, [...batchInputs([write]), [], nowMs, []])) as Row[];
         if (!rows.some((r) => r.kind === 'write' && r.id === write.order.id)) {
           throw new RolledBack(write.expectedVersion === 0 ? 'duplicate_order' : 'version_conflict');
         }
@@ -276,11 +281,11 @@ export class PostgresStore implements Store {
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
-    return (await this.commitBatch({ writes, nonces: [], nowMs: Date.now() })).writes;
+    return (await this.commitBatch({ writes, nonces: [], outboxResults: [], nowMs: Date.now() })).writes;
   }
 
-  async commitBatch({ writes, nonces, nowMs }: Batch): Promise<BatchOutcome> {
-    if (writes.length === 0 && nonces.length === 0) return { writes: [], nonces: [] };
+  async commitBatch({ writes, nonces, outboxResults, nowMs }: Batch): Promise<BatchOutcome> {
+    if (writes.length === 0 && nonces.length === 0 && outboxResults.length === 0) return { writes: [], nonces: [] };
     assertWrites(writes);
     const writeNonces = writes.flatMap((w) => (w.nonce ? [w.nonce] : []));
     if (nonces.length + writeNonces.length > 0 && nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
@@ -296,7 +301,10 @@ export class PostgresStore implements Store {
     const withLedger = sent.filter((w) => w.ledger?.length);
     const ledgerOutcomes = new Map(await Promise.all(withLedger.map(async (w) => [w, await this.commitWithLedger(w, nowMs)] as const)));
     const plain = withLedger.length === 0 ? sent : sent.filter((w) => !ledgerOutcomes.has(w));
-    const rows = await this.all(commitStatement, ...batchInputs(plain), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs);
+    const outboxUpdates = outboxUpdatesOf(outboxResults).map((u) => ({ id: u.id, status: u.status, error: u.error, due_at: u.dueAt, completed_at: u.completedAt }));
+    const rows = await this.all(
+      commitStatement, ...batchInputs(plain), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs, outboxUpdates,
+    );
     const key = (merchantId: unknown, nonce: unknown) => `${merchantId}\u0000${nonce}`;
     const keysOf = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => (kind === 'write' ? (r.id as string) : key(r.id, r.nonce))));
     const [won, taken, writeNoncesTaken] = [keysOf('write'), keysOf('nonce'), keysOf('write_nonce')];
@@ -402,9 +410,7 @@ export class PostgresStore implements Store {
   }
 
   async finishOutbox(r: OutboxResult) {
-    const next = outboxUpdateOf(r);
-    await this.all('UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, lease_until = NULL, due_at = $3, completed_at = $4 WHERE id = $5',
-      next.status, r.error, next.dueAt, next.completedAt, r.outboxId);
+    await this.commitBatch({ writes: [], nonces: [], outboxResults: [r], nowMs: r.at });
   }
 
   async recordNotification(r: NotificationResult) {

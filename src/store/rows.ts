@@ -201,10 +201,21 @@ export function parkedOf(source: ParkedRow['source'], row: Raw, json: JsonDecode
   return { source, orderId: row.order_id as string, ref: row.key as string, kind: 'timer', error: row.error as string, parkedAt: int(row.parked_at), detail: json(row.event) };
 }
 
-/** The outbox row's status after an execution, and its next due time. */
-export function outboxUpdateOf(r: OutboxResult): { status: 'pending' | 'done' | 'failed' | 'parked'; dueAt: number; completedAt: number | null } {
-  if (r.next.status === 'retry') return { status: 'pending', dueAt: r.next.dueAt, completedAt: null };
-  return { status: r.next.status, dueAt: r.at, completedAt: r.at };
+/** An outbox row's columns after an execution: its status, last error and next due time. */
+export type OutboxUpdate = { id: string; status: 'pending' | 'done' | 'failed' | 'parked'; error: string | null; dueAt: number; completedAt: number | null };
+
+function outboxUpdateOf(r: OutboxResult): OutboxUpdate {
+  if (r.next.status === 'retry') return { id: r.outboxId, status: 'pending', error: r.error, dueAt: r.next.dueAt, completedAt: null };
+  return { id: r.outboxId, status: r.next.status, error: r.error, dueAt: r.at, completedAt: r.at };
+}
+
+/**
+ * A batch's outbox results as row updates, one per row: two runners that both executed a row
+ * (a lease that ran out mid-call) may finish it in one batch, and the later word counts — on
+ * Postgres one statement may not update a row twice.
+ */
+export function outboxUpdatesOf(results: OutboxResult[]): OutboxUpdate[] {
+  return [...new Map(results.map((r) => [r.outboxId, outboxUpdateOf(r)])).values()];
 }
 
 export function alertOf(row: Raw): AlertRow {

@@ -1,13 +1,13 @@
 /**
  * What a SQLite write transaction does, synchronously, on one connection: the pragmas every
- * connection gets, and BatchWriter, which applies a Batch (order write sets and nonce claims)
- * in one IMMEDIATE transaction, and the store's side writes in another. It runs on the writer
+ * connection gets, and BatchWriter, which applies a Batch (order write sets, nonce claims and
+ * outbox results) in one IMMEDIATE transaction, and the store's side writes in another. It runs on the writer
  * thread (sqlite-writer.ts).
  */
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues } from './rows.ts';
+import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues, outboxUpdatesOf } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
 import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
 import { StatementCache } from './statement-cache.ts';
@@ -62,6 +62,9 @@ function prepareStatements(db: Database) {
     claimNonce: db.prepare(
       `INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES (?, ?, ?)
        ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
+    ),
+    finishOutbox: db.prepare(
+      'UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?',
     ),
     purgeNonces: db.prepare('DELETE FROM nonces WHERE (merchant_id, nonce) IN (SELECT merchant_id, nonce FROM nonces WHERE expires_at <= ? LIMIT ?)'),
   };
@@ -168,7 +171,9 @@ export class BatchWriter {
         if (write.nonce && !this.claimNonces([write.nonce], b.nowMs)[0]) return 'nonce_used';
         return write.ledger?.length ? writeWithLedger(this.db, s, this.runner.all, write) : writeOrder(s, write);
       });
-      return { writes, nonces: this.claimNonces(b.nonces, b.nowMs) };
+      const nonces = this.claimNonces(b.nonces, b.nowMs);
+      for (const u of outboxUpdatesOf(b.outboxResults)) s.finishOutbox.run(u.status, u.error, u.dueAt, u.completedAt, u.id);
+      return { writes, nonces };
     });
     return all.immediate(batch);
   }

@@ -54,7 +54,6 @@ import {
   orderOf,
   outboxOf,
   first_journal_page,
-  outboxUpdateOf,
   per_order_rows_max,
   recon_facts_page_max,
   parkedOf,
@@ -200,7 +199,7 @@ export class SqliteStore implements Store {
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
-    return (await this.commitBatch({ writes, nonces: [], nowMs: Date.now() })).writes;
+    return (await this.commitBatch({ writes, nonces: [], outboxResults: [], nowMs: Date.now() })).writes;
   }
 
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
@@ -321,10 +320,7 @@ export class SqliteStore implements Store {
   }
 
   async finishOutbox(r: OutboxResult) {
-    const next = outboxUpdateOf(r);
-    await this.sideChanges('UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?', [
-      [next.status, r.error, next.dueAt, next.completedAt, r.outboxId],
-    ]);
+    await this.commitBatch({ writes: [], nonces: [], outboxResults: [r], nowMs: r.at });
   }
 
   async recordNotification(r: NotificationResult) {

@@ -341,8 +341,12 @@ export type NotificationResult = {
   next: { status: 'delivered' } | { status: 'retry'; dueAt: number } | { status: 'failed' };
 };
 
-/** What one durable transaction carries: order write sets and request nonce claims. */
-export type Batch = { writes: OrderWrite[]; nonces: NonceClaim[]; nowMs: number };
+/**
+ * What one durable transaction carries: order write sets, request nonce claims, and what became
+ * of executed outbox rows (a channel call's row is finished in the next batch, not in a
+ * transaction of its own).
+ */
+export type Batch = { writes: OrderWrite[]; nonces: NonceClaim[]; outboxResults: OutboxResult[]; nowMs: number };
 /** Per write its outcome; per nonce claim whether it was free (and is now taken). */
 export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[] };
 
@@ -362,8 +366,9 @@ export interface Store {
    * Applies a batch in ONE durable transaction (one fsync). Each write is isolated from the
    * others: a write that conflicts leaves no trace, the rest still commit. A nonce claim wins
    * when the merchant has not used the nonce, or its earlier use expired (expired nonces are
-   * purged now and then); equal claims in one batch: the first wins. Outcomes are in input
-   * order. Throws only when the store itself fails (then nothing committed).
+   * purged now and then); equal claims in one batch: the first wins. Outbox results always
+   * apply; two of one row in a batch: the last wins. Outcomes are in input order. Throws only
+   * when the store itself fails (then nothing committed).
    */
   commitBatch(batch: Batch): Promise<BatchOutcome>;
   /** commitBatch with writes only: the one-commit-per-event floor of the engine bench, and tests. */
@@ -400,7 +405,10 @@ export interface Store {
   claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]>;
   /** Claims one pending, unleased outbox row by id whatever its due time (an effect run in-line); null when taken or done. */
   claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number): Promise<ClaimedOutboxRow | null>;
-  /** Records the execution of a claimed outbox row (not a notification: those go through recordNotification). */
+  /**
+   * Records the execution of a claimed outbox row (not a notification: those go through
+   * recordNotification) in a transaction of its own: commitBatch with this one result.
+   */
   finishOutbox(result: OutboxResult): Promise<void>;
   /** Records a delivery attempt and its consequence (outbox row and merchant event), in one transaction. */
   recordNotification(result: NotificationResult): Promise<void>;

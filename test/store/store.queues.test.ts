@@ -64,6 +64,31 @@ for (const kind of storeKinds) {
       expect((await store.claimOutbox([kindName], t0 + 100 + lease_ms, lease_ms, 1)).map((r) => r.id)).toEqual([rows[1]!.id]);
     });
 
+    test('outbox results: applied with the batch they join whatever its writes come to; of two for one row the last counts', async () => {
+      const o = orderRow(1);
+      const kindName = `k_${unique()}`;
+      const [a, b, c] = [1, 2, 3].map((n): OutboxRow => ({ id: `obx_${o.id}_${n}`, orderId: o.id, kind: kindName, payload: {}, createdAt: t0, dueAt: t0 }));
+      await store.commit([writeOf(o, { outbox: [a!, b!, c!] })]);
+      expect(await store.claimOutbox([kindName], t0, lease_ms, 10)).toHaveLength(3);
+      const outcome = await store.commitBatch({
+        writes: [writeOf(o)],
+        nonces: [],
+        outboxResults: [
+          { outboxId: a!.id, at: t0 + 1, error: 'timeout', next: { status: 'retry', dueAt: t0 + 500 } },
+          { outboxId: b!.id, at: t0 + 1, error: null, next: { status: 'done' } },
+          { outboxId: c!.id, at: t0 + 1, error: 'timeout', next: { status: 'retry', dueAt: t0 + 100 } },
+          { outboxId: c!.id, at: t0 + 2, error: 'refused', next: { status: 'failed' } },
+        ],
+        nowMs: t0 + 2,
+      });
+      // The write collided with the order it repeats; the results are no part of it and still count.
+      expect(outcome.writes).toEqual(['duplicate_order']);
+      expect(await store.claimOutbox([kindName], t0 + 1_000, lease_ms, 10)).toEqual([{ ...a!, dueAt: t0 + 500, attempts: 1 }]);
+      expect((await store.listFailedOutbox(1_000)).filter((r) => r.orderId === o.id)).toEqual([{ ...c!, dueAt: t0 + 2 }]);
+      await store.finishOutbox({ outboxId: a!.id, at: t0 + 1_001, error: null, next: { status: 'done' } });
+      expect(await store.claimOutbox([kindName], t0 + 1e9, lease_ms, 10)).toEqual([]);
+    });
+
     test('notifications: attempts recorded; retry, failure, delivery; resend starts over', async () => {
       const o = orderRow(1);
       const event: MerchantEventRow = { id: `evt_${o.id}`, merchantId: 'M1', orderId: o.id, type: 'payment.succeeded', data: { amount: 12_345, nested: { ok: true } }, createdAt: t0 };
