@@ -1,12 +1,12 @@
 /**
  * The process's one durable write path: order events' write sets, request nonce claims and the
- * results of executed outbox rows join the same group-committed transactions, so a signed
- * request or a channel call costs a share of the batches' fsyncs rather than a transaction of
- * its own. A create carries its nonce inside its order's write (one transaction for both);
+ * results of executed outbox rows (channel calls, notification deliveries) join the same
+ * group-committed transactions, so a signed request, a channel call or a delivery costs a share
+ * of the batches' fsyncs rather than a transaction of its own. A create carries its nonce inside its order's write (one transaction for both);
  * other routes claim theirs first.
  */
 import type { Clock } from '../src/clock.ts';
-import type { Dialect, NonceClaim, OrderWrite, OutboxResult, Store, WriteOutcome } from '../src/store/store.ts';
+import type { Dialect, NonceClaim, NotificationResult, OrderWrite, OutboxResult, Store, WriteOutcome } from '../src/store/store.ts';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
 
 /**
@@ -25,7 +25,11 @@ export function commitsInFlightFor(dialect: Dialect): number {
  */
 export const commit_queue_writes_max = 10_000;
 
-type Item = { kind: 'write'; write: OrderWrite } | { kind: 'nonce'; claim: NonceClaim } | { kind: 'outbox'; result: OutboxResult };
+type Item =
+  | { kind: 'write'; write: OrderWrite }
+  | { kind: 'nonce'; claim: NonceClaim }
+  | { kind: 'outbox'; result: OutboxResult }
+  | { kind: 'notification'; result: NotificationResult };
 type Outcome = WriteOutcome | boolean | null;
 
 export class DurableCommitter {
@@ -36,7 +40,8 @@ export class DurableCommitter {
       const writes = items.flatMap((i) => (i.kind === 'write' ? [i.write] : []));
       const nonces = items.flatMap((i) => (i.kind === 'nonce' ? [i.claim] : []));
       const outboxResults = items.flatMap((i) => (i.kind === 'outbox' ? [i.result] : []));
-      const outcome = await store.commitBatch({ writes, nonces, outboxResults, nowMs: clock.now() });
+      const notifications = items.flatMap((i) => (i.kind === 'notification' ? [i.result] : []));
+      const outcome = await store.commitBatch({ writes, nonces, outboxResults, notifications, nowMs: clock.now() });
       let w = 0;
       let n = 0;
       return items.map((i) => (i.kind === 'write' ? outcome.writes[w++]! : i.kind === 'nonce' ? outcome.nonces[n++]! : null));
@@ -59,5 +64,10 @@ export class DurableCommitter {
   /** Records what executing a claimed outbox row came to (store.finishOutbox, grouped). */
   async finishOutbox(result: OutboxResult): Promise<void> {
     await this.batches.submit({ kind: 'outbox', result });
+  }
+
+  /** Records a notification's delivery attempt and what follows (store.recordNotification, grouped). */
+  async recordNotification(result: NotificationResult): Promise<void> {
+    await this.batches.submit({ kind: 'notification', result });
   }
 }

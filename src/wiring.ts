@@ -47,6 +47,8 @@ import type { BreakerTransitionRow, Store } from './store/store.ts';
 export type Paycenter = {
   url: string;
   store: Store;
+  /** The process's durable write path (actors/durable-commit.ts). */
+  committer: DurableCommitter;
   engine: Engine;
   ticker: Ticker;
   delivery: NotificationDelivery;
@@ -185,7 +187,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const ticker = new Ticker({ engine, store, clock, log, parking, index: timerIndex });
   delivery = new NotificationDelivery(
     {
-      store, engine, merchants, clock, log, parking, random: options.random,
+      store, committer, engine, merchants, clock, log, parking, random: options.random,
       onFailed: (failed) => {
         metrics.notificationFailed();
         void alerts.raise({
@@ -208,7 +210,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
 
   return {
     url: `http://${config.host}:${server.port}`,
-    store, engine, ticker, delivery, retention, runner, channels, merchants, risk, log, alerts, recon, reconSchedule, health: health.health, router,
+    store, committer, engine, ticker, delivery, retention, runner, channels, merchants, risk, log, alerts, recon, reconSchedule, health: health.health, router,
     async stop() {
       await server.stop(true);
       await ticker.stop();

@@ -15,6 +15,7 @@
  * deliveries finish: putting them off in the store instead (a second each time) scattered a sale
  * day's backlog, each row waiting whole seconds behind rows that came after it.
  */
+import type { DurableCommitter } from '../../actors/durable-commit.ts';
 import type { Engine } from '../../actors/engine.ts';
 import { kindsOf } from '../../actors/effect-executors.ts';
 import type { Parking } from '../../actors/parking.ts';
@@ -110,7 +111,7 @@ export class NotificationDelivery {
 
   constructor(
     private readonly deps: {
-      store: Store; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger; parking: Parking;
+      store: Store; committer: DurableCommitter; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger; parking: Parking;
       random?: () => number;
       /** Told of each notification that ran out of tries (a metric and an operator alert). */
       onFailed?: (failed: { eventId: string; paymentId: string; merchantId: string; error: string | null }) => void;
@@ -243,7 +244,7 @@ export class NotificationDelivery {
     const delivered = attempt.httpStatus !== null && attempt.httpStatus >= 200 && attempt.httpStatus < 300;
     if (url && merchant) this.heard(lane, event.merchantId, attempt.httpStatus !== null);
     const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
-    await this.deps.store.recordNotification({ outboxId: row.id, eventId: event.id, attempt, next });
+    await this.deps.committer.recordNotification({ outboxId: row.id, eventId: event.id, attempt, next });
     if (next.status === 'failed') {
       this.deps.onFailed?.({ eventId: event.id, paymentId: row.orderId, merchantId: event.merchantId, error: attempt.error });
       this.deps.log.error('merchant notification failed for good', { event_id: event.id, payment_id: row.orderId, merchant_id: event.merchantId, attempts: row.attempts + 1, error: attempt.error });

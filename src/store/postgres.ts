@@ -53,6 +53,7 @@ import {
   orderOf,
   outboxOf,
   first_journal_page,
+  merchantEventUpdatesOf,
   outboxUpdatesOf,
   per_order_rows_max,
   recon_facts_page_max,
@@ -78,6 +79,16 @@ type Row = Record<string, unknown>;
 const orderRecord = `ord int, expected_version int, nonce_merchant text, nonce text, nonce_expires_at bigint, id text, merchant_id text, merchant_order_no text, status text, amount bigint,
   currency text, paid_amount bigint, refunded_amount bigint, expires_at bigint, created_at bigint, updated_at bigint,
   machine_version int, version int, snapshot jsonb`;
+
+/**
+ * A jsonb array parameter as rows with these columns, for the planner a handful of them (10)
+ * where jsonb_to_recordset counts as 100. A batch's results update a few rows of a table by
+ * key; at 100 the planner hash-joins them against a whole scan of any table under some
+ * thousands of rows (an outbox in its first minutes: every batch scanned it), at 10 it looks
+ * each one up in the key's index.
+ */
+const fewRecords = (param: string, columns: string) =>
+  `(SELECT r.* FROM unnest(ARRAY(SELECT jsonb_array_elements(${param}::jsonb))) AS e(v), jsonb_to_record(e.v) AS r(${columns}))`;
 
 const commitStatement = `
 WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(${orderRecord})),
@@ -144,16 +155,24 @@ nc AS (
   RETURNING merchant_id, nonce),
 ox AS (
   UPDATE outbox o SET status = x.status, attempts = o.attempts + 1, last_error = x.error, lease_until = NULL, due_at = x.due_at, completed_at = x.completed_at
-  FROM jsonb_to_recordset($11::jsonb) AS x(id text, status text, error text, due_at bigint, completed_at bigint)
-  WHERE o.id = x.id)
+  FROM ${fewRecords('$11', 'id text, status text, error text, due_at bigint, completed_at bigint')} AS x
+  WHERE o.id = x.id),
+na AS (
+  INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms)
+  SELECT x.id, x.event_id, x.attempted_at, x.http_status, x.error, x.duration_ms
+  FROM jsonb_to_recordset($12::jsonb) AS x(id text, event_id text, attempted_at bigint, http_status int, error text, duration_ms int)),
+ne AS (
+  UPDATE merchant_events e SET status = x.status, attempts = e.attempts + 1, delivered_at = x.delivered_at
+  FROM ${fewRecords('$13', 'id text, status text, delivered_at bigint')} AS x
+  WHERE e.id = x.id)
 SELECT 'write' AS kind, id, NULL AS nonce FROM won
 UNION ALL SELECT 'nonce', merchant_id, nonce FROM nc
 UNION ALL SELECT 'write_nonce', merchant_id, nonce FROM wn`;
 
 /**
  * The batch's writes as the statement's first eight jsonb inputs (snake_case keys match the
- * record definitions); $9 is its nonce claims, $10 the time, $11 its outbox results. Bun's
- * client serializes a jsonb parameter itself: pass values, not JSON text.
+ * record definitions); resultInputs makes $11–$13. Bun's client serializes a jsonb parameter
+ * itself: pass values, not JSON text.
  */
 function batchInputs(writes: OrderWrite[]): unknown[] {
   // Orders in id order, so concurrent batches (other processes, other pool connections) lock
@@ -189,6 +208,16 @@ function batchInputs(writes: OrderWrite[]): unknown[] {
   const armed = writes.flatMap((w) => w.timersArmed.map((t) => ({ order_id: t.orderId, key: t.key, due_at: t.dueAt, event: t.event })));
   const disarmed = writes.flatMap((w) => w.timersDisarmed.map((key) => ({ order_id: w.order.id, key })));
   return [orders, journal, flows, refunds, outbox, events, armed, disarmed];
+}
+
+/** The batch's outbox and notification results as the statement's $11 (outbox rows), $12 (attempts) and $13 (merchant events). */
+function resultInputs(batch: Batch): unknown[] {
+  const outbox = outboxUpdatesOf(batch).map((u) => ({ id: u.id, status: u.status, error: u.error, due_at: u.dueAt, completed_at: u.completedAt }));
+  const attempts = batch.notifications.map(({ attempt: a, eventId }) => ({
+    id: a.id, event_id: eventId, attempted_at: a.at, http_status: a.httpStatus, error: a.error, duration_ms: a.durationMs,
+  }));
+  const events = merchantEventUpdatesOf(batch.notifications).map((u) => ({ id: u.id, status: u.status, delivered_at: u.deliveredAt }));
+  return [outbox, attempts, events];
 }
 
 /** The timers named in $1 (timerKeysJson), still due when named, that meet `condition` and no other transaction holds: locked. */
@@ -239,7 +268,7 @@ export class PostgresStore implements Store {
     if (write.nonce) throw new Error('assertion failed: a write with ledger entries carries no nonce');
     try {
       return await this.sql.begin(async (tx) => {
-        const rows = (await tx.unsafe(commitStatement, [...batchInputs([write]), [], nowMs, []])) as Row[];
+        const rows = (await tx.unsafe(commitStatement, [...batchInputs([write]), [], nowMs, [], [], []])) as Row[];
         if (!rows.some((r) => r.kind === 'write' && r.id === write.order.id)) {
           throw new RolledBack(write.expectedVersion === 0 ? 'duplicate_order' : 'version_conflict');
         }
@@ -281,11 +310,12 @@ export class PostgresStore implements Store {
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
-    return (await this.commitBatch({ writes, nonces: [], outboxResults: [], nowMs: Date.now() })).writes;
+    return (await this.commitBatch({ writes, nonces: [], outboxResults: [], notifications: [], nowMs: Date.now() })).writes;
   }
 
-  async commitBatch({ writes, nonces, outboxResults, nowMs }: Batch): Promise<BatchOutcome> {
-    if (writes.length === 0 && nonces.length === 0 && outboxResults.length === 0) return { writes: [], nonces: [] };
+  async commitBatch(batch: Batch): Promise<BatchOutcome> {
+    const { writes, nonces, nowMs } = batch;
+    if (writes.length + nonces.length + batch.outboxResults.length + batch.notifications.length === 0) return { writes: [], nonces: [] };
     assertWrites(writes);
     const writeNonces = writes.flatMap((w) => (w.nonce ? [w.nonce] : []));
     if (nonces.length + writeNonces.length > 0 && nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
@@ -301,9 +331,8 @@ export class PostgresStore implements Store {
     const withLedger = sent.filter((w) => w.ledger?.length);
     const ledgerOutcomes = new Map(await Promise.all(withLedger.map(async (w) => [w, await this.commitWithLedger(w, nowMs)] as const)));
     const plain = withLedger.length === 0 ? sent : sent.filter((w) => !ledgerOutcomes.has(w));
-    const outboxUpdates = outboxUpdatesOf(outboxResults).map((u) => ({ id: u.id, status: u.status, error: u.error, due_at: u.dueAt, completed_at: u.completedAt }));
     const rows = await this.all(
-      commitStatement, ...batchInputs(plain), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs, outboxUpdates,
+      commitStatement, ...batchInputs(plain), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs, ...resultInputs(batch),
     );
     const key = (merchantId: unknown, nonce: unknown) => `${merchantId}\u0000${nonce}`;
     const keysOf = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => (kind === 'write' ? (r.id as string) : key(r.id, r.nonce))));
@@ -410,23 +439,11 @@ export class PostgresStore implements Store {
   }
 
   async finishOutbox(r: OutboxResult) {
-    await this.commitBatch({ writes: [], nonces: [], outboxResults: [r], nowMs: r.at });
+    await this.commitBatch({ writes: [], nonces: [], outboxResults: [r], notifications: [], nowMs: r.at });
   }
 
   async recordNotification(r: NotificationResult) {
-    const a = r.attempt;
-    const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
-    // One statement, so one round trip and one implicit transaction: a sale day's deliveries each
-    // held a pooled connection through BEGIN, three statements and COMMIT.
-    await this.all(
-      `WITH attempt AS (
-         INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)),
-       row AS (UPDATE outbox SET status = $7, attempts = attempts + 1, last_error = $5, lease_until = NULL, due_at = $8, completed_at = $9 WHERE id = $10)
-       UPDATE merchant_events SET status = $11, attempts = attempts + 1, delivered_at = $12 WHERE id = $2`,
-      a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs,
-      outboxStatus, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId,
-      r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null,
-    );
+    await this.commitBatch({ writes: [], nonces: [], outboxResults: [], notifications: [r], nowMs: r.attempt.at });
   }
 
   async resendNotification(eventId: string, nowMs: number) {

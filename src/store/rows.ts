@@ -4,7 +4,7 @@
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
 import { AssertionError, assert } from '../failures.ts';
-import type { AdminAuditRow, AlertQuery, AlertRow, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconFacts, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRow } from './store.ts';
+import type { AdminAuditRow, AlertQuery, AlertRow, Batch, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, NotificationResult, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconFacts, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -209,13 +209,31 @@ function outboxUpdateOf(r: OutboxResult): OutboxUpdate {
   return { id: r.outboxId, status: r.next.status, error: r.error, dueAt: r.at, completedAt: r.at };
 }
 
+/** A delivery attempt's consequence for its outbox row. */
+const notificationOutboxResult = (r: NotificationResult): OutboxResult => ({
+  outboxId: r.outboxId, at: r.attempt.at, error: r.attempt.error,
+  next: r.next.status === 'delivered' ? { status: 'done' } : r.next,
+});
+
+/** The last of each id's values: on Postgres one statement may not update a row twice. */
+const lastPerId = <T extends { id: string }>(rows: T[]): T[] => [...new Map(rows.map((row) => [row.id, row])).values()];
+
 /**
- * A batch's outbox results as row updates, one per row: two runners that both executed a row
- * (a lease that ran out mid-call) may finish it in one batch, and the later word counts — on
- * Postgres one statement may not update a row twice.
+ * A batch's outbox results and delivery attempts as row updates, one per row: two loops that
+ * both executed a row (a lease that ran out mid-call) may finish it in one batch, and the later
+ * word counts.
  */
-export function outboxUpdatesOf(results: OutboxResult[]): OutboxUpdate[] {
-  return [...new Map(results.map((r) => [r.outboxId, outboxUpdateOf(r)])).values()];
+export function outboxUpdatesOf(batch: Pick<Batch, 'outboxResults' | 'notifications'>): OutboxUpdate[] {
+  return lastPerId([...batch.outboxResults, ...batch.notifications.map(notificationOutboxResult)].map(outboxUpdateOf));
+}
+
+/** A delivery attempt's consequence for its merchant event. */
+export type MerchantEventUpdate = { id: string; status: 'pending' | 'delivered' | 'failed'; deliveredAt: number | null };
+
+export function merchantEventUpdatesOf(notifications: NotificationResult[]): MerchantEventUpdate[] {
+  return lastPerId(notifications.map((r): MerchantEventUpdate => ({
+    id: r.eventId, status: r.next.status === 'retry' ? 'pending' : r.next.status, deliveredAt: r.next.status === 'delivered' ? r.attempt.at : null,
+  })));
 }
 
 export function alertOf(row: Raw): AlertRow {

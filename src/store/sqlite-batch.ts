@@ -1,13 +1,13 @@
 /**
  * What a SQLite write transaction does, synchronously, on one connection: the pragmas every
- * connection gets, and BatchWriter, which applies a Batch (order write sets, nonce claims and
- * outbox results) in one IMMEDIATE transaction, and the store's side writes in another. It runs on the writer
+ * connection gets, and BatchWriter, which applies a Batch (order write sets, nonce claims,
+ * outbox and notification results) in one IMMEDIATE transaction, and the store's side writes in another. It runs on the writer
  * thread (sqlite-writer.ts).
  */
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { encodeJsonText as text, firstClaims, nonce_purge_interval_ms, orderColumns, orderValues, outboxUpdatesOf } from './rows.ts';
+import { encodeJsonText as text, firstClaims, merchantEventUpdatesOf, nonce_purge_interval_ms, orderColumns, orderValues, outboxUpdatesOf } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
 import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
 import { StatementCache } from './statement-cache.ts';
@@ -66,6 +66,10 @@ function prepareStatements(db: Database) {
     finishOutbox: db.prepare(
       'UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?',
     ),
+    insertNotificationAttempt: db.prepare(
+      'INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    updateMerchantEvent: db.prepare('UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?'),
     purgeNonces: db.prepare('DELETE FROM nonces WHERE (merchant_id, nonce) IN (SELECT merchant_id, nonce FROM nonces WHERE expires_at <= ? LIMIT ?)'),
   };
 }
@@ -172,10 +176,18 @@ export class BatchWriter {
         return write.ledger?.length ? writeWithLedger(this.db, s, this.runner.all, write) : writeOrder(s, write);
       });
       const nonces = this.claimNonces(b.nonces, b.nowMs);
-      for (const u of outboxUpdatesOf(b.outboxResults)) s.finishOutbox.run(u.status, u.error, u.dueAt, u.completedAt, u.id);
+      this.recordResults(b);
       return { writes, nonces };
     });
     return all.immediate(batch);
+  }
+
+  /** The batch's outbox results and notification attempts (store.ts, Batch). */
+  private recordResults(batch: Batch): void {
+    const s = this.statements;
+    for (const { attempt: a, eventId } of batch.notifications) s.insertNotificationAttempt.run(a.id, eventId, a.at, a.httpStatus, a.error, a.durationMs);
+    for (const u of merchantEventUpdatesOf(batch.notifications)) s.updateMerchantEvent.run(u.status, u.deliveredAt, u.id);
+    for (const u of outboxUpdatesOf(batch)) s.finishOutbox.run(u.status, u.error, u.dueAt, u.completedAt, u.id);
   }
 
   /**

@@ -199,7 +199,7 @@ export class SqliteStore implements Store {
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
-    return (await this.commitBatch({ writes, nonces: [], outboxResults: [], nowMs: Date.now() })).writes;
+    return (await this.commitBatch({ writes, nonces: [], outboxResults: [], notifications: [], nowMs: Date.now() })).writes;
   }
 
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
@@ -320,26 +320,11 @@ export class SqliteStore implements Store {
   }
 
   async finishOutbox(r: OutboxResult) {
-    await this.commitBatch({ writes: [], nonces: [], outboxResults: [r], nowMs: r.at });
+    await this.commitBatch({ writes: [], nonces: [], outboxResults: [r], notifications: [], nowMs: r.at });
   }
 
   async recordNotification(r: NotificationResult) {
-    const a = r.attempt;
-    const outboxStatus = r.next.status === 'retry' ? 'pending' : r.next.status === 'delivered' ? 'done' : 'failed';
-    await this.sideWrite([
-      {
-        sql: 'INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)',
-        params: [a.id, r.eventId, a.at, a.httpStatus, a.error, a.durationMs], want: 'changes',
-      },
-      {
-        sql: 'UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?',
-        params: [outboxStatus, a.error, r.next.status === 'retry' ? r.next.dueAt : a.at, r.next.status === 'retry' ? null : a.at, r.outboxId], want: 'changes',
-      },
-      {
-        sql: 'UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?',
-        params: [r.next.status === 'retry' ? 'pending' : r.next.status, r.next.status === 'delivered' ? a.at : null, r.eventId], want: 'changes',
-      },
-    ]);
+    await this.commitBatch({ writes: [], nonces: [], outboxResults: [], notifications: [r], nowMs: r.attempt.at });
   }
 
   async resendNotification(eventId: string, nowMs: number) {

@@ -343,10 +343,10 @@ export type NotificationResult = {
 
 /**
  * What one durable transaction carries: order write sets, request nonce claims, and what became
- * of executed outbox rows (a channel call's row is finished in the next batch, not in a
- * transaction of its own).
+ * of executed outbox rows — channel calls and notification deliveries are recorded in the next
+ * batch, not in transactions of their own.
  */
-export type Batch = { writes: OrderWrite[]; nonces: NonceClaim[]; outboxResults: OutboxResult[]; nowMs: number };
+export type Batch = { writes: OrderWrite[]; nonces: NonceClaim[]; outboxResults: OutboxResult[]; notifications: NotificationResult[]; nowMs: number };
 /** Per write its outcome; per nonce claim whether it was free (and is now taken). */
 export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[] };
 
@@ -366,9 +366,9 @@ export interface Store {
    * Applies a batch in ONE durable transaction (one fsync). Each write is isolated from the
    * others: a write that conflicts leaves no trace, the rest still commit. A nonce claim wins
    * when the merchant has not used the nonce, or its earlier use expired (expired nonces are
-   * purged now and then); equal claims in one batch: the first wins. Outbox results always
-   * apply; two of one row in a batch: the last wins. Outcomes are in input order. Throws only
-   * when the store itself fails (then nothing committed).
+   * purged now and then); equal claims in one batch: the first wins. Outbox results and
+   * notification results always apply; two of one outbox row in a batch: the last wins.
+   * Outcomes are in input order. Throws only when the store itself fails (then nothing committed).
    */
   commitBatch(batch: Batch): Promise<BatchOutcome>;
   /** commitBatch with writes only: the one-commit-per-event floor of the engine bench, and tests. */
@@ -410,7 +410,10 @@ export interface Store {
    * recordNotification) in a transaction of its own: commitBatch with this one result.
    */
   finishOutbox(result: OutboxResult): Promise<void>;
-  /** Records a delivery attempt and its consequence (outbox row and merchant event), in one transaction. */
+  /**
+   * Records a delivery attempt and its consequence (outbox row and merchant event) in a
+   * transaction of its own: commitBatch with this one result.
+   */
   recordNotification(result: NotificationResult): Promise<void>;
   /** With its delivery status, and the last attempt's error (an HTTP status or a network failure) while it has one. */
   loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number; lastError: string | null }) | null>;

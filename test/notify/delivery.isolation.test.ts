@@ -123,10 +123,10 @@ describe('a merchant that keeps timing out is backed off alone', () => {
   beforeAll(async () => {
     // The service's own loops stay off: this delivery, with short timeouts, is the only one.
     booted = await bootPaycenter('sqlite', {}, { manualTicker: true });
-    const { store, engine, merchants } = booted.paycenter;
+    const { store, committer, engine, merchants } = booted.paycenter;
     const log = createLogger('error');
     delivery = new NotificationDelivery(
-      { store, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
+      { store, committer, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
       { ...default_delivery_options, requestTimeoutMs: 200, merchantTimeoutsBeforeBackoff: timeoutsBeforeBackoff, merchantBackoffMs: 60_000, merchantInFlightMax },
     );
     delivery.start();

@@ -56,10 +56,10 @@ describe('notifications beyond a merchant\'s in-flight cap', () => {
   });
 
   const deliveryWith = () => {
-    const { store, engine, merchants } = booted.paycenter;
+    const { store, committer, engine, merchants } = booted.paycenter;
     const log = createLogger('error');
     const delivery = new NotificationDelivery(
-      { store, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
+      { store, committer, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
       { ...default_delivery_options, merchantInFlightMax: in_flight_max },
     );
     deliveries.push(delivery);

@@ -79,6 +79,7 @@ for (const kind of storeKinds) {
           { outboxId: c!.id, at: t0 + 1, error: 'timeout', next: { status: 'retry', dueAt: t0 + 100 } },
           { outboxId: c!.id, at: t0 + 2, error: 'refused', next: { status: 'failed' } },
         ],
+        notifications: [],
         nowMs: t0 + 2,
       });
       // The write collided with the order it repeats; the results are no part of it and still count.
