@@ -1,12 +1,14 @@
 /**
  * The process's one durable write path: order events' write sets, request nonce claims and the
- * results of executed outbox rows (channel calls, notification deliveries) join the same
- * group-committed transactions, so a signed request, a channel call or a delivery costs a share
- * of the batches' fsyncs rather than a transaction of its own. A create carries its nonce inside its order's write (one transaction for both);
+ * hot path's records — the results of executed outbox rows (channel calls, notification
+ * deliveries), channels' callbacks and their outcomes — join the same group-committed
+ * transactions, so a signed request, a channel call, a delivery or a callback costs a share of
+ * the batches' fsyncs rather than transactions of its own. A create carries its nonce inside its order's write (one transaction for both);
  * other routes claim theirs first.
  */
 import type { Clock } from '../src/clock.ts';
-import type { Dialect, NonceClaim, NotificationResult, OrderWrite, OutboxResult, Store, WriteOutcome } from '../src/store/store.ts';
+import { emptyBatch } from '../src/store/rows.ts';
+import type { CallbackOutcome, CallbackRow, Dialect, NonceClaim, NotificationResult, OrderWrite, OutboxResult, Store, WriteOutcome } from '../src/store/store.ts';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
 
 /**
@@ -29,7 +31,9 @@ type Item =
   | { kind: 'write'; write: OrderWrite }
   | { kind: 'nonce'; claim: NonceClaim }
   | { kind: 'outbox'; result: OutboxResult }
-  | { kind: 'notification'; result: NotificationResult };
+  | { kind: 'notification'; result: NotificationResult }
+  | { kind: 'callback'; callback: CallbackRow }
+  | { kind: 'callback_outcome'; outcome: CallbackOutcome };
 type Outcome = WriteOutcome | boolean | null;
 
 export class DurableCommitter {
@@ -37,11 +41,16 @@ export class DurableCommitter {
 
   constructor(store: Store, clock: Clock, options: GroupCommitOptions) {
     this.batches = new GroupCommitter(async (items) => {
-      const writes = items.flatMap((i) => (i.kind === 'write' ? [i.write] : []));
-      const nonces = items.flatMap((i) => (i.kind === 'nonce' ? [i.claim] : []));
-      const outboxResults = items.flatMap((i) => (i.kind === 'outbox' ? [i.result] : []));
-      const notifications = items.flatMap((i) => (i.kind === 'notification' ? [i.result] : []));
-      const outcome = await store.commitBatch({ writes, nonces, outboxResults, notifications, nowMs: clock.now() });
+      const batch = emptyBatch(clock.now());
+      for (const i of items) {
+        if (i.kind === 'write') batch.writes.push(i.write);
+        else if (i.kind === 'nonce') batch.nonces.push(i.claim);
+        else if (i.kind === 'outbox') batch.outboxResults.push(i.result);
+        else if (i.kind === 'notification') batch.notifications.push(i.result);
+        else if (i.kind === 'callback') batch.callbacks.push(i.callback);
+        else batch.callbackOutcomes.push(i.outcome);
+      }
+      const outcome = await store.commitBatch(batch);
       let w = 0;
       let n = 0;
       return items.map((i) => (i.kind === 'write' ? outcome.writes[w++]! : i.kind === 'nonce' ? outcome.nonces[n++]! : null));
@@ -69,5 +78,15 @@ export class DurableCommitter {
   /** Records a notification's delivery attempt and what follows (store.recordNotification, grouped). */
   async recordNotification(result: NotificationResult): Promise<void> {
     await this.batches.submit({ kind: 'notification', result });
+  }
+
+  /** Records a channel's callback as it arrived (store.insertCallback, grouped); durable once this resolves. */
+  async recordCallback(callback: CallbackRow): Promise<void> {
+    await this.batches.submit({ kind: 'callback', callback });
+  }
+
+  /** Records what became of a callback recorded before (store.updateCallback, grouped). */
+  async recordCallbackOutcome(outcome: CallbackOutcome): Promise<void> {
+    await this.batches.submit({ kind: 'callback_outcome', outcome });
   }
 }

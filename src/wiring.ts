@@ -173,7 +173,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     { engine, store, clock, channels, router, runner, risk: risk.center, onFailover: health.metrics.failover }, { querySchedule: config.queryScheduleMs },
   );
   const app = createApp({
-    store, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts, risk,
+    store, committer, log, clock, metrics, merchants, payments, engine, channels, runner, nonces, rateLimiter, links, mounts: options.mounts, risk,
     adminToken: config.adminToken, alerts, recon, explainSignatures: config.mode === 'dev', health: health.health, router,
     edge: {
       outbound: { allowPrivate: config.outboundAllowPrivate }, metricsToken: config.metricsToken, callbackIntake: config.callbackIntake,

@@ -18,6 +18,7 @@ import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Payments } from '../payments/service.ts';
 import type { Store } from '../store/store.ts';
+import type { DurableCommitter } from '../../actors/durable-commit.ts';
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine } from '../../actors/engine.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
@@ -54,6 +55,8 @@ const json_content_type = 'application/json; charset=utf-8';
 
 export type AppDeps = {
   store: Store;
+  /** The process's durable write path (actors/durable-commit.ts): callbacks are recorded through it. */
+  committer: DurableCommitter;
   log: Logger;
   clock: Clock;
   metrics: Metrics;
@@ -133,7 +136,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   v1.route('/events', redeliverRoutes({ store: deps.store, clock: deps.clock }));
   app.route('/v1', v1);
   app.route('/callbacks', callbackRoutes({
-    store: deps.store, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log,
+    store: deps.store, committer: deps.committer, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log,
     intake: new CallbackIntake(deps.edge.callbackIntake), onRefused: deps.metrics.callbackRefused,
   }));
   app.route('/cashier', cashierRoutes({

@@ -39,7 +39,9 @@ import {
   channelOf,
   channelValues,
   decodeJsonParsed as json,
-  assertWrites,
+  assertBatch,
+  emptyBatch,
+  isEmptyBatch,
   firstClaims,
   flowOf,
   int,
@@ -63,7 +65,7 @@ import {
 } from './rows.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
-  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
   OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { applyOps, numbered, runAsync, type Statement } from '../balance/ledger.ts';
@@ -89,6 +91,33 @@ const orderRecord = `ord int, expected_version int, nonce_merchant text, nonce t
  */
 const fewRecords = (param: string, columns: string) =>
   `(SELECT r.* FROM unnest(ARRAY(SELECT jsonb_array_elements(${param}::jsonb))) AS e(v), jsonb_to_record(e.v) AS r(${columns}))`;
+
+/**
+ * The hot path's records (store.ts, Batch) as common table expressions reading five jsonb
+ * parameters from `first` on (recordInputs). They update or insert rows no order write touches.
+ */
+const recordCtes = (first: number) => `
+ox AS (
+  UPDATE outbox o SET status = x.status, attempts = o.attempts + 1, last_error = x.error, lease_until = NULL, due_at = x.due_at, completed_at = x.completed_at
+  FROM ${fewRecords(`$${first}`, 'id text, status text, error text, due_at bigint, completed_at bigint')} AS x
+  WHERE o.id = x.id),
+na AS (
+  INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms)
+  SELECT x.id, x.event_id, x.attempted_at, x.http_status, x.error, x.duration_ms
+  FROM jsonb_to_recordset($${first + 1}::jsonb) AS x(id text, event_id text, attempted_at bigint, http_status int, error text, duration_ms int)),
+ne AS (
+  UPDATE merchant_events e SET status = x.status, attempts = e.attempts + 1, delivered_at = x.delivered_at
+  FROM ${fewRecords(`$${first + 2}`, 'id text, status text, delivered_at bigint')} AS x
+  WHERE e.id = x.id),
+cb AS (
+  INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome)
+  SELECT x.id, x.provider, x.channel_code, x.headers, x.body, x.received_at, x.verified, x.order_id, x.flow_id, x.outcome
+  FROM jsonb_to_recordset($${first + 3}::jsonb) AS x(id text, provider text, channel_code text, headers jsonb, body text, received_at bigint,
+    verified boolean, order_id text, flow_id text, outcome text)),
+co AS (
+  UPDATE callback_log c SET verified = x.verified, order_id = x.order_id, flow_id = x.flow_id, outcome = x.outcome
+  FROM ${fewRecords(`$${first + 4}`, 'id text, verified boolean, order_id text, flow_id text, outcome text')} AS x
+  WHERE c.id = x.id)`;
 
 const commitStatement = `
 WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(${orderRecord})),
@@ -153,25 +182,18 @@ nc AS (
   SELECT x.merchant_id, x.nonce, x.expires_at FROM jsonb_to_recordset($9::jsonb) AS x(merchant_id text, nonce text, expires_at bigint)
   ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= $10
   RETURNING merchant_id, nonce),
-ox AS (
-  UPDATE outbox o SET status = x.status, attempts = o.attempts + 1, last_error = x.error, lease_until = NULL, due_at = x.due_at, completed_at = x.completed_at
-  FROM ${fewRecords('$11', 'id text, status text, error text, due_at bigint, completed_at bigint')} AS x
-  WHERE o.id = x.id),
-na AS (
-  INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms)
-  SELECT x.id, x.event_id, x.attempted_at, x.http_status, x.error, x.duration_ms
-  FROM jsonb_to_recordset($12::jsonb) AS x(id text, event_id text, attempted_at bigint, http_status int, error text, duration_ms int)),
-ne AS (
-  UPDATE merchant_events e SET status = x.status, attempts = e.attempts + 1, delivered_at = x.delivered_at
-  FROM ${fewRecords('$13', 'id text, status text, delivered_at bigint')} AS x
-  WHERE e.id = x.id)
+${recordCtes(11)}
 SELECT 'write' AS kind, id, NULL AS nonce FROM won
 UNION ALL SELECT 'nonce', merchant_id, nonce FROM nc
 UNION ALL SELECT 'write_nonce', merchant_id, nonce FROM wn`;
 
+/** A batch of records alone (no order writes, no nonces) needs none of the writes' expressions. */
+const recordsStatement = `WITH ${recordCtes(1)}
+SELECT 1`;
+
 /**
  * The batch's writes as the statement's first eight jsonb inputs (snake_case keys match the
- * record definitions); resultInputs makes $11–$13. Bun's client serializes a jsonb parameter
+ * record definitions); recordInputs makes $11–$15. Bun's client serializes a jsonb parameter
  * itself: pass values, not JSON text.
  */
 function batchInputs(writes: OrderWrite[]): unknown[] {
@@ -210,14 +232,22 @@ function batchInputs(writes: OrderWrite[]): unknown[] {
   return [orders, journal, flows, refunds, outbox, events, armed, disarmed];
 }
 
-/** The batch's outbox and notification results as the statement's $11 (outbox rows), $12 (attempts) and $13 (merchant events). */
-function resultInputs(batch: Batch): unknown[] {
+/**
+ * The batch's records as the statement's $11 (outbox rows' results), $12 (delivery attempts),
+ * $13 (merchant events' delivery), $14 (callbacks) and $15 (callbacks' outcomes).
+ */
+function recordInputs(batch: Batch): unknown[] {
   const outbox = outboxUpdatesOf(batch).map((u) => ({ id: u.id, status: u.status, error: u.error, due_at: u.dueAt, completed_at: u.completedAt }));
   const attempts = batch.notifications.map(({ attempt: a, eventId }) => ({
     id: a.id, event_id: eventId, attempted_at: a.at, http_status: a.httpStatus, error: a.error, duration_ms: a.durationMs,
   }));
   const events = merchantEventUpdatesOf(batch.notifications).map((u) => ({ id: u.id, status: u.status, delivered_at: u.deliveredAt }));
-  return [outbox, attempts, events];
+  const callbacks = batch.callbacks.map((c) => ({
+    id: c.id, provider: c.provider, channel_code: c.channelCode, headers: c.headers, body: c.body, received_at: c.receivedAt,
+    verified: c.verified, order_id: c.orderId, flow_id: c.flowId, outcome: c.outcome,
+  }));
+  const outcomes = batch.callbackOutcomes.map((o) => ({ id: o.callbackId, verified: o.verified, order_id: o.orderId, flow_id: o.flowId, outcome: o.outcome }));
+  return [outbox, attempts, events, callbacks, outcomes];
 }
 
 /** The timers named in $1 (timerKeysJson), still due when named, that meet `condition` and no other transaction holds: locked. */
@@ -268,7 +298,7 @@ export class PostgresStore implements Store {
     if (write.nonce) throw new Error('assertion failed: a write with ledger entries carries no nonce');
     try {
       return await this.sql.begin(async (tx) => {
-        const rows = (await tx.unsafe(commitStatement, [...batchInputs([write]), [], nowMs, [], [], []])) as Row[];
+        const rows = (await tx.unsafe(commitStatement, [...batchInputs([write]), [], nowMs, ...recordInputs(emptyBatch(nowMs))])) as Row[];
         if (!rows.some((r) => r.kind === 'write' && r.id === write.order.id)) {
           throw new RolledBack(write.expectedVersion === 0 ? 'duplicate_order' : 'version_conflict');
         }
@@ -310,13 +340,18 @@ export class PostgresStore implements Store {
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
-    return (await this.commitBatch({ writes, nonces: [], outboxResults: [], notifications: [], nowMs: Date.now() })).writes;
+    return (await this.commitBatch({ ...emptyBatch(Date.now()), writes })).writes;
   }
 
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
     const { writes, nonces, nowMs } = batch;
-    if (writes.length + nonces.length + batch.outboxResults.length + batch.notifications.length === 0) return { writes: [], nonces: [] };
-    assertWrites(writes);
+    if (isEmptyBatch(batch)) return { writes: [], nonces: [] };
+    assertBatch(batch);
+    if (writes.length + nonces.length === 0) {
+      // Records alone: the writes' dozen expressions would plan, lock their tables and run for nothing.
+      await this.all(recordsStatement, ...recordInputs(batch));
+      return { writes: [], nonces: [] };
+    }
     const writeNonces = writes.flatMap((w) => (w.nonce ? [w.nonce] : []));
     if (nonces.length + writeNonces.length > 0 && nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
       this.lastNoncePurge = nowMs;
@@ -332,7 +367,7 @@ export class PostgresStore implements Store {
     const ledgerOutcomes = new Map(await Promise.all(withLedger.map(async (w) => [w, await this.commitWithLedger(w, nowMs)] as const)));
     const plain = withLedger.length === 0 ? sent : sent.filter((w) => !ledgerOutcomes.has(w));
     const rows = await this.all(
-      commitStatement, ...batchInputs(plain), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs, ...resultInputs(batch),
+      commitStatement, ...batchInputs(plain), claims.map((c) => ({ merchant_id: c.merchantId, nonce: c.nonce, expires_at: c.expiresAt })), nowMs, ...recordInputs(batch),
     );
     const key = (merchantId: unknown, nonce: unknown) => `${merchantId}\u0000${nonce}`;
     const keysOf = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => (kind === 'write' ? (r.id as string) : key(r.id, r.nonce))));
@@ -439,11 +474,11 @@ export class PostgresStore implements Store {
   }
 
   async finishOutbox(r: OutboxResult) {
-    await this.commitBatch({ writes: [], nonces: [], outboxResults: [r], notifications: [], nowMs: r.at });
+    await this.commitBatch({ ...emptyBatch(r.at), outboxResults: [r] });
   }
 
   async recordNotification(r: NotificationResult) {
-    await this.commitBatch({ writes: [], nonces: [], outboxResults: [], notifications: [r], nowMs: r.attempt.at });
+    await this.commitBatch({ ...emptyBatch(r.attempt.at), notifications: [r] });
   }
 
   async resendNotification(eventId: string, nowMs: number) {
@@ -497,14 +532,11 @@ export class PostgresStore implements Store {
   }
 
   async insertCallback(c: CallbackRow) {
-    await this.all(
-      'INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-      c.id, c.provider, c.channelCode, asJsonb(c.headers), c.body, c.receivedAt, c.verified, c.orderId, c.flowId, c.outcome,
-    );
+    await this.commitBatch({ ...emptyBatch(c.receivedAt), callbacks: [c] });
   }
 
-  async updateCallback(callbackId: string, o: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) {
-    await this.all('UPDATE callback_log SET verified = $1, order_id = $2, flow_id = $3, outcome = $4 WHERE id = $5', o.verified, o.orderId, o.flowId, o.outcome, callbackId);
+  async updateCallback(outcome: CallbackOutcome) {
+    await this.commitBatch({ ...emptyBatch(Date.now()), callbackOutcomes: [outcome] });
   }
 
   async keepCallbackPrefix(callbackId: string, body: string) {

@@ -165,11 +165,23 @@ function assertDistinct(keys: string[], what: string): void {
   assert(new Set(keys).size === keys.length, what);
 }
 
+/** A batch with nothing in it yet, to add to. */
+export const emptyBatch = (nowMs: number): Batch => ({ writes: [], nonces: [], outboxResults: [], notifications: [], callbacks: [], callbackOutcomes: [], nowMs });
+
+export const isEmptyBatch = (b: Batch): boolean =>
+  b.writes.length + b.nonces.length + b.outboxResults.length + b.notifications.length + b.callbacks.length + b.callbackOutcomes.length === 0;
+
 /**
- * What the store relies on in a batch of writes (store.ts: OrderWrite). Both adapters check it
+ * What the store relies on in a batch (store.ts: Batch, OrderWrite). Both adapters check it
  * before writing anything: a breach is a bug in the engine, and writing it would corrupt an order.
  */
-export function assertWrites(writes: OrderWrite[]): void {
+export function assertBatch(batch: Batch): void {
+  const { writes } = batch;
+  const callbacks = batch.callbacks.map((c) => c.id);
+  assertDistinct(callbacks, 'callback ids are distinct in a batch');
+  assertDistinct(batch.callbackOutcomes.map((o) => o.callbackId), 'one outcome per callback in a batch');
+  // Postgres' one statement would not see a callback it inserts: its outcome comes once it is committed.
+  assert(batch.callbackOutcomes.every((o) => !callbacks.includes(o.callbackId)), "a callback's outcome follows its committed record");
   assertDistinct(writes.map((w) => w.order.id), 'one write per order in a batch');
   for (const w of writes) {
     const id = w.order.id;

@@ -70,6 +70,10 @@ function prepareStatements(db: Database) {
       'INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     updateMerchantEvent: db.prepare('UPDATE merchant_events SET status = ?, attempts = attempts + 1, delivered_at = ? WHERE id = ?'),
+    insertCallback: db.prepare(
+      'INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    updateCallback: db.prepare('UPDATE callback_log SET verified = ?, order_id = ?, flow_id = ?, outcome = ? WHERE id = ?'),
     purgeNonces: db.prepare('DELETE FROM nonces WHERE (merchant_id, nonce) IN (SELECT merchant_id, nonce FROM nonces WHERE expires_at <= ? LIMIT ?)'),
   };
 }
@@ -163,7 +167,7 @@ export class BatchWriter {
    * (the version-checked UPDATE, or the INSERT that must not collide): when the gate refuses,
    * nothing of that write was written, so no savepoint is needed — savepoints would copy every
    * page they touch into a sub-journal, which costs more than the writes themselves. The gate
-   * argument needs the batch to hold what assertWrites checks (SqliteStore checks it before
+   * argument needs the batch to hold what assertBatch checks (SqliteStore checks it before
    * sending the batch here).
    */
   commitBatch(batch: Batch): BatchOutcome {
@@ -176,15 +180,20 @@ export class BatchWriter {
         return write.ledger?.length ? writeWithLedger(this.db, s, this.runner.all, write) : writeOrder(s, write);
       });
       const nonces = this.claimNonces(b.nonces, b.nowMs);
-      this.recordResults(b);
+      this.record(b);
       return { writes, nonces };
     });
     return all.immediate(batch);
   }
 
-  /** The batch's outbox results and notification attempts (store.ts, Batch). */
-  private recordResults(batch: Batch): void {
+  /** The batch's records: outbox results, delivery attempts, callbacks and their outcomes (store.ts, Batch). */
+  private record(batch: Batch): void {
     const s = this.statements;
+    const flag = (verified: boolean | null) => (verified === null ? null : Number(verified));
+    for (const c of batch.callbacks) {
+      s.insertCallback.run(c.id, c.provider, c.channelCode, text(c.headers), c.body, c.receivedAt, flag(c.verified), c.orderId, c.flowId, c.outcome);
+    }
+    for (const o of batch.callbackOutcomes) s.updateCallback.run(flag(o.verified), o.orderId, o.flowId, o.outcome, o.callbackId);
     for (const { attempt: a, eventId } of batch.notifications) s.insertNotificationAttempt.run(a.id, eventId, a.at, a.httpStatus, a.error, a.durationMs);
     for (const u of merchantEventUpdatesOf(batch.notifications)) s.updateMerchantEvent.run(u.status, u.deliveredAt, u.id);
     for (const u of outboxUpdatesOf(batch)) s.finishOutbox.run(u.status, u.error, u.dueAt, u.completedAt, u.id);

@@ -44,7 +44,8 @@ import {
   decodeJsonText as json,
   encodeJsonText as text,
   flowOf,
-  assertWrites,
+  assertBatch,
+  emptyBatch,
   int,
   merchantColumns,
   merchantOf,
@@ -63,7 +64,7 @@ import {
 import { AssertionError } from '../failures.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
-  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
+  AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
   OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { runSync } from '../balance/ledger.ts';
@@ -199,13 +200,13 @@ export class SqliteStore implements Store {
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {
-    return (await this.commitBatch({ writes, nonces: [], outboxResults: [], notifications: [], nowMs: Date.now() })).writes;
+    return (await this.commitBatch({ ...emptyBatch(Date.now()), writes })).writes;
   }
 
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
     if (!this.writer) throw new AssertionError('commit before migrate');
     // Checked here rather than on the writer thread: the caller hears of a bug at once, and nothing is sent.
-    assertWrites(batch.writes);
+    assertBatch(batch);
     return this.writer.commit(batch);
   }
 
@@ -320,11 +321,11 @@ export class SqliteStore implements Store {
   }
 
   async finishOutbox(r: OutboxResult) {
-    await this.commitBatch({ writes: [], nonces: [], outboxResults: [r], notifications: [], nowMs: r.at });
+    await this.commitBatch({ ...emptyBatch(r.at), outboxResults: [r] });
   }
 
   async recordNotification(r: NotificationResult) {
-    await this.commitBatch({ writes: [], nonces: [], outboxResults: [], notifications: [r], nowMs: r.attempt.at });
+    await this.commitBatch({ ...emptyBatch(r.attempt.at), notifications: [r] });
   }
 
   async resendNotification(eventId: string, nowMs: number) {
@@ -376,16 +377,11 @@ export class SqliteStore implements Store {
   }
 
   async insertCallback(c: CallbackRow) {
-    await this.sideChanges(
-      'INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [[c.id, c.provider, c.channelCode, text(c.headers), c.body, c.receivedAt, c.verified === null ? null : Number(c.verified), c.orderId, c.flowId, c.outcome]],
-    );
+    await this.commitBatch({ ...emptyBatch(c.receivedAt), callbacks: [c] });
   }
 
-  async updateCallback(callbackId: string, o: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) {
-    await this.sideChanges('UPDATE callback_log SET verified = ?, order_id = ?, flow_id = ?, outcome = ? WHERE id = ?', [
-      [o.verified === null ? null : Number(o.verified), o.orderId, o.flowId, o.outcome, callbackId],
-    ]);
+  async updateCallback(outcome: CallbackOutcome) {
+    await this.commitBatch({ ...emptyBatch(Date.now()), callbackOutcomes: [outcome] });
   }
 
   async keepCallbackPrefix(callbackId: string, body: string) {

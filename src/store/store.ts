@@ -106,6 +106,9 @@ export type CallbackRow = {
   outcome: string | null;
 };
 
+/** What became of a recorded callback. */
+export type CallbackOutcome = { callbackId: string } & Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>;
+
 /** What executing an outbox row led to: done, another try at dueAt, no tries left, or parked (a bug: never retried by itself). */
 export type OutboxResult = {
   outboxId: string;
@@ -342,11 +345,20 @@ export type NotificationResult = {
 };
 
 /**
- * What one durable transaction carries: order write sets, request nonce claims, and what became
- * of executed outbox rows — channel calls and notification deliveries are recorded in the next
- * batch, not in transactions of their own.
+ * What one durable transaction carries: order write sets and request nonce claims, and the hot
+ * path's records — what became of executed outbox rows (channel calls, notification deliveries),
+ * channels' callbacks as they arrived and what became of them — which ride in the next batch
+ * instead of transactions of their own.
  */
-export type Batch = { writes: OrderWrite[]; nonces: NonceClaim[]; outboxResults: OutboxResult[]; notifications: NotificationResult[]; nowMs: number };
+export type Batch = {
+  writes: OrderWrite[];
+  nonces: NonceClaim[];
+  outboxResults: OutboxResult[];
+  notifications: NotificationResult[];
+  callbacks: CallbackRow[];
+  callbackOutcomes: CallbackOutcome[];
+  nowMs: number;
+};
 /** Per write its outcome; per nonce claim whether it was free (and is now taken). */
 export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[] };
 
@@ -366,8 +378,8 @@ export interface Store {
    * Applies a batch in ONE durable transaction (one fsync). Each write is isolated from the
    * others: a write that conflicts leaves no trace, the rest still commit. A nonce claim wins
    * when the merchant has not used the nonce, or its earlier use expired (expired nonces are
-   * purged now and then); equal claims in one batch: the first wins. Outbox results and
-   * notification results always apply; two of one outbox row in a batch: the last wins.
+   * purged now and then); equal claims in one batch: the first wins. The records always apply
+   * (callbacks before their outcomes); two results of one outbox row in a batch: the last wins.
    * Outcomes are in input order. Throws only when the store itself fails (then nothing committed).
    */
   commitBatch(batch: Batch): Promise<BatchOutcome>;
@@ -424,10 +436,10 @@ export interface Store {
   listFlows(orderId: string): Promise<FlowRow[]>;
   /** A flow by its id (the out_trade_no channels report), to find its order. */
   loadFlow(flowId: string): Promise<FlowRow | null>;
-  /** Writes a callback's raw record; done before anything else is done with the callback. */
+  /** Writes a callback's raw record (commitBatch with this one); done before anything else is done with the callback. */
   insertCallback(callback: CallbackRow): Promise<void>;
-  /** Records what became of a callback. */
-  updateCallback(callbackId: string, outcome: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>): Promise<void>;
+  /** Records what became of a callback (commitBatch with this one). */
+  updateCallback(outcome: CallbackOutcome): Promise<void>;
   listCallbacks(orderId: string): Promise<CallbackRow[]>;
   listRefunds(orderId: string): Promise<RefundRow[]>;
   listMerchantEvents(orderId: string): Promise<MerchantEventRow[]>;

@@ -1,6 +1,7 @@
 /** The Store port's request nonces (in batches and in order writes) and operator data, on both adapters. */
 import { describe, expect, test } from 'bun:test';
 import type { ChannelRow, MerchantRow, NonceClaim } from '../../src/store/store.ts';
+import { emptyBatch } from '../../src/store/rows.ts';
 import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
 import { freshStoreFor, storeKinds } from './stores.ts';
 
@@ -13,30 +14,30 @@ for (const kind of storeKinds) {
 
     test('a nonce is claimed once per merchant; equal claims in one batch: the first wins', async () => {
       const [a, b] = [unique(), unique()];
-      const batch = { writes: [], nonces: [claim(a), claim(a), claim(b), claim(a, 'M2')], outboxResults: [], notifications: [], nowMs: t0 };
+      const batch = { ...emptyBatch(t0), writes: [], nonces: [claim(a), claim(a), claim(b), claim(a, 'M2')], nowMs: t0 };
       expect(await store.commitBatch(batch)).toEqual({ writes: [], nonces: [true, false, true, true] });
-      expect((await store.commitBatch({ writes: [], nonces: [claim(b), claim(unique())], outboxResults: [], notifications: [], nowMs: t0 + 1 })).nonces).toEqual([false, true]);
+      expect((await store.commitBatch({ ...emptyBatch(t0), writes: [], nonces: [claim(b), claim(unique())], nowMs: t0 + 1 })).nonces).toEqual([false, true]);
     });
 
     test('an expired nonce can be claimed again', async () => {
       const n = unique();
-      expect((await store.commitBatch({ writes: [], nonces: [claim(n, 'M1', t0 + 10)], outboxResults: [], notifications: [], nowMs: t0 })).nonces).toEqual([true]);
-      expect((await store.commitBatch({ writes: [], nonces: [claim(n, 'M1', t0 + 20)], outboxResults: [], notifications: [], nowMs: t0 + 9 })).nonces).toEqual([false]);
-      expect((await store.commitBatch({ writes: [], nonces: [claim(n, 'M1', t0 + 30)], outboxResults: [], notifications: [], nowMs: t0 + 10 })).nonces).toEqual([true]);
-      expect((await store.commitBatch({ writes: [], nonces: [claim(n, 'M1', t0 + 40)], outboxResults: [], notifications: [], nowMs: t0 + 29 })).nonces).toEqual([false]);
+      expect((await store.commitBatch({ ...emptyBatch(t0), writes: [], nonces: [claim(n, 'M1', t0 + 10)], nowMs: t0 })).nonces).toEqual([true]);
+      expect((await store.commitBatch({ ...emptyBatch(t0), writes: [], nonces: [claim(n, 'M1', t0 + 20)], nowMs: t0 + 9 })).nonces).toEqual([false]);
+      expect((await store.commitBatch({ ...emptyBatch(t0), writes: [], nonces: [claim(n, 'M1', t0 + 30)], nowMs: t0 + 10 })).nonces).toEqual([true]);
+      expect((await store.commitBatch({ ...emptyBatch(t0), writes: [], nonces: [claim(n, 'M1', t0 + 40)], nowMs: t0 + 29 })).nonces).toEqual([false]);
     });
 
     test("a write's nonce: free → the write applies; used → nonce_used and nothing applies", async () => {
       const [n, m] = [unique(), unique()];
       const first = orderRow(1);
       const replay = orderRow(1);
-      const batch = { writes: [{ ...writeOf(first), nonce: claim(n) }, { ...writeOf(replay), nonce: claim(n) }], nonces: [claim(n), claim(m)], outboxResults: [], notifications: [], nowMs: t0 };
+      const batch = { ...emptyBatch(t0), writes: [{ ...writeOf(first), nonce: claim(n) }, { ...writeOf(replay), nonce: claim(n) }], nonces: [claim(n), claim(m)], nowMs: t0 };
       // Writes' nonces are claimed before the batch's own claims.
       expect(await store.commitBatch(batch)).toEqual({ writes: ['committed', 'nonce_used'], nonces: [false, true] });
       expect(await store.loadOrder(first.id)).toEqual(first);
       expect(await store.loadOrder(replay.id)).toBeNull();
       const later = orderRow(1);
-      expect(await store.commitBatch({ writes: [{ ...writeOf(later), nonce: claim(m) }], nonces: [], outboxResults: [], notifications: [], nowMs: t0 + 1 })).toEqual({ writes: ['nonce_used'], nonces: [] });
+      expect(await store.commitBatch({ ...emptyBatch(t0), writes: [{ ...writeOf(later), nonce: claim(m) }], nonces: [], nowMs: t0 + 1 })).toEqual({ writes: ['nonce_used'], nonces: [] });
       expect(await store.loadOrder(later.id)).toBeNull();
     });
 
@@ -46,9 +47,9 @@ for (const kind of storeKinds) {
       await store.commit([writeOf(duplicate)]);
       const again = orderRow(1, { id: duplicate.id });
       const other = orderRow(1);
-      const outcome = await store.commitBatch({ writes: [{ ...writeOf(again), nonce: claim(n) }, { ...writeOf(other), nonce: claim(m) }], nonces: [], outboxResults: [], notifications: [], nowMs: t0 });
+      const outcome = await store.commitBatch({ ...emptyBatch(t0), writes: [{ ...writeOf(again), nonce: claim(n) }, { ...writeOf(other), nonce: claim(m) }], nonces: [], nowMs: t0 });
       expect(outcome.writes).toEqual(['duplicate_order', 'committed']);
-      expect((await store.commitBatch({ writes: [], nonces: [claim(n), claim(m)], outboxResults: [], notifications: [], nowMs: t0 + 1 })).nonces).toEqual([false, false]);
+      expect((await store.commitBatch({ ...emptyBatch(t0), writes: [], nonces: [claim(n), claim(m)], nowMs: t0 + 1 })).nonces).toEqual([false, false]);
       expect(await store.commit([writeOf(next(other))])).toEqual(['committed']);
     });
 

@@ -1,6 +1,7 @@
 /** The Store port's timers, outbox and merchant notifications, on both adapters. */
 import { describe, expect, test } from 'bun:test';
 import type { MerchantEventRow, NotificationResult, StoredOutboxRow as OutboxRow, TimerRow } from '../../src/store/store.ts';
+import { emptyBatch } from '../../src/store/rows.ts';
 import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
 import { freshStoreFor, storeKinds } from './stores.ts';
 
@@ -71,16 +72,14 @@ for (const kind of storeKinds) {
       await store.commit([writeOf(o, { outbox: [a!, b!, c!] })]);
       expect(await store.claimOutbox([kindName], t0, lease_ms, 10)).toHaveLength(3);
       const outcome = await store.commitBatch({
+        ...emptyBatch(t0 + 2),
         writes: [writeOf(o)],
-        nonces: [],
         outboxResults: [
           { outboxId: a!.id, at: t0 + 1, error: 'timeout', next: { status: 'retry', dueAt: t0 + 500 } },
           { outboxId: b!.id, at: t0 + 1, error: null, next: { status: 'done' } },
           { outboxId: c!.id, at: t0 + 1, error: 'timeout', next: { status: 'retry', dueAt: t0 + 100 } },
           { outboxId: c!.id, at: t0 + 2, error: 'refused', next: { status: 'failed' } },
         ],
-        notifications: [],
-        nowMs: t0 + 2,
       });
       // The write collided with the order it repeats; the results are no part of it and still count.
       expect(outcome.writes).toEqual(['duplicate_order']);

@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from 'bun:test';
 import type { CallbackRow, FlowRow, OrderRow, RefundRow, Store } from '../../src/store/store.ts';
+import { emptyBatch } from '../../src/store/rows.ts';
 import { orderRow, t0, unique, writeOf } from './fixtures.ts';
 import { freshStoreFor, storeKinds } from './stores.ts';
 
@@ -68,6 +69,18 @@ for (const kind of storeKinds) {
       expect(Object.fromEntries(left)).toEqual({
         closed: 0, succeeded: 0, paying: 1, created: 1, closedWithPendingFlow: 1, refundPending: 1, openAlert: 1, ackedAlert: 0,
       });
+    });
+
+    test('callbacks ride in batches: recorded as they arrived, their outcomes in a later batch; an outcome beside its callback is a bug', async () => {
+      const orderId = await orderWith(store, 'paying');
+      const [a, b] = [callback({ orderId, receivedAt: t0 }), callback({ orderId, receivedAt: t0 + 1, headers: { 'wechatpay-nonce': 'n1' } })];
+      await store.commitBatch({ ...emptyBatch(t0), callbacks: [a!, b!] });
+      await store.commitBatch({ ...emptyBatch(t0 + 2), callbackOutcomes: [{ callbackId: a!.id, verified: true, orderId, flowId: 'flw_1', outcome: 'applied' }] });
+      expect(await store.listCallbacks(orderId)).toEqual([{ ...a!, verified: true, flowId: 'flw_1', outcome: 'applied' }, b!]);
+      const c = callback({ orderId });
+      const together = { ...emptyBatch(t0), callbacks: [c], callbackOutcomes: [{ callbackId: c.id, verified: false, orderId: null, flowId: null, outcome: 'refused' }] };
+      await expect(store.commitBatch(together)).rejects.toThrow("a callback's outcome follows its committed record");
+      expect(await store.listCallbacks(orderId)).toHaveLength(2);
     });
 
     test('a refused callback keeps only the prefix given', async () => {

@@ -9,6 +9,7 @@
  * already applied.
  */
 import { Hono } from 'hono';
+import type { DurableCommitter } from '../../../actors/durable-commit.ts';
 import type { Engine } from '../../../actors/engine.ts';
 import { tradeEvent } from '../../../actors/effect-runner.ts';
 import type { CallbackAnswer } from '../../channels/adapter.ts';
@@ -17,12 +18,12 @@ import type { Channel, ChannelRegistry } from '../../channels/registry.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import type { Logger } from '../../log.ts';
-import type { CallbackRow, Store } from '../../store/store.ts';
+import type { CallbackOutcome, CallbackRow, Store } from '../../store/store.ts';
 import { readAtMost } from '../../bounded-body.ts';
 import { type CallbackIntake, type CallbackRefusal, keptPrefixOf, refused_body_bytes_max, sourceAddressOf } from '../callback-intake.ts';
 
 export type CallbackDeps = {
-  store: Store; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger;
+  store: Store; committer: DurableCommitter; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger;
   intake: CallbackIntake;
   /** Told of each callback refused before or at verification (a metric). */
   onRefused: (reason: CallbackRefusal) => void;
@@ -63,7 +64,7 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
 
   /** Verifies a recorded callback and hands what it reports to its order's actor. */
   async function settle(channel: Channel, record: CallbackRow): Promise<Response> {
-    const recordOutcome = (update: Pick<CallbackRow, 'verified' | 'orderId' | 'flowId' | 'outcome'>) => deps.store.updateCallback(record.id, update);
+    const recordOutcome = (update: Omit<CallbackOutcome, 'callbackId'>) => deps.committer.recordCallbackOutcome({ callbackId: record.id, ...update });
     const code = channel.row.code;
     const verdict = await channel.adapter.verifyCallback({ headers: record.headers, body: record.body, now: deps.clock.now() });
     if (!verdict.ok) {
@@ -120,13 +121,13 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
       if (received.truncated) {
         // Too large to be a notify: kept as a refused one is (its first bytes), never read further.
         deps.onRefused('too_large');
-        await deps.store.insertCallback({
+        await deps.committer.recordCallback({
           ...record, body: keptPrefixOf(record.body).body, verified: false,
           outcome: `refused: body over ${callback_body_bytes_max} bytes (body kept truncated: first ${refused_body_bytes_max} bytes)`,
         });
         return refusal(channel, 413, `body over ${callback_body_bytes_max} bytes`);
       }
-      await deps.store.insertCallback(record);
+      await deps.committer.recordCallback(record);
       return await settle(channel, record);
     } catch (error) {
       // Never the merchant API's error body: the provider is answered its way, and a 5xx makes it retry.
