@@ -1,7 +1,9 @@
 /**
  * Channels as configured by operators, with their adapters: the config is unsealed and an
  * adapter built once per channel version (its `updatedAt`), and the list is cached briefly so
- * paying does not read the channels table on every request.
+ * that paying, executing an effect or taking a callback does not read the channels table each
+ * time (it was about three reads a payment). An operator's change reaches every instance within
+ * the cache's life (operations.md "Channels"), and the instance that made it at once.
  */
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
@@ -57,9 +59,18 @@ export class ChannelRegistry {
     return this.list.rows;
   }
 
-  /** A channel and its adapter, read fresh (effects and callbacks must see the current keys). */
+  /** Forgets the cached list: the next read sees this process's own change. */
+  forget(): void {
+    this.list = null;
+  }
+
+  private async row(code: string): Promise<ChannelRow | null> {
+    return (await this.all()).find((row) => row.code === code) ?? null;
+  }
+
+  /** A channel and its adapter, as of at most cacheMs ago. */
   async get(code: string): Promise<Channel | null> {
-    const row = await this.deps.store.loadChannel(code);
+    const row = await this.row(code);
     const adapter = row && this.adapterOf(row);
     const plugin = row && pluginOf(row.provider);
     return row && adapter && plugin ? { row, adapter, plugin } : null;
@@ -70,7 +81,7 @@ export class ChannelRegistry {
    * (a payer's browser or a provider's notify reaching paycenter is no call to the channel).
    */
   async own(code: string): Promise<{ provider: string; adapter: ChannelAdapter } | null> {
-    const row = await this.deps.store.loadChannel(code);
+    const row = await this.row(code);
     const built = row && this.builtOf(row).own;
     return row && built ? { provider: row.provider, adapter: built } : null;
   }

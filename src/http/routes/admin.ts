@@ -15,6 +15,7 @@ import { constantTimeEqual, seal, unseal } from '../../secrets.ts';
 import { per_order_rows_max } from '../../store/rows.ts';
 import type { ChannelRow, Store } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
+import type { ChannelRegistry } from '../../channels/registry.ts';
 import { pluginOf } from '../../channels/plugins.ts';
 import {
   createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
@@ -42,6 +43,8 @@ import { adminBalanceRoutes } from './balances.ts';
 
 export type AdminDeps = {
   adminToken: string; merchants: MerchantDirectory; store: Store; secretKey: Uint8Array; clock: Clock; alerts: Alerts; recon: Reconciliation; links: Links;
+  /** Told of each channel change, so that this instance applies it at once. */
+  channels: ChannelRegistry;
   outbound: OutboundPolicy;
   sessions: { sessionMs: number; secureCookie: boolean };
   health: ChannelHealth;
@@ -238,6 +241,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
       configEnc: seal(deps.secretKey, JSON.stringify(body.config)), feeRate: body.fee_rate, createdAt: now, updatedAt: now,
     };
     if ((await deps.store.insertChannel(row)) === 'exists') throw new ApiError('order_conflict', `channel ${body.code} exists`, 'code');
+    deps.channels.forget();
     return c.json(await channelAnswer(row, config.shown), 201);
   });
 
@@ -265,6 +269,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
       feeRate: body.fee_rate ?? current.feeRate, updatedAt: deps.clock.now(),
     };
     await deps.store.updateChannel(row);
+    deps.channels.forget();
     return c.json(await channelAnswer(row, shown));
   });
 
