@@ -67,6 +67,13 @@ export const default_effect_runner_options: EffectRunnerOptions = {
   leaseMs: 60_000,
 };
 
+/**
+ * Where an effect reads its order: `recent` when this process has just committed the event that
+ * made the row (a pay request running its prepay), so its own last commit is current; `stored`
+ * for a claimed row, which may come from another instance's commit.
+ */
+type OrderRead = 'recent' | 'stored';
+
 /** What executing one effect came to: an event for the order (or none), or a failure to retry or give up on. */
 type Outcome = { event: PaymentEvent | null } | { failure: ChannelFailure };
 
@@ -99,7 +106,7 @@ export class EffectRunner {
   /** Executes every effect due now (one claim of at most batchMax); returns how many were tried. */
   async tick(): Promise<number> {
     const rows = await this.deps.store.claimOutbox(runnerEffectKinds, this.deps.clock.now(), this.options.leaseMs, this.options.batchMax);
-    await Promise.all(rows.map((row) => this.execute(row)));
+    await Promise.all(rows.map((row) => this.execute(row, 'stored')));
     return rows.length;
   }
 
@@ -111,7 +118,7 @@ export class EffectRunner {
   async runNow(rows: OutboxRow[]): Promise<Map<string, ChannelFailure | null>> {
     const now = this.deps.clock.now();
     const claimed = (await Promise.all(rows.map((row) => this.deps.store.claimOutboxRow(row.id, now, this.options.leaseMs)))).filter((row) => row !== null);
-    const outcomes = await Promise.all(claimed.map((row) => this.execute(row)));
+    const outcomes = await Promise.all(claimed.map((row) => this.execute(row, 'recent')));
     // Per row run here, the channel's failure (null when it answered, or the row was parked): failover reads it.
     return new Map(claimed.map((row, i) => {
       const outcome = outcomes[i]!;
@@ -125,7 +132,7 @@ export class EffectRunner {
    * keeps asking.
    */
   async queryNow(orderId: string, flowId: string, channel: string): Promise<void> {
-    const outcome = await this.perform(orderId, { type: 'channel.query', params: { flowId, channel } }, null);
+    const outcome = await this.perform(orderId, { type: 'channel.query', params: { flowId, channel } }, null, 'stored');
     if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(orderId, outcome.event);
   }
 
@@ -135,12 +142,12 @@ export class EffectRunner {
    * answer; anything else thrown is a bug (src/failures.ts) and parks the row: retrying would
    * only repeat it.
    */
-  private async execute(row: ClaimedOutboxRow): Promise<Outcome | null> {
+  private async execute(row: ClaimedOutboxRow, read: OrderRead): Promise<Outcome | null> {
     let outcome: Outcome;
     try {
       const effect = effectOfRow(readOutboxRow(row));
       assert(isRunnerEffect(effect), `outbox row ${row.id} of kind ${row.kind} reached the effect runner`);
-      outcome = await this.perform(row.orderId, effect, row.id);
+      outcome = await this.perform(row.orderId, effect, row.id, read);
       if ('event' in outcome && outcome.event) await this.deps.engine.dispatch(row.orderId, outcome.event);
     } catch (error) {
       if (!isDependencyFailure(error)) {
@@ -170,7 +177,7 @@ export class EffectRunner {
   }
 
   /** `rowId`: the outbox row being executed (an alert's id derives from it, so a re-run raises it once). */
-  private async perform(orderId: string, effect: RunnerEffect, rowId: string | null): Promise<Outcome> {
+  private async perform(orderId: string, effect: RunnerEffect, rowId: string | null, read: OrderRead): Promise<Outcome> {
     const now = () => this.deps.clock.now();
     if (effect.type === 'operator.alert') {
       const { reason, flowId, detail } = effect.params;
@@ -184,7 +191,7 @@ export class EffectRunner {
     const { adapter } = channel;
     switch (effect.type) {
       case 'channel.prepay': {
-        const ctx = await this.contextOf(orderId);
+        const ctx = await this.contextOf(orderId, read);
         const p = effect.params;
         // A retry of a prepay whose flow ended or was replaced (failover, another method) would
         // open a trade nobody pays, or one the order is closing.
@@ -219,7 +226,7 @@ export class EffectRunner {
         return { event: query.trade ? tradeEvent(query.trade, now(), 'query') : null };
       }
       case 'channel.refund':
-        return this.refundAtChannel(orderId, adapter, effect.params.refundId, effect.params.flowId, effect.params.amount);
+        return this.refundAtChannel(orderId, adapter, effect.params, read);
       case 'channel.refund_query': {
         const { refundId, flowId } = effect.params;
         const result = await adapter.refundQuery(refundId, flowId, now());
@@ -227,10 +234,10 @@ export class EffectRunner {
         // The channel never got the refund call (it gave up, or was lost): make it again — by
         // refund id, so a call that did arrive meanwhile is not repeated.
         if (result.report === null) {
-          const refund = (await this.contextOf(orderId)).refunds.find((r) => r.id === refundId);
+          const refund = (await this.contextOf(orderId, read)).refunds.find((r) => r.id === refundId);
           const part = refund?.parts.find((p) => p.flowId === flowId);
           if (!part) throw new Error(`assertion failed: refund query of a refund part ${refundId}/${flowId} the order does not have`);
-          return this.refundAtChannel(orderId, adapter, refundId, flowId, part.amount);
+          return this.refundAtChannel(orderId, adapter, { refundId, flowId, amount: part.amount }, read);
         }
         return { event: { type: 'refund.report', at: now(), refundId, flowId, status: result.report.status } };
       }
@@ -240,8 +247,10 @@ export class EffectRunner {
     }
   }
 
-  private async refundAtChannel(orderId: string, adapter: ChannelAdapter, refundId: string, flowId: string, amount: number): Promise<Outcome> {
-    const ctx = await this.contextOf(orderId);
+  private async refundAtChannel(
+    orderId: string, adapter: ChannelAdapter, { refundId, flowId, amount }: { refundId: string; flowId: string; amount: number }, read: OrderRead,
+  ): Promise<Outcome> {
+    const ctx = await this.contextOf(orderId, read);
     const flow = ctx.flows.find((f) => f.id === flowId);
     if (!flow) throw new Error(`assertion failed: refund of a flow ${flowId} the order does not have`);
     const refund = ctx.refunds.find((r) => r.id === refundId);
@@ -251,8 +260,8 @@ export class EffectRunner {
     return { event: { type: 'refund.report', at: this.deps.clock.now(), refundId, flowId, status: result.report.status } };
   }
 
-  private async contextOf(orderId: string): Promise<PaymentContext> {
-    const order = await this.deps.engine.load(orderId);
+  private async contextOf(orderId: string, read: OrderRead): Promise<PaymentContext> {
+    const order = await (read === 'recent' ? this.deps.engine.peek(orderId) : this.deps.engine.load(orderId));
     if (!order) throw new Error(`assertion failed: outbox row of a missing order ${orderId}`);
     return order.context;
   }

@@ -179,6 +179,15 @@ export class Payments {
     return ownedBy(merchant, paymentId, await this.engine.load(paymentId));
   }
 
+  /**
+   * The merchant's order as this process last committed it (engine.peek), for what no event
+   * changes — its merchant, amount, currency — never for its state: a request that reads only
+   * those before its own event skips a read of the order.
+   */
+  async peek(merchant: Merchant, paymentId: string): Promise<Result<{ order: OrderState }>> {
+    return ownedBy(merchant, paymentId, await this.engine.peek(paymentId));
+  }
+
   async getByMerchantOrderNo(merchant: Merchant, merchantOrderNo: string): Promise<Result<{ order: OrderState }>> {
     const row = await this.store.findOrderByMerchantOrderNo(merchant.id, merchantOrderNo);
     return row ? this.get(merchant, row.id) : fail('not_found', `no payment with merchant_order_no ${merchantOrderNo}`);

@@ -70,7 +70,7 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
     description: 'Paying again the same way while that attempt waits for the payer (also several identical requests at once, on any instance) answers the same flow and its action: one trade at the channel. Another method or split starts a new attempt and closes the earlier one at its channel. 503 unavailable only when the channel did not answer.',
   }), jsonBody(payRequest), async (c) => {
     const merchant = c.get('merchant');
-    const found = await payments.get(merchant, c.req.param('id'));
+    const found = await payments.peek(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
     const { context } = found.order;
     const body = c.req.valid('json');
@@ -93,7 +93,7 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
     description: `201 when new; 200 with the same refund for the same refund_no and amount; 409 order_conflict for another amount; 422 refund_exceeds_paid beyond what is left. A payment takes at most ${refunds_per_order_max} refunds (succeeded, failed or pending, as WeChat Pay allows per trade): the next is 409 invalid_state.`,
   }), jsonBody(createRefund), async (c) => {
     const merchant = c.get('merchant');
-    const found = await payments.get(merchant, c.req.param('id'));
+    const found = await payments.peek(merchant, c.req.param('id'));
     if (!found.ok) throw failed(found);
     const body = c.req.valid('json');
     const amount = amountOf(body.amount, found.order.context.currency, 'amount');
