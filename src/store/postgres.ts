@@ -500,7 +500,9 @@ export class PostgresStore implements Store {
 
   async loadMerchantEvents(eventIds: string[]) {
     if (eventIds.length === 0) return [];
-    const rows = await this.all('SELECT * FROM merchant_events WHERE id IN (SELECT jsonb_array_elements_text($1::text::jsonb))', JSON.stringify(eventIds));
+    // `= ANY (ARRAY(…))` is an index lookup whatever the count: as `IN (SELECT …)` (100 rows to the
+    // planner) no generic plan was good enough, and every call was planned again (0.28 ms each).
+    const rows = await this.all('SELECT * FROM merchant_events WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))', JSON.stringify(eventIds));
     return rows.map((row) => merchantEventOf(row, json));
   }
 
