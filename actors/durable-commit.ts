@@ -3,8 +3,8 @@
  * hot path's records — the results of executed outbox rows (channel calls, notification
  * deliveries), channels' callbacks and their outcomes — join the same group-committed
  * transactions, so a signed request, a channel call, a delivery or a callback costs a share of
- * the batches' fsyncs rather than transactions of its own. A create carries its nonce inside its order's write (one transaction for both);
- * other routes claim theirs first.
+ * the batches' fsyncs rather than transactions of its own. A create carries its nonce inside its
+ * order's write (one transaction for both); other routes claim theirs first.
  */
 import type { Clock } from '../src/clock.ts';
 import { emptyBatch } from '../src/store/rows.ts';

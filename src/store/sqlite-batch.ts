@@ -1,8 +1,8 @@
 /**
  * What a SQLite write transaction does, synchronously, on one connection: the pragmas every
- * connection gets, and BatchWriter, which applies a Batch (order write sets, nonce claims,
- * outbox and notification results) in one IMMEDIATE transaction, and the store's side writes in another. It runs on the writer
- * thread (sqlite-writer.ts).
+ * connection gets, and BatchWriter, which applies a Batch (order write sets, nonce claims and
+ * the hot path's records) in one IMMEDIATE transaction, and the store's side writes in another.
+ * It runs on the writer thread (sqlite-writer.ts).
  */
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';

@@ -1,9 +1,10 @@
 /**
- * The SQLite store's side writes: the small writes around the orders — outbox claims and
- * results, notification records, the callback log, timer leases — that the hot path makes
- * several times per payment. Written on this thread's connection, each would fsync on the
- * event loop and, worse, wait there (SQLite's busy handler sleeps) for the writer thread's
- * commit to release the write lock, stalling every request. So they go to the writer thread as
+ * The SQLite store's side writes: the small writes around the orders that are no part of a
+ * Batch — outbox claims, timer leases and removals — which the hot path makes several times per
+ * payment (its records — outbox results, delivery attempts, callbacks — ride the batches).
+ * Written on this thread's connection, each would fsync on the event loop and, worse, wait there
+ * (SQLite's busy handler sleeps) for the writer thread's commit to release the write lock,
+ * stalling every request. So they go to the writer thread as
  * data, and group-commit like the orders do: while one message of them is with the writer, the
  * next ones queue and are sent together — one transaction and one fsync for all of them.
  */
