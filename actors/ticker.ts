@@ -87,7 +87,7 @@ export class Ticker {
    */
   private async dueFromIndex(index: RedisTimerIndex, now: number): Promise<TimerRow[]> {
     const refs = await index.claim(now, this.options.leaseMs, this.options.batchMax);
-    const rows = await Promise.all(refs.map((ref) => this.deps.store.loadTimer(ref.orderId, ref.key)));
+    const rows = await this.deps.store.loadTimers(refs);
     await index.remove(refs.filter((_, i) => !rows[i]));
     const present = rows.filter((row) => row !== null);
     await index.add(present.filter((row) => row.dueAt > now));

@@ -62,6 +62,8 @@ import {
   parkedOf,
   refundOf,
   timerOf,
+  timerRefRecords,
+  timersInOrder,
 } from './rows.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
@@ -506,9 +508,12 @@ export class PostgresStore implements Store {
     return rows.map((row) => merchantEventOf(row, json));
   }
 
-  async loadTimer(orderId: string, key: string) {
-    const [row] = await this.all('SELECT * FROM timers WHERE order_id = $1 AND key = $2', orderId, key);
-    return row ? timerOf(row, json) : null;
+  async loadTimers(refs: Array<{ orderId: string; key: string }>) {
+    const rows = await this.all(
+      `SELECT t.* FROM ${fewRecords('$1', 'order_id text, key text')} AS f JOIN timers t ON t.order_id = f.order_id AND t.key = f.key`,
+      timerRefRecords(refs),
+    );
+    return timersInOrder(refs, rows.map((r) => timerOf(r, json)));
   }
 
   async scanTimers(after: { orderId: string; key: string } | null, limit: number) {

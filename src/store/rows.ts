@@ -205,6 +205,15 @@ export function callbackOf(row: Raw, json: JsonDecoder): CallbackRow {
   };
 }
 
+/** (order, key) pairs as the { order_id, key } records a store's loadTimers reads. */
+export const timerRefRecords = (refs: Array<{ orderId: string; key: string }>) => refs.map((r) => ({ order_id: r.orderId, key: r.key }));
+
+/** The timers found for these pairs, in the pairs' order; null where none is armed. */
+export function timersInOrder(refs: Array<{ orderId: string; key: string }>, found: TimerRow[]): Array<TimerRow | null> {
+  const byRef = new Map(found.map((t) => [`${t.orderId}\u0000${t.key}`, t]));
+  return refs.map((r) => byRef.get(`${r.orderId}\u0000${r.key}`) ?? null);
+}
+
 /** A parked outbox row (status 'parked') or a row of parked_timers, as operators see it. */
 export function parkedOf(source: ParkedRow['source'], row: Raw, json: JsonDecoder): ParkedRow {
   if (source === 'outbox') {

@@ -60,6 +60,8 @@ import {
   parkedOf,
   refundOf,
   timerOf,
+  timerRefRecords,
+  timersInOrder,
 } from './rows.ts';
 import { AssertionError } from '../failures.ts';
 import { purgeableCallbacksSql } from './retention.ts';
@@ -349,9 +351,12 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM merchant_events WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(eventIds)).map((row) => merchantEventOf(row, json));
   }
 
-  async loadTimer(orderId: string, key: string) {
-    const row = this.all('SELECT * FROM timers WHERE order_id = ? AND key = ?', orderId, key)[0];
-    return row ? timerOf(row, json) : null;
+  async loadTimers(refs: Array<{ orderId: string; key: string }>) {
+    const rows = this.all(
+      "SELECT t.* FROM json_each(?) j JOIN timers t ON t.order_id = json_extract(j.value, '$.order_id') AND t.key = json_extract(j.value, '$.key')",
+      JSON.stringify(timerRefRecords(refs)),
+    );
+    return timersInOrder(refs, rows.map((r) => timerOf(r, json)));
   }
 
   async scanTimers(after: { orderId: string; key: string } | null, limit: number) {

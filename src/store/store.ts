@@ -409,7 +409,8 @@ export interface Store {
    * holds it (a table sweep or another process may have claimed it); returns the ones leased.
    */
   leaseTimers(timers: TimerRow[], nowMs: number, leaseMs: number): Promise<TimerRow[]>;
-  loadTimer(orderId: string, key: string): Promise<TimerRow | null>;
+  /** The timers of these (order, key) pairs, in their order; null for one that is not armed. One read for all. */
+  loadTimers(refs: Array<{ orderId: string; key: string }>): Promise<Array<TimerRow | null>>;
   /** Timers in (order id, key) order after the given one, for re-seeding an index. */
   scanTimers(after: { orderId: string; key: string } | null, limit: number): Promise<TimerRow[]>;
   listOutbox(orderId: string): Promise<StoredOutboxRow[]>;

@@ -18,8 +18,8 @@ for (const kind of storeKinds) {
       await store.commit([writeOf(o, { timersArmed: [timer('a', t0 + 30), timer('b', t0 + 10), timer('c', t0 + 20)] })]);
       await store.commit([writeOf(next(o), { timersArmed: [timer('a', t0 + 5)], timersDisarmed: ['c', 'never-armed'] })]);
       expect(await store.listTimers(o.id)).toEqual([timer('a', t0 + 5), timer('b', t0 + 10)]);
-      expect(await store.loadTimer(o.id, 'a')).toEqual(timer('a', t0 + 5));
-      expect(await store.loadTimer(o.id, 'c')).toBeNull();
+      expect(await store.loadTimers([{ orderId: o.id, key: 'c' }, { orderId: o.id, key: 'a' }, { orderId: 'pay_none', key: 'a' }])).toEqual([null, timer('a', t0 + 5), null]);
+      expect(await store.loadTimers([])).toEqual([]);
       expect(await store.claimDueTimers(t0 + 4, lease_ms, 100)).toEqual([]);
       expect(await store.claimDueTimers(t0 + 10, lease_ms, 1)).toEqual([timer('a', t0 + 5)]);
       expect(await store.claimDueTimers(t0 + 10, lease_ms, 100)).toEqual([timer('b', t0 + 10)]);
