@@ -17,7 +17,7 @@ import { paymentMachine, paymentMachineVersion, paymentTransitions, statusOf } f
 import { upgradeSnapshot } from '../machines/payment.versions.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
 import type { Lock } from '../src/lock/lock.ts';
-import type { NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
+import type { FlowRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
 import type { DurableCommitter } from './durable-commit.ts';
 import { Mailboxes } from './mailbox.ts';
 import { type EngineWrite, type NotificationRenderer, writeSetOf } from './write-set.ts';
@@ -39,10 +39,16 @@ export type EngineOptions = {
    * orders, and memory stops growing after it instead of filling up to the count's bound.
    */
   recentOrderTtlMs: number;
+  /**
+   * Flows this process committed whose order and channel it keeps (a callback for one skips the
+   * store's read of it). About 150 bytes each, so 50,000 hold about 7.5 MB.
+   */
+  recentFlowsMax: number;
 };
 
 export const default_engine_options: EngineOptions = {
   lockTtlMs: 5_000, mailboxDepthMax: 10_000, versionRetriesMax: 10, recentOrdersMax: 50_000, recentOrderTtlMs: 60_000,
+  recentFlowsMax: 50_000,
 };
 
 /** An order as the engine last committed it. */
@@ -95,10 +101,12 @@ export type EngineDeps = {
 export class Engine {
   private readonly mailboxes: Mailboxes;
   private readonly recent: RecentOrders;
+  private readonly flows: RecentFlows;
 
   constructor(private readonly deps: EngineDeps, private readonly options: EngineOptions = default_engine_options) {
     this.mailboxes = new Mailboxes(options.mailboxDepthMax);
     this.recent = new RecentOrders(options.recentOrdersMax, options.recentOrderTtlMs);
+    this.flows = new RecentFlows(options.recentFlowsMax);
   }
 
   get commitStats(): { batches: number; writes: number } {
@@ -167,6 +175,11 @@ export class Engine {
     return this.recent.get(orderId) ?? this.load(orderId);
   }
 
+  /** A flow's order and channel if this process committed the flow lately; these never change, so never stale. */
+  recentFlow(flowId: string): FlowOwner | undefined {
+    return this.flows.get(flowId);
+  }
+
   private async locked<T>(orderId: string, work: () => Promise<T>): Promise<T> {
     const asked = performance.now();
     const handle = await this.deps.lock.acquire(`order:${orderId}`, this.options.lockTtlMs);
@@ -215,6 +228,7 @@ export class Engine {
     // cache on orders that are done (a drain of expiry timers would fill it with them).
     if (write.order.status === 'closed') this.recent.delete(write.order.id);
     else this.recent.set(write.order.id, order);
+    this.flows.add(write.flows);
     this.deps.onCommitted?.(write);
     return { outcome, order, outbox: write.outbox };
   }
@@ -254,6 +268,33 @@ export class RecentOrders {
 
   get size(): number {
     return this.orders.size;
+  }
+}
+
+/** Which order a flow belongs to and which channel carries it: fixed when the flow is made. */
+export type FlowOwner = Pick<FlowRow, 'orderId' | 'channel'>;
+
+/** The flows this process committed last, at most `max`, the oldest forgotten first. */
+export class RecentFlows {
+  private readonly flows = new Map<string, FlowOwner>();
+
+  constructor(private readonly max: number) {}
+
+  get(flowId: string): FlowOwner | undefined {
+    return this.flows.get(flowId);
+  }
+
+  /** A write carries the flows it made or changed; only a new one adds an entry. */
+  add(flows: FlowRow[]): void {
+    for (const f of flows) if (!this.flows.has(f.id)) this.flows.set(f.id, { orderId: f.orderId, channel: f.channel });
+    for (const oldest of this.flows.keys()) {
+      if (this.flows.size <= this.max) break;
+      this.flows.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.flows.size;
   }
 }
 

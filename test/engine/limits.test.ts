@@ -5,7 +5,7 @@
  * per_order_rows_max rows, and its journal — and the admin timeline over it — come in pages.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { RecentOrders } from '../../actors/engine.ts';
+import { RecentFlows, RecentOrders } from '../../actors/engine.ts';
 import { CommitQueueFullError } from '../../actors/group-commit.ts';
 import { DurableCommitter } from '../../actors/durable-commit.ts';
 import { LocalLock } from '../../src/lock/local.ts';
@@ -124,6 +124,19 @@ describe('the recent-orders cache', () => {
     recent.set('c', state(3));
     // 'b' expired: the commit of 'c' let it go without anyone asking for it.
     expect(recent.size).toBe(1);
+  });
+
+  test("recent flows: a flow's order and channel as first committed; at most the bound, the oldest forgotten first", () => {
+    const flow = (id: string, orderId: string, status = 'pending') =>
+      ({ id, orderId, method: 'alipay_qr', channel: 'alipay_main', amount: 100, status, channelTradeNo: null, createdAt: 0, completedAt: null }) as const;
+    const flows = new RecentFlows(2);
+    flows.add([flow('f1', 'o1'), flow('f2', 'o2')]);
+    // A later write of f1 (its status changed) keeps its place: the oldest still goes first.
+    flows.add([flow('f1', 'o1', 'succeeded'), flow('f3', 'o3')]);
+    expect(flows.size).toBe(2);
+    expect(flows.get('f1')).toBeUndefined();
+    expect(flows.get('f2')).toEqual({ orderId: 'o2', channel: 'alipay_main' });
+    expect(flows.get('f3')).toEqual({ orderId: 'o3', channel: 'alipay_main' });
   });
 
   test('a steady flow holds about rate × TTL orders, not the count bound', () => {

@@ -80,7 +80,8 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
     }
 
     const flowId = verdict.trade.flowId;
-    const flow = await deps.store.loadFlow(flowId);
+    // A flow this process committed (its prepay) is known here; its order and channel never change.
+    const flow = deps.engine.recentFlow(flowId) ?? (await deps.store.loadFlow(flowId));
     if (!flow || flow.channel !== code) {
       // Signed by the channel, so real: money paycenter knows nothing of. Kept and alerted,
       // and acknowledged — refusing would only make the channel repeat it for a day.
