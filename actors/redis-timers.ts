@@ -7,9 +7,7 @@
  */
 import type Redis from 'ioredis';
 import type { Logger } from '../src/log.ts';
-import type { OrderWrite, Store, TimerRow } from '../src/store/store.ts';
-
-export type TimerRef = { orderId: string; key: string };
+import type { OrderWrite, Store, TimerRef, TimerRow } from '../src/store/store.ts';
 
 /** Timer rows read per page when seeding. */
 const seed_page_timers = 1_000;

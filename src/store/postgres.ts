@@ -62,13 +62,14 @@ import {
   parkedOf,
   refundOf,
   timerOf,
+  timerRefKey,
   timerRefRecords,
   timersInOrder,
 } from './rows.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRef, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { applyOps, numbered, runAsync, type Statement } from '../balance/ledger.ts';
 
@@ -262,8 +263,8 @@ const timerKeysJson = (timers: TimerRow[]) => JSON.stringify(timers.map((t) => (
 
 /** The given timers that a statement's returned (order_id, key) rows name. */
 function timersNamedIn(timers: TimerRow[], rows: Row[]): TimerRow[] {
-  const named = new Set(rows.map((r) => `${r.order_id as string}\u0000${r.key as string}`));
-  return timers.filter((t) => named.has(`${t.orderId}\u0000${t.key}`));
+  const named = new Set(rows.map((r) => timerRefKey({ orderId: r.order_id as string, key: r.key as string })));
+  return timers.filter((t) => named.has(timerRefKey(t)));
 }
 
 const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ');
@@ -508,7 +509,7 @@ export class PostgresStore implements Store {
     return rows.map((row) => merchantEventOf(row, json));
   }
 
-  async loadTimers(refs: Array<{ orderId: string; key: string }>) {
+  async loadTimers(refs: TimerRef[]) {
     const rows = await this.all(
       `SELECT t.* FROM ${fewRecords('$1', 'order_id text, key text')} AS f JOIN timers t ON t.order_id = f.order_id AND t.key = f.key`,
       timerRefRecords(refs),
@@ -516,7 +517,7 @@ export class PostgresStore implements Store {
     return timersInOrder(refs, rows.map((r) => timerOf(r, json)));
   }
 
-  async scanTimers(after: { orderId: string; key: string } | null, limit: number) {
+  async scanTimers(after: TimerRef | null, limit: number) {
     const rows = await this.all('SELECT * FROM timers WHERE (order_id, key) > ($1, $2) ORDER BY order_id, key LIMIT $3', after?.orderId ?? '', after?.key ?? '', limit);
     return rows.map((r) => timerOf(r, json));
   }

@@ -4,7 +4,7 @@
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
 import { AssertionError, assert } from '../failures.ts';
-import type { AdminAuditRow, AlertQuery, AlertRow, Batch, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, NotificationResult, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconFacts, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRow } from './store.ts';
+import type { AdminAuditRow, AlertQuery, AlertRow, Batch, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, NotificationResult, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconFacts, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRef, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -205,13 +205,16 @@ export function callbackOf(row: Raw, json: JsonDecoder): CallbackRow {
   };
 }
 
-/** (order, key) pairs as the { order_id, key } records a store's loadTimers reads. */
-export const timerRefRecords = (refs: Array<{ orderId: string; key: string }>) => refs.map((r) => ({ order_id: r.orderId, key: r.key }));
+/** One string for a timer's name, to match timers by it. */
+export const timerRefKey = (ref: TimerRef): string => `${ref.orderId}\u0000${ref.key}`;
 
-/** The timers found for these pairs, in the pairs' order; null where none is armed. */
-export function timersInOrder(refs: Array<{ orderId: string; key: string }>, found: TimerRow[]): Array<TimerRow | null> {
-  const byRef = new Map(found.map((t) => [`${t.orderId}\u0000${t.key}`, t]));
-  return refs.map((r) => byRef.get(`${r.orderId}\u0000${r.key}`) ?? null);
+/** Timer names as the { order_id, key } records a store's loadTimers reads. */
+export const timerRefRecords = (refs: TimerRef[]) => refs.map((r) => ({ order_id: r.orderId, key: r.key }));
+
+/** The timers found for these names, in the names' order; null where none is armed. */
+export function timersInOrder(refs: TimerRef[], found: TimerRow[]): Array<TimerRow | null> {
+  const byRef = new Map(found.map((t) => [timerRefKey(t), t]));
+  return refs.map((r) => byRef.get(timerRefKey(r)) ?? null);
 }
 
 /** A parked outbox row (status 'parked') or a row of parked_timers, as operators see it. */

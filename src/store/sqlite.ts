@@ -67,7 +67,7 @@ import { AssertionError } from '../failures.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRef, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { runSync } from '../balance/ledger.ts';
 
@@ -351,7 +351,7 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM merchant_events WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(eventIds)).map((row) => merchantEventOf(row, json));
   }
 
-  async loadTimers(refs: Array<{ orderId: string; key: string }>) {
+  async loadTimers(refs: TimerRef[]) {
     const rows = this.all(
       "SELECT t.* FROM json_each(?) j JOIN timers t ON t.order_id = json_extract(j.value, '$.order_id') AND t.key = json_extract(j.value, '$.key')",
       JSON.stringify(timerRefRecords(refs)),
@@ -359,7 +359,7 @@ export class SqliteStore implements Store {
     return timersInOrder(refs, rows.map((r) => timerOf(r, json)));
   }
 
-  async scanTimers(after: { orderId: string; key: string } | null, limit: number) {
+  async scanTimers(after: TimerRef | null, limit: number) {
     const rows = this.all('SELECT * FROM timers WHERE (order_id, key) > (?, ?) ORDER BY order_id, key LIMIT ?', after?.orderId ?? '', after?.key ?? '', limit);
     return rows.map((r) => timerOf(r, json));
   }

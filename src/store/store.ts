@@ -81,6 +81,9 @@ export type JournalPage = { afterSeq: number; limit: number };
 export type { OutboxRow, StoredOutboxRow } from './outbox.ts';
 
 /** A timer: when `dueAt` passes, `event` is dispatched to the order's actor. Unique per (orderId, key). */
+/** A timer by name: its order and its key there. */
+export type TimerRef = { orderId: string; key: string };
+
 export type TimerRow = {
   orderId: string;
   key: string;
@@ -410,9 +413,9 @@ export interface Store {
    */
   leaseTimers(timers: TimerRow[], nowMs: number, leaseMs: number): Promise<TimerRow[]>;
   /** The timers of these (order, key) pairs, in their order; null for one that is not armed. One read for all. */
-  loadTimers(refs: Array<{ orderId: string; key: string }>): Promise<Array<TimerRow | null>>;
+  loadTimers(refs: TimerRef[]): Promise<Array<TimerRow | null>>;
   /** Timers in (order id, key) order after the given one, for re-seeding an index. */
-  scanTimers(after: { orderId: string; key: string } | null, limit: number): Promise<TimerRow[]>;
+  scanTimers(after: TimerRef | null, limit: number): Promise<TimerRow[]>;
   listOutbox(orderId: string): Promise<StoredOutboxRow[]>;
   /** Claims up to `limit` pending outbox rows of these kinds that are due and not leased, leasing them. */
   claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]>;

@@ -1,6 +1,7 @@
 /**
- * The retention rules on both adapters: which callbacks the purge deletes (old, and needed by
- * nothing) and which it keeps; operators' sessions expire and are revoked.
+ * The callback log and the retention rules on both adapters: callbacks recorded in batches, which
+ * of them the purge deletes (old, and needed by nothing) and which it keeps; operators' sessions
+ * expire and are revoked.
  */
 import { describe, expect, test } from 'bun:test';
 import type { CallbackRow, FlowRow, OrderRow, RefundRow, Store } from '../../src/store/store.ts';
