@@ -20,6 +20,7 @@ import type { Lock } from '../src/lock/lock.ts';
 import type { FlowRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
 import type { DurableCommitter } from './durable-commit.ts';
 import { Mailboxes } from './mailbox.ts';
+import { RecentlyCommitted } from './recent.ts';
 import { type EngineWrite, type NotificationRenderer, writeSetOf } from './write-set.ts';
 
 export type EngineOptions = {
@@ -44,11 +45,16 @@ export type EngineOptions = {
    * store's read of it). About 150 bytes each, so 50,000 hold about 7.5 MB.
    */
   recentFlowsMax: number;
+  /**
+   * ...and for at most this long after their last write: as long as their orders stay, since a
+   * callback later than that reads its order from the store anyway.
+   */
+  recentFlowTtlMs: number;
 };
 
 export const default_engine_options: EngineOptions = {
   lockTtlMs: 5_000, mailboxDepthMax: 10_000, versionRetriesMax: 10, recentOrdersMax: 50_000, recentOrderTtlMs: 60_000,
-  recentFlowsMax: 50_000,
+  recentFlowsMax: 50_000, recentFlowTtlMs: 60_000,
 };
 
 /** An order as the engine last committed it. */
@@ -100,13 +106,13 @@ export type EngineDeps = {
 
 export class Engine {
   private readonly mailboxes: Mailboxes;
-  private readonly recent: RecentOrders;
-  private readonly flows: RecentFlows;
+  private readonly recent: RecentlyCommitted<OrderState>;
+  private readonly flows: RecentlyCommitted<FlowOwner>;
 
   constructor(private readonly deps: EngineDeps, private readonly options: EngineOptions = default_engine_options) {
     this.mailboxes = new Mailboxes(options.mailboxDepthMax);
-    this.recent = new RecentOrders(options.recentOrdersMax, options.recentOrderTtlMs);
-    this.flows = new RecentFlows(options.recentFlowsMax);
+    this.recent = new RecentlyCommitted(options.recentOrdersMax, options.recentOrderTtlMs);
+    this.flows = new RecentlyCommitted(options.recentFlowsMax, options.recentFlowTtlMs);
   }
 
   get commitStats(): { batches: number; writes: number } {
@@ -175,7 +181,7 @@ export class Engine {
     return this.recent.get(orderId) ?? this.load(orderId);
   }
 
-  /** A flow's order and channel if this process committed the flow lately; these never change, so never stale. */
+  /** A flow's order and channel if this process wrote the flow lately; these never change, so never stale. */
   recentFlow(flowId: string): FlowOwner | undefined {
     return this.flows.get(flowId);
   }
@@ -228,75 +234,14 @@ export class Engine {
     // cache on orders that are done (a drain of expiry timers would fill it with them).
     if (write.order.status === 'closed') this.recent.delete(write.order.id);
     else this.recent.set(write.order.id, order);
-    this.flows.add(write.flows);
+    for (const flow of write.flows) this.flows.set(flow.id, { orderId: flow.orderId, channel: flow.channel });
     this.deps.onCommitted?.(write);
     return { outcome, order, outbox: write.outbox };
   }
 }
 
-/**
- * The orders this process committed last: at most `max`, none committed more than `ttlMs` ago,
- * the oldest commit evicted first. A commit moves its order to the end, so the map stays in commit
- * order and the expired ones are always at its front. The clock is this process's monotonic one
- * (the cache is no state of the orders', only a way to skip a load).
- */
-export class RecentOrders {
-  private readonly orders = new Map<string, { order: OrderState; at: number }>();
-
-  constructor(private readonly max: number, private readonly ttlMs: number, private readonly now: () => number = () => performance.now()) {}
-
-  get(orderId: string): OrderState | undefined {
-    const entry = this.orders.get(orderId);
-    if (entry && this.now() - entry.at <= this.ttlMs) return entry.order;
-    this.orders.delete(orderId);
-    return undefined;
-  }
-
-  set(orderId: string, order: OrderState): void {
-    const now = this.now();
-    this.orders.delete(orderId);
-    this.orders.set(orderId, { order, at: now });
-    for (const [oldest, entry] of this.orders) {
-      if (this.orders.size <= this.max && now - entry.at <= this.ttlMs) break;
-      this.orders.delete(oldest);
-    }
-  }
-
-  delete(orderId: string): void {
-    this.orders.delete(orderId);
-  }
-
-  get size(): number {
-    return this.orders.size;
-  }
-}
-
 /** Which order a flow belongs to and which channel carries it: fixed when the flow is made. */
 export type FlowOwner = Pick<FlowRow, 'orderId' | 'channel'>;
-
-/** The flows this process committed last, at most `max`, the oldest forgotten first. */
-export class RecentFlows {
-  private readonly flows = new Map<string, FlowOwner>();
-
-  constructor(private readonly max: number) {}
-
-  get(flowId: string): FlowOwner | undefined {
-    return this.flows.get(flowId);
-  }
-
-  /** A write carries the flows it made or changed; only a new one adds an entry. */
-  add(flows: FlowRow[]): void {
-    for (const f of flows) if (!this.flows.has(f.id)) this.flows.set(f.id, { orderId: f.orderId, channel: f.channel });
-    for (const oldest of this.flows.keys()) {
-      if (this.flows.size <= this.max) break;
-      this.flows.delete(oldest);
-    }
-  }
-
-  get size(): number {
-    return this.flows.size;
-  }
-}
 
 /** The stored snapshot column's envelope; the machine's own resolveState checks the state value. */
 const stored_snapshot = v.looseObject({ value: v.unknown(), context: v.record(v.string(), v.unknown()) });

@@ -5,7 +5,7 @@
  * per_order_rows_max rows, and its journal — and the admin timeline over it — come in pages.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { RecentFlows, RecentOrders } from '../../actors/engine.ts';
+import { RecentlyCommitted } from '../../actors/recent.ts';
 import { CommitQueueFullError } from '../../actors/group-commit.ts';
 import { DurableCommitter } from '../../actors/durable-commit.ts';
 import { LocalLock } from '../../src/lock/local.ts';
@@ -106,13 +106,13 @@ describe('the admin timeline is paged', () => {
   });
 });
 
-describe('the recent-orders cache', () => {
+describe("the engine's recently committed orders and flows", () => {
   // What is cached does not matter here, only when it leaves: a stand-in for an order's state.
   const state = (n: number) => ({ n }) as never;
 
   test('an order committed longer ago than the TTL is a miss, and later commits push expired ones out', () => {
     let now = 0;
-    const recent = new RecentOrders(100, 60_000, () => now);
+    const recent = new RecentlyCommitted(100, 60_000, () => now);
     recent.set('a', state(1));
     now = 30_000;
     recent.set('b', state(2));
@@ -126,22 +126,21 @@ describe('the recent-orders cache', () => {
     expect(recent.size).toBe(1);
   });
 
-  test("recent flows: a flow's order and channel as first committed; at most the bound, the oldest forgotten first", () => {
-    const flow = (id: string, orderId: string, status = 'pending') =>
-      ({ id, orderId, method: 'alipay_qr', channel: 'alipay_main', amount: 100, status, channelTradeNo: null, createdAt: 0, completedAt: null }) as const;
-    const flows = new RecentFlows(2);
-    flows.add([flow('f1', 'o1'), flow('f2', 'o2')]);
-    // A later write of f1 (its status changed) keeps its place: the oldest still goes first.
-    flows.add([flow('f1', 'o1', 'succeeded'), flow('f3', 'o3')]);
-    expect(flows.size).toBe(2);
-    expect(flows.get('f1')).toBeUndefined();
-    expect(flows.get('f2')).toEqual({ orderId: 'o2', channel: 'alipay_main' });
-    expect(flows.get('f3')).toEqual({ orderId: 'o3', channel: 'alipay_main' });
+  test('at most the bound: the entry written longest ago goes first, and a later write of a key moves it to the end', () => {
+    const recent = new RecentlyCommitted(2, 60_000, () => 0);
+    recent.set('f1', state(1));
+    recent.set('f2', state(2));
+    recent.set('f1', state(11));
+    recent.set('f3', state(3));
+    expect(recent.size).toBe(2);
+    expect(recent.get('f2')).toBeUndefined();
+    expect(recent.get('f1')).toEqual(state(11));
+    expect(recent.get('f3')).toEqual(state(3));
   });
 
   test('a steady flow holds about rate × TTL orders, not the count bound', () => {
     let now = 0;
-    const recent = new RecentOrders(50_000, 60_000, () => now);
+    const recent = new RecentlyCommitted(50_000, 60_000, () => now);
     // 100 orders a second for ten minutes: 60,000 commits, at most 6,001 within the last minute.
     for (let i = 0; i < 60_000; i++) {
       now = i * 10;
