@@ -82,8 +82,8 @@ const recovered_factor = 1.25;
 /**
  * At least this much of the after phase must follow a recovery step: its p99 is then over a
  * thousand payments or more, as the steady minute's is over several thousand. A 5 s window's p99
- * is its few slowest payments: judging each window alone, some window of a minute's twelve lands
- * above the steady phase's worst by chance alone in about one run in three, even when nothing is slower.
+ * is its few slowest payments: judged alone, one of the after phase's last six windows lands above
+ * every steady window by chance in one run in three (6 of 18 windows drawn alike), even when nothing is slower.
  */
 const recovery_rest_min_ms = 15_000;
 /** After the last payment was offered: the unpaid ones' expiry, the ticker and delivery. */
