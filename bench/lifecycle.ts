@@ -369,11 +369,12 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const shed = ledger.shed.filter((s) => s.phase === 'burst');
     const steadyWindows = windowP99s(ledger.completions, steadyStart, steadyEnd).filter(Number.isFinite);
     const recoveredBound = steadyP99 * recovered_factor;
-    const worstSteadyWindow = Math.max(recoveredBound, ...steadyWindows);
+    // A window alone is back within the worst steady window (or the bound above, if that is higher).
+    const windowBound = Math.max(recoveredBound, ...steadyWindows);
     const afterWindowP99s = windowP99s(ledger.completions, burstEnd, afterEnd);
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, recoveredBound);
-    const windowRecovery = windowRecoverySeconds(afterWindowP99s, worstSteadyWindow);
-    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(worstSteadyWindow)} ms)`);
+    const windowRecovery = windowRecoverySeconds(afterWindowP99s, windowBound);
+    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms)`);
     log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s)}`);
     log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
       + `after: p99 ${ms(pth(after, 99))} ms, from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
