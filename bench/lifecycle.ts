@@ -323,11 +323,11 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const steadyShareOf = (ceiling: number) => Math.max(10, Math.round(ceiling * steady_share_of_capacity));
     const fixedRate = process.env.BENCH_RATE === undefined ? null : Number(process.env.BENCH_RATE);
     let rate = fixedRate ?? steadyShareOf(Math.min(capacity, sustained));
-    let settled = Number.NaN;
+    let settleCeilingPerS = Number.NaN;
     if (settle_ms > 0) {
-      settled = await settleCeiling(payer, ledger, readCpu, rate);
-      log(`settling at ${rate}/s for ${settle_ms / 1000} s: its second half's CPU per payment fits ${ms(settled)}/s on ${cpus().length} cores`);
-      if (fixedRate === null) rate = Math.min(rate, steadyShareOf(settled));
+      settleCeilingPerS = await settleCeiling(payer, ledger, readCpu, rate);
+      log(`settling at ${rate}/s for ${settle_ms / 1000} s: its second half's CPU per payment fits ${ms(settleCeilingPerS)}/s on ${cpus().length} cores`);
+      if (fixedRate === null) rate = Math.min(rate, steadyShareOf(settleCeilingPerS));
     }
     log(`steady rate ${rate}/s`);
 
@@ -400,7 +400,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     if (profile) log(`CPU profile: ${readdirSync(profileDir).map((f) => join(profileDir, f)).join(', ')}`);
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
-      + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settled)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
+      + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
       + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
       + ` after_p99_ms=${ms(pth(after, 99))} recovery_s=${recovery} recovery_window_s=${windowRecovery} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;

@@ -80,10 +80,10 @@ export type JournalPage = { afterSeq: number; limit: number };
 /** Side effects waiting to be executed: typed by kind when written, parsed when read back (outbox.ts). */
 export type { OutboxRow, StoredOutboxRow } from './outbox.ts';
 
-/** A timer: when `dueAt` passes, `event` is dispatched to the order's actor. Unique per (orderId, key). */
 /** A timer by name: its order and its key there. */
 export type TimerRef = { orderId: string; key: string };
 
+/** A timer: when `dueAt` passes, `event` is dispatched to the order's actor. Unique per (orderId, key). */
 export type TimerRow = {
   orderId: string;
   key: string;
