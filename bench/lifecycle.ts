@@ -24,7 +24,10 @@
  *           phase's end, taken together, have a p99 within 1.25× the steady minute's;
  *           recovery_window_s: from which every 5 s window's p99 is within the worst of the steady
  *           phase's own windows); each window's p99 and the expiries that arrived in it are printed
- *           (the burst's unpaid tenth expires inside this phase).
+ *           (the burst's unpaid tenth expires inside this phase), with how busy the cores were
+ *           (steady_busy_pct, after_busy_pct: every party's CPU over both cores); close_late_p99_ms:
+ *           how long after their expiry the unpaid orders of these three phases heard
+ *           `payment.closed` (background work yields to requests: src/paced-start.ts).
  * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
  * and checks that nothing was lost: no order left open, every event the merchant should have
  * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter under `--cpu-prof-md` and
@@ -201,8 +204,32 @@ async function settleCeiling(payer: Payer, ledger: Ledger, readCpu: () => CpuRea
  * readings, no more payments fit in a second.
  */
 function machineCeiling(before: CpuReading, after: CpuReading, payments: number): number {
-  const spent = after.paycenter - before.paycenter + after.sandbox - before.sandbox + after.bench - before.bench + after.db - before.db;
-  return (cpus().length * Math.max(1, payments)) / spent;
+  return (cpus().length * Math.max(1, payments)) / cpuSpent(before, after);
+}
+
+/** CPU seconds every party (paycenter, the sandbox, this bench, the database) spent between two readings. */
+function cpuSpent(before: CpuReading, after: CpuReading): number {
+  return after.paycenter - before.paycenter + after.sandbox - before.sandbox + after.bench - before.bench + after.db - before.db;
+}
+
+/** How busy every party kept the machine's cores between two readings, in %. */
+function busyPercent(before: CpuReading, after: CpuReading, seconds: number): number {
+  return (100 * cpuSpent(before, after)) / (cpus().length * seconds);
+}
+
+/**
+ * Reads every party's CPU now and every `recovery_window_ms` until stopped; `stop()` gives each
+ * window's busy share (busyPercent), so a slow window can be told from a busy one.
+ */
+function windowBusySampler(readCpu: () => CpuReading): { stop(): number[] } {
+  const readings = [readCpu()];
+  const timer = setInterval(() => readings.push(readCpu()), recovery_window_ms);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return readings.slice(1).map((r, k) => busyPercent(readings[k]!, r, recovery_window_ms / 1000));
+    },
+  };
 }
 
 /** Where the p99 went: the create's answer, the payer's answer from the sandbox, the notification (each p99, ms after the create was sent). */
@@ -272,11 +299,11 @@ function windowRecoverySeconds(after: number[], bound: number): number {
  * (`payment.closed`) that arrived in it — the burst's unpaid tenth expires 60 s after its creates,
  * inside this phase, and its closes are work the steady phase did not have.
  */
-function afterWindows(ledger: Ledger, burstEnd: number, after: number[]): string {
+function afterWindows(ledger: Ledger, burstEnd: number, after: number[], busy: number[]): string {
   return after.map((p99, k) => {
     const from = burstEnd + k * recovery_window_ms;
     const closes = ledger.closedAt.filter((at) => at >= from && at < from + recovery_window_ms).length;
-    return `p99 ${Number.isFinite(p99) ? ms(p99) : '–'} ms, ${closes} closed`;
+    return `p99 ${Number.isFinite(p99) ? ms(p99) : '–'} ms, ${closes} closed, ${busy[k] === undefined ? '–' : ms(busy[k])} % busy`;
   }).join(' · ');
 }
 
@@ -338,10 +365,12 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     log(`the last ${backlog} payments before it ended ${((performance.now() - settling) / 1000).toFixed(1)} s after it`);
     const steadyStart = performance.now();
     const cpuBefore = readCpu();
+    const steadySampler = windowBusySampler(readCpu);
     const xactsBefore = services ? await committedTransactions(databaseUrl) : 0;
     await openLoop(payer, 'steady', rate, steady_ms);
     const steadyEnd = performance.now();
     const cpuAfter = readCpu();
+    const steadyWindowBusy = steadySampler.stop();
     const xactsAfter = services ? await committedTransactions(databaseUrl) : 0;
     const rss = rssMb(pid);
     const completedInSteady = completedWithin(ledger.completions, steadyStart, steadyEnd);
@@ -352,17 +381,22 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const steadyP99 = pth(steady, 99);
     const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);
     const ceiling = machineCeiling(cpuBefore, cpuAfter, completedInSteady);
+    const steadyBusy = busyPercent(cpuBefore, cpuAfter, (steadyEnd - steadyStart) / 1000);
     // ...and paycenter's event loop runs on one core: at its CPU per payment, no more fit either.
     const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
-      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores (offered: ${ms((100 * rate) / ceiling)} % of that), ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores (offered: ${ms((100 * rate) / ceiling)} % of that; the cores ${ms(steadyBusy)} % busy), ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
     log(`paycenter's threads, CPU µs per payment (user + system): ${describeThreads(threads)}`);
 
     const burstStart = performance.now();
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
     const burstEnd = performance.now();
+    const cpuBurstEnd = readCpu();
+    const afterSampler = windowBusySampler(readCpu);
     await openLoop(payer, 'after', rate, after_ms);
     const afterEnd = performance.now();
+    const afterBusy = busyPercent(cpuBurstEnd, readCpu(), (afterEnd - burstEnd) / 1000);
+    const afterWindowBusy = afterSampler.stop();
     await payer.settled();
     const burst = windowOf(ledger.completions, burstStart, burstEnd).map((c) => c.latencyMs);
     const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
@@ -374,10 +408,10 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const afterWindowP99s = windowP99s(ledger.completions, burstEnd, afterEnd);
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, recoveredBound);
     const windowRecovery = windowRecoverySeconds(afterWindowP99s, windowBound);
-    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms)`);
-    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s)}`);
+    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadyWindowBusy.map(ms).join(' · ')} %`);
+    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterWindowBusy)}`);
     log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
-      + `after: p99 ${ms(pth(after, 99))} ms, from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
+      + `after: p99 ${ms(pth(after, 99))} ms (the cores ${ms(afterBusy)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
 
     // ---- nothing lost ----
     const deadline = performance.now() + final_wait_ms;
@@ -389,6 +423,8 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
       ms(pth(windowOf(ledger.completions, from, to).map((c) => (heard.get(c.paymentId) ?? Number.NaN) - c.createdAt).filter(Number.isFinite), 99));
     log(`the channel's notify committed by paycenter, p99 after the create: steady ${heardP99(steadyStart, steadyEnd)} ms, burst ${heardP99(burstStart, burstEnd)} ms, `
       + `after ${heardP99(burstEnd, afterEnd)} ms (from there to notified is paycenter's delivery)`);
+    const closeLateP99 = (...phases: string[]) => ms(pth(ledger.closeLate.filter((c) => phases.includes(c.phase)).map((c) => c.lateMs), 99));
+    log(`unpaid orders' payment.closed, p99 after their expiry: steady ${closeLateP99('steady')} ms, burst ${closeLateP99('burst')} ms, after ${closeLateP99('after')} ms`);
     const notTaken = await callbacksNotTaken(paycenter.url);
     const peak = peakRssMb(pid);
     await paycenter.stop();
@@ -401,9 +437,9 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
-      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)}`
+      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadyBusy)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
-      + ` after_p99_ms=${ms(pth(after, 99))} recovery_s=${recovery} recovery_window_s=${windowRecovery} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
+      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterBusy)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
     await paycenter.stop();
     await sandbox.stop();

@@ -43,6 +43,12 @@ export class Ledger {
   readonly arrivals = new Map<string, Set<string>>();
   /** When each `payment.closed` arrived: the unpaid orders' expiries, which come 60 s after their creates. */
   readonly closedAt: number[] = [];
+  /**
+   * How long after its expiry each unpaid order's `payment.closed` arrived (counted from the
+   * create's send, so a little over the server's own lateness): the ticker's interval, the query
+   * and the close at the channel, the delivery — and the background pace, which yields to requests.
+   */
+  readonly closeLate: { phase: string; lateMs: number }[] = [];
   private readonly waiters = new Map<string, () => void>();
   offered = 0;
 
@@ -51,7 +57,10 @@ export class Ledger {
     if (!types) this.arrivals.set(event.paymentId, (types = new Set()));
     types.add(event.type);
     const tracked = this.tracked.get(event.paymentId);
-    if (event.type === 'payment.closed') this.closedAt.push(event.at);
+    if (event.type === 'payment.closed') {
+      this.closedAt.push(event.at);
+      if (tracked) this.closeLate.push({ phase: tracked.phase, lateMs: event.at - tracked.createdAt - expire_seconds * 1000 });
+    }
     if (event.type === 'payment.succeeded' && tracked) {
       this.completions.push({ paymentId: event.paymentId, phase: tracked.phase, createdAt: tracked.createdAt, latencyMs: event.at - tracked.createdAt, answeredMs: tracked.answeredMs, paidMs: tracked.paidMs ?? Number.NaN });
     }
