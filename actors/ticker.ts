@@ -15,7 +15,6 @@ import type { TimerEvent } from '../machines/payment.rules.ts';
 import type { Clock } from '../src/clock.ts';
 import type { Logger } from '../src/log.ts';
 import { PollingLoop } from '../src/polling-loop.ts';
-import { startPaced } from '../src/paced-start.ts';
 import type { Store, TimerRow } from '../src/store/store.ts';
 import { AssertionError, isDependencyFailure } from '../src/failures.ts';
 import type { Engine } from './engine.ts';
@@ -72,8 +71,7 @@ export class Ticker {
     if (sweep) this.lastSweep = now;
     const fromTable = sweep ? await store.claimDueTimers(index ? now - this.options.sweepGraceMs : now, this.options.leaseMs, this.options.batchMax) : [];
     const due = [...fromIndex, ...fromTable];
-    // Started a loop turn apart: a tick of many due timers (a burst's expiries) interleaves with requests.
-    const outcomes = await startPaced(due, (timer) => this.fire(timer, now));
+    const outcomes = await Promise.all(due.map((timer) => this.fire(timer, now)));
     const fired = due.filter((_, i) => outcomes[i] === 'fired');
     // One transaction for the whole tick's bookkeeping, after every dispatch returned.
     const removed = await store.deleteFiredTimers(fired);
