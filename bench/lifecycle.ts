@@ -27,7 +27,7 @@
  *           (the burst's unpaid tenth expires inside this phase), with how busy the cores were
  *           (steady_busy_pct, after_busy_pct: every party's CPU over both cores); close_late_p99_ms:
  *           how long after their expiry the unpaid orders of these three phases heard
- *           `payment.closed` (background work yields to requests: src/paced-start.ts).
+ *           `payment.closed`.
  * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
  * and checks that nothing was lost: no order left open, every event the merchant should have
  * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter under `--cpu-prof-md` and
@@ -222,12 +222,15 @@ function busyPercent(before: CpuReading, after: CpuReading, seconds: number): nu
  * window's busy share (busyPercent), so a slow window can be told from a busy one.
  */
 function windowBusySampler(readCpu: () => CpuReading): { stop(): number[] } {
-  const readings = [readCpu()];
-  const timer = setInterval(() => readings.push(readCpu()), recovery_window_ms);
+  const read = () => ({ at: performance.now(), cpu: readCpu() });
+  const readings = [read()];
+  const timer = setInterval(() => readings.push(read()), recovery_window_ms);
   return {
     stop: () => {
       clearInterval(timer);
-      return readings.slice(1).map((r, k) => busyPercent(readings[k]!, r, recovery_window_ms / 1000));
+      // The phase's last window, unless the interval has just read it.
+      if (performance.now() - readings.at(-1)!.at > recovery_window_ms / 2) readings.push(read());
+      return readings.slice(1).map((r, k) => busyPercent(readings[k]!.cpu, r.cpu, (r.at - readings[k]!.at) / 1000));
     },
   };
 }

@@ -46,7 +46,7 @@ export class Ledger {
   /**
    * How long after its expiry each unpaid order's `payment.closed` arrived (counted from the
    * create's send, so a little over the server's own lateness): the ticker's interval, the query
-   * and the close at the channel, the delivery — and the background pace, which yields to requests.
+   * and the close at the channel, the delivery.
    */
   readonly closeLate: { phase: string; lateMs: number }[] = [];
   private readonly waiters = new Map<string, () => void>();
