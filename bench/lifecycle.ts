@@ -218,11 +218,13 @@ function busyPercent(before: CpuReading, after: CpuReading, seconds: number): nu
 }
 
 /**
- * Reads every party's CPU now and every `recovery_window_ms` until stopped; `stop()` gives each
- * window's busy share (busyPercent), so a slow window can be told from a busy one.
+ * Reads every party's CPU now and every `recovery_window_ms` until stopped; `stop()` gives the
+ * busy share (busyPercent) of the whole span and of each window, so a slow window can be told
+ * from a busy one.
  */
-function windowBusySampler(readCpu: () => CpuReading): { stop(): number[] } {
-  const read = () => ({ at: performance.now(), cpu: readCpu() });
+function busySampler(readCpu: () => CpuReading): { stop(): { whole: number; windows: number[] } } {
+  type Reading = { at: number; cpu: CpuReading };
+  const read = (): Reading => ({ at: performance.now(), cpu: readCpu() });
   const readings = [read()];
   const timer = setInterval(() => readings.push(read()), recovery_window_ms);
   return {
@@ -230,7 +232,8 @@ function windowBusySampler(readCpu: () => CpuReading): { stop(): number[] } {
       clearInterval(timer);
       // The phase's last window, unless the interval has just read it.
       if (performance.now() - readings.at(-1)!.at > recovery_window_ms / 2) readings.push(read());
-      return readings.slice(1).map((r, k) => busyPercent(readings[k]!.cpu, r.cpu, (r.at - readings[k]!.at) / 1000));
+      const between = (from: Reading, to: Reading) => busyPercent(from.cpu, to.cpu, (to.at - from.at) / 1000);
+      return { whole: between(readings[0]!, readings.at(-1)!), windows: readings.slice(1).map((r, k) => between(readings[k]!, r)) };
     },
   };
 }
@@ -298,9 +301,10 @@ function windowRecoverySeconds(after: number[], bound: number): number {
 }
 
 /**
- * The after phase window by window: the p99 of the payments created in it and the expiries
- * (`payment.closed`) that arrived in it — the burst's unpaid tenth expires 60 s after its creates,
- * inside this phase, and its closes are work the steady phase did not have.
+ * The after phase window by window: the p99 of the payments created in it, the expiries
+ * (`payment.closed`) that arrived in it — the burst's unpaid tenth expires 60 s after its
+ * creates, inside this phase, and its closes are work the steady phase did not have — and how
+ * busy the cores were.
  */
 function afterWindows(ledger: Ledger, burstEnd: number, after: number[], busy: number[]): string {
   return after.map((p99, k) => {
@@ -368,12 +372,12 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     log(`the last ${backlog} payments before it ended ${((performance.now() - settling) / 1000).toFixed(1)} s after it`);
     const steadyStart = performance.now();
     const cpuBefore = readCpu();
-    const steadySampler = windowBusySampler(readCpu);
+    const steadySampler = busySampler(readCpu);
     const xactsBefore = services ? await committedTransactions(databaseUrl) : 0;
     await openLoop(payer, 'steady', rate, steady_ms);
     const steadyEnd = performance.now();
     const cpuAfter = readCpu();
-    const steadyWindowBusy = steadySampler.stop();
+    const steadyBusy = steadySampler.stop();
     const xactsAfter = services ? await committedTransactions(databaseUrl) : 0;
     const rss = rssMb(pid);
     const completedInSteady = completedWithin(ledger.completions, steadyStart, steadyEnd);
@@ -384,22 +388,19 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const steadyP99 = pth(steady, 99);
     const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);
     const ceiling = machineCeiling(cpuBefore, cpuAfter, completedInSteady);
-    const steadyBusy = busyPercent(cpuBefore, cpuAfter, (steadyEnd - steadyStart) / 1000);
     // ...and paycenter's event loop runs on one core: at its CPU per payment, no more fit either.
     const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
-      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores (offered: ${ms((100 * rate) / ceiling)} % of that; the cores ${ms(steadyBusy)} % busy), ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores (offered: ${ms((100 * rate) / ceiling)} % of that; the cores ${ms(steadyBusy.whole)} % busy), ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
     log(`paycenter's threads, CPU µs per payment (user + system): ${describeThreads(threads)}`);
 
     const burstStart = performance.now();
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
     const burstEnd = performance.now();
-    const cpuBurstEnd = readCpu();
-    const afterSampler = windowBusySampler(readCpu);
+    const afterSampler = busySampler(readCpu);
     await openLoop(payer, 'after', rate, after_ms);
     const afterEnd = performance.now();
-    const afterBusy = busyPercent(cpuBurstEnd, readCpu(), (afterEnd - burstEnd) / 1000);
-    const afterWindowBusy = afterSampler.stop();
+    const afterBusy = afterSampler.stop();
     await payer.settled();
     const burst = windowOf(ledger.completions, burstStart, burstEnd).map((c) => c.latencyMs);
     const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
@@ -411,10 +412,10 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const afterWindowP99s = windowP99s(ledger.completions, burstEnd, afterEnd);
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, recoveredBound);
     const windowRecovery = windowRecoverySeconds(afterWindowP99s, windowBound);
-    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadyWindowBusy.map(ms).join(' · ')} %`);
-    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterWindowBusy)}`);
+    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadyBusy.windows.map(ms).join(' · ')} %`);
+    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterBusy.windows)}`);
     log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
-      + `after: p99 ${ms(pth(after, 99))} ms (the cores ${ms(afterBusy)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
+      + `after: p99 ${ms(pth(after, 99))} ms (the cores ${ms(afterBusy.whole)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
 
     // ---- nothing lost ----
     const deadline = performance.now() + final_wait_ms;
@@ -440,9 +441,9 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
-      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadyBusy)}`
+      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadyBusy.whole)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
-      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterBusy)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
+      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterBusy.whole)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
     await paycenter.stop();
     await sandbox.stop();
