@@ -21,7 +21,7 @@ if (holdDays !== undefined && !(Number.isInteger(holdDays) && holdDays >= 0 && h
   process.exit(2);
 }
 const store = await openStore(databaseUrl);
-const { orders, breaches } = await auditStore(store, { reconHoldDays: holdDays });
+const { orders, breaches } = await auditStore(store, { nowMs: Date.now(), reconHoldDays: holdDays });
 await store.close();
 for (const b of breaches) console.log(`BREACH ${b.orderId} ${b.rule}: ${b.detail}`);
 console.log(`audited ${orders} orders: ${breaches.length === 0 ? 'clean' : `${breaches.length} breaches`}`);

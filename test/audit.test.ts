@@ -26,12 +26,12 @@ for (const kind of storeKinds) {
       const settled = (await merchant.createPayment()).body.id;
       await settleThroughActor(booted.paycenter, settled);
       await merchant.call('POST', `/v1/payments/${settled}/refunds`, { refund_no: 'R1', amount: '10.00' });
-      expect(await auditStore(booted.paycenter.store)).toEqual({ orders: 3, breaches: [] });
+      expect(await auditStore(booted.paycenter.store, { nowMs: Date.now() })).toEqual({ orders: 3, breaches: [] });
 
       await executeSql(booted.databaseUrl, `DELETE FROM timers WHERE order_id = '${created}'`);
       await executeSql(booted.databaseUrl, `UPDATE merchant_events SET type = 'payment.succeeded' WHERE order_id = '${closed}'`);
       await executeSql(booted.databaseUrl, `UPDATE orders SET paid_amount = 1 WHERE id = '${settled}'`);
-      const { breaches } = await auditStore(booted.paycenter.store);
+      const { breaches } = await auditStore(booted.paycenter.store, { nowMs: Date.now() });
       expect(breaches.map((b) => [b.orderId, b.rule]).sort()).toEqual(
         [[created, 'deadline_armed'], [closed, 'one_payment_succeeded'], [settled, 'columns_match_snapshot']].sort(),
       );

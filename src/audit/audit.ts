@@ -59,11 +59,12 @@ const audit_recon_diffs_max = 10_000;
 /**
  * `reconHoldDays`: how long a reconciliation difference may stay open before the audit lists it
  * (RECON_HOLD_DAYS: by then the next statements had their chance, an operator must decide).
- * `nowMs` also dates the ledger's deadline check (a freeze open past its order's deadline and a grace).
+ * `nowMs` dates both the recon hold and the ledger's deadline check (a freeze open past its
+ * order's deadline and a grace). It has no default: a caller whose world runs on a moved clock
+ * must audit at that clock, or the wall clock's distance from it reads as days gone by.
  */
-export async function auditStore(store: Store, options: { nowMs?: number; reconHoldDays?: number } = {}): Promise<{ orders: number; breaches: Breach[] }> {
-  // One reading of the clock dates both the recon hold and the ledger's deadline check.
-  const nowMs = options.nowMs ?? Date.now();
+export async function auditStore(store: Store, options: { nowMs: number; reconHoldDays?: number }): Promise<{ orders: number; breaches: Breach[] }> {
+  const { nowMs } = options;
   const breaches: Breach[] = [];
   let orders = 0;
   let after = '';

@@ -83,7 +83,7 @@ test.each(storeKinds)('%s: SIGKILL between freeze and capture, and between captu
 
   const store = await openStore(database.url);
   try {
-    expect((await auditStore(store)).breaches).toEqual([]);
+    expect((await auditStore(store, { nowMs: Date.now() })).breaches).toEqual([]);
     const entries = await store.ledger.rows({ sql: 'SELECT kind, freeze_id FROM balance_entries WHERE user_id = ? ORDER BY id', params: [user] });
     const perFreeze = new Map<string, string[]>();
     for (const e of entries.filter((e) => e.freeze_id)) perFreeze.set(String(e.freeze_id), [...(perFreeze.get(String(e.freeze_id)) ?? []), String(e.kind)]);

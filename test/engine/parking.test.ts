@@ -100,7 +100,7 @@ for (const kind of storeKinds) {
       expect(listed).toMatchObject({ source: 'outbox', kind: 'merchant.notify' });
       expect(listed!.error).toContain('names a missing event evt_missing');
       // Parked work is undone work: the money audit names it.
-      const { breaches } = await auditStore(booted.paycenter.store);
+      const { breaches } = await auditStore(booted.paycenter.store, { nowMs: clock.now() });
       expect(breaches).toContainEqual({ orderId: payment, rule: 'nothing_parked', detail: expect.stringContaining(`outbox ${notify!.id} (merchant.notify) parked`) });
     });
 
