@@ -11,7 +11,7 @@
  * another connection holds the write lock of.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { Database } from 'bun:sqlite';
+import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 import { type Booted, MerchantClient, admin_token, adminCall, answerOf, bootPaycenter, tableCounts } from './harness.ts';
 import { type SandboxGate, type World, bootWorld, payerDecides, waitForPayment } from '../channels/world.ts';
 import { shed_retry_after_s } from '../../src/http/admission.ts';
@@ -197,7 +197,7 @@ describe('a full commit queue (sqlite, the write lock held by another connection
 
   test('a create that finds it full answers 503 + Retry-After at once, writes nothing, holds no risk counter; the same request succeeds once later', async () => {
     const bodies = Array.from({ length: 4 }, (_, i) => ({ merchant_order_no: `FULL-${i}`, amount: '5.00', subject: 'Sale day', user_id: 'burst-user' }));
-    const db = new Database(booted.databaseUrl.slice('sqlite:'.length));
+    const db = openSqliteDatabase(booted.databaseUrl.slice('sqlite:'.length));
     db.exec('BEGIN IMMEDIATE');
     const answers = bodies.map((body) => merchant.call('POST', '/v1/payments', body).then((answer) => ({ body, answer })));
     const first = await Promise.race(answers);

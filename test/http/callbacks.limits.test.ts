@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
+import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 import { callback_body_bytes_max } from '../../src/http/routes/callbacks.ts';
 import { refused_body_bytes_max } from '../../src/http/callback-intake.ts';
 import { body_bytes_max } from '../../src/http/app.ts';
@@ -26,7 +27,7 @@ type CallbackLogRow = { id: string; provider: string; channel_code: string; head
 
 /** The paycenter's database, opened beside it as an operator would. */
 function database(): Database {
-  return new Database(world.booted.databaseUrl.slice('sqlite:'.length));
+  return openSqliteDatabase(world.booted.databaseUrl.slice('sqlite:'.length));
 }
 
 function lastCallback(): CallbackLogRow {

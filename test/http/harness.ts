@@ -4,6 +4,7 @@
  */
 import { SQL } from 'bun';
 import { Database } from 'bun:sqlite';
+import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config.ts';
 import { requestSignature } from '../../src/http/signature.ts';
@@ -140,7 +141,7 @@ export async function tableCounts(databaseUrl: string): Promise<Record<string, n
 /** Runs one statement straight on the database, behind paycenter's back (planting a broken row). */
 export async function executeSql(databaseUrl: string, statement: string): Promise<void> {
   if (databaseUrl.startsWith('sqlite:')) {
-    const db = new Database(databaseUrl.slice('sqlite:'.length));
+    const db = openSqliteDatabase(databaseUrl.slice('sqlite:'.length));
     db.exec(statement);
     db.close();
     return;

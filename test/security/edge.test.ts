@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
+import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 import { lookup } from 'node:dns/promises';
 import { request } from 'node:http';
 import { hostname } from 'node:os';
@@ -367,7 +368,7 @@ describe('1. callback log retention', () => {
     const open = await world.merchant.createPayment({ method: 'alipay_qr' });
     expect(open.status).toBe(201);
     // The second stands for a verified callback of that open order (paying at the channel), as the store records one.
-    const db = new Database(world.booted.databaseUrl.slice('sqlite:'.length));
+    const db = openSqliteDatabase(world.booted.databaseUrl.slice('sqlite:'.length));
     db.run('UPDATE callback_log SET verified = 1, order_id = ? WHERE id = ?', [open.body.id, keptId]);
     db.close();
     clock.advance(91 * 86_400_000);

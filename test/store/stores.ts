@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll } from 'bun:test';
 import { SQL } from 'bun';
-import { Database } from 'bun:sqlite';
+import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/open.ts';
@@ -83,7 +83,7 @@ export function freshStoreFor(kind: StoreKind): Store {
 /** Runs one statement on the database behind `url` through its own connection. */
 export async function onDatabase(url: string, statement: string): Promise<Record<string, unknown>[]> {
   if (url.startsWith('sqlite:')) {
-    const db = new Database(url.slice('sqlite:'.length));
+    const db = openSqliteDatabase(url.slice('sqlite:'.length));
     try {
       return db.query(statement).all() as Record<string, unknown>[];
     } finally {
