@@ -9,7 +9,7 @@
 import type { Clock } from '../src/clock.ts';
 import { emptyBatch } from '../src/store/rows.ts';
 import type { CallbackOutcome, CallbackRow, Dialect, NonceClaim, NotificationResult, OrderWrite, OutboxResult, Store, WriteOutcome } from '../src/store/store.ts';
-import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
+import { type CommitObserver, GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
 
 /**
  * Batches committing at once. SQLite has one writer thread, which runs batches one after
@@ -39,7 +39,7 @@ type Outcome = WriteOutcome | boolean | null;
 export class DurableCommitter {
   private readonly batches: GroupCommitter<Item, Outcome>;
 
-  constructor(store: Store, clock: Clock, options: GroupCommitOptions) {
+  constructor(store: Store, clock: Clock, options: GroupCommitOptions, observe?: CommitObserver) {
     this.batches = new GroupCommitter(async (items) => {
       const batch = emptyBatch(clock.now());
       for (const i of items) {
@@ -54,7 +54,12 @@ export class DurableCommitter {
       let w = 0;
       let n = 0;
       return items.map((i) => (i.kind === 'write' ? outcome.writes[w++]! : i.kind === 'nonce' ? outcome.nonces[n++]! : null));
-    }, options);
+    }, options, observe);
+  }
+
+  /** Items waiting for a transaction now (paycenter_commit_queue_items). */
+  get waiting(): number {
+    return this.batches.waiting;
   }
 
   /** Transactions committed and items in them, for metrics and the benches. */

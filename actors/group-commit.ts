@@ -25,6 +25,9 @@ export class CommitQueueFullError extends DependencyError {
 
 type Waiting<In, Out> = { item: In; resolve: (outcome: Out) => void; reject: (error: unknown) => void };
 
+/** Told of every committed transaction: its writes, and how long the store took to answer it. */
+export type CommitObserver = (writes: number, ms: number) => void;
+
 /**
  * Group commit: many callers' writes share one durable transaction and one fsync (order
  * events' write sets; request nonces). Each caller waits for its own outcome; a failed
@@ -38,7 +41,16 @@ export class GroupCommitter<In, Out> {
   readonly stats = { batches: 0, writes: 0 };
 
   /** `commitBatch` commits all items in one transaction and returns one outcome per item, in order. */
-  constructor(private readonly commitBatch: (items: In[]) => Promise<Out[]>, private readonly options: GroupCommitOptions) {}
+  constructor(
+    private readonly commitBatch: (items: In[]) => Promise<Out[]>,
+    private readonly options: GroupCommitOptions,
+    private readonly observe: CommitObserver = () => {},
+  ) {}
+
+  /** Writes waiting for a transaction now. */
+  get waiting(): number {
+    return this.queue.length;
+  }
 
   submit(item: In): Promise<Out> {
     if (this.queue.length >= this.options.queueWritesMax) return Promise.reject(new CommitQueueFullError(this.options.queueWritesMax));
@@ -72,10 +84,12 @@ export class GroupCommitter<In, Out> {
 
   private async commit(batch: Waiting<In, Out>[]): Promise<void> {
     try {
+      const started = performance.now();
       const outcomes = await this.commitBatch(batch.map((w) => w.item));
       assert(outcomes.length === batch.length, 'one outcome per write');
       this.stats.batches += 1;
       this.stats.writes += batch.length;
+      this.observe(batch.length, performance.now() - started);
       batch.forEach((w, i) => w.resolve(outcomes[i]!));
     } catch (error) {
       for (const w of batch) w.reject(error);

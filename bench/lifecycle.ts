@@ -27,7 +27,9 @@
  *           (the burst's unpaid tenth expires inside this phase), with how busy the cores were
  *           (steady_busy_pct, after_busy_pct: every party's CPU over both cores); close_late_p99_ms:
  *           how long after their expiry the unpaid orders of these three phases heard
- *           `payment.closed`.
+ *           `payment.closed`. For the steady, burst and after phases, each window's store is
+ *           printed too: paycenter's commits (how many, their mean time, how many took over
+ *           100 ms; from /metrics), the items waiting for one, the SQLite WAL's size and RSS.
  * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
  * and checks that nothing was lost: no order left open, every event the merchant should have
  * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter under `--cpu-prof-md` and
@@ -44,14 +46,14 @@ import autocannon from 'autocannon';
 import { Database } from 'bun:sqlite';
 import { SQL } from 'bun';
 import { createSign, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { type Service, startPostgres, startRedis } from '../test/harness/services.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
 import { type ThreadCpu, type ThreadKind, cpuSeconds, peakRssMb, rssMb, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
-import { admin, callbacksNotTaken, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
+import { type CommitReading, admin, callbacksNotTaken, commitReading, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
 import { percentile } from './stats.ts';
 import { paidStatuses } from '../machines/payment.model.ts';
@@ -217,26 +219,44 @@ function busyPercent(before: CpuReading, after: CpuReading, seconds: number): nu
   return (100 * cpuSpent(before, after)) / (cpus().length * seconds);
 }
 
+/** What the store was doing, read with each window: paycenter's commits so far, the SQLite WAL's size and paycenter's RSS now. */
+type StoreReading = CommitReading & { walMb: number | null; rssMb: number };
+/** One window: how busy the cores were (busyPercent), its commits (mean time, how many over 100 ms), and the gauges at its end. */
+type Window = { busyPct: number; commits: number; commitMeanMs: number; over100ms: number; waiting: number; walMb: number | null; rssMb: number };
+
 /**
- * Reads every party's CPU now and every `recovery_window_ms` until stopped; `stop()` gives the
- * busy share (busyPercent) of the whole span and of each window, so a slow window can be told
- * from a busy one.
+ * Reads every party's CPU and the store now and every `recovery_window_ms` until stopped; `stop()`
+ * gives the busy share (busyPercent) of the whole span and each window's, so a slow window can be
+ * told from a busy one, and from one whose commits were slow (an fsync, a WAL checkpoint).
  */
-function busySampler(readCpu: () => CpuReading): { stop(): { whole: number; windows: number[] } } {
-  type Reading = { at: number; cpu: CpuReading };
-  const read = (): Reading => ({ at: performance.now(), cpu: readCpu() });
+function windowSampler(readCpu: () => CpuReading, readStore: () => Promise<StoreReading>): { stop(): Promise<{ busy: number; windows: Window[] }> } {
+  type Reading = { at: number; cpu: CpuReading; store: Promise<StoreReading> };
+  const read = (): Reading => ({ at: performance.now(), cpu: readCpu(), store: readStore() });
   const readings = [read()];
   const timer = setInterval(() => readings.push(read()), recovery_window_ms);
   return {
-    stop: () => {
+    stop: async () => {
       clearInterval(timer);
       // The phase's last window, unless the interval has just read it.
       if (performance.now() - readings.at(-1)!.at > recovery_window_ms / 2) readings.push(read());
-      const between = (from: Reading, to: Reading) => busyPercent(from.cpu, to.cpu, (to.at - from.at) / 1000);
-      return { whole: between(readings[0]!, readings.at(-1)!), windows: readings.slice(1).map((r, k) => between(readings[k]!, r)) };
+      const stores = await Promise.all(readings.map((r) => r.store));
+      const busy = (from: number, to: number) => busyPercent(readings[from]!.cpu, readings[to]!.cpu, (readings[to]!.at - readings[from]!.at) / 1000);
+      const windows = stores.slice(1).map((end, k): Window => {
+        const start = stores[k]!;
+        const commits = end.commits - start.commits;
+        return {
+          busyPct: busy(k, k + 1), commits, commitMeanMs: (1000 * (end.seconds - start.seconds)) / Math.max(1, commits),
+          over100ms: end.over100ms - start.over100ms, waiting: end.waiting, walMb: end.walMb, rssMb: end.rssMb,
+        };
+      });
+      return { busy: busy(0, readings.length - 1), windows };
     },
   };
 }
+
+/** `1650 commits 4.1 ms (2 > 100 ms), 0 waiting, WAL 31 MB, RSS 250 MB` for each window. */
+const describeStoreWindows = (windows: Window[]): string =>
+  windows.map((w) => `${w.commits} commits ${w.commitMeanMs.toFixed(1)} ms (${w.over100ms} > 100 ms), ${w.waiting} waiting, ${w.walMb === null ? '' : `WAL ${ms(w.walMb)} MB, `}RSS ${ms(w.rssMb)} MB`).join(' · ');
 
 /** Where the p99 went: the create's answer, the payer's answer from the sandbox, the notification (each p99, ms after the create was sent). */
 function stages(completions: Completion[]): string {
@@ -334,6 +354,13 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
       threads,
     };
   };
+  const walPath = databaseUrl.startsWith('sqlite:') ? `${databaseUrl.slice('sqlite:'.length)}-wal` : null;
+  const readStore = async (): Promise<StoreReading> => {
+    // The file and the RSS now, before the scrape's round trip.
+    const walMb = walPath === null ? null : (existsSync(walPath) ? statSync(walPath).size : 0) / 2 ** 20;
+    const rss = rssMb(pid);
+    return { ...(await commitReading(paycenter.url)), walMb, rssMb: rss };
+  };
   const log = (line: string) => console.log(`${name}: ${line}`);
   try {
     const merchant = await provision(paycenter.url, sandbox.url, endpoint.url);
@@ -372,12 +399,12 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     log(`the last ${backlog} payments before it ended ${((performance.now() - settling) / 1000).toFixed(1)} s after it`);
     const steadyStart = performance.now();
     const cpuBefore = readCpu();
-    const steadySampler = busySampler(readCpu);
+    const steadySampler = windowSampler(readCpu, readStore);
     const xactsBefore = services ? await committedTransactions(databaseUrl) : 0;
     await openLoop(payer, 'steady', rate, steady_ms);
     const steadyEnd = performance.now();
     const cpuAfter = readCpu();
-    const steadyBusy = steadySampler.stop();
+    const steadyBusy = await steadySampler.stop();
     const xactsAfter = services ? await committedTransactions(databaseUrl) : 0;
     const rss = rssMb(pid);
     const completedInSteady = completedWithin(ledger.completions, steadyStart, steadyEnd);
@@ -391,16 +418,18 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     // ...and paycenter's event loop runs on one core: at its CPU per payment, no more fit either.
     const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
-      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores (offered: ${ms((100 * rate) / ceiling)} % of that; the cores ${ms(steadyBusy.whole)} % busy), ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores (offered: ${ms((100 * rate) / ceiling)} % of that; the cores ${ms(steadyBusy.busy)} % busy), ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
     log(`paycenter's threads, CPU µs per payment (user + system): ${describeThreads(threads)}`);
 
     const burstStart = performance.now();
+    const burstSampler = windowSampler(readCpu, readStore);
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
     const burstEnd = performance.now();
-    const afterSampler = busySampler(readCpu);
+    const afterSampler = windowSampler(readCpu, readStore);
+    const burstBusy = await burstSampler.stop();
     await openLoop(payer, 'after', rate, after_ms);
     const afterEnd = performance.now();
-    const afterBusy = afterSampler.stop();
+    const afterBusy = await afterSampler.stop();
     await payer.settled();
     const burst = windowOf(ledger.completions, burstStart, burstEnd).map((c) => c.latencyMs);
     const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
@@ -412,10 +441,13 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const afterWindowP99s = windowP99s(ledger.completions, burstEnd, afterEnd);
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, recoveredBound);
     const windowRecovery = windowRecoverySeconds(afterWindowP99s, windowBound);
-    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadyBusy.windows.map(ms).join(' · ')} %`);
-    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterBusy.windows)}`);
+    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadyBusy.windows.map((w) => ms(w.busyPct)).join(' · ')} %`);
+    log(`the store, per ${recovery_window_ms / 1000} s — steady: ${describeStoreWindows(steadyBusy.windows)}`);
+    log(`the store, per ${recovery_window_ms / 1000} s — burst: ${describeStoreWindows(burstBusy.windows)}`);
+    log(`the store, per ${recovery_window_ms / 1000} s — after: ${describeStoreWindows(afterBusy.windows)}`);
+    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterBusy.windows.map((w) => w.busyPct))}`);
     log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
-      + `after: p99 ${ms(pth(after, 99))} ms (the cores ${ms(afterBusy.whole)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
+      + `after: p99 ${ms(pth(after, 99))} ms (the cores ${ms(afterBusy.busy)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
 
     // ---- nothing lost ----
     const deadline = performance.now() + final_wait_ms;
@@ -441,9 +473,9 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
-      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadyBusy.whole)}`
+      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadyBusy.busy)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
-      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterBusy.whole)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
+      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterBusy.busy)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
     await paycenter.stop();
     await sandbox.stop();

@@ -5,7 +5,9 @@ import { type AlertKind, alertKinds } from './alerts/kinds.ts';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; mailboxBacklog: () => number; openAlerts: () => Promise<Record<string, number>> }) {
+export function createMetrics(gauges: {
+  outboxBacklog: () => Promise<number>; mailboxBacklog: () => number; commitQueue: () => number; openAlerts: () => Promise<Record<string, number>>;
+}) {
   const registry = new Registry();
   const requests = new Counter({ name: 'paycenter_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const latency = new Histogram({
@@ -26,6 +28,19 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
     name: 'paycenter_mailbox_backlog', help: 'Events queued or running in this process’s order mailboxes', registers: [registry],
     collect() {
       this.set(gauges.mailboxBacklog());
+    },
+  });
+  // A transaction's time from the process handing it to the store to the store's answer: on SQLite
+  // the writer thread's queue, the statements, the fsync and any WAL checkpoint that commit ran.
+  const commitTime = new Histogram({
+    name: 'paycenter_store_commit_seconds', help: 'Time a group-committed store transaction took to commit',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+  });
+  const committedItems = new Counter({ name: 'paycenter_store_committed_items_total', help: 'Writes and records committed in group-committed transactions', registers: [registry] });
+  new Gauge({
+    name: 'paycenter_commit_queue_items', help: 'Writes and records waiting for a store transaction in this process', registers: [registry],
+    collect() {
+      this.set(gauges.commitQueue());
     },
   });
   const callbacksRefused = new Counter({
@@ -55,6 +70,10 @@ export function createMetrics(gauges: { outboxBacklog: () => Promise<number>; ma
     notificationFailed: () => notificationsFailed.inc(),
     rowParked: (source: 'outbox' | 'timer', kind: string) => parked.inc({ source, kind }),
     callbackRefused: (reason: string) => callbacksRefused.inc({ reason }),
+    committed(items: number, ms: number) {
+      committedItems.inc(items);
+      commitTime.observe(ms / 1000);
+    },
     alertRaised: (kind: AlertKind) => alertsRaised.inc({ kind }),
     request(method: string, route: string, status: number, seconds: number) {
       requests.inc({ method, route, status: String(status) });

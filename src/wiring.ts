@@ -119,13 +119,15 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   };
   const links = { publicUrl: config.publicUrl, secretKey: config.secretKey };
 
-  const committer = new DurableCommitter(store, clock, groupCommit);
   const timerIndex = redis[0] ? new RedisTimerIndex(redis[0]) : undefined;
   let engine: Engine | undefined;
   let delivery: NotificationDelivery | undefined;
+  let committer: DurableCommitter | undefined;
   const metrics = createMetrics({
-    outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0, openAlerts: () => store.countOpenAlerts(),
+    outboxBacklog: () => store.outboxBacklog(), mailboxBacklog: () => engine?.backlog ?? 0, commitQueue: () => committer?.waiting ?? 0,
+    openAlerts: () => store.countOpenAlerts(),
   });
+  committer = new DurableCommitter(store, clock, groupCommit, metrics.committed);
   const alerts = new Alerts({ store, clock, onRaised: metrics.alertRaised });
   const risk = await openRisk({
     databaseUrl: config.databaseUrl, store, redis: redis[0], clock, log, registry: metrics.registry,

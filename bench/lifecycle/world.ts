@@ -85,12 +85,24 @@ export async function admin(url: string, method: string, path: string, body?: un
 
 export type Merchant = { id: string; secret: string; payerUrl(flowId: string): string };
 
-/** An Alipay app at the sandbox, paycenter's channel on it, and a merchant paying with it. */
 /**
  * Channel notifies paycenter did not take, from its /metrics: shed at the door, refused (rate,
  * size, signature) or answered with a 5xx. Each waits for the provider's next retry (the
  * sandbox's: 1 s, 5 s, 30 s, 120 s), which is where a notification's latency then goes.
  */
+/** paycenter's group commits so far, from its /metrics: how many, their seconds in all, how many took over 100 ms; and the items waiting now. */
+export type CommitReading = { commits: number; seconds: number; over100ms: number; waiting: number };
+
+export async function commitReading(paycenterUrl: string): Promise<CommitReading> {
+  const lines = (await (await fetch(`${paycenterUrl}/metrics`)).text()).split('\n');
+  const value = (prefix: string) => Number(lines.find((line) => line.startsWith(prefix))?.split(' ').at(-1) ?? Number.NaN);
+  const commits = value('paycenter_store_commit_seconds_count ');
+  return {
+    commits, seconds: value('paycenter_store_commit_seconds_sum '),
+    over100ms: commits - value('paycenter_store_commit_seconds_bucket{le="0.1"} '), waiting: value('paycenter_commit_queue_items '),
+  };
+}
+
 export async function callbacksNotTaken(paycenterUrl: string): Promise<{ shed: number; refused: number; failed: number }> {
   const lines = (await (await fetch(`${paycenterUrl}/metrics`)).text()).split('\n');
   const sum = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
@@ -101,6 +113,7 @@ export async function callbacksNotTaken(paycenterUrl: string): Promise<{ shed: n
   };
 }
 
+/** An Alipay app at the sandbox, paycenter's channel on it, and a merchant paying with it. */
 export async function provision(paycenterUrl: string, sandboxUrl: string, notifyUrl: string): Promise<Merchant> {
   const app = await (await fetch(`${sandboxUrl}/alipay/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as Record<string, string>;
   await admin(paycenterUrl, 'POST', '/admin/channels', { code: 'alipay_main', provider: 'alipay', methods: ['alipay_qr'], config: app });
