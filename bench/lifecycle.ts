@@ -29,7 +29,7 @@
  *           how long after their expiry the unpaid orders of these three phases heard
  *           `payment.closed`. For the steady, burst and after phases, each window's store is
  *           printed too: paycenter's commits (how many, their mean time, how many took over
- *           100 ms; from /metrics), the items waiting for one, the SQLite WAL's size and RSS.
+ *           100 ms; from /metrics), the items waiting for one, and paycenter's RSS.
  * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
  * and checks that nothing was lost: no order left open, every event the merchant should have
  * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter under `--cpu-prof-md` and
@@ -46,7 +46,7 @@ import autocannon from 'autocannon';
 import { Database } from 'bun:sqlite';
 import { SQL } from 'bun';
 import { createSign, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { type Service, startPostgres, startRedis } from '../test/harness/services.ts';
@@ -219,10 +219,10 @@ function busyPercent(before: CpuReading, after: CpuReading, seconds: number): nu
   return (100 * cpuSpent(before, after)) / (cpus().length * seconds);
 }
 
-/** What the store was doing, read with each window: paycenter's commits so far, the SQLite WAL's size and paycenter's RSS now. */
-type StoreReading = CommitReading & { walMb: number | null; rssMb: number };
+/** What the store was doing, read with each window: paycenter's commits so far, and its RSS now. */
+type StoreReading = CommitReading & { rssMb: number };
 /** One window: how busy the cores were (busyPercent), its commits (mean time, how many over 100 ms), and the gauges at its end. */
-type Window = { busyPct: number; commits: number; commitMeanMs: number; over100ms: number; waiting: number; walMb: number | null; rssMb: number };
+type Window = { busyPct: number; commits: number; commitMeanMs: number; over100ms: number; waiting: number; rssMb: number };
 
 /**
  * Reads every party's CPU and the store now and every `recovery_window_ms` until stopped; `stop()`
@@ -246,7 +246,7 @@ function windowSampler(readCpu: () => CpuReading, readStore: () => Promise<Store
         const commits = end.commits - start.commits;
         return {
           busyPct: busy(k, k + 1), commits, commitMeanMs: (1000 * (end.seconds - start.seconds)) / Math.max(1, commits),
-          over100ms: end.over100ms - start.over100ms, waiting: end.waiting, walMb: end.walMb, rssMb: end.rssMb,
+          over100ms: end.over100ms - start.over100ms, waiting: end.waiting, rssMb: end.rssMb,
         };
       });
       return { busy: busy(0, readings.length - 1), windows };
@@ -254,9 +254,9 @@ function windowSampler(readCpu: () => CpuReading, readStore: () => Promise<Store
   };
 }
 
-/** `1650 commits 4.1 ms (2 > 100 ms), 0 waiting, WAL 31 MB, RSS 250 MB` for each window. */
+/** `1650 commits 4.1 ms (2 > 100 ms), 0 waiting, RSS 250 MB` for each window. */
 const describeStoreWindows = (windows: Window[]): string =>
-  windows.map((w) => `${w.commits} commits ${w.commitMeanMs.toFixed(1)} ms (${w.over100ms} > 100 ms), ${w.waiting} waiting, ${w.walMb === null ? '' : `WAL ${ms(w.walMb)} MB, `}RSS ${ms(w.rssMb)} MB`).join(' · ');
+  windows.map((w) => `${w.commits} commits ${w.commitMeanMs.toFixed(1)} ms (${w.over100ms} > 100 ms), ${w.waiting} waiting, RSS ${ms(w.rssMb)} MB`).join(' · ');
 
 /** Where the p99 went: the create's answer, the payer's answer from the sandbox, the notification (each p99, ms after the create was sent). */
 function stages(completions: Completion[]): string {
@@ -354,12 +354,9 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
       threads,
     };
   };
-  const walPath = databaseUrl.startsWith('sqlite:') ? `${databaseUrl.slice('sqlite:'.length)}-wal` : null;
   const readStore = async (): Promise<StoreReading> => {
-    // The file and the RSS now, before the scrape's round trip.
-    const walMb = walPath === null ? null : (existsSync(walPath) ? statSync(walPath).size : 0) / 2 ** 20;
-    const rss = rssMb(pid);
-    return { ...(await commitReading(paycenter.url)), walMb, rssMb: rss };
+    const rss = rssMb(pid); // now, before the scrape's round trip
+    return { ...(await commitReading(paycenter.url)), rssMb: rss };
   };
   const log = (line: string) => console.log(`${name}: ${line}`);
   try {
