@@ -28,7 +28,7 @@ describe('config', () => {
     expect(config.logLevel).toBe('info');
     expect(config.secretKey).toEqual(new Uint8Array(32).fill(7));
     expect(config.adminToken).toBe(base.ADMIN_TOKEN);
-    expect(config.engine).toEqual({ commitBatchMax: 64, commitWaitMaxMs: 1, commitQueueWritesMax: 10_000, lockTtlMs: 5000, mailboxDepthMax: 10000 });
+    expect(config.engine).toEqual({ commitBatchMax: 64, commitWaitMaxMs: 4, commitQueueWritesMax: 10_000, lockTtlMs: 5000, mailboxDepthMax: 10000 });
   });
 
   test('PUBLIC_URL follows PORT unless set; a trailing slash is dropped', () => {
