@@ -401,7 +401,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     await openLoop(payer, 'steady', rate, steady_ms);
     const steadyEnd = performance.now();
     const cpuAfter = readCpu();
-    const steadyBusy = await steadySampler.stop();
+    const steadySampled = await steadySampler.stop();
     const xactsAfter = services ? await committedTransactions(databaseUrl) : 0;
     const rss = rssMb(pid);
     const completedInSteady = completedWithin(ledger.completions, steadyStart, steadyEnd);
@@ -415,7 +415,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     // ...and paycenter's event loop runs on one core: at its CPU per payment, no more fit either.
     const loopCeiling = 1e6 / perPaymentUs('paycenterMain');
     log(`steady ${rate}/s offered: ${ms(paymentsPerS)} complete payments/s, create→notification p50 ${ms(pth(steady, 50))} ms p99 ${ms(steadyP99)} ms (${stages(windowOf(ledger.completions, steadyStart, steadyEnd))}); `
-      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores (offered: ${ms((100 * rate) / ceiling)} % of that; the cores ${ms(steadyBusy.busy)} % busy), ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
+      + `CPU µs per payment: paycenter ${ms(perPaymentUs('paycenter'))} (its main thread ${ms(perPaymentUs('paycenterMain'))}), sandbox ${ms(perPaymentUs('sandbox'))}, bench ${ms(perPaymentUs('bench'))}${services ? `, postgres+redis ${ms(perPaymentUs('db'))} (Postgres committed ${xactsPerPayment.toFixed(1)} transactions a payment)` : ''} — at most ${ms(ceiling)} payments/s on ${cpus().length} cores (offered: ${ms((100 * rate) / ceiling)} % of that; the cores ${ms(steadySampled.busy)} % busy), ${ms(loopCeiling)}/s on paycenter's event loop; RSS ${ms(rss)} MB`);
     log(`paycenter's threads, CPU µs per payment (user + system): ${describeThreads(threads)}`);
 
     const burstStart = performance.now();
@@ -423,10 +423,10 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
     const burstEnd = performance.now();
     const afterSampler = windowSampler(readCpu, readStore);
-    const burstBusy = await burstSampler.stop();
+    const burstSampled = await burstSampler.stop();
     await openLoop(payer, 'after', rate, after_ms);
     const afterEnd = performance.now();
-    const afterBusy = await afterSampler.stop();
+    const afterSampled = await afterSampler.stop();
     await payer.settled();
     const burst = windowOf(ledger.completions, burstStart, burstEnd).map((c) => c.latencyMs);
     const after = windowOf(ledger.completions, burstEnd, afterEnd).map((c) => c.latencyMs);
@@ -438,13 +438,13 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const afterWindowP99s = windowP99s(ledger.completions, burstEnd, afterEnd);
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, recoveredBound);
     const windowRecovery = windowRecoverySeconds(afterWindowP99s, windowBound);
-    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadyBusy.windows.map((w) => ms(w.busyPct)).join(' · ')} %`);
-    log(`the store, per ${recovery_window_ms / 1000} s — steady: ${describeStoreWindows(steadyBusy.windows)}`);
-    log(`the store, per ${recovery_window_ms / 1000} s — burst: ${describeStoreWindows(burstBusy.windows)}`);
-    log(`the store, per ${recovery_window_ms / 1000} s — after: ${describeStoreWindows(afterBusy.windows)}`);
-    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterBusy.windows.map((w) => w.busyPct))}`);
+    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadySampled.windows.map((w) => ms(w.busyPct)).join(' · ')} %`);
+    for (const [phase, sampled] of [['steady', steadySampled], ['burst', burstSampled], ['after', afterSampled]] as const) {
+      log(`the store, per ${recovery_window_ms / 1000} s — ${phase}: ${describeStoreWindows(sampled.windows)}`);
+    }
+    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterSampled.windows.map((w) => w.busyPct))}`);
     log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
-      + `after: p99 ${ms(pth(after, 99))} ms (the cores ${ms(afterBusy.busy)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
+      + `after: p99 ${ms(pth(after, 99))} ms (the cores ${ms(afterSampled.busy)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
 
     // ---- nothing lost ----
     const deadline = performance.now() + final_wait_ms;
@@ -470,9 +470,9 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
-      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadyBusy.busy)}`
+      + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadySampled.busy)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
-      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterBusy.busy)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
+      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterSampled.busy)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
     await paycenter.stop();
     await sandbox.stop();
