@@ -83,16 +83,19 @@ export class GroupCommitter<In, Out> {
   }
 
   private async commit(batch: Waiting<In, Out>[]): Promise<void> {
+    const started = performance.now();
+    let outcomes: Out[];
     try {
-      const started = performance.now();
-      const outcomes = await this.commitBatch(batch.map((w) => w.item));
+      outcomes = await this.commitBatch(batch.map((w) => w.item));
       assert(outcomes.length === batch.length, 'one outcome per write');
-      this.stats.batches += 1;
-      this.stats.writes += batch.length;
-      this.observe(batch.length, performance.now() - started);
-      batch.forEach((w, i) => w.resolve(outcomes[i]!));
     } catch (error) {
       for (const w of batch) w.reject(error);
+      return;
     }
+    this.stats.batches += 1;
+    this.stats.writes += batch.length;
+    batch.forEach((w, i) => w.resolve(outcomes[i]!));
+    // Told once the callers have their outcomes: a failing observer is its own bug, never a committed write's.
+    this.observe(batch.length, performance.now() - started);
   }
 }

@@ -85,16 +85,14 @@ export async function admin(url: string, method: string, path: string, body?: un
 
 export type Merchant = { id: string; secret: string; payerUrl(flowId: string): string };
 
-/**
- * Channel notifies paycenter did not take, from its /metrics: shed at the door, refused (rate,
- * size, signature) or answered with a 5xx. Each waits for the provider's next retry (the
- * sandbox's: 1 s, 5 s, 30 s, 120 s), which is where a notification's latency then goes.
- */
+/** paycenter's /metrics, a line each. */
+const metricLines = async (paycenterUrl: string): Promise<string[]> => (await (await fetch(`${paycenterUrl}/metrics`)).text()).split('\n');
+
 /** paycenter's group commits so far, from its /metrics: how many, their seconds in all, how many took over 100 ms; and the items waiting now. */
 export type CommitReading = { commits: number; seconds: number; over100ms: number; waiting: number };
 
 export async function commitReading(paycenterUrl: string): Promise<CommitReading> {
-  const lines = (await (await fetch(`${paycenterUrl}/metrics`)).text()).split('\n');
+  const lines = await metricLines(paycenterUrl);
   const value = (prefix: string) => Number(lines.find((line) => line.startsWith(prefix))?.split(' ').at(-1) ?? Number.NaN);
   const commits = value('paycenter_store_commit_seconds_count ');
   return {
@@ -103,8 +101,13 @@ export async function commitReading(paycenterUrl: string): Promise<CommitReading
   };
 }
 
+/**
+ * Channel notifies paycenter did not take, from its /metrics: shed at the door, refused (rate,
+ * size, signature) or answered with a 5xx. Each waits for the provider's next retry (the
+ * sandbox's: 1 s, 5 s, 30 s, 120 s), which is where a notification's latency then goes.
+ */
 export async function callbacksNotTaken(paycenterUrl: string): Promise<{ shed: number; refused: number; failed: number }> {
-  const lines = (await (await fetch(`${paycenterUrl}/metrics`)).text()).split('\n');
+  const lines = await metricLines(paycenterUrl);
   const sum = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
   return {
     shed: sum(/^paycenter_admission_rejected_total\{[^}]*class="callback"/),

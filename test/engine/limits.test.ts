@@ -22,14 +22,20 @@ for (const kind of storeKinds) {
     const store = freshStoreFor(kind);
 
     test('the group-commit queue refuses writes beyond its cap at once, as a dependency overload; the rest commit', async () => {
-      const committer = new DurableCommitter(store, systemClock, { batchMax: 2, waitMaxMs: 1, inFlightMax: 1, queueWritesMax: 4 });
+      const observed: Array<{ writes: number; ms: number }> = [];
+      const committer = new DurableCommitter(store, systemClock, { batchMax: 2, waitMaxMs: 1, inFlightMax: 1, queueWritesMax: 4 }, (writes, ms) => observed.push({ writes, ms }));
       const claims = Array.from({ length: 20 }, (_, i) => committer.claimNonce({ merchantId: 'M_limits', nonce: `n${i}_${Math.random()}`, expiresAt: Date.now() + 60_000 }));
+      expect(committer.waiting).toBe(4);
       const settled = await Promise.allSettled(claims);
       const refused = settled.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason);
       // Two in the transaction in flight, four waiting; every later one refused.
       expect(settled.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<boolean>).value)).toEqual([true, true, true, true, true, true]);
       expect(refused.length).toBe(14);
       expect(refused.every((e) => e instanceof CommitQueueFullError && e instanceof DependencyError)).toBe(true);
+      // Every committed transaction was observed once, with its writes and its time; nothing waits now.
+      expect(observed.map((o) => o.writes)).toEqual([2, 2, 2]);
+      expect(observed.every((o) => o.ms >= 0)).toBe(true);
+      expect(committer.waiting).toBe(0);
     });
 
     test('the engine keeps at most recentOrdersMax orders in memory, and lets closed ones go', async () => {
