@@ -32,8 +32,8 @@
  *           100 ms; from /metrics), the items waiting for one, and paycenter's RSS.
  * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
  * and checks that nothing was lost: no order left open, every event the merchant should have
- * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter under `--cpu-prof-md` and
- * prints where the profile is written. Phase lengths: BENCH_STEADY_S, BENCH_BURST_S, BENCH_AFTER_S.
+ * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter and the sandbox under
+ * `--cpu-prof-md` and prints where the profiles are written. Phase lengths: BENCH_STEADY_S, BENCH_BURST_S, BENCH_AFTER_S.
  * Prints one `RESULT lifecycle store=… payments_per_s p99_create_to_notify_ms cpu_us_per_payment rss_mb …`
  * line per store as soon as it is measured.
  *
@@ -46,7 +46,7 @@ import autocannon from 'autocannon';
 import { Database } from 'bun:sqlite';
 import { SQL } from 'bun';
 import { createSign, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { type Service, startPostgres, startRedis } from '../test/harness/services.ts';
@@ -339,11 +339,9 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
   const redisUrl = services?.redis.url ?? null;
   const ledger = new Ledger();
   const endpoint = merchantEndpoint(ledger.onEvent);
-  const sandbox = await startSandboxProcess();
-  const paycenter = await startPaycenter({
-    databaseUrl, redisUrl, logName: `bench-lifecycle-${name}.log`,
-    bunFlags: profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=lifecycle-${name}.md`] : [],
-  });
+  const profileFlags = (who: string) => (profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=lifecycle-${name}-${who}.md`] : []);
+  const sandbox = await startSandboxProcess(profileFlags('sandbox'));
+  const paycenter = await startPaycenter({ databaseUrl, redisUrl, logName: `bench-lifecycle-${name}.log`, bunFlags: profileFlags('paycenter') });
   const pid = paycenter.pid()!;
   const readCpu = (): CpuReadingWithThreads => {
     const threads = threadCpuSeconds(pid);
@@ -466,7 +464,8 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     log(`${ledger.offered} offered, ${ledger.tracked.size} created, ${ledger.shed.length} shed, ${ledger.failures.length} failed; open orders ${JSON.stringify(open)}; `
       + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; channel notifies shed ${notTaken.shed}, refused ${notTaken.refused}, failed ${notTaken.failed}; audit ${audited}; peak RSS ${ms(peak)} MB`);
     for (const line of [...ledger.failures.slice(0, 5), ...missing.slice(0, 5)]) log(`  ${line}`);
-    if (profile) log(`CPU profile: ${readdirSync(profileDir).map((f) => join(profileDir, f)).join(', ')}`);
+    // The sandbox writes its profile when it exits, in the finally below.
+    if (profile) log(`CPU profiles: ${join(profileDir, `lifecycle-${name}-paycenter.md`)}, ${join(profileDir, `lifecycle-${name}-sandbox.md`)}`);
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`

@@ -41,9 +41,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 export type Sandbox = { url: string; pid: number; stop(): Promise<void> };
 
-export async function startSandboxProcess(): Promise<Sandbox> {
+/** The sandbox as a child process; `bunFlags` (e.g. --cpu-prof-md) go before the entry point. */
+export async function startSandboxProcess(bunFlags: string[] = []): Promise<Sandbox> {
   const port = await freePort();
-  const child: Subprocess = Bun.spawn([process.execPath, join(repo, 'src/sandbox/main.ts')], {
+  const child: Subprocess = Bun.spawn([process.execPath, ...bunFlags, join(repo, 'src/sandbox/main.ts')], {
     env: { ...process.env, PORT: String(port) }, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit',
   });
   children.add(child);
