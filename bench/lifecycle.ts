@@ -53,7 +53,7 @@ import { type Service, startPostgres, startRedis } from '../test/harness/service
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
 import { type ThreadCpu, type ThreadKind, cpuSeconds, peakRssMb, rssMb, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
-import { type CommitReading, admin, callbacksNotTaken, commitReading, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
+import { type CommitReading, admin, callbacksNotTaken, channelCallsFailed, commitReading, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
 import { percentile } from './stats.ts';
 import { paidStatuses } from '../machines/payment.model.ts';
@@ -457,12 +457,13 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const closeLateP99 = (...phases: string[]) => ms(pth(ledger.closeLate.filter((c) => phases.includes(c.phase)).map((c) => c.lateMs), 99));
     log(`unpaid orders' payment.closed, p99 after their expiry: steady ${closeLateP99('steady')} ms, burst ${closeLateP99('burst')} ms, after ${closeLateP99('after')} ms`);
     const notTaken = await callbacksNotTaken(paycenter.url);
+    const callsFailed = await channelCallsFailed(paycenter.url);
     const peak = peakRssMb(pid);
     await paycenter.stop();
     const audited = await audit(databaseUrl);
     const lost = missing.length + Object.values(open).reduce((a, b) => a + b, 0);
     log(`${ledger.offered} offered, ${ledger.tracked.size} created, ${ledger.shed.length} shed, ${ledger.failures.length} failed; open orders ${JSON.stringify(open)}; `
-      + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; channel notifies shed ${notTaken.shed}, refused ${notTaken.refused}, failed ${notTaken.failed}; audit ${audited}; peak RSS ${ms(peak)} MB`);
+      + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; channel notifies shed ${notTaken.shed}, refused ${notTaken.refused}, failed ${notTaken.failed}; channel calls failed ${callsFailed}${callsFailed > 0 ? ` (causes: ${paycenter.logPath})` : ''}; audit ${audited}; peak RSS ${ms(peak)} MB`);
     for (const line of [...ledger.failures.slice(0, 5), ...missing.slice(0, 5)]) log(`  ${line}`);
     // The sandbox writes its profile when it exits, in the finally below.
     if (profile) log(`CPU profiles: ${join(profileDir, `lifecycle-${name}-paycenter.md`)}, ${join(profileDir, `lifecycle-${name}-sandbox.md`)}`);

@@ -107,7 +107,10 @@ async function measureRouting(store: Store, shared: Shared): Promise<Measured> {
   const { health, router } = routingOf(store, shared, windows);
   const need = { method: 'alipay_qr', currency: 'CNY', amount: 10_000 };
   // Some history, a few failures: the windows are not empty.
-  for (let i = 0; i < warmup_total; i++) await health.record(codes[i % codes.length]!, i % 13 === 0 ? 'failed' : 'answered', 40 + (i % 200));
+  for (let i = 0; i < warmup_total; i++) {
+    const failed = i % 13 === 0;
+    await health.record(codes[i % codes.length]!, { call: 'prepay', outcome: failed ? 'failed' : 'answered', latencyMs: 40 + (i % 200), probe: false, error: failed ? 'warm-up failure' : null });
+  }
   const decision = await timed(decisions_total, () => router.decide(need, 'smart'));
   // Every cache empty: what a decision costs once per cache period (and at an instance's first pay).
   const cold = await timed(cold_decisions_total, () => routingOf(store, shared, windows).router.decide(need, 'smart'));

@@ -88,6 +88,9 @@ export type Merchant = { id: string; secret: string; payerUrl(flowId: string): s
 
 /** paycenter's /metrics, a line each. */
 const metricLines = async (paycenterUrl: string): Promise<string[]> => (await (await fetch(`${paycenterUrl}/metrics`)).text()).split('\n');
+/** The sum of the samples whose lines match. */
+const sumOfMetrics = (lines: string[]) => (pattern: RegExp): number =>
+  lines.filter((line) => pattern.test(line)).reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
 
 /** paycenter's group commits so far, from its /metrics: how many, their seconds in all, how many took over 100 ms; and the items waiting now. */
 export type CommitReading = { commits: number; seconds: number; over100ms: number; waiting: number };
@@ -108,13 +111,20 @@ export async function commitReading(paycenterUrl: string): Promise<CommitReading
  * sandbox's: 1 s, 5 s, 30 s, 120 s), which is where a notification's latency then goes.
  */
 export async function callbacksNotTaken(paycenterUrl: string): Promise<{ shed: number; refused: number; failed: number }> {
-  const lines = await metricLines(paycenterUrl);
-  const sum = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
+  const sum = sumOfMetrics(await metricLines(paycenterUrl));
   return {
     shed: sum(/^paycenter_admission_rejected_total\{[^}]*class="callback"/),
     refused: sum(/^paycenter_callbacks_refused_total\{/),
     failed: sum(/^paycenter_http_requests_total\{[^}]*route="\/callbacks[^"]*"[^}]*status="5/),
   };
+}
+
+/**
+ * Calls to channels that failed (a transport error, a 5xx, an unreadable answer), from paycenter's
+ * /metrics; each one's cause is a `channel call failed` line in paycenter's log.
+ */
+export async function channelCallsFailed(paycenterUrl: string): Promise<number> {
+  return sumOfMetrics(await metricLines(paycenterUrl))(/^paycenter_channel_call_duration_seconds_count\{[^}]*outcome="failed"/);
 }
 
 /** An Alipay app at the sandbox, paycenter's channel on it, and a merchant paying with it. */

@@ -27,6 +27,12 @@ export type HealthView = {
 
 export type ChannelState = { breaker: BreakerRow; window: ChannelWindow };
 
+/**
+ * One call to a channel as health sees it: which call, how it ended, how long it took, whether it
+ * was the half-open probe, and for a failure what the transport or the provider said.
+ */
+export type ObservedCall = { call: string; outcome: CallOutcome; latencyMs: number; probe: boolean; error: string | null };
+
 /** Rates are shown to 4 places: enough to read, stable in tests. */
 const rounded = (x: number) => Math.round(x * 10_000) / 10_000;
 
@@ -43,11 +49,13 @@ export class ChannelHealth {
   }
 
   /**
-   * Records a call's outcome (`probe`: the prepay admitted as the half-open probe); a broken Redis
-   * or store costs health data, never the call's answer.
+   * Records a call's outcome; a broken Redis or store costs health data, never the call's answer.
+   * A failed call is also logged with its cause: the window keeps counts, and an operator (or a
+   * bench) asking why a channel was failed over or its breaker opened needs the reason.
    */
-  async record(code: string, outcome: CallOutcome, latencyMs: number, probe = false): Promise<void> {
+  async record(code: string, { call, outcome, latencyMs, probe, error: cause }: ObservedCall): Promise<void> {
     this.deps.observer?.call(code, outcome, latencyMs);
+    if (outcome === 'failed') this.deps.log.warn('channel call failed', { channel: code, call, latency_ms: Math.round(latencyMs), error: cause });
     try {
       const at = this.deps.clock.now();
       const window = await this.deps.windows.record(code, outcome, latencyMs, at);

@@ -22,10 +22,11 @@ export class ObservedAdapter implements ChannelAdapter {
     return this.inner.provider;
   }
 
-  private async observe<T extends object>(call: () => Promise<ChannelResult<T>>, probe = false): Promise<ChannelResult<T>> {
+  private async observe<T extends object>(name: string, call: () => Promise<ChannelResult<T>>, probe = false): Promise<ChannelResult<T>> {
     const started = performance.now();
     const result = await call();
-    await this.health.record(this.code, outcomeOf(result), performance.now() - started, probe);
+    const error = result.ok ? null : result.message;
+    await this.health.record(this.code, { call: name, outcome: outcomeOf(result), latencyMs: performance.now() - started, probe, error });
     return result;
   }
 
@@ -33,27 +34,27 @@ export class ObservedAdapter implements ChannelAdapter {
     const admission = await this.health.admitPrepay(this.code);
     // Not sent, so nothing at the provider: the caller may move on to another channel at once.
     if (admission === 'refused') return channelFailure('unavailable', `channel ${this.code}: breaker open, prepay not sent`);
-    return this.observe(() => this.inner.prepay(request), admission === 'probe');
+    return this.observe('prepay', () => this.inner.prepay(request), admission === 'probe');
   }
 
   query(flowId: string, now: number) {
-    return this.observe(() => this.inner.query(flowId, now));
+    return this.observe('query', () => this.inner.query(flowId, now));
   }
 
   close(flowId: string, now: number) {
-    return this.observe(() => this.inner.close(flowId, now));
+    return this.observe('close', () => this.inner.close(flowId, now));
   }
 
   refund(call: RefundCall) {
-    return this.observe(() => this.inner.refund(call));
+    return this.observe('refund', () => this.inner.refund(call));
   }
 
   refundQuery(refundId: string, flowId: string, now: number) {
-    return this.observe(() => this.inner.refundQuery(refundId, flowId, now));
+    return this.observe('refund_query', () => this.inner.refundQuery(refundId, flowId, now));
   }
 
   downloadStatement(date: string, now: number) {
-    return this.observe(() => this.inner.downloadStatement(date, now));
+    return this.observe('statement', () => this.inner.downloadStatement(date, now));
   }
 
   /** Reads a file already fetched: no call to the channel. */

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ManualClock } from '../../src/clock.ts';
+import { createLogger } from '../../src/log.ts';
 import { default_breaker_settings } from '../../src/routing/breaker.ts';
 import { type Answer, MerchantClient, adminCall } from '../http/harness.ts';
 import { type World, bootWorld, drive } from '../channels/world.ts';
@@ -16,6 +17,8 @@ const clock = new ManualClock(Date.now());
 let world: World;
 let merchant: MerchantClient;
 let second: Record<string, string>;
+/** paycenter's warnings and errors, one JSON line each. */
+const logged: string[] = [];
 
 async function faults(appId: string, body: object | null): Promise<void> {
   const init = body ? { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : { method: 'DELETE' };
@@ -40,7 +43,7 @@ const health = async (code: string) => (await adminCall(world.url, 'GET', `/admi
 
 beforeAll(async () => {
   // A fixed random source: `weighted` then always ranks the heavier alipay_main first.
-  world = await bootWorld('sqlite', { clock, manualTicker: true, random: () => 0.5 });
+  world = await bootWorld('sqlite', { clock, manualTicker: true, random: () => 0.5, log: createLogger('warn', (line) => logged.push(line)) });
   const app = await fetch(`${world.sandboxUrl}/alipay/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   second = (await app.json()) as Record<string, string>;
   const created = await adminCall(world.url, 'POST', '/admin/channels', { code: 'alipay_b', provider: 'alipay', methods: ['alipay_qr'], weight: 50, config: second });
@@ -62,6 +65,10 @@ describe('failover between two channels of one method (sqlite, sandbox faults)',
     }
     const opened = await health('alipay_main');
     expect(opened).toMatchObject({ breaker: 'open', calls: 5, failures: 5, success_rate: 0, hidden_in_cashier: true });
+    // Each failed call is logged with its cause; the window only counts them.
+    const failedCalls = logged.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'channel call failed');
+    expect(failedCalls).toHaveLength(5);
+    for (const entry of failedCalls) expect(entry).toMatchObject({ level: 'warn', channel: 'alipay_main', call: 'prepay', error: expect.stringMatching(/\S/) });
     expect(opened.transitions[0]).toMatchObject({ from: 'closed', to: 'open', reason: '5 calls failed in a row' });
     const alerts = (await adminCall(world.url, 'GET', '/admin/alerts?open=true')).body.data.filter((a: any) => a.kind === 'breaker_open');
     expect(alerts).toHaveLength(1);
