@@ -11,10 +11,11 @@
  *           process spends per payment (`sustainedCeiling`); again at 70 % of that, when the loop
  *           offered more than 90 % of it (it then measured a saturated machine); each loop starts
  *           once the payments of the one before have ended;
- *   settle: open-loop at that rate (BENCH_RATE, default 80 % of the lesser of the two) for a minute
- *           (BENCH_SETTLE_S), so that the steady minute carries the deferred work (the unpaid tenth's
- *           queries and expiry) of payments offered at its own rate; the rate is lowered to 80 % of
- *           what its second half shows the machine sustains, when that is less;
+ *   settle: open-loop at that rate (BENCH_RATE, default 80 % — BENCH_STEADY_SHARE — of the lesser of
+ *           the two) for a minute (BENCH_SETTLE_S), so that the steady minute carries the deferred
+ *           work (the unpaid tenth's queries and expiry) of payments offered at its own rate; the
+ *           rate is lowered to that share of what its second half shows the machine sustains, when
+ *           that is less;
  *   steady: open-loop at that rate for 60 s — payments/s,
  *           create-to-notification p50/p99, paycenter's CPU time per payment (/proc; by thread:
  *           the event loop is one core) and RSS; on Postgres, the transactions it committed a payment;
@@ -70,8 +71,13 @@ const steady_ms = seconds('BENCH_STEADY_S', 60);
 const burst_ms = seconds('BENCH_BURST_S', 30);
 const after_ms = seconds('BENCH_AFTER_S', 60);
 const burst_factor = 10;
-/** The steady rate when BENCH_RATE is not given, as a share of the probed capacity or the sustained ceiling, the lesser. */
-const steady_share_of_capacity = 0.8;
+/**
+ * The steady rate when BENCH_RATE is not given, as a share of the probed capacity or the sustained
+ * ceiling, the lesser: BENCH_STEADY_SHARE, default 0.8 — a lower share shows what headroom a
+ * burst's aftermath needs.
+ */
+const steady_share_of_capacity = Number(process.env.BENCH_STEADY_SHARE ?? 0.8);
+if (!(steady_share_of_capacity > 0 && steady_share_of_capacity <= 1)) throw new Error('BENCH_STEADY_SHARE is a share: more than 0, at most 1');
 /** The open loop that measures the sustained ceiling: its rate, as a share of the probed capacity, and its length. */
 const calibrate_share_of_capacity = 0.7;
 const calibrate_ms = 15_000;
@@ -469,7 +475,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     if (profile) log(`CPU profiles: ${join(profileDir, `lifecycle-${name}-paycenter.md`)}, ${join(profileDir, `lifecycle-${name}-sandbox.md`)}`);
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
-      + ` offered_per_s=${rate} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
+      + ` offered_per_s=${rate} steady_share=${fixedRate === null ? steady_share_of_capacity : 'fixed'} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
       + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadySampled.busy)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
       + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterSampled.busy)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;

@@ -43,11 +43,12 @@ function parsedKey(pem: string, parse: (pem: string) => KeyObject): KeyObject {
   return key;
 }
 
-/** SHA256withRSA, base64 — Alipay RSA2 and WeChat Pay v3 use the same primitive. */
+/** SHA256withRSA, base64 — Alipay RSA2, WeChat Pay v3 and UnionPay (over a digest) use the same primitive. */
 export function rsaSign(text: string, privateKeyPem: string): string {
   return createSign('RSA-SHA256').update(text, 'utf8').sign(parsedKey(privateKeyPem, createPrivateKey), 'base64');
 }
 
+/** `publicKeyPem`: an SPKI public key or an X.509 certificate. */
 export function rsaVerify(text: string, signatureB64: string, publicKeyPem: string): boolean {
   try {
     return createVerify('RSA-SHA256').update(text, 'utf8').verify(parsedKey(publicKeyPem, createPublicKey), signatureB64, 'base64');

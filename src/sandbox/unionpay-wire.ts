@@ -7,7 +7,8 @@
 //   the PEM's newlines in `signPubKeyCert` arrive as they are. Notifies are ordinary
 //   URL-encoded form posts.
 // - Times are `yyyyMMddHHmmss` in Beijing time; amounts are fen without a decimal point.
-import { createHash, createSign, createVerify } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { rsaSign, rsaVerify } from './crypto.ts';
 
 export type Fields = Record<string, string>;
 
@@ -27,17 +28,13 @@ function digestHex(fields: Fields): string {
 }
 
 export function acpSign(fields: Fields, privateKeyPem: string): string {
-  return createSign('RSA-SHA256').update(digestHex(fields), 'utf8').sign(privateKeyPem, 'base64');
+  return rsaSign(digestHex(fields), privateKeyPem);
 }
 
+/** False for a wrong, missing or malformed signature, and for a certificate that is not one. */
 export function acpVerify(fields: Fields, certPem: string): boolean {
   const signature = fields.signature;
-  if (!signature) return false;
-  try {
-    return createVerify('RSA-SHA256').update(digestHex(fields), 'utf8').verify(certPem, signature, 'base64');
-  } catch {
-    return false; // malformed signature or certificate: just "does not verify"
-  }
+  return signature ? rsaVerify(digestHex(fields), signature, certPem) : false;
 }
 
 /** The raw `k=v&…` answer body, keys sorted for readability (the order carries no meaning). */
