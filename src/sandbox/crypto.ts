@@ -25,33 +25,34 @@ export function generateRsaKeyPair(): KeyPair {
   return { privateKey: privateKey.trim(), publicKey: publicKey.trim() };
 }
 
-/** PEM keys kept parsed, at most: a sandbox holds a few keys an app or merchant. */
+/** PEM keys kept parsed, at most, of each kind: a sandbox holds a few keys an app or merchant. */
 const keys_parsed_max = 1024;
-const parsedKeys = new Map<string, KeyObject>();
+const parsedKeys = { private: new Map<string, KeyObject>(), public: new Map<string, KeyObject>() };
 
 /**
  * The PEM as a KeyObject, parsed once: parsing a private key cost ~100 µs of each ~620 µs
  * signature (measured here), and the sandbox signs every answer and notify. Its own small cache,
  * not paycenter's, since the sandbox shares no code with the adapters it checks.
  */
-function parsedKey(pem: string, parse: (pem: string) => KeyObject): KeyObject {
-  let key = parsedKeys.get(pem);
+function parsedKey(kind: 'private' | 'public', pem: string): KeyObject {
+  const cache = parsedKeys[kind];
+  let key = cache.get(pem);
   if (!key) {
-    if (parsedKeys.size >= keys_parsed_max) parsedKeys.delete(parsedKeys.keys().next().value!);
-    parsedKeys.set(pem, (key = parse(pem)));
+    if (cache.size >= keys_parsed_max) cache.delete(cache.keys().next().value!);
+    cache.set(pem, (key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem)));
   }
   return key;
 }
 
 /** SHA256withRSA, base64 — Alipay RSA2, WeChat Pay v3 and UnionPay (over a digest) use the same primitive. */
 export function rsaSign(text: string, privateKeyPem: string): string {
-  return createSign('RSA-SHA256').update(text, 'utf8').sign(parsedKey(privateKeyPem, createPrivateKey), 'base64');
+  return createSign('RSA-SHA256').update(text, 'utf8').sign(parsedKey('private', privateKeyPem), 'base64');
 }
 
 /** `publicKeyPem`: an SPKI public key or an X.509 certificate. */
 export function rsaVerify(text: string, signatureB64: string, publicKeyPem: string): boolean {
   try {
-    return createVerify('RSA-SHA256').update(text, 'utf8').verify(parsedKey(publicKeyPem, createPublicKey), signatureB64, 'base64');
+    return createVerify('RSA-SHA256').update(text, 'utf8').verify(parsedKey('public', publicKeyPem), signatureB64, 'base64');
   } catch {
     return false; // malformed signature or key: just "does not verify"
   }
