@@ -448,7 +448,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     }
     log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterSampled.windows.map((w) => w.busyPct))}`);
     log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
-      + `after: p99 ${ms(pth(after, 99))} ms (the cores ${ms(afterSampled.busy)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
+      + `after: p99 ${ms(pth(after, 99))} ms (${stages(windowOf(ledger.completions, burstEnd, afterEnd))}; the cores ${ms(afterSampled.busy)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
 
     // ---- nothing lost ----
     const deadline = performance.now() + final_wait_ms;
