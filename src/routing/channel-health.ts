@@ -31,7 +31,10 @@ export type ChannelState = { breaker: BreakerRow; window: ChannelWindow };
  * One call to a channel as health sees it: which call, how it ended, how long it took, whether it
  * was the half-open probe, and for a failure what the transport or the provider said.
  */
-export type ObservedCall = { call: string; outcome: CallOutcome; latencyMs: number; probe: boolean; error: string | null };
+export type ObservedCall = { call: ChannelCall; outcome: CallOutcome; latencyMs: number; probe: boolean; error: string | null };
+
+/** The calls an adapter makes to its channel, as logs name them. */
+export type ChannelCall = 'prepay' | 'query' | 'close' | 'refund' | 'refund_query' | 'statement';
 
 /** Rates are shown to 4 places: enough to read, stable in tests. */
 const rounded = (x: number) => Math.round(x * 10_000) / 10_000;
@@ -53,9 +56,9 @@ export class ChannelHealth {
    * A failed call is also logged with its cause: the window keeps counts, and an operator (or a
    * bench) asking why a channel was failed over or its breaker opened needs the reason.
    */
-  async record(code: string, { call, outcome, latencyMs, probe, error: cause }: ObservedCall): Promise<void> {
+  async record(code: string, { call, outcome, latencyMs, probe, error }: ObservedCall): Promise<void> {
     this.deps.observer?.call(code, outcome, latencyMs);
-    if (outcome === 'failed') this.deps.log.warn('channel call failed', { channel: code, call, latency_ms: Math.round(latencyMs), error: cause });
+    if (outcome === 'failed') this.deps.log.warn('channel call failed', { channel: code, call, latency_ms: Math.round(latencyMs), error });
     try {
       const at = this.deps.clock.now();
       const window = await this.deps.windows.record(code, outcome, latencyMs, at);
@@ -63,8 +66,8 @@ export class ChannelHealth {
       // The freshest word on this channel: routing and the cashier here use it at once (a breaker
       // that closed starts a fresh window).
       this.cached.set(code, { at, window: moved === 'closed' ? { totals: emptyTotals(), consecutiveFailures: 0 } : window });
-    } catch (error) {
-      this.deps.log.error('channel health not recorded', { channel: code, outcome, error: String(error) });
+    } catch (unrecorded) {
+      this.deps.log.error('channel health not recorded', { channel: code, outcome, error: String(unrecorded) });
     }
   }
 

@@ -8,7 +8,7 @@
 import type { CallbackRequest, ChannelAdapter, ChannelResult, PrepayRequest, RefundCall } from '../channels/adapter.ts';
 import type { StatementFile } from '../channels/statement.ts';
 import { channelFailure } from '../channels/adapter.ts';
-import type { ChannelHealth } from './channel-health.ts';
+import type { ChannelCall, ChannelHealth } from './channel-health.ts';
 import type { CallOutcome } from './window.ts';
 
 export function outcomeOf(result: ChannelResult<object>): CallOutcome {
@@ -22,7 +22,7 @@ export class ObservedAdapter implements ChannelAdapter {
     return this.inner.provider;
   }
 
-  private async observe<T extends object>(name: string, call: () => Promise<ChannelResult<T>>, probe = false): Promise<ChannelResult<T>> {
+  private async observe<T extends object>(name: ChannelCall, call: () => Promise<ChannelResult<T>>, probe = false): Promise<ChannelResult<T>> {
     const started = performance.now();
     const result = await call();
     const error = result.ok ? null : result.message;
