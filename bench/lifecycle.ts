@@ -30,7 +30,10 @@
  *           how long after their expiry the unpaid orders of these three phases heard
  *           `payment.closed`. For the steady, burst and after phases, each window's store is
  *           printed too: paycenter's commits (how many, their mean time, how many took over
- *           100 ms; from /metrics), the items waiting for one, and paycenter's RSS.
+ *           100 ms; from /metrics), the items waiting for one, and paycenter's RSS; and for the
+ *           steady and after phases, the machine's speed (the median of the fastest of three RSA
+ *           signatures, read every second: steady_sign_us, after_sign_us, and per window) and the
+ *           share of a core each party and each kind of paycenter's threads kept busy.
  * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
  * and checks that nothing was lost: no order left open, every event the merchant should have
  * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter and the sandbox under
@@ -108,13 +111,34 @@ const profile = process.env.BENCH_PROFILE === '1';
 const pth = (values: number[], p: number): number => percentile([...values].sort((a, b) => a - b), p / 100);
 const ms = (v: number) => v.toFixed(0);
 
+/** How often the machine's speed is read while a phase's windows are sampled (fastestSignUs). */
+const speed_sample_every_ms = 1_000;
+const { privateKey: speedKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signOnce = (i: number) => createSign('RSA-SHA256').update(`app_id=2021&biz_content={}&n=${i}`).sign(speedKey);
+
 /** µs per RSA-2048 SHA-256 signature on one core: each payment needs several (paycenter's requests, the sandbox's answers and notifies). */
 function rsaSignUs(): number {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const rounds = 200;
   const start = performance.now();
-  for (let i = 0; i < rounds; i++) createSign('RSA-SHA256').update(`app_id=2021&biz_content={}&n=${i}`).sign(privateKey);
+  for (let i = 0; i < rounds; i++) signOnce(i);
   return ((performance.now() - start) * 1000) / rounds;
+}
+
+/**
+ * The machine's speed now, as the fastest of a few signatures (µs): on a loaded machine some of
+ * them wait for a core, the fastest seldom does. This machine's speed drifts by a fifth or more
+ * within a run, so a window whose payments were slow because every process was is told apart.
+ * One reading scatters by about a tenth even on an idle machine (484–566 µs): a window takes the
+ * median of its readings, one every `speed_sample_every_ms`.
+ */
+function fastestSignUs(): number {
+  let fastest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    signOnce(i);
+    fastest = Math.min(fastest, (performance.now() - start) * 1000);
+  }
+  return fastest;
 }
 
 async function helloPerSecond(url: string): Promise<number> {
@@ -228,34 +252,40 @@ function busyPercent(before: CpuReading, after: CpuReading, seconds: number): nu
 /** What the store was doing, read with each window: paycenter's commits so far, and its RSS now. */
 type StoreReading = CommitReading & { rssMb: number };
 /** One window: how busy the cores were (busyPercent), its commits (mean time, how many over 100 ms), and the gauges at its end. */
-type Window = { busyPct: number; commits: number; commitMeanMs: number; over100ms: number; waiting: number; rssMb: number };
+type Window = { busyPct: number; signUs: number; commits: number; commitMeanMs: number; over100ms: number; waiting: number; rssMb: number };
 
 /**
  * Reads every party's CPU and the store now and every `recovery_window_ms` until stopped; `stop()`
  * gives the busy share (busyPercent) of the whole span and each window's, so a slow window can be
- * told from a busy one, and from one whose commits were slow (an fsync, a WAL checkpoint).
+ * told from a busy one, from one whose commits were slow (an fsync, a WAL checkpoint), and from
+ * one on a slow machine (the median of the window's fastestSignUs, read every second).
  */
-function windowSampler(readCpu: () => CpuReading, readStore: () => Promise<StoreReading>): { stop(): Promise<{ busy: number; windows: Window[] }> } {
+function windowSampler(readCpu: () => CpuReading, readStore: () => Promise<StoreReading>): { stop(): Promise<{ busy: number; signUs: number; windows: Window[] }> } {
   type Reading = { at: number; cpu: CpuReading; store: Promise<StoreReading> };
   const read = (): Reading => ({ at: performance.now(), cpu: readCpu(), store: readStore() });
   const readings = [read()];
   const timer = setInterval(() => readings.push(read()), recovery_window_ms);
+  const speeds: { at: number; signUs: number }[] = [];
+  const speedTimer = setInterval(() => speeds.push({ at: performance.now(), signUs: fastestSignUs() }), speed_sample_every_ms);
   return {
     stop: async () => {
       clearInterval(timer);
+      clearInterval(speedTimer);
       // The phase's last window, unless the interval has just read it.
       if (performance.now() - readings.at(-1)!.at > recovery_window_ms / 2) readings.push(read());
       const stores = await Promise.all(readings.map((r) => r.store));
       const busy = (from: number, to: number) => busyPercent(readings[from]!.cpu, readings[to]!.cpu, (readings[to]!.at - readings[from]!.at) / 1000);
+      const signUs = (from: number, to: number) => pth(speeds.filter((s) => s.at >= from && s.at < to).map((s) => s.signUs), 50);
       const windows = stores.slice(1).map((end, k): Window => {
         const start = stores[k]!;
         const commits = end.commits - start.commits;
         return {
-          busyPct: busy(k, k + 1), commits, commitMeanMs: (1000 * (end.seconds - start.seconds)) / Math.max(1, commits),
+          busyPct: busy(k, k + 1), signUs: signUs(readings[k]!.at, readings[k + 1]!.at), commits,
+          commitMeanMs: (1000 * (end.seconds - start.seconds)) / Math.max(1, commits),
           over100ms: end.over100ms - start.over100ms, waiting: end.waiting, rssMb: end.rssMb,
         };
       });
-      return { busy: busy(0, readings.length - 1), windows };
+      return { busy: busy(0, readings.length - 1), signUs: signUs(readings[0]!.at, readings.at(-1)!.at), windows };
     },
   };
 }
@@ -271,7 +301,7 @@ function stages(completions: Completion[]): string {
 }
 
 type ThreadUs = { user: number; system: number };
-const threadTotalUs = (t: ThreadUs | undefined): number => (t ? t.user + t.system : 0);
+const userPlusSystem = (t: ThreadUs | undefined): number => (t ? t.user + t.system : 0);
 
 /** Each kind of paycenter's threads: its CPU between two readings, in µs per payment. */
 function threadsPerPaymentUs(before: ThreadCpu, after: ThreadCpu, payments: number): Partial<Record<ThreadKind, ThreadUs>> {
@@ -285,9 +315,23 @@ function threadsPerPaymentUs(before: ThreadCpu, after: ThreadCpu, payments: numb
 /** The thread kinds, costliest first: `main 4400 + 900 · sqlite_writer 2100 + 1600 · …`. */
 const describeThreads = (threads: Partial<Record<ThreadKind, ThreadUs>>): string =>
   (Object.entries(threads) as [string, ThreadUs][])
-    .sort(([, a], [, b]) => threadTotalUs(b) - threadTotalUs(a))
+    .sort(([, a], [, b]) => userPlusSystem(b) - userPlusSystem(a))
     .map(([kind, t]) => `${kind} ${ms(t.user)} + ${ms(t.system)}`)
     .join(' · ');
+
+/**
+ * The share of one core each party, and each kind of paycenter's threads, kept busy between two
+ * readings (`main 38 · sqlite_writer 25 · … · sandbox 31 · bench 9`, %): phases of different rates
+ * and different work (the burst's deferred queries and expiries after it) compare second for second.
+ */
+function coreShares(before: CpuReadingWithThreads, after: CpuReadingWithThreads, seconds: number): string {
+  const percent = (cpuSeconds: number) => ms((100 * cpuSeconds) / seconds);
+  const threads = (Object.entries(after.threads) as [ThreadKind, { user: number; system: number }][])
+    .map(([kind, now]) => [kind, userPlusSystem(now) - userPlusSystem(before.threads[kind])] as const)
+    .sort(([, a], [, b]) => b - a);
+  const others = [['sandbox', after.sandbox - before.sandbox], ['bench', after.bench - before.bench], ['postgres+redis', after.db - before.db]] as const;
+  return [...threads, ...others.filter(([, spent]) => spent > 0)].map(([who, spent]) => `${who} ${percent(spent)}`).join(' · ');
+}
 
 /** Payments completed (the merchant notified) between two times. */
 const completedWithin = (completions: Completion[], from: number, to: number): number =>
@@ -330,13 +374,14 @@ function windowRecoverySeconds(after: number[], bound: number): number {
  * The after phase window by window: the p99 of the payments created in it, the expiries
  * (`payment.closed`) that arrived in it — the burst's unpaid tenth expires 60 s after its
  * creates, inside this phase, and its closes are work the steady phase did not have — and how
- * busy the cores were.
+ * busy the cores were and how fast the machine was.
  */
-function afterWindows(ledger: Ledger, burstEnd: number, after: number[], busy: number[]): string {
+function afterWindows(ledger: Ledger, burstEnd: number, after: number[], sampled: Window[]): string {
   return after.map((p99, k) => {
     const from = burstEnd + k * recovery_window_ms;
     const closes = ledger.closedAt.filter((at) => at >= from && at < from + recovery_window_ms).length;
-    return `p99 ${Number.isFinite(p99) ? ms(p99) : '–'} ms, ${closes} closed, ${busy[k] === undefined ? '–' : ms(busy[k])} % busy`;
+    const window = sampled[k];
+    return `p99 ${Number.isFinite(p99) ? ms(p99) : '–'} ms, ${closes} closed, ${window ? `${ms(window.busyPct)} % busy, sign ${ms(window.signUs)} µs` : '–'}`;
   }).join(' · ');
 }
 
@@ -427,9 +472,11 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     await openLoop(payer, 'burst', rate * burst_factor, burst_ms);
     const burstEnd = performance.now();
     const afterSampler = windowSampler(readCpu, readStore);
+    const cpuAfterStart = readCpu();
     const burstSampled = await burstSampler.stop();
     await openLoop(payer, 'after', rate, after_ms);
     const afterEnd = performance.now();
+    const cpuAfterEnd = readCpu();
     const afterSampled = await afterSampler.stop();
     await payer.settled();
     const burst = windowOf(ledger.completions, burstStart, burstEnd).map((c) => c.latencyMs);
@@ -442,13 +489,15 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const afterWindowP99s = windowP99s(ledger.completions, burstEnd, afterEnd);
     const recovery = recoverySeconds(ledger.completions, burstEnd, afterEnd, recoveredBound);
     const windowRecovery = windowRecoverySeconds(afterWindowP99s, windowBound);
-    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadySampled.windows.map((w) => ms(w.busyPct)).join(' · ')} %`);
+    log(`steady, per ${recovery_window_ms / 1000} s: p99 ${steadyWindows.map(ms).join(' · ')} ms; recovered below ${ms(recoveredBound)} ms (a window alone: ${ms(windowBound)} ms); the cores busy ${steadySampled.windows.map((w) => ms(w.busyPct)).join(' · ')} %; the fastest signature ${steadySampled.windows.map((w) => ms(w.signUs)).join(' · ')} µs`);
     for (const [phase, sampled] of [['steady', steadySampled], ['burst', burstSampled], ['after', afterSampled]] as const) {
       log(`the store, per ${recovery_window_ms / 1000} s — ${phase}: ${describeStoreWindows(sampled.windows)}`);
     }
-    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterSampled.windows.map((w) => w.busyPct))}`);
+    log(`the cores' use by party and paycenter's thread, % of one core — steady: ${coreShares(cpuBefore, cpuAfter, (steadyEnd - steadyStart) / 1000)}; `
+      + `after: ${coreShares(cpuAfterStart, cpuAfterEnd, (afterEnd - burstEnd) / 1000)}`);
+    log(`after the burst, per ${recovery_window_ms / 1000} s: ${afterWindows(ledger, burstEnd, afterWindowP99s, afterSampled.windows)}`);
     log(`burst ${rate * burst_factor}/s for ${burst_ms / 1000} s: ${burst.length} completed (p99 ${ms(pth(burst, 99))} ms; ${stages(windowOf(ledger.completions, burstStart, burstEnd))}), ${shed.length} shed (answer p99 ${ms(pth(shed.map((s) => s.latencyMs), 99))} ms); `
-      + `after: p99 ${ms(pth(after, 99))} ms (${stages(windowOf(ledger.completions, burstEnd, afterEnd))}; the cores ${ms(afterSampled.busy)} % busy), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
+      + `after: p99 ${ms(pth(after, 99))} ms (${stages(windowOf(ledger.completions, burstEnd, afterEnd))}; the cores ${ms(afterSampled.busy)} % busy; the fastest signature ${ms(afterSampled.signUs)} µs, steady ${ms(steadySampled.signUs)} µs), from ${recovery} s on within ${recovered_factor}× the steady p99 (every window within the steady windows' worst from ${windowRecovery} s)`);
 
     // ---- nothing lost ----
     const deadline = performance.now() + final_wait_ms;
@@ -474,11 +523,11 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     // The sandbox writes its profile when it exits, in the finally below.
     if (profile) log(`CPU profiles: ${join(profileDir, `lifecycle-${name}-paycenter.md`)}, ${join(profileDir, `lifecycle-${name}-sandbox.md`)}`);
 
-    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(threadTotalUs(threads.sqlite_writer))} rss_mb=${ms(rss)}`
+    return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(userPlusSystem(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} steady_share=${fixedRate === null ? steady_share_of_capacity : 'fixed'} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
       + `${services ? ` db_cpu_us=${ms(perPaymentUs('db'))} db_xacts_per_payment=${xactsPerPayment.toFixed(1)}` : ''} machine_ceiling_per_s=${ms(ceiling)} loop_ceiling_per_s=${ms(loopCeiling)} steady_busy_pct=${ms(steadySampled.busy)}`
       + ` burst_p99_ms=${ms(pth(burst, 99))} shed=${shed.length} shed_p99_ms=${ms(pth(shed.map((s) => s.latencyMs), 99))}`
-      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterSampled.busy)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
+      + ` after_p99_ms=${ms(pth(after, 99))} after_busy_pct=${ms(afterSampled.busy)} steady_sign_us=${ms(steadySampled.signUs)} after_sign_us=${ms(afterSampled.signUs)} recovery_s=${recovery} recovery_window_s=${windowRecovery} close_late_p99_ms=${closeLateP99('steady', 'burst', 'after')} failed=${ledger.failures.length} lost=${lost} audit=${audited} peak_rss_mb=${ms(peak)}`;
   } finally {
     await paycenter.stop();
     await sandbox.stop();
