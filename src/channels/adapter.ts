@@ -147,25 +147,45 @@ export type FetchOptions = { timeoutMs: number; bytesMax?: number };
 const transport_error_chars_max = 200;
 
 /**
+ * A call whose connection was closed under it before any answer (ECONNRESET: a pooled keep-alive
+ * socket the provider had just closed or reset) is sent once more, on another connection. Several
+ * calls in flight on such sockets fail together, and as failures they would open the channel's
+ * breaker (five in a row) and refuse every payment for its open time, though the provider is up.
+ * Every channel call is idempotent at the provider by its flow's or refund's id, so a request that
+ * did arrive is answered as before; further retries belong to the caller's schedule.
+ */
+const connection_reset_retries_max = 1;
+
+/** The body is text so that a retried call sends it again as it was. */
+export type ProviderRequest = RequestInit & { body?: string };
+
+/**
  * A provider call over HTTP; a transport failure or timeout is `unavailable`, an answer over
  * the size limit `bad_response` (both: retry is safe).
  */
-export async function callProvider(url: string, init: RequestInit, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; text: string }>> {
+export async function callProvider(url: string, init: ProviderRequest, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; text: string }>> {
   const answer = await fetchFromProvider(url, init, options);
   return answer.ok ? { ...answer, text: new TextDecoder().decode(answer.bytes) } : answer;
 }
 
 /** callProvider for a file (a statement): the answer's bytes as they came. */
-export async function fetchFromProvider(url: string, init: RequestInit, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; bytes: Uint8Array }>> {
+export async function fetchFromProvider(url: string, init: ProviderRequest, options: FetchOptions): Promise<ChannelResult<{ status: number; headers: Headers; bytes: Uint8Array }>> {
   const host = new URL(url).host;
   const bytesMax = options.bytesMax ?? provider_response_bytes_max;
-  try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'manual' });
-    const answer = await readAtMost(response.body, bytesMax);
-    if (answer.truncated) return channelFailure('bad_response', `${host}: answer (HTTP ${response.status}) is over ${bytesMax} bytes`);
-    return { ok: true, status: response.status, headers: response.headers, bytes: answer.bytes };
-  } catch (error) {
-    const failure = channelFailure('unavailable', `${host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
-    return (error as Error).name === 'TimeoutError' ? { ...failure, timedOut: true } : failure;
+  // One deadline for the call, its retry included.
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const response = await fetch(url, { ...init, signal, redirect: 'manual' });
+      const answer = await readAtMost(response.body, bytesMax);
+      if (answer.truncated) return channelFailure('bad_response', `${host}: answer (HTTP ${response.status}) is over ${bytesMax} bytes`);
+      return { ok: true, status: response.status, headers: response.headers, bytes: answer.bytes };
+    } catch (error) {
+      if (isConnectionReset(error) && attempt < connection_reset_retries_max) continue;
+      const failure = channelFailure('unavailable', `${host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
+      return (error as Error).name === 'TimeoutError' ? { ...failure, timedOut: true } : failure;
+    }
   }
 }
+
+const isConnectionReset = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === 'ECONNRESET';
