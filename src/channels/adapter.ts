@@ -22,7 +22,9 @@ export type ChannelFailureCode = 'rejected' | 'unavailable' | 'flow_not_supporte
 
 /**
  * `timedOut`: the provider did not answer in time, so it may have acted on the request (a prepay
- * may have opened a trade); any other `unavailable` never reached it or was refused with a 5xx.
+ * may have opened a trade); any other `unavailable` never reached it, was refused with a 5xx, or
+ * lost its connection before an answer twice (fetchFromProvider) — a prepay then gave the payer
+ * nothing to pay, and a trade it may have opened expires at the provider unpaid.
  */
 export type ChannelFailure = { ok: false; code: ChannelFailureCode; retryable: boolean; message: string; timedOut?: true };
 export type ChannelResult<T> = ({ ok: true } & T) | ChannelFailure;
@@ -147,8 +149,8 @@ export type FetchOptions = { timeoutMs: number; bytesMax?: number };
 const transport_error_chars_max = 200;
 
 /**
- * A call whose connection was closed under it before any answer (ECONNRESET: a pooled keep-alive
- * socket the provider had just closed or reset) is sent once more, on another connection. Several
+ * A call whose connection was closed under it before its answer was read (ECONNRESET: a pooled
+ * keep-alive socket the provider had just closed or reset) is sent once more, on another connection. Several
  * calls in flight on such sockets fail together, and as failures they would open the channel's
  * breaker (five in a row) and refuse every payment for its open time, though the provider is up.
  * Every channel call is idempotent at the provider by its flow's or refund's id, so a request that
