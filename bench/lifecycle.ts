@@ -303,12 +303,12 @@ function stages(completions: Completion[]): string {
 type ThreadUs = { user: number; system: number };
 const userPlusSystem = (t: ThreadUs | undefined): number => (t ? t.user + t.system : 0);
 
-/** Each kind of paycenter's threads: its CPU between two readings, in µs per payment. */
-function threadsPerPaymentUs(before: ThreadCpu, after: ThreadCpu, payments: number): Partial<Record<ThreadKind, ThreadUs>> {
-  const perPayment = (seconds: number) => (seconds * 1e6) / Math.max(1, payments);
+/** Each kind of paycenter's threads: its CPU between two readings, in µs per one of `units` (payments, or seconds). */
+function threadsUsPer(before: ThreadCpu, after: ThreadCpu, units: number): Partial<Record<ThreadKind, ThreadUs>> {
+  const perUnit = (seconds: number) => (seconds * 1e6) / Math.max(1, units);
   return Object.fromEntries(Object.entries(after).map(([kind, now]: [string, ThreadUs]) => {
     const then = before[kind as ThreadKind] ?? { user: 0, system: 0 };
-    return [kind, { user: perPayment(now.user - then.user), system: perPayment(now.system - then.system) }];
+    return [kind, { user: perUnit(now.user - then.user), system: perUnit(now.system - then.system) }];
   }));
 }
 
@@ -326,8 +326,9 @@ const describeThreads = (threads: Partial<Record<ThreadKind, ThreadUs>>): string
  */
 function coreShares(before: CpuReadingWithThreads, after: CpuReadingWithThreads, seconds: number): string {
   const percent = (cpuSeconds: number) => ms((100 * cpuSeconds) / seconds);
-  const threads = (Object.entries(after.threads) as [ThreadKind, { user: number; system: number }][])
-    .map(([kind, now]) => [kind, userPlusSystem(now) - userPlusSystem(before.threads[kind])] as const)
+  // Per one unit: each kind's CPU µs over the whole span.
+  const threads = (Object.entries(threadsUsPer(before.threads, after.threads, 1)) as [ThreadKind, ThreadUs][])
+    .map(([kind, spentUs]) => [kind, userPlusSystem(spentUs) / 1e6] as const)
     .sort(([, a], [, b]) => b - a);
   const others = [['sandbox', after.sandbox - before.sandbox], ['bench', after.bench - before.bench], ['postgres+redis', after.db - before.db]] as const;
   return [...threads, ...others.filter(([, spent]) => spent > 0)].map(([who, spent]) => `${who} ${percent(spent)}`).join(' · ');
@@ -456,7 +457,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
     const completedInSteady = completedWithin(ledger.completions, steadyStart, steadyEnd);
     const perPaymentUs = (k: keyof CpuReading) => ((cpuAfter[k] - cpuBefore[k]) * 1e6) / Math.max(1, completedInSteady);
     const xactsPerPayment = (xactsAfter - xactsBefore) / Math.max(1, completedInSteady);
-    const threads = threadsPerPaymentUs(cpuBefore.threads, cpuAfter.threads, completedInSteady);
+    const threads = threadsUsPer(cpuBefore.threads, cpuAfter.threads, completedInSteady);
     const steady = windowOf(ledger.completions, steadyStart, steadyEnd).map((c) => c.latencyMs);
     const steadyP99 = pth(steady, 99);
     const paymentsPerS = completedInSteady / ((steadyEnd - steadyStart) / 1000);

@@ -150,11 +150,12 @@ const transport_error_chars_max = 200;
 
 /**
  * A call whose connection was closed under it before its answer was read (ECONNRESET: a pooled
- * keep-alive socket the provider had just closed or reset) is sent once more, on another connection. Several
- * calls in flight on such sockets fail together, and as failures they would open the channel's
- * breaker (five in a row) and refuse every payment for its open time, though the provider is up.
- * Every channel call is idempotent at the provider by its flow's or refund's id, so a request that
- * did arrive is answered as before; further retries belong to the caller's schedule.
+ * keep-alive socket the provider had just closed or reset) is sent once more, on another
+ * connection. Several calls in flight on such sockets fail together, and as failures they would
+ * open the channel's breaker (five in a row) and refuse every payment for its open time, though
+ * the provider is up. Every channel call is idempotent at the provider by its flow's or refund's
+ * id, so a request that did arrive is answered as before; further retries belong to the caller's
+ * schedule.
  */
 const connection_reset_retries_max = 1;
 

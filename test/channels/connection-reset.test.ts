@@ -1,7 +1,7 @@
 /**
- * A provider call whose connection is closed under it before any answer (a pooled keep-alive
- * socket the provider had just closed) is sent once more on another connection, with the same
- * body; a provider that keeps closing them is `unavailable` after that one retry. A real
+ * A provider call whose connection is closed under it before its answer was read (a pooled
+ * keep-alive socket the provider had just closed) is sent once more on another connection, with
+ * the same body; a provider that keeps closing them is `unavailable` after that one retry. A real
  * loopback TCP server reads each request and either closes the socket unanswered or answers it.
  */
 import { afterEach, describe, expect, test } from 'bun:test';
