@@ -14,8 +14,10 @@
  * Postgres runs twice: alone (one instance; risk's counters in Postgres), and with Redis, as a
  * deployment of several instances must run it (docs/operations.md): per-order locks and risk's
  * counters in Redis, orders still in Postgres. The console line also gives the server's CPU time
- * per create (utime + stime over the run), which a busy machine disturbs less than a rate, and
- * the database's (Postgres's and Redis's process trees).
+ * per create (utime + stime over the run; its main thread's and SQLite writer's apart), which a
+ * busy machine disturbs less than a rate, the database's (Postgres's and Redis's process trees)
+ * and this process's (the client's), how long the main thread waited for a core, and
+ * hello_ratio_ceiling: the ratio these CPU costs would allow with every core busy.
  *
  * BENCH_STORES=sqlite,postgres+redis runs only those configurations; BENCH_PROFILE=1 runs
  * paycenter under `--cpu-prof-md` and prints where each profile is written (kept after the run).
@@ -28,7 +30,8 @@ import { requestSignature } from '../src/http/signature.ts';
 import { freePort, startPostgres, startRedis } from '../test/harness/services.ts';
 import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
-import { cpuSeconds, peakRssMb, treeCpuSeconds } from './lifecycle/proc.ts';
+import { availableParallelism } from 'node:os';
+import { type ThreadCpu, cpuSeconds, peakRssMb, runQueueWaitSeconds, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
 
 const connections = 64;
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
@@ -116,37 +119,80 @@ function runCreates(url: string, merchant: { id: string; secret: string }, tag: 
   });
 }
 
-/** Turns of one load, summed: its 2xx answers, the server's and the databases' CPU time; the worst turn's latencies. */
-type Turns = { answered: number; seconds: number; cpuMs: number; databaseCpuS: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number };
-const noTurns = (): Turns => ({ answered: 0, seconds: 0, cpuMs: 0, databaseCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0 });
+/**
+ * Turns of one load, summed: its 2xx answers; the server's CPU time (and its main thread's and
+ * SQLite writer's apart), the databases' and this process's (the client's: autocannon and the
+ * signing); how long the server's main thread waited for a core; the worst turn's latencies.
+ */
+type Turns = {
+  answered: number; seconds: number; cpuMs: number; mainCpuS: number; writerCpuS: number; mainWaitS: number; databaseCpuS: number; clientCpuS: number;
+  p50Ms: number; p99Ms: number; non2xx: number; errors: number;
+};
+const noTurns = (): Turns => ({
+  answered: 0, seconds: 0, cpuMs: 0, mainCpuS: 0, writerCpuS: 0, mainWaitS: 0, databaseCpuS: 0, clientCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0,
+});
+
+const threadSeconds = (threads: ThreadCpu, kind: keyof ThreadCpu): number => (threads[kind]?.user ?? 0) + (threads[kind]?.system ?? 0);
+const clientCpuSeconds = (): number => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
 
 /** One turn of `load` (creates, or the bare route) added to `sum`. */
 async function turn(server: Server, databasePids: number[], sum: Turns, load: (seconds: number) => Promise<autocannon.Result>): Promise<void> {
   const databaseCpu = () => databasePids.reduce((total, pid) => total + treeCpuSeconds(pid), 0);
   const cpuBefore = cpuMs(server.pid);
+  const threadsBefore = threadCpuSeconds(server.pid);
+  const waitBefore = runQueueWaitSeconds(server.pid);
   const databaseBefore = databaseCpu();
+  const clientBefore = clientCpuSeconds();
   const seconds = duration_s / turns;
   const result = await load(seconds);
+  const threadsAfter = threadCpuSeconds(server.pid);
   sum.answered += result['2xx'];
   sum.seconds += seconds;
   sum.cpuMs += cpuMs(server.pid) - cpuBefore;
+  sum.mainCpuS += threadSeconds(threadsAfter, 'main') - threadSeconds(threadsBefore, 'main');
+  sum.writerCpuS += threadSeconds(threadsAfter, 'sqlite_writer') - threadSeconds(threadsBefore, 'sqlite_writer');
+  sum.mainWaitS += runQueueWaitSeconds(server.pid) - waitBefore;
   sum.databaseCpuS += databaseCpu() - databaseBefore;
+  sum.clientCpuS += clientCpuSeconds() - clientBefore;
   sum.p50Ms = Math.max(sum.p50Ms, result.latency.p50);
   sum.p99Ms = Math.max(sum.p99Ms, result.latency.p99);
   sum.non2xx += result.non2xx;
   sum.errors += result.errors;
 }
 
-/** Creates a second, and CPU per create in µs (the database's only where there is one). */
-function described(sum: Turns, withDatabase: boolean): { perSecond: number; text: string } {
-  const creates = Math.max(1, sum.answered);
+/** CPU per answered request, µs: the server's (all threads), its main thread's, its SQLite writer's, the databases', the client's. */
+type CostUs = { server: number; main: number; writer: number; database: number; client: number };
+
+function costUs(sum: Turns): CostUs {
+  const us = (seconds: number) => (seconds * 1e6) / Math.max(1, sum.answered);
+  return { server: us(sum.cpuMs / 1000), main: us(sum.mainCpuS), writer: us(sum.writerCpuS), database: us(sum.databaseCpuS), client: us(sum.clientCpuS) };
+}
+
+/** Creates a second, their CPU per create in µs (the database's only where there is one), and how long the main thread waited for a core. */
+function described(sum: Turns, withDatabase: boolean): { perSecond: number; cost: CostUs; text: string } {
   const perSecond = sum.answered / sum.seconds;
-  const databaseCpu = withDatabase ? `, database CPU ${((sum.databaseCpuS * 1e6) / creates).toFixed(0)}` : '';
+  const cost = costUs(sum);
+  const databaseCpu = withDatabase ? `, database CPU ${cost.database.toFixed(0)}` : '';
   return {
     perSecond,
-    text: `creates ${perSecond.toFixed(0)}/s p50 ${sum.p50Ms} ms p99 ${sum.p99Ms} ms · non-2xx ${sum.non2xx} errors ${sum.errors} · server CPU ${((sum.cpuMs * 1000) / creates).toFixed(0)} µs/create${databaseCpu}`,
+    cost,
+    text: `creates ${perSecond.toFixed(0)}/s p50 ${sum.p50Ms} ms p99 ${sum.p99Ms} ms · non-2xx ${sum.non2xx} errors ${sum.errors}`
+      + ` · server CPU ${cost.server.toFixed(0)} µs/create (main thread ${cost.main.toFixed(0)}${withDatabase ? '' : `, SQLite writer ${cost.writer.toFixed(0)}`})${databaseCpu}, client ${cost.client.toFixed(0)}`
+      + ` · main thread waited for a core ${((100 * sum.mainWaitS) / sum.seconds).toFixed(0)} % of the time`,
   };
 }
+
+/**
+ * The ratio to the bare route that creates would reach if every core of this machine did
+ * nothing but creates at the CPU each one cost in this run (server, databases and client, which
+ * share the cores): a ceiling for `hello_ratio` that idle time and the machine's drift do not
+ * move. Below the target, only a cheaper create reaches it.
+ */
+const ratioCeiling = (cost: CostUs, helloPerSecond: number): number =>
+  (availableParallelism() * 1e6) / (cost.server + cost.database + cost.client) / helloPerSecond;
 
 async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databaseUrl: string, redisUrl: string | null = null, databasePids: number[] = []): Promise<string> {
   const server = await startServer(databaseUrl, redisUrl, `http-${name}`);
@@ -165,13 +211,17 @@ async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databa
       await switchRules(server.url, 'disabled');
     }
     const helloPerSecond = hello.answered / hello.seconds;
+    const helloCost = costUs(hello);
     const without = described(bare, databasePids.length > 0);
     const withRules = described(guarded, databasePids.length > 0);
     const rss = peakRssMb(server.pid);
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-    console.log(`${name}: hello ${helloPerSecond.toFixed(0)} req/s p99 ${hello.p99Ms} ms · ${without.text} · server peak RSS ${rss.toFixed(0)} MB`);
+    console.log(`${name}: hello ${helloPerSecond.toFixed(0)} req/s p99 ${hello.p99Ms} ms (server CPU ${helloCost.server.toFixed(0)} µs, client ${helloCost.client.toFixed(0)})`
+      + ` · ${without.text} · server peak RSS ${rss.toFixed(0)} MB`);
     console.log(`${name}: with 100 risk rules: ${withRules.text} · load average ${load}`);
     return `RESULT http store=${name} creates_per_s=${without.perSecond.toFixed(0)} p99_ms=${bare.p99Ms} hello_ratio=${(without.perSecond / helloPerSecond).toFixed(3)} rss_mb=${rss.toFixed(0)}`
+      + ` server_us_per_create=${without.cost.server.toFixed(0)} main_us_per_create=${without.cost.main.toFixed(0)} client_us_per_create=${without.cost.client.toFixed(0)}`
+      + ` hello_ratio_ceiling=${ratioCeiling(without.cost, helloPerSecond).toFixed(3)}`
       + ` risk100_creates_per_s=${withRules.perSecond.toFixed(0)} risk100_p99_ms=${guarded.p99Ms} risk100_ratio=${(withRules.perSecond / without.perSecond).toFixed(3)}`;
   } finally {
     await server.stop();

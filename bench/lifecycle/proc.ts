@@ -75,6 +75,19 @@ function cpuSecondsOfStat(path: string): number {
   return fields ? (Number(fields[11]) + Number(fields[12])) / clock_ticks_per_s : 0;
 }
 
+/**
+ * Seconds a thread has spent runnable but waiting for a core (the second field of
+ * /proc/PID/task/TID/schedstat, in ns): on a machine whose cores are all in use, the time its
+ * work waited for another party's; 0 once the thread is gone.
+ */
+export function runQueueWaitSeconds(pid: number, tid: number = pid): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
 /** The fields of a /proc stat file after the command name (state first); null once the process is gone. */
 function statFields(path: string): string[] | null {
   try {
