@@ -5,6 +5,7 @@
  * answer in paycenter's words. Expected outcomes are values; a failure says whether
  * retrying the same call is safe.
  */
+import * as v from 'valibot';
 import type { StatementFile, StatementRow } from './statement.ts';
 import type { Currency } from '../money.ts';
 import { readAtMost } from '../bounded-body.ts';
@@ -32,6 +33,22 @@ export type ChannelResult<T> = ({ ok: true } & T) | ChannelFailure;
 export const channelFailure = (code: ChannelFailureCode, message: string): ChannelFailure => ({
   ok: false, code, message, retryable: code === 'unavailable' || code === 'bad_response',
 });
+
+/** The first problem valibot found, as `path message` (the path left out when there is none). */
+export const firstIssue = (issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string =>
+  `${v.getDotPath(issues[0]) ?? ''} ${issues[0].message}`.trim();
+
+/** A provider's JSON answer read by its schema; text that is not JSON, or JSON of another shape, is `bad_response`. */
+export function jsonAnswer<S extends v.GenericSchema>(provider: string, text: string, schema: S): ChannelResult<{ answer: v.InferOutput<S> }> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return channelFailure('bad_response', `${provider} answer is not JSON`);
+  }
+  const parsed = v.safeParse(schema, json);
+  return parsed.success ? { ok: true, answer: parsed.output } : channelFailure('bad_response', `${provider} answer: ${firstIssue(parsed.issues)}`);
+}
 
 /**
  * Refuses, before any call, a currency the provider's transformers cannot convert (a channel

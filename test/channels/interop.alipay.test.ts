@@ -142,7 +142,7 @@ describe('alipay: a real query through a loopback gateway', () => {
     expect(() => merchantSdk.checkResponseSign(tampered, 'alipay_trade_query_response', sign, 'trace-2')).toThrow();
   });
 
-  test('a tampered answer, one signed by another key, or an unsigned success is bad_response', async () => {
+  test('a tampered answer, one signed by another key, an unsigned success or one of another shape is bad_response', async () => {
     const adapter = new AlipayAdapter(configFor(gateway.url), options);
 
     nextAnswer = (params) => signedAnswer(member(JSON.parse(params.biz_content ?? '{}').out_trade_no)).replace('"total_amount":"12.34"', '"total_amount":"99.99"');
@@ -154,6 +154,10 @@ describe('alipay: a real query through a loopback gateway', () => {
 
     nextAnswer = (params) => `{"alipay_trade_query_response":${member(JSON.parse(params.biz_content ?? '{}').out_trade_no)}}`;
     expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'bad_response' });
+
+    // Signed as they are, so only reading them can refuse them: a member that is no object of Alipay's shape.
+    nextAnswer = () => signedAnswer(JSON.stringify({ code: 10000, msg: 'Success' }));
+    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'bad_response', message: 'Alipay answer: code Invalid type: Expected string but received 10000' });
 
     // And the same gateway, answering properly again, is accepted (the failures above were the answers').
     nextAnswer = (params) => signedAnswer(member(JSON.parse(params.biz_content ?? '{}').out_trade_no));

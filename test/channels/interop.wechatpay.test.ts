@@ -77,7 +77,7 @@ describe('wechatpay requests: our Authorization verifies with the plugin', () =>
 describe('wechatpay: a real query through a loopback "WeChat"', () => {
   let wechat: FakeProvider;
   /** How the fake platform answers the next request: the body it sends and the headers it signs. */
-  let mode: 'good' | 'wrong_serial' | 'tampered_body' | 'other_key' | 'stale' = 'good';
+  let mode: 'good' | 'wrong_serial' | 'tampered_body' | 'other_key' | 'stale' | 'not_json' | 'wrong_shape' = 'good';
 
   const transaction = (flowId: string) => JSON.stringify({
     appid, mchid, out_trade_no: flowId, transaction_id: '4200001234202611241234567890', trade_type: 'NATIVE', trade_state: 'SUCCESS',
@@ -88,7 +88,7 @@ describe('wechatpay: a real query through a loopback "WeChat"', () => {
   beforeAll(() => {
     wechat = fakeProvider((request) => {
       const flowId = decodeURIComponent(/out-trade-no\/([^?]+)/.exec(request.pathAndQuery)?.[1] ?? '');
-      const body = transaction(flowId);
+      const body = mode === 'not_json' ? 'SUCCESS' : mode === 'wrong_shape' ? JSON.stringify({ code_url: 42 }) : transaction(flowId);
       const headers = {
         'content-type': 'application/json',
         ...platformHeaders(body, {
@@ -136,6 +136,15 @@ describe('wechatpay: a real query through a loopback "WeChat"', () => {
     if (!timestamp || !nonce_str || !signature) throw new Error('assertion failed: incomplete Authorization');
     expect(Rsa.verify(Formatter.request('POST', captured.pathAndQuery, timestamp, nonce_str, captured.body), signature, merchantKeys.publicKey)).toBe(true);
     expect(Rsa.verify(Formatter.request('POST', captured.pathAndQuery, timestamp, nonce_str, JSON.stringify({ mchid: '1' })), signature, merchantKeys.publicKey)).toBe(false);
+  });
+
+  test.each([
+    ['not_json', 'WeChat Pay answer is not JSON'],
+    ['wrong_shape', 'WeChat Pay answer: code_url Invalid type: Expected string but received 42'],
+  ] as const)('a signed answer that is %s is bad_response, saying so', async (bad, message) => {
+    mode = bad;
+    const adapter = new WechatpayAdapter(configFor(wechat.url), options);
+    expect(await adapter.query('F01JWXFLOW', Date.now())).toEqual({ ok: false, code: 'bad_response', retryable: true, message });
   });
 
   test.each(['wrong_serial', 'tampered_body', 'other_key', 'stale'] as const)('an answer with %s is bad_response', async (bad) => {

@@ -15,6 +15,7 @@ import {
   callProvider,
   channelFailure,
   fetchFromProvider,
+  jsonAnswer,
   statement_bytes_max,
   unservedCurrency,
   payerSubject,
@@ -70,15 +71,9 @@ export class AlipayAdapter implements ChannelAdapter {
     const memberKey = `${method.replaceAll('.', '_')}_response`;
     const member = signedMember(sent.text, memberKey);
     if (!member) return channelFailure('bad_response', `Alipay answer has no ${memberKey}`);
-    let json: unknown;
-    try {
-      json = JSON.parse(member.text);
-    } catch {
-      return channelFailure('bad_response', 'Alipay answer is not JSON');
-    }
-    const parsed = v.safeParse(alipay_answer, json);
-    if (!parsed.success) return channelFailure('bad_response', `Alipay answer: ${v.getDotPath(parsed.issues[0]) ?? ''} ${parsed.issues[0].message}`.trim());
-    const answer = parsed.output;
+    const read = jsonAnswer('Alipay', member.text, alipay_answer);
+    if (!read.ok) return read;
+    const { answer } = read;
     if (member.sign === null) {
       // Only a refusal of our own request may come unsigned, and it can never report a trade.
       return answer.code === '40002'

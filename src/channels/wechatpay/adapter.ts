@@ -14,6 +14,8 @@ import {
   type RefundCall,
   callProvider,
   fetchFromProvider,
+  firstIssue,
+  jsonAnswer,
   channelFailure,
   statement_bytes_max,
   unservedCurrency,
@@ -44,7 +46,6 @@ export type { WechatpayConfig } from './config.ts';
 type Reply = { status: number; body: WechatReplyBody };
 
 /** Why a JSON text does not fit a schema, for a failure's message. */
-const problemOf = (issues: readonly v.BaseIssue<unknown>[]) => `${v.getDotPath(issues[0]!) ?? ''} ${issues[0]!.message}`.trim();
 
 /** WeChat Pay's field limits, in characters: order description and refund reason. */
 const description_chars_max = 127;
@@ -88,14 +89,8 @@ export class WechatpayAdapter implements ChannelAdapter {
     const problem = await platformSignatureProblem(this.platform, headerOf(sent.headers), sent.text, now);
     if (problem) return channelFailure('bad_response', `WeChat Pay answer: ${problem}`);
     if (sent.text === '') return { ok: true, reply: { status: sent.status, body: {} } };
-    let json: unknown;
-    try {
-      json = JSON.parse(sent.text);
-    } catch {
-      return channelFailure('bad_response', 'WeChat Pay answer is not JSON');
-    }
-    const parsed = v.safeParse(wechat_reply, json);
-    return parsed.success ? { ok: true, reply: { status: sent.status, body: parsed.output } } : channelFailure('bad_response', `WeChat Pay answer: ${problemOf(parsed.issues)}`);
+    const read = jsonAnswer('WeChat Pay', sent.text, wechat_reply);
+    return read.ok ? { ok: true, reply: { status: sent.status, body: read.answer } } : read;
   }
 
   private get platform() {
@@ -219,7 +214,7 @@ export class WechatpayAdapter implements ChannelAdapter {
       return { ok: false, reason: 'resource is not JSON' };
     }
     const parsed = v.safeParse(wechat_transaction, json);
-    if (!parsed.success) return { ok: false, reason: `resource: ${problemOf(parsed.issues)}` };
+    if (!parsed.success) return { ok: false, reason: `resource: ${firstIssue(parsed.issues)}` };
     const transaction = parsed.output;
     if (transaction.mchid !== this.config.mchid || transaction.appid !== this.config.appid) return { ok: false, reason: 'mchid or appid is not this channel\'s' };
     if (transaction.out_trade_no === undefined) return { ok: false, reason: 'no out_trade_no' };
