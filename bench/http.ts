@@ -25,12 +25,12 @@
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { requestSignature } from '../src/http/signature.ts';
 import { freePort, startPostgres, startRedis } from '../test/harness/services.ts';
 import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
-import { availableParallelism } from 'node:os';
 import { type ThreadCpu, cpuSeconds, peakRssMb, runQueueWaitSeconds, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
 
 const connections = 64;
@@ -171,7 +171,10 @@ function costUs(sum: Turns): CostUs {
   return { server: us(sum.cpuMs / 1000), main: us(sum.mainCpuS), writer: us(sum.writerCpuS), database: us(sum.databaseCpuS), client: us(sum.clientCpuS) };
 }
 
-/** Creates a second, their CPU per create in µs (the database's only where there is one), and how long the main thread waited for a core. */
+/**
+ * Creates a second, their CPU per create in µs (the database's where there is one; the SQLite
+ * writer's where there is none), and how long the main thread waited for a core.
+ */
 function described(sum: Turns, withDatabase: boolean): { perSecond: number; cost: CostUs; text: string } {
   const perSecond = sum.answered / sum.seconds;
   const cost = costUs(sum);
