@@ -1,6 +1,7 @@
 /**
- * What a process costs, read from /proc: CPU time (user + system, all threads) and resident
- * memory (bench/memory.ts reads it). Linux only, as every bench here; a process that has exited reads as zero.
+ * What a process costs, read from /proc: CPU time (user + system, all threads), how long a thread
+ * waited for a core, and resident memory (bench/memory.ts reads it). Linux only, as every bench
+ * here; a process that has exited reads as zero.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { procMemoryMb } from '../memory.ts';
