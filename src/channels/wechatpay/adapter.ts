@@ -45,8 +45,6 @@ export type { WechatpayConfig } from './config.ts';
 
 type Reply = { status: number; body: WechatReplyBody };
 
-/** Why a JSON text does not fit a schema, for a failure's message. */
-
 /** WeChat Pay's field limits, in characters: order description and refund reason. */
 const description_chars_max = 127;
 const refund_reason_chars_max = 80;
