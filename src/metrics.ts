@@ -55,6 +55,10 @@ export function createMetrics(gauges: {
       for (const kind of alertKinds) this.set({ kind }, open[kind] ?? 0);
     },
   });
+  const connectionResets = new Counter({
+    name: 'paycenter_channel_connection_resets_total', help: 'Channel calls sent again because their connection was reset before the answer was read, by channel',
+    labelNames: ['channel'], registers: [registry],
+  });
   const notificationsFailed = new Counter({ name: 'paycenter_notifications_failed_total', help: 'Merchant notifications that ran out of tries', registers: [registry] });
   const parked = new Counter({
     name: 'paycenter_rows_parked_total', help: 'Outbox rows and timers parked after a bug (never retried by themselves; GET /admin/parked)',
@@ -70,6 +74,7 @@ export function createMetrics(gauges: {
     notificationFailed: () => notificationsFailed.inc(),
     rowParked: (source: 'outbox' | 'timer', kind: string) => parked.inc({ source, kind }),
     callbackRefused: (reason: string) => callbacksRefused.inc({ reason }),
+    channelConnectionReset: (channel: string) => connectionResets.inc({ channel }),
     committed(items: number, ms: number) {
       committedItems.inc(items);
       commitTime.observe(ms / 1000);

@@ -152,6 +152,10 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const health = channelHealth({ config, store, redis: redis[0], scope: await store.loadRoutingScope(), clock, log, metrics, alerts });
   const channels = new ChannelRegistry({
     store, secretKey: config.secretKey, clock, publicUrl: config.publicUrl, log, observe: (adapter, code) => new ObservedAdapter(adapter, code, health.health),
+    onConnectionReset: (channel) => {
+      metrics.channelConnectionReset(channel);
+      log.warn('channel call sent again: its connection was reset before the answer was read', { channel });
+    },
   }, { ...default_registry_options, ...options.registry });
   const parking = new Parking({
     store, clock, log,

@@ -159,8 +159,12 @@ export const provider_response_bytes_max = 1024 * 1024;
 /** A day's statement is one file of one line a trade: larger than any API answer. */
 export const statement_bytes_max = 64 * 1024 * 1024;
 
-/** `bytesMax` defaults to provider_response_bytes_max. */
-export type FetchOptions = { timeoutMs: number; bytesMax?: number };
+/**
+ * `bytesMax` defaults to provider_response_bytes_max; `onConnectionReset` is told each time a
+ * call is sent again because its connection was closed under it (a retry that succeeds is
+ * otherwise invisible, and a provider closing connections is worth an operator's look).
+ */
+export type FetchOptions = { timeoutMs: number; bytesMax?: number; onConnectionReset?: () => void };
 
 /** How much of a transport error's text a failure carries. */
 const transport_error_chars_max = 200;
@@ -201,7 +205,10 @@ export async function fetchFromProvider(url: string, init: ProviderRequest, opti
       if (answer.truncated) return channelFailure('bad_response', `${host}: answer (HTTP ${response.status}) is over ${bytesMax} bytes`);
       return { ok: true, status: response.status, headers: response.headers, bytes: answer.bytes };
     } catch (error) {
-      if (isConnectionReset(error) && attempt < connection_reset_retries_max) continue;
+      if (isConnectionReset(error) && attempt < connection_reset_retries_max) {
+        options.onConnectionReset?.();
+        continue;
+      }
       const failure = channelFailure('unavailable', `${host}: ${String((error as Error).message ?? error).slice(0, transport_error_chars_max)}`);
       return (error as Error).name === 'TimeoutError' ? { ...failure, timedOut: true } : failure;
     }

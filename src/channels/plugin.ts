@@ -15,12 +15,16 @@ import type { CallbackAnswer, ChannelAdapter } from './adapter.ts';
 /** A pay method a provider serves; `label` is what the cashier shows, null where the cashier does not offer it. */
 export type PayMethod = { name: string; label: { zh: string; en: string } | null };
 
-/** What an adapter is told about where it runs: one channel's callback URL and paycenter pages, the call timeout. */
+/**
+ * What an adapter is told about where it runs: one channel's callback URL and paycenter pages,
+ * the call timeout, and whom to tell of a call sent again after a connection reset (FetchOptions).
+ */
 export type AdapterOptions = {
   notifyUrl: string;
   /** `{PUBLIC_URL}/channels/{provider}/{code}`: where the plug-in's own pages for this channel are served. */
   pagesUrl: string;
   timeoutMs: number;
+  onConnectionReset?: () => void;
 };
 
 /** Why a config cannot be used: the field inside `config` and what is wrong with it. */

@@ -26,17 +26,24 @@ export const callbackUrl = (publicUrl: string, provider: string, code: string) =
 export const pagesUrl = (publicUrl: string, provider: string, code: string) =>
   `${publicUrl.replace(/\/$/, '')}/channels/${provider}/${code}`;
 
+/** Where adapters run: paycenter's public URL, the call timeout, and whom to tell of a channel's connection resets. */
+export type AdapterContext = { publicUrl: string; timeoutMs: number; log?: Logger; onConnectionReset?: (code: string) => void };
+
 /**
  * The adapter of a channel, from its stored config; null for a provider paycenter serves itself,
  * and for a stored config its plug-in no longer reads (logged: an operator must fix it).
  */
-export function adapterFor(row: ChannelRow, config: unknown, publicUrl: string, timeoutMs: number, log?: Logger): ChannelAdapter | null {
+export function adapterFor(row: ChannelRow, config: unknown, context: AdapterContext): ChannelAdapter | null {
   const reading = pluginOf(row.provider)?.readConfig(config);
   if (!reading?.ok) {
-    log?.error('channel config cannot be read', { channel: row.code, provider: row.provider, field: reading?.field, problem: reading?.message ?? 'unknown provider' });
+    context.log?.error('channel config cannot be read', { channel: row.code, provider: row.provider, field: reading?.field, problem: reading?.message ?? 'unknown provider' });
     return null;
   }
-  return reading.build?.({ notifyUrl: callbackUrl(publicUrl, row.provider, row.code), pagesUrl: pagesUrl(publicUrl, row.provider, row.code), timeoutMs }) ?? null;
+  const { publicUrl, timeoutMs, onConnectionReset } = context;
+  return reading.build?.({
+    notifyUrl: callbackUrl(publicUrl, row.provider, row.code), pagesUrl: pagesUrl(publicUrl, row.provider, row.code), timeoutMs,
+    onConnectionReset: onConnectionReset && (() => onConnectionReset(row.code)),
+  }) ?? null;
 }
 
 export class ChannelRegistry {
@@ -48,6 +55,8 @@ export class ChannelRegistry {
       store: Store; secretKey: Uint8Array; clock: Clock; publicUrl: string; log?: Logger;
       /** Wraps every adapter built (routing's health recording: every call to a channel passes there). */
       observe?: (adapter: ChannelAdapter, code: string) => ChannelAdapter;
+      /** Told of each call to a channel sent again because its connection was reset (FetchOptions). */
+      onConnectionReset?: (code: string) => void;
     },
     private readonly options: RegistryOptions = default_registry_options,
   ) {}
@@ -94,7 +103,8 @@ export class ChannelRegistry {
     const cached = this.adapters.get(row.code);
     if (cached && cached.updatedAt === row.updatedAt) return cached;
     const config: unknown = JSON.parse(unseal(this.deps.secretKey, row.configEnc));
-    const own = adapterFor(row, config, this.deps.publicUrl, this.options.requestTimeoutMs, this.deps.log);
+    const { publicUrl, log, onConnectionReset } = this.deps;
+    const own = adapterFor(row, config, { publicUrl, timeoutMs: this.options.requestTimeoutMs, log, onConnectionReset });
     const adapter = own && this.deps.observe ? this.deps.observe(own, row.code) : own;
     const built = { updatedAt: row.updatedAt, adapter, own };
     this.adapters.set(row.code, built);

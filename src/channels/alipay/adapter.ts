@@ -21,6 +21,7 @@ import {
   payerSubject,
 } from '../adapter.ts';
 import * as v from 'valibot';
+import type { AdapterOptions } from '../plugin.ts';
 import type { StatementFile } from '../statement.ts';
 import { type AlipayConfig, type AlipaySettings, alipay_config } from './config.ts';
 import { alipayStatementRows } from './statement.ts';
@@ -45,7 +46,7 @@ export class AlipayAdapter implements ChannelAdapter {
   /** Takes the config as operators give it; from here on the private key is a Secret. */
   constructor(
     config: AlipayConfig,
-    private readonly options: { notifyUrl: string; timeoutMs: number },
+    private readonly options: Omit<AdapterOptions, 'pagesUrl'>,
   ) {
     this.config = v.parse(alipay_config, config);
   }
@@ -65,7 +66,7 @@ export class AlipayAdapter implements ChannelAdapter {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' },
       body: new URLSearchParams(params).toString(),
-    }, { timeoutMs: this.options.timeoutMs });
+    }, this.options);
     if (!sent.ok) return sent;
     if (sent.status >= 500) return channelFailure('unavailable', `Alipay answered HTTP ${sent.status}`);
     const memberKey = `${method.replaceAll('.', '_')}_response`;
@@ -199,7 +200,7 @@ export class AlipayAdapter implements ChannelAdapter {
     if (codeClassOf(result.answer.code, result.answer.sub_code) !== 'success') return this.failureOf(result.answer);
     const url = result.answer.bill_download_url;
     if (url === undefined) return channelFailure('bad_response', 'no bill_download_url');
-    const file = await fetchFromProvider(url, { method: 'GET' }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
+    const file = await fetchFromProvider(url, { method: 'GET' }, { ...this.options, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
     if (file.status !== 200) return channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
     return { ok: true as const, file: { bytes: file.bytes, mediaType: 'application/zip' as const, sha1: null } };

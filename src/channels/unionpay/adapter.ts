@@ -82,7 +82,7 @@ export class UnionpayAdapter implements ChannelAdapter {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' },
       body: new URLSearchParams(await this.signed(fields)).toString(),
-    }, { timeoutMs: this.options.timeoutMs });
+    }, this.options);
     if (!sent.ok) return sent;
     if (sent.status >= 500) return channelFailure('unavailable', `UnionPay answered HTTP ${sent.status}`);
     const answer = answerFields(sent.text);

@@ -21,6 +21,7 @@ import {
   unservedCurrency,
   payerSubject,
 } from '../adapter.ts';
+import type { AdapterOptions } from '../plugin.ts';
 import type { StatementFile } from '../statement.ts';
 import { type WechatpayConfig, type WechatpaySettings, wechatpay_config } from './config.ts';
 import { authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
@@ -60,7 +61,7 @@ export class WechatpayAdapter implements ChannelAdapter {
   /** Takes the config as operators give it; from here on the keys are Secrets. */
   constructor(
     config: WechatpayConfig,
-    private readonly options: { notifyUrl: string; timeoutMs: number },
+    private readonly options: Omit<AdapterOptions, 'pagesUrl'>,
   ) {
     this.config = v.parse(wechatpay_config, config);
     this.base = new URL(this.config.base_url.replace(/\/+$/, ''));
@@ -81,7 +82,7 @@ export class WechatpayAdapter implements ChannelAdapter {
         ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: payload === undefined ? undefined : body,
-    }, { timeoutMs: this.options.timeoutMs });
+    }, this.options);
     if (!sent.ok) return sent;
     if (sent.status >= 500) return channelFailure('unavailable', `WeChat Pay answered HTTP ${sent.status}`);
     const problem = await platformSignatureProblem(this.platform, headerOf(sent.headers), sent.text, now);
@@ -230,7 +231,7 @@ export class WechatpayAdapter implements ChannelAdapter {
     // The download is signed like any call, over its path below base_url.
     const target = new URL(url);
     const path = `${target.pathname.slice(this.base.pathname.replace(/\/$/, '').length)}${target.search}`;
-    const file = await fetchFromProvider(url, { method: 'GET', headers: { authorization: await authorization(this.merchantKey, 'GET', path, '', now) } }, { timeoutMs: this.options.timeoutMs, bytesMax: statement_bytes_max });
+    const file = await fetchFromProvider(url, { method: 'GET', headers: { authorization: await authorization(this.merchantKey, 'GET', path, '', now) } }, { ...this.options, bytesMax: statement_bytes_max });
     if (!file.ok) return file;
     if (file.status !== 200) return channelFailure('unavailable', `bill download answered HTTP ${file.status}`);
     return { ok: true as const, file: { bytes: file.bytes, mediaType: 'application/gzip' as const, sha1: hash } };
