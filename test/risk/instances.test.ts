@@ -1,8 +1,9 @@
 /**
  * Risk across instances. Three paycenter processes share one Postgres and one Redis: 50
  * concurrent creates by one payer, spread over all three, against a daily limit of 10 payments
- * (and of 1000.00) let exactly 10 through; closing 3 lets exactly 3 more. A rule changed on one
- * instance applies on another at once with Redis (pub/sub) and after the 2 s reload without.
+ * (and of 1000.00) let exactly 10 through once every instance has read the rule; closing 3 lets
+ * exactly 3 more. A rule changed on one instance applies on another as soon as Redis tells it
+ * (pub/sub), and after the 2 s reload without Redis.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
@@ -66,6 +67,21 @@ describe('three processes on Postgres + Redis', () => {
     await database?.drop();
   }, 60_000);
 
+  /** Each process's whole reads of the risk rules after a change (`paycenter_risk_rule_reads_total`). */
+  const ruleReads = (): Promise<number[]> =>
+    Promise.all(urls.map(async (url) => Number(/^paycenter_risk_rule_reads_total (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0)));
+
+  /**
+   * Creates a rule on one process and waits until the others have read it: they reload when
+   * Redis tells them (API.md: a change applies everywhere within 2 s), and a burst sent the
+   * moment the answer arrives could otherwise meet a process still reading.
+   */
+  async function createRuleEverywhere(on: number, rule: Record<string, unknown>): Promise<void> {
+    const before = await ruleReads();
+    expect((await adminCall(urls[on]!, 'POST', '/admin/risk/rules', rule)).status).toBe(201);
+    await eventually(async () => (await ruleReads()).every((reads, i) => i === on || reads > before[i]!), other_process_wait_ms);
+  }
+
   /** 50 creates at once, round-robin over the three processes. */
   const burst = (fields: Record<string, unknown>): Promise<Answer[]> =>
     Promise.all(Array.from({ length: 50 }, (_, i) => merchants[i % processes_total]!.createPayment(fields)));
@@ -84,12 +100,12 @@ describe('three processes on Postgres + Redis', () => {
   }
 
   test('a daily count limit of 10: exactly 10 of 50, then exactly 3 more after 3 closes', async () => {
-    await adminCall(urls[0]!, 'POST', '/admin/risk/rules', { code: 'count10', kind: 'limit', action: 'reject', params: { subject: 'user', period: 'day', count: 10 } });
+    await createRuleEverywhere(0, { code: 'count10', kind: 'limit', action: 'reject', params: { subject: 'user', period: 'day', count: 10 } });
     await exactlyTenThenThree({ user_id: 'mp-count' });
   }, 60_000);
 
   test('a daily amount limit of 1000.00 with 100.00 payments: the same', async () => {
-    await adminCall(urls[1]!, 'POST', '/admin/risk/rules', { code: 'amount1000', kind: 'limit', action: 'reject', params: { subject: 'user', period: 'day', amount: '1000.00' } });
+    await createRuleEverywhere(1, { code: 'amount1000', kind: 'limit', action: 'reject', params: { subject: 'user', period: 'day', amount: '1000.00' } });
     await exactlyTenThenThree({ user_id: 'mp-amount', amount: '100.00' });
   }, 60_000);
 
