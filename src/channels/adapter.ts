@@ -34,20 +34,27 @@ export const channelFailure = (code: ChannelFailureCode, message: string): Chann
   ok: false, code, message, retryable: code === 'unavailable' || code === 'bad_response',
 });
 
-/** The first problem valibot found, as `path message` (the path left out when there is none). */
-export const firstIssue = (issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string =>
-  `${v.getDotPath(issues[0]) ?? ''} ${issues[0].message}`.trim();
-
-/** A provider's JSON answer read by its schema; text that is not JSON, or JSON of another shape, is `bad_response`. */
-export function jsonAnswer<S extends v.GenericSchema>(provider: string, text: string, schema: S): ChannelResult<{ answer: v.InferOutput<S> }> {
+/**
+ * Text from a provider read as JSON by its schema; otherwise why not, naming `what` was read:
+ * `… is not JSON`, or `…: path message` for the first problem valibot found.
+ */
+export function readJson<S extends v.GenericSchema>(what: string, text: string, schema: S): { ok: true; value: v.InferOutput<S> } | { ok: false; problem: string } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    return channelFailure('bad_response', `${provider} answer is not JSON`);
+    return { ok: false, problem: `${what} is not JSON` };
   }
   const parsed = v.safeParse(schema, json);
-  return parsed.success ? { ok: true, answer: parsed.output } : channelFailure('bad_response', `${provider} answer: ${firstIssue(parsed.issues)}`);
+  if (parsed.success) return { ok: true, value: parsed.output };
+  const [issue] = parsed.issues;
+  return { ok: false, problem: `${what}: ${`${v.getDotPath(issue) ?? ''} ${issue.message}`.trim()}` };
+}
+
+/** A provider's JSON answer read by its schema; text that is not JSON, or JSON of another shape, is `bad_response`. */
+export function jsonAnswer<S extends v.GenericSchema>(provider: string, text: string, schema: S): ChannelResult<{ answer: v.InferOutput<S> }> {
+  const read = readJson(`${provider} answer`, text, schema);
+  return read.ok ? { ok: true, answer: read.value } : channelFailure('bad_response', read.problem);
 }
 
 /**

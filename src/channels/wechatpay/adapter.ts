@@ -14,8 +14,8 @@ import {
   type RefundCall,
   callProvider,
   fetchFromProvider,
-  firstIssue,
   jsonAnswer,
+  readJson,
   channelFailure,
   statement_bytes_max,
   unservedCurrency,
@@ -196,25 +196,13 @@ export class WechatpayAdapter implements ChannelAdapter {
   async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
     const problem = await platformSignatureProblem(this.platform, headerOf(request.headers), request.body, request.now);
     if (problem) return { ok: false, reason: problem };
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(request.body);
-    } catch {
-      return { ok: false, reason: 'body is not JSON' };
-    }
-    const notify = v.safeParse(wechat_notify, envelope);
-    if (!notify.success) return { ok: false, reason: 'no encrypted resource' };
-    const plain = decryptResource(this.config.apiv3_key.reveal(), notify.output.resource);
+    const notify = readJson('body', request.body, wechat_notify);
+    if (!notify.ok) return { ok: false, reason: notify.problem };
+    const plain = decryptResource(this.config.apiv3_key.reveal(), notify.value.resource);
     if (plain === null) return { ok: false, reason: 'resource does not decrypt with the APIv3 key' };
-    let json: unknown;
-    try {
-      json = JSON.parse(plain);
-    } catch {
-      return { ok: false, reason: 'resource is not JSON' };
-    }
-    const parsed = v.safeParse(wechat_transaction, json);
-    if (!parsed.success) return { ok: false, reason: `resource: ${firstIssue(parsed.issues)}` };
-    const transaction = parsed.output;
+    const read = readJson('resource', plain, wechat_transaction);
+    if (!read.ok) return { ok: false, reason: read.problem };
+    const transaction = read.value;
     if (transaction.mchid !== this.config.mchid || transaction.appid !== this.config.appid) return { ok: false, reason: 'mchid or appid is not this channel\'s' };
     if (transaction.out_trade_no === undefined) return { ok: false, reason: 'no out_trade_no' };
     const trade = this.tradeOf(transaction, transaction.out_trade_no);
