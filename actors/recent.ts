@@ -4,12 +4,14 @@
  * a miss reads the store, so what it keeps and for how long is a matter of memory only.
  *
  * At most `max` entries, none written more than `ttlMs` ago, the oldest write evicted first. A
- * write moves its key to the end, so the map stays in write order and the expired entries are
- * always at its front: a steady flow of writes holds rate × `ttlMs` entries and stops growing
- * there, instead of filling up to `max`. The clock is this process's monotonic one.
+ * write makes its key the newest, so the expired entries are always the oldest: a steady flow of
+ * writes holds rate × `ttlMs` entries and stops growing there, instead of filling up to `max`.
+ * The clock is this process's monotonic one.
  */
+import { WriteOrderedMap } from '../src/write-ordered-map.ts';
+
 export class RecentlyCommitted<V> {
-  private readonly entries = new Map<string, { value: V; at: number }>();
+  private readonly entries = new WriteOrderedMap<string, { value: V; at: number }>();
 
   constructor(private readonly max: number, private readonly ttlMs: number, private readonly now: () => number = () => performance.now()) {}
 
@@ -22,11 +24,10 @@ export class RecentlyCommitted<V> {
 
   set(key: string, value: V): void {
     const now = this.now();
-    this.entries.delete(key);
     this.entries.set(key, { value, at: now });
-    for (const [oldest, entry] of this.entries) {
-      if (this.entries.size <= this.max && now - entry.at <= this.ttlMs) break;
-      this.entries.delete(oldest);
+    for (let oldest = this.entries.oldest(); oldest; oldest = this.entries.oldest()) {
+      if (this.entries.size <= this.max && now - oldest.value.at <= this.ttlMs) break;
+      this.entries.deleteOldest();
     }
   }
 

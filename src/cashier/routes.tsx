@@ -25,6 +25,7 @@ import { methodLabel } from '../channels/plugins.ts';
 import type { Router } from '../routing/router.ts';
 import { balanceMethod } from '../../machines/payment.model.ts';
 import type { Balances } from '../balance/balances.ts';
+import { WriteOrderedMap } from '../write-ordered-map.ts';
 import { NotFoundPage, Page, type PageProps, expiresIn, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
@@ -54,23 +55,19 @@ const gate_entries_max = 10_000;
 
 /** Remembers the last request per payment; bounded, dropping stale and then oldest entries. */
 class PaymentGate {
-  private readonly last = new Map<string, number>();
+  private readonly last = new WriteOrderedMap<string, number>();
   constructor(private readonly gapMs: number, private readonly max: number) {}
 
   /** null when a request may go now (and records it), else the milliseconds to wait. */
   claim(id: string, now: number): number | null {
     const previous = this.last.get(id);
     if (previous !== undefined && now - previous < this.gapMs) return this.gapMs - (now - previous);
-    this.last.delete(id);
-    if (this.last.size >= this.max) {
-      for (const [key, at] of this.last) if (now - at >= this.gapMs) this.last.delete(key);
-      while (this.last.size >= this.max) {
-        const oldest = this.last.keys().next();
-        if (oldest.done) break;
-        this.last.delete(oldest.value);
-      }
-    }
     this.last.set(id, now);
+    // The oldest requests are the stale ones: they go first, then any beyond the bound.
+    for (let oldest = this.last.oldest(); oldest; oldest = this.last.oldest()) {
+      if (this.last.size <= this.max && now - oldest.value < this.gapMs) break;
+      this.last.deleteOldest();
+    }
     return null;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.ts';
+import { WriteOrderedMap } from '../write-ordered-map.ts';
 
 const session_id_bytes = 32;
 
@@ -46,7 +47,7 @@ const throttled_addresses_max = 10_000;
  * wrong. A 24-character token is beyond guessing anyway; this keeps a guesser from trying.
  */
 export class FailedSignIns {
-  private readonly windows = new Map<string, { startedAt: number; failures: number }>();
+  private readonly windows = new WriteOrderedMap<string, { startedAt: number; failures: number }>();
 
   /** Seconds this address must wait before trying again; 0 when it may try now. */
   waitS(address: string, nowMs: number): number {
@@ -61,8 +62,7 @@ export class FailedSignIns {
       window.failures++;
       return;
     }
-    if (this.windows.size >= throttled_addresses_max) this.windows.delete(this.windows.keys().next().value!);
-    this.windows.delete(address);
     this.windows.set(address, { startedAt: nowMs, failures: 1 });
+    if (this.windows.size > throttled_addresses_max) this.windows.deleteOldest();
   }
 }

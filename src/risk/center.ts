@@ -12,6 +12,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Currency } from '../money.ts';
 import type { OrderWrite } from '../store/store.ts';
+import { WriteOrderedMap } from '../write-ordered-map.ts';
 import type { Counters, RedisNonce } from './counters.ts';
 import { type CountingPlans, counterAsks, counterHits, countingPlans } from './counting.ts';
 import {
@@ -87,7 +88,7 @@ export class RiskCenter {
   private purgedAt = 0;
   private readonly intervalMs: number;
   private readonly historyFreshMs: number;
-  private readonly histories = new Map<string, { readAt: number; paid: PaidRow[] }>();
+  private readonly histories = new WriteOrderedMap<string, { readAt: number; paid: PaidRow[] }>();
   /** Moves with every payment recorded here, so a history read that a payment overtook is not kept. */
   private paidEpoch = 0;
 
@@ -271,9 +272,8 @@ export class RiskCenter {
     const epoch = this.paidEpoch;
     const paid = await this.deps.repo.history(merchantId, userId);
     if (epoch === this.paidEpoch) {
-      this.histories.delete(key);
       this.histories.set(key, { readAt: now, paid });
-      if (this.histories.size > history_payers_max) this.histories.delete(this.histories.keys().next().value!);
+      if (this.histories.size > history_payers_max) this.histories.deleteOldest();
     }
     return paid;
   }
