@@ -5,9 +5,9 @@
  * Why not a `Map` alone, whose keys come back in insertion order: JavaScriptCore keeps a deleted
  * entry's slot until the table is rebuilt, and every iteration (`keys().next()` included) starts
  * at the first slot and steps over all of them. A full map that drops its first entry on each
- * write therefore walks a growing run of dead slots every time: 6 µs a write at 10,000 entries,
- * 20 µs at 50,000 (docs/benchmarks.md, http "Session 22"), 12 % of a create's main thread when the
- * engine's cache of recent orders was full. Here the write order is kept in a queue of its own,
+ * write therefore walks a growing run of dead slots every time: 6–7 µs a write at 10,000 entries,
+ * 20–26 µs at 50,000 (`bun run bench caches`), 12–16 % of a create's main thread when the engine's
+ * cache of recent orders was full. Here the write order is kept in a queue of its own,
  * whose dead items (keys written again or deleted since) are skipped once, from its front.
  */
 export class WriteOrderedMap<K, V> {
