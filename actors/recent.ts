@@ -25,10 +25,7 @@ export class RecentlyCommitted<V> {
   set(key: string, value: V): void {
     const now = this.now();
     this.entries.set(key, { value, at: now });
-    for (let oldest = this.entries.oldest(); oldest; oldest = this.entries.oldest()) {
-      if (this.entries.size <= this.max && now - oldest.value.at <= this.ttlMs) break;
-      this.entries.deleteOldest();
-    }
+    this.entries.deleteOldestWhile((oldest) => this.entries.size > this.max || now - oldest.at > this.ttlMs);
   }
 
   delete(key: string): void {

@@ -58,6 +58,11 @@ export class WriteOrderedMap<K, V> {
     if (oldest) this.delete(oldest.key);
   }
 
+  /** Deletes the oldest entry for as long as `stale` holds of the oldest one left (it may read `size`). */
+  deleteOldestWhile(stale: (oldest: V) => boolean): void {
+    for (let oldest = this.oldest(); oldest && stale(oldest.value); oldest = this.oldest()) this.delete(oldest.key);
+  }
+
   get size(): number {
     return this.entries.size;
   }
@@ -80,4 +85,4 @@ export class WriteOrderedMap<K, V> {
 }
 
 /** Dead queue items allowed beyond the live ones before the queue is rebuilt; makes small maps' rebuilds rare. */
-const queue_slack_items = 1_024;
+export const queue_slack_items = 1_024;

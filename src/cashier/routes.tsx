@@ -64,10 +64,7 @@ class PaymentGate {
     if (previous !== undefined && now - previous < this.gapMs) return this.gapMs - (now - previous);
     this.last.set(id, now);
     // The oldest requests are the stale ones: they go first, then any beyond the bound.
-    for (let oldest = this.last.oldest(); oldest; oldest = this.last.oldest()) {
-      if (this.last.size <= this.max && now - oldest.value < this.gapMs) break;
-      this.last.deleteOldest();
-    }
+    this.last.deleteOldestWhile((at) => this.last.size > this.max || now - at >= this.gapMs);
     return null;
   }
 }
