@@ -6,9 +6,9 @@
  * entry's slot until the table is rebuilt, and every iteration (`keys().next()` included) starts
  * at the first slot and steps over all of them. A full map that drops its first entry on each
  * write therefore walks a growing run of dead slots every time: 6–7 µs a write at 10,000 entries,
- * 20–26 µs at 50,000 (`bun run bench caches`), 12–16 % of a create's main thread when the engine's
- * cache of recent orders was full. Here the write order is kept in a queue of its own,
- * whose dead items (keys written again or deleted since) are skipped once, from its front.
+ * 20–26 µs at 50,000 (`bun run bench caches`), paid by the engine's cache of recent orders on
+ * every commit once it evicts. Here the write order is kept in a queue of its own, whose dead
+ * items (keys written again or deleted since) are skipped once, from its front.
  */
 export class WriteOrderedMap<K, V> {
   private readonly entries = new Map<K, { value: V; write: number }>();
