@@ -20,7 +20,8 @@
  * hello_ratio_ceiling: the ratio these CPU costs would allow with every core busy.
  *
  * BENCH_STORES=sqlite,postgres+redis runs only those configurations; BENCH_PROFILE=1 runs
- * paycenter under `--cpu-prof-md` and prints where each profile is written (kept after the run).
+ * paycenter under `--cpu-prof` and `--cpu-prof-md` and prints where each profile is written (kept
+ * after the run; `bun bench/profile-samples.ts` ranks a `.cpuprofile`'s frames by samples).
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
@@ -45,7 +46,7 @@ type Server = { url: string; pid: number; stop: () => Promise<void> };
 
 async function startServer(databaseUrl: string, redisUrl: string | null, profileName: string): Promise<Server> {
   const port = await freePort();
-  const profileFlags = profile ? ['--cpu-prof-md', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${profileName}.md`] : [];
+  const profileFlags = profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${profileName}`] : [];
   const child = Bun.spawn(['bun', ...profileFlags, join(repo, 'src/main.ts')], {
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
@@ -228,7 +229,7 @@ async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databa
       + ` risk100_creates_per_s=${withRules.perSecond.toFixed(0)} risk100_p99_ms=${guarded.p99Ms} risk100_ratio=${(withRules.perSecond / without.perSecond).toFixed(3)}`;
   } finally {
     await server.stop();
-    if (profile) console.log(`${name}: CPU profile ${join(dir, `http-${name}.md`)}`);
+    if (profile) console.log(`${name}: CPU profile ${join(dir, `http-${name}`)}.md and .cpuprofile (bun bench/profile-samples.ts ranks its frames by samples)`);
   }
 }
 
@@ -256,6 +257,6 @@ try {
   code = await runConfigurations('http', configurations.filter((c) => !chosen || chosen.includes(c.name)));
 } finally {
   // A profile outlives the run; the databases do not.
-  for (const file of readdirSync(dir)) if (!(profile && file.endsWith('.md'))) rmSync(join(dir, file), { recursive: true, force: true });
+  for (const file of readdirSync(dir)) if (!(profile && /\.(md|cpuprofile)$/.test(file))) rmSync(join(dir, file), { recursive: true, force: true });
 }
 process.exit(code);

@@ -37,7 +37,7 @@
  * Then it waits (bounded) for every order to be final — the unpaid tenth expires after 60 s —
  * and checks that nothing was lost: no order left open, every event the merchant should have
  * had arrived, `bun run audit` clean. BENCH_PROFILE=1 runs paycenter and the sandbox under
- * `--cpu-prof-md` and prints where the profiles are written. Phase lengths: BENCH_STEADY_S, BENCH_BURST_S, BENCH_AFTER_S.
+ * `--cpu-prof` and `--cpu-prof-md` and prints where the profiles are written. Phase lengths: BENCH_STEADY_S, BENCH_BURST_S, BENCH_AFTER_S.
  * Prints one `RESULT lifecycle store=… payments_per_s p99_create_to_notify_ms cpu_us_per_payment rss_mb …`
  * line per store as soon as it is measured.
  *
@@ -393,7 +393,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
   const redisUrl = services?.redis.url ?? null;
   const ledger = new Ledger();
   const endpoint = merchantEndpoint(ledger.onEvent);
-  const profileFlags = (who: string) => (profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=lifecycle-${name}-${who}.md`] : []);
+  const profileFlags = (who: string) => (profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=lifecycle-${name}-${who}`] : []);
   const sandbox = await startSandboxProcess(profileFlags('sandbox'));
   const paycenter = await startPaycenter({ databaseUrl, redisUrl, logName: `bench-lifecycle-${name}.log`, bunFlags: profileFlags('paycenter') });
   const pid = paycenter.pid()!;
@@ -524,7 +524,7 @@ async function benchStore(name: 'sqlite' | 'postgres', databaseUrl: string, serv
       + `${missing.length} events missing; ${endpoint.redeliveries()} redeliveries; channel notifies shed ${notTaken.shed}, refused ${notTaken.refused}, failed ${notTaken.failed}; channel calls failed ${callsFailed}${callsFailed > 0 ? ` (causes: ${paycenter.logPath})` : ''}; audit ${audited}; peak RSS ${ms(peak)} MB`);
     for (const line of [...ledger.failures.slice(0, 5), ...missing.slice(0, 5)]) log(`  ${line}`);
     // The sandbox writes its profile when it exits, in the finally below.
-    if (profile) log(`CPU profiles: ${join(profileDir, `lifecycle-${name}-paycenter.md`)}, ${join(profileDir, `lifecycle-${name}-sandbox.md`)}`);
+    if (profile) log(`CPU profiles: ${join(profileDir, `lifecycle-${name}-paycenter`)}, ${join(profileDir, `lifecycle-${name}-sandbox`)} (.md and .cpuprofile; bun bench/profile-samples.ts ranks frames by samples)`);
 
     return `RESULT lifecycle store=${name} payments_per_s=${ms(paymentsPerS)} p99_create_to_notify_ms=${ms(steadyP99)} cpu_us_per_payment=${ms(perPaymentUs('paycenter'))} main_thread_cpu_us=${ms(perPaymentUs('paycenterMain'))} writer_thread_cpu_us=${ms(userPlusSystem(threads.sqlite_writer))} rss_mb=${ms(rss)}`
       + ` offered_per_s=${rate} steady_share=${fixedRate === null ? steady_share_of_capacity : 'fixed'} capacity_per_s=${ms(capacity)} sustained_per_s=${ms(sustained)} settle_ceiling_per_s=${ms(settleCeilingPerS)} hello_per_s=${ms(hello)} rsa_sign_us=${ms(signUs)} sandbox_cpu_us=${ms(perPaymentUs('sandbox'))} bench_cpu_us=${ms(perPaymentUs('bench'))}`
