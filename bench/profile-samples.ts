@@ -7,7 +7,9 @@
  * on a saturated two-core machine that over-counts some frames several times (docs/benchmarks.md,
  * http "Session 22"). Counted here by samples: each frame's own samples (self) and the samples
  * with the frame anywhere on the stack (total, a recursive frame counted once a sample), both as
- * shares of all samples, the TOP (default 40) of each.
+ * shares of all samples, the TOP (default 40) of each. Samples still count a thread's waits for a
+ * core and the collector's pauses where they fall (http "Session 23"): a share of samples is not
+ * a share of CPU.
  */
 import * as v from 'valibot';
 
@@ -54,8 +56,8 @@ function printRanking(title: string, counts: Map<string, number>, samples: numbe
 
 if (import.meta.main) {
   const [file, topArg] = process.argv.slice(2);
-  if (!file) throw new Error('usage: bun bench/profile-samples.ts PROFILE.cpuprofile [TOP]');
   const top = Number(topArg ?? 40);
+  if (!file || !Number.isInteger(top) || top < 1) throw new Error('usage: bun bench/profile-samples.ts PROFILE.cpuprofile [TOP, a whole number]');
   const { self, total, samples } = countSamples(parseProfile(await Bun.file(file).json()));
   console.log(`${samples} samples in ${file}`);
   printRanking('by own samples (self):', self, samples, top);
