@@ -1,7 +1,7 @@
 /**
  * bun run bench caches — what a write costs a full cache bounded oldest-first, the shape of the
- * engine's recent orders and flows, the risk center's payer histories, the cashier's gate and the
- * failed admin sign-ins.
+ * engine's recent orders and flows, the risk center's payer histories, the cashier's gate, the
+ * failed admin sign-ins and the channels' parsed RSA keys.
  *
  * At each size (1,000, 10,000 and 50,000 entries, the last the engine's `recentOrdersMax`), a
  * full cache takes BENCH_WRITES (default 300,000) writes of new keys, each followed by the

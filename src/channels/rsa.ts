@@ -12,19 +12,20 @@
  * ~12 % of each one (measured here).
  */
 import { type KeyObject, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { WriteOrderedMap } from '../write-ordered-map.ts';
 
 /** Keys kept parsed, at most: every configured channel's few keys, with room to spare. */
 export const rsa_keys_parsed_max = 256;
 
-const parsed = new Map<string, KeyObject>();
+const parsed = new WriteOrderedMap<string, KeyObject>();
 
 function keyOf(key: string | KeyObject, parse: (pem: string) => KeyObject): KeyObject {
   if (typeof key !== 'string') return key;
   let object = parsed.get(key);
   if (!object) {
-    // A rotated key replaces an old one; when full, the oldest parsed goes (Map keeps insertion order).
-    if (parsed.size >= rsa_keys_parsed_max) parsed.delete(parsed.keys().next().value!);
+    // A rotated key replaces an old one; when full, the one parsed longest ago goes.
     parsed.set(key, (object = parse(key.trim())));
+    if (parsed.size > rsa_keys_parsed_max) parsed.deleteOldest();
   }
   return object;
 }
