@@ -23,64 +23,26 @@
  * paycenter under `--cpu-prof` and `--cpu-prof-md` and prints where each profile is written (kept
  * after the run; `bun bench/profile-samples.ts` ranks a `.cpuprofile`'s frames by samples).
  */
-import autocannon from 'autocannon';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { requestSignature } from '../src/http/signature.ts';
-import { freePort, startPostgres, startRedis } from '../test/harness/services.ts';
-import { benchListEntries, benchPayer, benchRules } from './risk-rules.ts';
+import { startPostgres, startRedis } from '../test/harness/services.ts';
+import { benchListEntries, benchRules } from './risk-rules.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
-import { type ThreadCpu, cpuSeconds, peakRssMb, runQueueWaitSeconds, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
+import { type CostUs, type Server, type Turns, admin_token, costUs, createMerchant, noTurns, perSecond, ratioCeiling, run, runCreates, startPaycenter, turn } from './http-load.ts';
+import { peakRssMb } from './lifecycle/proc.ts';
 
-const connections = 64;
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
-const server_start_timeout_ms = 20_000;
-const admin_token = 'adm_bench_0123456789abcdef';
-const secret_key = Buffer.alloc(32, 3).toString('base64');
 const repo = join(import.meta.dir, '..');
 const profile = process.env.BENCH_PROFILE === '1';
 
-type Server = { url: string; pid: number; stop: () => Promise<void> };
-
-async function startServer(databaseUrl: string, redisUrl: string | null, profileName: string): Promise<Server> {
-  const port = await freePort();
+function startServer(databaseUrl: string, redisUrl: string | null, profileName: string): Promise<Server> {
   const profileFlags = profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${profileName}`] : [];
-  const child = Bun.spawn(['bun', ...profileFlags, join(repo, 'src/main.ts')], {
-    env: {
-      ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
-      LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000', ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-    },
-    stdout: 'ignore',
-    stderr: 'inherit',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + server_start_timeout_ms;
-  while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
-    if (Date.now() > deadline) throw new Error('paycenter did not start');
-    await Bun.sleep(50);
-  }
-  return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await child.exited; } };
-}
-
-/** CPU time the process has used (utime + stime), in ms. */
-const cpuMs = (pid: number): number => cpuSeconds(pid) * 1000;
-
-async function createMerchant(url: string): Promise<{ id: string; secret: string }> {
-  const response = await fetch(`${url}/admin/merchants`, {
-    method: 'POST', headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }),
-  });
-  const body = (await response.json()) as { merchant_id: string; secret: string };
-  return { id: body.merchant_id, secret: body.secret };
+  return startPaycenter(databaseUrl, redisUrl, profileFlags);
 }
 
 /** Turns of the bare route, of creates without the rules and of creates with them, each (duration_s / turns) s long. */
 const turns = 3;
-
-function run(options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => autocannon({ connections, duration: duration_s, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
-}
+const turn_s = duration_s / turns;
 
 async function admin(url: string, method: 'POST' | 'PATCH', path: string, body: unknown): Promise<void> {
   // A fresh connection: one pooled before the load run may have been closed by the server meanwhile.
@@ -94,109 +56,22 @@ async function switchRules(url: string, status: 'enabled' | 'disabled'): Promise
   for (const rule of benchRules()) await admin(url, 'PATCH', `/admin/risk/rules/${rule.code}`, { status });
 }
 
-/** Signed creates for `seconds` at `connections`, each by one of the bench's payers. */
-function runCreates(url: string, merchant: { id: string; secret: string }, tag: string, seconds: number): Promise<autocannon.Result> {
-  let serial = 0;
-  return run({
-    url, duration: seconds,
-    requests: [{
-      method: 'POST',
-      path: '/v1/payments',
-      setupRequest: (request) => {
-        const n = serial++;
-        const body = JSON.stringify({ merchant_order_no: `B${process.pid}-${tag}-${n}`, amount: '100.00', subject: 'bench', ...benchPayer(n) });
-        const timestamp = String(Math.floor(Date.now() / 1000));
-        const nonce = randomBytes(9).toString('base64url');
-        const signature = requestSignature(merchant.secret, 'POST', '/v1/payments', timestamp, nonce, body);
-        return {
-          ...request, body,
-          headers: {
-            'content-type': 'application/json',
-            authorization: `PAYC-HMAC-SHA256 merchant_id="${merchant.id}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`,
-          },
-        };
-      },
-    }],
-  });
-}
-
-/**
- * Turns of one load, summed: its 2xx answers; the server's CPU time (and its main thread's and
- * SQLite writer's apart), the databases' and this process's (the client's: autocannon and the
- * signing); how long the server's main thread waited for a core; the worst turn's latencies.
- */
-type Turns = {
-  answered: number; seconds: number; cpuMs: number; mainCpuS: number; writerCpuS: number; mainWaitS: number; databaseCpuS: number; clientCpuS: number;
-  p50Ms: number; p99Ms: number; non2xx: number; errors: number;
-};
-const noTurns = (): Turns => ({
-  answered: 0, seconds: 0, cpuMs: 0, mainCpuS: 0, writerCpuS: 0, mainWaitS: 0, databaseCpuS: 0, clientCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0,
-});
-
-const threadSeconds = (threads: ThreadCpu, kind: keyof ThreadCpu): number => (threads[kind]?.user ?? 0) + (threads[kind]?.system ?? 0);
-const clientCpuSeconds = (): number => {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
-};
-
-/** One turn of `load` (creates, or the bare route) added to `sum`. */
-async function turn(server: Server, databasePids: number[], sum: Turns, load: (seconds: number) => Promise<autocannon.Result>): Promise<void> {
-  const databaseCpu = () => databasePids.reduce((total, pid) => total + treeCpuSeconds(pid), 0);
-  const cpuBefore = cpuMs(server.pid);
-  const threadsBefore = threadCpuSeconds(server.pid);
-  const waitBefore = runQueueWaitSeconds(server.pid);
-  const databaseBefore = databaseCpu();
-  const clientBefore = clientCpuSeconds();
-  const seconds = duration_s / turns;
-  const result = await load(seconds);
-  const threadsAfter = threadCpuSeconds(server.pid);
-  sum.answered += result['2xx'];
-  sum.seconds += seconds;
-  sum.cpuMs += cpuMs(server.pid) - cpuBefore;
-  sum.mainCpuS += threadSeconds(threadsAfter, 'main') - threadSeconds(threadsBefore, 'main');
-  sum.writerCpuS += threadSeconds(threadsAfter, 'sqlite_writer') - threadSeconds(threadsBefore, 'sqlite_writer');
-  sum.mainWaitS += runQueueWaitSeconds(server.pid) - waitBefore;
-  sum.databaseCpuS += databaseCpu() - databaseBefore;
-  sum.clientCpuS += clientCpuSeconds() - clientBefore;
-  sum.p50Ms = Math.max(sum.p50Ms, result.latency.p50);
-  sum.p99Ms = Math.max(sum.p99Ms, result.latency.p99);
-  sum.non2xx += result.non2xx;
-  sum.errors += result.errors;
-}
-
-/** CPU per answered request, µs: the server's (all threads), its main thread's, its SQLite writer's, the databases', the client's. */
-type CostUs = { server: number; main: number; writer: number; database: number; client: number };
-
-function costUs(sum: Turns): CostUs {
-  const us = (seconds: number) => (seconds * 1e6) / Math.max(1, sum.answered);
-  return { server: us(sum.cpuMs / 1000), main: us(sum.mainCpuS), writer: us(sum.writerCpuS), database: us(sum.databaseCpuS), client: us(sum.clientCpuS) };
-}
-
 /**
  * Creates a second, their CPU per create in µs (the database's where there is one; the SQLite
  * writer's where there is none), and how long the main thread waited for a core.
  */
 function described(sum: Turns, withDatabase: boolean): { perSecond: number; cost: CostUs; text: string } {
-  const perSecond = sum.answered / sum.seconds;
+  const rate = perSecond(sum);
   const cost = costUs(sum);
   const databaseCpu = withDatabase ? `, database CPU ${cost.database.toFixed(0)}` : '';
   return {
-    perSecond,
+    perSecond: rate,
     cost,
-    text: `creates ${perSecond.toFixed(0)}/s p50 ${sum.p50Ms} ms p99 ${sum.p99Ms} ms · non-2xx ${sum.non2xx} errors ${sum.errors}`
+    text: `creates ${rate.toFixed(0)}/s p50 ${sum.p50Ms} ms p99 ${sum.p99Ms} ms · non-2xx ${sum.non2xx} errors ${sum.errors}`
       + ` · server CPU ${cost.server.toFixed(0)} µs/create (main thread ${cost.main.toFixed(0)}${withDatabase ? '' : `, SQLite writer ${cost.writer.toFixed(0)}`})${databaseCpu}, client ${cost.client.toFixed(0)}`
       + ` · main thread waited for a core ${((100 * sum.mainWaitS) / sum.seconds).toFixed(0)} % of the time`,
   };
 }
-
-/**
- * The ratio to the bare route that creates would reach if every core of this machine did
- * nothing but creates at the CPU each one cost in this run (server, databases and client, which
- * share the cores): a ceiling for `hello_ratio` that idle time and the machine's drift do not
- * move. Below the target, only a cheaper create reaches it.
- */
-const ratioCeiling = (cost: CostUs, helloPerSecond: number): number =>
-  (availableParallelism() * 1e6) / (cost.server + cost.database + cost.client) / helloPerSecond;
 
 async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databaseUrl: string, redisUrl: string | null = null, databasePids: number[] = []): Promise<string> {
   const server = await startServer(databaseUrl, redisUrl, `http-${name}`);
@@ -208,13 +83,13 @@ async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databa
     const bare = noTurns();
     const guarded = noTurns();
     for (let t = 0; t < turns; t++) {
-      await turn(server, databasePids, hello, (seconds) => run({ url: `${server.url}/healthz`, duration: seconds }));
-      await turn(server, databasePids, bare, (seconds) => runCreates(server.url, merchant, `bare${t}`, seconds));
+      await turn(server, databasePids, hello, turn_s, (seconds) => run({ url: `${server.url}/healthz`, duration: seconds }));
+      await turn(server, databasePids, bare, turn_s, (seconds) => runCreates(server.url, merchant, `bare${t}`, seconds));
       await switchRules(server.url, 'enabled');
-      await turn(server, databasePids, guarded, (seconds) => runCreates(server.url, merchant, `risk${t}`, seconds));
+      await turn(server, databasePids, guarded, turn_s, (seconds) => runCreates(server.url, merchant, `risk${t}`, seconds));
       await switchRules(server.url, 'disabled');
     }
-    const helloPerSecond = hello.answered / hello.seconds;
+    const helloPerSecond = perSecond(hello);
     const helloCost = costUs(hello);
     const without = described(bare, databasePids.length > 0);
     const withRules = described(guarded, databasePids.length > 0);

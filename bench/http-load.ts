@@ -1,0 +1,147 @@
+/**
+ * What `bench http` and `bench floor` share: a paycenter process on 127.0.0.1, a merchant in it,
+ * autocannon's load (the bare route, signed creates) at 64 connections from this process, and the
+ * sums of load turns with what each cost the server, its threads, the databases and this process.
+ */
+import autocannon from 'autocannon';
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { requestSignature } from '../src/http/signature.ts';
+import { freePort } from '../test/harness/services.ts';
+import { benchPayer } from './risk-rules.ts';
+import { type ThreadCpu, cpuSeconds, runQueueWaitSeconds, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
+
+export const connections = 64;
+export const admin_token = 'adm_bench_0123456789abcdef';
+const server_start_timeout_ms = 20_000;
+const secret_key = Buffer.alloc(32, 3).toString('base64');
+const repo = join(import.meta.dir, '..');
+
+export type Server = { url: string; pid: number; stop: () => Promise<void> };
+export type Merchant = { id: string; secret: string };
+
+/** Spawns `command` with PORT set and waits until its /healthz answers. */
+export async function startServer(command: string[], env: Record<string, string>): Promise<Server> {
+  const port = await freePort();
+  const child = Bun.spawn(command, { env: { ...process.env, ...env, PORT: String(port) }, stdout: 'ignore', stderr: 'inherit' });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + server_start_timeout_ms;
+  while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`${command.join(' ')} did not start`);
+    }
+    await Bun.sleep(50);
+  }
+  return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await child.exited; } };
+}
+
+/** paycenter's own server with its rate limit out of the way; `bunFlags` go before its entry (profiling). */
+export function startPaycenter(databaseUrl: string, redisUrl: string | null, bunFlags: string[] = []): Promise<Server> {
+  return startServer(['bun', ...bunFlags, join(repo, 'src/main.ts')], {
+    HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ADMIN_TOKEN: admin_token, SECRET_KEY: secret_key,
+    LOG_LEVEL: 'warn', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000', ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+  });
+}
+
+export async function createMerchant(url: string): Promise<Merchant> {
+  const response = await fetch(`${url}/admin/merchants`, {
+    method: 'POST', headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }),
+  });
+  const body = (await response.json()) as { merchant_id: string; secret: string };
+  return { id: body.merchant_id, secret: body.secret };
+}
+
+export function run(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => autocannon({ connections, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
+}
+
+/** Signed creates to `path` for `seconds`, each with its own merchant_order_no and nonce, by one of the bench's payers. */
+export function runCreates(url: string, merchant: Merchant, tag: string, seconds: number, path = '/v1/payments'): Promise<autocannon.Result> {
+  let serial = 0;
+  return run({
+    url, duration: seconds,
+    requests: [{
+      method: 'POST',
+      path,
+      setupRequest: (request) => {
+        const n = serial++;
+        const body = JSON.stringify({ merchant_order_no: `B${process.pid}-${tag}-${n}`, amount: '100.00', subject: 'bench', ...benchPayer(n) });
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const nonce = randomBytes(9).toString('base64url');
+        const signature = requestSignature(merchant.secret, 'POST', path, timestamp, nonce, body);
+        return {
+          ...request, body,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `PAYC-HMAC-SHA256 merchant_id="${merchant.id}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`,
+          },
+        };
+      },
+    }],
+  });
+}
+
+/**
+ * Turns of one load, summed: its 2xx answers; the server's CPU time (and its main thread's and
+ * SQLite writer's apart), the databases' and this process's (the client's: autocannon and the
+ * signing); how long the server's main thread waited for a core; the worst turn's latencies.
+ */
+export type Turns = {
+  answered: number; seconds: number; cpuS: number; mainCpuS: number; writerCpuS: number; mainWaitS: number; databaseCpuS: number; clientCpuS: number;
+  p50Ms: number; p99Ms: number; non2xx: number; errors: number;
+};
+export const noTurns = (): Turns => ({
+  answered: 0, seconds: 0, cpuS: 0, mainCpuS: 0, writerCpuS: 0, mainWaitS: 0, databaseCpuS: 0, clientCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0,
+});
+
+const threadSeconds = (threads: ThreadCpu, kind: keyof ThreadCpu): number => (threads[kind]?.user ?? 0) + (threads[kind]?.system ?? 0);
+const clientCpuSeconds = (): number => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
+
+/** One turn of `load` (`seconds` long) against `server` added to `sum`. */
+export async function turn(server: Server, databasePids: number[], sum: Turns, seconds: number, load: (seconds: number) => Promise<autocannon.Result>): Promise<void> {
+  const databaseCpu = () => databasePids.reduce((total, pid) => total + treeCpuSeconds(pid), 0);
+  const cpuBefore = cpuSeconds(server.pid);
+  const threadsBefore = threadCpuSeconds(server.pid);
+  const waitBefore = runQueueWaitSeconds(server.pid);
+  const databaseBefore = databaseCpu();
+  const clientBefore = clientCpuSeconds();
+  const result = await load(seconds);
+  const threadsAfter = threadCpuSeconds(server.pid);
+  sum.answered += result['2xx'];
+  sum.seconds += seconds;
+  sum.cpuS += cpuSeconds(server.pid) - cpuBefore;
+  sum.mainCpuS += threadSeconds(threadsAfter, 'main') - threadSeconds(threadsBefore, 'main');
+  sum.writerCpuS += threadSeconds(threadsAfter, 'sqlite_writer') - threadSeconds(threadsBefore, 'sqlite_writer');
+  sum.mainWaitS += runQueueWaitSeconds(server.pid) - waitBefore;
+  sum.databaseCpuS += databaseCpu() - databaseBefore;
+  sum.clientCpuS += clientCpuSeconds() - clientBefore;
+  sum.p50Ms = Math.max(sum.p50Ms, result.latency.p50);
+  sum.p99Ms = Math.max(sum.p99Ms, result.latency.p99);
+  sum.non2xx += result.non2xx;
+  sum.errors += result.errors;
+}
+
+/** Answers a second over the turns. */
+export const perSecond = (sum: Turns): number => sum.answered / sum.seconds;
+
+/** CPU per answered request, µs: the server's (all threads), its main thread's, its SQLite writer's, the databases', the client's. */
+export type CostUs = { server: number; main: number; writer: number; database: number; client: number };
+
+export function costUs(sum: Turns): CostUs {
+  const us = (seconds: number) => (seconds * 1e6) / Math.max(1, sum.answered);
+  return { server: us(sum.cpuS), main: us(sum.mainCpuS), writer: us(sum.writerCpuS), database: us(sum.databaseCpuS), client: us(sum.clientCpuS) };
+}
+
+/**
+ * The ratio to the bare route that creates would reach if every core of this machine did
+ * nothing but creates at the CPU each one cost in this run (server, databases and client, which
+ * share the cores): a ceiling for `hello_ratio` that idle time and the machine's drift do not
+ * move. Below the target, only a cheaper create reaches it.
+ */
+export const ratioCeiling = (cost: CostUs, helloPerSecond: number): number =>
+  (availableParallelism() * 1e6) / (cost.server + cost.database + cost.client) / helloPerSecond;
