@@ -31,7 +31,8 @@ export type EngineOptions = {
   /**
    * Orders whose last committed state this process keeps, to skip the load on their next event.
    * Each costs about 1.8 KB of heap (a new order's state measured with bun:jsc's heapStats), so
-   * 50,000 hold about 90 MB; closed orders are not kept (see `committed`).
+   * 50,000 hold about 90 MB; closed orders are not kept, nor new ones that no event follows at
+   * once (see `create` and `committed`).
    */
   recentOrdersMax: number;
   /**
@@ -133,6 +134,11 @@ export class Engine {
    * Creates an order's actor; idempotent by id and by (merchant, merchant_order_no). A request
    * nonce given here is claimed in the same transaction as the order.
    *
+   * The new order is kept among the recent orders only when `eventFollows`: the caller sends it an
+   * event at once (a create that pays). Otherwise it waits for its payer, minutes or for ever, and
+   * keeping it for the minute after its commit cost a fifth of a create's CPU at sale-day rates
+   * (the collector's, docs/benchmarks.md "bench floor") to spare one read of a pay that comes later.
+   *
    * In the order's mailbox (one write per order in a batch) but without its lock: the lock orders
    * the events of an order that exists, and this one exists for nobody until its commit (its id
    * is new, handed out only in the answer). Two creates of one id, or of one merchant order, on
@@ -140,13 +146,13 @@ export class Engine {
    * the loser reads the winner's order. With Redis, the lock was two round trips per create that
    * serialized nothing.
    */
-  async create(input: PaymentInput, nonce?: NonceClaim): Promise<CreateResult> {
+  async create(input: PaymentInput, { nonce, eventFollows = false }: { nonce?: NonceClaim; eventFollows?: boolean } = {}): Promise<CreateResult> {
     const result = await this.mailboxes.run(input.id, async (): Promise<CreateResult> => {
       const [snapshot, actions] = paymentTransitions.initial(input);
       const record = { before: null, after: snapshot, actions, event: { type: 'payment.create' as const, risk: input.risk }, at: input.createdAt, expectedVersion: 0 };
       const write = { ...writeSetOf(record, this.deps.renderNotification), nonce };
       const outcome = await this.deps.committer.write(write);
-      if (outcome === 'committed') return this.committed(write, snapshot, 'created');
+      if (outcome === 'committed') return this.committed(write, snapshot, 'created', eventFollows);
       if (outcome === 'nonce_used') return { outcome: 'replayed' };
       const existing =
         (await this.deps.store.loadOrder(input.id)) ??
@@ -219,7 +225,7 @@ export class Engine {
       const record = { before: current.snapshot, after: next, actions, event, at: event.at, expectedVersion: current.row.version };
       const write = writeSetOf(record, this.deps.renderNotification);
       const outcome = await this.deps.committer.write(write);
-      if (outcome === 'committed') return this.committed(write, next, 'applied');
+      if (outcome === 'committed') return this.committed(write, next, 'applied', true);
       if (outcome === 'insufficient_balance') return { outcome: 'refused', error: outcome, order: current };
       // Another process committed first (our lock had expired, or our state was stale): run the event on the fresh state.
       this.recent.delete(orderId);
@@ -228,12 +234,13 @@ export class Engine {
     throw new Error(`order ${orderId}: lost ${this.options.versionRetriesMax + 1} version races in a row`);
   }
 
-  private committed<K extends 'applied' | 'created'>(write: EngineWrite, snapshot: AnyMachineSnapshot, outcome: K) {
+  /** `keep`: whether an event is expected soon, so that the order is worth keeping among the recent ones. */
+  private committed<K extends 'applied' | 'created'>(write: EngineWrite, snapshot: AnyMachineSnapshot, outcome: K, keep: boolean) {
     const order = { row: write.order, snapshot, context: snapshot.context as PaymentContext };
     // A closed order takes nothing but late money, rarely and late: keeping it would spend the
     // cache on orders that are done (a drain of expiry timers would fill it with them).
     if (write.order.status === 'closed') this.recent.delete(write.order.id);
-    else this.recent.set(write.order.id, order);
+    else if (keep) this.recent.set(write.order.id, order);
     for (const flow of write.flows) this.flows.set(flow.id, { orderId: flow.orderId, channel: flow.channel });
     this.deps.onCommitted?.(write);
     return { outcome, order, outbox: write.outbox };

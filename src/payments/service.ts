@@ -123,9 +123,11 @@ export class Payments {
    * A new order (created: true), or the same one again for a retry with the same amount,
    * currency and subject. A request nonce given here is claimed with the create's first durable
    * step (RidingNonce): its risk reservation or its order's write, and marked spent.
-   * `payRefusal` (see payRefusal) refuses a new order that is to be paid at once.
+   * `payAtOnce` is given for a create that names a method and is paid right after: its `refusal`
+   * (see payRefusal) refuses a new order that cannot be paid as asked.
    */
-  async create(merchant: Merchant, request: NewPayment, nonce?: RidingNonce, payRefusal: Failure | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
+  async create(merchant: Merchant, request: NewPayment, nonce?: RidingNonce, payAtOnce: { refusal: Failure | null } | null = null): Promise<Result<{ created: boolean; order: OrderState }>> {
+    const payRefusal = payAtOnce?.refusal ?? null;
     const now = this.clock.now();
     const id = newId('pay', now);
     const { userId, deviceId, clientIp } = request.details;
@@ -155,7 +157,7 @@ export class Payments {
       currency: request.currency, subject: request.subject, expiresAt: now + request.expireSeconds * 1000, createdAt: now,
       details: { ...request.details, notifyUrl: request.details.notifyUrl ?? merchant.notifyUrl }, ...this.options,
       risk: assessed?.verdict, riskHolds: assessed?.holds,
-    }, withWrite).catch(async (error: unknown) => {
+    }, { nonce: withWrite, eventFollows: payAtOnce !== null }).catch(async (error: unknown) => {
       // Refused before its write (the commit queue was full): the counters must not count an order that does not exist.
       // After a store failure the commit's fate is unknown and the holds stay: for risk, counting too much is the safe side.
       if (isOverload(error)) await assessed?.cancel();

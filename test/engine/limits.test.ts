@@ -41,7 +41,7 @@ for (const kind of storeKinds) {
     test('the engine keeps at most recentOrdersMax orders in memory, and lets closed ones go', async () => {
       const engine = engineOn(store, new LocalLock(), { recentOrdersMax: 3 });
       const inputs = Array.from({ length: 5 }, () => orderInput());
-      for (const input of inputs) expect((await engine.create(input)).outcome).toBe('created');
+      for (const input of inputs) expect((await engine.create(input, { eventFollows: true })).outcome).toBe('created');
       expect(engine.recentOrders).toBe(3);
       const last = inputs.at(-1)!;
       const closed = await engine.dispatch(last.id, { type: 'timer.expire', at: last.expiresAt });
@@ -55,7 +55,7 @@ for (const kind of storeKinds) {
     test('peek answers what this process last committed of a recent order without a load, and the stored order otherwise', async () => {
       const [here, there] = [engineOn(store), engineOn(store)];
       const input = orderInput();
-      const created = await here.create(input);
+      const created = await here.create(input, { eventFollows: true });
       if (created.outcome !== 'created') throw new Error(`create: ${created.outcome}`);
       expect(await here.peek(input.id)).toBe(created.order);
       // Another instance moves the order on: this one's peek is behind (as documented), its load is not.
@@ -64,6 +64,21 @@ for (const kind of storeKinds) {
       expect((await here.load(input.id))?.row.version).toBe(2);
       expect((await there.peek(input.id))?.row.version).toBe(2);
       expect((await engineOn(store).peek(input.id))?.row.version).toBe(2);
+    });
+
+    test('a new order that no event follows at once is not kept; its first event reads it and keeps it', async () => {
+      const engine = engineOn(store);
+      const input = orderInput();
+      const created = await engine.create(input);
+      if (created.outcome !== 'created') throw new Error(`create: ${created.outcome}`);
+      expect(engine.recentOrders).toBe(0);
+      const peeked = await engine.peek(input.id);
+      expect(peeked).not.toBe(created.order);
+      expect(peeked?.row).toEqual(created.order.row);
+      const paid = await engine.dispatch(input.id, payWith('flw_unkept'));
+      expect(paid.outcome).toBe('applied');
+      expect(engine.recentOrders).toBe(1);
+      if (paid.outcome === 'applied') expect(await engine.peek(input.id)).toBe(paid.order);
     });
 
     test('an order\'s list queries return at most per_order_rows_max rows', async () => {

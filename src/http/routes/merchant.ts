@@ -35,14 +35,14 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
     const merchant = c.get('merchant');
     requireOutboundUrls(outbound, { notify_url: body.notify_url, return_url: body.return_url });
     const amount = amountOf(body.amount, body.currency, 'amount');
-    const refusal = body.method ? await payments.payRefusal(merchant, body.method, body.currency, amount, body.user_id) : null;
+    const payAtOnce = body.method ? { refusal: await payments.payRefusal(merchant, body.method, body.currency, amount, body.user_id) } : null;
     const result = await payments.create(merchant, {
       merchantOrderNo: body.merchant_order_no, amount, currency: body.currency, subject: body.subject, expireSeconds: body.expire_seconds,
       details: {
         body: body.body, notifyUrl: body.notify_url, returnUrl: body.return_url, metadata: body.metadata,
         userId: body.user_id, clientIp: body.client_ip, deviceId: body.device_id,
       },
-    }, c.get('ridingNonce') ?? undefined, refusal);
+    }, c.get('ridingNonce') ?? undefined, payAtOnce);
     if (!result.ok) throw failed(result);
     const status = result.created ? 201 : 200;
     if (!body.method) return c.json(paymentOf(result.order, links), status);
