@@ -131,7 +131,8 @@ let code: number;
 try {
   code = await runConfigurations('http', configurations.filter((c) => !chosen || chosen.includes(c.name)));
 } finally {
-  // A profile outlives the run; the databases do not.
-  for (const file of readdirSync(dir)) if (!(profile && /\.(md|cpuprofile)$/.test(file))) rmSync(join(dir, file), { recursive: true, force: true });
+  // A profile outlives the run; the databases, and without a profile the directory, do not.
+  if (!profile) rmSync(dir, { recursive: true, force: true });
+  else for (const file of readdirSync(dir)) if (!/\.(md|cpuprofile)$/.test(file)) rmSync(join(dir, file), { recursive: true, force: true });
 }
 process.exit(code);

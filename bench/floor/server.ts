@@ -5,8 +5,8 @@
  * schema, the amount parsed, the order's first snapshot from the payment machine's XState
  * transition, its rows written and committed durably, paycenter's own view of it answered — and
  * nothing paycenter does besides: no merchant lookup, replay check, admission, body limit, rate
- * limit, risk, metrics, logs or request ids, and no conflict a create can meet (the bench sends
- * none: a write that fails stops this process).
+ * limit, risk, metrics, logs or request ids, and nothing for a request that is malformed or
+ * conflicts with an order (the bench sends neither: a write that fails stops this process).
  *
  * POST /v1/payments writes; POST /v1/payments/unwritten answers the same without writing; GET
  * /healthz is the bare route. One merchant, from FLOOR_MERCHANT_ID and FLOOR_MERCHANT_SECRET.

@@ -4,20 +4,19 @@
  * timer and its nonce — on its own connection, each message (a batch of creates as JSON text) one
  * `synchronous = FULL` transaction in WAL mode, answered with the message's number.
  */
-import { Database } from 'bun:sqlite';
+import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 
 declare const self: Worker;
 
-/** One create's rows, in the order the statements below take them. */
+/** One create's rows. */
 export type FloorRow = {
   id: string; merchantId: string; merchantOrderNo: string; amount: number; snapshot: string; at: number;
   event: string; effects: string; timerId: string; dueAt: number; nonce: string; nonceExpiresAt: number;
 };
 export type FloorBatch = { batch: number; json: string };
 
-const db = new Database(process.env.FLOOR_DATABASE, { create: true, strict: true });
-db.exec('PRAGMA journal_mode = WAL');
-db.exec('PRAGMA synchronous = FULL');
+// paycenter's own connection settings (WAL, synchronous = FULL, its checkpoint interval).
+const db = openSqliteDatabase(process.env.FLOOR_DATABASE ?? '');
 db.exec(`
   CREATE TABLE orders (id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, merchant_order_no TEXT NOT NULL, status TEXT NOT NULL,
     amount INTEGER NOT NULL, version INTEGER NOT NULL, snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL,
@@ -28,16 +27,16 @@ db.exec(`
   CREATE INDEX timers_due ON timers (due_at);
   CREATE TABLE nonces (merchant_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (merchant_id, nonce)) WITHOUT ROWID;
 `);
-const order = db.prepare(`INSERT INTO orders VALUES ($id, $merchantId, $merchantOrderNo, 'created', $amount, 1, $snapshot, $at)`);
-const journal = db.prepare('INSERT INTO journal VALUES ($id, 1, $at, $event, $effects)');
-const timer = db.prepare('INSERT INTO timers VALUES ($timerId, $id, $dueAt)');
-const nonce = db.prepare('INSERT INTO nonces VALUES ($merchantId, $nonce, $nonceExpiresAt)');
+const order = db.prepare(`INSERT INTO orders VALUES (?, ?, ?, 'created', ?, 1, ?, ?)`);
+const journal = db.prepare('INSERT INTO journal VALUES (?, 1, ?, ?, ?)');
+const timer = db.prepare('INSERT INTO timers VALUES (?, ?, ?)');
+const nonce = db.prepare('INSERT INTO nonces VALUES (?, ?, ?)');
 const writeAll = db.transaction((rows: FloorRow[]) => {
   for (const row of rows) {
-    order.run(row);
-    journal.run(row);
-    timer.run(row);
-    nonce.run(row);
+    order.run(row.id, row.merchantId, row.merchantOrderNo, row.amount, row.snapshot, row.at);
+    journal.run(row.id, row.at, row.event, row.effects);
+    timer.run(row.timerId, row.id, row.dueAt);
+    nonce.run(row.merchantId, row.nonce, row.nonceExpiresAt);
   }
 });
 
