@@ -44,27 +44,27 @@ async function measure(): Promise<string> {
   const paycenter = await startPaycenter(`sqlite:${join(dir, 'paycenter.db')}`, null).catch(async (error) => { await floor.stop(); throw error; });
   try {
     const merchant = await createMerchant(paycenter.url);
-    const loads = [
-      loadOf('bare route', floor, (seconds) => run({ url: `${floor.url}/healthz`, duration: seconds })),
-      loadOf('floor creates', floor, (seconds, round) => runCreates(floor.url, floor_merchant, `floor${round}`, seconds)),
-      loadOf('floor creates unwritten', floor, (seconds, round) => runCreates(floor.url, floor_merchant, `unwritten${round}`, seconds, '/v1/payments/unwritten')),
-      loadOf('paycenter creates', paycenter, (seconds, round) => runCreates(paycenter.url, merchant, `paycenter${round}`, seconds)),
-      loadOf('paycenter /healthz', paycenter, (seconds) => run({ url: `${paycenter.url}/healthz`, duration: seconds })),
-    ] as const;
+    const bare = loadOf('bare route', floor, (seconds) => run({ url: `${floor.url}/healthz`, duration: seconds }));
+    const floorCreates = loadOf('floor creates', floor, (seconds, round) => runCreates(floor.url, floor_merchant, `floor${round}`, seconds));
+    const unwritten = loadOf('floor creates unwritten', floor, (seconds, round) => runCreates(floor.url, floor_merchant, `unwritten${round}`, seconds, '/v1/payments/unwritten'));
+    const paycenterCreates = loadOf('paycenter creates', paycenter, (seconds, round) => runCreates(paycenter.url, merchant, `paycenter${round}`, seconds));
+    const paycenterHello = loadOf('paycenter /healthz', paycenter, (seconds) => run({ url: `${paycenter.url}/healthz`, duration: seconds }));
+    const loads = [bare, floorCreates, unwritten, paycenterCreates, paycenterHello];
     for (let t = 0; t < turns; t++) for (const { server, work, sum } of loads) await turn(server, [], sum, turn_s, (seconds) => work(seconds, t));
     for (const { name, sum } of loads) {
       if (sum.non2xx + sum.errors > 0) throw new Error(`${name}: ${sum.non2xx} non-2xx answers and ${sum.errors} errors`);
-      const cost = costUs(sum);
-      console.log(`${name} ${perSecond(sum).toFixed(0)}/s p99 ${sum.p99Ms} ms · server CPU ${cost.server.toFixed(0)} µs (main thread ${cost.main.toFixed(0)}, SQLite writer ${cost.writer.toFixed(0)}), client ${cost.client.toFixed(0)}`);
+      const spent = costUs(sum);
+      console.log(`${name} ${perSecond(sum).toFixed(0)}/s p99 ${sum.p99Ms} ms · server CPU ${spent.server.toFixed(0)} µs (main thread ${spent.main.toFixed(0)}, SQLite writer ${spent.writer.toFixed(0)}), client ${spent.client.toFixed(0)}`);
     }
-    const [bare, floorCreates, unwritten, paycenterCreates, paycenterHello] = loads.map((l) => l.sum) as [Turns, Turns, Turns, Turns, Turns];
-    const bareRate = perSecond(bare);
-    const ratio = (sum: Turns, over = bareRate) => (perSecond(sum) / over).toFixed(3);
+    const bareRate = perSecond(bare.sum);
+    const rate = (load: Load) => perSecond(load.sum);
+    const ratio = (load: Load, over = bareRate) => (rate(load) / over).toFixed(3);
+    const cost = (load: Load) => costUs(load.sum);
     return `RESULT floor bare_per_s=${bareRate.toFixed(0)} floor_ratio=${ratio(floorCreates)} floor_unwritten_ratio=${ratio(unwritten)}`
-      + ` paycenter_ratio=${ratio(paycenterCreates)} paycenter_hello_ratio=${ratio(paycenterCreates, perSecond(paycenterHello))}`
-      + ` paycenter_to_floor=${ratio(paycenterCreates, perSecond(floorCreates))}`
-      + ` floor_server_us_per_create=${costUs(floorCreates).server.toFixed(0)} paycenter_server_us_per_create=${costUs(paycenterCreates).server.toFixed(0)}`
-      + ` floor_ratio_ceiling=${ratioCeiling(costUs(floorCreates), bareRate).toFixed(3)}`;
+      + ` paycenter_ratio=${ratio(paycenterCreates)} paycenter_hello_ratio=${ratio(paycenterCreates, rate(paycenterHello))}`
+      + ` paycenter_to_floor=${ratio(paycenterCreates, rate(floorCreates))}`
+      + ` floor_server_us_per_create=${cost(floorCreates).server.toFixed(0)} paycenter_server_us_per_create=${cost(paycenterCreates).server.toFixed(0)}`
+      + ` floor_ratio_ceiling=${ratioCeiling(cost(floorCreates), bareRate).toFixed(3)}`;
   } finally {
     await paycenter.stop();
     await floor.stop();

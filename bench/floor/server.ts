@@ -17,6 +17,7 @@ import { commit_queue_writes_max, commitsInFlightFor } from '../../actors/durabl
 import { GroupCommitter } from '../../actors/group-commit.ts';
 import { paymentMachine, paymentTransitions, statusOf } from '../../machines/payment.machine.ts';
 import type { PaymentInput } from '../../machines/payment.model.ts';
+import { nonce_ttl_ms } from '../../src/http/nonces.ts';
 import { createPayment } from '../../src/http/schemas.ts';
 import { parseAuthorization, requestSignature, withinWindow } from '../../src/http/signature.ts';
 import { newId } from '../../src/ids.ts';
@@ -76,7 +77,7 @@ async function create(request: Request, path: string, durable: boolean): Promise
     await commits.submit({
       id: input.id, merchantId, merchantOrderNo: input.merchantOrderNo, amount: input.amount, at: now,
       snapshot: JSON.stringify(paymentMachine.getPersistedSnapshot(snapshot)), event: JSON.stringify({ type: 'payment.create' }), effects: JSON.stringify(actions),
-      timerId: newId('evt', now), dueAt: input.expiresAt, nonce: parts.nonce, nonceExpiresAt: now + 600_000,
+      timerId: newId('evt', now), dueAt: input.expiresAt, nonce: parts.nonce, nonceExpiresAt: now + nonce_ttl_ms,
     });
   }
   return Response.json(paymentView(snapshot.context, statusOf(snapshot.value), `http://127.0.0.1/cashier/${input.id}?t=${parts.nonce}`), { status: 201 });
