@@ -9,9 +9,9 @@
  * and runs `ticker.tick()` in a loop until no timer is due; every order must then be `closed`.
  * Timers per second = N / drain seconds. rss_mb is the drain process's peak RSS over its whole
  * life (the kernel's VmHWM): what draining 100k timers costs. Creating them costs memory of its
- * own (the engine keeps up to recentOrdersMax recently created orders), which the table reports
- * apart as "create rss"; before the processes were split, both were one figure (about 530–600
- * MB). The drain process also samples its heap after forced collections (bench/memory.ts) and
+ * own, which the table reports apart as "create rss"; before the processes were split, both were
+ * one figure (about 530–600 MB, most of it the engine's cache of recently created orders, which
+ * no longer keeps new orders that no event follows at once). The drain process also samples its heap after forced collections (bench/memory.ts) and
  * says whether it trends. The parent starts Redis on 127.0.0.1 for the redis mode (which needs
  * redis-server installed; said up front when it is missing, and the store mode still runs).
  *
