@@ -7,12 +7,13 @@ import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import * as v from 'valibot';
 import { requestSignature } from '../src/http/signature.ts';
 import { freePort } from '../test/harness/services.ts';
 import { benchPayer } from './risk-rules.ts';
 import { type ThreadCpu, cpuSeconds, runQueueWaitSeconds, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
 
-export const connections = 64;
+const connections = 64;
 export const admin_token = 'adm_bench_0123456789abcdef';
 const server_start_timeout_ms = 20_000;
 const secret_key = Buffer.alloc(32, 3).toString('base64');
@@ -45,11 +46,13 @@ export function startPaycenter(databaseUrl: string, redisUrl: string | null, bun
   });
 }
 
+const created_merchant = v.object({ merchant_id: v.string(), secret: v.string() });
+
 export async function createMerchant(url: string): Promise<Merchant> {
   const response = await fetch(`${url}/admin/merchants`, {
     method: 'POST', headers: { authorization: `Bearer ${admin_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }),
   });
-  const body = (await response.json()) as { merchant_id: string; secret: string };
+  const body = v.parse(created_merchant, await response.json());
   return { id: body.merchant_id, secret: body.secret };
 }
 

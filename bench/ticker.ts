@@ -11,8 +11,8 @@
  * life (the kernel's VmHWM): what draining 100k timers costs. Creating them costs memory of its
  * own, which the table reports apart as "create rss"; before the processes were split, both were
  * one figure (about 530–600 MB, most of it the engine's cache of recently created orders, which
- * no longer keeps new orders that no event follows at once). The drain process also samples its heap after forced collections (bench/memory.ts) and
- * says whether it trends. The parent starts Redis on 127.0.0.1 for the redis mode (which needs
+ * no longer keeps new orders that no event follows at once). The drain process also samples its
+ * heap after forced collections (bench/memory.ts) and says whether it trends. The parent starts Redis on 127.0.0.1 for the redis mode (which needs
  * redis-server installed; said up front when it is missing, and the store mode still runs).
  *
  * Both modes use the in-process lock, so the only difference is where due timers are found

@@ -9,7 +9,8 @@
  * conflicts with an order (the bench sends neither: a write that fails stops this process).
  *
  * POST /v1/payments writes; POST /v1/payments/unwritten answers the same without writing; GET
- * /healthz is the bare route. One merchant, from FLOOR_MERCHANT_ID and FLOOR_MERCHANT_SECRET.
+ * /healthz is the bare route. One merchant, from FLOOR_MERCHANT_ID and FLOOR_MERCHANT_SECRET; the
+ * writer's database at FLOOR_DATABASE.
  */
 import { Hono } from 'hono';
 import * as v from 'valibot';
@@ -26,8 +27,14 @@ import { paymentView } from '../../src/payments/view.ts';
 import { constantTimeEqual } from '../../src/secrets.ts';
 import type { FloorBatch, FloorRow } from './writer.ts';
 
-const merchantId = process.env.FLOOR_MERCHANT_ID ?? '';
-const secret = process.env.FLOOR_MERCHANT_SECRET ?? '';
+// Set by bench/floor.ts; a floor started without them refuses to start rather than guess.
+const { FLOOR_MERCHANT_ID: merchantId, FLOOR_MERCHANT_SECRET: secret, PORT: port } = v.parse(
+  v.object({
+    FLOOR_DATABASE: v.pipe(v.string(), v.minLength(1)), FLOOR_MERCHANT_ID: v.string(), FLOOR_MERCHANT_SECRET: v.string(),
+    PORT: v.pipe(v.string(), v.regex(/^\d+$/)),
+  }),
+  process.env,
+);
 
 /**
  * paycenter's own group commit, at its default limits (src/config.ts: COMMIT_BATCH_MAX 64,
@@ -88,4 +95,4 @@ app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.post('/v1/payments', (c) => create(c.req.raw, '/v1/payments', true));
 app.post('/v1/payments/unwritten', (c) => create(c.req.raw, '/v1/payments/unwritten', false));
 
-Bun.serve({ port: Number(process.env.PORT), hostname: '127.0.0.1', fetch: app.fetch });
+Bun.serve({ port: Number(port), hostname: '127.0.0.1', fetch: app.fetch });

@@ -15,8 +15,11 @@ export type FloorRow = {
 };
 export type FloorBatch = { batch: number; json: string };
 
-// paycenter's own connection settings (WAL, synchronous = FULL, its checkpoint interval).
-const db = openSqliteDatabase(process.env.FLOOR_DATABASE ?? '');
+// The server checked FLOOR_DATABASE before starting this thread. paycenter's own connection
+// settings: WAL, synchronous = FULL, its checkpoint interval.
+const path = process.env.FLOOR_DATABASE;
+if (!path) throw new Error('FLOOR_DATABASE is not set');
+const db = openSqliteDatabase(path);
 db.exec(`
   CREATE TABLE orders (id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, merchant_order_no TEXT NOT NULL, status TEXT NOT NULL,
     amount INTEGER NOT NULL, version INTEGER NOT NULL, snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL,
