@@ -17,10 +17,9 @@
  * threads) and floor_ratio_ceiling (the ratio the floor's CPU per create would allow with both
  * cores busy, as `bench http`'s hello_ratio_ceiling).
  */
-import type autocannon from 'autocannon';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Server, type Turns, costUs, createMerchant, noTurns, perSecond, ratioCeiling, run, runCreates, startPaycenter, startServer, turn } from './http-load.ts';
+import { type LoadOutcome, type Server, type Turns, costUs, createMerchant, noTurns, perSecond, ratioCeiling, run, runCreates, startPaycenter, startServer, turn } from './http-load.ts';
 import { runConfigurations } from './configurations.ts';
 
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
@@ -36,7 +35,7 @@ function startFloor(): Promise<Server> {
   });
 }
 
-type Load = { name: string; server: Server; work: (seconds: number, round: number) => Promise<autocannon.Result>; sum: Turns };
+type Load = { name: string; server: Server; work: (seconds: number, round: number) => Promise<LoadOutcome>; sum: Turns };
 const loadOf = (name: string, server: Server, work: Load['work']): Load => ({ name, server, work, sum: noTurns() });
 
 async function measure(): Promise<string> {

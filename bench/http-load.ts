@@ -1,7 +1,7 @@
 /**
  * What `bench http` and `bench floor` share: a paycenter process on 127.0.0.1, a merchant in it,
  * autocannon's load (the bare route, signed creates) at 64 connections from this process, and the
- * sums of load turns with what each cost the server, its threads, the databases and this process.
+ * sums of load turns with what each cost the server, its threads, its side processes and this process.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
@@ -56,12 +56,17 @@ export async function createMerchant(url: string): Promise<Merchant> {
   return { id: body.merchant_id, secret: body.secret };
 }
 
-export function run(options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => autocannon({ connections, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
+/** What one turn of a load came to: its 2xx answers (or complete payments) over `seconds`, the rest, the latencies. */
+export type LoadOutcome = { answered: number; seconds: number; non2xx: number; errors: number; p50Ms: number; p99Ms: number };
+
+/** autocannon at 64 connections from this process, for `options.duration` seconds. */
+export async function run(options: autocannon.Options & { duration: number }): Promise<LoadOutcome> {
+  const result = await new Promise<autocannon.Result>((resolve, reject) => autocannon({ connections, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
+  return { answered: result['2xx'], seconds: options.duration, non2xx: result.non2xx, errors: result.errors, p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
 }
 
 /** Signed creates to `path` for `seconds`, each with its own merchant_order_no and nonce, by one of the bench's payers. */
-export function runCreates(url: string, merchant: Merchant, tag: string, seconds: number, path = '/v1/payments'): Promise<autocannon.Result> {
+export function runCreates(url: string, merchant: Merchant, tag: string, seconds: number, path = '/v1/payments'): Promise<LoadOutcome> {
   let serial = 0;
   return run({
     url, duration: seconds,
@@ -87,16 +92,18 @@ export function runCreates(url: string, merchant: Merchant, tag: string, seconds
 }
 
 /**
- * Turns of one load, summed: its 2xx answers; the server's CPU time (and its main thread's and
- * SQLite writer's apart), the databases' and this process's (the client's: autocannon and the
- * signing); how long the server's main thread waited for a core; the worst turn's latencies.
+ * Turns of one load, summed: its 2xx answers (or complete payments); the server's CPU time (and
+ * its main thread's and SQLite writer's apart), the side processes' (the databases, or the channel
+ * sandbox: the load's other servers) and this process's (the client's: autocannon and the signing,
+ * or the payers and the merchant's endpoint); how long the server's main thread waited for a core;
+ * the worst turn's latencies.
  */
 export type Turns = {
-  answered: number; seconds: number; cpuS: number; mainCpuS: number; writerCpuS: number; mainWaitS: number; databaseCpuS: number; clientCpuS: number;
+  answered: number; seconds: number; cpuS: number; mainCpuS: number; writerCpuS: number; mainWaitS: number; sideCpuS: number; clientCpuS: number;
   p50Ms: number; p99Ms: number; non2xx: number; errors: number;
 };
 export const noTurns = (): Turns => ({
-  answered: 0, seconds: 0, cpuS: 0, mainCpuS: 0, writerCpuS: 0, mainWaitS: 0, databaseCpuS: 0, clientCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0,
+  answered: 0, seconds: 0, cpuS: 0, mainCpuS: 0, writerCpuS: 0, mainWaitS: 0, sideCpuS: 0, clientCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0,
 });
 
 const threadSeconds = (threads: ThreadCpu, kind: keyof ThreadCpu): number => (threads[kind]?.user ?? 0) + (threads[kind]?.system ?? 0);
@@ -105,46 +112,46 @@ const clientCpuSeconds = (): number => {
   return (usage.user + usage.system) / 1e6;
 };
 
-/** One turn of `load` (`seconds` long) against `server` added to `sum`. */
-export async function turn(server: Server, databasePids: number[], sum: Turns, seconds: number, load: (seconds: number) => Promise<autocannon.Result>): Promise<void> {
-  const databaseCpu = () => databasePids.reduce((total, pid) => total + treeCpuSeconds(pid), 0);
+/** One turn of `load` (`seconds` long) against `server`, whose side processes are `sidePids`, added to `sum`. */
+export async function turn(server: Server, sidePids: number[], sum: Turns, seconds: number, load: (seconds: number) => Promise<LoadOutcome>): Promise<void> {
+  const sideCpu = () => sidePids.reduce((total, pid) => total + treeCpuSeconds(pid), 0);
   const cpuBefore = cpuSeconds(server.pid);
   const threadsBefore = threadCpuSeconds(server.pid);
   const waitBefore = runQueueWaitSeconds(server.pid);
-  const databaseBefore = databaseCpu();
+  const sideBefore = sideCpu();
   const clientBefore = clientCpuSeconds();
-  const result = await load(seconds);
+  const outcome = await load(seconds);
   const threadsAfter = threadCpuSeconds(server.pid);
-  sum.answered += result['2xx'];
-  sum.seconds += seconds;
+  sum.answered += outcome.answered;
+  sum.seconds += outcome.seconds;
   sum.cpuS += cpuSeconds(server.pid) - cpuBefore;
   sum.mainCpuS += threadSeconds(threadsAfter, 'main') - threadSeconds(threadsBefore, 'main');
   sum.writerCpuS += threadSeconds(threadsAfter, 'sqlite_writer') - threadSeconds(threadsBefore, 'sqlite_writer');
   sum.mainWaitS += runQueueWaitSeconds(server.pid) - waitBefore;
-  sum.databaseCpuS += databaseCpu() - databaseBefore;
+  sum.sideCpuS += sideCpu() - sideBefore;
   sum.clientCpuS += clientCpuSeconds() - clientBefore;
-  sum.p50Ms = Math.max(sum.p50Ms, result.latency.p50);
-  sum.p99Ms = Math.max(sum.p99Ms, result.latency.p99);
-  sum.non2xx += result.non2xx;
-  sum.errors += result.errors;
+  sum.p50Ms = Math.max(sum.p50Ms, outcome.p50Ms);
+  sum.p99Ms = Math.max(sum.p99Ms, outcome.p99Ms);
+  sum.non2xx += outcome.non2xx;
+  sum.errors += outcome.errors;
 }
 
 /** Answers a second over the turns. */
 export const perSecond = (sum: Turns): number => sum.answered / sum.seconds;
 
-/** CPU per answered request, µs: the server's (all threads), its main thread's, its SQLite writer's, the databases', the client's. */
-export type CostUs = { server: number; main: number; writer: number; database: number; client: number };
+/** CPU per answered request (or complete payment), µs: the server's (all threads), its main thread's, its SQLite writer's, the side processes', the client's. */
+export type CostUs = { server: number; main: number; writer: number; side: number; client: number };
 
 export function costUs(sum: Turns): CostUs {
   const us = (seconds: number) => (seconds * 1e6) / Math.max(1, sum.answered);
-  return { server: us(sum.cpuS), main: us(sum.mainCpuS), writer: us(sum.writerCpuS), database: us(sum.databaseCpuS), client: us(sum.clientCpuS) };
+  return { server: us(sum.cpuS), main: us(sum.mainCpuS), writer: us(sum.writerCpuS), side: us(sum.sideCpuS), client: us(sum.clientCpuS) };
 }
 
 /**
  * The ratio to the bare route that creates would reach if every core of this machine did
- * nothing but creates at the CPU each one cost in this run (server, databases and client, which
+ * nothing but creates at the CPU each one cost in this run (server, side processes and client, which
  * share the cores): a ceiling for `hello_ratio` that idle time and the machine's drift do not
  * move. Below the target, only a cheaper create reaches it.
  */
 export const ratioCeiling = (cost: CostUs, helloPerSecond: number): number =>
-  (availableParallelism() * 1e6) / (cost.server + cost.database + cost.client) / helloPerSecond;
+  (availableParallelism() * 1e6) / (cost.server + cost.side + cost.client) / helloPerSecond;

@@ -63,7 +63,7 @@ async function switchRules(url: string, status: 'enabled' | 'disabled'): Promise
 function described(sum: Turns, withDatabase: boolean): { perSecond: number; cost: CostUs; text: string } {
   const rate = perSecond(sum);
   const cost = costUs(sum);
-  const databaseCpu = withDatabase ? `, database CPU ${cost.database.toFixed(0)}` : '';
+  const databaseCpu = withDatabase ? `, database CPU ${cost.side.toFixed(0)}` : '';
   return {
     perSecond: rate,
     cost,

@@ -1,21 +1,30 @@
 /**
- * The floor's SQLite writer thread (bench/floor/server.ts): the least durable write a create
- * makes in paycenter's design — the order with its snapshot, its journal row, its deadline's
- * timer and its nonce — on its own connection, each message (a batch of creates as JSON text) one
- * `synchronous = FULL` transaction in WAL mode, answered with the message's number.
+ * The floor's SQLite writer thread (bench/floor/server.ts, bench/floor/payment-server.ts): the
+ * least durable writes an order makes in paycenter's design, on their own connection, each message
+ * (a batch of writes as JSON text) one `synchronous = FULL` transaction in WAL mode, answered with
+ * the message's number.
+ *   order: a new order with its snapshot, its journal rows (the create, and the pay when the create
+ *     names a method), its deadline's timer, its nonce, and its flow (the channel's out_trade_no);
+ *   step: a later event of the order — its snapshot where the version is still the one before, its
+ *     journal row, and the merchant event it owes, if any;
+ *   delivered: a merchant event that reached the merchant.
  */
 import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 
 declare const self: Worker;
 
-/** One create's rows. */
-export type FloorRow = {
-  id: string; merchantId: string; merchantOrderNo: string; amount: number; snapshot: string; at: number;
-  event: string; effects: string; timerId: string; dueAt: number; nonce: string; nonceExpiresAt: number;
-};
+/** A journal row: the event (for a callback, its body as received) and the effects it asked for. */
+export type FloorJournal = { event: string; effects: string };
+export type FloorWrite =
+  | {
+    kind: 'order'; id: string; merchantId: string; merchantOrderNo: string; status: string; amount: number; snapshot: string; at: number;
+    journal: FloorJournal[]; timerId: string; dueAt: number; nonce: string; nonceExpiresAt: number; flowId: string | null;
+  }
+  | { kind: 'step'; id: string; version: number; status: string; snapshot: string; at: number; journal: FloorJournal; merchantEvent: { id: string; body: string } | null }
+  | { kind: 'delivered'; merchantEventId: string; at: number };
 export type FloorBatch = { batch: number; json: string };
 
-// The server checked FLOOR_DATABASE before starting this thread. paycenter's own connection
+// The servers check FLOOR_DATABASE before starting this thread. paycenter's own connection
 // settings: WAL, synchronous = FULL, its checkpoint interval.
 const path = process.env.FLOOR_DATABASE;
 if (!path) throw new Error('FLOOR_DATABASE is not set');
@@ -29,18 +38,39 @@ db.exec(`
   CREATE TABLE timers (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, due_at INTEGER NOT NULL);
   CREATE INDEX timers_due ON timers (due_at);
   CREATE TABLE nonces (merchant_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (merchant_id, nonce)) WITHOUT ROWID;
+  CREATE TABLE flows (id TEXT PRIMARY KEY, order_id TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE merchant_events (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL, delivered_at INTEGER);
 `);
-const order = db.prepare(`INSERT INTO orders VALUES (?, ?, ?, 'created', ?, 1, ?, ?)`);
-const journal = db.prepare('INSERT INTO journal VALUES (?, 1, ?, ?, ?)');
+const order = db.prepare('INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+const journal = db.prepare('INSERT INTO journal VALUES (?, ?, ?, ?, ?)');
 const timer = db.prepare('INSERT INTO timers VALUES (?, ?, ?)');
 const nonce = db.prepare('INSERT INTO nonces VALUES (?, ?, ?)');
-const writeAll = db.transaction((rows: FloorRow[]) => {
-  for (const row of rows) {
-    order.run(row.id, row.merchantId, row.merchantOrderNo, row.amount, row.snapshot, row.at);
-    journal.run(row.id, row.at, row.event, row.effects);
-    timer.run(row.timerId, row.id, row.dueAt);
-    nonce.run(row.merchantId, row.nonce, row.nonceExpiresAt);
+const flow = db.prepare('INSERT INTO flows VALUES (?, ?)');
+const step = db.prepare('UPDATE orders SET status = ?, version = ?, snapshot = ?, updated_at = ? WHERE id = ? AND version = ?');
+const merchantEvent = db.prepare('INSERT INTO merchant_events VALUES (?, ?, ?, ?, NULL)');
+const delivered = db.prepare('UPDATE merchant_events SET delivered_at = ? WHERE id = ?');
+
+function write(w: FloorWrite): void {
+  switch (w.kind) {
+    case 'order':
+      order.run(w.id, w.merchantId, w.merchantOrderNo, w.status, w.amount, w.journal.length, w.snapshot, w.at);
+      w.journal.forEach((row, i) => journal.run(w.id, i + 1, w.at, row.event, row.effects));
+      timer.run(w.timerId, w.id, w.dueAt);
+      nonce.run(w.merchantId, w.nonce, w.nonceExpiresAt);
+      if (w.flowId !== null) flow.run(w.flowId, w.id);
+      return;
+    case 'step':
+      if (step.run(w.status, w.version, w.snapshot, w.at, w.id, w.version - 1).changes !== 1) throw new Error(`order ${w.id} is not at version ${w.version - 1}`);
+      journal.run(w.id, w.version, w.at, w.journal.event, w.journal.effects);
+      if (w.merchantEvent) merchantEvent.run(w.merchantEvent.id, w.id, w.merchantEvent.body, w.at);
+      return;
+    case 'delivered':
+      delivered.run(w.at, w.merchantEventId);
   }
+}
+
+const writeAll = db.transaction((writes: FloorWrite[]) => {
+  for (const w of writes) write(w);
 });
 
 self.onmessage = (message: MessageEvent<FloorBatch>) => {

@@ -96,7 +96,8 @@ export class Payer {
   /** Payments started open-loop whose lives have not ended yet. */
   private readonly running = new Set<Promise<void>>();
 
-  constructor(private readonly paycenterUrl: string, private readonly merchant: Merchant, readonly ledger: Ledger) {}
+  /** `fates`: what becomes of the nth payment (the sale day's mix unless told). */
+  constructor(private readonly paycenterUrl: string, private readonly merchant: Merchant, readonly ledger: Ledger, private readonly fates: (n: number) => Fate = fateOf) {}
 
   /** A signed POST, signed again (a fresh nonce) for its one retry after a connection reset. */
   private async signed(path: string, body: object): Promise<Answer> {
@@ -136,7 +137,7 @@ export class Payer {
   async pay(phase: string): Promise<void> {
     const n = this.serial++;
     this.ledger.offered += 1;
-    const fate = fateOf(n);
+    const fate = this.fates(n);
     const createdAt = performance.now();
     try {
       const created = await this.signed('/v1/payments', {

@@ -92,15 +92,15 @@ const metricLines = async (paycenterUrl: string): Promise<string[]> => (await (a
 const sumOfMetrics = (lines: string[]) => (pattern: RegExp): number =>
   lines.filter((line) => pattern.test(line)).reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
 
-/** paycenter's group commits so far, from its /metrics: how many, their seconds in all, how many took over 100 ms; and the items waiting now. */
-export type CommitReading = { commits: number; seconds: number; over100ms: number; waiting: number };
+/** paycenter's group commits so far, from its /metrics: how many, the items in them, their seconds in all, how many took over 100 ms; and the items waiting now. */
+export type CommitReading = { commits: number; items: number; seconds: number; over100ms: number; waiting: number };
 
 export async function commitReading(paycenterUrl: string): Promise<CommitReading> {
   const lines = await metricLines(paycenterUrl);
   const value = (prefix: string) => Number(lines.find((line) => line.startsWith(prefix))?.split(' ').at(-1) ?? Number.NaN);
   const commits = value('paycenter_store_commit_seconds_count ');
   return {
-    commits, seconds: value('paycenter_store_commit_seconds_sum '),
+    commits, items: value('paycenter_store_committed_items_total '), seconds: value('paycenter_store_commit_seconds_sum '),
     over100ms: commits - value('paycenter_store_commit_seconds_bucket{le="0.1"} '), waiting: value('paycenter_commit_queue_items '),
   };
 }
@@ -127,12 +127,18 @@ export async function channelCallsFailed(paycenterUrl: string): Promise<number> 
   return sumOfMetrics(await metricLines(paycenterUrl))(/^paycenter_channel_call_duration_seconds_count\{[^}]*outcome="failed"/);
 }
 
+/** A new Alipay app at the sandbox: its config as paycenter's admin API takes it, and where its payers pay a flow. */
+export async function sandboxApp(sandboxUrl: string): Promise<{ config: Record<string, string>; payerUrl(flowId: string): string }> {
+  const config = await (await fetch(`${sandboxUrl}/alipay/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as Record<string, string>;
+  return { config, payerUrl: (flowId) => `${sandboxUrl}/pay/alipay/${config.app_id}/${flowId}` };
+}
+
 /** An Alipay app at the sandbox, paycenter's channel on it, and a merchant paying with it. */
 export async function provision(paycenterUrl: string, sandboxUrl: string, notifyUrl: string): Promise<Merchant> {
-  const app = await (await fetch(`${sandboxUrl}/alipay/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as Record<string, string>;
-  await admin(paycenterUrl, 'POST', '/admin/channels', { code: 'alipay_main', provider: 'alipay', methods: ['alipay_qr'], config: app });
+  const app = await sandboxApp(sandboxUrl);
+  await admin(paycenterUrl, 'POST', '/admin/channels', { code: 'alipay_main', provider: 'alipay', methods: ['alipay_qr'], config: app.config });
   const merchant = await admin(paycenterUrl, 'POST', '/admin/merchants', { name: 'bench', methods: ['alipay_qr'], notify_url: notifyUrl });
-  return { id: merchant.merchant_id, secret: merchant.secret, payerUrl: (flowId) => `${sandboxUrl}/pay/alipay/${app.app_id}/${flowId}` };
+  return { id: merchant.merchant_id, secret: merchant.secret, payerUrl: app.payerUrl };
 }
 
 export type Arrival = { type: string; paymentId: string; at: number };
