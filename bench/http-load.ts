@@ -11,7 +11,7 @@ import * as v from 'valibot';
 import { requestSignature } from '../src/http/signature.ts';
 import { freePort } from '../test/harness/services.ts';
 import { benchPayer } from './risk-rules.ts';
-import { type ThreadCpu, cpuSeconds, runQueueWaitSeconds, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
+import { type ThreadCpu, type ThreadKind, type ThreadUs, cpuSeconds, runQueueWaitSeconds, threadCpuSeconds, treeCpuSeconds, userPlusSystem } from './lifecycle/proc.ts';
 
 const connections = 64;
 export const admin_token = 'adm_bench_0123456789abcdef';
@@ -99,14 +99,22 @@ export function runCreates(url: string, merchant: Merchant, tag: string, seconds
  * the worst turn's latencies.
  */
 export type Turns = {
-  answered: number; seconds: number; cpuS: number; mainCpuS: number; writerCpuS: number; mainWaitS: number; sideCpuS: number; clientCpuS: number;
+  answered: number; seconds: number; cpuS: number; threads: ThreadCpu; mainWaitS: number; sideCpuS: number; clientCpuS: number;
   p50Ms: number; p99Ms: number; non2xx: number; errors: number;
 };
 export const noTurns = (): Turns => ({
-  answered: 0, seconds: 0, cpuS: 0, mainCpuS: 0, writerCpuS: 0, mainWaitS: 0, sideCpuS: 0, clientCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0,
+  answered: 0, seconds: 0, cpuS: 0, threads: {}, mainWaitS: 0, sideCpuS: 0, clientCpuS: 0, p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0,
 });
 
-const threadSeconds = (threads: ThreadCpu, kind: keyof ThreadCpu): number => (threads[kind]?.user ?? 0) + (threads[kind]?.system ?? 0);
+/** Adds each kind's CPU between two readings of the server's threads to `sum`. */
+function addThreads(sum: ThreadCpu, before: ThreadCpu, after: ThreadCpu): void {
+  for (const [kind, now] of Object.entries(after) as [ThreadKind, ThreadUs][]) {
+    const then = before[kind] ?? { user: 0, system: 0 };
+    const total = (sum[kind] ??= { user: 0, system: 0 });
+    total.user += now.user - then.user;
+    total.system += now.system - then.system;
+  }
+}
 const clientCpuSeconds = (): number => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
@@ -125,8 +133,7 @@ export async function turn(server: Server, sidePids: number[], sum: Turns, secon
   sum.answered += outcome.answered;
   sum.seconds += outcome.seconds;
   sum.cpuS += cpuSeconds(server.pid) - cpuBefore;
-  sum.mainCpuS += threadSeconds(threadsAfter, 'main') - threadSeconds(threadsBefore, 'main');
-  sum.writerCpuS += threadSeconds(threadsAfter, 'sqlite_writer') - threadSeconds(threadsBefore, 'sqlite_writer');
+  addThreads(sum.threads, threadsBefore, threadsAfter);
   sum.mainWaitS += runQueueWaitSeconds(server.pid) - waitBefore;
   sum.sideCpuS += sideCpu() - sideBefore;
   sum.clientCpuS += clientCpuSeconds() - clientBefore;
@@ -144,7 +151,8 @@ export type CostUs = { server: number; main: number; writer: number; side: numbe
 
 export function costUs(sum: Turns): CostUs {
   const us = (seconds: number) => (seconds * 1e6) / Math.max(1, sum.answered);
-  return { server: us(sum.cpuS), main: us(sum.mainCpuS), writer: us(sum.writerCpuS), side: us(sum.sideCpuS), client: us(sum.clientCpuS) };
+  const thread = (kind: ThreadKind) => us(userPlusSystem(sum.threads[kind]));
+  return { server: us(sum.cpuS), main: thread('main'), writer: thread('sqlite_writer'), side: us(sum.sideCpuS), client: us(sum.clientCpuS) };
 }
 
 /**

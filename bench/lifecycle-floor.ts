@@ -12,7 +12,9 @@
  *
  * In one run, taking turns (this machine's speed drifts within a minute): 64 payers in a closed
  * loop for BENCH_SECONDS (default 30) in three turns against the floor, and as long against
- * paycenter (SQLite, `bench lifecycle`'s settings), after a short warm-up of each.
+ * paycenter (SQLite, `bench lifecycle`'s settings), after a warm-up of each (BENCH_WARMUP_S,
+ * default 30: in the first seconds the JIT's compiling is a fifth of paycenter's CPU, after a
+ * minute a twentieth). BENCH_PROFILE=1 runs both servers under `--cpu-prof` and keeps the profiles.
  *
  * RESULT lifecycle_floor: floor_per_s and paycenter_per_s (complete payments a second),
  * paycenter_to_floor; each server's CPU a payment (µs, all threads; floor_cpu_us,
@@ -24,23 +26,28 @@
  * paycenter_writes_per_payment (writes and records in its group commits; the floor's are four); the
  * p99 from create to notification of each.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type LoadOutcome, type Server, type Turns, costUs, noTurns, perSecond, startServer, turn } from './http-load.ts';
 import { runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop } from './lifecycle/load.ts';
 import { type Merchant, commitReading, merchantEndpoint, provision, sandboxApp, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
+import { describeThreads, threadsUsPer } from './lifecycle/proc.ts';
 import { percentile } from './stats.ts';
 
 const duration_s = Number(process.env.BENCH_SECONDS ?? 30);
 const turns = 3;
 const turn_ms = (duration_s / turns) * 1000;
-const warmup_ms = 3_000;
+/** Each server's warm-up before the turns (BENCH_WARMUP_S): the JIT compiles most of a payment's code in its first seconds. */
+const warmup_ms = Number(process.env.BENCH_WARMUP_S ?? 30) * 1000;
 const payers = 64;
 const floor_merchant = { id: 'M_FLOOR', secret: 'floor-secret-0123456789abcdef0123456789' };
 
 const dir = join(import.meta.dir, '..', '.test-tmp', `bench-lifecycle-floor-${process.pid}`);
+const profile = process.env.BENCH_PROFILE === '1';
+/** Bun's flags for a server profiled as `name` (BENCH_PROFILE=1), its profiles kept in the run's directory. */
+const profileFlags = (name: string) => (profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=lifecycle-floor-${name}`] : []);
 
 /** One closed-loop turn's complete payments, from the ledger's completions and failures of `phase`. */
 async function payments(payer: Payer, phase: string, ms: number): Promise<LoadOutcome> {
@@ -67,12 +74,12 @@ async function measure(): Promise<string> {
   const started: { stop(): Promise<void> }[] = [sandbox];
   try {
     const app = await sandboxApp(sandbox.url);
-    const floor = await startServer(['bun', join(import.meta.dir, 'floor', 'payment-server.ts')], {
+    const floor = await startServer(['bun', ...profileFlags('floor'), join(import.meta.dir, 'floor', 'payment-server.ts')], {
       FLOOR_DATABASE: join(dir, 'floor.db'), FLOOR_MERCHANT_ID: floor_merchant.id, FLOOR_MERCHANT_SECRET: floor_merchant.secret,
       FLOOR_MERCHANT_NOTIFY_URL: endpoint.url, FLOOR_ALIPAY: JSON.stringify(app.config),
     });
     started.push(floor);
-    const paycenter = await startPaycenter({ databaseUrl: `sqlite:${join(dir, 'paycenter.db')}`, redisUrl: null, logName: `bench-lifecycle-floor-${process.pid}.log` });
+    const paycenter = await startPaycenter({ databaseUrl: `sqlite:${join(dir, 'paycenter.db')}`, redisUrl: null, logName: `bench-lifecycle-floor-${process.pid}.log`, bunFlags: profileFlags('paycenter') });
     started.push(paycenter);
     const pid = paycenter.pid();
     if (pid === null) throw new Error('paycenter is not running');
@@ -102,7 +109,8 @@ async function measure(): Promise<string> {
       const cost = costUs(sum);
       const perPayment = (n: number) => (n / sum.answered).toFixed(2);
       const writes = commits ? `, ${perPayment(committed.items)} writes in ${perPayment(committed.commits)} commits a payment` : '';
-      console.log(`${name}: ${perSecond(sum).toFixed(0)} complete payments/s, p50 ${sum.p50Ms} ms, p99 ${sum.p99Ms} ms · CPU µs a payment: server ${cost.server.toFixed(0)} (main thread ${cost.main.toFixed(0)}, SQLite writer ${cost.writer.toFixed(0)}), sandbox ${cost.side.toFixed(0)}, bench ${cost.client.toFixed(0)}${writes}`);
+      console.log(`${name}: ${perSecond(sum).toFixed(0)} complete payments/s, p50 ${sum.p50Ms} ms, p99 ${sum.p99Ms} ms · CPU µs a payment: server ${cost.server.toFixed(0)}, sandbox ${cost.side.toFixed(0)}, bench ${cost.client.toFixed(0)}${writes}`);
+      console.log(`  ${name}'s threads, µs a payment (user + system): ${describeThreads(threadsUsPer({}, sum.threads, sum.answered))}`);
     }
     const rate = (load: Load) => perSecond(load.sum);
     const f = costUs(floorLoad.sum);
@@ -125,6 +133,11 @@ let code: number;
 try {
   code = await runConfigurations('lifecycle-floor', [{ name: 'store=sqlite', needs: [], run: measure }]);
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  // Profiles outlive the run; the databases do not.
+  if (!profile) rmSync(dir, { recursive: true, force: true });
+  else {
+    for (const file of readdirSync(dir)) if (!/\.(md|cpuprofile)$/.test(file)) rmSync(join(dir, file), { recursive: true, force: true });
+    console.log(`CPU profiles: ${join(dir, 'lifecycle-floor-floor')}, ${join(dir, 'lifecycle-floor-paycenter')} (.md and .cpuprofile; bun bench/profile-samples.ts ranks frames by samples)`);
+  }
 }
 process.exit(code);

@@ -56,7 +56,7 @@ import { join } from 'node:path';
 import { type Service, startPostgres, startRedis } from '../test/harness/services.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop, expire_seconds, openLoop, type Completion } from './lifecycle/load.ts';
-import { type ThreadCpu, type ThreadKind, cpuSeconds, peakRssMb, rssMb, threadCpuSeconds, treeCpuSeconds } from './lifecycle/proc.ts';
+import { type ThreadCpu, type ThreadKind, type ThreadUs, cpuSeconds, describeThreads, peakRssMb, rssMb, threadCpuSeconds, threadsUsPer, treeCpuSeconds, userPlusSystem } from './lifecycle/proc.ts';
 import { type CommitReading, admin, callbacksNotTaken, channelCallsFailed, commitReading, merchantEndpoint, provision, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
 import { describeMemory, startMemorySampler } from './memory.ts';
 import { percentile } from './stats.ts';
@@ -301,25 +301,6 @@ function stages(completions: Completion[]): string {
   const p99 = (k: 'answeredMs' | 'paidMs' | 'latencyMs') => ms(pth(completions.map((c) => c[k]), 99));
   return `p99 created ${p99('answeredMs')} ms, paid ${p99('paidMs')} ms, notified ${p99('latencyMs')} ms`;
 }
-
-type ThreadUs = { user: number; system: number };
-const userPlusSystem = (t: ThreadUs | undefined): number => (t ? t.user + t.system : 0);
-
-/** Each kind of paycenter's threads: its CPU between two readings, in µs per one of `units` (payments, or seconds). */
-function threadsUsPer(before: ThreadCpu, after: ThreadCpu, units: number): Partial<Record<ThreadKind, ThreadUs>> {
-  const perUnit = (seconds: number) => (seconds * 1e6) / Math.max(1, units);
-  return Object.fromEntries(Object.entries(after).map(([kind, now]: [string, ThreadUs]) => {
-    const then = before[kind as ThreadKind] ?? { user: 0, system: 0 };
-    return [kind, { user: perUnit(now.user - then.user), system: perUnit(now.system - then.system) }];
-  }));
-}
-
-/** The thread kinds, costliest first: `main 4400 + 900 · sqlite_writer 2100 + 1600 · …`. */
-const describeThreads = (threads: Partial<Record<ThreadKind, ThreadUs>>): string =>
-  (Object.entries(threads) as [string, ThreadUs][])
-    .sort(([, a], [, b]) => userPlusSystem(b) - userPlusSystem(a))
-    .map(([kind, t]) => `${kind} ${ms(t.user)} + ${ms(t.system)}`)
-    .join(' · ');
 
 /**
  * The share of one core each party, and each kind of paycenter's threads, kept busy between two

@@ -6,6 +6,7 @@
  * the order's input — and nothing paycenter does besides (no merchant lookup, replay check,
  * admission, body or rate limit, risk, metrics, logs or request ids).
  */
+import type { Hono } from 'hono';
 import * as v from 'valibot';
 import { commit_queue_writes_max, commitsInFlightFor } from '../../actors/durable-commit.ts';
 import { GroupCommitter } from '../../actors/group-commit.ts';
@@ -89,10 +90,16 @@ export async function readCreate(request: Request, path: string, merchant: Floor
  * A new order's write: its snapshot after `journal`'s events (the create, and the pay when the
  * create names a method), its deadline's timer, its nonce and its flow, if any.
  */
-export function orderWrite(created: SignedCreate, status: string, snapshot: string, journal: FloorJournal[], flowId: string | null): FloorWrite {
+export function orderWrite(created: SignedCreate, status: string, snapshot: unknown, journal: FloorJournal[], flowId: string | null): FloorWrite {
   const { input, nonce, now } = created;
   return {
     kind: 'order', id: input.id, merchantId: input.merchantId, merchantOrderNo: input.merchantOrderNo, status, amount: input.amount, snapshot, at: now,
     journal, timerId: newId('evt', now), dueAt: input.expiresAt, nonce, nonceExpiresAt: now + nonce_ttl_ms, flowId,
   };
+}
+
+/** Serves `app` on 127.0.0.1; SIGTERM (the bench's stop) exits cleanly, so a profile (`--cpu-prof`) is written. */
+export function serveFloor(app: Hono, port: string): void {
+  Bun.serve({ port: Number(port), hostname: '127.0.0.1', fetch: app.fetch });
+  process.on('SIGTERM', () => process.exit(0));
 }

@@ -25,13 +25,14 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import { AlipayAdapter } from '../../src/channels/alipay/adapter.ts';
 import { tradeEvent } from '../../actors/effect-runner.ts';
+import { effectsOf } from '../../actors/write-set.ts';
 import { type PaymentEvent, paymentMachine, paymentTransitions, statusOf } from '../../machines/payment.machine.ts';
 import type { PaymentContext } from '../../machines/payment.model.ts';
 import { channelExpiry } from '../../src/channels/adapter.ts';
 import { notificationSignature } from '../../src/http/signature.ts';
 import { newId } from '../../src/ids.ts';
 import { actionView, paymentView } from '../../src/payments/view.ts';
-import { floorEnvironment, orderWrite, readCreate, startCommits } from './core.ts';
+import { floorEnvironment, orderWrite, readCreate, serveFloor, startCommits } from './core.ts';
 
 const env = floorEnvironment({ FLOOR_ALIPAY: v.string(), FLOOR_MERCHANT_NOTIFY_URL: v.pipe(v.string(), v.url()) });
 const merchant = { id: env.FLOOR_MERCHANT_ID, secret: env.FLOOR_MERCHANT_SECRET, notifyUrl: env.FLOOR_MERCHANT_NOTIFY_URL };
@@ -52,18 +53,24 @@ function stop(why: string): never {
   process.exit(1);
 }
 
-const persisted = (snapshot: Snapshot) => JSON.stringify(paymentMachine.getPersistedSnapshot(snapshot));
+const persisted = (snapshot: Snapshot) => paymentMachine.getPersistedSnapshot(snapshot);
 const cashierUrl = (id: string) => `http://127.0.0.1/cashier/${id}`;
 
-/** The order's next event, committed; `event` is what its journal keeps (a callback's body, for a notify). */
-async function step(id: string, event: PaymentEvent, journaled: string, merchantEvent: (ctx: PaymentContext, status: string) => { id: string; body: string } | null = () => null) {
+/** A merchant event as committed (its body a value) and as sent (its body's text). */
+type MerchantEvent = { id: string; body: object; text: string };
+
+/** The order's next event, committed; `journaled` is what its journal keeps (the event; a callback's body, for a notify). */
+async function step(id: string, event: PaymentEvent, journaled: unknown, merchantEvent: (ctx: PaymentContext, status: string) => MerchantEvent | null = () => null) {
   const order = open.get(id) ?? stop(`no open order ${id}`);
   const [snapshot, actions] = paymentTransitions.next(order.snapshot, event);
   const status = statusOf(snapshot.value);
   const owed = merchantEvent(snapshot.context, status);
   order.snapshot = snapshot;
   order.version += 1;
-  await commits.submit({ kind: 'step', id, version: order.version, status, snapshot: persisted(snapshot), at: event.at, journal: { event: journaled, effects: JSON.stringify(actions) }, merchantEvent: owed });
+  await commits.submit({
+    kind: 'step', id, version: order.version, status, snapshot: persisted(snapshot), at: event.at, journal: { event: journaled, effects: effectsOf(actions) },
+    merchantEvent: owed && { id: owed.id, body: owed.body },
+  });
   return { snapshot, status, owed };
 }
 
@@ -76,7 +83,7 @@ async function createAndPay(request: Request): Promise<Response> {
   const [initial, createActions] = paymentTransitions.initial(input);
   const pay: PaymentEvent = { type: 'pay.start', at: now, parts: [{ flowId, method: fields.method, channel, amount: input.amount }] };
   const [paying, payActions] = paymentTransitions.next(initial, pay);
-  const journal = [{ event: JSON.stringify({ type: 'payment.create' }), effects: JSON.stringify(createActions) }, { event: JSON.stringify(pay), effects: JSON.stringify(payActions) }];
+  const journal = [{ event: { type: 'payment.create' }, effects: effectsOf(createActions) }, { event: pay, effects: effectsOf(payActions) }];
   await commits.submit(orderWrite(created, statusOf(paying.value), persisted(paying), journal, flowId));
   open.set(input.id, { snapshot: paying, version: journal.length });
   orderOfFlow.set(flowId, input.id);
@@ -87,7 +94,7 @@ async function createAndPay(request: Request): Promise<Response> {
   });
   if (!prepay.ok) stop(`prepay of ${flowId}: ${prepay.message}`);
   const prepared: PaymentEvent = { type: 'flow.prepared', at: Date.now(), flowId, action: prepay.action };
-  const { snapshot, status } = await step(input.id, prepared, JSON.stringify(prepared));
+  const { snapshot, status } = await step(input.id, prepared, prepared);
   return Response.json({ ...paymentView(snapshot.context, status, cashierUrl(input.id)), action: actionView(prepay.action) }, { status: 201 });
 }
 
@@ -99,20 +106,20 @@ async function notified(request: Request): Promise<Response> {
   const id = orderOfFlow.get(verdict.trade.flowId) ?? stop(`a notify for an unknown flow ${verdict.trade.flowId}`);
   const { owed } = await step(id, tradeEvent(verdict.trade, now, 'callback'), body, (ctx, status) => {
     if (status !== 'succeeded') return null;
-    const event = { id: newId('evt', now), type: 'payment.succeeded', created_at: new Date(now).toISOString(), data: paymentView(ctx, 'succeeded', cashierUrl(ctx.id)) };
-    return { id: event.id, body: JSON.stringify(event) };
+    const body = { id: newId('evt', now), type: 'payment.succeeded', created_at: new Date(now).toISOString(), data: paymentView(ctx, 'succeeded', cashierUrl(ctx.id)) };
+    return { id: body.id, body, text: JSON.stringify(body) };
   });
   if (owed) void deliver(id, owed);
   return new Response('success');
 }
 
 /** The merchant event POSTed as paycenter signs it; once answered 2xx, its delivery committed and the order forgotten. */
-async function deliver(id: string, event: { id: string; body: string }): Promise<void> {
+async function deliver(id: string, event: MerchantEvent): Promise<void> {
   const order = open.get(id) ?? stop(`no open order ${id}`);
   const at = Date.now();
   const response = await fetch(order.snapshot.context.details.notifyUrl, {
-    method: 'POST', body: event.body, signal: AbortSignal.timeout(notify_timeout_ms),
-    headers: { 'content-type': 'application/json; charset=utf-8', 'Paycenter-Signature': notificationSignature(merchant.secret, Math.floor(at / 1000), event.body) },
+    method: 'POST', body: event.text, signal: AbortSignal.timeout(notify_timeout_ms),
+    headers: { 'content-type': 'application/json; charset=utf-8', 'Paycenter-Signature': notificationSignature(merchant.secret, Math.floor(at / 1000), event.text) },
   }).catch((error: unknown) => stop(`delivery of ${event.id}: ${String(error)}`));
   await response.arrayBuffer();
   if (!response.ok) stop(`delivery of ${event.id} answered ${response.status}`);
@@ -126,4 +133,4 @@ app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.post('/v1/payments', (c) => createAndPay(c.req.raw));
 app.post('/callbacks/alipay', (c) => notified(c.req.raw));
 
-Bun.serve({ port: Number(env.PORT), hostname: '127.0.0.1', fetch: app.fetch });
+serveFloor(app, env.PORT);

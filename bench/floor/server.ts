@@ -12,8 +12,9 @@
  */
 import { Hono } from 'hono';
 import { paymentMachine, paymentTransitions, statusOf } from '../../machines/payment.machine.ts';
+import { effectsOf } from '../../actors/write-set.ts';
 import { paymentView } from '../../src/payments/view.ts';
-import { floorEnvironment, orderWrite, readCreate, startCommits } from './core.ts';
+import { floorEnvironment, orderWrite, readCreate, serveFloor, startCommits } from './core.ts';
 
 const env = floorEnvironment({});
 // Nothing is ever delivered here: the notify_url is only what the order records.
@@ -26,8 +27,8 @@ async function create(request: Request, path: string, durable: boolean): Promise
   const [snapshot, actions] = paymentTransitions.initial(created.input);
   const status = statusOf(snapshot.value);
   if (durable) {
-    const journal = [{ event: JSON.stringify({ type: 'payment.create' }), effects: JSON.stringify(actions) }];
-    await commits.submit(orderWrite(created, status, JSON.stringify(paymentMachine.getPersistedSnapshot(snapshot)), journal, null));
+    const journal = [{ event: { type: 'payment.create' }, effects: effectsOf(actions) }];
+    await commits.submit(orderWrite(created, status, paymentMachine.getPersistedSnapshot(snapshot), journal, null));
   }
   return Response.json(paymentView(snapshot.context, status, `http://127.0.0.1/cashier/${created.input.id}?t=${created.nonce}`), { status: 201 });
 }
@@ -37,4 +38,4 @@ app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.post('/v1/payments', (c) => create(c.req.raw, '/v1/payments', true));
 app.post('/v1/payments/unwritten', (c) => create(c.req.raw, '/v1/payments/unwritten', false));
 
-Bun.serve({ port: Number(env.PORT), hostname: '127.0.0.1', fetch: app.fetch });
+serveFloor(app, env.PORT);

@@ -13,14 +13,20 @@ import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 
 declare const self: Worker;
 
-/** A journal row: the event (for a callback, its body as received) and the effects it asked for. */
-export type FloorJournal = { event: string; effects: string };
+/**
+ * A journal row: the event (for a callback, its body as received) and the effects it asked for
+ * (paycenter's `effectsOf` the transition's actions).
+ * Snapshots, events, effects and merchant events travel as values inside the batch's JSON and are
+ * made column text here, as paycenter's SQLite store does: text made on the main thread would be
+ * encoded twice there (escaped inside the batch's JSON).
+ */
+export type FloorJournal = { event: unknown; effects: unknown };
 export type FloorWrite =
   | {
-    kind: 'order'; id: string; merchantId: string; merchantOrderNo: string; status: string; amount: number; snapshot: string; at: number;
+    kind: 'order'; id: string; merchantId: string; merchantOrderNo: string; status: string; amount: number; snapshot: unknown; at: number;
     journal: FloorJournal[]; timerId: string; dueAt: number; nonce: string; nonceExpiresAt: number; flowId: string | null;
   }
-  | { kind: 'step'; id: string; version: number; status: string; snapshot: string; at: number; journal: FloorJournal; merchantEvent: { id: string; body: string } | null }
+  | { kind: 'step'; id: string; version: number; status: string; snapshot: unknown; at: number; journal: FloorJournal; merchantEvent: { id: string; body: unknown } | null }
   | { kind: 'delivered'; merchantEventId: string; at: number };
 export type FloorBatch = { batch: number; json: string };
 
@@ -50,19 +56,21 @@ const step = db.prepare('UPDATE orders SET status = ?, version = ?, snapshot = ?
 const merchantEvent = db.prepare('INSERT INTO merchant_events VALUES (?, ?, ?, ?, NULL)');
 const delivered = db.prepare('UPDATE merchant_events SET delivered_at = ? WHERE id = ?');
 
+const text = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
+
 function write(w: FloorWrite): void {
   switch (w.kind) {
     case 'order':
-      order.run(w.id, w.merchantId, w.merchantOrderNo, w.status, w.amount, w.journal.length, w.snapshot, w.at);
-      w.journal.forEach((row, i) => journal.run(w.id, i + 1, w.at, row.event, row.effects));
+      order.run(w.id, w.merchantId, w.merchantOrderNo, w.status, w.amount, w.journal.length, text(w.snapshot), w.at);
+      w.journal.forEach((row, i) => journal.run(w.id, i + 1, w.at, text(row.event), text(row.effects)));
       timer.run(w.timerId, w.id, w.dueAt);
       nonce.run(w.merchantId, w.nonce, w.nonceExpiresAt);
       if (w.flowId !== null) flow.run(w.flowId, w.id);
       return;
     case 'step':
-      if (step.run(w.status, w.version, w.snapshot, w.at, w.id, w.version - 1).changes !== 1) throw new Error(`order ${w.id} is not at version ${w.version - 1}`);
-      journal.run(w.id, w.version, w.at, w.journal.event, w.journal.effects);
-      if (w.merchantEvent) merchantEvent.run(w.merchantEvent.id, w.id, w.merchantEvent.body, w.at);
+      if (step.run(w.status, w.version, text(w.snapshot), w.at, w.id, w.version - 1).changes !== 1) throw new Error(`order ${w.id} is not at version ${w.version - 1}`);
+      journal.run(w.id, w.version, w.at, text(w.journal.event), text(w.journal.effects));
+      if (w.merchantEvent) merchantEvent.run(w.merchantEvent.id, w.id, text(w.merchantEvent.body), w.at);
       return;
     case 'delivered':
       delivered.run(w.at, w.merchantEventId);

@@ -48,6 +48,25 @@ export function threadCpuSeconds(pid: number): ThreadCpu {
   return byKind;
 }
 
+export type ThreadUs = { user: number; system: number };
+export const userPlusSystem = (t: ThreadUs | undefined): number => (t ? t.user + t.system : 0);
+
+/** Each kind of a process's threads: its CPU between two readings, in µs per one of `units` (payments, or seconds). */
+export function threadsUsPer(before: ThreadCpu, after: ThreadCpu, units: number): Partial<Record<ThreadKind, ThreadUs>> {
+  const perUnit = (seconds: number) => (seconds * 1e6) / Math.max(1, units);
+  return Object.fromEntries(Object.entries(after).map(([kind, now]: [string, ThreadUs]) => {
+    const then = before[kind as ThreadKind] ?? { user: 0, system: 0 };
+    return [kind, { user: perUnit(now.user - then.user), system: perUnit(now.system - then.system) }];
+  }));
+}
+
+/** The thread kinds, costliest first: `main 4400 + 900 · sqlite_writer 2100 + 1600 · …` (user + system). */
+export const describeThreads = (threads: Partial<Record<ThreadKind, ThreadUs>>): string =>
+  (Object.entries(threads) as [string, ThreadUs][])
+    .sort(([, a], [, b]) => userPlusSystem(b) - userPlusSystem(a))
+    .map(([kind, t]) => `${kind} ${t.user.toFixed(0)} + ${t.system.toFixed(0)}`)
+    .join(' · ');
+
 /** A numbered thread ("Bun Pool 3") is of its name's kind without the number. */
 function kindOf(pid: number, tid: string): ThreadKind {
   if (Number(tid) === pid) return 'main';
