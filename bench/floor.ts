@@ -9,6 +9,7 @@
  * minute), autocannon in this process drives at 64 connections for BENCH_SECONDS (10) each: the
  * floor server's bare route; its creates; its creates answered without being written; paycenter's
  * creates (SQLite, no risk rules); paycenter's own /healthz (the denominator of `bench http`).
+ * BENCH_PROFILE=1 profiles both servers and keeps the profiles.
  *
  * RESULT floor: bare_per_s (the floor server's bare route), floor_ratio and floor_unwritten_ratio
  * (its creates over its bare route), paycenter_ratio (paycenter's creates over the same bare
@@ -17,9 +18,9 @@
  * threads) and floor_ratio_ceiling (the ratio the floor's CPU per create would allow with both
  * cores busy, as `bench http`'s hello_ratio_ceiling).
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type LoadOutcome, type Server, type Turns, costUs, createMerchant, noTurns, perSecond, ratioCeiling, run, runCreates, startPaycenter, startServer, turn } from './http-load.ts';
+import { type LoadOutcome, type Server, type Turns, costUs, profiling, createMerchant, noTurns, perSecond, ratioCeiling, run, runCreates, startPaycenter, startServer, turn } from './http-load.ts';
 import { runConfigurations } from './configurations.ts';
 
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
@@ -28,9 +29,10 @@ const turn_s = duration_s / turns;
 const floor_merchant = { id: 'M_FLOOR', secret: 'floor-secret-0123456789abcdef0123456789' };
 
 const dir = join(import.meta.dir, '..', '.test-tmp', `bench-floor-${process.pid}`);
+const profiles = profiling(dir, 'floor');
 
 function startFloor(): Promise<Server> {
-  return startServer(['bun', join(import.meta.dir, 'floor', 'server.ts')], {
+  return startServer(['bun', ...profiles.flags('floor'), join(import.meta.dir, 'floor', 'server.ts')], {
     FLOOR_DATABASE: join(dir, 'floor.db'), FLOOR_MERCHANT_ID: floor_merchant.id, FLOOR_MERCHANT_SECRET: floor_merchant.secret,
   });
 }
@@ -40,7 +42,7 @@ const loadOf = (name: string, server: Server, work: Load['work']): Load => ({ na
 
 async function measure(): Promise<string> {
   const floor = await startFloor();
-  const paycenter = await startPaycenter(`sqlite:${join(dir, 'paycenter.db')}`, null).catch(async (error) => { await floor.stop(); throw error; });
+  const paycenter = await startPaycenter(`sqlite:${join(dir, 'paycenter.db')}`, null, profiles.flags('paycenter')).catch(async (error) => { await floor.stop(); throw error; });
   try {
     const merchant = await createMerchant(paycenter.url);
     const bare = loadOf('bare route', floor, (seconds) => run({ url: `${floor.url}/healthz`, duration: seconds }));
@@ -75,6 +77,6 @@ let code: number;
 try {
   code = await runConfigurations('floor', [{ name: 'store=sqlite', needs: [], run: measure }]);
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  profiles.finish();
 }
 process.exit(code);

@@ -5,6 +5,7 @@
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as v from 'valibot';
@@ -163,3 +164,21 @@ export function costUs(sum: Turns): CostUs {
  */
 export const ratioCeiling = (cost: CostUs, helloPerSecond: number): number =>
   (availableParallelism() * 1e6) / (cost.server + cost.side + cost.client) / helloPerSecond;
+
+/**
+ * A bench's run directory and its servers' profiles: with BENCH_PROFILE=1, `flags(name)` are Bun's
+ * flags that profile a server as `{prefix}-{name}` into `dir` (a Markdown summary and a
+ * `.cpuprofile`, which `bun bench/profile-samples.ts` ranks by samples); `finish()` removes what the
+ * run left in `dir` (its databases) but the profiles, or the whole directory when nothing was profiled.
+ */
+export function profiling(dir: string, prefix: string): { flags(name: string): string[]; finish(): void } {
+  const on = process.env.BENCH_PROFILE === '1';
+  return {
+    flags: (name) => (on ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${prefix}-${name}`] : []),
+    finish: () => {
+      if (!on) return rmSync(dir, { recursive: true, force: true });
+      for (const file of readdirSync(dir)) if (!/\.(md|cpuprofile)$/.test(file)) rmSync(join(dir, file), { recursive: true, force: true });
+      console.log(`CPU profiles (.md and .cpuprofile; bun bench/profile-samples.ts ranks frames by samples): ${readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)).join(', ')}`);
+    },
+  };
+}

@@ -23,22 +23,18 @@
  * paycenter under `--cpu-prof` and `--cpu-prof-md` and prints where each profile is written (kept
  * after the run; `bun bench/profile-samples.ts` ranks a `.cpuprofile`'s frames by samples).
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPostgres, startRedis } from '../test/harness/services.ts';
 import { benchListEntries, benchRules } from './risk-rules.ts';
 import { type Configuration, runConfigurations } from './configurations.ts';
-import { type CostUs, type Server, type Turns, admin_token, costUs, createMerchant, noTurns, perSecond, ratioCeiling, run, runCreates, startPaycenter, turn } from './http-load.ts';
+import { type CostUs, type Turns, admin_token, costUs, createMerchant, noTurns, perSecond, profiling, ratioCeiling, run, runCreates, startPaycenter, turn } from './http-load.ts';
 import { peakRssMb } from './lifecycle/proc.ts';
 
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);
 const repo = join(import.meta.dir, '..');
-const profile = process.env.BENCH_PROFILE === '1';
-
-function startServer(databaseUrl: string, redisUrl: string | null, profileName: string): Promise<Server> {
-  const profileFlags = profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${profileName}`] : [];
-  return startPaycenter(databaseUrl, redisUrl, profileFlags);
-}
+const dir = join(repo, '.test-tmp', `bench-http-${process.pid}`);
+const profiles = profiling(dir, 'http');
 
 /** Turns of the bare route, of creates without the rules and of creates with them, each (duration_s / turns) s long. */
 const turns = 3;
@@ -74,7 +70,7 @@ function described(sum: Turns, withDatabase: boolean): { perSecond: number; cost
 }
 
 async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databaseUrl: string, redisUrl: string | null = null, databasePids: number[] = []): Promise<string> {
-  const server = await startServer(databaseUrl, redisUrl, `http-${name}`);
+  const server = await startPaycenter(databaseUrl, redisUrl, profiles.flags(name));
   try {
     const merchant = await createMerchant(server.url);
     for (const rule of benchRules()) await admin(server.url, 'POST', '/admin/risk/rules', { ...rule, status: 'disabled' });
@@ -104,7 +100,6 @@ async function benchStore(name: 'sqlite' | 'postgres' | 'postgres+redis', databa
       + ` risk100_creates_per_s=${withRules.perSecond.toFixed(0)} risk100_p99_ms=${guarded.p99Ms} risk100_ratio=${(withRules.perSecond / without.perSecond).toFixed(3)}`;
   } finally {
     await server.stop();
-    if (profile) console.log(`${name}: CPU profile ${join(dir, `http-${name}`)}.md and .cpuprofile (bun bench/profile-samples.ts ranks its frames by samples)`);
   }
 }
 
@@ -119,7 +114,6 @@ async function benchPostgres(withRedis: boolean): Promise<string> {
   }
 }
 
-const dir = join(repo, '.test-tmp', `bench-http-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 const configurations: Configuration[] = [
   { name: 'store=sqlite', needs: [], run: () => benchStore('sqlite', `sqlite:${join(dir, 'bench.db')}`) },
@@ -131,8 +125,6 @@ let code: number;
 try {
   code = await runConfigurations('http', configurations.filter((c) => !chosen || chosen.includes(c.name)));
 } finally {
-  // A profile outlives the run; the databases, and without a profile the directory, do not.
-  if (!profile) rmSync(dir, { recursive: true, force: true });
-  else for (const file of readdirSync(dir)) if (!/\.(md|cpuprofile)$/.test(file)) rmSync(join(dir, file), { recursive: true, force: true });
+  profiles.finish();
 }
 process.exit(code);

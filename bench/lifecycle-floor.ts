@@ -26,10 +26,10 @@
  * paycenter_writes_per_payment (writes and records in its group commits; the floor's are four); the
  * p99 from create to notification of each.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { type LoadOutcome, type Server, type Turns, costUs, noTurns, perSecond, startServer, turn } from './http-load.ts';
+import { type LoadOutcome, type Server, type Turns, costUs, noTurns, perSecond, profiling, startServer, turn } from './http-load.ts';
 import { runConfigurations } from './configurations.ts';
 import { Ledger, Payer, closedLoop } from './lifecycle/load.ts';
 import { type Merchant, commitReading, merchantEndpoint, provision, sandboxApp, startPaycenter, startSandboxProcess } from './lifecycle/world.ts';
@@ -45,9 +45,7 @@ const payers = 64;
 const floor_merchant = { id: 'M_FLOOR', secret: 'floor-secret-0123456789abcdef0123456789' };
 
 const dir = join(import.meta.dir, '..', '.test-tmp', `bench-lifecycle-floor-${process.pid}`);
-const profile = process.env.BENCH_PROFILE === '1';
-/** Bun's flags for a server profiled as `name` (BENCH_PROFILE=1), its profiles kept in the run's directory. */
-const profileFlags = (name: string) => (profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=lifecycle-floor-${name}`] : []);
+const profiles = profiling(dir, 'lifecycle-floor');
 
 /** One closed-loop turn's complete payments, from the ledger's completions and failures of `phase`. */
 async function payments(payer: Payer, phase: string, ms: number): Promise<LoadOutcome> {
@@ -74,12 +72,12 @@ async function measure(): Promise<string> {
   const started: { stop(): Promise<void> }[] = [sandbox];
   try {
     const app = await sandboxApp(sandbox.url);
-    const floor = await startServer(['bun', ...profileFlags('floor'), join(import.meta.dir, 'floor', 'payment-server.ts')], {
+    const floor = await startServer(['bun', ...profiles.flags('floor'), join(import.meta.dir, 'floor', 'payment-server.ts')], {
       FLOOR_DATABASE: join(dir, 'floor.db'), FLOOR_MERCHANT_ID: floor_merchant.id, FLOOR_MERCHANT_SECRET: floor_merchant.secret,
       FLOOR_MERCHANT_NOTIFY_URL: endpoint.url, FLOOR_ALIPAY: JSON.stringify(app.config),
     });
     started.push(floor);
-    const paycenter = await startPaycenter({ databaseUrl: `sqlite:${join(dir, 'paycenter.db')}`, redisUrl: null, logName: `bench-lifecycle-floor-${process.pid}.log`, bunFlags: profileFlags('paycenter') });
+    const paycenter = await startPaycenter({ databaseUrl: `sqlite:${join(dir, 'paycenter.db')}`, redisUrl: null, logName: `bench-lifecycle-floor-${process.pid}.log`, bunFlags: profiles.flags('paycenter') });
     started.push(paycenter);
     const pid = paycenter.pid();
     if (pid === null) throw new Error('paycenter is not running');
@@ -133,11 +131,6 @@ let code: number;
 try {
   code = await runConfigurations('lifecycle-floor', [{ name: 'store=sqlite', needs: [], run: measure }]);
 } finally {
-  // Profiles outlive the run; the databases do not.
-  if (!profile) rmSync(dir, { recursive: true, force: true });
-  else {
-    for (const file of readdirSync(dir)) if (!/\.(md|cpuprofile)$/.test(file)) rmSync(join(dir, file), { recursive: true, force: true });
-    console.log(`CPU profiles: ${join(dir, 'lifecycle-floor-floor')}, ${join(dir, 'lifecycle-floor-paycenter')} (.md and .cpuprofile; bun bench/profile-samples.ts ranks frames by samples)`);
-  }
+  profiles.finish();
 }
 process.exit(code);
