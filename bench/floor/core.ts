@@ -25,10 +25,14 @@ import type { FloorBatch, FloorJournal, FloorWrite } from './writer.ts';
  * a server's own variables.
  */
 export function floorEnvironment<T extends v.ObjectEntries>(more: T) {
-  return v.parse(v.object({
+  const parsed = v.safeParse(v.object({
     FLOOR_DATABASE: v.pipe(v.string(), v.minLength(1)), FLOOR_MERCHANT_ID: v.string(), FLOOR_MERCHANT_SECRET: v.string(),
     PORT: v.pipe(v.string(), v.regex(/^\d+$/)), ...more,
   }), process.env);
+  if (parsed.success) return parsed.output;
+  const [issue] = parsed.issues;
+  console.error(`floor server: ${v.getDotPath(issue) ?? 'the environment'}: ${issue.message}`);
+  process.exit(1);
 }
 
 /**
