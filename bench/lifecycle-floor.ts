@@ -77,7 +77,7 @@ async function measure(): Promise<string> {
       FLOOR_MERCHANT_NOTIFY_URL: endpoint.url, FLOOR_ALIPAY: JSON.stringify(app.config),
     });
     started.push(floor);
-    const paycenter = await startPaycenter({ databaseUrl: `sqlite:${join(dir, 'paycenter.db')}`, redisUrl: null, logName: `bench-lifecycle-floor-${process.pid}.log`, bunFlags: profiles.flags('paycenter') });
+    const paycenter = await startPaycenter({ databaseUrl: `sqlite:${join(dir, 'paycenter.db')}`, redisUrl: null, logName: 'bench-lifecycle-floor.log', bunFlags: profiles.flags('paycenter') });
     started.push(paycenter);
     const pid = paycenter.pid();
     if (pid === null) throw new Error('paycenter is not running');
