@@ -65,6 +65,29 @@ async function payments(payer: Payer, phase: string, ms: number): Promise<LoadOu
 type Load = { name: string; server: Server; payer: Payer; sum: Turns; commits: (() => Promise<Committed>) | null; committed: Committed };
 type Committed = { commits: number; items: number };
 
+/** A load's human lines: its rate, latencies and CPU a payment, its writes (paycenter), its threads. */
+function describe({ name, sum, commits, committed }: Load, ledger: Ledger): void {
+  if (sum.errors > 0) throw new Error(`${name}: ${sum.errors} payments failed: ${ledger.failures.slice(0, 3).join('; ')}`);
+  const cost = costUs(sum);
+  const perPayment = (n: number) => (n / sum.answered).toFixed(2);
+  const writes = commits ? `, ${perPayment(committed.items)} writes in ${perPayment(committed.commits)} commits a payment` : '';
+  console.log(`${name}: ${perSecond(sum).toFixed(0)} complete payments/s, p50 ${sum.p50Ms} ms, p99 ${sum.p99Ms} ms · CPU µs a payment: server ${cost.server.toFixed(0)}, sandbox ${cost.side.toFixed(0)}, bench ${cost.client.toFixed(0)}${writes}`);
+  console.log(`  ${name}'s threads, µs a payment (user + system): ${describeThreads(threadsUsPer({}, sum.threads, sum.answered))}`);
+}
+
+function resultLine(floor: Load, paycenter: Load): string {
+  const rate = (load: Load) => perSecond(load.sum);
+  const f = costUs(floor.sum);
+  const p = costUs(paycenter.sum);
+  const coresUs = availableParallelism() * 1e6;
+  return `RESULT lifecycle_floor floor_per_s=${rate(floor).toFixed(0)} paycenter_per_s=${rate(paycenter).toFixed(0)} paycenter_to_floor=${(rate(paycenter) / rate(floor)).toFixed(3)}`
+    + ` floor_cpu_us=${f.server.toFixed(0)} paycenter_cpu_us=${p.server.toFixed(0)} paycenter_cpu_to_floor=${(p.server / f.server).toFixed(2)}`
+    + ` sandbox_cpu_us=${f.side.toFixed(0)} bench_cpu_us=${f.client.toFixed(0)}`
+    + ` floor_machine_ceiling_per_s=${(coresUs / (f.server + f.side + f.client)).toFixed(0)} floor_server_ceiling_per_s=${(coresUs / f.server).toFixed(0)}`
+    + ` paycenter_writes_per_payment=${(paycenter.committed.items / paycenter.sum.answered).toFixed(2)}`
+    + ` floor_p99_ms=${floor.sum.p99Ms} paycenter_p99_ms=${paycenter.sum.p99Ms}`;
+}
+
 async function measure(): Promise<string> {
   const ledger = new Ledger();
   const endpoint = merchantEndpoint(ledger.onEvent);
@@ -102,24 +125,8 @@ async function measure(): Promise<string> {
         }
       }
     }
-    for (const { name, sum, commits, committed } of loads) {
-      if (sum.errors > 0) throw new Error(`${name}: ${sum.errors} payments failed: ${ledger.failures.slice(0, 3).join('; ')}`);
-      const cost = costUs(sum);
-      const perPayment = (n: number) => (n / sum.answered).toFixed(2);
-      const writes = commits ? `, ${perPayment(committed.items)} writes in ${perPayment(committed.commits)} commits a payment` : '';
-      console.log(`${name}: ${perSecond(sum).toFixed(0)} complete payments/s, p50 ${sum.p50Ms} ms, p99 ${sum.p99Ms} ms · CPU µs a payment: server ${cost.server.toFixed(0)}, sandbox ${cost.side.toFixed(0)}, bench ${cost.client.toFixed(0)}${writes}`);
-      console.log(`  ${name}'s threads, µs a payment (user + system): ${describeThreads(threadsUsPer({}, sum.threads, sum.answered))}`);
-    }
-    const rate = (load: Load) => perSecond(load.sum);
-    const f = costUs(floorLoad.sum);
-    const p = costUs(paycenterLoad.sum);
-    const coresUs = availableParallelism() * 1e6;
-    return `RESULT lifecycle_floor floor_per_s=${rate(floorLoad).toFixed(0)} paycenter_per_s=${rate(paycenterLoad).toFixed(0)} paycenter_to_floor=${(rate(paycenterLoad) / rate(floorLoad)).toFixed(3)}`
-      + ` floor_cpu_us=${f.server.toFixed(0)} paycenter_cpu_us=${p.server.toFixed(0)} paycenter_cpu_to_floor=${(p.server / f.server).toFixed(2)}`
-      + ` sandbox_cpu_us=${f.side.toFixed(0)} bench_cpu_us=${f.client.toFixed(0)}`
-      + ` floor_machine_ceiling_per_s=${(coresUs / (f.server + f.side + f.client)).toFixed(0)} floor_server_ceiling_per_s=${(coresUs / f.server).toFixed(0)}`
-      + ` paycenter_writes_per_payment=${(paycenterLoad.committed.items / paycenterLoad.sum.answered).toFixed(2)}`
-      + ` floor_p99_ms=${floorLoad.sum.p99Ms} paycenter_p99_ms=${paycenterLoad.sum.p99Ms}`;
+    for (const load of loads) describe(load, ledger);
+    return resultLine(floorLoad, paycenterLoad);
   } finally {
     for (const server of started.reverse()) await server.stop();
     endpoint.stop();

@@ -18,8 +18,9 @@
  * arms no query timer, runs no ticker, retries nothing, and a write, channel call or delivery that
  * fails stops it (the bench sends only payments that succeed).
  *
- * One merchant (FLOOR_MERCHANT_ID, FLOOR_MERCHANT_SECRET, FLOOR_MERCHANT_NOTIFY_URL), one Alipay channel (FLOOR_ALIPAY: the
- * config paycenter's admin API takes for it, as JSON), its database at FLOOR_DATABASE.
+ * One merchant (FLOOR_MERCHANT_ID, FLOOR_MERCHANT_SECRET, FLOOR_MERCHANT_NOTIFY_URL), one Alipay
+ * channel (FLOOR_ALIPAY: the config paycenter's admin API takes for it, as JSON), its database at
+ * FLOOR_DATABASE.
  */
 import { Hono } from 'hono';
 import * as v from 'valibot';
