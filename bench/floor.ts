@@ -20,7 +20,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type LoadOutcome, type Server, type Turns, costUs, profiling, createMerchant, noTurns, perSecond, ratioCeiling, run, runCreates, startPaycenter, startServer, turn } from './http-load.ts';
+import { type LoadOutcome, type Server, type Turns, costUs, createMerchant, noTurns, perSecond, profiling, ratioCeiling, run, runCreates, startPaycenter, startServer, turn } from './http-load.ts';
 import { runConfigurations } from './configurations.ts';
 
 const duration_s = Number(process.env.BENCH_SECONDS ?? 10);

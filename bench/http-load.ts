@@ -1,7 +1,9 @@
 /**
- * What `bench http` and `bench floor` share: a paycenter process on 127.0.0.1, a merchant in it,
- * autocannon's load (the bare route, signed creates) at 64 connections from this process, and the
- * sums of load turns with what each cost the server, its threads, its side processes and this process.
+ * What `bench http`, `bench floor` and `bench lifecycle-floor` share: a server process on
+ * 127.0.0.1 (paycenter, or a floor), a merchant in paycenter, autocannon's load (the bare route,
+ * signed creates) at 64 connections from this process, the sums of load turns (any load's outcome)
+ * with what each cost the server, its threads, its side processes and this process, and the
+ * servers' profiles.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';

@@ -60,7 +60,7 @@ export function startCommits(): GroupCommitter<FloorWrite, true> {
   }), { batchMax: 64, waitMaxMs: 4, inFlightMax: commitsInFlightFor('sqlite'), queueWritesMax: commit_queue_writes_max });
 }
 
-export const refused = (code: string) => Response.json({ error: { code } }, { status: code === 'unauthenticated' ? 401 : 400 });
+const refused = (code: string) => Response.json({ error: { code } }, { status: code === 'unauthenticated' ? 401 : 400 });
 
 export type SignedCreate = { input: PaymentInput; fields: v.InferOutput<typeof createPayment>; nonce: string; now: number };
 

@@ -44,7 +44,10 @@ const alipay = new AlipayAdapter(JSON.parse(env.FLOOR_ALIPAY), { notifyUrl: `htt
 const commits = startCommits();
 
 type Snapshot = ReturnType<typeof paymentTransitions.initial>[0];
-/** An order between its create and its merchant's notification, and the version its store row has. */
+/**
+ * An order between its create and its merchant's notification, and the version its store row has;
+ * as many as the bench has payments in flight (its payers wait for each one's notification).
+ */
 type Open = { snapshot: Snapshot; version: number };
 const open = new Map<string, Open>();
 const orderOfFlow = new Map<string, string>();

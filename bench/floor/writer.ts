@@ -15,10 +15,10 @@ declare const self: Worker;
 
 /**
  * A journal row: the event (for a callback, its body as received) and the effects it asked for
- * (paycenter's `effectsOf` the transition's actions).
- * Snapshots, events, effects and merchant events travel as values inside the batch's JSON and are
- * made column text here, as paycenter's SQLite store does: text made on the main thread would be
- * encoded twice there (escaped inside the batch's JSON).
+ * (paycenter's `effectsOf` the transition's actions). Snapshots, events, effects and merchant
+ * events travel as values inside the batch's JSON and are made column text here, as paycenter's
+ * SQLite store does: text made on the main thread would be encoded twice there (escaped inside the
+ * batch's JSON).
  */
 export type FloorJournal = { event: unknown; effects: unknown };
 export type FloorWrite =
@@ -56,6 +56,7 @@ const step = db.prepare('UPDATE orders SET status = ?, version = ?, snapshot = ?
 const merchantEvent = db.prepare('INSERT INTO merchant_events VALUES (?, ?, ?, ?, NULL)');
 const delivered = db.prepare('UPDATE merchant_events SET delivered_at = ? WHERE id = ?');
 
+/** A column's text: a string is already one (a callback's body as received), anything else its JSON. */
 const text = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
 
 function write(w: FloorWrite): void {
@@ -73,7 +74,7 @@ function write(w: FloorWrite): void {
       if (w.merchantEvent) merchantEvent.run(w.merchantEvent.id, w.id, text(w.merchantEvent.body), w.at);
       return;
     case 'delivered':
-      delivered.run(w.at, w.merchantEventId);
+      if (delivered.run(w.at, w.merchantEventId).changes !== 1) throw new Error(`no merchant event ${w.merchantEventId}`);
   }
 }
 
