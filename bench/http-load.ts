@@ -14,7 +14,7 @@ import * as v from 'valibot';
 import { requestSignature } from '../src/http/signature.ts';
 import { freePort } from '../test/harness/services.ts';
 import { benchPayer } from './risk-rules.ts';
-import { type ThreadCpu, type ThreadKind, type ThreadUs, cpuSeconds, runQueueWaitSeconds, threadCpuSeconds, treeCpuSeconds, userPlusSystem } from './lifecycle/proc.ts';
+import { type ThreadCpu, type ThreadKind, type ThreadUs, cpuSeconds, runQueueWaitSeconds, threadCpuBetween, threadCpuSeconds, treeCpuSeconds, userPlusSystem } from './lifecycle/proc.ts';
 
 const connections = 64;
 export const admin_token = 'adm_bench_0123456789abcdef';
@@ -111,11 +111,10 @@ export const noTurns = (): Turns => ({
 
 /** Adds each kind's CPU between two readings of the server's threads to `sum`. */
 function addThreads(sum: ThreadCpu, before: ThreadCpu, after: ThreadCpu): void {
-  for (const [kind, now] of Object.entries(after) as [ThreadKind, ThreadUs][]) {
-    const then = before[kind] ?? { user: 0, system: 0 };
+  for (const [kind, spent] of Object.entries(threadCpuBetween(before, after)) as [ThreadKind, ThreadUs][]) {
     const total = (sum[kind] ??= { user: 0, system: 0 });
-    total.user += now.user - then.user;
-    total.system += now.system - then.system;
+    total.user += spent.user;
+    total.system += spent.system;
   }
 }
 const clientCpuSeconds = (): number => {

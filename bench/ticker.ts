@@ -12,8 +12,9 @@
  * own, which the table reports apart as "create rss"; before the processes were split, both were
  * one figure (about 530–600 MB, most of it the engine's cache of recently created orders, which
  * no longer keeps new orders that no event follows at once). The drain process also samples its
- * heap after forced collections (bench/memory.ts) and says whether it trends. The parent starts Redis on 127.0.0.1 for the redis mode (which needs
- * redis-server installed; said up front when it is missing, and the store mode still runs).
+ * heap after forced collections (bench/memory.ts) and says whether it trends. The parent starts
+ * Redis on 127.0.0.1 for the redis mode (which needs redis-server installed; said up front when it
+ * is missing, and the store mode still runs).
  *
  * Both modes use the in-process lock, so the only difference is where due timers are found
  * (the timers table vs the ZSET); in redis mode the index follows commits as src/wiring.ts

@@ -51,13 +51,20 @@ export function threadCpuSeconds(pid: number): ThreadCpu {
 export type ThreadUs = { user: number; system: number };
 export const userPlusSystem = (t: ThreadUs | undefined): number => (t ? t.user + t.system : 0);
 
+/** Each kind of a process's threads: its CPU seconds between two readings (a kind absent before started at zero). */
+export function threadCpuBetween(before: ThreadCpu, after: ThreadCpu): ThreadCpu {
+  return Object.fromEntries(Object.entries(after).map(([kind, now]: [string, ThreadUs]) => {
+    const then = before[kind as ThreadKind] ?? { user: 0, system: 0 };
+    return [kind, { user: now.user - then.user, system: now.system - then.system }];
+  }));
+}
+
 /** Each kind of a process's threads: its CPU between two readings, in µs per one of `units` (payments, or seconds). */
 export function threadsUsPer(before: ThreadCpu, after: ThreadCpu, units: number): Partial<Record<ThreadKind, ThreadUs>> {
   const perUnit = (seconds: number) => (seconds * 1e6) / Math.max(1, units);
-  return Object.fromEntries(Object.entries(after).map(([kind, now]: [string, ThreadUs]) => {
-    const then = before[kind as ThreadKind] ?? { user: 0, system: 0 };
-    return [kind, { user: perUnit(now.user - then.user), system: perUnit(now.system - then.system) }];
-  }));
+  return Object.fromEntries(Object.entries(threadCpuBetween(before, after)).map(([kind, spent]: [string, ThreadUs]) => [
+    kind, { user: perUnit(spent.user), system: perUnit(spent.system) },
+  ]));
 }
 
 /** The thread kinds, costliest first: `main 4400 + 900 · sqlite_writer 2100 + 1600 · …` (user + system). */

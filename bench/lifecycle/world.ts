@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+import * as v from 'valibot';
 import { freePort } from '../../test/harness/services.ts';
 import { paycenterProcess, type ServerProcess } from '../../test/reliability/harness.ts';
 
@@ -127,9 +128,13 @@ export async function channelCallsFailed(paycenterUrl: string): Promise<number> 
   return sumOfMetrics(await metricLines(paycenterUrl))(/^paycenter_channel_call_duration_seconds_count\{[^}]*outcome="failed"/);
 }
 
+/** What the sandbox answers for a new Alipay app: its app_id and the rest of a channel's config, all text. */
+const sandbox_app = v.objectWithRest({ app_id: v.string() }, v.string());
+
 /** A new Alipay app at the sandbox: its config as paycenter's admin API takes it, and where its payers pay a flow. */
 export async function sandboxApp(sandboxUrl: string): Promise<{ config: Record<string, string>; payerUrl(flowId: string): string }> {
-  const config = await (await fetch(`${sandboxUrl}/alipay/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as Record<string, string>;
+  const answer = await fetch(`${sandboxUrl}/alipay/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const config = v.parse(sandbox_app, await answer.json());
   return { config, payerUrl: (flowId) => `${sandboxUrl}/pay/alipay/${config.app_id}/${flowId}` };
 }
 
