@@ -102,8 +102,8 @@ function utf8Text(body: Uint8Array): string {
 /**
  * The body's text, decoded once to check it, handed to the route's readers (`c.req.text()`,
  * `c.req.json()`, the JSON validator), which Hono would otherwise serve by decoding the bytes
- * again through a new Response: 5–9 % of a create's time on the event loop (docs/benchmarks.md,
- * http "Session 26"). Hono's cache holds promises; its type says values.
+ * again through a new Response: 5–9 % of a create's own work on the event loop, measured alone
+ * (docs/benchmarks.md, http "Session 26"). Hono's cache holds promises; its type says values.
  */
 function keepBodyText(c: Context<MerchantEnv>, text: string): void {
   (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
