@@ -31,6 +31,7 @@ import {
 import {
   type Effect,
   type EffectKind,
+  type Intents,
   type PaymentEvent,
   type Phase,
   type Plan,
@@ -75,13 +76,22 @@ type PlanQueue = {
   cancel(id: string): void;
 };
 
-/** Applies a plan: the new context, its effects, and its timers as delayed raises and cancels. */
+/** Applies a plan: the new context, then its intents. */
 function enqueuePlan(enqueue: unknown, plan: Plan | null): void {
   if (!plan) return;
+  (enqueue as PlanQueue).assign(() => plan.ctx);
+  enqueueIntents(enqueue, plan);
+}
+
+/**
+ * Effects as actions, timers as delayed raises and cancels. Alone (without an assign) where a step
+ * changes no context: every assign makes XState rebuild the snapshot and its state value, a fifth
+ * of a create's initial transition (docs/benchmarks.md, http "Session 27").
+ */
+function enqueueIntents(enqueue: unknown, { effects, timers }: Intents): void {
   const queue = enqueue as PlanQueue;
-  queue.assign(() => plan.ctx);
-  for (const e of plan.effects) queue(e);
-  for (const timer of plan.timers) {
+  for (const e of effects) queue(e);
+  for (const timer of timers) {
     if (timer.op === 'arm') queue.raise(timer.event, { id: timer.id, delay: timer.delay });
     else queue.cancel(timer.id);
   }
@@ -141,7 +151,7 @@ export const paymentMachine = setup({
   },
   actions: {
     ...effectActions,
-    create: enqueueActions(({ context, enqueue }) => enqueuePlan(enqueue, planCreate(context))),
+    create: enqueueActions(({ context, enqueue }) => enqueueIntents(enqueue, planCreate(context))),
     startAttempt: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, payStart(context, event))),
     reportInOpen: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'open'))),
     reportWhileClosing: enqueueActions(({ context, event, enqueue }) => enqueuePlan(enqueue, flowReport(context, event, 'closing'))),

@@ -92,7 +92,9 @@ export type PaymentEvent =
 
 export type TimerOp = { op: 'arm'; id: string; delay: number; event: TimerEvent } | { op: 'disarm'; id: string };
 
-export type Plan = { ctx: PaymentContext; effects: Effect[]; timers: TimerOp[] };
+/** What a step asks of the world: effects to run, timers to arm or disarm. */
+export type Intents = { effects: Effect[]; timers: TimerOp[] };
+export type Plan = Intents & { ctx: PaymentContext };
 
 /** Where the order stands when a channel reports: open to settling, closing, or past both. */
 export type Phase = 'open' | 'closing' | 'settled' | 'closed';
@@ -119,12 +121,12 @@ function flowIn(plan: Plan, flowId: string): Flow {
   return flow;
 }
 
-function arm(plan: Plan, id: string, delay: number, event: TimerEvent): void {
+function arm(plan: Intents, id: string, delay: number, event: TimerEvent): void {
   plan.timers.push({ op: 'arm', id, delay, event });
 }
 
 /** Delays are at least 1 ms: a zero delay would not become a timer. */
-function armAt(plan: Plan, id: string, now: number, due: number, event: (at: number) => TimerEvent): void {
+function armAt(plan: Intents, id: string, now: number, due: number, event: (at: number) => TimerEvent): void {
   const delay = Math.max(1, due - now);
   arm(plan, id, delay, event(now + delay));
 }
@@ -143,11 +145,11 @@ function armQuery(plan: Plan, flow: Flow, now: number): void {
 
 // ---------- creation and paying ----------
 
-/** The order's deadline is armed when it is created. */
-export function planCreate(ctx: PaymentContext): Plan {
-  const plan = newPlan(ctx, ctx.createdAt);
-  armAt(plan, timerIds.expire, ctx.createdAt, ctx.expiresAt, (at) => ({ type: 'timer.expire', at }));
-  return plan;
+/** The order's deadline is armed when it is created; its context is as the machine made it from the input. */
+export function planCreate(ctx: PaymentContext): Intents {
+  const intents: Intents = { effects: [], timers: [] };
+  armAt(intents, timerIds.expire, ctx.createdAt, ctx.expiresAt, (at) => ({ type: 'timer.expire', at }));
+  return intents;
 }
 
 /**
