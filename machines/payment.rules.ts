@@ -1,7 +1,8 @@
 /**
  * What each event does to a payment order, as pure functions from (context, event) to a
- * Plan: the next context, the effects to run and the timers to arm or disarm. The machine
- * picks the state; these rules keep the money right. Inputs are never mutated.
+ * Plan: the next context, the effects to run and the timers to arm or disarm (a create's is
+ * its Intents alone: the machine made its context). The machine picks the state; these rules
+ * keep the money right. Inputs are never mutated.
  */
 import {
   type Flag,
