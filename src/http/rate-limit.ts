@@ -52,11 +52,19 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(cap / rate * 1000) + 1000)
 return {ok, math.floor(tokens * 1000)}
 `;
 
+type Scripted = Redis & { rateLimitTake(keys: number, ...args: Array<string | number>): Promise<[number, number]> };
+
 export class RedisRateLimiter implements RateLimiter {
-  constructor(private readonly redis: Redis, private readonly options: RateLimitOptions) {}
+  private readonly redis: Scripted;
+
+  constructor(redis: Redis, private readonly options: RateLimitOptions) {
+    // Sent by digest (EVALSHA) once the connection has loaded it: every signed request takes a token.
+    redis.defineCommand('rateLimitTake', { lua: takeScript });
+    this.redis = redis as Scripted;
+  }
 
   async take(merchantId: string, nowMs: number): Promise<RateDecision> {
-    const reply = (await this.redis.eval(takeScript, 1, `ratelimit:${merchantId}`, nowMs, this.options.perSecond, this.options.capacity)) as [number, number];
+    const reply = await this.redis.rateLimitTake(1, `ratelimit:${merchantId}`, nowMs, this.options.perSecond, this.options.capacity);
     if (Number(reply[0]) === 1) return { ok: true };
     return { ok: false, retryAfterS: waitFor(Number(reply[1]) / 1000, this.options) };
   }

@@ -7,7 +7,7 @@
  * the next state is, and why.
  */
 import type { BreakerRow, BreakerStateName } from '../store/store.ts';
-import { type CallOutcome, type ChannelWindow, successRate } from './window.ts';
+import { type ChannelWindow, successRate } from './window.ts';
 
 export type BreakerSettings = {
   /** BREAKER_MIN_CALLS: calls in the window before the failure share counts (and before the cashier hides). */
@@ -28,6 +28,9 @@ export const default_breaker_settings: BreakerSettings = { minCalls: 10, failure
 
 export type Transition = { to: BreakerStateName; reason: string };
 
+/** A call as its breaker judges it: a failure with the window after it; an answer, which cannot trip a breaker, needs none. */
+export type CallReport = { outcome: 'answered' } | { outcome: 'failed'; window: ChannelWindow };
+
 /** Why the window opens a closed breaker, or null while it stays closed. */
 export function tripReason(settings: BreakerSettings, window: ChannelWindow): string | null {
   const { calls, failures } = window.totals;
@@ -37,19 +40,19 @@ export function tripReason(settings: BreakerSettings, window: ChannelWindow): st
 }
 
 /**
- * What one call's outcome does to the breaker, given the window after it; null when nothing.
- * `probe`: the call was a prepay let through the half-open gate. An answered probe is counted by
- * probeAnswered (it needs the count so far); any other answer while half-open proves nothing the
- * gate controlled, but any failure re-opens.
+ * What one call does to the breaker; null when nothing. `probe`: the call was a prepay let
+ * through the half-open gate. An answered probe is counted by probeAnswered (it needs the count
+ * so far); any other answer while half-open proves nothing the gate controlled, but any failure
+ * re-opens.
  */
-export function afterCall(settings: BreakerSettings, breaker: BreakerRow, outcome: CallOutcome, window: ChannelWindow, probe = false): Transition | null {
+export function afterCall(settings: BreakerSettings, breaker: BreakerRow, call: CallReport, probe = false): Transition | null {
   switch (breaker.state) {
     case 'closed': {
-      const reason = outcome === 'failed' ? tripReason(settings, window) : null;
+      const reason = call.outcome === 'failed' ? tripReason(settings, call.window) : null;
       return reason === null ? null : { to: 'open', reason };
     }
     case 'half_open':
-      if (outcome === 'answered') return null;
+      if (call.outcome === 'answered') return null;
       return { to: 'open', reason: probe ? 'a half-open probe failed' : 'a call failed while half-open' };
     case 'open':
       return null;

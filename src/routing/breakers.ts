@@ -8,11 +8,10 @@ import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
-import { type BreakerSettings, type Transition, afterCall, halfOpenDue, moved, probeAnswered } from './breaker.ts';
+import { type BreakerSettings, type CallReport, type Transition, afterCall, halfOpenDue, moved, probeAnswered } from './breaker.ts';
 import type { BreakerBoard } from './breaker-board.ts';
 import type { HealthWindows } from './health.ts';
 import { ReadsInFlight } from './reads-in-flight.ts';
-import type { CallOutcome, ChannelWindow } from './window.ts';
 
 /** How long a breaker read from the board is trusted: instances see each other's moves within twice this. */
 export const breaker_cache_ms = 1_000;
@@ -82,13 +81,13 @@ export class Breakers {
   }
 
   /**
-   * What one call's outcome does to its channel's breaker: the state it moved to, or null.
+   * What one call does to its channel's breaker: the state it moved to, or null.
    * `probe`: the call was the prepay admitted as the half-open probe.
    */
-  async observe(code: string, outcome: CallOutcome, window: ChannelWindow, probe = false): Promise<BreakerStateName | null> {
-    if (probe && outcome === 'answered') return this.countProbe(code);
+  async observe(code: string, call: CallReport, probe = false): Promise<BreakerStateName | null> {
+    if (probe && call.outcome === 'answered') return this.countProbe(code);
     const row = (await this.states([code])).get(code)!;
-    const transition = afterCall(this.settings, row, outcome, window, probe);
+    const transition = afterCall(this.settings, row, call, probe);
     return transition && (await this.move(row, transition.to, transition.reason)) ? transition.to : null;
   }
 

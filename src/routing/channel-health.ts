@@ -8,7 +8,7 @@ import type { Clock } from '../clock.ts';
 import { isoTime } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
-import { hiddenInCashier } from './breaker.ts';
+import { type CallReport, hiddenInCashier } from './breaker.ts';
 import type { Admission, Breakers } from './breakers.ts';
 import type { HealthWindows } from './health.ts';
 import { ReadsInFlight } from './reads-in-flight.ts';
@@ -61,11 +61,15 @@ export class ChannelHealth {
     if (outcome === 'failed') this.deps.log.warn('channel call failed', { channel: code, call, latency_ms: Math.round(latencyMs), error });
     try {
       const at = this.deps.clock.now();
-      const window = await this.deps.windows.record(code, outcome, latencyMs, at);
-      const moved = await this.deps.breakers.observe(code, outcome, window, probe);
+      const report: CallReport = outcome === 'failed'
+        ? { outcome, window: await this.deps.windows.failed(code, latencyMs, at) }
+        : (await this.deps.windows.answered(code, latencyMs, at), { outcome });
+      const moved = await this.deps.breakers.observe(code, report, probe);
       // The freshest word on this channel: routing and the cashier here use it at once (a breaker
-      // that closed starts a fresh window).
-      this.cached.set(code, { at, window: moved === 'closed' ? { totals: emptyTotals(), consecutiveFailures: 0 } : window });
+      // that closed starts a fresh window). An answer leaves the window read for routing as it is,
+      // at most health_cache_ms old.
+      if (moved === 'closed') this.cached.set(code, { at, window: { totals: emptyTotals(), consecutiveFailures: 0 } });
+      else if (report.outcome === 'failed') this.cached.set(code, { at, window: report.window });
     } catch (unrecorded) {
       this.deps.log.error('channel health not recorded', { channel: code, outcome, error: String(unrecorded) });
     }

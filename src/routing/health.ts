@@ -1,18 +1,21 @@
 /**
  * Where channel health windows live: in this process without Redis, in Redis otherwise so that
- * every instance adds to and reads the same window. Recording a call is one round trip (a
- * script that adds the call and answers the window's totals, which the breaker needs at once).
+ * every instance adds to and reads the same window. Recording a call is one round trip. Only a
+ * failure reads the window back (in the same script): an answered call cannot trip a breaker, so
+ * it adds itself to the current bucket and nothing more.
  */
 import type Redis from 'ioredis';
 import * as v from 'valibot';
 import {
-  type Bucket, type CallOutcome, type ChannelWindow, type WindowTotals,
+  type Bucket, type ChannelWindow, type WindowTotals,
   addCall, bucketStart, emptyTotals, health_bucket_ms, health_window_ms, latencyBin, latency_bounds_ms, totalsOf, windowStarts,
 } from './window.ts';
 
 export interface HealthWindows {
-  /** Adds one call at `at`; answers the window after it. */
-  record(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow>;
+  /** Adds one answered call at `at`. */
+  answered(code: string, latencyMs: number, at: number): Promise<void>;
+  /** Adds one failed call at `at`; answers the window after it, which a breaker trips on. */
+  failed(code: string, latencyMs: number, at: number): Promise<ChannelWindow>;
   read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>>;
   /** Forgets a channel's window (a breaker that closes starts afresh). */
   reset(code: string, at: number): Promise<void>;
@@ -22,7 +25,16 @@ export interface HealthWindows {
 export class LocalHealth implements HealthWindows {
   private readonly channels = new Map<string, { buckets: Bucket[]; consecutiveFailures: number }>();
 
-  async record(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow> {
+  async answered(code: string, latencyMs: number, at: number): Promise<void> {
+    this.add(code, 'answered', latencyMs, at);
+  }
+
+  async failed(code: string, latencyMs: number, at: number): Promise<ChannelWindow> {
+    const channel = this.add(code, 'failed', latencyMs, at);
+    return { totals: totalsOf(channel.buckets, at), consecutiveFailures: channel.consecutiveFailures };
+  }
+
+  private add(code: string, outcome: 'answered' | 'failed', latencyMs: number, at: number) {
     const channel = this.channels.get(code) ?? { buckets: [], consecutiveFailures: 0 };
     this.channels.set(code, channel);
     const start = bucketStart(at);
@@ -33,7 +45,7 @@ export class LocalHealth implements HealthWindows {
     }
     addCall(bucket, outcome, latencyMs);
     channel.consecutiveFailures = outcome === 'failed' ? channel.consecutiveFailures + 1 : 0;
-    return { totals: totalsOf(channel.buckets, at), consecutiveFailures: channel.consecutiveFailures };
+    return channel;
   }
 
   async read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>> {
@@ -49,25 +61,28 @@ export class LocalHealth implements HealthWindows {
 }
 
 const latencyFields = [...latency_bounds_ms.map((_, i) => `l${i}`), `l${latency_bounds_ms.length}`];
+/** A bucket outlives the window it can be read in by one bucket's span. */
+const bucket_ttl_ms = health_window_ms + health_bucket_ms;
+
+/** Counts the call in the current bucket (KEYS[2]): ARGV[1] its latency field, ARGV[2] the buckets' time to live. */
+const countInBucket = `
+redis.call('HINCRBY', KEYS[2], 'c', 1)
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])`;
+
+/** KEYS: the failures-in-a-row counter, the current bucket. ARGV: the latency field, the time to live. */
+const answeredScript = `${countInBucket}
+redis.call('SET', KEYS[1], 0, 'PX', ARGV[2])`;
 
 /**
- * KEYS: the failures-in-a-row counter, then the window's buckets oldest first (the last is the
- * current one). ARGV: 1 when the call failed, its latency field, the buckets' time to live.
- * Answers { failures in a row, calls, failures } of the window after this call.
+ * KEYS: the failures-in-a-row counter, the current bucket, the window's other buckets.
+ * ARGV: the latency field, the time to live. Answers { failures in a row, calls, failures } of
+ * the window after this call.
  */
-const recordScript = `
-local current = KEYS[#KEYS]
-redis.call('HINCRBY', current, 'c', 1)
-redis.call('HINCRBY', current, ARGV[2], 1)
-local row = 0
-if ARGV[1] == '1' then
-  redis.call('HINCRBY', current, 'f', 1)
-  row = redis.call('INCR', KEYS[1])
-else
-  redis.call('SET', KEYS[1], 0)
-end
-redis.call('PEXPIRE', current, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+const failedScript = `${countInBucket}
+redis.call('HINCRBY', KEYS[2], 'f', 1)
+local row = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local calls, failures = 0, 0
 for i = 2, #KEYS do
   local v = redis.call('HMGET', KEYS[i], 'c', 'f')
@@ -105,18 +120,37 @@ const count = (value: unknown): number => {
   return n;
 };
 
+type Scripted = Redis & {
+  healthAnswered(keys: number, ...args: string[]): Promise<unknown>;
+  healthFailed(keys: number, ...args: string[]): Promise<unknown>;
+  healthRead(keys: number, ...args: string[]): Promise<unknown>;
+};
+
 /** Windows shared by every instance through Redis hashes, one a channel and bucket. */
 export class RedisHealth implements HealthWindows {
+  private readonly redis: Scripted;
+
   /** `prefix` scopes the keys to one paycenter's database (see routing_scope). */
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+  constructor(redis: Redis, private readonly prefix: string) {
+    // Sent by digest (EVALSHA) once the connection has loaded them: every channel call runs one.
+    redis.defineCommand('healthAnswered', { lua: answeredScript });
+    redis.defineCommand('healthFailed', { lua: failedScript });
+    redis.defineCommand('healthRead', { lua: readScript });
+    this.redis = redis as Scripted;
+  }
 
   private bucketKey = (code: string, start: number) => `${this.prefix}:${code}:${start}`;
   private rowKey = (code: string) => `${this.prefix}:${code}:row`;
 
-  async record(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow> {
-    const keys = [this.rowKey(code), ...windowStarts(at).map((start) => this.bucketKey(code, start))];
-    const ttlMs = health_window_ms + health_bucket_ms;
-    const answer = await this.redis.eval(recordScript, keys.length, ...keys, outcome === 'failed' ? '1' : '0', latencyFields[latencyBin(latencyMs)]!, String(ttlMs));
+  async answered(code: string, latencyMs: number, at: number): Promise<void> {
+    await this.redis.healthAnswered(2, this.rowKey(code), this.bucketKey(code, bucketStart(at)), latencyFields[latencyBin(latencyMs)]!, String(bucket_ttl_ms));
+  }
+
+  async failed(code: string, latencyMs: number, at: number): Promise<ChannelWindow> {
+    const current = bucketStart(at);
+    const earlier = windowStarts(at).filter((start) => start !== current).map((start) => this.bucketKey(code, start));
+    const keys = [this.rowKey(code), this.bucketKey(code, current), ...earlier];
+    const answer = await this.redis.healthFailed(keys.length, ...keys, latencyFields[latencyBin(latencyMs)]!, String(bucket_ttl_ms));
     if (!Array.isArray(answer) || answer.length !== 3) throw new Error(`assertion failed: the health script answered ${String(answer)}`);
     const totals = emptyTotals();
     totals.calls = count(answer[1]);
@@ -132,7 +166,7 @@ export class RedisHealth implements HealthWindows {
     if (codes.length === 0) return new Map();
     const starts = windowStarts(at);
     const keys = codes.flatMap((code) => [this.rowKey(code), ...starts.map((start) => this.bucketKey(code, start))]);
-    const answer = v.parse(window_sums, await this.redis.eval(readScript, keys.length, ...keys, String(starts.length), ...sumFields));
+    const answer = v.parse(window_sums, await this.redis.healthRead(keys.length, ...keys, String(starts.length), ...sumFields));
     if (answer.length !== codes.length) throw new Error(`assertion failed: the window script answered ${answer.length} windows for ${codes.length} channels`);
     return new Map(codes.map((code, i) => {
       const [row, calls, failures, ...latency] = answer[i]!.map(count);

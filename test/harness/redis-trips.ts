@@ -1,7 +1,8 @@
 /**
  * Counts the round trips a Redis client makes, for tests and benches that pin down what a code
- * path costs in Redis: each command sent on its own is one, each pipeline's `exec` is one
- * (however many commands it carries). The client still talks to the real server.
+ * path costs in Redis: each command sent on its own is one (scripts defined through this client
+ * included), each pipeline's `exec` is one (however many commands it carries). The client still
+ * talks to the real server.
  */
 import type Redis from 'ioredis';
 
@@ -14,6 +15,12 @@ export function countedRedis(redis: Redis): CountedRedis {
     get(target, key, receiver) {
       const value: unknown = Reflect.get(target, key, receiver);
       if (typeof value !== 'function' || typeof key !== 'string') return value;
+      if (key === 'defineCommand') {
+        return (name: string, ...more: unknown[]) => {
+          commands.add(name);
+          return value.apply(target, [name, ...more]);
+        };
+      }
       if (key === 'pipeline') {
         return (...args: unknown[]) => {
           const pipeline = value.apply(target, args);

@@ -17,8 +17,8 @@ import { t0, unique } from '../store/fixtures.ts';
 import { type FreshStore, freshStore } from '../store/stores.ts';
 
 const boards = ['sqlite', 'postgres', 'redis'] as const;
-const failing = { totals: { ...emptyTotals(), calls: settings.consecutive, failures: settings.consecutive }, consecutiveFailures: settings.consecutive };
-const answering = { totals: { ...emptyTotals(), calls: 1 }, consecutiveFailures: 0 };
+const failing = { outcome: 'failed', window: { totals: { ...emptyTotals(), calls: settings.consecutive, failures: settings.consecutive }, consecutiveFailures: settings.consecutive } } as const;
+const answering = { outcome: 'answered' } as const;
 
 describe.each(boards)('breakers shared by two instances (board in %s)', (kind) => {
   let fresh: FreshStore;
@@ -41,7 +41,7 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
   const instances = () => [0, 1].map(() => new Breakers({ board: board(), store: fresh.store, health: new LocalHealth(), clock, log: createLogger('error') }, settings));
 
   async function openedBy(a: Breakers, code: string): Promise<void> {
-    expect(await a.observe(code, 'failed', failing)).toBe('open');
+    expect(await a.observe(code, failing)).toBe('open');
     clock.advance(settings.openMs);
   }
 
@@ -54,7 +54,7 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
       expect(await prober.admitPrepay(code)).toBe('probe');
       expect(await other.admitPrepay(code)).toBe('refused');
       clock.advance(100);
-      expect(await prober.observe(code, 'answered', answering, true)).toBe(n + 1 < settings.halfOpenProbes ? 'half_open' : 'closed');
+      expect(await prober.observe(code, answering, true)).toBe(n + 1 < settings.halfOpenProbes ? 'half_open' : 'closed');
     }
     clock.advance(breaker_cache_ms);
     for (const instance of [a, b]) expect((await instance.states([code])).get(code)!.state).toBe('closed');
@@ -74,15 +74,15 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
     const [a, b] = instances() as [Breakers, Breakers];
     await openedBy(a, code);
     expect(await a.admitPrepay(code)).toBe('probe');
-    expect(await a.observe(code, 'answered', answering, true)).toBe('half_open');
+    expect(await a.observe(code, answering, true)).toBe('half_open');
     expect(await b.admitPrepay(code)).toBe('probe');
-    expect(await b.observe(code, 'failed', failing, true)).toBe('open');
+    expect(await b.observe(code, failing, true)).toBe('open');
     // a sees the move within breaker_cache_ms (every instance within 2 s, API.md).
     clock.advance(breaker_cache_ms);
     expect(await a.admitPrepay(code)).toBe('refused');
     clock.advance(settings.openMs);
     expect(await a.admitPrepay(code)).toBe('probe');
-    expect(await a.observe(code, 'answered', answering, true)).toBe('half_open');
+    expect(await a.observe(code, answering, true)).toBe('half_open');
     const [latest, failed] = await fresh.store.listBreakerTransitions(code, 3);
     expect(latest!.reason).toBe('half-open probe 1 of 3 answered');
     expect(failed).toMatchObject({ from: 'open', to: 'half_open' });
@@ -95,7 +95,7 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
     const seenByB = (await b.states([code])).get(code)!;
     expect(seenByB.state).toBe('half_open');
     expect(await a.admitPrepay(code)).toBe('probe');
-    expect(await a.observe(code, 'answered', answering, true)).toBe('half_open');
+    expect(await a.observe(code, answering, true)).toBe('half_open');
     // b routes with the breaker as its cache has it; its cache expires before the prepay is admitted.
     expect(await b.claimProbe(seenByB)).toBe(true);
     clock.advance(breaker_cache_ms);
@@ -109,11 +109,11 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
     await openedBy(a, code);
     expect(await a.admitPrepay(code)).toBe('probe');
     // A query answered while half-open proves nothing the gate let through.
-    expect(await b.observe(code, 'answered', answering)).toBeNull();
+    expect(await b.observe(code, answering)).toBeNull();
     // Two probes in flight at once happen only when a gate outlived its holder; both still count.
-    const moved = await Promise.all([a.observe(code, 'answered', answering, true), b.observe(code, 'answered', answering, true)]);
+    const moved = await Promise.all([a.observe(code, answering, true), b.observe(code, answering, true)]);
     expect(moved).toEqual(['half_open', 'half_open']);
     expect(await b.admitPrepay(code)).toBe('probe');
-    expect(await b.observe(code, 'answered', answering, true)).toBe('closed');
+    expect(await b.observe(code, answering, true)).toBe('closed');
   });
 });

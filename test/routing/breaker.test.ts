@@ -10,6 +10,8 @@ import { closedBreaker } from '../../src/store/rows.ts';
 
 const t0 = 1_764_547_200_000;
 const windowOf = (calls: number, failures: number, row = 0) => ({ totals: { ...emptyTotals(), calls, failures }, consecutiveFailures: row });
+const failedWith = (window: ReturnType<typeof windowOf>) => ({ outcome: 'failed', window }) as const;
+const answered = { outcome: 'answered' } as const;
 const closed = closedBreaker('c');
 const open = moved(closed, 'open', t0);
 
@@ -25,8 +27,8 @@ describe('breaker transitions', () => {
   });
 
   test('a closed breaker opens only on a failure, never on an answer', () => {
-    expect(afterCall(settings, closed, 'answered', windowOf(10, 9, 0))).toBeNull();
-    expect(afterCall(settings, closed, 'failed', windowOf(10, 9, 1))).toEqual({ to: 'open', reason: '9 of 10 calls failed in the window' });
+    expect(afterCall(settings, closed, answered)).toBeNull();
+    expect(afterCall(settings, closed, failedWith(windowOf(10, 9, 1)))).toEqual({ to: 'open', reason: '9 of 10 calls failed in the window' });
   });
 
   test('open → half_open only after BREAKER_OPEN_S, and never when forced', () => {
@@ -38,11 +40,11 @@ describe('breaker transitions', () => {
 
   test('half_open: a failed probe, or any failed call, re-opens; an answer is left to the probe count; open ignores calls', () => {
     const half = moved(open, 'half_open', t0 + settings.openMs);
-    expect(afterCall(settings, half, 'failed', windowOf(20, 16), true)).toEqual({ to: 'open', reason: 'a half-open probe failed' });
-    expect(afterCall(settings, half, 'failed', windowOf(20, 16))).toEqual({ to: 'open', reason: 'a call failed while half-open' });
-    expect(afterCall(settings, half, 'answered', windowOf(20, 15), true)).toBeNull();
-    expect(afterCall(settings, half, 'answered', windowOf(20, 15))).toBeNull();
-    expect(afterCall(settings, open, 'failed', windowOf(20, 16))).toBeNull();
+    expect(afterCall(settings, half, failedWith(windowOf(20, 16)), true)).toEqual({ to: 'open', reason: 'a half-open probe failed' });
+    expect(afterCall(settings, half, failedWith(windowOf(20, 16)))).toEqual({ to: 'open', reason: 'a call failed while half-open' });
+    expect(afterCall(settings, half, answered, true)).toBeNull();
+    expect(afterCall(settings, half, answered)).toBeNull();
+    expect(afterCall(settings, open, failedWith(windowOf(20, 16)))).toBeNull();
   });
 
   test.each([

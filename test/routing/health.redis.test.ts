@@ -1,8 +1,9 @@
 /**
  * Windows shared through Redis read exactly what one process's windows read: the same calls
- * (outcomes, latencies, times across more than a window, several channels) recorded into both,
- * then both read at moments that cut buckets in and out — the Redis read sums the buckets in a
- * script, the process's in memory. Real Redis; the seed is printed.
+ * (outcomes, latencies, times across more than a window, several channels) recorded into both —
+ * a failure answers the window after it, an answer is read back after it — then both read at
+ * moments that cut buckets in and out. The Redis scripts sum the buckets, the process sums them in
+ * memory. Real Redis; the seed is printed.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
@@ -35,9 +36,14 @@ describe('Redis health windows', () => {
       const code = codes[Math.floor(random() * 3)]!;
       const outcome = random() < 0.3 ? 'failed' : 'answered';
       const latency = Math.floor(random() * 12_000);
-      const [mine, theirs] = await Promise.all([local.record(code, outcome, latency, at), shared.record(code, outcome, latency, at)]);
-      expect({ calls: theirs.totals.calls, failures: theirs.totals.failures, row: theirs.consecutiveFailures })
-        .toEqual({ calls: mine.totals.calls, failures: mine.totals.failures, row: mine.consecutiveFailures });
+      if (outcome === 'failed') {
+        const [mine, theirs] = await Promise.all([local.failed(code, latency, at), shared.failed(code, latency, at)]);
+        expect({ calls: theirs.totals.calls, failures: theirs.totals.failures, row: theirs.consecutiveFailures })
+          .toEqual({ calls: mine.totals.calls, failures: mine.totals.failures, row: mine.consecutiveFailures });
+      } else {
+        await Promise.all([local.answered(code, latency, at), shared.answered(code, latency, at)]);
+        expect(await shared.read([code], at)).toEqual(await local.read([code], at));
+      }
     }
     const end = times.at(-1)!;
     for (const at of [end, end + health_bucket_ms - 1, end + health_bucket_ms, end + health_window_ms / 2, end + health_window_ms]) {
