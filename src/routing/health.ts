@@ -7,7 +7,7 @@
 import type Redis from 'ioredis';
 import * as v from 'valibot';
 import {
-  type Bucket, type ChannelWindow, type WindowTotals,
+  type Bucket, type ChannelWindow,
   addCall, bucketStart, emptyTotals, health_bucket_ms, health_window_ms, latencyBin, latency_bounds_ms, totalsOf, windowStarts,
 } from './window.ts';
 
