@@ -39,13 +39,16 @@ export class RedisTimerIndex {
   }
 
   /**
-   * Follows a committed order write: its armed timers are added, its disarmed ones removed. A
-   * failure is logged, not thrown — the ticker's table sweep fires what the index missed.
+   * Follows a committed order write: its armed timers are added, its disarmed ones removed (a
+   * write names a timer once, so the two never touch one member). Both are sent before this
+   * returns to the event loop: one round trip, and the next write's changes to the same timers
+   * are sent after them — had the removal waited for the addition's answer, a later write that
+   * re-arms a timer this one disarmed could be overtaken and lose it from the index. A failure is
+   * logged, not thrown — the ticker's table sweep fires what the index missed.
    */
   async follow(write: OrderWrite, log: Logger): Promise<void> {
     try {
-      await this.add(write.timersArmed);
-      await this.remove(write.timersDisarmed.map((key) => ({ orderId: write.order.id, key })));
+      await Promise.all([this.add(write.timersArmed), this.remove(write.timersDisarmed.map((key) => ({ orderId: write.order.id, key })))]);
     } catch (error) {
       log.warn('timer index update failed; the sweep will fire these timers', { payment_id: write.order.id, error: String(error) });
     }

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
 import { RedisTimerIndex } from '../../actors/redis-timers.ts';
 import { ManualClock } from '../../src/clock.ts';
+import { createLogger } from '../../src/log.ts';
+import { next, orderRow, unique, writeOf } from '../store/fixtures.ts';
 import { storeKinds } from '../store/stores.ts';
 import { type Booted, MerchantClient, bootPaycenter, settleThroughActor } from './harness.ts';
 
@@ -128,5 +130,19 @@ describe('timeouts with the Redis timer index', () => {
     expect(new Set([...a, ...b].map((r) => r.orderId)).size).toBe(50);
     expect(await index.claim(2_000, 30_000, 40)).toEqual([]);
     expect(await index.claim(32_001, 30_000, 100)).toHaveLength(50);
+  });
+
+  test("a write's timer changes are sent before the next write's: a timer disarmed then re-armed stays indexed", async () => {
+    const index = new RedisTimerIndex(redis, 'paycenter:test-follow');
+    const row = orderRow(2, { id: `pay_${unique()}` });
+    const timer = (key: string, dueAt: number) => ({ orderId: row.id, key, dueAt, event: {} });
+    const log = createLogger('error');
+    await index.add([timer('query', 1_000)]);
+    // The first write arms one timer and disarms `query`; the next re-arms `query`, before the first is indexed.
+    const first = index.follow(writeOf(row, { timersArmed: [timer('expire', 5_000)], timersDisarmed: ['query'] }), log);
+    const second = index.follow(writeOf(next(row), { timersArmed: [timer('query', 2_000)] }), log);
+    await Promise.all([first, second]);
+    expect(await redis.zscore('paycenter:test-follow', `${row.id}\u0000query`)).toBe('2000');
+    expect(await redis.zscore('paycenter:test-follow', `${row.id}\u0000expire`)).toBe('5000');
   });
 });
