@@ -3,6 +3,7 @@
  * through Redis (one Lua script, atomic) when configured, kept in this process otherwise.
  */
 import type Redis from 'ioredis';
+import * as v from 'valibot';
 
 export type RateLimitOptions = { perSecond: number; capacity: number };
 export type RateDecision = { ok: true } | { ok: false; retryAfterS: number };
@@ -38,7 +39,7 @@ export class LocalRateLimiter implements RateLimiter {
   }
 }
 
-/** KEYS[1] bucket; ARGV now_ms, per_second, capacity. Returns {1, 0} or {0, tokens_millis}. */
+/** KEYS[1] bucket; ARGV now_ms, per_second, capacity. Returns {taken (1) or not (0), the tokens left in thousandths}. */
 const takeScript = `
 local b = redis.call('HMGET', KEYS[1], 't', 'at')
 local now = tonumber(ARGV[1]); local rate = tonumber(ARGV[2]); local cap = tonumber(ARGV[3])
@@ -52,7 +53,10 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(cap / rate * 1000) + 1000)
 return {ok, math.floor(tokens * 1000)}
 `;
 
-type Scripted = Redis & { rateLimitTake(keys: number, ...args: Array<string | number>): Promise<[number, number]> };
+type Scripted = Redis & { rateLimitTake(keys: number, ...args: Array<string | number>): Promise<unknown> };
+
+/** What takeScript answers, parsed: whether a token was taken, and the tokens left in thousandths. */
+const take_reply = v.tuple([v.picklist([0, 1]), v.pipe(v.number(), v.integer(), v.minValue(0))]);
 
 export class RedisRateLimiter implements RateLimiter {
   private readonly redis: Scripted;
@@ -64,8 +68,8 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async take(merchantId: string, nowMs: number): Promise<RateDecision> {
-    const reply = await this.redis.rateLimitTake(1, `ratelimit:${merchantId}`, nowMs, this.options.perSecond, this.options.capacity);
-    if (Number(reply[0]) === 1) return { ok: true };
-    return { ok: false, retryAfterS: waitFor(Number(reply[1]) / 1000, this.options) };
+    const [taken, tokensMillis] = v.parse(take_reply, await this.redis.rateLimitTake(1, `ratelimit:${merchantId}`, nowMs, this.options.perSecond, this.options.capacity));
+    if (taken === 1) return { ok: true };
+    return { ok: false, retryAfterS: waitFor(tokensMillis / 1000, this.options) };
   }
 }
