@@ -61,7 +61,7 @@ export class ChannelHealth {
     if (outcome === 'failed') this.deps.log.warn('channel call failed', { channel: code, call, latency_ms: Math.round(latencyMs), error });
     try {
       const at = this.deps.clock.now();
-      const report = await this.added(code, outcome, latencyMs, at);
+      const report = await this.addToWindow(code, outcome, latencyMs, at);
       const moved = await this.deps.breakers.observe(code, report, probe);
       // The freshest word on this channel: routing and the cashier here use it at once (a breaker
       // that closed starts a fresh window). An answer leaves the window read for routing as it is,
@@ -74,7 +74,7 @@ export class ChannelHealth {
   }
 
   /** Adds the call to its channel's window; a failure comes back with the window after it. */
-  private async added(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<CallReport> {
+  private async addToWindow(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<CallReport> {
     if (outcome === 'failed') return { outcome, window: await this.deps.windows.failed(code, latencyMs, at) };
     await this.deps.windows.answered(code, latencyMs, at);
     return { outcome };

@@ -7,7 +7,7 @@
 import type Redis from 'ioredis';
 import * as v from 'valibot';
 import {
-  type Bucket, type ChannelWindow,
+  type Bucket, type CallOutcome, type ChannelWindow,
   addCall, bucketStart, emptyTotals, health_bucket_ms, health_window_ms, latencyBin, latency_bounds_ms, totalsOf, windowStarts,
 } from './window.ts';
 
@@ -34,7 +34,7 @@ export class LocalHealth implements HealthWindows {
     return { totals: totalsOf(channel.buckets, at), consecutiveFailures: channel.consecutiveFailures };
   }
 
-  private add(code: string, outcome: 'answered' | 'failed', latencyMs: number, at: number) {
+  private add(code: string, outcome: CallOutcome, latencyMs: number, at: number) {
     const channel = this.channels.get(code) ?? { buckets: [], consecutiveFailures: 0 };
     this.channels.set(code, channel);
     const start = bucketStart(at);
