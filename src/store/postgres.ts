@@ -600,6 +600,10 @@ export class PostgresStore implements Store {
     return row ? merchantOf(row, json) : null;
   }
 
+  async listMerchants(afterId: string | null, limit: number) {
+    return (await this.all('SELECT * FROM merchants WHERE id > $1 ORDER BY id LIMIT $2', afterId ?? '', limit)).map((r) => merchantOf(r, json));
+  }
+
   async updateMerchant(m: MerchantRow) {
     await this.all('UPDATE merchants SET name = $1, notify_url = $2, methods = $3, status = $4, updated_at = $5, routing = $6 WHERE id = $7',
       m.name, m.notifyUrl, m.methods, m.status, m.updatedAt, m.routing, m.id);

@@ -441,6 +441,10 @@ export class SqliteStore implements Store {
     return row ? merchantOf(row, json) : null;
   }
 
+  async listMerchants(afterId: string | null, limit: number) {
+    return this.all('SELECT * FROM merchants WHERE id > ? ORDER BY id LIMIT ?', afterId ?? '', limit).map((r) => merchantOf(r, json));
+  }
+
   async updateMerchant(m: MerchantRow) {
     this.write(() =>
       this.query('UPDATE merchants SET name = ?, notify_url = ?, methods = ?, status = ?, updated_at = ?, routing = ? WHERE id = ?')

@@ -456,6 +456,8 @@ export interface Store {
   insertMerchant(merchant: MerchantRow): Promise<'inserted' | 'exists'>;
   loadMerchant(merchantId: string): Promise<MerchantRow | null>;
   updateMerchant(merchant: MerchantRow): Promise<void>;
+  /** Merchants by id after `afterId` (exclusive; null: from the first), at most `limit`. */
+  listMerchants(afterId: string | null, limit: number): Promise<MerchantRow[]>;
   insertChannel(channel: ChannelRow): Promise<'inserted' | 'exists'>;
   loadChannel(code: string): Promise<ChannelRow | null>;
   listChannels(): Promise<ChannelRow[]>;

@@ -67,6 +67,18 @@ for (const kind of storeKinds) {
       expect(await store.loadMerchant('M_none')).toBeNull();
     });
 
+    test('merchants are listed by id, a page after a given id at a time', async () => {
+      const prefix = `M_list_${unique()}`;
+      const rows: MerchantRow[] = [2, 0, 1].map((n) => ({
+        id: `${prefix}_${n}`, name: `list ${n}`, secretEnc: 'v1:abc', notifyUrl: null, methods: [], status: 'enabled', routing: 'smart', createdAt: t0, updatedAt: t0,
+      }));
+      for (const row of rows) await store.insertMerchant(row);
+      const ours = (page: MerchantRow[]) => page.filter((m) => m.id.startsWith(prefix)).map((m) => m.id);
+      expect(ours(await store.listMerchants(`${prefix}`, 2))).toEqual([`${prefix}_0`, `${prefix}_1`]);
+      expect(ours(await store.listMerchants(`${prefix}_1`, 10))).toEqual([`${prefix}_2`]);
+      expect(ours(await store.listMerchants(null, 1_000))).toEqual([`${prefix}_0`, `${prefix}_1`, `${prefix}_2`]);
+    });
+
     test('channels: insert once, load, list by code, update; limits may be null', async () => {
       const code = `alipay_${unique()}`;
       const channel: ChannelRow = {
