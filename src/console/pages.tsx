@@ -4,6 +4,7 @@
  * the page's one script is served by the app). Every value is escaped by JSX. Pages never wider
  * than the window: wide tables scroll inside their own box.
  */
+import type { Context } from 'hono';
 import type { Child } from 'hono/jsx';
 import { chinaDateTime } from '../channels/china-time.ts';
 import { isoTime } from '../clock.ts';
@@ -13,8 +14,8 @@ export const console_script = '/admin/assets/console.js';
 export const console_style = '/admin/assets/console.css';
 
 const nav: Array<[string, string]> = [
-  ['/admin', 'Home'], ['/admin/payments', 'Payments'], ['/admin/channels', 'Channels'], ['/admin/reconciliations', 'Reconciliation'],
-  ['/admin/alerts', 'Alerts'], ['/admin/audit', 'Audit'], ['/admin/machines', 'State chart'],
+  ['/admin', 'Home'], ['/admin/payments', 'Payments'], ['/admin/merchants', 'Merchants'], ['/admin/channels', 'Channels'], ['/admin/risk', 'Risk'],
+  ['/admin/reconciliations', 'Reconciliation'], ['/admin/alerts', 'Alerts'], ['/admin/audit', 'Audit'], ['/admin/machines', 'State chart'],
 ];
 
 export function Layout(props: { title: string; active: string; children: Child }) {
@@ -63,6 +64,9 @@ export function Table(props: { head: string[]; rows: Child[][]; empty: string })
     </div>
   );
 }
+
+/** The CSRF token of the request's session, for the forms of the page it is answered with. */
+export type FormToken = (c: Context) => string;
 
 /** A console write: a POST form carrying the session's CSRF token. */
 export function PostForm(props: { action: string; csrf: string; children: Child }) {

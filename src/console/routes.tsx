@@ -25,10 +25,17 @@ import type { Reconciliation } from '../recon/reconciliation.ts';
 import type { ChannelHealth } from '../routing/channel-health.ts';
 import type { OrderRow, Store } from '../store/store.ts';
 import { prefersHtml } from '../viewer/routes.ts';
+import type { MerchantDirectory } from '../merchants/directory.ts';
+import type { Risk } from '../risk/open.ts';
+import { ChannelsTable, channelLines, mountChannelConsole } from './channels.tsx';
 import { csrfToken } from './csrf.ts';
+import { mountMerchantConsole } from './merchants.tsx';
+import { mountRiskConsole } from './risk.tsx';
 import { Layout, PostForm, Stat, Table, Time, console_css, console_js } from './pages.tsx';
 
-export type ConsoleDeps = { store: Store; clock: Clock; alerts: Alerts; recon: Reconciliation; health: ChannelHealth; links: Links; sessionCookie: string };
+export type ConsoleDeps = {
+  store: Store; clock: Clock; alerts: Alerts; recon: Reconciliation; health: ChannelHealth; merchants: MerchantDirectory; risk: Risk; links: Links; sessionCookie: string;
+};
 
 /** Payments per search page at most. */
 export const console_page_max = 100;
@@ -74,6 +81,9 @@ const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
 export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   const csrfOf = (c: Context) => csrfToken(deps.links.secretKey, getCookie(c, deps.sessionCookie) ?? '');
+  mountMerchantConsole(app, { ...deps, csrfOf });
+  mountChannelConsole(app, { ...deps, csrfOf });
+  mountRiskConsole(app, { ...deps, csrfOf });
 
   app.get('/assets/console.js', (c) => c.body(console_js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'private, max-age=300' }));
   app.get('/assets/console.css', (c) => c.body(console_css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'private, max-age=300' }));
@@ -91,17 +101,6 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
     const hasMore = rows.length > q.limit;
     if (!prefersHtml(c)) return c.json({ data: page, has_more: hasMore });
     return c.html(<PaymentsPage query={c.req.query()} payments={page} rows={rows.slice(0, q.limit)} hasMore={hasMore} />);
-  });
-
-  app.get('/channels', async (c, next) => {
-    if (!prefersHtml(c)) return next();
-    const channels = await deps.store.listChannels();
-    return c.html(
-      <Layout title="Channels" active="/admin/channels">
-        <Table head={['Code', 'Provider', 'Methods', 'Currencies', 'Weight', 'Status']} empty="No channels yet."
-          rows={channels.map((ch) => [<code>{ch.code}</code>, ch.provider, ch.methods.join(', '), ch.currencies.join(', '), String(ch.weight), <span class={`badge ${ch.status}`}>{ch.status}</span>])} />
-      </Layout>,
-    );
   });
 
   app.get('/alerts', async (c, next) => {
@@ -186,11 +185,10 @@ async function homeOf(deps: ConsoleDeps) {
   const now = deps.clock.now();
   const dayStart = chinaDayStart(now);
   const [stats, channels, open, alerts, diffs, parked] = await Promise.all([
-    deps.store.orderStatsSince(firstIdAt(dayStart)), deps.store.listChannels(), deps.store.countOpenAlerts(),
+    deps.store.orderStatsSince(firstIdAt(dayStart)), channelLines(deps), deps.store.countOpenAlerts(),
     deps.alerts.list({ open: true, limit: home_items_max }), deps.store.listOpenReconDiffs(Number.MAX_SAFE_INTEGER, open_diffs_counted_max),
     deps.store.listParked(open_diffs_counted_max),
   ]);
-  const health = await Promise.all(channels.map((ch) => deps.health.view(ch.code)));
   return {
     today: {
       date: chinaDate(dayStart),
@@ -199,7 +197,7 @@ async function homeOf(deps: ConsoleDeps) {
         paid_amount: currencies.includes(s.currency as Currency) ? formatAmount(s.paidAmount, s.currency as Currency) : String(s.paidAmount),
       })),
     },
-    channels: channels.map((ch, i) => ({ code: ch.code, provider: ch.provider, status: ch.status, methods: ch.methods, health: health[i]! })),
+    channels,
     open_alerts: Object.values(open).reduce((n, count) => n + count, 0),
     parked: parked.length,
     alerts: alerts.data.map(alertOf),
@@ -222,12 +220,7 @@ function HomePage(props: { home: Home }) {
         <Stat label="Parked rows" value={<span data-field="parked">{String(home.parked)}</span>} />
       </div>
       <h2>Channels</h2>
-      <Table head={['Code', 'Provider', 'Status', 'Breaker', 'Success rate', 'Calls', 'p99', 'Methods']} empty="No channels yet."
-        rows={home.channels.map((ch) => [
-          <a href={`/admin/channels/${ch.code}/health`}><code>{ch.code}</code></a>, ch.provider, <span class={`badge ${ch.status}`}>{ch.status}</span>,
-          <span class={`badge ${ch.health.breaker === 'closed' ? 'done' : 'open'}`}>{ch.health.breaker}</span>,
-          `${(ch.health.success_rate * 100).toFixed(1)} %`, String(ch.health.calls), ch.health.p99_ms === null ? '–' : `${ch.health.p99_ms} ms`, ch.methods.join(', '),
-        ])} />
+      <ChannelsTable channels={home.channels} />
       <h2>Open alerts</h2>
       <Table head={['When', 'Kind', 'Message']} empty="No open alerts."
         rows={home.alerts.map((a) => [<time datetime={a.created_at}>{a.created_at}</time>, <span class="badge">{a.kind}</span>, a.message])} />

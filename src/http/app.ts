@@ -148,7 +148,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.route('/admin', adminRoutes({
     adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links,
     channels: deps.channels,
-    outbound: deps.edge.outbound, sessions: deps.edge.adminSessions, health: deps.health, balances,
+    outbound: deps.edge.outbound, sessions: deps.edge.adminSessions, health: deps.health, balances, risk: deps.risk,
   }));
   // Behind the operator authentication the /admin application installs for every /admin path.
   app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock }));

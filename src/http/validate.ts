@@ -95,3 +95,9 @@ export function requireOutboundUrls(policy: OutboundPolicy, urls: Record<string,
   }
 }
 export const queryParams = <S extends StandardSchemaV1>(schema: S) => validator('query', schema, failure);
+
+/**
+ * A console form's fields (application/x-www-form-urlencoded). Its CSRF token is among them, read
+ * by the operator routes' authentication before this: schemas are not strict, so it passes unread.
+ */
+export const formFields = <S extends StandardSchemaV1>(schema: S) => validator('form', schema, failure);

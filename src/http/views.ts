@@ -34,7 +34,8 @@ export function notificationDataOf(links: Links): NotificationRenderer {
   };
 }
 
-export const merchantOf = (m: Merchant) => ({
+/** A merchant as operators see it: never its secret (a stored row fits as well as an opened one). */
+export const merchantOf = (m: Omit<Merchant, 'secret'>) => ({
   merchant_id: m.id, name: m.name, notify_url: m.notifyUrl, methods: m.methods, status: m.status, routing: m.routing, created_at: isoTime(m.createdAt), updated_at: isoTime(m.updatedAt),
 });
 

@@ -170,6 +170,11 @@ export class RiskRepo {
     return rows.map(entryOf);
   }
 
+  /** The newest entries first (ids start with their creation time), at most `limit`. */
+  async newestEntries(limit: number): Promise<ListEntry[]> {
+    return (await this.sql.all('SELECT * FROM risk_list_entries ORDER BY id DESC LIMIT $1', [limit])).map(entryOf);
+  }
+
   async countEntries(): Promise<number> {
     const [row] = await this.sql.all('SELECT count(*) AS n FROM risk_list_entries');
     return Number(row?.n ?? 0);

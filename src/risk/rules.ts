@@ -84,6 +84,10 @@ export const settingsBody = v.pipe(
   v.check((s) => s.review_at <= s.reject_at, 'review_at must not be above reject_at'),
 );
 
+/** How long a list entry's reason may be. */
+export const list_entry_reason_chars_max = 256;
+
 export const listEntryBody = v.strictObject({
-  subject: v.picklist(list_subjects), value: v.pipe(v.string(), v.minLength(1), v.maxLength(128)), reason: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256))), null),
+  subject: v.picklist(list_subjects), value: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  reason: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(list_entry_reason_chars_max))), null),
 });

@@ -1,8 +1,10 @@
 /**
  * The operator console over HTTP (JSON for API clients) and in a browser (pages): the home
- * page's figures, the payments search with every filter and keyset paging, writes from pages
- * refused without the session's CSRF token and recorded when accepted, and every page fitting
- * the window at desktop and phone widths (screenshots in test-artifacts/).
+ * page's figures, the payments search with every filter and keyset paging, the merchants list
+ * and the risk center's summary, writes from pages (an alert acknowledged, a merchant's routing,
+ * a rule disabled, a list entry added and removed, a breaker forced open and closed) refused
+ * without the session's CSRF token and recorded when accepted, and every page fitting the
+ * window at desktop and phone widths (screenshots in test-artifacts/).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync } from 'node:fs';
@@ -66,6 +68,32 @@ describe('the operator console (sqlite)', () => {
     expect(home.channels.map((c: any) => c.health.breaker)).toEqual(['closed', 'closed']);
   });
 
+  test('merchants in id order, a page at a time, without their secrets', async () => {
+    for (const n of [1, 2]) expect((await adminCall(world.url, 'POST', '/admin/merchants', { merchant_id: `MCONSOLE${n}`, name: `Console ${n}` })).status).toBe(201);
+    const all = (await adminCall(world.url, 'GET', '/admin/merchants?limit=100')).body;
+    const ids = all.data.map((m: any) => m.merchant_id);
+    expect(ids).toEqual([...ids].sort());
+    expect(ids).toEqual(expect.arrayContaining(['MCONSOLE1', 'MCONSOLE2', world.merchant.merchantId]));
+    expect(all.has_more).toBe(false);
+    expect(all.data.find((m: any) => m.merchant_id === 'MCONSOLE1')).toEqual(expect.objectContaining({ name: 'Console 1', status: 'enabled', routing: 'smart' }));
+    expect(JSON.stringify(all)).not.toContain('sk_');
+    const first = (await adminCall(world.url, 'GET', '/admin/merchants?limit=1')).body;
+    expect(first).toMatchObject({ has_more: true, data: [{ merchant_id: ids[0] }] });
+    expect((await adminCall(world.url, 'GET', `/admin/merchants?limit=1&after=${ids[0]}`)).body.data[0].merchant_id).toBe(ids[1]);
+    expect((await adminCall(world.url, 'GET', '/admin/merchants?limit=1000')).body.error.field).toBe('limit');
+  });
+
+  test("the risk center's summary: thresholds, every rule, the newest list entries and their count", async () => {
+    expect((await adminCall(world.url, 'POST', '/admin/risk/rules', { code: 'console_big', kind: 'limit', action: 'review', params: { subject: 'user', period: 'day', amount: '50000.00' } })).status).toBe(201);
+    for (const value of ['dev-old', 'dev-new']) expect((await adminCall(world.url, 'POST', '/admin/risk/lists', { subject: 'device', value })).status).toBe(201);
+    const risk = (await adminCall(world.url, 'GET', '/admin/risk')).body;
+    expect(risk.settings).toEqual((await adminCall(world.url, 'GET', '/admin/risk/settings')).body);
+    expect(risk.rules).toEqual((await adminCall(world.url, 'GET', '/admin/risk/rules')).body.data);
+    expect(risk.rules.map((r: any) => r.code)).toContain('console_big');
+    expect(risk.lists.slice(0, 2).map((e: any) => e.value)).toEqual(['dev-new', 'dev-old']);
+    expect(risk.lists_total).toBe((await adminCall(world.url, 'GET', '/admin/risk/lists')).body.data.length);
+  });
+
   test('a signed-in browser walks from the home page to a payment found by its merchant order number and its timeline; every page fits the window', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(15_000);
@@ -81,7 +109,7 @@ describe('the operator console (sqlite)', () => {
     await page.waitForURL(`${world.url}/admin/payments/${ids[1]}/timeline`, { waitUntil: 'commit' });
     for (const [width, label] of [[1280, 'desktop'], [390, 'phone']] as const) {
       await page.setViewportSize({ width, height: 900 });
-      for (const path of ['/admin', '/admin/payments', '/admin/channels', '/admin/reconciliations', '/admin/alerts', '/admin/audit']) {
+      for (const path of ['/admin', '/admin/payments', '/admin/merchants', '/admin/channels', '/admin/channels/alipay_main/health', '/admin/risk', '/admin/reconciliations', '/admin/alerts', '/admin/audit']) {
         await page.goto(world.url + path);
         const [scroll, inner] = await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]') as [number, number];
         expect({ path, width, scroll }).toEqual({ path, width, scroll: inner });
@@ -113,4 +141,65 @@ describe('the operator console (sqlite)', () => {
     expect(audit[0]).toMatchObject({ actor: 'admin (console)', action: 'POST', target: `/admin/alerts/${alert.id}/ack` });
     await context.close();
   }, 60_000);
+  test("writes from the merchants, risk and channel pages change what the JSON routes show, and are on the audit page", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    await page.goto(`${world.url}/admin/login`);
+    await page.fill('input[name="token"]', admin_token);
+    await page.click('button');
+    await page.waitForURL(`${world.url}/admin`);
+    const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+
+    const merchantId = world.merchant.merchantId;
+    await page.goto(`${world.url}/admin/merchants`);
+    const merchantForm = page.locator(`form[action="/admin/forms/merchants/${merchantId}"]`);
+    await merchantForm.locator('select[name="routing"]').selectOption('lowest_fee');
+    await merchantForm.locator('button').click();
+    await page.waitForURL(`${world.url}/admin/merchants`);
+    expect((await adminCall(world.url, 'GET', `/admin/merchants/${merchantId}`)).body).toMatchObject({ routing: 'lowest_fee', status: 'enabled' });
+    await page.locator(`form[action="/admin/forms/merchants/${merchantId}"] select[name="routing"]`).selectOption('smart');
+    await page.locator(`form[action="/admin/forms/merchants/${merchantId}"] button`).click();
+    await page.waitForURL(`${world.url}/admin/merchants`);
+    expect((await adminCall(world.url, 'GET', `/admin/merchants/${merchantId}`)).body.routing).toBe('smart');
+
+    expect((await adminCall(world.url, 'POST', '/admin/risk/rules', { code: 'console_toggle', kind: 'blacklist', action: 'reject', params: { subjects: ['device'] } })).status).toBe(201);
+    const forged = await fetch(`${world.url}/admin/forms/risk/rules/console_toggle`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'status=disabled&_csrf=forged', redirect: 'manual' });
+    expect(forged.status).toBe(401);
+    await page.goto(`${world.url}/admin/risk`);
+    await page.locator('form[action="/admin/forms/risk/rules/console_toggle"] button').click();
+    await page.waitForURL(`${world.url}/admin/risk`);
+    expect((await adminCall(world.url, 'GET', '/admin/risk/rules/console_toggle')).body.status).toBe('disabled');
+    await page.locator('form[action="/admin/forms/risk/lists"] select[name="subject"]').selectOption('device');
+    await page.fill('form[action="/admin/forms/risk/lists"] input[name="value"]', 'dev-console');
+    await page.locator('form[action="/admin/forms/risk/lists"] button').click();
+    await page.waitForURL(`${world.url}/admin/risk`);
+    const added = (await adminCall(world.url, 'GET', '/admin/risk/lists?subject=device')).body.data.find((e: any) => e.value === 'dev-console');
+    expect(added).toMatchObject({ subject: 'device', reason: null });
+    await page.locator(`form[action="/admin/forms/risk/lists/${added.id}/remove"] button`).click();
+    await page.waitForURL(`${world.url}/admin/risk`);
+    expect((await adminCall(world.url, 'GET', '/admin/risk/lists?subject=device')).body.data.map((e: any) => e.value)).not.toContain('dev-console');
+
+    await page.goto(`${world.url}/admin/channels/wechat_main/health`);
+    const forceOpen = page.locator('form[action="/admin/forms/channels/wechat_main/breaker"]').filter({ has: page.locator('input[name="state"][value="open"]') });
+    await forceOpen.locator('input[name="reason"]').fill('provider maintenance');
+    await forceOpen.locator('button').click();
+    await page.waitForURL(`${world.url}/admin/channels/wechat_main/health`);
+    const opened = (await adminCall(world.url, 'GET', '/admin/channels/wechat_main/health')).body;
+    expect(opened.breaker).toBe('open');
+    expect(opened.transitions[0]).toMatchObject({ to: 'open', reason: expect.stringContaining('provider maintenance') });
+    await page.getByText('provider maintenance').first().waitFor();
+    const close = page.locator('form[action="/admin/forms/channels/wechat_main/breaker"]').filter({ has: page.locator('input[name="state"][value="closed"]') });
+    await close.locator('input[name="reason"]').fill('maintenance over');
+    await close.locator('button').click();
+    await page.waitForURL(`${world.url}/admin/channels/wechat_main/health`);
+    expect((await adminCall(world.url, 'GET', '/admin/channels/wechat_main/health')).body.breaker).toBe('closed');
+
+    const targets = (await adminCall(world.url, 'GET', '/admin/audit')).body.data.filter((r: any) => r.actor === 'admin (console)').map((r: any) => r.target);
+    expect(targets).toEqual(expect.arrayContaining([
+      `/admin/forms/merchants/${merchantId}`, '/admin/forms/risk/rules/console_toggle', '/admin/forms/risk/lists', `/admin/forms/risk/lists/${added.id}/remove`,
+      '/admin/forms/channels/wechat_main/breaker',
+    ]));
+    await context.close();
+  }, 90_000);
 });

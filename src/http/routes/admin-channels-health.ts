@@ -19,32 +19,40 @@ export const breaker_transitions_shown_max = 20;
 /** How long an operator's reason for forcing a breaker may be: it is stored with the transition. */
 const breaker_reason_chars_max = 200;
 
-const forceBreaker = v.strictObject({
+/** What forcing a breaker takes, from a JSON body here or the console's form (which also carries its CSRF token). */
+export const breakerForcing = {
   state: v.picklist(['open', 'closed']),
   reason: v.pipe(v.string(), v.minLength(1), v.maxLength(breaker_reason_chars_max)),
-});
+};
+export type BreakerForcing = v.InferOutput<v.ObjectSchema<typeof breakerForcing, undefined>>;
+
+type HealthDeps = { health: ChannelHealth; store: Store };
+
+async function requireChannel(store: Store, code: string): Promise<void> {
+  if (!(await store.loadChannel(code))) throw new ApiError('not_found', `no channel ${code}`);
+}
+
+/** Forces a channel's breaker as an operator asked, from the JSON route or the console's form. */
+export async function forceBreaker(deps: HealthDeps, code: string, forcing: BreakerForcing): Promise<void> {
+  await requireChannel(deps.store, code);
+  await deps.health.force(code, forcing.state, forcing.reason);
+}
+
+/** A channel's health object with its breaker's last transitions, as the JSON route answers and the console's page shows. */
+export async function healthReport(deps: HealthDeps, code: string) {
+  await requireChannel(deps.store, code);
+  const [view, transitions] = await Promise.all([deps.health.view(code), deps.health.transitions(code, breaker_transitions_shown_max)]);
+  return { ...view, transitions: transitions.map((t) => ({ at: isoTime(t.at), from: t.from, to: t.to, reason: t.reason })) };
+}
 
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
-export function mountChannelHealth(app: Hono, deps: { health: ChannelHealth; store: Store }): void {
-  const existing = async (code: string) => {
-    if (!(await deps.store.loadChannel(code))) throw new ApiError('not_found', `no channel ${code}`);
-    return code;
-  };
-
-  app.post('/channels/:code/breaker', describeRoute({ ...tag, summary: 'Force a channel’s breaker open or closed' }), jsonBody(forceBreaker), async (c) => {
-    const code = await existing(c.req.param('code'));
-    const body = c.req.valid('json');
-    await deps.health.force(code, body.state, body.reason);
-    return c.json(await deps.health.view(code));
+export function mountChannelHealth(app: Hono, deps: HealthDeps): void {
+  app.post('/channels/:code/breaker', describeRoute({ ...tag, summary: 'Force a channel’s breaker open or closed' }), jsonBody(v.strictObject(breakerForcing)), async (c) => {
+    await forceBreaker(deps, c.req.param('code'), c.req.valid('json'));
+    return c.json(await deps.health.view(c.req.param('code')));
   });
 
-  app.get('/channels/:code/health', describeRoute({ ...tag, summary: 'A channel’s health and its breaker’s last transitions' }), async (c) => {
-    const code = await existing(c.req.param('code'));
-    const [view, transitions] = await Promise.all([deps.health.view(code), deps.health.transitions(code, breaker_transitions_shown_max)]);
-    return c.json({
-      ...view,
-      transitions: transitions.map((t) => ({ at: isoTime(t.at), from: t.from, to: t.to, reason: t.reason })),
-    });
-  });
+  app.get('/channels/:code/health', describeRoute({ ...tag, summary: 'A channel’s health and its breaker’s last transitions' }), async (c) =>
+    c.json(await healthReport(deps, c.req.param('code'))));
 }

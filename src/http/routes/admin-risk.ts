@@ -22,7 +22,7 @@ export const ruleView = (r: Rule) => ({
   created_at: isoTime(r.createdAt), updated_at: isoTime(r.updatedAt),
 });
 export const entryView = (e: ListEntry) => ({ id: e.id, subject: e.subject, value: e.value, reason: e.reason, created_at: isoTime(e.createdAt) });
-const settingsView = (s: Settings) => ({ review_at: s.reviewAt, reject_at: s.rejectAt });
+export const settingsView = (s: Settings) => ({ review_at: s.reviewAt, reject_at: s.rejectAt });
 
 const listsQuery = v.strictObject({ subject: v.optional(v.picklist(list_subjects)) });
 
@@ -37,16 +37,52 @@ function checkEntryValue(subject: ListEntry['subject'], value: string): void {
   if (subject === 'ip' && parseRange(value) === null) throw new ApiError('invalid_request', 'value must be an IP address or a CIDR range', 'value');
 }
 
-/** Mounted under /admin, whose application authenticates every /admin path first (routes/admin.ts). */
-export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
-  const { repo, center } = deps.risk;
-  const app = new Hono();
+type RiskDeps = { risk: Risk; clock: Clock };
 
+/**
+ * The operators' changes to rules and lists, made alike by the JSON routes here and the console's
+ * forms (src/console/risk.tsx): written to the store, then every instance told (RiskCenter.changed).
+ */
+export function riskChanges(deps: RiskDeps) {
+  const { repo, center } = deps.risk;
   const found = async (code: string): Promise<Rule> => {
     const rule = await repo.rule(code);
     if (!rule) throw new ApiError('not_found', `no risk rule ${code}`);
     return rule;
   };
+  return {
+    found,
+    async changeRule(code: string, change: v.InferOutput<typeof updateRuleBody>): Promise<Rule> {
+      const current = await found(code);
+      const rule = parsedRule({
+        ...current, action: change.action ?? current.action, score: change.score ?? current.score, status: change.status ?? current.status,
+        params: change.params ?? current.params, updatedAt: deps.clock.now(),
+      });
+      await repo.updateRule(rule);
+      await center.changed('rules');
+      return rule;
+    },
+    async addEntry(body: v.InferOutput<typeof listEntryBody>): Promise<ListEntry> {
+      checkEntryValue(body.subject, body.value);
+      if ((await repo.countEntries()) >= list_entries_max) throw new ApiError('invalid_request', `at most ${list_entries_max} list entries`, 'value');
+      const now = deps.clock.now();
+      const entry: ListEntry = { id: newId('rsk', now), subject: body.subject, value: body.value, reason: body.reason, createdAt: now };
+      await repo.insertEntry(entry);
+      await center.changed({ added: entry });
+      return entry;
+    },
+    async removeEntry(id: string): Promise<void> {
+      if (!(await repo.deleteEntry(id))) throw new ApiError('not_found', `no list entry ${id}`);
+      await center.changed();
+    },
+  };
+}
+
+/** Mounted under /admin, whose application authenticates every /admin path first (routes/admin.ts). */
+export function adminRiskRoutes(deps: RiskDeps): Hono {
+  const { repo, center } = deps.risk;
+  const changes = riskChanges(deps);
+  const app = new Hono();
 
   app.post('/rules', describeRoute({ ...tag, summary: 'Create a risk rule' }), jsonBody(createRuleBody), async (c) => {
     const body = c.req.valid('json');
@@ -60,19 +96,10 @@ export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
 
   app.get('/rules', describeRoute({ ...tag, summary: 'Every risk rule' }), async (c) => c.json({ data: (await repo.rules()).map(ruleView) }));
 
-  app.get('/rules/:code', describeRoute({ ...tag, summary: 'A risk rule' }), async (c) => c.json(ruleView(await found(c.req.param('code')))));
+  app.get('/rules/:code', describeRoute({ ...tag, summary: 'A risk rule' }), async (c) => c.json(ruleView(await changes.found(c.req.param('code')))));
 
-  app.patch('/rules/:code', describeRoute({ ...tag, summary: 'Change a risk rule (status, action, score, params)' }), jsonBody(updateRuleBody), async (c) => {
-    const current = await found(c.req.param('code'));
-    const body = c.req.valid('json');
-    const rule = parsedRule({
-      ...current, action: body.action ?? current.action, score: body.score ?? current.score, status: body.status ?? current.status,
-      params: body.params ?? current.params, updatedAt: deps.clock.now(),
-    });
-    await repo.updateRule(rule);
-    await center.changed('rules');
-    return c.json(ruleView(rule));
-  });
+  app.patch('/rules/:code', describeRoute({ ...tag, summary: 'Change a risk rule (status, action, score, params)' }), jsonBody(updateRuleBody), async (c) =>
+    c.json(ruleView(await changes.changeRule(c.req.param('code'), c.req.valid('json')))));
 
   app.delete('/rules/:code', describeRoute({ ...tag, summary: 'Delete a risk rule' }), async (c) => {
     if (!(await repo.deleteRule(c.req.param('code')))) throw new ApiError('not_found', `no risk rule ${c.req.param('code')}`);
@@ -80,24 +107,15 @@ export function adminRiskRoutes(deps: { risk: Risk; clock: Clock }): Hono {
     return c.body(null, 204);
   });
 
-  app.post('/lists', describeRoute({ ...tag, summary: 'Add a list entry (an ip entry may be a CIDR range)' }), jsonBody(listEntryBody), async (c) => {
-    const body = c.req.valid('json');
-    checkEntryValue(body.subject, body.value);
-    if ((await repo.countEntries()) >= list_entries_max) throw new ApiError('invalid_request', `at most ${list_entries_max} list entries`, 'value');
-    const now = deps.clock.now();
-    const entry: ListEntry = { id: newId('rsk', now), subject: body.subject, value: body.value, reason: body.reason, createdAt: now };
-    await repo.insertEntry(entry);
-    await center.changed({ added: entry });
-    return c.json(entryView(entry), 201);
-  });
+  app.post('/lists', describeRoute({ ...tag, summary: 'Add a list entry (an ip entry may be a CIDR range)' }), jsonBody(listEntryBody), async (c) =>
+    c.json(entryView(await changes.addEntry(c.req.valid('json'))), 201));
 
   app.get('/lists', describeRoute({ ...tag, summary: 'List entries, of one subject or all' }), queryParams(listsQuery), async (c) => {
     return c.json({ data: (await repo.entries(c.req.valid('query').subject ?? null)).map(entryView) });
   });
 
   app.delete('/lists/:id', describeRoute({ ...tag, summary: 'Remove a list entry' }), async (c) => {
-    if (!(await repo.deleteEntry(c.req.param('id')))) throw new ApiError('not_found', `no list entry ${c.req.param('id')}`);
-    await center.changed();
+    await changes.removeEntry(c.req.param('id'));
     return c.body(null, 204);
   });
 

@@ -34,6 +34,7 @@ import { mountAlerts } from './admin-alerts.ts';
 import { csrfMatches } from '../../console/csrf.ts';
 import { recordWrites } from '../../console/audit.ts';
 import { mountConsole } from '../../console/routes.tsx';
+import type { Risk } from '../../risk/open.ts';
 import type { Links } from '../views.ts';
 import type { Reconciliation } from '../../recon/reconciliation.ts';
 import { mountReconciliation } from './admin-recon.ts';
@@ -49,6 +50,8 @@ export type AdminDeps = {
   sessions: { sessionMs: number; secureCookie: boolean };
   health: ChannelHealth;
   balances: Balances;
+  /** For the console's risk page; the JSON risk routes are mounted beside these (app.ts). */
+  risk: Risk;
 };
 
 /** The cookie an operator's browser holds after signing in at /admin/login (read-only pages only): a session id. */
@@ -193,7 +196,10 @@ export function adminRoutes(deps: AdminDeps): Hono {
   mountViewer(app, { store: deps.store });
   mountParked(app, { store: deps.store, clock: deps.clock });
   // The console's pages answer browsers first; JSON routes of the same paths follow.
-  mountConsole(app, { store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, health: deps.health, links: deps.links, sessionCookie: admin_cookie });
+  mountConsole(app, {
+    store: deps.store, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, health: deps.health, merchants: deps.merchants, risk: deps.risk, links: deps.links,
+    sessionCookie: admin_cookie,
+  });
   mountAlerts(app, deps.alerts);
   mountReconciliation(app, { recon: deps.recon, store: deps.store });
   mountChannelHealth(app, { health: deps.health, store: deps.store });

@@ -1,0 +1,68 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * The console's merchants: every merchant (business line) with its settings, a page at a time in
+ * id order, and a form to enable or disable one or change how its payments are routed — the
+ * same change `PATCH /admin/merchants/{id}` makes.
+ */
+import type { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
+import * as v from 'valibot';
+import { ApiError } from '../http/errors.ts';
+import { formFields, queryParams } from '../http/validate.ts';
+import { merchantOf } from '../http/views.ts';
+import type { MerchantDirectory } from '../merchants/directory.ts';
+import { routingStrategies } from '../routing/strategies.ts';
+import type { MerchantRow, Store } from '../store/store.ts';
+import { prefersHtml } from '../viewer/routes.ts';
+import { type FormToken, Layout, PostForm, Table, Time } from './pages.tsx';
+
+/** Merchants a page lists at most. */
+export const merchants_page_max = 100;
+
+const merchant_statuses = ['enabled', 'disabled'] as const;
+
+const merchantsQuery = v.strictObject({
+  after: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(merchants_page_max, `must be at most ${merchants_page_max}`)), '50'),
+});
+
+const merchantForm = v.object({ status: v.picklist(merchant_statuses), routing: v.picklist(routingStrategies) });
+
+const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
+
+export function mountMerchantConsole(app: Hono, deps: { store: Store; merchants: MerchantDirectory; csrfOf: FormToken }): void {
+  app.get('/merchants', describeRoute({ ...tag, summary: 'Merchants in id order (after=… pages on)' }), queryParams(merchantsQuery), async (c) => {
+    const q = c.req.valid('query');
+    const rows = await deps.store.listMerchants(q.after ?? null, q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    const hasMore = rows.length > q.limit;
+    if (!prefersHtml(c)) return c.json({ data: rows.slice(0, q.limit).map(merchantOf), has_more: hasMore });
+    return c.html(<MerchantsPage merchants={page} hasMore={hasMore} limit={q.limit} csrf={deps.csrfOf(c)} />);
+  });
+
+  app.post('/forms/merchants/:id', formFields(merchantForm), async (c) => {
+    const form = c.req.valid('form');
+    const merchant = await deps.merchants.update(c.req.param('id'), { status: form.status, routing: form.routing });
+    if (!merchant) throw new ApiError('not_found', `no merchant ${c.req.param('id')}`);
+    return c.redirect('/admin/merchants', 303);
+  });
+}
+
+function MerchantsPage(props: { merchants: MerchantRow[]; hasMore: boolean; limit: number; csrf: string }) {
+  const next = new URLSearchParams({ after: props.merchants.at(-1)?.id ?? '', limit: String(props.limit) });
+  return (
+    <Layout title="Merchants" active="/admin/merchants">
+      <Table head={['Merchant', 'Name', 'Status and routing', 'Created', 'Notify URL', 'Methods']} empty="No merchants yet."
+        rows={props.merchants.map((m) => [
+          <code>{m.id}</code>, m.name,
+          <PostForm action={`/admin/forms/merchants/${m.id}`} csrf={props.csrf}>
+            <select name="status" aria-label="status">{merchant_statuses.map((s) => <option value={s} selected={m.status === s}>{s}</option>)}</select>{' '}
+            <select name="routing" aria-label="routing">{routingStrategies.map((r) => <option value={r} selected={m.routing === r}>{r}</option>)}</select>{' '}
+            <button>Save</button>
+          </PostForm>,
+          <Time ms={m.createdAt} />, m.notifyUrl ?? '–', m.methods.join(', '),
+        ])} />
+      {props.hasMore ? <p class="pager"><a href={`/admin/merchants?${next}`}>More merchants →</a></p> : ''}
+    </Layout>
+  );
+}
