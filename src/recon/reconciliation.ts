@@ -53,7 +53,8 @@ export const chinaDayRange = (date: string): [number, number] => {
 const daysBefore = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) - days * day_ms).toISOString().slice(0, 10);
 
 export type RunRequest = { channel: string; date: string; source: ReconRunRow['source']; rerun: boolean; file?: StatementFile };
-export type RunOutcome = { ok: true; run: ReconRunRow; created: boolean } | { ok: false; error: 'not_found' | 'running' };
+/** `ran`: this request compared the day (201, a rerun too), or answered the run that exists (200, API.md). */
+export type RunOutcome = { ok: true; run: ReconRunRow; ran: boolean } | { ok: false; error: 'not_found' | 'running' };
 
 type Found = { kind: DiffKind; row: StatementRow | null; record: ReconRecord | null; repair: Repair | null };
 
@@ -91,7 +92,7 @@ export class Reconciliation {
     const channel = await this.deps.channels.get(request.channel);
     if (!channel) return { ok: false, error: 'not_found' };
     const existing = await this.deps.store.findReconRun(request.channel, request.date);
-    if (existing && !request.rerun && existing.status !== 'running') return { ok: true, run: existing, created: false };
+    if (existing && !request.rerun && existing.status !== 'running') return { ok: true, run: existing, ran: false };
     const now = this.deps.clock.now();
     const run: ReconRunRow = {
       id: existing?.id ?? newId('rcn', now), channel: request.channel, date: request.date, status: 'running', source: request.source,
@@ -99,7 +100,7 @@ export class Reconciliation {
     };
     if (!(await this.deps.store.startReconRun(run, request.rerun))) return { ok: false, error: 'running' };
     try {
-      return { ok: true, run: await this.execute(run, channel, request.file), created: existing === null };
+      return { ok: true, run: await this.execute(run, channel, request.file), ran: true };
     } catch (error) {
       // A broken dependency (or a bug): the run says so instead of holding its lease until it runs out.
       await this.fail(run, `the run stopped: ${String(error).slice(0, 500)}`).catch(() => undefined);

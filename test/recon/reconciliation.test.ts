@@ -159,11 +159,11 @@ for (const kind of storeKinds) {
       expect((await auditStore(day.booted.paycenter.store, { nowMs: day.clock.now() })).breaches).toEqual([]);
     }, 30_000);
 
-    test('asking again answers the same run; a rerun finds the same and repairs nothing twice', async () => {
+    test('asking again answers the same run (200); a rerun compares again (201), finds the same and repairs nothing twice', async () => {
       const again = await reconcile('alipay_main', date);
       expect(again.status).toBe(200);
       const rerun = await reconcile('alipay_main', date, true);
-      expect(rerun.status).toBe(200);
+      expect(rerun.status).toBe(201);
       expect(rerun.body.id).toBe(again.body.id);
       expect(rerun.body.counts).toEqual(again.body.counts);
       expect(rerun.body.diffs.map((d: any) => [d.id, d.kind, d.resolution])).toEqual(again.body.diffs.map((d: any) => [d.id, d.kind, d.resolution]));

@@ -50,7 +50,7 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
       if (outcome.error === 'not_found') throw new ApiError('not_found', 'no such channel');
       throw new ApiError('invalid_state', 'this channel and date are being reconciled now; ask again shortly');
     }
-    return { body: runView(outcome.run, await deps.store.listReconDiffs(outcome.run.id)), status: outcome.created ? (201 as const) : (200 as const) };
+    return { body: runView(outcome.run, await deps.store.listReconDiffs(outcome.run.id)), status: outcome.ran ? (201 as const) : (200 as const) };
   };
 
   app.post('/reconciliations', describeRoute({ ...tag, summary: "Reconcile a channel's China day from its statement (201 new, 200 the existing run unless rerun)" }), jsonBody(runRequest), async (c) => {
