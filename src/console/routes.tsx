@@ -16,7 +16,7 @@ import type { Alerts } from '../alerts/alerts.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
 import { runView } from '../http/routes/admin-recon.ts';
 import { ApiError } from '../http/errors.ts';
-import { queryParams } from '../http/validate.ts';
+import { optionalParam as optional, queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import type { Clock } from '../clock.ts';
@@ -48,8 +48,6 @@ const home_refresh_ms = 10_000;
 
 const paymentId = v.pipe(v.string(), v.regex(/^pay_[0-9A-Z]{26}$/, 'must be a payment id'));
 const rfc3339 = v.pipe(v.string(), v.isoTimestamp('must be an RFC 3339 time'), v.transform((s) => Date.parse(s)));
-const blankIsAbsent = (value: unknown) => (value === '' ? undefined : value);
-const optional = <S extends v.GenericSchema>(schema: S) => v.optional(v.pipe(v.unknown(), v.transform(blankIsAbsent), v.optional(schema)));
 const paymentsQuery = v.strictObject({
   id: optional(paymentId),
   merchant_id: optional(v.pipe(v.string(), v.maxLength(32))),

@@ -5,6 +5,7 @@
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { validator } from 'hono-openapi';
+import * as v from 'valibot';
 import { type OutboundPolicy, urlRefusal } from '../net/outbound.ts';
 import { ApiError } from './errors.ts';
 import { duplicateKeyOf } from './json-keys.ts';
@@ -95,6 +96,13 @@ export function requireOutboundUrls(policy: OutboundPolicy, urls: Record<string,
   }
 }
 export const queryParams = <S extends StandardSchemaV1>(schema: S) => validator('query', schema, failure);
+
+/**
+ * An optional query parameter that may also come empty (`?channel=&date=`, as API.md writes the
+ * operator routes' filters and as a form's empty field sends it): empty is taken as absent.
+ */
+export const optionalParam = <S extends v.GenericSchema>(schema: S) => v.optional(v.pipe(v.unknown(), v.transform(blankIsAbsent), v.optional(schema)));
+const blankIsAbsent = (value: unknown) => (value === '' ? undefined : value);
 
 /**
  * A console form's fields (application/x-www-form-urlencoded). Its CSRF token is among them, read

@@ -94,6 +94,18 @@ describe('the operator console (sqlite)', () => {
     expect(risk.lists_total).toBe((await adminCall(world.url, 'GET', '/admin/risk/lists')).body.data.length);
   });
 
+  test('filters left empty, as API.md writes them (?channel=&date=), filter nothing', async () => {
+    const everything = async (path: string, blank: string) => {
+      const [all, blanks] = await Promise.all([adminCall(world.url, 'GET', path), adminCall(world.url, 'GET', `${path}?${blank}`)]);
+      expect(blanks.status).toBe(200);
+      expect(blanks.body).toEqual(all.body);
+    };
+    await everything('/admin/risk/lists', 'subject=');
+    await everything('/admin/reconciliations', 'channel=&date=');
+    await everything('/admin/alerts', 'open=&kind=&payment_id=&after=');
+    expect((await adminCall(world.url, 'GET', '/admin/risk/lists?subject=nobody')).body.error.field).toBe('subject');
+  });
+
   test('a signed-in browser walks from the home page to a payment found by its merchant order number and its timeline; every page fits the window', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(15_000);

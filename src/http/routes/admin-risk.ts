@@ -13,7 +13,7 @@ import { parseRange } from '../../risk/ip.ts';
 import { list_entries_max, rules_max } from '../../risk/repo.ts';
 import { type ListEntry, type Rule, type Settings, createRuleBody, list_subjects, listEntryBody, ruleOf, settingsBody, updateRuleBody } from '../../risk/rules.ts';
 import { ApiError } from '../errors.ts';
-import { jsonBody, queryParams } from '../validate.ts';
+import { jsonBody, optionalParam, queryParams } from '../validate.ts';
 
 const tag = { tags: ['risk'], security: [{ adminToken: [] }] };
 
@@ -24,7 +24,7 @@ export const ruleView = (r: Rule) => ({
 export const entryView = (e: ListEntry) => ({ id: e.id, subject: e.subject, value: e.value, reason: e.reason, created_at: isoTime(e.createdAt) });
 export const settingsView = (s: Settings) => ({ review_at: s.reviewAt, reject_at: s.rejectAt });
 
-const listsQuery = v.strictObject({ subject: v.optional(v.picklist(list_subjects)) });
+const listsQuery = v.strictObject({ subject: optionalParam(v.picklist(list_subjects)) });
 
 function parsedRule(base: Parameters<typeof ruleOf>[0]): Rule {
   const parsed = ruleOf(base);
