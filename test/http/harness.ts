@@ -70,6 +70,8 @@ export type SignOptions = {
   merchantId?: string;
   authorization?: string | null;
   contentType?: string | null;
+  /** Sent besides the signed ones (X-Request-Id, say). */
+  headers?: Record<string, string>;
 };
 
 /** A merchant's client: signs every request as API.md says, unless told otherwise. */
@@ -87,7 +89,7 @@ export class MerchantClient {
     const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
     const nonce = options.nonce ?? randomBytes(12).toString('hex');
     const signature = requestSignature(options.secret ?? this.secret, method, path, timestamp, nonce, options.signedBody ?? raw);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.headers };
     const authorization = options.authorization === undefined
       ? `PAYC-HMAC-SHA256 merchant_id="${options.merchantId ?? this.merchantId}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`
       : options.authorization;

@@ -37,6 +37,19 @@ for (const kind of storeKinds) {
       expect(changed.body.error).toMatchObject({ code: 'order_conflict', field: 'merchant_order_no' });
     });
 
+    test("a caller's X-Request-Id comes back, on an answer and in an error's body; one longer than 128 characters is replaced", async () => {
+      const order = { merchant_order_no: 'ORD-TRACE', amount: '1.00', subject: 'traced' };
+      const traced = await merchant.call('POST', '/v1/payments', order, { headers: { 'x-request-id': 'shop-trace-42' } });
+      expect(traced.status).toBe(201);
+      expect(traced.headers.get('x-request-id')).toBe('shop-trace-42');
+      const refused = await merchant.call('POST', '/v1/payments', { ...order, amount: '2.00' }, { headers: { 'x-request-id': 'shop-trace-43' } });
+      expect(refused.status).toBe(409);
+      expect(refused.headers.get('x-request-id')).toBe('shop-trace-43');
+      expect(refused.body.error.request_id).toBe('shop-trace-43');
+      const replaced = await merchant.call('GET', `/v1/payments/${traced.body.id}`, undefined, { headers: { 'x-request-id': 'x'.repeat(129) } });
+      expect(replaced.headers.get('x-request-id')).toMatch(/^req_[0-9A-Z]{26}$/);
+    });
+
     test('the same merchant_order_no belongs to each merchant separately', async () => {
       const mine = await merchant.createPayment({ merchant_order_no: 'ORD-SHARED' });
       const theirs = await other.createPayment({ merchant_order_no: 'ORD-SHARED', amount: '5.00' });
