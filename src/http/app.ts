@@ -157,10 +157,13 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': `public, max-age=${favicon_cache_s}` }));
   app.get('/favicon.ico', (c) => c.redirect('/favicon.svg', 301));
   app.get('/readyz', async (c) => {
-    const checks = [{ name: 'store', check: () => deps.store.ping() }, ...deps.readiness];
-    const results = await Promise.all(checks.map(async ({ name, check }) => [name, await check().then(() => 'ok', () => 'down')] as const));
-    const ready = results.every(([, status]) => status === 'ok');
-    return c.json({ status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) }, ready ? 200 : 503);
+    const parts = [{ name: 'store', check: () => deps.store.ping() }, ...deps.readiness];
+    const results = await Promise.all(parts.map(async ({ name, check }) => [name, await check().then(() => 'ok', () => 'down')] as const));
+    const down = results.filter(([, status]) => status !== 'ok').map(([name]) => name);
+    const checks = Object.fromEntries(results);
+    if (down.length === 0) return c.json({ status: 'ready', checks });
+    // Every non-2xx answer has the error body (API.md); the checks stay beside it for whoever reads them.
+    return c.json({ ...errorBody(new ApiError('unavailable', `not ready: ${down.join(', ')} down`), c.get('requestId')), status: 'unavailable', checks }, 503);
   });
   app.get('/metrics', metricsGuard(deps.edge.metricsToken), async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
   app.get('/openapi.json', openAPIRouteHandler(app, { documentation: openApiInfo(deps.links.publicUrl) }));
