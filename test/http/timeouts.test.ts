@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
 import { RedisTimerIndex } from '../../actors/redis-timers.ts';
 import { ManualClock } from '../../src/clock.ts';
+import { isDependencyFailure } from '../../src/failures.ts';
 import { createLogger } from '../../src/log.ts';
 import { next, orderRow, unique, writeOf } from '../store/fixtures.ts';
+import { startRedis } from '../harness/services.ts';
 import { storeKinds } from '../store/stores.ts';
 import { type Booted, MerchantClient, bootPaycenter, settleThroughActor } from './harness.ts';
 
@@ -130,6 +132,19 @@ describe('timeouts with the Redis timer index', () => {
     expect(new Set([...a, ...b].map((r) => r.orderId)).size).toBe(50);
     expect(await index.claim(2_000, 30_000, 40)).toEqual([]);
     expect(await index.claim(32_001, 30_000, 100)).toHaveLength(50);
+  });
+
+  test('Redis down is a dependency failure of the index, which the ticker retries, not a bug', async () => {
+    const server = await startRedis();
+    const client = new Redis(server.url, { maxRetriesPerRequest: 0, protocol: 2 });
+    const index = new RedisTimerIndex(client, 'paycenter:test-down');
+    expect(await index.claim(2_000, 30_000, 10)).toEqual([]);
+    await server.stop();
+    for (const call of [() => index.claim(2_000, 30_000, 10), () => index.add([{ orderId: 'pay_down', key: 'expire', dueAt: 1, event: {} }]), () => index.remove([{ orderId: 'pay_down', key: 'expire' }])]) {
+      const failure = await call().then(() => null, (error: unknown) => error);
+      expect(isDependencyFailure(failure)).toBe(true);
+    }
+    client.disconnect();
   });
 
   test("a write's timer changes are sent before the next write's: a timer disarmed then re-armed stays indexed", async () => {
