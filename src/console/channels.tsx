@@ -15,7 +15,7 @@ import { prefersHtml } from '../viewer/routes.ts';
 import { type FormToken, Layout, PostForm, Stat, Table, Time } from './pages.tsx';
 
 /** A channel as the console's tables show it. */
-export type ChannelLine = { code: string; provider: string; status: string; methods: string[]; health: HealthView };
+export type ChannelLine = { code: string; provider: string; status: string; methods: string[]; currencies: string[]; weight: number; health: HealthView };
 
 const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
 const ms = (value: number | null) => (value === null ? '–' : `${value} ms`);
@@ -24,10 +24,11 @@ const breakerBadge = (state: string) => <span class={`badge ${state === 'closed'
 /** Channels with their health, each linking to its own page: on the home page and the channels page. */
 export function ChannelsTable(props: { channels: ChannelLine[] }) {
   return (
-    <Table head={['Code', 'Provider', 'Status', 'Breaker', 'Success rate', 'Calls', 'p99', 'Methods']} empty="No channels yet."
+    <Table head={['Code', 'Provider', 'Status', 'Breaker', 'Success rate', 'Calls', 'p99', 'Weight', 'Currencies', 'Methods']} empty="No channels yet."
       rows={props.channels.map((ch) => [
         <a href={`/admin/channels/${ch.code}/health`}><code>{ch.code}</code></a>, ch.provider, <span class={`badge ${ch.status}`}>{ch.status}</span>,
-        breakerBadge(ch.health.breaker), percent(ch.health.success_rate), String(ch.health.calls), ms(ch.health.p99_ms), ch.methods.join(', '),
+        breakerBadge(ch.health.breaker), percent(ch.health.success_rate), String(ch.health.calls), ms(ch.health.p99_ms), String(ch.weight),
+        ch.currencies.join(', '), ch.methods.join(', '),
       ])} />
   );
 }
@@ -36,7 +37,9 @@ export function ChannelsTable(props: { channels: ChannelLine[] }) {
 export async function channelLines(deps: { store: Store; health: ChannelHealth }): Promise<ChannelLine[]> {
   const channels = await deps.store.listChannels();
   const health = await Promise.all(channels.map((ch) => deps.health.view(ch.code)));
-  return channels.map((ch, i) => ({ code: ch.code, provider: ch.provider, status: ch.status, methods: ch.methods, health: health[i]! }));
+  return channels.map((ch, i) => ({
+    code: ch.code, provider: ch.provider, status: ch.status, methods: ch.methods, currencies: ch.currencies, weight: ch.weight, health: health[i]!,
+  }));
 }
 
 export function mountChannelConsole(app: Hono, deps: { store: Store; health: ChannelHealth; csrfOf: FormToken }): void {

@@ -16,7 +16,7 @@ import type { Alerts } from '../alerts/alerts.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
 import { runView } from '../http/routes/admin-recon.ts';
 import { ApiError } from '../http/errors.ts';
-import { optionalParam as optional, queryParams } from '../http/validate.ts';
+import { optionalParam, queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import type { Clock } from '../clock.ts';
@@ -49,15 +49,15 @@ const home_refresh_ms = 10_000;
 const paymentId = v.pipe(v.string(), v.regex(/^pay_[0-9A-Z]{26}$/, 'must be a payment id'));
 const rfc3339 = v.pipe(v.string(), v.isoTimestamp('must be an RFC 3339 time'), v.transform((s) => Date.parse(s)));
 const paymentsQuery = v.strictObject({
-  id: optional(paymentId),
-  merchant_id: optional(v.pipe(v.string(), v.maxLength(32))),
-  merchant_order_no: optional(v.pipe(v.string(), v.maxLength(64))),
-  status: optional(v.picklist(paymentStatuses, `must be one of ${paymentStatuses.join(', ')}`)),
-  channel: optional(v.pipe(v.string(), v.maxLength(32))),
-  method: optional(v.pipe(v.string(), v.maxLength(32))),
-  created_from: optional(rfc3339),
-  created_to: optional(rfc3339),
-  after: optional(paymentId),
+  id: optionalParam(paymentId),
+  merchant_id: optionalParam(v.pipe(v.string(), v.maxLength(32))),
+  merchant_order_no: optionalParam(v.pipe(v.string(), v.maxLength(64))),
+  status: optionalParam(v.picklist(paymentStatuses, `must be one of ${paymentStatuses.join(', ')}`)),
+  channel: optionalParam(v.pipe(v.string(), v.maxLength(32))),
+  method: optionalParam(v.pipe(v.string(), v.maxLength(32))),
+  created_from: optionalParam(rfc3339),
+  created_to: optionalParam(rfc3339),
+  after: optionalParam(paymentId),
   limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(console_page_max, `must be at most ${console_page_max}`)), '50'),
 });
 type PaymentsQuery = v.InferOutput<typeof paymentsQuery>;
