@@ -29,7 +29,7 @@ const request = { merchant_order_no: orderNo, amount, subject: 'Demo order æ¼”ç¤
 let payment: Payment;
 let action: Action | null = null;
 try {
-  if (method) ({ action, ...payment } = await client.createPayment({ ...request, method }));
+  if (method) ({ action = null, ...payment } = await client.createPayment({ ...request, method }));
   else payment = await client.createPayment(request);
 } catch (error) {
   if (error instanceof PaycenterTransportError) console.error(`demo:order: ${baseUrl} does not answer (${error.message}); is \`bun dev\` running?`);

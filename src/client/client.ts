@@ -1,7 +1,7 @@
 /**
  * A typed client for paycenter's /v1 API. Every call is signed (a fresh timestamp and nonce per
  * try), times out, and is retried with exponential back-off and full jitter when paycenter says
- * `unavailable` or `rate_limited` (waiting at least its `Retry-After`) and on network errors.
+ * `unavailable` or `rate_limited` (waiting at least the `Retry-After` either carries) and on network errors.
  * Retrying is safe: creates, refunds and credits are idempotent by the merchant's number, and the
  * same body is sent on every try, so a retry finds what the first try did.
  */
@@ -11,7 +11,7 @@ import { error_codes, type ErrorCode, type V1Operation } from './openapi.generat
 import { authorization } from './signing.ts';
 import type {
   Balance, BalanceEntry, CreatePaymentRequest, CreateRefundRequest, EventsQuery, NotificationEvent, Page, Payment,
-  PaymentWithAction, PayRequest, Redelivery, Refund,
+  PaidAtCreate, PaymentWithAction, PayRequest, Redelivery, Refund,
 } from './types.ts';
 
 export type RetryOptions = {
@@ -28,7 +28,7 @@ export type ClientOptions = {
   baseUrl: string;
   merchantId: string;
   secret: string;
-  /** Each try's limit (default 10 s). */
+  /** Each try's limit (default 35 s: longer than paycenter takes to answer a pay that fails over). */
   timeoutMs?: number;
   retry?: RetryOptions;
   /** Injected for tests and instrumentation; default the global fetch and setTimeout. */
@@ -39,7 +39,12 @@ export type ClientOptions = {
 
 const retryable_codes = new Set<ErrorCode>(['unavailable', 'rate_limited']);
 const known_codes = new Set<string>(error_codes);
-const try_timeout_ms = 10_000;
+/**
+ * A pay (or a create with `method`) waits for the channel's prepay, and fails over to the next
+ * channel when one does not answer: up to three channels of 10 s each at the server. A try that
+ * gave up sooner would only be retried into the same wait.
+ */
+const try_timeout_ms = 35_000;
 const attempts_max = 4;
 const retry_base_delay_ms = 200;
 const retry_delay_max_ms = 30_000;
@@ -90,10 +95,14 @@ export class PaycenterClient {
     };
   }
 
-  /** Creates an order (201), or finds the same one again (200). With `method` it is paid at once and carries `action`. */
-  createPayment(body: CreatePaymentRequest & { method: string }): Promise<PaymentWithAction>;
+  /**
+   * Creates an order (201), or finds the same one again (200). With `method` it is paid at once and
+   * carries `action` — except when a retry finds the order paid, closed, or paying by a method the
+   * payer chose since at the cashier (PaidAtCreate).
+   */
+  createPayment(body: CreatePaymentRequest & { method: string }): Promise<PaidAtCreate>;
   createPayment(body: CreatePaymentRequest): Promise<Payment>;
-  createPayment(body: CreatePaymentRequest): Promise<Payment | PaymentWithAction> {
+  createPayment(body: CreatePaymentRequest): Promise<Payment | PaidAtCreate> {
     return this.call({ operation: client_operations.createPayment, body });
   }
 
@@ -105,7 +114,12 @@ export class PaycenterClient {
     return this.call({ operation: client_operations.getPayment, params: { id: paymentId } });
   }
 
-  /** Starts paying. A retried pay may start a second flow, which closes the first at its channel: never two charges. */
+  /**
+   * Starts paying. Paying again the same way while the payer has not paid answers the same flow (one
+   * trade at the channel); another method starts a new flow and closes the first. Once the order is
+   * paid or closed a pay answers 409 invalid_state — also a retry whose first try did pay: read the
+   * payment then.
+   */
   pay(paymentId: string, body: PayRequest): Promise<PaymentWithAction> {
     return this.call({ operation: client_operations.pay, params: { id: paymentId }, body });
   }
@@ -216,13 +230,19 @@ function answerOf(response: Response, text: string, attempt: number): TryOutcome
     return unreadableOutcome(response, attempt);
   }
   const code = error.code as ErrorCode;
-  const retryAfter = Number(response.headers.get('retry-after'));
-  const retryAfterS = code === 'rate_limited' && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null;
+  const retryAfterS = retryable_codes.has(code) ? retryAfterOf(response) : null;
   const failure = new PaycenterError(
     code, String(error.message ?? ''), response.status, typeof error.field === 'string' ? error.field : null,
     typeof error.request_id === 'string' ? error.request_id : response.headers.get('x-request-id'), retryAfterS,
   );
   return { ok: false, retryable: retryable_codes.has(code), retryAfterS, error: failure };
+}
+
+/** The `Retry-After` seconds an answer carries, or null (absent, a date, or nonsense). */
+function retryAfterOf(response: Response): number | null {
+  const header = response.headers.get('retry-after');
+  const seconds = header === null || header.trim() === '' ? Number.NaN : Number(header);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
 }
 
 const unreadable = (response: Response, attempt: number) =>

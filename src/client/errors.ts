@@ -9,7 +9,7 @@ export class PaycenterError extends Error {
     readonly status: number,
     readonly field: string | null,
     readonly requestId: string | null,
-    /** For `rate_limited`: the `Retry-After` the server sent, in seconds. */
+    /** For `rate_limited` and `unavailable`: the `Retry-After` the server sent, in seconds (null when it sent none). */
     readonly retryAfterS: number | null = null,
   ) {
     super(`${code}: ${message}`);

@@ -35,6 +35,8 @@ export type Payment = {
 export type Action = { type: 'qr_code' | 'redirect' | 'none'; qr_code: string | null; pay_url: string | null; params?: Record<string, string> };
 
 export type PaymentWithAction = Payment & { action: Action };
+/** A create with `method`: `action` is absent when a retry finds the order paid, closed, or paying by another method. */
+export type PaidAtCreate = Payment & { action?: Action };
 
 export type Refund = {
   id: string; payment_id: string; refund_no: string; amount: Amount; reason: string | null;
@@ -53,7 +55,8 @@ export type Page<T> = { data: T[]; has_more: boolean };
 export type Redelivery = { id: string; type: EventType; status: 'pending' };
 
 /** API.md v1.1 "Payer balances". */
-export type Balance = { user_id: string; currency: string; available: Amount; frozen: Amount; updated_at: Time };
+/** `updated_at` is null for a payer who never had an entry (zeros, not 404). */
+export type Balance = { user_id: string; currency: string; available: Amount; frozen: Amount; updated_at: Time | null };
 export type BalanceEntry = {
   id: string; user_id: string; kind: 'credit' | 'debit' | 'freeze' | 'release' | 'capture' | 'refund';
   amount: Amount; available_after: Amount; frozen_after: Amount; payment_id: string | null;

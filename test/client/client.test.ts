@@ -76,7 +76,7 @@ describe('paycenter/client against the real app', () => {
     await until(() => client.getRefund(refund.id), (r) => r.status === 'succeeded');
 
     const other = await client.createPayment({ merchant_order_no: orderNo(), amount: '1.00', subject: 'Closed', method: 'wechat_native' });
-    expect(other.action.type).toBe('qr_code');
+    expect(other.action?.type).toBe('qr_code');
     expect((await until(() => client.closePayment(other.id), (p) => p.status === 'closed')).close_reason).toBe('merchant');
 
     const events = await until(() => client.listEvents(), (page) => page.data.length >= 3);
@@ -216,6 +216,19 @@ describe('paycenter/client against the real app', () => {
     expect(await failure(impatient.listEvents())).toMatchObject({ code: 'rate_limited', retryAfterS: 120 });
     expect(patient.tried.length).toBe(1);
     patient.stop();
+  });
+
+  test("unavailable with Retry-After (paycenter at capacity) waits at least that; without one, the back-off alone", async () => {
+    const proxy = startProxy(world.url, (n) => (n === 1 ? apiError(503, 'unavailable', { 'retry-after': '2' }) : n === 2 ? apiError(503, 'unavailable') : 'forward'));
+    const delays: number[] = [];
+    const c = new PaycenterClient({ baseUrl: proxy.url, merchantId: merchant.merchantId, secret: merchant.secret, sleep: async (ms) => void delays.push(ms), random: () => 0.5 });
+    expect((await c.createPayment({ merchant_order_no: orderNo(), amount: '1.00', subject: 'At capacity' })).status).toBe('created');
+    expect(delays).toEqual([2_000, 200]);
+    proxy.stop();
+    const shed = startProxy(world.url, () => apiError(503, 'unavailable', { 'retry-after': '1' }));
+    const once = new PaycenterClient({ baseUrl: shed.url, merchantId: 'M1', secret: 's', retry: { attemptsMax: 1 } });
+    expect(await failure(once.listEvents())).toMatchObject({ code: 'unavailable', retryAfterS: 1 });
+    shed.stop();
   });
 
   test('a try that gets no answer times out and is retried; a refused connection is a network error', async () => {
