@@ -5,6 +5,7 @@
  * code's is refused with one line and exit 2, before anything is opened (nothing is created).
  */
 import { auditStore } from '../src/audit/audit.ts';
+import { ConfigError, reconHoldDays } from '../src/config.ts';
 import { checkStore } from '../src/store/inspect.ts';
 import { openStore } from '../src/store/open.ts';
 
@@ -14,10 +15,13 @@ if (!check.ok) {
   console.error(`audit refused (${check.reason}): ${check.message}`);
   process.exit(2);
 }
-// The service's RECON_HOLD_DAYS, when set (the rest of the service's configuration is not needed here).
-const holdDays = process.env.RECON_HOLD_DAYS === undefined ? undefined : Number(process.env.RECON_HOLD_DAYS);
-if (holdDays !== undefined && !(Number.isInteger(holdDays) && holdDays >= 0 && holdDays <= 30)) {
-  console.error('audit refused: RECON_HOLD_DAYS must be a whole number of days, 0 to 30');
+// The service's RECON_HOLD_DAYS, read by the service's own rule (the rest of its configuration is not needed here).
+let holdDays: number;
+try {
+  holdDays = reconHoldDays(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`audit refused: ${error.message}`);
   process.exit(2);
 }
 const store = await openStore(databaseUrl);

@@ -171,6 +171,16 @@ const environment = v.object({
   ADMISSION_QUEUE_WAIT_MS: integer(0, 1_000, 20),
 });
 
+/**
+ * RECON_HOLD_DAYS as the service reads it (empty is unset, the same bounds), for a tool that needs
+ * only it and not the rest of the service's configuration: the money audit.
+ */
+export function reconHoldDays(env: Record<string, string | undefined>): number {
+  const parsed = v.safeParse(environment.entries.RECON_HOLD_DAYS, withoutEmpty(env).RECON_HOLD_DAYS);
+  if (!parsed.success) throw new ConfigError('RECON_HOLD_DAYS', parsed.issues[0].message);
+  return parsed.output;
+}
+
 /** Validates the environment; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Record<string, string | undefined>, mode: Mode): Config {
   const parsed = v.safeParse(environment, withoutEmpty(env));

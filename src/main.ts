@@ -37,7 +37,8 @@ if (dev) {
   if (sandbox) await seedSandboxChannels(paycenter.store, sandbox.app, `${config.publicUrl}/sandbox`, config.secretKey, Date.now());
   const demo = await seedDemoMerchant(paycenter.merchants, 'data');
   await seedRiskRules(paycenter.risk.repo, paycenter.risk.center, Date.now());
-  const shopPort = Number(process.env.MERCHANT_PORT ?? config.port + 1);
+  // Empty is unset, as for every variable config.ts reads.
+  const shopPort = Number(process.env.MERCHANT_PORT?.trim() || config.port + 1);
   if (!Number.isInteger(shopPort) || shopPort < 0 || shopPort > 65_535) {
     console.error('paycenter: configuration error: MERCHANT_PORT must be a port number (0: any free port)');
     process.exit(2);

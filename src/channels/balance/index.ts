@@ -1,7 +1,8 @@
 /**
  * The payer's prepaid balance: a provider paycenter serves itself (its ledger, not a channel
- * call), so it has no adapter, no callbacks and nothing to configure. The cashier does not
- * offer it: paying from a balance needs the payer's own authorization.
+ * call), so it has no adapter, no callbacks and nothing to configure. It has no button of its
+ * own: the cashier offers the balance itself, to a payer the order names (its user_id), alone
+ * or beside a channel.
  */
 import * as v from 'valibot';
 import { currencies } from '../../money.ts';
