@@ -159,6 +159,13 @@ describe('alipay: a real query through a loopback gateway', () => {
     nextAnswer = () => signedAnswer(JSON.stringify({ code: 10000, msg: 'Success' }));
     expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'bad_response', message: 'Alipay answer: code Invalid type: Expected string but received 10000' });
 
+    // A refusal by the gateway itself comes as error_response, as the SDK reads it: a refusal, not an unreadable answer.
+    const gatewayRefusal = JSON.stringify({ code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-app-id', sub_msg: 'no such app' });
+    nextAnswer = () => `{"error_response":${gatewayRefusal}}`;
+    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'rejected', message: expect.stringContaining('isv.invalid-app-id') });
+    nextAnswer = () => `{"error_response":${gatewayRefusal},"sign":"${sha256WithRsa(alipayKeys.privateKey, gatewayRefusal)}"}`;
+    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'rejected', message: expect.stringContaining('isv.invalid-app-id') });
+
     // And the same gateway, answering properly again, is accepted (the failures above were the answers').
     nextAnswer = (params) => signedAnswer(member(JSON.parse(params.biz_content ?? '{}').out_trade_no));
     expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: true, trade: { status: 'succeeded', amount: 1234 } });

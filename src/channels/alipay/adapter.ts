@@ -70,7 +70,9 @@ export class AlipayAdapter implements ChannelAdapter {
     if (!sent.ok) return sent;
     if (sent.status >= 500) return channelFailure('unavailable', `Alipay answered HTTP ${sent.status}`);
     const memberKey = `${method.replaceAll('.', '_')}_response`;
-    const member = signedMember(sent.text, memberKey);
+    // A refusal at the gateway itself (an app it does not know, a method it does not serve) comes
+    // as `error_response` instead of the method's member, as the official SDK reads it.
+    const member = signedMember(sent.text, memberKey) ?? signedMember(sent.text, 'error_response');
     if (!member) return channelFailure('bad_response', `Alipay answer has no ${memberKey}`);
     const read = jsonAnswer('Alipay', member.text, alipay_answer);
     if (!read.ok) return read;
