@@ -107,6 +107,7 @@ async function notified(request: Request): Promise<Response> {
   const now = Date.now();
   const verdict = await alipay.verifyCallback({ headers: {}, body, now });
   if (!verdict.ok) stop(`a notify refused: ${verdict.reason}`);
+  if (!('trade' in verdict)) stop(`a notify about no trade: ${verdict.acknowledged}`);
   const id = orderOfFlow.get(verdict.trade.flowId) ?? stop(`a notify for an unknown flow ${verdict.trade.flowId}`);
   const { owed } = await step(id, tradeEvent(verdict.trade, now, 'callback'), body, (ctx, status) => {
     if (status !== 'succeeded') return null;

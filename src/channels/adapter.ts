@@ -129,6 +129,8 @@ export type CallbackRequest = { headers: Record<string, string>; body: string; n
 /** A verified callback, in paycenter's words; or why it was refused. */
 export type CallbackVerdict =
   | { ok: true; trade: TradeReport }
+  /** Verified, and nothing for an order's actor: why (a refund's notify, which the refund query the order keeps asking settles). */
+  | { ok: true; acknowledged: string }
   | { ok: false; reason: string };
 
 /** How the provider wants its callback answered. */

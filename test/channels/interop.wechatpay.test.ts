@@ -77,7 +77,7 @@ describe('wechatpay requests: our Authorization verifies with the plugin', () =>
 describe('wechatpay: a real query through a loopback "WeChat"', () => {
   let wechat: FakeProvider;
   /** How the fake platform answers the next request: the body it sends and the headers it signs. */
-  let mode: 'good' | 'wrong_serial' | 'tampered_body' | 'other_key' | 'stale' | 'not_json' | 'wrong_shape' = 'good';
+  let mode: 'good' | 'wrong_serial' | 'tampered_body' | 'other_key' | 'stale' | 'not_json' | 'wrong_shape' | 'order_closed' = 'good';
 
   const transaction = (flowId: string) => JSON.stringify({
     appid, mchid, out_trade_no: flowId, transaction_id: '4200001234202611241234567890', trade_type: 'NATIVE', trade_state: 'SUCCESS',
@@ -88,7 +88,8 @@ describe('wechatpay: a real query through a loopback "WeChat"', () => {
   beforeAll(() => {
     wechat = fakeProvider((request) => {
       const flowId = decodeURIComponent(/out-trade-no\/([^?]+)/.exec(request.pathAndQuery)?.[1] ?? '');
-      const body = mode === 'not_json' ? 'SUCCESS' : mode === 'wrong_shape' ? JSON.stringify({ code_url: 42 }) : transaction(flowId);
+      const body = mode === 'not_json' ? 'SUCCESS' : mode === 'wrong_shape' ? JSON.stringify({ code_url: 42 })
+        : mode === 'order_closed' ? JSON.stringify({ code: 'ORDER_CLOSED', message: '订单已关闭' }) : transaction(flowId);
       const headers = {
         'content-type': 'application/json',
         ...platformHeaders(body, {
@@ -97,7 +98,7 @@ describe('wechatpay: a real query through a loopback "WeChat"', () => {
           ...(mode === 'stale' ? { timestamp: Math.floor(Date.now() / 1000) - 3_600 } : {}),
         }),
       };
-      return new Response(mode === 'tampered_body' ? body.replace('"total":1234', '"total":1') : body, { status: 200, headers });
+      return new Response(mode === 'tampered_body' ? body.replace('"total":1234', '"total":1') : body, { status: mode === 'order_closed' ? 400 : 200, headers });
     });
   });
   afterAll(() => wechat.stop());
@@ -138,6 +139,12 @@ describe('wechatpay: a real query through a loopback "WeChat"', () => {
     expect(Rsa.verify(Formatter.request('POST', captured.pathAndQuery, timestamp, nonce_str, JSON.stringify({ mchid: '1' })), signature, merchantKeys.publicKey)).toBe(false);
   });
 
+  test('closing a trade WeChat Pay already closed (400 ORDER_CLOSED) has the outcome asked for', async () => {
+    mode = 'order_closed';
+    expect(await new WechatpayAdapter(configFor(wechat.url), options).close('F01JCLOSEDFLOW', Date.now())).toEqual({ ok: true, outcome: 'closed' });
+    mode = 'good';
+  });
+
   test.each([
     ['not_json', 'WeChat Pay answer is not JSON'],
     ['wrong_shape', 'WeChat Pay answer: code_url Invalid type: Expected string but received 42'],
@@ -166,12 +173,12 @@ describe('wechatpay notifies built with the plugin', () => {
   });
 
   /** A notify as WeChat posts it: the transaction AES-256-GCM encrypted with the plugin, the headers signed with it. */
-  function notify(options: { key?: string; plain?: string; mutate?: (ciphertext: string) => string } = {}) {
+  function notify(options: { key?: string; plain?: string; mutate?: (ciphertext: string) => string; event?: string } = {}) {
     const nonce = randomBytes(6).toString('hex'); // 12 characters, like WeChat's
     const associated_data = 'transaction';
     const ciphertext = Aes.AesGcm.encrypt(options.plain ?? plaintext(), options.key ?? apiv3_key, nonce, associated_data);
     const body = JSON.stringify({
-      id: 'EV-2018022511223320873', create_time: '2026-11-24T18:00:06+08:00', resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS',
+      id: 'EV-2018022511223320873', create_time: '2026-11-24T18:00:06+08:00', resource_type: 'encrypt-resource', event_type: options.event ?? 'TRANSACTION.SUCCESS',
       summary: '支付成功',
       resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: options.mutate ? options.mutate(ciphertext) : ciphertext, associated_data, nonce },
     });
@@ -217,6 +224,23 @@ describe('wechatpay notifies built with the plugin', () => {
   test('a notify encrypted under another APIv3 key is refused', async () => {
     const { body, headers } = notify({ key: other_apiv3_key });
     expect(await adapter().verifyCallback({ headers, body, now: Date.now() })).toEqual({ ok: false, reason: 'resource does not decrypt with the APIv3 key' });
+  });
+
+  test("a refund's notify (REFUND.*, as WeChat Pay documents its resource) is verified and acknowledged, not refused", async () => {
+    const refund = (overrides: Record<string, unknown> = {}) => JSON.stringify({
+      mchid, out_trade_no: 'F01JNOTIFYWX', transaction_id: '4200001234202611249876543210', out_refund_no: 'rfd_01JREFUNDWX', refund_id: '50000000382019052709732678859',
+      refund_status: 'SUCCESS', success_time: '2026-11-24T18:10:05+08:00', user_received_account: '招商银行信用卡0403',
+      amount: { total: 8888, refund: 1000, payer_total: 8888, payer_refund: 1000 }, ...overrides,
+    });
+    const done = notify({ plain: refund(), event: 'REFUND.SUCCESS' });
+    expect(await adapter().verifyCallback({ headers: done.headers, body: done.body, now: Date.now() }))
+      .toEqual({ ok: true, acknowledged: 'refund rfd_01JREFUNDWX SUCCESS, settled by the refund query' });
+    const abnormal = notify({ plain: refund({ refund_status: 'ABNORMAL' }), event: 'REFUND.ABNORMAL' });
+    expect(await adapter().verifyCallback({ headers: abnormal.headers, body: abnormal.body, now: Date.now() })).toMatchObject({ ok: true, acknowledged: expect.stringContaining('ABNORMAL') });
+    const foreign = notify({ plain: refund({ mchid: '1900000999' }), event: 'REFUND.SUCCESS' });
+    expect(await adapter().verifyCallback({ headers: foreign.headers, body: foreign.body, now: Date.now() })).toEqual({ ok: false, reason: "mchid is not this channel's" });
+    const tampered = notify({ plain: refund(), event: 'REFUND.SUCCESS', mutate: (c) => c.slice(0, -4) + (c.endsWith('AAAA') ? 'BBBB' : 'AAAA') });
+    expect(await adapter().verifyCallback({ headers: tampered.headers, body: tampered.body, now: Date.now() })).toMatchObject({ ok: false });
   });
 
   test('a properly signed notify for another merchant is refused', async () => {

@@ -38,6 +38,7 @@ import {
   wechatTime,
   wechat_notify,
   wechat_reply,
+  wechat_refund_notify,
   wechat_transaction,
   wechatpay_currencies,
 } from './transformers.ts';
@@ -161,7 +162,8 @@ export class WechatpayAdapter implements ChannelAdapter {
     const result = await this.call('POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(flowId)}/close`, now, { mchid: this.config.mchid });
     if (!result.ok) return result;
     const { status, body } = result.reply;
-    if (status === 204 || status === 200 || body.code === 'ORDER_NOT_EXIST') return { ok: true as const, outcome: 'closed' as const };
+    // Closing a trade already closed (ORDER_CLOSED) or never made (ORDER_NOT_EXIST) has the outcome asked for.
+    if (status === 204 || status === 200 || body.code === 'ORDER_NOT_EXIST' || body.code === 'ORDER_CLOSED') return { ok: true as const, outcome: 'closed' as const };
     if (body.code === 'ORDERPAID') return { ok: true as const, outcome: 'paid' as const };
     return this.failureOf(result.reply);
   }
@@ -200,6 +202,7 @@ export class WechatpayAdapter implements ChannelAdapter {
     if (!notify.ok) return { ok: false, reason: notify.problem };
     const plain = decryptResource(this.config.apiv3_key.reveal(), notify.value.resource);
     if (plain === null) return { ok: false, reason: 'resource does not decrypt with the APIv3 key' };
+    if (notify.value.event_type?.startsWith('REFUND.')) return this.refundNotifyVerdict(plain);
     const read = readJson('resource', plain, wechat_transaction);
     if (!read.ok) return { ok: false, reason: read.problem };
     const transaction = read.value;
@@ -207,6 +210,20 @@ export class WechatpayAdapter implements ChannelAdapter {
     if (transaction.out_trade_no === undefined) return { ok: false, reason: 'no out_trade_no' };
     const trade = this.tradeOf(transaction, transaction.out_trade_no);
     return trade.ok ? { ok: true, trade: trade.trade } : { ok: false, reason: trade.message };
+  }
+
+  /**
+   * A refund's notify, sent when the merchant platform has a refund notify address (refund calls
+   * name none): verified and acknowledged, or WeChat Pay repeats it for a day; the refund's
+   * outcome is the refund query's, which the order keeps asking until the refund is final.
+   */
+  private refundNotifyVerdict(plain: string): CallbackVerdict {
+    const read = readJson('resource', plain, wechat_refund_notify);
+    if (!read.ok) return { ok: false, reason: read.problem };
+    const refund = read.value;
+    if (refund.mchid !== this.config.mchid) return { ok: false, reason: 'mchid is not this channel\'s' };
+    if (refund.out_refund_no === undefined) return { ok: false, reason: 'no out_refund_no' };
+    return { ok: true, acknowledged: `refund ${refund.out_refund_no} ${refund.refund_status ?? '(no status)'}, settled by the refund query` };
   }
 
   async downloadStatement(date: string, now: number) {

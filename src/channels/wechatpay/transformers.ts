@@ -87,7 +87,14 @@ export const wechat_reply = v.looseObject({
 });
 export type WechatReplyBody = v.InferOutput<typeof wechat_reply>;
 
-/** A notify's envelope; only its encrypted resource is read. */
+/**
+ * A refund's notify resource (event_type REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED): no appid
+ * and no trade_state, its own status field.
+ */
+export const wechat_refund_notify = v.looseObject({ mchid: optionalText, out_refund_no: optionalText, refund_status: optionalText });
+
+/** A notify's envelope: what it is about (`event_type`) and its encrypted resource. */
 export const wechat_notify = v.looseObject({
+  event_type: optionalText,
   resource: v.looseObject({ algorithm: v.optional(v.string(), ''), ciphertext: v.string(), nonce: v.string(), associated_data: optionalText }),
 });

@@ -79,6 +79,10 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
       return respond(channel.plugin.answerCallback(false, verdict.reason));
     }
 
+    if ('acknowledged' in verdict) {
+      await recordOutcome({ verified: true, orderId: null, flowId: null, outcome: `acknowledged: ${verdict.acknowledged}`.slice(0, outcome_chars_max) });
+      return respond(channel.plugin.answerCallback(true));
+    }
     const flowId = verdict.trade.flowId;
     // A flow this process committed (its prepay) is known here; its order and channel never change.
     const flow = deps.engine.recentFlow(flowId) ?? (await deps.store.loadFlow(flowId));
