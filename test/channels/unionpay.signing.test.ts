@@ -10,7 +10,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { openSigningCert } from '../../src/channels/unionpay/keys.ts';
 import { type Trust, signatureOf, signedDigest, signingText, verificationProblem } from '../../src/channels/unionpay/signing.ts';
-import { idOfOrderId, orderIdOf, txnTimeOf, unionpayTime } from '../../src/channels/unionpay/transformers.ts';
+import { idOfOrderId, orderIdOf, respClassOf, txnTimeOf, unionpayTime } from '../../src/channels/unionpay/transformers.ts';
 import { unionpay } from '../../src/channels/unionpay/index.ts';
 import { ulid } from 'ulid';
 import { newId } from '../../src/ids.ts';
@@ -126,6 +126,12 @@ describe('unionpay fields', () => {
     }
     expect(orderIdOf('F01JQUERYFLOW')).toBeNull();
     expect(idOfOrderId('flw01JD')).toBeNull();
+  });
+
+  test('respCode words: 00 and A6 (success with a defect) succeed, 03/04/05 are not known yet, the rest refuse', () => {
+    expect(['00', 'A6'].map(respClassOf)).toEqual(['success', 'success']);
+    expect(['03', '04', '05'].map(respClassOf)).toEqual(['processing', 'processing', 'processing']);
+    expect(['01', '12', '34', 'a6', undefined].map(respClassOf)).toEqual(['refused', 'refused', 'refused', 'refused', 'refused']);
   });
 
   test('txnTime is China time, from the id\'s own time', () => {

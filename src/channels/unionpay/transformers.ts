@@ -58,10 +58,11 @@ export const fromTxnAmt = (text: string | undefined): number | null => (text !==
 export const currencyOfCode = (code: string | undefined): string | null => (code === cny_code ? 'CNY' : code ?? null);
 
 /**
- * `respCode` / `origRespCode` words: 00 done; 03 (timed out), 04 (state unknown) and 05 (accepted)
- * mean the outcome is not known yet — ask again later; every other code is a refusal.
+ * `respCode` / `origRespCode` words: 00 done, and A6 done with a defect (有缺陷的成功: the ACP demos
+ * take "00、A6" as success); 03 (timed out), 04 (state unknown) and 05 (accepted) mean the outcome is
+ * not known yet — ask again later; every other code is a refusal.
  */
-const resp_words = ['00', '03', '04', '05'] as const;
+const resp_words = ['00', 'A6', '03', '04', '05'] as const;
 type RespWord = (typeof resp_words)[number] | 'other';
 export type RespClass = 'success' | 'processing' | 'refused';
 
@@ -69,6 +70,7 @@ export function respClassOf(code: string | undefined): RespClass {
   const word: RespWord = v.is(v.picklist(resp_words), code) ? code : 'other';
   switch (word) {
     case '00':
+    case 'A6':
       return 'success';
     case '03':
     case '04':
