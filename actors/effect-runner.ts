@@ -226,7 +226,7 @@ export class EffectRunner {
         return { event: query.trade ? tradeEvent(query.trade, now(), 'query') : null };
       }
       case 'channel.refund':
-        return this.refundAtChannel(orderId, adapter, effect.params, read);
+        return this.refundAtChannel(orderId, adapter, effect.params);
       case 'channel.refund_query': {
         const { refundId, flowId } = effect.params;
         const result = await adapter.refundQuery(refundId, flowId, now());
@@ -237,7 +237,7 @@ export class EffectRunner {
           const refund = (await this.contextOf(orderId, read)).refunds.find((r) => r.id === refundId);
           const part = refund?.parts.find((p) => p.flowId === flowId);
           if (!part) throw new Error(`assertion failed: refund query of a refund part ${refundId}/${flowId} the order does not have`);
-          return this.refundAtChannel(orderId, adapter, { refundId, flowId, amount: part.amount }, read);
+          return this.refundAtChannel(orderId, adapter, { refundId, flowId, amount: part.amount });
         }
         return { event: { type: 'refund.report', at: now(), refundId, flowId, status: result.report.status } };
       }
@@ -247,15 +247,24 @@ export class EffectRunner {
     }
   }
 
+  /**
+   * Sends a refund part to its channel — only while the order still waits for that part. A refund
+   * reaches the channel by two rows (its own call, retried, and the refund query's re-send when the
+   * channel has none); once one of them ended the part (a refusal: the merchant was told
+   * `refund.failed`, and the amount is refundable again), a later retry of the other must not pay
+   * it out after all. The order is read from the store, not this process's last commit, for that.
+   */
   private async refundAtChannel(
-    orderId: string, adapter: ChannelAdapter, { refundId, flowId, amount }: { refundId: string; flowId: string; amount: number }, read: OrderRead,
+    orderId: string, adapter: ChannelAdapter, { refundId, flowId, amount }: { refundId: string; flowId: string; amount: number },
   ): Promise<Outcome> {
-    const ctx = await this.contextOf(orderId, read);
+    const ctx = await this.contextOf(orderId, 'stored');
     const flow = ctx.flows.find((f) => f.id === flowId);
     if (!flow) throw new Error(`assertion failed: refund of a flow ${flowId} the order does not have`);
     const refund = ctx.refunds.find((r) => r.id === refundId);
+    const part = refund?.parts.find((p) => p.flowId === flowId);
+    if (refund?.status !== 'pending' || part?.status !== 'pending') return { event: null };
     const now = this.deps.clock.now();
-    const result = await adapter.refund({ refundId, flowId, amount, flowAmount: flow.amount, currency: ctx.currency, reason: refund?.reason ?? null, now });
+    const result = await adapter.refund({ refundId, flowId, amount, flowAmount: flow.amount, currency: ctx.currency, reason: refund.reason, now });
     if (!result.ok) return { failure: result };
     return { event: { type: 'refund.report', at: this.deps.clock.now(), refundId, flowId, status: result.report.status } };
   }

@@ -5,6 +5,7 @@
  * effect runner are driven by hand so each step is visible.
  */
 import { describe, expect, test } from 'bun:test';
+import { openSqliteDatabase } from '../../src/store/sqlite-batch.ts';
 import { adminCall } from '../http/harness.ts';
 import { type World, drive, payerDecides, worldWithMovedClock } from './world.ts';
 
@@ -89,14 +90,47 @@ describe('a refund the channel never got (sqlite, a moved clock)', () => {
       method: body ? 'PUT' : 'DELETE', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
     });
 
-  test('the refund call gives up while Alipay is down; the refund query finds no refund there and sends it again', async () => {
-    const created = await world.merchant.createPayment({ method: 'alipay_qr', amount: '40.00' });
+  /** An order paid at Alipay (the sandbox's notify settled it): its create's answer and the payment as read after. */
+  async function paidAtAlipay(amount: string) {
+    const created = await world.merchant.createPayment({ method: 'alipay_qr', amount });
     await payerDecides(created.body.action.qr_code, 'pay');
     let payment = (await world.merchant.call('GET', `/v1/payments/${created.body.id}`)).body;
     for (let i = 0; i < 100 && payment.status !== 'succeeded'; i++, await Bun.sleep(20)) {
       payment = (await world.merchant.call('GET', `/v1/payments/${created.body.id}`)).body;
     }
     expect(payment.status).toBe('succeeded');
+    return { created, payment };
+  }
+
+  /** Calls answered by the Alipay channel so far (the channel health's histogram, from /metrics). */
+  async function alipayCalls(): Promise<number> {
+    const text = await (await fetch(`${world.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('paycenter_channel_call_duration_seconds_count{') && l.includes('channel="alipay_main"') && l.includes('outcome="answered"'));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  }
+
+  test('a refund that ended is never sent to its channel again: a late retry of its call finds it over and calls nobody', async () => {
+    const { created } = await paidAtAlipay('30.00');
+    expect((await world.merchant.call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R-over', amount: '10.00' })).status).toBe(201);
+    await drive(world);
+    const order = async () => (await world.booted.paycenter.engine.load(created.body.id))!;
+    expect((await order()).context.refunds.map((r) => r.status)).toEqual(['succeeded']);
+    // The refund call's row runs again, as a retry scheduled before the refund ended would.
+    const db = openSqliteDatabase(world.booted.databaseUrl.slice('sqlite:'.length));
+    const refundRows = () => db.query("SELECT status FROM outbox WHERE order_id = ? AND kind = 'channel.refund'").all(created.body.id);
+    const replanted = db.query("UPDATE outbox SET status = 'pending', due_at = ?, lease_until = NULL, completed_at = NULL WHERE order_id = ? AND kind = 'channel.refund'")
+      .run(clock.now(), created.body.id).changes;
+    expect(replanted).toBe(1);
+    const calls = await alipayCalls();
+    await drive(world);
+    expect(await alipayCalls()).toBe(calls);
+    expect(refundRows()).toEqual([{ status: 'done' }]);
+    db.close();
+    expect((await order()).context.refunds.map((r) => r.status)).toEqual(['succeeded']);
+  });
+
+  test('the refund call gives up while Alipay is down; the refund query finds no refund there and sends it again', async () => {
+    const { created, payment } = await paidAtAlipay('40.00');
 
     expect((await faults({ api_error_rate: 1, seed: 3 })).status).toBe(200);
     const refund = await world.merchant.call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'R-lost', amount: '15.00' });
