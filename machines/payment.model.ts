@@ -330,7 +330,7 @@ export type PayStart = { at: number; parts: PayPart[]; rejoinOnly?: boolean; rep
 
 export type PayStartDecision =
   | { kind: 'start' }
-  /** The attempt already waiting; `flow` is its part that answers the request's first part. */
+  /** The attempt already waiting; `flow` is its part that answers the request: the external one, whose action the payer is shown, if any. */
   | { kind: 'join'; flow: Flow }
   | { kind: 'refused'; error: 'amount_mismatch' | 'invalid_parts' | 'too_many_flows' | 'nothing_to_join' };
 
@@ -341,9 +341,10 @@ export type PayStartDecision =
  * actor decided on to know which flow answers the request.
  */
 export function decidePayStart(ctx: PaymentContext, request: PayStart): PayStartDecision {
-  const first = request.parts[0];
+  // As a new attempt is answered: by its external part (a balance part has nothing to show the payer).
+  const lead = request.parts.find((p) => p.method !== balanceMethod) ?? request.parts[0];
   const attempt = joinableAttempt(ctx, request.parts, request.at);
-  const joined = first && !attempt?.some((f) => f.id === request.replaces) && attempt?.find((f) => f.method === first.method && f.amount === first.amount);
+  const joined = lead && !attempt?.some((f) => f.id === request.replaces) && attempt?.find((f) => f.method === lead.method && f.amount === lead.amount);
   if (joined) return { kind: 'join', flow: joined };
   if (request.rejoinOnly) return { kind: 'refused', error: 'nothing_to_join' };
   const parts = checkPayParts(ctx, request.parts);

@@ -54,6 +54,19 @@ const cases: Case[] = [
 ];
 
 describe('a pay that repeats the waiting attempt', () => {
+  test('a repeated combined pay is answered by its external part, whose action the payer is shown, whichever part comes first', () => {
+    const order = new Order();
+    order.send(pay(t0 + 1_000, { flowId: 'flw_01BALANCEAAAAAAAAAAAAAAAA', method: 'balance', amount: 1 }, { flowId: A, amount: 9_999 }));
+    for (const parts of [
+      [{ flowId: 'flw_01BALANCEBBBBBBBBBBBBBBBB', method: 'balance', amount: 1 }, { flowId: B, amount: 9_999 }],
+      [{ flowId: B, amount: 9_999 }, { flowId: 'flw_01BALANCEBBBBBBBBBBBBBBBB', method: 'balance', amount: 1 }],
+    ]) {
+      const event = pay(t0 + 1_100, ...parts);
+      if (event.type !== 'pay.start') throw new Error('pay() makes pay.start');
+      expect(decidePayStart(order.ctx, event)).toMatchObject({ kind: 'join', flow: { id: A } });
+    }
+  });
+
   test.each(cases.map((c) => [c.name, c] as const))('%s', (_, c) => {
     const order = c.setup();
     if (c.event.type !== 'pay.start') throw new Error('cases send pay.start');
