@@ -132,8 +132,14 @@ function armAt(plan: Intents, id: string, now: number, due: number, event: (at: 
   arm(plan, id, delay, event(now + delay));
 }
 
+/** Flags a flow once for a reason: a report that repeats (a callback sent again) raises nothing more. */
 function flag(plan: Plan, at: number, flowId: string | null, reason: FlagReason, detail: string): void {
   if (plan.ctx.flags.some((f) => f.flowId === flowId && f.reason === reason)) return;
+  raise(plan, at, flowId, reason, detail);
+}
+
+/** Records a flag and tells the operators, whatever was flagged before. */
+function raise(plan: Plan, at: number, flowId: string | null, reason: FlagReason, detail: string): void {
   const raised: Flag = { at, flowId, reason, detail };
   plan.ctx.flags.push(raised);
   plan.effects.push({ type: 'operator.alert', params: raised });
@@ -472,8 +478,10 @@ export function planRefundQueryTimer(ctx: PaymentContext, at: number, refundId: 
   const flow = flowIn(plan, part.flowId);
   refund.queries += 1;
   plan.effects.push({ type: 'channel.refund_query', params: { refundId, flowId: flow.id, channel: flow.channel } });
+  // Once per refund (its count reaches the limit once), not once per flow: a flow's earlier flag
+  // (its own queries, or another refund's) must not hide a refund that is stuck now.
   if (refund.queries === plan.ctx.queryAttemptsMax) {
-    flag(plan, at, flow.id, 'query_exhausted', `refund ${refundId} not final after ${refund.queries} queries; still asking`);
+    raise(plan, at, flow.id, 'query_exhausted', `refund ${refundId} not final after ${refund.queries} queries; still asking`);
   }
   const gap = queryGap(plan.ctx.querySchedule, refund.queries);
   armAt(plan, timerIds.refundQuery(refundId), at, at + gap, (due) => ({ type: 'timer.refund_query', at: due, refundId }));

@@ -201,6 +201,21 @@ describe('payment machine transitions', () => {
     expect(order.ctx.flags).toMatchObject([{ flowId: B, reason: 'auto_refund' }]);
   });
 
+  test("each refund stuck past its queries is flagged, the flow's earlier flags notwithstanding", () => {
+    const order = new Order({ querySchedule: [5_000], queryAttemptsMax: 2 });
+    order.send(pay(t0 + 1_000, { flowId: A }));
+    order.send(report(t0 + 2_000, A, 'succeeded'));
+    const alerts: string[] = [];
+    for (const [id, at] of [['rfd_R1', t0 + 10_000], ['rfd_R2', t0 + 100_000]] as const) {
+      order.send(refund(at, id, id, 100));
+      for (let i = 0; i < 2; i++) {
+        const step = order.send({ type: 'timer.refund_query', at: at + (i + 1) * 5_000, refundId: id });
+        alerts.push(...step.effects.filter((e) => e.type === 'operator.alert').map((e) => (e.params as { detail: string }).detail));
+      }
+    }
+    expect(alerts).toEqual(['refund rfd_R1 not final after 2 queries; still asking', 'refund rfd_R2 not final after 2 queries; still asking']);
+  });
+
   test('queries follow the schedule and flag once the attempts run out', () => {
     const order = new Order({ querySchedule: [5_000, 10_000], queryAttemptsMax: 3 });
     order.send(pay(t0 + 1_000, { flowId: A }));
