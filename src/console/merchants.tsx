@@ -9,9 +9,9 @@ import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { ApiError } from '../http/errors.ts';
 import { formFields, queryParams } from '../http/validate.ts';
+import { updateMerchant } from '../http/schemas.ts';
 import { merchantOf } from '../http/views.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
-import { routingStrategies } from '../routing/strategies.ts';
 import type { MerchantRow, Store } from '../store/store.ts';
 import { prefersHtml } from '../viewer/routes.ts';
 import { type FormToken, Layout, PostForm, Table, Time } from './pages.tsx';
@@ -19,14 +19,13 @@ import { type FormToken, Layout, PostForm, Table, Time } from './pages.tsx';
 /** Merchants a page lists at most. */
 export const merchants_page_max = 100;
 
-const merchant_statuses = ['enabled', 'disabled'] as const;
-
 const merchantsQuery = v.strictObject({
   after: v.optional(v.pipe(v.string(), v.maxLength(64))),
   limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(merchants_page_max, `must be at most ${merchants_page_max}`)), '50'),
 });
 
-const merchantForm = v.object({ status: v.picklist(merchant_statuses), routing: v.picklist(routingStrategies) });
+/** The form's two fields, as PATCH /admin/merchants/{id} takes them. */
+const merchantForm = v.object({ status: v.unwrap(updateMerchant.entries.status), routing: v.unwrap(updateMerchant.entries.routing) });
 
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
@@ -56,8 +55,8 @@ function MerchantsPage(props: { merchants: MerchantRow[]; hasMore: boolean; limi
         rows={props.merchants.map((m) => [
           <code>{m.id}</code>, m.name,
           <PostForm action={`/admin/forms/merchants/${m.id}`} csrf={props.csrf}>
-            <select name="status" aria-label="status">{merchant_statuses.map((s) => <option value={s} selected={m.status === s}>{s}</option>)}</select>{' '}
-            <select name="routing" aria-label="routing">{routingStrategies.map((r) => <option value={r} selected={m.routing === r}>{r}</option>)}</select>{' '}
+            <select name="status" aria-label="status">{merchantForm.entries.status.options.map((s) => <option value={s} selected={m.status === s}>{s}</option>)}</select>{' '}
+            <select name="routing" aria-label="routing">{merchantForm.entries.routing.options.map((r) => <option value={r} selected={m.routing === r}>{r}</option>)}</select>{' '}
             <button>Save</button>
           </PostForm>,
           <Time ms={m.createdAt} />, m.notifyUrl ?? '–', m.methods.join(', '),

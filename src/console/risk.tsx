@@ -12,14 +12,15 @@ import type { Clock } from '../clock.ts';
 import { entryView, riskChanges, ruleView, settingsView } from '../http/routes/admin-risk.ts';
 import { formFields } from '../http/validate.ts';
 import type { Risk } from '../risk/open.ts';
-import { list_entry_reason_chars_max, list_subjects, listEntryBody } from '../risk/rules.ts';
+import { list_entry_reason_chars_max, list_subjects, listEntryBody, updateRuleBody } from '../risk/rules.ts';
 import { prefersHtml } from '../viewer/routes.ts';
 import { type FormToken, Layout, PostForm, Stat, Table, Time } from './pages.tsx';
 
 /** List entries the page shows, newest first (GET /admin/risk/lists has them all). */
 export const risk_entries_shown_max = 100;
 
-const ruleStatusForm = v.object({ status: v.picklist(['enabled', 'disabled']) });
+/** The form's one field, as PATCH /admin/risk/rules/{code} takes it. */
+const ruleStatusForm = v.object({ status: v.unwrap(updateRuleBody.entries.status) });
 /** The form sends an empty reason when none is given: the entry then has none. */
 const entryForm = v.object({
   ...listEntryBody.entries,
