@@ -47,14 +47,12 @@ export type RecordFacts = Pick<ReconRecord, 'amount' | 'status'>;
  * `unrecorded` is money the channel moved that paycenter has not recorded as done.
  */
 export function factsVerdictOf(row: StatementRow, local: RecordFacts, rate: FeeRate): 'matched' | 'unrecorded' | 'status_mismatch' | 'amount_mismatch' | 'fee_mismatch' {
-  if (row.kind === 'payment') {
-    if (row.status === 'revoked') return collected(local.status) ? 'status_mismatch' : 'matched';
-    if (!collected(local.status)) return 'unrecorded';
-  } else {
-    if (local.status === 'failed') return 'status_mismatch';
-    if (local.status !== 'succeeded') return 'unrecorded';
-  }
+  if (row.kind === 'payment' && row.status === 'revoked') return collected(local.status) ? 'status_mismatch' : 'matched';
+  if (row.kind === 'refund' && local.status === 'failed') return 'status_mismatch';
+  // Before a repair is offered: a line of another amount never repairs a record (the actor would only
+  // flag it, and the line would pass as repaired); it stays a difference for an operator.
   if (row.amount !== local.amount) return 'amount_mismatch';
+  if (row.kind === 'payment' ? !collected(local.status) : local.status !== 'succeeded') return 'unrecorded';
   return feeDiffers(row, rate) ? 'fee_mismatch' : 'matched';
 }
 
