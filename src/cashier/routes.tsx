@@ -24,7 +24,7 @@ import type { PayPartRequest, Payments } from '../payments/service.ts';
 import { methodLabel } from '../channels/plugins.ts';
 import type { Router } from '../routing/router.ts';
 import { balanceMethod } from '../../machines/payment.model.ts';
-import type { Balances } from '../balance/balances.ts';
+import { type Balances, balance_currency } from '../balance/balances.ts';
 import { WriteOrderedMap } from '../write-ordered-map.ts';
 import { NotFoundPage, Page, type PageProps, expiresIn, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
@@ -113,10 +113,17 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   const payGate = new PaymentGate(pay_gap_ms, gate_entries_max);
 
   /** The payer's available balance where the cashier offers it (enabled, and the order names its payer); else null. */
-  async function offeredBalance(link: Pick<Link, 'order' | 'merchant'>): Promise<number | null> {
-    const userId = link.order.context.details.userId;
-    if (userId === null || !link.merchant.methods.includes(balanceMethod)) return null;
-    return (await deps.balances.account(link.merchant.id, userId)).available;
+  /**
+   * What of the payer's balance this order can pay with, or null when it cannot pay from one (no
+   * payer named, the method not enabled, an order not in the balances' currency): the account's
+   * available amount and what this order's waiting attempt froze already — paying again, or
+   * another way, releases that freeze in the same commit that makes the new one.
+   */
+  async function offeredBalance({ order, merchant }: Pick<Link, 'order' | 'merchant'>): Promise<number | null> {
+    const { userId } = order.context.details;
+    if (userId === null || !merchant.methods.includes(balanceMethod) || order.context.currency !== balance_currency) return null;
+    const frozenHere = order.context.flows.filter((f) => f.method === balanceMethod && f.status === 'pending').reduce((sum, f) => sum + f.amount, 0);
+    return (await deps.balances.account(merchant.id, userId)).available + frozenHere;
   }
 
   /** The order and its merchant when the token is this payment's, else null (→ 404). */

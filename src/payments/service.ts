@@ -8,7 +8,7 @@ import type { Engine, OrderState } from '../../actors/engine.ts';
 import type { PaymentEvent } from '../../machines/payment.rules.ts';
 import { type Flow, type OrderDetails, balanceMethod, type PayStartDecision, type PaymentContext, type RefundDecision, type RiskVerdict, checkRefund, decidePayStart, flows_per_order_max, refunds_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
-import { Balances } from '../balance/balances.ts';
+import { Balances, balance_currency } from '../balance/balances.ts';
 import { balance_channel } from '../balance/order-entries.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
@@ -33,9 +33,11 @@ function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
   return refused ? fail('unsupported_method', `method ${refused} is not enabled for this merchant`, 'method') : null;
 }
 
-/** API.md: paying from a balance needs the order's payer. */
-const balanceRefusal = (userId: string | null): Failure | null =>
-  userId === null ? fail('invalid_request', 'paying with balance needs an order with user_id', 'user_id') : null;
+/** API.md: paying from a balance needs the order's payer, and balances are in CNY. */
+function balanceRefusal(userId: string | null, currency: Currency): Failure | null {
+  if (userId === null) return fail('invalid_request', 'paying with balance needs an order with user_id', 'user_id');
+  return currency === balance_currency ? null : fail('unsupported_method', `balances are in ${balance_currency}; this payment is in ${currency}`, 'method');
+}
 /** The order, when it is this merchant's: another merchant's payment is not found, as one that does not exist. */
 const ownedBy = (merchant: Merchant, paymentId: string, order: OrderState | null): Result<{ order: OrderState }> =>
   order && order.context.merchantId === merchant.id ? { ok: true, order } : fail('not_found', `no payment ${paymentId}`);
@@ -200,7 +202,7 @@ export class Payments {
    * paid at once, so a create that cannot be paid as asked leaves nothing behind.
    */
   async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number, userId: string | null = null): Promise<Failure | null> {
-    if (method === balanceMethod) return methodRefusal(merchant, [method]) ?? balanceRefusal(userId) ?? (await this.shortBalance(merchant, userId!, amount));
+    if (method === balanceMethod) return methodRefusal(merchant, [method]) ?? balanceRefusal(userId, currency) ?? (await this.shortBalance(merchant, userId!, amount));
     return methodRefusal(merchant, [method])
       ?? ((await this.deps.router.shownMethods([method], currency, amount)).length > 0 ? null : noChannel([method], currency));
   }
@@ -251,7 +253,7 @@ export class Payments {
     const now = this.clock.now();
     const expected = decidePayStart(context, { at: now, parts: parts.map((p) => ({ ...p, flowId: newId('flw', now), channel: '' })), rejoinOnly });
     if (expected.kind === 'refused') return expected.error === 'nothing_to_join' ? { ok: true, order, flow: null } : payRefusal(expected.error, row.status);
-    const payerRefusal = parts.some((p) => p.method === balanceMethod) ? balanceRefusal(context.details.userId) : null;
+    const payerRefusal = parts.some((p) => p.method === balanceMethod) ? balanceRefusal(context.details.userId, context.currency) : null;
     if (payerRefusal) return payerRefusal;
     if (expected.kind === 'start') {
       // A create that pays at once was just assessed with the same facts: one decision per request.
