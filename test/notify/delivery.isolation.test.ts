@@ -153,3 +153,39 @@ describe('a merchant that keeps timing out is backed off alone', () => {
     expect(black.stats.connections).toBeLessThanOrEqual(merchantInFlightMax + timeoutsBeforeBackoff);
   }, 30_000);
 });
+
+describe('a merchant whose 2xx answer never finishes its body', () => {
+  let booted: Booted;
+  let delivery: NotificationDelivery;
+  // Answers 200 at once, then sends one chunk of body and never ends it.
+  const stalling = Bun.serve({
+    port: 0, hostname: '127.0.0.1',
+    fetch: () => new Response(new ReadableStream({ start: (controller) => controller.enqueue(new TextEncoder().encode('ok')) }), { status: 200 }),
+  });
+  beforeAll(async () => {
+    booted = await bootPaycenter('sqlite', {}, { manualTicker: true });
+    const { store, committer, engine, merchants } = booted.paycenter;
+    const log = createLogger('error');
+    delivery = new NotificationDelivery(
+      { store, committer, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
+      { ...default_delivery_options, requestTimeoutMs: 200 },
+    );
+    delivery.start();
+  });
+  afterAll(async () => {
+    await delivery?.stop();
+    stalling.stop(true);
+    await booted?.stop();
+  });
+
+  test('acknowledged it: the notification is delivered, not retried', async () => {
+    const merchant = await MerchantClient.create(booted.url, { notify_url: `http://127.0.0.1:${stalling.port}/notify` });
+    await closedPayment(merchant);
+    const [event] = (await merchant.call('GET', '/v1/events')).body.data;
+    const status = async () => (await booted.paycenter.store.loadMerchantEvent(event.id))?.status;
+    // Its first try ends within the 200 ms timeout either way: delivered, or a failure waiting for its retry.
+    let seen = await status();
+    for (const until = Date.now() + 3_000; seen === 'pending' && (await booted.paycenter.store.loadMerchantEvent(event.id))!.attempts === 0 && Date.now() < until; seen = await status()) await sleep(20);
+    expect(seen).toBe('delivered');
+  }, 10_000);
+});
