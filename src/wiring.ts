@@ -197,7 +197,8 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
       onFailed: (failed) => {
         metrics.notificationFailed();
         void alerts.raise({
-          id: alertIdFor(failed.eventId), kind: 'notify_failed', paymentId: failed.paymentId,
+          // One alert each time the event runs out of tries: a redelivery that fails again is news to an operator.
+          id: alertIdFor(failed.attemptId), kind: 'notify_failed', paymentId: failed.paymentId,
           message: `notification ${failed.eventId} to merchant ${failed.merchantId} ran out of tries: ${failed.error ?? 'no 2xx answer'}`,
         }).catch((error) => log.error('alert not recorded', { event_id: failed.eventId, error: String(error) }));
       },

@@ -113,8 +113,11 @@ export class NotificationDelivery {
     private readonly deps: {
       store: Store; committer: DurableCommitter; engine: Engine; merchants: MerchantDirectory; clock: Clock; log: Logger; parking: Parking;
       random?: () => number;
-      /** Told of each notification that ran out of tries (a metric and an operator alert). */
-      onFailed?: (failed: { eventId: string; paymentId: string; merchantId: string; error: string | null }) => void;
+      /**
+       * Told of each notification that ran out of tries (a metric and an operator alert), with its
+       * last attempt: a notification redelivered that runs out again is told again.
+       */
+      onFailed?: (failed: { eventId: string; attemptId: string; paymentId: string; merchantId: string; error: string | null }) => void;
       /** Where notifications may go (src/net/outbound.ts); checked again at each attempt, after DNS. */
       outbound: OutboundPolicy;
     },
@@ -246,7 +249,7 @@ export class NotificationDelivery {
     const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
     await this.deps.committer.recordNotification({ outboxId: row.id, eventId: event.id, attempt, next });
     if (next.status === 'failed') {
-      this.deps.onFailed?.({ eventId: event.id, paymentId: row.orderId, merchantId: event.merchantId, error: attempt.error });
+      this.deps.onFailed?.({ eventId: event.id, attemptId: attempt.id, paymentId: row.orderId, merchantId: event.merchantId, error: attempt.error });
       this.deps.log.error('merchant notification failed for good', { event_id: event.id, payment_id: row.orderId, merchant_id: event.merchantId, attempts: row.attempts + 1, error: attempt.error });
     }
   }

@@ -77,7 +77,7 @@ describe('alerts raised by the engine and delivery, over the admin API (sqlite, 
     expect(metrics).toMatch(/paycenter_alerts_raised_total\{kind="auto_refund"\} [1-9]/);
   });
 
-  test('a notification that runs out of tries raises notify_failed once', async () => {
+  test('a notification that runs out of tries raises notify_failed once, and again when a redelivery runs out too', async () => {
     // The test merchant's notify_url refuses every delivery; move the clock past the whole schedule.
     const created = await world.merchant.createPayment({ expire_seconds: 60 });
     const close = await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
@@ -86,9 +86,22 @@ describe('alerts raised by the engine and delivery, over the admin API (sqlite, 
       await world.booted.paycenter.delivery.tick();
       clock.advance(3 * 3600_000);
     }
-    const alerts = (await adminCall(world.url, 'GET', `/admin/alerts?kind=notify_failed&payment_id=${created.body.id}`)).body.data;
-    expect(alerts).toHaveLength(1);
-    expect(alerts[0].message).toContain('ran out of tries');
+    const alerts = async () => (await adminCall(world.url, 'GET', `/admin/alerts?kind=notify_failed&payment_id=${created.body.id}`)).body.data;
+    expect(await alerts()).toHaveLength(1);
+    expect((await alerts())[0].message).toContain('ran out of tries');
+    await world.booted.paycenter.delivery.tick();
+    expect(await alerts()).toHaveLength(1);
+
+    // The merchant fixes nothing and asks again: the fresh schedule runs out too, and says so again.
+    const [event] = (await world.merchant.call('GET', '/v1/events', undefined, { timestamp: Math.floor(clock.now() / 1000) })).body.data
+      .filter((e: any) => e.data.id === created.body.id);
+    const again = await world.merchant.call('POST', `/v1/events/${event.id}/redeliver`, undefined, { timestamp: Math.floor(clock.now() / 1000) });
+    expect(again.status).toBe(202);
+    for (let round = 0; round < 10; round++) {
+      await world.booted.paycenter.delivery.tick();
+      clock.advance(3 * 3600_000);
+    }
+    expect(await alerts()).toHaveLength(2);
   });
 
   test('bad listings are refused; an unknown alert is not found', async () => {
