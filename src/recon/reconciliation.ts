@@ -98,7 +98,7 @@ export class Reconciliation {
       id: existing?.id ?? newId('rcn', now), channel: request.channel, date: request.date, status: 'running', source: request.source,
       counts: {}, totals: {}, error: null, leaseUntil: now + this.options.leaseMs, createdAt: existing?.createdAt ?? now, finishedAt: null,
     };
-    if (!(await this.deps.store.startReconRun(run, request.rerun))) return { ok: false, error: 'running' };
+    if (!(await this.deps.store.startReconRun(run, request.rerun, now))) return { ok: false, error: 'running' };
     try {
       return { ok: true, run: await this.execute(run, channel, request.file), ran: true };
     } catch (error) {

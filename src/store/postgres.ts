@@ -771,12 +771,12 @@ export class PostgresStore implements Store {
     )).map(reconRecordOf);
   }
 
-  async startReconRun(run: ReconRunRow, rerun: boolean) {
+  async startReconRun(run: ReconRunRow, rerun: boolean, nowMs: number) {
     return this.sql.begin(async (tx) => {
       const taken = await tx.unsafe(
         `UPDATE recon_runs SET status = 'running', source = $1, error = NULL, lease_until = $2, finished_at = NULL
          WHERE id = $3 AND (status <> 'done' OR $4) AND (lease_until IS NULL OR lease_until < $5) RETURNING id`,
-        [run.source, run.leaseUntil, run.id, rerun, run.createdAt],
+        [run.source, run.leaseUntil, run.id, rerun, nowMs],
       );
       if ((taken as Row[]).length === 1) return run;
       const inserted = await tx.unsafe(

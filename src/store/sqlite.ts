@@ -595,13 +595,13 @@ export class SqliteStore implements Store {
     ).map(reconRecordOf);
   }
 
-  async startReconRun(run: ReconRunRow, rerun: boolean) {
+  async startReconRun(run: ReconRunRow, rerun: boolean, nowMs: number) {
     const values = reconRunValues(run, text);
     const started = this.write(() => {
       const taken = this.query(
         `UPDATE recon_runs SET status = 'running', source = ?, error = NULL, lease_until = ?, finished_at = NULL
          WHERE id = ? AND (status <> 'done' OR ?) AND (lease_until IS NULL OR lease_until < ?)`,
-      ).run(run.source, run.leaseUntil, run.id, rerun ? 1 : 0, run.createdAt).changes;
+      ).run(run.source, run.leaseUntil, run.id, rerun ? 1 : 0, nowMs).changes;
       if (taken === 1) return true;
       const sql = `INSERT INTO recon_runs (${reconRunColumns.join(', ')}) VALUES (${reconRunColumns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
       return this.query(sql).run(...(values as never[])).changes === 1;

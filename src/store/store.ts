@@ -514,9 +514,10 @@ export interface Store {
   reconRecordsByIds(flowIds: string[], refundIds: string[]): Promise<ReconRecord[]>;
   /**
    * Starts a run of a channel's day (inserts it, or takes the existing row with the run's id)
-   * unless another holds its lease, or it is done and this is not a rerun; null when not started.
+   * unless another holds its lease at `nowMs`, or it is done and this is not a rerun; null when not
+   * started. A run whose process died is taken over once its lease has run out.
    */
-  startReconRun(run: ReconRunRow, rerun: boolean): Promise<ReconRunRow | null>;
+  startReconRun(run: ReconRunRow, rerun: boolean, nowMs: number): Promise<ReconRunRow | null>;
   /** Writes a run's outcome: the run row, its differences (replacing the earlier ones), the holding pool's changes. */
   finishReconRun(result: ReconRunResult): Promise<void>;
   loadReconRun(runId: string): Promise<ReconRunRow | null>;

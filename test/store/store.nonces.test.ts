@@ -53,6 +53,19 @@ for (const kind of storeKinds) {
       expect(await store.commit([writeOf(next(other))])).toEqual(['committed']);
     });
 
+    test("a reconciliation run is taken while its lease holds by nobody else, and after it ran out by anyone (its process died)", async () => {
+      const run = {
+        id: `rcn_${unique()}`, channel: `ch_${unique()}`, date: '2026-11-30', status: 'running' as const, source: 'download' as const,
+        counts: {}, totals: {}, error: null, leaseUntil: t0 + 60_000, createdAt: t0, finishedAt: null,
+      };
+      expect(await store.startReconRun(run, false, t0)).not.toBeNull();
+      // Another instance a minute later, while the lease holds: not started.
+      expect(await store.startReconRun({ ...run, leaseUntil: t0 + 120_000 }, false, t0 + 30_000)).toBeNull();
+      // The first one died; once its lease ran out, the day is run again.
+      expect(await store.startReconRun({ ...run, leaseUntil: t0 + 180_000 }, false, t0 + 60_001)).not.toBeNull();
+      expect((await store.loadReconRun(run.id))!.leaseUntil).toBe(t0 + 180_000);
+    });
+
     test('merchants: insert once, load, update; JSON arrays and nulls round-trip', async () => {
       const merchant: MerchantRow = {
         id: `M_${unique()}`, name: '商户 one', secretEnc: 'v1:abc', notifyUrl: null, methods: ['alipay_qr', 'wechat_native'],
