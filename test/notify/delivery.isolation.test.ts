@@ -9,7 +9,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { Parking } from '../../actors/parking.ts';
 import { systemClock } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
-import { NotificationDelivery, default_delivery_options } from '../../src/notify/delivery.ts';
+import { type DeliveryOptions, NotificationDelivery, default_delivery_options } from '../../src/notify/delivery.ts';
 import { type Booted, MerchantClient, bootPaycenter } from '../http/harness.ts';
 
 /** Accepts every connection and never answers; counts connections, and how many were open at once at most. */
@@ -89,6 +89,22 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
   while (!condition() && Date.now() < until) await sleep(20);
 }
 
+/**
+ * A paycenter whose own loops stay off, and a delivery of its own with these options (short
+ * timeouts), started: the only one delivering.
+ */
+async function bootWithDelivery(options: Partial<DeliveryOptions>): Promise<{ booted: Booted; delivery: NotificationDelivery }> {
+  const booted = await bootPaycenter('sqlite', {}, { manualTicker: true });
+  const { store, committer, engine, merchants } = booted.paycenter;
+  const log = createLogger('error');
+  const delivery = new NotificationDelivery(
+    { store, committer, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
+    { ...default_delivery_options, ...options },
+  );
+  delivery.start();
+  return { booted, delivery };
+}
+
 describe('notification delivery isolates merchants', () => {
   let booted: Booted;
   const hole = blackHole();
@@ -121,15 +137,7 @@ describe('a merchant that keeps timing out is backed off alone', () => {
   const hole = blackHole();
   const ok = healthy();
   beforeAll(async () => {
-    // The service's own loops stay off: this delivery, with short timeouts, is the only one.
-    booted = await bootPaycenter('sqlite', {}, { manualTicker: true });
-    const { store, committer, engine, merchants } = booted.paycenter;
-    const log = createLogger('error');
-    delivery = new NotificationDelivery(
-      { store, committer, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
-      { ...default_delivery_options, requestTimeoutMs: 200, merchantTimeoutsBeforeBackoff: timeoutsBeforeBackoff, merchantBackoffMs: 60_000, merchantInFlightMax },
-    );
-    delivery.start();
+    ({ booted, delivery } = await bootWithDelivery({ requestTimeoutMs: 200, merchantTimeoutsBeforeBackoff: timeoutsBeforeBackoff, merchantBackoffMs: 60_000, merchantInFlightMax }));
   });
   afterAll(async () => {
     (await hole).stop();
@@ -163,14 +171,7 @@ describe('a merchant whose 2xx answer never finishes its body', () => {
     fetch: () => new Response(new ReadableStream({ start: (controller) => controller.enqueue(new TextEncoder().encode('ok')) }), { status: 200 }),
   });
   beforeAll(async () => {
-    booted = await bootPaycenter('sqlite', {}, { manualTicker: true });
-    const { store, committer, engine, merchants } = booted.paycenter;
-    const log = createLogger('error');
-    delivery = new NotificationDelivery(
-      { store, committer, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
-      { ...default_delivery_options, requestTimeoutMs: 200 },
-    );
-    delivery.start();
+    ({ booted, delivery } = await bootWithDelivery({ requestTimeoutMs: 200 }));
   });
   afterAll(async () => {
     await delivery?.stop();
