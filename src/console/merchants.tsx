@@ -8,7 +8,7 @@ import type { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { ApiError } from '../http/errors.ts';
-import { formFields, queryParams } from '../http/validate.ts';
+import { formFields, optionalParam, pageLimit, queryParams } from '../http/validate.ts';
 import { updateMerchant } from '../http/schemas.ts';
 import { merchantOf } from '../http/views.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
@@ -20,8 +20,8 @@ import { type FormToken, Layout, PostForm, Table, Time } from './pages.tsx';
 export const merchants_page_max = 100;
 
 const merchantsQuery = v.strictObject({
-  after: v.optional(v.pipe(v.string(), v.maxLength(64))),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(merchants_page_max, `must be at most ${merchants_page_max}`)), '50'),
+  after: optionalParam(v.pipe(v.string(), v.maxLength(64))),
+  limit: pageLimit(merchants_page_max, 50),
 });
 
 /** The form's two fields, as PATCH /admin/merchants/{id} takes them. */
@@ -35,7 +35,7 @@ export function mountMerchantConsole(app: Hono, deps: { store: Store; merchants:
     const rows = await deps.store.listMerchants(q.after ?? null, q.limit + 1);
     const page = rows.slice(0, q.limit);
     const hasMore = rows.length > q.limit;
-    if (!prefersHtml(c)) return c.json({ data: rows.slice(0, q.limit).map(merchantOf), has_more: hasMore });
+    if (!prefersHtml(c)) return c.json({ data: page.map(merchantOf), has_more: hasMore });
     return c.html(<MerchantsPage merchants={page} hasMore={hasMore} limit={q.limit} csrf={deps.csrfOf(c)} />);
   });
 

@@ -16,7 +16,7 @@ import type { Alerts } from '../alerts/alerts.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
 import { runView } from '../http/routes/admin-recon.ts';
 import { ApiError } from '../http/errors.ts';
-import { optionalParam, queryParams } from '../http/validate.ts';
+import { optionalParam, pageLimit, queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import type { Clock } from '../clock.ts';
@@ -58,7 +58,7 @@ const paymentsQuery = v.strictObject({
   created_from: optionalParam(rfc3339),
   created_to: optionalParam(rfc3339),
   after: optionalParam(paymentId),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(console_page_max, `must be at most ${console_page_max}`)), '50'),
+  limit: pageLimit(console_page_max, 50),
 });
 type PaymentsQuery = v.InferOutput<typeof paymentsQuery>;
 

@@ -11,6 +11,7 @@ import { httpUrl } from '../channels/config-fields.ts';
 import type { ChannelPlugin } from '../channels/plugin.ts';
 import { channel_plugins, pluginOf, provider_names } from '../channels/plugins.ts';
 import { type Currency, currencies } from '../money.ts';
+import { pageLimit } from './validate.ts';
 
 const orderNumber = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 _ -'));
 
@@ -61,7 +62,7 @@ export const createRefund = v.strictObject({
 
 export const eventsQuery = v.strictObject({
   after: v.optional(v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, 'must be an event id'))),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(100, 'must be at most 100')), '100'),
+  limit: pageLimit(100, 100),
 });
 
 export const paymentsQuery = v.strictObject({ merchant_order_no: orderNumber });

@@ -97,6 +97,10 @@ export function requireOutboundUrls(policy: OutboundPolicy, urls: Record<string,
 }
 export const queryParams = <S extends StandardSchemaV1>(schema: S) => validator('query', schema, failure);
 
+/** A page's `limit` query parameter: a whole number from 1 to `max`, `fallback` when absent. */
+export const pageLimit = (max: number, fallback: number) =>
+  v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(max, `must be at most ${max}`)), String(fallback));
+
 /**
  * An optional query parameter that may also come empty (`?channel=&date=`, as API.md writes the
  * operator routes' filters and as a form's empty field sends it): empty is taken as absent.

@@ -11,7 +11,7 @@ import { alertKinds } from '../../alerts/kinds.ts';
 import { isoTime } from '../../clock.ts';
 import type { AlertRow } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
-import { optionalParam, queryParams } from '../validate.ts';
+import { optionalParam, pageLimit, queryParams } from '../validate.ts';
 
 const alert_id = /^alr_[0-9A-Z]{26}$/;
 
@@ -20,7 +20,7 @@ const alertsQuery = v.strictObject({
   kind: optionalParam(v.picklist(alertKinds, `must be one of ${alertKinds.join(', ')}`)),
   payment_id: optionalParam(v.pipe(v.string(), v.regex(/^pay_[0-9A-Z]{26}$/, 'must be a payment id'))),
   after: optionalParam(v.pipe(v.string(), v.regex(alert_id, 'must be an alert id'))),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(alerts_page_max, `must be at most ${alerts_page_max}`)), '50'),
+  limit: pageLimit(alerts_page_max, 50),
 });
 
 export const alertOf = (a: AlertRow) => ({

@@ -13,14 +13,14 @@ import { isoTime } from '../../clock.ts';
 import type { Reconciliation, RunOutcome } from '../../recon/reconciliation.ts';
 import type { ReconDiffRow, ReconRunRow, Store } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
-import { jsonBody, optionalParam, queryParams } from '../validate.ts';
+import { jsonBody, optionalParam, pageLimit, queryParams } from '../validate.ts';
 
 const channelCode = v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be a channel code'));
 const chinaDate = v.pipe(v.string(), v.isoDate('must be a date (YYYY-MM-DD)'));
 const runsQuery = v.strictObject({
   channel: optionalParam(channelCode),
   date: optionalParam(chinaDate),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(100, 'must be at most 100')), '50'),
+  limit: pageLimit(100, 50),
 });
 const runRequest = v.strictObject({ channel: channelCode, date: chinaDate, rerun: v.optional(v.boolean(), false) });
 const uploadQuery = v.strictObject({ channel: channelCode, date: chinaDate, rerun: v.optional(v.picklist(['true', 'false']), 'false') });

@@ -11,7 +11,7 @@ import { isoTime } from '../../clock.ts';
 import { formatAmount } from '../../money.ts';
 import type { MerchantEnv } from '../auth.ts';
 import { ApiError } from '../errors.ts';
-import { jsonBody, queryParams } from '../validate.ts';
+import { jsonBody, pageLimit, queryParams } from '../validate.ts';
 import { amountOf } from './merchant.ts';
 
 /** Field lengths API.md allows. */
@@ -29,10 +29,7 @@ export const creditRequest = v.strictObject({ credit_no: reference, amount, reas
 export const debitRequest = v.strictObject({ debit_no: reference, amount, reason });
 export const entriesQuery = v.strictObject({
   after: v.optional(v.pipe(v.string(), v.regex(/^bal_[0-9A-Z]{26}$/, 'must be a balance entry id'))),
-  limit: v.optional(
-    v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(balance_entries_page_max, `must be at most ${balance_entries_page_max}`)),
-    String(balance_entries_page_max),
-  ),
+  limit: pageLimit(balance_entries_page_max, balance_entries_page_max),
 });
 
 /** The path's user_id, checked like a field (API.md: 1–64 of [A-Za-z0-9_.:@-]). */
