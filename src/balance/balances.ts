@@ -12,6 +12,9 @@ import { type AccountRow, type EntryRow, type PayerKey, applyOp, entryOf, payerP
 
 /** API.md: balances are held in CNY. */
 export const balance_currency: Currency = 'CNY';
+
+/** Whether a payment in `currency` can be paid from a balance: balances hold CNY only (API.md). */
+export const balancePays = (currency: string): boolean => currency === balance_currency;
 /** Entries in one page of GET …/entries, at most. */
 export const balance_entries_page_max = 100;
 

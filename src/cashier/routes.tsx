@@ -24,7 +24,7 @@ import type { PayPartRequest, Payments } from '../payments/service.ts';
 import { methodLabel } from '../channels/plugins.ts';
 import type { Router } from '../routing/router.ts';
 import { balanceMethod } from '../../machines/payment.model.ts';
-import { type Balances, balance_currency } from '../balance/balances.ts';
+import { type Balances, balancePays } from '../balance/balances.ts';
 import { WriteOrderedMap } from '../write-ordered-map.ts';
 import { NotFoundPage, Page, type PageProps, expiresIn, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
@@ -121,7 +121,7 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
    */
   async function offeredBalance({ order, merchant }: Pick<Link, 'order' | 'merchant'>): Promise<number | null> {
     const { userId } = order.context.details;
-    if (userId === null || !merchant.methods.includes(balanceMethod) || order.context.currency !== balance_currency) return null;
+    if (userId === null || !merchant.methods.includes(balanceMethod) || !balancePays(order.context.currency)) return null;
     const frozenHere = order.context.flows.filter((f) => f.method === balanceMethod && f.status === 'pending').reduce((sum, f) => sum + f.amount, 0);
     return (await deps.balances.account(merchant.id, userId)).available + frozenHere;
   }

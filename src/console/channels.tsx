@@ -54,7 +54,7 @@ export function mountChannelConsole(app: Hono, deps: { store: Store; health: Cha
     return c.html(<ChannelPage code={code} report={await healthReport(deps, code)} csrf={deps.csrfOf(c)} />);
   });
 
-  app.post('/forms/channels/:code/breaker', formFields(v.object(breakerForcing)), async (c) => {
+  app.post('/forms/channels/:code/breaker', formFields(v.object(breakerForcing.entries)), async (c) => {
     await forceBreaker(deps, c.req.param('code'), c.req.valid('form'));
     return c.redirect(`/admin/channels/${c.req.param('code')}/health`, 303);
   });

@@ -19,12 +19,12 @@ export const breaker_transitions_shown_max = 20;
 /** How long an operator's reason for forcing a breaker may be: it is stored with the transition. */
 const breaker_reason_chars_max = 200;
 
-/** What forcing a breaker takes, from a JSON body here or the console's form (which also carries its CSRF token). */
-export const breakerForcing = {
+/** What forcing a breaker takes, as a JSON body here; the console's form (which also carries its CSRF token) reads its entries. */
+export const breakerForcing = v.strictObject({
   state: v.picklist(['open', 'closed']),
   reason: v.pipe(v.string(), v.minLength(1), v.maxLength(breaker_reason_chars_max)),
-};
-export type BreakerForcing = v.InferOutput<v.ObjectSchema<typeof breakerForcing, undefined>>;
+});
+type BreakerForcing = v.InferOutput<typeof breakerForcing>;
 
 type HealthDeps = { health: ChannelHealth; store: Store };
 
@@ -48,7 +48,7 @@ export async function healthReport(deps: HealthDeps, code: string) {
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
 export function mountChannelHealth(app: Hono, deps: HealthDeps): void {
-  app.post('/channels/:code/breaker', describeRoute({ ...tag, summary: 'Force a channel’s breaker open or closed' }), jsonBody(v.strictObject(breakerForcing)), async (c) => {
+  app.post('/channels/:code/breaker', describeRoute({ ...tag, summary: 'Force a channel’s breaker open or closed' }), jsonBody(breakerForcing), async (c) => {
     await forceBreaker(deps, c.req.param('code'), c.req.valid('json'));
     return c.json(await deps.health.view(c.req.param('code')));
   });
