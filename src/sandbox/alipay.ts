@@ -4,7 +4,7 @@
 // sign covers the exact JSON text of the response member, so the text is assembled by hand.
 import { Hono, type Context } from 'hono';
 import { generateRsaKeyPair, randomDigits, rsaSign, rsaVerify } from './crypto.ts';
-import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen, reportedTotal } from './context.ts';
+import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen } from './context.ts';
 import { type AlipayApp, type Trade, newNotifyRecord } from './state.ts';
 import { alipayTime, billDay, escapeHtml, fenToYuan, parseAlipayTime, yuanToFen } from './util.ts';
 
@@ -82,7 +82,7 @@ export function sendAlipayNotify(ctx: SandboxContext, trade: Trade): void {
     accepted: (_status, text) => text.trim() === 'success',
     build: () => {
       const now = ctx.now();
-      const total = fenToYuan(reportedTotal(ctx, trade));
+      const total = fenToYuan(trade.totalFen);
       const status = alipayStatus(trade, now);
       const params: Params = {
         notify_time: alipayTime(now),
@@ -205,7 +205,7 @@ function handle(ctx: SandboxContext, app: AlipayApp, method: string, params: Par
       const t = findTrade(ctx, app, biz);
       if (!t) return { answer: bizFail('ACQ.TRADE_NOT_EXIST', '交易不存在') };
       if (ctx.statements.hides(t)) return { answer: unavailable };
-      const total = fenToYuan(reportedTotal(ctx, t));
+      const total = fenToYuan(t.totalFen);
       const paid = t.paidAt !== undefined;
       return {
         answer: ok({

@@ -28,7 +28,3 @@ export function refundedFen(trade: Trade): number {
   return trade.refunds.reduce((sum, r) => sum + r.amountFen, 0);
 }
 
-/** The amount a faulty provider reports: wrong_amount adds one fen (tests amount checks). */
-export function reportedTotal(ctx: SandboxContext, trade: Trade): number {
-  return trade.totalFen + (ctx.faults.get(trade.provider, trade.account).wrong_amount ? 1 : 0);
-}

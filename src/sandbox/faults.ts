@@ -13,6 +13,7 @@ export type Faults = {
   api_timeout_rate: number;
   /** How long a "timed out" call is held before it is processed anyway (the provider acted after the client gave up). */
   api_timeout_hold_ms: number;
+  /** The payer is charged one fen more than the trade asked: a provider that collected another amount. */
   wrong_amount: boolean;
   /** UnionPay: the next N queries answer origRespCode 05 ("accepted, ask again later") whatever the truth. */
   processing_queries: number;

@@ -106,6 +106,9 @@ function applyOutcome(ctx: SandboxContext, t: Trade, outcome: string, force: boo
   }
   t.state = 'SUCCESS';
   t.paidAt = now;
+  // A provider that collected another amount than the trade asked: everything it says since (notify,
+  // query, bill, refund limits) is of what it took.
+  if (ctx.faults.get(t.provider, t.account).wrong_amount) t.totalFen += 1;
   ctx.store.changed();
   switch (t.provider) {
     case 'alipay':

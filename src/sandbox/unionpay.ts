@@ -12,7 +12,7 @@
 // retried until the merchant answers HTTP 200. Unlike the other two, UnionPay has no close:
 // an unpaid order simply lapses at its payTimeout.
 import { Hono, type Context } from 'hono';
-import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen, reportedTotal } from './context.ts';
+import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen } from './context.ts';
 import { randomAlnum, randomDigits } from './crypto.ts';
 import { type Refund, type Trade, type UnionpayMerchant, newNotifyRecord } from './state.ts';
 import { type KeyedCert, type UnionpayCa, createUnionpayCa, issueImpostor, issueMerchantCert, toPfxBase64 } from './unionpay-pki.ts';
@@ -195,7 +195,7 @@ export function unionpayStatus(t: Trade, now: number): string {
 
 /** What the result of a consume looks like in notifies, front returns and queries. */
 function consumeResult(ctx: SandboxContext, t: Trade): Fields {
-  const amount = String(reportedTotal(ctx, t));
+  const amount = String(t.totalFen);
   const base: Fields = {
     txnType: '01',
     txnSubType: t.tradeType === 'qr' ? '07' : '01',

@@ -4,7 +4,7 @@
 // signed with the platform key over `TIMESTAMP\nNONCE\nBODY\n`.
 import { Hono, type Context } from 'hono';
 import { aesGcmEncrypt, generateRsaKeyPair, randomAlnum, randomDigits, rsaSign, rsaVerify, sha1Hex } from './crypto.ts';
-import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen, reportedTotal } from './context.ts';
+import { type SandboxContext, DEFAULT_EXPIRY_MS, isExpired, refundedFen } from './context.ts';
 import { type Refund, type Trade, type WechatMerchant, newNotifyRecord } from './state.ts';
 import { wechatStatementCsv } from './statements.ts';
 import { billDay, parseRfc3339, rfc3339 } from './util.ts';
@@ -97,7 +97,7 @@ const STATE_DESC: Record<string, string> = {
 /** The transaction object, as the query returns it and the notify encrypts it. */
 export function transactionJson(ctx: SandboxContext, t: Trade, m: WechatMerchant): Record<string, unknown> {
   const state = wechatState(t, ctx.now());
-  const total = reportedTotal(ctx, t);
+  const total = t.totalFen;
   const paid = t.paidAt !== undefined;
   return {
     appid: t.appid ?? m.appid,
