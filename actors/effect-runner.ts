@@ -9,7 +9,7 @@
  */
 import { type Alerts, alertIdFor } from '../src/alerts/alerts.ts';
 import { flagKind } from '../src/alerts/kinds.ts';
-import type { PaymentContext } from '../machines/payment.model.ts';
+import { collectedBy, type PaymentContext } from '../machines/payment.model.ts';
 import type { Effect, PaymentEvent } from '../machines/payment.rules.ts';
 import { type ChannelAdapter, type ChannelFailure, type TradeReport, channelExpiry } from '../src/channels/adapter.ts';
 import type { ChannelRegistry } from '../src/channels/registry.ts';
@@ -264,7 +264,7 @@ export class EffectRunner {
     const part = refund?.parts.find((p) => p.flowId === flowId);
     if (refund?.status !== 'pending' || part?.status !== 'pending') return { event: null };
     const now = this.deps.clock.now();
-    const result = await adapter.refund({ refundId, flowId, amount, flowAmount: flow.amount, currency: ctx.currency, reason: refund.reason, now });
+    const result = await adapter.refund({ refundId, flowId, amount, flowAmount: collectedBy(flow), currency: ctx.currency, reason: refund.reason, now });
     if (!result.ok) return { failure: result };
     return { event: { type: 'refund.report', at: this.deps.clock.now(), refundId, flowId, status: result.report.status } };
   }

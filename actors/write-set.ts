@@ -4,7 +4,7 @@
  * events for notifications, and timer rows for delayed raises (cancels disarm them).
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import { type PaymentContext, assertMoneyInvariants, isExternal, paidAmount, refundedAmount } from '../machines/payment.model.ts';
+import { type PaymentContext, assertMoneyInvariants, collectedBy, isExternal, paidAmount, refundedAmount } from '../machines/payment.model.ts';
 import { paymentMachine, paymentMachineVersion, statusOf } from '../machines/payment.machine.ts';
 import type { TransitionAction } from '../machines/transitions.ts';
 import { type Effect, type PaymentEvent, effectKinds } from '../machines/payment.rules.ts';
@@ -82,7 +82,7 @@ export function orderRowOf(snapshot: AnyMachineSnapshot, version: number): Order
 
 const flowRowsOf = (ctx: PaymentContext): FlowRow[] =>
   ctx.flows.map((f) => ({
-    id: f.id, orderId: ctx.id, method: f.method, channel: f.channel, amount: f.amount, status: f.status,
+    id: f.id, orderId: ctx.id, method: f.method, channel: f.channel, amount: collectedBy(f), status: f.status,
     channelTradeNo: f.channelTradeNo, createdAt: f.createdAt, completedAt: f.completedAt,
   }));
 

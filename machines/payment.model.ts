@@ -40,6 +40,12 @@ export type Flow = {
   queries: number;
   createdAt: number;
   completedAt: number | null;
+  /**
+   * Present only when the channel reported a success of another amount than `amount` (same
+   * currency): what it says it collected. Such a flow never settles its order; it ends
+   * `refunded` by an automatic refund of exactly this.
+   */
+  collected?: number;
 };
 
 export type RefundPart = { flowId: string; amount: number; status: RefundStatus };
@@ -210,9 +216,12 @@ export const merchantRefundCount = (ctx: PaymentContext): number =>
 
 export const refundableAmount = (ctx: PaymentContext): number => paidAmount(ctx) - refundClaimedAmount(ctx);
 
+/** What a flow's channel took from the payer: its amount, unless the channel reported another. */
+export const collectedBy = (flow: Flow): number => flow.collected ?? flow.amount;
+
 /** Every flow that ever collected money (an automatically refunded flow did collect it once). */
 export const collectedAmount = (ctx: PaymentContext): number =>
-  ctx.flows.reduce((sum, f) => sum + (f.status === 'succeeded' || f.status === 'refunded' ? f.amount : 0), 0);
+  ctx.flows.reduce((sum, f) => sum + (f.status === 'succeeded' || f.status === 'refunded' ? collectedBy(f) : 0), 0);
 
 /** Money collected beyond what settles the order, owed back through automatic refunds. */
 export const autoRefundAmount = (ctx: PaymentContext): number =>
@@ -242,7 +251,7 @@ export const awaitingSettlementAmount = (ctx: PaymentContext): number =>
   ctx.flows
     .filter((f) => isExternal(f) && f.status === 'succeeded' && f.attemptId !== ctx.settledAttemptId)
     .filter((f) => !ctx.refunds.some((r) => r.id === autoRefundId(f.id)))
-    .reduce((sum, f) => sum + f.amount, 0);
+    .reduce((sum, f) => sum + collectedBy(f), 0);
 
 export const pendingFlows = (ctx: PaymentContext): Flow[] => ctx.flows.filter((f) => f.status === 'pending');
 
@@ -272,14 +281,14 @@ export function settledStatus(ctx: PaymentContext): 'succeeded' | 'partially_ref
 export function attemptCovers(ctx: PaymentContext, attemptId: string): boolean {
   const parts = ctx.flows.filter((f) => f.attemptId === attemptId);
   const covered = parts.every((f) =>
-    isExternal(f) ? f.status === 'succeeded' : f.status === 'pending' && f.prepared,
+    isExternal(f) ? f.status === 'succeeded' && f.collected === undefined : f.status === 'pending' && f.prepared,
   );
   return covered && parts.reduce((sum, f) => sum + f.amount, 0) === ctx.amount;
 }
 
-/** An attempt that can no longer settle: one of its parts ended without collecting. */
+/** An attempt that can no longer settle: one of its parts ended without collecting, or collected another amount. */
 export function attemptBroken(ctx: PaymentContext, attemptId: string): boolean {
-  return ctx.flows.some((f) => f.attemptId === attemptId && (f.status === 'failed' || f.status === 'closed'));
+  return ctx.flows.some((f) => f.attemptId === attemptId && (f.status === 'failed' || f.status === 'closed' || f.collected !== undefined));
 }
 
 // ---------- validation of requests the machine accepts ----------

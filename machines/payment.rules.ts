@@ -20,6 +20,7 @@ import {
   attemptCovers,
   autoRefundId,
   balanceMethod,
+  collectedBy,
   close_retry_gap_ms,
   copyContext,
   findFlow,
@@ -278,16 +279,20 @@ function reportSucceeded(plan: Plan, report: FlowReport, phase: Phase): { plan: 
   const flow = flowIn(plan, report.flowId);
   // A balance part succeeds only by being captured when its order settles, never by a report.
   if (!isExternal(flow)) return { plan, outcome: 'unchanged' };
-  if (report.amount !== flow.amount || report.currency !== plan.ctx.currency) {
+  const collected = report.currency === plan.ctx.currency ? report.amount : undefined;
+  if (report.amount !== flow.amount || collected === undefined) {
     const told = `${report.amount ?? '?'} ${report.currency ?? '?'}`;
     flag(plan, report.at, flow.id, 'amount_mismatch', `${report.source} reported ${told}, flow is ${flow.amount} ${plan.ctx.currency}`);
-    return { plan, outcome: plan.effects.length > 0 ? 'changed' : 'unchanged' };
+    // Money of another currency, or of no stated amount, cannot be given back by us: the flow stays
+    // pending, still asked about, and the flag is the operator's to resolve.
+    if (collected === undefined) return { plan, outcome: plan.effects.length > 0 ? 'changed' : 'unchanged' };
   }
-  if (flow.status === 'succeeded' || flow.status === 'refunded') return { plan, outcome: 'unchanged' };
+  if (flow.status === 'succeeded' || flow.status === 'refunded') return { plan, outcome: plan.effects.length > 0 ? 'changed' : 'unchanged' };
   flow.status = 'succeeded';
   flow.completedAt = report.at;
   flow.channelTradeNo = report.channelTradeNo ?? flow.channelTradeNo;
   plan.timers.push({ op: 'disarm', id: timerIds.query(flow.id) });
+  if (collected !== flow.amount) return { plan, outcome: collectedOtherAmount(plan, flow, collected, report.at) };
   if (canSettle(plan.ctx, phase) && attemptCovers(plan.ctx, flow.attemptId)) {
     settle(plan, flow.attemptId, report.at);
     return { plan, outcome: 'settled' };
@@ -297,6 +302,19 @@ function reportSucceeded(plan: Plan, report: FlowReport, phase: Phase): { plan: 
   return { plan, outcome: 'changed' };
 }
 
+/**
+ * The channel took another amount than the flow asked (same currency): that money never settles
+ * the order (DESIGN: flagged, never settling), so it breaks its attempt and goes back — all of
+ * what the channel says it took — like any money beyond what settles the order. Without this the
+ * flow would stay pending for ever, its order unable to close and a balance part frozen.
+ */
+function collectedOtherAmount(plan: Plan, flow: Flow, collected: number, at: number): FlowReportOutcome {
+  flow.collected = collected;
+  releaseFrozenParts(plan, flow.attemptId);
+  refundStrandedSuccesses(plan, at);
+  return 'changed';
+}
+
 /** A pending flow that failed or closed; its attempt's frozen balance parts are released. */
 function reportEnded(plan: Plan, flowId: string, status: 'failed' | 'closed', at: number): boolean {
   const flow = flowIn(plan, flowId);
@@ -304,24 +322,30 @@ function reportEnded(plan: Plan, flowId: string, status: 'failed' | 'closed', at
   flow.status = status;
   flow.completedAt = at;
   plan.timers.push({ op: 'disarm', id: timerIds.query(flow.id) });
-  const frozenParts = pendingFlows(plan.ctx).filter((f) => f.attemptId === flow.attemptId && !isExternal(f));
-  for (const part of frozenParts) closeAtChannel(plan, part);
+  releaseFrozenParts(plan, flow.attemptId);
   refundStrandedSuccesses(plan, at);
   return true;
+}
+
+/** An attempt that can no longer settle gives its frozen balance parts back. */
+function releaseFrozenParts(plan: Plan, attemptId: string): void {
+  const frozenParts = pendingFlows(plan.ctx).filter((f) => f.attemptId === attemptId && !isExternal(f));
+  for (const part of frozenParts) closeAtChannel(plan, part);
 }
 
 /** Money beyond what settles the order goes back through the channel that took it. */
 function refundAutomatically(plan: Plan, flow: Flow, at: number): void {
   const id = autoRefundId(flow.id);
   if (findRefund(plan.ctx, id)) return;
+  const amount = collectedBy(flow);
   const refund: Refund = {
-    id, refundNo: null, amount: flow.amount, reason: 'collected beyond what settles the order', status: 'pending',
-    automatic: true, parts: [{ flowId: flow.id, amount: flow.amount, status: 'pending' }], queries: 0, createdAt: at, completedAt: null,
+    id, refundNo: null, amount, reason: 'collected beyond what settles the order', status: 'pending',
+    automatic: true, parts: [{ flowId: flow.id, amount, status: 'pending' }], queries: 0, createdAt: at, completedAt: null,
   };
   plan.ctx.refunds.push(refund);
   startRefundPart(plan, refund, at);
   // DESIGN.md: refunded automatically *and reported* — money came in that the merchant never sees settle.
-  flag(plan, at, flow.id, 'auto_refund', `${flow.amount} ${plan.ctx.currency} collected by flow ${flow.id} beyond what settles the order; refunding it as ${id}`);
+  flag(plan, at, flow.id, 'auto_refund', `${amount} ${plan.ctx.currency} collected by flow ${flow.id} beyond what settles the order; refunding it as ${id}`);
 }
 
 /** Re-arms a pending flow's active query with the next, longer gap; flags it once the attempts run out. */

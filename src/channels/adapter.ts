@@ -115,7 +115,7 @@ export type RefundCall = {
   refundId: string;
   flowId: string;
   amount: number;
-  /** The flow's whole amount (WeChat wants it with every refund). */
+  /** What the flow's trade collected (WeChat wants the trade's total with every refund). */
   flowAmount: number;
   currency: Currency;
   reason: string | null;

@@ -153,7 +153,7 @@ f AS (
   FROM jsonb_to_recordset($3::jsonb) AS x(id text, order_id text, method text, channel text, amount bigint, status text,
     channel_trade_no text, created_at bigint, completed_at bigint)
   WHERE x.order_id IN (SELECT id FROM won)
-  ON CONFLICT (id) DO UPDATE SET status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at),
+  ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at),
 r AS (
   INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at, channel_flow_id, channel_amount, reason)
   SELECT x.id, x.order_id, x.merchant_id, x.refund_no, x.amount, x.status, x.automatic, x.created_at, x.completed_at, x.channel_flow_id, x.channel_amount, x.reason

@@ -45,7 +45,7 @@ function prepareStatements(db: Database) {
     upsertFlow: db.prepare(
       `INSERT INTO flows (id, order_id, method, channel, amount, status, channel_trade_no, created_at, completed_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at`,
+       ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = excluded.status, channel_trade_no = excluded.channel_trade_no, completed_at = excluded.completed_at`,
     ),
     upsertRefund: db.prepare(
       `INSERT INTO refunds (id, order_id, merchant_id, refund_no, amount, status, automatic, created_at, completed_at, channel_flow_id, channel_amount, reason)

@@ -38,6 +38,7 @@ export type FlowRow = {
   orderId: string;
   method: string;
   channel: string;
+  /** What went through the channel: the flow's amount, or what its channel reported taking instead (reconciliation and channel limits read it). */
   amount: number;
   status: string;
   channelTradeNo: string | null;

@@ -80,6 +80,36 @@ describe('timeouts and closes at the channel (sqlite, a moved clock)', () => {
     expect(after.flows[0].status).toBe('refunded');
     expect(JSON.stringify(await sandboxTrade('wechatpay', world.wechatpay.mchid!, flowId))).toContain(`rfd_${flowId.slice(4)}`);
   });
+
+  test('a channel that collected another amount: never settles, all of it goes back, and the order closes at its expiry', async () => {
+    const faults = `${world.sandboxUrl}/faults/wechatpay/${world.wechatpay.mchid}`;
+    await fetch(faults, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wrong_amount: true }) });
+    const created = await world.merchant.createPayment({ method: 'wechat_native', amount: '20.00', expire_seconds: 60 });
+    expect((await payerDecides(created.body.action.qr_code, 'pay')).status).toBe(200);
+    await fetch(faults, { method: 'DELETE' });
+    const flowId = created.body.flows[0].id;
+    let after = await get(created.body.id);
+    for (let i = 0; i < 100 && after.flows[0].status !== 'refunded'; i++, await Bun.sleep(20)) {
+      await drive(world);
+      after = await get(created.body.id);
+    }
+    expect(after).toMatchObject({ status: 'created', paid_amount: '0.00' });
+    expect(after.flows[0].status).toBe('refunded');
+    // WeChat Pay checks a refund's `total` against its trade: the refund is of what it took, 20.01.
+    const trade = await sandboxTrade('wechatpay', world.wechatpay.mchid!, flowId);
+    expect(trade.refunds).toMatchObject([{ outRefundNo: `rfd_${flowId.slice(4)}`, amountFen: 2_001 }]);
+    // Reconciliation reads the flow's row: what went through the channel, so the bill's lines match it.
+    const db = openSqliteDatabase(world.booted.databaseUrl.slice('sqlite:'.length));
+    expect(db.query('SELECT amount, status FROM flows WHERE id = ?').get(flowId)).toEqual({ amount: 2_001, status: 'refunded' });
+    db.close();
+    clock.advance(60_001);
+    await drive(world);
+    expect(await get(created.body.id)).toMatchObject({ status: 'closed', close_reason: 'timeout' });
+    const events = (await world.merchant.call('GET', '/v1/events?limit=100')).body.data.filter((e: any) => e.data.id === created.body.id);
+    expect(events.map((e: any) => e.type)).toEqual(['payment.closed']);
+    const alerts = (await adminCall(world.url, 'GET', '/admin/alerts?limit=100')).body.data.filter((a: any) => a.payment_id === created.body.id);
+    expect(alerts.map((a: any) => a.kind).sort()).toEqual(['amount_mismatch', 'auto_refund']);
+  });
 });
 
 describe('a refund the channel never got (sqlite, a moved clock)', () => {

@@ -8,6 +8,7 @@ import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import {
   autoRefundAmount,
+  autoRefundId,
   awaitingSettlementAmount,
   collectedAmount,
   isExternal,
@@ -100,6 +101,11 @@ function checkInvariants(order: Order, wasClosed: boolean): void {
   expect(order.notifications('payment.succeeded')).toBeLessThanOrEqual(1);
   expect(order.notifications('payment.succeeded')).toBe(ctx.settledAttemptId === null ? 0 : 1);
   if (wasClosed) expect(ctx.settledAttemptId).toBeNull();
+  // A success of another amount never settles its order, and all of what it collected goes back.
+  for (const flow of ctx.flows.filter((f) => f.collected !== undefined)) {
+    expect(flow.attemptId).not.toBe(ctx.settledAttemptId);
+    if (flow.status !== 'refunded') expect(ctx.refunds.find((r) => r.id === autoRefundId(flow.id))?.amount).toBe(flow.collected!);
+  }
   switch (order.status) {
     case 'closed':
       expect(paid).toBe(0);
