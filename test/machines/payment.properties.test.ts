@@ -11,9 +11,11 @@ import {
   autoRefundId,
   awaitingSettlementAmount,
   collectedAmount,
+  close_retry_gap_ms,
   isExternal,
   merchantRefundCount,
   paidAmount,
+  pendingFlows,
   prepay_join_window_ms,
   refundClaimedAmount,
   refundedAmount,
@@ -43,6 +45,9 @@ const command = fc.oneof(
   fc.record({ kind: fc.constant('refundQuery' as const), pick: fc.nat() }),
 );
 type Command = typeof command extends fc.Arbitrary<infer C> ? C : never;
+
+/** Rounds of asking the channels at the end of a scenario: each ends one more layer (a close, then its refund). */
+const drain_rounds = 4;
 
 const scenario = fc.array(fc.tuple(command, fc.integer({ min: 1, max: 400_000 })), { minLength: 1, maxLength: 40 });
 
@@ -162,6 +167,43 @@ describe('payment machine money invariants', () => {
         });
       }),
       { numRuns: 400 },
+    );
+  });
+
+  test('every order ends once its channels keep their word: nothing but money of another currency stays open', () => {
+    fc.assert(
+      fc.property(scenario, (steps) => {
+        const order = new Order();
+        let at = t0;
+        // The channel's last word on each flow: what it says again whenever it is asked.
+        const said = new Map<string, PaymentEvent & { type: 'flow.report' }>();
+        steps.forEach(([cmd, gap], i) => {
+          at += gap;
+          const event = eventFor(order, cmd, at, i);
+          order.send(event);
+          if (event.type === 'flow.report') said.set(event.flowId, event);
+        });
+        const strandedAbroad = (flowId: string) => said.get(flowId)?.status === 'succeeded' && said.get(flowId)?.currency !== 'CNY';
+        for (let round = 0; round < drain_rounds; round++) {
+          at += close_retry_gap_ms;
+          order.send({ type: 'timer.expire', at });
+          order.send({ type: 'timer.close_retry', at });
+          for (const flow of pendingFlows(order.ctx).filter(isExternal)) {
+            const word = said.get(flow.id);
+            order.send(word?.status === 'succeeded' ? { ...word, at } : report(at, flow.id, 'closed'));
+          }
+          for (const pending of order.ctx.refunds.filter((r) => r.status === 'pending')) {
+            order.send(refundReport(at, pending.id, pending.parts.find((p) => p.status !== 'succeeded')!.flowId, 'succeeded'));
+          }
+        }
+        checkInvariants(order, order.status === 'closed');
+        if (order.ctx.flows.some((f) => f.status === 'pending' && strandedAbroad(f.id))) return;
+        expect(pendingFlows(order.ctx)).toEqual([]);
+        expect(order.ctx.refunds.filter((r) => r.status === 'pending')).toEqual([]);
+        expect(['closed', 'succeeded', 'partially_refunded', 'refunded']).toContain(order.status);
+        expect([...order.timers.keys()]).toEqual([]);
+      }),
+      { numRuns: 300 },
     );
   });
 
