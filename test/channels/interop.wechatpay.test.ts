@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { Aes, Formatter, Rsa } from 'wechatpay-axios-plugin';
 import { WechatpayAdapter, type WechatpayConfig } from '../../src/channels/wechatpay/adapter.ts';
+import { wechatpay } from '../../src/channels/wechatpay/index.ts';
 import { authorization, decryptResource } from '../../src/channels/wechatpay/signing.ts';
 import { type FakeProvider, type RsaPair, fakeProvider, rsaPair } from './interop-keys.ts';
 
@@ -219,6 +220,24 @@ describe('wechatpay notifies built with the plugin', () => {
     expect(await adapter().verifyCallback({ headers: platformHeaders(body, { key: otherKeys.privateKey }), body, now: Date.now() })).toMatchObject({ ok: false, reason: 'signature does not verify' });
     expect(await adapter().verifyCallback({ headers: platformHeaders(body, { serial: 'FFFF' }), body, now: Date.now() })).toMatchObject({ ok: false });
     expect(await adapter().verifyCallback({ headers: platformHeaders(body, { timestamp: Math.floor(Date.now() / 1000) - 3_600 }), body, now: Date.now() })).toMatchObject({ ok: false });
+  });
+
+  test('during a platform certificate rotation, a notify signed with the next certificate verifies; one with neither is refused', async () => {
+    const nextKeys = rsaPair();
+    const next_platform_serial = '3775B6A45ACD588826D15E583A95F5DD4E2E2D1F';
+    const rotating = new WechatpayAdapter({ ...configFor('https://api.mch.weixin.qq.com'), next_platform_serial, next_platform_public_key: nextKeys.publicKey }, options);
+    const { body, headers } = notify();
+    const signedByNext = platformHeaders(body, { key: nextKeys.privateKey, serial: next_platform_serial });
+    expect(await rotating.verifyCallback({ headers, body, now: Date.now() })).toMatchObject({ ok: true });
+    expect(await rotating.verifyCallback({ headers: signedByNext, body, now: Date.now() })).toMatchObject({ ok: true, trade: { status: 'succeeded' } });
+    // Each serial names its own key: the next serial over the current key's signature does not verify.
+    expect(await rotating.verifyCallback({ headers: { ...headers, 'wechatpay-serial': next_platform_serial }, body, now: Date.now() })).toEqual({ ok: false, reason: 'signature does not verify' });
+    expect(await adapter().verifyCallback({ headers: signedByNext, body, now: Date.now() })).toMatchObject({ ok: false, reason: expect.stringContaining(next_platform_serial) });
+    // The next certificate comes as a pair, and is another one.
+    const base = configFor('https://api.mch.weixin.qq.com');
+    expect(wechatpay.readConfig({ ...base, next_platform_serial })).toMatchObject({ ok: false, field: 'config.next_platform_public_key' });
+    expect(wechatpay.readConfig({ ...base, next_platform_serial: platform_serial, next_platform_public_key: nextKeys.publicKey })).toMatchObject({ ok: false, field: 'config.next_platform_serial' });
+    expect(wechatpay.readConfig({ ...base, next_platform_serial, next_platform_public_key: nextKeys.publicKey })).toMatchObject({ ok: true });
   });
 
   test('a notify encrypted under another APIv3 key is refused', async () => {

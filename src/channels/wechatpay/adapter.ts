@@ -23,8 +23,8 @@ import {
 } from '../adapter.ts';
 import type { AdapterOptions } from '../plugin.ts';
 import type { StatementFile } from '../statement.ts';
-import { type WechatpayConfig, type WechatpaySettings, wechatpay_config } from './config.ts';
-import { authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
+import { type WechatpayConfig, type WechatpaySettings, platformKeys, wechatpay_config } from './config.ts';
+import { type Platform, authorization, decryptResource, jsapiParams, platformSignatureProblem } from './signing.ts';
 import { wechatpayStatementRows } from './statement.ts';
 import {
   type WechatReplyBody,
@@ -58,6 +58,7 @@ export class WechatpayAdapter implements ChannelAdapter {
   readonly provider = 'wechatpay';
   private readonly base: URL;
   private readonly config: WechatpaySettings;
+  private readonly platforms: Platform[];
 
   /** Takes the config as operators give it; from here on the keys are Secrets. */
   constructor(
@@ -65,6 +66,7 @@ export class WechatpayAdapter implements ChannelAdapter {
     private readonly options: Omit<AdapterOptions, 'pagesUrl'>,
   ) {
     this.config = v.parse(wechatpay_config, config);
+    this.platforms = platformKeys(this.config);
     this.base = new URL(this.config.base_url.replace(/\/+$/, ''));
   }
 
@@ -86,16 +88,13 @@ export class WechatpayAdapter implements ChannelAdapter {
     }, this.options);
     if (!sent.ok) return sent;
     if (sent.status >= 500) return channelFailure('unavailable', `WeChat Pay answered HTTP ${sent.status}`);
-    const problem = await platformSignatureProblem(this.platform, headerOf(sent.headers), sent.text, now);
+    const problem = await platformSignatureProblem(this.platforms, headerOf(sent.headers), sent.text, now);
     if (problem) return channelFailure('bad_response', `WeChat Pay answer: ${problem}`);
     if (sent.text === '') return { ok: true, reply: { status: sent.status, body: {} } };
     const read = jsonAnswer('WeChat Pay', sent.text, wechat_reply);
     return read.ok ? { ok: true, reply: { status: sent.status, body: read.answer } } : read;
   }
 
-  private get platform() {
-    return { serial: this.config.platform_serial, publicKey: this.config.platform_public_key };
-  }
 
   private failureOf(reply: Reply): ChannelResult<never> {
     const code = reply.body.code ?? `HTTP ${reply.status}`;
@@ -196,7 +195,7 @@ export class WechatpayAdapter implements ChannelAdapter {
   }
 
   async verifyCallback(request: CallbackRequest): Promise<CallbackVerdict> {
-    const problem = await platformSignatureProblem(this.platform, headerOf(request.headers), request.body, request.now);
+    const problem = await platformSignatureProblem(this.platforms, headerOf(request.headers), request.body, request.now);
     if (problem) return { ok: false, reason: problem };
     const notify = readJson('body', request.body, wechat_notify);
     if (!notify.ok) return { ok: false, reason: notify.problem };

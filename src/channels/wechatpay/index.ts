@@ -1,7 +1,7 @@
 /** WeChat Pay API v3 (微信支付) as a paycenter plug-in. */
 import { definePlugin } from '../plugin.ts';
 import { WechatpayAdapter } from './adapter.ts';
-import { wechatpay_config } from './config.ts';
+import { rotationProblem, wechatpay_config } from './config.ts';
 import { wechatpay_currencies } from './transformers.ts';
 
 export const wechatpay = definePlugin({
@@ -14,6 +14,7 @@ export const wechatpay = definePlugin({
   config: wechatpay_config,
   secrets: ['private_key', 'apiv3_key'],
   adapter: (config, options) => new WechatpayAdapter(config, options),
+  check: rotationProblem,
   // WeChat Pay stops retrying on 200/204; a refusal carries {"code":"FAIL"}.
   answerCallback: (accepted, reason = 'not accepted') => accepted
     ? { status: 204, contentType: 'application/json', body: '' }

@@ -22,16 +22,18 @@ export type Platform = { serial: string; publicKey: string };
 const signature_age_max_s = 300;
 
 /**
- * Checks the `Wechatpay-*` headers over a body; returns why it fails, or null when it verifies.
+ * Checks the `Wechatpay-*` headers over a body with the platform key its serial names; returns
+ * why it fails, or null when it verifies.
  * `header` looks a header up case-insensitively.
  */
-export async function platformSignatureProblem(platform: Platform, header: (name: string) => string | undefined, body: string, nowMs: number): Promise<string | null> {
+export async function platformSignatureProblem(platforms: readonly Platform[], header: (name: string) => string | undefined, body: string, nowMs: number): Promise<string | null> {
   const timestamp = header('wechatpay-timestamp');
   const nonce = header('wechatpay-nonce');
   const signature = header('wechatpay-signature');
   const serial = header('wechatpay-serial');
   if (!timestamp || !nonce || !signature || !serial) return 'Wechatpay-Timestamp, -Nonce, -Signature and -Serial are required';
-  if (serial !== platform.serial) return `signed with platform certificate ${serial}, expected ${platform.serial}`;
+  const platform = platforms.find((p) => p.serial === serial);
+  if (!platform) return `signed with platform certificate ${serial}, expected ${platforms.map((p) => p.serial).join(' or ')}`;
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Number(timestamp) - nowMs / 1000) > signature_age_max_s) return 'Wechatpay-Timestamp is out of window';
   return (await rsaVerify(platform.publicKey, `${timestamp}\n${nonce}\n${body}\n`, signature)) ? null : 'signature does not verify';
 }
