@@ -279,11 +279,11 @@ function reportSucceeded(plan: Plan, report: FlowReport, phase: Phase): { plan: 
   const flow = flowIn(plan, report.flowId);
   // A balance part succeeds only by being captured when its order settles, never by a report.
   if (!isExternal(flow)) return { plan, outcome: 'unchanged' };
-  const collected = report.currency === plan.ctx.currency ? report.amount : undefined;
+  const collected = report.currency === plan.ctx.currency && report.amount !== undefined && report.amount > 0 ? report.amount : undefined;
   if (report.amount !== flow.amount || collected === undefined) {
     const told = `${report.amount ?? '?'} ${report.currency ?? '?'}`;
     flag(plan, report.at, flow.id, 'amount_mismatch', `${report.source} reported ${told}, flow is ${flow.amount} ${plan.ctx.currency}`);
-    // Money of another currency, or of no stated amount, cannot be given back by us: the flow stays
+    // Money of another currency, or of no (or no positive) amount, cannot be given back by us: the flow stays
     // pending, still asked about, and the flag is the operator's to resolve.
     if (collected === undefined) return { plan, outcome: plan.effects.length > 0 ? 'changed' : 'unchanged' };
   }

@@ -81,6 +81,7 @@ const rows: Row[] = [
   { name: 'prepared records the action', from: 'paying', event: prepared(t0 + 1_500, A), value: { paying: 'active' }, effects: [] },
   { name: 'success settles: notify once, timers disarmed', from: 'paying', event: report(t0 + 3_000, A, 'succeeded'), value: { settled: 'succeeded' }, effects: ['merchant.notify'], disarmed: [`query:${A}`, 'expire', 'close_retry'] },
   { name: 'another amount collected is flagged, never settles, and all of it is refunded', from: 'paying', event: report(t0 + 3_000, A, 'succeeded', amount - 1), value: 'created', effects: ['operator.alert', 'channel.refund', 'operator.alert'], armed: [`refund_query:${autoRefundId(A)}`], disarmed: [`query:${A}`] },
+  { name: 'a success of nothing (amount 0) is flagged, and the flow stays pending: there is nothing to give back', from: 'paying', event: report(t0 + 3_000, A, 'succeeded', 0), value: { paying: 'active' }, effects: ['operator.alert'] },
   { name: 'wrong currency is flagged and never settles', from: 'paying', event: report(t0 + 3_000, A, 'succeeded', amount, 'USD'), value: { paying: 'active' }, effects: ['operator.alert'] },
   { name: 'a report for an unknown flow is flagged', from: 'paying', event: report(t0 + 3_000, C, 'succeeded'), value: { paying: 'active' }, effects: ['operator.alert'] },
   { name: 'the last pending flow failing returns the order to created', from: 'paying', event: report(t0 + 3_000, A, 'failed'), value: 'created', effects: [], disarmed: [`query:${A}`] },
