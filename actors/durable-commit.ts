@@ -53,7 +53,8 @@ export class DurableCommitter {
       const outcome = await store.commitBatch(batch);
       let w = 0;
       let n = 0;
-      return items.map((i) => (i.kind === 'write' ? outcome.writes[w++]! : i.kind === 'nonce' ? outcome.nonces[n++]! : null));
+      let d = 0;
+      return items.map((i) => (i.kind === 'write' ? outcome.writes[w++]! : i.kind === 'nonce' ? outcome.nonces[n++]! : i.kind === 'notification' ? outcome.notifications[d++]! : null));
     }, options, observe);
   }
 
@@ -80,9 +81,9 @@ export class DurableCommitter {
     await this.batches.submit({ kind: 'outbox', result });
   }
 
-  /** Records a notification's delivery attempt and what follows (store.recordNotification, grouped). */
-  async recordNotification(result: NotificationResult): Promise<void> {
-    await this.batches.submit({ kind: 'notification', result });
+  /** Records a notification's delivery attempt and what follows (store.recordNotification, grouped); false when its claim was overtaken. */
+  recordNotification(result: NotificationResult): Promise<boolean> {
+    return this.batches.submit({ kind: 'notification', result }) as Promise<boolean>;
   }
 
   /** Records a channel's callback as it arrived (store.insertCallback, grouped); durable once this resolves. */

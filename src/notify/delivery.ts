@@ -247,8 +247,9 @@ export class NotificationDelivery {
     const delivered = attempt.httpStatus !== null && attempt.httpStatus >= 200 && attempt.httpStatus < 300;
     if (url && merchant) this.heard(lane, event.merchantId, attempt.httpStatus !== null);
     const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
-    await this.deps.committer.recordNotification({ outboxId: row.id, eventId: event.id, attempt, next });
-    if (next.status === 'failed') {
+    // A result whose claim was overtaken (a redelivery asked meanwhile) is logged and changes nothing: no alert either.
+    const written = await this.deps.committer.recordNotification({ outboxId: row.id, claim: row.claim, eventId: event.id, attempt, next });
+    if (written && next.status === 'failed') {
       this.deps.onFailed?.({ eventId: event.id, attemptId: attempt.id, paymentId: row.orderId, merchantId: event.merchantId, error: attempt.error });
       this.deps.log.error('merchant notification failed for good', { event_id: event.id, payment_id: row.orderId, merchant_id: event.merchantId, attempts: row.attempts + 1, error: attempt.error });
     }

@@ -53,9 +53,11 @@ import {
   merchantEventOf,
   orderColumns,
   orderOf,
+  claimedOutboxOf,
   outboxOf,
   first_journal_page,
   merchantEventUpdatesOf,
+  notificationsWritten,
   outboxUpdatesOf,
   per_order_rows_max,
   recon_facts_page_max,
@@ -102,16 +104,17 @@ const fewRecords = (param: string, columns: string) =>
 const recordCtes = (first: number) => `
 ox AS (
   UPDATE outbox o SET status = x.status, attempts = o.attempts + 1, last_error = x.error, lease_until = NULL, due_at = x.due_at, completed_at = x.completed_at
-  FROM ${fewRecords(`$${first}`, 'id text, status text, error text, due_at bigint, completed_at bigint')} AS x
-  WHERE o.id = x.id),
+  FROM ${fewRecords(`$${first}`, 'id text, status text, error text, due_at bigint, completed_at bigint, claim int')} AS x
+  WHERE o.id = x.id AND o.claims = COALESCE(x.claim, o.claims)
+  RETURNING o.id),
 na AS (
   INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms)
   SELECT x.id, x.event_id, x.attempted_at, x.http_status, x.error, x.duration_ms
   FROM jsonb_to_recordset($${first + 1}::jsonb) AS x(id text, event_id text, attempted_at bigint, http_status int, error text, duration_ms int)),
 ne AS (
   UPDATE merchant_events e SET status = x.status, attempts = e.attempts + 1, delivered_at = x.delivered_at
-  FROM ${fewRecords(`$${first + 2}`, 'id text, status text, delivered_at bigint')} AS x
-  WHERE e.id = x.id),
+  FROM ${fewRecords(`$${first + 2}`, 'id text, outbox_id text, status text, delivered_at bigint')} AS x
+  WHERE e.id = x.id AND x.outbox_id IN (SELECT id FROM ox)),
 cb AS (
   INSERT INTO callback_log (id, provider, channel_code, headers, body, received_at, verified, order_id, flow_id, outcome)
   SELECT x.id, x.provider, x.channel_code, x.headers, x.body, x.received_at, x.verified, x.order_id, x.flow_id, x.outcome
@@ -188,11 +191,12 @@ nc AS (
 ${recordCtes(11)}
 SELECT 'write' AS kind, id, NULL AS nonce FROM won
 UNION ALL SELECT 'nonce', merchant_id, nonce FROM nc
-UNION ALL SELECT 'write_nonce', merchant_id, nonce FROM wn`;
+UNION ALL SELECT 'write_nonce', merchant_id, nonce FROM wn
+UNION ALL SELECT 'outbox', id, NULL FROM ox`;
 
 /** A batch of records alone (no order writes, no nonces) needs none of the writes' expressions. */
 const recordsStatement = `WITH ${recordCtes(1)}
-SELECT 1`;
+SELECT 'outbox' AS kind, id FROM ox`;
 
 /**
  * The batch's writes as the statement's first eight jsonb inputs (snake_case keys match the
@@ -240,11 +244,11 @@ function batchInputs(writes: OrderWrite[]): unknown[] {
  * $13 (merchant events' delivery), $14 (callbacks) and $15 (callbacks' outcomes).
  */
 function recordInputs(batch: Batch): unknown[] {
-  const outbox = outboxUpdatesOf(batch).map((u) => ({ id: u.id, status: u.status, error: u.error, due_at: u.dueAt, completed_at: u.completedAt }));
+  const outbox = outboxUpdatesOf(batch).map((u) => ({ id: u.id, status: u.status, error: u.error, due_at: u.dueAt, completed_at: u.completedAt, claim: u.claim }));
   const attempts = batch.notifications.map(({ attempt: a, eventId }) => ({
     id: a.id, event_id: eventId, attempted_at: a.at, http_status: a.httpStatus, error: a.error, duration_ms: a.durationMs,
   }));
-  const events = merchantEventUpdatesOf(batch.notifications).map((u) => ({ id: u.id, status: u.status, delivered_at: u.deliveredAt }));
+  const events = merchantEventUpdatesOf(batch.notifications).map((u) => ({ id: u.id, outbox_id: u.outboxId, status: u.status, delivered_at: u.deliveredAt }));
   const callbacks = batch.callbacks.map((c) => ({
     id: c.id, provider: c.provider, channel_code: c.channelCode, headers: c.headers, body: c.body, received_at: c.receivedAt,
     verified: c.verified, order_id: c.orderId, flow_id: c.flowId, outcome: c.outcome,
@@ -252,6 +256,9 @@ function recordInputs(batch: Batch): unknown[] {
   const outcomes = batch.callbackOutcomes.map((o) => ({ id: o.callbackId, verified: o.verified, order_id: o.orderId, flow_id: o.flowId, outcome: o.outcome }));
   return [outbox, attempts, events, callbacks, outcomes];
 }
+
+/** The outbox rows a batch statement's results updated (its 'outbox' rows): a fenced delivery result that changed nothing is not among them. */
+const outboxChangedIn = (rows: Row[]) => new Set(rows.filter((r) => r.kind === 'outbox').map((r) => r.id as string));
 
 /** The timers named in $1 (timerKeysJson), still due when named, that meet `condition` and no other transaction holds: locked. */
 const firedTimersFree = (condition = 'true') => `SELECT t.order_id, t.key FROM timers t
@@ -348,12 +355,12 @@ export class PostgresStore implements Store {
 
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
     const { writes, nonces, nowMs } = batch;
-    if (isEmptyBatch(batch)) return { writes: [], nonces: [] };
+    if (isEmptyBatch(batch)) return { writes: [], nonces: [], notifications: [] };
     assertBatch(batch);
     if (writes.length + nonces.length === 0) {
       // Records alone: the writes' dozen expressions would plan, lock their tables and run for nothing.
-      await this.all(recordsStatement, ...recordInputs(batch));
-      return { writes: [], nonces: [] };
+      const rows = await this.all(recordsStatement, ...recordInputs(batch));
+      return { writes: [], nonces: [], notifications: notificationsWritten(batch.notifications, outboxChangedIn(rows)) };
     }
     const writeNonces = writes.flatMap((w) => (w.nonce ? [w.nonce] : []));
     if (nonces.length + writeNonces.length > 0 && nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
@@ -386,6 +393,7 @@ export class PostgresStore implements Store {
     return {
       writes: writes.map(outcomeOf),
       nonces: nonces.map((c, i) => first[writeNonces.length + i]! && taken.has(key(c.merchantId, c.nonce))),
+      notifications: notificationsWritten(batch.notifications, outboxChangedIn(rows)),
     };
   }
 
@@ -458,22 +466,22 @@ export class PostgresStore implements Store {
 
   async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {
     const rows = await this.all(
-      `UPDATE outbox o SET lease_until = $1 FROM (
+      `UPDATE outbox o SET lease_until = $1, claims = o.claims + 1 FROM (
          SELECT id FROM outbox WHERE status = 'pending' AND kind IN (SELECT jsonb_array_elements_text($2::text::jsonb)) AND due_at <= $3
            AND (lease_until IS NULL OR lease_until < $3)
          ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
        WHERE o.id = due.id RETURNING o.*`,
       nowMs + leaseMs, JSON.stringify(kinds), nowMs, limit,
     );
-    return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) })).sort((a, b) => a.dueAt - b.dueAt);
+    return rows.map((r) => claimedOutboxOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number) {
     const [row] = await this.all(
-      `UPDATE outbox SET lease_until = $1 WHERE id = $2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) RETURNING *`,
+      `UPDATE outbox SET lease_until = $1, claims = claims + 1 WHERE id = $2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) RETURNING *`,
       nowMs + leaseMs, outboxId, nowMs,
     );
-    return row ? { ...outboxOf(row, json), attempts: int(row.attempts) } : null;
+    return row ? claimedOutboxOf(row, json) : null;
   }
 
   async finishOutbox(r: OutboxResult) {
@@ -481,13 +489,13 @@ export class PostgresStore implements Store {
   }
 
   async recordNotification(r: NotificationResult) {
-    await this.commitBatch({ ...emptyBatch(r.attempt.at), notifications: [r] });
+    return (await this.commitBatch({ ...emptyBatch(r.attempt.at), notifications: [r] })).notifications[0]!;
   }
 
   async resendNotification(eventId: string, nowMs: number) {
     return this.sql.begin(async (tx) => {
       const changed = await tx.unsafe(
-        `UPDATE outbox SET status = 'pending', attempts = 0, due_at = $1, lease_until = NULL, completed_at = NULL
+        `UPDATE outbox SET status = 'pending', attempts = 0, due_at = $1, lease_until = NULL, completed_at = NULL, claims = claims + 1
          WHERE kind = 'merchant.notify' AND payload->>'eventId' = $2 RETURNING id`,
         [nowMs, eventId],
       );

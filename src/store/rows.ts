@@ -4,7 +4,7 @@
  */
 import type { PaymentStatus } from '../../machines/payment.model.ts';
 import { AssertionError, assert } from '../failures.ts';
-import type { AdminAuditRow, AlertQuery, AlertRow, Batch, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, NotificationResult, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconFacts, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRef, TimerRow } from './store.ts';
+import type { AdminAuditRow, AlertQuery, AlertRow, Batch, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, ClaimedOutboxRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, NotificationResult, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconFacts, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRef, TimerRow } from './store.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -50,6 +50,11 @@ export function outboxOf(row: Raw, json: JsonDecoder): StoredOutboxRow {
     id: row.id as string, orderId: row.order_id as string, kind: row.kind as string, payload: json(row.payload),
     createdAt: int(row.created_at), dueAt: int(row.due_at),
   };
+}
+
+/** A row a claim just took (or took again), with its attempts so far and the claim's count. */
+export function claimedOutboxOf(row: Raw, json: JsonDecoder): ClaimedOutboxRow {
+  return { ...outboxOf(row, json), attempts: int(row.attempts), claim: int(row.claims) };
 }
 
 export function merchantEventOf(row: Raw, json: JsonDecoder): MerchantEventRow {
@@ -225,38 +230,57 @@ export function parkedOf(source: ParkedRow['source'], row: Raw, json: JsonDecode
   return { source, orderId: row.order_id as string, ref: row.key as string, kind: 'timer', error: row.error as string, parkedAt: int(row.parked_at), detail: json(row.event) };
 }
 
-/** An outbox row's columns after an execution: its status, last error and next due time. */
-export type OutboxUpdate = { id: string; status: 'pending' | 'done' | 'failed' | 'parked'; error: string | null; dueAt: number; completedAt: number | null };
+/**
+ * An outbox row's columns after an execution: its status, last error and next due time; written
+ * only while the row's claim count is still `claim` (null: whatever it is).
+ */
+export type OutboxUpdate = { id: string; status: 'pending' | 'done' | 'failed' | 'parked'; error: string | null; dueAt: number; completedAt: number | null; claim: number | null };
 
 function outboxUpdateOf(r: OutboxResult): OutboxUpdate {
-  if (r.next.status === 'retry') return { id: r.outboxId, status: 'pending', error: r.error, dueAt: r.next.dueAt, completedAt: null };
-  return { id: r.outboxId, status: r.next.status, error: r.error, dueAt: r.at, completedAt: r.at };
+  if (r.next.status === 'retry') return { id: r.outboxId, status: 'pending', error: r.error, dueAt: r.next.dueAt, completedAt: null, claim: null };
+  return { id: r.outboxId, status: r.next.status, error: r.error, dueAt: r.at, completedAt: r.at, claim: null };
 }
 
-/** A delivery attempt's consequence for its outbox row. */
-const notificationOutboxResult = (r: NotificationResult): OutboxResult => ({
-  outboxId: r.outboxId, at: r.attempt.at, error: r.attempt.error,
-  next: r.next.status === 'delivered' ? { status: 'done' } : r.next,
+/** A delivery attempt's consequence for its outbox row, fenced by the claim that started it. */
+const notificationUpdateOf = (r: NotificationResult): OutboxUpdate => ({
+  ...outboxUpdateOf({ outboxId: r.outboxId, at: r.attempt.at, error: r.attempt.error, next: r.next.status === 'delivered' ? { status: 'done' } : r.next }),
+  claim: r.claim,
 });
 
 /** The last of each id's values: on Postgres one statement may not update a row twice. */
 const lastPerId = <T extends { id: string }>(rows: T[]): T[] => [...new Map(rows.map((row) => [row.id, row])).values()];
 
 /**
- * A batch's outbox results and delivery attempts as row updates, one per row: two loops that
- * both executed a row (a lease that ran out mid-call) may finish it in one batch, and the later
- * word counts.
+ * Per outbox row, the batch's result of its newest claim: two deliveries of one row (a lease that
+ * ran out mid-call) may finish in one batch, and only the newer claim's result can be written.
  */
-export function outboxUpdatesOf(batch: Pick<Batch, 'outboxResults' | 'notifications'>): OutboxUpdate[] {
-  return lastPerId([...batch.outboxResults, ...batch.notifications.map(notificationOutboxResult)].map(outboxUpdateOf));
+function currentNotifications(notifications: NotificationResult[]): NotificationResult[] {
+  const newest = new Map<string, NotificationResult>();
+  for (const r of notifications) if ((newest.get(r.outboxId)?.claim ?? -1) <= r.claim) newest.set(r.outboxId, r);
+  return [...newest.values()];
 }
 
-/** A delivery attempt's consequence for its merchant event. */
-export type MerchantEventUpdate = { id: string; status: 'pending' | 'delivered' | 'failed'; deliveredAt: number | null };
+/**
+ * A batch's outbox results and delivery attempts as row updates, one per row: two loops that
+ * both executed a row may finish it in one batch; of channel calls the later word counts, of
+ * deliveries the newer claim's.
+ */
+export function outboxUpdatesOf(batch: Pick<Batch, 'outboxResults' | 'notifications'>): OutboxUpdate[] {
+  return lastPerId([...batch.outboxResults.map(outboxUpdateOf), ...currentNotifications(batch.notifications).map(notificationUpdateOf)]);
+}
+
+/** Which of a batch's notifications were written, given the outbox rows its updates changed (BatchOutcome.notifications). */
+export function notificationsWritten(notifications: NotificationResult[], changedOutboxIds: ReadonlySet<string>): boolean[] {
+  const current = new Set(currentNotifications(notifications));
+  return notifications.map((r) => current.has(r) && changedOutboxIds.has(r.outboxId));
+}
+
+/** A delivery attempt's consequence for its merchant event, written with its outbox row's. */
+export type MerchantEventUpdate = { id: string; outboxId: string; status: 'pending' | 'delivered' | 'failed'; deliveredAt: number | null };
 
 export function merchantEventUpdatesOf(notifications: NotificationResult[]): MerchantEventUpdate[] {
-  return lastPerId(notifications.map((r): MerchantEventUpdate => ({
-    id: r.eventId, status: r.next.status === 'retry' ? 'pending' : r.next.status, deliveredAt: r.next.status === 'delivered' ? r.attempt.at : null,
+  return lastPerId(currentNotifications(notifications).map((r): MerchantEventUpdate => ({
+    id: r.eventId, outboxId: r.outboxId, status: r.next.status === 'retry' ? 'pending' : r.next.status, deliveredAt: r.next.status === 'delivered' ? r.attempt.at : null,
   })));
 }
 

@@ -7,7 +7,7 @@
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { encodeJsonText as text, firstClaims, merchantEventUpdatesOf, nonce_purge_interval_ms, orderColumns, orderValues, outboxUpdatesOf } from './rows.ts';
+import { encodeJsonText as text, firstClaims, merchantEventUpdatesOf, nonce_purge_interval_ms, notificationsWritten, orderColumns, orderValues, outboxUpdatesOf } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
 import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
 import { StatementCache } from './statement-cache.ts';
@@ -64,7 +64,7 @@ function prepareStatements(db: Database) {
        ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
     ),
     finishOutbox: db.prepare(
-      'UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ?',
+      'UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, lease_until = NULL, due_at = ?, completed_at = ? WHERE id = ? AND claims = COALESCE(?, claims)',
     ),
     insertNotificationAttempt: db.prepare(
       'INSERT INTO notification_attempts (id, event_id, attempted_at, http_status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)',
@@ -180,14 +180,13 @@ export class BatchWriter {
         return write.ledger?.length ? writeWithLedger(this.db, s, this.runner.all, write) : writeOrder(s, write);
       });
       const nonces = this.claimNonces(b.nonces, b.nowMs);
-      this.record(b);
-      return { writes, nonces };
+      return { writes, nonces, notifications: this.record(b) };
     });
     return all.immediate(batch);
   }
 
-  /** The batch's records: outbox results, delivery attempts, callbacks and their outcomes (store.ts, Batch). */
-  private record(batch: Batch): void {
+  /** The batch's records: outbox results, delivery attempts, callbacks and their outcomes (store.ts, Batch); which notifications were written. */
+  private record(batch: Batch): boolean[] {
     const s = this.statements;
     const flag = (verified: boolean | null) => (verified === null ? null : Number(verified));
     for (const c of batch.callbacks) {
@@ -195,8 +194,10 @@ export class BatchWriter {
     }
     for (const o of batch.callbackOutcomes) s.updateCallback.run(flag(o.verified), o.orderId, o.flowId, o.outcome, o.callbackId);
     for (const { attempt: a, eventId } of batch.notifications) s.insertNotificationAttempt.run(a.id, eventId, a.at, a.httpStatus, a.error, a.durationMs);
-    for (const u of merchantEventUpdatesOf(batch.notifications)) s.updateMerchantEvent.run(u.status, u.deliveredAt, u.id);
-    for (const u of outboxUpdatesOf(batch)) s.finishOutbox.run(u.status, u.error, u.dueAt, u.completedAt, u.id);
+    const changed = outboxUpdatesOf(batch).filter((u) => s.finishOutbox.run(u.status, u.error, u.dueAt, u.completedAt, u.id, u.claim).changes > 0);
+    const written = notificationsWritten(batch.notifications, new Set(changed.map((u) => u.id)));
+    for (const u of merchantEventUpdatesOf(batch.notifications.filter((_, i) => written[i]))) s.updateMerchantEvent.run(u.status, u.deliveredAt, u.id);
+    return written;
   }
 
   /**

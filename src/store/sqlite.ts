@@ -53,6 +53,7 @@ import {
   journalOf,
   merchantEventOf,
   orderOf,
+  claimedOutboxOf,
   outboxOf,
   first_journal_page,
   per_order_rows_max,
@@ -304,22 +305,22 @@ export class SqliteStore implements Store {
 
   async claimOutbox(kinds: readonly string[], nowMs: number, leaseMs: number, limit: number) {
     const rows = await this.sideRows(
-      `UPDATE outbox SET lease_until = ? WHERE id IN (
+      `UPDATE outbox SET lease_until = ?, claims = claims + 1 WHERE id IN (
          SELECT id FROM outbox WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?)) AND due_at <= ?
            AND (lease_until IS NULL OR lease_until < ?)
          ORDER BY due_at LIMIT ?)
        RETURNING *`,
       nowMs + leaseMs, JSON.stringify(kinds), nowMs, nowMs, limit,
     );
-    return rows.map((r) => ({ ...outboxOf(r, json), attempts: int(r.attempts) })).sort((a, b) => a.dueAt - b.dueAt);
+    return rows.map((r) => claimedOutboxOf(r, json)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   async claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number) {
     const [row] = await this.sideRows(
-      `UPDATE outbox SET lease_until = ? WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING *`,
+      `UPDATE outbox SET lease_until = ?, claims = claims + 1 WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING *`,
       nowMs + leaseMs, outboxId, nowMs,
     );
-    return row ? { ...outboxOf(row, json), attempts: int(row.attempts) } : null;
+    return row ? claimedOutboxOf(row, json) : null;
   }
 
   async finishOutbox(r: OutboxResult) {
@@ -327,13 +328,13 @@ export class SqliteStore implements Store {
   }
 
   async recordNotification(r: NotificationResult) {
-    await this.commitBatch({ ...emptyBatch(r.attempt.at), notifications: [r] });
+    return (await this.commitBatch({ ...emptyBatch(r.attempt.at), notifications: [r] })).notifications[0]!;
   }
 
   async resendNotification(eventId: string, nowMs: number) {
     return this.write(() => {
       const changed = this.query(
-        `UPDATE outbox SET status = 'pending', attempts = 0, due_at = ?, lease_until = NULL, completed_at = NULL
+        `UPDATE outbox SET status = 'pending', attempts = 0, due_at = ?, lease_until = NULL, completed_at = NULL, claims = claims + 1
          WHERE kind = 'merchant.notify' AND json_extract(payload, '$.eventId') = ?`,
       ).run(nowMs, eventId).changes;
       this.query("UPDATE merchant_events SET status = 'pending' WHERE id = ?").run(eventId);

@@ -337,11 +337,17 @@ export type OrderWrite = {
 export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order' | 'nonce_used' | 'insufficient_balance';
 
 /** An outbox row claimed for execution, with how often it was tried before. */
-export type ClaimedOutboxRow = StoredOutboxRow & { attempts: number };
+/**
+ * A row as a claim took it: `claim` is the row's claim count after this claim, which a later
+ * claim or a redelivery moves on; a notification's result is written only while it is unchanged.
+ */
+export type ClaimedOutboxRow = StoredOutboxRow & { attempts: number; claim: number };
 
 /** One try at delivering a merchant notification, and what follows from it. */
 export type NotificationResult = {
   outboxId: string;
+  /** The claim that started the attempt (ClaimedOutboxRow.claim). */
+  claim: number;
   eventId: string;
   attempt: { id: string; at: number; httpStatus: number | null; error: string | null; durationMs: number };
   /** delivered: done; retry: try again at dueAt; failed: no tries left. */
@@ -363,8 +369,11 @@ export type Batch = {
   callbackOutcomes: CallbackOutcome[];
   nowMs: number;
 };
-/** Per write its outcome; per nonce claim whether it was free (and is now taken). */
-export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[] };
+/**
+ * Per write its outcome; per nonce claim whether it was free (and is now taken); per notification
+ * whether its result was written (false: its claim was overtaken, and only its attempt is logged).
+ */
+export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[]; notifications: boolean[] };
 
 /** The balance ledger's own reads and writes (credits, debits, balances, entries, the audit). */
 export interface LedgerStore {
@@ -429,14 +438,16 @@ export interface Store {
   finishOutbox(result: OutboxResult): Promise<void>;
   /**
    * Records a delivery attempt and its consequence (outbox row and merchant event) in a
-   * transaction of its own: commitBatch with this one result.
+   * transaction of its own: commitBatch with this one result. The consequence is written only if
+   * the row's claim is still the attempt's (a redelivery, or another claim after the lease ran
+   * out, moved it on); the attempt is logged either way, as it was made. True when written.
    */
-  recordNotification(result: NotificationResult): Promise<void>;
+  recordNotification(result: NotificationResult): Promise<boolean>;
   /** With its delivery status, and the last attempt's error (an HTTP status or a network failure) while it has one. */
   loadMerchantEvent(eventId: string): Promise<(MerchantEventRow & { status: string; attempts: number; lastError: string | null }) | null>;
   /** The merchant events of these ids that exist, in one read (a delivery poll's rows; at most a poll's batch). */
   loadMerchantEvents(eventIds: string[]): Promise<MerchantEventRow[]>;
-  /** Queues a notification again, due now, with a fresh retry schedule; false for an unknown event. */
+  /** Queues a notification again, due now, with a fresh retry schedule, overtaking any claim on it; false for an unknown event. */
   resendNotification(eventId: string, nowMs: number): Promise<boolean>;
   listFlows(orderId: string): Promise<FlowRow[]>;
   /** A flow by its id (the out_trade_no channels report), to find its order. */

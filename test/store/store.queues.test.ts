@@ -60,7 +60,7 @@ for (const kind of storeKinds) {
       expect(await store.outboxBacklog()).toBe(backlog + 4);
       expect(await store.listOutbox(o.id)).toEqual(rows);
       const claimed = await store.claimOutbox([kindName], t0 + 50, lease_ms, 10);
-      expect(claimed).toEqual([{ ...rows[1]!, attempts: 0 }, { ...rows[0]!, attempts: 0 }]);
+      expect(claimed).toEqual([{ ...rows[1]!, attempts: 0, claim: 1 }, { ...rows[0]!, attempts: 0, claim: 1 }]);
       expect(await store.claimOutbox([kindName], t0 + 50, lease_ms, 10)).toEqual([]);
       expect((await store.claimOutbox([kindName], t0 + 100 + lease_ms, lease_ms, 1)).map((r) => r.id)).toEqual([rows[1]!.id]);
     });
@@ -83,7 +83,7 @@ for (const kind of storeKinds) {
       });
       // The write collided with the order it repeats; the results are no part of it and still count.
       expect(outcome.writes).toEqual(['duplicate_order']);
-      expect(await store.claimOutbox([kindName], t0 + 1_000, lease_ms, 10)).toEqual([{ ...a!, dueAt: t0 + 500, attempts: 1 }]);
+      expect(await store.claimOutbox([kindName], t0 + 1_000, lease_ms, 10)).toEqual([{ ...a!, dueAt: t0 + 500, attempts: 1, claim: 2 }]);
       expect((await store.listFailedOutbox(1_000)).filter((r) => r.orderId === o.id)).toEqual([{ ...c!, dueAt: t0 + 2 }]);
       await store.finishOutbox({ outboxId: a!.id, at: t0 + 1_001, error: null, next: { status: 'done' } });
       expect(await store.claimOutbox([kindName], t0 + 1e9, lease_ms, 10)).toEqual([]);
@@ -98,24 +98,48 @@ for (const kind of storeKinds) {
       expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 0, lastError: null });
       expect(await store.loadMerchantEvents([event.id, 'evt_unknown'])).toEqual([event]);
       expect(await store.loadMerchantEvents([])).toEqual([]);
-      const attempt = (n: number, next: NotificationResult['next']): NotificationResult => ({
-        outboxId: notify.id, eventId: event.id, next,
+      const attempt = (n: number, next: NotificationResult['next'], claim = n): NotificationResult => ({
+        outboxId: notify.id, claim, eventId: event.id, next,
         attempt: { id: `att_${o.id}_${n}`, at: t0 + n, httpStatus: n === 1 ? null : 500, error: n === 1 ? 'timeout' : null, durationMs: 12 },
       });
-      await store.recordNotification(attempt(1, { status: 'retry', dueAt: t0 + 5_000 }));
+      expect(await store.claimOutbox(['merchant.notify'], t0, lease_ms, 100)).toEqual([{ ...notify, attempts: 0, claim: 1 }]);
+      expect(await store.recordNotification(attempt(1, { status: 'retry', dueAt: t0 + 5_000 }))).toBe(true);
       expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 1, lastError: 'timeout' });
       expect(await store.claimOutbox(['merchant.notify'], t0 + 4_999, lease_ms, 100)).toEqual([]);
-      expect(await store.claimOutbox(['merchant.notify'], t0 + 5_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 5_000, attempts: 1 }]);
-      await store.recordNotification(attempt(2, { status: 'failed' }));
+      expect(await store.claimOutbox(['merchant.notify'], t0 + 5_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 5_000, attempts: 1, claim: 2 }]);
+      expect(await store.recordNotification(attempt(2, { status: 'failed' }))).toBe(true);
       expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'failed', attempts: 2, lastError: 'HTTP 500' });
       expect((await store.listFailedOutbox(1_000)).map((r) => r.id)).toContain(notify.id);
       expect(await store.resendNotification(event.id, t0 + 9_000)).toBe(true);
       expect(await store.resendNotification('evt_unknown', t0 + 9_000)).toBe(false);
       expect((await store.listFailedOutbox(1_000)).map((r) => r.id)).not.toContain(notify.id);
-      expect(await store.claimOutbox(['merchant.notify'], t0 + 9_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 9_000, attempts: 0 }]);
-      await store.recordNotification(attempt(3, { status: 'delivered' }));
+      // The resend counts as a claim: the row's next claim is its fourth.
+      expect(await store.claimOutbox(['merchant.notify'], t0 + 9_000, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 9_000, attempts: 0, claim: 4 }]);
+      expect(await store.recordNotification(attempt(3, { status: 'delivered' }, 4))).toBe(true);
       expect((await store.loadMerchantEvent(event.id))!.status).toBe('delivered');
       expect(await store.claimOutbox(['merchant.notify'], t0 + 1e9, lease_ms, 100)).toEqual([]);
+    });
+
+    test('a delivery result whose claim was overtaken (a resend, a later claim) is logged and changes nothing', async () => {
+      const o = orderRow(1);
+      const event: MerchantEventRow = { id: `evt_${o.id}`, merchantId: 'M1', orderId: o.id, type: 'payment.closed', data: {}, createdAt: t0 };
+      const notify: OutboxRow = { id: `obx_${o.id}`, orderId: o.id, kind: 'merchant.notify', payload: { eventId: event.id }, createdAt: t0, dueAt: t0 };
+      await store.commit([writeOf(o, { merchantEvents: [event], outbox: [notify] })]);
+      const result = (n: number, claim: number, next: NotificationResult['next']): NotificationResult => ({
+        outboxId: notify.id, claim, eventId: event.id, next, attempt: { id: `att_${o.id}_${n}`, at: t0 + n, httpStatus: 500, error: null, durationMs: 1 },
+      });
+      const claimed = (await store.claimOutboxRow(notify.id, t0, lease_ms))!;
+      expect(await store.resendNotification(event.id, t0 + 1)).toBe(true);
+      // The attempt claimed before the resend ran out of tries: the resend stands.
+      expect(await store.recordNotification(result(1, claimed.claim, { status: 'failed' }))).toBe(false);
+      expect(await store.loadMerchantEvent(event.id)).toEqual({ ...event, status: 'pending', attempts: 0, lastError: 'HTTP 500' });
+      const [again] = await store.claimOutbox(['merchant.notify'], t0 + 1, lease_ms, 100);
+      expect(again).toEqual({ ...notify, dueAt: t0 + 1, attempts: 0, claim: claimed.claim + 2 });
+      // Two results of one row in one batch, the older claim's last: the newer claim's is written.
+      const outcome = await store.commitBatch({ ...emptyBatch(t0 + 3), notifications: [result(2, again!.claim, { status: 'retry', dueAt: t0 + 50 }), result(3, claimed.claim, { status: 'failed' })] });
+      expect(outcome.notifications).toEqual([true, false]);
+      expect(await store.loadMerchantEvent(event.id)).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(await store.claimOutbox(['merchant.notify'], t0 + 50, lease_ms, 100)).toEqual([{ ...notify, dueAt: t0 + 50, attempts: 1, claim: again!.claim + 1 }]);
     });
 
     test("a merchant's events after a given id, oldest first, limited", async () => {
