@@ -97,8 +97,12 @@ export function nextStep(delivered: boolean, attemptsBefore: number, at: number,
 
 type Claimed = { row: ClaimedOutboxRow; event: MerchantEventRow };
 
-/** What this process knows of one merchant's endpoint: deliveries in flight, rows waiting for them, timeouts in a row, back-off. */
-type MerchantLane = { inFlight: number; waiting: Claimed[]; timeouts: number; backedOffUntil: number };
+/**
+ * What this process knows of one merchant's endpoint: deliveries in flight, rows waiting for them,
+ * timeouts in a row, back-off, and how many pauses it has been given (a delivery notes the count
+ * it started under).
+ */
+type MerchantLane = { inFlight: number; waiting: Claimed[]; timeouts: number; backedOffUntil: number; pauses: number };
 
 /** A claimed row's fate in one poll: delivered now, in line behind its merchant's deliveries, put off until `dueAt`, or parked (a bug). */
 type Placement = { start: MerchantEventRow } | { wait: MerchantEventRow } | { deferUntil: number } | { parked: true };
@@ -192,7 +196,7 @@ export class NotificationDelivery {
 
   private laneOf(merchantId: string): MerchantLane {
     let lane = this.lanes.get(merchantId);
-    if (!lane) this.lanes.set(merchantId, (lane = { inFlight: 0, waiting: [], timeouts: 0, backedOffUntil: 0 }));
+    if (!lane) this.lanes.set(merchantId, (lane = { inFlight: 0, waiting: [], timeouts: 0, backedOffUntil: 0, pauses: 0 }));
     return lane;
   }
 
@@ -241,11 +245,12 @@ export class NotificationDelivery {
     const merchant = await this.deps.merchants.find(event.merchantId);
     const url = order.context.details.notifyUrl ?? merchant?.notifyUrl ?? null;
     const at = this.deps.clock.now();
+    const pausesBefore = lane.pauses;
     const attempt = url && merchant
       ? await this.post(url, merchant.secret.reveal(), { id: event.id, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: event.data }, at)
       : { id: newId('att', at), at, httpStatus: null, error: 'no notify_url for this payment or merchant', durationMs: 0 };
     const delivered = attempt.httpStatus !== null && attempt.httpStatus >= 200 && attempt.httpStatus < 300;
-    if (url && merchant) this.heard(lane, event.merchantId, attempt.httpStatus !== null);
+    if (url && merchant) this.heard(lane, event.merchantId, attempt.httpStatus !== null, pausesBefore);
     const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
     // A result whose claim was overtaken (a redelivery asked meanwhile) is logged and changes nothing: no alert either.
     const written = await this.deps.committer.recordNotification({ outboxId: row.id, claim: row.claim, eventId: event.id, attempt, next });
@@ -257,18 +262,24 @@ export class NotificationDelivery {
 
   /**
    * Any HTTP answer shows the endpoint is alive and ends a back-off; a timeout or a refused
-   * connection counts, and enough of them in a row pause the merchant, longer each time.
+   * connection counts, and enough of them in a row pause the merchant, longer each time. A
+   * delivery started before the latest pause began tells nothing that pause did not already
+   * answer: the deliveries in flight together when an endpoint goes dark all time out, and
+   * counting each would double the pause once per delivery (up to its cap at once) instead of
+   * once per pause.
    */
-  private heard(lane: MerchantLane, merchantId: string, answered: boolean): void {
+  private heard(lane: MerchantLane, merchantId: string, answered: boolean, pausesBefore: number): void {
     if (answered) {
       lane.timeouts = 0;
       lane.backedOffUntil = 0;
       return;
     }
+    if (pausesBefore < lane.pauses) return;
     lane.timeouts += 1;
     const over = lane.timeouts - this.options.merchantTimeoutsBeforeBackoff;
     if (over < 0) return;
     const pause = Math.min(this.options.merchantBackoffMaxMs, this.options.merchantBackoffMs * 2 ** Math.min(over, 30));
+    lane.pauses += 1;
     lane.backedOffUntil = this.deps.clock.now() + pause;
     this.deps.log.warn('merchant endpoint backed off', { merchant_id: merchantId, timeouts_in_a_row: lane.timeouts, pause_ms: pause });
   }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type Server, type Socket, createServer } from 'node:net';
 import { Parking } from '../../actors/parking.ts';
-import { systemClock } from '../../src/clock.ts';
+import { type Clock, ManualClock, systemClock } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
 import { type DeliveryOptions, NotificationDelivery, default_delivery_options } from '../../src/notify/delivery.ts';
 import { type Booted, MerchantClient, bootPaycenter } from '../http/harness.ts';
@@ -93,15 +93,16 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
  * A paycenter whose own loops stay off, and a delivery of its own with these options (short
  * timeouts), started: the only one delivering.
  */
-async function bootWithDelivery(options: Partial<DeliveryOptions>): Promise<{ booted: Booted; delivery: NotificationDelivery }> {
-  const booted = await bootPaycenter('sqlite', {}, { manualTicker: true });
+async function bootWithDelivery(options: Partial<DeliveryOptions>, clock: Clock = systemClock): Promise<{ booted: Booted; delivery: NotificationDelivery }> {
+  const booted = await bootPaycenter('sqlite', {}, { manualTicker: true, clock });
   const { store, committer, engine, merchants } = booted.paycenter;
   const log = createLogger('error');
   const delivery = new NotificationDelivery(
-    { store, committer, engine, merchants, clock: systemClock, log, parking: new Parking({ store, clock: systemClock, log }), outbound: { allowPrivate: true } },
+    { store, committer, engine, merchants, clock, log, parking: new Parking({ store, clock, log }), outbound: { allowPrivate: true } },
     { ...default_delivery_options, ...options },
   );
-  delivery.start();
+  // A moved clock means the test drives delivery itself, tick by tick.
+  if (clock === systemClock) delivery.start();
   return { booted, delivery };
 }
 
@@ -188,5 +189,41 @@ describe('a merchant whose 2xx answer never finishes its body', () => {
     let seen = await status();
     for (const until = Date.now() + 3_000; seen === 'pending' && (await booted.paycenter.store.loadMerchantEvent(event.id))!.attempts === 0 && Date.now() < until; seen = await status()) await sleep(20);
     expect(seen).toBe('delivered');
+  }, 10_000);
+});
+
+describe('deliveries in flight together when a merchant times out', () => {
+  const in_flight_n = 5;
+  const backoff_ms = 10_000;
+  // Requests are signed with real time: the clock moves well within their ±300 s window.
+  const clock = new ManualClock(Date.now());
+  let booted: Booted;
+  let delivery: NotificationDelivery;
+  const hole = blackHole();
+  beforeAll(async () => {
+    ({ booted, delivery } = await bootWithDelivery({
+      requestTimeoutMs: 200, merchantTimeoutsBeforeBackoff: 1, merchantBackoffMs: backoff_ms, merchantBackoffMaxMs: 100 * backoff_ms, merchantInFlightMax: in_flight_n,
+    }, clock));
+  });
+  afterAll(async () => {
+    (await hole).stop();
+    await delivery?.stop();
+    await booted?.stop();
+  });
+
+  test('pause the merchant once, and once more (twice as long) when the tries after that pause time out too', async () => {
+    const black = await hole;
+    const merchant = await MerchantClient.create(booted.url, { notify_url: black.url });
+    for (let i = 0; i < in_flight_n; i++) await closedPayment(merchant);
+    // All five start together and time out together: one pause, not five doubling ones.
+    expect(await delivery.tick()).toBe(in_flight_n);
+    clock.advance(backoff_ms + 1);
+    expect(await delivery.tick()).toBe(in_flight_n);
+    // Their tries after the pause timed out as well: the pause doubles, once.
+    clock.advance(backoff_ms + 1);
+    expect(await delivery.tick()).toBe(0);
+    clock.advance(backoff_ms);
+    expect(await delivery.tick()).toBe(in_flight_n);
+    expect(black.stats.connections).toBe(3 * in_flight_n);
   }, 10_000);
 });
