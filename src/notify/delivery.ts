@@ -4,7 +4,8 @@
  * otherwise again after 1 s, 5 s, 30 s, 2 min, 10 min, 30 min (±20 % jitter), then it is marked
  * failed and logged as an error. Every attempt is recorded. Rows are durable outbox rows, so a
  * restart resumes where it stopped; an event may be delivered more than once and merchants
- * de-duplicate by its id.
+ * de-duplicate by its id. An event with nowhere to go (no notify_url on its order or merchant)
+ * is finished at once as `unsent`: no tries, no alert; it stays listed at GET /v1/events.
  *
  * One merchant's slow endpoint must not delay another's notifications, so every row is
  * delivered on its own (a poll starts deliveries and does not wait for them), within two caps:
@@ -243,14 +244,21 @@ export class NotificationDelivery {
     const order = await this.deps.engine.peek(row.orderId);
     assert(order !== null, `outbox ${row.id} names a missing order`);
     const merchant = await this.deps.merchants.find(event.merchantId);
-    const url = order.context.details.notifyUrl ?? merchant?.notifyUrl ?? null;
+    assert(merchant !== null, `event ${event.id} names a missing merchant ${event.merchantId}`);
+    const url = order.context.details.notifyUrl ?? merchant.notifyUrl;
     const at = this.deps.clock.now();
+    if (url === null) {
+      // Nowhere to send it: such a merchant reads its events at GET /v1/events (and asks for one
+      // again once it has a URL). Tries would change nothing, and an alert for every event of a
+      // merchant that polls would bury the ones that matter. The reason is logged as its attempt.
+      const attempt = { id: newId('att', at), at, httpStatus: null, error: 'no notify_url for this payment or merchant', durationMs: 0 };
+      await this.deps.committer.recordNotification({ outboxId: row.id, claim: row.claim, eventId: event.id, attempt, next: { status: 'unsent' } });
+      return;
+    }
     const pausesBefore = lane.pauses;
-    const attempt = url && merchant
-      ? await this.post(url, merchant.secret.reveal(), { id: event.id, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: event.data }, at)
-      : { id: newId('att', at), at, httpStatus: null, error: 'no notify_url for this payment or merchant', durationMs: 0 };
+    const attempt = await this.post(url, merchant.secret.reveal(), { id: event.id, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: event.data }, at);
     const delivered = attempt.httpStatus !== null && attempt.httpStatus >= 200 && attempt.httpStatus < 300;
-    if (url && merchant) this.heard(lane, event.merchantId, attempt.httpStatus !== null, pausesBefore);
+    this.heard(lane, event.merchantId, attempt.httpStatus !== null, pausesBefore);
     const next = nextStep(delivered, row.attempts, at, this.options, this.deps.random ?? Math.random);
     // A result whose claim was overtaken (a redelivery asked meanwhile) is logged and changes nothing: no alert either.
     const written = await this.deps.committer.recordNotification({ outboxId: row.id, claim: row.claim, eventId: event.id, attempt, next });

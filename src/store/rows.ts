@@ -243,7 +243,7 @@ function outboxUpdateOf(r: OutboxResult): OutboxUpdate {
 
 /** A delivery attempt's consequence for its outbox row, fenced by the claim that started it. */
 const notificationUpdateOf = (r: NotificationResult): OutboxUpdate => ({
-  ...outboxUpdateOf({ outboxId: r.outboxId, at: r.attempt.at, error: r.attempt.error, next: r.next.status === 'delivered' ? { status: 'done' } : r.next }),
+  ...outboxUpdateOf({ outboxId: r.outboxId, at: r.attempt.at, error: r.attempt.error, next: r.next.status === 'delivered' || r.next.status === 'unsent' ? { status: 'done' } : r.next }),
   claim: r.claim,
 });
 
@@ -276,7 +276,7 @@ export function notificationsWritten(notifications: NotificationResult[], change
 }
 
 /** A delivery attempt's consequence for its merchant event, written with its outbox row's. */
-export type MerchantEventUpdate = { id: string; outboxId: string; status: 'pending' | 'delivered' | 'failed'; deliveredAt: number | null };
+export type MerchantEventUpdate = { id: string; outboxId: string; status: 'pending' | 'delivered' | 'failed' | 'unsent'; deliveredAt: number | null };
 
 export function merchantEventUpdatesOf(notifications: NotificationResult[]): MerchantEventUpdate[] {
   return lastPerId(currentNotifications(notifications).map((r): MerchantEventUpdate => ({

@@ -350,8 +350,11 @@ export type NotificationResult = {
   claim: number;
   eventId: string;
   attempt: { id: string; at: number; httpStatus: number | null; error: string | null; durationMs: number };
-  /** delivered: done; retry: try again at dueAt; failed: no tries left. */
-  next: { status: 'delivered' } | { status: 'retry'; dueAt: number } | { status: 'failed' };
+  /**
+   * delivered: done; retry: try again at dueAt; failed: no tries left; unsent: there is nowhere to
+   * send it (no notify_url), so the row is done without a try and the event stays unsent.
+   */
+  next: { status: 'delivered' } | { status: 'retry'; dueAt: number } | { status: 'failed' } | { status: 'unsent' };
 };
 
 /**

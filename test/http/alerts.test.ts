@@ -8,6 +8,7 @@ import { Alerts } from '../../src/alerts/alerts.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { newId } from '../../src/ids.ts';
 import { drive, payerDecides, worldWithMovedClock } from '../channels/world.ts';
+import { startReceiver } from '../sandbox/helpers.ts';
 import { freshStoreFor, storeKinds } from '../store/stores.ts';
 import { adminCall } from './harness.ts';
 
@@ -78,8 +79,9 @@ describe('alerts raised by the engine and delivery, over the admin API (sqlite, 
   });
 
   test('a notification that runs out of tries raises notify_failed once, and again when a redelivery runs out too', async () => {
-    // The test merchant's notify_url refuses every delivery; move the clock past the whole schedule.
-    const created = await world.merchant.createPayment({ expire_seconds: 60 });
+    // The order's notify_url refuses every delivery; move the clock past the whole schedule.
+    const refusing = startReceiver(() => new Response('nope', { status: 500 }));
+    const created = await world.merchant.createPayment({ expire_seconds: 60, notify_url: refusing.url });
     const close = await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
     expect(close.body.status).toBe('closed');
     for (let round = 0; round < 10; round++) {
@@ -102,6 +104,7 @@ describe('alerts raised by the engine and delivery, over the admin API (sqlite, 
       clock.advance(3 * 3600_000);
     }
     expect(await alerts()).toHaveLength(2);
+    refusing.stop();
   });
 
   test('bad listings are refused; an unknown alert is not found', async () => {
