@@ -7,61 +7,18 @@
  * success the statements never show into a difference after RECON_HOLD_DAYS.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { Hono } from 'hono';
 import { auditStore } from '../../src/audit/audit.ts';
 import { chinaDate } from '../../src/channels/china-time.ts';
-import { ManualClock } from '../../src/clock.ts';
 import { Reconciliation, default_recon_options } from '../../src/recon/reconciliation.ts';
 import { ReconSchedule } from '../../src/recon/schedule.ts';
 import { feeRateTenThousandths } from '../../src/routing/strategies.ts';
-import { createSandbox } from '../../src/sandbox/sandbox.ts';
 import { drive, payerDecides } from '../channels/world.ts';
-import { freePort } from '../harness/services.ts';
-import { type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
-import { type StoreKind, storeKinds } from '../store/stores.ts';
+import { adminCall } from '../http/harness.ts';
+import { storeKinds } from '../store/stores.ts';
+import { type Day, bootDay, reconcile as reconcileOf, signedNow, statementFaults as faultsOf, waitFor } from './day.ts';
 
 const payments_per_provider = 100;
 const refunds_per_provider = 10;
-
-type Day = { booted: Booted; merchant: MerchantClient; clock: ManualClock; sandboxUrl: string; accounts: Record<string, string>; stop(): Promise<void> };
-
-/** paycenter and the sandbox on one moved clock, so "yesterday's statement" is one clock step away. */
-async function bootDay(kind: StoreKind): Promise<Day> {
-  const clock = new ManualClock(Date.parse('2026-11-30T02:00:00Z'));
-  const sandboxPort = await freePort();
-  const sandboxUrl = `http://127.0.0.1:${sandboxPort}/sandbox`;
-  const sandbox = createSandbox({ baseUrl: sandboxUrl, notifyRetryMs: [50, 100, 200], now: () => clock.now() });
-  const server = Bun.serve({ port: sandboxPort, hostname: '127.0.0.1', fetch: new Hono().route('/sandbox', sandbox.app).fetch });
-  const port = await freePort();
-  const booted = await bootPaycenter(kind, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, RECON_HOLD_DAYS: '2' }, { clock, manualTicker: true });
-  const provision = async (path: string) => (await (await fetch(sandboxUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as Record<string, string>;
-  const alipay = await provision('/alipay/apps');
-  const wechatpay = await provision('/wechatpay/merchants');
-  for (const channel of [
-    { code: 'alipay_main', provider: 'alipay', methods: ['alipay_qr'], config: alipay },
-    { code: 'wechat_main', provider: 'wechatpay', methods: ['wechat_native'], config: wechatpay },
-  ]) expect((await adminCall(booted.url, 'POST', '/admin/channels', channel)).status).toBe(201);
-  const merchant = await MerchantClient.create(booted.url, { methods: ['alipay_qr', 'wechat_native'] });
-  return {
-    booted, merchant, clock, sandboxUrl, accounts: { alipay: alipay.app_id!, wechatpay: wechatpay.mchid! },
-    async stop() {
-      await booted.stop();
-      await sandbox.stop();
-      await server.stop(true);
-    },
-  };
-}
-
-const signedNow = (day: Day) => ({ timestamp: Math.floor(day.clock.now() / 1000) });
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 400; i++) {
-    const value = await read();
-    if (done(value)) return value;
-    await Bun.sleep(25);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 for (const kind of storeKinds) {
   describe(`reconciliation of a sandbox day (${kind})`, () => {
@@ -72,10 +29,9 @@ for (const kind of storeKinds) {
     let hiddenFlow = '';
     let date = '';
 
-    const statementFaults = (provider: string, faults: object) =>
-      fetch(`${day.sandboxUrl}/statements/${provider}/${day.accounts[provider]}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+    const statementFaults = (provider: string, faults: object) => faultsOf(day, provider, faults);
     const payment = async (id: string) => (await day.merchant.call('GET', `/v1/payments/${id}`, undefined, signedNow(day))).body;
-    const reconcile = (channel: string, on: string, rerun = false) => adminCall(day.booted.url, 'POST', '/admin/reconciliations', { channel, date: on, rerun });
+    const reconcile = (channel: string, on: string, rerun = false) => reconcileOf(day, channel, on, rerun);
 
     beforeAll(async () => {
       day = await bootDay(kind);
