@@ -71,3 +71,9 @@ function repairOf(row: StatementRow, local: ReconRecord, currency: string, at: n
 /** The key a statement line is found under among paycenter's records: its refund id, or its flow id. */
 export const rowKey = (row: StatementRow): string => row.refundId ?? row.flowId;
 export const recordKey = (record: ReconRecord): string => record.refundId ?? record.flowId;
+/**
+ * The key a difference about a line paycenter has no record of is stored under (unique per run and
+ * kind). Its ids are not ours — empty, or another system's, repeated — so it is the channel's trade
+ * number, with the refund's number for a refund line (a trade's refunds share its trade number).
+ */
+export const unknownLineKey = (row: StatementRow): string => (row.refundId === null ? row.channelTradeNo : `${row.channelTradeNo}/${row.refundId}`);

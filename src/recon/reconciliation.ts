@@ -25,7 +25,7 @@ import { newId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { ChannelRow, ReconDiffRow, ReconPendingRow, ReconRecord, ReconRunRow, Store } from '../store/store.ts';
-import { type Counts, type DiffKind, type FeeRate, type Repair, factsVerdictOf, recordKey, rowKey, verdictOf, zeroCounts } from './classify.ts';
+import { type Counts, type DiffKind, type FeeRate, type Repair, factsVerdictOf, recordKey, rowKey, unknownLineKey, verdictOf, zeroCounts } from './classify.ts';
 import { DayIndex, passOf, passesFor, recon_index_records_max } from './day-index.ts';
 import { GarbageBound } from './garbage-bound.ts';
 
@@ -268,7 +268,7 @@ export class Reconciliation {
   }
 
   private diffOf(run: ReconRunRow, found: Found, previous: Map<string, ReconDiffRow>): ReconDiffRow {
-    const key = found.row ? rowKey(found.row) : recordKey(found.record!);
+    const key = found.record ? recordKey(found.record) : unknownLineKey(found.row!);
     const before = previous.get(`${found.kind}:${key}`);
     const now = this.deps.clock.now();
     return {

@@ -248,7 +248,7 @@ export type ReconDiffRow = {
   id: string;
   runId: string;
   kind: string;
-  /** The flow or refund id (or the channel's trade number when the statement names neither of ours): unique per run and kind. */
+  /** The flow or refund id, or for a line paycenter has no record of the channel's trade number (src/recon/classify.ts unknownLineKey): unique per run and kind. */
   recordKey: string;
   flowId: string | null;
   refundId: string | null;
