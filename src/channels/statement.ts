@@ -18,7 +18,7 @@ export type StatementRow = {
   refundId: string | null;
   /** Minor units (fen), positive for both kinds. */
   amount: number;
-  /** The channel's fee in thousandths of a minor unit (statements give fees to 1/100000 yuan), absolute. */
+  /** The channel's fee in thousandths of a minor unit (statements give fees to 1/100000 yuan), absolute: charged on a payment, given back on a refund. */
   feeMilli: number;
   /** When the channel completed it, epoch ms. */
   at: number;

@@ -72,6 +72,7 @@ type Comparison = {
   found: Found[];
   channelNet: number;
   localNet: number;
+  /** The fees charged less the fees refunds gave back. */
   feeMilli: number;
   pendingAdded: ReconPendingRow[];
   pendingRemoved: string[];
@@ -189,7 +190,8 @@ export class Reconciliation {
       const key = rowKey(row);
       if (passOf(key, passes) !== pass) continue;
       if (row.status === 'succeeded') c.channelNet += row.kind === 'payment' ? row.amount : -row.amount;
-      c.feeMilli += row.feeMilli;
+      // A refund line's fee is one given back (the providers sign it opposite to a payment's): the total is the net charged.
+      c.feeMilli += row.kind === 'payment' ? row.feeMilli : -row.feeMilli;
       const slot = index.unshownSlot(key);
       if (slot >= 0) {
         index.markShown(slot);
