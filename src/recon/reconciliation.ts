@@ -56,13 +56,14 @@ export type RunRequest = { channel: string; date: string; source: ReconRunRow['s
 /** `ran`: this request compared the day (201, a rerun too), or answered the run that exists (200, API.md). */
 export type RunOutcome = { ok: true; run: ReconRunRow; ran: boolean } | { ok: false; error: 'not_found' | 'running' };
 
-type Found = { kind: DiffKind; row: StatementRow | null; record: ReconRecord | null; repair: Repair | null };
+/** `agrees`: a line an earlier run of this day found missing_local whose record agrees with it now. */
+type Found = { kind: DiffKind; row: StatementRow | null; record: ReconRecord | null; repair: Repair | null; agrees: boolean };
 
 /** What every pass of a comparison reads. */
 type PassContext = {
   run: ReconRunRow; channel: Channel; file: StatementFile; marks: Map<string, ReconPendingRow>;
-  /** Keys of missing_local differences an earlier run of this day repaired. */
-  repairedBefore: Set<string>;
+  /** Keys of missing_local differences an earlier run of this day found (and repaired, or was repairing when its process stopped). */
+  foundBefore: Set<string>;
   rate: FeeRate; currency: Currency; now: number;
 };
 
@@ -127,6 +128,10 @@ export class Reconciliation {
       return this.fail(run, error.message);
     }
     const diffs = comparison.found.map((f) => this.diffOf(run, f, previous));
+    // Written before any repair is told, the run still holding its lease: if the process dies
+    // between the two, the run that takes the day over finds each missing_local line it had found,
+    // and keeps it a difference (repaired) although the order's record agrees with the line by then.
+    await this.deps.store.recordReconDiffs(run.id, diffs);
     const repaired = await this.repair(diffs, comparison.found);
     // A repaired record completes now, after this day: the statement already showed it, so its own day must not hold it.
     for (const diff of repaired) comparison.pendingAdded.push({ channel: run.channel, recordId: diff.recordKey, state: 'seen', date: run.date, local: diff.local! });
@@ -152,8 +157,8 @@ export class Reconciliation {
    */
   private async compare(run: ReconRunRow, channel: Channel, file: StatementFile, previous: Map<string, ReconDiffRow>): Promise<Comparison> {
     const marks = new Map((await this.deps.store.listReconPending(run.channel)).map((p) => [p.recordId, p]));
-    const repairedBefore = new Set([...previous.values()].filter((d) => d.kind === 'missing_local' && d.resolution === 'repaired').map((d) => d.recordKey));
-    const context: PassContext = { run, channel, file, marks, repairedBefore, rate: this.deps.feeRateOf(channel.row), currency: currencyOf(channel.row), now: this.deps.clock.now() };
+    const foundBefore = new Set([...previous.values()].filter((d) => d.kind === 'missing_local').map((d) => d.recordKey));
+    const context: PassContext = { run, channel, file, marks, foundBefore, rate: this.deps.feeRateOf(channel.row), currency: currencyOf(channel.row), now: this.deps.clock.now() };
     for (let passes = 1; ;) {
       const c: Comparison = { counts: zeroCounts(), found: [], channelNet: 0, localNet: 0, feeMilli: 0, pendingAdded: [], pendingRemoved: [] };
       let overflow: number | null = null;
@@ -196,7 +201,7 @@ export class Reconciliation {
       if (slot >= 0) {
         index.markShown(slot);
         // The hot path: a line that matches its record's facts needs nothing more of the record.
-        if (factsVerdictOf(row, index.factsAt(slot), x.rate) === 'matched' && !x.repairedBefore.has(key)) {
+        if (factsVerdictOf(row, index.factsAt(slot), x.rate) === 'matched' && !x.foundBefore.has(key)) {
           if (x.marks.get(key)?.state === 'held') c.pendingRemoved.push(key);
           c.counts.matched++;
           continue;
@@ -224,10 +229,11 @@ export class Reconciliation {
       const record = byKey.get(key);
       if (record && x.marks.get(key)?.state === 'held') c.pendingRemoved.push(key);
       const verdict = verdictOf(row, record, x.rate, x.currency, x.now);
-      // A difference repaired by an earlier run of this day is that difference still, not a match.
-      const kind = verdict.kind === 'matched' && x.repairedBefore.has(key) ? 'missing_local' : verdict.kind;
+      // A difference an earlier run of this day found is that difference still, not a match, though its record agrees now.
+      const agrees = verdict.kind === 'matched' && x.foundBefore.has(key);
+      const kind = agrees ? 'missing_local' : verdict.kind;
       c.counts[kind]++;
-      if (kind !== 'matched' && c.found.length < recon_diffs_max) c.found.push({ kind, row, record: record ?? null, repair: verdict.kind === 'matched' ? null : verdict.repair });
+      if (kind !== 'matched' && c.found.length < recon_diffs_max) c.found.push({ kind, row, record: record ?? null, repair: verdict.kind === 'matched' ? null : verdict.repair, agrees });
       // Shown before paycenter's own day for it came: that day's run must not hold it.
       if (record && (record.completedAt ?? 0) >= dayEnd) c.pendingAdded.push({ channel: x.run.channel, recordId: key, state: 'seen', date: x.run.date, local: record });
     }
@@ -264,7 +270,7 @@ export class Reconciliation {
     for (const mark of marks.values()) {
       if (mark.state !== 'held' || mark.date > lastHeldDay || removed.has(mark.recordId)) continue;
       c.counts.missing_channel++;
-      if (c.found.length < recon_diffs_max) c.found.push({ kind: 'missing_channel', row: null, record: mark.local, repair: null });
+      if (c.found.length < recon_diffs_max) c.found.push({ kind: 'missing_channel', row: null, record: mark.local, repair: null, agrees: false });
       c.pendingRemoved.push(mark.recordId);
     }
   }
@@ -285,21 +291,29 @@ export class Reconciliation {
   /**
    * Tells each order's actor what the statement showed (`found[i]` is what `diffs[i]` was made
    * from); a difference still open is repaired once its event applied. Returns those repaired now.
+   * An open difference whose record agrees with its line now was repaired since an earlier run of
+   * this day found it (by that run, before its process stopped, or by a late report): it is marked so.
    */
   private async repair(diffs: ReconDiffRow[], found: Found[]): Promise<ReconDiffRow[]> {
     const repaired: ReconDiffRow[] = [];
     for (const [i, diff] of diffs.entries()) {
-      const repair = found[i]!.repair;
-      if (!repair || diff.resolution !== 'open') continue;
+      const { repair, agrees } = found[i]!;
+      if (diff.resolution !== 'open') continue;
+      if (agrees) this.markRepaired(diff, "the order's record agrees with the statement now: repaired since an earlier run of this day found it");
+      if (!repair) continue;
       const result = await this.deps.engine.dispatch(repair.orderId, repair.event);
       if (result.outcome !== 'applied') continue;
-      diff.resolution = 'repaired';
-      diff.resolvedBy = 'reconciliation';
-      diff.resolvedAt = this.deps.clock.now();
-      diff.note = `told the order's actor (${repair.event.type}); the payment is now ${result.order.row.status}`;
+      this.markRepaired(diff, `told the order's actor (${repair.event.type}); the payment is now ${result.order.row.status}`);
       repaired.push(diff);
     }
     return repaired;
+  }
+
+  private markRepaired(diff: ReconDiffRow, note: string): void {
+    diff.resolution = 'repaired';
+    diff.resolvedBy = 'reconciliation';
+    diff.resolvedAt = this.deps.clock.now();
+    diff.note = note;
   }
 
   private async alert(run: ReconRunRow, diffs: ReconDiffRow[]): Promise<void> {

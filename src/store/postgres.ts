@@ -279,6 +279,14 @@ const placeholders = (count: number) => Array.from({ length: count }, (_, i) => 
 const asJsonb = (value: unknown) => value;
 
 /** Runs ledger statements on one connection (a transaction's). */
+/** A run's differences replace its earlier ones, inside the caller's transaction. */
+async function replaceReconDiffs(tx: SQL, runId: string, diffs: ReconDiffRow[]): Promise<void> {
+  await tx.unsafe('DELETE FROM recon_diffs WHERE run_id = $1', [runId]);
+  for (const d of diffs) {
+    await tx.unsafe(`INSERT INTO recon_diffs (${reconDiffColumns.join(', ')}) VALUES (${placeholders(reconDiffColumns.length)})`, reconDiffValues(d, asJsonb));
+  }
+}
+
 const ledgerOn = (tx: SQL) => (st: Statement) => tx.unsafe(numbered(st.sql), st.params) as Promise<Row[]>;
 
 /** Thrown inside a ledger write's transaction to roll it back with this outcome. */
@@ -795,15 +803,16 @@ export class PostgresStore implements Store {
     });
   }
 
+  async recordReconDiffs(runId: string, diffs: ReconDiffRow[]) {
+    await this.sql.begin((tx) => replaceReconDiffs(tx, runId, diffs));
+  }
+
   async finishReconRun(result: ReconRunResult) {
     const { run } = result;
     await this.sql.begin(async (tx) => {
       await tx.unsafe('UPDATE recon_runs SET status = $1, counts = $2, totals = $3, error = $4, lease_until = NULL, finished_at = $5 WHERE id = $6',
         [run.status, run.counts, run.totals, run.error, run.finishedAt, run.id]);
-      await tx.unsafe('DELETE FROM recon_diffs WHERE run_id = $1', [run.id]);
-      for (const d of result.diffs) {
-        await tx.unsafe(`INSERT INTO recon_diffs (${reconDiffColumns.join(', ')}) VALUES (${placeholders(reconDiffColumns.length)})`, reconDiffValues(d, asJsonb));
-      }
+      await replaceReconDiffs(tx, run.id, result.diffs);
       if (result.pendingRemoved.length > 0) {
         await tx.unsafe('DELETE FROM recon_pending WHERE channel = $1 AND record_id IN (SELECT jsonb_array_elements_text($2::jsonb))', [run.channel, result.pendingRemoved]);
       }

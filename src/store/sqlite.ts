@@ -610,14 +610,22 @@ export class SqliteStore implements Store {
     return started ? run : null;
   }
 
+  async recordReconDiffs(runId: string, diffs: ReconDiffRow[]) {
+    this.write(() => this.replaceReconDiffs(runId, diffs));
+  }
+
+  private replaceReconDiffs(runId: string, diffs: ReconDiffRow[]) {
+    this.query('DELETE FROM recon_diffs WHERE run_id = ?').run(runId);
+    const insertDiff = this.query(`INSERT INTO recon_diffs (${reconDiffColumns.join(', ')}) VALUES (${reconDiffColumns.map(() => '?').join(', ')})`);
+    for (const d of diffs) insertDiff.run(...(reconDiffValues(d, text) as never[]));
+  }
+
   async finishReconRun(result: ReconRunResult) {
     const { run } = result;
     this.write(() => {
       this.query('UPDATE recon_runs SET status = ?, counts = ?, totals = ?, error = ?, lease_until = NULL, finished_at = ? WHERE id = ?')
         .run(run.status, text(run.counts), text(run.totals), run.error, run.finishedAt, run.id);
-      this.query('DELETE FROM recon_diffs WHERE run_id = ?').run(run.id);
-      const insertDiff = this.query(`INSERT INTO recon_diffs (${reconDiffColumns.join(', ')}) VALUES (${reconDiffColumns.map(() => '?').join(', ')})`);
-      for (const d of result.diffs) insertDiff.run(...(reconDiffValues(d, text) as never[]));
+      this.replaceReconDiffs(run.id, result.diffs);
       const removePending = this.query('DELETE FROM recon_pending WHERE channel = ? AND record_id = ?');
       for (const id of result.pendingRemoved) removePending.run(run.channel, id);
       const addPending = this.query('INSERT INTO recon_pending (channel, record_id, state, date, local) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');

@@ -533,6 +533,11 @@ export interface Store {
    * started. A run whose process died is taken over once its lease has run out.
    */
   startReconRun(run: ReconRunRow, rerun: boolean, nowMs: number): Promise<ReconRunRow | null>;
+  /**
+   * Writes a running run's differences as found (replacing the earlier ones), before its repairs are
+   * told to the orders' actors: a run that takes the day over after a crash finds them.
+   */
+  recordReconDiffs(runId: string, diffs: ReconDiffRow[]): Promise<void>;
   /** Writes a run's outcome: the run row, its differences (replacing the earlier ones), the holding pool's changes. */
   finishReconRun(result: ReconRunResult): Promise<void>;
   loadReconRun(runId: string): Promise<ReconRunRow | null>;
