@@ -3,7 +3,8 @@
  * (of a provider whose plug-in reads statements) is reconciled once. Every instance looks each
  * minute; the run row of a channel and date is the claim (its lease lets another instance take
  * over a run whose instance died), so a day is reconciled once across instances and after
- * restarts, and a day missed while the service was down is run when it comes back.
+ * restarts. Days missed while the service was down are caught up, oldest first, as far back as
+ * recon_catch_up_days_max and never before the day the channel was created.
  */
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { pluginOf } from '../channels/plugins.ts';
@@ -11,44 +12,76 @@ import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { PollingLoop } from '../polling-loop.ts';
+import type { ChannelRow } from '../store/store.ts';
 import type { Reconciliation } from './reconciliation.ts';
 
 /** How often each instance looks whether a day is due. */
 export const recon_schedule_interval_ms = 60_000;
 /** A scheduled run that failed (the statement not ready yet, the channel down) is tried again after this. */
 export const recon_failed_retry_ms = 30 * 60_000;
+/**
+ * Days back from yesterday the schedule reconciles (yesterday included): a service down longer
+ * than this leaves the older days to an operator. Providers keep their bills for months; a week
+ * of days per channel is a few queries a minute until they are done.
+ */
+export const recon_catch_up_days_max = 7;
+
+const day_ms = 86_400_000;
+
+/**
+ * The days due at `todayStart` for a channel, oldest first (an earlier day's holds are judged by the
+ * later days' statements): up to recon_catch_up_days_max before today, none before the channel's
+ * creation day — its statements of earlier days hold nothing of paycenter's — but always yesterday.
+ */
+export function dueDates(todayStart: number, channel: Pick<ChannelRow, 'createdAt'>): string[] {
+  const yesterday = chinaDate(todayStart - 1);
+  const first = chinaDate(channel.createdAt);
+  const dates: string[] = [];
+  for (let back = recon_catch_up_days_max; back >= 1; back--) {
+    const date = chinaDate(todayStart - back * day_ms);
+    if (date >= first || date === yesterday) dates.push(date);
+  }
+  return dates;
+}
 
 export class ReconSchedule {
   private readonly loop: PollingLoop;
-  /** The channels this process saw done for `doneDate`, so a minute's look costs no query for them (one day's worth at most). */
+  /** `date channel` of the runs this process saw done within the catch-up window, so a minute's look costs no query for them. */
   private done = new Set<string>();
-  private doneDate = '';
 
   constructor(private readonly deps: { recon: Reconciliation; channels: ChannelRegistry; clock: Clock; log: Logger; atMs: number }) {
     this.loop = new PollingLoop('reconciliation schedule', () => this.tick(), recon_schedule_interval_ms, deps.log);
   }
 
-  /** Runs what is due now; returns the runs it started or found. */
+  /** Runs what is due now; returns the days it reconciled. */
   async tick(): Promise<number> {
     const now = this.deps.clock.now();
     const todayStart = chinaDayStart(now);
     if (now - todayStart < this.deps.atMs) return 0;
-    const date = chinaDate(todayStart - 1);
-    if (date !== this.doneDate) [this.done, this.doneDate] = [new Set(), date];
+    // Keys start with their date: those before the window are done with for good.
+    const oldest = chinaDate(todayStart - recon_catch_up_days_max * day_ms);
+    for (const key of this.done) if (key < oldest) this.done.delete(key);
     let runs = 0;
     for (const channel of await this.deps.channels.all()) {
-      if (channel.status !== 'enabled' || !pluginOf(channel.provider)?.statements || this.done.has(channel.code)) continue;
-      const request = { channel: channel.code, date, source: 'schedule' as const };
-      let outcome = await this.deps.recon.run({ ...request, rerun: false });
-      if (outcome.ok && outcome.run.status === 'failed' && now - (outcome.run.finishedAt ?? now) >= recon_failed_retry_ms) {
-        outcome = await this.deps.recon.run({ ...request, rerun: true });
+      if (channel.status !== 'enabled' || !pluginOf(channel.provider)?.statements) continue;
+      for (const date of dueDates(todayStart, channel)) {
+        if (!this.done.has(`${date} ${channel.code}`) && (await this.runDay(channel.code, date, now))) runs++;
       }
-      if (!outcome.ok) continue;
-      runs++;
-      if (outcome.run.status === 'done') this.done.add(channel.code);
-      if (outcome.run.status === 'failed') this.deps.log.warn('scheduled reconciliation failed', { channel: channel.code, date, error: outcome.run.error });
     }
     return runs;
+  }
+
+  /** Reconciles one channel's day unless it is done (or failed lately); whether it compared the day. */
+  private async runDay(channel: string, date: string, now: number): Promise<boolean> {
+    const request = { channel, date, source: 'schedule' as const };
+    let outcome = await this.deps.recon.run({ ...request, rerun: false });
+    if (outcome.ok && outcome.run.status === 'failed' && now - (outcome.run.finishedAt ?? now) >= recon_failed_retry_ms) {
+      outcome = await this.deps.recon.run({ ...request, rerun: true });
+    }
+    if (!outcome.ok) return false;
+    if (outcome.run.status === 'done') this.done.add(`${date} ${channel}`);
+    if (outcome.run.status === 'failed' && outcome.ran) this.deps.log.warn('scheduled reconciliation failed', { channel, date, error: outcome.run.error });
+    return outcome.ran;
   }
 
   start(): void {
