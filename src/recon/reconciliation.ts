@@ -10,13 +10,16 @@
  *   event to the order's actor — settled, or refunded automatically, as a late callback would be.
  *   Reconciliation never writes an order itself.
  * - A local success the file lacks waits in the holding pool (`pending`) in case a later day's
- *   file shows it; after RECON_HOLD_DAYS it becomes a `missing_channel` difference.
+ *   file shows it; after RECON_HOLD_DAYS it becomes a `missing_channel` difference. The pool
+ *   remembers how each hold ended, so a rerun of an earlier day brings none back and a rerun of
+ *   the day that made a difference keeps it.
  * - A run of a day is one row per channel and date; running it again recomputes it, keeps the
  *   resolutions of the differences it finds again, and never repairs twice (an order's actor
  *   takes a report once; a difference already repaired stays as it was).
  * - A file that cannot be read fails the run with the reason; nothing of it is applied.
  */
 import type { Engine } from '../../actors/engine.ts';
+import { chinaDate } from '../channels/china-time.ts';
 import { type Alerts, alertIdFor } from '../alerts/alerts.ts';
 import type { ChannelRegistry, Channel } from '../channels/registry.ts';
 import { type StatementFile, StatementError, type StatementRow } from '../channels/statement.ts';
@@ -38,6 +41,13 @@ export type ReconOptions = {
   indexRecordsMax: number;
 };
 export const default_recon_options: ReconOptions = { holdDays: 2, leaseMs: 10 * 60_000, indexRecordsMax: recon_index_records_max };
+
+/**
+ * Days the holding pool keeps a mark after it ended (a statement showed the record, or a run made
+ * it a missing_channel difference): a rerun of a day up to this old respects what later days
+ * decided. A day older than this holds nothing anew, since its marks may be forgotten.
+ */
+export const recon_marks_kept_days = 92;
 
 /** Ids per lookup of lines outside the day's records. */
 const lookup_ids_max = 500;
@@ -64,6 +74,8 @@ type PassContext = {
   run: ReconRunRow; channel: Channel; file: StatementFile; marks: Map<string, ReconPendingRow>;
   /** Keys of missing_local differences an earlier run of this day found (and repaired, or was repairing when its process stopped). */
   foundBefore: Set<string>;
+  /** Whether records no line showed may be held: not on a day older than the pool remembers. */
+  holds: boolean;
   rate: FeeRate; currency: Currency; now: number;
 };
 
@@ -158,7 +170,9 @@ export class Reconciliation {
   private async compare(run: ReconRunRow, channel: Channel, file: StatementFile, previous: Map<string, ReconDiffRow>): Promise<Comparison> {
     const marks = new Map((await this.deps.store.listReconPending(run.channel)).map((p) => [p.recordId, p]));
     const foundBefore = new Set([...previous.values()].filter((d) => d.kind === 'missing_local').map((d) => d.recordKey));
-    const context: PassContext = { run, channel, file, marks, foundBefore, rate: this.deps.feeRateOf(channel.row), currency: currencyOf(channel.row), now: this.deps.clock.now() };
+    const now = this.deps.clock.now();
+    const holds = run.date >= daysBefore(chinaDate(now), recon_marks_kept_days);
+    const context: PassContext = { run, channel, file, marks, foundBefore, holds, rate: this.deps.feeRateOf(channel.row), currency: currencyOf(channel.row), now };
     for (let passes = 1; ;) {
       const c: Comparison = { counts: zeroCounts(), found: [], channelNet: 0, localNet: 0, feeMilli: 0, pendingAdded: [], pendingRemoved: [] };
       let overflow: number | null = null;
@@ -173,7 +187,8 @@ export class Reconciliation {
 
   /** One pass: its share of the day's records against its share of the lines. Null when done; when its share overflows the index, the day's records (all passes'), counted. */
   private async comparePass(x: PassContext, c: Comparison, pass: number, passes: number): Promise<number | null> {
-    const [dayStart, dayEnd] = chinaDayRange(x.run.date);
+    const day = chinaDayRange(x.run.date);
+    const [dayStart, dayEnd] = day;
     const index = new DayIndex(this.options.indexRecordsMax);
     const garbage = new GarbageBound();
     let full = false;
@@ -209,16 +224,16 @@ export class Reconciliation {
       }
       unsettled.push(row);
       if (unsettled.length < lookup_ids_max) continue;
-      await this.judgeByIds(x, c, unsettled, dayEnd);
+      await this.judgeByIds(x, c, unsettled, day);
       unsettled = [];
     }
-    await this.judgeByIds(x, c, unsettled, dayEnd);
+    await this.judgeByIds(x, c, unsettled, day);
     await this.holdUnshown(x, c, index);
     return null;
   }
 
   /** Lines that are not plain matches of the day (a difference, a record of another day, none): judged on their whole records, read by id. */
-  private async judgeByIds(x: PassContext, c: Comparison, rows: StatementRow[], dayEnd: number): Promise<void> {
+  private async judgeByIds(x: PassContext, c: Comparison, rows: StatementRow[], day: [number, number]): Promise<void> {
     if (rows.length === 0) return;
     const records = await this.deps.store.reconRecordsByIds(
       rows.filter((r) => r.kind === 'payment').map((r) => r.flowId), rows.flatMap((r) => (r.refundId === null ? [] : [r.refundId])),
@@ -227,19 +242,30 @@ export class Reconciliation {
     for (const row of rows) {
       const key = rowKey(row);
       const record = byKey.get(key);
-      if (record && x.marks.get(key)?.state === 'held') c.pendingRemoved.push(key);
+      if (record) this.shown(x, c, record, day);
       const verdict = verdictOf(row, record, x.rate, x.currency, x.now);
       // A difference an earlier run of this day found is that difference still, not a match, though its record agrees now.
       const agrees = verdict.kind === 'matched' && x.foundBefore.has(key);
       const kind = agrees ? 'missing_local' : verdict.kind;
       c.counts[kind]++;
       if (kind !== 'matched' && c.found.length < recon_diffs_max) c.found.push({ kind, row, record: record ?? null, repair: verdict.kind === 'matched' ? null : verdict.repair, agrees });
-      // Shown before paycenter's own day for it came: that day's run must not hold it.
-      if (record && (record.completedAt ?? 0) >= dayEnd) c.pendingAdded.push({ channel: x.run.channel, recordId: key, state: 'seen', date: x.run.date, local: record });
     }
   }
 
-  /** The pass's records no line showed wait in the pool (read whole by id, a batch at a time), unless a file showed them before. */
+  /**
+   * This day's statement showed the record: a hold of it ends. A record of another day (a success
+   * recorded just across midnight, a line a day late) is marked seen, so that no run of its own
+   * day — run late, or run again after this one — holds it. A mark a run made a difference of stays.
+   */
+  private shown(x: PassContext, c: Comparison, record: ReconRecord, [dayStart, dayEnd]: [number, number]): void {
+    const key = recordKey(record);
+    const mark = x.marks.get(key);
+    if (mark?.state === 'held') c.pendingRemoved.push(key);
+    const otherDay = record.completedAt !== null && (record.completedAt < dayStart || record.completedAt >= dayEnd);
+    if (otherDay && (mark === undefined || mark.state === 'held')) c.pendingAdded.push({ channel: x.run.channel, recordId: key, state: 'seen', date: x.run.date, local: record });
+  }
+
+  /** The pass's records no line showed wait in the pool (read whole by id, a batch at a time), unless a file showed them before or the pool decided them already. */
   private async holdUnshown(x: PassContext, c: Comparison, index: DayIndex): Promise<void> {
     let batch: Array<{ key: string; kind: ReconRecord['kind'] }> = [];
     const hold = async () => {
@@ -251,27 +277,38 @@ export class Reconciliation {
     };
     for (const unshown of index.unshown()) {
       const mark = x.marks.get(unshown.key);
-      if (mark?.state === 'seen') {
-        c.pendingRemoved.push(unshown.key);
-        continue;
-      }
+      // An earlier day's statement showed it: that day counted its line.
+      if (mark?.state === 'seen' && mark.date < x.run.date) continue;
       c.counts.pending++;
-      if (mark) continue;
+      // Held already, shown by a later day's statement, or made a difference: a rerun changes none of that.
+      if (mark || !x.holds) continue;
       batch.push(unshown);
       if (batch.length === lookup_ids_max) await hold();
     }
     if (batch.length > 0) await hold();
   }
 
-  /** Records held past the hold become missing_channel differences. */
+  /**
+   * Records held past the hold become missing_channel differences, and their marks say so, dated
+   * this day: a rerun of this day lists them again, a rerun of their own day holds them no more.
+   * Marks that ended more than recon_marks_kept_days before this day are forgotten.
+   */
   private promoteHeld(run: ReconRunRow, marks: Map<string, ReconPendingRow>, c: Comparison): void {
     const lastHeldDay = daysBefore(run.date, this.options.holdDays);
+    const forgetBefore = daysBefore(run.date, recon_marks_kept_days);
     const removed = new Set(c.pendingRemoved);
     for (const mark of marks.values()) {
-      if (mark.state !== 'held' || mark.date > lastHeldDay || removed.has(mark.recordId)) continue;
+      if (mark.state !== 'held' && mark.date < forgetBefore) {
+        c.pendingRemoved.push(mark.recordId);
+        continue;
+      }
+      const due = mark.state === 'held' && mark.date <= lastHeldDay && !removed.has(mark.recordId);
+      if (!due && !(mark.state === 'promoted' && mark.date === run.date)) continue;
       c.counts.missing_channel++;
       if (c.found.length < recon_diffs_max) c.found.push({ kind: 'missing_channel', row: null, record: mark.local, repair: null, agrees: false });
+      if (!due) continue;
       c.pendingRemoved.push(mark.recordId);
+      c.pendingAdded.push({ ...mark, state: 'promoted', date: run.date });
     }
   }
 

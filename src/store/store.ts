@@ -265,10 +265,13 @@ export type ReconDiffRow = {
 
 /**
  * held: a local success of `date` no statement has shown yet, kept until a later day's file shows
- * it or the hold ends. seen: a record a statement of `date` showed before paycenter's own day for
- * it came (a success recorded just after midnight), so that day's run does not hold it.
+ * it or the hold ends. seen: a record a statement of `date`, not of its own day, showed (a success
+ * recorded just after midnight, a line a day late), so no run of its own day holds it. promoted: a
+ * hold that ended as a missing_channel difference of the run of `date` (a rerun of it lists it
+ * again). Marks that ended are kept for recon_marks_kept_days (src/recon/reconciliation.ts): a
+ * rerun of an earlier day respects what later days decided.
  */
-export type ReconPendingRow = { channel: string; recordId: string; state: 'held' | 'seen'; date: string; local: ReconRecord };
+export type ReconPendingRow = { channel: string; recordId: string; state: 'held' | 'seen' | 'promoted'; date: string; local: ReconRecord };
 
 /** What finishing a run writes, in one transaction. */
 export type ReconRunResult = { run: ReconRunRow; diffs: ReconDiffRow[]; pendingAdded: ReconPendingRow[]; pendingRemoved: string[] };
