@@ -17,7 +17,7 @@ import type { Counters, RedisNonce } from './counters.ts';
 import { type CountingPlans, counterAsks, counterHits, countingPlans } from './counting.ts';
 import {
   type Candidate, type Compiled, type Facts, type Hit, type History, type Lists,
-  addListEntry, candidateOf, compileLists, compileRule, countersHeldBy, decide, factsOf, isLimitCounter, statelessHit,
+  addListEntry, candidateOf, combinedVerdict, compileLists, compileRule, countersHeldBy, decide, factsOf, isLimitCounter, statelessHit,
 } from './evaluate.ts';
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';
@@ -199,7 +199,9 @@ export class RiskCenter {
 
   /**
    * A pay of an existing order: the rules that need no counter, again, with what is known now
-   * (the order already holds its share of every limit and velocity since its create).
+   * (the order already holds its share of every limit and velocity since its create). The
+   * verdict it answers is the order's, the create's findings kept (combinedVerdict): the pay's
+   * event carries it onto the order, which shows the latest it was given.
    */
   async assessPay(ctx: PaymentContext, at: number): Promise<PayAssessment> {
     const started = performance.now();
@@ -207,9 +209,9 @@ export class RiskCenter {
     const hits = statelessHits(loaded, await this.factsOf(loaded, candidateOf(ctx, at)));
     const decision = decide(hits, loaded.settings);
     if (decision.decision === 'reject') return this.refuse('pay', decision.rules, hits, started);
-    const verdict: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits };
-    this.deps.metrics.decided(verdict.decision, 'pay', hits, (performance.now() - started) / 1000);
-    return { ok: true, verdict };
+    this.deps.metrics.decided(decision.decision, 'pay', hits, (performance.now() - started) / 1000);
+    const own: RiskVerdict = { decision: decision.decision, score: decision.score, rules: decision.rules, hits };
+    return { ok: true, verdict: combinedVerdict(ctx.risk, own, loaded.settings) };
   }
 
   /** An order flagged for review raises one operator alert (a pay that flags it again does not). */

@@ -4,7 +4,7 @@
  * velocities are planned and judged by counter in counting.ts; counting itself (check and
  * reserve in one atomic step) is the counters' job.
  */
-import type { PaymentContext } from '../../machines/payment.model.ts';
+import type { PaymentContext, RiskVerdict } from '../../machines/payment.model.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { parseAmount } from '../money.ts';
 import type { Currency } from '../money.ts';
@@ -292,4 +292,21 @@ export function decide(hits: Hit[], settings: Settings): Decision {
   if (rejecting.length > 0) return { decision: 'reject', score, rules: rejecting };
   if (score >= settings.rejectAt) return { decision: 'reject', score, rules: codes };
   return { decision: score >= settings.reviewAt ? 'review' : 'allow', score, rules: codes };
+}
+
+/**
+ * The order's verdict once a pay was judged. A pay judges again only the rules that need no
+ * counter (the order keeps its counters' shares from its create), so what the create or an
+ * earlier pay found stays: each rule's latest hit, the scores of the review rules among them
+ * added up, `review` when either verdict was or the sum reaches review_at. Whether the pay is
+ * refused is its own decision (decide), made before this.
+ */
+export function combinedVerdict(before: RiskVerdict | undefined, pay: RiskVerdict, settings: Settings): RiskVerdict {
+  if (!before) return pay;
+  const byCode = new Map(before.hits.map((hit) => [hit.code, hit]));
+  for (const hit of pay.hits) byCode.set(hit.code, hit);
+  const hits = [...byCode.values()];
+  const score = hits.filter((hit) => hit.action === 'review').reduce((sum, hit) => sum + hit.score, 0);
+  const review = before.decision === 'review' || pay.decision === 'review' || score >= settings.reviewAt;
+  return { decision: review ? 'review' : 'allow', score, rules: hits.map((hit) => hit.code), hits };
 }
