@@ -10,6 +10,7 @@ import type Redis from 'ioredis';
 import { type CounterAsk, type CounterPlan, type Held, allowedBy } from './counting.ts';
 import { type CounterRef, counterName } from './evaluate.ts';
 import type { Counters, RedisNonce, Reservation } from './counters.ts';
+import { DependencyError } from '../failures.ts';
 
 const key_prefix = 'risk:';
 
@@ -198,9 +199,14 @@ export class RedisCounters implements Counters {
     return { allowed: allowedBy(asks, held), held };
   }
 
+  /** Redis's failures are typed (src/failures.ts): a closed order's release is tried again (releases.ts), not parked as a bug. */
   async release(orderId: string, counters: CounterRef[]): Promise<void> {
     if (counters.length === 0) return;
-    await this.redis.riskRelease(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId);
+    try {
+      await this.redis.riskRelease(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId);
+    } catch (error) {
+      throw new DependencyError('redis', `risk counters: release of ${orderId} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    }
   }
 
   async purge(): Promise<void> {

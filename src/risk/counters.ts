@@ -11,7 +11,7 @@ import type { SQL } from 'bun';
 import * as v from 'valibot';
 import { type CounterAsk, type Held, allowedBy } from './counting.ts';
 import { type CounterRef, counterName, isLimitCounter } from './evaluate.ts';
-import { assert } from '../failures.ts';
+import { AssertionError, DependencyError, assert } from '../failures.ts';
 import { jsonValue } from './repo.ts';
 
 /** Whether the order was counted (no counter refused it) and what each counter held before it (`held[i]` is `asks[i]`'s). */
@@ -81,6 +81,7 @@ export class PostgresCounters implements Counters {
     return { allowed: allowedBy(asks, held), held };
   }
 
+  /** The database's failures are typed as the store's are (src/store/open.ts): a closed order's release is tried again (releases.ts), not parked. */
   async release(orderId: string, counters: CounterRef[]): Promise<void> {
     if (counters.length === 0) return;
     const buckets = counters.map((c) => ({ name: counterName(c), limit: isLimitCounter(c) }));
@@ -90,6 +91,8 @@ export class PostgresCounters implements Counters {
         const [removed] = await tx.unsafe(removeQuery, [name, orderId]);
         if (removed && limit) await tx.unsafe(subtractTotalQuery, [name, v.parse(removedAmount, removed).amount]);
       }
+    }).catch((error: unknown) => {
+      throw error instanceof AssertionError ? error : new DependencyError('store', `risk counters: release of ${orderId} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     });
   }
 
