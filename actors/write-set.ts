@@ -12,6 +12,7 @@ import { assert } from '../src/failures.ts';
 import { newId } from '../src/ids.ts';
 import type { FlowRow, MerchantEventRow, OrderRow, OrderWrite, OutboxRow, RefundRow, TimerRow } from '../src/store/store.ts';
 import { balanceLedgerOp, isBalanceEffect } from '../src/balance/order-entries.ts';
+import { releaseRowOf } from '../src/risk/releases.ts';
 
 /** A timer operation of one transition, as journaled and as written to the timer rows. */
 export type TimerChange = { op: 'arm'; key: string; dueAt: number; event: unknown } | { op: 'disarm'; key: string };
@@ -139,6 +140,8 @@ export function writeSetOf(record: TransitionRecord, renderNotification: Notific
     return outboxRowOf(effect, ctx.id, at, event.id);
   });
   const ledger = effects.filter(isBalanceEffect).map((effect) => balanceLedgerOp(ctx, effect, at));
+  // A close gives the order's risk limit shares back: owed by this commit, so neither a crash nor a failing Redis loses it (src/risk/releases.ts).
+  const release = merchantEvents.some((e) => e.type === 'payment.closed') ? releaseRowOf(ctx, at) : null;
   return {
     expectedVersion,
     ledger,
@@ -151,7 +154,7 @@ export function writeSetOf(record: TransitionRecord, renderNotification: Notific
     flows: changedRows(flowRowsOf(ctx), ctxBefore ? flowRowsOf(ctxBefore) : []),
     refunds: changedRows(refundRowsOf(ctx), ctxBefore ? refundRowsOf(ctxBefore) : []),
     // The balance's effects are the ledger entries above, made in this commit; no runner executes them.
-    outbox: outbox.filter((_, i) => !isBalanceEffect(effects[i]!)),
+    outbox: [...outbox.filter((_, i) => !isBalanceEffect(effects[i]!)), ...(release ? [release] : [])],
     merchantEvents,
     timersArmed: armed.map((t) => ({ orderId: ctx.id, key: t.key, dueAt: t.dueAt, event: t.event })),
     timersDisarmed: timers.filter((t) => t.op === 'disarm').map((t) => t.key),

@@ -30,6 +30,7 @@ import { Payments } from './payments/service.ts';
 import { Reconciliation, default_recon_options } from './recon/reconciliation.ts';
 import { ReconSchedule } from './recon/schedule.ts';
 import { type Risk, openRisk } from './risk/open.ts';
+import { RiskReleases } from './risk/releases.ts';
 import { DailyVolumes } from './routing/daily-volume.ts';
 import { RedisBoard, StoreBoard } from './routing/breaker-board.ts';
 import { Breakers } from './routing/breakers.ts';
@@ -133,6 +134,17 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     databaseUrl: config.databaseUrl, store, redis: redis[0], clock, log, registry: metrics.registry,
     alert: (a) => alerts.raise({ kind: 'risk_review', message: a.message, paymentId: a.paymentId, id: alertIdFor(a.paymentId) }).then(() => undefined),
   });
+  const parking = new Parking({
+    store, clock, log,
+    onParked: async (notice) => {
+      metrics.rowParked(notice.source, notice.kind);
+      await alerts.raise({
+        kind: 'parked', paymentId: notice.orderId,
+        message: `${notice.loop} parked ${notice.source === 'outbox' ? `outbox row ${notice.ref} (${notice.kind})` : `timer ${notice.ref}`}: ${notice.error}`,
+      }).catch((error) => log.error('alert not recorded', { payment_id: notice.orderId, ref: notice.ref, error: String(error) }));
+    },
+  });
+  const releases = new RiskReleases({ store, committer, counters: risk.counters, clock, log, parking, random: options.random });
   engine = new Engine(
     {
       store, committer, lock, observer: metrics.engineObserver,
@@ -140,6 +152,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
         if (timerIndex) void timerIndex.follow(write, log);
         if (write.merchantEvents.length > 0) delivery?.wake();
         void risk.center.committed(write).catch((error) => log.error('risk bookkeeping failed', { order_id: write.order.id, error: String(error) }));
+        void releases.committed(write).catch((error) => log.error('risk release not recorded', { order_id: write.order.id, error: String(error) }));
       },
       renderNotification: notificationDataOf(links),
     },
@@ -157,16 +170,6 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
       log.warn('channel call sent again: its connection was reset before the answer was read', { channel });
     },
   }, { ...default_registry_options, ...options.registry });
-  const parking = new Parking({
-    store, clock, log,
-    onParked: async (notice) => {
-      metrics.rowParked(notice.source, notice.kind);
-      await alerts.raise({
-        kind: 'parked', paymentId: notice.orderId,
-        message: `${notice.loop} parked ${notice.source === 'outbox' ? `outbox row ${notice.ref} (${notice.kind})` : `timer ${notice.ref}`}: ${notice.error}`,
-      }).catch((error) => log.error('alert not recorded', { payment_id: notice.orderId, ref: notice.ref, error: String(error) }));
-    },
-  });
   const runner = new EffectRunner({ store, committer, engine, channels, alerts, clock, log, parking, random: options.random });
   const volumes = new DailyVolumes({ store, clock });
   const recon = new Reconciliation(
@@ -211,6 +214,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     ticker.start();
     delivery.start();
     runner.start();
+    releases.start();
     reconSchedule.start();
     retention.start();
   }
@@ -223,6 +227,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
       await ticker.stop();
       await delivery.stop();
       await runner.stop();
+      await releases.stop();
       await reconSchedule.stop();
       await retention.stop();
       await lock.close();

@@ -1,7 +1,7 @@
 /**
  * The risk center: holds the rules, lists and settings of this instance (reloaded when they
- * change anywhere), decides on each create and pay, reserves the counters an order needs, and
- * gives an order's share back when it closes.
+ * change anywhere), decides on each create and pay, and reserves the counters an order needs
+ * (a closed order's limit shares come back through RiskReleases, releases.ts).
  *
  * Freshness: with Redis, a change is published and every instance reloads at once (and every
  * 30 s regardless, should a message be lost); without Redis, an instance reloads when its copy
@@ -17,7 +17,7 @@ import type { Counters, RedisNonce } from './counters.ts';
 import { type CountingPlans, counterAsks, counterHits, countingPlans } from './counting.ts';
 import {
   type Candidate, type Compiled, type Facts, type Hit, type History, type Lists,
-  addListEntry, candidateOf, combinedVerdict, compileLists, compileRule, countersHeldBy, decide, factsOf, isLimitCounter, statelessHit,
+  addListEntry, candidateOf, combinedVerdict, compileLists, compileRule, decide, factsOf, statelessHit,
 } from './evaluate.ts';
 import type { RiskMetrics } from './metrics.ts';
 import type { RegionOf } from './region.ts';
@@ -223,17 +223,15 @@ export class RiskCenter {
   }
 
   /**
-   * Hears every committed write of an order (engine.onCommitted): a close gives the order's
-   * limit shares back (its velocity entries stay: it was a new order all the same); a success enters the payer's history. `payment.closed` and
-   * `payment.succeeded` are emitted once per order, and both steps are idempotent by order.
+   * Hears every committed write of an order (engine.onCommitted): a success enters the payer's
+   * history (`payment.succeeded` is emitted once per order, and recording it is idempotent by
+   * order). A close's limit shares are given back by RiskReleases, from a row of the close's commit.
    */
   async committed(write: OrderWrite): Promise<void> {
-    const events = write.merchantEvents.map((e) => e.type);
-    if (!events.includes('payment.closed') && !events.includes('payment.succeeded')) return;
+    if (!write.merchantEvents.some((e) => e.type === 'payment.succeeded')) return;
     // Our own write, just produced by the engine from a validated machine state.
     const ctx = (write.order.snapshot as { context: PaymentContext }).context;
-    if (events.includes('payment.closed')) await this.deps.counters.release(ctx.id, countersHeldBy(ctx).filter(isLimitCounter));
-    if (events.includes('payment.succeeded') && ctx.details.userId) {
+    if (ctx.details.userId) {
       await this.deps.repo.recordPaid({
         orderId: ctx.id, merchantId: ctx.merchantId, userId: ctx.details.userId, amount: ctx.amount, currency: ctx.currency,
         region: ctx.details.clientIp === null ? null : this.deps.regionOf(ctx.details.clientIp), paidAt: write.order.updatedAt,

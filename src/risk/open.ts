@@ -16,7 +16,8 @@ import { riskMetrics } from './metrics.ts';
 import { regionOf } from './region.ts';
 import { RiskRepo, openRiskDatabase } from './repo.ts';
 
-export type Risk = { center: RiskCenter; repo: RiskRepo; close(): Promise<void> };
+/** `counters`: the ones the center reserves in, which a closed order's shares go back to (releases.ts). */
+export type Risk = { center: RiskCenter; repo: RiskRepo; counters: Counters; close(): Promise<void> };
 
 export async function openRisk(options: {
   databaseUrl: string; store: Store; redis: Redis | undefined; clock: Clock; log: Logger; registry: Registry; alert?: RiskAlert;
@@ -38,7 +39,7 @@ export async function openRisk(options: {
   });
   // The rules are read at the first evaluation, not here: a start does not wait for them.
   return {
-    center, repo,
+    center, repo, counters,
     async close() {
       await bus?.close();
       await database.sql.close();
