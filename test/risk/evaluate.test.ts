@@ -2,11 +2,11 @@
 import { describe, expect, test } from 'bun:test';
 import { type CounterAsk, type Held, counterAsks, counterHits, countingPlans, refuses } from '../../src/risk/counting.ts';
 import {
-  type Candidate, type Compiled, compileLists, compileRule, counterName, decide, factsOf, heldCounters, statelessHit,
+  type Candidate, type Compiled, combinedVerdict, compileLists, compileRule, counterName, decide, factsOf, heldCounters, statelessHit,
 } from '../../src/risk/evaluate.ts';
 import { inRange, parseAddress, parseRange } from '../../src/risk/ip.ts';
 import { regionOf } from '../../src/risk/region.ts';
-import { type RuleKind, ruleOf } from '../../src/risk/rules.ts';
+import { type RuleKind, default_settings, ruleOf } from '../../src/risk/rules.ts';
 
 function rule(kind: RuleKind, params: unknown, action: 'reject' | 'review' = 'reject', score = 0): Compiled {
   const parsed = ruleOf({ code: `r_${kind}`, kind, action, score, status: 'enabled', params, createdAt: 0, updatedAt: 0 });
@@ -282,5 +282,24 @@ describe('holds', () => {
     expect(() => heldCounters(order, ['l|r|user|day'])).toThrow('names no counter');
     expect(() => heldCounters(order, ['w|user|day'])).toThrow('names no counter');
     expect(() => heldCounters(order, ['l|r|user|w|day'])).toThrow('names no counter');
+  });
+});
+
+describe('the verdict a pay leaves on the order', () => {
+  const hit = (code: string, score: number, saw: Record<string, unknown> = {}) => ({ code, kind: 'limit', action: 'review' as const, score, saw });
+  const verdict = (decision: 'allow' | 'review', ...hits: ReturnType<typeof hit>[]) =>
+    ({ decision, score: hits.reduce((sum, h) => sum + h.score, 0), rules: hits.map((h) => h.code), hits });
+
+  test("keeps the create's findings: the stronger decision, each rule's latest hit, the review scores summed", () => {
+    const created = verdict('review', hit('counted', 60, { count: 1 }), hit('single', 5, { amount: 1 }));
+    expect(combinedVerdict(created, verdict('allow'), default_settings)).toEqual(created);
+    expect(combinedVerdict(created, verdict('allow', hit('single', 5, { amount: 2 }), hit('listed', 10)), default_settings))
+      .toEqual(verdict('review', hit('counted', 60, { count: 1 }), hit('single', 5, { amount: 2 }), hit('listed', 10)));
+    expect(combinedVerdict(undefined, verdict('allow', hit('listed', 10)), default_settings)).toEqual(verdict('allow', hit('listed', 10)));
+  });
+
+  test('flags the order for review when the scores found at create and at pay reach review_at together', () => {
+    expect(combinedVerdict(verdict('allow', hit('counted', 30)), verdict('allow', hit('listed', 20)), default_settings).decision).toBe('review');
+    expect(combinedVerdict(verdict('allow', hit('counted', 30)), verdict('allow', hit('listed', 19)), default_settings).decision).toBe('allow');
   });
 });
