@@ -122,7 +122,7 @@ for (const setup of setups) {
 }
 
 describe('a refused release is tried again', () => {
-  const row = (attempts: number) => ({ id: 'obx_1', orderId: 'pay_1', kind: 'risk.release', payload: {}, createdAt: t0, dueAt: t0, attempts });
+  const row = (attempts: number) => ({ id: 'obx_1', orderId: 'pay_1', kind: 'risk.release', payload: {}, createdAt: t0, dueAt: t0, attempts, claim: 1 });
   const middle = () => 0.5;
 
   test('after growing gaps, the last repeating, until no counter can hold the share any more', () => {
