@@ -31,6 +31,11 @@ export type StatementFile = { bytes: Uint8Array; mediaType: StatementMediaType; 
 export const statement_media_types = ['application/zip', 'application/gzip', 'text/csv'] as const;
 export type StatementMediaType = (typeof statement_media_types)[number];
 export const isStatementMediaType = (value: string): value is StatementMediaType => (statement_media_types as readonly string[]).includes(value);
+/** The statement media type a Content-Type header names, parameters aside; null when it names none. */
+export function statementMediaTypeOf(contentType: string | undefined): StatementMediaType | null {
+  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return isStatementMediaType(mediaType) ? mediaType : null;
+}
 
 /** A file that cannot be read as the provider's statement; its message says where and why. */
 export class StatementError extends Error {

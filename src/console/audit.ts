@@ -11,10 +11,14 @@ import type { Store } from '../store/store.ts';
 /** Who wrote: a browser session or a bearer token (the API). Sessions are not named yet: one operator token. */
 const actorOf = (authorization: string | undefined) => (authorization?.startsWith('Bearer ') ? 'admin (api)' : 'admin (console)');
 
-export function recordWrites(store: Store, clock: Clock): MiddlewareHandler {
+/**
+ * `openPaths`: the routes anyone may post without signing in (sign-in, sign-out) — no operator's
+ * writes, and recording them would let anybody fill the record in an operator's name.
+ */
+export function recordWrites(store: Store, clock: Clock, openPaths: ReadonlySet<string>): MiddlewareHandler {
   return async (c, next) => {
     await next();
-    if (c.req.method === 'GET' || c.req.path === '/admin/login' || c.res.status >= 400) return;
+    if (c.req.method === 'GET' || openPaths.has(c.req.path) || c.res.status >= 400) return;
     const at = clock.now();
     await store.insertAdminAudit({
       id: newId('aud', at), at, actor: actorOf(c.req.header('authorization')), action: c.req.method,

@@ -2,7 +2,7 @@
  * The Hono application: every route of API.md is mounted here, with the cross-cutting parts
  * in one place — request ids, the body limit, logs and metrics, and the one error mapper.
  */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { openAPIRouteHandler } from 'hono-openapi';
@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import { cashierRoutes } from '../cashier/routes.tsx';
 import { channel_plugins } from '../channels/plugins.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
+import { statementMediaTypeOf } from '../channels/statement.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Payments } from '../payments/service.ts';
@@ -126,7 +127,11 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   const limitBody = bodyLimit({
     maxSize: body_bytes_max, onError: () => { throw new ApiError('invalid_request', `body exceeds ${body_bytes_max} bytes`, 'body'); },
   });
-  app.use((c, next) => (c.req.path.startsWith('/callbacks/') || c.req.path === '/admin/reconciliations/upload' ? next() : limitBody(c, next)));
+  // Only a statement file is exempt on the upload route: anything else (a form, which the operator
+  // routes' CSRF check would parse whole) keeps the ordinary limit.
+  const ownLimit = (c: Context) => c.req.path.startsWith('/callbacks/')
+    || (c.req.path === '/admin/reconciliations/upload' && statementMediaTypeOf(c.req.header('content-type')) !== null);
+  app.use((c, next) => (ownLimit(c) ? next() : limitBody(c, next)));
 
   const v1 = new Hono<MerchantEnv>();
   v1.use(merchantAuth({ merchants: deps.merchants, nonces: deps.nonces, rateLimiter: deps.rateLimiter, clock: deps.clock, explainSignatures: deps.explainSignatures }));

@@ -8,7 +8,7 @@ import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { readAtMost } from '../../bounded-body.ts';
 import { statement_bytes_max } from '../../channels/adapter.ts';
-import { isStatementMediaType, statement_media_types } from '../../channels/statement.ts';
+import { statementMediaTypeOf, statement_media_types } from '../../channels/statement.ts';
 import { isoTime } from '../../clock.ts';
 import type { Reconciliation, RunOutcome } from '../../recon/reconciliation.ts';
 import type { ReconDiffRow, ReconRunRow, Store } from '../../store/store.ts';
@@ -61,8 +61,8 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
 
   app.post('/reconciliations/upload', describeRoute({ ...tag, summary: 'Reconcile from a statement file in the body (application/zip for Alipay, text/csv or application/gzip for WeChat Pay)' }), queryParams(uploadQuery), async (c) => {
     const q = c.req.valid('query');
-    const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!isStatementMediaType(mediaType)) {
+    const mediaType = statementMediaTypeOf(c.req.header('content-type'));
+    if (mediaType === null) {
       throw new ApiError('invalid_request', `Content-Type must be one of ${statement_media_types.join(', ')}`, 'body');
     }
     const received = await readAtMost(c.req.raw.body, statement_bytes_max);

@@ -84,9 +84,10 @@ function adminAuth(gate: Gate, secretKey: Uint8Array): MiddlewareHandler {
       if (constantTimeEqual(gate.token, bearer)) return next();
       gate.failures.fail(address, now);
     } else {
+      // The session first: the CSRF check may read a form body, which nobody signed out may make us read.
       const session = getCookie(c, admin_cookie);
-      const allowed = session !== undefined && (c.req.method === 'GET' || (await csrfMatches(c, secretKey, session)));
-      if (allowed && (await gate.sessions.valid(session, now))) return next();
+      const signedIn = session !== undefined && (await gate.sessions.valid(session, now));
+      if (signedIn && (c.req.method === 'GET' || (await csrfMatches(c, secretKey, session)))) return next();
     }
     throw new ApiError('unauthenticated', 'operator routes need Authorization: Bearer <ADMIN_TOKEN> (browsers: sign in at /admin/login)');
   };
@@ -191,7 +192,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   const gate: Gate = { token: deps.adminToken, sessions: new AdminSessions(deps.store, deps.sessions.sessionMs), failures: new FailedSignIns(), clock: deps.clock };
   app.use(adminAuth(gate, deps.secretKey));
-  app.use(recordWrites(deps.store, deps.clock));
+  app.use(recordWrites(deps.store, deps.clock, open_paths));
   mountLogin(app, gate, deps.sessions.secureCookie);
   mountViewer(app, { store: deps.store });
   mountParked(app, { store: deps.store, clock: deps.clock });
