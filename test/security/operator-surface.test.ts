@@ -21,7 +21,7 @@ describe('operator routes, signed out (sqlite)', () => {
       body: `_csrf=${'x'.repeat(200_000)}`,
     });
     expect(answer.status).toBe(400);
-    expect((await answer.json()).error).toMatchObject({ code: 'invalid_request', field: 'body' });
+    expect(((await answer.json()) as { error: unknown }).error).toMatchObject({ code: 'invalid_request', field: 'body' });
   });
 
   test('a sign-out posted by anybody is not an operator\'s write: the record stays as it was', async () => {
