@@ -6,7 +6,7 @@
  * and the index is re-seeded from the rows at start, so FLUSHALL or a Redis restart loses nothing.
  */
 import type Redis from 'ioredis';
-import { DependencyError } from '../src/failures.ts';
+import { inRedis } from '../src/failures.ts';
 import type { Logger } from '../src/log.ts';
 import type { OrderWrite, Store, TimerRef, TimerRow } from '../src/store/store.ts';
 
@@ -20,18 +20,6 @@ for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], member) end
 return due
 `;
 
-/**
- * Redis failing is a dependency's failure (src/failures.ts): the ticker says so and tries again at
- * its next tick, instead of logging each tick of an outage as a bug.
- */
-async function inRedis<T>(what: string, command: Promise<T>): Promise<T> {
-  try {
-    return await command;
-  } catch (error) {
-    throw new DependencyError('redis', `timer index: ${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-  }
-}
-
 const memberOf = (t: TimerRef) => `${t.orderId}\u0000${t.key}`;
 function refOf(member: string): TimerRef {
   const [orderId, key] = member.split('\u0000');
@@ -43,12 +31,12 @@ export class RedisTimerIndex {
 
   async add(timers: TimerRow[]): Promise<void> {
     if (timers.length === 0) return;
-    await inRedis('ZADD', this.redis.zadd(this.zsetKey, ...timers.flatMap((t) => [t.dueAt, memberOf(t)])));
+    await inRedis('timer index: ZADD', this.redis.zadd(this.zsetKey, ...timers.flatMap((t) => [t.dueAt, memberOf(t)])));
   }
 
   async remove(refs: TimerRef[]): Promise<void> {
     if (refs.length === 0) return;
-    await inRedis('ZREM', this.redis.zrem(this.zsetKey, ...refs.map(memberOf)));
+    await inRedis('timer index: ZREM', this.redis.zrem(this.zsetKey, ...refs.map(memberOf)));
   }
 
   /**
@@ -69,7 +57,7 @@ export class RedisTimerIndex {
 
   /** Takes up to `limit` due members, pushing their scores to `nowMs + leaseMs`. */
   async claim(nowMs: number, leaseMs: number, limit: number): Promise<TimerRef[]> {
-    const members = (await inRedis('claim', this.redis.eval(claimScript, 1, this.zsetKey, nowMs, nowMs + leaseMs, limit))) as string[];
+    const members = (await inRedis('timer index: claim', this.redis.eval(claimScript, 1, this.zsetKey, nowMs, nowMs + leaseMs, limit))) as string[];
     return members.map(refOf);
   }
 

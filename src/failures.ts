@@ -39,6 +39,18 @@ export class DependencyError extends Error {
 export const isDependencyFailure = (error: unknown): error is DependencyError => error instanceof DependencyError;
 
 /**
+ * A Redis command's outcome; whatever it throws (a refused connection, a timeout, a script error
+ * of a server that lost its scripts) is Redis failing, typed here where Redis is called.
+ */
+export async function inRedis<T>(what: string, command: Promise<T>): Promise<T> {
+  try {
+    return await command;
+  } catch (error) {
+    throw new DependencyError('redis', `${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+/**
  * One of this process's own queues was full (the group commit's, an order's mailbox): the work
  * was refused before it began, so nothing of it was written, and a retry a moment later is the cure.
  */

@@ -7,7 +7,7 @@
  * the next state is, and why.
  */
 import type { BreakerRow, BreakerStateName } from '../store/store.ts';
-import { type ChannelWindow, successRate } from './window.ts';
+import { type CallOutcome, type ChannelWindow, successRate } from './window.ts';
 
 export type BreakerSettings = {
   /** BREAKER_MIN_CALLS: calls in the window before the failure share counts (and before the cashier hides). */
@@ -28,8 +28,11 @@ export const default_breaker_settings: BreakerSettings = { minCalls: 10, failure
 
 export type Transition = { to: BreakerStateName; reason: string };
 
-/** A call as its breaker judges it: a failure with the window after it; an answer, which cannot trip a breaker, needs none. */
-export type CallReport = { outcome: 'answered' } | { outcome: 'failed'; window: ChannelWindow };
+/**
+ * A call as its breaker judges it, with the window after it: an answer can trip a breaker too —
+ * the one that brings the window to BREAKER_MIN_CALLS finds the failure share the calls before it made.
+ */
+export type CallReport = { outcome: CallOutcome; window: ChannelWindow };
 
 /** Why the window opens a closed breaker, or null while it stays closed. */
 export function tripReason(settings: BreakerSettings, window: ChannelWindow): string | null {
@@ -48,7 +51,7 @@ export function tripReason(settings: BreakerSettings, window: ChannelWindow): st
 export function afterCall(settings: BreakerSettings, breaker: BreakerRow, call: CallReport, probe = false): Transition | null {
   switch (breaker.state) {
     case 'closed': {
-      const reason = call.outcome === 'failed' ? tripReason(settings, call.window) : null;
+      const reason = tripReason(settings, call.window);
       return reason === null ? null : { to: 'open', reason };
     }
     case 'half_open':

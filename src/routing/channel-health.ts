@@ -61,23 +61,14 @@ export class ChannelHealth {
     if (outcome === 'failed') this.deps.log.warn('channel call failed', { channel: code, call, latency_ms: Math.round(latencyMs), error });
     try {
       const at = this.deps.clock.now();
-      const report = await this.addToWindow(code, outcome, latencyMs, at);
+      const report: CallReport = { outcome, window: await this.deps.windows.add(code, outcome, latencyMs, at) };
       const moved = await this.deps.breakers.observe(code, report, probe);
       // The freshest word on this channel: routing and the cashier here use it at once (a breaker
-      // that closed starts a fresh window). An answer leaves the window read for routing as it is,
-      // at most health_cache_ms old.
-      if (moved === 'closed') this.cached.set(code, { at, window: { totals: emptyTotals(), consecutiveFailures: 0 } });
-      else if (report.outcome === 'failed') this.cached.set(code, { at, window: report.window });
+      // that closed starts a fresh window).
+      this.cached.set(code, { at, window: moved === 'closed' ? { totals: emptyTotals(), consecutiveFailures: 0 } : report.window });
     } catch (unrecorded) {
       this.deps.log.error('channel health not recorded', { channel: code, outcome, error: String(unrecorded) });
     }
-  }
-
-  /** Adds the call to its channel's window; a failure comes back with the window after it. */
-  private async addToWindow(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<CallReport> {
-    if (outcome === 'failed') return { outcome, window: await this.deps.windows.failed(code, latencyMs, at) };
-    await this.deps.windows.answered(code, latencyMs, at);
-    return { outcome };
   }
 
   admitPrepay(code: string): Promise<Admission> {

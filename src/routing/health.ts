@@ -1,21 +1,20 @@
 /**
  * Where channel health windows live: in this process without Redis, in Redis otherwise so that
- * every instance adds to and reads the same window. Recording a call is one round trip. Only a
- * failure reads the window back (in the same script): an answered call cannot trip a breaker, so
- * it adds itself to the current bucket and nothing more.
+ * every instance adds to and reads the same window. Recording a call is one round trip, which
+ * answers the window after it: a breaker is judged on every call (an answer that brings the
+ * window to BREAKER_MIN_CALLS can find its failure share already reached).
  */
 import type Redis from 'ioredis';
 import * as v from 'valibot';
+import { inRedis } from '../failures.ts';
 import {
   type Bucket, type CallOutcome, type ChannelWindow,
   addCall, bucketStart, emptyTotals, health_bucket_ms, health_window_ms, latencyBin, latency_bounds_ms, totalsOf, windowStarts,
 } from './window.ts';
 
 export interface HealthWindows {
-  /** Adds one answered call at `at`. */
-  answered(code: string, latencyMs: number, at: number): Promise<void>;
-  /** Adds one failed call at `at`; answers the window after it, which a breaker trips on. */
-  failed(code: string, latencyMs: number, at: number): Promise<ChannelWindow>;
+  /** Adds one call at `at`; answers the window after it, which its breaker is judged on. */
+  add(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow>;
   read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>>;
   /** Forgets a channel's window (a breaker that closes starts afresh). */
   reset(code: string, at: number): Promise<void>;
@@ -25,16 +24,7 @@ export interface HealthWindows {
 export class LocalHealth implements HealthWindows {
   private readonly channels = new Map<string, { buckets: Bucket[]; consecutiveFailures: number }>();
 
-  async answered(code: string, latencyMs: number, at: number): Promise<void> {
-    this.add(code, 'answered', latencyMs, at);
-  }
-
-  async failed(code: string, latencyMs: number, at: number): Promise<ChannelWindow> {
-    const channel = this.add(code, 'failed', latencyMs, at);
-    return { totals: totalsOf(channel.buckets, at), consecutiveFailures: channel.consecutiveFailures };
-  }
-
-  private add(code: string, outcome: CallOutcome, latencyMs: number, at: number) {
+  async add(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow> {
     const channel = this.channels.get(code) ?? { buckets: [], consecutiveFailures: 0 };
     this.channels.set(code, channel);
     const start = bucketStart(at);
@@ -45,7 +35,7 @@ export class LocalHealth implements HealthWindows {
     }
     addCall(bucket, outcome, latencyMs);
     channel.consecutiveFailures = outcome === 'failed' ? channel.consecutiveFailures + 1 : 0;
-    return channel;
+    return { totals: totalsOf(channel.buckets, at), consecutiveFailures: channel.consecutiveFailures };
   }
 
   async read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>> {
@@ -64,25 +54,23 @@ const latencyFields = [...latency_bounds_ms.map((_, i) => `l${i}`), `l${latency_
 /** A bucket outlives the window it can be read in by one bucket's span. */
 const bucket_ttl_ms = health_window_ms + health_bucket_ms;
 
-/** Counts the call in the current bucket (KEYS[2]): ARGV[1] its latency field, ARGV[2] the buckets' time to live. */
-const countInBucket = `
-redis.call('HINCRBY', KEYS[2], 'c', 1)
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-redis.call('PEXPIRE', KEYS[2], ARGV[2])`;
-
-/** KEYS: the failures-in-a-row counter, the current bucket. ARGV: the latency field, the time to live. */
-const answeredScript = `${countInBucket}
-redis.call('SET', KEYS[1], 0, 'PX', ARGV[2])`;
-
 /**
  * KEYS: the failures-in-a-row counter, the current bucket, the window's other buckets.
- * ARGV: the latency field, the time to live. Answers { failures in a row, calls, failures } of
- * the window after this call.
+ * ARGV: the latency field, the time to live, '1' for a failed call. Counts the call in the current
+ * bucket and answers { failures in a row, calls, failures } of the window after it.
  */
-const failedScript = `${countInBucket}
-redis.call('HINCRBY', KEYS[2], 'f', 1)
-local row = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+const addScript = `
+redis.call('HINCRBY', KEYS[2], 'c', 1)
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local row = 0
+if ARGV[3] == '1' then
+  redis.call('HINCRBY', KEYS[2], 'f', 1)
+  row = redis.call('INCR', KEYS[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], 0, 'PX', ARGV[2])
+end
 local calls, failures = 0, 0
 for i = 2, #KEYS do
   local v = redis.call('HMGET', KEYS[i], 'c', 'f')
@@ -121,8 +109,7 @@ const count = (value: unknown): number => {
 };
 
 type Scripted = Redis & {
-  healthAnswered(keys: number, ...args: string[]): Promise<unknown>;
-  healthFailed(keys: number, ...args: string[]): Promise<unknown>;
+  healthAdd(keys: number, ...args: string[]): Promise<unknown>;
   healthRead(keys: number, ...args: string[]): Promise<unknown>;
 };
 
@@ -133,8 +120,7 @@ export class RedisHealth implements HealthWindows {
   /** `prefix` scopes the keys to one paycenter's database (see routing_scope). */
   constructor(redis: Redis, private readonly prefix: string) {
     // Sent by digest (EVALSHA) once the connection has loaded them: every channel call runs one.
-    redis.defineCommand('healthAnswered', { lua: answeredScript });
-    redis.defineCommand('healthFailed', { lua: failedScript });
+    redis.defineCommand('healthAdd', { lua: addScript });
     redis.defineCommand('healthRead', { lua: readScript });
     this.redis = redis as Scripted;
   }
@@ -142,15 +128,12 @@ export class RedisHealth implements HealthWindows {
   private bucketKey = (code: string, start: number) => `${this.prefix}:${code}:${start}`;
   private rowKey = (code: string) => `${this.prefix}:${code}:row`;
 
-  async answered(code: string, latencyMs: number, at: number): Promise<void> {
-    await this.redis.healthAnswered(2, this.rowKey(code), this.bucketKey(code, bucketStart(at)), latencyFields[latencyBin(latencyMs)]!, String(bucket_ttl_ms));
-  }
-
-  async failed(code: string, latencyMs: number, at: number): Promise<ChannelWindow> {
+  async add(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow> {
     const current = bucketStart(at);
     const earlier = windowStarts(at).filter((start) => start !== current).map((start) => this.bucketKey(code, start));
     const keys = [this.rowKey(code), this.bucketKey(code, current), ...earlier];
-    const answer = await this.redis.healthFailed(keys.length, ...keys, latencyFields[latencyBin(latencyMs)]!, String(bucket_ttl_ms));
+    const failed = outcome === 'failed' ? '1' : '0';
+    const answer = await inRedis('health: recording a call', this.redis.healthAdd(keys.length, ...keys, latencyFields[latencyBin(latencyMs)]!, String(bucket_ttl_ms), failed));
     if (!Array.isArray(answer) || answer.length !== 3) throw new Error(`assertion failed: the health script answered ${String(answer)}`);
     const totals = emptyTotals();
     totals.calls = count(answer[1]);
@@ -166,7 +149,7 @@ export class RedisHealth implements HealthWindows {
     if (codes.length === 0) return new Map();
     const starts = windowStarts(at);
     const keys = codes.flatMap((code) => [this.rowKey(code), ...starts.map((start) => this.bucketKey(code, start))]);
-    const answer = v.parse(window_sums, await this.redis.healthRead(keys.length, ...keys, String(starts.length), ...sumFields));
+    const answer = v.parse(window_sums, await inRedis('health: reading windows', this.redis.healthRead(keys.length, ...keys, String(starts.length), ...sumFields)));
     if (answer.length !== codes.length) throw new Error(`assertion failed: the window script answered ${answer.length} windows for ${codes.length} channels`);
     return new Map(codes.map((code, i) => {
       const [row, calls, failures, ...latency] = answer[i]!.map(count);
@@ -176,7 +159,7 @@ export class RedisHealth implements HealthWindows {
   }
 
   async reset(code: string, at: number): Promise<void> {
-    await this.redis.del(this.rowKey(code), ...windowStarts(at).map((start) => this.bucketKey(code, start)));
+    await inRedis('health: forgetting a window', this.redis.del(this.rowKey(code), ...windowStarts(at).map((start) => this.bucketKey(code, start))));
   }
 }
 

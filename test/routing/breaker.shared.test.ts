@@ -18,7 +18,7 @@ import { type FreshStore, freshStore } from '../store/stores.ts';
 
 const boards = ['sqlite', 'postgres', 'redis'] as const;
 const failing = { outcome: 'failed', window: { totals: { ...emptyTotals(), calls: settings.consecutive, failures: settings.consecutive }, consecutiveFailures: settings.consecutive } } as const;
-const answering = { outcome: 'answered' } as const;
+const answering = { outcome: 'answered', window: { totals: { ...emptyTotals(), calls: 1, failures: 0 }, consecutiveFailures: 0 } } as const;
 
 describe.each(boards)('breakers shared by two instances (board in %s)', (kind) => {
   let fresh: FreshStore;

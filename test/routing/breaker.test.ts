@@ -11,7 +11,8 @@ import { closedBreaker } from '../../src/store/rows.ts';
 const t0 = 1_764_547_200_000;
 const windowOf = (calls: number, failures: number, row = 0) => ({ totals: { ...emptyTotals(), calls, failures }, consecutiveFailures: row });
 const failedWith = (window: ReturnType<typeof windowOf>) => ({ outcome: 'failed', window }) as const;
-const answered = { outcome: 'answered' } as const;
+const answeredWith = (window: ReturnType<typeof windowOf>) => ({ outcome: 'answered', window }) as const;
+const answered = answeredWith(windowOf(1, 0));
 const closed = closedBreaker('c');
 const open = moved(closed, 'open', t0);
 
@@ -26,9 +27,12 @@ describe('breaker transitions', () => {
     expect(tripReason(settings, windowOf(calls, failures, row))).toBe(reason);
   });
 
-  test('a closed breaker opens only on a failure, never on an answer', () => {
+  test('a closed breaker is judged on every call: an answer that brings the window to BREAKER_MIN_CALLS with the share reached opens it', () => {
     expect(afterCall(settings, closed, answered)).toBeNull();
     expect(afterCall(settings, closed, failedWith(windowOf(10, 9, 1)))).toEqual({ to: 'open', reason: '9 of 10 calls failed in the window' });
+    // F F F F A F A A F, then this answer: 10 calls, 6 failed, never 5 in a row.
+    expect(afterCall(settings, closed, answeredWith(windowOf(10, 6, 0)))).toEqual({ to: 'open', reason: '6 of 10 calls failed in the window' });
+    expect(afterCall(settings, closed, answeredWith(windowOf(10, 4, 0)))).toBeNull();
   });
 
   test('open → half_open only after BREAKER_OPEN_S, and never when forced', () => {

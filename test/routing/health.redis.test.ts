@@ -36,14 +36,11 @@ describe('Redis health windows', () => {
       const code = codes[Math.floor(random() * 3)]!;
       const outcome = random() < 0.3 ? 'failed' : 'answered';
       const latency = Math.floor(random() * 12_000);
-      if (outcome === 'failed') {
-        const [mine, theirs] = await Promise.all([local.failed(code, latency, at), shared.failed(code, latency, at)]);
-        expect({ calls: theirs.totals.calls, failures: theirs.totals.failures, row: theirs.consecutiveFailures })
-          .toEqual({ calls: mine.totals.calls, failures: mine.totals.failures, row: mine.consecutiveFailures });
-      } else {
-        await Promise.all([local.answered(code, latency, at), shared.answered(code, latency, at)]);
-        expect(await shared.read([code], at)).toEqual(await local.read([code], at));
-      }
+      // Each call answers the window after it (calls, failures, failures in a row; the script sums no latency).
+      const [mine, theirs] = await Promise.all([local.add(code, outcome, latency, at), shared.add(code, outcome, latency, at)]);
+      expect({ calls: theirs.totals.calls, failures: theirs.totals.failures, row: theirs.consecutiveFailures })
+        .toEqual({ calls: mine.totals.calls, failures: mine.totals.failures, row: mine.consecutiveFailures });
+      if (outcome === 'answered') expect(await shared.read([code], at)).toEqual(await local.read([code], at));
     }
     const end = times.at(-1)!;
     for (const at of [end, end + health_bucket_ms - 1, end + health_bucket_ms, end + health_window_ms / 2, end + health_window_ms]) {
