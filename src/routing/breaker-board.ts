@@ -9,6 +9,7 @@
  */
 import type Redis from 'ioredis';
 import * as v from 'valibot';
+import { DependencyError, inRedis } from '../failures.ts';
 import { closedBreaker } from '../store/rows.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
 
@@ -100,30 +101,30 @@ export class RedisBoard implements BreakerBoard {
   async read(codes: readonly string[]): Promise<Map<string, BreakerRow>> {
     const pipeline = this.redis.pipeline();
     for (const code of codes) pipeline.hgetall(this.key(code));
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = (await inRedis('breakers: reading', pipeline.exec())) ?? [];
     return new Map(codes.map((code, i) => {
       const [error, hash] = replies[i] ?? [new Error('no reply')];
-      if (error) throw error;
+      if (error) throw new DependencyError('redis', `breakers: reading ${code} failed: ${error.message}`, { cause: error });
       return [code, breakerOfHash(code, v.parse(breaker_hash, hash ?? {}))];
     }));
   }
 
   async swap(row: BreakerRow, transition: BreakerTransitionRow): Promise<boolean> {
-    const won = await this.redis.eval(
+    const won = await inRedis('breakers: moving', this.redis.eval(
       swapScript, 2, this.key(row.code), this.gate(row.code),
       String(row.version - 1), row.state, row.forced ? '1' : '0', row.openedAt === null ? '' : String(row.openedAt), String(row.since), String(row.version),
-    );
+    ));
     if (won !== 1) return false;
     await this.store.insertBreakerTransition(transition);
     return true;
   }
 
   async claimProbe(code: string, _now: number, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.gate(code), '1', 'PX', ttlMs, 'NX')) === 'OK';
+    return (await inRedis('breakers: taking the probe gate', this.redis.set(this.gate(code), '1', 'PX', ttlMs, 'NX'))) === 'OK';
   }
 
   async probesPassed(row: BreakerRow, max: number): Promise<number> {
-    const probes = await this.redis.hget(this.key(row.code), 'probes');
+    const probes = await inRedis('breakers: counting probes', this.redis.hget(this.key(row.code), 'probes'));
     return Math.min(max, probes === null ? 0 : integerField(probes, 'probes'));
   }
 }

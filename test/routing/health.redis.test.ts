@@ -3,11 +3,16 @@
  * (outcomes, latencies, times across more than a window, several channels) recorded into both —
  * a failure answers the window after it, an answer is read back after it — then both read at
  * moments that cut buckets in and out. The Redis scripts sum the buckets, the process sums them in
- * memory. Real Redis; the seed is printed.
+ * memory. Real Redis; the seed is printed. And a Redis that stops fails health and breakers as a
+ * dependency (retried, 503), not as a bug (parked, logged with a stack).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
+import { DependencyError } from '../../src/failures.ts';
+import { RedisBoard } from '../../src/routing/breaker-board.ts';
 import { LocalHealth, RedisHealth } from '../../src/routing/health.ts';
+import { startRedis } from '../harness/services.ts';
+import { freshStore } from '../store/stores.ts';
 import { health_bucket_ms, health_window_ms } from '../../src/routing/window.ts';
 import { unique } from '../store/fixtures.ts';
 
@@ -48,4 +53,27 @@ describe('Redis health windows', () => {
     }
     expect(await shared.read([], end)).toEqual(new Map());
   });
+});
+
+describe('a Redis that stops', () => {
+  test('fails recording a call, reading windows and reading or moving breakers as Redis, a dependency', async () => {
+    const server = await startRedis();
+    const fresh = await freshStore('sqlite');
+    // As the service connects (src/wiring.ts): a command gives up after two retries.
+    const client = new Redis(server.url, { maxRetriesPerRequest: 2, protocol: 2 } as never);
+    try {
+      const health = new RedisHealth(client, `paycenter:${unique()}:health`);
+      const board = new RedisBoard(client, fresh.store, `paycenter:${unique()}:breakers`);
+      await health.add('c', 'answered', 5, t0);
+      await server.stop();
+      for (const failing of [health.add('c', 'failed', 5, t0), health.read(['c'], t0), board.read(['c']), board.claimProbe('c', t0, 1_000)]) {
+        const error = await failing.then(() => null, (e: unknown) => e);
+        expect(error).toBeInstanceOf(DependencyError);
+        expect((error as DependencyError).dependency).toBe('redis');
+      }
+    } finally {
+      client.disconnect();
+      await fresh.dispose();
+    }
+  }, 30_000);
 });
