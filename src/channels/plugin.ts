@@ -13,7 +13,11 @@ import { Secret } from '../secrets.ts';
 import type { CallbackAnswer, ChannelAdapter } from './adapter.ts';
 
 /** A pay method a provider serves; `label` is what the cashier shows, null where the cashier does not offer it. */
-export type PayMethod = { name: string; label: { zh: string; en: string } | null };
+/**
+ * A pay method a plug-in serves. `signedHere`: its prepay calls nobody — it signs a link or form
+ * here that the payer's browser takes to the provider — so it is no call of the channel's health.
+ */
+export type PayMethod = { name: string; label: { zh: string; en: string } | null; signedHere?: true };
 
 /**
  * What an adapter is told about where it runs: one channel's callback URL and paycenter pages,

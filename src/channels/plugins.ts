@@ -24,5 +24,8 @@ if (new Set(pay_methods.map((m) => m.name)).size !== pay_methods.length) throw n
 /** The cashier's label of a method, or null where the cashier does not offer it. */
 export const methodLabel = (method: string): PayMethod['label'] => pay_methods.find((m) => m.name === method)?.label ?? null;
 
+/** Whether a method's prepay calls nobody: a link signed here, taken to the provider by the payer's browser (see PayMethod). */
+export const signedHere = (method: string): boolean => pay_methods.find((m) => m.name === method)?.signedHere === true;
+
 /** Whether channels of this provider are paid through an adapter (paycenter serves the others itself). */
 export const routable = (provider: string): boolean => pluginOf(provider)?.external ?? false;

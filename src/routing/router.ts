@@ -5,6 +5,7 @@
  * its probe gate. The decision says what was considered and what was skipped, and why: it goes on
  * the order's timeline with the pay event.
  */
+import { signedHere } from '../channels/plugins.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { Currency } from '../money.ts';
 import type { ChannelRow } from '../store/store.ts';
@@ -73,7 +74,7 @@ export class Router {
       return reason === null;
     });
     const states = await this.deps.health.states(eligible.map((row) => row.code));
-    const { routable, probe } = await this.byBreaker(eligible, states, skipped);
+    const { routable, probe } = await this.byBreaker(eligible, states, skipped, signedHere(need.method));
     const ranking = rank(strategy, routable.map((row) => candidateOf(row, states.get(row.code)!)), this.deps.random);
     const order = probe ? [probe.code, ...ranking.order] : ranking.order;
     const considered = [...(probe ? [probe] : []), ...routable].map((row) => {
@@ -83,13 +84,16 @@ export class Router {
     return { order, note: { strategy, probe: probe !== null, explored: probe === null && ranking.explored, considered, skipped } };
   }
 
-  /** Open breakers are skipped; of the half-open ones, at most one is taken as this pay's probe. */
-  private async byBreaker(eligible: ChannelRow[], states: Map<string, ChannelState>, skipped: RoutingNote['skipped']) {
+  /**
+   * Open breakers are skipped; of the half-open ones, at most one is taken as this pay's probe —
+   * unless the method's prepay calls nobody (`signedHere`): it cannot probe, and goes as if closed.
+   */
+  private async byBreaker(eligible: ChannelRow[], states: Map<string, ChannelState>, skipped: RoutingNote['skipped'], callsNobody: boolean) {
     const routable: ChannelRow[] = [];
     let probe: ChannelRow | null = null;
     for (const row of eligible) {
       const { breaker } = states.get(row.code)!;
-      if (breaker.state === 'closed') routable.push(row);
+      if (breaker.state === 'closed' || (callsNobody && breaker.state === 'half_open')) routable.push(row);
       else if (breaker.state === 'open') skipped.push({ channel: row.code, reason: 'breaker open' });
       else if (probe === null && (await this.deps.health.claimProbe(breaker))) probe = row;
       else skipped.push({ channel: row.code, reason: 'breaker half-open, a probe is in flight' });

@@ -8,7 +8,7 @@ export const alipay = definePlugin({
   provider: 'alipay',
   methods: [
     { name: 'alipay_qr', label: { zh: '支付宝扫码', en: 'Alipay QR' } },
-    { name: 'alipay_page', label: { zh: '支付宝网页支付', en: 'Alipay web' } },
+    { name: 'alipay_page', label: { zh: '支付宝网页支付', en: 'Alipay web' }, signedHere: true },
   ],
   currencies: alipay_currencies,
   config: alipay_config,

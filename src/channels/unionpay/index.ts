@@ -9,7 +9,7 @@ import { unionpay_currencies } from './transformers.ts';
 export const unionpay = definePlugin({
   provider: 'unionpay',
   methods: [
-    { name: 'unionpay_web', label: { zh: '银联在线支付', en: 'UnionPay online' } },
+    { name: 'unionpay_web', label: { zh: '银联在线支付', en: 'UnionPay online' }, signedHere: true },
     { name: 'unionpay_qr', label: { zh: '银联扫码', en: 'UnionPay QR' } },
   ],
   currencies: unionpay_currencies,
