@@ -204,7 +204,7 @@ export class Payments {
   async payRefusal(merchant: Merchant, method: string, currency: Currency, amount: number, userId: string | null = null): Promise<Failure | null> {
     if (method === balanceMethod) return methodRefusal(merchant, [method]) ?? balanceRefusal(userId, currency) ?? (await this.shortBalance(merchant, userId!, amount));
     return methodRefusal(merchant, [method])
-      ?? ((await this.deps.router.shownMethods([method], currency, amount)).length > 0 ? null : noChannel([method], currency));
+      ?? ((await this.deps.router.routableMethods([method], currency, amount)).length > 0 ? null : noChannel([method], currency));
   }
 
   /**

@@ -105,13 +105,25 @@ export class Router {
    * The methods the cashier offers: those with a channel that can serve them now and is not
    * hidden (open, or a success rate under CASHIER_HIDE_BELOW over enough calls).
    */
-  async shownMethods(methods: readonly string[], currency: Currency, amount: number): Promise<string[]> {
+  shownMethods(methods: readonly string[], currency: Currency, amount: number): Promise<string[]> {
+    return this.methodsServed(methods, currency, amount, (state) => !this.deps.health.hidden(state));
+  }
+
+  /**
+   * The methods a pay could be routed for now: a channel serves them whose breaker is not open (a
+   * create that pays at once checks this first — the cashier's stricter hiding is the cashier's).
+   */
+  routableMethods(methods: readonly string[], currency: Currency, amount: number): Promise<string[]> {
+    return this.methodsServed(methods, currency, amount, (state) => state.breaker.state !== 'open');
+  }
+
+  private async methodsServed(methods: readonly string[], currency: Currency, amount: number, usable: (state: ChannelState) => boolean): Promise<string[]> {
     const rows = await this.deps.channels.all();
     const collected = await this.deps.volumes.of(rows);
     const serving = (method: string) => rows.filter((row) => skipReason(row, { method, currency, amount }, collected) === null);
     const codes = [...new Set(methods.flatMap((method) => serving(method).map((row) => row.code)))];
     const states = await this.deps.health.states(codes);
-    return methods.filter((method) => serving(method).some((row) => !this.deps.health.hidden(states.get(row.code)!)));
+    return methods.filter((method) => serving(method).some((row) => usable(states.get(row.code)!)));
   }
 }
 
