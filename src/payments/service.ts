@@ -333,6 +333,8 @@ export class Payments {
       tried.push(flow.channel);
       last = { ...failed, flowId: flow.id, method: flow.method };
     }
+    // Out of tries, not of channels: more may serve the method (no_channel_available is for none left).
+    if (last!.kind === 'not_accepted') return fail('unavailable', `${channels_per_pay_max} channels failed this pay (the last: ${last!.reason}); retry the request`);
     return exhausted(last!, parts.map((p) => p.method), currency);
   }
 
