@@ -284,8 +284,12 @@ function reportSucceeded(plan: Plan, report: FlowReport, phase: Phase): { plan: 
     const told = `${report.amount ?? '?'} ${report.currency ?? '?'}`;
     flag(plan, report.at, flow.id, 'amount_mismatch', `${report.source} reported ${told}, flow is ${flow.amount} ${plan.ctx.currency}`);
     // Money of another currency, or of no (or no positive) amount, cannot be given back by us: the flow stays
-    // pending, still asked about, and the flag is the operator's to resolve.
-    if (collected === undefined) return { plan, outcome: plan.effects.length > 0 ? 'changed' : 'unchanged' };
+    // pending, still asked about, and the flag is the operator's to resolve. Its attempt can never
+    // settle, so its frozen balance parts go back now rather than wait for that.
+    if (collected === undefined) {
+      releaseFrozenParts(plan, flow.attemptId);
+      return { plan, outcome: plan.effects.length > 0 ? 'changed' : 'unchanged' };
+    }
   }
   if (flow.status === 'succeeded' || flow.status === 'refunded') return { plan, outcome: plan.effects.length > 0 ? 'changed' : 'unchanged' };
   flow.status = 'succeeded';
