@@ -53,14 +53,25 @@ export class Balances {
       : { ok: false, error: 'order_conflict', entry: outcome.entry };
   }
 
-  /** Entries after the given one (exclusive), oldest first; one more than `limit` is read to tell whether more follow. */
-  async entries(merchantId: string, userId: string, afterId: string | null, limit: number): Promise<{ entries: EntryRow[]; hasMore: boolean }> {
+  /**
+   * Entries after the given one (exclusive), in the order they were committed (`seq`; ids are made
+   * before the commit, so they can be out of it); one more than `limit` is read to tell whether
+   * more follow. Null when `afterId` names no entry of this payer.
+   */
+  async entries(merchantId: string, userId: string, afterId: string | null, limit: number): Promise<{ entries: EntryRow[]; hasMore: boolean } | null> {
     if (limit < 1 || limit > balance_entries_page_max) throw new Error(`assertion failed: entries page of ${limit}`);
     const key: PayerKey = { merchantId, userId, currency: balance_currency };
+    const afterSeq = afterId === null ? 0 : await this.seqOf(key, afterId);
+    if (afterSeq === null) return null;
     const rows = await this.deps.ledger.rows({
-      sql: `SELECT * FROM balance_entries WHERE ${payerWhere} AND id > ? ORDER BY id LIMIT ?`,
-      params: [...payerParams(key), afterId ?? '', limit + 1],
+      sql: `SELECT * FROM balance_entries WHERE ${payerWhere} AND seq > ? ORDER BY seq LIMIT ?`,
+      params: [...payerParams(key), afterSeq, limit + 1],
     });
     return { entries: rows.slice(0, limit).map(entryOf), hasMore: rows.length > limit };
+  }
+
+  private async seqOf(key: PayerKey, entryId: string): Promise<number | null> {
+    const [row] = await this.deps.ledger.rows({ sql: `SELECT seq FROM balance_entries WHERE ${payerWhere} AND id = ?`, params: [...payerParams(key), entryId] });
+    return row ? int(row.seq) : null;
   }
 }

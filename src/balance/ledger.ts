@@ -165,9 +165,11 @@ export function* applyOp(op: LedgerOp): Program<OpOutcome> {
     }
   }
   const delta = balanceDeltas(op.kind, op.amount);
+  // The entry's place in the payer's list is handed out here, under the account row's lock: the
+  // order entries commit in (their ids are made before, outside it), which GET …/entries pages by.
   const [account] = yield st(
-    `UPDATE balance_accounts SET available = available + ?, frozen = frozen + ?, updated_at = ?
-     WHERE ${payerWhere} AND available + ? >= 0 AND frozen + ? >= 0 RETURNING available, frozen`,
+    `UPDATE balance_accounts SET available = available + ?, frozen = frozen + ?, entries = entries + 1, updated_at = ?
+     WHERE ${payerWhere} AND available + ? >= 0 AND frozen + ? >= 0 RETURNING available, frozen, entries`,
     delta.available, delta.frozen, op.at, ...payerParams(op), delta.available, delta.frozen,
   );
   if (!account) {
@@ -176,9 +178,9 @@ export function* applyOp(op: LedgerOp): Program<OpOutcome> {
   }
   const [entry] = yield st(
     `INSERT INTO balance_entries (id, merchant_id, user_id, currency, kind, amount, available_after, frozen_after, payment_id, refund_id,
-       reference, reason, freeze_id, idem_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+       reference, reason, freeze_id, idem_key, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     op.entryId, ...payerParams(op), op.kind, op.amount, int(account.available), int(account.frozen), op.paymentId, op.refundId,
-    op.reference, op.reason, op.freezeId, key, op.at,
+    op.reference, op.reason, op.freezeId, key, op.at, int(account.entries),
   );
   const { from, to } = entry_legs[op.kind];
   const holder = (account: LedgerAccount) => (account.startsWith('payer_') ? op.userId : null);

@@ -50,6 +50,12 @@ export const entryOf = (e: EntryRow) => ({
   frozen_after: money(e.frozenAfter), payment_id: e.paymentId, refund_id: e.refundId, reference: e.reference, created_at: isoTime(e.createdAt),
 });
 
+/** A page of entries, or the error for an `after` that names no entry of this payer. */
+function pageOf<P>(page: P | null): P {
+  if (page === null) throw new ApiError('invalid_request', "after must name one of this payer's entries", 'after');
+  return page;
+}
+
 const tag = { tags: ['balances'], security: [{ merchantSignature: [] }] };
 
 export function balanceRoutes(balances: Balances): Hono<MerchantEnv> {
@@ -84,7 +90,7 @@ export function balanceRoutes(balances: Balances): Hono<MerchantEnv> {
 
   app.get('/balances/:user_id/entries', describeRoute({ ...tag, summary: "A payer's ledger entries, oldest first" }), queryParams(entriesQuery), async (c) => {
     const { after, limit } = c.req.valid('query');
-    const page = await balances.entries(c.get('merchant').id, userIdOf(c.req.param('user_id')), after ?? null, limit);
+    const page = pageOf(await balances.entries(c.get('merchant').id, userIdOf(c.req.param('user_id')), after ?? null, limit));
     return c.json({ data: page.entries.map(entryOf), has_more: page.hasMore });
   });
 
@@ -101,7 +107,8 @@ export function adminBalanceRoutes(balances: Balances): Hono {
     const merchantId = c.req.param('merchant_id');
     const userId = userIdOf(c.req.param('user_id'));
     const { after } = c.req.valid('query');
-    const [account, page] = await Promise.all([balances.account(merchantId, userId), balances.entries(merchantId, userId, after ?? null, admin_entries_max)]);
+    const [account, entries] = await Promise.all([balances.account(merchantId, userId), balances.entries(merchantId, userId, after ?? null, admin_entries_max)]);
+    const page = pageOf(entries);
     return c.json({ merchant_id: merchantId, ...accountOf(account), entries: page.entries.map(entryOf), has_more: page.hasMore });
   });
   return app;
