@@ -150,7 +150,11 @@ function freezeTransition(op: LedgerOp): Statement {
 export function* applyOp(op: LedgerOp): Program<OpOutcome> {
   if (!Number.isSafeInteger(op.amount) || op.amount <= 0) throw new Error(`assertion failed: ledger amount ${op.amount}`);
   const key = idempotencyKey(op);
-  yield st(`INSERT INTO balance_accounts (merchant_id, user_id, currency, available, frozen, updated_at) VALUES (?, ?, ?, 0, 0, ?) ON CONFLICT DO NOTHING`, ...payerParams(op), op.at);
+  // Only a credit opens an account: every other kind needs one (money to take, or a freeze it
+  // made), so a refused debit or freeze of a payer never seen leaves nothing behind.
+  if (op.kind === 'credit') {
+    yield st(`INSERT INTO balance_accounts (merchant_id, user_id, currency, available, frozen, updated_at) VALUES (?, ?, ?, 0, 0, ?) ON CONFLICT DO NOTHING`, ...payerParams(op), op.at);
+  }
   if (op.kind === 'credit' || op.kind === 'debit') {
     // Touching the account row first serializes replays of one credit_no on Postgres (a row lock); SQLite's writes are serial anyway.
     yield st(`UPDATE balance_accounts SET updated_at = updated_at WHERE ${payerWhere}`, ...payerParams(op));

@@ -7,6 +7,7 @@ import { toJsonSchema } from '@valibot/to-json-schema';
 import { fee_rate_decimals_max, isFeeRate, routingStrategies } from '../routing/strategies.ts';
 import * as v from 'valibot';
 import { all_methods } from '../merchants/directory.ts';
+import { balance_channel } from '../balance/order-entries.ts';
 import { httpUrl } from '../channels/config-fields.ts';
 import type { ChannelPlugin } from '../channels/plugin.ts';
 import { channel_plugins, pluginOf, provider_names } from '../channels/plugins.ts';
@@ -114,7 +115,8 @@ const channelConfig = v.pipe(
 );
 
 export const createChannel = v.pipe(v.strictObject({
-  code: v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be 1–32 characters of a-z 0-9 _')),
+  // `balance` names the payer balance's own flows (their effects go to the ledger, not a channel).
+  code: v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be 1–32 characters of a-z 0-9 _'), v.check((code) => code !== balance_channel, 'balance is the payer balance\'s own')),
   provider: v.picklist(provider_names, `must be one of ${provider_names.join(', ')}`),
   methods: v.pipe(v.array(method), v.minLength(1), v.maxLength(16)),
   currencies: v.optional(v.pipe(v.array(v.picklist(currencies)), v.minLength(1)), ['CNY']),

@@ -8,7 +8,7 @@ import type { Engine, OrderState } from '../../actors/engine.ts';
 import type { PaymentEvent } from '../../machines/payment.rules.ts';
 import { type Flow, type OrderDetails, balanceMethod, type PayStartDecision, type PaymentContext, type RefundDecision, type RiskVerdict, checkRefund, decidePayStart, flows_per_order_max, refunds_per_order_max } from '../../machines/payment.model.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
-import { Balances, balance_currency, balancePays } from '../balance/balances.ts';
+import { Balances, balance_currency, balancePays, isPayerId, payer_id_rule } from '../balance/balances.ts';
 import { balance_channel } from '../balance/order-entries.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorCode } from '../http/errors.ts';
@@ -36,6 +36,8 @@ function methodRefusal(merchant: Merchant, methods: string[]): Failure | null {
 /** API.md: paying from a balance needs the order's payer, and balances are in CNY. */
 function balanceRefusal(userId: string | null, currency: Currency): Failure | null {
   if (userId === null) return fail('invalid_request', 'paying with balance needs an order with user_id', 'user_id');
+  // Any user_id is an order's; a balance is only a payer's whose id its routes can name.
+  if (!isPayerId(userId)) return fail('invalid_request', `paying with balance needs a user_id of ${payer_id_rule}`, 'user_id');
   return balancePays(currency) ? null : fail('unsupported_method', `balances are in ${balance_currency}; this payment is in ${currency}`, 'method');
 }
 /** The order, when it is this merchant's: another merchant's payment is not found, as one that does not exist. */

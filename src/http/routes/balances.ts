@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
-import { type Balances, balance_currency, balance_entries_page_max } from '../../balance/balances.ts';
+import { type Balances, balance_currency, balance_entries_page_max, isPayerId, payer_id_rule } from '../../balance/balances.ts';
 import type { AccountRow, EntryRow } from '../../balance/ledger.ts';
 import { isoTime } from '../../clock.ts';
 import { formatAmount } from '../../money.ts';
@@ -15,12 +15,10 @@ import { jsonBody, pageLimit, queryParams } from '../validate.ts';
 import { amountOf } from './merchant.ts';
 
 /** Field lengths API.md allows. */
-const user_id_chars_max = 64;
 const reference_chars_max = 64;
 const amount_chars_max = 32;
 const reason_chars_max = 256;
 
-const user_id_pattern = new RegExp(`^[A-Za-z0-9_.:@-]{1,${user_id_chars_max}}$`);
 const reference = v.pipe(v.string(), v.regex(new RegExp(`^[A-Za-z0-9_-]{1,${reference_chars_max}}$`), `must be 1–${reference_chars_max} characters of A-Z a-z 0-9 _ -`));
 const amount = v.pipe(v.string(), v.maxLength(amount_chars_max, `must be at most ${amount_chars_max} characters`));
 const reason = v.optional(v.nullable(v.pipe(v.string(), v.maxLength(reason_chars_max, `must be at most ${reason_chars_max} characters`))), null);
@@ -34,7 +32,7 @@ export const entriesQuery = v.strictObject({
 
 /** The path's user_id, checked like a field (API.md: 1–64 of [A-Za-z0-9_.:@-]). */
 function userIdOf(value: string): string {
-  if (!user_id_pattern.test(value)) throw new ApiError('invalid_request', `user_id must be 1–${user_id_chars_max} characters of A-Z a-z 0-9 _ . : @ -`, 'user_id');
+  if (!isPayerId(value)) throw new ApiError('invalid_request', `user_id must be ${payer_id_rule}`, 'user_id');
   return value;
 }
 
