@@ -49,10 +49,12 @@ function rankSmart(candidates: readonly Candidate[], random: () => number): Rank
   scored.sort((a, b) => b.score - a.score || b.c.weight - a.c.weight || byCode(a.c, b.c));
   const order = scored.map((s) => s.c.code);
   const scores = new Map(scored.map((s) => [s.c.code, s.score]));
-  const explored = order.length > 1 && random() < explore_share;
+  // A channel of weight 0 is a standby (failover only): exploring sends it no traffic either.
+  const explorable = scored.slice(1).filter((s) => s.c.weight > 0).map((s) => s.c.code);
+  const explored = explorable.length > 0 && random() < explore_share;
   if (explored) {
-    const pick = 1 + Math.floor(random() * (order.length - 1));
-    order.unshift(...order.splice(pick, 1));
+    const pick = explorable[Math.floor(random() * explorable.length)]!;
+    order.unshift(...order.splice(order.indexOf(pick), 1));
   }
   return { order, explored, scores };
 }

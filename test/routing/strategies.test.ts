@@ -35,6 +35,14 @@ describe('routing strategies', () => {
     expect(firsts.get('c')).toBeGreaterThan(0);
   });
 
+  test('smart never explores a standby (weight 0): it stays last, for failover', () => {
+    const candidates = [channel('a', 100, 50, 0), channel('standby', 0, 0, 0)];
+    for (const r of [0, 0.01, 0.04]) {
+      const ranking = rank('smart', candidates, () => r);
+      expect([ranking.order, ranking.explored]).toEqual([['a', 'standby'], false]);
+    }
+  });
+
   test('smart with one candidate never explores', () => {
     expect(rank('smart', [channel('only', 1)], () => 0).order).toEqual(['only']);
   });
