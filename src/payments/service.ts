@@ -235,12 +235,27 @@ export class Payments {
   }
 
   /**
+   * Pays the order a create with `method` made (`created`) or found again (a retry). Identical
+   * creates racing each other pay once, and whichever pay loses finds the order paid already (a
+   * balance payment settles in its own event) or closed: it is answered with the order as it is,
+   * flow null — never `409` for what its twin did.
+   */
+  async payCreated(merchant: Merchant, order: OrderState, method: string, created: boolean): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+    const paid = created
+      ? await this.pay(merchant, order.context.id, [{ method, amount: order.context.amount }], true)
+      : await this.payOnRetry(merchant, order, method);
+    if (paid.ok || paid.error !== 'invalid_state') return paid;
+    const now = await this.engine.peek(order.context.id);
+    return now && now.row.status !== 'created' && now.row.status !== 'paying' ? { ok: true, order: now, flow: null } : paid;
+  }
+
+  /**
    * A create with `method` that arrived again (a retry) pays only where the first one stopped:
    * the order has no attempt under way, or that method's flow still waits for the payer (joined
    * and answered again). Otherwise the order is answered as it is (flow null): a retry never pays
    * a paid order again, nor switches away from a method the payer chose since at the cashier.
    */
-  async payOnRetry(merchant: Merchant, order: OrderState, method: string): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
+  private async payOnRetry(merchant: Merchant, order: OrderState, method: string): Promise<Result<{ order: OrderState; flow: Flow | null }>> {
     if (order.row.status !== 'created' && order.row.status !== 'paying') return { ok: true, order, flow: null };
     return this.startOrJoin(merchant, order, [{ method, amount: order.context.amount }], order.row.status === 'paying');
   }

@@ -2,8 +2,10 @@
  * The edges of payer balances over HTTP, where an answer used to mislead or a refusal left a trace:
  * a refused debit of a payer never seen changes nothing (API.md: an error changes nothing — the
  * account row and its `updated_at` appeared); paying with the balance for an order whose user_id no
- * balance route can name is `invalid_request` on `user_id` (it was `insufficient_balance`); and
- * `balance`, the payer balance's own channel code, cannot be given to a channel.
+ * balance route can name is `invalid_request` on `user_id` (it was `insufficient_balance`);
+ * identical creates that pay with the balance at once, racing, both answer the one payment (the
+ * loser's pay found it settled and answered 409); and `balance`, the payer balance's own channel
+ * code, cannot be given to a channel.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type Booted, MerchantClient, adminCall, bootPaycenter } from './harness.ts';
@@ -33,6 +35,18 @@ describe('payer balances at their edges (sqlite)', () => {
     const withMethod = await merchant.createPayment({ user_id: userId, method: 'balance' });
     expect(withMethod.status).toBe(400);
     expect(withMethod.body.error).toMatchObject({ code: 'invalid_request', field: 'user_id' });
+  });
+
+  test('identical creates paying with the balance at once race to one payment: both succeed, one 201 and one 200, charged once', async () => {
+    const races = 12;
+    expect((await merchant.call('POST', '/v1/balances/racer/credits', { credit_no: 'RACE', amount: `${races}.00` })).status).toBe(201);
+    for (let i = 0; i < races; i++) {
+      const body = { merchant_order_no: `RACE-${i}`, amount: '1.00', subject: 'race', user_id: 'racer', method: 'balance' };
+      const answers = await Promise.all([merchant.call('POST', '/v1/payments', body), merchant.call('POST', '/v1/payments', body)]);
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 201]);
+      for (const answer of answers) expect(answer.body).toMatchObject({ id: answers[0]!.body.id, status: 'succeeded' });
+    }
+    expect((await merchant.call('GET', '/v1/balances/racer')).body).toMatchObject({ available: '0.00', frozen: '0.00' });
   });
 
   test('a channel cannot take the code `balance`', async () => {

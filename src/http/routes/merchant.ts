@@ -46,9 +46,7 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
     if (!result.ok) throw failed(result);
     const status = result.created ? 201 : 200;
     if (!body.method) return c.json(paymentOf(result.order, links), status);
-    const paid = result.created
-      ? await payments.pay(merchant, result.order.context.id, [{ method: body.method, amount }], true)
-      : await payments.payOnRetry(merchant, result.order, body.method);
+    const paid = await payments.payCreated(merchant, result.order, body.method, result.created);
     if (!paid.ok) throw failed(paid);
     return c.json(paid.flow ? paymentWithActionOf({ order: paid.order, flow: paid.flow }, links) : paymentOf(paid.order, links), status);
   });
