@@ -76,6 +76,8 @@ export class Breakers {
         // Concurrent reads of this instance may answer out of order: a fresh entry only moves forward.
         const hit = this.cached.get(code);
         if (!hit || row.version >= hit.row.version || now - hit.at >= breaker_cache_ms) this.cached.set(code, { row, at: now });
+        // A closed period this instance did not start (its own moves are cached as they are made).
+        if (hit && row.version > hit.row.version && row.state === 'closed' && row.since !== hit.row.since) await this.deps.health.closedElsewhere(code, now);
       }
     });
   }

@@ -18,6 +18,11 @@ export interface HealthWindows {
   read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>>;
   /** Forgets a channel's window (a breaker that closes starts afresh). */
   reset(code: string, at: number): Promise<void>;
+  /**
+   * Another instance closed the channel's breaker, which reset the window it shares: a window of
+   * this process's own starts afresh as well (its old failures would re-open the breaker at once).
+   */
+  closedElsewhere(code: string, at: number): Promise<void>;
 }
 
 /** One process's windows. */
@@ -47,6 +52,10 @@ export class LocalHealth implements HealthWindows {
 
   async reset(code: string, _at: number): Promise<void> {
     this.channels.delete(code);
+  }
+
+  closedElsewhere(code: string, at: number): Promise<void> {
+    return this.reset(code, at);
   }
 }
 
@@ -161,6 +170,9 @@ export class RedisHealth implements HealthWindows {
   async reset(code: string, at: number): Promise<void> {
     await inRedis('health: forgetting a window', this.redis.del(this.rowKey(code), ...windowStarts(at).map((start) => this.bucketKey(code, start))));
   }
+
+  /** The instance that closed it reset the shared window; resetting again would drop calls made since. */
+  async closedElsewhere(_code: string, _at: number): Promise<void> {}
 }
 
 /** What readScript answers: a channel's failures in a row, calls, failures and latency bins. */

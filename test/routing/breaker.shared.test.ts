@@ -69,6 +69,25 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
     ]);
   });
 
+  test("a close another instance made starts this instance's own window afresh: its old failures do not re-open it", async () => {
+    const code = `c_${unique()}`;
+    const ownWindow = new LocalHealth();
+    const a = new Breakers({ board: board(), store: fresh.store, health: new LocalHealth(), clock, log: createLogger('error') }, settings);
+    const b = new Breakers({ board: board(), store: fresh.store, health: ownWindow, clock, log: createLogger('error') }, settings);
+    for (let i = 1; i < settings.consecutive; i++) await ownWindow.add(code, 'failed', 5, clock.now());
+    expect((await b.states([code])).get(code)!.state).toBe('closed');
+    await openedBy(a, code);
+    for (let probe = 0; probe < settings.halfOpenProbes; probe++) {
+      expect(await a.admitPrepay(code)).toBe('probe');
+      await a.observe(code, answering, true);
+    }
+    clock.advance(breaker_cache_ms);
+    expect((await b.states([code])).get(code)!.state).toBe('closed');
+    expect((await ownWindow.read([code], clock.now())).get(code)!).toMatchObject({ totals: { calls: 0, failures: 0 }, consecutiveFailures: 0 });
+    const failure = { outcome: 'failed', window: await ownWindow.add(code, 'failed', 5, clock.now()) } as const;
+    expect(await b.observe(code, failure)).toBeNull();
+  });
+
   test('a failed probe re-opens it, and the next half-open period counts its probes from zero', async () => {
     const code = `c_${unique()}`;
     const [a, b] = instances() as [Breakers, Breakers];
