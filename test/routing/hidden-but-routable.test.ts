@@ -4,25 +4,17 @@
  * refused `no_channel_available` by the cashier's stricter rule, while the same method through
  * `/pay` was served. Against the sandbox, the clock moved by hand.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { ManualClock } from '../../src/clock.ts';
+import { describe, expect, test } from 'bun:test';
 import { default_breaker_settings as settings } from '../../src/routing/breaker.ts';
-import { type World, bootWorld } from '../channels/world.ts';
+import { worldWithMovedClock } from '../channels/world.ts';
 import { adminCall } from '../http/harness.ts';
 
-const clock = new ManualClock(Date.now());
-let world: World;
-
-beforeAll(async () => {
-  world = await bootWorld('sqlite', { clock, manualTicker: true });
-}, 60_000);
-afterAll(() => world?.stop());
-
-const faults = (body: object | null) => fetch(`${world.sandboxUrl}/faults/alipay/${world.alipay.app_id}`, {
-  method: body ? 'PUT' : 'DELETE', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
-});
-
 describe('a channel hidden in the cashier, its breaker closed (sqlite, sandbox faults)', () => {
+  const { world } = worldWithMovedClock();
+  const faults = (body: object | null) => fetch(`${world.sandboxUrl}/faults/alipay/${world.alipay.app_id}`, {
+    method: body ? 'PUT' : 'DELETE', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
+  });
+
   test('a create with its method is paid at once, as a pay would be', async () => {
     const failing = settings.consecutive - 2;
     await faults({ api_error_rate: 1, seed: 3 });

@@ -5,27 +5,19 @@
  * breaker ("3 half-open probes answered") while Alipay had answered nothing. It is still kept
  * from an open breaker. Against the sandbox, the clock moved by hand.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { ManualClock } from '../../src/clock.ts';
+import { describe, expect, test } from 'bun:test';
 import { default_breaker_settings as settings } from '../../src/routing/breaker.ts';
-import { type World, bootWorld } from '../channels/world.ts';
+import { worldWithMovedClock } from '../channels/world.ts';
 import { adminCall } from '../http/harness.ts';
 
-const clock = new ManualClock(Date.now());
-let world: World;
-
-beforeAll(async () => {
-  world = await bootWorld('sqlite', { clock, manualTicker: true });
-}, 60_000);
-afterAll(() => world?.stop());
-
-const health = async () => (await adminCall(world.url, 'GET', '/admin/channels/alipay_main/health')).body;
-const pay = async (method: string) => {
-  const created = await world.merchant.createPayment();
-  return world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method });
-};
-
 describe('page payments and the breaker (sqlite, sandbox faults)', () => {
+  const { world, clock } = worldWithMovedClock();
+  const health = async () => (await adminCall(world.url, 'GET', '/admin/channels/alipay_main/health')).body;
+  const pay = async (method: string) => {
+    const created = await world.merchant.createPayment();
+    return world.merchant.call('POST', `/v1/payments/${created.body.id}/pay`, { method });
+  };
+
   test('while the gateway is down, page payments are kept from the open breaker, and neither counted nor probes once it is half-open', async () => {
     await fetch(`${world.sandboxUrl}/faults/alipay/${world.alipay.app_id}`, {
       method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_error_rate: 1, seed: 3 }),
