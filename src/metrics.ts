@@ -44,7 +44,7 @@ export function createMetrics(gauges: {
     },
   });
   const callbacksRefused = new Counter({
-    name: 'paycenter_callbacks_refused_total', help: 'Channel callbacks refused, by reason (unknown_channel, *_rate_limited, too_large, not_verified)',
+    name: 'paycenter_callbacks_refused_total', help: 'Channel callbacks refused, by reason (unknown_channel, *_rate_limited, too_large, nul_byte, not_verified)',
     labelNames: ['reason'], registers: [registry],
   });
   const alertsRaised = new Counter({ name: 'paycenter_alerts_raised_total', help: 'Operator alerts raised by this process, by kind', labelNames: ['kind'], registers: [registry] });

@@ -16,7 +16,7 @@ import type { Alerts } from '../alerts/alerts.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
 import { runView } from '../http/routes/admin-recon.ts';
 import { ApiError } from '../http/errors.ts';
-import { optionalParam, pageLimit, queryParams } from '../http/validate.ts';
+import { optionalParam, pageLimit, queryParams, refuseNul } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import type { Clock } from '../clock.ts';
@@ -158,6 +158,7 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
 
   app.post('/forms/reconciliations/:id/diffs/:diff', async (c) => {
     const form = await c.req.parseBody();
+    refuseNul(form);
     const note = typeof form.note === 'string' ? form.note.slice(0, 1000) : null;
     const diff = await deps.recon.resolve(c.req.param('id'), c.req.param('diff'), { resolution: 'ignored', note, by: 'admin (console)' });
     if (!diff) throw new ApiError('not_found', `no difference ${c.req.param('diff')}`);

@@ -11,7 +11,7 @@ import type { ServeEnv } from './raw-target.ts';
 export type CallbackIntakeOptions = { perAddress: RateLimitOptions; perChannel: RateLimitOptions };
 
 /** Why a callback was refused without being handed to its channel (the /metrics label). */
-export type CallbackRefusal = 'unknown_channel' | 'address_rate_limited' | 'channel_rate_limited' | 'too_large' | 'not_verified';
+export type CallbackRefusal = 'unknown_channel' | 'address_rate_limited' | 'channel_rate_limited' | 'too_large' | 'nul_byte' | 'not_verified';
 
 /** Of a callback that does not verify, this much of the body is kept: enough to see who sent what. */
 export const refused_body_bytes_max = 4 * 1024;

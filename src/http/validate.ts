@@ -63,6 +63,31 @@ async function refuseDuplicateKeys(c: WithHeaders & { req: { text(): Promise<str
   const duplicate = duplicateKeyOf(text);
   // A body that does not parse is the validator's to refuse ("body is not valid JSON"); parsed only on this rare path.
   if (duplicate && isParsable(text)) throw new ApiError('invalid_request', `${duplicate} appears more than once`, duplicate);
+  // JSON writes NUL only as an escape: only a body with one is parsed to find where.
+  if (text.includes('\\u0000') && isParsable(text)) refuseNul(JSON.parse(text));
+}
+
+/**
+ * Where the first NUL (U+0000) is in a value — a string, an object key or anything inside — or
+ * null. No text paycenter keeps may hold one: Postgres refuses it in text and JSON columns, and a
+ * refused statement fails every write committed with it.
+ */
+export function nulPath(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\0') ? path || 'body' : null;
+  if (typeof value !== 'object' || value === null) return null;
+  for (const [key, inner] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (key.includes('\0')) return at;
+    const found = nulPath(inner, at);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Refuses a request value that holds a NUL, naming where. */
+export function refuseNul(value: unknown): void {
+  const path = nulPath(value);
+  if (path) throw new ApiError('invalid_request', `${path} must not contain the NUL character (U+0000)`, path);
 }
 
 const isParsable = (text: string) => {
@@ -112,4 +137,12 @@ const blankIsAbsent = (value: unknown) => (value === '' ? undefined : value);
  * A console form's fields (application/x-www-form-urlencoded). Its CSRF token is among them, read
  * by the operator routes' authentication before this: schemas are not strict, so it passes unread.
  */
-export const formFields = <S extends StandardSchemaV1>(schema: S) => validator('form', schema, failure);
+export const formFields = <S extends StandardSchemaV1>(schema: S) => {
+  const validate = validator('form', schema, failure);
+  const middleware: typeof validate = async (c, next) => {
+    refuseNul(await c.req.parseBody());
+    return validate(c, next);
+  };
+  Object.defineProperty(middleware, 'name', { value: validate.name });
+  return Object.assign(middleware, validate);
+};

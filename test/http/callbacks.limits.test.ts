@@ -82,6 +82,16 @@ describe('callback body limit', () => {
     expect(lastCallback().body).toHaveLength(refused_body_bytes_max);
   });
 
+  test('a notify holding a NUL byte is refused `failure` and recorded with each NUL as \\u0000 (no text column may hold one)', async () => {
+    const answer = await notify('alipay/alipay_main', 'notify_id=3&subject=a\u0000b', form);
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toBe('failure');
+    const row = lastCallback();
+    expect(row.body).toBe('notify_id=3&subject=a\\u0000b');
+    expect(row.outcome).toBe('refused: the body holds NUL (U+0000), kept as \\u0000');
+    expect(row.verified).toBe(0);
+  });
+
   test('over the limit for no known channel: FAIL, not read, not recorded', async () => {
     const before = lastCallback().id;
     const answer = await notify('alipay/nobody', oversized, form);

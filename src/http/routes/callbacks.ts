@@ -132,6 +132,13 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
         });
         return refusal(channel, 413, `body over ${callback_body_bytes_max} bytes`);
       }
+      if (record.body.includes('\0')) {
+        // No provider sends a raw NUL (its formats escape it), and no text column may hold one:
+        // kept with each as the six characters \u0000, refused without being read further.
+        deps.onRefused('nul_byte');
+        await deps.committer.recordCallback({ ...record, body: record.body.replaceAll('\0', '\\u0000'), verified: false, outcome: 'refused: the body holds NUL (U+0000), kept as \\u0000' });
+        return refusal(channel, 400, 'body holds a NUL character');
+      }
       await deps.committer.recordCallback(record);
       return await settle(channel, record);
     } catch (error) {
