@@ -1,4 +1,4 @@
-import { DependencyError, assert } from '../src/failures.ts';
+import { DependencyError, assert, isDependencyFailure } from '../src/failures.ts';
 
 export type GroupCommitOptions = {
   /** Writes in one transaction at most. */
@@ -31,7 +31,10 @@ export type CommitObserver = (writes: number, ms: number) => void;
 /**
  * Group commit: many callers' writes share one durable transaction and one fsync (order
  * events' write sets; request nonces). Each caller waits for its own outcome; a failed
- * transaction fails every write in it (none of them committed) and the callers report it.
+ * transaction fails every write in it (none of them committed) and the callers report it —
+ * unless it failed on a bug (an assertion, data the store refused), which is one write's: then
+ * each write is committed again alone, so only the one at fault fails (and is parked), not its
+ * neighbours. A dependency's failure fails them all, as a retry alone would fail again.
  */
 export class GroupCommitter<In, Out> {
   private queue: Waiting<In, Out>[] = [];
@@ -89,7 +92,11 @@ export class GroupCommitter<In, Out> {
       outcomes = await this.commitBatch(batch.map((w) => w.item));
       assert(outcomes.length === batch.length, 'one outcome per write');
     } catch (error) {
-      for (const w of batch) w.reject(error);
+      if (batch.length === 1 || isDependencyFailure(error)) {
+        for (const w of batch) w.reject(error);
+        return;
+      }
+      for (const w of batch) await this.commitAlone(w);
       return;
     }
     this.stats.batches += 1;
@@ -97,5 +104,17 @@ export class GroupCommitter<In, Out> {
     batch.forEach((w, i) => w.resolve(outcomes[i]!));
     // Told once the callers have their outcomes: a failing observer is its own bug, never a committed write's.
     this.observe(batch.length, performance.now() - started);
+  }
+
+  private async commitAlone(w: Waiting<In, Out>): Promise<void> {
+    try {
+      const [outcome] = await this.commitBatch([w.item]);
+      assert(outcome !== undefined, 'one outcome per write');
+      this.stats.batches += 1;
+      this.stats.writes += 1;
+      w.resolve(outcome);
+    } catch (error) {
+      w.reject(error);
+    }
   }
 }

@@ -15,6 +15,7 @@
  * request's own) and asynchronously on Postgres, so the rules exist once.
  */
 import * as v from 'valibot';
+import { AssertionError, assert } from '../failures.ts';
 import { int } from '../store/rows.ts';
 
 export const ledger_accounts = ['payer_available', 'payer_frozen', 'merchant_funding', 'merchant_settlement'] as const;
@@ -148,7 +149,7 @@ function freezeTransition(op: LedgerOp): Statement {
  * available balance does not cover answers `insufficient_balance`; the caller rolls back.
  */
 export function* applyOp(op: LedgerOp): Program<OpOutcome> {
-  if (!Number.isSafeInteger(op.amount) || op.amount <= 0) throw new Error(`assertion failed: ledger amount ${op.amount}`);
+  assert(Number.isSafeInteger(op.amount) && op.amount > 0, `ledger amount ${op.amount}`);
   const key = idempotencyKey(op);
   // Only a credit opens an account: every other kind needs one (money to take, or a freeze it
   // made), so a refused debit or freeze of a payer never seen leaves nothing behind.
@@ -165,7 +166,7 @@ export function* applyOp(op: LedgerOp): Program<OpOutcome> {
     const changed = yield freezeTransition(op);
     if (changed.length !== 1) {
       const [freeze] = yield st('SELECT status, amount, refunded FROM balance_freezes WHERE id = ?', op.freezeId);
-      throw new Error(`assertion failed: ${op.kind} of ${op.amount} on freeze ${op.freezeId} which is ${freeze ? JSON.stringify(freeze) : 'missing'}`);
+      throw new AssertionError(`${op.kind} of ${op.amount} on freeze ${op.freezeId} which is ${freeze ? JSON.stringify(freeze) : 'missing'}`);
     }
   }
   const delta = balanceDeltas(op.kind, op.amount);
@@ -178,7 +179,7 @@ export function* applyOp(op: LedgerOp): Program<OpOutcome> {
   );
   if (!account) {
     if (op.kind === 'debit' || op.kind === 'freeze') return { ok: false, error: 'insufficient_balance' };
-    throw new Error(`assertion failed: ${op.kind} of ${op.amount} would take ${op.userId}'s frozen balance below zero`);
+    throw new AssertionError(`${op.kind} of ${op.amount} would take ${op.userId}'s frozen balance below zero`);
   }
   const [entry] = yield st(
     `INSERT INTO balance_entries (id, merchant_id, user_id, currency, kind, amount, available_after, frozen_after, payment_id, refund_id,
@@ -199,7 +200,7 @@ export function* applyOp(op: LedgerOp): Program<OpOutcome> {
       op.freezeId, ...payerParams(op), op.paymentId, op.amount, op.at,
     );
   }
-  if (!entry) throw new Error('assertion failed: an inserted entry is returned');
+  assert(entry !== undefined, 'an inserted entry is returned');
   return { ok: true, entry: entryOf(entry) };
 }
 
@@ -208,7 +209,7 @@ export function* applyOps(ops: LedgerOp[]): Program<'ok' | 'insufficient_balance
   for (const op of ops) {
     const outcome = yield* applyOp(op);
     if (!outcome.ok) {
-      if (outcome.error === 'exists') throw new Error(`assertion failed: ${op.kind} ${idempotencyKey(op)} applied twice`);
+      assert(outcome.error !== 'exists', `${op.kind} ${idempotencyKey(op)} applied twice`);
       return outcome.error;
     }
   }

@@ -10,6 +10,7 @@
 import { type Flow, type PaymentContext, balanceMethod } from '../../machines/payment.model.ts';
 import type { Effect } from '../../machines/payment.rules.ts';
 import { newId } from '../ids.ts';
+import { assert } from '../failures.ts';
 import type { EntryKind, LedgerOp } from './ledger.ts';
 
 /** The channel code of balance flows (API.md: `method` and `channel` are both "balance"). */
@@ -30,14 +31,14 @@ export function isBalanceEffect(effect: Effect): effect is BalanceEffect {
 
 function balanceFlow(ctx: PaymentContext, flowId: string): Flow {
   const flow = ctx.flows.find((f) => f.id === flowId);
-  if (!flow || flow.method !== balanceMethod) throw new Error(`assertion failed: ${flowId} is not a balance flow of ${ctx.id}`);
+  assert(flow !== undefined && flow.method === balanceMethod, `${flowId} is not a balance flow of ${ctx.id}`);
   return flow;
 }
 
 /** The ledger entry a balance effect of this order makes; the freeze's id is the balance flow's id. */
 export function balanceLedgerOp(ctx: PaymentContext, effect: BalanceEffect, at: number): LedgerOp {
   const userId = ctx.details.userId;
-  if (userId === null) throw new Error(`assertion failed: order ${ctx.id} pays from a balance without a user_id`);
+  assert(userId !== null, `order ${ctx.id} pays from a balance without a user_id`);
   const flow = balanceFlow(ctx, effect.params.flowId);
   const refund = effect.type === 'channel.refund' ? effect.params : null;
   return {

@@ -14,13 +14,24 @@ export async function openStore(databaseUrl: string): Promise<Store> {
 }
 
 /**
+ * Postgres refused data paycenter sent (SQLSTATE class 22, data exception: a NUL in text, a number
+ * out of range): what it sent is wrong, not the database — a bug, which retrying repeats.
+ */
+const isDataRefused = (error: unknown): boolean =>
+  (error as { name?: unknown })?.name === 'PostgresError' && String((error as { errno?: unknown }).errno ?? '').startsWith('22');
+
+/**
  * The store's failures, typed at the port (src/failures.ts): an assertion the adapter checks is
- * a bug and passes unchanged; anything else its database driver throws (connection lost, disk
- * full, busy, a statement timing out) becomes a DependencyError, which background work retries.
+ * a bug and passes unchanged, and so is data the database refused; anything else its driver
+ * throws (connection lost, disk full, busy, a statement timing out) becomes a DependencyError,
+ * which background work retries.
  */
 export function typedFailures(store: Store): Store {
-  const typed = (error: unknown) =>
-    error instanceof AssertionError || error instanceof DependencyError ? error : new DependencyError('store', `store: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  const typed = (error: unknown) => {
+    if (error instanceof AssertionError || error instanceof DependencyError) return error;
+    const message = (error as Error)?.message ?? String(error);
+    return isDataRefused(error) ? new AssertionError(`the store refused the data it was sent: ${message}`) : new DependencyError('store', `store: ${message}`, { cause: error });
+  };
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);

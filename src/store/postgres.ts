@@ -6,6 +6,7 @@
  */
 import { SQL } from 'bun';
 import { type MigrationExecutor, migrate, migrationsOf } from './migrations.ts';
+import { assert } from '../failures.ts';
 import {
   breakerColumns,
   breakerOf,
@@ -313,7 +314,7 @@ export class PostgresStore implements Store {
    * then one payer's account, so two of them cannot deadlock.
    */
   private async commitWithLedger(write: OrderWrite, nowMs: number): Promise<WriteOutcome> {
-    if (write.nonce) throw new Error('assertion failed: a write with ledger entries carries no nonce');
+    assert(!write.nonce, 'a write with ledger entries carries no nonce');
     try {
       return await this.sql.begin(async (tx) => {
         const rows = (await tx.unsafe(commitStatement, [...batchInputs([write]), [], nowMs, ...recordInputs(emptyBatch(nowMs))])) as Row[];
