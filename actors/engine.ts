@@ -219,6 +219,8 @@ export class Engine {
         if (!fromRecent) return { outcome: 'rejected', order: current };
         const fresh = await this.load(orderId);
         if (fresh?.row.version === current.row.version) return { outcome: 'rejected', order: current };
+        // Another process moved the order on: this process's copy is stale for every reader (peek).
+        this.recent.delete(orderId);
         current = fresh;
         continue;
       }

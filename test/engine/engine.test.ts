@@ -33,6 +33,17 @@ for (const kind of storeKinds) {
       ]);
     });
 
+    test("an event another instance's commit made moot leaves no stale copy here: peek reads the order as it is", async () => {
+      const here = engineOn(fresh.store);
+      const there = engineOn(fresh.store);
+      const { orderId, flowId } = await orderPaying(here);
+      const failed = { type: 'flow.report', at: t0 + 3_000, flowId, status: 'failed', source: 'callback' } as const;
+      expect((await there.dispatch(orderId, failed)).outcome).toBe('applied');
+      // Rejected on this instance's copy (version 2, paying) and on the fresh one (version 3) alike.
+      expect((await here.dispatch(orderId, { type: 'timer.refund_query', at: t0 + 5_000, refundId: 'rfd_none' })).outcome).toBe('rejected');
+      expect((await here.peek(orderId))!.row).toMatchObject({ version: 3, status: 'created' });
+    });
+
     test('create with a merchant order number that exists returns the existing order', async () => {
       const first = orderInput();
       await engine.create(first);
