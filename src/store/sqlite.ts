@@ -96,6 +96,8 @@ class WriterThread {
     });
     thread.worker.onmessage = (message) => thread.answer(message.data);
     thread.worker.onerror = (event) => thread.fail(new Error(`SQLite writer thread died: ${event.message}`));
+    // A thread that ends without an error (killed, or out of memory) answers nothing more either.
+    thread.worker.addEventListener('close', () => thread.fail(new Error('SQLite writer thread ended')));
     return thread;
   }
 
@@ -126,9 +128,14 @@ class WriterThread {
   }
 
   private fail(error: Error): void {
-    this.failure = error;
+    this.failure ??= error;
     for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
+  }
+
+  /** Why the thread can write no more (it died), or null while it can. */
+  get failed(): Error | null {
+    return this.failure;
   }
 
   /** Closes the writer's connection (after the batches already sent), then ends the thread. */
@@ -692,7 +699,10 @@ export class SqliteStore implements Store {
     return int(this.all("SELECT count(*) AS n FROM outbox WHERE status = 'pending'")[0]!.n);
   }
 
+  /** Ready only while writes can land: a writer thread that died fails every write from then on. */
   async ping(): Promise<void> {
+    const failed = this.writer?.failed;
+    if (failed) throw failed;
     this.query('SELECT 1').get();
   }
 
