@@ -50,6 +50,7 @@ import {
   merchantOf,
   merchantValues,
   nonce_purge_interval_ms,
+  nonce_purge_rows_max,
   journalOf,
   merchantEventOf,
   orderColumns,
@@ -374,7 +375,7 @@ export class PostgresStore implements Store {
     const writeNonces = writes.flatMap((w) => (w.nonce ? [w.nonce] : []));
     if (nonces.length + writeNonces.length > 0 && nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
       this.lastNoncePurge = nowMs;
-      await this.all('DELETE FROM nonces WHERE expires_at <= $1', nowMs);
+      await this.all('DELETE FROM nonces WHERE ctid IN (SELECT ctid FROM nonces WHERE expires_at <= $1 LIMIT $2)', nowMs, nonce_purge_rows_max);
     }
     // One statement may not touch a row twice: a nonce repeated in the batch is sent once, its first use wins.
     const first = firstClaims([...writeNonces, ...nonces]);

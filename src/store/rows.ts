@@ -164,6 +164,8 @@ export const first_journal_page: JournalPage = { afterSeq: 0, limit: per_order_r
 
 /** How often a store purges expired nonces, at most. */
 export const nonce_purge_interval_ms = 10_000;
+/** Expired nonces removed per purge, at most: the purge runs on the commit path, so it stays short. */
+export const nonce_purge_rows_max = 10_000;
 
 /** Rows of one kind in a batch are distinct by key: Postgres' one-statement commit may not touch a row twice. */
 function assertDistinct(keys: string[], what: string): void {

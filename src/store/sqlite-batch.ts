@@ -7,15 +7,13 @@
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { encodeJsonText as text, firstClaims, merchantEventUpdatesOf, nonce_purge_interval_ms, notificationsWritten, orderColumns, orderValues, outboxUpdatesOf } from './rows.ts';
+import { encodeJsonText as text, firstClaims, merchantEventUpdatesOf, nonce_purge_interval_ms, nonce_purge_rows_max, notificationsWritten, orderColumns, orderValues, outboxUpdatesOf } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
 import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
 import { StatementCache } from './statement-cache.ts';
 
 /** How long a connection waits for another connection's write lock before failing. */
 const sqlite_busy_timeout_ms = 5_000;
-/** Expired nonces removed per purge, at most. */
-const nonce_purge_rows_max = 10_000;
 
 /** Opens a connection with the settings durability depends on (WAL, synchronous=FULL). */
 export function openSqliteDatabase(path: string): Database {

@@ -1,9 +1,12 @@
 /** The Store port's request nonces (in batches and in order writes) and operator data, on both adapters. */
-import { describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { Database } from 'bun:sqlite';
+import { SQL } from 'bun';
 import type { ChannelRow, MerchantRow, NonceClaim } from '../../src/store/store.ts';
-import { emptyBatch } from '../../src/store/rows.ts';
+import { emptyBatch, nonce_purge_interval_ms, nonce_purge_rows_max } from '../../src/store/rows.ts';
+import { executeSql } from '../http/harness.ts';
 import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
-import { freshStoreFor, storeKinds } from './stores.ts';
+import { type FreshStore, freshStore, freshStoreFor, storeKinds } from './stores.ts';
 
 const window_ms = 300_000;
 const claim = (nonce: string, merchantId = 'M1', expiresAt = t0 + window_ms): NonceClaim => ({ merchantId, nonce, expiresAt });
@@ -113,5 +116,40 @@ for (const kind of storeKinds) {
     test('ping answers', async () => {
       await store.ping();
     });
+  });
+}
+
+for (const kind of storeKinds) {
+  describe(`store on ${kind}: the nonce purge`, () => {
+    let fresh: FreshStore;
+    beforeAll(async () => {
+      fresh = await freshStore(kind);
+    });
+    afterAll(() => fresh?.dispose());
+
+    /** Expired nonces of the merchant the test plants them for, counted behind the store's back. */
+    async function planted(): Promise<number> {
+      const query = "SELECT count(*) AS n FROM nonces WHERE merchant_id = 'M_PURGE'";
+      if (kind === 'sqlite') {
+        const db = new Database(fresh.url.slice('sqlite:'.length), { readonly: true });
+        const [row] = db.query(query).all() as Array<{ n: number }>;
+        db.close();
+        return Number(row!.n);
+      }
+      const sql = new SQL({ url: fresh.url, max: 1 });
+      const [row] = (await sql.unsafe(query)) as Array<{ n: string }>;
+      await sql.close();
+      return Number(row!.n);
+    }
+
+    test(`removes at most ${nonce_purge_rows_max} expired nonces at a time: the purge runs on the commit path`, async () => {
+      const expired = nonce_purge_rows_max + 5;
+      const rows = kind === 'sqlite' ? `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${expired}) SELECT 'M_PURGE', 'old' || i, ${t0} FROM n` : `SELECT 'M_PURGE', 'old' || i, ${t0} FROM generate_series(1, ${expired}) AS i`;
+      await executeSql(fresh.url, `INSERT INTO nonces (merchant_id, nonce, expires_at) ${rows}`);
+      await fresh.store.commitBatch({ ...emptyBatch(t0 + 1), nonces: [claim(unique(), 'M1', t0 + window_ms)], nowMs: t0 + 1 });
+      expect(await planted()).toBe(5);
+      await fresh.store.commitBatch({ ...emptyBatch(t0 + 1 + nonce_purge_interval_ms), nonces: [claim(unique(), 'M1', t0 + window_ms)], nowMs: t0 + 1 + nonce_purge_interval_ms });
+      expect(await planted()).toBe(0);
+    }, 30_000);
   });
 }
