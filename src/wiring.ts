@@ -2,7 +2,7 @@
  * Builds a running paycenter from a validated config: store, lock, engine, merchants,
  * payments, HTTP. Wired by hand, once; main.ts and the test harness both start it here.
  */
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { Hono } from 'hono';
 import { DurableCommitter, commitsInFlightFor } from '../actors/durable-commit.ts';
 import { EffectRunner } from '../actors/effect-runner.ts';
@@ -38,6 +38,7 @@ import { ChannelHealth } from './routing/channel-health.ts';
 import { LocalHealth, RedisHealth } from './routing/health.ts';
 import { routingMetrics } from './routing/metrics.ts';
 import { ObservedAdapter } from './routing/observed-adapter.ts';
+import { redisClient } from './redis-client.ts';
 import { Router } from './routing/router.ts';
 import { feeRateTenThousandths } from './routing/strategies.ts';
 import { successRate } from './routing/window.ts';
@@ -107,10 +108,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const store = await openStore(config.databaseUrl);
   await store.migrate();
 
-  // Auto-pipelining: the commands a tick issues (per-order locks, nonces, health, the ticker's
-  // index; risk's counters have a connection of their own, src/risk/open.ts) go out in one socket write instead of one each, which was a fifth of the event
-  // loop's time on Postgres + Redis (bench lifecycle's profile). Subscriptions are never pipelined.
-  const redis = config.redisUrls.map((url) => new Redis(url, { maxRetriesPerRequest: 2, protocol: 2, enableAutoPipelining: true } as never));
+  const redis = config.redisUrls.map(redisClient);
   const lock: Lock = redis.length > 0 ? new RedlockLock(redis) : new LocalLock();
   const groupCommit = {
     batchMax: config.engine.commitBatchMax,

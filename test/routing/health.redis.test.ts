@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
 import { DependencyError } from '../../src/failures.ts';
 import { RedisBoard } from '../../src/routing/breaker-board.ts';
+import { redisClient } from '../../src/redis-client.ts';
 import { LocalHealth, RedisHealth } from '../../src/routing/health.ts';
 import { startRedis } from '../harness/services.ts';
 import { freshStore } from '../store/stores.ts';
@@ -59,8 +60,8 @@ describe('a Redis that stops', () => {
   test('fails recording a call, reading windows and reading or moving breakers as Redis, a dependency', async () => {
     const server = await startRedis();
     const fresh = await freshStore('sqlite');
-    // As the service connects (src/wiring.ts): a command gives up after two retries.
-    const client = new Redis(server.url, { maxRetriesPerRequest: 2, protocol: 2 } as never);
+    // As the service connects: a command gives up after two retries.
+    const client = redisClient(server.url);
     try {
       const health = new RedisHealth(client, `paycenter:${unique()}:health`);
       const board = new RedisBoard(client, fresh.store, `paycenter:${unique()}:breakers`);
@@ -74,6 +75,23 @@ describe('a Redis that stops', () => {
     } finally {
       client.disconnect();
       await fresh.dispose();
+    }
+  }, 30_000);
+
+  test('that stops answering without closing its connections fails a command after redis_command_timeout_ms, as Redis', async () => {
+    const server = await startRedis();
+    const client = redisClient(server.url);
+    try {
+      const health = new RedisHealth(client, `paycenter:${unique()}:health`);
+      await health.add('c', 'answered', 5, t0);
+      process.kill(server.pid, 'SIGSTOP');
+      const error = await health.add('c', 'failed', 5, t0).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(DependencyError);
+      expect((error as Error).message).toContain('timed out');
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      client.disconnect();
+      await server.stop();
     }
   }, 30_000);
 });
