@@ -160,9 +160,11 @@ export class EffectRunner {
     return outcome;
   }
 
+  /** Fenced by the row's claim: a late result of a claim whose lease ran out changes nothing. */
   private resultOf(row: ClaimedOutboxRow, outcome: Outcome): OutboxResult {
     const at = this.deps.clock.now();
-    if ('event' in outcome) return { outboxId: row.id, at, error: null, next: { status: 'done' } };
+    const base = { outboxId: row.id, claim: row.claim, at };
+    if ('event' in outcome) return { ...base, error: null, next: { status: 'done' } };
     const { failure } = outcome;
     const schedule = failure.retryable ? (this.options.retryScheduleMs[row.kind as RunnerKind] ?? []) : [];
     const dueAt = retryDueAt(schedule, row.attempts, at, this.options.jitterShare, this.deps.random ?? Math.random);
@@ -170,10 +172,10 @@ export class EffectRunner {
     if (dueAt === null) {
       // The order's own timers (active query, close retry, refund query) keep asking the channel.
       this.deps.log.warn('effect gave up', log);
-      return { outboxId: row.id, at, error: failure.message, next: { status: 'failed' } };
+      return { ...base, error: failure.message, next: { status: 'failed' } };
     }
     this.deps.log.info('effect will retry', log);
-    return { outboxId: row.id, at, error: failure.message, next: { status: 'retry', dueAt } };
+    return { ...base, error: failure.message, next: { status: 'retry', dueAt } };
   }
 
   /** `rowId`: the outbox row being executed (an alert's id derives from it, so a re-run raises it once). */

@@ -29,7 +29,7 @@ export class Parking {
   /** Parks a claimed outbox row that hit a bug in `loop`. */
   async outboxRow(row: ClaimedOutboxRow, error: unknown, loop: string): Promise<void> {
     const text = errorText(error, parked_error_chars_max);
-    await this.deps.store.finishOutbox({ outboxId: row.id, at: this.deps.clock.now(), error: text, next: { status: 'parked' } });
+    await this.deps.store.finishOutbox({ outboxId: row.id, claim: row.claim, at: this.deps.clock.now(), error: text, next: { status: 'parked' } });
     await this.told({ source: 'outbox', orderId: row.orderId, ref: row.id, kind: row.kind, loop, error: text }, error);
   }
 

@@ -58,8 +58,8 @@ export function releaseRowOf(ctx: PaymentContext, at: number): ReleaseRow | null
 export function releaseRetried(row: ClaimedOutboxRow, at: number, error: string, random: () => number): OutboxResult {
   const gap = release_retry_gaps_ms[Math.min(row.attempts, release_retry_gaps_ms.length - 1)]!;
   const dueAt = retryDueAt([gap], 0, at, release_jitter_share, random)!;
-  if (dueAt > row.createdAt + release_tries_for_ms) return { outboxId: row.id, at, error, next: { status: 'done' } };
-  return { outboxId: row.id, at, error, next: { status: 'retry', dueAt } };
+  if (dueAt > row.createdAt + release_tries_for_ms) return { outboxId: row.id, claim: row.claim, at, error, next: { status: 'done' } };
+  return { outboxId: row.id, claim: row.claim, at, error, next: { status: 'retry', dueAt } };
 }
 
 export type RiskReleasesDeps = {
@@ -103,7 +103,7 @@ export class RiskReleases {
     try {
       const typed = readOutboxRow(row);
       assert(typed.kind === release_kind, `outbox row ${row.id} of kind ${row.kind} reached the risk releases`);
-      await this.giveBack(typed);
+      await this.giveBack(typed, row.claim);
     } catch (error) {
       if (!isDependencyFailure(error)) return this.deps.parking.outboxRow(row, error, 'risk releases');
       const result = releaseRetried(row, this.deps.clock.now(), errorText(error, error_text_chars_max), this.deps.random ?? Math.random);
@@ -114,10 +114,13 @@ export class RiskReleases {
     }
   }
 
-  /** Gives the row's shares back, then marks it done (a crash in between only gives back again: nothing). */
-  private async giveBack(row: ReleaseRow): Promise<void> {
+  /**
+   * Gives the row's shares back, then marks it done (a crash in between only gives back again:
+   * nothing); `claim` when the row was claimed (the loop), none for the close's own process.
+   */
+  private async giveBack(row: ReleaseRow, claim?: number): Promise<void> {
     await this.deps.counters.release(row.orderId, row.payload.counters);
-    await this.deps.committer.finishOutbox({ outboxId: row.id, at: this.deps.clock.now(), error: null, next: { status: 'done' } });
+    await this.deps.committer.finishOutbox({ outboxId: row.id, ...(claim === undefined ? {} : { claim }), at: this.deps.clock.now(), error: null, next: { status: 'done' } });
   }
 
   start(): void {

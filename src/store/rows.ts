@@ -239,8 +239,9 @@ export function parkedOf(source: ParkedRow['source'], row: Raw, json: JsonDecode
 export type OutboxUpdate = { id: string; status: 'pending' | 'done' | 'failed' | 'parked'; error: string | null; dueAt: number; completedAt: number | null; claim: number | null };
 
 function outboxUpdateOf(r: OutboxResult): OutboxUpdate {
-  if (r.next.status === 'retry') return { id: r.outboxId, status: 'pending', error: r.error, dueAt: r.next.dueAt, completedAt: null, claim: null };
-  return { id: r.outboxId, status: r.next.status, error: r.error, dueAt: r.at, completedAt: r.at, claim: null };
+  const claim = r.claim ?? null;
+  if (r.next.status === 'retry') return { id: r.outboxId, status: 'pending', error: r.error, dueAt: r.next.dueAt, completedAt: null, claim };
+  return { id: r.outboxId, status: r.next.status, error: r.error, dueAt: r.at, completedAt: r.at, claim };
 }
 
 /** A delivery attempt's consequence for its outbox row, fenced by the claim that started it. */

@@ -116,6 +116,12 @@ export type CallbackOutcome = { callbackId: string } & Pick<CallbackRow, 'verifi
 /** What executing an outbox row led to: done, another try at dueAt, no tries left, or parked (a bug: never retried by itself). */
 export type OutboxResult = {
   outboxId: string;
+  /**
+   * The claim whose work this is (ClaimedOutboxRow.claim): the result is written only while the
+   * row's claim count is still it — a row whose lease ran out and was claimed again (and maybe
+   * parked, or retried) is not overwritten by the first claim's late result. Absent: unfenced.
+   */
+  claim?: number;
   at: number;
   error: string | null;
   next: { status: 'done' } | { status: 'retry'; dueAt: number } | { status: 'failed' } | { status: 'parked' };

@@ -129,6 +129,6 @@ describe('a refused release is tried again', () => {
     expect(releaseRetried(row(0), t0, 'down', middle).next).toEqual({ status: 'retry', dueAt: t0 + release_retry_gaps_ms[0]! });
     expect(releaseRetried(row(50), t0, 'down', middle).next).toEqual({ status: 'retry', dueAt: t0 + release_retry_gaps_ms.at(-1)! });
     const late = t0 + release_tries_for_ms - 1_000;
-    expect(releaseRetried(row(50), late, 'down', middle)).toEqual({ outboxId: 'obx_1', at: late, error: 'down', next: { status: 'done' } });
+    expect(releaseRetried(row(50), late, 'down', middle)).toEqual({ outboxId: 'obx_1', claim: 1, at: late, error: 'down', next: { status: 'done' } });
   });
 });
