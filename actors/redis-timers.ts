@@ -26,8 +26,18 @@ function refOf(member: string): TimerRef {
   return { orderId: orderId!, key: key! };
 }
 
+/** How long one instance holds the right to re-seed a lost index: longer than seeding takes. */
+const reseed_lease_ms = 120_000;
+
 export class RedisTimerIndex {
-  constructor(private readonly redis: Redis, private readonly zsetKey = 'paycenter:timers') {}
+  /** Set once the index holds every timer row: gone, the index was lost (a flush, a failover to an empty replica). */
+  private readonly seededKey: string;
+  private readonly reseedingKey: string;
+
+  constructor(private readonly redis: Redis, private readonly zsetKey = 'paycenter:timers') {
+    this.seededKey = `${zsetKey}:seeded`;
+    this.reseedingKey = `${zsetKey}:reseeding`;
+  }
 
   async add(timers: TimerRow[]): Promise<void> {
     if (timers.length === 0) return;
@@ -61,16 +71,37 @@ export class RedisTimerIndex {
     return members.map(refOf);
   }
 
-  /** Adds every timer row (at its due time); returns how many. */
+  /** Adds every timer row (at its due time), then marks the index whole; returns how many. */
   async seed(store: Store): Promise<number> {
     let after: TimerRef | null = null;
     let seeded = 0;
     for (;;) {
       const page = await store.scanTimers(after, seed_page_timers);
-      if (page.length === 0) return seeded;
+      if (page.length === 0) break;
       await this.add(page);
       seeded += page.length;
       after = page.at(-1)!;
+    }
+    await inRedis('timer index: marking it seeded', this.redis.set(this.seededKey, '1'));
+    return seeded;
+  }
+
+  /** Whether the index lost its members since it was seeded (its mark is gone with them). */
+  async lost(): Promise<boolean> {
+    return (await inRedis('timer index: checking its mark', this.redis.exists(this.seededKey))) === 0;
+  }
+
+  /**
+   * Seeds a lost index again, unless another instance is at it (one at a time across instances);
+   * null when this one did not.
+   */
+  async reseed(store: Store): Promise<number | null> {
+    const mine = await inRedis('timer index: taking the re-seed', this.redis.set(this.reseedingKey, '1', 'PX', reseed_lease_ms, 'NX'));
+    if (mine !== 'OK') return null;
+    try {
+      return await this.seed(store);
+    } finally {
+      await inRedis('timer index: ending the re-seed', this.redis.del(this.reseedingKey));
     }
   }
 }

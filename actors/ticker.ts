@@ -54,6 +54,8 @@ function timerEventOf(timer: TimerRow): TimerEvent {
 export class Ticker {
   private readonly loop: PollingLoop;
   private lastSweep = 0;
+  /** A re-seed of a lost index under way in this process. */
+  private reseeding: Promise<void> | null = null;
 
   constructor(
     private readonly deps: { engine: Engine; store: Store; clock: Clock; log: Logger; parking: Parking; index?: RedisTimerIndex },
@@ -62,23 +64,53 @@ export class Ticker {
     this.loop = new PollingLoop('ticker', () => this.tick(), options.intervalMs, deps.log);
   }
 
-  /** Fires the timers due now (one claim of at most batchMax from each source); returns how many fired. */
+  /**
+   * Fires the timers due now (one claim of at most batchMax from each source); returns how many
+   * fired. An index that fails (Redis down) leaves the table to sweep, every tick and without
+   * grace, as without Redis; an index that was lost is seeded again (checked at each sweep).
+   */
   async tick(): Promise<number> {
     const now = this.deps.clock.now();
     const { store, index } = this.deps;
-    const fromIndex = index ? await this.dueFromIndex(index, now) : [];
-    const sweep = !index || now - this.lastSweep >= this.options.sweepIntervalMs;
+    const fromIndex = index ? await this.dueFromIndex(index, now).catch((error: unknown) => this.indexFailed(error)) : null;
+    const indexed = fromIndex !== null;
+    const sweep = !indexed || now - this.lastSweep >= this.options.sweepIntervalMs;
     if (sweep) this.lastSweep = now;
-    const fromTable = sweep ? await store.claimDueTimers(index ? now - this.options.sweepGraceMs : now, this.options.leaseMs, this.options.batchMax) : [];
-    const due = [...fromIndex, ...fromTable];
+    if (sweep && index && indexed) await this.reseedIfLost(index);
+    const fromTable = sweep ? await store.claimDueTimers(indexed ? now - this.options.sweepGraceMs : now, this.options.leaseMs, this.options.batchMax) : [];
+    const due = [...(fromIndex ?? []), ...fromTable];
     const outcomes = await Promise.all(due.map((timer) => this.fire(timer, now)));
     const fired = due.filter((_, i) => outcomes[i] === 'fired');
     // One transaction for the whole tick's bookkeeping, after every dispatch returned.
     const removed = await store.deleteFiredTimers(fired);
     // A timer the order re-armed meanwhile keeps its row, and its index entry came with the commit.
     // A parked timer's row moved to parked_timers: its index entry goes too.
-    await index?.remove([...removed, ...due.filter((_, i) => outcomes[i] === 'parked')]);
+    if (indexed) await index?.remove([...removed, ...due.filter((_, i) => outcomes[i] === 'parked')]);
     return due.length;
+  }
+
+  /** The index failing is Redis failing (anything else is a bug, thrown on): this tick goes without it. */
+  private indexFailed(error: unknown): null {
+    if (!isDependencyFailure(error)) throw error;
+    this.deps.log.warn('timer index unavailable; the table is swept instead', { error: String(error) });
+    return null;
+  }
+
+  /**
+   * A flush (or a failover to an empty replica) takes the index's members: until it is seeded
+   * again only the sweep — a batch every sweep interval — would find the older timers, an hour
+   * behind for a sale day's orders. Seeded in the background, one instance at a time.
+   */
+  private async reseedIfLost(index: RedisTimerIndex): Promise<void> {
+    if (this.reseeding) return;
+    // Redis failing here costs this check, not the sweep: asked again at the next one.
+    const lost = await index.lost().catch((error: unknown) => this.indexFailed(error));
+    if (lost !== true) return;
+    this.deps.log.warn('timer index lost (a flush or a failover); seeding it again from the store');
+    this.reseeding = index.reseed(this.deps.store)
+      .then((seeded) => { if (seeded !== null) this.deps.log.info('timer index seeded again', { timers: seeded }); })
+      .catch((error: unknown) => this.deps.log.warn('timer index re-seed failed; tried again at a later sweep', { error: String(error) }))
+      .finally(() => { this.reseeding = null; });
   }
 
   /**
@@ -117,7 +149,8 @@ export class Ticker {
     this.loop.start();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await this.reseeding;
   }
 }

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
 import { RedisTimerIndex } from '../../actors/redis-timers.ts';
+import { default_ticker_options } from '../../actors/ticker.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { isDependencyFailure } from '../../src/failures.ts';
 import { createLogger } from '../../src/log.ts';
@@ -114,6 +115,16 @@ describe('timeouts with the Redis timer index', () => {
     clock.advance(60_000 + 10_001);
     expect(await booted.paycenter.ticker.tick()).toBeGreaterThanOrEqual(1);
     expect((await merchant.call('GET', `/v1/payments/${order.body.id}`)).body.status).toBe('closed');
+  });
+
+  test('an index a flush emptied is seeded again from the store at the next sweep', async () => {
+    const order = await merchant.createPayment({ expire_seconds: 600 });
+    const member = `${order.body.id}\u0000expire`;
+    expect(await indexedScore(member)).not.toBeNull();
+    await redis.flushall();
+    clock.advance(default_ticker_options.sweepIntervalMs);
+    await booted.paycenter.ticker.tick();
+    expect(await indexedScore(member)).toBe(String(Date.parse(order.body.expires_at)));
   });
 
   test('a timer overdue past the sweep grace, found by the index and the sweep in one tick, fires once', async () => {
