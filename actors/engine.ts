@@ -16,6 +16,7 @@ import { type PaymentContext, type PaymentInput, assertMoneyInvariants } from '.
 import { paymentMachine, paymentMachineVersion, paymentTransitions, statusOf } from '../machines/payment.machine.ts';
 import { upgradeSnapshot } from '../machines/payment.versions.ts';
 import type { PaymentEvent } from '../machines/payment.rules.ts';
+import { DependencyError } from '../src/failures.ts';
 import type { Lock } from '../src/lock/lock.ts';
 import type { FlowRow, NonceClaim, OrderRow, OrderWrite, OutboxRow, Store } from '../src/store/store.ts';
 import type { DurableCommitter } from './durable-commit.ts';
@@ -85,6 +86,18 @@ export class UnknownMachineVersionError extends Error {
   constructor(orderId: string, version: number) {
     super(`order ${orderId} was written by payment machine v${version}; this code runs v${paymentMachineVersion}`);
     this.name = 'UnknownMachineVersionError';
+  }
+}
+
+/**
+ * A snapshot a newer machine wrote: not this instance's to read, and no bug either — an instance
+ * running that machine takes the work. Retried (its timers and rows come back when their leases
+ * run out), never parked: parked, they would wait for an operator after the rollback was over.
+ */
+export class NewerMachineError extends DependencyError {
+  constructor(orderId: string, version: number) {
+    super('newer_instance', `order ${orderId} was written by payment machine v${version}; this instance runs v${paymentMachineVersion}, an instance running v${version} takes it`);
+    this.name = 'NewerMachineError';
   }
 }
 
@@ -259,7 +272,7 @@ const stored_snapshot = v.looseObject({ value: v.unknown(), context: v.record(v.
 export function restore(row: OrderRow): OrderState {
   const stored = v.parse(stored_snapshot, row.snapshot);
   const persisted = upgradeSnapshot(row.machineVersion, stored);
-  if (!persisted) throw new UnknownMachineVersionError(row.id, row.machineVersion);
+  if (!persisted) throw row.machineVersion > paymentMachineVersion ? new NewerMachineError(row.id, row.machineVersion) : new UnknownMachineVersionError(row.id, row.machineVersion);
   const snapshot = paymentMachine.resolveState({ value: persisted.value as never, context: persisted.context as PaymentContext });
   if (statusOf(snapshot.value) !== row.status) throw new Error(`assertion failed: order ${row.id} status column disagrees with its snapshot`);
   const context = snapshot.context as PaymentContext;

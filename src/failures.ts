@@ -25,8 +25,12 @@ export function assert(condition: boolean, what: string): asserts condition {
   if (!condition) throw new AssertionError(what);
 }
 
-/** Which dependency failed: the database, Redis (locks, indexes) or this process's own queues being full. */
-export type Dependency = 'store' | 'redis' | 'overload';
+/**
+ * Which dependency failed: the database, Redis (locks, indexes), this process's own queues being
+ * full, or a newer paycenter — the only one that can read what it wrote (a rollback, a deploy
+ * under way).
+ */
+export type Dependency = 'store' | 'redis' | 'overload' | 'newer_instance';
 
 /** A dependency failed, timed out or is busy: the same work may succeed when tried again. */
 export class DependencyError extends Error {

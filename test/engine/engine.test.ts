@@ -1,7 +1,8 @@
 /** The engine against real stores (SQLite file and Postgres), steps 1–6 of DESIGN.md. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Redis from 'ioredis';
-import { Engine, UnknownMachineVersionError } from '../../actors/engine.ts';
+import { Engine, NewerMachineError } from '../../actors/engine.ts';
+import { isDependencyFailure } from '../../src/failures.ts';
 import { paymentMachineVersion } from '../../machines/payment.machine.ts';
 import { RedlockLock } from '../../src/lock/redlock.ts';
 import { LocalLock } from '../../src/lock/local.ts';
@@ -134,7 +135,7 @@ for (const kind of storeKinds) {
       expect(state?.context.flows[0]?.queries).toBe(stamps.length);
     });
 
-    test('a snapshot written by an unknown machine version is refused loudly', async () => {
+    test('a snapshot written by a newer machine version is refused, as work for a newer instance (retried, not parked)', async () => {
       const { orderId, flowId } = await orderPaying(engine);
       const row = (await fresh.store.loadOrder(orderId))!;
       const bumped = { ...row, machineVersion: 99, version: row.version + 1 };
@@ -143,7 +144,8 @@ for (const kind of storeKinds) {
       expect(await fresh.store.commit([write])).toEqual(['committed']);
       // (`expect(promise).rejects` hangs here under bun 1.4.5 when the store writes on a Worker.)
       const refused = await engine.dispatch(orderId, paidReport(flowId)).catch((error: unknown) => error);
-      expect(refused).toBeInstanceOf(UnknownMachineVersionError);
+      expect(refused).toBeInstanceOf(NewerMachineError);
+      expect(isDependencyFailure(refused)).toBe(true);
     });
 
     test('a stored order that breaks the money invariants is refused on read, and nothing moves', async () => {

@@ -4,7 +4,7 @@
  * its row and in the order's RefundsDone totals.
  */
 import { describe, expect, test } from 'bun:test';
-import { UnknownMachineVersionError, restore } from '../../actors/engine.ts';
+import { NewerMachineError, UnknownMachineVersionError, restore } from '../../actors/engine.ts';
 import { orderRowOf } from '../../actors/write-set.ts';
 import { checkRefund, merchantRefundCount, refundableAmount, refundedAmount, refunds_per_order_max } from '../../machines/payment.model.ts';
 import { paymentMachine } from '../../machines/payment.machine.ts';
@@ -121,7 +121,7 @@ describe('snapshots of machine v1', () => {
 
   test('a version this code does not know is refused loudly', () => {
     const order = settled();
-    expect(() => restore({ ...v1Row(order), machineVersion: 99 })).toThrow(UnknownMachineVersionError);
+    expect(() => restore({ ...v1Row(order), machineVersion: 99 })).toThrow(NewerMachineError);
     expect(() => restore({ ...v1Row(order), machineVersion: 0 })).toThrow(UnknownMachineVersionError);
   });
 });
