@@ -217,20 +217,43 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
     retention.start();
   }
 
+  /** Requests in flight are answered first; then the loops stop, then what they write to. */
+  const shutDown = async () => {
+    await drained(server);
+    await ticker.stop();
+    await delivery.stop();
+    await runner.stop();
+    await releases.stop();
+    await reconSchedule.stop();
+    await retention.stop();
+    await lock.close();
+    await risk.close();
+    await store.close();
+  };
+  let stopping: Promise<void> | null = null;
+
   return {
     url: `http://${config.host}:${server.port}`,
     store, committer, engine, ticker, delivery, retention, runner, channels, merchants, risk, log, alerts, recon, reconSchedule, health: health.health, router,
-    async stop() {
-      await server.stop(true);
-      await ticker.stop();
-      await delivery.stop();
-      await runner.stop();
-      await releases.stop();
-      await reconSchedule.stop();
-      await retention.stop();
-      await lock.close();
-      await risk.close();
-      await store.close();
+    /** Once, however often it is asked (a signal, then a test's own stop). */
+    stop() {
+      stopping ??= shutDown();
+      return stopping;
     },
   };
+}
+
+/**
+ * How long a stopping instance lets requests in flight finish before it cuts them: a pay failing
+ * over runs up to three channel calls of 10 s. Cut at once, a caller lost the answer to work that
+ * went on (an order created, a refund sent) and its retry met it as a conflict or a duplicate.
+ */
+export const shutdown_drain_ms = 30_000;
+
+/** Stops taking connections, lets the requests in flight be answered (at most shutdown_drain_ms), then closes the rest. */
+async function drained(server: ReturnType<typeof Bun.serve>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([server.stop(), new Promise((resolve) => (timer = setTimeout(resolve, shutdown_drain_ms)))]);
+  clearTimeout(timer);
+  await server.stop(true);
 }
