@@ -104,8 +104,12 @@ export class Ticker {
   private async reseedIfLost(index: RedisTimerIndex): Promise<void> {
     if (this.reseeding) return;
     // Redis failing here costs this check, not the sweep: asked again at the next one.
-    const lost = await index.lost().catch((error: unknown) => this.indexFailed(error));
-    if (lost !== true) return;
+    const lost = await index.lost().catch((error: unknown) => {
+      if (!isDependencyFailure(error)) throw error;
+      this.deps.log.warn('timer index: not known whether it was lost; asked again at the next sweep', { error: String(error) });
+      return false;
+    });
+    if (!lost) return;
     this.deps.log.warn('timer index lost (a flush or a failover); seeding it again from the store');
     this.reseeding = index.reseed(this.deps.store)
       .then((seeded) => { if (seeded !== null) this.deps.log.info('timer index seeded again', { timers: seeded }); })

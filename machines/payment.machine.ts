@@ -52,9 +52,10 @@ import {
 /**
  * Bump on any change to states or context shape; stored snapshots name the version that wrote
  * them, and payment.versions.ts brings older ones up to this one. v2: finished refunds leave the
- * snapshot for their rows (`refundsDone`).
+ * snapshot for their rows (`refundsDone`). v3: a flow may carry `collected` (its channel took
+ * another amount): code before it would read such a flow as covering its attempt.
  */
-export const paymentMachineVersion = 2;
+export const paymentMachineVersion = 3;
 
 type EventOf<T extends PaymentEvent['type']> = Extract<PaymentEvent, { type: T }>;
 

@@ -16,9 +16,10 @@ export const balance_currency: Currency = 'CNY';
 /** Whether a payment in `currency` can be paid from a balance: balances hold CNY only (API.md). */
 export const balancePays = (currency: string): boolean => currency === balance_currency;
 /** A payer's id as balances know it (API.md: 1–64 of [A-Za-z0-9_.:@-]). */
-const payer_id_pattern = /^[A-Za-z0-9_.:@-]{1,64}$/;
+const payer_id_chars_max = 64;
+const payer_id_pattern = new RegExp(`^[A-Za-z0-9_.:@-]{1,${payer_id_chars_max}}$`);
 export const isPayerId = (userId: string): boolean => payer_id_pattern.test(userId);
-export const payer_id_rule = '1–64 characters of A-Z a-z 0-9 _ . : @ -';
+export const payer_id_rule = `1–${payer_id_chars_max} characters of A-Z a-z 0-9 _ . : @ -`;
 
 /** Entries in one page of GET …/entries, at most. */
 export const balance_entries_page_max = 100;

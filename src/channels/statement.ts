@@ -30,7 +30,7 @@ export type StatementRow = {
 export type StatementFile = { bytes: Uint8Array; mediaType: StatementMediaType; sha1: string | null };
 export const statement_media_types = ['application/zip', 'application/gzip', 'text/csv'] as const;
 export type StatementMediaType = (typeof statement_media_types)[number];
-export const isStatementMediaType = (value: string): value is StatementMediaType => (statement_media_types as readonly string[]).includes(value);
+const isStatementMediaType = (value: string): value is StatementMediaType => (statement_media_types as readonly string[]).includes(value);
 /** The statement media type a Content-Type header names, parameters aside; null when it names none. */
 export function statementMediaTypeOf(contentType: string | undefined): StatementMediaType | null {
   const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();

@@ -55,9 +55,10 @@ const jsonFailure = (result: { success: boolean; error?: readonly StandardSchema
 
 /**
  * A JSON body that repeats a key in one object is refused before the schema reads it, naming
- * the key: JSON.parse would keep the last one, a merchant's own checks maybe the first.
+ * the key: JSON.parse would keep the last one, a merchant's own checks maybe the first. So is one
+ * holding a NUL character, naming where (refuseNul).
  */
-async function refuseDuplicateKeys(c: WithHeaders & { req: { text(): Promise<string> } }): Promise<void> {
+async function refuseAmbiguousJson(c: WithHeaders & { req: { text(): Promise<string> } }): Promise<void> {
   if (!isJsonRequest(c)) return;
   const text = await c.req.text();
   const duplicate = duplicateKeyOf(text);
@@ -72,7 +73,7 @@ async function refuseDuplicateKeys(c: WithHeaders & { req: { text(): Promise<str
  * null. No text paycenter keeps may hold one: Postgres refuses it in text and JSON columns, and a
  * refused statement fails every write committed with it.
  */
-export function nulPath(value: unknown, path = ''): string | null {
+function nulPath(value: unknown, path = ''): string | null {
   if (typeof value === 'string') return value.includes('\0') ? path || 'body' : null;
   if (typeof value !== 'object' || value === null) return null;
   for (const [key, inner] of Object.entries(value)) {
@@ -102,7 +103,7 @@ const isParsable = (text: string) => {
 export const jsonBody = <S extends StandardSchemaV1>(schema: S) => {
   const validate = validator('json', schema, jsonFailure);
   const middleware: typeof validate = async (c, next) => {
-    await refuseDuplicateKeys(c);
+    await refuseAmbiguousJson(c);
     return validate(c, next);
   };
   // hono-openapi finds the schema for the document on the middleware itself.

@@ -60,7 +60,8 @@ export const chinaDayRange = (date: string): [number, number] => {
   const start = Date.parse(`${date}T00:00:00+08:00`);
   return [start, start + day_ms];
 };
-const daysBefore = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) - days * day_ms).toISOString().slice(0, 10);
+/** The China day `days` before `date` (both YYYY-MM-DD). */
+export const daysBefore = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) - days * day_ms).toISOString().slice(0, 10);
 
 export type RunRequest = { channel: string; date: string; source: ReconRunRow['source']; rerun: boolean; file?: StatementFile };
 /** `ran`: this request compared the day (201, a rerun too), or answered the run that exists (200, API.md). */

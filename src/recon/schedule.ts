@@ -13,7 +13,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { PollingLoop } from '../polling-loop.ts';
 import type { ChannelRow } from '../store/store.ts';
-import type { Reconciliation } from './reconciliation.ts';
+import { type Reconciliation, daysBefore } from './reconciliation.ts';
 
 /** How often each instance looks whether a day is due. */
 export const recon_schedule_interval_ms = 60_000;
@@ -26,19 +26,18 @@ export const recon_failed_retry_ms = 30 * 60_000;
  */
 export const recon_catch_up_days_max = 7;
 
-const day_ms = 86_400_000;
-
 /**
  * The days due at `todayStart` for a channel, oldest first (an earlier day's holds are judged by the
  * later days' statements): up to recon_catch_up_days_max before today, none before the channel's
  * creation day — its statements of earlier days hold nothing of paycenter's — but always yesterday.
  */
 export function dueDates(todayStart: number, channel: Pick<ChannelRow, 'createdAt'>): string[] {
-  const yesterday = chinaDate(todayStart - 1);
+  const today = chinaDate(todayStart);
+  const yesterday = daysBefore(today, 1);
   const first = chinaDate(channel.createdAt);
   const dates: string[] = [];
   for (let back = recon_catch_up_days_max; back >= 1; back--) {
-    const date = chinaDate(todayStart - back * day_ms);
+    const date = daysBefore(today, back);
     if (date >= first || date === yesterday) dates.push(date);
   }
   return dates;
@@ -59,7 +58,7 @@ export class ReconSchedule {
     const todayStart = chinaDayStart(now);
     if (now - todayStart < this.deps.atMs) return 0;
     // Keys start with their date: those before the window are done with for good.
-    const oldest = chinaDate(todayStart - recon_catch_up_days_max * day_ms);
+    const oldest = daysBefore(chinaDate(todayStart), recon_catch_up_days_max);
     for (const key of this.done) if (key < oldest) this.done.delete(key);
     let runs = 0;
     for (const channel of await this.deps.channels.all()) {

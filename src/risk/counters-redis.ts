@@ -10,7 +10,7 @@ import type Redis from 'ioredis';
 import { type CounterAsk, type CounterPlan, type Held, allowedBy } from './counting.ts';
 import { type CounterRef, counterName } from './evaluate.ts';
 import type { Counters, RedisNonce, Reservation } from './counters.ts';
-import { DependencyError } from '../failures.ts';
+import { inRedis } from '../failures.ts';
 
 const key_prefix = 'risk:';
 
@@ -202,11 +202,7 @@ export class RedisCounters implements Counters {
   /** Redis's failures are typed (src/failures.ts): a closed order's release is tried again (releases.ts), not parked as a bug. */
   async release(orderId: string, counters: CounterRef[]): Promise<void> {
     if (counters.length === 0) return;
-    try {
-      await this.redis.riskRelease(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId);
-    } catch (error) {
-      throw new DependencyError('redis', `risk counters: release of ${orderId} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-    }
+    await inRedis(`risk counters: release of ${orderId}`, this.redis.riskRelease(counters.length, ...counters.map((c) => key_prefix + counterName(c)), orderId));
   }
 
   async purge(): Promise<void> {

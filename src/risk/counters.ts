@@ -11,7 +11,8 @@ import type { SQL } from 'bun';
 import * as v from 'valibot';
 import { type CounterAsk, type Held, allowedBy } from './counting.ts';
 import { type CounterRef, counterName, isLimitCounter } from './evaluate.ts';
-import { AssertionError, DependencyError, assert } from '../failures.ts';
+import { assert } from '../failures.ts';
+import { storeFailure } from '../store/open.ts';
 import { jsonValue } from './repo.ts';
 
 /** Whether the order was counted (no counter refused it) and what each counter held before it (`held[i]` is `asks[i]`'s). */
@@ -92,7 +93,7 @@ export class PostgresCounters implements Counters {
         if (removed && limit) await tx.unsafe(subtractTotalQuery, [name, v.parse(removedAmount, removed).amount]);
       }
     }).catch((error: unknown) => {
-      throw error instanceof AssertionError ? error : new DependencyError('store', `risk counters: release of ${orderId} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      throw storeFailure(error, `risk counters: release of ${orderId}`);
     });
   }
 

@@ -24,14 +24,16 @@ const isDataRefused = (error: unknown): boolean =>
  * The store's failures, typed at the port (src/failures.ts): an assertion the adapter checks is
  * a bug and passes unchanged, and so is data the database refused; anything else its driver
  * throws (connection lost, disk full, busy, a statement timing out) becomes a DependencyError,
- * which background work retries.
+ * which background work retries. `what` names the work in the message.
  */
+export function storeFailure(error: unknown, what = 'store'): unknown {
+  if (error instanceof AssertionError || error instanceof DependencyError) return error;
+  const message = (error as Error)?.message ?? String(error);
+  return isDataRefused(error) ? new AssertionError(`${what}: the database refused the data it was sent: ${message}`) : new DependencyError('store', `${what}: ${message}`, { cause: error });
+}
+
 export function typedFailures(store: Store): Store {
-  const typed = (error: unknown) => {
-    if (error instanceof AssertionError || error instanceof DependencyError) return error;
-    const message = (error as Error)?.message ?? String(error);
-    return isDataRefused(error) ? new AssertionError(`the store refused the data it was sent: ${message}`) : new DependencyError('store', `store: ${message}`, { cause: error });
-  };
+  const typed = (error: unknown) => storeFailure(error);
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);

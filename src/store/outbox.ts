@@ -14,7 +14,7 @@ import { AssertionError, assert } from '../failures.ts';
  * Kinds of rows a commit writes that are not the machine's effects, each executed by a loop of
  * its owner: `risk.release` gives a closed order's limit shares back (src/risk/releases.ts).
  */
-export const ownRowKinds = ['risk.release'] as const;
+const ownRowKinds = ['risk.release'] as const;
 export type OutboxKind = EffectKind | (typeof ownRowKinds)[number];
 
 /** A counter by the parts of its name (src/risk/evaluate.ts CounterRef). */

@@ -280,7 +280,6 @@ const placeholders = (count: number) => Array.from({ length: count }, (_, i) => 
 /** Bun's client serializes jsonb parameters itself. */
 const asJsonb = (value: unknown) => value;
 
-/** Runs ledger statements on one connection (a transaction's). */
 /** A run's differences replace its earlier ones, inside the caller's transaction. */
 async function replaceReconDiffs(tx: SQL, runId: string, diffs: ReconDiffRow[]): Promise<void> {
   await tx.unsafe('DELETE FROM recon_diffs WHERE run_id = $1', [runId]);
@@ -289,6 +288,7 @@ async function replaceReconDiffs(tx: SQL, runId: string, diffs: ReconDiffRow[]):
   }
 }
 
+/** Runs ledger statements on one connection (a transaction's). */
 const ledgerOn = (tx: SQL) => (st: Statement) => tx.unsafe(numbered(st.sql), st.params) as Promise<Row[]>;
 
 /** Thrown inside a ledger write's transaction to roll it back with this outcome. */

@@ -254,27 +254,25 @@ const notificationUpdateOf = (r: NotificationResult): OutboxUpdate => ({
 const lastPerId = <T extends { id: string }>(rows: T[]): T[] => [...new Map(rows.map((row) => [row.id, row])).values()];
 
 /**
- * Per outbox row, the batch's result of its newest claim: two deliveries of one row (a lease that
- * ran out mid-call) may finish in one batch, and only the newer claim's result can be written.
+ * Per outbox row, the batch's result of its newest claim (unfenced ones count as the oldest; of
+ * equal claims the later): two executions of one row (a lease that ran out mid-call) may finish in
+ * one batch, and only the newer claim's result can be written — the older one's is refused by its
+ * fence, and had it been kept instead, neither would be.
  */
-function currentNotifications(notifications: NotificationResult[]): NotificationResult[] {
-  const newest = new Map<string, NotificationResult>();
-  for (const r of notifications) if ((newest.get(r.outboxId)?.claim ?? -1) <= r.claim) newest.set(r.outboxId, r);
+function newestClaims<R extends { outboxId: string; claim?: number }>(results: R[]): R[] {
+  const newest = new Map<string, R>();
+  for (const r of results) if ((newest.get(r.outboxId)?.claim ?? -1) <= (r.claim ?? -1)) newest.set(r.outboxId, r);
   return [...newest.values()];
 }
 
-/**
- * A batch's outbox results and delivery attempts as row updates, one per row: two loops that
- * both executed a row may finish it in one batch; of channel calls the later word counts, of
- * deliveries the newer claim's.
- */
+/** A batch's outbox results and delivery attempts as row updates, one per row (newestClaims). */
 export function outboxUpdatesOf(batch: Pick<Batch, 'outboxResults' | 'notifications'>): OutboxUpdate[] {
-  return lastPerId([...batch.outboxResults.map(outboxUpdateOf), ...currentNotifications(batch.notifications).map(notificationUpdateOf)]);
+  return lastPerId([...newestClaims(batch.outboxResults).map(outboxUpdateOf), ...newestClaims(batch.notifications).map(notificationUpdateOf)]);
 }
 
 /** Which of a batch's notifications were written, given the outbox rows its updates changed (BatchOutcome.notifications). */
 export function notificationsWritten(notifications: NotificationResult[], changedOutboxIds: ReadonlySet<string>): boolean[] {
-  const current = new Set(currentNotifications(notifications));
+  const current = new Set(newestClaims(notifications));
   return notifications.map((r) => current.has(r) && changedOutboxIds.has(r.outboxId));
 }
 
@@ -282,7 +280,7 @@ export function notificationsWritten(notifications: NotificationResult[], change
 export type MerchantEventUpdate = { id: string; outboxId: string; status: 'pending' | 'delivered' | 'failed' | 'unsent'; deliveredAt: number | null };
 
 export function merchantEventUpdatesOf(notifications: NotificationResult[]): MerchantEventUpdate[] {
-  return lastPerId(currentNotifications(notifications).map((r): MerchantEventUpdate => ({
+  return lastPerId(newestClaims(notifications).map((r): MerchantEventUpdate => ({
     id: r.eventId, outboxId: r.outboxId, status: r.next.status === 'retry' ? 'pending' : r.next.status, deliveredAt: r.next.status === 'delivered' ? r.attempt.at : null,
   })));
 }

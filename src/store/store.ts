@@ -345,10 +345,10 @@ export type OrderWrite = {
  */
 export type WriteOutcome = 'committed' | 'version_conflict' | 'duplicate_order' | 'nonce_used' | 'insufficient_balance';
 
-/** An outbox row claimed for execution, with how often it was tried before. */
 /**
- * A row as a claim took it: `claim` is the row's claim count after this claim, which a later
- * claim or a redelivery moves on; a notification's result is written only while it is unchanged.
+ * An outbox row claimed for execution, with how often it was tried before. `claim` is the row's
+ * claim count after this claim, which a later claim or a redelivery moves on; a result (an
+ * executed effect's, a delivery's) is written only while it is unchanged.
  */
 export type ClaimedOutboxRow = StoredOutboxRow & { attempts: number; claim: number };
 

@@ -102,6 +102,23 @@ for (const kind of storeKinds) {
       expect((await store.listParked(100)).filter((p) => p.ref === row.id).map((p) => p.error)).toEqual(['a bug']);
     });
 
+    test('of two results for one row in one batch the newer claim\'s is written, whichever comes last', async () => {
+      const o = orderRow(1);
+      const kindName = `k_${unique()}`;
+      const row: OutboxRow = { id: `obx_${o.id}`, orderId: o.id, kind: kindName, payload: {}, createdAt: t0, dueAt: t0 };
+      await store.commit([writeOf(o, { outbox: [row] })]);
+      const [first] = await store.claimOutbox([kindName], t0, lease_ms, 10);
+      const [second] = await store.claimOutbox([kindName], t0 + lease_ms + 1, lease_ms, 10);
+      await store.commitBatch({
+        ...emptyBatch(t0 + lease_ms + 3),
+        outboxResults: [
+          { outboxId: row.id, claim: second!.claim, at: t0 + lease_ms + 2, error: 'a bug', next: { status: 'parked' } },
+          { outboxId: row.id, claim: first!.claim, at: t0 + lease_ms + 3, error: null, next: { status: 'done' } },
+        ],
+      });
+      expect((await store.listParked(100)).filter((p) => p.ref === row.id).map((p) => p.error)).toEqual(['a bug']);
+    });
+
     test('notifications: attempts recorded; retry, failure, delivery; resend starts over', async () => {
       const o = orderRow(1);
       const event: MerchantEventRow = { id: `evt_${o.id}`, merchantId: 'M1', orderId: o.id, type: 'payment.succeeded', data: { amount: 12_345, nested: { ok: true } }, createdAt: t0 };
