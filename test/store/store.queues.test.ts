@@ -1,6 +1,6 @@
 /** The Store port's timers, outbox and merchant notifications, on both adapters. */
 import { describe, expect, test } from 'bun:test';
-import type { MerchantEventRow, NotificationResult, StoredOutboxRow as OutboxRow, TimerRow } from '../../src/store/store.ts';
+import type { MerchantEventRow, NotificationResult, OutboxResult, StoredOutboxRow as OutboxRow, TimerRow } from '../../src/store/store.ts';
 import { emptyBatch } from '../../src/store/rows.ts';
 import { next, orderRow, t0, unique, writeOf } from './fixtures.ts';
 import { freshStoreFor, storeKinds } from './stores.ts';
@@ -89,7 +89,11 @@ for (const kind of storeKinds) {
       expect(await store.claimOutbox([kindName], t0 + 1e9, lease_ms, 10)).toEqual([]);
     });
 
-    test("an outbox result is fenced by its claim: a late result of a lease that ran out leaves the next claim's parking as it is", async () => {
+    /**
+     * One outbox row claimed twice (the first claim's lease ran out), and the two claims' results:
+     * the second parks it (a bug), the first's late one says done.
+     */
+    async function claimedTwice() {
       const o = orderRow(1);
       const kindName = `k_${unique()}`;
       const row: OutboxRow = { id: `obx_${o.id}`, orderId: o.id, kind: kindName, payload: {}, createdAt: t0, dueAt: t0 };
@@ -97,26 +101,23 @@ for (const kind of storeKinds) {
       const [first] = await store.claimOutbox([kindName], t0, lease_ms, 10);
       const [second] = await store.claimOutbox([kindName], t0 + lease_ms + 1, lease_ms, 10);
       expect([first!.claim, second!.claim]).toEqual([1, 2]);
-      await store.finishOutbox({ outboxId: row.id, claim: second!.claim, at: t0 + lease_ms + 2, error: 'a bug', next: { status: 'parked' } });
-      await store.finishOutbox({ outboxId: row.id, claim: first!.claim, at: t0 + lease_ms + 3, error: null, next: { status: 'done' } });
-      expect((await store.listParked(100)).filter((p) => p.ref === row.id).map((p) => p.error)).toEqual(['a bug']);
+      const parked: OutboxResult = { outboxId: row.id, claim: second!.claim, at: t0 + lease_ms + 2, error: 'a bug', next: { status: 'parked' } };
+      const lateDone: OutboxResult = { outboxId: row.id, claim: first!.claim, at: t0 + lease_ms + 3, error: null, next: { status: 'done' } };
+      const parkedErrors = async () => (await store.listParked(100)).filter((p) => p.ref === row.id).map((p) => p.error);
+      return { parked, lateDone, parkedErrors };
+    }
+
+    test("an outbox result is fenced by its claim: a late result of a lease that ran out leaves the next claim's parking as it is", async () => {
+      const { parked, lateDone, parkedErrors } = await claimedTwice();
+      await store.finishOutbox(parked);
+      await store.finishOutbox(lateDone);
+      expect(await parkedErrors()).toEqual(['a bug']);
     });
 
     test('of two results for one row in one batch the newer claim\'s is written, whichever comes last', async () => {
-      const o = orderRow(1);
-      const kindName = `k_${unique()}`;
-      const row: OutboxRow = { id: `obx_${o.id}`, orderId: o.id, kind: kindName, payload: {}, createdAt: t0, dueAt: t0 };
-      await store.commit([writeOf(o, { outbox: [row] })]);
-      const [first] = await store.claimOutbox([kindName], t0, lease_ms, 10);
-      const [second] = await store.claimOutbox([kindName], t0 + lease_ms + 1, lease_ms, 10);
-      await store.commitBatch({
-        ...emptyBatch(t0 + lease_ms + 3),
-        outboxResults: [
-          { outboxId: row.id, claim: second!.claim, at: t0 + lease_ms + 2, error: 'a bug', next: { status: 'parked' } },
-          { outboxId: row.id, claim: first!.claim, at: t0 + lease_ms + 3, error: null, next: { status: 'done' } },
-        ],
-      });
-      expect((await store.listParked(100)).filter((p) => p.ref === row.id).map((p) => p.error)).toEqual(['a bug']);
+      const { parked, lateDone, parkedErrors } = await claimedTwice();
+      await store.commitBatch({ ...emptyBatch(t0 + lease_ms + 3), outboxResults: [parked, lateDone] });
+      expect(await parkedErrors()).toEqual(['a bug']);
     });
 
     test('notifications: attempts recorded; retry, failure, delivery; resend starts over', async () => {
