@@ -51,10 +51,16 @@ export class DurableCommitter {
         else batch.callbackOutcomes.push(i.outcome);
       }
       const outcome = await store.commitBatch(batch);
-      let w = 0;
-      let n = 0;
-      let d = 0;
-      return items.map((i) => (i.kind === 'write' ? outcome.writes[w++]! : i.kind === 'nonce' ? outcome.nonces[n++]! : i.kind === 'notification' ? outcome.notifications[d++]! : null));
+      const next = { write: 0, nonce: 0, outbox: 0, notification: 0 };
+      return items.map((i) => {
+        switch (i.kind) {
+          case 'write': return outcome.writes[next.write++]!;
+          case 'nonce': return outcome.nonces[next.nonce++]!;
+          case 'outbox': return outcome.outboxResults[next.outbox++]!;
+          case 'notification': return outcome.notifications[next.notification++]!;
+          default: return null;
+        }
+      });
     }, options, observe);
   }
 
@@ -76,9 +82,9 @@ export class DurableCommitter {
     return this.batches.submit({ kind: 'nonce', claim }) as Promise<boolean>;
   }
 
-  /** Records what executing a claimed outbox row came to (store.finishOutbox, grouped). */
-  async finishOutbox(result: OutboxResult): Promise<void> {
-    await this.batches.submit({ kind: 'outbox', result });
+  /** Records what executing a claimed outbox row came to (store.finishOutbox, grouped); false when its claim was overtaken. */
+  finishOutbox(result: OutboxResult): Promise<boolean> {
+    return this.batches.submit({ kind: 'outbox', result }) as Promise<boolean>;
   }
 
   /** Records a notification's delivery attempt and what follows (store.recordNotification, grouped); false when its claim was overtaken. */

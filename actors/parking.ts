@@ -26,10 +26,10 @@ export type ParkingDeps = {
 export class Parking {
   constructor(private readonly deps: ParkingDeps) {}
 
-  /** Parks a claimed outbox row that hit a bug in `loop`. */
+  /** Parks a claimed outbox row that hit a bug in `loop` — unless another claim took it meanwhile (its lease ran out): then that claim's work stands. */
   async outboxRow(row: ClaimedOutboxRow, error: unknown, loop: string): Promise<void> {
     const text = errorText(error, parked_error_chars_max);
-    await this.deps.store.finishOutbox({ outboxId: row.id, claim: row.claim, at: this.deps.clock.now(), error: text, next: { status: 'parked' } });
+    if (!(await this.deps.store.finishOutbox({ outboxId: row.id, claim: row.claim, at: this.deps.clock.now(), error: text, next: { status: 'parked' } }))) return;
     await this.told({ source: 'outbox', orderId: row.orderId, ref: row.id, kind: row.kind, loop, error: text }, error);
   }
 

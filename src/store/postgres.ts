@@ -59,7 +59,7 @@ import {
   outboxOf,
   first_journal_page,
   merchantEventUpdatesOf,
-  notificationsWritten,
+  resultsWritten,
   outboxUpdatesOf,
   per_order_rows_max,
   recon_facts_page_max,
@@ -259,8 +259,12 @@ function recordInputs(batch: Batch): unknown[] {
   return [outbox, attempts, events, callbacks, outcomes];
 }
 
-/** The outbox rows a batch statement's results updated (its 'outbox' rows): a fenced delivery result that changed nothing is not among them. */
+/** The outbox rows a batch statement's results updated (its 'outbox' rows): a fenced result that changed nothing is not among them. */
 const outboxChangedIn = (rows: Row[]) => new Set(rows.filter((r) => r.kind === 'outbox').map((r) => r.id as string));
+
+/** Which of a batch's outbox results and notifications were written. */
+const recordsWritten = (batch: Batch, changed: ReadonlySet<string>) =>
+  ({ outboxResults: resultsWritten(batch.outboxResults, changed), notifications: resultsWritten(batch.notifications, changed) });
 
 /** The timers named in $1 (timerKeysJson), still due when named, that meet `condition` and no other transaction holds: locked. */
 const firedTimersFree = (condition = 'true') => `SELECT t.order_id, t.key FROM timers t
@@ -365,12 +369,12 @@ export class PostgresStore implements Store {
 
   async commitBatch(batch: Batch): Promise<BatchOutcome> {
     const { writes, nonces, nowMs } = batch;
-    if (isEmptyBatch(batch)) return { writes: [], nonces: [], notifications: [] };
+    if (isEmptyBatch(batch)) return { writes: [], nonces: [], outboxResults: [], notifications: [] };
     assertBatch(batch);
     if (writes.length + nonces.length === 0) {
       // Records alone: the writes' dozen expressions would plan, lock their tables and run for nothing.
       const rows = await this.all(recordsStatement, ...recordInputs(batch));
-      return { writes: [], nonces: [], notifications: notificationsWritten(batch.notifications, outboxChangedIn(rows)) };
+      return { writes: [], nonces: [], ...recordsWritten(batch, outboxChangedIn(rows)) };
     }
     const writeNonces = writes.flatMap((w) => (w.nonce ? [w.nonce] : []));
     if (nonces.length + writeNonces.length > 0 && nowMs - this.lastNoncePurge >= nonce_purge_interval_ms) {
@@ -403,7 +407,7 @@ export class PostgresStore implements Store {
     return {
       writes: writes.map(outcomeOf),
       nonces: nonces.map((c, i) => first[writeNonces.length + i]! && taken.has(key(c.merchantId, c.nonce))),
-      notifications: notificationsWritten(batch.notifications, outboxChangedIn(rows)),
+      ...recordsWritten(batch, outboxChangedIn(rows)),
     };
   }
 
@@ -495,7 +499,7 @@ export class PostgresStore implements Store {
   }
 
   async finishOutbox(r: OutboxResult) {
-    await this.commitBatch({ ...emptyBatch(r.at), outboxResults: [r] });
+    return (await this.commitBatch({ ...emptyBatch(r.at), outboxResults: [r] })).outboxResults[0]!;
   }
 
   async recordNotification(r: NotificationResult) {

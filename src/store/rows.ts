@@ -270,10 +270,13 @@ export function outboxUpdatesOf(batch: Pick<Batch, 'outboxResults' | 'notificati
   return lastPerId([...newestClaims(batch.outboxResults).map(outboxUpdateOf), ...newestClaims(batch.notifications).map(notificationUpdateOf)]);
 }
 
-/** Which of a batch's notifications were written, given the outbox rows its updates changed (BatchOutcome.notifications). */
-export function notificationsWritten(notifications: NotificationResult[], changedOutboxIds: ReadonlySet<string>): boolean[] {
-  const current = new Set(newestClaims(notifications));
-  return notifications.map((r) => current.has(r) && changedOutboxIds.has(r.outboxId));
+/**
+ * Which of a batch's results (outbox results, or delivery attempts) were written, given the outbox
+ * rows its updates changed (BatchOutcome.outboxResults, .notifications).
+ */
+export function resultsWritten<R extends { outboxId: string; claim?: number }>(results: R[], changedOutboxIds: ReadonlySet<string>): boolean[] {
+  const current = new Set(newestClaims(results));
+  return results.map((r) => current.has(r) && changedOutboxIds.has(r.outboxId));
 }
 
 /** A delivery attempt's consequence for its merchant event, written with its outbox row's. */

@@ -7,7 +7,7 @@
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { encodeJsonText as text, firstClaims, merchantEventUpdatesOf, nonce_purge_interval_ms, nonce_purge_rows_max, notificationsWritten, orderColumns, orderValues, outboxUpdatesOf } from './rows.ts';
+import { encodeJsonText as text, firstClaims, merchantEventUpdatesOf, nonce_purge_interval_ms, nonce_purge_rows_max, orderColumns, resultsWritten, orderValues, outboxUpdatesOf } from './rows.ts';
 import type { Batch, BatchOutcome, NonceClaim, OrderRow, OrderWrite, WriteOutcome } from './store.ts';
 import { applyOps, runSync, type Row, type Statement } from '../balance/ledger.ts';
 import { StatementCache } from './statement-cache.ts';
@@ -178,13 +178,13 @@ export class BatchWriter {
         return write.ledger?.length ? writeWithLedger(this.db, s, this.runner.all, write) : writeOrder(s, write);
       });
       const nonces = this.claimNonces(b.nonces, b.nowMs);
-      return { writes, nonces, notifications: this.record(b) };
+      return { writes, nonces, ...this.record(b) };
     });
     return all.immediate(batch);
   }
 
-  /** The batch's records: outbox results, delivery attempts, callbacks and their outcomes (store.ts, Batch); which notifications were written. */
-  private record(batch: Batch): boolean[] {
+  /** The batch's records: outbox results, delivery attempts, callbacks and their outcomes (store.ts, Batch); which results were written. */
+  private record(batch: Batch): Pick<BatchOutcome, 'outboxResults' | 'notifications'> {
     const s = this.statements;
     const flag = (verified: boolean | null) => (verified === null ? null : Number(verified));
     for (const c of batch.callbacks) {
@@ -193,9 +193,10 @@ export class BatchWriter {
     for (const o of batch.callbackOutcomes) s.updateCallback.run(flag(o.verified), o.orderId, o.flowId, o.outcome, o.callbackId);
     for (const { attempt: a, eventId } of batch.notifications) s.insertNotificationAttempt.run(a.id, eventId, a.at, a.httpStatus, a.error, a.durationMs);
     const changed = outboxUpdatesOf(batch).filter((u) => s.finishOutbox.run(u.status, u.error, u.dueAt, u.completedAt, u.id, u.claim).changes > 0);
-    const written = notificationsWritten(batch.notifications, new Set(changed.map((u) => u.id)));
+    const changedIds = new Set(changed.map((u) => u.id));
+    const written = resultsWritten(batch.notifications, changedIds);
     for (const u of merchantEventUpdatesOf(batch.notifications.filter((_, i) => written[i]))) s.updateMerchantEvent.run(u.status, u.deliveredAt, u.id);
-    return written;
+    return { outboxResults: resultsWritten(batch.outboxResults, changedIds), notifications: written };
   }
 
   /**

@@ -331,7 +331,7 @@ export class SqliteStore implements Store {
   }
 
   async finishOutbox(r: OutboxResult) {
-    await this.commitBatch({ ...emptyBatch(r.at), outboxResults: [r] });
+    return (await this.commitBatch({ ...emptyBatch(r.at), outboxResults: [r] })).outboxResults[0]!;
   }
 
   async recordNotification(r: NotificationResult) {

@@ -382,10 +382,11 @@ export type Batch = {
   nowMs: number;
 };
 /**
- * Per write its outcome; per nonce claim whether it was free (and is now taken); per notification
- * whether its result was written (false: its claim was overtaken, and only its attempt is logged).
+ * Per write its outcome; per nonce claim whether it was free (and is now taken); per outbox
+ * result and per notification whether it was written (false: its claim was overtaken, and a
+ * notification's attempt is only logged).
  */
-export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[]; notifications: boolean[] };
+export type BatchOutcome = { writes: WriteOutcome[]; nonces: boolean[]; outboxResults: boolean[]; notifications: boolean[] };
 
 /** The balance ledger's own reads and writes (credits, debits, balances, entries, the audit). */
 export interface LedgerStore {
@@ -445,9 +446,10 @@ export interface Store {
   claimOutboxRow(outboxId: string, nowMs: number, leaseMs: number): Promise<ClaimedOutboxRow | null>;
   /**
    * Records the execution of a claimed outbox row (not a notification: those go through
-   * recordNotification) in a transaction of its own: commitBatch with this one result.
+   * recordNotification) in a transaction of its own: commitBatch with this one result. False
+   * when the result's claim was overtaken and nothing was written.
    */
-  finishOutbox(result: OutboxResult): Promise<void>;
+  finishOutbox(result: OutboxResult): Promise<boolean>;
   /**
    * Records a delivery attempt and its consequence (outbox row and merchant event) in a
    * transaction of its own: commitBatch with this one result. The consequence is written only if

@@ -18,7 +18,7 @@ for (const kind of storeKinds) {
     test('a nonce is claimed once per merchant; equal claims in one batch: the first wins', async () => {
       const [a, b] = [unique(), unique()];
       const batch = { ...emptyBatch(t0), writes: [], nonces: [claim(a), claim(a), claim(b), claim(a, 'M2')], nowMs: t0 };
-      expect(await store.commitBatch(batch)).toEqual({ writes: [], nonces: [true, false, true, true], notifications: [] });
+      expect(await store.commitBatch(batch)).toEqual({ writes: [], nonces: [true, false, true, true], outboxResults: [], notifications: [] });
       expect((await store.commitBatch({ ...emptyBatch(t0), writes: [], nonces: [claim(b), claim(unique())], nowMs: t0 + 1 })).nonces).toEqual([false, true]);
     });
 
@@ -36,11 +36,11 @@ for (const kind of storeKinds) {
       const replay = orderRow(1);
       const batch = { ...emptyBatch(t0), writes: [{ ...writeOf(first), nonce: claim(n) }, { ...writeOf(replay), nonce: claim(n) }], nonces: [claim(n), claim(m)], nowMs: t0 };
       // Writes' nonces are claimed before the batch's own claims.
-      expect(await store.commitBatch(batch)).toEqual({ writes: ['committed', 'nonce_used'], nonces: [false, true], notifications: [] });
+      expect(await store.commitBatch(batch)).toEqual({ writes: ['committed', 'nonce_used'], nonces: [false, true], outboxResults: [], notifications: [] });
       expect(await store.loadOrder(first.id)).toEqual(first);
       expect(await store.loadOrder(replay.id)).toBeNull();
       const later = orderRow(1);
-      expect(await store.commitBatch({ ...emptyBatch(t0), writes: [{ ...writeOf(later), nonce: claim(m) }], nonces: [], nowMs: t0 + 1 })).toEqual({ writes: ['nonce_used'], nonces: [], notifications: [] });
+      expect(await store.commitBatch({ ...emptyBatch(t0), writes: [{ ...writeOf(later), nonce: claim(m) }], nonces: [], nowMs: t0 + 1 })).toEqual({ writes: ['nonce_used'], nonces: [], outboxResults: [], notifications: [] });
       expect(await store.loadOrder(later.id)).toBeNull();
     });
 
