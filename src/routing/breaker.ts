@@ -7,7 +7,7 @@
  * the next state is, and why.
  */
 import type { BreakerRow, BreakerStateName } from '../store/store.ts';
-import { type CallOutcome, type ChannelWindow, successRate } from './window.ts';
+import { type ChannelWindow, successRate } from './window.ts';
 
 export type BreakerSettings = {
   /** BREAKER_MIN_CALLS: calls in the window before the failure share counts (and before the cashier hides). */
@@ -30,9 +30,18 @@ export type Transition = { to: BreakerStateName; reason: string };
 
 /**
  * A call as its breaker judges it, with the window after it: an answer can trip a breaker too —
- * the one that brings the window to BREAKER_MIN_CALLS finds the failure share the calls before it made.
+ * the one that brings the window to BREAKER_MIN_CALLS finds the failure share the calls before it
+ * made — but an answer whose window was not read back (answerMayTrip said it could not) has none.
  */
-export type CallReport = { outcome: CallOutcome; window: ChannelWindow };
+export type CallReport = { outcome: 'failed'; window: ChannelWindow } | { outcome: 'answered'; window: ChannelWindow | null };
+
+/**
+ * Whether an answer could trip a closed breaker whose window was `seen` a moment ago: an answer
+ * lowers the failure share, so only one that brings the window to BREAKER_MIN_CALLS with the share
+ * already at BREAKER_FAILURE_RATIO can (or old buckets sliding out, which the next failure sees).
+ */
+export const answerMayTrip = (settings: BreakerSettings, seen: ChannelWindow): boolean =>
+  tripReason(settings, { totals: { ...seen.totals, calls: seen.totals.calls + 1 }, consecutiveFailures: 0 }) !== null;
 
 /** Why the window opens a closed breaker, or null while it stays closed. */
 export function tripReason(settings: BreakerSettings, window: ChannelWindow): string | null {
@@ -51,7 +60,7 @@ export function tripReason(settings: BreakerSettings, window: ChannelWindow): st
 export function afterCall(settings: BreakerSettings, breaker: BreakerRow, call: CallReport, probe = false): Transition | null {
   switch (breaker.state) {
     case 'closed': {
-      const reason = tripReason(settings, call.window);
+      const reason = call.window === null ? null : tripReason(settings, call.window);
       return reason === null ? null : { to: 'open', reason };
     }
     case 'half_open':

@@ -6,9 +6,10 @@
  */
 import type { Clock } from '../clock.ts';
 import { isoTime } from '../clock.ts';
+import { assert } from '../failures.ts';
 import type { Logger } from '../log.ts';
 import type { BreakerRow, BreakerStateName, BreakerTransitionRow, Store } from '../store/store.ts';
-import { type CallReport, hiddenInCashier } from './breaker.ts';
+import { type CallReport, answerMayTrip, hiddenInCashier } from './breaker.ts';
 import type { Admission, Breakers } from './breakers.ts';
 import type { HealthWindows } from './health.ts';
 import { ReadsInFlight } from './reads-in-flight.ts';
@@ -61,14 +62,24 @@ export class ChannelHealth {
     if (outcome === 'failed') this.deps.log.warn('channel call failed', { channel: code, call, latency_ms: Math.round(latencyMs), error });
     try {
       const at = this.deps.clock.now();
-      const report: CallReport = { outcome, window: await this.deps.windows.add(code, outcome, latencyMs, at) };
+      const seen = this.cached.get(code)?.window;
+      const report = await this.added(code, outcome, latencyMs, at, seen === undefined || answerMayTrip(this.settings, seen));
       const moved = await this.deps.breakers.observe(code, report, probe);
       // The freshest word on this channel: routing and the cashier here use it at once (a breaker
       // that closed starts a fresh window).
-      this.cached.set(code, { at, window: moved === 'closed' ? { totals: emptyTotals(), consecutiveFailures: 0 } : report.window });
+      if (moved === 'closed') this.cached.set(code, { at, window: { totals: emptyTotals(), consecutiveFailures: 0 } });
+      else if (report.window) this.cached.set(code, { at, window: report.window });
     } catch (unrecorded) {
       this.deps.log.error('channel health not recorded', { channel: code, outcome, error: String(unrecorded) });
     }
+  }
+
+  /** Adds the call to its window: a failure comes back with the window after it, an answer when it could trip the breaker. */
+  private async added(code: string, outcome: CallOutcome, latencyMs: number, at: number, answerMayTrip: boolean): Promise<CallReport> {
+    const window = await this.deps.windows.add(code, outcome, latencyMs, at, outcome === 'failed' || answerMayTrip);
+    if (outcome === 'answered') return { outcome, window };
+    assert(window !== null, `the window of ${code} read back after a failure`);
+    return { outcome, window };
   }
 
   admitPrepay(code: string): Promise<Admission> {

@@ -1,8 +1,9 @@
 /**
  * Where channel health windows live: in this process without Redis, in Redis otherwise so that
  * every instance adds to and reads the same window. Recording a call is one round trip, which
- * answers the window after it: a breaker is judged on every call (an answer that brings the
- * window to BREAKER_MIN_CALLS can find its failure share already reached).
+ * answers the window after it when asked to (`readBack`): always for a failure, for an answer only
+ * when it could trip the breaker (breaker.ts, answerMayTrip) — summing the window's 30 buckets for
+ * every answer was a fifth of Redis's work a payment.
  */
 import type Redis from 'ioredis';
 import * as v from 'valibot';
@@ -13,8 +14,8 @@ import {
 } from './window.ts';
 
 export interface HealthWindows {
-  /** Adds one call at `at`; answers the window after it, which its breaker is judged on. */
-  add(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow>;
+  /** Adds one call at `at`; answers the window after it (which its breaker is judged on) when `readBack`, else null. */
+  add(code: string, outcome: CallOutcome, latencyMs: number, at: number, readBack: boolean): Promise<ChannelWindow | null>;
   read(codes: readonly string[], at: number): Promise<Map<string, ChannelWindow>>;
   /** Forgets a channel's window (a breaker that closes starts afresh). */
   reset(code: string, at: number): Promise<void>;
@@ -29,7 +30,8 @@ export interface HealthWindows {
 export class LocalHealth implements HealthWindows {
   private readonly channels = new Map<string, { buckets: Bucket[]; consecutiveFailures: number }>();
 
-  async add(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow> {
+  /** A process's own window costs nothing to read: it is answered whether asked or not. */
+  async add(code: string, outcome: CallOutcome, latencyMs: number, at: number, _readBack: boolean): Promise<ChannelWindow> {
     const channel = this.channels.get(code) ?? { buckets: [], consecutiveFailures: 0 };
     this.channels.set(code, channel);
     const start = bucketStart(at);
@@ -64,9 +66,9 @@ const latencyFields = [...latency_bounds_ms.map((_, i) => `l${i}`), `l${latency_
 const bucket_ttl_ms = health_window_ms + health_bucket_ms;
 
 /**
- * KEYS: the failures-in-a-row counter, the current bucket, the window's other buckets.
- * ARGV: the latency field, the time to live, '1' for a failed call. Counts the call in the current
- * bucket and answers { failures in a row, calls, failures } of the window after it.
+ * KEYS: the failures-in-a-row counter, the current bucket, and — to read the window back — its
+ * other buckets. ARGV: the latency field, the time to live, '1' for a failed call. Counts the call
+ * in the current bucket and answers { failures in a row, calls, failures } of the buckets given.
  */
 const addScript = `
 redis.call('HINCRBY', KEYS[2], 'c', 1)
@@ -137,13 +139,14 @@ export class RedisHealth implements HealthWindows {
   private bucketKey = (code: string, start: number) => `${this.prefix}:${code}:${start}`;
   private rowKey = (code: string) => `${this.prefix}:${code}:row`;
 
-  async add(code: string, outcome: CallOutcome, latencyMs: number, at: number): Promise<ChannelWindow> {
+  async add(code: string, outcome: CallOutcome, latencyMs: number, at: number, readBack: boolean): Promise<ChannelWindow | null> {
     const current = bucketStart(at);
-    const earlier = windowStarts(at).filter((start) => start !== current).map((start) => this.bucketKey(code, start));
+    const earlier = readBack ? windowStarts(at).filter((start) => start !== current).map((start) => this.bucketKey(code, start)) : [];
     const keys = [this.rowKey(code), this.bucketKey(code, current), ...earlier];
     const failed = outcome === 'failed' ? '1' : '0';
     const answer = await inRedis('health: recording a call', this.redis.healthAdd(keys.length, ...keys, latencyFields[latencyBin(latencyMs)]!, String(bucket_ttl_ms), failed));
     if (!Array.isArray(answer) || answer.length !== 3) throw new Error(`assertion failed: the health script answered ${String(answer)}`);
+    if (!readBack) return null;
     const totals = emptyTotals();
     totals.calls = count(answer[1]);
     totals.failures = count(answer[2]);

@@ -74,7 +74,7 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
     const ownWindow = new LocalHealth();
     const a = new Breakers({ board: board(), store: fresh.store, health: new LocalHealth(), clock, log: createLogger('error') }, settings);
     const b = new Breakers({ board: board(), store: fresh.store, health: ownWindow, clock, log: createLogger('error') }, settings);
-    for (let i = 1; i < settings.consecutive; i++) await ownWindow.add(code, 'failed', 5, clock.now());
+    for (let i = 1; i < settings.consecutive; i++) await ownWindow.add(code, 'failed', 5, clock.now(), true);
     expect((await b.states([code])).get(code)!.state).toBe('closed');
     await openedBy(a, code);
     for (let probe = 0; probe < settings.halfOpenProbes; probe++) {
@@ -84,7 +84,7 @@ describe.each(boards)('breakers shared by two instances (board in %s)', (kind) =
     clock.advance(breaker_cache_ms);
     expect((await b.states([code])).get(code)!.state).toBe('closed');
     expect((await ownWindow.read([code], clock.now())).get(code)!).toMatchObject({ totals: { calls: 0, failures: 0 }, consecutiveFailures: 0 });
-    const failure = { outcome: 'failed', window: await ownWindow.add(code, 'failed', 5, clock.now()) } as const;
+    const failure = { outcome: 'failed', window: await ownWindow.add(code, 'failed', 5, clock.now(), true) } as const;
     expect(await b.observe(code, failure)).toBeNull();
   });
 

@@ -4,7 +4,7 @@
  * it, one failure re-opens it), and what an operator's forced open means.
  */
 import { describe, expect, test } from 'bun:test';
-import { afterCall, default_breaker_settings as settings, halfOpenDue, hiddenInCashier, moved, probeAnswered, tripReason } from '../../src/routing/breaker.ts';
+import { afterCall, answerMayTrip, default_breaker_settings as settings, halfOpenDue, hiddenInCashier, moved, probeAnswered, tripReason } from '../../src/routing/breaker.ts';
 import { emptyTotals } from '../../src/routing/window.ts';
 import { closedBreaker } from '../../src/store/rows.ts';
 
@@ -33,6 +33,15 @@ describe('breaker transitions', () => {
     // F F F F A F A A F, then this answer: 10 calls, 6 failed, never 5 in a row.
     expect(afterCall(settings, closed, answeredWith(windowOf(10, 6, 0)))).toEqual({ to: 'open', reason: '6 of 10 calls failed in the window' });
     expect(afterCall(settings, closed, answeredWith(windowOf(10, 4, 0)))).toBeNull();
+    // An answer whose window was not read back (it could not trip) is judged on nothing.
+    expect(afterCall(settings, closed, { outcome: 'answered', window: null })).toBeNull();
+  });
+
+  test('an answer may trip only where it brings the window to BREAKER_MIN_CALLS with the share reached: only then is the window read back', () => {
+    expect(answerMayTrip(settings, windowOf(9, 6))).toBe(true);
+    expect(answerMayTrip(settings, windowOf(9, 4))).toBe(false);
+    expect(answerMayTrip(settings, windowOf(3, 3))).toBe(false);
+    expect(answerMayTrip(settings, windowOf(100, 2))).toBe(false);
   });
 
   test('open → half_open only after BREAKER_OPEN_S, and never when forced', () => {

@@ -42,9 +42,12 @@ describe('Redis health windows', () => {
       const code = codes[Math.floor(random() * 3)]!;
       const outcome = random() < 0.3 ? 'failed' : 'answered';
       const latency = Math.floor(random() * 12_000);
-      // Each call answers the window after it (calls, failures, failures in a row; the script sums no latency).
-      const [mine, theirs] = await Promise.all([local.add(code, outcome, latency, at), shared.add(code, outcome, latency, at)]);
-      expect({ calls: theirs.totals.calls, failures: theirs.totals.failures, row: theirs.consecutiveFailures })
+      // Read back (every failure, and an answer that could trip), a call answers the window after it
+      // (calls, failures, failures in a row; the script sums no latency); otherwise Redis answers nothing.
+      const readBack = outcome === 'failed' || random() < 0.5;
+      const [mine, theirs] = await Promise.all([local.add(code, outcome, latency, at, readBack), shared.add(code, outcome, latency, at, readBack)]);
+      if (!readBack) expect(theirs).toBeNull();
+      else expect({ calls: theirs!.totals.calls, failures: theirs!.totals.failures, row: theirs!.consecutiveFailures })
         .toEqual({ calls: mine.totals.calls, failures: mine.totals.failures, row: mine.consecutiveFailures });
       if (outcome === 'answered') expect(await shared.read([code], at)).toEqual(await local.read([code], at));
     }
@@ -65,9 +68,9 @@ describe('a Redis that stops', () => {
     try {
       const health = new RedisHealth(client, `paycenter:${unique()}:health`);
       const board = new RedisBoard(client, fresh.store, `paycenter:${unique()}:breakers`);
-      await health.add('c', 'answered', 5, t0);
+      await health.add('c', 'answered', 5, t0, true);
       await server.stop();
-      for (const failing of [health.add('c', 'failed', 5, t0), health.read(['c'], t0), board.read(['c']), board.claimProbe('c', t0, 1_000)]) {
+      for (const failing of [health.add('c', 'failed', 5, t0, true), health.read(['c'], t0), board.read(['c']), board.claimProbe('c', t0, 1_000)]) {
         const error = await failing.then(() => null, (e: unknown) => e);
         expect(error).toBeInstanceOf(DependencyError);
         expect((error as DependencyError).dependency).toBe('redis');
@@ -83,9 +86,9 @@ describe('a Redis that stops', () => {
     const client = redisClient(server.url);
     try {
       const health = new RedisHealth(client, `paycenter:${unique()}:health`);
-      await health.add('c', 'answered', 5, t0);
+      await health.add('c', 'answered', 5, t0, true);
       process.kill(server.pid, 'SIGSTOP');
-      const error = await health.add('c', 'failed', 5, t0).then(() => null, (e: unknown) => e);
+      const error = await health.add('c', 'failed', 5, t0, true).then(() => null, (e: unknown) => e);
       expect(error).toBeInstanceOf(DependencyError);
       expect((error as Error).message).toContain('timed out');
     } finally {

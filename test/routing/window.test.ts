@@ -23,22 +23,22 @@ describe('the health window', () => {
 
   test('a bucket counts until the window has slid a whole window past its start, then rotates out', async () => {
     const health = new LocalHealth();
-    await health.add('c', 'failed', 5, t0);
-    await health.add('c', 'answered', 5, t0 + 1);
+    await health.add('c', 'failed', 5, t0, true);
+    await health.add('c', 'answered', 5, t0 + 1, true);
     const at = async (when: number) => (await health.read(['c'], when)).get('c')!.totals;
     expect(await at(t0 + health_window_ms - 1)).toMatchObject({ calls: 2, failures: 1 });
     expect(await at(t0 + health_window_ms)).toMatchObject({ calls: 0, failures: 0 });
     // A new call after the rotation starts from an empty window.
-    const window = await health.add('c', 'failed', 5, t0 + health_window_ms + 1);
+    const window = await health.add('c', 'failed', 5, t0 + health_window_ms + 1, true);
     expect(window.totals).toMatchObject({ calls: 1, failures: 1 });
   });
 
   test('failures in a row count up and an answer resets them', async () => {
     const health = new LocalHealth();
-    for (let i = 1; i <= 3; i++) expect((await health.add('c', 'failed', 5, t0 + i)).consecutiveFailures).toBe(i);
-    await health.add('c', 'answered', 5, t0 + 4);
+    for (let i = 1; i <= 3; i++) expect((await health.add('c', 'failed', 5, t0 + i, true)).consecutiveFailures).toBe(i);
+    await health.add('c', 'answered', 5, t0 + 4, true);
     expect((await health.read(['c'], t0 + 4)).get('c')!.consecutiveFailures).toBe(0);
-    expect((await health.add('c', 'failed', 5, t0 + 4)).consecutiveFailures).toBe(1);
+    expect((await health.add('c', 'failed', 5, t0 + 4, true)).consecutiveFailures).toBe(1);
     await health.reset('c', t0 + 5);
     expect((await health.read(['c'], t0 + 5)).get('c')).toEqual({ totals: emptyTotals(), consecutiveFailures: 0 });
   });
