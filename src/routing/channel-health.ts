@@ -75,8 +75,8 @@ export class ChannelHealth {
   }
 
   /** Adds the call to its window: a failure comes back with the window after it, an answer when it could trip the breaker. */
-  private async added(code: string, outcome: CallOutcome, latencyMs: number, at: number, answerMayTrip: boolean): Promise<CallReport> {
-    const window = await this.deps.windows.add(code, outcome, latencyMs, at, outcome === 'failed' || answerMayTrip);
+  private async added(code: string, outcome: CallOutcome, latencyMs: number, at: number, readBackAnswer: boolean): Promise<CallReport> {
+    const window = await this.deps.windows.add(code, outcome, latencyMs, at, outcome === 'failed' || readBackAnswer);
     if (outcome === 'answered') return { outcome, window };
     assert(window !== null, `the window of ${code} read back after a failure`);
     return { outcome, window };
