@@ -608,7 +608,18 @@ export class PostgresStore implements Store {
   }
 
   async listMerchantEventsAfter(merchantId: string, afterId: string | null, limit: number) {
-    const rows = await this.all('SELECT * FROM merchant_events WHERE merchant_id = $1 AND id > $2 ORDER BY id LIMIT $3', merchantId, afterId ?? '', limit);
+    const [after] = afterId === null
+      ? [{ writer_xid: '0', id: '' }]
+      : await this.all('SELECT writer_xid, id FROM merchant_events WHERE merchant_id = $1 AND id = $2', merchantId, afterId);
+    if (!after) return null;
+    // Only rows of transactions older than every one still running: a transaction in flight may
+    // yet add an event, and its own id (its writer_xid) sorts it after every row listed here.
+    const rows = await this.all(
+      `SELECT * FROM merchant_events
+       WHERE merchant_id = $1 AND writer_xid < pg_snapshot_xmin(pg_current_snapshot()) AND (writer_xid, id) > ($2::text::xid8, $3)
+       ORDER BY writer_xid, id LIMIT $4`,
+      merchantId, String(after.writer_xid), after.id, limit,
+    );
     return rows.map((r) => merchantEventOf(r, json));
   }
 

@@ -51,7 +51,11 @@ function prepareStatements(db: Database) {
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at`,
     ),
     insertOutbox: db.prepare('INSERT INTO outbox (id, order_id, kind, payload, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?)'),
-    insertMerchantEvent: db.prepare('INSERT INTO merchant_events (id, merchant_id, order_id, type, data, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    // One writer: one more than the largest seq is commit order (what GET /v1/events pages by).
+    insertMerchantEvent: db.prepare(
+      `INSERT INTO merchant_events (id, merchant_id, order_id, type, data, created_at, seq)
+       VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM merchant_events))`,
+    ),
     upsertTimer: db.prepare(
       `INSERT INTO timers (order_id, key, due_at, event) VALUES (?, ?, ?, ?)
        ON CONFLICT (order_id, key) DO UPDATE SET due_at = excluded.due_at, event = excluded.event, lease_until = NULL`,

@@ -435,7 +435,9 @@ export class SqliteStore implements Store {
   }
 
   async listMerchantEventsAfter(merchantId: string, afterId: string | null, limit: number) {
-    const rows = this.all('SELECT * FROM merchant_events WHERE merchant_id = ? AND id > ? ORDER BY id LIMIT ?', merchantId, afterId ?? '', limit);
+    const after = afterId === null ? { seq: 0 } : this.all('SELECT seq FROM merchant_events WHERE merchant_id = ? AND id = ?', merchantId, afterId)[0];
+    if (!after) return null;
+    const rows = this.all('SELECT * FROM merchant_events WHERE merchant_id = ? AND seq > ? ORDER BY seq LIMIT ?', merchantId, after.seq, limit);
     return rows.map((r) => merchantEventOf(r, json));
   }
 

@@ -475,8 +475,12 @@ export interface Store {
   listMerchantEvents(orderId: string): Promise<MerchantEventRow[]>;
   /** The refund's order, for looking a refund up by its id alone. */
   findRefund(refundId: string): Promise<RefundRow | null>;
-  /** A merchant's notifications after the given event id (exclusive), oldest first. */
-  listMerchantEventsAfter(merchantId: string, afterId: string | null, limit: number): Promise<MerchantEventRow[]>;
+  /**
+   * A merchant's notifications after the given one (exclusive), in the order they became visible:
+   * an event that commits later is never listed before one already passed. Null when `afterId`
+   * names no event of this merchant.
+   */
+  listMerchantEventsAfter(merchantId: string, afterId: string | null, limit: number): Promise<MerchantEventRow[] | null>;
 
   // Merchants and channels (operator data; written outside order actors).
   insertMerchant(merchant: MerchantRow): Promise<'inserted' | 'exists'>;

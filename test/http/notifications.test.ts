@@ -74,7 +74,7 @@ for (const kind of storeKinds) {
       }
       // (the clock is now far past real time: from here on the test talks to the store and /admin, not to signed /v1 routes)
       expect(endpoint.received).toHaveLength(7);
-      const listed = await booted.paycenter.store.listMerchantEventsAfter(merchant.merchantId, null, 10);
+      const listed = (await booted.paycenter.store.listMerchantEventsAfter(merchant.merchantId, null, 10))!;
       expect(listed.map((e) => e.type)).toEqual(['payment.closed']);
       expect(await booted.paycenter.store.loadMerchantEvent(listed[0]!.id)).toMatchObject({ status: 'failed', attempts: 7 });
       expect(await (await fetch(`${booted.url}/metrics`)).text()).toMatch(/paycenter_notifications_failed_total [1-9]/);

@@ -115,6 +115,7 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
   app.get('/events', describeRoute({ ...tag, summary: 'Every notification sent to this merchant, oldest first' }), queryParams(eventsQuery), async (c) => {
     const { after, limit } = c.req.valid('query');
     const events = await payments.events(c.get('merchant'), after ?? null, limit + 1);
+    if (events === null) throw new ApiError('invalid_request', "after must name one of this merchant's events", 'after');
     return c.json({ data: events.slice(0, limit).map(eventOf), has_more: events.length > limit });
   });
 
