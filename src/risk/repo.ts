@@ -7,6 +7,7 @@ import { SQL } from 'bun';
 import { Database } from 'bun:sqlite';
 import * as v from 'valibot';
 import { type ListEntry, type ListSubject, type Rule, type Settings, default_settings, history_orders_max, ruleOf, rule_kinds, list_subjects } from './rules.ts';
+import { postgres_session } from '../store/postgres.ts';
 
 type Row = Record<string, unknown>;
 
@@ -71,8 +72,10 @@ export async function openRiskDatabase(databaseUrl: string): Promise<{ sql: Sql;
     db.exec('PRAGMA synchronous = NORMAL');
     return { sql: sqliteSql(db), postgres: null, counters: null };
   }
-  const pg = new SQL({ url: databaseUrl, max: postgres_pool_max });
-  const counters = new SQL({ url: databaseUrl, max: postgres_counter_connections_max, connection: { synchronous_commit: 'off' } } as SQL.Options);
+  const pg = new SQL({ url: databaseUrl, max: postgres_pool_max, connection: postgres_session } as SQL.Options);
+  const counters = new SQL({
+    url: databaseUrl, max: postgres_counter_connections_max, connection: { ...postgres_session, synchronous_commit: 'off' },
+  } as SQL.Options);
   return { sql: postgresSql(pg), postgres: pg, counters };
 }
 

@@ -79,6 +79,20 @@ import { applyOps, numbered, runAsync, type Statement } from '../balance/ledger.
 
 /** Connections in a process's pool, at most. */
 export const postgres_pool_max = 16;
+/** A statement's run, at most: one stuck behind a lock or a plan gone wrong fails as the store's failure and is retried. */
+const postgres_statement_timeout_ms = 30_000;
+/** A transaction left idle by a stuck caller is ended: it holds row locks, and GET /v1/events waits for it. */
+const postgres_idle_in_transaction_timeout_ms = 60_000;
+
+/**
+ * Settings every paycenter session starts with: `connection` parameters go into each pooled
+ * connection's startup message, whatever the server's or database's defaults are.
+ */
+export const postgres_session = {
+  synchronous_commit: 'on',
+  statement_timeout: String(postgres_statement_timeout_ms),
+  idle_in_transaction_session_timeout: String(postgres_idle_in_transaction_timeout_ms),
+} as const;
 /** The advisory lock that serializes migrations of one database across processes ("payc"). */
 const postgres_migration_lock_key = 0x70617963;
 
@@ -335,12 +349,8 @@ export class PostgresStore implements Store {
     }
   }
 
-  /**
-   * `connection` parameters go into every pooled connection's startup message, so each session
-   * runs with synchronous_commit=on whatever the server's or database's default is.
-   */
   static async open(url: string, poolMax = postgres_pool_max): Promise<PostgresStore> {
-    const sql = new SQL({ url, max: poolMax, connection: { synchronous_commit: 'on' } } as SQL.Options);
+    const sql = new SQL({ url, max: poolMax, connection: postgres_session } as SQL.Options);
     const [setting] = await sql.unsafe('SHOW synchronous_commit');
     if ((setting as Row).synchronous_commit !== 'on') {
       await sql.close();
@@ -353,6 +363,8 @@ export class PostgresStore implements Store {
     const executor: MigrationExecutor = {
       locked: (work) =>
         this.sql.begin(async (tx) => {
+          // A migration may rewrite a large table, and an instance waits here for another's.
+          await tx.unsafe('SET LOCAL statement_timeout = 0');
           await tx.unsafe('SELECT pg_advisory_xact_lock($1)', [postgres_migration_lock_key]);
           return work({
             script: async (sql) => void (await tx.unsafe(sql)),
