@@ -9,6 +9,7 @@ import * as v from 'valibot';
 import type { BreakerSettings } from './routing/breaker.ts';
 import type { AdmissionSettings } from './http/admission.ts';
 import { commit_queue_writes_max } from '../actors/durable-commit.ts';
+import { type Range, parseRange } from './net/ip.ts';
 
 export type Mode = 'dev' | 'production';
 
@@ -44,6 +45,8 @@ export type Config = {
   outboundAllowPrivate: boolean;
   /** Bearer token /metrics asks for; null leaves it open (for a scraper on a private network). */
   metricsToken: string | null;
+  /** Reverse proxies whose X-Forwarded-For names the caller the per-address limits count; empty: none. */
+  trustedProxies: Range[];
   /** Callbacks taken per source address and per channel (token buckets, per process). */
   callbackIntake: { perAddress: { perSecond: number; capacity: number }; perChannel: { perSecond: number; capacity: number } };
   /** Callbacks older than this are purged unless an open order or an unmatched payment still needs them. */
@@ -65,6 +68,8 @@ const secret_key_bytes = 32;
 const admin_token_length_min = 16;
 const redis_masters_max = 9;
 const metrics_token_length_min = 16;
+/** A proxy chain is a few hops; a list longer than this is a mistake (every request walks it). */
+const trusted_proxies_max = 32;
 const day_ms = 86_400_000;
 const hour_ms = 3_600_000;
 
@@ -154,6 +159,13 @@ const environment = v.object({
   RECON_HOLD_DAYS: integer(0, 30, 2),
   OUTBOUND_ALLOW_PRIVATE: v.optional(v.picklist(['0', '1'], 'must be 0 or 1')),
   METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(metrics_token_length_min, `must be at least ${metrics_token_length_min} characters`))),
+  TRUSTED_PROXIES: v.pipe(
+    v.optional(v.string(), ''),
+    v.transform((s) => s.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')),
+    v.check((entries) => entries.length <= trusted_proxies_max, `must list at most ${trusted_proxies_max} addresses or ranges`),
+    v.check((entries) => entries.every((entry) => parseRange(entry) !== null), 'must be addresses or CIDR ranges, comma-separated'),
+    v.transform((entries) => entries.map((entry) => parseRange(entry)!)),
+  ),
   CALLBACK_RATE_PER_ADDRESS_PER_S: integer(1, 1_000_000, 200),
   CALLBACK_BURST_PER_ADDRESS: integer(1, 1_000_000, 2_000),
   CALLBACK_RATE_PER_CHANNEL_PER_S: integer(1, 1_000_000, 500),
@@ -221,6 +233,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: Mode):
     recon: { atMs: e.RECON_AT, holdDays: e.RECON_HOLD_DAYS },
     outboundAllowPrivate: (e.OUTBOUND_ALLOW_PRIVATE ?? (mode === 'dev' ? '1' : '0')) === '1',
     metricsToken: e.METRICS_TOKEN ?? null,
+    trustedProxies: e.TRUSTED_PROXIES,
     callbackIntake: {
       perAddress: { perSecond: e.CALLBACK_RATE_PER_ADDRESS_PER_S, capacity: e.CALLBACK_BURST_PER_ADDRESS },
       perChannel: { perSecond: e.CALLBACK_RATE_PER_CHANNEL_PER_S, capacity: e.CALLBACK_BURST_PER_CHANNEL },

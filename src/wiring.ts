@@ -186,6 +186,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
       outbound: { allowPrivate: config.outboundAllowPrivate }, metricsToken: config.metricsToken, callbackIntake: config.callbackIntake,
       admission: config.admission,
       adminSessions: { sessionMs: config.adminSessionMs, secureCookie: config.publicUrl.startsWith('https:') },
+      trustedProxies: config.trustedProxies,
     },
     readiness: redis.map((client, i) => ({ name: `redis${i}`, check: async () => void (await client.ping()) })),
   });

@@ -40,6 +40,7 @@ import { Balances } from '../balance/balances.ts';
 import { redeliverRoutes } from './routes/merchant-redeliver.ts';
 import type { Links } from './views.ts';
 import { CallbackIntake } from './callback-intake.ts';
+import { callerAddress } from './client-address.ts';
 import { type EdgeSettings, htmlSecurity, metricsGuard } from './edge.ts';
 import { admission, shed_retry_after_s } from './admission.ts';
 
@@ -140,9 +141,10 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   v1.route('/', balanceRoutes(balances));
   v1.route('/events', redeliverRoutes({ store: deps.store, clock: deps.clock }));
   app.route('/v1', v1);
+  const addressOf = callerAddress(deps.edge.trustedProxies);
   app.route('/callbacks', callbackRoutes({
     store: deps.store, committer: deps.committer, engine: deps.engine, channels: deps.channels, clock: deps.clock, log: deps.log,
-    intake: new CallbackIntake(deps.edge.callbackIntake), onRefused: deps.metrics.callbackRefused,
+    intake: new CallbackIntake(deps.edge.callbackIntake), onRefused: deps.metrics.callbackRefused, addressOf,
   }));
   app.route('/cashier', cashierRoutes({
     payments: deps.payments, engine: deps.engine, merchants: deps.merchants, runner: deps.runner, clock: deps.clock, links: deps.links,
@@ -153,7 +155,7 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.route('/admin', adminRoutes({
     adminToken: deps.adminToken, merchants: deps.merchants, store: deps.store, secretKey: deps.links.secretKey, clock: deps.clock, alerts: deps.alerts, recon: deps.recon, links: deps.links,
     channels: deps.channels,
-    outbound: deps.edge.outbound, sessions: deps.edge.adminSessions, health: deps.health, balances, risk: deps.risk,
+    outbound: deps.edge.outbound, sessions: deps.edge.adminSessions, addressOf, health: deps.health, balances, risk: deps.risk,
   }));
   // Behind the operator authentication the /admin application installs for every /admin path.
   app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock }));

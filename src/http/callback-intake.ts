@@ -4,9 +4,7 @@
  * (token buckets far above any provider's notify rate, so a provider's retries get through),
  * and a callback that does not verify keeps only the first bytes of its body.
  */
-import type { Context } from 'hono';
 import { LocalRateLimiter, type RateLimitOptions } from './rate-limit.ts';
-import type { ServeEnv } from './raw-target.ts';
 
 export type CallbackIntakeOptions = { perAddress: RateLimitOptions; perChannel: RateLimitOptions };
 
@@ -36,12 +34,6 @@ export class CallbackIntake {
   async takeChannel(code: string, nowMs: number): Promise<boolean> {
     return (await this.channels.take(code, nowMs)).ok;
   }
-}
-
-/** The peer's address as the socket saw it (behind a proxy, the proxy's); 'unknown' without a server (`app.request`). */
-export function sourceAddressOf(c: Context): string {
-  const server = (c.env as Partial<ServeEnv> | undefined)?.server;
-  return server?.requestIP(c.req.raw)?.address ?? 'unknown';
 }
 
 /** The first bytes of a refused callback's body, and a note of how much was dropped (null when kept whole). */

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { OutboundPolicy } from '../net/outbound.ts';
+import type { Range } from '../net/ip.ts';
 import { constantTimeEqual } from '../secrets.ts';
 import type { CallbackIntakeOptions } from './callback-intake.ts';
 import type { AdmissionSettings } from './admission.ts';
@@ -19,6 +20,8 @@ export type EdgeSettings = {
   admission: AdmissionSettings;
   /** Operators' browser sessions: how long one lasts, and whether its cookie is `Secure` (PUBLIC_URL is https). */
   adminSessions: { sessionMs: number; secureCookie: boolean };
+  /** Reverse proxies whose X-Forwarded-For names the caller (TRUSTED_PROXIES; empty: the socket's peer is the caller). */
+  trustedProxies: readonly Range[];
 };
 
 const scriptHash = (source: string) => `'sha256-${createHash('sha256').update(source).digest('base64')}'`;

@@ -8,7 +8,7 @@ import type { PaymentContext, RiskVerdict } from '../../machines/payment.model.t
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { parseAmount } from '../money.ts';
 import type { Currency } from '../money.ts';
-import { type Address, type Range, parseAddress, parseRange } from './ip.ts';
+import { type Address, type Range, parseAddress, parseRange } from '../net/ip.ts';
 import type { RegionOf } from './region.ts';
 import { type ListEntry, type ListSubject, type Rule, type Settings, limit_currency, list_subjects } from './rules.ts';
 

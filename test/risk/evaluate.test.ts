@@ -4,7 +4,7 @@ import { type CounterAsk, type Held, counterAsks, counterHits, countingPlans, re
 import {
   type Candidate, type Compiled, combinedVerdict, compileLists, compileRule, counterName, decide, factsOf, heldCounters, statelessHit,
 } from '../../src/risk/evaluate.ts';
-import { inRange, parseAddress, parseRange } from '../../src/risk/ip.ts';
+import { inRange, parseAddress, parseRange } from '../../src/net/ip.ts';
 import { regionOf } from '../../src/risk/region.ts';
 import { type RuleKind, default_settings, ruleOf } from '../../src/risk/rules.ts';
 

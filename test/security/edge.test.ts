@@ -21,6 +21,8 @@ import { type AlipayCreds, alipayCall, startReceiver } from '../sandbox/helpers.
 
 const metrics_token = 'metrics_0123456789abcdef';
 const limits = { perAddressBurst: 5, perChannelBurst: 8 };
+/** A reverse proxy in front of paycenter, as TRUSTED_PROXIES names it. */
+const trusted_proxy = '127.0.0.20';
 
 const clock = new ManualClock(Date.now());
 let world: World;
@@ -30,6 +32,7 @@ beforeAll(async () => {
     OUTBOUND_ALLOW_PRIVATE: '0', METRICS_TOKEN: metrics_token,
     CALLBACK_RATE_PER_ADDRESS_PER_S: '1', CALLBACK_BURST_PER_ADDRESS: String(limits.perAddressBurst),
     CALLBACK_RATE_PER_CHANNEL_PER_S: '1', CALLBACK_BURST_PER_CHANNEL: String(limits.perChannelBurst),
+    TRUSTED_PROXIES: trusted_proxy,
   });
 });
 
@@ -253,6 +256,22 @@ describe('7. operators sign in for a session, not with the token', () => {
     const bearer = await fromAddress('127.0.0.7', 'GET', '/admin/channels', { authorization: `Bearer ${admin_token}` });
     expect(bearer.status).toBe(429);
     expect((await signIn('127.0.0.8', admin_token)).status).toBe(303);
+  });
+
+  test('behind a trusted proxy they count by the address it forwards: one caller locked out is not every operator', async () => {
+    const viaProxy = (client: string, token: string) =>
+      fromAddress(trusted_proxy, 'POST', '/admin/login', { ...form, 'x-forwarded-for': `10.9.9.9, ${client}` }, new URLSearchParams({ token }).toString());
+    for (let i = 0; i < 10; i++) expect((await viaProxy('203.0.113.1', `wrong-${i}`)).status).toBe(401);
+    expect((await viaProxy('203.0.113.1', admin_token)).status).toBe(429);
+    expect((await viaProxy('203.0.113.2', admin_token)).status).toBe(303);
+  });
+
+  test('X-Forwarded-For from a peer that is not a trusted proxy changes nothing', async () => {
+    for (let i = 0; i < 10; i++) {
+      const forged = { ...form, 'x-forwarded-for': `203.0.113.${100 + i}` };
+      expect((await fromAddress('127.0.0.21', 'POST', '/admin/login', forged, `token=wrong-${i}`)).status).toBe(401);
+    }
+    expect((await fromAddress('127.0.0.21', 'POST', '/admin/login', { ...form, 'x-forwarded-for': '203.0.113.99' }, `token=${admin_token}`)).status).toBe(429);
   });
 
   test('wrong bearer tokens count as failed sign-ins', async () => {

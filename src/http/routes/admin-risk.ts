@@ -9,7 +9,7 @@ import type { Clock } from '../../clock.ts';
 import { isoTime } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import type { Risk } from '../../risk/open.ts';
-import { parseRange } from '../../risk/ip.ts';
+import { parseRange } from '../../net/ip.ts';
 import { list_entries_max, rules_max } from '../../risk/repo.ts';
 import { type ListEntry, type Rule, type Settings, createRuleBody, list_subjects, listEntryBody, ruleOf, settingsBody, updateRuleBody } from '../../risk/rules.ts';
 import { ApiError } from '../errors.ts';

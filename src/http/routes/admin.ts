@@ -3,7 +3,7 @@
  * once, at creation), channels (keys validated per provider, sealed at rest, redacted in every
  * answer) and an order's timeline (its journal).
  */
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { describeRoute } from 'hono-openapi';
@@ -26,7 +26,6 @@ import { mountViewer } from '../../viewer/routes.ts';
 import { mountParked } from './parked.ts';
 import type { OutboundPolicy } from '../../net/outbound.ts';
 import { AdminSessions, FailedSignIns } from '../admin-session.ts';
-import { sourceAddressOf } from '../callback-intake.ts';
 import type { ChannelHealth } from '../../routing/channel-health.ts';
 import { mountChannelHealth } from './admin-channels-health.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
@@ -48,6 +47,8 @@ export type AdminDeps = {
   channels: ChannelRegistry;
   outbound: OutboundPolicy;
   sessions: { sessionMs: number; secureCookie: boolean };
+  /** The caller's address, which failed sign-ins count against (behind trusted proxies, the forwarded one). */
+  addressOf: (c: Context) => string;
   health: ChannelHealth;
   balances: Balances;
   /** For the console's risk page; the JSON risk routes are mounted beside these (app.ts). */
@@ -60,7 +61,7 @@ const admin_cookie = 'paycenter_admin';
 /** Routes a browser reaches without being signed in. */
 const open_paths = new Set(['/admin/login', '/admin/logout']);
 
-type Gate = { token: string; sessions: AdminSessions; failures: FailedSignIns; clock: Clock };
+type Gate = { token: string; sessions: AdminSessions; failures: FailedSignIns; clock: Clock; addressOf: (c: Context) => string };
 
 const tooManyFailures = (waitS: number) =>
   new ApiError('rate_limited', 'too many failed admin sign-ins from this address; wait', null, { 'Retry-After': String(waitS) });
@@ -78,7 +79,7 @@ function adminAuth(gate: Gate, secretKey: Uint8Array): MiddlewareHandler {
     const bearer = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : null;
     const now = gate.clock.now();
     if (bearer !== null) {
-      const address = sourceAddressOf(c);
+      const address = gate.addressOf(c);
       const waitS = gate.failures.waitS(address, now);
       if (waitS > 0) throw tooManyFailures(waitS);
       if (constantTimeEqual(gate.token, bearer)) return next();
@@ -106,7 +107,7 @@ const loginPage = (failed: boolean) => html`<!doctype html><html><head><meta cha
 function mountLogin(app: Hono, gate: Gate, secureCookie: boolean): void {
   app.get('/login', (c) => c.html(loginPage(false)));
   app.post('/login', async (c) => {
-    const address = sourceAddressOf(c);
+    const address = gate.addressOf(c);
     const now = gate.clock.now();
     const waitS = gate.failures.waitS(address, now);
     if (waitS > 0) throw tooManyFailures(waitS);
@@ -190,7 +191,9 @@ const timelinePage = v.pipe(
 
 export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
-  const gate: Gate = { token: deps.adminToken, sessions: new AdminSessions(deps.store, deps.sessions.sessionMs), failures: new FailedSignIns(), clock: deps.clock };
+  const gate: Gate = {
+    token: deps.adminToken, sessions: new AdminSessions(deps.store, deps.sessions.sessionMs), failures: new FailedSignIns(), clock: deps.clock, addressOf: deps.addressOf,
+  };
   app.use(adminAuth(gate, deps.secretKey));
   app.use(recordWrites(deps.store, deps.clock, open_paths));
   mountLogin(app, gate, deps.sessions.secureCookie);

@@ -8,7 +8,7 @@
  * provider's way, so the provider knows. Duplicates are harmless: the actor ignores a report it
  * already applied.
  */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { DurableCommitter } from '../../../actors/durable-commit.ts';
 import type { Engine } from '../../../actors/engine.ts';
 import { tradeEvent } from '../../../actors/effect-runner.ts';
@@ -20,11 +20,13 @@ import { newId } from '../../ids.ts';
 import type { Logger } from '../../log.ts';
 import type { CallbackOutcome, CallbackRow, Store } from '../../store/store.ts';
 import { readAtMost } from '../../bounded-body.ts';
-import { type CallbackIntake, type CallbackRefusal, keptPrefixOf, refused_body_bytes_max, sourceAddressOf } from '../callback-intake.ts';
+import { type CallbackIntake, type CallbackRefusal, keptPrefixOf, refused_body_bytes_max } from '../callback-intake.ts';
 
 export type CallbackDeps = {
   store: Store; committer: DurableCommitter; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger;
   intake: CallbackIntake;
+  /** The caller's address, which the per-address limit counts (behind trusted proxies, the forwarded one). */
+  addressOf: (c: Context) => string;
   /** Told of each callback refused before or at verification (a metric). */
   onRefused: (reason: CallbackRefusal) => void;
 };
@@ -101,7 +103,7 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
   app.post('/:provider/:code', async (c) => {
     const { provider, code } = c.req.param();
     const now = deps.clock.now();
-    if (!(await deps.intake.takeAddress(sourceAddressOf(c), now))) {
+    if (!(await deps.intake.takeAddress(deps.addressOf(c), now))) {
       deps.onRefused('address_rate_limited');
       return refusal(null, 429, 'too many callbacks from this address; retry later');
     }

@@ -1,6 +1,6 @@
 /**
- * IP addresses and CIDR ranges as numbers, for `ip` list entries: an entry is an address or a
- * range (`10.0.0.0/8`, `2001:db8::/32`). IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) are the
+ * IP addresses and CIDR ranges as numbers, for risk's `ip` list entries and the trusted proxies:
+ * an entry is an address or a range (`10.0.0.0/8`, `2001:db8::/32`). IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) are the
  * IPv4 address they carry, so a v4 range catches them too.
  */
 import { isIPv4, isIPv6 } from 'node:net';
