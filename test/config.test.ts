@@ -96,6 +96,10 @@ describe('config', () => {
     expect([set.metricsToken, set.callbackRetentionMs, set.adminSessionMs]).toEqual(['metrics_0123456789', 7 * 86_400_000, 3_600_000]);
     expect(() => loadConfig({ ...base, METRICS_TOKEN: 'short' }, 'production')).toThrow('METRICS_TOKEN: must be at least 16 characters');
     expect(() => loadConfig({ ...base, OUTBOUND_ALLOW_PRIVATE: 'yes' }, 'production')).toThrow('OUTBOUND_ALLOW_PRIVATE: must be 0 or 1');
+    expect(defaults.trustedProxies).toEqual([]);
+    expect(loadConfig({ ...base, TRUSTED_PROXIES: ' 10.0.0.0/8 , ::1' }, 'production').trustedProxies).toHaveLength(2);
+    expect(() => loadConfig({ ...base, TRUSTED_PROXIES: '10.0.0.0/8,proxy.internal' }, 'production'))
+      .toThrow('TRUSTED_PROXIES: must be addresses or CIDR ranges, comma-separated');
   });
 
   test('an empty variable counts as unset', () => {
