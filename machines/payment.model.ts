@@ -341,7 +341,7 @@ export type PayStartDecision =
   | { kind: 'start' }
   /** The attempt already waiting; `flow` is its part that answers the request: the external one, whose action the payer is shown, if any. */
   | { kind: 'join'; flow: Flow }
-  | { kind: 'refused'; error: 'amount_mismatch' | 'invalid_parts' | 'too_many_flows' | 'nothing_to_join' };
+  | { kind: 'refused'; error: 'amount_mismatch' | 'invalid_parts' | 'too_many_flows' | 'nothing_to_join' | 'expired' };
 
 /**
  * What a pay request does to the order: join the attempt waiting for the payer, start a new
@@ -356,6 +356,10 @@ export function decidePayStart(ctx: PaymentContext, request: PayStart): PayStart
   const joined = lead && !attempt?.some((f) => f.id === request.replaces) && attempt?.find((f) => f.method === lead.method && f.amount === lead.amount);
   if (joined) return { kind: 'join', flow: joined };
   if (request.rejoinOnly) return { kind: 'refused', error: 'nothing_to_join' };
+  // Its time is up though its timer has not run yet (a tick away, or behind on a sale day): a
+  // new trade would open at the channel with a deadline already past, for an order the merchant
+  // counts as expired.
+  if (request.at >= ctx.expiresAt) return { kind: 'refused', error: 'expired' };
   const parts = checkPayParts(ctx, request.parts);
   return parts.ok ? { kind: 'start' } : { kind: 'refused', error: parts.error };
 }

@@ -90,6 +90,7 @@ function payRefusal(error: Exclude<PayStartDecision, { kind: 'start' | 'join' }>
     case 'invalid_parts': return fail('invalid_request', 'parts must be positive and at most one may be an external channel', 'parts');
     case 'too_many_flows': return fail('invalid_state', `this payment has had ${flows_per_order_max} payment attempts; create a new one`);
     case 'nothing_to_join': return fail('invalid_state', `a ${status} payment cannot be paid now`);
+    case 'expired': return fail('invalid_state', 'this payment has expired: its time to pay is over');
   }
 }
 

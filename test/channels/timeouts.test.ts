@@ -37,6 +37,28 @@ describe('timeouts and closes at the channel (sqlite, a moved clock)', () => {
     expect(events.map((e: any) => e.type)).toEqual(['payment.closed']);
   });
 
+  test('once its time is up an order starts no new attempt, before its timer has run: no trade is opened past expires_at', async () => {
+    const created = await world.merchant.createPayment({ method: 'wechat_native', expire_seconds: 60 });
+    const unpaid = await world.merchant.createPayment({ expire_seconds: 60 });
+    clock.advance(60_000);
+    for (const [id, method] of [[created.body.id, 'alipay_qr'], [unpaid.body.id, 'wechat_native']]) {
+      const refused = await world.merchant.call('POST', `/v1/payments/${id}/pay`, { method });
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({ code: 'invalid_state' });
+      expect(refused.body.error.message).toContain('expired');
+      const token = new URL((await get(id)).cashier_url).searchParams.get('t');
+      const cashier = await fetch(`${world.url}/cashier/${id}/pay?t=${token}`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method }),
+      });
+      expect(cashier.status).toBe(409);
+    }
+    expect((await get(created.body.id)).flows).toHaveLength(1);
+    expect((await get(unpaid.body.id)).flows).toHaveLength(0);
+    await drive(world);
+    expect((await get(created.body.id)).status).toBe('closed');
+    expect((await get(unpaid.body.id)).status).toBe('closed');
+  });
+
   test('paid at Alipay but the notify was lost: the expiry query finds the payment and the order succeeds instead', async () => {
     await dropNotifies(world, 'alipay', world.alipay.app_id!);
     const created = await world.merchant.createPayment({ method: 'alipay_qr', expire_seconds: 60 });

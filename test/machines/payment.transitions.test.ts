@@ -247,6 +247,8 @@ const rejected: Array<[SetupName, string, PaymentEvent]> = [
   ['created', 'flow.prepared', prepared(t0 + 5_000, A)],
   ['created', 'pay.start with parts that do not add up', pay(t0 + 1_000, { flowId: A, amount: amount - 1 })],
   ['created', 'pay.start with two external parts', pay(t0 + 1_000, { flowId: A, amount: 5_000 }, { flowId: B, amount: 5_000 })],
+  ['created', 'pay.start at its expiry, before its timer ran', pay(t0 + 1_800_000, { flowId: A })],
+  ['paying', 'pay.start with another method after its expiry', pay(t0 + 1_800_001, { flowId: B, method: 'wechat_native' })],
   ['paying', 'refund.request', refund(t0 + 4_000, 'rfd_X', 'RX', 100)],
   ['paying', 'duplicate flow id', pay(t0 + 2_000, { flowId: A })],
   ['paying', 'report pending while open', report(t0 + 3_000, A, 'pending')],
