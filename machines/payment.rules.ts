@@ -31,6 +31,7 @@ import {
   queryGap,
 } from './payment.model.ts';
 
+import { moneyText } from '../src/money.ts';
 import type { RoutingNote } from '../src/routing/router.ts';
 
 export type NotifyType = 'payment.succeeded' | 'payment.closed' | 'refund.succeeded' | 'refund.failed';
@@ -281,8 +282,8 @@ function reportSucceeded(plan: Plan, report: FlowReport, phase: Phase): { plan: 
   if (!isExternal(flow)) return { plan, outcome: 'unchanged' };
   const collected = report.currency === plan.ctx.currency && report.amount !== undefined && report.amount > 0 ? report.amount : undefined;
   if (report.amount !== flow.amount || collected === undefined) {
-    const told = `${report.amount ?? '?'} ${report.currency ?? '?'}`;
-    flag(plan, report.at, flow.id, 'amount_mismatch', `${report.source} reported ${told}, flow is ${flow.amount} ${plan.ctx.currency}`);
+    const told = moneyText(report.amount, report.currency);
+    flag(plan, report.at, flow.id, 'amount_mismatch', `${report.source} reported ${told}, flow is ${moneyText(flow.amount, plan.ctx.currency)}`);
     // Money of another currency, or of no (or no positive) amount, cannot be given back by us: the flow stays
     // pending, still asked about, and the flag is the operator's to resolve. Its attempt can never
     // settle, so its frozen balance parts go back now rather than wait for that.
@@ -349,7 +350,7 @@ function refundAutomatically(plan: Plan, flow: Flow, at: number): void {
   plan.ctx.refunds.push(refund);
   startRefundPart(plan, refund, at);
   // DESIGN.md: refunded automatically *and reported* — money came in that the merchant never sees settle.
-  flag(plan, at, flow.id, 'auto_refund', `${amount} ${plan.ctx.currency} collected by flow ${flow.id} beyond what settles the order; refunding it as ${id}`);
+  flag(plan, at, flow.id, 'auto_refund', `${moneyText(amount, plan.ctx.currency)} collected by flow ${flow.id} beyond what settles the order; refunding it as ${id}`);
 }
 
 /** Re-arms a pending flow's active query with the next, longer gap; flags it once the attempts run out. */
@@ -475,7 +476,7 @@ export function planRefundReport(ctx: PaymentContext, at: number, refundId: stri
     part.status = 'failed';
     finishRefund(plan, refund, 'failed', at);
   } else {
-    flag(plan, at, flowId, 'refund_part_failed', `refund ${refund.id} part of ${part.amount} failed at the channel; kept pending`);
+    flag(plan, at, flowId, 'refund_part_failed', `refund ${refund.id} part of ${moneyText(part.amount, plan.ctx.currency)} failed at the channel; kept pending`);
   }
   return plan;
 }

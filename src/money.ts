@@ -56,6 +56,16 @@ export function formatAmount(minor: number, currency: Currency): string {
   return `${major}.${fraction}`;
 }
 
+/**
+ * Money for people to read in alerts and logs: "7.00 CNY". What a channel reported may be of a
+ * currency paycenter does not know, or no amount at all: then shown as given, in minor units.
+ */
+export function moneyText(minor: number | undefined, currency: string | undefined): string {
+  const known = currency !== undefined && Object.hasOwn(minorDigitsByCurrency, currency);
+  if (known && minor !== undefined && Number.isSafeInteger(minor) && minor >= 0) return `${formatAmount(minor, currency as Currency)} ${currency}`;
+  return `${minor ?? '?'} (minor units) ${currency ?? '?'}`;
+}
+
 /** Minor units are non-negative safe integers; anything else is a bug upstream. */
 export function assertMinor(minor: number): void {
   if (!Number.isSafeInteger(minor) || minor < 0) throw new Error(`assertion: not a minor-unit amount: ${minor}`);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { formatAmount, minorDigits, parseAmount } from '../src/money.ts';
+import { formatAmount, minorDigits, moneyText, parseAmount } from '../src/money.ts';
 
 describe('parseAmount', () => {
   test.each(['100', '1e2', '-1.00', '0.00', '100.001', ' 1.00', '1.00 ', '1.0', '01.00', '', '.50', '1.', '+1.00', '1,000.00', '１.00', '100000000.01', 'NaN', 'Infinity'])(
@@ -44,5 +44,15 @@ describe('formatAmount', () => {
     expect(formatAmount(1500, 'JPY')).toBe('1500');
     expect(() => formatAmount(1.5, 'CNY')).toThrow('assertion');
     expect(() => formatAmount(-1, 'CNY')).toThrow('assertion');
+  });
+});
+
+describe('moneyText', () => {
+  test('reads as money where the currency is known, as given otherwise', () => {
+    expect(moneyText(700, 'CNY')).toBe('7.00 CNY');
+    expect(moneyText(1500, 'JPY')).toBe('1500 JPY');
+    expect(moneyText(700, 'XBT')).toBe('700 (minor units) XBT');
+    expect(moneyText(undefined, undefined)).toBe('? (minor units) ?');
+    expect(moneyText(-5, 'CNY')).toBe('-5 (minor units) CNY');
   });
 });

@@ -131,6 +131,9 @@ describe('timeouts and closes at the channel (sqlite, a moved clock)', () => {
     expect(events.map((e: any) => e.type)).toEqual(['payment.closed']);
     const alerts = (await adminCall(world.url, 'GET', '/admin/alerts?limit=100')).body.data.filter((a: any) => a.payment_id === created.body.id);
     expect(alerts.map((a: any) => a.kind).sort()).toEqual(['amount_mismatch', 'auto_refund']);
+    // Amounts an operator reads are money, not minor units.
+    expect(alerts.find((a: any) => a.kind === 'auto_refund').message).toContain('20.01 CNY collected by flow');
+    expect(alerts.find((a: any) => a.kind === 'amount_mismatch').message).toMatch(/reported 20\.01 CNY, flow is 20\.00 CNY/);
   });
 });
 
