@@ -13,7 +13,7 @@ import { newId } from '../../src/ids.ts';
 import type { MerchantEventRow } from '../../src/store/store.ts';
 import { type Booted, MerchantClient, bootPaycenter } from '../http/harness.ts';
 import { orderRow, t0, unique, writeOf } from './fixtures.ts';
-import { type FreshStore, freshStore, storeKinds } from './stores.ts';
+import { type FreshStore, freshStore, postgresServerUrl, storeKinds } from './stores.ts';
 
 const eventOf = (merchantId: string, orderId: string, id: string): MerchantEventRow => ({
   id, merchantId, orderId, type: 'payment.succeeded', data: { id: orderId }, createdAt: t0,
@@ -85,6 +85,41 @@ describe("a merchant's events (postgres, two transactions in flight)", () => {
 
     const rest = (await fresh.store.listMerchantEventsAfter(merchantId, page.at(-1)?.id ?? null, 10))!;
     expect([...page, ...rest].map((e) => e.id).sort()).toEqual([older, newer]);
+  });
+});
+
+describe("a merchant's events (postgres, another database's long transaction)", () => {
+  let fresh: FreshStore;
+  let elsewhere: SQL;
+  beforeAll(async () => {
+    fresh = await freshStore('postgres');
+    elsewhere = new SQL({ url: postgresServerUrl(), max: 1 });
+  });
+  afterAll(async () => {
+    await elsewhere?.close();
+    await fresh?.dispose();
+  });
+
+  // The snapshot's xmin is the whole cluster's: a write transaction of another database holds
+  // the list back too (late, never lost; docs/operations.md says how to find it).
+  test('an event waits for a write transaction that began before it, even in another database', async () => {
+    const merchantId = `M${unique()}`;
+    const order = orderRow(1, { merchantId });
+    const event = eventOf(merchantId, order.id, newId('evt', t0));
+    let end!: () => void;
+    const ended = elsewhere.begin(async (tx) => {
+      await tx`SELECT pg_current_xact_id()`;
+      await new Promise<void>((resolve) => (end = resolve));
+    });
+    while (!end) await Bun.sleep(5);
+    try {
+      await fresh.store.commit([writeOf(order, { merchantEvents: [event] })]);
+      expect(await fresh.store.listMerchantEventsAfter(merchantId, null, 10)).toEqual([]);
+    } finally {
+      end();
+      await ended;
+    }
+    expect(await fresh.store.listMerchantEventsAfter(merchantId, null, 10)).toEqual([event]);
   });
 });
 
