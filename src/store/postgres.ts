@@ -624,15 +624,38 @@ export class PostgresStore implements Store {
       ? [{ writer_xid: '0', id: '' }]
       : await this.all('SELECT writer_xid, id FROM merchant_events WHERE merchant_id = $1 AND id = $2', merchantId, afterId);
     if (!after) return null;
-    // Only rows of transactions older than every one still running: a transaction in flight may
-    // yet add an event, and its own id (its writer_xid) sorts it after every row listed here.
+    // Read before the page's own snapshot is taken (a statement of its own): every transaction
+    // under the horizon had ended by then, so the page sees all their rows.
+    const horizon = await this.eventHorizon();
     const rows = await this.all(
       `SELECT * FROM merchant_events
-       WHERE merchant_id = $1 AND writer_xid < pg_snapshot_xmin(pg_current_snapshot()) AND (writer_xid, id) > ($2::text::xid8, $3)
-       ORDER BY writer_xid, id LIMIT $4`,
-      merchantId, String(after.writer_xid), after.id, limit,
+       WHERE merchant_id = $1 AND writer_xid < $4::text::xid8 AND (writer_xid, id) > ($2::text::xid8, $3)
+       ORDER BY writer_xid, id LIMIT $5`,
+      merchantId, String(after.writer_xid), after.id, horizon, limit,
     );
     return rows.map((r) => merchantEventOf(r, json));
+  }
+
+  /**
+   * The oldest transaction of this database still running (its id widened to xid8), or the next
+   * id when none is: a transaction in flight may yet add an event, and its id sorts it after
+   * every row of an older one. The snapshot's own xmin would do, but it is the whole cluster's —
+   * another application's long batch on a shared server would hold the list back.
+   */
+  private async eventHorizon(): Promise<string> {
+    const [row] = await this.all(
+      `SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next,
+              coalesce(array_agg(backend_xid::text) FILTER (WHERE backend_xid IS NOT NULL), '{}') AS running
+       FROM pg_stat_activity WHERE datname = current_database()`,
+    );
+    const next = BigInt(row!.next as string);
+    return String((row!.running as string[]).reduce((oldest, xid) => {
+      // A backend's xid is the low 32 bits of its id. Ids in use lie within 2^31 before `next`
+      // (Postgres's wraparound guard); one further "behind" was assigned after the snapshot.
+      const behind = (next - BigInt(xid)) & 0xffff_ffffn;
+      const full = behind < 0x8000_0000n ? next - behind : next;
+      return full < oldest ? full : oldest;
+    }, next));
   }
 
   async insertMerchant(merchant: MerchantRow) {
