@@ -11,7 +11,7 @@ import { type Alerts, alertIdFor } from '../src/alerts/alerts.ts';
 import { flagKind } from '../src/alerts/kinds.ts';
 import { collectedBy, type PaymentContext } from '../machines/payment.model.ts';
 import type { Effect, PaymentEvent } from '../machines/payment.rules.ts';
-import { type ChannelAdapter, type ChannelFailure, type TradeReport, channelExpiry } from '../src/channels/adapter.ts';
+import { type ChannelAdapter, type ChannelFailure, type TradeQuery, type TradeReport, channelExpiry } from '../src/channels/adapter.ts';
 import type { ChannelRegistry } from '../src/channels/registry.ts';
 import type { Clock } from '../src/clock.ts';
 import type { Logger } from '../src/log.ts';
@@ -212,7 +212,7 @@ export class EffectRunner {
         return { failure: result };
       }
       case 'channel.query': {
-        const result = await adapter.query(effect.params.flowId, now());
+        const result = await adapter.query(await this.tradeQuery(orderId, effect.params.flowId));
         if (!result.ok) return { failure: result };
         // No trade at the channel: the payer has not opened it; while closing, the order then closes it.
         if (result.trade === null) return { event: { type: 'flow.report', at: now(), flowId: effect.params.flowId, status: 'pending', source: 'query' } };
@@ -223,7 +223,7 @@ export class EffectRunner {
         if (!result.ok) return { failure: result };
         if (result.outcome === 'closed') return { event: { type: 'flow.report', at: now(), flowId: effect.params.flowId, status: 'closed', source: 'close' } };
         // Paid before the close arrived: what the channel says about the payment is what counts.
-        const query = await adapter.query(effect.params.flowId, now());
+        const query = await adapter.query(await this.tradeQuery(orderId, effect.params.flowId));
         if (!query.ok) return { failure: query };
         return { event: query.trade ? tradeEvent(query.trade, now(), 'query') : null };
       }
@@ -266,9 +266,21 @@ export class EffectRunner {
     const part = refund?.parts.find((p) => p.flowId === flowId);
     if (refund?.status !== 'pending' || part?.status !== 'pending') return { event: null };
     const now = this.deps.clock.now();
-    const result = await adapter.refund({ refundId, flowId, amount, flowAmount: collectedBy(flow), currency: ctx.currency, reason: refund.reason, now });
+    const result = await adapter.refund({
+      refundId, flowId, method: flow.method, amount, flowAmount: collectedBy(flow), currency: ctx.currency, reason: refund.reason, now,
+    });
     if (!result.ok) return { failure: result };
     return { event: { type: 'refund.report', at: this.deps.clock.now(), refundId, flowId, status: result.report.status } };
+  }
+
+  /**
+   * A query of a flow's trade: the payer can pay it until the order's deadline at the latest (the
+   * channel's own deadline was set at or before it). A deadline never changes, so this process's
+   * recent read of the order is as good as the store's.
+   */
+  private async tradeQuery(orderId: string, flowId: string): Promise<TradeQuery> {
+    const ctx = await this.contextOf(orderId, 'recent');
+    return { flowId, payableUntil: ctx.expiresAt, now: this.deps.clock.now() };
   }
 
   private async contextOf(orderId: string, read: OrderRead): Promise<PaymentContext> {

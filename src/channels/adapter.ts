@@ -105,6 +105,14 @@ export type TradeReport = {
   channelTradeNo: string | null;
 };
 
+/**
+ * What a trade query is told. `payableUntil` is when the payer can no longer pay the trade at the
+ * channel: the order's deadline, at or after the channel's own one (PrepayRequest.expiresAt, see
+ * channelExpiry). Before it, a provider whose payer may try again after a failure (UnionPay's pages)
+ * reads a failure as not final yet.
+ */
+export type TradeQuery = { flowId: string; payableUntil: number; now: number };
+
 /** `not_found`: the channel has no such trade (never created, or the payer never opened it). */
 export type QueryAnswer = { trade: TradeReport } | { trade: null };
 
@@ -114,6 +122,8 @@ export type CloseAnswer = { outcome: 'closed' | 'paid' };
 export type RefundCall = {
   refundId: string;
   flowId: string;
+  /** The flow's method (UnionPay names the product of the payment a refund gives back). */
+  method: string;
   amount: number;
   /** What the flow's trade collected (WeChat wants the trade's total with every refund). */
   flowAmount: number;
@@ -139,7 +149,7 @@ export type CallbackAnswer = { status: number; contentType: string; body: string
 export interface ChannelAdapter {
   readonly provider: string;
   prepay(request: PrepayRequest): Promise<ChannelResult<{ action: PayAction; channelTradeNo: string | null }>>;
-  query(flowId: string, now: number): Promise<ChannelResult<QueryAnswer>>;
+  query(call: TradeQuery): Promise<ChannelResult<QueryAnswer>>;
   close(flowId: string, now: number): Promise<ChannelResult<CloseAnswer>>;
   refund(call: RefundCall): Promise<ChannelResult<{ report: RefundReport }>>;
   /** `report: null`: the channel has no such refund (the refund call never reached it). */

@@ -7,7 +7,7 @@
  * a link signed here (a page payment) and a refusal before sending (`flow_not_supported`) are not
  * counted — an open breaker would otherwise close on probes the provider never saw.
  */
-import type { CallbackRequest, ChannelAdapter, ChannelResult, PrepayRequest, RefundCall } from '../channels/adapter.ts';
+import type { CallbackRequest, ChannelAdapter, ChannelResult, PrepayRequest, RefundCall, TradeQuery } from '../channels/adapter.ts';
 import type { StatementFile } from '../channels/statement.ts';
 import { channelFailure } from '../channels/adapter.ts';
 import { signedHere } from '../channels/plugins.ts';
@@ -53,8 +53,8 @@ export class ObservedAdapter implements ChannelAdapter {
     return breaker.state === 'open' ? refusedWhileOpen(this.code) : this.inner.prepay(request);
   }
 
-  query(flowId: string, now: number) {
-    return this.observe('query', () => this.inner.query(flowId, now));
+  query(call: TradeQuery) {
+    return this.observe('query', () => this.inner.query(call));
   }
 
   close(flowId: string, now: number) {

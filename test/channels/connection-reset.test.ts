@@ -85,7 +85,7 @@ describe('a channel whose provider closes a connection under a call', () => {
     const registry = new ChannelRegistry({ store: fresh.store, secretKey, clock: new ManualClock(t0), publicUrl: 'http://127.0.0.1', onConnectionReset: (code) => reset.push(code) });
     const channel = await registry.get('alipay_resets');
     // The second connection's answer is no signed Alipay answer: what counts here is that it was asked for.
-    expect(await channel!.adapter.query('flw_RESET', t0)).toMatchObject({ ok: false, code: 'bad_response' });
+    expect(await channel!.adapter.query({ flowId: 'flw_RESET', payableUntil: t0, now: t0 })).toMatchObject({ ok: false, code: 'bad_response' });
     expect(reset).toEqual(['alipay_resets']);
     expect(seen.connections).toBe(2);
   });

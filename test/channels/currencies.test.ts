@@ -38,14 +38,14 @@ describe.each(adapters)('%s', (name, method, adapter) => {
 
   test('a refund in JPY is flow_not_supported, and nothing is sent', async () => {
     const before = provider.requests.length;
-    const answer = await adapter.refund({ refundId: 'rfd_JPY', flowId: 'flw_JPY', amount: 1500, flowAmount: 1500, currency: 'JPY', reason: null, now: Date.now() });
+    const answer = await adapter.refund({ refundId: 'rfd_JPY', flowId: 'flw_JPY', method, amount: 1500, flowAmount: 1500, currency: 'JPY', reason: null, now: Date.now() });
     expect(answer).toEqual(refused('JPY'));
     expect(provider.requests.length).toBe(before);
   });
 
   test('CNY is still sent', async () => {
     const before = provider.requests.length;
-    await adapter.refund({ refundId: 'rfd_CNY', flowId: 'flw_CNY', amount: 100, flowAmount: 100, currency: 'CNY', reason: null, now: Date.now() });
+    await adapter.refund({ refundId: 'rfd_CNY', flowId: 'flw_CNY', method, amount: 100, flowAmount: 100, currency: 'CNY', reason: null, now: Date.now() });
     expect(provider.requests.length).toBe(before + 1);
   });
 });

@@ -111,7 +111,7 @@ describe('alipay: a real query through a loopback gateway', () => {
   test('the captured request verifies with the SDK and re-signs identically; the signed answer is read', async () => {
     nextAnswer = (params) => signedAnswer(member(JSON.parse(params.biz_content ?? '{}').out_trade_no));
     const adapter = new AlipayAdapter(configFor(gateway.url), options);
-    const result = await adapter.query('F01JQUERYFLOW', now);
+    const result = await adapter.query({ flowId: 'F01JQUERYFLOW', payableUntil: now, now });
     expect(result).toEqual({
       ok: true,
       trade: { flowId: 'F01JQUERYFLOW', status: 'succeeded', amount: 1234, currency: 'CNY', channelTradeNo: '2026112422001400001234567890' },
@@ -146,29 +146,29 @@ describe('alipay: a real query through a loopback gateway', () => {
     const adapter = new AlipayAdapter(configFor(gateway.url), options);
 
     nextAnswer = (params) => signedAnswer(member(JSON.parse(params.biz_content ?? '{}').out_trade_no)).replace('"total_amount":"12.34"', '"total_amount":"99.99"');
-    const tampered = await adapter.query('F01JQUERYFLOW', now);
+    const tampered = await adapter.query({ flowId: 'F01JQUERYFLOW', payableUntil: now, now });
     expect(tampered).toMatchObject({ ok: false, code: 'bad_response', retryable: true });
 
     nextAnswer = (params) => signedAnswer(member(JSON.parse(params.biz_content ?? '{}').out_trade_no), otherKeys.privateKey);
-    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'bad_response' });
+    expect(await adapter.query({ flowId: 'F01JQUERYFLOW', payableUntil: now, now })).toMatchObject({ ok: false, code: 'bad_response' });
 
     nextAnswer = (params) => `{"alipay_trade_query_response":${member(JSON.parse(params.biz_content ?? '{}').out_trade_no)}}`;
-    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'bad_response' });
+    expect(await adapter.query({ flowId: 'F01JQUERYFLOW', payableUntil: now, now })).toMatchObject({ ok: false, code: 'bad_response' });
 
     // Signed as they are, so only reading them can refuse them: a member that is no object of Alipay's shape.
     nextAnswer = () => signedAnswer(JSON.stringify({ code: 10000, msg: 'Success' }));
-    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'bad_response', message: 'Alipay answer: code Invalid type: Expected string but received 10000' });
+    expect(await adapter.query({ flowId: 'F01JQUERYFLOW', payableUntil: now, now })).toMatchObject({ ok: false, code: 'bad_response', message: 'Alipay answer: code Invalid type: Expected string but received 10000' });
 
     // A refusal by the gateway itself comes as error_response, as the SDK reads it: a refusal, not an unreadable answer.
     const gatewayRefusal = JSON.stringify({ code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-app-id', sub_msg: 'no such app' });
     nextAnswer = () => `{"error_response":${gatewayRefusal}}`;
-    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'rejected', message: expect.stringContaining('isv.invalid-app-id') });
+    expect(await adapter.query({ flowId: 'F01JQUERYFLOW', payableUntil: now, now })).toMatchObject({ ok: false, code: 'rejected', message: expect.stringContaining('isv.invalid-app-id') });
     nextAnswer = () => `{"error_response":${gatewayRefusal},"sign":"${sha256WithRsa(alipayKeys.privateKey, gatewayRefusal)}"}`;
-    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: false, code: 'rejected', message: expect.stringContaining('isv.invalid-app-id') });
+    expect(await adapter.query({ flowId: 'F01JQUERYFLOW', payableUntil: now, now })).toMatchObject({ ok: false, code: 'rejected', message: expect.stringContaining('isv.invalid-app-id') });
 
     // And the same gateway, answering properly again, is accepted (the failures above were the answers').
     nextAnswer = (params) => signedAnswer(member(JSON.parse(params.biz_content ?? '{}').out_trade_no));
-    expect(await adapter.query('F01JQUERYFLOW', now)).toMatchObject({ ok: true, trade: { status: 'succeeded', amount: 1234 } });
+    expect(await adapter.query({ flowId: 'F01JQUERYFLOW', payableUntil: now, now })).toMatchObject({ ok: true, trade: { status: 'succeeded', amount: 1234 } });
   });
 });
 

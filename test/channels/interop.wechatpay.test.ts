@@ -107,7 +107,7 @@ describe('wechatpay: a real query through a loopback "WeChat"', () => {
   test('the captured request verifies with the plugin; the plugin-signed answer is accepted', async () => {
     mode = 'good';
     const adapter = new WechatpayAdapter(configFor(wechat.url), options);
-    const result = await adapter.query('F01J/WX FLOW', Date.now());
+    const result = await adapter.query({ flowId: 'F01J/WX FLOW', payableUntil: Date.now(), now: Date.now() });
     expect(result).toEqual({
       ok: true,
       trade: { flowId: 'F01J/WX FLOW', status: 'succeeded', amount: 1234, currency: 'CNY', channelTradeNo: '4200001234202611241234567890' },
@@ -152,15 +152,15 @@ describe('wechatpay: a real query through a loopback "WeChat"', () => {
   ] as const)('a signed answer that is %s is bad_response, saying so', async (bad, message) => {
     mode = bad;
     const adapter = new WechatpayAdapter(configFor(wechat.url), options);
-    expect(await adapter.query('F01JWXFLOW', Date.now())).toEqual({ ok: false, code: 'bad_response', retryable: true, message });
+    expect(await adapter.query({ flowId: 'F01JWXFLOW', payableUntil: Date.now(), now: Date.now() })).toEqual({ ok: false, code: 'bad_response', retryable: true, message });
   });
 
   test.each(['wrong_serial', 'tampered_body', 'other_key', 'stale'] as const)('an answer with %s is bad_response', async (bad) => {
     mode = bad;
     const adapter = new WechatpayAdapter(configFor(wechat.url), options);
-    expect(await adapter.query('F01JWXFLOW', Date.now())).toMatchObject({ ok: false, code: 'bad_response', retryable: true });
+    expect(await adapter.query({ flowId: 'F01JWXFLOW', payableUntil: Date.now(), now: Date.now() })).toMatchObject({ ok: false, code: 'bad_response', retryable: true });
     mode = 'good';
-    expect(await adapter.query('F01JWXFLOW', Date.now())).toMatchObject({ ok: true, trade: { status: 'succeeded', amount: 1234 } });
+    expect(await adapter.query({ flowId: 'F01JWXFLOW', payableUntil: Date.now(), now: Date.now() })).toMatchObject({ ok: true, trade: { status: 'succeeded', amount: 1234 } });
   });
 });
 

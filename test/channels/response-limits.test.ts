@@ -90,7 +90,7 @@ describe('provider answers', () => {
       mchid: '1900000109', appid: 'wxd678efh567hg6787', serial_no: 'SERIAL', private_key: keys.privateKey, apiv3_key: 'a'.repeat(32),
       platform_serial: 'PLATFORM', platform_public_key: keys.publicKey, base_url: provider.url,
     }, { notifyUrl: 'http://127.0.0.1/callbacks/wechatpay/wx', timeoutMs: 5_000 });
-    expect(await adapter.query('flw_ENDLESS', Date.now())).toMatchObject({ ok: false, code: 'bad_response', retryable: true });
+    expect(await adapter.query({ flowId: 'flw_ENDLESS', payableUntil: Date.now(), now: Date.now() })).toMatchObject({ ok: false, code: 'bad_response', retryable: true });
   });
 });
 

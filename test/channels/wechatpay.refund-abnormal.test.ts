@@ -103,7 +103,7 @@ describe('a refund WeChat Pay answers ABNORMAL, end to end', () => {
   test('the adapter reads ABNORMAL, from the refund call and from the refund query, as pending', async () => {
     const adapter = new WechatpayAdapter(channelConfig as WechatpayConfig, { notifyUrl: 'http://127.0.0.1/callbacks/wechatpay/wechat_main', timeoutMs: 5_000 });
     const { flowId } = await paidFlow('12.34');
-    const refund = await adapter.refund({ refundId: 'rfd_ADAPTER1', flowId, amount: 1234, flowAmount: 1234, currency: 'CNY', reason: null, now: Date.now() });
+    const refund = await adapter.refund({ refundId: 'rfd_ADAPTER1', flowId, method: 'wechat_native', amount: 1234, flowAmount: 1234, currency: 'CNY', reason: null, now: Date.now() });
     expect(refund).toEqual({ ok: true, report: { refundId: 'rfd_ADAPTER1', status: 'pending' } });
     const queried = await adapter.refundQuery('rfd_ADAPTER1', flowId, Date.now());
     expect(queried).toEqual({ ok: true, report: { refundId: 'rfd_ADAPTER1', status: 'pending' } });

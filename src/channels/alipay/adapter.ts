@@ -12,6 +12,7 @@ import {
   type PrepayRequest,
   type RefundCall,
   type RefundReport,
+  type TradeQuery,
   callProvider,
   channelFailure,
   fetchFromProvider,
@@ -121,7 +122,7 @@ export class AlipayAdapter implements ChannelAdapter {
     }
   }
 
-  async query(flowId: string, now: number) {
+  async query({ flowId, now }: TradeQuery) {
     const result = await this.call('alipay.trade.query', { out_trade_no: flowId }, now);
     if (!result.ok) return result;
     const answer = result.answer;

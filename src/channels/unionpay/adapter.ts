@@ -13,6 +13,7 @@ import {
   type ChannelResult,
   type PrepayRequest,
   type RefundCall,
+  type TradeQuery,
   type TradeReport,
   callProvider,
   channelFailure,
@@ -148,7 +149,7 @@ export class UnionpayAdapter implements ChannelAdapter {
     return { ok: true, message };
   }
 
-  async query(flowId: string, now: number) {
+  async query({ flowId, now }: TradeQuery) {
     const result = await this.queryTransaction(flowId, now);
     if (!result.ok) return result;
     return { ok: true as const, trade: result.message && this.tradeOf(flowId, result.message, result.message.origRespCode) };
@@ -168,9 +169,10 @@ export class UnionpayAdapter implements ChannelAdapter {
    * before payTimeout, the order refunds that late success automatically, like any other.
    */
   async close(flowId: string, now: number) {
-    const result = await this.query(flowId, now);
+    const result = await this.queryTransaction(flowId, now);
     if (!result.ok) return result;
-    return { ok: true as const, outcome: result.trade?.status === 'succeeded' ? 'paid' as const : 'closed' as const };
+    const paid = result.message !== null && respClassOf(result.message.origRespCode) === 'success';
+    return { ok: true as const, outcome: paid ? 'paid' as const : 'closed' as const };
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   type ChannelResult,
   type PrepayRequest,
   type RefundCall,
+  type TradeQuery,
   callProvider,
   fetchFromProvider,
   jsonAnswer,
@@ -133,7 +134,7 @@ export class WechatpayAdapter implements ChannelAdapter {
     }
   }
 
-  async query(flowId: string, now: number) {
+  async query({ flowId, now }: TradeQuery) {
     const result = await this.call('GET', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(flowId)}?mchid=${encodeURIComponent(this.config.mchid)}`, now);
     if (!result.ok) return result;
     const { status, body } = result.reply;
