@@ -248,6 +248,20 @@ for (const kind of storeKinds) {
       expect(notify).toMatchObject({ delivered: 3, failed: 0 });
     }, test_timeout_ms);
 
+    test('a unionpay_web payment refunded: the refund names the gateway product (a QR one names the QR product, above)', async () => {
+      await faults(null);
+      const created = await createPaid({ method: 'unionpay_web', amount: '20.00' });
+      const { page } = await followWebPayLink(created.body.action.pay_url);
+      await payerDecides(page, 'pay');
+      await until(created.body.id, (p) => p.status === 'succeeded');
+      const refund = await call('POST', `/v1/payments/${created.body.id}/refunds`, { refund_no: 'RW1', amount: '20.00' });
+      expect(refund.status).toBe(201);
+      await drive(world);
+      await nextQuery();
+      expect((await call('GET', `/v1/refunds/${refund.body.id}`)).body.status).toBe('succeeded');
+      expect(await get(created.body.id)).toMatchObject({ status: 'refunded', refunded_amount: '20.00' });
+    }, test_timeout_ms);
+
     test('answers and notifies signed with an expired, wrong-CN or outside-the-chain certificate are refused', async () => {
       await faults({ drop_notify_rate: 0, seed: 6 });
       const created = await createPaid({ method: 'unionpay_qr' });

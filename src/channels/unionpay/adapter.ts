@@ -36,13 +36,22 @@ export const front_path = '/gateway/api/frontTransReq.do';
 const back_path = '/gateway/api/backTransReq.do';
 const query_path = '/gateway/api/queryTrans.do';
 
-/** Transaction codes (txnType / txnSubType / bizType) and channel types of the calls used here. */
+type Fields = Record<string, string>;
+
+/**
+ * Transaction codes (txnType / txnSubType / bizType) and channel types of the calls used here. The
+ * web consume is the gateway product's (网关支付, bizType 000201), the QR one the QR-code product's
+ * (二维码支付, 000000); a refund (退货 04) names the product of the consume it gives back, as
+ * UnionPay's demos of both products send it.
+ */
 const web_consume = { txnType: '01', txnSubType: '01', bizType: '000201', channelType: '07' };
 const qr_consume = { txnType: '01', txnSubType: '07', bizType: '000000', channelType: '08' };
 const query = { txnType: '00', txnSubType: '00', bizType: '000000' };
-const refund = { txnType: '04', txnSubType: '00', bizType: '000201', channelType: '07' };
-
-type Fields = Record<string, string>;
+const unionpay_methods = ['unionpay_web', 'unionpay_qr'] as const;
+const refunds = {
+  unionpay_web: { txnType: '04', txnSubType: '00', bizType: '000201', channelType: '07' },
+  unionpay_qr: { txnType: '04', txnSubType: '00', bizType: '000000', channelType: '07' },
+} satisfies Record<(typeof unionpay_methods)[number], Fields>;
 
 export class UnionpayAdapter implements ChannelAdapter {
   readonly provider = 'unionpay';
@@ -183,6 +192,8 @@ export class UnionpayAdapter implements ChannelAdapter {
   async refund(call: RefundCall) {
     const unserved = unservedCurrency('UnionPay', unionpay_currencies, call.currency);
     if (unserved) return unserved;
+    if (!v.is(v.picklist(unionpay_methods), call.method)) return channelFailure('flow_not_supported', `UnionPay does not serve ${call.method}`);
+    const refund = refunds[call.method];
     const transaction = this.transactionOf(call.refundId);
     if ('ok' in transaction) return transaction;
     const earlier = await this.refundQuery(call.refundId, call.flowId, call.now);
