@@ -4,7 +4,10 @@
 //                                  form; the sandbox shows its pay page, then posts the signed
 //                                  result to frontUrl.
 //   /gateway/api/backTransReq.do   QR consume 01/07/000000 (申请消费二维码: answers `qrCode`),
-//                                  refund 04/00, consume undo 31/00 (same Beijing day, full amount).
+//                                  refund 04/00, consume undo 31/00 (same Beijing day, full amount),
+//                                  each with the bizType of its consume's product: 000000 for a QR
+//                                  consume (二维码支付), 000201 for a web one (网关支付), as the
+//                                  demos of both products send them; another bizType answers 36.
 //   /gateway/api/queryTrans.do     query 00/00 by orderId + txnTime.
 // Results, as UnionPay words them: respCode/origRespCode 00 success; 03/04/05 "processing, ask
 // again later"; anything else a refusal. An order the payer never submitted answers 34 查无此交易;
@@ -193,13 +196,16 @@ export function unionpayStatus(t: Trade, now: number): string {
   return t.state === 'PAYERROR' ? 'FAILED' : 'WAIT_PAY';
 }
 
+/** The product (bizType) a consume belongs to, which its refunds and undo must name too. */
+const productOf = (t: Trade): string => (t.tradeType === 'qr' ? '000000' : '000201');
+
 /** What the result of a consume looks like in notifies, front returns and queries. */
 function consumeResult(ctx: SandboxContext, t: Trade): Fields {
   const amount = String(t.totalFen);
   const base: Fields = {
     txnType: '01',
     txnSubType: t.tradeType === 'qr' ? '07' : '01',
-    bizType: t.tradeType === 'qr' ? '000000' : '000201',
+    bizType: productOf(t),
     accessType: '0',
     merId: t.account,
     orderId: t.outTradeNo,
@@ -251,6 +257,7 @@ function giveBack(ctx: SandboxContext, m: UnionpayMerchant, f: Fields, txnType: 
   if (orderIdTaken(ctx, m.merId, money.orderId)) return refuse('12', '重复交易');
   const t = ctx.store.findTradeByTradeNo('unionpay', m.merId, f.origQryId);
   if (!t || t.state !== 'SUCCESS') return refuse('35', '原交易不存在或状态不正确');
+  if (f.bizType !== productOf(t)) return refuse('36', `与原交易信息不符: bizType 须为原消费的产品类型 ${productOf(t)}`);
   const now = ctx.now();
   if (txnType === '31') {
     // An undo voids the whole consume, and only before that day's settlement.
@@ -261,16 +268,16 @@ function giveBack(ctx: SandboxContext, m: UnionpayMerchant, f: Fields, txnType: 
   const refund: Refund = { outRefundNo: money.orderId, refundId: newQueryId(now), amountFen: money.amountFen, createdAt: now, notifyUrl: money.backUrl, txnType, txnTime: money.txnTime };
   t.refunds.push(refund);
   ctx.store.changed();
-  enqueueNotify(ctx, t, money.backUrl, () => ({ ...refundResult(t, refund, f.bizType ?? '000201'), respCode: '00', respMsg: SUCCESS_MSG }));
+  enqueueNotify(ctx, t, money.backUrl, () => ({ ...refundResult(t, refund), respCode: '00', respMsg: SUCCESS_MSG }));
   // 00 here means "accepted": the result is the notify, or a query of this orderId.
   return { respCode: '00', respMsg: SUCCESS_MSG, queryId: refund.refundId, origQryId: t.tradeNo, txnAmt: String(refund.amountFen) };
 }
 
-function refundResult(t: Trade, r: Refund, bizType: string): Fields {
+function refundResult(t: Trade, r: Refund): Fields {
   return {
     txnType: r.txnType ?? '04',
     txnSubType: '00',
-    bizType,
+    bizType: productOf(t),
     accessType: '0',
     merId: t.account,
     orderId: r.outRefundNo,
@@ -292,7 +299,7 @@ function query(ctx: SandboxContext, m: UnionpayMerchant, f: Fields): Answer {
   // An order the payer never submitted is unknown to UnionPay's switch.
   if (t) return t.txnTime === f.txnTime && t.state !== 'WAIT' ? queried(ctx, m, consumeResult(ctx, t), outcomeCode(t)) : refuse('34', '查无此交易');
   const r = ctx.store.findRefund('unionpay', m.merId, f.orderId);
-  if (r && r.refund.txnTime === f.txnTime) return queried(ctx, m, refundResult(r.trade, r.refund, f.bizType ?? '000201'), refuse('00', SUCCESS_MSG));
+  if (r && r.refund.txnTime === f.txnTime) return queried(ctx, m, refundResult(r.trade, r.refund), refuse('00', SUCCESS_MSG));
   return refuse('34', '查无此交易');
 }
 

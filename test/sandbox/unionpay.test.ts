@@ -42,8 +42,9 @@ function queryFields(orderId: string, time: string): Fields {
   return sign({ ...envelope(creds, key), txnType: '00', txnSubType: '00', bizType: '000000', orderId, txnTime: time }, key.keyPem);
 }
 
-function giveBack(txnType: '04' | '31', origQryId: string, orderId: string, amountFen: number): Fields {
-  return sign({ ...envelope(creds, key), txnType, txnSubType: '00', bizType: '000201', channelType: '07', orderId, txnTime: txnTime(sb.clock.now), txnAmt: String(amountFen), currencyCode: '156', backUrl: receiver.url, origQryId }, key.keyPem);
+/** A refund (04) or undo (31) of a consume; `bizType` is its product's (QR by default, as paidQr's). */
+function giveBack(txnType: '04' | '31', origQryId: string, orderId: string, amountFen: number, bizType = '000000'): Fields {
+  return sign({ ...envelope(creds, key), txnType, txnSubType: '00', bizType, channelType: '07', orderId, txnTime: txnTime(sb.clock.now), txnAmt: String(amountFen), currencyCode: '156', backUrl: receiver.url, origQryId }, key.keyPem);
 }
 
 /** Applies for a QR code and pays it as the payer; returns the consume's queryId and txnTime. */
@@ -55,6 +56,16 @@ async function paidQr(orderId: string, amountFen: number): Promise<{ queryId: st
   expect(paid.status).toBe(200);
   const q = await acpPost(queryUrl(), queryFields(orderId, time));
   return { queryId: q.fields.queryId as string, time };
+}
+
+/** Posts a web consume to the front gateway and pays it on the pay page; returns the consume's queryId. */
+async function paidWeb(orderId: string, amountFen: number): Promise<{ queryId: string }> {
+  const time = txnTime(sb.clock.now);
+  const form = sign({ ...envelope(creds, key), txnType: '01', txnSubType: '01', bizType: '000201', channelType: '07', orderId, txnTime: time, txnAmt: String(amountFen), currencyCode: '156', backUrl: receiver.url, payTimeout: txnTime(sb.clock.now + 15 * 60_000) }, key.keyPem);
+  expect((await acpPost(front(), form)).status).toBe(302);
+  expect((await post(`${sb.base}/pay/unionpay/${creds.mer_id}/${orderId}`, { outcome: 'pay' })).status).toBe(200);
+  const q = await acpPost(queryUrl(), queryFields(orderId, time));
+  return { queryId: q.fields.queryId as string };
 }
 
 async function notifiesOf(orderId: string, n: number): Promise<Fields[]> {
@@ -245,6 +256,22 @@ describe('unionpay sandbox: refunds and undo', () => {
     expect((await acpPost(back(), giveBack('04', queryId, 'Refund0003', 600))).fields.respCode).toBe('00');
     expect((await acpPost(back(), giveBack('04', queryId, 'Refund0004', 1))).fields.respCode).toBe('36');
     expect((await acpPost(back(), giveBack('04', '000000000000000000000', 'Refund0005', 1))).fields.respCode).toBe('35');
+  });
+
+  test('a refund or undo names its consume\'s product (QR 000000, web 000201): another bizType is refused 36 and gives nothing back', async () => {
+    const qr = await paidQr('ProductQr1', 500);
+    expect((await acpPost(back(), giveBack('04', qr.queryId, 'ProdRfd001', 500, '000201'))).fields.respCode).toBe('36');
+    expect((await acpPost(back(), giveBack('31', qr.queryId, 'ProdRfd002', 500, '000201'))).fields.respCode).toBe('36');
+    const qrRefund = giveBack('04', qr.queryId, 'ProdRfd003', 500);
+    expect((await acpPost(back(), qrRefund)).fields.respCode).toBe('00');
+    expect((await acpPost(queryUrl(), queryFields('ProdRfd003', qrRefund.txnTime as string))).fields).toMatchObject({ origRespCode: '00', bizType: '000000', txnAmt: '500' });
+
+    const web = await paidWeb('ProductWb1', 500);
+    expect((await acpPost(back(), giveBack('04', web.queryId, 'ProdRfd004', 500, '000000'))).fields.respCode).toBe('36');
+    const webRefund = giveBack('04', web.queryId, 'ProdRfd005', 500, '000201');
+    expect((await acpPost(back(), webRefund)).fields.respCode).toBe('00');
+    const [n] = await notifiesOf('ProdRfd005', 1);
+    expect(n).toMatchObject({ respCode: '00', txnType: '04', bizType: '000201', txnAmt: '500' });
   });
 
   test('consume undo (31) voids a same-day payment in full, and not after a refund', async () => {
