@@ -2,9 +2,9 @@
  * UnionPay end to end over real HTTP, on SQLite and Postgres: merchant → paycenter → the
  * sandbox's UnionPay gateway (its own CA; it shares no code with our adapter) → signed notifies
  * back. Paying by web (paycenter's page posts the signed form to the front gateway) and by QR; a
- * dropped notify found by the query; a repeated one applied once; a payment after the order
- * closed refunded automatically; partial and full refunds; "still processing" answers; and
- * answers signed by a certificate that must not be trusted. The clock is moved by hand, the
+ * declined card paid again before payTimeout; a dropped notify found by the query; a repeated one
+ * applied once; a payment after the order closed refunded automatically; partial and full refunds;
+ * "still processing" answers; and answers signed by a certificate that must not be trusted. The clock is moved by hand, the
  * ticker and effect runner driven by hand; notifies travel for real.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
@@ -129,6 +129,48 @@ for (const kind of storeKinds) {
       expect(paid).toMatchObject({ paid_amount: '12.34' });
       expect(paid.flows[0].channel_trade_no).toMatch(/^\d{21}$/);
       expect(await eventsOf(created.body.id)).toEqual(['payment.succeeded']);
+    }, test_timeout_ms);
+
+    test('unionpay_web: a declined card is not final before payTimeout; the payer pays on UnionPay\'s page after all; succeeded, nothing refunded', async () => {
+      await faults(null);
+      const created = await createPaid({ method: 'unionpay_web' });
+      const { page } = await followWebPayLink(created.body.action.pay_url);
+      expect((await payerDecides(page, 'fail')).status).toBe(200);
+      // The query reads origRespCode 60 while the payer may still pay: still paying, not failed.
+      await nextQuery();
+      const declined = await get(created.body.id);
+      expect(declined.status).toBe('paying');
+      expect(declined.flows[0].status).toBe('pending');
+      expect((await payerDecides(page, 'pay')).status).toBe(200);
+      const paid = await until(created.body.id, (p) => p.status === 'succeeded');
+      expect(paid).toMatchObject({ paid_amount: '100.00', refunded_amount: '0.00' });
+      expect(paid.flows[0].status).toBe('succeeded');
+      expect(await eventsOf(created.body.id)).toEqual(['payment.succeeded']);
+    }, test_timeout_ms);
+
+    test('unionpay_qr: a declined card is not final before payTimeout either; the same code paid after all', async () => {
+      await faults(null);
+      const created = await createPaid({ method: 'unionpay_qr' });
+      expect((await payerDecides(created.body.action.qr_code, 'fail')).status).toBe(200);
+      await nextQuery();
+      expect((await get(created.body.id)).flows[0].status).toBe('pending');
+      expect((await payerDecides(created.body.action.qr_code, 'pay')).status).toBe(200);
+      await until(created.body.id, (p) => p.status === 'succeeded');
+      expect(await eventsOf(created.body.id)).toEqual(['payment.succeeded']);
+    }, test_timeout_ms);
+
+    test('a declined payment never paid again is final once the order\'s deadline passed: the flow failed, the order closed', async () => {
+      await faults(null);
+      const created = await createPaid({ method: 'unionpay_web', expire_seconds: 60 });
+      const { page } = await followWebPayLink(created.body.action.pay_url);
+      await payerDecides(page, 'fail');
+      await nextQuery();
+      expect((await get(created.body.id)).flows[0].status).toBe('pending');
+      world.clock.advance(60_001);
+      const closed = await until(created.body.id, (p) => p.status === 'closed');
+      expect(closed).toMatchObject({ close_reason: 'timeout' });
+      expect(closed.flows[0].status).toBe('failed');
+      expect(await eventsOf(created.body.id)).toEqual(['payment.closed']);
     }, test_timeout_ms);
 
     test('a unionpay_web link carries only forms this channel signed: a changed amount gets no page', async () => {

@@ -10,7 +10,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { openSigningCert } from '../../src/channels/unionpay/keys.ts';
 import { type Trust, signatureOf, signedDigest, signingText, verificationProblem } from '../../src/channels/unionpay/signing.ts';
-import { idOfOrderId, orderIdOf, respClassOf, txnTimeOf, unionpayTime } from '../../src/channels/unionpay/transformers.ts';
+import { consumeClassOf, idOfOrderId, orderIdOf, respClassOf, txnTimeOf, unionpayTime } from '../../src/channels/unionpay/transformers.ts';
 import { unionpay } from '../../src/channels/unionpay/index.ts';
 import { ulid } from 'ulid';
 import { newId } from '../../src/ids.ts';
@@ -132,6 +132,14 @@ describe('unionpay fields', () => {
     expect(['00', 'A6'].map(respClassOf)).toEqual(['success', 'success']);
     expect(['03', '04', '05'].map(respClassOf)).toEqual(['processing', 'processing', 'processing']);
     expect(['01', '12', '34', 'a6', undefined].map(respClassOf)).toEqual(['refused', 'refused', 'refused', 'refused', 'refused']);
+  });
+
+  test('a consume\'s failure is not final while the payer may still pay; its success and "not known yet" read the same either way', () => {
+    expect(['60', '01', undefined].map((code) => consumeClassOf(code, true))).toEqual(['processing', 'processing', 'processing']);
+    expect(['60', '01', undefined].map((code) => consumeClassOf(code, false))).toEqual(['refused', 'refused', 'refused']);
+    for (const payable of [true, false]) {
+      expect(['00', 'A6', '05'].map((code) => consumeClassOf(code, payable))).toEqual(['success', 'success', 'processing']);
+    }
   });
 
   test('txnTime is China time, from the id\'s own time', () => {

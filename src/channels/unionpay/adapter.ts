@@ -25,8 +25,8 @@ import { type UnionpayConfig, type UnionpaySettings, unionpay_config } from './c
 import { type SigningCert, openSigningCert, readCertificate } from './keys.ts';
 import { type Trust, signatureOf, signatureValid, verificationProblem } from './signing.ts';
 import {
-  type UnionpayMessage, answerFields, consume_txn_type, currencyOfCode, formFields, fromTxnAmt, idOfOrderId, no_such_transaction, orderIdOf,
-  respClassOf, statusOf, toTxnAmt, txnTimeOf, unionpay_currencies, unionpay_message, unionpayTime,
+  type RespClass, type UnionpayMessage, answerFields, consume_txn_type, consumeClassOf, currencyOfCode, formFields, fromTxnAmt, idOfOrderId,
+  no_such_transaction, orderIdOf, respClassOf, statusOf, toTxnAmt, txnTimeOf, unionpay_currencies, unionpay_message, unionpayTime,
 } from './transformers.ts';
 
 export type { UnionpayConfig } from './config.ts';
@@ -158,15 +158,20 @@ export class UnionpayAdapter implements ChannelAdapter {
     return { ok: true, message };
   }
 
-  async query({ flowId, now }: TradeQuery) {
+  /**
+   * A failed consume is final only once the payer can no longer pay it: the payTimeout sent with it is
+   * at or before `payableUntil`, and until then the payer may try again (consumeClassOf).
+   */
+  async query({ flowId, payableUntil, now }: TradeQuery) {
     const result = await this.queryTransaction(flowId, now);
     if (!result.ok) return result;
-    return { ok: true as const, trade: result.message && this.tradeOf(flowId, result.message, result.message.origRespCode) };
+    const { message } = result;
+    return { ok: true as const, trade: message && this.tradeOf(flowId, message, consumeClassOf(message.origRespCode, now < payableUntil)) };
   }
 
-  private tradeOf(flowId: string, message: UnionpayMessage, resultCode: string | undefined): TradeReport {
+  private tradeOf(flowId: string, message: UnionpayMessage, outcome: RespClass): TradeReport {
     return {
-      flowId, status: statusOf(respClassOf(resultCode)), amount: fromTxnAmt(message.txnAmt),
+      flowId, status: statusOf(outcome), amount: fromTxnAmt(message.txnAmt),
       currency: currencyOfCode(message.currencyCode), channelTradeNo: message.queryId ?? null,
     };
   }
@@ -242,7 +247,7 @@ export class UnionpayAdapter implements ChannelAdapter {
     if (message.txnType !== consume_txn_type) return { ok: false, reason: `txnType ${message.txnType ?? '(none)'} is not a consume` };
     const flowId = message.orderId === undefined ? null : idOfOrderId(message.orderId);
     if (!flowId) return { ok: false, reason: `orderId ${message.orderId ?? '(none)'} is not one of paycenter's` };
-    return { ok: true, trade: this.tradeOf(flowId, message, message.respCode) };
+    return { ok: true, trade: this.tradeOf(flowId, message, respClassOf(message.respCode)) };
   }
 
   /**

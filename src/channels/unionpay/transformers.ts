@@ -81,6 +81,19 @@ export function respClassOf(code: string | undefined): RespClass {
   }
 }
 
+/**
+ * A consume's response class as its query reads it: a failure is not final while the payer may still
+ * pay (`payable`: the trade's payTimeout may not have passed). The payer may try again — another card
+ * on UnionPay's page, the same QR code scanned again — and pay after all. UnionPay's demos: for a
+ * front consume, 失败、处理中、查询不到订单均可能为中间状态, and a query after payTimeout gives the final
+ * result (超过超时时间…origRespCode不是A6或者00的就可以判断为失败); the QR product's query asks again
+ * after 60 (declined) and 01 as after 03–05.
+ */
+export function consumeClassOf(code: string | undefined, payable: boolean): RespClass {
+  const answered = respClassOf(code);
+  return answered === 'refused' && payable ? 'processing' : answered;
+}
+
 /** "No such transaction" (查无此交易): the query's answer when UnionPay never got the orderId. */
 export const no_such_transaction = '34';
 
