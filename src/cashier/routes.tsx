@@ -75,6 +75,16 @@ function passGate(gate: PaymentGate, id: string, now: number, message: string): 
   if (wait !== null) throw new ApiError('rate_limited', message, null, { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
 }
 
+/**
+ * The pay answer as the payer's browser gets it: the payment object without what the merchant
+ * gave paycenter for itself. A notify URL often carries a secret, metadata is the merchant's
+ * own, and `risk` holds internal scores and rule codes a payer could tune their tries against.
+ */
+function payerViewOf<T extends { notify_url: unknown; metadata: unknown; risk: unknown }>(payment: T): Omit<T, 'notify_url' | 'metadata' | 'risk'> {
+  const { notify_url, metadata, risk, ...shown } = payment;
+  return shown;
+}
+
 /** One method for the whole amount, or the payer's balance first and the method for the rest. */
 const cashierPay = v.strictObject({ method, use_balance: v.optional(v.boolean(), false) });
 
@@ -182,7 +192,7 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     return c.json({ status: link.order.row.status, expires_in: expiresIn(link.order, deps.clock.now()), methods: await shownOf(link) });
   });
 
-  /** As /v1/payments/{id}/pay (API.md): the payment object and its `action`, plus the QR drawn as SVG for the page. */
+  /** As /v1/payments/{id}/pay (API.md): the payment object as the payer sees it and its `action`, plus the QR drawn as SVG for the page. */
   app.post('/:id/pay', described('Start paying with one method, as /v1/payments/{id}/pay'), linked, jsonBody(cashierPay), async (c) => {
     const { id, order, merchant } = c.get('link');
     const { method, use_balance } = c.req.valid('json');
@@ -194,7 +204,7 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     passGate(payGate, id, deps.clock.now(), 'a payment was started a moment ago; try again shortly');
     const paid = await deps.payments.pay(merchant, id, cashierParts(order.context.amount, method, available));
     if (!paid.ok) throw failed(paid);
-    const answer = paymentWithActionOf(paid, deps.links);
+    const answer = payerViewOf(paymentWithActionOf(paid, deps.links));
     const svg = answer.action.type === 'qr_code' && answer.action.qr_code ? await qrSvg(answer.action.qr_code) : null;
     return c.json({ ...answer, ...(svg ? { qr_svg: svg } : {}) });
   });

@@ -142,7 +142,8 @@ describe('cashier', () => {
     expect(paid.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(paid.headers.get('cache-control')).toBe('no-store');
     const { action, qr_svg, ...rest } = (await paid.json()) as any;
-    expect(rest).toEqual((await world.merchant.call('GET', `/v1/payments/${payment.id}`)).body);
+    const { notify_url, metadata, risk, ...payerSees } = (await world.merchant.call('GET', `/v1/payments/${payment.id}`)).body;
+    expect(rest).toEqual(payerSees);
     expect(rest.status).toBe('paying');
     expect(rest.flows).toHaveLength(1);
     expect(action).toEqual({ type: 'qr_code', qr_code: expect.stringMatching(/^http/), pay_url: null });
@@ -159,6 +160,16 @@ describe('cashier', () => {
     expect(success).toContain('id="success"');
     expect(success).toContain('href="https://shop.example/return?o=1"');
     expect(success).not.toContain('data-method=');
+  });
+
+  test('the pay answer leaves out what the merchant keeps for itself: notify_url, metadata and risk', async () => {
+    const payment = await created(world.merchant, { notify_url: 'https://merchant.example/notify?key=s3cret-key', metadata: { internal_cost: 'cost-42' } });
+    const paid = await post(cashierOf(payment).api('pay'), { method: 'alipay_qr' });
+    expect(paid.status).toBe(200);
+    const { qr_svg, ...body } = (await paid.json()) as any;
+    expect(Object.keys(body)).not.toContainAnyValues(['notify_url', 'metadata', 'risk']);
+    expect(JSON.stringify(body)).not.toMatch(/s3cret-key|cost-42/);
+    expect(body).toMatchObject({ id: payment.id, status: 'paying', action: { type: 'qr_code' } });
   });
 
   test('redirect methods answer a pay_url', async () => {
