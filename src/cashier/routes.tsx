@@ -48,7 +48,8 @@ export const default_check_gap_ms = 5_000;
 /**
  * One pay per payment per this gap: each switch of method may open a trade at a channel (and
  * close the previous one there), so a link must not be able to do that without pause. A payer
- * who changes their mind takes longer than this to do it.
+ * who changes their mind takes longer than this to do it. A pay refused before it opened a trade
+ * gives its slot back: the payer may at once try another way.
  */
 const pay_gap_ms = 3_000;
 const gate_entries_max = 10_000;
@@ -66,6 +67,11 @@ class PaymentGate {
     // The oldest requests are the stale ones: they go first, then any beyond the bound.
     this.last.deleteOldestWhile((at) => this.last.size > this.max || now - at >= this.gapMs);
     return null;
+  }
+
+  /** Gives back the slot `claim` recorded at `at`, unless a later request holds it by now. */
+  release(id: string, at: number): void {
+    if (this.last.get(id) === at) this.last.delete(id);
   }
 }
 
@@ -136,6 +142,16 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     return (await deps.balances.account(merchant.id, userId)).available + frozenHere;
   }
 
+  /**
+   * Whether the order has a flow it did not have as `before`: a refused pay that added none (short
+   * balance, risk, no channel, the order's state) opened nothing at any channel, so it need not
+   * hold the pay gate; one that tried a channel and failed there did open a trade.
+   */
+  async function addedFlow(before: OrderState): Promise<boolean> {
+    const now = await deps.engine.load(before.context.id);
+    return (now?.context.flows.length ?? 0) > before.context.flows.length;
+  }
+
   /** The order and its merchant when the token is this payment's, else null (→ 404). */
   async function authorized(c: Context): Promise<Link | null> {
     const id = c.req.param('id');
@@ -201,9 +217,14 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
       throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
     }
     if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', 'this merchant cannot take payments now');
-    passGate(payGate, id, deps.clock.now(), 'a payment was started a moment ago; try again shortly');
+    // Claimed before paying, so that pays racing each other are bounded too.
+    const claimedAt = deps.clock.now();
+    passGate(payGate, id, claimedAt, 'a payment was started a moment ago; try again shortly');
     const paid = await deps.payments.pay(merchant, id, cashierParts(order.context.amount, method, available));
-    if (!paid.ok) throw failed(paid);
+    if (!paid.ok) {
+      if (!(await addedFlow(order))) payGate.release(id, claimedAt);
+      throw failed(paid);
+    }
     const answer = payerViewOf(paymentWithActionOf(paid, deps.links));
     const svg = answer.action.type === 'qr_code' && answer.action.qr_code ? await qrSvg(answer.action.qr_code) : null;
     return c.json({ ...answer, ...(svg ? { qr_svg: svg } : {}) });

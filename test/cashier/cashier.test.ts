@@ -274,6 +274,25 @@ describe('cashier pay is rate limited per payment (a moved clock)', () => {
     expect(((await other.json()) as any).flows.map((f: any) => f.method)).toEqual(['alipay_qr', 'wechat_native']);
   });
 
+  test('a pay refused before it opened anything does not hold the gate: the payer pays another way at once', async () => {
+    const client = await MerchantClient.create(moved.url, { methods: ['alipay_qr', 'balance'] });
+    expect((await client.call('POST', '/v1/balances/u_short/credits', { credit_no: 'C1', amount: '10.00' })).status).toBe(201);
+    const payment = (await client.createPayment({ user_id: 'u_short' })).body;
+    await expectError(await payAt(payment, 'balance'), 422, 'insufficient_balance', 'parts');
+    const other = await payAt(payment, 'alipay_qr');
+    expect(other.status).toBe(200);
+    expect(((await other.json()) as any).flows.map((f: any) => f.method)).toEqual(['alipay_qr']);
+    // The pay that opened a trade holds the gate as before.
+    await expectError(await payAt(payment, 'alipay_page'), 429, 'rate_limited');
+  });
+
+  test('pays racing each other still pass the gate one at a time', async () => {
+    const payment = (await moved.merchant.createPayment()).body;
+    const answers = await Promise.all(['alipay_qr', 'wechat_native', 'alipay_page'].map((method) => payAt(payment, method)));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 429, 429]);
+    expect((await moved.merchant.call('GET', `/v1/payments/${payment.id}`)).body.flows).toHaveLength(1);
+  });
+
   test('a paid order answers invalid_state once the gap has passed', async () => {
     const payment = (await moved.merchant.createPayment()).body;
     const { action } = (await (await payAt(payment, 'alipay_qr')).json()) as any;
