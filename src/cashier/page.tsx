@@ -31,7 +31,12 @@ export function viewOf(status: PaymentStatus, expiresInSeconds: number): View {
   return 'pay';
 }
 
-export const expiresIn = (order: OrderState, now: number) => Math.max(0, Math.ceil((order.context.expiresAt - now) / 1000));
+/** Seconds left to pay: none once the order is paid or closed, whose deadline no longer counts. */
+export const expiresIn = (order: OrderState, now: number) =>
+  isOpenStatus(order.row.status) ? Math.max(0, Math.ceil((order.context.expiresAt - now) / 1000)) : 0;
+
+/** Not final: the order may still be paid. */
+const isOpenStatus = (status: PaymentStatus) => status === 'created' || status === 'paying';
 
 export async function qrSvg(text: string): Promise<string> {
   return QRCode.toString(text, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });

@@ -155,7 +155,7 @@ describe('cashier', () => {
     expect(page).toContain('<svg');
 
     expect((await payerDecides(action.qr_code, 'pay')).status).toBe(200);
-    await waitForStatus(cashier, 'succeeded');
+    expect((await waitForStatus(cashier, 'succeeded')).expires_in).toBe(0);
     const success = await (await fetch(cashier.page)).text();
     expect(success).toContain('id="success"');
     expect(success).toContain('href="https://shop.example/return?o=1"');
@@ -233,7 +233,7 @@ describe('cashier', () => {
     const cashier = cashierOf(payment);
     expect((await world.merchant.call('POST', `/v1/payments/${payment.id}/close`)).status).toBe(200);
     await waitForPayment(world.merchant, payment.id, (p) => p.status === 'closed');
-    expect((await statusOf(cashier)).status).toBe('closed');
+    expect(await statusOf(cashier)).toMatchObject({ status: 'closed', expires_in: 0 });
     const html = await (await fetch(cashier.page)).text();
     expect(html).toContain('id="expired"');
     expect(html).not.toContain('data-method=');
