@@ -35,7 +35,7 @@ export function viewOf(status: PaymentStatus, expiresInSeconds: number): View {
 export const expiresIn = (order: OrderState, now: number) =>
   isOpenStatus(order.row.status) ? Math.max(0, Math.ceil((order.context.expiresAt - now) / 1000)) : 0;
 
-/** Not final: the order may still be paid. */
+/** Not final: the order may still be paid (also past its deadline, until it is closed). */
 const isOpenStatus = (status: PaymentStatus) => status === 'created' || status === 'paying';
 
 export async function qrSvg(text: string): Promise<string> {
@@ -155,6 +155,11 @@ export function NotFoundPage() {
   );
 }
 
+/** Asks the server to ask the channel (the script binds it by id). */
+function CheckNow() {
+  return <button type="button" class="check" id="check">已支付但页面未跳转？立即查询 / Paid but the page did not move? Check now</button>;
+}
+
 export function Page(props: PageProps) {
   const { order, merchant, view } = props;
   const ctx = order.context;
@@ -191,6 +196,8 @@ export function Page(props: PageProps) {
               <h1>订单已关闭 / This order has expired</h1>
               <p class="hint">如需支付，请返回商户重新下单 / Please return to the merchant and order again</p>
               {returnUrl ? <a class="button" href={returnUrl}>返回商户 / Back to merchant</a> : null}
+              {/* Past its deadline but not closed yet: a payment made at the last second may still be found. */}
+              {isOpenStatus(order.row.status) ? <CheckNow /> : null}
             </section>
           ) : (
             <>
@@ -234,7 +241,7 @@ export function Page(props: PageProps) {
                 </div>
               </section>
               <section class="card state">
-                <button type="button" class="check" id="check">已支付但页面未跳转？立即查询 / Paid but the page did not move? Check now</button>
+                <CheckNow />
               </section>
             </>
           )}

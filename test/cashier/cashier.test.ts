@@ -237,6 +237,7 @@ describe('cashier', () => {
     const html = await (await fetch(cashier.page)).text();
     expect(html).toContain('id="expired"');
     expect(html).not.toContain('data-method=');
+    expect(html).not.toContain('id="check"');
     await expectError(await post(cashier.api('pay'), { method: 'alipay_qr' }), 409, 'invalid_state');
   });
 });
@@ -303,8 +304,19 @@ describe('cashier pay is rate limited per payment (a moved clock)', () => {
   });
 });
 
-describe('the cashier link expires a day after its order does (a moved clock)', () => {
+describe('the cashier past its order\'s deadline (a moved clock)', () => {
   const { world: moved, clock } = worldWithMovedClock();
+
+  // Before the test that moves the clock a day: a merchant's signed request must stay within its window.
+  test('past its deadline but not closed yet, the expired page keeps "check now": a payment made at the last second can still be found', async () => {
+    const payment = (await moved.merchant.createPayment({ expire_seconds: 60 })).body;
+    clock.advance(61_000);
+    const status = await (await fetch(`${moved.url}/cashier/${payment.id}/status?t=${cashierToken(secret_key, payment.id)}`)).json();
+    expect(status).toMatchObject({ status: 'created', expires_in: 0 });
+    const html = await (await fetch(payment.cashier_url)).text();
+    expect(html).toContain('id="expired"');
+    expect(html).toContain('id="check"');
+  });
 
   test('the expired page until then, a 404 after', async () => {
     const payment = (await moved.merchant.createPayment({ expire_seconds: 60 })).body;
