@@ -60,7 +60,8 @@ button.method[aria-pressed=true]{border-color:#1677ff;background:#eef5ff}
 .state{text-align:center}.state h1{font-size:22px;margin:8px 0}.check{margin-top:8px;font-size:14px;background:transparent}
 `;
 
-const script = `
+/** The page's one script; a constant, so that the page's policy allows it by its hash. */
+export const page_script = `
 (function(){
   var root=document.getElementById('cashier');if(!root)return;
   var base=root.getAttribute('data-base'),token=root.getAttribute('data-token'),view=root.getAttribute('data-view');
@@ -246,7 +247,7 @@ export function Page(props: PageProps) {
             </>
           )}
         </main>
-        <script dangerouslySetInnerHTML={{ __html: script }} />
+        <script dangerouslySetInnerHTML={{ __html: page_script }} />
       </body>
     </html>
   );

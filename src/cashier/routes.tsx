@@ -14,6 +14,7 @@ import * as v from 'valibot';
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
 import type { Clock } from '../clock.ts';
+import { scriptHash } from '../http/edge.ts';
 import { ApiError } from '../http/errors.ts';
 import { failed } from '../http/routes/merchant.ts';
 import { method } from '../http/schemas.ts';
@@ -26,7 +27,7 @@ import type { Router } from '../routing/router.ts';
 import { balanceMethod } from '../../machines/payment.model.ts';
 import { type Balances, balancePays } from '../balance/balances.ts';
 import { WriteOrderedMap } from '../write-ordered-map.ts';
-import { NotFoundPage, Page, type PageProps, expiresIn, qrSvg, viewOf } from './page.tsx';
+import { NotFoundPage, Page, type PageProps, expiresIn, page_script, qrSvg, viewOf } from './page.tsx';
 import { cashierTokenValid } from './token.ts';
 
 export type CashierDeps = {
@@ -113,7 +114,9 @@ const described = (summary: string) => describeRoute({
   parameters: [{ in: 'query', name: 't', required: true, schema: { type: 'string' }, description: 'the token of the payment’s cashier_url' }],
 });
 
-const page_csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+/** The page's own script only, by its hash: anything injected into the page cannot run. */
+const page_csp = `default-src 'none'; style-src 'unsafe-inline'; script-src ${scriptHash(page_script)}; connect-src 'self'; img-src 'self' data:; `
+  + "form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * A cashier link works until a day after its order's deadline — long enough for a payer to see

@@ -24,7 +24,8 @@ export type EdgeSettings = {
   trustedProxies: readonly Range[];
 };
 
-const scriptHash = (source: string) => `'sha256-${createHash('sha256').update(source).digest('base64')}'`;
+/** A CSP source that allows one known inline script, by its SHA-256. */
+export const scriptHash = (source: string) => `'sha256-${createHash('sha256').update(source).digest('base64')}'`;
 
 /**
  * The policy of every HTML page that does not set its own (the cashier does): nothing from

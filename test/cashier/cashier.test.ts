@@ -1,5 +1,6 @@
 /** The cashier over real HTTP: a paycenter (which mounts it at /cashier) and the channel sandbox (bootWorld). */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createHash } from 'node:crypto';
 import { default_check_gap_ms } from '../../src/cashier/routes.tsx';
 import { cashierToken } from '../../src/cashier/token.ts';
 import { MerchantClient } from '../http/harness.ts';
@@ -118,6 +119,16 @@ describe('cashier', () => {
     expect(new Set(errors.map((e) => e.message)).size).toBe(1);
     // Nothing was started on the payment a wrong link named.
     expect((await world.merchant.call('GET', `/v1/payments/${one.id}`)).body.flows).toEqual([]);
+  });
+
+  test('the page allows its own inline script by hash, never any inline script', async () => {
+    const response = await fetch(cashierOf(await created()).page);
+    const policy = response.headers.get('content-security-policy')!;
+    const scripts = [...(await response.text()).matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    expect(scripts).toHaveLength(1);
+    const hash = createHash('sha256').update(scripts[0]!).digest('base64');
+    expect(policy).toContain(`script-src 'sha256-${hash}';`);
+    expect(policy.split('; ').find((d) => d.startsWith('script-src'))).not.toContain('unsafe-inline');
   });
 
   test('the JSON routes are in the OpenAPI document', async () => {
