@@ -179,9 +179,10 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
 
   /** The JSON routes' authorization: the link's payment in `link`, or API.md's 404. */
   const linked = createMiddleware<CashierEnv>(async (c, next) => {
+    // First: the 404 below is an answer about this link too, and must not be cached either.
+    noStore(c);
     const found = await authorized(c);
     if (!found) throw new ApiError('not_found', 'no such payment, or the link is wrong or expired');
-    noStore(c);
     c.set('link', found);
     await next();
   });

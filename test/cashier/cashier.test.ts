@@ -115,6 +115,7 @@ describe('cashier', () => {
       route === 'status' ? fetch(`${base}/cashier/${one.id}/status?t=${other.token}`) : post(`${base}/cashier/${one.id}/${route}?t=${other.token}`, { method: 'alipay_qr' }),
       route === 'status' ? fetch(`${base}/cashier/${unknown}/status`) : post(`${base}/cashier/${unknown}/${route}`, { method: 'alipay_qr' }),
     ]));
+    for (const response of answers) expect(response.headers.get('cache-control')).toBe('no-store');
     const errors = await Promise.all(answers.map((response) => expectError(response, 404, 'not_found')));
     expect(new Set(errors.map((e) => e.message)).size).toBe(1);
     // Nothing was started on the payment a wrong link named.
