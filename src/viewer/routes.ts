@@ -1,9 +1,10 @@
 /**
  * The state-chart viewer, mounted on the operator routes (and so behind their Bearer token or
- * the console's sign-in cookie): `/machines` (the chart and its scratch actor),
- * `/machines/{name}.json` (the graph), `/machines/{name}/simulate` (events run through the pure
- * machine, nothing stored), `/machines/assets/{file}` (the page's script and style) and the HTML
- * face of `/payments/{id}/timeline` for browsers.
+ * the console's sign-in cookie): `/machines` (for browsers the chart and its scratch actor, for
+ * other clients the list of machines), `/machines/{name}.json` (the graph),
+ * `/machines/{name}/simulate` (events run through the pure machine, nothing stored),
+ * `/machines/assets/{file}` (the page's script and style) and the HTML face of
+ * `/payments/{id}/timeline` for browsers.
  */
 import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
@@ -77,7 +78,8 @@ function eventsParam(c: Context): unknown {
 }
 
 export function mountViewer(app: Hono, deps: ViewerDeps): void {
-  app.get('/machines', describeRoute({ ...tag, summary: 'The state-chart viewer (HTML)' }), (c) => {
+  app.get('/machines', describeRoute({ ...tag, summary: 'The machines the viewer knows (JSON); browsers get the state-chart viewer' }), (c) => {
+    if (!prefersHtml(c)) return c.json({ data: Object.entries(machines).map(([name, { version }]) => ({ name, version })) });
     const { version, layout, initial } = machines.payment;
     c.header('content-security-policy', page_csp);
     return c.html(machinePage('payment', version, layout, initial));

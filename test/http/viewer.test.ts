@@ -158,11 +158,11 @@ for (const kind of storeKinds) {
       expect((await adminCall(booted.url, 'GET', '/admin/machines/refund.json')).status).toBe(404);
     });
 
-    test('GET /admin/machines is an SVG chart under a CSP without inline script; the app serves its script and style', async () => {
-      const response = await fetch(`${booted.url}/admin/machines`, { headers: { authorization: `Bearer ${admin_token}` } });
+    test('GET /admin/machines is, for a browser, an SVG chart under a CSP without inline script; the app serves its script and style', async () => {
+      const response = await fetch(`${booted.url}/admin/machines`, { headers: { authorization: `Bearer ${admin_token}`, accept: browser_accept } });
       expect(response.headers.get('content-security-policy')).toContain("script-src 'self';");
       expect(response.headers.get('content-security-policy')).not.toContain('unsafe-inline');
-      const page = await get(`${booted.url}/admin/machines`);
+      const page = await get(`${booted.url}/admin/machines`, browser_accept);
       expect(page.status).toBe(200);
       expect(page.type).toStartWith('text/html');
       expect(page.text).toContain('<script src="/admin/machines/assets/viewer.js" defer></script>');
@@ -176,6 +176,15 @@ for (const kind of storeKinds) {
       expect((await get(`${booted.url}/admin/machines/assets/viewer.css`)).type).toContain('text/css');
       expect((await get(`${booted.url}/admin/machines/assets/package.json`)).status).toBe(404);
       expect((await get(`${booted.url}/admin/machines/assets/..%2Fpackage.json`)).status).toBe(404);
+    });
+
+    test('GET /admin/machines is, for other clients, the list of machines as JSON', async () => {
+      for (const accept of [undefined, 'application/json', '*/*']) {
+        const answer = await get(`${booted.url}/admin/machines`, accept);
+        expect(answer.status).toBe(200);
+        expect(answer.type).toStartWith('application/json');
+        expect(JSON.parse(answer.text)).toEqual({ data: [{ name: 'payment', version: paymentMachineVersion }] });
+      }
     });
 
     test('without the operator token every viewer route answers 401', async () => {
