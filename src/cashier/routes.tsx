@@ -55,7 +55,7 @@ export const default_check_gap_ms = 5_000;
 const pay_gap_ms = 3_000;
 const gate_entries_max = 10_000;
 
-/** Remembers the last request per payment; bounded, dropping stale and then oldest entries. */
+/** Remembers the last request per payment, in this process only; bounded, dropping stale and then oldest entries. */
 class PaymentGate {
   private readonly last = new WriteOrderedMap<string, number>();
   constructor(private readonly gapMs: number, private readonly max: number) {}
