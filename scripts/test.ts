@@ -13,7 +13,7 @@ function missingPackages(): string[] {
   if (!redisServerBinary()) missing.push('redis-server');
   if (!postgresBinDir()) missing.push('postgresql');
   if (!chromiumBinary()) missing.push('chromium');
-  // The README's curl walkthrough (run by test/readme.test.ts) captures ids with jq and signs with openssl.
+  // The README's curl walkthrough (run by test/first-hour.test.ts) captures ids with jq and signs with openssl.
   for (const tool of ['jq', 'openssl']) if (!Bun.which(tool)) missing.push(tool);
   missing.push(...missingFontPackages());
   return missing;
