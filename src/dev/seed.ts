@@ -16,8 +16,11 @@ import { seal, unseal } from '../secrets.ts';
 import type { ChannelRow, Store } from '../store/store.ts';
 
 export const demo_merchant_id = 'M100001';
-/** The demo merchant pays with every method a sandbox-played provider has. */
-export const demo_methods = channel_plugins.filter((p) => p.sandbox).flatMap((p) => p.methods.map((m) => m.name));
+/**
+ * The demo merchant pays with every method a sandbox-played provider has, and with what paycenter
+ * serves itself (the payer's balance, which the cashier offers beside the channels).
+ */
+export const demo_methods = channel_plugins.filter((p) => p.sandbox || !p.external).flatMap((p) => p.methods.map((m) => m.name));
 
 export type DemoMerchant = { id: string; secret: string | null };
 
@@ -25,7 +28,7 @@ export async function seedDemoMerchant(merchants: MerchantDirectory, dataDir: st
   const file = join(dataDir, 'demo-merchant.json');
   const existing = await merchants.find(demo_merchant_id);
   if (existing) {
-    // A provider the sandbox has started to play since: the demo merchant gets its methods too.
+    // A provider the sandbox has started to play since, or the balance: the demo merchant gets its methods too.
     const missing = demo_methods.filter((m) => !existing.methods.includes(m));
     if (missing.length > 0) await merchants.update(demo_merchant_id, { methods: [...existing.methods, ...missing] });
     // The secret exists only in this file; without it the demo merchant is still there, unsigned for.
