@@ -1,19 +1,30 @@
 /**
  * bun run backup DEST — a consistent copy of the SQLite store named by DATABASE_URL (default
- * sqlite:data/paycenter.db), taken while paycenter runs. Copying the .db file is not a backup:
- * commits may still sit in its -wal file. `VACUUM INTO` reads one snapshot (WAL lets the writer
+ * sqlite:data/paycenter.db; empty is unset, as for the service), taken while paycenter runs.
+ * Copying the .db file is not a backup: commits may still sit in its -wal file. `VACUUM INTO` reads one snapshot (WAL lets the writer
  * go on meanwhile) and writes it as a compact database that opens on its own. DEST must not exist.
  * Postgres has its own tools (pg_dump, pg_basebackup); this refuses a Postgres URL.
  */
 import { Database } from 'bun:sqlite';
 import { existsSync } from 'node:fs';
+import { ConfigError, readVariable } from '../src/config.ts';
 
 function fail(message: string, code = 1): never {
   console.error(`backup: ${message}`);
   process.exit(code);
 }
 
-const databaseUrl = process.env.DATABASE_URL ?? 'sqlite:data/paycenter.db';
+/** The service's DATABASE_URL, read by the service's rule (empty is unset). */
+function databaseUrlOf(env: Record<string, string | undefined>): string {
+  try {
+    return readVariable('DATABASE_URL', env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    fail(error.message, 2);
+  }
+}
+
+const databaseUrl = databaseUrlOf(process.env);
 const dest = process.argv[2];
 if (!dest) fail('usage: bun run backup DEST   (DEST: a new file for the copy)', 2);
 if (!databaseUrl.startsWith('sqlite:')) fail('DATABASE_URL is not sqlite:PATH; back Postgres up with pg_dump or pg_basebackup', 2);

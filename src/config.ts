@@ -183,13 +183,16 @@ const environment = v.object({
   ADMISSION_QUEUE_WAIT_MS: integer(0, 1_000, 20),
 });
 
+type Variables = typeof environment.entries;
+
 /**
- * RECON_HOLD_DAYS as the service reads it (empty is unset, the same bounds), for a tool that needs
- * only it and not the rest of the service's configuration: the money audit.
+ * One variable as the service reads it (empty is unset; the same default, bounds and refusals),
+ * for a tool that needs only it and not the rest of the service's configuration: the money audit
+ * (DATABASE_URL, RECON_HOLD_DAYS) and the backup (DATABASE_URL).
  */
-export function reconHoldDays(env: Record<string, string | undefined>): number {
-  const parsed = v.safeParse(environment.entries.RECON_HOLD_DAYS, withoutEmpty(env).RECON_HOLD_DAYS);
-  if (!parsed.success) throw new ConfigError('RECON_HOLD_DAYS', parsed.issues[0].message);
+export function readVariable<N extends keyof Variables>(name: N, env: Record<string, string | undefined>): v.InferOutput<Variables[N]> {
+  const parsed = v.safeParse(environment.entries[name], withoutEmpty(env)[name]);
+  if (!parsed.success) throw new ConfigError(name, parsed.issues[0].message);
   return parsed.output;
 }
 

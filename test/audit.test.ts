@@ -45,9 +45,9 @@ for (const kind of storeKinds) {
   });
 }
 
-/** Runs `bun run audit` against a database URL; its exit code and both outputs. */
-async function auditCli(databaseUrl: string): Promise<{ code: number; out: string }> {
-  const cli = Bun.spawn(['bun', join(import.meta.dir, '..', 'scripts', 'audit.ts')], { env: { ...process.env, DATABASE_URL: databaseUrl }, stdout: 'pipe', stderr: 'pipe' });
+/** Runs `bun run audit` against a database URL (in `cwd`, for a relative one); its exit code and both outputs. */
+async function auditCli(databaseUrl: string, cwd?: string): Promise<{ code: number; out: string }> {
+  const cli = Bun.spawn(['bun', join(import.meta.dir, '..', 'scripts', 'audit.ts')], { cwd, env: { ...process.env, DATABASE_URL: databaseUrl }, stdout: 'pipe', stderr: 'pipe' });
   const [stdout, stderr] = await Promise.all([new Response(cli.stdout).text(), new Response(cli.stderr).text()]);
   return { code: await cli.exited, out: stdout + stderr };
 }
@@ -65,6 +65,13 @@ describe('audit refuses what is not a paycenter store, and creates nothing', () 
     expect(out).not.toContain('    at ');
     expect(existsSync(path)).toBe(false);
     expect(existsSync(join(scratch, 'missing'))).toBe(false);
+  });
+
+  test('an empty DATABASE_URL is unset, as for the service: the default sqlite:data/paycenter.db', async () => {
+    const { code, out } = await auditCli('', scratch);
+    expect(code).toBe(2);
+    expect(out.trim()).toBe('audit refused (no_such_database): no such database: data/paycenter.db does not exist');
+    expect(existsSync(join(scratch, 'data'))).toBe(false);
   });
 
   test('an empty SQLite file: "not a paycenter store", left as it was', async () => {

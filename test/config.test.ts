@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, devSecrets, ensureDevSecrets, loadConfig, reconHoldDays } from '../src/config.ts';
+import { ConfigError, devSecrets, ensureDevSecrets, loadConfig, readVariable } from '../src/config.ts';
 
 const key = Buffer.alloc(32, 7).toString('base64');
 const base = { ADMIN_TOKEN: 'adm_0123456789abcdef', SECRET_KEY: key };
@@ -191,12 +191,16 @@ describe('dev secrets', () => {
     expect(mixed.ADMIN_TOKEN).toBe(ensureDevSecrets(dataDir).ADMIN_TOKEN);
   });
 
-  test("the audit reads RECON_HOLD_DAYS by the service's rule: empty is unset, the same bounds and refusals", () => {
+  test("a tool reads one variable by the service's rule: empty is unset, the same default, bounds and refusals", () => {
+    for (const value of [undefined, '', ' ', 'sqlite:x.db']) {
+      expect(readVariable('DATABASE_URL', { DATABASE_URL: value })).toBe(loadConfig({ ...base, DATABASE_URL: value }, 'production').databaseUrl);
+    }
+    expect(() => readVariable('DATABASE_URL', { DATABASE_URL: 'mysql://db' })).toThrow('DATABASE_URL: must be sqlite:PATH or postgres://…');
     for (const value of [undefined, '', '0', '7', '30']) {
-      expect(reconHoldDays({ RECON_HOLD_DAYS: value })).toBe(loadConfig({ ...base, RECON_HOLD_DAYS: value }, 'production').recon.holdDays);
+      expect(readVariable('RECON_HOLD_DAYS', { RECON_HOLD_DAYS: value })).toBe(loadConfig({ ...base, RECON_HOLD_DAYS: value }, 'production').recon.holdDays);
     }
     for (const value of ['2.0', ' 3', '31', '-1', 'two']) {
-      expect(() => reconHoldDays({ RECON_HOLD_DAYS: value })).toThrow(ConfigError);
+      expect(() => readVariable('RECON_HOLD_DAYS', { RECON_HOLD_DAYS: value })).toThrow(ConfigError);
       expect(problem({ ...base, RECON_HOLD_DAYS: value })).toStartWith('RECON_HOLD_DAYS: ');
     }
   });

@@ -1,6 +1,7 @@
 /** `bun run backup DEST` copies a running SQLite store into a database that opens on its own with every committed order. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/open.ts';
 import { type Booted, MerchantClient, bootPaycenter } from '../http/harness.ts';
@@ -18,8 +19,8 @@ afterAll(async () => {
   await booted?.stop();
 });
 
-async function backup(databaseUrl: string, to: string): Promise<{ code: number; out: string; err: string }> {
-  const child = Bun.spawn(['bun', script, to], { env: { ...process.env, DATABASE_URL: databaseUrl }, stdout: 'pipe', stderr: 'pipe' });
+async function backup(databaseUrl: string, to: string, cwd?: string): Promise<{ code: number; out: string; err: string }> {
+  const child = Bun.spawn(['bun', script, to], { cwd, env: { ...process.env, DATABASE_URL: databaseUrl }, stdout: 'pipe', stderr: 'pipe' });
   const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return { code, out, err };
 }
@@ -52,4 +53,10 @@ test('a Postgres URL or a missing database is refused with one line saying why',
   const missing = await backup('sqlite:/nonexistent/paycenter.db', `${dest}.none`);
   expect(missing.code).toBe(1);
   expect(missing.err.trim()).toBe('backup: no database at /nonexistent/paycenter.db');
+});
+
+test('an empty DATABASE_URL is unset, as for the service: the default sqlite:data/paycenter.db', async () => {
+  const unset = await backup('', `${dest}.unset`, tmpdir());
+  expect(unset.code).toBe(1);
+  expect(unset.err.trim()).toBe('backup: no database at data/paycenter.db');
 });
