@@ -95,7 +95,7 @@ export class UnknownMachineVersionError extends Error {
  * run out), never parked: parked, they would wait for an operator after the rollback was over.
  */
 export class NewerMachineError extends DependencyError {
-  constructor(orderId: string, version: number) {
+  constructor(readonly orderId: string, readonly version: number) {
     super('newer_instance', `order ${orderId} was written by payment machine v${version}; this instance runs v${paymentMachineVersion}, an instance running v${version} takes it`);
     this.name = 'NewerMachineError';
   }
@@ -270,12 +270,21 @@ const stored_snapshot = v.looseObject({ value: v.unknown(), context: v.record(v.
 
 /** Restores an order's actor state from its row; resolveState throws at once on a state the machine lacks. */
 export function restore(row: OrderRow): OrderState {
+  const { snapshot, context } = resolveSnapshot(row);
+  if (statusOf(snapshot.value) !== row.status) throw new Error(`assertion failed: order ${row.id} status column disagrees with its snapshot`);
+  return { row, snapshot, context };
+}
+
+/**
+ * The row's snapshot as this machine reads it, with its money invariants checked: all of
+ * `restore` but the comparison with the row's columns, which the audit reports on its own.
+ */
+export function resolveSnapshot(row: OrderRow): Omit<OrderState, 'row'> {
   const stored = v.parse(stored_snapshot, row.snapshot);
   const persisted = upgradeSnapshot(row.machineVersion, stored);
   if (!persisted) throw row.machineVersion > paymentMachineVersion ? new NewerMachineError(row.id, row.machineVersion) : new UnknownMachineVersionError(row.id, row.machineVersion);
   const snapshot = paymentMachine.resolveState({ value: persisted.value as never, context: persisted.context as PaymentContext });
-  if (statusOf(snapshot.value) !== row.status) throw new Error(`assertion failed: order ${row.id} status column disagrees with its snapshot`);
   const context = snapshot.context as PaymentContext;
   assertMoneyInvariants(context);
-  return { row, snapshot, context };
+  return { snapshot, context };
 }

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { paymentMachineVersion } from '../machines/payment.machine.ts';
 import { auditStore } from '../src/audit/audit.ts';
 import { openStore } from '../src/store/open.ts';
 import { freshDatabase, postgresServerUrl, storeKinds } from './store/stores.ts';
@@ -41,6 +42,37 @@ for (const kind of storeKinds) {
       expect(await cli.exited).toBe(1);
       expect(out).toContain(`BREACH ${created} deadline_armed`);
       expect(out).toContain('audited 3 orders: 3 breaches');
+    });
+
+    test('an order the engine cannot restore is a breach of its own, and the audit goes on to the rest', async () => {
+      const relabelled = (await merchant.createPayment()).body.id;
+      const unknownVersion = (await merchant.createPayment()).body.id;
+      const noSuchState = (await merchant.createPayment()).body.id;
+      const unarmed = (await merchant.createPayment()).body.id;
+      await executeSql(booted.databaseUrl, `UPDATE orders SET status = 'closed' WHERE id = '${relabelled}'`);
+      await executeSql(booted.databaseUrl, `UPDATE orders SET machine_version = 0 WHERE id = '${unknownVersion}'`);
+      await executeSql(booted.databaseUrl, `UPDATE orders SET snapshot = '{"value":"nowhere","context":{}}' WHERE id = '${noSuchState}'`);
+      await executeSql(booted.databaseUrl, `DELETE FROM timers WHERE order_id = '${unarmed}'`);
+      const ours = [relabelled, unknownVersion, noSuchState, unarmed];
+      const { breaches } = await auditStore(booted.paycenter.store, { nowMs: Date.now() });
+      expect(breaches.filter((b) => ours.includes(b.orderId)).map((b) => [b.orderId, b.rule]).sort()).toEqual(
+        [[relabelled, 'columns_match_snapshot'], [unknownVersion, 'snapshot_restores'], [noSuchState, 'snapshot_restores'], [unarmed, 'deadline_armed']].sort(),
+      );
+      expect(breaches.find((b) => b.orderId === relabelled)!.detail).toBe('status column says closed, the snapshot created');
+
+      const { code, out } = await auditCli(booted.databaseUrl);
+      expect(code).toBe(1);
+      expect(out).toContain(`BREACH ${unknownVersion} snapshot_restores: `);
+      expect(out).toMatch(/audited \d+ orders: \d+ breaches/);
+    });
+
+    test('an order a newer payment machine wrote refuses the run with one line: the newer code audits it', async () => {
+      const newer = (await merchant.createPayment()).body.id;
+      await executeSql(booted.databaseUrl, `UPDATE orders SET machine_version = 99 WHERE id = '${newer}'`);
+      const { code, out } = await auditCli(booted.databaseUrl);
+      expect(code).toBe(2);
+      expect(out.trim()).toBe(`audit refused (newer_machine): order ${newer} was written by payment machine v99; this code knows up to v${paymentMachineVersion}: audit with the newer paycenter`);
+      await executeSql(booted.databaseUrl, `UPDATE orders SET machine_version = ${paymentMachineVersion} WHERE id = '${newer}'`);
     });
   });
 }
