@@ -18,12 +18,28 @@ export function seal(key: Uint8Array, plaintext: string): string {
 
 /** Opens a sealed secret; a wrong key or a tampered value throws (it is a bug or an attack, not input). */
 export function unseal(key: Uint8Array, sealed: string): string {
+  const opened = openSealed(key, sealed);
+  if (opened === null) throw new Error('assertion failed: a sealed secret does not open with SECRET_KEY (another key, or a changed value)');
+  return opened;
+}
+
+/**
+ * Opens a sealed secret, or null when it does not authenticate under `key` (GCM: another key never
+ * yields a wrong plaintext) — the start-up check that SECRET_KEY is the key the store was sealed with.
+ */
+export function openSealed(key: Uint8Array, sealed: string): string | null {
   const [version, payload] = sealed.split(':');
   if (version !== sealed_version || !payload) throw new Error('assertion failed: unknown sealed secret format');
   const raw = Buffer.from(payload, 'base64');
   const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, iv_bytes));
   decipher.setAuthTag(raw.subarray(iv_bytes, iv_bytes + tag_bytes));
-  return Buffer.concat([decipher.update(raw.subarray(iv_bytes + tag_bytes)), decipher.final()]).toString('utf8');
+  const body = decipher.update(raw.subarray(iv_bytes + tag_bytes));
+  try {
+    return Buffer.concat([body, decipher.final()]).toString('utf8');
+  } catch {
+    // final() is where GCM checks the tag; nothing else in this block throws.
+    return null;
+  }
 }
 
 /** A secret value that never shows itself by accident. */

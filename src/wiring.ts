@@ -14,7 +14,7 @@ import { Alerts, alertIdFor } from './alerts/alerts.ts';
 import { NotificationDelivery, default_delivery_options } from './notify/delivery.ts';
 import { ChannelRegistry, type RegistryOptions, default_registry_options } from './channels/registry.ts';
 import { type Clock, systemClock } from './clock.ts';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { createApp } from './http/app.ts';
 import { serveOptions } from './http/raw-target.ts';
 import { type NonceGuard, RedisNonceGuard, StoreNonceGuard } from './http/nonces.ts';
@@ -42,6 +42,7 @@ import { redisClient } from './redis-client.ts';
 import { Router } from './routing/router.ts';
 import { feeRateTenThousandths } from './routing/strategies.ts';
 import { successRate } from './routing/window.ts';
+import { openSealed } from './secrets.ts';
 import { openStore } from './store/open.ts';
 import { Retention, default_retention_options } from './retention.ts';
 import type { BreakerTransitionRow, Store } from './store/store.ts';
@@ -102,11 +103,26 @@ function channelHealth(deps: { config: Config; store: Store; redis: Redis | unde
   return { health, metrics };
 }
 
+/**
+ * SECRET_KEY must open what the store holds, all sealed with one key: a backup restored beside
+ * another key would start "ready" and then fail every signed request and channel call. One
+ * merchant secret and one channel config are tried, right after the migrations (the rows need
+ * this code's schema) and before anything else is written.
+ */
+async function checkSecretKey(store: Store, secretKey: Uint8Array): Promise<void> {
+  const [merchant] = await store.listMerchants(null, 1);
+  const [channel] = await store.listChannels();
+  const sealed = [merchant && { what: `merchant ${merchant.id}'s secret`, value: merchant.secretEnc }, channel && { what: `channel ${channel.code}'s config`, value: channel.configEnc }];
+  const unopened = sealed.find((s) => s && openSealed(secretKey, s.value) === null);
+  if (unopened) throw new ConfigError('SECRET_KEY', `does not open ${unopened.what} in the database: it is not the key its secrets were sealed with (restored a backup? restore its SECRET_KEY too)`);
+}
+
 export async function startPaycenter(config: Config, options: StartOptions = {}): Promise<Paycenter> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel);
   const store = await openStore(config.databaseUrl);
   await store.migrate();
+  await checkSecretKey(store, config.secretKey);
 
   const redis = config.redisUrls.map(redisClient);
   const lock: Lock = redis.length > 0 ? new RedlockLock(redis) : new LocalLock();

@@ -1,12 +1,13 @@
 /**
- * What an operator can fix stops the start with one line `paycenter: …` and exit 2: a database
- * newer than the code, a port already taken.
+ * What an operator can fix stops the start with one line `paycenter: …` and exit 2, before
+ * anything is written: a SECRET_KEY that does not open the store's secrets (a backup restored
+ * beside another key), a database newer than the code, a port already taken.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../harness/services.ts';
-import { admin_token, MerchantClient, executeSql, startInstance } from '../http/harness.ts';
+import { admin_token, MerchantClient, adminCall, executeSql, startInstance, tableCounts } from '../http/harness.ts';
 import { freshDatabase } from '../store/stores.ts';
 
 const repo = join(import.meta.dir, '..', '..');
@@ -46,6 +47,19 @@ describe('refused starts', () => {
   afterAll(async () => {
     await database?.drop();
   });
+
+  test('a SECRET_KEY that does not open the merchant secrets the database holds: one line naming SECRET_KEY, nothing written', async () => {
+    const before = await tableCounts(database.url);
+    const other = Buffer.alloc(32, 4).toString('base64');
+    const line = refusedWith(await start({ ...production(), SECRET_KEY: other }));
+    expect(line).toStartWith('paycenter: configuration error: SECRET_KEY: ');
+    expect(line).not.toContain(other);
+    expect(await tableCounts(database.url)).toEqual(before);
+    // The right key still opens it all.
+    const again = await startInstance(database.url);
+    expect((await adminCall(again.url, 'GET', '/admin/merchants')).status).toBe(200);
+    await again.stop();
+  }, 30_000);
 
   test('a database newer than the code: one line saying to upgrade', async () => {
     await executeSql(database.url, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)");
