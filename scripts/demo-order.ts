@@ -2,16 +2,19 @@
  * `bun run demo:order [amount] [method]`: creates an order as the `bun dev` demo merchant through
  * paycenter/client and says what it did: without a method the order waits at its cashier; with
  * one, paying has started and the payer still has to pay. Reads the merchant's secret from
- * data/demo-merchant.json, paycenter's address from PUBLIC_URL (default http://localhost:3000)
- * and the demo shop's from MERCHANT_URL (default the next port), where "Back to merchant" goes.
+ * data/demo-merchant.json, paycenter's address from PUBLIC_URL (default http://localhost:PORT, PORT
+ * defaulting as for `bun dev`) and the demo shop's from MERCHANT_URL (default the next port), where
+ * "Back to merchant" goes.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PaycenterClient, PaycenterError, PaycenterTransportError, type Action, type Payment } from '../src/client/index.ts';
+import { default_port } from '../src/config.ts';
 
-const port = Number(process.env.PORT ?? 3000);
-const baseUrl = (process.env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, '');
-const shopUrl = (process.env.MERCHANT_URL ?? `http://localhost:${port + 1}`).replace(/\/$/, '');
+// Empty is unset, as for paycenter.
+const port = Number(process.env.PORT || default_port);
+const baseUrl = (process.env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, '');
+const shopUrl = (process.env.MERCHANT_URL || `http://localhost:${port + 1}`).replace(/\/$/, '');
 const [amount = '0.01', method] = process.argv.slice(2);
 
 let merchant: { merchant_id: string; secret: string };

@@ -64,6 +64,8 @@ export class ConfigError extends Error {
   }
 }
 
+/** Where paycenter listens without PORT; demo:order looks there too. */
+export const default_port = 3000;
 const secret_key_bytes = 32;
 const admin_token_length_min = 16;
 const redis_masters_max = 9;
@@ -114,7 +116,7 @@ const isSecretKey = (s: string) => {
 };
 
 const environment = v.object({
-  PORT: integer(0, 65_535, 3000),
+  PORT: integer(0, 65_535, default_port),
   HOST: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be a host name or address')), '0.0.0.0'),
   PUBLIC_URL: v.optional(urlOf(['http:', 'https:'], 'must be an http:// or https:// URL')),
   DATABASE_URL: v.pipe(

@@ -3,7 +3,7 @@
  *   bun dev        (src/main.ts --dev): SQLite under data/, secrets generated once, no Redis needed.
  *   bun run start  production: everything from the environment; migrations applied; nothing seeded.
  */
-import { ConfigError, type Config, devSecrets, loadConfig } from './config.ts';
+import { ConfigError, type Config, default_port, devSecrets, loadConfig } from './config.ts';
 import { join } from 'node:path';
 import { seedDemoMerchant, seedRiskRules, seedSandboxChannels } from './dev/seed.ts';
 import { type DemoShop, startDemoShop } from './dev/demo-shop.ts';
@@ -75,7 +75,8 @@ if (dev) {
     `  state chart: ${config.publicUrl}/admin/machines`,
     `  demo merchant: ${demo.id}   secret: ${demo.secret ?? '(not in data/demo-merchant.json; create another merchant with POST /admin/merchants)'}`,
     `  demo shop (the example merchant, receives the notifications): ${shop?.url ?? '(no demo merchant secret)'}`,
-    '  a demo order and its cashier URL: bun run demo:order',
+    // demo:order finds paycenter by PORT, as bun dev does: the command says the port when it is not the default.
+    `  a demo order and its cashier URL: ${config.port === default_port ? '' : `PORT=${config.port} `}bun run demo:order`,
     '',
   ].join('\n'));
 }

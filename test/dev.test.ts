@@ -43,6 +43,7 @@ test('bun dev has sandbox channels ready: a demo order made by `bun run demo:ord
   const dev = await startDev(port);
   try {
     expect(dev.banner).toContain(`sandbox: http://localhost:${port}/sandbox`);
+    expect(dev.banner).toContain(`a demo order and its cashier URL: PORT=${port} bun run demo:order`);
     const script = Bun.spawnSync(['bun', join(repo, 'scripts/demo-order.ts'), '1.00', 'alipay_qr'], { cwd: dir, env: { ...process.env, PORT: String(port) } });
     const printed = script.stdout.toString();
     expect(`${script.exitCode} ${script.stderr.toString()}`).toBe('0 ');
