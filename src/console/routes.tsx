@@ -14,9 +14,9 @@ import { restore } from '../../actors/engine.ts';
 import { paymentStatuses } from '../../machines/payment.model.ts';
 import type { Alerts } from '../alerts/alerts.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
-import { runView } from '../http/routes/admin-recon.ts';
+import { diff_note_chars_max, resolvedDiff, runView } from '../http/routes/admin-recon.ts';
 import { ApiError } from '../http/errors.ts';
-import { optionalParam, pageLimit, queryParams, refuseNul } from '../http/validate.ts';
+import { formFields, optionalParam, pageLimit, queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import type { Clock } from '../clock.ts';
@@ -74,6 +74,9 @@ function searchOf(q: PaymentsQuery) {
     idFrom: q.id ?? (q.created_from === undefined ? undefined : firstIdAt(q.created_from)), idBefore: before, limit: q.limit + 1,
   };
 }
+
+/** Ignoring a difference takes a reason, kept as its note. */
+const ignoreForm = v.object({ note: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required: say why'), v.maxLength(diff_note_chars_max)) });
 
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
@@ -149,20 +152,17 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
           rows={view.diffs!.map((d) => [
             <span class="badge">{d.kind}</span>, d.flow_id ?? '', d.refund_id ?? '', d.channel_trade_no ?? '', <span class={`badge ${d.resolution}`}>{d.resolution}</span>, d.note ?? '',
             d.resolution === 'open'
-              ? <PostForm action={`/admin/forms/reconciliations/${run.id}/diffs/${d.id}`} csrf={csrf}><input name="note" placeholder="why" required maxlength={1000} /> <button>Ignore</button></PostForm>
+              ? <PostForm action={`/admin/forms/reconciliations/${run.id}/diffs/${d.id}`} csrf={csrf}><input name="note" placeholder="why" required maxlength={diff_note_chars_max} /> <button>Ignore</button></PostForm>
               : '',
           ])} />
       </Layout>,
     );
   });
 
-  app.post('/forms/reconciliations/:id/diffs/:diff', async (c) => {
-    const form = await c.req.parseBody();
-    refuseNul(form);
-    const note = typeof form.note === 'string' ? form.note.slice(0, 1000) : null;
-    const diff = await deps.recon.resolve(c.req.param('id'), c.req.param('diff'), { resolution: 'ignored', note, by: 'admin (console)' });
-    if (!diff) throw new ApiError('not_found', `no difference ${c.req.param('diff')}`);
-    return c.redirect(`/admin/reconciliations/${c.req.param('id')}`, 303);
+  app.post('/forms/reconciliations/:id/diffs/:diff', formFields(ignoreForm), async (c) => {
+    const { id, diff } = c.req.param();
+    resolvedDiff(await deps.recon.resolve(id, diff, { resolution: 'ignored', note: c.req.valid('form').note, by: 'admin (console)' }), id, diff);
+    return c.redirect(`/admin/reconciliations/${id}`, 303);
   });
 
   app.get('/audit', describeRoute({ ...tag, summary: "Operators' writes, newest first" }), async (c) => {

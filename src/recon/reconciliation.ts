@@ -80,6 +80,9 @@ type PassContext = {
   rate: FeeRate; currency: Currency; now: number;
 };
 
+/** A hand resolution's outcome: the difference resolved, or why not. */
+export type ResolveOutcome = { ok: true; diff: ReconDiffRow } | { ok: false; error: 'not_found' } | { ok: false; error: 'not_open'; diff: ReconDiffRow };
+
 /** What comparing a statement with the records came to, before anything is written. At most recon_diffs_max differences are listed; all are counted. */
 type Comparison = {
   counts: Counts;
@@ -372,9 +375,16 @@ export class Reconciliation {
     return failed;
   }
 
-  /** Resolves a difference by hand (an operator ignores or marks it); null when there is no such difference. */
-  resolve(runId: string, diffId: string, change: { resolution: 'ignored' | 'repaired' | 'open'; note: string | null; by: string }): Promise<ReconDiffRow | null> {
-    return this.deps.store.resolveReconDiff(runId, diffId, { resolution: change.resolution, note: change.note, resolvedBy: change.by, resolvedAt: this.deps.clock.now() });
+  /**
+   * Resolves an open difference by hand (an operator ignores it, or marks it repaired at the
+   * channel). A difference resolved already (by the reconciliation's repair, or another operator's
+   * page) is left as it is: `not_open`.
+   */
+  async resolve(runId: string, diffId: string, change: { resolution: 'ignored' | 'repaired'; note: string | null; by: string }): Promise<ResolveOutcome> {
+    const outcome = await this.deps.store.resolveReconDiff(runId, diffId, { resolution: change.resolution, note: change.note, resolvedBy: change.by, resolvedAt: this.deps.clock.now() });
+    if (!outcome) return { ok: false, error: 'not_found' };
+    if (!outcome.resolved) return { ok: false, error: 'not_open', diff: outcome.diff };
+    return { ok: true, diff: outcome.diff };
   }
 }
 

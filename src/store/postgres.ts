@@ -896,11 +896,13 @@ export class PostgresStore implements Store {
   }
 
   async resolveReconDiff(runId: string, diffId: string, change: Pick<ReconDiffRow, 'resolution' | 'note' | 'resolvedBy' | 'resolvedAt'>) {
-    const [row] = await this.all(
-      'UPDATE recon_diffs SET resolution = $1, note = $2, resolved_by = $3, resolved_at = $4 WHERE id = $5 AND run_id = $6 RETURNING *',
+    const [changed] = await this.all(
+      "UPDATE recon_diffs SET resolution = $1, note = $2, resolved_by = $3, resolved_at = $4 WHERE id = $5 AND run_id = $6 AND resolution = 'open' RETURNING *",
       change.resolution, change.note, change.resolvedBy, change.resolvedAt, diffId, runId,
     );
-    return row ? reconDiffOf(row, json) : null;
+    if (changed) return { diff: reconDiffOf(changed, json), resolved: true };
+    const [row] = await this.all('SELECT * FROM recon_diffs WHERE id = $1 AND run_id = $2', diffId, runId);
+    return row ? { diff: reconDiffOf(row, json), resolved: false } : null;
   }
 
   async listReconPending(channel: string) {

@@ -664,11 +664,11 @@ export class SqliteStore implements Store {
   }
 
   async resolveReconDiff(runId: string, diffId: string, change: Pick<ReconDiffRow, 'resolution' | 'note' | 'resolvedBy' | 'resolvedAt'>) {
-    this.write(() =>
-      this.query('UPDATE recon_diffs SET resolution = ?, note = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND run_id = ?')
-        .run(change.resolution, change.note, change.resolvedBy, change.resolvedAt, diffId, runId));
+    const changed = this.write(() =>
+      this.query("UPDATE recon_diffs SET resolution = ?, note = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND run_id = ? AND resolution = 'open'")
+        .run(change.resolution, change.note, change.resolvedBy, change.resolvedAt, diffId, runId).changes);
     const row = this.all('SELECT * FROM recon_diffs WHERE id = ? AND run_id = ?', diffId, runId)[0];
-    return row ? reconDiffOf(row, json) : null;
+    return row ? { diff: reconDiffOf(row, json), resolved: changed === 1 } : null;
   }
 
   async listReconPending(channel: string) {

@@ -559,8 +559,12 @@ export interface Store {
   findReconRun(channel: string, date: string): Promise<ReconRunRow | null>;
   listReconRuns(query: { channel?: string; date?: string; limit: number }): Promise<ReconRunRow[]>;
   listReconDiffs(runId: string): Promise<ReconDiffRow[]>;
-  /** Records an operator's or a repair's resolution of a difference; null for an unknown one. */
-  resolveReconDiff(runId: string, diffId: string, change: Pick<ReconDiffRow, 'resolution' | 'note' | 'resolvedBy' | 'resolvedAt'>): Promise<ReconDiffRow | null>;
+  /**
+   * Records an operator's resolution of a difference that is still open, in one conditional write:
+   * a resolution is never overwritten (`resolved: false`, with the difference as it stands). Null
+   * for an unknown difference.
+   */
+  resolveReconDiff(runId: string, diffId: string, change: Pick<ReconDiffRow, 'resolution' | 'note' | 'resolvedBy' | 'resolvedAt'>): Promise<{ diff: ReconDiffRow; resolved: boolean } | null>;
   listReconPending(channel: string): Promise<ReconPendingRow[]>;
   /** Open differences created before `beforeMs` (the audit). */
   listOpenReconDiffs(beforeMs: number, limit: number): Promise<ReconDiffRow[]>;

@@ -10,7 +10,7 @@ import { readAtMost } from '../../bounded-body.ts';
 import { statement_bytes_max } from '../../channels/adapter.ts';
 import { statementMediaTypeOf, statement_media_types } from '../../channels/statement.ts';
 import { isoTime } from '../../clock.ts';
-import type { Reconciliation, RunOutcome } from '../../recon/reconciliation.ts';
+import type { Reconciliation, ResolveOutcome, RunOutcome } from '../../recon/reconciliation.ts';
 import type { ReconDiffRow, ReconRunRow, Store } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
 import { jsonBody, optionalParam, pageLimit, queryParams } from '../validate.ts';
@@ -24,9 +24,12 @@ const runsQuery = v.strictObject({
 });
 const runRequest = v.strictObject({ channel: channelCode, date: chinaDate, rerun: v.optional(v.boolean(), false) });
 const uploadQuery = v.strictObject({ channel: channelCode, date: chinaDate, rerun: v.optional(v.picklist(['true', 'false']), 'false') });
+/** How long an operator's note on a difference may be. */
+export const diff_note_chars_max = 1000;
+// A difference is resolved once: reopening one would let a stale page undo a repair.
 const resolution = v.strictObject({
-  resolution: v.picklist(['ignored', 'open', 'repaired'], 'must be ignored, open or repaired'),
-  note: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(1000))), null),
+  resolution: v.picklist(['ignored', 'repaired'], 'must be ignored or repaired'),
+  note: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(diff_note_chars_max))), null),
 });
 
 /** A difference as API.md shows it (a run holds at most recon_diffs_max of them). */
@@ -35,6 +38,16 @@ export const diffView = (d: ReconDiffRow) => ({
   local: d.local, channel: d.channelRow, resolution: d.resolution, note: d.note, resolved_by: d.resolvedBy,
   resolved_at: d.resolvedAt === null ? null : isoTime(d.resolvedAt),
 });
+
+/** A hand resolution's difference, or the error the JSON route and the console's form both answer. */
+export function resolvedDiff(outcome: ResolveOutcome, runId: string, diffId: string): ReconDiffRow {
+  if (outcome.ok) return outcome.diff;
+  if (outcome.error === 'not_found') throw new ApiError('not_found', `no difference ${diffId} in reconciliation ${runId}`);
+  const { diff } = outcome;
+  const by = diff.resolvedBy === null ? '' : ` by ${diff.resolvedBy}`;
+  const at = diff.resolvedAt === null ? '' : ` at ${isoTime(diff.resolvedAt)}`;
+  throw new ApiError('invalid_state', `difference ${diffId} is already ${diff.resolution}${by}${at}; only an open difference can be resolved`);
+}
 
 export const runView = (r: ReconRunRow, diffs?: ReconDiffRow[]) => ({
   id: r.id, channel: r.channel, date: r.date, status: r.status, source: r.source, error: r.error, counts: r.counts, totals: r.totals,
@@ -86,8 +99,8 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
 
   app.post('/reconciliations/:id/diffs/:diff', describeRoute({ ...tag, summary: 'Resolve a difference by hand (ignored, with a note)' }), jsonBody(resolution), async (c) => {
     const body = c.req.valid('json');
-    const diff = await deps.recon.resolve(c.req.param('id'), c.req.param('diff'), { resolution: body.resolution, note: body.note, by: 'admin' });
-    if (!diff) throw new ApiError('not_found', `no difference ${c.req.param('diff')} in reconciliation ${c.req.param('id')}`);
-    return c.json(diffView(diff));
+    const { id, diff } = c.req.param();
+    const outcome = await deps.recon.resolve(id, diff, { resolution: body.resolution, note: body.note, by: 'admin' });
+    return c.json(diffView(resolvedDiff(outcome, id, diff)));
   });
 }
