@@ -377,13 +377,14 @@ export class Reconciliation {
 
   /**
    * Resolves an open difference by hand (an operator ignores it, or marks it repaired at the
-   * channel). A difference resolved already (by the reconciliation's repair, or another operator's
-   * page) is left as it is: `not_open`.
+   * channel) and acknowledges the alert that asked for the decision. A difference resolved already
+   * (by the reconciliation's repair, or another operator's page) is left as it is: `not_open`.
    */
   async resolve(runId: string, diffId: string, change: { resolution: 'ignored' | 'repaired'; note: string | null; by: string }): Promise<ResolveOutcome> {
     const outcome = await this.deps.store.resolveReconDiff(runId, diffId, { resolution: change.resolution, note: change.note, resolvedBy: change.by, resolvedAt: this.deps.clock.now() });
     if (!outcome) return { ok: false, error: 'not_found' };
     if (!outcome.resolved) return { ok: false, error: 'not_open', diff: outcome.diff };
+    await this.deps.alerts.ack(alertIdFor(diffId), change.by);
     return { ok: true, diff: outcome.diff };
   }
 }

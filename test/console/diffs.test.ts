@@ -2,9 +2,10 @@
  * Resolving a reconciliation difference by hand, in both stores: only an open difference can be
  * resolved — one the reconciliation repaired, or another operator ignored, is refused as
  * `409 invalid_state` (JSON or the console's form on a stale page) and keeps its resolution, note
- * and who and when.
+ * and who and when — and resolving one acknowledges its `recon_diff` alert.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { alertIdFor } from '../../src/alerts/alerts.ts';
 import { type Booted, adminCall, bootPaycenter } from '../http/harness.ts';
 import { storeKinds } from '../store/stores.ts';
 import { browse, csrfOn, seedReconRun, signIn } from './fixtures.ts';
@@ -19,13 +20,17 @@ for (const kind of storeKinds) {
 
     const diffOf = async (runId: string, diffId: string) =>
       (await adminCall(booted.url, 'GET', `/admin/reconciliations/${runId}`)).body.diffs.find((d: { id: string }) => d.id === diffId);
+    const alertOf = async (diffId: string) =>
+      (await adminCall(booted.url, 'GET', '/admin/alerts?kind=recon_diff')).body.data.find((a: { id: string }) => a.id === alertIdFor(diffId));
 
-    test('an open difference is ignored once; a second ignore is refused and changes nothing', async () => {
+    test('an open difference is ignored once, its alert acknowledged; a second ignore is refused and changes nothing', async () => {
       const { run, diffs: [open] } = await seedReconRun(booted.paycenter, 'alipay_main', '2026-12-01', ['open']);
+      expect((await alertOf(open!.id)).acked_at).toBeNull();
       const path = `/admin/reconciliations/${run.id}/diffs/${open!.id}`;
       const first = await adminCall(booted.url, 'POST', path, { resolution: 'ignored', note: 'agreed with the channel' });
       expect(first.status).toBe(200);
       expect(first.body).toMatchObject({ resolution: 'ignored', note: 'agreed with the channel', resolved_by: 'admin' });
+      expect((await alertOf(open!.id)).acked_at).not.toBeNull();
 
       const second = await adminCall(booted.url, 'POST', path, { resolution: 'ignored', note: 'overwritten?' });
       expect(second.status).toBe(409);
