@@ -90,6 +90,7 @@ main{padding:1rem;max-width:1200px;margin:0 auto}h1{font-size:1.3rem;margin:.2re
 .scroll{overflow-x:auto;max-width:100%;background:#fff;border:1px solid #dde1e8;border-radius:6px}
 table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top;white-space:nowrap}
 th{background:#f0f2f5;font-weight:600}td code{font-size:12px}
+.error{background:#fde2e1;border:1px solid #f3b8b5;border-radius:6px;padding:.6rem .8rem}
 .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6rem}.stat{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.6rem .8rem}
 .stat .label{color:#5b6475;font-size:12px}.stat .value{font-size:1.3rem;font-weight:600}
 form.filters{display:flex;flex-wrap:wrap;gap:.5rem;margin-bottom:.8rem}form.filters input,form.filters select{padding:.3rem .4rem;max-width:100%}

@@ -43,6 +43,7 @@ import { CallbackIntake } from './callback-intake.ts';
 import { callerAddress } from './client-address.ts';
 import { type EdgeSettings, htmlSecurity, metricsGuard } from './edge.ts';
 import { admission, shed_retry_after_s } from './admission.ts';
+import { consoleErrorAnswer } from '../console/errors.tsx';
 
 export const body_bytes_max = 64 * 1024;
 
@@ -176,12 +177,16 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   app.get('/openapi.json', openAPIRouteHandler(app, { documentation: openApiInfo(deps.links.publicUrl) }));
   mountDocs(app);
 
-  app.notFound((c) => c.json(errorBody(new ApiError('not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`), c.get('requestId')), 404));
+  // A browser on the console's paths gets its errors as pages (src/console/errors.tsx).
+  app.notFound((c) => {
+    const notFound = new ApiError('not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`);
+    return consoleErrorAnswer(c, notFound, c.get('requestId')) ?? c.json(errorBody(notFound, c.get('requestId')), 404);
+  });
   app.onError((error, c) => {
     const apiError = toApiError(error, deps.log, c.get('requestId'));
     c.header('X-Request-Id', c.get('requestId'));
     for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
-    return c.json(errorBody(apiError, c.get('requestId')), apiError.status);
+    return consoleErrorAnswer(c, apiError, c.get('requestId')) ?? c.json(errorBody(apiError, c.get('requestId')), apiError.status);
   });
   return app;
 }

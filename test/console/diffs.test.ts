@@ -1,8 +1,8 @@
 /**
  * Resolving a reconciliation difference by hand, in both stores: only an open difference can be
  * resolved — one the reconciliation repaired, or another operator ignored, is refused as
- * `409 invalid_state` (JSON or the console's form on a stale page) and keeps its resolution, note
- * and who and when — and resolving one acknowledges its `recon_diff` alert.
+ * `409 invalid_state` (JSON) or a page saying so (the console's form on a stale page) and keeps its
+ * resolution, note and who and when — and resolving one acknowledges its `recon_diff` alert.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { alertIdFor } from '../../src/alerts/alerts.ts';
@@ -50,7 +50,7 @@ for (const kind of storeKinds) {
       expect((await adminCall(booted.url, 'POST', `/admin/reconciliations/${run.id}/diffs/${repaired!.id}`, { resolution: 'open' })).body.error.field).toBe('resolution');
     });
 
-    test("the console's Ignore on a page older than another operator's decision is refused, and the first note stays", async () => {
+    test("the console's Ignore on a page older than another operator's decision says so, and the first note stays", async () => {
       const { run, diffs: [open] } = await seedReconRun(booted.paycenter, 'wechat_main', '2026-12-03', ['open']);
       const cookie = await signIn(booted.url);
       const page = `/admin/reconciliations/${run.id}`;
@@ -62,6 +62,9 @@ for (const kind of storeKinds) {
       expect(first.status).toBe(303);
       const stale = await ignore('second operator');
       expect(stale.status).toBe(409);
+      const html = await stale.text();
+      expect(html).toContain('is already ignored by admin (console)');
+      expect(html).toContain(`href="${page}"`);
       expect(await diffOf(run.id, open!.id)).toMatchObject({ resolution: 'ignored', note: 'duplicate line, the channel agreed', resolved_by: 'admin (console)' });
       const audit = (await adminCall(booted.url, 'GET', '/admin/audit?limit=100')).body.data.filter((r: { target: string }) => r.target === form);
       expect(audit).toHaveLength(1);
