@@ -13,9 +13,12 @@ import { csrf_field } from './csrf.ts';
 export const console_script = '/admin/assets/console.js';
 export const console_style = '/admin/assets/console.css';
 
+/** The alerts an operator has yet to look at: where the menu and the home page send them. */
+export const open_alerts_path = '/admin/alerts?open=true';
+
 const nav: Array<[string, string]> = [
   ['/admin', 'Home'], ['/admin/payments', 'Payments'], ['/admin/merchants', 'Merchants'], ['/admin/channels', 'Channels'], ['/admin/risk', 'Risk'],
-  ['/admin/reconciliations', 'Reconciliation'], ['/admin/alerts', 'Alerts'], ['/admin/audit', 'Audit'], ['/admin/machines', 'State chart'],
+  ['/admin/reconciliations', 'Reconciliation'], [open_alerts_path, 'Alerts'], ['/admin/audit', 'Audit'], ['/admin/machines', 'State chart'],
 ];
 
 export function Layout(props: { title: string; active: string; children: Child }) {

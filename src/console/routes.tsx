@@ -27,6 +27,7 @@ import type { OrderRow, Store } from '../store/store.ts';
 import { prefersHtml } from '../viewer/routes.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Risk } from '../risk/open.ts';
+import { mountAlertsConsole } from './alerts.tsx';
 import { ChannelsTable, channelLines, mountChannelConsole } from './channels.tsx';
 import { csrfToken } from './csrf.ts';
 import { mountMerchantConsole } from './merchants.tsx';
@@ -85,6 +86,7 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   mountMerchantConsole(app, { ...deps, csrfOf });
   mountChannelConsole(app, { ...deps, csrfOf });
   mountRiskConsole(app, { ...deps, csrfOf });
+  mountAlertsConsole(app, { ...deps, csrfOf });
 
   app.get('/assets/console.js', (c) => c.body(console_js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'private, max-age=300' }));
   app.get('/assets/console.css', (c) => c.body(console_css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'private, max-age=300' }));
@@ -102,24 +104,6 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
     const hasMore = rows.length > q.limit;
     if (!prefersHtml(c)) return c.json({ data: page, has_more: hasMore });
     return c.html(<PaymentsPage query={c.req.query()} payments={page} rows={rows.slice(0, q.limit)} hasMore={hasMore} />);
-  });
-
-  app.get('/alerts', async (c, next) => {
-    if (!prefersHtml(c)) return next();
-    const open = c.req.query('open') !== 'false';
-    const page = await deps.alerts.list({ open: open ? true : undefined, limit: console_page_max });
-    const csrf = csrfOf(c);
-    return c.html(
-      <Layout title="Alerts" active="/admin/alerts">
-        <p><a href={open ? '/admin/alerts?open=false' : '/admin/alerts'}>{open ? 'Show acknowledged ones too' : 'Show open ones only'}</a></p>
-        <Table head={['When', 'Kind', 'Message', 'Payment', 'Channel', '']} empty="No open alerts."
-          rows={page.data.map((a) => [
-            <Time ms={a.createdAt} />, <span class="badge">{a.kind}</span>, a.message,
-            a.paymentId ? <a href={`/admin/payments/${a.paymentId}/timeline`}><code>{a.paymentId}</code></a> : '', a.channel ?? '',
-            a.ackedAt === null ? <PostForm action={`/admin/alerts/${a.id}/ack`} csrf={csrf}><button>Acknowledge</button></PostForm> : <span>acknowledged <Time ms={a.ackedAt} /></span>,
-          ])} />
-      </Layout>,
-    );
   });
 
   app.get('/reconciliations', async (c, next) => {

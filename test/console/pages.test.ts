@@ -1,9 +1,11 @@
 /**
  * The console's pages over HTTP, as a browser asks for them: errors inside the console (a bad
  * filter, a refused form, an unknown page) with a way back and the JSON body kept for API clients,
- * a browser without a session sent to sign in.
+ * a browser without a session sent to sign in; the alerts page with the JSON route's filters and
+ * pages (an old alert stays reachable after a flood).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { newId } from '../../src/ids.ts';
 import { type Booted, adminCall, bootPaycenter } from '../http/harness.ts';
 import { browse, csrfOn, signIn } from './fixtures.ts';
 
@@ -52,4 +54,27 @@ describe('the console in a browser, over HTTP (sqlite)', () => {
     expect(wrongToken.status).toBe(401);
   });
 
+  test('the alerts page takes the JSON route\'s filters and pages on: an alert older than a flood is reached by "older" links', async () => {
+    const paymentId = `pay_${newId('pay').slice(4)}`;
+    await booted.paycenter.alerts.raise({ kind: 'auto_refund', message: 'the one that matters', paymentId });
+    for (let i = 0; i < 120; i++) await booted.paycenter.alerts.raise({ kind: 'notify_failed', message: `flood ${i}` });
+
+    let path: string | undefined = '/admin/alerts?open=true';
+    const seen: string[] = [];
+    for (let pages = 0; path !== undefined && pages < 10; pages++) {
+      const html: string = await (await browse(booted.url, path, cookie)).text();
+      seen.push(...[...html.matchAll(/<td>(flood \d+|the one that matters)<\/td>/g)].map((m) => m[1]!));
+      path = hrefs(html, 'after=alr_')[0];
+    }
+    expect(seen).toHaveLength(121);
+    expect(seen.at(-1)).toBe('the one that matters');
+
+    const byKind = await (await browse(booted.url, '/admin/alerts?kind=auto_refund', cookie)).text();
+    expect(byKind).toContain('the one that matters');
+    expect(byKind).not.toContain('flood 1');
+    expect(byKind).toContain('<option value="auto_refund" selected="">');
+    const byPayment = await (await browse(booted.url, `/admin/alerts?payment_id=${paymentId}`, cookie)).text();
+    expect(byPayment).toContain('the one that matters');
+    expect((await browse(booted.url, '/admin/alerts?kind=nope', cookie)).status).toBe(400);
+  });
 });

@@ -15,7 +15,7 @@ import { optionalParam, pageLimit, queryParams } from '../validate.ts';
 
 const alert_id = /^alr_[0-9A-Z]{26}$/;
 
-const alertsQuery = v.strictObject({
+export const alertsQuery = v.strictObject({
   open: optionalParam(v.picklist(['true', 'false'], 'must be true or false')),
   kind: optionalParam(v.picklist(alertKinds, `must be one of ${alertKinds.join(', ')}`)),
   payment_id: optionalParam(v.pipe(v.string(), v.regex(/^pay_[0-9A-Z]{26}$/, 'must be a payment id'))),
@@ -28,13 +28,17 @@ export const alertOf = (a: AlertRow) => ({
   created_at: isoTime(a.createdAt), acked_at: a.ackedAt === null ? null : isoTime(a.ackedAt),
 });
 
+/** One page of alerts as the query asks, for the JSON route and the console's page. */
+export function alertsPage(alerts: Alerts, q: v.InferOutput<typeof alertsQuery>) {
+  const open = q.open === undefined ? undefined : q.open === 'true';
+  return alerts.list({ open, kind: q.kind, paymentId: q.payment_id, beforeId: q.after, limit: q.limit });
+}
+
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
 export function mountAlerts(app: Hono, alerts: Alerts): void {
   app.get('/alerts', describeRoute({ ...tag, summary: 'Operator alerts, newest first (open=true: not yet acknowledged)' }), queryParams(alertsQuery), async (c) => {
-    const q = c.req.valid('query');
-    const open = q.open === undefined ? undefined : q.open === 'true';
-    const page = await alerts.list({ open, kind: q.kind, paymentId: q.payment_id, beforeId: q.after, limit: q.limit });
+    const page = await alertsPage(alerts, c.req.valid('query'));
     return c.json({ data: page.data.map(alertOf), has_more: page.hasMore });
   });
 
