@@ -47,7 +47,8 @@ export class Alerts {
     return { data: rows.slice(0, limit), hasMore: rows.length > limit };
   }
 
-  ack(alertId: string, by: string): Promise<AlertRow | null> {
+  /** Acknowledges an alert once; `acked: false` when it had been acknowledged before (the first acknowledgement stays). */
+  ack(alertId: string, by: string): Promise<{ alert: AlertRow; acked: boolean } | null> {
     return this.deps.store.ackAlert(alertId, this.deps.clock.now(), by);
   }
 }

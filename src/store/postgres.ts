@@ -801,9 +801,10 @@ export class PostgresStore implements Store {
   }
 
   async ackAlert(alertId: string, at: number, by: string) {
-    await this.all('UPDATE alerts SET acked_at = $1, acked_by = $2 WHERE id = $3 AND acked_at IS NULL', at, by, alertId);
+    const [changed] = await this.all('UPDATE alerts SET acked_at = $1, acked_by = $2 WHERE id = $3 AND acked_at IS NULL RETURNING *', at, by, alertId);
+    if (changed) return { alert: alertOf(changed), acked: true };
     const [row] = await this.all('SELECT * FROM alerts WHERE id = $1', alertId);
-    return row ? alertOf(row) : null;
+    return row ? { alert: alertOf(row), acked: false } : null;
   }
 
   async countOpenAlerts() {

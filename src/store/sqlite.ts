@@ -569,9 +569,9 @@ export class SqliteStore implements Store {
   }
 
   async ackAlert(alertId: string, at: number, by: string) {
-    this.write(() => this.query('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL').run(at, by, alertId));
+    const changed = this.write(() => this.query('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL').run(at, by, alertId).changes);
     const row = this.all('SELECT * FROM alerts WHERE id = ?', alertId)[0];
-    return row ? alertOf(row) : null;
+    return row ? { alert: alertOf(row), acked: changed === 1 } : null;
   }
 
   async countOpenAlerts() {

@@ -528,8 +528,11 @@ export interface Store {
   /** Inserts an alert unless one with its id exists (raising is idempotent by id). */
   insertAlert(alert: AlertRow): Promise<'inserted' | 'exists'>;
   listAlerts(query: AlertQuery): Promise<AlertRow[]>;
-  /** Marks an alert acknowledged (the first acknowledgement stays); null for an unknown id. */
-  ackAlert(alertId: string, at: number, by: string): Promise<AlertRow | null>;
+  /**
+   * Marks an alert acknowledged (the first acknowledgement stays: `acked` tells whether this one
+   * was it); null for an unknown id.
+   */
+  ackAlert(alertId: string, at: number, by: string): Promise<{ alert: AlertRow; acked: boolean } | null>;
   /** Open alerts per kind (a metric). */
   countOpenAlerts(): Promise<Record<string, number>>;
 

@@ -2,7 +2,8 @@
  * The console's pages over HTTP, as a browser asks for them: errors inside the console (a bad
  * filter, a refused form, an unknown page) with a way back and the JSON body kept for API clients,
  * a browser without a session sent to sign in; the alerts page with the JSON route's filters and
- * pages (an old alert stays reachable after a flood).
+ * pages (an old alert stays reachable after a flood); a second acknowledgement that writes nothing
+ * and is not recorded.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { newId } from '../../src/ids.ts';
@@ -76,5 +77,23 @@ describe('the console in a browser, over HTTP (sqlite)', () => {
     const byPayment = await (await browse(booted.url, `/admin/alerts?payment_id=${paymentId}`, cookie)).text();
     expect(byPayment).toContain('the one that matters');
     expect((await browse(booted.url, '/admin/alerts?kind=nope', cookie)).status).toBe(400);
+  });
+
+  test('a second acknowledgement writes nothing and is not recorded: a stale page is told who acknowledged it, an API client gets the alert', async () => {
+    await booted.paycenter.alerts.raise({ kind: 'parked', message: 'acknowledge me twice' });
+    const alert = (await adminCall(booted.url, 'GET', '/admin/alerts?kind=parked&open=true')).body.data[0];
+    const page = await (await browse(booted.url, '/admin/alerts?kind=parked', cookie)).text();
+    const ack = () => browse(booted.url, `/admin/alerts/${alert.id}/ack`, cookie, { method: 'POST', body: `_csrf=${csrfOn(page)}`, referer: '/admin/alerts?kind=parked' });
+    const first = await ack();
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/admin/alerts?kind=parked');
+    const second = await ack();
+    expect(second.status).toBe(409);
+    expect(await second.text()).toContain('was already acknowledged at');
+    const retried = await adminCall(booted.url, 'POST', `/admin/alerts/${alert.id}/ack`);
+    expect(retried.status).toBe(200);
+    expect(retried.body.acked_at).not.toBeNull();
+    const records = (await adminCall(booted.url, 'GET', '/admin/audit?limit=100')).body.data.filter((r: { target: string }) => r.target.includes(alert.id));
+    expect(records).toHaveLength(1);
   });
 });

@@ -9,9 +9,13 @@ import * as v from 'valibot';
 import { type Alerts, alerts_page_max } from '../../alerts/alerts.ts';
 import { alertKinds } from '../../alerts/kinds.ts';
 import { isoTime } from '../../clock.ts';
+import { assert } from '../../failures.ts';
 import type { AlertRow } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
 import { optionalParam, pageLimit, queryParams } from '../validate.ts';
+import { actorOf, markUnchanged } from '../../console/audit.ts';
+import { consoleReferrer } from '../../console/errors.tsx';
+import { open_alerts_path } from '../../console/pages.tsx';
 
 const alert_id = /^alr_[0-9A-Z]{26}$/;
 
@@ -34,6 +38,11 @@ export function alertsPage(alerts: Alerts, q: v.InferOutput<typeof alertsQuery>)
   return alerts.list({ open, kind: q.kind, paymentId: q.payment_id, beforeId: q.after, limit: q.limit });
 }
 
+function alreadyAcked(a: AlertRow): string {
+  assert(a.ackedAt !== null, `alert ${a.id} refused a second acknowledgement without a first`);
+  return `alert ${a.id} was already acknowledged at ${isoTime(a.ackedAt)} by ${a.ackedBy ?? 'someone'}`;
+}
+
 const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
 export function mountAlerts(app: Hono, alerts: Alerts): void {
@@ -44,10 +53,16 @@ export function mountAlerts(app: Hono, alerts: Alerts): void {
 
   app.post('/alerts/:id/ack', describeRoute({ ...tag, summary: 'Acknowledge an alert' }), async (c) => {
     const id = c.req.param('id');
-    const acked = alert_id.test(id) ? await alerts.ack(id, 'admin') : null;
-    if (!acked) throw new ApiError('not_found', `no alert ${id}`);
-    // A console form goes back to the list; API clients get the alert.
-    if ((c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) return c.redirect('/admin/alerts', 303);
-    return c.json(alertOf(acked));
+    const outcome = alert_id.test(id) ? await alerts.ack(id, actorOf(c.req.header('authorization'))) : null;
+    if (!outcome) throw new ApiError('not_found', `no alert ${id}`);
+    const fromForm = (c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded');
+    if (!outcome.acked) {
+      markUnchanged(c);
+      // A page older than the acknowledgement is told so; an API client retrying gets the alert as it stands.
+      if (fromForm) throw new ApiError('invalid_state', alreadyAcked(outcome.alert));
+    }
+    // A console form goes back to the page it was on; API clients get the alert.
+    if (fromForm) return c.redirect(consoleReferrer(c, open_alerts_path), 303);
+    return c.json(alertOf(outcome.alert));
   });
 }
