@@ -23,7 +23,7 @@ import type { Clock } from '../clock.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { Reconciliation } from '../recon/reconciliation.ts';
 import type { ChannelHealth } from '../routing/channel-health.ts';
-import type { OrderRow, Store } from '../store/store.ts';
+import type { AdminAuditRow, OrderRow, Store } from '../store/store.ts';
 import { prefersHtml } from '../viewer/routes.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Risk } from '../risk/open.ts';
@@ -38,7 +38,7 @@ export type ConsoleDeps = {
   store: Store; clock: Clock; alerts: Alerts; recon: Reconciliation; health: ChannelHealth; merchants: MerchantDirectory; risk: Risk; links: Links; sessionCookie: string;
 };
 
-/** Payments per search page at most. */
+/** Payments, or operators' writes, a page lists at most. */
 export const console_page_max = 100;
 /** Alerts and differences shown on the home page. */
 const home_items_max = 10;
@@ -75,6 +75,11 @@ function searchOf(q: PaymentsQuery) {
     idFrom: q.id ?? (q.created_from === undefined ? undefined : firstIdAt(q.created_from)), idBefore: before, limit: q.limit + 1,
   };
 }
+
+const auditQuery = v.strictObject({
+  after: optionalParam(v.pipe(v.string(), v.regex(/^aud_[0-9A-Z]{26}$/, 'must be an audit id'))),
+  limit: pageLimit(console_page_max, 50),
+});
 
 /** Ignoring a difference takes a reason, kept as its note. */
 const ignoreForm = v.object({ note: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required: say why'), v.maxLength(diff_note_chars_max)) });
@@ -149,18 +154,29 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
     return c.redirect(`/admin/reconciliations/${id}`, 303);
   });
 
-  app.get('/audit', describeRoute({ ...tag, summary: "Operators' writes, newest first" }), async (c) => {
-    const rows = await deps.store.listAdminAudit(c.req.query('after') ?? null, console_page_max);
-    const data = rows.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actor: r.actor, action: r.action, target: r.target, detail: r.detail }));
-    if (!prefersHtml(c)) return c.json({ data });
-    return c.html(
-      <Layout title="Audit" active="/admin/audit">
-        <Table head={['When', 'Who', 'What', 'Target', 'Answer']} empty="No writes yet."
-          rows={rows.map((r) => [<Time ms={r.at} />, r.actor, r.action, <code>{r.target}</code>, JSON.stringify(r.detail)])} />
-      </Layout>,
-    );
+  app.get('/audit', describeRoute({ ...tag, summary: "Operators' writes, newest first (after=aud_… pages on)" }), queryParams(auditQuery), async (c) => {
+    const q = c.req.valid('query');
+    const rows = await deps.store.listAdminAudit(q.after ?? null, q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    const hasMore = rows.length > q.limit;
+    const data = page.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actor: r.actor, action: r.action, target: r.target, detail: r.detail }));
+    if (!prefersHtml(c)) return c.json({ data, has_more: hasMore });
+    return c.html(<AuditPage rows={page} hasMore={hasMore} query={q} />);
   });
 }
+
+function AuditPage(props: { rows: AdminAuditRow[]; hasMore: boolean; query: v.InferOutput<typeof auditQuery> }) {
+  const older = new URLSearchParams({ after: props.rows.at(-1)?.id ?? '', limit: String(props.query.limit) });
+  return (
+    <Layout title="Audit" active="/admin/audit">
+      {props.query.after === undefined ? '' : <p class="pager"><a href={`/admin/audit?limit=${props.query.limit}`}>← Newest</a></p>}
+      <Table head={['When', 'Who', 'What', 'Target', 'Answer']} empty={props.query.after === undefined ? 'No writes yet.' : 'No older writes.'}
+        rows={props.rows.map((r) => [<Time ms={r.at} />, r.actor, r.action, <code>{r.target}</code>, JSON.stringify(r.detail)])} />
+      {props.hasMore ? <p class="pager"><a href={`/admin/audit?${older}`}>Older writes →</a></p> : ''}
+    </Layout>
+  );
+}
+
 
 type Home = Awaited<ReturnType<typeof homeOf>>;
 

@@ -2,8 +2,8 @@
  * The console's pages over HTTP, as a browser asks for them: errors inside the console (a bad
  * filter, a refused form, an unknown page) with a way back and the JSON body kept for API clients,
  * a browser without a session sent to sign in; the alerts page with the JSON route's filters and
- * pages (an old alert stays reachable after a flood); a second acknowledgement that writes nothing
- * and is not recorded.
+ * pages (an old alert stays reachable after a flood); the operators' record a page at a time; a
+ * second acknowledgement that writes nothing and is not recorded.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { newId } from '../../src/ids.ts';
@@ -95,5 +95,21 @@ describe('the console in a browser, over HTTP (sqlite)', () => {
     expect(retried.body.acked_at).not.toBeNull();
     const records = (await adminCall(booted.url, 'GET', '/admin/audit?limit=100')).body.data.filter((r: { target: string }) => r.target.includes(alert.id));
     expect(records).toHaveLength(1);
+  });
+
+  test("the operators' record pages on like the other lists: has_more, limit, a checked after", async () => {
+    for (let i = 0; i < 3; i++) await booted.paycenter.alerts.raise({ kind: 'parked', message: `record ${i}` });
+    for (const a of (await adminCall(booted.url, 'GET', '/admin/alerts?kind=parked&open=true')).body.data) await adminCall(booted.url, 'POST', `/admin/alerts/${a.id}/ack`);
+    const all = (await adminCall(booted.url, 'GET', '/admin/audit?limit=100')).body;
+    expect(all.data.length).toBeGreaterThanOrEqual(4);
+    expect(all.has_more).toBe(false);
+    const first = (await adminCall(booted.url, 'GET', '/admin/audit?limit=2')).body;
+    expect(first).toMatchObject({ has_more: true, data: [{ id: all.data[0].id }, { id: all.data[1].id }] });
+    const next = (await adminCall(booted.url, 'GET', `/admin/audit?limit=2&after=${first.data[1].id}`)).body;
+    expect(next.data[0].id).toBe(all.data[2].id);
+    expect((await adminCall(booted.url, 'GET', '/admin/audit?after=nope')).body.error.field).toBe('after');
+    expect((await adminCall(booted.url, 'GET', '/admin/audit?limit=1000')).body.error.field).toBe('limit');
+    const html = await (await browse(booted.url, '/admin/audit?limit=2', cookie)).text();
+    expect(hrefs(html, 'after=aud_')).toEqual([`/admin/audit?after=${first.data[1].id}&limit=2`]);
   });
 });
