@@ -1,4 +1,4 @@
-import { monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory } from 'ulid';
 
 /** Prefixes of the API's opaque, sortable ids. */
 export type IdPrefix = 'pay' | 'flw' | 'rfd' | 'evt' | 'rcn' | 'req' | 'obx' | 'cbk' | 'att' | 'alr' | 'dif' | 'aud' | 'brk' | 'rsk' | 'bal';
@@ -26,3 +26,6 @@ const nextUlid = monotonicFactory(pooledRandom);
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   return `${prefix}_${nextUlid(nowMs)}`;
 }
+
+/** The smallest id of `prefix` minted at `ms` or later: ids start with their creation time. */
+export const firstIdAt = (prefix: IdPrefix, ms: number): string => `${prefix}_${encodeTime(ms, 10)}${'0'.repeat(16)}`;

@@ -95,27 +95,47 @@ table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-botto
 th{background:#f0f2f5;font-weight:600}td code{font-size:12px}
 .error{background:#fde2e1;border:1px solid #f3b8b5;border-radius:6px;padding:.6rem .8rem}
 .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6rem}.stat{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.6rem .8rem}
-.stat .label{color:#5b6475;font-size:12px}.stat .value{font-size:1.3rem;font-weight:600}
+.stats.below{margin-top:.8rem}.stat .label{color:#5b6475;font-size:12px}.stat .value{font-size:1.3rem;font-weight:600}
 form.filters{display:flex;flex-wrap:wrap;gap:.5rem;margin-bottom:.8rem}form.filters input,form.filters select{padding:.3rem .4rem;max-width:100%}
 form.inline{display:inline}button{cursor:pointer}.empty{color:#5b6475}.pager{margin:.8rem 0}
 .badge{display:inline-block;padding:0 .4rem;border-radius:9px;font-size:12px;background:#e8ebf0}.badge.open,.badge.failed{background:#fde2e1}.badge.done,.badge.succeeded,.badge.repaired{background:#dcf5e3}
 `;
 
-/** The page script: local times beside China times, and the home page's figures refreshed without a reload. */
+/** A share as the console shows it; none (nothing to measure) as a dash. */
+export const percent = (share: number | null) => (share === null ? '–' : `${(share * 100).toFixed(1)} %`);
+
+/**
+ * The page script: local times beside China times, and the home page's figures refreshed without
+ * a reload. A `data-field` is a path into the page's JSON answer; a step `key=value` picks the
+ * array item whose `key` is `value` (a currency's line). `data-format="percent"` shows a share as
+ * percent() does. A `data-shape` that the answer no longer matches (a new day, a new currency)
+ * reloads the page: its rows are the server's to draw.
+ */
 export const console_js = `
 for (const t of document.querySelectorAll('time[datetime]')) {
   const local = new Date(t.getAttribute('datetime')).toLocaleString();
   t.title = 'your time: ' + local;
 }
+const at = (root, path) => path.split('.').reduce((v, step) => {
+  if (v == null) return v;
+  const pick = /^([a-z_]+)=(.*)$/.exec(step);
+  return pick && Array.isArray(v) ? v.find((item) => item != null && String(item[pick[1]]) === pick[2]) : v[step];
+}, root);
+const shown = (value, format) => format === 'percent' ? (value == null ? '–' : (value * 100).toFixed(1) + ' %') : String(value);
 const live = document.querySelector('[data-refresh]');
 if (live) {
   setInterval(async () => {
     const answer = await fetch(location.pathname, { headers: { accept: 'application/json' } });
     if (!answer.ok) return;
     const home = await answer.json();
+    for (const el of document.querySelectorAll('[data-shape]')) {
+      const [path, key] = el.getAttribute('data-shape').split(' ');
+      const shape = key === undefined ? String(at(home, path)) : (at(home, path) || []).map((item) => item[key]).join(',');
+      if (shape !== el.getAttribute('data-value')) return location.reload();
+    }
     for (const el of document.querySelectorAll('[data-field]')) {
-      const value = el.getAttribute('data-field').split('.').reduce((v, k) => (v == null ? v : v[k]), home);
-      if (value != null) el.textContent = String(value);
+      const value = at(home, el.getAttribute('data-field'));
+      if (value !== undefined) el.textContent = shown(value, el.getAttribute('data-format'));
     }
   }, Number(live.getAttribute('data-refresh')));
 }

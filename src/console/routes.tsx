@@ -8,19 +8,16 @@
 import type { Context, Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { describeRoute } from 'hono-openapi';
-import { encodeTime } from 'ulid';
 import * as v from 'valibot';
 import { restore } from '../../actors/engine.ts';
 import { paymentStatuses } from '../../machines/payment.model.ts';
 import type { Alerts } from '../alerts/alerts.ts';
-import { alertOf } from '../http/routes/admin-alerts.ts';
 import { diff_note_chars_max, resolvedDiff, runView } from '../http/routes/admin-recon.ts';
 import { ApiError } from '../http/errors.ts';
 import { formFields, optionalParam, pageLimit, queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
-import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import type { Clock } from '../clock.ts';
-import { type Currency, currencies, formatAmount } from '../money.ts';
+import { firstIdAt } from '../ids.ts';
 import type { Reconciliation } from '../recon/reconciliation.ts';
 import type { ChannelHealth } from '../routing/channel-health.ts';
 import type { AdminAuditRow, OrderRow, Store } from '../store/store.ts';
@@ -28,8 +25,9 @@ import { prefersHtml } from '../viewer/routes.ts';
 import type { MerchantDirectory } from '../merchants/directory.ts';
 import type { Risk } from '../risk/open.ts';
 import { mountAlertsConsole } from './alerts.tsx';
-import { ChannelsTable, channelLines, mountChannelConsole } from './channels.tsx';
+import { mountChannelConsole } from './channels.tsx';
 import { csrfToken } from './csrf.ts';
+import { HomePage, homeOf } from './home.tsx';
 import { mountMerchantConsole } from './merchants.tsx';
 import { mountRiskConsole } from './risk.tsx';
 import { Layout, PostForm, Stat, Table, Time, console_css, console_js } from './pages.tsx';
@@ -40,12 +38,6 @@ export type ConsoleDeps = {
 
 /** Payments, or operators' writes, a page lists at most. */
 export const console_page_max = 100;
-/** Alerts and differences shown on the home page. */
-const home_items_max = 10;
-/** Open differences counted on the home page at most. */
-const open_diffs_counted_max = 1_000;
-/** How often the home page refreshes its figures. */
-const home_refresh_ms = 10_000;
 
 const paymentId = v.pipe(v.string(), v.regex(/^pay_[0-9A-Z]{26}$/, 'must be a payment id'));
 const rfc3339 = v.pipe(v.string(), v.isoTimestamp('must be an RFC 3339 time'), v.transform((s) => Date.parse(s)));
@@ -63,16 +55,13 @@ const paymentsQuery = v.strictObject({
 });
 type PaymentsQuery = v.InferOutput<typeof paymentsQuery>;
 
-/** The smallest payment id minted at `ms` or later: ids start with their creation time. */
-const firstIdAt = (ms: number) => `pay_${encodeTime(ms, 10)}${'0'.repeat(16)}`;
-
 /** The filters as a store search: the tightest of the upper id bounds (`after`, `created_to`, one id's own successor). */
 function searchOf(q: PaymentsQuery) {
-  const bounds = [q.after, q.created_to === undefined ? undefined : firstIdAt(q.created_to), q.id === undefined ? undefined : `${q.id}0`];
+  const bounds = [q.after, q.created_to === undefined ? undefined : firstIdAt('pay', q.created_to), q.id === undefined ? undefined : `${q.id}0`];
   const before = bounds.filter((b): b is string => b !== undefined).sort()[0];
   return {
     merchantId: q.merchant_id, merchantOrderNo: q.merchant_order_no, status: q.status, channel: q.channel, method: q.method,
-    idFrom: q.id ?? (q.created_from === undefined ? undefined : firstIdAt(q.created_from)), idBefore: before, limit: q.limit + 1,
+    idFrom: q.id ?? (q.created_from === undefined ? undefined : firstIdAt('pay', q.created_from)), idBefore: before, limit: q.limit + 1,
   };
 }
 
@@ -173,56 +162,6 @@ function AuditPage(props: { rows: AdminAuditRow[]; hasMore: boolean; query: v.In
       <Table head={['When', 'Who', 'What', 'Target', 'Answer']} empty={props.query.after === undefined ? 'No writes yet.' : 'No older writes.'}
         rows={props.rows.map((r) => [<Time ms={r.at} />, r.actor, r.action, <code>{r.target}</code>, JSON.stringify(r.detail)])} />
       {props.hasMore ? <p class="pager"><a href={`/admin/audit?${older}`}>Older writes →</a></p> : ''}
-    </Layout>
-  );
-}
-
-
-type Home = Awaited<ReturnType<typeof homeOf>>;
-
-async function homeOf(deps: ConsoleDeps) {
-  const now = deps.clock.now();
-  const dayStart = chinaDayStart(now);
-  const [stats, channels, open, alerts, diffs, parked] = await Promise.all([
-    deps.store.orderStatsSince(firstIdAt(dayStart)), channelLines(deps), deps.store.countOpenAlerts(),
-    deps.alerts.list({ open: true, limit: home_items_max }), deps.store.listOpenReconDiffs(Number.MAX_SAFE_INTEGER, open_diffs_counted_max),
-    deps.store.listParked(open_diffs_counted_max),
-  ]);
-  return {
-    today: {
-      date: chinaDate(dayStart),
-      currencies: stats.map((s) => ({
-        currency: s.currency, orders: s.orders, paid: s.paid, success_rate: s.orders === 0 ? null : Math.round((s.paid / s.orders) * 1000) / 1000,
-        paid_amount: currencies.includes(s.currency as Currency) ? formatAmount(s.paidAmount, s.currency as Currency) : String(s.paidAmount),
-      })),
-    },
-    channels,
-    open_alerts: Object.values(open).reduce((n, count) => n + count, 0),
-    parked: parked.length,
-    alerts: alerts.data.map(alertOf),
-    open_diffs: diffs.length,
-  };
-}
-
-function HomePage(props: { home: Home }) {
-  const { home } = props;
-  const cny = home.today.currencies.find((c) => c.currency === 'CNY');
-  return (
-    <Layout title={`Today (${home.today.date}, China time)`} active="/admin">
-      <div class="stats" data-refresh={String(home_refresh_ms)}>
-        <Stat label="Orders today" value={String(cny?.orders ?? 0)} id="orders" />
-        <Stat label="Paid" value={String(cny?.paid ?? 0)} />
-        <Stat label="Success rate" value={cny?.success_rate === null || cny === undefined ? '–' : `${(cny.success_rate * 100).toFixed(1)} %`} />
-        <Stat label="Volume (CNY)" value={cny?.paid_amount ?? '0.00'} />
-        <Stat label="Open alerts" value={<span data-field="open_alerts">{String(home.open_alerts)}</span>} />
-        <Stat label="Open differences" value={<span data-field="open_diffs">{String(home.open_diffs)}</span>} />
-        <Stat label="Parked rows" value={<span data-field="parked">{String(home.parked)}</span>} />
-      </div>
-      <h2>Channels</h2>
-      <ChannelsTable channels={home.channels} />
-      <h2>Open alerts</h2>
-      <Table head={['When', 'Kind', 'Message']} empty="No open alerts."
-        rows={home.alerts.map((a) => [<time datetime={a.created_at}>{a.created_at}</time>, <span class="badge">{a.kind}</span>, a.message])} />
     </Layout>
   );
 }

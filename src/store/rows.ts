@@ -2,7 +2,7 @@
  * Row mapping shared by both adapters: database rows (snake_case, JSON as the dialect hands
  * it over, BIGINT possibly as strings) to the store's types, and back.
  */
-import type { PaymentStatus } from '../../machines/payment.model.ts';
+import { type PaymentStatus, paidStatuses } from '../../machines/payment.model.ts';
 import { AssertionError, assert } from '../failures.ts';
 import type { AdminAuditRow, AlertQuery, AlertRow, Batch, BreakerRow, BreakerTransitionRow, CallbackRow, ChannelRow, ClaimedOutboxRow, FlowRow, JournalPage, JournalRow, MerchantEventRow, MerchantRow, NonceClaim, NotificationResult, OrderRow, OrderSearch, OrderStats, OrderWrite, OutboxResult, ParkedRow, ReconDiffRow, ReconFacts, ReconPendingRow, ReconRecord, ReconRunRow, RefundRow, StoredOutboxRow, TimerRef, TimerRow } from './store.ts';
 
@@ -384,14 +384,23 @@ export const orderSearchFilter = (search: OrderSearch) => whereOf((add) => {
   if (search.method !== undefined) add('EXISTS (SELECT 1 FROM flows f WHERE f.order_id = o.id AND f.method = ?)', search.method);
 });
 
-export const orderStatsOf = (row: Raw): OrderStats =>
-  ({ currency: row.currency as string, orders: int(row.orders), paid: int(row.paid), paidAmount: int(row.paid_amount) });
+export const orderStatsOf = (row: Raw): OrderStats => ({
+  currency: row.currency as string, orders: int(row.orders), attempted: int(row.attempted), paid: int(row.paid),
+  paidAmount: int(row.paid_amount), refundedAmount: int(row.refunded_amount),
+});
 
-/** The statuses of an order that was paid (it may have been refunded since). */
-export const orderStatsSql = `SELECT currency, count(*) AS orders,
-  sum(CASE WHEN status IN ('succeeded', 'partially_refunded', 'refunded') THEN 1 ELSE 0 END) AS paid,
-  coalesce(sum(paid_amount), 0) AS paid_amount
-  FROM orders WHERE id >= $1 GROUP BY currency ORDER BY currency`;
+const paidSql = `o.status IN (${paidStatuses.map((s) => `'${s}'`).join(', ')})`;
+
+/**
+ * An order was attempted once it has a flow (a payer picked a method; a balance part is a flow too):
+ * orders nobody tried to pay are no failures of the channels. One index probe (flows_order) per order.
+ */
+export const orderStatsSql = `SELECT o.currency, count(*) AS orders,
+  sum(CASE WHEN EXISTS (SELECT 1 FROM flows f WHERE f.order_id = o.id) THEN 1 ELSE 0 END) AS attempted,
+  sum(CASE WHEN ${paidSql} THEN 1 ELSE 0 END) AS paid,
+  coalesce(sum(CASE WHEN ${paidSql} THEN o.paid_amount ELSE 0 END), 0) AS paid_amount,
+  coalesce(sum(CASE WHEN ${paidSql} THEN o.refunded_amount ELSE 0 END), 0) AS refunded_amount
+  FROM orders o WHERE o.id >= $1 GROUP BY o.currency ORDER BY o.currency`;
 
 export const adminAuditOf = (row: Raw, json: JsonDecoder): AdminAuditRow =>
   ({ id: row.id as string, at: int(row.at), actor: row.actor as string, action: row.action as string, target: row.target as string, detail: json(row.detail) });

@@ -298,8 +298,11 @@ export type OrderSearch = {
   limit: number;
 };
 
-/** Orders created in a span, per currency: how many, how many were paid, and the money paid. */
-export type OrderStats = { currency: string; orders: number; paid: number; paidAmount: number };
+/**
+ * Orders created in a span, per currency: how many, how many a payer tried to pay (they have a
+ * flow), how many were paid, and the money paid on them and refunded of it since.
+ */
+export type OrderStats = { currency: string; orders: number; attempted: number; paid: number; paidAmount: number; refundedAmount: number };
 
 /** One write an operator made: who, when, what. */
 export type AdminAuditRow = { id: string; at: number; actor: string; action: string; target: string; detail: unknown };

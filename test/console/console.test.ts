@@ -113,7 +113,7 @@ describe('the operator console (sqlite)', () => {
     await page.fill('input[name="token"]', admin_token);
     await page.click('button');
     await page.waitForURL(`${world.url}/admin`);
-    await page.getByText('Orders today').waitFor();
+    await page.getByText('Orders created today').waitFor();
     await page.click('header a[href="/admin/payments"]');
     await page.fill('input[name="merchant_order_no"]', 'CONSOLE-1');
     await page.click('form.filters button');
