@@ -12,7 +12,7 @@ import { alertsPage, alertsQuery } from '../http/routes/admin-alerts.ts';
 import { queryParams } from '../http/validate.ts';
 import type { AlertRow } from '../store/store.ts';
 import { prefersHtml } from '../viewer/routes.ts';
-import { type FormToken, Layout, PostForm, Table, Time, open_alerts_path } from './pages.tsx';
+import { type FormToken, Layout, PostForm, Table, Text, Time, open_alerts_path } from './pages.tsx';
 
 type AlertsQuery = v.InferOutput<typeof alertsQuery>;
 
@@ -63,7 +63,7 @@ function AlertsPage(props: { query: AlertsQuery; alerts: AlertRow[]; hasMore: bo
       {q.after === undefined ? '' : <p class="pager"><a href={linkTo(q, undefined)}>← Newest</a></p>}
       <Table head={['When', 'Kind', 'Message', 'Payment', 'Channel', '']} empty={q.after === undefined ? 'No alerts match.' : 'No older alerts match.'}
         rows={props.alerts.map((a) => [
-          <Time ms={a.createdAt} />, <span class="badge" title={isAlertKind(a.kind) ? alert_kinds[a.kind] : undefined}>{a.kind}</span>, a.message,
+          <Time ms={a.createdAt} />, <span class="badge" title={isAlertKind(a.kind) ? alert_kinds[a.kind] : undefined}>{a.kind}</span>, <Text>{a.message}</Text>,
           a.paymentId ? <a href={`/admin/payments/${a.paymentId}/timeline`}><code>{a.paymentId}</code></a> : '', a.channel ?? '',
           a.ackedAt === null
             ? <PostForm action={`/admin/alerts/${a.id}/ack`} csrf={props.csrf}><button>Acknowledge</button></PostForm>

@@ -11,7 +11,7 @@ import { firstIdAt } from '../ids.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { OrderStats } from '../store/store.ts';
 import { ChannelsTable, channelLines } from './channels.tsx';
-import { Layout, Stat, Table, Time, open_alerts_path, percent } from './pages.tsx';
+import { Layout, Stat, Table, Text, Time, open_alerts_path, percent } from './pages.tsx';
 import type { ConsoleDeps } from './routes.tsx';
 
 /** Alerts shown on the home page. */
@@ -90,7 +90,7 @@ export function HomePage(props: { home: Home }) {
       <ChannelsTable channels={home.channels} />
       <h2>Open alerts</h2>
       <Table head={['When', 'Kind', 'Message']} empty="No open alerts."
-        rows={home.alerts.map((a) => [<Time ms={Date.parse(a.created_at)} />, <span class="badge">{a.kind}</span>, a.message])} />
+        rows={home.alerts.map((a) => [<Time ms={Date.parse(a.created_at)} />, <span class="badge">{a.kind}</span>, <Text>{a.message}</Text>])} />
     </Layout>
   );
 }

@@ -55,7 +55,11 @@ export function Time(props: { ms: number }) {
   return <time datetime={isoTime(props.ms)} title={isoTime(props.ms)}>{chinaTime(props.ms)}</time>;
 }
 
-/** A table that scrolls sideways inside its own box instead of widening the page. */
+/**
+ * A table that scrolls sideways inside its own box instead of widening the page. Cells wrap, and
+ * free text (Text: a message, a note) even inside a long word such as a URL, so that a row's last
+ * cell, its action, stays on screen; times and badges keep to one line.
+ */
 export function Table(props: { head: string[]; rows: Child[][]; empty: string }) {
   if (props.rows.length === 0) return <p class="empty">{props.empty}</p>;
   return (
@@ -67,6 +71,9 @@ export function Table(props: { head: string[]; rows: Child[][]; empty: string })
     </div>
   );
 }
+
+/** Free text in a table cell: it may break anywhere rather than widen its column. */
+export const Text = (props: { children: Child }) => <span class="text">{props.children}</span>;
 
 /** The CSRF token of the request's session, for the forms of the page it is answered with. */
 export type FormToken = (c: Context) => string;
@@ -91,8 +98,9 @@ header{display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;align-items:center;padding:
 header nav{display:flex;flex-wrap:wrap;gap:.25rem .9rem}header a{color:#cfd6e4;text-decoration:none}header a.active,header a:hover{color:#fff;text-decoration:underline}
 main{padding:1rem;max-width:1200px;margin:0 auto}h1{font-size:1.3rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
 .scroll{overflow-x:auto;max-width:100%;background:#fff;border:1px solid #dde1e8;border-radius:6px}
-table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top;white-space:nowrap}
-th{background:#f0f2f5;font-weight:600}td code{font-size:12px}
+table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}
+th{background:#f0f2f5;font-weight:600;white-space:nowrap}td{overflow-wrap:break-word}td code{font-size:12px}td .text{overflow-wrap:anywhere}
+td time,td .badge,td form.inline,td .nowrap{white-space:nowrap}
 .error{background:#fde2e1;border:1px solid #f3b8b5;border-radius:6px;padding:.6rem .8rem}
 .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6rem}.stat{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.6rem .8rem}
 .stats.below{margin-top:.8rem}.stat .label{color:#5b6475;font-size:12px}.stat .value{font-size:1.3rem;font-weight:600}

@@ -30,7 +30,7 @@ import { csrfToken } from './csrf.ts';
 import { HomePage, homeOf } from './home.tsx';
 import { mountMerchantConsole } from './merchants.tsx';
 import { mountRiskConsole } from './risk.tsx';
-import { Layout, PostForm, Stat, Table, Time, console_css, console_js } from './pages.tsx';
+import { Layout, PostForm, Stat, Table, Text, Time, console_css, console_js } from './pages.tsx';
 
 export type ConsoleDeps = {
   store: Store; clock: Clock; alerts: Alerts; recon: Reconciliation; health: ChannelHealth; merchants: MerchantDirectory; risk: Risk; links: Links; sessionCookie: string;
@@ -126,11 +126,12 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
         <div class="stats">{Object.entries(view.counts).map(([k, n]) => <Stat label={k} value={String(n)} />)}</div>
         {run.error ? <p>Failed: {run.error}</p> : ''}
         <h2>Differences</h2>
-        <Table head={['Kind', 'Flow', 'Refund', 'Channel trade', 'Resolution', 'Note', '']} empty="No differences."
+        <Table head={['Kind', 'Flow / refund', 'Channel trade', 'Resolution', 'Note', '']} empty="No differences."
           rows={view.diffs!.map((d) => [
-            <span class="badge">{d.kind}</span>, d.flow_id ?? '', d.refund_id ?? '', d.channel_trade_no ?? '', <span class={`badge ${d.resolution}`}>{d.resolution}</span>, d.note ?? '',
+            <span class="badge">{d.kind}</span>, <RecordIds ids={[d.flow_id, d.refund_id]} />, <code>{d.channel_trade_no ?? ''}</code>,
+            <span class={`badge ${d.resolution}`}>{d.resolution}</span>, <Text>{d.note ?? ''}</Text>,
             d.resolution === 'open'
-              ? <PostForm action={`/admin/forms/reconciliations/${run.id}/diffs/${d.id}`} csrf={csrf}><input name="note" placeholder="why" required maxlength={diff_note_chars_max} /> <button>Ignore</button></PostForm>
+              ? <PostForm action={`/admin/forms/reconciliations/${run.id}/diffs/${d.id}`} csrf={csrf}><input name="note" placeholder="why" required maxlength={diff_note_chars_max} aria-label="why ignore" size={12} /> <button>Ignore</button></PostForm>
               : '',
           ])} />
       </Layout>,
@@ -160,11 +161,14 @@ function AuditPage(props: { rows: AdminAuditRow[]; hasMore: boolean; query: v.In
     <Layout title="Audit" active="/admin/audit">
       {props.query.after === undefined ? '' : <p class="pager"><a href={`/admin/audit?limit=${props.query.limit}`}>← Newest</a></p>}
       <Table head={['When', 'Who', 'What', 'Target', 'Answer']} empty={props.query.after === undefined ? 'No writes yet.' : 'No older writes.'}
-        rows={props.rows.map((r) => [<Time ms={r.at} />, r.actor, r.action, <code>{r.target}</code>, JSON.stringify(r.detail)])} />
+        rows={props.rows.map((r) => [<Time ms={r.at} />, r.actor, r.action, <code>{r.target}</code>, <Text>{JSON.stringify(r.detail)}</Text>])} />
       {props.hasMore ? <p class="pager"><a href={`/admin/audit?${older}`}>Older writes →</a></p> : ''}
     </Layout>
   );
 }
+
+/** A difference's flow and refund ids, one a line. */
+const RecordIds = (props: { ids: Array<string | null> }) => <>{props.ids.filter((id) => id !== null).map((id) => <div><code>{id}</code></div>)}</>;
 
 function PaymentsPage(props: { query: Record<string, string>; payments: Array<ReturnType<typeof paymentOf>>; rows: OrderRow[]; hasMore: boolean }) {
   const q = props.query;

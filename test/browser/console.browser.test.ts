@@ -1,11 +1,16 @@
 /**
- * The operator console in Chromium: the home page's figures refresh from its JSON without a reload.
+ * The operator console in Chromium: at 1280 px the action buttons of the alerts and a
+ * reconciliation's differences are on screen however long the messages and ids are (text cells
+ * wrap); the home page's figures refresh from its JSON without a reload (screenshots in
+ * test-artifacts/).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { type World, bootWorld } from '../channels/world.ts';
+import { seedReconRun } from '../console/fixtures.ts';
 import { admin_token } from '../http/harness.ts';
-import { launchChromium } from './chromium.ts';
+import { artifacts, launchChromium } from './chromium.ts';
 
 /** The machine is shared with other work: navigations wait for the first bytes only, steps wait generously. */
 const step_timeout_ms = 20_000;
@@ -33,6 +38,36 @@ describe('the operator console in a browser (sqlite)', () => {
     await page.waitForURL(`${world.url}/admin`, { waitUntil: 'commit' });
     return page;
   }
+
+  /** Every button the selector finds ends inside the window, and its table needs no sideways scrolling. */
+  async function buttonsOnScreen(page: Page, selector: string): Promise<void> {
+    const found = (await page.evaluate(`[...document.querySelectorAll(${JSON.stringify(selector)})].map((b) => {
+      const scroll = b.closest('.scroll');
+      return { right: Math.round(b.getBoundingClientRect().right), window: window.innerWidth, sideways: scroll.scrollWidth > scroll.clientWidth };
+    })`)) as Array<{ right: number; window: number; sideways: boolean }>;
+    expect(found.length).toBeGreaterThan(0);
+    for (const b of found) expect(b).toEqual({ right: expect.any(Number), window: b.window, sideways: false });
+    for (const b of found) expect(b.right).toBeLessThanOrEqual(b.window);
+  }
+
+  test('at 1280 px the Acknowledge and Ignore buttons are on screen, long messages and ids wrapping', async () => {
+    const paymentId = (await world.merchant.createPayment({ method: 'alipay_qr' })).body.id as string;
+    for (let i = 0; i < 3; i++) {
+      await world.booted.paycenter.alerts.raise({
+        kind: 'notify_failed', paymentId, channel: 'alipay_main',
+        message: `notification evt_01M912FZWTV9B1SPYNNC356XX${i} of payment ${paymentId} to https://shop.example.com/callbacks/paycenter/orders/notify ran out of tries: the merchant answered 502 Bad Gateway six times`,
+      });
+    }
+    const { run } = await seedReconRun(world.booted.paycenter, 'alipay_main', '2026-12-05', ['open', 'open', 'repaired']);
+    const page = await signedIn(1280);
+    await page.goto(`${world.url}/admin/alerts?open=true`);
+    await page.screenshot({ path: join(artifacts, 'console-alerts-1280.png'), fullPage: true });
+    await buttonsOnScreen(page, 'form[action$="/ack"] button');
+    await page.goto(`${world.url}/admin/reconciliations/${run.id}`);
+    await page.screenshot({ path: join(artifacts, 'console-differences-1280.png'), fullPage: true });
+    await buttonsOnScreen(page, 'form[action^="/admin/forms/reconciliations/"] button');
+    await page.close();
+  }, 60_000);
 
   test("the home page's figures follow new orders without a reload", async () => {
     await world.merchant.createPayment({ amount: '1.00' });

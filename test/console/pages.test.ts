@@ -64,7 +64,7 @@ describe('the console in a browser, over HTTP (sqlite)', () => {
     const seen: string[] = [];
     for (let pages = 0; path !== undefined && pages < 10; pages++) {
       const html: string = await (await browse(booted.url, path, cookie)).text();
-      seen.push(...[...html.matchAll(/<td>(flood \d+|the one that matters)<\/td>/g)].map((m) => m[1]!));
+      seen.push(...[...html.matchAll(/<span class="text">(flood \d+|the one that matters)<\/span>/g)].map((m) => m[1]!));
       path = hrefs(html, 'after=alr_')[0];
     }
     expect(seen).toHaveLength(121);
