@@ -12,12 +12,13 @@ import { formFields } from '../http/validate.ts';
 import type { ChannelHealth, HealthView } from '../routing/channel-health.ts';
 import type { Store } from '../store/store.ts';
 import { prefersHtml } from '../viewer/routes.ts';
-import { type FormToken, Layout, PostForm, Stat, Table, Time } from './pages.tsx';
+import { type FormToken, Layout, PostForm, Stat, Table, Time, percent } from './pages.tsx';
 
 /** A channel as the console's tables show it. */
 export type ChannelLine = { code: string; provider: string; status: string; methods: string[]; currencies: string[]; weight: number; health: HealthView };
 
-const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
+/** A success rate over no calls is no rate at all: shown as a dash, not 100 %. */
+const successRateOf = (health: HealthView) => percent(health.calls === 0 ? null : health.success_rate);
 const ms = (value: number | null) => (value === null ? '–' : `${value} ms`);
 const breakerBadge = (state: string) => <span class={`badge ${state === 'closed' ? 'done' : 'open'}`}>{state}</span>;
 
@@ -27,7 +28,7 @@ export function ChannelsTable(props: { channels: ChannelLine[] }) {
     <Table head={['Code', 'Provider', 'Status', 'Breaker', 'Success rate', 'Calls', 'p99', 'Weight', 'Currencies', 'Methods']} empty="No channels yet."
       rows={props.channels.map((ch) => [
         <a href={`/admin/channels/${ch.code}/health`}><code>{ch.code}</code></a>, ch.provider, <span class={`badge ${ch.status}`}>{ch.status}</span>,
-        breakerBadge(ch.health.breaker), percent(ch.health.success_rate), String(ch.health.calls), ms(ch.health.p99_ms), String(ch.weight),
+        breakerBadge(ch.health.breaker), successRateOf(ch.health), String(ch.health.calls), ms(ch.health.p99_ms), String(ch.weight),
         ch.currencies.join(', '), ch.methods.join(', '),
       ])} />
   );
@@ -72,7 +73,7 @@ function ChannelPage(props: { code: string; report: Awaited<ReturnType<typeof he
     <Layout title={`Channel ${code}`} active="/admin/channels">
       <div class="stats">
         <Stat label="Breaker" value={breakerBadge(report.breaker)} />
-        <Stat label={`Success rate (last ${report.window_s} s)`} value={percent(report.success_rate)} />
+        <Stat label={`Success rate (last ${report.window_s} s)`} value={successRateOf(report)} />
         <Stat label="Calls" value={String(report.calls)} />
         <Stat label="Failures" value={String(report.failures)} />
         <Stat label="p50 / p99" value={`${ms(report.p50_ms)} / ${ms(report.p99_ms)}`} />

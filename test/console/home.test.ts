@@ -2,8 +2,8 @@
  * The console's home page against real orders: today's figures per currency, labelled with it;
  * the success rate is paid ÷ attempted (an order nobody tried to pay is not a failure), the
  * volume the money paid on today's orders with what was refunded of it beside; every figure on
- * the page names the JSON field it is refreshed from, and that field exists; open alerts in China
- * time; parked rows link to their alerts.
+ * the page names the JSON field it is refreshed from, and that field exists; a channel with no
+ * calls has no success rate; open alerts in China time; parked rows link to their alerts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type World, bootWorld, payerDecides, waitForPayment } from '../channels/world.ts';
@@ -29,6 +29,12 @@ describe("the console's home (sqlite)", () => {
 
   const home = async () => (await adminCall(world.url, 'GET', '/admin')).body;
   const homePage = async () => (await browse(world.url, '/admin', cookie)).text();
+
+  test('a channel no call has reached yet shows no success rate, not 100 %', async () => {
+    const html = await homePage();
+    expect(html).not.toContain('100.0 %');
+    expect(html.match(/<td>–<\/td>/g)?.length).toBeGreaterThanOrEqual(2);
+  });
 
   test('success rate is paid ÷ attempted; the volume is what was paid on them, the refunded part beside it', async () => {
     await world.merchant.createPayment({ amount: '5.00' });
