@@ -37,6 +37,8 @@ export function Layout(props: { title: string; active: string; children: Child }
           <nav>
             {nav.map(([href, label]) => <a href={href} class={href === props.active ? 'active' : ''}>{label}</a>)}
           </nav>
+          {/* Sign-out needs no CSRF token: the worst a forged one does is sign the operator out. */}
+          <form method="post" action="/admin/logout" class="signout"><button>Sign out</button></form>
         </header>
         <main>
           <h1>{props.title}</h1>
@@ -101,6 +103,7 @@ main{padding:1rem;max-width:1200px;margin:0 auto}h1{font-size:1.3rem;margin:.2re
 table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}
 th{background:#f0f2f5;font-weight:600;white-space:nowrap}td{overflow-wrap:break-word}td code{font-size:12px}td .text{overflow-wrap:anywhere}
 td time,td .badge,td form.inline,td .nowrap{white-space:nowrap}
+header form.signout{margin:0 0 0 auto}header button{background:none;border:1px solid #5b6475;border-radius:4px;color:#cfd6e4;padding:.1rem .5rem}
 .error{background:#fde2e1;border:1px solid #f3b8b5;border-radius:6px;padding:.6rem .8rem}
 .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6rem}.stat{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.6rem .8rem}
 .stats.below{margin-top:.8rem}.stat .label{color:#5b6475;font-size:12px}.stat .value{font-size:1.3rem;font-weight:600}

@@ -1,8 +1,8 @@
 /**
  * The operator console in Chromium: at 1280 px the action buttons of the alerts and a
  * reconciliation's differences are on screen however long the messages and ids are (text cells
- * wrap); the home page's figures refresh from its JSON without a reload (screenshots in
- * test-artifacts/).
+ * wrap); the home page's figures refresh from its JSON without a reload; the sign-out control
+ * ends the session (screenshots in test-artifacts/).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
@@ -79,6 +79,15 @@ describe('the operator console in a browser (sqlite)', () => {
     await world.merchant.createPayment({ amount: '2.00' });
     await page.locator(field, { hasText: new RegExp(`^${before + 1}$`) }).waitFor({ timeout: refresh_wait_ms });
     expect(await page.evaluate('window.loadedOnce')).toBe(true);
+    await page.close();
+  }, 60_000);
+
+  test('Sign out ends the session: the console sends the browser to sign in again', async () => {
+    const page = await signedIn(390);
+    await page.click('form.signout button');
+    await page.waitForURL(`${world.url}/admin/login`, { waitUntil: 'commit' });
+    await page.goto(`${world.url}/admin/payments`, { waitUntil: 'commit' });
+    await page.waitForURL(`${world.url}/admin/login`, { waitUntil: 'commit' });
     await page.close();
   }, 60_000);
 });

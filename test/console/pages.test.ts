@@ -3,7 +3,7 @@
  * filter, a refused form, an unknown page) with a way back and the JSON body kept for API clients,
  * a browser without a session sent to sign in; the alerts page with the JSON route's filters and
  * pages (an old alert stays reachable after a flood); the operators' record a page at a time; a
- * second acknowledgement that writes nothing and is not recorded.
+ * second acknowledgement that writes nothing and is not recorded; a sign-out control on every page.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { newId } from '../../src/ids.ts';
@@ -28,6 +28,7 @@ describe('the console in a browser, over HTTP (sqlite)', () => {
     const html = await bad.text();
     expect(html).toContain('status must be one of');
     expect(html).toContain('href="/admin/payments"');
+    expect(html).toContain('action="/admin/logout"');
 
     const missing = await browse(booted.url, '/admin/nowhere', cookie);
     expect(missing.status).toBe(404);
