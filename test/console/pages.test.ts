@@ -37,12 +37,17 @@ describe('the console in a browser, over HTTP (sqlite)', () => {
     expect(noRun.status).toBe(404);
     expect(hrefs(await noRun.text(), 'elsewhere')).toEqual([]);
 
-    const rule = await browse(booted.url, '/admin/forms/risk/rules/nope', cookie, { method: 'POST', body: `_csrf=${csrfOn(await (await browse(booted.url, '/admin/risk', cookie)).text())}&status=maybe` });
+    const csrf = csrfOn(await (await browse(booted.url, '/admin/risk', cookie)).text());
+    const rule = await browse(booted.url, '/admin/forms/risk/rules/nope', cookie, { method: 'POST', body: `_csrf=${csrf}&status=maybe` });
     expect(rule.status).toBe(400);
     expect(await rule.text()).toContain('status');
+    const breaker = await browse(booted.url, '/admin/forms/channels/alipay_main/breaker', cookie, { method: 'POST', body: `_csrf=${csrf}&state=open&reason=%20%20%20` });
+    expect(breaker.status).toBe(400);
+    expect(await breaker.text()).toContain('reason must have a length of at least 1');
 
     const json = await adminCall(booted.url, 'GET', '/admin/payments?status=nope');
     expect(json.body.error).toMatchObject({ code: 'invalid_request', field: 'status' });
+    expect((await adminCall(booted.url, 'POST', '/admin/channels/alipay_main/breaker', { state: 'open', reason: '   ' })).body.error.field).toBe('reason');
   });
 
   test('a browser without a session (or with one that ended) is sent to sign in; a script is answered 401', async () => {

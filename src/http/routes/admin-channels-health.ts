@@ -22,7 +22,7 @@ const breaker_reason_chars_max = 200;
 /** What forcing a breaker takes, as a JSON body here; the console's form (which also carries its CSRF token) reads its entries. */
 export const breakerForcing = v.strictObject({
   state: v.picklist(['open', 'closed']),
-  reason: v.pipe(v.string(), v.minLength(1), v.maxLength(breaker_reason_chars_max)),
+  reason: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(breaker_reason_chars_max)),
 });
 type BreakerForcing = v.InferOutput<typeof breakerForcing>;
 
