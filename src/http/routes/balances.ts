@@ -12,15 +12,14 @@ import { formatAmount } from '../../money.ts';
 import type { MerchantEnv } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { jsonBody, pageLimit, queryParams } from '../validate.ts';
+import { amount } from '../schemas.ts';
 import { amountOf } from './merchant.ts';
 
 /** Field lengths API.md allows. */
 const reference_chars_max = 64;
-const amount_chars_max = 32;
 const reason_chars_max = 256;
 
 const reference = v.pipe(v.string(), v.regex(new RegExp(`^[A-Za-z0-9_-]{1,${reference_chars_max}}$`), `must be 1–${reference_chars_max} characters of A-Z a-z 0-9 _ -`));
-const amount = v.pipe(v.string(), v.maxLength(amount_chars_max, `must be at most ${amount_chars_max} characters`));
 const reason = v.optional(v.nullable(v.pipe(v.string(), v.maxLength(reason_chars_max, `must be at most ${reason_chars_max} characters`))), null);
 
 export const creditRequest = v.strictObject({ credit_no: reference, amount, reason });
