@@ -20,7 +20,7 @@ import { pluginOf } from '../../channels/plugins.ts';
 import {
   createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
 } from '../schemas.ts';
-import { jsonBody, queryParams, requireOutboundUrls } from '../validate.ts';
+import { jsonBody, pageLimit, queryParams, requireOutboundUrls } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
 import { mountParked } from './parked.ts';
@@ -184,9 +184,9 @@ const memoryQuery = v.strictObject({ collect: v.optional(v.picklist(['true', 'fa
 const timelinePage = v.pipe(
   v.strictObject({
     after_seq: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'must be a whole number')), '0'),
-    limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, 'must be a whole number'), v.transform(Number), v.minValue(1), v.maxValue(per_order_rows_max)), String(timeline_page_events_default)),
+    limit: pageLimit(per_order_rows_max, timeline_page_events_default),
   }),
-  v.transform((q) => ({ afterSeq: Number(q.after_seq), limit: Number(q.limit) })),
+  v.transform((q) => ({ afterSeq: Number(q.after_seq), limit: q.limit })),
 );
 
 export function adminRoutes(deps: AdminDeps): Hono {

@@ -94,17 +94,14 @@ export function balanceRoutes(balances: Balances): Hono<MerchantEnv> {
   return app;
 }
 
-/** Entries an operator sees with the balance, oldest first; `after` pages on. */
-const admin_entries_max = balance_entries_page_max;
-
 /** Mounted under /admin (behind the operator token). */
 export function adminBalanceRoutes(balances: Balances): Hono {
   const app = new Hono();
   app.get('/balances/:merchant_id/:user_id', describeRoute({ tags: ['operators'], security: [{ adminToken: [] }], summary: "A payer's balance and entries" }), queryParams(entriesQuery), async (c) => {
     const merchantId = c.req.param('merchant_id');
     const userId = userIdOf(c.req.param('user_id'));
-    const { after } = c.req.valid('query');
-    const [account, entries] = await Promise.all([balances.account(merchantId, userId), balances.entries(merchantId, userId, after ?? null, admin_entries_max)]);
+    const { after, limit } = c.req.valid('query');
+    const [account, entries] = await Promise.all([balances.account(merchantId, userId), balances.entries(merchantId, userId, after ?? null, limit)]);
     const page = pageOf(entries);
     return c.json({ merchant_id: merchantId, ...accountOf(account), entries: page.entries.map(entryOf), has_more: page.hasMore });
   });
