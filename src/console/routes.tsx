@@ -7,7 +7,6 @@
  */
 import type { Context, Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { describeRoute } from 'hono-openapi';
 import { encodeTime } from 'ulid';
 import * as v from 'valibot';
 import { restore } from '../../actors/engine.ts';
@@ -15,7 +14,9 @@ import { paymentStatuses } from '../../machines/payment.model.ts';
 import type { Alerts } from '../alerts/alerts.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
 import { runView } from '../http/routes/admin-recon.ts';
+import { audit, consoleHome, paymentPage } from '../http/answers.ts';
 import { ApiError } from '../http/errors.ts';
+import { describeIn, jsonOrPage } from '../http/openapi.ts';
 import { optionalParam, pageLimit, queryParams, refuseNul } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
@@ -75,8 +76,6 @@ function searchOf(q: PaymentsQuery) {
   };
 }
 
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
-
 export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   const csrfOf = (c: Context) => csrfToken(deps.links.secretKey, getCookie(c, deps.sessionCookie) ?? '');
   mountMerchantConsole(app, { ...deps, csrfOf });
@@ -86,13 +85,17 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   app.get('/assets/console.js', (c) => c.body(console_js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'private, max-age=300' }));
   app.get('/assets/console.css', (c) => c.body(console_css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'private, max-age=300' }));
 
-  app.get('/', describeRoute({ ...tag, summary: "The console's home: today's volume and success rate, channels, open alerts and differences" }), async (c) => {
+  app.get('/', describeIn('operators', {
+    summary: "The console's home: today's volume and success rate, channels, open alerts and differences", responses: { 200: jsonOrPage(consoleHome, 'The figures.') },
+  }), async (c) => {
     const home = await homeOf(deps);
     if (!prefersHtml(c)) return c.json(home);
     return c.html(<HomePage home={home} />);
   });
 
-  app.get('/payments', describeRoute({ ...tag, summary: 'Search payments, newest first (after=pay_… pages on; id=pay_… finds one)' }), queryParams(paymentsQuery), async (c) => {
+  app.get('/payments', describeIn('operators', {
+    summary: 'Search payments, newest first (after=pay_… pages on; id=pay_… finds one)', responses: { 200: jsonOrPage(paymentPage, 'A page of payments.') },
+  }), queryParams(paymentsQuery), async (c) => {
     const q = c.req.valid('query');
     const rows = await deps.store.searchOrders(searchOf(q));
     const page = rows.slice(0, q.limit).map((row) => paymentOf({ context: restore(row).context, row }, deps.links));
@@ -165,7 +168,10 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
     return c.redirect(`/admin/reconciliations/${c.req.param('id')}`, 303);
   });
 
-  app.get('/audit', describeRoute({ ...tag, summary: "Operators' writes, newest first" }), async (c) => {
+  app.get('/audit', describeIn('operators', {
+    summary: "Operators' writes, newest first", parameters: [{ in: 'query', name: 'after', schema: { type: 'string' }, description: 'the last id of the previous page' }],
+    responses: { 200: jsonOrPage(audit, `At most ${console_page_max} writes.`) },
+  }), async (c) => {
     const rows = await deps.store.listAdminAudit(c.req.query('after') ?? null, console_page_max);
     const data = rows.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actor: r.actor, action: r.action, target: r.target, detail: r.detail }));
     if (!prefersHtml(c)) return c.json({ data });

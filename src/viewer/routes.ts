@@ -9,10 +9,11 @@
 import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
 import { accepts } from 'hono/accepts';
-import { describeRoute } from 'hono-openapi';
 import type { StateValue } from 'xstate';
 import { paymentMachine, paymentMachineVersion } from '../../machines/payment.machine.ts';
+import { machineGraph as machineGraphAnswer, machineList, simulation } from '../http/answers.ts';
 import { ApiError } from '../http/errors.ts';
+import { describeIn, jsonAnswer, jsonOrPage } from '../http/openapi.ts';
 import type { JournalRow, OrderRow, Store } from '../store/store.ts';
 import { layoutOf } from './layout.ts';
 import { type DeliveredEvent, type Timeline, machinePage, timelinePage, viewer_script, viewer_style } from './pages.ts';
@@ -38,8 +39,6 @@ const page_csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-s
 
 /** The merchant events of one order; a bound on what one page asks of the store. */
 const timeline_events_max = 100;
-
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
 
 function machineOf(name: string) {
   if (!isMachineName(name)) throw new ApiError('not_found', `no machine ${name}`);
@@ -78,7 +77,9 @@ function eventsParam(c: Context): unknown {
 }
 
 export function mountViewer(app: Hono, deps: ViewerDeps): void {
-  app.get('/machines', describeRoute({ ...tag, summary: 'The machines the viewer knows (JSON); browsers get the state-chart viewer' }), (c) => {
+  app.get('/machines', describeIn('operators', {
+    summary: 'The machines the viewer knows (JSON); browsers get the state-chart viewer', responses: { 200: jsonOrPage(machineList, 'The machines and their versions.') },
+  }), (c) => {
     if (!prefersHtml(c)) return c.json({ data: Object.entries(machines).map(([name, { version }]) => ({ name, version })) });
     const { version, layout, initial } = machines.payment;
     c.header('content-security-policy', page_csp);
@@ -92,14 +93,21 @@ export function mountViewer(app: Hono, deps: ViewerDeps): void {
     return new Response(Bun.file(join(assetDir, file)), { headers: { 'content-type': type, 'cache-control': 'private, max-age=300' } });
   });
 
-  app.get('/machines/:file{[a-z_]+\\.json}', describeRoute({ ...tag, summary: 'A machine definition as a graph of states and transitions' }), (c) => {
+  app.get('/machines/:file{[a-z_]+\\.json}', describeIn('operators', {
+    summary: 'A machine definition as a graph of states and transitions (the path is /admin/machines/{name}.json)',
+    responses: { 200: jsonAnswer(machineGraphAnswer, 'The graph.') }, errors: [404],
+  }), (c) => {
     const name = c.req.param('file').slice(0, -'.json'.length);
     const { version, graph } = machineOf(name);
     return c.json({ name, version, ...graph });
   });
 
   // A GET: it changes nothing anywhere (a scratch actor from a sample order), so it needs no CSRF token.
-  app.get('/machines/:name/simulate', describeRoute({ ...tag, summary: `Runs up to ${simulate_events_max} events through a scratch actor of the pure machine` }), (c) => {
+  app.get('/machines/:name/simulate', describeIn('operators', {
+    summary: `Runs up to ${simulate_events_max} events through a scratch actor of the pure machine`,
+    parameters: [{ in: 'query', name: 'events', schema: { type: 'string' }, description: 'a JSON array of machine events' }],
+    responses: { 200: jsonAnswer(simulation, 'The initial state and each step.') }, errors: [400, 404],
+  }), (c) => {
     machineOf(c.req.param('name'));
     const result = simulate(eventsParam(c));
     if (!result.ok) throw new ApiError('invalid_request', result.message, 'events');

@@ -132,9 +132,9 @@ describe('cashier', () => {
     expect(policy.split('; ').find((d) => d.startsWith('script-src'))).not.toContain('unsafe-inline');
   });
 
-  test('the JSON routes are in the OpenAPI document', async () => {
+  test('the page and its JSON routes are in the OpenAPI document', async () => {
     const doc = (await (await fetch(`${base}/openapi.json`)).json()) as any;
-    expect(Object.keys(doc.paths).filter((path) => path.startsWith('/cashier/'))).toEqual(['/cashier/{id}/status', '/cashier/{id}/pay', '/cashier/{id}/check']);
+    expect(Object.keys(doc.paths).filter((path) => path.startsWith('/cashier/'))).toEqual(['/cashier/{id}', '/cashier/{id}/status', '/cashier/{id}/pay', '/cashier/{id}/check']);
     expect(doc.paths['/cashier/{id}/pay'].post.requestBody.content['application/json'].schema.required).toEqual(['method']);
   });
 

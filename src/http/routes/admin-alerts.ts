@@ -4,13 +4,14 @@
  * routes, behind their authentication.
  */
 import type { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { type Alerts, alerts_page_max } from '../../alerts/alerts.ts';
 import { alertKinds } from '../../alerts/kinds.ts';
 import { isoTime } from '../../clock.ts';
 import type { AlertRow } from '../../store/store.ts';
+import { alert, alertPage } from '../answers.ts';
 import { ApiError } from '../errors.ts';
+import { describeIn, jsonAnswer, jsonOrPage } from '../openapi.ts';
 import { optionalParam, pageLimit, queryParams } from '../validate.ts';
 
 const alert_id = /^alr_[0-9A-Z]{26}$/;
@@ -28,17 +29,21 @@ export const alertOf = (a: AlertRow) => ({
   created_at: isoTime(a.createdAt), acked_at: a.ackedAt === null ? null : isoTime(a.ackedAt),
 });
 
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
-
 export function mountAlerts(app: Hono, alerts: Alerts): void {
-  app.get('/alerts', describeRoute({ ...tag, summary: 'Operator alerts, newest first (open=true: not yet acknowledged)' }), queryParams(alertsQuery), async (c) => {
+  app.get('/alerts', describeIn('operators', {
+    summary: 'Operator alerts, newest first (open=true: not yet acknowledged)', responses: { 200: jsonOrPage(alertPage, 'A page of alerts; after (the last id) pages on to older ones.') },
+  }), queryParams(alertsQuery), async (c) => {
     const q = c.req.valid('query');
     const open = q.open === undefined ? undefined : q.open === 'true';
     const page = await alerts.list({ open, kind: q.kind, paymentId: q.payment_id, beforeId: q.after, limit: q.limit });
     return c.json({ data: page.data.map(alertOf), has_more: page.hasMore });
   });
 
-  app.post('/alerts/:id/ack', describeRoute({ ...tag, summary: 'Acknowledge an alert' }), async (c) => {
+  app.post('/alerts/:id/ack', describeIn('operators', {
+    summary: 'Acknowledge an alert',
+    responses: { 200: jsonAnswer(alert, 'The alert with acked_at set.'), 303: { description: 'A console form (application/x-www-form-urlencoded) is sent back to /admin/alerts.' } },
+    errors: [404],
+  }), async (c) => {
     const id = c.req.param('id');
     const acked = alert_id.test(id) ? await alerts.ack(id, 'admin') : null;
     if (!acked) throw new ApiError('not_found', `no alert ${id}`);
