@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
 import { accepts } from 'hono/accepts';
 import type { StateValue } from 'xstate';
+import { resolveSnapshot } from '../../actors/engine.ts';
 import { paymentMachine, paymentMachineVersion } from '../../machines/payment.machine.ts';
+import type { PaymentContext } from '../../machines/payment.model.ts';
+import { errorText } from '../failures.ts';
 import { machineGraph as machineGraphAnswer, machineList, simulation } from '../http/answers.ts';
 import { ApiError } from '../http/errors.ts';
 import { describeIn, jsonAnswer, jsonOrPage } from '../http/openapi.ts';
@@ -39,6 +42,7 @@ const page_csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-s
 
 /** The merchant events of one order; a bound on what one page asks of the store. */
 const timeline_events_max = 100;
+const snapshot_error_chars_max = 500;
 
 function machineOf(name: string) {
   if (!isMachineName(name)) throw new ApiError('not_found', `no machine ${name}`);
@@ -54,13 +58,23 @@ function highlightOf(order: OrderRow, journal: JournalRow[]): Highlight {
 }
 
 async function timelineOf(store: Store, order: OrderRow): Promise<Timeline> {
-  const [journal, timers, outbox, rows, callbacks] = await Promise.all([
+  const [journal, timers, outbox, rows, callbacks, refunds] = await Promise.all([
     store.listJournal(order.id), store.listTimers(order.id), store.listOutbox(order.id), store.listMerchantEvents(order.id), store.listCallbacks(order.id),
+    store.listRefunds(order.id),
   ]);
   // The delivery status lives beside the event, not in the list: one lookup per event, bounded.
   const loaded = await Promise.all(rows.slice(0, timeline_events_max).map((e) => store.loadMerchantEvent(e.id)));
   const events = loaded.filter((e): e is DeliveredEvent => e !== null);
-  return { order, journal, timers, outbox, events, callbacks };
+  return { order, journal, timers, outbox, events, callbacks, refunds, context: contextOrWhyNot(order) };
+}
+
+/** The order as the engine reads it, for its summary; a snapshot the engine refuses is shown as such (the page is how to look at it). */
+function contextOrWhyNot(order: OrderRow): PaymentContext | string {
+  try {
+    return resolveSnapshot(order).context;
+  } catch (error) {
+    return errorText(error, snapshot_error_chars_max);
+  }
 }
 
 /** A browser asks for text/html first; API clients (and `*\/*`) keep the JSON answer. */
