@@ -230,7 +230,8 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     const paid = await deps.payments.pay(merchant, id, cashierParts(order.context.amount, method, available));
     if (!paid.ok) {
       if (!(await addedFlow(order))) payGate.release(id, claimedAt);
-      throw failed(paid);
+      // The cashier's request has no `parts`: they are what it made of the payer's choice.
+      throw failed(paid.field === 'parts' ? { ...paid, field: method === balanceMethod ? 'method' : 'use_balance' } : paid);
     }
     const answer = payerViewOf(paymentWithActionOf(paid, deps.links));
     const svg = answer.action.type === 'qr_code' && answer.action.qr_code ? await qrSvg(answer.action.qr_code) : null;
