@@ -13,6 +13,17 @@ export const currencies = Object.keys(minorDigitsByCurrency) as Currency[];
 /** The API's ceiling: 100,000,000.00 in major units. */
 const amount_major_max = 100_000_000;
 
+/** The major units of an amount: no sign, no leading zero; longer than the ceiling is caught by its value. */
+const major_digits = '(0|[1-9][0-9]{0,11})';
+const fractionOf = (digits: number) => (digits === 0 ? '' : `\\.([0-9]{${digits}})`);
+
+/**
+ * The shape of an amount in any supported currency, for documents (the OpenAPI document's
+ * `pattern`): major units, then a point and the minor digits of one of the currencies that have
+ * them. parseAmount holds each amount to its own currency's digits, zero and the ceiling.
+ */
+export const amount_pattern = `^${major_digits}(${[...new Set(Object.values(minorDigitsByCurrency))].filter((d) => d > 0).map(fractionOf).join('|')})?$`;
+
 export type AmountError = { ok: false; error: 'invalid_amount'; message: string };
 export type AmountResult = { ok: true; minor: number } | AmountError;
 
@@ -31,7 +42,7 @@ function amountError(message: string): AmountError {
  */
 export function parseAmount(text: string, currency: Currency): AmountResult {
   const digits = minorDigits(currency);
-  const pattern = digits === 0 ? /^(0|[1-9][0-9]{0,11})$/ : new RegExp(`^(0|[1-9][0-9]{0,11})\\.([0-9]{${digits}})$`);
+  const pattern = new RegExp(`^${major_digits}${fractionOf(digits)}$`);
   const match = pattern.exec(text);
   if (!match) {
     const shape = digits === 0 ? 'a whole number' : `a number with exactly ${digits} decimals`;

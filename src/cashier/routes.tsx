@@ -9,13 +9,14 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { html } from 'hono/html';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine, OrderState } from '../../actors/engine.ts';
 import type { Clock } from '../clock.ts';
 import { scriptHash } from '../http/edge.ts';
+import { cashierCheck, cashierPayment, cashierStatus } from '../http/answers.ts';
 import { ApiError } from '../http/errors.ts';
+import { describeIn, jsonAnswer, textAnswer } from '../http/openapi.ts';
 import { failed } from '../http/routes/merchant.ts';
 import { method } from '../http/schemas.ts';
 import { jsonBody } from '../http/validate.ts';
@@ -108,12 +109,6 @@ export function cashierParts(amount: number, method: string, available: number |
 type Link = { id: string; token: string; order: OrderState; merchant: Merchant };
 type CashierEnv = { Variables: { link: Link } };
 
-/** The cashier's JSON routes in the OpenAPI document: for the page's own script, authorized by the link's token. */
-const described = (summary: string) => describeRoute({
-  tags: ['cashier'], summary,
-  parameters: [{ in: 'query', name: 't', required: true, schema: { type: 'string' }, description: 'the token of the payment’s cashier_url' }],
-});
-
 /** The page's own script only, by its hash: anything injected into the page cannot run. */
 const page_csp = `default-src 'none'; style-src 'unsafe-inline'; script-src ${scriptHash(page_script)}; connect-src 'self'; img-src 'self' data:; `
   + "form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -187,7 +182,10 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     await next();
   });
 
-  app.get('/:id', async (c) => {
+  app.get('/:id', describeIn('cashier', {
+    summary: 'The cashier page: time left, amount, order, the methods offered now, a QR code or redirect, and a "check now" button',
+    responses: { 200: textAnswer('text/html', 'The page.'), 404: textAnswer('text/html', 'A page saying the payment is unknown, or the link wrong or expired.') },
+  }), async (c) => {
     const found = await authorized(c);
     if (!found) return htmlPage(c, <NotFoundPage />, 404);
     const { order } = found;
@@ -207,13 +205,18 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   const shownOf = ({ merchant, order }: Link) =>
     deps.router.shownMethods(merchant.methods.filter((m) => methodLabel(m) !== null), order.context.currency, order.context.amount);
 
-  app.get('/:id/status', described('The payment’s status, seconds left and the methods offered now, from paycenter’s own records'), linked, async (c) => {
+  app.get('/:id/status', describeIn('cashier', {
+    summary: 'The payment’s status, seconds left and the methods offered now, from paycenter’s own records', responses: { 200: jsonAnswer(cashierStatus, 'The status.') },
+  }), linked, async (c) => {
     const link = c.get('link');
     return c.json({ status: link.order.row.status, expires_in: expiresIn(link.order, deps.clock.now()), methods: await shownOf(link) });
   });
 
   /** As /v1/payments/{id}/pay (API.md): the payment object as the payer sees it and its `action`, plus the QR drawn as SVG for the page. */
-  app.post('/:id/pay', described('Start paying with one method, as /v1/payments/{id}/pay'), linked, jsonBody(cashierPay), async (c) => {
+  app.post('/:id/pay', describeIn('cashier', {
+    summary: 'Start paying with one method (use_balance: the payer\'s balance first), as /v1/payments/{id}/pay',
+    responses: { 200: jsonAnswer(cashierPayment, 'The payment as the payer sees it, and the action.') }, errors: [400, 403, 409, 422, 429, 502],
+  }), linked, jsonBody(cashierPay), async (c) => {
     const { id, order, merchant } = c.get('link');
     const { method, use_balance } = c.req.valid('json');
     const available = method === balanceMethod || use_balance ? await offeredBalance({ order, merchant }) : null;
@@ -227,14 +230,17 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     const paid = await deps.payments.pay(merchant, id, cashierParts(order.context.amount, method, available));
     if (!paid.ok) {
       if (!(await addedFlow(order))) payGate.release(id, claimedAt);
-      throw failed(paid);
+      // The cashier's request has no `parts`: they are what it made of the payer's choice.
+      throw failed(paid.field === 'parts' ? { ...paid, field: method === balanceMethod ? 'method' : 'use_balance' } : paid);
     }
     const answer = payerViewOf(paymentWithActionOf(paid, deps.links));
     const svg = answer.action.type === 'qr_code' && answer.action.qr_code ? await qrSvg(answer.action.qr_code) : null;
     return c.json({ ...answer, ...(svg ? { qr_svg: svg } : {}) });
   });
 
-  app.post('/:id/check', described('Ask the channel once (rate limited per payment)'), linked, async (c) => {
+  app.post('/:id/check', describeIn('cashier', {
+    summary: 'Ask the channel once (rate limited per payment)', responses: { 200: jsonAnswer(cashierCheck, 'The status after asking.') }, errors: [429],
+  }), linked, async (c) => {
     const link = c.get('link');
     passGate(checkGate, link.id, deps.clock.now(), 'checked a moment ago; try again shortly');
     for (const flow of link.order.context.flows.filter((f) => f.status === 'pending')) {

@@ -23,8 +23,8 @@ export type V1Operations = {
   'GET /v1/balances/{user_id}': { body: never; query: never };
   'POST /v1/balances/{user_id}/credits': { body: { credit_no: string; amount: string; reason?: string | null }; query: never };
   'POST /v1/balances/{user_id}/debits': { body: { debit_no: string; amount: string; reason?: string | null }; query: never };
-  'GET /v1/balances/{user_id}/entries': { body: never; query: { after?: string; limit?: string } };
-  'GET /v1/events': { body: never; query: { after?: string; limit?: string } };
+  'GET /v1/balances/{user_id}/entries': { body: never; query: { after?: string; limit?: number } };
+  'GET /v1/events': { body: never; query: { after?: string; limit?: number } };
   'POST /v1/events/{id}/redeliver': { body: never; query: never };
   'GET /v1/payments': { body: never; query: { merchant_order_no: string } };
   'POST /v1/payments': { body: { merchant_order_no: string; amount: string; currency?: "CNY" | "USD" | "EUR" | "HKD" | "JPY"; subject: string; body?: string | null; notify_url?: string | null; return_url?: string | null; expire_seconds?: number; user_id?: string | null; client_ip?: string | null; device_id?: string | null; metadata?: Record<string, unknown>; method?: string }; query: never };

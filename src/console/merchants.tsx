@@ -5,9 +5,10 @@
  * same change `PATCH /admin/merchants/{id}` makes.
  */
 import type { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
+import { merchantPage } from '../http/answers.ts';
 import { ApiError } from '../http/errors.ts';
+import { describeIn, jsonOrPage } from '../http/openapi.ts';
 import { formFields, optionalParam, pageLimit, queryParams } from '../http/validate.ts';
 import { updateMerchant } from '../http/schemas.ts';
 import { merchantOf } from '../http/views.ts';
@@ -27,10 +28,8 @@ const merchantsQuery = v.strictObject({
 /** The form's two fields, as PATCH /admin/merchants/{id} takes them. */
 const merchantForm = v.object({ status: v.unwrap(updateMerchant.entries.status), routing: v.unwrap(updateMerchant.entries.routing) });
 
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
-
 export function mountMerchantConsole(app: Hono, deps: { store: Store; merchants: MerchantDirectory; csrfOf: FormToken }): void {
-  app.get('/merchants', describeRoute({ ...tag, summary: 'Merchants in id order (after=… pages on)' }), queryParams(merchantsQuery), async (c) => {
+  app.get('/merchants', describeIn('operators', { summary: 'Merchants in id order (after=… pages on)', responses: { 200: jsonOrPage(merchantPage, 'A page of merchants.') } }), queryParams(merchantsQuery), async (c) => {
     const q = c.req.valid('query');
     const rows = await deps.store.listMerchants(q.after ?? null, q.limit + 1);
     const page = rows.slice(0, q.limit);

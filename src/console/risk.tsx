@@ -6,10 +6,11 @@
  * `DELETE /admin/risk/lists/{id}` make (riskChanges). API clients get the same figures as JSON.
  */
 import type { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import type { Clock } from '../clock.ts';
 import { entryView, riskChanges, ruleView, settingsView } from '../http/routes/admin-risk.ts';
+import { riskOverview } from '../http/answers.ts';
+import { describeIn, jsonOrPage } from '../http/openapi.ts';
 import { formFields } from '../http/validate.ts';
 import type { Risk } from '../risk/open.ts';
 import { list_entry_reason_chars_max, list_subjects, listEntryBody, updateRuleBody } from '../risk/rules.ts';
@@ -27,8 +28,6 @@ const entryForm = v.object({
   reason: v.pipe(v.optional(v.string(), ''), v.maxLength(list_entry_reason_chars_max), v.transform((r) => (r === '' ? null : r))),
 });
 
-const tag = { tags: ['risk'], security: [{ adminToken: [] }] };
-
 async function riskReport(risk: Risk) {
   const [settings, rules, entries, entriesTotal] = await Promise.all([
     risk.repo.settings(), risk.repo.rules(), risk.repo.newestEntries(risk_entries_shown_max), risk.repo.countEntries(),
@@ -40,7 +39,9 @@ type RiskReport = Awaited<ReturnType<typeof riskReport>>;
 export function mountRiskConsole(app: Hono, deps: { risk: Risk; clock: Clock; csrfOf: FormToken }): void {
   const changes = riskChanges(deps);
 
-  app.get('/risk', describeRoute({ ...tag, summary: 'The risk center at a glance: thresholds, every rule, the newest list entries and how many there are' }), async (c) => {
+  app.get('/risk', describeIn('risk', {
+    summary: 'The risk center at a glance: thresholds, every rule, the newest list entries and how many there are', responses: { 200: jsonOrPage(riskOverview, 'The overview.') },
+  }), async (c) => {
     const report = await riskReport(deps.risk);
     if (!prefersHtml(c)) return c.json(report);
     return c.html(<RiskPage report={report} csrf={deps.csrfOf(c)} />);

@@ -7,13 +7,14 @@
  */
 import type { Context, Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { restore } from '../../actors/engine.ts';
 import { paymentStatuses } from '../../machines/payment.model.ts';
 import type { Alerts } from '../alerts/alerts.ts';
 import { diff_note_chars_max, resolvedDiff, runView } from '../http/routes/admin-recon.ts';
+import { audit, consoleHome, paymentPage } from '../http/answers.ts';
 import { ApiError } from '../http/errors.ts';
+import { describeIn, jsonOrPage } from '../http/openapi.ts';
 import { formFields, optionalParam, pageLimit, queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import type { Clock } from '../clock.ts';
@@ -73,8 +74,6 @@ const auditQuery = v.strictObject({
 /** Ignoring a difference takes a reason, kept as its note. */
 const ignoreForm = v.object({ note: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required: say why'), v.maxLength(diff_note_chars_max)) });
 
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
-
 export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   const csrfOf = (c: Context) => csrfToken(deps.links.secretKey, getCookie(c, deps.sessionCookie) ?? '');
   mountMerchantConsole(app, { ...deps, csrfOf });
@@ -85,13 +84,17 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   app.get('/assets/console.js', (c) => c.body(console_js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'private, max-age=300' }));
   app.get('/assets/console.css', (c) => c.body(console_css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'private, max-age=300' }));
 
-  app.get('/', describeRoute({ ...tag, summary: "The console's home: today's volume and success rate, channels, open alerts and differences" }), async (c) => {
+  app.get('/', describeIn('operators', {
+    summary: "The console's home: today's volume and success rate, channels, open alerts and differences", responses: { 200: jsonOrPage(consoleHome, 'The figures.') },
+  }), async (c) => {
     const home = await homeOf(deps);
     if (!prefersHtml(c)) return c.json(home);
     return c.html(<HomePage home={home} />);
   });
 
-  app.get('/payments', describeRoute({ ...tag, summary: 'Search payments, newest first (after=pay_… pages on; id=pay_… finds one)' }), queryParams(paymentsQuery), async (c) => {
+  app.get('/payments', describeIn('operators', {
+    summary: 'Search payments, newest first (after=pay_… pages on; id=pay_… finds one)', responses: { 200: jsonOrPage(paymentPage, 'A page of payments.') },
+  }), queryParams(paymentsQuery), async (c) => {
     const q = c.req.valid('query');
     const rows = await deps.store.searchOrders(searchOf(q));
     const page = rows.slice(0, q.limit).map((row) => paymentOf({ context: restore(row).context, row }, deps.links));
@@ -144,7 +147,9 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
     return c.redirect(`/admin/reconciliations/${id}`, 303);
   });
 
-  app.get('/audit', describeRoute({ ...tag, summary: "Operators' writes, newest first (after=aud_… pages on)" }), queryParams(auditQuery), async (c) => {
+  app.get('/audit', describeIn('operators', {
+    summary: "Operators' writes, newest first (after=aud_… pages on)", responses: { 200: jsonOrPage(audit, 'A page of writes; after (the last id) pages on to older ones.') },
+  }), queryParams(auditQuery), async (c) => {
     const q = c.req.valid('query');
     const rows = await deps.store.listAdminAudit(q.after ?? null, q.limit + 1);
     const page = rows.slice(0, q.limit);

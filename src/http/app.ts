@@ -23,7 +23,7 @@ import type { DurableCommitter } from '../../actors/durable-commit.ts';
 import type { EffectRunner } from '../../actors/effect-runner.ts';
 import type { Engine } from '../../actors/engine.ts';
 import { type MerchantEnv, merchantAuth } from './auth.ts';
-import { ApiError, errorBody, errorStatus } from './errors.ts';
+import { ApiError, errorBody } from './errors.ts';
 import type { NonceGuard } from './nonces.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -43,6 +43,8 @@ import { CallbackIntake } from './callback-intake.ts';
 import { callerAddress } from './client-address.ts';
 import { type EdgeSettings, htmlSecurity, metricsGuard } from './edge.ts';
 import { admission, shed_retry_after_s } from './admission.ts';
+import { liveness, notReady, readiness } from './answers.ts';
+import { describeIn, jsonAnswer, openApiOptions, textAnswer } from './openapi.ts';
 import { consoleErrorAnswer } from '../console/errors.tsx';
 
 export const body_bytes_max = 64 * 1024;
@@ -161,10 +163,13 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
   // Behind the operator authentication the /admin application installs for every /admin path.
   app.route('/admin/risk', adminRiskRoutes({ risk: deps.risk, clock: deps.clock }));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/healthz', describeIn('operations', { summary: 'The process is up', responses: { 200: jsonAnswer(liveness, 'Up.') } }), (c) => c.json({ status: 'ok' }));
   app.get('/favicon.svg', (c) => c.body(favicon_svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': `public, max-age=${favicon_cache_s}` }));
   app.get('/favicon.ico', (c) => c.redirect('/favicon.svg', 301));
-  app.get('/readyz', async (c) => {
+  app.get('/readyz', describeIn('operations', {
+    summary: 'Whether this instance can serve: the store answers, and Redis when configured',
+    responses: { 200: jsonAnswer(readiness, 'Ready.'), 503: jsonAnswer(notReady, 'Not ready: the error body, with each check beside it.') },
+  }), async (c) => {
     const parts = [{ name: 'store', check: () => deps.store.ping() }, ...deps.readiness];
     const results = await Promise.all(parts.map(async ({ name, check }) => [name, await check().then(() => 'ok', () => 'down')] as const));
     const down = results.filter(([, status]) => status !== 'ok').map(([name]) => name);
@@ -173,8 +178,11 @@ export function createApp(deps: AppDeps): Hono<MerchantEnv> {
     // Every non-2xx answer has the error body (API.md); the checks stay beside it for whoever reads them.
     return c.json({ ...errorBody(new ApiError('unavailable', `not ready: ${down.join(', ')} down`), c.get('requestId')), status: 'unavailable', checks }, 503);
   });
-  app.get('/metrics', metricsGuard(deps.edge.metricsToken), async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
-  app.get('/openapi.json', openAPIRouteHandler(app, { documentation: openApiInfo(deps.links.publicUrl) }));
+  app.get('/metrics', describeIn('operations', {
+    summary: 'Prometheus metrics (behind Authorization: Bearer $METRICS_TOKEN when one is set)',
+    responses: { 200: textAnswer('text/plain', 'The Prometheus text format.') }, errors: [401],
+  }), metricsGuard(deps.edge.metricsToken), async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
+  app.get('/openapi.json', openAPIRouteHandler(app, openApiOptions(deps.links.publicUrl)));
   mountDocs(app);
 
   // A browser on the console's paths gets its errors as pages (src/console/errors.tsx).
@@ -196,55 +204,6 @@ function mountChannelPages(app: Hono<MerchantEnv>, channels: ChannelRegistry, cl
   const adapters = (code: string) => channels.own(code);
   for (const plugin of channel_plugins) if (plugin.pages) app.route(`/channels/${plugin.provider}`, plugin.pages({ adapters, clock }));
 }
-
-function openApiInfo(publicUrl: string) {
-  return {
-    openapi: '3.1.0',
-    info: { title: 'paycenter', version: '1', description: api_description },
-    servers: [{ url: publicUrl }],
-    components: {
-      securitySchemes: {
-        merchantSignature: {
-          type: 'apiKey' as const, in: 'header' as const, name: 'Authorization',
-          description: 'PAYC-HMAC-SHA256 merchant_id="…",timestamp="…",nonce="…",signature="base64(HMAC_SHA256(secret, METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n))". '
-            + 'METHOD upper case; PATH_AND_QUERY exactly as sent; TIMESTAMP Unix seconds within ±300 s; NONCE 1–64 characters, once per merchant; '
-            + 'BODY the raw body ("" for GET); every line ends with \\n. Worked examples: docs/api.md "Signing".',
-        },
-        adminToken: { type: 'http' as const, scheme: 'bearer' },
-      },
-      schemas: { Error: errorSchema },
-    },
-  };
-}
-
-/** The document's introduction: the same words as docs/api.md, shortened. */
-const api_description = [
-  'The signed merchant API (/v1), operator routes and operations of paycenter. For merchants: docs/api.md in the repository, and the typed client paycenter/client.',
-  '**Signing**: every /v1 request carries `Authorization: PAYC-HMAC-SHA256 …` (see the merchantSignature scheme).',
-  '**Idempotency**: creates are idempotent by merchant_order_no, refunds by refund_no, credits by credit_no, debits by debit_no: after a timeout or a 503, send the same body again with a fresh timestamp and nonce.',
-  '**Errors**: every non-2xx answer is the Error schema; unavailable and rate_limited (after Retry-After) are safe to retry with the same request.',
-  '**Notifications**: POSTed to notify_url with `Paycenter-Signature: t=…,v1=hex(HMAC_SHA256(secret, t + "." + raw_body))`; verify it in constant time, refuse an old t, de-duplicate by event id, answer 2xx within 10 s. '
-    + 'Retried after 1 s, 5 s, 30 s, 2 min, 10 min, 30 min; GET /v1/events lists them, POST /v1/events/{id}/redeliver sends one again.',
-].join('\n\n');
-
-/** API.md's error body; its code list is the one errors.ts maps (the merchant client's types are generated from it). */
-const errorSchema = {
-  type: 'object' as const,
-  description: 'Every non-2xx answer. What to do about each code: docs/api.md "Errors".',
-  properties: {
-    error: {
-      type: 'object' as const,
-      properties: {
-        code: { type: 'string' as const, enum: Object.keys(errorStatus) },
-        message: { type: 'string' as const },
-        field: { type: ['string', 'null'] as Array<'string' | 'null'> },
-        request_id: { type: 'string' as const },
-      },
-      required: ['code', 'message', 'field', 'request_id'],
-    },
-  },
-  required: ['error'],
-};
 
 /** Swagger UI from the swagger-ui-dist package, served by the app itself: /docs works offline. */
 const swaggerDir = dirname(require.resolve('swagger-ui-dist/package.json'));

@@ -11,7 +11,7 @@ import { balance_channel } from '../balance/order-entries.ts';
 import { httpUrl } from '../channels/config-fields.ts';
 import type { ChannelPlugin } from '../channels/plugin.ts';
 import { channel_plugins, pluginOf, provider_names } from '../channels/plugins.ts';
-import { type Currency, currencies } from '../money.ts';
+import { type Currency, amount_pattern, currencies } from '../money.ts';
 import { pageLimit } from './validate.ts';
 
 const orderNumber = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 _ -'));
@@ -19,8 +19,24 @@ const orderNumber = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max, `must be at most ${max} characters`));
 const optionalText = (max: number) => v.optional(v.nullable(text(max)), null);
 
-/** Amounts travel as decimal strings; their digits are checked against the currency afterwards (invalid_amount). */
-const amount = v.pipe(v.string(), v.maxLength(32, 'must be at most 32 characters'));
+/** The longest amount read at all: a longer one is invalid_request before any parsing. */
+const amount_chars_max = 32;
+
+/**
+ * Amounts travel as decimal strings. Their digits are checked against the currency afterwards
+ * (parseAmount), so that a bad one is 400 invalid_amount as API.md says: the pattern is for the
+ * document only — checked here, it would turn invalid_amount into invalid_request.
+ */
+export const amount = v.pipe(
+  v.string(),
+  v.maxLength(amount_chars_max, `must be at most ${amount_chars_max} characters`),
+  v.metadata({
+    pattern: amount_pattern,
+    description: 'A decimal string in major units with exactly the currency\'s minor digits ("100.00" CNY, "1500" JPY), '
+      + 'greater than zero and at most 100000000.00; anything else is 400 invalid_amount.',
+    examples: ['100.00'],
+  }),
+);
 
 export const metadata_bytes_max = 4_096;
 const metadata = v.pipe(

@@ -123,9 +123,18 @@ export function requireOutboundUrls(policy: OutboundPolicy, urls: Record<string,
 }
 export const queryParams = <S extends StandardSchemaV1>(schema: S) => validator('query', schema, failure);
 
-/** A page's `limit` query parameter: a whole number from 1 to `max`, `fallback` when absent. */
-export const pageLimit = (max: number, fallback: number) =>
-  v.optional(v.pipe(v.string(), v.regex(/^[0-9]{1,3}$/, 'must be a number'), v.transform(Number), v.minValue(1), v.maxValue(max, `must be at most ${max}`)), String(fallback));
+/**
+ * A page's `limit` query parameter: a whole number from 1 to `max`, `fallback` when absent. The
+ * query carries it as text; the document describes the number it must spell, since the converter
+ * sees only the string before the transform (its pattern is dropped with it).
+ */
+export const pageLimit = (max: number, fallback: number) => v.pipe(
+  v.optional(v.pipe(
+    v.string(), v.regex(new RegExp(`^[0-9]{1,${String(max).length}}$`), 'must be a number'), v.transform(Number),
+    v.minValue(1, 'must be at least 1'), v.maxValue(max, `must be at most ${max}`),
+  ), String(fallback)),
+  v.metadata({ type: 'integer', minimum: 1, maximum: max, default: fallback, pattern: undefined }),
+);
 
 /**
  * An optional query parameter that may also come empty (`?channel=&date=`, as API.md writes the

@@ -2,6 +2,7 @@
  * Risk rules, lists and settings as data (API.md "Risk"). Every rule an operator sends and
  * every row read back is parsed with these schemas; nothing else decides what a rule may say.
  */
+import { toJsonSchema } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import { parseAmount } from '../money.ts';
 
@@ -20,9 +21,11 @@ export const velocity_window_s_max = 86_400;
 export const limit_currency = 'CNY';
 
 const count = v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1'), v.maxValue(1_000_000, 'must be at most 1000000'));
+const amount_rule = 'an amount in CNY with 2 decimals, e.g. "5000.00"';
 const amountText = v.pipe(
   v.string(),
-  v.check((s) => parseAmount(s, limit_currency).ok, 'must be an amount in CNY with 2 decimals, e.g. "5000.00"'),
+  v.check((s) => parseAmount(s, limit_currency).ok, `must be ${amount_rule}`),
+  v.metadata({ description: amount_rule }),
 );
 
 export const paramsByKind = {
@@ -52,9 +55,24 @@ const status = v.picklist(['enabled', 'disabled']);
 /** What a rule says besides its params; the params are checked against its kind (ruleOf). */
 const ruleFields = { code: ruleCode, action, score: v.optional(score, 0), status: v.optional(status, 'enabled') };
 
-export const createRuleBody = v.strictObject({ ...ruleFields, kind: v.picklist(rule_kinds), params: v.record(v.string(), v.unknown()) });
+/** A kind's params as the OpenAPI document shows them (a check the converter cannot show, limit's "amount or count", is in API.md). */
+function paramsDocument(kind: RuleKind) {
+  const { $schema: _, ...schema } = toJsonSchema(paramsByKind[kind], { errorMode: 'ignore' });
+  return schema;
+}
+
+/**
+ * The bodies read params as any object and parse them for the kind afterwards (ruleOf), naming the
+ * field inside params; the document shows each kind's params all the same — keyed on kind where the
+ * body names it, as the params of the rule's kind where it does not (a change).
+ */
+const paramsOfKind = v.record(v.string(), v.unknown());
+const params_keyed_on_kind = rule_kinds.map((kind) => ({ properties: { kind: { const: kind }, params: paramsDocument(kind) }, required: ['kind', 'params'] }));
+
+export const createRuleBody = v.pipe(v.strictObject({ ...ruleFields, kind: v.picklist(rule_kinds), params: paramsOfKind }), v.metadata({ oneOf: params_keyed_on_kind }));
 export const updateRuleBody = v.strictObject({
-  action: v.optional(action), score: v.optional(score), status: v.optional(status), params: v.optional(v.record(v.string(), v.unknown())),
+  action: v.optional(action), score: v.optional(score), status: v.optional(status),
+  params: v.optional(v.pipe(paramsOfKind, v.metadata({ description: 'the params of the rule\'s kind', anyOf: rule_kinds.map(paramsDocument) }))),
 });
 
 type RuleBase = { code: string; action: 'reject' | 'review'; score: number; status: 'enabled' | 'disabled'; createdAt: number; updatedAt: number };

@@ -10,7 +10,9 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import type { StateValue } from 'xstate';
 import { isoTime } from '../clock.ts';
 import { chinaTime } from '../console/pages.tsx';
-import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, StoredOutboxRow, TimerRow } from '../store/store.ts';
+import { type PaymentContext, paidAmount, refundedAmount } from '../../machines/payment.model.ts';
+import { moneyText } from '../money.ts';
+import type { CallbackRow, JournalRow, MerchantEventRow, OrderRow, RefundRow, StoredOutboxRow, TimerRow } from '../store/store.ts';
 import { type Layout, type PlacedState, triggerLabel } from './layout.ts';
 import { event_templates } from './simulate.ts';
 import { type Highlight, stateIdsOf } from './statechart.ts';
@@ -30,6 +32,9 @@ export type Timeline = {
   outbox: StoredOutboxRow[];
   events: DeliveredEvent[];
   callbacks: CallbackRow[];
+  refunds: RefundRow[];
+  /** The order as the engine reads it; why not, when its snapshot does not restore. */
+  context: PaymentContext | string;
 };
 
 const json = (value: unknown): string => JSON.stringify(value) ?? 'undefined';
@@ -136,13 +141,35 @@ function sideTables(t: Timeline): Html {
 /** The machine's context in the stored snapshot: subject, details, flows and refunds as the actor sees them. */
 const contextOf = (order: OrderRow): unknown => (order.snapshot as { context?: unknown } | null)?.context ?? null;
 
+const optionalTime = (ms: number | null): Html | string => (ms === null ? '—' : time(ms));
+
+/** What an operator asks first: how much, for what, paid and given back how, and what risk said. */
+function summary(ctx: PaymentContext, refunds: RefundRow[]): Html {
+  const money = (minor: number) => moneyText(minor, ctx.currency);
+  const risk = ctx.risk ?? { decision: 'allow', score: 0, rules: [] };
+  const facts: Array<[string, Html | string]> = [
+    ['amount', money(ctx.amount)], ['subject', ctx.subject], ['paid', money(paidAmount(ctx))], ['refunded', money(refundedAmount(ctx))],
+    ['created', time(ctx.createdAt)], ['expires', time(ctx.expiresAt)], ['paid at', optionalTime(ctx.paidAt)],
+    ['closed at', ctx.closedAt === null ? '—' : html`${time(ctx.closedAt)} (${ctx.closeReason ?? ''})`],
+    ['risk', `${risk.decision}, score ${risk.score}${risk.rules.length > 0 ? `, rules ${risk.rules.join(', ')}` : ''}`],
+  ];
+  const flows = ctx.flows.map((f) => html`<tr><td>${f.id}</td><td>${f.method}</td><td>${f.channel}</td><td>${money(f.amount)}</td><td>${f.status}</td>
+<td>${f.channelTradeNo ?? ''}</td><td>${time(f.createdAt)}</td><td>${optionalTime(f.completedAt)}</td></tr>`);
+  const given = refunds.map((r) => html`<tr><td>${r.id}</td><td>${r.refundNo ?? '(automatic)'}</td><td>${money(r.amount)}</td><td>${r.status}</td>
+<td>${r.reason ?? ''}</td><td>${time(r.createdAt)}</td><td>${optionalTime(r.completedAt)}</td></tr>`);
+  return html`<dl class="facts">${facts.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
+<h2>Flows</h2>${table(['id', 'method', 'channel', 'amount', 'status', 'channel trade no.', 'created', 'completed'], flows)}
+<h2>Refunds</h2>${table(['id', 'refund no.', 'amount', 'status', 'reason', 'created', 'completed'], given)}`;
+}
+
 export function timelinePage(t: Timeline, layout: Layout, highlight: Highlight): Html {
   const { order } = t;
   const { steps, upto } = journeyOf(t.journal);
   return page(`timeline ${order.id}`, html`<h1>Payment ${order.id}</h1>
 <p>merchant ${order.merchantId}, order no. ${order.merchantOrderNo}; status <b>${order.status}</b>, version ${order.version},
 machine version ${order.machineVersion}. <a href="/admin/machines">the machine</a></p>
-${folded('context now', contextOf(order))}
+${typeof t.context === 'string' ? html`<p class="error" role="alert">The engine does not load this order's snapshot: ${t.context}</p>` : summary(t.context, t.refunds)}
+${folded('context now (as stored)', contextOf(order))}
 ${legend(true)}<div class="toolbar"><button type="button" data-step-by="-1">◀ prev</button><button type="button" data-step-by="1">next ▶</button>
 <span data-cursor-label>${t.journal.length} journal rows, ${steps.length} state changes</span> ${zoomTools}</div>
 <div class="chart">${svgOf(layout, highlight, steps)}</div>

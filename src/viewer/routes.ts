@@ -9,10 +9,14 @@
 import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
 import { accepts } from 'hono/accepts';
-import { describeRoute } from 'hono-openapi';
 import type { StateValue } from 'xstate';
+import { resolveSnapshot } from '../../actors/engine.ts';
 import { paymentMachine, paymentMachineVersion } from '../../machines/payment.machine.ts';
+import type { PaymentContext } from '../../machines/payment.model.ts';
+import { errorText } from '../failures.ts';
+import { machineGraph as machineGraphAnswer, machineList, simulation } from '../http/answers.ts';
 import { ApiError } from '../http/errors.ts';
+import { describeIn, jsonAnswer, jsonOrPage } from '../http/openapi.ts';
 import type { JournalRow, OrderRow, Store } from '../store/store.ts';
 import { layoutOf } from './layout.ts';
 import { type DeliveredEvent, type Timeline, machinePage, timelinePage, viewer_script, viewer_style } from './pages.ts';
@@ -38,8 +42,7 @@ const page_csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-s
 
 /** The merchant events of one order; a bound on what one page asks of the store. */
 const timeline_events_max = 100;
-
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
+const snapshot_error_chars_max = 500;
 
 function machineOf(name: string) {
   if (!isMachineName(name)) throw new ApiError('not_found', `no machine ${name}`);
@@ -55,13 +58,23 @@ function highlightOf(order: OrderRow, journal: JournalRow[]): Highlight {
 }
 
 async function timelineOf(store: Store, order: OrderRow): Promise<Timeline> {
-  const [journal, timers, outbox, rows, callbacks] = await Promise.all([
+  const [journal, timers, outbox, rows, callbacks, refunds] = await Promise.all([
     store.listJournal(order.id), store.listTimers(order.id), store.listOutbox(order.id), store.listMerchantEvents(order.id), store.listCallbacks(order.id),
+    store.listRefunds(order.id),
   ]);
   // The delivery status lives beside the event, not in the list: one lookup per event, bounded.
   const loaded = await Promise.all(rows.slice(0, timeline_events_max).map((e) => store.loadMerchantEvent(e.id)));
   const events = loaded.filter((e): e is DeliveredEvent => e !== null);
-  return { order, journal, timers, outbox, events, callbacks };
+  return { order, journal, timers, outbox, events, callbacks, refunds, context: contextOrWhyNot(order) };
+}
+
+/** The order as the engine reads it, for its summary; a snapshot the engine refuses is shown as such (the page is how to look at it). */
+function contextOrWhyNot(order: OrderRow): PaymentContext | string {
+  try {
+    return resolveSnapshot(order).context;
+  } catch (error) {
+    return errorText(error, snapshot_error_chars_max);
+  }
 }
 
 /** A browser asks for text/html first; API clients (and `*\/*`) keep the JSON answer. */
@@ -78,7 +91,9 @@ function eventsParam(c: Context): unknown {
 }
 
 export function mountViewer(app: Hono, deps: ViewerDeps): void {
-  app.get('/machines', describeRoute({ ...tag, summary: 'The machines the viewer knows (JSON); browsers get the state-chart viewer' }), (c) => {
+  app.get('/machines', describeIn('operators', {
+    summary: 'The machines the viewer knows (JSON); browsers get the state-chart viewer', responses: { 200: jsonOrPage(machineList, 'The machines and their versions.') },
+  }), (c) => {
     if (!prefersHtml(c)) return c.json({ data: Object.entries(machines).map(([name, { version }]) => ({ name, version })) });
     const { version, layout, initial } = machines.payment;
     c.header('content-security-policy', page_csp);
@@ -92,14 +107,21 @@ export function mountViewer(app: Hono, deps: ViewerDeps): void {
     return new Response(Bun.file(join(assetDir, file)), { headers: { 'content-type': type, 'cache-control': 'private, max-age=300' } });
   });
 
-  app.get('/machines/:file{[a-z_]+\\.json}', describeRoute({ ...tag, summary: 'A machine definition as a graph of states and transitions' }), (c) => {
+  app.get('/machines/:file{[a-z_]+\\.json}', describeIn('operators', {
+    summary: 'A machine definition as a graph of states and transitions (the path is /admin/machines/{name}.json)',
+    responses: { 200: jsonAnswer(machineGraphAnswer, 'The graph.') }, errors: [404],
+  }), (c) => {
     const name = c.req.param('file').slice(0, -'.json'.length);
     const { version, graph } = machineOf(name);
     return c.json({ name, version, ...graph });
   });
 
   // A GET: it changes nothing anywhere (a scratch actor from a sample order), so it needs no CSRF token.
-  app.get('/machines/:name/simulate', describeRoute({ ...tag, summary: `Runs up to ${simulate_events_max} events through a scratch actor of the pure machine` }), (c) => {
+  app.get('/machines/:name/simulate', describeIn('operators', {
+    summary: `Runs up to ${simulate_events_max} events through a scratch actor of the pure machine`,
+    parameters: [{ in: 'query', name: 'events', schema: { type: 'string' }, description: 'a JSON array of machine events' }],
+    responses: { 200: jsonAnswer(simulation, 'The initial state and each step.') }, errors: [400, 404],
+  }), (c) => {
     machineOf(c.req.param('name'));
     const result = simulate(eventsParam(c));
     if (!result.ok) throw new ApiError('invalid_request', result.message, 'events');

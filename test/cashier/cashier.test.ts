@@ -132,9 +132,9 @@ describe('cashier', () => {
     expect(policy.split('; ').find((d) => d.startsWith('script-src'))).not.toContain('unsafe-inline');
   });
 
-  test('the JSON routes are in the OpenAPI document', async () => {
+  test('the page and its JSON routes are in the OpenAPI document', async () => {
     const doc = (await (await fetch(`${base}/openapi.json`)).json()) as any;
-    expect(Object.keys(doc.paths).filter((path) => path.startsWith('/cashier/'))).toEqual(['/cashier/{id}/status', '/cashier/{id}/pay', '/cashier/{id}/check']);
+    expect(Object.keys(doc.paths).filter((path) => path.startsWith('/cashier/'))).toEqual(['/cashier/{id}', '/cashier/{id}/status', '/cashier/{id}/pay', '/cashier/{id}/check']);
     expect(doc.paths['/cashier/{id}/pay'].post.requestBody.content['application/json'].schema.required).toEqual(['method']);
   });
 
@@ -291,7 +291,7 @@ describe('cashier pay is rate limited per payment (a moved clock)', () => {
     const client = await MerchantClient.create(moved.url, { methods: ['alipay_qr', 'balance'] });
     expect((await client.call('POST', '/v1/balances/u_short/credits', { credit_no: 'C1', amount: '10.00' })).status).toBe(201);
     const payment = (await client.createPayment({ user_id: 'u_short' })).body;
-    await expectError(await payAt(payment, 'balance'), 422, 'insufficient_balance', 'parts');
+    await expectError(await payAt(payment, 'balance'), 422, 'insufficient_balance', 'method');
     const other = await payAt(payment, 'alipay_qr');
     expect(other.status).toBe(200);
     expect(((await other.json()) as any).flows.map((f: any) => f.method)).toEqual(['alipay_qr']);

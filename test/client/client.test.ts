@@ -81,7 +81,7 @@ describe('paycenter/client against the real app', () => {
 
     const events = await until(() => client.listEvents(), (page) => page.data.length >= 3);
     expect(events.data.map((e) => e.type)).toEqual(['payment.succeeded', 'refund.succeeded', 'payment.closed']);
-    expect((await client.listEvents({ after: events.data[0]!.id, limit: '1' })).data.map((e) => e.id)).toEqual([events.data[1]!.id]);
+    expect((await client.listEvents({ after: events.data[0]!.id, limit: 1 })).data.map((e) => e.id)).toEqual([events.data[1]!.id]);
 
     await receiver.waitFor(3);
     const delivered = receiver.received.length;

@@ -8,7 +8,7 @@ import { simulate, simulate_events_max } from '../../src/viewer/simulate.ts';
 import { machineGraph, stateIdsOf } from '../../src/viewer/statechart.ts';
 import { svgOf } from '../../src/viewer/svg.ts';
 import { storeKinds } from '../store/stores.ts';
-import { type Booted, MerchantClient, adminCall, admin_token, bootPaycenter } from './harness.ts';
+import { type Booted, MerchantClient, adminCall, admin_token, bootPaycenter, settleThroughActor } from './harness.ts';
 
 const payment_states = [
   'created', 'paying', 'paying.active', 'paying.closing', 'settled', 'settled.succeeded', 'settled.partially_refunded', 'settled.refunded', 'closed',
@@ -240,6 +240,21 @@ for (const kind of storeKinds) {
       const signedOut = await fetch(`${booted.url}/admin/payments/${id}/timeline`, { headers: { accept: browser_accept }, redirect: 'manual' });
       expect([signedOut.status, signedOut.headers.get('location')]).toEqual([303, '/admin/login']);
       expect((await get(`${booted.url}/admin/payments/${id}/timeline`, browser_accept, 'wrong')).status).toBe(401);
+    });
+
+    test("the timeline page says first what an operator asks: the amount as money, flows, refunds, risk", async () => {
+      const created = await merchant.createPayment({ amount: '9.99', subject: 'a <b>mug</b>' });
+      const id = created.body.id as string;
+      await settleThroughActor(booted.paycenter, id);
+      expect((await merchant.call('POST', `/v1/payments/${id}/refunds`, { refund_no: 'R1', amount: '1.50', reason: 'chipped <b>' })).status).toBe(201);
+
+      const page = (await get(`${booted.url}/admin/payments/${id}/timeline`, browser_accept)).text;
+      expect(page).toContain('<dt>amount</dt><dd>9.99 CNY</dd>');
+      expect(page).toContain('<dt>subject</dt><dd>a &lt;b&gt;mug&lt;/b&gt;</dd>');
+      expect(page).toContain('<dt>paid</dt><dd>9.99 CNY</dd>');
+      expect(page).toContain('<dt>risk</dt><dd>allow, score 0</dd>');
+      expect(page).toMatch(/<h2>Flows<\/h2>[\s\S]*<td>alipay_qr<\/td><td>alipay_main<\/td><td>9\.99 CNY<\/td><td>succeeded<\/td>/);
+      expect(page).toMatch(/<h2>Refunds<\/h2>[\s\S]*<td>R1<\/td><td>1\.50 CNY<\/td><td>pending<\/td>\s*<td>chipped &lt;b&gt;<\/td>/);
     });
 
     test('GET /admin/machines/payment/simulate runs the events on a scratch actor and touches no order', async () => {

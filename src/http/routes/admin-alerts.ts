@@ -4,14 +4,15 @@
  * routes, behind their authentication.
  */
 import type { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { type Alerts, alerts_page_max } from '../../alerts/alerts.ts';
 import { alertKinds } from '../../alerts/kinds.ts';
 import { isoTime } from '../../clock.ts';
 import { assert } from '../../failures.ts';
 import type { AlertRow } from '../../store/store.ts';
+import { alert, alertPage } from '../answers.ts';
 import { ApiError } from '../errors.ts';
+import { describeIn, jsonAnswer, jsonOrPage } from '../openapi.ts';
 import { optionalParam, pageLimit, queryParams } from '../validate.ts';
 import { actorOf, markUnchanged } from '../../console/audit.ts';
 import { consoleReferrer } from '../../console/errors.tsx';
@@ -43,15 +44,19 @@ function alreadyAcked(a: AlertRow): string {
   return `alert ${a.id} was already acknowledged at ${isoTime(a.ackedAt)} by ${a.ackedBy ?? 'someone'}`;
 }
 
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
-
 export function mountAlerts(app: Hono, alerts: Alerts): void {
-  app.get('/alerts', describeRoute({ ...tag, summary: 'Operator alerts, newest first (open=true: not yet acknowledged)' }), queryParams(alertsQuery), async (c) => {
+  app.get('/alerts', describeIn('operators', {
+    summary: 'Operator alerts, newest first (open=true: not yet acknowledged)', responses: { 200: jsonOrPage(alertPage, 'A page of alerts; after (the last id) pages on to older ones.') },
+  }), queryParams(alertsQuery), async (c) => {
     const page = await alertsPage(alerts, c.req.valid('query'));
     return c.json({ data: page.data.map(alertOf), has_more: page.hasMore });
   });
 
-  app.post('/alerts/:id/ack', describeRoute({ ...tag, summary: 'Acknowledge an alert' }), async (c) => {
+  app.post('/alerts/:id/ack', describeIn('operators', {
+    summary: 'Acknowledge an alert',
+    responses: { 200: jsonAnswer(alert, 'The alert with acked_at set (by the first acknowledgement: a second changes nothing).'), 303: { description: 'A console form (application/x-www-form-urlencoded) is sent back to the page it came from.' } },
+    errors: [404, 409],
+  }), async (c) => {
     const id = c.req.param('id');
     const outcome = alert_id.test(id) ? await alerts.ack(id, actorOf(c.req.header('authorization'))) : null;
     if (!outcome) throw new ApiError('not_found', `no alert ${id}`);

@@ -6,12 +6,13 @@
  * operator routes, behind their authentication.
  */
 import type { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { isoTime } from '../../clock.ts';
 import type { ChannelHealth } from '../../routing/channel-health.ts';
 import type { Store } from '../../store/store.ts';
+import { health, healthReport as healthReportAnswer } from '../answers.ts';
 import { ApiError } from '../errors.ts';
+import { describeIn, jsonAnswer, jsonOrPage } from '../openapi.ts';
 import { jsonBody } from '../validate.ts';
 
 /** Transitions one health answer lists. */
@@ -45,14 +46,16 @@ export async function healthReport(deps: HealthDeps, code: string) {
   return { ...view, transitions: transitions.map((t) => ({ at: isoTime(t.at), from: t.from, to: t.to, reason: t.reason })) };
 }
 
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
-
 export function mountChannelHealth(app: Hono, deps: HealthDeps): void {
-  app.post('/channels/:code/breaker', describeRoute({ ...tag, summary: 'Force a channel’s breaker open or closed' }), jsonBody(breakerForcing), async (c) => {
+  app.post('/channels/:code/breaker', describeIn('operators', {
+    summary: 'Force a channel’s breaker open or closed', responses: { 200: jsonAnswer(health, 'The channel\'s health with the breaker as forced.') }, errors: [404],
+  }), jsonBody(breakerForcing), async (c) => {
     await forceBreaker(deps, c.req.param('code'), c.req.valid('json'));
     return c.json(await deps.health.view(c.req.param('code')));
   });
 
-  app.get('/channels/:code/health', describeRoute({ ...tag, summary: 'A channel’s health and its breaker’s last transitions' }), async (c) =>
+  app.get('/channels/:code/health', describeIn('operators', {
+    summary: 'A channel’s health and its breaker’s last transitions', responses: { 200: jsonOrPage(healthReportAnswer, 'The health and the transitions.') }, errors: [404],
+  }), async (c) =>
     c.json(await healthReport(deps, c.req.param('code'))));
 }

@@ -4,7 +4,6 @@
  * list and read runs with their differences, resolve a difference by hand.
  */
 import type { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { readAtMost } from '../../bounded-body.ts';
 import { statement_bytes_max } from '../../channels/adapter.ts';
@@ -12,7 +11,9 @@ import { statementMediaTypeOf, statement_media_types } from '../../channels/stat
 import { isoTime } from '../../clock.ts';
 import type { Reconciliation, ResolveOutcome, RunOutcome } from '../../recon/reconciliation.ts';
 import type { ReconDiffRow, ReconRunRow, Store } from '../../store/store.ts';
+import { reconDiff, reconRun, reconRunList } from '../answers.ts';
 import { ApiError } from '../errors.ts';
+import { describeIn, jsonAnswer, jsonOrPage } from '../openapi.ts';
 import { jsonBody, optionalParam, pageLimit, queryParams } from '../validate.ts';
 
 const channelCode = v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be a channel code'));
@@ -55,7 +56,8 @@ export const runView = (r: ReconRunRow, diffs?: ReconDiffRow[]) => ({
   ...(diffs ? { diffs: diffs.map(diffView) } : {}),
 });
 
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
+/** A run's answers: a new run, or the one that day already has. */
+const run_answers = { 201: jsonAnswer(reconRun, 'The new run.'), 200: jsonAnswer(reconRun, 'The run this channel and day already had (rerun: false).') };
 
 export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; store: Store }): void {
   const answer = async (outcome: RunOutcome) => {
@@ -66,13 +68,22 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
     return { body: runView(outcome.run, await deps.store.listReconDiffs(outcome.run.id)), status: outcome.ran ? (201 as const) : (200 as const) };
   };
 
-  app.post('/reconciliations', describeRoute({ ...tag, summary: "Reconcile a channel's China day from its statement (201 new, 200 the existing run unless rerun)" }), jsonBody(runRequest), async (c) => {
+  app.post('/reconciliations', describeIn('operators', {
+    summary: "Reconcile a channel's China day from its statement (201 new, 200 the existing run unless rerun)", responses: run_answers, errors: [404, 409],
+  }), jsonBody(runRequest), async (c) => {
     const body = c.req.valid('json');
     const { body: run, status } = await answer(await deps.recon.run({ channel: body.channel, date: body.date, source: 'download', rerun: body.rerun }));
     return c.json(run, status);
   });
 
-  app.post('/reconciliations/upload', describeRoute({ ...tag, summary: 'Reconcile from a statement file in the body (application/zip for Alipay, text/csv or application/gzip for WeChat Pay)' }), queryParams(uploadQuery), async (c) => {
+  app.post('/reconciliations/upload', describeIn('operators', {
+    summary: 'Reconcile from a statement file in the body (application/zip for Alipay, text/csv or application/gzip for WeChat Pay)',
+    requestBody: {
+      required: true, description: `The statement file as the channel serves it, at most ${statement_bytes_max} bytes.`,
+      content: Object.fromEntries(statement_media_types.map((type) => [type, { schema: { type: 'string', format: 'binary' } }])),
+    },
+    responses: run_answers, errors: [404, 409],
+  }), queryParams(uploadQuery), async (c) => {
     const q = c.req.valid('query');
     const mediaType = statementMediaTypeOf(c.req.header('content-type'));
     if (mediaType === null) {
@@ -85,19 +96,23 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
     return c.json(run, status);
   });
 
-  app.get('/reconciliations', describeRoute({ ...tag, summary: 'Reconciliation runs, newest day first' }), queryParams(runsQuery), async (c) => {
+  app.get('/reconciliations', describeIn('operators', { summary: 'Reconciliation runs, newest day first', responses: { 200: jsonOrPage(reconRunList, 'The runs, without their differences.') } }), queryParams(runsQuery), async (c) => {
     const q = c.req.valid('query');
     const runs = await deps.store.listReconRuns({ channel: q.channel, date: q.date, limit: q.limit });
     return c.json({ data: runs.map((r) => runView(r)) });
   });
 
-  app.get('/reconciliations/:id', describeRoute({ ...tag, summary: 'A reconciliation run with its differences' }), async (c) => {
+  app.get('/reconciliations/:id', describeIn('operators', {
+    summary: 'A reconciliation run with its differences', responses: { 200: jsonOrPage(reconRun, 'The run.') }, errors: [404],
+  }), async (c) => {
     const run = await deps.store.loadReconRun(c.req.param('id'));
     if (!run) throw new ApiError('not_found', `no reconciliation ${c.req.param('id')}`);
     return c.json(runView(run, await deps.store.listReconDiffs(run.id)));
   });
 
-  app.post('/reconciliations/:id/diffs/:diff', describeRoute({ ...tag, summary: 'Resolve a difference by hand (ignored, with a note)' }), jsonBody(resolution), async (c) => {
+  app.post('/reconciliations/:id/diffs/:diff', describeIn('operators', {
+    summary: 'Resolve an open difference by hand (ignored, with a note; 409 once it is not open)', responses: { 200: jsonAnswer(reconDiff, 'The difference as resolved.') }, errors: [404, 409],
+  }), jsonBody(resolution), async (c) => {
     const body = c.req.valid('json');
     const { id, diff } = c.req.param();
     const outcome = await deps.recon.resolve(id, diff, { resolution: body.resolution, note: body.note, by: 'admin' });

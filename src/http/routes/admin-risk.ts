@@ -3,7 +3,6 @@
  * is written to the store, then this instance reloads and tells the others (RiskCenter.changed).
  */
 import { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import type { Clock } from '../../clock.ts';
 import { isoTime } from '../../clock.ts';
@@ -12,10 +11,10 @@ import type { Risk } from '../../risk/open.ts';
 import { parseRange } from '../../net/ip.ts';
 import { list_entries_max, rules_max } from '../../risk/repo.ts';
 import { type ListEntry, type Rule, type Settings, createRuleBody, list_subjects, listEntryBody, ruleOf, settingsBody, updateRuleBody } from '../../risk/rules.ts';
+import { listEntry, listEntryList, riskSettings, rule, ruleList } from '../answers.ts';
 import { ApiError } from '../errors.ts';
+import { describeIn, jsonAnswer, noContent } from '../openapi.ts';
 import { jsonBody, optionalParam, queryParams } from '../validate.ts';
-
-const tag = { tags: ['risk'], security: [{ adminToken: [] }] };
 
 export const ruleView = (r: Rule) => ({
   code: r.code, kind: r.kind, action: r.action, score: r.score, status: r.status, params: r.params,
@@ -84,7 +83,7 @@ export function adminRiskRoutes(deps: RiskDeps): Hono {
   const changes = riskChanges(deps);
   const app = new Hono();
 
-  app.post('/rules', describeRoute({ ...tag, summary: 'Create a risk rule' }), jsonBody(createRuleBody), async (c) => {
+  app.post('/rules', describeIn('risk', { summary: 'Create a risk rule', responses: { 201: jsonAnswer(rule, 'The rule.') }, errors: [409] }), jsonBody(createRuleBody), async (c) => {
     const body = c.req.valid('json');
     if ((await repo.countRules()) >= rules_max) throw new ApiError('invalid_request', `at most ${rules_max} rules`, 'code');
     const now = deps.clock.now();
@@ -94,34 +93,36 @@ export function adminRiskRoutes(deps: RiskDeps): Hono {
     return c.json(ruleView(rule), 201);
   });
 
-  app.get('/rules', describeRoute({ ...tag, summary: 'Every risk rule' }), async (c) => c.json({ data: (await repo.rules()).map(ruleView) }));
+  app.get('/rules', describeIn('risk', { summary: 'Every risk rule', responses: { 200: jsonAnswer(ruleList, 'Every rule.') } }), async (c) => c.json({ data: (await repo.rules()).map(ruleView) }));
 
-  app.get('/rules/:code', describeRoute({ ...tag, summary: 'A risk rule' }), async (c) => c.json(ruleView(await changes.found(c.req.param('code')))));
+  app.get('/rules/:code', describeIn('risk', { summary: 'A risk rule', responses: { 200: jsonAnswer(rule, 'The rule.') }, errors: [404] }), async (c) => c.json(ruleView(await changes.found(c.req.param('code')))));
 
-  app.patch('/rules/:code', describeRoute({ ...tag, summary: 'Change a risk rule (status, action, score, params)' }), jsonBody(updateRuleBody), async (c) =>
+  app.patch('/rules/:code', describeIn('risk', {
+    summary: 'Change a risk rule (status, action, score, params)', responses: { 200: jsonAnswer(rule, 'The rule as changed.') }, errors: [404],
+  }), jsonBody(updateRuleBody), async (c) =>
     c.json(ruleView(await changes.changeRule(c.req.param('code'), c.req.valid('json')))));
 
-  app.delete('/rules/:code', describeRoute({ ...tag, summary: 'Delete a risk rule' }), async (c) => {
+  app.delete('/rules/:code', describeIn('risk', { summary: 'Delete a risk rule', responses: { 204: noContent('Deleted.') }, errors: [404] }), async (c) => {
     if (!(await repo.deleteRule(c.req.param('code')))) throw new ApiError('not_found', `no risk rule ${c.req.param('code')}`);
     await center.changed('rules');
     return c.body(null, 204);
   });
 
-  app.post('/lists', describeRoute({ ...tag, summary: 'Add a list entry (an ip entry may be a CIDR range)' }), jsonBody(listEntryBody), async (c) =>
+  app.post('/lists', describeIn('risk', { summary: 'Add a list entry (an ip entry may be a CIDR range)', responses: { 201: jsonAnswer(listEntry, 'The entry.') } }), jsonBody(listEntryBody), async (c) =>
     c.json(entryView(await changes.addEntry(c.req.valid('json'))), 201));
 
-  app.get('/lists', describeRoute({ ...tag, summary: 'List entries, of one subject or all' }), queryParams(listsQuery), async (c) => {
+  app.get('/lists', describeIn('risk', { summary: 'List entries, of one subject or all', responses: { 200: jsonAnswer(listEntryList, 'Every entry of the subject.') } }), queryParams(listsQuery), async (c) => {
     return c.json({ data: (await repo.entries(c.req.valid('query').subject ?? null)).map(entryView) });
   });
 
-  app.delete('/lists/:id', describeRoute({ ...tag, summary: 'Remove a list entry' }), async (c) => {
+  app.delete('/lists/:id', describeIn('risk', { summary: 'Remove a list entry', responses: { 204: noContent('Removed.') }, errors: [404] }), async (c) => {
     await changes.removeEntry(c.req.param('id'));
     return c.body(null, 204);
   });
 
-  app.get('/settings', describeRoute({ ...tag, summary: 'The score thresholds' }), async (c) => c.json(settingsView(await repo.settings())));
+  app.get('/settings', describeIn('risk', { summary: 'The score thresholds', responses: { 200: jsonAnswer(riskSettings, 'The thresholds.') } }), async (c) => c.json(settingsView(await repo.settings())));
 
-  app.put('/settings', describeRoute({ ...tag, summary: 'Set the score thresholds (review_at ≤ reject_at)' }), jsonBody(settingsBody), async (c) => {
+  app.put('/settings', describeIn('risk', { summary: 'Set the score thresholds (review_at ≤ reject_at)', responses: { 200: jsonAnswer(riskSettings, 'The thresholds as set.') } }), jsonBody(settingsBody), async (c) => {
     const body = c.req.valid('json');
     const settings = { reviewAt: body.review_at, rejectAt: body.reject_at };
     await repo.saveSettings(settings, deps.clock.now());

@@ -6,7 +6,6 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import type { Clock } from '../../clock.ts';
 import type { MerchantDirectory } from '../../merchants/directory.ts';
@@ -14,13 +13,15 @@ import { type Currency, currencies as known_currencies, parseAmount } from '../.
 import { constantTimeEqual, seal, unseal } from '../../secrets.ts';
 import { per_order_rows_max } from '../../store/rows.ts';
 import type { ChannelRow, Store } from '../../store/store.ts';
+import { channel, channelList, memory, merchant, newMerchant, redelivery, timeline } from '../answers.ts';
 import { ApiError } from '../errors.ts';
+import { describeIn, jsonAnswer, jsonOrPage, noContent } from '../openapi.ts';
 import type { ChannelRegistry } from '../../channels/registry.ts';
 import { pluginOf } from '../../channels/plugins.ts';
 import {
   createChannel, createMerchant, servesCurrencies, unservedCurrenciesMessage, updateChannel, updateMerchant,
 } from '../schemas.ts';
-import { jsonBody, queryParams, requireOutboundUrls } from '../validate.ts';
+import { jsonBody, pageLimit, queryParams, requireOutboundUrls } from '../validate.ts';
 import { channelOf, merchantOf } from '../views.ts';
 import { mountViewer } from '../../viewer/routes.ts';
 import { mountParked } from './parked.ts';
@@ -172,8 +173,6 @@ function configOf(provider: string, config: unknown): { shown: Record<string, un
   return reading;
 }
 
-const tag = { tags: ['operators'], security: [{ adminToken: [] }] };
-
 /** Journal rows a timeline page shows unless asked for fewer. */
 const timeline_page_events_default = 100;
 
@@ -184,9 +183,9 @@ const memoryQuery = v.strictObject({ collect: v.optional(v.picklist(['true', 'fa
 const timelinePage = v.pipe(
   v.strictObject({
     after_seq: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'must be a whole number')), '0'),
-    limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, 'must be a whole number'), v.transform(Number), v.minValue(1), v.maxValue(per_order_rows_max)), String(timeline_page_events_default)),
+    limit: pageLimit(per_order_rows_max, timeline_page_events_default),
   }),
-  v.transform((q) => ({ afterSeq: Number(q.after_seq), limit: Number(q.limit) })),
+  v.transform((q) => ({ afterSeq: Number(q.after_seq), limit: q.limit })),
 );
 
 export function adminRoutes(deps: AdminDeps): Hono {
@@ -218,7 +217,9 @@ export function adminRoutes(deps: AdminDeps): Hono {
   // API.md: channel objects carry their read-only health.
   const channelAnswer = async (c: ChannelRow, config: Record<string, unknown> | null) => ({ ...channelOf(c, config), health: await deps.health.view(c.code) });
 
-  app.post('/merchants', describeRoute({ ...tag, summary: 'Create a merchant; the secret is in this answer only' }), jsonBody(createMerchant), async (c) => {
+  app.post('/merchants', describeIn('operators', {
+    summary: 'Create a merchant; the secret is in this answer only', responses: { 201: jsonAnswer(newMerchant, 'The merchant and its secret.') }, errors: [409],
+  }), jsonBody(createMerchant), async (c) => {
     const body = c.req.valid('json');
     requireOutboundUrls(deps.outbound, { notify_url: body.notify_url });
     const result = await deps.merchants.create({ merchantId: body.merchant_id, name: body.name, notifyUrl: body.notify_url, methods: body.methods, routing: body.routing });
@@ -226,13 +227,15 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return c.json({ ...merchantOf(result.merchant), secret: result.merchant.secret.reveal() }, 201);
   });
 
-  app.get('/merchants/:id', describeRoute({ ...tag, summary: 'A merchant' }), async (c) => {
+  app.get('/merchants/:id', describeIn('operators', { summary: 'A merchant', responses: { 200: jsonAnswer(merchant, 'The merchant.') }, errors: [404] }), async (c) => {
     const merchant = await deps.merchants.find(c.req.param('id'));
     if (!merchant) throw new ApiError('not_found', `no merchant ${c.req.param('id')}`);
     return c.json(merchantOf(merchant));
   });
 
-  app.patch('/merchants/:id', describeRoute({ ...tag, summary: 'Change a merchant (name, notify_url, methods, status)' }), jsonBody(updateMerchant), async (c) => {
+  app.patch('/merchants/:id', describeIn('operators', {
+    summary: 'Change a merchant (name, notify_url, methods, status, routing)', responses: { 200: jsonAnswer(merchant, 'The merchant as changed.') }, errors: [404],
+  }), jsonBody(updateMerchant), async (c) => {
     const body = c.req.valid('json');
     requireOutboundUrls(deps.outbound, { notify_url: body.notify_url });
     const merchant = await deps.merchants.update(c.req.param('id'), { name: body.name, notifyUrl: body.notify_url, methods: body.methods, status: body.status, routing: body.routing });
@@ -240,7 +243,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return c.json(merchantOf(merchant));
   });
 
-  app.post('/channels', describeRoute({ ...tag, summary: 'Add a channel' }), jsonBody(createChannel), async (c) => {
+  app.post('/channels', describeIn('operators', { summary: 'Add a channel', responses: { 201: jsonAnswer(channel, 'The channel.') }, errors: [409] }), jsonBody(createChannel), async (c) => {
     const body = c.req.valid('json');
     const config = configOf(body.provider, body.config);
     const now = deps.clock.now();
@@ -255,12 +258,12 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return c.json(await channelAnswer(row, config.shown), 201);
   });
 
-  app.get('/channels', describeRoute({ ...tag, summary: 'All channels' }), async (c) => {
+  app.get('/channels', describeIn('operators', { summary: 'All channels', responses: { 200: jsonOrPage(channelList, 'Every channel.') } }), async (c) => {
     const channels = await deps.store.listChannels();
     return c.json({ data: await Promise.all(channels.map((ch) => channelAnswer(ch, shownConfig(ch)))) });
   });
 
-  app.patch('/channels/:code', describeRoute({ ...tag, summary: 'Change a channel' }), jsonBody(updateChannel), async (c) => {
+  app.patch('/channels/:code', describeIn('operators', { summary: 'Change a channel', responses: { 200: jsonAnswer(channel, 'The channel as changed.') }, errors: [404] }), jsonBody(updateChannel), async (c) => {
     const current = await deps.store.loadChannel(c.req.param('code'));
     if (!current) throw new ApiError('not_found', `no channel ${c.req.param('code')}`);
     const body = c.req.valid('json');
@@ -283,18 +286,23 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return c.json(await channelAnswer(row, shown));
   });
 
-  app.post('/events/:id/resend', describeRoute({ ...tag, summary: 'Deliver a merchant notification again, with a fresh retry schedule' }), async (c) => {
+  app.post('/events/:id/resend', describeIn('operators', {
+    summary: 'Deliver a merchant notification again, with a fresh retry schedule', responses: { 202: jsonAnswer(redelivery, 'Queued.') }, errors: [404],
+  }), async (c) => {
     const event = await deps.store.loadMerchantEvent(c.req.param('id'));
     if (!event || !(await deps.store.resendNotification(event.id, deps.clock.now()))) throw new ApiError('not_found', `no event ${c.req.param('id')}`);
     return c.json({ id: event.id, type: event.type, status: 'pending' }, 202);
   });
 
-  app.delete('/sessions', describeRoute({ ...tag, summary: 'Sign every browser out (revoke all operator sessions)' }), async (c) => {
+  app.delete('/sessions', describeIn('operators', { summary: 'Sign every browser out (revoke all operator sessions)', responses: { 204: noContent('Every session ended.') } }), async (c) => {
     await gate.sessions.closeAll();
     return c.body(null, 204);
   });
 
-  app.get('/payments/:id/timeline', describeRoute({ ...tag, summary: 'The events the order’s actor took, with states and effects, a page at a time (after_seq, limit)' }), queryParams(timelinePage), async (c) => {
+  app.get('/payments/:id/timeline', describeIn('operators', {
+    summary: 'The events the order’s actor took, with states and effects, a page at a time (after_seq, limit)',
+    responses: { 200: jsonOrPage(timeline, 'A page of the timeline; next_after_seq pages on.') }, errors: [404],
+  }), queryParams(timelinePage), async (c) => {
     const order = await deps.store.loadOrder(c.req.param('id'));
     if (!order) throw new ApiError('not_found', `no payment ${c.req.param('id')}`);
     const page = c.req.valid('query');
@@ -313,7 +321,9 @@ export function adminRoutes(deps: AdminDeps): Hono {
 
   // collect=true runs a full collection first (it holds this instance for tens of ms), so that a
   // heap sampled over time shows what is kept, not garbage not yet collected (bench lifecycle --soak).
-  app.get('/memory', describeRoute({ ...tag, summary: 'This instance’s memory; collect=true measures after a full garbage collection' }), queryParams(memoryQuery), (c) => {
+  app.get('/memory', describeIn('operators', {
+    summary: 'This instance’s memory; collect=true measures after a full garbage collection', responses: { 200: jsonAnswer(memory, 'Bytes, as the runtime counts them.') },
+  }), queryParams(memoryQuery), (c) => {
     if (c.req.valid('query').collect === 'true') Bun.gc(true);
     const m = process.memoryUsage();
     return c.json({ rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external });

@@ -3,24 +3,24 @@
  * operator's read under /admin/balances. Routes validate and shape; the ledger decides.
  */
 import { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { type Balances, balance_currency, balance_entries_page_max, isPayerId, payer_id_rule } from '../../balance/balances.ts';
 import type { AccountRow, EntryRow } from '../../balance/ledger.ts';
 import { isoTime } from '../../clock.ts';
 import { formatAmount } from '../../money.ts';
 import type { MerchantEnv } from '../auth.ts';
+import { balance, balanceEntry, balanceEntryPage, payerAccount } from '../answers.ts';
+import { describeIn, jsonAnswer } from '../openapi.ts';
 import { ApiError } from '../errors.ts';
+import { amount } from '../schemas.ts';
 import { jsonBody, pageLimit, queryParams } from '../validate.ts';
 import { amountOf } from './merchant.ts';
 
 /** Field lengths API.md allows. */
 const reference_chars_max = 64;
-const amount_chars_max = 32;
 const reason_chars_max = 256;
 
 const reference = v.pipe(v.string(), v.regex(new RegExp(`^[A-Za-z0-9_-]{1,${reference_chars_max}}$`), `must be 1–${reference_chars_max} characters of A-Z a-z 0-9 _ -`));
-const amount = v.pipe(v.string(), v.maxLength(amount_chars_max, `must be at most ${amount_chars_max} characters`));
 const reason = v.optional(v.nullable(v.pipe(v.string(), v.maxLength(reason_chars_max, `must be at most ${reason_chars_max} characters`))), null);
 
 export const creditRequest = v.strictObject({ credit_no: reference, amount, reason });
@@ -54,12 +54,17 @@ function pageOf<P>(page: P | null): P {
   return page;
 }
 
-const tag = { tags: ['balances'], security: [{ merchantSignature: [] }] };
+/** The answers of a credit or debit: idempotent by its number. */
+const moved = (kind: 'credit' | 'debit') => ({
+  201: jsonAnswer(balanceEntry, `The new ${kind} entry.`), 200: jsonAnswer(balanceEntry, `The entry this ${kind}_no made before (a retry).`),
+});
 
 export function balanceRoutes(balances: Balances): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
 
-  app.get('/balances/:user_id', describeRoute({ ...tag, summary: "A payer's balance (zeros for a payer never seen)" }), async (c) => {
+  app.get('/balances/:user_id', describeIn('balances', {
+    summary: "A payer's balance (zeros for a payer never seen)", responses: { 200: jsonAnswer(balance, 'The balance.') }, errors: [400],
+  }), async (c) => {
     const account = await balances.account(c.get('merchant').id, userIdOf(c.req.param('user_id')));
     return c.json(accountOf(account));
   });
@@ -74,19 +79,21 @@ export function balanceRoutes(balances: Balances): Hono<MerchantEnv> {
     throw new ApiError('order_conflict', `${field} ${reference} exists with a different amount`, field);
   };
 
-  app.post('/balances/:user_id/credits', describeRoute({ ...tag, summary: 'Credit a payer (idempotent by credit_no)' }), jsonBody(creditRequest), async (c) => {
+  app.post('/balances/:user_id/credits', describeIn('balances', { summary: 'Credit a payer (idempotent by credit_no)', responses: moved('credit'), errors: [409] }), jsonBody(creditRequest), async (c) => {
     const body = c.req.valid('json');
     const result = await move(c.get('merchant').id, userIdOf(c.req.param('user_id')), 'credit', body.credit_no, body);
     return c.json(entryOf(result.entry), result.created ? 201 : 200);
   });
 
-  app.post('/balances/:user_id/debits', describeRoute({ ...tag, summary: 'Debit a payer (idempotent by debit_no)' }), jsonBody(debitRequest), async (c) => {
+  app.post('/balances/:user_id/debits', describeIn('balances', { summary: 'Debit a payer (idempotent by debit_no)', responses: moved('debit'), errors: [409, 422] }), jsonBody(debitRequest), async (c) => {
     const body = c.req.valid('json');
     const result = await move(c.get('merchant').id, userIdOf(c.req.param('user_id')), 'debit', body.debit_no, body);
     return c.json(entryOf(result.entry), result.created ? 201 : 200);
   });
 
-  app.get('/balances/:user_id/entries', describeRoute({ ...tag, summary: "A payer's ledger entries, oldest first" }), queryParams(entriesQuery), async (c) => {
+  app.get('/balances/:user_id/entries', describeIn('balances', {
+    summary: "A payer's ledger entries, oldest first", responses: { 200: jsonAnswer(balanceEntryPage, 'A page of entries; after (the last id) pages on.') },
+  }), queryParams(entriesQuery), async (c) => {
     const { after, limit } = c.req.valid('query');
     const page = pageOf(await balances.entries(c.get('merchant').id, userIdOf(c.req.param('user_id')), after ?? null, limit));
     return c.json({ data: page.entries.map(entryOf), has_more: page.hasMore });
@@ -95,17 +102,16 @@ export function balanceRoutes(balances: Balances): Hono<MerchantEnv> {
   return app;
 }
 
-/** Entries an operator sees with the balance, oldest first; `after` pages on. */
-const admin_entries_max = balance_entries_page_max;
-
 /** Mounted under /admin (behind the operator token). */
 export function adminBalanceRoutes(balances: Balances): Hono {
   const app = new Hono();
-  app.get('/balances/:merchant_id/:user_id', describeRoute({ tags: ['operators'], security: [{ adminToken: [] }], summary: "A payer's balance and entries" }), queryParams(entriesQuery), async (c) => {
+  app.get('/balances/:merchant_id/:user_id', describeIn('operators', {
+    summary: "A payer's balance and entries, oldest first (after and limit page on)", responses: { 200: jsonAnswer(payerAccount, 'The balance and a page of its entries.') },
+  }), queryParams(entriesQuery), async (c) => {
     const merchantId = c.req.param('merchant_id');
     const userId = userIdOf(c.req.param('user_id'));
-    const { after } = c.req.valid('query');
-    const [account, entries] = await Promise.all([balances.account(merchantId, userId), balances.entries(merchantId, userId, after ?? null, admin_entries_max)]);
+    const { after, limit } = c.req.valid('query');
+    const [account, entries] = await Promise.all([balances.account(merchantId, userId), balances.entries(merchantId, userId, after ?? null, limit)]);
     const page = pageOf(entries);
     return c.json({ merchant_id: merchantId, ...accountOf(account), entries: page.entries.map(entryOf), has_more: page.hasMore });
   });

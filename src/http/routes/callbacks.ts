@@ -14,6 +14,7 @@ import type { Engine } from '../../../actors/engine.ts';
 import { tradeEvent } from '../../../actors/effect-runner.ts';
 import type { CallbackAnswer } from '../../channels/adapter.ts';
 import type { ChannelPlugin } from '../../channels/plugin.ts';
+import { channel_plugins } from '../../channels/plugins.ts';
 import type { Channel, ChannelRegistry } from '../../channels/registry.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
@@ -21,6 +22,8 @@ import type { Logger } from '../../log.ts';
 import type { CallbackOutcome, CallbackRow, Store } from '../../store/store.ts';
 import { readAtMost } from '../../bounded-body.ts';
 import { type CallbackIntake, type CallbackRefusal, keptPrefixOf, refused_body_bytes_max } from '../callback-intake.ts';
+import { providerRefusal as refusalAnswer } from '../answers.ts';
+import { describeIn, jsonAnswer, noContent } from '../openapi.ts';
 
 export type CallbackDeps = {
   store: Store; committer: DurableCommitter; engine: Engine; channels: ChannelRegistry; clock: Clock; log: Logger;
@@ -61,6 +64,40 @@ export const providerRefusal = (plugin: ChannelPlugin | null, status: number, re
 
 const refusal = (channel: Channel | null, status: number, reason: string) => providerRefusal(channel?.plugin ?? null, status, reason);
 
+/** The providers whose channels call back (paycenter serves the balance itself). */
+const calling_back = channel_plugins.filter((p) => p.external);
+
+/** The answers that tell each provider its callback was taken, from its plug-in: the document cannot differ from them. */
+function takenAnswers() {
+  const taken = calling_back.map((plugin) => ({ provider: plugin.provider, ...plugin.answerCallback(true) }));
+  return Object.fromEntries([...new Set(taken.map((t) => t.status))].map((status) => {
+    const these = taken.filter((t) => t.status === status);
+    const said = these.map((t) => (t.body === '' ? t.provider : `${t.provider} "${t.body}"`)).join(', ');
+    const media = [...new Set(these.filter((t) => t.body !== '').map((t) => t.contentType.split(';')[0]!))];
+    if (media.length === 0) return [status, noContent(`Recorded and taken: ${said}.`)];
+    return [status, { description: `Recorded and taken; the body is the provider's word: ${said}.`, content: Object.fromEntries(media.map((m) => [m, { schema: { type: 'string' } }])) }];
+  }));
+}
+
+/** A refusal, in the provider's own format: its word in text (Alipay, UnionPay), else WeChat Pay's JSON. */
+const refused = (description: string) => ({
+  description, content: { 'text/plain': { schema: { type: 'string' as const } }, ...jsonAnswer(refusalAnswer, description).content },
+});
+
+const callbackDoc = describeIn('callbacks', {
+  summary: 'A payment channel\'s asynchronous notify, recorded raw before anything else and answered the provider\'s way',
+  parameters: [{ in: 'path', name: 'provider', required: true, schema: { type: 'string', enum: calling_back.map((p) => p.provider) } }],
+  requestBody: {
+    required: true, description: `The notify as the provider sends it (Alipay and UnionPay form-encoded, WeChat Pay JSON), at most ${callback_body_bytes_max} bytes.`,
+    content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', additionalProperties: { type: 'string' } } }, 'application/json': { schema: { type: 'object' } } },
+  },
+  responses: {
+    ...takenAnswers(),
+    '4XX': refused('Refused (not verified, no such channel, too large, too many): the provider sends it again later.'),
+    '5XX': refused('Not processed (paycenter busy or failing): the provider retries.'),
+  },
+});
+
 export function callbackRoutes(deps: CallbackDeps): Hono {
   const app = new Hono();
 
@@ -100,8 +137,8 @@ export function callbackRoutes(deps: CallbackDeps): Hono {
     return respond(channel.plugin.answerCallback(true));
   }
 
-  app.post('/:provider/:code', async (c) => {
-    const { provider, code } = c.req.param();
+  app.post('/:provider/:channel_code', callbackDoc, async (c) => {
+    const { provider, channel_code: code } = c.req.param();
     const now = deps.clock.now();
     if (!(await deps.intake.takeAddress(deps.addressOf(c), now))) {
       deps.onRefused('address_rate_limited');

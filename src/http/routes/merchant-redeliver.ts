@@ -4,21 +4,22 @@
  * operator's resend); another merchant's event, or none, is 404 alike.
  */
 import { Hono } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import type { Clock } from '../../clock.ts';
 import type { Store } from '../../store/store.ts';
 import type { MerchantEnv } from '../auth.ts';
+import { redelivery } from '../answers.ts';
 import { ApiError } from '../errors.ts';
+import { describeIn, jsonAnswer } from '../openapi.ts';
 
 export type RedeliverDeps = { store: Pick<Store, 'loadMerchantEvent' | 'resendNotification'>; clock: Clock };
 
 export function redeliverRoutes(deps: RedeliverDeps): Hono<MerchantEnv> {
   const app = new Hono<MerchantEnv>();
-  app.post('/:id/redeliver', describeRoute({
-    tags: ['payments'], security: [{ merchantSignature: [] }],
+  app.post('/:id/redeliver', describeIn('payments', {
     summary: 'Deliver one of this merchant’s notifications again',
     description: 'Queues the event for delivery now, with a fresh retry schedule (202). The notification is the same event, same id and body, '
       + 'signed afresh: de-duplicate by id. 404 for an event of another merchant, as for one that does not exist.',
+    responses: { 202: jsonAnswer(redelivery, 'Queued.') }, errors: [404],
   }), async (c) => {
     const id = c.req.param('id');
     const event = await deps.store.loadMerchantEvent(id);
