@@ -11,11 +11,9 @@ import * as v from 'valibot';
 import { restore } from '../../actors/engine.ts';
 import { paymentStatuses } from '../../machines/payment.model.ts';
 import type { Alerts } from '../alerts/alerts.ts';
-import { diff_note_chars_max, resolvedDiff, runView } from '../http/routes/admin-recon.ts';
 import { audit, consoleHome, paymentPage } from '../http/answers.ts';
-import { ApiError } from '../http/errors.ts';
 import { describeIn, jsonOrPage } from '../http/openapi.ts';
-import { formFields, optionalParam, pageLimit, queryParams } from '../http/validate.ts';
+import { optionalParam, pageLimit, queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import type { Clock } from '../clock.ts';
 import { firstIdAt } from '../ids.ts';
@@ -30,8 +28,9 @@ import { mountChannelConsole } from './channels.tsx';
 import { csrfToken } from './csrf.ts';
 import { HomePage, homeOf } from './home.tsx';
 import { mountMerchantConsole } from './merchants.tsx';
+import { mountReconConsole } from './recon.tsx';
 import { mountRiskConsole } from './risk.tsx';
-import { Layout, PostForm, Stat, Table, Text, Time, console_css, console_js } from './pages.tsx';
+import { Layout, Table, Text, Time, console_css, console_js } from './pages.tsx';
 
 export type ConsoleDeps = {
   store: Store; clock: Clock; alerts: Alerts; recon: Reconciliation; health: ChannelHealth; merchants: MerchantDirectory; risk: Risk; links: Links; sessionCookie: string;
@@ -71,15 +70,13 @@ const auditQuery = v.strictObject({
   limit: pageLimit(console_page_max, 50),
 });
 
-/** Ignoring a difference takes a reason, kept as its note. */
-const ignoreForm = v.object({ note: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required: say why'), v.maxLength(diff_note_chars_max)) });
-
 export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   const csrfOf = (c: Context) => csrfToken(deps.links.secretKey, getCookie(c, deps.sessionCookie) ?? '');
   mountMerchantConsole(app, { ...deps, csrfOf });
   mountChannelConsole(app, { ...deps, csrfOf });
   mountRiskConsole(app, { ...deps, csrfOf });
   mountAlertsConsole(app, { ...deps, csrfOf });
+  mountReconConsole(app, { ...deps, csrfOf });
 
   app.get('/assets/console.js', (c) => c.body(console_js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'private, max-age=300' }));
   app.get('/assets/console.css', (c) => c.body(console_css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'private, max-age=300' }));
@@ -101,50 +98,6 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
     const hasMore = rows.length > q.limit;
     if (!prefersHtml(c)) return c.json({ data: page, has_more: hasMore });
     return c.html(<PaymentsPage query={c.req.query()} payments={page} rows={rows.slice(0, q.limit)} hasMore={hasMore} />);
-  });
-
-  app.get('/reconciliations', async (c, next) => {
-    if (!prefersHtml(c)) return next();
-    const runs = await deps.store.listReconRuns({ limit: console_page_max });
-    return c.html(
-      <Layout title="Reconciliation" active="/admin/reconciliations">
-        <Table head={['Day', 'Channel', 'Status', 'Matched', 'Differences', 'Pending', 'Channel net', 'Our net', 'Fee']} empty="No reconciliation has run yet."
-          rows={runs.map((r) => [
-            <a href={`/admin/reconciliations/${r.id}`}>{r.date}</a>, r.channel, <span class={`badge ${r.status}`}>{r.status}</span>, String(r.counts.matched ?? 0),
-            String(['missing_local', 'missing_channel', 'amount_mismatch', 'status_mismatch', 'fee_mismatch'].reduce((n, k) => n + (r.counts[k] ?? 0), 0)),
-            String(r.counts.pending ?? 0), r.totals.channel_amount ?? '', r.totals.local_amount ?? '', r.totals.channel_fee ?? '',
-          ])} />
-      </Layout>,
-    );
-  });
-
-  app.get('/reconciliations/:id', async (c, next) => {
-    if (!prefersHtml(c)) return next();
-    const run = await deps.store.loadReconRun(c.req.param('id'));
-    if (!run) throw new ApiError('not_found', `no reconciliation ${c.req.param('id')}`);
-    const view = runView(run, await deps.store.listReconDiffs(run.id));
-    const csrf = csrfOf(c);
-    return c.html(
-      <Layout title={`Reconciliation of ${run.channel} on ${run.date}`} active="/admin/reconciliations">
-        <div class="stats">{Object.entries(view.counts).map(([k, n]) => <Stat label={k} value={String(n)} />)}</div>
-        {run.error ? <p>Failed: {run.error}</p> : ''}
-        <h2>Differences</h2>
-        <Table head={['Kind', 'Flow / refund', 'Channel trade', 'Resolution', 'Note', '']} empty="No differences."
-          rows={view.diffs!.map((d) => [
-            <span class="badge">{d.kind}</span>, <RecordIds ids={[d.flow_id, d.refund_id]} />, <code>{d.channel_trade_no ?? ''}</code>,
-            <span class={`badge ${d.resolution}`}>{d.resolution}</span>, <Text>{d.note ?? ''}</Text>,
-            d.resolution === 'open'
-              ? <PostForm action={`/admin/forms/reconciliations/${run.id}/diffs/${d.id}`} csrf={csrf}><input name="note" placeholder="why" required maxlength={diff_note_chars_max} aria-label="why ignore" size={12} /> <button>Ignore</button></PostForm>
-              : '',
-          ])} />
-      </Layout>,
-    );
-  });
-
-  app.post('/forms/reconciliations/:id/diffs/:diff', formFields(ignoreForm), async (c) => {
-    const { id, diff } = c.req.param();
-    resolvedDiff(await deps.recon.resolve(id, diff, { resolution: 'ignored', note: c.req.valid('form').note, by: 'admin (console)' }), id, diff);
-    return c.redirect(`/admin/reconciliations/${id}`, 303);
   });
 
   app.get('/audit', describeIn('operators', {
@@ -171,9 +124,6 @@ function AuditPage(props: { rows: AdminAuditRow[]; hasMore: boolean; query: v.In
     </Layout>
   );
 }
-
-/** A difference's flow and refund ids, one a line. */
-const RecordIds = (props: { ids: Array<string | null> }) => <>{props.ids.filter((id) => id !== null).map((id) => <div><code>{id}</code></div>)}</>;
 
 function PaymentsPage(props: { query: Record<string, string>; payments: Array<ReturnType<typeof paymentOf>>; rows: OrderRow[]; hasMore: boolean }) {
   const q = props.query;

@@ -203,7 +203,7 @@ const runFields = {
   created_at: time, finished_at: nullableTime,
 };
 export const reconRun = named('ReconRun', v.strictObject({ ...runFields, diffs: v.array(reconDiff) }), 'A reconciliation run with its differences.');
-export const reconRunList = listOf('ReconRunList', named('ReconRunSummary', v.strictObject(runFields)));
+export const reconRunPage = pageOf('ReconRunPage', named('ReconRunSummary', v.strictObject(runFields)));
 
 export const alert = named('Alert', v.strictObject({
   id: idOf('alr'), kind: v.picklist(alertKinds), message: text, payment_id: v.nullable(idOf('pay')), channel: nullableText, created_at: time, acked_at: nullableTime,

@@ -58,7 +58,13 @@ describe('the operator console in a browser (sqlite)', () => {
         message: `notification evt_01M912FZWTV9B1SPYNNC356XX${i} of payment ${paymentId} to https://shop.example.com/callbacks/paycenter/orders/notify ran out of tries: the merchant answered 502 Bad Gateway six times`,
       });
     }
-    const { run } = await seedReconRun(world.booted.paycenter, 'alipay_main', '2026-12-05', ['open', 'open', 'repaired']);
+    // Both sides of each difference shown, as a real run's are: the widest rows the page draws.
+    const flowId = `flw_${paymentId.slice(4)}`;
+    const local = { kind: 'payment' as const, flowId, refundId: null, orderId: paymentId, amount: 1_234_567_89, status: 'succeeded', channelTradeNo: null, completedAt: Date.now() };
+    const line = { kind: 'refund', channelTradeNo: '2026120522001347547586791368', flowId, refundId: 'rfd_01M9127QJ9N4PGR4H1P3QV1BNT', amount: 1_234_567_00, feeMilli: 740_740_123, at: Date.now(), status: 'succeeded' };
+    const { run } = await seedReconRun(world.booted.paycenter, 'alipay_main', '2026-12-05', ['open', 'open', 'repaired'].map((resolution) => ({
+      resolution: resolution as 'open' | 'repaired', kind: 'amount_mismatch', flowId, refundId: line.refundId, local, channelRow: line,
+    })), { channel_amount: '-1234567.00', local_amount: '1234567.89', channel_fee: '7407.40', currency: 'CNY' });
     const page = await signedIn(1280);
     await page.goto(`${world.url}/admin/alerts?open=true`);
     await page.screenshot({ path: join(artifacts, 'console-alerts-1280.png'), fullPage: true });
