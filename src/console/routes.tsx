@@ -30,6 +30,7 @@ import { HomePage, homeOf } from './home.tsx';
 import { mountMerchantConsole } from './merchants.tsx';
 import { mountReconConsole } from './recon.tsx';
 import { mountRiskConsole } from './risk.tsx';
+import { consoleTime } from './time-span.ts';
 import { Layout, Table, Text, Time, console_css, console_js } from './pages.tsx';
 
 export type ConsoleDeps = {
@@ -40,7 +41,6 @@ export type ConsoleDeps = {
 export const console_page_max = 100;
 
 const paymentId = v.pipe(v.string(), v.regex(/^pay_[0-9A-Z]{26}$/, 'must be a payment id'));
-const rfc3339 = v.pipe(v.string(), v.isoTimestamp('must be an RFC 3339 time'), v.transform((s) => Date.parse(s)));
 const paymentsQuery = v.strictObject({
   id: optionalParam(paymentId),
   merchant_id: optionalParam(v.pipe(v.string(), v.maxLength(32))),
@@ -48,14 +48,14 @@ const paymentsQuery = v.strictObject({
   status: optionalParam(v.picklist(paymentStatuses, `must be one of ${paymentStatuses.join(', ')}`)),
   channel: optionalParam(v.pipe(v.string(), v.maxLength(32))),
   method: optionalParam(v.pipe(v.string(), v.maxLength(32))),
-  created_from: optionalParam(rfc3339),
-  created_to: optionalParam(rfc3339),
+  created_from: optionalParam(consoleTime('start', 'Created from the start of this time (a date: its first instant, China time)')),
+  created_to: optionalParam(consoleTime('end', 'Created up to the end of this time, included (a date: that whole China day; a time: its whole minute or second)')),
   after: optionalParam(paymentId),
   limit: pageLimit(console_page_max, 50),
 });
 type PaymentsQuery = v.InferOutput<typeof paymentsQuery>;
 
-/** The filters as a store search: the tightest of the upper id bounds (`after`, `created_to`, one id's own successor). */
+/** The filters as a store search: the tightest of the upper id bounds (`after`, `created_to`'s end, one id's own successor). */
 function searchOf(q: PaymentsQuery) {
   const bounds = [q.after, q.created_to === undefined ? undefined : firstIdAt('pay', q.created_to), q.id === undefined ? undefined : `${q.id}0`];
   const before = bounds.filter((b): b is string => b !== undefined).sort()[0];
@@ -134,7 +134,9 @@ function PaymentsPage(props: { query: Record<string, string>; payments: Array<Re
       <form class="filters" method="get" action="/admin/payments">
         {field('id', 'pay_…')}{field('merchant_id', 'merchant')}{field('merchant_order_no', 'merchant order no')}
         <select name="status"><option value="">any status</option>{paymentStatuses.map((s) => <option value={s} selected={q.status === s}>{s}</option>)}</select>
-        {field('channel', 'channel')}{field('method', 'method')}{field('created_from', 'from (RFC 3339)')}{field('created_to', 'to (RFC 3339)')}
+        {field('channel', 'channel')}{field('method', 'method')}
+        <DateField name="created_from" label="created from (China day)" value={q.created_from} />
+        <DateField name="created_to" label="created to (China day, included)" value={q.created_to} />
         <button>Search</button>
       </form>
       <Table head={['Payment', 'Merchant', 'Order no', 'Amount', 'Status', 'Channels', 'Created']} empty="No payment matches."
@@ -147,3 +149,12 @@ function PaymentsPage(props: { query: Record<string, string>; payments: Array<Re
   );
 }
 
+/**
+ * A date input for a China day. A time it cannot hold (a link's `2026-12-05 01:39`) is kept in a
+ * text input instead: a date input would drop it, and the next search with it.
+ */
+function DateField(props: { name: string; label: string; value: string | undefined }) {
+  const value = props.value ?? '';
+  const type = value === '' || /^\d{4}-\d{2}-\d{2}$/.test(value) ? 'date' : 'text';
+  return <input name={props.name} type={type} value={value} aria-label={props.label} title={props.label} />;
+}
