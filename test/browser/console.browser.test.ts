@@ -2,7 +2,7 @@
  * The operator console in Chromium: at 1280 px the action buttons of the alerts and a
  * reconciliation's differences are on screen however long the messages and ids are (text cells
  * wrap); the home page's figures refresh from its JSON without a reload; the sign-out control
- * ends the session (screenshots in test-artifacts/).
+ * ends the session, and signing in again goes back to the page asked for (screenshots in test-artifacts/).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
@@ -88,12 +88,15 @@ describe('the operator console in a browser (sqlite)', () => {
     await page.close();
   }, 60_000);
 
-  test('Sign out ends the session: the console sends the browser to sign in again', async () => {
+  test('Sign out ends the session: the console sends the browser to sign in again, and back to the page it asked for', async () => {
     const page = await signedIn(390);
     await page.click('form.signout button');
     await page.waitForURL(`${world.url}/admin/login`, { waitUntil: 'commit' });
-    await page.goto(`${world.url}/admin/payments`, { waitUntil: 'commit' });
-    await page.waitForURL(`${world.url}/admin/login`, { waitUntil: 'commit' });
+    await page.goto(`${world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });
+    await page.waitForURL(`${world.url}/admin/login?next=%2Fadmin%2Fpayments%3Fstatus%3Dclosed`, { waitUntil: 'commit' });
+    await page.fill('input[name="token"]', admin_token);
+    await page.click('button');
+    await page.waitForURL(`${world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });
     await page.close();
   }, 60_000);
 });
