@@ -3,14 +3,11 @@
  * filter, a refused form, an unknown page) with a way back and the JSON body kept for API clients,
  * a browser without a session sent to sign in and back to where it was going; the alerts page with the JSON route's filters and
  * pages (an old alert stays reachable after a flood); the operators' record a page at a time; a
- * second acknowledgement that writes nothing and is not recorded; a sign-out control on every page;
- * payments found by the times the pages show, or a China day.
+ * second acknowledgement that writes nothing and is not recorded; a sign-out control on every page.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { newId } from '../../src/ids.ts';
-import { chinaDate } from '../../src/channels/china-time.ts';
-import { chinaTime } from '../../src/console/pages.tsx';
-import { type Booted, MerchantClient, adminCall, admin_token, bootPaycenter } from '../http/harness.ts';
+import { type Booted, adminCall, admin_token, bootPaycenter } from '../http/harness.ts';
 import { browse, csrfOn, signIn } from './fixtures.ts';
 
 const hrefs = (html: string, containing: string) => [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&')).filter((h) => h.includes(containing));
@@ -116,39 +113,6 @@ describe('the console in a browser, over HTTP (sqlite)', () => {
     expect(retried.body.acked_at).not.toBeNull();
     const records = (await adminCall(booted.url, 'GET', '/admin/audit?limit=100')).body.data.filter((r: { target: string }) => r.target.includes(alert.id));
     expect(records).toHaveLength(1);
-  });
-
-  test('payments are found by the time the table shows, pasted back, or by China day; created_to holds its own day, second or instant', async () => {
-    const merchant = await MerchantClient.create(booted.url);
-    const created = await merchant.createPayment();
-    const id = created.body.id as string;
-    const ms = Date.parse(created.body.created_at);
-    const found = async (query: string) => {
-      const answer = await adminCall(booted.url, 'GET', `/admin/payments?merchant_id=${merchant.merchantId}&${query}`);
-      expect({ query, status: answer.status }).toEqual({ query, status: 200 });
-      return answer.body.data.map((p: { id: string }) => p.id);
-    };
-    const table = await (await browse(booted.url, `/admin/payments?id=${id}`, cookie)).text();
-    const shown = /<time [^>]*>([^<]+)<\/time>/.exec(table)![1]!;
-    expect(shown).toBe(chinaTime(ms));
-    const day = chinaDate(ms);
-    for (const query of [
-      `created_from=${encodeURIComponent(shown)}&created_to=${encodeURIComponent(shown)}`,
-      `created_from=${day}&created_to=${day}`,
-      `created_to=${encodeURIComponent(created.body.created_at)}`,
-      `created_to=${encodeURIComponent(shown.slice(0, 16))}`,
-    ]) expect(await found(query)).toEqual([id]);
-    const dayBefore = chinaDate(ms - 86_400_000);
-    expect(await found(`created_to=${dayBefore}`)).toEqual([]);
-    expect(await found(`created_from=${chinaDate(ms + 86_400_000)}`)).toEqual([]);
-
-    const bad = await adminCall(booted.url, 'GET', '/admin/payments?created_from=2026-02-30');
-    expect(bad.body.error).toMatchObject({ code: 'invalid_request', field: 'created_from' });
-    expect(bad.body.error.message).toContain('a China date (2026-12-05)');
-    const page = await (await browse(booted.url, `/admin/payments?created_from=${day}&created_to=${encodeURIComponent(shown)}`, cookie)).text();
-    expect(page).toContain(`<input name="created_from" type="date" value="${day}"`);
-    expect(page).toContain(`<input name="created_to" type="text" value="${shown}"`);
-    expect(page).toContain(`/admin/payments/${id}/timeline`);
   });
 
   test("the operators' record pages on like the other lists: has_more, limit, a checked after", async () => {
