@@ -7,7 +7,7 @@
  */
 import type { Hono } from 'hono';
 import * as v from 'valibot';
-import { diff_note_chars_max, resolvedDiff, runView, runsPage, runsQuery, type RunsQuery } from '../http/routes/admin-recon.ts';
+import { diff_note_chars_max, resolvedDiff, runsPage, runsQuery, type RunsQuery } from '../http/routes/admin-recon.ts';
 import { ApiError } from '../http/errors.ts';
 import { formFields, queryParams } from '../http/validate.ts';
 import { type Currency, currencies, formatAmount, minorDigits, moneyText } from '../money.ts';
@@ -98,7 +98,7 @@ function RunPage(props: { run: ReconRunRow; diffs: ReconDiffRow[]; payments: Map
   const currency = currencyOfRun(run);
   return (
     <Layout title={`Reconciliation of ${run.channel} on ${run.date}`} active="/admin/reconciliations">
-      <div class="stats">{Object.entries(runView(run).counts).map(([k, n]) => <Stat label={k} value={String(n)} />)}</div>
+      <div class="stats">{Object.entries(run.counts).map(([k, n]) => <Stat label={k} value={String(n)} />)}</div>
       {run.totals.channel_amount === undefined ? '' : (
         <div class="stats below">
           <Stat label="channel net" value={totalOf(run, 'channel_amount')} /><Stat label="our net" value={totalOf(run, 'local_amount')} />
