@@ -12,7 +12,7 @@ import { alertsPage, alertsQuery } from '../http/routes/admin-alerts.ts';
 import { queryParams } from '../http/validate.ts';
 import type { AlertRow } from '../store/store.ts';
 import { prefersHtml } from '../viewer/routes.ts';
-import { type FormToken, Layout, PostForm, Table, Text, Time, open_alerts_path } from './pages.tsx';
+import { type FormToken, Layout, PostForm, Table, Text, Time, listLink, open_alerts_path } from './pages.tsx';
 
 type AlertsQuery = v.InferOutput<typeof alertsQuery>;
 
@@ -28,14 +28,8 @@ export function mountAlertsConsole(app: Hono, deps: { alerts: Alerts; csrfOf: Fo
   });
 }
 
-/** The query's filters as a link's parameters (empty ones left out), with `after` as given. */
-function linkTo(q: AlertsQuery, after: string | undefined): string {
-  const params = new URLSearchParams();
-  for (const [name, value] of Object.entries({ open: q.open, kind: q.kind, payment_id: q.payment_id, after, limit: String(q.limit) })) {
-    if (value !== undefined) params.set(name, value);
-  }
-  return `/admin/alerts?${params}`;
-}
+/** The query's filters, with `after` as given. */
+const linkTo = (q: AlertsQuery, after: string | undefined) => listLink('/admin/alerts', { open: q.open, kind: q.kind, payment_id: q.payment_id, after, limit: q.limit });
 
 function Filters(props: { query: AlertsQuery }) {
   const q = props.query;

@@ -112,6 +112,15 @@ form.inline{display:inline}button{cursor:pointer}.empty{color:#5b6475}.pager{mar
 .badge{display:inline-block;padding:0 .4rem;border-radius:9px;font-size:12px;background:#e8ebf0}.badge.open,.badge.failed{background:#fde2e1}.badge.done,.badge.succeeded,.badge.repaired{background:#dcf5e3}
 `;
 
+/** A list page's link: its filters (empty ones left out), where the page starts (`after`) and its size. */
+export function listLink(path: string, params: Record<string, string | number | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined) query.set(name, String(value));
+  }
+  return `${path}?${query}`;
+}
+
 /** A share as the console shows it; none (nothing to measure) as a dash. */
 export const percent = (share: number | null) => (share === null ? '–' : `${(share * 100).toFixed(1)} %`);
 

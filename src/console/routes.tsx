@@ -11,11 +11,9 @@ import * as v from 'valibot';
 import { restore } from '../../actors/engine.ts';
 import { paymentStatuses } from '../../machines/payment.model.ts';
 import type { Alerts } from '../alerts/alerts.ts';
-import { diff_note_chars_max, resolvedDiff, runView } from '../http/routes/admin-recon.ts';
 import { audit, consoleHome, paymentPage } from '../http/answers.ts';
-import { ApiError } from '../http/errors.ts';
 import { describeIn, jsonOrPage } from '../http/openapi.ts';
-import { formFields, optionalParam, pageLimit, queryParams } from '../http/validate.ts';
+import { optionalParam, pageLimit, queryParams } from '../http/validate.ts';
 import { type Links, paymentOf } from '../http/views.ts';
 import type { Clock } from '../clock.ts';
 import { firstIdAt } from '../ids.ts';
@@ -30,8 +28,10 @@ import { mountChannelConsole } from './channels.tsx';
 import { csrfToken } from './csrf.ts';
 import { HomePage, homeOf } from './home.tsx';
 import { mountMerchantConsole } from './merchants.tsx';
+import { mountReconConsole } from './recon.tsx';
 import { mountRiskConsole } from './risk.tsx';
-import { Layout, PostForm, Stat, Table, Text, Time, console_css, console_js } from './pages.tsx';
+import { consoleTime } from './time-span.ts';
+import { Layout, Table, Text, Time, console_css, console_js } from './pages.tsx';
 
 export type ConsoleDeps = {
   store: Store; clock: Clock; alerts: Alerts; recon: Reconciliation; health: ChannelHealth; merchants: MerchantDirectory; risk: Risk; links: Links; sessionCookie: string;
@@ -41,7 +41,6 @@ export type ConsoleDeps = {
 export const console_page_max = 100;
 
 const paymentId = v.pipe(v.string(), v.regex(/^pay_[0-9A-Z]{26}$/, 'must be a payment id'));
-const rfc3339 = v.pipe(v.string(), v.isoTimestamp('must be an RFC 3339 time'), v.transform((s) => Date.parse(s)));
 const paymentsQuery = v.strictObject({
   id: optionalParam(paymentId),
   merchant_id: optionalParam(v.pipe(v.string(), v.maxLength(32))),
@@ -49,14 +48,14 @@ const paymentsQuery = v.strictObject({
   status: optionalParam(v.picklist(paymentStatuses, `must be one of ${paymentStatuses.join(', ')}`)),
   channel: optionalParam(v.pipe(v.string(), v.maxLength(32))),
   method: optionalParam(v.pipe(v.string(), v.maxLength(32))),
-  created_from: optionalParam(rfc3339),
-  created_to: optionalParam(rfc3339),
+  created_from: optionalParam(consoleTime('start', 'Created from the start of this time (a date: its first instant, China time)')),
+  created_to: optionalParam(consoleTime('end', 'Created up to the end of this time, included (a date: that whole China day; a time: its whole minute or second)')),
   after: optionalParam(paymentId),
   limit: pageLimit(console_page_max, 50),
 });
 type PaymentsQuery = v.InferOutput<typeof paymentsQuery>;
 
-/** The filters as a store search: the tightest of the upper id bounds (`after`, `created_to`, one id's own successor). */
+/** The filters as a store search: the tightest of the upper id bounds (`after`, `created_to`'s end, one id's own successor). */
 function searchOf(q: PaymentsQuery) {
   const bounds = [q.after, q.created_to === undefined ? undefined : firstIdAt('pay', q.created_to), q.id === undefined ? undefined : `${q.id}0`];
   const before = bounds.filter((b): b is string => b !== undefined).sort()[0];
@@ -71,15 +70,13 @@ const auditQuery = v.strictObject({
   limit: pageLimit(console_page_max, 50),
 });
 
-/** Ignoring a difference takes a reason, kept as its note. */
-const ignoreForm = v.object({ note: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required: say why'), v.maxLength(diff_note_chars_max)) });
-
 export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   const csrfOf = (c: Context) => csrfToken(deps.links.secretKey, getCookie(c, deps.sessionCookie) ?? '');
   mountMerchantConsole(app, { ...deps, csrfOf });
   mountChannelConsole(app, { ...deps, csrfOf });
   mountRiskConsole(app, { ...deps, csrfOf });
   mountAlertsConsole(app, { ...deps, csrfOf });
+  mountReconConsole(app, { ...deps, csrfOf });
 
   app.get('/assets/console.js', (c) => c.body(console_js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'private, max-age=300' }));
   app.get('/assets/console.css', (c) => c.body(console_css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'private, max-age=300' }));
@@ -101,50 +98,6 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
     const hasMore = rows.length > q.limit;
     if (!prefersHtml(c)) return c.json({ data: page, has_more: hasMore });
     return c.html(<PaymentsPage query={c.req.query()} payments={page} rows={rows.slice(0, q.limit)} hasMore={hasMore} />);
-  });
-
-  app.get('/reconciliations', async (c, next) => {
-    if (!prefersHtml(c)) return next();
-    const runs = await deps.store.listReconRuns({ limit: console_page_max });
-    return c.html(
-      <Layout title="Reconciliation" active="/admin/reconciliations">
-        <Table head={['Day', 'Channel', 'Status', 'Matched', 'Differences', 'Pending', 'Channel net', 'Our net', 'Fee']} empty="No reconciliation has run yet."
-          rows={runs.map((r) => [
-            <a href={`/admin/reconciliations/${r.id}`}>{r.date}</a>, r.channel, <span class={`badge ${r.status}`}>{r.status}</span>, String(r.counts.matched ?? 0),
-            String(['missing_local', 'missing_channel', 'amount_mismatch', 'status_mismatch', 'fee_mismatch'].reduce((n, k) => n + (r.counts[k] ?? 0), 0)),
-            String(r.counts.pending ?? 0), r.totals.channel_amount ?? '', r.totals.local_amount ?? '', r.totals.channel_fee ?? '',
-          ])} />
-      </Layout>,
-    );
-  });
-
-  app.get('/reconciliations/:id', async (c, next) => {
-    if (!prefersHtml(c)) return next();
-    const run = await deps.store.loadReconRun(c.req.param('id'));
-    if (!run) throw new ApiError('not_found', `no reconciliation ${c.req.param('id')}`);
-    const view = runView(run, await deps.store.listReconDiffs(run.id));
-    const csrf = csrfOf(c);
-    return c.html(
-      <Layout title={`Reconciliation of ${run.channel} on ${run.date}`} active="/admin/reconciliations">
-        <div class="stats">{Object.entries(view.counts).map(([k, n]) => <Stat label={k} value={String(n)} />)}</div>
-        {run.error ? <p>Failed: {run.error}</p> : ''}
-        <h2>Differences</h2>
-        <Table head={['Kind', 'Flow / refund', 'Channel trade', 'Resolution', 'Note', '']} empty="No differences."
-          rows={view.diffs!.map((d) => [
-            <span class="badge">{d.kind}</span>, <RecordIds ids={[d.flow_id, d.refund_id]} />, <code>{d.channel_trade_no ?? ''}</code>,
-            <span class={`badge ${d.resolution}`}>{d.resolution}</span>, <Text>{d.note ?? ''}</Text>,
-            d.resolution === 'open'
-              ? <PostForm action={`/admin/forms/reconciliations/${run.id}/diffs/${d.id}`} csrf={csrf}><input name="note" placeholder="why" required maxlength={diff_note_chars_max} aria-label="why ignore" size={12} /> <button>Ignore</button></PostForm>
-              : '',
-          ])} />
-      </Layout>,
-    );
-  });
-
-  app.post('/forms/reconciliations/:id/diffs/:diff', formFields(ignoreForm), async (c) => {
-    const { id, diff } = c.req.param();
-    resolvedDiff(await deps.recon.resolve(id, diff, { resolution: 'ignored', note: c.req.valid('form').note, by: 'admin (console)' }), id, diff);
-    return c.redirect(`/admin/reconciliations/${id}`, 303);
   });
 
   app.get('/audit', describeIn('operators', {
@@ -172,9 +125,6 @@ function AuditPage(props: { rows: AdminAuditRow[]; hasMore: boolean; query: v.In
   );
 }
 
-/** A difference's flow and refund ids, one a line. */
-const RecordIds = (props: { ids: Array<string | null> }) => <>{props.ids.filter((id) => id !== null).map((id) => <div><code>{id}</code></div>)}</>;
-
 function PaymentsPage(props: { query: Record<string, string>; payments: Array<ReturnType<typeof paymentOf>>; rows: OrderRow[]; hasMore: boolean }) {
   const q = props.query;
   const next = new URLSearchParams({ ...q, after: props.payments.at(-1)?.id ?? '' });
@@ -184,7 +134,9 @@ function PaymentsPage(props: { query: Record<string, string>; payments: Array<Re
       <form class="filters" method="get" action="/admin/payments">
         {field('id', 'pay_…')}{field('merchant_id', 'merchant')}{field('merchant_order_no', 'merchant order no')}
         <select name="status"><option value="">any status</option>{paymentStatuses.map((s) => <option value={s} selected={q.status === s}>{s}</option>)}</select>
-        {field('channel', 'channel')}{field('method', 'method')}{field('created_from', 'from (RFC 3339)')}{field('created_to', 'to (RFC 3339)')}
+        {field('channel', 'channel')}{field('method', 'method')}
+        <DateField name="created_from" label="created from (China day)" value={q.created_from} />
+        <DateField name="created_to" label="created to (China day, included)" value={q.created_to} />
         <button>Search</button>
       </form>
       <Table head={['Payment', 'Merchant', 'Order no', 'Amount', 'Status', 'Channels', 'Created']} empty="No payment matches."
@@ -197,3 +149,12 @@ function PaymentsPage(props: { query: Record<string, string>; payments: Array<Re
   );
 }
 
+/**
+ * A date input for a China day. A time it cannot hold (a link's `2026-12-05 01:39`) is kept in a
+ * text input instead: a date input would drop it, and the next search with it.
+ */
+function DateField(props: { name: string; label: string; value: string | undefined }) {
+  const value = props.value ?? '';
+  const type = value === '' || /^\d{4}-\d{2}-\d{2}$/.test(value) ? 'date' : 'text';
+  return <input name={props.name} type={type} value={value} aria-label={props.label} title={props.label} />;
+}

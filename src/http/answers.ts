@@ -197,11 +197,13 @@ const runFields = {
   status: v.picklist(membersOf<ReconRunRow['status']>({ running: true, done: true, failed: true })),
   source: v.picklist(membersOf<ReconRunRow['source']>({ download: true, upload: true, schedule: true })), error: nullableText,
   counts: v.record(v.picklist(count_keys), count),
-  totals: v.record(v.picklist(['channel_amount', 'local_amount', 'channel_fee']), signedMoney),
+  totals: v.pipe(v.strictObject({
+    channel_amount: v.optional(signedMoney), local_amount: v.optional(signedMoney), channel_fee: v.optional(signedMoney), currency: v.optional(v.picklist(currencies)),
+  }), v.metadata({ description: 'net amounts in currency; empty until the run is done, and without currency for runs made before runs kept it' })),
   created_at: time, finished_at: nullableTime,
 };
 export const reconRun = named('ReconRun', v.strictObject({ ...runFields, diffs: v.array(reconDiff) }), 'A reconciliation run with its differences.');
-export const reconRunList = listOf('ReconRunList', named('ReconRunSummary', v.strictObject(runFields)));
+export const reconRunPage = pageOf('ReconRunPage', named('ReconRunSummary', v.strictObject(runFields)));
 
 export const alert = named('Alert', v.strictObject({
   id: idOf('alr'), kind: v.picklist(alertKinds), message: text, payment_id: v.nullable(idOf('pay')), channel: nullableText, created_at: time, acked_at: nullableTime,

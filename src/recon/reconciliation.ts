@@ -154,9 +154,10 @@ export class Reconciliation {
     const currency = currencyOf(channel.row);
     const done: ReconRunRow = {
       ...run, status: 'done', counts: comparison.counts, leaseUntil: null, finishedAt: this.deps.clock.now(),
+      // The currency is kept with the amounts: they are decimals of it, and a channel's currencies may change later.
       totals: {
         channel_amount: signedAmount(comparison.channelNet, currency), local_amount: signedAmount(comparison.localNet, currency),
-        channel_fee: signedAmount(Math.round(comparison.feeMilli / 1000), currency),
+        channel_fee: signedAmount(Math.round(comparison.feeMilli / 1000), currency), currency,
       },
     };
     await this.deps.store.finishReconRun({ run: done, diffs, pendingAdded: comparison.pendingAdded, pendingRemoved: comparison.pendingRemoved });

@@ -73,7 +73,7 @@ import {
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRef, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, ReconRunsQuery, Store, TimerRef, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { applyOps, numbered, runAsync, type Statement } from '../balance/ledger.ts';
 
@@ -885,10 +885,11 @@ export class PostgresStore implements Store {
     return row ? reconRunOf(row, json) : null;
   }
 
-  async listReconRuns(query: { channel?: string; date?: string; limit: number }) {
+  async listReconRuns(query: ReconRunsQuery) {
     return (await this.all(
-      'SELECT * FROM recon_runs WHERE ($1::text IS NULL OR channel = $1) AND ($2::text IS NULL OR date = $2) ORDER BY date DESC, channel LIMIT $3',
-      query.channel ?? null, query.date ?? null, query.limit,
+      `SELECT * FROM recon_runs WHERE ($1::text IS NULL OR channel = $1) AND ($2::text IS NULL OR date = $2)
+         AND ($3::text IS NULL OR date < $3 OR (date = $3 AND channel > $4)) ORDER BY date DESC, channel LIMIT $5`,
+      query.channel ?? null, query.date ?? null, query.after?.date ?? null, query.after?.channel ?? null, query.limit,
     )).map((r) => reconRunOf(r, json));
   }
 

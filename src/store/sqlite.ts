@@ -68,7 +68,7 @@ import { AssertionError } from '../failures.ts';
 import { purgeableCallbacksSql } from './retention.ts';
 import type {
   AdminAuditRow, AdminSessionRow, AlertQuery, AlertRow, Batch, BatchOutcome, CallbackOutcome, CallbackRow, ChannelRow, JournalPage, LedgerStore, MerchantRow, NotificationResult, OrderSearch,
-  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, Store, TimerRef, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
+  OrderWrite, OutboxResult, ReconDiffRow, ReconFacts, ReconRunResult, ReconRunRow, ReconRunsQuery, Store, TimerRef, TimerRow, WriteOutcome, BreakerRow, BreakerTransitionRow,
 } from './store.ts';
 import { runSync } from '../balance/ledger.ts';
 
@@ -652,10 +652,13 @@ export class SqliteStore implements Store {
     return row ? reconRunOf(row, json) : null;
   }
 
-  async listReconRuns(query: { channel?: string; date?: string; limit: number }) {
+  async listReconRuns(query: ReconRunsQuery) {
+    const after = query.after ?? null;
     return this.all(
-      'SELECT * FROM recon_runs WHERE (? IS NULL OR channel = ?) AND (? IS NULL OR date = ?) ORDER BY date DESC, channel LIMIT ?',
-      query.channel ?? null, query.channel ?? null, query.date ?? null, query.date ?? null, query.limit,
+      `SELECT * FROM recon_runs WHERE (? IS NULL OR channel = ?) AND (? IS NULL OR date = ?)
+         AND (? IS NULL OR date < ? OR (date = ? AND channel > ?)) ORDER BY date DESC, channel LIMIT ?`,
+      query.channel ?? null, query.channel ?? null, query.date ?? null, query.date ?? null,
+      after?.date ?? null, after?.date ?? null, after?.date ?? null, after?.channel ?? null, query.limit,
     ).map((r) => reconRunOf(r, json));
   }
 

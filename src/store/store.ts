@@ -279,6 +279,9 @@ export type ReconDiffRow = {
  */
 export type ReconPendingRow = { channel: string; recordId: string; state: 'held' | 'seen' | 'promoted'; date: string; local: ReconRecord };
 
+/** Which runs to list; `after` is where the previous page ended. */
+export type ReconRunsQuery = { channel?: string; date?: string; after?: Pick<ReconRunRow, 'date' | 'channel'>; limit: number };
+
 /** What finishing a run writes, in one transaction. */
 export type ReconRunResult = { run: ReconRunRow; diffs: ReconDiffRow[]; pendingAdded: ReconPendingRow[]; pendingRemoved: string[] };
 
@@ -563,7 +566,8 @@ export interface Store {
   finishReconRun(result: ReconRunResult): Promise<void>;
   loadReconRun(runId: string): Promise<ReconRunRow | null>;
   findReconRun(channel: string, date: string): Promise<ReconRunRow | null>;
-  listReconRuns(query: { channel?: string; date?: string; limit: number }): Promise<ReconRunRow[]>;
+  /** Runs newest day first (a day's channels by code), after the run at `after` (its day and channel) when given. */
+  listReconRuns(query: ReconRunsQuery): Promise<ReconRunRow[]>;
   listReconDiffs(runId: string): Promise<ReconDiffRow[]>;
   /**
    * Records an operator's resolution of a difference that is still open, in one conditional write:

@@ -2,7 +2,7 @@
  * The operator console in Chromium: at 1280 px the action buttons of the alerts and a
  * reconciliation's differences are on screen however long the messages and ids are (text cells
  * wrap); the home page's figures refresh from its JSON without a reload; the sign-out control
- * ends the session (screenshots in test-artifacts/).
+ * ends the session, and signing in again goes back to the page asked for (screenshots in test-artifacts/).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
@@ -58,7 +58,13 @@ describe('the operator console in a browser (sqlite)', () => {
         message: `notification evt_01M912FZWTV9B1SPYNNC356XX${i} of payment ${paymentId} to https://shop.example.com/callbacks/paycenter/orders/notify ran out of tries: the merchant answered 502 Bad Gateway six times`,
       });
     }
-    const { run } = await seedReconRun(world.booted.paycenter, 'alipay_main', '2026-12-05', ['open', 'open', 'repaired']);
+    // Both sides of each difference shown, as a real run's are: the widest rows the page draws.
+    const flowId = `flw_${paymentId.slice(4)}`;
+    const local = { kind: 'payment' as const, flowId, refundId: null, orderId: paymentId, amount: 1_234_567_89, status: 'succeeded', channelTradeNo: null, completedAt: Date.now() };
+    const line = { kind: 'refund', channelTradeNo: '2026120522001347547586791368', flowId, refundId: 'rfd_01M9127QJ9N4PGR4H1P3QV1BNT', amount: 1_234_567_00, feeMilli: 740_740_123, at: Date.now(), status: 'succeeded' };
+    const { run } = await seedReconRun(world.booted.paycenter, 'alipay_main', '2026-12-05', ['open', 'open', 'repaired'].map((resolution) => ({
+      resolution: resolution as 'open' | 'repaired', kind: 'amount_mismatch', flowId, refundId: line.refundId, local, channelRow: line,
+    })), { channel_amount: '-1234567.00', local_amount: '1234567.89', channel_fee: '7407.40', currency: 'CNY' });
     const page = await signedIn(1280);
     await page.goto(`${world.url}/admin/alerts?open=true`);
     await page.screenshot({ path: join(artifacts, 'console-alerts-1280.png'), fullPage: true });
@@ -82,12 +88,15 @@ describe('the operator console in a browser (sqlite)', () => {
     await page.close();
   }, 60_000);
 
-  test('Sign out ends the session: the console sends the browser to sign in again', async () => {
+  test('Sign out ends the session: the console sends the browser to sign in again, and back to the page it asked for', async () => {
     const page = await signedIn(390);
     await page.click('form.signout button');
     await page.waitForURL(`${world.url}/admin/login`, { waitUntil: 'commit' });
-    await page.goto(`${world.url}/admin/payments`, { waitUntil: 'commit' });
-    await page.waitForURL(`${world.url}/admin/login`, { waitUntil: 'commit' });
+    await page.goto(`${world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });
+    await page.waitForURL(`${world.url}/admin/login?next=%2Fadmin%2Fpayments%3Fstatus%3Dclosed`, { waitUntil: 'commit' });
+    await page.fill('input[name="token"]', admin_token);
+    await page.click('button');
+    await page.waitForURL(`${world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });
     await page.close();
   }, 60_000);
 });

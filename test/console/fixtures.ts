@@ -40,11 +40,16 @@ export function csrfOn(html: string): string {
 
 const flowId = (n: number) => `flw_01JD${String(n).padStart(22, '0')}`;
 
+/** A difference to seed: its resolution (a fee_mismatch of a flow of its own), or more of it. */
+export type DiffSeed = ReconDiffRow['resolution'] | (Partial<ReconDiffRow> & Pick<ReconDiffRow, 'resolution'>);
+
 /**
- * A finished run of `channel` on `date` with one difference per given resolution (each a
- * fee_mismatch of its own flow), and the `recon_diff` alert the run raises for each open one.
+ * A finished run of `channel` on `date` with one difference per seed, its counts by their kinds and
+ * the totals given, and the `recon_diff` alert the run raises for each open one.
  */
-export async function seedReconRun(paycenter: Paycenter, channel: string, date: string, resolutions: Array<ReconDiffRow['resolution']>): Promise<{ run: ReconRunRow; diffs: ReconDiffRow[] }> {
+export async function seedReconRun(
+  paycenter: Paycenter, channel: string, date: string, seeds: DiffSeed[], totals: Record<string, string> = {},
+): Promise<{ run: ReconRunRow; diffs: ReconDiffRow[] }> {
   const now = Date.now();
   const run: ReconRunRow = {
     id: newId('rcn', now), channel, date, status: 'running', source: 'upload', counts: {}, totals: {}, error: null,
@@ -52,13 +57,18 @@ export async function seedReconRun(paycenter: Paycenter, channel: string, date: 
   };
   const started = await paycenter.store.startReconRun(run, false, now);
   if (!started) throw new Error('the run did not start');
-  const diffs: ReconDiffRow[] = resolutions.map((resolution, i) => ({
-    id: newId('dif', now), runId: run.id, kind: 'fee_mismatch', recordKey: flowId(i), flowId: flowId(i), refundId: null,
-    channelTradeNo: `2026120522001${String(i).padStart(15, '0')}`, local: null, channelRow: null, resolution,
-    note: resolution === 'repaired' ? "told the order's actor" : null, resolvedBy: resolution === 'open' ? null : 'reconciliation',
-    resolvedAt: resolution === 'open' ? null : now, createdAt: now,
-  }));
-  const done: ReconRunRow = { ...run, status: 'done', counts: { fee_mismatch: diffs.length }, leaseUntil: null, finishedAt: now };
+  const diffs: ReconDiffRow[] = seeds.map((seed, i) => {
+    const { resolution, ...more } = typeof seed === 'string' ? { resolution: seed } : seed;
+    return {
+      id: newId('dif', now), runId: run.id, kind: 'fee_mismatch', recordKey: flowId(i), flowId: flowId(i), refundId: null,
+      channelTradeNo: `2026120522001${String(i).padStart(15, '0')}`, local: null, channelRow: null, resolution,
+      note: resolution === 'repaired' ? "told the order's actor" : null, resolvedBy: resolution === 'open' ? null : 'reconciliation',
+      resolvedAt: resolution === 'open' ? null : now, createdAt: now, ...more,
+    };
+  });
+  const counts: Record<string, number> = {};
+  for (const d of diffs) counts[d.kind] = (counts[d.kind] ?? 0) + 1;
+  const done: ReconRunRow = { ...run, status: 'done', counts, totals, leaseUntil: null, finishedAt: now };
   await paycenter.store.finishReconRun({ run: done, diffs, pendingAdded: [], pendingRemoved: [] });
   for (const d of diffs.filter((d) => d.resolution === 'open')) {
     await paycenter.alerts.raise({ id: alertIdFor(d.id), kind: 'recon_diff', channel, message: `${channel} ${date}: fee_mismatch for ${d.recordKey}` });

@@ -1,13 +1,13 @@
 /**
  * The console's pages over HTTP, as a browser asks for them: errors inside the console (a bad
  * filter, a refused form, an unknown page) with a way back and the JSON body kept for API clients,
- * a browser without a session sent to sign in; the alerts page with the JSON route's filters and
+ * a browser without a session sent to sign in and back to where it was going; the alerts page with the JSON route's filters and
  * pages (an old alert stays reachable after a flood); the operators' record a page at a time; a
  * second acknowledgement that writes nothing and is not recorded; a sign-out control on every page.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { newId } from '../../src/ids.ts';
-import { type Booted, adminCall, bootPaycenter } from '../http/harness.ts';
+import { type Booted, adminCall, admin_token, bootPaycenter } from '../http/harness.ts';
 import { browse, csrfOn, signIn } from './fixtures.ts';
 
 const hrefs = (html: string, containing: string) => [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&')).filter((h) => h.includes(containing));
@@ -50,12 +50,24 @@ describe('the console in a browser, over HTTP (sqlite)', () => {
     expect((await adminCall(booted.url, 'POST', '/admin/channels/alipay_main/breaker', { state: 'open', reason: '   ' })).body.error.field).toBe('reason');
   });
 
-  test('a browser without a session (or with one that ended) is sent to sign in; a script is answered 401', async () => {
+  test('a browser without a session (or with one that ended) is sent to sign in, and comes back where it was going; a script is answered 401', async () => {
     for (const stale of ['', 'paycenter_admin=ended-long-ago']) {
-      const answer = await browse(booted.url, '/admin/alerts', stale);
+      const answer = await browse(booted.url, '/admin/alerts?kind=parked', stale);
       expect(answer.status).toBe(303);
-      expect(answer.headers.get('location')).toBe('/admin/login');
+      expect(answer.headers.get('location')).toBe('/admin/login?next=%2Fadmin%2Falerts%3Fkind%3Dparked');
     }
+    const form = await (await browse(booted.url, '/admin/login?next=%2Fadmin%2Falerts%3Fkind%3Dparked', '')).text();
+    expect(form).toContain('<input type="hidden" name="next" value="/admin/alerts?kind=parked">');
+    const signedIn = await fetch(`${booted.url}/admin/login`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual',
+      body: `token=${admin_token}&next=${encodeURIComponent('/admin/alerts?kind=parked')}`,
+    });
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get('location')).toBe('/admin/alerts?kind=parked');
+    // A form posted after the session ended comes back to the page it was on; the home page needs no `next`.
+    const posted = await browse(booted.url, '/admin/forms/risk/rules/nope', '', { method: 'POST', body: 'status=disabled', referer: '/admin/risk' });
+    expect(posted.headers.get('location')).toBe('/admin/login?next=%2Fadmin%2Frisk');
+    expect((await browse(booted.url, '/admin', '')).headers.get('location')).toBe('/admin/login');
     expect((await fetch(`${booted.url}/admin/alerts`)).status).toBe(401);
     const wrongToken = await fetch(`${booted.url}/admin/alerts`, { headers: { accept: 'text/html', authorization: 'Bearer wrong' }, redirect: 'manual' });
     expect(wrongToken.status).toBe(401);

@@ -1,7 +1,7 @@
 /**
  * A run's fee total is what the channel charged net of the fees its refunds gave back, on both
  * providers' statements as the sandbox writes them (Alipay's 服务费 negative on a payment and
- * positive on a refund, WeChat Pay's 手续费 the other way round).
+ * positive on a refund, WeChat Pay's 手续费 the other way round), in the currency the totals name.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { chinaDate } from '../../src/channels/china-time.ts';
@@ -33,11 +33,11 @@ for (const kind of storeKinds) {
     }, 60_000);
     afterAll(() => day?.stop());
 
-    test('a payment of 100.00 (fee 0.60) refunded 30.00 (fee 0.18 given back) charged 0.42, on Alipay and WeChat Pay', async () => {
+    test('a payment of 100.00 CNY (fee 0.60) refunded 30.00 (fee 0.18 given back) charged 0.42 CNY, on Alipay and WeChat Pay', async () => {
       for (const channel of ['alipay_main', 'wechat_main']) {
         const run = (await reconcile(day, channel, date)).body;
         expect(run).toMatchObject({ channel, status: 'done', counts: { matched: 2, fee_mismatch: 0 } });
-        expect(run.totals).toEqual({ channel_amount: '70.00', local_amount: '70.00', channel_fee: '0.42' });
+        expect(run.totals).toEqual({ channel_amount: '70.00', local_amount: '70.00', channel_fee: '0.42', currency: 'CNY' });
       }
     });
   });

@@ -11,18 +11,22 @@ import { statementMediaTypeOf, statement_media_types } from '../../channels/stat
 import { isoTime } from '../../clock.ts';
 import type { Reconciliation, ResolveOutcome, RunOutcome } from '../../recon/reconciliation.ts';
 import type { ReconDiffRow, ReconRunRow, Store } from '../../store/store.ts';
-import { reconDiff, reconRun, reconRunList } from '../answers.ts';
+import { reconDiff, reconRun, reconRunPage } from '../answers.ts';
 import { ApiError } from '../errors.ts';
 import { describeIn, jsonAnswer, jsonOrPage } from '../openapi.ts';
 import { jsonBody, optionalParam, pageLimit, queryParams } from '../validate.ts';
 
 const channelCode = v.pipe(v.string(), v.regex(/^[a-z0-9_]{1,32}$/, 'must be a channel code'));
 const chinaDate = v.pipe(v.string(), v.isoDate('must be a date (YYYY-MM-DD)'));
-const runsQuery = v.strictObject({
+/** Runs a page lists at most. */
+export const recon_runs_page_max = 100;
+export const runsQuery = v.strictObject({
   channel: optionalParam(channelCode),
   date: optionalParam(chinaDate),
-  limit: pageLimit(100, 50),
+  after: optionalParam(v.pipe(v.string(), v.regex(/^rcn_[0-9A-Z]{26}$/, 'must be a reconciliation id'))),
+  limit: pageLimit(recon_runs_page_max, 50),
 });
+export type RunsQuery = v.InferOutput<typeof runsQuery>;
 const runRequest = v.strictObject({ channel: channelCode, date: chinaDate, rerun: v.optional(v.boolean(), false) });
 const uploadQuery = v.strictObject({ channel: channelCode, date: chinaDate, rerun: v.optional(v.picklist(['true', 'false']), 'false') });
 /** How long an operator's note on a difference may be. */
@@ -55,6 +59,18 @@ export const runView = (r: ReconRunRow, diffs?: ReconDiffRow[]) => ({
   created_at: isoTime(r.createdAt), finished_at: r.finishedAt === null ? null : isoTime(r.finishedAt),
   ...(diffs ? { diffs: diffs.map(diffView) } : {}),
 });
+
+/**
+ * One page of runs as the query asks, for the JSON route and the console's page. Runs are listed
+ * by day, not id (a day reconciled late has a newer id), so `after` must name a run: the page goes
+ * on from its day and channel.
+ */
+export async function runsPage(store: Store, q: RunsQuery): Promise<{ runs: ReconRunRow[]; hasMore: boolean }> {
+  const last = q.after === undefined ? undefined : await store.loadReconRun(q.after);
+  if (last === null) throw new ApiError('invalid_request', `after names no reconciliation run: ${q.after}`, 'after');
+  const rows = await store.listReconRuns({ channel: q.channel, date: q.date, after: last, limit: q.limit + 1 });
+  return { runs: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
+}
 
 /** A run's answers: a new run, or the one that day already has. */
 const run_answers = { 201: jsonAnswer(reconRun, 'The new run.'), 200: jsonAnswer(reconRun, 'The run this channel and day already had (rerun: false).') };
@@ -96,10 +112,11 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
     return c.json(run, status);
   });
 
-  app.get('/reconciliations', describeIn('operators', { summary: 'Reconciliation runs, newest day first', responses: { 200: jsonOrPage(reconRunList, 'The runs, without their differences.') } }), queryParams(runsQuery), async (c) => {
-    const q = c.req.valid('query');
-    const runs = await deps.store.listReconRuns({ channel: q.channel, date: q.date, limit: q.limit });
-    return c.json({ data: runs.map((r) => runView(r)) });
+  app.get('/reconciliations', describeIn('operators', {
+    summary: 'Reconciliation runs, newest day first (after=rcn_… pages on)', responses: { 200: jsonOrPage(reconRunPage, 'A page of runs, without their differences.') },
+  }), queryParams(runsQuery), async (c) => {
+    const page = await runsPage(deps.store, c.req.valid('query'));
+    return c.json({ data: page.runs.map((r) => runView(r)), has_more: page.hasMore });
   });
 
   app.get('/reconciliations/:id', describeIn('operators', {

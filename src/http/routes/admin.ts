@@ -32,6 +32,7 @@ import { mountChannelHealth } from './admin-channels-health.ts';
 import type { Alerts } from '../../alerts/alerts.ts';
 import { mountAlerts } from './admin-alerts.ts';
 import { csrfMatches } from '../../console/csrf.ts';
+import { signInNext } from '../../console/errors.tsx';
 import { recordWrites } from '../../console/audit.ts';
 import { mountConsole } from '../../console/routes.tsx';
 import type { Risk } from '../../risk/open.ts';
@@ -95,18 +96,21 @@ function adminAuth(gate: Gate, secretKey: Uint8Array): MiddlewareHandler {
   };
 }
 
-const loginPage = (failed: boolean) => html`<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+/** The sign-in form; `next` (checked by signInNext) is where a sign-in goes on to. */
+const loginPage = (failed: boolean, next: string) => html`<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>paycenter operators</title></head><body style="font-family:system-ui;max-width:28rem;margin:3rem auto;padding:0 1rem">
 <h1>paycenter operators</h1>${failed ? html`<p style="color:#b00">That token is not the admin token.</p>` : ''}
-<form method="post" action="/admin/login"><label>Admin token <input name="token" type="password" autocomplete="current-password" required></label>
+<form method="post" action="/admin/login"><input type="hidden" name="next" value="${next}">
+<label>Admin token <input name="token" type="password" autocomplete="current-password" required></label>
 <button>Sign in</button></form></body></html>`;
 
 /**
  * Sign-in for browsers: the admin token, once, in a form; the answer sets an HttpOnly cookie
- * holding a new session's id (`Secure` behind https). Sign-out ends that session.
+ * holding a new session's id (`Secure` behind https) and goes on to the console page the browser
+ * was sent from (`next`). Sign-out ends that session.
  */
 function mountLogin(app: Hono, gate: Gate, secureCookie: boolean): void {
-  app.get('/login', (c) => c.html(loginPage(false)));
+  app.get('/login', (c) => c.html(loginPage(false, signInNext(c.req.query('next')))));
   app.post('/login', async (c) => {
     const address = gate.addressOf(c);
     const now = gate.clock.now();
@@ -114,13 +118,14 @@ function mountLogin(app: Hono, gate: Gate, secureCookie: boolean): void {
     if (waitS > 0) throw tooManyFailures(waitS);
     const form = await c.req.parseBody();
     const given = typeof form.token === 'string' ? form.token : '';
+    const next = signInNext(form.next);
     if (!constantTimeEqual(gate.token, given)) {
       gate.failures.fail(address, now);
-      return c.html(loginPage(true), 401);
+      return c.html(loginPage(true, next), 401);
     }
     const session = await gate.sessions.open(now);
     setCookie(c, admin_cookie, session, { httpOnly: true, secure: secureCookie, sameSite: 'Strict', path: '/admin', maxAge: Math.floor(gate.sessions.sessionMs / 1000) });
-    return c.redirect('/admin', 303);
+    return c.redirect(next, 303);
   });
   app.post('/logout', async (c) => {
     const session = getCookie(c, admin_cookie);
