@@ -10,10 +10,8 @@ import type { Browser, Page } from 'playwright-core';
 import { type World, bootWorld } from '../channels/world.ts';
 import { seedReconRun } from '../console/fixtures.ts';
 import { admin_token } from '../http/harness.ts';
-import { artifacts, launchChromium } from './chromium.ts';
+import { artifacts, launchChromium, signedInPage } from './chromium.ts';
 
-/** The machine is shared with other work: navigations wait for the first bytes only, steps wait generously. */
-const step_timeout_ms = 20_000;
 /** The home page refreshes every 10 s (home_refresh_ms): one refresh and some. */
 const refresh_wait_ms = 25_000;
 
@@ -29,15 +27,6 @@ describe('the operator console in a browser (sqlite)', () => {
     await world?.stop();
   }, 30_000);
 
-  async function signedIn(width: number): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width, height: 900 } });
-    page.setDefaultTimeout(step_timeout_ms);
-    await page.goto(`${world.url}/admin/login`, { waitUntil: 'commit' });
-    await page.fill('input[name="token"]', admin_token);
-    await page.click('button');
-    await page.waitForURL(`${world.url}/admin`, { waitUntil: 'commit' });
-    return page;
-  }
 
   /** Every button the selector finds ends inside the window, and its table needs no sideways scrolling. */
   async function buttonsOnScreen(page: Page, selector: string): Promise<void> {
@@ -65,7 +54,7 @@ describe('the operator console in a browser (sqlite)', () => {
     const { run } = await seedReconRun(world.booted.paycenter, 'alipay_main', '2026-12-05', ['open', 'open', 'repaired'].map((resolution) => ({
       resolution: resolution as 'open' | 'repaired', kind: 'amount_mismatch', flowId, refundId: line.refundId, local, channelRow: line,
     })), { channel_amount: '-1234567.00', local_amount: '1234567.89', channel_fee: '7407.40', currency: 'CNY' });
-    const page = await signedIn(1280);
+    const page = await signedInPage(browser, world.url, 1280);
     await page.goto(`${world.url}/admin/alerts?open=true`);
     await page.screenshot({ path: join(artifacts, 'console-alerts-1280.png'), fullPage: true });
     await buttonsOnScreen(page, 'form[action$="/ack"] button');
@@ -77,7 +66,7 @@ describe('the operator console in a browser (sqlite)', () => {
 
   test("the home page's figures follow new orders without a reload", async () => {
     await world.merchant.createPayment({ amount: '1.00' });
-    const page = await signedIn(1280);
+    const page = await signedInPage(browser, world.url, 1280);
     const field = '[data-field="today.currencies.currency=CNY.orders"]';
     const before = Number(await page.locator(field).textContent());
     expect(before).toBeGreaterThanOrEqual(1);
@@ -89,7 +78,7 @@ describe('the operator console in a browser (sqlite)', () => {
   }, 60_000);
 
   test('Sign out ends the session: the console sends the browser to sign in again, and back to the page it asked for', async () => {
-    const page = await signedIn(390);
+    const page = await signedInPage(browser, world.url, 390);
     await page.click('form.signout button');
     await page.waitForURL(`${world.url}/admin/login`, { waitUntil: 'commit' });
     await page.goto(`${world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });

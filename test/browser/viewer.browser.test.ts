@@ -8,11 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { type World, bootWorld, waitForPayment } from '../channels/world.ts';
-import { adminCall, admin_token } from '../http/harness.ts';
-import { artifacts, launchChromium } from './chromium.ts';
+import { adminCall } from '../http/harness.ts';
+import { artifacts, launchChromium, signedInPage } from './chromium.ts';
 
-/** The machine is shared with other work: navigations wait for the first bytes only, steps wait generously. */
-const step_timeout_ms = 20_000;
 
 describe('the state-chart viewer in a browser (sqlite)', () => {
   let world: World;
@@ -26,15 +24,6 @@ describe('the state-chart viewer in a browser (sqlite)', () => {
     await world?.stop();
   }, 30_000);
 
-  async function signedIn(width: number): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width, height: 900 } });
-    page.setDefaultTimeout(step_timeout_ms);
-    await page.goto(`${world.url}/admin/login`, { waitUntil: 'commit' });
-    await page.fill('input[name="token"]', admin_token);
-    await page.click('button');
-    await page.waitForURL(`${world.url}/admin`, { waitUntil: 'commit' });
-    return page;
-  }
 
   async function fitsWindow(page: Page, name: string): Promise<void> {
     for (const [width, label] of [[1280, 'desktop'], [390, 'phone']] as const) {
@@ -54,7 +43,7 @@ describe('the state-chart viewer in a browser (sqlite)', () => {
     const changes = journal.filter((j) => JSON.stringify(j.state_before) !== JSON.stringify(j.state_after)).length;
     expect(changes).toBeGreaterThanOrEqual(3);
 
-    const page = await signedIn(1280);
+    const page = await signedInPage(browser, world.url, 1280);
     await page.goto(`${world.url}/admin/payments/${id}/timeline`, { waitUntil: 'commit' });
     await page.locator('.chart svg .journey').waitFor();
     expect(await page.locator('.journey .step').count()).toBe(changes);
@@ -84,7 +73,7 @@ describe('the state-chart viewer in a browser (sqlite)', () => {
   }, 120_000);
 
   test('the machine page: click a state for its transitions; a simulated event moves the scratch actor; the page fits the window', async () => {
-    const page = await signedIn(1280);
+    const page = await signedInPage(browser, world.url, 1280);
     await page.goto(`${world.url}/admin/machines`, { waitUntil: 'commit' });
     await page.locator('form.sim').waitFor();
     expect(await page.locator('.state.current').getAttribute('data-state')).toBe('created');
