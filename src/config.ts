@@ -167,6 +167,9 @@ const environment = v.object({
     v.check((entries) => entries.length <= trusted_proxies_max, `must list at most ${trusted_proxies_max} addresses or ranges`),
     v.check((entries) => entries.every((entry) => parseRange(entry) !== null), 'must be addresses or CIDR ranges, comma-separated'),
     v.transform((entries) => entries.map((entry) => parseRange(entry)!)),
+    // Trusting every address lets any caller name the address it is counted by.
+    v.check((ranges) => ranges.every((range) => range.first !== 0n || range.last !== (range.family === 4 ? 2n ** 32n : 2n ** 128n) - 1n),
+      'must not trust every address (0.0.0.0/0, ::/0): list the proxies'),
   ),
   CALLBACK_RATE_PER_ADDRESS_PER_S: integer(1, 1_000_000, 200),
   CALLBACK_BURST_PER_ADDRESS: integer(1, 1_000_000, 2_000),

@@ -121,7 +121,7 @@ export async function startPaycenter(config: Config, options: StartOptions = {})
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel);
   const store = await openStore(config.databaseUrl);
-  await store.migrate();
+  for (const note of await store.migrate()) log.warn('store repaired at start', { note });
   await checkSecretKey(store, config.secretKey);
 
   const redis = config.redisUrls.map(redisClient);

@@ -100,6 +100,9 @@ describe('config', () => {
     expect(loadConfig({ ...base, TRUSTED_PROXIES: ' 10.0.0.0/8 , ::1' }, 'production').trustedProxies).toHaveLength(2);
     expect(() => loadConfig({ ...base, TRUSTED_PROXIES: '10.0.0.0/8,proxy.internal' }, 'production'))
       .toThrow('TRUSTED_PROXIES: must be addresses or CIDR ranges, comma-separated');
+    for (const everything of ['0.0.0.0/0', '10.0.0.1,::/0']) {
+      expect(() => loadConfig({ ...base, TRUSTED_PROXIES: everything }, 'production')).toThrow('TRUSTED_PROXIES: must not trust every address');
+    }
   });
 
   test('an empty variable counts as unset', () => {

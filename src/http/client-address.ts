@@ -15,7 +15,11 @@ const isTrusted = (address: string, trusted: readonly Range[]): boolean => {
   return parsed !== null && trusted.some((range) => inRange(parsed, range));
 };
 
-/** The caller's address: `peer`, or behind trusted proxies the hop they saw (the farthest when all are proxies). */
+/**
+ * The caller's address: `peer`, or behind trusted proxies the nearest hop they saw that is not
+ * one. When every hop is a trusted address the peer stands: the farthest hop is the one a caller
+ * can write itself.
+ */
 export function clientAddressOf(peer: string, forwardedFor: string | undefined, trusted: readonly Range[]): string {
   if (trusted.length === 0 || !forwardedFor || !isTrusted(peer, trusted)) return peer;
   const hops = forwardedFor.split(',').map((hop) => hop.trim());
@@ -24,7 +28,7 @@ export function clientAddressOf(peer: string, forwardedFor: string | undefined, 
     // A hop that is no address (`unknown`, a port glued on) says nothing we can count by.
     if (!isTrusted(hop, trusted)) return parseAddress(hop) ? hop : peer;
   }
-  return hops[0]!;
+  return peer;
 }
 
 /** The socket's peer as Bun saw it; 'unknown' without a server (`app.request`). */

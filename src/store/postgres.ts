@@ -316,6 +316,27 @@ class RolledBack extends Error {
   }
 }
 
+/** The newest events a start looks at for writer ids this cluster has not reached yet. */
+const restored_events_sample_max = 1_000;
+
+/**
+ * After a logical restore (pg_dump into another cluster) the events' writer_xid are the old
+ * cluster's transaction ids, and the new cluster counts from far below them: such rows sort after
+ * every new one and stay above the list's horizon until the counter catches up — GET /v1/events
+ * stops. Seen at start (one of the newest rows written by an id not yet handed out), every row is
+ * given the smallest id: listed in id order, before anything written from then on.
+ */
+async function reorderRestoredEvents(tx: SQL): Promise<string[]> {
+  const [restored] = (await tx.unsafe(
+    `SELECT 1 FROM (SELECT writer_xid FROM merchant_events ORDER BY id DESC LIMIT $1) newest
+     WHERE writer_xid >= pg_snapshot_xmax(pg_current_snapshot()) LIMIT 1`,
+    [restored_events_sample_max],
+  )) as Row[];
+  if (!restored) return [];
+  const [moved] = (await tx.unsafe("WITH moved AS (UPDATE merchant_events SET writer_xid = '1'::xid8 RETURNING 1) SELECT count(*) AS n FROM moved")) as Row[];
+  return [`merchant_events: ${int(moved!.n)} rows were written by transaction ids this cluster has not reached (a logical restore?); they are listed in id order, before new events`];
+}
+
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   private lastNoncePurge = 0;
@@ -359,20 +380,25 @@ export class PostgresStore implements Store {
     return new PostgresStore(sql);
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<string[]> {
     const executor: MigrationExecutor = {
-      locked: (work) =>
-        this.sql.begin(async (tx) => {
-          // A migration may rewrite a large table, and an instance waits here for another's.
-          await tx.unsafe('SET LOCAL statement_timeout = 0');
-          await tx.unsafe('SELECT pg_advisory_xact_lock($1)', [postgres_migration_lock_key]);
-          return work({
-            script: async (sql) => void (await tx.unsafe(sql)),
-            rows: async (sql, params) => (await tx.unsafe(sql, params)) as Row[],
-          });
-        }),
+      locked: (work) => this.underMigrationLock((tx) => work({
+        script: async (sql) => void (await tx.unsafe(sql)),
+        rows: async (sql, params) => (await tx.unsafe(sql, params)) as Row[],
+      })),
     };
     await migrate(executor, migrationsOf('postgres'), Date.now());
+    return this.underMigrationLock(reorderRestoredEvents);
+  }
+
+  /** One start-up step at a time across instances: migrations, and repairs after them. */
+  private underMigrationLock<T>(work: (tx: SQL) => Promise<T>): Promise<T> {
+    return this.sql.begin(async (tx) => {
+      // A migration may rewrite a large table, and an instance waits here for another's.
+      await tx.unsafe('SET LOCAL statement_timeout = 0');
+      await tx.unsafe('SELECT pg_advisory_xact_lock($1)', [postgres_migration_lock_key]);
+      return work(tx);
+    });
   }
 
   async commit(writes: OrderWrite[]): Promise<WriteOutcome[]> {

@@ -169,11 +169,12 @@ export class SqliteStore implements Store {
     this.queries = new StatementCache(this.db);
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<string[]> {
     await migrate(this.migrationExecutor(), migrationsOf('sqlite'), Date.now());
     this.writer ??= await WriterThread.start(this.path);
     const writer = this.writer;
     this.side ??= new SideWrites((writes) => writer.sideWrites(writes));
+    return [];
   }
 
   /**

@@ -404,8 +404,11 @@ export interface LedgerStore {
 export interface Store {
   readonly dialect: Dialect;
   readonly ledger: LedgerStore;
-  /** Applies numbered migrations; refuses a database newer than the code. */
-  migrate(): Promise<void>;
+  /**
+   * Applies numbered migrations; refuses a database newer than the code. Answers what it had to
+   * repair besides, one sentence each, for the start-up log (usually nothing).
+   */
+  migrate(): Promise<string[]>;
   /**
    * Applies a batch in ONE durable transaction (one fsync). Each write is isolated from the
    * others: a write that conflicts leaves no trace, the rest still commit. A nonce claim wins

@@ -30,7 +30,7 @@ describe('the client address', () => {
     expect(clientAddressOf('10.0.0.5', '', trusted)).toBe('10.0.0.5');
   });
 
-  test('is the farthest hop when every hop is a trusted proxy', () => {
-    expect(clientAddressOf('10.0.0.5', '10.9.9.9, 10.1.1.1', trusted)).toBe('10.9.9.9');
+  test('is the peer when every hop is a trusted address: the farthest is the one a caller writes', () => {
+    expect(clientAddressOf('10.0.0.5', '10.9.9.9, 10.1.1.1', trusted)).toBe('10.0.0.5');
   });
 });

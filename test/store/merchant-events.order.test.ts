@@ -165,6 +165,35 @@ describe("a merchant's events (postgres, another database's long transaction)", 
   });
 });
 
+describe("a merchant's events (postgres, restored into another cluster)", () => {
+  let fresh: FreshStore;
+  beforeAll(async () => {
+    fresh = await freshStore('postgres');
+  });
+  afterAll(() => fresh?.dispose());
+
+  // pg_dump keeps each row's writer_xid, the old cluster's; the new cluster counts from far below
+  // them. Such rows sorted after every new one and stayed above the horizon: the list stopped.
+  test('rows written by transaction ids this cluster has not reached are put back in order at start', async () => {
+    const merchantId = `M${unique()}`;
+    const [first, second, third] = [orderRow(1, { merchantId }), orderRow(1, { merchantId }), orderRow(1, { merchantId })];
+    const [a, b] = [newId('evt', t0), newId('evt', t0 + 1)];
+    await fresh.store.commit([writeOf(first, { merchantEvents: [eventOf(merchantId, first.id, a)] })]);
+    await fresh.store.commit([writeOf(second, { merchantEvents: [eventOf(merchantId, second.id, b)] })]);
+    const sql = new SQL({ url: fresh.url, max: 1 });
+    await sql`UPDATE merchant_events SET writer_xid = (pg_snapshot_xmax(pg_current_snapshot())::text::numeric + 1000000 + length(id))::text::xid8`;
+    await sql.close();
+    expect(await fresh.store.listMerchantEventsAfter(merchantId, null, 10)).toEqual([]);
+
+    expect(await fresh.store.migrate()).toEqual([expect.stringContaining('merchant_events')]);
+    const c = newId('evt', t0 + 2);
+    await fresh.store.commit([writeOf(third, { merchantEvents: [eventOf(merchantId, third.id, c)] })]);
+    expect((await fresh.store.listMerchantEventsAfter(merchantId, null, 10))!.map((e) => e.id)).toEqual([a, b, c]);
+    expect((await fresh.store.listMerchantEventsAfter(merchantId, a, 10))!.map((e) => e.id)).toEqual([b, c]);
+    expect(await fresh.store.migrate()).toEqual([]);
+  });
+});
+
 describe('GET /v1/events with an `after` of no event of this merchant', () => {
   let booted: Booted;
   beforeAll(async () => {
