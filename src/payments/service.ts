@@ -441,7 +441,7 @@ export class Payments {
     return { ok: true, order: found.order, refunds: rows.filter((r) => !r.automatic).sort((a, b) => a.createdAt - b.createdAt) };
   }
 
-  /** The merchant's events after `afterId`, oldest first; null when it names none of theirs. */
+  /** The merchant's events after `afterId`, in the order they became visible; null when it names none of theirs. */
   events(merchant: Merchant, afterId: string | null, limit: number): Promise<MerchantEventRow[] | null> {
     return this.store.listMerchantEventsAfter(merchant.id, afterId, limit);
   }

@@ -247,6 +247,8 @@ export class UnionpayAdapter implements ChannelAdapter {
     if (message.txnType !== consume_txn_type) return { ok: false, reason: `txnType ${message.txnType ?? '(none)'} is not a consume` };
     const flowId = message.orderId === undefined ? null : idOfOrderId(message.orderId);
     if (!flowId) return { ok: false, reason: `orderId ${message.orderId ?? '(none)'} is not one of paycenter's` };
+    // Read as sent, unlike a query's answer (consumeClassOf): UnionPay notifies only a consume that
+    // succeeded (its demos: 支付失败的交易银联不会发送后台通知), so a notify is never a decline the payer could still undo.
     return { ok: true, trade: this.tradeOf(flowId, message, respClassOf(message.respCode)) };
   }
 

@@ -121,7 +121,7 @@ export function merchantRoutes(payments: Payments, links: Links, outbound: Outbo
   });
 
   app.get('/events', describeIn('payments', {
-    summary: 'Every notification sent to this merchant, oldest first', responses: { 200: jsonAnswer(eventPage, 'A page of events; after (the last id) pages on.') },
+    summary: 'Every notification sent to this merchant, in the order they became visible: paging with after (an id from this list) never passes one', responses: { 200: jsonAnswer(eventPage, 'A page of events; after (the last id) pages on.') },
   }), queryParams(eventsQuery), async (c) => {
     const { after, limit } = c.req.valid('query');
     const events = await payments.events(c.get('merchant'), after ?? null, limit + 1);
