@@ -7,10 +7,10 @@
  */
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
-import { firstIdAt } from '../ids.ts';
 import { type Currency, currencies, formatAmount } from '../money.ts';
 import type { OrderStats } from '../store/store.ts';
 import { ChannelsTable, channelLines } from './channels.tsx';
+import type { HomeStats } from './home-stats.ts';
 import { Layout, Stat, Table, Text, Time, open_alerts_path, percent } from './pages.tsx';
 import type { ConsoleDeps } from './routes.tsx';
 
@@ -18,7 +18,7 @@ import type { ConsoleDeps } from './routes.tsx';
 const home_items_max = 10;
 /** Open differences and parked rows counted on the home page at most. */
 const home_counted_max = 1_000;
-/** How often the home page refreshes its figures. */
+/** How often the home page refreshes its figures (today's orders may be up to home_stats_fresh_ms older). */
 const home_refresh_ms = 10_000;
 
 const amountOf = (minor: number, currency: string) => (currencies.includes(currency as Currency) ? formatAmount(minor, currency as Currency) : String(minor));
@@ -34,10 +34,11 @@ const dayOf = (s: OrderStats) => ({
   paid_amount: amountOf(s.paidAmount, s.currency), refunded_amount: amountOf(s.refundedAmount, s.currency),
 });
 
-export async function homeOf(deps: ConsoleDeps) {
+/** The home's figures; today's orders from `homeStats` (counted once for every tab), the rest read as asked. */
+export async function homeOf(deps: ConsoleDeps, homeStats: HomeStats) {
   const dayStart = chinaDayStart(deps.clock.now());
   const [stats, channels, open, alerts, diffs, parked] = await Promise.all([
-    deps.store.orderStatsSince(firstIdAt('pay', dayStart)), channelLines(deps), deps.store.countOpenAlerts(),
+    homeStats.of(dayStart), channelLines(deps), deps.store.countOpenAlerts(),
     deps.alerts.list({ open: true, limit: home_items_max }), deps.store.listOpenReconDiffs(Number.MAX_SAFE_INTEGER, home_counted_max),
     deps.store.listParked(home_counted_max),
   ]);

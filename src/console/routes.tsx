@@ -26,6 +26,7 @@ import type { Risk } from '../risk/open.ts';
 import { mountAlertsConsole } from './alerts.tsx';
 import { mountChannelConsole } from './channels.tsx';
 import { csrfToken } from './csrf.ts';
+import { HomeStats } from './home-stats.ts';
 import { HomePage, homeOf } from './home.tsx';
 import { mountMerchantConsole } from './merchants.tsx';
 import { mountReconConsole } from './recon.tsx';
@@ -72,6 +73,7 @@ const auditQuery = v.strictObject({
 
 export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   const csrfOf = (c: Context) => csrfToken(deps.links.secretKey, getCookie(c, deps.sessionCookie) ?? '');
+  const homeStats = new HomeStats(deps);
   mountMerchantConsole(app, { ...deps, csrfOf });
   mountChannelConsole(app, { ...deps, csrfOf });
   mountRiskConsole(app, { ...deps, csrfOf });
@@ -84,7 +86,7 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): void {
   app.get('/', describeIn('operators', {
     summary: "The console's home: today's volume and success rate, channels, open alerts and differences", responses: { 200: jsonOrPage(consoleHome, 'The figures.') },
   }), async (c) => {
-    const home = await homeOf(deps);
+    const home = await homeOf(deps, homeStats);
     if (!prefersHtml(c)) return c.json(home);
     return c.html(<HomePage home={home} />);
   });

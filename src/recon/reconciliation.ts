@@ -380,15 +380,22 @@ export class Reconciliation {
    * Resolves an open difference by hand (an operator ignores it, or marks it repaired at the
    * channel) and acknowledges the alert that asked for the decision. A difference resolved already
    * (by the reconciliation's repair, or another operator's page) is left as it is: `not_open`.
+   * One that already has this very resolution, note and resolver is this request's retry (its
+   * first try's answer was lost): the difference as it stands.
    */
   async resolve(runId: string, diffId: string, change: { resolution: 'ignored' | 'repaired'; note: string | null; by: string }): Promise<ResolveOutcome> {
     const outcome = await this.deps.store.resolveReconDiff(runId, diffId, { resolution: change.resolution, note: change.note, resolvedBy: change.by, resolvedAt: this.deps.clock.now() });
     if (!outcome) return { ok: false, error: 'not_found' };
-    if (!outcome.resolved) return { ok: false, error: 'not_open', diff: outcome.diff };
+    if (!outcome.resolved && !resolvedAs(outcome.diff, change)) return { ok: false, error: 'not_open', diff: outcome.diff };
+    // A retry acknowledges too: the first try may have failed between its write and this (a second acknowledgement changes nothing).
     await this.deps.alerts.ack(alertIdFor(diffId), change.by);
     return { ok: true, diff: outcome.diff };
   }
 }
+
+/** Whether a difference holds exactly what this resolution would have written (its time aside). */
+const resolvedAs = (diff: ReconDiffRow, change: { resolution: 'ignored' | 'repaired'; note: string | null; by: string }) =>
+  diff.resolution === change.resolution && diff.note === change.note && diff.resolvedBy === change.by;
 
 /** Net amounts may be negative (a day of refunds): the sign, then the API's decimal. */
 const signedAmount = (minor: number, currency: Currency) => `${minor < 0 ? '-' : ''}${formatAmount(Math.abs(minor), currency)}`;

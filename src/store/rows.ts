@@ -394,6 +394,9 @@ const paidSql = `o.status IN (${paidStatuses.map((s) => `'${s}'`).join(', ')})`;
 /**
  * An order was attempted once it has a flow (a payer picked a method; a balance part is a flow too):
  * orders nobody tried to pay are no failures of the channels. One index probe (flows_order) per order.
+ * It reads the day's whole order rows: the console runs it at most once per home_stats_fresh_ms an
+ * instance (src/console/home-stats.ts), and an index covering it would be written by every create
+ * and status change (see 0016_orders_unused_indexes.sql for what that cost).
  */
 export const orderStatsSql = `SELECT o.currency, count(*) AS orders,
   sum(CASE WHEN EXISTS (SELECT 1 FROM flows f WHERE f.order_id = o.id) THEN 1 ELSE 0 END) AS attempted,

@@ -6,6 +6,8 @@
  * calls has no success rate; open alerts in China time; parked rows link to their alerts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { ManualClock } from '../../src/clock.ts';
+import { home_stats_fresh_ms } from '../../src/console/home-stats.ts';
 import { type World, bootWorld, payerDecides, waitForPayment } from '../channels/world.ts';
 import { adminCall } from '../http/harness.ts';
 import { browse, signIn } from './fixtures.ts';
@@ -21,8 +23,10 @@ const at = (root: unknown, path: string): unknown => path.split('.').reduce<unkn
 describe("the console's home (sqlite)", () => {
   let world: World;
   let cookie: string;
+  // Today's figures are counted once per home_stats_fresh_ms: a test that wants new ones moves past it.
+  const clock = new ManualClock(Date.now());
   beforeAll(async () => {
-    world = await bootWorld('sqlite');
+    world = await bootWorld('sqlite', { clock });
     cookie = await signIn(world.url);
   }, 60_000);
   afterAll(() => world?.stop(), 30_000);
@@ -45,6 +49,7 @@ describe("the console's home (sqlite)", () => {
     expect((await world.merchant.call('POST', `/v1/payments/${paid.body.id}/refunds`, { refund_no: 'HOME-R1', amount: '30.00' })).status).toBe(201);
     await waitForPayment(world.merchant, paid.body.id, (p) => p.status === 'partially_refunded');
 
+    clock.advance(home_stats_fresh_ms);
     const cny = (await home()).today.currencies.find((c: { currency: string }) => c.currency === 'CNY');
     expect(cny).toEqual({ currency: 'CNY', orders: 3, attempted: 2, paid: 1, success_rate: 0.5, paid_amount: '100.00', refunded_amount: '30.00' });
   }, 30_000);

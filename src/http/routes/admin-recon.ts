@@ -128,7 +128,7 @@ export function mountReconciliation(app: Hono, deps: { recon: Reconciliation; st
   });
 
   app.post('/reconciliations/:id/diffs/:diff', describeIn('operators', {
-    summary: 'Resolve an open difference by hand (ignored, with a note; 409 once it is not open)', responses: { 200: jsonAnswer(reconDiff, 'The difference as resolved.') }, errors: [404, 409],
+    summary: 'Resolve an open difference by hand (ignored, with a note; an identical retry answers 200, 409 once it is resolved otherwise)', responses: { 200: jsonAnswer(reconDiff, 'The difference as resolved (by this request, or by its earlier identical try).') }, errors: [404, 409],
   }), jsonBody(resolution), async (c) => {
     const body = c.req.valid('json');
     const { id, diff } = c.req.param();

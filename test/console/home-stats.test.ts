@@ -1,0 +1,68 @@
+/**
+ * The console's home counts today's orders once per home_stats_fresh_ms in an instance, however
+ * many tabs refresh it and whether they ask for the page or its JSON: the count scans the day's
+ * orders, and on SQLite every payment waits for it. After the window the figures move on, and a
+ * new China day is counted at once. Counts are observed on the real store, in both stores.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { ManualClock } from '../../src/clock.ts';
+import { home_stats_fresh_ms } from '../../src/console/home-stats.ts';
+import { type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
+import { storeKinds } from '../store/stores.ts';
+import { browse, signIn } from './fixtures.ts';
+
+/** Noon in China: the test's moves stay inside one China day until it crosses to the next on purpose. */
+const china_noon_ms = Date.parse('2026-12-05T04:00:00Z');
+
+for (const kind of storeKinds) {
+  describe(`the home's order figures, counted once a window (${kind})`, () => {
+    const clock = new ManualClock(china_noon_ms);
+    let booted: Booted;
+    let merchant: MerchantClient;
+    let cookie: string;
+    let counts = 0;
+    beforeAll(async () => {
+      booted = await bootPaycenter(kind, {}, { clock });
+      merchant = await MerchantClient.create(booted.url, { methods: ['alipay_qr'] });
+      cookie = await signIn(booted.url);
+      // Observes the console's calls on the real store; what they answer is the store's own.
+      const store = booted.paycenter.store;
+      const count = store.orderStatsSince.bind(store);
+      store.orderStatsSince = (idFrom) => (counts++, count(idFrom));
+    }, 30_000);
+    afterAll(() => booted?.stop());
+
+    const order = async () => {
+      const created = await merchant.createPayment({ amount: '10.00' }, { timestamp: Math.floor(clock.now() / 1000) });
+      expect(created.status).toBe(201);
+    };
+    const ordersToday = async () => (await adminCall(booted.url, 'GET', '/admin')).body.today.currencies.find((c: { currency: string }) => c.currency === 'CNY')?.orders;
+
+    test('tabs and the JSON route within the window share one count; after it the figures move on', async () => {
+      await order();
+      const before = counts;
+      expect(await ordersToday()).toBe(1);
+      await order();
+      clock.advance(home_stats_fresh_ms - 1);
+      const [page, json, again] = await Promise.all([browse(booted.url, '/admin', cookie), ordersToday(), ordersToday()]);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('data-field="today.currencies.currency=CNY.orders">1<');
+      expect([json, again]).toEqual([1, 1]);
+      expect(counts - before).toBe(1);
+
+      clock.advance(1);
+      expect(await ordersToday()).toBe(2);
+      expect(await ordersToday()).toBe(2);
+      expect(counts - before).toBe(2);
+    });
+
+    test('a new China day is counted at once, without waiting for the window', async () => {
+      const before = counts;
+      expect(await ordersToday()).toBe(2);
+      expect(counts - before).toBe(0);
+      clock.advance(24 * 3_600_000);
+      expect((await adminCall(booted.url, 'GET', '/admin')).body.today).toEqual({ date: '2026-12-06', currencies: [] });
+      expect(counts - before).toBe(1);
+    });
+  });
+}
