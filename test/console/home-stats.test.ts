@@ -5,18 +5,30 @@
  * new China day is counted at once. Counts are observed on the real store, in both stores.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { decodeTime } from 'ulid';
+import { chinaDate, chinaDayStart } from '../../src/channels/china-time.ts';
 import { ManualClock } from '../../src/clock.ts';
+import { newId } from '../../src/ids.ts';
 import { home_stats_fresh_ms } from '../../src/console/home-stats.ts';
 import { type Booted, MerchantClient, adminCall, bootPaycenter } from '../http/harness.ts';
 import { storeKinds } from '../store/stores.ts';
 import { browse, signIn } from './fixtures.ts';
 
-/** Noon in China: the test's moves stay inside one China day until it crosses to the next on purpose. */
-const china_noon_ms = Date.parse('2026-12-05T04:00:00Z');
+const day_ms = 86_400_000;
+
+/**
+ * Noon in China on a day after every id minted so far: the test's moves stay inside one China day
+ * until it crosses to the next on purpose, and an order's creation time is its id's (ULID's
+ * monotonic factory never goes back, so files run before this one that moved their clocks ahead
+ * would otherwise date its orders).
+ */
+function chinaNoonAfterEveryId(): number {
+  return chinaDayStart(decodeTime(newId('req').slice(4))) + day_ms + day_ms / 2;
+}
 
 for (const kind of storeKinds) {
   describe(`the home's order figures, counted once a window (${kind})`, () => {
-    const clock = new ManualClock(china_noon_ms);
+    const clock = new ManualClock(chinaNoonAfterEveryId());
     let booted: Booted;
     let merchant: MerchantClient;
     let cookie: string;
@@ -60,8 +72,8 @@ for (const kind of storeKinds) {
       const before = counts;
       expect(await ordersToday()).toBe(2);
       expect(counts - before).toBe(0);
-      clock.advance(24 * 3_600_000);
-      expect((await adminCall(booted.url, 'GET', '/admin')).body.today).toEqual({ date: '2026-12-06', currencies: [] });
+      clock.advance(day_ms);
+      expect((await adminCall(booted.url, 'GET', '/admin')).body.today).toEqual({ date: chinaDate(clock.now()), currencies: [] });
       expect(counts - before).toBe(1);
     });
   });

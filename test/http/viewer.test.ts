@@ -238,7 +238,7 @@ for (const kind of storeKinds) {
       expect((await get(`${booted.url}/admin/payments/pay_nope/timeline`, browser_accept)).status).toBe(404);
       // A browser without a session is sent to sign in (src/console/errors.tsx); a wrong token is refused.
       const signedOut = await fetch(`${booted.url}/admin/payments/${id}/timeline`, { headers: { accept: browser_accept }, redirect: 'manual' });
-      expect([signedOut.status, signedOut.headers.get('location')]).toEqual([303, '/admin/login']);
+      expect([signedOut.status, signedOut.headers.get('location')]).toEqual([303, `/admin/login?next=${encodeURIComponent(`/admin/payments/${id}/timeline`)}`]);
       expect((await get(`${booted.url}/admin/payments/${id}/timeline`, browser_accept, 'wrong')).status).toBe(401);
     });
 
