@@ -126,7 +126,6 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   const checkGate = new PaymentGate(checkGapMs, gate_entries_max);
   const payGate = new PaymentGate(pay_gap_ms, gate_entries_max);
 
-  /** The payer's available balance where the cashier offers it (enabled, and the order names its payer); else null. */
   /**
    * What of the payer's balance this order can pay with, or null when it cannot pay from one (no
    * payer named, the method not enabled, an order not in the balances' currency): the account's

@@ -212,16 +212,14 @@ export function adminRoutes(deps: AdminDeps): Hono {
   mountReconciliation(app, { recon: deps.recon, store: deps.store });
   mountChannelHealth(app, { health: deps.health, store: deps.store });
   app.route('/', adminBalanceRoutes(deps.balances));
-  /** The stored config as given (sealed as a whole): read again by its plug-in for every answer. */
-  const storedConfig = (c: ChannelRow): unknown => JSON.parse(unseal(deps.secretKey, c.configEnc));
-  /** A listed channel whose stored config its plug-in no longer reads shows `config: null` (the registry logs why). */
-  const shownConfig = (c: ChannelRow) => {
-    const reading = pluginOf(c.provider)?.readConfig(storedConfig(c));
-    return reading?.ok ? reading.shown : null;
-  };
-  // API.md: channel objects carry their read-only health.
-  const channelAnswer = async (c: ChannelRow, config: Record<string, unknown> | null) => ({ ...channelOf(c, config), health: await deps.health.view(c.code) });
+  mountMerchants(app, deps);
+  mountChannels(app, deps);
+  mountOperatorTools(app, deps, gate);
+  return app;
+}
 
+/** Merchants: created with their secret shown once, read, changed. */
+function mountMerchants(app: Hono, deps: AdminDeps): void {
   app.post('/merchants', describeIn('operators', {
     summary: 'Create a merchant; the secret is in this answer only', responses: { 201: jsonAnswer(newMerchant, 'The merchant and its secret.') }, errors: [409],
   }), jsonBody(createMerchant), async (c) => {
@@ -247,6 +245,19 @@ export function adminRoutes(deps: AdminDeps): Hono {
     if (!merchant) throw new ApiError('not_found', `no merchant ${c.req.param('id')}`);
     return c.json(merchantOf(merchant));
   });
+}
+
+/** Payment channels: added with their sealed config, listed and changed, each answer with its health. */
+function mountChannels(app: Hono, deps: AdminDeps): void {
+  /** The stored config as given (sealed as a whole): read again by its plug-in for every answer. */
+  const storedConfig = (c: ChannelRow): unknown => JSON.parse(unseal(deps.secretKey, c.configEnc));
+  /** A listed channel whose stored config its plug-in no longer reads shows `config: null` (the registry logs why). */
+  const shownConfig = (c: ChannelRow) => {
+    const reading = pluginOf(c.provider)?.readConfig(storedConfig(c));
+    return reading?.ok ? reading.shown : null;
+  };
+  // API.md: channel objects carry their read-only health.
+  const channelAnswer = async (c: ChannelRow, config: Record<string, unknown> | null) => ({ ...channelOf(c, config), health: await deps.health.view(c.code) });
 
   app.post('/channels', describeIn('operators', { summary: 'Add a channel', responses: { 201: jsonAnswer(channel, 'The channel.') }, errors: [409] }), jsonBody(createChannel), async (c) => {
     const body = c.req.valid('json');
@@ -290,7 +301,10 @@ export function adminRoutes(deps: AdminDeps): Hono {
     deps.channels.forget();
     return c.json(await channelAnswer(row, shown));
   });
+}
 
+/** What operators reach for on a bad day: a notification sent again, every session ended, an order's timeline, the memory. */
+function mountOperatorTools(app: Hono, deps: AdminDeps, gate: Gate): void {
   app.post('/events/:id/resend', describeIn('operators', {
     summary: 'Deliver a merchant notification again, with a fresh retry schedule', responses: { 202: jsonAnswer(redelivery, 'Queued.') }, errors: [404],
   }), async (c) => {
@@ -333,6 +347,4 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const m = process.memoryUsage();
     return c.json({ rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external });
   });
-
-  return app;
 }
