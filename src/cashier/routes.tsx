@@ -123,69 +123,67 @@ export const cashier_link_life_after_expiry_ms = 24 * 3_600_000;
 export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   const app = new Hono<CashierEnv>();
   const checkGapMs = deps.checkGapMs ?? default_check_gap_ms;
-  const checkGate = new PaymentGate(checkGapMs, gate_entries_max);
-  const payGate = new PaymentGate(pay_gap_ms, gate_entries_max);
+  mountPage(app, deps, checkGapMs);
+  mountPayerCalls(app, deps, { pay: new PaymentGate(pay_gap_ms, gate_entries_max), check: new PaymentGate(checkGapMs, gate_entries_max) });
+  return app;
+}
 
-  /**
-   * What of the payer's balance this order can pay with, or null when it cannot pay from one (no
-   * payer named, the method not enabled, an order not in the balances' currency): the account's
-   * available amount and what this order's waiting attempt froze already — paying again, or
-   * another way, releases that freeze in the same commit that makes the new one.
-   */
-  async function offeredBalance({ order, merchant }: Pick<Link, 'order' | 'merchant'>): Promise<number | null> {
-    const { userId } = order.context.details;
-    if (userId === null || !merchant.methods.includes(balanceMethod) || !balancePays(order.context.currency)) return null;
-    const frozenHere = order.context.flows.filter((f) => f.method === balanceMethod && f.status === 'pending').reduce((sum, f) => sum + f.amount, 0);
-    return (await deps.balances.account(merchant.id, userId)).available + frozenHere;
-  }
+/**
+ * What of the payer's balance this order can pay with, or null when it cannot pay from one (no
+ * payer named, the method not enabled, an order not in the balances' currency): the account's
+ * available amount and what this order's waiting attempt froze already — paying again, or
+ * another way, releases that freeze in the same commit that makes the new one.
+ */
+async function offeredBalance(deps: CashierDeps, { order, merchant }: Pick<Link, 'order' | 'merchant'>): Promise<number | null> {
+  const { userId } = order.context.details;
+  if (userId === null || !merchant.methods.includes(balanceMethod) || !balancePays(order.context.currency)) return null;
+  const frozenHere = order.context.flows.filter((f) => f.method === balanceMethod && f.status === 'pending').reduce((sum, f) => sum + f.amount, 0);
+  return (await deps.balances.account(merchant.id, userId)).available + frozenHere;
+}
 
-  /**
-   * Whether the order has a flow it did not have as `before`: a refused pay that added none (short
-   * balance, risk, no channel, the order's state) opened nothing at any channel, so it need not
-   * hold the pay gate; one that tried a channel and failed there did open a trade.
-   */
-  async function addedFlow(before: OrderState): Promise<boolean> {
-    const now = await deps.engine.load(before.context.id);
-    return (now?.context.flows.length ?? 0) > before.context.flows.length;
-  }
+/**
+ * Whether the order has a flow it did not have as `before`: a refused pay that added none (short
+ * balance, risk, no channel, the order's state) opened nothing at any channel, so it need not
+ * hold the pay gate; one that tried a channel and failed there did open a trade.
+ */
+async function addedFlow(deps: CashierDeps, before: OrderState): Promise<boolean> {
+  const now = await deps.engine.load(before.context.id);
+  return (now?.context.flows.length ?? 0) > before.context.flows.length;
+}
 
-  /** The order and its merchant when the token is this payment's, else null (→ 404). */
-  async function authorized(c: Context): Promise<Link | null> {
-    const id = c.req.param('id');
-    const token = c.req.query('t');
-    if (!id || !token || !cashierTokenValid(deps.links.secretKey, id, token)) return null;
-    const order = await deps.engine.load(id);
-    if (!order || deps.clock.now() > order.context.expiresAt + cashier_link_life_after_expiry_ms) return null;
-    const merchant = await deps.merchants.find(order.context.merchantId);
-    return merchant ? { id, token, order, merchant } : null;
-  }
+/** The order and its merchant when the token is this payment's, else null (→ 404). */
+async function authorized(deps: CashierDeps, c: Context): Promise<Link | null> {
+  const id = c.req.param('id');
+  const token = c.req.query('t');
+  if (!id || !token || !cashierTokenValid(deps.links.secretKey, id, token)) return null;
+  const order = await deps.engine.load(id);
+  if (!order || deps.clock.now() > order.context.expiresAt + cashier_link_life_after_expiry_ms) return null;
+  const merchant = await deps.merchants.find(order.context.merchantId);
+  return merchant ? { id, token, order, merchant } : null;
+}
 
-  const noStore = (c: Context) => {
-    c.header('cache-control', 'no-store');
-    c.header('x-robots-tag', 'noindex');
-  };
+/** The cashier's methods that some channel can serve now (routing.ts: health, never a channel call). */
+const shownOf = (deps: CashierDeps, { merchant, order }: Link) =>
+  deps.router.shownMethods(merchant.methods.filter((m) => methodLabel(m) !== null), order.context.currency, order.context.amount);
 
-  const htmlPage = (c: Context, page: ReturnType<typeof Page>, status: 200 | 404) => {
-    noStore(c);
-    c.header('content-security-policy', page_csp);
-    return c.html(html`<!DOCTYPE html>${page}`, status);
-  };
+const noStore = (c: Context) => {
+  c.header('cache-control', 'no-store');
+  c.header('x-robots-tag', 'noindex');
+};
 
-  /** The JSON routes' authorization: the link's payment in `link`, or API.md's 404. */
-  const linked = createMiddleware<CashierEnv>(async (c, next) => {
-    // First: the 404 below is an answer about this link too, and must not be cached either.
-    noStore(c);
-    const found = await authorized(c);
-    if (!found) throw new ApiError('not_found', 'no such payment, or the link is wrong or expired');
-    c.set('link', found);
-    await next();
-  });
+const htmlPage = (c: Context, page: ReturnType<typeof Page>, status: 200 | 404) => {
+  noStore(c);
+  c.header('content-security-policy', page_csp);
+  return c.html(html`<!DOCTYPE html>${page}`, status);
+};
 
+/** The payer's page: the trade already started, or the methods offered now; a page saying 404 for a wrong link. */
+function mountPage(app: Hono<CashierEnv>, deps: CashierDeps, checkGapMs: number): void {
   app.get('/:id', describeIn('cashier', {
     summary: 'The cashier page: time left, amount, order, the methods offered now, a QR code or redirect, and a "check now" button',
     responses: { 200: textAnswer('text/html', 'The page.'), 404: textAnswer('text/html', 'A page saying the payment is unknown, or the link wrong or expired.') },
   }), async (c) => {
-    const found = await authorized(c);
+    const found = await authorized(deps, c);
     if (!found) return htmlPage(c, <NotFoundPage />, 404);
     const { order } = found;
     const left = expiresIn(order, deps.clock.now());
@@ -196,19 +194,29 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
       const flow = [...order.context.flows].reverse().find((f) => f.status === 'pending' && f.prepared && f.action);
       if (flow) current = { flow, svg: flow.action?.type === 'qr_code' && flow.action.qrCode ? await qrSvg(flow.action.qrCode) : null };
     }
-    const balance = view === 'pay' ? await offeredBalance(found) : null;
-    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={await shownOf(found)} checkGapMs={checkGapMs} balance={balance} />, 200);
+    const balance = view === 'pay' ? await offeredBalance(deps, found) : null;
+    const shown = await shownOf(deps, found);
+    return htmlPage(c, <Page {...found} view={view} expiresInSeconds={left} current={current} shown={shown} checkGapMs={checkGapMs} balance={balance} />, 200);
   });
+}
 
-  /** The cashier's methods that some channel can serve now (routing.ts: health, never a channel call). */
-  const shownOf = ({ merchant, order }: Link) =>
-    deps.router.shownMethods(merchant.methods.filter((m) => methodLabel(m) !== null), order.context.currency, order.context.amount);
+/** The JSON routes the page's script calls: status, pay and check, each behind the link's token. */
+function mountPayerCalls(app: Hono<CashierEnv>, deps: CashierDeps, gates: { pay: PaymentGate; check: PaymentGate }): void {
+  /** The link's payment in `link`, or API.md's 404. */
+  const linked = createMiddleware<CashierEnv>(async (c, next) => {
+    // First: the 404 below is an answer about this link too, and must not be cached either.
+    noStore(c);
+    const found = await authorized(deps, c);
+    if (!found) throw new ApiError('not_found', 'no such payment, or the link is wrong or expired');
+    c.set('link', found);
+    await next();
+  });
 
   app.get('/:id/status', describeIn('cashier', {
     summary: 'The payment’s status, seconds left and the methods offered now, from paycenter’s own records', responses: { 200: jsonAnswer(cashierStatus, 'The status.') },
   }), linked, async (c) => {
     const link = c.get('link');
-    return c.json({ status: link.order.row.status, expires_in: expiresIn(link.order, deps.clock.now()), methods: await shownOf(link) });
+    return c.json({ status: link.order.row.status, expires_in: expiresIn(link.order, deps.clock.now()), methods: await shownOf(deps, link) });
   });
 
   /** As /v1/payments/{id}/pay (API.md): the payment object as the payer sees it and its `action`, plus the QR drawn as SVG for the page. */
@@ -218,17 +226,17 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
   }), linked, jsonBody(cashierPay), async (c) => {
     const { id, order, merchant } = c.get('link');
     const { method, use_balance } = c.req.valid('json');
-    const available = method === balanceMethod || use_balance ? await offeredBalance({ order, merchant }) : null;
+    const available = method === balanceMethod || use_balance ? await offeredBalance(deps, { order, merchant }) : null;
     if (method === balanceMethod ? available === null : !methodLabel(method)) {
       throw new ApiError('unsupported_method', `method ${method} cannot be paid at the cashier`, 'method');
     }
     if (merchant.status !== 'enabled') throw new ApiError('merchant_disabled', 'this merchant cannot take payments now');
     // Claimed before paying, so that pays racing each other are bounded too.
     const claimedAt = deps.clock.now();
-    passGate(payGate, id, claimedAt, 'a payment was started a moment ago; try again shortly');
+    passGate(gates.pay, id, claimedAt, 'a payment was started a moment ago; try again shortly');
     const paid = await deps.payments.pay(merchant, id, cashierParts(order.context.amount, method, available));
     if (!paid.ok) {
-      if (!(await addedFlow(order))) payGate.release(id, claimedAt);
+      if (!(await addedFlow(deps, order))) gates.pay.release(id, claimedAt);
       // The cashier's request has no `parts`: they are what it made of the payer's choice.
       throw failed(paid.field === 'parts' ? { ...paid, field: method === balanceMethod ? 'method' : 'use_balance' } : paid);
     }
@@ -241,13 +249,11 @@ export function cashierRoutes(deps: CashierDeps): Hono<CashierEnv> {
     summary: 'Ask the channel once (rate limited per payment)', responses: { 200: jsonAnswer(cashierCheck, 'The status after asking.') }, errors: [429],
   }), linked, async (c) => {
     const link = c.get('link');
-    passGate(checkGate, link.id, deps.clock.now(), 'checked a moment ago; try again shortly');
+    passGate(gates.check, link.id, deps.clock.now(), 'checked a moment ago; try again shortly');
     for (const flow of link.order.context.flows.filter((f) => f.status === 'pending')) {
       await deps.runner.queryNow(link.id, flow.id, flow.channel);
     }
     const order = await deps.engine.load(link.id);
     return c.json({ status: (order ?? link.order).row.status });
   });
-
-  return app;
 }
