@@ -4,35 +4,26 @@
  * to success; an expired order shows the expired page; an operator's browser reads the order's
  * timeline with its path drawn on the state chart. Screenshots land in test-artifacts/.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { admin_token } from '../http/harness.ts';
-import { type World, bootWorld, waitForPayment } from '../channels/world.ts';
-import { artifacts, launchChromium } from './chromium.ts';
+import { waitForPayment } from '../channels/world.ts';
+import { artifacts, worldAndChromium } from './chromium.ts';
 const step_timeout_ms = 10_000;
 
 describe('the cashier and the timeline in a browser', () => {
-  let world: World;
-  let browser: Browser;
-  beforeAll(async () => {
-    world = await bootWorld('sqlite');
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await world?.stop();
-  });
+  const env = worldAndChromium();
 
   /** A phone-sized page for payers; operators get a desktop-sized one. */
   async function newPage(width = 420): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width, height: 860 } });
+    const page = await env.browser.newPage({ viewport: { width, height: 860 } });
     page.setDefaultTimeout(step_timeout_ms);
     return page;
   }
 
   test('pick Alipay, pay at the sandbox from the QR link, see success and the return link', async () => {
-    const created = await world.merchant.createPayment({ amount: '88.00', subject: '演示 Demo', return_url: 'https://merchant.example/done' });
+    const created = await env.world.merchant.createPayment({ amount: '88.00', subject: '演示 Demo', return_url: 'https://merchant.example/done' });
     const cashier = await newPage();
     await cashier.goto(created.body.cashier_url);
     await cashier.getByText('88.00').waitFor();
@@ -41,7 +32,7 @@ describe('the cashier and the timeline in a browser', () => {
     await cashier.click('button[data-method="alipay_qr"]');
     await cashier.locator('#action svg').waitFor();
     const qrLink = await cashier.locator('#qr-link').getAttribute('href');
-    expect(qrLink).toStartWith(`${world.sandboxUrl}/pay/alipay/`);
+    expect(qrLink).toStartWith(`${env.world.sandboxUrl}/pay/alipay/`);
     await cashier.screenshot({ path: join(artifacts, 'cashier-2-qr.png') });
 
     const payer = await newPage();
@@ -56,11 +47,11 @@ describe('the cashier and the timeline in a browser', () => {
     expect(await cashier.locator('#return').getAttribute('href')).toBe('https://merchant.example/done');
     await cashier.screenshot({ path: join(artifacts, 'cashier-4-success.png') });
     await cashier.close();
-    await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'succeeded');
+    await waitForPayment(env.world.merchant, created.body.id, (p) => p.status === 'succeeded');
   }, 60_000);
 
   test('switching methods at once is refused with a message to wait; a wrong link shows the not-found page', async () => {
-    const created = await world.merchant.createPayment();
+    const created = await env.world.merchant.createPayment();
     const cashier = await newPage();
     await cashier.goto(created.body.cashier_url);
     await cashier.click('button[data-method="alipay_qr"]');
@@ -68,7 +59,7 @@ describe('the cashier and the timeline in a browser', () => {
     await cashier.click('button[data-method="wechat_native"]');
     await cashier.getByText('Please wait a few seconds before choosing again').waitFor();
     await cashier.screenshot({ path: join(artifacts, 'cashier-6-wait.png') });
-    const paying = await world.merchant.call('GET', `/v1/payments/${created.body.id}`);
+    const paying = await env.world.merchant.call('GET', `/v1/payments/${created.body.id}`);
     expect(paying.body.flows.map((f: any) => f.method)).toEqual(['alipay_qr']);
 
     await cashier.goto(created.body.cashier_url.replace(/t=[^&]+/, 't=wrong'));
@@ -77,9 +68,9 @@ describe('the cashier and the timeline in a browser', () => {
   }, 30_000);
 
   test('a closed order shows the expired page', async () => {
-    const created = await world.merchant.createPayment();
-    await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
-    await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'closed');
+    const created = await env.world.merchant.createPayment();
+    await env.world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
+    await waitForPayment(env.world.merchant, created.body.id, (p) => p.status === 'closed');
     const page = await newPage();
     await page.goto(created.body.cashier_url);
     await page.locator('#expired').waitFor();
@@ -89,15 +80,15 @@ describe('the cashier and the timeline in a browser', () => {
   }, 30_000);
 
   test('an operator signs in and reads the timeline, the order\'s path drawn on the chart', async () => {
-    const created = await world.merchant.createPayment({ method: 'wechat_native' });
-    await world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
-    await waitForPayment(world.merchant, created.body.id, (p) => p.status === 'closed');
+    const created = await env.world.merchant.createPayment({ method: 'wechat_native' });
+    await env.world.merchant.call('POST', `/v1/payments/${created.body.id}/close`);
+    await waitForPayment(env.world.merchant, created.body.id, (p) => p.status === 'closed');
     const page = await newPage(1280);
-    await page.goto(`${world.url}/admin/login`);
+    await page.goto(`${env.world.url}/admin/login`);
     await page.fill('input[name="token"]', admin_token);
     await page.click('button');
-    await page.waitForURL(`${world.url}/admin`);
-    await page.goto(`${world.url}/admin/payments/${created.body.id}/timeline`);
+    await page.waitForURL(`${env.world.url}/admin`);
+    await page.goto(`${env.world.url}/admin/payments/${created.body.id}/timeline`);
     // The chart is an SVG the server draws.
     await page.locator('.chart svg').waitFor();
     expect(await page.getByText('close.request').count()).toBeGreaterThan(0);

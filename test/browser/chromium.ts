@@ -1,8 +1,10 @@
 /** Debian's Chromium driven by playwright-core, for the browser tests; screenshots go to test-artifacts/. */
+import { afterAll, beforeAll } from 'bun:test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { chromiumBinary } from '../harness/services.ts';
+import { type World, bootWorld } from '../channels/world.ts';
 import { admin_token } from '../http/harness.ts';
 
 export const artifacts = join(import.meta.dir, '..', '..', 'test-artifacts');
@@ -32,4 +34,19 @@ export async function signedInPage(browser: Browser, url: string, width: number)
   await page.click('button');
   await page.waitForURL(`${url}/admin`, { waitUntil: 'commit' });
   return page;
+}
+
+/** A SQLite paycenter with the channel sandbox, and a Chromium: both started before the enclosing describe block's tests, stopped after. */
+export function worldAndChromium(): { world: World; browser: Browser } {
+  // Filled in by beforeAll; tests read the fields only once it has run.
+  const both = {} as { world: World; browser: Browser };
+  beforeAll(async () => {
+    both.world = await bootWorld('sqlite');
+    both.browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await both.browser?.close();
+    await both.world?.stop();
+  }, 30_000);
+  return both;
 }

@@ -4,28 +4,18 @@
  * wrap); the home page's figures refresh from its JSON without a reload; the sign-out control
  * ends the session, and signing in again goes back to the page asked for (screenshots in test-artifacts/).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { type World, bootWorld } from '../channels/world.ts';
+import type { Page } from 'playwright-core';
 import { seedReconRun } from '../console/fixtures.ts';
 import { admin_token } from '../http/harness.ts';
-import { artifacts, launchChromium, signedInPage } from './chromium.ts';
+import { artifacts, signedInPage, worldAndChromium } from './chromium.ts';
 
 /** The home page refreshes every 10 s (home_refresh_ms) and its figures are counted once per 10 s (home_stats_fresh_ms): both, and some. */
 const refresh_wait_ms = 35_000;
 
 describe('the operator console in a browser (sqlite)', () => {
-  let world: World;
-  let browser: Browser;
-  beforeAll(async () => {
-    world = await bootWorld('sqlite');
-    browser = await launchChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await world?.stop();
-  }, 30_000);
+  const env = worldAndChromium();
 
 
   /** Every button the selector finds ends inside the window, and its table needs no sideways scrolling. */
@@ -40,9 +30,9 @@ describe('the operator console in a browser (sqlite)', () => {
   }
 
   test('at 1280 px the Acknowledge and Ignore buttons are on screen, long messages and ids wrapping', async () => {
-    const paymentId = (await world.merchant.createPayment({ method: 'alipay_qr' })).body.id as string;
+    const paymentId = (await env.world.merchant.createPayment({ method: 'alipay_qr' })).body.id as string;
     for (let i = 0; i < 3; i++) {
-      await world.booted.paycenter.alerts.raise({
+      await env.world.booted.paycenter.alerts.raise({
         kind: 'notify_failed', paymentId, channel: 'alipay_main',
         message: `notification evt_01M912FZWTV9B1SPYNNC356XX${i} of payment ${paymentId} to https://shop.example.com/callbacks/paycenter/orders/notify ran out of tries: the merchant answered 502 Bad Gateway six times`,
       });
@@ -51,27 +41,27 @@ describe('the operator console in a browser (sqlite)', () => {
     const flowId = `flw_${paymentId.slice(4)}`;
     const local = { kind: 'payment' as const, flowId, refundId: null, orderId: paymentId, amount: 1_234_567_89, status: 'succeeded', channelTradeNo: null, completedAt: Date.now() };
     const line = { kind: 'refund', channelTradeNo: '2026120522001347547586791368', flowId, refundId: 'rfd_01M9127QJ9N4PGR4H1P3QV1BNT', amount: 1_234_567_00, feeMilli: 740_740_123, at: Date.now(), status: 'succeeded' };
-    const { run } = await seedReconRun(world.booted.paycenter, 'alipay_main', '2026-12-05', ['open', 'open', 'repaired'].map((resolution) => ({
+    const { run } = await seedReconRun(env.world.booted.paycenter, 'alipay_main', '2026-12-05', ['open', 'open', 'repaired'].map((resolution) => ({
       resolution: resolution as 'open' | 'repaired', kind: 'amount_mismatch', flowId, refundId: line.refundId, local, channelRow: line,
     })), { channel_amount: '-1234567.00', local_amount: '1234567.89', channel_fee: '7407.40', currency: 'CNY' });
-    const page = await signedInPage(browser, world.url, 1280);
-    await page.goto(`${world.url}/admin/alerts?open=true`);
+    const page = await signedInPage(env.browser, env.world.url, 1280);
+    await page.goto(`${env.world.url}/admin/alerts?open=true`);
     await page.screenshot({ path: join(artifacts, 'console-alerts-1280.png'), fullPage: true });
     await buttonsOnScreen(page, 'form[action$="/ack"] button');
-    await page.goto(`${world.url}/admin/reconciliations/${run.id}`);
+    await page.goto(`${env.world.url}/admin/reconciliations/${run.id}`);
     await page.screenshot({ path: join(artifacts, 'console-differences-1280.png'), fullPage: true });
     await buttonsOnScreen(page, 'form[action^="/admin/forms/reconciliations/"] button');
     await page.close();
   }, 60_000);
 
   test("the home page's figures follow new orders without a reload", async () => {
-    await world.merchant.createPayment({ amount: '1.00' });
-    const page = await signedInPage(browser, world.url, 1280);
+    await env.world.merchant.createPayment({ amount: '1.00' });
+    const page = await signedInPage(env.browser, env.world.url, 1280);
     const field = '[data-field="today.currencies.currency=CNY.orders"]';
     const before = Number(await page.locator(field).textContent());
     expect(before).toBeGreaterThanOrEqual(1);
     await page.evaluate('window.loadedOnce = true');
-    await world.merchant.createPayment({ amount: '2.00' });
+    await env.world.merchant.createPayment({ amount: '2.00' });
     // The figures are counted once per home_stats_fresh_ms: the page may have shown a count older than the first order.
     // (Read from here: the page's policy refuses playwright's evaluated predicates.)
     const until = Date.now() + refresh_wait_ms;
@@ -82,14 +72,14 @@ describe('the operator console in a browser (sqlite)', () => {
   }, 60_000);
 
   test('Sign out ends the session: the console sends the browser to sign in again, and back to the page it asked for', async () => {
-    const page = await signedInPage(browser, world.url, 390);
+    const page = await signedInPage(env.browser, env.world.url, 390);
     await page.click('form.signout button');
-    await page.waitForURL(`${world.url}/admin/login`, { waitUntil: 'commit' });
-    await page.goto(`${world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });
-    await page.waitForURL(`${world.url}/admin/login?next=%2Fadmin%2Fpayments%3Fstatus%3Dclosed`, { waitUntil: 'commit' });
+    await page.waitForURL(`${env.world.url}/admin/login`, { waitUntil: 'commit' });
+    await page.goto(`${env.world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });
+    await page.waitForURL(`${env.world.url}/admin/login?next=%2Fadmin%2Fpayments%3Fstatus%3Dclosed`, { waitUntil: 'commit' });
     await page.fill('input[name="token"]', admin_token);
     await page.click('button');
-    await page.waitForURL(`${world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });
+    await page.waitForURL(`${env.world.url}/admin/payments?status=closed`, { waitUntil: 'commit' });
     await page.close();
   }, 60_000);
 });

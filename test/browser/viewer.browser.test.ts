@@ -4,25 +4,16 @@
  * event moving the scratch actor, and both pages fitting the window at desktop and phone widths
  * (screenshots in test-artifacts/).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { type World, bootWorld, waitForPayment } from '../channels/world.ts';
+import type { Page } from 'playwright-core';
+import { waitForPayment } from '../channels/world.ts';
 import { adminCall } from '../http/harness.ts';
-import { artifacts, launchChromium, signedInPage } from './chromium.ts';
+import { artifacts, signedInPage, worldAndChromium } from './chromium.ts';
 
 
 describe('the state-chart viewer in a browser (sqlite)', () => {
-  let world: World;
-  let browser: Browser;
-  beforeAll(async () => {
-    world = await bootWorld('sqlite');
-    browser = await launchChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await world?.stop();
-  }, 30_000);
+  const env = worldAndChromium();
 
 
   async function fitsWindow(page: Page, name: string): Promise<void> {
@@ -35,16 +26,16 @@ describe('the state-chart viewer in a browser (sqlite)', () => {
   }
 
   test("an order's timeline numbers its path on the chart, and stepping through the journal moves the cursor", async () => {
-    const created = await world.merchant.createPayment({ method: 'alipay_qr' });
+    const created = await env.world.merchant.createPayment({ method: 'alipay_qr' });
     const id = created.body.id as string;
-    await world.merchant.call('POST', `/v1/payments/${id}/close`);
-    await waitForPayment(world.merchant, id, (p) => p.status === 'closed');
-    const journal = (await adminCall(world.url, 'GET', `/admin/payments/${id}/timeline`)).body.events as Array<{ state_before: unknown; state_after: unknown }>;
+    await env.world.merchant.call('POST', `/v1/payments/${id}/close`);
+    await waitForPayment(env.world.merchant, id, (p) => p.status === 'closed');
+    const journal = (await adminCall(env.world.url, 'GET', `/admin/payments/${id}/timeline`)).body.events as Array<{ state_before: unknown; state_after: unknown }>;
     const changes = journal.filter((j) => JSON.stringify(j.state_before) !== JSON.stringify(j.state_after)).length;
     expect(changes).toBeGreaterThanOrEqual(3);
 
-    const page = await signedInPage(browser, world.url, 1280);
-    await page.goto(`${world.url}/admin/payments/${id}/timeline`, { waitUntil: 'commit' });
+    const page = await signedInPage(env.browser, env.world.url, 1280);
+    await page.goto(`${env.world.url}/admin/payments/${id}/timeline`, { waitUntil: 'commit' });
     await page.locator('.chart svg .journey').waitFor();
     expect(await page.locator('.journey .step').count()).toBe(changes);
     expect(await page.locator('.journey .step text').allTextContents()).toEqual(Array.from({ length: changes }, (_, i) => String(i + 1)));
@@ -73,8 +64,8 @@ describe('the state-chart viewer in a browser (sqlite)', () => {
   }, 120_000);
 
   test('the machine page: click a state for its transitions; a simulated event moves the scratch actor; the page fits the window', async () => {
-    const page = await signedInPage(browser, world.url, 1280);
-    await page.goto(`${world.url}/admin/machines`, { waitUntil: 'commit' });
+    const page = await signedInPage(env.browser, env.world.url, 1280);
+    await page.goto(`${env.world.url}/admin/machines`, { waitUntil: 'commit' });
     await page.locator('form.sim').waitFor();
     expect(await page.locator('.state.current').getAttribute('data-state')).toBe('created');
 
