@@ -10,6 +10,9 @@ const minorDigitsByCurrency = { CNY: 2, USD: 2, EUR: 2, HKD: 2, JPY: 0 } as cons
 export type Currency = keyof typeof minorDigitsByCurrency;
 export const currencies = Object.keys(minorDigitsByCurrency) as Currency[];
 
+/** Whether a currency code someone else gave us (a stored row, a channel's report) is one paycenter knows. */
+export const isCurrency = (code: string | undefined): code is Currency => code !== undefined && Object.hasOwn(minorDigitsByCurrency, code);
+
 /** The API's ceiling: 100,000,000.00 in major units. */
 const amount_major_max = 100_000_000;
 
@@ -72,8 +75,7 @@ export function formatAmount(minor: number, currency: Currency): string {
  * currency paycenter does not know, or no amount at all: then shown as given, in minor units.
  */
 export function moneyText(minor: number | undefined, currency: string | undefined): string {
-  const known = currency !== undefined && Object.hasOwn(minorDigitsByCurrency, currency);
-  if (known && minor !== undefined && Number.isSafeInteger(minor) && minor >= 0) return `${formatAmount(minor, currency as Currency)} ${currency}`;
+  if (isCurrency(currency) && minor !== undefined && Number.isSafeInteger(minor) && minor >= 0) return `${formatAmount(minor, currency)} ${currency}`;
   return `${minor ?? '?'} (minor units) ${currency ?? '?'}`;
 }
 

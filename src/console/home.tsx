@@ -7,7 +7,7 @@
  */
 import { chinaDate, chinaDayStart } from '../channels/china-time.ts';
 import { alertOf } from '../http/routes/admin-alerts.ts';
-import { type Currency, currencies, formatAmount } from '../money.ts';
+import { formatAmount, isCurrency } from '../money.ts';
 import type { OrderStats } from '../store/store.ts';
 import { ChannelsTable, channelLines } from './channels.tsx';
 import type { HomeStats } from './home-stats.ts';
@@ -21,7 +21,7 @@ const home_counted_max = 1_000;
 /** How often the home page refreshes its figures (today's orders may be up to home_stats_fresh_ms older). */
 const home_refresh_ms = 10_000;
 
-const amountOf = (minor: number, currency: string) => (currencies.includes(currency as Currency) ? formatAmount(minor, currency as Currency) : String(minor));
+const amountOf = (minor: number, currency: string) => (isCurrency(currency) ? formatAmount(minor, currency) : String(minor));
 
 /**
  * A currency's day. The success rate is paid ÷ attempted: an order nobody tried to pay (no flow)
